@@ -1,0 +1,73 @@
+# kapfast developer tasks. `make test` is what CI runs (.ci/run): it installs everything the tests
+# need on a fresh machine (Python deps in .venv, the Debian influxdb package), builds the extension
+# and runs every check.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+# cargo test links libpython; make sure the loader finds the same one maturin builds against.
+PYLIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
+export LD_LIBRARY_PATH := $(PYLIBDIR):$(LD_LIBRARY_PATH)
+export PYO3_PYTHON := $(abspath $(PY))
+
+.PHONY: help deps system-deps dev build test test-rust lint lint-rust lint-python stubtest pytest \
+        conformance bench fmt clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "maturin>=1.7,<2" "lark>=1.2,<2" "msgspec>=0.18" "uvloop>=0.19" \
+	    "aiohttp>=3.9,<4" "influxdb-client>=1.40" "rich>=13" \
+	    "pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10" "numpy>=1.26"
+	touch $@
+
+deps: $(VENV)/.deps ## Python dependencies in .venv
+
+system-deps: ## the Debian influxdb package (InfluxDB 1.x) for integration tests
+	@command -v influxd >/dev/null 2>&1 || { \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb >/dev/null; }
+	@command -v influxd >/dev/null 2>&1 && echo "influxd: $$(command -v influxd)"
+
+dev: deps ## build the extension (release) into .venv, editable
+	$(VENV)/bin/maturin develop --release -q
+
+test-rust: ## cargo test
+	cargo test -q
+
+lint-rust: ## cargo fmt --check and clippy -D warnings
+	cargo fmt --check
+	cargo clippy -q --all-targets -- -D warnings
+
+lint-python: deps ## ruff and mypy
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/mypy python/kapfast
+
+stubtest: dev ## check python/kapfast/_native.pyi against the built extension
+	$(PY) -m mypy.stubtest kapfast._native --allowlist .stubtest-allowlist
+
+pytest: dev ## the Python test-suite
+	$(PY) -m pytest -q
+
+test: deps system-deps dev test-rust lint-rust lint-python stubtest pytest ## everything CI runs
+
+conformance: dev ## Kapacitor conformance cases (../shared/conformance)
+	$(PY) ../shared/conformance/run.py --kapfast "$(VENV)/bin/kapfast"
+
+bench: dev ## benchmarks with ratios against peers measured in the same run
+	$(PY) -m pip install -q "line-protocol-parser>=1.0" "polars>=1.0"
+	$(PY) -m pytest benches -q -s -p no:cacheprovider
+
+fmt: deps ## format Rust and Python
+	cargo fmt
+	$(VENV)/bin/ruff format python tests benches
+	$(VENV)/bin/ruff check --fix python tests benches
+
+clean:
+	rm -rf target $(VENV) python/kapfast/*.so

@@ -1,0 +1,82 @@
+"""The one exception hierarchy of kapfast.
+
+Every error kapfast raises on purpose is a :class:`KapfastError`. Errors about user input carry
+where the input went wrong (the TICKscript or line-protocol line and column) so that a CLI or an
+HTTP answer can point at it. The Rust extension raises these same classes (it imports them), so
+there is no second hierarchy on the Rust side.
+"""
+
+from __future__ import annotations
+
+
+class KapfastError(Exception):
+    """Base class of every error kapfast raises on purpose."""
+
+
+class InputError(KapfastError):
+    """Bad user input, located at ``line``:``column`` (1-based; 0 when unknown) of ``source``."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, source: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.source = source
+
+    def location(self) -> str:
+        """``SOURCE:LINE:COL`` (the parts that are known)."""
+        parts = [p for p in (self.source, str(self.line) if self.line else "") if p]
+        if self.line and self.column:
+            parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        where = self.location()
+        return f"{where}: {self.message}" if where else self.message
+
+
+class LineProtocolError(InputError):
+    """A line of line protocol that could not be parsed."""
+
+
+class TickScriptError(InputError):
+    """A TICKscript that does not compile. ``excerpt`` shows the line with a caret under the fault."""
+
+    def __init__(
+        self, message: str, line: int = 0, column: int = 0, source: str = "", excerpt: str = ""
+    ) -> None:
+        super().__init__(message, line, column, source)
+        self.excerpt = excerpt
+
+
+class EvalError(KapfastError):
+    """A lambda expression that cannot be compiled or evaluated."""
+
+
+class TaskError(KapfastError):
+    """A task that cannot be defined, started or run."""
+
+
+class StorageError(KapfastError):
+    """The data directory or its database cannot be read or written."""
+
+
+class NotFoundError(KapfastError):
+    """A task, template, recording or replay that does not exist."""
+
+
+class ConfigError(KapfastError):
+    """A configuration file or option that is not valid."""
+
+
+__all__ = [
+    "ConfigError",
+    "EvalError",
+    "InputError",
+    "KapfastError",
+    "LineProtocolError",
+    "NotFoundError",
+    "StorageError",
+    "TaskError",
+    "TickScriptError",
+]

@@ -1,0 +1,1 @@
+//! Lambda expressions compiled once into programs evaluated over whole batches. No pyo3 inside.

@@ -1,0 +1,19 @@
+//! kapfast's Rust core. This file is a table of contents: it declares the modules and registers
+//! the Python extension module `kapfast._native`. Algorithms live in modules with no pyo3 inside
+//! (`batch`, `lineproto`, `eval`); the thin Python bindings live under `py/`.
+
+pub mod batch;
+pub mod eval;
+pub mod lineproto;
+mod py;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py::batch::register(m)?;
+    py::lineproto::register(m)?;
+    py::eval::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! InfluxDB line protocol -> [`crate::batch::PointBatch`], and back. No pyo3 inside.
