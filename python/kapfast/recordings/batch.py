@@ -268,7 +268,9 @@ class BatchRecordingWriter:
     def __init__(self, path: str | os.PathLike[str], *, compresslevel: int = 6) -> None:
         self.path = os.fspath(path)
         self._raw = open(self.path, "wb")  # noqa: SIM115 (closed by close())
-        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0)
+        self._gz = gzip.GzipFile(
+            filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0
+        )
         self.batches = 0
         self.closed = False
 

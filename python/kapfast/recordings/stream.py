@@ -304,8 +304,10 @@ class StreamRecordingWriter:
     def __init__(self, path: str | os.PathLike[str], *, compresslevel: int = 1) -> None:
         self.path = os.fspath(path)
         self._raw = open(self.path, "wb")  # noqa: SIM115 (closed by close())
-        # mtime=0: the same points always give the same bytes.
-        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0)
+        # mtime=0 and no file name: the same points always give the same bytes.
+        self._gz = gzip.GzipFile(
+            filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0
+        )
         self.records = 0
         self.closed = False
 
