@@ -10,6 +10,7 @@ that had in fact arrived does no harm.
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 import logging
@@ -108,8 +109,11 @@ class InfluxDBClient:
         if parts.port:
             netloc += f":{parts.port}"
         self.url = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-        self._auth = aiohttp.BasicAuth(username, password or "") if username is not None else None
         self._headers = {"User-Agent": user_agent}
+        if username is not None:
+            # By hand: aiohttp.BasicAuth is deprecated in newer aiohttp, its successor missing in older.
+            cred = base64.b64encode(f"{username}:{password or ''}".encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {cred}"
         if token is not None:
             self._headers["Authorization"] = f"Token {token}"
         if max_attempts < 1:
@@ -135,7 +139,7 @@ class InfluxDBClient:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout, headers=self._headers, auth=self._auth, connector=connector
+                timeout=self._timeout, headers=self._headers, connector=connector
             )
         return self._session
 
@@ -302,21 +306,30 @@ class InfluxDBClient:
         ]
 
     async def show_all_retention_policies(self, dbs: Sequence[str]) -> dict[str, list[RetentionPolicy]]:
-        """Retention policies of many databases in one request; a database dropped meanwhile is left out."""
+        """Retention policies of many databases, in one request when all goes well.
+
+        A database dropped meanwhile is left out. InfluxDB stops a multi-statement query at the
+        first failing statement (the rest come back ``not executed`` or missing), so databases
+        without a good answer are asked again one by one.
+        """
         if not dbs:
             return {}
         q = "; ".join(f"SHOW RETENTION POLICIES ON {quote_ident(db)}" for db in dbs)
         results = await self.query(q, raise_errors=False)
         out: dict[str, list[RetentionPolicy]] = {}
-        for db, res in zip(dbs, results, strict=False):
+        retry: list[str] = []
+        for i, db in enumerate(dbs):
+            res = results[i] if i < len(results) else {"error": "missing"}
             if "error" in res:
-                log.debug("SHOW RETENTION POLICIES ON %s: %s", db, res["error"])
+                retry.append(db)
                 continue
-            out[db] = [
-                _retention_policy(s.get("columns", []), row)
-                for s in res.get("series", ())
-                for row in s["values"]
-            ]
+            out[db] = _retention_policies(res)
+        for db in retry:
+            try:
+                out[db] = await self.show_retention_policies(db)
+            except InfluxDBError as exc:
+                if "database not found" not in exc.message:
+                    raise
         return out
 
     async def show_subscriptions(self) -> list[Subscription]:
@@ -366,6 +379,14 @@ class InfluxDBClient:
                 return False
             raise
         return True
+
+
+def _retention_policies(res: Mapping[str, Any]) -> list[RetentionPolicy]:
+    return [
+        _retention_policy(s.get("columns", []), row)
+        for s in res.get("series", ())
+        for row in s.get("values") or ()
+    ]
 
 
 def _retention_policy(columns: Sequence[str], row: Sequence[Any]) -> RetentionPolicy:
