@@ -12,7 +12,9 @@ from kapfast.recordings import (
     RecordingError,
     StreamRecordingWriter,
     detect_stream_precision,
+    raw_stream_chunks,
     read_stream_recording,
+    replay_offset_ns,
     split_timestamp,
     stream_chunks,
 )
@@ -90,9 +92,19 @@ def test_crlf_and_trailing_blank_lines_are_tolerated(tmp_path: Path) -> None:
         (b"\xff\nrp\ncpu v=1 1\n", 1, 1, "not valid UTF-8"),
     ],
 )
+@pytest.mark.parametrize("block", [5, 1 << 20])
 def test_malformed_files_name_line_and_record(
-    tmp_path: Path, data: bytes, line: int, record: int, message: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    data: bytes,
+    line: int,
+    record: int,
+    message: str,
+    block: int,
 ) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
     p = write(tmp_path, data)
     with pytest.raises(RecordingError) as err:
         list(read_stream_recording(p))
@@ -111,7 +123,13 @@ def test_malformed_files_name_line_and_record(
         (b"cpu v=1 99999999999999999999", "out of range"),
     ],
 )
-def test_bad_timestamps_are_errors(tmp_path: Path, line: bytes, message: str) -> None:
+@pytest.mark.parametrize("block", [5, 1 << 20])
+def test_bad_timestamps_are_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: bytes, message: str, block: int
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
     p = write(tmp_path, b"db\nrp\ncpu v=0 1\ndb\nrp\n" + line + b"\n")
     with pytest.raises(RecordingError, match=message) as err:
         list(stream_chunks(p))
@@ -216,3 +234,51 @@ def test_corrupt_gzip_is_a_recording_error(tmp_path: Path) -> None:
     p = write(tmp_path, data[: len(data) // 2])
     with pytest.raises(RecordingError, match="cannot read"):
         list(read_stream_recording(p))
+
+
+def test_raw_chunks_and_replay_offset(conformance_data: Path) -> None:
+    path = conformance_data / "TestStream_Window.srpl"
+    recs = list(read_stream_recording(path))
+    raw = list(raw_stream_chunks(path, max_lines=7))
+    assert b"".join(c.body for c in raw) == b"".join(r.line + b"\n" for r in recs)
+    assert [c.count for c in raw][:-1] == [7] * (len(raw) - 1)
+    first = int(split_timestamp(recs[0].line)[1] or b"")
+    assert replay_offset_ns(path, clock_zero_ns=T0) == T0 - first * S
+    assert replay_offset_ns(path, clock_zero_ns=None) == 0
+
+
+def _reference(data: bytes) -> list[tuple[str, str, bytes]]:
+    """The format by its definition: records of three lines, trailing blank lines ignored."""
+    lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in data.split(b"\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return [(lines[i].decode(), lines[i + 1].decode(), lines[i + 2]) for i in range(0, len(lines), 3)]
+
+
+@pytest.mark.parametrize("block", [7, 64, 1000, 1 << 20])
+def test_block_reader_agrees_with_the_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
+    recs = []
+    for i in range(400):
+        db, rp = ("a", "x") if i % 50 < 40 else ("b", "y")
+        line = f"m,t=v{i % 3} f={i}i {1000 + i * 7}" if i % 97 else f'm s="a b",g=1\t{1000 + i * 7}'
+        recs.append(f"{db}\r\n{rp}\n{line}".encode() if i == 5 else f"{db}\n{rp}\n{line}".encode())
+    data = b"\n".join(recs) + b"\n\n \n"
+    p = write(tmp_path, data)
+    got = [(r.db, r.rp, r.line) for r in read_stream_recording(p)]
+    assert got == _reference(data)
+    assert [r.number for r in read_stream_recording(p)] == list(range(1, 401))
+    assert [r.lineno for r in read_stream_recording(p)] == list(range(3, 1201, 3))
+    chunks = list(stream_chunks(p, precision="ms", clock_zero_ns=0, max_lines=33))
+    body = b"".join(c.body for c in chunks)
+    expected = [
+        split_timestamp(line)[0] + b" %d\n" % ((int(split_timestamp(line)[1] or b"") - 1000) * 1_000_000)
+        for _, _, line in _reference(data)
+    ]
+    assert body == b"".join(expected)
+    assert [(c.db, c.rp) for c in chunks][:3] == [("a", "x"), ("a", "x"), ("b", "y")]
+    assert all(c.count <= 33 for c in chunks)

@@ -14,23 +14,24 @@ from kapfast.recordings.batch import (
     batch_to_json,
     read_batch_recording,
 )
-from kapfast.recordings.errors import RecordingError
-from kapfast.recordings.stream import (
-    PRECISION_NS,
+from kapfast.recordings.chunks import (
+    RawStreamChunk,
     StreamChunk,
-    StreamRecord,
-    StreamRecordingWriter,
     detect_stream_precision,
-    read_stream_recording,
-    split_timestamp,
+    raw_stream_chunks,
+    replay_offset_ns,
     stream_chunks,
 )
+from kapfast.recordings.errors import RecordingError
+from kapfast.recordings.stream import StreamRecord, StreamRecordingWriter, read_stream_recording
 from kapfast.recordings.timefmt import format_rfc3339_ns, parse_rfc3339_ns
+from kapfast.recordings.timestamps import PRECISION_NS, split_timestamp
 
 __all__ = [
     "PRECISION_NS",
     "BatchRecordingWriter",
     "FieldValue",
+    "RawStreamChunk",
     "RecordedBatch",
     "RecordedPoint",
     "RecordingError",
@@ -42,8 +43,10 @@ __all__ = [
     "detect_stream_precision",
     "format_rfc3339_ns",
     "parse_rfc3339_ns",
+    "raw_stream_chunks",
     "read_batch_recording",
     "read_stream_recording",
+    "replay_offset_ns",
     "split_timestamp",
     "stream_chunks",
 ]
