@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kapfast.recordings import (
+    BatchArchiveWriter,
     BatchRecordingWriter,
     RecordedBatch,
     RecordedPoint,
@@ -254,3 +255,21 @@ def test_rfc3339_exact(text: str, ns: int) -> None:
 def test_rfc3339_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="RFC 3339"):
         parse_rfc3339_ns(text)
+
+
+def test_archive_writer_makes_kapacitors_zip_format(tmp_path: Path) -> None:
+    p = tmp_path / "arch.brpl"
+    with BatchArchiveWriter(p, sources=2) as w:
+        w.write(1, RecordedBatch("b", {}, [RecordedPoint(2 * S, {"v": 2.0}, {})]))
+        w.write(0, RecordedBatch("a", {"h": "x"}, [RecordedPoint(1 * S, {"v": 1.0}, {"h": "x"})]))
+        w.write(1, RecordedBatch("c", {}, [RecordedPoint(3 * S, {"v": 3.0}, {})]))
+        with pytest.raises(ValueError, match="out of range"):
+            w.write(2, RecordedBatch("x", {}, []))
+    with zipfile.ZipFile(p) as zf:
+        assert zf.namelist() == ["0", "1"]
+    assert batch_recording_sources(p) == 2
+    assert [b.name for b in read_batch_recording(p, source=0)] == ["a"]
+    assert [(b.name, b.points[0].time_ns) for b in read_batch_recording(p, source=1, clock_zero_ns=0)] == [
+        ("b", 0),
+        ("c", S),
+    ]

@@ -6,6 +6,7 @@ writers produce the gzipped forms Kapacitor stores. Every read error is a
 """
 
 from kapfast.recordings.batch import (
+    BatchArchiveWriter,
     BatchRecordingWriter,
     FieldValue,
     RecordedBatch,
@@ -29,6 +30,7 @@ from kapfast.recordings.timestamps import PRECISION_NS, split_timestamp
 
 __all__ = [
     "PRECISION_NS",
+    "BatchArchiveWriter",
     "BatchRecordingWriter",
     "FieldValue",
     "RawStreamChunk",

@@ -19,6 +19,8 @@ import io
 import json
 import os
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -299,7 +301,57 @@ class BatchRecordingWriter:
         self.close()
 
 
+class BatchArchiveWriter:
+    """Writes Kapacitor's own batch recording format: a zip archive with one entry per batch source
+    (``0``, ``1``, ... in ``query()`` node order), each newline-delimited JSON batches.
+
+    Sources may be written in any interleaving (queries run concurrently); each is spooled to a
+    temporary file and the archive is assembled on :meth:`close`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], sources: int) -> None:
+        if sources < 1:
+            raise ValueError("a batch archive needs at least one source")
+        self.path = os.fspath(path)
+        self._spools = [tempfile.SpooledTemporaryFile(max_size=8 << 20) for _ in range(sources)]  # noqa: SIM115
+        self.batches = 0
+        self.closed = False
+
+    def write(self, source: int, batch: RecordedBatch) -> None:
+        if self.closed:
+            raise ValueError("write to a closed recording")
+        if not 0 <= source < len(self._spools):
+            raise ValueError(f"source {source} out of range (archive has {len(self._spools)})")
+        try:
+            text = json.dumps(batch_to_json(batch), separators=(",", ":"), allow_nan=False)
+        except ValueError as exc:
+            raise RecordingError(f"batch cannot be recorded: {exc}", source=self.path) from None
+        self._spools[source].write(text.encode() + b"\n")
+        self.batches += 1
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            with zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for i, spool in enumerate(self._spools):
+                    spool.seek(0)
+                    with zf.open(zipfile.ZipInfo(str(i), date_time=(1980, 1, 1, 0, 0, 0)), "w") as entry:
+                        shutil.copyfileobj(spool, entry)
+        finally:
+            for spool in self._spools:
+                spool.close()
+
+    def __enter__(self) -> BatchArchiveWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 __all__ = [
+    "BatchArchiveWriter",
     "BatchRecordingWriter",
     "FieldValue",
     "RecordedBatch",
