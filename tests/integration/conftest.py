@@ -43,7 +43,7 @@ bind-address = "127.0.0.1:{rpc_port}"
 [http]
   enabled = true
   bind-address = "127.0.0.1:{http_port}"
-  auth-enabled = false
+  auth-enabled = {auth}
   log-enabled = false
   pprof-enabled = false
 [ifql]
@@ -63,8 +63,9 @@ def free_port() -> int:
 class InfluxDBServer:
     """One ``influxd`` process with its own directory; ``start()`` / ``stop()`` may repeat."""
 
-    def __init__(self, directory: Path, http_port: int | None = None) -> None:
+    def __init__(self, directory: Path, http_port: int | None = None, *, auth: bool = False) -> None:
         self.dir = directory
+        self.auth = auth
         self.http_port = http_port or free_port()
         self.rpc_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -81,6 +82,7 @@ class InfluxDBServer:
             return ""
 
     def _ping(self) -> bool:
+        # /ping answers 204 without credentials even when auth is on.
         try:
             with urllib.request.urlopen(self.url + "/ping", timeout=1) as resp:
                 return int(resp.status) == 204
@@ -93,7 +95,14 @@ class InfluxDBServer:
         assert INFLUXD is not None
         for attempt in range(3):
             conf = self.dir / "influxdb.conf"
-            conf.write_text(_CONFIG.format(dir=self.dir, http_port=self.http_port, rpc_port=self.rpc_port))
+            conf.write_text(
+                _CONFIG.format(
+                    dir=self.dir,
+                    http_port=self.http_port,
+                    rpc_port=self.rpc_port,
+                    auth="true" if self.auth else "false",
+                )
+            )
             env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUXDB_")}
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
@@ -153,10 +162,10 @@ def influxdb_factory(tmp_path: Path) -> Iterator[Callable[..., InfluxDBServer]]:
     _require_influxd()
     made: list[InfluxDBServer] = []
 
-    def make(http_port: int | None = None) -> InfluxDBServer:
+    def make(http_port: int | None = None, *, auth: bool = False) -> InfluxDBServer:
         directory = tmp_path / f"influxd{len(made)}"
         directory.mkdir()
-        server = InfluxDBServer(directory, http_port)
+        server = InfluxDBServer(directory, http_port, auth=auth)
         made.append(server)
         return server
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,7 +13,13 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
-from kapfast.influxdb import InfluxDBClient, InfluxDBConnectionError, InfluxDBError, quote_ident
+from kapfast.influxdb import (
+    InfluxDBClient,
+    InfluxDBConnectionError,
+    InfluxDBError,
+    make_ssl_context,
+    quote_ident,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -245,3 +252,46 @@ def test_bad_urls_are_rejected() -> None:
     for url in ("localhost:8086", "ftp://x", "http://"):
         with pytest.raises(ValueError, match="InfluxDB URL"):
             InfluxDBClient(url)
+
+
+def test_auth_enabled_server(influxdb_factory: Callable[..., Any]) -> None:
+    server = influxdb_factory(auth=True)
+    server.start()
+
+    async def go() -> None:
+        async with InfluxDBClient(server.url) as anon:
+            # No user yet: InfluxDB lets exactly this statement through.
+            await anon.query("CREATE USER \"ad'min\" WITH PASSWORD 'p@ss:w\\'d' WITH ALL PRIVILEGES")
+            with pytest.raises(InfluxDBError, match="unable to parse authentication credentials") as err:
+                await anon.show_databases()
+            assert err.value.status == 401
+        async with InfluxDBClient(server.url, username="ad'min", password="p@ss:w'd") as admin:
+            await admin.create_database("secure")
+            assert await admin.create_subscription(
+                "kapfast-a", "secure", "autogen", "ANY", ["http://127.0.0.1:9"]
+            )
+            await admin.query("CREATE USER reader WITH PASSWORD 'r'")
+            await admin.write("secure", None, b"cpu v=1 1")
+        async with InfluxDBClient(
+            server.url.replace("http://", "http://ad%27min:p%40ss%3Aw%27d@")
+        ) as via_url:
+            assert "secure" in await via_url.show_databases()
+        async with InfluxDBClient(server.url, username="reader", password="r") as reader:
+            with pytest.raises(InfluxDBError, match="requires admin privilege"):
+                await reader.show_subscriptions()
+        async with InfluxDBClient(server.url, username="ad'min", password="wrong") as bad:
+            with pytest.raises(InfluxDBError, match="authorization failed") as err:
+                await bad.query("SHOW DATABASES")
+            assert err.value.status == 401
+
+    run(go)
+
+
+def test_tls_options_build_a_context() -> None:
+    ctx = make_ssl_context(insecure_skip_verify=True)
+    assert ctx.verify_mode == ssl.CERT_NONE and not ctx.check_hostname
+    assert make_ssl_context().verify_mode == ssl.CERT_REQUIRED
+    with pytest.raises(FileNotFoundError):
+        make_ssl_context(ca_file="/nonexistent/ca.pem")
+    c = InfluxDBClient("https://influx.example:8086/prefix/", insecure_skip_verify=True)
+    assert c.url == "https://influx.example:8086/prefix"
