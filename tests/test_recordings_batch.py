@@ -273,3 +273,22 @@ def test_archive_writer_makes_kapacitors_zip_format(tmp_path: Path) -> None:
         ("b", 0),
         ("c", S),
     ]
+
+
+@pytest.mark.parametrize("chunk", [3, 17, 1 << 16])
+def test_chunked_reads_agree_and_errors_stop_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    from kapfast.recordings import batch as batch_mod
+
+    monkeypatch.setattr(batch_mod, "_READ_CHUNK", chunk)
+    objs = [batch(f"m{i}", [format_rfc3339_ns(i * S)], tags={"k": 'v "q" \\ é'}) for i in range(50)]
+    p = write(tmp_path, "\n".join(objs))
+    got = list(read_batch_recording(p))
+    assert [b.name for b in got] == [f"m{i}" for i in range(50)]
+    assert [b.lineno for b in got] == list(range(1, 51))
+    assert got[7].tags == {"k": 'v "q" \\ é'}
+    bad = write(tmp_path, objs[0] + "\n{nope}\n" + "\n".join(objs), "bad.brpl")
+    with pytest.raises(RecordingError, match="bad JSON") as err:
+        list(read_batch_recording(bad))
+    assert (err.value.line, err.value.column) == (2, 2)

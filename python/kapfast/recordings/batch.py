@@ -129,7 +129,10 @@ def iter_json_values(f: io.BufferedIOBase, src: str) -> Iterator[tuple[Any, int]
         try:
             value, end = decoder.raw_decode(buf, pos)
         except json.JSONDecodeError as exc:
-            if not eof:
+            # An error right at the end of what was read may just be a value cut by the read; one
+            # well inside it is real and reported now (not after reading the rest of the file).
+            cut_short = exc.pos >= len(buf) - 8 or exc.msg.startswith("Unterminated string")
+            if not eof and cut_short:
                 read_more(max(_READ_CHUNK, len(buf)))
                 continue
             line = buf_line + buf.count("\n", 0, exc.pos)
