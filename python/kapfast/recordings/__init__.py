@@ -25,8 +25,8 @@ from kapfast.recordings.chunks import (
 )
 from kapfast.recordings.errors import RecordingError
 from kapfast.recordings.stream import StreamRecord, StreamRecordingWriter, read_stream_recording
-from kapfast.recordings.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 from kapfast.recordings.timestamps import PRECISION_NS, split_timestamp
+from kapfast.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 
 __all__ = [
     "PRECISION_NS",

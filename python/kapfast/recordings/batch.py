@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from kapfast.recordings.compression import detect_wrapping, open_decompressed, open_zip_member, zip_members
 from kapfast.recordings.errors import RecordingError
-from kapfast.recordings.timefmt import GO_ZERO_TIME, INT64_MAX, INT64_MIN, format_rfc3339_ns, parse_rfc3339_ns
+from kapfast.timefmt import GO_ZERO_TIME, INT64_MAX, INT64_MIN, format_rfc3339_ns, parse_rfc3339_ns
 
 FieldValue = float | int | str | bool
 

@@ -18,13 +18,13 @@ from typing import Literal
 from kapfast.recordings.compression import detect_wrapping
 from kapfast.recordings.errors import RecordingError
 from kapfast.recordings.stream import RecordBlock, decode_name, iter_record_blocks, read_stream_recording
-from kapfast.recordings.timefmt import INT64_MAX, INT64_MIN
 from kapfast.recordings.timestamps import (
     parse_timestamp_token,
     precision_multiplier,
     shift_lines_fast,
     split_timestamp,
 )
+from kapfast.timefmt import INT64_MAX, INT64_MIN
 
 Precision = Literal["n", "ns", "u", "us", "ms", "s", "m", "h", "auto"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kapfast.recordings.timefmt import INT64_MAX, INT64_MIN
+from kapfast.timefmt import INT64_MAX, INT64_MIN
 
 #: Nanoseconds per unit of each precision name InfluxDB and Kapacitor accept.
 PRECISION_NS: dict[str, int] = {
