@@ -1,7 +1,16 @@
-"""The TICKscript compiler: parse, check and describe a task's pipeline (no execution here)."""
+"""The TICKscript compiler: parse, check and describe a task's pipeline (no execution here).
+
+Public entry points::
+
+    compile_script(text, *, vars=None, task_type=None, source="") -> Pipeline
+    format_script(text) -> str
+    Pipeline.to_dot(name, stats=None), .task_type, .dbrps, .nodes, .to_json(), Pipeline.from_json()
+"""
 
 from __future__ import annotations
 
+from kapfast.tick.compiler import compile_script
 from kapfast.tick.format import format_script
+from kapfast.tick.pipeline import Handler, Node, Pipeline
 
-__all__ = ["format_script"]
+__all__ = ["Handler", "Node", "Pipeline", "compile_script", "format_script"]

@@ -1,0 +1,967 @@
+"""The semantic pass: a parsed script → a :class:`~kapfast.tick.pipeline.Pipeline`.
+
+Evaluates the program as Kapacitor does at define time: vars are immutable; template vars are
+filled from the supplied ``vars``; non-lambda expressions are folded; identifiers inside lambdas
+are replaced by their values; every chain and property method is checked against the node
+registry (names, argument counts and types, edge types); node ids are given in Kapacitor's order
+so names (``stream0``, ``from1``) and DOT match ``kapacitor show``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from kapfast.errors import TickScriptError
+from kapfast.tick import ast, lambda_ast
+from kapfast.tick.errors import error_at, suggest
+from kapfast.tick.format import format_expr
+from kapfast.tick.functions import LAMBDA_FUNCTIONS
+from kapfast.tick.parser import parse
+from kapfast.tick.pipeline import (
+    Duration,
+    Handler,
+    Lambda,
+    Node,
+    NodeRef,
+    Pipeline,
+    Regex,
+    Star,
+    TimeDimension,
+    Value,
+)
+from kapfast.tick.registry import (
+    BATCH,
+    DEADMAN_ID,
+    DEADMAN_MESSAGE,
+    NODES,
+    NONE,
+    SAME,
+    STREAM,
+    Method,
+    NodeSpec,
+    chain_method,
+    chain_methods,
+)
+from kapfast.tick.vars import VAR_TYPES, SuppliedVar, parse_vars, type_of
+
+# -- evaluation-time values that never reach the pipeline ------------------------------------------
+
+
+@dataclass
+class _NodeVal:
+    node: Node
+    handler: Handler | None = None
+
+
+@dataclass(frozen=True)
+class _RefVal:
+    """A "double-quoted" reference met outside a lambda (kept to explain the mistake)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class _LambdaVal:
+    tree: lambda_ast.LambdaAST
+    text: str
+
+
+def _describe(v: Any) -> str:
+    if isinstance(v, _NodeVal):
+        return f"node {v.node.name}"
+    if isinstance(v, _RefVal):
+        return f'the reference "{v.name}"'
+    if isinstance(v, _LambdaVal):
+        return "a lambda"
+    if isinstance(v, bool):
+        return "bool " + ("TRUE" if v else "FALSE")
+    if isinstance(v, int):
+        return f"int {v}"
+    if isinstance(v, float):
+        return f"float {v!r}"
+    if isinstance(v, str):
+        return f"string '{v}'"
+    if isinstance(v, Duration):
+        return f"duration {v.literal or v.ns}"
+    if isinstance(v, Regex):
+        return f"regex /{v.pattern}/"
+    if isinstance(v, Star):
+        return "*"
+    if isinstance(v, TimeDimension):
+        return "time()"
+    if isinstance(v, list):
+        return "a list"
+    return type(v).__name__
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "int": "an int",
+    "float": "a float",
+    "bool": "a bool (TRUE or FALSE)",
+    "duration": "a duration",
+    "lambda": "a lambda expression",
+    "regex": "a regex",
+    "star": "*",
+    "node": "a node",
+    "time": "time(duration)",
+    "any": "a literal value",
+}
+
+
+def _type_ok(v: Any, typ: str) -> bool:
+    for t in typ.split("|"):
+        if t == "string" and isinstance(v, str):
+            return True
+        if t == "int" and isinstance(v, int) and not isinstance(v, bool):
+            return True
+        if t == "float" and isinstance(v, float):
+            return True
+        if t == "bool" and isinstance(v, bool):
+            return True
+        if t == "duration" and isinstance(v, Duration):
+            return True
+        if t == "lambda" and isinstance(v, _LambdaVal):
+            return True
+        if t == "regex" and isinstance(v, Regex):
+            return True
+        if t == "star" and isinstance(v, Star):
+            return True
+        if t == "node" and isinstance(v, _NodeVal):
+            return True
+        if t == "time" and isinstance(v, TimeDimension):
+            return True
+        if t == "any" and isinstance(v, (str, int, float, bool, Duration)):
+            return True
+    return False
+
+
+def _expected(typ: str) -> str:
+    return " or ".join(_TYPE_WORDS.get(t, t) for t in typ.split("|"))
+
+
+def _hint(v: Any, typ: str) -> str:
+    types = typ.split("|")
+    if isinstance(v, _RefVal) and "string" in types:
+        return ", did you use double quotes instead of single quotes?"
+    if isinstance(v, int) and not isinstance(v, bool) and "float" in types:
+        return f" (write {v}.0 for a float)"
+    if isinstance(v, int) and not isinstance(v, bool) and "duration" in types:
+        return f" (a duration needs a unit, e.g. {v}s)"
+    if "lambda" in types and not isinstance(v, _LambdaVal):
+        return " (did you forget 'lambda:'?)"
+    if isinstance(v, _LambdaVal) and "string" in types:
+        return " (this takes a plain value, not a lambda)"
+    return ""
+
+
+class Compiler:
+    def __init__(
+        self,
+        text: str,
+        source: str,
+        supplied: Mapping[str, SuppliedVar],
+        task_type: str | None,
+    ) -> None:
+        self.text = text
+        self.source = source
+        self.supplied = supplied
+        self.requested_type = task_type
+        self.scope: dict[str, Any] = {}
+        self.nodes: list[Node] = []
+        self.by_id: dict[int, Node] = {}
+        self.sources: list[Node] = []
+        self.next_id = 0
+        self.dbrps: list[tuple[str, str]] = []
+        self.declared: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def lambda_from_text(text: str, name: str, source: str = "") -> _LambdaVal:
+        """A lambda var supplied as text (the expression after ``lambda:``)."""
+        from kapfast.tick.parser import parse_lambda
+
+        try:
+            expr = parse_lambda(text, source)
+            tree = Compiler(text, source, {}, None).lambda_tree(expr)
+        except TickScriptError as exc:
+            raise TickScriptError(
+                f'var "{name}": invalid lambda: {exc.message}', exc.line, exc.column, source, exc.excerpt
+            ) from None
+        return _LambdaVal(tree, format_expr(expr))
+
+    # -- errors -----------------------------------------------------------------------------------
+    def fail(self, message: str, at: ast.Base | None) -> NoReturn:
+        if at is None:
+            raise TickScriptError(message, source=self.source)
+        raise error_at(message, self.text, at.line, at.col, self.source)
+
+    # -- driver -----------------------------------------------------------------------------------
+    def compile(self) -> Pipeline:
+        program = parse(self.text, self.source)
+        task_type = self._task_type(program)
+        src = self._new_node(task_type, [], line=0, col=0)
+        self.sources.append(src)
+        self.scope[task_type] = _NodeVal(src)
+        for stmt in program.statements:
+            self._statement(stmt)
+        self._validate()
+        ordered = self._sorted()
+        return Pipeline(task_type=task_type, nodes=ordered, dbrps=self.dbrps, vars=self.declared)
+
+    def _task_type(self, program: ast.Program) -> str:
+        found: dict[str, ast.Identifier] = {}
+
+        def walk(n: Any, declared: bool = False) -> None:
+            if isinstance(n, ast.Identifier):
+                if n.name in ("stream", "batch") and not declared:
+                    found.setdefault(n.name, n)
+                return
+            if isinstance(n, ast.Declaration):
+                walk(n.value)
+                return
+            if isinstance(n, (ast.TypeDeclaration, ast.DBRP)):
+                return
+            if isinstance(n, ast.Base):
+                for v in vars(n).values():
+                    if isinstance(v, list):
+                        for item in v:
+                            walk(item)
+                    elif isinstance(v, ast.Base):
+                        walk(v)
+
+        for stmt in program.statements:
+            walk(stmt)
+        if "stream" in found and "batch" in found:
+            second = max(found.values(), key=lambda i: i.pos)
+            self.fail(
+                "a task uses either stream or batch, not both: split it into two tasks", second
+            )
+        if found:
+            return next(iter(found))
+        if self.requested_type in (STREAM, BATCH):
+            return self.requested_type
+        self.fail(
+            "no stream or batch source: a task's pipeline starts with 'stream|from()' or "
+            "'batch|query(...)'",
+            None,
+        )
+
+    # -- statements -------------------------------------------------------------------------------
+    def _statement(self, stmt: ast.Statement) -> None:
+        if isinstance(stmt, ast.DBRP):
+            pair = (stmt.db.name, stmt.rp.name)
+            if pair in self.dbrps:
+                self.fail(f'dbrp "{pair[0]}"."{pair[1]}" is given twice', stmt)
+            self.dbrps.append(pair)
+        elif isinstance(stmt, ast.TypeDeclaration):
+            self._type_declaration(stmt)
+        elif isinstance(stmt, ast.Declaration):
+            self._declaration(stmt)
+        elif isinstance(stmt, ast.CommentOnly):
+            pass
+        else:
+            self.eval(stmt)
+
+    def _check_new_name(self, ident: ast.Identifier) -> None:
+        name = ident.name
+        if name in self.scope:
+            self.fail(f"attempted to redefine {name}, vars are immutable", ident)
+
+    def _type_declaration(self, stmt: ast.TypeDeclaration) -> None:
+        name = stmt.name.name
+        self._check_new_name(stmt.name)
+        typ = stmt.type_name.name
+        if typ not in VAR_TYPES:
+            self.fail(
+                f'invalid var type "{typ}": use one of {", ".join(VAR_TYPES)}' + suggest(typ, VAR_TYPES),
+                stmt.type_name,
+            )
+        supplied = self.supplied.get(name)
+        if supplied is None:
+            self.fail(f'missing value for var "{name}".', stmt.name)
+        if supplied.type != typ:
+            self.fail(f"invalid type supplied for {name}, got {supplied.type} exp {typ}", stmt.name)
+        self.scope[name] = supplied.value
+        self._record_var(name, typ, supplied.value, stmt.comment)
+
+    def _declaration(self, stmt: ast.Declaration) -> None:
+        name = stmt.name.name
+        self._check_new_name(stmt.name)
+        value = self.eval(stmt.value)
+        supplied = self.supplied.get(name)
+        if supplied is not None:
+            exp = type_of(value)
+            if exp is None:
+                self.fail(f"var {name} holds {_describe(value)} and cannot be set from vars", stmt.name)
+            if supplied.type != exp:
+                self.fail(f"invalid type supplied for {name}, got {supplied.type} exp {exp}", stmt.name)
+            value = supplied.value
+        self.scope[name] = value
+        typ = type_of(value)
+        if typ is not None:
+            self._record_var(name, typ, value, stmt.comment)
+
+    def _record_var(self, name: str, typ: str, value: Any, comment: list[str] | None) -> None:
+        from kapfast.tick.vars import var_to_json
+
+        desc = "\n".join(line for line in (comment or []) if line != "\n")
+        self.declared[name] = {"type": typ, "value": var_to_json(value), "description": desc}
+
+    # -- expressions outside lambdas --------------------------------------------------------------
+    def eval(self, n: ast.Expr) -> Any:  # noqa: C901
+        if isinstance(n, ast.Number):
+            return n.value
+        if isinstance(n, ast.Duration):
+            return Duration(n.ns, n.literal)
+        if isinstance(n, ast.String):
+            return n.value
+        if isinstance(n, ast.Bool):
+            return n.value
+        if isinstance(n, ast.Regex):
+            return Regex(n.pattern)
+        if isinstance(n, ast.Star):
+            return Star()
+        if isinstance(n, ast.Reference):
+            return _RefVal(n.name)
+        if isinstance(n, ast.Identifier):
+            return self._lookup(n)
+        if isinstance(n, ast.ListNode):
+            items: list[Any] = []
+            for item in n.items:
+                v = self.eval(item)
+                if isinstance(v, list):
+                    items.extend(v)
+                elif isinstance(v, (str, Star)):
+                    items.append(v)
+                else:
+                    self.fail(f"list items must be strings or *, got {_describe(v)}", item)
+            return items
+        if isinstance(n, ast.Lambda):
+            return _LambdaVal(self.lambda_tree(n.expr), format_expr(n.expr))
+        if isinstance(n, ast.Unary):
+            return self._fold_unary(n)
+        if isinstance(n, ast.Binary):
+            return self._fold_binary(n)
+        if isinstance(n, ast.Function):
+            return self._global_function(n)
+        if isinstance(n, ast.Chain):
+            return self._chain(n)
+        self.fail(f"unexpected {type(n).__name__}", n)
+
+    def _lookup(self, n: ast.Identifier) -> Any:
+        if n.name in self.scope:
+            return self.scope[n.name]
+        if n.name in ("stream", "batch"):
+            self.fail(f"{n.name} cannot be used in this task", n)
+        self.fail(f'undefined variable "{n.name}"' + suggest(n.name, self.scope), n)
+
+    def _global_function(self, n: ast.Function) -> Any:
+        if n.name == "time":
+            if len(n.args) not in (1, 2):
+                self.fail("time() takes a duration and an optional offset, e.g. time(1m) or time(1m, 10s)", n)
+            durs: list[int] = []
+            for a in n.args:
+                d = self.eval(a)
+                if not isinstance(d, Duration):
+                    self.fail(f"time() takes durations, got {_describe(d)}", a)
+                durs.append(d.ns)
+            return TimeDimension(durs[0], durs[1] if len(durs) > 1 else 0)
+        if n.name in NODES or n.name == "deadman":
+            self.fail(
+                f'"{n.name}" is a chaining method: write it after a node with "|", '
+                f"e.g. stream|{n.name}(...)",
+                n,
+            )
+        self.fail(f'undefined function "{n.name}"', n)
+
+    def _fold_unary(self, n: ast.Unary) -> Any:
+        v = self.eval(n.operand)
+        if n.op == "-":
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return -v
+            if isinstance(v, Duration):
+                return Duration(-v.ns, "-" + v.literal if v.literal else "")
+        elif isinstance(v, bool):
+            return not v
+        self._outside_lambda(v, n.operand)
+        self.fail(f"invalid operand to unary {n.op}: {_describe(v)}", n)
+
+    def _outside_lambda(self, v: Any, at: ast.Base) -> None:
+        if isinstance(v, _RefVal):
+            self.fail(
+                f'the reference "{v.name}" can only be used inside a lambda expression '
+                "(did you forget 'lambda:' or mean a 'single-quoted' string?)",
+                at,
+            )
+
+    def _fold_binary(self, n: ast.Binary) -> Any:  # noqa: C901
+        left = self.eval(n.left)
+        right = self.eval(n.right)
+        self._outside_lambda(left, n.left)
+        self._outside_lambda(right, n.right)
+        op = n.op
+        num = (int, float)
+
+        def kind(v: Any) -> str:
+            if isinstance(v, bool):
+                return "bool"
+            if isinstance(v, int):
+                return "int"
+            if isinstance(v, float):
+                return "float"
+            if isinstance(v, str):
+                return "string"
+            if isinstance(v, Duration):
+                return "duration"
+            return type_of(v) or type(v).__name__
+
+        lk, rk = kind(left), kind(right)
+        try:
+            if op in ("AND", "OR") and lk == rk == "bool":
+                return (left and right) if op == "AND" else (left or right)
+            if op in ("==", "!=") and lk == rk and lk in ("bool", "string", "int", "float"):
+                return (left == right) if op == "==" else (left != right)
+            if op in ("==", "!=", "<", "<=", ">", ">="):
+                a: Any
+                b: Any
+                if isinstance(left, num) and isinstance(right, num) and "bool" not in (lk, rk):
+                    a, b = left, right
+                elif lk == rk == "string":
+                    a, b = left, right
+                elif lk == rk == "duration":
+                    a, b = left.ns, right.ns
+                else:
+                    raise TypeError
+                return {
+                    "==": a == b,
+                    "!=": a != b,
+                    "<": a < b,
+                    "<=": a <= b,
+                    ">": a > b,
+                    ">=": a >= b,
+                }[op]
+            if op == "+" and lk == rk == "string":
+                return left + right
+            if op in ("+", "-", "*", "/", "%") and lk == rk and lk in ("int", "float"):
+                if op == "%" and lk != "int":
+                    raise TypeError
+                if op in ("/", "%") and right == 0:
+                    self.fail("division by zero", n)
+                if op == "/" and lk == "int":
+                    return _go_int_div(left, right)
+                if op == "%":
+                    return left - _go_int_div(left, right) * right
+                return {"+": left + right, "-": left - right, "*": left * right, "/": left / right}[op]
+            if lk == "duration" or rk == "duration":
+                return _duration_math(op, left, right)
+        except TypeError:
+            pass
+        if lk in ("int", "float") and rk in ("int", "float") and lk != rk:
+            self.fail(
+                f"mismatched type to binary operator. got {lk} {op} {rk}. "
+                "see bool(), int(), float(), string(), duration()",
+                n,
+            )
+        self.fail(f"invalid binary operation: {lk} {op} {rk}", n)
+
+    # -- lambdas ----------------------------------------------------------------------------------
+    def lambda_tree(self, n: ast.Expr) -> lambda_ast.LambdaAST:  # noqa: C901
+        if isinstance(n, ast.Number):
+            return lambda_ast.int_(int(n.value)) if n.is_int else lambda_ast.float_(float(n.value))
+        if isinstance(n, ast.Duration):
+            return lambda_ast.duration(n.ns)
+        if isinstance(n, ast.String):
+            return lambda_ast.string(n.value)
+        if isinstance(n, ast.Bool):
+            return lambda_ast.bool_(n.value)
+        if isinstance(n, ast.Regex):
+            return lambda_ast.regex(n.pattern)
+        if isinstance(n, ast.Reference):
+            return lambda_ast.ref(n.name)
+        if isinstance(n, ast.Unary):
+            return lambda_ast.unary(n.op, self.lambda_tree(n.operand))
+        if isinstance(n, ast.Binary):
+            return lambda_ast.binary(n.op, self.lambda_tree(n.left), self.lambda_tree(n.right))
+        if isinstance(n, ast.Identifier):
+            return self._inline(n)
+        if isinstance(n, ast.Function):
+            arity = LAMBDA_FUNCTIONS.get(n.name)
+            if arity is None:
+                self.fail(
+                    f'undefined function "{n.name}" in lambda expression' + suggest(n.name, LAMBDA_FUNCTIONS),
+                    n,
+                )
+            lo, hi = arity
+            if not lo <= len(n.args) <= hi:
+                want = str(lo) if lo == hi else f"{lo} to {hi}"
+                self.fail(f"function {n.name}() takes {want} argument(s), got {len(n.args)}", n)
+            return lambda_ast.call(n.name, [self.lambda_tree(a) for a in n.args])
+        if isinstance(n, ast.Star):
+            self.fail("'*' cannot be used inside a lambda expression", n)
+        if isinstance(n, ast.ListNode):
+            self.fail("a list cannot be used inside a lambda expression", n)
+        self.fail(f"{type(n).__name__} cannot be used inside a lambda expression", n)
+
+    def _inline(self, n: ast.Identifier) -> lambda_ast.LambdaAST:
+        if n.name not in self.scope:
+            hint = suggest(n.name, self.scope)
+            if not hint and n.name in LAMBDA_FUNCTIONS:
+                hint = f" (to call the function write {n.name}(...))"
+            self.fail(
+                f'undefined variable "{n.name}" in lambda expression; '
+                f'to read a field or tag write "{n.name}" in double quotes{hint}',
+                n,
+            )
+        v = self.scope[n.name]
+        if isinstance(v, _LambdaVal):
+            return v.tree
+        if isinstance(v, bool):
+            return lambda_ast.bool_(v)
+        if isinstance(v, int):
+            return lambda_ast.int_(v)
+        if isinstance(v, float):
+            return lambda_ast.float_(v)
+        if isinstance(v, str):
+            return lambda_ast.string(v)
+        if isinstance(v, Duration):
+            return lambda_ast.duration(v.ns)
+        if isinstance(v, Regex):
+            return lambda_ast.regex(v.pattern)
+        self.fail(f"var {n.name} holds {_describe(v)}, which cannot be used in a lambda expression", n)
+
+    # -- chains and properties --------------------------------------------------------------------
+    def _chain(self, n: ast.Chain) -> Any:
+        left = self.eval(n.left)
+        if not isinstance(left, _NodeVal):
+            self.fail(
+                f"cannot call {'property' if n.op == '.' else 'chaining'} method "
+                f"{n.right.name} on {_describe(left)}",
+                n,
+            )
+        if n.op == "@":
+            assert isinstance(n.right, ast.Function)
+            return self._udf(left, n.right)
+        if n.op == "|":
+            assert isinstance(n.right, ast.Function)
+            return self._chain_call(left, n.right)
+        if isinstance(n.right, ast.Identifier):
+            return self._read_property(left, n.right)
+        return self._property_call(left, n.right)
+
+    def _spec(self, node: Node) -> NodeSpec | None:
+        return NODES.get(node.kind)
+
+    def _go_type(self, node: Node) -> str:
+        spec = self._spec(node)
+        return f"*pipeline.{spec.go_type if spec else 'UDFNode'}"
+
+    def _chain_call(self, left: _NodeVal, call: ast.Function) -> _NodeVal:
+        parent = left.node
+        spec = self._spec(parent)
+        name = call.name
+        allowed = chain_methods(spec) if spec else chain_methods(NODES["where"])
+        if name not in allowed:
+            if self._has_property(left, name):
+                self.fail(
+                    f'no chaining method "{name}" on {self._go_type(parent)}, but property does exist. '
+                    f"Use '.' operator instead: 'node.{name}(..)'.",
+                    call,
+                )
+            if spec is not None and not spec.chains and not spec.only_chains:
+                self.fail(
+                    f"{parent.name} ({parent.kind}) ends the pipeline: nothing can be chained after it",
+                    call,
+                )
+            self.fail(
+                f'no chaining method "{name}" on {self._go_type(parent)}' + suggest(name, allowed),
+                call,
+            )
+        method = chain_method(name)
+        assert method is not None
+        args = self._args(method, call, f"|{name}()")
+        if name == "deadman":
+            return self._deadman(parent, args, call)
+        if name == "stats":
+            return _NodeVal(self._stats(parent, args[0], call))
+        child_spec = NODES[name]
+        parents = [parent]
+        node_args: list[Any] = args
+        if name == "join":
+            parents = [parent, *(a.node for a in args)]
+            node_args = []
+        elif name == "union":
+            parents = [*(a.node for a in args), parent]
+            node_args = []
+        node = self._link(parents, child_spec, node_args, call)
+        return _NodeVal(node)
+
+    def _has_property(self, left: _NodeVal, name: str) -> bool:
+        spec = self._spec(left.node)
+        if spec is None:
+            return True  # UDF options are open
+        if name in spec.properties or name in spec.handlers:
+            return True
+        return left.handler is not None and name in spec.handlers[left.handler.kind].properties
+
+    def _property_call(self, left: _NodeVal, call: ast.Function) -> _NodeVal:
+        node = left.node
+        spec = self._spec(node)
+        name = call.name
+        if spec is None:  # UDF: options are declared by the UDF process, not known offline
+            values = [self._plain(self.eval(a), a) for a in call.args]
+            node.properties.setdefault(name, []).append(values)
+            return _NodeVal(node)
+        if left.handler is not None:
+            hspec = spec.handlers[left.handler.kind]
+            if name in hspec.properties:
+                method = hspec.properties[name]
+                args = self._args(method, call, f".{name}()")
+                _store(left.handler.properties, method, [self._plain(a, call) for a in args])
+                return left
+        if name in spec.handlers:
+            hspec = spec.handlers[name]
+            args = self._args(hspec.create, call, f".{name}()")
+            handler = Handler(name, [self._plain(a, call) for a in args], line=call.line, column=call.col)
+            node.handlers.append(handler)
+            return _NodeVal(node, handler)
+        if name in spec.properties:
+            method = spec.properties[name]
+            args = self._args(method, call, f".{name}()")
+            _store(node.properties, method, [self._plain(a, call) for a in args])
+            return _NodeVal(node)
+        if name in chain_methods(spec):
+            self.fail(
+                f'no property method "{name}" on {self._go_type(node)}, but chaining method does exist. '
+                f"Use '|' operator instead: 'node|{name}(..)'.",
+                call,
+            )
+        candidates = list(spec.properties) + list(spec.handlers)
+        if left.handler is not None:
+            candidates += list(spec.handlers[left.handler.kind].properties)
+        self.fail(
+            f'no property method "{name}" on {self._go_type(node)}' + suggest(name, candidates),
+            call,
+        )
+
+    def _read_property(self, left: _NodeVal, ident: ast.Identifier) -> Any:
+        node = left.node
+        spec = self._spec(node)
+        if spec is not None and ident.name not in spec.properties:
+            self.fail(
+                f'no property "{ident.name}" on {self._go_type(node)}'
+                + suggest(ident.name, spec.properties),
+                ident,
+            )
+        value = node.prop(ident.name)
+        if value is None:
+            self.fail(f'property "{ident.name}" of {node.name} is not set', ident)
+        return value
+
+    def _udf(self, left: _NodeVal, call: ast.Function) -> _NodeVal:
+        parent = left.node
+        if parent.provides == NONE:
+            self.fail(f"{parent.name} ends the pipeline: nothing can be chained after it", call)
+        if call.args:
+            self.fail(f"@{call.name}() takes no arguments; set its options with '.option(...)'", call)
+        node = self._new_node("udf", [parent], call.line, call.col, desc=call.name)
+        node.udf = call.name
+        node.wants = node.provides = parent.provides
+        return _NodeVal(node)
+
+    # -- arguments --------------------------------------------------------------------------------
+    def _args(self, method: Method, call: ast.Function, label: str) -> list[Any]:
+        values = [self.eval(a) for a in call.args]
+        arg_nodes: list[ast.Base] = list(call.args)
+        # A list as the only argument is spread into the argument list (Kapacitor's rule).
+        if len(values) == 1 and isinstance(values[0], list):
+            values = list(values[0])
+            arg_nodes = [call.args[0]] * len(values)
+        lo, hi = method.min_args, method.max_args
+        if len(values) < lo or (hi is not None and len(values) > hi):
+            if hi is None:
+                want = f"at least {lo}"
+            elif lo == hi:
+                want = str(lo)
+            else:
+                want = f"{lo} to {hi}"
+            self.fail(
+                f"{label} takes {want} argument(s), got {len(values)}: {method.signature()}",
+                call.args[hi] if hi is not None and len(values) > hi else call,
+            )
+        for i, v in enumerate(values):
+            typ = method.arg_type(i)
+            if not _type_ok(v, typ):
+                self.fail(
+                    f"invalid argument {i + 1} to {label}: expected {_expected(typ)}, "
+                    f"got {_describe(v)}{_hint(v, typ)}",
+                    arg_nodes[i],
+                )
+        return values
+
+    def _plain(self, v: Any, at: ast.Base) -> Value:
+        """An evaluation value as the pipeline stores it."""
+        if isinstance(v, _LambdaVal):
+            return Lambda(v.tree, v.text)
+        if isinstance(v, _NodeVal):
+            return NodeRef(v.node.id)
+        if isinstance(v, _RefVal):
+            self._outside_lambda(v, at)
+        if isinstance(v, list):
+            return [self._plain(x, at) for x in v]
+        return v
+
+    # -- nodes ------------------------------------------------------------------------------------
+    def _new_node(
+        self, kind: str, parents: list[Node], line: int, col: int, desc: str | None = None
+    ) -> Node:
+        spec = NODES.get(kind)
+        node = Node(
+            id=self.next_id,
+            kind=kind,
+            name="",
+            wants=spec.wants if spec else SAME,
+            provides=spec.provides if spec else SAME,
+            line=line,
+            column=col,
+        )
+        # Kapacitor gives a node a new id each time it is linked to a parent, so a join or union
+        # with n parents uses up n ids and keeps the last.
+        node.id = self.next_id + max(len(parents), 1) - 1
+        self.next_id += max(len(parents), 1)
+        for p in parents:
+            node.parents.append(p.id)
+            p.children.append(node.id)
+        node.name = f"{desc or (spec.desc if spec else kind)}{node.id}"
+        self.nodes.append(node)
+        self.by_id[node.id] = node
+        return node
+
+    def _link(self, parents: list[Node], spec: NodeSpec, args: list[Any], call: ast.Function) -> Node:
+        edge = parents[0].provides
+        for i, p in enumerate(parents):
+            if p.provides == NONE:
+                self.fail(f"{p.name} ends the pipeline: it has no output to {spec.kind}", call)
+            if p.provides != edge:
+                self.fail(
+                    f"cannot {spec.kind} {parents[0].name} ({edge}) with {p.name} ({p.provides}): "
+                    "all inputs must be streams or all batches",
+                    call.args[i - 1] if spec.kind == "join" and i else call,
+                )
+        if spec.wants not in (SAME, edge):
+            self.fail(
+                f"{spec.kind}() needs {'a stream' if spec.wants == STREAM else 'a batch'} edge, "
+                f"but {parents[0].name} provides {edge}"
+                + (" (window works on streams; batch queries are already windowed)" if spec.kind == "window" else ""),
+                call,
+            )
+        node = self._new_node(spec.kind, parents, call.line, call.col)
+        node.wants = edge
+        node.provides = edge if spec.provides == SAME else spec.provides
+        node.args = [self._plain(a, call) for a in args]
+        return node
+
+    def _stats(self, of: Node, interval: Duration, call: ast.Function) -> Node:
+        stats = self._new_node("stats", [], call.line, call.col)
+        stats.args = [interval]
+        stats.stats_of = of.id
+        self.sources.append(stats)
+        if not of.children and of.provides != NONE:
+            # Kapacitor links a noop to a childless node so it has somewhere to send data.
+            noop = self._new_node("noop", [of], call.line, call.col)
+            noop.wants = noop.provides = of.provides
+        return stats
+
+    def _deadman(self, of: Node, args: list[Any], call: ast.Function) -> _NodeVal:
+        threshold, interval = args[0], args[1]
+        stats = self._stats(of, interval, call)
+        stats.properties["align"] = True
+        deriv = self._link([stats], NODES["derivative"], ["emitted"], call)
+        deriv.properties["nonNegative"] = True
+        deriv.properties["unit"] = interval
+        alert = self._link([deriv], NODES["alert"], [], call)
+        crit: lambda_ast.LambdaAST = lambda_ast.binary(
+            "<=", lambda_ast.ref("emitted"), lambda_ast.float_(threshold)
+        )
+        text = f'"emitted" <= {threshold!r}'
+        for extra in args[2:]:
+            crit = lambda_ast.binary("AND", crit, extra.tree)
+            text = f"{text} AND {extra.text}"
+        alert.properties["crit"] = Lambda(crit, text)
+        alert.properties["id"] = DEADMAN_ID.replace("NODE_NAME", of.name, 1)
+        alert.properties["message"] = DEADMAN_MESSAGE.replace("INTERVAL", _go_duration(interval.ns), 1)
+        return _NodeVal(alert)
+
+    # -- whole-pipeline checks --------------------------------------------------------------------
+    def _validate(self) -> None:
+        for node in self.nodes:
+            at = _Pos(node.line, node.column)
+            p = node.properties
+            if node.kind == "window":
+                if "period" in p and "periodCount" in p:
+                    self._fail_pos("window: use either .period() or .periodCount(), not both", at)
+                if "every" in p and "everyCount" in p:
+                    self._fail_pos("window: use either .every() or .everyCount(), not both", at)
+                if "periodCount" in p and p.get("align"):
+                    self._fail_pos("window: count windows cannot be aligned", at)
+                if "everyCount" in p and p["everyCount"] <= 0:
+                    self._fail_pos("window: everyCount must be greater than 0", at)
+            elif node.kind == "eval":
+                names = p.get("as")
+                if names is not None and len(names) != len(node.args):
+                    self._fail_pos(
+                        f"eval: {len(node.args)} expression(s) but {len(names)} name(s) in .as(): "
+                        "give one name per expression",
+                        at,
+                    )
+            elif node.kind == "join":
+                names = p.get("as")
+                if names is not None and len(names) != len(node.parents):
+                    self._fail_pos(
+                        f"join: {len(node.parents)} parents but {len(names)} name(s) in .as(): "
+                        "give one name per parent",
+                        at,
+                    )
+            elif node.kind == "query":
+                if "every" in p and "cron" in p:
+                    self._fail_pos("query: use either .every() or .cron(), not both", at)
+            elif node.kind == "alert":
+                flap = p.get("flapping")
+                if flap is not None:
+                    low, high = flap
+                    if not (0 <= low <= 1 and 0 <= high <= 1) or low > high:
+                        self._fail_pos(
+                            "alert: .flapping(low, high) thresholds must be in [0, 1] with low <= high", at
+                        )
+                history = p.get("history")
+                if history is not None and history < 2:
+                    self._fail_pos("alert: .history() must be at least 2", at)
+                for h in node.handlers:
+                    if h.kind == "log" and h.args and not str(h.args[0]).startswith("/"):
+                        self._fail_pos(f"alert: log path must be absolute, got '{h.args[0]}'", _Pos(h.line, h.column))
+            elif node.kind == "barrier":
+                if "idle" in p and "period" in p:
+                    self._fail_pos("barrier: use either .idle() or .period(), not both", at)
+
+    def _fail_pos(self, message: str, at: _Pos) -> NoReturn:
+        raise error_at(message, self.text, at.line, at.col, self.source)
+
+    def _sorted(self) -> list[Node]:
+        """Kapacitor's topological order: DFS from the sources (last first), reversed postorder."""
+        order: list[Node] = []
+        seen: set[int] = set()
+
+        def visit(node: Node) -> None:
+            stack: list[tuple[Node, int]] = [(node, 0)]
+            while stack:
+                n, i = stack.pop()
+                if i == 0:
+                    if n.id in seen:
+                        continue
+                    seen.add(n.id)
+                if i < len(n.children):
+                    stack.append((n, i + 1))
+                    child = self.by_id[n.children[i]]
+                    if child.id not in seen:
+                        stack.append((child, 0))
+                else:
+                    order.append(n)
+
+        for src in reversed(self.sources):
+            visit(src)
+        order.reverse()
+        return order
+
+
+@dataclass(frozen=True)
+class _Pos:
+    line: int
+    col: int
+
+
+def _store(props: dict[str, Value], method: Method, args: list[Value]) -> None:
+    if method.repeat:
+        existing = props.setdefault(method.name, [])
+        assert isinstance(existing, list)
+        existing.append(args)
+    elif not method.args and not method.variadic:
+        props[method.name] = True
+    elif method.variadic:
+        props[method.name] = args
+    elif len(method.args) == 1:
+        props[method.name] = args[0] if args else True
+    else:
+        props[method.name] = args
+
+
+def _go_int_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _duration_math(op: str, a: Any, b: Any) -> Any:
+    if isinstance(a, Duration) and isinstance(b, Duration):
+        if op == "+":
+            return Duration(a.ns + b.ns)
+        if op == "-":
+            return Duration(a.ns - b.ns)
+        if op == "/":
+            return _go_int_div(a.ns, b.ns)
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            raise TypeError
+    if isinstance(a, Duration) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if op == "*":
+            return Duration(int(a.ns * b))
+        if op == "/":
+            return Duration(_go_int_div(a.ns, b) if isinstance(b, int) else int(a.ns / b))
+    if isinstance(b, Duration) and isinstance(a, (int, float)) and not isinstance(a, bool) and op == "*":
+        return Duration(int(a * b.ns))
+    raise TypeError
+
+
+def _go_duration(ns: int) -> str:
+    """Go's ``time.Duration.String()`` (``10s``, ``1m0s``, ``1h30m0s``, ``1.5s``)."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    u = abs(ns)
+    if u < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if u >= size:
+                return sign + _frac(u, size) + unit
+    h, rem = divmod(u, 3_600_000_000_000)
+    m, rem = divmod(rem, 60_000_000_000)
+    s = _frac(rem, 1_000_000_000)
+    out = ""
+    if h:
+        out += f"{h}h"
+    if h or m:
+        out += f"{m}m"
+    return sign + out + s + "s"
+
+
+def _frac(value: int, size: int) -> str:
+    whole, frac = divmod(value, size)
+    if not frac:
+        return str(whole)
+    digits = str(frac).rjust(len(str(size)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}"
+
+
+def compile_script(
+    text: str,
+    *,
+    vars: dict[str, Any] | None = None,  # noqa: A002 - the API's name for them
+    task_type: str | None = None,
+    source: str = "",
+) -> Pipeline:
+    """Compile a TICKscript into a pipeline description; raises TickScriptError when invalid."""
+    if task_type not in (None, STREAM, BATCH):
+        raise TickScriptError(f"invalid task type {task_type!r}: use stream or batch", source=source)
+    supplied = parse_vars(vars or {}, source)
+    return Compiler(text, source, supplied, task_type).compile()
+
+
+__all__ = ["Compiler", "compile_script"]
+_ = (BATCH, STREAM)
