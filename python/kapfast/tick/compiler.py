@@ -201,16 +201,24 @@ class Compiler:
     def compile(self) -> Pipeline:
         program = parse(self.text, self.source)
         task_type = self._task_type(program)
-        src = self._new_node(task_type, [], line=0, col=0)
-        self.sources.append(src)
-        self.scope[task_type] = _NodeVal(src)
+        if task_type is not None:
+            src = self._new_node(task_type, [], line=0, col=0)
+            self.sources.append(src)
+            self.scope[task_type] = _NodeVal(src)
         for stmt in program.statements:
             self._statement(stmt)
+        if task_type is None:
+            # checked last so that errors in the statements themselves are reported first
+            self.fail(
+                "no stream or batch source: a task's pipeline starts with 'stream|from()' or "
+                "'batch|query(...)'",
+                None,
+            )
         self._validate()
         ordered = self._sorted()
         return Pipeline(task_type=task_type, nodes=ordered, dbrps=self.dbrps, vars=self.declared)
 
-    def _task_type(self, program: ast.Program) -> str:
+    def _task_type(self, program: ast.Program) -> str | None:
         found: dict[str, ast.Identifier] = {}
 
         def walk(n: Any, declared: bool = False) -> None:
@@ -242,11 +250,7 @@ class Compiler:
             return next(iter(found))
         if self.requested_type in (STREAM, BATCH):
             return self.requested_type
-        self.fail(
-            "no stream or batch source: a task's pipeline starts with 'stream|from()' or "
-            "'batch|query(...)'",
-            None,
-        )
+        return None
 
     # -- statements -------------------------------------------------------------------------------
     def _statement(self, stmt: ast.Statement) -> None:

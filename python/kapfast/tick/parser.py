@@ -106,12 +106,15 @@ class Parser:
             self.next()
             value = self.expression()
             return ast.Declaration(var_tok.pos, var_tok.line, var_tok.col, name, value, comment=comment)
-        if self.peek().typ is T.IDENT:
+        if self.peek().typ is T.IDENT and self.peek().line == name.line:
             type_name = self.identifier("a type")
             return ast.TypeDeclaration(
                 var_tok.pos, var_tok.line, var_tok.col, name, type_name, comment=comment
             )
-        self.unexpected(self.peek(), f"'=' or a type after 'var {name.name}'")
+        self.fail(
+            f"var {name.name} needs a value or a type: 'var {name.name} = ...' or 'var {name.name} float'",
+            name,
+        )
         raise AssertionError("unreachable")
 
     def dbrp(self) -> ast.DBRP:
@@ -194,6 +197,8 @@ class Parser:
         self.expect(T.LPAREN)
         args: list[ast.Expr] = []
         while self.peek().typ is not T.RPAREN:
+            if self.peek().typ is T.EOF:
+                self.unexpected(self.peek(), f"')' to close {ident.val}(")
             if in_lambda:
                 arg = self.primary()
                 if self.peek().typ in PRECEDENCE:
@@ -204,6 +209,8 @@ class Parser:
             if self.peek().typ is T.COMMA:
                 self.next()
                 continue
+            if self.peek().typ is T.ASGN:
+                self.fail("unexpected '=': use '==' to compare", self.peek())
             if self.peek().typ is not T.RPAREN:
                 self.unexpected(self.peek(), f"',' or ')' in the arguments of {ident.val}()")
         self.next()
