@@ -63,7 +63,8 @@ CASES = [
     ),
     (
         "// Comment all the things\nvar \nx = \nstream()\n// 1\n|\nudf()\n// 2\n    .option(\n        // 3\n"
-        "        1,\n        // 4\n        2.0,\n        // 5\n        3h,\n        // 6\n        'a',\n    )\n"
+        "        1,\n        // 4\n        2.0,\n        // 5\n        3h,\n        // 6\n"
+        "        'a',\n    )\n"
         "// 7\n|\neval(\n// 8\nlambda:\na * b + c\n,\n)\n// 9\n|\ngroupBy(\n//10 \n*\n)\n// 11\n",
         "// Comment all the things\nvar x = stream()\n    // 1\n    |udf()\n        // 2\n        .option(\n"
         "            // 3\n            1,\n            // 4\n            2.0,\n            // 5\n"
@@ -72,7 +73,8 @@ CASES = [
         "        *\n    )\n\n// 11\n\n",
     ),
     (
-        "var max = s\n    |max('top')\nvar min = s\n    |min('top')\nmax|join(min)\n        .as('max', 'min')\n"
+        "var max = s\n    |max('top')\nvar min = s\n    |min('top')\nmax|join(min)\n"
+        "        .as('max', 'min')\n"
         "    // calculate the difference\n"
         '|eval(lambda: "max.max" - "min.min", lambda: "max.max")\n        .as(\'gap\', \'topFirst\')\n',
         "var max = s\n    |max('top')\n\nvar min = s\n    |min('top')\n\nmax\n    |join(min)\n"
@@ -82,7 +84,10 @@ CASES = [
     ),
     ("dbrp \"db\" . \"rp\"\nvar s = '''a 'b'\nc'''", "dbrp \"db\".\"rp\"\n\nvar s = '''a 'b'\nc'''\n"),
     ("var x = 'it\\'s'", "var x = 'it\\'s'\n"),
-    ('var r = /a\\/b/\nvar y = lambda: "a" =~ /x/ AND !"b"', 'var r = /a\\/b/\n\nvar y = lambda: "a" =~ /x/ AND !"b"\n'),
+    (
+        'var r = /a\\/b/\nvar y = lambda: "a" =~ /x/ AND !"b"',
+        'var r = /a\\/b/\n\nvar y = lambda: "a" =~ /x/ AND !"b"\n',
+    ),
     ("var l = ['a','b', c ,*]", "var l = ['a', 'b', c, *]\n"),
     ("var f = 1.50\nvar g = 100000000000000000.0", "var f = 1.5\n\nvar g = 100000000000000000.0\n"),
 ]

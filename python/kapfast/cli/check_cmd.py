@@ -21,7 +21,10 @@ HELP = "check a TICKscript offline: print its task type and DOT, or its errors w
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("script", help="the TICKscript file ('-' reads stdin)")
     parser.add_argument(
-        "--vars", "-vars", metavar="FILE", help='template vars as JSON: {"name": {"type": "float", "value": 1.0}}'
+        "--vars",
+        "-vars",
+        metavar="FILE",
+        help='template vars as JSON: {"name": {"type": "float", "value": 1.0}}',
     )
     parser.add_argument(
         "--type", "-type", choices=("stream", "batch"), help="task type when the script cannot tell"

@@ -7,7 +7,6 @@ before it (``comment``: list of lines, ``"\\n"`` items separate blocks, as Kapac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 Comment = list[str]
 
@@ -134,20 +133,20 @@ class Program(Base):
     statements: list[Statement]
 
 
-Expr = Union[
-    Number,
-    Duration,
-    Bool,
-    String,
-    Reference,
-    Regex,
-    Star,
-    Identifier,
-    Unary,
-    Binary,
-    Function,
-    Lambda,
-    ListNode,
-    Chain,
-]
-Statement = Union[Declaration, TypeDeclaration, DBRP, CommentOnly, Expr]
+Expr = (
+    Number
+    | Duration
+    | Bool
+    | String
+    | Reference
+    | Regex
+    | Star
+    | Identifier
+    | Unary
+    | Binary
+    | Function
+    | Lambda
+    | ListNode
+    | Chain
+)
+Statement = Declaration | TypeDeclaration | DBRP | CommentOnly | Expr

@@ -243,9 +243,7 @@ class Compiler:
             walk(stmt)
         if "stream" in found and "batch" in found:
             second = max(found.values(), key=lambda i: i.pos)
-            self.fail(
-                "a task uses either stream or batch, not both: split it into two tasks", second
-            )
+            self.fail("a task uses either stream or batch, not both: split it into two tasks", second)
         if found:
             return next(iter(found))
         if self.requested_type in (STREAM, BATCH):
@@ -314,7 +312,7 @@ class Compiler:
         self.declared[name] = {"type": typ, "value": var_to_json(value), "description": desc}
 
     # -- expressions outside lambdas --------------------------------------------------------------
-    def eval(self, n: ast.Expr) -> Any:  # noqa: C901
+    def eval(self, n: ast.Expr) -> Any:
         if isinstance(n, ast.Number):
             return n.value
         if isinstance(n, ast.Duration):
@@ -374,8 +372,7 @@ class Compiler:
             return TimeDimension(durs[0], durs[1] if len(durs) > 1 else 0)
         if n.name in NODES or n.name == "deadman":
             self.fail(
-                f'"{n.name}" is a chaining method: write it after a node with "|", '
-                f"e.g. stream|{n.name}(...)",
+                f'"{n.name}" is a chaining method: write it after a node with "|", e.g. stream|{n.name}(...)',
                 n,
             )
         self.fail(f'undefined function "{n.name}"', n)
@@ -400,7 +397,7 @@ class Compiler:
                 at,
             )
 
-    def _fold_binary(self, n: ast.Binary) -> Any:  # noqa: C901
+    def _fold_binary(self, n: ast.Binary) -> Any:
         left = self.eval(n.left)
         right = self.eval(n.right)
         self._outside_lambda(left, n.left)
@@ -430,9 +427,8 @@ class Compiler:
             if op in ("==", "!=", "<", "<=", ">", ">="):
                 a: Any
                 b: Any
-                if isinstance(left, num) and isinstance(right, num) and "bool" not in (lk, rk):
-                    a, b = left, right
-                elif lk == rk == "string":
+                numbers = isinstance(left, num) and isinstance(right, num) and "bool" not in (lk, rk)
+                if numbers or lk == rk == "string":
                     a, b = left, right
                 elif lk == rk == "duration":
                     a, b = left.ns, right.ns
@@ -471,7 +467,7 @@ class Compiler:
         self.fail(f"invalid binary operation: {lk} {op} {rk}", n)
 
     # -- lambdas ----------------------------------------------------------------------------------
-    def lambda_tree(self, n: ast.Expr) -> lambda_ast.LambdaAST:  # noqa: C901
+    def lambda_tree(self, n: ast.Expr) -> lambda_ast.LambdaAST:
         if isinstance(n, ast.Number):
             return lambda_ast.int_(int(n.value)) if n.is_int else lambda_ast.float_(float(n.value))
         if isinstance(n, ast.Duration):
@@ -654,8 +650,7 @@ class Compiler:
         spec = self._spec(node)
         if spec is not None and ident.name not in spec.properties:
             self.fail(
-                f'no property "{ident.name}" on {self._go_type(node)}'
-                + suggest(ident.name, spec.properties),
+                f'no property "{ident.name}" on {self._go_type(node)}' + suggest(ident.name, spec.properties),
                 ident,
             )
         value = node.prop(ident.name)
@@ -717,9 +712,7 @@ class Compiler:
         return v
 
     # -- nodes ------------------------------------------------------------------------------------
-    def _new_node(
-        self, kind: str, parents: list[Node], line: int, col: int, desc: str | None = None
-    ) -> Node:
+    def _new_node(self, kind: str, parents: list[Node], line: int, col: int, desc: str | None = None) -> Node:
         spec = NODES.get(kind)
         node = Node(
             id=self.next_id,
@@ -757,7 +750,11 @@ class Compiler:
             self.fail(
                 f"{spec.kind}() needs {'a stream' if spec.wants == STREAM else 'a batch'} edge, "
                 f"but {parents[0].name} provides {edge}"
-                + (" (window works on streams; batch queries are already windowed)" if spec.kind == "window" else ""),
+                + (
+                    " (window works on streams; batch queries are already windowed)"
+                    if spec.kind == "window"
+                    else ""
+                ),
                 call,
             )
         node = self._new_node(spec.kind, parents, call.line, call.col)
@@ -843,10 +840,10 @@ class Compiler:
                     self._fail_pos("alert: .history() must be at least 2", at)
                 for h in node.handlers:
                     if h.kind == "log" and h.args and not str(h.args[0]).startswith("/"):
-                        self._fail_pos(f"alert: log path must be absolute, got '{h.args[0]}'", _Pos(h.line, h.column))
-            elif node.kind == "barrier":
-                if "idle" in p and "period" in p:
-                    self._fail_pos("barrier: use either .idle() or .period(), not both", at)
+                        where = _Pos(h.line, h.column)
+                        self._fail_pos(f"alert: log path must be absolute, got '{h.args[0]}'", where)
+            elif node.kind == "barrier" and "idle" in p and "period" in p:
+                self._fail_pos("barrier: use either .idle() or .period(), not both", at)
 
     def _fail_pos(self, message: str, at: _Pos) -> NoReturn:
         raise error_at(message, self.text, at.line, at.col, self.source)
@@ -956,7 +953,7 @@ def _frac(value: int, size: int) -> str:
 def compile_script(
     text: str,
     *,
-    vars: dict[str, Any] | None = None,  # noqa: A002 - the API's name for them
+    vars: dict[str, Any] | None = None,
     task_type: str | None = None,
     source: str = "",
 ) -> Pipeline:

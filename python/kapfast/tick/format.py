@@ -66,7 +66,7 @@ def _lead(node: ast.Base, out: list[str], indent: str, on_new_line: bool) -> Non
         out.append(indent)
 
 
-def _fmt(node: ast.Base, out: list[str], indent: str, on_new_line: bool) -> None:  # noqa: C901
+def _fmt(node: ast.Base, out: list[str], indent: str, on_new_line: bool) -> None:
     if isinstance(node, ast.Declaration):
         if node.comment:
             _comment(node.comment, out, indent, on_new_line)

@@ -9,17 +9,60 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-_MATH1 = (
-    "abs acos acosh asin asinh atan atanh cbrt ceil cos cosh erf erfc exp exp2 expm1 floor gamma "
-    "log log10 log1p log2 logb sin sinh sqrt tan tanh trunc j0 j1 y0 y1"
-).split()
-_MATH2 = "atan2 hypot max min mod pow".split()
-_STR1 = "strLength strToLower strToUpper strTrimSpace".split()
-_STR2 = (
-    "strContains strContainsAny strHasPrefix strHasSuffix strCount strIndex strIndexAny "
-    "strLastIndex strLastIndexAny strTrim strTrimLeft strTrimRight strTrimPrefix strTrimSuffix"
-).split()
-_TIME = "unixNano minute hour weekday day month year".split()
+_MATH1 = [
+    "abs",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atanh",
+    "cbrt",
+    "ceil",
+    "cos",
+    "cosh",
+    "erf",
+    "erfc",
+    "exp",
+    "exp2",
+    "expm1",
+    "floor",
+    "gamma",
+    "log",
+    "log10",
+    "log1p",
+    "log2",
+    "logb",
+    "sin",
+    "sinh",
+    "sqrt",
+    "tan",
+    "tanh",
+    "trunc",
+    "j0",
+    "j1",
+    "y0",
+    "y1",
+]
+_MATH2 = ["atan2", "hypot", "max", "min", "mod", "pow"]
+_STR1 = ["strLength", "strToLower", "strToUpper", "strTrimSpace"]
+_STR2 = [
+    "strContains",
+    "strContainsAny",
+    "strHasPrefix",
+    "strHasSuffix",
+    "strCount",
+    "strIndex",
+    "strIndexAny",
+    "strLastIndex",
+    "strLastIndexAny",
+    "strTrim",
+    "strTrimLeft",
+    "strTrimRight",
+    "strTrimPrefix",
+    "strTrimSuffix",
+]
+_TIME = ["unixNano", "minute", "hour", "weekday", "day", "month", "year"]
 
 _arity: dict[str, tuple[int, int]] = {}
 for _n in _MATH1 + _STR1 + _TIME:

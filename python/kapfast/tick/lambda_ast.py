@@ -20,9 +20,7 @@ LAMBDA_AST_VERSION = 1
 
 LambdaAST = tuple[Any, ...]
 
-BINARY_OPS = frozenset(
-    ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "=~", "!~", "AND", "OR"]
-)
+BINARY_OPS = frozenset(["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "=~", "!~", "AND", "OR"])
 UNARY_OPS = frozenset(["-", "!"])
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 

@@ -8,14 +8,14 @@ Errors name the line and column of the offending token.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from kapfast.tick import ast
 from kapfast.tick.durations import parse_duration
 from kapfast.tick.errors import error_at
 from kapfast.tick.lexer import OPERATOR_TEXT, PRECEDENCE, T, Token, tokenize
 
-_PRIMARY_START = (
-    "a number, string, duration, reference, identifier, TRUE, FALSE, regex, '(', '-' or '!'"
-)
+_PRIMARY_START = "a number, string, duration, reference, identifier, TRUE, FALSE, regex, '(', '-' or '!'"
 
 
 def _describe(tok: Token) -> str:
@@ -63,11 +63,11 @@ class Parser:
     def take_comment(self, index: int) -> list[str] | None:
         return self.comments.pop(index, None)
 
-    def fail(self, message: str, tok: Token) -> ast.Base:
-        raise error_at(message, self.text, tok.line, tok.col, self.source)
+    def fail(self, message: str, at: Token | ast.Base) -> NoReturn:
+        raise error_at(message, self.text, at.line, at.col, self.source)
 
-    def unexpected(self, tok: Token, expected: str) -> ast.Base:
-        return self.fail(f"unexpected {_describe(tok)}, expected {expected}", tok)
+    def unexpected(self, tok: Token, expected: str) -> NoReturn:
+        self.fail(f"unexpected {_describe(tok)}, expected {expected}", tok)
 
     def expect(self, typ: T, what: str | None = None) -> Token:
         tok = self.peek()
@@ -228,14 +228,11 @@ class Parser:
             item = self.peek()
             if item.typ is T.IDENT:
                 items.append(self.identifier())
-            elif item.typ is T.STRING:
-                items.append(self.primary())
-            elif item.typ is T.STAR:
+            elif item.typ is T.STRING or item.typ is T.STAR:
                 items.append(self.primary())
             elif item.typ is T.REFERENCE:
                 self.fail(
-                    f"list items are strings in single quotes: write '{item.val[1:-1]}', "
-                    f"not {item.val}",
+                    f"list items are strings in single quotes: write '{item.val[1:-1]}', not {item.val}",
                     item,
                 )
             else:

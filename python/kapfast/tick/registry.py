@@ -303,7 +303,9 @@ _node(
     {"as": "state_duration", "unit": 1_000_000_000},
     desc="state_duration",
 )
-_node("stateCount", "stateCount(lambda)", SAME, SAME, ("as(string)",), {"as": "state_count"}, desc="state_count")
+_node(
+    "stateCount", "stateCount(lambda)", SAME, SAME, ("as(string)",), {"as": "state_count"}, desc="state_count"
+)
 _node("changeDetect", "changeDetect(string...)", SAME, SAME)
 _node("default", "default()", SAME, SAME, ("+field(string, any)", "+tag(string, string)"))
 _node("delete", "delete()", SAME, SAME, ("+field(string)", "+tag(string)"))
@@ -365,7 +367,13 @@ _node(
         "kindTag(string)",
         "resourceTag(string)",
     ),
-    {"kind": "deployments", "min": 1, "namespaceTag": "namespace", "kindTag": "kind", "resourceTag": "resource"},
+    {
+        "kind": "deployments",
+        "min": 1,
+        "namespaceTag": "namespace",
+        "kindTag": "kind",
+        "resourceTag": "resource",
+    },
     desc="k8s_autoscale",
     go_type="K8sAutoscaleNode",
 )

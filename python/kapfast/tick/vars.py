@@ -38,7 +38,7 @@ def parse_vars(raw: Mapping[str, Any], source: str = "") -> dict[str, SuppliedVa
     return out
 
 
-def _value(name: str, typ: Any, v: Any, source: str) -> Any:  # noqa: C901
+def _value(name: str, typ: Any, v: Any, source: str) -> Any:
     from kapfast.tick.compiler import Compiler  # the lambda var needs the compiler
 
     def bad(expected: str) -> TickScriptError:
