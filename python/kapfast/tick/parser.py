@@ -61,7 +61,22 @@ class Parser:
         return tok
 
     def take_comment(self, index: int) -> list[str] | None:
-        return self.comments.pop(index, None)
+        """The comment block before token ``index``, plus any earlier block no node took.
+
+        Kapacitor drops comments written where no node can carry them (before ``,`` or ``)``);
+        kapfast moves them to the next node instead, so formatting never loses a comment.
+        """
+        if not self.comments:
+            return None
+        earlier = [i for i in self.comments if i <= index]
+        if not earlier:
+            return None
+        lines: list[str] = []
+        for i in sorted(earlier):
+            if lines:
+                lines.append("\n")
+            lines.extend(self.comments.pop(i))
+        return lines
 
     def fail(self, message: str, at: Token | ast.Base) -> NoReturn:
         raise error_at(message, self.text, at.line, at.col, self.source)
@@ -83,7 +98,7 @@ class Parser:
         stmts: list[ast.Statement] = []
         while self.peek().typ is not T.EOF:
             stmts.append(self.statement())
-        trailing = self.take_comment(self.i)
+        trailing = self.take_comment(len(self.toks))
         if trailing:
             eof = self.peek()
             stmts.append(ast.CommentOnly(eof.pos, eof.line, eof.col, comment=trailing))
