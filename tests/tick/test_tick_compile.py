@@ -153,7 +153,7 @@ def test_alert_handlers_and_properties() -> None:
 
 
 def test_handler_context_ends_at_an_alert_property() -> None:
-    with pytest.raises(TickScriptError, match='no property method "header"'):
+    with pytest.raises(TickScriptError, match='no method or property "header"'):
         compile_script("stream|from()|alert().post('http://a').crit(lambda: TRUE).header('k', 'v')")
 
 

@@ -575,7 +575,7 @@ class Compiler:
                     call,
                 )
             self.fail(
-                f'no chaining method "{name}" on {self._go_type(parent)}' + suggest(name, allowed),
+                f'no method or property "{name}" on {self._go_type(parent)}' + suggest(name, allowed),
                 call,
             )
         method = chain_method(name)
@@ -641,7 +641,7 @@ class Compiler:
         if left.handler is not None:
             candidates += list(spec.handlers[left.handler.kind].properties)
         self.fail(
-            f'no property method "{name}" on {self._go_type(node)}' + suggest(name, candidates),
+            f'no method or property "{name}" on {self._go_type(node)}' + suggest(name, candidates),
             call,
         )
 

@@ -251,7 +251,7 @@ _node(
     go_type="InfluxDBOutNode",
     chains=False,
 )
-_node("httpOut", "httpOut(string)", SAME, SAME, desc="http_out", go_type="HTTPOutNode")
+_node("httpOut", "httpOut(string)", SAME, SAME, ("endpoint(string)",), desc="http_out", go_type="HTTPOutNode")
 _node(
     "httpPost",
     "httpPost(string...)",
