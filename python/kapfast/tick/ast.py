@@ -17,6 +17,9 @@ class Base:
     line: int
     col: int
     comment: Comment | None = field(default=None, kw_only=True)
+    # indexes of the tokens a comment written just before attaches to this node (its first
+    # token; also the '(' of a parenthesised expression)
+    anchors: list[int] = field(default_factory=list, kw_only=True, repr=False)
 
 
 @dataclass(eq=False)

@@ -64,27 +64,6 @@ class T(Enum):
         return "*" if self is T.MULT else self.value
 
 
-# Binary operators by precedence (low to high), as Kapacitor's parser ranks them.
-PRECEDENCE: dict[T, int] = {
-    T.OR: 0,
-    T.AND: 1,
-    T.EQ: 2,
-    T.NEQ: 2,
-    T.REQ: 2,
-    T.RNEQ: 2,
-    T.GT: 3,
-    T.GTE: 3,
-    T.LT: 3,
-    T.LTE: 3,
-    T.PLUS: 4,
-    T.MINUS: 4,
-    T.MULT: 5,
-    T.DIV: 5,
-    T.MOD: 5,
-}
-
-OPERATOR_TEXT: dict[T, str] = {t: t.text() for t in PRECEDENCE}
-
 KEYWORDS: dict[str, T] = {
     "AND": T.AND,
     "OR": T.OR,

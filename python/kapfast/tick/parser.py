@@ -1,21 +1,42 @@
-"""TICKscript parser: tokens → :mod:`kapfast.tick.ast`.
+"""TICKscript parser: script text → :mod:`kapfast.tick.ast`.
 
-A recursive-descent parser with an operator-precedence loop for binary expressions, shaped after
-Kapacitor's grammar so the same scripts parse to the same trees (including where comments attach,
-which the formatter depends on, and the ``multiline`` flags of calls and binary expressions).
-Errors name the line and column of the offending token.
+The hand-written lexer (:mod:`kapfast.tick.lexer`) produces tokens with exact positions; they are
+fed one by one to the lark LALR parser built from :mod:`kapfast.tick.grammar`, whose callbacks
+build the syntax tree directly. Comments never reach lark: afterwards each comment block is
+attached to the node that starts at the token right after it (Kapacitor's rule; a block written
+where no node starts, e.g. before a ``)``, moves on to the next node instead of being lost).
+Syntax errors are turned into messages that say what was expected, with hints for the usual
+mistakes (``=`` for ``==``, single quotes in ``dbrp``, double quotes in lists ...).
 """
 
 from __future__ import annotations
 
-from typing import NoReturn
+import dataclasses
+from typing import Any, NoReturn
+
+from lark import Token as LarkToken
+from lark import Transformer
+from lark.exceptions import UnexpectedToken
 
 from kapfast.tick import ast
 from kapfast.tick.durations import parse_duration
 from kapfast.tick.errors import error_at
-from kapfast.tick.lexer import OPERATOR_TEXT, PRECEDENCE, T, Token, tokenize
+from kapfast.tick.grammar import lark_parser
+from kapfast.tick.lexer import T, Token, tokenize
 
-_PRIMARY_START = "a number, string, duration, reference, identifier, TRUE, FALSE, regex, '(', '-' or '!'"
+_PRIMARY_WORDS = "a number, string, duration, reference, identifier, TRUE, FALSE, regex, '(', '-' or '!'"
+_PRIMARY_START = {"NUMBER", "STRING", "DURATION", "REFERENCE", "IDENT", "TRUE", "FALSE", "REGEX", "LPAREN"}
+_OPERATORS = {"PLUS", "MINUS", "MULT", "DIV", "MOD", "AND", "OR", "EQ", "NEQ", "LT", "GT", "LTE", "GTE"}
+_OPERATORS |= {"REQ", "RNEQ"}
+
+
+class ParseError(Exception):
+    """Raised inside parser callbacks; carries the token index at fault."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.index = index
 
 
 def _describe(tok: Token) -> str:
@@ -27,17 +48,187 @@ def _describe(tok: Token) -> str:
     return f'"{tok.typ.text()}"'
 
 
+def _unescape(s: str, quote: str) -> str:
+    return s.replace("\\" + quote, quote)
+
+
+def _comment_text(raw: str) -> str:
+    """``// text`` → ``text``: the leading ``//`` and one space stripped (Kapacitor's rule)."""
+    body = raw.strip()
+    body = body[2:] if body.startswith("//") else body
+    return body[1:] if body.startswith(" ") else body
+
+
+# -- building nodes from tokens --------------------------------------------------------------------
+# Each lark token carries the index of our token in ``start_pos``, its line and column, and its
+# character offset in ``end_pos``; the callbacks below are stateless so one lark parser (built
+# once) serves every parse.
+
+
+def _lark_token(tok: Token, index: int) -> LarkToken:
+    return LarkToken(tok.typ.name, tok.val, start_pos=index, line=tok.line, column=tok.col, end_pos=tok.pos)
+
+
+def _tok(lt: LarkToken) -> Token:
+    return Token(T[lt.type], int(lt.end_pos or 0), str(lt), int(lt.line or 0), int(lt.column or 0))
+
+
+def _idx(lt: LarkToken) -> int:
+    return int(lt.start_pos or 0)
+
+
+def _at(cls: type[Any], lt: LarkToken, *args: Any) -> Any:
+    tok = _tok(lt)
+    return cls(tok.pos, tok.line, tok.col, *args, anchors=[_idx(lt)])
+
+
+def _number(lt: LarkToken) -> ast.Number:
+    tok = _tok(lt)
+    text = tok.val
+    if "." in text:
+        return _at(ast.Number, lt, text, False, float(text))  # type: ignore[no-any-return]
+    octal = len(text) > 1 and text[0] == "0"
+    if octal and any(ch in "89" for ch in text):
+        raise ParseError(f"invalid octal number {text} (a leading 0 makes a number octal)", _idx(lt))
+    value = int(text, 8 if octal else 10)
+    if value >= 1 << 63:
+        raise ParseError(f"integer {text} is out of range (max 9223372036854775807)", _idx(lt))
+    return _at(ast.Number, lt, text, True, value, octal)  # type: ignore[no-any-return]
+
+
+class _Build(Transformer[LarkToken, Any]):
+    """LALR callbacks: one per grammar rule, each returns an AST node."""
+
+    def start(self, items: list[Any]) -> list[Any]:
+        return items
+
+    def declaration(self, items: list[Any]) -> ast.Declaration:
+        var, name, _asgn, value = items
+        return _at(ast.Declaration, var, _at(ast.Identifier, name, str(name)), value)  # type: ignore[no-any-return]
+
+    def type_declaration(self, items: list[Any]) -> ast.TypeDeclaration:
+        var, name, typ = items
+        if _tok(typ).line != _tok(name).line:
+            raise ParseError(
+                f"var {name} needs a value or a type: 'var {name} = ...' or 'var {name} float'", _idx(name)
+            )
+        return _at(  # type: ignore[no-any-return]
+            ast.TypeDeclaration, var, _at(ast.Identifier, name, str(name)), _at(ast.Identifier, typ, str(typ))
+        )
+
+    def dbrp(self, items: list[Any]) -> ast.DBRP:
+        kw, db, _dot, rp = items
+        return _at(ast.DBRP, kw, self.reference([db]), self.reference([rp]))  # type: ignore[no-any-return]
+
+    def lambda_(self, items: list[Any]) -> ast.Lambda:
+        kw, expr = items
+        return _at(ast.Lambda, kw, expr)  # type: ignore[no-any-return]
+
+    def chain(self, items: list[Any]) -> ast.Expr:
+        node: ast.Expr = items[0]
+        for op, rhs in items[1:]:
+            node = _at(ast.Chain, op, str(op), node, rhs)
+        return node
+
+    def _call(self, kind: str, name: LarkToken, args: list[ast.Expr]) -> ast.Function:
+        tok = _tok(name)
+        multiline = bool(args) and args[-1].line != tok.line
+        return _at(ast.Function, name, kind, str(name), args, multiline)  # type: ignore[no-any-return]
+
+    def pipe_link(self, items: list[Any]) -> tuple[LarkToken, ast.Function]:
+        op, name, _lp, args, _rp = items
+        return op, self._call("chain", name, args)
+
+    def dot_call_link(self, items: list[Any]) -> tuple[LarkToken, ast.Function]:
+        op, name, _lp, args, _rp = items
+        return op, self._call("property", name, args)
+
+    def dot_read_link(self, items: list[Any]) -> tuple[LarkToken, ast.Identifier]:
+        op, name = items
+        return op, _at(ast.Identifier, name, str(name))
+
+    def at_link(self, items: list[Any]) -> tuple[LarkToken, ast.Function]:
+        op, name, _lp, args, _rp = items
+        return op, self._call("dynamic", name, args)
+
+    def call(self, items: list[Any]) -> ast.Function:
+        name, _lp, args, _rp = items
+        return self._call("global", name, args)
+
+    def args(self, items: list[Any]) -> list[ast.Expr]:
+        return [i for i in items if not isinstance(i, LarkToken)]
+
+    def string_list(self, items: list[Any]) -> ast.ListNode:
+        values = [i for i in items if not isinstance(i, LarkToken)]
+        return _at(ast.ListNode, items[0], values)  # type: ignore[no-any-return]
+
+    def binary(self, items: list[Any]) -> ast.Binary:
+        left, op, right = items
+        multiline = left.line != right.line
+        kw = {"MULT": "*"}.get(op.type, str(op))
+        return _at(ast.Binary, op, kw, left, right, False, multiline)  # type: ignore[no-any-return]
+
+    def unary_op(self, items: list[Any]) -> ast.Unary:
+        op, operand = items
+        return _at(ast.Unary, op, str(op), operand)  # type: ignore[no-any-return]
+
+    def paren(self, items: list[Any]) -> ast.Expr:
+        lp, inner, _rp = items
+        if isinstance(inner, ast.Binary):
+            inner.parens = True
+        inner.anchors.insert(0, _idx(lp))
+        return inner  # type: ignore[no-any-return]
+
+    def number(self, items: list[Any]) -> ast.Number:
+        return _number(items[0])
+
+    def duration(self, items: list[Any]) -> ast.Duration:
+        lt = items[0]
+        try:
+            ns = parse_duration(str(lt))
+        except ValueError as exc:
+            raise ParseError(str(exc), _idx(lt)) from None
+        return _at(ast.Duration, lt, str(lt), ns)  # type: ignore[no-any-return]
+
+    def string(self, items: list[Any]) -> ast.String:
+        lt = items[0]
+        text = str(lt)
+        triple = len(text) >= 6 and text.startswith("'''")
+        value = text[3:-3] if triple else _unescape(text[1:-1], "'")
+        return _at(ast.String, lt, value, triple)  # type: ignore[no-any-return]
+
+    def bool_(self, items: list[Any]) -> ast.Bool:
+        return _at(ast.Bool, items[0], items[0].type == "TRUE")  # type: ignore[no-any-return]
+
+    def regex(self, items: list[Any]) -> ast.Regex:
+        literal = str(items[0])[1:-1]
+        return _at(ast.Regex, items[0], literal, _unescape(literal, "/"))  # type: ignore[no-any-return]
+
+    def star(self, items: list[Any]) -> ast.Star:
+        return _at(ast.Star, items[0])  # type: ignore[no-any-return]
+
+    def reference(self, items: list[Any]) -> ast.Reference:
+        return _at(ast.Reference, items[0], _unescape(str(items[0])[1:-1], '"'))  # type: ignore[no-any-return]
+
+    def ident(self, items: list[Any]) -> ast.Identifier:
+        return _at(ast.Identifier, items[0], str(items[0]))  # type: ignore[no-any-return]
+
+
+_BUILD = _Build()
+
+
 class Parser:
+    """One parse of one script."""
+
     def __init__(self, text: str, source: str = "") -> None:
         self.text = text
         self.source = source
-        raw = tokenize(text, source)
         self.toks: list[Token] = []
-        # comment block written just before token i (taken at most once)
+        # comment block written just before token i
         self.comments: dict[int, list[str]] = {}
         block: list[str] = []
         last_line = -10
-        for tok in raw:
+        for tok in tokenize(text, source):
             if tok.typ is T.COMMENT:
                 if block and tok.line > last_line + 1:
                     block.append("\n")  # a blank line separates comment blocks
@@ -48,345 +239,141 @@ class Parser:
                 self.comments[len(self.toks)] = block
                 block = []
             self.toks.append(tok)
-        self.i = 0
-
-    # -- token helpers ----------------------------------------------------------------------------
-    def peek(self, k: int = 0) -> Token:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
-
-    def next(self) -> Token:
-        tok = self.toks[self.i]
-        if tok.typ is not T.EOF:
-            self.i += 1
-        return tok
-
-    def take_comment(self, index: int) -> list[str] | None:
-        """The comment block before token ``index``, plus any earlier block no node took.
-
-        Kapacitor drops comments written where no node can carry them (before ``,`` or ``)``);
-        kapfast moves them to the next node instead, so formatting never loses a comment.
-        """
-        if not self.comments:
-            return None
-        earlier = [i for i in self.comments if i <= index]
-        if not earlier:
-            return None
-        lines: list[str] = []
-        for i in sorted(earlier):
-            if lines:
-                lines.append("\n")
-            lines.extend(self.comments.pop(i))
-        return lines
 
     def fail(self, message: str, at: Token | ast.Base) -> NoReturn:
         raise error_at(message, self.text, at.line, at.col, self.source)
 
-    def unexpected(self, tok: Token, expected: str) -> NoReturn:
-        self.fail(f"unexpected {_describe(tok)}, expected {expected}", tok)
+    def _feed(self, toks: list[Token], offset: int = 0) -> Any:
+        interactive = lark_parser(_BUILD).parse_interactive("")
+        try:
+            for i, tok in enumerate(toks):
+                if tok.typ is T.EOF:
+                    break
+                interactive.feed_token(_lark_token(tok, offset + i))
+            return interactive.feed_eof()  # type: ignore[no-untyped-call]
+        except ParseError as exc:
+            self.fail(exc.message, self.toks[exc.index])
+        except UnexpectedToken as exc:
+            index = offset + len(toks) - 1 if exc.token.type == "$END" else int(exc.token.start_pos or 0)
+            self._syntax_error(index, set(exc.expected))
 
-    def expect(self, typ: T, what: str | None = None) -> Token:
-        tok = self.peek()
-        if tok.typ is not typ:
-            self.unexpected(tok, what or f'"{typ.text()}"')
-        return self.next()
-
-    def has_newline(self, start: int, end: int) -> bool:
-        return "\n" in self.text[start:end]
-
-    # -- grammar ----------------------------------------------------------------------------------
     def program(self) -> ast.Program:
-        stmts: list[ast.Statement] = []
-        while self.peek().typ is not T.EOF:
-            stmts.append(self.statement())
-        trailing = self.take_comment(len(self.toks))
+        statements: list[ast.Statement] = self._feed(self.toks)
+        trailing = self._attach_comments(statements)
         if trailing:
-            eof = self.peek()
-            stmts.append(ast.CommentOnly(eof.pos, eof.line, eof.col, comment=trailing))
-        return ast.Program(0, 1, 1, stmts)
+            eof = self.toks[-1]
+            statements.append(ast.CommentOnly(eof.pos, eof.line, eof.col, comment=trailing))
+        return ast.Program(0, 1, 1, statements)
 
-    def statement(self) -> ast.Statement:
-        tok = self.peek()
-        if tok.typ is T.VAR:
-            return self.declaration()
-        if tok.typ is T.DBRP:
-            return self.dbrp()
-        return self.expression()
+    # -- comments ---------------------------------------------------------------------------------
+    def _attach_comments(self, roots: list[Any]) -> list[str] | None:
+        """Give each comment block to the node starting at the next anchor token; return leftovers."""
+        if not self.comments:
+            return None
+        anchors: dict[int, ast.Base] = {}
 
-    def declaration(self) -> ast.Statement:
-        idx = self.i
-        var_tok = self.next()
-        comment = self.take_comment(idx)
-        name = self.identifier("a variable name after 'var'")
-        if self.peek().typ is T.ASGN:
-            self.next()
-            value = self.expression()
-            return ast.Declaration(var_tok.pos, var_tok.line, var_tok.col, name, value, comment=comment)
-        if self.peek().typ is T.IDENT and self.peek().line == name.line:
-            type_name = self.identifier("a type")
-            return ast.TypeDeclaration(
-                var_tok.pos, var_tok.line, var_tok.col, name, type_name, comment=comment
-            )
-        self.fail(
-            f"var {name.name} needs a value or a type: 'var {name.name} = ...' or 'var {name.name} float'",
-            name,
-        )
-        raise AssertionError("unreachable")
+        def walk(n: Any) -> None:
+            if isinstance(n, list):
+                for item in n:
+                    walk(item)
+            elif isinstance(n, ast.Base):
+                for a in n.anchors:
+                    anchors.setdefault(a, n)
+                for f in dataclasses.fields(n):
+                    if f.name not in ("comment", "anchors"):
+                        walk(getattr(n, f.name))
 
-    def dbrp(self) -> ast.DBRP:
-        idx = self.i
-        tok = self.next()
-        comment = self.take_comment(idx)
-        db_tok = self.peek()
-        if db_tok.typ is T.STRING:
-            self.fail(
-                'dbrp names are written with double quotes: dbrp "db"."rp"',
-                db_tok,
-            )
-        db = self.reference('a database in double quotes, as in dbrp "db"."rp"')
-        self.expect(T.DOT, '"." between database and retention policy, as in dbrp "db"."rp"')
-        rp_tok = self.peek()
-        if rp_tok.typ is T.STRING:
-            self.fail('dbrp names are written with double quotes: dbrp "db"."rp"', rp_tok)
-        rp = self.reference('a retention policy in double quotes, as in dbrp "db"."rp"')
-        return ast.DBRP(tok.pos, tok.line, tok.col, db, rp, comment=comment)
-
-    def expression(self) -> ast.Expr:
-        tok = self.peek()
-        if tok.typ is T.IDENT:
-            nxt = self.peek(1).typ
-            if nxt is T.LPAREN:
-                term: ast.Expr = self.function("global")
-                if self.peek().typ in (T.DOT, T.PIPE, T.AT, T.VAR, T.IDENT, T.DBRP):
-                    return self.chain(term)
-                return self.precedence(term, 0)
-            if nxt in (T.DOT, T.PIPE, T.AT):
-                return self.chain(self.identifier())
-            return self.primary_expr()
-        if tok.typ is T.LAMBDA:
-            return self.lambda_()
-        if tok.typ is T.LSBRACKET:
-            return self.string_list()
-        return self.primary_expr()
-
-    def chain(self, lhs: ast.Expr) -> ast.Expr:
-        while self.peek().typ in (T.DOT, T.PIPE, T.AT):
-            idx = self.i
-            op = self.next()
-            comment = self.take_comment(idx)
-            name_tok = self.peek()
-            if name_tok.typ is not T.IDENT:
-                what = {T.DOT: "a property name", T.PIPE: "a node name", T.AT: "a UDF name"}[op.typ]
-                self.unexpected(name_tok, f"{what} after '{op.typ.text()}'")
-            rhs: ast.Function | ast.Identifier
-            if op.typ is T.PIPE:
-                kind = "chain"
-            elif op.typ is T.AT:
-                kind = "dynamic"
-            else:
-                kind = "property"
-            if op.typ is T.DOT and self.peek(1).typ is not T.LPAREN:
-                rhs = self.identifier()
-            else:
-                if self.peek(1).typ is not T.LPAREN:
-                    self.unexpected(self.peek(1), f"'(' after {kind} method {name_tok.val}")
-                rhs = self.function(kind)
-            lhs = ast.Chain(op.pos, op.line, op.col, op.typ.text(), lhs, rhs, comment=comment)
-        return lhs
-
-    def identifier(self, what: str = "an identifier") -> ast.Identifier:
-        idx = self.i
-        tok = self.expect(T.IDENT, what)
-        return ast.Identifier(tok.pos, tok.line, tok.col, tok.val, comment=self.take_comment(idx))
-
-    def reference(self, what: str) -> ast.Reference:
-        idx = self.i
-        tok = self.expect(T.REFERENCE, what)
-        return ast.Reference(
-            tok.pos, tok.line, tok.col, _unescape(tok.val[1:-1], '"'), comment=self.take_comment(idx)
-        )
-
-    def function(self, kind: str, in_lambda: bool = False) -> ast.Function:
-        idx = self.i
-        ident = self.expect(T.IDENT)
-        comment = self.take_comment(idx)
-        self.expect(T.LPAREN)
-        args: list[ast.Expr] = []
-        while self.peek().typ is not T.RPAREN:
-            if self.peek().typ is T.EOF:
-                self.unexpected(self.peek(), f"')' to close {ident.val}(")
-            if in_lambda:
-                arg = self.primary()
-                if self.peek().typ in PRECEDENCE:
-                    arg = self.precedence(arg, 0)
-            else:
-                arg = self.expression()
-            args.append(arg)
-            if self.peek().typ is T.COMMA:
-                self.next()
+        walk(roots)
+        order = sorted(anchors)
+        pending = sorted(self.comments.items())
+        leftovers: list[str] = []
+        j = 0
+        for index, lines in pending:
+            while j < len(order) and order[j] < index:
+                j += 1
+            if j == len(order):
+                leftovers = [*leftovers, "\n", *lines] if leftovers else list(lines)
                 continue
-            if self.peek().typ is T.ASGN:
-                self.fail("unexpected '=': use '==' to compare", self.peek())
-            if self.peek().typ is not T.RPAREN:
-                self.unexpected(self.peek(), f"',' or ')' in the arguments of {ident.val}()")
-        self.next()
-        multiline = bool(args) and self.has_newline(ident.pos, args[-1].pos)
-        return ast.Function(
-            ident.pos, ident.line, ident.col, kind, ident.val, args, multiline, comment=comment
-        )
+            node = anchors[order[j]]
+            node.comment = [*node.comment, "\n", *lines] if node.comment else list(lines)
+        return leftovers or None
 
-    def string_list(self) -> ast.ListNode:
-        idx = self.i
-        tok = self.next()
-        comment = self.take_comment(idx)
-        items: list[ast.Expr] = []
-        while self.peek().typ is not T.RSBRACKET:
-            item = self.peek()
-            if item.typ is T.IDENT:
-                items.append(self.identifier())
-            elif item.typ is T.STRING or item.typ is T.STAR:
-                items.append(self.primary())
-            elif item.typ is T.REFERENCE:
-                self.fail(
-                    f"list items are strings in single quotes: write '{item.val[1:-1]}', not {item.val}",
-                    item,
-                )
-            else:
-                self.unexpected(item, "a string, identifier or '*' in the list")
-            if self.peek().typ is T.COMMA:
-                self.next()
-                continue
-            if self.peek().typ is not T.RSBRACKET:
-                self.unexpected(self.peek(), "',' or ']' in the list")
-        self.next()
-        return ast.ListNode(tok.pos, tok.line, tok.col, items, comment=comment)
+    # -- errors -----------------------------------------------------------------------------------
+    def _syntax_error(self, index: int, expected: set[str]) -> NoReturn:
+        toks = self.toks
+        tok = toks[index]
+        prev = [toks[index - k] if index - k >= 0 else None for k in (1, 2, 3)]
+        ptyp = [p.typ if p else None for p in prev]
 
-    def lambda_(self) -> ast.Lambda:
-        idx = self.i
-        tok = self.next()
-        comment = self.take_comment(idx)
-        expr = self.primary_expr()
-        return ast.Lambda(tok.pos, tok.line, tok.col, expr, comment=comment)
-
-    def primary_expr(self) -> ast.Expr:
-        return self.precedence(self.primary(), 0)
-
-    def precedence(self, lhs: ast.Expr, min_prec: int) -> ast.Expr:
-        look = self.peek()
-        while look.typ in PRECEDENCE and PRECEDENCE[look.typ] >= min_prec:
-            idx = self.i
-            op = self.next()
-            comment = self.take_comment(idx)
-            rhs = self.primary()
-            look = self.peek()
-            while look.typ in PRECEDENCE and PRECEDENCE[look.typ] > PRECEDENCE[op.typ]:
-                rhs = self.precedence(rhs, PRECEDENCE[look.typ])
-                look = self.peek()
-            multiline = self.has_newline(lhs.pos, rhs.pos)
-            lhs = ast.Binary(
-                op.pos, op.line, op.col, OPERATOR_TEXT[op.typ], lhs, rhs, False, multiline, comment=comment
-            )
-        return lhs
-
-    def primary(self) -> ast.Expr:
-        idx = self.i
-        tok = self.peek()
-        typ = tok.typ
-        if typ is T.LPAREN:
-            self.next()
-            comment = self.take_comment(idx)
-            inner = self.primary_expr()
-            if isinstance(inner, ast.Binary):
-                inner.parens = True
-            if comment is not None:
-                inner.comment = comment
-            self.expect(T.RPAREN, "')' or an operator")
-            return inner
-        if typ is T.NUMBER:
-            self.next()
-            return _number(self, tok, self.take_comment(idx))
-        if typ is T.DURATION:
-            self.next()
-            try:
-                ns = parse_duration(tok.val)
-            except ValueError as exc:
-                self.fail(str(exc), tok)
-            return ast.Duration(tok.pos, tok.line, tok.col, tok.val, ns, comment=self.take_comment(idx))
-        if typ is T.STRING:
-            self.next()
-            triple = len(tok.val) >= 6 and tok.val.startswith("'''")
-            value = tok.val[3:-3] if triple else _unescape(tok.val[1:-1], "'")
-            return ast.String(tok.pos, tok.line, tok.col, value, triple, comment=self.take_comment(idx))
-        if typ in (T.TRUE, T.FALSE):
-            self.next()
-            return ast.Bool(tok.pos, tok.line, tok.col, typ is T.TRUE, comment=self.take_comment(idx))
-        if typ is T.REGEX:
-            self.next()
-            literal = tok.val[1:-1]
-            return ast.Regex(
-                tok.pos, tok.line, tok.col, literal, _unescape(literal, "/"), comment=self.take_comment(idx)
-            )
-        if typ is T.STAR:
-            self.next()
-            return ast.Star(tok.pos, tok.line, tok.col, comment=self.take_comment(idx))
-        if typ is T.REFERENCE:
-            self.next()
-            return ast.Reference(
-                tok.pos, tok.line, tok.col, _unescape(tok.val[1:-1], '"'), comment=self.take_comment(idx)
-            )
-        if typ is T.IDENT:
-            if self.peek(1).typ is T.LPAREN:
-                return self.function("global", in_lambda=True)
-            return self.identifier()
-        if typ in (T.MINUS, T.NOT):
-            self.next()
-            comment = self.take_comment(idx)
-            operand = self.primary()
-            return ast.Unary(tok.pos, tok.line, tok.col, typ.text(), operand, comment=comment)
-        if typ is T.LAMBDA:
-            self.fail("a lambda cannot appear inside an expression; 'lambda:' starts an argument", tok)
-        if typ is T.ASGN:
+        if tok.typ is T.ASGN and (expected & (_OPERATORS | {"RPAREN", "COMMA"})):
             self.fail("unexpected '=': use '==' to compare", tok)
-        self.unexpected(tok, _PRIMARY_START)
-        raise AssertionError("unreachable")
+        if tok.typ is T.STRING and (
+            ptyp[0] is T.DBRP or (ptyp[0] is T.DOT and ptyp[1] is T.REFERENCE and ptyp[2] is T.DBRP)
+        ):
+            self.fail('dbrp names are written with double quotes: dbrp "db"."rp"', tok)
+        if tok.typ is T.REFERENCE and "RSBRACKET" in expected and "STAR" in expected:
+            self.fail(f"list items are strings in single quotes: write '{tok.val[1:-1]}', not {tok.val}", tok)
+        if ptyp[0] in (T.PIPE, T.DOT, T.AT) and tok.typ is not T.IDENT and prev[0] is not None:
+            what = {T.PIPE: "a node name", T.DOT: "a property name", T.AT: "a UDF name"}[prev[0].typ]
+            self.fail(f"unexpected {_describe(tok)}, expected {what} after '{prev[0].typ.text()}'", tok)
+        if ptyp[0] is T.IDENT and ptyp[1] in (T.PIPE, T.AT) and prev[0] is not None:
+            kind = "chaining" if ptyp[1] is T.PIPE else "UDF"
+            self.fail(f"unexpected {_describe(tok)}, expected '(' after {kind} method {prev[0].val}", tok)
+        if ptyp[0] is T.IDENT and ptyp[1] is T.IDENT and ptyp[2] is T.VAR and prev[0] and prev[1]:
+            name = prev[1].val
+            self.fail(
+                f"var {name} needs a value or a type: 'var {name} = ...' or 'var {name} float'", prev[1]
+            )
+        if {"STAR", "RSBRACKET", "STRING", "IDENT"} <= expected:
+            self.fail(f"unexpected {_describe(tok)}, expected a string, identifier or '*' in the list", tok)
+        if tok.typ is T.LAMBDA:
+            self.fail("a lambda cannot appear inside an expression; 'lambda:' starts an argument", tok)
+        if tok.typ is T.EOF:
+            opener = self._unclosed(index)
+            if opener is not None:
+                name = toks[opener - 1].val if opener and toks[opener - 1].typ is T.IDENT else ""
+                closer = ")" if toks[opener].typ is T.LPAREN else "]"
+                self.fail(
+                    f"unexpected end of script, expected '{closer}' to close {name}{toks[opener].val}", tok
+                )
+        self.fail(f"unexpected {_describe(tok)}, expected {self._words(expected)}", tok)
 
+    def _unclosed(self, end: int) -> int | None:
+        stack: list[int] = []
+        for i in range(end):
+            typ = self.toks[i].typ
+            if typ in (T.LPAREN, T.LSBRACKET):
+                stack.append(i)
+            elif typ in (T.RPAREN, T.RSBRACKET) and stack:
+                stack.pop()
+        return stack[-1] if stack else None
 
-def _comment_text(raw: str) -> str:
-    """``// text`` → ``text``: the leading ``//`` and one space stripped (Kapacitor's rule)."""
-    body = raw.strip()
-    body = body[2:] if body.startswith("//") else body
-    return body[1:] if body.startswith(" ") else body
-
-
-def _unescape(s: str, quote: str) -> str:
-    return s.replace("\\" + quote, quote)
-
-
-def _number(p: Parser, tok: Token, comment: list[str] | None) -> ast.Number:
-    text = tok.val
-    if "." in text:
-        return ast.Number(tok.pos, tok.line, tok.col, text, False, float(text), comment=comment)
-    if len(text) > 1 and text[0] == "0":
-        if any(ch in "89" for ch in text):
-            p.fail(f"invalid octal number {text} (a leading 0 makes a number octal)", tok)
-        value = int(text, 8)
-        octal = True
-    else:
-        value = int(text)
-        octal = False
-    if value >= 1 << 63:
-        p.fail(f"integer {text} is out of range (max 9223372036854775807)", tok)
-    return ast.Number(tok.pos, tok.line, tok.col, text, True, value, octal, comment=comment)
+    def _words(self, expected: set[str]) -> str:
+        if expected >= _PRIMARY_START:
+            return _PRIMARY_WORDS
+        words = sorted(
+            {T[e].text() for e in expected if e in T.__members__ and e not in _OPERATORS},
+            key=lambda w: (not w.isalpha(), w),
+        )
+        parts = [w if w.isalpha() else f"'{w}'" for w in words]
+        if expected & _OPERATORS:
+            parts.append("an operator")
+        if "$END" in expected:
+            parts.append("end of script")
+        return " or ".join(parts) if parts else "something else"
 
 
 def parse(text: str, source: str = "") -> ast.Program:
     """Parse a whole script."""
-    parser = Parser(text, source)
-    return parser.program()
+    return Parser(text, source).program()
 
 
 def parse_lambda(text: str, source: str = "") -> ast.Expr:
     """Parse a bare lambda expression (the text after ``lambda:``), as template vars carry it."""
-    parser = Parser(text, source)
-    expr = parser.primary_expr()
-    parser.expect(T.EOF, "end of the lambda expression")
-    return expr
+    prefixed = "lambda:" + text
+    parser = Parser(prefixed, source)
+    program = parser.program()
+    stmt = program.statements[0] if program.statements else None
+    if len(program.statements) != 1 or not isinstance(stmt, ast.Lambda):
+        raise error_at("expected one lambda expression", prefixed, 1, 1, source)
+    return stmt.expr
