@@ -453,7 +453,10 @@ class Compiler:
                     return _go_int_div(left, right)
                 if op == "%":
                     return left - _go_int_div(left, right) * right
-                return {"+": left + right, "-": left - right, "*": left * right, "/": left / right}[op]
+                result = {"+": left + right, "-": left - right, "*": left * right, "/": left / right}[op]
+                if lk == "int" and not _I64_MIN <= result <= _I64_MAX:
+                    self.fail(f"integer overflow: {left} {op} {right} does not fit in 64 bits", n)
+                return result
             if lk == "duration" or rk == "duration":
                 return _duration_math(op, left, right)
         except TypeError:
@@ -894,6 +897,9 @@ def _store(props: dict[str, Value], method: Method, args: list[Value]) -> None:
         props[method.name] = args[0] if args else True
     else:
         props[method.name] = args
+
+
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def _go_int_div(a: int, b: int) -> int:

@@ -174,15 +174,16 @@ class Lexer:
         if ch == "/":
             if self._peek(1) == "/":
                 self._lex_comment()
-            else:
-                self._lex_regex()
-            return False
+                return False
+            self._lex_regex()
+            # Kapacitor lexes the token after a regex as a token start, so `/a/ * 2` fails with a
+            # cryptic "unexpected *"; a regex is an operand like any literal here.
+            return True
         if ch == "=":
             # `var x = ...` after a non-operand is unusual but an assignment all the same
             self.pos += 1
             self._emit(T.ASGN, start, self.pos)
-            self._regex_after_assign()
-            return False
+            return self._regex_after_assign()
         self._fail(f"unexpected character {ch!r}", start)
         return False  # unreachable
 
@@ -210,9 +211,7 @@ class Lexer:
                 self.pos += 2
                 typ = T.NEQ if nxt == "=" else T.RNEQ
                 self._emit(typ, start, self.pos)
-                if typ is T.RNEQ:
-                    self._regex_after_assign()
-                return False
+                return typ is T.RNEQ and self._regex_after_assign()
             self.pos += 1
             self._emit(T.NOT, start, self.pos)
             return False
@@ -230,19 +229,19 @@ class Lexer:
                 self.pos += 2
                 typ = T.EQ if nxt == "=" else T.REQ
                 self._emit(typ, start, self.pos)
-                if typ is T.REQ:
-                    self._regex_after_assign()
-            else:
-                self.pos += 1
-                self._emit(T.ASGN, start, self.pos)
-                self._regex_after_assign()
-            return False
+                return typ is T.REQ and self._regex_after_assign()
+            self.pos += 1
+            self._emit(T.ASGN, start, self.pos)
+            return self._regex_after_assign()
         return False
 
-    def _regex_after_assign(self) -> None:
+    def _regex_after_assign(self) -> bool:
+        """After ``=``, ``=~``, ``!~`` a ``/`` opens a regex; True when one was lexed (an operand)."""
         self._skip_space()
         if self._peek() == "/" and self._peek(1) != "/":
             self._lex_regex()
+            return True
+        return False
 
     # -- token kinds ------------------------------------------------------------------------------
     def _lex_number_or_dot(self) -> bool:

@@ -370,10 +370,12 @@ def parse(text: str, source: str = "") -> ast.Program:
 
 def parse_lambda(text: str, source: str = "") -> ast.Expr:
     """Parse a bare lambda expression (the text after ``lambda:``), as template vars carry it."""
-    prefixed = "lambda:" + text
-    parser = Parser(prefixed, source)
+    parser = Parser(text, source)
+    # parse it as `lambda: TEXT` without moving any position: a synthetic LAMBDA token first
+    parser.toks.insert(0, Token(T.LAMBDA, 0, "lambda:", 1, 1))
+    parser.comments = {i + 1: c for i, c in parser.comments.items()}
     program = parser.program()
     stmt = program.statements[0] if program.statements else None
     if len(program.statements) != 1 or not isinstance(stmt, ast.Lambda):
-        raise error_at("expected one lambda expression", prefixed, 1, 1, source)
+        raise error_at("expected a single lambda expression", text, 1, 1, source)
     return stmt.expr
