@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kapfast.errors import EvalError, TickScriptError
-from kapfast.tick import Pipeline, compile_script, lambda_ast
+from kapfast.tick import Pipeline, compile_script, compile_template, lambda_ast
 from kapfast.tick.pipeline import Duration, Lambda, NodeRef, Star, TimeDimension
 from kapfast.tick.registry import ALERT_HANDLERS, NODES, describe
 
@@ -294,3 +294,24 @@ def test_registry_covers_the_inventory() -> None:
     data = describe()
     assert data["window"]["wants"] == "stream" and data["window"]["provides"] == "batch"
     assert data["alert"]["handlers"]["log"]["defaults"] == {"mode": 0o600}
+
+
+def test_template_compiles_without_values_and_lists_its_vars() -> None:
+    text = (EXAMPLES / "docs_template_vars.tick").read_text()
+    with pytest.raises(TickScriptError, match="missing value"):
+        compile_script(text)
+    p = compile_template(text)
+    assert p.task_type == "stream"
+    assert p.vars["measurement"] == {
+        "type": "string",
+        "value": None,
+        "description": "Which measurement to consume",
+    }
+    assert p.vars["window"]["type"] == "duration" and p.vars["window"]["value"] == 300_000_000_000
+    assert p.vars["groups"] == {
+        "type": "list",
+        "value": [{"type": "star", "value": None}],
+        "description": "Optional list of group by dimensions",
+    }
+    with pytest.raises(TickScriptError, match="no method or property"):
+        compile_template("var m string\nstream|from().measurment(m)")

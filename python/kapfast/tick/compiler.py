@@ -164,9 +164,12 @@ class Compiler:
         source: str,
         supplied: Mapping[str, SuppliedVar],
         task_type: str | None,
+        template: bool = False,
     ) -> None:
         self.text = text
         self.source = source
+        # a template may leave typed vars without a value: a placeholder stands in for them
+        self.template = template
         self.supplied = supplied
         self.requested_type = task_type
         self.scope: dict[str, Any] = {}
@@ -282,7 +285,11 @@ class Compiler:
             )
         supplied = self.supplied.get(name)
         if supplied is None:
-            self.fail(f'missing value for var "{name}".', stmt.name)
+            if not self.template:
+                self.fail(f'missing value for var "{name}".', stmt.name)
+            self.scope[name] = _placeholder(typ)
+            self._record_var(name, typ, None, stmt.comment)
+            return
         if supplied.type != typ:
             self.fail(f"invalid type supplied for {name}, got {supplied.type} exp {typ}", stmt.name)
         self.scope[name] = supplied.value
@@ -309,7 +316,8 @@ class Compiler:
         from kapfast.tick.vars import var_to_json
 
         desc = "\n".join(line for line in (comment or []) if line != "\n")
-        self.declared[name] = {"type": typ, "value": var_to_json(value), "description": desc}
+        shown = None if value is None else var_to_json(value)
+        self.declared[name] = {"type": typ, "value": shown, "description": desc}
 
     # -- expressions outside lambdas --------------------------------------------------------------
     def eval(self, n: ast.Expr) -> Any:
@@ -956,6 +964,31 @@ def _frac(value: int, size: int) -> str:
     return f"{whole}.{digits}"
 
 
+def _placeholder(typ: str) -> Any:
+    """A stand-in value for a template var left without one (so the template can be checked)."""
+    return {
+        "int": 0,
+        "float": 0.0,
+        "bool": False,
+        "string": "",
+        "regex": Regex(""),
+        "duration": Duration(0),
+        "lambda": _LambdaVal(lambda_ast.bool_(True), "TRUE"),
+        "list": [],
+        "star": Star(),
+    }[typ]
+
+
+def compile_template(text: str, *, source: str = "") -> Pipeline:
+    """Check a template (``define-template``): typed vars may lack values.
+
+    The pipeline is built with placeholders for vars without a value; ``Pipeline.vars`` lists
+    every declared var with its type, default value (``None`` when it has none) and description.
+    Tasks made from the template are compiled with :func:`compile_script` and their vars.
+    """
+    return Compiler(text, source, {}, None, template=True).compile()
+
+
 def compile_script(
     text: str,
     *,
@@ -970,5 +1003,5 @@ def compile_script(
     return Compiler(text, source, supplied, task_type).compile()
 
 
-__all__ = ["Compiler", "compile_script"]
+__all__ = ["Compiler", "compile_script", "compile_template"]
 _ = (BATCH, STREAM)

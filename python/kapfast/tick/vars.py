@@ -137,5 +137,6 @@ def var_to_json(v: Any) -> Any:
     if isinstance(v, _LambdaVal):
         return v.text
     if isinstance(v, list):
-        return [var_to_json(x) if not isinstance(x, str) else x for x in v]
+        # list items are vars themselves in the API, as Kapacitor shows them
+        return [{"type": type_of(x), "value": var_to_json(x)} for x in v]
     return v
