@@ -79,3 +79,12 @@ def test_check_entry_point_runs() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Type: batch")
+
+
+def test_check_template_lists_vars(capsys: pytest.CaptureFixture[str]) -> None:
+    script = Path(__file__).parent / "examples" / "docs_template_vars.tick"
+    assert main(["check", "--template", str(script)]) == 0
+    out = capsys.readouterr().out
+    assert "window                        duration  5m0s\n" in out
+    assert "groups                        list      [*]\n" in out
+    assert "measurement                   string\n" in out

@@ -8,6 +8,7 @@ import pytest
 
 from kapfast.errors import EvalError, TickScriptError
 from kapfast.tick import Pipeline, compile_script, compile_template, lambda_ast
+from kapfast.tick.durations import go_duration
 from kapfast.tick.pipeline import Duration, Lambda, NodeRef, Star, TimeDimension
 from kapfast.tick.registry import ALERT_HANDLERS, NODES, describe
 
@@ -315,3 +316,21 @@ def test_template_compiles_without_values_and_lists_its_vars() -> None:
     }
     with pytest.raises(TickScriptError, match="no method or property"):
         compile_template("var m string\nstream|from().measurment(m)")
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (0, "0s"),
+        (10_000_000_000, "10s"),
+        (60_000_000_000, "1m0s"),
+        (5_400_000_000_000, "1h30m0s"),
+        (1_500_000_000, "1.5s"),
+        (1_500_000, "1.5ms"),
+        (3_277, "3.277µs"),
+        (7, "7ns"),
+        (-2_000_000_000, "-2s"),
+    ],
+)
+def test_go_duration(ns: int, text: str) -> None:
+    assert go_duration(ns) == text

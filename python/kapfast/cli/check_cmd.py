@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from kapfast.errors import TickScriptError
-from kapfast.tick import compile_script
+from kapfast.tick import compile_script, compile_template
+from kapfast.tick.durations import go_duration
 
 NAME = "check"
 HELP = "check a TICKscript offline: print its task type and DOT, or its errors with line:column"
@@ -28,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--type", "-type", choices=("stream", "batch"), help="task type when the script cannot tell"
+    )
+    parser.add_argument(
+        "--template",
+        "-template",
+        action="store_true",
+        help="check a template: typed vars may lack values; prints the vars it declares",
     )
 
 
@@ -55,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.vars}: vars must be a JSON object", file=sys.stderr)
             return 2
     try:
-        pipeline = compile_script(text, vars=variables, task_type=args.type, source=name)
+        if args.template:
+            pipeline = compile_template(text, source=name)
+        else:
+            pipeline = compile_script(text, vars=variables, task_type=args.type, source=name)
     except TickScriptError as exc:
         print(str(exc), file=sys.stderr)
         if exc.excerpt:
@@ -65,10 +75,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"Type: {pipeline.task_type}")
     if pipeline.dbrps:
         print("Databases Retention Policies: [" + " ".join(f'"{d}"."{r}"' for d, r in pipeline.dbrps) + "]")
+    if args.template and pipeline.vars:
+        print("Vars:")
+        print(f"{'Name':<30}{'Type':<10}Value")
+        for var, info in pipeline.vars.items():
+            print(f"{var:<30}{info['type']:<10}{_show(info['type'], info['value'])}".rstrip())
     print("DOT:")
-    print(pipeline.to_dot(_dot_id(task)))
+    print(pipeline.to_dot(task))
     return 0
 
 
-def _dot_id(name: str) -> str:
-    return name if name.replace("_", "a").replace("-", "a").isalnum() else json.dumps(name)
+def _show(typ: str, value: object) -> str:
+    """A var's value as `kapacitor show` prints it (durations as Go spells them, lists as [a, b])."""
+    if value is None:
+        return ""
+    if typ == "duration" and isinstance(value, int):
+        return go_duration(value)
+    if typ == "list" and isinstance(value, list):
+        items = [
+            "*" if isinstance(v, dict) and v.get("type") == "star" else str(v.get("value", v)) for v in value
+        ]
+        return "[" + ", ".join(items) + "]"
+    return str(value)

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from kapfast.errors import TickScriptError
 from kapfast.tick import ast, lambda_ast
+from kapfast.tick.durations import go_duration
 from kapfast.tick.errors import error_at, suggest
 from kapfast.tick.format import format_expr
 from kapfast.tick.functions import LAMBDA_FUNCTIONS
@@ -802,7 +803,7 @@ class Compiler:
             text = f"{text} AND {extra.text}"
         alert.properties["crit"] = Lambda(crit, text)
         alert.properties["id"] = DEADMAN_ID.replace("NODE_NAME", of.name, 1)
-        alert.properties["message"] = DEADMAN_MESSAGE.replace("INTERVAL", _go_duration(interval.ns), 1)
+        alert.properties["message"] = DEADMAN_MESSAGE.replace("INTERVAL", go_duration(interval.ns), 1)
         return _NodeVal(alert)
 
     # -- whole-pipeline checks --------------------------------------------------------------------
@@ -933,35 +934,6 @@ def _duration_math(op: str, a: Any, b: Any) -> Any:
     if isinstance(b, Duration) and isinstance(a, (int, float)) and not isinstance(a, bool) and op == "*":
         return Duration(int(a * b.ns))
     raise TypeError
-
-
-def _go_duration(ns: int) -> str:
-    """Go's ``time.Duration.String()`` (``10s``, ``1m0s``, ``1h30m0s``, ``1.5s``)."""
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-    if u < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if u >= size:
-                return sign + _frac(u, size) + unit
-    h, rem = divmod(u, 3_600_000_000_000)
-    m, rem = divmod(rem, 60_000_000_000)
-    s = _frac(rem, 1_000_000_000)
-    out = ""
-    if h:
-        out += f"{h}h"
-    if h or m:
-        out += f"{m}m"
-    return sign + out + s + "s"
-
-
-def _frac(value: int, size: int) -> str:
-    whole, frac = divmod(value, size)
-    if not frac:
-        return str(whole)
-    digits = str(frac).rjust(len(str(size)) - 1, "0").rstrip("0")
-    return f"{whole}.{digits}"
 
 
 def _placeholder(typ: str) -> Any:
