@@ -851,9 +851,19 @@ class Compiler:
                 if history is not None and history < 2:
                     self._fail_pos("alert: .history() must be at least 2", at)
                 for h in node.handlers:
+                    if h.kind == "post" and not h.args and not h.properties.get("endpoint"):
+                        where = _Pos(h.line, h.column)
+                        self._fail_pos("alert: .post() needs a URL or an .endpoint('name')", where)
                     if h.kind == "log" and h.args and not str(h.args[0]).startswith("/"):
                         where = _Pos(h.line, h.column)
                         self._fail_pos(f"alert: log path must be absolute, got '{h.args[0]}'", where)
+            elif node.kind == "httpPost":
+                if len(node.args) > 1:
+                    self._fail_pos("httpPost: give one URL (or none and an .endpoint())", at)
+                if not node.args and not p.get("endpoint"):
+                    self._fail_pos(
+                        "httpPost: give a URL, httpPost('http://...'), or an .endpoint('name')", at
+                    )
             elif node.kind == "barrier" and "idle" in p and "period" in p:
                 self._fail_pos("barrier: use either .idle() or .period(), not both", at)
 
@@ -897,7 +907,10 @@ def _store(props: dict[str, Value], method: Method, args: list[Value]) -> None:
     if method.repeat:
         existing = props.setdefault(method.name, [])
         assert isinstance(existing, list)
-        existing.append(args)
+        if len(method.args) + (1 if method.variadic else 0) == 1:
+            existing.extend(args)  # one value (or one list) per call: keep a flat list
+        else:
+            existing.append(args)
     elif not method.args and not method.variadic:
         props[method.name] = True
     elif method.variadic:

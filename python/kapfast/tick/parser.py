@@ -328,6 +328,19 @@ class Parser:
             self.fail(f"unexpected {_describe(tok)}, expected a string, identifier or '*' in the list", tok)
         if tok.typ is T.LAMBDA:
             self.fail("a lambda cannot appear inside an expression; 'lambda:' starts an argument", tok)
+        if tok.typ in (T.PIPE, T.DOT, T.AT, T.VAR, T.DBRP):
+            opener = self._unclosed(index)
+            if (
+                opener is not None
+                and toks[opener].typ is T.LPAREN
+                and opener
+                and toks[opener - 1].typ is T.IDENT
+            ):
+                self.fail(
+                    f"unexpected {_describe(tok)}: is a ')' missing to close {toks[opener - 1].val}( "
+                    f"on line {toks[opener].line}?",
+                    tok,
+                )
         if tok.typ is T.EOF:
             opener = self._unclosed(index)
             if opener is not None:

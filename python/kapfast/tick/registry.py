@@ -13,6 +13,7 @@ Signatures are written in a compact form parsed once at import:
     "stateChangesOnly(duration?)"  optional argument: the value, or True when called bare
     "flapping(float, float)"   several arguments, stored as a list
     "+tag(string, string)"     repeatable: every call appends its argument list
+    "+to(string...)"           repeatable with one or variadic arguments: one flat list
 
 Argument types: ``string int float bool duration lambda regex star node time any``; ``a|b``
 accepts either. ``any`` is any literal (string, number, bool, duration).
@@ -258,7 +259,7 @@ _node(
     SAME,
     SAME,
     (
-        "endpoint(string)",
+        "+endpoint(string)",
         "+header(string, string)",
         "captureResponse()",
         "codeField(string)",
@@ -451,7 +452,7 @@ _HANDLERS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
     ),
     "tcp": ("tcp(string)", (), {}),
     "exec": ("exec(string, string...)", (), {}),
-    "email": ("email(string...)", ("to(string...)", "toTemplates(string...)"), {}),
+    "email": ("email(string...)", ("+to(string...)", "+toTemplates(string...)"), {}),
     "slack": (
         "slack()",
         ("workspace(string)", "channel(string)", "username(string)", "iconEmoji(string)"),
@@ -523,7 +524,19 @@ _HANDLERS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
         {},
     ),
     "hipChat": ("hipChat()", ("room(string)", "token(string)"), {}),
-    "mqtt": ("mqtt(string)", ("brokerName(string)", "qos(int)", "retained()"), {}),
+    "mqtt": ("mqtt(string)", ("brokerName(string)", "qos(int)", "retained(bool?)"), {}),
+    # removed from later Kapacitor releases; scripts written for 1.2–1.4 still use it
+    "alertManager": (
+        "alertManager()",
+        (
+            "room(string)",
+            "alertManagerTagName(string...)",
+            "alertManagerTagValue(string...)",
+            "alertManagerAnnotationName(string...)",
+            "alertManagerAnnotationValue(string...)",
+        ),
+        {},
+    ),
     "snmpTrap": ("snmpTrap(string)", ("+data(string, string, string)",), {}),
     "kafka": (
         "kafka()",
