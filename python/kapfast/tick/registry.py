@@ -341,7 +341,14 @@ _node(
     "sideload()",
     SAME,
     SAME,
-    ("source(string)", "order(string...)", "+field(string, any)", "+tag(string, string)"),
+    (
+        "source(string)",
+        "httpUser(string)",
+        "httpPassword(string)",
+        "order(string...)",
+        "+field(string, any)",
+        "+tag(string, string)",
+    ),
 )
 _node("trickle", "trickle()", BATCH, STREAM)
 _AUTOSCALE_COMMON = (
