@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kapfast.errors import TickScriptError
-from kapfast.tick import compile_script
+from kapfast.tick import compile_script, format_script
 
 CORPUS = sorted((Path(__file__).parent / "invalid").glob("*.tick"))
 
@@ -37,3 +37,19 @@ def test_invalid_script(path: Path) -> None:
         src_line = text.split("\n")[line - 1]
         assert err.excerpt.split("\n")[0] == src_line
         assert err.excerpt.split("\n")[1] == " " * (col - 1) + "^"
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_invalid_script_formats_stably(path: Path) -> None:
+    """Scripts that parse but do not compile still format stably and keep their error."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        once = format_script(text)
+    except TickScriptError:
+        return  # a syntax error: nothing to format
+    assert format_script(once) == once
+    with pytest.raises(TickScriptError) as before:
+        compile_script(text)
+    with pytest.raises(TickScriptError) as after:
+        compile_script(once)
+    assert after.value.message == before.value.message
