@@ -71,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
         if exc.excerpt:
             print(exc.excerpt, file=sys.stderr)
         return 1
+    if args.type and args.type != pipeline.task_type:
+        # Kapacitor derives the type from the script's source node and ignores the flag
+        print(
+            f"note: the script is a {pipeline.task_type} task; --type {args.type} does not apply",
+            file=sys.stderr,
+        )
     task = Path(name).stem if args.script != "-" else "task"
     print(f"Type: {pipeline.task_type}")
     if pipeline.dbrps:
