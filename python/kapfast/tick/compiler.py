@@ -17,6 +17,7 @@ from kapfast.errors import TickScriptError
 from kapfast.tick import ast, lambda_ast
 from kapfast.tick.durations import go_duration
 from kapfast.tick.errors import error_at, suggest
+from kapfast.tick.fold import FoldError, fold_binary, fold_unary
 from kapfast.tick.format import format_expr
 from kapfast.tick.functions import LAMBDA_FUNCTIONS
 from kapfast.tick.parser import parse
@@ -388,15 +389,11 @@ class Compiler:
 
     def _fold_unary(self, n: ast.Unary) -> Any:
         v = self.eval(n.operand)
-        if n.op == "-":
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return -v
-            if isinstance(v, Duration):
-                return Duration(-v.ns, "-" + v.literal if v.literal else "")
-        elif isinstance(v, bool):
-            return not v
         self._outside_lambda(v, n.operand)
-        self.fail(f"invalid operand to unary {n.op}: {_describe(v)}", n)
+        try:
+            return fold_unary(n.op, v)
+        except FoldError as exc:
+            self.fail(str(exc), n)
 
     def _outside_lambda(self, v: Any, at: ast.Base) -> None:
         if isinstance(v, _RefVal):
@@ -411,72 +408,10 @@ class Compiler:
         right = self.eval(n.right)
         self._outside_lambda(left, n.left)
         self._outside_lambda(right, n.right)
-        op = n.op
-        num = (int, float)
-
-        def kind(v: Any) -> str:
-            if isinstance(v, bool):
-                return "bool"
-            if isinstance(v, int):
-                return "int"
-            if isinstance(v, float):
-                return "float"
-            if isinstance(v, str):
-                return "string"
-            if isinstance(v, Duration):
-                return "duration"
-            return type_of(v) or type(v).__name__
-
-        lk, rk = kind(left), kind(right)
         try:
-            if op in ("AND", "OR") and lk == rk == "bool":
-                return (left and right) if op == "AND" else (left or right)
-            if op in ("==", "!=") and lk == rk and lk in ("bool", "string", "int", "float"):
-                return (left == right) if op == "==" else (left != right)
-            if op in ("==", "!=", "<", "<=", ">", ">="):
-                a: Any
-                b: Any
-                numbers = isinstance(left, num) and isinstance(right, num) and "bool" not in (lk, rk)
-                if numbers or lk == rk == "string":
-                    a, b = left, right
-                elif lk == rk == "duration":
-                    a, b = left.ns, right.ns
-                else:
-                    raise TypeError
-                return {
-                    "==": a == b,
-                    "!=": a != b,
-                    "<": a < b,
-                    "<=": a <= b,
-                    ">": a > b,
-                    ">=": a >= b,
-                }[op]
-            if op == "+" and lk == rk == "string":
-                return left + right
-            if op in ("+", "-", "*", "/", "%") and lk == rk and lk in ("int", "float"):
-                if op == "%" and lk != "int":
-                    raise TypeError
-                if op in ("/", "%") and right == 0:
-                    self.fail("division by zero", n)
-                if op == "/" and lk == "int":
-                    return _go_int_div(left, right)
-                if op == "%":
-                    return left - _go_int_div(left, right) * right
-                result = {"+": left + right, "-": left - right, "*": left * right, "/": left / right}[op]
-                if lk == "int" and not _I64_MIN <= result <= _I64_MAX:
-                    self.fail(f"integer overflow: {left} {op} {right} does not fit in 64 bits", n)
-                return result
-            if lk == "duration" or rk == "duration":
-                return _duration_math(op, left, right)
-        except TypeError:
-            pass
-        if lk in ("int", "float") and rk in ("int", "float") and lk != rk:
-            self.fail(
-                f"mismatched type to binary operator. got {lk} {op} {rk}. "
-                "see bool(), int(), float(), string(), duration()",
-                n,
-            )
-        self.fail(f"invalid binary operation: {lk} {op} {rk}", n)
+            return fold_binary(n.op, left, right)
+        except FoldError as exc:
+            self.fail(str(exc), n)
 
     # -- lambdas ----------------------------------------------------------------------------------
     def lambda_tree(self, n: ast.Expr) -> lambda_ast.LambdaAST:
@@ -921,34 +856,6 @@ def _store(props: dict[str, Value], method: Method, args: list[Value]) -> None:
         props[method.name] = args
 
 
-_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def _go_int_div(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q
-
-
-def _duration_math(op: str, a: Any, b: Any) -> Any:
-    if isinstance(a, Duration) and isinstance(b, Duration):
-        if op == "+":
-            return Duration(a.ns + b.ns)
-        if op == "-":
-            return Duration(a.ns - b.ns)
-        if op == "/":
-            return _go_int_div(a.ns, b.ns)
-        if op in ("==", "!=", "<", "<=", ">", ">="):
-            raise TypeError
-    if isinstance(a, Duration) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        if op == "*":
-            return Duration(int(a.ns * b))
-        if op == "/":
-            return Duration(_go_int_div(a.ns, b) if isinstance(b, int) else int(a.ns / b))
-    if isinstance(b, Duration) and isinstance(a, (int, float)) and not isinstance(a, bool) and op == "*":
-        return Duration(int(a * b.ns))
-    raise TypeError
-
-
 def _placeholder(typ: str) -> Any:
     """A stand-in value for a template var left without one (so the template can be checked)."""
     return {
@@ -989,4 +896,3 @@ def compile_script(
 
 
 __all__ = ["Compiler", "compile_script", "compile_template"]
-_ = (BATCH, STREAM)
