@@ -10,11 +10,11 @@ so names (``stream0``, ``from1``) and DOT match ``kapacitor show``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from kapfast.errors import TickScriptError
 from kapfast.tick import ast, lambda_ast
+from kapfast.tick.checks import NodeProblem, check_nodes, kapacitor_order
 from kapfast.tick.durations import go_duration
 from kapfast.tick.errors import error_at, suggest
 from kapfast.tick.fold import FoldError, fold_binary, fold_unary
@@ -46,117 +46,8 @@ from kapfast.tick.registry import (
     chain_method,
     chain_methods,
 )
+from kapfast.tick.values import LambdaVal, NodeVal, RefVal, describe, expected, hint, type_ok
 from kapfast.tick.vars import VAR_TYPES, SuppliedVar, parse_vars, type_of
-
-# -- evaluation-time values that never reach the pipeline ------------------------------------------
-
-
-@dataclass
-class _NodeVal:
-    node: Node
-    handler: Handler | None = None
-
-
-@dataclass(frozen=True)
-class _RefVal:
-    """A "double-quoted" reference met outside a lambda (kept to explain the mistake)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class _LambdaVal:
-    tree: lambda_ast.LambdaAST
-    text: str
-
-
-def _describe(v: Any) -> str:
-    if isinstance(v, _NodeVal):
-        return f"node {v.node.name}"
-    if isinstance(v, _RefVal):
-        return f'the reference "{v.name}"'
-    if isinstance(v, _LambdaVal):
-        return "a lambda"
-    if isinstance(v, bool):
-        return "bool " + ("TRUE" if v else "FALSE")
-    if isinstance(v, int):
-        return f"int {v}"
-    if isinstance(v, float):
-        return f"float {v!r}"
-    if isinstance(v, str):
-        return f"string '{v}'"
-    if isinstance(v, Duration):
-        return f"duration {v.literal or v.ns}"
-    if isinstance(v, Regex):
-        return f"regex /{v.pattern}/"
-    if isinstance(v, Star):
-        return "*"
-    if isinstance(v, TimeDimension):
-        return "time()"
-    if isinstance(v, list):
-        return "a list"
-    return type(v).__name__
-
-
-_TYPE_WORDS = {
-    "string": "a string",
-    "int": "an int",
-    "float": "a float",
-    "bool": "a bool (TRUE or FALSE)",
-    "duration": "a duration",
-    "lambda": "a lambda expression",
-    "regex": "a regex",
-    "star": "*",
-    "node": "a node",
-    "time": "time(duration)",
-    "any": "a literal value",
-}
-
-
-def _type_ok(v: Any, typ: str) -> bool:
-    for t in typ.split("|"):
-        if t == "string" and isinstance(v, str):
-            return True
-        if t == "int" and isinstance(v, int) and not isinstance(v, bool):
-            return True
-        if t == "float" and isinstance(v, float):
-            return True
-        if t == "bool" and isinstance(v, bool):
-            return True
-        if t == "duration" and isinstance(v, Duration):
-            return True
-        if t == "lambda" and isinstance(v, _LambdaVal):
-            return True
-        if t == "regex" and isinstance(v, Regex):
-            return True
-        if t == "star" and isinstance(v, Star):
-            return True
-        if t == "node" and isinstance(v, _NodeVal):
-            return True
-        if t == "time" and isinstance(v, TimeDimension):
-            return True
-        if t == "any" and isinstance(v, (str, int, float, bool, Duration)):
-            return True
-    return False
-
-
-def _expected(typ: str) -> str:
-    return " or ".join(_TYPE_WORDS.get(t, t) for t in typ.split("|"))
-
-
-def _hint(v: Any, typ: str) -> str:
-    types = typ.split("|")
-    if isinstance(v, _RefVal) and "string" in types:
-        return ", did you use double quotes instead of single quotes?"
-    if isinstance(v, int) and not isinstance(v, bool) and "float" in types:
-        return f" (write {v}.0 for a float)"
-    if isinstance(v, int) and not isinstance(v, bool) and "duration" in types:
-        return f" (a duration needs a unit, e.g. {v}s)"
-    if "lambda" in types and not isinstance(v, _LambdaVal):
-        return " (did you forget 'lambda:'?)"
-    if isinstance(v, _LambdaVal) and "string" in types:
-        return " (this takes a plain value, not a lambda)"
-    return ""
 
 
 class Compiler:
@@ -183,7 +74,7 @@ class Compiler:
         self.declared: dict[str, dict[str, Any]] = {}
 
     @staticmethod
-    def lambda_from_text(text: str, name: str, source: str = "") -> _LambdaVal:
+    def lambda_from_text(text: str, name: str, source: str = "") -> LambdaVal:
         """A lambda var supplied as text (the expression after ``lambda:``)."""
         from kapfast.tick.parser import parse_lambda
 
@@ -194,7 +85,7 @@ class Compiler:
             raise TickScriptError(
                 f'var "{name}": invalid lambda: {exc.message}', exc.line, exc.column, source, exc.excerpt
             ) from None
-        return _LambdaVal(tree, format_expr(expr))
+        return LambdaVal(tree, format_expr(expr))
 
     # -- errors -----------------------------------------------------------------------------------
     def fail(self, message: str, at: ast.Base | None) -> NoReturn:
@@ -209,7 +100,7 @@ class Compiler:
         if task_type is not None:
             src = self._new_node(task_type, [], line=0, col=0)
             self.sources.append(src)
-            self.scope[task_type] = _NodeVal(src)
+            self.scope[task_type] = NodeVal(src)
         for stmt in program.statements:
             self._statement(stmt)
         if task_type is None:
@@ -219,8 +110,11 @@ class Compiler:
                 "'batch|query(...)'",
                 None,
             )
-        self._validate()
-        ordered = self._sorted()
+        try:
+            check_nodes(self.nodes)
+        except NodeProblem as exc:
+            raise error_at(exc.message, self.text, exc.line, exc.column, self.source) from None
+        ordered = kapacitor_order(self.sources, self.by_id)
         return Pipeline(task_type=task_type, nodes=ordered, dbrps=self.dbrps, vars=self.declared)
 
     def _task_type(self, program: ast.Program) -> str | None:
@@ -305,7 +199,7 @@ class Compiler:
         if supplied is not None:
             exp = type_of(value)
             if exp is None:
-                self.fail(f"var {name} holds {_describe(value)} and cannot be set from vars", stmt.name)
+                self.fail(f"var {name} holds {describe(value)} and cannot be set from vars", stmt.name)
             if supplied.type != exp:
                 self.fail(f"invalid type supplied for {name}, got {supplied.type} exp {exp}", stmt.name)
             value = supplied.value
@@ -336,7 +230,7 @@ class Compiler:
         if isinstance(n, ast.Star):
             return Star()
         if isinstance(n, ast.Reference):
-            return _RefVal(n.name)
+            return RefVal(n.name)
         if isinstance(n, ast.Identifier):
             return self._lookup(n)
         if isinstance(n, ast.ListNode):
@@ -348,10 +242,10 @@ class Compiler:
                 elif isinstance(v, (str, Star)):
                     items.append(v)
                 else:
-                    self.fail(f"list items must be strings or *, got {_describe(v)}", item)
+                    self.fail(f"list items must be strings or *, got {describe(v)}", item)
             return items
         if isinstance(n, ast.Lambda):
-            return _LambdaVal(self.lambda_tree(n.expr), format_expr(n.expr))
+            return LambdaVal(self.lambda_tree(n.expr), format_expr(n.expr))
         if isinstance(n, ast.Unary):
             return self._fold_unary(n)
         if isinstance(n, ast.Binary):
@@ -377,7 +271,7 @@ class Compiler:
             for a in n.args:
                 d = self.eval(a)
                 if not isinstance(d, Duration):
-                    self.fail(f"time() takes durations, got {_describe(d)}", a)
+                    self.fail(f"time() takes durations, got {describe(d)}", a)
                 durs.append(d.ns)
             return TimeDimension(durs[0], durs[1] if len(durs) > 1 else 0)
         if n.name in NODES or n.name == "deadman":
@@ -396,7 +290,7 @@ class Compiler:
             self.fail(str(exc), n)
 
     def _outside_lambda(self, v: Any, at: ast.Base) -> None:
-        if isinstance(v, _RefVal):
+        if isinstance(v, RefVal):
             self.fail(
                 f'the reference "{v.name}" can only be used inside a lambda expression '
                 "(did you forget 'lambda:' or mean a 'single-quoted' string?)",
@@ -462,7 +356,7 @@ class Compiler:
                 n,
             )
         v = self.scope[n.name]
-        if isinstance(v, _LambdaVal):
+        if isinstance(v, LambdaVal):
             return v.tree
         if isinstance(v, bool):
             return lambda_ast.bool_(v)
@@ -476,15 +370,15 @@ class Compiler:
             return lambda_ast.duration(v.ns)
         if isinstance(v, Regex):
             return lambda_ast.regex(v.pattern)
-        self.fail(f"var {n.name} holds {_describe(v)}, which cannot be used in a lambda expression", n)
+        self.fail(f"var {n.name} holds {describe(v)}, which cannot be used in a lambda expression", n)
 
     # -- chains and properties --------------------------------------------------------------------
     def _chain(self, n: ast.Chain) -> Any:
         left = self.eval(n.left)
-        if not isinstance(left, _NodeVal):
+        if not isinstance(left, NodeVal):
             self.fail(
                 f"cannot call {'property' if n.op == '.' else 'chaining'} method "
-                f"{n.right.name} on {_describe(left)}",
+                f"{n.right.name} on {describe(left)}",
                 n,
             )
         if n.op == "@":
@@ -504,7 +398,7 @@ class Compiler:
         spec = self._spec(node)
         return f"*pipeline.{spec.go_type if spec else 'UDFNode'}"
 
-    def _chain_call(self, left: _NodeVal, call: ast.Function) -> _NodeVal:
+    def _chain_call(self, left: NodeVal, call: ast.Function) -> NodeVal:
         parent = left.node
         spec = self._spec(parent)
         name = call.name
@@ -531,7 +425,7 @@ class Compiler:
         if name == "deadman":
             return self._deadman(parent, args, call)
         if name == "stats":
-            return _NodeVal(self._stats(parent, args[0], call))
+            return NodeVal(self._stats(parent, args[0], call))
         child_spec = NODES[name]
         parents = [parent]
         node_args: list[Any] = args
@@ -542,9 +436,9 @@ class Compiler:
             parents = [*(a.node for a in args), parent]
             node_args = []
         node = self._link(parents, child_spec, node_args, call)
-        return _NodeVal(node)
+        return NodeVal(node)
 
-    def _has_property(self, left: _NodeVal, name: str) -> bool:
+    def _has_property(self, left: NodeVal, name: str) -> bool:
         spec = self._spec(left.node)
         if spec is None:
             return True  # UDF options are open
@@ -552,14 +446,14 @@ class Compiler:
             return True
         return left.handler is not None and name in spec.handlers[left.handler.kind].properties
 
-    def _property_call(self, left: _NodeVal, call: ast.Function) -> _NodeVal:
+    def _property_call(self, left: NodeVal, call: ast.Function) -> NodeVal:
         node = left.node
         spec = self._spec(node)
         name = call.name
         if spec is None:  # UDF: options are declared by the UDF process, not known offline
             values = [self._plain(self.eval(a), a) for a in call.args]
             node.properties.setdefault(name, []).append(values)
-            return _NodeVal(node)
+            return NodeVal(node)
         if left.handler is not None:
             hspec = spec.handlers[left.handler.kind]
             if name in hspec.properties:
@@ -572,12 +466,12 @@ class Compiler:
             args = self._args(hspec.create, call, f".{name}()")
             handler = Handler(name, [self._plain(a, call) for a in args], line=call.line, column=call.col)
             node.handlers.append(handler)
-            return _NodeVal(node, handler)
+            return NodeVal(node, handler)
         if name in spec.properties:
             method = spec.properties[name]
             args = self._args(method, call, f".{name}()")
             _store(node.properties, method, [self._plain(a, call) for a in args])
-            return _NodeVal(node)
+            return NodeVal(node)
         if name in chain_methods(spec):
             self.fail(
                 f'no property method "{name}" on {self._go_type(node)}, but chaining method does exist. '
@@ -592,7 +486,7 @@ class Compiler:
             call,
         )
 
-    def _read_property(self, left: _NodeVal, ident: ast.Identifier) -> Any:
+    def _read_property(self, left: NodeVal, ident: ast.Identifier) -> Any:
         node = left.node
         spec = self._spec(node)
         if spec is not None and ident.name not in spec.properties:
@@ -605,7 +499,7 @@ class Compiler:
             self.fail(f'property "{ident.name}" of {node.name} is not set', ident)
         return value
 
-    def _udf(self, left: _NodeVal, call: ast.Function) -> _NodeVal:
+    def _udf(self, left: NodeVal, call: ast.Function) -> NodeVal:
         parent = left.node
         if parent.provides == NONE:
             self.fail(f"{parent.name} ends the pipeline: nothing can be chained after it", call)
@@ -614,7 +508,7 @@ class Compiler:
         node = self._new_node("udf", [parent], call.line, call.col, desc=call.name)
         node.udf = call.name
         node.wants = node.provides = parent.provides
-        return _NodeVal(node)
+        return NodeVal(node)
 
     # -- arguments --------------------------------------------------------------------------------
     def _args(self, method: Method, call: ast.Function, label: str) -> list[Any]:
@@ -638,21 +532,21 @@ class Compiler:
             )
         for i, v in enumerate(values):
             typ = method.arg_type(i)
-            if not _type_ok(v, typ):
+            if not type_ok(v, typ):
                 self.fail(
-                    f"invalid argument {i + 1} to {label}: expected {_expected(typ)}, "
-                    f"got {_describe(v)}{_hint(v, typ)}",
+                    f"invalid argument {i + 1} to {label}: expected {expected(typ)}, "
+                    f"got {describe(v)}{hint(v, typ)}",
                     arg_nodes[i],
                 )
         return values
 
     def _plain(self, v: Any, at: ast.Base) -> Value:
         """An evaluation value as the pipeline stores it."""
-        if isinstance(v, _LambdaVal):
+        if isinstance(v, LambdaVal):
             return Lambda(v.tree, v.text)
-        if isinstance(v, _NodeVal):
+        if isinstance(v, NodeVal):
             return NodeRef(v.node.id)
-        if isinstance(v, _RefVal):
+        if isinstance(v, RefVal):
             self._outside_lambda(v, at)
         if isinstance(v, list):
             return [self._plain(x, at) for x in v]
@@ -721,7 +615,7 @@ class Compiler:
             noop.wants = noop.provides = of.provides
         return stats
 
-    def _deadman(self, of: Node, args: list[Any], call: ast.Function) -> _NodeVal:
+    def _deadman(self, of: Node, args: list[Any], call: ast.Function) -> NodeVal:
         threshold, interval = args[0], args[1]
         stats = self._stats(of, interval, call)
         stats.properties["align"] = True
@@ -739,103 +633,9 @@ class Compiler:
         alert.properties["crit"] = Lambda(crit, text)
         alert.properties["id"] = DEADMAN_ID.replace("NODE_NAME", of.name, 1)
         alert.properties["message"] = DEADMAN_MESSAGE.replace("INTERVAL", go_duration(interval.ns), 1)
-        return _NodeVal(alert)
+        return NodeVal(alert)
 
     # -- whole-pipeline checks --------------------------------------------------------------------
-    def _validate(self) -> None:
-        for node in self.nodes:
-            at = _Pos(node.line, node.column)
-            p = node.properties
-            if node.kind == "window":
-                if "period" in p and "periodCount" in p:
-                    self._fail_pos("window: use either .period() or .periodCount(), not both", at)
-                if "every" in p and "everyCount" in p:
-                    self._fail_pos("window: use either .every() or .everyCount(), not both", at)
-                if "periodCount" in p and p.get("align"):
-                    self._fail_pos("window: count windows cannot be aligned", at)
-                if "everyCount" in p and p["everyCount"] <= 0:
-                    self._fail_pos("window: everyCount must be greater than 0", at)
-            elif node.kind == "eval":
-                names = p.get("as")
-                if names is not None and len(names) != len(node.args):
-                    self._fail_pos(
-                        f"eval: {len(node.args)} expression(s) but {len(names)} name(s) in .as(): "
-                        "give one name per expression",
-                        at,
-                    )
-            elif node.kind == "join":
-                names = p.get("as")
-                if names is not None and len(names) != len(node.parents):
-                    self._fail_pos(
-                        f"join: {len(node.parents)} parents but {len(names)} name(s) in .as(): "
-                        "give one name per parent",
-                        at,
-                    )
-            elif node.kind == "query":
-                if "every" in p and "cron" in p:
-                    self._fail_pos("query: use either .every() or .cron(), not both", at)
-            elif node.kind == "alert":
-                flap = p.get("flapping")
-                if flap is not None:
-                    low, high = flap
-                    if not (0 <= low <= 1 and 0 <= high <= 1) or low > high:
-                        self._fail_pos(
-                            "alert: .flapping(low, high) thresholds must be in [0, 1] with low <= high", at
-                        )
-                history = p.get("history")
-                if history is not None and history < 2:
-                    self._fail_pos("alert: .history() must be at least 2", at)
-                for h in node.handlers:
-                    if h.kind == "post" and not h.args and not h.properties.get("endpoint"):
-                        where = _Pos(h.line, h.column)
-                        self._fail_pos("alert: .post() needs a URL or an .endpoint('name')", where)
-                    if h.kind == "log" and h.args and not str(h.args[0]).startswith("/"):
-                        where = _Pos(h.line, h.column)
-                        self._fail_pos(f"alert: log path must be absolute, got '{h.args[0]}'", where)
-            elif node.kind == "httpPost":
-                if len(node.args) > 1:
-                    self._fail_pos("httpPost: give one URL (or none and an .endpoint())", at)
-                if not node.args and not p.get("endpoint"):
-                    self._fail_pos(
-                        "httpPost: give a URL, httpPost('http://...'), or an .endpoint('name')", at
-                    )
-            elif node.kind == "barrier" and "idle" in p and "period" in p:
-                self._fail_pos("barrier: use either .idle() or .period(), not both", at)
-
-    def _fail_pos(self, message: str, at: _Pos) -> NoReturn:
-        raise error_at(message, self.text, at.line, at.col, self.source)
-
-    def _sorted(self) -> list[Node]:
-        """Kapacitor's topological order: DFS from the sources (last first), reversed postorder."""
-        order: list[Node] = []
-        seen: set[int] = set()
-
-        def visit(node: Node) -> None:
-            stack: list[tuple[Node, int]] = [(node, 0)]
-            while stack:
-                n, i = stack.pop()
-                if i == 0:
-                    if n.id in seen:
-                        continue
-                    seen.add(n.id)
-                if i < len(n.children):
-                    stack.append((n, i + 1))
-                    child = self.by_id[n.children[i]]
-                    if child.id not in seen:
-                        stack.append((child, 0))
-                else:
-                    order.append(n)
-
-        for src in reversed(self.sources):
-            visit(src)
-        order.reverse()
-        return order
-
-
-@dataclass(frozen=True)
-class _Pos:
-    line: int
-    col: int
 
 
 def _store(props: dict[str, Value], method: Method, args: list[Value]) -> None:
@@ -865,7 +665,7 @@ def _placeholder(typ: str) -> Any:
         "string": "",
         "regex": Regex(""),
         "duration": Duration(0),
-        "lambda": _LambdaVal(lambda_ast.bool_(True), "TRUE"),
+        "lambda": LambdaVal(lambda_ast.bool_(True), "TRUE"),
         "list": [],
         "star": Star(),
     }[typ]

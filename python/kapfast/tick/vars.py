@@ -14,6 +14,7 @@ from typing import Any
 from kapfast.errors import TickScriptError
 from kapfast.tick.durations import parse_duration
 from kapfast.tick.pipeline import Duration, Regex, Star
+from kapfast.tick.values import LambdaVal
 
 VAR_TYPES: tuple[str, ...] = ("int", "float", "bool", "string", "regex", "duration", "lambda", "list", "star")
 
@@ -101,8 +102,6 @@ def _value(name: str, typ: Any, v: Any, source: str) -> Any:
 
 def type_of(v: Any) -> str | None:
     """The var type of an evaluation value, or None for values vars cannot hold (nodes)."""
-    from kapfast.tick.compiler import _LambdaVal
-
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
@@ -119,22 +118,20 @@ def type_of(v: Any) -> str | None:
         return "star"
     if isinstance(v, list):
         return "list"
-    if isinstance(v, _LambdaVal):
+    if isinstance(v, LambdaVal):
         return "lambda"
     return None
 
 
 def var_to_json(v: Any) -> Any:
     """A var value as the API shows it."""
-    from kapfast.tick.compiler import _LambdaVal
-
     if isinstance(v, Duration):
         return v.ns
     if isinstance(v, Regex):
         return v.pattern
     if isinstance(v, Star):
         return None
-    if isinstance(v, _LambdaVal):
+    if isinstance(v, LambdaVal):
         return v.text
     if isinstance(v, list):
         # list items are vars themselves in the API, as Kapacitor shows them
