@@ -28,6 +28,12 @@ def _fail(message: str, at: _At) -> NoReturn:
     raise NodeProblem(message, at.line, at.col)
 
 
+def _check_fill(kind: str, fill: object, options: tuple[str, ...], at: _At) -> None:
+    if isinstance(fill, str) and fill not in options:
+        choices = ", ".join(f"'{o}'" for o in options)
+        _fail(f"{kind}: unexpected fill option '{fill}': use {choices} or a number", at)
+
+
 def check_nodes(nodes: list[Node]) -> None:
     """Raise NodeProblem for the first node whose properties do not fit together."""
     for node in nodes:
@@ -44,15 +50,28 @@ def check_nodes(nodes: list[Node]) -> None:
                 _fail("window: everyCount must be greater than 0", at)
         elif node.kind == "eval":
             names = p.get("as")
-            if names is not None and len(names) != len(node.args):
+            if names is None:
+                _fail(
+                    "eval: must provide one name per expression via the 'As' property: "
+                    f"add .as() with {len(node.args)} name(s)",
+                    at,
+                )
+            if len(names) != len(node.args):
                 _fail(
                     f"eval: {len(node.args)} expression(s) but {len(names)} name(s) in .as(): "
                     "give one name per expression",
                     at,
                 )
         elif node.kind == "join":
+            _check_fill("join", p.get("fill"), ("null", "none"), at)
             names = p.get("as")
-            if names is not None and len(names) != len(node.parents):
+            if names is None:
+                _fail(
+                    "join: a call to join.as() is required to specify the output stream prefixes: "
+                    f"add .as() with {len(node.parents)} name(s)",
+                    at,
+                )
+            if len(names) != len(node.parents):
                 _fail(
                     f"join: {len(node.parents)} parents but {len(names)} name(s) in .as(): "
                     "give one name per parent",
@@ -61,6 +80,7 @@ def check_nodes(nodes: list[Node]) -> None:
         elif node.kind == "query":
             if "every" in p and "cron" in p:
                 _fail("query: use either .every() or .cron(), not both", at)
+            _check_fill("query", p.get("fill"), ("null", "none", "previous", "linear"), at)
         elif node.kind == "alert":
             flap = p.get("flapping")
             if flap is not None:
