@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
-    return Path(path).read_text(encoding="utf-8")
+    return Path(path).read_text(encoding="utf-8-sig")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     variables = None
     if args.vars:
         try:
-            variables = json.loads(Path(args.vars).read_text(encoding="utf-8"))
+            variables = json.loads(Path(args.vars).read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
             print(f"{args.vars}: cannot read vars: {exc}", file=sys.stderr)
             return 2

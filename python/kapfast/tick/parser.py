@@ -305,6 +305,19 @@ class Parser:
         prev = [toks[index - k] if index - k >= 0 else None for k in (1, 2, 3)]
         ptyp = [p.typ if p else None for p in prev]
 
+        before = prev[0]
+        if (
+            tok.typ is T.IDENT
+            and before is not None
+            and before.typ is T.NUMBER
+            and before.pos + len(before.val) == tok.pos
+            and tok.val in ("u", "µ", "ms", "s", "m", "h", "d", "w")
+        ):
+            self.fail(
+                f"durations cannot have a decimal point: {before.val}{tok.val} must be written with "
+                "a smaller unit (e.g. 1500ms for 1.5s)",
+                before,
+            )
         if tok.typ is T.ASGN and (expected & (_OPERATORS | {"RPAREN", "COMMA"})):
             self.fail("unexpected '=': use '==' to compare", tok)
         if tok.typ is T.STRING and (
