@@ -101,15 +101,8 @@ class Node:
 
         spec = NODES.get(self.kind)
         if spec is not None and name in spec.defaults:
-            return _default_value(name, spec.defaults[name])
+            return spec.defaults[name]
         return default
-
-
-def _default_value(name: str, raw: Any) -> Value:
-    # Registry defaults for duration properties are stored as ns ints; present them typed.
-    if name in ("unit", "flushInterval") and isinstance(raw, int):
-        return Duration(raw)
-    return raw
 
 
 @dataclass

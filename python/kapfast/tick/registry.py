@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from kapfast.tick.pipeline import Duration, value_to_json
+
 # Edge types
 STREAM = "stream"
 BATCH = "batch"
@@ -247,7 +249,7 @@ _node(
         "+tag(string, string)",
         "create()",
     ),
-    {"buffer": 1000, "flushInterval": 10_000_000_000},
+    {"buffer": 1000, "flushInterval": Duration(10_000_000_000, "10s")},
     desc="influxdb_out",
     go_type="InfluxDBOutNode",
     chains=False,
@@ -274,7 +276,7 @@ _node(
     SAME,
     SAME,
     ("unit(duration)", "nonNegative()", "as(string)"),
-    {"unit": 1_000_000_000, "as": "derivative"},
+    {"unit": Duration(1_000_000_000, "1s"), "as": "derivative"},
 )
 _node(
     "join",
@@ -301,7 +303,7 @@ _node(
     SAME,
     SAME,
     ("as(string)", "unit(duration)"),
-    {"as": "state_duration", "unit": 1_000_000_000},
+    {"as": "state_duration", "unit": Duration(1_000_000_000, "1s")},
     desc="state_duration",
 )
 _node(
@@ -732,13 +734,13 @@ def describe() -> dict[str, Any]:
             "provides": spec.provides,
             "create": m(spec.create),
             "properties": {n: m(p) for n, p in spec.properties.items()},
-            "defaults": dict(spec.defaults),
+            "defaults": {k: value_to_json(v) for k, v in spec.defaults.items()},
             "chains": list(chain_methods(spec)),
             "handlers": {
                 k: {
                     "create": m(h.create),
                     "properties": {n: m(p) for n, p in h.properties.items()},
-                    "defaults": dict(h.defaults),
+                    "defaults": {k: value_to_json(v) for k, v in h.defaults.items()},
                 }
                 for k, h in spec.handlers.items()
             },
