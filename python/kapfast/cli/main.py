@@ -12,7 +12,7 @@ from kapfast.errors import KapfastError
 
 # Verb modules in the order `kapfast help` lists them. A verb module defines NAME, HELP,
 # add_arguments(parser) and run(args) -> exit status.
-VERBS: tuple[str, ...] = ("version",)
+VERBS: tuple[str, ...] = ("version", "check", "fmt")
 
 
 def _load(verb: str) -> ModuleType:
