@@ -16,7 +16,7 @@ from kapfast.errors import TickScriptError
 from kapfast.tick import ast, lambda_ast
 from kapfast.tick.checks import NodeProblem, check_nodes, kapacitor_order
 from kapfast.tick.durations import go_duration
-from kapfast.tick.errors import error_at, suggest
+from kapfast.tick.errors import error_at, guard_depth, suggest
 from kapfast.tick.fold import FoldError, fold_binary, fold_unary
 from kapfast.tick.format import format_expr
 from kapfast.tick.functions import LAMBDA_FUNCTIONS
@@ -671,6 +671,7 @@ def _placeholder(typ: str) -> Any:
     }[typ]
 
 
+@guard_depth
 def compile_template(text: str, *, source: str = "") -> Pipeline:
     """Check a template (``define-template``): typed vars may lack values.
 
@@ -681,6 +682,7 @@ def compile_template(text: str, *, source: str = "") -> Pipeline:
     return Compiler(text, source, {}, None, template=True).compile()
 
 
+@guard_depth
 def compile_script(
     text: str,
     *,

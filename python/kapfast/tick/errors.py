@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import functools
+import sys
+from collections.abc import Callable, Iterable
+from typing import ParamSpec, TypeVar
 
 from kapfast.errors import TickScriptError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def excerpt(text: str, line: int, column: int) -> str:
@@ -33,3 +39,26 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(f'"{c}"' for c in close) + "?)"
+
+
+_DEEP_LIMIT = 20_000  # Python frames; 3.11+ needs no C stack for Python-to-Python calls
+
+
+def guard_depth(fn: Callable[P, R]) -> Callable[P, R]:
+    """Let the recursive compiler take long chains (thousands of nodes) and turn a chain deeper
+    than even that into a TickScriptError instead of a RecursionError traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, _DEEP_LIMIT))
+        try:
+            return fn(*args, **kwargs)
+        except RecursionError:
+            raise TickScriptError(
+                "the script nests too deeply to compile (a chain or expression thousands of levels deep)"
+            ) from None
+        finally:
+            sys.setrecursionlimit(old)
+
+    return wrapper

@@ -12,11 +12,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kapfast.tick import ast
+from kapfast.tick.errors import guard_depth
 from kapfast.tick.parser import parse
 
 STEP = "    "
 
 
+@guard_depth
 def format_script(text: str) -> str:
     """The canonical form of a script (raises TickScriptError when it does not parse)."""
     return format_program(parse(text))
