@@ -30,7 +30,9 @@ __all__ = [
     "format_float",
     "go_quote",
     "go_type_name",
+    "json_encode",
     "json_float",
+    "json_string",
     "rfc3339nano",
     "sprint",
     "sprintf",
@@ -525,7 +527,8 @@ def _fmt_string(s: str, spec: _Spec, verb: str) -> str:
 def _format(v: Any, spec: _Spec, verb: str, depth: int) -> str:
     """Format one operand ``v`` with ``verb`` (Go's ``printArg``/``printValue``)."""
     if v is None:
-        if verb in "vsT":
+        # A nil operand prints as <nil> for %v; inside a map or slice for every verb.
+        if verb in "vT" or depth > 0:
             return _pad("<nil>", spec)
         return _bad_verb(v, verb)
     if verb == "T":
@@ -693,3 +696,94 @@ def sprintf(fmt: str, args: Sequence[Any]) -> str:
         )
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# encoding/json
+# --------------------------------------------------------------------------------------------
+
+_JSON_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_JSON_HTML_ESC = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+
+def json_string(s: str, escape_html: bool = True) -> str:
+    """A string as ``encoding/json`` writes it (HTML-safe by default, like ``json.Encoder``)."""
+    out = ['"']
+    start = 0
+    for i, c in enumerate(s):
+        o = ord(c)
+        if o >= 0x20 and c not in '"\\<>&\u2028\u2029' and not (0xD800 <= o <= 0xDFFF):
+            continue
+        if c in "<>&" and not escape_html:
+            continue
+        out.append(s[start:i])
+        start = i + 1
+        if c in _JSON_ESC:
+            out.append(_JSON_ESC[c])
+        elif c in _JSON_HTML_ESC:
+            out.append(_JSON_HTML_ESC[c])
+        elif 0xD800 <= o <= 0xDFFF:
+            out.append("\ufffd")  # invalid UTF-8 is replaced, as Go does
+        else:
+            out.append(f"\\u{o:04x}")
+    out.append(s[start:])
+    out.append('"')
+    return "".join(out)
+
+
+def json_encode(v: Any, escape_html: bool = True) -> str:
+    """``json.Marshal`` of a Go value (maps with sorted keys, structs in field order).
+
+    Raises ``ValueError`` for NaN and infinities, as Go's encoder fails on them.
+    """
+    parts: list[str] = []
+    _json_into(v, parts, escape_html)
+    return "".join(parts)
+
+
+def _json_into(v: Any, out: list[str], esc: bool) -> None:
+    if v is None:
+        out.append("null")
+    elif v is True:
+        out.append("true")
+    elif v is False:
+        out.append("false")
+    elif isinstance(v, str):
+        out.append(json_string(v, esc))
+    elif isinstance(v, int):
+        out.append(str(v))
+    elif isinstance(v, float):
+        out.append(json_float(v))
+    elif isinstance(v, GoTime):
+        out.append('"' + v.rfc3339nano() + '"')
+    elif isinstance(v, GoDuration):
+        out.append(str(v.ns))
+    elif isinstance(v, GoStruct):
+        out.append("{")
+        first = True
+        for k, x in v.items():
+            if not first:
+                out.append(",")
+            first = False
+            out.append(json_string(k, esc))
+            out.append(":")
+            _json_into(x, out, esc)
+        out.append("}")
+    elif isinstance(v, dict):
+        out.append("{")
+        for i, k in enumerate(sorted(v, key=lambda k: str(k).encode("utf-8"))):
+            if i:
+                out.append(",")
+            out.append(json_string(str(k), esc))
+            out.append(":")
+            _json_into(v[k], out, esc)
+        out.append("}")
+    elif isinstance(v, list | tuple):
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            _json_into(x, out, esc)
+        out.append("]")
+    else:
+        raise ValueError(f"json: unsupported type: {go_type_name(v)}")

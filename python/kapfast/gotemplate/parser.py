@@ -394,7 +394,7 @@ class Parser:
                     while self.tokens[k].typ is Tok.SPACE:
                         k += 1
                 else:
-                    raise self.error(f"range can only initialize variables", self.tokens[k])
+                    raise self.error("range can only initialize variables", self.tokens[k])
             if self.tokens[k].typ in (Tok.DECLARE, Tok.ASSIGN) and "." not in names[-1][1:]:
                 is_assign = self.tokens[k].typ is Tok.ASSIGN
                 if len(names) > 1 and is_assign and context != "range":
@@ -445,7 +445,7 @@ class Parser:
         while True:
             self._skip_space()
             t = self.peek()
-            if t.typ is end or t.typ is Tok.RPAREN and end is Tok.RIGHT:
+            if t.typ is end or (t.typ is Tok.RPAREN and end is Tok.RIGHT):
                 if t.typ is Tok.RPAREN:
                     raise self.error("unexpected right paren", t)
                 break

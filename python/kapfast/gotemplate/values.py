@@ -55,7 +55,7 @@ def truth(v: Any) -> bool:
 def print_value(v: Any) -> str:
     """How an action prints its value (``fmt.Fprint`` of the value; ``<no value>`` if missing)."""
     if v.__class__ is str:
-        return v  # type: ignore[no-any-return]
+        return str.__str__(v)
     if v is NO_VALUE:
         return "<no value>"
     if isinstance(v, str):
