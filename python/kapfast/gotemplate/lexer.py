@@ -42,6 +42,8 @@ class Tok(Enum):
     IDENT = auto()
     KEYWORD = auto()
     COMMENT = auto()
+    ERROR = auto()  # the lexer failed here; the parser raises when it gets this far
+    OTHER = auto()  # any other printable character: the parser reports it
     EOF = auto()
 
 
@@ -225,6 +227,9 @@ class Lexer:
                     self.emit(Tok.BOOL, start, self.pos)
                 else:
                     self.emit(Tok.IDENT, start, self.pos)
+            elif c.isascii() and c.isprintable():
+                self.pos += 1
+                self.emit(Tok.OTHER, start, self.pos)
             else:
                 raise self.error(f"unrecognized character in action: {_go_rune(c)}")
 
@@ -234,7 +239,7 @@ class Lexer:
         if p >= len(text):
             return
         c = text[p]
-        if c in " \t\r\n.,|:()" or self._at_right_delim(p)[0]:
+        if c in " \t\r\n.,|:()" or c == RIGHT_DELIM[0]:
             return
         raise self.error(f"bad character {_go_rune(c)}")
 
@@ -316,6 +321,15 @@ def _go_rune(c: str) -> str:
     return f"U+{ord(c):04X} '{c}'" if c.isprintable() else f"U+{ord(c):04X}"
 
 
-def lex(text: str, name: str) -> list[Token]:
-    """All tokens of ``text`` (a template named ``name``), ending with an EOF token."""
-    return Lexer(text, name).run()
+def lex(text: str, name: str) -> tuple[list[Token], TemplateError]:
+    """All tokens of ``text`` (a template named ``name``), ending with an EOF or ERROR token.
+
+    Like Go's lexer, a lexical error only surfaces when the parser reaches it, so a parse error
+    earlier in the text is the one reported. The error is returned alongside the tokens.
+    """
+    lx = Lexer(text, name)
+    try:
+        return lx.run(), TemplateError("", name)
+    except TemplateError as e:
+        lx.tokens.append(Token(Tok.ERROR, "", lx.pos, lx.line))
+        return lx.tokens, e

@@ -13,7 +13,7 @@ from kapfast.gotemplate.errors import TemplateError
 from kapfast.gotemplate.funcs import Func
 from kapfast.gotemplate.values import NO_VALUE, ExecError, arg_value, field, is_true, print_value, truth
 
-MAX_DEPTH = 1000  # nested {{template}} calls; Go allows 100000 but Python's stack does not
+MAX_DEPTH = 100  # nested {{template}} calls; Go allows 100000 but Python's stack does not
 
 
 class _Missing:
@@ -338,7 +338,7 @@ class TemplateNode(Node):
         tree = st.templates.get(self.name)
         if tree is None:
             raise st.fail(self, ExecError(f'no such template "{self.name}"'))
-        new_dot = None if self.pipe is None else self.pipe.eval(st, dot)
+        new_dot = NO_VALUE if self.pipe is None else self.pipe.eval(st, dot)
         if st.depth >= MAX_DEPTH:
             raise st.fail(self, ExecError(f"exceeded maximum template depth ({MAX_DEPTH})"))
         saved = st.vars

@@ -162,6 +162,7 @@ class Parser:
         self.range_depth = 0
         self.position = position_finder(text)
         self.defines: dict[str, ListNode] = {}
+        self.lex_error = TemplateError("", name)
 
     # --- token helpers ------------------------------------------------------------------------
 
@@ -172,11 +173,16 @@ class Parser:
 
     def next(self) -> Token:
         t = self.tokens[self.i]
+        if t.typ is Tok.ERROR:
+            raise self.lex_error
         self.i += 1
         return t
 
     def peek(self) -> Token:
-        return self.tokens[self.i]
+        t = self.tokens[self.i]
+        if t.typ is Tok.ERROR:
+            raise self.lex_error
+        return t
 
     def next_non_space(self) -> Token:
         t = self.next()
@@ -185,9 +191,9 @@ class Parser:
         return t
 
     def peek_non_space(self) -> Token:
-        j = self.i
-        while self.tokens[j].typ is Tok.SPACE:
-            j += 1
+        j = self._skip_from(self.i)
+        if self.tokens[j].typ is Tok.ERROR:
+            raise self.lex_error
         return self.tokens[j]
 
     def expect(self, typ: Tok, context: str) -> Token:
@@ -204,7 +210,7 @@ class Parser:
     # --- top level ----------------------------------------------------------------------------
 
     def parse(self) -> tuple[ListNode, dict[str, ListNode]]:
-        self.tokens = lex(self.text, self.name)
+        self.tokens, self.lex_error = lex(self.text, self.name)
         root = ListNode(0)
         while self.peek().typ is not Tok.EOF:
             if self.peek().typ is Tok.LEFT:
@@ -217,7 +223,7 @@ class Parser:
                     continue
             node, stop = self.text_or_action()
             if stop is not None:
-                raise self.error(f"unexpected {stop}", self.tokens[self.i - 1])
+                raise self.error(f"unexpected {{{{{stop}}}}}", self.tokens[self.i - 1])
             if node is not None:
                 root.nodes.append(node)
         return root, self.defines
@@ -381,31 +387,28 @@ class Parser:
             j += 1
         if self.tokens[j].typ is Tok.VARIABLE:
             names = [self.tokens[j].val]
-            k = j + 1
-            while self.tokens[k].typ is Tok.SPACE:
-                k += 1
-            if self.tokens[k].typ is Tok.COMMA and context == "range":
-                k += 1
-                while self.tokens[k].typ is Tok.SPACE:
-                    k += 1
-                if self.tokens[k].typ is Tok.VARIABLE:
-                    names.append(self.tokens[k].val)
-                    k += 1
-                    while self.tokens[k].typ is Tok.SPACE:
-                        k += 1
-                else:
+            k = self._skip_from(j + 1)
+            if self.tokens[k].typ is Tok.COMMA:
+                if context != "range":
+                    raise self.error(f"too many declarations in {context}", self.tokens[k])
+                k = self._skip_from(k + 1)
+                if self.tokens[k].typ is not Tok.VARIABLE:
                     raise self.error("range can only initialize variables", self.tokens[k])
-            if self.tokens[k].typ in (Tok.DECLARE, Tok.ASSIGN) and "." not in names[-1][1:]:
+                names.append(self.tokens[k].val)
+                k = self._skip_from(k + 1)
+                if self.tokens[k].typ is Tok.COMMA:
+                    raise self.error("too many declarations in range", self.tokens[k])
+                if self.tokens[k].typ not in (Tok.DECLARE, Tok.ASSIGN):
+                    raise self.unexpected(self.tokens[k], "range")
+            if self.tokens[k].typ in (Tok.DECLARE, Tok.ASSIGN):
                 is_assign = self.tokens[k].typ is Tok.ASSIGN
-                if len(names) > 1 and is_assign and context != "range":
-                    raise self.error("too many declarations", self.tokens[k])
-                for nm in names:
-                    if is_assign and nm not in self.vars:
-                        raise self.error(f"undefined variable {nm!r}".replace("'", '"'), self.tokens[j])
+                if is_assign:
+                    # Go finds this only when executing; finding it now is kinder.
+                    for nm in names:
+                        if nm not in self.vars:
+                            raise self.error(f'undefined variable "{nm}"', self.tokens[j])
                 decl = names
                 self.i = k + 1
-            elif self.tokens[k].typ is Tok.COMMA and context != "range":
-                pass
         cmds: list[CommandNode] = []
         while True:
             t = self.peek_non_space()
@@ -445,12 +448,10 @@ class Parser:
         while True:
             self._skip_space()
             t = self.peek()
-            if t.typ is end or (t.typ is Tok.RPAREN and end is Tok.RIGHT):
-                if t.typ is Tok.RPAREN:
-                    raise self.error("unexpected right paren", t)
+            if t.typ is end:
                 break
             if t.typ is Tok.RPAREN:
-                break
+                raise self.error("unexpected right paren", t)
             if t.typ is Tok.PIPE:
                 self.next()
                 if not args:
@@ -469,6 +470,11 @@ class Parser:
         if not args:
             raise self.error("empty command", start)
         return CommandNode(start.pos, args)
+
+    def _skip_from(self, k: int) -> int:
+        while self.tokens[k].typ is Tok.SPACE:
+            k += 1
+        return k
 
     def _skip_space(self) -> None:
         while self.peek().typ is Tok.SPACE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kapfast.gotemplate.errors import TemplateError
 from kapfast.gotemplate.funcs import BUILTINS, Func
 from kapfast.gotemplate.nodes import ListNode, State
 from kapfast.gotemplate.parser import parse, position_finder
@@ -68,7 +69,10 @@ class Template:
     def render(self, data: Any) -> str:
         """Execute the template with ``data`` as dot and ``$``."""
         st = State(self.name, self._funcs, self._templates, self._positions, data)
-        self._root.run(st, data)
+        try:
+            self._root.run(st, data)
+        except RecursionError:
+            raise TemplateError("exceeded maximum template depth", self.name) from None
         return "".join(st.out)
 
     def __repr__(self) -> str:
