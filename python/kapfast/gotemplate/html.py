@@ -417,9 +417,11 @@ def css_value_filter(*args: Any) -> str:
     for i, ch in enumerate(s):
         if ch in "\0\"'()/;@[\\]`{}<>":
             return FILTER_FAILSAFE
-        if ch == "-" and i != 0 and s[i - 1] == "-":
-            return FILTER_FAILSAFE
-        if ch.isascii() and (ch.isalnum() or ch in "-_"):
+        if ch == "-":
+            if i != 0 and s[i - 1] == "-":
+                return FILTER_FAILSAFE  # "--" could open or close an HTML comment
+            continue
+        if ch.isascii() and (ch.isalnum() or ch == "_"):
             ident.append(ch)
     low = "".join(ident).lower()
     if "expression" in low or "mozbinding" in low:
