@@ -161,7 +161,7 @@ def render(text: str, data: Any = None, **kw: Any) -> str:
         ("{{$.Name}}", "cpu"),
         ("{{$t := .Tags}}{{$t.host}}", "serverA"),
         ("{{with .Nested}}{{$.Name}}{{end}}", "cpu"),
-        ("{{$x := .Name | printf \"%s!\"}}{{$x}}", "cpu!"),
+        ('{{$x := .Name | printf "%s!"}}{{$x}}', "cpu!"),
         # pipelines
         ('{{.Name | printf "%s-%s" "x"}}', "x-cpu"),
         ('{{index .Fields "emitted" | printf "%0.3f"}}', "0.000"),
@@ -172,13 +172,13 @@ def render(text: str, data: Any = None, **kw: Any) -> str:
         ("{{(.Nested).Inner.Deep}}", "yes"),
         ("{{(.Nested.Inner).Deep}}", "yes"),
         ('{{printf "%s" (index .Tags "region")}}', "us-west"),
-        ("{{.Str | len | printf \"%d chars\"}}", "5 chars"),
+        ('{{.Str | len | printf "%d chars"}}', "5 chars"),
         # functions
         ('{{index .Tags "host"}}', "serverA"),
         ('{{index .Tags "nope"}}', ""),
         ('{{index .Fields "nope"}}', "<nil>"),
         ("{{index .List 1}}", "b"),
-        ("{{index .Nested \"Inner\" \"Deep\"}}", "yes"),
+        ('{{index .Nested "Inner" "Deep"}}', "yes"),
         ("{{index .List}}", "[a b c]"),
         ('{{index "abc" 1}}', "98"),
         ("{{len .Tags}}", "2"),
@@ -197,7 +197,7 @@ def render(text: str, data: Any = None, **kw: Any) -> str:
         ("{{and 1 0 2}}", "0"),
         ("{{and .True .Str}}", "hello"),
         ("{{or 0 2}}", "2"),
-        ("{{or 0 \"\"}}", ""),
+        ('{{or 0 ""}}', ""),
         ("{{or .EmptyStr .Str}}", "hello"),
         ("{{or 1 .Missing.X}}", "1"),
         ("{{and 0 .Nil.X}}", "0"),
@@ -221,7 +221,7 @@ def render(text: str, data: Any = None, **kw: Any) -> str:
         ('{{js "a=b"}}', "a\\u003Db"),
         ('{{urlquery "a b&c/d"}}', "a+b%26c%2Fd"),
         ('{{urlquery "héllo"}}', "h%C3%A9llo"),
-        ('{{.Html | html}}', "&lt;b&gt;&amp;&#39;&#34;&lt;/b&gt;"),
+        ("{{.Html | html}}", "&lt;b&gt;&amp;&#39;&#34;&lt;/b&gt;"),
         ("{{call .Func}}", "called"),
         ('{{call .Func 1 "x"}}', "called1x"),
         # comparisons
@@ -229,7 +229,7 @@ def render(text: str, data: Any = None, **kw: Any) -> str:
         ("{{eq 1 2}}", "false"),
         ("{{eq 1 2 3 1}}", "true"),
         ('{{eq "a" "a"}}', "true"),
-        ("{{eq .Level \"CRITICAL\" \"WARNING\"}}", "true"),
+        ('{{eq .Level "CRITICAL" "WARNING"}}', "true"),
         ("{{eq 1.5 1.5}}", "true"),
         ("{{eq .True true}}", "true"),
         ('{{eq .Tags.missing "x"}}', "false"),
@@ -249,7 +249,7 @@ def render(text: str, data: Any = None, **kw: Any) -> str:
         ('{{gt (index .Fields "value") 90.0}}', "true"),
         ('{{gt (index .Fields "count") 5}}', "true"),
         ("{{gt .Duration 60000000000}}", "true"),
-        ("{{if and (gt .Fields.value 90.0) (eq .Level \"CRITICAL\")}}both{{end}}", "both"),
+        ('{{if and (gt .Fields.value 90.0) (eq .Level "CRITICAL")}}both{{end}}', "both"),
         # define / template / block
         ('{{define "T"}}[{{.}}]{{end}}{{template "T" .Name}}', "[cpu]"),
         ('{{define "T"}}x{{end}}{{template "T"}}', "x"),
@@ -258,13 +258,15 @@ def render(text: str, data: Any = None, **kw: Any) -> str:
         ('{{block "B" .Name}}({{.}}){{end}}', "(cpu)"),
         ('{{define "A"}}a{{template "B" .}}{{end}}{{define "B"}}b{{.}}{{end}}{{template "A" 1}}', "ab1"),
         ('{{define "T"}}{{$}}{{end}}{{template "T" 7}}', "7"),
-        ('{{define "T"}}{{if .}}{{.}}{{template "T" slice . 1}}{{end}}{{end}}{{template "T" .List}}',
-         "[a b c][b c][c]"),
+        (
+            '{{define "T"}}{{if .}}{{.}}{{template "T" slice . 1}}{{end}}{{end}}{{template "T" .List}}',
+            "[a b c][b c][c]",
+        ),
         ('{{define "T"}}{{end}}ok', "ok"),
         # whitespace in and around actions
         ("{{\n.Name\n}}", "cpu"),
         ("{{.Name}}\n{{.Level}}\n", "cpu\nCRITICAL\n"),
-        ("{{ index  .Tags   \"host\" }}", "serverA"),
+        ('{{ index  .Tags   "host" }}', "serverA"),
     ],
 )
 def test_render(text: str, want: str | None) -> None:
@@ -288,7 +290,7 @@ def test_render(text: str, want: str | None) -> None:
         ("{{.a}}", GoMap(a=1.0), "1"),
         ("{{if .}}t{{else}}f{{end}}", GoDuration(0), "f"),
         ("{{len .}}", "", "0"),
-        ("{{. | printf \"%06.2f\"}}", 3.14159, "003.14"),
+        ('{{. | printf "%06.2f"}}', 3.14159, "003.14"),
         ("{{.ServerInfo.Hostname}}", GoStruct("T", {"ServerInfo": GoStruct("S", {"Hostname": "h"})}), "h"),
     ],
 )
@@ -297,7 +299,7 @@ def test_render_data(text: str, data: Any, want: str) -> None:
 
 
 def test_compile_once_render_many() -> None:
-    t = Template.parse('{{ .ID }} is {{ .Level }}', name="message")
+    t = Template.parse("{{ .ID }} is {{ .Level }}", name="message")
     assert t.render({"ID": "a", "Level": "OK"}) == "a is OK"
     assert t.render({"ID": "b", "Level": "CRITICAL"}) == "b is CRITICAL"
     assert "message" in repr(t)
@@ -323,7 +325,7 @@ def test_custom_func_error_is_reported() -> None:
         ("{{", "unclosed action"),
         ("{{.Name", "unclosed action"),
         ("{{.Name}", 'unexpected "}" in operand'),
-        ("{{end}}", 'unexpected {{end}}'),
+        ("{{end}}", "unexpected {{end}}"),
         ("{{else}}", "unexpected {{else}}"),
         ("{{if .X}}", "unexpected EOF"),
         ("{{range .X}}a", "unexpected EOF"),
@@ -342,7 +344,7 @@ def test_custom_func_error_is_reported() -> None:
         ("{{break}}", "{{break}} outside {{range}}"),
         ("{{continue}}", "{{continue}} outside {{range}}"),
         ("{{template .X}}", "unexpected"),
-        ("{{define \"a\"}}x{{else}}y{{end}}", "unexpected {{else}}"),
+        ('{{define "a"}}x{{else}}y{{end}}', "unexpected {{else}}"),
         ("{{ | .X}}", 'unexpected "|" in command'),
         ("{{.X | }}", "missing command"),
         ("{{.X | 3}}", "non executable command in pipeline stage 2"),
@@ -399,7 +401,7 @@ def test_parse_error_line_and_column() -> None:
         ("{{len .Nil}}", "error calling len"),
         ("{{slice .List 2 1}}", "invalid slice index: 2 > 1"),
         ("{{slice .List 5}}", "index out of range: 5"),
-        ('{{eq .Fields.value 97}}', "error calling eq: incompatible types for comparison"),
+        ("{{eq .Fields.value 97}}", "error calling eq: incompatible types for comparison"),
         ('{{lt 1 "a"}}', "error calling lt: incompatible types for comparison"),
         ("{{lt true false}}", "error calling lt: invalid type for comparison"),
         ("{{lt .Tags .Tags}}", "invalid type for comparison"),

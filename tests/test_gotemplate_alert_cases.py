@@ -191,13 +191,21 @@ def test_issue_370_plus_sign_and_map_in_id() -> None:
     alert_id = idt.render(id_template_data("d_response_time", "rt", "platform_id=2,test_id=118", tags))
     assert alert_id == "kapacitor/rt/map[platform_id:2 test_id:118]/d_response_time"
     msgt = Template.parse(
-        '{{ .Time }} - {{ .ID }} is {{ .Level }} - Average Response time over last 5 min: '
+        "{{ .Time }} - {{ .ID }} is {{ .Level }} - Average Response time over last 5 min: "
         '{{ index .Fields "mean" }}',
         name="message",
     )
     minfo = message_template_data(
-        "d_response_time", "rt", "platform_id=2,test_id=118", tags, None, alert_id, {"mean": 8.797988},
-        "WARNING", t_ns, 0,
+        "d_response_time",
+        "rt",
+        "platform_id=2,test_id=118",
+        tags,
+        None,
+        alert_id,
+        {"mean": 8.797988},
+        "WARNING",
+        t_ns,
+        0,
     )
     msg = msgt.render(minfo)
     assert msg == (
@@ -212,20 +220,36 @@ def test_issue_370_plus_sign_and_map_in_id() -> None:
 
 def test_issue_295_nil_maps_are_null() -> None:
     data = _old_details_data(
-        Name="alertName", TaskName="highalertName", Group="nil", Tags=None, ID="alertName:nil",
-        Fields=None, Level="OK", Message="alertName:nil is OK",
+        Name="alertName",
+        TaskName="highalertName",
+        Group="nil",
+        Tags=None,
+        ID="alertName:nil",
+        Fields=None,
+        Level="OK",
+        Message="alertName:nil is OK",
     )
     assert _details(data) == (
         "{&#34;Name&#34;:&#34;alertName&#34;,&#34;TaskName&#34;:&#34;highalertName&#34;,"
         "&#34;Group&#34;:&#34;nil&#34;,&#34;Tags&#34;:null,&#34;ID&#34;:&#34;alertName:nil&#34;,"
-        "&#34;Fields&#34;:null,&#34;Level&#34;:&#34;OK&#34;,&#34;Message&#34;:&#34;alertName:nil is OK&#34;}\n"
+        "&#34;Fields&#34;:null,&#34;Level&#34;:&#34;OK&#34;,"
+        "&#34;Message&#34;:&#34;alertName:nil is OK&#34;}\n"
     )
 
 
 def test_default_details_current_shape() -> None:
     data = alert_template_data(
-        "cpu", "task", "", {"host": "a"}, {"Hostname": "h", "ClusterID": "c", "ServerID": "s"},
-        "cpu:nil", {"value": 10.0}, "CRITICAL", 31536000 * 10**9, 2 * 10**9, "cpu:nil is CRITICAL",
+        "cpu",
+        "task",
+        "",
+        {"host": "a"},
+        {"Hostname": "h", "ClusterID": "c", "ServerID": "s"},
+        "cpu:nil",
+        {"value": 10.0},
+        "CRITICAL",
+        31536000 * 10**9,
+        2 * 10**9,
+        "cpu:nil is CRITICAL",
     )
     assert _details(data) == (
         "{&#34;Name&#34;:&#34;cpu&#34;,&#34;TaskName&#34;:&#34;task&#34;,&#34;Group&#34;:&#34;nil&#34;,"
@@ -264,7 +288,10 @@ def test_deadman_default_message(level: str, emitted: float, want: str) -> None:
         ('{{ index .Tags "host" }}', "serverA"),
         ("{{ .TaskName }}", "cpu_alert"),
         ("{{ .ServerInfo.Hostname }}", "kapa-host"),
-        ('{{ .ID }} is {{ .Level }} value: {{ index .Fields "value" }}', "cpu:host=serverA is WARNING value: 92.5"),
+        (
+            '{{ .ID }} is {{ .Level }} value: {{ index .Fields "value" }}',
+            "cpu:host=serverA is WARNING value: 92.5",
+        ),
         ("{{ .ID }} is {{ .Level }}", "cpu:host=serverA is WARNING"),
         ("{{ .Duration }}", "5m0s"),
         ("{{ .Time }}", "2016-01-01 00:00:00 +0000 UTC"),
@@ -273,26 +300,32 @@ def test_deadman_default_message(level: str, emitted: float, want: str) -> None:
         ("{{ range $k, $v := .Tags }}{{ $k }}={{ $v }} {{ end }}", "host=serverA region=east "),
         ('{{ printf "%.2f" (index .Fields "value") }}', "92.50"),
         ("{{ .Fields.value }}", "92.5"),
-        ('{{ if gt .Fields.value 90.0 }}hot{{ end }}', "hot"),
+        ("{{ if gt .Fields.value 90.0 }}hot{{ end }}", "hot"),
     ],
 )
 def test_documented_examples(tmpl: str, want: str) -> None:
     tags = {"host": "serverA", "region": "east"}
     data = message_template_data(
-        "cpu", "cpu_alert", group_id("cpu", tags, ["host"]), tags, {"Hostname": "kapa-host"},
-        "cpu:host=serverA", {"value": 92.5}, "WARNING", 1451606400 * 10**9, 300 * 10**9,
+        "cpu",
+        "cpu_alert",
+        group_id("cpu", tags, ["host"]),
+        tags,
+        {"Hostname": "kapa-host"},
+        "cpu:host=serverA",
+        {"value": 92.5},
+        "WARNING",
+        1451606400 * 10**9,
+        300 * 10**9,
     )
     assert Template.parse(tmpl).render(data) == want
 
 
 def test_documented_details_html_example() -> None:
-    tmpl = '''
+    tmpl = """
 <h1>{{ .ID }}</h1>
 <b>{{ .Message }}</b>
 Value: {{ index .Fields "value" }}
-'''
-    data = alert_template_data(
-        "cpu", "t", "", {}, None, "cpu<1>", {"value": 1.5}, "OK", 0, 0, "a & b"
-    )
+"""
+    data = alert_template_data("cpu", "t", "", {}, None, "cpu<1>", {"value": 1.5}, "OK", 0, 0, "a & b")
     out = Template.parse(tmpl, name="details", html=True, funcs=DETAILS_FUNCS).render(data)
     assert out == "\n<h1>cpu&lt;1&gt;</h1>\n<b>a &amp; b</b>\nValue: 1.5\n"

@@ -242,12 +242,8 @@ def format_float(f: float, verb: str = "g", prec: int = -1) -> str:
     if nf is not None:
         return nf
     if prec >= 0:
-        if verb in "gG":
-            # Go's %g with a precision matches C's (trailing zeros removed) except %.0g -> %.1g.
-            out = f"{f:.{max(prec, 1)}{verb}}"
-        else:
-            out = f"{f:.{prec}{verb}}"
-        return out
+        # Go's %g with a precision matches C's (trailing zeros removed); %.0g means %.1g.
+        return f"{f:.{max(prec, 1)}{verb}}" if verb in "gG" else f"{f:.{prec}{verb}}"
     sign = "-" if math.copysign(1.0, f) < 0 else ""
     digits, dp = _shortest_digits(f)
     if f == 0:

@@ -259,7 +259,11 @@ def _url_process(norm: bool, args: tuple[Any, ...]) -> str:
     n = len(data)
     for i, b in enumerate(data):
         c = chr(b)
-        if c in _URL_UNRESERVED or (c in _URL_RESERVED and norm) or (c == "%" and norm and i + 2 < n and chr(data[i + 1]) in _HEX and chr(data[i + 2]) in _HEX):
+        if (
+            c in _URL_UNRESERVED
+            or (c in _URL_RESERVED and norm)
+            or (c == "%" and norm and i + 2 < n and chr(data[i + 1]) in _HEX and chr(data[i + 2]) in _HEX)
+        ):
             out.append(c)
         else:
             out.append(f"%{b:02x}")

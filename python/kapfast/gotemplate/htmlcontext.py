@@ -136,7 +136,25 @@ _SPACE = "\t\n\f\r "
 # Attribute names whose values are URLs, scripts, styles (Go's attrTypeMap, abridged to the
 # non-plain entries; every other known attribute is plain text).
 _URL_ATTRS = frozenset(
-    ["action", "archive", "background", "cite", "classid", "codebase", "data", "formaction", "href", "icon", "longdesc", "manifest", "poster", "profile", "src", "usemap", "xmlns"]
+    [
+        "action",
+        "archive",
+        "background",
+        "cite",
+        "classid",
+        "codebase",
+        "data",
+        "formaction",
+        "href",
+        "icon",
+        "longdesc",
+        "manifest",
+        "poster",
+        "profile",
+        "src",
+        "usemap",
+        "xmlns",
+    ]
 )
 
 
@@ -223,10 +241,7 @@ def _t_tag(c: Context, s: str) -> tuple[Context, int]:
     if i == j:
         return error_ctx(f"expected space, attr name, or end of tag, but got {s[i:]!r}"), len(s)
     name = s[i:j].lower()
-    if c.element == Element.SCRIPT and name == "type":
-        attr = Attr.SCRIPT_TYPE
-    else:
-        attr = attr_type(name)
+    attr = Attr.SCRIPT_TYPE if c.element == Element.SCRIPT and name == "type" else attr_type(name)
     state = S.ATTR_NAME if j == len(s) else S.AFTER_NAME
     return Context(state=state, element=c.element, attr=attr), j
 
@@ -280,7 +295,22 @@ def _t_url(c: Context, s: str) -> tuple[Context, int]:
 
 
 _REGEXP_PRECEDERS = frozenset(
-    ["break", "case", "continue", "delete", "do", "else", "finally", "in", "instanceof", "return", "throw", "try", "typeof", "void"]
+    [
+        "break",
+        "case",
+        "continue",
+        "delete",
+        "do",
+        "else",
+        "finally",
+        "in",
+        "instanceof",
+        "return",
+        "throw",
+        "try",
+        "typeof",
+        "void",
+    ]
 )
 
 
@@ -517,9 +547,14 @@ def context_after_text(c: Context, s: str) -> tuple[Context, int]:
                 break
         return c, len(s)
     element = c.element
-    if c.state == S.ATTR and c.element == Element.SCRIPT and c.attr == Attr.SCRIPT_TYPE:
-        if not _is_js_type(s[:i]):
-            element = Element.NONE
+    if (
+        c.state == S.ATTR
+        and c.element == Element.SCRIPT
+        and c.attr == Attr.SCRIPT_TYPE
+        and not _is_js_type(s[:i])
+    ):
+        # <script type="text/template">: the element's content is not JavaScript.
+        element = Element.NONE
     if c.delim != Delim.SPACE_OR_TAG_END:
         i += 1  # the closing quote
     return Context(state=S.TAG, element=element), i
