@@ -12,6 +12,8 @@ from kapfast.alert_event import (
     AlertEvent,
     AlertEventError,
     alert_template_data,
+    compile_alert_templates,
+    deadman_message,
     group_id,
     group_string,
     id_template_data,
@@ -275,3 +277,42 @@ def test_series_to_json_direct() -> None:
     assert series_to_json({"name": "x", "columns": ["a"], "values": [[1], [2]]}) == (
         '{"name":"x","columns":["a"],"values":[[1],[2]]}'
     )
+
+
+def test_nil_tags_and_fields() -> None:
+    d = alert_template_data("cpu", "t", "", None, None, "cpu:nil", None, "OK", 0, 0, "m")
+    _, msg_t, det_t = compile_alert_templates(message='{{ .Tags }} {{ .Fields }} {{ index .Tags "x" }}.')
+    assert msg_t.render(d) == "map[] map[] ."
+    out = det_t.render(d)
+    assert "&#34;Tags&#34;:null" in out
+    assert "&#34;Fields&#34;:null" in out
+
+
+def test_compile_alert_templates_defaults() -> None:
+    id_t, msg_t, det_t = compile_alert_templates()
+    d = alert_template_data("cpu", "t", "", {}, None, "cpu:nil", {}, "CRITICAL", 0, 0, "cpu:nil is CRITICAL")
+    assert id_t.render(d) == "cpu:nil"
+    assert msg_t.render(d) == "cpu:nil is CRITICAL"
+    assert det_t.render(d).startswith("{&#34;Name&#34;:&#34;cpu&#34;")
+    assert det_t.html and not msg_t.html
+
+
+def test_compile_alert_templates_errors() -> None:
+    with pytest.raises(TemplateError, match="template: message:1"):
+        compile_alert_templates(message="{{ .ID ")
+    with pytest.raises(TemplateError, match="details"):
+        compile_alert_templates(details="<a href='{{ .ID }}")
+
+
+@pytest.mark.parametrize(
+    ("interval", "level", "emitted", "want"),
+    [
+        (10 * S, "CRITICAL", 0.0, "cpu:nil is dead: 0.000 points/10s."),
+        (60 * S, "OK", 12.0, "cpu:nil is alive: 12.000 points/1m0s."),
+        (90 * S, "CRITICAL", 0.5, "cpu:nil is dead: 0.500 points/1m30s."),
+    ],
+)
+def test_deadman_message(interval: int, level: str, emitted: float, want: str) -> None:
+    _, msg_t, _ = compile_alert_templates(message=deadman_message(interval))
+    d = message_template_data("cpu", "t", "", {}, None, "cpu:nil", {"emitted": emitted}, level, 0, 0)
+    assert msg_t.render(d) == want

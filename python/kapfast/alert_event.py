@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,15 +25,25 @@ from kapfast.gofmt import (
     GoStringMap,
     GoStruct,
     GoTime,
+    duration_string,
     json_encode,
     json_string,
     rfc3339nano,
 )
+from kapfast.gotemplate import Template
+from kapfast.gotemplate.html import json_compact_func, json_func
 
 __all__ = [
+    "DEFAULT_DETAILS",
+    "DEFAULT_ID",
+    "DEFAULT_MESSAGE",
+    "DETAILS_FUNCS",
     "LEVELS",
     "AlertEvent",
+    "AlertEventError",
     "alert_template_data",
+    "compile_alert_templates",
+    "deadman_message",
     "group_id",
     "group_string",
     "id_template_data",
@@ -43,6 +53,40 @@ __all__ = [
 
 LEVELS = ("OK", "INFO", "WARNING", "CRITICAL")
 NIL_GROUP = "nil"
+
+# Kapacitor's defaults for the alert node's templates.
+DEFAULT_ID = "{{ .Name }}:{{ .Group }}"
+DEFAULT_MESSAGE = "{{ .ID }} is {{ .Level }}"
+DEFAULT_DETAILS = "{{ json . }}"
+_DEADMAN_MESSAGE = (
+    '{{ .ID }} is {{ if eq .Level "OK" }}alive{{ else }}dead{{ end }}: '
+    '{{ index .Fields "emitted" | printf "%0.3f" }} points/INTERVAL.'
+)
+# The functions Kapacitor gives the details template (html/template).
+DETAILS_FUNCS: dict[str, Callable[[Any], Any]] = {"json": json_func, "jsonCompact": json_compact_func}
+
+
+def deadman_message(interval_ns: int) -> str:
+    """The default message of ``|deadman()``: INTERVAL is the interval as a Go duration."""
+    return _DEADMAN_MESSAGE.replace("INTERVAL", duration_string(interval_ns), 1)
+
+
+def compile_alert_templates(
+    id: str | None = None, message: str | None = None, details: str | None = None
+) -> tuple[Template, Template, Template]:
+    """Compile an alert node's id, message (text/template) and details (html/template).
+
+    ``None`` selects Kapacitor's default. Raises :class:`~kapfast.gotemplate.TemplateError` for
+    a template that does not parse (or, for details, that cannot be escaped).
+    """
+    return (
+        Template.parse(DEFAULT_ID if id is None else id, name="id"),
+        Template.parse(DEFAULT_MESSAGE if message is None else message, name="message"),
+        Template.parse(
+            DEFAULT_DETAILS if details is None else details, name="details", html=True, funcs=DETAILS_FUNCS
+        ),
+    )
+
 
 # Template-data struct names as Go prints them in errors ("can't evaluate field X in type ...").
 _ID_INFO = "kapacitor.idInfo"
@@ -86,9 +130,9 @@ def _server_info(server_info: Mapping[str, str] | None) -> GoStruct:
     )
 
 
-def _tags(tags: Mapping[str, str] | None) -> GoStringMap | None:
+def _tags(tags: Mapping[str, str] | None) -> GoStringMap:
     # A Go nil map prints as map[] and encodes as null; keep that distinction.
-    return None if tags is None else GoStringMap(tags)
+    return GoStringMap.nil_map() if tags is None else GoStringMap(tags)
 
 
 def id_template_data(
@@ -128,7 +172,7 @@ def message_template_data(
     data.update(
         {
             "ID": id,
-            "Fields": None if fields is None else GoMap(fields),
+            "Fields": GoMap.nil_map() if fields is None else GoMap(fields),
             "Level": level,
             "Time": GoTime(time_ns),
             "Duration": GoDuration(duration_ns),

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "GoDuration",
@@ -96,10 +97,20 @@ class GoDuration:
 
 
 class GoMap(dict[str, Any]):
-    """A Go ``map[string]interface{}``: a missing key's zero value is ``nil``."""
+    """A Go ``map[string]interface{}``: a missing key's zero value is ``nil``.
+
+    ``GoMap.nil_map()`` is Go's nil map: empty, printed ``map[]``, but JSON ``null``.
+    """
 
     zero: Any = None
     go_type = "map[string]interface {}"
+    is_nil = False
+
+    @classmethod
+    def nil_map(cls) -> Self:
+        m = cls()
+        m.is_nil = True
+        return m
 
 
 class GoStringMap(GoMap):
@@ -702,29 +713,27 @@ _JSON_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\
 _JSON_HTML_ESC = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 
 
+_JSON_NEEDS_ESC = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
+_JSON_NEEDS_ESC_NO_HTML = re.compile('[\x00-\x1f"\\\\\u2028\u2029\ud800-\udfff]')
+
+
+def _json_escape_char(m: re.Match[str]) -> str:
+    c = m.group()
+    r = _JSON_ESC.get(c) or _JSON_HTML_ESC.get(c)
+    if r is not None:
+        return r
+    o = ord(c)
+    if 0xD800 <= o <= 0xDFFF:
+        return "\\ufffd"  # invalid UTF-8 is replaced, as Go does
+    return f"\\u{o:04x}"
+
+
 def json_string(s: str, escape_html: bool = True) -> str:
     """A string as ``encoding/json`` writes it (HTML-safe by default, like ``json.Encoder``)."""
-    out = ['"']
-    start = 0
-    for i, c in enumerate(s):
-        o = ord(c)
-        if o >= 0x20 and c not in '"\\<>&\u2028\u2029' and not (0xD800 <= o <= 0xDFFF):
-            continue
-        if c in "<>&" and not escape_html:
-            continue
-        out.append(s[start:i])
-        start = i + 1
-        if c in _JSON_ESC:
-            out.append(_JSON_ESC[c])
-        elif c in _JSON_HTML_ESC:
-            out.append(_JSON_HTML_ESC[c])
-        elif 0xD800 <= o <= 0xDFFF:
-            out.append("\ufffd")  # invalid UTF-8 is replaced, as Go does
-        else:
-            out.append(f"\\u{o:04x}")
-    out.append(s[start:])
-    out.append('"')
-    return "".join(out)
+    pattern = _JSON_NEEDS_ESC if escape_html else _JSON_NEEDS_ESC_NO_HTML
+    if pattern.search(s) is None:
+        return '"' + s + '"'
+    return '"' + pattern.sub(_json_escape_char, s) + '"'
 
 
 def json_encode(v: Any, escape_html: bool = True) -> str:
@@ -738,23 +747,18 @@ def json_encode(v: Any, escape_html: bool = True) -> str:
 
 
 def _json_into(v: Any, out: list[str], esc: bool) -> None:
-    if v is None:
-        out.append("null")
-    elif v is True:
-        out.append("true")
-    elif v is False:
-        out.append("false")
-    elif isinstance(v, str):
+    t = type(v)
+    if t is str:
         out.append(json_string(v, esc))
-    elif isinstance(v, int):
-        out.append(str(v))
-    elif isinstance(v, float):
+    elif t is float:
         out.append(json_float(v))
-    elif isinstance(v, GoTime):
-        out.append('"' + v.rfc3339nano() + '"')
-    elif isinstance(v, GoDuration):
-        out.append(str(v.ns))
-    elif isinstance(v, GoStruct):
+    elif t is int:
+        out.append(str(v))
+    elif v is None:
+        out.append("null")
+    elif t is bool:
+        out.append("true" if v else "false")
+    elif t is GoStruct:
         out.append("{")
         first = True
         for k, x in v.items():
@@ -765,7 +769,14 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
             out.append(":")
             _json_into(x, out, esc)
         out.append("}")
+    elif isinstance(v, GoTime):
+        out.append('"' + v.rfc3339nano() + '"')
+    elif isinstance(v, GoDuration):
+        out.append(str(v.ns))
     elif isinstance(v, dict):
+        if getattr(v, "is_nil", False):
+            out.append("null")
+            return
         out.append("{")
         for i, k in enumerate(sorted(v, key=lambda k: str(k).encode("utf-8"))):
             if i:
@@ -781,5 +792,13 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
                 out.append(",")
             _json_into(x, out, esc)
         out.append("]")
+    elif isinstance(v, str):
+        out.append(json_string(str.__str__(v), esc))
+    elif isinstance(v, bool):
+        out.append("true" if v else "false")
+    elif isinstance(v, int):
+        out.append(str(int(v)))
+    elif isinstance(v, float):
+        out.append(json_float(float(v)))
     else:
         raise ValueError(f"json: unsupported type: {go_type_name(v)}")
