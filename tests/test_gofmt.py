@@ -243,6 +243,10 @@ def test_json_float_rejects_nan() -> None:
         ("%v|%v", ["a", 3], "a|3"),
         ("%x", [-255], "-ff"),
         ("%6.2f%%", [99.5], " 99.50%"),
+        ("%v", [GoStruct("T", {"A": "x", "B": 1})], "{x 1}"),
+        ("%+v", [5], "5"),
+        ("%+d", [5], "+5"),
+        ("%+v", [GoStruct("T", {"A": "x", "B": GoStruct("U", {"C": 2})})], "{A:x B:{C:2}}"),
     ],
 )
 def test_sprintf(fmt: str, args: list[Any], want: str) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "sprint",
     "sprintf",
     "sprintln",
+    "time_format",
     "time_string",
 ]
 
@@ -389,11 +390,12 @@ def go_type_name(v: Any) -> str:
 class _Spec:
     """One parsed ``%`` directive: flags, width, precision and verb."""
 
-    __slots__ = ("minus", "plus", "prec", "sharp", "space", "verb", "width", "zero")
+    __slots__ = ("minus", "plus", "plus_v", "prec", "sharp", "space", "verb", "width", "zero")
 
     def __init__(self) -> None:
         self.minus = False
         self.plus = False
+        self.plus_v = False
         self.sharp = False
         self.space = False
         self.zero = False
@@ -560,6 +562,9 @@ def _format(v: Any, spec: _Spec, verb: str, depth: int) -> str:
             return _fmt_string(str(v), spec, verb)
         return _bad_verb(v, verb)
     if isinstance(v, GoStruct):
+        if spec.plus_v:
+            # %+v names the fields.
+            return "{" + " ".join(f"{k}:{_format(x, spec, verb, depth + 1)}" for k, x in v.items()) + "}"
         return "{" + " ".join(_format(x, spec, verb, depth + 1) for x in v.values()) + "}"
     if isinstance(v, dict):
         items = sorted(v.items(), key=lambda kv: _sort_key(kv[0]))
@@ -696,6 +701,10 @@ def sprintf(fmt: str, args: Sequence[Any]) -> str:
         argn += 1
         if verb == "w":
             verb = "v"
+        if verb == "v" and spec.plus:
+            # %+v is not a sign flag: it asks structs to name their fields.
+            spec.plus = False
+            spec.plus_v = True
         out.append(_format(arg, spec, verb, 0))
     if argn < len(args):
         extra = ", ".join(
@@ -802,3 +811,167 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
         out.append(json_float(float(v)))
     else:
         raise ValueError(f"json: unsupported type: {go_type_name(v)}")
+
+
+# --------------------------------------------------------------------------------------------
+# time.Time.Format
+# --------------------------------------------------------------------------------------------
+
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+# Layout elements of Go's reference time, longest first where one is a prefix of another.
+_STD_CHUNKS = (
+    "January",
+    "Jan",
+    "Monday",
+    "Mon",
+    "MST",
+    "2006",
+    "002",
+    "__2",
+    "_2",
+    "01",
+    "02",
+    "03",
+    "04",
+    "05",
+    "06",
+    "15",
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+    "PM",
+    "pm",
+    "-07:00:00",
+    "-070000",
+    "-07:00",
+    "-0700",
+    "-07",
+    "Z07:00:00",
+    "Z070000",
+    "Z07:00",
+    "Z0700",
+    "Z07",
+)
+
+
+def time_format(ns: int, layout: str) -> str:
+    """Go's ``time.Time.Format(layout)`` of a UTC time (``2006-01-02T15:04:05Z07:00`` style)."""
+    t, frac = _split_ns(ns)
+    out: list[str] = []
+    i = 0
+    n = len(layout)
+    while i < n:
+        c = layout[i]
+        # Fractional seconds: .000 (fixed) or .999 (trailing zeros trimmed), also with ','.
+        if c in ".," and i + 1 < n and layout[i + 1] in "09":
+            d = layout[i + 1]
+            j = i + 1
+            while j < n and layout[j] == d:
+                j += 1
+            if not (j < n and layout[j].isdigit()):
+                digits = f"{frac:09d}"[: j - i - 1]
+                if d == "9":
+                    digits = digits.rstrip("0")
+                    out.append(c + digits if digits else "")
+                else:
+                    out.append(c + digits)
+                i = j
+                continue
+        if layout.startswith("_2006", i):
+            out.append("_")  # "_2006" is a literal underscore and the year, as in Go
+            i += 1
+            continue
+        for chunk in _STD_CHUNKS:
+            if layout.startswith(chunk, i) and _chunk_ok(layout, i, chunk):
+                out.append(_std_value(chunk, t))
+                i += len(chunk)
+                break
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _chunk_ok(layout: str, i: int, chunk: str) -> bool:
+    # "Jan"/"Mon" must not be followed by a lower-case letter ("Janet" is literal), as in Go.
+    if chunk in ("Jan", "Mon"):
+        j = i + len(chunk)
+        return not (j < len(layout) and layout[j].islower())
+    return True
+
+
+def _std_value(chunk: str, t: _dt.datetime) -> str:
+    if chunk == "January":
+        return _MONTHS[t.month - 1]
+    if chunk == "Jan":
+        return _MONTHS[t.month - 1][:3]
+    if chunk == "Monday":
+        return _WEEKDAYS[t.weekday()]
+    if chunk == "Mon":
+        return _WEEKDAYS[t.weekday()][:3]
+    if chunk == "MST":
+        return "UTC"
+    if chunk == "2006":
+        return f"{t.year:04d}"
+    if chunk == "06":
+        return f"{t.year % 100:02d}"
+    if chunk == "002":
+        return f"{t.timetuple().tm_yday:03d}"
+    if chunk == "__2":
+        return f"{t.timetuple().tm_yday:>3d}"
+    if chunk == "_2":
+        return f"{t.day:>2d}"
+    if chunk == "01":
+        return f"{t.month:02d}"
+    if chunk == "1":
+        return str(t.month)
+    if chunk == "02":
+        return f"{t.day:02d}"
+    if chunk == "2":
+        return str(t.day)
+    if chunk == "15":
+        return f"{t.hour:02d}"
+    h12 = t.hour % 12 or 12
+    if chunk == "03":
+        return f"{h12:02d}"
+    if chunk == "3":
+        return str(h12)
+    if chunk == "04":
+        return f"{t.minute:02d}"
+    if chunk == "4":
+        return str(t.minute)
+    if chunk == "05":
+        return f"{t.second:02d}"
+    if chunk == "5":
+        return str(t.second)
+    if chunk == "PM":
+        return "PM" if t.hour >= 12 else "AM"
+    if chunk == "pm":
+        return "pm" if t.hour >= 12 else "am"
+    if chunk.startswith("Z"):
+        return "Z"  # UTC
+    # Numeric zone offsets of UTC.
+    return {
+        "-07:00:00": "+00:00:00",
+        "-070000": "+000000",
+        "-07:00": "+00:00",
+        "-0700": "+0000",
+        "-07": "+00",
+    }[chunk]

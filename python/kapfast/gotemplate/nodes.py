@@ -11,6 +11,7 @@ from typing import Any
 from kapfast.gofmt import go_quote, go_type_name
 from kapfast.gotemplate.errors import TemplateError
 from kapfast.gotemplate.funcs import Func
+from kapfast.gotemplate.methods import call_method, find_method
 from kapfast.gotemplate.values import NO_VALUE, ExecError, arg_value, field, is_true, print_value, truth
 
 MAX_DEPTH = 100  # nested {{template}} calls; Go allows 100000 but Python's stack does not
@@ -534,7 +535,7 @@ class CommandNode(Node):
         if isinstance(first, IdentifierNode):
             return call_function(st, dot, self, first, self.args[1:], final)
         if len(self.args) > 1 or final is not MISSING:
-            raise st.fail(first, ExecError(f"can't give argument to non-function {first}"))
+            return self.call_method(st, dot, first, final)
         if isinstance(first, FieldNode):
             return first.walk(st, dot)
         if isinstance(first, VariableNode):
@@ -550,6 +551,27 @@ class CommandNode(Node):
         if isinstance(first, NilNode):
             raise st.fail(first, ExecError("nil is not a command"))
         return first.value(st, dot)
+
+    def call_method(self, st: State, dot: Any, first: ArgNode, final: Any) -> Any:
+        """``{{ .Time.Format "15:04" }}``: the last field names a method given arguments."""
+        recv: Any
+        if isinstance(first, FieldNode) and first.idents:
+            recv, name = FieldNode(first.pos, first.idents[:-1]).walk(st, dot), first.idents[-1]
+        elif isinstance(first, VariableNode) and len(first.idents) > 1:
+            recv, name = VariableNode(first.pos, first.idents[:-1]).walk(st), first.idents[-1]
+        elif isinstance(first, ChainNode):
+            recv, name = ChainNode(first.pos, first.node, first.fields[:-1]).walk(st, dot), first.fields[-1]
+        else:
+            raise st.fail(first, ExecError(f"can't give argument to non-function {first}"))
+        if find_method(recv, name) is None:
+            raise st.fail(first, ExecError(f"can't give argument to non-function {first}"))
+        argv = [a.value(st, dot) for a in self.args[1:]]
+        if final is not MISSING:
+            argv.append(arg_value(final))
+        try:
+            return call_method(recv, name, argv)
+        except ExecError as e:
+            raise st.fail(first, e) from None
 
     def __str__(self) -> str:
         return " ".join(str(a) if not isinstance(a, PipeArgNode) else f"({a.pipe})" for a in self.args)

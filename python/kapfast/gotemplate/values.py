@@ -83,6 +83,11 @@ def field(receiver: Any, name: str) -> Any:
         raise ExecError(f"nil pointer evaluating interface {{}}.{name}")
     if receiver is NO_VALUE:
         return NO_VALUE
+    if isinstance(receiver, GoTime | GoDuration):
+        from kapfast.gotemplate.methods import call_method, find_method
+
+        if find_method(receiver, name) is not None:
+            return call_method(receiver, name, [])
     raise ExecError(f"can't evaluate field {name} in type {go_type_name(receiver)}")
 
 
