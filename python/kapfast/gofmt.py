@@ -23,6 +23,7 @@ from typing import Any, Self
 
 __all__ = [
     "GoDuration",
+    "GoInt",
     "GoMap",
     "GoStringMap",
     "GoStruct",
@@ -30,6 +31,7 @@ __all__ = [
     "duration_string",
     "format_float",
     "go_quote",
+    "go_syntax",
     "go_type_name",
     "json_encode",
     "json_float",
@@ -355,10 +357,18 @@ def go_quote(s: str, quote: str = '"', ascii_only: bool = False) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+class GoInt(int):
+    """A Go ``int`` (a template's integer constant), as opposed to a field's ``int64``."""
+
+    __slots__ = ()
+
+
 def go_type_name(v: Any) -> str:
     """The Go type name Kapacitor's value would have (``string``, ``float64``, ...)."""
     if isinstance(v, bool):
         return "bool"
+    if isinstance(v, GoInt):
+        return "int"
     if isinstance(v, int):
         return "int64"
     if isinstance(v, float):
@@ -542,6 +552,8 @@ def _format(v: Any, spec: _Spec, verb: str, depth: int) -> str:
         return _bad_verb(v, verb)
     if verb == "T":
         return _pad(go_type_name(v), spec)
+    if verb == "v" and spec.sharp:
+        return _pad(go_syntax(v), spec)
     if isinstance(v, bool):
         if verb in "vt":
             return _pad("true" if v else "false", spec)
@@ -580,6 +592,38 @@ def _format(v: Any, spec: _Spec, verb: str, depth: int) -> str:
     if verb in "vs":
         return _pad(str(v), spec)
     return _bad_verb(v, verb)
+
+
+def go_syntax(v: Any) -> str:
+    """Go's ``%#v``: the value as Go source text."""
+    if v is None:
+        return "<nil>"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return format_float(v)
+    if isinstance(v, str):
+        return go_quote(v)
+    if isinstance(v, GoDuration):
+        return str(v.ns)
+    if isinstance(v, GoTime):
+        t, frac = _split_ns(v.ns)
+        return (
+            f"time.Date({t.year}, time.{_MONTHS[t.month - 1]}, {t.day}, {t.hour}, {t.minute}, "
+            f"{t.second}, {frac}, time.UTC)"
+        )
+    if isinstance(v, GoStruct):
+        return v.type_name + "{" + ", ".join(f"{k}:{go_syntax(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, dict):
+        if getattr(v, "is_nil", False):
+            return go_type_name(v) + "(nil)"
+        items = sorted(v.items(), key=lambda kv: _sort_key(kv[0]))
+        return go_type_name(v) + "{" + ", ".join(f"{go_syntax(k)}:{go_syntax(x)}" for k, x in items) + "}"
+    if isinstance(v, list | tuple):
+        return go_type_name(v) + "{" + ", ".join(go_syntax(x) for x in v) + "}"
+    return str(v)
 
 
 def _sort_key(k: Any) -> tuple[int, Any]:

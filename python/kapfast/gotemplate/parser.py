@@ -6,6 +6,7 @@ import bisect
 from collections.abc import Callable, Container
 from typing import Any
 
+from kapfast.gofmt import GoInt
 from kapfast.gotemplate.errors import TemplateError
 from kapfast.gotemplate.lexer import Tok, Token, lex
 from kapfast.gotemplate.nodes import (
@@ -137,16 +138,16 @@ def parse_number(text: str) -> Any:
     if lower.startswith("0x"):
         if "p" in lower or "." in lower:
             return sign * float.fromhex(body)
-        return sign * int(body[2:], 16)
+        return GoInt(sign * int(body[2:], 16))
     if lower.startswith("0o"):
-        return sign * int(body[2:], 8)
+        return GoInt(sign * int(body[2:], 8))
     if lower.startswith("0b"):
-        return sign * int(body[2:], 2)
+        return GoInt(sign * int(body[2:], 2))
     if any(c in lower for c in ".e"):
         return sign * float(body)
     if len(body) > 1 and body[0] == "0":
-        return sign * int(body, 8)  # a leading 0 means octal, as in Go
-    return sign * int(body)
+        return GoInt(sign * int(body, 8))  # a leading 0 means octal, as in Go
+    return GoInt(sign * int(body))
 
 
 class Parser:
@@ -528,7 +529,7 @@ class Parser:
                 raise self.error(f"malformed character constant: {t.val}", t) from None
             if len(s) != 1:
                 raise self.error(f"malformed character constant: {t.val}", t)
-            return ConstNode(t.pos, ord(s), t.val)
+            return ConstNode(t.pos, GoInt(ord(s)), t.val)
         if typ in (Tok.STRING, Tok.RAWSTRING):
             return ConstNode(t.pos, self._string(t), t.val)
         if typ is Tok.LPAREN:
