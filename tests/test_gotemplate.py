@@ -313,6 +313,28 @@ def test_custom_funcs() -> None:
     assert t.render("ab") == "AB-abab"
 
 
+@pytest.mark.parametrize(
+    ("text", "msg"),
+    [
+        ("{{one}}", "wrong number of args for one: want 1 got 0"),
+        ("{{one 1 2}}", "wrong number of args for one: want 1 got 2"),
+        ("{{opt}}", "wrong number of args for opt: want at least 1 got 0"),
+    ],
+)
+def test_custom_func_arity(text: str, msg: str) -> None:
+    funcs = {"one": lambda a: a, "opt": lambda a, *rest: a}
+    with pytest.raises(TemplateError, match=msg):
+        Template.parse(text, funcs=funcs).render(None)
+
+
+def test_custom_func_with_default_args() -> None:
+    def f(a: Any, b: Any = "d") -> str:
+        return f"{a}{b}"
+
+    t = Template.parse("{{f 1}} {{f 1 2}}", funcs={"f": f})
+    assert t.render(None) == "1d 12"
+
+
 def test_custom_func_error_is_reported() -> None:
     def boom(x: Any) -> str:
         raise RuntimeError("kaput")

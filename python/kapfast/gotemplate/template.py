@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -9,6 +10,24 @@ from kapfast.gotemplate.errors import TemplateError
 from kapfast.gotemplate.funcs import BUILTINS, Func
 from kapfast.gotemplate.nodes import ListNode, State
 from kapfast.gotemplate.parser import parse, position_finder
+
+
+def _arity(fn: Callable[..., Any]) -> tuple[int, int]:
+    """How many arguments a user function takes (minimum, maximum or -1), for Go's arity error."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return 0, -1
+    lo = hi = 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            hi = -1
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.default is p.empty:
+                lo += 1
+            if hi >= 0:
+                hi += 1
+    return lo, hi
 
 
 class Template:
@@ -55,7 +74,8 @@ class Template:
             for k, fn in ESCAPERS.items():
                 table[k] = (fn, 0, -1, False)
         for k, fn in (funcs or {}).items():
-            table[k] = (fn, 0, -1, False)
+            lo, hi = _arity(fn)
+            table[k] = (fn, lo, hi, False)
         root, defines = parse(text, name, table)
         templates = dict(defines)
         templates.setdefault(name, root)
