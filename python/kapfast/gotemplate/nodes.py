@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapfast.gofmt import go_quote, go_type_name
+from kapfast.gofmt import go_quote
 from kapfast.gotemplate.errors import TemplateError
 from kapfast.gotemplate.funcs import Func
 from kapfast.gotemplate.methods import call_method, find_method
@@ -633,5 +633,4 @@ __all__ = [
     "TextNode",
     "VariableNode",
     "WithNode",
-    "go_type_name",
 ]
