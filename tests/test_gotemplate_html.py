@@ -115,6 +115,10 @@ def render(text: str, data: Any = None) -> str:
         ("<input {{.H}}>", "<input ZgotmplZ>"),
         ('<input {{"onclick"}}="x">', '<input ZgotmplZ="x">'),
         ('<div data-x="{{.S}}">', '<div data-x="x">'),
+        ('<div data-src="{{.Bad}}">', '<div data-src="#ZgotmplZ">'),
+        ('<div my-url="{{.Bad}}">', '<div my-url="#ZgotmplZ">'),
+        ('<use xlink:href="{{.Bad}}">', '<use xlink:href="#ZgotmplZ">'),
+        ('<track srclang="{{.Bad}}">', '<track srclang="javascript:alert(1)">'),
         # URLs
         ('<a href="{{.U}}">', '<a href="http://example.com/a%20b?x=1&amp;y=%3c2%3e">'),
         ('<a href="{{.Bad}}">', '<a href="#ZgotmplZ">'),

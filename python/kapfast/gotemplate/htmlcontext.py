@@ -176,8 +176,8 @@ def attr_type(name: str) -> Attr:
         return Attr.SRCSET
     if name.startswith("on"):
         return Attr.SCRIPT
-    if name in ("dir", "type", "lang", "class", "id", "name", "value", "title", "alt", "width", "height"):
-        return Attr.NONE
+    if name in ("srcdoc", "srclang"):
+        return Attr.NONE  # known attributes that only look like URLs (srcdoc is HTML)
     if "src" in name or "uri" in name or "url" in name:
         return Attr.URL
     return Attr.NONE
