@@ -162,6 +162,7 @@ def render(text: str, data: Any = None, **kw: Any) -> str:
         ("{{$t := .Tags}}{{$t.host}}", "serverA"),
         ("{{with .Nested}}{{$.Name}}{{end}}", "cpu"),
         ('{{$x := .Name | printf "%s!"}}{{$x}}', "cpu!"),
+        ("{{print ($y := 3) $y}}{{$y}}", "3 33"),
         # pipelines
         ('{{.Name | printf "%s-%s" "x"}}', "x-cpu"),
         ('{{index .Fields "emitted" | printf "%0.3f"}}', "0.000"),

@@ -495,11 +495,8 @@ class PipeArgNode(ArgNode):
         self.pipe = pipe
 
     def value(self, st: State, dot: Any) -> Any:
-        mark = st.mark()
-        try:
-            return arg_value(self.pipe.eval(st, dot))
-        finally:
-            st.pop(mark)
+        # Variables declared inside the parentheses stay in scope, as in Go.
+        return arg_value(self.pipe.eval(st, dot))
 
     def __str__(self) -> str:
         return "(" + str(self.pipe) + ")"
@@ -543,11 +540,7 @@ class CommandNode(Node):
         if isinstance(first, ChainNode):
             return first.walk(st, dot)
         if isinstance(first, PipeArgNode):
-            mark = st.mark()
-            try:
-                return first.pipe.eval(st, dot)
-            finally:
-                st.pop(mark)
+            return first.pipe.eval(st, dot)
         if isinstance(first, NilNode):
             raise st.fail(first, ExecError("nil is not a command"))
         return first.value(st, dot)
