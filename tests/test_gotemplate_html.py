@@ -232,7 +232,14 @@ def test_escaping_errors(text: str, msg: str) -> None:
     with pytest.raises(TemplateError) as exc:
         Template.parse(text, name="details", html=True, funcs=FUNCS)
     assert msg in str(exc.value)
-    assert "details" in str(exc.value)
+    assert str(exc.value).startswith("html/template:details:")
+
+
+def test_escaping_error_location() -> None:
+    with pytest.raises(TemplateError) as exc:
+        Template.parse("<p>\n{{if .T}}<a>{{else}}<b{{end}}", name="details", html=True)
+    assert exc.value.line == 2
+    assert str(exc.value).startswith("html/template:details:2:")
 
 
 def test_text_templates_do_not_escape() -> None:

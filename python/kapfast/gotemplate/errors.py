@@ -13,12 +13,16 @@ class TemplateError(KapfastError):
     unknown) locate the fault in the template text named ``name``.
     """
 
-    def __init__(self, message: str, name: str = "", line: int = 0, column: int = 0) -> None:
+    def __init__(
+        self, message: str, name: str = "", line: int = 0, column: int = 0, package: str = "template"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.name = name
         self.line = line
         self.column = column
+        # "template" for parse and execution errors, "html/template" for escaping errors.
+        self.package = package
 
     def __str__(self) -> str:
         where = self.name
@@ -26,4 +30,6 @@ class TemplateError(KapfastError):
             where += f":{self.line}"
             if self.column:
                 where += f":{self.column}"
+        if self.package == "html/template":
+            return f"html/template:{where}: {self.message}"
         return f"template: {where}: {self.message}"

@@ -491,7 +491,7 @@ class _Escaper:
     def fail(self, c: Context, node: Node | None) -> TemplateError:
         n = node or self.error_node
         line, col = self.positions(n.pos) if n is not None else (0, 0)
-        return TemplateError(f"html/template:{self.name}: {c.err}", self.name, line, col)
+        return TemplateError(c.err, self.name, line, col, package="html/template")
 
     def escape_list(self, c: Context, lst: ListNode | None, annotate: bool) -> Context:
         if lst is None:
@@ -553,7 +553,9 @@ class _Escaper:
                 out.append(s[written:cs])
                 written = i1
             if i == i1 and c.state == c1.state:
-                raise TemplateError(f"infinite loop from {c} to {c1} on {s[i:]!r}", self.name)
+                raise TemplateError(
+                    f"infinite loop from {c} to {c1} on {s[i:]!r}", self.name, package="html/template"
+                )
             c, i = c1, i1
             if c.state == S.ERROR:
                 self.error_node = n
@@ -708,7 +710,7 @@ def escape_tree(root: ListNode, templates: dict[str, ListNode], name: str, posit
         raise esc.fail(c, esc.error_node)
     esc.derived[(name, Context())] = (name, c)
     if c.state != S.TEXT:
-        raise TemplateError(f"html/template:{name}: ends in a non-text context: {c}", name)
+        raise TemplateError(f"ends in a non-text context: {c}", name, package="html/template")
     return root
 
 
