@@ -21,6 +21,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Self
 
+from kapfast.timefmt import format_rfc3339_ns as rfc3339nano
+
 __all__ = [
     "GoDuration",
     "GoInt",
@@ -156,14 +158,6 @@ def time_string(ns: int) -> str:
     t, frac = _split_ns(ns)
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}" + (
         f"{_frac_digits(frac)} +0000 UTC"
-    )
-
-
-def rfc3339nano(ns: int) -> str:
-    """Go's ``time.RFC3339Nano`` of a UTC time: ``2015-12-30T13:50:40.5Z``."""
-    t, frac = _split_ns(ns)
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}" + (
-        f"{_frac_digits(frac)}Z"
     )
 
 

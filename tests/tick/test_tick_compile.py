@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kapfast.errors import EvalError, TickScriptError
+from kapfast.gofmt import duration_string
 from kapfast.tick import Pipeline, compile_script, compile_template, lambda_ast
-from kapfast.tick.durations import go_duration
 from kapfast.tick.pipeline import Duration, Lambda, NodeRef, Star, TimeDimension
 from kapfast.tick.registry import ALERT_HANDLERS, NODES, describe
 
@@ -332,5 +332,5 @@ def test_template_compiles_without_values_and_lists_its_vars() -> None:
         (-2_000_000_000, "-2s"),
     ],
 )
-def test_go_duration(ns: int, text: str) -> None:
-    assert go_duration(ns) == text
+def test_duration_string(ns: int, text: str) -> None:
+    assert duration_string(ns) == text

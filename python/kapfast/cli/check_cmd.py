@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from kapfast.errors import TickScriptError
+from kapfast.gofmt import duration_string
 from kapfast.tick import compile_script, compile_template
-from kapfast.tick.durations import go_duration
 
 NAME = "check"
 HELP = "check a TICKscript offline: print its task type and DOT, or its errors with line:column"
@@ -96,7 +96,7 @@ def _show(typ: str, value: object) -> str:
     if value is None:
         return ""
     if typ == "duration" and isinstance(value, int):
-        return go_duration(value)
+        return duration_string(value)
     if typ == "list" and isinstance(value, list):
         items = [
             "*" if isinstance(v, dict) and v.get("type") == "star" else str(v.get("value", v)) for v in value

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from kapfast.errors import TickScriptError
+from kapfast.gofmt import duration_string
 from kapfast.tick import ast, lambda_ast
 from kapfast.tick.checks import NodeProblem, check_nodes, kapacitor_order
-from kapfast.tick.durations import go_duration
 from kapfast.tick.errors import error_at, guard_depth, suggest
 from kapfast.tick.fold import FoldError, fold_binary, fold_unary
 from kapfast.tick.format import format_expr
@@ -632,7 +632,7 @@ class Compiler:
             text = f"{text} AND {extra.text}"
         alert.properties["crit"] = Lambda(crit, text)
         alert.properties["id"] = DEADMAN_ID.replace("NODE_NAME", of.name, 1)
-        alert.properties["message"] = DEADMAN_MESSAGE.replace("INTERVAL", go_duration(interval.ns), 1)
+        alert.properties["message"] = DEADMAN_MESSAGE.replace("INTERVAL", duration_string(interval.ns), 1)
         return NodeVal(alert)
 
     # -- whole-pipeline checks --------------------------------------------------------------------

@@ -47,32 +47,3 @@ def format_duration(ns: int) -> str:
         if n % NS_PER_UNIT[unit] == 0:
             return f"{sign}{n // NS_PER_UNIT[unit]}{unit}"
     return f"{sign}{n}ns"
-
-
-def go_duration(ns: int) -> str:
-    """Go's ``time.Duration.String()`` (``10s``, ``1m0s``, ``1h30m0s``, ``1.5s``)."""
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-    if u < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if u >= size:
-                return sign + _frac(u, size) + unit
-    h, rem = divmod(u, 3_600_000_000_000)
-    m, rem = divmod(rem, 60_000_000_000)
-    s = _frac(rem, 1_000_000_000)
-    out = ""
-    if h:
-        out += f"{h}h"
-    if h or m:
-        out += f"{m}m"
-    return sign + out + s + "s"
-
-
-def _frac(value: int, size: int) -> str:
-    whole, frac = divmod(value, size)
-    if not frac:
-        return str(whole)
-    digits = str(frac).rjust(len(str(size)) - 1, "0").rstrip("0")
-    return f"{whole}.{digits}"
