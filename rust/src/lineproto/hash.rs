@@ -70,3 +70,147 @@ impl Hasher for FastHasher {
         h
     }
 }
+
+#[inline]
+fn load8(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// Up to 7 bytes as a little-endian word (zero-padded).
+#[inline]
+fn load_tail(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..b.len()].copy_from_slice(b);
+    u64::from_le_bytes(w)
+}
+
+/// Multiplies to 128 bits and folds: every output bit depends on every input bit.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = (a as u128).wrapping_mul(b as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Hash of a byte string with a seed: one 128-bit multiply per 16 bytes, so a 60-byte series
+/// key costs a handful of cycles.
+#[inline]
+pub fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
+    const P0: u64 = 0xa076_1d64_78bd_642f;
+    const P1: u64 = 0xe703_7ed1_a0b4_28db;
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(P0);
+    let mut rest = bytes;
+    while rest.len() >= 16 {
+        h = fold(load8(rest) ^ P1, load8(&rest[8..]) ^ h);
+        rest = &rest[16..];
+    }
+    let (a, b) = if rest.len() >= 8 {
+        (load8(rest), load_tail(&rest[8..]))
+    } else {
+        (load_tail(rest), 0)
+    };
+    fold(a ^ P1 ^ h, b ^ P0 ^ h.rotate_left(32))
+}
+
+/// Byte-string equality without a call into libc: keys here are a few dozen bytes.
+#[inline]
+pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a, b);
+    while x.len() >= 8 {
+        if load8(x) != load8(y) {
+            return false;
+        }
+        x = &x[8..];
+        y = &y[8..];
+    }
+    load_tail(x) == load_tail(y)
+}
+
+/// Raw key bytes → `u32`, open addressing with linear probing; keys live in one arena.
+/// Built for the parser's pattern: millions of lookups, a few thousand inserts.
+pub struct RawMap {
+    seed: u64,
+    /// Per slot: (high half of the hash, value + 1); value + 1 == 0 marks an empty slot.
+    slots: Vec<(u32, u32)>,
+    /// Per slot: where its key sits in `arena`.
+    keys: Vec<(u32, u32)>,
+    arena: Vec<u8>,
+    len: usize,
+}
+
+impl RawMap {
+    pub fn new() -> Self {
+        RawMap {
+            seed: FastBuild::random().0,
+            slots: vec![(0, 0); 64],
+            keys: vec![(0, 0); 64],
+            arena: Vec::new(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<u32> {
+        let h = hash_bytes(self.seed, key);
+        let mask = self.slots.len() - 1;
+        let tag = (h >> 32) as u32;
+        let mut i = h as usize & mask;
+        loop {
+            let (t, v) = self.slots[i];
+            if v == 0 {
+                return None;
+            }
+            if t == tag {
+                let (s, l) = self.keys[i];
+                if bytes_eq(&self.arena[s as usize..(s + l) as usize], key) {
+                    return Some(v - 1);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Inserts `key` (not present yet) → `value`.
+    pub fn insert(&mut self, key: &[u8], value: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(key);
+        self.place(start, key.len() as u32, value);
+        self.len += 1;
+    }
+
+    fn place(&mut self, start: u32, len: u32, value: u32) {
+        let key = &self.arena[start as usize..(start + len) as usize];
+        let h = hash_bytes(self.seed, key);
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        while self.slots[i].1 != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = ((h >> 32) as u32, value + 1);
+        self.keys[i] = (start, len);
+    }
+
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let old_slots = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
+        let old_keys = std::mem::replace(&mut self.keys, vec![(0, 0); size]);
+        for ((_, v), (s, l)) in old_slots.into_iter().zip(old_keys) {
+            if v != 0 {
+                self.place(s, l, v - 1);
+            }
+        }
+    }
+}
+
+impl Default for RawMap {
+    fn default() -> Self {
+        Self::new()
+    }
+}

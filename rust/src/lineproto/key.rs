@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::error::ErrorKind;
 use super::escape::{series_key, unescape_into, MEASUREMENT_SPECIALS, TAG_SPECIALS};
-use super::hash::FastBuild;
+use super::hash::RawMap;
 use super::Fail;
 
 /// InfluxDB's limit on the length of a series key.
@@ -24,7 +24,7 @@ pub struct SeriesInfo {
 
 /// Raw key bytes → series id, and the series themselves.
 pub struct SeriesTable {
-    raw: HashMap<Box<[u8]>, u32, FastBuild>,
+    raw: RawMap,
     canonical: HashMap<String, u32>,
     pub info: Vec<SeriesInfo>,
 }
@@ -32,7 +32,7 @@ pub struct SeriesTable {
 impl SeriesTable {
     pub fn new() -> Self {
         SeriesTable {
-            raw: HashMap::with_hasher(FastBuild::random()),
+            raw: RawMap::new(),
             canonical: HashMap::new(),
             info: Vec::new(),
         }
@@ -42,7 +42,7 @@ impl SeriesTable {
     #[inline]
     pub fn lookup(&mut self, buf: &[u8], start: usize, end: usize) -> Result<u32, Fail> {
         match self.raw.get(&buf[start..end]) {
-            Some(&id) => Ok(id),
+            Some(id) => Ok(id),
             None => self.insert(buf, start, end),
         }
     }
@@ -65,15 +65,34 @@ impl SeriesTable {
                 id
             }
         };
-        self.raw.insert(buf[start..end].into(), id);
+        self.raw.insert(&buf[start..end], id);
         Ok(id)
     }
 }
 
 /// The first unescaped space at or after `start`, or the end of the line (`\n` or end of body).
+/// Eight bytes at a time until a space, newline or backslash shows up (SWAR), then byte by byte.
 #[inline]
 pub fn key_end(buf: &[u8], start: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline]
+    fn has(w: u64, b: u8) -> u64 {
+        let x = w ^ (LO * b as u64);
+        x.wrapping_sub(LO) & !x & HI
+    }
     let mut i = start;
+    while i + 8 <= buf.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&buf[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        let m = has(w, b' ') | has(w, b'\n') | has(w, b'\\');
+        if m != 0 {
+            i += (m.trailing_zeros() / 8) as usize;
+            break;
+        }
+        i += 8;
+    }
     while i < buf.len() {
         let b = buf[i];
         if b == b' ' {

@@ -246,22 +246,41 @@ pub fn parse_timestamp(
     }
     let dstart = i;
     let mut v: u64 = 0;
-    let mut overflow = false;
-    while let Some(&b) = buf.get(i) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
+    // Eight digits at a time while they last (a nanosecond timestamp has 19).
+    while i + 8 <= buf.len() && i - dstart <= 16 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&buf[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        if !all_digits(w) {
             break;
         }
-        match v.checked_mul(10).and_then(|m| m.checked_add(d as u64)) {
-            Some(m) => v = m,
-            None => overflow = true,
+        v = v.wrapping_mul(100_000_000).wrapping_add(eight_digits(w));
+        i += 8;
+    }
+    while let Some(&b) = buf.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 || i - dstart >= 20 {
+            break;
         }
+        v = v.wrapping_mul(10).wrapping_add(d as u64);
         i += 1;
     }
     if i == dstart {
         return Err(ErrorKind::BadTimestamp);
     }
-    if overflow || v > i64::MAX as u64 {
+    let ndigits = i - dstart;
+    if ndigits > 19 {
+        // Out of range either way; but junk after the digits is InfluxDB's "bad timestamp".
+        while buf.get(i).is_some_and(|b| b.is_ascii_digit()) {
+            i += 1;
+        }
+        return Err(match buf.get(i) {
+            None | Some(b' ' | b'\t' | b'\r' | b'\n') => ErrorKind::TimeOutOfRange,
+            Some(_) => ErrorKind::BadTimestamp,
+        });
+    }
+    // 19 digits fit in u64 without wrapping (10^19 < 2^64).
+    if v > i64::MAX as u64 {
         return Err(ErrorKind::TimeOutOfRange);
     }
     let t = if neg { -(v as i64) } else { v as i64 };
@@ -272,4 +291,48 @@ pub fn parse_timestamp(
         return Err(ErrorKind::TimeOutOfRange);
     }
     Ok((ns, i))
+}
+
+/// True when all eight bytes of `w` are ASCII digits.
+#[inline]
+fn all_digits(w: u64) -> bool {
+    const HI: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    ((w & HI) | (((w.wrapping_add(0x0606_0606_0606_0606)) & HI) >> 4)) == 0x3333_3333_3333_3333
+}
+
+/// The value of eight ASCII digits (first digit in the lowest byte), by pairwise combining.
+#[inline]
+fn eight_digits(w: u64) -> u64 {
+    let w = w - 0x3030_3030_3030_3030;
+    let w = (w.wrapping_mul(10) + (w >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let w = (w.wrapping_mul(100) + (w >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (w.wrapping_mul(10000) + (w >> 32)) & 0xFFFF_FFFF
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_of_every_length() {
+        let mut v: i64 = 0;
+        for d in 1..=19u32 {
+            v = v * 10 + (d % 10) as i64;
+            let text = v.to_string();
+            let (t, end) = parse_timestamp(text.as_bytes(), 0, Precision::Nanosecond).unwrap();
+            assert_eq!((t, end), (v, text.len()), "{text}");
+        }
+        assert_eq!(
+            parse_timestamp(b"12345678901234567890123", 0, Precision::Nanosecond),
+            Err(ErrorKind::TimeOutOfRange)
+        );
+        assert_eq!(
+            parse_timestamp(b"123456789012345678901x", 0, Precision::Nanosecond),
+            Err(ErrorKind::BadTimestamp)
+        );
+        assert_eq!(
+            parse_timestamp(b"9223372036854775808", 0, Precision::Nanosecond),
+            Err(ErrorKind::TimeOutOfRange)
+        );
+    }
 }

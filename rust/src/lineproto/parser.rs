@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::error::{locate, ErrorKind, LineError};
 use super::escape::{unescape_into, FIELD_KEY_SPECIALS, STRING_SPECIALS};
-use super::hash::FastBuild;
+use super::hash::{bytes_eq, RawMap};
 use super::key::{key_end, SeriesTable};
 use super::number::{parse_bool, parse_number, parse_timestamp, Number, Precision};
 use super::Fail;
@@ -38,7 +38,7 @@ struct Parser<'a> {
     keys: SeriesTable,
     fields: FieldColumns,
     /// Raw (escaped) field key bytes → column; `field_raw[col]` is one raw spelling of it.
-    field_index: HashMap<Box<[u8]>, u32, FastBuild>,
+    field_index: RawMap,
     field_raw: Vec<Box<[u8]>>,
     /// Columns written by the current line, and by the previous one (the prediction).
     line_cols: Vec<u32>,
@@ -93,7 +93,7 @@ impl<'a> Parser<'a> {
             series: Vec::with_capacity(guess),
             keys: SeriesTable::new(),
             fields: FieldColumns::new(),
-            field_index: HashMap::with_hasher(FastBuild::random()),
+            field_index: RawMap::new(),
             field_raw: Vec::new(),
             line_cols: Vec::new(),
             predicted: Vec::new(),
@@ -175,6 +175,15 @@ impl<'a> Parser<'a> {
     #[inline]
     fn field_key(&mut self, start: usize, idx: usize) -> Result<(usize, usize), Fail> {
         let buf = self.buf;
+        // Fast path: the key at this position in the previous line, followed by `=`. Scanning is
+        // deterministic, so the same bytes before a `=` scan to the same key.
+        if let Some(&p) = self.predicted.get(idx) {
+            let raw = &*self.field_raw[p as usize];
+            let eq = start + raw.len();
+            if buf.get(eq) == Some(&b'=') && bytes_eq(&buf[start..eq], raw) {
+                return Ok((p as usize, eq));
+            }
+        }
         let mut i = start;
         loop {
             match buf.get(i) {
@@ -194,17 +203,11 @@ impl<'a> Parser<'a> {
         if i == start {
             return Err(Fail::at(ErrorKind::MissingFieldKey, i));
         }
-        let raw = &buf[start..i];
-        if let Some(&p) = self.predicted.get(idx) {
-            if *self.field_raw[p as usize] == *raw {
-                return Ok((p as usize, i));
-            }
-        }
-        Ok((self.field_column(raw, start)?, i))
+        Ok((self.field_column(&buf[start..i], start)?, i))
     }
 
     fn field_column(&mut self, raw: &[u8], start: usize) -> Result<usize, Fail> {
-        if let Some(&c) = self.field_index.get(raw) {
+        if let Some(c) = self.field_index.get(raw) {
             return Ok(c as usize);
         }
         self.scratch.clear();
@@ -215,7 +218,7 @@ impl<'a> Parser<'a> {
         if col == self.field_raw.len() {
             self.field_raw.push(raw.into());
         }
-        self.field_index.insert(raw.into(), col as u32);
+        self.field_index.insert(raw, col as u32);
         Ok(col)
     }
 
