@@ -78,12 +78,33 @@ fn load8(b: &[u8]) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Up to 7 bytes as a little-endian word (zero-padded).
+/// A word standing for the last `1..=7` bytes of `b` (whole `b` when shorter than 8), without a
+/// variable-length copy: overlapping loads, exact for equality between equal-length inputs.
 #[inline]
-fn load_tail(b: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w[..b.len()].copy_from_slice(b);
-    u64::from_le_bytes(w)
+fn load_small(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]) as u64;
+        lo | (hi << 32)
+    } else if n > 0 {
+        (b[0] as u64) | ((b[n / 2] as u64) << 8) | ((b[n - 1] as u64) << 16)
+    } else {
+        0
+    }
+}
+
+/// The last `len % 8` bytes of `full` (0 when none) as a word: the final 8 bytes of `full`
+/// (overlapping what was already read) when `full` is long enough.
+#[inline]
+fn load_rest(full: &[u8], rest_len: usize) -> u64 {
+    if rest_len == 0 {
+        0
+    } else if full.len() >= 8 {
+        load8(&full[full.len() - 8..])
+    } else {
+        load_small(full)
+    }
 }
 
 /// Multiplies to 128 bits and folds: every output bit depends on every input bit.
@@ -106,9 +127,9 @@ pub fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
         rest = &rest[16..];
     }
     let (a, b) = if rest.len() >= 8 {
-        (load8(rest), load_tail(&rest[8..]))
+        (load8(rest), load_rest(bytes, rest.len() - 8))
     } else {
-        (load_tail(rest), 0)
+        (load_rest(bytes, rest.len()), 0)
     };
     fold(a ^ P1 ^ h, b ^ P0 ^ h.rotate_left(32))
 }
@@ -127,7 +148,7 @@ pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
         x = &x[8..];
         y = &y[8..];
     }
-    load_tail(x) == load_tail(y)
+    load_rest(a, x.len()) == load_rest(b, y.len())
 }
 
 /// Raw key bytes → `u32`, open addressing with linear probing; keys live in one arena.
@@ -212,5 +233,39 @@ impl RawMap {
 impl Default for RawMap {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_eq_is_exact_for_every_length() {
+        let base: Vec<u8> = (0..40u8).collect();
+        for n in 0..40 {
+            let a = &base[..n];
+            assert!(bytes_eq(a, a));
+            for i in 0..n {
+                let mut b = a.to_vec();
+                b[i] ^= 1;
+                assert!(!bytes_eq(a, &b), "len {n} byte {i}");
+            }
+        }
+        assert!(!bytes_eq(b"ab", b"abc"));
+    }
+
+    #[test]
+    fn raw_map_finds_what_it_stored_through_growth() {
+        let mut m = RawMap::new();
+        let keys: Vec<String> = (0..5000).map(|i| format!("cpu,host=h{i}")).collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k.as_bytes()), None);
+            m.insert(k.as_bytes(), i as u32);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k.as_bytes()), Some(i as u32));
+        }
+        assert_eq!(m.get(b""), None);
     }
 }
