@@ -14,8 +14,8 @@ use super::{Column, ColumnData, FieldKind, StrColumn, Value};
 #[derive(Debug, Default)]
 pub struct FieldColumns {
     cols: Vec<Column>,
-    /// Number of valid values per column; a column no committed row uses is dropped at the end.
-    counts: Vec<usize>,
+    /// Capacity given to a new column (the caller's estimate of the batch's rows).
+    reserve: usize,
     index: HashMap<String, usize>,
     /// Per column: the row at which it turned mixed and its kind before, so that rolling that
     /// row back restores the single-type column.
@@ -25,6 +25,11 @@ pub struct FieldColumns {
 impl FieldColumns {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// New columns will be created with room for `rows` rows (an estimate; 0 = grow as needed).
+    pub fn reserve_rows(&mut self, rows: usize) {
+        self.reserve = rows;
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {
@@ -37,12 +42,13 @@ impl FieldColumns {
             return i;
         }
         let i = self.cols.len();
+        let mut data = ColumnData::empty(kind);
+        reserve(&mut data, self.reserve);
         self.cols.push(Column {
             name: name.to_owned(),
-            data: ColumnData::empty(kind),
-            valid: Vec::new(),
+            data,
+            valid: Vec::with_capacity(self.reserve),
         });
-        self.counts.push(0);
         self.mixed_at.push(None);
         self.index.insert(name.to_owned(), i);
         i
@@ -52,56 +58,52 @@ impl FieldColumns {
         &self.cols[col].name
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn push_float(&mut self, col: usize, row: usize, v: f64) {
         let c = &mut self.cols[col];
         if let ColumnData::Float(d) = &mut c.data {
             if d.len() == row {
                 d.push(v);
                 c.valid.push(true);
-                self.counts[col] += 1;
                 return;
             }
         }
         self.push_slow(col, row, Value::Float(v));
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn push_int(&mut self, col: usize, row: usize, v: i64) {
         let c = &mut self.cols[col];
         if let ColumnData::Int(d) = &mut c.data {
             if d.len() == row {
                 d.push(v);
                 c.valid.push(true);
-                self.counts[col] += 1;
                 return;
             }
         }
         self.push_slow(col, row, Value::Int(v));
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn push_uint(&mut self, col: usize, row: usize, v: u64) {
         let c = &mut self.cols[col];
         if let ColumnData::UInt(d) = &mut c.data {
             if d.len() == row {
                 d.push(v);
                 c.valid.push(true);
-                self.counts[col] += 1;
                 return;
             }
         }
         self.push_slow(col, row, Value::UInt(v));
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn push_bool(&mut self, col: usize, row: usize, v: bool) {
         let c = &mut self.cols[col];
         if let ColumnData::Bool(d) = &mut c.data {
             if d.len() == row {
                 d.push(v);
                 c.valid.push(true);
-                self.counts[col] += 1;
                 return;
             }
         }
@@ -110,7 +112,7 @@ impl FieldColumns {
 
     /// Appends a string value; strings are the one kind that is padded on the fast path too,
     /// because padding a [`StrColumn`] is just repeating an offset.
-    #[inline]
+    #[inline(always)]
     pub fn push_str(&mut self, col: usize, row: usize, v: &str) {
         let c = &mut self.cols[col];
         if let ColumnData::Str(d) = &mut c.data {
@@ -118,7 +120,6 @@ impl FieldColumns {
                 pad_str(d, &mut c.valid, row);
                 d.push(v);
                 c.valid.push(true);
-                self.counts[col] += 1;
                 return;
             }
         }
@@ -140,8 +141,13 @@ impl FieldColumns {
     #[cold]
     fn push_slow(&mut self, col: usize, row: usize, v: Value) {
         let kind = v.kind();
-        let count = self.counts[col];
         let c = &mut self.cols[col];
+        // Counting is O(rows) but only happens when a column changes type (once per column).
+        let count = if c.data.kind() != kind && c.data.kind() != FieldKind::Mixed {
+            c.valid.iter().filter(|&&v| v).count()
+        } else {
+            0
+        };
         if c.data.kind() != kind && c.data.kind() != FieldKind::Mixed {
             if count == 0 {
                 // Nothing committed yet (e.g. a failed line created it): just change its type.
@@ -151,7 +157,6 @@ impl FieldColumns {
                 // The only value is this row's own earlier duplicate: last one wins, type too.
                 c.data = ColumnData::empty(kind);
                 c.valid.clear();
-                self.counts[col] = 0;
             } else {
                 self.mixed_at[col] = Some((row, c.data.kind()));
                 c.data = to_mixed(&c.data, &c.valid);
@@ -162,24 +167,17 @@ impl FieldColumns {
         if c.valid.len() == row + 1 {
             // Duplicate field in one row: the last value wins, as in InfluxDB.
             set_last(&mut c.data, v);
-            if !c.valid[row] {
-                c.valid[row] = true;
-                self.counts[col] += 1;
-            }
+            c.valid[row] = true;
             return;
         }
         push_any(&mut c.data, v);
         c.valid.push(true);
-        self.counts[col] += 1;
     }
 
     /// Removes what row `row` wrote into column `col` (the line turned out to be bad).
     pub fn rollback(&mut self, col: usize, row: usize) {
         let c = &mut self.cols[col];
         if c.valid.len() > row {
-            if c.valid[row] {
-                self.counts[col] -= 1;
-            }
             c.valid.truncate(row);
             truncate(&mut c.data, row);
         }
@@ -194,8 +192,8 @@ impl FieldColumns {
     /// The finished columns for `rows` rows: padded, unused ones dropped, sorted by name.
     pub fn finish(mut self, rows: usize) -> Vec<Column> {
         let mut out: Vec<Column> = Vec::with_capacity(self.cols.len());
-        for (mut c, n) in self.cols.drain(..).zip(self.counts.iter()) {
-            if *n == 0 {
+        for mut c in self.cols.drain(..) {
+            if !c.valid.iter().any(|&v| v) {
                 continue;
             }
             pad(&mut c.data, &mut c.valid, rows);
@@ -213,7 +211,6 @@ impl FieldColumns {
             pad(&mut c.data, &mut c.valid, offset);
             append_same(&mut c.data, &src.data);
             c.valid.extend_from_slice(&src.valid);
-            self.counts[col] += src.valid.iter().filter(|&&v| v).count();
             return;
         }
         for i in 0..src.valid.len() {
@@ -229,6 +226,17 @@ fn pad_str(d: &mut StrColumn, valid: &mut Vec<bool>, row: usize) {
         d.offsets.push(d.data.len() as u32);
     }
     valid.resize(row, false);
+}
+
+fn reserve(data: &mut ColumnData, rows: usize) {
+    match data {
+        ColumnData::Float(v) => v.reserve(rows),
+        ColumnData::Int(v) => v.reserve(rows),
+        ColumnData::UInt(v) => v.reserve(rows),
+        ColumnData::Bool(v) => v.reserve(rows),
+        ColumnData::Str(v) => v.offsets.reserve(rows),
+        ColumnData::Mixed(_) => {}
+    }
 }
 
 /// Pads `data`/`valid` with absent rows up to `rows`.

@@ -75,6 +75,15 @@ fn skip_blank(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Rows to reserve room for: the body's length over the length of its first lines, plus 10 %,
+/// capped so that an odd first line cannot make the parser reserve far more than the body.
+fn estimate_rows(buf: &[u8]) -> usize {
+    let sample = &buf[..buf.len().min(4096)];
+    let lines = sample.iter().filter(|&&b| b == b'\n').count().max(1);
+    let per_line = (sample.len() / lines).max(16);
+    (buf.len() / per_line + buf.len() / per_line / 10 + 1).min(buf.len() / 16 + 1)
+}
+
 fn next_line(buf: &[u8], i: usize) -> usize {
     match buf[i..].iter().position(|&b| b == b'\n') {
         Some(j) => i + j + 1,
@@ -84,7 +93,9 @@ fn next_line(buf: &[u8], i: usize) -> usize {
 
 impl<'a> Parser<'a> {
     fn new(buf: &'a [u8], precision: Precision, now_ns: i64) -> Self {
-        let guess = buf.len() / 48 + 1;
+        let guess = estimate_rows(buf);
+        let mut fields = FieldColumns::new();
+        fields.reserve_rows(guess);
         Parser {
             buf,
             precision,
@@ -92,7 +103,7 @@ impl<'a> Parser<'a> {
             time: Vec::with_capacity(guess),
             series: Vec::with_capacity(guess),
             keys: SeriesTable::new(),
-            fields: FieldColumns::new(),
+            fields,
             field_index: RawMap::new(),
             field_raw: Vec::new(),
             line_cols: Vec::new(),
