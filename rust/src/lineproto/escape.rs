@@ -106,7 +106,7 @@ pub fn check_name(s: &str, kind: NameKind) -> Result<(), NameProblem> {
     if b.is_empty() {
         return Err(NameProblem::Empty);
     }
-    if b.iter().any(|&c| c == b'\n') {
+    if b.contains(&b'\n') {
         return Err(NameProblem::Newline);
     }
     if b[b.len() - 1] == b'\\' {

@@ -79,7 +79,7 @@ pub fn serialize(batch: &PointBatch, precision: Precision) -> Result<Vec<u8>, Se
         if first {
             return Err(SerializeError::NoFields { row });
         }
-        let _ = write!(out, " {}\n", batch.time[row] / div);
+        let _ = writeln!(out, " {}", batch.time[row] / div);
     }
     Ok(out)
 }

@@ -606,7 +606,7 @@ mod props {
         assert!(b.fields.iter().all(|c| c.valid.iter().any(|&v| v)));
         assert!(b.tag_keys.windows(2).all(|w| w[0] < w[1]));
         assert!(b.fields.windows(2).all(|w| w[0].name < w[1].name));
-        assert!((0..n).all(|i| b.row_fields(i).len() >= 1));
+        assert!((0..n).all(|i| !b.row_fields(i).is_empty()));
     }
 }
 

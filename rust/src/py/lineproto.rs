@@ -7,6 +7,9 @@ use pyo3::types::PyBytes;
 use super::batch::{precision_arg, PyPointBatch};
 use crate::lineproto::parse;
 
+/// `(line, column, reason)` of a rejected line, 1-based.
+type ErrorTuple = (usize, usize, &'static str);
+
 /// Parses a write body into `(PointBatch, [(line, column, reason), ...])`, GIL released.
 /// Points without a timestamp get `now_ns` truncated to `precision`.
 #[pyfunction]
@@ -15,7 +18,7 @@ fn parse_line_protocol(
     data: &Bound<'_, PyAny>,
     precision: &str,
     now_ns: i64,
-) -> PyResult<(PyPointBatch, Vec<(usize, usize, &'static str)>)> {
+) -> PyResult<(PyPointBatch, Vec<ErrorTuple>)> {
     let p = precision_arg(py, precision)?;
     let out = if let Ok(bytes) = data.downcast::<PyBytes>() {
         // bytes are immutable and `data` keeps them alive while the GIL is released.
