@@ -13,6 +13,7 @@
 //! submodules: [`key`] (measurement and tags), [`parser`] (fields, values, timestamps, lines),
 //! [`number`] (numbers, booleans, precision), [`escape`] (escaping both ways).
 
+mod assemble;
 pub mod error;
 pub mod escape;
 mod hash;

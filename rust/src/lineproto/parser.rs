@@ -5,15 +5,14 @@
 //! that sat at the same position in the previous line, values are appended straight into typed
 //! columns ([`FieldColumns`]). A bad line is rolled back and reported; the lines around it stay.
 
-use std::collections::HashMap;
-
+use super::assemble::assemble;
 use super::error::{locate, ErrorKind, LineError};
 use super::escape::{unescape_into, FIELD_KEY_SPECIALS, STRING_SPECIALS};
 use super::hash::{bytes_eq, RawMap};
 use super::key::{key_end, SeriesTable};
 use super::number::{parse_bool, parse_number, parse_timestamp, Number, Precision};
 use super::Fail;
-use crate::batch::{DictColumn, FieldColumns, Interner, PointBatch, NO_TAG};
+use crate::batch::{FieldColumns, PointBatch};
 
 /// What [`parse`] returns: the good points and, in body order, the rejected lines.
 #[derive(Debug)]
@@ -384,73 +383,4 @@ fn closing_quote(buf: &[u8], mut i: usize) -> Option<usize> {
         }
     }
     None
-}
-
-/// Builds the batch: series renumbered in first-seen order (only those a good row uses),
-/// measurement and tag columns gathered from the per-series codes.
-fn assemble(
-    time: Vec<i64>,
-    mut series: Vec<u32>,
-    keys: &SeriesTable,
-    fields: FieldColumns,
-) -> PointBatch {
-    let rows = time.len();
-    let mut remap = vec![u32::MAX; keys.info.len()];
-    let mut order: Vec<u32> = Vec::new();
-    for s in series.iter_mut() {
-        let m = &mut remap[*s as usize];
-        if *m == u32::MAX {
-            *m = order.len() as u32;
-            order.push(*s);
-        }
-        *s = *m;
-    }
-    let used: Vec<&super::key::SeriesInfo> =
-        order.iter().map(|&s| &keys.info[s as usize]).collect();
-    let mut tag_keys: Vec<String> = used
-        .iter()
-        .flat_map(|i| i.tags.iter().map(|(k, _)| k.clone()))
-        .collect();
-    tag_keys.sort();
-    tag_keys.dedup();
-    let ntags = tag_keys.len();
-    let key_pos: HashMap<&str, usize> = tag_keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
-        .collect();
-    let mut m_dict = DictColumn::default();
-    let mut m_int = Interner::default();
-    let mut t_dicts: Vec<(DictColumn, Interner)> = (0..ntags).map(|_| Default::default()).collect();
-    let mut m_code = Vec::with_capacity(used.len());
-    let mut t_code = vec![NO_TAG; used.len() * ntags];
-    for (s, info) in used.iter().enumerate() {
-        m_code.push(m_int.intern(&mut m_dict.dict, &info.measurement));
-        for (k, v) in &info.tags {
-            let kp = key_pos[k.as_str()];
-            let (d, int) = &mut t_dicts[kp];
-            t_code[s * ntags + kp] = int.intern(&mut d.dict, v);
-        }
-    }
-    m_dict.codes = series.iter().map(|&s| m_code[s as usize]).collect();
-    let tags = t_dicts
-        .into_iter()
-        .enumerate()
-        .map(|(kp, (mut d, _))| {
-            d.codes = series
-                .iter()
-                .map(|&s| t_code[s as usize * ntags + kp])
-                .collect();
-            d
-        })
-        .collect();
-    PointBatch {
-        time,
-        measurement: m_dict,
-        tag_keys,
-        tags,
-        fields: fields.finish(rows),
-        series,
-        series_keys: used.iter().map(|i| i.key.clone()).collect(),
-    }
 }
