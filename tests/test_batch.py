@@ -86,7 +86,13 @@ def test_describing_methods() -> None:
     assert b.measurements() == ["cpu", "mem"]
     assert b.tag_keys() == ["dc", "host"]
     assert b.field_names() == ["free", "n", "ok", "s", "usage"]
-    assert dict(b.field_kinds())["free"] == "unsigned"
+    assert b.field_kinds() == {
+        "free": "unsigned",
+        "n": "integer",
+        "ok": "boolean",
+        "s": "string",
+        "usage": "float",
+    }
     r = repr(b)
     assert r.startswith("<PointBatch 3 rows, 3 series") and "usage: float" in r
 

@@ -236,13 +236,13 @@ impl PyPointBatch {
         Ok(self.column(name)?.1.data.kind().name())
     }
 
-    /// Every field name and its kind.
-    fn field_kinds(&self) -> Vec<(String, &'static str)> {
-        self.batch
-            .fields
-            .iter()
-            .map(|c| (c.name.clone(), c.data.kind().name()))
-            .collect()
+    /// Every field name (sorted) and its kind.
+    fn field_kinds<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for c in &self.batch.fields {
+            out.set_item(&c.name, c.data.kind().name())?;
+        }
+        Ok(out)
     }
 
     /// Times (int64 nanoseconds) as a zero-copy buffer.
