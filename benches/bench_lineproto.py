@@ -219,6 +219,11 @@ def run(n: int, runs: int) -> dict[str, Timing | None]:
         nb = len(csv) if "CSV" in name else len(lp)
         ratio = "" if name == "kapfast" else f"{cpu / k[0]:.2f}x"
         print(f"{name:<26}{n / cpu / 1e6:>10.2f}{nb / cpu / 1e6:>7.0f}{n / wall / 1e6:>10.2f}{ratio:>12}")
+    ser_cpu, ser_wall = median_seconds(lambda: lineproto.serialize(check), runs)
+    print(
+        f"{'kapfast serialize':<26}{n / ser_cpu / 1e6:>10.2f}{len(lp) / ser_cpu / 1e6:>7.0f}"
+        f"{n / ser_wall / 1e6:>10.2f}{'(batch -> LP)':>14}"
+    )
     print(
         "\nM lines/s and MB/s from CPU time (one core); 'kapfast is' = peer CPU time / kapfast's.\n"
         "targets: >= 5 M lines/s, >= 20x line-protocol-parser, >= 0.8x polars CSV (1 thread); "

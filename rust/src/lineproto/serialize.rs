@@ -79,7 +79,9 @@ pub fn serialize(batch: &PointBatch, precision: Precision) -> Result<Vec<u8>, Se
         if first {
             return Err(SerializeError::NoFields { row });
         }
-        let _ = writeln!(out, " {}", batch.time[row] / div);
+        out.push(b' ');
+        write_i64(batch.time[row] / div, &mut out);
+        out.push(b'\n');
     }
     Ok(out)
 }
@@ -122,11 +124,13 @@ fn write_value(col: &Column, row: usize, out: &mut Vec<u8>) -> Result<(), Serial
     match &col.data {
         ColumnData::Float(v) => write_float(v[row], col, row, out),
         ColumnData::Int(v) => {
-            let _ = write!(out, "{}i", v[row]);
+            write_i64(v[row], out);
+            out.push(b'i');
             Ok(())
         }
         ColumnData::UInt(v) => {
-            let _ = write!(out, "{}u", v[row]);
+            write_u64(v[row], out);
+            out.push(b'u');
             Ok(())
         }
         ColumnData::Bool(v) => {
@@ -179,4 +183,26 @@ fn write_float(x: f64, col: &Column, row: usize, out: &mut Vec<u8>) -> Result<()
         let _ = write!(out, "{x}");
     }
     Ok(())
+}
+
+/// Decimal digits of `v` (the `fmt` machinery costs more than the digits).
+fn write_u64(mut v: u64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn write_i64(v: i64, out: &mut Vec<u8>) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    write_u64(v.unsigned_abs(), out);
 }

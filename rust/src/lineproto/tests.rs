@@ -228,6 +228,17 @@ fn unknown_escapes_are_literal_backslashes() {
 }
 
 #[test]
+fn a_byte_after_a_backslash_is_escaped_in_keys_as_in_influxdb() {
+    // InfluxDB scans measurement and tags by "is the previous byte a backslash", so `\\,` is a
+    // literal backslash followed by an escaped comma, and `\\ ` does not end the key.
+    let b = one(r"cpu\\,x,t=a\\,b v=1 1");
+    assert_eq!(b.measurement(0), r"cpu\,x");
+    assert_eq!(tags(&b), vec![t("t", r"a\,b")]);
+    let b = one(r"cpu,t=a\\ b v=1");
+    assert_eq!(tags(&b), vec![t("t", r"a\ b")]);
+}
+
+#[test]
 fn field_key_may_escape_quote() {
     assert_eq!(one(r#"m a\"b=1 1"#).fields[0].name, "a\"b");
 }
