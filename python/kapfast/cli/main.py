@@ -13,7 +13,7 @@ from kapfast.errors import KapfastError
 
 # Verb modules in the order `kapfast help` lists them. A verb module defines NAME, HELP,
 # add_arguments(parser) and run(args) -> exit status.
-VERBS: tuple[str, ...] = ("version", "check", "fmt")
+VERBS: tuple[str, ...] = ("version", "check", "fmt", "test")
 
 
 def _load(verb: str) -> ModuleType:

@@ -45,6 +45,9 @@ class StreamChunk:
     batch: PointBatch
     codes: Sequence[int]
     groups: list[Group]
+    #: the database and retention policy the points were written to (``from().database()``)
+    db: str = ""
+    rp: str = ""
 
     def __len__(self) -> int:
         return len(self.batch)

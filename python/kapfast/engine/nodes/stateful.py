@@ -1,0 +1,1 @@
+"""Stateful per-group nodes."""

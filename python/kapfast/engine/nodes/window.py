@@ -1,0 +1,132 @@
+"""``window``: stream points → one batch per group per window, as Kapacitor's windowByTime/Count."""
+
+from __future__ import annotations
+
+from kapfast.engine.context import TaskContext
+from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.node import Node
+from kapfast.engine.nodes.base import dur_ns
+from kapfast.engine.rows import Row, chunk_rows, to_batch
+from kapfast.tick.pipeline import Node as NodeSpec
+
+
+def _trunc(t: int, d: int) -> int:
+    return t - t % d if d > 0 else t
+
+
+class _TimeWindow:
+    __slots__ = ("align", "buf", "every", "group", "name", "next_emit", "period")
+
+    def __init__(self, now: int, period: int, every: int, align: bool, fill: bool, name: str, group: Group):
+        if fill:
+            nxt = now + period
+            if align:
+                first = nxt
+                nxt = _trunc(nxt, every)
+                if not nxt > first:
+                    nxt += every
+        else:
+            nxt = now + every
+            if align:
+                nxt = _trunc(nxt, every)
+        self.next_emit = nxt
+        self.period = period
+        self.every = every
+        self.align = align
+        self.name = name
+        self.group = group
+        self.buf: list[Row] = []
+
+    def _purge(self, oldest: int, inclusive: bool) -> None:
+        buf = self.buf
+        i = 0
+        n = len(buf)
+        if inclusive:
+            while i < n and buf[i][3] < oldest:
+                i += 1
+        else:
+            while i < n and buf[i][3] <= oldest:
+                i += 1
+        if i:
+            del buf[:i]
+
+    def insert(self, row: Row) -> tuple[int, list[Row]] | None:
+        t = row[3]
+        out = None
+        if self.every == 0:
+            self.buf.append(row)
+            if t >= self.next_emit:
+                self._purge(t - self.period, False)
+                out = (t, list(self.buf))
+                self.next_emit = t
+            return out
+        if t >= self.next_emit:
+            self._purge(self.next_emit - self.period, True)
+            out = (self.next_emit, list(self.buf))
+            nxt = t + self.every
+            if self.align:
+                nxt = _trunc(nxt, self.every)
+            self.next_emit = nxt
+        self.buf.append(row)
+        return out
+
+
+class _CountWindow:
+    __slots__ = ("buf", "count", "every", "group", "name", "next_emit", "period")
+
+    def __init__(self, period: int, every: int, fill: bool, name: str, group: Group) -> None:
+        self.period = period
+        self.every = every
+        self.next_emit = period if fill else every
+        self.count = 0
+        self.buf: list[Row] = []
+        self.name = name
+        self.group = group
+
+    def insert(self, row: Row) -> tuple[int, list[Row]] | None:
+        self.buf.append(row)
+        if len(self.buf) > self.period:
+            del self.buf[0]
+        self.count += 1
+        if self.count == self.next_emit:
+            self.next_emit += self.every
+            return self.buf[-1][3], list(self.buf)
+        return None
+
+
+class WindowNode(Node):
+    kinds = ("window",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.period = dur_ns(p.get("period"))
+        self.every = dur_ns(p.get("every")) if "every" in p else self.period
+        self.align = bool(p.get("align"))
+        self.fill = bool(p.get("fillPeriod"))
+        self.period_count = int(p.get("periodCount") or 0)
+        self.every_count = int(p.get("everyCount") or 0) or self.period_count
+        self.windows: dict[str, _TimeWindow | _CountWindow] = {}
+
+    def _new(self, row: Row, group: Group) -> _TimeWindow | _CountWindow:
+        if self.period_count:
+            return _CountWindow(self.period_count, self.every_count, self.fill, row[0], group)
+        return _TimeWindow(row[3], self.period, self.every, self.align, self.fill, row[0], group)
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        windows = self.windows
+        for row, group in chunk_rows(chunk):
+            w = windows.get(group.id)
+            if w is None:
+                w = windows[group.id] = self._new(row, group)
+            out = w.insert(row)
+            if out is not None:
+                tmax, rows = out
+                self.emit(BatchMessage(w.name, w.group, tmax, to_batch(rows), w.group.by_measurement))
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        self.windows.pop(msg.group.id, None)
+        self.emit(msg)
+
+    def working_cardinality(self) -> int:
+        return len(self.windows)
