@@ -17,11 +17,26 @@ Row = tuple[str, dict[str, str], dict[str, FieldValue], int]
 
 EMPTY = PointBatch.from_rows([])
 
+#: Kapacitor lets a point lose all its fields inside a task (``delete().field(...)``); a PointBatch
+#: row needs one, so such rows carry this placeholder field, which :func:`rows` hides again.
+NO_FIELDS = "\x00nofields"
+
+
+def batch_rows(batch: PointBatch) -> list[Row]:
+    """The rows of a batch, without the placeholder field of field-less points."""
+    out = batch.rows()
+    if NO_FIELDS in batch.field_names():
+        for r in out:
+            r[2].pop(NO_FIELDS, None)
+    return out
+
 
 def to_batch(rows: Sequence[Row]) -> PointBatch:
     """Rows back to a PointBatch; a field whose type changes between rows keeps each row's value."""
     if not rows:
         return EMPTY
+    if any(not r[2] for r in rows):
+        rows = [r if r[2] else (r[0], r[1], {NO_FIELDS: True}, r[3]) for r in rows]
     try:
         return PointBatch.from_rows(rows)
     except (TypeError, ValueError):
@@ -72,7 +87,7 @@ def chunk_rows(chunk: StreamChunk) -> Iterable[tuple[Row, Group]]:
     """The rows of a chunk with their groups, in arrival order."""
     groups = chunk.groups
     codes = chunk.codes
-    for i, row in enumerate(chunk.batch.rows()):
+    for i, row in enumerate(batch_rows(chunk.batch)):
         yield row, groups[codes[i]]
 
 

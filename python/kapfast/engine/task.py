@@ -33,6 +33,9 @@ class Task:
                 parent.link(self.nodes[child_id], port)
         self.sources = [self.nodes[s.id] for s in pipeline.nodes if s.kind in ("stream", "batch") and not s.parents]
         self.queries = [self.nodes[s.id] for s in pipeline.nodes if s.kind == "query"]
+        for spec in pipeline.nodes:
+            if spec.kind == "stats" and spec.stats_of is not None:
+                self.nodes[spec.id].observed = self.nodes[spec.stats_of]  # type: ignore[attr-defined]
         self.tickers = [n for n in self.nodes.values() if hasattr(n, "tick")]
         self.measurements = self._measurements()
         self.started_ns = time.monotonic_ns()

@@ -7,7 +7,7 @@ from typing import Any
 from kapfast.engine.lambda_py import GroupState, PyLambda
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
-from kapfast.engine.rows import ChunkBuilder, Row, chunk_rows, to_batch
+from kapfast.engine.rows import batch_rows, ChunkBuilder, Row, chunk_rows, to_batch
 from kapfast.errors import EvalError
 from kapfast.tick.pipeline import Duration, Lambda
 
@@ -70,7 +70,7 @@ class RowNode(Node):
         rows: list[Row] = []
         errors = 0
         first: str | None = None
-        for row in batch.points.rows():
+        for row in batch_rows(batch.points):
             try:
                 r = self.row(row, batch.group)
             except EvalError as exc:

@@ -10,7 +10,7 @@ from kapfast.engine.lambda_py import Dur, Tm
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import LambdaStates, RowNode, dur_ns, lam
-from kapfast.engine.rows import Row, group_of, to_batch
+from kapfast.engine.rows import batch_rows, Row, group_of, to_batch
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.tick.pipeline import Star
@@ -271,7 +271,7 @@ class ShiftNode(RowNode):
         return (row[0], row[1], row[2], row[3] + self.shift), group
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        rows = [(r[0], r[1], r[2], r[3] + self.shift) for r in batch.points.rows()]
+        rows = [(r[0], r[1], r[2], r[3] + self.shift) for r in batch_rows(batch.points)]
         self.emit(BatchMessage(batch.name, batch.group, batch.tmax + self.shift, to_batch(rows), batch.by_name))
 
 
@@ -311,6 +311,9 @@ class GroupByNode(RowNode):
         p = spec.properties
         self.dims = Dimensions(list(spec.args), p.get("exclude"), bool(p.get("byMeasurement")))
         self.seen: set[str] = set()
+        # batches with the same time are merged per new group and emitted when the time moves on
+        self.last_time: int | None = None
+        self.pending: dict[str, tuple[str, Group, int, list[Row]]] = {}
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         g = self.dims.group(row)
@@ -318,14 +321,22 @@ class GroupByNode(RowNode):
         return row, g
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        groups: dict[str, tuple[Group, list[Row]]] = {}
-        for row in batch.points.rows():
+        if batch.tmax != self.last_time:
+            self.last_time = batch.tmax
+            self._flush()
+        for row in batch_rows(batch.points):
             g = self.dims.group(row)
-            groups.setdefault(g.id, (g, []))[1].append(row)
-        for gid in sorted(groups):
-            g, rows = groups[gid]
+            cur = self.pending.get(g.id)
+            if cur is None:
+                cur = self.pending[g.id] = (batch.name, g, batch.tmax, [])
+            cur[3].append(row)
+
+    def _flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for gid in sorted(pending):
+            name, g, tmax, rows = pending[gid]
             self.seen.add(gid)
-            self.emit(BatchMessage(batch.name, g, batch.tmax, to_batch(rows), self.dims.by_name))
+            self.emit(BatchMessage(name, g, tmax, to_batch(rows), self.dims.by_name))
 
     def working_cardinality(self) -> int:
         return len(self.seen)
@@ -343,7 +354,7 @@ class LogNode(Node):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.log.isEnabledFor(self.level):
-            for row in chunk.batch.rows():
+            for row in batch_rows(chunk.batch):
                 self.log.log(self.level, "%s point %s", self.prefix, row)
         self.emit(chunk)
 

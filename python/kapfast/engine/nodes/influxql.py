@@ -14,7 +14,7 @@ from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
-from kapfast.engine.rows import ChunkBuilder, Row, chunk_rows, to_batch
+from kapfast.engine.rows import batch_rows, ChunkBuilder, Row, chunk_rows, to_batch
 from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
 
@@ -225,7 +225,7 @@ class InfluxQLNode(Node):
         return out
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        rows = batch.points.rows()
+        rows = batch_rows(batch.points)
         if self.fn in TRANSFORMS:
             out = self._transform_rows(_TransformState(), rows)
             self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(out), batch.by_name))

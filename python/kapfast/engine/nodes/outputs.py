@@ -8,7 +8,7 @@ from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
-from kapfast.engine.rows import Row, to_batch
+from kapfast.engine.rows import batch_rows, Row, to_batch
 from kapfast.errors import KapfastError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.timefmt import format_rfc3339_ns
@@ -64,7 +64,7 @@ class HttpOutNode(Node):
         last: dict[int, int] = {}
         for i in range(len(codes)):
             last[codes[i]] = i
-        rows = chunk.batch.take(sorted(last.values())).rows() if len(last) < len(codes) else chunk.batch.rows()
+        rows = batch_rows(chunk.batch.take(sorted(last.values()))) if len(last) < len(codes) else batch_rows(chunk.batch)
         order = sorted(last.values())
         for row, i in zip(rows, order, strict=True):
             gid = groups[codes[i]].id
@@ -75,7 +75,7 @@ class HttpOutNode(Node):
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         gid = batch.group.id
         self.results.pop(gid, None)
-        self.results[gid] = batch_row(batch.name, dict(batch.group.tags), batch.points.rows())
+        self.results[gid] = batch_row(batch.name, dict(batch.group.tags), batch_rows(batch.points))
         self.emit(batch)
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
@@ -119,10 +119,10 @@ class InfluxDBOutNode(Node):
             self.flush()
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        self._add(chunk.batch.rows())
+        self._add(batch_rows(chunk.batch))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        self._add(batch.points.rows())
+        self._add(batch_rows(batch.points))
 
     def flush(self) -> None:
         if not self.buf:

@@ -101,7 +101,8 @@ class WindowNode(Node):
         super().__init__(spec, ctx)
         p = spec.properties
         self.period = dur_ns(p.get("period"))
-        self.every = dur_ns(p.get("every")) if "every" in p else self.period
+        # Kapacitor's default every is 0: emit on every point (a right-aligned window of period)
+        self.every = dur_ns(p.get("every"))
         self.align = bool(p.get("align"))
         self.fill = bool(p.get("fillPeriod"))
         self.period_count = int(p.get("periodCount") or 0)
