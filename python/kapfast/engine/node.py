@@ -30,6 +30,9 @@ class Node:
         self.stats = NodeStats()
         self.edge_emitted: dict[str, int] = {}
         self.log = logging.getLogger(f"kapfast.task.{ctx.task_id}.{spec.name}")
+        #: how many parents feed this node; it finishes when all of them finished
+        self.parent_count = max(1, len(spec.parents))
+        self._finished_ports: set[int] = set()
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -68,8 +71,18 @@ class Node:
         self.emit(msg)
 
     def finish(self, port: int = 0) -> None:
-        """The input at ``port`` ended (replay or task stop). Default: the children end too."""
+        """The input at ``port`` ended (replay or task stop). When every input ended the node
+        flushes (:meth:`on_finish`) and its children end too."""
+        self._finished_ports.add(port)
+        if len(self._finished_ports) < self.parent_count:
+            return
+        start = time.perf_counter_ns()
+        self.on_finish()
+        self.stats.exec_ns += time.perf_counter_ns() - start
         self.finish_children()
+
+    def on_finish(self) -> None:
+        """Every input ended: emit what is still buffered if Kapacitor does (join), else nothing."""
 
     # --- emitting ------------------------------------------------------------------------------
 

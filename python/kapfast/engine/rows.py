@@ -22,19 +22,39 @@ EMPTY = PointBatch.from_rows([])
 NO_FIELDS = "\x00nofields"
 
 
+#: A join's ``.fill('null')`` makes fields whose value is null; a PointBatch has no nulls, so such
+#: a row lists its null fields' names (NUL-separated) in this hidden string field.
+NULLS = "\x00nulls"
+
+
 def batch_rows(batch: PointBatch) -> list[Row]:
-    """The rows of a batch, without the placeholder field of field-less points."""
+    """The rows of a batch, without the placeholder field of field-less points, nulls restored."""
     out = batch.rows()
-    if NO_FIELDS in batch.field_names():
+    names = batch.field_names()
+    if NO_FIELDS in names:
         for r in out:
             r[2].pop(NO_FIELDS, None)
+    if NULLS in names:
+        for r in out:
+            nulls = r[2].pop(NULLS, None)
+            if isinstance(nulls, str):
+                for k in nulls.split("\x00"):
+                    r[2][k] = None  # type: ignore[assignment]
     return out
+
+
+def _encode_nulls(row: Row) -> Row:
+    fields = {k: v for k, v in row[2].items() if v is not None}
+    fields[NULLS] = "\x00".join(k for k, v in row[2].items() if v is None)
+    return (row[0], row[1], fields, row[3])
 
 
 def to_batch(rows: Sequence[Row]) -> PointBatch:
     """Rows back to a PointBatch; a field whose type changes between rows keeps each row's value."""
     if not rows:
         return EMPTY
+    if any(None in r[2].values() for r in rows):
+        rows = [_encode_nulls(r) if None in r[2].values() else r for r in rows]
     if any(not r[2] for r in rows):
         rows = [r if r[2] else (r[0], r[1], {NO_FIELDS: True}, r[3]) for r in rows]
     try:

@@ -142,6 +142,5 @@ class InfluxDBOutNode(Node):
             self.stats.extra["write_errors"] += 1
             self.error(len(rows), f"write failed: {exc}")
 
-    def finish(self, port: int = 0) -> None:
+    def on_finish(self) -> None:
         self.flush()
-        super().finish(port)
