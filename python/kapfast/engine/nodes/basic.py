@@ -193,10 +193,10 @@ class DefaultNode(RowNode):
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         name, tags, fields, t = row
-        if any(k not in fields for k, _ in self.fields):
+        if any(fields.get(k) is None for k, _ in self.fields):
             fields = dict(fields)
             for k, v in self.fields:
-                if k not in fields:
+                if fields.get(k) is None:
                     fields[k] = v
                     self.stats.extra["fields_defaulted"] += 1
         if any(not tags.get(k) for k, _ in self.tags):

@@ -394,3 +394,193 @@ class UnionNode(Node):
 
 
 __all__ = ["JoinNode", "UnionNode", "round_to", "EvalError", "GroupState", "lam"]
+
+
+class CombineNode(Node):
+    """``combine(lambdas...)``: every combination of points of one group and time that match the
+    expressions in order becomes one point with prefixed fields (Kapacitor's n-choose-k order)."""
+
+    kinds = ("combine",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.exprs = [lam(a) for a in spec.args]
+        self.names = [str(n) for n in p.get("as", [])]
+        if len(self.names) != len(self.exprs):
+            raise TaskError(f"{self.name}: combine needs one .as() name per expression")
+        self.delimiter = str(spec.prop("delimiter", "."))
+        self.tolerance = dur_ns(p.get("tolerance"))
+        self.max = int(spec.prop("max", 1_000_000))
+        self.states: dict[str, list[GroupState]] = {}
+        # stream: group id -> (time, name, group, rows); batch: group id -> (tmax, {time: [...]})
+        self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
+        self.batch_buffers: dict[str, tuple[int, dict[int, tuple[str, Group, list[Row]]]]] = {}
+        self.out = ChunkBuilder()
+
+    def _combine(self, name: str, group: Group, rows: list[Row]) -> None:
+        if not rows:
+            return
+        k = len(self.exprs)
+        n = len(rows)
+        if n < k:
+            return
+        count = 1
+        for i in range(k):
+            count = count * (n - i) // (i + 1)
+        if count > self.max:
+            self.error(1, f"refusing to perform combination as total combinations {count} exceeds max "
+                          f"combinations {self.max}")
+            return
+        states = self.states.get(group.id)
+        if states is None:
+            states = self.states[group.id] = [GroupState() for _ in self.exprs]
+        matches: list[list[bool]] = [[False] * n for _ in range(k)]
+        for idx, r in enumerate(rows):
+            for s, e in enumerate(self.exprs):
+                assert e is not None
+                try:
+                    matches[s][idx] = e.eval(*r, states[s]) is True
+                except EvalError as exc:
+                    self.error(1, str(exc))
+        dims = set(group.dims)
+        indices = list(range(k))
+        while True:
+            self._try(indices, matches, rows, name, group, dims)
+            i = k - 1
+            while i >= 0 and indices[i] == i + n - k:
+                i -= 1
+            if i < 0:
+                break
+            indices[i] += 1
+            for j in range(i + 1, k):
+                indices[j] = indices[j - 1] + 1
+
+    def _try(self, indices: list[int], matches: list[list[bool]], rows: list[Row], name: str, group: Group,
+             dims: set[str]) -> None:
+        remaining = list(indices)
+        chosen: list[Row] = []
+        for s in range(len(self.exprs)):
+            for i, idx in enumerate(remaining):
+                if matches[s][idx]:
+                    chosen.append(rows[idx])
+                    del remaining[i]
+                    break
+            else:
+                return
+        fields: dict[str, Any] = {}
+        tags: dict[str, str] = {}
+        for i, r in enumerate(chosen):
+            pre = self.names[i] + self.delimiter
+            for f, v in r[2].items():
+                fields[pre + f] = v
+            for t, v in r[1].items():
+                if t in dims:
+                    tags[t] = v
+                else:
+                    tags[pre + t] = v
+        self.out.add((name, tags, fields, round_to(chosen[0][3], self.tolerance)), group)
+
+    def _flush(self) -> None:
+        if len(self.out):
+            self.emit(self.out.chunk())
+            self.out = ChunkBuilder()
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        for row, group in chunk_rows(chunk):
+            t = round_to(row[3], self.tolerance)
+            buf = self.buffers.get(group.id)
+            if buf is None:
+                self.buffers[group.id] = (t, row[0], group, [row])
+            elif buf[0] == t:
+                buf[3].append(row)
+            else:
+                self._combine(buf[1], buf[2], buf[3])
+                self.buffers[group.id] = (t, row[0], group, [row])
+        self._flush()
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        gid = batch.group.id
+        t = round_to(batch.tmax, self.tolerance)
+        cur = self.batch_buffers.get(gid)
+        if cur is None:
+            cur = self.batch_buffers[gid] = (t, {})
+        if cur[0] != t:
+            for bt in sorted(cur[1]):
+                name, group, rows = cur[1][bt]
+                self._combine(name, group, rows)
+            cur = self.batch_buffers[gid] = (t, {})
+        for r in batch_rows(batch.points):
+            pt = round_to(r[3], self.tolerance)
+            cur[1].setdefault(pt, (batch.name, batch.group, []))[2].append(r)
+        self._flush()
+
+    def working_cardinality(self) -> int:
+        return len(self.states)
+
+
+class FlattenNode(Node):
+    """``flatten().on(tags...)``: the points of one group and time become one point whose field
+    names are prefixed with the ``on`` tags' values."""
+
+    kinds = ("flatten",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.on = [str(d) for d in p.get("on", []) or []]
+        self.delimiter = str(spec.prop("delimiter", "."))
+        self.tolerance = dur_ns(p.get("tolerance"))
+        d = p.get("dropOriginalFieldName")
+        self.drop = d is True or d == [] or (isinstance(d, list) and bool(d and d[0]))
+        self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
+        self.batch_buffers: dict[str, tuple[int, str, Group, bool, dict[int, list[Row]]]] = {}
+
+    def _flatten(self, rows: list[Row]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for r in rows:
+            parts = []
+            for tag in self.on:
+                if tag not in r[1]:
+                    self.error(1, f"point missing tag {tag!r} for flatten operation")
+                    break
+                parts.append(r[1][tag])
+            else:
+                prefix = self.delimiter.join(parts)
+                for f, v in r[2].items():
+                    key = prefix if self.drop else prefix + self.delimiter + f if parts else f
+                    fields[key] = v
+        return fields
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        out = ChunkBuilder(chunk.db, chunk.rp)
+        for row, group in chunk_rows(chunk):
+            t = round_to(row[3], self.tolerance)
+            buf = self.buffers.get(group.id)
+            if buf is None:
+                self.buffers[group.id] = (t, row[0], group, [row])
+            elif buf[0] == t:
+                buf[3].append(row)
+            else:
+                fields = self._flatten(buf[3])
+                out.add((buf[1], dict(buf[2].tags), fields, buf[0]), buf[2])
+                self.buffers[group.id] = (t, row[0], group, [row])
+        if len(out):
+            self.emit(out.chunk())
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        gid = batch.group.id
+        t = round_to(batch.tmax, self.tolerance)
+        cur = self.batch_buffers.get(gid)
+        if cur is None:
+            cur = self.batch_buffers[gid] = (t, batch.name, batch.group, batch.by_name, {})
+        if cur[0] != t:
+            tags = dict(cur[2].tags)
+            rows = [(cur[1], tags, self._flatten(cur[4][pt]), pt) for pt in sorted(cur[4])]
+            self.emit(BatchMessage(cur[1], cur[2], cur[0], to_batch(rows), batch.by_name))
+            cur = self.batch_buffers[gid] = (t, cur[1], cur[2], cur[3], {})
+        for r in batch_rows(batch.points):
+            cur[4].setdefault(round_to(r[3], self.tolerance), []).append(r)
+
+    def working_cardinality(self) -> int:
+        return len(self.buffers) + len(self.batch_buffers)
