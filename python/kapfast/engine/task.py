@@ -38,6 +38,7 @@ class Task:
                 self.nodes[spec.id].observed = self.nodes[spec.stats_of]  # type: ignore[attr-defined]
         self.tickers = [n for n in self.nodes.values() if hasattr(n, "tick")]
         self.measurements = self._measurements()
+        self.interleave = any(s.kind == "union" for s in pipeline.nodes)
         self.started_ns = time.monotonic_ns()
         self.points_in = 0
         self.finished = False
@@ -57,6 +58,14 @@ class Task:
         if self.finished or not len(batch):
             return
         self.points_in += len(batch)
+        if self.interleave and len(batch) > 1:
+            # a union sees its parents' points interleaved in time, as Kapacitor's concurrent
+            # nodes deliver them: feed runs of equal time one after the other
+            for part in _time_runs(batch):
+                msg = StreamChunk(part, [0] * len(part), [UNGROUPED], db, rp)
+                for src in self.sources:
+                    src.push(msg, 0)
+            return
         msg = StreamChunk(batch, [0] * len(batch), [UNGROUPED], db, rp)
         for src in self.sources:
             src.push(msg, 0)
@@ -115,3 +124,17 @@ class Task:
 
     def dot(self, labels: bool = True) -> str:
         return self.pipeline.to_dot(self.id, self.stats())
+
+
+def _time_runs(batch: PointBatch) -> list[PointBatch]:
+    """The batch cut into runs of consecutive rows with the same time."""
+    import numpy as np
+
+    t = np.asarray(batch.time())
+    if len(t) == 0:
+        return []
+    cuts = np.flatnonzero(t[1:] != t[:-1]) + 1
+    if len(cuts) == 0:
+        return [batch]
+    bounds = [0, *cuts.tolist(), len(t)]
+    return [batch.take(np.arange(a, b, dtype=np.int64)) for a, b in zip(bounds, bounds[1:], strict=False)]

@@ -335,6 +335,7 @@ class GroupByNode(RowNode):
         pending, self.pending = self.pending, {}
         for gid in sorted(pending):
             name, g, tmax, rows = pending[gid]
+            rows.sort(key=lambda r: r[3])  # merged from several batches: back in time order
             self.seen.add(gid)
             self.emit(BatchMessage(name, g, tmax, to_batch(rows), self.dims.by_name))
 

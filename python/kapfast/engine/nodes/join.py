@@ -489,30 +489,30 @@ class CombineNode(Node):
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         for row, group in chunk_rows(chunk):
             t = round_to(row[3], self.tolerance)
+            row = (row[0], row[1], row[2], t)
             buf = self.buffers.get(group.id)
-            if buf is None:
+            if buf is None or t > buf[0]:
+                # a later time closes the buffer; an earlier (late) point joins the current one
+                if buf is not None:
+                    self._combine(buf[1], buf[2], buf[3])
                 self.buffers[group.id] = (t, row[0], group, [row])
-            elif buf[0] == t:
-                buf[3].append(row)
             else:
-                self._combine(buf[1], buf[2], buf[3])
-                self.buffers[group.id] = (t, row[0], group, [row])
+                buf[3].append(row)
         self._flush()
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        gid = batch.group.id
-        t = round_to(batch.tmax, self.tolerance)
-        cur = self.batch_buffers.get(gid)
-        if cur is None:
-            cur = self.batch_buffers[gid] = (t, {})
-        if cur[0] != t:
-            for bt in sorted(cur[1]):
-                name, group, rows = cur[1][bt]
-                self._combine(name, group, rows)
-            cur = self.batch_buffers[gid] = (t, {})
+        cur: tuple[int, list[Row]] | None = None
         for r in batch_rows(batch.points):
-            pt = round_to(r[3], self.tolerance)
-            cur[1].setdefault(pt, (batch.name, batch.group, []))[2].append(r)
+            t = round_to(r[3], self.tolerance)
+            r = (r[0], r[1], r[2], t)
+            if cur is None or t > cur[0]:
+                if cur is not None:
+                    self._combine(batch.name, batch.group, cur[1])
+                cur = (t, [r])
+            else:
+                cur[1].append(r)
+        if cur is not None:
+            self._combine(batch.name, batch.group, cur[1])
         self._flush()
 
     def working_cardinality(self) -> int:
@@ -569,18 +569,23 @@ class FlattenNode(Node):
             self.emit(out.chunk())
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        gid = batch.group.id
-        t = round_to(batch.tmax, self.tolerance)
-        cur = self.batch_buffers.get(gid)
-        if cur is None:
-            cur = self.batch_buffers[gid] = (t, batch.name, batch.group, batch.by_name, {})
-        if cur[0] != t:
-            tags = dict(cur[2].tags)
-            rows = [(cur[1], tags, self._flatten(cur[4][pt]), pt) for pt in sorted(cur[4])]
-            self.emit(BatchMessage(cur[1], cur[2], cur[0], to_batch(rows), batch.by_name))
-            cur = self.batch_buffers[gid] = (t, cur[1], cur[2], cur[3], {})
+        # each batch on its own: runs of points with the same rounded time become one point
+        tags = dict(batch.group.tags)
+        out: list[Row] = []
+        cur: tuple[int, list[Row]] | None = None
         for r in batch_rows(batch.points):
-            cur[4].setdefault(round_to(r[3], self.tolerance), []).append(r)
+            t = round_to(r[3], self.tolerance)
+            if cur is not None and t != cur[0]:
+                out.append((batch.name, tags, self._flatten(cur[1]), cur[0]))
+                cur = None
+            if cur is None:
+                cur = (t, [])
+            cur[1].append(r)
+        tmax = batch.tmax
+        if cur is not None:
+            out.append((batch.name, tags, self._flatten(cur[1]), cur[0]))
+            tmax = cur[0]
+        self.emit(BatchMessage(batch.name, batch.group, tmax, to_batch(out), batch.by_name))
 
     def working_cardinality(self) -> int:
         return len(self.buffers) + len(self.batch_buffers)

@@ -224,10 +224,11 @@ class BarrierNode(Node):
             self.emit(DeleteGroup(group))
 
     def _check(self, now: int) -> None:
+        # idle is measured on the task's clock (Kapacitor uses timers), from the last arrival
         if self.idle:
-            for gid, (g, last) in list(self.last.items()):
+            for _gid, (g, last) in list(self.last.items()):
                 if now - last >= self.idle:
-                    self._fire(g, last + self.idle)
+                    self._fire(g, now)
 
     def tick(self, now_ns: int) -> None:
         self._check(now_ns)
@@ -236,11 +237,6 @@ class BarrierNode(Node):
         out = ChunkBuilder(chunk.db, chunk.rp)
         for row, group in chunk_rows(chunk):
             t = row[3]
-            if self.idle:
-                if len(out):
-                    self.emit(out.chunk())
-                    out = ChunkBuilder(chunk.db, chunk.rp)
-                self._check(t)
             if self.period:
                 nxt = self.next_period.get(group.id)
                 if nxt is None:
@@ -252,14 +248,13 @@ class BarrierNode(Node):
                     self._fire(group, nxt)
                     self.next_period[group.id] = t - t % self.period + self.period
             out.add(row, group)
-            self.last[group.id] = (group, t)
+            self.last[group.id] = (group, self.ctx.now_ns())
         if len(out):
             self.emit(out.chunk())
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        self._check(batch.tmax)
         self.emit(batch)
-        self.last[batch.group.id] = (batch.group, batch.tmax)
+        self.last[batch.group.id] = (batch.group, self.ctx.now_ns())
 
     def working_cardinality(self) -> int:
         return len(self.last)
