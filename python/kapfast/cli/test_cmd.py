@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     start = zero if zero is not None else (st.first_ns or 0)
     if args.duration is not None:
         clock.set(start + args.duration)
-        task.tick(clock.now_ns())
+        task.tick(clock.now_ns(), end=True)
     task.finish()
     names = args.http_out or _endpoints(task)
     out: dict[str, Any] = {"http_out": {}}

@@ -78,10 +78,11 @@ class Task:
         self.points_in += 1
         self.queries[query_index].push(msg, 0)
 
-    def tick(self, now_ns: int) -> None:
-        """Time moved: nodes driven by the clock (stats, barrier idle) look at it."""
+    def tick(self, now_ns: int, *, end: bool = False) -> None:
+        """Time moved: nodes driven by the clock (stats, barrier idle) look at it. ``end`` marks
+        the clock running on after a replay's data ended."""
         for n in self.tickers:
-            n.tick(now_ns)  # type: ignore[attr-defined]
+            n.tick(now_ns, end)  # type: ignore[attr-defined]
 
     def finish(self) -> None:
         if self.finished:
