@@ -59,7 +59,12 @@ class PyLambda:
         self.fn = self._compile(ast)
 
     def eval(
-        self, name: str, tags: dict[str, str], fields: dict[str, FieldValue], t: int, state: GroupState | None = None
+        self,
+        name: str,
+        tags: dict[str, str],
+        fields: dict[str, FieldValue],
+        t: int,
+        state: GroupState | None = None,
     ) -> Any:
         return self.fn((name, tags, fields, t, state if state is not None else GroupState()))
 
@@ -154,7 +159,7 @@ class PyLambda:
         if fname in ("sigma", "count", "spread"):
             slot = self._next_slot
             self._next_slot += 1
-            a = args[0] if args else None
+            a0: Callable[[Any], Any] | None = args[0] if args else None
 
             def stateful(row: Any) -> Any:
                 st: GroupState = row[4]
@@ -162,7 +167,7 @@ class PyLambda:
                 if fname == "count":
                     s[0] += 1
                     return int(s[0])
-                v = _arg(a, row) if a else 0
+                v = _arg(a0, row) if a0 is not None else 0
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     raise EvalError(f"cannot call {fname} on {_type_name(v)}")
                 v = float(v)
@@ -218,12 +223,16 @@ def _binop(op: str, a: Any, b: Any) -> Any:
             return m if op == "=~" else not m
         raise EvalError(f"invalid comparison operator {op} for {ta} and {tb}")
     if op in ("==", "!="):
-        if (_num(a) and _num(b) and ta not in ("duration", "time") and tb not in ("duration", "time")) or ta == tb:
+        if (
+            _num(a) and _num(b) and ta not in ("duration", "time") and tb not in ("duration", "time")
+        ) or ta == tb:
             eq = a == b
             return eq if op == "==" else not eq
         raise EvalError(f"invalid comparison operator {op} for {ta} and {tb}")
     if op in ("<", "<=", ">", ">="):
-        ok = (ta in ("int", "float") and tb in ("int", "float")) or (ta == tb and ta in ("string", "duration", "time"))
+        ok = (ta in ("int", "float") and tb in ("int", "float")) or (
+            ta == tb and ta in ("string", "duration", "time")
+        )
         if not ok:
             raise EvalError(f"invalid comparison operator {op} for {ta} and {tb}")
         if op == "<":
@@ -255,7 +264,8 @@ def _binop(op: str, a: Any, b: Any) -> Any:
         return Dur(int(a * b))
     if ta in ("int", "float") and tb in ("int", "float"):
         raise EvalError(
-            f"mismatched type to binary operator. got {ta} {op} {tb}. see bool(), int(), float(), string(), duration()"
+            f"mismatched type to binary operator. got {ta} {op} {tb}. "
+            "see bool(), int(), float(), string(), duration()"
         )
     raise EvalError(f"invalid math operator {op} for type {ta}")
 

@@ -72,7 +72,9 @@ def _merged(sources: Sequence[Iterator[RecordedBatch]]) -> Iterator[tuple[int, R
         for n, b in enumerate(it):
             yield (b.time_ns, i, n, b)
 
-    for t, i, _n, b in heapq.merge(*(keyed(i, it) for i, it in enumerate(sources)), key=lambda x: (x[0], x[1], x[2])):
+    for t, i, _n, b in heapq.merge(
+        *(keyed(i, it) for i, it in enumerate(sources)), key=lambda x: (x[0], x[1], x[2])
+    ):
         del t
         yield i, b
 

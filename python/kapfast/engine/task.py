@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -31,13 +32,17 @@ class Task:
                 child_spec = pipeline.node(child_id)
                 port = child_spec.parents.index(spec.id)
                 parent.link(self.nodes[child_id], port)
-        self.sources = [self.nodes[s.id] for s in pipeline.nodes if s.kind in ("stream", "batch") and not s.parents]
+        self.sources = [
+            self.nodes[s.id] for s in pipeline.nodes if s.kind in ("stream", "batch") and not s.parents
+        ]
         self.queries = [self.nodes[s.id] for s in pipeline.nodes if s.kind == "query"]
         for spec in pipeline.nodes:
             if spec.kind == "stats" and spec.stats_of is not None:
                 self.nodes[spec.id].observed = self.nodes[spec.stats_of]  # type: ignore[attr-defined]
-        self.tickers = [n for n in self.nodes.values() if hasattr(n, "tick")]
+        self.tickers: list[Any] = [n for n in self.nodes.values() if hasattr(n, "tick")]
         self.measurements = self._measurements()
+        #: the (db, rp) pairs whose points feed this task (empty: any)
+        self.dbrps: set[tuple[str, str]] = set(pipeline.dbrps)
         self.interleave = any(s.kind == "union" for s in pipeline.nodes)
         self.started_ns = time.monotonic_ns()
         self.points_in = 0
@@ -74,7 +79,9 @@ class Task:
         if self.finished:
             return
         if query_index >= len(self.queries):
-            raise TaskError(f"task {self.id} has {len(self.queries)} query node(s), no query #{query_index + 1}")
+            raise TaskError(
+                f"task {self.id} has {len(self.queries)} query node(s), no query #{query_index + 1}"
+            )
         self.points_in += 1
         self.queries[query_index].push(msg, 0)
 
@@ -82,7 +89,7 @@ class Task:
         """Time moved: nodes driven by the clock (stats, barrier idle) look at it. ``end`` marks
         the clock running on after a replay's data ended."""
         for n in self.tickers:
-            n.tick(now_ns, end)  # type: ignore[attr-defined]
+            n.tick(now_ns, end)
 
     def finish(self) -> None:
         if self.finished:
@@ -138,4 +145,4 @@ def _time_runs(batch: PointBatch) -> list[PointBatch]:
     if len(cuts) == 0:
         return [batch]
     bounds = [0, *cuts.tolist(), len(t)]
-    return [batch.take(np.arange(a, b, dtype=np.int64)) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [batch.take(np.arange(a, b, dtype=np.int64)) for a, b in itertools.pairwise(bounds)]

@@ -7,7 +7,7 @@ from typing import Any
 from kapfast.engine.lambda_py import GroupState, PyLambda
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
-from kapfast.engine.rows import batch_rows, ChunkBuilder, Row, chunk_rows, to_batch
+from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, to_batch
 from kapfast.errors import EvalError
 from kapfast.tick.pipeline import Duration, Lambda
 

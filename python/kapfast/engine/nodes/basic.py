@@ -10,7 +10,7 @@ from kapfast.engine.lambda_py import Dur, Tm
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import LambdaStates, RowNode, dur_ns, lam
-from kapfast.engine.rows import batch_rows, Row, group_of, to_batch
+from kapfast.engine.rows import Row, batch_rows, group_of, to_batch
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.tick.pipeline import Star
@@ -217,8 +217,11 @@ class DefaultNode(RowNode):
                 changed = True
         if changed:
             batch = BatchMessage(
-                batch.name, Group(g.id, g.dims, g.by_measurement, tuple(sorted(gt.items()))), batch.tmax,
-                batch.points, batch.by_name,
+                batch.name,
+                Group(g.id, g.dims, g.by_measurement, tuple(sorted(gt.items()))),
+                batch.tmax,
+                batch.points,
+                batch.by_name,
             )
         super().on_batch(batch, port)
 
@@ -255,8 +258,13 @@ class DeleteNode(RowNode):
         g = batch.group
         if self.tags and any(k in self.tags for k, _ in g.tags):
             tags = tuple((k, v) for k, v in g.tags if k not in self.tags)
-            batch = BatchMessage(batch.name, Group(g.id, g.dims, g.by_measurement, tags), batch.tmax,
-                                 batch.points, batch.by_name)
+            batch = BatchMessage(
+                batch.name,
+                Group(g.id, g.dims, g.by_measurement, tags),
+                batch.tmax,
+                batch.points,
+                batch.by_name,
+            )
         super().on_batch(batch, port)
 
 
@@ -272,7 +280,9 @@ class ShiftNode(RowNode):
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         rows = [(r[0], r[1], r[2], r[3] + self.shift) for r in batch_rows(batch.points)]
-        self.emit(BatchMessage(batch.name, batch.group, batch.tmax + self.shift, to_batch(rows), batch.by_name))
+        self.emit(
+            BatchMessage(batch.name, batch.group, batch.tmax + self.shift, to_batch(rows), batch.by_name)
+        )
 
 
 class SampleNode(RowNode):
@@ -349,8 +359,12 @@ class LogNode(Node):
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         level = str(spec.prop("level", "INFO")).upper()
-        self.level = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
-                      "ERROR": logging.ERROR}.get(level, logging.INFO)
+        self.level = {
+            "DEBUG": logging.DEBUG,
+            "INFO": logging.INFO,
+            "WARN": logging.WARNING,
+            "ERROR": logging.ERROR,
+        }.get(level, logging.INFO)
         self.prefix = str(spec.prop("prefix", "") or "")
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
@@ -361,6 +375,12 @@ class LogNode(Node):
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         if self.log.isEnabledFor(self.level):
-            self.log.log(self.level, "%s batch %s %s %d points", self.prefix, batch.name, batch.group.id,
-                         len(batch.points))
+            self.log.log(
+                self.level,
+                "%s batch %s %s %d points",
+                self.prefix,
+                batch.name,
+                batch.group.id,
+                len(batch.points),
+            )
         self.emit(batch)

@@ -14,7 +14,7 @@ from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
-from kapfast.engine.rows import batch_rows, ChunkBuilder, Row, chunk_rows, to_batch
+from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, to_batch
 from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
 
@@ -74,7 +74,7 @@ def _select(fn: str, items: list[Item], arg: float = 0.0) -> Item | None:
     best: Item | None = None
     if fn == "percentile":
         s = sorted(items, key=lambda it: it[1])
-        i = int(math.floor(len(s) * arg / 100.0 + 0.5)) - 1
+        i = math.floor(len(s) * arg / 100.0 + 0.5) - 1
         if i < 0 or i >= len(s):
             return None
         return s[i]
@@ -186,8 +186,9 @@ class InfluxQLNode(Node):
         h = int(self.spec.args[1])
         m = int(self.spec.args[2])
         interval = dur_ns(self.spec.args[3])
-        pts = holt_winters([(it[0], float(it[1])) for it in items], h, m, interval,
-                           self.fn == "holtWintersWithFit")
+        pts = holt_winters(
+            [(it[0], float(it[1])) for it in items], h, m, interval, self.fn == "holtWintersWithFit"
+        )
         return [(name, gtags, {self.as_: v}, t) for t, v in pts]
 
     def _transform_rows(self, state: _TransformState, rows: list[Row]) -> list[Row]:

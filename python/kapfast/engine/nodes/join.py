@@ -12,10 +12,10 @@ from collections import deque
 from typing import Any
 
 from kapfast.engine.context import TaskContext
+from kapfast.engine.lambda_py import GroupState
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns, lam
-from kapfast.engine.lambda_py import GroupState
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, group_of, to_batch
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
@@ -34,7 +34,9 @@ class _Msg:
 
     __slots__ = ("batch", "group", "row", "src", "time")
 
-    def __init__(self, src: int, time: int, group: Group, row: Row | None, batch: BatchMessage | None) -> None:
+    def __init__(
+        self, src: int, time: int, group: Group, row: Row | None, batch: BatchMessage | None
+    ) -> None:
         self.src = src
         self.time = time
         self.group = group
@@ -44,7 +46,9 @@ class _Msg:
     def with_group(self, group: Group) -> _Msg:
         if self.batch is not None:
             b = self.batch
-            return _Msg(self.src, self.time, group, None, BatchMessage(b.name, group, b.tmax, b.points, b.by_name))
+            return _Msg(
+                self.src, self.time, group, None, BatchMessage(b.name, group, b.tmax, b.points, b.by_name)
+            )
         return _Msg(self.src, self.time, group, self.row, None)
 
     def fields(self) -> dict[str, Any]:
@@ -355,16 +359,16 @@ class JoinNode(Node):
                 continue
             fields: dict[str, Any] = {}
             ok = True
-            for i, bp in enumerate(cur):
+            for i, got in enumerate(cur):
                 pre = self.prefixes[i] + self.delimiter
-                if bp is None:
+                if got is None:
                     if self.fill == "none":
                         ok = False
                         break
                     for k in field_names or []:
                         fields[pre + k] = None if self.fill == "null" else self.fill_value
                 else:
-                    for k, val in bp[2].items():
+                    for k, val in got[2].items():
                         fields[pre + k] = val
             if ok:
                 assert set_time is not None
@@ -393,7 +397,7 @@ class UnionNode(Node):
         self.emit(batch)
 
 
-__all__ = ["JoinNode", "UnionNode", "round_to", "EvalError", "GroupState", "lam"]
+__all__ = ["EvalError", "GroupState", "JoinNode", "UnionNode", "lam", "round_to"]
 
 
 class CombineNode(Node):
@@ -429,8 +433,11 @@ class CombineNode(Node):
         for i in range(k):
             count = count * (n - i) // (i + 1)
         if count > self.max:
-            self.error(1, f"refusing to perform combination as total combinations {count} exceeds max "
-                          f"combinations {self.max}")
+            self.error(
+                1,
+                f"refusing to perform combination as total combinations {count} exceeds max "
+                f"combinations {self.max}",
+            )
             return
         states = self.states.get(group.id)
         if states is None:
@@ -456,8 +463,15 @@ class CombineNode(Node):
             for j in range(i + 1, k):
                 indices[j] = indices[j - 1] + 1
 
-    def _try(self, indices: list[int], matches: list[list[bool]], rows: list[Row], name: str, group: Group,
-             dims: set[str]) -> None:
+    def _try(
+        self,
+        indices: list[int],
+        matches: list[list[bool]],
+        rows: list[Row],
+        name: str,
+        group: Group,
+        dims: set[str],
+    ) -> None:
         remaining = list(indices)
         chosen: list[Row] = []
         for s in range(len(self.exprs)):

@@ -8,7 +8,7 @@ from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
-from kapfast.engine.rows import batch_rows, Row, to_batch
+from kapfast.engine.rows import Row, batch_rows, to_batch
 from kapfast.errors import KapfastError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.timefmt import format_rfc3339_ns
@@ -64,7 +64,11 @@ class HttpOutNode(Node):
         last: dict[int, int] = {}
         for i in range(len(codes)):
             last[codes[i]] = i
-        rows = batch_rows(chunk.batch.take(sorted(last.values()))) if len(last) < len(codes) else batch_rows(chunk.batch)
+        rows = (
+            batch_rows(chunk.batch.take(sorted(last.values())))
+            if len(last) < len(codes)
+            else batch_rows(chunk.batch)
+        )
         order = sorted(last.values())
         for row, i in zip(rows, order, strict=True):
             gid = groups[codes[i]].id

@@ -287,5 +287,10 @@ class StatsNode(Node):
             t = self.next
             self.next += self.interval
             obs = self.observed
-            row: Row = ("stats", {"node": obs.name, "task": self.ctx.task_id}, {"emitted": obs.stats.emitted}, t)
+            row: Row = (
+                "stats",
+                {"node": obs.name, "task": self.ctx.task_id},
+                {"emitted": obs.stats.emitted},
+                t,
+            )
             self.emit(StreamChunk(to_batch([row]), [0], [UNGROUPED]))
