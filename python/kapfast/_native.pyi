@@ -8,7 +8,14 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias, final
 
-__all__ = ["ColumnView", "PointBatch", "__version__", "parse_line_protocol"]
+__all__ = [
+    "ColumnView",
+    "PointBatch",
+    "__version__",
+    "batch_group_codes",
+    "batch_measurement_codes",
+    "parse_line_protocol",
+]
 
 __version__: str
 
@@ -59,6 +66,17 @@ class PointBatch:
     @classmethod
     def concat(cls, batches: Sequence[PointBatch]) -> PointBatch: ...
     def to_line_protocol(self, precision: str = "ns") -> bytes: ...
+
+# batch operations of the task engine (rust/src/py/ops.rs): codes are little-endian u32 bytes
+
+def batch_measurement_codes(batch: PointBatch) -> tuple[bytes, list[str]]: ...
+def batch_group_codes(
+    batch: PointBatch,
+    dims: list[str],
+    star: bool = False,
+    exclude: list[str] = ...,
+    by_name: bool = False,
+) -> tuple[bytes, list[tuple[str, list[tuple[str, str]]]]]: ...
 
 # --- lineproto ---------------------------------------------------------------------------------
 

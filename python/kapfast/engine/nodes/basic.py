@@ -10,10 +10,12 @@ from kapfast.engine.lambda_py import Dur, Tm
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import LambdaStates, RowNode, dur_ns, lam
+from kapfast.engine.predicate import BatchPredicate
+from kapfast.engine.vec import GroupCache, group_codes, measurement_mask
 from kapfast.engine.rows import Row, batch_rows, group_of, to_batch
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
-from kapfast.tick.pipeline import Star
+from kapfast.tick.pipeline import Lambda, Star
 
 
 class SourceNode(Node):
@@ -59,11 +61,30 @@ class FromNode(RowNode):
         self.truncate = dur_ns(p.get("truncate"))
         self.round = dur_ns(p.get("round"))
         self.dims = Dimensions(p.get("groupBy"), None, bool(p.get("groupByMeasurement")))
+        where = p.get("where")
+        self.predicate = BatchPredicate(where.ast) if isinstance(where, Lambda) else None
+        self.cache = GroupCache()
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if (self.db and chunk.db and chunk.db != self.db) or (self.rp and chunk.rp and chunk.rp != self.rp):
             return
-        super().on_chunk(chunk, port)
+        if self.truncate or self.round:
+            super().on_chunk(chunk, port)  # times change: the row path
+            return
+        # The whole chunk at once: measurement mask, where filter, group codes (Rust).
+        b = chunk.batch
+        if self.measurement:
+            mask = measurement_mask(b, str(self.measurement))
+            if mask is not None:
+                b = b.filter(mask)
+        if len(b) and self.predicate is not None:
+            b, errors, first = self.predicate.filter(b, now_ns=self.ctx.now_ns())
+            self.error(errors, first)
+        if not len(b):
+            return
+        d = self.dims
+        codes, groups = group_codes(b, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache)
+        self.emit(StreamChunk(b, codes, groups, chunk.db, chunk.rp))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         if self.measurement and row[0] != self.measurement:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
+from kapfast._native import PointBatch
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
-from kapfast.engine.rows import Row, chunk_rows, to_batch
+from kapfast.engine.rows import EMPTY, Row, chunk_rows, to_batch
+from kapfast.engine.vec import Codes, measurement_names, split_by_code, times
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
@@ -71,6 +76,67 @@ class _TimeWindow:
         return out
 
 
+class _VecTimeWindow:
+    """A time window with every > 0 over chunk slices: the buffer holds (batch, rows, times)
+    pieces in arrival order, so windows are cut with numpy and built with one concat."""
+
+    __slots__ = ("align", "every", "group", "name", "next_emit", "period", "pieces")
+
+    def __init__(self, now: int, period: int, every: int, align: bool, fill: bool, name: str, group: Group):
+        w = _TimeWindow(now, period, every, align, fill, name, group)
+        self.next_emit = w.next_emit
+        self.period = period
+        self.every = every
+        self.align = align
+        self.name = name
+        self.group = group
+        self.pieces: list[tuple[PointBatch, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+
+    def _purge(self, oldest: int) -> None:
+        # drop leading points (arrival order) until the first one inside [oldest, ...)
+        while self.pieces:
+            b, idx, ts = self.pieces[0]
+            inside = np.flatnonzero(ts >= oldest)
+            if len(inside) == 0:
+                self.pieces.pop(0)
+                continue
+            k = int(inside[0])
+            if k:
+                self.pieces[0] = (b, idx[k:], ts[k:])
+            return
+
+    def _points(self) -> PointBatch:
+        parts = [b.take(idx) for b, idx, _ in self.pieces if len(idx)]
+        if not parts:
+            return EMPTY
+        return parts[0] if len(parts) == 1 else PointBatch.concat(parts)
+
+    def insert(
+        self, batch: PointBatch, idx: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]
+    ) -> list[tuple[int, PointBatch, int]]:
+        """Emitted windows as (tmax, points, chunk row of the point that closed the window)."""
+        out: list[tuple[int, PointBatch, int]] = []
+        pos = 0
+        n = len(ts)
+        while pos < n:
+            due = np.flatnonzero(ts[pos:] >= self.next_emit)
+            if len(due) == 0:
+                self.pieces.append((batch, idx[pos:], ts[pos:]))
+                break
+            j = pos + int(due[0])
+            if j > pos:
+                self.pieces.append((batch, idx[pos:j], ts[pos:j]))
+            self._purge(self.next_emit - self.period)
+            out.append((self.next_emit, self._points(), int(idx[j])))
+            nxt = int(ts[j]) + self.every
+            if self.align:
+                nxt = _trunc(nxt, self.every)
+            self.next_emit = nxt
+            self.pieces.append((batch, idx[j : j + 1], ts[j : j + 1]))
+            pos = j + 1
+        return out
+
+
 class _CountWindow:
     __slots__ = ("buf", "count", "every", "group", "name", "next_emit", "period")
 
@@ -108,6 +174,7 @@ class WindowNode(Node):
         self.period_count = int(p.get("periodCount") or 0)
         self.every_count = int(p.get("everyCount") or 0) or self.period_count
         self.windows: dict[str, _TimeWindow | _CountWindow] = {}
+        self.vwindows: dict[str, _VecTimeWindow] = {}
 
     def _new(self, row: Row, group: Group) -> _TimeWindow | _CountWindow:
         if self.period_count:
@@ -115,6 +182,9 @@ class WindowNode(Node):
         return _TimeWindow(row[3], self.period, self.every, self.align, self.fill, row[0], group)
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if not self.period_count and self.every > 0:
+            self._vec_chunk(chunk)
+            return
         windows = self.windows
         for row, group in chunk_rows(chunk):
             w = windows.get(group.id)
@@ -125,9 +195,37 @@ class WindowNode(Node):
                 tmax, rows = out
                 self.emit(BatchMessage(w.name, w.group, tmax, to_batch(rows), w.group.by_measurement))
 
+    def _vec_chunk(self, chunk: StreamChunk) -> None:
+        b = chunk.batch
+        ts_all = times(b)
+        groups = chunk.groups
+        parts = split_by_code(chunk.codes, len(groups))
+        names: tuple[Codes, list[str]] | None = None
+        emitted: list[tuple[int, int, BatchMessage]] = []
+        for code, idx in enumerate(parts):
+            if not len(idx):
+                continue
+            group = groups[code]
+            ts = ts_all[idx]
+            w = self.vwindows.get(group.id)
+            if w is None:
+                if names is None:
+                    names = measurement_names(b)
+                name = names[1][int(names[0][idx[0]])]
+                w = self.vwindows[group.id] = _VecTimeWindow(
+                    int(ts[0]), self.period, self.every, self.align, self.fill, name, group
+                )
+            for k, (tmax, points, row) in enumerate(w.insert(b, idx, ts)):
+                msg = BatchMessage(w.name, w.group, tmax, points, w.group.by_measurement)
+                emitted.append((row, k, msg))
+        # windows go out in the order of the points that closed them, as point by point
+        for _, _, msg in sorted(emitted, key=lambda e: (e[0], e[1])):
+            self.emit(msg)
+
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         self.windows.pop(msg.group.id, None)
+        self.vwindows.pop(msg.group.id, None)
         self.emit(msg)
 
     def working_cardinality(self) -> int:
-        return len(self.windows)
+        return len(self.windows) + len(self.vwindows)
