@@ -14,6 +14,7 @@ __all__ = [
     "__version__",
     "batch_group_codes",
     "batch_measurement_codes",
+    "batch_split",
     "parse_line_protocol",
 ]
 
@@ -70,6 +71,7 @@ class PointBatch:
 # batch operations of the task engine (rust/src/py/ops.rs): codes are little-endian u32 bytes
 
 def batch_measurement_codes(batch: PointBatch) -> tuple[bytes, list[str]]: ...
+def batch_split(batch: PointBatch, codes: bytes, n_groups: int) -> list[PointBatch]: ...
 def batch_group_codes(
     batch: PointBatch,
     dims: list[str],

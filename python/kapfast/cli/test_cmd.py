@@ -28,8 +28,18 @@ HELP = "run a TICKscript offline against .srpl/.brpl recordings and print its ht
 def _duration_ns(text: str) -> int:
     from kapfast.tick.pipeline import Duration  # noqa: F401  (units as TICKscript spells them)
 
-    units = {"ns": 1, "u": 1_000, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-             "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+    units = {
+        "ns": 1,
+        "u": 1_000,
+        "us": 1_000,
+        "µs": 1_000,
+        "ms": 1_000_000,
+        "s": 10**9,
+        "m": 60 * 10**9,
+        "h": 3600 * 10**9,
+        "d": 86400 * 10**9,
+        "w": 7 * 86400 * 10**9,
+    }
     t = text.strip()
     for u in sorted(units, key=len, reverse=True):
         if t.endswith(u):
@@ -43,13 +53,21 @@ def _duration_ns(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("script", help="the TICKscript file")
-    parser.add_argument("--type", "-type", choices=("stream", "batch"), help="task type (default: from the script)")
-    parser.add_argument("--dbrp", "-dbrp", action="append", default=[], metavar="DB.RP", help="database.retention")
-    parser.add_argument("--clock-zero", metavar="TIME", help="shift the data so its first point lands here (RFC3339)")
+    parser.add_argument(
+        "--type", "-type", choices=("stream", "batch"), help="task type (default: from the script)"
+    )
+    parser.add_argument(
+        "--dbrp", "-dbrp", action="append", default=[], metavar="DB.RP", help="database.retention"
+    )
+    parser.add_argument(
+        "--clock-zero", metavar="TIME", help="shift the data so its first point lands here (RFC3339)"
+    )
     parser.add_argument("--duration", type=_duration_ns, default=None, help="how long the virtual clock runs")
     parser.add_argument("--task-id", default="test", help="the task's id (default: test)")
     parser.add_argument("--data", action="append", default=[], metavar="FILE", help=".srpl/.brpl recording")
-    parser.add_argument("--http-out", action="append", default=[], metavar="NAME", help="httpOut endpoint to print")
+    parser.add_argument(
+        "--http-out", action="append", default=[], metavar="NAME", help="httpOut endpoint to print"
+    )
     parser.add_argument("--alerts", action="store_true", help="print the alert events the task raised")
     parser.add_argument("--summary", action="store_true", help="print a readable summary instead of JSON")
     parser.add_argument("--vars", metavar="FILE", help="vars as JSON ({name: {type, value}})")
@@ -112,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(task: Task, st: ReplayStats, out: dict[str, Any]) -> None:
-    print(f"task {task.id} ({task.pipeline.task_type}): replayed {st.points} point(s), {st.batches} batch(es)")
+    print(
+        f"task {task.id} ({task.pipeline.task_type}): replayed {st.points} point(s), {st.batches} batch(es)"
+    )
     for name, stats in task.node_stats().items():
         parts = " ".join(f"{k}={v}" for k, v in stats.items())
         print(f"  {name}: {parts}")

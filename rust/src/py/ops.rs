@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::batch::PointBatch;
+use crate::batch::{DictColumn, PointBatch, NO_TAG};
 use crate::py::batch::PyPointBatch;
 
 /// Distinct groups of a chunk: their ids and dimension tags, in first-seen order.
@@ -89,6 +89,98 @@ pub fn group_codes(
     (codes, groups)
 }
 
+/// A dictionary column of rows `idx` whose dictionary holds only the values those rows use
+/// (a plain `take` keeps the whole dictionary, which is costly for many small groups).
+fn take_dict_compact(col: &DictColumn, idx: &[usize]) -> DictColumn {
+    let mut remap: HashMap<u32, u32> = HashMap::new();
+    let mut dict = Vec::new();
+    let codes = idx
+        .iter()
+        .map(|&i| match col.codes[i] {
+            NO_TAG => NO_TAG,
+            c => *remap.entry(c).or_insert_with(|| {
+                dict.push(col.dict[c as usize].clone());
+                (dict.len() - 1) as u32
+            }),
+        })
+        .collect();
+    DictColumn { codes, dict }
+}
+
+/// Rows `idx` of `b` with compact dictionaries and series keys.
+pub fn take_compact(b: &PointBatch, idx: &[usize]) -> PointBatch {
+    let fields = b
+        .fields
+        .iter()
+        .map(|c| c.take(idx))
+        .filter(|c| c.valid.iter().any(|&v| v))
+        .collect();
+    let (tag_keys, tags) = b
+        .tag_keys
+        .iter()
+        .zip(&b.tags)
+        .map(|(k, c)| (k.clone(), take_dict_compact(c, idx)))
+        .filter(|(_, c)| c.codes.iter().any(|&x| x != NO_TAG))
+        .unzip();
+    // Only the used series keys are copied (series codes are never NO_TAG).
+    let mut remap: HashMap<u32, u32> = HashMap::new();
+    let mut series_keys = Vec::new();
+    let series = idx
+        .iter()
+        .map(|&i| {
+            let c = b.series[i];
+            *remap.entry(c).or_insert_with(|| {
+                series_keys.push(b.series_keys[c as usize].clone());
+                (series_keys.len() - 1) as u32
+            })
+        })
+        .collect();
+    PointBatch {
+        time: idx.iter().map(|&i| b.time[i]).collect(),
+        measurement: take_dict_compact(&b.measurement, idx),
+        tag_keys,
+        tags,
+        fields,
+        series,
+        series_keys,
+    }
+}
+
+/// The rows of each group code `0..n`, as compact batches, rows in their order.
+pub fn split_by_codes(b: &PointBatch, codes: &[u32], n: usize) -> Vec<PointBatch> {
+    let mut idx: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (row, &c) in codes.iter().enumerate() {
+        if let Some(v) = idx.get_mut(c as usize) {
+            v.push(row);
+        }
+    }
+    idx.iter().map(|rows| take_compact(b, rows)).collect()
+}
+
+/// One batch per group code `0..n_groups` (codes: little-endian u32 bytes, one per row).
+#[pyfunction]
+fn batch_split<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyPointBatch>,
+    codes: &[u8],
+    n_groups: usize,
+) -> PyResult<Vec<PyPointBatch>> {
+    let b = batch.get().batch.clone();
+    if codes.len() != b.len() * 4 {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{} code bytes for a batch of {} rows (4 bytes per row)",
+            codes.len(),
+            b.len()
+        )));
+    }
+    let codes: Vec<u32> = codes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let parts = py.allow_threads(|| split_by_codes(&b, &codes, n_groups));
+    Ok(parts.into_iter().map(PyPointBatch::new).collect())
+}
+
 /// `(codes, dictionary)`: the measurement of every row as a code into the dictionary.
 #[pyfunction]
 fn batch_measurement_codes<'py>(
@@ -120,6 +212,7 @@ fn batch_group_codes<'py>(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batch_measurement_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_split, m)?)?;
     m.add_function(wrap_pyfunction!(batch_group_codes, m)?)
 }
 
@@ -146,5 +239,11 @@ mod tests {
         assert_eq!(groups[2].0, "mem\nhost=a");
         let (_, groups) = group_codes(&b, &[], false, &[], false);
         assert_eq!(groups, vec![(String::new(), vec![])]);
+        let parts = split_by_codes(&b, &[1, 0, 1], 2);
+        assert_eq!(parts[0].len(), 1);
+        assert_eq!(parts[0].row_tags(0), vec![("host", "b")]);
+        assert_eq!(parts[1].measurement(1), "mem");
+        assert_eq!(parts[1].series_keys.len(), 2);
+        assert_eq!(parts[1].tags[0].dict, vec!["x".to_string()]);
     }
 }

@@ -10,11 +10,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, to_batch
+from kapfast.engine.vec import numeric_field
 from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
 
@@ -40,7 +43,12 @@ def _agg(fn: str, items: list[Item]) -> Val | None:
     if not all(_is_num(v) for v in vals):
         return None
     if fn == "sum":
-        return sum(vals) if all(isinstance(v, int) for v in vals) else math.fsum(float(v) for v in vals)
+        if all(isinstance(v, int) for v in vals):
+            return sum(vals)
+        total = 0.0
+        for v in vals:  # in order, as InfluxQL's running sum
+            total += float(v)
+        return total
     if fn == "mean":
         # InfluxQL's running mean: sum then divide
         total = 0.0
@@ -225,7 +233,37 @@ class InfluxQLNode(Node):
                 out.append((r[0], dict(r[1]), {self.as_: res}, t))
         return out
 
+    def _fast_aggregate(self, batch: BatchMessage) -> list[Row] | None:
+        """count/sum/mean straight off the column (no rows), when the field is numeric."""
+        if self.fn not in ("count", "sum", "mean"):
+            return None
+        pts = batch.points
+        if self.fn == "count" and self.field in pts.field_names():
+            n = int(np.count_nonzero(np.asarray(pts.field_valid(self.field))))
+            return [(batch.name, dict(batch.group.tags), {self.as_: n}, batch.tmax)]
+        col = numeric_field(pts, self.field)
+        if col is None:
+            return None
+        values, valid, kind = col
+        if not valid.all():
+            values = values[valid]
+        if not len(values):
+            return []
+        if self.fn == "count":
+            v: Any = len(values)
+        elif self.fn == "sum":
+            # cumsum adds in order, as InfluxQL's running sum does (numpy's sum is pairwise)
+            v = int(values.sum()) if kind == "integer" else float(np.cumsum(values)[-1])
+        else:
+            v = float(np.cumsum(values.astype(np.float64))[-1]) / len(values)
+        return [(batch.name, dict(batch.group.tags), {self.as_: v}, batch.tmax)]
+
     def on_batch(self, batch: BatchMessage, port: int) -> None:
+        fast = self._fast_aggregate(batch)
+        if fast is not None:
+            if fast:
+                self.emit(StreamChunk(to_batch(fast), [0], [batch.group]))
+            return
         rows = batch_rows(batch.points)
         if self.fn in TRANSFORMS:
             out = self._transform_rows(_TransformState(), rows)

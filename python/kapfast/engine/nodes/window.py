@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import PointBatch
+from kapfast._native import PointBatch, batch_split
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import EMPTY, Row, chunk_rows, to_batch
-from kapfast.engine.vec import Codes, measurement_names, split_by_code, times
+from kapfast.engine.vec import split_by_code, times
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
@@ -77,8 +77,8 @@ class _TimeWindow:
 
 
 class _VecTimeWindow:
-    """A time window with every > 0 over chunk slices: the buffer holds (batch, rows, times)
-    pieces in arrival order, so windows are cut with numpy and built with one concat."""
+    """A time window with every > 0 over per-group chunk parts: the buffer holds (part, first,
+    end, times) slices in arrival order, so windows are cut with numpy and built with one concat."""
 
     __slots__ = ("align", "every", "group", "name", "next_emit", "period", "pieces")
 
@@ -90,49 +90,52 @@ class _VecTimeWindow:
         self.align = align
         self.name = name
         self.group = group
-        self.pieces: list[tuple[PointBatch, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+        self.pieces: list[tuple[PointBatch, int, int, npt.NDArray[np.int64]]] = []
 
     def _purge(self, oldest: int) -> None:
         # drop leading points (arrival order) until the first one inside [oldest, ...)
         while self.pieces:
-            b, idx, ts = self.pieces[0]
+            part, lo, hi, ts = self.pieces[0]
             inside = np.flatnonzero(ts >= oldest)
             if len(inside) == 0:
                 self.pieces.pop(0)
                 continue
             k = int(inside[0])
             if k:
-                self.pieces[0] = (b, idx[k:], ts[k:])
+                self.pieces[0] = (part, lo + k, hi, ts[k:])
             return
 
     def _points(self) -> PointBatch:
-        parts = [b.take(idx) for b, idx, _ in self.pieces if len(idx)]
+        parts = [
+            part if lo == 0 and hi == len(part) else part.take(np.arange(lo, hi, dtype=np.int64))
+            for part, lo, hi, _ in self.pieces
+            if hi > lo
+        ]
         if not parts:
             return EMPTY
         return parts[0] if len(parts) == 1 else PointBatch.concat(parts)
 
-    def insert(
-        self, batch: PointBatch, idx: npt.NDArray[np.int64], ts: npt.NDArray[np.int64]
-    ) -> list[tuple[int, PointBatch, int]]:
-        """Emitted windows as (tmax, points, chunk row of the point that closed the window)."""
+    def insert(self, part: PointBatch, ts: npt.NDArray[np.int64]) -> list[tuple[int, PointBatch, int]]:
+        """Emitted windows as (tmax, points, index in ``part`` of the point that closed it)."""
         out: list[tuple[int, PointBatch, int]] = []
         pos = 0
         n = len(ts)
         while pos < n:
             due = np.flatnonzero(ts[pos:] >= self.next_emit)
             if len(due) == 0:
-                self.pieces.append((batch, idx[pos:], ts[pos:]))
+                self.pieces.append((part, pos, n, ts[pos:]))
                 break
             j = pos + int(due[0])
             if j > pos:
-                self.pieces.append((batch, idx[pos:j], ts[pos:j]))
+                self.pieces.append((part, pos, j, ts[pos:j]))
             self._purge(self.next_emit - self.period)
-            out.append((self.next_emit, self._points(), int(idx[j])))
+            out.append((self.next_emit, self._points(), j))
             nxt = int(ts[j]) + self.every
             if self.align:
                 nxt = _trunc(nxt, self.every)
             self.next_emit = nxt
-            self.pieces.append((batch, idx[j : j + 1], ts[j : j + 1]))
+            # the closing point starts the new buffer; the loop goes on after it
+            self.pieces.append((part, j, j + 1, ts[j : j + 1]))
             pos = j + 1
         return out
 
@@ -197,29 +200,32 @@ class WindowNode(Node):
 
     def _vec_chunk(self, chunk: StreamChunk) -> None:
         b = chunk.batch
-        ts_all = times(b)
         groups = chunk.groups
-        parts = split_by_code(chunk.codes, len(groups))
-        names: tuple[Codes, list[str]] | None = None
+        codes = np.asarray(chunk.codes, dtype="<u4")
+        if len(groups) == 1:
+            parts = [b]
+            rows = [np.arange(len(b), dtype=np.int64)]
+        else:
+            parts = batch_split(b, codes.tobytes(), len(groups))
+            rows = split_by_code(codes, len(groups))
         emitted: list[tuple[int, int, BatchMessage]] = []
-        for code, idx in enumerate(parts):
-            if not len(idx):
+        for code, part in enumerate(parts):
+            if not len(part):
                 continue
             group = groups[code]
-            ts = ts_all[idx]
+            ts = times(part)
             w = self.vwindows.get(group.id)
             if w is None:
-                if names is None:
-                    names = measurement_names(b)
-                name = names[1][int(names[0][idx[0]])]
+                name = part.measurements()[0]
                 w = self.vwindows[group.id] = _VecTimeWindow(
                     int(ts[0]), self.period, self.every, self.align, self.fill, name, group
                 )
-            for k, (tmax, points, row) in enumerate(w.insert(b, idx, ts)):
+            for k, (tmax, points, j) in enumerate(w.insert(part, ts)):
                 msg = BatchMessage(w.name, w.group, tmax, points, w.group.by_measurement)
-                emitted.append((row, k, msg))
+                emitted.append((int(rows[code][j]), k, msg))
         # windows go out in the order of the points that closed them, as point by point
-        for _, _, msg in sorted(emitted, key=lambda e: (e[0], e[1])):
+        emitted.sort(key=lambda e: (e[0], e[1]))
+        for _, _, msg in emitted:
             self.emit(msg)
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
