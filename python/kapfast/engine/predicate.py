@@ -27,11 +27,33 @@ class BatchPredicate:
             self.program = None
         self.py = PyLambda(ast)
         self.py_states: dict[str, GroupState] = {}
+        #: group id -> the int the Rust state knows the group by (stable across chunks)
+        self.group_ints: dict[str, int] = {}
+
+    @property
+    def rust(self) -> bool:
+        return self.program is not None
+
+    def stable_codes(self, group_ids: list[str], codes: Any) -> Any:
+        """Chunk-local group codes → codes that name the same group in every chunk."""
+        import numpy as np
+
+        ints = self.group_ints
+        table = np.array([ints.setdefault(g, len(ints)) for g in group_ids], dtype=np.uint32)
+        return table[np.asarray(codes, dtype=np.intp)]
+
+    def forget(self, group_id: str) -> None:
+        self.py_states.pop(group_id, None)
+        i = self.group_ints.get(group_id)
+        if i is not None and self.state is not None:
+            self.state.reset(i)
 
     def filter(
         self, batch: PointBatch, group_ids: list[str] | None = None, codes: Any = None, now_ns: int = 0
     ) -> tuple[PointBatch, int, str | None]:
         if self.program is not None:
+            if group_ids is not None and codes is not None:
+                codes = self.stable_codes(group_ids, codes)
             return self._filter_rust(batch, codes, now_ns)
         mask = []
         errors = 0
@@ -53,6 +75,17 @@ class BatchPredicate:
         if all(mask):
             return batch, errors, first
         return batch.filter(mask), errors, first
+
+    def mask(
+        self, batch: PointBatch, group_ids: list[str], codes: Any, now_ns: int = 0
+    ) -> tuple[Any, int, str | None]:
+        """(bool mask or None when every row passes, error count, first error) — Rust only."""
+        import numpy as np
+
+        stable = self.stable_codes(group_ids, codes)
+        raw, errors, first = self.program.mask(batch, state=self.state, groups=stable, now_ns=now_ns)
+        m = np.asarray(raw).astype(bool, copy=False)
+        return (None if m.all() else m), int(errors), first
 
     def _filter_rust(self, batch: PointBatch, codes: Any, now_ns: int) -> tuple[PointBatch, int, str | None]:
         kwargs: dict[str, Any] = {"state": self.state, "now_ns": now_ns}

@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
+
 from kapfast.engine.context import TaskContext
 from kapfast.engine.lambda_py import Dur, Tm
-from kapfast.engine.messages import BatchMessage, Group, StreamChunk
+from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import LambdaStates, RowNode, dur_ns, lam
 from kapfast.engine.predicate import BatchPredicate
-from kapfast.engine.vec import GroupCache, group_codes, measurement_mask
 from kapfast.engine.rows import Row, batch_rows, group_of, to_batch
+from kapfast.engine.vec import GroupCache, group_codes, measurement_mask
 from kapfast.errors import EvalError, TaskError
-from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.tick.pipeline import Lambda, Star
+from kapfast.tick.pipeline import Node as NodeSpec
 
 
 class SourceNode(Node):
@@ -112,6 +114,40 @@ class WhereNode(RowNode):
         super().__init__(spec, ctx)
         self.expr = lam(spec.args[0]) if spec.args else None
         self.states = LambdaStates()
+        arg = spec.args[0] if spec.args else None
+        self.predicate = BatchPredicate(arg.ast) if isinstance(arg, Lambda) else None
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if self.predicate is None or not self.predicate.rust:
+            super().on_chunk(chunk, port)
+            return
+        # Filter the whole chunk in Rust, then keep the surviving rows' group codes.
+        gids = [g.id for g in chunk.groups]
+        mask, errors, first = self.predicate.mask(chunk.batch, gids, chunk.codes, self.ctx.now_ns())
+        self.error(errors, first)
+        if mask is None:
+            self.emit(chunk)
+            return
+        kept = chunk.batch.filter(mask)
+        if len(kept):
+            codes = np.asarray(chunk.codes)[mask]
+            self.emit(StreamChunk(kept, codes, chunk.groups, chunk.db, chunk.rp))
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if self.predicate is None or not self.predicate.rust:
+            super().on_batch(batch, port)
+            return
+        kept, errors, first = self.predicate.filter(
+            batch.points, [batch.group.id], [0] * len(batch.points), self.ctx.now_ns()
+        )
+        self.error(errors, first)
+        self.emit(BatchMessage(batch.name, batch.group, batch.tmax, kept, batch.by_name))
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        self.states.drop(msg.group.id)
+        if self.predicate is not None:
+            self.predicate.forget(msg.group.id)
+        self.emit(msg)
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         if self.expr is None:

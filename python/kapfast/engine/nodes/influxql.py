@@ -5,6 +5,7 @@ tags and other fields, transforms emit one point per input point).
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -188,16 +189,15 @@ class InfluxQLNode(Node):
 
     def _holt_winters(self, name: str, gtags: dict[str, str], items: list[Item]) -> list[Row]:
         try:
-            from kapfast.engine.hw import holt_winters
-        except ImportError as exc:  # pragma: no cover - the kernel ships with kapfast.influxql
-            raise TaskError("holtWinters needs kapfast.influxql") from exc
+            kernels = importlib.import_module("kapfast.influxql")
+        except ImportError as exc:
+            raise TaskError(f"{self.name}: {self.fn} needs the InfluxQL kernels (kapfast.influxql)") from exc
         h = int(self.spec.args[1])
         m = int(self.spec.args[2])
         interval = dur_ns(self.spec.args[3])
-        pts = holt_winters(
-            [(it[0], float(it[1])) for it in items], h, m, interval, self.fn == "holtWintersWithFit"
-        )
-        return [(name, gtags, {self.as_: v}, t) for t, v in pts]
+        rows: list[Row] = [(name, {}, {self.field: it[1]}, it[0]) for it in items]
+        out = kernels.reduce(to_batch(rows), self.fn, self.field, h, m, interval)
+        return [(name, gtags, {self.as_: v}, t) for _, t, v in out]
 
     def _transform_rows(self, state: _TransformState, rows: list[Row]) -> list[Row]:
         out: list[Row] = []
