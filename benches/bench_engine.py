@@ -21,14 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_lineproto import gen_data  # noqa: E402
-
-from kapfast import lineproto  # noqa: E402
-from kapfast._native import PointBatch  # noqa: E402
-from kapfast.clock import VirtualClock  # noqa: E402
-from kapfast.engine.context import TaskContext  # noqa: E402
-from kapfast.engine.task import Task  # noqa: E402
-from kapfast.tick import compile_script  # noqa: E402
+from bench_lineproto import gen_data
+from kapfast import lineproto
+from kapfast._native import PointBatch
+from kapfast.clock import VirtualClock
+from kapfast.engine.context import TaskContext
+from kapfast.engine.task import Task
+from kapfast.tick import compile_script
 
 
 def _sink() -> str:
@@ -50,7 +49,9 @@ stream
 
 def run_task(batches: list[PointBatch]) -> int:
     clock = VirtualClock(0)
-    task = Task("bench", compile_script(SCRIPT.format(sink=_sink())), TaskContext(task_id="bench", clock=clock))
+    task = Task(
+        "bench", compile_script(SCRIPT.format(sink=_sink())), TaskContext(task_id="bench", clock=clock)
+    )
     for b in batches:
         task.write_points(b, "telegraf", "autogen")
     task.finish()
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     n = len(batch)
     print(f"\nengine bench: {n:,} points, chunks of {args.chunk:,}, sink {_sink().split('(')[0]}")
     print(f"  parse only:                  {n / parse_s:14,.0f} points/s")
-    print(f"  from|where|window|mean|sink: {n / engine_s:14,.0f} points/s  ({engine_s / parse_s:.1f}x parse time)")
+    rate = n / engine_s
+    print(f"  from|where|window|mean|sink: {rate:14,.0f} points/s  ({engine_s / parse_s:.1f}x parse time)")
 
 
 def test_bench_engine() -> None:
