@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.engine.helpers import S, cpu, feed, make_task, series
 
 from kapfast.errors import TaskError
-from tests.engine.helpers import S, cpu, feed, make_task, series
 
 WINDOW_MEAN = """
 stream
