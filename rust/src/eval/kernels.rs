@@ -1,0 +1,803 @@
+//! Column-at-a-time evaluation of a compiled expression over a range of rows.
+//!
+//! Each node yields a [`Col`]: typed values plus an `ok` mask (false = the row errored or a
+//! reference was missing). Typed kernels cover the common cases — numeric and boolean columns and
+//! literals, string fields and dictionary-encoded tags against literals — and everything else runs
+//! the row interpreter ([`super::scalar`]) row by row, so the semantics are the same everywhere.
+//! Error texts are not carried here: the caller words the first failing row with the interpreter.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::batch::{Column, ColumnData, StrColumn, NO_TAG};
+
+use super::compile::{Call, Expr};
+use super::functions::Func;
+use super::ops;
+use super::scalar::{self, BatchCtx};
+use super::state::EvalState;
+use super::types::{BinOp, Scalar, Type, UnOp};
+
+/// The values of one node over a row range (row `i` of the range is index `i`).
+pub enum Vals<'a> {
+    /// The same value on every row.
+    Const(Scalar),
+    F(Cow<'a, [f64]>),
+    I(Cow<'a, [i64]>),
+    B(Cow<'a, [bool]>),
+    D(Vec<i64>),
+    T(Cow<'a, [i64]>),
+    /// A string field: rows `off..` of the column.
+    Str(&'a StrColumn, usize),
+    /// A tag: dictionary codes of the range and the dictionary.
+    Dict(&'a [u32], &'a [String]),
+    /// Anything else, one value per row.
+    Row(Vec<Scalar>),
+}
+
+/// A node's values and validity over a row range; `ok == None` means every row is valid.
+pub struct Col<'a> {
+    pub vals: Vals<'a>,
+    pub ok: Option<Cow<'a, [bool]>>,
+}
+
+impl<'a> Col<'a> {
+    fn all_ok(vals: Vals<'a>) -> Self {
+        Col { vals, ok: None }
+    }
+
+    fn none_ok(vals: Vals<'a>, n: usize) -> Self {
+        Col {
+            vals,
+            ok: Some(Cow::Owned(vec![false; n])),
+        }
+    }
+
+    #[inline]
+    pub fn is_ok(&self, i: usize) -> bool {
+        self.ok.as_ref().is_none_or(|m| m[i])
+    }
+
+    /// Row `i` as a value (meaningful only where the row is ok).
+    pub fn at(&self, i: usize) -> Scalar {
+        match &self.vals {
+            Vals::Const(v) => v.clone(),
+            Vals::F(v) => Scalar::Float(v[i]),
+            Vals::I(v) => Scalar::Int(v[i]),
+            Vals::B(v) => Scalar::Bool(v[i]),
+            Vals::D(v) => Scalar::Duration(v[i]),
+            Vals::T(v) => Scalar::Time(v[i]),
+            Vals::Str(c, off) => Scalar::Str(c.get(off + i).to_owned()),
+            Vals::Dict(codes, dict) => match codes[i] {
+                NO_TAG => Scalar::Missing("".into()),
+                c => Scalar::Str(dict[c as usize].clone()),
+            },
+            Vals::Row(v) => v[i].clone(),
+        }
+    }
+
+    /// The type of row `i` (meaningful only where the row is ok).
+    pub fn type_at(&self, i: usize) -> Type {
+        match &self.vals {
+            Vals::Const(v) => v.ty(),
+            Vals::F(_) => Type::Float,
+            Vals::I(_) => Type::Int,
+            Vals::B(_) => Type::Bool,
+            Vals::D(_) => Type::Duration,
+            Vals::T(_) => Type::Time,
+            Vals::Str(..) | Vals::Dict(..) => Type::Str,
+            Vals::Row(v) => v[i].ty(),
+        }
+    }
+
+    fn bool_at(&self, i: usize) -> Option<bool> {
+        match &self.vals {
+            Vals::B(v) => Some(v[i]),
+            Vals::Const(Scalar::Bool(b)) => Some(*b),
+            Vals::Row(v) => match v[i] {
+                Scalar::Bool(b) => Some(b),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// `a AND b` of two optional masks.
+fn and_ok<'a>(a: Option<Cow<'a, [bool]>>, b: Option<Cow<'a, [bool]>>) -> Option<Cow<'a, [bool]>> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => Some(Cow::Owned(
+            a.iter().zip(b.iter()).map(|(&x, &y)| x & y).collect(),
+        )),
+    }
+}
+
+fn ok_vec(ok: &Option<Cow<'_, [bool]>>, n: usize) -> Cow<'static, [bool]> {
+    match ok {
+        None => Cow::Owned(vec![true; n]),
+        Some(m) => Cow::Owned(m.to_vec()),
+    }
+}
+
+/// A numeric operand.
+#[derive(Clone, Copy)]
+enum Num<'x> {
+    F(&'x [f64]),
+    I(&'x [i64]),
+    CF(f64),
+    CI(i64),
+}
+
+fn num<'x>(v: &'x Vals<'_>) -> Option<Num<'x>> {
+    match v {
+        Vals::F(x) => Some(Num::F(x)),
+        Vals::I(x) => Some(Num::I(x)),
+        Vals::Const(Scalar::Float(f)) => Some(Num::CF(*f)),
+        Vals::Const(Scalar::Int(i)) => Some(Num::CI(*i)),
+        _ => None,
+    }
+}
+
+fn to_f64(x: &[i64]) -> Vec<f64> {
+    x.iter().map(|&v| v as f64).collect()
+}
+
+/// The operator with its operands swapped (`c < x` is `x > c`).
+fn flip(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::Le => BinOp::Ge,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::Ge => BinOp::Le,
+        other => other,
+    }
+}
+
+macro_rules! cmp_each {
+    ($op:expr, |$x:ident, $y:ident| $it:expr) => {
+        match $op {
+            BinOp::Eq => $it.map(|($x, $y)| $x == $y).collect(),
+            BinOp::Ne => $it.map(|($x, $y)| $x != $y).collect(),
+            BinOp::Lt => $it.map(|($x, $y)| $x < $y).collect(),
+            BinOp::Le => $it.map(|($x, $y)| $x <= $y).collect(),
+            BinOp::Gt => $it.map(|($x, $y)| $x > $y).collect(),
+            _ => $it.map(|($x, $y)| $x >= $y).collect(),
+        }
+    };
+}
+
+fn cmp_ss<T: PartialOrd + Copy>(op: BinOp, a: &[T], b: &[T]) -> Vec<bool> {
+    cmp_each!(op, |x, y| a.iter().copied().zip(b.iter().copied()))
+}
+
+fn cmp_sc<T: PartialOrd + Copy>(op: BinOp, a: &[T], c: T) -> Vec<bool> {
+    cmp_each!(op, |x, y| a.iter().map(|&x| (x, c)))
+}
+
+fn cmp_num(op: BinOp, l: Num<'_>, r: Num<'_>) -> Vec<bool> {
+    use Num::*;
+    match (l, r) {
+        (F(a), F(b)) => cmp_ss(op, a, b),
+        (I(a), I(b)) => cmp_ss(op, a, b),
+        (F(a), CF(c)) => cmp_sc(op, a, c),
+        (I(a), CI(c)) => cmp_sc(op, a, c),
+        (CF(c), F(a)) => cmp_sc(flip(op), a, c),
+        (CI(c), I(a)) => cmp_sc(flip(op), a, c),
+        (F(a), I(b)) => cmp_ss(op, a, &to_f64(b)),
+        (I(a), F(b)) => cmp_ss(op, &to_f64(a), b),
+        (F(a), CI(c)) => cmp_sc(op, a, c as f64),
+        (CI(c), F(a)) => cmp_sc(flip(op), a, c as f64),
+        (I(a), CF(c)) => cmp_sc(op, &to_f64(a), c),
+        (CF(c), I(a)) => cmp_sc(flip(op), &to_f64(a), c),
+        // Two constants are folded at compile time; kept for completeness.
+        (CF(a), CF(b)) => vec![ops::cmp_op(op, &a, &b)],
+        (CI(a), CI(b)) => vec![ops::cmp_op(op, &a, &b)],
+        (CF(a), CI(b)) => vec![ops::cmp_op(op, &a, &(b as f64))],
+        (CI(a), CF(b)) => vec![ops::cmp_op(op, &(a as f64), &b)],
+    }
+}
+
+macro_rules! arith_each {
+    ($op:expr, |$x:ident, $y:ident| $it:expr, $add:expr, $sub:expr, $mul:expr, $div:expr) => {
+        match $op {
+            BinOp::Add => $it.map(|($x, $y)| $add).collect(),
+            BinOp::Sub => $it.map(|($x, $y)| $sub).collect(),
+            BinOp::Mul => $it.map(|($x, $y)| $mul).collect(),
+            _ => $it.map(|($x, $y)| $div).collect(),
+        }
+    };
+}
+
+/// Float arithmetic for `+ - * /` on float operands (a constant operand is broadcast).
+fn arith_f(op: BinOp, l: Num<'_>, r: Num<'_>, n: usize) -> Option<Vec<f64>> {
+    let v = match (l, r) {
+        (Num::F(a), Num::F(b)) => {
+            arith_each!(op, |x, y| a.iter().zip(b.iter()), x + y, x - y, x * y, x / y)
+        }
+        (Num::F(a), Num::CF(c)) => {
+            arith_each!(op, |x, y| a.iter().map(|x| (x, c)), x + y, x - y, x * y, x / y)
+        }
+        (Num::CF(c), Num::F(b)) => {
+            arith_each!(op, |x, y| b.iter().map(|y| (c, y)), x + y, x - y, x * y, x / y)
+        }
+        (Num::CF(a), Num::CF(b)) => {
+            let v = ops::binary(op, &Scalar::Float(a), &Scalar::Float(b)).ok()?;
+            match v {
+                Scalar::Float(f) => vec![f; n],
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(v)
+}
+
+/// Integer arithmetic for `+ - *` (wrapping, like Go); `/` and `%` go row by row for the zero check.
+fn arith_i(op: BinOp, l: Num<'_>, r: Num<'_>) -> Option<Vec<i64>> {
+    if !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
+        return None;
+    }
+    let v = match (l, r) {
+        (Num::I(a), Num::I(b)) => arith_each!(
+            op,
+            |x, y| a.iter().zip(b.iter()),
+            x.wrapping_add(*y),
+            x.wrapping_sub(*y),
+            x.wrapping_mul(*y),
+            {
+                let _ = (x, y);
+                0
+            }
+        ),
+        (Num::I(a), Num::CI(c)) => arith_each!(
+            op,
+            |x, y| a.iter().map(|x| (x, c)),
+            x.wrapping_add(y),
+            x.wrapping_sub(y),
+            x.wrapping_mul(y),
+            {
+                let _ = (x, y);
+                0
+            }
+        ),
+        (Num::CI(c), Num::I(b)) => arith_each!(
+            op,
+            |x, y| b.iter().map(|y| (c, y)),
+            x.wrapping_add(*y),
+            x.wrapping_sub(*y),
+            x.wrapping_mul(*y),
+            {
+                let _ = (x, y);
+                0
+            }
+        ),
+        _ => return None,
+    };
+    Some(v)
+}
+
+/// Evaluates expressions over row ranges of one batch.
+pub struct Engine<'a, 's> {
+    pub cx: &'a BatchCtx<'a>,
+    pub state: &'s mut EvalState,
+    /// Per (expression node, tag dictionary): 0 = not computed, 1 = false, 2 = true. A tag
+    /// comparison or regex runs once per dictionary entry, not once per row.
+    dict_cache: HashMap<(usize, usize), Vec<u8>>,
+}
+
+impl<'a, 's> Engine<'a, 's> {
+    pub fn new(cx: &'a BatchCtx<'a>, state: &'s mut EvalState) -> Self {
+        Engine {
+            cx,
+            state,
+            dict_cache: HashMap::new(),
+        }
+    }
+
+    /// Evaluates `e` on rows `lo..hi`. `sel` (indexed from `lo`) limits which rows may change
+    /// state: stateful calls outside it are not run (their rows are not ok).
+    pub fn eval(&mut self, e: &Expr, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
+        let n = hi - lo;
+        match e {
+            Expr::Lit(v) => Col::all_ok(Vals::Const(v.clone())),
+            Expr::Time => Col::all_ok(Vals::T(Cow::Borrowed(&self.cx.batch.time[lo..hi]))),
+            Expr::Ref(i) => self.reference(*i, lo, hi),
+            Expr::Unary(op, x) => {
+                let c = self.eval(x, lo, hi, sel);
+                unary(*op, c, n)
+            }
+            Expr::Binary(op, l, r) => {
+                let lc = self.eval(l, lo, hi, sel);
+                let rsel = if r.is_stateful() {
+                    Some(right_selection(*op, &lc, sel, n))
+                } else {
+                    None
+                };
+                let rc = self.eval(r, lo, hi, rsel.as_deref());
+                match op {
+                    BinOp::And | BinOp::Or => logical(*op, lc, rc, n),
+                    _ => self.binary(e, *op, lc, rc, n),
+                }
+            }
+            Expr::Call(c) => self.call(c, lo, hi, sel),
+        }
+    }
+
+    fn reference(&mut self, i: usize, lo: usize, hi: usize) -> Col<'a> {
+        let n = hi - lo;
+        let rc = &self.cx.refs[i];
+        match (rc.field, rc.tag) {
+            (Some(f), None) => field_col(f, lo, hi, &rc.name),
+            (None, Some(t)) => {
+                let codes = &t.codes[lo..hi];
+                Col {
+                    vals: Vals::Dict(codes, &t.dict),
+                    ok: Some(Cow::Owned(codes.iter().map(|&c| c != NO_TAG).collect())),
+                }
+            }
+            (None, None) => Col::none_ok(Vals::Const(Scalar::Missing(rc.name.clone())), n),
+            (Some(_), Some(_)) => {
+                let mut vals = Vec::with_capacity(n);
+                let mut ok = Vec::with_capacity(n);
+                for row in lo..hi {
+                    match scalar::ref_value(rc, row) {
+                        Ok(v) if !matches!(v, Scalar::Missing(_)) => {
+                            vals.push(v);
+                            ok.push(true);
+                        }
+                        // Missing, or a field/tag conflict: not ok either way.
+                        _ => {
+                            vals.push(Scalar::Missing(rc.name.clone()));
+                            ok.push(false);
+                        }
+                    }
+                }
+                normalize(vals, ok)
+            }
+        }
+    }
+
+    fn binary(&mut self, e: &Expr, op: BinOp, l: Col<'a>, r: Col<'a>, n: usize) -> Col<'a> {
+        if let (Some(a), Some(b)) = (num(&l.vals), num(&r.vals)) {
+            let fast = if op.is_comparison() {
+                Some(Vals::B(Cow::Owned(cmp_num(op, a, b))))
+            } else if matches!((a, b), (Num::F(_) | Num::CF(_), Num::F(_) | Num::CF(_)))
+                && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
+            {
+                arith_f(op, a, b, n).map(|v| Vals::F(Cow::Owned(v)))
+            } else if matches!((a, b), (Num::I(_) | Num::CI(_), Num::I(_) | Num::CI(_))) {
+                arith_i(op, a, b).map(|v| Vals::I(Cow::Owned(v)))
+            } else {
+                None
+            };
+            if let Some(vals) = fast {
+                return Col {
+                    vals,
+                    ok: and_ok(l.ok, r.ok),
+                };
+            }
+        }
+        let bools = match (&l.vals, &r.vals) {
+            (Vals::B(a), Vals::B(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => Some(cmp_ss(op, a, b)),
+            (Vals::B(a), Vals::Const(Scalar::Bool(c))) | (Vals::Const(Scalar::Bool(c)), Vals::B(a))
+                if matches!(op, BinOp::Eq | BinOp::Ne) =>
+            {
+                Some(cmp_sc(op, a, *c))
+            }
+            (Vals::Dict(codes, dict), Vals::Const(c)) => self.dict_op(e, op, codes, dict, c),
+            (Vals::Const(c), Vals::Dict(codes, dict)) if op.is_comparison() => {
+                self.dict_op(e, flip(op), codes, dict, c)
+            }
+            (Vals::Str(col, off), Vals::Const(c)) => str_op(op, col, *off, n, c),
+            (Vals::Const(c), Vals::Str(col, off)) if op.is_comparison() => {
+                str_op(flip(op), col, *off, n, c)
+            }
+            _ => None,
+        };
+        if let Some(v) = bools {
+            return Col {
+                vals: Vals::B(Cow::Owned(v)),
+                ok: and_ok(l.ok, r.ok),
+            };
+        }
+        // The general case: the row interpreter's operator on each valid row.
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        for i in 0..n {
+            if l.is_ok(i) && r.is_ok(i) {
+                match ops::binary(op, &l.at(i), &r.at(i)) {
+                    Ok(v) => {
+                        vals.push(v);
+                        ok.push(true);
+                    }
+                    Err(_) => {
+                        vals.push(Scalar::Bool(false));
+                        ok.push(false);
+                    }
+                }
+            } else {
+                vals.push(Scalar::Bool(false));
+                ok.push(false);
+            }
+        }
+        normalize(vals, ok)
+    }
+
+    /// A string comparison or regex match of a tag against a literal, run once per dictionary
+    /// entry and cached for the batch.
+    fn dict_op(
+        &mut self,
+        e: &Expr,
+        op: BinOp,
+        codes: &[u32],
+        dict: &[String],
+        c: &Scalar,
+    ) -> Option<Vec<bool>> {
+        let test: Box<dyn Fn(&str) -> bool + '_> = match (op, c) {
+            (BinOp::RegexMatch, Scalar::Regex(re)) => Box::new(move |s: &str| re.is_match(s)),
+            (BinOp::RegexNotMatch, Scalar::Regex(re)) => Box::new(move |s: &str| !re.is_match(s)),
+            (op, Scalar::Str(t)) if op.is_comparison() => {
+                Box::new(move |s: &str| ops::cmp_op(op, s, t.as_str()))
+            }
+            _ => return None,
+        };
+        let key = (e as *const Expr as usize, dict.as_ptr() as usize);
+        let memo = self
+            .dict_cache
+            .entry(key)
+            .or_insert_with(|| vec![0u8; dict.len()]);
+        Some(
+            codes
+                .iter()
+                .map(|&code| {
+                    if code == NO_TAG {
+                        return false;
+                    }
+                    let m = &mut memo[code as usize];
+                    if *m == 0 {
+                        *m = 1 + test(&dict[code as usize]) as u8;
+                    }
+                    *m == 2
+                })
+                .collect(),
+        )
+    }
+
+    fn call(&mut self, c: &Call, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
+        let n = hi - lo;
+        if matches!(c.func, Func::Now) {
+            return Col::all_ok(Vals::Const(Scalar::Time(self.cx.now_ns)));
+        }
+        if matches!(c.func, Func::IsPresent) {
+            if let Expr::Ref(i) = &c.args[0] {
+                let rc = &self.cx.refs[*i];
+                if rc.field.is_none() || rc.tag.is_none() {
+                    let col = self.reference(*i, lo, hi);
+                    return Col::all_ok(Vals::B(Cow::Owned(ok_vec(&col.ok, n).into_owned())));
+                }
+            }
+            return self.rows_fallback(&Expr::Call(Box::new(c.clone())), lo, hi, sel);
+        }
+        // Arguments in order; a stateful argument runs only where the earlier ones succeeded.
+        let mut args: Vec<Col<'a>> = Vec::with_capacity(c.args.len());
+        let mut arg_sel: Option<Vec<bool>> = None;
+        for a in &c.args {
+            let this_sel = if a.is_stateful() {
+                let mut s: Vec<bool> = sel.map_or_else(|| vec![true; n], <[bool]>::to_vec);
+                for prev in &args {
+                    for (i, v) in s.iter_mut().enumerate() {
+                        *v &= prev.is_ok(i);
+                    }
+                }
+                arg_sel = Some(s);
+                arg_sel.as_deref()
+            } else {
+                None
+            };
+            let col = self.eval(a, lo, hi, this_sel);
+            args.push(col);
+        }
+        let _ = arg_sel;
+        if c.func.is_stateful() {
+            return self.stateful_call(c, &args, lo, hi, sel);
+        }
+        match (c.func, args.as_slice()) {
+            (Func::Math1(f), [Col { vals: Vals::F(x), ok }]) => {
+                return Col {
+                    vals: Vals::F(Cow::Owned(x.iter().map(|&v| f(v)).collect())),
+                    ok: ok.clone(),
+                }
+            }
+            (Func::Time(f), [Col { vals: Vals::T(x), ok }]) => {
+                return Col {
+                    vals: Vals::I(Cow::Owned(x.iter().map(|&v| f(v)).collect())),
+                    ok: ok.clone(),
+                }
+            }
+            _ => {}
+        }
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        let mut argv = Vec::with_capacity(args.len());
+        for i in 0..n {
+            argv.clear();
+            if args.iter().all(|a| a.is_ok(i)) {
+                argv.extend(args.iter().map(|a| a.at(i)));
+                if let Ok(v) = scalar::call_checked(c, &argv, self.cx.now_ns) {
+                    vals.push(v);
+                    ok.push(true);
+                    continue;
+                }
+            }
+            vals.push(Scalar::Bool(false));
+            ok.push(false);
+        }
+        normalize(vals, ok)
+    }
+
+    fn stateful_call(
+        &mut self,
+        c: &Call,
+        args: &[Col<'a>],
+        lo: usize,
+        hi: usize,
+        sel: Option<&[bool]>,
+    ) -> Col<'a> {
+        let n = hi - lo;
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        let mut argv = Vec::with_capacity(args.len());
+        for i in 0..n {
+            argv.clear();
+            let run = sel.is_none_or(|s| s[i]) && args.iter().all(|a| a.is_ok(i));
+            if run {
+                argv.extend(args.iter().map(|a| a.at(i)));
+                if scalar::check_args(c, &argv).is_ok() {
+                    let group = self.cx.group(lo + i);
+                    if let Ok(v) = self.state.entry(c.func, c.slot, group).call(&argv) {
+                        vals.push(v);
+                        ok.push(true);
+                        continue;
+                    }
+                }
+            }
+            vals.push(Scalar::Bool(false));
+            ok.push(false);
+        }
+        normalize(vals, ok)
+    }
+
+    /// Runs the row interpreter on every row of the range (state changes only on selected rows).
+    fn rows_fallback(&mut self, e: &Expr, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
+        let n = hi - lo;
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        for i in 0..n {
+            let mutate = sel.is_none_or(|s| s[i]);
+            match scalar::eval_row(e, self.cx, lo + i, self.state, mutate) {
+                Ok(v) if mutate && !matches!(v, Scalar::Missing(_)) => {
+                    vals.push(v);
+                    ok.push(true);
+                }
+                _ => {
+                    vals.push(Scalar::Bool(false));
+                    ok.push(false);
+                }
+            }
+        }
+        normalize(vals, ok)
+    }
+}
+
+/// Rows where the right side of `op` is evaluated (Kapacitor evaluates it only when the left
+/// side succeeded, and `AND`/`OR` short-circuit).
+fn right_selection(op: BinOp, l: &Col<'_>, sel: Option<&[bool]>, n: usize) -> Vec<bool> {
+    (0..n)
+        .map(|i| {
+            sel.is_none_or(|s| s[i])
+                && l.is_ok(i)
+                && match op {
+                    BinOp::And => l.bool_at(i) == Some(true),
+                    BinOp::Or => l.bool_at(i) == Some(false),
+                    _ => true,
+                }
+        })
+        .collect()
+}
+
+fn field_col<'a>(f: &'a Column, lo: usize, hi: usize, name: &str) -> Col<'a> {
+    let valid = Some(Cow::Borrowed(&f.valid[lo..hi]));
+    match &f.data {
+        ColumnData::Float(v) => Col {
+            vals: Vals::F(Cow::Borrowed(&v[lo..hi])),
+            ok: valid,
+        },
+        ColumnData::Int(v) => Col {
+            vals: Vals::I(Cow::Borrowed(&v[lo..hi])),
+            ok: valid,
+        },
+        ColumnData::Bool(v) => Col {
+            vals: Vals::B(Cow::Borrowed(&v[lo..hi])),
+            ok: valid,
+        },
+        ColumnData::Str(s) => Col {
+            vals: Vals::Str(s, lo),
+            ok: valid,
+        },
+        ColumnData::UInt(v) => {
+            // Unsigned values become ints; one above i64::MAX is an error for its row.
+            let vals: Vec<i64> = v[lo..hi].iter().map(|&u| u as i64).collect();
+            let ok = v[lo..hi]
+                .iter()
+                .zip(&f.valid[lo..hi])
+                .map(|(&u, &ok)| ok && u <= i64::MAX as u64)
+                .collect();
+            Col {
+                vals: Vals::I(Cow::Owned(vals)),
+                ok: Some(Cow::Owned(ok)),
+            }
+        }
+        ColumnData::Mixed(v) => {
+            let mut vals = Vec::with_capacity(hi - lo);
+            let mut ok = Vec::with_capacity(hi - lo);
+            for (x, &valid) in v[lo..hi].iter().zip(&f.valid[lo..hi]) {
+                match x.clone().filter(|_| valid).map(|x| scalar::field_scalar(x, name)) {
+                    Some(Ok(s)) => {
+                        vals.push(s);
+                        ok.push(true);
+                    }
+                    _ => {
+                        vals.push(Scalar::Bool(false));
+                        ok.push(false);
+                    }
+                }
+            }
+            normalize(vals, ok)
+        }
+    }
+}
+
+fn str_op(op: BinOp, col: &StrColumn, off: usize, n: usize, c: &Scalar) -> Option<Vec<bool>> {
+    let it = (off..off + n).map(|i| col.get(i));
+    Some(match (op, c) {
+        (BinOp::RegexMatch, Scalar::Regex(re)) => it.map(|s| re.is_match(s)).collect(),
+        (BinOp::RegexNotMatch, Scalar::Regex(re)) => it.map(|s| !re.is_match(s)).collect(),
+        (op, Scalar::Str(t)) if op.is_comparison() => it.map(|s| ops::cmp_op(op, s, t.as_str())).collect(),
+        _ => return None,
+    })
+}
+
+fn logical<'a>(op: BinOp, l: Col<'a>, r: Col<'a>, n: usize) -> Col<'a> {
+    if let (Vals::B(a), Vals::B(b)) = (&l.vals, &r.vals) {
+        let lok = ok_vec(&l.ok, n);
+        let rok = ok_vec(&r.ok, n);
+        let (v, ok): (Vec<bool>, Vec<bool>) = if op == BinOp::And {
+            (
+                a.iter().zip(b.iter()).map(|(&x, &y)| x & y).collect(),
+                lok.iter()
+                    .zip(a.iter())
+                    .zip(rok.iter())
+                    .map(|((&lo, &x), &ro)| lo & (!x | ro))
+                    .collect(),
+            )
+        } else {
+            (
+                a.iter().zip(b.iter()).map(|(&x, &y)| x | y).collect(),
+                lok.iter()
+                    .zip(a.iter())
+                    .zip(rok.iter())
+                    .map(|((&lo, &x), &ro)| lo & (x | ro))
+                    .collect(),
+            )
+        };
+        return Col {
+            vals: Vals::B(Cow::Owned(v)),
+            ok: Some(Cow::Owned(ok)),
+        };
+    }
+    let mut vals = Vec::with_capacity(n);
+    let mut ok = Vec::with_capacity(n);
+    for i in 0..n {
+        let res = if !l.is_ok(i) {
+            None
+        } else {
+            match (op, l.bool_at(i)) {
+                (BinOp::And, Some(false)) => Some(false),
+                (BinOp::Or, Some(true)) => Some(true),
+                (_, Some(_)) if r.is_ok(i) => r.bool_at(i),
+                _ => None,
+            }
+        };
+        vals.push(res.unwrap_or(false));
+        ok.push(res.is_some());
+    }
+    Col {
+        vals: Vals::B(Cow::Owned(vals)),
+        ok: Some(Cow::Owned(ok)),
+    }
+}
+
+fn unary<'a>(op: UnOp, c: Col<'a>, n: usize) -> Col<'a> {
+    let vals = match (op, &c.vals) {
+        (UnOp::Neg, Vals::F(v)) => Some(Vals::F(Cow::Owned(v.iter().map(|x| -x).collect()))),
+        (UnOp::Neg, Vals::I(v)) => Some(Vals::I(Cow::Owned(
+            v.iter().map(|x| x.wrapping_neg()).collect(),
+        ))),
+        (UnOp::Neg, Vals::D(v)) => Some(Vals::D(v.iter().map(|x| x.wrapping_neg()).collect())),
+        (UnOp::Not, Vals::B(v)) => Some(Vals::B(Cow::Owned(v.iter().map(|x| !x).collect()))),
+        _ => None,
+    };
+    if let Some(vals) = vals {
+        return Col { vals, ok: c.ok };
+    }
+    let mut vals = Vec::with_capacity(n);
+    let mut ok = Vec::with_capacity(n);
+    for i in 0..n {
+        match c.is_ok(i).then(|| ops::unary(op, &c.at(i))) {
+            Some(Ok(v)) => {
+                vals.push(v);
+                ok.push(true);
+            }
+            _ => {
+                vals.push(Scalar::Bool(false));
+                ok.push(false);
+            }
+        }
+    }
+    normalize(vals, ok)
+}
+
+/// Per-row values as a typed column when every valid row has the same simple type.
+pub fn normalize<'a>(vals: Vec<Scalar>, ok: Vec<bool>) -> Col<'a> {
+    let mut ty = None;
+    for (v, &k) in vals.iter().zip(&ok) {
+        if k {
+            match ty {
+                None => ty = Some(v.ty()),
+                Some(t) if t != v.ty() => {
+                    ty = Some(Type::Missing);
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    let ok_mask = if ok.iter().all(|&k| k) {
+        None
+    } else {
+        Some(Cow::Owned(ok))
+    };
+    let typed = match ty {
+        Some(Type::Float) => Vals::F(Cow::Owned(
+            vals.iter()
+                .map(|v| if let Scalar::Float(f) = v { *f } else { 0.0 })
+                .collect(),
+        )),
+        Some(Type::Int) => Vals::I(Cow::Owned(
+            vals.iter()
+                .map(|v| if let Scalar::Int(x) = v { *x } else { 0 })
+                .collect(),
+        )),
+        Some(Type::Bool) => Vals::B(Cow::Owned(
+            vals.iter()
+                .map(|v| matches!(v, Scalar::Bool(true)))
+                .collect(),
+        )),
+        Some(Type::Duration) => Vals::D(
+            vals.iter()
+                .map(|v| if let Scalar::Duration(x) = v { *x } else { 0 })
+                .collect(),
+        ),
+        Some(Type::Time) => Vals::T(Cow::Owned(
+            vals.iter()
+                .map(|v| if let Scalar::Time(x) = v { *x } else { 0 })
+                .collect(),
+        )),
+        _ => Vals::Row(vals),
+    };
+    Col {
+        vals: typed,
+        ok: ok_mask,
+    }
+}
