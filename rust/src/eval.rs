@@ -24,6 +24,10 @@ pub mod time;
 pub mod types;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod testutil;
+#[cfg(test)]
 mod tests;
 
 pub use ast::Node;

@@ -553,7 +553,7 @@ impl<'a, 's> Engine<'a, 's> {
             let run = sel.is_none_or(|s| s[i]) && args.iter().all(|a| a.is_ok(i));
             if run {
                 argv.extend(args.iter().map(|a| a.at(i)));
-                if scalar::check_args(c, &argv).is_ok() {
+                if scalar::check_args(c, &argv, &Vec::new).is_ok() {
                     let group = self.cx.group(lo + i);
                     if let Ok(v) = self.state.entry(c.func, c.slot, group).call(&argv) {
                         vals.push(v);

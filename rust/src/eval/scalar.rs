@@ -142,8 +142,9 @@ pub fn eval_row(
                     .map_err(|e| format!("Failed to handle {} argument: {}", i + 1, e))?;
                 args.push(v);
             }
+            let scope = || scope_names(cx, row);
             if c.func.is_stateful() {
-                check_args(c, &args)?;
+                check_args(c, &args, &scope)?;
                 let group = cx.group(row);
                 let res = if mutate {
                     state.entry(c.func, c.slot, group).call(&args)
@@ -152,14 +153,27 @@ pub fn eval_row(
                 };
                 res.map_err(|e| format!("error calling \"{}\": {}", c.name, e))
             } else {
-                call_checked(c, &args, cx.now_ns)
+                check_args(c, &args, &scope)?;
+                call_unchecked(c, &args, cx.now_ns)
             }
         }
     }
 }
 
+/// The references that have a value in a row, for "values in scope" in error texts.
+pub fn scope_names(cx: &BatchCtx<'_>, row: usize) -> Vec<String> {
+    let mut names: Vec<String> = cx
+        .refs
+        .iter()
+        .filter(|rc| rc.field.is_some_and(|c| c.valid[row]) || rc.tag.is_some_and(|t| t.get(row).is_some()))
+        .map(|rc| rc.name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 /// The missing-value and signature checks Kapacitor runs before calling a function.
-pub fn check_args(c: &Call, args: &[Scalar]) -> Result<(), String> {
+pub fn check_args(c: &Call, args: &[Scalar], scope: &dyn Fn() -> Vec<String>) -> Result<(), String> {
     if !matches!(c.func, Func::IsPresent) {
         let missing: Vec<&str> = args
             .iter()
@@ -168,10 +182,16 @@ pub fn check_args(c: &Call, args: &[Scalar]) -> Result<(), String> {
             .map(|(_, s)| s.as_str())
             .collect();
         if !missing.is_empty() {
+            let what = if missing.len() == 1 {
+                format!("argument {} is", missing[0])
+            } else {
+                format!("arguments {} are", missing.join(", "))
+            };
             return Err(format!(
-                "missing value for {} in call to \"{}\"",
-                missing.join(", "),
-                c.name
+                "Cannot call function \"{}\" {} missing, values in scope are [{}]",
+                c.name,
+                what,
+                scope().join(" ")
             ));
         }
     }
@@ -182,7 +202,11 @@ pub fn check_args(c: &Call, args: &[Scalar]) -> Result<(), String> {
 
 /// Calls a stateless function with Kapacitor's checks and error wording.
 pub fn call_checked(c: &Call, args: &[Scalar], now_ns: i64) -> Result<Scalar, String> {
-    check_args(c, args)?;
+    check_args(c, args, &Vec::new)?;
+    call_unchecked(c, args, now_ns)
+}
+
+fn call_unchecked(c: &Call, args: &[Scalar], now_ns: i64) -> Result<Scalar, String> {
     functions::call(c.func, args, now_ns).map_err(|e| format!("error calling \"{}\": {}", c.name, e))
 }
 
