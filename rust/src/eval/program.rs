@@ -80,7 +80,7 @@ impl Program {
         groups: Option<&[u32]>,
         now_ns: i64,
     ) -> Result<EvalOutput, String> {
-        self.run(batch, state, groups, now_ns, self.compiled.ty)
+        self.run(batch, state, groups, now_ns, self.compiled.ty, CHUNK)
     }
 
     /// Evaluates a boolean program; rows that error are false and counted.
@@ -98,7 +98,7 @@ impl Program {
                 ));
             }
         }
-        let out = self.run(batch, state, groups, now_ns, Some(Type::Bool))?;
+        let out = self.run(batch, state, groups, now_ns, Some(Type::Bool), CHUNK)?;
         let mask = match out.values {
             OutValues::Bool(v) => v.iter().zip(&out.valid).map(|(&x, &ok)| x & ok).collect(),
             _ => vec![false; batch.len()],
@@ -122,14 +122,22 @@ impl Program {
         Ok((batch.filter(&m.mask), m))
     }
 
-    fn run(
+    /// The compiled form (tests compare it with the row interpreter).
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    /// Evaluates in steps of `chunk` rows, expecting `expect` as the result type when given.
+    pub fn run(
         &self,
         batch: &PointBatch,
         state: &mut EvalState,
         groups: Option<&[u32]>,
         now_ns: i64,
         expect: Option<Type>,
+        chunk: usize,
     ) -> Result<EvalOutput, String> {
+        let chunk = chunk.max(1);
         let n = batch.len();
         if let Some(g) = groups {
             if g.len() != n {
@@ -141,12 +149,15 @@ impl Program {
             }
         }
         let cx = BatchCtx::new(batch, &self.compiled, groups, now_ns);
+        // A stateful program's error text may depend on the state (`bool(count())`), so keep the
+        // state as it was to replay up to the first failing row.
+        let before = self.compiled.stateful.then(|| state.clone());
         let mut out = Builder::new(expect, n);
         {
             let mut engine = Engine::new(&cx, state);
             let mut lo = 0;
             while lo < n {
-                let hi = (lo + CHUNK).min(n);
+                let hi = (lo + chunk).min(n);
                 let col = engine.eval(&self.compiled.expr, lo, hi, None);
                 out.push(&col, lo, hi);
                 lo = hi;
@@ -155,12 +166,7 @@ impl Program {
         let first_error = match (out.first_failed, out.first_type_error.take()) {
             (Some(r), Some((t, msg))) if t <= r => Some(msg),
             (None, Some((_, msg))) => Some(msg),
-            (Some(r), _) => Some(
-                match scalar::eval_top(&self.compiled.expr, &cx, r, state, false) {
-                    Err(e) => e,
-                    Ok(_) => format!("row {r}: the expression failed"),
-                },
-            ),
+            (Some(r), _) => Some(self.word_error(&cx, r, before, state)),
             (None, None) => None,
         };
         Ok(EvalOutput {
@@ -170,6 +176,32 @@ impl Program {
             error_count: out.errors,
             first_error,
         })
+    }
+}
+
+impl Program {
+    /// The error text of failing row `r`, from the row interpreter.
+    fn word_error(
+        &self,
+        cx: &BatchCtx<'_>,
+        r: usize,
+        before: Option<EvalState>,
+        state: &mut EvalState,
+    ) -> String {
+        let e = &self.compiled.expr;
+        let res = match before {
+            Some(mut replay) => {
+                for row in 0..r {
+                    let _ = scalar::eval_top(e, cx, row, &mut replay, true);
+                }
+                scalar::eval_top(e, cx, r, &mut replay, true)
+            }
+            None => scalar::eval_top(e, cx, r, state, false),
+        };
+        match res {
+            Err(msg) => msg,
+            Ok(_) => format!("row {r}: the expression failed"),
+        }
     }
 }
 

@@ -132,6 +132,11 @@ pub fn eval_row(
         }
         Expr::Binary(op, l, r) => {
             let lv = eval_row(l, cx, row, state, mutate)?;
+            if let Scalar::Missing(name) = &lv {
+                // Kapacitor sees the left side's type first and stops: the right side (maybe a
+                // stateful call) is not evaluated.
+                return Err(ops::missing_error("left", name));
+            }
             let rv = eval_row(r, cx, row, state, mutate)?;
             ops::binary(*op, &lv, &rv)
         }
@@ -140,7 +145,12 @@ pub fn eval_row(
             for (i, a) in c.args.iter().enumerate() {
                 let v = eval_row(a, cx, row, state, mutate)
                     .map_err(|e| format!("Failed to handle {} argument: {}", i + 1, e))?;
+                let missing = matches!(v, Scalar::Missing(_));
                 args.push(v);
+                if missing && !matches!(c.func, Func::IsPresent) {
+                    // Later arguments are not evaluated (the column path skips them too).
+                    break;
+                }
             }
             let scope = || scope_names(cx, row);
             if c.func.is_stateful() {
