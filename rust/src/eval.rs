@@ -26,9 +26,9 @@ pub mod types;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
-mod testutil;
-#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod testutil;
 
 pub use ast::Node;
 pub use program::{EvalOutput, MaskOutput, OutValues, Program};

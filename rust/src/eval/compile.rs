@@ -153,7 +153,9 @@ impl Compiler {
             Node::Unary(op, x) => {
                 let (x, t) = self.node(x)?;
                 let ty = match t {
-                    Some(t) => Some(ops::unary_type(*op, t).ok_or_else(|| ops::unary_error(*op, t))?),
+                    Some(t) => {
+                        Some(ops::unary_type(*op, t).ok_or_else(|| ops::unary_error(*op, t))?)
+                    }
                     None if *op == UnOp::Not => Some(Type::Bool),
                     None => None,
                 };

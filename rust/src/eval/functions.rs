@@ -321,7 +321,11 @@ pub fn signature_error(name: &str, func: Func, args: &[Option<Type>]) -> String 
 
 /// Checks argument types against the declared signatures. `None` entries are types known only
 /// per row. Returns the result type when it is the same for every signature that may match.
-pub fn check_signature(name: &str, func: Func, args: &[Option<Type>]) -> Result<Option<Type>, String> {
+pub fn check_signature(
+    name: &str,
+    func: Func,
+    args: &[Option<Type>],
+) -> Result<Option<Type>, String> {
     if let (Func::If, [_, Some(a), Some(b)]) = (func, args) {
         if a != b && IF_TYPES.contains(a) && IF_TYPES.contains(b) {
             return Err(format!(
@@ -376,7 +380,12 @@ pub fn call(func: Func, args: &[Scalar], now_ns: i64) -> Result<Scalar, String> 
                     gofmt::format_float(*f)
                 ))
             }
-            other => return Err(format!("cannot convert {} to boolean", other.ty().go_name())),
+            other => {
+                return Err(format!(
+                    "cannot convert {} to boolean",
+                    other.ty().go_name()
+                ))
+            }
         }),
         (Func::Int, [a]) => S::Int(match a {
             S::Int(i) => *i,
@@ -384,7 +393,12 @@ pub fn call(func: Func, args: &[Scalar], now_ns: i64) -> Result<Scalar, String> 
             S::Str(s) => gofmt::parse_int(s)?,
             S::Bool(b) => *b as i64,
             S::Duration(d) => *d,
-            other => return Err(format!("cannot convert {} to integer", other.ty().go_name())),
+            other => {
+                return Err(format!(
+                    "cannot convert {} to integer",
+                    other.ty().go_name()
+                ))
+            }
         }),
         (Func::Float, [a]) => S::Float(match a {
             S::Int(i) => *i as f64,
@@ -404,7 +418,9 @@ pub fn call(func: Func, args: &[Scalar], now_ns: i64) -> Result<Scalar, String> 
         (Func::Duration, [S::Duration(d)]) => S::Duration(*d),
         (Func::Duration, [S::Duration(d), S::Duration(_)]) => S::Duration(*d),
         (Func::Duration, [S::Int(i), S::Duration(unit)]) => S::Duration(i.wrapping_mul(*unit)),
-        (Func::Duration, [S::Float(f), S::Duration(unit)]) => S::Duration((f * *unit as f64) as i64),
+        (Func::Duration, [S::Float(f), S::Duration(unit)]) => {
+            S::Duration((f * *unit as f64) as i64)
+        }
         (Func::Duration, [S::Str(s), ..]) => match gofmt::parse_duration(s) {
             Some(d) => S::Duration(d),
             None => return Err(format!("invalid duration string {}", gofmt::go_quote(s))),
@@ -470,7 +486,9 @@ fn substring(s: &str, start: i64, stop: i64) -> Result<String, String> {
         return Err(format!("found negative index for strSubstring: {stop}"));
     }
     if stop as u64 >= s.len() as u64 {
-        return Err(format!("stop index too large for string in strSubstring: {stop}"));
+        return Err(format!(
+            "stop index too large for string in strSubstring: {stop}"
+        ));
     }
     if start > stop {
         return Err(format!(

@@ -26,7 +26,15 @@ pub fn format_duration(d: i64) -> String {
     if d == 0 {
         return "0s".to_owned();
     }
-    for (unit, suffix) in [(W, "w"), (D, "d"), (H, "h"), (M, "m"), (S, "s"), (MS, "ms"), (US, "u")] {
+    for (unit, suffix) in [
+        (W, "w"),
+        (D, "d"),
+        (H, "h"),
+        (M, "m"),
+        (S, "s"),
+        (MS, "ms"),
+        (US, "u"),
+    ] {
         if d % unit == 0 {
             return format!("{}{}", d / unit, suffix);
         }
@@ -90,7 +98,10 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("strconv.ParseBool: parsing {}: invalid syntax", go_quote(s))),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {}: invalid syntax",
+            go_quote(s)
+        )),
     }
 }
 
@@ -98,10 +109,17 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 pub fn parse_int(s: &str) -> Result<i64, String> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(s)));
+        return Err(format!(
+            "strconv.ParseInt: parsing {}: invalid syntax",
+            go_quote(s)
+        ));
     }
-    s.parse::<i64>()
-        .map_err(|_| format!("strconv.ParseInt: parsing {}: value out of range", go_quote(s)))
+    s.parse::<i64>().map_err(|_| {
+        format!(
+            "strconv.ParseInt: parsing {}: value out of range",
+            go_quote(s)
+        )
+    })
 }
 
 /// `strconv.ParseFloat(s, 64)` for decimal input (Go also reads hex floats; rare in metrics).
@@ -116,12 +134,18 @@ pub fn parse_float(s: &str) -> Result<f64, String> {
     if ok_word || ok_num {
         if let Ok(v) = s.parse::<f64>() {
             if v.is_infinite() && !ok_word {
-                return Err(format!("strconv.ParseFloat: parsing {}: value out of range", go_quote(s)));
+                return Err(format!(
+                    "strconv.ParseFloat: parsing {}: value out of range",
+                    go_quote(s)
+                ));
             }
             return Ok(v);
         }
     }
-    Err(format!("strconv.ParseFloat: parsing {}: invalid syntax", go_quote(s)))
+    Err(format!(
+        "strconv.ParseFloat: parsing {}: invalid syntax",
+        go_quote(s)
+    ))
 }
 
 /// Go's `%q` for the strings that appear in error texts.

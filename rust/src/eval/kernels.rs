@@ -213,13 +213,34 @@ macro_rules! arith_each {
 fn arith_f(op: BinOp, l: Num<'_>, r: Num<'_>, n: usize) -> Option<Vec<f64>> {
     let v = match (l, r) {
         (Num::F(a), Num::F(b)) => {
-            arith_each!(op, |x, y| a.iter().zip(b.iter()), x + y, x - y, x * y, x / y)
+            arith_each!(
+                op,
+                |x, y| a.iter().zip(b.iter()),
+                x + y,
+                x - y,
+                x * y,
+                x / y
+            )
         }
         (Num::F(a), Num::CF(c)) => {
-            arith_each!(op, |x, y| a.iter().map(|x| (x, c)), x + y, x - y, x * y, x / y)
+            arith_each!(
+                op,
+                |x, y| a.iter().map(|x| (x, c)),
+                x + y,
+                x - y,
+                x * y,
+                x / y
+            )
         }
         (Num::CF(c), Num::F(b)) => {
-            arith_each!(op, |x, y| b.iter().map(|y| (c, y)), x + y, x - y, x * y, x / y)
+            arith_each!(
+                op,
+                |x, y| b.iter().map(|y| (c, y)),
+                x + y,
+                x - y,
+                x * y,
+                x / y
+            )
         }
         (Num::CF(a), Num::CF(b)) => {
             let v = ops::binary(op, &Scalar::Float(a), &Scalar::Float(b)).ok()?;
@@ -379,8 +400,11 @@ impl<'a, 's> Engine<'a, 's> {
             }
         }
         let bools = match (&l.vals, &r.vals) {
-            (Vals::B(a), Vals::B(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => Some(cmp_ss(op, a, b)),
-            (Vals::B(a), Vals::Const(Scalar::Bool(c))) | (Vals::Const(Scalar::Bool(c)), Vals::B(a))
+            (Vals::B(a), Vals::B(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+                Some(cmp_ss(op, a, b))
+            }
+            (Vals::B(a), Vals::Const(Scalar::Bool(c)))
+            | (Vals::Const(Scalar::Bool(c)), Vals::B(a))
                 if matches!(op, BinOp::Eq | BinOp::Ne) =>
             {
                 Some(cmp_sc(op, a, *c))
@@ -503,13 +527,25 @@ impl<'a, 's> Engine<'a, 's> {
             return self.stateful_call(c, &args, lo, hi, sel);
         }
         match (c.func, args.as_slice()) {
-            (Func::Math1(f), [Col { vals: Vals::F(x), ok }]) => {
+            (
+                Func::Math1(f),
+                [Col {
+                    vals: Vals::F(x),
+                    ok,
+                }],
+            ) => {
                 return Col {
                     vals: Vals::F(Cow::Owned(x.iter().map(|&v| f(v)).collect())),
                     ok: ok.clone(),
                 }
             }
-            (Func::Time(f), [Col { vals: Vals::T(x), ok }]) => {
+            (
+                Func::Time(f),
+                [Col {
+                    vals: Vals::T(x),
+                    ok,
+                }],
+            ) => {
                 return Col {
                     vals: Vals::I(Cow::Owned(x.iter().map(|&v| f(v)).collect())),
                     ok: ok.clone(),
@@ -642,7 +678,11 @@ fn field_col<'a>(f: &'a Column, lo: usize, hi: usize, name: &str) -> Col<'a> {
             let mut vals = Vec::with_capacity(hi - lo);
             let mut ok = Vec::with_capacity(hi - lo);
             for (x, &valid) in v[lo..hi].iter().zip(&f.valid[lo..hi]) {
-                match x.clone().filter(|_| valid).map(|x| scalar::field_scalar(x, name)) {
+                match x
+                    .clone()
+                    .filter(|_| valid)
+                    .map(|x| scalar::field_scalar(x, name))
+                {
                     Some(Ok(s)) => {
                         vals.push(s);
                         ok.push(true);
@@ -663,7 +703,9 @@ fn str_op(op: BinOp, col: &StrColumn, off: usize, n: usize, c: &Scalar) -> Optio
     Some(match (op, c) {
         (BinOp::RegexMatch, Scalar::Regex(re)) => it.map(|s| re.is_match(s)).collect(),
         (BinOp::RegexNotMatch, Scalar::Regex(re)) => it.map(|s| !re.is_match(s)).collect(),
-        (op, Scalar::Str(t)) if op.is_comparison() => it.map(|s| ops::cmp_op(op, s, t.as_str())).collect(),
+        (op, Scalar::Str(t)) if op.is_comparison() => {
+            it.map(|s| ops::cmp_op(op, s, t.as_str())).collect()
+        }
         _ => return None,
     })
 }

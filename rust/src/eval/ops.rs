@@ -54,7 +54,12 @@ fn type_supports(t: Type, op: BinOp) -> bool {
 /// Kapacitor, only the left type is checked for operator support.
 pub fn type_error(op: BinOp, l: Type, r: Type) -> String {
     if !type_supports(l, op) {
-        return format!("invalid {} operator {} for type {}", op.kind(), op.symbol(), l);
+        return format!(
+            "invalid {} operator {} for type {}",
+            op.kind(),
+            op.symbol(),
+            l
+        );
     }
     format!(
         "mismatched type to binary operator. got {} {} {}. see bool(), int(), float(), string(), duration()",

@@ -383,7 +383,10 @@ impl PointBatch {
     /// stay sorted by name.
     pub fn with_field_column(&self, col: Column) -> PointBatch {
         let mut b = self.clone();
-        match b.fields.binary_search_by(|c| c.name.as_str().cmp(&col.name)) {
+        match b
+            .fields
+            .binary_search_by(|c| c.name.as_str().cmp(&col.name))
+        {
             Ok(i) => b.fields[i] = col,
             Err(i) => b.fields.insert(i, col),
         }

@@ -57,7 +57,12 @@ fn row_strategy() -> impl Strategy<Value = RowSpec> {
             value_strategy("m"),
         )
             .prop_map(|(a, b, c, d, e, f)| vec![a, b, c, d, e, f]),
-        prop_oneof![Just(None), Just(Some("web1")), Just(Some("db22")), Just(Some("x"))],
+        prop_oneof![
+            Just(None),
+            Just(Some("web1")),
+            Just(Some("db22")),
+            Just(Some("x"))
+        ],
         0u8..4,
         -2_000_000_000_000i64..4_000_000_000_000_000_000,
     )
@@ -120,8 +125,22 @@ const OPS: [&str; 15] = [
 ];
 
 const FUNCS1: [&str; 16] = [
-    "abs", "sqrt", "floor", "string", "int", "float", "bool", "strLength", "isPresent", "hour",
-    "weekday", "sigma", "spread", "humanBytes", "strToUpper", "unixNano",
+    "abs",
+    "sqrt",
+    "floor",
+    "string",
+    "int",
+    "float",
+    "bool",
+    "strLength",
+    "isPresent",
+    "hour",
+    "weekday",
+    "sigma",
+    "spread",
+    "humanBytes",
+    "strToUpper",
+    "unixNano",
 ];
 
 fn expr() -> impl Strategy<Value = Node> {
@@ -237,9 +256,13 @@ fn generator_exercises_valid_and_failing_rows() {
             .new_tree(&mut runner)
             .unwrap()
             .current();
-        let Ok(p) = Program::compile(&node) else { continue };
+        let Ok(p) = Program::compile(&node) else {
+            continue;
+        };
         compiled += 1;
-        let out = p.eval(&build(&rows), &mut EvalState::new(), None, 0).unwrap();
+        let out = p
+            .eval(&build(&rows), &mut EvalState::new(), None, 0)
+            .unwrap();
         if out.valid.iter().any(|&v| v) {
             with_values += 1;
         }
@@ -247,6 +270,10 @@ fn generator_exercises_valid_and_failing_rows() {
             with_errors += 1;
         }
     }
-    let counts = format!("{compiled} compiled, {with_values} with values, {with_errors} with errors");
-    assert!(compiled > 75 && with_values > 40 && with_errors > 30, "{counts}");
+    let counts =
+        format!("{compiled} compiled, {with_values} with values, {with_errors} with errors");
+    assert!(
+        compiled > 75 && with_values > 40 && with_errors > 30,
+        "{counts}"
+    );
 }

@@ -175,7 +175,9 @@ pub fn scope_names(cx: &BatchCtx<'_>, row: usize) -> Vec<String> {
     let mut names: Vec<String> = cx
         .refs
         .iter()
-        .filter(|rc| rc.field.is_some_and(|c| c.valid[row]) || rc.tag.is_some_and(|t| t.get(row).is_some()))
+        .filter(|rc| {
+            rc.field.is_some_and(|c| c.valid[row]) || rc.tag.is_some_and(|t| t.get(row).is_some())
+        })
         .map(|rc| rc.name.to_string())
         .collect();
     names.sort();
@@ -183,7 +185,11 @@ pub fn scope_names(cx: &BatchCtx<'_>, row: usize) -> Vec<String> {
 }
 
 /// The missing-value and signature checks Kapacitor runs before calling a function.
-pub fn check_args(c: &Call, args: &[Scalar], scope: &dyn Fn() -> Vec<String>) -> Result<(), String> {
+pub fn check_args(
+    c: &Call,
+    args: &[Scalar],
+    scope: &dyn Fn() -> Vec<String>,
+) -> Result<(), String> {
     if !matches!(c.func, Func::IsPresent) {
         let missing: Vec<&str> = args
             .iter()
@@ -217,7 +223,8 @@ pub fn call_checked(c: &Call, args: &[Scalar], now_ns: i64) -> Result<Scalar, St
 }
 
 fn call_unchecked(c: &Call, args: &[Scalar], now_ns: i64) -> Result<Scalar, String> {
-    functions::call(c.func, args, now_ns).map_err(|e| format!("error calling \"{}\": {}", c.name, e))
+    functions::call(c.func, args, now_ns)
+        .map_err(|e| format!("error calling \"{}\": {}", c.name, e))
 }
 
 /// Evaluates a node whose operands are literals (constant folding).

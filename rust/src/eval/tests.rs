@@ -234,7 +234,15 @@ fn mixed_reference_and_literal_operands() {
     // One side a field, the other a literal: the typed kernels with a broadcast constant.
     for op in BinOp::ALL {
         let sym = op.symbol();
-        for (l, rt) in [('F', 'I'), ('I', 'F'), ('F', 'F'), ('I', 'I'), ('S', 'S'), ('B', 'B'), ('S', 'R')] {
+        for (l, rt) in [
+            ('F', 'I'),
+            ('I', 'F'),
+            ('F', 'F'),
+            ('I', 'I'),
+            ('S', 'S'),
+            ('B', 'B'),
+            ('S', 'R'),
+        ] {
             let want = expected(sym, l, rt).ok_or_else(|| expected_error(sym, l, rt));
             let mut nodes = vec![bin(sym, operand(l, true), operand(rt, false))];
             if rt != 'R' {
@@ -282,9 +290,15 @@ fn unary_operators() {
 fn tags_strings_and_regexes() {
     assert_eq!(one(bin("==", r("t"), s("web01"))), Ok(Scalar::Bool(true)));
     assert_eq!(one(bin("<", s("a"), r("t"))), Ok(Scalar::Bool(true)));
-    assert_eq!(one(bin("=~", r("t"), re("^web[0-9]+$"))), Ok(Scalar::Bool(true)));
+    assert_eq!(
+        one(bin("=~", r("t"), re("^web[0-9]+$"))),
+        Ok(Scalar::Bool(true))
+    );
     assert_eq!(one(bin("!~", r("t"), re("^db"))), Ok(Scalar::Bool(true)));
-    assert_eq!(one(bin("+", r("t"), r("s"))), Ok(Scalar::Str("web01abc".into())));
+    assert_eq!(
+        one(bin("+", r("t"), r("s"))),
+        Ok(Scalar::Str("web01abc".into()))
+    );
     assert_eq!(one(bin("=~", r("s"), re("B"))), Ok(Scalar::Bool(false)));
     assert_eq!(one(bin("=~", r("s"), re("(?i)B"))), Ok(Scalar::Bool(true)));
 }
@@ -313,11 +327,19 @@ fn missing_values_and_conflicts() {
         Ok(Scalar::Bool(false))
     );
     assert_eq!(
-        one(bin("OR", bin("==", r("i"), i(2)), bin(">", r("nope"), i(1)))),
+        one(bin(
+            "OR",
+            bin("==", r("i"), i(2)),
+            bin(">", r("nope"), i(1))
+        )),
         Ok(Scalar::Bool(true))
     );
     assert_eq!(
-        one(bin("AND", bin("==", r("i"), i(2)), bin(">", r("nope"), i(1)))),
+        one(bin(
+            "AND",
+            bin("==", r("i"), i(2)),
+            bin(">", r("nope"), i(1))
+        )),
         Err("left reference value \"nope\" is missing value".into())
     );
     assert_eq!(
@@ -342,7 +364,13 @@ fn unsigned_fields_read_as_ints() {
 #[test]
 fn integer_division_by_zero_is_a_row_error() {
     let rows: Vec<Row> = (0..5)
-        .map(|k| (k, vec![("a", Value::Int(10)), ("z", Value::Int(k % 2))], vec![]))
+        .map(|k| {
+            (
+                k,
+                vec![("a", Value::Int(10)), ("z", Value::Int(k % 2))],
+                vec![],
+            )
+        })
         .collect();
     let bt = batch(&rows);
     for op in ["/", "%"] {
@@ -360,7 +388,10 @@ fn integer_division_by_zero_is_a_row_error() {
         Err("integer divide by zero".into())
     );
     // Float division by zero is IEEE infinity, like Go.
-    assert_eq!(one(bin("/", r("f"), f(0.0))), Ok(Scalar::Float(f64::INFINITY)));
+    assert_eq!(
+        one(bin("/", r("f"), f(0.0))),
+        Ok(Scalar::Float(f64::INFINITY))
+    );
     // i64::MIN / -1 wraps like Go instead of trapping.
     assert_eq!(
         folded(bin("/", i(i64::MIN), i(-1))),
@@ -563,7 +594,11 @@ fn string_functions() {
     check_fn("strIndex", vec![st("chicken"), st("dmr")], Ok(it(-1)));
     check_fn("strIndexAny", vec![st("golang"), st("xyzn")], Ok(it(4)));
     check_fn("strLastIndex", vec![st("go gopher"), st("go")], Ok(it(3)));
-    check_fn("strLastIndexAny", vec![st("go gopher"), st("go")], Ok(it(4)));
+    check_fn(
+        "strLastIndexAny",
+        vec![st("go gopher"), st("go")],
+        Ok(it(4)),
+    );
     check_fn("strLength", vec![st("héllo")], Ok(it(6)));
     check_fn(
         "strReplace",
@@ -575,7 +610,11 @@ fn string_functions() {
         vec![st("oink oink oink"), st("oink"), st("moo"), it(-1)],
         Ok(st("moo moo moo")),
     );
-    check_fn("strSubstring", vec![st("abcdef"), it(1), it(3)], Ok(st("bc")));
+    check_fn(
+        "strSubstring",
+        vec![st("abcdef"), it(1), it(3)],
+        Ok(st("bc")),
+    );
     check_fn(
         "strSubstring",
         vec![st("abc"), it(0), it(3)],
@@ -597,7 +636,11 @@ fn string_functions() {
     check_fn("strTrim", vec![st("xxaxx"), st("x")], Ok(st("a")));
     check_fn("strTrimLeft", vec![st("xxaxx"), st("x")], Ok(st("axx")));
     check_fn("strTrimRight", vec![st("xxaxx"), st("x")], Ok(st("xxa")));
-    check_fn("strTrimPrefix", vec![st("prefix-a"), st("prefix-")], Ok(st("a")));
+    check_fn(
+        "strTrimPrefix",
+        vec![st("prefix-a"), st("prefix-")],
+        Ok(st("a")),
+    );
     check_fn("strTrimSuffix", vec![st("a.go"), st(".go")], Ok(st("a")));
     check_fn(
         "regexReplace",
@@ -638,7 +681,10 @@ fn conditional_presence_and_time_functions() {
     assert_eq!(one(call("year", vec![t.clone()])), Ok(it(2017)));
     assert_eq!(one(call("unixNano", vec![t.clone()])), Ok(it(T0)));
     assert_eq!(one(call("now", vec![])), Ok(Scalar::Time(7 * S)));
-    assert_eq!(one(call("unixNano", vec![call("now", vec![])])), Ok(it(7 * S)));
+    assert_eq!(
+        one(call("unixNano", vec![call("now", vec![])])),
+        Ok(it(7 * S))
+    );
     assert_eq!(
         one(call("hour", vec![r("f")])),
         Err("Cannot call function \"hour\" with args (float), available signatures are [(time) int].".into())
@@ -649,7 +695,10 @@ fn conditional_presence_and_time_functions() {
     );
     assert_eq!(
         one(call("max", vec![r("f"), r("nope")])),
-        Err("Cannot call function \"max\" argument \"nope\" is missing, values in scope are [f]".into())
+        Err(
+            "Cannot call function \"max\" argument \"nope\" is missing, values in scope are [f]"
+                .into()
+        )
     );
     assert_eq!(
         one(call("abs", vec![bin("+", r("nope"), f(1.0))])),
@@ -670,10 +719,16 @@ fn compile_errors() {
         "function \"rand\" expects 0 or 1 argument(s), got 2"
     );
     assert!(err(re("(")).starts_with("invalid regex /(/:"));
-    assert_eq!(err(re("a")), "a lambda expression cannot evaluate to a regex");
+    assert_eq!(
+        err(re("a")),
+        "a lambda expression cannot evaluate to a regex"
+    );
     assert_eq!(
         err(bin("+", r("x"), b(true))),
-        "Failed to handle 1 argument: x".replace("Failed to handle 1 argument: x", "invalid math operator + for type boolean")
+        "Failed to handle 1 argument: x".replace(
+            "Failed to handle 1 argument: x",
+            "invalid math operator + for type boolean"
+        )
     );
     assert_eq!(
         err(call("sigma", vec![i(1)])),
@@ -684,7 +739,9 @@ fn compile_errors() {
     assert_eq!(p.result_type(), Some(Type::Bool));
     assert_eq!(p.references(), vec!["t".to_owned()]);
     assert!(!p.is_stateful());
-    assert!(Program::compile(&call("count", vec![])).unwrap().is_stateful());
+    assert!(Program::compile(&call("count", vec![]))
+        .unwrap()
+        .is_stateful());
 }
 
 // ---- stateful functions -----------------------------------------------------------------------
@@ -702,19 +759,30 @@ fn ints(out: &EvalOutput) -> Vec<Option<i64>> {
 
 #[test]
 fn count_is_per_group_and_resettable() {
-    let rows: Vec<Row> = (0..6).map(|k| (k, vec![("v", Value::Float(k as f64))], vec![])).collect();
+    let rows: Vec<Row> = (0..6)
+        .map(|k| (k, vec![("v", Value::Float(k as f64))], vec![]))
+        .collect();
     let bt = batch(&rows);
     let p = Program::compile(&call("count", vec![])).unwrap();
     let mut st = EvalState::new();
     let groups = [0u32, 1, 0, 1, 1, 2];
     let out = p.eval(&bt, &mut st, Some(&groups), 0).unwrap();
-    assert_eq!(ints(&out), vec![Some(1), Some(1), Some(2), Some(2), Some(3), Some(1)]);
+    assert_eq!(
+        ints(&out),
+        vec![Some(1), Some(1), Some(2), Some(2), Some(3), Some(1)]
+    );
     // State carries over to the next batch.
     let out = p.eval(&bt, &mut st, Some(&groups), 0).unwrap();
-    assert_eq!(ints(&out), vec![Some(3), Some(4), Some(4), Some(5), Some(6), Some(2)]);
+    assert_eq!(
+        ints(&out),
+        vec![Some(3), Some(4), Some(4), Some(5), Some(6), Some(2)]
+    );
     st.reset(Some(1));
     let out = p.eval(&bt, &mut st, Some(&groups), 0).unwrap();
-    assert_eq!(ints(&out), vec![Some(5), Some(1), Some(6), Some(2), Some(3), Some(3)]);
+    assert_eq!(
+        ints(&out),
+        vec![Some(5), Some(1), Some(6), Some(2), Some(3), Some(3)]
+    );
     st.reset(None);
     assert!(st.is_empty());
     assert!(p.eval(&bt, &mut st, Some(&groups[..2]), 0).is_err());
@@ -723,7 +791,9 @@ fn count_is_per_group_and_resettable() {
 #[test]
 fn stateful_calls_run_only_where_evaluated() {
     // count() on the right of AND advances only where the left side is true.
-    let rows: Vec<Row> = (0..6).map(|k| (k, vec![("v", Value::Int(k))], vec![])).collect();
+    let rows: Vec<Row> = (0..6)
+        .map(|k| (k, vec![("v", Value::Int(k))], vec![]))
+        .collect();
     let bt = batch(&rows);
     let node = bin(
         "AND",
@@ -747,7 +817,9 @@ fn sigma_and_spread() {
         .collect();
     let bt = batch(&rows);
     let out = run(&call("sigma", vec![r("v")]), &bt);
-    let OutValues::Float(v) = &out.values else { panic!() };
+    let OutValues::Float(v) = &out.values else {
+        panic!()
+    };
     // Running mean/stddev: n=2: mean 1.5, var 0.5 → |2-1.5|/0.707.
     assert_eq!(v[0], 0.0);
     assert!((v[1] - 0.5 / 0.5f64.sqrt()).abs() < 1e-12);

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::batch::{Column, ColumnData, DictColumn, FieldKind, PointBatch, StrColumn, Value, NO_TAG};
+use crate::batch::{
+    Column, ColumnData, DictColumn, FieldKind, PointBatch, StrColumn, Value, NO_TAG,
+};
 
 use super::ast::Node;
 use super::types::{BinOp, UnOp};
@@ -36,7 +38,13 @@ pub fn batch(rows: &[Row<'_>]) -> PointBatch {
                 match kinds[0] {
                     FieldKind::Float => ColumnData::Float(
                         vals.iter()
-                            .map(|v| if let Some(Value::Float(f)) = v { *f } else { 0.0 })
+                            .map(|v| {
+                                if let Some(Value::Float(f)) = v {
+                                    *f
+                                } else {
+                                    0.0
+                                }
+                            })
                             .collect(),
                     ),
                     FieldKind::Int => ColumnData::Int(
@@ -154,7 +162,11 @@ pub fn re(p: &str) -> Node {
 }
 
 pub fn bin(op: &str, l: Node, r: Node) -> Node {
-    Node::Binary(BinOp::parse(op).expect("operator"), Box::new(l), Box::new(r))
+    Node::Binary(
+        BinOp::parse(op).expect("operator"),
+        Box::new(l),
+        Box::new(r),
+    )
 }
 
 pub fn un(op: &str, x: Node) -> Node {

@@ -47,7 +47,9 @@ fn short_repr(obj: &Bound<'_, PyAny>) -> String {
 
 fn decode(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Node, String> {
     if depth > MAX_DEPTH {
-        return Err(format!("lambda expression nested deeper than {MAX_DEPTH} levels"));
+        return Err(format!(
+            "lambda expression nested deeper than {MAX_DEPTH} levels"
+        ));
     }
     let bad = |why: &str| format!("invalid lambda AST node {}: {}", short_repr(obj), why);
     let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = obj.downcast::<PyTuple>() {
@@ -67,7 +69,10 @@ fn decode(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Node, String> {
         if items.len() == n {
             Ok(())
         } else {
-            Err(bad(&format!("\"{tag}\" takes {} item(s) after the tag", n - 1)))
+            Err(bad(&format!(
+                "\"{tag}\" takes {} item(s) after the tag",
+                n - 1
+            )))
         }
     };
     let string = |i: usize, what: &str| -> Result<String, String> {
@@ -93,7 +98,10 @@ fn decode(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Node, String> {
             {
                 return Err(bad("the value must be a float"));
             }
-            Node::Float(v.extract::<f64>().map_err(|_| bad("the value must be a float"))?)
+            Node::Float(
+                v.extract::<f64>()
+                    .map_err(|_| bad("the value must be a float"))?,
+            )
         }
         "int" => {
             want(2)?;
@@ -311,11 +319,23 @@ impl PyProgram {
     }
 
     fn __repr__(&self) -> String {
+        let refs: Vec<String> = self
+            .program
+            .references()
+            .iter()
+            .map(|r| format!("'{}'", r.replace('\\', "\\\\").replace('\'', "\\'")))
+            .collect();
         format!(
-            "Program(references={:?}, result_kind={:?}, stateful={})",
-            self.program.references(),
-            self.program.result_type().map(|t| t.result_kind()),
-            self.program.is_stateful()
+            "Program(references=[{}], result_kind={}, stateful={})",
+            refs.join(", "),
+            self.program
+                .result_type()
+                .map_or("None".to_owned(), |t| format!("'{}'", t.result_kind())),
+            if self.program.is_stateful() {
+                "True"
+            } else {
+                "False"
+            }
         )
     }
 }
@@ -379,7 +399,7 @@ impl PyEvalResult {
 
     fn __repr__(&self) -> String {
         format!(
-            "EvalResult(kind={:?}, rows={}, error_count={})",
+            "EvalResult(kind='{}', rows={}, error_count={})",
             self.kind(),
             self.out.valid.len(),
             self.out.error_count
@@ -466,7 +486,9 @@ impl ColumnBuffer {
             return Err(PyBufferError::new_err("View is null"));
         }
         if (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
-            return Err(PyBufferError::new_err("kapfast result buffers are read-only"));
+            return Err(PyBufferError::new_err(
+                "kapfast result buffers are read-only",
+            ));
         }
         let this = slf.get();
         let (data, items, itemsize, format) = this.raw();
