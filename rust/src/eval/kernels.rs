@@ -154,25 +154,50 @@ fn flip(op: BinOp) -> BinOp {
     }
 }
 
-macro_rules! cmp_each {
-    ($op:expr, |$x:ident, $y:ident| $it:expr) => {
-        match $op {
-            BinOp::Eq => $it.map(|($x, $y)| $x == $y).collect(),
-            BinOp::Ne => $it.map(|($x, $y)| $x != $y).collect(),
-            BinOp::Lt => $it.map(|($x, $y)| $x < $y).collect(),
-            BinOp::Le => $it.map(|($x, $y)| $x <= $y).collect(),
-            BinOp::Gt => $it.map(|($x, $y)| $x > $y).collect(),
-            _ => $it.map(|($x, $y)| $x >= $y).collect(),
-        }
-    };
+/// Writes `f(a[i], b[i])` for each row: a plain indexed loop over equal-length slices, which
+/// the compiler turns into SIMD code.
+/// Writes `f(a[i], b[i])` for each row: a plain loop over equal-length slices, which the
+/// compiler turns into SIMD code.
+#[inline(always)]
+fn zip_map<A: Copy, B: Copy, T: Copy + Default>(a: &[A], b: &[B], f: impl Fn(A, B) -> T) -> Vec<T> {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut out = vec![T::default(); n];
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = f(x, y);
+    }
+    out
+}
+
+#[inline(always)]
+fn map1<A: Copy, T: Copy + Default>(a: &[A], f: impl Fn(A) -> T) -> Vec<T> {
+    let mut out = vec![T::default(); a.len()];
+    for (o, &x) in out.iter_mut().zip(a) {
+        *o = f(x);
+    }
+    out
 }
 
 fn cmp_ss<T: PartialOrd + Copy>(op: BinOp, a: &[T], b: &[T]) -> Vec<bool> {
-    cmp_each!(op, |x, y| a.iter().copied().zip(b.iter().copied()))
+    match op {
+        BinOp::Eq => zip_map(a, b, |x, y| x == y),
+        BinOp::Ne => zip_map(a, b, |x, y| x != y),
+        BinOp::Lt => zip_map(a, b, |x, y| x < y),
+        BinOp::Le => zip_map(a, b, |x, y| x <= y),
+        BinOp::Gt => zip_map(a, b, |x, y| x > y),
+        _ => zip_map(a, b, |x, y| x >= y),
+    }
 }
 
 fn cmp_sc<T: PartialOrd + Copy>(op: BinOp, a: &[T], c: T) -> Vec<bool> {
-    cmp_each!(op, |x, y| a.iter().map(|&x| (x, c)))
+    match op {
+        BinOp::Eq => map1(a, |x| x == c),
+        BinOp::Ne => map1(a, |x| x != c),
+        BinOp::Lt => map1(a, |x| x < c),
+        BinOp::Le => map1(a, |x| x <= c),
+        BinOp::Gt => map1(a, |x| x > c),
+        _ => map1(a, |x| x >= c),
+    }
 }
 
 fn cmp_num(op: BinOp, l: Num<'_>, r: Num<'_>) -> Vec<bool> {
@@ -198,53 +223,23 @@ fn cmp_num(op: BinOp, l: Num<'_>, r: Num<'_>) -> Vec<bool> {
     }
 }
 
-macro_rules! arith_each {
-    ($op:expr, |$x:ident, $y:ident| $it:expr, $add:expr, $sub:expr, $mul:expr, $div:expr) => {
-        match $op {
-            BinOp::Add => $it.map(|($x, $y)| $add).collect(),
-            BinOp::Sub => $it.map(|($x, $y)| $sub).collect(),
-            BinOp::Mul => $it.map(|($x, $y)| $mul).collect(),
-            _ => $it.map(|($x, $y)| $div).collect(),
-        }
-    };
-}
-
 /// Float arithmetic for `+ - * /` on float operands (a constant operand is broadcast).
 fn arith_f(op: BinOp, l: Num<'_>, r: Num<'_>, n: usize) -> Option<Vec<f64>> {
-    let v = match (l, r) {
-        (Num::F(a), Num::F(b)) => {
-            arith_each!(
-                op,
-                |x, y| a.iter().zip(b.iter()),
-                x + y,
-                x - y,
-                x * y,
-                x / y
-            )
-        }
-        (Num::F(a), Num::CF(c)) => {
-            arith_each!(
-                op,
-                |x, y| a.iter().map(|x| (x, c)),
-                x + y,
-                x - y,
-                x * y,
-                x / y
-            )
-        }
-        (Num::CF(c), Num::F(b)) => {
-            arith_each!(
-                op,
-                |x, y| b.iter().map(|y| (c, y)),
-                x + y,
-                x - y,
-                x * y,
-                x / y
-            )
-        }
-        (Num::CF(a), Num::CF(b)) => {
-            let v = ops::binary(op, &Scalar::Float(a), &Scalar::Float(b)).ok()?;
-            match v {
+    let v = match (op, l, r) {
+        (BinOp::Add, Num::F(a), Num::F(b)) => zip_map(a, b, |x, y| x + y),
+        (BinOp::Sub, Num::F(a), Num::F(b)) => zip_map(a, b, |x, y| x - y),
+        (BinOp::Mul, Num::F(a), Num::F(b)) => zip_map(a, b, |x, y| x * y),
+        (BinOp::Div, Num::F(a), Num::F(b)) => zip_map(a, b, |x, y| x / y),
+        (BinOp::Add, Num::F(a), Num::CF(c)) => map1(a, |x| x + c),
+        (BinOp::Sub, Num::F(a), Num::CF(c)) => map1(a, |x| x - c),
+        (BinOp::Mul, Num::F(a), Num::CF(c)) => map1(a, |x| x * c),
+        (BinOp::Div, Num::F(a), Num::CF(c)) => map1(a, |x| x / c),
+        (BinOp::Add, Num::CF(c), Num::F(b)) => map1(b, |y| c + y),
+        (BinOp::Sub, Num::CF(c), Num::F(b)) => map1(b, |y| c - y),
+        (BinOp::Mul, Num::CF(c), Num::F(b)) => map1(b, |y| c * y),
+        (BinOp::Div, Num::CF(c), Num::F(b)) => map1(b, |y| c / y),
+        (_, Num::CF(a), Num::CF(b)) => {
+            match ops::binary(op, &Scalar::Float(a), &Scalar::Float(b)).ok()? {
                 Scalar::Float(f) => vec![f; n],
                 _ => return None,
             }
@@ -256,43 +251,16 @@ fn arith_f(op: BinOp, l: Num<'_>, r: Num<'_>, n: usize) -> Option<Vec<f64>> {
 
 /// Integer arithmetic for `+ - *` (wrapping, like Go); `/` and `%` go row by row for the zero check.
 fn arith_i(op: BinOp, l: Num<'_>, r: Num<'_>) -> Option<Vec<i64>> {
-    if !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
-        return None;
-    }
-    let v = match (l, r) {
-        (Num::I(a), Num::I(b)) => arith_each!(
-            op,
-            |x, y| a.iter().zip(b.iter()),
-            x.wrapping_add(*y),
-            x.wrapping_sub(*y),
-            x.wrapping_mul(*y),
-            {
-                let _ = (x, y);
-                0
-            }
-        ),
-        (Num::I(a), Num::CI(c)) => arith_each!(
-            op,
-            |x, y| a.iter().map(|x| (x, c)),
-            x.wrapping_add(y),
-            x.wrapping_sub(y),
-            x.wrapping_mul(y),
-            {
-                let _ = (x, y);
-                0
-            }
-        ),
-        (Num::CI(c), Num::I(b)) => arith_each!(
-            op,
-            |x, y| b.iter().map(|y| (c, y)),
-            x.wrapping_add(*y),
-            x.wrapping_sub(*y),
-            x.wrapping_mul(*y),
-            {
-                let _ = (x, y);
-                0
-            }
-        ),
+    let v = match (op, l, r) {
+        (BinOp::Add, Num::I(a), Num::I(b)) => zip_map(a, b, i64::wrapping_add),
+        (BinOp::Sub, Num::I(a), Num::I(b)) => zip_map(a, b, i64::wrapping_sub),
+        (BinOp::Mul, Num::I(a), Num::I(b)) => zip_map(a, b, i64::wrapping_mul),
+        (BinOp::Add, Num::I(a), Num::CI(c)) => map1(a, |x| x.wrapping_add(c)),
+        (BinOp::Sub, Num::I(a), Num::CI(c)) => map1(a, |x| x.wrapping_sub(c)),
+        (BinOp::Mul, Num::I(a), Num::CI(c)) => map1(a, |x| x.wrapping_mul(c)),
+        (BinOp::Add, Num::CI(c), Num::I(b)) => map1(b, |y| c.wrapping_add(y)),
+        (BinOp::Sub, Num::CI(c), Num::I(b)) => map1(b, |y| c.wrapping_sub(y)),
+        (BinOp::Mul, Num::CI(c), Num::I(b)) => map1(b, |y| c.wrapping_mul(y)),
         _ => return None,
     };
     Some(v)
@@ -349,7 +317,13 @@ impl<'a, 's> Engine<'a, 's> {
         let n = hi - lo;
         let rc = &self.cx.refs[i];
         match (rc.field, rc.tag) {
-            (Some(f), None) => field_col(f, lo, hi, &rc.name),
+            (Some(f), None) => {
+                let mut col = field_col(f, lo, hi, &rc.name);
+                if rc.all_valid && matches!(col.ok, Some(Cow::Borrowed(_))) {
+                    col.ok = None;
+                }
+                col
+            }
             (None, Some(t)) => {
                 let codes = &t.codes[lo..hi];
                 Col {
@@ -710,32 +684,48 @@ fn str_op(op: BinOp, col: &StrColumn, off: usize, n: usize, c: &Scalar) -> Optio
     })
 }
 
+fn bools<'x>(v: &'x Vals<'_>) -> Option<Result<&'x [bool], bool>> {
+    match v {
+        Vals::B(x) => Some(Ok(x)),
+        Vals::Const(Scalar::Bool(c)) => Some(Err(*c)),
+        _ => None,
+    }
+}
+
+/// `AND`/`OR` of two boolean columns with Kapacitor's short circuit on validity: a row is valid
+/// when the left side is valid and either decides the result or the right side is valid too.
 fn logical<'a>(op: BinOp, l: Col<'a>, r: Col<'a>, n: usize) -> Col<'a> {
-    if let (Vals::B(a), Vals::B(b)) = (&l.vals, &r.vals) {
-        let lok = ok_vec(&l.ok, n);
-        let rok = ok_vec(&r.ok, n);
-        let (v, ok): (Vec<bool>, Vec<bool>) = if op == BinOp::And {
-            (
-                a.iter().zip(b.iter()).map(|(&x, &y)| x & y).collect(),
-                lok.iter()
-                    .zip(a.iter())
-                    .zip(rok.iter())
-                    .map(|((&lo, &x), &ro)| lo & (!x | ro))
-                    .collect(),
-            )
+    let and = op == BinOp::And;
+    if let (Some(lb), Some(rb)) = (bools(&l.vals), bools(&r.vals)) {
+        let lv: Cow<'_, [bool]> = match lb {
+            Ok(x) => Cow::Borrowed(x),
+            Err(c) => Cow::Owned(vec![c; n]),
+        };
+        let rv: Cow<'_, [bool]> = match rb {
+            Ok(x) => Cow::Borrowed(x),
+            Err(c) => Cow::Owned(vec![c; n]),
+        };
+        let v = if and {
+            zip_map(&lv, &rv, |x, y| x & y)
         } else {
-            (
-                a.iter().zip(b.iter()).map(|(&x, &y)| x | y).collect(),
-                lok.iter()
-                    .zip(a.iter())
-                    .zip(rok.iter())
-                    .map(|((&lo, &x), &ro)| lo & (x | ro))
-                    .collect(),
-            )
+            zip_map(&lv, &rv, |x, y| x | y)
+        };
+        // Where the left side decides, the right side's validity does not matter.
+        let ok = match (l.ok, &r.ok) {
+            (lo, None) => lo,
+            (lo, Some(ro)) => {
+                // The left side decides where it is false (AND) or true (OR).
+                let flip = !and;
+                let right_ok = zip_map(&lv, ro, |x, o| (x == flip) | o);
+                Some(Cow::Owned(match lo {
+                    None => right_ok,
+                    Some(lo) => zip_map(&lo, &right_ok, |a, b| a & b),
+                }))
+            }
         };
         return Col {
             vals: Vals::B(Cow::Owned(v)),
-            ok: Some(Cow::Owned(ok)),
+            ok,
         };
     }
     let mut vals = Vec::with_capacity(n);

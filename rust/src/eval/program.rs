@@ -98,15 +98,73 @@ impl Program {
                 ));
             }
         }
-        let out = self.run(batch, state, groups, now_ns, Some(Type::Bool), CHUNK)?;
-        let mask = match out.values {
-            OutValues::Bool(v) => v.iter().zip(&out.valid).map(|(&x, &ok)| x & ok).collect(),
-            _ => vec![false; batch.len()],
+        self.run_mask(batch, state, groups, now_ns, CHUNK)
+    }
+
+    /// `mask` in steps of `chunk` rows: boolean chunks go straight into the mask; anything else
+    /// goes through the general result builder.
+    pub fn run_mask(
+        &self,
+        batch: &PointBatch,
+        state: &mut EvalState,
+        groups: Option<&[u32]>,
+        now_ns: i64,
+        chunk: usize,
+    ) -> Result<MaskOutput, String> {
+        let n = batch.len();
+        check_groups(groups, n)?;
+        let chunk = chunk.max(1);
+        let cx = BatchCtx::new(batch, &self.compiled, groups, now_ns);
+        let before = self.compiled.stateful.then(|| state.clone());
+        let mut mask: Vec<bool> = Vec::with_capacity(n);
+        let mut errors = 0;
+        let mut first_failed: Option<usize> = None;
+        let mut first_type_error: Option<(usize, String)> = None;
+        {
+            let mut engine = Engine::new(&cx, state);
+            let mut lo = 0;
+            while lo < n {
+                let hi = (lo + chunk).min(n);
+                let col = engine.eval(&self.compiled.expr, lo, hi, None);
+                match (&col.vals, &col.ok) {
+                    (Vals::B(v), None) => mask.extend_from_slice(v),
+                    (Vals::B(v), Some(ok)) => {
+                        let start = mask.len();
+                        mask.extend(v.iter().zip(ok.iter()).map(|(&x, &k)| x & k));
+                        let bad = ok.iter().filter(|&&k| !k).count();
+                        if bad > 0 {
+                            errors += bad;
+                            if first_failed.is_none() {
+                                first_failed = ok.iter().position(|&k| !k).map(|p| start + p);
+                            }
+                        }
+                    }
+                    _ => {
+                        let mut b = Builder::new(Some(Type::Bool), hi - lo);
+                        b.push(&col, 0, hi - lo);
+                        if let Some(OutValues::Bool(v)) = &b.values {
+                            mask.extend(v.iter().zip(&b.valid).map(|(&x, &k)| x & k));
+                        }
+                        errors += b.errors;
+                        if first_failed.is_none() && first_type_error.is_none() {
+                            first_failed = b.first_failed.map(|r| r + lo);
+                            first_type_error = b.first_type_error.map(|(r, m)| (r + lo, m));
+                        }
+                    }
+                }
+                lo = hi;
+            }
+        }
+        let first_error = match (first_failed, first_type_error) {
+            (Some(r), Some((t, msg))) if t <= r => Some(msg),
+            (None, Some((_, msg))) => Some(msg),
+            (Some(r), _) => Some(self.word_error(&cx, r, before, state)),
+            (None, None) => None,
         };
         Ok(MaskOutput {
             mask,
-            error_count: out.error_count,
-            first_error: out.first_error,
+            error_count: errors,
+            first_error,
         })
     }
 
@@ -139,15 +197,7 @@ impl Program {
     ) -> Result<EvalOutput, String> {
         let chunk = chunk.max(1);
         let n = batch.len();
-        if let Some(g) = groups {
-            if g.len() != n {
-                return Err(format!(
-                    "groups has {} entries but the batch has {} rows",
-                    g.len(),
-                    n
-                ));
-            }
-        }
+        check_groups(groups, n)?;
         let cx = BatchCtx::new(batch, &self.compiled, groups, now_ns);
         // A stateful program's error text may depend on the state (`bool(count())`), so keep the
         // state as it was to replay up to the first failing row.
@@ -202,6 +252,17 @@ impl Program {
             Err(msg) => msg,
             Ok(_) => format!("row {r}: the expression failed"),
         }
+    }
+}
+
+fn check_groups(groups: Option<&[u32]>, n: usize) -> Result<(), String> {
+    match groups {
+        Some(g) if g.len() != n => Err(format!(
+            "groups has {} entries but the batch has {} rows",
+            g.len(),
+            n
+        )),
+        _ => Ok(()),
     }
 }
 

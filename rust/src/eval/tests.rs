@@ -951,3 +951,93 @@ fn empty_batch() {
     assert_eq!(out.error_count, 0);
     assert_eq!(out.first_error, None);
 }
+
+/// Throughput of the benchmark predicates on 1M rows (run with
+/// `cargo test --release --lib eval::tests::throughput -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn throughput() {
+    use crate::batch::{Column, ColumnData, DictColumn};
+    let n = 1_000_000usize;
+    let mut seed = 42u64;
+    let mut rnd = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % 10_000) as f64 / 100.0
+    };
+    let idle: Vec<f64> = (0..n).map(|_| rnd()).collect();
+    let user: Vec<f64> = (0..n).map(|_| rnd()).collect();
+    let sys: Vec<f64> = (0..n).map(|_| rnd()).collect();
+    let hosts: Vec<String> = (0..200)
+        .map(|h| format!("{}{h:02}", if h % 2 == 0 { "web" } else { "db" }))
+        .collect();
+    let col = |name: &str, v: Vec<f64>| Column {
+        name: name.into(),
+        data: ColumnData::Float(v),
+        valid: vec![true; n],
+    };
+    let bt = PointBatch {
+        time: (0..n as i64).collect(),
+        measurement: DictColumn {
+            codes: vec![0; n],
+            dict: vec!["cpu".into()],
+        },
+        tag_keys: vec!["host".into()],
+        tags: vec![DictColumn {
+            codes: (0..n).map(|k| (k % 200) as u32).collect(),
+            dict: hosts,
+        }],
+        fields: vec![
+            col("usage_idle", idle),
+            col("usage_system", sys),
+            col("usage_user", user),
+        ],
+        series: vec![0; n],
+        series_keys: vec!["cpu".into()],
+    };
+    let cases = [
+        (
+            "A",
+            bin(
+                "AND",
+                bin("<", r("usage_idle"), i(10)),
+                bin(">", r("usage_user"), i(50)),
+            ),
+        ),
+        ("lt", bin("<", r("usage_idle"), i(10))),
+        ("lt_f", bin("<", r("usage_idle"), f(10.0))),
+        (
+            "and_lit",
+            bin("AND", bin("<", r("usage_idle"), i(10)), b(true)),
+        ),
+        ("regex", bin("=~", r("host"), re("^web[0-9]+$"))),
+        (
+            "arith",
+            bin("+", r("usage_user"), bin("*", r("usage_system"), f(2.0))),
+        ),
+    ];
+    for (name, node) in cases {
+        let p = Program::compile(&node).unwrap();
+        let mut best = f64::MAX;
+        for _ in 0..7 {
+            let t = std::time::Instant::now();
+            let out = if name == "arith" {
+                p.eval(&bt, &mut EvalState::new(), None, 0)
+                    .unwrap()
+                    .error_count
+            } else {
+                p.mask(&bt, &mut EvalState::new(), None, 0)
+                    .unwrap()
+                    .error_count
+            };
+            assert_eq!(out, 0);
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "{name}: {:.2} ms = {:.0} M rows/s",
+            best * 1e3,
+            n as f64 / best / 1e6
+        );
+    }
+}
