@@ -296,6 +296,9 @@ impl<'a, 's> Engine<'a, 's> {
                 let c = self.eval(x, lo, hi, sel);
                 unary(*op, c, n)
             }
+            Expr::Binary(op @ (BinOp::And | BinOp::Or), l, r) if self.fusable(l, r) => {
+                self.fused(*op, l, r, lo, hi)
+            }
             Expr::Binary(op, l, r) => {
                 let lc = self.eval(l, lo, hi, sel);
                 let rsel = if r.is_stateful() {
@@ -311,6 +314,84 @@ impl<'a, 's> Engine<'a, 's> {
             }
             Expr::Call(c) => self.call(c, lo, hi, sel),
         }
+    }
+
+    /// `"field" op number` on a float field every row has: the shape of most `where` clauses.
+    fn simple_cmp(&self, e: &Expr) -> Option<(&'a [f64], BinOp, f64)> {
+        let Expr::Binary(op, x, y) = e else {
+            return None;
+        };
+        if !op.is_comparison() {
+            return None;
+        }
+        let (i, op, c) = match (&**x, &**y) {
+            (Expr::Ref(i), Expr::Lit(c)) => (*i, *op, c),
+            (Expr::Lit(c), Expr::Ref(i)) => (*i, flip(*op), c),
+            _ => return None,
+        };
+        let c = match c {
+            Scalar::Float(f) => *f,
+            Scalar::Int(v) => *v as f64,
+            _ => return None,
+        };
+        let rc = &self.cx.refs[i];
+        match (rc.field, rc.tag) {
+            (Some(col), None) if rc.all_valid => match &col.data {
+                ColumnData::Float(v) => Some((v.as_slice(), op, c)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn fusable(&self, l: &Expr, r: &Expr) -> bool {
+        self.simple_cmp(l).is_some() && self.simple_cmp(r).is_some()
+    }
+
+    /// `cmp AND cmp` / `cmp OR cmp` on complete float fields in one pass, without temporaries.
+    fn fused(&mut self, op: BinOp, l: &Expr, r: &Expr, lo: usize, hi: usize) -> Col<'a> {
+        let (Some((a, op1, c1)), Some((b, op2, c2))) = (self.simple_cmp(l), self.simple_cmp(r))
+        else {
+            unreachable!("checked by fusable")
+        };
+        let (a, b) = (&a[lo..hi], &b[lo..hi]);
+        let and = op == BinOp::And;
+        macro_rules! with_cmp {
+            ($op:expr, $c:expr, |$f:ident| $body:expr) => {
+                match $op {
+                    BinOp::Eq => {
+                        let $f = |x: f64| x == $c;
+                        $body
+                    }
+                    BinOp::Ne => {
+                        let $f = |x: f64| x != $c;
+                        $body
+                    }
+                    BinOp::Lt => {
+                        let $f = |x: f64| x < $c;
+                        $body
+                    }
+                    BinOp::Le => {
+                        let $f = |x: f64| x <= $c;
+                        $body
+                    }
+                    BinOp::Gt => {
+                        let $f = |x: f64| x > $c;
+                        $body
+                    }
+                    _ => {
+                        let $f = |x: f64| x >= $c;
+                        $body
+                    }
+                }
+            };
+        }
+        let v = with_cmp!(op1, c1, |f1| with_cmp!(op2, c2, |f2| if and {
+            zip_map(a, b, |x, y| f1(x) & f2(y))
+        } else {
+            zip_map(a, b, |x, y| f1(x) | f2(y))
+        }));
+        Col::all_ok(Vals::B(Cow::Owned(v)))
     }
 
     fn reference(&mut self, i: usize, lo: usize, hi: usize) -> Col<'a> {
