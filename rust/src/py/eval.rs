@@ -224,6 +224,18 @@ pub struct PyProgram {
 type Run<T> = Result<T, String>;
 
 impl PyProgram {
+    /// `where` and alert levels need a boolean program: a statically non-boolean one is a
+    /// program error (EvalError), not a data error.
+    fn require_bool(&self, py: Python<'_>) -> PyResult<()> {
+        match self.program.result_type() {
+            Some(t) if t != crate::eval::Type::Bool => Err(eval_error(
+                py,
+                format!("the lambda expression evaluates to {t}, but a boolean is needed here"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn run<T: Send>(
         &self,
         py: Python<'_>,
@@ -295,6 +307,7 @@ impl PyProgram {
         groups: Option<&Bound<'_, PyAny>>,
         now_ns: i64,
     ) -> PyResult<(Py<PyAny>, usize, Option<String>)> {
+        self.require_bool(py)?;
         let b = batch.get().batch.clone();
         let g = groups_vec(groups)?;
         let m = self.run(py, state, |p, s| p.mask(&b, s, g.as_deref(), now_ns))?;
@@ -312,6 +325,7 @@ impl PyProgram {
         groups: Option<&Bound<'_, PyAny>>,
         now_ns: i64,
     ) -> PyResult<(PyPointBatch, usize, Option<String>)> {
+        self.require_bool(py)?;
         let b = batch.get().batch.clone();
         let g = groups_vec(groups)?;
         let (kept, m) = self.run(py, state, |p, s| p.filter(&b, s, g.as_deref(), now_ns))?;
