@@ -17,6 +17,8 @@ Deliberate differences from Kapacitor, each documented in ``rust/src/eval.rs``:
 
 * ``AND``/``OR`` short-circuit before looking at the right side, so ``TRUE OR "missing"`` is
   true (Kapacitor type-checks both sides first and fails the row);
+* ``if(cond, a, b)`` evaluates only the branch it returns, so ``if(isPresent("x"), "x", 0.0)``
+  works on rows without "x" (Kapacitor evaluates both branches and fails those rows);
 * unsigned fields are read as ints (Kapacitor 1.x rejects them); above ``2**63-1`` the row fails;
 * time functions read UTC; ``now()`` is the ``now_ns`` the caller passes (a :mod:`kapfast.clock`
   time), never the wall clock.

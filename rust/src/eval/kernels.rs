@@ -558,6 +558,9 @@ impl<'a, 's> Engine<'a, 's> {
             }
             return self.rows_fallback(&Expr::Call(Box::new(c.clone())), lo, hi, sel);
         }
+        if matches!(c.func, Func::If) {
+            return self.if_call(c, lo, hi, sel);
+        }
         // Arguments in order; a stateful argument runs only where the earlier ones succeeded.
         let mut args: Vec<Col<'a>> = Vec::with_capacity(c.args.len());
         let mut arg_sel: Option<Vec<bool>> = None;
@@ -623,6 +626,47 @@ impl<'a, 's> Engine<'a, 's> {
             }
             vals.push(Scalar::Bool(false));
             ok.push(false);
+        }
+        normalize(vals, ok)
+    }
+
+    /// `if(cond, a, b)`: each row takes the branch its condition picks; a stateful branch runs
+    /// only on the rows that pick it.
+    fn if_call(&mut self, c: &Call, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
+        let n = hi - lo;
+        let cond = self.eval(&c.args[0], lo, hi, sel);
+        let picks: Vec<Option<bool>> = (0..n)
+            .map(|i| if cond.is_ok(i) { cond.bool_at(i) } else { None })
+            .collect();
+        let branch = |this: &mut Self, k: usize, want: bool| {
+            let e = &c.args[k];
+            let s: Option<Vec<bool>> = e.is_stateful().then(|| {
+                (0..n)
+                    .map(|i| sel.is_none_or(|s| s[i]) && picks[i] == Some(want))
+                    .collect()
+            });
+            this.eval(e, lo, hi, s.as_deref())
+        };
+        let a = branch(self, 1, true);
+        let b = branch(self, 2, false);
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        for (i, p) in picks.iter().enumerate() {
+            let chosen = match p {
+                Some(true) => Some(&a),
+                Some(false) => Some(&b),
+                None => None,
+            };
+            match chosen {
+                Some(col) if col.is_ok(i) => {
+                    vals.push(col.at(i));
+                    ok.push(true);
+                }
+                _ => {
+                    vals.push(Scalar::Bool(false));
+                    ok.push(false);
+                }
+            }
         }
         normalize(vals, ok)
     }

@@ -154,6 +154,7 @@ pub fn eval_row(
             let rv = eval_row(r, cx, row, state, mutate)?;
             ops::binary(*op, &lv, &rv)
         }
+        Expr::Call(c) if matches!(c.func, Func::If) => eval_if(c, cx, row, state, mutate),
         Expr::Call(c) => {
             let mut args = Vec::with_capacity(c.args.len());
             for (i, a) in c.args.iter().enumerate() {
@@ -181,6 +182,42 @@ pub fn eval_row(
                 call_unchecked(c, &args, cx.now_ns)
             }
         }
+    }
+}
+
+/// `if(cond, a, b)` evaluates only the branch it returns (Kapacitor evaluates both, so
+/// `if(isPresent("x"), "x", 0.0)` fails wherever "x" is missing; kapfast returns 0.0 there).
+fn eval_if(
+    c: &Call,
+    cx: &BatchCtx<'_>,
+    row: usize,
+    state: &mut EvalState,
+    mutate: bool,
+) -> Result<Scalar, String> {
+    let missing = |k: usize| {
+        format!(
+            "Cannot call function \"if\" argument {} is missing, values in scope are [{}]",
+            c.srcs[k],
+            scope_names(cx, row).join(" ")
+        )
+    };
+    let cond = eval_row(&c.args[0], cx, row, state, mutate)
+        .map_err(|e| format!("Failed to handle 1 argument: {e}"))?;
+    let k = match cond {
+        Scalar::Bool(true) => 1,
+        Scalar::Bool(false) => 2,
+        Scalar::Missing(_) => return Err(missing(0)),
+        other => {
+            return Err(format!(
+                "error calling \"if\": first argument to if must be a condition with type of bool - got {}",
+                other.ty().go_name()
+            ))
+        }
+    };
+    match eval_row(&c.args[k], cx, row, state, mutate) {
+        Ok(Scalar::Missing(_)) => Err(missing(k)),
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("Failed to handle {} argument: {}", k + 1, e)),
     }
 }
 

@@ -660,10 +660,31 @@ fn string_functions() {
 fn conditional_presence_and_time_functions() {
     check_fn("if", vec![bo(true), it(1), it(2)], Ok(it(1)));
     check_fn("if", vec![bo(false), st("a"), st("b")], Ok(st("b")));
-    check_fn(
-        "if",
-        vec![bo(true), it(1), fl(2.0)],
-        Err("error calling \"if\": Different return types are not supported - second argument is int64 and third argument is float64"),
+    // Branch types that differ are a compile error when known...
+    assert_eq!(
+        folded(call("if", vec![b(true), i(1), f(2.0)])),
+        Err("error calling \"if\": Different return types are not supported - second argument is int64 and third argument is float64".into())
+    );
+    // ...and per row only the chosen branch is evaluated, so only its type is seen.
+    assert_eq!(one(call("if", vec![r("b"), r("i"), r("f")])), Ok(it(2)));
+    // Only the chosen branch is evaluated (Kapacitor evaluates both and fails the row).
+    assert_eq!(
+        one(call(
+            "if",
+            vec![call("isPresent", vec![r("nope")]), r("nope"), f(0.0)]
+        )),
+        Ok(fl(0.0))
+    );
+    assert_eq!(
+        one(call("if", vec![b(true), r("nope"), f(0.0)])),
+        Err(
+            "Cannot call function \"if\" argument \"nope\" is missing, values in scope are []"
+                .into()
+        )
+    );
+    assert_eq!(
+        one(call("if", vec![r("i"), f(1.0), f(0.0)])),
+        Err("error calling \"if\": first argument to if must be a condition with type of bool - got int64".into())
     );
     assert_eq!(one(call("isPresent", vec![r("f")])), Ok(bo(true)));
     assert_eq!(one(call("isPresent", vec![r("nope")])), Ok(bo(false)));
