@@ -177,6 +177,32 @@ fn groups_vec(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u32>>> {
     if let Ok(buf) = PyBuffer::<u32>::get(o) {
         return Ok(Some(buf.to_vec(o.py())?));
     }
+    // numpy's default integer arrays (int64) and other widths, range-checked.
+    let out_of_range = || PyValueError::new_err("group ids must be in 0..2**32");
+    if let Ok(buf) = PyBuffer::<i64>::get(o) {
+        let v = buf.to_vec(o.py())?;
+        return v
+            .into_iter()
+            .map(|g| u32::try_from(g).map_err(|_| out_of_range()))
+            .collect::<PyResult<Vec<u32>>>()
+            .map(Some);
+    }
+    if let Ok(buf) = PyBuffer::<u64>::get(o) {
+        let v = buf.to_vec(o.py())?;
+        return v
+            .into_iter()
+            .map(|g| u32::try_from(g).map_err(|_| out_of_range()))
+            .collect::<PyResult<Vec<u32>>>()
+            .map(Some);
+    }
+    if let Ok(buf) = PyBuffer::<i32>::get(o) {
+        let v = buf.to_vec(o.py())?;
+        return v
+            .into_iter()
+            .map(|g| u32::try_from(g).map_err(|_| out_of_range()))
+            .collect::<PyResult<Vec<u32>>>()
+            .map(Some);
+    }
     o.extract::<Vec<u32>>().map(Some).map_err(|_| {
         PyTypeError::new_err("groups must be a uint32 buffer or a sequence of ints in 0..2**32")
     })
