@@ -296,7 +296,7 @@ impl<'a, 's> Engine<'a, 's> {
                 let c = self.eval(x, lo, hi, sel);
                 unary(*op, c, n)
             }
-            Expr::Binary(op @ (BinOp::And | BinOp::Or), l, r) if self.fusable(l, r) => {
+            Expr::Binary(op @ (BinOp::And | BinOp::Or), l, r) if self.fusable(l, r, lo, hi) => {
                 self.fused(*op, l, r, lo, hi)
             }
             Expr::Binary(op, l, r) => {
@@ -317,7 +317,7 @@ impl<'a, 's> Engine<'a, 's> {
     }
 
     /// `"field" op number` on a float field every row has: the shape of most `where` clauses.
-    fn simple_cmp(&self, e: &Expr) -> Option<(&'a [f64], BinOp, f64)> {
+    fn simple_cmp(&self, e: &Expr, lo: usize, hi: usize) -> Option<(&'a [f64], BinOp, f64)> {
         let Expr::Binary(op, x, y) = e else {
             return None;
         };
@@ -336,25 +336,27 @@ impl<'a, 's> Engine<'a, 's> {
         };
         let rc = &self.cx.refs[i];
         match (rc.field, rc.tag) {
-            (Some(col), None) if rc.all_valid => match &col.data {
-                ColumnData::Float(v) => Some((v.as_slice(), op, c)),
+            (Some(col), None) => match &col.data {
+                ColumnData::Float(v) if scalar::all_true(&col.valid[lo..hi]) => {
+                    Some((&v[lo..hi], op, c))
+                }
                 _ => None,
             },
             _ => None,
         }
     }
 
-    fn fusable(&self, l: &Expr, r: &Expr) -> bool {
-        self.simple_cmp(l).is_some() && self.simple_cmp(r).is_some()
+    fn fusable(&self, l: &Expr, r: &Expr, lo: usize, hi: usize) -> bool {
+        self.simple_cmp(l, lo, hi).is_some() && self.simple_cmp(r, lo, hi).is_some()
     }
 
     /// `cmp AND cmp` / `cmp OR cmp` on complete float fields in one pass, without temporaries.
     fn fused(&mut self, op: BinOp, l: &Expr, r: &Expr, lo: usize, hi: usize) -> Col<'a> {
-        let (Some((a, op1, c1)), Some((b, op2, c2))) = (self.simple_cmp(l), self.simple_cmp(r))
+        let (Some((a, op1, c1)), Some((b, op2, c2))) =
+            (self.simple_cmp(l, lo, hi), self.simple_cmp(r, lo, hi))
         else {
             unreachable!("checked by fusable")
         };
-        let (a, b) = (&a[lo..hi], &b[lo..hi]);
         let and = op == BinOp::And;
         macro_rules! with_cmp {
             ($op:expr, $c:expr, |$f:ident| $body:expr) => {
@@ -400,7 +402,9 @@ impl<'a, 's> Engine<'a, 's> {
         match (rc.field, rc.tag) {
             (Some(f), None) => {
                 let mut col = field_col(f, lo, hi, &rc.name);
-                if rc.all_valid && matches!(col.ok, Some(Cow::Borrowed(_))) {
+                // A chunk where every row has the field needs no mask (checked per chunk, so
+                // the flags are read once, streaming with the values).
+                if matches!(col.ok, Some(Cow::Borrowed(m)) if scalar::all_true(m)) {
                     col.ok = None;
                 }
                 col

@@ -18,8 +18,6 @@ pub struct RefCols<'a> {
     pub name: Arc<str>,
     pub field: Option<&'a Column>,
     pub tag: Option<&'a DictColumn>,
-    /// Every row has the field (no validity mask needed in the kernels).
-    pub all_valid: bool,
 }
 
 /// A batch being evaluated, with the program's references resolved to its columns.
@@ -50,14 +48,10 @@ impl<'a> BatchCtx<'a> {
         let refs = program
             .refs
             .iter()
-            .map(|name| {
-                let field = batch.field(name);
-                RefCols {
-                    name: name.clone(),
-                    field,
-                    tag: batch.tag(name),
-                    all_valid: field.is_some_and(|c| all_true(&c.valid)),
-                }
+            .map(|name| RefCols {
+                name: name.clone(),
+                field: batch.field(name),
+                tag: batch.tag(name),
             })
             .collect();
         BatchCtx {
