@@ -113,11 +113,6 @@ fn and_ok<'a>(a: Option<Cow<'a, [bool]>>, b: Option<Cow<'a, [bool]>>) -> Option<
     }
 }
 
-fn ok_vec(ok: &Option<Cow<'_, [bool]>>, n: usize) -> Cow<'static, [bool]> {
-    match ok {
-        None => Cow::Owned(vec![true; n]),
-        Some(m) => Cow::Owned(m.to_vec()),
-    }
 }
 
 /// A numeric operand.
@@ -595,9 +590,14 @@ impl<'a, 's> Engine<'a, 's> {
         if matches!(c.func, Func::IsPresent) {
             if let Expr::Ref(i) = &c.args[0] {
                 let rc = &self.cx.refs[*i];
-                if rc.field.is_none() || rc.tag.is_none() {
-                    let col = self.reference(*i, lo, hi);
-                    return Col::all_ok(Vals::B(Cow::Owned(ok_vec(&col.ok, n).into_owned())));
+                let present: Option<Vec<bool>> = match (rc.field, rc.tag) {
+                    (Some(f), None) => Some(f.valid[lo..hi].to_vec()),
+                    (None, Some(t)) => Some(t.codes[lo..hi].iter().map(|&c| c != NO_TAG).collect()),
+                    (None, None) => Some(vec![false; n]),
+                    (Some(_), Some(_)) => None,
+                };
+                if let Some(p) = present {
+                    return Col::all_ok(Vals::B(Cow::Owned(p)));
                 }
             }
             return self.rows_fallback(&Expr::Call(Box::new(c.clone())), lo, hi, sel);

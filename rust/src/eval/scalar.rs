@@ -149,6 +149,20 @@ pub fn eval_row(
             ops::binary(*op, &lv, &rv)
         }
         Expr::Call(c) if matches!(c.func, Func::If) => eval_if(c, cx, row, state, mutate),
+        Expr::Call(c) if matches!((c.func, &c.args[..]), (Func::IsPresent, [Expr::Ref(_)])) => {
+            // Presence of a field or tag, whatever its value (an unsigned value too large for
+            // an int is present).
+            let Expr::Ref(i) = &c.args[0] else {
+                unreachable!()
+            };
+            let rc = &cx.refs[*i];
+            let field = rc.field.is_some_and(|f| f.valid[row]);
+            let tag = rc.tag.is_some_and(|t| t.get(row).is_some());
+            if field && tag {
+                return Err(format!("Failed to handle 1 argument: {FIELD_TAG_CONFLICT}"));
+            }
+            Ok(Scalar::Bool(field || tag))
+        }
         Expr::Call(c) => {
             let mut args = Vec::with_capacity(c.args.len());
             for (i, a) in c.args.iter().enumerate() {
