@@ -113,8 +113,6 @@ fn and_ok<'a>(a: Option<Cow<'a, [bool]>>, b: Option<Cow<'a, [bool]>>) -> Option<
     }
 }
 
-}
-
 /// A numeric operand.
 #[derive(Clone, Copy)]
 enum Num<'x> {
