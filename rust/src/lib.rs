@@ -1,9 +1,10 @@
 //! kapfast's Rust core. This file is a table of contents: it declares the modules and registers
 //! the Python extension module `kapfast._native`. Algorithms live in modules with no pyo3 inside
-//! (`batch`, `lineproto`, `eval`); the thin Python bindings live under `py/`.
+//! (`batch`, `lineproto`, `eval`, `influxql`); the thin Python bindings live under `py/`.
 
 pub mod batch;
 pub mod eval;
+pub mod influxql;
 pub mod lineproto;
 mod py;
 
@@ -15,5 +16,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::batch::register(m)?;
     py::lineproto::register(m)?;
     py::eval::register(m)?;
+    py::influxql::register(m)?;
     Ok(())
 }

@@ -3,4 +3,5 @@
 
 pub mod batch;
 pub mod eval;
+pub mod influxql;
 pub mod lineproto;

@@ -1,0 +1,340 @@
+"""kapfastd configuration: TOML with kapacitord's section and key names.
+
+A kapacitord config file mostly works as it is: the sections and keys kapfast implements are
+read (``hostname``, ``data_dir``, ``[http]``, ``[storage]``, ``[replay]``, ``[logging]``,
+``[[influxdb]]``, ...); sections kapfast does not implement are ignored with a warning, keys it
+does not know in a section it implements are an error naming the key (kapacitord silently ignores
+typos, which hides mistakes).
+
+Without a file every path defaults under a data dir (``~/.kapfast``) and nothing outside the
+process is needed: SQLite for state, HTTP on 127.0.0.1:9092, no InfluxDB.
+
+Environment overrides use kapacitord's scheme with either prefix: ``KAPFAST_HTTP_BIND_ADDRESS``
+or ``KAPACITOR_HTTP_BIND_ADDRESS``; list sections take an index (``KAPACITOR_INFLUXDB_0_URLS_0``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kapfast.errors import ConfigError
+
+DEFAULT_DATA_DIR = "~/.kapfast"
+DEFAULT_BIND = "127.0.0.1:9092"
+
+
+@dataclass
+class HTTPConfig:
+    bind_address: str = DEFAULT_BIND
+    log_enabled: bool = True
+    write_tracing: bool = False
+    max_body_size: int = 25_000_000  # bytes of a /write body after decompression; 0 = no limit
+    shutdown_timeout: str = "10s"
+
+
+@dataclass
+class StorageConfig:
+    # kapacitord's key is `boltdb`; kapfast keeps its state in SQLite at that path.
+    boltdb: str = ""
+
+
+@dataclass
+class ReplayConfig:
+    dir: str = ""
+
+
+@dataclass
+class LoggingConfig:
+    file: str = "STDERR"
+    level: str = "INFO"
+
+
+@dataclass
+class InfluxDBConfig:
+    enabled: bool = True
+    name: str = "default"
+    default: bool = False
+    urls: list[str] = field(default_factory=lambda: ["http://localhost:8086"])
+    username: str = ""
+    password: str = ""
+    ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    insecure_skip_verify: bool = False
+    timeout: str = "0s"
+    disable_subscriptions: bool = False
+    subscription_protocol: str = "http"
+    subscription_mode: str = "cluster"
+    subscription_path: str = ""
+    subscriptions: dict[str, list[str]] = field(default_factory=dict)
+    excluded_subscriptions: dict[str, list[str]] = field(default_factory=dict)
+    kapacitor_hostname: str = ""
+    http_port: int = 0
+    startup_timeout: str = "5m"
+    subscriptions_sync_interval: str = "1m"
+
+
+@dataclass
+class Config:
+    hostname: str = "localhost"
+    data_dir: str = DEFAULT_DATA_DIR
+    default_retention_policy: str = ""
+    http: HTTPConfig = field(default_factory=HTTPConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    influxdb: list[InfluxDBConfig] = field(default_factory=list)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(os.path.expanduser(self.data_dir))
+
+    @property
+    def storage_path(self) -> Path:
+        """The SQLite file holding tasks, templates, recordings' metadata and alert state."""
+        return (
+            Path(os.path.expanduser(self.storage.boltdb))
+            if self.storage.boltdb
+            else self.data_path / "kapfast.db"
+        )
+
+    @property
+    def replay_path(self) -> Path:
+        """The folder of recording files."""
+        return Path(os.path.expanduser(self.replay.dir)) if self.replay.dir else self.data_path / "replay"
+
+
+# Sections of kapacitord's config that kapfast reads, and their classes.
+_SECTIONS: dict[str, type] = {
+    "http": HTTPConfig,
+    "storage": StorageConfig,
+    "replay": ReplayConfig,
+    "logging": LoggingConfig,
+}
+_TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy"}
+
+
+def _attr(key: str) -> str:
+    return key.replace("-", "_")
+
+
+def _toml_key(attr: str) -> str:
+    # `data_dir` is spelled with an underscore in kapacitord's file; every other key uses dashes.
+    return attr if attr == "data_dir" else attr.replace("_", "-")
+
+
+def _coerce(where: str, current: Any, value: Any) -> Any:
+    """Check a TOML value against the type of the default it replaces."""
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(current, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if isinstance(current, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if isinstance(current, list):
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return list(value)
+    if isinstance(current, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table of db = [rp, ...], got {value!r}")
+        out: dict[str, list[str]] = {}
+        for db, rps in value.items():
+            out[db] = _coerce(f"{where}.{db}", [], rps)
+        return out
+    raise ConfigError(f"{where}: unsupported value {value!r}")
+
+
+def _fill(obj: Any, table: Mapping[str, Any], where: str) -> None:
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in table.items():
+        attr = _attr(key)
+        if attr not in names:
+            valid = ", ".join(sorted(_toml_key(n) for n in names))
+            raise ConfigError(f"unknown key {key!r} in [{where}] (valid keys: {valid})")
+        setattr(obj, attr, _coerce(f"[{where}] {key}", getattr(obj, attr), value))
+
+
+def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
+    """Build a config from a parsed TOML document. Returns it and warnings for ignored sections."""
+    cfg = Config()
+    warnings: list[str] = []
+    for key, value in doc.items():
+        if key in _TOP_LEVEL:
+            setattr(cfg, _attr(key), _coerce(key, getattr(cfg, _attr(key)), value))
+        elif key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] must be a table")
+            _fill(getattr(cfg, key), value, key)
+        elif key == "influxdb":
+            tables = value if isinstance(value, list) else [value]
+            for i, table in enumerate(tables):
+                if not isinstance(table, dict):
+                    raise ConfigError(f"[[influxdb]] #{i} must be a table")
+                ic = InfluxDBConfig()
+                _fill(ic, table, "influxdb")
+                cfg.influxdb.append(ic)
+        else:
+            warnings.append(f"section or key {key!r} of kapacitord's config is not used by kapfast; ignored")
+    _validate(cfg)
+    return cfg, warnings
+
+
+def _validate(cfg: Config) -> None:
+    _host, sep, port = cfg.http.bind_address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"[http] bind-address {cfg.http.bind_address!r}: expected HOST:PORT or :PORT")
+    if cfg.logging.level.upper() not in {"DEBUG", "INFO", "WARN", "ERROR", "OFF"}:
+        raise ConfigError(f"[logging] level {cfg.logging.level!r}: expected DEBUG, INFO, WARN, ERROR or OFF")
+    names = [i.name for i in cfg.influxdb]
+    if len(names) != len(set(names)):
+        raise ConfigError("[[influxdb]] names must be unique")
+    enabled = [i for i in cfg.influxdb if i.enabled]
+    if len(enabled) > 1 and sum(i.default for i in enabled) != 1:
+        raise ConfigError("with several enabled [[influxdb]] clusters exactly one must set default = true")
+    for ic in cfg.influxdb:
+        if ic.subscription_mode not in {"cluster", "server"}:
+            raise ConfigError(f"[[influxdb]] {ic.name}: subscription-mode must be cluster or server")
+        if ic.subscription_protocol not in {"http", "https"}:
+            raise ConfigError(f"[[influxdb]] {ic.name}: subscription-protocol must be http or https")
+        if ic.enabled and not ic.urls:
+            raise ConfigError(f"[[influxdb]] {ic.name}: urls must not be empty")
+
+
+def apply_env(cfg: Config, environ: Mapping[str, str]) -> Config:
+    """Apply ``KAPFAST_*`` / ``KAPACITOR_*`` overrides (section, optional list index, key)."""
+    for prefix in ("KAPACITOR_", "KAPFAST_"):  # KAPFAST_ wins: applied last
+        for name, raw in sorted(environ.items()):
+            if not name.startswith(prefix) or name in {"KAPACITOR_URL", "KAPACITOR_CONFIG_PATH"}:
+                continue
+            _apply_one(cfg, name[len(prefix) :].lower(), raw, name)
+    _validate(cfg)
+    return cfg
+
+
+def _parse_env_value(current: Any, raw: str, name: str) -> Any:
+    if isinstance(current, bool):
+        if raw.lower() not in {"true", "false", "1", "0"}:
+            raise ConfigError(f"{name}: expected true or false")
+        return raw.lower() in {"true", "1"}
+    if isinstance(current, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}: expected an integer") from None
+    if isinstance(current, list):
+        return [s.strip() for s in raw.split(",") if s.strip()]
+    return raw
+
+
+def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
+    top = {_attr(k): k for k in _TOP_LEVEL}
+    if rest in top:
+        setattr(cfg, rest, _parse_env_value(getattr(cfg, rest), raw, name))
+        return
+    section, _, key = rest.partition("_")
+    if section in _SECTIONS:
+        obj = getattr(cfg, section)
+    elif section == "influxdb":
+        idx, _, key = key.partition("_")
+        if not idx.isdigit():
+            idx, key = "0", f"{idx}_{key}" if key else idx
+        i = int(idx)
+        while len(cfg.influxdb) <= i:
+            cfg.influxdb.append(InfluxDBConfig())
+        obj = cfg.influxdb[i]
+        # A trailing list index (URLS_0) sets that element.
+        head, _, tail = key.rpartition("_")
+        if tail.isdigit() and isinstance(getattr(obj, head, None), list):
+            items: list[str] = getattr(obj, head)
+            j = int(tail)
+            while len(items) <= j:
+                items.append("")
+            items[j] = raw
+            return
+    else:
+        return  # another program's variable, or a section kapfast does not use
+    if not hasattr(obj, key):
+        raise ConfigError(f"{name}: no key {key.replace('_', '-')!r} in [{section}]")
+    setattr(obj, key, _parse_env_value(getattr(obj, key), raw, name))
+
+
+def load(
+    path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> tuple[Config, list[str]]:
+    """Read a config file (or the defaults when ``path`` is None) and apply the environment."""
+    if path is None:
+        cfg, warnings = Config(), list[str]()
+    else:
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {os.fspath(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {os.fspath(path)!r}: {exc}") from None
+        cfg, warnings = from_mapping(doc)
+    return apply_env(cfg, os.environ if environ is None else environ), warnings
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(v)
+
+
+def _table_lines(obj: Any) -> list[str]:
+    lines = []
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, dict):
+            continue  # written as sub-tables by the caller
+        lines.append(f"  {_toml_key(f.name)} = {_toml_value(v)}")
+    return lines
+
+
+def render(cfg: Config) -> str:
+    """The config as a TOML document that :func:`load` reads back to the same values."""
+    out = [f"hostname = {_toml_value(cfg.hostname)}", f"data_dir = {_toml_value(cfg.data_dir)}"]
+    out.append(f"default-retention-policy = {_toml_value(cfg.default_retention_policy)}")
+    for name in _SECTIONS:
+        out += ["", f"[{name}]", *_table_lines(getattr(cfg, name))]
+    influx = cfg.influxdb or [InfluxDBConfig(enabled=False)]
+    for ic in influx:
+        out += ["", "[[influxdb]]", *_table_lines(ic)]
+        for sub in ("subscriptions", "excluded_subscriptions"):
+            out += ["", f"  [influxdb.{_toml_key(sub)}]"]
+            out += [f"    {_toml_value(db)} = {_toml_value(rps)}" for db, rps in getattr(ic, sub).items()]
+    return "\n".join(out) + "\n"
+
+
+__all__ = [
+    "Config",
+    "HTTPConfig",
+    "InfluxDBConfig",
+    "LoggingConfig",
+    "apply_env",
+    "from_mapping",
+    "load",
+    "render",
+]

@@ -1,0 +1,1 @@
+//! InfluxQL functions (aggregates, selectors, transformations) over batch columns. No pyo3 inside.
