@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "batch_group_codes",
     "batch_measurement_codes",
+    "batch_select_fields",
     "batch_split",
     "batch_with_field",
     "parse_line_protocol",
@@ -76,6 +77,7 @@ class PointBatch:
 
 def batch_measurement_codes(batch: PointBatch) -> tuple[bytes, list[str]]: ...
 def batch_split(batch: PointBatch, codes: bytes, n_groups: int) -> list[PointBatch]: ...
+def batch_select_fields(batch: PointBatch, keep: list[str]) -> PointBatch: ...
 def batch_group_codes(
     batch: PointBatch,
     dims: list[str],

@@ -181,6 +181,35 @@ fn batch_split<'py>(
     Ok(parts.into_iter().map(PyPointBatch::new).collect())
 }
 
+/// The batch with only the fields named in `keep` (in any order; unknown names are ignored).
+pub fn select_fields(b: &PointBatch, keep: &[String]) -> PointBatch {
+    PointBatch {
+        time: b.time.clone(),
+        measurement: b.measurement.clone(),
+        tag_keys: b.tag_keys.clone(),
+        tags: b.tags.clone(),
+        fields: b
+            .fields
+            .iter()
+            .filter(|c| keep.contains(&c.name))
+            .cloned()
+            .collect(),
+        series: b.series.clone(),
+        series_keys: b.series_keys.clone(),
+    }
+}
+
+/// The batch with only the fields named in `keep` (eval without `.keep()`).
+#[pyfunction]
+fn batch_select_fields(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    keep: Vec<String>,
+) -> PyPointBatch {
+    let b = batch.get().batch.clone();
+    PyPointBatch::new(py.allow_threads(|| select_fields(&b, &keep)))
+}
+
 /// `(codes, dictionary)`: the measurement of every row as a code into the dictionary.
 #[pyfunction]
 fn batch_measurement_codes<'py>(
@@ -213,6 +242,7 @@ fn batch_group_codes<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batch_measurement_codes, m)?)?;
     m.add_function(wrap_pyfunction!(batch_split, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_select_fields, m)?)?;
     m.add_function(wrap_pyfunction!(batch_group_codes, m)?)
 }
 
@@ -245,5 +275,8 @@ mod tests {
         assert_eq!(parts[1].measurement(1), "mem");
         assert_eq!(parts[1].series_keys.len(), 2);
         assert_eq!(parts[1].tags[0].dict, vec!["x".to_string()]);
+        let none = select_fields(&b, &["nope".into()]);
+        assert!(none.fields.is_empty());
+        assert_eq!(select_fields(&b, &["v".into()]).fields.len(), 1);
     }
 }

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from kapfast._native import PointBatch, batch_select_fields
 from kapfast.engine.context import TaskContext
 from kapfast.engine.lambda_py import Dur, Tm
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
@@ -182,6 +183,58 @@ class EvalNode(RowNode):
         self.keep_flag = keep is not None and keep is not False
         self.keep_list = [str(k) for k in keep] if isinstance(keep, list) else []
         self.states = [LambdaStates() for _ in self.exprs]
+        # the Rust path: whole chunks, one Program and EvalState per expression
+        self.programs: list[BatchPredicate] = [
+            BatchPredicate(a.ast) for a in spec.args if isinstance(a, Lambda)
+        ]
+        self.rust = (
+            not self.tags and all(p.rust for p in self.programs) and len(self.programs) == len(self.exprs)
+        )
+
+    def _eval_batch(self, b: PointBatch, gids: list[str], codes: Any) -> tuple[PointBatch, Any]:
+        """Evaluate every expression over ``b``; returns the new batch and the rows that failed."""
+        now = self.ctx.now_ns()
+        failed: Any = None
+        first: str | None = None
+        for prog, name in zip(self.programs, self.names, strict=True):
+            stable = prog.stable_codes(gids, codes)
+            res = prog.program.eval(b, state=prog.state, groups=stable, now_ns=now)
+            if res.error_count:
+                bad = ~np.asarray(res.valid).astype(bool)
+                failed = bad if failed is None else failed | bad
+                first = first or res.first_error
+            b = res.assign(b, name)
+        if failed is not None:
+            self.error(int(np.count_nonzero(failed)), first)
+        if self.keep_flag:
+            if self.keep_list:
+                b = batch_select_fields(b, self.keep_list)
+        else:
+            b = batch_select_fields(b, self.names)
+        return b, failed
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if not self.rust:
+            super().on_chunk(chunk, port)
+            return
+        b, failed = self._eval_batch(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
+        codes: Any = chunk.codes
+        if failed is not None:
+            ok = ~failed
+            b = b.filter(ok)
+            codes = np.asarray(codes)[ok]
+        if len(b):
+            self.emit(StreamChunk(b, codes, chunk.groups, chunk.db, chunk.rp))
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if not self.rust:
+            super().on_batch(batch, port)
+            return
+        n = len(batch.points)
+        b, failed = self._eval_batch(batch.points, [batch.group.id], np.zeros(n, dtype=np.uint32))
+        if failed is not None:
+            b = b.filter(~failed)
+        self.emit(BatchMessage(batch.name, batch.group, batch.tmax, b, batch.by_name))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         name, tags, fields, t = row
@@ -226,9 +279,6 @@ class EvalNode(RowNode):
         else:
             out_fields = new_fields
         return (name, new_tags, out_fields, t), group
-
-    def on_batch(self, batch: BatchMessage, port: int) -> None:
-        super().on_batch(batch, port)
 
 
 def _pairs(v: Any) -> list[tuple[str, Any]]:
