@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kapfast._native import PointBatch
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
 from kapfast.engine.node import Node
@@ -55,7 +56,8 @@ class HttpOutNode(Node):
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.endpoint = str(spec.args[0]) if spec.args else ""
-        self.results: dict[str, dict[str, Any]] = {}
+        # raw last message per group, rendered only when read: a point row or (name, tags, batch)
+        self.results: dict[str, Row | tuple[str, dict[str, str], PointBatch]] = {}
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
@@ -73,13 +75,13 @@ class HttpOutNode(Node):
         for row, i in zip(rows, order, strict=True):
             gid = groups[codes[i]].id
             self.results.pop(gid, None)
-            self.results[gid] = point_row(row)
+            self.results[gid] = row
         self.emit(chunk)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         gid = batch.group.id
         self.results.pop(gid, None)
-        self.results[gid] = batch_row(batch.name, dict(batch.group.tags), batch_rows(batch.points))
+        self.results[gid] = (batch.name, dict(batch.group.tags), batch.points)
         self.emit(batch)
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
@@ -87,7 +89,14 @@ class HttpOutNode(Node):
         self.emit(msg)
 
     def body(self) -> dict[str, Any]:
-        return {"series": list(self.results.values()) or None}
+        series = []
+        for r in self.results.values():
+            if len(r) == 4:
+                series.append(point_row(r))
+            else:
+                name, tags, points = r
+                series.append(batch_row(name, tags, batch_rows(points)))
+        return {"series": series or None}
 
     def working_cardinality(self) -> int:
         return len(self.results)
