@@ -8,6 +8,7 @@ See /work/shared/conformance/README.md for the contract.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -70,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--alerts", action="store_true", help="print the alert events the task raised")
     parser.add_argument("--summary", action="store_true", help="print a readable summary instead of JSON")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "ns", "us", "ms", "s", "m", "h"),
+        help="timestamps of .srpl files (auto: gzipped ns, plain s)",
+    )
     parser.add_argument("--vars", metavar="FILE", help="vars as JSON ({name: {type, value}})")
 
 
@@ -95,9 +102,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"the script is a {pipeline.task_type} task, not {args.type}")
     zero = parse_rfc3339_ns(args.clock_zero) if args.clock_zero else None
     clock = VirtualClock(zero or 0)
-    alerts: list[dict[str, Any]] = []
     ctx = TaskContext(task_id=args.task_id, clock=clock, task_master="testStreamer")
-    ctx.services["alert_sink"] = alerts.append
+    registry = _topic_registry()
+    if registry is not None:
+        ctx.services["alert_topics"] = registry
     task = Task(args.task_id, pipeline, ctx)
     st = ReplayStats()
     for path in args.data:
@@ -105,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{path}: no such recording")
     if pipeline.task_type == "stream":
         for path in args.data:
-            replay_stream(task, path, clock, clock_zero_ns=zero, stats=st)
+            replay_stream(task, path, clock, clock_zero_ns=zero, precision=args.precision, stats=st)
     else:
         replay_batches(task, args.data, clock, clock_zero_ns=zero, stats=st)
     start = zero if zero is not None else (st.first_ns or 0)
@@ -121,12 +129,35 @@ def run(args: argparse.Namespace) -> int:
             raise KapfastError(f"the script has no httpOut('{name}')")
         out["http_out"][name] = body
     if args.alerts or not names:
-        out["alerts"] = alerts
+        out["alerts"] = _alerts(registry)
     if args.summary:
         _print_summary(task, st, out)
     else:
         print(json.dumps(out))
     return 0
+
+
+def _topic_registry() -> Any:
+    """The alert nodes' topic registry (None when kapfast has no alert node)."""
+    try:
+        topics = importlib.import_module("kapfast.engine.alert.topics")
+    except ImportError:
+        return None
+    return topics.TopicRegistry()
+
+
+def _alerts(registry: Any) -> list[dict[str, Any]]:
+    """Every alert event the task's alert nodes raised, topic by topic, in order."""
+    if registry is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for name in registry.topics():
+        topic = registry.get(name)
+        if topic is None:
+            continue
+        for event in topic.recent:
+            out.append(json.loads(event.to_json_bytes()))
+    return out
 
 
 def _print_summary(task: Task, st: ReplayStats, out: dict[str, Any]) -> None:
