@@ -9,6 +9,10 @@
 //!   the changed point — so the objective takes `&mut [f64]`;
 //! * after a failed contraction only the worst and second-worst vertices are re-evaluated.
 
+// The simplex steps are written with explicit indices, like the published algorithm, so that
+// they can be checked against it line by line.
+#![allow(clippy::needless_range_loop)]
+
 use super::gomath;
 
 const MAX_ITERATIONS: usize = 1000;

@@ -1,0 +1,1 @@
+//! Kapacitor's own integration cases that use InfluxQL functions, recomputed window by window.
