@@ -33,6 +33,10 @@ pub mod transforms;
 
 #[cfg(test)]
 mod conformance_tests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
 
 use crate::batch::{PointBatch, Value};
 
