@@ -4,9 +4,17 @@ Every class is ``@final``: pyo3 classes cannot be subclassed from Python.
 Keep ``__all__`` in step with what ``rust/src/py/*.rs`` registers.
 """
 
-from typing import final
+from collections.abc import Sequence
+from typing import Literal, TypeAlias, final
 
-__all__ = ["PointBatch", "__version__"]
+__all__ = [
+    "InfluxQLTransform",
+    "PointBatch",
+    "__version__",
+    "influxql_reduce",
+    "influxql_shape",
+    "influxql_transform",
+]
 
 __version__: str
 
@@ -21,3 +29,33 @@ class PointBatch:
 # --- eval --------------------------------------------------------------------------------------
 
 # --- influxql -----------------------------------------------------------------------------------
+
+# A literal argument of an InfluxQL call (durations are int nanoseconds), and a field value.
+_InfluxQLArg: TypeAlias = int | float | str | bool
+_FieldValue: TypeAlias = int | float | str | bool
+
+def influxql_reduce(
+    batch: PointBatch,
+    func: str,
+    field: str,
+    args: tuple[_InfluxQLArg, ...] | None = None,
+    rows: Sequence[int] | None = None,
+) -> list[tuple[int | None, int | None, _FieldValue]]: ...
+def influxql_transform(
+    batch: PointBatch,
+    func: str,
+    field: str,
+    args: tuple[_InfluxQLArg, ...] | None = None,
+    rows: Sequence[int] | None = None,
+) -> list[tuple[int, _FieldValue]]: ...
+def influxql_shape(func: str) -> Literal["aggregate", "selector", "multi", "transform"]: ...
+@final
+class InfluxQLTransform:
+    def __init__(self, func: str, args: tuple[_InfluxQLArg, ...] | None = None) -> None: ...
+    def feed(
+        self, batch: PointBatch, field: str, rows: Sequence[int] | None = None
+    ) -> list[tuple[int, _FieldValue]]: ...
+    @property
+    def func(self) -> str: ...
+    @property
+    def errors(self) -> int: ...

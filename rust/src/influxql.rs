@@ -93,6 +93,7 @@ fn reduce_impl(
     rows: Option<&[usize]>,
 ) -> Result<Reduction, Error> {
     let func = call.func;
+    check_rows(batch, rows)?;
     if func.shape() == Shape::Transform {
         return Err(Error::BadArguments {
             func,
@@ -179,6 +180,14 @@ fn reduce_impl(
     })
 }
 
+fn check_rows(batch: &PointBatch, rows: Option<&[usize]>) -> Result<(), Error> {
+    let len = batch.len();
+    match rows.and_then(|r| r.iter().find(|&&r| r >= len)) {
+        Some(&row) => Err(Error::RowOutOfRange { row, len }),
+        None => Ok(()),
+    }
+}
+
 /// For `top`/`bottom` with extra names: per row, the value of each named field, or else of the
 /// tag of that name ("" when neither exists), as Kapacitor keys its "one point per combination".
 fn aux_keys(batch: &PointBatch, names: &[String], rows: &[usize]) -> Vec<Vec<Key>> {
@@ -220,6 +229,7 @@ impl TransformState {
         field: &str,
         rows: Option<&[usize]>,
     ) -> Result<Transformed, Error> {
+        check_rows(batch, rows)?;
         let Some(col) = batch.field(field) else {
             return Ok(Transformed::default());
         };

@@ -352,6 +352,11 @@ pub enum Error {
         field: String,
         kind: FieldKind,
     },
+    /// A row index past the end of the batch.
+    RowOutOfRange {
+        row: usize,
+        len: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -371,6 +376,9 @@ impl fmt::Display for Error {
                 "cannot apply {func} to field {field:?}: its values are of type {}",
                 kind.name()
             ),
+            Error::RowOutOfRange { row, len } => {
+                write!(f, "row {row} is out of range for a batch of {len} rows")
+            }
         }
     }
 }

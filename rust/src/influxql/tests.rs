@@ -241,6 +241,13 @@ fn row_subsets_index_the_batch() {
     );
     let r = reduce_rows(&call("count", &[]), &b, "f", &[]).unwrap();
     assert_eq!(values(&r), vec![Value::Int(0)]);
+    let err = reduce_rows(&call("count", &[]), &b, "f", &[0, 4]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "row 4 is out of range for a batch of 4 rows"
+    );
+    let mut st = TransformState::new(&call("difference", &[])).unwrap();
+    assert!(st.feed(&b, "f", Some(&[9])).is_err());
 }
 
 #[test]
