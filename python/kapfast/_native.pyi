@@ -32,7 +32,7 @@ class PointBatch:
 
 # A literal argument of an InfluxQL call (durations are int nanoseconds), and a field value.
 _InfluxQLArg: TypeAlias = int | float | str | bool
-_FieldValue: TypeAlias = int | float | str | bool
+_InfluxQLValue: TypeAlias = int | float | str | bool
 
 def influxql_reduce(
     batch: PointBatch,
@@ -40,21 +40,22 @@ def influxql_reduce(
     field: str,
     args: tuple[_InfluxQLArg, ...] | None = None,
     rows: Sequence[int] | None = None,
-) -> list[tuple[int | None, int | None, _FieldValue]]: ...
+) -> list[tuple[int | None, int | None, _InfluxQLValue]]: ...
 def influxql_transform(
     batch: PointBatch,
     func: str,
     field: str,
     args: tuple[_InfluxQLArg, ...] | None = None,
     rows: Sequence[int] | None = None,
-) -> list[tuple[int, _FieldValue]]: ...
+) -> list[tuple[int, _InfluxQLValue]]: ...
 def influxql_shape(func: str) -> Literal["aggregate", "selector", "multi", "transform"]: ...
+
 @final
 class InfluxQLTransform:
-    def __init__(self, func: str, args: tuple[_InfluxQLArg, ...] | None = None) -> None: ...
+    def __new__(cls, func: str, args: tuple[_InfluxQLArg, ...] | None = None) -> InfluxQLTransform: ...
     def feed(
         self, batch: PointBatch, field: str, rows: Sequence[int] | None = None
-    ) -> list[tuple[int, _FieldValue]]: ...
+    ) -> list[tuple[int, _InfluxQLValue]]: ...
     @property
     def func(self) -> str: ...
     @property

@@ -149,10 +149,14 @@ impl TransformState {
                 }
             },
             Inner::CumulativeSum { sum } => {
-                let next = match (*sum, num) {
-                    (None, v) => v,
-                    (Some(Num::Float(a)), Num::Float(b)) => Num::Float(a + b),
-                    (Some(Num::Int(a)), Num::Int(b)) => Num::Int(a.wrapping_add(b)),
+                // InfluxDB starts the running sum at zero (so -0.0 becomes 0.0).
+                let start = sum.unwrap_or(match num {
+                    Num::Float(_) => Num::Float(0.0),
+                    Num::Int(_) => Num::Int(0),
+                });
+                let next = match (start, num) {
+                    (Num::Float(a), Num::Float(b)) => Num::Float(a + b),
+                    (Num::Int(a), Num::Int(b)) => Num::Int(a.wrapping_add(b)),
                     _ => unreachable!("one kind per state"),
                 };
                 *sum = Some(next);
