@@ -33,20 +33,22 @@ class PointBatch:
 # A literal argument of an InfluxQL call (durations are int nanoseconds), and a field value.
 _InfluxQLArg: TypeAlias = int | float | str | bool
 _InfluxQLValue: TypeAlias = int | float | str | bool
+# Row indices may also come as any buffer of 32/64-bit integers (array('I'), numpy, ColumnView).
+_RowBuffer: TypeAlias = object
 
 def influxql_reduce(
     batch: PointBatch,
     func: str,
     field: str,
     args: tuple[_InfluxQLArg, ...] | None = None,
-    rows: Sequence[int] | None = None,
+    rows: Sequence[int] | _RowBuffer | None = None,
 ) -> list[tuple[int | None, int | None, _InfluxQLValue]]: ...
 def influxql_transform(
     batch: PointBatch,
     func: str,
     field: str,
     args: tuple[_InfluxQLArg, ...] | None = None,
-    rows: Sequence[int] | None = None,
+    rows: Sequence[int] | _RowBuffer | None = None,
 ) -> list[tuple[int, _InfluxQLValue]]: ...
 def influxql_shape(func: str) -> Literal["aggregate", "selector", "multi", "transform"]: ...
 
@@ -54,7 +56,7 @@ def influxql_shape(func: str) -> Literal["aggregate", "selector", "multi", "tran
 class InfluxQLTransform:
     def __new__(cls, func: str, args: tuple[_InfluxQLArg, ...] | None = None) -> InfluxQLTransform: ...
     def feed(
-        self, batch: PointBatch, field: str, rows: Sequence[int] | None = None
+        self, batch: PointBatch, field: str, rows: Sequence[int] | _RowBuffer | None = None
     ) -> list[tuple[int, _InfluxQLValue]]: ...
     @property
     def func(self) -> str: ...

@@ -53,6 +53,9 @@ Arg: TypeAlias = int | float | str | bool
 #: A field value as it comes out of a kernel.
 FieldValue: TypeAlias = int | float | str | bool
 Shape: TypeAlias = Literal["aggregate", "selector", "multi", "transform"]
+#: Row indices: a sequence of ints, or (no Python object per row) any buffer of 32/64-bit integers
+#: such as ``array('I')``, a numpy array or a ``ColumnView``.
+Rows: TypeAlias = Sequence[int] | object
 
 SECOND = 1_000_000_000
 
@@ -70,7 +73,7 @@ def shape(func: str) -> Shape:
 
 
 def reduce(
-    batch: PointBatch, func: str, field: str, *args: Arg, rows: Sequence[int] | None = None
+    batch: PointBatch, func: str, field: str, *args: Arg, rows: Rows | None = None
 ) -> list[tuple[int | None, int | None, FieldValue]]:
     """Apply a whole-window function to ``field`` of ``batch`` (or of its ``rows``, in order).
 
@@ -84,7 +87,7 @@ def reduce(
 
 
 def transform(
-    batch: PointBatch, func: str, field: str, *args: Arg, rows: Sequence[int] | None = None
+    batch: PointBatch, func: str, field: str, *args: Arg, rows: Rows | None = None
 ) -> list[tuple[int, FieldValue]]:
     """Apply a transformation to one batch with a fresh state, as on a batch edge.
 
@@ -106,6 +109,7 @@ __all__ = [
     "SECOND",
     "Arg",
     "FieldValue",
+    "Rows",
     "Shape",
     "Transform",
     "new_transform",

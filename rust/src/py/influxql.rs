@@ -2,7 +2,8 @@
 //! `influxql_shape` and the resumable `InfluxQLTransform`. Arguments are converted here; the work
 //! runs in `crate::influxql` with the GIL released.
 
-use pyo3::exceptions::{PyIndexError, PyRuntimeError};
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyTuple, PyType};
 use pyo3::IntoPyObjectExt;
@@ -72,6 +73,38 @@ fn value_to_py(py: Python<'_>, v: Value) -> PyResult<PyObject> {
     }
 }
 
+/// Row indices from a sequence of ints or, without a Python object per row, from any buffer of
+/// unsigned or signed 32/64-bit integers (`array('I')`, a numpy array, a `ColumnView`).
+fn extract_rows(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    fn checked<T: Copy + TryInto<usize>>(v: Vec<T>) -> PyResult<Vec<usize>> {
+        v.into_iter()
+            .map(|x| {
+                x.try_into()
+                    .map_err(|_| PyIndexError::new_err("row indices must not be negative"))
+            })
+            .collect()
+    }
+    if let Ok(b) = PyBuffer::<u32>::get(obj) {
+        return checked(b.to_vec(py)?);
+    }
+    if let Ok(b) = PyBuffer::<u64>::get(obj) {
+        return checked(b.to_vec(py)?);
+    }
+    if let Ok(b) = PyBuffer::<i64>::get(obj) {
+        return checked(b.to_vec(py)?);
+    }
+    if let Ok(b) = PyBuffer::<i32>::get(obj) {
+        return checked(b.to_vec(py)?);
+    }
+    obj.extract::<Vec<usize>>().map_err(|_| {
+        PyTypeError::new_err("rows must be a sequence of non-negative ints or an integer buffer")
+    })
+}
+
+fn opt_rows(py: Python<'_>, rows: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<usize>>> {
+    rows.map(|r| extract_rows(py, r)).transpose()
+}
+
 type ReducedRow = (Option<usize>, Option<i64>, PyObject);
 
 /// Applies a whole-window InfluxQL function to `field` of `batch` (or of `rows` of it).
@@ -83,9 +116,10 @@ fn influxql_reduce(
     func: &str,
     field: &str,
     args: Option<&Bound<'_, PyTuple>>,
-    rows: Option<Vec<usize>>,
+    rows: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Vec<ReducedRow>> {
     let call = parse_call(py, func, args)?;
+    let rows = opt_rows(py, rows)?;
     let b = batch.batch.clone();
     let result = py.allow_threads(|| match &rows {
         Some(rows) => influxql::reduce_rows(&call, &b, field, rows),
@@ -115,9 +149,10 @@ fn influxql_transform(
     func: &str,
     field: &str,
     args: Option<&Bound<'_, PyTuple>>,
-    rows: Option<Vec<usize>>,
+    rows: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Vec<(usize, PyObject)>> {
     let call = parse_call(py, func, args)?;
+    let rows = opt_rows(py, rows)?;
     let mut state = TransformState::new(&call).map_err(|e| to_pyerr(py, e))?;
     let b = batch.batch.clone();
     let out = py
@@ -161,8 +196,9 @@ impl PyInfluxQLTransform {
         py: Python<'_>,
         batch: &PyPointBatch,
         field: &str,
-        rows: Option<Vec<usize>>,
+        rows: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<(usize, PyObject)>> {
+        let rows = opt_rows(py, rows)?;
         let b = batch.batch.clone();
         let state = &mut self.state;
         let out = py
