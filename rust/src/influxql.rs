@@ -157,6 +157,14 @@ fn reduce_impl(
                 include_fit: func == Func::HoltWintersWithFit,
             };
             hw.forecast(times, &values)
+                .map_err(|buckets| Error::BadArguments {
+                    func,
+                    msg: format!(
+                        "the window spans {buckets} intervals of {}ns; at most {} are supported",
+                        call.unit,
+                        holt_winters::MAX_BUCKETS
+                    ),
+                })?
                 .into_iter()
                 .map(|(t, v)| Reduced {
                     value: Value::Float(v),
