@@ -82,7 +82,7 @@ impl HoltWinters {
             .max()
             .unwrap_or(stop);
         let span = max_rounded.wrapping_sub(start) / self.interval;
-        if span > MAX_BUCKETS || span < 0 {
+        if !(0..=MAX_BUCKETS).contains(&span) {
             return Err(span);
         }
 
