@@ -20,7 +20,11 @@
 //!   skips every point and, for `sum`, then emits 0.0;
 //! * a point without the field emits nothing from a transformation; Kapacitor re-emits the
 //!   previous cumulativeSum/movingAverage/elapsed output, at the previous point's time;
-//! * `sum` with `.usePointTimes()` keeps the window's time (Kapacitor stamps 1970-01-01).
+//! * `sum` with `.usePointTimes()` keeps the window's time (Kapacitor stamps 1970-01-01);
+//! * `mode` also takes strings and booleans, as InfluxDB's `mode()` does (Kapacitor refuses);
+//! * `holtWinters*` refuses a window spanning more than 100 000 intervals instead of trying to
+//!   allocate and fit them all; `top`/`bottom` with n < 1 and `movingAverage` with a window < 1
+//!   are argument errors instead of a panic.
 
 pub mod aggregates;
 pub mod call;
