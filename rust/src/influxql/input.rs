@@ -131,14 +131,19 @@ pub fn gather<'a>(
     let Some(col) = col else {
         return Ok(None);
     };
-    let all: Vec<usize>;
-    let rows = match rows {
-        Some(r) => r,
-        None => {
-            all = (0..time.len()).collect();
-            &all
-        }
-    };
+    match rows {
+        Some(rows) => gather_from(func, field, col, time, rows.iter().copied()),
+        None => gather_from(func, field, col, time, 0..time.len()),
+    }
+}
+
+fn gather_from<'a>(
+    func: Func,
+    field: &str,
+    col: &'a Column,
+    time: &[i64],
+    rows: impl Iterator<Item = usize>,
+) -> Result<Option<Input<'a>>, Error> {
     let mut first_kind = None;
     let mut chosen = None;
     let mut skipped = 0;
@@ -148,7 +153,7 @@ pub fn gather<'a>(
         data: Data::Float(Vec::new()),
         skipped: 0,
     };
-    for &i in rows {
+    for i in rows {
         let Some(v) = value_at(col, i) else {
             continue;
         };
