@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,16 @@ def test_virtual_clock_only_moves_forward() -> None:
     with pytest.raises(ValueError):
         clock.advance(-1)
     assert WallClock().now_ns() > 1_600_000_000 * 10**9
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    script = tmp_path / "t.tick"
+    script.write_text("stream\n    |from()\n        .measurement('cpu')\n" + "    |log()\n" * 4000)
+    proc = subprocess.run(
+        f"{sys.executable} -m kapfast.cli.main check {script} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout == "Type: stream\n"
+    assert "Traceback" not in proc.stderr

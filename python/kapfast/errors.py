@@ -65,6 +65,10 @@ class NotFoundError(KapfastError):
     """A task, template, recording or replay that does not exist."""
 
 
+class RequestError(KapfastError):
+    """A request that cannot be carried out as asked (the HTTP API answers 400 with the message)."""
+
+
 class ConfigError(KapfastError):
     """A configuration file or option that is not valid."""
 
@@ -76,6 +80,7 @@ __all__ = [
     "KapfastError",
     "LineProtocolError",
     "NotFoundError",
+    "RequestError",
     "StorageError",
     "TaskError",
     "TickScriptError",

@@ -15,6 +15,12 @@
 
 use std::collections::HashMap;
 
+mod builder;
+mod fields;
+
+pub use builder::{concat, BatchBuilder, BuildError};
+pub use fields::FieldColumns;
+
 /// Code used in a tag column for "this row has no such tag".
 pub const NO_TAG: u32 = u32::MAX;
 

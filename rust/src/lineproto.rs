@@ -1,1 +1,51 @@
-//! InfluxDB line protocol -> [`crate::batch::PointBatch`], and back. No pyo3 inside.
+//! InfluxDB 1.x line protocol ⇄ [`crate::batch::PointBatch`]. No pyo3 inside.
+//!
+//! ```text
+//! measurement[,tag=value...] field=value[,field=value...] [timestamp]
+//! ```
+//!
+//! * [`parse`]: a whole write body → the good points as one batch + every bad line's
+//!   line, column and [`ErrorKind`] (InfluxDB's partial-write behaviour: the caller decides
+//!   whether to answer 400 or keep the good points).
+//! * [`serialize`]: a batch → line protocol that parses back to the same points.
+//!
+//! Grammar and error texts follow InfluxDB 1.x (`models/points.go` behaviour), see the
+//! submodules: [`key`] (measurement and tags), [`parser`] (fields, values, timestamps, lines),
+//! [`number`] (numbers, booleans, precision), [`escape`] (escaping both ways).
+
+mod assemble;
+pub mod error;
+pub mod escape;
+mod hash;
+mod key;
+pub mod number;
+pub mod parser;
+pub mod serialize;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ErrorKind, LineError};
+pub use number::Precision;
+pub use parser::{parse, ParseOutput};
+pub use serialize::{serialize, SerializeError};
+
+/// A rejected line inside the parser: what, where (byte offset), and where to resume looking
+/// for the next line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fail {
+    pub kind: ErrorKind,
+    pub at: usize,
+    pub resume: usize,
+}
+
+impl Fail {
+    #[inline]
+    pub fn at(kind: ErrorKind, at: usize) -> Self {
+        Fail {
+            kind,
+            at,
+            resume: at,
+        }
+    }
+}

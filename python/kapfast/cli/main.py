@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -12,7 +13,7 @@ from kapfast.errors import KapfastError
 
 # Verb modules in the order `kapfast help` lists them. A verb module defines NAME, HELP,
 # add_arguments(parser) and run(args) -> exit status.
-VERBS: tuple[str, ...] = ("version",)
+VERBS: tuple[str, ...] = ("version", "check", "fmt")
 
 
 def _load(verb: str) -> ModuleType:
@@ -48,9 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         status: int = args._run(args)
+        sys.stdout.flush()
     except KapfastError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `kapfast ... | head`: the reader went away; stop quietly like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     return status
 
 

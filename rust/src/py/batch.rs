@@ -1,10 +1,18 @@
-//! `kapfast._native.PointBatch`: an immutable handle on a Rust-owned [`PointBatch`].
+//! `kapfast._native.PointBatch`: an immutable handle on a Rust-owned [`PointBatch`], and
+//! `ColumnView`, a zero-copy buffer over one of its columns (numpy/memoryview read Rust memory).
 
+use std::ffi::CStr;
+use std::os::raw::{c_int, c_void};
 use std::sync::Arc;
 
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple, PyType};
 
-use crate::batch::PointBatch;
+use crate::batch::{BatchBuilder, Column, ColumnData, FieldKind, PointBatch, Value};
+use crate::lineproto::{serialize, Precision};
 
 /// A columnar batch of points owned by Rust. Shared (never copied) between Python handles.
 #[pyclass(name = "PointBatch", module = "kapfast._native", frozen)]
@@ -18,6 +26,183 @@ impl PyPointBatch {
             batch: Arc::new(batch),
         }
     }
+
+    fn column(&self, name: &str) -> PyResult<(usize, &Column)> {
+        self.batch
+            .fields
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
+            .ok_or_else(|| PyKeyError::new_err(format!("no field {name:?} in this batch")))
+    }
+
+    fn view(&self, source: ViewSource, name: String) -> PyColumnView {
+        PyColumnView::new(self.batch.clone(), source, name)
+    }
+}
+
+/// The precision argument of a Python call, or kapfast's LineProtocolError.
+pub fn precision_arg(py: Python<'_>, precision: &str) -> PyResult<Precision> {
+    Precision::parse(precision).ok_or_else(|| {
+        line_protocol_error(
+            py,
+            &format!("unknown precision {precision:?}: use one of ns, u (or us), ms, s, m, h"),
+        )
+    })
+}
+
+/// A `kapfast.errors.LineProtocolError` carrying `message` (no location).
+pub fn line_protocol_error(py: Python<'_>, message: &str) -> PyErr {
+    match py
+        .import("kapfast.errors")
+        .and_then(|m| m.getattr("LineProtocolError"))
+        .and_then(|cls| cls.call1((message,)))
+    {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
+pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Float(x) => PyFloat::new(py, *x).into_any(),
+        Value::Int(x) => x.into_pyobject(py)?.into_any(),
+        Value::UInt(x) => x.into_pyobject(py)?.into_any(),
+        Value::Bool(x) => PyBool::new(py, *x).to_owned().into_any(),
+        Value::Str(s) => PyString::new(py, s).into_any(),
+    })
+}
+
+/// A Python field value, typed by `kind` when the caller gave one.
+fn value_from_py(v: &Bound<'_, PyAny>, kind: Option<FieldKind>, name: &str) -> PyResult<Value> {
+    let bad = |what: &str| {
+        PyValueError::new_err(format!(
+            "field {name:?}: {what} (value {})",
+            v.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    };
+    match kind {
+        Some(FieldKind::Float) => Ok(Value::Float(v.extract::<f64>()?)),
+        Some(FieldKind::Int) if !v.is_instance_of::<PyBool>() => v
+            .extract::<i64>()
+            .map(Value::Int)
+            .map_err(|_| bad("not an integer in the int64 range")),
+        Some(FieldKind::UInt) if !v.is_instance_of::<PyBool>() => v
+            .extract::<u64>()
+            .map(Value::UInt)
+            .map_err(|_| bad("not an unsigned integer in the uint64 range")),
+        Some(FieldKind::Bool) if v.is_instance_of::<PyBool>() => Ok(Value::Bool(v.extract()?)),
+        Some(FieldKind::Str) if v.is_instance_of::<PyString>() => Ok(Value::Str(v.extract()?)),
+        Some(FieldKind::Mixed) | None => infer_value(v).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "field {name:?}: expected float, int, str or bool, got {}",
+                v.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?,
+        Some(k) => Err(bad(&format!("does not fit kind {:?}", k.name()))),
+    }
+}
+
+fn infer_value(v: &Bound<'_, PyAny>) -> PyResult<PyResult<Value>> {
+    if v.is_instance_of::<PyBool>() {
+        return Ok(Ok(Value::Bool(v.extract()?)));
+    }
+    if let Ok(i) = v.extract::<i64>() {
+        if !v.is_instance_of::<PyFloat>() {
+            return Ok(Ok(Value::Int(i)));
+        }
+    }
+    if v.is_instance_of::<PyFloat>() {
+        return Ok(Ok(Value::Float(v.extract()?)));
+    }
+    if v.is_instance_of::<PyString>() {
+        return Ok(Ok(Value::Str(v.extract()?)));
+    }
+    if v.is_instance_of::<pyo3::types::PyInt>() {
+        return Ok(Err(PyValueError::new_err(
+            "integer outside the int64 range (pass kinds={field: 'unsigned'} for uint64 values)",
+        )));
+    }
+    Err(PyTypeError::new_err("unsupported field value"))
+}
+
+fn kind_from_name(name: &str) -> PyResult<FieldKind> {
+    Ok(match name {
+        "float" => FieldKind::Float,
+        "integer" => FieldKind::Int,
+        "unsigned" => FieldKind::UInt,
+        "boolean" => FieldKind::Bool,
+        "string" => FieldKind::Str,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown field kind {name:?}: use float, integer, unsigned, boolean or string"
+            )))
+        }
+    })
+}
+
+/// A 1-D bool mask from a buffer of 1-byte items (numpy bool/uint8, bytes) or a sequence.
+fn mask_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
+    if let Some(bytes) = byte_buffer(obj) {
+        return Ok(bytes.into_iter().map(|b| b != 0).collect());
+    }
+    obj.extract::<Vec<bool>>()
+}
+
+fn byte_buffer(obj: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return None;
+    }
+    // SAFETY: a zeroed Py_buffer is what PyObject_GetBuffer expects to fill; it is released
+    // before returning, and only read in between.
+    unsafe {
+        let mut view: ffi::Py_buffer = std::mem::zeroed();
+        let flags = ffi::PyBUF_FORMAT | ffi::PyBUF_C_CONTIGUOUS;
+        if ffi::PyObject_GetBuffer(obj.as_ptr(), &mut view, flags) != 0 {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        let fmt = if view.format.is_null() {
+            b"B".as_slice()
+        } else {
+            CStr::from_ptr(view.format).to_bytes()
+        };
+        let ok = view.itemsize == 1 && view.ndim <= 1 && matches!(fmt, b"?" | b"B" | b"b" | b"c");
+        let out = ok
+            .then(|| std::slice::from_raw_parts(view.buf as *const u8, view.len as usize).to_vec());
+        ffi::PyBuffer_Release(&mut view);
+        out
+    }
+}
+
+fn indices_arg(obj: &Bound<'_, PyAny>, len: usize) -> PyResult<Vec<usize>> {
+    let raw: Vec<i64> = match PyBuffer::<i64>::get(obj) {
+        Ok(buf) => buf.to_vec(obj.py())?,
+        Err(_) => obj.extract::<Vec<i64>>()?,
+    };
+    raw.into_iter()
+        .map(|i| {
+            let j = if i < 0 { i + len as i64 } else { i };
+            if j < 0 || j >= len as i64 {
+                Err(PyIndexError::new_err(format!(
+                    "index {i} out of range for a batch of {len} rows"
+                )))
+            } else {
+                Ok(j as usize)
+            }
+        })
+        .collect()
+}
+
+fn short_list(items: &[String]) -> String {
+    let mut s = items.iter().take(6).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > 6 {
+        s.push_str(&format!(", … ({} in all)", items.len()));
+    }
+    s
 }
 
 #[pymethods]
@@ -25,8 +210,409 @@ impl PyPointBatch {
     fn __len__(&self) -> usize {
         self.batch.len()
     }
+
+    /// Distinct series keys of the rows, in first-seen order.
+    fn series(&self) -> Vec<&str> {
+        self.batch.distinct_series()
+    }
+
+    /// Distinct measurements of the rows, in first-seen order.
+    fn measurements(&self) -> Vec<&str> {
+        self.batch.distinct_measurements()
+    }
+
+    /// Tag keys some row has, sorted.
+    fn tag_keys(&self) -> Vec<String> {
+        self.batch.tag_keys.clone()
+    }
+
+    /// Field names some row has, sorted.
+    fn field_names(&self) -> Vec<String> {
+        self.batch.fields.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// "float", "integer", "unsigned", "string", "boolean" or "mixed".
+    fn field_kind(&self, name: &str) -> PyResult<&'static str> {
+        Ok(self.column(name)?.1.data.kind().name())
+    }
+
+    /// Every field name (sorted) and its kind.
+    fn field_kinds<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for c in &self.batch.fields {
+            out.set_item(&c.name, c.data.kind().name())?;
+        }
+        Ok(out)
+    }
+
+    /// Times (int64 nanoseconds) as a zero-copy buffer.
+    fn time(&self) -> PyColumnView {
+        self.view(ViewSource::Time, "time".into())
+    }
+
+    /// Values of a float/integer/unsigned/boolean field as a zero-copy buffer (rows without
+    /// the field hold 0/false: see `field_valid`). String and mixed fields: `field_values`.
+    fn field(&self, name: &str) -> PyResult<PyColumnView> {
+        let (i, c) = self.column(name)?;
+        match c.data.kind() {
+            FieldKind::Str | FieldKind::Mixed => Err(PyTypeError::new_err(format!(
+                "field {name:?} is {}: it has no buffer, use field_values()",
+                c.data.kind().name()
+            ))),
+            _ => Ok(self.view(ViewSource::Field(i), name.to_owned())),
+        }
+    }
+
+    /// Which rows have the field, as a zero-copy bool buffer.
+    fn field_valid(&self, name: &str) -> PyResult<PyColumnView> {
+        let (i, _) = self.column(name)?;
+        Ok(self.view(ViewSource::Valid(i), name.to_owned()))
+    }
+
+    /// The field's values as a list, None where a row lacks it (any kind; not a hot path).
+    fn field_values<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
+        let (_, c) = self.column(name)?;
+        let items = (0..self.batch.len())
+            .map(|i| match c.get(i) {
+                Some(v) => value_to_py(py, &v),
+                None => Ok(py.None().into_bound(py)),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// `(codes, dictionary)`: codes is a zero-copy uint32 buffer, 4294967295 where a row has
+    /// no such tag.
+    fn tag(&self, key: &str) -> PyResult<(PyColumnView, Vec<String>)> {
+        let i = self
+            .batch
+            .tag_keys
+            .iter()
+            .position(|k| k == key)
+            .ok_or_else(|| PyKeyError::new_err(format!("no tag {key:?} in this batch")))?;
+        Ok((
+            self.view(ViewSource::TagCodes(i), key.to_owned()),
+            self.batch.tags[i].dict.clone(),
+        ))
+    }
+
+    /// The tag's value per row, None where a row has no such tag (not a hot path).
+    fn tag_values(&self, key: &str) -> PyResult<Vec<Option<&str>>> {
+        let col = self
+            .batch
+            .tag(key)
+            .ok_or_else(|| PyKeyError::new_err(format!("no tag {key:?} in this batch")))?;
+        Ok((0..self.batch.len()).map(|i| col.get(i)).collect())
+    }
+
+    /// Every row as `(measurement, tags, fields, time_ns)`: for tests and debugging.
+    fn rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let b = &*self.batch;
+        let mut out = Vec::with_capacity(b.len());
+        for i in 0..b.len() {
+            let tags = PyDict::new(py);
+            for (k, v) in b.row_tags(i) {
+                tags.set_item(k, v)?;
+            }
+            let fields = PyDict::new(py);
+            for (k, v) in b.row_fields(i) {
+                fields.set_item(k, value_to_py(py, &v)?)?;
+            }
+            out.push((b.measurement(i), tags, fields, b.time[i]).into_pyobject(py)?);
+        }
+        PyList::new(py, out)
+    }
+
+    /// A batch from rows shaped like `rows()`. Python ints are integer fields, floats float,
+    /// bools boolean, strs string; `kinds` maps a field name to "float", "integer",
+    /// "unsigned", "boolean" or "string" to choose (uint64 values need "unsigned").
+    #[classmethod]
+    #[pyo3(signature = (rows, kinds = None))]
+    fn from_rows(
+        _cls: &Bound<'_, PyType>,
+        rows: &Bound<'_, PyAny>,
+        kinds: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyPointBatch> {
+        let mut kind_of = std::collections::HashMap::new();
+        if let Some(kinds) = kinds {
+            for (k, v) in kinds.iter() {
+                kind_of.insert(
+                    k.extract::<String>()?,
+                    kind_from_name(&v.extract::<String>()?)?,
+                );
+            }
+        }
+        let mut b = BatchBuilder::new();
+        for (n, row) in rows.try_iter()?.enumerate() {
+            let row = row?;
+            let (m, tags, fields, t): (String, Bound<'_, PyAny>, Bound<'_, PyAny>, i64) =
+                row.extract().map_err(|e| {
+                    PyTypeError::new_err(format!(
+                        "row {n}: expected (measurement, tags, fields, time_ns): {e}"
+                    ))
+                })?;
+            let tags: Vec<(String, String)> = tags
+                .call_method0("items")?
+                .try_iter()?
+                .map(|kv| kv?.extract::<(String, String)>())
+                .collect::<PyResult<_>>()?;
+            let mut values = Vec::new();
+            for kv in fields.call_method0("items")?.try_iter()? {
+                let (k, v): (String, Bound<'_, PyAny>) = kv?.extract()?;
+                let value = value_from_py(&v, kind_of.get(&k).copied(), &k)
+                    .map_err(|e| prefix_row(v.py(), n, e))?;
+                values.push((k, value));
+            }
+            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (&**k, &**v)).collect();
+            let values: Vec<(&str, Value)> = values
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            b.push_row(&m, &tags, &values, t)
+                .map_err(|e| PyValueError::new_err(format!("row {n}: {e}")))?;
+        }
+        Ok(PyPointBatch::new(b.finish()))
+    }
+
+    /// The rows where `mask` (a sequence of bools or a 1-byte buffer) is true.
+    fn filter(&self, py: Python<'_>, mask: &Bound<'_, PyAny>) -> PyResult<PyPointBatch> {
+        let mask = mask_arg(mask)?;
+        if mask.len() != self.batch.len() {
+            return Err(PyValueError::new_err(format!(
+                "mask has {} items for a batch of {} rows",
+                mask.len(),
+                self.batch.len()
+            )));
+        }
+        let b = self.batch.clone();
+        Ok(PyPointBatch::new(py.allow_threads(move || b.filter(&mask))))
+    }
+
+    /// Rows at `indices` (ints or an integer buffer; negative counts from the end), in order.
+    fn take(&self, py: Python<'_>, indices: &Bound<'_, PyAny>) -> PyResult<PyPointBatch> {
+        let idx = indices_arg(indices, self.batch.len())?;
+        let b = self.batch.clone();
+        Ok(PyPointBatch::new(py.allow_threads(move || b.take(&idx))))
+    }
+
+    /// All rows of `batches` in order, as one batch.
+    #[classmethod]
+    fn concat(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        batches: Vec<Bound<'_, PyPointBatch>>,
+    ) -> PyPointBatch {
+        let all: Vec<Arc<PointBatch>> = batches.iter().map(|b| b.get().batch.clone()).collect();
+        PyPointBatch::new(py.allow_threads(move || {
+            let refs: Vec<&PointBatch> = all.iter().map(|b| &**b).collect();
+            PointBatch::concat(&refs)
+        }))
+    }
+
+    /// The batch as line protocol; times divided by `precision` (ns, u, ms, s, m, h).
+    #[pyo3(signature = (precision = "ns"))]
+    fn to_line_protocol<'py>(
+        &self,
+        py: Python<'py>,
+        precision: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let p = precision_arg(py, precision)?;
+        let b = self.batch.clone();
+        let out = py.allow_threads(move || serialize(&b, p));
+        match out {
+            Ok(bytes) => Ok(PyBytes::new(py, &bytes)),
+            Err(e) => Err(line_protocol_error(py, &e.to_string())),
+        }
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyObject {
+        match other.downcast::<PyPointBatch>() {
+            Ok(o) => {
+                let same = self.batch.same_points(&o.get().batch);
+                PyBool::new(py, same).to_owned().into_any().unbind()
+            }
+            Err(_) => py.NotImplemented(),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        let b = &*self.batch;
+        let fields: Vec<String> = b
+            .fields
+            .iter()
+            .map(|c| format!("{}: {}", c.name, c.data.kind().name()))
+            .collect();
+        let ms: Vec<String> = b
+            .distinct_measurements()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        format!(
+            "<PointBatch {} rows, {} series; measurements: {}; tags: {}; fields: {}>",
+            b.len(),
+            b.distinct_series().len(),
+            short_list(&ms),
+            short_list(&b.tag_keys),
+            short_list(&fields)
+        )
+    }
+}
+
+fn prefix_row(py: Python<'_>, n: usize, e: PyErr) -> PyErr {
+    let msg = format!("row {n}: {}", e.value(py));
+    if e.is_instance_of::<PyTypeError>(py) {
+        PyTypeError::new_err(msg)
+    } else {
+        PyValueError::new_err(msg)
+    }
+}
+
+/// Which column of the batch a view shows.
+#[derive(Debug, Clone, Copy)]
+enum ViewSource {
+    Time,
+    Field(usize),
+    Valid(usize),
+    TagCodes(usize),
+}
+
+/// A read-only, zero-copy view of one column of a `PointBatch`, exposing the buffer protocol
+/// (`numpy.asarray(view)`, `memoryview(view)`). Holds the batch alive.
+#[pyclass(name = "ColumnView", module = "kapfast._native", frozen)]
+pub struct PyColumnView {
+    batch: Arc<PointBatch>,
+    source: ViewSource,
+    name: String,
+    shape: [ffi::Py_ssize_t; 1],
+    strides: [ffi::Py_ssize_t; 1],
+}
+
+impl PyColumnView {
+    fn new(batch: Arc<PointBatch>, source: ViewSource, name: String) -> Self {
+        let mut v = PyColumnView {
+            batch,
+            source,
+            name,
+            shape: [0],
+            strides: [0],
+        };
+        let (_, len, itemsize, _) = v.raw();
+        v.shape = [len as ffi::Py_ssize_t];
+        v.strides = [itemsize as ffi::Py_ssize_t];
+        v
+    }
+
+    /// Pointer, item count, item size and struct format of the column.
+    fn raw(&self) -> (*const u8, usize, usize, &'static CStr) {
+        let b = &*self.batch;
+        match self.source {
+            ViewSource::Time => (b.time.as_ptr().cast(), b.time.len(), 8, c"q"),
+            ViewSource::Valid(i) => {
+                let v = &b.fields[i].valid;
+                (v.as_ptr().cast(), v.len(), 1, c"?")
+            }
+            ViewSource::TagCodes(i) => {
+                let v = &b.tags[i].codes;
+                (v.as_ptr().cast(), v.len(), 4, c"I")
+            }
+            ViewSource::Field(i) => match &b.fields[i].data {
+                ColumnData::Float(v) => (v.as_ptr().cast(), v.len(), 8, c"d"),
+                ColumnData::Int(v) => (v.as_ptr().cast(), v.len(), 8, c"q"),
+                ColumnData::UInt(v) => (v.as_ptr().cast(), v.len(), 8, c"Q"),
+                ColumnData::Bool(v) => (v.as_ptr().cast(), v.len(), 1, c"?"),
+                // Not constructed for these kinds (PointBatch.field refuses them).
+                ColumnData::Str(_) | ColumnData::Mixed(_) => (std::ptr::null(), 0, 1, c"B"),
+            },
+        }
+    }
+}
+
+#[pymethods]
+impl PyColumnView {
+    fn __len__(&self) -> usize {
+        self.raw().1
+    }
+
+    /// The struct format of one item: "d", "q", "Q", "?" or "I".
+    #[getter]
+    fn format(&self) -> String {
+        self.raw().3.to_string_lossy().into_owned()
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The values as a Python list (a copy).
+    fn to_list<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let mv = py
+            .import("builtins")?
+            .getattr("memoryview")?
+            .call1((slf,))?;
+        mv.call_method0("tolist")
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ColumnView {:?} format={:?} len={}>",
+            self.name,
+            self.format(),
+            self.__len__()
+        )
+    }
+
+    /// # Safety
+    /// Called by CPython with a valid `view` to fill; the view holds a reference to `slf`,
+    /// which holds the batch, so the pointed-to memory outlives the view (batches are
+    /// immutable).
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("view is null"));
+        }
+        if (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("ColumnView is read-only"));
+        }
+        let this = slf.get();
+        let (ptr, len, itemsize, format) = this.raw();
+        // SAFETY: `view` is non-null and CPython hands us memory to fill.
+        unsafe {
+            (*view).buf = ptr as *mut c_void;
+            (*view).len = (len * itemsize) as ffi::Py_ssize_t;
+            (*view).readonly = 1;
+            (*view).itemsize = itemsize as ffi::Py_ssize_t;
+            (*view).format = if (flags & ffi::PyBUF_FORMAT) == ffi::PyBUF_FORMAT {
+                format.as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).ndim = 1;
+            (*view).shape = if (flags & ffi::PyBUF_ND) == ffi::PyBUF_ND {
+                this.shape.as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).strides = if (flags & ffi::PyBUF_STRIDES) == ffi::PyBUF_STRIDES {
+                this.strides.as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = std::ptr::null_mut();
+            (*view).obj = slf.into_any().into_ptr();
+        }
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyPointBatch>()
+    m.add_class::<PyPointBatch>()?;
+    m.add_class::<PyColumnView>()
 }

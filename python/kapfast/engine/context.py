@@ -1,0 +1,39 @@
+"""What a running task gives its nodes: identity, time, and the services outputs write to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kapfast.clock import Clock
+
+
+class PointsWriter(Protocol):
+    """Where influxDBOut writes (the InfluxDB writer of the server, or a test collector)."""
+
+    def write(self, cluster: str, db: str, rp: str, body: bytes, precision: str) -> None: ...
+
+
+@dataclass
+class TaskContext:
+    """Shared by every node of one task.
+
+    ``task_master`` names the anonymous alert topics (``<task_master>:<task>:<node>``); a replay uses
+    its replay id there, as Kapacitor does.
+    """
+
+    task_id: str
+    clock: Clock
+    task_master: str = "main"
+    writer: PointsWriter | None = None
+    hostname: str = "localhost"
+    cluster_id: str = ""
+    server_id: str = ""
+    #: callbacks run after the input ends and the task drained (flush writers, close files)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+    #: free-form services (alert state store, http session, ...) keyed by name
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def now_ns(self) -> int:
+        return self.clock.now_ns()

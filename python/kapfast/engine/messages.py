@@ -1,0 +1,109 @@
+"""What travels on the edges of a task: chunks of stream points, group batches, control messages.
+
+Kapacitor sends one message per point; kapfast sends one per *chunk* of points (stream edges) or
+per *group batch* (batch edges). The points themselves stay in a Rust-owned ``PointBatch``; a
+message is one small Python object however many points it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kapfast._native import PointBatch
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A group as Kapacitor forms it (``models.ToGroupID``).
+
+    ``id`` is ``tag1=v1,tag2=v2`` over the dimension tags sorted by name, prefixed with the
+    measurement and a newline when grouped by measurement; the ungrouped group has id ``""``
+    (shown as ``nil`` in alert templates). ``tags`` are the dimension tags' values.
+    """
+
+    id: str = ""
+    dims: tuple[str, ...] = ()
+    by_measurement: bool = False
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def tag_dict(self) -> dict[str, str]:
+        return dict(self.tags)
+
+
+UNGROUPED = Group()
+
+
+@dataclass(slots=True)
+class StreamChunk:
+    """Stream points in arrival order; row ``i`` belongs to ``groups[codes[i]]``.
+
+    ``codes`` has one entry per row of ``batch`` (a sequence of ints or an unsigned buffer).
+    """
+
+    batch: PointBatch
+    codes: Sequence[int]
+    groups: list[Group]
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+
+@dataclass(slots=True)
+class BatchMessage:
+    """One group's batch (Kapacitor's BeginBatch / points / EndBatch): all points of ``group``.
+
+    ``tmax`` is the batch's time (window end or query stop); ``points`` rows are in time order and
+    carry their own tags (the group's tags included).
+    """
+
+    name: str
+    group: Group
+    tmax: int
+    points: PointBatch
+    by_name: bool = False
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+@dataclass(slots=True)
+class Barrier:
+    """Time has reached ``time`` for ``group`` (emitted by the barrier node)."""
+
+    group: Group
+    time: int
+
+
+@dataclass(slots=True)
+class DeleteGroup:
+    """Forget all state of ``group`` (barrier ``.delete(TRUE)``); outputs drop the group too."""
+
+    group: Group
+
+
+Message = StreamChunk | BatchMessage | Barrier | DeleteGroup
+
+
+@dataclass(slots=True)
+class EdgeStats:
+    """Counts of one edge, as Kapacitor's ``collected`` / ``emitted``."""
+
+    collected: int = 0
+    emitted: int = 0
+
+
+@dataclass(slots=True)
+class NodeStats:
+    """Per-node statistics (``kapacitor show`` DOT and ``/debug/vars``)."""
+
+    collected: int = 0
+    emitted: int = 0
+    errors: int = 0
+    exec_ns: int = 0
+    exec_count: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def avg_exec_ns(self) -> int:
+        return self.exec_ns // self.exec_count if self.exec_count else 0

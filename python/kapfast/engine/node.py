@@ -1,0 +1,113 @@
+"""The base of every running node: receive messages from parents, emit to children, keep stats.
+
+Nodes are wired synchronously: ``parent.emit(msg)`` calls ``child.push(msg, port)`` for each child,
+where ``port`` is the parent's position among the child's parents (join and union need it).
+Subclasses override the ``on_*`` handlers they need; the defaults pass messages through.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import ClassVar
+
+from kapfast.engine.context import TaskContext
+from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Message, NodeStats, StreamChunk
+from kapfast.tick.pipeline import Node as NodeSpec
+
+
+class Node:
+    """A node of a running task. ``spec`` is the compiler's description (docs/pipeline.md)."""
+
+    #: registry kinds this class implements (``from``, ``window``, ...)
+    kinds: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.name = spec.name
+        self.children: list[tuple[Node, int]] = []
+        self.stats = NodeStats()
+        self.edge_emitted: dict[str, int] = {}
+        self.log = logging.getLogger(f"kapfast.task.{ctx.task_id}.{spec.name}")
+
+    # --- wiring --------------------------------------------------------------------------------
+
+    def link(self, child: Node, port: int) -> None:
+        self.children.append((child, port))
+        self.edge_emitted[child.name] = 0
+
+    # --- receiving -----------------------------------------------------------------------------
+
+    def push(self, msg: Message, port: int = 0) -> None:
+        """Handle one message from the parent at ``port``, timing it for ``avg_exec_time_ns``."""
+        start = time.perf_counter_ns()
+        if isinstance(msg, StreamChunk):
+            self.stats.collected += len(msg)
+            self.on_chunk(msg, port)
+        elif isinstance(msg, BatchMessage):
+            self.stats.collected += 1
+            self.on_batch(msg, port)
+        elif isinstance(msg, Barrier):
+            self.on_barrier(msg, port)
+        elif isinstance(msg, DeleteGroup):
+            self.on_delete_group(msg, port)
+        self.stats.exec_ns += time.perf_counter_ns() - start
+        self.stats.exec_count += 1
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        self.emit(chunk)
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        self.emit(batch)
+
+    def on_barrier(self, barrier: Barrier, port: int) -> None:
+        self.emit(barrier)
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        self.emit(msg)
+
+    def finish(self, port: int = 0) -> None:
+        """The input at ``port`` ended (replay or task stop). Default: the children end too."""
+        self.finish_children()
+
+    # --- emitting ------------------------------------------------------------------------------
+
+    def emit(self, msg: Message) -> None:
+        n = len(msg) if isinstance(msg, StreamChunk) else 1 if isinstance(msg, BatchMessage) else 0
+        if isinstance(msg, StreamChunk) and n == 0:
+            return  # an empty chunk carries nothing; children never see it
+        self.stats.emitted += n
+        for child, port in self.children:
+            self.edge_emitted[child.name] += n
+            child.push(msg, port)
+
+    def finish_children(self) -> None:
+        for child, port in self.children:
+            child.finish(port)
+
+    # --- errors and stats ----------------------------------------------------------------------
+
+    def error(self, count: int, message: str | None) -> None:
+        """Count ``count`` points that failed (e.g. lambda errors) and log the first reason."""
+        if count <= 0:
+            return
+        self.stats.errors += count
+        if message and not self.spec.properties.get("quiet"):
+            self.log.error("%s: %d point(s) skipped: %s", self.name, count, message)
+
+    def working_cardinality(self) -> int:
+        """Live groups this node keeps state for (0 for stateless nodes)."""
+        return 0
+
+    def stat_values(self) -> dict[str, int | str]:
+        """The node's stats as ``kapacitor show`` lists them (without collected/emitted)."""
+        from kapfast.gofmt import duration_string
+
+        out: dict[str, int | str] = {
+            "avg_exec_time_ns": duration_string(self.stats.avg_exec_ns()),
+            "errors": self.stats.errors,
+            "working_cardinality": self.working_cardinality(),
+        }
+        out.update(self.stats.extra)
+        return out

@@ -1,0 +1,295 @@
+"""Stream recordings (``.srpl``): repeated three-line records ``db``, ``rp``, one line-protocol point.
+
+Kapacitor's test fixtures are plain text with second-precision timestamps; the recordings Kapacitor
+and kapfast make are gzipped with nanosecond timestamps. The last record may lack its newline.
+
+The reader works on large blocks: a block of well-formed records is cut into its db, rp and point
+lines with list slicing, and only blocks with something unusual in them (blank lines, CR line
+ends) go through the line-by-line state machine that also produces the precise errors.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from kapfast.recordings.compression import open_decompressed
+from kapfast.recordings.errors import RecordingError
+from kapfast.recordings.timestamps import split_timestamp
+
+_READ_BLOCK = 1 << 20
+_WS = b" \t"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One record: where the point goes and the raw line-protocol line (no trailing newline)."""
+
+    db: str
+    rp: str
+    line: bytes
+    #: 1-based number of the record in the file.
+    number: int
+    #: 1-based line of the point in the (decompressed) file.
+    lineno: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBlock:
+    """Consecutive records: ``dbs[i]``, ``rps[i]``, ``lines[i]`` are record ``first_number + i``,
+    whose point is on file line ``lineno_of(i)``."""
+
+    dbs: list[bytes]
+    rps: list[bytes]
+    lines: list[bytes]
+    first_number: int
+    #: File line of the first record's point line; None when the block went line by line.
+    first_lineno: int | None
+    linenos: list[int] | None = None
+
+    def lineno_of(self, i: int) -> int:
+        if self.linenos is not None:
+            return self.linenos[i]
+        assert self.first_lineno is not None
+        return self.first_lineno + 3 * i
+
+
+class _Parser:
+    """The careful, line-by-line record state machine (blank lines, CR, truncation)."""
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.lineno = 0  # lines consumed so far
+        self.number = 0  # records completed so far
+        self.state = 0  # 0: expect db, 1: expect rp, 2: expect point
+        self.blank_at = 0  # first blank line where a database name was expected
+        self.db = self.rp = b""
+
+    def feed(self, lines: list[bytes]) -> RecordBlock:
+        dbs: list[bytes] = []
+        rps: list[bytes] = []
+        pts: list[bytes] = []
+        linenos: list[int] = []
+        first = self.number + 1
+        for raw in lines:
+            self.lineno += 1
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if self.state == 0:
+                if not raw.strip():
+                    # Blank lines are tolerated only at the very end of the file.
+                    self.blank_at = self.blank_at or self.lineno
+                    continue
+                if self.blank_at:
+                    raise RecordingError(
+                        "blank line where a database name was expected",
+                        self.blank_at,
+                        1,
+                        self.src,
+                        self.number + 1,
+                    )
+                self.db = raw
+                self.state = 1
+            elif self.state == 1:
+                self.rp = raw
+                self.state = 2
+            else:
+                self.number += 1
+                if not raw.strip():
+                    raise RecordingError("empty line-protocol line", self.lineno, 1, self.src, self.number)
+                dbs.append(self.db)
+                rps.append(self.rp)
+                pts.append(raw)
+                linenos.append(self.lineno)
+                self.state = 0
+        return RecordBlock(dbs, rps, pts, first, None, linenos)
+
+    def fast_ok(self, text: bytes, lines: list[bytes]) -> bool:
+        """Whether a block of complete lines can be sliced into records directly: no CR, and no
+        line that is empty or starts with whitespace (the smallest line would start below ``!``)."""
+        return self.state == 0 and not self.blank_at and b"\r" not in text and min(lines)[:1] > b" "
+
+    def slice(self, lines: list[bytes]) -> RecordBlock:
+        """Records of well-formed lines; fewer than three left-over lines go to :meth:`feed`."""
+        n = len(lines) // 3 * 3
+        pts = lines[2:n:3]
+        block = RecordBlock(lines[0:n:3], lines[1:n:3], pts, self.number + 1, self.lineno + 3)
+        self.number += n // 3
+        self.lineno += n
+        return block
+
+    def finish(self) -> None:
+        if self.state != 0:
+            missing = "retention policy" if self.state == 1 else "line-protocol"
+            raise RecordingError(
+                f"truncated record: the file ends where a {missing} line was expected",
+                self.lineno,
+                0,
+                self.src,
+                self.number + 1,
+            )
+
+
+def _after_lines(text: bytes, count: int) -> bytes:
+    """``text`` without its first ``count`` lines."""
+    pos = 0
+    for _ in range(count):
+        nl = text.find(b"\n", pos)
+        if nl < 0:
+            return b""
+        pos = nl + 1
+    return text[pos:]
+
+
+def iter_record_blocks(path: str | os.PathLike[str]) -> Iterator[RecordBlock]:
+    """Every record of a ``.srpl`` file in file order, in blocks (no Python object per record)."""
+    src = os.fspath(path)
+    try:
+        f = open_decompressed(path)
+    except OSError as exc:
+        raise RecordingError(f"cannot open stream recording: {exc}", source=src) from None
+    parser = _Parser(src)
+    with f:
+        rest = b""
+        try:
+            while True:
+                block = f.read(_READ_BLOCK)
+                if not block:
+                    break
+                data = rest + block if rest else block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    rest = data
+                    continue
+                text, rest = data[:cut], data[cut + 1 :]
+                lines = text.split(b"\n")
+                if parser.state != 0 and not parser.blank_at:
+                    # Finish the record the previous block left open, then slice the rest.
+                    head = (3 - parser.state) % 3
+                    done = parser.feed(lines[:head])
+                    if done.lines:
+                        yield done
+                    lines = lines[head:]
+                    text = _after_lines(text, head)
+                if lines and parser.fast_ok(text, lines):
+                    n = len(lines) // 3 * 3
+                    out = parser.slice(lines[:n]) if n else None
+                    if out is not None and out.lines:
+                        yield out
+                    if n < len(lines):
+                        tail = parser.feed(lines[n:])
+                        if tail.lines:
+                            yield tail
+                elif lines:
+                    out = parser.feed(lines)
+                    if out.lines:
+                        yield out
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise RecordingError(
+                f"cannot read stream recording: {exc}", parser.lineno, 0, src, parser.number + 1
+            ) from None
+        if rest:
+            out = parser.feed([rest])
+            if out.lines:
+                yield out
+        parser.finish()
+
+
+def decode_name(raw: bytes, what: str, src: str, lineno: int = 0, number: int = 0) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecordingError(f"{what} is not valid UTF-8", lineno, 0, src, number) from None
+
+
+def read_stream_recording(path: str | os.PathLike[str]) -> Iterator[StreamRecord]:
+    """Every record of a ``.srpl`` file (plain or gzipped), in file order, lines untouched."""
+    src = os.fspath(path)
+    names: dict[bytes, str] = {}
+    for block in iter_record_blocks(path):
+        for i, line in enumerate(block.lines):
+            number = block.first_number + i
+            db, rp = block.dbs[i], block.rps[i]
+            dbs = names.get(db)
+            if dbs is None:
+                dbs = names[db] = decode_name(db, "database name", src, block.lineno_of(i) - 2, number)
+            rps = names.get(rp)
+            if rps is None:
+                rps = names[rp] = decode_name(rp, "retention policy", src, block.lineno_of(i) - 1, number)
+            yield StreamRecord(dbs, rps, line, number, block.lineno_of(i))
+
+
+class StreamRecordingWriter:
+    """Writes a gzipped ``.srpl`` recording (ns precision), the format Kapacitor stores.
+
+    ``write(db, rp, body)`` takes a line-protocol body in ns precision (as InfluxDB subscriptions
+    and kapfast's router deliver it); blank and ``#`` comment lines are skipped.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, compresslevel: int = 1) -> None:
+        self.path = os.fspath(path)
+        self._raw: io.BufferedWriter = open(self.path, "wb")  # noqa: SIM115 (closed by close())
+        # mtime=0 and no file name: the same points always give the same bytes.
+        self._gz = gzip.GzipFile(
+            filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0
+        )
+        self.records = 0
+        self.closed = False
+
+    def write(self, db: str, rp: str, body: bytes, *, default_time_ns: int | None = None) -> int:
+        """Append every point of ``body`` for ``db``/``rp``; returns the number of records written.
+
+        A line without a timestamp gets ``default_time_ns``; without one it is an error (a
+        recording needs a time per point). Nothing of ``body`` is written when it has an error.
+        """
+        if self.closed:
+            raise ValueError("write to a closed recording")
+        for name, what in ((db, "database"), (rp, "retention policy")):
+            if "\n" in name or "\r" in name:
+                raise ValueError(f"{what} name must not contain a newline: {name!r}")
+        prefix = f"{db}\n{rp}\n".encode()
+        out: list[bytes] = []
+        for lineno, raw in enumerate(body.split(b"\n"), 1):
+            line = raw[:-1] if raw.endswith(b"\r") else raw
+            if not line.strip() or line.lstrip(_WS).startswith(b"#"):
+                continue
+            head, tok = split_timestamp(line)
+            if tok is None:
+                if default_time_ns is None:
+                    raise RecordingError("point has no timestamp", lineno, 0, self.path)
+                line = b"%s %d" % (head, default_time_ns)
+            out.append(prefix)
+            out.append(line.lstrip(_WS))
+            out.append(b"\n")
+        if out:
+            self._gz.write(b"".join(out))
+        n = len(out) // 3
+        self.records += n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self._gz.close()
+            finally:
+                self._raw.close()
+
+    def __enter__(self) -> StreamRecordingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = [
+    "RecordBlock",
+    "StreamRecord",
+    "StreamRecordingWriter",
+    "decode_name",
+    "iter_record_blocks",
+    "read_stream_recording",
+]

@@ -1,0 +1,26 @@
+"""Durable state under the data dir (SQLite, stdlib): tasks, templates, recordings' metadata,
+replays and alert states."""
+
+from kapfast.storage.db import Database
+from kapfast.storage.stores import (
+    DBRP,
+    AlertState,
+    AlertStateStore,
+    RecordingRecord,
+    ReplayRecord,
+    Storage,
+    TaskRecord,
+    TemplateRecord,
+)
+
+__all__ = [
+    "DBRP",
+    "AlertState",
+    "AlertStateStore",
+    "Database",
+    "RecordingRecord",
+    "ReplayRecord",
+    "Storage",
+    "TaskRecord",
+    "TemplateRecord",
+]

@@ -1,0 +1,136 @@
+"""The SQLite database under the data dir: opening, durability settings and schema migrations.
+
+Every write is one transaction committed with ``synchronous=FULL`` in WAL mode, so an answer the
+API gives after a write ("task defined") survives a crash or power loss that follows it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kapfast.errors import StorageError
+
+# Each entry upgrades the schema by one version; never edit an entry that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        dbrps TEXT NOT NULL,
+        script TEXT NOT NULL,
+        template_id TEXT NOT NULL DEFAULT '',
+        vars TEXT NOT NULL DEFAULT '{}',
+        error TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        modified INTEGER NOT NULL,
+        last_enabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE templates (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        script TEXT NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        created INTEGER NOT NULL,
+        modified INTEGER NOT NULL
+    );
+    CREATE TABLE recordings (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0,
+        date INTEGER NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0
+    );
+    CREATE TABLE replays (
+        id TEXT PRIMARY KEY,
+        task TEXT NOT NULL,
+        recording TEXT NOT NULL,
+        recording_time INTEGER NOT NULL DEFAULT 0,
+        clock TEXT NOT NULL,
+        date INTEGER NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        stats TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE alert_states (
+        topic TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        task TEXT NOT NULL DEFAULT '',
+        node TEXT NOT NULL DEFAULT '',
+        level TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        details TEXT NOT NULL DEFAULT '',
+        time INTEGER NOT NULL,
+        duration INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (topic, event_id)
+    );
+    CREATE INDEX alert_states_by_task ON alert_states (task, node);
+    """,
+)
+
+
+class Database:
+    """One SQLite connection shared by the server's stores (calls are serialized by a lock)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (see `transaction`).
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"cannot open the database {self.path}: {exc}") from None
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.transaction() as c:
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StorageError(
+                    f"the database {self.path} was written by a newer kapfast (schema {version}, "
+                    f"this one knows {len(MIGRATIONS)})"
+                )
+            for step in MIGRATIONS[version:]:
+                for statement in step.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+            c.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed (durably) on success, rolled back on any error."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageError(f"database {self.path}: {exc}") from exc
+                raise
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError(f"database {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

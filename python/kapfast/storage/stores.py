@@ -1,0 +1,285 @@
+"""Typed stores over the database: tasks, templates, recordings, replays and alert states.
+
+The records mirror Kapacitor's resources (``client/v1`` shapes) so the HTTP API maps them one to one.
+Times are int nanoseconds since the epoch; 0 means "never" (Kapacitor's zero time).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kapfast.errors import NotFoundError
+from kapfast.storage.db import Database
+
+
+@dataclass(frozen=True)
+class DBRP:
+    db: str
+    rp: str
+
+    def __str__(self) -> str:
+        return f'"{self.db}"."{self.rp}"'
+
+
+@dataclass
+class TaskRecord:
+    id: str
+    type: str  # "stream" | "batch"
+    dbrps: list[DBRP]
+    script: str
+    status: str = "disabled"  # "enabled" | "disabled"
+    template_id: str = ""
+    vars: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    created: int = 0
+    modified: int = 0
+    last_enabled: int = 0
+
+
+@dataclass
+class TemplateRecord:
+    id: str
+    type: str
+    script: str
+    error: str = ""
+    created: int = 0
+    modified: int = 0
+
+
+@dataclass
+class RecordingRecord:
+    id: str
+    type: str  # "stream" | "batch"
+    path: str
+    status: str = "running"  # "running" | "finished" | "failed"
+    size: int = 0
+    date: int = 0
+    error: str = ""
+    progress: float = 0.0
+
+
+@dataclass
+class ReplayRecord:
+    id: str
+    task: str
+    recording: str
+    clock: str = "fast"  # "fast" | "real"
+    recording_time: bool = False
+    status: str = "running"
+    date: int = 0
+    error: str = ""
+    progress: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AlertState:
+    """The last non-OK state of one alert event (a group of an alert node, or a topic event)."""
+
+    topic: str
+    event_id: str
+    level: str
+    time: int
+    duration: int = 0
+    message: str = ""
+    details: str = ""
+    task: str = ""
+    node: str = ""
+
+
+def _matches(ident: str, pattern: str) -> bool:
+    return not pattern or fnmatch.fnmatchcase(ident, pattern)
+
+
+class _Table:
+    table = ""
+    noun = ""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def delete(self, ident: str) -> bool:
+        """Delete by id; True when something was deleted (deleting nothing is not an error)."""
+        with self.db.transaction() as c:
+            return c.execute(f"DELETE FROM {self.table} WHERE id = ?", (ident,)).rowcount > 0
+
+    def _row(self, ident: str) -> sqlite3.Row:
+        rows = self.db.query(f"SELECT * FROM {self.table} WHERE id = ?", (ident,))
+        if not rows:
+            raise NotFoundError(f"no {self.noun} exists with id {ident!r}")
+        return rows[0]
+
+    def _rows(self, pattern: str, offset: int, limit: int) -> list[sqlite3.Row]:
+        rows = self.db.query(f"SELECT * FROM {self.table} ORDER BY id")
+        picked = [r for r in rows if _matches(r["id"], pattern)]
+        return picked[offset : offset + limit if limit >= 0 else None]
+
+    def _upsert(self, row: dict[str, object]) -> None:
+        cols = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        with self.db.transaction() as c:
+            c.execute(f"INSERT OR REPLACE INTO {self.table} ({cols}) VALUES ({marks})", tuple(row.values()))
+
+    def exists(self, ident: str) -> bool:
+        return bool(self.db.query(f"SELECT 1 FROM {self.table} WHERE id = ?", (ident,)))
+
+
+class TaskStore(_Table):
+    table, noun = "tasks", "task"
+
+    def put(self, t: TaskRecord) -> None:
+        """Create or replace a task definition (one durable transaction)."""
+        row = asdict(t)
+        row["dbrps"] = json.dumps(row["dbrps"])
+        row["vars"] = json.dumps(row["vars"])
+        self._upsert(row)
+
+    def rename(self, old: str, new: str) -> None:
+        with self.db.transaction() as c:
+            c.execute("UPDATE tasks SET id = ? WHERE id = ?", (new, old))
+            c.execute("UPDATE replays SET task = ? WHERE task = ?", (new, old))
+            c.execute("UPDATE alert_states SET task = ? WHERE task = ?", (new, old))
+
+    @staticmethod
+    def _from_row(r: sqlite3.Row) -> TaskRecord:
+        row = dict(r)
+        row["dbrps"] = [DBRP(**d) for d in json.loads(row["dbrps"])]
+        row["vars"] = json.loads(row["vars"])
+        return TaskRecord(**row)
+
+    def get(self, ident: str) -> TaskRecord:
+        return self._from_row(self._row(ident))
+
+    def find(self, pattern: str = "", offset: int = 0, limit: int = -1) -> list[TaskRecord]:
+        return [self._from_row(r) for r in self._rows(pattern, offset, limit)]
+
+    def using_template(self, template_id: str) -> list[TaskRecord]:
+        rows = self.db.query("SELECT * FROM tasks WHERE template_id = ? ORDER BY id", (template_id,))
+        return [self._from_row(r) for r in rows]
+
+
+class TemplateStore(_Table):
+    table, noun = "templates", "template"
+
+    def put(self, t: TemplateRecord) -> None:
+        self._upsert(asdict(t))
+
+    @staticmethod
+    def _from_row(r: sqlite3.Row) -> TemplateRecord:
+        return TemplateRecord(**dict(r))
+
+    def get(self, ident: str) -> TemplateRecord:
+        return self._from_row(self._row(ident))
+
+    def find(self, pattern: str = "", offset: int = 0, limit: int = -1) -> list[TemplateRecord]:
+        return [self._from_row(r) for r in self._rows(pattern, offset, limit)]
+
+
+class RecordingStore(_Table):
+    table, noun = "recordings", "recording"
+
+    def put(self, r: RecordingRecord) -> None:
+        self._upsert(asdict(r))
+
+    @staticmethod
+    def _from_row(r: sqlite3.Row) -> RecordingRecord:
+        return RecordingRecord(**dict(r))
+
+    def get(self, ident: str) -> RecordingRecord:
+        return self._from_row(self._row(ident))
+
+    def find(self, pattern: str = "", offset: int = 0, limit: int = -1) -> list[RecordingRecord]:
+        return [self._from_row(r) for r in self._rows(pattern, offset, limit)]
+
+    def fail_running(self, reason: str) -> int:
+        """Mark recordings left running by a crash or restart as failed (as kapacitord does)."""
+        with self.db.transaction() as c:
+            return c.execute(
+                "UPDATE recordings SET status = 'failed', error = ? WHERE status = 'running'", (reason,)
+            ).rowcount
+
+
+class ReplayStore(_Table):
+    table, noun = "replays", "replay"
+
+    def put(self, r: ReplayRecord) -> None:
+        row = asdict(r)
+        row["recording_time"] = int(r.recording_time)
+        row["stats"] = json.dumps(r.stats)
+        self._upsert(row)
+
+    @staticmethod
+    def _from_row(r: sqlite3.Row) -> ReplayRecord:
+        row = dict(r)
+        row["recording_time"] = bool(row["recording_time"])
+        row["stats"] = json.loads(row["stats"])
+        return ReplayRecord(**row)
+
+    def get(self, ident: str) -> ReplayRecord:
+        return self._from_row(self._row(ident))
+
+    def find(self, pattern: str = "", offset: int = 0, limit: int = -1) -> list[ReplayRecord]:
+        return [self._from_row(r) for r in self._rows(pattern, offset, limit)]
+
+    def fail_running(self, reason: str) -> int:
+        with self.db.transaction() as c:
+            return c.execute(
+                "UPDATE replays SET status = 'failed', error = ? WHERE status = 'running'", (reason,)
+            ).rowcount
+
+
+class AlertStateStore:
+    """Last non-OK state per alert event, so a restart neither re-fires nor forgets an alert.
+
+    A state is removed when its event returns to OK, as Kapacitor's topic store does.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, s: AlertState) -> None:
+        with self.db.transaction() as c:
+            if s.level == "OK":
+                c.execute("DELETE FROM alert_states WHERE topic = ? AND event_id = ?", (s.topic, s.event_id))
+                return
+            row = asdict(s)
+            cols, marks = ", ".join(row), ", ".join("?" * len(row))
+            c.execute(f"INSERT OR REPLACE INTO alert_states ({cols}) VALUES ({marks})", tuple(row.values()))
+
+    def for_topic(self, topic: str) -> dict[str, AlertState]:
+        rows = self.db.query("SELECT * FROM alert_states WHERE topic = ?", (topic,))
+        return {r["event_id"]: self._from_row(r) for r in rows}
+
+    def for_task(self, task: str) -> list[AlertState]:
+        rows = self.db.query("SELECT * FROM alert_states WHERE task = ? ORDER BY topic, event_id", (task,))
+        return [self._from_row(r) for r in rows]
+
+    def delete_topic(self, topic: str) -> int:
+        with self.db.transaction() as c:
+            return c.execute("DELETE FROM alert_states WHERE topic = ?", (topic,)).rowcount
+
+    def topics(self) -> list[str]:
+        return [r[0] for r in self.db.query("SELECT DISTINCT topic FROM alert_states ORDER BY topic")]
+
+    @staticmethod
+    def _from_row(r: sqlite3.Row) -> AlertState:
+        return AlertState(**dict(r))
+
+
+class Storage:
+    """All stores over one database file."""
+
+    def __init__(self, path: str | Any) -> None:
+        self.db = Database(path)
+        self.tasks = TaskStore(self.db)
+        self.templates = TemplateStore(self.db)
+        self.recordings = RecordingStore(self.db)
+        self.replays = ReplayStore(self.db)
+        self.alert_states = AlertStateStore(self.db)
+
+    def close(self) -> None:
+        self.db.close()

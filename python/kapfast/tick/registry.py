@@ -1,0 +1,749 @@
+"""The node registry: every Kapacitor pipeline node as data.
+
+One declarative table that the compiler checks scripts against and the engine builds from: for
+each node kind its edge types (what it wants from its parent, what it provides to its children),
+the arguments of the chain method that creates it, its property methods with argument types and
+defaults, and, for ``alert``, the inline handlers with their own property methods.
+
+Signatures are written in a compact form parsed once at import:
+
+    "period(duration)"         one argument, stored as the value
+    "align()"                  flag, stored as True
+    "as(string...)"            variadic, stored as a list
+    "stateChangesOnly(duration?)"  optional argument: the value, or True when called bare
+    "flapping(float, float)"   several arguments, stored as a list
+    "+tag(string, string)"     repeatable: every call appends its argument list
+    "+to(string...)"           repeatable with one or variadic arguments: one flat list
+
+Argument types: ``string int float bool duration lambda regex star node time any``; ``a|b``
+accepts either. ``any`` is any literal (string, number, bool, duration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from kapfast.tick.pipeline import Duration, value_to_json
+
+# Edge types
+STREAM = "stream"
+BATCH = "batch"
+NONE = "none"
+SAME = "same"  # provides what its parent provides (wants too)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A chain or property method signature."""
+
+    name: str
+    args: tuple[str, ...] = ()  # type of each fixed argument
+    variadic: str | None = None  # type of any further arguments
+    optional: bool = False  # the (single) argument may be left out
+    repeat: bool = False  # each call appends instead of replacing
+
+    @property
+    def min_args(self) -> int:
+        return 0 if self.optional else len(self.args)
+
+    @property
+    def max_args(self) -> int | None:
+        return None if self.variadic else len(self.args)
+
+    def arg_type(self, i: int) -> str:
+        return self.args[i] if i < len(self.args) else (self.variadic or "")
+
+    def signature(self) -> str:
+        parts = list(self.args)
+        if self.optional and parts:
+            parts[-1] += "?"
+        if self.variadic:
+            parts.append(self.variadic + "...")
+        return f"{self.name}({', '.join(parts)})"
+
+
+def _sig(text: str) -> Method:
+    repeat = text.startswith("+")
+    text = text.lstrip("+")
+    name, rest = text.split("(", 1)
+    inner = rest.rstrip(")").strip()
+    args: list[str] = []
+    variadic = None
+    optional = False
+    if inner:
+        for part in (p.strip() for p in inner.split(",")):
+            if part.endswith("..."):
+                variadic = part[:-3]
+            elif part.endswith("?"):
+                optional = True
+                args.append(part[:-1])
+            else:
+                args.append(part)
+    return Method(name, tuple(args), variadic, optional, repeat)
+
+
+def _props(*sigs: str) -> Mapping[str, Method]:
+    methods = {m.name: m for m in map(_sig, sigs)}
+    return MappingProxyType(methods)
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """An inline alert handler (``.log(path)``, ``.post(url)`` ...)."""
+
+    kind: str
+    create: Method  # the alert property method that adds the handler
+    properties: Mapping[str, Method]
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    kind: str  # the chain method name (``mean``, ``httpOut``)
+    desc: str  # the name stem Kapacitor uses in node names and DOT (``http_out2``)
+    go_type: str  # Kapacitor's Go type, used in error messages users search for
+    wants: str
+    provides: str
+    create: Method  # chain method that creates it (args of the node)
+    properties: Mapping[str, Method]
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    chains: bool = True  # has the common chain methods (a "chainnode")
+    only_chains: tuple[str, ...] = ()  # for sources: the only chain methods allowed
+    handlers: Mapping[str, HandlerSpec] = field(default_factory=lambda: MappingProxyType({}))
+    internal: bool = False  # not creatable from a script (noop)
+
+
+_QUIET = "quiet()"
+_INFLUXQL_PROPS = _props(_QUIET, "as(string)", "usePointTimes()")
+
+_NODES: dict[str, NodeSpec] = {}
+
+
+def _node(
+    kind: str,
+    create: str,
+    wants: str,
+    provides: str,
+    props: tuple[str, ...] = (),
+    defaults: Mapping[str, Any] | None = None,
+    desc: str | None = None,
+    go_type: str | None = None,
+    **kw: Any,
+) -> None:
+    _NODES[kind] = NodeSpec(
+        kind=kind,
+        desc=desc or kind,
+        go_type=go_type or (kind[0].upper() + kind[1:] + "Node"),
+        wants=wants,
+        provides=provides,
+        create=_sig(create),
+        properties=_props(_QUIET, *props),
+        defaults=MappingProxyType(dict(defaults or {})),
+        **kw,
+    )
+
+
+# -- sources ---------------------------------------------------------------------------------------
+_node("stream", "stream()", NONE, STREAM, only_chains=("from",))
+_node("batch", "batch()", NONE, BATCH, only_chains=("query", "queryFlux"))
+_node(
+    "stats",
+    "stats(duration)",
+    NONE,
+    STREAM,
+    ("align()",),
+)
+_node("noop", "noop()", SAME, SAME, go_type="NoOpNode", internal=True)
+
+# -- stream and batch entry nodes ------------------------------------------------------------------
+_node(
+    "from",
+    "from()",
+    STREAM,
+    STREAM,
+    (
+        "database(string)",
+        "retentionPolicy(string)",
+        "measurement(string)",
+        "where(lambda)",
+        "groupBy(string|star...)",
+        "groupByMeasurement()",
+        "truncate(duration)",
+        "round(duration)",
+    ),
+)
+_QUERY_COMMON = (
+    "period(duration)",
+    "every(duration)",
+    "cron(string)",
+    "offset(duration)",
+    "align()",
+    "cluster(string)",
+)
+_node(
+    "query",
+    "query(string)",
+    BATCH,
+    BATCH,
+    (
+        *_QUERY_COMMON,
+        "alignGroup()",
+        "groupBy(string|star|time...)",
+        "groupByMeasurement()",
+        "fill(string|int|float)",
+    ),
+)
+_node(
+    "queryFlux",
+    "queryFlux(string)",
+    BATCH,
+    BATCH,
+    (*_QUERY_COMMON, "org(string)", "orgID(string)"),
+    desc="query_flux",
+    go_type="QueryFluxNode",
+)
+
+# -- transformations -------------------------------------------------------------------------------
+_node("where", "where(lambda)", SAME, SAME)
+_node("eval", "eval(lambda...)", SAME, SAME, ("as(string...)", "tags(string...)", "keep(string...)"))
+_node(
+    "groupBy",
+    "groupBy(string|star|lambda...)",
+    SAME,
+    SAME,
+    ("exclude(string...)", "byMeasurement()"),
+    desc="groupby",
+)
+_node(
+    "window",
+    "window()",
+    STREAM,
+    BATCH,
+    (
+        "period(duration)",
+        "every(duration)",
+        "align()",
+        "fillPeriod()",
+        "periodCount(int)",
+        "everyCount(int)",
+    ),
+)
+_node("log", "log()", SAME, SAME, ("level(string)", "prefix(string)"), {"level": "INFO", "prefix": ""})
+_node(
+    "influxDBOut",
+    "influxDBOut()",
+    SAME,
+    NONE,
+    (
+        "cluster(string)",
+        "database(string)",
+        "retentionPolicy(string)",
+        "measurement(string)",
+        "writeConsistency(string)",
+        "precision(string)",
+        "buffer(int)",
+        "flushInterval(duration)",
+        "+tag(string, string)",
+        "create()",
+    ),
+    {"buffer": 1000, "flushInterval": Duration(10_000_000_000, "10s")},
+    desc="influxdb_out",
+    go_type="InfluxDBOutNode",
+    chains=False,
+)
+_node("httpOut", "httpOut(string)", SAME, SAME, ("endpoint(string)",), desc="http_out", go_type="HTTPOutNode")
+_node(
+    "httpPost",
+    "httpPost(string...)",
+    SAME,
+    SAME,
+    (
+        "+endpoint(string)",
+        "+header(string, string)",
+        "captureResponse()",
+        "codeField(string)",
+        "timeout(duration)",
+    ),
+    desc="http_post",
+    go_type="HTTPPostNode",
+)
+_node(
+    "derivative",
+    "derivative(string)",
+    SAME,
+    SAME,
+    ("unit(duration)", "nonNegative()", "as(string)"),
+    {"unit": Duration(1_000_000_000, "1s"), "as": "derivative"},
+)
+_node(
+    "join",
+    "join(node...)",
+    SAME,
+    SAME,
+    (
+        "as(string...)",
+        "on(string...)",
+        "delimiter(string)",
+        "tolerance(duration)",
+        "fill(string|int|float)",
+        "streamName(string)",
+        "deleteAll(bool?)",
+    ),
+    {"delimiter": "."},
+)
+_node("union", "union(node...)", SAME, SAME, ("rename(string)",))
+_node("shift", "shift(duration)", SAME, SAME)
+_node("sample", "sample(int|duration)", SAME, SAME)
+_node(
+    "stateDuration",
+    "stateDuration(lambda)",
+    SAME,
+    SAME,
+    ("as(string)", "unit(duration)"),
+    {"as": "state_duration", "unit": Duration(1_000_000_000, "1s")},
+    desc="state_duration",
+)
+_node(
+    "stateCount", "stateCount(lambda)", SAME, SAME, ("as(string)",), {"as": "state_count"}, desc="state_count"
+)
+_node("changeDetect", "changeDetect(string...)", SAME, SAME)
+_node("default", "default()", SAME, SAME, ("+field(string, any)", "+tag(string, string)"))
+_node("delete", "delete()", SAME, SAME, ("+field(string)", "+tag(string)"))
+_node("barrier", "barrier()", SAME, SAME, ("idle(duration)", "period(duration)", "delete(bool?)"))
+_node(
+    "kapacitorLoopback",
+    "kapacitorLoopback()",
+    SAME,
+    NONE,
+    ("database(string)", "retentionPolicy(string)", "measurement(string)", "+tag(string, string)"),
+    desc="kapacitor_loopback",
+    chains=False,
+)
+_node(
+    "combine",
+    "combine(lambda...)",
+    SAME,
+    STREAM,
+    ("as(string...)", "delimiter(string)", "tolerance(duration)", "max(int)"),
+    {"delimiter": ".", "max": 1_000_000},
+)
+_node(
+    "flatten",
+    "flatten()",
+    SAME,
+    SAME,
+    ("on(string...)", "delimiter(string)", "tolerance(duration)", "dropOriginalFieldName(bool?)"),
+    {"delimiter": "."},
+)
+_node(
+    "sideload",
+    "sideload()",
+    SAME,
+    SAME,
+    (
+        "source(string)",
+        "httpUser(string)",
+        "httpPassword(string)",
+        "order(string...)",
+        "+field(string, any)",
+        "+tag(string, string)",
+    ),
+)
+_node("trickle", "trickle()", BATCH, STREAM)
+_AUTOSCALE_COMMON = (
+    "cluster(string)",
+    "currentField(string)",
+    "max(int)",
+    "min(int)",
+    "replicas(lambda)",
+    "increaseCooldown(duration)",
+    "decreaseCooldown(duration)",
+)
+_node(
+    "k8sAutoscale",
+    "k8sAutoscale()",
+    SAME,
+    STREAM,
+    (
+        *_AUTOSCALE_COMMON,
+        "namespace(string)",
+        "kind(string)",
+        "resourceName(string)",
+        "resourceNameTag(string)",
+        "namespaceTag(string)",
+        "kindTag(string)",
+        "resourceTag(string)",
+    ),
+    {
+        "kind": "deployments",
+        "min": 1,
+        "namespaceTag": "namespace",
+        "kindTag": "kind",
+        "resourceTag": "resource",
+    },
+    desc="k8s_autoscale",
+    go_type="K8sAutoscaleNode",
+)
+_node(
+    "swarmAutoscale",
+    "swarmAutoscale()",
+    SAME,
+    STREAM,
+    (*_AUTOSCALE_COMMON, "serviceName(string)", "serviceNameTag(string)", "outputServiceNameTag(string)"),
+    {"min": 1},
+    desc="swarm_autoscale",
+)
+_node(
+    "ec2Autoscale",
+    "ec2Autoscale()",
+    SAME,
+    STREAM,
+    (*_AUTOSCALE_COMMON, "groupName(string)", "groupNameTag(string)", "outputGroupNameTag(string)"),
+    {"min": 1},
+    desc="ec2_autoscale",
+    go_type="Ec2AutoscaleNode",
+)
+
+# -- InfluxQL functions (one InfluxQLNode each) ----------------------------------------------------
+INFLUXQL_FUNCTIONS: dict[str, tuple[str, str]] = {
+    # name: (chain signature, provides)
+    "count": ("count(string)", STREAM),
+    "sum": ("sum(string)", STREAM),
+    "mean": ("mean(string)", STREAM),
+    "min": ("min(string)", STREAM),
+    "max": ("max(string)", STREAM),
+    "first": ("first(string)", STREAM),
+    "last": ("last(string)", STREAM),
+    "median": ("median(string)", STREAM),
+    "mode": ("mode(string)", STREAM),
+    "spread": ("spread(string)", STREAM),
+    "stddev": ("stddev(string)", STREAM),
+    "percentile": ("percentile(string, float)", STREAM),
+    "distinct": ("distinct(string)", BATCH),
+    "top": ("top(int, string, string...)", BATCH),
+    "bottom": ("bottom(int, string, string...)", BATCH),
+    "elapsed": ("elapsed(string, duration)", SAME),
+    "difference": ("difference(string)", SAME),
+    "movingAverage": ("movingAverage(string, int)", SAME),
+    "cumulativeSum": ("cumulativeSum(string)", SAME),
+    "holtWinters": ("holtWinters(string, int, int, duration)", BATCH),
+    "holtWintersWithFit": ("holtWintersWithFit(string, int, int, duration)", BATCH),
+}
+for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
+    _NODES[_name] = NodeSpec(
+        kind=_name,
+        desc=_name,
+        go_type="InfluxQLNode",
+        wants=SAME,
+        provides=_provides,
+        create=_sig(_create),
+        properties=_INFLUXQL_PROPS,
+        defaults=MappingProxyType({"as": _name}),
+    )
+
+# -- alert and its handlers ------------------------------------------------------------------------
+_HANDLERS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
+    # kind: (create signature, handler properties, defaults)
+    "log": ("log(string)", ("mode(int)",), {"mode": 0o600}),
+    "post": (
+        "post(string...)",
+        (
+            "endpoint(string)",
+            "+header(string, string)",
+            "captureResponse()",
+            "timeout(duration)",
+            "skipSSLVerification()",
+        ),
+        {},
+    ),
+    "tcp": ("tcp(string)", (), {}),
+    "exec": ("exec(string, string...)", (), {}),
+    "email": ("email(string...)", ("+to(string...)", "+toTemplates(string...)"), {}),
+    "slack": (
+        "slack()",
+        ("workspace(string)", "channel(string)", "username(string)", "iconEmoji(string)"),
+        {},
+    ),
+    "pagerDuty2": (
+        "pagerDuty2()",
+        ("routingKey(string)", "serviceKey(string)", "+link(string, string...)"),
+        {},
+    ),
+    "pagerDuty": ("pagerDuty()", ("serviceKey(string)",), {}),
+    "opsGenie": ("opsGenie()", ("teams(string...)", "recipients(string...)"), {}),
+    "opsGenie2": (
+        "opsGenie2()",
+        ("teams(string...)", "recipients(string...)", "recoveryAction(string)"),
+        {},
+    ),
+    "victorOps": ("victorOps()", ("routingKey(string)",), {}),
+    "telegram": (
+        "telegram()",
+        ("chatId(string)", "parseMode(string)", "disableWebPagePreview()", "disableNotification()"),
+        {},
+    ),
+    "teams": ("teams()", ("channelURL(string)",), {}),
+    "discord": (
+        "discord()",
+        ("workspace(string)", "username(string)", "avatarUrl(string)", "embedTitle(string)"),
+        {},
+    ),
+    "pushover": (
+        "pushover()",
+        (
+            "userKey(string)",
+            "device(string)",
+            "title(string)",
+            "uRL(string)",
+            "uRLTitle(string)",
+            "sound(string)",
+        ),
+        {},
+    ),
+    "sensu": ("sensu()", ("source(string)", "handlers(string...)", "+metadata(string, any)"), {}),
+    "alerta": (
+        "alerta()",
+        (
+            "token(string)",
+            "resource(string)",
+            "event(string)",
+            "environment(string)",
+            "group(string)",
+            "value(string)",
+            "origin(string)",
+            "services(string...)",
+            "correlated(string...)",
+            "+attribute(string, any)",
+            "timeout(duration)",
+        ),
+        {},
+    ),
+    "bigPanda": (
+        "bigPanda()",
+        (
+            "appKey(string)",
+            "host(string)",
+            "primaryProperty(string)",
+            "secondaryProperty(string)",
+            "+attribute(string, any)",
+        ),
+        {},
+    ),
+    "hipChat": ("hipChat()", ("room(string)", "token(string)"), {}),
+    "mqtt": ("mqtt(string)", ("brokerName(string)", "qos(int)", "retained(bool?)"), {}),
+    # removed from later Kapacitor releases; scripts written for 1.2–1.4 still use it
+    "alertManager": (
+        "alertManager()",
+        (
+            "room(string)",
+            "alertManagerTagName(string...)",
+            "alertManagerTagValue(string...)",
+            "alertManagerAnnotationName(string...)",
+            "alertManagerAnnotationValue(string...)",
+        ),
+        {},
+    ),
+    "snmpTrap": ("snmpTrap(string)", ("+data(string, string, string)",), {}),
+    "kafka": (
+        "kafka()",
+        (
+            "cluster(string)",
+            "kafkaTopic(string)",
+            "template(string)",
+            "disablePartitionById()",
+            "partitionHashAlgorithm(string)",
+        ),
+        {"partitionHashAlgorithm": "crc32"},
+    ),
+    "serviceNow": (
+        "serviceNow()",
+        (
+            "url(string)",
+            "username(string)",
+            "password(string)",
+            "source(string)",
+            "node(string)",
+            "type(string)",
+            "resource(string)",
+            "metricName(string)",
+            "messageKey(string)",
+            "+additionalInfo(string, any)",
+        ),
+        {},
+    ),
+    "zenoss": (
+        "zenoss()",
+        (
+            "url(string)",
+            "username(string)",
+            "password(string)",
+            "action(string)",
+            "method(string)",
+            "type(string)",
+            "tid(int)",
+            "collector(string)",
+            "summary(string)",
+            "device(string)",
+            "component(string)",
+            "eventClassKey(string)",
+            "eventClass(string)",
+            "message(string)",
+            "+customField(string, any)",
+        ),
+        {},
+    ),
+    "talk": ("talk()", (), {}),
+}
+
+ALERT_HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
+    {
+        kind: HandlerSpec(kind, _sig(create), _props(*props), MappingProxyType(defaults))
+        for kind, (create, props, defaults) in _HANDLERS.items()
+    }
+)
+
+DEFAULT_ALERT_ID = "{{ .Name }}:{{ .Group }}"
+DEFAULT_ALERT_MESSAGE = "{{ .ID }} is {{ .Level }}"
+DEFAULT_ALERT_DETAILS = "{{ json . }}"
+
+_node(
+    "alert",
+    "alert()",
+    SAME,
+    SAME,
+    (
+        "id(string)",
+        "message(string)",
+        "details(string)",
+        "info(lambda)",
+        "warn(lambda)",
+        "crit(lambda)",
+        "infoReset(lambda)",
+        "warnReset(lambda)",
+        "critReset(lambda)",
+        "history(int)",
+        "flapping(float, float)",
+        "stateChangesOnly(duration?)",
+        "noRecoveries()",
+        "all()",
+        "topic(string)",
+        "category(string)",
+        "+inhibit(string, string...)",
+        "levelTag(string)",
+        "levelField(string)",
+        "messageField(string)",
+        "idTag(string)",
+        "idField(string)",
+        "durationField(string)",
+        "snoozeDuration(duration)",
+    ),
+    {
+        "id": DEFAULT_ALERT_ID,
+        "message": DEFAULT_ALERT_MESSAGE,
+        "details": DEFAULT_ALERT_DETAILS,
+        "history": 21,
+    },
+    handlers=ALERT_HANDLERS,
+)
+
+NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)
+
+# Chain methods every "chainnode" has (pipeline/node.go), plus the InfluxQL functions.
+COMMON_CHAINS: tuple[str, ...] = (
+    "where",
+    "httpOut",
+    "httpPost",
+    "influxDBOut",
+    "kapacitorLoopback",
+    "alert",
+    "union",
+    "join",
+    "combine",
+    "flatten",
+    "eval",
+    "groupBy",
+    "window",
+    "barrier",
+    "sample",
+    "derivative",
+    "changeDetect",
+    "shift",
+    "log",
+    "default",
+    "delete",
+    "k8sAutoscale",
+    "swarmAutoscale",
+    "ec2Autoscale",
+    "stateDuration",
+    "stateCount",
+    "sideload",
+    "trickle",
+    *INFLUXQL_FUNCTIONS,
+)
+# Chain methods of every node, chainnode or not.
+EVERY_NODE_CHAINS: tuple[str, ...] = ("stats", "deadman")
+
+DEADMAN = Method("deadman", ("float", "duration"), "lambda")
+
+# Deadman alert id/message, as Kapacitor's [deadman] configuration defaults them. NODE_NAME and
+# INTERVAL are replaced by the watched node's name and the interval.
+DEADMAN_ID = "{{ .Group }}:NODE_NAME"
+DEADMAN_MESSAGE = (
+    '{{ .ID }} is {{ if eq .Level "OK" }}alive{{ else }}dead{{ end }}: '
+    '{{ index .Fields "emitted" | printf "%0.3f" }} points/INTERVAL.'
+)
+
+
+def chain_methods(spec: NodeSpec) -> tuple[str, ...]:
+    """Names of the chain methods allowed on a node of this kind."""
+    if spec.only_chains:
+        return (*spec.only_chains, *EVERY_NODE_CHAINS)
+    if spec.chains:
+        return (*COMMON_CHAINS, *EVERY_NODE_CHAINS)
+    return EVERY_NODE_CHAINS
+
+
+def chain_method(name: str) -> Method | None:
+    """Signature of a chain method (the node it creates), ``None`` when there is no such method."""
+    if name == "deadman":
+        return DEADMAN
+    spec = NODES.get(name)
+    if spec is None or spec.internal or name in ("stream", "batch"):
+        return None
+    return spec.create
+
+
+def describe() -> dict[str, Any]:
+    """The whole registry as plain data (for docs, the engine, and `kapfast` tooling)."""
+
+    def m(method: Method) -> dict[str, Any]:
+        return {
+            "args": list(method.args),
+            "variadic": method.variadic,
+            "optional": method.optional,
+            "repeat": method.repeat,
+        }
+
+    return {
+        kind: {
+            "desc": spec.desc,
+            "wants": spec.wants,
+            "provides": spec.provides,
+            "create": m(spec.create),
+            "properties": {n: m(p) for n, p in spec.properties.items()},
+            "defaults": {k: value_to_json(v) for k, v in spec.defaults.items()},
+            "chains": list(chain_methods(spec)),
+            "handlers": {
+                k: {
+                    "create": m(h.create),
+                    "properties": {n: m(p) for n, p in h.properties.items()},
+                    "defaults": {k: value_to_json(v) for k, v in h.defaults.items()},
+                }
+                for k, h in spec.handlers.items()
+            },
+        }
+        for kind, spec in NODES.items()
+    }

@@ -1,0 +1,284 @@
+"""Stream recordings (.srpl): reading, replay time shift and chunking, writing."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from kapfast.errors import InputError
+from kapfast.recordings import (
+    RecordingError,
+    StreamRecordingWriter,
+    detect_stream_precision,
+    raw_stream_chunks,
+    read_stream_recording,
+    replay_offset_ns,
+    split_timestamp,
+    stream_chunks,
+)
+
+S = 1_000_000_000
+T0 = 31_536_000 * S  # 1971-01-01T00:00:00Z, the conformance clock zero
+
+
+def write(tmp_path: Path, data: bytes, name: str = "r.srpl", *, gz: bool = False) -> Path:
+    p = tmp_path / name
+    p.write_bytes(gzip.compress(data) if gz else data)
+    return p
+
+
+# -- every conformance file -------------------------------------------------------------------
+
+
+def test_conformance_file_reads(srpl_file: Path) -> None:
+    raw_lines = srpl_file.read_bytes().rstrip(b"\n").split(b"\n")
+    recs = list(read_stream_recording(srpl_file))
+    assert len(recs) == len(raw_lines) // 3 > 0
+    assert [r.line for r in recs] == raw_lines[2::3]
+    assert all(r.db == "dbname" and r.rp == "rpname" for r in recs)
+    chunks = list(stream_chunks(srpl_file, clock_zero_ns=T0))
+    assert sum(c.count for c in chunks) == len(recs)
+    assert chunks[0].first_time_ns == T0
+    body = b"".join(c.body for c in chunks)
+    assert body.count(b"\n") == len(recs) and body.endswith(b"\n")
+    # Every line keeps its text before the timestamp; times are shifted by one common amount.
+    first_ts = int(split_timestamp(recs[0].line)[1] or b"0")
+    for rec, out in zip(recs, body.split(b"\n"), strict=False):
+        head, tok = split_timestamp(rec.line)
+        assert tok is not None
+        assert out == head + b" " + str((int(tok) - first_ts) * S + T0).encode()
+
+
+def test_out_of_order_file_keeps_file_order(conformance_data: Path) -> None:
+    path = conformance_data / "TestStream_JoinN.srpl"
+    times = [t for c in stream_chunks(path, clock_zero_ns=0, max_lines=1) for t in [c.first_time_ns]]
+    assert times != sorted(times), "this file has a late point"
+    (chunk,) = stream_chunks(path, clock_zero_ns=0)
+    assert chunk.min_time_ns == min(times) and chunk.max_time_ns == max(times)
+    assert chunk.last_time_ns == times[-1]
+
+
+def test_last_record_without_newline(conformance_data: Path) -> None:
+    path = conformance_data / "TestStream_LambdaNow.srpl"
+    assert not path.read_bytes().endswith(b"\n")
+    assert len(list(read_stream_recording(path))) == 3
+
+
+# -- synthetic edge cases ------------------------------------------------------------------------
+
+
+def test_gzip_is_detected_by_content_not_name(tmp_path: Path) -> None:
+    data = b"db\nrp\ncpu v=1 5\ndb\nrp\ncpu v=2 6"
+    for name in ("a.srpl", "a.txt", "a.srpl.gz"):
+        p = write(tmp_path, data, name, gz=True)
+        assert [r.line for r in read_stream_recording(p)] == [b"cpu v=1 5", b"cpu v=2 6"]
+
+
+def test_crlf_and_trailing_blank_lines_are_tolerated(tmp_path: Path) -> None:
+    p = write(tmp_path, b"db\r\nrp\r\ncpu v=1 5\r\n\n  \n")
+    (rec,) = read_stream_recording(p)
+    assert (rec.db, rec.rp, rec.line, rec.number, rec.lineno) == ("db", "rp", b"cpu v=1 5", 1, 3)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "record", "message"),
+    [
+        (b"db\nrp\ncpu v=1 1\ndb\n", 4, 2, "retention policy line was expected"),
+        (b"db\nrp\ncpu v=1 1\ndb\nrp", 5, 2, "line-protocol line was expected"),
+        (b"db\nrp\ncpu v=1 1\n\ndb\nrp\ncpu v=1 2\n", 4, 2, "blank line"),
+        (b"db\nrp\n\n", 3, 1, "empty line-protocol line"),
+        (b"\xff\nrp\ncpu v=1 1\n", 1, 1, "not valid UTF-8"),
+    ],
+)
+@pytest.mark.parametrize("block", [5, 1 << 20])
+def test_malformed_files_name_line_and_record(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    data: bytes,
+    line: int,
+    record: int,
+    message: str,
+    block: int,
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
+    p = write(tmp_path, data)
+    with pytest.raises(RecordingError) as err:
+        list(read_stream_recording(p))
+    assert isinstance(err.value, InputError)
+    assert (err.value.line, err.value.record) == (line, record)
+    assert message in str(err.value) and str(p) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"cpu v=1 12a3", "bad timestamp '12a3'"),
+        (b"cpu v=1 1_000", "bad timestamp"),
+        (b"cpu v=1 +5", "bad timestamp"),
+        (b"cpu v=1", "no timestamp"),
+        (b"cpu v=1 99999999999999999999", "out of range"),
+    ],
+)
+@pytest.mark.parametrize("block", [5, 1 << 20])
+def test_bad_timestamps_are_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: bytes, message: str, block: int
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
+    p = write(tmp_path, b"db\nrp\ncpu v=0 1\ndb\nrp\n" + line + b"\n")
+    with pytest.raises(RecordingError, match=message) as err:
+        list(stream_chunks(p))
+    assert (err.value.line, err.value.record) == (6, 2)
+
+
+@pytest.mark.parametrize(
+    ("line", "head", "tok"),
+    [
+        (b"cpu v=1 5", b"cpu v=1", b"5"),
+        (b"cpu v=39   0000000001", b"cpu v=39", b"0000000001"),
+        (b"cpu v=1 -5  ", b"cpu v=1", b"-5"),
+        (b"cpu v=1", b"cpu v=1", None),
+        (b'cpu s="a b 12"', b'cpu s="a b 12"', None),
+        (b'cpu s="a 1",g=2', b'cpu s="a 1",g=2', None),
+        (b'cpu s="a 1" 7', b'cpu s="a 1"', b"7"),
+        (b"cpu,h=a\\ 1 v=1", b"cpu,h=a\\ 1 v=1", None),
+        (b"cpu,h=a\\ b v=1\t9", b"cpu,h=a\\ b v=1", b"9"),
+        (b"cpu", b"cpu", None),
+    ],
+)
+def test_split_timestamp(line: bytes, head: bytes, tok: bytes | None) -> None:
+    assert split_timestamp(line) == (head, tok)
+
+
+def test_shift_precision_and_no_clock_zero(tmp_path: Path) -> None:
+    p = write(tmp_path, b"db\nrp\ncpu v=1 10\ndb\nrp\ncpu v=2 12\ndb\nrp\ncpu v=3 11\n")
+    (c,) = stream_chunks(p, clock_zero_ns=100)
+    assert c.body == b"cpu v=1 100\ncpu v=2 2000000100\ncpu v=3 1000000100\n"
+    assert (c.first_time_ns, c.last_time_ns, c.min_time_ns, c.max_time_ns) == (
+        100,
+        1_000_000_100,
+        100,
+        2_000_000_100,
+    )
+    (c,) = stream_chunks(p)  # times as recorded, seconds -> ns
+    assert c.body == b"cpu v=1 10000000000\ncpu v=2 12000000000\ncpu v=3 11000000000\n"
+    (c,) = stream_chunks(p, precision="ms", clock_zero_ns=0)
+    assert c.body == b"cpu v=1 0\ncpu v=2 2000000\ncpu v=3 1000000\n"
+    with pytest.raises(ValueError, match="unknown precision"):
+        list(stream_chunks(p, precision="weeks"))
+
+
+def test_chunks_group_consecutive_dbrp_and_bound_size(tmp_path: Path) -> None:
+    recs = [("a", "x", 1), ("a", "x", 2), ("b", "x", 3), ("a", "y", 4), ("a", "x", 5), ("a", "x", 6)]
+    p = write(tmp_path, b"".join(f"{d}\n{r}\nm v=1 {t}\n".encode() for d, r, t in recs))
+    got = [(c.db, c.rp, c.count) for c in stream_chunks(p, precision="ns")]
+    assert got == [("a", "x", 2), ("b", "x", 1), ("a", "y", 1), ("a", "x", 2)]
+    assert [c.count for c in stream_chunks(p, precision="ns", max_lines=1)] == [1] * 6
+    small = [c.count for c in stream_chunks(p, precision="ns", max_bytes=8)]
+    assert small == [1] * 6  # each line is longer than the bound: one line per chunk, nothing lost
+
+
+def test_detect_precision(tmp_path: Path) -> None:
+    assert detect_stream_precision(write(tmp_path, b"d\nr\nm v=1 1\n", "s.srpl")) == "s"
+    assert detect_stream_precision(write(tmp_path, b"d\nr\nm v=1 1700000000000000000\n", "n.srpl")) == "ns"
+    assert detect_stream_precision(write(tmp_path, b"d\nr\nm v=1 1\n", "g.srpl", gz=True)) == "ns"
+    p = write(tmp_path, b"d\nr\nm v=1 1700000000000000000\n", "auto.srpl")
+    (c,) = stream_chunks(p, precision="auto")
+    assert c.first_time_ns == 1_700_000_000_000_000_000
+
+
+def test_writer_round_trip(tmp_path: Path) -> None:
+    p = tmp_path / "rec.srpl"
+    with StreamRecordingWriter(p) as w:
+        assert (
+            w.write("telegraf", "autogen", b"cpu,host=a v=1 1700000000000000000\n\n# c\ncpu v=2 5\r\n") == 2
+        )
+        assert w.write("other db", "", b'mem s="x y" 7') == 1
+        assert w.write("telegraf", "autogen", b"cpu v=3", default_time_ns=9) == 1
+        with pytest.raises(RecordingError, match="no timestamp"):
+            w.write("telegraf", "autogen", b"cpu v=4 1\ncpu v=5")
+        with pytest.raises(ValueError, match="newline"):
+            w.write("a\nb", "rp", b"cpu v=1 1")
+        assert w.records == 4
+    assert p.read_bytes()[:2] == b"\x1f\x8b"
+    recs = [(r.db, r.rp, r.line) for r in read_stream_recording(p)]
+    assert recs == [
+        ("telegraf", "autogen", b"cpu,host=a v=1 1700000000000000000"),
+        ("telegraf", "autogen", b"cpu v=2 5"),
+        ("other db", "", b'mem s="x y" 7'),
+        ("telegraf", "autogen", b"cpu v=3 9"),
+    ]
+    bodies = [(c.db, c.body) for c in stream_chunks(p, precision="ns")]
+    assert bodies[0] == ("telegraf", b"cpu,host=a v=1 1700000000000000000\ncpu v=2 5\n")
+    # Deterministic bytes: the same input gives the same file.
+    q = tmp_path / "rec2.srpl"
+    with StreamRecordingWriter(q) as w:
+        w.write("x", "y", b"m v=1 1")
+    with StreamRecordingWriter(tmp_path / "rec3.srpl") as w:
+        w.write("x", "y", b"m v=1 1")
+    assert q.read_bytes() == (tmp_path / "rec3.srpl").read_bytes()
+
+
+def test_missing_file_is_a_recording_error(tmp_path: Path) -> None:
+    with pytest.raises(RecordingError, match="cannot open"):
+        list(read_stream_recording(tmp_path / "nope.srpl"))
+
+
+def test_corrupt_gzip_is_a_recording_error(tmp_path: Path) -> None:
+    data = gzip.compress(b"db\nrp\ncpu v=1 1\n" * 1000)
+    p = write(tmp_path, data[: len(data) // 2])
+    with pytest.raises(RecordingError, match="cannot read"):
+        list(read_stream_recording(p))
+
+
+def test_raw_chunks_and_replay_offset(conformance_data: Path) -> None:
+    path = conformance_data / "TestStream_Window.srpl"
+    recs = list(read_stream_recording(path))
+    raw = list(raw_stream_chunks(path, max_lines=7))
+    assert b"".join(c.body for c in raw) == b"".join(r.line + b"\n" for r in recs)
+    assert [c.count for c in raw][:-1] == [7] * (len(raw) - 1)
+    first = int(split_timestamp(recs[0].line)[1] or b"")
+    assert replay_offset_ns(path, clock_zero_ns=T0) == T0 - first * S
+    assert replay_offset_ns(path, clock_zero_ns=None) == 0
+
+
+def _reference(data: bytes) -> list[tuple[str, str, bytes]]:
+    """The format by its definition: records of three lines, trailing blank lines ignored."""
+    lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in data.split(b"\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return [(lines[i].decode(), lines[i + 1].decode(), lines[i + 2]) for i in range(0, len(lines), 3)]
+
+
+@pytest.mark.parametrize("block", [7, 64, 1000, 1 << 20])
+def test_block_reader_agrees_with_the_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
+    recs = []
+    for i in range(400):
+        db, rp = ("a", "x") if i % 50 < 40 else ("b", "y")
+        line = f"m,t=v{i % 3} f={i}i {1000 + i * 7}" if i % 97 else f'm s="a b",g=1\t{1000 + i * 7}'
+        recs.append(f"{db}\r\n{rp}\n{line}".encode() if i == 5 else f"{db}\n{rp}\n{line}".encode())
+    data = b"\n".join(recs) + b"\n\n \n"
+    p = write(tmp_path, data)
+    got = [(r.db, r.rp, r.line) for r in read_stream_recording(p)]
+    assert got == _reference(data)
+    assert [r.number for r in read_stream_recording(p)] == list(range(1, 401))
+    assert [r.lineno for r in read_stream_recording(p)] == list(range(3, 1201, 3))
+    chunks = list(stream_chunks(p, precision="ms", clock_zero_ns=0, max_lines=33))
+    body = b"".join(c.body for c in chunks)
+    expected = [
+        split_timestamp(line)[0] + b" %d\n" % ((int(split_timestamp(line)[1] or b"") - 1000) * 1_000_000)
+        for _, _, line in _reference(data)
+    ]
+    assert body == b"".join(expected)
+    assert [(c.db, c.rp) for c in chunks][:3] == [("a", "x"), ("a", "x"), ("b", "y")]
+    assert all(c.count <= 33 for c in chunks)
