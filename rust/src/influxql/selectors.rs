@@ -80,9 +80,13 @@ pub fn percentile(data: &Data<'_>, percentile: f64) -> Option<usize> {
     if rank < 0 || rank >= n as i64 {
         return None;
     }
+    // Value order with arrival breaking ties is a total order, so selecting the rank-th element
+    // gives what a stable sort would put there, in linear time.
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| cmp_values(data, a, b));
-    Some(order[rank as usize])
+    let (_, &mut pick, _) = order.select_nth_unstable_by(rank as usize, |&a, &b| {
+        cmp_values(data, a, b).then(a.cmp(&b))
+    });
+    Some(pick)
 }
 
 /// A hashable form of a value, with 0.0 and -0.0 equal as in a Go map.
@@ -160,8 +164,13 @@ pub fn top_bottom(
         }
         _ => (0..data.len()).collect(),
     };
+    // `better` is a total order (arrival breaks the last ties): select the n best in linear
+    // time, then order only those.
+    if n < candidates.len() {
+        candidates.select_nth_unstable_by(n, |&a, &b| better(a, b));
+        candidates.truncate(n);
+    }
     candidates.sort_by(|&a, &b| better(a, b));
-    candidates.truncate(n);
     // Stable: equal times keep their rank order.
     candidates.sort_by_key(|&k| times[k]);
     candidates
@@ -239,5 +248,63 @@ mod tests {
         assert_eq!(top_bottom(true, 5, &d, &t, Some(&keys)), vec![1, 4]);
         assert_eq!(top_bottom(false, 5, &d, &t, Some(&keys)), vec![0, 3]);
         assert_eq!(top_bottom(false, 1, &d, &t, Some(&keys)), vec![3]);
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    //! The linear-time selections against plain stable sorts, on many small windows with ties.
+    use super::*;
+
+    fn windows() -> Vec<(Vec<i64>, Vec<i64>)> {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m) as i64
+        };
+        (0..300)
+            .map(|k| {
+                let n = 1 + (k % 17) as usize;
+                let values = (0..n).map(|_| next(5)).collect();
+                let times = (0..n).map(|_| next(4)).collect();
+                (values, times)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn percentile_matches_a_stable_sort() {
+        for (values, _) in windows() {
+            let data = Data::Int(values.clone());
+            let mut order: Vec<usize> = (0..values.len()).collect();
+            order.sort_by_key(|&k| values[k]);
+            for p in [1.0, 10.0, 25.0, 50.0, 75.0, 90.0, 99.0, 100.0] {
+                let rank = (values.len() as f64 * p / 100.0 + 0.5).floor() as i64 - 1;
+                let want = (rank >= 0 && rank < values.len() as i64).then(|| order[rank as usize]);
+                assert_eq!(percentile(&data, p), want, "{values:?} {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn top_and_bottom_match_a_full_sort() {
+        for (values, times) in windows() {
+            let data = Data::Int(values.clone());
+            for top in [true, false] {
+                let mut order: Vec<usize> = (0..values.len()).collect();
+                order.sort_by(|&a, &b| {
+                    let v = values[a].cmp(&values[b]);
+                    let v = if top { v.reverse() } else { v };
+                    v.then(times[a].cmp(&times[b]))
+                });
+                for n in 1..=values.len() + 1 {
+                    let mut want: Vec<usize> = order.iter().copied().take(n).collect();
+                    want.sort_by_key(|&k| times[k]);
+                    assert_eq!(top_bottom(top, n, &data, &times, None), want, "{values:?}");
+                }
+            }
+        }
     }
 }
