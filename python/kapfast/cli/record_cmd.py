@@ -35,6 +35,7 @@ EPILOG = """examples:
 def _common(p: argparse.ArgumentParser) -> None:
     flag(p, "recording-id", metavar="ID", default="", help="the ID of the recording (default: random)")
     flag(p, "no-wait", action="store_true", help="do not wait for the recording to finish")
+    p.add_argument("-help", action="help", help=argparse.SUPPRESS)
     p.set_defaults(_verb_parser=p)
 
 
