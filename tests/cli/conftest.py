@@ -93,7 +93,7 @@ def fake_api() -> Iterator[FakeAPI]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _serve(FakeAPI("")))
     api = FakeAPI(f"http://127.0.0.1:{server.server_address[1]}")
     server.RequestHandlerClass = _serve(api)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield api
     server.shutdown()
