@@ -57,7 +57,8 @@ def _load(verb: str) -> ModuleType | None:
     return importlib.import_module(name)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` just that verb (loading one module starts faster)."""
     parser = argparse.ArgumentParser(
         prog="kapfast",
         usage="kapfast [-url URL] [-skipVerify] COMMAND [args]",
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("help", help="show help for a command").add_argument(
         "topic", nargs="?", help="the command to explain"
     )
-    for verb in VERBS:
+    for verb in VERBS if only is None else (only,):
         mod = _load(verb)
         if mod is None:
             continue
@@ -125,9 +126,9 @@ def _split_globals(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     global_args, rest = _split_globals(argv)
     if not rest:
+        parser = build_parser()
         if any(a in ("-h", "--help", "-help") for a in global_args):
             parser.print_help()
             return 0
@@ -135,14 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         return 1
     verb = rest[0]
-    choices = _verbs(parser)
     if verb == "help":
-        return _help(parser, choices, rest[1:])
-    if verb not in choices:
+        parser = build_parser()
+        return _help(parser, _verbs(parser), rest[1:])
+    if verb not in VERBS or _load(verb) is None:
         print(f"Unknown command {verb}", file=sys.stderr)
-        parser.print_usage(sys.stderr)
+        build_parser().print_usage(sys.stderr)
         return 1
-    args = parser.parse_args([*global_args, *rest])
+    args = build_parser(only=verb).parse_args([*global_args, *rest])
     try:
         status: int = args._run(args)
         sys.stdout.flush()

@@ -16,7 +16,6 @@ from kapfast.cli import render
 from kapfast.cli.session import EXIT_FAILED, connect, flag, usage_error, wait_until_done
 from kapfast.client import Recording
 from kapfast.errors import RequestError
-from kapfast.tick.durations import parse_duration
 
 NAME = "record"
 HELP = "record the result of a query or a snapshot of the current stream data"
@@ -60,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _duration(text: str) -> int:
+    # imported here: kapfast.tick loads the whole TICKscript compiler
+    from kapfast.tick.durations import parse_duration
+
     try:
         return parse_duration(text)
     except ValueError:
