@@ -4,6 +4,7 @@ define semantics, glob paging, delete draining, record/replay polling, and error
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -342,3 +343,16 @@ def test_client_quotes_ids_in_paths(fake_api: FakeAPI) -> None:
     with Client(fake_api.url + "/") as c:
         c.delete_task("a/b")
     assert fake_api.sent() == [("DELETE", "/kapacitor/v1/tasks/a%2Fb")]
+
+
+def test_progress_bar_goes_to_stderr_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.delenv("TERM", raising=False)
+    polls = iter([(202, _recording("running", progress=0.5)), (200, _recording("finished"))])
+    fake_api.route("POST", "/recordings/stream", (201, _recording("running")))
+    fake_api.route("GET", "/recordings/rec1", lambda r: next(polls))
+    code, out, err = run(capsys, fake_api, "record", "stream", "-task", "cpu", "-duration", "1s")
+    assert (code, out) == (0, "rec1\n")
+    assert "recording rec1" in err

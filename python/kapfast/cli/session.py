@@ -135,7 +135,7 @@ class _Bar:
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=Console(stderr=True, force_terminal=True),
             transient=True,
         )
         self._task = self._progress.add_task(label, total=1.0)
