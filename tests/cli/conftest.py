@@ -216,3 +216,13 @@ def cli() -> Callable[..., Result]:
 @pytest.fixture
 def kapfast_exe() -> list[str]:
     return kapfast_command()
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC for this test (list dates print in the local zone)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -356,3 +356,110 @@ def test_progress_bar_goes_to_stderr_on_a_terminal(
     code, out, err = run(capsys, fake_api, "record", "stream", "-task", "cpu", "-duration", "1s")
     assert (code, out) == (0, "rec1\n")
     assert "recording rec1" in err
+
+
+def test_replay_live_batch_and_query(capsys: pytest.CaptureFixture[str], fake_api: FakeAPI) -> None:
+    replay = {"id": "rp1", "task": "b", "status": "finished", "clock": "real"}
+    fake_api.route("POST", "/replays/batch", (201, replay))
+    fake_api.route("POST", "/replays/query", (201, replay))
+    code, out, _ = run(
+        capsys,
+        fake_api,
+        "replay-live",
+        "batch",
+        "-task",
+        "b",
+        "-start",
+        "2015-09-01T00:00:00Z",
+        "-stop",
+        "2015-09-02T00:00:00.5Z",
+        "-real-clock",
+    )
+    assert (code, out) == (0, "rp1\n")
+    assert fake_api.requests[-1].json() == {
+        "task": "b",
+        "start": "2015-09-01T00:00:00Z",
+        "stop": "2015-09-02T00:00:00.5Z",
+        "recording-time": False,
+        "clock": "real",
+    }
+    code, out, _ = run(
+        capsys, fake_api, "replay-live", "query", "-task", "b", "-query", "select 1", "-rec-time"
+    )
+    assert (code, out) == (0, "rp1\n")
+    assert fake_api.requests[-1].json() == {
+        "task": "b",
+        "query": "select 1",
+        "recording-time": True,
+        "clock": "fast",
+    }
+    code, _, err = run(capsys, fake_api, "replay-live", "query", "-task", "b")
+    assert code == 3 and "Error: both query and task are required" in err
+
+
+def test_topic_verbs(
+    capsys: pytest.CaptureFixture[str], fake_api: FakeAPI, tmp_path: Path, utc: None
+) -> None:
+    topic = {"id": "cpu", "level": "CRITICAL", "collected": 5}
+    fake_api.route("GET", "/alerts/topics/cpu", (200, topic))
+    fake_api.route("GET", "/alerts/topics", (200, {"topics": [topic]}))
+    fake_api.route(
+        "GET",
+        "/alerts/topics/cpu/events",
+        (
+            200,
+            {
+                "events": [
+                    {
+                        "id": "cpu:host=b",
+                        "state": {"message": "b is high", "time": "2017-01-01T10:05:00Z", "level": "WARNING"},
+                    },
+                    {
+                        "id": "cpu:host=a",
+                        "state": {
+                            "message": "a is very high",
+                            "time": "2017-01-01T10:00:00Z",
+                            "level": "CRITICAL",
+                        },
+                    },
+                ]
+            },
+        ),
+    )
+    handler = {
+        "id": "slack",
+        "kind": "slack",
+        "options": {"channel": "#alerts", "url": "http://x/?a=1&b=<2>"},
+    }
+    fake_api.route("GET", "/alerts/topics/cpu/handlers", (200, {"handlers": [handler]}))
+    fake_api.route("GET", "/alerts/topics/cpu/handlers/slack", (200, handler))
+    code, out, _ = run(capsys, fake_api, "show-topic", "cpu")
+    assert code == 0
+    assert out == (
+        "ID: cpu\nLevel: CRITICAL\nCollected: 5\nHandlers: [slack]\nEvents:\n"
+        "Event      Level    Message        Date                   \n"
+        "cpu:host=a CRITICAL a is very high 01 Jan 17 10:00 UTC    \n"
+        "cpu:host=b WARNING  b is high      01 Jan 17 10:05 UTC    \n"
+    )
+    code, out, _ = run(capsys, fake_api, "show-topic-handler", "cpu", "slack")
+    assert out == (
+        "ID: slack\nTopic: cpu\nKind: slack\nMatch: \n"
+        'Options: {"channel":"#alerts","url":"http://x/?a=1\\u0026b=\\u003c2\\u003e"}\n'
+    )
+    code, out, _ = run(capsys, fake_api, "list", "topic-handlers")
+    assert out.splitlines()[1].split() == ["cpu", "slack", "slack"]
+    code, out, _ = run(capsys, fake_api, "list", "topics")
+    assert out.splitlines()[1] == "cpu CRITICAL          5"
+
+    spec = tmp_path / "h.json"
+    spec.write_text(json.dumps({"topic": "cpu", "id": "slack", "kind": "slack", "options": {}}))
+    fake_api.route("PUT", "/alerts/topics/cpu/handlers/slack", (200, handler))
+    assert run(capsys, fake_api, "define-topic-handler", str(spec))[0] == 0
+    assert fake_api.requests[-1].method == "PUT"
+    spec.write_text(json.dumps({"topic": "cpu", "id": "new", "kind": "log", "options": {"path": "/tmp/a"}}))
+    fake_api.route("POST", "/alerts/topics/cpu/handlers", (200, {"id": "new", "kind": "log"}))
+    assert run(capsys, fake_api, "define-topic-handler", str(spec))[0] == 0
+    assert (fake_api.requests[-1].method, fake_api.requests[-1].json()["id"]) == ("POST", "new")
+    fake_api.route("DELETE", "/alerts/topics/cpu/handlers/slack", (204, None))
+    assert run(capsys, fake_api, "delete", "topic-handlers", "cpu", "sl*")[0] == 0
+    assert fake_api.requests[-1].path == "/kapacitor/v1/alerts/topics/cpu/handlers/slack"

@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common(query)
 
 
-def _duration(text: str) -> int:
+def parse_duration_flag(text: str) -> int:
     # imported here: kapfast.tick loads the whole TICKscript compiler
     from kapfast.tick.durations import parse_duration
 
@@ -68,7 +68,7 @@ def _duration(text: str) -> int:
         raise RequestError(f"invalid duration {text!r} (use e.g. 30s, 10m, 1h30m)") from None
 
 
-def _time(text: str, flag_name: str) -> _dt.datetime:
+def parse_time_flag(text: str, flag_name: str) -> _dt.datetime:
     try:
         return render.parse_time(text)[0]
     except ValueError:
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         if args.kind == "stream":
             if not args.task or not args.duration:
                 return usage_error(args, "both task and duration are required", EXIT_FAILED)
-            ns = _duration(args.duration)
+            ns = parse_duration_flag(args.duration)
             expected = ns / 1e9
             stop = now + _dt.timedelta(microseconds=ns // 1000)
             recording = client.record_stream(args.task, stop, recording_id=args.recording_id)
@@ -97,11 +97,11 @@ def run(args: argparse.Namespace) -> int:
                 return usage_error(args, "must set one of start or past flags.", EXIT_FAILED)
             if args.start and args.past:
                 return usage_error(args, "cannot set both start and past flags.", EXIT_FAILED)
-            stop = _time(args.stop, "stop") if args.stop else now
+            stop = parse_time_flag(args.stop, "stop") if args.stop else now
             if args.start:
-                start = _time(args.start, "start")
+                start = parse_time_flag(args.start, "start")
             else:
-                start = stop - _dt.timedelta(microseconds=_duration(args.past) // 1000)
+                start = stop - _dt.timedelta(microseconds=parse_duration_flag(args.past) // 1000)
             recording = client.record_batch(
                 args.task, start, stop, recording_id=args.recording_id, cluster=args.cluster
             )

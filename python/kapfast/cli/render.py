@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kapfast.client import DBRP, Recording, Replay, Task, Template, Topic, Var
-from kapfast.gofmt import duration_string, format_float
+from kapfast.client import DBRP, Recording, Replay, Task, Template, Topic, TopicEvent, TopicHandler, Var
+from kapfast.gofmt import duration_string, format_float, json_encode
 
 _TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
@@ -346,3 +346,41 @@ def stats_ingress(debug_vars: Mapping[str, Any]) -> str:
     for db, rp, m, points in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
         out.append(f"{pad(db, wdb)}{pad(rp, wrp)}{pad(m, wm)}{points:>15}\n")
     return "".join(out)
+
+
+def show_topic(topic: Topic, events: Sequence[TopicEvent], handler_ids: Sequence[str]) -> str:
+    """``kapacitor show-topic``: the topic, its handlers and its events oldest first."""
+    wevent = _widest((e.id for e in events), 5) + 1
+    wmsg = _widest((e.state.message for e in events), 7) + 1
+
+    def row(event: str, level: str, message: str, date: str) -> str:
+        return f"{pad(event, wevent)}{pad(level, 9)}{pad(message, wmsg)}{pad(date, 23)}\n"
+
+    def when(e: TopicEvent) -> _dt.datetime:
+        try:
+            return parse_time(e.state.time)[0]
+        except ValueError:
+            return _dt.datetime.min.replace(tzinfo=_dt.UTC)
+
+    out = [
+        f"ID: {topic.id}\n",
+        f"Level: {topic.level}\n",
+        f"Collected: {topic.collected}\n",
+        f"Handlers: [{', '.join(handler_ids)}]\n",
+        "Events:\n",
+        row("Event", "Level", "Message", "Date"),
+    ]
+    for e in sorted(events, key=when):
+        out.append(row(e.id, e.state.level, e.state.message, rfc822_local(e.state.time)))
+    return "".join(out)
+
+
+def show_topic_handler(topic: str, handler: TopicHandler) -> str:
+    """``kapacitor show-topic-handler``: options as Go's ``json.Marshal`` writes them."""
+    return (
+        f"ID: {handler.id}\n"
+        f"Topic: {topic}\n"
+        f"Kind: {handler.kind}\n"
+        f"Match: {handler.match}\n"
+        f"Options: {json_encode(handler.options if handler.options is not None else {})}\n"
+    )
