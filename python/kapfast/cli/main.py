@@ -144,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         return _help(parser, _verbs(parser), rest[1:])
     if verb not in VERBS or _load(verb) is None:
-        print(f"Unknown command {verb}", file=sys.stderr)
-        build_parser().print_usage(sys.stderr)
+        parser = build_parser()
+        _unknown(verb, parser)
         return 1
     args = build_parser(only=verb).parse_args([*global_args, *rest])
     try:
@@ -177,6 +177,13 @@ def _verbs(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser
     return {}
 
 
+def _unknown(verb: str, parser: argparse.ArgumentParser) -> None:
+    # kapacitor's "Unknown command X", and the commands there are
+    known = ", ".join(v for v in _verbs(parser) if v != "help")
+    print(f"Unknown command {verb}: invalid choice, choose from {known}", file=sys.stderr)
+    parser.print_usage(sys.stderr)
+
+
 def _help(
     parser: argparse.ArgumentParser, choices: dict[str, argparse.ArgumentParser], topics: list[str]
 ) -> int:
@@ -185,8 +192,7 @@ def _help(
         return 0
     topic = topics[0]
     if topic not in choices:
-        print(f"Unknown command {topic}", file=sys.stderr)
-        parser.print_usage(sys.stderr)
+        _unknown(topic, parser)
         return 1
     choices[topic].print_help()
     return 0

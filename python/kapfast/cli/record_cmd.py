@@ -3,8 +3,10 @@ query, as ``kapacitor record`` does, then print the recording's ID.
 
 Without ``-no-wait`` it waits for the recording to finish (a progress bar shows on a terminal,
 on stderr) and fails with the server's error if the recording failed. Only the ID goes to
-stdout, so ``rid=$(kapfast record stream -task cpu -duration 1m)`` captures just the ID.
-Old guides' ``record stream -name TASK`` works.
+stdout, so ``rid=$(kapfast record stream -task cpu -duration 1m)`` captures just the ID. With
+``-no-wait`` the ID is printed at once, as kapacitor 1.x's ``cmd/kapacitor`` does (it prints the
+ID in both cases), so ``rid=$(... -no-wait)`` works too. Old guides' ``record stream -name TASK``
+works.
 """
 
 from __future__ import annotations
