@@ -26,7 +26,7 @@ import json
 import socket
 import ssl
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, Self, TypeVar
 
 import msgspec
@@ -297,9 +297,10 @@ class Client:
         headers = {"User-Agent": "kapfast", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
-        # A kept-alive connection the server closed in between fails on first use: retry once
-        # on a fresh connection, which is safe because nothing reached the server.
-        for attempt in (0, 1):
+        # A kept-alive connection the server closed while idle fails on its next use before the
+        # server reads anything: only then is the request sent again, on a fresh connection.
+        while True:
+            reused = self._conn is not None
             conn = self._connection()
             try:
                 conn.request(method, target, body=body, headers=headers)
@@ -308,7 +309,7 @@ class Client:
                 break
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()
-                if attempt == 1:
+                if not reused:
                     raise ConnectError(f"{method} {self._url}{path}: connection lost: {exc}") from None
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
@@ -700,7 +701,7 @@ def _list_query(pattern: str, fields: Iterable[str], offset: int, limit: int) ->
     return query
 
 
-def _pages(fetch: Any) -> Iterator[Any]:
+def _pages(fetch: Callable[[int], list[_T]]) -> Iterator[_T]:
     offset = 0
     while True:
         page = fetch(offset)

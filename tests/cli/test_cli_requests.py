@@ -4,7 +4,10 @@ define semantics, glob paging, delete draining, record/replay polling, and error
 from __future__ import annotations
 
 import json
+import socket
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -463,3 +466,30 @@ def test_topic_verbs(
     fake_api.route("DELETE", "/alerts/topics/cpu/handlers/slack", (204, None))
     assert run(capsys, fake_api, "delete", "topic-handlers", "cpu", "sl*")[0] == 0
     assert fake_api.requests[-1].path == "/kapacitor/v1/alerts/topics/cpu/handlers/slack"
+
+
+def test_client_reconnects_when_the_server_dropped_an_idle_connection() -> None:
+    # A server that answers one request per connection while promising keep-alive, then hangs
+    # up: the client's second request meets a dead socket and must resend on a fresh one.
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"tasks":[]}'
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    served: list[bytes] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                served.append(conn.recv(65536).split(b"\r\n", 1)[0])
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with Client(f"http://127.0.0.1:{listener.getsockname()[1]}") as c:
+        assert c.list_tasks() == []
+        time.sleep(0.05)  # let the server's close reach us
+        assert c.list_tasks("a*") == []
+    thread.join(5)
+    listener.close()
+    assert len(served) == 2 and all(line.startswith(b"GET /kapacitor/v1/tasks?") for line in served)
