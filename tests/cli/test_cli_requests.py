@@ -493,3 +493,16 @@ def test_client_reconnects_when_the_server_dropped_an_idle_connection() -> None:
     thread.join(5)
     listener.close()
     assert len(served) == 2 and all(line.startswith(b"GET /kapacitor/v1/tasks?") for line in served)
+
+
+def test_interrupted_wait_says_where_the_recording_is(
+    capsys: pytest.CaptureFixture[str], fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupt(_: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("kapfast.cli.session.time.sleep", interrupt)
+    fake_api.route("POST", "/recordings/stream", (201, _recording("running")))
+    code, out, err = run(capsys, fake_api, "record", "stream", "-task", "cpu", "-duration", "1h")
+    assert (code, out) == (130, "")
+    assert "interrupted: recording rec1 goes on in the server\n" in err

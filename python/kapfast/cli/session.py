@@ -111,6 +111,13 @@ def wait_until_done(
             job = fetch(job.id)
         if progress is not None and job.status == "finished":
             progress.update(1.0)
+    except KeyboardInterrupt:
+        # Stopping the wait does not stop the job: say where to find it.
+        if progress is not None:
+            progress.stop()
+            progress = None
+        print(f"interrupted: {label} goes on in the server", file=sys.stderr)
+        raise
     finally:
         if progress is not None:
             progress.stop()
