@@ -37,7 +37,7 @@ def test_write_codes_and_headers(kapfastd: Kapfastd) -> None:
 
 
 def test_partial_write_keeps_good_lines_and_names_the_bad(kapfastd: Kapfastd) -> None:
-    body = "cpu,host=a usage_idle=10 1\ncpu,host=a usage_idle= 2\nmem free=3i 3\ncpu v=\"x 4\n"
+    body = 'cpu,host=a usage_idle=10 1\ncpu,host=a usage_idle= 2\nmem free=3i 3\ncpu v="x 4\n'
     ans = kapfastd.write(body)
     assert ans.status == 400
     assert ans.text.startswith("partial write: unable to parse 'cpu,host=a usage_idle= 2': ")
