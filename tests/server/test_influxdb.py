@@ -10,12 +10,17 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from conftest import Kapfastd, influxdb_config
+from kapfastd_proc import Kapfastd, influxdb_config
 
 from kapfast.recordings import read_batch_recording, read_stream_recording
 
 DBRPS = [{"db": "subs", "rp": "autogen"}]
-SCRIPT = "stream\n    |from()\n        .measurement('cpu')\n    |alert()\n        .crit(lambda: \"usage_idle\" < 10)\n"
+SCRIPT = """stream
+    |from()
+        .measurement('cpu')
+    |alert()
+        .crit(lambda: "usage_idle" < 10)
+"""
 
 
 def influx_query(server: Any, q: str, db: str = "") -> list[dict[str, Any]]:

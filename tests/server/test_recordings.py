@@ -6,11 +6,16 @@ import os
 import time
 from collections.abc import Callable
 
-from conftest import Kapfastd
+from kapfastd_proc import Kapfastd
 
 from kapfast.recordings import read_stream_recording
 
-SCRIPT = "stream\n    |from()\n        .measurement('cpu')\n    |alert()\n        .crit(lambda: \"usage_idle\" < 10)\n"
+SCRIPT = """stream
+    |from()
+        .measurement('cpu')
+    |alert()
+        .crit(lambda: "usage_idle" < 10)
+"""
 DBRPS = [{"db": "telegraf", "rp": "autogen"}]
 
 

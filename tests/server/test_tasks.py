@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import Kapfastd
+from kapfastd_proc import Kapfastd
 
 import kapfast.server.engine as engine_loader
 
-CPU = "stream\n    |from()\n        .measurement('cpu')\n    |alert()\n        .crit(lambda: \"usage_idle\" < 10)\n        .log('/tmp/kapfast-test-alerts.log')\n"
+CPU = """stream
+    |from()
+        .measurement('cpu')
+    |alert()
+        .crit(lambda: "usage_idle" < 10)
+        .log('/tmp/kapfast-test-alerts.log')
+"""
 DBRPS = [{"db": "telegraf", "rp": "autogen"}]
 
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import Kapfastd
+from kapfastd_proc import Kapfastd
 
 from kapfast.recordings import read_stream_recording
 
