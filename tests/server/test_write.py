@@ -104,3 +104,15 @@ def test_precision_and_default_time(kapfastd: Kapfastd) -> None:
 
 def _path(k: Kapfastd, ident: str) -> str:
     return str(k.data_dir / "replay" / f"{ident}.srpl")
+
+
+def test_ping_get_and_head(kapfastd: Kapfastd) -> None:
+    for path in ("/kapacitor/v1/ping", "/kapacitor/v1preview/ping", "/ping"):
+        for method in ("GET", "HEAD"):
+            ans = kapfastd.request(method, path)
+            assert ans.status == 204, (method, path, ans)
+            assert ans.body == b""
+            assert ans.headers["X-Kapacitor-Version"]
+    unknown = kapfastd.api("GET", "/nowhere")
+    assert unknown.status == 404
+    assert unknown.json()["error"] == "Not Found"
