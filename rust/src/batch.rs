@@ -374,7 +374,12 @@ impl PointBatch {
         }
         order
             .into_iter()
-            .map(|c| (self.measurement.dict[c as usize].as_str(), counts[c as usize]))
+            .map(|c| {
+                (
+                    self.measurement.dict[c as usize].as_str(),
+                    counts[c as usize],
+                )
+            })
             .collect()
     }
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import Kapfastd
+from kapfastd_proc import Kapfastd
 
 from kapfast.recordings import read_stream_recording
 
@@ -37,7 +37,7 @@ def test_write_codes_and_headers(kapfastd: Kapfastd) -> None:
 
 
 def test_partial_write_keeps_good_lines_and_names_the_bad(kapfastd: Kapfastd) -> None:
-    body = "cpu,host=a usage_idle=10 1\ncpu,host=a usage_idle= 2\nmem free=3i 3\ncpu v=\"x 4\n"
+    body = 'cpu,host=a usage_idle=10 1\ncpu,host=a usage_idle= 2\nmem free=3i 3\ncpu v="x 4\n'
     ans = kapfastd.write(body)
     assert ans.status == 400
     assert ans.text.startswith("partial write: unable to parse 'cpu,host=a usage_idle= 2': ")
@@ -104,3 +104,15 @@ def test_precision_and_default_time(kapfastd: Kapfastd) -> None:
 
 def _path(k: Kapfastd, ident: str) -> str:
     return str(k.data_dir / "replay" / f"{ident}.srpl")
+
+
+def test_ping_get_and_head(kapfastd: Kapfastd) -> None:
+    for path in ("/kapacitor/v1/ping", "/kapacitor/v1preview/ping", "/ping"):
+        for method in ("GET", "HEAD"):
+            ans = kapfastd.request(method, path)
+            assert ans.status == 204, (method, path, ans)
+            assert ans.body == b""
+            assert ans.headers["X-Kapacitor-Version"]
+    unknown = kapfastd.api("GET", "/nowhere")
+    assert unknown.status == 404
+    assert unknown.json()["error"] == "Not Found"

@@ -146,7 +146,7 @@ class InfluxDBWriter:
             buf.wake.clear()
             if not buf.items:
                 break
-            batch = list(buf.items)
+            batch = self._next_request(buf)
             ok, retry = await self._send(dest, batch)
             if ok or not retry:
                 for item in batch:
@@ -165,6 +165,17 @@ class InfluxDBWriter:
                     return
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.retry_max_s)
+
+    def _next_request(self, buf: _Buffer) -> list[_Pending]:
+        """The oldest items, up to ``buffer_points`` points (at least one item) per request."""
+        batch: list[_Pending] = []
+        points = 0
+        for item in buf.items:
+            if batch and points + item.points > self.buffer_points:
+                break
+            batch.append(item)
+            points += item.points
+        return batch
 
     async def _send(self, dest: Destination, batch: list[_Pending]) -> tuple[bool, bool]:
         """(sent, worth retrying)."""

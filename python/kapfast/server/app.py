@@ -142,13 +142,15 @@ def build_app(state: ServerState) -> web.Application:
         max_body_size=state.config.http.max_body_size,
     )
     for prefix in (API, PREVIEW):
-        app.router.add_route("GET", f"{prefix}/ping", ping)  # aiohttp adds HEAD for GET routes
+        app.router.add_get(f"{prefix}/ping", ping)  # with HEAD
         app.router.add_post(f"{prefix}/write", write)
         app.router.add_get(f"{prefix}/debug/vars", debug_vars)
         app.router.add_post(f"{prefix}/subscriptions", subscriptions)
         tasks_api.add_routes(app, prefix)
         recordings_api.add_routes(app, prefix)
+    # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
+    app.router.add_get("/ping", ping)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app

@@ -13,18 +13,17 @@ import asyncio
 import contextlib
 import logging
 
-from kapfast.config import Config, InfluxDBConfig
+from kapfast.config import Config, InfluxDBConfig, parse_go_duration
 from kapfast.errors import ConfigError, RequestError
 from kapfast.influxdb import DEFAULT_EXCLUDED, DbRp, InfluxDBClient, SubscriptionManager, Watched
 from kapfast.server.ids import ServerIDs
-from kapfast.tick.durations import parse_duration
 
 log = logging.getLogger("kapfast.influxdb")
 
 
 def _seconds(text: str, what: str) -> float:
     try:
-        return parse_duration(text) / 1e9
+        return parse_go_duration(text) / 1e9
     except Exception as exc:  # a config error, reported with the key
         raise ConfigError(f"[[influxdb]] {what} {text!r}: {exc}") from None
 
