@@ -259,3 +259,28 @@ def test_vars_is_the_raw_json(k: Callable[..., Result]) -> None:
     assert r.code == 0
     doc = json.loads(r.out)
     assert {"cluster_id", "server_id", "num_tasks"} <= set(doc)
+
+
+def test_python_client_round_trip(kapfastd: Kapfastd) -> None:
+    from kapfast.client import DBRP, Client
+    from kapfast.errors import NotFoundError, RequestError
+
+    with Client(kapfastd.url) as c:
+        assert c.ping() != ""
+        created = c.create_task("py", script=CPU_TICK, dbrps=[DBRP("telegraf", "autogen")], status="disabled")
+        assert (created.id, created.type, created.status, created.dbrps) == (
+            "py",
+            "stream",
+            "disabled",
+            [DBRP("telegraf", "autogen")],
+        )
+        c.update_task("py", dbrps=[DBRP("db", "rp")])
+        task = c.task("py")
+        assert task.dbrps == [DBRP("db", "rp")] and ".measurement('cpu')" in task.script
+        assert [t.id for t in c.iter_tasks("p*", fields=("link",))] == ["py"]
+        with pytest.raises(RequestError):
+            c.create_task("py", script=CPU_TICK, dbrps=[DBRP("db", "rp")])  # exists
+        c.delete_task("py")
+        with pytest.raises(NotFoundError):
+            c.task("py")
+        assert c.debug_vars()["num_tasks"] == 0
