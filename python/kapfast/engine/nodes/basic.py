@@ -353,10 +353,33 @@ class DeleteNode(RowNode):
         self.tags = _flat(spec.properties.get("tag"))
         self.stats.extra = {"fields_deleted": 0, "tags_deleted": 0}
 
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if self.tags:
+            super().on_chunk(chunk, port)
+            return
+        # fields only: drop the columns in Rust; a point left without fields keeps flowing
+        names = chunk.batch.field_names()
+        gone = [f for f in names if f in self.fields]
+        if not gone:
+            self.emit(chunk)
+            return
+        keep = [f for f in names if f not in self.fields]
+        if not keep:
+            super().on_chunk(chunk, port)  # every field goes: the row path marks field-less rows
+            return
+        b = chunk.batch
+        for f in gone:
+            self.stats.extra["fields_deleted"] += int(np.count_nonzero(np.asarray(b.field_valid(f))))
+        self.emit(StreamChunk(batch_select_fields(b, keep), chunk.codes, chunk.groups, chunk.db, chunk.rp))
+
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         name, tags, fields, t = row
         if self.fields:
+            if any(k in self.fields for k in fields):
+                self.stats.extra["fields_deleted"] += sum(1 for k in fields if k in self.fields)
             fields = {k: v for k, v in fields.items() if k not in self.fields}
+        if self.tags and any(k in self.tags for k in tags):
+            self.stats.extra["tags_deleted"] += sum(1 for k in tags if k in self.tags)
         if self.tags:
             tags = {k: v for k, v in tags.items() if k not in self.tags}
         return (name, tags, fields, t), group
