@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ from kapfast.clock import VirtualClock
 from kapfast.engine.master import TaskMaster
 from kapfast.errors import TaskError
 from kapfast.storage import TaskRecord
-from kapfast.storage.stores import DBRP
+from kapfast.storage.stores import DBRP, RecordingRecord
 from kapfast.tick import compile_script
 
 SCRIPT = """
@@ -106,9 +107,15 @@ def test_task_master_replay(tmp_path: Path) -> None:
     path = tmp_path / "r.srpl"
     path.write_bytes(srpl([("a", 100 + i) for i in range(12)]))
     tm = TaskMaster(clock=VirtualClock(5_000_000_000))
-    st = tm.replay(record(), compile_script(SCRIPT), path, replay_id="r1", recording_time=True)
-    assert st["points"] == 12 and st["first"] == 100_000_000_000
-    st = tm.replay(record(), compile_script(SCRIPT), path, replay_id="r2")
-    assert st["first"] == 5_000_000_000
+    st = tm.replay_sync(record(), compile_script(SCRIPT), path, replay_id="r1", recording_time=True)
+    assert st["task-stats"]["points"] == 12 and st["task-stats"]["first"] == 100_000_000_000
+    assert st["node-stats"]["window2"]["emitted"] == 1
+    rec = RecordingRecord(id="rec", type="stream", path=str(path))
+    st = asyncio.run(
+        tm.replay("r2", record(), compile_script(SCRIPT), rec, clock="fast", recording_time=False)
+    )
+    assert st["task-stats"]["first"] == 5_000_000_000
     with pytest.raises(TaskError):
-        tm.replay(record(), compile_script(SCRIPT), path, replay_id="r3", clock="slow")
+        tm.replay_sync(record(), compile_script(SCRIPT), path, replay_id="r3", clock="slow")
+    with pytest.raises(TaskError, match="does not exist"):
+        tm.replay_sync(record(), compile_script(SCRIPT), tmp_path / "none.srpl", replay_id="r4")

@@ -6,6 +6,8 @@ loop or an executor); a task's nodes run inside ``write_points`` of the points t
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import os
 import time
 from pathlib import Path
@@ -17,7 +19,8 @@ from kapfast.engine.context import PointsWriter, TaskContext
 from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
 from kapfast.engine.task import Task
 from kapfast.errors import TaskError
-from kapfast.storage import TaskRecord
+from kapfast.storage import Storage, TaskRecord
+from kapfast.storage.stores import RecordingRecord
 from kapfast.tick import Pipeline
 
 
@@ -34,6 +37,7 @@ class TaskMaster:
         cluster_id: str = "",
         server_id: str = "",
         services: dict[str, Any] | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.clock: Clock = clock or WallClock()
         self.writer = writer
@@ -42,6 +46,13 @@ class TaskMaster:
         self.cluster_id = cluster_id
         self.server_id = server_id
         self.services = services if services is not None else {}
+        if storage is not None:
+            # alert nodes restore and persist their levels here (no re-fire after a restart)
+            self.services.setdefault("alert_states", storage.alert_states)
+        registry = _topic_registry()
+        if registry is not None:
+            # one registry for all tasks: named topics are shared, as in Kapacitor
+            self.services.setdefault("alert_topics", registry)
         self.tasks: dict[str, Task] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -124,7 +135,31 @@ class TaskMaster:
 
     # --- replays -------------------------------------------------------------------------------
 
-    def replay(
+    async def replay(
+        self,
+        replay_id: str,
+        task: TaskRecord,
+        pipeline: Pipeline,
+        recording: RecordingRecord | str | os.PathLike[str],
+        *,
+        clock: str = "fast",
+        recording_time: bool = False,
+    ) -> dict[str, Any]:
+        """The server's replay entry point (``kapfast.tasks.replays.ReplayEngine``): runs
+        :meth:`replay_sync` in a worker thread so the event loop stays free, and returns the
+        replayed task's ``{"task-stats", "node-stats"}``."""
+        path = recording.path if isinstance(recording, RecordingRecord) else recording
+        return await asyncio.to_thread(
+            self.replay_sync,
+            task,
+            pipeline,
+            path,
+            replay_id=replay_id,
+            clock=clock,
+            recording_time=recording_time,
+        )
+
+    def replay_sync(
         self,
         task: TaskRecord,
         pipeline: Pipeline,
@@ -134,28 +169,46 @@ class TaskMaster:
         clock: str = "fast",
         recording_time: bool = False,
     ) -> dict[str, Any]:
-        """Replay a recording into a fresh instance of ``task`` (synchronous; blocks until done).
+        """Replay a recording into a fresh instance of ``task`` (blocks until done).
 
         ``clock="fast"`` replays as fast as possible on a virtual clock; ``"real"`` sleeps so
         that data time passes like wall time. With ``recording_time`` the points keep their
         recorded times; otherwise they are shifted so that the first lands on the clock's now.
         Alert topics of the replayed task are named after ``replay_id`` (Kapacitor does so).
-        Returns ``{"points", "batches", "first", "last"}`` (times in ns, None when empty).
+        Returns ``{"task-stats": {"throughput", "points", "batches", "first", "last"},
+        "node-stats": {...}}`` (times in ns, None when the recording is empty).
         """
         if clock not in ("fast", "real"):
             raise TaskError(f"unknown replay clock {clock!r} (fast or real)")
+        path = Path(recording_path)
+        if not path.exists():
+            raise TaskError(f"cannot replay: recording file {path} does not exist")
         zero = None if recording_time else self.clock.now_ns()
         vclock = VirtualClock(zero or 0)
         run = Task(task.id, pipeline, self._context(task.id, vclock, replay_id))
         st = ReplayStats()
-        path = Path(recording_path)
         paced = _PacedClock(vclock) if clock == "real" else vclock
         if pipeline.task_type == "stream":
             replay_stream(run, path, paced, clock_zero_ns=zero, stats=st)
         else:
             replay_batches(run, [path], paced, clock_zero_ns=zero, stats=st)
         run.finish()
-        return {"points": st.points, "batches": st.batches, "first": st.first_ns, "last": st.last_ns}
+        task_stats = {
+            "throughput": run.throughput(),
+            "points": st.points,
+            "batches": st.batches,
+            "first": st.first_ns,
+            "last": st.last_ns,
+        }
+        return {"task-stats": task_stats, "node-stats": run.node_stats()}
+
+
+def _topic_registry() -> Any:
+    try:
+        topics = importlib.import_module("kapfast.engine.alert.topics")
+    except ImportError:
+        return None
+    return topics.TopicRegistry()
 
 
 class _PacedClock(VirtualClock):
