@@ -119,3 +119,29 @@ def test_task_master_replay(tmp_path: Path) -> None:
         tm.replay_sync(record(), compile_script(SCRIPT), path, replay_id="r3", clock="slow")
     with pytest.raises(TaskError, match="does not exist"):
         tm.replay_sync(record(), compile_script(SCRIPT), tmp_path / "none.srpl", replay_id="r4")
+
+
+JOIN_SCRIPT = """
+var a = batch|query('SELECT v FROM "db"."rp"."a"').period(10s).every(10s)
+var b = batch|query('SELECT v FROM "db"."rp"."b"').period(10s).every(10s)
+a|join(b).as('a', 'b')|httpOut('out')
+"""
+
+
+def test_kapfast_test_reads_a_batch_archive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kapfast.recordings import BatchArchiveWriter, RecordedBatch, RecordedPoint
+
+    (tmp_path / "j.tick").write_text(JOIN_SCRIPT)
+    t = 1_600_000_000 * 10**9
+    # sources feed the query nodes in the pipeline's order (Kapacitor's): here b's query first
+    queries = [n.args[0] for n in compile_script(JOIN_SCRIPT).nodes if n.kind == "query"]
+    assert '"b"' in queries[0]
+    feeds = ((0, "b", 2.0), (1, "a", 1.0))
+    with BatchArchiveWriter(tmp_path / "r.brpl", 2) as w:
+        for src, name, v in feeds:
+            w.write(src, RecordedBatch(name, {}, [RecordedPoint(t, {"v": v}, {})], t + 10**10, t + 10**10))
+    code, out, err = run_cli([str(tmp_path / "j.tick"), "--data", str(tmp_path / "r.brpl")], capsys)
+    assert code == 0, err
+    series = json.loads(out)["http_out"]["out"]["series"]
+    assert series[0]["columns"] == ["time", "a.v", "b.v"]
+    assert series[0]["values"] == [["2020-09-13T12:26:40Z", 1.0, 2.0]]

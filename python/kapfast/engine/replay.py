@@ -18,7 +18,7 @@ from kapfast.engine.messages import BatchMessage
 from kapfast.engine.rows import Row, group_of, to_batch
 from kapfast.engine.task import Task
 from kapfast.errors import InputError
-from kapfast.recordings import RecordedBatch, read_batch_recording, stream_chunks
+from kapfast.recordings import RecordedBatch, batch_recording_sources, read_batch_recording, stream_chunks
 
 PathLike = str | os.PathLike[str]
 
@@ -89,9 +89,12 @@ def replay_batches(
 ) -> ReplayStats:
     """Feed ``.brpl`` files into the task's query nodes (file i → query i)."""
     st = stats or ReplayStats()
-    if len(paths) > len(task.queries):
-        raise InputError(f"{len(paths)} batch recording(s) for a task with {len(task.queries)} query node(s)")
-    sources = [read_batch_recording(p, clock_zero_ns=clock_zero_ns) for p in paths]
+    # a zip archive (what `kapfast record` writes for a task with several queries) holds one
+    # source per query node, in script order
+    feeds = [(p, s) for p in paths for s in range(batch_recording_sources(p))]
+    if len(feeds) > len(task.queries):
+        raise InputError(f"{len(feeds)} batch source(s) for a task with {len(task.queries)} query node(s)")
+    sources = [read_batch_recording(p, clock_zero_ns=clock_zero_ns, source=s) for p, s in feeds]
     for i, rb in _merged(sources):
         if st.first_ns is None:
             st.first_ns = rb.time_ns

@@ -35,6 +35,8 @@ class Task:
         self.sources = [
             self.nodes[s.id] for s in pipeline.nodes if s.kind in ("stream", "batch") and not s.parents
         ]
+        # query nodes in the pipeline's (Kapacitor's topological) order: the i-th batch recording
+        # feeds the i-th of them, as Kapacitor's replays do (the conformance cases rely on it)
         self.queries = [self.nodes[s.id] for s in pipeline.nodes if s.kind == "query"]
         for spec in pipeline.nodes:
             if spec.kind == "stats" and spec.stats_of is not None:
