@@ -221,3 +221,39 @@ def test_stats_and_dot() -> None:
     assert st["window2"]["emitted"] == 1
     dot = task.dot()
     assert 'from1 -> window2 [processed="12"];' in dot
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, str, str, bytes, str]] = []
+
+    def write(self, cluster: str, db: str, rp: str, body: bytes, precision: str) -> None:
+        self.writes.append((cluster, db, rp, body, precision))
+
+
+def test_influxdb_out_buffers_flushes_on_interval_and_at_the_end() -> None:
+    script = """
+stream
+    |from().measurement('cpu')
+    |influxDBOut().database('out').retentionPolicy('autogen').measurement('m').tag('k', 'v')
+        .buffer(3).flushInterval(10s).precision('s')
+"""
+    task, clock = make_task(script)
+    writer = _Writer()
+    task.ctx.writer = writer
+    feed(task, clock, [cpu(0, 1.0), cpu(1, 2.0)], chunk=1)
+    assert writer.writes == []
+    feed(task, clock, [cpu(2, 3.0)])  # the buffer is full
+    assert len(writer.writes) == 1
+    _, db, rp, body, prec = writer.writes[0]
+    assert (db, rp, prec) == ("out", "autogen", "s")
+    assert body.splitlines()[0] == b"m,k=v value=1 0"
+    feed(task, clock, [cpu(5, 4.0)])
+    clock.set(16 * S)
+    task.tick(clock.now_ns())  # flushInterval passed
+    assert len(writer.writes) == 2
+    feed(task, clock, [cpu(17, 5.0)])
+    task.finish()
+    assert len(writer.writes) == 3
+    stats = task.node_stats()["influxdb_out2"]
+    assert stats["points_written"] == 5

@@ -120,6 +120,7 @@ class InfluxDBOutNode(Node):
         self.buffer_size = int(spec.prop("buffer", 1000))
         self.flush_ns = dur_ns(spec.prop("flushInterval"))
         self.buf: list[Row] = []
+        self.last_flush = ctx.now_ns()
         self.stats.extra = {"points_written": 0, "write_errors": 0}
         ctx.on_close.append(self.flush)
 
@@ -130,6 +131,13 @@ class InfluxDBOutNode(Node):
             self.buf.append((self.measurement or name, tags, fields, t))
         if len(self.buf) >= self.buffer_size:
             self.flush()
+        else:
+            self.tick(self.ctx.now_ns())
+
+    def tick(self, now_ns: int, end: bool = False) -> None:
+        """Flush what waited ``flushInterval`` (the task calls this as its clock moves)."""
+        if self.buf and self.flush_ns and now_ns - self.last_flush >= self.flush_ns:
+            self.flush()
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         self._add(batch_rows(chunk.batch))
@@ -138,6 +146,7 @@ class InfluxDBOutNode(Node):
         self._add(batch_rows(batch.points))
 
     def flush(self) -> None:
+        self.last_flush = self.ctx.now_ns()
         if not self.buf:
             return
         rows, self.buf = self.buf, []
