@@ -257,3 +257,20 @@ stream
     assert len(writer.writes) == 3
     stats = task.node_stats()["influxdb_out2"]
     assert stats["points_written"] == 5
+
+
+def test_stats_node_counts_per_group_of_the_observed_node() -> None:
+    script = """
+var data = stream|from().measurement('cpu').groupBy('host')
+data|stats(10s).align()|httpOut('out')
+data|httpOut('raw')
+"""
+    task, clock = make_task(script)
+    feed(task, clock, [cpu(0, 1.0, host="a"), cpu(1, 1.0, host="a"), cpu(2, 1.0, host="b")])
+    clock.set(25 * S)
+    task.tick(clock.now_ns())
+    out = series(task)
+    assert [(s["tags"], s["values"]) for s in out] == [
+        ({"host": "a"}, [["1970-01-01T00:00:20Z", 2]]),
+        ({"host": "b"}, [["1970-01-01T00:00:20Z", 1]]),
+    ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import numpy as np
 
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Message, NodeStats, StreamChunk
@@ -33,6 +35,8 @@ class Node:
         #: how many parents feed this node; it finishes when all of them finished
         self.parent_count = max(1, len(spec.parents))
         self._finished_ports: set[int] = set()
+        #: emitted counts per group (id -> [group, count]), kept only when a stats node watches
+        self.group_emitted: dict[str, list[Any]] | None = None
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -91,9 +95,24 @@ class Node:
         if isinstance(msg, StreamChunk) and n == 0:
             return  # an empty chunk carries nothing; children never see it
         self.stats.emitted += n
+        if self.group_emitted is not None:
+            self._count_groups(msg)
         for child, port in self.children:
             self.edge_emitted[child.name] += n
             child.push(msg, port)
+
+    def _count_groups(self, msg: Message) -> None:
+        ge = self.group_emitted
+        assert ge is not None
+        if isinstance(msg, StreamChunk):
+            counts = np.bincount(np.asarray(msg.codes, dtype=np.intp), minlength=len(msg.groups))
+            for g, c in zip(msg.groups, counts.tolist(), strict=False):
+                if c:
+                    ge.setdefault(g.id, [g, 0])[1] += c
+        elif isinstance(msg, BatchMessage):
+            ge.setdefault(msg.group.id, [msg.group, 0])[1] += 1
+        elif isinstance(msg, DeleteGroup):
+            ge.pop(msg.group.id, None)
 
     def finish_children(self) -> None:
         for child, port in self.children:

@@ -40,7 +40,9 @@ class Task:
         self.queries = [self.nodes[s.id] for s in pipeline.nodes if s.kind == "query"]
         for spec in pipeline.nodes:
             if spec.kind == "stats" and spec.stats_of is not None:
-                self.nodes[spec.id].observed = self.nodes[spec.stats_of]  # type: ignore[attr-defined]
+                observed = self.nodes[spec.stats_of]
+                observed.group_emitted = {}
+                self.nodes[spec.id].observed = observed  # type: ignore[attr-defined]
         self.tickers: list[Any] = [n for n in self.nodes.values() if hasattr(n, "tick")]
         self.measurements = self._measurements()
         #: the (db, rp) pairs whose points feed this task (empty: any)

@@ -8,7 +8,7 @@ from typing import Any
 
 from kapfast.engine.context import TaskContext
 from kapfast.engine.lambda_py import GroupState
-from kapfast.engine.messages import UNGROUPED, Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns, lam
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, to_batch
@@ -274,23 +274,31 @@ class StatsNode(Node):
         self.interval = dur_ns(spec.args[0]) if spec.args else 0
         self.align = bool(spec.properties.get("align"))
         self.observed: Node | None = None
-        self.next: int | None = None
+        # the ticker starts with the task (Kapacitor: at start, aligned to the interval if asked)
+        self.next: int | None = self._first(ctx.now_ns()) if self.interval else None
+
+    def _first(self, now_ns: int) -> int:
+        start = now_ns - now_ns % self.interval if self.align else now_ns
+        return start + self.interval
 
     def tick(self, now_ns: int, end: bool = False) -> None:
+        """Every interval of the task's clock: one point per group the observed node emitted to,
+        ``stats,<group tags> emitted=<count>`` (Kapacitor's ``nodeStatsByGroup``)."""
         if not self.interval or self.observed is None:
             return
         if self.next is None:
-            start = now_ns - now_ns % self.interval if self.align else now_ns
-            self.next = start + self.interval
-            return
+            self.next = self._first(now_ns)
+        behind = (now_ns - self.next) // self.interval
+        if behind > 1:
+            # the clock jumped (a replay's first point): only the last two ticks matter
+            self.next += (behind - 1) * self.interval
         while now_ns >= self.next:
             t = self.next
             self.next += self.interval
-            obs = self.observed
-            row: Row = (
-                "stats",
-                {"node": obs.name, "task": self.ctx.task_id},
-                {"emitted": obs.stats.emitted},
-                t,
-            )
-            self.emit(StreamChunk(to_batch([row]), [0], [UNGROUPED]))
+            counts = self.observed.group_emitted or {}
+            if not counts:
+                continue
+            out = ChunkBuilder()
+            for group, count in counts.values():
+                out.add(("stats", dict(group.tags), {"emitted": count}, t), group)
+            self.emit(out.chunk())
