@@ -455,6 +455,17 @@ class GroupByNode(RowNode):
         self.last_time: int | None = None
         self.pending: dict[str, tuple[str, Group, int, list[Row]]] = {}
 
+        self.cache = GroupCache()
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        # regroup the whole chunk at once (Rust computes every row's group)
+        d = self.dims
+        codes, groups = group_codes(
+            chunk.batch, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache
+        )
+        self.seen.update(g.id for g in groups)
+        self.emit(StreamChunk(chunk.batch, codes, groups, chunk.db, chunk.rp))
+
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         g = self.dims.group(row)
         self.seen.add(g.id)
