@@ -24,8 +24,8 @@ class NoEngine:
     reason = "this kapfast build has no task engine (kapfast.engine.master is missing)"
 
     def start(self, task: TaskRecord, pipeline: Pipeline) -> None:
-        del pipeline
-        raise TaskError(f"cannot start task {task.id}: {self.reason}")
+        del task, pipeline
+        raise TaskError(self.reason)
 
     def stop(self, task_id: str) -> None:
         del task_id
