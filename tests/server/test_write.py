@@ -116,3 +116,11 @@ def test_ping_get_and_head(kapfastd: Kapfastd) -> None:
     unknown = kapfastd.api("GET", "/nowhere")
     assert unknown.status == 404
     assert unknown.json()["error"] == "Not Found"
+
+
+def test_options_and_loglevel(kapfastd: Kapfastd) -> None:
+    opt = kapfastd.request("OPTIONS", "/kapacitor/v1/tasks/x")
+    assert opt.status == 204 and "PATCH" in opt.headers["Access-Control-Allow-Methods"]
+    assert kapfastd.api("POST", "/loglevel", {"level": "WARN"}).status == 204
+    bad = kapfastd.api("POST", "/loglevel", {"level": "LOUD"})
+    assert bad.status == 400 and "invalid log level" in bad.json()["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import platform
@@ -13,10 +14,19 @@ from aiohttp import web
 from kapfast import __version__
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config
+from kapfast.errors import RequestError
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server import recordings_api, tasks_api
 from kapfast.server.engine import load_task_master
-from kapfast.server.http import API, PREVIEW, headers_and_errors, json_error, json_response
+from kapfast.server.http import (
+    API,
+    PREVIEW,
+    Handler,
+    headers_and_errors,
+    json_error,
+    json_response,
+    read_json,
+)
 from kapfast.server.ids import load_ids
 from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.router import Router
@@ -111,8 +121,42 @@ async def subscriptions(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+async def options(request: web.Request) -> web.StreamResponse:
+    """CORS pre-flight and OPTIONS on any API resource: 204, as Kapacitor."""
+    del request
+    return web.Response(
+        status=204,
+        headers={
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT",
+            "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, Content-Encoding",
+        },
+    )
+
+
+@web.middleware
+async def answer_options(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # Kapacitor answers OPTIONS on every API path; other unknown paths stay 404.
+    if request.method == "OPTIONS" and request.path.startswith(API):
+        return await options(request)
+    return await handler(request)
+
+
+LOG_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR}
+
+
+async def loglevel(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request)
+    level = body.get("level")
+    if not isinstance(level, str) or level.upper() not in {*LOG_LEVELS, "OFF"}:
+        raise RequestError(f"invalid log level {level!r}: expected DEBUG, INFO, WARN, ERROR or OFF")
+    logging.getLogger().setLevel(LOG_LEVELS.get(level.upper(), logging.CRITICAL + 1))
+    return web.Response(status=204)
+
+
 async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
+    st.writer.bind(asyncio.get_running_loop())
     st.recordings.open()
     st.replays.open()
     failed = st.tasks.start_enabled()
@@ -132,7 +176,7 @@ async def on_cleanup(app: web.Application) -> None:
 
 
 def build_app(state: ServerState) -> web.Application:
-    app = web.Application(middlewares=[headers_and_errors], client_max_size=16 << 20)
+    app = web.Application(middlewares=[headers_and_errors, answer_options], client_max_size=16 << 20)
     app[STATE_KEY] = state
     write = make_write_handler(
         state.router,
@@ -146,6 +190,7 @@ def build_app(state: ServerState) -> web.Application:
         app.router.add_post(f"{prefix}/write", write)
         app.router.add_get(f"{prefix}/debug/vars", debug_vars)
         app.router.add_post(f"{prefix}/subscriptions", subscriptions)
+        app.router.add_post(f"{prefix}/loglevel", loglevel)
         tasks_api.add_routes(app, prefix)
         recordings_api.add_routes(app, prefix)
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
