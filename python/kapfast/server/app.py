@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import platform
@@ -39,6 +40,7 @@ from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 
 log = logging.getLogger("kapfast.server")
+TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
 
 
 def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
@@ -58,6 +60,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             hostname=cfg.hostname,
             cluster_id=ids.cluster_id,
             server_id=ids.server_id,
+            # Alert nodes restore their last levels from here (and save them) across restarts.
+            services={"storage": storage, "alert_states": storage.alert_states},
         )
     tasks = TaskService(storage, master, clock)  # type: ignore[arg-type]
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
@@ -163,10 +167,27 @@ async def on_startup(app: web.Application) -> None:
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     st.influx.start()
+    if callable(getattr(st.master, "tick", None)):
+        app[TICKER_KEY] = asyncio.get_running_loop().create_task(_tick(st))
+
+
+async def _tick(st: ServerState) -> None:
+    """Clock-driven nodes (stats, deadman) look at the clock about once a second."""
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            st.master.tick()
+        except Exception:  # an engine bug must not stop the ticks of every other task
+            log.exception("task master tick failed")
 
 
 async def on_cleanup(app: web.Application) -> None:
     st = app[STATE_KEY]
+    ticker = app.get(TICKER_KEY)
+    if ticker is not None:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
     await st.recordings.close()
     await st.replays.close()
     st.master.close()

@@ -57,7 +57,9 @@ def load_task_master(**services: Any) -> Any:
     """Build the engine's TaskMaster, passing the services its constructor names.
 
     ``services`` offers: storage (:class:`Storage`), clock, writer (:class:`PointsWriter`),
-    hostname, cluster_id, server_id. Unknown parameters of the constructor are left to defaults.
+    hostname, cluster_id, server_id, services (a dict: ``storage``, ``alert_states``). Parameters
+    the constructor does not take are not passed; those it takes and are not offered keep their
+    defaults.
     """
     try:
         module = importlib.import_module("kapfast.engine.master")

@@ -25,20 +25,21 @@ log = logging.getLogger("kapfast.replays")
 
 
 class ReplayEngine(Protocol):
-    """The engine's replay entry point: run ``recording`` through a fresh instance of ``task``
-    (named ``replay_id`` where Kapacitor names its task master) and return the execution stats
-    (``{"task-stats": ..., "node-stats": ...}``). ``clock`` is ``"fast"`` or ``"real"``;
-    ``recording_time`` keeps the recorded times instead of shifting them to now."""
+    """The engine's replay entry point (``kapfast.engine.master.TaskMaster.replay``): run the
+    recording at ``recording_path`` through a fresh instance of ``task`` whose alert topics are
+    named after ``replay_id``, and return its stats. It blocks until done (``clock="real"``
+    sleeps), so the service runs it in a worker thread. ``recording_time`` keeps the recorded
+    times instead of shifting them to now."""
 
-    async def replay(
+    def replay(
         self,
-        replay_id: str,
         task: TaskRecord,
         pipeline: Pipeline,
-        recording: RecordingRecord,
+        recording_path: str,
         *,
-        clock: str,
-        recording_time: bool,
+        replay_id: str,
+        clock: str = "fast",
+        recording_time: bool = False,
     ) -> dict[str, Any]: ...
 
 
@@ -97,8 +98,14 @@ class ReplayService:
             error = "this server's task engine cannot replay recordings"
         else:
             try:
-                stats = await replay(
-                    rep.id, task, pipeline, recording, clock=rep.clock, recording_time=rep.recording_time
+                stats = await asyncio.to_thread(
+                    replay,
+                    task,
+                    pipeline,
+                    recording.path,
+                    replay_id=rep.id,
+                    clock=rep.clock,
+                    recording_time=rep.recording_time,
                 )
             except asyncio.CancelledError:
                 error = "the replay was cancelled"
