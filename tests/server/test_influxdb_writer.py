@@ -117,3 +117,17 @@ def test_writes_from_another_thread_reach_the_loop(influxdb: Any) -> None:
 
     assert asyncio.run(main()).points_written == 10
     assert count(influxdb, "threads") == 10
+
+
+def test_microsecond_precision_is_sent_as_influxdbs_u(influxdb: Any) -> None:
+    async def main() -> None:
+        client = InfluxDBClient(influxdb.url)
+        await client.create_database("prec")
+        writer = InfluxDBWriter(lambda cluster: client, buffer_points=1, flush_interval_s=0.1)
+        writer.write("", "prec", "", b"out v=1 1700000000000000", "us")  # µs since the epoch
+        await writer.close()
+        rows = await client.query('SELECT v FROM "out"', db="prec", epoch="s")
+        await client.close()
+        assert rows[0]["series"][0]["values"] == [[1700000000, 1.0]]
+
+    asyncio.run(main())

@@ -26,6 +26,17 @@ from kapfast.influxdb import InfluxDBClient, InfluxDBError, quote_ident
 
 log = logging.getLogger("kapfast.influxdb_out")
 
+_PRECISIONS = {
+    "n": "ns",
+    "ns": "ns",
+    "u": "u",
+    "us": "u",
+    "µs": "u",
+    "ms": "ms",
+    "s": "s",
+    "m": "m",
+    "h": "h",
+}
 Destination = tuple[str, str, str, str]  # (cluster, db, rp, precision)
 
 
@@ -125,7 +136,11 @@ class InfluxDBWriter:
         points = sum(1 for line in body.split(b"\n") if line.strip())
         if not points:
             return
-        dest = (cluster, db, rp, precision or "ns")
+        # InfluxDB 1.x knows n/ns, u, ms, s, m, h; anything else it would silently read as ns.
+        prec = _PRECISIONS.get(precision or "ns")
+        if prec is None:
+            raise TaskError(f"invalid precision {precision!r} for InfluxDB: use ns, u, ms, s, m or h")
+        dest = (cluster, db, rp, prec)
         buf = self._buffers.get(dest)
         if buf is None:
             buf = self._buffers[dest] = _Buffer()
