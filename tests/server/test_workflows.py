@@ -131,4 +131,4 @@ def test_stream_task_writes_back_into_influxdb(
     rows = wait_for(
         lambda: _influx_rows(influxdb, "derived", "SELECT mean, source FROM cpu_mean"), what="rows"
     )
-    assert rows[0] == [base, 9.0, "kapfast"]  # mean of 0, 2, ..., 18 (the first 10 s)
+    assert rows[0] == [base + 10, 9.0, "kapfast"]  # mean of 0, 2, ..., 18: the first window, at its end
