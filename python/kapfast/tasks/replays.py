@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import Any, Protocol
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, RequestError
@@ -22,6 +23,7 @@ from kapfast.tick import Pipeline
 from kapfast.timefmt import api_time
 
 log = logging.getLogger("kapfast.replays")
+T = TypeVar("T")
 
 
 class ReplayEngine(Protocol):
@@ -41,6 +43,33 @@ class ReplayEngine(Protocol):
         clock: str = "fast",
         recording_time: bool = False,
     ) -> dict[str, Any]: ...
+
+
+async def _in_daemon_thread(fn: Callable[[], T], *, name: str) -> T:
+    """Run ``fn`` in its own daemon thread. Unlike ``asyncio.to_thread`` a long replay on the
+    real clock never holds up the server's exit: a stopped server marks it failed at next start."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not fut.done():
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def run() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(settle, False, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, True, result)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await fut
 
 
 class ReplayService:
@@ -98,14 +127,16 @@ class ReplayService:
             error = "this server's task engine cannot replay recordings"
         else:
             try:
-                stats = await asyncio.to_thread(
-                    replay,
-                    task,
-                    pipeline,
-                    recording.path,
-                    replay_id=rep.id,
-                    clock=rep.clock,
-                    recording_time=rep.recording_time,
+                stats = await _in_daemon_thread(
+                    lambda: replay(
+                        task,
+                        pipeline,
+                        recording.path,
+                        replay_id=rep.id,
+                        clock=rep.clock,
+                        recording_time=rep.recording_time,
+                    ),
+                    name=f"replay-{rep.id}",
                 )
             except asyncio.CancelledError:
                 error = "the replay was cancelled"
