@@ -163,3 +163,27 @@ def test_query_and_batch_recordings(influxdb: Any, kapfastd_factory: Callable[..
         ("h1", base + 20 * 10**9),
     ]
     assert got[0].points[0].fields == {"m": 4.5}  # mean of 0.5, 2.5, ..., 8.5
+
+
+def test_subscription_comes_back_after_influxdb_restart_and_manual_drop(
+    influxdb_factory: Callable[..., Any], kapfastd_factory: Callable[..., Kapfastd]
+) -> None:
+    server = influxdb_factory()
+    server.start()
+    influx_query(server, "CREATE DATABASE tg")
+    k = kapfastd_factory(influxdb_config(server))
+    name = "kapfast-" + k.api("GET", "/debug/vars").json()["cluster_id"]
+    wait_for(lambda: ("tg", "autogen", name) in subscriptions(server), what="subscription")
+    server.stop()
+    assert k.write("cpu v=1 1").status == 204  # InfluxDB down: kapfastd keeps serving
+    server.start()
+    influx_query(server, f'DROP SUBSCRIPTION "{name}" ON "tg"."autogen"')
+    wait_for(lambda: ("tg", "autogen", name) in subscriptions(server), timeout_s=30, what="re-created")
+    # Data written to InfluxDB after the restart reaches kapfastd again.
+    influx_write(server, "tg", f"cpu,host=h usage_idle=1 {time.time_ns()}")
+
+    def received() -> bool:
+        vars_ = k.api("GET", "/debug/vars").json()["kapacitor"]
+        return any(v["name"] == "ingress" and v["tags"]["database"] == "tg" for v in vars_.values())
+
+    wait_for(received, what="points through the re-created subscription")
