@@ -74,7 +74,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         tasks=tasks,
         templates=TemplateService(storage, tasks, clock),
         recordings=recordings,
-        replays=ReplayService(storage, master, clock),
+        replays=ReplayService(storage, master, clock, recordings),
         influx=influx,
         writer=writer,
         router=Router(master, recordings),  # type: ignore[arg-type]
