@@ -6,9 +6,22 @@ Keep ``__all__`` in step with what ``rust/src/py/*.rs`` registers.
 
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, TypeAlias, final
+from typing import Any, ClassVar, Literal, TypeAlias, final
 
-__all__ = ["ColumnView", "PointBatch", "__version__", "parse_line_protocol"]
+__all__ = [
+    "ColumnView",
+    "EvalResult",
+    "EvalState",
+    "InfluxQLTransform",
+    "PointBatch",
+    "Program",
+    "__version__",
+    "batch_with_field",
+    "influxql_reduce",
+    "influxql_shape",
+    "influxql_transform",
+    "parse_line_protocol",
+]
 
 __version__: str
 
@@ -71,4 +84,100 @@ def parse_line_protocol(
 
 # --- eval --------------------------------------------------------------------------------------
 
+@final
+class EvalState:
+    """State of the stateful functions (sigma, count, spread, rand) per group."""
+
+    def __new__(cls) -> EvalState: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class EvalResult:
+    """Values of a lambda over a batch: ``values[i]`` is meaningful where ``valid[i]``."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def values(self) -> memoryview | list[str | None]: ...
+    @property
+    def valid(self) -> memoryview: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def first_error(self) -> str | None: ...
+    def assign(self, batch: PointBatch, name: str) -> PointBatch: ...
+    def __len__(self) -> int: ...
+
+@final
+class Program:
+    """A lambda expression compiled once from its AST (docs/lambda_ast.md)."""
+
+    def __new__(cls, ast: Sequence[object]) -> Program: ...
+    @property
+    def is_stateful(self) -> bool: ...
+    @property
+    def references(self) -> list[str]: ...
+    @property
+    def result_kind(self) -> str | None: ...
+    def eval(
+        self,
+        batch: PointBatch,
+        *,
+        state: EvalState | None = None,
+        groups: Sequence[int] | memoryview | None = None,
+        now_ns: int = 0,
+    ) -> EvalResult: ...
+    def mask(
+        self,
+        batch: PointBatch,
+        *,
+        state: EvalState | None = None,
+        groups: Sequence[int] | memoryview | None = None,
+        now_ns: int = 0,
+    ) -> tuple[memoryview, int, str | None]: ...
+    def filter(
+        self,
+        batch: PointBatch,
+        *,
+        state: EvalState | None = None,
+        groups: Sequence[int] | memoryview | None = None,
+        now_ns: int = 0,
+    ) -> tuple[PointBatch, int, str | None]: ...
+
+def batch_with_field(batch: PointBatch, name: str, result: EvalResult) -> PointBatch: ...
+
 # --- influxql -----------------------------------------------------------------------------------
+
+# A literal argument of an InfluxQL call (durations are int nanoseconds), and a field value.
+_InfluxQLArg: TypeAlias = int | float | str | bool
+_InfluxQLValue: TypeAlias = int | float | str | bool
+# Row indices may also come as any buffer of 32/64-bit integers (array('I'), numpy, ColumnView).
+_RowBuffer: TypeAlias = object
+
+def influxql_reduce(
+    batch: PointBatch,
+    func: str,
+    field: str,
+    args: tuple[_InfluxQLArg, ...] | None = None,
+    rows: Sequence[int] | _RowBuffer | None = None,
+) -> list[tuple[int | None, int | None, _InfluxQLValue]]: ...
+def influxql_transform(
+    batch: PointBatch,
+    func: str,
+    field: str,
+    args: tuple[_InfluxQLArg, ...] | None = None,
+    rows: Sequence[int] | _RowBuffer | None = None,
+) -> list[tuple[int, _InfluxQLValue]]: ...
+def influxql_shape(func: str) -> Literal["aggregate", "selector", "multi", "transform"]: ...
+
+@final
+class InfluxQLTransform:
+    def __new__(cls, func: str, args: tuple[_InfluxQLArg, ...] | None = None) -> InfluxQLTransform: ...
+    def feed(
+        self, batch: PointBatch, field: str, rows: Sequence[int] | _RowBuffer | None = None
+    ) -> list[tuple[int, _InfluxQLValue]]: ...
+    @property
+    def func(self) -> str: ...
+    @property
+    def errors(self) -> int: ...
