@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import platform
+import re
 import sys
 import time
 
@@ -125,6 +126,24 @@ async def subscriptions(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+_CREATE_DATABASE = re.compile(r"^\s*CREATE\s+DATABASE\s", re.IGNORECASE)
+
+
+async def influx_query(request: web.Request) -> web.StreamResponse:
+    """InfluxDB's ``/query``, for clients that take kapfastd for InfluxDB: Telegraf sends
+    ``CREATE DATABASE`` before writing, which needs nothing here (kapfast keeps no databases), so
+    it succeeds; any other query is refused with a reason instead of a bare 404."""
+    q = request.query.get("q", "")
+    if not q and request.method == "POST":
+        q = str((await request.post()).get("q", ""))
+    if _CREATE_DATABASE.match(q) and ";" not in q.strip().rstrip(";"):
+        return web.json_response({"results": [{"statement_id": 0}]})
+    return web.json_response(
+        {"error": "kapfast is not a database: /query only accepts CREATE DATABASE (write with /write)"},
+        status=400,
+    )
+
+
 async def options(request: web.Request) -> web.StreamResponse:
     """CORS pre-flight and OPTIONS on any API resource: 204, as Kapacitor."""
     del request
@@ -217,6 +236,8 @@ def build_app(state: ServerState) -> web.Application:
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
     app.router.add_get("/ping", ping)
+    app.router.add_get("/query", influx_query)
+    app.router.add_post("/query", influx_query)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
