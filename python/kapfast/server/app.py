@@ -18,7 +18,7 @@ from kapfast.clock import Clock, WallClock
 from kapfast.config import Config
 from kapfast.errors import RequestError
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
-from kapfast.server import recordings_api, tasks_api
+from kapfast.server import recordings_api, tasks_api, topics_api
 from kapfast.server.engine import load_task_master
 from kapfast.server.http import (
     API,
@@ -233,6 +233,7 @@ def build_app(state: ServerState) -> web.Application:
         app.router.add_post(f"{prefix}/loglevel", loglevel)
         tasks_api.add_routes(app, prefix)
         recordings_api.add_routes(app, prefix)
+        topics_api.add_routes(app, prefix)
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
     app.router.add_get("/ping", ping)
