@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 from pathlib import Path
@@ -15,7 +14,7 @@ from kapfast.clock import VirtualClock
 from kapfast.engine.master import TaskMaster
 from kapfast.errors import TaskError
 from kapfast.storage import TaskRecord
-from kapfast.storage.stores import DBRP, RecordingRecord
+from kapfast.storage.stores import DBRP
 from kapfast.tick import compile_script
 
 SCRIPT = """
@@ -107,18 +106,15 @@ def test_task_master_replay(tmp_path: Path) -> None:
     path = tmp_path / "r.srpl"
     path.write_bytes(srpl([("a", 100 + i) for i in range(12)]))
     tm = TaskMaster(clock=VirtualClock(5_000_000_000))
-    st = tm.replay_sync(record(), compile_script(SCRIPT), path, replay_id="r1", recording_time=True)
+    st = tm.replay(record(), compile_script(SCRIPT), path, replay_id="r1", recording_time=True)
     assert st["task-stats"]["points"] == 12 and st["task-stats"]["first"] == 100_000_000_000
     assert st["node-stats"]["window2"]["emitted"] == 1
-    rec = RecordingRecord(id="rec", type="stream", path=str(path))
-    st = asyncio.run(
-        tm.replay("r2", record(), compile_script(SCRIPT), rec, clock="fast", recording_time=False)
-    )
+    st = tm.replay(record(), compile_script(SCRIPT), str(path), replay_id="r2", clock="fast")
     assert st["task-stats"]["first"] == 5_000_000_000
     with pytest.raises(TaskError):
-        tm.replay_sync(record(), compile_script(SCRIPT), path, replay_id="r3", clock="slow")
+        tm.replay(record(), compile_script(SCRIPT), path, replay_id="r3", clock="slow")
     with pytest.raises(TaskError, match="does not exist"):
-        tm.replay_sync(record(), compile_script(SCRIPT), tmp_path / "none.srpl", replay_id="r4")
+        tm.replay(record(), compile_script(SCRIPT), tmp_path / "none.srpl", replay_id="r4")
 
 
 JOIN_SCRIPT = """

@@ -6,7 +6,6 @@ loop or an executor); a task's nodes run inside ``write_points`` of the points t
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import time
@@ -20,7 +19,6 @@ from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
 from kapfast.engine.task import Task
 from kapfast.errors import TaskError
 from kapfast.storage import Storage, TaskRecord
-from kapfast.storage.stores import RecordingRecord
 from kapfast.tick import Pipeline
 
 
@@ -135,31 +133,7 @@ class TaskMaster:
 
     # --- replays -------------------------------------------------------------------------------
 
-    async def replay(
-        self,
-        replay_id: str,
-        task: TaskRecord,
-        pipeline: Pipeline,
-        recording: RecordingRecord | str | os.PathLike[str],
-        *,
-        clock: str = "fast",
-        recording_time: bool = False,
-    ) -> dict[str, Any]:
-        """The server's replay entry point (``kapfast.tasks.replays.ReplayEngine``): runs
-        :meth:`replay_sync` in a worker thread so the event loop stays free, and returns the
-        replayed task's ``{"task-stats", "node-stats"}``."""
-        path = recording.path if isinstance(recording, RecordingRecord) else recording
-        return await asyncio.to_thread(
-            self.replay_sync,
-            task,
-            pipeline,
-            path,
-            replay_id=replay_id,
-            clock=clock,
-            recording_time=recording_time,
-        )
-
-    def replay_sync(
+    def replay(
         self,
         task: TaskRecord,
         pipeline: Pipeline,
@@ -169,7 +143,8 @@ class TaskMaster:
         clock: str = "fast",
         recording_time: bool = False,
     ) -> dict[str, Any]:
-        """Replay a recording into a fresh instance of ``task`` (blocks until done).
+        """Replay a recording into a fresh instance of ``task``: synchronous, it blocks until
+        done (the server runs it in a worker thread; ``kapfast.tasks.replays.ReplayEngine``).
 
         ``clock="fast"`` replays as fast as possible on a virtual clock; ``"real"`` sleeps so
         that data time passes like wall time. With ``recording_time`` the points keep their
