@@ -334,3 +334,17 @@ def test_template_compiles_without_values_and_lists_its_vars() -> None:
 )
 def test_duration_string(ns: int, text: str) -> None:
     assert duration_string(ns) == text
+
+
+def test_repeated_from_where_filters_are_anded() -> None:
+    p = compile_script(
+        "stream\n    |from()\n        .where(lambda: \"host\" == 'a')\n        .where(lambda: \"cpu\" == 'c')\n"
+    )
+    where = p.node("from1").properties["where"]
+    assert where.ast == (
+        "binary",
+        "AND",
+        ("binary", "==", ("ref", "host"), ("string", "a")),
+        ("binary", "==", ("ref", "cpu"), ("string", "c")),
+    )
+    assert where.text == "(\"host\" == 'a') AND (\"cpu\" == 'c')"

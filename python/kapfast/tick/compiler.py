@@ -470,7 +470,15 @@ class Compiler:
         if name in spec.properties:
             method = spec.properties[name]
             args = self._args(method, call, f".{name}()")
-            _store(node.properties, method, [self._plain(a, call) for a in args])
+            values = [self._plain(a, call) for a in args]
+            previous = node.properties.get(name)
+            if node.kind == "from" and name == "where" and isinstance(previous, Lambda):
+                # Kapacitor ANDs repeated from().where() filters instead of replacing them.
+                new = values[0]
+                combined = lambda_ast.binary("AND", previous.ast, new.ast)
+                node.properties[name] = Lambda(combined, f"({previous.text}) AND ({new.text})")
+                return NodeVal(node)
+            _store(node.properties, method, values)
             return NodeVal(node)
         if name in chain_methods(spec):
             self.fail(
