@@ -91,8 +91,7 @@ class DerivativeNode(_PerGroupRows):
         self.field = str(spec.args[0])
         self.unit = dur_ns(spec.prop("unit")) or 1_000_000_000
         self.non_negative = bool(spec.properties.get("nonNegative"))
-        # Kapacitor's derivative writes over its field unless .as() says otherwise (the registry's
-        # "derivative" default is not what Kapacitor does)
+        # Kapacitor's derivative writes over its field unless .as() says otherwise.
         self.as_ = str(spec.properties.get("as", self.field))
 
     def step(self, gid: str, row: Row) -> Row | None:
