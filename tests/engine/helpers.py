@@ -7,7 +7,7 @@ from typing import Any
 
 from kapfast._native import PointBatch
 from kapfast.clock import VirtualClock
-from kapfast.engine.context import TaskContext
+from kapfast.engine.context import PointsWriter, TaskContext
 from kapfast.engine.task import Task
 from kapfast.tick import compile_script
 
@@ -15,10 +15,12 @@ S = 1_000_000_000
 Row = tuple[str, dict[str, str], dict[str, Any], int]
 
 
-def make_task(script: str, task_type: str | None = None) -> tuple[Task, VirtualClock]:
+def make_task(
+    script: str, task_type: str | None = None, writer: PointsWriter | None = None
+) -> tuple[Task, VirtualClock]:
     clock = VirtualClock(0)
     pipeline = compile_script(script, task_type=task_type)
-    return Task("t", pipeline, TaskContext(task_id="t", clock=clock)), clock
+    return Task("t", pipeline, TaskContext(task_id="t", clock=clock, writer=writer)), clock
 
 
 def feed(task: Task, clock: VirtualClock, rows: Sequence[Row], *, chunk: int = 0) -> None:

@@ -227,8 +227,24 @@ class _Writer:
     def __init__(self) -> None:
         self.writes: list[tuple[str, str, str, bytes, str]] = []
 
+        self.created: list[tuple[str, str, str]] = []
+
     def write(self, cluster: str, db: str, rp: str, body: bytes, precision: str) -> None:
         self.writes.append((cluster, db, rp, body, precision))
+
+    def create_database(self, cluster: str, db: str, rp: str = "") -> None:
+        self.created.append((cluster, db, rp))
+
+
+def test_influxdb_out_create_makes_the_database_when_the_task_starts() -> None:
+    script = """
+stream
+    |from().measurement('cpu')
+    |influxDBOut().database('out').retentionPolicy('rp').create()
+"""
+    writer = _Writer()
+    make_task(script, writer=writer)
+    assert writer.created == [("", "out", "rp")]
 
 
 def test_influxdb_out_buffers_flushes_on_interval_and_at_the_end() -> None:

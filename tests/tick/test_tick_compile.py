@@ -338,7 +338,12 @@ def test_duration_string(ns: int, text: str) -> None:
 
 def test_repeated_from_where_filters_are_anded() -> None:
     p = compile_script(
-        "stream\n    |from()\n        .where(lambda: \"host\" == 'a')\n        .where(lambda: \"cpu\" == 'c')\n"
+        """
+stream
+    |from()
+        .where(lambda: "host" == 'a')
+        .where(lambda: "cpu" == 'c')
+"""
     )
     where = p.node("from1").properties["where"]
     assert where.ast == (

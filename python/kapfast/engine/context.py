@@ -14,6 +14,10 @@ class PointsWriter(Protocol):
 
     def write(self, cluster: str, db: str, rp: str, body: bytes, precision: str) -> None: ...
 
+    def create_database(self, cluster: str, db: str, rp: str = "") -> None:
+        """influxDBOut's ``.create()``: make sure the database (and rp) exist before writing."""
+        ...
+
 
 @dataclass
 class TaskContext:

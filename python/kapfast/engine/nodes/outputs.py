@@ -123,6 +123,8 @@ class InfluxDBOutNode(Node):
         self.last_flush = ctx.now_ns()
         self.stats.extra = {"points_written": 0, "write_errors": 0}
         ctx.on_close.append(self.flush)
+        if p.get("create") and ctx.writer is not None and self.db:
+            ctx.writer.create_database(self.cluster, self.db, self.rp)
 
     def _add(self, rows: list[Row]) -> None:
         for name, tags, fields, t in rows:
