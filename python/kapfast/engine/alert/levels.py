@@ -111,7 +111,9 @@ class LevelEvaluator:
                 # hold where the reset is valid and false
                 hold[lvl] = bytes(1 if ok and not v else 0 for v, ok in zip(vals, valid, strict=True))
                 if res.error_count:
-                    errors.append(LambdaError(self.names[lvl] + "Reset", res.error_count, res.first_error or ""))
+                    errors.append(
+                        LambdaError(self.names[lvl] + "Reset", res.error_count, res.first_error or "")
+                    )
         return LevelTable(match, hold), errors
 
 

@@ -16,7 +16,7 @@ from kapfast._native import PointBatch
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
 from kapfast.engine.alert.handlers import AlertHandler, HandlerError, build_handler
-from kapfast.engine.alert.levels import LevelEvaluator, LevelTable
+from kapfast.engine.alert.levels import LambdaError, LevelEvaluator, LevelTable
 from kapfast.engine.alert.persistence import LevelPersistence
 from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules
 from kapfast.engine.alert.topics import TopicRegistry, anonymous_topic
@@ -174,8 +174,7 @@ class AlertNode(Node):
             remap = [g.code for g in groups_local]
             eval_codes = [remap[c] for c in codes]
         table, errors = self.levels.evaluate(batch, eval_codes, self.ctx.now_ns())
-        for e in errors:
-            self.error(e.count, f"{e.what}: {e.first}")
+        self._lambda_errors(errors)
         times = batch.time().to_list()
         fired = self._decide_stream(table, codes, groups_local, chunk.groups, times)
         if not fired:
@@ -196,7 +195,9 @@ class AlertNode(Node):
             out_batch = batch.take(kept_idx)
         self.emit(StreamChunk(out_batch, [codes[i] for i in kept_idx], chunk.groups))
 
-    def _create_chunk_groups(self, chunk: StreamChunk, local: list[_Group | None], missing: list[int]) -> None:
+    def _create_chunk_groups(
+        self, chunk: StreamChunk, local: list[_Group | None], missing: list[int]
+    ) -> None:
         # the first row of each new group gives the name and tags its alert id is rendered from
         want = set(missing)
         first: dict[int, int] = {}
@@ -249,8 +250,7 @@ class AlertNode(Node):
         g = self._groups.get(msg.group.id) or self._new_group(msg.group, msg.name, tags)
         eval_codes = [g.code] * n if self.levels.stateful else None
         table, errors = self.levels.evaluate(points, eval_codes, self.ctx.now_ns())
-        for e in errors:
-            self.error(e.count, f"{e.what}: {e.first}")
+        self._lambda_errors(errors)
         st = g.state
         current = st.level
         lowest, highest, hi_row = 3, -1, 0
@@ -276,6 +276,19 @@ class AlertNode(Node):
         new_points = PointBatch.from_rows(out, kinds=points.field_kinds()) if self.augment.any else points
         self.emit(BatchMessage(msg.name, msg.group, msg.tmax, new_points, msg.by_name))
 
+    def _lambda_errors(self, errors: list[LambdaError]) -> None:
+        """A failing level lambda skips that level for the point (Kapacitor logs and goes on)."""
+        for e in errors:
+            self.stats.errors += e.count
+            if not self.spec.properties.get("quiet"):
+                self.log.error(
+                    "%s: .%s() failed on %d point(s), level skipped for them: %s",
+                    self.name,
+                    e.what,
+                    e.count,
+                    e.first,
+                )
+
     # --- events ------------------------------------------------------------------------------
 
     def _fire(
@@ -298,12 +311,10 @@ class AlertNode(Node):
                 event_id, name, group.id, tags, fields, level_name, t, duration
             )
         except TemplateError as e:
-            self.error(1, f"alert template: {e}")
+            self.stats.errors += 1
+            self.log.error("%s: alert template failed, event not sent: %s", self.name, e)
             return None
-        if point is not None:
-            data = [point_series(point)]
-        else:
-            data = [batch_series(name, batch_tags or {}, rows)]
+        data = [point_series(point)] if point is not None else [batch_series(name, batch_tags or {}, rows)]
         event = AlertEvent(
             id=event_id,
             message=message,
@@ -379,5 +390,5 @@ def describe_services() -> dict[str, Any]:
     return {
         SERVICE_TOPICS: "kapfast.engine.alert.topics.TopicRegistry shared by the server's tasks",
         SERVICE_STATES: "kapfast.storage.AlertStateStore for levels that survive restarts",
-        "httppost_endpoints": "{name: {'url': str, 'headers': {k: v}}} of [[httppost]] for .post().endpoint()",
+        "httppost_endpoints": "{name: {'url': str, 'headers': {k: v}}}: [[httppost]] for .endpoint()",
     }

@@ -95,9 +95,7 @@ class GroupState:
                 self.flapping = True
         mi = self.rules.max_interval_ns
         self.expired = (
-            not self.changed
-            and mi != 0
-            and (self.last_triggered is None or t_ns - self.last_triggered >= mi)
+            not self.changed and mi != 0 and (self.last_triggered is None or t_ns - self.last_triggered >= mi)
         )
 
     def should_trigger(self, level: int, batch: bool = False) -> bool:

@@ -42,7 +42,9 @@ class UnsupportedHandler(AlertHandler):
     def handle(self, event: Any) -> None:
         if not self._warned:
             self._warned = True
-            self._log.warning("alert handler %s is not supported by kapfast yet; its events are dropped", self.kind)
+            self._log.warning(
+                "alert handler %s is not supported by kapfast yet; its events are dropped", self.kind
+            )
         raise HandlerError(f"handler {self.kind} is not supported by kapfast yet", quiet=True)
 
 

@@ -42,7 +42,9 @@ class PostHandler(AlertHandler):
             self._ssl = ctx
 
     def handle(self, event: AlertEvent) -> None:
-        req = urllib.request.Request(self.url, data=event.to_json_bytes(), headers=self.headers, method="POST")
+        req = urllib.request.Request(
+            self.url, data=event.to_json_bytes(), headers=self.headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s, context=self._ssl) as resp:
                 resp.read()
