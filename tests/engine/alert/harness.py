@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kapfast._native import PointBatch, Program
+from kapfast._native import EvalState, PointBatch, Program
 from kapfast.alert_event import group_id
 from kapfast.clock import VirtualClock
 from kapfast.engine.alert import AlertNode
@@ -109,12 +109,13 @@ def run_stream_case(run: Run, data: Path) -> None:
     where = frm.properties.get("where")
     where_prog = Program(where.ast) if isinstance(where, Lambda) else None
     dims = [str(d) for d in (frm.properties.get("groupBy") or [])]
+    where_state = EvalState()  # sigma() and friends remember across chunks
     windows: dict[str, tuple[int, list[Any]]] = {}
     for batch in stream_points(data):
         if measurement:
             batch = batch.filter([r[0] == measurement for r in batch.rows()])
         if where_prog is not None and len(batch):
-            batch, _, _ = where_prog.filter(batch)
+            batch, _, _ = where_prog.filter(batch, state=where_state)
         if not len(batch):
             continue
         if window is None:

@@ -178,12 +178,17 @@ def test_no_recoveries(tmp_path: Path) -> None:
 
 
 def test_flapping_suppresses_events(tmp_path: Path) -> None:
-    r = _run(tmp_path, '.crit(lambda: "value" > 1).flapping(0.2, 0.4).history(4)')
-    r.node.push(values_chunk([5, 0, 5, 0, 5, 0, 5, 5, 5, 5, 5]))
-    lv = _levels(tmp_path)
-    assert lv[:2] == ["CRITICAL", "OK"]
-    assert len(lv) < 11 - 5  # the alternating middle is quiet
-    assert lv[-1] == "CRITICAL"
+    r = _run(tmp_path, '.crit(lambda: "value" > 1).flapping(0.25, 0.5)')
+    seq = [5.0] * 3 + [5.0, 0.0] * 10 + [5.0] * 30
+    r.node.push(values_chunk(seq))
+    secs = [int(e["time"][17:19]) + 60 * int(e["time"][14:16]) for e in _events(tmp_path)]
+    assert secs[:3] == [0, 1, 2]  # steady: every point alerts
+    flapping_part = [t for t in secs if 3 <= t < 23]
+    assert 0 < len(flapping_part) < 20  # alerts until the changes weigh over 0.5, then quiet
+    assert secs[-1] == len(seq) - 1  # steady again: under 0.25 the alerts come back
+    assert [t for t in secs if t >= 23] == list(
+        range(secs[-1] - len([t for t in secs if t >= 23]) + 1, secs[-1] + 1)
+    )
 
 
 def test_history_length_changes_flapping(tmp_path: Path) -> None:
@@ -243,15 +248,25 @@ def test_batch_ok_uses_tmax_and_forwards_whole_batch(tmp_path: Path) -> None:
     assert [row[2]["l"] for row in r.out.rows()] == ["CRITICAL", "CRITICAL", "OK", "OK"]
 
 
-def test_delete_group_forgets_state(tmp_path: Path) -> None:
-    r = _run(tmp_path, '.crit(lambda: "value" > 1).stateChangesOnly()')
+def test_delete_group_forgets_state() -> None:
+    r = build(f'{HEAD}.crit(lambda: "value" > 1).stateChangesOnly()', "t")  # no topic
     r.node.push(values_chunk([5]))
-    assert r.node.working_cardinality() == 1
+    r.node.push(values_chunk([5], start=S))
+    assert r.node.working_cardinality() == 1 and len(r.out.rows()) == 1
     r.node.push(DeleteGroup(group()))
     assert r.node.working_cardinality() == 0
-    r.node.push(values_chunk([5], start=S))
-    assert _levels(tmp_path) == ["CRITICAL", "CRITICAL"]
+    r.node.push(values_chunk([5], start=2 * S))
+    assert len(r.out.rows()) == 2  # a fresh state: the level changed from OK again
     assert any(isinstance(m, DeleteGroup) for m in r.out.messages)
+
+
+def test_deleted_group_restored_from_its_topic(tmp_path: Path) -> None:
+    # as in Kapacitor, a group that comes back finds its last level on its topic: no re-fire
+    r = _run(tmp_path, '.crit(lambda: "value" > 1).stateChangesOnly()')
+    r.node.push(values_chunk([5]))
+    r.node.push(DeleteGroup(group()))
+    r.node.push(values_chunk([5, 0], start=S))
+    assert _levels(tmp_path) == ["CRITICAL", "OK"]
 
 
 def test_template_error_is_counted_not_fatal(tmp_path: Path) -> None:

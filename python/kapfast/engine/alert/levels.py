@@ -37,6 +37,10 @@ class LevelTable:
     match: list[bytes | None]
     hold: list[bytes | None]
 
+    def any_match(self) -> bool:
+        """Whether any level lambda is true for any row (a C-speed scan of the masks)."""
+        return any(col is not None and 1 in col for col in self.match)
+
     def level(self, i: int, current: int) -> int:
         m = self.match
         for lvl in range(CRITICAL, max(current, INFO) - 1, -1):

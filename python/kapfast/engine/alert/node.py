@@ -175,6 +175,14 @@ class AlertNode(Node):
             eval_codes = [remap[c] for c in codes]
         table, errors = self.levels.evaluate(batch, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
+        if (
+            self.rules.flapping is None
+            and not table.any_match()
+            and all(g.state.history[g.state.idx] == OK for g in groups_local)
+        ):
+            # Steady state: OK points of OK groups change nothing that matters without flapping
+            # (the history only feeds flapping and the previous level, which stays OK).
+            return
         times = batch.time().to_list()
         fired = self._decide_stream(table, codes, groups_local, chunk.groups, times)
         if not fired:
