@@ -392,3 +392,20 @@ def test_stats_listed_for_dot(tmp_path: Path) -> None:
         "working_cardinality",
     ):
         assert k in vals
+
+
+def test_without_handlers_fields_still_rendered() -> None:
+    r = build(f"{GROUPED}.crit(lambda: \"value\" > 1).messageField('m').idTag('i')", "t")
+    rows = [("cpu", {"host": "a"}, {"value": 5.0}, 0), ("cpu", {"host": "b", "x": "y"}, {"value": 5.0}, S)]
+    r.node.push(chunk(rows, dims=["host"]))
+    out = r.out.rows()
+    assert [row[2]["m"] for row in out] == ["cpu:host=a is CRITICAL", "cpu:host=b is CRITICAL"]
+    assert [row[1]["i"] for row in out] == ["cpu:host=a", "cpu:host=b"]
+    assert r.node.stats.extra["crits_triggered"] == 2
+
+
+def test_id_depends_on_point_tags(tmp_path: Path) -> None:
+    r = _run(tmp_path, ".id('{{ index .Tags \"dc\" }}').crit(lambda: TRUE)")
+    rows = [("cpu", {"dc": d}, {"value": 1.0}, i * S) for i, d in enumerate(["x", "y", "x"])]
+    r.node.push(chunk(rows))
+    assert [e["id"] for e in _events(tmp_path)] == ["x", "y", "x"]

@@ -25,6 +25,8 @@ from kapfast.gotemplate import Template, TemplateError
 from kapfast.tick.pipeline import Node as NodeSpec
 
 FieldValue = float | int | str | bool
+#: distinct (name, group, tags) whose rendered alert id is kept
+ID_CACHE_SIZE = 4096
 Row = tuple[str, dict[str, str], dict[str, FieldValue], int]
 
 
@@ -96,6 +98,7 @@ class EventRenderer:
         except TemplateError as e:
             raise TaskError(f"{spec.name}: {e}") from e
         self.task_name = ctx.task_id
+        self._ids: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
         self.server_info = {
             "Hostname": ctx.hostname,
             "ClusterID": ctx.cluster_id,
@@ -103,8 +106,18 @@ class EventRenderer:
         }
 
     def render_id(self, name: str, group: str, tags: Mapping[str, str]) -> str:
-        """Raises :class:`TemplateError` when the template fails on this data."""
-        return self.id_tmpl.render(id_template_data(name, self.task_name, group, tags, self.server_info))
+        """Raises :class:`TemplateError` when the template fails on this data.
+
+        The id depends only on the name, group and tags, so it is cached (bounded)."""
+        key = (name, group, tuple(sorted(tags.items())))
+        cached = self._ids.get(key)
+        if cached is not None:
+            return cached
+        event_id = self.id_tmpl.render(id_template_data(name, self.task_name, group, tags, self.server_info))
+        if len(self._ids) >= ID_CACHE_SIZE:
+            self._ids.clear()
+        self._ids[key] = event_id
+        return event_id
 
     def render_message_details(
         self,
@@ -116,11 +129,15 @@ class EventRenderer:
         level: str,
         time_ns: int,
         duration_ns: int,
+        details: bool = True,
     ) -> tuple[str, str]:
+        """The message and (unless ``details`` is false) the details of one event."""
         mdata = message_template_data(
             name, self.task_name, group, tags, self.server_info, event_id, fields, level, time_ns, duration_ns
         )
         message = self.message_tmpl.render(mdata)
+        if not details:
+            return message, ""
         ddata = alert_template_data(
             name,
             self.task_name,

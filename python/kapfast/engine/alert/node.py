@@ -233,10 +233,17 @@ class AlertNode(Node):
         """The per-point state machine; returns the points that make an event, in order."""
         fired: list[_Fired] = []
         no_recoveries = self.rules.no_recoveries
+        # Without flapping an OK point of an OK group changes nothing that matters (the history
+        # only feeds flapping and the previous level, which stays OK): skip it cheaply.
+        skip_quiet = self.rules.flapping is None
+        vector = table.vector(len(codes))
         level_of = table.level
         for i, c in enumerate(codes):
             st = groups[c].state
-            lvl = level_of(i, st.history[st.idx])
+            cur = st.history[st.idx]
+            lvl = vector[i] if vector is not None else level_of(i, cur)
+            if skip_quiet and lvl == OK and cur == OK:
+                continue
             t = times[i]
             st.update(t, lvl)
             if not st.should_trigger(lvl):
@@ -313,26 +320,24 @@ class AlertNode(Node):
         the event could not be built."""
         name, tags, fields, t = event_row
         level_name = LEVEL_NAMES[level]
+        aug = self.augment
+        # Render only what someone reads: an alert node without handlers or topic (an alert
+        # history written by influxDBOut, say) needs the message and id only for its fields.
+        publish = bool(self.topics)
+        need_message = publish or bool(aug.message_field)
+        need_id = need_message or bool(aug.id_tag or aug.id_field or self.inhibits)
+        event_id = message = details = ""
         try:
-            event_id = self.renderer.render_id(name, group.id, tags)
-            message, details = self.renderer.render_message_details(
-                event_id, name, group.id, tags, fields, level_name, t, duration
-            )
+            if need_id:
+                event_id = self.renderer.render_id(name, group.id, tags)
+            if need_message:
+                message, details = self.renderer.render_message_details(
+                    event_id, name, group.id, tags, fields, level_name, t, duration, details=publish
+                )
         except TemplateError as e:
             self.stats.errors += 1
             self.log.error("%s: alert template failed, event not sent: %s", self.name, e)
             return None
-        data = [point_series(point)] if point is not None else [batch_series(name, batch_tags or {}, rows)]
-        event = AlertEvent(
-            id=event_id,
-            message=message,
-            details=details,
-            time_ns=t,
-            duration_ns=duration,
-            level=level_name,
-            data=data,
-            recoverable=self.recoverable,
-        )
         extra = self.stats.extra
         extra["alerts_triggered"] += 1
         extra[_LEVEL_STAT[level]] += 1
@@ -340,11 +345,24 @@ class AlertNode(Node):
             self.registry.set_inhibitors((self.name, event_id), self.inhibits, tags, level != OK)
         if self.category and self.registry.is_inhibited(self.category, tags):
             extra["alerts_inhibited"] += 1
-        else:
+        elif publish:
+            data = (
+                [point_series(point)] if point is not None else [batch_series(name, batch_tags or {}, rows)]
+            )
+            event = AlertEvent(
+                id=event_id,
+                message=message,
+                details=details,
+                time_ns=t,
+                duration_ns=duration,
+                level=level_name,
+                data=data,
+                recoverable=self.recoverable,
+            )
             self._publish(event)
-        if not self.augment.any:
+        if not aug.any:
             return rows
-        return [self.augment.apply(r, level_name, event_id, message, duration) for r in rows]
+        return [aug.apply(r, level_name, event_id, message, duration) for r in rows]
 
     def _publish(self, event: AlertEvent) -> None:
         """Record the event on its topics (giving it its previousLevel) and run the handlers."""
