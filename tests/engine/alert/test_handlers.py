@@ -224,3 +224,13 @@ def test_delivery_is_synchronous_in_order() -> None:
             with lock:
                 order.append(lvl)
     assert [json.loads(b)["level"] for b in srv.bodies] == order
+
+
+def test_post_loopback_ignores_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9/")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9/")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with HttpReceiver() as srv:
+        PostHandler(srv.url).handle(EVENT)
+    assert len(srv.bodies) == 1

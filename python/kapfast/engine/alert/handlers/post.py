@@ -8,13 +8,25 @@ Like Kapacitor only the first of several URLs is used.
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler, HandlerError
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class PostHandler(AlertHandler):
@@ -40,13 +52,18 @@ class PostHandler(AlertHandler):
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
             self._ssl = ctx
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=self._ssl)]
+        if _is_loopback(url):
+            # like Go's ProxyFromEnvironment: loopback requests never go through a proxy
+            handlers.append(urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
 
     def handle(self, event: AlertEvent) -> None:
         req = urllib.request.Request(
             self.url, data=event.to_json_bytes(), headers=self.headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s, context=self._ssl) as resp:
+            with self._opener.open(req, timeout=self.timeout_s) as resp:
                 resp.read()
         except urllib.error.HTTPError as e:
             detail = ""
