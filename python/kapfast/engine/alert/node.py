@@ -9,7 +9,7 @@ A handler that fails is logged and counted in ``events_dropped``; it never stops
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kapfast._native import PointBatch
@@ -201,7 +201,8 @@ class AlertNode(Node):
             out_batch = PointBatch.from_rows(kept_rows, kinds=batch.field_kinds())
         else:
             out_batch = batch.take(kept_idx)
-        self.emit(StreamChunk(out_batch, [codes[i] for i in kept_idx], chunk.groups))
+        # replace() keeps whatever else the chunk carries (its db/rp ...)
+        self.emit(replace(chunk, batch=out_batch, codes=[codes[i] for i in kept_idx]))
 
     def _create_chunk_groups(
         self, chunk: StreamChunk, local: list[_Group | None], missing: list[int]
@@ -289,7 +290,7 @@ class AlertNode(Node):
         if out is None:
             return
         new_points = PointBatch.from_rows(out, kinds=points.field_kinds()) if self.augment.any else points
-        self.emit(BatchMessage(msg.name, msg.group, msg.tmax, new_points, msg.by_name))
+        self.emit(replace(msg, points=new_points))
 
     def _lambda_errors(self, errors: list[LambdaError]) -> None:
         """A failing level lambda skips that level for the point (Kapacitor logs and goes on)."""
