@@ -120,7 +120,7 @@ def test_batch_alert_case(path: Path) -> None:
     cols = exp["columns"][1:]
     got = {
         "name": last.name,  # type: ignore[union-attr]
-        "tags": rows[0][1],
+        "tags": dict(last.group.tags),  # type: ignore[union-attr]  # httpOut's batch tags
         "columns": ["time", *sorted(rows[0][2])],
         "values": [[r[3], *(r[2].get(c) for c in sorted(rows[0][2]))] for r in rows],
     }

@@ -289,8 +289,22 @@ class AlertNode(Node):
         out = self._fire(level, st.duration(), msg.group, event_row, None, rows, batch_tags=tags)
         if out is None:
             return
-        new_points = PointBatch.from_rows(out, kinds=points.field_kinds()) if self.augment.any else points
-        self.emit(replace(msg, points=new_points))
+        if not self.augment.any:
+            self.emit(msg)
+            return
+        new_points = PointBatch.from_rows(out, kinds=points.field_kinds())
+        group = msg.group
+        aug = self.augment
+        if aug.level_tag or aug.id_tag:
+            # Kapacitor tags the batch itself too; downstream (httpOut) reads a batch's tags from
+            # its group, so the group carries them (its id and dimensions stay the same).
+            added = out[0][1] if out else {}
+            batch_tags = dict(group.tags)
+            for k in (aug.level_tag, aug.id_tag):
+                if k and k in added:
+                    batch_tags[k] = added[k]
+            group = replace(group, tags=tuple(batch_tags.items()))
+        self.emit(replace(msg, group=group, points=new_points))
 
     def _lambda_errors(self, errors: list[LambdaError]) -> None:
         """A failing level lambda skips that level for the point (Kapacitor logs and goes on)."""
