@@ -14,7 +14,7 @@ export LD_LIBRARY_PATH := $(PYLIBDIR):$(LD_LIBRARY_PATH)
 export PYO3_PYTHON := $(abspath $(PY))
 
 .PHONY: help deps system-deps dev build test test-rust lint lint-rust lint-python stubtest pytest \
-        conformance bench fmt clean
+        conformance bench fuzz fmt clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +63,17 @@ conformance: dev ## Kapacitor conformance cases (../shared/conformance)
 bench: dev ## benchmarks with ratios against peers measured in the same run
 	$(PY) -m pip install -q "line-protocol-parser>=1.0" "polars>=1.0"
 	$(PY) -m pytest benches -q -s -p no:cacheprovider
+
+FUZZ_SECONDS ?= 120
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+    -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+    -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks
+fuzz: ## libFuzzer on the line-protocol parser for FUZZ_SECONDS (needs a nightly toolchain)
+	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" cargo +nightly build --release \
+	    --target x86_64-unknown-linux-gnu --bin parse_line_protocol
+	mkdir -p fuzz/corpus && cp -n fuzz/seeds/parse_line_protocol/* fuzz/corpus/
+	fuzz/target/x86_64-unknown-linux-gnu/release/parse_line_protocol \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=512 fuzz/corpus
 
 fmt: deps ## format Rust and Python
 	cargo fmt

@@ -10,27 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kapfast.gofmt import GoDuration, GoTime, _split_ns, time_format, time_string
+from kapfast.gofmt import _MONTHS, _WEEKDAYS, GoDuration, GoTime, _split_ns, time_format, time_string
 from kapfast.gotemplate.values import ExecError
 
 _NS = 1_000_000_000
 # Go's zero time.Time (January 1, year 1, 00:00:00 UTC) in Unix nanoseconds.
 _ZERO_TIME_NS = -62135596800 * _NS
-_WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 
 def _time_arg(v: Any, method: str) -> GoTime:
@@ -49,7 +34,7 @@ def _duration_arg(v: Any, method: str) -> int:
 
 def _weekday(t: GoTime) -> str:
     dt, _ = _split_ns(t.ns)
-    return _WEEKDAYS[(dt.weekday() + 1) % 7]
+    return _WEEKDAYS[dt.weekday()]
 
 
 def _round(d: int, m: int) -> int:

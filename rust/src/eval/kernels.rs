@@ -1,0 +1,1002 @@
+//! Column-at-a-time evaluation of a compiled expression over a range of rows.
+//!
+//! Each node yields a [`Col`]: typed values plus an `ok` mask (false = the row errored or a
+//! reference was missing). Typed kernels cover the common cases — numeric and boolean columns and
+//! literals, string fields and dictionary-encoded tags against literals — and everything else runs
+//! the row interpreter ([`super::scalar`]) row by row, so the semantics are the same everywhere.
+//! Error texts are not carried here: the caller words the first failing row with the interpreter.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::batch::{Column, ColumnData, StrColumn, NO_TAG};
+
+use super::compile::{Call, Expr};
+use super::functions::Func;
+use super::ops;
+use super::scalar::{self, BatchCtx};
+use super::state::EvalState;
+use super::types::{BinOp, Scalar, Type, UnOp};
+
+/// The values of one node over a row range (row `i` of the range is index `i`).
+pub enum Vals<'a> {
+    /// The same value on every row.
+    Const(Scalar),
+    F(Cow<'a, [f64]>),
+    I(Cow<'a, [i64]>),
+    B(Cow<'a, [bool]>),
+    D(Vec<i64>),
+    T(Cow<'a, [i64]>),
+    /// A string field: rows `off..` of the column.
+    Str(&'a StrColumn, usize),
+    /// A tag: dictionary codes of the range and the dictionary.
+    Dict(&'a [u32], &'a [String]),
+    /// Anything else, one value per row.
+    Row(Vec<Scalar>),
+}
+
+/// A node's values and validity over a row range; `ok == None` means every row is valid.
+pub struct Col<'a> {
+    pub vals: Vals<'a>,
+    pub ok: Option<Cow<'a, [bool]>>,
+}
+
+impl<'a> Col<'a> {
+    fn all_ok(vals: Vals<'a>) -> Self {
+        Col { vals, ok: None }
+    }
+
+    fn none_ok(vals: Vals<'a>, n: usize) -> Self {
+        Col {
+            vals,
+            ok: Some(Cow::Owned(vec![false; n])),
+        }
+    }
+
+    #[inline]
+    pub fn is_ok(&self, i: usize) -> bool {
+        self.ok.as_ref().is_none_or(|m| m[i])
+    }
+
+    /// Row `i` as a value (meaningful only where the row is ok).
+    pub fn at(&self, i: usize) -> Scalar {
+        match &self.vals {
+            Vals::Const(v) => v.clone(),
+            Vals::F(v) => Scalar::Float(v[i]),
+            Vals::I(v) => Scalar::Int(v[i]),
+            Vals::B(v) => Scalar::Bool(v[i]),
+            Vals::D(v) => Scalar::Duration(v[i]),
+            Vals::T(v) => Scalar::Time(v[i]),
+            Vals::Str(c, off) => Scalar::Str(c.get(off + i).to_owned()),
+            Vals::Dict(codes, dict) => match codes[i] {
+                NO_TAG => Scalar::Missing("".into()),
+                c => Scalar::Str(dict[c as usize].clone()),
+            },
+            Vals::Row(v) => v[i].clone(),
+        }
+    }
+
+    /// The type of row `i` (meaningful only where the row is ok).
+    pub fn type_at(&self, i: usize) -> Type {
+        match &self.vals {
+            Vals::Const(v) => v.ty(),
+            Vals::F(_) => Type::Float,
+            Vals::I(_) => Type::Int,
+            Vals::B(_) => Type::Bool,
+            Vals::D(_) => Type::Duration,
+            Vals::T(_) => Type::Time,
+            Vals::Str(..) | Vals::Dict(..) => Type::Str,
+            Vals::Row(v) => v[i].ty(),
+        }
+    }
+
+    fn bool_at(&self, i: usize) -> Option<bool> {
+        match &self.vals {
+            Vals::B(v) => Some(v[i]),
+            Vals::Const(Scalar::Bool(b)) => Some(*b),
+            Vals::Row(v) => match v[i] {
+                Scalar::Bool(b) => Some(b),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// `a AND b` of two optional masks.
+fn and_ok<'a>(a: Option<Cow<'a, [bool]>>, b: Option<Cow<'a, [bool]>>) -> Option<Cow<'a, [bool]>> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => Some(Cow::Owned(
+            a.iter().zip(b.iter()).map(|(&x, &y)| x & y).collect(),
+        )),
+    }
+}
+
+/// A numeric operand.
+#[derive(Clone, Copy)]
+enum Num<'x> {
+    F(&'x [f64]),
+    I(&'x [i64]),
+    CF(f64),
+    CI(i64),
+}
+
+fn num<'x>(v: &'x Vals<'_>) -> Option<Num<'x>> {
+    match v {
+        Vals::F(x) => Some(Num::F(x)),
+        Vals::I(x) => Some(Num::I(x)),
+        Vals::Const(Scalar::Float(f)) => Some(Num::CF(*f)),
+        Vals::Const(Scalar::Int(i)) => Some(Num::CI(*i)),
+        _ => None,
+    }
+}
+
+fn to_f64(x: &[i64]) -> Vec<f64> {
+    x.iter().map(|&v| v as f64).collect()
+}
+
+/// The operator with its operands swapped (`c < x` is `x > c`).
+fn flip(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::Le => BinOp::Ge,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::Ge => BinOp::Le,
+        other => other,
+    }
+}
+
+/// Asks for the cache lines `AHEAD_BYTES` past the block of `BLOCK` items starting at `p[k]`
+/// (a hint: never faults, never read).
+#[inline(always)]
+fn prefetch<T>(p: *const T, k: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let start = (p.wrapping_add(k) as *const i8).wrapping_add(AHEAD_BYTES);
+        let bytes = BLOCK * std::mem::size_of::<T>();
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: `_mm_prefetch` is a hint that never faults, even past the end of the
+            // slice (where the next chunk of the same column usually is); the pointer is formed
+            // with wrapping arithmetic and never dereferenced.
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                _mm_prefetch(start.wrapping_add(off), _MM_HINT_T0);
+            }
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, k);
+}
+
+/// How far ahead of the reads the kernels ask for memory: columns usually come from DRAM (the
+/// batch was parsed a while ago), and interleaved streams need help to run at full speed.
+const AHEAD_BYTES: usize = 4096;
+/// Rows per block: prefetches are issued per block, the loop inside a block is vectorized.
+const BLOCK: usize = 64;
+
+/// Writes `f(a[i], b[i])` for each row: blocks of plain loops the compiler turns into SIMD code,
+/// with a prefetch of both inputs per cache line.
+#[inline(always)]
+fn zip_map<A: Copy, B: Copy, T: Copy + Default>(a: &[A], b: &[B], f: impl Fn(A, B) -> T) -> Vec<T> {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut out = vec![T::default(); n];
+    for (k, ((o, x), y)) in out
+        .chunks_mut(BLOCK)
+        .zip(a.chunks(BLOCK))
+        .zip(b.chunks(BLOCK))
+        .enumerate()
+    {
+        prefetch(a.as_ptr(), k * BLOCK);
+        prefetch(b.as_ptr(), k * BLOCK);
+        for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+            *o = f(x, y);
+        }
+    }
+    out
+}
+
+#[inline(always)]
+fn map1<A: Copy, T: Copy + Default>(a: &[A], f: impl Fn(A) -> T) -> Vec<T> {
+    let mut out = vec![T::default(); a.len()];
+    for (k, (o, x)) in out.chunks_mut(BLOCK).zip(a.chunks(BLOCK)).enumerate() {
+        prefetch(a.as_ptr(), k * BLOCK);
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = f(x);
+        }
+    }
+    out
+}
+
+fn cmp_ss<T: PartialOrd + Copy>(op: BinOp, a: &[T], b: &[T]) -> Vec<bool> {
+    match op {
+        BinOp::Eq => zip_map(a, b, |x, y| x == y),
+        BinOp::Ne => zip_map(a, b, |x, y| x != y),
+        BinOp::Lt => zip_map(a, b, |x, y| x < y),
+        BinOp::Le => zip_map(a, b, |x, y| x <= y),
+        BinOp::Gt => zip_map(a, b, |x, y| x > y),
+        _ => zip_map(a, b, |x, y| x >= y),
+    }
+}
+
+fn cmp_sc<T: PartialOrd + Copy>(op: BinOp, a: &[T], c: T) -> Vec<bool> {
+    match op {
+        BinOp::Eq => map1(a, |x| x == c),
+        BinOp::Ne => map1(a, |x| x != c),
+        BinOp::Lt => map1(a, |x| x < c),
+        BinOp::Le => map1(a, |x| x <= c),
+        BinOp::Gt => map1(a, |x| x > c),
+        _ => map1(a, |x| x >= c),
+    }
+}
+
+fn cmp_num(op: BinOp, l: Num<'_>, r: Num<'_>) -> Vec<bool> {
+    use Num::*;
+    match (l, r) {
+        (F(a), F(b)) => cmp_ss(op, a, b),
+        (I(a), I(b)) => cmp_ss(op, a, b),
+        (F(a), CF(c)) => cmp_sc(op, a, c),
+        (I(a), CI(c)) => cmp_sc(op, a, c),
+        (CF(c), F(a)) => cmp_sc(flip(op), a, c),
+        (CI(c), I(a)) => cmp_sc(flip(op), a, c),
+        (F(a), I(b)) => cmp_ss(op, a, &to_f64(b)),
+        (I(a), F(b)) => cmp_ss(op, &to_f64(a), b),
+        (F(a), CI(c)) => cmp_sc(op, a, c as f64),
+        (CI(c), F(a)) => cmp_sc(flip(op), a, c as f64),
+        (I(a), CF(c)) => cmp_sc(op, &to_f64(a), c),
+        (CF(c), I(a)) => cmp_sc(flip(op), &to_f64(a), c),
+        // Two constants are folded at compile time; kept for completeness.
+        (CF(a), CF(b)) => vec![ops::cmp_op(op, &a, &b)],
+        (CI(a), CI(b)) => vec![ops::cmp_op(op, &a, &b)],
+        (CF(a), CI(b)) => vec![ops::cmp_op(op, &a, &(b as f64))],
+        (CI(a), CF(b)) => vec![ops::cmp_op(op, &(a as f64), &b)],
+    }
+}
+
+/// Float arithmetic for `+ - * /` on float operands (a constant operand is broadcast).
+fn arith_f(op: BinOp, l: Num<'_>, r: Num<'_>, n: usize) -> Option<Vec<f64>> {
+    let v = match (op, l, r) {
+        (BinOp::Add, Num::F(a), Num::F(b)) => zip_map(a, b, |x, y| x + y),
+        (BinOp::Sub, Num::F(a), Num::F(b)) => zip_map(a, b, |x, y| x - y),
+        (BinOp::Mul, Num::F(a), Num::F(b)) => zip_map(a, b, |x, y| x * y),
+        (BinOp::Div, Num::F(a), Num::F(b)) => zip_map(a, b, |x, y| x / y),
+        (BinOp::Add, Num::F(a), Num::CF(c)) => map1(a, |x| x + c),
+        (BinOp::Sub, Num::F(a), Num::CF(c)) => map1(a, |x| x - c),
+        (BinOp::Mul, Num::F(a), Num::CF(c)) => map1(a, |x| x * c),
+        (BinOp::Div, Num::F(a), Num::CF(c)) => map1(a, |x| x / c),
+        (BinOp::Add, Num::CF(c), Num::F(b)) => map1(b, |y| c + y),
+        (BinOp::Sub, Num::CF(c), Num::F(b)) => map1(b, |y| c - y),
+        (BinOp::Mul, Num::CF(c), Num::F(b)) => map1(b, |y| c * y),
+        (BinOp::Div, Num::CF(c), Num::F(b)) => map1(b, |y| c / y),
+        (_, Num::CF(a), Num::CF(b)) => {
+            match ops::binary(op, &Scalar::Float(a), &Scalar::Float(b)).ok()? {
+                Scalar::Float(f) => vec![f; n],
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(v)
+}
+
+/// Integer arithmetic for `+ - *` (wrapping, like Go); `/` and `%` go row by row for the zero check.
+fn arith_i(op: BinOp, l: Num<'_>, r: Num<'_>) -> Option<Vec<i64>> {
+    let v = match (op, l, r) {
+        (BinOp::Add, Num::I(a), Num::I(b)) => zip_map(a, b, i64::wrapping_add),
+        (BinOp::Sub, Num::I(a), Num::I(b)) => zip_map(a, b, i64::wrapping_sub),
+        (BinOp::Mul, Num::I(a), Num::I(b)) => zip_map(a, b, i64::wrapping_mul),
+        (BinOp::Add, Num::I(a), Num::CI(c)) => map1(a, |x| x.wrapping_add(c)),
+        (BinOp::Sub, Num::I(a), Num::CI(c)) => map1(a, |x| x.wrapping_sub(c)),
+        (BinOp::Mul, Num::I(a), Num::CI(c)) => map1(a, |x| x.wrapping_mul(c)),
+        (BinOp::Add, Num::CI(c), Num::I(b)) => map1(b, |y| c.wrapping_add(y)),
+        (BinOp::Sub, Num::CI(c), Num::I(b)) => map1(b, |y| c.wrapping_sub(y)),
+        (BinOp::Mul, Num::CI(c), Num::I(b)) => map1(b, |y| c.wrapping_mul(y)),
+        _ => return None,
+    };
+    Some(v)
+}
+
+/// Evaluates expressions over row ranges of one batch.
+pub struct Engine<'a, 's> {
+    pub cx: &'a BatchCtx<'a>,
+    pub state: &'s mut EvalState,
+    /// Per (expression node, tag dictionary): 0 = not computed, 1 = false, 2 = true. A tag
+    /// comparison or regex runs once per dictionary entry, not once per row.
+    dict_cache: HashMap<(usize, usize), Vec<u8>>,
+}
+
+impl<'a, 's> Engine<'a, 's> {
+    pub fn new(cx: &'a BatchCtx<'a>, state: &'s mut EvalState) -> Self {
+        Engine {
+            cx,
+            state,
+            dict_cache: HashMap::new(),
+        }
+    }
+
+    /// Evaluates `e` on rows `lo..hi`. `sel` (indexed from `lo`) limits which rows may change
+    /// state: stateful calls outside it are not run (their rows are not ok).
+    pub fn eval(&mut self, e: &Expr, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
+        let n = hi - lo;
+        match e {
+            Expr::Lit(v) => Col::all_ok(Vals::Const(v.clone())),
+            Expr::Time => Col::all_ok(Vals::T(Cow::Borrowed(&self.cx.batch.time[lo..hi]))),
+            Expr::Ref(i) => self.reference(*i, lo, hi),
+            Expr::Unary(op, x) => {
+                let c = self.eval(x, lo, hi, sel);
+                unary(*op, c, n)
+            }
+            Expr::Binary(op @ (BinOp::And | BinOp::Or), l, r) if self.fusable(l, r, lo, hi) => {
+                self.fused(*op, l, r, lo, hi)
+            }
+            Expr::Binary(op, l, r) => {
+                let lc = self.eval(l, lo, hi, sel);
+                let rsel = if r.is_stateful() {
+                    Some(right_selection(*op, &lc, sel, n))
+                } else {
+                    None
+                };
+                let rc = self.eval(r, lo, hi, rsel.as_deref());
+                match op {
+                    BinOp::And | BinOp::Or => logical(*op, lc, rc, n),
+                    _ => self.binary(e, *op, lc, rc, n),
+                }
+            }
+            Expr::Call(c) => self.call(c, lo, hi, sel),
+        }
+    }
+
+    /// `"field" op number` on a float field every row has: the shape of most `where` clauses.
+    fn simple_cmp(&self, e: &Expr, lo: usize, hi: usize) -> Option<(&'a [f64], BinOp, f64)> {
+        let Expr::Binary(op, x, y) = e else {
+            return None;
+        };
+        if !op.is_comparison() {
+            return None;
+        }
+        let (i, op, c) = match (&**x, &**y) {
+            (Expr::Ref(i), Expr::Lit(c)) => (*i, *op, c),
+            (Expr::Lit(c), Expr::Ref(i)) => (*i, flip(*op), c),
+            _ => return None,
+        };
+        let c = match c {
+            Scalar::Float(f) => *f,
+            Scalar::Int(v) => *v as f64,
+            _ => return None,
+        };
+        let rc = &self.cx.refs[i];
+        match (rc.field, rc.tag) {
+            (Some(col), None) => match &col.data {
+                ColumnData::Float(v) if scalar::all_true(&col.valid[lo..hi]) => {
+                    Some((&v[lo..hi], op, c))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn fusable(&self, l: &Expr, r: &Expr, lo: usize, hi: usize) -> bool {
+        self.simple_cmp(l, lo, hi).is_some() && self.simple_cmp(r, lo, hi).is_some()
+    }
+
+    /// `cmp AND cmp` / `cmp OR cmp` on complete float fields in one pass, without temporaries.
+    fn fused(&mut self, op: BinOp, l: &Expr, r: &Expr, lo: usize, hi: usize) -> Col<'a> {
+        let (Some((a, op1, c1)), Some((b, op2, c2))) =
+            (self.simple_cmp(l, lo, hi), self.simple_cmp(r, lo, hi))
+        else {
+            unreachable!("checked by fusable")
+        };
+        let and = op == BinOp::And;
+        macro_rules! with_cmp {
+            ($op:expr, $c:expr, |$f:ident| $body:expr) => {
+                match $op {
+                    BinOp::Eq => {
+                        let $f = |x: f64| x == $c;
+                        $body
+                    }
+                    BinOp::Ne => {
+                        let $f = |x: f64| x != $c;
+                        $body
+                    }
+                    BinOp::Lt => {
+                        let $f = |x: f64| x < $c;
+                        $body
+                    }
+                    BinOp::Le => {
+                        let $f = |x: f64| x <= $c;
+                        $body
+                    }
+                    BinOp::Gt => {
+                        let $f = |x: f64| x > $c;
+                        $body
+                    }
+                    _ => {
+                        let $f = |x: f64| x >= $c;
+                        $body
+                    }
+                }
+            };
+        }
+        let v = with_cmp!(op1, c1, |f1| with_cmp!(op2, c2, |f2| if and {
+            zip_map(a, b, |x, y| f1(x) & f2(y))
+        } else {
+            zip_map(a, b, |x, y| f1(x) | f2(y))
+        }));
+        Col::all_ok(Vals::B(Cow::Owned(v)))
+    }
+
+    fn reference(&mut self, i: usize, lo: usize, hi: usize) -> Col<'a> {
+        let n = hi - lo;
+        let rc = &self.cx.refs[i];
+        match (rc.field, rc.tag) {
+            (Some(f), None) => {
+                let mut col = field_col(f, lo, hi, &rc.name);
+                // A chunk where every row has the field needs no mask (checked per chunk, so
+                // the flags are read once, streaming with the values).
+                if matches!(col.ok, Some(Cow::Borrowed(m)) if scalar::all_true(m)) {
+                    col.ok = None;
+                }
+                col
+            }
+            (None, Some(t)) => {
+                let codes = &t.codes[lo..hi];
+                Col {
+                    vals: Vals::Dict(codes, &t.dict),
+                    ok: Some(Cow::Owned(codes.iter().map(|&c| c != NO_TAG).collect())),
+                }
+            }
+            (None, None) => Col::none_ok(Vals::Const(Scalar::Missing(rc.name.clone())), n),
+            (Some(_), Some(_)) => {
+                let mut vals = Vec::with_capacity(n);
+                let mut ok = Vec::with_capacity(n);
+                for row in lo..hi {
+                    match scalar::ref_value(rc, row) {
+                        Ok(v) if !matches!(v, Scalar::Missing(_)) => {
+                            vals.push(v);
+                            ok.push(true);
+                        }
+                        // Missing, or a field/tag conflict: not ok either way.
+                        _ => {
+                            vals.push(Scalar::Missing(rc.name.clone()));
+                            ok.push(false);
+                        }
+                    }
+                }
+                normalize(vals, ok)
+            }
+        }
+    }
+
+    fn binary(&mut self, e: &Expr, op: BinOp, l: Col<'a>, r: Col<'a>, n: usize) -> Col<'a> {
+        if let (Some(a), Some(b)) = (num(&l.vals), num(&r.vals)) {
+            let fast = if op.is_comparison() {
+                Some(Vals::B(Cow::Owned(cmp_num(op, a, b))))
+            } else if matches!((a, b), (Num::F(_) | Num::CF(_), Num::F(_) | Num::CF(_)))
+                && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
+            {
+                arith_f(op, a, b, n).map(|v| Vals::F(Cow::Owned(v)))
+            } else if matches!((a, b), (Num::I(_) | Num::CI(_), Num::I(_) | Num::CI(_))) {
+                arith_i(op, a, b).map(|v| Vals::I(Cow::Owned(v)))
+            } else {
+                None
+            };
+            if let Some(vals) = fast {
+                return Col {
+                    vals,
+                    ok: and_ok(l.ok, r.ok),
+                };
+            }
+        }
+        let bools = match (&l.vals, &r.vals) {
+            (Vals::B(a), Vals::B(b)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+                Some(cmp_ss(op, a, b))
+            }
+            (Vals::B(a), Vals::Const(Scalar::Bool(c)))
+            | (Vals::Const(Scalar::Bool(c)), Vals::B(a))
+                if matches!(op, BinOp::Eq | BinOp::Ne) =>
+            {
+                Some(cmp_sc(op, a, *c))
+            }
+            (Vals::Dict(codes, dict), Vals::Const(c)) => self.dict_op(e, op, codes, dict, c),
+            (Vals::Const(c), Vals::Dict(codes, dict)) if op.is_comparison() => {
+                self.dict_op(e, flip(op), codes, dict, c)
+            }
+            (Vals::Str(col, off), Vals::Const(c)) => str_op(op, col, *off, n, c),
+            (Vals::Const(c), Vals::Str(col, off)) if op.is_comparison() => {
+                str_op(flip(op), col, *off, n, c)
+            }
+            _ => None,
+        };
+        if let Some(v) = bools {
+            return Col {
+                vals: Vals::B(Cow::Owned(v)),
+                ok: and_ok(l.ok, r.ok),
+            };
+        }
+        // The general case: the row interpreter's operator on each valid row.
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        for i in 0..n {
+            if l.is_ok(i) && r.is_ok(i) {
+                match ops::binary(op, &l.at(i), &r.at(i)) {
+                    Ok(v) => {
+                        vals.push(v);
+                        ok.push(true);
+                    }
+                    Err(_) => {
+                        vals.push(Scalar::Bool(false));
+                        ok.push(false);
+                    }
+                }
+            } else {
+                vals.push(Scalar::Bool(false));
+                ok.push(false);
+            }
+        }
+        normalize(vals, ok)
+    }
+
+    /// A string comparison or regex match of a tag against a literal, run once per dictionary
+    /// entry and cached for the batch.
+    fn dict_op(
+        &mut self,
+        e: &Expr,
+        op: BinOp,
+        codes: &[u32],
+        dict: &[String],
+        c: &Scalar,
+    ) -> Option<Vec<bool>> {
+        let test: Box<dyn Fn(&str) -> bool + '_> = match (op, c) {
+            (BinOp::RegexMatch, Scalar::Regex(re)) => Box::new(move |s: &str| re.is_match(s)),
+            (BinOp::RegexNotMatch, Scalar::Regex(re)) => Box::new(move |s: &str| !re.is_match(s)),
+            (op, Scalar::Str(t)) if op.is_comparison() => {
+                Box::new(move |s: &str| ops::cmp_op(op, s, t.as_str()))
+            }
+            _ => return None,
+        };
+        let key = (e as *const Expr as usize, dict.as_ptr() as usize);
+        let memo = self
+            .dict_cache
+            .entry(key)
+            .or_insert_with(|| vec![0u8; dict.len()]);
+        Some(
+            codes
+                .iter()
+                .map(|&code| {
+                    if code == NO_TAG {
+                        return false;
+                    }
+                    let m = &mut memo[code as usize];
+                    if *m == 0 {
+                        *m = 1 + test(&dict[code as usize]) as u8;
+                    }
+                    *m == 2
+                })
+                .collect(),
+        )
+    }
+
+    fn call(&mut self, c: &Call, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
+        let n = hi - lo;
+        if matches!(c.func, Func::Now) {
+            return Col::all_ok(Vals::Const(Scalar::Time(self.cx.now_ns)));
+        }
+        if matches!(c.func, Func::IsPresent) {
+            if let Expr::Ref(i) = &c.args[0] {
+                let rc = &self.cx.refs[*i];
+                let present: Option<Vec<bool>> = match (rc.field, rc.tag) {
+                    (Some(f), None) => Some(f.valid[lo..hi].to_vec()),
+                    (None, Some(t)) => Some(t.codes[lo..hi].iter().map(|&c| c != NO_TAG).collect()),
+                    (None, None) => Some(vec![false; n]),
+                    (Some(_), Some(_)) => None,
+                };
+                if let Some(p) = present {
+                    return Col::all_ok(Vals::B(Cow::Owned(p)));
+                }
+            }
+            return self.rows_fallback(&Expr::Call(Box::new(c.clone())), lo, hi, sel);
+        }
+        if matches!(c.func, Func::If) {
+            return self.if_call(c, lo, hi, sel);
+        }
+        // Arguments in order; a stateful argument runs only where the earlier ones succeeded.
+        let mut args: Vec<Col<'a>> = Vec::with_capacity(c.args.len());
+        let mut arg_sel: Option<Vec<bool>> = None;
+        for a in &c.args {
+            let this_sel = if a.is_stateful() {
+                let mut s: Vec<bool> = sel.map_or_else(|| vec![true; n], <[bool]>::to_vec);
+                for prev in &args {
+                    for (i, v) in s.iter_mut().enumerate() {
+                        *v &= prev.is_ok(i);
+                    }
+                }
+                arg_sel = Some(s);
+                arg_sel.as_deref()
+            } else {
+                None
+            };
+            let col = self.eval(a, lo, hi, this_sel);
+            args.push(col);
+        }
+        let _ = arg_sel;
+        if c.func.is_stateful() {
+            return self.stateful_call(c, &args, lo, hi, sel);
+        }
+        match (c.func, args.as_slice()) {
+            (
+                Func::Math1(f),
+                [Col {
+                    vals: Vals::F(x),
+                    ok,
+                }],
+            ) => {
+                return Col {
+                    vals: Vals::F(Cow::Owned(x.iter().map(|&v| f(v)).collect())),
+                    ok: ok.clone(),
+                }
+            }
+            (
+                Func::Time(f),
+                [Col {
+                    vals: Vals::T(x),
+                    ok,
+                }],
+            ) => {
+                return Col {
+                    vals: Vals::I(Cow::Owned(x.iter().map(|&v| f(v)).collect())),
+                    ok: ok.clone(),
+                }
+            }
+            _ => {}
+        }
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        let mut argv = Vec::with_capacity(args.len());
+        for i in 0..n {
+            argv.clear();
+            if args.iter().all(|a| a.is_ok(i)) {
+                argv.extend(args.iter().map(|a| a.at(i)));
+                if let Ok(v) = scalar::call_checked(c, &argv, self.cx.now_ns) {
+                    vals.push(v);
+                    ok.push(true);
+                    continue;
+                }
+            }
+            vals.push(Scalar::Bool(false));
+            ok.push(false);
+        }
+        normalize(vals, ok)
+    }
+
+    /// `if(cond, a, b)`: each row takes the branch its condition picks; a stateful branch runs
+    /// only on the rows that pick it.
+    fn if_call(&mut self, c: &Call, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
+        let n = hi - lo;
+        let cond = self.eval(&c.args[0], lo, hi, sel);
+        let picks: Vec<Option<bool>> = (0..n)
+            .map(|i| if cond.is_ok(i) { cond.bool_at(i) } else { None })
+            .collect();
+        let branch = |this: &mut Self, k: usize, want: bool| {
+            let e = &c.args[k];
+            let s: Option<Vec<bool>> = e.is_stateful().then(|| {
+                (0..n)
+                    .map(|i| sel.is_none_or(|s| s[i]) && picks[i] == Some(want))
+                    .collect()
+            });
+            this.eval(e, lo, hi, s.as_deref())
+        };
+        let a = branch(self, 1, true);
+        let b = branch(self, 2, false);
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        for (i, p) in picks.iter().enumerate() {
+            let chosen = match p {
+                Some(true) => Some(&a),
+                Some(false) => Some(&b),
+                None => None,
+            };
+            match chosen {
+                Some(col) if col.is_ok(i) => {
+                    vals.push(col.at(i));
+                    ok.push(true);
+                }
+                _ => {
+                    vals.push(Scalar::Bool(false));
+                    ok.push(false);
+                }
+            }
+        }
+        normalize(vals, ok)
+    }
+
+    fn stateful_call(
+        &mut self,
+        c: &Call,
+        args: &[Col<'a>],
+        lo: usize,
+        hi: usize,
+        sel: Option<&[bool]>,
+    ) -> Col<'a> {
+        let n = hi - lo;
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        let mut argv = Vec::with_capacity(args.len());
+        for i in 0..n {
+            argv.clear();
+            let run = sel.is_none_or(|s| s[i]) && args.iter().all(|a| a.is_ok(i));
+            if run {
+                argv.extend(args.iter().map(|a| a.at(i)));
+                if scalar::check_args(c, &argv, &Vec::new).is_ok() {
+                    let group = self.cx.group(lo + i);
+                    if let Ok(v) = self.state.entry(c.func, c.slot, group).call(&argv) {
+                        vals.push(v);
+                        ok.push(true);
+                        continue;
+                    }
+                }
+            }
+            vals.push(Scalar::Bool(false));
+            ok.push(false);
+        }
+        normalize(vals, ok)
+    }
+
+    /// Runs the row interpreter on every row of the range (state changes only on selected rows).
+    fn rows_fallback(&mut self, e: &Expr, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
+        let n = hi - lo;
+        let mut vals = Vec::with_capacity(n);
+        let mut ok = Vec::with_capacity(n);
+        for i in 0..n {
+            let mutate = sel.is_none_or(|s| s[i]);
+            match scalar::eval_row(e, self.cx, lo + i, self.state, mutate) {
+                Ok(v) if mutate && !matches!(v, Scalar::Missing(_)) => {
+                    vals.push(v);
+                    ok.push(true);
+                }
+                _ => {
+                    vals.push(Scalar::Bool(false));
+                    ok.push(false);
+                }
+            }
+        }
+        normalize(vals, ok)
+    }
+}
+
+/// Rows where the right side of `op` is evaluated (Kapacitor evaluates it only when the left
+/// side succeeded, and `AND`/`OR` short-circuit).
+fn right_selection(op: BinOp, l: &Col<'_>, sel: Option<&[bool]>, n: usize) -> Vec<bool> {
+    (0..n)
+        .map(|i| {
+            sel.is_none_or(|s| s[i])
+                && l.is_ok(i)
+                && match op {
+                    BinOp::And => l.bool_at(i) == Some(true),
+                    BinOp::Or => l.bool_at(i) == Some(false),
+                    _ => true,
+                }
+        })
+        .collect()
+}
+
+fn field_col<'a>(f: &'a Column, lo: usize, hi: usize, name: &str) -> Col<'a> {
+    let valid = Some(Cow::Borrowed(&f.valid[lo..hi]));
+    match &f.data {
+        ColumnData::Float(v) => Col {
+            vals: Vals::F(Cow::Borrowed(&v[lo..hi])),
+            ok: valid,
+        },
+        ColumnData::Int(v) => Col {
+            vals: Vals::I(Cow::Borrowed(&v[lo..hi])),
+            ok: valid,
+        },
+        ColumnData::Bool(v) => Col {
+            vals: Vals::B(Cow::Borrowed(&v[lo..hi])),
+            ok: valid,
+        },
+        ColumnData::Str(s) => Col {
+            vals: Vals::Str(s, lo),
+            ok: valid,
+        },
+        ColumnData::UInt(v) => {
+            // Unsigned values become ints; one above i64::MAX is an error for its row.
+            let vals: Vec<i64> = v[lo..hi].iter().map(|&u| u as i64).collect();
+            let ok = v[lo..hi]
+                .iter()
+                .zip(&f.valid[lo..hi])
+                .map(|(&u, &ok)| ok && u <= i64::MAX as u64)
+                .collect();
+            Col {
+                vals: Vals::I(Cow::Owned(vals)),
+                ok: Some(Cow::Owned(ok)),
+            }
+        }
+        ColumnData::Mixed(v) => {
+            let mut vals = Vec::with_capacity(hi - lo);
+            let mut ok = Vec::with_capacity(hi - lo);
+            for (x, &valid) in v[lo..hi].iter().zip(&f.valid[lo..hi]) {
+                match x
+                    .clone()
+                    .filter(|_| valid)
+                    .map(|x| scalar::field_scalar(x, name))
+                {
+                    Some(Ok(s)) => {
+                        vals.push(s);
+                        ok.push(true);
+                    }
+                    _ => {
+                        vals.push(Scalar::Bool(false));
+                        ok.push(false);
+                    }
+                }
+            }
+            normalize(vals, ok)
+        }
+    }
+}
+
+fn str_op(op: BinOp, col: &StrColumn, off: usize, n: usize, c: &Scalar) -> Option<Vec<bool>> {
+    let it = (off..off + n).map(|i| col.get(i));
+    Some(match (op, c) {
+        (BinOp::RegexMatch, Scalar::Regex(re)) => it.map(|s| re.is_match(s)).collect(),
+        (BinOp::RegexNotMatch, Scalar::Regex(re)) => it.map(|s| !re.is_match(s)).collect(),
+        (op, Scalar::Str(t)) if op.is_comparison() => {
+            it.map(|s| ops::cmp_op(op, s, t.as_str())).collect()
+        }
+        _ => return None,
+    })
+}
+
+fn bools<'x>(v: &'x Vals<'_>) -> Option<Result<&'x [bool], bool>> {
+    match v {
+        Vals::B(x) => Some(Ok(x)),
+        Vals::Const(Scalar::Bool(c)) => Some(Err(*c)),
+        _ => None,
+    }
+}
+
+/// `AND`/`OR` of two boolean columns with Kapacitor's short circuit on validity: a row is valid
+/// when the left side is valid and either decides the result or the right side is valid too.
+fn logical<'a>(op: BinOp, l: Col<'a>, r: Col<'a>, n: usize) -> Col<'a> {
+    let and = op == BinOp::And;
+    if let (Some(lb), Some(rb)) = (bools(&l.vals), bools(&r.vals)) {
+        let lv: Cow<'_, [bool]> = match lb {
+            Ok(x) => Cow::Borrowed(x),
+            Err(c) => Cow::Owned(vec![c; n]),
+        };
+        let rv: Cow<'_, [bool]> = match rb {
+            Ok(x) => Cow::Borrowed(x),
+            Err(c) => Cow::Owned(vec![c; n]),
+        };
+        let v = if and {
+            zip_map(&lv, &rv, |x, y| x & y)
+        } else {
+            zip_map(&lv, &rv, |x, y| x | y)
+        };
+        // Where the left side decides, the right side's validity does not matter.
+        let ok = match (l.ok, &r.ok) {
+            (lo, None) => lo,
+            (lo, Some(ro)) => {
+                // The left side decides where it is false (AND) or true (OR).
+                let flip = !and;
+                let right_ok = zip_map(&lv, ro, |x, o| (x == flip) | o);
+                Some(Cow::Owned(match lo {
+                    None => right_ok,
+                    Some(lo) => zip_map(&lo, &right_ok, |a, b| a & b),
+                }))
+            }
+        };
+        return Col {
+            vals: Vals::B(Cow::Owned(v)),
+            ok,
+        };
+    }
+    let mut vals = Vec::with_capacity(n);
+    let mut ok = Vec::with_capacity(n);
+    for i in 0..n {
+        let res = if !l.is_ok(i) {
+            None
+        } else {
+            match (op, l.bool_at(i)) {
+                (BinOp::And, Some(false)) => Some(false),
+                (BinOp::Or, Some(true)) => Some(true),
+                (_, Some(_)) if r.is_ok(i) => r.bool_at(i),
+                _ => None,
+            }
+        };
+        vals.push(res.unwrap_or(false));
+        ok.push(res.is_some());
+    }
+    Col {
+        vals: Vals::B(Cow::Owned(vals)),
+        ok: Some(Cow::Owned(ok)),
+    }
+}
+
+fn unary<'a>(op: UnOp, c: Col<'a>, n: usize) -> Col<'a> {
+    let vals = match (op, &c.vals) {
+        (UnOp::Neg, Vals::F(v)) => Some(Vals::F(Cow::Owned(v.iter().map(|x| -x).collect()))),
+        (UnOp::Neg, Vals::I(v)) => Some(Vals::I(Cow::Owned(
+            v.iter().map(|x| x.wrapping_neg()).collect(),
+        ))),
+        (UnOp::Neg, Vals::D(v)) => Some(Vals::D(v.iter().map(|x| x.wrapping_neg()).collect())),
+        (UnOp::Not, Vals::B(v)) => Some(Vals::B(Cow::Owned(v.iter().map(|x| !x).collect()))),
+        _ => None,
+    };
+    if let Some(vals) = vals {
+        return Col { vals, ok: c.ok };
+    }
+    let mut vals = Vec::with_capacity(n);
+    let mut ok = Vec::with_capacity(n);
+    for i in 0..n {
+        match c.is_ok(i).then(|| ops::unary(op, &c.at(i))) {
+            Some(Ok(v)) => {
+                vals.push(v);
+                ok.push(true);
+            }
+            _ => {
+                vals.push(Scalar::Bool(false));
+                ok.push(false);
+            }
+        }
+    }
+    normalize(vals, ok)
+}
+
+/// Per-row values as a typed column when every valid row has the same simple type.
+pub fn normalize<'a>(vals: Vec<Scalar>, ok: Vec<bool>) -> Col<'a> {
+    let mut ty = None;
+    for (v, &k) in vals.iter().zip(&ok) {
+        if k {
+            match ty {
+                None => ty = Some(v.ty()),
+                Some(t) if t != v.ty() => {
+                    ty = Some(Type::Missing);
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    let ok_mask = if ok.iter().all(|&k| k) {
+        None
+    } else {
+        Some(Cow::Owned(ok))
+    };
+    let typed = match ty {
+        Some(Type::Float) => Vals::F(Cow::Owned(
+            vals.iter()
+                .map(|v| if let Scalar::Float(f) = v { *f } else { 0.0 })
+                .collect(),
+        )),
+        Some(Type::Int) => Vals::I(Cow::Owned(
+            vals.iter()
+                .map(|v| if let Scalar::Int(x) = v { *x } else { 0 })
+                .collect(),
+        )),
+        Some(Type::Bool) => Vals::B(Cow::Owned(
+            vals.iter()
+                .map(|v| matches!(v, Scalar::Bool(true)))
+                .collect(),
+        )),
+        Some(Type::Duration) => Vals::D(
+            vals.iter()
+                .map(|v| if let Scalar::Duration(x) = v { *x } else { 0 })
+                .collect(),
+        ),
+        Some(Type::Time) => Vals::T(Cow::Owned(
+            vals.iter()
+                .map(|v| if let Scalar::Time(x) = v { *x } else { 0 })
+                .collect(),
+        )),
+        _ => Vals::Row(vals),
+    };
+    Col {
+        vals: typed,
+        ok: ok_mask,
+    }
+}

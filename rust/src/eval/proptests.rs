@@ -1,0 +1,279 @@
+//! Property test: column-at-a-time evaluation agrees with evaluating the same expression one
+//! row at a time (the row interpreter as the reference) on random batches and expressions —
+//! values, validity, error counts, the first error's text, and stateful functions' state.
+
+use proptest::prelude::*;
+
+use crate::batch::{PointBatch, Value};
+
+use super::ast::Node;
+use super::program::{OutValues, Program};
+use super::scalar::{self, BatchCtx};
+use super::state::EvalState;
+use super::testutil::*;
+use super::types::{Scalar, Type};
+
+fn value_strategy(col: &'static str) -> BoxedStrategy<Option<Value>> {
+    let v: BoxedStrategy<Value> = match col {
+        "f" => prop_oneof![
+            Just(0.0),
+            Just(-1.5),
+            Just(2.5),
+            Just(100.0),
+            Just(f64::NAN),
+            -1e3f64..1e3
+        ]
+        .prop_map(Value::Float)
+        .boxed(),
+        "i" => (-3i64..4).prop_map(Value::Int).boxed(),
+        "b" => any::<bool>().prop_map(Value::Bool).boxed(),
+        "s" => prop_oneof![Just(""), Just("a"), Just("web1"), Just("B b")]
+            .prop_map(|s| Value::Str(s.to_owned()))
+            .boxed(),
+        "u" => prop_oneof![Just(0u64), Just(7), Just(u64::MAX)]
+            .prop_map(Value::UInt)
+            .boxed(),
+        _ => prop_oneof![
+            (-2i64..3).prop_map(Value::Int),
+            (-2.0f64..2.0).prop_map(Value::Float),
+            Just(Value::Str("web1".into())),
+            any::<bool>().prop_map(Value::Bool),
+        ]
+        .boxed(),
+    };
+    prop_oneof![1 => Just(None), 4 => v.prop_map(Some)].boxed()
+}
+
+type RowSpec = (Vec<Option<Value>>, Option<&'static str>, u8, i64);
+
+fn row_strategy() -> impl Strategy<Value = RowSpec> {
+    (
+        (
+            value_strategy("f"),
+            value_strategy("i"),
+            value_strategy("b"),
+            value_strategy("s"),
+            value_strategy("u"),
+            value_strategy("m"),
+        )
+            .prop_map(|(a, b, c, d, e, f)| vec![a, b, c, d, e, f]),
+        prop_oneof![
+            Just(None),
+            Just(Some("web1")),
+            Just(Some("db22")),
+            Just(Some("x"))
+        ],
+        0u8..4,
+        -2_000_000_000_000i64..4_000_000_000_000_000_000,
+    )
+}
+
+fn build(rows: &[RowSpec]) -> PointBatch {
+    let names = ["f", "i", "b", "s", "u", "m"];
+    let built: Vec<Row> = rows
+        .iter()
+        .map(|(vals, tag, dup, t)| {
+            let mut fields: Vec<(&str, Value)> = names
+                .iter()
+                .zip(vals)
+                .filter_map(|(n, v)| v.clone().map(|v| (*n, v)))
+                .collect();
+            let mut tags = Vec::new();
+            if let Some(tv) = tag {
+                tags.push(("t", *tv));
+            }
+            // "dup" is a field on some rows, a tag on others, both on a few.
+            if dup & 1 == 1 {
+                fields.push(("dup", Value::Float(1.0)));
+            }
+            if dup & 2 == 2 {
+                tags.push(("dup", "d"));
+            }
+            (*t, fields, tags)
+        })
+        .collect();
+    batch(&built)
+}
+
+fn leaf() -> BoxedStrategy<Node> {
+    prop_oneof![
+        8 => prop_oneof![
+            Just("f"),
+            Just("i"),
+            Just("b"),
+            Just("s"),
+            Just("u"),
+            Just("m"),
+            Just("t"),
+            Just("dup"),
+            Just("nope"),
+            Just("time")
+        ]
+        .prop_map(r),
+        1 => prop_oneof![Just(0.0), Just(1.5), Just(-2.0), Just(50.0)].prop_map(f),
+        1 => (-2i64..3).prop_map(i),
+        1 => prop_oneof![Just("web1"), Just("a"), Just("")].prop_map(s),
+        1 => any::<bool>().prop_map(b),
+        1 => prop_oneof![Just(0i64), Just(1_000_000_000), Just(-60_000_000_000)].prop_map(d),
+        1 => prop_oneof![Just("^web[0-9]+$"), Just("b"), Just("^$")].prop_map(re),
+    ]
+    .boxed()
+}
+
+const OPS: [&str; 15] = [
+    "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "=~", "!~", "AND", "OR",
+];
+
+const FUNCS1: [&str; 16] = [
+    "abs",
+    "sqrt",
+    "floor",
+    "string",
+    "int",
+    "float",
+    "bool",
+    "strLength",
+    "isPresent",
+    "hour",
+    "weekday",
+    "sigma",
+    "spread",
+    "humanBytes",
+    "strToUpper",
+    "unixNano",
+];
+
+fn expr() -> impl Strategy<Value = Node> {
+    leaf().prop_recursive(4, 24, 3, |inner| {
+        prop_oneof![
+            (prop_oneof![Just("-"), Just("!")], inner.clone()).prop_map(|(op, x)| un(op, x)),
+            (0..OPS.len(), inner.clone(), inner.clone()).prop_map(|(k, l, r)| bin(OPS[k], l, r)),
+            (0..FUNCS1.len(), inner.clone()).prop_map(|(k, x)| call(FUNCS1[k], vec![x])),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(c, a, b)| call("if", vec![c, a, b])),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| call("strContains", vec![a, b])),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| call("max", vec![a, b])),
+            Just(call("count", vec![])),
+            inner.prop_map(|x| bin("+", x, call("count", vec![]))),
+        ]
+    })
+}
+
+/// The reference: the row interpreter on each row in order, then the same one-type-per-result
+/// rule the batch output follows.
+fn reference(
+    p: &Program,
+    bt: &PointBatch,
+    groups: &[u32],
+) -> (Vec<Option<Scalar>>, usize, Option<String>) {
+    let cx = BatchCtx::new(bt, p.compiled(), Some(groups), 99);
+    let mut st = EvalState::new();
+    let raw: Vec<Result<Scalar, String>> = (0..bt.len())
+        .map(|row| scalar::eval_top(&p.compiled().expr, &cx, row, &mut st, true))
+        .collect();
+    let ty = p
+        .result_type()
+        .or_else(|| raw.iter().find_map(|r| r.as_ref().ok().map(Scalar::ty)));
+    let mut out = Vec::new();
+    let mut errors = 0;
+    let mut first = None;
+    for r in raw {
+        match r {
+            Ok(v) if Some(v.ty()) == ty && v.ty() != Type::Regex => out.push(Some(v)),
+            Ok(v) => {
+                errors += 1;
+                first.get_or_insert_with(|| {
+                    format!(
+                        "expression returned unexpected type {}, expected {}",
+                        v.ty(),
+                        ty.map_or("a value", |t| t.name())
+                    )
+                });
+                out.push(None);
+            }
+            Err(e) => {
+                errors += 1;
+                first.get_or_insert(e);
+                out.push(None);
+            }
+        }
+    }
+    (out, errors, first)
+}
+
+fn batch_values(o: &super::program::EvalOutput) -> Vec<Option<Scalar>> {
+    (0..o.valid.len())
+        .map(|k| {
+            if !o.valid[k] {
+                return None;
+            }
+            Some(match (&o.values, o.ty) {
+                (OutValues::Float(v), _) => Scalar::Float(v[k]),
+                (OutValues::Bool(v), _) => Scalar::Bool(v[k]),
+                (OutValues::Str(v), _) => Scalar::Str(v[k].clone()),
+                (OutValues::Int(v), Some(Type::Duration)) => Scalar::Duration(v[k]),
+                (OutValues::Int(v), Some(Type::Time)) => Scalar::Time(v[k]),
+                (OutValues::Int(v), _) => Scalar::Int(v[k]),
+            })
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batch_evaluation_matches_row_evaluation(
+        rows in proptest::collection::vec(row_strategy(), 0..30),
+        node in expr(),
+        chunk in 1usize..9,
+    ) {
+        let Ok(p) = Program::compile(&node) else { return Ok(()); };
+        let bt = build(&rows);
+        let groups: Vec<u32> = rows.iter().map(|r| (r.2 % 2) as u32).collect();
+        let out = p
+            .run(&bt, &mut EvalState::new(), Some(&groups), 99, p.result_type(), chunk)
+            .expect("eval");
+        let (want, errors, first) = reference(&p, &bt, &groups);
+        let src = node.source();
+        prop_assert_eq!(batch_values(&out), want, "{}", src);
+        prop_assert_eq!(out.error_count, errors, "{}", src);
+        prop_assert_eq!(out.first_error, first, "{}", src);
+    }
+}
+
+/// The generator must produce expressions that compile and rows that evaluate, or the
+/// property above would hold vacuously.
+#[test]
+fn generator_exercises_valid_and_failing_rows() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut compiled, mut with_values, mut with_errors) = (0, 0, 0);
+    for _ in 0..300 {
+        let node = expr().new_tree(&mut runner).unwrap().current();
+        let rows = proptest::collection::vec(row_strategy(), 10..20)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let Ok(p) = Program::compile(&node) else {
+            continue;
+        };
+        compiled += 1;
+        let out = p
+            .eval(&build(&rows), &mut EvalState::new(), None, 0)
+            .unwrap();
+        if out.valid.iter().any(|&v| v) {
+            with_values += 1;
+        }
+        if out.error_count > 0 {
+            with_errors += 1;
+        }
+    }
+    let counts =
+        format!("{compiled} compiled, {with_values} with values, {with_errors} with errors");
+    assert!(
+        compiled > 75 && with_values > 40 && with_errors > 30,
+        "{counts}"
+    );
+}
