@@ -409,3 +409,13 @@ def test_id_depends_on_point_tags(tmp_path: Path) -> None:
     rows = [("cpu", {"dc": d}, {"value": 1.0}, i * S) for i, d in enumerate(["x", "y", "x"])]
     r.node.push(chunk(rows))
     assert [e["id"] for e in _events(tmp_path)] == ["x", "y", "x"]
+
+
+def test_group_listed_without_rows_keeps_no_state() -> None:
+    from kapfast._native import PointBatch
+
+    r = build(f"{GROUPED}.crit(lambda: TRUE)", "t")
+    rows = [("cpu", {"host": "a"}, {"value": 1.0}, 0)]
+    r.node.push(StreamChunk(PointBatch.from_rows(rows), [1], [group(host="zz"), group(host="a")]))
+    assert r.node.working_cardinality() == 1
+    assert r.node.stats.extra["crits_triggered"] == 1

@@ -219,9 +219,9 @@ class AlertNode(Node):
         rows = chunk.batch.take([first[c] for c in order]).rows() if order else []
         for c, row in zip(order, rows, strict=True):
             local[c] = self._new_group(chunk.groups[c], row[0], row[1])
-        for c in missing:  # a group without rows in this chunk still gets a state
+        for c in missing:  # listed without rows: a placeholder no row uses, not kept
             if local[c] is None:
-                local[c] = self._groups.get(chunk.groups[c].id) or self._new_group(chunk.groups[c], "", {})
+                local[c] = _Group(-1, GroupState(self.rules))
 
     def _decide_stream(
         self,
