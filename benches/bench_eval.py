@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")  # before polars is imported: one core each
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # idle BLAS threads would spin on our CPU time
 
 import numpy as np
 

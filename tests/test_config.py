@@ -77,6 +77,11 @@ data_dir = "/tmp/kapdata"
         ("[[influxdb]]\nsubscription-mode = 'x'\n", "subscription-mode must be cluster or server"),
         ("[[influxdb]]\nname='a'\n[[influxdb]]\nname='b'\n", "exactly one must set default = true"),
         ("[http\n", "kapfast.conf"),
+        (
+            "[[influxdb]]\nsubscriptions-sync-interval = 'often'\n",
+            "[[influxdb]] default: subscriptions-sync-interval 'often': not a duration",
+        ),
+        ("[http]\nshutdown-timeout = '-1s'\n", "[http] shutdown-timeout '-1s': must not be negative"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:

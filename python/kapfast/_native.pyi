@@ -6,16 +6,20 @@ Keep ``__all__`` in step with what ``rust/src/py/*.rs`` registers.
 
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, TypeAlias, final
+from typing import Any, ClassVar, Literal, TypeAlias, final
 
 __all__ = [
     "ColumnView",
     "EvalResult",
     "EvalState",
+    "InfluxQLTransform",
     "PointBatch",
     "Program",
     "__version__",
     "batch_with_field",
+    "influxql_reduce",
+    "influxql_shape",
+    "influxql_transform",
     "parse_line_protocol",
 ]
 
@@ -68,6 +72,9 @@ class PointBatch:
     @classmethod
     def concat(cls, batches: Sequence[PointBatch]) -> PointBatch: ...
     def to_line_protocol(self, precision: str = "ns") -> bytes: ...
+    # server helpers
+    def measurement_counts(self) -> list[tuple[str, int]]: ...
+    def with_measurements(self, names: Sequence[str]) -> PointBatch: ...
 
 # --- lineproto ---------------------------------------------------------------------------------
 
@@ -141,3 +148,36 @@ class Program:
 def batch_with_field(batch: PointBatch, name: str, result: EvalResult) -> PointBatch: ...
 
 # --- influxql -----------------------------------------------------------------------------------
+
+# A literal argument of an InfluxQL call (durations are int nanoseconds), and a field value.
+_InfluxQLArg: TypeAlias = int | float | str | bool
+_InfluxQLValue: TypeAlias = int | float | str | bool
+# Row indices may also come as any buffer of 32/64-bit integers (array('I'), numpy, ColumnView).
+_RowBuffer: TypeAlias = object
+
+def influxql_reduce(
+    batch: PointBatch,
+    func: str,
+    field: str,
+    args: tuple[_InfluxQLArg, ...] | None = None,
+    rows: Sequence[int] | _RowBuffer | None = None,
+) -> list[tuple[int | None, int | None, _InfluxQLValue]]: ...
+def influxql_transform(
+    batch: PointBatch,
+    func: str,
+    field: str,
+    args: tuple[_InfluxQLArg, ...] | None = None,
+    rows: Sequence[int] | _RowBuffer | None = None,
+) -> list[tuple[int, _InfluxQLValue]]: ...
+def influxql_shape(func: str) -> Literal["aggregate", "selector", "multi", "transform"]: ...
+
+@final
+class InfluxQLTransform:
+    def __new__(cls, func: str, args: tuple[_InfluxQLArg, ...] | None = None) -> InfluxQLTransform: ...
+    def feed(
+        self, batch: PointBatch, field: str, rows: Sequence[int] | _RowBuffer | None = None
+    ) -> list[tuple[int, _InfluxQLValue]]: ...
+    @property
+    def func(self) -> str: ...
+    @property
+    def errors(self) -> int: ...

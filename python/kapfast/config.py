@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -213,6 +214,51 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"[[influxdb]] {ic.name}: subscription-protocol must be http or https")
         if ic.enabled and not ic.urls:
             raise ConfigError(f"[[influxdb]] {ic.name}: urls must not be empty")
+        for key in ("timeout", "startup_timeout", "subscriptions_sync_interval"):
+            _check_duration(f"[[influxdb]] {ic.name}: {_toml_key(key)}", getattr(ic, key))
+    _check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
+
+
+_UNITS_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> int:
+    """Go's ``time.ParseDuration`` (``"1m30s"``, ``"1.5s"``, ``"0"``, ``"-2h"``) in nanoseconds."""
+    body = text.strip()
+    sign = -1 if body.startswith("-") else 1
+    body = body.lstrip("+-")
+    if body == "0":
+        return 0
+    total = 0.0
+    pos = 0
+    while pos < len(body):
+        m = _DURATION_PART.match(body, pos)
+        if m is None:
+            raise ValueError(f"invalid duration {text!r} (examples: 10s, 1m30s, 1.5h)")
+        total += float(m.group(1)) * _UNITS_NS[m.group(2)]
+        pos = m.end()
+    if not body:
+        raise ValueError(f"invalid duration {text!r} (examples: 10s, 1m30s, 1.5h)")
+    return sign * round(total)
+
+
+def _check_duration(where: str, text: str) -> None:
+    try:
+        ns = parse_go_duration(text)
+    except ValueError as exc:
+        raise ConfigError(f"{where} {text!r}: not a duration ({exc})") from None
+    if ns < 0:
+        raise ConfigError(f"{where} {text!r}: must not be negative")
 
 
 def apply_env(cfg: Config, environ: Mapping[str, str]) -> Config:

@@ -357,6 +357,50 @@ impl PointBatch {
     }
 }
 
+/// Per-measurement helpers the server needs (ingress statistics, stream recordings).
+impl PointBatch {
+    /// Rows per measurement, in first-seen order.
+    pub fn measurement_counts(&self) -> Vec<(&str, usize)> {
+        let mut counts = vec![0usize; self.measurement.dict.len()];
+        let mut order: Vec<u32> = Vec::new();
+        for &c in &self.measurement.codes {
+            if c == NO_TAG {
+                continue;
+            }
+            if counts[c as usize] == 0 {
+                order.push(c);
+            }
+            counts[c as usize] += 1;
+        }
+        order
+            .into_iter()
+            .map(|c| {
+                (
+                    self.measurement.dict[c as usize].as_str(),
+                    counts[c as usize],
+                )
+            })
+            .collect()
+    }
+
+    /// The rows whose measurement is one of `names`.
+    pub fn with_measurements(&self, names: &[String]) -> PointBatch {
+        let wanted: Vec<bool> = self
+            .measurement
+            .dict
+            .iter()
+            .map(|m| names.iter().any(|n| n == m))
+            .collect();
+        let mask: Vec<bool> = self
+            .measurement
+            .codes
+            .iter()
+            .map(|&c| c != NO_TAG && wanted[c as usize])
+            .collect();
+        self.filter(&mask)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,5 +447,13 @@ mod tests {
         let first = b.filter(&[true, false]);
         assert_eq!(first.row_fields(0), vec![("f", Value::Float(1.5))]);
         assert_eq!(first.row_tags(0), vec![("host", "a")]);
+    }
+
+    #[test]
+    fn measurement_counts_and_selection() {
+        let b = two_rows();
+        assert_eq!(b.measurement_counts(), vec![("cpu", 2)]);
+        assert_eq!(b.with_measurements(&["cpu".to_string()]).len(), 2);
+        assert_eq!(b.with_measurements(&["mem".to_string()]).len(), 0);
     }
 }

@@ -303,9 +303,9 @@ fn arith_i(op: BinOp, l: Num<'_>, r: Num<'_>) -> Option<Vec<i64>> {
 pub struct Engine<'a, 's> {
     pub cx: &'a BatchCtx<'a>,
     pub state: &'s mut EvalState,
-    /// Per (expression node, tag dictionary): 0 = not computed, 1 = false, 2 = true. A tag
-    /// comparison or regex runs once per dictionary entry, not once per row.
-    dict_cache: HashMap<(usize, usize), Vec<u8>>,
+    /// Per (expression node, tag dictionary): the result for each dictionary entry. A tag
+    /// comparison or regex runs once per distinct value, not once per row.
+    dict_cache: HashMap<(usize, usize), Vec<bool>>,
 }
 
 impl<'a, 's> Engine<'a, 's> {
@@ -558,26 +558,16 @@ impl<'a, 's> Engine<'a, 's> {
             }
             _ => return None,
         };
+        // The whole dictionary once per batch (it is never larger than the batch), then a
+        // table lookup per row.
         let key = (e as *const Expr as usize, dict.as_ptr() as usize);
-        let memo = self
+        let lut = self
             .dict_cache
             .entry(key)
-            .or_insert_with(|| vec![0u8; dict.len()]);
-        Some(
-            codes
-                .iter()
-                .map(|&code| {
-                    if code == NO_TAG {
-                        return false;
-                    }
-                    let m = &mut memo[code as usize];
-                    if *m == 0 {
-                        *m = 1 + test(&dict[code as usize]) as u8;
-                    }
-                    *m == 2
-                })
-                .collect(),
-        )
+            .or_insert_with(|| dict.iter().map(|d| test(d)).collect());
+        Some(map1(codes, |code| {
+            lut.get(code as usize).copied().unwrap_or(false)
+        }))
     }
 
     fn call(&mut self, c: &Call, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {

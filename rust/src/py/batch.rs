@@ -456,6 +456,23 @@ impl PyPointBatch {
             short_list(&fields)
         )
     }
+
+    // --- server helpers (ingress statistics, stream recordings) --------------------------------
+
+    /// ``(measurement, rows)`` pairs, in first-seen order.
+    fn measurement_counts(&self) -> Vec<(String, usize)> {
+        self.batch
+            .measurement_counts()
+            .into_iter()
+            .map(|(m, n)| (m.to_owned(), n))
+            .collect()
+    }
+
+    /// The rows whose measurement is one of `names`.
+    fn with_measurements(&self, py: Python<'_>, names: Vec<String>) -> PyPointBatch {
+        let b = self.batch.clone();
+        PyPointBatch::new(py.allow_threads(move || b.with_measurements(&names)))
+    }
 }
 
 fn prefix_row(py: Python<'_>, n: usize, e: PyErr) -> PyErr {

@@ -1,0 +1,1 @@
+"""Outputs that tasks write to outside kapfast (InfluxDB)."""

@@ -1,0 +1,235 @@
+"""influxDBOut's writer: line protocol batched per destination and POSTed to InfluxDB 1.x.
+
+``write()`` never blocks a task: it appends to a bounded buffer and returns. A flusher sends a
+destination's buffer when it reaches ``buffer`` points or every ``flush_interval``; failures
+(InfluxDB down, 5xx) are retried with exponential backoff while the points stay buffered. When a
+buffer is full the oldest points are dropped and counted, so a long outage costs memory that is
+bounded, and the loss is visible (Kapacitor buffers without bound).
+
+Per-node statistics: a node passes its own :class:`WriteStats` and sees ``points_written`` and
+``write_errors`` move as its points reach InfluxDB or fail for good (a 4xx answer such as a field
+type conflict is not retried: InfluxDB would answer the same again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kapfast.errors import KapfastError
+from kapfast.influxdb import InfluxDBClient, InfluxDBError, quote_ident
+
+log = logging.getLogger("kapfast.influxdb_out")
+
+Destination = tuple[str, str, str, str]  # (cluster, db, rp, precision)
+
+
+@dataclass
+class WriteStats:
+    """Counters one influxDBOut node shows (``points_written``, ``write_errors``)."""
+
+    points_written: int = 0
+    write_errors: int = 0
+
+
+@dataclass
+class _Pending:
+    body: bytes
+    points: int
+    stats: WriteStats | None
+
+
+@dataclass
+class _Buffer:
+    items: deque[_Pending] = field(default_factory=deque)
+    points: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class InfluxDBWriter:
+    """Satisfies ``kapfast.engine.context.PointsWriter``: ``write(cluster, db, rp, body, precision)``.
+
+    ``clients(cluster)`` gives the InfluxDB client of a cluster name (``""`` = the default).
+    """
+
+    def __init__(
+        self,
+        clients: Callable[[str], InfluxDBClient],
+        *,
+        buffer_points: int = 1000,
+        flush_interval_s: float = 10.0,
+        max_buffered_points: int = 1_000_000,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
+    ) -> None:
+        self._clients = clients
+        self.buffer_points = buffer_points
+        self.flush_interval_s = flush_interval_s
+        self.max_buffered_points = max_buffered_points
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self._buffers: dict[Destination, _Buffer] = {}
+        self._created: set[tuple[str, str]] = set()
+        self._closing = False
+        #: totals over every destination
+        self.points_written = 0
+        self.write_errors = 0
+        self.points_dropped = 0
+
+    # --- what nodes call -------------------------------------------------------------------------
+
+    def write(
+        self,
+        cluster: str,
+        db: str,
+        rp: str,
+        body: bytes,
+        precision: str,
+        *,
+        stats: WriteStats | None = None,
+    ) -> None:
+        """Queue line protocol for ``db``/``rp`` (one point per non-empty line)."""
+        points = sum(1 for line in body.split(b"\n") if line.strip())
+        if not points:
+            return
+        dest = (cluster, db, rp, precision or "ns")
+        buf = self._buffers.get(dest)
+        if buf is None:
+            buf = self._buffers[dest] = _Buffer()
+        buf.items.append(_Pending(body if body.endswith(b"\n") else body + b"\n", points, stats))
+        buf.points += points
+        while buf.points > self.max_buffered_points and len(buf.items) > 1:
+            old = buf.items.popleft()
+            buf.points -= old.points
+            self.points_dropped += old.points
+            self._failed(old, "buffer full: oldest points dropped")
+        if buf.task is None or buf.task.done():
+            buf.task = asyncio.get_running_loop().create_task(self._flusher(dest, buf))
+        if buf.points >= self.buffer_points:
+            buf.wake.set()
+
+    def create_database(self, cluster: str, db: str, rp: str = "") -> None:
+        """influxDBOut's ``.create()``: make the database (and the rp, when named) once, in the
+        background, before this writer's first write to it."""
+        if (cluster, db) in self._created:
+            return
+        self._created.add((cluster, db))
+        loop = asyncio.get_running_loop()
+        job = loop.create_task(self._create(cluster, db, rp))
+        job.add_done_callback(lambda j: j.exception() if not j.cancelled() else None)
+
+    async def _create(self, cluster: str, db: str, rp: str) -> None:
+        client = self._clients(cluster)
+        try:
+            await client.create_database(db)
+            if rp and rp != "autogen":
+                rp_q, db_q = quote_ident(rp), quote_ident(db)
+                await client.query(f"CREATE RETENTION POLICY {rp_q} ON {db_q} DURATION INF REPLICATION 1")
+        except (InfluxDBError, KapfastError) as exc:
+            self._created.discard((cluster, db))  # try again with the next write
+            log.warning("influxDBOut: cannot create database %s: %s", db, exc)
+
+    # --- flushing --------------------------------------------------------------------------------
+
+    async def _flusher(self, dest: Destination, buf: _Buffer) -> None:
+        backoff = self.retry_initial_s
+        retrying = False
+        while buf.items:
+            if not self._closing and not retrying and buf.points < self.buffer_points:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(buf.wake.wait(), self.flush_interval_s)
+            buf.wake.clear()
+            if not buf.items:
+                break
+            batch = self._next_request(buf)
+            ok, retry = await self._send(dest, batch)
+            if ok or not retry:
+                for item in batch:
+                    if buf.items and buf.items[0] is item:
+                        buf.items.popleft()
+                        buf.points -= item.points
+                        if ok:
+                            self._written(item)
+                        else:
+                            self._failed(item, "rejected")
+                backoff = self.retry_initial_s
+                retrying = False
+            else:
+                retrying = True
+                if self._closing:
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.retry_max_s)
+
+    def _next_request(self, buf: _Buffer) -> list[_Pending]:
+        """The oldest items, up to ``buffer_points`` points (at least one item) per request."""
+        batch: list[_Pending] = []
+        points = 0
+        for item in buf.items:
+            if batch and points + item.points > self.buffer_points:
+                break
+            batch.append(item)
+            points += item.points
+        return batch
+
+    async def _send(self, dest: Destination, batch: list[_Pending]) -> tuple[bool, bool]:
+        """(sent, worth retrying)."""
+        cluster, db, rp, precision = dest
+        try:
+            client = self._clients(cluster)
+            await client.write(db, rp or None, b"".join(p.body for p in batch), precision=precision)
+        except InfluxDBError as exc:
+            retry = exc.status is None or exc.status >= 500
+            log.warning(
+                "influxDBOut: write to %s.%s failed%s: %s", db, rp, " (retrying)" if retry else "", exc
+            )
+            return False, retry
+        except KapfastError as exc:
+            log.warning("influxDBOut: write to %s.%s failed: %s", db, rp, exc)
+            return False, False
+        return True, False
+
+    def _written(self, item: _Pending) -> None:
+        self.points_written += item.points
+        if item.stats is not None:
+            item.stats.points_written += item.points
+
+    def _failed(self, item: _Pending, why: str) -> None:
+        del why
+        self.write_errors += 1
+        if item.stats is not None:
+            item.stats.write_errors += 1
+
+    def buffered_points(self) -> int:
+        return sum(b.points for b in self._buffers.values())
+
+    async def flush(self) -> None:
+        """Send everything buffered now (one attempt per destination)."""
+        for buf in self._buffers.values():
+            buf.wake.set()
+        for _ in range(100):
+            if not self.buffered_points():
+                return
+            await asyncio.sleep(0.01)
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Flush what can be flushed within ``timeout_s``; count the rest as dropped."""
+        self._closing = True
+        for buf in self._buffers.values():
+            buf.wake.set()
+        tasks = [b.task for b in self._buffers.values() if b.task is not None and not b.task.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+            for t in pending:
+                t.cancel()
+        for buf in self._buffers.values():
+            while buf.items:
+                item = buf.items.popleft()
+                self.points_dropped += item.points
+                self._failed(item, "server stopped")
+            buf.points = 0

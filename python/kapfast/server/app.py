@@ -1,0 +1,156 @@
+"""The aiohttp application: building the server's parts, routes, start and stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+import time
+
+from aiohttp import web
+
+from kapfast import __version__
+from kapfast.clock import Clock, WallClock
+from kapfast.config import Config
+from kapfast.outputs.influxdb_writer import InfluxDBWriter
+from kapfast.server import recordings_api, tasks_api
+from kapfast.server.engine import load_task_master
+from kapfast.server.http import API, PREVIEW, headers_and_errors, json_error, json_response
+from kapfast.server.ids import load_ids
+from kapfast.server.influx import InfluxDBClusters
+from kapfast.server.router import Router
+from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.server.write import make_write_handler
+from kapfast.storage import Storage
+from kapfast.tasks.recordings import RecordingService
+from kapfast.tasks.replays import ReplayService
+from kapfast.tasks.service import TaskService
+from kapfast.tasks.templates import TemplateService
+
+log = logging.getLogger("kapfast.server")
+
+
+def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
+    """Open the data dir and build every service (nothing runs until :func:`on_startup`)."""
+    clock = clock or WallClock()
+    data = cfg.data_path
+    data.mkdir(parents=True, exist_ok=True)
+    ids = load_ids(data)
+    storage = Storage(cfg.storage_path)
+    influx = InfluxDBClusters(cfg, ids)
+    writer = InfluxDBWriter(influx.client)
+    if master is None:
+        master = load_task_master(
+            storage=storage,
+            clock=clock,
+            writer=writer,
+            hostname=cfg.hostname,
+            cluster_id=ids.cluster_id,
+            server_id=ids.server_id,
+        )
+    tasks = TaskService(storage, master, clock)  # type: ignore[arg-type]
+    recordings = RecordingService(storage, cfg.replay_path, clock, influx)
+    return ServerState(
+        config=cfg,
+        ids=ids,
+        clock=clock,
+        storage=storage,
+        master=master,
+        tasks=tasks,
+        templates=TemplateService(storage, tasks, clock),
+        recordings=recordings,
+        replays=ReplayService(storage, master, clock),
+        influx=influx,
+        writer=writer,
+        router=Router(master, recordings),  # type: ignore[arg-type]
+    )
+
+
+async def ping(request: web.Request) -> web.StreamResponse:
+    del request
+    return web.Response(status=204)
+
+
+async def debug_vars(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    tasks = st.storage.tasks.find()
+    body = {
+        "cluster_id": st.ids.cluster_id,
+        "server_id": st.ids.server_id,
+        "host": st.config.hostname,
+        "product": "kapfast",
+        "version": __version__,
+        "platform": f"{platform.system()} {platform.machine()}",
+        "num_tasks": len(tasks),
+        "num_enabled_tasks": sum(t.status == "enabled" for t in tasks),
+        "num_subscriptions": st.influx.num_subscriptions(),
+        "uptime": round(time.monotonic() - st.started, 3),
+        "cmdline": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+        "kapacitor": {
+            **st.ingress.expvars(),
+            "influxdb_out": {
+                "name": "influxdb_out",
+                "tags": {},
+                "values": {
+                    "points_written": st.writer.points_written,
+                    "write_errors": st.writer.write_errors,
+                    "points_dropped": st.writer.points_dropped,
+                },
+            },
+        },
+    }
+    return json_response(body)
+
+
+async def subscriptions(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    errors = await st.influx.sync_now()
+    if errors:
+        return json_error(500, "; ".join(errors))
+    return web.Response(status=204)
+
+
+async def on_startup(app: web.Application) -> None:
+    st = app[STATE_KEY]
+    st.recordings.open()
+    st.replays.open()
+    failed = st.tasks.start_enabled()
+    if failed:
+        log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
+    st.influx.start()
+
+
+async def on_cleanup(app: web.Application) -> None:
+    st = app[STATE_KEY]
+    await st.recordings.close()
+    await st.replays.close()
+    st.master.close()
+    await st.writer.close()
+    await st.influx.close()
+    st.storage.close()
+
+
+def build_app(state: ServerState) -> web.Application:
+    app = web.Application(middlewares=[headers_and_errors], client_max_size=16 << 20)
+    app[STATE_KEY] = state
+    write = make_write_handler(
+        state.router,
+        state.ingress,
+        state.clock,
+        default_rp=state.config.default_retention_policy,
+        max_body_size=state.config.http.max_body_size,
+    )
+    for prefix in (API, PREVIEW):
+        app.router.add_get(f"{prefix}/ping", ping)  # with HEAD
+        app.router.add_post(f"{prefix}/write", write)
+        app.router.add_get(f"{prefix}/debug/vars", debug_vars)
+        app.router.add_post(f"{prefix}/subscriptions", subscriptions)
+        tasks_api.add_routes(app, prefix)
+        recordings_api.add_routes(app, prefix)
+    # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
+    app.router.add_post("/write", write)
+    app.router.add_get("/ping", ping)
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app

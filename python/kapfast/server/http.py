@@ -1,0 +1,110 @@
+"""JSON answers, error mapping and request parsing shared by every API handler."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from kapfast import __version__
+from kapfast.errors import KapfastError, NotFoundError, RequestError, StorageError
+
+API = "/kapacitor/v1"
+PREVIEW = "/kapacitor/v1preview"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    # Kapacitor pretty-prints its JSON with a 4-space indent.
+    return web.Response(
+        status=status,
+        text=json.dumps(body, indent=4) + "\n",
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return json_response({"error": message, "message": message}, status)
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith(API)
+
+
+@web.middleware
+async def headers_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every answer carries Kapacitor's headers; API errors are JSON ``{"error", "message"}``."""
+    resp: web.StreamResponse
+    try:
+        resp = await handler(request)
+    except NotFoundError as exc:
+        resp = json_error(404, str(exc))
+    except RequestError as exc:
+        resp = json_error(400, str(exc))
+    except StorageError as exc:
+        resp = json_error(500, str(exc))
+    except KapfastError as exc:
+        resp = json_error(500, str(exc))
+    except web.HTTPException as exc:
+        if _is_api(request.path) and exc.status >= 400 and exc.content_type != "application/json":
+            reason = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+            resp = json_error(exc.status, (reason or "").strip())
+        else:
+            resp = exc
+    resp.headers["X-Kapacitor-Version"] = __version__
+    resp.headers["Request-Id"] = str(uuid.uuid1())
+    return resp
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The JSON object of a request body; 400 with the decoder's reason otherwise."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RequestError("invalid JSON: expected an object")
+    return body
+
+
+def int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RequestError(f"invalid {name} parameter {raw!r}: must be an integer") from None
+    if value < 0:
+        raise RequestError(f"invalid {name} parameter {raw!r}: must not be negative")
+    return value
+
+
+class Page:
+    """List parameters: ``pattern``, ``fields`` (repeatable), ``offset`` [0], ``limit`` [100]."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.pattern = request.query.get("pattern", "")
+        self.fields = [f for f in request.query.getall("fields", []) if f]
+        self.offset = int_param(request, "offset", 0)
+        self.limit = int_param(request, "limit", 100)
+
+    def select(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Keep ``link``, ``id`` and the asked fields (all when none asked)."""
+        if not self.fields:
+            return item
+        unknown = [f for f in self.fields if f not in item]
+        if unknown:
+            raise RequestError(f"unsupported field {unknown[0]!r}")
+        return {k: item[k] for k in ("link", "id", *self.fields)}
+
+
+def link(path: str) -> dict[str, str]:
+    return {"rel": "self", "href": f"{API}/{path}"}

@@ -1,0 +1,43 @@
+"""Everything a running server holds, built once at start and shared by the handlers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from kapfast.clock import Clock
+from kapfast.config import Config
+from kapfast.outputs.influxdb_writer import InfluxDBWriter
+from kapfast.server.ids import ServerIDs
+from kapfast.server.influx import InfluxDBClusters
+from kapfast.server.router import Router
+from kapfast.server.stats import IngressStats
+from kapfast.storage import Storage
+from kapfast.tasks.recordings import RecordingService
+from kapfast.tasks.replays import ReplayService
+from kapfast.tasks.service import TaskService
+from kapfast.tasks.templates import TemplateService
+
+
+@dataclass
+class ServerState:
+    config: Config
+    ids: ServerIDs
+    clock: Clock
+    storage: Storage
+    master: Any  # kapfast.engine.contract.TaskMasterAPI
+    tasks: TaskService
+    templates: TemplateService
+    recordings: RecordingService
+    replays: ReplayService
+    influx: InfluxDBClusters
+    writer: InfluxDBWriter
+    router: Router
+    ingress: IngressStats = field(default_factory=IngressStats)
+    started: float = field(default_factory=time.monotonic)
+
+
+STATE_KEY = web.AppKey("state", ServerState)

@@ -1,0 +1,38 @@
+"""Server statistics: ingress counters per db/rp/measurement, as ``kapacitor stats ingress`` shows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from kapfast._native import PointBatch
+
+
+class IngressStats:
+    """Points received, by (database, retention policy, measurement)."""
+
+    def __init__(self) -> None:
+        self._points: Counter[tuple[str, str, str]] = Counter()
+
+    def count(self, db: str, rp: str, batch: PointBatch) -> None:
+        for measurement, n in batch.measurement_counts():
+            self._points[(db, rp, measurement)] += n
+
+    def rows(self) -> list[tuple[str, str, str, int]]:
+        return [(db, rp, m, n) for (db, rp, m), n in sorted(self._points.items())]
+
+    def expvars(self, task_master: str = "main") -> dict[str, Any]:
+        """The ``ingress`` entries of /debug/vars, keyed as kapacitord keys its expvar stats."""
+        return {
+            f"ingress:{db}:{rp}:{m}": {
+                "name": "ingress",
+                "tags": {
+                    "database": db,
+                    "retention_policy": rp,
+                    "measurement": m,
+                    "task_master": task_master,
+                },
+                "values": {"points_received": n},
+            }
+            for db, rp, m, n in self.rows()
+        }

@@ -1,0 +1,107 @@
+"""``/tasks``, ``/tasks/<id>/<httpOut endpoint>`` and ``/templates``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kapfast.errors import NotFoundError
+from kapfast.server.http import Page, json_response, read_json
+from kapfast.server.state import STATE_KEY
+
+
+def _describe_opts(request: web.Request) -> dict[str, str]:
+    return {
+        "dot_view": request.query.get("dot-view", "attributes"),
+        "script_format": request.query.get("script-format", "formatted"),
+    }
+
+
+async def list_tasks(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    page = Page(request)
+    opts = _describe_opts(request)
+    recs = st.tasks.find(page.pattern, page.offset, page.limit)
+    return json_response({"tasks": [page.select(st.tasks.to_json(r, **opts)) for r in recs]})
+
+
+async def create_task(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    rec = st.tasks.create(await read_json(request))
+    return json_response(st.tasks.to_json(rec))
+
+
+async def get_task(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    rec = st.tasks.get(request.match_info["id"])
+    return json_response(st.tasks.to_json(rec, **_describe_opts(request)))
+
+
+async def update_task(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    rec = st.tasks.update(request.match_info["id"], await read_json(request))
+    return json_response(st.tasks.to_json(rec))
+
+
+async def delete_task(request: web.Request) -> web.StreamResponse:
+    request.app[STATE_KEY].tasks.delete(request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def http_out(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    task_id, endpoint = request.match_info["id"], request.match_info["endpoint"]
+    st.tasks.get(task_id)  # 404 for an unknown task
+    body = st.master.http_out(task_id, endpoint)
+    if body is None:
+        raise NotFoundError(f"task {task_id} has no httpOut endpoint {endpoint!r} (or it is not running)")
+    return json_response(body)
+
+
+async def list_templates(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    page = Page(request)
+    fmt = request.query.get("script-format", "formatted")
+    recs = st.templates.find(page.pattern, page.offset, page.limit)
+    return json_response(
+        {"templates": [page.select(st.templates.to_json(r, script_format=fmt)) for r in recs]}
+    )
+
+
+async def create_template(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    rec = st.templates.create(await read_json(request))
+    return json_response(st.templates.to_json(rec))
+
+
+async def get_template(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    rec = st.templates.get(request.match_info["id"])
+    return json_response(
+        st.templates.to_json(rec, script_format=request.query.get("script-format", "formatted"))
+    )
+
+
+async def update_template(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    rec = st.templates.update(request.match_info["id"], await read_json(request))
+    return json_response(st.templates.to_json(rec))
+
+
+async def delete_template(request: web.Request) -> web.StreamResponse:
+    request.app[STATE_KEY].templates.delete(request.match_info["id"])
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application, prefix: str) -> None:
+    r = app.router
+    r.add_get(f"{prefix}/tasks", list_tasks)
+    r.add_post(f"{prefix}/tasks", create_task)
+    r.add_get(f"{prefix}/tasks/{{id}}", get_task)
+    r.add_patch(f"{prefix}/tasks/{{id}}", update_task)
+    r.add_delete(f"{prefix}/tasks/{{id}}", delete_task)
+    r.add_get(f"{prefix}/tasks/{{id}}/{{endpoint:.+}}", http_out)
+    r.add_get(f"{prefix}/templates", list_templates)
+    r.add_post(f"{prefix}/templates", create_template)
+    r.add_get(f"{prefix}/templates/{{id}}", get_template)
+    r.add_patch(f"{prefix}/templates/{{id}}", update_template)
+    r.add_delete(f"{prefix}/templates/{{id}}", delete_template)

@@ -1,0 +1,124 @@
+"""``POST /write`` and ``POST /kapacitor/v1/write``: InfluxDB-compatible ingestion.
+
+The body is parsed in Rust into one columnar batch. Bad lines do not lose the good ones: the good
+lines go on to the router and the answer is a 400 naming every bad line the way InfluxDB does
+(``partial write: unable to parse '<line>': <reason>``, with the line number and column added).
+Errors are plain text, as Kapacitor answers on this endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
+
+from kapfast._native import PointBatch
+from kapfast.clock import Clock
+from kapfast.errors import LineProtocolError
+from kapfast.lineproto import PRECISIONS, parse
+from kapfast.server.http import Handler
+from kapfast.server.stats import IngressStats
+
+MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
+
+
+class PointSink(Protocol):
+    """Where accepted points go (the router)."""
+
+    def write_points(self, db: str, rp: str, batch: PointBatch) -> None: ...
+
+
+def _text_error(status: int, message: str) -> web.Response:
+    return web.Response(status=status, text=message + "\n", content_type="text/plain")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: web.Request, max_size: int) -> bytes:
+    """The request body, at most ``max_size`` bytes (0: no limit) after decompression.
+
+    aiohttp inflates ``Content-Encoding: gzip`` bodies as they stream in, so counting what is
+    read bounds the inflated size: a huge body or a small gzip bomb is refused once it passes the
+    limit, without being held in memory whole.
+    """
+    gz = request.headers.get("Content-Encoding", "").lower() == "gzip"
+    if request.content_length is not None and max_size and not gz and request.content_length > max_size:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for data in request.content.iter_chunked(1 << 16):
+            size += len(data)
+            if max_size and size > max_size:
+                raise _TooLarge
+            chunks.append(data)
+    except (ContentEncodingError, web.RequestPayloadError, web.HTTPBadRequest) as exc:
+        raise ValueError(f"unable to decode gzip body: {exc}") from None
+    return b"".join(chunks)
+
+
+def _precision(raw: str) -> str | None:
+    if raw in ("", "n", "ns"):
+        return "ns"
+    return raw if raw in PRECISIONS else None
+
+
+def make_write_handler(
+    sink: PointSink, stats: IngressStats, clock: Clock, *, default_rp: str, max_body_size: int
+) -> Handler:
+    """The aiohttp handler for both write paths."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        db = request.query.get("db", "")
+        if not db:
+            return _text_error(400, "database is required")
+        rp = request.query.get("rp", "") or default_rp
+        precision = _precision(request.query.get("precision", ""))
+        if precision is None:
+            return _text_error(
+                400,
+                f"invalid precision {request.query.get('precision')!r}: use one of n, ns, u, ms, s, m, h",
+            )
+        try:
+            body = await _read_body(request, max_body_size)
+        except _TooLarge:
+            return _text_error(413, f"request body too large: the limit is {max_body_size} bytes")
+        except ValueError as exc:
+            return _text_error(400, str(exc))
+        if not body.strip():
+            return web.Response(status=200)
+        result = parse(body, precision=precision, now_ns=clock.now_ns())
+        if len(result.batch):
+            stats.count(db, rp, result.batch)
+            sink.write_points(db, rp, result.batch)
+        if result.errors:
+            return _text_error(400, partial_write_text(body, result.errors, len(result.batch)))
+        return web.Response(status=204)
+
+    return handle
+
+
+def partial_write_text(body: bytes, errors: Sequence[LineProtocolError], accepted: int) -> str:
+    """``partial write: unable to parse '<line>': <reason> (line L, column C)`` for each bad line
+    (the first :data:`MAX_ERRORS_SHOWN`), then how many points were kept."""
+    lines = body.split(b"\n")
+    shown = []
+    for err in errors[:MAX_ERRORS_SHOWN]:
+        text = lines[err.line - 1] if 0 < err.line <= len(lines) else b""
+        line = text.rstrip(b"\r").strip(b" \t").decode("utf-8", errors="replace")
+        if len(line) > 200:
+            line = line[:200] + "..."
+        where = f"line {err.line}" + (f", column {err.column}" if err.column else "")
+        shown.append(f"unable to parse '{line}': {err.message} ({where})")
+    more = len(errors) - MAX_ERRORS_SHOWN
+    if more > 0:
+        shown.append(f"and {more} more bad lines")
+    return (
+        "partial write: "
+        + "\n".join(shown)
+        + f"\n{len(errors)} bad lines dropped, {accepted} points accepted"
+    )

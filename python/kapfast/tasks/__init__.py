@@ -1,0 +1,1 @@
+"""Tasks: their definitions (service) and, later, their execution (the task master)."""

@@ -1,0 +1,452 @@
+"""Recordings: capture a task's live stream, or an InfluxDB query, into a file for replays.
+
+A stream recording captures, from the write path, the points of the task's dbrps and of its
+``from()`` measurements until ``stop``. Kapacitor ends one only when a point newer than ``stop``
+arrives (an idle stream never finishes); kapfast also ends it when the clock passes ``stop``.
+Files are gzip ``<replay dir>/<id>.srpl`` (stream) and ``<id>.brpl`` (batch), as Kapacitor's.
+A recording still running when the server stops is marked failed at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from kapfast._native import PointBatch
+from kapfast.clock import Clock
+from kapfast.errors import KapfastError, NotFoundError, RequestError
+from kapfast.influxdb import InfluxDBClient
+from kapfast.recordings import (
+    BatchArchiveWriter,
+    BatchRecordingWriter,
+    RecordedBatch,
+    RecordedPoint,
+    StreamRecordingWriter,
+)
+from kapfast.storage import DBRP, RecordingRecord, Storage
+from kapfast.tasks.ids import new_or_valid_id
+from kapfast.tasks.service import API_BASE, compile_task, effective_dbrps
+from kapfast.tick import Node
+from kapfast.tick.pipeline import Duration, Star, TimeDimension
+from kapfast.timefmt import api_time, parse_rfc3339_ns
+
+log = logging.getLogger("kapfast.recordings")
+
+EXTENSIONS = {"stream": ".srpl", "batch": ".brpl"}
+
+
+class InfluxDBClients(Protocol):
+    """The configured InfluxDB clusters, by name (``""``: the default one)."""
+
+    def client(self, cluster: str) -> InfluxDBClient: ...
+
+
+def _time_arg(raw: Any, name: str) -> int:
+    if not isinstance(raw, str) or not raw:
+        raise RequestError(f"must provide {name} time")
+    try:
+        return parse_rfc3339_ns(raw)
+    except (KapfastError, ValueError) as exc:
+        raise RequestError(f"invalid {name} time {raw!r}: {exc}") from None
+
+
+@dataclass
+class _StreamCapture:
+    rec: RecordingRecord
+    dbrps: frozenset[DBRP]
+    measurements: list[str]  # empty: every measurement
+    stop_ns: int
+    writer: StreamRecordingWriter
+    timer: asyncio.TimerHandle | None = None
+
+
+class RecordingService:
+    def __init__(
+        self, storage: Storage, replay_dir: Path, clock: Clock, influx: InfluxDBClients | None = None
+    ) -> None:
+        self.storage = storage
+        self.dir = replay_dir
+        self.clock = clock
+        self.influx = influx
+        self._streams: dict[str, _StreamCapture] = {}
+        self._jobs: set[asyncio.Task[None]] = set()
+
+    def open(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        n = self.storage.recordings.fail_running("the server stopped while the recording was running")
+        if n:
+            log.warning("marked %d recordings left running by the last run as failed", n)
+
+    # --- stream recordings ---------------------------------------------------------------------
+
+    def record_stream(self, opts: Mapping[str, Any]) -> RecordingRecord:
+        ident = self._new_id(opts.get("id"))
+        task_id = opts.get("task")
+        if not isinstance(task_id, str) or not task_id:
+            raise RequestError("must provide task ID")
+        task = self.storage.tasks.get(task_id)
+        stop_ns = _time_arg(opts.get("stop"), "stop")
+        pipeline = compile_task(task)
+        if pipeline.task_type != "stream":
+            raise RequestError(f"task {task_id} is a batch task: record it with a batch recording")
+        measurements: list[str] = []
+        for node in pipeline.nodes:
+            if node.kind == "from":
+                m = node.prop("measurement")
+                if not m:  # one unfiltered from() sees every measurement
+                    measurements = []
+                    break
+                measurements.append(str(m))
+        rec = self._begin(ident, "stream")
+        cap = _StreamCapture(
+            rec,
+            frozenset(effective_dbrps(task, pipeline)),
+            measurements,
+            stop_ns,
+            StreamRecordingWriter(rec.path),
+        )
+        self._streams[ident] = cap
+        delay_s = max(0.0, (stop_ns - self.clock.now_ns()) / 1e9)
+        with contextlib.suppress(RuntimeError):  # no loop (tests of the service alone)
+            cap.timer = asyncio.get_running_loop().call_later(delay_s, self._finish_stream, ident, "")
+        return rec
+
+    def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
+        """Called by the router for every accepted batch."""
+        if not self._streams:
+            return
+        for ident, cap in list(self._streams.items()):
+            if DBRP(db, rp) not in cap.dbrps:
+                continue
+            part = batch.with_measurements(cap.measurements) if cap.measurements else batch
+            if not len(part):
+                continue
+            times = memoryview(cast(Any, part.time()))  # int64 ns, zero-copy
+            done = max(times) > cap.stop_ns
+            if done:  # keep the points up to stop, then end (Kapacitor's rule)
+                part = part.filter([t <= cap.stop_ns for t in times])
+            try:
+                if len(part):
+                    cap.writer.write(db, rp, part.to_line_protocol())
+            except (OSError, KapfastError, ValueError) as exc:
+                self._finish_stream(ident, f"writing the recording failed: {exc}")
+                continue
+            if done:
+                self._finish_stream(ident, "")
+
+    def _finish_stream(self, ident: str, error: str) -> None:
+        cap = self._streams.pop(ident, None)
+        if cap is None:
+            return
+        if cap.timer is not None:
+            cap.timer.cancel()
+        try:
+            cap.writer.close()
+        except OSError as exc:
+            error = error or f"closing the recording failed: {exc}"
+        self._end(cap.rec, error)
+
+    # --- batch recordings ----------------------------------------------------------------------
+
+    def record_batch(self, opts: Mapping[str, Any]) -> RecordingRecord:
+        """Run each ``query()`` of a batch task over ``[start, stop)``, one period at a time,
+        into a ``.brpl`` archive (one entry per query node, as Kapacitor's)."""
+        ident = self._new_id(opts.get("id"))
+        task_id = opts.get("task")
+        if not isinstance(task_id, str) or not task_id:
+            raise RequestError("must provide task ID")
+        task = self.storage.tasks.get(task_id)
+        start = _time_arg(opts.get("start"), "start")
+        stop = _time_arg(opts["stop"], "stop") if opts.get("stop") else self.clock.now_ns()
+        if stop <= start:
+            raise RequestError("stop time must be after start time")
+        pipeline = compile_task(task)
+        if pipeline.task_type != "batch":
+            raise RequestError(f"task {task_id} is a stream task: record it with a stream recording")
+        cluster = opts.get("cluster") or ""
+        if not isinstance(cluster, str):
+            raise RequestError("cluster must be a string")
+        plans = [_query_plan(node) for node in pipeline.nodes if node.kind == "query"]
+        if not plans:
+            raise RequestError(f"task {task_id} has no query() to record")
+        clients = [self._client(cluster or str(p.cluster)) for p in plans]
+        rec = self._begin(ident, "batch")
+        self._spawn(self._run_batch(rec, plans, clients, start, stop))
+        return rec
+
+    async def _run_batch(
+        self,
+        rec: RecordingRecord,
+        plans: list[_QueryPlan],
+        clients: list[InfluxDBClient],
+        start: int,
+        stop: int,
+    ) -> None:
+        error = ""
+        try:
+            archive = BatchArchiveWriter(rec.path, len(plans))
+            try:
+                total = sum(max(1, -(-(stop - start) // p.every)) for p in plans)
+                done = 0
+                for source, (plan, client) in enumerate(zip(plans, clients, strict=True)):
+                    t = start
+                    while t < stop:
+                        end = min(t + plan.period, stop)
+                        results = await client.query(plan.text(t, end), epoch="ns")
+                        for r in results:
+                            for s in r.get("series") or ():
+                                batch = _series_to_batch(s)
+                                batch.tmax_ns = batch.time_ns = end
+                                archive.write(source, batch)
+                        t += plan.every
+                        done += 1
+                        rec.progress = done / total
+            finally:
+                archive.close()
+        except (KapfastError, OSError, ValueError) as exc:
+            error = str(exc)
+        self._end(rec, error)
+
+    # --- query recordings ----------------------------------------------------------------------
+
+    def record_query(self, opts: Mapping[str, Any]) -> RecordingRecord:
+        ident = self._new_id(opts.get("id"))
+        query = opts.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise RequestError("must provide query")
+        kind = opts.get("type")
+        if kind not in EXTENSIONS:
+            raise RequestError(f"invalid type {kind!r}: expected stream or batch")
+        cluster = opts.get("cluster") or ""
+        if not isinstance(cluster, str):
+            raise RequestError("cluster must be a string")
+        client = self._client(cluster)
+        dbrp = _from_dbrp(query) if kind == "stream" else None
+        rec = self._begin(ident, str(kind))
+        self._spawn(self._run_query(rec, client, query, dbrp))
+        return rec
+
+    async def _run_query(
+        self, rec: RecordingRecord, client: InfluxDBClient, query: str, dbrp: tuple[str, str] | None
+    ) -> None:
+        error = ""
+        try:
+            results = await client.query(query, epoch="ns")
+            series = [s for r in results for s in r.get("series") or ()]
+            if dbrp is not None:
+                with StreamRecordingWriter(rec.path) as sw:
+                    for s in series:
+                        body = _series_to_lines(s)
+                        if body:
+                            sw.write(dbrp[0], dbrp[1], body)
+            else:
+                with BatchRecordingWriter(rec.path) as bw:
+                    for s in series:
+                        bw.write(_series_to_batch(s))
+        except (KapfastError, OSError, ValueError) as exc:
+            error = str(exc)
+        self._end(rec, error)
+
+    def _client(self, cluster: str) -> InfluxDBClient:
+        if self.influx is None:
+            raise RequestError("no InfluxDB is configured ([[influxdb]] in the config)")
+        return self.influx.client(cluster)
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _new_id(self, raw: Any) -> str:
+        ident = new_or_valid_id(raw, "recording")
+        if self.storage.recordings.exists(ident):
+            raise RequestError(f"recording {ident} already exists")
+        return ident
+
+    def _begin(self, ident: str, kind: str) -> RecordingRecord:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f"{ident}{EXTENSIONS[kind]}"
+        rec = RecordingRecord(ident, kind, str(path), status="running", date=self.clock.now_ns())
+        self.storage.recordings.put(rec)
+        return rec
+
+    def _end(self, rec: RecordingRecord, error: str) -> None:
+        rec.status = "failed" if error else "finished"
+        rec.error = error
+        rec.progress = 1.0 if not error else rec.progress
+        with contextlib.suppress(OSError):
+            rec.size = os.path.getsize(rec.path)
+        if self.storage.recordings.exists(rec.id):  # deleted while running: stay deleted
+            self.storage.recordings.put(rec)
+        log.info("recording %s %s%s", rec.id, rec.status, f": {error}" if error else "")
+
+    def _spawn(self, coro: Any) -> None:
+        job = asyncio.get_running_loop().create_task(coro)
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+
+    def get(self, ident: str) -> RecordingRecord:
+        return self.storage.recordings.get(ident)
+
+    def find(self, pattern: str = "", offset: int = 0, limit: int = 100) -> list[RecordingRecord]:
+        return self.storage.recordings.find(pattern, offset, limit)
+
+    def delete(self, ident: str) -> None:
+        """Forget a recording and its file; unknown ids are not an error (as Kapacitor)."""
+        if ident in self._streams:
+            self._finish_stream(ident, "deleted")
+        try:
+            rec = self.storage.recordings.get(ident)
+        except NotFoundError:
+            return
+        self.storage.recordings.delete(ident)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(rec.path)
+
+    async def close(self) -> None:
+        for ident in list(self._streams):
+            self._finish_stream(ident, "the server stopped before the recording's stop time")
+        for job in list(self._jobs):
+            job.cancel()
+        for job in list(self._jobs):
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+
+    @staticmethod
+    def to_json(rec: RecordingRecord) -> dict[str, Any]:
+        return {
+            "link": {"rel": "self", "href": f"{API_BASE}/recordings/{rec.id}"},
+            "id": rec.id,
+            "type": rec.type,
+            "size": rec.size,
+            "date": api_time(rec.date),
+            "error": rec.error,
+            "status": rec.status,
+            "progress": rec.progress,
+        }
+
+
+@dataclass
+class _QueryPlan:
+    """One ``query()`` node: its InfluxQL, cut into ``period`` windows every ``every``."""
+
+    query: str
+    period: int
+    every: int
+    group_by: str
+    fill: str
+    cluster: str
+
+    def text(self, start: int, stop: int) -> str:
+        cond = f"time >= {start} AND time < {stop}"
+        where = re.search(r"\bWHERE\b", self.query, re.IGNORECASE)
+        if where:
+            q = f"{self.query[: where.end()]} ({cond}) AND ({self.query[where.end() :].strip()})"
+        else:
+            q = f"{self.query} WHERE {cond}"
+        return q + self.group_by + self.fill
+
+
+def _ns(value: Any) -> int:
+    return value.ns if isinstance(value, Duration) else 0
+
+
+def _query_plan(node: Node) -> _QueryPlan:
+    query = str(node.args[0]) if node.args else ""
+    period = _ns(node.prop("period"))
+    every = _ns(node.prop("every")) or period
+    if period <= 0:
+        raise RequestError(f"{node.name}: a batch recording needs the query's .period()")
+    dims = []
+    for d in node.prop("groupBy") or []:
+        if isinstance(d, TimeDimension):
+            dims.append(f"time({d.ns}ns{f', {d.offset}ns' if d.offset else ''})")
+        elif isinstance(d, Star):
+            dims.append("*")
+        else:
+            dims.append('"' + str(d).replace('"', '\\"') + '"')
+    fill = node.prop("fill")
+    return _QueryPlan(
+        query=query.strip().rstrip(";"),
+        period=period,
+        every=every,
+        group_by=f" GROUP BY {', '.join(dims)}" if dims else "",
+        fill=f" fill({fill})" if fill not in (None, "") else "",
+        cluster=str(node.prop("cluster") or ""),
+    )
+
+
+_FROM = re.compile(r'\bFROM\s+("(?:[^"\\]|\\.)+"|\w+)\.("(?:[^"\\]|\\.)*"|\w*)\.', re.IGNORECASE)
+
+
+def _unquote(part: str) -> str:
+    if part.startswith('"'):
+        return re.sub(r"\\(.)", r"\1", part[1:-1])
+    return part
+
+
+def _from_dbrp(query: str) -> tuple[str, str]:
+    """The database and retention policy a stream query recording files its points under."""
+    m = _FROM.search(query)
+    if not m:
+        raise RequestError(
+            'a stream query recording needs a fully qualified measurement: FROM "db"."rp"."measurement"'
+        )
+    return _unquote(m.group(1)), _unquote(m.group(2)) or "autogen"
+
+
+def _lp_escape(text: str, specials: str) -> str:
+    for ch in "\\" + specials:
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _lp_field(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _series_to_lines(s: Mapping[str, Any]) -> bytes:
+    """One InfluxQL result series as line protocol (ns), skipping rows without a field value."""
+    name = _lp_escape(str(s.get("name", "")), ", ")
+    tags = "".join(
+        f",{_lp_escape(k, ',= ')}={_lp_escape(str(v), ',= ')}"
+        for k, v in sorted((s.get("tags") or {}).items())
+        if v != ""
+    )
+    cols = list(s.get("columns") or [])
+    out = []
+    for row in s.get("values") or ():
+        values = dict(zip(cols, row, strict=False))
+        t = values.pop("time", None)
+        fields = ",".join(
+            f"{_lp_escape(k, ',= ')}={_lp_field(v)}" for k, v in values.items() if v is not None
+        )
+        if fields and isinstance(t, int):
+            out.append(f"{name}{tags} {fields} {t}")
+    return ("\n".join(out) + "\n").encode() if out else b""
+
+
+def _series_to_batch(s: Mapping[str, Any]) -> RecordedBatch:
+    cols = list(s.get("columns") or [])
+    tags = {k: str(v) for k, v in (s.get("tags") or {}).items()}
+    points = []
+    for row in s.get("values") or ():
+        values = dict(zip(cols, row, strict=False))
+        t = values.pop("time", 0)
+        fields = {k: v for k, v in values.items() if v is not None}
+        points.append(RecordedPoint(int(t), fields, dict(tags)))
+    tmax = points[-1].time_ns if points else 0
+    return RecordedBatch(str(s.get("name", "")), tags, points, tmax_ns=tmax, time_ns=tmax)
+
+
+__all__ = ["RecordingService"]

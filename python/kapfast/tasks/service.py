@@ -1,0 +1,280 @@
+"""Task definitions: create, update, enable/disable, delete, describe — Kapacitor's task store.
+
+This layer validates a definition by compiling its TICKscript, persists it durably (the answer is
+sent after the SQLite commit), and starts or stops it through a :class:`TaskRunner` (the task
+master). It knows nothing of HTTP; the API maps :class:`~kapfast.errors.RequestError` to 400 and
+:class:`~kapfast.errors.NotFoundError` to 404.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from kapfast.clock import Clock
+from kapfast.errors import InputError, NotFoundError, RequestError
+from kapfast.storage import DBRP, Storage, TaskRecord
+from kapfast.tasks.ids import new_or_valid_id, valid_id
+from kapfast.tick import Pipeline, compile_script, format_script
+from kapfast.timefmt import api_time
+
+API_BASE = "/kapacitor/v1"
+log = logging.getLogger("kapfast.tasks")
+
+
+class TaskRunner(Protocol):
+    """What the task master offers the task store (a subset of ``TaskMasterAPI``)."""
+
+    def start(self, task: TaskRecord, pipeline: Pipeline) -> None: ...
+
+    def stop(self, task_id: str) -> None: ...
+
+    def is_executing(self, task_id: str) -> bool: ...
+
+    def dot(self, task_id: str, labels: bool) -> str: ...
+
+    def stats(self, task_id: str) -> dict[str, Any]: ...
+
+
+def parse_dbrps(raw: Any) -> list[DBRP]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise RequestError('dbrps must be a list of {"db": ..., "rp": ...}')
+    out = []
+    for item in raw:
+        ok = isinstance(item, dict) and isinstance(item.get("db"), str) and isinstance(item.get("rp"), str)
+        if not ok or not item["db"]:
+            raise RequestError(f'invalid dbrp {item!r}: expected {{"db": "name", "rp": "name"}}')
+        out.append(DBRP(item["db"], item["rp"]))
+    return out
+
+
+def parse_vars(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RequestError('vars must be an object {"name": {"type": ..., "value": ...}}')
+    return dict(raw)
+
+
+def compile_task(rec: TaskRecord) -> Pipeline:
+    """Compile a task's script with its vars; 400-class errors name line and column."""
+    try:
+        pipeline = compile_script(rec.script, vars=rec.vars or None, source="")
+    except InputError as exc:
+        raise RequestError(f"invalid TICKscript: {exc}") from None
+    if pipeline.dbrps and rec.dbrps:
+        raise RequestError("invalid TICKscript: cannot specify dbrp in both implicitly and explicitly")
+    if not pipeline.dbrps and not rec.dbrps:
+        raise RequestError("must provide at least one database and retention policy.")
+    return pipeline
+
+
+def effective_dbrps(rec: TaskRecord, pipeline: Pipeline) -> list[DBRP]:
+    """The task's dbrps: the explicit ones, else those of the script's ``dbrp`` statements."""
+    return rec.dbrps or [DBRP(db, rp) for db, rp in pipeline.dbrps]
+
+
+def _status(raw: Any) -> str:
+    if raw not in {"enabled", "disabled"}:
+        raise RequestError(f"invalid status {raw!r}: expected enabled or disabled")
+    return str(raw)
+
+
+class TaskService:
+    def __init__(self, storage: Storage, runner: TaskRunner, clock: Clock) -> None:
+        self.storage = storage
+        self.runner = runner
+        self.clock = clock
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def _template_script(self, template_id: Any) -> str:
+        valid_id(template_id, "template")
+        try:
+            return self.storage.templates.get(template_id).script
+        except NotFoundError:
+            raise RequestError(f"unknown template {template_id!r}") from None
+
+    def create(self, opts: Mapping[str, Any]) -> TaskRecord:
+        ident = new_or_valid_id(opts.get("id"), "task")
+        if self.storage.tasks.exists(ident):
+            raise RequestError(f"task {ident} already exists")
+        template_id = opts.get("template-id") or ""
+        script = opts.get("script") or ""
+        if not isinstance(script, str):
+            raise RequestError("script must be a string")
+        if template_id:
+            if script:
+                raise RequestError("cannot specify both a template-id and a script")
+            script = self._template_script(template_id)
+        elif not script:
+            raise RequestError("must provide TICKscript")
+        status = _status(opts.get("status") or "disabled")
+        now = self.clock.now_ns()
+        rec = TaskRecord(
+            id=ident,
+            type="stream",
+            dbrps=parse_dbrps(opts.get("dbrps")),
+            script=script,
+            status=status,
+            template_id=template_id,
+            vars=parse_vars(opts.get("vars")),
+            created=now,
+            modified=now,
+            last_enabled=now if status == "enabled" else 0,
+        )
+        pipeline = compile_task(rec)
+        # The type always follows the script, as Kapacitor re-derives it.
+        rec.type = pipeline.task_type
+        self.storage.tasks.put(rec)
+        if rec.status == "enabled":
+            self._start(rec, pipeline)
+        return rec
+
+    def update(self, ident: str, opts: Mapping[str, Any]) -> TaskRecord:
+        rec = self.get(ident)
+        was = rec.status
+        new_id = opts.get("id")
+        if new_id and new_id != ident:
+            valid_id(new_id, "task")
+            if self.storage.tasks.exists(new_id):
+                raise RequestError(f"task {new_id} already exists")
+        template_id = opts.get("template-id")
+        if template_id:
+            rec.script = self._template_script(template_id)
+            rec.template_id = template_id
+        elif opts.get("script"):
+            if not isinstance(opts["script"], str):
+                raise RequestError("script must be a string")
+            if rec.template_id:
+                raise RequestError("cannot update the script of a task created from a template")
+            rec.script = opts["script"]
+        if opts.get("dbrps") is not None:
+            rec.dbrps = parse_dbrps(opts["dbrps"])
+        if opts.get("vars") is not None:
+            rec.vars = parse_vars(opts["vars"])
+        if opts.get("status"):
+            rec.status = _status(opts["status"])
+        pipeline = compile_task(rec)
+        rec.type = pipeline.task_type
+        now = self.clock.now_ns()
+        rec.modified = now
+        if rec.status == "enabled" and was != "enabled":
+            rec.last_enabled = now
+        if self.runner.is_executing(ident):
+            self.runner.stop(ident)  # a changed definition restarts; a disable stops
+        if new_id and new_id != ident:
+            self.storage.tasks.rename(ident, new_id)
+            rec.id = new_id
+        if rec.status != "enabled":
+            rec.error = ""
+        self.storage.tasks.put(rec)
+        if rec.status == "enabled":
+            self._start(rec, pipeline)
+        return rec
+
+    def delete(self, ident: str) -> None:
+        """Stop and forget a task; deleting an unknown task is not an error (as Kapacitor)."""
+        if self.runner.is_executing(ident):
+            self.runner.stop(ident)
+        self.storage.tasks.delete(ident)
+
+    def _start(self, rec: TaskRecord, pipeline: Pipeline) -> None:
+        """Start an enabled task. A task that cannot start stays defined and enabled, with the
+        reason in ``error`` (as Kapacitor keeps it), and the request fails with that reason."""
+        try:
+            self.runner.start(rec, pipeline)
+        except Exception as exc:
+            rec.error = str(exc)
+            self.storage.tasks.put(rec)
+            raise RequestError(f"failed to start task {rec.id}: {exc}") from None
+        if rec.error:
+            rec.error = ""
+            self.storage.tasks.put(rec)
+
+    def start_enabled(self) -> list[str]:
+        """Start every enabled task (at boot). Returns the ids that failed to start."""
+        failed = []
+        for rec in self.storage.tasks.find():
+            if rec.status != "enabled":
+                continue
+            try:
+                self._start(rec, compile_task(rec))
+            except RequestError as exc:
+                log.error("task %s did not start: %s", rec.id, exc)
+                if not rec.error:
+                    rec.error = str(exc)
+                    self.storage.tasks.put(rec)
+                failed.append(rec.id)
+        return failed
+
+    def restart_from_template(self, template_id: str, script: str) -> list[str]:
+        """Give every task of a template the template's new script (and restart the running
+        ones). Returns the ids whose restart failed (their error is stored)."""
+        failed = []
+        for rec in self.storage.tasks.using_template(template_id):
+            rec.script = script
+            rec.modified = self.clock.now_ns()
+            pipeline = compile_task(rec)
+            rec.type = pipeline.task_type
+            if self.runner.is_executing(rec.id):
+                self.runner.stop(rec.id)
+            self.storage.tasks.put(rec)
+            if rec.status == "enabled":
+                try:
+                    self._start(rec, pipeline)
+                except RequestError:
+                    failed.append(rec.id)
+        return failed
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def get(self, ident: str) -> TaskRecord:
+        return self.storage.tasks.get(ident)
+
+    def find(self, pattern: str = "", offset: int = 0, limit: int = 100) -> list[TaskRecord]:
+        return self.storage.tasks.find(pattern, offset, limit)
+
+    def to_json(
+        self, rec: TaskRecord, *, dot_view: str = "attributes", script_format: str = "formatted"
+    ) -> dict[str, Any]:
+        if dot_view not in {"attributes", "labels"}:
+            raise RequestError(f"invalid dot-view {dot_view!r}: expected attributes or labels")
+        if script_format not in {"formatted", "raw"}:
+            raise RequestError(f"invalid script-format {script_format!r}: expected formatted or raw")
+        executing = self.runner.is_executing(rec.id)
+        script = rec.script
+        if script_format == "formatted":
+            # An unformattable stored script is still shown, as written.
+            with contextlib.suppress(InputError):
+                script = format_script(rec.script)
+        stats: dict[str, Any] = {}
+        if executing:
+            dot = self.runner.dot(rec.id, dot_view == "labels")
+            stats = self.runner.stats(rec.id)
+        else:
+            try:
+                dot = compile_script(rec.script, vars=rec.vars or None).to_dot(rec.id)
+            except InputError:
+                dot = ""
+        return {
+            "link": {"rel": "self", "href": f"{API_BASE}/tasks/{rec.id}"},
+            "id": rec.id,
+            "template-id": rec.template_id,
+            "type": rec.type,
+            "dbrps": [{"db": d.db, "rp": d.rp} for d in rec.dbrps],
+            "script": script,
+            "vars": rec.vars,
+            "dot": dot,
+            "status": rec.status,
+            "executing": executing,
+            "error": rec.error,
+            "stats": stats,
+            "created": api_time(rec.created),
+            "modified": api_time(rec.modified),
+            "last-enabled": api_time(rec.last_enabled),
+        }
