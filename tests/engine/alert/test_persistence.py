@@ -57,3 +57,24 @@ def test_without_store_state_is_per_run(tmp_path: Path) -> None:
     build(SCRIPT.format(log=log), "cpu").node.push(values_chunk([5], host="a"))
     build(SCRIPT.format(log=log), "cpu").node.push(values_chunk([5], start=S, host="a"))
     assert len(_events(log)) == 2
+
+
+def test_store_holds_latest_event_for_the_api(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "kapfast.db")
+    try:
+        r = build(
+            "stream|from().measurement('cpu')|alert().crit(lambda: \"value\" > 1)"
+            f".message('{{{{ .Level }}}} {{{{ index .Fields \"value\" }}}}').log('{tmp_path / 'a.log'}')",
+            "cpu",
+            {"alert_states": storage.alert_states},
+        )
+        r.node.push(values_chunk([5, 6, 7]))
+        (s,) = storage.alert_states.for_topic("main:cpu:alert2").values()
+        assert (s.level, s.message, s.time, s.duration) == ("CRITICAL", "CRITICAL 7", 2 * S, 2 * S)
+        r.node.push(values_chunk([8], start=3 * S))
+        (s,) = storage.alert_states.for_topic("main:cpu:alert2").values()
+        assert (s.message, s.time) == ("CRITICAL 8", 3 * S)
+        r.node.push(values_chunk([0], start=4 * S))
+        assert storage.alert_states.for_topic("main:cpu:alert2") == {}
+    finally:
+        storage.close()

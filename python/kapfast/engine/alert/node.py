@@ -158,6 +158,13 @@ class AlertNode(Node):
     # --- stream ------------------------------------------------------------------------------
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        try:
+            self._on_chunk(chunk)
+        finally:
+            if self.persistence is not None:
+                self.persistence.flush()
+
+    def _on_chunk(self, chunk: StreamChunk) -> None:
         n = len(chunk)
         if n == 0:
             return
@@ -258,6 +265,13 @@ class AlertNode(Node):
     # --- batch -------------------------------------------------------------------------------
 
     def on_batch(self, msg: BatchMessage, port: int) -> None:
+        try:
+            self._on_batch(msg)
+        finally:
+            if self.persistence is not None:
+                self.persistence.flush()
+
+    def _on_batch(self, msg: BatchMessage) -> None:
         points = msg.points
         n = len(points)
         if n == 0:
@@ -411,6 +425,8 @@ class AlertNode(Node):
     # --- end ---------------------------------------------------------------------------------
 
     def finish(self, port: int = 0) -> None:
+        if self.persistence is not None:
+            self.persistence.flush()
         for h in self.handlers:
             h.close()
         self.finish_children()
