@@ -77,7 +77,7 @@ def build(
     p = compile_script(script)
     spec = next(n for n in p.nodes if n.kind == "alert")
     clock = VirtualClock(clock_ns)
-    ctx = TaskContext(task, clock, services=dict(services or {}))
+    ctx = TaskContext(task, clock, services=services if services is not None else {})
     node = AlertNode(spec, ctx)
     out = Collector()
     node.link(out, 0)

@@ -419,3 +419,11 @@ def test_group_listed_without_rows_keeps_no_state() -> None:
     r.node.push(StreamChunk(PointBatch.from_rows(rows), [1], [group(host="zz"), group(host="a")]))
     assert r.node.working_cardinality() == 1
     assert r.node.stats.extra["crits_triggered"] == 1
+
+
+def test_shared_services_share_topics() -> None:
+    services: dict[str, Any] = {}
+    a = build(f"{HEAD}.crit(lambda: TRUE).topic('ops')", "a", services)
+    b = build(f"{HEAD}.crit(lambda: TRUE).topic('ops')", "b", services)
+    assert isinstance(services["alert_topics"], TopicRegistry)
+    assert a.node.registry is b.node.registry

@@ -106,8 +106,12 @@ class AlertNode(Node):
         self.handlers: list[AlertHandler] = [
             build_handler(h, self.name, ctx.services, self.log) for h in spec.handlers
         ]
-        registry = ctx.services.get(SERVICE_TOPICS)
-        self.registry: TopicRegistry = registry if isinstance(registry, TopicRegistry) else TopicRegistry()
+        # The first alert node puts a registry into the services; when the engine shares one
+        # services dict between its tasks, their alerts share topics and inhibitors.
+        registry = ctx.services.setdefault(SERVICE_TOPICS, TopicRegistry())
+        if not isinstance(registry, TopicRegistry):
+            raise TaskError(f"{self.name}: services[{SERVICE_TOPICS!r}] is not a TopicRegistry")
+        self.registry: TopicRegistry = registry
         self.anon_topic = anonymous_topic(ctx.task_master, ctx.task_id, self.name) if self.handlers else ""
         topic = spec.properties.get("topic")
         self.topic = topic if isinstance(topic, str) else ""
