@@ -16,6 +16,10 @@ __all__ = [
     "PointBatch",
     "Program",
     "__version__",
+    "batch_group_codes",
+    "batch_measurement_codes",
+    "batch_select_fields",
+    "batch_split",
     "batch_with_field",
     "influxql_reduce",
     "influxql_shape",
@@ -75,6 +79,19 @@ class PointBatch:
     # server helpers
     def measurement_counts(self) -> list[tuple[str, int]]: ...
     def with_measurements(self, names: Sequence[str]) -> PointBatch: ...
+
+# batch operations of the task engine (rust/src/py/ops.rs): codes are little-endian u32 bytes
+
+def batch_measurement_codes(batch: PointBatch) -> tuple[bytes, list[str]]: ...
+def batch_split(batch: PointBatch, codes: bytes, n_groups: int) -> list[PointBatch]: ...
+def batch_select_fields(batch: PointBatch, keep: list[str]) -> PointBatch: ...
+def batch_group_codes(
+    batch: PointBatch,
+    dims: list[str],
+    star: bool = False,
+    exclude: list[str] = ...,
+    by_name: bool = False,
+) -> tuple[bytes, list[tuple[str, list[tuple[str, str]]]]]: ...
 
 # --- lineproto ---------------------------------------------------------------------------------
 

@@ -17,5 +17,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::lineproto::register(m)?;
     py::eval::register(m)?;
     py::influxql::register(m)?;
+    py::ops::register(m)?;
     Ok(())
 }

@@ -163,3 +163,62 @@ def test_query_and_batch_recordings(influxdb: Any, kapfastd_factory: Callable[..
         ("h1", base + 20 * 10**9),
     ]
     assert got[0].points[0].fields == {"m": 4.5}  # mean of 0.5, 2.5, ..., 8.5
+
+
+def test_subscription_comes_back_after_influxdb_restart_and_manual_drop(
+    influxdb_factory: Callable[..., Any], kapfastd_factory: Callable[..., Kapfastd]
+) -> None:
+    server = influxdb_factory()
+    server.start()
+    influx_query(server, "CREATE DATABASE tg")
+    k = kapfastd_factory(influxdb_config(server))
+    name = "kapfast-" + k.api("GET", "/debug/vars").json()["cluster_id"]
+    wait_for(lambda: ("tg", "autogen", name) in subscriptions(server), what="subscription")
+    server.stop()
+    assert k.write("cpu v=1 1").status == 204  # InfluxDB down: kapfastd keeps serving
+    server.start()
+    influx_query(server, f'DROP SUBSCRIPTION "{name}" ON "tg"."autogen"')
+    wait_for(lambda: ("tg", "autogen", name) in subscriptions(server), timeout_s=30, what="re-created")
+    # Data written to InfluxDB after the restart reaches kapfastd again.
+    influx_write(server, "tg", f"cpu,host=h usage_idle=1 {time.time_ns()}")
+
+    def received() -> bool:
+        vars_ = k.api("GET", "/debug/vars").json()["kapacitor"]
+        return any(v["name"] == "ingress" and v["tags"]["database"] == "tg" for v in vars_.values())
+
+    wait_for(received, what="points through the re-created subscription")
+
+
+def test_replays_straight_from_influxdb(influxdb: Any, kapfastd_factory: Callable[..., Kapfastd]) -> None:
+    influx_query(influxdb, "CREATE DATABASE rq")
+    base = (int(time.time()) - 600) * 10**9
+    influx_write(influxdb, "rq", "\n".join(f"cpu,host=h usage_idle={i} {base + i * 10**9}" for i in range(5)))
+    k = kapfastd_factory(influxdb_config(influxdb, disable_subscriptions="true"))
+    batch_script = (
+        'batch\n    |query(\'SELECT mean(usage_idle) AS m FROM "rq"."autogen"."cpu"\')\n'
+        "        .period(10s)\n        .every(10s)\n"
+    )
+    dbrps = [{"db": "rq", "rp": "autogen"}]
+    assert k.api("POST", "/tasks", {"id": "b", "dbrps": dbrps, "script": batch_script}).status == 200
+    assert k.api("POST", "/tasks", {"id": "s", "dbrps": dbrps, "script": SCRIPT}).status == 200
+    start, stop = rfc3339(base / 1e9), rfc3339(base / 1e9 + 10)
+    stream_task = k.api("POST", "/replays/batch", {"task": "s", "start": start, "stop": stop})
+    assert stream_task.status == 400 and "stream task" in stream_task.json()["error"]
+    rb = k.api("POST", "/replays/batch", {"id": "rb", "task": "b", "start": start, "stop": stop})
+    assert rb.status == 201, rb
+    assert rb.json()["recording"] == ""
+    rq = k.api(
+        "POST", "/replays/query", {"id": "rq", "task": "s", "query": 'SELECT * FROM "rq"."autogen"."cpu"'}
+    )
+    assert rq.status == 201, rq
+    bad = k.api(
+        "POST", "/replays/query", {"id": "bad", "task": "s", "query": 'SELEC * FROM "rq"."autogen"."cpu"'}
+    )
+    assert bad.status == 201
+    for ident in ("rb", "rq"):
+        done = k.wait_status("replays", ident)
+        assert (done["status"] == "failed") == bool(done["error"]), done
+        assert "querying InfluxDB failed" not in done["error"]
+    failed = k.wait_status("replays", "bad")
+    assert failed["status"] == "failed" and failed["error"].startswith("querying InfluxDB failed: ")
+    assert not list((k.data_dir / "replay").glob("replay-*"))  # the fetched data is not kept

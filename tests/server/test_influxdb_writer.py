@@ -92,3 +92,42 @@ def test_rejected_writes_are_not_retried(influxdb: Any) -> None:
 
     stats = asyncio.run(main())
     assert stats.write_errors == 1 and stats.points_written == 0
+
+
+def test_writes_from_another_thread_reach_the_loop(influxdb: Any) -> None:
+    async def main() -> WriteStats:
+        client = InfluxDBClient(influxdb.url)
+        await client.create_database("threads")
+        writer = InfluxDBWriter(lambda cluster: client, buffer_points=5, flush_interval_s=0.1)
+        writer.bind(asyncio.get_running_loop())
+        stats = WriteStats()
+
+        def produce() -> None:  # e.g. an engine worker thread
+            for i in range(10):
+                writer.write("", "threads", "", f"out v={i} {i + 1}".encode(), "s", stats=stats)
+
+        await asyncio.to_thread(produce)
+        for _ in range(100):
+            if stats.points_written == 10:
+                break
+            await asyncio.sleep(0.05)
+        await writer.close()
+        await client.close()
+        return stats
+
+    assert asyncio.run(main()).points_written == 10
+    assert count(influxdb, "threads") == 10
+
+
+def test_microsecond_precision_is_sent_as_influxdbs_u(influxdb: Any) -> None:
+    async def main() -> None:
+        client = InfluxDBClient(influxdb.url)
+        await client.create_database("prec")
+        writer = InfluxDBWriter(lambda cluster: client, buffer_points=1, flush_interval_s=0.1)
+        writer.write("", "prec", "", b"out v=1 1700000000000000", "us")  # µs since the epoch
+        await writer.close()
+        rows = await client.query('SELECT v FROM "out"', db="prec", epoch="s")
+        await client.close()
+        assert rows[0]["series"][0]["values"] == [[1700000000, 1.0]]
+
+    asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +24,22 @@ class FakeEngine:
         self.delay = delay
         self.calls: list[tuple[str, str, str, str, bool]] = []
 
-    async def replay(
+    def replay(
         self,
-        replay_id: str,
         task: TaskRecord,
         pipeline: Pipeline,
-        recording: RecordingRecord,
+        recording_path: str,
         *,
-        clock: str,
-        recording_time: bool,
+        replay_id: str,
+        clock: str = "fast",
+        recording_time: bool = False,
     ) -> dict[str, Any]:
-        self.calls.append((replay_id, task.id, recording.id, clock, recording_time))
+        self.calls.append((replay_id, task.id, recording_path, clock, recording_time))
         assert pipeline.task_type == "stream"
-        await asyncio.sleep(self.delay)
+        time.sleep(self.delay)
         if self.fail is not None:
             raise self.fail
-        return {"task-stats": {"throughput": 0.0}, "node-stats": {"from1": {"emitted": 3}}}
+        return {"points": 3, "batches": 0, "first": 1, "last": 3}
 
 
 def storage(tmp_path: Path) -> Storage:
@@ -70,8 +71,8 @@ def test_replay_finishes_with_the_engines_stats(tmp_path: Path) -> None:
     asyncio.run(main())
     done = st.replays.get("rp")
     assert done.status == "finished" and done.progress == 1.0 and done.error == ""
-    assert done.stats["node-stats"] == {"from1": {"emitted": 3}}
-    assert engine.calls == [("rp", "t", "r", "real", True)]
+    assert done.stats == {"points": 3, "batches": 0, "first": 1, "last": 3}
+    assert engine.calls == [("rp", "t", str(tmp_path / "r.srpl"), "real", True)]
 
 
 def test_replay_errors(tmp_path: Path) -> None:
@@ -87,7 +88,7 @@ def test_replay_errors(tmp_path: Path) -> None:
             svc.create({"task": "t", "recording": "b"})
         svc.create({"id": "bad", "task": "t", "recording": "r"})
         await settle(svc)
-        slow = ReplayService(st, FakeEngine(delay=10), VirtualClock())
+        slow = ReplayService(st, FakeEngine(delay=0.5), VirtualClock())
         slow.create({"id": "cut", "task": "t", "recording": "r"})
         await asyncio.sleep(0.05)
         await slow.close()

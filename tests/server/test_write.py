@@ -116,3 +116,25 @@ def test_ping_get_and_head(kapfastd: Kapfastd) -> None:
     unknown = kapfastd.api("GET", "/nowhere")
     assert unknown.status == 404
     assert unknown.json()["error"] == "Not Found"
+
+
+def test_options_and_loglevel(kapfastd: Kapfastd) -> None:
+    opt = kapfastd.request("OPTIONS", "/kapacitor/v1/tasks/x")
+    assert opt.status == 204 and "PATCH" in opt.headers["Access-Control-Allow-Methods"]
+    assert kapfastd.api("POST", "/loglevel", {"level": "WARN"}).status == 204
+    bad = kapfastd.api("POST", "/loglevel", {"level": "LOUD"})
+    assert bad.status == 400 and "invalid log level" in bad.json()["error"]
+
+
+def test_query_accepts_only_telegrafs_create_database(kapfastd: Kapfastd) -> None:
+    created = kapfastd.request(
+        "POST",
+        "/query",
+        raw=b"q=CREATE+DATABASE+%22telegraf%22",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert created.status == 200 and created.json() == {"results": [{"statement_id": 0}]}
+    other = kapfastd.request("GET", "/query?q=SELECT+*+FROM+cpu")
+    assert other.status == 400 and "only accepts CREATE DATABASE" in other.json()["error"]
+    sneaky = kapfastd.request("GET", "/query?q=CREATE+DATABASE+a%3B+DROP+DATABASE+b")
+    assert sneaky.status == 400

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from kapfast._native import PointBatch
 
@@ -43,8 +46,11 @@ class StreamChunk:
     """
 
     batch: PointBatch
-    codes: Sequence[int]
+    codes: Sequence[int] | np.ndarray[Any, Any]
     groups: list[Group]
+    #: the database and retention policy the points were written to (``from().database()``)
+    db: str = ""
+    rp: str = ""
 
     def __len__(self) -> int:
         return len(self.batch)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import numpy as np
 
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Message, NodeStats, StreamChunk
@@ -30,6 +32,11 @@ class Node:
         self.stats = NodeStats()
         self.edge_emitted: dict[str, int] = {}
         self.log = logging.getLogger(f"kapfast.task.{ctx.task_id}.{spec.name}")
+        #: how many parents feed this node; it finishes when all of them finished
+        self.parent_count = max(1, len(spec.parents))
+        self._finished_ports: set[int] = set()
+        #: emitted counts per group (id -> [group, count]), kept only when a stats node watches
+        self.group_emitted: dict[str, list[Any]] | None = None
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -68,8 +75,18 @@ class Node:
         self.emit(msg)
 
     def finish(self, port: int = 0) -> None:
-        """The input at ``port`` ended (replay or task stop). Default: the children end too."""
+        """The input at ``port`` ended (replay or task stop). When every input ended the node
+        flushes (:meth:`on_finish`) and its children end too."""
+        self._finished_ports.add(port)
+        if len(self._finished_ports) < self.parent_count:
+            return
+        start = time.perf_counter_ns()
+        self.on_finish()
+        self.stats.exec_ns += time.perf_counter_ns() - start
         self.finish_children()
+
+    def on_finish(self) -> None:
+        """Every input ended: emit what is still buffered if Kapacitor does (join), else nothing."""
 
     # --- emitting ------------------------------------------------------------------------------
 
@@ -78,9 +95,24 @@ class Node:
         if isinstance(msg, StreamChunk) and n == 0:
             return  # an empty chunk carries nothing; children never see it
         self.stats.emitted += n
+        if self.group_emitted is not None:
+            self._count_groups(msg)
         for child, port in self.children:
             self.edge_emitted[child.name] += n
             child.push(msg, port)
+
+    def _count_groups(self, msg: Message) -> None:
+        ge = self.group_emitted
+        assert ge is not None
+        if isinstance(msg, StreamChunk):
+            counts = np.bincount(np.asarray(msg.codes, dtype=np.intp), minlength=len(msg.groups))
+            for g, c in zip(msg.groups, counts.tolist(), strict=False):
+                if c:
+                    ge.setdefault(g.id, [g, 0])[1] += c
+        elif isinstance(msg, BatchMessage):
+            ge.setdefault(msg.group.id, [msg.group, 0])[1] += 1
+        elif isinstance(msg, DeleteGroup):
+            ge.pop(msg.group.id, None)
 
     def finish_children(self) -> None:
         for child, port in self.children:

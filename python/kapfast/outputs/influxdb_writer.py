@@ -19,12 +19,24 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from kapfast.errors import KapfastError
+from kapfast.errors import KapfastError, TaskError
 from kapfast.influxdb import InfluxDBClient, InfluxDBError, quote_ident
 
 log = logging.getLogger("kapfast.influxdb_out")
 
+_PRECISIONS = {
+    "n": "ns",
+    "ns": "ns",
+    "u": "u",
+    "us": "u",
+    "µs": "u",
+    "ms": "ms",
+    "s": "s",
+    "m": "m",
+    "h": "h",
+}
 Destination = tuple[str, str, str, str]  # (cluster, db, rp, precision)
 
 
@@ -76,10 +88,29 @@ class InfluxDBWriter:
         self._buffers: dict[Destination, _Buffer] = {}
         self._created: set[tuple[str, str]] = set()
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: totals over every destination
         self.points_written = 0
         self.write_errors = 0
         self.points_dropped = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop the flushers run on; writes from other threads are handed to it."""
+        self._loop = loop
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> bool:
+        """Run ``fn`` on the writer's loop. True when it ran now (the caller is on that loop)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None and (self._loop is None or running is self._loop):
+            self._loop = running
+            return True
+        if self._loop is None:
+            raise TaskError("the InfluxDB writer has no event loop (call bind() first)")
+        self._loop.call_soon_threadsafe(fn, *args)
+        return False
 
     # --- what nodes call -------------------------------------------------------------------------
 
@@ -93,11 +124,23 @@ class InfluxDBWriter:
         *,
         stats: WriteStats | None = None,
     ) -> None:
-        """Queue line protocol for ``db``/``rp`` (one point per non-empty line)."""
+        """Queue line protocol for ``db``/``rp`` (one point per non-empty line). Safe to call from
+        any thread; it never blocks on InfluxDB."""
+        if not self._on_loop(self._enqueue, cluster, db, rp, body, precision, stats):
+            return
+        self._enqueue(cluster, db, rp, body, precision, stats)
+
+    def _enqueue(
+        self, cluster: str, db: str, rp: str, body: bytes, precision: str, stats: WriteStats | None
+    ) -> None:
         points = sum(1 for line in body.split(b"\n") if line.strip())
         if not points:
             return
-        dest = (cluster, db, rp, precision or "ns")
+        # InfluxDB 1.x knows n/ns, u, ms, s, m, h; anything else it would silently read as ns.
+        prec = _PRECISIONS.get(precision or "ns")
+        if prec is None:
+            raise TaskError(f"invalid precision {precision!r} for InfluxDB: use ns, u, ms, s, m or h")
+        dest = (cluster, db, rp, prec)
         buf = self._buffers.get(dest)
         if buf is None:
             buf = self._buffers[dest] = _Buffer()
@@ -116,11 +159,12 @@ class InfluxDBWriter:
     def create_database(self, cluster: str, db: str, rp: str = "") -> None:
         """influxDBOut's ``.create()``: make the database (and the rp, when named) once, in the
         background, before this writer's first write to it."""
+        if not self._on_loop(self.create_database, cluster, db, rp):
+            return
         if (cluster, db) in self._created:
             return
         self._created.add((cluster, db))
-        loop = asyncio.get_running_loop()
-        job = loop.create_task(self._create(cluster, db, rp))
+        job = asyncio.get_running_loop().create_task(self._create(cluster, db, rp))
         job.add_done_callback(lambda j: j.exception() if not j.cancelled() else None)
 
     async def _create(self, cluster: str, db: str, rp: str) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import platform
+import re
 import sys
 import time
 
@@ -13,10 +16,19 @@ from aiohttp import web
 from kapfast import __version__
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config
+from kapfast.errors import RequestError
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
-from kapfast.server import recordings_api, tasks_api
+from kapfast.server import recordings_api, tasks_api, topics_api
 from kapfast.server.engine import load_task_master
-from kapfast.server.http import API, PREVIEW, headers_and_errors, json_error, json_response
+from kapfast.server.http import (
+    API,
+    PREVIEW,
+    Handler,
+    headers_and_errors,
+    json_error,
+    json_response,
+    read_json,
+)
 from kapfast.server.ids import load_ids
 from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.router import Router
@@ -29,6 +41,7 @@ from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 
 log = logging.getLogger("kapfast.server")
+TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
 
 
 def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
@@ -48,6 +61,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             hostname=cfg.hostname,
             cluster_id=ids.cluster_id,
             server_id=ids.server_id,
+            # Alert nodes restore their last levels from here (and save them) across restarts.
+            services={"storage": storage, "alert_states": storage.alert_states},
         )
     tasks = TaskService(storage, master, clock)  # type: ignore[arg-type]
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
@@ -60,7 +75,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         tasks=tasks,
         templates=TemplateService(storage, tasks, clock),
         recordings=recordings,
-        replays=ReplayService(storage, master, clock),
+        replays=ReplayService(storage, master, clock, recordings),
         influx=influx,
         writer=writer,
         router=Router(master, recordings),  # type: ignore[arg-type]
@@ -111,18 +126,87 @@ async def subscriptions(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+_CREATE_DATABASE = re.compile(r"^\s*CREATE\s+DATABASE\s", re.IGNORECASE)
+
+
+async def influx_query(request: web.Request) -> web.StreamResponse:
+    """InfluxDB's ``/query``, for clients that take kapfastd for InfluxDB: Telegraf sends
+    ``CREATE DATABASE`` before writing, which needs nothing here (kapfast keeps no databases), so
+    it succeeds; any other query is refused with a reason instead of a bare 404."""
+    q = request.query.get("q", "")
+    if not q and request.method == "POST":
+        q = str((await request.post()).get("q", ""))
+    if _CREATE_DATABASE.match(q) and ";" not in q.strip().rstrip(";"):
+        return web.json_response({"results": [{"statement_id": 0}]})
+    return web.json_response(
+        {"error": "kapfast is not a database: /query only accepts CREATE DATABASE (write with /write)"},
+        status=400,
+    )
+
+
+async def options(request: web.Request) -> web.StreamResponse:
+    """CORS pre-flight and OPTIONS on any API resource: 204, as Kapacitor."""
+    del request
+    return web.Response(
+        status=204,
+        headers={
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT",
+            "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, Content-Encoding",
+        },
+    )
+
+
+@web.middleware
+async def answer_options(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # Kapacitor answers OPTIONS on every API path; other unknown paths stay 404.
+    if request.method == "OPTIONS" and request.path.startswith(API):
+        return await options(request)
+    return await handler(request)
+
+
+LOG_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR}
+
+
+async def loglevel(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request)
+    level = body.get("level")
+    if not isinstance(level, str) or level.upper() not in {*LOG_LEVELS, "OFF"}:
+        raise RequestError(f"invalid log level {level!r}: expected DEBUG, INFO, WARN, ERROR or OFF")
+    logging.getLogger().setLevel(LOG_LEVELS.get(level.upper(), logging.CRITICAL + 1))
+    return web.Response(status=204)
+
+
 async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
+    st.writer.bind(asyncio.get_running_loop())
     st.recordings.open()
     st.replays.open()
     failed = st.tasks.start_enabled()
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     st.influx.start()
+    if callable(getattr(st.master, "tick", None)):
+        app[TICKER_KEY] = asyncio.get_running_loop().create_task(_tick(st))
+
+
+async def _tick(st: ServerState) -> None:
+    """Clock-driven nodes (stats, deadman) look at the clock about once a second."""
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            st.master.tick()
+        except Exception:  # an engine bug must not stop the ticks of every other task
+            log.exception("task master tick failed")
 
 
 async def on_cleanup(app: web.Application) -> None:
     st = app[STATE_KEY]
+    ticker = app.get(TICKER_KEY)
+    if ticker is not None:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
     await st.recordings.close()
     await st.replays.close()
     st.master.close()
@@ -132,7 +216,7 @@ async def on_cleanup(app: web.Application) -> None:
 
 
 def build_app(state: ServerState) -> web.Application:
-    app = web.Application(middlewares=[headers_and_errors], client_max_size=16 << 20)
+    app = web.Application(middlewares=[headers_and_errors, answer_options], client_max_size=16 << 20)
     app[STATE_KEY] = state
     write = make_write_handler(
         state.router,
@@ -146,11 +230,15 @@ def build_app(state: ServerState) -> web.Application:
         app.router.add_post(f"{prefix}/write", write)
         app.router.add_get(f"{prefix}/debug/vars", debug_vars)
         app.router.add_post(f"{prefix}/subscriptions", subscriptions)
+        app.router.add_post(f"{prefix}/loglevel", loglevel)
         tasks_api.add_routes(app, prefix)
         recordings_api.add_routes(app, prefix)
+        topics_api.add_routes(app, prefix)
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
     app.router.add_get("/ping", ping)
+    app.router.add_get("/query", influx_query)
+    app.router.add_post("/query", influx_query)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app

@@ -24,8 +24,8 @@ class NoEngine:
     reason = "this kapfast build has no task engine (kapfast.engine.master is missing)"
 
     def start(self, task: TaskRecord, pipeline: Pipeline) -> None:
-        del pipeline
-        raise TaskError(f"cannot start task {task.id}: {self.reason}")
+        del task, pipeline
+        raise TaskError(self.reason)
 
     def stop(self, task_id: str) -> None:
         del task_id
@@ -57,7 +57,9 @@ def load_task_master(**services: Any) -> Any:
     """Build the engine's TaskMaster, passing the services its constructor names.
 
     ``services`` offers: storage (:class:`Storage`), clock, writer (:class:`PointsWriter`),
-    hostname, cluster_id, server_id. Unknown parameters of the constructor are left to defaults.
+    hostname, cluster_id, server_id, services (a dict: ``storage``, ``alert_states``). Parameters
+    the constructor does not take are not passed; those it takes and are not offered keep their
+    defaults.
     """
     try:
         module = importlib.import_module("kapfast.engine.master")

@@ -61,6 +61,18 @@ async def create_replay(request: web.Request) -> web.StreamResponse:
     return json_response(st.replays.to_json(rep), 201)
 
 
+async def replay_batch(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    rep = st.replays.create_from_batch(await read_json(request))
+    return json_response(st.replays.to_json(rep), 201)
+
+
+async def replay_query(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE_KEY]
+    rep = st.replays.create_from_query(await read_json(request))
+    return json_response(st.replays.to_json(rep), 201)
+
+
 async def get_replay(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     rep = st.replays.get(request.match_info["id"])
@@ -82,5 +94,7 @@ def add_routes(app: web.Application, prefix: str) -> None:
     r.add_delete(f"{prefix}/recordings/{{id}}", delete_recording)
     r.add_get(f"{prefix}/replays", list_replays)
     r.add_post(f"{prefix}/replays", create_replay)
+    r.add_post(f"{prefix}/replays/batch", replay_batch)
+    r.add_post(f"{prefix}/replays/query", replay_query)
     r.add_get(f"{prefix}/replays/{{id}}", get_replay)
     r.add_delete(f"{prefix}/replays/{{id}}", delete_replay)

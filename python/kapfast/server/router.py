@@ -1,10 +1,20 @@
-"""Where accepted points go: the running tasks (the task master) and live stream recordings."""
+"""Where accepted points go: the running tasks (the task master) and live stream recordings.
+
+A consumer that fails (an engine bug on some point) must not cost the others their points nor
+the client its acknowledged write: the failure is counted and logged (at most every 10 s per
+consumer, so a bad stream does not flood the log).
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Protocol
 
 from kapfast._native import PointBatch
+
+log = logging.getLogger("kapfast.router")
+LOG_EVERY_S = 10.0
 
 
 class PointsConsumer(Protocol):
@@ -14,7 +24,22 @@ class PointsConsumer(Protocol):
 class Router:
     def __init__(self, *consumers: PointsConsumer) -> None:
         self.consumers = list(consumers)
+        self.errors = [0] * len(self.consumers)
+        self._logged = [float("-inf")] * len(self.consumers)
 
     def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
-        for c in self.consumers:
-            c.write_points(db, rp, batch)
+        for i, c in enumerate(self.consumers):
+            try:
+                c.write_points(db, rp, batch)
+            except Exception:
+                self.errors[i] += 1
+                now = time.monotonic()
+                if now - self._logged[i] >= LOG_EVERY_S:
+                    self._logged[i] = now
+                    log.exception(
+                        "%s failed on points for %s.%s (%d failures so far)",
+                        type(c).__name__,
+                        db,
+                        rp,
+                        self.errors[i],
+                    )

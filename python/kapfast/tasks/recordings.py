@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -46,6 +46,17 @@ class InfluxDBClients(Protocol):
     """The configured InfluxDB clusters, by name (``""``: the default one)."""
 
     def client(self, cluster: str) -> InfluxDBClient: ...
+
+
+#: Writes a recording's file (InfluxDB queries); raises on failure.
+FillJob = Callable[[RecordingRecord], Awaitable[None]]
+
+
+def _cluster(opts: Mapping[str, Any]) -> str:
+    cluster = opts.get("cluster") or ""
+    if not isinstance(cluster, str):
+        raise RequestError("cluster must be a string")
+    return cluster
 
 
 def _time_arg(raw: Any, name: str) -> int:
@@ -159,6 +170,14 @@ class RecordingService:
         """Run each ``query()`` of a batch task over ``[start, stop)``, one period at a time,
         into a ``.brpl`` archive (one entry per query node, as Kapacitor's)."""
         ident = self._new_id(opts.get("id"))
+        fill = self.batch_job(opts)
+        rec = self._begin(ident, "batch")
+        self._spawn(self._run(rec, fill))
+        return rec
+
+    def batch_job(self, opts: Mapping[str, Any]) -> FillJob:
+        """Validate a batch recording request (``task``, ``start``, ``stop``, ``cluster``) and
+        return the job that writes its file (also used by ``POST /replays/batch``)."""
         task_id = opts.get("task")
         if not isinstance(task_id, str) or not task_id:
             raise RequestError("must provide task ID")
@@ -170,27 +189,13 @@ class RecordingService:
         pipeline = compile_task(task)
         if pipeline.task_type != "batch":
             raise RequestError(f"task {task_id} is a stream task: record it with a stream recording")
-        cluster = opts.get("cluster") or ""
-        if not isinstance(cluster, str):
-            raise RequestError("cluster must be a string")
+        cluster = _cluster(opts)
         plans = [_query_plan(node) for node in pipeline.nodes if node.kind == "query"]
         if not plans:
             raise RequestError(f"task {task_id} has no query() to record")
-        clients = [self._client(cluster or str(p.cluster)) for p in plans]
-        rec = self._begin(ident, "batch")
-        self._spawn(self._run_batch(rec, plans, clients, start, stop))
-        return rec
+        clients = [self._client(cluster or p.cluster) for p in plans]
 
-    async def _run_batch(
-        self,
-        rec: RecordingRecord,
-        plans: list[_QueryPlan],
-        clients: list[InfluxDBClient],
-        start: int,
-        stop: int,
-    ) -> None:
-        error = ""
-        try:
+        async def fill(rec: RecordingRecord) -> None:
             archive = BatchArchiveWriter(rec.path, len(plans))
             try:
                 total = sum(max(1, -(-(stop - start) // p.every)) for p in plans)
@@ -210,34 +215,31 @@ class RecordingService:
                         rec.progress = done / total
             finally:
                 archive.close()
-        except (KapfastError, OSError, ValueError) as exc:
-            error = str(exc)
-        self._end(rec, error)
+
+        return fill
 
     # --- query recordings ----------------------------------------------------------------------
 
     def record_query(self, opts: Mapping[str, Any]) -> RecordingRecord:
         ident = self._new_id(opts.get("id"))
-        query = opts.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise RequestError("must provide query")
         kind = opts.get("type")
         if kind not in EXTENSIONS:
             raise RequestError(f"invalid type {kind!r}: expected stream or batch")
-        cluster = opts.get("cluster") or ""
-        if not isinstance(cluster, str):
-            raise RequestError("cluster must be a string")
-        client = self._client(cluster)
-        dbrp = _from_dbrp(query) if kind == "stream" else None
+        fill = self.query_job(opts, str(kind))
         rec = self._begin(ident, str(kind))
-        self._spawn(self._run_query(rec, client, query, dbrp))
+        self._spawn(self._run(rec, fill))
         return rec
 
-    async def _run_query(
-        self, rec: RecordingRecord, client: InfluxDBClient, query: str, dbrp: tuple[str, str] | None
-    ) -> None:
-        error = ""
-        try:
+    def query_job(self, opts: Mapping[str, Any], kind: str) -> FillJob:
+        """Validate a query recording request (``query``, ``cluster``) of type ``kind`` and return
+        the job that writes its file (also used by ``POST /replays/query``)."""
+        query = opts.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise RequestError("must provide query")
+        client = self._client(_cluster(opts))
+        dbrp = _from_dbrp(query) if kind == "stream" else None
+
+        async def fill(rec: RecordingRecord) -> None:
             results = await client.query(query, epoch="ns")
             series = [s for r in results for s in r.get("series") or ()]
             if dbrp is not None:
@@ -250,6 +252,13 @@ class RecordingService:
                 with BatchRecordingWriter(rec.path) as bw:
                     for s in series:
                         bw.write(_series_to_batch(s))
+
+        return fill
+
+    async def _run(self, rec: RecordingRecord, fill: FillJob) -> None:
+        error = ""
+        try:
+            await fill(rec)
         except (KapfastError, OSError, ValueError) as exc:
             error = str(exc)
         self._end(rec, error)

@@ -10,43 +10,78 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import Any, Protocol
+import os
+import threading
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Protocol, TypeVar
 
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, RequestError
 from kapfast.storage import RecordingRecord, ReplayRecord, Storage, TaskRecord
 from kapfast.tasks.ids import new_or_valid_id
+from kapfast.tasks.recordings import EXTENSIONS, FillJob, RecordingService
 from kapfast.tasks.service import API_BASE, compile_task
 from kapfast.tick import Pipeline
 from kapfast.timefmt import api_time
 
 log = logging.getLogger("kapfast.replays")
+T = TypeVar("T")
 
 
 class ReplayEngine(Protocol):
-    """The engine's replay entry point: run ``recording`` through a fresh instance of ``task``
-    (named ``replay_id`` where Kapacitor names its task master) and return the execution stats
-    (``{"task-stats": ..., "node-stats": ...}``). ``clock`` is ``"fast"`` or ``"real"``;
-    ``recording_time`` keeps the recorded times instead of shifting them to now."""
+    """The engine's replay entry point (``kapfast.engine.master.TaskMaster.replay``): run the
+    recording at ``recording_path`` through a fresh instance of ``task`` whose alert topics are
+    named after ``replay_id``, and return its stats. It blocks until done (``clock="real"``
+    sleeps), so the service runs it in a worker thread. ``recording_time`` keeps the recorded
+    times instead of shifting them to now."""
 
-    async def replay(
+    def replay(
         self,
-        replay_id: str,
         task: TaskRecord,
         pipeline: Pipeline,
-        recording: RecordingRecord,
+        recording_path: str,
         *,
-        clock: str,
-        recording_time: bool,
+        replay_id: str,
+        clock: str = "fast",
+        recording_time: bool = False,
     ) -> dict[str, Any]: ...
 
 
+async def _in_daemon_thread(fn: Callable[[], T], *, name: str) -> T:
+    """Run ``fn`` in its own daemon thread. Unlike ``asyncio.to_thread`` a long replay on the
+    real clock never holds up the server's exit: a stopped server marks it failed at next start."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not fut.done():
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def run() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(settle, False, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, True, result)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await fut
+
+
 class ReplayService:
-    def __init__(self, storage: Storage, engine: object, clock: Clock) -> None:
+    def __init__(
+        self, storage: Storage, engine: object, clock: Clock, recordings: RecordingService | None = None
+    ) -> None:
         self.storage = storage
         self.engine = engine
         self.clock = clock
+        self.recordings = recordings
         self._jobs: dict[str, asyncio.Task[None]] = {}
 
     def open(self) -> None:
@@ -54,22 +89,29 @@ class ReplayService:
         if n:
             log.warning("marked %d replays left running by the last run as failed", n)
 
-    def create(self, opts: Mapping[str, Any]) -> ReplayRecord:
+    def _common(self, opts: Mapping[str, Any]) -> tuple[str, TaskRecord, str, bool]:
+        """Validated ``id``, ``task``, ``clock`` and ``recording-time`` of a replay request."""
         ident = new_or_valid_id(opts.get("id"), "replay")
         if self.storage.replays.exists(ident):
             raise RequestError(f"replay {ident} already exists")
-        task_id, rec_id = opts.get("task"), opts.get("recording")
+        task_id = opts.get("task")
         if not isinstance(task_id, str) or not task_id:
             raise RequestError("must provide task ID")
-        if not isinstance(rec_id, str) or not rec_id:
-            raise RequestError("must provide recording ID")
         clock = opts.get("clock") or "fast"
         if clock not in {"fast", "real"}:
             raise RequestError(f"invalid clock {clock!r}: expected fast or real")
         recording_time = opts.get("recording-time", False)
         if not isinstance(recording_time, bool):
             raise RequestError("recording-time must be true or false")
-        task = self.storage.tasks.get(task_id)  # 404 when unknown
+        return ident, self.storage.tasks.get(task_id), str(clock), recording_time
+
+    def create(self, opts: Mapping[str, Any]) -> ReplayRecord:
+        """Replay a stored recording into a task."""
+        rec_id = opts.get("recording")
+        ident, task, clock, recording_time = self._common(opts)
+        task_id = task.id
+        if not isinstance(rec_id, str) or not rec_id:
+            raise RequestError("must provide recording ID")
         recording = self.storage.recordings.get(rec_id)
         if recording.status != "finished":
             raise RequestError(f"recording {rec_id} is {recording.status}, it cannot be replayed")
@@ -79,10 +121,57 @@ class ReplayService:
                 f"cannot replay a {recording.type} recording into {pipeline.task_type} task {task_id}"
             )
         rep = ReplayRecord(
-            ident, task_id, rec_id, clock=str(clock), recording_time=recording_time, date=self.clock.now_ns()
+            ident, task_id, rec_id, clock=clock, recording_time=recording_time, date=self.clock.now_ns()
         )
+        return self._launch(rep, self._run(rep, task, pipeline, recording))
+
+    def create_from_batch(self, opts: Mapping[str, Any]) -> ReplayRecord:
+        """``POST /replays/batch``: query InfluxDB for a batch task's data and replay it, without
+        keeping a recording."""
+        ident, task, clock, recording_time = self._common(opts)
+        fill = self._recordings().batch_job({**opts, "task": task.id})
+        return self._replay_fetched(ident, task, clock, recording_time, "batch", fill)
+
+    def create_from_query(self, opts: Mapping[str, Any]) -> ReplayRecord:
+        """``POST /replays/query``: run a query and replay its result into the task."""
+        ident, task, clock, recording_time = self._common(opts)
+        kind = compile_task(task).task_type
+        fill = self._recordings().query_job(opts, kind)
+        return self._replay_fetched(ident, task, clock, recording_time, kind, fill)
+
+    def _recordings(self) -> RecordingService:
+        if self.recordings is None:
+            raise RequestError("this server cannot query InfluxDB for replays")
+        return self.recordings
+
+    def _replay_fetched(
+        self, ident: str, task: TaskRecord, clock: str, recording_time: bool, kind: str, fill: FillJob
+    ) -> ReplayRecord:
+        rep = ReplayRecord(
+            ident, task.id, "", clock=clock, recording_time=recording_time, date=self.clock.now_ns()
+        )
+        path = self._recordings().dir / f"replay-{ident}{EXTENSIONS[kind]}"
+        recording = RecordingRecord(f"replay-{ident}", kind, str(path), status="running")
+
+        async def run() -> None:
+            try:
+                try:
+                    self._recordings().dir.mkdir(parents=True, exist_ok=True)
+                    await fill(recording)
+                except (KapfastError, OSError, ValueError) as exc:
+                    self._finish(rep, f"querying InfluxDB failed: {exc}", {})
+                    return
+                await self._run(rep, task, compile_task(task), recording)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+
+        return self._launch(rep, run())
+
+    def _launch(self, rep: ReplayRecord, coro: Coroutine[Any, Any, None]) -> ReplayRecord:
         self.storage.replays.put(rep)
-        job = asyncio.get_running_loop().create_task(self._run(rep, task, pipeline, recording))
+        ident = rep.id
+        job = asyncio.get_running_loop().create_task(coro)
         self._jobs[ident] = job
         job.add_done_callback(lambda _: self._jobs.pop(ident, None))
         return rep
@@ -97,8 +186,16 @@ class ReplayService:
             error = "this server's task engine cannot replay recordings"
         else:
             try:
-                stats = await replay(
-                    rep.id, task, pipeline, recording, clock=rep.clock, recording_time=rep.recording_time
+                stats = await _in_daemon_thread(
+                    lambda: replay(
+                        task,
+                        pipeline,
+                        recording.path,
+                        replay_id=rep.id,
+                        clock=rep.clock,
+                        recording_time=rep.recording_time,
+                    ),
+                    name=f"replay-{rep.id}",
                 )
             except asyncio.CancelledError:
                 error = "the replay was cancelled"
@@ -107,11 +204,14 @@ class ReplayService:
             except Exception as exc:  # an engine bug fails the replay, not the server
                 log.exception("replay %s crashed", rep.id)
                 error = f"{type(exc).__name__}: {exc}"
+        self._finish(rep, error, stats)
+
+    def _finish(self, rep: ReplayRecord, error: str, stats: dict[str, Any]) -> None:
         rep.status = "failed" if error else "finished"
         rep.error = error
         rep.progress = 1.0 if not error else rep.progress
         rep.stats = stats
-        if self.storage.replays.exists(rep.id):
+        if self.storage.replays.exists(rep.id):  # deleted while running: stay deleted
             self.storage.replays.put(rep)
 
     def get(self, ident: str) -> ReplayRecord:

@@ -5,3 +5,4 @@ pub mod batch;
 pub mod eval;
 pub mod influxql;
 pub mod lineproto;
+pub mod ops;

@@ -1,0 +1,99 @@
+"""Points/s through a task: ``from|where|window|mean|<sink>`` on one core, from a parsed batch,
+printed beside the parse-only rate of the same data in the same run.
+
+The sink is ``alert`` when the alert node is installed, else ``httpOut``. Data: the Telegraf
+``cpu`` lines of bench_lineproto (200 hosts x 8 cpus, a point every 10 ms), grouped by host
+(200 groups, about 30 points per group and minute), fed in chunks of ``--chunk`` points.
+
+    python benches/bench_engine.py [--lines N] [--runs R] [--chunk C]
+    pytest benches -s          # same, with KAPFAST_BENCH_ENGINE_LINES (default 200,000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_lineproto import gen_data
+from kapfast import lineproto
+from kapfast._native import PointBatch
+from kapfast.clock import VirtualClock
+from kapfast.engine.context import TaskContext
+from kapfast.engine.task import Task
+from kapfast.tick import compile_script
+
+
+def _sink() -> str:
+    try:
+        import kapfast.engine.alert  # noqa: F401
+    except ImportError:
+        return "httpOut('out')"
+    return "alert().crit(lambda: \"mean\" > 90.0).id('{{ .Group }}')"
+
+
+SCRIPT = """
+stream
+    |from().measurement('cpu').where(lambda: "usage_idle" < 95.0).groupBy('host')
+    |window().period(1m).every(1m)
+    |mean('usage_user')
+    |{sink}
+"""
+
+
+def run_task(batches: list[PointBatch]) -> int:
+    clock = VirtualClock(0)
+    task = Task(
+        "bench", compile_script(SCRIPT.format(sink=_sink())), TaskContext(task_id="bench", clock=clock)
+    )
+    for b in batches:
+        task.write_points(b, "telegraf", "autogen")
+    task.finish()
+    return task.nodes[max(task.nodes)].stats.collected
+
+
+def median_cpu(fn: object, runs: int) -> float:
+    out = []
+    for _ in range(runs):
+        gc.collect()
+        t0 = time.process_time()
+        fn()  # type: ignore[operator]
+        out.append(time.process_time() - t0)
+    return statistics.median(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--chunk", type=int, default=10_000)
+    args = ap.parse_args(argv)
+    data, _ = gen_data(args.lines)
+    parse_s = median_cpu(lambda: lineproto.parse(data, precision="ns", now_ns=0), args.runs)
+    batch = lineproto.parse(data, precision="ns", now_ns=0).batch
+    import numpy as np
+
+    batches = [
+        batch.take(np.arange(i, min(i + args.chunk, len(batch)), dtype=np.int64))
+        for i in range(0, len(batch), args.chunk)
+    ]
+    engine_s = median_cpu(lambda: run_task(batches), args.runs)
+    n = len(batch)
+    print(f"\nengine bench: {n:,} points, chunks of {args.chunk:,}, sink {_sink().split('(')[0]}")
+    print(f"  parse only:                  {n / parse_s:14,.0f} points/s")
+    rate = n / engine_s
+    print(f"  from|where|window|mean|sink: {rate:14,.0f} points/s  ({engine_s / parse_s:.1f}x parse time)")
+
+
+def test_bench_engine() -> None:
+    main(["--lines", os.environ.get("KAPFAST_BENCH_ENGINE_LINES", "200000"), "--runs", "1"])
+
+
+if __name__ == "__main__":
+    main()

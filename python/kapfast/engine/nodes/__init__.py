@@ -1,0 +1,1 @@
+"""The node implementations, one module per family; ``kapfast.engine.factory`` maps kinds to them."""

@@ -1,0 +1,527 @@
+"""Row steps: stream, from, where, eval, default, delete, shift, sample, groupBy, log, noop."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from kapfast._native import PointBatch, batch_select_fields
+from kapfast.engine.context import TaskContext
+from kapfast.engine.lambda_py import Dur, Tm
+from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.node import Node
+from kapfast.engine.nodes.base import LambdaStates, RowNode, dur_ns, lam
+from kapfast.engine.predicate import BatchPredicate
+from kapfast.engine.rows import Row, batch_rows, group_of, to_batch
+from kapfast.engine.vec import GroupCache, group_codes, measurement_mask
+from kapfast.errors import EvalError, TaskError
+from kapfast.tick.pipeline import Lambda, Star
+from kapfast.tick.pipeline import Node as NodeSpec
+
+
+class SourceNode(Node):
+    """``stream`` / ``batch`` / ``query``: the task feeds its input here."""
+
+    kinds = ("stream", "batch", "query", "noop")
+
+
+class Dimensions:
+    """A groupBy list: named tags, ``*`` (every tag), minus excluded ones, maybe by measurement."""
+
+    def __init__(self, dims: Any, exclude: Any = None, by_name: bool = False) -> None:
+        dims = dims if isinstance(dims, list) else ([] if dims is None else [dims])
+        self.star = any(isinstance(d, Star) for d in dims)
+        self.names = tuple(sorted({str(d) for d in dims if isinstance(d, str)}))
+        self.exclude = set(exclude or [])
+        self.by_name = bool(by_name)
+
+    def group(self, row: Row) -> Group:
+        if self.star:
+            dims: tuple[str, ...] = tuple(sorted(k for k in row[1] if k not in self.exclude))
+        else:
+            dims = tuple(d for d in self.names if d not in self.exclude)
+        return group_of(row[0], row[1], dims, self.by_name)
+
+
+def _round_half_up(t: int, d: int) -> int:
+    r = t % d
+    return t - r + d if r + r >= d else t - r
+
+
+class FromNode(RowNode):
+    kinds = ("from",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.db = p.get("database")
+        self.rp = p.get("retentionPolicy")
+        self.measurement = p.get("measurement")
+        self.where = lam(p.get("where"))
+        self.states = LambdaStates()
+        self.truncate = dur_ns(p.get("truncate"))
+        self.round = dur_ns(p.get("round"))
+        self.dims = Dimensions(p.get("groupBy"), None, bool(p.get("groupByMeasurement")))
+        where = p.get("where")
+        self.predicate = BatchPredicate(where.ast) if isinstance(where, Lambda) else None
+        self.cache = GroupCache()
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if (self.db and chunk.db and chunk.db != self.db) or (self.rp and chunk.rp and chunk.rp != self.rp):
+            return
+        if self.truncate or self.round:
+            super().on_chunk(chunk, port)  # times change: the row path
+            return
+        # The whole chunk at once: measurement mask, where filter, group codes (Rust).
+        b = chunk.batch
+        if self.measurement:
+            mask = measurement_mask(b, str(self.measurement))
+            if mask is not None:
+                b = b.filter(mask)
+        if len(b) and self.predicate is not None:
+            b, errors, first = self.predicate.filter(b, now_ns=self.ctx.now_ns())
+            self.error(errors, first)
+        if not len(b):
+            return
+        d = self.dims
+        codes, groups = group_codes(b, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache)
+        self.emit(StreamChunk(b, codes, groups, chunk.db, chunk.rp))
+
+    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
+        if self.measurement and row[0] != self.measurement:
+            return None
+        if self.where is not None:
+            ok = self.where.eval(*row, self.states.get(""))
+            if ok is not True:
+                if not isinstance(ok, bool):
+                    raise EvalError("expression did not evaluate to a boolean")
+                return None
+        t = row[3]
+        if self.truncate:
+            t -= t % self.truncate
+        if self.round:
+            t = _round_half_up(t, self.round)
+        if t != row[3]:
+            row = (row[0], row[1], row[2], t)
+        return row, self.dims.group(row)
+
+
+class WhereNode(RowNode):
+    kinds = ("where",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        self.expr = lam(spec.args[0]) if spec.args else None
+        self.states = LambdaStates()
+        arg = spec.args[0] if spec.args else None
+        self.predicate = BatchPredicate(arg.ast) if isinstance(arg, Lambda) else None
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if self.predicate is None or not self.predicate.rust:
+            super().on_chunk(chunk, port)
+            return
+        # Filter the whole chunk in Rust, then keep the surviving rows' group codes.
+        gids = [g.id for g in chunk.groups]
+        mask, errors, first = self.predicate.mask(chunk.batch, gids, chunk.codes, self.ctx.now_ns())
+        self.error(errors, first)
+        if mask is None:
+            self.emit(chunk)
+            return
+        kept = chunk.batch.filter(mask)
+        if len(kept):
+            codes = np.asarray(chunk.codes)[mask]
+            self.emit(StreamChunk(kept, codes, chunk.groups, chunk.db, chunk.rp))
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if self.predicate is None or not self.predicate.rust:
+            super().on_batch(batch, port)
+            return
+        kept, errors, first = self.predicate.filter(
+            batch.points, [batch.group.id], [0] * len(batch.points), self.ctx.now_ns()
+        )
+        self.error(errors, first)
+        self.emit(BatchMessage(batch.name, batch.group, batch.tmax, kept, batch.by_name))
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        self.states.drop(msg.group.id)
+        if self.predicate is not None:
+            self.predicate.forget(msg.group.id)
+        self.emit(msg)
+
+    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
+        if self.expr is None:
+            return row, group
+        ok = self.expr.eval(*row, self.states.get(group.id))
+        if not isinstance(ok, bool):
+            raise EvalError("expression did not evaluate to a boolean")
+        return (row, group) if ok else None
+
+
+def _field_value(v: Any, name: str) -> Any:
+    if isinstance(v, Tm):
+        raise EvalError(f"cannot use time as the value of {name!r}")
+    if isinstance(v, Dur):
+        return int(v)
+    if isinstance(v, (bool, int, float, str)):
+        return v
+    raise EvalError(f"cannot assign a {type(v).__name__} to {name!r}")
+
+
+class EvalNode(RowNode):
+    kinds = ("eval",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        self.exprs = [lam(a) for a in spec.args]
+        self.names = [str(n) for n in spec.properties.get("as", [])]
+        if len(self.names) != len(self.exprs):
+            raise TaskError(f"{self.name}: eval needs one .as() name per expression")
+        self.tags = set(spec.properties.get("tags", []) or [])
+        keep = spec.properties.get("keep")
+        self.keep_flag = keep is not None and keep is not False
+        self.keep_list = [str(k) for k in keep] if isinstance(keep, list) else []
+        self.states = [LambdaStates() for _ in self.exprs]
+        # the Rust path: whole chunks, one Program and EvalState per expression
+        self.programs: list[BatchPredicate] = [
+            BatchPredicate(a.ast) for a in spec.args if isinstance(a, Lambda)
+        ]
+        self.rust = (
+            not self.tags and all(p.rust for p in self.programs) and len(self.programs) == len(self.exprs)
+        )
+
+    def _eval_batch(self, b: PointBatch, gids: list[str], codes: Any) -> tuple[PointBatch, Any]:
+        """Evaluate every expression over ``b``; returns the new batch and the rows that failed."""
+        now = self.ctx.now_ns()
+        failed: Any = None
+        first: str | None = None
+        for prog, name in zip(self.programs, self.names, strict=True):
+            stable = prog.stable_codes(gids, codes)
+            res = prog.program.eval(b, state=prog.state, groups=stable, now_ns=now)
+            if res.error_count:
+                bad = ~np.asarray(res.valid).astype(bool)
+                failed = bad if failed is None else failed | bad
+                first = first or res.first_error
+            b = res.assign(b, name)
+        if failed is not None:
+            self.error(int(np.count_nonzero(failed)), first)
+        if self.keep_flag:
+            if self.keep_list:
+                b = batch_select_fields(b, self.keep_list)
+        else:
+            b = batch_select_fields(b, self.names)
+        return b, failed
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if not self.rust:
+            super().on_chunk(chunk, port)
+            return
+        b, failed = self._eval_batch(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
+        codes: Any = chunk.codes
+        if failed is not None:
+            ok = ~failed
+            b = b.filter(ok)
+            codes = np.asarray(codes)[ok]
+        if len(b):
+            self.emit(StreamChunk(b, codes, chunk.groups, chunk.db, chunk.rp))
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if not self.rust:
+            super().on_batch(batch, port)
+            return
+        n = len(batch.points)
+        b, failed = self._eval_batch(batch.points, [batch.group.id], np.zeros(n, dtype=np.uint32))
+        if failed is not None:
+            b = b.filter(~failed)
+        self.emit(BatchMessage(batch.name, batch.group, batch.tmax, b, batch.by_name))
+
+    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
+        name, tags, fields, t = row
+        scope_fields = dict(fields)
+        scope_tags = tags
+        new_fields: dict[str, Any] = {}
+        new_tags = dict(tags)
+        for i, expr in enumerate(self.exprs):
+            assert expr is not None
+            out = self.names[i]
+            v = expr.eval(name, scope_tags, scope_fields, t, self.states[i].get(group.id))
+            if out in self.tags:
+                if not isinstance(v, str):
+                    raise EvalError(f"cannot set tag {out!r} to a non-string value")
+                new_tags[out] = v
+                scope_tags = dict(scope_tags)
+                scope_tags[out] = v
+                scope_fields.pop(out, None)
+            else:
+                fv = _field_value(v, out)
+                new_fields[out] = fv
+                if out in scope_tags:
+                    scope_tags = dict(scope_tags)
+                    del scope_tags[out]
+                scope_fields[out] = fv
+        if self.keep_flag:
+            if self.keep_list:
+                kept: dict[str, Any] = {}
+                for k in self.keep_list:
+                    if k in new_fields:
+                        kept[k] = new_fields[k]
+                    elif k in fields:
+                        kept[k] = fields[k]
+                    elif k in new_tags:
+                        continue
+                    else:
+                        raise EvalError(f"cannot keep field {k!r}, field does not exist")
+                out_fields = kept
+            else:
+                out_fields = dict(fields)
+                out_fields.update(new_fields)
+        else:
+            out_fields = new_fields
+        return (name, new_tags, out_fields, t), group
+
+
+def _pairs(v: Any) -> list[tuple[str, Any]]:
+    if not v:
+        return []
+    if isinstance(v, list) and v and not isinstance(v[0], list):
+        return [(str(v[0]), v[1])]
+    return [(str(p[0]), p[1]) for p in v]
+
+
+class DefaultNode(RowNode):
+    kinds = ("default",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        self.fields = _pairs(spec.properties.get("field"))
+        self.tags = [(k, str(v)) for k, v in _pairs(spec.properties.get("tag"))]
+        self.stats.extra = {"fields_defaulted": 0, "tags_defaulted": 0}
+
+    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
+        name, tags, fields, t = row
+        if any(fields.get(k) is None for k, _ in self.fields):
+            fields = dict(fields)
+            for k, v in self.fields:
+                if fields.get(k) is None:
+                    fields[k] = v
+                    self.stats.extra["fields_defaulted"] += 1
+        if any(not tags.get(k) for k, _ in self.tags):
+            tags = dict(tags)
+            for k, v in self.tags:
+                if not tags.get(k):
+                    tags[k] = v
+                    self.stats.extra["tags_defaulted"] += 1
+        return (name, tags, fields, t), group
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        g = batch.group
+        gt = dict(g.tags)
+        changed = False
+        for k, v in self.tags:
+            if not gt.get(k):
+                gt[k] = v
+                changed = True
+        if changed:
+            batch = BatchMessage(
+                batch.name,
+                Group(g.id, g.dims, g.by_measurement, tuple(sorted(gt.items()))),
+                batch.tmax,
+                batch.points,
+                batch.by_name,
+            )
+        super().on_batch(batch, port)
+
+
+def _flat(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, list):
+        out: list[str] = []
+        for x in v:
+            out.extend(_flat(x))
+        return out
+    return [str(v)]
+
+
+class DeleteNode(RowNode):
+    kinds = ("delete",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        self.fields = _flat(spec.properties.get("field"))
+        self.tags = _flat(spec.properties.get("tag"))
+        self.stats.extra = {"fields_deleted": 0, "tags_deleted": 0}
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if self.tags:
+            super().on_chunk(chunk, port)
+            return
+        # fields only: drop the columns in Rust; a point left without fields keeps flowing
+        names = chunk.batch.field_names()
+        gone = [f for f in names if f in self.fields]
+        if not gone:
+            self.emit(chunk)
+            return
+        keep = [f for f in names if f not in self.fields]
+        if not keep:
+            super().on_chunk(chunk, port)  # every field goes: the row path marks field-less rows
+            return
+        b = chunk.batch
+        for f in gone:
+            self.stats.extra["fields_deleted"] += int(np.count_nonzero(np.asarray(b.field_valid(f))))
+        self.emit(StreamChunk(batch_select_fields(b, keep), chunk.codes, chunk.groups, chunk.db, chunk.rp))
+
+    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
+        name, tags, fields, t = row
+        if self.fields:
+            if any(k in self.fields for k in fields):
+                self.stats.extra["fields_deleted"] += sum(1 for k in fields if k in self.fields)
+            fields = {k: v for k, v in fields.items() if k not in self.fields}
+        if self.tags and any(k in self.tags for k in tags):
+            self.stats.extra["tags_deleted"] += sum(1 for k in tags if k in self.tags)
+        if self.tags:
+            tags = {k: v for k, v in tags.items() if k not in self.tags}
+        return (name, tags, fields, t), group
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        g = batch.group
+        if self.tags and any(k in self.tags for k, _ in g.tags):
+            tags = tuple((k, v) for k, v in g.tags if k not in self.tags)
+            batch = BatchMessage(
+                batch.name,
+                Group(g.id, g.dims, g.by_measurement, tags),
+                batch.tmax,
+                batch.points,
+                batch.by_name,
+            )
+        super().on_batch(batch, port)
+
+
+class ShiftNode(RowNode):
+    kinds = ("shift",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        self.shift = dur_ns(spec.args[0]) if spec.args else 0
+
+    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
+        return (row[0], row[1], row[2], row[3] + self.shift), group
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        rows = [(r[0], r[1], r[2], r[3] + self.shift) for r in batch_rows(batch.points)]
+        self.emit(
+            BatchMessage(batch.name, batch.group, batch.tmax + self.shift, to_batch(rows), batch.by_name)
+        )
+
+
+class SampleNode(RowNode):
+    kinds = ("sample",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        arg = spec.args[0] if spec.args else 1
+        self.every_ns = dur_ns(arg) if not isinstance(arg, int) else 0
+        self.count = arg if isinstance(arg, int) else 0
+        self.counters: dict[str, int] = {}
+
+    def _keep(self, gid: str, t: int) -> bool:
+        if self.count:
+            c = self.counters.get(gid, 0)
+            self.counters[gid] = c + 1
+            return c % self.count == 0
+        return t % self.every_ns == 0
+
+    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
+        return (row, group) if self._keep(group.id, row[3]) else None
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if self._keep(batch.group.id, batch.tmax):
+            self.emit(batch)
+
+    def working_cardinality(self) -> int:
+        return len(self.counters)
+
+
+class GroupByNode(RowNode):
+    kinds = ("groupBy",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.dims = Dimensions(list(spec.args), p.get("exclude"), bool(p.get("byMeasurement")))
+        self.seen: set[str] = set()
+        # batches with the same time are merged per new group and emitted when the time moves on
+        self.last_time: int | None = None
+        self.pending: dict[str, tuple[str, Group, int, list[Row]]] = {}
+
+        self.cache = GroupCache()
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        # regroup the whole chunk at once (Rust computes every row's group)
+        d = self.dims
+        codes, groups = group_codes(
+            chunk.batch, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache
+        )
+        self.seen.update(g.id for g in groups)
+        self.emit(StreamChunk(chunk.batch, codes, groups, chunk.db, chunk.rp))
+
+    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
+        g = self.dims.group(row)
+        self.seen.add(g.id)
+        return row, g
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if batch.tmax != self.last_time:
+            self.last_time = batch.tmax
+            self._flush()
+        for row in batch_rows(batch.points):
+            g = self.dims.group(row)
+            cur = self.pending.get(g.id)
+            if cur is None:
+                cur = self.pending[g.id] = (batch.name, g, batch.tmax, [])
+            cur[3].append(row)
+
+    def _flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for gid in sorted(pending):
+            name, g, tmax, rows = pending[gid]
+            rows.sort(key=lambda r: r[3])  # merged from several batches: back in time order
+            self.seen.add(gid)
+            self.emit(BatchMessage(name, g, tmax, to_batch(rows), self.dims.by_name))
+
+    def working_cardinality(self) -> int:
+        return len(self.seen)
+
+
+class LogNode(Node):
+    kinds = ("log",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        level = str(spec.prop("level", "INFO")).upper()
+        self.level = {
+            "DEBUG": logging.DEBUG,
+            "INFO": logging.INFO,
+            "WARN": logging.WARNING,
+            "ERROR": logging.ERROR,
+        }.get(level, logging.INFO)
+        self.prefix = str(spec.prop("prefix", "") or "")
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if self.log.isEnabledFor(self.level):
+            for row in batch_rows(chunk.batch):
+                self.log.log(self.level, "%s point %s", self.prefix, row)
+        self.emit(chunk)
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if self.log.isEnabledFor(self.level):
+            self.log.log(
+                self.level,
+                "%s batch %s %s %d points",
+                self.prefix,
+                batch.name,
+                batch.group.id,
+                len(batch.points),
+            )
+        self.emit(batch)

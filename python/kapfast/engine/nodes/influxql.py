@@ -1,0 +1,207 @@
+"""InfluxQL function nodes (``count`` … ``holtWinters``) on the Rust kernels of
+:mod:`kapfast.influxql`, with Kapacitor's output rules: aggregates at the window's time,
+selectors keep the selected point's tags and other fields (and its time with
+``.usePointTimes()``), multi-point functions emit a batch, transforms one point per input point.
+
+On a stream edge a reducer treats the points of one group with the same time as its window
+(Kapacitor's behaviour); transforms keep one resumable kernel state per group.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from kapfast import influxql
+from kapfast._native import PointBatch
+from kapfast.engine.context import TaskContext
+from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.node import Node
+from kapfast.engine.nodes.base import dur_ns
+from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, to_batch
+from kapfast.engine.vec import split_by_code
+from kapfast.errors import KapfastError
+from kapfast.tick.pipeline import Duration
+from kapfast.tick.pipeline import Node as NodeSpec
+
+FUNCTIONS = (
+    "count", "sum", "mean", "median", "mode", "spread", "stddev", "min", "max", "first", "last",
+    "percentile", "distinct", "top", "bottom", "holtWinters", "holtWintersWithFit", "elapsed",
+    "difference", "movingAverage", "cumulativeSum",
+)  # fmt: skip
+
+
+def _arg(v: Any) -> Any:
+    return v.ns if isinstance(v, Duration) else v
+
+
+class InfluxQLNode(Node):
+    kinds = FUNCTIONS
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        self.fn = spec.kind
+        args = [_arg(a) for a in spec.args]
+        if self.fn in ("top", "bottom"):
+            self.field = str(args[1])
+            self.args: tuple[Any, ...] = (int(args[0]), *[str(a) for a in args[2:]])
+            self.tag_args = [str(a) for a in args[2:]]
+        else:
+            self.field = str(args[0]) if args else ""
+            self.args = tuple(args[1:])
+            self.tag_args = []
+        self.shape = influxql.shape(self.fn)
+        self.as_ = str(spec.prop("as", self.fn))
+        self.point_times = bool(spec.properties.get("usePointTimes"))
+        self.transforms: dict[str, Any] = {}
+        # stream input to a reducer: group id -> (group, name, time, pieces of that time)
+        self.pending: dict[str, tuple[Group, str, int, list[PointBatch]]] = {}
+
+    # --- reductions ----------------------------------------------------------------------------
+
+    def _reduce(self, name: str, group: Group, tmax: int, points: PointBatch) -> list[Row]:
+        """The output points of one window (aggregates, selectors and multi-point functions)."""
+        if self.field not in points.field_names() and self.fn not in ("count", "sum"):
+            return []
+        try:
+            out = influxql.reduce(points, self.fn, self.field, *self.args)
+        except KapfastError as exc:
+            self.error(1, str(exc))
+            return []
+        gtags = dict(group.tags)
+        if not out:
+            return []
+        picked = [r for r, _, _ in out if r is not None]
+        src = batch_rows(points.take(np.array(picked, dtype=np.int64))) if picked else []
+        rows: list[Row] = []
+        k = 0
+        for r, t, v in out:
+            if r is None or self.shape == "aggregate":
+                when = t if t is not None and self.fn.startswith("holtWinters") else tmax
+                rows.append((name, gtags, {self.as_: v}, when))
+                if r is not None:
+                    k += 1
+                continue
+            row = src[k]
+            k += 1
+            when = t if (self.point_times and t is not None) else tmax
+            if self.shape == "selector":
+                fields = {f: x for f, x in row[2].items() if f != self.field}
+                fields[self.as_] = v
+                rows.append((name, dict(row[1]), fields, when))
+            elif self.fn in ("top", "bottom"):
+                fields = {self.as_: v}
+                for tag in self.tag_args:
+                    fields[tag] = row[1].get(tag, row[2].get(tag, ""))
+                rows.append((name, dict(row[1]), fields, when))
+            else:  # distinct
+                rows.append((name, gtags, {self.as_: v}, when))
+        return rows
+
+    def _emit_reduced(self, batch: BatchMessage, rows: list[Row]) -> None:
+        if self.spec.provides == "batch":
+            self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(rows), batch.by_name))
+        elif rows:
+            self.emit(StreamChunk(to_batch(rows), [0] * len(rows), [batch.group]))
+
+    # --- transforms ----------------------------------------------------------------------------
+
+    def _transformed(self, points: PointBatch, pairs: list[tuple[int, Any]]) -> list[Row]:
+        if not pairs:
+            return []
+        idx = np.array([r for r, _ in pairs], dtype=np.int64)
+        src = batch_rows(points.take(idx))
+        return [(row[0], dict(row[1]), {self.as_: v}, row[3]) for row, (_, v) in zip(src, pairs, strict=True)]
+
+    # --- input ---------------------------------------------------------------------------------
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if self.shape == "transform":
+            try:
+                pairs = influxql.transform(batch.points, self.fn, self.field, *self.args)
+            except KapfastError as exc:
+                self.error(1, str(exc))
+                pairs = []
+            out = self._transformed(batch.points, pairs)
+            self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(out), batch.by_name))
+            return
+        self._emit_reduced(batch, self._reduce(batch.name, batch.group, batch.tmax, batch.points))
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if self.shape == "transform":
+            self._transform_chunk(chunk)
+        else:
+            self._reduce_chunk(chunk)
+
+    def _transform_chunk(self, chunk: StreamChunk) -> None:
+        b = chunk.batch
+        groups = chunk.groups
+        parts = split_by_code(chunk.codes, len(groups))
+        emitted: list[tuple[int, Row, Group]] = []
+        for code, idx in enumerate(parts):
+            if not len(idx):
+                continue
+            group = groups[code]
+            state = self.transforms.get(group.id)
+            if state is None:
+                state = self.transforms[group.id] = influxql.new_transform(self.fn, *self.args)
+            before = state.errors
+            try:
+                pairs = state.feed(b, self.field, rows=idx)
+            except KapfastError as exc:
+                self.error(len(idx), str(exc))
+                continue
+            if state.errors > before:
+                self.error(state.errors - before, f"{self.fn}: points skipped")
+            if not pairs:
+                continue
+            rows = self._transformed(b, pairs)
+            for (r, _), row in zip(pairs, rows, strict=True):
+                emitted.append((int(r), row, group))
+        if emitted:
+            emitted.sort(key=lambda e: e[0])
+            out = ChunkBuilder(chunk.db, chunk.rp)
+            for _, row, group in emitted:
+                out.add(row, group)
+            self.emit(out.chunk())
+
+    def _reduce_chunk(self, chunk: StreamChunk) -> None:
+        out = ChunkBuilder(chunk.db, chunk.rp)
+        b = chunk.batch
+        times = np.asarray(b.time())
+        codes = np.asarray(chunk.codes)
+        names = b.measurements()
+        single_name = names[0] if len(names) == 1 else None
+        # runs of consecutive rows with the same group and time
+        n = len(b)
+        cut = np.flatnonzero((codes[1:] != codes[:-1]) | (times[1:] != times[:-1])) + 1
+        bounds = [0, *cut.tolist(), n]
+        for a, z in itertools.pairwise(bounds):
+            group = chunk.groups[int(codes[a])]
+            t = int(times[a])
+            piece = b.take(np.arange(a, z, dtype=np.int64))
+            cur = self.pending.get(group.id)
+            if cur is not None and cur[2] != t:
+                pts = cur[3][0] if len(cur[3]) == 1 else PointBatch.concat(cur[3])
+                for r in self._reduce(cur[1], cur[0], cur[2], pts):
+                    out.add(r, cur[0])
+                cur = None
+            if cur is None:
+                name = single_name or piece.measurements()[0]
+                cur = self.pending[group.id] = (group, name, t, [])
+            cur[3].append(piece)
+        if len(out):
+            self.emit(out.chunk())
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        self.transforms.pop(msg.group.id, None)
+        self.pending.pop(msg.group.id, None)
+        self.emit(msg)
+
+    def working_cardinality(self) -> int:
+        return len(self.transforms) + len(self.pending)
+
+
+__all__ = ["FUNCTIONS", "InfluxQLNode", "dur_ns"]

@@ -1,0 +1,605 @@
+"""join, union, combine and flatten: nodes that merge points or batches.
+
+``join`` follows Kapacitor's algorithm: messages are matched per group (or per ``.on()`` group,
+where the more specific points of one parent pick up the less specific ones of another) at their
+time rounded to ``.tolerance()``; a set is emitted when every parent contributed, or when every
+parent has moved past its time (then ``.fill()`` decides: inner join drops it).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from kapfast.engine.context import TaskContext
+from kapfast.engine.lambda_py import GroupState
+from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.node import Node
+from kapfast.engine.nodes.base import dur_ns, lam
+from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, group_of, to_batch
+from kapfast.errors import EvalError, TaskError
+from kapfast.tick.pipeline import Node as NodeSpec
+
+
+def round_to(t: int, d: int) -> int:
+    """Go's ``Time.Round(d)``: half away from zero; d <= 0 leaves t."""
+    if d <= 0:
+        return t
+    r = t % d
+    return t - r + d if r + r >= d else t - r
+
+
+class _Msg:
+    """One message inside a join: a stream row with its group, or a whole batch."""
+
+    __slots__ = ("batch", "group", "row", "src", "time")
+
+    def __init__(
+        self, src: int, time: int, group: Group, row: Row | None, batch: BatchMessage | None
+    ) -> None:
+        self.src = src
+        self.time = time
+        self.group = group
+        self.row = row
+        self.batch = batch
+
+    def with_group(self, group: Group) -> _Msg:
+        if self.batch is not None:
+            b = self.batch
+            return _Msg(
+                self.src, self.time, group, None, BatchMessage(b.name, group, b.tmax, b.points, b.by_name)
+            )
+        return _Msg(self.src, self.time, group, self.row, None)
+
+    def fields(self) -> dict[str, Any]:
+        assert self.row is not None
+        return self.row[2]
+
+    def name(self) -> str:
+        if self.batch is not None:
+            return self.batch.name
+        assert self.row is not None
+        return self.row[0]
+
+
+class _JoinSet:
+    __slots__ = ("first", "size", "time", "values")
+
+    def __init__(self, n: int, t: int) -> None:
+        self.values: list[_Msg | None] = [None] * n
+        self.size = 0
+        self.first = n
+        self.time = t
+
+    def set(self, i: int, m: _Msg) -> None:
+        self.first = min(self.first, i)
+        self.values[i] = m
+        self.size += 1
+
+
+class _JoinGroup:
+    __slots__ = ("head", "node", "oldest", "sets")
+
+    def __init__(self, node: JoinNode, n: int) -> None:
+        self.node = node
+        self.sets: dict[int, deque[_JoinSet]] = {}
+        self.head: list[int | None] = [None] * n
+        self.oldest: int | None = None
+
+    def collect(self, src: int, m: _Msg) -> None:
+        t = round_to(m.time, self.node.tolerance)
+        if self.oldest is None or t < self.oldest:
+            self.oldest = t
+        q = self.sets.get(t)
+        if q is None:
+            q = self.sets[t] = deque([_JoinSet(self.node.n, t)])
+        target = next((s for s in q if s.values[src] is None), None)
+        if target is None:
+            target = _JoinSet(self.node.n, t)
+            q.append(target)
+        target.set(src, m)
+        self.head[src] = t
+        self._emit(self._only_ready())
+
+    def barrier(self, src: int, t: int) -> None:
+        t = round_to(t, self.node.tolerance)
+        if self.oldest is None or t < self.oldest:
+            self.oldest = t
+        self.head[src] = t
+        self._emit(self._only_ready())
+
+    def _only_ready(self) -> bool:
+        assert self.oldest is not None
+        return any(h is None or not h > self.oldest for h in self.head)
+
+    def _emit(self, only_ready: bool) -> None:
+        while self.sets:
+            assert self.oldest is not None
+            q = self.sets[self.oldest]
+            i = 0
+            while i < len(q):
+                s = q[i]
+                if s.size == self.node.n or not only_ready:
+                    self.node.emit_set(s)
+                    i += 1
+                else:
+                    break
+            if i == len(q):
+                del self.sets[self.oldest]
+            else:
+                for _ in range(i):
+                    q.popleft()
+            self.oldest = min(self.sets) if self.sets else None
+            if only_ready or self.oldest is None:
+                return
+            only_ready = self._only_ready()
+
+    def emit_all(self) -> None:
+        while self.sets:
+            self._emit(False)
+
+
+class JoinNode(Node):
+    kinds = ("join",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.n = len(spec.parents)
+        self.prefixes = [str(a) for a in p.get("as", [])]
+        if len(self.prefixes) != self.n:
+            raise TaskError(f"{self.name}: join needs one .as() name per parent ({self.n})")
+        self.on = sorted(str(d) for d in p.get("on", []) or [])
+        self.delimiter = str(spec.prop("delimiter", "."))
+        self.tolerance = dur_ns(p.get("tolerance"))
+        self.stream_name = str(p.get("streamName", "") or "")
+        fill = p.get("fill")
+        self.fill: str = "none"
+        self.fill_value: Any = None
+        if fill == "null":
+            self.fill = "null"
+        elif isinstance(fill, (int, float)) and not isinstance(fill, bool):
+            self.fill = "number"
+            self.fill_value = fill
+        d = p.get("deleteAll")
+        self.delete_all = d is True or d == []
+        self.groups: dict[str, _JoinGroup] = {}
+        self.low_marks: dict[tuple[int, str], int] = {}
+        self.match_buf: dict[str, deque[_Msg]] = {}
+        self.specific_buf: dict[str, deque[_Msg]] = {}
+        self.reported: set[int] = set()
+        self.all_reported = False
+        self.out: ChunkBuilder | None = None
+
+    # --- input ---------------------------------------------------------------------------------
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        self.out = ChunkBuilder()
+        for row, group in chunk_rows(chunk):
+            self._message(_Msg(port, row[3], group, row, None))
+        self._flush_out()
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        self._message(_Msg(port, batch.tmax, batch.group, None, batch))
+        self._flush_out()
+
+    def on_barrier(self, barrier: Barrier, port: int) -> None:
+        self._group(barrier.group.id).barrier(port, barrier.time)
+        self._flush_out()
+        self.emit(barrier)
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        gid = msg.group.id
+        self.groups.pop(gid, None)
+        self.match_buf.pop(gid, None)
+        self.specific_buf.pop(gid, None)
+        if self.delete_all:
+            self.low_marks.clear()
+        else:
+            self.low_marks.pop((port, gid), None)
+        self.emit(msg)
+
+    def on_finish(self) -> None:
+        for g in list(self.groups.values()):
+            g.emit_all()
+        self._flush_out()
+
+    def working_cardinality(self) -> int:
+        return len(self.groups)
+
+    # --- matching ------------------------------------------------------------------------------
+
+    def _group(self, gid: str) -> _JoinGroup:
+        g = self.groups.get(gid)
+        if g is None:
+            g = self.groups[gid] = _JoinGroup(self, self.n)
+        return g
+
+    def _message(self, m: _Msg) -> None:
+        if self.on:
+            self._match(m)
+        else:
+            self._group(m.group.id).collect(m.src, m)
+
+    def _match(self, p: _Msg) -> None:
+        if not self.all_reported:
+            self.reported.add(p.src)
+            self.all_reported = len(self.reported) == self.n
+        tol = self.tolerance
+        t = round_to(p.time, tol)
+        gtags = dict(p.group.tags)
+        gid = group_of(p.name(), gtags, self.on, p.group.by_measurement).id
+        self.low_marks[(p.src, gid)] = t
+        low: int | None = None
+        if self.all_reported:
+            for s in range(self.n):
+                lm = self.low_marks.get((s, gid), 0)
+                if low is None or lm < low:
+                    low = lm
+            buf = self.specific_buf.get(gid)
+            if buf is not None:
+                while buf and low is not None and round_to(buf[0].time, tol) < low:
+                    self._send_specific(buf.popleft())
+        if len(p.group.dims) > len(self.on):
+            matches = self.match_buf.get(gid)
+            matched = False
+            if matches is not None:
+                i = 0
+                n = len(matches)
+                while i < n:
+                    mt = round_to(matches[i].time, tol)
+                    if mt == t:
+                        self._send_match(p, matches[i])
+                        matched = True
+                    if low is None or not mt < low:
+                        break
+                    i += 1
+                if self.all_reported:
+                    for _ in range(i):
+                        matches.popleft()
+            if not matched:
+                if self.all_reported and low is not None and t < low:
+                    self._send_specific(p)
+                else:
+                    self.specific_buf.setdefault(gid, deque()).append(p)
+        else:
+            self.match_buf.setdefault(gid, deque()).append(p)
+            buf = self.specific_buf.get(gid)
+            if buf is not None:
+                while buf and round_to(buf[0].time, tol) == t:
+                    self._send_match(buf.popleft(), p)
+
+    def _send_match(self, specific: _Msg, matched: _Msg) -> None:
+        g = self._group(specific.group.id)
+        g.collect(specific.src, specific)
+        g.collect(matched.src, matched.with_group(specific.group))
+
+    def _send_specific(self, specific: _Msg) -> None:
+        self._group(specific.group.id).collect(specific.src, specific)
+
+    # --- output --------------------------------------------------------------------------------
+
+    def _flush_out(self) -> None:
+        if self.out is not None and len(self.out):
+            self.emit(self.out.chunk())
+        self.out = None
+
+    def emit_set(self, s: _JoinSet) -> None:
+        first = s.values[s.first]
+        assert first is not None
+        name = self.stream_name or first.name()
+        if self.spec.wants == "batch":
+            self._emit_batch(s, first, name)
+            return
+        first_fields = first.fields()
+        fields: dict[str, Any] = {}
+        for i, v in enumerate(s.values):
+            pre = self.prefixes[i] + self.delimiter
+            if v is None:
+                if self.fill == "none":
+                    return
+                for k in first_fields:
+                    fields[pre + k] = None if self.fill == "null" else self.fill_value
+            else:
+                for k, val in v.fields().items():
+                    fields[pre + k] = val
+        g = first.group
+        tags = dict(g.tags)
+        group = group_of(name, tags, g.dims, g.by_measurement) if name != first.name() else g
+        row: Row = (name, tags, fields, s.time)
+        if self.out is None:
+            # a set completed outside a chunk (barrier, finish)
+            self.out = ChunkBuilder()
+        self.out.add(row, group)
+
+    def _emit_batch(self, s: _JoinSet, first: _Msg, name: str) -> None:
+        self._flush_out()
+        assert first.batch is not None
+        tol = self.tolerance
+        tags = dict(first.batch.group.tags)
+        lists: list[list[Row] | None] = [
+            batch_rows(v.batch.points) if v is not None and v.batch is not None else None for v in s.values
+        ]
+        idx = [0] * self.n
+        empty = [False] * self.n
+        n_empty = 0
+        field_names: list[str] | None = None
+        out: list[Row] = []
+        while n_empty < self.n:
+            cur: list[Row | None] = [None] * self.n
+            set_time: int | None = None
+            count = 0
+            for i, pts in enumerate(lists):
+                if empty[i]:
+                    continue
+                if pts is None or idx[i] == len(pts):
+                    empty[i] = True
+                    n_empty += 1
+                    continue
+                bp = pts[idx[i]]
+                t = round_to(bp[3], tol)
+                if set_time is None:
+                    set_time = t
+                if t < set_time:
+                    set_time = t
+                    for j in range(self.n):
+                        if cur[j] is not None:
+                            idx[j] -= 1
+                        cur[j] = None
+                    cur[i] = bp
+                    idx[i] += 1
+                    count = 1
+                elif t == set_time:
+                    if field_names is None:
+                        field_names = list(bp[2])
+                    cur[i] = bp
+                    idx[i] += 1
+                    count += 1
+            if count == 0:
+                continue
+            fields: dict[str, Any] = {}
+            ok = True
+            for i, got in enumerate(cur):
+                pre = self.prefixes[i] + self.delimiter
+                if got is None:
+                    if self.fill == "none":
+                        ok = False
+                        break
+                    for k in field_names or []:
+                        fields[pre + k] = None if self.fill == "null" else self.fill_value
+                else:
+                    for k, val in got[2].items():
+                        fields[pre + k] = val
+            if ok:
+                assert set_time is not None
+                out.append((name, dict(tags), fields, set_time))
+        g = first.batch.group
+        self.emit(BatchMessage(name, g, s.time, to_batch(out), first.batch.by_name))
+
+
+class UnionNode(Node):
+    kinds = ("union",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        self.rename = str(spec.properties.get("rename", "") or "")
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        if self.rename:
+            rows = [(self.rename, r[1], r[2], r[3]) for r in batch_rows(chunk.batch)]
+            chunk = StreamChunk(to_batch(rows), chunk.codes, chunk.groups, chunk.db, chunk.rp)
+        self.emit(chunk)
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        if self.rename:
+            rows = [(self.rename, r[1], r[2], r[3]) for r in batch_rows(batch.points)]
+            batch = BatchMessage(self.rename, batch.group, batch.tmax, to_batch(rows), batch.by_name)
+        self.emit(batch)
+
+
+__all__ = ["EvalError", "GroupState", "JoinNode", "UnionNode", "lam", "round_to"]
+
+
+class CombineNode(Node):
+    """``combine(lambdas...)``: every combination of points of one group and time that match the
+    expressions in order becomes one point with prefixed fields (Kapacitor's n-choose-k order)."""
+
+    kinds = ("combine",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.exprs = [lam(a) for a in spec.args]
+        self.names = [str(n) for n in p.get("as", [])]
+        if len(self.names) != len(self.exprs):
+            raise TaskError(f"{self.name}: combine needs one .as() name per expression")
+        self.delimiter = str(spec.prop("delimiter", "."))
+        self.tolerance = dur_ns(p.get("tolerance"))
+        self.max = int(spec.prop("max", 1_000_000))
+        self.states: dict[str, list[GroupState]] = {}
+        # stream: group id -> (time, name, group, rows); batch: group id -> (tmax, {time: [...]})
+        self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
+        self.batch_buffers: dict[str, tuple[int, dict[int, tuple[str, Group, list[Row]]]]] = {}
+        self.out = ChunkBuilder()
+
+    def _combine(self, name: str, group: Group, rows: list[Row]) -> None:
+        if not rows:
+            return
+        k = len(self.exprs)
+        n = len(rows)
+        if n < k:
+            return
+        count = 1
+        for i in range(k):
+            count = count * (n - i) // (i + 1)
+        if count > self.max:
+            self.error(
+                1,
+                f"refusing to perform combination as total combinations {count} exceeds max "
+                f"combinations {self.max}",
+            )
+            return
+        states = self.states.get(group.id)
+        if states is None:
+            states = self.states[group.id] = [GroupState() for _ in self.exprs]
+        matches: list[list[bool]] = [[False] * n for _ in range(k)]
+        for idx, r in enumerate(rows):
+            for s, e in enumerate(self.exprs):
+                assert e is not None
+                try:
+                    matches[s][idx] = e.eval(*r, states[s]) is True
+                except EvalError as exc:
+                    self.error(1, str(exc))
+        dims = set(group.dims)
+        indices = list(range(k))
+        while True:
+            self._try(indices, matches, rows, name, group, dims)
+            i = k - 1
+            while i >= 0 and indices[i] == i + n - k:
+                i -= 1
+            if i < 0:
+                break
+            indices[i] += 1
+            for j in range(i + 1, k):
+                indices[j] = indices[j - 1] + 1
+
+    def _try(
+        self,
+        indices: list[int],
+        matches: list[list[bool]],
+        rows: list[Row],
+        name: str,
+        group: Group,
+        dims: set[str],
+    ) -> None:
+        remaining = list(indices)
+        chosen: list[Row] = []
+        for s in range(len(self.exprs)):
+            for i, idx in enumerate(remaining):
+                if matches[s][idx]:
+                    chosen.append(rows[idx])
+                    del remaining[i]
+                    break
+            else:
+                return
+        fields: dict[str, Any] = {}
+        tags: dict[str, str] = {}
+        for i, r in enumerate(chosen):
+            pre = self.names[i] + self.delimiter
+            for f, v in r[2].items():
+                fields[pre + f] = v
+            for t, v in r[1].items():
+                if t in dims:
+                    tags[t] = v
+                else:
+                    tags[pre + t] = v
+        self.out.add((name, tags, fields, round_to(chosen[0][3], self.tolerance)), group)
+
+    def _flush(self) -> None:
+        if len(self.out):
+            self.emit(self.out.chunk())
+            self.out = ChunkBuilder()
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        for row, group in chunk_rows(chunk):
+            t = round_to(row[3], self.tolerance)
+            row = (row[0], row[1], row[2], t)
+            buf = self.buffers.get(group.id)
+            if buf is None or t > buf[0]:
+                # a later time closes the buffer; an earlier (late) point joins the current one
+                if buf is not None:
+                    self._combine(buf[1], buf[2], buf[3])
+                self.buffers[group.id] = (t, row[0], group, [row])
+            else:
+                buf[3].append(row)
+        self._flush()
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        cur: tuple[int, list[Row]] | None = None
+        for r in batch_rows(batch.points):
+            t = round_to(r[3], self.tolerance)
+            r = (r[0], r[1], r[2], t)
+            if cur is None or t > cur[0]:
+                if cur is not None:
+                    self._combine(batch.name, batch.group, cur[1])
+                cur = (t, [r])
+            else:
+                cur[1].append(r)
+        if cur is not None:
+            self._combine(batch.name, batch.group, cur[1])
+        self._flush()
+
+    def working_cardinality(self) -> int:
+        return len(self.states)
+
+
+class FlattenNode(Node):
+    """``flatten().on(tags...)``: the points of one group and time become one point whose field
+    names are prefixed with the ``on`` tags' values."""
+
+    kinds = ("flatten",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        p = spec.properties
+        self.on = [str(d) for d in p.get("on", []) or []]
+        self.delimiter = str(spec.prop("delimiter", "."))
+        self.tolerance = dur_ns(p.get("tolerance"))
+        d = p.get("dropOriginalFieldName")
+        self.drop = d is True or d == [] or (isinstance(d, list) and bool(d and d[0]))
+        self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
+        self.batch_buffers: dict[str, tuple[int, str, Group, bool, dict[int, list[Row]]]] = {}
+
+    def _flatten(self, rows: list[Row]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for r in rows:
+            parts = []
+            for tag in self.on:
+                if tag not in r[1]:
+                    self.error(1, f"point missing tag {tag!r} for flatten operation")
+                    break
+                parts.append(r[1][tag])
+            else:
+                prefix = self.delimiter.join(parts)
+                for f, v in r[2].items():
+                    key = prefix if self.drop else prefix + self.delimiter + f if parts else f
+                    fields[key] = v
+        return fields
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        out = ChunkBuilder(chunk.db, chunk.rp)
+        for row, group in chunk_rows(chunk):
+            t = round_to(row[3], self.tolerance)
+            buf = self.buffers.get(group.id)
+            if buf is None:
+                self.buffers[group.id] = (t, row[0], group, [row])
+            elif buf[0] == t:
+                buf[3].append(row)
+            else:
+                fields = self._flatten(buf[3])
+                out.add((buf[1], dict(buf[2].tags), fields, buf[0]), buf[2])
+                self.buffers[group.id] = (t, row[0], group, [row])
+        if len(out):
+            self.emit(out.chunk())
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        # each batch on its own: runs of points with the same rounded time become one point
+        tags = dict(batch.group.tags)
+        out: list[Row] = []
+        cur: tuple[int, list[Row]] | None = None
+        for r in batch_rows(batch.points):
+            t = round_to(r[3], self.tolerance)
+            if cur is not None and t != cur[0]:
+                out.append((batch.name, tags, self._flatten(cur[1]), cur[0]))
+                cur = None
+            if cur is None:
+                cur = (t, [])
+            cur[1].append(r)
+        tmax = batch.tmax
+        if cur is not None:
+            out.append((batch.name, tags, self._flatten(cur[1]), cur[0]))
+            tmax = cur[0]
+        self.emit(BatchMessage(batch.name, batch.group, tmax, to_batch(out), batch.by_name))
+
+    def working_cardinality(self) -> int:
+        return len(self.buffers) + len(self.batch_buffers)

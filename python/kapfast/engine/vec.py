@@ -1,0 +1,80 @@
+"""Vectorised helpers: per-row measurement and group codes from Rust, numpy on columns.
+
+These keep the stateless steps and the window's bookkeeping free of a Python object per point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kapfast._native import PointBatch, batch_group_codes, batch_measurement_codes
+from kapfast.engine.messages import Group
+
+Codes = npt.NDArray[np.uint32]
+
+
+def measurement_mask(batch: PointBatch, measurement: str) -> npt.NDArray[np.bool_] | None:
+    """Rows whose measurement is ``measurement``; None when every row is (no filtering needed)."""
+    ms = batch.measurements()
+    if ms == [measurement]:
+        return None
+    if measurement not in ms:
+        return np.zeros(len(batch), dtype=bool)
+    raw, names = batch_measurement_codes(batch)
+    codes = np.frombuffer(raw, dtype="<u4")
+    return codes == names.index(measurement)  # type: ignore[no-any-return]
+
+
+def measurement_names(batch: PointBatch) -> tuple[Codes, list[str]]:
+    raw, names = batch_measurement_codes(batch)
+    return np.frombuffer(raw, dtype="<u4"), names
+
+
+class GroupCache:
+    """Group objects by id, so a group seen in many chunks is one object."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, Group] = {}
+
+    def group(self, gid: str, tags: list[tuple[str, str]], by_name: bool) -> Group:
+        g = self.by_id.get(gid)
+        if g is None:
+            if len(self.by_id) > 100_000:
+                self.by_id.clear()  # bounded: ids of vanished groups do not pile up
+            g = self.by_id[gid] = Group(gid, tuple(k for k, _ in tags), by_name, tuple(tags))
+        return g
+
+
+def group_codes(
+    batch: PointBatch, dims: list[str], star: bool, exclude: list[str], by_name: bool, cache: GroupCache
+) -> tuple[Codes, list[Group]]:
+    raw, groups = batch_group_codes(batch, dims, star, exclude, by_name)
+    codes = np.frombuffer(raw, dtype="<u4")
+    return codes, [cache.group(gid, tags, by_name) for gid, tags in groups]
+
+
+def split_by_code(codes: Any, n_groups: int) -> list[npt.NDArray[np.int64]]:
+    """Row indices of each group code, each in arrival order."""
+    codes = np.asarray(codes)
+    if n_groups == 1:
+        return [np.arange(len(codes), dtype=np.int64)]
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=n_groups)
+    return list(np.split(order.astype(np.int64), np.cumsum(counts)[:-1]))
+
+
+def times(batch: PointBatch) -> npt.NDArray[np.int64]:
+    return np.asarray(batch.time())
+
+
+def numeric_field(batch: PointBatch, name: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_], str] | None:
+    """(values, valid, kind) of a float or int field; None when absent or of another type."""
+    if name not in batch.field_names():
+        return None
+    kind = batch.field_kind(name)
+    if kind not in ("float", "integer"):
+        return None
+    return np.asarray(batch.field(name)), np.asarray(batch.field_valid(name)).astype(bool), kind

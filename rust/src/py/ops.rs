@@ -1,0 +1,282 @@
+//! Batch operations the task engine needs per chunk, done in one pass in Rust: per-row
+//! measurement codes and per-row group codes (Kapacitor's `models.ToGroupID`).
+//!
+//! Codes come back as little-endian `u32` bytes (`numpy.frombuffer(b, "<u4")`), so that no Python
+//! object is made per row; groups come back once per distinct group.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::batch::{DictColumn, PointBatch, NO_TAG};
+use crate::py::batch::PyPointBatch;
+
+/// Distinct groups of a chunk: their ids and dimension tags, in first-seen order.
+type Groups = Vec<(String, Vec<(String, String)>)>;
+
+fn codes_bytes<'py>(py: Python<'py>, codes: &[u32]) -> Bound<'py, PyBytes> {
+    let mut out = Vec::with_capacity(codes.len() * 4);
+    for c in codes {
+        out.extend_from_slice(&c.to_le_bytes());
+    }
+    PyBytes::new(py, &out)
+}
+
+/// The group of every row: `dims` (sorted by the caller) or, with `star`, every tag of the row
+/// except `exclude`; prefixed by the measurement and a newline when `by_name`.
+pub fn group_codes(
+    b: &PointBatch,
+    dims: &[String],
+    star: bool,
+    exclude: &[String],
+    by_name: bool,
+) -> (Vec<u32>, Groups) {
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut groups: Groups = Vec::new();
+    let mut codes = Vec::with_capacity(b.len());
+    // For fixed dims, the tag columns they read (None: no row has that tag).
+    let cols: Vec<Option<usize>> = dims
+        .iter()
+        .map(|d| b.tag_keys.iter().position(|k| k == d))
+        .collect();
+    let star_cols: Vec<usize> = (0..b.tag_keys.len())
+        .filter(|&i| !exclude.contains(&b.tag_keys[i]))
+        .collect();
+    let mut id = String::new();
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for row in 0..b.len() {
+        id.clear();
+        tags.clear();
+        if star {
+            for &c in &star_cols {
+                if let Some(v) = b.tags[c].get(row) {
+                    tags.push((b.tag_keys[c].clone(), v.to_owned()));
+                }
+            }
+        } else {
+            for (d, col) in dims.iter().zip(&cols) {
+                let v = col.and_then(|c| b.tags[c].get(row)).unwrap_or("");
+                tags.push((d.clone(), v.to_owned()));
+            }
+        }
+        if by_name {
+            id.push_str(b.measurement(row));
+            id.push('\n');
+        }
+        for (i, (k, v)) in tags.iter().enumerate() {
+            if i > 0 {
+                id.push(',');
+            }
+            id.push_str(k);
+            id.push('=');
+            id.push_str(v);
+        }
+        if !by_name && tags.is_empty() {
+            id.clear();
+        }
+        let code = match index.get(&id) {
+            Some(&c) => c,
+            None => {
+                let c = groups.len() as u32;
+                index.insert(id.clone(), c);
+                groups.push((id.clone(), tags.clone()));
+                c
+            }
+        };
+        codes.push(code);
+    }
+    (codes, groups)
+}
+
+/// A dictionary column of rows `idx` whose dictionary holds only the values those rows use
+/// (a plain `take` keeps the whole dictionary, which is costly for many small groups).
+fn take_dict_compact(col: &DictColumn, idx: &[usize]) -> DictColumn {
+    let mut remap: HashMap<u32, u32> = HashMap::new();
+    let mut dict = Vec::new();
+    let codes = idx
+        .iter()
+        .map(|&i| match col.codes[i] {
+            NO_TAG => NO_TAG,
+            c => *remap.entry(c).or_insert_with(|| {
+                dict.push(col.dict[c as usize].clone());
+                (dict.len() - 1) as u32
+            }),
+        })
+        .collect();
+    DictColumn { codes, dict }
+}
+
+/// Rows `idx` of `b` with compact dictionaries and series keys.
+pub fn take_compact(b: &PointBatch, idx: &[usize]) -> PointBatch {
+    let fields = b
+        .fields
+        .iter()
+        .map(|c| c.take(idx))
+        .filter(|c| c.valid.iter().any(|&v| v))
+        .collect();
+    let (tag_keys, tags) = b
+        .tag_keys
+        .iter()
+        .zip(&b.tags)
+        .map(|(k, c)| (k.clone(), take_dict_compact(c, idx)))
+        .filter(|(_, c)| c.codes.iter().any(|&x| x != NO_TAG))
+        .unzip();
+    // Only the used series keys are copied (series codes are never NO_TAG).
+    let mut remap: HashMap<u32, u32> = HashMap::new();
+    let mut series_keys = Vec::new();
+    let series = idx
+        .iter()
+        .map(|&i| {
+            let c = b.series[i];
+            *remap.entry(c).or_insert_with(|| {
+                series_keys.push(b.series_keys[c as usize].clone());
+                (series_keys.len() - 1) as u32
+            })
+        })
+        .collect();
+    PointBatch {
+        time: idx.iter().map(|&i| b.time[i]).collect(),
+        measurement: take_dict_compact(&b.measurement, idx),
+        tag_keys,
+        tags,
+        fields,
+        series,
+        series_keys,
+    }
+}
+
+/// The rows of each group code `0..n`, as compact batches, rows in their order.
+pub fn split_by_codes(b: &PointBatch, codes: &[u32], n: usize) -> Vec<PointBatch> {
+    let mut idx: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (row, &c) in codes.iter().enumerate() {
+        if let Some(v) = idx.get_mut(c as usize) {
+            v.push(row);
+        }
+    }
+    idx.iter().map(|rows| take_compact(b, rows)).collect()
+}
+
+/// One batch per group code `0..n_groups` (codes: little-endian u32 bytes, one per row).
+#[pyfunction]
+fn batch_split<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyPointBatch>,
+    codes: &[u8],
+    n_groups: usize,
+) -> PyResult<Vec<PyPointBatch>> {
+    let b = batch.get().batch.clone();
+    if codes.len() != b.len() * 4 {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{} code bytes for a batch of {} rows (4 bytes per row)",
+            codes.len(),
+            b.len()
+        )));
+    }
+    let codes: Vec<u32> = codes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let parts = py.allow_threads(|| split_by_codes(&b, &codes, n_groups));
+    Ok(parts.into_iter().map(PyPointBatch::new).collect())
+}
+
+/// The batch with only the fields named in `keep` (in any order; unknown names are ignored).
+pub fn select_fields(b: &PointBatch, keep: &[String]) -> PointBatch {
+    PointBatch {
+        time: b.time.clone(),
+        measurement: b.measurement.clone(),
+        tag_keys: b.tag_keys.clone(),
+        tags: b.tags.clone(),
+        fields: b
+            .fields
+            .iter()
+            .filter(|c| keep.contains(&c.name))
+            .cloned()
+            .collect(),
+        series: b.series.clone(),
+        series_keys: b.series_keys.clone(),
+    }
+}
+
+/// The batch with only the fields named in `keep` (eval without `.keep()`).
+#[pyfunction]
+fn batch_select_fields(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    keep: Vec<String>,
+) -> PyPointBatch {
+    let b = batch.get().batch.clone();
+    PyPointBatch::new(py.allow_threads(|| select_fields(&b, &keep)))
+}
+
+/// `(codes, dictionary)`: the measurement of every row as a code into the dictionary.
+#[pyfunction]
+fn batch_measurement_codes<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyPointBatch>,
+) -> (Bound<'py, PyBytes>, Vec<String>) {
+    let b = &batch.get().batch;
+    (
+        codes_bytes(py, &b.measurement.codes),
+        b.measurement.dict.clone(),
+    )
+}
+
+/// `(codes, groups)`: Kapacitor's group of every row (see [`group_codes`]).
+#[pyfunction]
+#[pyo3(signature = (batch, dims, star=false, exclude=Vec::new(), by_name=false))]
+fn batch_group_codes<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyPointBatch>,
+    dims: Vec<String>,
+    star: bool,
+    exclude: Vec<String>,
+    by_name: bool,
+) -> (Bound<'py, PyBytes>, Groups) {
+    let b = batch.get().batch.clone();
+    let (codes, groups) = py.allow_threads(|| group_codes(&b, &dims, star, &exclude, by_name));
+    (codes_bytes(py, &codes), groups)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(batch_measurement_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_split, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_select_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_group_codes, m)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lineproto::{parse, Precision};
+
+    #[test]
+    fn groups_follow_kapacitor_ids() {
+        let out = parse(
+            b"cpu,host=a,dc=x v=1 1\ncpu,host=b v=1 2\nmem,host=a,dc=x v=1 3\n",
+            Precision::Nanosecond,
+            0,
+        );
+        assert!(out.errors.is_empty());
+        let b = out.batch;
+        let (codes, groups) = group_codes(&b, &["dc".into(), "host".into()], false, &[], false);
+        assert_eq!(codes, vec![0, 1, 0]);
+        assert_eq!(groups[0].0, "dc=x,host=a");
+        assert_eq!(groups[1].0, "dc=,host=b");
+        let (codes, groups) = group_codes(&b, &[], true, &["dc".into()], true);
+        assert_eq!(codes, vec![0, 1, 2]);
+        assert_eq!(groups[2].0, "mem\nhost=a");
+        let (_, groups) = group_codes(&b, &[], false, &[], false);
+        assert_eq!(groups, vec![(String::new(), vec![])]);
+        let parts = split_by_codes(&b, &[1, 0, 1], 2);
+        assert_eq!(parts[0].len(), 1);
+        assert_eq!(parts[0].row_tags(0), vec![("host", "b")]);
+        assert_eq!(parts[1].measurement(1), "mem");
+        assert_eq!(parts[1].series_keys.len(), 2);
+        assert_eq!(parts[1].tags[0].dict, vec!["x".to_string()]);
+        let none = select_fields(&b, &["nope".into()]);
+        assert!(none.fields.is_empty());
+        assert_eq!(select_fields(&b, &["v".into()]).fields.len(), 1);
+    }
+}
