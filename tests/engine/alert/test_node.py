@@ -427,3 +427,23 @@ def test_shared_services_share_topics() -> None:
     b = build(f"{HEAD}.crit(lambda: TRUE).topic('ops')", "b", services)
     assert isinstance(services["alert_topics"], TopicRegistry)
     assert a.node.registry is b.node.registry
+
+
+@pytest.mark.parametrize("kind", ["list", "ndarray", "memoryview"])
+def test_codes_as_list_ndarray_or_buffer(tmp_path: Path, kind: str) -> None:
+    import array
+
+    import numpy as np
+
+    rows = [("cpu", {"host": h}, {"value": 5.0}, i * S) for i, h in enumerate("abab")]
+    c = chunk(rows, dims=["host"])
+    codes: Any = list(c.codes)
+    if kind == "ndarray":
+        codes = np.asarray(codes, dtype=np.uint32)
+    elif kind == "memoryview":
+        codes = memoryview(array.array("I", codes))
+    r = build(f"{GROUPED}.crit(lambda: \"value\" > 1).idField('i').log('{tmp_path / 'a.log'}')", "t")
+    r.node.push(StreamChunk(c.batch, codes, c.groups))
+    assert [e["id"] for e in _events(tmp_path)] == ["cpu:host=a", "cpu:host=b"] * 2
+    out = r.out.messages[0]
+    assert isinstance(out, StreamChunk) and list(out.codes) == [0, 1, 0, 1]

@@ -8,7 +8,7 @@ A handler that fails is logged and counted in ``events_dropped``; it never stops
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -83,6 +83,16 @@ def _inhibits(spec: NodeSpec) -> list[tuple[str, tuple[str, ...]]]:
         if isinstance(item, list) and item and isinstance(item[0], str):
             out.append((item[0], tuple(str(t) for t in item[1:])))
     return out
+
+
+def _code_list(raw: Iterable[int]) -> list[int]:
+    """Group codes as a list of ints, from a list, an ndarray or an unsigned buffer."""
+    if isinstance(raw, list):
+        return raw
+    tolist = getattr(raw, "tolist", None)
+    if tolist is not None:
+        return [int(c) for c in tolist()]
+    return [int(c) for c in raw]
 
 
 class AlertNode(Node):
@@ -173,11 +183,12 @@ class AlertNode(Node):
         if n == 0:
             return
         batch = chunk.batch
-        codes = chunk.codes
+        # one Python list: the per-point decision indexes it many times (an ndarray is slower)
+        codes = _code_list(chunk.codes)
         local: list[_Group | None] = [self._groups.get(g.id) for g in chunk.groups]
         missing = [i for i, g in enumerate(local) if g is None]
         if missing:
-            self._create_chunk_groups(chunk, local, missing)
+            self._create_chunk_groups(chunk, codes, local, missing)
         groups_local: list[_Group] = [g for g in local if g is not None]
         assert len(groups_local) == len(local)
         eval_codes: Sequence[int] | None = None
@@ -216,12 +227,12 @@ class AlertNode(Node):
         self.emit(replace(chunk, batch=out_batch, codes=[codes[i] for i in kept_idx]))
 
     def _create_chunk_groups(
-        self, chunk: StreamChunk, local: list[_Group | None], missing: list[int]
+        self, chunk: StreamChunk, codes: Sequence[int], local: list[_Group | None], missing: list[int]
     ) -> None:
         # the first row of each new group gives the name and tags its alert id is rendered from
         want = set(missing)
         first: dict[int, int] = {}
-        for i, c in enumerate(chunk.codes):
+        for i, c in enumerate(codes):
             if c in want and c not in first:
                 first[c] = i
                 if len(first) == len(want):
