@@ -4,13 +4,18 @@ and the data that made an event forwarded to the children, augmented.
 Order: rows are handled in arrival order, events are built and delivered in that order (handlers
 run synchronously, each bounded by a timeout), and the forwarded points keep that order too.
 A handler that fails is logged and counted in ``events_dropped``; it never stops the task.
+
+``ctx.services`` keys read: ``alert_topics`` (a :class:`TopicRegistry`; put there by the first
+alert node when absent, so tasks sharing one services dict share topics and inhibitors),
+``alert_states`` (a ``kapfast.storage.AlertStateStore``: levels survive restarts, and the server's
+topics API reads it), ``httppost_endpoints`` (``{name: {"url": str, "headers": {k: v}}}``, the
+``[[httppost]]`` endpoints ``.post().endpoint(name)`` names).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from kapfast._native import PointBatch
 from kapfast.alert_event import AlertEvent
@@ -446,21 +451,9 @@ class AlertNode(Node):
             h.close()
         self.finish_children()
 
-    def stat_values(self) -> dict[str, int | str]:
-        return super().stat_values()
-
 
 def make_alert_node(spec: NodeSpec, ctx: TaskContext) -> AlertNode:
     """Factory entry point (kind ``alert``)."""
     if spec.kind != "alert":
         raise TaskError(f"{spec.name}: not an alert node ({spec.kind})")
     return AlertNode(spec, ctx)
-
-
-def describe_services() -> dict[str, Any]:
-    """The ``ctx.services`` keys the alert node reads (for the engine's documentation)."""
-    return {
-        SERVICE_TOPICS: "kapfast.engine.alert.topics.TopicRegistry shared by the server's tasks",
-        SERVICE_STATES: "kapfast.storage.AlertStateStore for levels that survive restarts",
-        "httppost_endpoints": "{name: {'url': str, 'headers': {k: v}}}: [[httppost]] for .endpoint()",
-    }
