@@ -1,0 +1,459 @@
+"""The alert node: levels per point (or per batch), per-group state, events to handlers and topics,
+and the data that made an event forwarded to the children, augmented.
+
+Order: rows are handled in arrival order, events are built and delivered in that order (handlers
+run synchronously, each bounded by a timeout), and the forwarded points keep that order too.
+A handler that fails is logged and counted in ``events_dropped``; it never stops the task.
+
+``ctx.services`` keys read: ``alert_topics`` (a :class:`TopicRegistry`; put there by the first
+alert node when absent, so tasks sharing one services dict share topics and inhibitors),
+``alert_states`` (a ``kapfast.storage.AlertStateStore``: levels survive restarts, and the server's
+topics API reads it), ``httppost_endpoints`` (``{name: {"url": str, "headers": {k: v}}}``, the
+``[[httppost]]`` endpoints ``.post().endpoint(name)`` names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from kapfast._native import PointBatch
+from kapfast.alert_event import AlertEvent
+from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
+from kapfast.engine.alert.handlers import AlertHandler, HandlerError, build_handler
+from kapfast.engine.alert.levels import LambdaError, LevelEvaluator, LevelTable
+from kapfast.engine.alert.persistence import LevelPersistence
+from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules
+from kapfast.engine.alert.topics import TopicRegistry, anonymous_topic
+from kapfast.engine.context import TaskContext
+from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.node import Node
+from kapfast.errors import TaskError
+from kapfast.gotemplate import TemplateError
+from kapfast.tick.pipeline import Duration
+from kapfast.tick.pipeline import Node as NodeSpec
+
+STAT_KEYS = (
+    "alerts_triggered",
+    "alerts_inhibited",
+    "oks_triggered",
+    "infos_triggered",
+    "warns_triggered",
+    "crits_triggered",
+    "events_dropped",
+)
+_LEVEL_STAT = ("oks_triggered", "infos_triggered", "warns_triggered", "crits_triggered")
+
+#: ``ctx.services`` keys this node reads
+SERVICE_TOPICS = "alert_topics"  # a shared TopicRegistry (one per server)
+SERVICE_STATES = "alert_states"  # a kapfast.storage.AlertStateStore
+
+
+@dataclass(slots=True)
+class _Group:
+    code: int  # stable index for per-group lambda state
+    state: GroupState
+
+
+@dataclass(slots=True)
+class _Fired:
+    row: int
+    level: int
+    duration: int
+    group: Group
+
+
+def _rules(spec: NodeSpec) -> StateRules:
+    props = spec.properties
+    history = spec.prop("history", 21)
+    flap = props.get("flapping")
+    flapping: tuple[float, float] | None = None
+    if isinstance(flap, list) and len(flap) == 2:
+        flapping = (float(flap[0]), float(flap[1]))
+    sco = props.get("stateChangesOnly")
+    max_interval = sco.ns if isinstance(sco, Duration) else 0
+    return StateRules(
+        history=int(history) if isinstance(history, int) else 21,
+        flapping=flapping,
+        state_changes_only=sco is not None and sco is not False,
+        max_interval_ns=max_interval,
+        no_recoveries=bool(props.get("noRecoveries")),
+    )
+
+
+def _inhibits(spec: NodeSpec) -> list[tuple[str, tuple[str, ...]]]:
+    raw = spec.properties.get("inhibit") or []
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for item in raw:
+        if isinstance(item, list) and item and isinstance(item[0], str):
+            out.append((item[0], tuple(str(t) for t in item[1:])))
+    return out
+
+
+def _code_list(raw: Iterable[int]) -> list[int]:
+    """Group codes as a list of ints, from a list, an ndarray or an unsigned buffer."""
+    if isinstance(raw, list):
+        return raw
+    tolist = getattr(raw, "tolist", None)
+    if tolist is not None:
+        return [int(c) for c in tolist()]
+    return [int(c) for c in raw]
+
+
+class AlertNode(Node):
+    kinds = ("alert",)
+
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx)
+        self.levels = LevelEvaluator(spec)
+        self.renderer = EventRenderer(spec, ctx)
+        self.augment = Augment.from_spec(spec)
+        self.rules = _rules(spec)
+        self.all = bool(spec.properties.get("all"))
+        self.recoverable = not self.rules.no_recoveries
+        category = spec.properties.get("category")
+        self.category = category if isinstance(category, str) else ""
+        self.inhibits = _inhibits(spec)
+        if spec.properties.get("snoozeDuration") is not None:
+            self.log.warning("%s: .snoozeDuration() is not supported by kapfast yet; ignored", self.name)
+        self.stats.extra.update(dict.fromkeys(STAT_KEYS, 0))
+
+        self.handlers: list[AlertHandler] = [
+            build_handler(h, self.name, ctx.services, self.log) for h in spec.handlers
+        ]
+        # The first alert node puts a registry into the services; when the engine shares one
+        # services dict between its tasks, their alerts share topics and inhibitors.
+        registry = ctx.services.setdefault(SERVICE_TOPICS, TopicRegistry())
+        if not isinstance(registry, TopicRegistry):
+            raise TaskError(f"{self.name}: services[{SERVICE_TOPICS!r}] is not a TopicRegistry")
+        self.registry: TopicRegistry = registry
+        self.anon_topic = anonymous_topic(ctx.task_master, ctx.task_id, self.name) if self.handlers else ""
+        topic = spec.properties.get("topic")
+        self.topic = topic if isinstance(topic, str) else ""
+        self.topics = [t for t in (self.anon_topic, self.topic) if t]
+        store = ctx.services.get(SERVICE_STATES)
+        self.persistence = LevelPersistence(store, ctx.task_id, self.name, self.log) if store else None
+        if self.persistence is not None:
+            for t in self.topics:
+                self.persistence.load(self.registry, t)
+
+        self._groups: dict[str, _Group] = {}
+        self._next_code = 0
+
+    # --- groups ------------------------------------------------------------------------------
+
+    def working_cardinality(self) -> int:
+        return len(self._groups)
+
+    def _new_group(self, group: Group, name: str, tags: Mapping[str, str]) -> _Group:
+        g = _Group(self._next_code, GroupState(self.rules))
+        self._next_code += 1
+        self._groups[group.id] = g
+        self._restore(g, group, name, tags)
+        return g
+
+    def _restore(self, g: _Group, group: Group, name: str, tags: Mapping[str, str]) -> None:
+        """A group seen for the first time continues the alert its id had before a restart.
+
+        Like Kapacitor the anonymous topic's state wins over the named topic's."""
+        if not self.topics:
+            return
+        try:
+            event_id = self.renderer.render_id(name, group.id, tags)
+        except TemplateError:
+            return  # reported when the event is built
+        for t in self.topics:
+            s = self.registry.event_state(t, event_id)
+            if s is not None:
+                g.state.restore(LEVEL_BY_NAME.get(s.level, OK), s.time_ns, s.duration_ns)
+                return
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        g = self._groups.pop(msg.group.id, None)
+        if g is not None:
+            self.levels.forget_group(g.code)
+        self.emit(msg)
+
+    # --- stream ------------------------------------------------------------------------------
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        try:
+            self._on_chunk(chunk)
+        finally:
+            if self.persistence is not None:
+                self.persistence.flush()
+
+    def _on_chunk(self, chunk: StreamChunk) -> None:
+        n = len(chunk)
+        if n == 0:
+            return
+        batch = chunk.batch
+        # one Python list: the per-point decision indexes it many times (an ndarray is slower)
+        codes = _code_list(chunk.codes)
+        local: list[_Group | None] = [self._groups.get(g.id) for g in chunk.groups]
+        missing = [i for i, g in enumerate(local) if g is None]
+        if missing:
+            self._create_chunk_groups(chunk, codes, local, missing)
+        groups_local: list[_Group] = [g for g in local if g is not None]
+        assert len(groups_local) == len(local)
+        eval_codes: Sequence[int] | None = None
+        if self.levels.stateful:
+            remap = [g.code for g in groups_local]
+            eval_codes = [remap[c] for c in codes]
+        table, errors = self.levels.evaluate(batch, eval_codes, self.ctx.now_ns())
+        self._lambda_errors(errors)
+        if (
+            self.rules.flapping is None
+            and not table.any_match()
+            and all(g.state.history[g.state.idx] == OK for g in groups_local)
+        ):
+            # Steady state: OK points of OK groups change nothing that matters without flapping
+            # (the history only feeds flapping and the previous level, which stays OK).
+            return
+        times = batch.time().to_list()
+        fired = self._decide_stream(table, codes, groups_local, chunk.groups, times)
+        if not fired:
+            return
+        rows = batch.take([f.row for f in fired]).rows()
+        kept_rows: list[Row] = []
+        kept_idx: list[int] = []
+        for f, row in zip(fired, rows, strict=True):
+            out = self._fire(f.level, f.duration, f.group, row, row, [row], batch_tags=None)
+            if out is not None:
+                kept_rows.extend(out)
+                kept_idx.append(f.row)
+        if not kept_idx:
+            return
+        if self.augment.any:
+            out_batch = PointBatch.from_rows(kept_rows, kinds=batch.field_kinds())
+        else:
+            out_batch = batch.take(kept_idx)
+        # replace() keeps whatever else the chunk carries (its db/rp ...)
+        self.emit(replace(chunk, batch=out_batch, codes=[codes[i] for i in kept_idx]))
+
+    def _create_chunk_groups(
+        self, chunk: StreamChunk, codes: Sequence[int], local: list[_Group | None], missing: list[int]
+    ) -> None:
+        # the first row of each new group gives the name and tags its alert id is rendered from
+        want = set(missing)
+        first: dict[int, int] = {}
+        for i, c in enumerate(codes):
+            if c in want and c not in first:
+                first[c] = i
+                if len(first) == len(want):
+                    break
+        order = sorted(first, key=first.__getitem__)
+        rows = chunk.batch.take([first[c] for c in order]).rows() if order else []
+        for c, row in zip(order, rows, strict=True):
+            local[c] = self._new_group(chunk.groups[c], row[0], row[1])
+        for c in missing:  # listed without rows: a placeholder no row uses, not kept
+            if local[c] is None:
+                local[c] = _Group(-1, GroupState(self.rules))
+
+    def _decide_stream(
+        self,
+        table: LevelTable,
+        codes: Sequence[int],
+        groups: list[_Group],
+        chunk_groups: list[Group],
+        times: list[int],
+    ) -> list[_Fired]:
+        """The per-point state machine; returns the points that make an event, in order."""
+        fired: list[_Fired] = []
+        no_recoveries = self.rules.no_recoveries
+        # Without flapping an OK point of an OK group changes nothing that matters (the history
+        # only feeds flapping and the previous level, which stays OK): skip it cheaply.
+        skip_quiet = self.rules.flapping is None
+        vector = table.vector(len(codes))
+        level_of = table.level
+        for i, c in enumerate(codes):
+            st = groups[c].state
+            cur = st.history[st.idx]
+            lvl = vector[i] if vector is not None else level_of(i, cur)
+            if skip_quiet and lvl == OK and cur == OK:
+                continue
+            t = times[i]
+            st.update(t, lvl)
+            if not st.should_trigger(lvl):
+                continue
+            st.triggered(t)
+            if no_recoveries and lvl == OK:
+                continue
+            fired.append(_Fired(i, lvl, st.duration(), chunk_groups[c]))
+        return fired
+
+    # --- batch -------------------------------------------------------------------------------
+
+    def on_batch(self, msg: BatchMessage, port: int) -> None:
+        try:
+            self._on_batch(msg)
+        finally:
+            if self.persistence is not None:
+                self.persistence.flush()
+
+    def _on_batch(self, msg: BatchMessage) -> None:
+        points = msg.points
+        n = len(points)
+        if n == 0:
+            return
+        tags = msg.group.tag_dict
+        g = self._groups.get(msg.group.id) or self._new_group(msg.group, msg.name, tags)
+        eval_codes = [g.code] * n if self.levels.stateful else None
+        table, errors = self.levels.evaluate(points, eval_codes, self.ctx.now_ns())
+        self._lambda_errors(errors)
+        st = g.state
+        current = st.level
+        lowest, highest, hi_row = 3, -1, 0
+        for i in range(n):
+            lvl = table.level(i, current)
+            lowest = min(lowest, lvl)
+            if lvl > highest:
+                highest, hi_row = lvl, i
+        level = lowest if self.all else highest
+        times = points.time().to_list()
+        t = msg.tmax if self.all or level == OK else times[hi_row]
+        st.update(t, level)
+        if not st.should_trigger(level, batch=True):
+            return
+        st.triggered(t)
+        if self.rules.no_recoveries and level == OK:
+            return
+        rows = points.rows()
+        event_row = (msg.name, tags, rows[hi_row][2], t)
+        out = self._fire(level, st.duration(), msg.group, event_row, None, rows, batch_tags=tags)
+        if out is None:
+            return
+        if not self.augment.any:
+            self.emit(msg)
+            return
+        new_points = PointBatch.from_rows(out, kinds=points.field_kinds())
+        group = msg.group
+        aug = self.augment
+        if aug.level_tag or aug.id_tag:
+            # Kapacitor tags the batch itself too; downstream (httpOut) reads a batch's tags from
+            # its group, so the group carries them (its id and dimensions stay the same).
+            added = out[0][1] if out else {}
+            batch_tags = dict(group.tags)
+            for k in (aug.level_tag, aug.id_tag):
+                if k and k in added:
+                    batch_tags[k] = added[k]
+            group = replace(group, tags=tuple(batch_tags.items()))
+        self.emit(replace(msg, group=group, points=new_points))
+
+    def _lambda_errors(self, errors: list[LambdaError]) -> None:
+        """A failing level lambda skips that level for the point (Kapacitor logs and goes on)."""
+        for e in errors:
+            self.stats.errors += e.count
+            if not self.spec.properties.get("quiet"):
+                self.log.error(
+                    "%s: .%s() failed on %d point(s), level skipped for them: %s",
+                    self.name,
+                    e.what,
+                    e.count,
+                    e.first,
+                )
+
+    # --- events ------------------------------------------------------------------------------
+
+    def _fire(
+        self,
+        level: int,
+        duration: int,
+        group: Group,
+        event_row: Row,
+        point: Row | None,
+        rows: list[Row],
+        batch_tags: Mapping[str, str] | None,
+    ) -> list[Row] | None:
+        """Build and deliver one event; returns the rows to forward (augmented), or None when
+        the event could not be built."""
+        name, tags, fields, t = event_row
+        level_name = LEVEL_NAMES[level]
+        aug = self.augment
+        # Render only what someone reads: an alert node without handlers or topic (an alert
+        # history written by influxDBOut, say) needs the message and id only for its fields.
+        publish = bool(self.topics)
+        need_message = publish or bool(aug.message_field)
+        need_id = need_message or bool(aug.id_tag or aug.id_field or self.inhibits)
+        event_id = message = details = ""
+        try:
+            if need_id:
+                event_id = self.renderer.render_id(name, group.id, tags)
+            if need_message:
+                message, details = self.renderer.render_message_details(
+                    event_id, name, group.id, tags, fields, level_name, t, duration, details=publish
+                )
+        except TemplateError as e:
+            self.stats.errors += 1
+            self.log.error("%s: alert template failed, event not sent: %s", self.name, e)
+            return None
+        extra = self.stats.extra
+        extra["alerts_triggered"] += 1
+        extra[_LEVEL_STAT[level]] += 1
+        if self.inhibits:
+            self.registry.set_inhibitors((self.name, event_id), self.inhibits, tags, level != OK)
+        if self.category and self.registry.is_inhibited(self.category, tags):
+            extra["alerts_inhibited"] += 1
+        elif publish:
+            data = (
+                [point_series(point)] if point is not None else [batch_series(name, batch_tags or {}, rows)]
+            )
+            event = AlertEvent(
+                id=event_id,
+                message=message,
+                details=details,
+                time_ns=t,
+                duration_ns=duration,
+                level=level_name,
+                data=data,
+                recoverable=self.recoverable,
+            )
+            self._publish(event)
+        if not aug.any:
+            return rows
+        return [aug.apply(r, level_name, event_id, message, duration) for r in rows]
+
+    def _publish(self, event: AlertEvent) -> None:
+        """Record the event on its topics (giving it its previousLevel) and run the handlers."""
+        prev: str | None = None
+        for topic in self.topics:
+            p = self.registry.record(topic, event)
+            if prev is None:
+                prev = p  # the anonymous topic's state wins, as in Kapacitor
+            if self.persistence is not None:
+                self.persistence.save(topic, event)
+        if prev is not None:
+            event.previous_level = prev
+        for h in self.handlers:
+            self._deliver(h, event)
+        if self.topic:
+            for th in self.registry.handlers(self.topic):
+                try:
+                    th(event)
+                except Exception as e:  # a topic handler is someone else's code: count, go on
+                    self.stats.extra["events_dropped"] += 1
+                    self.log.error("%s: topic %s handler failed: %s", self.name, self.topic, e)
+
+    def _deliver(self, h: AlertHandler, event: AlertEvent) -> None:
+        try:
+            h.handle(event)
+        except HandlerError as e:
+            self.stats.extra["events_dropped"] += 1
+            if not e.quiet:
+                self.log.error("%s: %s handler: %s", self.name, h.describe(), e)
+
+    # --- end ---------------------------------------------------------------------------------
+
+    def finish(self, port: int = 0) -> None:
+        if self.persistence is not None:
+            self.persistence.flush()
+        for h in self.handlers:
+            h.close()
+        self.finish_children()
+
+
+def make_alert_node(spec: NodeSpec, ctx: TaskContext) -> AlertNode:
+    """Factory entry point (kind ``alert``)."""
+    if spec.kind != "alert":
+        raise TaskError(f"{spec.name}: not an alert node ({spec.kind})")
+    return AlertNode(spec, ctx)

@@ -1,0 +1,74 @@
+"""Alert levels that survive a restart, through ``kapfast.storage.AlertStateStore``.
+
+When the engine puts the store in ``ctx.services["alert_states"]``, an alert node loads the saved
+states of its topics into the topic registry when it starts, and keeps the store up to date with
+the latest event of every event id (the store deletes it when the level returns to OK, as
+Kapacitor's topic store does); the server's ``/alerts/topics`` API reads the same records.
+Writes are coalesced: the node records events as they fire and :meth:`flush` writes the last
+state of each id once per input message, so a hot alert costs one write per chunk, not per point.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+from kapfast.alert_event import AlertEvent
+from kapfast.engine.alert.topics import EventState, TopicRegistry
+from kapfast.errors import KapfastError
+from kapfast.storage import AlertState
+
+
+class LevelPersistence:
+    def __init__(self, store: Any, task: str, node: str, log: logging.Logger) -> None:
+        self.store = store
+        self.task = task
+        self.node = node
+        self.log = log
+        self._saved: dict[tuple[str, str], str] = {}
+        self._pending: dict[tuple[str, str], AlertEvent] = {}
+        self.failures = 0
+
+    def load(self, registry: TopicRegistry, topic: str) -> None:
+        """Put the saved states of ``topic`` into the registry (without overriding live ones)."""
+        try:
+            states = self.store.for_topic(topic)
+        except (KapfastError, OSError, sqlite3.Error) as e:
+            self.failures += 1
+            self.log.error("cannot read saved alert states of topic %s: %s", topic, e)
+            return
+        for event_id, s in states.items():
+            registry.restore(topic, event_id, EventState(s.level, s.time, s.duration, s.message, s.details))
+            self._saved[(topic, event_id)] = s.level
+
+    def save(self, topic: str, event: AlertEvent) -> None:
+        """Remember ``event`` as the state to write at the next :meth:`flush`."""
+        self._pending[(topic, event.id)] = event
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        for (topic, event_id), event in pending.items():
+            if event.level == "OK" and self._saved.get((topic, event_id), "OK") == "OK":
+                continue  # nothing stored for it: nothing to delete
+            try:
+                self.store.save(
+                    AlertState(
+                        topic=topic,
+                        event_id=event_id,
+                        level=event.level,
+                        time=event.time_ns,
+                        duration=event.duration_ns,
+                        message=event.message,
+                        details=event.details,
+                        task=self.task,
+                        node=self.node,
+                    )
+                )
+            except (KapfastError, OSError, sqlite3.Error) as e:
+                self.failures += 1
+                self.log.error("cannot save alert state %s of topic %s: %s", event_id, topic, e)
+                continue
+            self._saved[(topic, event_id)] = event.level

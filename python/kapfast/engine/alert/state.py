@@ -1,0 +1,130 @@
+"""Per-group alert state: the level history, flapping detection, state-change expiry and duration.
+
+This is Kapacitor's ``alertState`` behaviour (one per group of an alert node): the history is a
+ring of the last ``history`` levels, initially all OK; ``changed`` compares a new level with the
+previous one; flapping is the weighted fraction of changes over the ring, the newest change
+weighted ``weightDiff`` (1.5) times the oldest and the newest weight being ``maxWeight`` (1.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OK, INFO, WARNING, CRITICAL = 0, 1, 2, 3
+LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
+LEVEL_BY_NAME = {name: i for i, name in enumerate(LEVEL_NAMES)}
+
+# The newest state change weighs WEIGHT_DIFF times the oldest; the newest weighs MAX_WEIGHT.
+WEIGHT_DIFF = 1.5
+MAX_WEIGHT = 1.2
+
+
+@dataclass(frozen=True, slots=True)
+class StateRules:
+    """The node properties that drive state changes and event emission."""
+
+    history: int = 21
+    flapping: tuple[float, float] | None = None  # (low, high)
+    state_changes_only: bool = False
+    max_interval_ns: int = 0  # .stateChangesOnly(d): re-send an unchanged level after d
+    no_recoveries: bool = False
+
+
+class GroupState:
+    """The alert state of one group."""
+
+    __slots__ = (
+        "changed",
+        "expired",
+        "first_triggered",
+        "flapping",
+        "history",
+        "idx",
+        "last_triggered",
+        "rules",
+    )
+
+    def __init__(self, rules: StateRules) -> None:
+        self.rules = rules
+        self.history = [OK] * max(2, rules.history)
+        self.idx = 0
+        self.flapping = False
+        self.changed = False
+        self.expired = False
+        # None is Go's zero time: "never triggered".
+        self.first_triggered: int | None = None
+        self.last_triggered: int | None = None
+
+    @property
+    def level(self) -> int:
+        return self.history[self.idx]
+
+    def previous_level(self) -> int:
+        """The level recorded before the current one."""
+        return self.history[self.idx - 1]  # idx - 1 == -1 wraps to the ring's end, as intended
+
+    def add_event(self, level: int) -> None:
+        """Record ``level`` in the history (Kapacitor's ``addEvent``)."""
+        self.changed = self.history[self.idx] != level
+        self.idx = (self.idx + 1) % len(self.history)
+        self.history[self.idx] = level
+
+    def percent_change(self) -> float:
+        """The weighted fraction of level changes over the history ring."""
+        hist = self.history
+        n = len(hist)
+        weight = MAX_WEIGHT / WEIGHT_DIFF
+        step = (MAX_WEIGHT - weight) / (n - 1)
+        changes = 0.0
+        for i in range(n - 1):
+            c = (i + self.idx) % n
+            if hist[c] != hist[c - 1]:
+                changes += weight
+            weight += step
+        return changes / (n - 1)
+
+    def update(self, t_ns: int, level: int) -> None:
+        """Kapacitor's ``updateState``: history, flapping, and whether an unchanged level expired."""
+        self.add_event(level)
+        flap = self.rules.flapping
+        if flap is not None:
+            p = self.percent_change()
+            if self.flapping and p < flap[0]:
+                self.flapping = False
+            elif not self.flapping and p > flap[1]:
+                self.flapping = True
+        mi = self.rules.max_interval_ns
+        self.expired = (
+            not self.changed and mi != 0 and (self.last_triggered is None or t_ns - self.last_triggered >= mi)
+        )
+
+    def should_trigger(self, level: int, batch: bool = False) -> bool:
+        """Whether the level just recorded makes an event (before ``noRecoveries``).
+
+        Kapacitor differs between its edges here: on a batch edge a recovery is sent even while
+        the group is flapping, on a stream edge it is not.
+        """
+        if level == OK:
+            return self.changed and (batch or not (self.rules.flapping is not None and self.flapping))
+        if self.rules.flapping is not None and self.flapping:
+            return False
+        return not (self.rules.state_changes_only and not self.changed and not self.expired)
+
+    def triggered(self, t_ns: int) -> None:
+        """An event fired at ``t_ns``; the first one since OK starts the alert's duration."""
+        self.last_triggered = t_ns
+        if self.previous_level() == OK or self.first_triggered is None:
+            self.first_triggered = t_ns
+
+    def duration(self) -> int:
+        if self.last_triggered is None or self.first_triggered is None:
+            return 0
+        return self.last_triggered - self.first_triggered
+
+    def restore(self, level: int, time_ns: int, duration_ns: int) -> None:
+        """Continue a non-OK alert saved before a restart (no event is sent for it)."""
+        if level == OK:
+            return
+        self.add_event(level)
+        self.first_triggered = time_ns - duration_ns
+        self.last_triggered = time_ns

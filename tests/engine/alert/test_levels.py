@@ -1,0 +1,67 @@
+"""LevelTable: Kapacitor's determineLevel over precomputed masks, and its vectorized form."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kapfast.engine.alert.levels import LevelTable
+from kapfast.engine.alert.state import CRITICAL, INFO, OK, WARNING
+
+
+def _reference(match: list[bytes | None], hold: list[bytes | None], i: int, current: int) -> int:
+    # determineLevel as Kapacitor writes it: CRITICAL down to the current level, then the reset,
+    # then the current level down to INFO
+    for lvl in range(CRITICAL, OK, -1):
+        if lvl < current:
+            break
+        col = match[lvl]
+        if col is not None and col[i]:
+            return lvl
+    h = hold[current]
+    if h is not None and h[i]:
+        return current
+    for lvl in range(current, OK, -1):
+        col = match[lvl]
+        if col is not None and col[i]:
+            return lvl
+    return OK
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    data=st.data(),
+)
+def test_level_matches_reference(n: int, data: st.DataObject) -> None:
+    def col() -> bytes | None:
+        if data.draw(st.booleans()):
+            return None
+        return bytes(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+
+    match = [None, col(), col(), col()]
+    hold = [None, col(), col(), col()]
+    table = LevelTable(match, hold)
+    for current in (OK, INFO, WARNING, CRITICAL):
+        for i in range(n):
+            assert table.level(i, current) == _reference(match, hold, i, current)
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 300), data=st.data())
+def test_vector_equals_per_row(n: int, data: st.DataObject) -> None:
+    def col() -> bytes | None:
+        if data.draw(st.booleans()):
+            return None
+        return bytes(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+
+    table = LevelTable([None, col(), col(), col()], [None, None, None, None])
+    vec = table.vector(n)
+    assert vec is not None
+    assert list(vec) == [table.level(i, OK) for i in range(n)]
+    assert table.any_match() == any(vec)
+
+
+def test_vector_none_with_resets() -> None:
+    table = LevelTable([None, None, None, b"\x01"], [None, None, None, b"\x00"])
+    assert table.vector(1) is None
