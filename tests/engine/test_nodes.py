@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from tests.engine.helpers import S, cpu, feed, make_task, series
-
-from kapfast.errors import TaskError
 
 WINDOW_MEAN = """
 stream
@@ -185,17 +182,6 @@ a|join(b).as('a', 'b').fill(0.0)|httpOut('out')
     assert out[0]["columns"] == ["time", "a.v", "b.v"]
     # the set at 2s waits until a moves past 2s (Kapacitor), the set at 1s went out unmatched
     assert values(out[0]) == [["1970-01-01T00:00:01Z", 3.0, 0.0]]
-
-
-def test_alert_missing_is_a_task_error() -> None:
-    script = "stream|from().measurement('cpu')|alert().crit(lambda: TRUE)"
-    try:
-        import kapfast.engine.alert  # noqa: F401
-    except ImportError:
-        with pytest.raises(TaskError, match="alert node not available"):
-            make_task(script)
-    else:
-        pytest.skip("the alert node is installed")
 
 
 def test_http_out_drops_deleted_group() -> None:

@@ -16,6 +16,7 @@ _MODULES = (
     "kapfast.engine.nodes.outputs",
     "kapfast.engine.nodes.stateful",
     "kapfast.engine.nodes.join",
+    "kapfast.engine.alert.node",
 )
 
 _REGISTRY: dict[str, type[Node]] = {}
@@ -34,14 +35,7 @@ def _load() -> dict[str, type[Node]]:
 
 def build_node(spec: NodeSpec, ctx: TaskContext) -> Node:
     """The running node for ``spec``; a kind kapfast cannot run is a TaskError naming it."""
-    if spec.kind == "alert":
-        try:
-            mod = importlib.import_module("kapfast.engine.alert")
-        except ImportError as exc:
-            raise TaskError(f"{spec.name}: alert node not available") from exc
-        cls: type[Node] = mod.AlertNode
-        return cls(spec, ctx)
-    cls2 = _load().get(spec.kind)
-    if cls2 is None:
+    cls = _load().get(spec.kind)
+    if cls is None:
         raise TaskError(f"{spec.name}: node kind {spec.kind!r} is not supported by kapfast")
-    return cls2(spec, ctx)
+    return cls(spec, ctx)
