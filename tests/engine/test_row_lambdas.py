@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.engine.helpers import cpu, feed, make_task, series
 
 from kapfast.engine.task import Task
-from tests.engine.helpers import cpu, feed, make_task, series
 
 
 def _run(script: str, rows: list[Any], chunk: int = 0) -> tuple[Task, list[dict[str, Any]]]:
