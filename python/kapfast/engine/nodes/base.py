@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapfast.engine.lambda_py import GroupState, PyLambda
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, to_batch
 from kapfast.errors import EvalError
-from kapfast.tick.pipeline import Duration, Lambda
+from kapfast.tick.pipeline import Duration
 
 
 def dur_ns(v: Any) -> int:
@@ -19,28 +18,6 @@ def dur_ns(v: Any) -> int:
     if v is None:
         return 0
     return int(v)
-
-
-def lam(v: Any) -> PyLambda | None:
-    if isinstance(v, Lambda):
-        return PyLambda(v.ast)
-    return None
-
-
-class LambdaStates:
-    """Per-group states of a lambda's stateful functions."""
-
-    def __init__(self) -> None:
-        self.by_group: dict[str, GroupState] = {}
-
-    def get(self, gid: str) -> GroupState:
-        st = self.by_group.get(gid)
-        if st is None:
-            st = self.by_group[gid] = GroupState()
-        return st
-
-    def drop(self, gid: str) -> None:
-        self.by_group.pop(gid, None)
 
 
 class RowNode(Node):

@@ -9,12 +9,11 @@ import numpy as np
 
 from kapfast._native import PointBatch, batch_select_fields
 from kapfast.engine.context import TaskContext
-from kapfast.engine.lambda_py import Dur, Tm
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
-from kapfast.engine.nodes.base import LambdaStates, RowNode, dur_ns, lam
+from kapfast.engine.nodes.base import RowNode, dur_ns
 from kapfast.engine.predicate import BatchPredicate
-from kapfast.engine.rows import Row, batch_rows, group_of, to_batch
+from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, group_of, to_batch
 from kapfast.engine.vec import GroupCache, group_codes, measurement_mask
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Lambda, Star
@@ -59,8 +58,6 @@ class FromNode(RowNode):
         self.db = p.get("database")
         self.rp = p.get("retentionPolicy")
         self.measurement = p.get("measurement")
-        self.where = lam(p.get("where"))
-        self.states = LambdaStates()
         self.truncate = dur_ns(p.get("truncate"))
         self.round = dur_ns(p.get("round"))
         self.dims = Dimensions(p.get("groupBy"), None, bool(p.get("groupByMeasurement")))
@@ -71,10 +68,7 @@ class FromNode(RowNode):
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if (self.db and chunk.db and chunk.db != self.db) or (self.rp and chunk.rp and chunk.rp != self.rp):
             return
-        if self.truncate or self.round:
-            super().on_chunk(chunk, port)  # times change: the row path
-            return
-        # The whole chunk at once: measurement mask, where filter, group codes (Rust).
+        # The whole chunk at once: measurement mask, where filter (Rust).
         b = chunk.batch
         if self.measurement:
             mask = measurement_mask(b, str(self.measurement))
@@ -85,27 +79,29 @@ class FromNode(RowNode):
             self.error(errors, first)
         if not len(b):
             return
+        if self.truncate or self.round:
+            self._retime(b, chunk.db, chunk.rp)  # times change: row by row
+            return
         d = self.dims
         codes, groups = group_codes(b, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache)
         self.emit(StreamChunk(b, codes, groups, chunk.db, chunk.rp))
 
+    def _retime(self, b: PointBatch, db: str, rp: str) -> None:
+        out = ChunkBuilder(db, rp)
+        for row in batch_rows(b):
+            t = row[3]
+            if self.truncate:
+                t -= t % self.truncate
+            if self.round:
+                t = _round_half_up(t, self.round)
+            if t != row[3]:
+                row = (row[0], row[1], row[2], t)
+            out.add(row, self.dims.group(row))
+        if len(out):
+            self.emit(out.chunk())
+
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
-        if self.measurement and row[0] != self.measurement:
-            return None
-        if self.where is not None:
-            ok = self.where.eval(*row, self.states.get(""))
-            if ok is not True:
-                if not isinstance(ok, bool):
-                    raise EvalError("expression did not evaluate to a boolean")
-                return None
-        t = row[3]
-        if self.truncate:
-            t -= t % self.truncate
-        if self.round:
-            t = _round_half_up(t, self.round)
-        if t != row[3]:
-            row = (row[0], row[1], row[2], t)
-        return row, self.dims.group(row)
+        raise TaskError(f"{self.name}: from takes stream data only")
 
 
 class WhereNode(RowNode):
@@ -113,13 +109,11 @@ class WhereNode(RowNode):
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        self.expr = lam(spec.args[0]) if spec.args else None
-        self.states = LambdaStates()
         arg = spec.args[0] if spec.args else None
         self.predicate = BatchPredicate(arg.ast) if isinstance(arg, Lambda) else None
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        if self.predicate is None or not self.predicate.rust:
+        if self.predicate is None:
             super().on_chunk(chunk, port)
             return
         # Filter the whole chunk in Rust, then keep the surviving rows' group codes.
@@ -135,7 +129,7 @@ class WhereNode(RowNode):
             self.emit(StreamChunk(kept, codes, chunk.groups, chunk.db, chunk.rp))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        if self.predicate is None or not self.predicate.rust:
+        if self.predicate is None:
             super().on_batch(batch, port)
             return
         kept, errors, first = self.predicate.filter(
@@ -145,28 +139,13 @@ class WhereNode(RowNode):
         self.emit(BatchMessage(batch.name, batch.group, batch.tmax, kept, batch.by_name))
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
-        self.states.drop(msg.group.id)
         if self.predicate is not None:
             self.predicate.forget(msg.group.id)
         self.emit(msg)
 
-    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
-        if self.expr is None:
-            return row, group
-        ok = self.expr.eval(*row, self.states.get(group.id))
-        if not isinstance(ok, bool):
-            raise EvalError("expression did not evaluate to a boolean")
-        return (row, group) if ok else None
 
-
-def _field_value(v: Any, name: str) -> Any:
-    if isinstance(v, Tm):
-        raise EvalError(f"cannot use time as the value of {name!r}")
-    if isinstance(v, Dur):
-        return int(v)
-    if isinstance(v, (bool, int, float, str)):
-        return v
-    raise EvalError(f"cannot assign a {type(v).__name__} to {name!r}")
+#: result kinds an eval may store as a field (a duration is stored as its int ns)
+_FIELD_KINDS = ("bool", "int", "float", "string", "duration")
 
 
 class EvalNode(RowNode):
@@ -174,22 +153,19 @@ class EvalNode(RowNode):
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        self.exprs = [lam(a) for a in spec.args]
+        if not all(isinstance(a, Lambda) for a in spec.args):
+            raise TaskError(f"{self.name}: eval takes lambda expressions")
         self.names = [str(n) for n in spec.properties.get("as", [])]
-        if len(self.names) != len(self.exprs):
+        if len(self.names) != len(spec.args):
             raise TaskError(f"{self.name}: eval needs one .as() name per expression")
         self.tags = set(spec.properties.get("tags", []) or [])
         keep = spec.properties.get("keep")
         self.keep_flag = keep is not None and keep is not False
         self.keep_list = [str(k) for k in keep] if isinstance(keep, list) else []
-        self.states = [LambdaStates() for _ in self.exprs]
-        # the Rust path: whole chunks, one Program and EvalState per expression
-        self.programs: list[BatchPredicate] = [
-            BatchPredicate(a.ast) for a in spec.args if isinstance(a, Lambda)
-        ]
-        self.rust = (
-            not self.tags and all(p.rust for p in self.programs) and len(self.programs) == len(self.exprs)
-        )
+        # one Program and EvalState per expression
+        self.programs: list[BatchPredicate] = [BatchPredicate(a.ast) for a in spec.args]
+        # without .tags() whole chunks stay columnar; with them, rows are rebuilt per expression
+        self.rust = not self.tags
 
     def _eval_batch(self, b: PointBatch, gids: list[str], codes: Any) -> tuple[PointBatch, Any]:
         """Evaluate every expression over ``b``; returns the new batch and the rows that failed."""
@@ -215,7 +191,13 @@ class EvalNode(RowNode):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if not self.rust:
-            super().on_chunk(chunk, port)
+            gids = [g.id for g in chunk.groups]
+            row_codes = np.asarray(chunk.codes, dtype=np.intp)
+            out = ChunkBuilder(chunk.db, chunk.rp)
+            for i, row in self._eval_rows(batch_rows(chunk.batch), gids, row_codes):
+                out.add(row, chunk.groups[int(row_codes[i])])
+            if len(out):
+                self.emit(out.chunk())
             return
         b, failed = self._eval_batch(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
         codes: Any = chunk.codes
@@ -227,58 +209,97 @@ class EvalNode(RowNode):
             self.emit(StreamChunk(b, codes, chunk.groups, chunk.db, chunk.rp))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        if not self.rust:
-            super().on_batch(batch, port)
-            return
         n = len(batch.points)
+        if not self.rust:
+            codes = np.zeros(n, dtype=np.intp)
+            rows = [r for _, r in self._eval_rows(batch_rows(batch.points), [batch.group.id], codes)]
+            self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(rows), batch.by_name))
+            return
         b, failed = self._eval_batch(batch.points, [batch.group.id], np.zeros(n, dtype=np.uint32))
         if failed is not None:
             b = b.filter(~failed)
         self.emit(BatchMessage(batch.name, batch.group, batch.tmax, b, batch.by_name))
 
-    def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
-        name, tags, fields, t = row
-        scope_fields = dict(fields)
-        scope_tags = tags
-        new_fields: dict[str, Any] = {}
-        new_tags = dict(tags)
-        for i, expr in enumerate(self.exprs):
-            assert expr is not None
-            out = self.names[i]
-            v = expr.eval(name, scope_tags, scope_fields, t, self.states[i].get(group.id))
-            if out in self.tags:
-                if not isinstance(v, str):
-                    raise EvalError(f"cannot set tag {out!r} to a non-string value")
-                new_tags[out] = v
-                scope_tags = dict(scope_tags)
-                scope_tags[out] = v
-                scope_fields.pop(out, None)
-            else:
-                fv = _field_value(v, out)
-                new_fields[out] = fv
-                if out in scope_tags:
-                    scope_tags = dict(scope_tags)
-                    del scope_tags[out]
-                scope_fields[out] = fv
-        if self.keep_flag:
-            if self.keep_list:
-                kept: dict[str, Any] = {}
-                for k in self.keep_list:
-                    if k in new_fields:
-                        kept[k] = new_fields[k]
-                    elif k in fields:
-                        kept[k] = fields[k]
-                    elif k in new_tags:
+    def _eval_rows(self, rows: list[Row], gids: list[str], codes: Any) -> list[tuple[int, Row]]:
+        """The row path (``.tags()``): each expression over the rows still alive, as one batch,
+        later expressions seeing earlier results; returns (input index, output row) pairs."""
+        now = self.ctx.now_ns()
+        codes = np.asarray(codes, dtype=np.intp)
+        scope_tags = [r[1] for r in rows]
+        scope_fields = [dict(r[2]) for r in rows]
+        new_fields: list[dict[str, Any]] = [{} for _ in rows]
+        new_tags = [dict(r[1]) for r in rows]
+        alive = list(range(len(rows)))
+        errors = 0
+        first: str | None = None
+        for prog, out in zip(self.programs, self.names, strict=True):
+            if not alive:
+                break
+            sub = to_batch([(rows[i][0], scope_tags[i], scope_fields[i], rows[i][3]) for i in alive])
+            kind, vals, _, err = prog.eval_rows(sub, gids, codes[alive], now)
+            still: list[int] = []
+            for j, i in enumerate(alive):
+                v = vals[j]
+                if v is None:
+                    errors += 1
+                    first = first or err
+                    continue
+                if out in self.tags:
+                    if kind != "string":
+                        errors += 1
+                        first = first or f"cannot set tag {out!r} to a non-string value"
                         continue
-                    else:
-                        raise EvalError(f"cannot keep field {k!r}, field does not exist")
-                out_fields = kept
+                    new_tags[i][out] = v
+                    scope_tags[i] = {**scope_tags[i], out: v}
+                    scope_fields[i].pop(out, None)
+                else:
+                    if kind not in _FIELD_KINDS:
+                        errors += 1
+                        first = first or (
+                            f"cannot use time as the value of {out!r}"
+                            if kind == "time"
+                            else f"cannot assign a {kind} to {out!r}"
+                        )
+                        continue
+                    new_fields[i][out] = v
+                    if out in scope_tags[i]:
+                        scope_tags[i] = {k: x for k, x in scope_tags[i].items() if k != out}
+                    scope_fields[i][out] = v
+                still.append(i)
+            alive = still
+        result: list[tuple[int, Row]] = []
+        for i in alive:
+            name, _, fields, t = rows[i]
+            try:
+                out_fields = self._kept(fields, new_fields[i], new_tags[i])
+            except EvalError as exc:
+                errors += 1
+                first = first or str(exc)
+                continue
+            result.append((i, (name, new_tags[i], out_fields, t)))
+        self.error(errors, first)
+        return result
+
+    def _kept(
+        self, fields: dict[str, Any], new_fields: dict[str, Any], new_tags: dict[str, str]
+    ) -> dict[str, Any]:
+        if not self.keep_flag:
+            return new_fields
+        if not self.keep_list:
+            out_fields = dict(fields)
+            out_fields.update(new_fields)
+            return out_fields
+        kept: dict[str, Any] = {}
+        for k in self.keep_list:
+            if k in new_fields:
+                kept[k] = new_fields[k]
+            elif k in fields:
+                kept[k] = fields[k]
+            elif k in new_tags:
+                continue
             else:
-                out_fields = dict(fields)
-                out_fields.update(new_fields)
-        else:
-            out_fields = new_fields
-        return (name, new_tags, out_fields, t), group
+                raise EvalError(f"cannot keep field {k!r}, field does not exist")
+        return kept
 
 
 def _pairs(v: Any) -> list[tuple[str, Any]]:

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+import numpy as np
+
 from kapfast.engine.context import TaskContext
-from kapfast.engine.lambda_py import GroupState
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
-from kapfast.engine.nodes.base import dur_ns, lam
+from kapfast.engine.nodes.base import dur_ns
+from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, group_of, to_batch
 from kapfast.errors import EvalError, TaskError
+from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
@@ -397,7 +400,7 @@ class UnionNode(Node):
         self.emit(batch)
 
 
-__all__ = ["EvalError", "GroupState", "JoinNode", "UnionNode", "lam", "round_to"]
+__all__ = ["EvalError", "JoinNode", "UnionNode", "round_to"]
 
 
 class CombineNode(Node):
@@ -409,14 +412,18 @@ class CombineNode(Node):
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties
-        self.exprs = [lam(a) for a in spec.args]
+        if not all(isinstance(a, Lambda) for a in spec.args):
+            raise TaskError(f"{self.name}: combine takes lambda expressions")
+        #: one Program per expression; its state keeps each group's stateful functions
+        self.exprs = [BatchPredicate(a.ast) for a in spec.args]
         self.names = [str(n) for n in p.get("as", [])]
         if len(self.names) != len(self.exprs):
             raise TaskError(f"{self.name}: combine needs one .as() name per expression")
         self.delimiter = str(spec.prop("delimiter", "."))
         self.tolerance = dur_ns(p.get("tolerance"))
         self.max = int(spec.prop("max", 1_000_000))
-        self.states: dict[str, list[GroupState]] = {}
+        #: groups whose lambda state lives in ``self.exprs`` (working cardinality)
+        self.states: set[str] = set()
         # stream: group id -> (time, name, group, rows); batch: group id -> (tmax, {time: [...]})
         self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
         self.batch_buffers: dict[str, tuple[int, dict[int, tuple[str, Group, list[Row]]]]] = {}
@@ -439,17 +446,15 @@ class CombineNode(Node):
                 f"combinations {self.max}",
             )
             return
-        states = self.states.get(group.id)
-        if states is None:
-            states = self.states[group.id] = [GroupState() for _ in self.exprs]
-        matches: list[list[bool]] = [[False] * n for _ in range(k)]
-        for idx, r in enumerate(rows):
-            for s, e in enumerate(self.exprs):
-                assert e is not None
-                try:
-                    matches[s][idx] = e.eval(*r, states[s]) is True
-                except EvalError as exc:
-                    self.error(1, str(exc))
+        self.states.add(group.id)
+        batch = to_batch(rows)
+        codes = np.zeros(n, dtype=np.intp)
+        now = self.ctx.now_ns()
+        matches: list[list[bool]] = []
+        for e in self.exprs:
+            _, vals, errors, first = e.eval_rows(batch, [group.id], codes, now)
+            self.error(errors, first)
+            matches.append([v is True for v in vals])
         dims = set(group.dims)
         indices = list(range(k))
         while True:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from kapfast._native import PointBatch
 from kapfast.engine.context import TaskContext
-from kapfast.engine.lambda_py import GroupState
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
-from kapfast.engine.nodes.base import dur_ns, lam
+from kapfast.engine.nodes.base import dur_ns
+from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, to_batch
 from kapfast.errors import EvalError, TaskError
+from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
@@ -138,23 +142,51 @@ class ChangeDetectNode(_PerGroupRows):
 
 
 class _StateNode(_PerGroupRows):
+    """stateDuration/stateCount: the lambda is evaluated over the whole chunk (or batch) first,
+    its per-group state in Rust; then rows are walked in order with ``advance``."""
+
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        expr = lam(spec.args[0]) if spec.args else None
-        if expr is None:
+        arg = spec.args[0] if spec.args else None
+        if not isinstance(arg, Lambda):
             raise TaskError(f"{self.name}: needs a lambda")
-        self.expr = expr
+        self.predicate = BatchPredicate(arg.ast)
         self.as_ = str(spec.prop("as"))
-        self.lstates: dict[str, GroupState] = {}
 
-    def test(self, gid: str, row: Row) -> bool:
-        st = self.lstates.get(gid)
-        if st is None:
-            st = self.lstates[gid] = GroupState()
-        v = self.expr.eval(*row, st)
-        if not isinstance(v, bool):
-            raise EvalError("expression did not evaluate to a boolean")
-        return v
+    def advance(self, gid: str, row: Row, ok: bool) -> Row:
+        raise NotImplementedError
+
+    def _tests(self, batch: PointBatch, gids: list[str], codes: Any) -> tuple[list[Any], int, str | None]:
+        """Per row: True/False, or None where the lambda failed (or was not a boolean)."""
+        kind, vals, errors, first = self.predicate.eval_rows(batch, gids, codes, self.ctx.now_ns())
+        if kind != "bool":
+            bad = sum(v is not None for v in vals)
+            return [None] * len(vals), errors + bad, first or "expression did not evaluate to a boolean"
+        return vals, errors, first
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        tests, errors, first = self._tests(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
+        out = ChunkBuilder(chunk.db, chunk.rp)
+        for (row, group), ok in zip(chunk_rows(chunk), tests, strict=True):
+            if ok is not None:
+                out.add(self.advance(group.id, row, ok), group)
+        self.error(errors, first)
+        if len(out):
+            self.emit(out.chunk())
+
+    def on_batch(self, batch: BatchMessage, port: int) -> None:
+        gid = batch.group.id
+        self.state.pop(gid, None)
+        n = len(batch.points)
+        tests, errors, first = self._tests(batch.points, [gid], np.zeros(n, dtype=np.intp))
+        out = [
+            self.advance(gid, row, ok)
+            for row, ok in zip(batch_rows(batch.points), tests, strict=True)
+            if ok is not None
+        ]
+        self.state.pop(gid, None)
+        self.error(errors, first)
+        self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(out), batch.by_name))
 
     def out(self, row: Row, value: Any) -> Row:
         fields = dict(row[2])
@@ -169,8 +201,8 @@ class StateDurationNode(_StateNode):
         super().__init__(spec, ctx)
         self.unit = dur_ns(spec.prop("unit")) or 1_000_000_000
 
-    def step(self, gid: str, row: Row) -> Row | None:
-        if self.test(gid, row):
+    def advance(self, gid: str, row: Row, ok: bool) -> Row:
+        if ok:
             start = self.state.get(gid)
             if start is None:
                 start = self.state[gid] = row[3]
@@ -182,8 +214,8 @@ class StateDurationNode(_StateNode):
 class StateCountNode(_StateNode):
     kinds = ("stateCount",)
 
-    def step(self, gid: str, row: Row) -> Row | None:
-        if self.test(gid, row):
+    def advance(self, gid: str, row: Row, ok: bool) -> Row:
+        if ok:
             n = self.state.get(gid, 0) + 1
             self.state[gid] = n
             return self.out(row, n)
