@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 
 use crate::batch::{Column, ColumnData, StrColumn, NO_TAG};
 
@@ -312,7 +313,7 @@ const FUSED_BLOCK: usize = 2048;
 /// returns the rows done (see [`Engine::fused_into`]). The comparisons are branch-free so the
 /// loop vectorizes; on x86-64 an AVX2 build of the loop is picked at run time (the crate is
 /// built for baseline SSE2).
-fn fused_kernel(parts: FusedParts<'_>, out: &mut [bool]) -> usize {
+fn fused_kernel(parts: FusedParts<'_>, out: &mut [MaybeUninit<bool>]) -> usize {
     let (and, (a, va, op1, c1), (b, vb, op2, c2)) = parts;
     macro_rules! with_cmp {
         ($op:expr, $c:expr, |$f:ident| $body:expr) => {
@@ -358,7 +359,7 @@ struct FusedIo<'x, 'o> {
     b: &'x [f64],
     va: &'x [bool],
     vb: &'x [bool],
-    out: &'o mut [bool],
+    out: &'o mut [MaybeUninit<bool>],
 }
 
 /// Runs the fused loop, dispatched to an AVX2 build when the CPU has it.
@@ -406,7 +407,7 @@ fn fused_plain(io: FusedIo<'_, '_>, f: impl Fn(f64, f64) -> bool) -> usize {
                 .zip(&va[k..e])
                 .zip(&vb[k..e])
             {
-                *o = f(x, y);
+                *o = MaybeUninit::new(f(x, y));
                 all &= p as u8 & q as u8;
             }
             k = e;
@@ -442,8 +443,10 @@ impl<'a, 's> Engine<'a, 's> {
     pub fn eval(&mut self, e: &Expr, lo: usize, hi: usize, sel: Option<&[bool]>) -> Col<'a> {
         let n = hi - lo;
         if let Some(parts) = self.fused_parts(e, lo, hi) {
-            let mut v = vec![false; n];
-            if fused_kernel(parts, &mut v) == n {
+            let mut v = Vec::with_capacity(n);
+            if fused_kernel(parts, &mut v.spare_capacity_mut()[..n]) == n {
+                // SAFETY: the kernel initialized all `n` rows (it returned `n`).
+                unsafe { v.set_len(n) };
                 return Col::all_ok(Vals::B(Cow::Owned(v)));
             }
         }
@@ -515,7 +518,13 @@ impl<'a, 's> Engine<'a, 's> {
     /// `lo..hi`), one pass that reads values and validity flags together. Returns how many
     /// leading rows were done: it stops before the first block with a row lacking a field
     /// (0 when `e` does not have the shape), and the caller evaluates from there the general way.
-    pub fn fused_into(&self, e: &Expr, lo: usize, hi: usize, out: &mut [bool]) -> usize {
+    pub fn fused_into(
+        &self,
+        e: &Expr,
+        lo: usize,
+        hi: usize,
+        out: &mut [MaybeUninit<bool>],
+    ) -> usize {
         match self.fused_parts(e, lo, hi) {
             Some(parts) => fused_kernel(parts, out),
             None => 0,

@@ -120,9 +120,9 @@ impl Program {
         let chunk = chunk.max(1);
         let cx = BatchCtx::new(batch, &self.compiled, groups, now_ns);
         let before = self.compiled.stateful.then(|| state.clone());
-        // Zeroed up front (a fresh zeroed allocation costs no pass over memory); every chunk
-        // writes its rows in place, so no per-chunk vector is copied.
-        let mut mask: Vec<bool> = vec![false; n];
+        // Filled in row order: the fused kernel writes straight into the spare capacity, other
+        // chunks are appended.
+        let mut mask: Vec<bool> = Vec::with_capacity(n);
         let mut errors = 0;
         let mut first_failed: Option<usize> = None;
         let mut first_type_error: Option<(usize, String)> = None;
@@ -134,20 +134,21 @@ impl Program {
                 // `cmp AND cmp` on complete float fields: one pass straight into the mask, in
                 // steps large enough that the per-step overhead does not show.
                 let big = (lo + chunk.max(FUSED_CHUNK)).min(n);
-                let done = engine.fused_into(expr, lo, big, &mut mask[lo..big]);
+                let done =
+                    engine.fused_into(expr, lo, big, &mut mask.spare_capacity_mut()[..big - lo]);
                 if done > 0 {
+                    // SAFETY: the kernel initialized the `done` rows after the current length
+                    // (`mask.len() == lo` here), within the capacity of `n` rows.
+                    unsafe { mask.set_len(lo + done) };
                     lo += done;
                     continue;
                 }
                 let hi = (lo + chunk).min(n);
                 let col = engine.eval(expr, lo, hi, None);
-                let out = &mut mask[lo..hi];
                 match (&col.vals, &col.ok) {
-                    (Vals::B(v), None) => out.copy_from_slice(v),
+                    (Vals::B(v), None) => mask.extend_from_slice(v),
                     (Vals::B(v), Some(ok)) => {
-                        for ((o, &x), &k) in out.iter_mut().zip(v.iter()).zip(ok.iter()) {
-                            *o = x & k;
-                        }
+                        mask.extend(v.iter().zip(ok.iter()).map(|(&x, &k)| x & k));
                         let bad = ok.iter().filter(|&&k| !k).count();
                         if bad > 0 {
                             errors += bad;
@@ -160,9 +161,7 @@ impl Program {
                         let mut b = Builder::new(Some(Type::Bool), hi - lo);
                         b.push(&col, 0, hi - lo);
                         if let Some(OutValues::Bool(v)) = &b.values {
-                            for ((o, &x), &k) in out.iter_mut().zip(v).zip(&b.valid) {
-                                *o = x & k;
-                            }
+                            mask.extend(v.iter().zip(&b.valid).map(|(&x, &k)| x & k));
                         }
                         errors += b.errors;
                         if first_failed.is_none() && first_type_error.is_none() {
