@@ -913,6 +913,49 @@ fn large_batches_cross_chunk_boundaries() {
 }
 
 #[test]
+fn fused_mask_hands_blocks_with_missing_fields_to_the_general_path() {
+    // Long enough for several fused blocks; rows lacking `b` sit mid-batch and at the end.
+    let n = 10_000usize;
+    let gaps = [0usize, 2047, 2048, 5000, 5001, n - 1];
+    let rows: Vec<Row> = (0..n)
+        .map(|k| {
+            let mut fields = vec![("a", Value::Float((k % 17) as f64))];
+            if !gaps.contains(&k) {
+                fields.push(("b", Value::Float((k % 29) as f64)));
+            }
+            (k as i64, fields, vec![])
+        })
+        .collect();
+    let bt = batch(&rows);
+    for logic in ["AND", "OR"] {
+        let node = bin(logic, bin("<", r("a"), i(5)), bin(">", r("b"), f(20.0)));
+        let p = Program::compile(&node).unwrap();
+        for chunk in [1, 7, 4096, 1 << 20] {
+            let m = p
+                .run_mask(&bt, &mut EvalState::new(), None, 0, chunk)
+                .unwrap();
+            let mut errors = 0;
+            for k in 0..n {
+                let (a, b) = ((k % 17) as f64, (k % 29) as f64);
+                let want = if gaps.contains(&k) {
+                    // AND short-circuits on a false left side; OR on a true one.
+                    let decided = if logic == "AND" { a >= 5.0 } else { a < 5.0 };
+                    errors += usize::from(!decided);
+                    decided && logic == "OR"
+                } else if logic == "AND" {
+                    a < 5.0 && b > 20.0
+                } else {
+                    a < 5.0 || b > 20.0
+                };
+                assert_eq!(m.mask[k], want, "{logic} chunk {chunk} row {k}");
+            }
+            assert_eq!(m.error_count, errors, "{logic} chunk {chunk}");
+            assert_eq!(m.first_error.is_some(), errors > 0);
+        }
+    }
+}
+
+#[test]
 fn fused_comparisons_match_the_row_interpreter() {
     // Complete float fields compared with numbers take the one-pass AND/OR kernel.
     let xs = [-1.0, 0.0, 0.5, 2.0, 10.0, f64::NAN, 50.0, 51.0];
