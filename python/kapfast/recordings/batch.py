@@ -26,7 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from kapfast.recordings.compression import detect_wrapping, open_decompressed, open_zip_member, zip_members
+from kapfast.recordings.compression import (
+    GzipWriter,
+    detect_wrapping,
+    open_decompressed,
+    open_zip_member,
+    zip_members,
+)
 from kapfast.recordings.errors import RecordingError
 from kapfast.timefmt import GO_ZERO_TIME, INT64_MAX, INT64_MIN, format_rfc3339_ns, parse_rfc3339_ns
 
@@ -267,41 +273,21 @@ def batch_to_json(batch: RecordedBatch) -> dict[str, Any]:
     return obj
 
 
-class BatchRecordingWriter:
+class BatchRecordingWriter(GzipWriter):
     """Writes one batch source as gzipped JSON objects, one per line (what kapfast records)."""
 
     def __init__(self, path: str | os.PathLike[str], *, compresslevel: int = 6) -> None:
-        self.path = os.fspath(path)
-        self._raw = open(self.path, "wb")  # noqa: SIM115 (closed by close())
-        self._gz = gzip.GzipFile(
-            filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0
-        )
+        super().__init__(path, compresslevel=compresslevel)
         self.batches = 0
-        self.closed = False
 
     def write(self, batch: RecordedBatch) -> None:
-        if self.closed:
-            raise ValueError("write to a closed recording")
+        self._check_open()
         try:
             text = json.dumps(batch_to_json(batch), separators=(",", ":"), allow_nan=False)
         except ValueError as exc:
             raise RecordingError(f"batch cannot be recorded: {exc}", source=self.path) from None
         self._gz.write(text.encode() + b"\n")
         self.batches += 1
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            try:
-                self._gz.close()
-            finally:
-                self._raw.close()
-
-    def __enter__(self) -> BatchRecordingWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class BatchArchiveWriter:

@@ -11,7 +11,7 @@ import gzip
 import io
 import os
 import zipfile
-from typing import Literal
+from typing import Literal, Self
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -65,3 +65,34 @@ __all__ = [
     "open_zip_member",
     "zip_members",
 ]
+
+
+class GzipWriter:
+    """A recording file being written gzipped, deterministically (mtime 0, no file name, so the
+    same content always gives the same bytes). Subclasses add the record format."""
+
+    def __init__(self, path: str | os.PathLike[str], *, compresslevel: int) -> None:
+        self.path = os.fspath(path)
+        self._raw: io.BufferedWriter = open(self.path, "wb")  # noqa: SIM115 (closed by close())
+        self._gz = gzip.GzipFile(
+            filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0
+        )
+        self.closed = False
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("write to a closed recording")
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self._gz.close()
+            finally:
+                self._raw.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -11,12 +11,11 @@ ends) go through the line-by-line state machine that also produces the precise e
 from __future__ import annotations
 
 import gzip
-import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kapfast.recordings.compression import open_decompressed
+from kapfast.recordings.compression import GzipWriter, open_decompressed
 from kapfast.recordings.errors import RecordingError
 from kapfast.recordings.timestamps import split_timestamp
 
@@ -222,7 +221,7 @@ def read_stream_recording(path: str | os.PathLike[str]) -> Iterator[StreamRecord
             yield StreamRecord(dbs, rps, line, number, block.lineno_of(i))
 
 
-class StreamRecordingWriter:
+class StreamRecordingWriter(GzipWriter):
     """Writes a gzipped ``.srpl`` recording (ns precision), the format Kapacitor stores.
 
     ``write(db, rp, body)`` takes a line-protocol body in ns precision (as InfluxDB subscriptions
@@ -230,14 +229,8 @@ class StreamRecordingWriter:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, compresslevel: int = 1) -> None:
-        self.path = os.fspath(path)
-        self._raw: io.BufferedWriter = open(self.path, "wb")  # noqa: SIM115 (closed by close())
-        # mtime=0 and no file name: the same points always give the same bytes.
-        self._gz = gzip.GzipFile(
-            filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0
-        )
+        super().__init__(path, compresslevel=compresslevel)
         self.records = 0
-        self.closed = False
 
     def write(self, db: str, rp: str, body: bytes, *, default_time_ns: int | None = None) -> int:
         """Append every point of ``body`` for ``db``/``rp``; returns the number of records written.
@@ -245,8 +238,7 @@ class StreamRecordingWriter:
         A line without a timestamp gets ``default_time_ns``; without one it is an error (a
         recording needs a time per point). Nothing of ``body`` is written when it has an error.
         """
-        if self.closed:
-            raise ValueError("write to a closed recording")
+        self._check_open()
         for name, what in ((db, "database"), (rp, "retention policy")):
             if "\n" in name or "\r" in name:
                 raise ValueError(f"{what} name must not contain a newline: {name!r}")
@@ -269,20 +261,6 @@ class StreamRecordingWriter:
         n = len(out) // 3
         self.records += n
         return n
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            try:
-                self._gz.close()
-            finally:
-                self._raw.close()
-
-    def __enter__(self) -> StreamRecordingWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 __all__ = [
