@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,21 @@ def influxdb_config(server: Any, **options: str) -> str:
         *(f"  {k.replace('_', '-')} = {v}" for k, v in options.items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def alerts(path: Path) -> list[dict[str, Any]]:
+    """The alert events a `.log()` handler wrote to ``path`` (none yet: ``[]``)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_for(cond: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition") -> Any:
+    """Poll ``cond`` until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

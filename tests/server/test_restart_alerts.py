@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kapfastd_proc import Kapfastd, influxdb_config
+from kapfastd_proc import Kapfastd, alerts, influxdb_config, wait_for
 
 import kapfast.server.engine as engine_loader
 
@@ -30,22 +30,6 @@ pytestmark = pytest.mark.skipif(
 
 DBRPS = [{"db": "telegraf", "rp": "autogen"}]
 SECOND = 10**9
-
-
-def alerts(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def wait_for(cond: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def settle(k: Kapfastd, task: str, points: int) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kapfastd_proc import Kapfastd, influxdb_config
+from kapfastd_proc import Kapfastd, alerts, influxdb_config, wait_for
 
 import kapfast.server.engine as engine_loader
 
@@ -28,22 +28,6 @@ pytestmark = pytest.mark.skipif(
 
 def rfc3339(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
-
-
-def alerts(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def wait_for(cond: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_record_replay_enable_show(kapfastd_factory: Callable[..., Kapfastd], tmp_path: Path) -> None:
