@@ -15,6 +15,7 @@ from typing import Any
 from kapfast._native import PointBatch
 from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.context import PointsWriter, TaskContext
+from kapfast.engine.messages import BatchMessage
 from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
 from kapfast.engine.task import Task
 from kapfast.errors import TaskError
@@ -110,6 +111,25 @@ class TaskMaster:
                 if not (t.measurements & measurements):
                     continue
             t.write_points(batch, db, rp)
+
+    def write_batch(self, task_id: str, query_index: int, msg: BatchMessage) -> None:
+        """Deliver one queried batch to query node ``query_index`` of an executing batch task
+        (the server's batch scheduler calls this with InfluxDB's answers)."""
+        self._task(task_id).write_batch(query_index, msg)
+
+    def count_queried(self, task_id: str, query_index: int, points: int) -> None:
+        """Count a batch a query node got from InfluxDB (``batches_queried``/``points_queried``)."""
+        t = self.tasks.get(task_id)
+        if t is None or query_index >= len(t.queries):
+            return
+        extra = t.queries[query_index].stats.extra
+        extra["batches_queried"] = extra.get("batches_queried", 0) + 1
+        extra["points_queried"] = extra.get("points_queried", 0) + points
+
+    def count_query_error(self, task_id: str, query_index: int) -> None:
+        t = self.tasks.get(task_id)
+        if t is not None and query_index < len(t.queries):
+            t.queries[query_index].stats.errors += 1
 
     def tick(self) -> None:
         """Let clock-driven nodes (stats, barrier idle) of every task look at the clock; the

@@ -19,6 +19,7 @@ from kapfast.config import Config
 from kapfast.errors import RequestError
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server import recordings_api, tasks_api, topics_api
+from kapfast.server.batch_runner import BatchRunner
 from kapfast.server.engine import load_task_master
 from kapfast.server.http import (
     API,
@@ -64,7 +65,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             # Alert nodes restore their last levels from here (and save them) across restarts.
             services={"storage": storage, "alert_states": storage.alert_states},
         )
-    tasks = TaskService(storage, master, clock)  # type: ignore[arg-type]
+    # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
+    tasks = TaskService(storage, BatchRunner(master, influx if influx.configs else None, clock), clock)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     return ServerState(
         config=cfg,
@@ -209,6 +211,8 @@ async def on_cleanup(app: web.Application) -> None:
             await ticker
     await st.recordings.close()
     await st.replays.close()
+    if isinstance(st.tasks.runner, BatchRunner):
+        await st.tasks.runner.close()
     st.master.close()
     await st.writer.close()
     await st.influx.close()

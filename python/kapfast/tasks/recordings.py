@@ -26,15 +26,12 @@ from kapfast.influxdb import InfluxDBClient
 from kapfast.recordings import (
     BatchArchiveWriter,
     BatchRecordingWriter,
-    RecordedBatch,
-    RecordedPoint,
     StreamRecordingWriter,
 )
 from kapfast.storage import DBRP, RecordingRecord, Storage
+from kapfast.tasks.batch_query import BatchQuery, recorded_batches, series_to_batch
 from kapfast.tasks.ids import new_or_valid_id
 from kapfast.tasks.service import API_BASE, compile_task, effective_dbrps
-from kapfast.tick import Node
-from kapfast.tick.pipeline import Duration, Star, TimeDimension
 from kapfast.timefmt import api_time, parse_rfc3339_ns
 
 log = logging.getLogger("kapfast.recordings")
@@ -190,27 +187,35 @@ class RecordingService:
         if pipeline.task_type != "batch":
             raise RequestError(f"task {task_id} is a stream task: record it with a stream recording")
         cluster = _cluster(opts)
-        plans = [_query_plan(node) for node in pipeline.nodes if node.kind == "query"]
+        try:
+            plans = [BatchQuery.from_node(node) for node in pipeline.nodes if node.kind == "query"]
+        except KapfastError as exc:
+            raise RequestError(str(exc)) from None
         if not plans:
             raise RequestError(f"task {task_id} has no query() to record")
         clients = [self._client(cluster or p.cluster) for p in plans]
+        # Kapacitor's runs: every tick of the node's schedule after start, up to stop, each over
+        # [tick - offset - period, tick - offset), skipping any that would end in the future.
+        now = self.clock.now_ns()
+        runs: list[list[tuple[int, int]]] = []
+        for p in plans:
+            bounds = []
+            tick = p.next_tick(start)
+            while tick is not None and tick <= stop and tick - p.offset <= now:
+                bounds.append(p.bounds(tick))
+                tick = p.next_tick(tick)
+            runs.append(bounds)
 
         async def fill(rec: RecordingRecord) -> None:
             archive = BatchArchiveWriter(rec.path, len(plans))
             try:
-                total = sum(max(1, -(-(stop - start) // p.every)) for p in plans)
+                total = max(1, sum(len(r) for r in runs))
                 done = 0
-                for source, (plan, client) in enumerate(zip(plans, clients, strict=True)):
-                    t = start
-                    while t < stop:
-                        end = min(t + plan.period, stop)
-                        results = await client.query(plan.text(t, end), epoch="ns")
-                        for r in results:
-                            for s in r.get("series") or ():
-                                batch = _series_to_batch(s)
-                                batch.tmax_ns = batch.time_ns = end
-                                archive.write(source, batch)
-                        t += plan.every
+                for source, (plan, client, bounds) in enumerate(zip(plans, clients, runs, strict=True)):
+                    for lo, hi in bounds:
+                        results = await client.query(plan.text(lo, hi), epoch="ns")
+                        for batch in recorded_batches(results, plan, hi):
+                            archive.write(source, batch)
                         done += 1
                         rec.progress = done / total
             finally:
@@ -251,7 +256,7 @@ class RecordingService:
             else:
                 with BatchRecordingWriter(rec.path) as bw:
                     for s in series:
-                        bw.write(_series_to_batch(s))
+                        bw.write(series_to_batch(s, False))
 
         return fill
 
@@ -339,56 +344,6 @@ class RecordingService:
         }
 
 
-@dataclass
-class _QueryPlan:
-    """One ``query()`` node: its InfluxQL, cut into ``period`` windows every ``every``."""
-
-    query: str
-    period: int
-    every: int
-    group_by: str
-    fill: str
-    cluster: str
-
-    def text(self, start: int, stop: int) -> str:
-        cond = f"time >= {start} AND time < {stop}"
-        where = re.search(r"\bWHERE\b", self.query, re.IGNORECASE)
-        if where:
-            q = f"{self.query[: where.end()]} ({cond}) AND ({self.query[where.end() :].strip()})"
-        else:
-            q = f"{self.query} WHERE {cond}"
-        return q + self.group_by + self.fill
-
-
-def _ns(value: Any) -> int:
-    return value.ns if isinstance(value, Duration) else 0
-
-
-def _query_plan(node: Node) -> _QueryPlan:
-    query = str(node.args[0]) if node.args else ""
-    period = _ns(node.prop("period"))
-    every = _ns(node.prop("every")) or period
-    if period <= 0:
-        raise RequestError(f"{node.name}: a batch recording needs the query's .period()")
-    dims = []
-    for d in node.prop("groupBy") or []:
-        if isinstance(d, TimeDimension):
-            dims.append(f"time({d.ns}ns{f', {d.offset}ns' if d.offset else ''})")
-        elif isinstance(d, Star):
-            dims.append("*")
-        else:
-            dims.append('"' + str(d).replace('"', '\\"') + '"')
-    fill = node.prop("fill")
-    return _QueryPlan(
-        query=query.strip().rstrip(";"),
-        period=period,
-        every=every,
-        group_by=f" GROUP BY {', '.join(dims)}" if dims else "",
-        fill=f" fill({fill})" if fill not in (None, "") else "",
-        cluster=str(node.prop("cluster") or ""),
-    )
-
-
 _FROM = re.compile(r'\bFROM\s+("(?:[^"\\]|\\.)+"|\w+)\.("(?:[^"\\]|\\.)*"|\w*)\.', re.IGNORECASE)
 
 
@@ -443,19 +398,6 @@ def _series_to_lines(s: Mapping[str, Any]) -> bytes:
         if fields and isinstance(t, int):
             out.append(f"{name}{tags} {fields} {t}")
     return ("\n".join(out) + "\n").encode() if out else b""
-
-
-def _series_to_batch(s: Mapping[str, Any]) -> RecordedBatch:
-    cols = list(s.get("columns") or [])
-    tags = {k: str(v) for k, v in (s.get("tags") or {}).items()}
-    points = []
-    for row in s.get("values") or ():
-        values = dict(zip(cols, row, strict=False))
-        t = values.pop("time", 0)
-        fields = {k: v for k, v in values.items() if v is not None}
-        points.append(RecordedPoint(int(t), fields, dict(tags)))
-    tmax = points[-1].time_ns if points else 0
-    return RecordedBatch(str(s.get("name", "")), tags, points, tmax_ns=tmax, time_ns=tmax)
 
 
 __all__ = ["RecordingService"]

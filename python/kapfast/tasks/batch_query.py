@@ -1,0 +1,279 @@
+"""The InfluxQL a batch task's ``query()`` node runs, and when it runs it.
+
+Kapacitor parses the node's query once, refuses anything but one SELECT, then for every run sets
+``time >= start AND time < stop`` (ANDed after the query's own condition), replaces the query's
+GROUP BY with the node's ``.groupBy()`` dimensions (none if it has none) and its fill with
+``.fill()`` when set. ``.alignGroup()`` moves a ``time()`` dimension's offset so that its buckets
+start at the query's start. A run happens on every tick of ``.every()`` (aligned to multiples of
+it with ``.align()``) or of ``.cron()``; it covers ``[tick - offset - period, tick - offset)``.
+
+We rewrite the query text at clause level instead of through a full InfluxQL parser: quoted
+identifiers, strings and regexes are skipped, and the clauses after WHERE (GROUP BY, fill, ORDER
+BY, LIMIT, OFFSET, SLIMIT, SOFFSET, tz) are found at parenthesis depth zero, so a condition such
+as ``"host" = 'GROUP BY'`` stays intact.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kapfast.errors import InputError
+from kapfast.influxdb.errors import InfluxDBError
+from kapfast.recordings import RecordedBatch, RecordedPoint
+from kapfast.tasks.cron import CronSchedule
+from kapfast.tick.pipeline import Duration, Node, Star, TimeDimension
+from kapfast.timefmt import format_rfc3339_ns
+
+# Clause keywords that may follow WHERE in a SELECT, in the order InfluxQL allows them.
+_TAIL = ("GROUP BY", "FILL", "ORDER BY", "LIMIT", "OFFSET", "SLIMIT", "SOFFSET", "TZ")
+_KEYWORD = re.compile(
+    r"\b(WHERE|GROUP\s+BY|ORDER\s+BY|SLIMIT|SOFFSET|LIMIT|OFFSET|FILL(?=\s*\()|TZ(?=\s*\())\b", re.IGNORECASE
+)
+
+
+def _top_level_keywords(q: str) -> list[tuple[str, int, int]]:
+    """(keyword, start, end) of each clause keyword outside quotes, regexes and parentheses."""
+    out: list[tuple[str, int, int]] = []
+    i, depth, n = 0, 0, len(q)
+    prev_op = ""
+    while i < n:
+        c = q[i]
+        if c in "'\"":
+            j = i + 1
+            while j < n and q[j] != c:
+                j += 2 if q[j] == "\\" else 1
+            i = j + 1
+            prev_op = ""
+            continue
+        if c == "/" and prev_op in ("=~", "!~"):
+            j = i + 1
+            while j < n and q[j] != "/":
+                j += 2 if q[j] == "\\" else 1
+            i = j + 1
+            prev_op = ""
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif q.startswith(("=~", "!~"), i):
+            prev_op = q[i : i + 2]
+            i += 2
+            continue
+        elif depth == 0 and (c.isalpha()) and (i == 0 or not (q[i - 1].isalnum() or q[i - 1] == "_")):
+            m = _KEYWORD.match(q, i)
+            if m:
+                out.append((" ".join(m.group(1).upper().split()), m.start(), m.end()))
+                i = m.end()
+                prev_op = ""
+                continue
+            while i < n and (q[i].isalnum() or q[i] == "_"):
+                i += 1
+            prev_op = ""
+            continue
+        if not c.isspace():
+            prev_op = ""
+        i += 1
+    return out
+
+
+def _split_statements(q: str) -> list[str]:
+    """The statements of ``q`` split on ``;`` outside quotes (empty trailing ones dropped)."""
+    parts, start, i, n = [], 0, 0, len(q)
+    while i < n:
+        c = q[i]
+        if c in "'\"":
+            j = i + 1
+            while j < n and q[j] != c:
+                j += 2 if q[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == ";":
+            parts.append(q[start:i])
+            start = i + 1
+        i += 1
+    parts.append(q[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _ns(v: Any) -> int:
+    return v.ns if isinstance(v, Duration) else 0
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class BatchQuery:
+    """One ``query()`` node, ready to render its InfluxQL for any ``[start, stop)``."""
+
+    head: str  # SELECT ... FROM ... (everything before WHERE or the first tail clause)
+    condition: str  # the query's own WHERE condition, or ""
+    dimensions: list[str | TimeDimension | Star]
+    fill: str  # " fill(...)" or ""
+    rest: str  # ORDER BY / LIMIT / OFFSET / SLIMIT / SOFFSET / tz(...), as written
+    align_group: bool
+    period: int
+    every: int
+    align: bool
+    offset: int
+    cron: CronSchedule | None
+    cluster: str
+    by_name: bool
+    dropped_group_by: str = ""  # a GROUP BY the query text had; Kapacitor ignores it too
+
+    @classmethod
+    def from_node(cls, node: Node) -> BatchQuery:
+        text = str(node.args[0]) if node.args else ""
+        statements = _split_statements(text)
+        if len(statements) != 1:
+            raise InputError(f"query must be a single select statement, got {len(statements)} statements")
+        q = statements[0]
+        if not re.match(r"\s*SELECT\b", q, re.IGNORECASE):
+            raise InputError(f"query is not a select statement {json.dumps(q)}")  # Go's %q
+        kws = _top_level_keywords(q)
+        if not re.search(r"\bFROM\b", q, re.IGNORECASE):
+            raise InputError(f"failed to parse InfluxQL query: found EOF, expected FROM in {q!r}")
+        cut = kws[0][1] if kws else len(q)
+        head = q[:cut].strip()
+        condition, fill, rest, group_by = "", "", [], ""
+        for i, (kw, s, e) in enumerate(kws):
+            end = kws[i + 1][1] if i + 1 < len(kws) else len(q)
+            body = q[e:end].strip()
+            if kw == "WHERE":
+                condition = body
+            elif kw == "GROUP BY":
+                group_by = body
+            elif kw == "FILL":
+                fill = " fill" + body
+            else:
+                rest.append(q[s:end].strip())
+        fill_prop = node.prop("fill")
+        if fill_prop not in (None, ""):
+            fill = f" fill({fill_prop})"
+        every = _ns(node.prop("every"))
+        cron_text = node.prop("cron")
+        cron = CronSchedule.parse(str(cron_text)) if cron_text else None
+        if every < 0:
+            raise InputError("'every' duration must must non-negative")
+        if every == 0 and cron is None:
+            raise InputError("must define one of 'every' or 'cron'")
+        if every and cron is not None:
+            raise InputError("must not set both 'every' and 'cron' properties")
+        dims: list[str | TimeDimension | Star] = []
+        for d in node.prop("groupBy") or []:
+            if isinstance(d, TimeDimension | Star):
+                if isinstance(d, TimeDimension) and any(isinstance(x, TimeDimension) for x in dims):
+                    raise InputError("groupBy cannot have more than one time dimension")
+                dims.append(d)
+            else:
+                dims.append(str(d))
+        return cls(
+            head=head,
+            condition=condition,
+            dimensions=dims,
+            fill=fill,
+            rest=(" " + " ".join(rest)) if rest else "",
+            align_group=bool(node.prop("alignGroup")),
+            period=_ns(node.prop("period")),
+            every=every,
+            align=bool(node.prop("align")),
+            offset=_ns(node.prop("offset")),
+            cron=cron,
+            cluster=str(node.prop("cluster") or ""),
+            by_name=bool(node.prop("groupByMeasurement")),
+            dropped_group_by=group_by,
+        )
+
+    @property
+    def grouped_by_time(self) -> bool:
+        return any(isinstance(d, TimeDimension) for d in self.dimensions)
+
+    def text(self, start: int, stop: int) -> str:
+        """The query for ``[start, stop)`` (ns since the epoch)."""
+        times = f"time >= '{format_rfc3339_ns(start)}' AND time < '{format_rfc3339_ns(stop)}'"
+        where = f"({self.condition}) AND {times}" if self.condition else times
+        dims = []
+        for d in self.dimensions:
+            if isinstance(d, TimeDimension):
+                offset = start % d.ns if self.align_group and d.ns else d.offset
+                dims.append(f"time({d.ns}ns, {offset}ns)" if offset else f"time({d.ns}ns)")
+            elif isinstance(d, Star):
+                dims.append("*")
+            else:
+                dims.append(_ident(d))
+        group_by = f" GROUP BY {', '.join(dims)}" if dims else ""
+        return f"{self.head} WHERE {where}{group_by}{self.fill}{self.rest}"
+
+    def next_tick(self, after_ns: int) -> int | None:
+        """The first run time strictly after ``after_ns``; None if a cron never fires again."""
+        if self.cron is not None:
+            return self.cron.next_after(after_ns)
+        if self.align:
+            return (after_ns // self.every + 1) * self.every
+        return after_ns + self.every
+
+    def bounds(self, tick_ns: int) -> tuple[int, int]:
+        """The ``[start, stop)`` a run at ``tick_ns`` covers."""
+        stop = tick_ns - self.offset
+        return stop - self.period, stop
+
+
+def series_to_batch(s: Mapping[str, Any], by_name: bool) -> RecordedBatch:
+    """One series of an InfluxQL answer (``epoch=ns``) as a batch, read as Kapacitor reads it:
+    numbers become floats (Go decodes JSON numbers as float64), null values are left out and rows
+    without any value are dropped; the batch's time is its latest point's (0 when empty)."""
+    cols = list(s.get("columns") or [])
+    tags = {str(k): str(v) for k, v in (s.get("tags") or {}).items()}
+    points: list[RecordedPoint] = []
+    tmax = 0
+    for row in s.get("values") or ():
+        t = 0
+        fields: dict[str, Any] = {}
+        for c, v in zip(cols, row, strict=False):
+            if c == "time":
+                t = int(v)
+            elif v is not None:
+                fields[c] = float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        if fields:
+            tmax = max(tmax, t)
+            points.append(RecordedPoint(t, fields, dict(tags)))
+    return RecordedBatch(str(s.get("name", "")), tags, points, tmax_ns=tmax, time_ns=tmax, by_name=by_name)
+
+
+def _series(results: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    for r in results:
+        if r.get("error"):
+            raise InfluxDBError(str(r["error"]))
+        yield from r.get("series") or ()
+
+
+def live_batches(results: Sequence[Mapping[str, Any]], q: BatchQuery, stop: int) -> Iterator[RecordedBatch]:
+    """The batches a live query node emits for one answer: the batch time is the query's stop
+    when the batch has no time or the query groups by time (Kapacitor's ``QueryNode.doQuery``)."""
+    for s in _series(results):
+        rb = series_to_batch(s, q.by_name)
+        if not rb.time_ns or q.grouped_by_time:
+            rb.tmax_ns = rb.time_ns = stop
+        yield rb
+
+
+def recorded_batches(
+    results: Sequence[Mapping[str, Any]], q: BatchQuery, stop: int
+) -> Iterator[RecordedBatch]:
+    """The batches a batch recording stores for one answer. Kapacitor's recorder uses the opposite
+    test to the live node's (stop time unless grouped by time); we keep both as they are so that a
+    replay sees what Kapacitor's replay would."""
+    for s in _series(results):
+        rb = series_to_batch(s, q.by_name)
+        if not rb.time_ns or not q.grouped_by_time:
+            rb.tmax_ns = rb.time_ns = stop
+        yield rb
+
+
+__all__ = ["BatchQuery", "live_batches", "recorded_batches", "series_to_batch"]
