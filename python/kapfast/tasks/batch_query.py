@@ -35,64 +35,53 @@ _KEYWORD = re.compile(
 )
 
 
+def _past(q: str, i: int, close: str) -> int:
+    """The index just after the ``close`` that ends the quoted run opening at ``q[i]``."""
+    j = i + 1
+    while j < len(q) and q[j] != close:
+        j += 2 if q[j] == "\\" else 1
+    return j + 1
+
+
 def _top_level_keywords(q: str) -> list[tuple[str, int, int]]:
     """(keyword, start, end) of each clause keyword outside quotes, regexes and parentheses."""
     out: list[tuple[str, int, int]] = []
     i, depth, n = 0, 0, len(q)
-    prev_op = ""
+    after_match_op = False  # a '/' right after =~ or !~ opens a regex
     while i < n:
         c = q[i]
-        if c in "'\"":
-            j = i + 1
-            while j < n and q[j] != c:
-                j += 2 if q[j] == "\\" else 1
-            i = j + 1
-            prev_op = ""
+        if c in "'\"" or (c == "/" and after_match_op):
+            i = _past(q, i, c)
+            after_match_op = False
             continue
-        if c == "/" and prev_op in ("=~", "!~"):
-            j = i + 1
-            while j < n and q[j] != "/":
-                j += 2 if q[j] == "\\" else 1
-            i = j + 1
-            prev_op = ""
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif q.startswith(("=~", "!~"), i):
-            prev_op = q[i : i + 2]
+        if q.startswith(("=~", "!~"), i):
+            after_match_op = True
             i += 2
             continue
-        elif depth == 0 and (c.isalpha()) and (i == 0 or not (q[i - 1].isalnum() or q[i - 1] == "_")):
-            m = _KEYWORD.match(q, i)
+        if c.isalpha() and (i == 0 or not (q[i - 1].isalnum() or q[i - 1] == "_")):
+            m = _KEYWORD.match(q, i) if depth == 0 else None
             if m:
                 out.append((" ".join(m.group(1).upper().split()), m.start(), m.end()))
                 i = m.end()
-                prev_op = ""
-                continue
             while i < n and (q[i].isalnum() or q[i] == "_"):
                 i += 1
-            prev_op = ""
+            after_match_op = False
             continue
+        depth += 1 if c == "(" else -1 if c == ")" else 0
         if not c.isspace():
-            prev_op = ""
+            after_match_op = False
         i += 1
     return out
 
 
 def _split_statements(q: str) -> list[str]:
     """The statements of ``q`` split on ``;`` outside quotes (empty trailing ones dropped)."""
-    parts, start, i, n = [], 0, 0, len(q)
-    while i < n:
-        c = q[i]
-        if c in "'\"":
-            j = i + 1
-            while j < n and q[j] != c:
-                j += 2 if q[j] == "\\" else 1
-            i = j + 1
+    parts, start, i = [], 0, 0
+    while i < len(q):
+        if q[i] in "'\"":
+            i = _past(q, i, q[i])
             continue
-        if c == ";":
+        if q[i] == ";":
             parts.append(q[start:i])
             start = i + 1
         i += 1
