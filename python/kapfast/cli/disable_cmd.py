@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kapfast.cli.enable_cmd import check_args, set_status
-from kapfast.cli.session import connect
+from kapfast.cli.enable_cmd import add_arguments, run_steps
 
 NAME = "disable"
 HELP = "stop running tasks"
@@ -16,13 +15,8 @@ EPILOG = """examples:
   kapfast disable '*_alert'"""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ids", nargs="*", metavar="TASK_ID", help="task IDs or glob patterns")
-
-
 def run(args: argparse.Namespace) -> int:
-    if status := check_args(args):
-        return status
-    with connect(args) as client:
-        set_status(client, args.ids, "disabled", "disabling")
-    return 0
+    return run_steps(args, ("disabled", "disabling"))
+
+
+__all__ = ["add_arguments", "run"]

@@ -43,15 +43,16 @@ def set_status(client: Client, patterns: list[str], status: str, verb: str) -> N
                 raise type(exc)(f"{verb} task {task.id}: {exc}") from None
 
 
-def check_args(args: argparse.Namespace) -> int:
+def run_steps(args: argparse.Namespace, *steps: tuple[str, str]) -> int:
+    """Set each (status, verb) of ``steps`` in turn on the tasks ``args.ids`` name (the shared
+    body of enable, disable and reload)."""
     if not args.ids:
         return usage_error(args, "Must pass at least one task ID")
+    with connect(args) as client:
+        for status, verb in steps:
+            set_status(client, args.ids, status, verb)
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    if status := check_args(args):
-        return status
-    with connect(args) as client:
-        set_status(client, args.ids, "enabled", "enabling")
-    return 0
+    return run_steps(args, ("enabled", "enabling"))

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from kapfast.cli.enable_cmd import check_args, set_status
-from kapfast.cli.session import connect
+from kapfast.cli.enable_cmd import add_arguments, run_steps
 
 NAME = "reload"
 HELP = "reload running tasks with their updated definition"
@@ -17,14 +16,8 @@ EPILOG = """examples:
   kapfast reload '*_alert'"""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ids", nargs="*", metavar="TASK_ID", help="task IDs or glob patterns")
-
-
 def run(args: argparse.Namespace) -> int:
-    if status := check_args(args):
-        return status
-    with connect(args) as client:
-        set_status(client, args.ids, "disabled", "disabling")
-        set_status(client, args.ids, "enabled", "enabling")
-    return 0
+    return run_steps(args, ("disabled", "disabling"), ("enabled", "enabling"))
+
+
+__all__ = ["add_arguments", "run"]
