@@ -21,13 +21,6 @@ from typing import Any
 import pytest
 from kapfastd_proc import Kapfastd, alerts, influxdb_config, wait_for
 
-import kapfast.server.engine as engine_loader
-
-pytestmark = pytest.mark.skipif(
-    isinstance(engine_loader.load_task_master(), engine_loader.NoEngine),
-    reason="this build has no task engine (kapfast.engine.master)",
-)
-
 DBRPS = [{"db": "telegraf", "rp": "autogen"}]
 SECOND = 10**9
 

@@ -6,8 +6,6 @@ from collections.abc import Callable
 
 from kapfastd_proc import Kapfastd
 
-import kapfast.server.engine as engine_loader
-
 CPU = """stream
     |from()
         .measurement('cpu')
@@ -16,10 +14,6 @@ CPU = """stream
         .log('/tmp/kapfast-test-alerts.log')
 """
 DBRPS = [{"db": "telegraf", "rp": "autogen"}]
-
-
-def has_engine() -> bool:
-    return not isinstance(engine_loader.load_task_master(), engine_loader.NoEngine)
 
 
 def test_task_crud(kapfastd: Kapfastd) -> None:
@@ -116,15 +110,8 @@ def test_enable_starts_through_the_engine(kapfastd: Kapfastd) -> None:
     task = kapfastd.api("GET", "/tasks/t").json()
     assert task["status"] == "enabled"
     assert task["last-enabled"] != "0001-01-01T00:00:00Z"
-    if has_engine():
-        assert enabled.status == 200, enabled
-        assert task["executing"] is True
-    else:
-        # Without an engine the task stays defined and enabled with the reason it cannot run.
-        assert enabled.status == 400
-        assert "has no task engine" in enabled.json()["error"]
-        assert "has no task engine" in task["error"]
-        assert task["executing"] is False
+    assert enabled.status == 200, enabled
+    assert task["executing"] is True
     disabled = kapfastd.api("PATCH", "/tasks/t", {"status": "disabled"}).json()
     assert disabled["status"] == "disabled" and disabled["executing"] is False and disabled["error"] == ""
 
@@ -205,6 +192,5 @@ def test_definitions_survive_a_crash(kapfastd_factory: Callable[..., Kapfastd]) 
     vars_ = k.api("GET", "/debug/vars").json()
     assert {key: vars_[key] for key in ids_before} == ids_before
     assert vars_["num_tasks"] == 5 and vars_["num_enabled_tasks"] == 1
-    if has_engine():
-        assert k.api("GET", "/tasks/t1").json()["executing"] is True
+    assert k.api("GET", "/tasks/t1").json()["executing"] is True
     k.stop()

@@ -6,7 +6,6 @@ loop or an executor); a task's nodes run inside ``write_points`` of the points t
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from kapfast._native import PointBatch
 from kapfast.clock import Clock, VirtualClock, WallClock
+from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.context import PointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
@@ -48,10 +48,8 @@ class TaskMaster:
         if storage is not None:
             # alert nodes restore and persist their levels here (no re-fire after a restart)
             self.services.setdefault("alert_states", storage.alert_states)
-        registry = _topic_registry()
-        if registry is not None:
-            # one registry for all tasks: named topics are shared, as in Kapacitor
-            self.services.setdefault("alert_topics", registry)
+        # one registry for all tasks: named topics are shared, as in Kapacitor
+        self.services.setdefault("alert_topics", TopicRegistry())
         self.tasks: dict[str, Task] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -196,14 +194,6 @@ class TaskMaster:
             "last": st.last_ns,
         }
         return {"task-stats": task_stats, "node-stats": run.node_stats()}
-
-
-def _topic_registry() -> Any:
-    try:
-        topics = importlib.import_module("kapfast.engine.alert.topics")
-    except ImportError:
-        return None
-    return topics.TopicRegistry()
 
 
 class _PacedClock(VirtualClock):
