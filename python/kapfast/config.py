@@ -57,6 +57,15 @@ class LoggingConfig:
 
 
 @dataclass
+class StatsConfig:
+    # [stats]: kapfastd's own statistics written into its stream every stats-interval
+    enabled: bool = True
+    stats_interval: str = "10s"
+    database: str = "_kapacitor"
+    retention_policy: str = "autogen"
+
+
+@dataclass
 class InfluxDBConfig:
     enabled: bool = True
     name: str = "default"
@@ -91,6 +100,7 @@ class Config:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     influxdb: list[InfluxDBConfig] = field(default_factory=list)
+    stats: StatsConfig = field(default_factory=StatsConfig)
 
     @property
     def data_path(self) -> Path:
@@ -117,6 +127,7 @@ _SECTIONS: dict[str, type] = {
     "storage": StorageConfig,
     "replay": ReplayConfig,
     "logging": LoggingConfig,
+    "stats": StatsConfig,
 }
 _TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy"}
 
@@ -217,6 +228,7 @@ def _validate(cfg: Config) -> None:
         for key in ("timeout", "startup_timeout", "subscriptions_sync_interval"):
             _check_duration(f"[[influxdb]] {ic.name}: {_toml_key(key)}", getattr(ic, key))
     _check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
+    _check_duration("[stats] stats-interval", cfg.stats.stats_interval)
 
 
 _UNITS_NS = {

@@ -10,12 +10,14 @@ import platform
 import re
 import sys
 import time
+from typing import Any
 
 from aiohttp import web
 
 from kapfast import __version__
+from kapfast._native import PointBatch
 from kapfast.clock import Clock, WallClock
-from kapfast.config import Config
+from kapfast.config import Config, parse_go_duration
 from kapfast.errors import RequestError
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server import recordings_api, tasks_api, topics_api
@@ -32,6 +34,7 @@ from kapfast.server.http import (
 )
 from kapfast.server.ids import load_ids
 from kapfast.server.influx import InfluxDBClusters
+from kapfast.server.internal_stats import Stat, StatsService, collect
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.server.write import make_write_handler
@@ -43,6 +46,7 @@ from kapfast.tasks.templates import TemplateService
 
 log = logging.getLogger("kapfast.server")
 TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
+STATS_KEY = web.AppKey("stats", StatsService)
 
 
 def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
@@ -89,6 +93,35 @@ async def ping(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+def internal_stats(st: ServerState) -> list[Stat]:
+    """kapfastd's statistics (``/debug/vars`` and the ``[stats]`` points)."""
+    tasks = st.storage.tasks.find()
+    counts = {
+        "num_tasks": len(tasks),
+        "num_enabled_tasks": sum(t.status == "enabled" for t in tasks),
+        "num_subscriptions": st.influx.num_subscriptions(),
+    }
+    ids = {"cluster_id": st.ids.cluster_id, "server_id": st.ids.server_id, "host": st.config.hostname}
+    return collect(master=st.master, ingress=st.ingress, ids=ids, counts=counts)
+
+
+def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> None:
+    """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too)."""
+    st.ingress.count(db, rp, batch)
+    st.router.write_points(db, rp, batch)
+
+
+def _stat_vars(stats: list[Stat]) -> dict[str, Any]:
+    """The node and edge statistics as /debug/vars keys them (ingress has its own keys)."""
+    out: dict[str, Any] = {}
+    for s in stats:
+        if s.name == "nodes":
+            out[f"nodes:{s.tags['task']}:{s.tags['node']}"] = vars(s)
+        elif s.name == "edges":
+            out[f"edges:{s.tags['task']}:{s.tags['parent']}:{s.tags['child']}"] = vars(s)
+    return out
+
+
 async def debug_vars(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     tasks = st.storage.tasks.find()
@@ -106,6 +139,7 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
         "cmdline": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
         "kapacitor": {
             **st.ingress.expvars(),
+            **_stat_vars(internal_stats(st)),
             "influxdb_out": {
                 "name": "influxdb_out",
                 "tags": {},
@@ -188,6 +222,17 @@ async def on_startup(app: web.Application) -> None:
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     st.influx.start()
+    sc = st.config.stats
+    if sc.enabled:
+        app[STATS_KEY] = StatsService(
+            clock=st.clock,
+            interval_s=parse_go_duration(sc.stats_interval) / 1e9,
+            database=sc.database,
+            retention_policy=sc.retention_policy,
+            source=lambda: internal_stats(st),
+            sink=lambda db, rp, batch: _write_own(st, db, rp, batch),
+        )
+        app[STATS_KEY].start()
     if callable(getattr(st.master, "tick", None)):
         app[TICKER_KEY] = asyncio.get_running_loop().create_task(_tick(st))
 
@@ -209,6 +254,9 @@ async def on_cleanup(app: web.Application) -> None:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
+    stats = app.get(STATS_KEY)
+    if stats is not None:
+        await stats.close()
     await st.recordings.close()
     await st.replays.close()
     if isinstance(st.tasks.runner, BatchRunner):
