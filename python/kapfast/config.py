@@ -66,6 +66,13 @@ class StatsConfig:
 
 
 @dataclass
+class LoadConfig:
+    # [load]: tasks, templates and topic handlers defined by files, (re)loaded at start and SIGHUP
+    enabled: bool = False
+    dir: str = "/etc/kapacitor/load"
+
+
+@dataclass
 class InfluxDBConfig:
     enabled: bool = True
     name: str = "default"
@@ -101,6 +108,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     influxdb: list[InfluxDBConfig] = field(default_factory=list)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    load: LoadConfig = field(default_factory=LoadConfig)
 
     @property
     def data_path(self) -> Path:
@@ -128,6 +136,7 @@ _SECTIONS: dict[str, type] = {
     "replay": ReplayConfig,
     "logging": LoggingConfig,
     "stats": StatsConfig,
+    "load": LoadConfig,
 }
 _TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy"}
 

@@ -8,8 +8,10 @@ import logging
 import os
 import platform
 import re
+import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +41,7 @@ from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.server.write import make_write_handler
 from kapfast.storage import Storage
+from kapfast.tasks.load import LoadService
 from kapfast.tasks.recordings import RecordingService
 from kapfast.tasks.replays import ReplayService
 from kapfast.tasks.service import TaskService
@@ -47,6 +50,7 @@ from kapfast.tasks.templates import TemplateService
 log = logging.getLogger("kapfast.server")
 TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
 STATS_KEY = web.AppKey("stats", StatsService)
+LOAD_KEY = web.AppKey("load", LoadService)
 
 
 def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
@@ -222,6 +226,13 @@ async def on_startup(app: web.Application) -> None:
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     st.influx.start()
+    if st.config.load.enabled:
+        loader = LoadService(Path(st.config.load.dir), st.storage, st.tasks, st.templates)
+        app[LOAD_KEY] = loader
+        loader.load()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # kapacitord reloads the load directory on SIGHUP (only possible in the main thread)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, loader.load)
     sc = st.config.stats
     if sc.enabled:
         app[STATS_KEY] = StatsService(

@@ -74,6 +74,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX alert_states_by_task ON alert_states (task, node);
     """,
+    # [load]: what the load directory defined, so that a file removed later removes its item
+    """
+    CREATE TABLE load_items (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    """,
 )
 
 

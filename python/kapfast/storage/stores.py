@@ -270,6 +270,24 @@ class AlertStateStore:
         return AlertState(**dict(r))
 
 
+class LoadItemStore:
+    """The tasks, templates and topic handlers the ``[load]`` directory defined, by kind."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, kind: str, ident: str) -> None:
+        with self.db.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO load_items (kind, id) VALUES (?, ?)", (kind, ident))
+
+    def remove(self, kind: str, ident: str) -> None:
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM load_items WHERE kind = ? AND id = ?", (kind, ident))
+
+    def ids(self, kind: str) -> list[str]:
+        return [r[0] for r in self.db.query("SELECT id FROM load_items WHERE kind = ? ORDER BY id", (kind,))]
+
+
 class Storage:
     """All stores over one database file."""
 
@@ -280,6 +298,7 @@ class Storage:
         self.recordings = RecordingStore(self.db)
         self.replays = ReplayStore(self.db)
         self.alert_states = AlertStateStore(self.db)
+        self.load_items = LoadItemStore(self.db)
 
     def close(self) -> None:
         self.db.close()

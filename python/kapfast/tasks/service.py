@@ -66,11 +66,22 @@ def compile_task(rec: TaskRecord) -> Pipeline:
         pipeline = compile_script(rec.script, vars=rec.vars or None, source="")
     except InputError as exc:
         raise RequestError(f"invalid TICKscript: {exc}") from None
-    if pipeline.dbrps and rec.dbrps:
+    # A stored task keeps its script's dbrps (as Kapacitor stores them), so equal sets are fine.
+    if pipeline.dbrps and rec.dbrps and {(d.db, d.rp) for d in rec.dbrps} != set(pipeline.dbrps):
         raise RequestError("invalid TICKscript: cannot specify dbrp in both implicitly and explicitly")
     if not pipeline.dbrps and not rec.dbrps:
         raise RequestError("must provide at least one database and retention policy.")
     return pipeline
+
+
+def _take_script_dbrps(rec: TaskRecord, pipeline: Pipeline, *, explicit: bool) -> None:
+    """Store the script's ``dbrp`` statements as the task's dbrps (Kapacitor lists them in the
+    task); dbrps given in the request as well as in the script are an error, as in Kapacitor."""
+    if not pipeline.dbrps:
+        return
+    if explicit:
+        raise RequestError("invalid TICKscript: cannot specify dbrp in both implicitly and explicitly")
+    rec.dbrps = [DBRP(db, rp) for db, rp in pipeline.dbrps]
 
 
 def effective_dbrps(rec: TaskRecord, pipeline: Pipeline) -> list[DBRP]:
@@ -128,6 +139,7 @@ class TaskService:
             last_enabled=now if status == "enabled" else 0,
         )
         pipeline = compile_task(rec)
+        _take_script_dbrps(rec, pipeline, explicit=bool(rec.dbrps))
         # The type always follows the script, as Kapacitor re-derives it.
         rec.type = pipeline.task_type
         self.storage.tasks.put(rec)
@@ -159,7 +171,18 @@ class TaskService:
             rec.vars = parse_vars(opts["vars"])
         if opts.get("status"):
             rec.status = _status(opts["status"])
-        pipeline = compile_task(rec)
+        explicit = opts.get("dbrps") is not None and bool(rec.dbrps)
+        if not explicit and (opts.get("script") or template_id):
+            # the new script's dbrp statements decide; without any, the task keeps its list
+            kept, rec.dbrps = rec.dbrps, []
+            try:
+                pipeline = compile_task(rec)
+            except RequestError:
+                rec.dbrps = kept
+                pipeline = compile_task(rec)
+        else:
+            pipeline = compile_task(rec)
+        _take_script_dbrps(rec, pipeline, explicit=explicit)
         rec.type = pipeline.task_type
         now = self.clock.now_ns()
         rec.modified = now
