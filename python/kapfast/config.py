@@ -16,6 +16,7 @@ or ``KAPACITOR_HTTP_BIND_ADDRESS``; list sections take an index (``KAPACITOR_INF
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import os
 import re
 import tomllib
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kapfast.errors import ConfigError
+from kapfast.tick.registry import DEADMAN_ID, DEADMAN_MESSAGE
 
 DEFAULT_DATA_DIR = "~/.kapfast"
 DEFAULT_BIND = "127.0.0.1:9092"
@@ -73,6 +75,16 @@ class LoadConfig:
 
 
 @dataclass
+class DeadmanConfig:
+    # [deadman]: the id/message of every .deadman() alert; `global` gives every task one
+    global_: bool = False
+    threshold: float = 0.0
+    interval: str = "10s"
+    id: str = DEADMAN_ID
+    message: str = DEADMAN_MESSAGE
+
+
+@dataclass
 class InfluxDBConfig:
     enabled: bool = True
     name: str = "default"
@@ -109,6 +121,7 @@ class Config:
     influxdb: list[InfluxDBConfig] = field(default_factory=list)
     stats: StatsConfig = field(default_factory=StatsConfig)
     load: LoadConfig = field(default_factory=LoadConfig)
+    deadman: DeadmanConfig = field(default_factory=DeadmanConfig)
 
     @property
     def data_path(self) -> Path:
@@ -137,17 +150,19 @@ _SECTIONS: dict[str, type] = {
     "logging": LoggingConfig,
     "stats": StatsConfig,
     "load": LoadConfig,
+    "deadman": DeadmanConfig,
 }
 _TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy"}
 
 
 def _attr(key: str) -> str:
-    return key.replace("-", "_")
+    attr = key.replace("-", "_")
+    return attr + "_" if keyword.iskeyword(attr) else attr  # `global`, `from`
 
 
 def _toml_key(attr: str) -> str:
     # `data_dir` is spelled with an underscore in kapacitord's file; every other key uses dashes.
-    return attr if attr == "data_dir" else attr.replace("_", "-")
+    return attr if attr == "data_dir" else attr.rstrip("_").replace("_", "-")
 
 
 def _coerce(where: str, current: Any, value: Any) -> Any:
@@ -160,6 +175,10 @@ def _coerce(where: str, current: Any, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
+    if isinstance(current, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
     if isinstance(current, str):
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -238,6 +257,7 @@ def _validate(cfg: Config) -> None:
             _check_duration(f"[[influxdb]] {ic.name}: {_toml_key(key)}", getattr(ic, key))
     _check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
     _check_duration("[stats] stats-interval", cfg.stats.stats_interval)
+    _check_duration("[deadman] interval", cfg.deadman.interval)
 
 
 _UNITS_NS = {
@@ -303,6 +323,11 @@ def _parse_env_value(current: Any, raw: str, name: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{name}: expected an integer") from None
+    if isinstance(current, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number") from None
     if isinstance(current, list):
         return [s.strip() for s in raw.split(",") if s.strip()]
     return raw
@@ -363,6 +388,8 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
+    if isinstance(v, float):
+        return repr(v)
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, list):

@@ -46,6 +46,7 @@ from kapfast.tasks.recordings import RecordingService
 from kapfast.tasks.replays import ReplayService
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
+from kapfast.tick.registry import DeadmanDefaults
 
 log = logging.getLogger("kapfast.server")
 TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
@@ -74,8 +75,19 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             services={"storage": storage, "alert_states": storage.alert_states},
         )
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
-    tasks = TaskService(storage, BatchRunner(master, influx if influx.configs else None, clock), clock)
+    dc = cfg.deadman
+    deadman = DeadmanDefaults(
+        global_=dc.global_,
+        threshold=dc.threshold,
+        interval_ns=parse_go_duration(dc.interval),
+        id=dc.id,
+        message=dc.message,
+    )
+    runner = BatchRunner(master, influx if influx.configs else None, clock)
+    tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
+    replays = ReplayService(storage, master, clock, recordings)
+    replays.deadman = deadman
     return ServerState(
         config=cfg,
         ids=ids,
@@ -85,7 +97,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         tasks=tasks,
         templates=TemplateService(storage, tasks, clock),
         recordings=recordings,
-        replays=ReplayService(storage, master, clock, recordings),
+        replays=replays,
         influx=influx,
         writer=writer,
         router=Router(master, recordings),  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from kapfast.tasks.ids import new_or_valid_id
 from kapfast.tasks.recordings import EXTENSIONS, FillJob, RecordingService
 from kapfast.tasks.service import API_BASE, compile_task
 from kapfast.tick import Pipeline
+from kapfast.tick.registry import DeadmanDefaults
 from kapfast.timefmt import api_time
 
 log = logging.getLogger("kapfast.replays")
@@ -82,6 +83,7 @@ class ReplayService:
         self.engine = engine
         self.clock = clock
         self.recordings = recordings
+        self.deadman: DeadmanDefaults | None = None  # [deadman]: replays build tasks as live ones
         self._jobs: dict[str, asyncio.Task[None]] = {}
 
     def open(self) -> None:
@@ -115,7 +117,7 @@ class ReplayService:
         recording = self.storage.recordings.get(rec_id)
         if recording.status != "finished":
             raise RequestError(f"recording {rec_id} is {recording.status}, it cannot be replayed")
-        pipeline = compile_task(task)
+        pipeline = compile_task(task, self.deadman)
         if pipeline.task_type != recording.type:
             raise RequestError(
                 f"cannot replay a {recording.type} recording into {pipeline.task_type} task {task_id}"
@@ -135,7 +137,7 @@ class ReplayService:
     def create_from_query(self, opts: Mapping[str, Any]) -> ReplayRecord:
         """``POST /replays/query``: run a query and replay its result into the task."""
         ident, task, clock, recording_time = self._common(opts)
-        kind = compile_task(task).task_type
+        kind = compile_task(task, self.deadman).task_type
         fill = self._recordings().query_job(opts, kind)
         return self._replay_fetched(ident, task, clock, recording_time, kind, fill)
 
@@ -161,7 +163,7 @@ class ReplayService:
                 except (KapfastError, OSError, ValueError) as exc:
                     self._finish(rep, f"querying InfluxDB failed: {exc}", {})
                     return
-                await self._run(rep, task, compile_task(task), recording)
+                await self._run(rep, task, compile_task(task, self.deadman), recording)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)

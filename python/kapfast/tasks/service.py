@@ -18,6 +18,7 @@ from kapfast.errors import InputError, NotFoundError, RequestError
 from kapfast.storage import DBRP, Storage, TaskRecord
 from kapfast.tasks.ids import new_or_valid_id, valid_id
 from kapfast.tick import Pipeline, compile_script, format_script
+from kapfast.tick.registry import DeadmanDefaults
 from kapfast.timefmt import api_time
 
 API_BASE = "/kapacitor/v1"
@@ -60,10 +61,11 @@ def parse_vars(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
-def compile_task(rec: TaskRecord) -> Pipeline:
-    """Compile a task's script with its vars; 400-class errors name line and column."""
+def compile_task(rec: TaskRecord, deadman: DeadmanDefaults | None = None) -> Pipeline:
+    """Compile a task's script with its vars (and ``[deadman]`` settings); 400-class errors name
+    line and column."""
     try:
-        pipeline = compile_script(rec.script, vars=rec.vars or None, source="")
+        pipeline = compile_script(rec.script, vars=rec.vars or None, source="", deadman=deadman)
     except InputError as exc:
         raise RequestError(f"invalid TICKscript: {exc}") from None
     # A stored task keeps its script's dbrps (as Kapacitor stores them), so equal sets are fine.
@@ -96,10 +98,16 @@ def _status(raw: Any) -> str:
 
 
 class TaskService:
-    def __init__(self, storage: Storage, runner: TaskRunner, clock: Clock) -> None:
+    def __init__(
+        self, storage: Storage, runner: TaskRunner, clock: Clock, deadman: DeadmanDefaults | None = None
+    ) -> None:
         self.storage = storage
         self.runner = runner
         self.clock = clock
+        self.deadman = deadman  # [deadman]: every .deadman()'s id/message, and a global one
+
+    def compile(self, rec: TaskRecord) -> Pipeline:
+        return compile_task(rec, self.deadman)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -138,7 +146,7 @@ class TaskService:
             modified=now,
             last_enabled=now if status == "enabled" else 0,
         )
-        pipeline = compile_task(rec)
+        pipeline = self.compile(rec)
         _take_script_dbrps(rec, pipeline, explicit=bool(rec.dbrps))
         # The type always follows the script, as Kapacitor re-derives it.
         rec.type = pipeline.task_type
@@ -176,12 +184,12 @@ class TaskService:
             # the new script's dbrp statements decide; without any, the task keeps its list
             kept, rec.dbrps = rec.dbrps, []
             try:
-                pipeline = compile_task(rec)
+                pipeline = self.compile(rec)
             except RequestError:
                 rec.dbrps = kept
-                pipeline = compile_task(rec)
+                pipeline = self.compile(rec)
         else:
-            pipeline = compile_task(rec)
+            pipeline = self.compile(rec)
         _take_script_dbrps(rec, pipeline, explicit=explicit)
         rec.type = pipeline.task_type
         now = self.clock.now_ns()
@@ -226,7 +234,7 @@ class TaskService:
             if rec.status != "enabled":
                 continue
             try:
-                self._start(rec, compile_task(rec))
+                self._start(rec, self.compile(rec))
             except RequestError as exc:
                 log.error("task %s did not start: %s", rec.id, exc)
                 if not rec.error:
@@ -242,7 +250,7 @@ class TaskService:
         for rec in self.storage.tasks.using_template(template_id):
             rec.script = script
             rec.modified = self.clock.now_ns()
-            pipeline = compile_task(rec)
+            pipeline = self.compile(rec)
             rec.type = pipeline.task_type
             if self.runner.is_executing(rec.id):
                 self.runner.stop(rec.id)

@@ -35,12 +35,11 @@ from kapfast.tick.pipeline import (
 )
 from kapfast.tick.registry import (
     BATCH,
-    DEADMAN_ID,
-    DEADMAN_MESSAGE,
     NODES,
     NONE,
     SAME,
     STREAM,
+    DeadmanDefaults,
     Method,
     NodeSpec,
     chain_method,
@@ -58,8 +57,10 @@ class Compiler:
         supplied: Mapping[str, SuppliedVar],
         task_type: str | None,
         template: bool = False,
+        deadman: DeadmanDefaults | None = None,
     ) -> None:
         self.text = text
+        self.deadman = deadman or DeadmanDefaults()
         self.source = source
         # a template may leave typed vars without a value: a placeholder stands in for them
         self.template = template
@@ -103,6 +104,11 @@ class Compiler:
             self.scope[task_type] = NodeVal(src)
         for stmt in program.statements:
             self._statement(stmt)
+        if task_type is not None and self.deadman.global_ and not self.template:
+            # [deadman] global: every task watches its source, added after the script's nodes
+            at = ast.Function(pos=0, line=1, col=1, kind="chain", name="deadman", args=[])
+            interval = Duration(self.deadman.interval_ns)
+            self._deadman(self.scope[task_type].node, [self.deadman.threshold, interval], at)
         if task_type is None:
             # checked last so that errors in the statements themselves are reported first
             self.fail(
@@ -639,8 +645,10 @@ class Compiler:
             crit = lambda_ast.binary("AND", crit, extra.tree)
             text = f"{text} AND {extra.text}"
         alert.properties["crit"] = Lambda(crit, text)
-        alert.properties["id"] = DEADMAN_ID.replace("NODE_NAME", of.name, 1)
-        alert.properties["message"] = DEADMAN_MESSAGE.replace("INTERVAL", duration_string(interval.ns), 1)
+        alert.properties["id"] = self.deadman.id.replace("NODE_NAME", of.name, 1)
+        alert.properties["message"] = self.deadman.message.replace(
+            "INTERVAL", duration_string(interval.ns), 1
+        )
         return NodeVal(alert)
 
     # -- whole-pipeline checks --------------------------------------------------------------------
@@ -697,12 +705,14 @@ def compile_script(
     vars: dict[str, Any] | None = None,
     task_type: str | None = None,
     source: str = "",
+    deadman: DeadmanDefaults | None = None,
 ) -> Pipeline:
-    """Compile a TICKscript into a pipeline description; raises TickScriptError when invalid."""
+    """Compile a TICKscript into a pipeline description; raises TickScriptError when invalid.
+    ``deadman`` carries kapacitord's ``[deadman]`` settings (defaults: Kapacitor's)."""
     if task_type not in (None, STREAM, BATCH):
         raise TickScriptError(f"invalid task type {task_type!r}: use stream or batch", source=source)
     supplied = parse_vars(vars or {}, source)
-    return Compiler(text, source, supplied, task_type).compile()
+    return Compiler(text, source, supplied, task_type, deadman=deadman).compile()
 
 
 __all__ = ["Compiler", "compile_script", "compile_template"]

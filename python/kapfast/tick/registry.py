@@ -698,6 +698,18 @@ DEADMAN_MESSAGE = (
 )
 
 
+@dataclass(frozen=True)
+class DeadmanDefaults:
+    """kapacitord's ``[deadman]`` section: the id/message of every ``.deadman()`` alert and, with
+    ``global_``, a deadman of ``threshold`` points per ``interval_ns`` on every task's source."""
+
+    global_: bool = False
+    threshold: float = 0.0
+    interval_ns: int = 10_000_000_000
+    id: str = DEADMAN_ID
+    message: str = DEADMAN_MESSAGE
+
+
 def chain_methods(spec: NodeSpec) -> tuple[str, ...]:
     """Names of the chain methods allowed on a node of this kind."""
     if spec.only_chains:
