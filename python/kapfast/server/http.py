@@ -55,9 +55,15 @@ async def headers_and_errors(request: web.Request, handler: Handler) -> web.Stre
             resp = json_error(exc.status, (reason or "").strip())
         else:
             resp = exc
+    if not resp.prepared:  # a stream (logs, backup) set its headers before sending them
+        kapacitor_headers(resp)
+    return resp
+
+
+def kapacitor_headers(resp: web.StreamResponse) -> None:
+    """The headers every answer carries: ``X-Kapacitor-Version`` and a time-UUID ``Request-Id``."""
     resp.headers["X-Kapacitor-Version"] = __version__
     resp.headers["Request-Id"] = str(uuid.uuid1())
-    return resp
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
