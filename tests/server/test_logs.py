@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from kapfastd_proc import Kapfastd
 
-from kapfast.logs import LogBroker, LogEntry, LogFilter, LogfmtFormatter, entry_of, tags_of_logger, tagged
+from kapfast.logs import LogBroker, LogEntry, LogFilter, LogfmtFormatter, entry_of, tagged, tags_of_logger
 
 # ---- in-process: tags, filters, formats -------------------------------------------------------
 
