@@ -28,6 +28,7 @@ from kapfast import config as configmod
 from kapfast.errors import ConfigError, KapfastError
 from kapfast.logs import LogfmtFormatter, parse_level
 from kapfast.server.app import build_app, build_state
+from kapfast.server.http import AccessLogger
 
 log = logging.getLogger("kapfastd")
 
@@ -71,7 +72,9 @@ async def _serve(cfg: configmod.Config) -> None:
     state = build_state(cfg)
     app = build_app(state)
     runner = web.AppRunner(
-        app, access_log=logging.getLogger("kapfast.http") if cfg.http.log_enabled else None
+        app,
+        access_log=logging.getLogger("kapfast.http") if cfg.http.log_enabled else None,
+        access_log_class=AccessLogger,
     )
     await runner.setup()
     host, _, port = cfg.http.bind_address.rpartition(":")

@@ -63,7 +63,7 @@ def test_kapacitord_flags_and_config_path_variable(tmp_path: Path) -> None:
     cfg = tmp_path / "kapacitor.conf"
     cfg.write_text(
         f'hostname = "from-file"\ndata_dir = "{tmp_path / "data"}"\n'
-        f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
+        f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = true\n'
         '[logging]\n  level = "ERROR"\n'
     )
     pidfile = tmp_path / "kapfastd.pid"
@@ -101,6 +101,14 @@ def test_kapacitord_flags_and_config_path_variable(tmp_path: Path) -> None:
             what="the listening line in the log file",
         )
         assert " lvl=info " in line and "service=run" in line and "hostname=from-flag" in line
+        # [http] log-enabled: one structured line per request
+        access = wait_for(
+            lambda: next((ln for ln in logfile.read_text().splitlines() if "/debug/vars" in ln), None),
+            what="the access line of GET /debug/vars",
+        )
+        assert 'msg="http request" service=http host=127.0.0.1 username=- method=GET' in access
+        assert "uri=/kapacitor/v1/debug/vars protocol=HTTP/1.1 status=200" in access
+        assert "request-id=" in access and "duration=" in access
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)

@@ -244,11 +244,22 @@ class InfluxDBWriter:
         except InfluxDBError as exc:
             retry = exc.status is None or exc.status >= 500
             log.warning(
-                "influxDBOut: write to %s.%s failed%s: %s", db, rp, " (retrying)" if retry else "", exc
+                "influxDBOut: write to %s.%s failed%s: %s",
+                db,
+                rp,
+                " (retrying)" if retry else "",
+                exc,
+                extra={"tags": {"cluster": cluster, "db": db, "rp": rp}},
             )
             return False, retry
         except KapfastError as exc:
-            log.warning("influxDBOut: write to %s.%s failed: %s", db, rp, exc)
+            log.warning(
+                "influxDBOut: write to %s.%s failed: %s",
+                db,
+                rp,
+                exc,
+                extra={"tags": {"cluster": cluster, "db": db, "rp": rp}},
+            )
             return False, False
         return True, False
 

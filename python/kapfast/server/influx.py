@@ -146,7 +146,13 @@ class InfluxDBClusters:
             self.managers[ic.name] = mgr
             interval = _seconds(ic.subscriptions_sync_interval, "subscriptions-sync-interval") or 60.0
             self._tasks.append(asyncio.get_running_loop().create_task(mgr.run(interval, self._stop)))
-            log.info("InfluxDB %s: subscription %s -> %s", ic.name, mgr.name, mgr.destination)
+            log.info(
+                "InfluxDB %s: subscription %s -> %s",
+                ic.name,
+                mgr.name,
+                mgr.destination,
+                extra={"tags": {"cluster": ic.name}},
+            )
 
     def trigger(self) -> None:
         """Re-link subscriptions now (``POST /kapacitor/v1/subscriptions``)."""
