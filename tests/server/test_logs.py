@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from kapfastd_proc import Kapfastd
+from kapfastd_proc import Kapfastd, wait_for
 
 from kapfast.logs import LogBroker, LogEntry, LogFilter, LogfmtFormatter, entry_of, tagged, tags_of_logger
 
@@ -279,3 +279,14 @@ def test_streams_end_when_the_server_stops(kapfastd: Kapfastd) -> None:
         assert r.ended.wait(10)
     finally:
         r.close()
+
+
+def test_a_quiet_stream_ends_when_its_reader_goes(kapfastd: Kapfastd) -> None:
+    r = Reader(kapfastd, "task=never_logs")
+    wait_for(
+        lambda: 'msg="log stream opened" service=logs filter="task=never_logs"' in kapfastd.log_tail(), 5
+    )
+    r.close()
+    wait_for(
+        lambda: 'msg="log stream closed" service=logs filter="task=never_logs"' in kapfastd.log_tail(), 5
+    )

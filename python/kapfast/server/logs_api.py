@@ -9,6 +9,7 @@ logfmt lines otherwise. Only lines at or above the server's log level exist to b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -19,6 +20,9 @@ from kapfast.logs import LogBroker, LogEntry, LogFilter, timestamp
 from kapfast.server.http import PREVIEW, kapacitor_headers
 
 BROKER_KEY = web.AppKey("log_broker", LogBroker)
+#: How often an idle stream checks that its reader is still connected.
+CHECK_CLIENT_S = 1.0
+log = logging.getLogger("kapfast.logs")
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -41,30 +45,42 @@ async def stream_logs(request: web.Request) -> web.StreamResponse:
     resp.enable_chunked_encoding()
     kapacitor_headers(resp)
     stream = broker.open(flt)
+    log.debug("log stream opened", extra={"tags": {"filter": request.query_string}})
     try:
         await resp.prepare(request)
-        while True:
-            entry = await stream.queue.get()
+        ended = False
+        while not ended:
+            try:
+                entry = await asyncio.wait_for(stream.queue.get(), CHECK_CLIENT_S)
+            except TimeoutError:
+                # No line for a while: stop if the reader went away (aiohttp does not cancel a
+                # handler whose client disconnected), so a quiet filter cannot hold a stream open.
+                if request.transport is None or request.transport.is_closing():
+                    break
+                continue
             lines = []
             if stream.dropped:
                 lines.append(_dropped(stream.dropped, entry))
                 stream.dropped = 0
             if entry is None:
-                break
-            lines.append(entry)
+                ended = True
+            else:
+                lines.append(entry)
             # Write what is already queued in the same chunk: fewer syscalls when the log is busy.
-            while not stream.queue.empty() and len(lines) < 256:
+            while not ended and not stream.queue.empty() and len(lines) < 256:
                 nxt = stream.queue.get_nowait()
                 if nxt is None:
-                    stream.queue.put_nowait(None)
-                    break
-                lines.append(nxt)
-            text = "".join((e.json() if as_json else e.logfmt()) + "\n" for e in lines)
-            await resp.write(text.encode())
+                    ended = True
+                else:
+                    lines.append(nxt)
+            if lines:
+                text = "".join((e.json() if as_json else e.logfmt()) + "\n" for e in lines)
+                await resp.write(text.encode())
     except (ConnectionResetError, ConnectionError):
         pass  # the reader went away: that is how a log stream normally ends
     finally:
         broker.close_stream(stream)
+        log.debug("log stream closed", extra={"tags": {"filter": request.query_string}})
     return resp
 
 
