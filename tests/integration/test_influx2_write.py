@@ -283,6 +283,7 @@ def test_kapfastd_writes_to_influxdb2_buckets(
         other = wait_for(lambda: second.writes, what="a write to the cluster chosen by .cluster()")
         assert other[0].bucket == "everything"
         assert "treated as InfluxDB 2.x, which has no subscriptions" in server.log_tail()
+        assert wait_for(lambda: "answers (version v2.7.0)" in server.log_tail(), what="the 2.x probe")
         task = server.api("GET", "/tasks/to_main").json()
         stats = json.dumps(task["stats"])
         assert '"points_written": 1' in stats, stats

@@ -56,4 +56,5 @@ async def storage_backup(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_get(f"{prefix}/storage/backup", storage_backup)
+    # GET only: HEAD would take a snapshot to send nothing of it.
+    app.router.add_get(f"{prefix}/storage/backup", storage_backup, allow_head=False)

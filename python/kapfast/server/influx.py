@@ -133,7 +133,9 @@ class InfluxDBClusters:
                     "InfluxDB %s has a token: treated as InfluxDB 2.x, which has no subscriptions; "
                     "none made (send data to kapfastd's /write, e.g. from Telegraf)",
                     ic.name,
+                    extra={"tags": {"cluster": ic.name}},
                 )
+                self._tasks.append(asyncio.get_running_loop().create_task(self._probe(ic)))
                 continue
             watched: Watched = _dbrps(ic.subscriptions) if ic.subscriptions else "all"
             mgr = SubscriptionManager(
@@ -151,6 +153,22 @@ class InfluxDBClusters:
                 ic.name,
                 mgr.name,
                 mgr.destination,
+                extra={"tags": {"cluster": ic.name}},
+            )
+
+    async def _probe(self, ic: InfluxDBConfig) -> None:
+        """Say once whether a 2.x cluster answers (it has no subscription sync to tell)."""
+        client = self._clients[ic.name]
+        try:
+            version = await client.ping()
+        except Exception as exc:  # only a log line: influxDBOut retries its writes anyway
+            log.warning("InfluxDB %s at %s does not answer: %s", ic.name, client.url, exc)
+        else:
+            log.info(
+                "InfluxDB %s at %s answers (version %s)",
+                ic.name,
+                client.url,
+                version or "unknown",
                 extra={"tags": {"cluster": ic.name}},
             )
 

@@ -101,7 +101,7 @@ async def _end_streams(app: web.Application) -> None:
 def add_routes(app: web.Application, broker: LogBroker) -> None:
     """The log stream exists only under the preview prefix, as in Kapacitor."""
     app[BROKER_KEY] = broker
-    app.router.add_get(f"{PREVIEW}/logs", stream_logs)
+    app.router.add_get(f"{PREVIEW}/logs", stream_logs, allow_head=False)
     # Streams must end before the server waits for its handlers to finish.
     app.on_shutdown.append(_end_streams)
 
