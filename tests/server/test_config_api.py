@@ -5,12 +5,15 @@ an [[influxdb]] change applied live against a real InfluxDB."""
 from __future__ import annotations
 
 import json
+import tomllib
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from kapfastd_proc import Kapfastd, free_port, wait_for
+
+from kapfast import config
 
 INFLUX = """
 [[influxdb]]
@@ -187,3 +190,39 @@ def test_influxdb_urls_override_applies_live(
     subs = wait_for(ours, what="a subscription made after the override")
     assert subs[0][4] == [f"http://127.0.0.1:{server.port}"]
     assert "config of [influxdb] changed through the API: applied" in server.log_tail()
+
+
+# ---- in-process: the config module's side ---------------------------------------------------------
+
+
+def test_config_override_section_and_skip_flag_in_file_env_and_render() -> None:
+    cfg, warnings = config.from_mapping(
+        {"skip-config-overrides": True, "config-override": {"enabled": False}, "influxdb": [{"token": "t"}]}
+    )
+    assert warnings == []
+    assert cfg.skip_config_overrides is True and cfg.config_override.enabled is False
+    again, _ = config.from_mapping(tomllib.loads(config.render(cfg)))
+    assert again == cfg
+    env = config.apply_env(config.Config(), {"KAPACITOR_CONFIG_OVERRIDE_ENABLED": "false"})
+    assert env.config_override.enabled is False
+    with_skip = config.apply_env(config.Config(), {"KAPFAST_SKIP_CONFIG_OVERRIDES": "true"})
+    assert with_skip.skip_config_overrides is True
+
+
+def test_apply_overrides_leaves_the_base_alone_and_warns_on_stale_ones() -> None:
+    base, _ = config.from_mapping({"influxdb": [{"name": "a", "username": "file"}]})
+    new, warnings = config.apply_overrides(
+        base,
+        [
+            config.Override("influxdb", "a", {"username": "api"}),
+            config.Override("influxdb", "gone", {"username": "x"}),
+            config.Override("influxdb", "b", {"urls": ["http://b:1"], "default": True}, create=True),
+            config.Override("nosuch", "", {"x": 1}),
+        ],
+    )
+    assert base.influxdb[0].username == "file"
+    assert [(i.name, i.username) for i in new.influxdb] == [("a", "api"), ("b", "")]
+    assert warnings == [
+        "config override of [influxdb] 'gone' ignored: no such element",
+        "config override of unknown section [nosuch] ignored",
+    ]
