@@ -190,6 +190,10 @@ def test_influxdb_urls_override_applies_live(
     subs = wait_for(ours, what="a subscription made after the override")
     assert subs[0][4] == [f"http://127.0.0.1:{server.port}"]
     assert "config of [influxdb] changed through the API: applied" in server.log_tail()
+    # subscriptions disabled through the API: ours are dropped, as Kapacitor unlinks them
+    assert post(server, "influxdb/default", {"set": {"disable-subscriptions": True}}).status == 204
+    wait_for(lambda: not ours(), what="our subscription dropped")
+    assert "no longer subscribes: dropped 1 subscription(s)" in server.log_tail()
 
 
 # ---- in-process: the config module's side ---------------------------------------------------------

@@ -12,9 +12,10 @@ validated as a whole before it is stored; it persists in the store and is applie
 every boot (unless ``skip-config-overrides = true``). ``[config-override] enabled = false``
 answers 403 on every path.
 
-What takes effect when: ``[[influxdb]]`` changes apply at once (the cluster's clients and
-subscriptions restart on the new settings); every other section applies at the next restart of
-kapfastd, and the API already shows the new values.
+What takes effect when: ``[[influxdb]]`` changes apply at once (the clusters' clients and
+subscriptions restart on the new settings; a cluster that stops subscribing has ours dropped);
+every other section applies at the next restart of kapfastd, and the API already shows the new
+values.
 """
 
 from __future__ import annotations

@@ -202,12 +202,30 @@ class InfluxDBClusters:
         for w in self._v2.values():
             await w.close()
 
-    async def reconfigure(self, cfg: Config) -> None:
+    async def reconfigure(self, cfg: Config, unlink_timeout_s: float = 10.0) -> None:
         """Restart every cluster on ``cfg``: clients, 2.x writers and subscription managers.
 
-        Subscriptions of a cluster that is gone or disabled stay in its InfluxDB (as on a restart
-        of Kapacitor with that config); a cluster still configured re-syncs at once, which drops
-        and recreates ours where the destination changed."""
+        As Kapacitor does when a cluster is removed or disabled through the config API, our
+        subscriptions on a cluster that no longer subscribes (removed, disabled, subscriptions
+        disabled, or now a 2.x target) are dropped first, best effort. A cluster still subscribing
+        re-syncs at once, which drops and recreates ours where the destination changed."""
+        still = {
+            ic.name for ic in cfg.influxdb if ic.enabled and not ic.disable_subscriptions and not ic.token
+        }
+        for name, mgr in self.managers.items():
+            if name in still:
+                continue
+            try:
+                dropped = await asyncio.wait_for(mgr.unlink_all(), unlink_timeout_s)
+            except Exception as exc:  # InfluxDB down: the subscriptions stay, as after a crash
+                log.warning("InfluxDB %s: cannot drop our subscriptions: %s", name, exc)
+            else:
+                log.info(
+                    "InfluxDB %s no longer subscribes: dropped %d subscription(s)",
+                    name,
+                    len(dropped),
+                    extra={"tags": {"cluster": name}},
+                )
         await self.close()
         self._build(cfg)
         self.start()
