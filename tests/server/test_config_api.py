@@ -11,9 +11,12 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from kapfastd_proc import Kapfastd, free_port, wait_for
 
 from kapfast import config
+from kapfast.client import Client
+from kapfast.errors import NotFoundError, RequestError
 
 INFLUX = """
 [[influxdb]]
@@ -230,3 +233,21 @@ def test_apply_overrides_leaves_the_base_alone_and_warns_on_stale_ones() -> None
         "config override of [influxdb] 'gone' ignored: no such element",
         "config override of unknown section [nosuch] ignored",
     ]
+
+
+def test_python_client_config_methods(kapfastd_factory: Callable[..., Kapfastd]) -> None:
+    server = server_with_influx(kapfastd_factory)
+    with Client(server.url) as c:
+        assert set(c.config()["sections"]) >= {"influxdb"}
+        c.update_config("influxdb", "default", set={"username": "viaclient"})
+        assert c.config("influxdb", "default")["options"]["username"] == "viaclient"
+        c.update_config("influxdb", add={"name": "x", "urls": ["http://127.0.0.1:1"]})
+        assert [e["link"]["href"] for e in c.config("influxdb")["elements"]] == [
+            "/kapacitor/v1/config/influxdb/default",
+            "/kapacitor/v1/config/influxdb/x",
+        ]
+        c.update_config("influxdb", remove=["x"])
+        with pytest.raises(RequestError, match="unknown option 'nope'"):
+            c.update_config("influxdb", "default", set={"nope": 1})
+        with pytest.raises(NotFoundError):
+            c.config("influxdb", "x")
