@@ -16,20 +16,20 @@ status (None when no answer came), which is what the influxDBOut writer's retry 
 from __future__ import annotations
 
 import ssl
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
-from influxdb_client.client.exceptions import InfluxDBError as _LibError
-from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
-from influxdb_client.domain.write_precision import WritePrecision
 
 from kapfast.influxdb.errors import InfluxDBConnectionError, InfluxDBError
 
-# The library types precisions as WritePrecision but its constants are the plain strings.
-_PRECISION: dict[str, WritePrecision] = {
-    k: cast(WritePrecision, v)
-    for k, v in {"n": "ns", "ns": "ns", "u": "us", "us": "us", "ms": "ms", "s": "s"}.items()
-}
+if TYPE_CHECKING:
+    from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+    from influxdb_client.domain.write_precision import WritePrecision
+
+# The library is imported on first use: it costs ~0.4 s, which every `kapfast` command and
+# 1.x-only server would pay for nothing. It types precisions as WritePrecision, whose constants
+# are these plain strings.
+_PRECISION = {"n": "ns", "ns": "ns", "u": "us", "us": "us", "ms": "ms", "s": "s"}
 _TO_SECONDS = {"m": 60, "h": 3600}
 
 
@@ -80,6 +80,8 @@ class InfluxDB2Writer:
     def _get(self) -> InfluxDBClientAsync:
         # Made on first use: the library's aiohttp session belongs to the running loop.
         if self._client is None:
+            from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
             kwargs: dict[str, Any] = {}
             if self._ssl is not None:
                 kwargs["ssl_context"] = self._ssl
@@ -106,10 +108,14 @@ class InfluxDB2Writer:
             raise InfluxDBError(f"invalid precision {precision!r} for InfluxDB 2: use ns, us, ms, s, m or h")
         bucket = self.bucket_for(db, rp)
         api = self._get().write_api()
+        from influxdb_client.client.exceptions import InfluxDBError as LibError
+
+        org = {"org": self.org} if self.org else {}
         try:
-            org = {"org": self.org} if self.org else {}
-            await api.write(bucket=bucket, record=body.rstrip(b"\n"), write_precision=prec, **org)
-        except _LibError as exc:
+            await api.write(
+                bucket=bucket, record=body.rstrip(b"\n"), write_precision=cast("WritePrecision", prec), **org
+            )
+        except LibError as exc:
             status = getattr(exc, "status", None)
             raise InfluxDBError(
                 f"write to bucket {bucket!r} failed: {exc.message}", status=int(status) if status else None
