@@ -13,6 +13,7 @@ Restore is offline, as with Kapacitor: stop kapfastd, put the file in place of `
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from kapfast.server.http import kapacitor_headers
 from kapfast.server.state import STATE_KEY
 
 CHUNK = 1 << 20
+log = logging.getLogger("kapfast.storage")
 
 
 def _snapshot(db_path: Path, backup: Callable[[str], int]) -> tuple[int, int]:
@@ -49,9 +51,13 @@ async def storage_backup(request: web.Request) -> web.StreamResponse:
         resp.headers["Content-Disposition"] = 'attachment; filename="kapfast.db"'
         kapacitor_headers(resp)
         await resp.prepare(request)
-        while chunk := await asyncio.to_thread(fh.read, CHUNK):
-            await resp.write(chunk)
-        await resp.write_eof()
+        try:
+            while chunk := await asyncio.to_thread(fh.read, CHUNK):
+                await resp.write(chunk)
+            await resp.write_eof()
+        except ConnectionError:
+            # The client went away mid-backup; its copy is short, which `kapfast backup` reports.
+            log.info("backup not sent whole: the client went away")
     return resp
 
 
