@@ -134,9 +134,8 @@ _SECTIONS: dict[str, type] = {
     "storage": StorageConfig,
     "replay": ReplayConfig,
     "logging": LoggingConfig,
-    "config-override": ConfigOverrideConfig,
 }
-_TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy", "skip-config-overrides"}
+_TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy"}
 
 
 def _attr(key: str) -> str:
@@ -402,6 +401,9 @@ def render(cfg: Config) -> str:
 # overrides persist in the store and are applied on top of the file (and the environment) at every
 # boot unless `skip-config-overrides = true`. As in Kapacitor, the sections that shape the server
 # itself (where it listens, where its files are, how it logs) are not overridable.
+
+_SECTIONS["config-override"] = ConfigOverrideConfig
+_TOP_LEVEL.add("skip-config-overrides")
 
 _NOT_OVERRIDABLE = frozenset({"http", "storage", "replay", "logging", "config-override"})
 #: The option naming each element of a list section (`[[influxdb]] name = ...`).
