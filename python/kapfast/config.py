@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import re
 import tomllib
@@ -426,14 +427,28 @@ class SectionInfo:
     element_key: str | None
 
 
+def _config_field_types() -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(Config)
+    except Exception:  # an annotation that does not resolve at run time: leave out just that one
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(Config):
+            try:
+                out[f.name] = eval(f.type, globals()) if isinstance(f.type, str) else f.type
+            except Exception:
+                continue
+        return out
+
+
+@functools.cache
 def overridable_sections() -> dict[str, SectionInfo]:
     """Every section of :class:`Config` the config API shows, found from the class itself (so a
-    section added to the config appears without being listed here)."""
-    hints = typing.get_type_hints(Config)
+    section added to the config appears without being listed here). Do not mutate the answer."""
+    hints = _config_field_types()
     out: dict[str, SectionInfo] = {}
     for f in dataclasses.fields(Config):
         name = _toml_key(f.name)
-        if name in _NOT_OVERRIDABLE:
+        if name in _NOT_OVERRIDABLE or f.name not in hints:
             continue
         hint = hints[f.name]
         if dataclasses.is_dataclass(hint) and isinstance(hint, type):
