@@ -17,7 +17,7 @@ from pathlib import Path
 from kapfast.cli.session import connect, usage_error
 
 NAME = "backup"
-HELP = "backup the server's store (tasks, templates, recordings' metadata, alert states) to a file"
+HELP = "backup the server's store to a file (a consistent snapshot, taken live)"
 CLIENT = True
 DESCRIPTION = """Backup the kapfastd store to a file.
 

@@ -8,7 +8,7 @@ import sys
 from kapfast.cli.session import connect, flag, usage_error
 
 NAME = "logs"
-HELP = "follow the server's logs"
+HELP = "follow the server's logs, filtered by tags"
 CLIENT = True
 DESCRIPTION = """Follow the kapfastd log as it is written, until Ctrl-C.
 
