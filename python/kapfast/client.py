@@ -20,6 +20,7 @@ itself is unusable.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import http.client
 import json
@@ -27,7 +28,7 @@ import socket
 import ssl
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, BinaryIO, Literal, Self, TypeVar
 
 import msgspec
 
@@ -37,6 +38,7 @@ from kapfast.timefmt import GO_ZERO_TIME
 
 DEFAULT_URL = "http://localhost:9092"
 BASE_PATH = "/kapacitor/v1"
+PREVIEW_PATH = "/kapacitor/v1preview"
 #: Page size of the list endpoints, as ``kapacitor`` pages through them.
 PAGE_SIZE = 100
 
@@ -680,6 +682,106 @@ class Client:
     def delete_topic_handler(self, topic: str, handler_id: str) -> None:
         self._delete(_handler_path(topic, handler_id))
 
+    # ---- storage, logs and config (serverops) ---------------------------------------------------
+
+    @contextlib.contextmanager
+    def _stream(
+        self,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[http.client.HTTPResponse]:
+        """A GET whose answer is read as it comes, on a connection of its own."""
+        target = self._prefix + path + ("?" + urllib.parse.urlencode(list(query)) if query else "")
+        conn: http.client.HTTPConnection
+        if self._ssl is not None:
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+        try:
+            try:
+                conn.request("GET", target, headers={"User-Agent": "kapfast", **(headers or {})})
+                resp = conn.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                raise ConnectError(f"GET {self._url}{path}: {_reason(exc)}") from None
+            if not 200 <= resp.status < 300:
+                raise _error(resp.status, resp.read())
+            yield resp
+        finally:
+            conn.close()
+
+    def backup(self, out: BinaryIO) -> int:
+        """Copy the server's store (``GET /storage/backup``) to ``out``; the bytes written.
+
+        Raises :class:`ServerError` when fewer bytes arrive than the server announced (as
+        ``kapacitor backup``: ``failed to read entire backup``)."""
+        with self._stream(BASE_PATH + "/storage/backup", timeout=self._timeout) as resp:
+            expected = resp.getheader("Content-Length")
+            written = 0
+            try:
+                while chunk := resp.read(1 << 20):
+                    out.write(chunk)
+                    written += len(chunk)
+            except http.client.IncompleteRead as exc:
+                out.write(exc.partial)
+                written += len(exc.partial)
+            except OSError as exc:
+                raise ConnectError(f"GET {self._url}{BASE_PATH}/storage/backup: {_reason(exc)}") from None
+        if expected is None or not expected.isdigit():
+            raise ServerError("the backup answer has no Content-Length: cannot check it is complete")
+        if written != int(expected):
+            raise ServerError(f"failed to read entire backup: read {written} bytes, expected {expected}")
+        return written
+
+    def logs(self, filters: Sequence[tuple[str, str]] = (), *, as_json: bool = False) -> Iterator[str]:
+        """The server's log lines matching ``filters`` (``[("task", "cpu"), ("lvl", "info+")]``),
+        as they are logged, until the server ends the stream; logfmt, or JSON objects."""
+        headers = {"Content-Type": "application/json"} if as_json else {}
+        with self._stream(PREVIEW_PATH + "/logs", query=filters, headers=headers) as resp:
+            try:
+                while line := resp.readline():
+                    yield line.decode("utf-8", "replace").rstrip("\n")
+            except http.client.IncompleteRead:
+                return  # the server stopped mid-stream
+            except OSError as exc:
+                raise ConnectError(f"GET {self._url}{PREVIEW_PATH}/logs: {_reason(exc)}") from None
+
+    def config(self, section: str = "", element: str | None = None) -> dict[str, Any]:
+        """``GET /config``, ``/config/<section>`` or ``/config/<section>/<element>`` as JSON."""
+        path = BASE_PATH + "/config"
+        if section:
+            path += "/" + urllib.parse.quote(section, safe="")
+            if element is not None:
+                path += "/" + urllib.parse.quote(element, safe="")
+        return _decode(self.request("GET", path)[1], dict[str, Any])
+
+    def update_config(
+        self,
+        section: str,
+        element: str | None = None,
+        *,
+        set: dict[str, Any] | None = None,
+        delete: Sequence[str] = (),
+        add: dict[str, Any] | None = None,
+        remove: Sequence[str] = (),
+    ) -> None:
+        """``POST /config/<section>[/<element>]`` with ``{set, delete, add, remove}``."""
+        path = BASE_PATH + "/config/" + urllib.parse.quote(section, safe="")
+        if element is not None:
+            path += "/" + urllib.parse.quote(element, safe="")
+        body: dict[str, Any] = {}
+        if set:
+            body["set"] = set
+        if delete:
+            body["delete"] = list(delete)
+        if add:
+            body["add"] = add
+        if remove:
+            body["remove"] = list(remove)
+        self.request("POST", path, body=msgspec.json.encode(body))
+
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -754,6 +856,7 @@ __all__ = [
     "DBRP",
     "DEFAULT_URL",
     "PAGE_SIZE",
+    "PREVIEW_PATH",
     "Client",
     "Clock",
     "ConnectError",

@@ -15,11 +15,14 @@ or ``KAPACITOR_HTTP_BIND_ADDRESS``; list sections take an index (``KAPACITOR_INF
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import keyword
 import os
 import re
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +110,18 @@ class InfluxDBConfig:
     http_port: int = 0
     startup_timeout: str = "5m"
     subscriptions_sync_interval: str = "1m"
+    # InfluxDB 2.x (and 1.8+ with auth tokens): `token` is sent as `Authorization: Token ...`;
+    # influxDBOut writes through the v2 API to `bucket` (default "db/rp", the DBRP convention) in `org`.
+    token: str = ""
+    org: str = ""
+    bucket: str = ""
+
+
+@dataclass
+class ConfigOverrideConfig:
+    """``[config-override]``: whether the config API (``/kapacitor/v1/config``) is available."""
+
+    enabled: bool = True
 
 
 @dataclass
@@ -122,6 +137,9 @@ class Config:
     stats: StatsConfig = field(default_factory=StatsConfig)
     load: LoadConfig = field(default_factory=LoadConfig)
     deadman: DeadmanConfig = field(default_factory=DeadmanConfig)
+    # -- config API (serverops) --
+    skip_config_overrides: bool = False
+    config_override: ConfigOverrideConfig = field(default_factory=lambda: ConfigOverrideConfig())
 
     @property
     def data_path(self) -> Path:
@@ -219,7 +237,7 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
         elif key in _SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}] must be a table")
-            _fill(getattr(cfg, key), value, key)
+            _fill(getattr(cfg, _attr(key)), value, key)
         elif key == "influxdb":
             tables = value if isinstance(value, list) else [value]
             for i, table in enumerate(tables):
@@ -339,8 +357,11 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
         setattr(cfg, rest, _parse_env_value(getattr(cfg, rest), raw, name))
         return
     section, _, key = rest.partition("_")
+    for name in _SECTIONS:  # sections named with a dash: KAPACITOR_CONFIG_OVERRIDE_ENABLED
+        if "-" in name and rest.startswith(_attr(name) + "_"):
+            section, key = name, rest[len(name) + 1 :]
     if section in _SECTIONS:
-        obj = getattr(cfg, section)
+        obj = getattr(cfg, _attr(section))
     elif section == "influxdb":
         idx, _, key = key.partition("_")
         if not idx.isdigit():
@@ -411,8 +432,9 @@ def render(cfg: Config) -> str:
     """The config as a TOML document that :func:`load` reads back to the same values."""
     out = [f"hostname = {_toml_value(cfg.hostname)}", f"data_dir = {_toml_value(cfg.data_dir)}"]
     out.append(f"default-retention-policy = {_toml_value(cfg.default_retention_policy)}")
+    out.append(f"skip-config-overrides = {_toml_value(cfg.skip_config_overrides)}")
     for name in _SECTIONS:
-        out += ["", f"[{name}]", *_table_lines(getattr(cfg, name))]
+        out += ["", f"[{name}]", *_table_lines(getattr(cfg, _attr(name)))]
     influx = cfg.influxdb or [InfluxDBConfig(enabled=False)]
     for ic in influx:
         out += ["", "[[influxdb]]", *_table_lines(ic)]
@@ -422,13 +444,175 @@ def render(cfg: Config) -> str:
     return "\n".join(out) + "\n"
 
 
+# ---- the config API's view of the config, and overrides on top of the file (serverops) --------
+#
+# Kapacitor lets the HTTP API override a section's options (`POST /kapacitor/v1/config/...`); the
+# overrides persist in the store and are applied on top of the file (and the environment) at every
+# boot unless `skip-config-overrides = true`. As in Kapacitor, the sections that shape the server
+# itself (where it listens, where its files are, how it logs) are not overridable.
+
+_SECTIONS["config-override"] = ConfigOverrideConfig
+_TOP_LEVEL.add("skip-config-overrides")
+
+_NOT_OVERRIDABLE = frozenset({"http", "storage", "replay", "logging", "config-override"})
+#: The option naming each element of a list section (`[[influxdb]] name = ...`).
+ELEMENT_KEYS: dict[str, str] = {"influxdb": "name", "slack": "workspace", "httppost": "endpoint"}
+#: Secret options: the config API shows whether they are set (true/false), never their value.
+_REDACTED_EVERYWHERE = frozenset({"password", "token", "secret", "shared-secret", "api-key", "auth-token"})
+_REDACTED_IN: dict[str, frozenset[str]] = {
+    "slack": frozenset({"url"}),
+    "httppost": frozenset({"basic-auth"}),
+}
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """One overridable section: its TOML name, element class, and element key (None: one element)."""
+
+    name: str
+    attr: str
+    cls: type
+    element_key: str | None
+
+
+def _config_field_types() -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(Config)
+    except Exception:  # an annotation that does not resolve at run time: leave out just that one
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(Config):
+            try:
+                out[f.name] = eval(f.type, globals()) if isinstance(f.type, str) else f.type
+            except Exception:
+                continue
+        return out
+
+
+@functools.cache
+def overridable_sections() -> dict[str, SectionInfo]:
+    """Every section of :class:`Config` the config API shows, found from the class itself (so a
+    section added to the config appears without being listed here). Do not mutate the answer."""
+    hints = _config_field_types()
+    out: dict[str, SectionInfo] = {}
+    for f in dataclasses.fields(Config):
+        name = _toml_key(f.name)
+        if name in _NOT_OVERRIDABLE or f.name not in hints:
+            continue
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            out[name] = SectionInfo(name, f.name, hint, None)
+        elif typing.get_origin(hint) is list:
+            (item,) = typing.get_args(hint)
+            if dataclasses.is_dataclass(item) and isinstance(item, type):
+                names = {x.name for x in dataclasses.fields(item)}
+                key = ELEMENT_KEYS.get(name, "name" if "name" in names else "")
+                if key not in names:
+                    continue  # a list section without a naming option cannot be addressed
+                out[name] = SectionInfo(name, f.name, item, key)
+    return dict(sorted(out.items()))
+
+
+def redacted_options(section: str, obj: Any) -> list[str]:
+    names = [_toml_key(f.name) for f in dataclasses.fields(obj)]
+    secret = _REDACTED_EVERYWHERE | _REDACTED_IN.get(section, frozenset())
+    return [n for n in names if n in secret]
+
+
+def section_elements(cfg: Config, info: SectionInfo) -> list[tuple[str, Any]]:
+    """(element name, element object) of a section; a single-element section's name is ""."""
+    value = getattr(cfg, info.attr)
+    if info.element_key is None:
+        return [("", value)]
+    return [(str(getattr(e, _attr(info.element_key))), e) for e in value]
+
+
+def element_options(section: str, obj: Any) -> tuple[dict[str, Any], list[str]]:
+    """An element's options by TOML name, secrets replaced by whether they are set, and the list
+    of the redacted names."""
+    redacted = redacted_options(section, obj)
+    opts: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        key = _toml_key(f.name)
+        value = getattr(obj, f.name)
+        opts[key] = bool(value) if key in redacted else copy.deepcopy(value)
+    return opts, redacted
+
+
+@dataclass
+class Override:
+    """One stored override: option values set on an element, or an element added or removed."""
+
+    section: str
+    element: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    create: bool = False
+    delete: bool = False
+
+
+def set_options(section: str, obj: Any, options: Mapping[str, Any]) -> None:
+    """Set options (TOML names, JSON values) on an element, type-checked as the file's are."""
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in options.items():
+        attr = _attr(key)
+        if attr not in names:
+            valid = ", ".join(sorted(_toml_key(n) for n in names))
+            raise ConfigError(f"unknown option {key!r} in [{section}] (valid options: {valid})")
+        current = getattr(obj, attr)
+        if isinstance(current, float) and isinstance(value, int | float) and not isinstance(value, bool):
+            value = float(value)
+        setattr(obj, attr, _coerce(f"[{section}] {key}", current, value))
+
+
+def apply_overrides(base: Config, overrides: list[Override]) -> tuple[Config, list[str]]:
+    """``base`` with ``overrides`` applied (a new config: ``base`` is left as it is), validated; and
+    warnings for overrides that no longer apply (their element left the file)."""
+    cfg = copy.deepcopy(base)
+    sections = overridable_sections()
+    warnings: list[str] = []
+    for ov in overrides:
+        info = sections.get(ov.section)
+        if info is None:
+            warnings.append(f"config override of unknown section [{ov.section}] ignored")
+            continue
+        if info.element_key is None:
+            set_options(ov.section, getattr(cfg, info.attr), ov.options)
+            continue
+        items: list[Any] = getattr(cfg, info.attr)
+        key_attr = _attr(info.element_key)
+        found = [e for e in items if str(getattr(e, key_attr)) == ov.element]
+        if ov.delete:
+            items[:] = [e for e in items if e not in found]
+        elif ov.create:
+            if found:
+                warnings.append(f"config override adds [{ov.section}] {ov.element!r}, which the file has too")
+                continue
+            obj = info.cls()
+            set_options(ov.section, obj, {**ov.options, info.element_key: ov.element})
+            items.append(obj)
+        elif not found:
+            warnings.append(f"config override of [{ov.section}] {ov.element!r} ignored: no such element")
+        else:
+            set_options(ov.section, found[0], ov.options)
+    _validate(cfg)
+    return cfg, warnings
+
+
 __all__ = [
+    "ELEMENT_KEYS",
     "Config",
+    "ConfigOverrideConfig",
     "HTTPConfig",
     "InfluxDBConfig",
     "LoggingConfig",
+    "Override",
+    "SectionInfo",
     "apply_env",
+    "apply_overrides",
+    "element_options",
     "from_mapping",
     "load",
+    "overridable_sections",
     "render",
+    "section_elements",
+    "set_options",
 ]

@@ -25,8 +25,10 @@ from aiohttp import web
 
 from kapfast import __version__
 from kapfast import config as configmod
-from kapfast.errors import KapfastError
+from kapfast.errors import ConfigError, KapfastError
+from kapfast.logs import LogfmtFormatter, parse_level
 from kapfast.server.app import build_app, build_state
+from kapfast.server.http import AccessLogger
 
 log = logging.getLogger("kapfastd")
 
@@ -52,7 +54,7 @@ def _config_path(arg: str | None) -> str | None:
 
 
 def _setup_logging(cfg: configmod.Config) -> None:
-    level = cfg.logging.level.upper()
+    """Structured (logfmt) lines with tags to ``[logging] file``, at ``[logging] level``."""
     handler: logging.Handler
     if cfg.logging.file.upper() in {"", "STDERR"}:
         handler = logging.StreamHandler(sys.stderr)
@@ -60,19 +62,19 @@ def _setup_logging(cfg: configmod.Config) -> None:
         handler = logging.StreamHandler(sys.stdout)
     else:
         handler = logging.FileHandler(cfg.logging.file)
-    handler.setFormatter(
-        logging.Formatter("ts=%(asctime)s lvl=%(levelname)s service=%(name)s msg=%(message)r")
-    )
+    handler.setFormatter(LogfmtFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.CRITICAL + 1 if level == "OFF" else {"WARN": "WARNING"}.get(level, level))
+    root.setLevel(parse_level(cfg.logging.level))
 
 
 async def _serve(cfg: configmod.Config) -> None:
     state = build_state(cfg)
     app = build_app(state)
     runner = web.AppRunner(
-        app, access_log=logging.getLogger("kapfast.http") if cfg.http.log_enabled else None
+        app,
+        access_log=logging.getLogger("kapfast.http") if cfg.http.log_enabled else None,
+        access_log_class=AccessLogger,
     )
     await runner.setup()
     host, _, port = cfg.http.bind_address.rpartition(":")
@@ -82,7 +84,12 @@ async def _serve(cfg: configmod.Config) -> None:
     except OSError:
         await runner.cleanup()
         raise
-    log.info("listening on %s, data dir %s", cfg.http.bind_address, cfg.data_path)
+    log.info(
+        "listening on %s, data dir %s",
+        cfg.http.bind_address,
+        cfg.data_path,
+        extra={"tags": {"version": __version__, "hostname": cfg.hostname}},
+    )
     print(
         f"kapfastd {__version__} listening on http://{host or '0.0.0.0'}:{port}", file=sys.stderr, flush=True
     )
@@ -114,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"kapfastd {__version__}")
         return 0
+    wrote_pidfile = False
     try:
         cfg, warnings = configmod.load(_config_path(args.config))
         if args.hostname:
@@ -121,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.log_file:
             cfg.logging.file = args.log_file
         if args.log_level:
+            try:
+                parse_level(args.log_level)
+            except ValueError as exc:
+                raise ConfigError(f"-log-level: {exc}") from None
             cfg.logging.level = args.log_level
         if args.command == "config":
             sys.stdout.write(configmod.render(cfg))
@@ -129,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for w in warnings:
             log.warning(w)
         if args.pidfile:
-            Path(args.pidfile).write_text(str(os.getpid()))
+            Path(args.pidfile).write_text(f"{os.getpid()}\n")
+            wrote_pidfile = True
         _run_loop(cfg)
     except KapfastError as exc:
         print(f"kapfastd: {exc}", file=sys.stderr)
@@ -138,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kapfastd: {exc}", file=sys.stderr)
         return 1
     finally:
-        if args.pidfile and args.command == "run":
+        if wrote_pidfile:  # never remove a pidfile some other run wrote
             Path(args.pidfile).unlink(missing_ok=True)
     return 0
 

@@ -136,13 +136,25 @@ class SubscriptionManager:
             else:
                 continue
             if await client.drop_subscription(sub.name, sub.db, sub.rp):
-                log.info("dropped InfluxDB subscription %s on %s.%s (%s)", sub.name, sub.db, sub.rp, why)
+                log.info(
+                    "dropped InfluxDB subscription %s on %s.%s (%s)",
+                    sub.name,
+                    sub.db,
+                    sub.rp,
+                    why,
+                    extra={"tags": {"subscription": sub.name, "db": sub.db, "rp": sub.rp}},
+                )
             result.dropped.append((sub.name, sub.db, sub.rp))
         for db, rp in sorted(wanted - have):
             created = await client.create_subscription(self.name, db, rp, self.mode, [self.destination])
             if created:
                 log.info(
-                    "created InfluxDB subscription %s on %s.%s -> %s", self.name, db, rp, self.destination
+                    "created InfluxDB subscription %s on %s.%s -> %s",
+                    self.name,
+                    db,
+                    rp,
+                    self.destination,
+                    extra={"tags": {"subscription": self.name, "db": db, "rp": rp}},
                 )
             result.created.append((db, rp))
         return result
@@ -183,7 +195,12 @@ class SubscriptionManager:
                 self.last_error = str(exc)
                 delay = min(backoff, retry_max_s, interval_s)
                 backoff = min(backoff * 2, retry_max_s)
-                log.warning("InfluxDB subscription sync failed (retrying in %.1fs): %s", delay, exc)
+                log.warning(
+                    "InfluxDB subscription sync failed (retrying in %.1fs): %s",
+                    delay,
+                    exc,
+                    extra={"tags": {"subscription": self.name, "url": self.client.url}},
+                )
             except Exception as exc:  # never fatal: a bug here must not stop ingestion
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 delay = interval_s

@@ -9,6 +9,10 @@ bounded, and the loss is visible (Kapacitor buffers without bound).
 Per-node statistics: a node passes its own :class:`WriteStats` and sees ``points_written`` and
 ``write_errors`` move as its points reach InfluxDB or fail for good (a 4xx answer such as a field
 type conflict is not retried: InfluxDB would answer the same again).
+
+InfluxDB 2.x: for a cluster that ``v2(cluster)`` gives an :class:`~kapfast.influxdb.InfluxDB2Writer`
+(an ``[[influxdb]]`` with a token), the same buffers are sent through the v2 write API to the
+bucket of their db/rp; ``.create()`` does nothing there (2.x buckets are made in InfluxDB).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kapfast.errors import KapfastError, TaskError
-from kapfast.influxdb import InfluxDBClient, InfluxDBError, quote_ident
+from kapfast.influxdb import InfluxDB2Writer, InfluxDBClient, InfluxDBError, quote_ident
 
 log = logging.getLogger("kapfast.influxdb_out")
 
@@ -66,7 +70,8 @@ class _Buffer:
 class InfluxDBWriter:
     """Satisfies ``kapfast.engine.context.PointsWriter``: ``write(cluster, db, rp, body, precision)``.
 
-    ``clients(cluster)`` gives the InfluxDB client of a cluster name (``""`` = the default).
+    ``clients(cluster)`` gives the InfluxDB client of a cluster name (``""`` = the default);
+    ``v2(cluster)``, when given, the InfluxDB 2.x writer of a cluster (None for a 1.x one).
     """
 
     def __init__(
@@ -78,8 +83,10 @@ class InfluxDBWriter:
         max_buffered_points: int = 1_000_000,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
+        v2: Callable[[str], InfluxDB2Writer | None] | None = None,
     ) -> None:
         self._clients = clients
+        self._v2 = v2
         self.buffer_points = buffer_points
         self.flush_interval_s = flush_interval_s
         self.max_buffered_points = max_buffered_points
@@ -168,8 +175,11 @@ class InfluxDBWriter:
         job.add_done_callback(lambda j: j.exception() if not j.cancelled() else None)
 
     async def _create(self, cluster: str, db: str, rp: str) -> None:
-        client = self._clients(cluster)
         try:
+            if self._v2 is not None and self._v2(cluster) is not None:
+                log.info("influxDBOut: .create() skipped for InfluxDB 2.x: create bucket %s/%s there", db, rp)
+                return
+            client = self._clients(cluster)
             await client.create_database(db)
             if rp and rp != "autogen":
                 rp_q, db_q = quote_ident(rp), quote_ident(db)
@@ -225,16 +235,31 @@ class InfluxDBWriter:
         """(sent, worth retrying)."""
         cluster, db, rp, precision = dest
         try:
-            client = self._clients(cluster)
-            await client.write(db, rp or None, b"".join(p.body for p in batch), precision=precision)
+            v2 = self._v2(cluster) if self._v2 is not None else None
+            body = b"".join(p.body for p in batch)
+            if v2 is not None:
+                await v2.write(db, rp, body, precision)
+            else:
+                await self._clients(cluster).write(db, rp or None, body, precision=precision)
         except InfluxDBError as exc:
             retry = exc.status is None or exc.status >= 500
             log.warning(
-                "influxDBOut: write to %s.%s failed%s: %s", db, rp, " (retrying)" if retry else "", exc
+                "influxDBOut: write to %s.%s failed%s: %s",
+                db,
+                rp,
+                " (retrying)" if retry else "",
+                exc,
+                extra={"tags": {"cluster": cluster, "db": db, "rp": rp}},
             )
             return False, retry
         except KapfastError as exc:
-            log.warning("influxDBOut: write to %s.%s failed: %s", db, rp, exc)
+            log.warning(
+                "influxDBOut: write to %s.%s failed: %s",
+                db,
+                rp,
+                exc,
+                extra={"tags": {"cluster": cluster, "db": db, "rp": rp}},
+            )
             return False, False
         return True, False
 

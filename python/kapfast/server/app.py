@@ -21,9 +21,11 @@ from kapfast._native import PointBatch
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config, parse_go_duration
 from kapfast.errors import RequestError
+from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
-from kapfast.server import recordings_api, tasks_api, topics_api
+from kapfast.server import backup_api, config_api, logs_api, recordings_api, tasks_api, topics_api
 from kapfast.server.batch_runner import BatchRunner
+from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
 from kapfast.server.http import (
     API,
@@ -41,6 +43,7 @@ from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.server.write import make_write_handler
 from kapfast.storage import Storage
+from kapfast.storage.db import ConfigOverrideStore
 from kapfast.tasks.load import LoadService
 from kapfast.tasks.recordings import RecordingService
 from kapfast.tasks.replays import ReplayService
@@ -61,8 +64,17 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     data.mkdir(parents=True, exist_ok=True)
     ids = load_ids(data)
     storage = Storage(cfg.storage_path)
+    # Overrides made through the config API apply over the file before any service is built.
+    config_service = ConfigService(cfg, ConfigOverrideStore(storage.db))
+    cfg, warnings = config_service.boot()
+    for w in warnings:
+        log.warning("%s", w)
     influx = InfluxDBClusters(cfg, ids)
-    writer = InfluxDBWriter(influx.client)
+    config_service.live["influxdb"] = influx.reconfigure
+    # influxDBOut nodes already buffer (.buffer, .flushInterval) before handing points over; the
+    # writer only coalesces what many nodes hand over at about the same time, so it holds points
+    # a fraction of a second rather than adding another 10 s of latency.
+    writer = InfluxDBWriter(influx.client, v2=influx.v2_writer, flush_interval_s=0.25)
     if master is None:
         master = load_task_master(
             storage=storage,
@@ -83,7 +95,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         id=dc.id,
         message=dc.message,
     )
-    runner = BatchRunner(master, influx if influx.configs else None, clock)
+    runner = BatchRunner(master, influx, clock)
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
@@ -101,6 +113,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         influx=influx,
         writer=writer,
         router=Router(master, recordings),  # type: ignore[arg-type]
+        config_service=config_service,
     )
 
 
@@ -217,20 +230,31 @@ async def answer_options(request: web.Request, handler: Handler) -> web.StreamRe
     return await handler(request)
 
 
-LOG_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR}
-
-
 async def loglevel(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     level = body.get("level")
-    if not isinstance(level, str) or level.upper() not in {*LOG_LEVELS, "OFF"}:
-        raise RequestError(f"invalid log level {level!r}: expected DEBUG, INFO, WARN, ERROR or OFF")
-    logging.getLogger().setLevel(LOG_LEVELS.get(level.upper(), logging.CRITICAL + 1))
+    try:
+        number = parse_level(level if isinstance(level, str) else "")
+    except ValueError:
+        raise RequestError(f"invalid log level {level!r}: expected DEBUG, INFO, WARN, ERROR or OFF") from None
+    logging.getLogger().setLevel(number)
+    log.info("log level set to %s", str(level).upper())
     return web.Response(status=204)
+
+
+async def routes(request: web.Request) -> web.StreamResponse:
+    """``GET /kapacitor/v1/:routes``: every API path and its methods."""
+    out: dict[str, set[str]] = {}
+    for route in request.app.router.routes():
+        info = route.resource.canonical if route.resource is not None else ""
+        if info.startswith((API + "/", PREVIEW + "/")) and route.method != "*":
+            out.setdefault(info, {"OPTIONS"}).add(route.method)
+    return json_response({path: sorted(methods) for path, methods in sorted(out.items())})
 
 
 async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
+    logs_api.attach(st.logs)
     st.writer.bind(asyncio.get_running_loop())
     st.recordings.open()
     st.replays.open()
@@ -288,6 +312,7 @@ async def on_cleanup(app: web.Application) -> None:
     await st.writer.close()
     await st.influx.close()
     st.storage.close()
+    logs_api.detach(st.logs)
 
 
 def build_app(state: ServerState) -> web.Application:
@@ -309,6 +334,12 @@ def build_app(state: ServerState) -> web.Application:
         tasks_api.add_routes(app, prefix)
         recordings_api.add_routes(app, prefix)
         topics_api.add_routes(app, prefix)
+        backup_api.add_routes(app, prefix)
+        config_api.add_routes(app, prefix)
+        app.router.add_get(f"{prefix}/:routes", routes)
+    if state.config_service is not None:
+        app[config_api.SERVICE_KEY] = state.config_service
+    logs_api.add_routes(app, state.logs)
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
     app.router.add_get("/ping", ping)

@@ -58,7 +58,7 @@ class BatchRunner:
                 queries = [BatchQuery.from_node(n) for n in pipeline.nodes if n.kind == "query"]
             except KapfastError as exc:
                 raise TaskError(str(exc)) from None
-            if queries and self.influx is None:
+            if queries and (self.influx is None or not getattr(self.influx, "configs", True)):
                 raise TaskError("InfluxDB not configured, cannot query InfluxDB for batch query")
         self._cancel(task.id)
         self.master.start(task, pipeline)

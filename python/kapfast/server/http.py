@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from kapfast import __version__
 from kapfast.errors import KapfastError, NotFoundError, RequestError, StorageError
@@ -55,9 +57,15 @@ async def headers_and_errors(request: web.Request, handler: Handler) -> web.Stre
             resp = json_error(exc.status, (reason or "").strip())
         else:
             resp = exc
+    if not resp.prepared:  # a stream (logs, backup) set its headers before sending them
+        kapacitor_headers(resp)
+    return resp
+
+
+def kapacitor_headers(resp: web.StreamResponse) -> None:
+    """The headers every answer carries: ``X-Kapacitor-Version`` and a time-UUID ``Request-Id``."""
     resp.headers["X-Kapacitor-Version"] = __version__
     resp.headers["Request-Id"] = str(uuid.uuid1())
-    return resp
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -104,6 +112,27 @@ class Page:
         if unknown:
             raise RequestError(f"unsupported field {unknown[0]!r}")
         return {k: item[k] for k in ("link", "id", *self.fields)}
+
+
+class AccessLogger(AbstractAccessLogger):
+    """``[http] log-enabled``: one line per request with Kapacitor's tags (service=http)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        tags = {
+            "host": request.remote or "-",
+            "username": "-",
+            "method": request.method,
+            "uri": request.path_qs,
+            "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
+            "status": str(response.status),
+            "referer": request.headers.get("Referer", "-"),
+            "user-agent": request.headers.get("User-Agent", "-"),
+            "request-id": response.headers.get("Request-Id", "-"),
+            "duration": f"{time * 1000:.3f}ms",
+        }
+        self.logger.info("http request", extra={"tags": tags})
 
 
 def link(path: str) -> dict[str, str]:

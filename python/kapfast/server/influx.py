@@ -5,6 +5,14 @@ subscription ``kapfast-<cluster id>`` (``subscription-mode = "cluster"``) or
 ``kapfast-<server id>`` (``"server"``) on every watched db.rp, pointing at this server's HTTP
 address. It syncs at start and every ``subscriptions-sync-interval``; InfluxDB being down is
 logged and retried with backoff, never fatal.
+
+An ``[[influxdb]]`` with a ``token`` is an InfluxDB 2.x target: its client sends
+``Authorization: Token ...``, influxDBOut writes to it through the v2 write API
+(:class:`~kapfast.influxdb.InfluxDB2Writer`), and no subscriptions are made (2.x has none; point
+Telegraf or the 2.x server's own tasks at kapfastd's ``/write`` instead).
+
+:meth:`InfluxDBClusters.reconfigure` restarts every cluster on a new config (the config API's
+``[[influxdb]]`` changes apply at once).
 """
 
 from __future__ import annotations
@@ -15,7 +23,15 @@ import logging
 
 from kapfast.config import Config, InfluxDBConfig, parse_go_duration
 from kapfast.errors import ConfigError, RequestError
-from kapfast.influxdb import DEFAULT_EXCLUDED, DbRp, InfluxDBClient, SubscriptionManager, Watched
+from kapfast.influxdb import (
+    DEFAULT_EXCLUDED,
+    DbRp,
+    InfluxDB2Writer,
+    InfluxDBClient,
+    SubscriptionManager,
+    Watched,
+    make_ssl_context,
+)
 from kapfast.server.ids import ServerIDs
 
 log = logging.getLogger("kapfast.influxdb")
@@ -46,10 +62,14 @@ def destination(ic: InfluxDBConfig, cfg: Config) -> str:
 
 class InfluxDBClusters:
     def __init__(self, cfg: Config, ids: ServerIDs) -> None:
-        self.cfg = cfg
         self.ids = ids
+        self._build(cfg)
+
+    def _build(self, cfg: Config) -> None:
+        self.cfg = cfg
         self.configs = [ic for ic in cfg.influxdb if ic.enabled]
         self._clients: dict[str, InfluxDBClient] = {}
+        self._v2: dict[str, InfluxDB2Writer] = {}
         self.managers: dict[str, SubscriptionManager] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
@@ -59,12 +79,30 @@ class InfluxDBClusters:
                 ic.urls[0],
                 username=ic.username or None,
                 password=ic.password or None,
+                token=ic.token or None,
                 timeout=timeout,
                 ca_file=ic.ssl_ca or None,
                 cert_file=ic.ssl_cert or None,
                 key_file=ic.ssl_key or None,
                 insecure_skip_verify=ic.insecure_skip_verify,
             )
+            if ic.token:
+                tls = ic.ssl_ca or ic.ssl_cert or ic.insecure_skip_verify
+                self._v2[ic.name] = InfluxDB2Writer(
+                    ic.urls[0],
+                    token=ic.token,
+                    org=ic.org,
+                    bucket=ic.bucket,
+                    timeout_s=timeout,
+                    ssl_context=make_ssl_context(
+                        ca_file=ic.ssl_ca or None,
+                        cert_file=ic.ssl_cert or None,
+                        key_file=ic.ssl_key or None,
+                        insecure_skip_verify=ic.insecure_skip_verify,
+                    )
+                    if tls
+                    else None,
+                )
 
     @property
     def default_name(self) -> str:
@@ -82,9 +120,22 @@ class InfluxDBClusters:
         except KeyError:
             raise RequestError(f"unknown InfluxDB cluster {cluster!r}") from None
 
+    def v2_writer(self, cluster: str) -> InfluxDB2Writer | None:
+        """The InfluxDB 2.x writer of a cluster (``""`` = the default); None for a 1.x cluster."""
+        return self._v2.get(cluster or self.default_name)
+
     def start(self) -> None:
         for ic in self.configs:
             if ic.disable_subscriptions:
+                continue
+            if ic.token:
+                log.info(
+                    "InfluxDB %s has a token: treated as InfluxDB 2.x, which has no subscriptions; "
+                    "none made (send data to kapfastd's /write, e.g. from Telegraf)",
+                    ic.name,
+                    extra={"tags": {"cluster": ic.name}},
+                )
+                self._tasks.append(asyncio.get_running_loop().create_task(self._probe(ic)))
                 continue
             watched: Watched = _dbrps(ic.subscriptions) if ic.subscriptions else "all"
             mgr = SubscriptionManager(
@@ -97,7 +148,29 @@ class InfluxDBClusters:
             self.managers[ic.name] = mgr
             interval = _seconds(ic.subscriptions_sync_interval, "subscriptions-sync-interval") or 60.0
             self._tasks.append(asyncio.get_running_loop().create_task(mgr.run(interval, self._stop)))
-            log.info("InfluxDB %s: subscription %s -> %s", ic.name, mgr.name, mgr.destination)
+            log.info(
+                "InfluxDB %s: subscription %s -> %s",
+                ic.name,
+                mgr.name,
+                mgr.destination,
+                extra={"tags": {"cluster": ic.name}},
+            )
+
+    async def _probe(self, ic: InfluxDBConfig) -> None:
+        """Say once whether a 2.x cluster answers (it has no subscription sync to tell)."""
+        client = self._clients[ic.name]
+        try:
+            version = await client.ping()
+        except Exception as exc:  # only a log line: influxDBOut retries its writes anyway
+            log.warning("InfluxDB %s at %s does not answer: %s", ic.name, client.url, exc)
+        else:
+            log.info(
+                "InfluxDB %s at %s answers (version %s)",
+                ic.name,
+                client.url,
+                version or "unknown",
+                extra={"tags": {"cluster": ic.name}},
+            )
 
     def trigger(self) -> None:
         """Re-link subscriptions now (``POST /kapacitor/v1/subscriptions``)."""
@@ -126,3 +199,33 @@ class InfluxDBClusters:
                 await t
         for c in self._clients.values():
             await c.close()
+        for w in self._v2.values():
+            await w.close()
+
+    async def reconfigure(self, cfg: Config, unlink_timeout_s: float = 10.0) -> None:
+        """Restart every cluster on ``cfg``: clients, 2.x writers and subscription managers.
+
+        As Kapacitor does when a cluster is removed or disabled through the config API, our
+        subscriptions on a cluster that no longer subscribes (removed, disabled, subscriptions
+        disabled, or now a 2.x target) are dropped first, best effort. A cluster still subscribing
+        re-syncs at once, which drops and recreates ours where the destination changed."""
+        still = {
+            ic.name for ic in cfg.influxdb if ic.enabled and not ic.disable_subscriptions and not ic.token
+        }
+        for name, mgr in self.managers.items():
+            if name in still:
+                continue
+            try:
+                dropped = await asyncio.wait_for(mgr.unlink_all(), unlink_timeout_s)
+            except Exception as exc:  # InfluxDB down: the subscriptions stay, as after a crash
+                log.warning("InfluxDB %s: cannot drop our subscriptions: %s", name, exc)
+            else:
+                log.info(
+                    "InfluxDB %s no longer subscribes: dropped %d subscription(s)",
+                    name,
+                    len(dropped),
+                    extra={"tags": {"cluster": name}},
+                )
+        await self.close()
+        self._build(cfg)
+        self.start()

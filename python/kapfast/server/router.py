@@ -42,4 +42,5 @@ class Router:
                         db,
                         rp,
                         self.errors[i],
+                        extra={"tags": {"consumer": type(c).__name__, "db": db, "rp": rp}},
                     )

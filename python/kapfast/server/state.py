@@ -10,7 +10,9 @@ from aiohttp import web
 
 from kapfast.clock import Clock
 from kapfast.config import Config
+from kapfast.logs import LogBroker
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
+from kapfast.server.config_api import ConfigService
 from kapfast.server.ids import ServerIDs
 from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.router import Router
@@ -38,6 +40,10 @@ class ServerState:
     router: Router
     ingress: IngressStats = field(default_factory=IngressStats)
     started: float = field(default_factory=time.monotonic)
+    #: the config API (overrides over the file); None in states built without a store of them
+    config_service: ConfigService | None = None
+    #: live log streams (GET /kapacitor/v1preview/logs)
+    logs: LogBroker = field(default_factory=LogBroker)
 
 
 STATE_KEY = web.AppKey("state", ServerState)

@@ -6,11 +6,13 @@ API gives after a write ("task defined") survives a crash or power loss that fol
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from kapfast.errors import StorageError
 
@@ -142,3 +144,90 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    # ---- backup (GET /kapacitor/v1/storage/backup) ----------------------------------------------
+
+    def backup_to(self, dest: Path | str) -> int:
+        """Write a consistent snapshot of the database to the new file ``dest``; its size in bytes.
+
+        SQLite's online backup API copies every page in one step over a connection of its own: one
+        read transaction, so the copy is the database as of one instant, and in WAL mode the
+        server's writers are not blocked meanwhile (nor is this object's lock taken). The copy is
+        a complete database file (no ``-wal`` beside it): restoring is replacing the file.
+        """
+        dest = Path(dest)
+        try:
+            src = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                dst = sqlite3.connect(dest)
+                try:
+                    src.backup(dst, pages=-1)
+                    # A plain rollback-journal file: nothing of it lives in a side file.
+                    dst.execute("PRAGMA journal_mode=DELETE")
+                finally:
+                    dst.close()
+            finally:
+                src.close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot back up the database {self.path}: {exc}") from exc
+        return dest.stat().st_size
+
+
+# ---- config overrides (POST /kapacitor/v1/config/...) -------------------------------------------
+
+# Created on first use rather than as a MIGRATIONS step: other branches add schema steps at the
+# same time, and a table that only this store reads needs no place in that sequence.
+_OVERRIDES_TABLE = """
+    CREATE TABLE IF NOT EXISTS config_overrides (
+        section TEXT NOT NULL,
+        element TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',
+        created INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (section, element)
+    )
+"""
+
+
+class OverrideRow(NamedTuple):
+    section: str
+    element: str
+    options: dict[str, Any]
+    created: bool
+    deleted: bool
+
+
+class ConfigOverrideStore:
+    """The config overrides, one row per (section, element): option values set through the API,
+    and whether the API created the element (``add``) or removed it (``remove``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.transaction() as c:
+            c.execute(_OVERRIDES_TABLE)
+
+    def all(self) -> list[OverrideRow]:
+        rows = self.db.query("SELECT * FROM config_overrides ORDER BY section, element")
+        return [
+            OverrideRow(
+                r["section"], r["element"], json.loads(r["options"]), bool(r["created"]), bool(r["deleted"])
+            )
+            for r in rows
+        ]
+
+    def get(self, section: str, element: str) -> OverrideRow | None:
+        for row in self.all():
+            if row.section == section and row.element == element:
+                return row
+        return None
+
+    def put(self, row: OverrideRow) -> None:
+        with self.db.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO config_overrides VALUES (?, ?, ?, ?, ?)",
+                (row.section, row.element, json.dumps(row.options), int(row.created), int(row.deleted)),
+            )
+
+    def remove(self, section: str, element: str) -> None:
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM config_overrides WHERE section = ? AND element = ?", (section, element))
