@@ -290,3 +290,12 @@ def test_a_quiet_stream_ends_when_its_reader_goes(kapfastd: Kapfastd) -> None:
     wait_for(
         lambda: 'msg="log stream closed" service=logs filter="task=never_logs"' in kapfastd.log_tail(), 5
     )
+
+
+def test_stream_shows_a_tasks_start_and_stop(kapfastd: Kapfastd, reader_factory: list[Reader]) -> None:
+    r = Reader(kapfastd, "task=lifecycle")
+    reader_factory.append(r)
+    define(kapfastd, "lifecycle")
+    assert "lvl=info" in r.wait_line("started task")
+    assert kapfastd.api("PATCH", "/tasks/lifecycle", {"status": "disabled"}).status == 200
+    assert "task=lifecycle" in r.wait_line("stopped task")

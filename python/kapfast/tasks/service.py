@@ -197,7 +197,7 @@ class TaskService:
         if rec.status == "enabled" and was != "enabled":
             rec.last_enabled = now
         if self.runner.is_executing(ident):
-            self.runner.stop(ident)  # a changed definition restarts; a disable stops
+            self._stop(ident)  # a changed definition restarts; a disable stops
         if new_id and new_id != ident:
             self.storage.tasks.rename(ident, new_id)
             rec.id = new_id
@@ -211,8 +211,12 @@ class TaskService:
     def delete(self, ident: str) -> None:
         """Stop and forget a task; deleting an unknown task is not an error (as Kapacitor)."""
         if self.runner.is_executing(ident):
-            self.runner.stop(ident)
+            self._stop(ident)
         self.storage.tasks.delete(ident)
+
+    def _stop(self, ident: str) -> None:
+        self.runner.stop(ident)
+        log.info("stopped task", extra={"tags": {"task": ident, "task_master": "main"}})
 
     def _start(self, rec: TaskRecord, pipeline: Pipeline) -> None:
         """Start an enabled task. A task that cannot start stays defined and enabled, with the
@@ -222,7 +226,9 @@ class TaskService:
         except Exception as exc:
             rec.error = str(exc)
             self.storage.tasks.put(rec)
+            log.error("failed to start task", extra={"tags": {"task": rec.id, "err": str(exc)}})
             raise RequestError(f"failed to start task {rec.id}: {exc}") from None
+        log.info("started task", extra={"tags": {"task": rec.id, "task_master": "main"}})
         if rec.error:
             rec.error = ""
             self.storage.tasks.put(rec)
@@ -253,7 +259,7 @@ class TaskService:
             pipeline = self.compile(rec)
             rec.type = pipeline.task_type
             if self.runner.is_executing(rec.id):
-                self.runner.stop(rec.id)
+                self._stop(rec.id)
             self.storage.tasks.put(rec)
             if rec.status == "enabled":
                 try:
