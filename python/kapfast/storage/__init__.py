@@ -12,9 +12,11 @@ from kapfast.storage.stores import (
     TaskRecord,
     TemplateRecord,
 )
+from kapfast.storage.topic_handlers import HandlerRecord, TopicHandlerStore
 
 __all__ = [
     "DBRP",
+    "HandlerRecord",
     "AlertState",
     "AlertStateStore",
     "Database",
@@ -23,4 +25,5 @@ __all__ = [
     "Storage",
     "TaskRecord",
     "TemplateRecord",
+    "TopicHandlerStore",
 ]

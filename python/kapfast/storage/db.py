@@ -74,6 +74,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX alert_states_by_task ON alert_states (task, node);
     """,
+    # 2: alert topic handler specs (``/alerts/topics/{topic}/handlers``). IF NOT EXISTS keeps the
+    # step harmless should another additive step be merged before it.
+    """
+    CREATE TABLE IF NOT EXISTS topic_handlers (
+        topic TEXT NOT NULL,
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',
+        match TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (topic, id)
+    );
+    """,
 )
 
 

@@ -13,12 +13,16 @@ tags...)``) live in the same registry so that one task's alert can inhibit anoth
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kapfast.alert_event import AlertEvent
+from kapfast.engine.alert.handlers.base import AlertHandler, HandlerError
+from kapfast.engine.alert.match import Match, MatchError, MatchEvent
 
 #: Kapacitor's default number of events a topic keeps (``[alert] topic-buffer-length``).
 DEFAULT_EVENT_BUFFER = 5000
@@ -42,11 +46,33 @@ class EventState:
 
 
 @dataclass
+class HandlerEntry:
+    """A handler attached to a topic through the API (``define-topic-handler``)."""
+
+    id: str
+    kind: str
+    handler: AlertHandler
+    match: Match
+    sent: int = 0
+    failed: int = 0
+    _warned: bool = False
+
+
+#: a publish handler that republishes into a topic that republishes ... stops here
+MAX_PUBLISH_DEPTH = 8
+log = logging.getLogger("kapfast.alert.topics")
+
+
+@dataclass
 class Topic:
     name: str
     events: dict[str, EventState] = field(default_factory=dict)
     handlers: list[TopicHandler] = field(default_factory=list)
     recent: deque[AlertEvent] = field(default_factory=lambda: deque(maxlen=DEFAULT_EVENT_BUFFER))
+    entries: dict[str, HandlerEntry] = field(default_factory=dict)
+    collected: int = 0
+    # delivery lock: the events of one topic reach its handlers one at a time, in order
+    delivery: threading.RLock = field(default_factory=threading.RLock)
 
     def max_level(self) -> str:
         order = {"OK": 0, "INFO": 1, "WARNING": 2, "CRITICAL": 3}
@@ -75,17 +101,21 @@ class Inhibitor:
 class TopicRegistry:
     """All topics of a server (or of one offline run), thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, buffer_length: int = DEFAULT_EVENT_BUFFER) -> None:
         self._lock = threading.RLock()
         self._topics: dict[str, Topic] = {}
         # inhibitors by owner key (topic, event id) so a recovery removes exactly its own
         self._inhibitors: dict[tuple[str, str], Inhibitor] = {}
+        self.buffer_length = buffer_length
+        #: where :meth:`collect` saves event states (a ``kapfast.storage.AlertStateStore``)
+        self.states: Any = None
+        self._depth = threading.local()
 
     def topic(self, name: str) -> Topic:
         with self._lock:
             t = self._topics.get(name)
             if t is None:
-                t = self._topics[name] = Topic(name)
+                t = self._topics[name] = Topic(name, recent=deque(maxlen=self.buffer_length))
             return t
 
     def topics(self) -> list[str]:
@@ -97,10 +127,16 @@ class TopicRegistry:
             return self._topics.get(name)
 
     def delete_topic(self, name: str) -> None:
+        """Forget the topic's events and state; its handlers stay attached (they are defined
+        apart from the events, and deleting a topic must not silently drop its alerting)."""
         with self._lock:
-            self._topics.pop(name, None)
+            t = self._topics.pop(name, None)
             for key in [k for k in self._inhibitors if k[0] == name]:
                 del self._inhibitors[key]
+            if t is not None and (t.entries or t.handlers):
+                self._topics[name] = Topic(
+                    name, handlers=t.handlers, entries=t.entries, recent=deque(maxlen=self.buffer_length)
+                )
 
     def event_state(self, topic: str, event_id: str) -> EventState | None:
         with self._lock:
@@ -125,6 +161,7 @@ class TopicRegistry:
                 event.level, event.time_ns, event.duration_ns, event.message, event.details
             )
             t.recent.append(event)
+            t.collected += 1
             return "OK" if prev is None else prev.level
 
     def handlers(self, topic: str) -> list[TopicHandler]:
@@ -141,6 +178,124 @@ class TopicRegistry:
             t = self._topics.get(topic)
             if t is not None and handler in t.handlers:
                 t.handlers.remove(handler)
+
+    # --- handlers defined through the API -------------------------------------------------------
+
+    def set_entry(self, topic: str, entry: HandlerEntry, replaces: str = "") -> None:
+        """Attach ``entry`` (replacing the handler ``replaces`` or one of the same id)."""
+        with self._lock:
+            t = self.topic(topic)
+        with t.delivery:
+            old = [t.entries.pop(i) for i in {replaces, entry.id} if i and i in t.entries]
+            t.entries[entry.id] = entry
+            t.entries = dict(sorted(t.entries.items()))
+        for o in old:
+            if o.handler is not entry.handler:
+                o.handler.close()
+
+    def remove_entry(self, topic: str, handler_id: str) -> bool:
+        with self._lock:
+            t = self._topics.get(topic)
+        if t is None:
+            return False
+        with t.delivery:
+            entry = t.entries.pop(handler_id, None)
+        if entry is None:
+            return False
+        entry.handler.close()
+        return True
+
+    def entries(self, topic: str) -> list[HandlerEntry]:
+        with self._lock:
+            t = self._topics.get(topic)
+            return [] if t is None else list(t.entries.values())
+
+    def close(self) -> None:
+        """Close every attached handler (server shutdown)."""
+        with self._lock:
+            topics = list(self._topics.values())
+        for t in topics:
+            with t.delivery:
+                entries, t.entries = list(t.entries.values()), {}
+            for e in entries:
+                e.handler.close()
+
+    # --- delivery ----------------------------------------------------------------------------
+
+    def deliver(self, topic: str, event: AlertEvent, task: str = "") -> int:
+        """Run the handlers of ``topic`` on ``event``, in order; returns how many failed.
+
+        A failing handler is logged (once per run of failures when it says it is quiet) and
+        counted; it never stops the others or the task that published."""
+        with self._lock:
+            t = self._topics.get(topic)
+        if t is None:
+            return 0
+        failures = 0
+        with t.delivery:
+            for fn in list(t.handlers):
+                try:
+                    fn(event)
+                except Exception as e:  # someone else's callable: count, go on
+                    failures += 1
+                    log.error("topic %s handler failed: %s", topic, e)
+            if not t.entries:
+                return failures
+            seen = _match_event(event, task)
+            for entry in list(t.entries.values()):
+                try:
+                    if not entry.match.matches(seen):
+                        continue
+                    entry.handler.handle(event)
+                    entry.sent += 1
+                    entry._warned = False
+                except (HandlerError, MatchError) as e:
+                    failures += 1
+                    entry.failed += 1
+                    quiet = isinstance(e, HandlerError) and e.quiet
+                    if not (quiet and entry._warned):
+                        log.error("topic %s: handler %s (%s): %s", topic, entry.id, entry.kind, e)
+                    entry._warned = True
+                except Exception as e:  # a handler bug must not stop alerting
+                    failures += 1
+                    entry.failed += 1
+                    log.exception("topic %s: handler %s (%s) crashed: %s", topic, entry.id, entry.kind, e)
+        return failures
+
+    def collect(self, topic: str, event: AlertEvent, task: str = "") -> int:
+        """Publish an event into a topic (publish/aggregate handlers): remember it, save its
+        state when the registry persists, and deliver it; returns the failures."""
+        depth = getattr(self._depth, "n", 0)
+        if depth >= MAX_PUBLISH_DEPTH:
+            raise HandlerError(f"event {event.id} republished more than {MAX_PUBLISH_DEPTH} times (a loop?)")
+        self._depth.n = depth + 1
+        try:
+            self.record(topic, event)
+            self._save(topic, event, task)
+            return self.deliver(topic, event, task)
+        finally:
+            self._depth.n = depth
+
+    def _save(self, topic: str, event: AlertEvent, task: str) -> None:
+        if self.states is None:
+            return
+        from kapfast.storage import AlertState  # local: the storage layer is optional here
+
+        try:
+            self.states.save(
+                AlertState(
+                    topic=topic,
+                    event_id=event.id,
+                    level=event.level,
+                    time=event.time_ns,
+                    duration=event.duration_ns,
+                    message=event.message,
+                    details=event.details,
+                    task=task,
+                )
+            )
+        except Exception as e:  # persistence is best effort: alerting goes on
+            log.error("cannot save alert state %s of topic %s: %s", event.id, topic, e)
 
     # --- inhibition --------------------------------------------------------------------------
 
@@ -166,3 +321,15 @@ class TopicRegistry:
             return False
         with self._lock:
             return any(inh.inhibits(category, tags) for inh in self._inhibitors.values())
+
+
+def _match_event(event: AlertEvent, task: str) -> MatchEvent:
+    first = event.data[0] if event.data else {}
+    return MatchEvent(
+        level=event.level,
+        previous_level=event.previous_level,
+        name=str(first.get("name") or ""),
+        task_name=task,
+        duration_ns=event.duration_ns,
+        tags=dict(first.get("tags") or {}),
+    )
