@@ -94,8 +94,8 @@ class Mailer:
         if s.no_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
+        conn: smtplib.SMTP | None = None
         try:
-            conn: smtplib.SMTP
             if s.port == IMPLICIT_TLS_PORT:
                 conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s, context=ctx)
             else:
@@ -107,6 +107,8 @@ class Mailer:
             if s.username:
                 conn.login(s.username, s.password)
         except (smtplib.SMTPException, OSError) as e:
+            if conn is not None:
+                conn.close()
             raise HandlerError(f"smtp {self._where()}: {e}") from None
         self._conn = conn
         return conn
