@@ -41,6 +41,7 @@ VERBS: tuple[str, ...] = (
     "level",
     "stats",
     "vars",
+    "service-tests",
     "version",
     "check",
     "fmt",
