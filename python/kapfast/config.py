@@ -338,7 +338,9 @@ def _validate_alert_services(cfg: Config) -> None:
         if sc.global_ and not sc.default:
             raise ConfigError(f"{where}: only the default config may be assigned as global")
         if sc.state_changes_only and not (sc.default and sc.global_):
-            raise ConfigError(f"{where}: state-changes-only may only be set when the config is both default and global")
+            raise ConfigError(
+                f"{where}: state-changes-only may only be set when the config is both default and global"
+            )
     if slacks and not any(sc.default for sc in slacks):
         raise ConfigError("[[slack]]: at least one Slack config must be set as default")
     if len({sc.workspace for sc in slacks}) != len(slacks):
@@ -350,7 +352,9 @@ def _validate_alert_services(cfg: Config) -> None:
         if not h.endpoint:
             raise ConfigError("[[httppost]]: endpoint must be set")
         if h.alert_template and h.alert_template_file:
-            raise ConfigError(f"[[httppost]] {h.endpoint}: set alert-template or alert-template-file, not both")
+            raise ConfigError(
+                f"[[httppost]] {h.endpoint}: set alert-template or alert-template-file, not both"
+            )
 
 
 _UNITS_NS = {
@@ -521,12 +525,12 @@ def render(cfg: Config) -> str:
 __all__ = [
     "AlertConfig",
     "Config",
-    "HTTPPostConfig",
-    "SMTPConfig",
-    "SlackConfig",
     "HTTPConfig",
+    "HTTPPostConfig",
     "InfluxDBConfig",
     "LoggingConfig",
+    "SMTPConfig",
+    "SlackConfig",
     "apply_env",
     "from_mapping",
     "load",

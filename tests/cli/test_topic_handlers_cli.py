@@ -40,9 +40,15 @@ def test_define_list_show_delete_topic_handlers(k: Callable[..., Result], tmp_pa
     )
     r = k("define-topic-handler", first)
     assert (r.code, r.out, r.err) == (0, "", "")
-    second = _spec(tmp_path, "pub.json", {"topic": "cpu", "id": "fanout", "kind": "publish", "options": {"topics": ["ops"]}})
+    second = _spec(
+        tmp_path,
+        "pub.json",
+        {"topic": "cpu", "id": "fanout", "kind": "publish", "options": {"topics": ["ops"]}},
+    )
     assert k("define-topic-handler", second).code == 0
-    other = _spec(tmp_path, "mem.json", {"topic": "mem", "id": "to-file", "kind": "log", "options": {"path": log_path}})
+    other = _spec(
+        tmp_path, "mem.json", {"topic": "mem", "id": "to-file", "kind": "log", "options": {"path": log_path}}
+    )
     assert k("define-topic-handler", other).code == 0
 
     listing = k("list", "topic-handlers")
@@ -53,21 +59,29 @@ def test_define_list_show_delete_topic_handlers(k: Callable[..., Result], tmp_pa
         "cpu        to-file    log        ",
         "mem        to-file    log        ",
     ]
-    assert k("list", "topic-handlers", "cpu", "to-*").out.splitlines()[1:] == ["cpu        to-file    log        "]
+    assert k("list", "topic-handlers", "cpu", "to-*").out.splitlines()[1:] == [
+        "cpu        to-file    log        "
+    ]
 
     shown = k("show-topic-handler", "cpu", "to-file")
     assert shown.out == (
-        "ID: to-file\nTopic: cpu\nKind: log\nMatch: changed()\n" f'Options: {{"path":"{log_path}"}}\n'
+        f'ID: to-file\nTopic: cpu\nKind: log\nMatch: changed()\nOptions: {{"path":"{log_path}"}}\n'
     )
 
     # defining again replaces (PUT): the match changes
     again = _spec(
         tmp_path,
         "log2.json",
-        {"topic": "cpu", "id": "to-file", "kind": "log", "options": {"path": log_path, "mode": 420}, "match": ""},
+        {
+            "topic": "cpu",
+            "id": "to-file",
+            "kind": "log",
+            "options": {"path": log_path, "mode": 420},
+            "match": "",
+        },
     )
     assert k("define-topic-handler", again).code == 0
-    assert "Match: \nOptions: {\"mode\":420," in k("show-topic-handler", "cpu", "to-file").out
+    assert 'Match: \nOptions: {"mode":420,' in k("show-topic-handler", "cpu", "to-file").out
 
     topic = k("show-topic", "cpu")
     assert topic.code == 0, topic.err

@@ -45,7 +45,9 @@ def define(k: Kapfastd, task_id: str, text: str) -> None:
 def test_handler_crud_shapes_and_errors(kapfastd_factory: Callable[..., Kapfastd], tmp_path: Path) -> None:
     k = kapfastd_factory()
     log_path = str(tmp_path / "ops.log")
-    created = k.api("POST", H, {"id": "log1", "kind": "log", "options": {"path": log_path}, "match": "changed()"})
+    created = k.api(
+        "POST", H, {"id": "log1", "kind": "log", "options": {"path": log_path}, "match": "changed()"}
+    )
     assert created.status == 200, created
     assert created.json() == {
         "link": {"rel": "self", "href": "/kapacitor/v1/alerts/topics/ops/handlers/log1"},
@@ -87,7 +89,9 @@ def test_handler_crud_shapes_and_errors(kapfastd_factory: Callable[..., Kapfastd
         assert ans.status == 400, ans
         return str(ans.json()["error"])
 
-    assert "'pagerduty2' is not supported by kapfast yet" in err("POST", H, {"id": "pd", "kind": "pagerduty2"})
+    assert "'pagerduty2' is not supported by kapfast yet" in err(
+        "POST", H, {"id": "pd", "kind": "pagerduty2"}
+    )
     assert "unknown handler kind 'nope'" in err("POST", H, {"id": "x", "kind": "nope"})
     assert "handler ID must contain only" in err("POST", H, {"id": "a b", "kind": "log"})
     assert "must be absolute" in err("POST", H, {"id": "l", "kind": "log", "options": {"path": "x.log"}})
@@ -115,11 +119,18 @@ def test_handlers_receive_topic_events_and_survive_restart(
     k = kapfastd_factory()
     changes, every = tmp_path / "changes.log", tmp_path / "every.log"
     assert k.api("POST", H, {"id": "every", "kind": "log", "options": {"path": str(every)}}).status == 200
-    spec = {"id": "changes", "kind": "log", "options": {"path": str(changes)}, "match": "changed() == TRUE AND level() >= WARNING"}
+    spec = {
+        "id": "changes",
+        "kind": "log",
+        "options": {"path": str(changes)},
+        "match": "changed() == TRUE AND level() >= WARNING",
+    }
     assert k.api("POST", H, spec).status == 200
     define(k, "cpu_alert", script())
     t0 = time.time_ns() // 10**9 * 10**9
-    assert k.write(f"cpu,host=a v=95 {t0}\ncpu,host=a v=96 {t0 + 10**9}\ncpu,host=b v=10 {t0}\n").status == 204
+    assert (
+        k.write(f"cpu,host=a v=95 {t0}\ncpu,host=a v=96 {t0 + 10**9}\ncpu,host=b v=10 {t0}\n").status == 204
+    )
     wait_for(lambda: len(alerts(every)) == 2, what="both CRITICAL events on the every handler")
     assert [e["level"] for e in alerts(changes)] == ["CRITICAL"]
     assert alerts(every)[1]["previousLevel"] == "CRITICAL"
@@ -146,7 +157,7 @@ def test_tcp_slack_and_smtp_handlers_from_config(kapfastd_factory: Callable[...,
   to = ["oncall@example.com"]
 [[slack]]
   enabled = true
-  url = "{hook.url('/services/T/B/X')}"
+  url = "{hook.url("/services/T/B/X")}"
   channel = "#alerts"
 """
         )
@@ -188,7 +199,7 @@ def test_service_tests(kapfastd_factory: Callable[..., Kapfastd], tmp_path: Path
   channel = "#alerts"
 [[httppost]]
   endpoint = "hook"
-  url = "{hook.url('/post')}"
+  url = "{hook.url("/post")}"
   headers = {{ X-Token = "t0k" }}
 """
         )
@@ -226,7 +237,9 @@ def test_persist_topics_false_still_shows_live_topics(kapfastd_factory: Callable
     define(k, "cpu_alert", script())
     t0 = time.time_ns() // 10**9 * 10**9
     assert k.write(f"cpu,host=a v=95 {t0}\n").status == 204
-    topic = wait_for(lambda: k.api("GET", "/alerts/topics/ops").json().get("level") == "CRITICAL", what="live topic")
+    topic = wait_for(
+        lambda: k.api("GET", "/alerts/topics/ops").json().get("level") == "CRITICAL", what="live topic"
+    )
     assert topic
     k.stop()
     k.start()

@@ -127,7 +127,9 @@ async def _httppost(st: ServerState, svc: AlertServices, o: Options) -> None:
     if url:
         endpoint = ""  # an explicit URL tests that URL
     try:
-        handler = svc.post_handler(url=url, endpoint=endpoint, headers=headers, timeout_s=timeout / 1e9 or 10.0)
+        handler = svc.post_handler(
+            url=url, endpoint=endpoint, headers=headers, timeout_s=timeout / 1e9 or 10.0
+        )
     except ValueError as e:
         raise HandlerError(str(e)) from None
     await _in_thread(lambda: handler.handle(_sample_event()))
@@ -223,9 +225,8 @@ async def run_service_test(request: web.Request) -> web.StreamResponse:
     given = await read_json(request)
     unknown = set(given) - set(options)
     if unknown:
-        raise RequestError(
-            f"unknown option(s) {', '.join(sorted(unknown))} for service {name} (options: {', '.join(options)})"
-        )
+        names = ", ".join(sorted(unknown))
+        raise RequestError(f"unknown option(s) {names} for service {name} (options: {', '.join(options)})")
     options.update(given)
     try:
         await runner(st, svc, options)

@@ -228,7 +228,9 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
         raise RequestError(str(e)) from None
     store = request.app[STATE_KEY].storage.topic_handlers
     if spec.id and store.get(topic, spec.id) is not None:
-        raise RequestError(f"handler {spec.id!r} already exists in topic {topic!r} (use PUT or PATCH to change it)")
+        raise RequestError(
+            f"handler {spec.id!r} already exists in topic {topic!r} (use PUT or PATCH to change it)"
+        )
     _attach(request.app, spec)
     store.put(_record(spec))
     return json_response(_handler_json(_record(spec)))
@@ -271,7 +273,9 @@ async def patch_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def get_handler(request: web.Request) -> web.StreamResponse:
-    return json_response(_handler_json(_stored(request, request.match_info["topic"], request.match_info["handler"])))
+    return json_response(
+        _handler_json(_stored(request, request.match_info["topic"], request.match_info["handler"]))
+    )
 
 
 async def delete_handler(request: web.Request) -> web.StreamResponse:

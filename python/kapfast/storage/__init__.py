@@ -16,10 +16,10 @@ from kapfast.storage.topic_handlers import HandlerRecord, TopicHandlerStore
 
 __all__ = [
     "DBRP",
-    "HandlerRecord",
     "AlertState",
     "AlertStateStore",
     "Database",
+    "HandlerRecord",
     "RecordingRecord",
     "ReplayRecord",
     "Storage",

@@ -11,6 +11,8 @@ from typing import Any
 
 from kapfast.storage.db import Database
 
+_INSERT = "INSERT OR REPLACE INTO topic_handlers (topic, id, kind, options, match) VALUES (?, ?, ?, ?, ?)"
+
 
 @dataclass
 class HandlerRecord:
@@ -28,7 +30,7 @@ class TopicHandlerStore:
     def put(self, h: HandlerRecord) -> None:
         with self.db.transaction() as c:
             c.execute(
-                "INSERT OR REPLACE INTO topic_handlers (topic, id, kind, options, match) VALUES (?, ?, ?, ?, ?)",
+                _INSERT,
                 (h.topic, h.id, h.kind, json.dumps(h.options, sort_keys=True), h.match),
             )
 
@@ -37,7 +39,7 @@ class TopicHandlerStore:
         with self.db.transaction() as c:
             c.execute("DELETE FROM topic_handlers WHERE topic = ? AND id = ?", (h.topic, old_id))
             c.execute(
-                "INSERT OR REPLACE INTO topic_handlers (topic, id, kind, options, match) VALUES (?, ?, ?, ?, ?)",
+                _INSERT,
                 (h.topic, h.id, h.kind, json.dumps(h.options, sort_keys=True), h.match),
             )
 
@@ -47,9 +49,7 @@ class TopicHandlerStore:
 
     def for_topic(self, topic: str, pattern: str = "") -> list[HandlerRecord]:
         rows = self.db.query("SELECT * FROM topic_handlers WHERE topic = ? ORDER BY id", (topic,))
-        return [
-            self._from_row(r) for r in rows if not pattern or fnmatch.fnmatchcase(r["id"], pattern)
-        ]
+        return [self._from_row(r) for r in rows if not pattern or fnmatch.fnmatchcase(r["id"], pattern)]
 
     def all(self) -> list[HandlerRecord]:
         rows = self.db.query("SELECT * FROM topic_handlers ORDER BY topic, id")
@@ -73,4 +73,6 @@ class TopicHandlerStore:
             options = json.loads(r["options"])
         except ValueError:
             options = {}
-        return HandlerRecord(r["topic"], r["id"], r["kind"], options if isinstance(options, dict) else {}, r["match"])
+        return HandlerRecord(
+            r["topic"], r["id"], r["kind"], options if isinstance(options, dict) else {}, r["match"]
+        )

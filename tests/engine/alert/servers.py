@@ -169,7 +169,7 @@ class SmtpServer:
                     lines = []
                     while True:
                         d = await reader.readline()
-                        if d in (b".\r\n", b"") :
+                        if d in (b".\r\n", b""):
                             break
                         lines.append(d[1:] if d.startswith(b"..") else d)
                     with self.received:

@@ -102,7 +102,7 @@ def test_email_login_and_refused_login() -> None:
         try:
             EmailHandler(ok).handle(EVENT)
             server.wait(1)
-            with pytest.raises(HandlerError, match="smtp 127.0.0.1"):
+            with pytest.raises(HandlerError, match=r"smtp 127\.0\.0\.1"):
                 EmailHandler(bad).handle(EVENT)
         finally:
             ok.close()
@@ -176,8 +176,15 @@ def test_slack_posts_to_the_workspace_webhook_with_defaults() -> None:
         (path1, headers1, body1), (path2, _, body2) = hook.wait(2)
     assert path1 == "/a" and headers1["Content-Type"] == "application/json"
     doc = json.loads(body1)
-    assert (doc["channel"], doc["username"], doc["icon_emoji"], doc["text"]) == ("#general", "kapacitor", ":bell:", "")
-    assert doc["attachments"] == [{"fallback": "one", "color": "danger", "text": "one", "mrkdwn_in": ["text"]}]
+    assert (doc["channel"], doc["username"], doc["icon_emoji"], doc["text"]) == (
+        "#general",
+        "kapacitor",
+        ":bell:",
+        "",
+    )
+    assert doc["attachments"] == [
+        {"fallback": "one", "color": "danger", "text": "one", "mrkdwn_in": ["text"]}
+    ]
     assert path2 == "/b"
     assert (json.loads(body2)["channel"], json.loads(body2)["username"]) == ("#other", "me")
 

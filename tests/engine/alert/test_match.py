@@ -6,9 +6,17 @@ import pytest
 
 from kapfast.engine.alert.match import MatchError, MatchEvent, compile_match
 
-CRIT = MatchEvent(level="CRITICAL", previous_level="OK", name="cpu", task_name="t1", duration_ns=90 * 10**9,
-                  tags={"host": "web01", "dc": "eu"})
-SAME = MatchEvent(level="CRITICAL", previous_level="CRITICAL", name="cpu", task_name="t1", tags={"host": "db1"})
+CRIT = MatchEvent(
+    level="CRITICAL",
+    previous_level="OK",
+    name="cpu",
+    task_name="t1",
+    duration_ns=90 * 10**9,
+    tags={"host": "web01", "dc": "eu"},
+)
+SAME = MatchEvent(
+    level="CRITICAL", previous_level="CRITICAL", name="cpu", task_name="t1", tags={"host": "db1"}
+)
 OK = MatchEvent(level="OK", previous_level="WARNING", name="mem", task_name="t2")
 
 

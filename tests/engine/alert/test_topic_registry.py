@@ -49,7 +49,9 @@ class Keep(AlertHandler):
         self.events.append(e)
 
 
-def attach(reg: TopicRegistry, topic: str, hid: str, kind: str, options: dict[str, object], match: str = "") -> None:
+def attach(
+    reg: TopicRegistry, topic: str, hid: str, kind: str, options: dict[str, object], match: str = ""
+) -> None:
     reg.set_entry(topic, AlertServices().build_entry(HandlerSpec(hid, topic, kind, options, match), reg))
 
 
@@ -83,7 +85,7 @@ def test_failures_are_counted_and_do_not_stop_other_handlers(caplog: pytest.LogC
     reg = TopicRegistry()
     bad, good = Keep(fail=True), Keep()
     reg.set_entry("t", HandlerEntry("a", "keep", bad, compile_match("")))
-    reg.set_entry("t", HandlerEntry("b", "keep", good, compile_match('"host" == \'a\'')))
+    reg.set_entry("t", HandlerEntry("b", "keep", good, compile_match("\"host\" == 'a'")))
     with caplog.at_level(logging.ERROR):
         assert reg.collect("t", event("CRITICAL")) == 1
         assert reg.collect("t", event("CRITICAL", host="b")) == 1
@@ -134,7 +136,13 @@ def test_aggregate_spec_with_timer_publishes() -> None:
     reg = TopicRegistry()
     out = Keep()
     reg.set_entry("sum", HandlerEntry("k", "keep", out, compile_match("")))
-    attach(reg, "cpu", "agg", "aggregate", {"interval": "100ms", "topic": "sum", "message": "{{.Count}} in {{.Interval}}"})
+    attach(
+        reg,
+        "cpu",
+        "agg",
+        "aggregate",
+        {"interval": "100ms", "topic": "sum", "message": "{{.Count}} in {{.Interval}}"},
+    )
     reg.collect("cpu", event("CRITICAL"))
     reg.collect("cpu", event("WARNING"))
     deadline = time.monotonic() + 5

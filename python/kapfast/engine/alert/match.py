@@ -118,7 +118,9 @@ class Match:
             return lambda e: ns
         if isinstance(node, ast.Identifier):
             if node.name not in LEVEL_NUMBERS:
-                raise self._fail(node, f'unknown identifier "{node.name}" (use OK, INFO, WARNING or CRITICAL)')
+                raise self._fail(
+                    node, f'unknown identifier "{node.name}" (use OK, INFO, WARNING or CRITICAL)'
+                )
             level = LEVEL_NUMBERS[node.name]
             return lambda e: level
         if isinstance(node, ast.Reference):

@@ -6,8 +6,9 @@ run synchronously, each bounded by a timeout), and the forwarded points keep tha
 A handler that fails is logged and counted in ``events_dropped``; it never stops the task.
 
 ``ctx.services`` keys read: ``alert_services`` (``kapfast.engine.alert.services.AlertServices``:
-the email/slack services and the ``global`` handlers), ``alert_topics`` (a :class:`TopicRegistry`; put there by the first
-alert node when absent, so tasks sharing one services dict share topics and inhibitors),
+the email/slack services and the ``global`` handlers), ``alert_topics`` (a
+:class:`TopicRegistry`; put there by the first alert node when absent, so tasks sharing one
+services dict share topics and inhibitors),
 ``alert_states`` (a ``kapfast.storage.AlertStateStore``: levels survive restarts, and the server's
 topics API reads it), ``httppost_endpoints`` (``{name: {"url": str, "headers": {k: v}}}``, the
 ``[[httppost]]`` endpoints ``.post().endpoint(name)`` names).

@@ -111,16 +111,24 @@ class HandlerSpec:
 
     def to_json(self) -> dict[str, Any]:
         """Kapacitor's ``HandlerSpec`` JSON (the document a JSON-Patch applies to)."""
-        return {"id": self.id, "topic": self.topic, "kind": self.kind, "options": self.options, "match": self.match}
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "kind": self.kind,
+            "options": self.options,
+            "match": self.match,
+        }
 
     def validate(self) -> None:
         if not valid_handler_id(self.id):
             raise HandlerSpecError(
-                f"invalid handler spec: handler ID must contain only letters, numbers, '-', '.' and '_'. {self.id!r}"
+                "invalid handler spec: handler ID must contain only letters, numbers, '-', '.' and '_'. "
+                f"{self.id!r}"
             )
         if not valid_topic(self.topic):
             raise HandlerSpecError(
-                f"invalid handler spec: topic must contain only letters, numbers, '-', '.', ':' and '_'. {self.topic!r}"
+                "invalid handler spec: topic must contain only letters, numbers, '-', '.', ':' and '_'. "
+                f"{self.topic!r}"
             )
         if not self.kind:
             raise HandlerSpecError("invalid handler spec: handler kind must not be empty")
@@ -150,7 +158,7 @@ class _Options:
     def _bad(self, key: str, want: str, v: Any) -> HandlerSpecError:
         return HandlerSpecError(f"{self.kind} handler: option {key!r} must be {want}, got {v!r}")
 
-    def str(self, key: str, default: str = "") -> str:
+    def text(self, key: str, default: str = "") -> str:
         v = self._get(key)
         if v is None:
             return default
@@ -158,7 +166,7 @@ class _Options:
             raise self._bad(key, "a string", v)
         return v
 
-    def bool(self, key: str) -> bool:
+    def flag(self, key: str) -> bool:
         v = self._get(key)
         if v is None:
             return False
@@ -166,7 +174,7 @@ class _Options:
             raise self._bad(key, "true or false", v)
         return v
 
-    def int(self, key: str, default: int) -> int:
+    def integer(self, key: str, default: int) -> int:
         v = self._get(key)
         if v is None:
             return default
@@ -355,13 +363,16 @@ class AlertServices:
     def httppost_endpoints(self) -> dict[str, dict[str, Any]]:
         """The endpoints in the ``ctx.services["httppost_endpoints"]`` shape the node reads."""
         return {
-            name: {"url": e.url, "headers": dict(e.headers), "body": e.body()} for name, e in self.endpoints.items()
+            name: {"url": e.url, "headers": dict(e.headers), "body": e.body()}
+            for name, e in self.endpoints.items()
         }
 
     def email(self, to: Sequence[str]) -> EmailHandler:
         return EmailHandler(self.mailer, to)
 
-    def slack_handler(self, workspace: str = "", channel: str = "", username: str = "", icon_emoji: str = "") -> SlackHandler:
+    def slack_handler(
+        self, workspace: str = "", channel: str = "", username: str = "", icon_emoji: str = ""
+    ) -> SlackHandler:
         return SlackHandler(self.slack, workspace, channel, username, icon_emoji)
 
     def global_handlers(self, inline_kinds: set[str]) -> list[AlertHandler]:
@@ -398,28 +409,28 @@ class AlertServices:
     def _build(self, spec: HandlerSpec, o: _Options, collector: Collector) -> AlertHandler:
         kind = spec.kind
         if kind == "log":
-            return LogHandler(o.str("path"), o.int("mode", DEFAULT_MODE))
+            return LogHandler(o.text("path"), o.integer("mode", DEFAULT_MODE))
         if kind == "tcp":
-            return TcpHandler(o.str("address"))
+            return TcpHandler(o.text("address"))
         if kind == "exec":
-            prog = o.str("prog")
+            prog = o.text("prog")
             return ExecHandler([prog, *o.strings("args")])
         if kind == "post":
             return self.post_handler(
-                url=o.str("url"),
-                endpoint=o.str("endpoint"),
+                url=o.text("url"),
+                endpoint=o.text("endpoint"),
                 headers=o.str_map("headers"),
                 timeout_s=o.duration_ns("timeout") / 1e9 or DEFAULT_TIMEOUT_S,
-                capture_response=o.bool("capture-response"),
-                skip_ssl_verification=o.bool("skip-ssl-verification"),
+                capture_response=o.flag("capture-response"),
+                skip_ssl_verification=o.flag("skip-ssl-verification"),
             )
         if kind == "smtp":
             return self.email(o.strings("to"))
         if kind == "slack":
-            workspace = o.str("workspace")
+            workspace = o.text("workspace")
             if self.slack.workspaces and workspace not in self.slack.workspaces:
                 raise ValueError(f"no [[slack]] workspace {workspace!r} is configured")
-            return self.slack_handler(workspace, o.str("channel"), o.str("username"), o.str("icon-emoji"))
+            return self.slack_handler(workspace, o.text("channel"), o.text("username"), o.text("icon-emoji"))
         if kind == "publish":
             topics = o.strings("topics")
             bad = [t for t in topics if not valid_topic(t)]
@@ -427,15 +438,15 @@ class AlertServices:
                 raise ValueError(f"invalid topic name(s) {', '.join(bad)}")
             return PublishHandler(collector, topics)
         if kind == "aggregate":
-            topic = o.str("topic")
+            topic = o.text("topic")
             if topic and not valid_topic(topic):
                 raise ValueError(f"invalid topic name {topic!r}")
             return AggregateHandler(
                 collector,
                 o.duration_ns("interval"),
                 topic,
-                event_id=o.str("id", spec.id),
-                message=o.str("message", DEFAULT_MESSAGE),
+                event_id=o.text("id", spec.id),
+                message=o.text("message", DEFAULT_MESSAGE),
             )
         raise HandlerSpecError(f"unknown handler kind {kind!r}")
 

@@ -78,7 +78,9 @@ class SlackService:
             raise ServiceDisabled(f"slack workspace {name!r} not found")
         return w
 
-    def alert(self, workspace: str, channel: str, message: str, username: str, icon_emoji: str, level: str) -> None:
+    def alert(
+        self, workspace: str, channel: str, message: str, username: str, icon_emoji: str, level: str
+    ) -> None:
         w = self.workspace(workspace)
         if not w.enabled:
             raise ServiceDisabled("slack service is not enabled ([[slack]] enabled = false)")
@@ -108,7 +110,12 @@ class SlackHandler(AlertHandler):
     kind = "slack"
 
     def __init__(
-        self, service: SlackService, workspace: str = "", channel: str = "", username: str = "", icon_emoji: str = ""
+        self,
+        service: SlackService,
+        workspace: str = "",
+        channel: str = "",
+        username: str = "",
+        icon_emoji: str = "",
     ) -> None:
         self.service = service
         self.workspace = workspace

@@ -9,6 +9,7 @@ check. Sending is synchronous and bounded by a timeout, so events leave in order
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 import threading
@@ -116,10 +117,8 @@ class Mailer:
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
 
     def _arm_idle_timer(self) -> None:
         if self._timer is not None:
