@@ -245,3 +245,24 @@ def test_persist_topics_false_still_shows_live_topics(kapfastd_factory: Callable
     k.start()
     # nothing was saved: after a restart the topic is gone
     assert k.api("GET", "/alerts/topics/ops").status == 404
+
+
+def test_python_client_handlers_and_service_tests(kapfastd_factory: Callable[..., Kapfastd]) -> None:
+    from kapfast.client import Client
+    from kapfast.errors import NotFoundError, RequestError
+
+    k = kapfastd_factory()
+    with Client(k.url) as c:
+        h = c.create_topic_handler("ops", {"id": "p", "kind": "publish", "options": {"topics": ["x"]}})
+        assert (h.id, h.kind, h.options) == ("p", "publish", {"topics": ["x"]})
+        h = c.patch_topic_handler("ops", "p", [{"op": "replace", "path": "/options/topics/0", "value": "y"}])
+        assert h.options == {"topics": ["y"]}
+        assert [x.id for x in c.list_topic_handlers("ops")] == ["p"]
+        with pytest.raises(RequestError, match="not supported by kapfast yet"):
+            c.create_topic_handler("ops", {"id": "t", "kind": "telegram"})
+        c.delete_topic_handler("ops", "p")
+        with pytest.raises(NotFoundError):
+            c.topic_handler("ops", "p")
+        assert c.service_test("smtp").options == {"to": [], "subject": "test subject", "body": "test body"}
+        r = c.run_service_test("smtp", {"to": ["a@b.c"]})
+        assert (r.success, r.message) == (False, "smtp service is not enabled ([smtp] enabled = false)")

@@ -200,3 +200,17 @@ def test_deleting_a_topic_keeps_its_handlers() -> None:
     assert [e.id for e in reg.entries("ops")] == ["pub"]
     assert reg.remove_entry("ops", "pub") is True
     assert reg.remove_entry("ops", "pub") is False
+
+
+def test_handler_on_the_anonymous_topic_gets_its_events(tmp_path: Path) -> None:
+    reg = TopicRegistry()
+    inline, api = tmp_path / "inline.log", tmp_path / "api.log"
+    r = build(
+        f"stream|from().measurement('cpu')|alert().crit(lambda: \"value\" > 5).log('{inline}')",
+        "task1",
+        services={"alert_topics": reg},
+    )
+    assert r.node.anon_topic == "main:task1:alert2"
+    attach(reg, r.node.anon_topic, "api", "log", {"path": str(api)})
+    r.node.push(values_chunk([10, 1]))
+    assert api.read_bytes() == inline.read_bytes() != b""

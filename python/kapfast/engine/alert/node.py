@@ -435,9 +435,10 @@ class AlertNode(Node):
             event.previous_level = prev
         for h in self.handlers:
             self._deliver(h, event)
-        if self.topic:
-            # the topic's handlers (defined over the API) log their own failures
-            self.stats.extra["events_dropped"] += self.registry.deliver(self.topic, event, self.ctx.task_id)
+        for topic in self.topics:
+            # handlers defined over the API, on the named topic or even on the anonymous one;
+            # they log their own failures
+            self.stats.extra["events_dropped"] += self.registry.deliver(topic, event, self.ctx.task_id)
 
     def _deliver(self, h: AlertHandler, event: AlertEvent) -> None:
         try:

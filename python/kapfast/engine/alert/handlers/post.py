@@ -2,7 +2,8 @@
 ``.captureResponse()``, ``.skipSSLVerification()``).
 
 ``.endpoint(name)`` names an ``[[httppost]]`` endpoint of the configuration; the engine passes
-those as ``ctx.services["httppost_endpoints"]``: ``{name: {"url": str, "headers": {k: v}}}``.
+those as ``ctx.services["httppost_endpoints"]``: ``{name: {"url": str, "headers": {k: v},
+"body": None or a callable rendering the endpoint's alert-template}}``.
 Like Kapacitor only the first of several URLs is used.
 """
 
