@@ -250,3 +250,11 @@ def test_slack_handler_failures_are_counted_not_fatal(caplog: pytest.LogCaptureF
         r.node.push(values_chunk([1, 2]))
     assert r.node.stats.extra["events_dropped"] == 2
     assert len(r.out.rows()) == 2
+
+
+def test_slack_bad_tls_files_are_reported() -> None:
+    service = SlackService(
+        [SlackWorkspace("", True, True, "https://127.0.0.1:1/", ssl_ca="/nonexistent/ca.pem")]
+    )
+    with pytest.raises(ServiceDisabled, match="TLS settings"):
+        service.alert("", "", "m", "", "", "OK")

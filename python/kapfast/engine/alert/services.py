@@ -348,6 +348,8 @@ class AlertServices:
                     icon_emoji=w.icon_emoji,
                     insecure_skip_verify=w.insecure_skip_verify,
                     ssl_ca=w.ssl_ca,
+                    ssl_cert=w.ssl_cert,
+                    ssl_key=w.ssl_key,
                 )
                 for w in cfg.slack
             ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,22 @@ class SlackWorkspace:
     icon_emoji: str = ""
     insecure_skip_verify: bool = False
     ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS settings of ``ssl-ca``/``ssl-cert``/``ssl-key``/``insecure-skip-verify``."""
+        if not (self.insecure_skip_verify or self.ssl_ca or self.ssl_cert):
+            return None
+        try:
+            ctx = httpclient.insecure_context() if self.insecure_skip_verify else ssl.create_default_context()
+            if self.ssl_ca and not self.insecure_skip_verify:
+                ctx.load_verify_locations(cafile=self.ssl_ca)
+            if self.ssl_cert:
+                ctx.load_cert_chain(self.ssl_cert, self.ssl_key or None)
+        except (OSError, ssl.SSLError) as e:
+            raise ServiceDisabled(f"slack workspace {self.workspace!r}: TLS settings: {e}") from None
+        return ctx
 
 
 def slack_payload(channel: str, message: str, username: str, icon_emoji: str, level: str) -> bytes:
@@ -66,6 +83,7 @@ class SlackService:
             if (w.default or len(workspaces) == 1) and "" not in self.workspaces:
                 self.workspaces[""] = w
         self.timeout_s = timeout_s
+        self._openers: dict[str, urllib.request.OpenerDirector] = {}
 
     def default(self) -> SlackWorkspace | None:
         return self.workspaces.get("")
@@ -87,12 +105,9 @@ class SlackService:
         body = slack_payload(
             channel or w.channel, message, username or w.username, icon_emoji or w.icon_emoji, level
         )
-        ctx: ssl.SSLContext | None = None
-        if w.insecure_skip_verify:
-            ctx = httpclient.insecure_context()
-        elif w.ssl_ca:
-            ctx = ssl.create_default_context(cafile=w.ssl_ca)
-        opener = httpclient.opener_for(w.url, ctx)
+        opener = self._openers.get(w.workspace)
+        if opener is None:
+            opener = self._openers[w.workspace] = httpclient.opener_for(w.url, w.ssl_context())
         reply = httpclient.post(opener, w.url, body, {"Content-Type": "application/json"}, self.timeout_s)
         if reply.status != 200:
             text = reply.body.decode("utf-8", "replace")
