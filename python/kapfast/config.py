@@ -450,6 +450,17 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
                 items.append("")
             items[j] = raw
             return
+    elif section in ("slack", "httppost"):
+        # alert handler services: KAPACITOR_SLACK_0_URL (index optional: 0)
+        idx, _, key = key.partition("_")
+        if not idx.isdigit():
+            idx, key = "0", f"{idx}_{key}" if key else idx
+        entries: list[Any] = getattr(cfg, section)
+        while len(entries) <= int(idx):
+            entries.append(SlackConfig() if section == "slack" else HTTPPostConfig())
+        obj = entries[int(idx)]
+        if isinstance(getattr(obj, key, None), dict):
+            raise ConfigError(f"{name}: {key.replace('_', '-')} cannot be set from the environment")
     else:
         return  # another program's variable, or a section kapfast does not use
     if keyword.iskeyword(key):

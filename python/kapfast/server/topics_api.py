@@ -232,7 +232,11 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
             f"handler {spec.id!r} already exists in topic {topic!r} (use PUT or PATCH to change it)"
         )
     _attach(request.app, spec)
-    store.put(_record(spec))
+    try:
+        store.put(_record(spec))
+    except Exception:
+        request.app[WIRING_KEY].registry.remove_entry(topic, spec.id)  # not stored: not running
+        raise
     return json_response(_handler_json(_record(spec)))
 
 

@@ -165,3 +165,20 @@ def test_httppost_endpoint_with_alert_template(tmp_path: Path) -> None:
         r.node.push(values_chunk([10]))
     assert rx.bodies == [b"CRITICAL: cpu:nil is CRITICAL (cpu:nil)"]
     assert rx.headers[0]["X-Team"] == "ops"
+
+
+def test_environment_sets_list_sections(tmp_path: Path) -> None:
+    cfg = load(
+        tmp_path,
+        FULL,
+        {
+            "KAPACITOR_SLACK_1_CHANNEL": "#other",
+            "KAPACITOR_HTTPPOST_0_URL": "http://127.0.0.1:1/x",
+            "KAPFAST_SLACK_ICON_EMOJI": ":x:",
+        },
+    )
+    assert [w.channel for w in cfg.slack] == ["#alerts", "#other"]
+    assert cfg.slack[0].icon_emoji == ":x:"
+    assert cfg.httppost[0].url == "http://127.0.0.1:1/x"
+    with pytest.raises(ConfigError, match="cannot be set from the environment"):
+        load(tmp_path, FULL, {"KAPACITOR_HTTPPOST_0_HEADERS": "x"})
