@@ -214,3 +214,27 @@ def test_handler_on_the_anonymous_topic_gets_its_events(tmp_path: Path) -> None:
     attach(reg, r.node.anon_topic, "api", "log", {"path": str(api)})
     r.node.push(values_chunk([10, 1]))
     assert api.read_bytes() == inline.read_bytes() != b""
+
+
+def test_publishing_both_ways_from_two_threads_does_not_deadlock() -> None:
+    import threading
+
+    reg = TopicRegistry()
+    # a -> b -> a ... until the depth guard stops it: 8 deliveries per event, 4 on each topic
+    attach(reg, "a", "to-b", "publish", {"topics": ["b"]})
+    attach(reg, "b", "to-a", "publish", {"topics": ["a"]})
+    keep_a, keep_b = Keep(), Keep()
+    reg.set_entry("a", HandlerEntry("keep", "keep", keep_a, compile_match("level() == CRITICAL")))
+    reg.set_entry("b", HandlerEntry("keep", "keep", keep_b, compile_match("level() == CRITICAL")))
+
+    def run(topic: str) -> None:
+        for i in range(200):
+            reg.collect(topic, event("CRITICAL", t=i))
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in ("a", "b")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(20)
+    assert not any(th.is_alive() for th in threads)
+    assert len(keep_a.events) == len(keep_b.events) == 2 * 200 * 4

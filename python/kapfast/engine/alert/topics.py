@@ -71,7 +71,9 @@ class Topic:
     recent: deque[AlertEvent] = field(default_factory=lambda: deque(maxlen=DEFAULT_EVENT_BUFFER))
     entries: dict[str, HandlerEntry] = field(default_factory=dict)
     collected: int = 0
-    # delivery lock: the events of one topic reach its handlers one at a time, in order
+    # delivery lock: the events of a topic reach its handlers one at a time, in order. The
+    # registry gives all its topics the same one, so a publish handler republishing from topic A
+    # into B while another thread republishes from B into A cannot deadlock.
     delivery: threading.RLock = field(default_factory=threading.RLock)
 
     def max_level(self) -> str:
@@ -110,12 +112,15 @@ class TopicRegistry:
         #: where :meth:`collect` saves event states (a ``kapfast.storage.AlertStateStore``)
         self.states: Any = None
         self._depth = threading.local()
+        self._delivery = threading.RLock()
 
     def topic(self, name: str) -> Topic:
         with self._lock:
             t = self._topics.get(name)
             if t is None:
-                t = self._topics[name] = Topic(name, recent=deque(maxlen=self.buffer_length))
+                t = self._topics[name] = Topic(
+                    name, recent=deque(maxlen=self.buffer_length), delivery=self._delivery
+                )
             return t
 
     def topics(self) -> list[str]:
@@ -135,7 +140,11 @@ class TopicRegistry:
                 del self._inhibitors[key]
             if t is not None and (t.entries or t.handlers):
                 self._topics[name] = Topic(
-                    name, handlers=t.handlers, entries=t.entries, recent=deque(maxlen=self.buffer_length)
+                    name,
+                    handlers=t.handlers,
+                    entries=t.entries,
+                    recent=deque(maxlen=self.buffer_length),
+                    delivery=self._delivery,
                 )
 
     def event_state(self, topic: str, event_id: str) -> EventState | None:
