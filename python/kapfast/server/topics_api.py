@@ -136,7 +136,7 @@ async def list_topics(request: web.Request) -> web.StreamResponse:
         body = _topic_json(topic, _topic_states(request, topic))
         if _rank(body["level"]) >= min_level:
             topics.append(body)
-    return json_response({"link": {"rel": "self", "href": f"{API}/alerts/topics"}, "topics": topics})
+    return json_response({"link": {"rel": "self", "href": str(request.rel_url)}, "topics": topics})
 
 
 async def get_topic(request: web.Request) -> web.StreamResponse:
