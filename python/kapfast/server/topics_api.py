@@ -309,6 +309,8 @@ def install(app: web.Application) -> AlertWiring:
         registry = TopicRegistry()
         engine_services["alert_topics"] = registry
     registry.buffer_length = services.topic_buffer_length
+    # handlers run on a delivery thread: a slow mail server or web hook never stalls ingestion
+    registry.start()
     if services.persist_topics:
         registry.states = st.storage.alert_states
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -217,8 +218,6 @@ def test_handler_on_the_anonymous_topic_gets_its_events(tmp_path: Path) -> None:
 
 
 def test_publishing_both_ways_from_two_threads_does_not_deadlock() -> None:
-    import threading
-
     reg = TopicRegistry()
     # a -> b -> a ... until the depth guard stops it: 8 deliveries per event, 4 on each topic
     attach(reg, "a", "to-b", "publish", {"topics": ["b"]})
@@ -238,3 +237,56 @@ def test_publishing_both_ways_from_two_threads_does_not_deadlock() -> None:
         th.join(20)
     assert not any(th.is_alive() for th in threads)
     assert len(keep_a.events) == len(keep_b.events) == 2 * 200 * 4
+
+
+class Slow(Keep):
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def handle(self, e: AlertEvent) -> None:
+        time.sleep(self.delay)
+        super().handle(e)
+
+
+def test_delivery_thread_keeps_publishers_fast_and_events_in_order() -> None:
+    reg = TopicRegistry()
+    reg.start()
+    slow = Slow(0.01)
+    reg.set_entry("t", HandlerEntry("slow", "keep", slow, compile_match("")))
+    attach(reg, "t", "zz-pub", "publish", {"topics": ["out"]})
+    out = Keep()
+    reg.set_entry("out", HandlerEntry("k", "keep", out, compile_match("")))
+    started = time.monotonic()
+    for i in range(20):
+        assert reg.collect("t", event("CRITICAL", t=i)) == 0
+    assert time.monotonic() - started < 0.15  # 20 x 10 ms of handler time not spent here
+    assert reg.drain(10)
+    assert [e.time_ns for e in slow.events] == list(range(20))
+    assert [e.time_ns for e in out.events] == list(range(20))  # publish ran on the thread too
+    reg.close()
+
+
+def test_full_delivery_queue_drops_and_counts(caplog: pytest.LogCaptureFixture) -> None:
+    reg = TopicRegistry(buffer_length=2)
+    reg.start()
+    gate = threading.Event()
+
+    class Gate(Keep):
+        def handle(self, e: AlertEvent) -> None:
+            gate.wait(10)
+            super().handle(e)
+
+    held = Gate()
+    reg.set_entry("t", HandlerEntry("g", "keep", held, compile_match("")))
+    with caplog.at_level(logging.ERROR):
+        results = [reg.deliver("t", event("CRITICAL", t=i)) for i in range(6)]
+        time.sleep(0.05)
+    gate.set()
+    assert reg.drain(10)
+    # one event in the handler, two queued, the rest dropped (counted, logged)
+    assert sum(results) == reg.dropped >= 3
+    assert len(held.events) == 6 - reg.dropped
+    assert "delivery queue full" in caplog.text
+    reg.close()
+    assert reg.deliver("t", event("OK")) == 0  # after close: nothing attached any more

@@ -7,14 +7,20 @@ An alert node with inline handlers publishes to its *anonymous* topic
 an event its ``previousLevel`` and is what the alert state store persists.
 
 The registry is shared by every task of a server through ``ctx.services["alert_topics"]``; a task
-run without one (``kapfast test``) gets a private registry. Inhibitors (``.inhibit(category,
+run without one (``kapfast test``) gets a private registry. A private registry runs the handlers
+of a topic on the publishing thread; the server's :meth:`TopicRegistry.start` s a delivery thread
+instead, fed by a queue of ``[alert] topic-buffer-length`` events, so a slow mail server or web
+hook never stalls ingestion (a full queue drops the event, logged and counted). Either way one
+event at a time reaches the handlers, in publishing order. Inhibitors (``.inhibit(category,
 tags...)``) live in the same registry so that one task's alert can inhibit another's.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,6 +119,10 @@ class TopicRegistry:
         self.states: Any = None
         self._depth = threading.local()
         self._delivery = threading.RLock()
+        self._queue: queue.Queue[tuple[str, AlertEvent, str] | None] | None = None
+        self._worker: threading.Thread | None = None
+        #: events the delivery queue had no room for
+        self.dropped = 0
 
     def topic(self, name: str) -> Topic:
         with self._lock:
@@ -194,10 +204,11 @@ class TopicRegistry:
         """Attach ``entry`` (replacing the handler ``replaces`` or one of the same id)."""
         with self._lock:
             t = self.topic(topic)
-        with t.delivery:
-            old = [t.entries.pop(i) for i in {replaces, entry.id} if i and i in t.entries]
-            t.entries[entry.id] = entry
-            t.entries = dict(sorted(t.entries.items()))
+            entries = dict(t.entries)
+            old = [entries.pop(i) for i in {replaces, entry.id} if i and i in entries]
+            entries[entry.id] = entry
+            # copy on write: a delivery in progress keeps the dict it started with
+            t.entries = dict(sorted(entries.items()))
         for o in old:
             if o.handler is not entry.handler:
                 o.handler.close()
@@ -205,10 +216,11 @@ class TopicRegistry:
     def remove_entry(self, topic: str, handler_id: str) -> bool:
         with self._lock:
             t = self._topics.get(topic)
-        if t is None:
-            return False
-        with t.delivery:
-            entry = t.entries.pop(handler_id, None)
+            if t is None:
+                return False
+            entries = dict(t.entries)
+            entry = entries.pop(handler_id, None)
+            t.entries = entries
         if entry is None:
             return False
         entry.handler.close()
@@ -219,12 +231,52 @@ class TopicRegistry:
             t = self._topics.get(topic)
             return [] if t is None else list(t.entries.values())
 
-    def close(self) -> None:
-        """Close every attached handler (server shutdown)."""
+    def start(self) -> None:
+        """Deliver from a thread of its own from now on (the server does this)."""
+        with self._lock:
+            if self._worker is not None:
+                return
+            self._queue = queue.Queue(maxsize=self.buffer_length)
+            self._worker = threading.Thread(target=self._run, name="alert-topics", daemon=True)
+            self._worker.start()
+
+    def _run(self) -> None:
+        q = self._queue
+        assert q is not None
+        while True:
+            item = q.get()
+            try:
+                if item is None:
+                    return
+                self._deliver_now(*item)
+            except Exception:  # the delivery thread must outlive any bug
+                log.exception("alert topic delivery failed")
+            finally:
+                q.task_done()
+
+    def drain(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued event was delivered; False on timeout."""
+        q = self._queue
+        deadline = time.monotonic() + timeout_s
+        while q is not None and q.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return q is None or not q.unfinished_tasks
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Deliver what is queued (for up to ``timeout_s``), stop the delivery thread and close
+        every attached handler (server shutdown)."""
+        worker, q = self._worker, self._queue
+        if worker is not None and q is not None:
+            try:
+                q.put(None, timeout=timeout_s)
+            except queue.Full:
+                log.error("alert topics: %d queued events not delivered at shutdown", q.qsize())
+            worker.join(timeout_s)
         with self._lock:
             topics = list(self._topics.values())
+            self._worker = self._queue = None
         for t in topics:
-            with t.delivery:
+            with self._lock:
                 entries, t.entries = list(t.entries.values()), {}
             for e in entries:
                 e.handler.close()
@@ -232,10 +284,35 @@ class TopicRegistry:
     # --- delivery ----------------------------------------------------------------------------
 
     def deliver(self, topic: str, event: AlertEvent, task: str = "") -> int:
-        """Run the handlers of ``topic`` on ``event``, in order; returns how many failed.
+        """Run the handlers of ``topic`` on ``event``, in order; returns how many failed (with a
+        delivery thread: 1 when the queue had no room, else 0 - the thread counts the rest).
 
         A failing handler is logged (once per run of failures when it says it is quiet) and
         counted; it never stops the others or the task that published."""
+        with self._lock:
+            t = self._topics.get(topic)
+            if t is None or not (t.entries or t.handlers):
+                return 0
+            q, worker = self._queue, self._worker
+        if q is None or worker is None or threading.current_thread() is worker:
+            # no delivery thread, or a publish handler running on it: deliver right here
+            return self._deliver_now(topic, event, task)
+        try:
+            q.put_nowait((topic, event, task))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error(
+                    "alert topic %s: delivery queue full (%d events, [alert] topic-buffer-length): "
+                    "event dropped (%d so far)",
+                    topic,
+                    self.buffer_length,
+                    self.dropped,
+                )
+            return 1
+        return 0
+
+    def _deliver_now(self, topic: str, event: AlertEvent, task: str) -> int:
         with self._lock:
             t = self._topics.get(topic)
         if t is None:
