@@ -51,7 +51,7 @@ data_dir = "/tmp/kapdata"
     telegraf = ["autogen"]
   [influxdb.excluded-subscriptions]
     _kapacitor = ["autogen"]
-[smtp]
+[pagerduty2]
   enabled = false
 """,
     )
@@ -64,7 +64,7 @@ data_dir = "/tmp/kapdata"
     assert ic.urls == ["http://127.0.0.1:8086"] and ic.subscription_mode == "server"
     assert ic.subscriptions == {"telegraf": ["autogen"]}
     assert ic.excluded_subscriptions == {"_kapacitor": ["autogen"]}
-    assert len(warnings) == 1 and "smtp" in warnings[0]
+    assert len(warnings) == 1 and "pagerduty2" in warnings[0]
 
 
 @pytest.mark.parametrize(

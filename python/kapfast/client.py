@@ -177,6 +177,21 @@ class TopicHandler(msgspec.Struct, kw_only=True):
     match: str = ""
 
 
+class ServiceTest(msgspec.Struct, kw_only=True):
+    name: str
+    link: Link = Link()
+    options: dict[str, Any] | None = None
+
+
+class ServiceTestResult(msgspec.Struct, kw_only=True):
+    success: bool = False
+    message: str = ""
+
+
+class _ServiceTests(msgspec.Struct):
+    services: list[ServiceTest] | None = None
+
+
 class _Tasks(msgspec.Struct):
     tasks: list[Task] | None = None
 
@@ -781,6 +796,22 @@ class Client:
         if remove:
             body["remove"] = list(remove)
         self.request("POST", path, body=msgspec.json.encode(body))
+
+    def patch_topic_handler(self, topic: str, handler_id: str, patch: list[dict[str, Any]]) -> TopicHandler:
+        """Apply an RFC 6902 JSON Patch to a handler spec (``{id, topic, kind, options, match}``)."""
+        return self._send("PATCH", _handler_path(topic, handler_id), patch, TopicHandler)
+
+    # ---- service tests ----------------------------------------------------------------------
+
+    def list_service_tests(self, pattern: str = "") -> list[ServiceTest]:
+        return self._get(BASE_PATH + "/service-tests", _ServiceTests, [("pattern", pattern)]).services or []
+
+    def service_test(self, name: str) -> ServiceTest:
+        return self._get(_item("service-tests", name), ServiceTest)
+
+    def run_service_test(self, name: str, options: dict[str, Any] | None = None) -> ServiceTestResult:
+        """Run a service's test with ``options`` over its defaults."""
+        return self._send("POST", _item("service-tests", name), options or {}, ServiceTestResult)
 
 
 # --------------------------------------------------------------------------------------------

@@ -124,6 +124,59 @@ class ConfigOverrideConfig:
     enabled: bool = True
 
 
+# --- alert handler services: [alert] [smtp] [[slack]] [[httppost]] ---------------------------------
+# (Python keywords ``global`` and ``from`` are spelled ``global_``/``from_`` here; the TOML keys
+# are kapacitord's.)
+
+
+@dataclass
+class AlertConfig:
+    persist_topics: bool = True
+    topic_buffer_length: int = 5000
+
+
+@dataclass
+class SMTPConfig:
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    no_verify: bool = False
+    global_: bool = False
+    state_changes_only: bool = False
+    from_: str = ""
+    to: list[str] = field(default_factory=list)
+    idle_timeout: str = "30s"
+
+
+@dataclass
+class SlackConfig:
+    enabled: bool = False
+    default: bool = False
+    workspace: str = ""
+    url: str = ""
+    channel: str = ""
+    username: str = "kapacitor"
+    icon_emoji: str = ""
+    global_: bool = False
+    state_changes_only: bool = False
+    ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    insecure_skip_verify: bool = False
+
+
+@dataclass
+class HTTPPostConfig:
+    endpoint: str = ""
+    url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    basic_auth: dict[str, str] = field(default_factory=dict)  # {username, password}
+    alert_template: str = ""
+    alert_template_file: str = ""
+
+
 @dataclass
 class Config:
     hostname: str = "localhost"
@@ -140,6 +193,12 @@ class Config:
     # -- config API (serverops) --
     skip_config_overrides: bool = False
     config_override: ConfigOverrideConfig = field(default_factory=lambda: ConfigOverrideConfig())
+
+    # alert handler services
+    alert: AlertConfig = field(default_factory=AlertConfig)
+    smtp: SMTPConfig = field(default_factory=SMTPConfig)
+    slack: list[SlackConfig] = field(default_factory=list)
+    httppost: list[HTTPPostConfig] = field(default_factory=list)
 
     @property
     def data_path(self) -> Path:
@@ -169,6 +228,9 @@ _SECTIONS: dict[str, type] = {
     "stats": StatsConfig,
     "load": LoadConfig,
     "deadman": DeadmanConfig,
+    # alert handler services
+    "alert": AlertConfig,
+    "smtp": SMTPConfig,
 }
 _TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy"}
 
@@ -246,6 +308,8 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
                 ic = InfluxDBConfig()
                 _fill(ic, table, "influxdb")
                 cfg.influxdb.append(ic)
+        elif key in ("slack", "httppost"):
+            _fill_handler_list(cfg, key, value)
         else:
             warnings.append(f"section or key {key!r} of kapacitord's config is not used by kapfast; ignored")
     _validate(cfg)
@@ -276,6 +340,80 @@ def _validate(cfg: Config) -> None:
     _check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
     _check_duration("[stats] stats-interval", cfg.stats.stats_interval)
     _check_duration("[deadman] interval", cfg.deadman.interval)
+
+    _validate_alert_services(cfg)
+
+
+def _fill_handler_list(cfg: Config, key: str, value: Any) -> None:
+    """``[[slack]]``/``[[httppost]]`` (a single ``[slack]`` table is accepted too, as kapacitord)."""
+    tables = value if isinstance(value, list) else [value]
+    for i, table in enumerate(tables):
+        if not isinstance(table, dict):
+            raise ConfigError(f"[[{key}]] #{i} must be a table")
+        if key == "slack":
+            sc = SlackConfig()
+            _fill(sc, table, "slack")
+            cfg.slack.append(sc)
+            continue
+        hc = HTTPPostConfig()
+        plain = {k: v for k, v in table.items() if k not in ("headers", "basic-auth")}
+        _fill(hc, plain, "httppost")
+        for sub, attr in (("headers", "headers"), ("basic-auth", "basic_auth")):
+            raw = table.get(sub, {})
+            if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+                raise ConfigError(f"[[httppost]] {hc.endpoint or i}: {sub} must be a table of strings")
+            setattr(hc, attr, {str(k): v for k, v in raw.items()})
+        if set(hc.basic_auth) - {"username", "password"}:
+            raise ConfigError(f"[[httppost]] {hc.endpoint or i}: basic-auth takes username and password")
+        cfg.httppost.append(hc)
+
+
+def _validate_alert_services(cfg: Config) -> None:
+    """kapacitord's own checks of these sections (``services/*/config.go`` ``Validate``)."""
+    if cfg.alert.topic_buffer_length <= 0:
+        raise ConfigError("[alert] topic-buffer-length must be positive")
+    smtp = cfg.smtp
+    if not smtp.host:
+        raise ConfigError("[smtp] host cannot be empty")
+    if smtp.port <= 0 or smtp.port > 65535:
+        raise ConfigError(f"[smtp] invalid port {smtp.port}")
+    _check_duration("[smtp] idle-timeout", smtp.idle_timeout)
+    if smtp.enabled and not smtp.from_:
+        raise ConfigError("[smtp] must provide a 'from' address")
+    if smtp.from_ and "@" not in smtp.from_:
+        raise ConfigError(f"[smtp] invalid from email address: {smtp.from_!r}")
+    for to in smtp.to:
+        if "@" not in to:
+            raise ConfigError(f"[smtp] invalid to email address: {to!r}")
+    slacks = cfg.slack
+    if len(slacks) == 1:
+        slacks[0].default = True  # a single [[slack]] is the default one
+    for sc in slacks:
+        where = f"[[slack]] {sc.workspace}".rstrip()
+        if sc.enabled and not sc.url:
+            raise ConfigError(f"{where}: must specify url")
+        if len(slacks) > 1 and not sc.workspace:
+            raise ConfigError("[[slack]]: workspace must not be empty when several are configured")
+        if sc.global_ and not sc.default:
+            raise ConfigError(f"{where}: only the default config may be assigned as global")
+        if sc.state_changes_only and not (sc.default and sc.global_):
+            raise ConfigError(
+                f"{where}: state-changes-only may only be set when the config is both default and global"
+            )
+    if slacks and not any(sc.default for sc in slacks):
+        raise ConfigError("[[slack]]: at least one Slack config must be set as default")
+    if len({sc.workspace for sc in slacks}) != len(slacks):
+        raise ConfigError("[[slack]]: workspaces must be unique")
+    names = [h.endpoint for h in cfg.httppost]
+    if len(names) != len(set(names)):
+        raise ConfigError("[[httppost]]: endpoint names must be unique")
+    for h in cfg.httppost:
+        if not h.endpoint:
+            raise ConfigError("[[httppost]]: endpoint must be set")
+        if h.alert_template and h.alert_template_file:
+            raise ConfigError(
+                f"[[httppost]] {h.endpoint}: set alert-template or alert-template-file, not both"
+            )
 
 
 _UNITS_NS = {
@@ -379,8 +517,21 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
                 items.append("")
             items[j] = raw
             return
+    elif section in ("slack", "httppost"):
+        # alert handler services: KAPACITOR_SLACK_0_URL (index optional: 0)
+        idx, _, key = key.partition("_")
+        if not idx.isdigit():
+            idx, key = "0", f"{idx}_{key}" if key else idx
+        entries: list[Any] = getattr(cfg, section)
+        while len(entries) <= int(idx):
+            entries.append(SlackConfig() if section == "slack" else HTTPPostConfig())
+        obj = entries[int(idx)]
+        if isinstance(getattr(obj, key, None), dict):
+            raise ConfigError(f"{name}: {key.replace('_', '-')} cannot be set from the environment")
     else:
         return  # another program's variable, or a section kapfast does not use
+    if keyword.iskeyword(key):
+        key += "_"  # KAPACITOR_SMTP_GLOBAL, KAPACITOR_SMTP_FROM
     if not hasattr(obj, key):
         raise ConfigError(f"{name}: no key {key.replace('_', '-')!r} in [{section}]")
     setattr(obj, key, _parse_env_value(getattr(obj, key), raw, name))
@@ -441,6 +592,14 @@ def render(cfg: Config) -> str:
         for sub in ("subscriptions", "excluded_subscriptions"):
             out += ["", f"  [influxdb.{_toml_key(sub)}]"]
             out += [f"    {_toml_value(db)} = {_toml_value(rps)}" for db, rps in getattr(ic, sub).items()]
+    # alert handler services
+    for sc in cfg.slack:
+        out += ["", "[[slack]]", *_table_lines(sc)]
+    for hc in cfg.httppost:
+        out += ["", "[[httppost]]", *_table_lines(hc)]
+        for sub, attr in (("headers", "headers"), ("basic-auth", "basic_auth")):
+            out += ["", f"  [httppost.{sub}]"]
+            out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in getattr(hc, attr).items()]
     return "\n".join(out) + "\n"
 
 
@@ -599,13 +758,17 @@ def apply_overrides(base: Config, overrides: list[Override]) -> tuple[Config, li
 
 __all__ = [
     "ELEMENT_KEYS",
+    "AlertConfig",
     "Config",
     "ConfigOverrideConfig",
     "HTTPConfig",
+    "HTTPPostConfig",
     "InfluxDBConfig",
     "LoggingConfig",
     "Override",
+    "SMTPConfig",
     "SectionInfo",
+    "SlackConfig",
     "apply_env",
     "apply_overrides",
     "element_options",

@@ -51,6 +51,10 @@ def test_load_directory_defines_updates_and_removes(
     (load / "tasks" / "mem_above.json").write_text(json.dumps(task_vars))
     (load / "tasks" / "broken.tick").write_text("stream\n    |from(\n")
     (load / "tasks" / "README.md").write_text("not a task")
+    (load / "handlers").mkdir()
+    log_path = tmp_path / "alerts.log"
+    handler = {"topic": "cpu", "id": "to_log", "kind": "log", "options": {"path": str(log_path)}}
+    (load / "handlers" / "to_log.json").write_text(json.dumps(handler))
     k = kapfastd_factory(load_config(load))
 
     assert ids(k, "tasks") == ["cpu", "mem_above"]  # the broken file is reported, the rest loads
@@ -59,6 +63,10 @@ def test_load_directory_defines_updates_and_removes(
     assert cpu["status"] == "enabled" and cpu["executing"] is True
     assert cpu["dbrps"] == [{"db": "telegraf", "rp": "autogen"}]
     assert "broken.tick" in k.log_tail(200)
+    handlers = k.api("GET", "/alerts/topics/cpu/handlers").json()["handlers"]
+    assert [(h["id"], h["kind"], h["options"]["path"]) for h in handlers] == [
+        ("to_log", "log", str(log_path))
+    ]
     assert k.write("mem v=60\nmem v=40\ncpu v=1\n").status == 204
     mem = k.api("GET", "/tasks/mem_above/out").json()["series"]
     assert [row[1] for row in mem[0]["values"]] == [60.0]
@@ -66,12 +74,14 @@ def test_load_directory_defines_updates_and_removes(
     # Change, add and remove files, then SIGHUP: the directory is loaded again.
     (load / "tasks" / "cpu.tick").write_text(CPU.replace("httpOut('out')", "httpOut('out2')"))
     (load / "tasks" / "mem_above.json").unlink()
+    (load / "handlers" / "to_log.json").unlink()
     (load / "tasks" / "disk.tick").write_text(CPU.replace("'cpu'", "'disk'"))
     assert k.proc is not None
     k.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: ids(k, "tasks") == ["cpu", "disk"], what="the reloaded directory")
     assert "httpOut('out2')" in k.api("GET", "/tasks/cpu").json()["script"]
     assert k.api("GET", "/tasks/cpu").json()["executing"] is True
+    assert k.api("GET", "/alerts/topics/cpu/handlers").json()["handlers"] == []
     # a task defined over the API is not the load directory's to remove
     assert k.api("POST", "/tasks", {"id": "mine", "script": CPU}).status == 200
     k.proc.send_signal(signal.SIGHUP)

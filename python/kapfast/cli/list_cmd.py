@@ -1,4 +1,4 @@
-"""``kapfast list tasks|templates|recordings|replays|topics|topic-handlers [ID or glob]...``,
+"""``kapfast list tasks|templates|recordings|replays|topics|topic-handlers|service-tests [ID or glob]...``,
 printed in ``kapacitor list``'s column layout (see :mod:`kapfast.cli.render`)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from kapfast.client import Client
 from kapfast.errors import RequestError
 
 NAME = "list"
-HELP = "list tasks, templates, recordings, replays, topics or topic-handlers"
+HELP = "list tasks, templates, recordings, replays, topics, topic-handlers or service-tests"
 CLIENT = True
 DESCRIPTION = """List tasks, templates, recordings, replays, topics or topic handlers and their state.
 
@@ -26,7 +26,7 @@ EPILOG = """examples:
   kapfast list recordings
   kapfast list topic-handlers system 'email*'"""
 
-KINDS = ("tasks", "templates", "recordings", "replays", "topics", "topic-handlers")
+KINDS = ("tasks", "templates", "recordings", "replays", "topics", "topic-handlers", "service-tests")
 _T = TypeVar("_T")
 
 
@@ -78,13 +78,17 @@ def render_list(client: Client, kind: str, patterns: list[str]) -> str:
                         seen.add(h.id)
                         rows.append((topic.id, h.id, h.kind))
         return render.topic_handlers_table(rows)
+    if kind == "service-tests":
+        # kapacitor: "%-20s\n" under a "Service" header
+        names = list(_unique((s for p in patterns for s in client.list_service_tests(p)), key="name"))
+        return "".join(f"{n:<20}\n" for n in ["Service", *(s.name for s in names)])
     raise _unknown(kind)
 
 
 def _unknown(kind: str) -> RequestError:
     return RequestError(
-        f"cannot list '{kind}' did you mean 'tasks', 'templates', 'recordings', 'replays', 'topics' "
-        "or 'topic-handlers'?"
+        f"cannot list '{kind}' did you mean 'tasks', 'templates', 'recordings', 'replays', 'topics', "
+        "'topic-handlers' or 'service-tests'?"
     )
 
 

@@ -44,6 +44,7 @@ VERBS: tuple[str, ...] = (
     "backup",
     "watch",
     "logs",
+    "service-tests",
     "version",
     "check",
     "fmt",

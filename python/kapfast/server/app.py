@@ -263,7 +263,8 @@ async def on_startup(app: web.Application) -> None:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     st.influx.start()
     if st.config.load.enabled:
-        loader = LoadService(Path(st.config.load.dir), st.storage, st.tasks, st.templates)
+        handlers = topics_api.LoadedHandlers(app)
+        loader = LoadService(Path(st.config.load.dir), st.storage, st.tasks, st.templates, handlers)
         app[LOAD_KEY] = loader
         loader.load()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -1,20 +1,49 @@
-"""``/alerts/topics``: alert topics and their events' last states, read from the alert-state store
-(the engine's alert nodes save there). Topics list only events that are not OK (an event going
-back to OK is removed from the store, as Kapacitor's topic store does)."""
+"""``/alerts/topics``: alert topics, their events' last states and their handlers.
+
+Event states come from the alert-state store (the engine's alert nodes save there) merged with
+the live topics of the engine (so ``[alert] persist-topics = false`` still shows them). Topics list
+only events that are not OK (an event going back to OK is removed from the store, as Kapacitor's
+topic store does); a topic with handlers is listed even without events.
+
+Handlers (``/alerts/topics/{topic}/handlers[/{id}]``) are specs ``{id, kind, options, match}``
+kept in the ``topic_handlers`` store and attached to the engine's topic registry, so every event
+published to the topic reaches them. :func:`add_routes` also wires the alert services (``[smtp]``,
+``[[slack]]``, ``[[httppost]]``, ``[alert]``) into the engine's services, once per application.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import json
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from kapfast.engine.alert.services import SERVICE_KEY, AlertServices, HandlerSpec, HandlerSpecError
+from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.errors import NotFoundError, RequestError
 from kapfast.gofmt import duration_string
-from kapfast.server.http import API, json_response
-from kapfast.server.state import STATE_KEY
-from kapfast.storage import AlertState
+from kapfast.server import service_tests_api
+from kapfast.server.http import API, json_response, read_json
+from kapfast.server.jsonpatch import apply_patch
+from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.storage import AlertState, HandlerRecord
 from kapfast.timefmt import format_rfc3339_ns
+
+log = logging.getLogger("kapfast.server.topics")
+
+
+@dataclass
+class AlertWiring:
+    """The alert services and the topic registry the API and the engine share."""
+
+    services: AlertServices
+    registry: TopicRegistry
+
+
+WIRING_KEY = web.AppKey("alert_wiring", AlertWiring)
 
 LEVELS = ("OK", "INFO", "WARNING", "CRITICAL")
 
@@ -57,25 +86,57 @@ def _event_json(topic: str, s: AlertState) -> dict[str, Any]:
     }
 
 
+def _live_states(request: web.Request, topic: str) -> dict[str, AlertState]:
+    """The non-OK event states the engine holds for ``topic`` right now."""
+    t = request.app[WIRING_KEY].registry.get(topic)
+    if t is None:
+        return {}
+    return {
+        event_id: AlertState(topic, event_id, s.level, s.time_ns, s.duration_ns, s.message, s.details)
+        for event_id, s in list(t.events.items())
+        if s.level != "OK"
+    }
+
+
+def _topic_states(request: web.Request, topic: str) -> list[AlertState]:
+    merged = dict(request.app[STATE_KEY].storage.alert_states.for_topic(topic))
+    merged.update(_live_states(request, topic))
+    return sorted(merged.values(), key=lambda s: s.event_id)
+
+
+def _has_handlers(request: web.Request, topic: str) -> bool:
+    return bool(request.app[STATE_KEY].storage.topic_handlers.for_topic(topic))
+
+
 def _states(request: web.Request, topic: str) -> list[AlertState]:
-    states = list(request.app[STATE_KEY].storage.alert_states.for_topic(topic).values())
-    if not states:
-        raise NotFoundError(f"topic {topic!r} does not exist")
-    return sorted(states, key=lambda s: s.event_id)
+    states = _topic_states(request, topic)
+    if not states and not _has_handlers(request, topic):
+        raise NotFoundError(f"unknown topic: {topic!r}")
+    return states
+
+
+def _all_topics(request: web.Request) -> list[str]:
+    st = request.app[STATE_KEY]
+    names = set(st.storage.alert_states.topics()) | set(st.storage.topic_handlers.topics())
+    registry = request.app[WIRING_KEY].registry
+    for name in registry.topics():
+        t = registry.get(name)
+        if t is not None and any(s.level != "OK" for s in list(t.events.values())):
+            names.add(name)
+    return sorted(names)
 
 
 async def list_topics(request: web.Request) -> web.StreamResponse:
-    store = request.app[STATE_KEY].storage.alert_states
     pattern = request.query.get("pattern", "")
     min_level = _min_level(request)
     topics = []
-    for topic in store.topics():
+    for topic in _all_topics(request):
         if pattern and not fnmatch.fnmatchcase(topic, pattern):
             continue
-        body = _topic_json(topic, list(store.for_topic(topic).values()))
+        body = _topic_json(topic, _topic_states(request, topic))
         if _rank(body["level"]) >= min_level:
             topics.append(body)
-    return json_response({"link": {"rel": "self", "href": f"{API}/alerts/topics"}, "topics": topics})
+    return json_response({"link": {"rel": "self", "href": str(request.rel_url)}, "topics": topics})
 
 
 async def get_topic(request: web.Request) -> web.StreamResponse:
@@ -84,7 +145,10 @@ async def get_topic(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_topic(request: web.Request) -> web.StreamResponse:
-    request.app[STATE_KEY].storage.alert_states.delete_topic(request.match_info["topic"])
+    """Forget the topic's events (stored and live); its handlers stay defined."""
+    topic = request.match_info["topic"]
+    request.app[STATE_KEY].storage.alert_states.delete_topic(topic)
+    request.app[WIRING_KEY].registry.delete_topic(topic)
     return web.Response(status=204)
 
 
@@ -109,10 +173,207 @@ async def get_event(request: web.Request) -> web.StreamResponse:
     raise NotFoundError(f"event {event!r} does not exist in topic {topic!r}")
 
 
+# --- handlers ----------------------------------------------------------------------------------
+
+
+def _handler_json(h: HandlerRecord) -> dict[str, Any]:
+    return {
+        "link": {"rel": "self", "href": f"{API}/alerts/topics/{h.topic}/handlers/{h.id}"},
+        "id": h.id,
+        "kind": h.kind,
+        "options": h.options,
+        "match": h.match,
+    }
+
+
+def _record(spec: HandlerSpec) -> HandlerRecord:
+    return HandlerRecord(spec.topic, spec.id, spec.kind, dict(spec.options), spec.match)
+
+
+def _attach(app: web.Application, spec: HandlerSpec, replaces: str = "") -> None:
+    """Build the handler (400 with the reason when it cannot be) and attach it to its topic."""
+    wiring = app[WIRING_KEY]
+    try:
+        entry = wiring.services.build_entry(spec, wiring.registry)
+    except HandlerSpecError as e:
+        raise RequestError(str(e)) from None
+    wiring.registry.set_entry(spec.topic, entry, replaces=replaces)
+
+
+def _stored(request: web.Request, topic: str, handler_id: str) -> HandlerRecord:
+    h = request.app[STATE_KEY].storage.topic_handlers.get(topic, handler_id)
+    if h is None:
+        raise NotFoundError(f"unknown handler: {handler_id!r}")
+    return h
+
+
+async def list_handlers(request: web.Request) -> web.StreamResponse:
+    topic = request.match_info["topic"]
+    pattern = request.query.get("pattern", "")
+    handlers = request.app[STATE_KEY].storage.topic_handlers.for_topic(topic, pattern)
+    return json_response(
+        {
+            "link": {"rel": "self", "href": str(request.rel_url)},
+            "topic": topic,
+            "handlers": [_handler_json(h) for h in handlers],
+        }
+    )
+
+
+async def create_handler(request: web.Request) -> web.StreamResponse:
+    topic = request.match_info["topic"]
+    try:
+        spec = HandlerSpec.from_json(topic, await read_json(request))
+    except HandlerSpecError as e:
+        raise RequestError(str(e)) from None
+    store = request.app[STATE_KEY].storage.topic_handlers
+    if spec.id and store.get(topic, spec.id) is not None:
+        raise RequestError(
+            f"handler {spec.id!r} already exists in topic {topic!r} (use PUT or PATCH to change it)"
+        )
+    _attach(request.app, spec)
+    try:
+        store.put(_record(spec))
+    except Exception:
+        request.app[WIRING_KEY].registry.remove_entry(topic, spec.id)  # not stored: not running
+        raise
+    return json_response(_handler_json(_record(spec)))
+
+
+async def _update(request: web.Request, old: HandlerRecord, spec: HandlerSpec) -> web.StreamResponse:
+    store = request.app[STATE_KEY].storage.topic_handlers
+    if spec.id != old.id and store.get(spec.topic, spec.id) is not None:
+        raise RequestError(f"handler {spec.id!r} already exists in topic {spec.topic!r}")
+    _attach(request.app, spec, replaces=old.id)
+    store.replace(old.id, _record(spec))
+    return json_response(_handler_json(_record(spec)))
+
+
+async def put_handler(request: web.Request) -> web.StreamResponse:
+    topic, handler_id = request.match_info["topic"], request.match_info["handler"]
+    old = _stored(request, topic, handler_id)
+    try:
+        spec = HandlerSpec.from_json(topic, await read_json(request))
+    except HandlerSpecError as e:
+        raise RequestError(str(e)) from None
+    return await _update(request, old, spec)
+
+
+async def patch_handler(request: web.Request) -> web.StreamResponse:
+    topic, handler_id = request.match_info["topic"], request.match_info["handler"]
+    old = _stored(request, topic, handler_id)
+    raw = await request.read()
+    try:
+        patch = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(f"invalid patch json: {exc}") from None
+    current = HandlerSpec(old.id, old.topic, old.kind, dict(old.options), old.match).to_json()
+    patched = apply_patch(current, patch)
+    try:
+        spec = HandlerSpec.from_json(topic, patched)
+    except HandlerSpecError as e:
+        raise RequestError(str(e)) from None
+    return await _update(request, old, spec)
+
+
+async def get_handler(request: web.Request) -> web.StreamResponse:
+    return json_response(
+        _handler_json(_stored(request, request.match_info["topic"], request.match_info["handler"]))
+    )
+
+
+async def delete_handler(request: web.Request) -> web.StreamResponse:
+    """204 even when there was no such handler (Kapacitor's delete is idempotent)."""
+    topic, handler_id = request.match_info["topic"], request.match_info["handler"]
+    request.app[STATE_KEY].storage.topic_handlers.delete(topic, handler_id)
+    request.app[WIRING_KEY].registry.remove_entry(topic, handler_id)
+    return web.Response(status=204)
+
+
+class LoadedHandlers:
+    """Topic handlers as the ``[load]`` directory defines them: create or replace, delete."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def put_handler(self, topic: str, spec_json: dict[str, Any]) -> None:
+        try:
+            spec = HandlerSpec.from_json(topic, spec_json)
+        except HandlerSpecError as e:
+            raise RequestError(str(e)) from None
+        store = self.app[STATE_KEY].storage.topic_handlers
+        old = store.get(topic, spec.id)
+        _attach(self.app, spec, replaces=old.id if old is not None else "")
+        if old is None:
+            store.put(_record(spec))
+        else:
+            store.replace(old.id, _record(spec))
+
+    def delete_handler(self, topic: str, handler_id: str) -> None:
+        self.app[STATE_KEY].storage.topic_handlers.delete(topic, handler_id)
+        self.app[WIRING_KEY].registry.remove_entry(topic, handler_id)
+
+
+# --- wiring --------------------------------------------------------------------------------------
+
+
+def install(app: web.Application) -> AlertWiring:
+    """Wire the alert services into the engine (once per application) and attach the stored
+    handlers. Runs before any task starts: tasks start in the application's startup."""
+    existing = app.get(WIRING_KEY)
+    if existing is not None:
+        return existing
+    st: ServerState = app[STATE_KEY]
+    services = AlertServices.from_config(st.config)
+    engine_services = getattr(st.master, "services", None)
+    if not isinstance(engine_services, dict):
+        engine_services = {}  # an engine without services: topics live here only
+    registry = engine_services.get("alert_topics")
+    if not isinstance(registry, TopicRegistry):
+        registry = TopicRegistry()
+        engine_services["alert_topics"] = registry
+    registry.buffer_length = services.topic_buffer_length
+    # handlers run on a delivery thread: a slow mail server or web hook never stalls ingestion
+    registry.start()
+    if services.persist_topics:
+        registry.states = st.storage.alert_states
+    else:
+        engine_services.pop("alert_states", None)  # [alert] persist-topics = false
+    engine_services[SERVICE_KEY] = services
+    engine_services["httppost_endpoints"] = services.httppost_endpoints()
+    wiring = AlertWiring(services, registry)
+    app[WIRING_KEY] = wiring
+    for h in st.storage.topic_handlers.all():
+        spec = HandlerSpec(h.id, h.topic, h.kind, dict(h.options), h.match)
+        try:
+            registry.set_entry(h.topic, services.build_entry(spec, registry))
+        except HandlerSpecError as e:
+            # kept in the store (and shown by the API) so it can be fixed with PUT/PATCH
+            log.error("stored handler %s of topic %s cannot run: %s", h.id, h.topic, e)
+    app.on_cleanup.append(_close)
+    return wiring
+
+
+async def _close(app: web.Application) -> None:
+    wiring = app[WIRING_KEY]
+    wiring.registry.close()
+    wiring.services.close()
+
+
 def add_routes(app: web.Application, prefix: str) -> None:
+    install(app)
     r = app.router
     r.add_get(f"{prefix}/alerts/topics", list_topics)
     r.add_get(f"{prefix}/alerts/topics/{{topic}}", get_topic)
     r.add_delete(f"{prefix}/alerts/topics/{{topic}}", delete_topic)
     r.add_get(f"{prefix}/alerts/topics/{{topic}}/events", list_events)
     r.add_get(f"{prefix}/alerts/topics/{{topic}}/events/{{event}}", get_event)
+    r.add_get(f"{prefix}/alerts/topics/{{topic}}/handlers", list_handlers)
+    r.add_post(f"{prefix}/alerts/topics/{{topic}}/handlers", create_handler)
+    handler = f"{prefix}/alerts/topics/{{topic}}/handlers/{{handler}}"
+    r.add_get(handler, get_handler)
+    r.add_put(handler, put_handler)
+    r.add_patch(handler, patch_handler)
+    r.add_delete(handler, delete_handler)
+    # the service tests belong to the same alert services
+    service_tests_api.add_routes(app, prefix)

@@ -12,15 +12,18 @@ from kapfast.storage.stores import (
     TaskRecord,
     TemplateRecord,
 )
+from kapfast.storage.topic_handlers import HandlerRecord, TopicHandlerStore
 
 __all__ = [
     "DBRP",
     "AlertState",
     "AlertStateStore",
     "Database",
+    "HandlerRecord",
     "RecordingRecord",
     "ReplayRecord",
     "Storage",
     "TaskRecord",
     "TemplateRecord",
+    "TopicHandlerStore",
 ]

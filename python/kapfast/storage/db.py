@@ -76,9 +76,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX alert_states_by_task ON alert_states (task, node);
     """,
-    # [load]: what the load directory defined, so that a file removed later removes its item
+    # 2: alert topic handler specs (``/alerts/topics/{topic}/handlers``)
     """
-    CREATE TABLE load_items (
+    CREATE TABLE IF NOT EXISTS topic_handlers (
+        topic TEXT NOT NULL,
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',
+        match TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (topic, id)
+    );
+    """,
+    # 3: [load]: what the load directory defined, so that a file removed later removes its item
+    """
+    CREATE TABLE IF NOT EXISTS load_items (
         kind TEXT NOT NULL,
         id TEXT NOT NULL,
         PRIMARY KEY (kind, id)

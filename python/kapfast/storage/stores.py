@@ -14,6 +14,7 @@ from typing import Any
 
 from kapfast.errors import NotFoundError
 from kapfast.storage.db import Database
+from kapfast.storage.topic_handlers import TopicHandlerStore
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,7 @@ class Storage:
         self.replays = ReplayStore(self.db)
         self.alert_states = AlertStateStore(self.db)
         self.load_items = LoadItemStore(self.db)
+        self.topic_handlers = TopicHandlerStore(self.db)
 
     def close(self) -> None:
         self.db.close()

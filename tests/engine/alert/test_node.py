@@ -369,9 +369,9 @@ def test_inhibit_by_category(tmp_path: Path) -> None:
 
 def test_unsupported_handler_logged_once_and_counted(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        r = build(f"{HEAD}.crit(lambda: TRUE).slack().channel('#ops')", "t")
+        r = build(f"{HEAD}.crit(lambda: TRUE).pagerDuty2().routingKey('k')", "t")
         r.node.push(values_chunk([1, 2, 3]))
-    assert caplog.text.count("slack is not supported by kapfast yet") == 1
+    assert caplog.text.count("pagerDuty2 is not supported by kapfast yet") == 1
     assert r.node.stats.extra["events_dropped"] == 3
     assert r.node.stats.extra["alerts_triggered"] == 3
     assert len(r.out.rows()) == 3

@@ -5,8 +5,10 @@ Order: rows are handled in arrival order, events are built and delivered in that
 run synchronously, each bounded by a timeout), and the forwarded points keep that order too.
 A handler that fails is logged and counted in ``events_dropped``; it never stops the task.
 
-``ctx.services`` keys read: ``alert_topics`` (a :class:`TopicRegistry`; put there by the first
-alert node when absent, so tasks sharing one services dict share topics and inhibitors),
+``ctx.services`` keys read: ``alert_services`` (``kapfast.engine.alert.services.AlertServices``:
+the email/slack services and the ``global`` handlers), ``alert_topics`` (a
+:class:`TopicRegistry`; put there by the first alert node when absent, so tasks sharing one
+services dict share topics and inhibitors),
 ``alert_states`` (a ``kapfast.storage.AlertStateStore``: levels survive restarts, and the server's
 topics API reads it), ``httppost_endpoints`` (``{name: {"url": str, "headers": {k: v}}}``, the
 ``[[httppost]]`` endpoints ``.post().endpoint(name)`` names).
@@ -47,6 +49,7 @@ _LEVEL_STAT = ("oks_triggered", "infos_triggered", "warns_triggered", "crits_tri
 #: ``ctx.services`` keys this node reads
 SERVICE_TOPICS = "alert_topics"  # a shared TopicRegistry (one per server)
 SERVICE_STATES = "alert_states"  # a kapfast.storage.AlertStateStore
+SERVICE_ALERT = "alert_services"  # a kapfast.engine.alert.services.AlertServices
 
 
 @dataclass(slots=True)
@@ -121,6 +124,12 @@ class AlertNode(Node):
         self.handlers: list[AlertHandler] = [
             build_handler(h, self.name, ctx.services, self.log) for h in spec.handlers
         ]
+        services = ctx.services.get(SERVICE_ALERT)
+        if services is not None:
+            # `global = true` services alert for every alert node (Kapacitor's newAlertNode)
+            self.handlers += services.global_handlers({h.kind for h in spec.handlers})
+            if services.state_changes_only() and not self.rules.state_changes_only:
+                self.rules = replace(self.rules, state_changes_only=True)
         # The first alert node puts a registry into the services; when the engine shares one
         # services dict between its tasks, their alerts share topics and inhibitors.
         registry = ctx.services.setdefault(SERVICE_TOPICS, TopicRegistry())
@@ -426,13 +435,10 @@ class AlertNode(Node):
             event.previous_level = prev
         for h in self.handlers:
             self._deliver(h, event)
-        if self.topic:
-            for th in self.registry.handlers(self.topic):
-                try:
-                    th(event)
-                except Exception as e:  # a topic handler is someone else's code: count, go on
-                    self.stats.extra["events_dropped"] += 1
-                    self.log.error("%s: topic %s handler failed: %s", self.name, self.topic, e)
+        for topic in self.topics:
+            # handlers defined over the API, on the named topic or even on the anonymous one;
+            # they log their own failures
+            self.stats.extra["events_dropped"] += self.registry.deliver(topic, event, self.ctx.task_id)
 
     def _deliver(self, h: AlertHandler, event: AlertEvent) -> None:
         try:

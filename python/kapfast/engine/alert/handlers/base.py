@@ -20,6 +20,10 @@ class HandlerError(KapfastError):
         self.quiet = quiet
 
 
+class ServiceDisabled(HandlerError):
+    """The service a handler needs is not configured or not enabled: said once, then counted."""
+
+
 class AlertHandler:
     """Delivers events synchronously, in order. ``handle`` raises :class:`HandlerError`."""
 

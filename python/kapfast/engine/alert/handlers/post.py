@@ -2,7 +2,8 @@
 ``.captureResponse()``, ``.skipSSLVerification()``).
 
 ``.endpoint(name)`` names an ``[[httppost]]`` endpoint of the configuration; the engine passes
-those as ``ctx.services["httppost_endpoints"]``: ``{name: {"url": str, "headers": {k: v}}}``.
+those as ``ctx.services["httppost_endpoints"]``: ``{name: {"url": str, "headers": {k: v},
+"body": None or a callable rendering the endpoint's alert-template}}``.
 Like Kapacitor only the first of several URLs is used.
 """
 
@@ -13,7 +14,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler, HandlerError
@@ -39,6 +40,7 @@ class PostHandler(AlertHandler):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         capture_response: bool = False,
         skip_ssl_verification: bool = False,
+        body: Callable[[AlertEvent], bytes] | None = None,
     ) -> None:
         if not url:
             raise ValueError("post handler needs a URL or an endpoint")
@@ -46,6 +48,8 @@ class PostHandler(AlertHandler):
         self.headers = {"Content-Type": "application/json", **dict(headers or {})}
         self.timeout_s = timeout_s
         self.capture_response = capture_response
+        # an [[httppost]] endpoint's alert-template renders the body instead of the event JSON
+        self.body = body
         self._ssl: ssl.SSLContext | None = None
         if skip_ssl_verification:
             ctx = ssl.create_default_context()
@@ -59,9 +63,8 @@ class PostHandler(AlertHandler):
         self._opener = urllib.request.build_opener(*handlers)
 
     def handle(self, event: AlertEvent) -> None:
-        req = urllib.request.Request(
-            self.url, data=event.to_json_bytes(), headers=self.headers, method="POST"
-        )
+        data = self.body(event) if self.body is not None else event.to_json_bytes()
+        req = urllib.request.Request(self.url, data=data, headers=self.headers, method="POST")
         try:
             with self._opener.open(req, timeout=self.timeout_s) as resp:
                 resp.read()

@@ -1,0 +1,152 @@
+"""``.slack()`` and the ``slack`` topic handler: the event's message posted to a Slack incoming
+webhook of a ``[[slack]]`` workspace, in the JSON Kapacitor sends:
+
+``{"as_user":false,"attachments":[{"fallback":M,"color":C,"text":M,"mrkdwn_in":["text"]}],
+"channel":CH,"icon_emoji":E,"text":"","username":U}`` plus a newline (Go's ``json.Encoder`` of a
+map: sorted keys, HTML characters escaped), ``color`` being ``warning`` (WARNING), ``danger``
+(CRITICAL) or ``good``. Channel, username and icon-emoji default to the workspace's.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from kapfast.alert_event import AlertEvent
+from kapfast.engine.alert.handlers import httpclient
+from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler, HandlerError, ServiceDisabled
+from kapfast.gofmt import GoStruct, json_encode
+
+_COLORS = {"WARNING": "warning", "CRITICAL": "danger"}
+
+
+@dataclass(frozen=True)
+class SlackWorkspace:
+    workspace: str = ""
+    enabled: bool = False
+    default: bool = False
+    url: str = ""
+    channel: str = ""
+    username: str = "kapacitor"
+    icon_emoji: str = ""
+    insecure_skip_verify: bool = False
+    ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS settings of ``ssl-ca``/``ssl-cert``/``ssl-key``/``insecure-skip-verify``."""
+        if not (self.insecure_skip_verify or self.ssl_ca or self.ssl_cert):
+            return None
+        try:
+            ctx = httpclient.insecure_context() if self.insecure_skip_verify else ssl.create_default_context()
+            if self.ssl_ca and not self.insecure_skip_verify:
+                ctx.load_verify_locations(cafile=self.ssl_ca)
+            if self.ssl_cert:
+                ctx.load_cert_chain(self.ssl_cert, self.ssl_key or None)
+        except (OSError, ssl.SSLError) as e:
+            raise ServiceDisabled(f"slack workspace {self.workspace!r}: TLS settings: {e}") from None
+        return ctx
+
+
+def slack_payload(channel: str, message: str, username: str, icon_emoji: str, level: str) -> bytes:
+    attachment = GoStruct(
+        "slack.attachment",
+        {
+            "fallback": message,
+            "color": _COLORS.get(level, "good"),
+            "text": message,
+            "mrkdwn_in": ["text"],
+        },
+    )
+    body = {
+        "as_user": False,
+        "attachments": [attachment],
+        "channel": channel,
+        "icon_emoji": icon_emoji,
+        "text": "",
+        "username": username,
+    }
+    return (json_encode(body) + "\n").encode()
+
+
+class SlackService:
+    """The ``[[slack]]`` workspaces; the default one is also reachable as workspace ``""``."""
+
+    def __init__(self, workspaces: Sequence[SlackWorkspace], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.workspaces: dict[str, SlackWorkspace] = {}
+        for w in workspaces:
+            self.workspaces[w.workspace] = w
+            if (w.default or len(workspaces) == 1) and "" not in self.workspaces:
+                self.workspaces[""] = w
+        self.timeout_s = timeout_s
+        self._openers: dict[str, urllib.request.OpenerDirector] = {}
+
+    def default(self) -> SlackWorkspace | None:
+        return self.workspaces.get("")
+
+    def workspace(self, name: str) -> SlackWorkspace:
+        if not self.workspaces:
+            raise ServiceDisabled("no slack configuration found ([[slack]])")
+        w = self.workspaces.get(name)
+        if w is None:
+            raise ServiceDisabled(f"slack workspace {name!r} not found")
+        return w
+
+    def alert(
+        self, workspace: str, channel: str, message: str, username: str, icon_emoji: str, level: str
+    ) -> None:
+        w = self.workspace(workspace)
+        if not w.enabled:
+            raise ServiceDisabled("slack service is not enabled ([[slack]] enabled = false)")
+        body = slack_payload(
+            channel or w.channel, message, username or w.username, icon_emoji or w.icon_emoji, level
+        )
+        opener = self._openers.get(w.workspace)
+        if opener is None:
+            opener = self._openers[w.workspace] = httpclient.opener_for(w.url, w.ssl_context())
+        reply = httpclient.post(opener, w.url, body, {"Content-Type": "application/json"}, self.timeout_s)
+        if reply.status != 200:
+            text = reply.body.decode("utf-8", "replace")
+            error = f"failed to understand Slack response. code: {reply.status} content: {text}"
+            try:
+                doc = json.loads(reply.body)
+                if isinstance(doc, Mapping) and isinstance(doc.get("error"), str):
+                    error = doc["error"]
+            except ValueError:
+                pass
+            raise HandlerError(f"slack: {error}")
+
+
+class SlackHandler(AlertHandler):
+    kind = "slack"
+
+    def __init__(
+        self,
+        service: SlackService,
+        workspace: str = "",
+        channel: str = "",
+        username: str = "",
+        icon_emoji: str = "",
+    ) -> None:
+        self.service = service
+        self.workspace = workspace
+        self.channel = channel
+        self.username = username
+        self.icon_emoji = icon_emoji
+        self._said_disabled = False
+
+    def handle(self, event: AlertEvent) -> None:
+        try:
+            self.service.alert(
+                self.workspace, self.channel, event.message, self.username, self.icon_emoji, event.level
+            )
+        except ServiceDisabled as e:
+            e.quiet, self._said_disabled = self._said_disabled, True
+            raise
+
+    def describe(self) -> str:
+        return f"slack {self.workspace or '(default)'} {self.channel}".rstrip()
