@@ -15,13 +15,6 @@ import pytest
 from kapfastd_proc import Kapfastd, alerts, wait_for
 from tests.engine.alert.servers import AiohttpReceiver, SmtpServer, TcpReceiver
 
-import kapfast.server.engine as engine_loader
-
-pytestmark = pytest.mark.skipif(
-    isinstance(engine_loader.load_task_master(), engine_loader.NoEngine),
-    reason="this build has no task engine (kapfast.engine.master)",
-)
-
 DBRPS = [{"db": "telegraf", "rp": "autogen"}]
 H = "/alerts/topics/ops/handlers"
 
