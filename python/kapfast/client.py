@@ -188,38 +188,6 @@ class ServiceTestResult(msgspec.Struct, kw_only=True):
     message: str = ""
 
 
-class _ServiceTests(msgspec.Struct):
-    services: list[ServiceTest] | None = None
-
-
-class _Tasks(msgspec.Struct):
-    tasks: list[Task] | None = None
-
-
-class _Templates(msgspec.Struct):
-    templates: list[Template] | None = None
-
-
-class _Recordings(msgspec.Struct):
-    recordings: list[Recording] | None = None
-
-
-class _Replays(msgspec.Struct):
-    replays: list[Replay] | None = None
-
-
-class _Topics(msgspec.Struct):
-    topics: list[Topic] | None = None
-
-
-class _Events(msgspec.Struct):
-    events: list[TopicEvent] | None = None
-
-
-class _Handlers(msgspec.Struct):
-    handlers: list[TopicHandler] | None = None
-
-
 _T = TypeVar("_T")
 TaskType = Literal["stream", "batch"]
 Clock = Literal["fast", "real"]
@@ -341,6 +309,15 @@ class Client:
         _, data = self.request("GET", path, query=query)
         return _decode(data, typ)
 
+    def _listed(self, path: str, key: str, typ: type[_T], query: Sequence[tuple[str, str]] = ()) -> list[_T]:
+        """The list under ``key`` of a listing answer (``{"tasks": [...]}``), typed."""
+        _, data = self.request("GET", path, query=query)
+        doc = _decode(data, dict[str, Any])
+        try:
+            return msgspec.convert(doc.get(key) or [], type=list[typ])  # type: ignore[valid-type]
+        except msgspec.ValidationError as exc:
+            raise ServerError(f"failed to decode JSON: {exc}") from None
+
     def _send(self, method: str, path: str, payload: Any, typ: type[_T]) -> _T:
         _, data = self.request(method, path, body=msgspec.json.encode(payload))
         return _decode(data, typ)
@@ -423,7 +400,7 @@ class Client:
     ) -> list[Task]:
         query = [("dot-view", dot_view), ("script-format", script_format)]
         query += _list_query(pattern, fields, offset, limit)
-        return self._get(BASE_PATH + "/tasks", _Tasks, query).tasks or []
+        return self._listed(BASE_PATH + "/tasks", "tasks", Task, query)
 
     def iter_tasks(self, pattern: str = "", *, fields: Iterable[str] = ()) -> Iterator[Task]:
         """Every task matching ``pattern`` (a shell glob), fetched in pages of 100."""
@@ -498,7 +475,7 @@ class Client:
         self, pattern: str = "", *, fields: Iterable[str] = (), offset: int = 0, limit: int = PAGE_SIZE
     ) -> list[Template]:
         query = [("script-format", "formatted"), *_list_query(pattern, fields, offset, limit)]
-        return self._get(BASE_PATH + "/templates", _Templates, query).templates or []
+        return self._listed(BASE_PATH + "/templates", "templates", Template, query)
 
     def iter_templates(self, pattern: str = "", *, fields: Iterable[str] = ()) -> Iterator[Template]:
         fields = tuple(fields)
@@ -508,8 +485,7 @@ class Client:
         self, template_id: str = "", *, type: TaskType | None = None, script: str = ""
     ) -> Template:
         payload: dict[str, Any] = {"script": script}
-        if template_id:
-            payload["id"] = template_id
+        _optional(payload, id=template_id)
         if type:
             payload["type"] = type
         return self._send("POST", BASE_PATH + "/templates", payload, Template)
@@ -540,7 +516,7 @@ class Client:
         self, pattern: str = "", *, fields: Iterable[str] = (), offset: int = 0, limit: int = PAGE_SIZE
     ) -> list[Recording]:
         query = _list_query(pattern, fields, offset, limit)
-        return self._get(BASE_PATH + "/recordings", _Recordings, query).recordings or []
+        return self._listed(BASE_PATH + "/recordings", "recordings", Recording, query)
 
     def iter_recordings(self, pattern: str = "", *, fields: Iterable[str] = ()) -> Iterator[Recording]:
         fields = tuple(fields)
@@ -549,8 +525,7 @@ class Client:
     def record_stream(self, task: str, stop: _dt.datetime, *, recording_id: str = "") -> Recording:
         """Record the live stream of ``task``'s dbrps until ``stop``; returns once started."""
         payload: dict[str, Any] = {"task": task, "stop": go_time(stop)}
-        if recording_id:
-            payload["id"] = recording_id
+        _optional(payload, id=recording_id)
         return self._send("POST", BASE_PATH + "/recordings/stream", payload, Recording)
 
     def record_batch(
@@ -563,20 +538,14 @@ class Client:
         cluster: str = "",
     ) -> Recording:
         payload: dict[str, Any] = {"task": task, "start": go_time(start), "stop": go_time(stop)}
-        if recording_id:
-            payload["id"] = recording_id
-        if cluster:
-            payload["cluster"] = cluster
+        _optional(payload, id=recording_id, cluster=cluster)
         return self._send("POST", BASE_PATH + "/recordings/batch", payload, Recording)
 
     def record_query(
         self, query: str, type: TaskType, *, recording_id: str = "", cluster: str = ""
     ) -> Recording:
         payload: dict[str, Any] = {"query": query, "type": type}
-        if recording_id:
-            payload["id"] = recording_id
-        if cluster:
-            payload["cluster"] = cluster
+        _optional(payload, id=recording_id, cluster=cluster)
         return self._send("POST", BASE_PATH + "/recordings/query", payload, Recording)
 
     def delete_recording(self, recording_id: str) -> None:
@@ -591,7 +560,7 @@ class Client:
         self, pattern: str = "", *, fields: Iterable[str] = (), offset: int = 0, limit: int = PAGE_SIZE
     ) -> list[Replay]:
         query = _list_query(pattern, fields, offset, limit)
-        return self._get(BASE_PATH + "/replays", _Replays, query).replays or []
+        return self._listed(BASE_PATH + "/replays", "replays", Replay, query)
 
     def iter_replays(self, pattern: str = "", *, fields: Iterable[str] = ()) -> Iterator[Replay]:
         fields = tuple(fields)
@@ -612,8 +581,7 @@ class Client:
             "recording-time": recording_time,
             "clock": clock,
         }
-        if replay_id:
-            payload["id"] = replay_id
+        _optional(payload, id=replay_id)
         return self._send("POST", BASE_PATH + "/replays", payload, Replay)
 
     def replay_batch(
@@ -634,10 +602,7 @@ class Client:
             "recording-time": recording_time,
             "clock": clock,
         }
-        if replay_id:
-            payload["id"] = replay_id
-        if cluster:
-            payload["cluster"] = cluster
+        _optional(payload, id=replay_id, cluster=cluster)
         return self._send("POST", BASE_PATH + "/replays/batch", payload, Replay)
 
     def replay_query(
@@ -656,10 +621,7 @@ class Client:
             "recording-time": recording_time,
             "clock": clock,
         }
-        if replay_id:
-            payload["id"] = replay_id
-        if cluster:
-            payload["cluster"] = cluster
+        _optional(payload, id=replay_id, cluster=cluster)
         return self._send("POST", BASE_PATH + "/replays/query", payload, Replay)
 
     def delete_replay(self, replay_id: str) -> None:
@@ -669,7 +631,7 @@ class Client:
 
     def list_topics(self, pattern: str = "", *, min_level: str = "OK") -> list[Topic]:
         query = [("pattern", pattern), ("min-level", min_level)]
-        return self._get(BASE_PATH + "/alerts/topics", _Topics, query).topics or []
+        return self._listed(BASE_PATH + "/alerts/topics", "topics", Topic, query)
 
     def topic(self, topic: str) -> Topic:
         return self._get(_item("alerts/topics", topic), Topic)
@@ -679,11 +641,11 @@ class Client:
 
     def list_topic_events(self, topic: str, *, min_level: str = "OK") -> list[TopicEvent]:
         path = _item("alerts/topics", topic) + "/events"
-        return self._get(path, _Events, [("min-level", min_level)]).events or []
+        return self._listed(path, "events", TopicEvent, [("min-level", min_level)])
 
     def list_topic_handlers(self, topic: str, pattern: str = "") -> list[TopicHandler]:
         path = _item("alerts/topics", topic) + "/handlers"
-        return self._get(path, _Handlers, [("pattern", pattern)]).handlers or []
+        return self._listed(path, "handlers", TopicHandler, [("pattern", pattern)])
 
     def topic_handler(self, topic: str, handler_id: str) -> TopicHandler:
         return self._get(_handler_path(topic, handler_id), TopicHandler)
@@ -804,7 +766,7 @@ class Client:
     # ---- service tests ----------------------------------------------------------------------
 
     def list_service_tests(self, pattern: str = "") -> list[ServiceTest]:
-        return self._get(BASE_PATH + "/service-tests", _ServiceTests, [("pattern", pattern)]).services or []
+        return self._listed(BASE_PATH + "/service-tests", "services", ServiceTest, [("pattern", pattern)])
 
     def service_test(self, name: str) -> ServiceTest:
         return self._get(_item("service-tests", name), ServiceTest)
@@ -817,6 +779,11 @@ class Client:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _optional(payload: dict[str, Any], **values: Any) -> None:
+    """Add the values that are set (not empty, not None) to ``payload``."""
+    payload.update({k: v for k, v in values.items() if v not in ("", None)})
 
 
 def _item(collection: str, item_id: str) -> str:
