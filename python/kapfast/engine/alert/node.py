@@ -136,7 +136,10 @@ class AlertNode(Node):
         if not isinstance(registry, TopicRegistry):
             raise TaskError(f"{self.name}: services[{SERVICE_TOPICS!r}] is not a TopicRegistry")
         self.registry: TopicRegistry = registry
-        self.anon_topic = anonymous_topic(ctx.task_master, ctx.task_id, self.name) if self.handlers else ""
+        # Kapacitor makes the anonymous topic only for a node with handlers; a test harness
+        # (services["alert_tap"]) wants every node's events, handlers or not.
+        anon = bool(self.handlers) or bool(ctx.services.get("alert_tap"))
+        self.anon_topic = anonymous_topic(ctx.task_master, ctx.task_id, self.name) if anon else ""
         topic = spec.properties.get("topic")
         self.topic = topic if isinstance(topic, str) else ""
         self.topics = [t for t in (self.anon_topic, self.topic) if t]
