@@ -56,6 +56,12 @@ def group_codes(
     return codes, [cache.group(gid, tags, by_name) for gid, tags in groups]
 
 
+def codes_bytes(codes: Any) -> bytes:
+    """Per-row group codes (a sequence of ints or an unsigned array) as little-endian u32 bytes,
+    the form the Rust chunk operations take."""
+    return np.asarray(codes, dtype="<u4").tobytes()
+
+
 def split_by_code(codes: Any, n_groups: int) -> list[npt.NDArray[np.int64]]:
     """Row indices of each group code, each in arrival order."""
     codes = np.asarray(codes)

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::batch::{DictColumn, PointBatch, NO_TAG};
-use crate::py::batch::PyPointBatch;
+use crate::batch::{sample_every, DictColumn, EditError, PointBatch, Value, NO_TAG};
+use crate::py::batch::{value_from_py, PyPointBatch};
 
 /// Distinct groups of a chunk: their ids and dimension tags, in first-seen order.
 type Groups = Vec<(String, Vec<(String, String)>)>;
@@ -239,7 +239,183 @@ fn batch_group_codes<'py>(
     (codes_bytes(py, &codes), groups)
 }
 
+// --- whole-chunk edits of the stateless nodes (default, delete, shift, eval.tags, outputs) ----
+
+fn edit_error(e: EditError) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(e.to_string())
+}
+
+/// Times `+ shift`, truncated to `truncate`, rounded to `round` (0 = off), in one pass.
+#[pyfunction]
+#[pyo3(signature = (batch, shift=0, truncate=0, round=0))]
+fn batch_retime(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    shift: i64,
+    truncate: i64,
+    round: i64,
+) -> PyResult<PyPointBatch> {
+    if truncate < 0 || round < 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "truncate and round must not be negative durations",
+        ));
+    }
+    let b = batch.get().batch.clone();
+    let out = py.allow_threads(|| b.retime(shift, truncate, round));
+    out.map(PyPointBatch::new).map_err(edit_error)
+}
+
+/// `default()`: `(batch, fields_defaulted, tags_defaulted)`; fields before tags, pairs in order.
+#[pyfunction]
+fn batch_default(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    fields: Vec<(String, Bound<'_, PyAny>)>,
+    tags: Vec<(String, String)>,
+) -> PyResult<(PyPointBatch, u64, u64)> {
+    let fields: Vec<(String, Value)> = fields
+        .into_iter()
+        .map(|(k, v)| value_from_py(&v, None, &k).map(|v| (k, v)))
+        .collect::<PyResult<_>>()?;
+    let b = batch.get().batch.clone();
+    let (out, nf, nt) = py.allow_threads(|| {
+        let (b1, nf) = b.default_fields(&fields);
+        let (b2, nt) = b1.default_tags(&tags);
+        (b2, nf, nt)
+    });
+    Ok((PyPointBatch::new(out), nf, nt))
+}
+
+/// `delete()`: `(batch, fields_deleted, tags_deleted)`.
+#[pyfunction]
+fn batch_delete(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    fields: Vec<String>,
+    tags: Vec<String>,
+) -> (PyPointBatch, u64, u64) {
+    let b = batch.get().batch.clone();
+    let (out, nf, nt) = py.allow_threads(|| {
+        let (b1, nf) = b.drop_fields(&fields);
+        let (b2, nt) = b1.drop_tags(&tags);
+        (b2, nf, nt)
+    });
+    (PyPointBatch::new(out), nf, nt)
+}
+
+/// eval's `.tags()`: string field `field` becomes tag `tag` (see `PointBatch::field_to_tag`).
+#[pyfunction]
+fn batch_field_to_tag(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    field: String,
+    tag: String,
+) -> PyResult<PyPointBatch> {
+    let b = batch.get().batch.clone();
+    let out = py.allow_threads(|| b.field_to_tag(&field, &tag));
+    out.map(PyPointBatch::new).map_err(edit_error)
+}
+
+/// `base` with the tags of `src` (same rows).
+#[pyfunction]
+fn batch_with_tags_of(
+    py: Python<'_>,
+    base: &Bound<'_, PyPointBatch>,
+    src: &Bound<'_, PyPointBatch>,
+) -> PyResult<PyPointBatch> {
+    let (a, b) = (base.get().batch.clone(), src.get().batch.clone());
+    let out = py.allow_threads(|| a.with_tags_of(&b));
+    out.map(PyPointBatch::new).map_err(edit_error)
+}
+
+/// `base` with `src`'s field columns `names` (same rows) replacing or added to its own.
+#[pyfunction]
+fn batch_with_fields_of(
+    py: Python<'_>,
+    base: &Bound<'_, PyPointBatch>,
+    src: &Bound<'_, PyPointBatch>,
+    names: Vec<String>,
+) -> PyResult<PyPointBatch> {
+    let (a, b) = (base.get().batch.clone(), src.get().batch.clone());
+    let out = py.allow_threads(|| a.with_fields_of(&b, &names));
+    out.map(PyPointBatch::new).map_err(edit_error)
+}
+
+/// Only the fields `keep`; rows left without any are marked field-less.
+#[pyfunction]
+fn batch_keep_fields(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    keep: Vec<String>,
+) -> PyPointBatch {
+    let b = batch.get().batch.clone();
+    PyPointBatch::new(py.allow_threads(|| b.select_fields_marked(&keep)))
+}
+
+/// influxDBOut: every row renamed to `measurement` (unless empty) and given `tags`.
+#[pyfunction]
+#[pyo3(signature = (batch, measurement="", tags=Vec::new()))]
+fn batch_override(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    measurement: &str,
+    tags: Vec<(String, String)>,
+) -> PyPointBatch {
+    let b = batch.get().batch.clone();
+    let m = measurement.to_owned();
+    PyPointBatch::new(py.allow_threads(|| b.with_overrides(&m, &tags)))
+}
+
+/// The rows in time order, equal times in their order.
+#[pyfunction]
+fn batch_sort_by_time(py: Python<'_>, batch: &Bound<'_, PyPointBatch>) -> PyPointBatch {
+    let b = batch.get().batch.clone();
+    PyPointBatch::new(py.allow_threads(|| b.sorted_by_time()))
+}
+
+/// `sample(n)`: `(mask, counts)`. `codes` are the chunk's group codes (little-endian u32 bytes),
+/// `counts[g]` group `g`'s running count before the chunk; returns the keep mask (one byte per
+/// row) and the counts after it.
+#[pyfunction]
+fn sample_mask<'py>(
+    py: Python<'py>,
+    codes: &[u8],
+    counts: Vec<u64>,
+    every: u64,
+) -> PyResult<(Bound<'py, PyBytes>, Vec<u64>)> {
+    if codes.len() % 4 != 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "codes must be little-endian u32 bytes (4 per row)",
+        ));
+    }
+    let codes: Vec<u32> = codes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if let Some(&bad) = codes.iter().find(|&&c| c as usize >= counts.len()) {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "group code {bad} but only {} counts",
+            counts.len()
+        )));
+    }
+    let mut counts = counts;
+    let mask = py.allow_threads(|| sample_every(&codes, &mut counts, every));
+    let bytes: Vec<u8> = mask.into_iter().map(u8::from).collect();
+    Ok((PyBytes::new(py, &bytes), counts))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // whole-chunk edits (default, delete, shift, sample, eval.tags, outputs)
+    m.add_function(wrap_pyfunction!(batch_retime, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_default, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_delete, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_field_to_tag, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_with_tags_of, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_with_fields_of, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_keep_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_override, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_sort_by_time, m)?)?;
+    m.add_function(wrap_pyfunction!(sample_mask, m)?)?;
     m.add_function(wrap_pyfunction!(batch_measurement_codes, m)?)?;
     m.add_function(wrap_pyfunction!(batch_split, m)?)?;
     m.add_function(wrap_pyfunction!(batch_select_fields, m)?)?;
