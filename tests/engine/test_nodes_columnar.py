@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.engine.helpers import S, Row, cpu, make_task, series
+from tests.engine.helpers import Row, S, cpu, make_task, series
 
 from kapfast._native import PointBatch, batch_default, batch_delete, batch_retime, sample_mask
 from kapfast.engine.context import BatchPointsWriter
@@ -217,7 +217,7 @@ def test_from_truncate_and_round_move_times_like_the_row_path(rows: list[Row]) -
         r = t % (3 * S)
         t = t - r + 3 * S if r + r >= 3 * S else t - r
         expected.append((name, tags, fields, t))
-    got = [eval(o)[0] for o in out]  # noqa: S307 - our own repr of plain values
+    got = [eval(o)[0] for o in out]
     assert [r[3] for r in got] == [r[3] for r in expected]
     assert [(r[0], r[1], r[2]) for r in got] == [(r[0], r[1], r[2]) for r in expected]
 
@@ -281,7 +281,7 @@ def test_field_type_changes_between_chunks_keep_each_rows_type() -> None:
     script = "stream|from()|default().field('value', 'none')|httpOut('out')"
     rows = [cpu(0, 1.0, host="a"), cpu(1, 2, host="b"), ("cpu", {"host": "c"}, {"o": True}, 2 * S)]
     out, st_, task = _run(script, "default", rows, [1])
-    assert [eval(o)[0][2] for o in out] == [{"value": 1.0}, {"value": 2}, {"o": True, "value": "none"}]  # noqa: S307
+    assert [eval(o)[0][2] for o in out] == [{"value": 1.0}, {"value": 2}, {"o": True, "value": "none"}]
     assert st_["fields_defaulted"] == 1
     assert series(task)[0]["values"] == [["1970-01-01T00:00:02Z", True, "none"]]
 
@@ -290,7 +290,7 @@ def test_sample_counts_groups_that_appear_and_vanish() -> None:
     script = "stream|from().groupBy('host')|sample(2)"
     rows = [cpu(t, 1.0, host=h) for t, h in enumerate("aabbbaacb")]
     out, st_, _ = _run(script, "sample", rows, [2])
-    kept = [(eval(o)[0][1]["host"], eval(o)[0][3] // S) for o in out]  # noqa: S307
+    kept = [(eval(o)[0][1]["host"], eval(o)[0][3] // S) for o in out]
     assert kept == [("a", 0), ("b", 2), ("b", 4), ("a", 5), ("c", 7)]
     assert st_["working_cardinality"] == 3
 
@@ -335,20 +335,20 @@ def test_batch_default_delete_shift_update_points_group_and_tmax() -> None:
     rows = [cpu(1, 1.0, host="a"), ("cpu", {"host": "a"}, {"other": 1}, 2 * S)]
     task, out = _batch_task(QUERY + "|default().field('value', 0).tag('dc', 'd')", "default")
     task.write_batch(0, _msg(rows, 10 * S, g))
-    name, group, tmax, got = eval(out[0], {"Group": Group})  # noqa: S307
+    _name, group, _tmax, got = eval(out[0], {"Group": Group})
     assert group.tags == (("dc", "d"), ("host", "a"))
     assert got[1][2] == {"other": 1, "value": 0}
     counters = task.node_stats()[_node(task, "default").name]
     assert (counters["fields_defaulted"], counters["tags_defaulted"]) == (1, 2)
     task, out = _batch_task(QUERY + "|delete().tag('host')", "delete")
     task.write_batch(0, _msg(rows, 10 * S, g))
-    _, group, _, got = eval(out[0], {"Group": Group})  # noqa: S307
+    _, group, _, got = eval(out[0], {"Group": Group})
     assert group.tags == () and got[0][1] == {}
     task, out = _batch_task(QUERY + "|shift(1s)", "shift")
     task.write_batch(0, _msg(rows, 10 * S, g))
     task.write_batch(0, _msg([], 20 * S, g))
-    assert [eval(o, {"Group": Group})[2] for o in out] == [11 * S, 21 * S]  # noqa: S307
-    assert [r[3] for r in eval(out[0], {"Group": Group})[3]] == [2 * S, 3 * S]  # noqa: S307
+    assert [eval(o, {"Group": Group})[2] for o in out] == [11 * S, 21 * S]
+    assert [r[3] for r in eval(out[0], {"Group": Group})[3]] == [2 * S, 3 * S]
 
 
 def test_batch_group_by_merges_batches_of_one_time_in_time_order() -> None:
@@ -358,7 +358,7 @@ def test_batch_group_by_merges_batches_of_one_time_in_time_order() -> None:
     task.write_batch(0, _msg(a, 10 * S))
     task.write_batch(0, _msg(b, 10 * S))
     task.write_batch(0, _msg([], 20 * S))  # time moves on: the merged groups go out
-    got = [eval(o, {"Group": Group}) for o in out]  # noqa: S307
+    got = [eval(o, {"Group": Group}) for o in out]
     assert [m[1].id for m in got] == ["host=a", "host=b"]
     assert [(r[3] // S, r[2]["value"]) for r in got[1][3]] == [(2, 4.0), (3, 3.0), (3, 5.0), (5, 1.0)]
     assert task.node_stats()[_node(task, "groupBy").name]["working_cardinality"] == 2
@@ -369,7 +369,7 @@ def test_batch_group_by_star_by_measurement() -> None:
     rows = [cpu(1, 1.0, host="a", dc="x"), ("mem", {"dc": "y"}, {"v": 1}, 2 * S)]
     task.write_batch(0, _msg(rows, 10 * S))
     task.write_batch(0, _msg([], 20 * S))
-    got = [eval(o, {"Group": Group}) for o in out]  # noqa: S307
+    got = [eval(o, {"Group": Group}) for o in out]
     assert [m[1].id for m in got] == ["cpu\nhost=a", "mem\n"]
     assert got[1][1].by_measurement and got[1][1].tags == ()
 
@@ -407,7 +407,7 @@ def test_influxdb_out_writes_the_same_bytes_however_chunked(rows: list[Row], siz
     )
     bodies = []
     for writer, chunking in ((_Writer(), [0]), (_Writer(), [1]), (_BatchWriter(), sizes)):
-        task, clock = make_task(script, writer=writer)
+        task, _clock = make_task(script, writer=writer)
         i = 0
         k = 0
         while i < len(rows):
