@@ -32,61 +32,87 @@ pub fn group_codes(
     exclude: &[String],
     by_name: bool,
 ) -> (Vec<u32>, Groups) {
-    let mut index: HashMap<String, u32> = HashMap::new();
+    // The tag columns that make a row's group: for fixed dims the columns they read (None: no
+    // row has that tag), with `star` every column not excluded.
+    let cols: Vec<Option<usize>> = if star {
+        (0..b.tag_keys.len())
+            .filter(|&i| !exclude.contains(&b.tag_keys[i]))
+            .map(Some)
+            .collect()
+    } else {
+        dims.iter()
+            .map(|d| b.tag_keys.iter().position(|k| k == d))
+            .collect()
+    };
+    // Rows are matched on their dictionary codes; the id string is built once per group.
+    let mut index: HashMap<Vec<u32>, u32> = HashMap::new();
+    // A dictionary could hold one value twice: groups are still told apart by their ids.
+    let mut by_id: HashMap<String, u32> = HashMap::new();
     let mut groups: Groups = Vec::new();
     let mut codes = Vec::with_capacity(b.len());
-    // For fixed dims, the tag columns they read (None: no row has that tag).
-    let cols: Vec<Option<usize>> = dims
-        .iter()
-        .map(|d| b.tag_keys.iter().position(|k| k == d))
-        .collect();
-    let star_cols: Vec<usize> = (0..b.tag_keys.len())
-        .filter(|&i| !exclude.contains(&b.tag_keys[i]))
-        .collect();
-    let mut id = String::new();
-    let mut tags: Vec<(String, String)> = Vec::new();
+    let mut key: Vec<u32> = Vec::with_capacity(cols.len() + 1);
     for row in 0..b.len() {
-        id.clear();
-        tags.clear();
-        if star {
-            for &c in &star_cols {
-                if let Some(v) = b.tags[c].get(row) {
-                    tags.push((b.tag_keys[c].clone(), v.to_owned()));
-                }
-            }
-        } else {
-            for (d, col) in dims.iter().zip(&cols) {
-                let v = col.and_then(|c| b.tags[c].get(row)).unwrap_or("");
-                tags.push((d.clone(), v.to_owned()));
-            }
-        }
+        key.clear();
         if by_name {
-            id.push_str(b.measurement(row));
-            id.push('\n');
+            key.push(b.measurement.codes[row]);
         }
-        for (i, (k, v)) in tags.iter().enumerate() {
-            if i > 0 {
-                id.push(',');
-            }
-            id.push_str(k);
-            id.push('=');
-            id.push_str(v);
-        }
-        if !by_name && tags.is_empty() {
-            id.clear();
-        }
-        let code = match index.get(&id) {
+        key.extend(
+            cols.iter()
+                .map(|c| c.map_or(NO_TAG, |c| b.tags[c].codes[row])),
+        );
+        let code = match index.get(&key) {
             Some(&c) => c,
             None => {
-                let c = groups.len() as u32;
-                index.insert(id.clone(), c);
-                groups.push((id.clone(), tags.clone()));
+                let (id, tags) = group_of_row(b, row, dims, &cols, star, by_name);
+                let c = *by_id.entry(id).or_insert_with_key(|id| {
+                    groups.push((id.clone(), tags));
+                    (groups.len() - 1) as u32
+                });
+                index.insert(key.clone(), c);
                 c
             }
         };
         codes.push(code);
     }
     (codes, groups)
+}
+
+/// Kapacitor's group id and dimension tags of row `row` (see [`group_codes`]).
+fn group_of_row(
+    b: &PointBatch,
+    row: usize,
+    dims: &[String],
+    cols: &[Option<usize>],
+    star: bool,
+    by_name: bool,
+) -> (String, Vec<(String, String)>) {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    if star {
+        for &c in cols.iter().flatten() {
+            if let Some(v) = b.tags[c].get(row) {
+                tags.push((b.tag_keys[c].clone(), v.to_owned()));
+            }
+        }
+    } else {
+        for (d, col) in dims.iter().zip(cols) {
+            let v = col.and_then(|c| b.tags[c].get(row)).unwrap_or("");
+            tags.push((d.clone(), v.to_owned()));
+        }
+    }
+    let mut id = String::new();
+    if by_name {
+        id.push_str(b.measurement(row));
+        id.push('\n');
+    }
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if i > 0 {
+            id.push(',');
+        }
+        id.push_str(k);
+        id.push('=');
+        id.push_str(v);
+    }
+    (id, tags)
 }
 
 /// A dictionary column of rows `idx` whose dictionary holds only the values those rows use
@@ -454,5 +480,30 @@ mod tests {
         let none = select_fields(&b, &["nope".into()]);
         assert!(none.fields.is_empty());
         assert_eq!(select_fields(&b, &["v".into()]).fields.len(), 1);
+    }
+
+    #[test]
+    fn groups_are_told_apart_by_id_even_with_a_repeated_dictionary_value() {
+        let out = parse(
+            b"cpu,host=a v=1 1\ncpu,host=a,dc=x v=1 2\ncpu v=1 3\n",
+            Precision::Nanosecond,
+            0,
+        );
+        let mut b = out.batch;
+        // host "a" twice in the dictionary: rows 0 and 1 use different codes for it.
+        let host = b.tag_keys.iter().position(|k| k == "host").unwrap();
+        b.tags[host].dict.push("a".into());
+        b.tags[host].codes[1] = 1;
+        let (codes, groups) = group_codes(&b, &["host".into()], false, &[], false);
+        assert_eq!(codes, vec![0, 0, 1]);
+        assert_eq!(
+            groups[1],
+            ("host=".to_string(), vec![("host".into(), String::new())])
+        );
+        let (codes, groups) = group_codes(&b, &[], true, &[], false);
+        assert_eq!(codes, vec![0, 1, 2]);
+        assert_eq!(groups[2].0, "");
+        let (codes, _) = group_codes(&PointBatch::default(), &[], true, &[], true);
+        assert!(codes.is_empty());
     }
 }
