@@ -25,8 +25,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from bench_lineproto import gen_data
 
+from bench_lineproto import gen_data
 from kapfast import lineproto
 from kapfast._native import PointBatch
 from kapfast.clock import VirtualClock
