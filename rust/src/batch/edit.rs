@@ -306,7 +306,7 @@ impl PointBatch {
     pub fn select_fields_marked(&self, keep: &[String]) -> PointBatch {
         let mut b = self.clone();
         b.fields
-            .retain(|c| keep.iter().any(|k| *k == c.name) || is_hidden(&c.name));
+            .retain(|c| keep.contains(&c.name) || is_hidden(&c.name));
         b.normalize_hidden();
         b
     }
@@ -578,7 +578,15 @@ mod tests {
     use super::*;
     use crate::batch::BatchBuilder;
 
-    fn batch(rows: &[(&str, &[(&str, &str)], &[(&str, Value)], i64)]) -> PointBatch {
+    /// (measurement, tags, fields, time) of one test row.
+    type TestRow<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [(&'a str, Value)],
+        i64,
+    );
+
+    fn batch(rows: &[TestRow<'_>]) -> PointBatch {
         let mut b = BatchBuilder::new();
         for (m, tags, fields, t) in rows {
             b.push_row(m, tags, fields, *t).unwrap();
