@@ -20,6 +20,8 @@ __all__ = [
     "batch_delete",
     "batch_field_to_tag",
     "batch_group_codes",
+    "batch_group_ids",
+    "batch_group_tags",
     "batch_keep_fields",
     "batch_measurement_codes",
     "batch_override",
@@ -102,6 +104,21 @@ def batch_group_codes(
     exclude: list[str] = ...,
     by_name: bool = False,
 ) -> tuple[bytes, list[tuple[str, list[tuple[str, str]]]]]: ...
+
+def batch_group_ids(
+    batch: PointBatch,
+    dims: list[str],
+    star: bool = False,
+    exclude: list[str] = ...,
+    by_name: bool = False,
+) -> tuple[bytes, list[str], list[int]]: ...
+def batch_group_tags(
+    batch: PointBatch,
+    rows: Sequence[int],
+    dims: list[str],
+    star: bool = False,
+    exclude: list[str] = ...,
+) -> list[list[tuple[str, str]]]: ...
 
 # whole-chunk edits of the stateless nodes (default, delete, shift, sample, eval.tags, outputs)
 

@@ -32,9 +32,25 @@ pub fn group_codes(
     exclude: &[String],
     by_name: bool,
 ) -> (Vec<u32>, Groups) {
-    // The tag columns that make a row's group: for fixed dims the columns they read (None: no
-    // row has that tag), with `star` every column not excluded.
-    let cols: Vec<Option<usize>> = if star {
+    let (codes, ids, first) = group_ids(b, dims, star, exclude, by_name);
+    let cols = group_columns(b, dims, star, exclude);
+    let groups = ids
+        .into_iter()
+        .zip(first)
+        .map(|(id, row)| (id, group_tags(b, row, dims, &cols, star)))
+        .collect();
+    (codes, groups)
+}
+
+/// The tag columns that make a row's group: for fixed dims the columns they read (None: no
+/// row has that tag), with `star` every column not excluded.
+fn group_columns(
+    b: &PointBatch,
+    dims: &[String],
+    star: bool,
+    exclude: &[String],
+) -> Vec<Option<usize>> {
+    if star {
         (0..b.tag_keys.len())
             .filter(|&i| !exclude.contains(&b.tag_keys[i]))
             .map(Some)
@@ -43,12 +59,25 @@ pub fn group_codes(
         dims.iter()
             .map(|d| b.tag_keys.iter().position(|k| k == d))
             .collect()
-    };
+    }
+}
+
+/// `(codes, ids, first rows)`: the group code of every row, and per group its id and the first
+/// row of it (whose tags are the group's: see [`group_tags`]), groups in first-seen order.
+pub fn group_ids(
+    b: &PointBatch,
+    dims: &[String],
+    star: bool,
+    exclude: &[String],
+    by_name: bool,
+) -> (Vec<u32>, Vec<String>, Vec<usize>) {
+    let cols = group_columns(b, dims, star, exclude);
     // Rows are matched on their dictionary codes; the id string is built once per group.
     let mut index: HashMap<Vec<u32>, u32> = HashMap::new();
     // A dictionary could hold one value twice: groups are still told apart by their ids.
     let mut by_id: HashMap<String, u32> = HashMap::new();
-    let mut groups: Groups = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut first: Vec<usize> = Vec::new();
     let mut codes = Vec::with_capacity(b.len());
     let mut key: Vec<u32> = Vec::with_capacity(cols.len() + 1);
     for row in 0..b.len() {
@@ -63,10 +92,12 @@ pub fn group_codes(
         let code = match index.get(&key) {
             Some(&c) => c,
             None => {
-                let (id, tags) = group_of_row(b, row, dims, &cols, star, by_name);
+                let tags = group_tags(b, row, dims, &cols, star);
+                let id = group_id(b.measurement(row), &tags, by_name);
                 let c = *by_id.entry(id).or_insert_with_key(|id| {
-                    groups.push((id.clone(), tags));
-                    (groups.len() - 1) as u32
+                    ids.push(id.clone());
+                    first.push(row);
+                    (ids.len() - 1) as u32
                 });
                 index.insert(key.clone(), c);
                 c
@@ -74,18 +105,17 @@ pub fn group_codes(
         };
         codes.push(code);
     }
-    (codes, groups)
+    (codes, ids, first)
 }
 
-/// Kapacitor's group id and dimension tags of row `row` (see [`group_codes`]).
-fn group_of_row(
+/// The dimension tags of row `row`'s group.
+fn group_tags(
     b: &PointBatch,
     row: usize,
     dims: &[String],
     cols: &[Option<usize>],
     star: bool,
-    by_name: bool,
-) -> (String, Vec<(String, String)>) {
+) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = Vec::new();
     if star {
         for &c in cols.iter().flatten() {
@@ -99,9 +129,14 @@ fn group_of_row(
             tags.push((d.clone(), v.to_owned()));
         }
     }
+    tags
+}
+
+/// Kapacitor's group id: `k=v` pairs joined by commas, after `measurement\n` when `by_name`.
+fn group_id(measurement: &str, tags: &[(String, String)], by_name: bool) -> String {
     let mut id = String::new();
     if by_name {
-        id.push_str(b.measurement(row));
+        id.push_str(measurement);
         id.push('\n');
     }
     for (i, (k, v)) in tags.iter().enumerate() {
@@ -112,7 +147,7 @@ fn group_of_row(
         id.push('=');
         id.push_str(v);
     }
-    (id, tags)
+    id
 }
 
 /// A dictionary column of rows `idx` whose dictionary holds only the values those rows use
@@ -430,7 +465,50 @@ fn sample_mask<'py>(
     Ok((PyBytes::new(py, &bytes), counts))
 }
 
+/// `(codes, ids, first_rows)`: every row's group code and each group's id and first row; the
+/// tags of a group are asked for only when the caller has not seen it (`batch_group_tags`).
+#[pyfunction]
+#[pyo3(signature = (batch, dims, star=false, exclude=Vec::new(), by_name=false))]
+fn batch_group_ids<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyPointBatch>,
+    dims: Vec<String>,
+    star: bool,
+    exclude: Vec<String>,
+    by_name: bool,
+) -> (Bound<'py, PyBytes>, Vec<String>, Vec<usize>) {
+    let b = batch.get().batch.clone();
+    let (codes, ids, first) = py.allow_threads(|| group_ids(&b, &dims, star, &exclude, by_name));
+    (codes_bytes(py, &codes), ids, first)
+}
+
+/// The dimension tags of the groups of `rows` (as `batch_group_ids` forms them).
+#[pyfunction]
+#[pyo3(signature = (batch, rows, dims, star=false, exclude=Vec::new()))]
+fn batch_group_tags(
+    batch: &Bound<'_, PyPointBatch>,
+    rows: Vec<usize>,
+    dims: Vec<String>,
+    star: bool,
+    exclude: Vec<String>,
+) -> PyResult<Vec<Vec<(String, String)>>> {
+    let b = &batch.get().batch;
+    if let Some(&bad) = rows.iter().find(|&&r| r >= b.len()) {
+        return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+            "row {bad} out of range for a batch of {} rows",
+            b.len()
+        )));
+    }
+    let cols = group_columns(b, &dims, star, &exclude);
+    Ok(rows
+        .into_iter()
+        .map(|r| group_tags(b, r, &dims, &cols, star))
+        .collect())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(batch_group_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_group_tags, m)?)?;
     // whole-chunk edits (default, delete, shift, sample, eval.tags, outputs)
     m.add_function(wrap_pyfunction!(batch_retime, m)?)?;
     m.add_function(wrap_pyfunction!(batch_default, m)?)?;
