@@ -104,7 +104,6 @@ def batch_group_codes(
     exclude: list[str] = ...,
     by_name: bool = False,
 ) -> tuple[bytes, list[tuple[str, list[tuple[str, str]]]]]: ...
-
 def batch_group_ids(
     batch: PointBatch,
     dims: list[str],
