@@ -459,3 +459,68 @@ def test_http_out_batch_rows_from_columns_match_the_row_rendering() -> None:
     assert batch_row_columns("cpu", {}, PointBatch.from_rows([])) == {"name": "cpu"}
     nulls = to_batch([("cpu", {}, {"value": None, "o": 1}, 0)])
     assert batch_row_columns("cpu", {}, nulls)["values"] == [["1970-01-01T00:00:00Z", 1, None]]
+
+
+def test_influxdb_writer_write_batch_posts_rust_line_protocol_with_exact_counts() -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    from kapfast.influxdb import InfluxDBClient
+    from kapfast.outputs.influxdb_writer import InfluxDBWriter, WriteStats
+
+    posted: list[tuple[str, str, bytes]] = []
+
+    async def write(request: web.Request) -> web.Response:
+        posted.append((request.query["db"], request.query["precision"], await request.read()))
+        return web.Response(status=204)
+
+    async def main() -> tuple[InfluxDBWriter, WriteStats]:
+        app = web.Application()
+        app.router.add_post("/write", write)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        client = InfluxDBClient(f"http://127.0.0.1:{port}")
+        writer = InfluxDBWriter(lambda cluster: client, buffer_points=3, flush_interval_s=0.05)
+        stats = WriteStats()
+        rows = [cpu(1, 1.5, host="a"), cpu(2, 2, host="b"), ("cpu", {}, {"s": 'q"x'}, 3 * S)]
+        writer.write_batch("", "db", "rp", _batch(rows), "s", stats=stats)
+        writer.write_batch("", "db", "rp", PointBatch.from_rows([]), "s", stats=stats)  # nothing
+        await writer.flush()
+        await writer.close()
+        await client.close()
+        await runner.cleanup()
+        return writer, stats
+
+    writer, stats = asyncio.run(main())
+    assert stats.points_written == 3 and stats.write_errors == 0
+    assert writer.points_written == 3
+    assert posted == [("db", "s", b'cpu,host=a value=1.5 1\ncpu,host=b value=2i 2\ncpu s="q\\"x" 3\n')]
+
+
+def test_influxdb_writer_write_batch_refuses_points_line_protocol_cannot_carry() -> None:
+    from kapfast.errors import LineProtocolError
+    from kapfast.outputs.influxdb_writer import InfluxDBWriter
+
+    writer = InfluxDBWriter(lambda cluster: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(LineProtocolError, match="NaN or infinite"):
+        writer.write_batch("", "db", "rp", PointBatch.from_rows([cpu(0, float("inf"))]), "ns")
+    assert writer.buffered_points() == 0
+
+
+def test_group_codes_fetch_tags_only_for_new_groups() -> None:
+    from kapfast._native import batch_group_codes
+    from kapfast.engine.vec import GroupCache, group_codes
+
+    b = _batch([cpu(0, 1.0, host="a", dc="x"), cpu(1, 1.0, host="b"), cpu(2, 1.0, host="a", dc="x")])
+    cache = GroupCache()
+    for star, dims, by_name in ((False, ["dc", "host"], False), (True, [], True), (False, [], False)):
+        codes, groups = group_codes(b, dims, star, ["zz"], by_name, cache)
+        raw, expected = batch_group_codes(b, dims, star, ["zz"], by_name)
+        assert bytes(codes.tobytes()) == raw
+        assert [(g.id, list(g.tags)) for g in groups] == expected
+        again = group_codes(b, dims, star, ["zz"], by_name, cache)[1]
+        assert all(x is y for x, y in zip(groups, again, strict=True))  # the cached objects
