@@ -129,9 +129,8 @@ class WhereNode(RowNode):
         if self.predicate is None:
             super().on_batch(batch, port)
             return
-        kept, errors, first = self.predicate.filter(
-            batch.points, [batch.group.id], [0] * len(batch.points), self.ctx.now_ns()
-        )
+        zeros = np.zeros(len(batch.points), dtype=np.uint32)
+        kept, errors, first = self.predicate.filter(batch.points, [batch.group.id], zeros, self.ctx.now_ns())
         self.error(errors, first)
         self.emit(BatchMessage(batch.name, batch.group, batch.tmax, kept, batch.by_name))
 
@@ -503,12 +502,16 @@ class DeleteNode(RowNode):
         self.stats.extra = {"fields_deleted": 0, "tags_deleted": 0}
 
     def _apply(self, b: PointBatch) -> PointBatch:
-        if not self.fields and not self.tags:
-            return b
+        names = b.field_names()
+        if NULLS not in names and self._untouched(names, b.tag_keys()):
+            return b  # nothing to delete: no copy
         out, nf, nt = batch_delete(b, self.fields, self.tags)
         self.stats.extra["fields_deleted"] += nf
         self.stats.extra["tags_deleted"] += nt
         return out
+
+    def _untouched(self, fields: list[str], tags: list[str]) -> bool:
+        return not any(f in self.fields for f in fields) and not any(t in self.tags for t in tags)
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         # a stream point keeps its group: Kapacitor deletes from the point, not from its group
