@@ -53,6 +53,10 @@ def batch_row(name: str, tags: dict[str, str], rows: list[Row]) -> dict[str, Any
     return out
 
 
+#: tag code of a row without the tag
+_NO_TAG = 0xFFFFFFFF
+
+
 def batch_row_columns(name: str, tags: dict[str, str], points: PointBatch) -> dict[str, Any]:
     """:func:`batch_row` read column by column (no row tuples); the same result."""
     names = points.field_names()
@@ -64,8 +68,11 @@ def batch_row_columns(name: str, tags: dict[str, str], points: PointBatch) -> di
     n = len(points)
     if not n:
         return out
-    first_fields = [f for f in names if points.field_valid(f).to_list()[0]]
-    first_tags = [k for k in points.tag_keys() if k not in tags and points.tag_values(k)[0] is not None]
+    # the columns are those of the first point (Kapacitor's models.BatchToRow)
+    first_fields = [f for f in names if np.asarray(points.field_valid(f))[0]]
+    first_tags = [
+        k for k in points.tag_keys() if k not in tags and np.asarray(points.tag(k)[0])[0] != _NO_TAG
+    ]
     cols = sorted({*first_fields, *first_tags})
     out["columns"] = ["time", *cols]
     tag_keys = set(points.tag_keys())
