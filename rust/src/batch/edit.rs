@@ -402,10 +402,11 @@ impl PointBatch {
         for (k, v) in defaults {
             let fill: Vec<bool> = {
                 let col = b.field(k);
+                let has_nulls = b.field(NULLS).is_some();
                 (0..b.len())
                     .map(|row| {
                         !col.is_some_and(|c| c.valid[row])
-                            || b.null_fields(row).iter().any(|n| n == k)
+                            || (has_nulls && b.null_fields(row).iter().any(|n| n == k))
                     })
                     .collect()
             };
