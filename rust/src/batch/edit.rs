@@ -787,4 +787,44 @@ mod tests {
         assert_eq!(counts, vec![3, 3]);
         assert!(sample_every(&[], &mut counts, 2).is_empty());
     }
+
+    #[test]
+    fn every_edit_of_an_empty_batch_is_an_empty_batch() {
+        let e = PointBatch::default();
+        assert_eq!(
+            e.default_fields(&[("v".into(), Value::Int(1))]),
+            (e.clone(), 0)
+        );
+        assert_eq!(e.drop_fields(&["v".into()]), (e.clone(), 0));
+        assert_eq!(e.drop_tags(&["t".into()]), (e.clone(), 0));
+        assert!(e.field_to_tag("f", "t").unwrap().is_empty());
+        assert!(e
+            .with_overrides("m", &[("k".into(), "v".into())])
+            .is_empty());
+        assert!(e.with_tags_of(&e).unwrap().is_empty());
+        assert!(e.with_fields_of(&e, &["v".into()]).unwrap().is_empty());
+        assert!(e.select_fields_marked(&[]).fields.is_empty());
+        assert!(e.sorted_by_time().is_empty());
+    }
+
+    #[test]
+    fn field_to_tag_reads_strings_of_a_mixed_column() {
+        let mut b = BatchBuilder::new();
+        b.push_row("m", &[], &[("r", Value::Str("a".into()))], 1)
+            .unwrap();
+        b.push_row("m", &[], &[("r", Value::Int(1)), ("u", Value::Int(1))], 2)
+            .unwrap();
+        let b = b.finish();
+        assert_eq!(b.field("r").unwrap().data.kind(), FieldKind::Mixed);
+        assert_eq!(
+            b.field_to_tag("r", "t"),
+            Err(EditError::NotAString {
+                row: 1,
+                field: "r".into()
+            })
+        );
+        let only_first = b.take(&[0]);
+        let t = only_first.field_to_tag("r", "t").unwrap();
+        assert_eq!(t.row_tags(0), vec![("t", "a")]);
+    }
 }
