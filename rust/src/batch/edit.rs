@@ -12,6 +12,7 @@
 //! [`PointBatch::normalize_hidden`].
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{Column, ColumnData, DictColumn, FieldKind, PointBatch, StrColumn, Value, NO_TAG};
 use crate::lineproto::escape::series_key;
@@ -51,6 +52,49 @@ impl std::fmt::Display for EditError {
         }
     }
 }
+
+/// A hasher for keys made of dictionary codes (small integers the batch assigned, never text a
+/// client chose), where SipHash's protection against crafted collisions buys nothing.
+#[derive(Default)]
+pub struct CodeHasher(u64);
+
+impl Hasher for CodeHasher {
+    fn finish(&self) -> u64 {
+        // Spread the high bits into the low ones the table indexes by.
+        let x = self.0;
+        (x ^ (x >> 29)).wrapping_mul(0x94_d0_49_bb_13_31_11_eb) ^ (x >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 60));
+        }
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+/// A map keyed by dictionary codes.
+pub type CodeMap<K, V> = HashMap<K, V, BuildHasherDefault<CodeHasher>>;
 
 /// Python's `t % d` for `d > 0` (never negative), the modulo the row path used.
 fn floor_mod(t: i64, d: i64) -> i64 {
@@ -112,7 +156,7 @@ impl PointBatch {
 
     /// Recomputes every row's series key after its measurement or tags changed.
     pub fn rebuild_series(&mut self) {
-        let mut index: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut index: CodeMap<Vec<u32>, u32> = CodeMap::default();
         let mut keys: Vec<String> = Vec::new();
         let mut series = Vec::with_capacity(self.len());
         let mut combo: Vec<u32> = Vec::with_capacity(self.tags.len() + 1);
@@ -271,7 +315,13 @@ impl PointBatch {
         let mut b = self.clone();
         b.tag_keys = src.tag_keys.clone();
         b.tags = src.tags.clone();
-        b.rebuild_series();
+        if b.measurement == src.measurement {
+            // Same measurements and now the same tags: `src`'s series are these rows' series.
+            b.series = src.series.clone();
+            b.series_keys = src.series_keys.clone();
+        } else {
+            b.rebuild_series();
+        }
         Ok(b)
     }
 
@@ -456,45 +506,62 @@ impl PointBatch {
     /// a field of its name from later expressions).
     pub fn field_to_tag(&self, field: &str, tag: &str) -> Result<PointBatch, EditError> {
         let mut b = self.clone();
-        let values: Vec<Option<String>> = match b.field(field) {
-            None => vec![None; b.len()],
-            Some(c) => (0..b.len())
-                .map(|row| match c.get(row) {
-                    None => Ok(None),
-                    Some(Value::Str(s)) => Ok(Some(s)),
-                    Some(_) => Err(EditError::NotAString {
-                        row,
-                        field: field.to_owned(),
-                    }),
-                })
-                .collect::<Result<_, _>>()?,
-        };
         b.fields.retain(|c| c.name != field && c.name != tag);
         let i = b.tag_column_mut(tag);
-        let col = &mut b.tags[i];
-        let mut index: HashMap<String, u32> = col
-            .dict
-            .iter()
-            .enumerate()
-            .map(|(c, s)| (s.clone(), c as u32))
-            .collect();
-        for (code, v) in col.codes.iter_mut().zip(values) {
-            match v {
-                None => {}
-                Some(s) if s.is_empty() => *code = NO_TAG,
-                Some(s) => {
-                    *code = *index.entry(s).or_insert_with_key(|s| {
-                        col.dict.push(s.clone());
-                        (col.dict.len() - 1) as u32
-                    });
+        if let Some(c) = self.field(field) {
+            let col = &mut b.tags[i];
+            // Values are interned into the tag column's own dictionary, read in place.
+            let mut dict = std::mem::take(&mut col.dict);
+            let mut index: HashMap<String, u32> = dict
+                .iter()
+                .enumerate()
+                .map(|(n, s)| (s.clone(), n as u32))
+                .collect();
+            let mut set = |row: usize, s: &str| {
+                col.codes[row] = if s.is_empty() {
+                    NO_TAG
+                } else {
+                    intern(&mut index, &mut dict, s)
+                };
+            };
+            match &c.data {
+                ColumnData::Str(strs) => {
+                    for row in (0..c.valid.len()).filter(|&r| c.valid[r]) {
+                        set(row, strs.get(row));
+                    }
+                }
+                _ => {
+                    for row in 0..c.valid.len() {
+                        match c.get(row) {
+                            None => {}
+                            Some(Value::Str(s)) => set(row, &s),
+                            Some(_) => {
+                                return Err(EditError::NotAString {
+                                    row,
+                                    field: field.to_owned(),
+                                })
+                            }
+                        }
+                    }
                 }
             }
+            b.tags[i].dict = dict;
         }
         b.drop_empty_tags();
         b.rebuild_series();
         b.normalize_hidden();
         Ok(b)
     }
+}
+
+/// The code of `s` in `dict`, appended on first use.
+fn intern(index: &mut HashMap<String, u32>, dict: &mut Vec<String>, s: &str) -> u32 {
+    if let Some(&c) = index.get(s) {
+        return c;
+    }
+    dict.push(s.to_owned());
+    index.insert(s.to_owned(), (dict.len() - 1) as u32);
+    (dict.len() - 1) as u32
 }
 
 /// Sets field `name` to `v` on the rows where `rows` is true, creating the column or turning it
@@ -826,5 +893,21 @@ mod tests {
         let only_first = b.take(&[0]);
         let t = only_first.field_to_tag("r", "t").unwrap();
         assert_eq!(t.row_tags(0), vec![("t", "a")]);
+    }
+
+    #[test]
+    fn field_to_tag_reuses_the_tag_dictionary() {
+        let b = batch(&[
+            ("m", &[("t", "x")], &[("u", Value::Int(1))], 1),
+            (
+                "m",
+                &[],
+                &[("r", Value::Str("x".into())), ("u", Value::Int(2))],
+                2,
+            ),
+        ]);
+        let d = b.field_to_tag("r", "t").unwrap();
+        assert_eq!(d.tag("t").unwrap().dict, vec!["x".to_string()]);
+        assert_eq!(d.distinct_series(), vec!["m,t=x"]);
     }
 }

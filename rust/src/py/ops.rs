@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::batch::{sample_every, DictColumn, EditError, PointBatch, Value, NO_TAG};
+use crate::batch::{sample_every, CodeMap, DictColumn, EditError, PointBatch, Value, NO_TAG};
 use crate::py::batch::{value_from_py, PyPointBatch};
 
 /// Distinct groups of a chunk: their ids and dimension tags, in first-seen order.
@@ -73,7 +73,7 @@ pub fn group_ids(
 ) -> (Vec<u32>, Vec<String>, Vec<usize>) {
     let cols = group_columns(b, dims, star, exclude);
     // Rows are matched on their dictionary codes; the id string is built once per group.
-    let mut index: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut index: CodeMap<Vec<u32>, u32> = CodeMap::default();
     // A dictionary could hold one value twice: groups are still told apart by their ids.
     let mut by_id: HashMap<String, u32> = HashMap::new();
     let mut ids: Vec<String> = Vec::new();
