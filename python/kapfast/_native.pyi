@@ -16,15 +16,27 @@ __all__ = [
     "PointBatch",
     "Program",
     "__version__",
+    "batch_default",
+    "batch_delete",
+    "batch_field_to_tag",
     "batch_group_codes",
+    "batch_group_ids",
+    "batch_group_tags",
+    "batch_keep_fields",
     "batch_measurement_codes",
+    "batch_override",
+    "batch_retime",
     "batch_select_fields",
+    "batch_sort_by_time",
     "batch_split",
     "batch_with_field",
+    "batch_with_fields_of",
+    "batch_with_tags_of",
     "influxql_reduce",
     "influxql_shape",
     "influxql_transform",
     "parse_line_protocol",
+    "sample_mask",
 ]
 
 __version__: str
@@ -92,6 +104,39 @@ def batch_group_codes(
     exclude: list[str] = ...,
     by_name: bool = False,
 ) -> tuple[bytes, list[tuple[str, list[tuple[str, str]]]]]: ...
+def batch_group_ids(
+    batch: PointBatch,
+    dims: list[str],
+    star: bool = False,
+    exclude: list[str] = ...,
+    by_name: bool = False,
+) -> tuple[bytes, list[str], list[int]]: ...
+def batch_group_tags(
+    batch: PointBatch,
+    rows: Sequence[int],
+    dims: list[str],
+    star: bool = False,
+    exclude: list[str] = ...,
+) -> list[list[tuple[str, str]]]: ...
+
+# whole-chunk edits of the stateless nodes (default, delete, shift, sample, eval.tags, outputs)
+
+def batch_retime(batch: PointBatch, shift: int = 0, truncate: int = 0, round: int = 0) -> PointBatch: ...
+def batch_default(
+    batch: PointBatch, fields: Sequence[tuple[str, _FieldValue]], tags: Sequence[tuple[str, str]]
+) -> tuple[PointBatch, int, int]: ...
+def batch_delete(
+    batch: PointBatch, fields: Sequence[str], tags: Sequence[str]
+) -> tuple[PointBatch, int, int]: ...
+def batch_field_to_tag(batch: PointBatch, field: str, tag: str) -> PointBatch: ...
+def batch_with_tags_of(base: PointBatch, src: PointBatch) -> PointBatch: ...
+def batch_with_fields_of(base: PointBatch, src: PointBatch, names: Sequence[str]) -> PointBatch: ...
+def batch_keep_fields(batch: PointBatch, keep: Sequence[str]) -> PointBatch: ...
+def batch_override(
+    batch: PointBatch, measurement: str = "", tags: Sequence[tuple[str, str]] = ...
+) -> PointBatch: ...
+def batch_sort_by_time(batch: PointBatch) -> PointBatch: ...
+def sample_mask(codes: bytes, counts: Sequence[int], every: int) -> tuple[bytes, list[int]]: ...
 
 # --- lineproto ---------------------------------------------------------------------------------
 

@@ -16,9 +16,11 @@
 use std::collections::HashMap;
 
 mod builder;
+mod edit;
 mod fields;
 
 pub use builder::{concat, BatchBuilder, BuildError};
+pub use edit::{sample_every, CodeMap, EditError, NO_FIELDS, NULLS};
 pub use fields::FieldColumns;
 
 /// Code used in a tag column for "this row has no such tag".

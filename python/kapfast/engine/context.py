@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from kapfast._native import PointBatch
 from kapfast.clock import Clock
 
 
@@ -17,6 +18,14 @@ class PointsWriter(Protocol):
     def create_database(self, cluster: str, db: str, rp: str = "") -> None:
         """influxDBOut's ``.create()``: make sure the database (and rp) exist before writing."""
         ...
+
+
+@runtime_checkable
+class BatchPointsWriter(PointsWriter, Protocol):
+    """A writer that also takes points as a batch: it serializes them in Rust (GIL released) and
+    knows their count without reading the text back. influxDBOut prefers it when offered."""
+
+    def write_batch(self, cluster: str, db: str, rp: str, batch: PointBatch, precision: str) -> None: ...
 
 
 @dataclass

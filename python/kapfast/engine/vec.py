@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import PointBatch, batch_group_codes, batch_measurement_codes
+from kapfast._native import PointBatch, batch_group_ids, batch_group_tags, batch_measurement_codes
 from kapfast.engine.messages import Group
 
 Codes = npt.NDArray[np.uint32]
@@ -51,9 +51,25 @@ class GroupCache:
 def group_codes(
     batch: PointBatch, dims: list[str], star: bool, exclude: list[str], by_name: bool, cache: GroupCache
 ) -> tuple[Codes, list[Group]]:
-    raw, groups = batch_group_codes(batch, dims, star, exclude, by_name)
+    """Every row's group code and the chunk's groups. Rust matches rows on their tag codes and
+    names each group once; the tags of a group are fetched only the first time the cache sees it,
+    so a chunk costs one id string per group, not a Python object per row (or per tag)."""
+    raw, ids, first = batch_group_ids(batch, dims, star, exclude, by_name)
     codes = np.frombuffer(raw, dtype="<u4")
-    return codes, [cache.group(gid, tags, by_name) for gid, tags in groups]
+    known = cache.by_id
+    groups: list[Group | None] = [known.get(gid) for gid in ids]
+    need = [i for i, g in enumerate(groups) if g is None]
+    if need:
+        tags = batch_group_tags(batch, [first[i] for i in need], dims, star, exclude)
+        for i, t in zip(need, tags, strict=True):
+            groups[i] = cache.group(ids[i], t, by_name)
+    return codes, groups  # type: ignore[return-value]
+
+
+def codes_bytes(codes: Any) -> bytes:
+    """Per-row group codes (a sequence of ints or an unsigned array) as little-endian u32 bytes,
+    the form the Rust chunk operations take."""
+    return np.asarray(codes, dtype="<u4").tobytes()
 
 
 def split_by_code(codes: Any, n_groups: int) -> list[npt.NDArray[np.int64]]:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kapfast._native import PointBatch
 from kapfast.errors import KapfastError, TaskError
 from kapfast.influxdb import InfluxDB2Writer, InfluxDBClient, InfluxDBError, quote_ident
 
@@ -36,6 +37,18 @@ _PRECISIONS = {
     "u": "u",
     "us": "u",
     "µs": "u",
+    "ms": "ms",
+    "s": "s",
+    "m": "m",
+    "h": "h",
+}
+#: a precision as ``PointBatch.to_line_protocol`` names it (times are divided by it)
+_LP_PRECISIONS = {
+    "n": "ns",
+    "ns": "ns",
+    "u": "us",
+    "us": "us",
+    "µs": "us",
     "ms": "ms",
     "s": "s",
     "m": "m",
@@ -137,10 +150,39 @@ class InfluxDBWriter:
             return
         self._enqueue(cluster, db, rp, body, precision, stats)
 
-    def _enqueue(
-        self, cluster: str, db: str, rp: str, body: bytes, precision: str, stats: WriteStats | None
+    def write_batch(
+        self,
+        cluster: str,
+        db: str,
+        rp: str,
+        batch: PointBatch,
+        precision: str,
+        *,
+        stats: WriteStats | None = None,
     ) -> None:
-        points = sum(1 for line in body.split(b"\n") if line.strip())
+        """Queue a batch of points: serialized to line protocol in Rust (GIL released), one point
+        per row, so nothing reads the text back to count lines. Raises LineProtocolError when a
+        point cannot be written as line protocol (nothing is queued then)."""
+        if not len(batch):
+            return
+        body = batch.to_line_protocol(_LP_PRECISIONS.get(precision or "ns", "ns"))
+        args = (cluster, db, rp, body, precision, stats, len(batch))
+        if not self._on_loop(self._enqueue, *args):
+            return
+        self._enqueue(*args)
+
+    def _enqueue(
+        self,
+        cluster: str,
+        db: str,
+        rp: str,
+        body: bytes,
+        precision: str,
+        stats: WriteStats | None,
+        points: int | None = None,
+    ) -> None:
+        if points is None:
+            points = sum(1 for line in body.split(b"\n") if line.strip())
         if not points:
             return
         # InfluxDB 1.x knows n/ns, u, ms, s, m, h; anything else it would silently read as ns.

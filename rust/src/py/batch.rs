@@ -74,7 +74,11 @@ pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny
 }
 
 /// A Python field value, typed by `kind` when the caller gave one.
-fn value_from_py(v: &Bound<'_, PyAny>, kind: Option<FieldKind>, name: &str) -> PyResult<Value> {
+pub(crate) fn value_from_py(
+    v: &Bound<'_, PyAny>,
+    kind: Option<FieldKind>,
+    name: &str,
+) -> PyResult<Value> {
     let bad = |what: &str| {
         PyValueError::new_err(format!(
             "field {name:?}: {what} (value {})",

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::batch::{DictColumn, PointBatch, NO_TAG};
-use crate::py::batch::PyPointBatch;
+use crate::batch::{sample_every, CodeMap, DictColumn, EditError, PointBatch, Value, NO_TAG};
+use crate::py::batch::{value_from_py, PyPointBatch};
 
 /// Distinct groups of a chunk: their ids and dimension tags, in first-seen order.
 type Groups = Vec<(String, Vec<(String, String)>)>;
@@ -32,61 +32,122 @@ pub fn group_codes(
     exclude: &[String],
     by_name: bool,
 ) -> (Vec<u32>, Groups) {
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut groups: Groups = Vec::new();
+    let (codes, ids, first) = group_ids(b, dims, star, exclude, by_name);
+    let cols = group_columns(b, dims, star, exclude);
+    let groups = ids
+        .into_iter()
+        .zip(first)
+        .map(|(id, row)| (id, group_tags(b, row, dims, &cols, star)))
+        .collect();
+    (codes, groups)
+}
+
+/// The tag columns that make a row's group: for fixed dims the columns they read (None: no
+/// row has that tag), with `star` every column not excluded.
+fn group_columns(
+    b: &PointBatch,
+    dims: &[String],
+    star: bool,
+    exclude: &[String],
+) -> Vec<Option<usize>> {
+    if star {
+        (0..b.tag_keys.len())
+            .filter(|&i| !exclude.contains(&b.tag_keys[i]))
+            .map(Some)
+            .collect()
+    } else {
+        dims.iter()
+            .map(|d| b.tag_keys.iter().position(|k| k == d))
+            .collect()
+    }
+}
+
+/// `(codes, ids, first rows)`: the group code of every row, and per group its id and the first
+/// row of it (whose tags are the group's: see [`group_tags`]), groups in first-seen order.
+pub fn group_ids(
+    b: &PointBatch,
+    dims: &[String],
+    star: bool,
+    exclude: &[String],
+    by_name: bool,
+) -> (Vec<u32>, Vec<String>, Vec<usize>) {
+    let cols = group_columns(b, dims, star, exclude);
+    // Rows are matched on their dictionary codes; the id string is built once per group.
+    let mut index: CodeMap<Vec<u32>, u32> = CodeMap::default();
+    // A dictionary could hold one value twice: groups are still told apart by their ids.
+    let mut by_id: HashMap<String, u32> = HashMap::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut first: Vec<usize> = Vec::new();
     let mut codes = Vec::with_capacity(b.len());
-    // For fixed dims, the tag columns they read (None: no row has that tag).
-    let cols: Vec<Option<usize>> = dims
-        .iter()
-        .map(|d| b.tag_keys.iter().position(|k| k == d))
-        .collect();
-    let star_cols: Vec<usize> = (0..b.tag_keys.len())
-        .filter(|&i| !exclude.contains(&b.tag_keys[i]))
-        .collect();
-    let mut id = String::new();
-    let mut tags: Vec<(String, String)> = Vec::new();
+    let mut key: Vec<u32> = Vec::with_capacity(cols.len() + 1);
     for row in 0..b.len() {
-        id.clear();
-        tags.clear();
-        if star {
-            for &c in &star_cols {
-                if let Some(v) = b.tags[c].get(row) {
-                    tags.push((b.tag_keys[c].clone(), v.to_owned()));
-                }
-            }
-        } else {
-            for (d, col) in dims.iter().zip(&cols) {
-                let v = col.and_then(|c| b.tags[c].get(row)).unwrap_or("");
-                tags.push((d.clone(), v.to_owned()));
-            }
-        }
+        key.clear();
         if by_name {
-            id.push_str(b.measurement(row));
-            id.push('\n');
+            key.push(b.measurement.codes[row]);
         }
-        for (i, (k, v)) in tags.iter().enumerate() {
-            if i > 0 {
-                id.push(',');
-            }
-            id.push_str(k);
-            id.push('=');
-            id.push_str(v);
-        }
-        if !by_name && tags.is_empty() {
-            id.clear();
-        }
-        let code = match index.get(&id) {
+        key.extend(
+            cols.iter()
+                .map(|c| c.map_or(NO_TAG, |c| b.tags[c].codes[row])),
+        );
+        let code = match index.get(&key) {
             Some(&c) => c,
             None => {
-                let c = groups.len() as u32;
-                index.insert(id.clone(), c);
-                groups.push((id.clone(), tags.clone()));
+                let tags = group_tags(b, row, dims, &cols, star);
+                let id = group_id(b.measurement(row), &tags, by_name);
+                let c = *by_id.entry(id).or_insert_with_key(|id| {
+                    ids.push(id.clone());
+                    first.push(row);
+                    (ids.len() - 1) as u32
+                });
+                index.insert(key.clone(), c);
                 c
             }
         };
         codes.push(code);
     }
-    (codes, groups)
+    (codes, ids, first)
+}
+
+/// The dimension tags of row `row`'s group.
+fn group_tags(
+    b: &PointBatch,
+    row: usize,
+    dims: &[String],
+    cols: &[Option<usize>],
+    star: bool,
+) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    if star {
+        for &c in cols.iter().flatten() {
+            if let Some(v) = b.tags[c].get(row) {
+                tags.push((b.tag_keys[c].clone(), v.to_owned()));
+            }
+        }
+    } else {
+        for (d, col) in dims.iter().zip(cols) {
+            let v = col.and_then(|c| b.tags[c].get(row)).unwrap_or("");
+            tags.push((d.clone(), v.to_owned()));
+        }
+    }
+    tags
+}
+
+/// Kapacitor's group id: `k=v` pairs joined by commas, after `measurement\n` when `by_name`.
+fn group_id(measurement: &str, tags: &[(String, String)], by_name: bool) -> String {
+    let mut id = String::new();
+    if by_name {
+        id.push_str(measurement);
+        id.push('\n');
+    }
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if i > 0 {
+            id.push(',');
+        }
+        id.push_str(k);
+        id.push('=');
+        id.push_str(v);
+    }
+    id
 }
 
 /// A dictionary column of rows `idx` whose dictionary holds only the values those rows use
@@ -239,7 +300,226 @@ fn batch_group_codes<'py>(
     (codes_bytes(py, &codes), groups)
 }
 
+// --- whole-chunk edits of the stateless nodes (default, delete, shift, eval.tags, outputs) ----
+
+fn edit_error(e: EditError) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(e.to_string())
+}
+
+/// Times `+ shift`, truncated to `truncate`, rounded to `round` (0 = off), in one pass.
+#[pyfunction]
+#[pyo3(signature = (batch, shift=0, truncate=0, round=0))]
+fn batch_retime(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    shift: i64,
+    truncate: i64,
+    round: i64,
+) -> PyResult<PyPointBatch> {
+    if truncate < 0 || round < 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "truncate and round must not be negative durations",
+        ));
+    }
+    let b = batch.get().batch.clone();
+    let out = py.allow_threads(|| b.retime(shift, truncate, round));
+    out.map(PyPointBatch::new).map_err(edit_error)
+}
+
+/// `default()`: `(batch, fields_defaulted, tags_defaulted)`; fields before tags, pairs in order.
+#[pyfunction]
+fn batch_default(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    fields: Vec<(String, Bound<'_, PyAny>)>,
+    tags: Vec<(String, String)>,
+) -> PyResult<(PyPointBatch, u64, u64)> {
+    let fields: Vec<(String, Value)> = fields
+        .into_iter()
+        .map(|(k, v)| value_from_py(&v, None, &k).map(|v| (k, v)))
+        .collect::<PyResult<_>>()?;
+    let b = batch.get().batch.clone();
+    let (out, nf, nt) = py.allow_threads(|| {
+        let (b1, nf) = b.default_fields(&fields);
+        let (b2, nt) = b1.default_tags(&tags);
+        (b2, nf, nt)
+    });
+    Ok((PyPointBatch::new(out), nf, nt))
+}
+
+/// `delete()`: `(batch, fields_deleted, tags_deleted)`.
+#[pyfunction]
+fn batch_delete(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    fields: Vec<String>,
+    tags: Vec<String>,
+) -> (PyPointBatch, u64, u64) {
+    let b = batch.get().batch.clone();
+    let (out, nf, nt) = py.allow_threads(|| {
+        let (b1, nf) = b.drop_fields(&fields);
+        let (b2, nt) = b1.drop_tags(&tags);
+        (b2, nf, nt)
+    });
+    (PyPointBatch::new(out), nf, nt)
+}
+
+/// eval's `.tags()`: string field `field` becomes tag `tag` (see `PointBatch::field_to_tag`).
+#[pyfunction]
+fn batch_field_to_tag(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    field: String,
+    tag: String,
+) -> PyResult<PyPointBatch> {
+    let b = batch.get().batch.clone();
+    let out = py.allow_threads(|| b.field_to_tag(&field, &tag));
+    out.map(PyPointBatch::new).map_err(edit_error)
+}
+
+/// `base` with the tags of `src` (same rows).
+#[pyfunction]
+fn batch_with_tags_of(
+    py: Python<'_>,
+    base: &Bound<'_, PyPointBatch>,
+    src: &Bound<'_, PyPointBatch>,
+) -> PyResult<PyPointBatch> {
+    let (a, b) = (base.get().batch.clone(), src.get().batch.clone());
+    let out = py.allow_threads(|| a.with_tags_of(&b));
+    out.map(PyPointBatch::new).map_err(edit_error)
+}
+
+/// `base` with `src`'s field columns `names` (same rows) replacing or added to its own.
+#[pyfunction]
+fn batch_with_fields_of(
+    py: Python<'_>,
+    base: &Bound<'_, PyPointBatch>,
+    src: &Bound<'_, PyPointBatch>,
+    names: Vec<String>,
+) -> PyResult<PyPointBatch> {
+    let (a, b) = (base.get().batch.clone(), src.get().batch.clone());
+    let out = py.allow_threads(|| a.with_fields_of(&b, &names));
+    out.map(PyPointBatch::new).map_err(edit_error)
+}
+
+/// Only the fields `keep`; rows left without any are marked field-less.
+#[pyfunction]
+fn batch_keep_fields(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    keep: Vec<String>,
+) -> PyPointBatch {
+    let b = batch.get().batch.clone();
+    PyPointBatch::new(py.allow_threads(|| b.select_fields_marked(&keep)))
+}
+
+/// influxDBOut: every row renamed to `measurement` (unless empty) and given `tags`.
+#[pyfunction]
+#[pyo3(signature = (batch, measurement="", tags=Vec::new()))]
+fn batch_override(
+    py: Python<'_>,
+    batch: &Bound<'_, PyPointBatch>,
+    measurement: &str,
+    tags: Vec<(String, String)>,
+) -> PyPointBatch {
+    let b = batch.get().batch.clone();
+    let m = measurement.to_owned();
+    PyPointBatch::new(py.allow_threads(|| b.with_overrides(&m, &tags)))
+}
+
+/// The rows in time order, equal times in their order.
+#[pyfunction]
+fn batch_sort_by_time(py: Python<'_>, batch: &Bound<'_, PyPointBatch>) -> PyPointBatch {
+    let b = batch.get().batch.clone();
+    PyPointBatch::new(py.allow_threads(|| b.sorted_by_time()))
+}
+
+/// `sample(n)`: `(mask, counts)`. `codes` are the chunk's group codes (little-endian u32 bytes),
+/// `counts[g]` group `g`'s running count before the chunk; returns the keep mask (one byte per
+/// row) and the counts after it.
+#[pyfunction]
+fn sample_mask<'py>(
+    py: Python<'py>,
+    codes: &[u8],
+    counts: Vec<u64>,
+    every: u64,
+) -> PyResult<(Bound<'py, PyBytes>, Vec<u64>)> {
+    if codes.len() % 4 != 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "codes must be little-endian u32 bytes (4 per row)",
+        ));
+    }
+    let codes: Vec<u32> = codes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if let Some(&bad) = codes.iter().find(|&&c| c as usize >= counts.len()) {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "group code {bad} but only {} counts",
+            counts.len()
+        )));
+    }
+    let mut counts = counts;
+    let mask = py.allow_threads(|| sample_every(&codes, &mut counts, every));
+    let bytes: Vec<u8> = mask.into_iter().map(u8::from).collect();
+    Ok((PyBytes::new(py, &bytes), counts))
+}
+
+/// `(codes, ids, first_rows)`: every row's group code and each group's id and first row; the
+/// tags of a group are asked for only when the caller has not seen it (`batch_group_tags`).
+#[pyfunction]
+#[pyo3(signature = (batch, dims, star=false, exclude=Vec::new(), by_name=false))]
+fn batch_group_ids<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyPointBatch>,
+    dims: Vec<String>,
+    star: bool,
+    exclude: Vec<String>,
+    by_name: bool,
+) -> (Bound<'py, PyBytes>, Vec<String>, Vec<usize>) {
+    let b = batch.get().batch.clone();
+    let (codes, ids, first) = py.allow_threads(|| group_ids(&b, &dims, star, &exclude, by_name));
+    (codes_bytes(py, &codes), ids, first)
+}
+
+/// The dimension tags of the groups of `rows` (as `batch_group_ids` forms them).
+#[pyfunction]
+#[pyo3(signature = (batch, rows, dims, star=false, exclude=Vec::new()))]
+fn batch_group_tags(
+    batch: &Bound<'_, PyPointBatch>,
+    rows: Vec<usize>,
+    dims: Vec<String>,
+    star: bool,
+    exclude: Vec<String>,
+) -> PyResult<Vec<Vec<(String, String)>>> {
+    let b = &batch.get().batch;
+    if let Some(&bad) = rows.iter().find(|&&r| r >= b.len()) {
+        return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+            "row {bad} out of range for a batch of {} rows",
+            b.len()
+        )));
+    }
+    let cols = group_columns(b, &dims, star, &exclude);
+    Ok(rows
+        .into_iter()
+        .map(|r| group_tags(b, r, &dims, &cols, star))
+        .collect())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(batch_group_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_group_tags, m)?)?;
+    // whole-chunk edits (default, delete, shift, sample, eval.tags, outputs)
+    m.add_function(wrap_pyfunction!(batch_retime, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_default, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_delete, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_field_to_tag, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_with_tags_of, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_with_fields_of, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_keep_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_override, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_sort_by_time, m)?)?;
+    m.add_function(wrap_pyfunction!(sample_mask, m)?)?;
     m.add_function(wrap_pyfunction!(batch_measurement_codes, m)?)?;
     m.add_function(wrap_pyfunction!(batch_split, m)?)?;
     m.add_function(wrap_pyfunction!(batch_select_fields, m)?)?;
@@ -278,5 +558,30 @@ mod tests {
         let none = select_fields(&b, &["nope".into()]);
         assert!(none.fields.is_empty());
         assert_eq!(select_fields(&b, &["v".into()]).fields.len(), 1);
+    }
+
+    #[test]
+    fn groups_are_told_apart_by_id_even_with_a_repeated_dictionary_value() {
+        let out = parse(
+            b"cpu,host=a v=1 1\ncpu,host=a,dc=x v=1 2\ncpu v=1 3\n",
+            Precision::Nanosecond,
+            0,
+        );
+        let mut b = out.batch;
+        // host "a" twice in the dictionary: rows 0 and 1 use different codes for it.
+        let host = b.tag_keys.iter().position(|k| k == "host").unwrap();
+        b.tags[host].dict.push("a".into());
+        b.tags[host].codes[1] = 1;
+        let (codes, groups) = group_codes(&b, &["host".into()], false, &[], false);
+        assert_eq!(codes, vec![0, 0, 1]);
+        assert_eq!(
+            groups[1],
+            ("host=".to_string(), vec![("host".into(), String::new())])
+        );
+        let (codes, groups) = group_codes(&b, &[], true, &[], false);
+        assert_eq!(codes, vec![0, 1, 2]);
+        assert_eq!(groups[2].0, "");
+        let (codes, _) = group_codes(&PointBatch::default(), &[], true, &[], true);
+        assert!(codes.is_empty());
     }
 }

@@ -7,14 +7,27 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import PointBatch, batch_select_fields
+from kapfast._native import (
+    PointBatch,
+    batch_default,
+    batch_delete,
+    batch_field_to_tag,
+    batch_keep_fields,
+    batch_retime,
+    batch_select_fields,
+    batch_sort_by_time,
+    batch_split,
+    batch_with_fields_of,
+    batch_with_tags_of,
+    sample_mask,
+)
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import RowNode, dur_ns
 from kapfast.engine.predicate import BatchPredicate
-from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, group_of, to_batch
-from kapfast.engine.vec import GroupCache, group_codes, measurement_mask
+from kapfast.engine.rows import NULLS, Row, batch_rows, group_of, to_batch
+from kapfast.engine.vec import GroupCache, codes_bytes, group_codes, measurement_mask
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Lambda, Star
 from kapfast.tick.pipeline import Node as NodeSpec
@@ -42,11 +55,6 @@ class Dimensions:
         else:
             dims = tuple(d for d in self.names if d not in self.exclude)
         return group_of(row[0], row[1], dims, self.by_name)
-
-
-def _round_half_up(t: int, d: int) -> int:
-    r = t % d
-    return t - r + d if r + r >= d else t - r
 
 
 class FromNode(RowNode):
@@ -80,25 +88,14 @@ class FromNode(RowNode):
         if not len(b):
             return
         if self.truncate or self.round:
-            self._retime(b, chunk.db, chunk.rp)  # times change: row by row
-            return
+            try:
+                b = batch_retime(b, 0, self.truncate, self.round)
+            except ValueError as exc:
+                self.error(len(b), f"{self.name}: {exc}")
+                return
         d = self.dims
         codes, groups = group_codes(b, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache)
         self.emit(StreamChunk(b, codes, groups, chunk.db, chunk.rp))
-
-    def _retime(self, b: PointBatch, db: str, rp: str) -> None:
-        out = ChunkBuilder(db, rp)
-        for row in batch_rows(b):
-            t = row[3]
-            if self.truncate:
-                t -= t % self.truncate
-            if self.round:
-                t = _round_half_up(t, self.round)
-            if t != row[3]:
-                row = (row[0], row[1], row[2], t)
-            out.add(row, self.dims.group(row))
-        if len(out):
-            self.emit(out.chunk())
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         raise TaskError(f"{self.name}: from takes stream data only")
@@ -132,9 +129,8 @@ class WhereNode(RowNode):
         if self.predicate is None:
             super().on_batch(batch, port)
             return
-        kept, errors, first = self.predicate.filter(
-            batch.points, [batch.group.id], [0] * len(batch.points), self.ctx.now_ns()
-        )
+        zeros = np.zeros(len(batch.points), dtype=np.uint32)
+        kept, errors, first = self.predicate.filter(batch.points, [batch.group.id], zeros, self.ctx.now_ns())
         self.error(errors, first)
         self.emit(BatchMessage(batch.name, batch.group, batch.tmax, kept, batch.by_name))
 
@@ -146,6 +142,18 @@ class WhereNode(RowNode):
 
 #: result kinds an eval may store as a field (a duration is stored as its int ns)
 _FIELD_KINDS = ("bool", "int", "float", "string", "duration")
+#: the hidden field a tag result passes through on its way to a tag column (NUL: no user name)
+_TAG_RESULT = "\x00tagresult"
+#: tag code of a row without the tag
+_NO_TAG = 0xFFFFFFFF
+
+
+def _kind_error(out: str, kind: str, is_tag: bool) -> str:
+    if is_tag:
+        return f"cannot set tag {out!r} to a non-string value"
+    if kind == "time":
+        return f"cannot use time as the value of {out!r}"
+    return f"cannot assign a {kind} to {out!r}"
 
 
 class EvalNode(RowNode):
@@ -191,13 +199,10 @@ class EvalNode(RowNode):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if not self.rust:
-            gids = [g.id for g in chunk.groups]
-            row_codes = np.asarray(chunk.codes, dtype=np.intp)
-            out = ChunkBuilder(chunk.db, chunk.rp)
-            for i, row in self._eval_rows(batch_rows(chunk.batch), gids, row_codes):
-                out.add(row, chunk.groups[int(row_codes[i])])
-            if len(out):
-                self.emit(out.chunk())
+            b, alive = self._eval_tags(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
+            if len(b):
+                kept = np.asarray(chunk.codes)[alive]
+                self.emit(StreamChunk(b, kept, chunk.groups, chunk.db, chunk.rp))
             return
         b, failed = self._eval_batch(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
         codes: Any = chunk.codes
@@ -211,14 +216,123 @@ class EvalNode(RowNode):
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         n = len(batch.points)
         if not self.rust:
-            codes = np.zeros(n, dtype=np.intp)
-            rows = [r for _, r in self._eval_rows(batch_rows(batch.points), [batch.group.id], codes)]
-            self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(rows), batch.by_name))
+            b, _ = self._eval_tags(batch.points, [batch.group.id], np.zeros(n, dtype=np.uint32))
+            self.emit(BatchMessage(batch.name, batch.group, batch.tmax, b, batch.by_name))
             return
         b, failed = self._eval_batch(batch.points, [batch.group.id], np.zeros(n, dtype=np.uint32))
         if failed is not None:
             b = b.filter(~failed)
         self.emit(BatchMessage(batch.name, batch.group, batch.tmax, b, batch.by_name))
+
+    def _eval_tags(self, b: PointBatch, gids: list[str], codes: Any) -> tuple[PointBatch, Any]:
+        """The ``.tags()`` path over whole batches: (output batch, input row index of each output
+        row). Same results as :meth:`_eval_rows`: each expression runs over the rows still alive,
+        later expressions see earlier results (a tag result hides a field of its name, a field
+        result a tag of its name), a failing row is dropped and counted."""
+        if NULLS in b.field_names():
+            # null fields (a join's fill('null')) keep the row path's exact dict semantics
+            return self._eval_tags_rows(b, gids, codes)
+        now = self.ctx.now_ns()
+        codes = np.asarray(codes, dtype=np.intp)
+        alive: Any = np.arange(len(b), dtype=np.intp)
+        scope = b
+        #: the output tags once a field result hid a tag from ``scope`` (else scope's tags are them)
+        shadow: PointBatch | None = None
+        tag_results = False
+        field_results: list[str] = []
+        errors = 0
+        first: str | None = None
+        for prog, out in zip(self.programs, self.names, strict=True):
+            if not len(scope):
+                break
+            res = prog.eval(scope, gids, codes[alive], now)
+            valid = np.asarray(res.valid).astype(bool, copy=False)
+            is_tag = out in self.tags
+            kind = res.kind
+            if not (kind == "string" if is_tag else kind in _FIELD_KINDS):
+                # every row fails; the first message is that of the first row
+                errors += len(scope)
+                if first is None:
+                    first = res.first_error if not valid[0] else _kind_error(out, kind, is_tag)
+                alive = alive[:0]
+                scope = scope.filter(np.zeros(len(scope), dtype=bool))
+                break
+            ok = bool(valid.all())
+            if not ok:
+                errors += int(np.count_nonzero(~valid))
+                first = first or res.first_error
+            if is_tag:
+                tag_results = True
+                scope = batch_field_to_tag(res.assign(scope, _TAG_RESULT), _TAG_RESULT, out)
+                if shadow is not None:
+                    shadow = batch_field_to_tag(res.assign(shadow, _TAG_RESULT), _TAG_RESULT, out)
+            else:
+                if out not in field_results:
+                    field_results.append(out)
+                if out in scope.tag_keys():
+                    if shadow is None:
+                        shadow = scope
+                    scope = batch_delete(scope, [], [out])[0]
+                scope = res.assign(scope, out)
+            if not ok:
+                scope = scope.filter(valid)
+                shadow = shadow.filter(valid) if shadow is not None else None
+                alive = alive[valid]
+        tags_src = shadow if shadow is not None else scope
+        if not self.keep_flag:
+            out_b = batch_keep_fields(scope, field_results)
+            if shadow is not None:
+                out_b = batch_with_tags_of(out_b, shadow)
+        else:
+            base = b if len(alive) == len(b) else b.take(alive)
+            out_b = batch_with_fields_of(base, scope, field_results)
+            if self.keep_list:
+                missing = self._keep_missing(base, tags_src, field_results)
+                if missing is not None:
+                    bad, name = missing
+                    errors += int(np.count_nonzero(bad))
+                    first = first or f"cannot keep field {name!r}, field does not exist"
+                    out_b = out_b.filter(~bad)
+                    tags_src = tags_src.filter(~bad)
+                    alive = alive[~bad]
+                out_b = batch_keep_fields(out_b, self.keep_list)
+            if tag_results or shadow is not None:
+                out_b = batch_with_tags_of(out_b, tags_src)
+        self.error(errors, first)
+        return out_b, alive
+
+    def _keep_missing(self, base: PointBatch, tags: PointBatch, results: list[str]) -> tuple[Any, str] | None:
+        """Rows where some ``.keep()`` name is neither a result, a field of the point nor a tag,
+        and the first such name of the first such row; None when every row has them all."""
+        n = len(base)
+        fields = set(base.field_names())
+        tag_keys = set(tags.tag_keys())
+        miss_by_name: list[tuple[str, Any]] = []
+        for k in self.keep_list:
+            if k in results:
+                continue
+            have = np.zeros(n, dtype=bool)
+            if k in fields:
+                have |= np.asarray(base.field_valid(k)).astype(bool)
+            if k in tag_keys:
+                have |= np.asarray(tags.tag(k)[0]) != _NO_TAG
+            if not have.all():
+                miss_by_name.append((k, ~have))
+        if not miss_by_name:
+            return None
+        bad = np.zeros(n, dtype=bool)
+        for _, m in miss_by_name:
+            bad |= m
+        row = int(np.argmax(bad))
+        name = next(k for k, m in miss_by_name if m[row])
+        return bad, name
+
+    def _eval_tags_rows(self, b: PointBatch, gids: list[str], codes: Any) -> tuple[PointBatch, Any]:
+        """The row path of ``.tags()`` (rows with null fields; the reference the columnar path is
+        tested against)."""
+        pairs = self._eval_rows(batch_rows(b), gids, codes)
+        alive = np.array([i for i, _ in pairs], dtype=np.intp)
+        return to_batch([r for _, r in pairs]), alive
 
     def _eval_rows(self, rows: list[Row], gids: list[str], codes: Any) -> list[tuple[int, Row]]:
         """The row path (``.tags()``): each expression over the rows still alive, as one batch,
@@ -311,13 +425,30 @@ def _pairs(v: Any) -> list[tuple[str, Any]]:
 
 
 class DefaultNode(RowNode):
+    """``default()``: whole chunks in Rust (``batch_default``); :meth:`row` is the reference
+    row semantics the columnar path is tested against."""
+
     kinds = ("default",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.fields = _pairs(spec.properties.get("field"))
+        for k, v in self.fields:
+            if not isinstance(v, (bool, int, float, str)):
+                raise TaskError(f"{self.name}: default field {k!r} must be a number, string or bool")
         self.tags = [(k, str(v)) for k, v in _pairs(spec.properties.get("tag"))]
         self.stats.extra = {"fields_defaulted": 0, "tags_defaulted": 0}
+
+    def _apply(self, b: PointBatch) -> PointBatch:
+        if not self.fields and not self.tags:
+            return b
+        out, nf, nt = batch_default(b, self.fields, self.tags)
+        self.stats.extra["fields_defaulted"] += nf
+        self.stats.extra["tags_defaulted"] += nt
+        return out
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        self.emit(StreamChunk(self._apply(chunk.batch), chunk.codes, chunk.groups, chunk.db, chunk.rp))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         name, tags, fields, t = row
@@ -344,14 +475,8 @@ class DefaultNode(RowNode):
                 gt[k] = v
                 changed = True
         if changed:
-            batch = BatchMessage(
-                batch.name,
-                Group(g.id, g.dims, g.by_measurement, tuple(sorted(gt.items()))),
-                batch.tmax,
-                batch.points,
-                batch.by_name,
-            )
-        super().on_batch(batch, port)
+            g = Group(g.id, g.dims, g.by_measurement, tuple(sorted(gt.items())))
+        self.emit(BatchMessage(batch.name, g, batch.tmax, self._apply(batch.points), batch.by_name))
 
 
 def _flat(v: Any) -> list[str]:
@@ -366,6 +491,8 @@ def _flat(v: Any) -> list[str]:
 
 
 class DeleteNode(RowNode):
+    """``delete()``: whole chunks in Rust (``batch_delete``); :meth:`row` is the reference."""
+
     kinds = ("delete",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
@@ -374,24 +501,21 @@ class DeleteNode(RowNode):
         self.tags = _flat(spec.properties.get("tag"))
         self.stats.extra = {"fields_deleted": 0, "tags_deleted": 0}
 
+    def _apply(self, b: PointBatch) -> PointBatch:
+        names = b.field_names()
+        if NULLS not in names and self._untouched(names, b.tag_keys()):
+            return b  # nothing to delete: no copy
+        out, nf, nt = batch_delete(b, self.fields, self.tags)
+        self.stats.extra["fields_deleted"] += nf
+        self.stats.extra["tags_deleted"] += nt
+        return out
+
+    def _untouched(self, fields: list[str], tags: list[str]) -> bool:
+        return not any(f in self.fields for f in fields) and not any(t in self.tags for t in tags)
+
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        if self.tags:
-            super().on_chunk(chunk, port)
-            return
-        # fields only: drop the columns in Rust; a point left without fields keeps flowing
-        names = chunk.batch.field_names()
-        gone = [f for f in names if f in self.fields]
-        if not gone:
-            self.emit(chunk)
-            return
-        keep = [f for f in names if f not in self.fields]
-        if not keep:
-            super().on_chunk(chunk, port)  # every field goes: the row path marks field-less rows
-            return
-        b = chunk.batch
-        for f in gone:
-            self.stats.extra["fields_deleted"] += int(np.count_nonzero(np.asarray(b.field_valid(f))))
-        self.emit(StreamChunk(batch_select_fields(b, keep), chunk.codes, chunk.groups, chunk.db, chunk.rp))
+        # a stream point keeps its group: Kapacitor deletes from the point, not from its group
+        self.emit(StreamChunk(self._apply(chunk.batch), chunk.codes, chunk.groups, chunk.db, chunk.rp))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         name, tags, fields, t = row
@@ -409,34 +533,46 @@ class DeleteNode(RowNode):
         g = batch.group
         if self.tags and any(k in self.tags for k, _ in g.tags):
             tags = tuple((k, v) for k, v in g.tags if k not in self.tags)
-            batch = BatchMessage(
-                batch.name,
-                Group(g.id, g.dims, g.by_measurement, tags),
-                batch.tmax,
-                batch.points,
-                batch.by_name,
-            )
-        super().on_batch(batch, port)
+            g = Group(g.id, g.dims, g.by_measurement, tags)
+        self.emit(BatchMessage(batch.name, g, batch.tmax, self._apply(batch.points), batch.by_name))
 
 
 class ShiftNode(RowNode):
+    """``shift()``: the time column moved in Rust (``batch_retime``); tmax moves too."""
+
     kinds = ("shift",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.shift = dur_ns(spec.args[0]) if spec.args else 0
 
+    def _shifted(self, b: PointBatch) -> PointBatch | None:
+        if not self.shift:
+            return b
+        try:
+            return batch_retime(b, self.shift)
+        except ValueError as exc:
+            self.error(len(b), f"{self.name}: {exc}")
+            return None
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        b = self._shifted(chunk.batch)
+        if b is not None:
+            self.emit(StreamChunk(b, chunk.codes, chunk.groups, chunk.db, chunk.rp))
+
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         return (row[0], row[1], row[2], row[3] + self.shift), group
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        rows = [(r[0], r[1], r[2], r[3] + self.shift) for r in batch_rows(batch.points)]
-        self.emit(
-            BatchMessage(batch.name, batch.group, batch.tmax + self.shift, to_batch(rows), batch.by_name)
-        )
+        b = self._shifted(batch.points)
+        if b is not None:
+            self.emit(BatchMessage(batch.name, batch.group, batch.tmax + self.shift, b, batch.by_name))
 
 
 class SampleNode(RowNode):
+    """``sample(n)`` keeps every n-th point of each group, ``sample(d)`` the points whose time is a
+    multiple of ``d``; whole chunks as a mask (the per-group counts advance in Rust)."""
+
     kinds = ("sample",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
@@ -444,6 +580,8 @@ class SampleNode(RowNode):
         arg = spec.args[0] if spec.args else 1
         self.every_ns = dur_ns(arg) if not isinstance(arg, int) else 0
         self.count = arg if isinstance(arg, int) else 0
+        if self.count <= 0 and self.every_ns <= 0:
+            raise TaskError(f"{self.name}: sample needs a positive count or duration")
         self.counters: dict[str, int] = {}
 
     def _keep(self, gid: str, t: int) -> bool:
@@ -452,6 +590,25 @@ class SampleNode(RowNode):
             self.counters[gid] = c + 1
             return c % self.count == 0
         return t % self.every_ns == 0
+
+    def _mask(self, chunk: StreamChunk) -> Any:
+        if not self.count:
+            return np.asarray(chunk.batch.time()) % self.every_ns == 0
+        counters = self.counters
+        before = [counters.get(g.id, 0) for g in chunk.groups]
+        raw, after = sample_mask(codes_bytes(chunk.codes), before, self.count)
+        for g, b, a in zip(chunk.groups, before, after, strict=True):
+            if a != b:  # only groups with rows in this chunk start being counted
+                counters[g.id] = a
+        return np.frombuffer(raw, dtype=np.bool_)
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        mask = self._mask(chunk)
+        if mask.all():
+            self.emit(chunk)
+        elif mask.any():
+            codes = np.asarray(chunk.codes)[mask]
+            self.emit(StreamChunk(chunk.batch.filter(mask), codes, chunk.groups, chunk.db, chunk.rp))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         return (row, group) if self._keep(group.id, row[3]) else None
@@ -474,8 +631,7 @@ class GroupByNode(RowNode):
         self.seen: set[str] = set()
         # batches with the same time are merged per new group and emitted when the time moves on
         self.last_time: int | None = None
-        self.pending: dict[str, tuple[str, Group, int, list[Row]]] = {}
-
+        self.pending: dict[str, tuple[str, Group, int, list[PointBatch]]] = {}
         self.cache = GroupCache()
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
@@ -496,20 +652,29 @@ class GroupByNode(RowNode):
         if batch.tmax != self.last_time:
             self.last_time = batch.tmax
             self._flush()
-        for row in batch_rows(batch.points):
-            g = self.dims.group(row)
+        # the batch's rows split by their new group in Rust, no Python object per row
+        d = self.dims
+        names = [n for n in d.names if n not in d.exclude]
+        codes, groups = group_codes(batch.points, names, d.star, sorted(d.exclude), d.by_name, self.cache)
+        if len(groups) == 1:
+            parts = [batch.points]
+        else:
+            parts = batch_split(batch.points, codes_bytes(codes), len(groups))
+        for g, part in zip(groups, parts, strict=True):
             cur = self.pending.get(g.id)
             if cur is None:
                 cur = self.pending[g.id] = (batch.name, g, batch.tmax, [])
-            cur[3].append(row)
+            cur[3].append(part)
 
     def _flush(self) -> None:
         pending, self.pending = self.pending, {}
         for gid in sorted(pending):
-            name, g, tmax, rows = pending[gid]
-            rows.sort(key=lambda r: r[3])  # merged from several batches: back in time order
+            name, g, tmax, parts = pending[gid]
+            points = parts[0] if len(parts) == 1 else PointBatch.concat(parts)
+            # merged from several batches: back in time order (stable, as the row path's sort)
+            points = batch_sort_by_time(points)
             self.seen.add(gid)
-            self.emit(BatchMessage(name, g, tmax, to_batch(rows), self.dims.by_name))
+            self.emit(BatchMessage(name, g, tmax, points, self.dims.by_name))
 
     def working_cardinality(self) -> int:
         return len(self.seen)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapfast._native import PointBatch
-from kapfast.engine.context import TaskContext
+import numpy as np
+
+from kapfast._native import PointBatch, batch_override, batch_split
+from kapfast.engine.context import BatchPointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
-from kapfast.engine.rows import Row, batch_rows, to_batch
+from kapfast.engine.rows import NO_FIELDS, NULLS, Row, batch_rows
+from kapfast.engine.vec import codes_bytes
 from kapfast.errors import KapfastError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.timefmt import format_rfc3339_ns
@@ -50,32 +53,70 @@ def batch_row(name: str, tags: dict[str, str], rows: list[Row]) -> dict[str, Any
     return out
 
 
+#: tag code of a row without the tag
+_NO_TAG = 0xFFFFFFFF
+
+
+def batch_row_columns(name: str, tags: dict[str, str], points: PointBatch) -> dict[str, Any]:
+    """:func:`batch_row` read column by column (no row tuples); the same result."""
+    names = points.field_names()
+    if NO_FIELDS in names or NULLS in names:
+        return batch_row(name, tags, batch_rows(points))  # hidden markers: the row semantics
+    out: dict[str, Any] = {"name": name}
+    if tags:
+        out["tags"] = dict(sorted(tags.items()))
+    n = len(points)
+    if not n:
+        return out
+    # the columns are those of the first point (Kapacitor's models.BatchToRow)
+    first_fields = [f for f in names if np.asarray(points.field_valid(f))[0]]
+    first_tags = [
+        k for k in points.tag_keys() if k not in tags and np.asarray(points.tag(k)[0])[0] != _NO_TAG
+    ]
+    cols = sorted({*first_fields, *first_tags})
+    out["columns"] = ["time", *cols]
+    tag_keys = set(points.tag_keys())
+    columns: list[list[Any]] = [[format_rfc3339_ns(t) for t in points.time().to_list()]]
+    for c in cols:
+        fv: list[Any] | None = points.field_values(c) if c in names else None
+        tv: list[Any] | None = points.tag_values(c) if c in tag_keys else None
+        if fv is None:
+            columns.append(tv if tv is not None else [None] * n)
+        elif tv is None:
+            columns.append(fv)
+        else:  # a field where the row has it, else the tag of that name
+            columns.append([f if f is not None else t for f, t in zip(fv, tv, strict=True)])
+    out["values"] = [list(v) for v in zip(*columns, strict=True)]
+    return out
+
+
 class HttpOutNode(Node):
     kinds = ("httpOut",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.endpoint = str(spec.args[0]) if spec.args else ""
-        # raw last message per group, rendered only when read: a point row or (name, tags, batch)
-        self.results: dict[str, Row | tuple[str, dict[str, str], PointBatch]] = {}
+        # raw last message per group, rendered only when read: a one-row batch (stream) or
+        # (name, tags, batch)
+        self.results: dict[str, PointBatch | tuple[str, dict[str, str], PointBatch]] = {}
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
-        codes = chunk.codes
-        # only the last row of each group in the chunk matters
-        last: dict[int, int] = {}
-        for i in range(len(codes)):
-            last[codes[i]] = i
-        rows = (
-            batch_rows(chunk.batch.take(sorted(last.values())))
-            if len(last) < len(codes)
-            else batch_rows(chunk.batch)
-        )
-        order = sorted(last.values())
-        for row, i in zip(rows, order, strict=True):
-            gid = groups[codes[i]].id
-            self.results.pop(gid, None)
-            self.results[gid] = row
+        codes = np.asarray(chunk.codes, dtype=np.intp)
+        n = len(codes)
+        if n:
+            # only the last row of each group in the chunk matters, in row order
+            _, rev_first = np.unique(codes[::-1], return_index=True)
+            last = np.sort(n - 1 - rev_first)
+            taken = chunk.batch.take(last)
+            if len(last) == 1:
+                parts = [taken]
+            else:
+                parts = batch_split(taken, codes_bytes(np.arange(len(last))), len(last))
+            for i, part in zip(codes[last].tolist(), parts, strict=True):
+                gid = groups[i].id
+                self.results.pop(gid, None)
+                self.results[gid] = part
         self.emit(chunk)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
@@ -91,11 +132,11 @@ class HttpOutNode(Node):
     def body(self) -> dict[str, Any]:
         series = []
         for r in self.results.values():
-            if len(r) == 4:
-                series.append(point_row(r))
+            if isinstance(r, PointBatch):
+                series.append(point_row(batch_rows(r)[0]))
             else:
                 name, tags, points = r
-                series.append(batch_row(name, tags, batch_rows(points)))
+                series.append(batch_row_columns(name, tags, points))
         return {"series": series or None}
 
     def working_cardinality(self) -> int:
@@ -119,19 +160,22 @@ class InfluxDBOutNode(Node):
         self.tags = {str(k): str(v) for k, v in tags}
         self.buffer_size = int(spec.prop("buffer", 1000))
         self.flush_ns = dur_ns(spec.prop("flushInterval"))
-        self.buf: list[Row] = []
+        #: buffered points, as the batches they came in (renamed and tagged already)
+        self.buf: list[PointBatch] = []
+        self.buf_points = 0
         self.last_flush = ctx.now_ns()
         self.stats.extra = {"points_written": 0, "write_errors": 0}
         ctx.on_close.append(self.flush)
         if p.get("create") and ctx.writer is not None and self.db:
             ctx.writer.create_database(self.cluster, self.db, self.rp)
 
-    def _add(self, rows: list[Row]) -> None:
-        for name, tags, fields, t in rows:
-            if self.tags:
-                tags = {**tags, **self.tags}
-            self.buf.append((self.measurement or name, tags, fields, t))
-        if len(self.buf) >= self.buffer_size:
+    def _add(self, b: PointBatch) -> None:
+        if len(b):
+            if self.tags or self.measurement:
+                b = batch_override(b, self.measurement, list(self.tags.items()))
+            self.buf.append(b)
+            self.buf_points += len(b)
+        if self.buf_points >= self.buffer_size:
             self.flush()
         else:
             self.tick(self.ctx.now_ns())
@@ -142,29 +186,34 @@ class InfluxDBOutNode(Node):
             self.flush()
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        self._add(batch_rows(chunk.batch))
+        self._add(chunk.batch)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        self._add(batch_rows(batch.points))
+        self._add(batch.points)
 
     def flush(self) -> None:
         self.last_flush = self.ctx.now_ns()
         if not self.buf:
             return
-        rows, self.buf = self.buf, []
+        parts, self.buf = self.buf, []
+        count, self.buf_points = self.buf_points, 0
         writer = self.ctx.writer
         if writer is None:
             self.stats.extra["write_errors"] += 1
-            self.error(len(rows), "no InfluxDB writer configured")
+            self.error(count, "no InfluxDB writer configured")
             return
         prec = {"s": "s", "ms": "ms", "u": "us", "us": "us", "ns": "ns", "n": "ns"}.get(self.precision, "ns")
         try:
-            body = to_batch(rows).to_line_protocol(prec)
-            writer.write(self.cluster, self.db, self.rp, body, prec)
-            self.stats.extra["points_written"] += len(rows)
+            points = parts[0] if len(parts) == 1 else PointBatch.concat(parts)
+            if isinstance(writer, BatchPointsWriter):
+                # the writer serializes in Rust and knows the point count without reading lines
+                writer.write_batch(self.cluster, self.db, self.rp, points, prec)
+            else:
+                writer.write(self.cluster, self.db, self.rp, points.to_line_protocol(prec), prec)
+            self.stats.extra["points_written"] += count
         except (KapfastError, OSError, ValueError) as exc:
             self.stats.extra["write_errors"] += 1
-            self.error(len(rows), f"write failed: {exc}")
+            self.error(count, f"write failed: {exc}")
 
     def on_finish(self) -> None:
         self.flush()
