@@ -6,6 +6,8 @@ import itertools
 import time
 from typing import Any
 
+import numpy as np
+
 from kapfast._native import PointBatch
 from kapfast.engine.context import TaskContext
 from kapfast.engine.factory import build_node
@@ -71,11 +73,11 @@ class Task:
             # a union sees its parents' points interleaved in time, as Kapacitor's concurrent
             # nodes deliver them: feed runs of equal time one after the other
             for part in _time_runs(batch):
-                msg = StreamChunk(part, [0] * len(part), [UNGROUPED], db, rp)
+                msg = StreamChunk(part, np.zeros(len(part), dtype=np.uint32), [UNGROUPED], db, rp)
                 for src in self.sources:
                     src.push(msg, 0)
             return
-        msg = StreamChunk(batch, [0] * len(batch), [UNGROUPED], db, rp)
+        msg = StreamChunk(batch, np.zeros(len(batch), dtype=np.uint32), [UNGROUPED], db, rp)
         for src in self.sources:
             src.push(msg, 0)
 
@@ -140,8 +142,6 @@ class Task:
 
 def _time_runs(batch: PointBatch) -> list[PointBatch]:
     """The batch cut into runs of consecutive rows with the same time."""
-    import numpy as np
-
     t = np.asarray(batch.time())
     if len(t) == 0:
         return []
