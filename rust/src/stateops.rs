@@ -1,0 +1,23 @@
+//! Per-group state of the task engine's stateful nodes, run over whole chunks: the loop over the
+//! points of a chunk is here, the per-group state lives in Rust maps keyed by a stable group int
+//! (the engine maps Kapacitor group ids to ints once per node), and outputs are built as
+//! `PointBatch`es from the input columns. No pyo3 inside (bindings: `py/stateops.rs`).
+//!
+//! * [`derivative`]: Kapacitor's `derivative` node (last value and time per group);
+//! * [`change`]: `changeDetect` (last values of the watched fields per group);
+//! * [`state_run`]: `stateDuration` / `stateCount` over a lambda's per-row boolean result;
+//! * [`windows`]: `window` by time (every > 0 and every 0) and by count, every group at once;
+//! * [`reduce_many`]: an InfluxQL aggregate over many windows in one call.
+//!
+//! A row of a chunk belongs to group `groups[row]`; rows of one group are handled in their
+//! arrival order, so the outputs are those of a point-at-a-time walk.
+
+pub mod change;
+pub mod derivative;
+pub mod output;
+pub mod reduce_many;
+pub mod state_run;
+pub mod windows;
+
+#[cfg(test)]
+mod testutil;

@@ -1,0 +1,127 @@
+//! Building a node's output batch from the input batch's columns: the rows that produced output,
+//! with the node's result set as a field (replacing a field of that name).
+
+use std::collections::HashMap;
+
+use crate::batch::{Column, ColumnData, DictColumn, PointBatch, StrColumn, NO_TAG};
+
+/// The hidden field of a point that lost all its fields inside a task (see `engine/rows.py`).
+pub const NO_FIELDS: &str = "\u{0}nofields";
+/// The hidden field listing (NUL-separated) the fields of a row that are null (join `.fill('null')`).
+pub const NULLS: &str = "\u{0}nulls";
+
+/// Rows `idx` of `b`; with `col` (one value per kept row) set as a field: a field-less point
+/// placeholder goes, and the field stops being listed as null.
+pub fn take_with(b: &PointBatch, idx: &[usize], col: Option<Column>) -> PointBatch {
+    let mut out = b.take(idx);
+    if let Some(col) = col {
+        let name = col.name.clone();
+        out = out.with_field_column(col);
+        out.fields.retain(|c| c.name != NO_FIELDS);
+        if let Some(pos) = out.fields.iter().position(|c| c.name == NULLS) {
+            let cleared = without_null(&out.fields[pos], &name);
+            if cleared.valid.iter().any(|&v| v) {
+                out.fields[pos] = cleared;
+            } else {
+                out.fields.remove(pos);
+            }
+        }
+    }
+    out
+}
+
+/// The NULLS column with `name` taken out of every row's list (an emptied list: no NULLS field).
+fn without_null(col: &Column, name: &str) -> Column {
+    let ColumnData::Str(s) = &col.data else {
+        return col.clone();
+    };
+    let mut data = StrColumn::new();
+    let mut valid = Vec::with_capacity(s.len());
+    for i in 0..s.len() {
+        let kept: Vec<&str> = s.get(i).split('\u{0}').filter(|k| *k != name).collect();
+        let ok = col.valid[i] && !kept.is_empty();
+        data.push(if ok { kept.join("\u{0}") } else { String::new() }.as_str());
+        valid.push(ok);
+    }
+    Column {
+        name: col.name.clone(),
+        data: ColumnData::Str(data),
+        valid,
+    }
+}
+
+/// True when row `i` lists `field` as null in the NULLS column.
+pub fn is_null(b: &PointBatch, i: usize, field: &str) -> bool {
+    match b.field(NULLS) {
+        Some(c) if c.valid[i] => match &c.data {
+            ColumnData::Str(s) => s.get(i).split('\u{0}').any(|k| k == field),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// `a / b` as Python's true division of two ints gives it (exact operands below 2^53, the
+/// durations of a task; beyond that within one rounding step).
+pub fn true_div(a: i64, b: i64) -> f64 {
+    a as f64 / b as f64
+}
+
+/// Little-endian u32 of every index (the row lists handed back to Python).
+pub fn u32_rows(rows: &[usize]) -> Vec<u32> {
+    rows.iter().map(|&r| r as u32).collect()
+}
+
+/// Rows `idx` of `b` whose dictionaries (measurements, tag values, series keys) hold only what
+/// those rows use: a group's part of a chunk stays small however many groups the chunk has.
+pub fn take_compact(b: &PointBatch, idx: &[usize]) -> PointBatch {
+    fn dict(col: &DictColumn, idx: &[usize]) -> DictColumn {
+        let mut remap: HashMap<u32, u32> = HashMap::new();
+        let mut dict = Vec::new();
+        let codes = idx
+            .iter()
+            .map(|&i| match col.codes[i] {
+                NO_TAG => NO_TAG,
+                c => *remap.entry(c).or_insert_with(|| {
+                    dict.push(col.dict[c as usize].clone());
+                    (dict.len() - 1) as u32
+                }),
+            })
+            .collect();
+        DictColumn { codes, dict }
+    }
+    let fields = b
+        .fields
+        .iter()
+        .map(|c| c.take(idx))
+        .filter(|c| c.valid.iter().any(|&v| v))
+        .collect();
+    let (tag_keys, tags) = b
+        .tag_keys
+        .iter()
+        .zip(&b.tags)
+        .map(|(k, c)| (k.clone(), dict(c, idx)))
+        .filter(|(_, c)| c.codes.iter().any(|&x| x != NO_TAG))
+        .unzip();
+    let mut remap: HashMap<u32, u32> = HashMap::new();
+    let mut series_keys = Vec::new();
+    let series = idx
+        .iter()
+        .map(|&i| {
+            let c = b.series[i];
+            *remap.entry(c).or_insert_with(|| {
+                series_keys.push(b.series_keys[c as usize].clone());
+                (series_keys.len() - 1) as u32
+            })
+        })
+        .collect();
+    PointBatch {
+        time: idx.iter().map(|&i| b.time[i]).collect(),
+        measurement: dict(&b.measurement, idx),
+        tag_keys,
+        tags,
+        fields,
+        series,
+        series_keys,
+    }
+}
