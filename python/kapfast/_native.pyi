@@ -15,6 +15,10 @@ __all__ = [
     "InfluxQLTransform",
     "PointBatch",
     "Program",
+    "StateChangeDetect",
+    "StateDerivative",
+    "StateRun",
+    "StateWindows",
     "__version__",
     "batch_group_codes",
     "batch_measurement_codes",
@@ -25,6 +29,7 @@ __all__ = [
     "influxql_shape",
     "influxql_transform",
     "parse_line_protocol",
+    "reduce_windows",
 ]
 
 __version__: str
@@ -198,3 +203,58 @@ class InfluxQLTransform:
     def func(self) -> str: ...
     @property
     def errors(self) -> int: ...
+
+# --- stateops (rust/src/py/stateops.rs) ---------------------------------------------------------
+# Per-group state of the stateful nodes, fed whole chunks. ``groups``: one stable group int per
+# row (a uint32 buffer or a sequence); returned row lists are little-endian u32 bytes.
+
+_Groups: TypeAlias = Sequence[int] | object
+_Bools: TypeAlias = Sequence[bool] | object
+
+@final
+class StateDerivative:
+    def __new__(
+        cls, field: str, as_: str, unit: int = 1_000_000_000, non_negative: bool = False
+    ) -> StateDerivative: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> tuple[PointBatch, bytes, int]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class StateChangeDetect:
+    def __new__(cls, fields: list[str]) -> StateChangeDetect: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> tuple[PointBatch, bytes, int, str | None]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class StateRun:
+    def __new__(cls, kind: Literal["duration", "count"] | str, as_: str, unit: int = 1_000_000_000) -> StateRun: ...
+    def feed(
+        self, batch: PointBatch, groups: _Groups, tests: _Bools, valid: _Bools
+    ) -> tuple[PointBatch, bytes]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class StateWindows:
+    def __new__(
+        cls,
+        period: int = 0,
+        every: int = 0,
+        align: bool = False,
+        fill: bool = False,
+        period_count: int = 0,
+        every_count: int = 0,
+    ) -> StateWindows: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, str, int, PointBatch, int]]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+def reduce_windows(
+    func: str,
+    field: str,
+    as_: str,
+    windows: Sequence[tuple[str, Sequence[tuple[str, str]], int, PointBatch]],
+    args: tuple[_InfluxQLArg, ...] | None = None,
+) -> tuple[PointBatch, bytes, list[tuple[int, str]]]: ...
