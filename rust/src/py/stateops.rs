@@ -354,7 +354,7 @@ type WindowIn<'py> = (String, Vec<(String, String)>, i64, Bound<'py, PyPointBatc
 
 /// `(points, window of each point, [(window, error)])`: the aggregate `func` of `field` over
 /// each window `(measurement, group tags, tmax, points)`, one output point per window.
-#[pyfunction]
+#[pyfunction(name = "reduce_windows")]
 #[pyo3(signature = (func, field, as_, windows, args = None))]
 fn reduce_windows_py<'py>(
     py: Python<'py>,
@@ -403,6 +403,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyChangeDetect>()?;
     m.add_class::<PyStateRun>()?;
     m.add_class::<PyWindows>()?;
-    let f = wrap_pyfunction!(reduce_windows_py, m)?;
-    m.add("reduce_windows", f)
+    m.add_function(wrap_pyfunction!(reduce_windows_py, m)?)
 }

@@ -1,0 +1,338 @@
+"""Stateful nodes on the Rust kernels (derivative, changeDetect, stateDuration/Count, windows and
+aggregates over the windows a chunk closes, join): outputs do not depend on how points are
+chunked, and the edge cases (groups appearing and vanishing, DeleteGroup, out-of-order points,
+field type changes, missing fields, many groups) behave as Kapacitor's point-at-a-time nodes."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.engine.helpers import Row, S, feed, make_task
+
+from kapfast.engine.messages import Barrier, BatchMessage, BatchSet, DeleteGroup, Message, StreamChunk
+from kapfast.engine.nodes.outputs import HttpOutNode
+from kapfast.engine.rows import batch_rows
+
+
+class Recorder:
+    """A child that writes down, per point, what its parent emitted."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.out: list[Any] = []
+
+    def push(self, msg: Message, port: int = 0) -> None:
+        if isinstance(msg, StreamChunk):
+            for row, code in zip(batch_rows(msg.batch), list(msg.codes), strict=True):
+                self.out.append(("point", msg.groups[int(code)].id, row))
+        elif isinstance(msg, BatchMessage):
+            self.out.append(("batch", msg.name, msg.group.id, msg.tmax, batch_rows(msg.points)))
+        elif isinstance(msg, BatchSet):
+            for b in msg.batches:
+                self.push(b, port)
+        elif isinstance(msg, Barrier):
+            self.out.append(("barrier", msg.group.id, msg.time))
+        elif isinstance(msg, DeleteGroup):
+            self.out.append(("delete", msg.group.id))
+
+    def finish(self, port: int = 0) -> None:
+        pass
+
+
+def run(script: str, rows: list[Row], sizes: list[int] | None = None) -> list[Any]:
+    """Everything the httpOut node saw, the rows fed in chunks of ``sizes`` (cycled; None: one
+    chunk)."""
+    task, clock = make_task(script)
+    rec = Recorder()
+    sink = next(n for n in task.nodes.values() if isinstance(n, HttpOutNode))
+    sink.link(rec, 0)  # type: ignore[arg-type]
+    if sizes is None:
+        feed(task, clock, rows)
+    else:
+        i = k = 0
+        while i < len(rows):
+            n = sizes[k % len(sizes)]
+            feed(task, clock, rows[i : i + n])
+            i += n
+            k += 1
+    task.finish()
+    return rec.out
+
+
+SCRIPTS = {
+    "derivative": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |barrier().period(9s).delete(TRUE)
+    |derivative('value').unit(2s)
+    |httpOut('out')
+""",
+    "derivative_nonneg_as": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |derivative('value').nonNegative().as('rate')
+    |httpOut('out')
+""",
+    "changeDetect": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |barrier().period(11s).delete(TRUE)
+    |changeDetect('value')
+    |httpOut('out')
+""",
+    "stateDuration": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |barrier().period(8s).delete(TRUE)
+    |stateDuration(lambda: "value" > 2 AND count() < 6).unit(1s)
+    |httpOut('out')
+""",
+    "stateCount": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |stateCount(lambda: "value" > 2).as('n')
+    |httpOut('out')
+""",
+    "window_time": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |barrier().period(13s).delete(TRUE)
+    |window().period(4s).every(3s)
+    |httpOut('out')
+""",
+    "window_align_fill": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(5s).every(2s).align().fillPeriod()
+    |httpOut('out')
+""",
+    "window_every0": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(3s)
+    |httpOut('out')
+""",
+    "window_count": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |barrier().period(10s).delete(TRUE)
+    |window().periodCount(3).everyCount(2)
+    |httpOut('out')
+""",
+    "window_mean": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(3s).every(3s)
+    |mean('value')
+    |httpOut('out')
+""",
+    "window_count_agg": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(2s).every(2s)
+    |count('value')
+    |httpOut('out')
+""",
+    "window_sum_batch": """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(2s).every(2s)
+    |sum('value')
+    |window().periodCount(2).everyCount(1)
+    |httpOut('out')
+""",
+}
+
+#: scripts whose field may hold strings or booleans (the others take numbers only, plus missing)
+ANY_TYPE = {"changeDetect", "stateCount", "window_time", "window_every0", "window_count"}
+
+
+def point(t: int, host: str, value: Any) -> Row:
+    fields: dict[str, Any] = {"value": value} if value is not None else {"other": 1.0}
+    return ("cpu", {"host": host}, fields, t * S)
+
+
+numbers = st.one_of(st.integers(-5, 5), st.sampled_from([0.5, 2.5, 3.0, -1.5]))
+values = st.one_of(numbers, st.none())
+any_values = st.one_of(numbers, st.none(), st.sampled_from(["x", "y"]), st.booleans())
+
+
+@st.composite
+def streams(draw: st.DrawFn, any_type: bool) -> list[Row]:
+    n = draw(st.integers(0, 40))
+    t = 0
+    rows = []
+    for _ in range(n):
+        t += draw(st.integers(0, 3))
+        # now and then a point from the past (out of order)
+        late = draw(st.integers(0, 9)) == 0
+        rows.append(
+            point(
+                max(0, t - 4) if late else t,
+                draw(st.sampled_from("abc")),
+                draw(any_values if any_type else values),
+            )
+        )
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_outputs_do_not_depend_on_chunking(name: str, data: st.DataObject) -> None:
+    rows = data.draw(streams(name in ANY_TYPE))
+    script = SCRIPTS[name]
+    whole = run(script, rows)
+    assert run(script, rows, [1]) == whole
+    sizes = data.draw(st.lists(st.integers(1, 7), min_size=1, max_size=5))
+    assert run(script, rows, sizes) == whole
+
+
+# --- edge cases ------------------------------------------------------------------------------
+
+
+def fields_of(out: list[Any], name: str) -> list[Any]:
+    return [r[2][2].get(name) for r in out if r[0] == "point"]
+
+
+def test_derivative_groups_types_and_missing_fields() -> None:
+    rows = [
+        point(0, "a", 1),  # int
+        point(0, "b", 10.0),
+        point(1, "a", 3.0),  # int -> float: still a number
+        point(1, "b", None),  # missing: an error, state kept
+        point(2, "b", 4.0),
+        point(2, "a", 3.0),
+        point(2, "a", 9.0),  # same time as the previous point: skipped, not the new previous
+        point(4, "a", 1.0),
+    ]
+    out = run(SCRIPTS["derivative_nonneg_as"], rows)
+    got = [(r[1], r[2][3] // S, r[2][2]["rate"], r[2][2]["value"]) for r in out]
+    assert got == [("host=a", 1, 2.0, 3.0), ("host=a", 2, 0.0, 3.0)]
+    out = run(SCRIPTS["derivative_nonneg_as"].replace(".nonNegative()", ""), rows)
+    assert [(r[1], r[2][2]["rate"]) for r in out] == [
+        ("host=a", 2.0),
+        ("host=b", -3.0),
+        ("host=a", 0.0),
+        ("host=a", -1.0),
+    ]
+
+
+def test_derivative_default_as_writes_over_the_field() -> None:
+    out = run(SCRIPTS["derivative"], [point(0, "a", 1), point(1, "a", 5)])
+    assert [r[2][2] for r in out if r[0] == "point"] == [{"value": 8.0}]  # 4 per second, unit 2s
+
+
+def test_delete_group_resets_derivative_and_state_duration() -> None:
+    # barrier period 9s: the point at 9s fires a barrier + DeleteGroup first, so a starts over
+    rows = [point(0, "a", 1.0), point(4, "a", 3.0), point(9, "a", 7.0), point(10, "a", 8.0)]
+    out = run(SCRIPTS["derivative"], rows)
+    assert [x[0] for x in out] == ["point", "barrier", "delete", "point"]
+    assert fields_of(out, "value") == [1.0, 2.0]
+    # stateDuration: the run starts over, and the lambda's count() starts over too
+    rows = [point(t, "a", 5.0) for t in range(0, 20)]
+    out = run(SCRIPTS["stateDuration"], rows)
+    durations = fields_of(out, "state_duration")
+    # count() < 6 holds for the first 5 points of each 8s barrier period
+    assert durations[:9] == [0.0, 1.0, 2.0, 3.0, 4.0, -1.0, -1.0, -1.0, 0.0]
+
+
+def test_change_detect_first_point_types_and_missing() -> None:
+    rows = [
+        point(0, "a", 1),
+        point(1, "a", 1),
+        point(2, "a", 1.0),  # another type is a change (Go's !=)
+        point(3, "a", None),  # missing: error, state kept
+        point(4, "a", 1.0),
+        point(5, "b", 1.0),  # a new group's first point goes on
+        point(6, "a", "x"),
+    ]
+    out = run(SCRIPTS["changeDetect"], rows)
+    assert [(r[1], r[2][3] // S) for r in out if r[0] == "point"] == [
+        ("host=a", 0),
+        ("host=a", 2),
+        ("host=b", 5),
+        ("host=a", 6),
+    ]
+
+
+def test_state_count_non_boolean_lambda_is_an_error() -> None:
+    script = SCRIPTS["stateCount"].replace('"value" > 2', '"value"')
+    task, clock = make_task(script)
+    feed(task, clock, [point(0, "a", 1.0), point(1, "a", 2.0)])
+    node = next(n for n in task.nodes.values() if n.spec.kind == "stateCount")
+    assert node.stats.errors == 2
+    assert node.stats.emitted == 0
+
+
+def test_windows_of_many_groups_in_one_chunk_go_out_in_point_order() -> None:
+    hosts = [f"h{i:04d}" for i in range(3000)]
+    rows = [point(t, h, float(t)) for t in (0, 1, 3) for h in hosts]
+    out = run(SCRIPTS["window_mean"], rows)
+    assert len(out) == 3000
+    assert [r[1] for r in out] == [f"host={h}" for h in hosts]
+    assert all(r[2][2] == {"mean": 0.5} and r[2][3] == 3 * S for r in out)
+    assert out == run(SCRIPTS["window_mean"], rows, [1000])
+    task, clock = make_task(SCRIPTS["window_mean"])
+    feed(task, clock, rows)
+    window = next(n for n in task.nodes.values() if n.spec.kind == "window")
+    assert window.working_cardinality() == 3000
+
+
+def test_window_out_of_order_point_stays_in_the_open_window() -> None:
+    rows = [point(0, "a", 1.0), point(2, "a", 2.0), point(1, "a", 3.0), point(3, "a", 4.0)]
+    out = run(SCRIPTS["window_time"], rows)
+    assert [(b[3] // S, [r[2]["value"] for r in b[4]]) for b in out] == [(3, [1.0, 2.0, 3.0])]
+
+
+def test_window_every_zero_and_count_windows() -> None:
+    rows = [
+        point(0, "a", 1.0),
+        point(1, "a", 2.0),
+        point(5, "a", 3.0),
+        point(4, "a", 4.0),
+        point(6, "a", 5.0),
+    ]
+    out = run(SCRIPTS["window_every0"], rows)
+    assert [(b[3] // S, [r[2]["value"] for r in b[4]]) for b in out] == [
+        (0, [1.0]),
+        (1, [1.0, 2.0]),
+        (5, [3.0]),
+        (6, [3.0, 4.0, 5.0]),
+    ]
+    out = run(SCRIPTS["window_count"], rows)
+    assert [(b[3] // S, [r[2]["value"] for r in b[4]]) for b in out] == [
+        (1, [1.0, 2.0]),
+        (4, [2.0, 3.0, 4.0]),
+    ]
+
+
+def test_aggregate_over_many_windows_skips_windows_without_the_field() -> None:
+    rows = [point(0, "a", 1.0), point(0, "b", None), point(0, "c", "s"), point(3, "a", 1.0)]
+    rows += [point(3, "b", 1.0), point(3, "c", 1.0)]
+    task, clock = make_task(SCRIPTS["window_mean"])
+    rec = Recorder()
+    next(n for n in task.nodes.values() if isinstance(n, HttpOutNode)).link(rec, 0)  # type: ignore[arg-type]
+    feed(task, clock, rows)
+    assert [(r[1], r[2][2]) for r in rec.out] == [("host=a", {"mean": 1.0})]
+    mean = next(n for n in task.nodes.values() if n.spec.kind == "mean")
+    assert mean.stats.errors == 1  # the string window
+    count = run(SCRIPTS["window_count_agg"], rows)
+    assert [(r[1], r[2][2]["count"]) for r in count] == [("host=a", 1), ("host=b", 0), ("host=c", 1)]
+
+
+def test_random_large_stream_is_chunk_invariant() -> None:
+    rng = random.Random(7)
+    rows = []
+    t = 0
+    for _ in range(3000):
+        t += rng.randrange(2)
+        rows.append(point(t, f"h{rng.randrange(50)}", rng.choice([1.0, 2.0, 3.5, 4, None])))
+    for name in ("derivative", "stateDuration", "window_mean", "window_count", "changeDetect"):
+        whole = run(SCRIPTS[name], rows)
+        assert run(SCRIPTS[name], rows, [rng.randrange(1, 300) for _ in range(20)]) == whole, name
