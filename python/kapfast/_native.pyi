@@ -17,6 +17,7 @@ __all__ = [
     "Program",
     "StateChangeDetect",
     "StateDerivative",
+    "StateJoin",
     "StateRun",
     "StateWindows",
     "__version__",
@@ -28,6 +29,7 @@ __all__ = [
     "influxql_reduce",
     "influxql_shape",
     "influxql_transform",
+    "join_batches",
     "parse_line_protocol",
     "reduce_windows",
 ]
@@ -258,3 +260,39 @@ def reduce_windows(
     windows: Sequence[tuple[str, Sequence[tuple[str, str]], int, PointBatch]],
     args: tuple[_InfluxQLArg, ...] | None = None,
 ) -> tuple[PointBatch, bytes, list[tuple[int, str]]]: ...
+
+_Fill: TypeAlias = str | int | float | None
+
+@final
+class StateJoin:
+    def __new__(
+        cls,
+        prefixes: list[str],
+        delimiter: str = ".",
+        tolerance: int = 0,
+        fill: _Fill = None,
+        stream_name: str = "",
+        on: bool = False,
+        delete_all: bool = False,
+    ) -> StateJoin: ...
+    def feed(
+        self,
+        src: int,
+        batch: PointBatch,
+        codes: _Groups,
+        groups: Sequence[tuple[int, int, bool, Sequence[tuple[str, str]]]],
+    ) -> tuple[PointBatch, bytes]: ...
+    def barrier(self, src: int, group: int, time: int) -> tuple[PointBatch, bytes]: ...
+    def delete(self, src: int, group: int) -> None: ...
+    def finish(self) -> tuple[PointBatch, bytes]: ...
+    def __len__(self) -> int: ...
+
+def join_batches(
+    prefixes: list[str],
+    batches: Sequence[PointBatch | None],
+    name: str,
+    tags: Sequence[tuple[str, str]],
+    delimiter: str = ".",
+    tolerance: int = 0,
+    fill: _Fill = None,
+) -> PointBatch: ...

@@ -7,6 +7,7 @@
 //! * [`change`]: `changeDetect` (last values of the watched fields per group);
 //! * [`state_run`]: `stateDuration` / `stateCount` over a lambda's per-row boolean result;
 //! * [`windows`]: `window` by time (every > 0 and every 0) and by count, every group at once;
+//! * [`join`]: `join` of stream parents, and the output of a join of batches;
 //! * [`reduce_many`]: an InfluxQL aggregate over many windows in one call.
 //!
 //! A row of a chunk belongs to group `groups[row]`; rows of one group are handled in their
@@ -14,6 +15,7 @@
 
 pub mod change;
 pub mod derivative;
+pub mod join;
 pub mod output;
 pub mod reduce_many;
 pub mod state_run;

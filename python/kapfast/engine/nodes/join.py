@@ -3,7 +3,10 @@
 ``join`` follows Kapacitor's algorithm: messages are matched per group (or per ``.on()`` group,
 where the more specific points of one parent pick up the less specific ones of another) at their
 time rounded to ``.tolerance()``; a set is emitted when every parent contributed, or when every
-parent has moved past its time (then ``.fill()`` decides: inner join drops it).
+parent has moved past its time (then ``.fill()`` decides: inner join drops it). Stream parents
+are joined in Rust (``rust/src/stateops/join.rs``: the matching per point, the output points
+built from the input columns); batch parents are matched here, one message per batch, and each
+set of batches is joined point by point in Rust (``join_batches``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from kapfast._native import PointBatch, StateJoin, join_batches
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
@@ -33,36 +37,22 @@ def round_to(t: int, d: int) -> int:
 
 
 class _Msg:
-    """One message inside a join: a stream row with its group, or a whole batch."""
+    """One batch inside a join (batch parents), with the group it is joined under."""
 
-    __slots__ = ("batch", "group", "row", "src", "time")
+    __slots__ = ("batch", "group", "src", "time")
 
-    def __init__(
-        self, src: int, time: int, group: Group, row: Row | None, batch: BatchMessage | None
-    ) -> None:
+    def __init__(self, src: int, group: Group, batch: BatchMessage) -> None:
         self.src = src
-        self.time = time
+        self.time = batch.tmax
         self.group = group
-        self.row = row
         self.batch = batch
 
     def with_group(self, group: Group) -> _Msg:
-        if self.batch is not None:
-            b = self.batch
-            return _Msg(
-                self.src, self.time, group, None, BatchMessage(b.name, group, b.tmax, b.points, b.by_name)
-            )
-        return _Msg(self.src, self.time, group, self.row, None)
-
-    def fields(self) -> dict[str, Any]:
-        assert self.row is not None
-        return self.row[2]
+        b = self.batch
+        return _Msg(self.src, group, BatchMessage(b.name, group, b.tmax, b.points, b.by_name))
 
     def name(self) -> str:
-        if self.batch is not None:
-            return self.batch.name
-        assert self.row is not None
-        return self.row[0]
+        return self.batch.name
 
 
 class _JoinSet:
@@ -118,7 +108,8 @@ class _JoinGroup:
     def _emit(self, only_ready: bool) -> None:
         while self.sets:
             assert self.oldest is not None
-            q = self.sets[self.oldest]
+            # a barrier may have moved ``oldest`` before every set: nothing waits there
+            q = self.sets.get(self.oldest, deque())
             i = 0
             while i < len(q):
                 s = q[i]
@@ -128,7 +119,7 @@ class _JoinGroup:
                 else:
                     break
             if i == len(q):
-                del self.sets[self.oldest]
+                self.sets.pop(self.oldest, None)
             else:
                 for _ in range(i):
                     q.popleft()
@@ -157,42 +148,91 @@ class JoinNode(Node):
         self.tolerance = dur_ns(p.get("tolerance"))
         self.stream_name = str(p.get("streamName", "") or "")
         fill = p.get("fill")
-        self.fill: str = "none"
-        self.fill_value: Any = None
+        #: what Rust takes: None (inner join), "null" or the number
+        self.fill: str | int | float | None = None
         if fill == "null":
             self.fill = "null"
         elif isinstance(fill, (int, float)) and not isinstance(fill, bool):
-            self.fill = "number"
-            self.fill_value = fill
+            self.fill = fill
         d = p.get("deleteAll")
         self.delete_all = d is True or d == []
+        # stream parents: every group's state in Rust, groups known by int (group ids and .on()
+        # group ids share the ints: a DeleteGroup clears both, as Kapacitor's maps by id do)
+        self.kernel = StateJoin(
+            self.prefixes,
+            self.delimiter,
+            self.tolerance,
+            self.fill,
+            self.stream_name,
+            bool(self.on),
+            self.delete_all,
+        )
+        self.ints: dict[str, int] = {}
+        self.int_groups: dict[int, Group] = {}
+        # batch parents
         self.groups: dict[str, _JoinGroup] = {}
         self.low_marks: dict[tuple[int, str], int] = {}
         self.match_buf: dict[str, deque[_Msg]] = {}
         self.specific_buf: dict[str, deque[_Msg]] = {}
         self.reported: set[int] = set()
         self.all_reported = False
-        self.out: ChunkBuilder | None = None
+
+    # --- stream parents ------------------------------------------------------------------------
+
+    def _int(self, gid: str) -> int:
+        i = self.ints.get(gid)
+        if i is None:
+            i = self.ints[gid] = len(self.ints)
+        return i
+
+    def _on_id(self, g: Group) -> str:
+        name = g.id.partition("\n")[0] if g.by_measurement else ""
+        return group_of(name, dict(g.tags), self.on, g.by_measurement).id
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        described = []
+        for g in chunk.groups:
+            gi = self._int(g.id)
+            self.int_groups[gi] = g
+            on = self._int(self._on_id(g)) if self.on else gi
+            described.append((gi, on, len(g.dims) > len(self.on), list(g.tags)))
+        codes = np.asarray(chunk.codes, dtype=np.uint32)
+        self._emit_joined(*self.kernel.feed(port, chunk.batch, codes, described))
+
+    def _emit_joined(self, points: PointBatch, group_ints: bytes) -> None:
+        if not len(points):
+            return
+        ints = np.frombuffer(group_ints, dtype="<u4")
+        used, first = np.unique(ints, return_index=True)
+        order = used[np.argsort(first, kind="stable")]
+        groups = []
+        for i in order.tolist():
+            g = self.int_groups[i]
+            if self.stream_name:
+                # renamed points: a group by measurement takes the new name
+                g = group_of(self.stream_name, dict(g.tags), g.dims, g.by_measurement)
+            groups.append(g)
+        remap = {gi: k for k, gi in enumerate(order.tolist())}
+        codes = np.fromiter((remap[i] for i in ints.tolist()), dtype=np.uint32, count=len(ints))
+        self.emit(StreamChunk(points, codes, groups))
 
     # --- input ---------------------------------------------------------------------------------
 
-    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        self.out = ChunkBuilder()
-        for row, group in chunk_rows(chunk):
-            self._message(_Msg(port, row[3], group, row, None))
-        self._flush_out()
-
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        self._message(_Msg(port, batch.tmax, batch.group, None, batch))
-        self._flush_out()
+        self._message(_Msg(port, batch.group, batch))
 
     def on_barrier(self, barrier: Barrier, port: int) -> None:
-        self._group(barrier.group.id).barrier(port, barrier.time)
-        self._flush_out()
+        if self.spec.wants == "batch":
+            self._group(barrier.group.id).barrier(port, barrier.time)
+        else:
+            self._emit_joined(*self.kernel.barrier(port, self._int(barrier.group.id), barrier.time))
         self.emit(barrier)
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         gid = msg.group.id
+        i = self.ints.get(gid)
+        if i is not None:
+            self.kernel.delete(port, i)
         self.groups.pop(gid, None)
         self.match_buf.pop(gid, None)
         self.specific_buf.pop(gid, None)
@@ -205,12 +245,12 @@ class JoinNode(Node):
     def on_finish(self) -> None:
         for g in list(self.groups.values()):
             g.emit_all()
-        self._flush_out()
+        self._emit_joined(*self.kernel.finish())
 
     def working_cardinality(self) -> int:
-        return len(self.groups)
+        return len(self.groups) + len(self.kernel)
 
-    # --- matching ------------------------------------------------------------------------------
+    # --- matching of batches -------------------------------------------------------------------
 
     def _group(self, gid: str) -> _JoinGroup:
         g = self.groups.get(gid)
@@ -280,104 +320,23 @@ class JoinNode(Node):
     def _send_specific(self, specific: _Msg) -> None:
         self._group(specific.group.id).collect(specific.src, specific)
 
-    # --- output --------------------------------------------------------------------------------
-
-    def _flush_out(self) -> None:
-        if self.out is not None and len(self.out):
-            self.emit(self.out.chunk())
-        self.out = None
+    # --- output of batches ---------------------------------------------------------------------
 
     def emit_set(self, s: _JoinSet) -> None:
         first = s.values[s.first]
         assert first is not None
         name = self.stream_name or first.name()
-        if self.spec.wants == "batch":
-            self._emit_batch(s, first, name)
-            return
-        first_fields = first.fields()
-        fields: dict[str, Any] = {}
-        for i, v in enumerate(s.values):
-            pre = self.prefixes[i] + self.delimiter
-            if v is None:
-                if self.fill == "none":
-                    return
-                for k in first_fields:
-                    fields[pre + k] = None if self.fill == "null" else self.fill_value
-            else:
-                for k, val in v.fields().items():
-                    fields[pre + k] = val
-        g = first.group
-        tags = dict(g.tags)
-        group = group_of(name, tags, g.dims, g.by_measurement) if name != first.name() else g
-        row: Row = (name, tags, fields, s.time)
-        if self.out is None:
-            # a set completed outside a chunk (barrier, finish)
-            self.out = ChunkBuilder()
-        self.out.add(row, group)
-
-    def _emit_batch(self, s: _JoinSet, first: _Msg, name: str) -> None:
-        self._flush_out()
-        assert first.batch is not None
-        tol = self.tolerance
-        tags = dict(first.batch.group.tags)
-        lists: list[list[Row] | None] = [
-            batch_rows(v.batch.points) if v is not None and v.batch is not None else None for v in s.values
-        ]
-        idx = [0] * self.n
-        empty = [False] * self.n
-        n_empty = 0
-        field_names: list[str] | None = None
-        out: list[Row] = []
-        while n_empty < self.n:
-            cur: list[Row | None] = [None] * self.n
-            set_time: int | None = None
-            count = 0
-            for i, pts in enumerate(lists):
-                if empty[i]:
-                    continue
-                if pts is None or idx[i] == len(pts):
-                    empty[i] = True
-                    n_empty += 1
-                    continue
-                bp = pts[idx[i]]
-                t = round_to(bp[3], tol)
-                if set_time is None:
-                    set_time = t
-                if t < set_time:
-                    set_time = t
-                    for j in range(self.n):
-                        if cur[j] is not None:
-                            idx[j] -= 1
-                        cur[j] = None
-                    cur[i] = bp
-                    idx[i] += 1
-                    count = 1
-                elif t == set_time:
-                    if field_names is None:
-                        field_names = list(bp[2])
-                    cur[i] = bp
-                    idx[i] += 1
-                    count += 1
-            if count == 0:
-                continue
-            fields: dict[str, Any] = {}
-            ok = True
-            for i, got in enumerate(cur):
-                pre = self.prefixes[i] + self.delimiter
-                if got is None:
-                    if self.fill == "none":
-                        ok = False
-                        break
-                    for k in field_names or []:
-                        fields[pre + k] = None if self.fill == "null" else self.fill_value
-                else:
-                    for k, val in got[2].items():
-                        fields[pre + k] = val
-            if ok:
-                assert set_time is not None
-                out.append((name, dict(tags), fields, set_time))
-        g = first.batch.group
-        self.emit(BatchMessage(name, g, s.time, to_batch(out), first.batch.by_name))
+        b = first.batch
+        points = join_batches(
+            self.prefixes,
+            [v.batch.points if v is not None else None for v in s.values],
+            name,
+            list(b.group.tags),
+            self.delimiter,
+            self.tolerance,
+            self.fill,
+        )
+        self.emit(BatchMessage(name, b.group, s.time, points, b.by_name))
 
 
 class UnionNode(Node):
