@@ -19,6 +19,7 @@ __all__ = [
     "StateDerivative",
     "StateJoin",
     "StateRun",
+    "StateTimeSets",
     "StateWindows",
     "__version__",
     "batch_group_codes",
@@ -26,12 +27,15 @@ __all__ = [
     "batch_select_fields",
     "batch_split",
     "batch_with_field",
+    "combine_points",
+    "flatten_points",
     "influxql_reduce",
     "influxql_shape",
     "influxql_transform",
     "join_batches",
     "parse_line_protocol",
     "reduce_windows",
+    "time_sets",
 ]
 
 __version__: str
@@ -295,4 +299,30 @@ def join_batches(
     delimiter: str = ".",
     tolerance: int = 0,
     fill: _Fill = None,
+) -> PointBatch: ...
+
+@final
+class StateTimeSets:
+    def __new__(cls, tolerance: int = 0, any_change: bool = True, round_times: bool = False) -> StateTimeSets: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, int, str, PointBatch, int]]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+def time_sets(
+    batch: PointBatch, tolerance: int = 0, any_change: bool = True, round_times: bool = False
+) -> list[tuple[int, str, PointBatch]]: ...
+def flatten_points(
+    sets: Sequence[tuple[PointBatch, str, Sequence[tuple[str, str]], int]],
+    on: list[str],
+    delimiter: str = ".",
+    drop: bool = False,
+) -> tuple[PointBatch, int]: ...
+def combine_points(
+    set: PointBatch,
+    matches: Sequence[object],
+    names: list[str],
+    name: str,
+    dims: list[str],
+    delimiter: str = ".",
+    tolerance: int = 0,
 ) -> PointBatch: ...

@@ -11,16 +11,20 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
+use crate::batch::BatchBuilder;
 use crate::batch::PointBatch;
+use crate::batch::Value;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
 use crate::stateops::change::{ChangeDetect, ChangeState};
-use crate::batch::Value;
+use crate::stateops::combine::Combine;
 use crate::stateops::derivative::{Derivative, DerivativeState};
+use crate::stateops::flatten::Flatten;
 use crate::stateops::join::{join_batches, ChunkGroup, Fill, Join, JoinSpec, Joined};
 use crate::stateops::output::u32_rows;
 use crate::stateops::reduce_many::{reduce_windows, Window};
 use crate::stateops::state_run::{RunKind, RunState, StateRun};
+use crate::stateops::timesets::{batch_sets, SetRule, TimeSets};
 use crate::stateops::windows::{WindowSpec, Windows};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,7 +63,9 @@ fn bools(py: Python<'_>, obj: &Bound<'_, PyAny>, n: usize, what: &str) -> PyResu
     let v: Vec<bool> = match PyBuffer::<u8>::get(obj) {
         Ok(buf) => buf.to_vec(py)?.into_iter().map(|x| x != 0).collect(),
         Err(_) => obj.extract::<Vec<bool>>().map_err(|_| {
-            PyTypeError::new_err(format!("{what} must be a uint8 buffer or a sequence of bools"))
+            PyTypeError::new_err(format!(
+                "{what} must be a uint8 buffer or a sequence of bools"
+            ))
         })?,
     };
     if v.len() != n {
@@ -207,7 +213,11 @@ impl PyStateRun {
     fn new(kind: &str, as_: String, unit: i64) -> PyResult<Self> {
         let kind = match kind {
             "duration" if unit > 0 => RunKind::Duration { unit },
-            "duration" => return Err(PyValueError::new_err("stateDuration: unit must be positive")),
+            "duration" => {
+                return Err(PyValueError::new_err(
+                    "stateDuration: unit must be positive",
+                ))
+            }
             "count" => RunKind::Count,
             k => {
                 return Err(PyValueError::new_err(format!(
@@ -415,7 +425,9 @@ fn fill_of(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Fill> {
         };
     }
     if o.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err("join fill must be 'null', 'none' or a number"));
+        return Err(PyTypeError::new_err(
+            "join fill must be 'null', 'none' or a number",
+        ));
     }
     if o.is_instance_of::<PyInt>() {
         return Ok(Fill::Value(Value::Int(o.extract()?)));
@@ -423,7 +435,9 @@ fn fill_of(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Fill> {
     if o.is_instance_of::<PyFloat>() {
         return Ok(Fill::Value(Value::Float(o.extract()?)));
     }
-    Err(PyTypeError::new_err("join fill must be 'null', 'none' or a number"))
+    Err(PyTypeError::new_err(
+        "join fill must be 'null', 'none' or a number",
+    ))
 }
 
 fn joined<'py>(py: Python<'py>, out: Joined) -> (PyPointBatch, Bound<'py, PyBytes>) {
@@ -486,7 +500,9 @@ impl PyJoin {
         let b = batch.batch.clone();
         let codes = group_ints(py, codes, &b)?;
         if codes.iter().any(|&c| c as usize >= groups.len()) {
-            return Err(PyValueError::new_err("a group code is past the end of groups"));
+            return Err(PyValueError::new_err(
+                "a group code is past the end of groups",
+            ));
         }
         let groups: Vec<ChunkGroup> = groups
             .into_iter()
@@ -582,7 +598,154 @@ fn join_batches_py(
     Ok(PyPointBatch::new(out))
 }
 
+/// Points of one group and rounded time, collected per group (`combine`, `flatten`).
+#[pyclass(name = "StateTimeSets", module = "kapfast._native", frozen)]
+pub struct PyTimeSets {
+    inner: Mutex<TimeSets>,
+}
+
+type SetTuple = (u32, i64, String, PyPointBatch, usize);
+
+#[pymethods]
+impl PyTimeSets {
+    #[new]
+    #[pyo3(signature = (tolerance = 0, any_change = true, round_times = false))]
+    fn new(tolerance: i64, any_change: bool, round_times: bool) -> Self {
+        PyTimeSets {
+            inner: Mutex::new(TimeSets::new(SetRule {
+                tolerance,
+                any_change,
+                round_times,
+            })),
+        }
+    }
+
+    /// The sets the chunk closed: `(group, time, measurement, points, closing row)`.
+    fn feed(
+        &self,
+        py: Python<'_>,
+        batch: &PyPointBatch,
+        groups: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<SetTuple>> {
+        let b = batch.batch.clone();
+        let g = group_ints(py, groups, &b)?;
+        let out = py.allow_threads(|| lock(&self.inner).feed(&b, &g));
+        Ok(out
+            .into_iter()
+            .map(|s| (s.group, s.time, s.name, PyPointBatch::new(s.points), s.row))
+            .collect())
+    }
+
+    #[pyo3(signature = (group = None))]
+    fn reset(&self, group: Option<u32>) {
+        lock(&self.inner).reset(group);
+    }
+
+    fn __len__(&self) -> usize {
+        lock(&self.inner).len()
+    }
+}
+
+/// The sets of one batch, the last one included: `(time, measurement, points)`.
+#[pyfunction]
+#[pyo3(signature = (batch, tolerance = 0, any_change = true, round_times = false))]
+fn time_sets(
+    py: Python<'_>,
+    batch: &PyPointBatch,
+    tolerance: i64,
+    any_change: bool,
+    round_times: bool,
+) -> Vec<(i64, String, PyPointBatch)> {
+    let b = batch.batch.clone();
+    let rule = SetRule {
+        tolerance,
+        any_change,
+        round_times,
+    };
+    py.allow_threads(|| batch_sets(rule, &b))
+        .into_iter()
+        .map(|s| (s.time, s.name, PyPointBatch::new(s.points)))
+        .collect()
+}
+
+type FlattenIn<'py> = (Bound<'py, PyPointBatch>, String, Vec<(String, String)>, i64);
+
+/// `(points, points lacking an on tag)`: one flattened point per set `(points, measurement,
+/// group tags, time)`.
+#[pyfunction]
+#[pyo3(signature = (sets, on, delimiter = ".".to_owned(), drop = false))]
+fn flatten_points(
+    py: Python<'_>,
+    sets: Vec<FlattenIn<'_>>,
+    on: Vec<String>,
+    delimiter: String,
+    drop: bool,
+) -> (PyPointBatch, usize) {
+    let sets: Vec<_> = sets
+        .into_iter()
+        .map(|(p, name, tags, time)| (p.get().batch.clone(), name, tags, time))
+        .collect();
+    let f = Flatten {
+        on,
+        delimiter,
+        drop,
+    };
+    let (out, errors) = py.allow_threads(|| {
+        let mut out = BatchBuilder::new();
+        let errors: usize = sets
+            .iter()
+            .map(|(p, name, tags, time)| f.point(p, name, tags, *time, &mut out))
+            .sum();
+        (out.finish(), errors)
+    });
+    (PyPointBatch::new(out), errors)
+}
+
+/// The combinations of one set: `matches[s]` (uint8 buffer per point) says which points match
+/// expression `s`.
+#[pyfunction]
+#[pyo3(signature = (set, matches, names, name, dims, delimiter = ".".to_owned(), tolerance = 0))]
+#[allow(clippy::too_many_arguments)]
+fn combine_points(
+    py: Python<'_>,
+    set: &PyPointBatch,
+    matches: Vec<Bound<'_, PyAny>>,
+    names: Vec<String>,
+    name: String,
+    dims: Vec<String>,
+    delimiter: String,
+    tolerance: i64,
+) -> PyResult<PyPointBatch> {
+    let b = set.batch.clone();
+    if names.len() != matches.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} names for {} expressions",
+            names.len(),
+            matches.len()
+        )));
+    }
+    let matches: Vec<Vec<bool>> = matches
+        .iter()
+        .map(|m| bools(py, m, b.len(), "matches"))
+        .collect::<PyResult<_>>()?;
+    let c = Combine {
+        names,
+        delimiter,
+        tolerance,
+    };
+    let out = py.allow_threads(|| {
+        let mut out = BatchBuilder::new();
+        c.points(&b, &matches, &name, &dims, &mut out);
+        out.finish()
+    });
+    Ok(PyPointBatch::new(out))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTimeSets>()?;
+    m.add_function(wrap_pyfunction!(time_sets, m)?)?;
+    m.add_function(wrap_pyfunction!(flatten_points, m)?)?;
+    m.add_function(wrap_pyfunction!(combine_points, m)?)?;
     m.add_class::<PyJoin>()?;
     m.add_function(wrap_pyfunction!(join_batches_py, m)?)?;
     m.add_class::<PyDerivative>()?;

@@ -115,11 +115,23 @@ mod tests {
     fn resumes_and_types_matter() {
         let d = node(&["v", "s"]);
         let mut st = ChangeState::new();
-        assert_eq!(d.feed(&lp("m v=1i,s=\"a\" 1\n"), &[3], &mut st).rows, vec![0]);
-        assert!(d.feed(&lp("m v=1i,s=\"a\" 2\n"), &[3], &mut st).rows.is_empty());
+        assert_eq!(
+            d.feed(&lp("m v=1i,s=\"a\" 1\n"), &[3], &mut st).rows,
+            vec![0]
+        );
+        assert!(d
+            .feed(&lp("m v=1i,s=\"a\" 2\n"), &[3], &mut st)
+            .rows
+            .is_empty());
         // int 1 then float 1.0: another type is a change
-        assert_eq!(d.feed(&lp("m v=1,s=\"a\" 3\n"), &[3], &mut st).rows, vec![0]);
-        assert_eq!(d.feed(&lp("m v=1,s=\"b\" 4\n"), &[3], &mut st).rows, vec![0]);
+        assert_eq!(
+            d.feed(&lp("m v=1,s=\"a\" 3\n"), &[3], &mut st).rows,
+            vec![0]
+        );
+        assert_eq!(
+            d.feed(&lp("m v=1,s=\"b\" 4\n"), &[3], &mut st).rows,
+            vec![0]
+        );
     }
 
     #[test]

@@ -155,7 +155,13 @@ impl Join {
     }
 
     /// The points of `b` from parent `src`; row `i` is of chunk group `groups[codes[i]]`.
-    pub fn feed(&mut self, src: usize, b: &Arc<PointBatch>, codes: &[u32], groups: &[ChunkGroup]) -> Joined {
+    pub fn feed(
+        &mut self,
+        src: usize,
+        b: &Arc<PointBatch>,
+        codes: &[u32],
+        groups: &[ChunkGroup],
+    ) -> Joined {
         for g in groups {
             self.tags.insert(g.group, g.tags.clone());
         }
@@ -621,7 +627,10 @@ mod tests {
         let out = j.finish();
         assert_eq!(
             fields(&out.batch),
-            vec![vec![("\u{0}nulls", Value::Str("b.v".into())), ("a.v", Value::Float(1.0))]]
+            vec![vec![
+                ("\u{0}nulls", Value::Str("b.v".into())),
+                ("a.v", Value::Float(1.0))
+            ]]
         );
         let mut j = Join::new(spec(false, Fill::Value(Value::Float(0.0))));
         j.feed(0, &a, &[0], &plain(3));
@@ -673,7 +682,10 @@ mod tests {
         assert_eq!(out.batch.row_tags(0), vec![("cpu", "c0"), ("host", "h")]);
         assert_eq!(
             fields(&out.batch),
-            vec![vec![("a.v", Value::Float(1.0)), ("b.total", Value::Float(5.0))]]
+            vec![vec![
+                ("a.v", Value::Float(1.0)),
+                ("b.total", Value::Float(5.0))
+            ]]
         );
     }
 
@@ -690,7 +702,10 @@ mod tests {
             &[],
         );
         assert_eq!(out.time, vec![1, 2, 4]);
-        assert_eq!(out.row_fields(0), vec![("a.v", Value::Float(1.0)), ("b.v", Value::Int(0))]);
+        assert_eq!(
+            out.row_fields(0),
+            vec![("a.v", Value::Float(1.0)), ("b.v", Value::Int(0))]
+        );
         assert!(join_batches(&spec(false, Fill::None), &[None, None], "m", &[]).is_empty());
     }
 }

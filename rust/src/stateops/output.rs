@@ -40,7 +40,14 @@ fn without_null(col: &Column, name: &str) -> Column {
     for i in 0..s.len() {
         let kept: Vec<&str> = s.get(i).split('\u{0}').filter(|k| *k != name).collect();
         let ok = col.valid[i] && !kept.is_empty();
-        data.push(if ok { kept.join("\u{0}") } else { String::new() }.as_str());
+        data.push(
+            if ok {
+                kept.join("\u{0}")
+            } else {
+                String::new()
+            }
+            .as_str(),
+        );
         valid.push(ok);
     }
     Column {

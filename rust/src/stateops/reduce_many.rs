@@ -77,15 +77,33 @@ mod tests {
         let tb = vec![("h".to_string(), "b".to_string())];
         let tc = vec![("h".to_string(), String::new())];
         let ws = [
-            Window { name: "m", tags: &ta, tmax: 10, points: &a },
-            Window { name: "m", tags: &tc, tmax: 10, points: &none },
-            Window { name: "m", tags: &tb, tmax: 20, points: &b },
+            Window {
+                name: "m",
+                tags: &ta,
+                tmax: 10,
+                points: &a,
+            },
+            Window {
+                name: "m",
+                tags: &tc,
+                tmax: 10,
+                points: &none,
+            },
+            Window {
+                name: "m",
+                tags: &tb,
+                tmax: 20,
+                points: &b,
+            },
         ];
         let r = reduce_windows(&call, "v", "mean", &ws);
         assert_eq!(r.windows, vec![0, 2]);
         assert!(r.errors.is_empty());
         assert_eq!(r.batch.time, vec![10, 20]);
-        assert_eq!(r.batch.field("mean").unwrap().data, ColumnData::Float(vec![2.0, 10.0]));
+        assert_eq!(
+            r.batch.field("mean").unwrap().data,
+            ColumnData::Float(vec![2.0, 10.0])
+        );
         assert_eq!(r.batch.row_tags(1), vec![("h", "b")]);
         // count of a window without the field: 0; an empty tag value is no tag
         let count = Call::parse("count", &[] as &[Arg]).unwrap();
@@ -107,8 +125,18 @@ mod tests {
         let s = lp("m v=\"x\" 1\n");
         let f = lp("m v=2 1\n");
         let ws = [
-            Window { name: "m", tags: &[], tmax: 1, points: &s },
-            Window { name: "m", tags: &[], tmax: 2, points: &f },
+            Window {
+                name: "m",
+                tags: &[],
+                tmax: 1,
+                points: &s,
+            },
+            Window {
+                name: "m",
+                tags: &[],
+                tmax: 2,
+                points: &f,
+            },
         ];
         let r = reduce_windows(&call, "v", "mean", &ws);
         assert_eq!(r.windows, vec![1]);

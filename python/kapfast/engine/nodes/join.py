@@ -12,17 +12,25 @@ set of batches is joined point by point in Rust (``join_batches``).
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from kapfast._native import PointBatch, StateJoin, join_batches
+from kapfast._native import (
+    PointBatch,
+    StateJoin,
+    StateTimeSets,
+    combine_points,
+    flatten_points,
+    join_batches,
+    time_sets,
+)
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import Node
+from kapfast.engine.node import GroupInts, Node
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
-from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, group_of, to_batch
+from kapfast.engine.rows import batch_rows, group_of, to_batch
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
@@ -364,7 +372,10 @@ __all__ = ["EvalError", "JoinNode", "UnionNode", "round_to"]
 
 class CombineNode(Node):
     """``combine(lambdas...)``: every combination of points of one group and time that match the
-    expressions in order becomes one point with prefixed fields (Kapacitor's n-choose-k order)."""
+    expressions in order becomes one point with prefixed fields (Kapacitor's n-choose-k order).
+
+    The sets of points are collected in Rust; each set's expressions are evaluated over the set
+    at once and its combinations built in Rust (``rust/src/stateops/combine.rs``)."""
 
     kinds = ("combine",)
 
@@ -383,18 +394,15 @@ class CombineNode(Node):
         self.max = int(spec.prop("max", 1_000_000))
         #: groups whose lambda state lives in ``self.exprs`` (working cardinality)
         self.states: set[str] = set()
-        # stream: group id -> (time, name, group, rows); batch: group id -> (tmax, {time: [...]})
-        self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
-        self.batch_buffers: dict[str, tuple[int, dict[int, tuple[str, Group, list[Row]]]]] = {}
-        self.out = ChunkBuilder()
+        # a late point (earlier time) joins the open set; points carry their rounded times
+        self.sets = StateTimeSets(self.tolerance, any_change=False, round_times=True)
+        self.ints = GroupInts()
 
-    def _combine(self, name: str, group: Group, rows: list[Row]) -> None:
-        if not rows:
-            return
+    def _combine(self, name: str, group: Group, points: PointBatch) -> PointBatch | None:
         k = len(self.exprs)
-        n = len(rows)
+        n = len(points)
         if n < k:
-            return
+            return None
         count = 1
         for i in range(k):
             count = count * (n - i) // (i + 1)
@@ -404,94 +412,61 @@ class CombineNode(Node):
                 f"refusing to perform combination as total combinations {count} exceeds max "
                 f"combinations {self.max}",
             )
-            return
+            return None
         self.states.add(group.id)
-        batch = to_batch(rows)
         codes = np.zeros(n, dtype=np.intp)
         now = self.ctx.now_ns()
-        matches: list[list[bool]] = []
+        matches = []
         for e in self.exprs:
-            _, vals, errors, first = e.eval_rows(batch, [group.id], codes, now)
-            self.error(errors, first)
-            matches.append([v is True for v in vals])
-        dims = set(group.dims)
-        indices = list(range(k))
-        while True:
-            self._try(indices, matches, rows, name, group, dims)
-            i = k - 1
-            while i >= 0 and indices[i] == i + n - k:
-                i -= 1
-            if i < 0:
-                break
-            indices[i] += 1
-            for j in range(i + 1, k):
-                indices[j] = indices[j - 1] + 1
-
-    def _try(
-        self,
-        indices: list[int],
-        matches: list[list[bool]],
-        rows: list[Row],
-        name: str,
-        group: Group,
-        dims: set[str],
-    ) -> None:
-        remaining = list(indices)
-        chosen: list[Row] = []
-        for s in range(len(self.exprs)):
-            for i, idx in enumerate(remaining):
-                if matches[s][idx]:
-                    chosen.append(rows[idx])
-                    del remaining[i]
-                    break
+            res = e.eval(points, [group.id], codes, now)
+            self.error(int(res.error_count), res.first_error)
+            valid = np.asarray(res.valid).astype(bool, copy=False)
+            if res.kind == "bool":
+                valid = valid & np.asarray(res.values).astype(bool, copy=False)
             else:
-                return
-        fields: dict[str, Any] = {}
-        tags: dict[str, str] = {}
-        for i, r in enumerate(chosen):
-            pre = self.names[i] + self.delimiter
-            for f, v in r[2].items():
-                fields[pre + f] = v
-            for t, v in r[1].items():
-                if t in dims:
-                    tags[t] = v
-                else:
-                    tags[pre + t] = v
-        self.out.add((name, tags, fields, round_to(chosen[0][3], self.tolerance)), group)
+                valid = np.zeros(n, dtype=bool)
+            matches.append(valid.view(np.uint8))
+        out = combine_points(
+            points, matches, self.names, name, list(group.dims), self.delimiter, self.tolerance
+        )
+        return out if len(out) else None
 
-    def _flush(self) -> None:
-        if len(self.out):
-            self.emit(self.out.chunk())
-            self.out = ChunkBuilder()
+    def _emit_sets(self, sets: list[tuple[str, Group, PointBatch]]) -> None:
+        parts: list[PointBatch] = []
+        codes: list[npt.NDArray[np.uint32]] = []
+        groups: list[Group] = []
+        index: dict[str, int] = {}
+        for name, group, points in sets:
+            out = self._combine(name, group, points)
+            if out is None:
+                continue
+            code = index.get(group.id)
+            if code is None:
+                code = index[group.id] = len(groups)
+                groups.append(group)
+            parts.append(out)
+            codes.append(np.full(len(out), code, dtype=np.uint32))
+        if parts:
+            batch = parts[0] if len(parts) == 1 else PointBatch.concat(parts)
+            self.emit(StreamChunk(batch, np.concatenate(codes), groups))
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        for row, group in chunk_rows(chunk):
-            t = round_to(row[3], self.tolerance)
-            row = (row[0], row[1], row[2], t)
-            buf = self.buffers.get(group.id)
-            if buf is None or t > buf[0]:
-                # a later time closes the buffer; an earlier (late) point joins the current one
-                if buf is not None:
-                    self._combine(buf[1], buf[2], buf[3])
-                self.buffers[group.id] = (t, row[0], group, [row])
-            else:
-                buf[3].append(row)
-        self._flush()
+        closed = self.sets.feed(chunk.batch, self.ints.codes(chunk.groups, chunk.codes))
+        groups = self.ints.groups
+        self._emit_sets([(name, groups[g], points) for g, _, name, points, _ in closed])
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        cur: tuple[int, list[Row]] | None = None
-        for r in batch_rows(batch.points):
-            t = round_to(r[3], self.tolerance)
-            r = (r[0], r[1], r[2], t)
-            if cur is None or t > cur[0]:
-                if cur is not None:
-                    self._combine(batch.name, batch.group, cur[1])
-                cur = (t, [r])
-            else:
-                cur[1].append(r)
-        if cur is not None:
-            self._combine(batch.name, batch.group, cur[1])
-        self._flush()
+        sets = time_sets(batch.points, self.tolerance, any_change=False, round_times=True)
+        self._emit_sets([(batch.name, batch.group, points) for _, _, points in sets])
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        g = self.ints.forget(msg.group.id)
+        if g is not None:
+            self.sets.reset(g)
+        for e in self.exprs:
+            e.forget(msg.group.id)
+        self.states.discard(msg.group.id)
+        self.emit(msg)
 
     def working_cardinality(self) -> int:
         return len(self.states)
@@ -499,7 +474,7 @@ class CombineNode(Node):
 
 class FlattenNode(Node):
     """``flatten().on(tags...)``: the points of one group and time become one point whose field
-    names are prefixed with the ``on`` tags' values."""
+    names are prefixed with the ``on`` tags' values (sets collected and flattened in Rust)."""
 
     kinds = ("flatten",)
 
@@ -511,59 +486,48 @@ class FlattenNode(Node):
         self.tolerance = dur_ns(p.get("tolerance"))
         d = p.get("dropOriginalFieldName")
         self.drop = d is True or d == [] or (isinstance(d, list) and bool(d and d[0]))
-        self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
-        self.batch_buffers: dict[str, tuple[int, str, Group, bool, dict[int, list[Row]]]] = {}
+        self.sets = StateTimeSets(self.tolerance, any_change=True, round_times=False)
+        self.ints = GroupInts()
 
-    def _flatten(self, rows: list[Row]) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        for r in rows:
-            parts = []
-            for tag in self.on:
-                if tag not in r[1]:
-                    self.error(1, f"point missing tag {tag!r} for flatten operation")
-                    break
-                parts.append(r[1][tag])
-            else:
-                prefix = self.delimiter.join(parts)
-                for f, v in r[2].items():
-                    key = prefix if self.drop else prefix + self.delimiter + f if parts else f
-                    fields[key] = v
-        return fields
+    def _flatten(self, sets: list[tuple[PointBatch, str, Group, int]]) -> PointBatch:
+        out, missing = flatten_points(
+            [(points, name, list(group.tags), t) for points, name, group, t in sets],
+            self.on,
+            self.delimiter,
+            self.drop,
+        )
+        self.error(missing, f"point missing one of the tags {self.on} for flatten operation")
+        return out
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        out = ChunkBuilder(chunk.db, chunk.rp)
-        for row, group in chunk_rows(chunk):
-            t = round_to(row[3], self.tolerance)
-            buf = self.buffers.get(group.id)
-            if buf is None:
-                self.buffers[group.id] = (t, row[0], group, [row])
-            elif buf[0] == t:
-                buf[3].append(row)
-            else:
-                fields = self._flatten(buf[3])
-                out.add((buf[1], dict(buf[2].tags), fields, buf[0]), buf[2])
-                self.buffers[group.id] = (t, row[0], group, [row])
-        if len(out):
-            self.emit(out.chunk())
+        closed = self.sets.feed(chunk.batch, self.ints.codes(chunk.groups, chunk.codes))
+        if not closed:
+            return
+        groups = self.ints.groups
+        sets = [(points, name, groups[g], t) for g, t, name, points, _ in closed]
+        index: dict[str, int] = {}
+        out_groups: list[Group] = []
+        codes = np.empty(len(sets), dtype=np.uint32)
+        for k, (_, _, group, _) in enumerate(sets):
+            code = index.get(group.id)
+            if code is None:
+                code = index[group.id] = len(out_groups)
+                out_groups.append(group)
+            codes[k] = code
+        self.emit(StreamChunk(self._flatten(sets), codes, out_groups, chunk.db, chunk.rp))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         # each batch on its own: runs of points with the same rounded time become one point
-        tags = dict(batch.group.tags)
-        out: list[Row] = []
-        cur: tuple[int, list[Row]] | None = None
-        for r in batch_rows(batch.points):
-            t = round_to(r[3], self.tolerance)
-            if cur is not None and t != cur[0]:
-                out.append((batch.name, tags, self._flatten(cur[1]), cur[0]))
-                cur = None
-            if cur is None:
-                cur = (t, [])
-            cur[1].append(r)
-        tmax = batch.tmax
-        if cur is not None:
-            out.append((batch.name, tags, self._flatten(cur[1]), cur[0]))
-            tmax = cur[0]
-        self.emit(BatchMessage(batch.name, batch.group, tmax, to_batch(out), batch.by_name))
+        sets = time_sets(batch.points, self.tolerance, any_change=True)
+        out = self._flatten([(points, batch.name, batch.group, t) for t, _, points in sets])
+        tmax = sets[-1][0] if sets else batch.tmax
+        self.emit(BatchMessage(batch.name, batch.group, tmax, out, batch.by_name))
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        g = self.ints.forget(msg.group.id)
+        if g is not None:
+            self.sets.reset(g)
+        self.emit(msg)
 
     def working_cardinality(self) -> int:
-        return len(self.buffers) + len(self.batch_buffers)
+        return len(self.sets)
