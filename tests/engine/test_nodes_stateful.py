@@ -148,8 +148,22 @@ stream
 """,
 }
 
+SCRIPTS["flatten"] = """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |flatten().on('host').tolerance(2s)
+    |httpOut('out')
+"""
+SCRIPTS["combine"] = """
+stream
+    |from().measurement('cpu')
+    |barrier().period(12s).delete(TRUE)
+    |combine(lambda: "value" > 1, lambda: TRUE).as('x', 'y').tolerance(2s).max(30)
+    |httpOut('out')
+"""
+
 #: scripts whose field may hold strings or booleans (the others take numbers only, plus missing)
-ANY_TYPE = {"changeDetect", "stateCount", "window_time", "window_every0", "window_count"}
+ANY_TYPE = {"changeDetect", "stateCount", "window_time", "window_every0", "window_count", "flatten"}
 
 
 def point(t: int, host: str, value: Any) -> Row:
@@ -444,3 +458,63 @@ a|join(b).as('a', 'b').fill('null').streamName('j')|httpOut('out')
     # the set at 0 went out filled when a passed it; the DeleteGroup dropped the sets waiting at
     # 1s (b only) and 2s (a only)
     assert got == [("j", 0, {"a.v": 1.0, "b.v": None}), ("j", 6, {"a.v": 4.0, "b.v": 5.0})]
+
+
+# --- combine and flatten ---------------------------------------------------------------------
+
+
+def test_flatten_sets_by_time_and_missing_tags() -> None:
+    script = """
+stream
+    |from().measurement('cpu').groupBy('dc')
+    |flatten().on('host', 'cpu').delimiter('_')
+    |httpOut('out')
+"""
+    rows: list[Row] = [
+        ("cpu", {"dc": "e", "host": "a", "cpu": "0"}, {"v": 1.0}, 0),
+        ("cpu", {"dc": "e", "host": "b", "cpu": "1"}, {"v": 2, "w": "s"}, 0),
+        ("cpu", {"dc": "e", "host": "c"}, {"v": 3.0}, 0),  # no cpu tag: an error, skipped
+        ("cpu", {"dc": "w", "host": "a", "cpu": "0"}, {"v": 4.0}, 0),
+        ("cpu", {"dc": "e", "host": "a", "cpu": "0"}, {"v": 5.0}, S),  # closes dc=e at 0
+        ("cpu", {"dc": "w", "host": "a", "cpu": "0"}, {"v": 6.0}, 0),  # same time: joins
+        ("cpu", {"dc": "w", "host": "a", "cpu": "0"}, {"v": 7.0}, 2 * S),  # closes dc=w at 0
+    ]
+    task, clock = make_task(script)
+    rec = Recorder()
+    next(n for n in task.nodes.values() if isinstance(n, HttpOutNode)).link(rec, 0)  # type: ignore[arg-type]
+    feed(task, clock, rows, chunk=1)
+    assert [(r[1], r[2][1], r[2][2], r[2][3]) for r in rec.out] == [
+        ("dc=e", {"dc": "e"}, {"a_0_v": 1.0, "b_1_v": 2, "b_1_w": "s"}, 0),
+        ("dc=w", {"dc": "w"}, {"a_0_v": 6.0}, 0),
+    ]
+    node = next(n for n in task.nodes.values() if n.spec.kind == "flatten")
+    assert node.stats.errors == 1
+    assert rec.out == run(script, rows)
+
+
+def test_combine_pairs_and_max() -> None:
+    script = """
+stream
+    |from().measurement('cpu').groupBy('dc')
+    |combine(lambda: "host" == 'a', lambda: TRUE).as('first', 'other').max(2)
+    |httpOut('out')
+"""
+    rows: list[Row] = [
+        ("cpu", {"dc": "e", "host": "a"}, {"v": 1.0}, 0),
+        ("cpu", {"dc": "e", "host": "b"}, {"v": 2.0}, 0),
+        ("cpu", {"dc": "e", "host": "c"}, {"v": 3.0}, 0),
+        ("cpu", {"dc": "e", "host": "a"}, {"v": 4.0}, S),
+        ("cpu", {"dc": "e", "host": "b"}, {"v": 5.0}, S),
+        ("cpu", {"dc": "e", "host": "a"}, {"v": 6.0}, 2 * S),
+    ]
+    task, clock = make_task(script)
+    rec = Recorder()
+    next(n for n in task.nodes.values() if isinstance(n, HttpOutNode)).link(rec, 0)  # type: ignore[arg-type]
+    feed(task, clock, rows, chunk=2)
+    # the set at 0 has 3 choose 2 = 3 > max 2 combinations: refused; the set at 1s pairs a with b
+    assert [(r[2][1], r[2][2], r[2][3]) for r in rec.out] == [
+        ({"dc": "e", "first.host": "a", "other.host": "b"}, {"first.v": 4.0, "other.v": 5.0}, S)
+    ]
+    node = next(n for n in task.nodes.values() if n.spec.kind == "combine")
+    assert node.stats.errors == 1
+    assert rec.out == run(script, rows)
