@@ -235,7 +235,7 @@ class StateChangeDetect:
 
 @final
 class StateRun:
-    def __new__(cls, kind: Literal["duration", "count"] | str, as_: str, unit: int = 1_000_000_000) -> StateRun: ...
+    def __new__(cls, kind: str, as_: str, unit: int = 1_000_000_000) -> StateRun: ...
     def feed(
         self, batch: PointBatch, groups: _Groups, tests: _Bools, valid: _Bools
     ) -> tuple[PointBatch, bytes]: ...
@@ -272,10 +272,10 @@ class StateJoin:
     def __new__(
         cls,
         prefixes: list[str],
-        delimiter: str = ".",
+        delimiter: str = ...,
         tolerance: int = 0,
         fill: _Fill = None,
-        stream_name: str = "",
+        stream_name: str = ...,
         on: bool = False,
         delete_all: bool = False,
     ) -> StateJoin: ...
@@ -296,14 +296,16 @@ def join_batches(
     batches: Sequence[PointBatch | None],
     name: str,
     tags: Sequence[tuple[str, str]],
-    delimiter: str = ".",
+    delimiter: str = ...,
     tolerance: int = 0,
     fill: _Fill = None,
 ) -> PointBatch: ...
 
 @final
 class StateTimeSets:
-    def __new__(cls, tolerance: int = 0, any_change: bool = True, round_times: bool = False) -> StateTimeSets: ...
+    def __new__(
+        cls, tolerance: int = 0, any_change: bool = True, round_times: bool = False
+    ) -> StateTimeSets: ...
     def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, int, str, PointBatch, int]]: ...
     def reset(self, group: int | None = None) -> None: ...
     def __len__(self) -> int: ...
@@ -314,7 +316,7 @@ def time_sets(
 def flatten_points(
     sets: Sequence[tuple[PointBatch, str, Sequence[tuple[str, str]], int]],
     on: list[str],
-    delimiter: str = ".",
+    delimiter: str = ...,
     drop: bool = False,
 ) -> tuple[PointBatch, int]: ...
 def combine_points(
@@ -323,6 +325,6 @@ def combine_points(
     names: list[str],
     name: str,
     dims: list[str],
-    delimiter: str = ".",
+    delimiter: str = ...,
     tolerance: int = 0,
 ) -> PointBatch: ...

@@ -362,6 +362,9 @@ fn parse_args(py: Python<'_>, func: &str, args: &Bound<'_, PyTuple>) -> PyResult
         .collect()
 }
 
+/// `(points, window of each point, [(window, error)])`
+type ReducedOut<'py> = (PyPointBatch, Bound<'py, PyBytes>, Vec<(usize, String)>);
+
 type WindowIn<'py> = (String, Vec<(String, String)>, i64, Bound<'py, PyPointBatch>);
 
 /// `(points, window of each point, [(window, error)])`: the aggregate `func` of `field` over
@@ -375,7 +378,7 @@ fn reduce_windows_py<'py>(
     as_: &str,
     windows: Vec<WindowIn<'py>>,
     args: Option<&Bound<'py, PyTuple>>,
-) -> PyResult<(PyPointBatch, Bound<'py, PyBytes>, Vec<(usize, String)>)> {
+) -> PyResult<ReducedOut<'py>> {
     let args = match args {
         Some(a) => parse_args(py, func, a)?,
         None => Vec::new(),
