@@ -263,6 +263,7 @@ def reduce_windows(
     as_: str,
     windows: Sequence[tuple[str, Sequence[tuple[str, str]], int, PointBatch]],
     args: tuple[_InfluxQLArg, ...] | None = None,
+    point_times: bool = False,
 ) -> tuple[PointBatch, bytes, list[tuple[int, str]]]: ...
 
 _Fill: TypeAlias = str | int | float | None

@@ -148,6 +148,20 @@ stream
 """,
 }
 
+SCRIPTS["window_max_point_times"] = """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(3s).every(2s)
+    |max('value').usePointTimes()
+    |httpOut('out')
+"""
+SCRIPTS["window_percentile"] = """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(3s).every(3s)
+    |percentile('value', 50.0).as('p')
+    |httpOut('out')
+"""
 SCRIPTS["flatten"] = """
 stream
     |from().measurement('cpu').groupBy('host')

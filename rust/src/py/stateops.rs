@@ -367,10 +367,11 @@ type ReducedOut<'py> = (PyPointBatch, Bound<'py, PyBytes>, Vec<(usize, String)>)
 
 type WindowIn<'py> = (String, Vec<(String, String)>, i64, Bound<'py, PyPointBatch>);
 
-/// `(points, window of each point, [(window, error)])`: the aggregate `func` of `field` over
-/// each window `(measurement, group tags, tmax, points)`, one output point per window.
+/// `(points, window of each point, [(window, error)])`: the aggregate or selector `func` of
+/// `field` over each window `(measurement, group tags, tmax, points)`, one output point per
+/// window (a selector's at its point's time with `point_times`).
 #[pyfunction(name = "reduce_windows")]
-#[pyo3(signature = (func, field, as_, windows, args = None))]
+#[pyo3(signature = (func, field, as_, windows, args = None, point_times = false))]
 fn reduce_windows_py<'py>(
     py: Python<'py>,
     func: &str,
@@ -378,16 +379,17 @@ fn reduce_windows_py<'py>(
     as_: &str,
     windows: Vec<WindowIn<'py>>,
     args: Option<&Bound<'py, PyTuple>>,
+    point_times: bool,
 ) -> PyResult<ReducedOut<'py>> {
     let args = match args {
         Some(a) => parse_args(py, func, a)?,
         None => Vec::new(),
     };
     let call = Call::parse(func, &args).map_err(|e| task_error(py, e.to_string()))?;
-    if call.func.shape() != Shape::Aggregate {
+    if !matches!(call.func.shape(), Shape::Aggregate | Shape::Selector) {
         return Err(task_error(
             py,
-            format!("{func}: reduce_windows takes aggregates only"),
+            format!("{func}: reduce_windows takes aggregates and selectors only"),
         ));
     }
     let windows: Vec<_> = windows
@@ -404,7 +406,7 @@ fn reduce_windows_py<'py>(
                 points: p,
             })
             .collect();
-        reduce_windows(&call, field, as_, &ws)
+        reduce_windows(&call, field, as_, point_times, &ws)
     });
     Ok((
         PyPointBatch::new(out.batch),

@@ -1,12 +1,15 @@
-//! One InfluxQL aggregate (count, mean, ...) over many windows at once: the windows a chunk
-//! closed, of every group, become one output batch (one point per window that has a value), so a
-//! node pays its Python overhead once per chunk instead of once per window.
+//! One InfluxQL aggregate (count, mean, ...) or selector (first, max, percentile, ...) over many
+//! windows at once: the windows a chunk closed, of every group, become one output batch (one point
+//! per window that has a value), so a node pays its Python overhead once per chunk instead of
+//! once per window.
 //!
-//! Each output point is the window's measurement, the group's tags (empty values are no tag),
-//! the aggregate as field `as_`, at the window's time: Kapacitor's output of an aggregate.
+//! An aggregate's point is the window's measurement, the group's tags (empty values are no tag),
+//! the value as field `as_`, at the window's time. A selector's point keeps the selected point's
+//! tags and other fields, and its time with `.usePointTimes()`: Kapacitor's outputs.
 
-use crate::batch::{BatchBuilder, PointBatch};
+use crate::batch::{BatchBuilder, PointBatch, Value};
 use crate::influxql::{reduce, Call, Shape};
+use crate::stateops::join::{push_point, row_fields};
 
 /// One window to reduce.
 #[derive(Debug, Clone)]
@@ -25,9 +28,15 @@ pub struct ReducedMany {
     pub errors: Vec<(usize, String)>,
 }
 
-/// `call` must be an aggregate (one value per window, stamped with the window's time).
-pub fn reduce_windows(call: &Call, field: &str, as_: &str, windows: &[Window<'_>]) -> ReducedMany {
-    debug_assert_eq!(call.func.shape(), Shape::Aggregate);
+/// `call` must be an aggregate or a selector (one point per window).
+pub fn reduce_windows(
+    call: &Call,
+    field: &str,
+    as_: &str,
+    point_times: bool,
+    windows: &[Window<'_>],
+) -> ReducedMany {
+    let selector = call.func.shape() == Shape::Selector;
     let counts_empty = matches!(call.func.name(), "count" | "sum");
     let mut out = BatchBuilder::new();
     let mut rows = Vec::new();
@@ -44,6 +53,29 @@ pub fn reduce_windows(call: &Call, field: &str, as_: &str, windows: &[Window<'_>
                     .map(|(a, b)| (a.as_str(), b.as_str()))
                     .collect();
                 for p in r.points {
+                    if let (true, Some(row)) = (selector, p.row) {
+                        let mut fields: Vec<(String, Option<Value>)> = row_fields(w.points, row)
+                            .into_iter()
+                            .filter(|(f, _)| f != field)
+                            .collect();
+                        match fields.iter_mut().find(|(f, _)| f == as_) {
+                            Some(e) => e.1 = Some(p.value),
+                            None => fields.push((as_.to_owned(), Some(p.value))),
+                        }
+                        let ptags: Vec<(String, String)> = w
+                            .points
+                            .row_tags(row)
+                            .into_iter()
+                            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                            .collect();
+                        let when = match p.time {
+                            Some(t) if point_times => t,
+                            _ => w.tmax,
+                        };
+                        push_point(&mut out, w.name, &ptags, &fields, when);
+                        rows.push(k);
+                        continue;
+                    }
                     match out.push_row(w.name, &tags, &[(as_, p.value)], w.tmax) {
                         Ok(()) => rows.push(k),
                         Err(e) => errors.push((k, e.to_string())),
@@ -96,7 +128,7 @@ mod tests {
                 points: &b,
             },
         ];
-        let r = reduce_windows(&call, "v", "mean", &ws);
+        let r = reduce_windows(&call, "v", "mean", false, &ws);
         assert_eq!(r.windows, vec![0, 2]);
         assert!(r.errors.is_empty());
         assert_eq!(r.batch.time, vec![10, 20]);
@@ -107,7 +139,7 @@ mod tests {
         assert_eq!(r.batch.row_tags(1), vec![("h", "b")]);
         // count of a window without the field: 0; an empty tag value is no tag
         let count = Call::parse("count", &[] as &[Arg]).unwrap();
-        let r = reduce_windows(&count, "v", "count", &ws[1..2]);
+        let r = reduce_windows(&count, "v", "count", false, &ws[1..2]);
         assert_eq!(r.batch.row_fields(0), vec![("count", Value::Int(0))]);
         assert!(r.batch.row_tags(0).is_empty());
     }
@@ -115,7 +147,7 @@ mod tests {
     #[test]
     fn no_windows() {
         let call = Call::parse("sum", &[] as &[Arg]).unwrap();
-        let r = reduce_windows(&call, "v", "sum", &[]);
+        let r = reduce_windows(&call, "v", "sum", false, &[]);
         assert!(r.batch.is_empty() && r.windows.is_empty());
     }
 
@@ -138,9 +170,35 @@ mod tests {
                 points: &f,
             },
         ];
-        let r = reduce_windows(&call, "v", "mean", &ws);
+        let r = reduce_windows(&call, "v", "mean", false, &ws);
         assert_eq!(r.windows, vec![1]);
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].0, 0);
+    }
+
+    #[test]
+    fn selectors_keep_the_point() {
+        let call = Call::parse("max", &[] as &[Arg]).unwrap();
+        let a = lp("m,h=a,k=x v=1,w=5i 1\nm,h=a,k=y v=3,w=6i 2\n");
+        let ta = vec![("h".to_string(), "a".to_string())];
+        let ws = [Window {
+            name: "m",
+            tags: &ta,
+            tmax: 10,
+            points: &a,
+        }];
+        let r = reduce_windows(&call, "v", "max", false, &ws);
+        assert_eq!(r.batch.time, vec![10]);
+        assert_eq!(r.batch.row_tags(0), vec![("h", "a"), ("k", "y")]);
+        assert_eq!(
+            r.batch.row_fields(0),
+            vec![("max", Value::Float(3.0)), ("w", Value::Int(6))]
+        );
+        let r = reduce_windows(&call, "v", "v", true, &ws);
+        assert_eq!(r.batch.time, vec![2]);
+        assert_eq!(
+            r.batch.row_fields(0),
+            vec![("v", Value::Float(3.0)), ("w", Value::Int(6))]
+        );
     }
 }

@@ -130,9 +130,10 @@ class InfluxQLNode(Node):
         self._emit_reduced(batch, self._reduce(batch.name, batch.group, batch.tmax, batch.points))
 
     def on_batch_set(self, batches: BatchSet, port: int) -> None:
-        """Many windows at once (a window node's chunk): an aggregate on a stream edge reduces
-        them all in one kernel call and emits one chunk; anything else goes batch by batch."""
-        if self.shape != "aggregate" or self.spec.provides == "batch":
+        """Many windows at once (a window node's chunk): an aggregate or selector on a stream edge
+        reduces them all in one kernel call and emits one chunk; anything else goes batch by
+        batch."""
+        if self.shape not in ("aggregate", "selector") or self.spec.provides == "batch":
             super().on_batch_set(batches, port)
             return
         msgs = batches.batches
@@ -143,6 +144,7 @@ class InfluxQLNode(Node):
                 self.as_,
                 [(b.name, b.group.tags, b.tmax, b.points) for b in msgs],
                 self.args,
+                self.point_times,
             )
         except KapfastError as exc:  # bad arguments: every window fails as it would alone
             for _ in msgs:
