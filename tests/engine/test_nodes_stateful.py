@@ -16,6 +16,7 @@ from tests.engine.helpers import Row, S, feed, make_task
 from kapfast.engine.messages import Barrier, BatchMessage, BatchSet, DeleteGroup, Message, StreamChunk
 from kapfast.engine.nodes.outputs import HttpOutNode
 from kapfast.engine.rows import batch_rows
+from kapfast.errors import TaskError
 
 
 class Recorder:
@@ -532,3 +533,12 @@ stream
     node = next(n for n in task.nodes.values() if n.spec.kind == "combine")
     assert node.stats.errors == 1
     assert rec.out == run(script, rows)
+
+
+@pytest.mark.parametrize(
+    "step",
+    ["derivative('value').unit(-1s)", "stateDuration(lambda: TRUE).unit(-2s)", "window().periodCount(-2)"],
+)
+def test_negative_units_and_periods_are_task_errors(step: str) -> None:
+    with pytest.raises(TaskError, match="must"):
+        make_task(f"stream\n    |from().measurement('cpu')\n    |{step}\n    |httpOut('out')\n")

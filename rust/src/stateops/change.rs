@@ -142,4 +142,26 @@ mod tests {
         assert_eq!(out.rows, vec![0]);
         assert_eq!((out.missing, out.first_missing.as_deref()), (1, Some("v")));
     }
+
+    #[test]
+    fn nulls_are_values_equal_to_nulls() {
+        use crate::batch::{Column, ColumnData, StrColumn};
+        // three points whose "v" is null (a join's fill('null')), then a real value
+        let mut b = lp("m x=1 1\nm x=1 2\nm v=1 3\n");
+        let mut nulls = StrColumn::new();
+        nulls.push("v");
+        nulls.push("v");
+        nulls.push("");
+        b.fields.insert(
+            0,
+            Column {
+                name: NULLS.into(),
+                data: ColumnData::Str(nulls),
+                valid: vec![true, true, false],
+            },
+        );
+        let mut st = ChangeState::new();
+        let out = node(&["v"]).feed(&b, &[0, 0, 0], &mut st);
+        assert_eq!((out.rows, out.missing), (vec![0, 2], 0));
+    }
 }

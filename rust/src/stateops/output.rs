@@ -132,3 +132,48 @@ pub fn take_compact(b: &PointBatch, idx: &[usize]) -> PointBatch {
         series_keys,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::Value;
+    use crate::stateops::testutil::lp;
+
+    #[test]
+    fn a_set_field_is_no_longer_null_and_the_placeholder_goes() {
+        let mut b = lp("m a=1 1\nm a=2 2\n");
+        let mut nulls = StrColumn::new();
+        nulls.push("x\u{0}y");
+        nulls.push("x");
+        // fields stay sorted by name: the hidden ones (NUL first) lead
+        b.fields.insert(
+            0,
+            Column {
+                name: NULLS.into(),
+                data: ColumnData::Str(nulls),
+                valid: vec![true, true],
+            },
+        );
+        b.fields.insert(
+            0,
+            Column {
+                name: NO_FIELDS.into(),
+                data: ColumnData::Bool(vec![true, false]),
+                valid: vec![true, false],
+            },
+        );
+        let col = Column {
+            name: "x".into(),
+            data: ColumnData::Float(vec![5.0, 6.0]),
+            valid: vec![true, true],
+        };
+        let out = take_with(&b, &[0, 1], Some(col));
+        assert!(out.field(NO_FIELDS).is_none());
+        assert_eq!(out.row_fields(0)[0], (NULLS, Value::Str("y".into())));
+        // the second row had only x null: no NULLS field left on it
+        assert!(!out.field(NULLS).unwrap().valid[1]);
+        assert!(is_null(&out, 0, "y") && !is_null(&out, 0, "x"));
+        assert_eq!(take_compact(&b, &[1]).series_keys.len(), 1);
+        assert_eq!(true_div(3, 2), 1.5);
+    }
+}

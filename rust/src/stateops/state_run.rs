@@ -146,4 +146,21 @@ mod tests {
         );
         assert_eq!(st.get(&0), Some(&1));
     }
+
+    #[test]
+    fn many_groups_in_one_chunk() {
+        let r = StateRun {
+            kind: RunKind::Count,
+            as_: "n".into(),
+        };
+        let mut st = RunState::new();
+        let groups: Vec<u32> = (0..300).map(|i| i % 100).collect();
+        let (rows, out) = r.feed(&batch(300), &groups, &[true; 300], &[true; 300], &mut st);
+        assert_eq!(rows.len(), 300);
+        let ColumnData::Int(n) = &out.field("n").unwrap().data else {
+            panic!("int column")
+        };
+        assert_eq!((n[0], n[100], n[299]), (1, 2, 3));
+        assert_eq!(st.len(), 100);
+    }
 }

@@ -85,6 +85,8 @@ class DerivativeNode(_KernelNode):
         # Kapacitor's derivative writes over its field unless .as() says otherwise.
         as_ = str(spec.properties.get("as", self.field))
         unit = dur_ns(spec.prop("unit")) or 1_000_000_000
+        if unit < 0:
+            raise TaskError(f"{self.name}: unit must be positive")
         self._kernel = StateDerivative(self.field, as_, unit, bool(spec.properties.get("nonNegative")))
 
     @property
@@ -133,6 +135,8 @@ class _StateNode(_KernelNode):
             raise TaskError(f"{self.name}: needs a lambda")
         self.predicate = BatchPredicate(arg.ast)
         self.as_ = str(spec.prop("as"))
+        if unit < 0:
+            raise TaskError(f"{self.name}: unit must be positive")
         self._kernel = StateRun(kind, self.as_, unit)
 
     @property

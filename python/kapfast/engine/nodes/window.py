@@ -11,6 +11,7 @@ from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, StreamChunk
 from kapfast.engine.node import GroupInts, Node
 from kapfast.engine.nodes.base import dur_ns
+from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
@@ -21,14 +22,18 @@ class WindowNode(Node):
         super().__init__(spec, ctx)
         p = spec.properties
         period_count = int(p.get("periodCount") or 0)
+        every_count = int(p.get("everyCount") or 0) or period_count
+        period, every = dur_ns(p.get("period")), dur_ns(p.get("every"))
+        if min(period, every, period_count, every_count) < 0:
+            raise TaskError(f"{self.name}: window period and every must not be negative")
         # Kapacitor's default every is 0: emit on every point (a right-aligned window of period)
         self.windows = StateWindows(
-            period=dur_ns(p.get("period")),
-            every=dur_ns(p.get("every")),
+            period=period,
+            every=every,
             align=bool(p.get("align")),
             fill=bool(p.get("fillPeriod")),
             period_count=period_count,
-            every_count=int(p.get("everyCount") or 0) or period_count,
+            every_count=every_count,
         )
         self.ints = GroupInts()
 
