@@ -24,6 +24,7 @@ __all__ = [
     "__version__",
     "batch_group_codes",
     "batch_measurement_codes",
+    "batch_renamed",
     "batch_select_fields",
     "batch_split",
     "batch_with_field",
@@ -329,3 +330,5 @@ def combine_points(
     delimiter: str = ...,
     tolerance: int = 0,
 ) -> PointBatch: ...
+
+def batch_renamed(batch: PointBatch, name: str) -> PointBatch: ...

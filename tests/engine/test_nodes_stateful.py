@@ -542,3 +542,22 @@ stream
 def test_negative_units_and_periods_are_task_errors(step: str) -> None:
     with pytest.raises(TaskError, match="must"):
         make_task(f"stream\n    |from().measurement('cpu')\n    |{step}\n    |httpOut('out')\n")
+
+
+def test_union_rename_keeps_tags_fields_and_groups() -> None:
+    script = """
+var a = stream|from().measurement('a').groupBy('host')
+var b = stream|from().measurement('b').groupBy('host')
+a|union(b).rename('u')|httpOut('out')
+"""
+    rows = [
+        join_point(0, "a", "x", "c0", 1.0),
+        join_point(1, "b", "y", "c1", 2),
+        join_point(2, "b", "y", "c1", None),
+    ]
+    out = run(script, rows, [1])
+    assert [(r[1], r[2]) for r in out] == [
+        ("host=x", ("u", {"cpu": "c0", "host": "x"}, {"v": 1.0}, 0)),
+        ("host=y", ("u", {"cpu": "c1", "host": "y"}, {"v": 2}, S)),
+        ("host=y", ("u", {"cpu": "c1", "host": "y"}, {"w": 1}, 2 * S)),
+    ]

@@ -746,7 +746,17 @@ fn combine_points(
     Ok(PyPointBatch::new(out))
 }
 
+/// Every point of `batch` renamed to the measurement `name` (`union().rename()`).
+#[pyfunction]
+fn batch_renamed(py: Python<'_>, batch: &PyPointBatch, name: String) -> PyResult<PyPointBatch> {
+    let b = batch.batch.clone();
+    py.allow_threads(|| crate::stateops::output::renamed(&b, &name))
+        .map(PyPointBatch::new)
+        .map_err(|e| PyValueError::new_err(format!("cannot rename to {name:?}: {e}")))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(batch_renamed, m)?)?;
     m.add_class::<PyTimeSets>()?;
     m.add_function(wrap_pyfunction!(time_sets, m)?)?;
     m.add_function(wrap_pyfunction!(flatten_points, m)?)?;

@@ -74,6 +74,17 @@ pub fn true_div(a: i64, b: i64) -> f64 {
     a as f64 / b as f64
 }
 
+/// Every point of `b` under the measurement `name` (`union().rename()`), fields and tags as
+/// they were (hidden fields included, so field-less and null-carrying points stay so).
+pub fn renamed(b: &PointBatch, name: &str) -> Result<PointBatch, crate::batch::BuildError> {
+    let mut out = crate::batch::BatchBuilder::new();
+    for i in 0..b.len() {
+        let fields = b.row_fields(i);
+        out.push_row(name, &b.row_tags(i), &fields, b.time[i])?;
+    }
+    Ok(out.finish())
+}
+
 /// Little-endian u32 of every index (the row lists handed back to Python).
 pub fn u32_rows(rows: &[usize]) -> Vec<u32> {
     rows.iter().map(|&r| r as u32).collect()
@@ -175,5 +186,10 @@ mod tests {
         assert!(is_null(&out, 0, "y") && !is_null(&out, 0, "x"));
         assert_eq!(take_compact(&b, &[1]).series_keys.len(), 1);
         assert_eq!(true_div(3, 2), 1.5);
+        let r = renamed(&b, "n").unwrap();
+        assert_eq!((r.measurement(1), r.len()), ("n", 2));
+        assert_eq!(r.series_keys, vec!["n".to_string()]);
+        assert_eq!(r.row_fields(1), b.row_fields(1));
+        assert!(renamed(&b, "").is_err());
     }
 }

@@ -20,6 +20,7 @@ from kapfast._native import (
     PointBatch,
     StateJoin,
     StateTimeSets,
+    batch_renamed,
     combine_points,
     flatten_points,
     join_batches,
@@ -30,7 +31,7 @@ from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, S
 from kapfast.engine.node import GroupInts, Node
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
-from kapfast.engine.rows import batch_rows, group_of, to_batch
+from kapfast.engine.rows import group_of
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
@@ -356,14 +357,14 @@ class UnionNode(Node):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.rename:
-            rows = [(self.rename, r[1], r[2], r[3]) for r in batch_rows(chunk.batch)]
-            chunk = StreamChunk(to_batch(rows), chunk.codes, chunk.groups, chunk.db, chunk.rp)
+            renamed = batch_renamed(chunk.batch, self.rename)
+            chunk = StreamChunk(renamed, chunk.codes, chunk.groups, chunk.db, chunk.rp)
         self.emit(chunk)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         if self.rename:
-            rows = [(self.rename, r[1], r[2], r[3]) for r in batch_rows(batch.points)]
-            batch = BatchMessage(self.rename, batch.group, batch.tmax, to_batch(rows), batch.by_name)
+            points = batch_renamed(batch.points, self.rename)
+            batch = BatchMessage(self.rename, batch.group, batch.tmax, points, batch.by_name)
         self.emit(batch)
 
 
