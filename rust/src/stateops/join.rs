@@ -8,6 +8,7 @@
 //! when every parent moved past its time (then `.fill()` decides; the inner join drops it).
 //! Buffered points keep their chunk's batch alive until their set went out.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -360,9 +361,10 @@ impl Join {
         let mut b = BatchBuilder::new();
         let mut groups = Vec::new();
         let none = Vec::new();
+        let mut cache = Vec::new();
         for (s, id) in sets.into_iter().zip(ids) {
             let tags = self.tags.get(&id).unwrap_or(&none);
-            if let Some(()) = build_point(&self.spec, &s, tags, &mut b) {
+            if let Some(()) = build_point(&self.spec, &s, tags, &mut cache, &mut b) {
                 groups.push(id);
             }
         }
@@ -407,24 +409,71 @@ fn put(fields: &mut Vec<(String, Option<Value>)>, key: String, v: Option<Value>)
     }
 }
 
+/// Field names prefixed for one source, per column of one input batch: made once per batch and
+/// parent in an output call instead of once per point.
+struct Prefixed {
+    /// held so that the batch (and its address) stays the same while the cache lives
+    batch: Arc<PointBatch>,
+    src: usize,
+    names: Vec<String>,
+}
+
+fn prefixed_names<'c>(
+    cache: &'c [Prefixed],
+    batch: &Arc<PointBatch>,
+    src: usize,
+) -> Option<&'c [String]> {
+    cache
+        .iter()
+        .find(|p| Arc::ptr_eq(&p.batch, batch) && p.src == src)
+        .map(|p| p.names.as_slice())
+}
+
+/// Sets `key` keeping the first position of a key set twice (a Python dict's order).
+fn put_cow<'a>(
+    fields: &mut Vec<(Cow<'a, str>, Option<Value>)>,
+    key: Cow<'a, str>,
+    v: Option<Value>,
+) {
+    match fields.iter_mut().find(|(k, _)| *k == key) {
+        Some(e) => e.1 = v,
+        None => fields.push((key, v)),
+    }
+}
+
 /// Appends the point of a set: `None` when the inner join drops it.
 fn build_point(
     spec: &JoinSpec,
     s: &JoinSet,
     tags: &[(String, String)],
+    cache: &mut Vec<Prefixed>,
     out: &mut BatchBuilder,
 ) -> Option<()> {
     let first = s.values[s.first].as_ref()?;
-    let first_fields = row_fields(&first.batch, first.row);
+    for (i, m) in s.values.iter().enumerate() {
+        let Some(m) = m else { continue };
+        if prefixed_names(cache, &m.batch, i).is_none() {
+            let pre = format!("{}{}", spec.prefixes[i], spec.delimiter);
+            cache.push(Prefixed {
+                batch: m.batch.clone(),
+                src: i,
+                names: m
+                    .batch
+                    .fields
+                    .iter()
+                    .map(|c| format!("{pre}{}", c.name))
+                    .collect(),
+            });
+        }
+    }
     let first_name = first.batch.measurement(first.row);
     let name = if spec.stream_name.is_empty() {
         first_name
     } else {
         spec.stream_name.as_str()
     };
-    let mut fields: Vec<(String, Option<Value>)> = Vec::new();
+    let mut fields: Vec<(Cow<'_, str>, Option<Value>)> = Vec::new();
     for (i, v) in s.values.iter().enumerate() {
-        let pre = format!("{}{}", spec.prefixes[i], spec.delimiter);
         match v {
             None => {
                 let fill = match &spec.fill {
@@ -432,13 +481,27 @@ fn build_point(
                     Fill::Null => None,
                     Fill::Value(x) => Some(x.clone()),
                 };
-                for (k, _) in &first_fields {
-                    put(&mut fields, format!("{pre}{k}"), fill.clone());
+                let pre = format!("{}{}", spec.prefixes[i], spec.delimiter);
+                for (k, _) in row_fields(&first.batch, first.row) {
+                    put_cow(&mut fields, Cow::Owned(format!("{pre}{k}")), fill.clone());
                 }
             }
             Some(m) => {
-                for (k, val) in row_fields(&m.batch, m.row) {
-                    put(&mut fields, format!("{pre}{k}"), val);
+                let names = prefixed_names(cache, &m.batch, i).expect("made above");
+                for (c, col) in m.batch.fields.iter().enumerate() {
+                    if col.valid[m.row] && col.name != NO_FIELDS && col.name != NULLS {
+                        put_cow(
+                            &mut fields,
+                            Cow::Borrowed(names[c].as_str()),
+                            col.data.value(m.row),
+                        );
+                    }
+                }
+                if let Some(Value::Str(nulls)) = m.batch.field(NULLS).and_then(|c| c.get(m.row)) {
+                    for k in nulls.split('\u{0}') {
+                        let key = format!("{}{}{k}", spec.prefixes[i], spec.delimiter);
+                        put_cow(&mut fields, Cow::Owned(key), None);
+                    }
                 }
             }
         }
@@ -448,21 +511,21 @@ fn build_point(
 }
 
 /// A point with possibly-null fields: nulls go to the NULLS field, no fields to NO_FIELDS.
-pub fn push_point(
+pub fn push_point<K: AsRef<str>>(
     out: &mut BatchBuilder,
     name: &str,
     tags: &[(String, String)],
-    fields: &[(String, Option<Value>)],
+    fields: &[(K, Option<Value>)],
     time: i64,
 ) {
     let nulls: Vec<&str> = fields
         .iter()
         .filter(|(_, v)| v.is_none())
-        .map(|(k, _)| k.as_str())
+        .map(|(k, _)| k.as_ref())
         .collect();
     let mut vals: Vec<(&str, Value)> = fields
         .iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k.as_str(), v)))
+        .filter_map(|(k, v)| v.clone().map(|v| (k.as_ref(), v)))
         .collect();
     let joined = nulls.join("\u{0}");
     if !nulls.is_empty() {
