@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use crate::batch::{BatchBuilder, PointBatch, Value};
-use crate::stateops::output::{NO_FIELDS, NULLS};
+use crate::stateops::output::{take_compact, NO_FIELDS, NULLS};
 
 /// Go's `Time.Round(d)`: half away from zero; `d <= 0` leaves `t`.
 pub fn round_to(t: i64, d: i64) -> i64 {
@@ -115,6 +115,8 @@ pub struct Join {
     out: Vec<JoinSet>,
     out_groups: Vec<u32>,
     seq: u64,
+    /// join groups that got messages during a feed
+    touched: Vec<u32>,
 }
 
 impl Join {
@@ -132,6 +134,7 @@ impl Join {
             out: Vec::new(),
             out_groups: Vec::new(),
             seq: 0,
+            touched: Vec::new(),
         }
     }
 
@@ -181,7 +184,64 @@ impl Join {
                 self.collect(m);
             }
         }
-        self.take_output()
+        let out = self.take_output();
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        let mut on: Vec<u32> = groups.iter().map(|g| g.on_group).collect();
+        on.sort_unstable();
+        on.dedup();
+        self.compact_retained(b, &touched, &on);
+        out
+    }
+
+    /// The messages waiting in the join groups `groups` and the `.on()` buffers `on`.
+    fn pending_mut<'a>(
+        &'a mut self,
+        groups: &'a [u32],
+        on: &'a [u32],
+    ) -> impl Iterator<Item = &'a mut Msg> + 'a {
+        let in_sets = self
+            .groups
+            .iter_mut()
+            .filter(|(id, _)| groups.binary_search(id).is_ok())
+            .flat_map(|(_, g)| g.sets.values_mut())
+            .flat_map(|q| q.iter_mut())
+            .flat_map(|s| s.values.iter_mut().flatten());
+        let in_bufs = self
+            .match_buf
+            .iter_mut()
+            .chain(self.specific_buf.iter_mut())
+            .filter(|(id, _)| on.binary_search(id).is_ok())
+            .flat_map(|(_, q)| q.iter_mut());
+        in_sets.chain(in_bufs)
+    }
+
+    /// Points of chunk `b` still waiting (they can only be in the groups this chunk's points
+    /// went to) move to a compact batch of their own, so that a few waiting points do not keep a
+    /// whole chunk alive. When a quarter or more of the chunk waits, the chunk stays (at most 4x
+    /// the memory of a copy, and no copying).
+    fn compact_retained(&mut self, b: &Arc<PointBatch>, groups: &[u32], on: &[u32]) {
+        if Arc::strong_count(b) == 1 {
+            return; // nothing of it waits
+        }
+        let mut rows: Vec<usize> = self
+            .pending_mut(groups, on)
+            .filter(|m| Arc::ptr_eq(&m.batch, b))
+            .map(|m| m.row)
+            .collect();
+        if rows.is_empty() || rows.len() * 4 >= b.len() {
+            return;
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        let compact = Arc::new(take_compact(b, &rows));
+        for m in self.pending_mut(groups, on) {
+            if Arc::ptr_eq(&m.batch, b) {
+                m.row = rows.binary_search(&m.row).expect("collected above");
+                m.batch = compact.clone();
+            }
+        }
     }
 
     /// Time reached `time` for `group` on parent `src` (a barrier).
@@ -227,6 +287,7 @@ impl Join {
         let t = round_to(m.time, self.spec.tolerance);
         let id = m.group;
         let src = m.src;
+        self.touched.push(id);
         let g = self.group(id);
         if g.oldest.is_none_or(|o| t < o) {
             g.oldest = Some(t);
@@ -668,6 +729,8 @@ mod tests {
         assert!(none.batch.is_empty());
         let a = Arc::new(lp("m v=1 1\nm v=2 2\n"));
         assert!(j.feed(0, &a, &[0, 0], &plain(0)).batch.is_empty());
+        // both points wait: the chunk is kept as it is
+        assert_eq!(Arc::strong_count(&a), 3);
         // b at 1 completes the set at 1; b at 3 moves b past 2: the set at 2 is dropped
         let b = Arc::new(lp("n w=1i 1\nn w=3i 3\n"));
         let out = j.feed(1, &b, &[0, 0], &plain(0));
@@ -714,8 +777,9 @@ mod tests {
         j.feed(0, &a, &codes, &groups);
         j.delete(0, 7);
         let out = j.feed(1, &a, &codes, &groups);
-        // group 7 lost its point from a: its b point waits alone
+        // group 7 lost its point from a: its b point waits alone, in a copy of its own
         assert_eq!(out.batch.len(), 99);
+        assert_eq!(Arc::strong_count(&a), 1);
         assert!(!out.groups.contains(&7));
         // groups stay known after their sets went out (working cardinality, as Kapacitor)
         assert_eq!(j.len(), 100);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::batch::{concat, PointBatch};
 use crate::stateops::join::round_to;
+use crate::stateops::output::take_compact;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SetRule {
@@ -96,6 +97,16 @@ impl TimeSets {
             }
             o.times.push(t);
         }
+        // open sets keep only their own points, not the whole chunk
+        for o in self.open.values_mut() {
+            for piece in o.pieces.iter_mut() {
+                if Arc::ptr_eq(&piece.0, b) {
+                    let part = take_compact(b, &piece.1);
+                    piece.1 = (0..part.len()).collect();
+                    piece.0 = Arc::new(part);
+                }
+            }
+        }
         out
     }
 
@@ -157,6 +168,7 @@ mod tests {
         assert!(s.feed(&Arc::new(PointBatch::default()), &[]).is_empty());
         let a = Arc::new(lp("m v=1 1\nm v=2 1\nn v=3 1\n"));
         assert!(s.feed(&a, &[0, 0, 1]).is_empty());
+        assert_eq!(Arc::strong_count(&a), 1); // open sets hold compact copies
         let b = Arc::new(lp("m v=4 2\nm v=5 1\n"));
         let out = s.feed(&b, &[0, 1]);
         assert_eq!(out.len(), 1);
