@@ -3,6 +3,7 @@
 //! (the engine maps Kapacitor group ids to ints once per node), and outputs are built as
 //! `PointBatch`es from the input columns. No pyo3 inside (bindings: `py/stateops.rs`).
 //!
+//! * [`barrier`]: where `barrier().period()` fires, per group;
 //! * [`derivative`]: Kapacitor's `derivative` node (last value and time per group);
 //! * [`change`]: `changeDetect` (last values of the watched fields per group);
 //! * [`state_run`]: `stateDuration` / `stateCount` over a lambda's per-row boolean result;
@@ -15,6 +16,7 @@
 //! A row of a chunk belongs to group `groups[row]`; rows of one group are handled in their
 //! arrival order, so the outputs are those of a point-at-a-time walk.
 
+pub mod barrier;
 pub mod change;
 pub mod combine;
 pub mod derivative;

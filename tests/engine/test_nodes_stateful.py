@@ -561,3 +561,35 @@ a|union(b).rename('u')|httpOut('out')
         ("host=y", ("u", {"cpu": "c1", "host": "y"}, {"v": 2}, S)),
         ("host=y", ("u", {"cpu": "c1", "host": "y"}, {"w": 1}, 2 * S)),
     ]
+
+
+def test_barrier_period_splits_the_chunk_where_boundaries_pass() -> None:
+    script = """
+stream
+    |from().measurement('cpu').groupBy('host')
+    |barrier().period(5s)
+    |httpOut('out')
+"""
+    rows = [
+        point(0, "a", 1.0),
+        point(1, "b", 1.0),
+        point(6, "a", 2.0),
+        point(4, "b", 2.0),
+        point(7, "b", 3.0),
+    ]
+    out = run(script, rows)
+    assert [(x[0], x[1], x[2] if x[0] == "barrier" else x[2][3] // S) for x in out] == [
+        ("point", "host=a", 0),
+        ("point", "host=b", 1),
+        ("barrier", "host=a", 5 * S),
+        ("point", "host=a", 6),
+        ("point", "host=b", 4),
+        ("barrier", "host=b", 5 * S),
+        ("point", "host=b", 7),
+    ]
+    assert run(script, rows, [1]) == out
+    task, clock = make_task(script)
+    feed(task, clock, rows)
+    node = next(n for n in task.nodes.values() if n.spec.kind == "barrier")
+    assert list(node.last) == ["host=a", "host=b"]
+    assert node.working_cardinality() == 2

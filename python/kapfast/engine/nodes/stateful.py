@@ -8,14 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from kapfast._native import PointBatch, StateChangeDetect, StateDerivative, StateRun
+from kapfast._native import PointBatch, StateBarrierPeriods, StateChangeDetect, StateDerivative, StateRun
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import GroupInts, Node, rows_chunk
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
-from kapfast.engine.rows import ChunkBuilder, chunk_rows
+from kapfast.engine.rows import ChunkBuilder
 from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
@@ -190,7 +191,9 @@ class TrickleNode(Node):
 
 class BarrierNode(Node):
     """``barrier``: a Barrier per group when the group was idle (``idle``) or every ``period``
-    of data time; with ``.delete(TRUE)`` the group's state is dropped downstream after it."""
+    of data time; with ``.delete(TRUE)`` the group's state is dropped downstream after it.
+    Where period barriers fall in a chunk is found in Rust (``StateBarrierPeriods``); the chunk
+    goes on in pieces around them."""
 
     kinds = ("barrier",)
 
@@ -199,16 +202,18 @@ class BarrierNode(Node):
         p = spec.properties
         self.idle = dur_ns(p.get("idle"))
         self.period = dur_ns(p.get("period"))
+        if self.period < 0 or self.idle < 0:
+            raise TaskError(f"{self.name}: barrier idle and period must not be negative")
         d = p.get("delete")
         self.delete = d is True or d == [] or (isinstance(d, list) and bool(d and d[0]))
         self.last: dict[str, tuple[Group, int]] = {}  # group id -> (group, last point time)
-        self.next_period: dict[str, int] = {}
+        self.periods = StateBarrierPeriods(self.period) if self.period else None
+        self.ints = GroupInts()
 
     def _fire(self, group: Group, t: int) -> None:
         self.emit(Barrier(group, t))
         if self.delete:
             self.last.pop(group.id, None)
-            self.next_period.pop(group.id, None)
             self.emit(DeleteGroup(group))
 
     def _check(self, now: int) -> None:
@@ -217,6 +222,11 @@ class BarrierNode(Node):
             for _gid, (g, last) in list(self.last.items()):
                 if now - last >= self.idle:
                     self._fire(g, now)
+                    if self.delete and self.periods is not None:
+                        # the group starts over: its next point sets a new period boundary
+                        i = self.ints.forget(g.id)
+                        if i is not None:
+                            self.periods.reset(i)
 
     def tick(self, now_ns: int, end: bool = False) -> None:
         # Kapacitor's idle timers are wall-clock timers that a replay outruns: after the data of
@@ -224,24 +234,40 @@ class BarrierNode(Node):
         if not end:
             self._check(now_ns)
 
+    def _touch(self, chunk: StreamChunk, codes: npt.NDArray[np.intp], now: int) -> None:
+        """The groups of rows ``codes`` arrived now (in the order they first appear)."""
+        groups = chunk.groups
+        if len(groups) == 1:
+            self.last[groups[0].id] = (groups[0], now)
+            return
+        used, first = np.unique(codes, return_index=True)
+        for c in used[np.argsort(first, kind="stable")].tolist():
+            g = groups[c]
+            self.last[g.id] = (g, now)
+
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        out = ChunkBuilder(chunk.db, chunk.rp)
-        for row, group in chunk_rows(chunk):
-            t = row[3]
-            if self.period:
-                nxt = self.next_period.get(group.id)
-                if nxt is None:
-                    self.next_period[group.id] = t - t % self.period + self.period
-                elif t >= nxt:
-                    if len(out):
-                        self.emit(out.chunk())
-                        out = ChunkBuilder(chunk.db, chunk.rp)
-                    self._fire(group, nxt)
-                    self.next_period[group.id] = t - t % self.period + self.period
-            out.add(row, group)
-            self.last[group.id] = (group, self.ctx.now_ns())
-        if len(out):
-            self.emit(out.chunk())
+        now = self.ctx.now_ns()
+        codes = np.asarray(chunk.codes, dtype=np.intp)
+        cuts = []
+        if self.periods is not None:
+            cuts = self.periods.feed(chunk.batch, self.ints.codes(chunk.groups, codes))
+        start = 0
+        for row, _, t in cuts:
+            if row > start:
+                self._touch(chunk, codes[start:row], now)
+                self._emit_rows(chunk, start, row)
+            self._fire(chunk.groups[int(codes[row])], t)
+            start = row
+        if start < len(codes):
+            self._touch(chunk, codes[start:], now)
+            self._emit_rows(chunk, start, len(codes))
+
+    def _emit_rows(self, chunk: StreamChunk, a: int, z: int) -> None:
+        if a == 0 and z == len(chunk):
+            self.emit(chunk)
+            return
+        rows = np.arange(a, z, dtype="<u4")
+        self.emit(rows_chunk(chunk, chunk.batch.take(rows.astype(np.int64)), rows.tobytes()))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         self.emit(batch)

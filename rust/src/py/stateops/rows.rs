@@ -9,6 +9,7 @@ use pyo3::types::PyBytes;
 
 use super::{bools, group_ints, lock, rows_bytes};
 use crate::py::batch::PyPointBatch;
+use crate::stateops::barrier::BarrierPeriods;
 use crate::stateops::change::{ChangeDetect, ChangeState};
 use crate::stateops::derivative::{Derivative, DerivativeState};
 use crate::stateops::state_run::{RunKind, RunState, StateRun};
@@ -199,7 +200,48 @@ fn batch_renamed(py: Python<'_>, batch: &PyPointBatch, name: String) -> PyResult
         .map_err(|e| PyValueError::new_err(format!("cannot rename to {name:?}: {e}")))
 }
 
+/// `barrier().period()`: every group's next period boundary.
+#[pyclass(name = "StateBarrierPeriods", module = "kapfast._native", frozen)]
+pub struct PyBarrierPeriods {
+    inner: Mutex<BarrierPeriods>,
+}
+
+#[pymethods]
+impl PyBarrierPeriods {
+    #[new]
+    fn new(period: i64) -> PyResult<Self> {
+        if period <= 0 {
+            return Err(PyValueError::new_err("barrier: period must be positive"));
+        }
+        Ok(PyBarrierPeriods {
+            inner: Mutex::new(BarrierPeriods::new(period)),
+        })
+    }
+
+    /// `(row, group, boundary)` for every row before which a barrier fires.
+    fn feed(
+        &self,
+        py: Python<'_>,
+        batch: &PyPointBatch,
+        groups: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<(usize, u32, i64)>> {
+        let b = batch.batch.clone();
+        let g = group_ints(py, groups, &b)?;
+        Ok(py.allow_threads(|| lock(&self.inner).feed(&b.time, &g)))
+    }
+
+    #[pyo3(signature = (group = None))]
+    fn reset(&self, group: Option<u32>) {
+        lock(&self.inner).reset(group);
+    }
+
+    fn __len__(&self) -> usize {
+        lock(&self.inner).len()
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBarrierPeriods>()?;
     m.add_class::<PyDerivative>()?;
     m.add_class::<PyChangeDetect>()?;
     m.add_class::<PyStateRun>()?;
