@@ -1,9 +1,12 @@
-"""Points/s through a task: ``from|where|window|mean|<sink>`` on one core, from a parsed batch,
-printed beside the parse-only rate of the same data in the same run.
+"""Points/s through tasks on one core, from a parsed batch, each printed beside the parse-only
+rate of the same data in the same run.
 
-The sink is ``alert`` when the alert node is installed, else ``httpOut``. Data: the Telegraf
-``cpu`` lines of bench_lineproto (200 hosts x 8 cpus, a point every 10 ms), grouped by host
-(200 groups, about 30 points per group and minute), fed in chunks of ``--chunk`` points.
+The main line is ``from|where|window|mean|<sink>``; the sink is ``alert`` when the alert node is
+installed, else ``httpOut``. Data: the Telegraf ``cpu`` lines of bench_lineproto (200 hosts x 8
+cpus, a point every 10 ms), grouped by host (200 groups, about 30 points per group and minute),
+fed in chunks of ``--chunk`` points. Further lines time the stateful nodes (derivative,
+stateDuration, changeDetect, join of two parents) and many small windows (10 s windows of 200
+groups, a handful of points each: the per-window overhead).
 
     python benches/bench_engine.py [--lines N] [--runs R] [--chunk C]
     pytest benches -s          # same, with KAPFAST_BENCH_ENGINE_LINES (default 200,000)
@@ -47,11 +50,61 @@ stream
 """
 
 
-def run_task(batches: list[PointBatch]) -> int:
+#: (label, script) of the stateful pipelines timed beside the main one
+STATEFUL = [
+    (
+        "derivative",
+        """stream
+    |from().measurement('cpu').groupBy('host', 'cpu')
+    |derivative('usage_user').unit(1s).nonNegative().as('d')
+    |httpOut('out')
+""",
+    ),
+    (
+        "stateDuration",
+        """stream
+    |from().measurement('cpu').groupBy('host')
+    |stateDuration(lambda: "usage_idle" < 50.0).unit(1ms)
+    |httpOut('out')
+""",
+    ),
+    (
+        "changeDetect",
+        """stream
+    |from().measurement('cpu').groupBy('host')
+    |changeDetect('ok')
+    |httpOut('out')
+""",
+    ),
+    (
+        "join",
+        """var a = stream
+    |from().measurement('cpu').groupBy('host', 'cpu')
+    |eval(lambda: "usage_user" * 2.0).as('x')
+var b = stream
+    |from().measurement('cpu').groupBy('host', 'cpu')
+    |eval(lambda: "usage_idle" * 2.0).as('y')
+a
+    |join(b).as('a', 'b')
+    |httpOut('out')
+""",
+    ),
+    (
+        "small windows",
+        """stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(10s).every(10s)
+    |mean('usage_user')
+    |{sink}
+""",
+    ),
+]
+
+
+def run_task(batches: list[PointBatch], script: str | None = None) -> int:
     clock = VirtualClock(0)
-    task = Task(
-        "bench", compile_script(SCRIPT.format(sink=_sink())), TaskContext(task_id="bench", clock=clock)
-    )
+    text = script if script is not None else SCRIPT
+    task = Task("bench", compile_script(text.format(sink=_sink())), TaskContext(task_id="bench", clock=clock))
     for b in batches:
         task.write_points(b, "telegraf", "autogen")
     task.finish()
@@ -73,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lines", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--chunk", type=int, default=10_000)
+    ap.add_argument("--only", default="", help="time only the stateful lines whose label has this")
     args = ap.parse_args(argv)
     data, _ = gen_data(args.lines)
     parse_s = median_cpu(lambda: lineproto.parse(data, precision="ns", now_ns=0), args.runs)
@@ -89,6 +143,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  parse only:                  {n / parse_s:14,.0f} points/s")
     rate = n / engine_s
     print(f"  from|where|window|mean|sink: {rate:14,.0f} points/s  ({engine_s / parse_s:.1f}x parse time)")
+    for label, script in STATEFUL:
+        if args.only and args.only not in label:
+            continue
+        s = median_cpu(lambda script=script: run_task(batches, script), args.runs)  # type: ignore[misc]
+        print(f"  {label + ':':28} {n / s:14,.0f} points/s  ({s / parse_s:.1f}x parse time)")
 
 
 def test_bench_engine() -> None:

@@ -15,6 +15,13 @@ __all__ = [
     "InfluxQLTransform",
     "PointBatch",
     "Program",
+    "StateBarrierPeriods",
+    "StateChangeDetect",
+    "StateDerivative",
+    "StateJoin",
+    "StateRun",
+    "StateTimeSets",
+    "StateWindows",
     "__version__",
     "batch_default",
     "batch_delete",
@@ -25,6 +32,7 @@ __all__ = [
     "batch_keep_fields",
     "batch_measurement_codes",
     "batch_override",
+    "batch_renamed",
     "batch_retime",
     "batch_select_fields",
     "batch_sort_by_time",
@@ -32,11 +40,16 @@ __all__ = [
     "batch_with_field",
     "batch_with_fields_of",
     "batch_with_tags_of",
+    "combine_points",
+    "flatten_points",
     "influxql_reduce",
     "influxql_shape",
     "influxql_transform",
+    "join_batches",
     "parse_line_protocol",
+    "reduce_windows",
     "sample_mask",
+    "time_sets",
 ]
 
 __version__: str
@@ -243,3 +256,131 @@ class InfluxQLTransform:
     def func(self) -> str: ...
     @property
     def errors(self) -> int: ...
+
+# --- stateops (rust/src/py/stateops.rs) ---------------------------------------------------------
+# Per-group state of the stateful nodes, fed whole chunks. ``groups``: one stable group int per
+# row (a uint32 buffer or a sequence); returned row lists are little-endian u32 bytes.
+
+_Groups: TypeAlias = Sequence[int] | object
+_Bools: TypeAlias = Sequence[bool] | object
+
+@final
+class StateDerivative:
+    def __new__(
+        cls, field: str, as_: str, unit: int = 1_000_000_000, non_negative: bool = False
+    ) -> StateDerivative: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> tuple[PointBatch, bytes, int]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class StateChangeDetect:
+    def __new__(cls, fields: list[str]) -> StateChangeDetect: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> tuple[PointBatch, bytes, int, str | None]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class StateRun:
+    def __new__(cls, kind: str, as_: str, unit: int = 1_000_000_000) -> StateRun: ...
+    def feed(
+        self, batch: PointBatch, groups: _Groups, tests: _Bools, valid: _Bools
+    ) -> tuple[PointBatch, bytes]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+@final
+class StateWindows:
+    def __new__(
+        cls,
+        period: int = 0,
+        every: int = 0,
+        align: bool = False,
+        fill: bool = False,
+        period_count: int = 0,
+        every_count: int = 0,
+    ) -> StateWindows: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, str, int, PointBatch, int]]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+def reduce_windows(
+    func: str,
+    field: str,
+    as_: str,
+    windows: Sequence[tuple[str, Sequence[tuple[str, str]], int, PointBatch]],
+    args: tuple[_InfluxQLArg, ...] | None = None,
+    point_times: bool = False,
+) -> tuple[PointBatch, bytes, list[tuple[int, str]]]: ...
+
+_Fill: TypeAlias = str | int | float | None
+
+@final
+class StateJoin:
+    def __new__(
+        cls,
+        prefixes: list[str],
+        delimiter: str = ...,
+        tolerance: int = 0,
+        fill: _Fill = None,
+        stream_name: str = ...,
+        on: bool = False,
+        delete_all: bool = False,
+    ) -> StateJoin: ...
+    def feed(
+        self,
+        src: int,
+        batch: PointBatch,
+        codes: _Groups,
+        groups: Sequence[tuple[int, int, bool, Sequence[tuple[str, str]]]],
+    ) -> tuple[PointBatch, bytes]: ...
+    def barrier(self, src: int, group: int, time: int) -> tuple[PointBatch, bytes]: ...
+    def delete(self, src: int, group: int) -> None: ...
+    def finish(self) -> tuple[PointBatch, bytes]: ...
+    def __len__(self) -> int: ...
+
+def join_batches(
+    prefixes: list[str],
+    batches: Sequence[PointBatch | None],
+    name: str,
+    tags: Sequence[tuple[str, str]],
+    delimiter: str = ...,
+    tolerance: int = 0,
+    fill: _Fill = None,
+) -> PointBatch: ...
+
+@final
+class StateTimeSets:
+    def __new__(
+        cls, tolerance: int = 0, any_change: bool = True, round_times: bool = False
+    ) -> StateTimeSets: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, int, str, PointBatch, int]]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
+
+def time_sets(
+    batch: PointBatch, tolerance: int = 0, any_change: bool = True, round_times: bool = False
+) -> list[tuple[int, str, PointBatch]]: ...
+def flatten_points(
+    sets: Sequence[tuple[PointBatch, str, Sequence[tuple[str, str]], int]],
+    on: list[str],
+    delimiter: str = ...,
+    drop: bool = False,
+) -> tuple[PointBatch, int]: ...
+def combine_points(
+    set: PointBatch,
+    matches: Sequence[object],
+    names: list[str],
+    name: str,
+    dims: list[str],
+    delimiter: str = ...,
+    tolerance: int = 0,
+) -> PointBatch: ...
+def batch_renamed(batch: PointBatch, name: str) -> PointBatch: ...
+
+@final
+class StateBarrierPeriods:
+    def __new__(cls, period: int) -> StateBarrierPeriods: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, int, int]]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...

@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 
 mod builder;
+mod compact;
 mod edit;
 mod fields;
 

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod influxql;
 pub mod lineproto;
 mod py;
+pub mod stateops;
 
 use pyo3::prelude::*;
 
@@ -18,5 +19,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::eval::register(m)?;
     py::influxql::register(m)?;
     py::ops::register(m)?;
+    py::stateops::register(m)?;
     Ok(())
 }

@@ -75,6 +75,20 @@ class BatchMessage:
 
 
 @dataclass(slots=True)
+class BatchSet:
+    """Several group batches sent at once, in order (the windows one chunk closed).
+
+    A node that can do the same work for many batches in one call (an InfluxQL aggregate)
+    overrides ``Node.on_batch_set``; every other node sees the batches one by one.
+    """
+
+    batches: list[BatchMessage]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+@dataclass(slots=True)
 class Barrier:
     """Time has reached ``time`` for ``group`` (emitted by the barrier node)."""
 
@@ -89,7 +103,7 @@ class DeleteGroup:
     group: Group
 
 
-Message = StreamChunk | BatchMessage | Barrier | DeleteGroup
+Message = StreamChunk | BatchMessage | BatchSet | Barrier | DeleteGroup
 
 
 @dataclass(slots=True)

@@ -12,9 +12,20 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
+from kapfast._native import PointBatch
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Message, NodeStats, StreamChunk
+from kapfast.engine.messages import (
+    Barrier,
+    BatchMessage,
+    BatchSet,
+    DeleteGroup,
+    Group,
+    Message,
+    NodeStats,
+    StreamChunk,
+)
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
@@ -55,6 +66,9 @@ class Node:
         elif isinstance(msg, BatchMessage):
             self.stats.collected += 1
             self.on_batch(msg, port)
+        elif isinstance(msg, BatchSet):
+            self.stats.collected += len(msg.batches)
+            self.on_batch_set(msg, port)
         elif isinstance(msg, Barrier):
             self.on_barrier(msg, port)
         elif isinstance(msg, DeleteGroup):
@@ -67,6 +81,11 @@ class Node:
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         self.emit(batch)
+
+    def on_batch_set(self, batches: BatchSet, port: int) -> None:
+        """Several batches at once; by default handled one by one, in order."""
+        for b in batches.batches:
+            self.on_batch(b, port)
 
     def on_barrier(self, barrier: Barrier, port: int) -> None:
         self.emit(barrier)
@@ -91,9 +110,12 @@ class Node:
     # --- emitting ------------------------------------------------------------------------------
 
     def emit(self, msg: Message) -> None:
-        n = len(msg) if isinstance(msg, StreamChunk) else 1 if isinstance(msg, BatchMessage) else 0
-        if isinstance(msg, StreamChunk) and n == 0:
-            return  # an empty chunk carries nothing; children never see it
+        if isinstance(msg, (StreamChunk, BatchSet)):
+            n = len(msg)
+            if n == 0:
+                return  # an empty chunk (or set) carries nothing; children never see it
+        else:
+            n = 1 if isinstance(msg, BatchMessage) else 0
         self.stats.emitted += n
         if self.group_emitted is not None:
             self._count_groups(msg)
@@ -111,6 +133,9 @@ class Node:
                     ge.setdefault(g.id, [g, 0])[1] += c
         elif isinstance(msg, BatchMessage):
             ge.setdefault(msg.group.id, [msg.group, 0])[1] += 1
+        elif isinstance(msg, BatchSet):
+            for b in msg.batches:
+                ge.setdefault(b.group.id, [b.group, 0])[1] += 1
         elif isinstance(msg, DeleteGroup):
             ge.pop(msg.group.id, None)
 
@@ -143,3 +168,54 @@ class Node:
         }
         out.update(self.stats.extra)
         return out
+
+
+class GroupInts:
+    """Stable ints for the groups a node keeps Rust state for (the kernels key state by int).
+
+    An int is never reused: a group forgotten (DeleteGroup) and seen again gets a new one.
+    """
+
+    __slots__ = ("groups", "ints", "next")
+
+    def __init__(self) -> None:
+        self.ints: dict[str, int] = {}
+        #: int -> the Group object first seen with it
+        self.groups: dict[int, Group] = {}
+        self.next = 0
+
+    def int_of(self, group: Group) -> int:
+        i = self.ints.get(group.id)
+        if i is None:
+            i = self.ints[group.id] = self.next
+            self.groups[i] = group
+            self.next += 1
+        return i
+
+    def codes(self, groups: list[Group], codes: Any) -> npt.NDArray[np.uint32]:
+        """Per row of a chunk: its group's int."""
+        table = np.fromiter((self.int_of(g) for g in groups), dtype=np.uint32, count=len(groups))
+        if len(groups) == 1:
+            return np.full(len(codes), table[0], dtype=np.uint32)
+        return table[np.asarray(codes, dtype=np.intp)]
+
+    def forget(self, group_id: str) -> int | None:
+        i = self.ints.pop(group_id, None)
+        if i is not None:
+            self.groups.pop(i, None)
+        return i
+
+
+def rows_chunk(chunk: StreamChunk, batch: PointBatch, rows: bytes) -> StreamChunk:
+    """The chunk of a node's output ``batch`` whose row ``k`` came from input row ``rows[k]``
+    (little-endian u32): groups as in the input, listed in the order they first appear."""
+    idx = np.frombuffer(rows, dtype="<u4")
+    groups = chunk.groups
+    if len(groups) == 1:
+        return StreamChunk(batch, np.zeros(len(idx), dtype=np.uint32), groups, chunk.db, chunk.rp)
+    codes = np.asarray(chunk.codes, dtype=np.intp)[idx]
+    used, first = np.unique(codes, return_index=True)
+    order = used[np.argsort(first, kind="stable")]
+    remap = np.zeros(len(groups), dtype=np.uint32)
+    remap[order] = np.arange(len(order), dtype=np.uint32)
+    return StreamChunk(batch, remap[codes], [groups[int(c)] for c in order], chunk.db, chunk.rp)

@@ -6,3 +6,4 @@ pub mod eval;
 pub mod influxql;
 pub mod lineproto;
 pub mod ops;
+pub mod stateops;

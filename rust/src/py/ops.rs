@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::batch::{sample_every, CodeMap, DictColumn, EditError, PointBatch, Value, NO_TAG};
+use crate::batch::{sample_every, CodeMap, EditError, PointBatch, Value, NO_TAG};
 use crate::py::batch::{value_from_py, PyPointBatch};
 
 /// Distinct groups of a chunk: their ids and dimension tags, in first-seen order.
@@ -150,63 +150,6 @@ fn group_id(measurement: &str, tags: &[(String, String)], by_name: bool) -> Stri
     id
 }
 
-/// A dictionary column of rows `idx` whose dictionary holds only the values those rows use
-/// (a plain `take` keeps the whole dictionary, which is costly for many small groups).
-fn take_dict_compact(col: &DictColumn, idx: &[usize]) -> DictColumn {
-    let mut remap: HashMap<u32, u32> = HashMap::new();
-    let mut dict = Vec::new();
-    let codes = idx
-        .iter()
-        .map(|&i| match col.codes[i] {
-            NO_TAG => NO_TAG,
-            c => *remap.entry(c).or_insert_with(|| {
-                dict.push(col.dict[c as usize].clone());
-                (dict.len() - 1) as u32
-            }),
-        })
-        .collect();
-    DictColumn { codes, dict }
-}
-
-/// Rows `idx` of `b` with compact dictionaries and series keys.
-pub fn take_compact(b: &PointBatch, idx: &[usize]) -> PointBatch {
-    let fields = b
-        .fields
-        .iter()
-        .map(|c| c.take(idx))
-        .filter(|c| c.valid.iter().any(|&v| v))
-        .collect();
-    let (tag_keys, tags) = b
-        .tag_keys
-        .iter()
-        .zip(&b.tags)
-        .map(|(k, c)| (k.clone(), take_dict_compact(c, idx)))
-        .filter(|(_, c)| c.codes.iter().any(|&x| x != NO_TAG))
-        .unzip();
-    // Only the used series keys are copied (series codes are never NO_TAG).
-    let mut remap: HashMap<u32, u32> = HashMap::new();
-    let mut series_keys = Vec::new();
-    let series = idx
-        .iter()
-        .map(|&i| {
-            let c = b.series[i];
-            *remap.entry(c).or_insert_with(|| {
-                series_keys.push(b.series_keys[c as usize].clone());
-                (series_keys.len() - 1) as u32
-            })
-        })
-        .collect();
-    PointBatch {
-        time: idx.iter().map(|&i| b.time[i]).collect(),
-        measurement: take_dict_compact(&b.measurement, idx),
-        tag_keys,
-        tags,
-        fields,
-        series,
-        series_keys,
-    }
-}
-
 /// The rows of each group code `0..n`, as compact batches, rows in their order.
 pub fn split_by_codes(b: &PointBatch, codes: &[u32], n: usize) -> Vec<PointBatch> {
     let mut idx: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -215,7 +158,7 @@ pub fn split_by_codes(b: &PointBatch, codes: &[u32], n: usize) -> Vec<PointBatch
             v.push(row);
         }
     }
-    idx.iter().map(|rows| take_compact(b, rows)).collect()
+    idx.iter().map(|rows| b.take_compact(rows)).collect()
 }
 
 /// One batch per group code `0..n_groups` (codes: little-endian u32 bytes, one per row).

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from kapfast import influxql
-from kapfast._native import PointBatch
+from kapfast._native import PointBatch, reduce_windows
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, to_batch
@@ -128,6 +128,45 @@ class InfluxQLNode(Node):
             self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(out), batch.by_name))
             return
         self._emit_reduced(batch, self._reduce(batch.name, batch.group, batch.tmax, batch.points))
+
+    def on_batch_set(self, batches: BatchSet, port: int) -> None:
+        """Many windows at once (a window node's chunk): an aggregate or selector on a stream edge
+        reduces them all in one kernel call and emits one chunk; anything else goes batch by
+        batch."""
+        if self.shape not in ("aggregate", "selector") or self.spec.provides == "batch":
+            super().on_batch_set(batches, port)
+            return
+        msgs = batches.batches
+        try:
+            out, rows, errors = reduce_windows(
+                self.fn,
+                self.field,
+                self.as_,
+                [(b.name, b.group.tags, b.tmax, b.points) for b in msgs],
+                self.args,
+                self.point_times,
+            )
+        except KapfastError as exc:  # bad arguments: every window fails as it would alone
+            for _ in msgs:
+                self.error(1, str(exc))
+            return
+        for _, message in errors:
+            self.error(1, message)
+        if not len(out):
+            return
+        # the group of each output point: its window's, listed in order of first appearance
+        win = np.frombuffer(rows, dtype="<u4")
+        index: dict[str, int] = {}
+        groups: list[Group] = []
+        per_window = np.empty(len(msgs), dtype=np.uint32)
+        for k in np.unique(win).tolist():
+            g = msgs[k].group
+            code = index.get(g.id)
+            if code is None:
+                code = index[g.id] = len(groups)
+                groups.append(g)
+            per_window[k] = code
+        self.emit(StreamChunk(out, per_window[win], groups))
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.shape == "transform":

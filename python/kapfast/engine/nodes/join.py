@@ -3,22 +3,35 @@
 ``join`` follows Kapacitor's algorithm: messages are matched per group (or per ``.on()`` group,
 where the more specific points of one parent pick up the less specific ones of another) at their
 time rounded to ``.tolerance()``; a set is emitted when every parent contributed, or when every
-parent has moved past its time (then ``.fill()`` decides: inner join drops it).
+parent has moved past its time (then ``.fill()`` decides: inner join drops it). Stream parents
+are joined in Rust (``rust/src/stateops/join.rs``: the matching per point, the output points
+built from the input columns); batch parents are matched here, one message per batch, and each
+set of batches is joined point by point in Rust (``join_batches``).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from kapfast._native import (
+    PointBatch,
+    StateJoin,
+    StateTimeSets,
+    batch_renamed,
+    combine_points,
+    flatten_points,
+    join_batches,
+    time_sets,
+)
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import Node
+from kapfast.engine.node import GroupInts, Node
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
-from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, group_of, to_batch
+from kapfast.engine.rows import group_of
 from kapfast.errors import EvalError, TaskError
 from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
@@ -33,36 +46,22 @@ def round_to(t: int, d: int) -> int:
 
 
 class _Msg:
-    """One message inside a join: a stream row with its group, or a whole batch."""
+    """One batch inside a join (batch parents), with the group it is joined under."""
 
-    __slots__ = ("batch", "group", "row", "src", "time")
+    __slots__ = ("batch", "group", "src", "time")
 
-    def __init__(
-        self, src: int, time: int, group: Group, row: Row | None, batch: BatchMessage | None
-    ) -> None:
+    def __init__(self, src: int, group: Group, batch: BatchMessage) -> None:
         self.src = src
-        self.time = time
+        self.time = batch.tmax
         self.group = group
-        self.row = row
         self.batch = batch
 
     def with_group(self, group: Group) -> _Msg:
-        if self.batch is not None:
-            b = self.batch
-            return _Msg(
-                self.src, self.time, group, None, BatchMessage(b.name, group, b.tmax, b.points, b.by_name)
-            )
-        return _Msg(self.src, self.time, group, self.row, None)
-
-    def fields(self) -> dict[str, Any]:
-        assert self.row is not None
-        return self.row[2]
+        b = self.batch
+        return _Msg(self.src, group, BatchMessage(b.name, group, b.tmax, b.points, b.by_name))
 
     def name(self) -> str:
-        if self.batch is not None:
-            return self.batch.name
-        assert self.row is not None
-        return self.row[0]
+        return self.batch.name
 
 
 class _JoinSet:
@@ -118,7 +117,8 @@ class _JoinGroup:
     def _emit(self, only_ready: bool) -> None:
         while self.sets:
             assert self.oldest is not None
-            q = self.sets[self.oldest]
+            # a barrier may have moved ``oldest`` before every set: nothing waits there
+            q = self.sets.get(self.oldest, deque())
             i = 0
             while i < len(q):
                 s = q[i]
@@ -128,7 +128,7 @@ class _JoinGroup:
                 else:
                     break
             if i == len(q):
-                del self.sets[self.oldest]
+                self.sets.pop(self.oldest, None)
             else:
                 for _ in range(i):
                     q.popleft()
@@ -157,42 +157,91 @@ class JoinNode(Node):
         self.tolerance = dur_ns(p.get("tolerance"))
         self.stream_name = str(p.get("streamName", "") or "")
         fill = p.get("fill")
-        self.fill: str = "none"
-        self.fill_value: Any = None
+        #: what Rust takes: None (inner join), "null" or the number
+        self.fill: str | int | float | None = None
         if fill == "null":
             self.fill = "null"
         elif isinstance(fill, (int, float)) and not isinstance(fill, bool):
-            self.fill = "number"
-            self.fill_value = fill
+            self.fill = fill
         d = p.get("deleteAll")
         self.delete_all = d is True or d == []
+        # stream parents: every group's state in Rust, groups known by int (group ids and .on()
+        # group ids share the ints: a DeleteGroup clears both, as Kapacitor's maps by id do)
+        self.kernel = StateJoin(
+            self.prefixes,
+            self.delimiter,
+            self.tolerance,
+            self.fill,
+            self.stream_name,
+            bool(self.on),
+            self.delete_all,
+        )
+        self.ints: dict[str, int] = {}
+        self.int_groups: dict[int, Group] = {}
+        # batch parents
         self.groups: dict[str, _JoinGroup] = {}
         self.low_marks: dict[tuple[int, str], int] = {}
         self.match_buf: dict[str, deque[_Msg]] = {}
         self.specific_buf: dict[str, deque[_Msg]] = {}
         self.reported: set[int] = set()
         self.all_reported = False
-        self.out: ChunkBuilder | None = None
+
+    # --- stream parents ------------------------------------------------------------------------
+
+    def _int(self, gid: str) -> int:
+        i = self.ints.get(gid)
+        if i is None:
+            i = self.ints[gid] = len(self.ints)
+        return i
+
+    def _on_id(self, g: Group) -> str:
+        name = g.id.partition("\n")[0] if g.by_measurement else ""
+        return group_of(name, dict(g.tags), self.on, g.by_measurement).id
+
+    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
+        described = []
+        for g in chunk.groups:
+            gi = self._int(g.id)
+            self.int_groups[gi] = g
+            on = self._int(self._on_id(g)) if self.on else gi
+            described.append((gi, on, len(g.dims) > len(self.on), list(g.tags)))
+        codes = np.asarray(chunk.codes, dtype=np.uint32)
+        self._emit_joined(*self.kernel.feed(port, chunk.batch, codes, described))
+
+    def _emit_joined(self, points: PointBatch, group_ints: bytes) -> None:
+        if not len(points):
+            return
+        ints = np.frombuffer(group_ints, dtype="<u4")
+        used, first = np.unique(ints, return_index=True)
+        order = used[np.argsort(first, kind="stable")]
+        groups = []
+        for i in order.tolist():
+            g = self.int_groups[i]
+            if self.stream_name:
+                # renamed points: a group by measurement takes the new name
+                g = group_of(self.stream_name, dict(g.tags), g.dims, g.by_measurement)
+            groups.append(g)
+        remap = {gi: k for k, gi in enumerate(order.tolist())}
+        codes = np.fromiter((remap[i] for i in ints.tolist()), dtype=np.uint32, count=len(ints))
+        self.emit(StreamChunk(points, codes, groups))
 
     # --- input ---------------------------------------------------------------------------------
 
-    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        self.out = ChunkBuilder()
-        for row, group in chunk_rows(chunk):
-            self._message(_Msg(port, row[3], group, row, None))
-        self._flush_out()
-
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        self._message(_Msg(port, batch.tmax, batch.group, None, batch))
-        self._flush_out()
+        self._message(_Msg(port, batch.group, batch))
 
     def on_barrier(self, barrier: Barrier, port: int) -> None:
-        self._group(barrier.group.id).barrier(port, barrier.time)
-        self._flush_out()
+        if self.spec.wants == "batch":
+            self._group(barrier.group.id).barrier(port, barrier.time)
+        else:
+            self._emit_joined(*self.kernel.barrier(port, self._int(barrier.group.id), barrier.time))
         self.emit(barrier)
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         gid = msg.group.id
+        i = self.ints.get(gid)
+        if i is not None:
+            self.kernel.delete(port, i)
         self.groups.pop(gid, None)
         self.match_buf.pop(gid, None)
         self.specific_buf.pop(gid, None)
@@ -205,12 +254,12 @@ class JoinNode(Node):
     def on_finish(self) -> None:
         for g in list(self.groups.values()):
             g.emit_all()
-        self._flush_out()
+        self._emit_joined(*self.kernel.finish())
 
     def working_cardinality(self) -> int:
-        return len(self.groups)
+        return len(self.groups) + len(self.kernel)
 
-    # --- matching ------------------------------------------------------------------------------
+    # --- matching of batches -------------------------------------------------------------------
 
     def _group(self, gid: str) -> _JoinGroup:
         g = self.groups.get(gid)
@@ -280,104 +329,23 @@ class JoinNode(Node):
     def _send_specific(self, specific: _Msg) -> None:
         self._group(specific.group.id).collect(specific.src, specific)
 
-    # --- output --------------------------------------------------------------------------------
-
-    def _flush_out(self) -> None:
-        if self.out is not None and len(self.out):
-            self.emit(self.out.chunk())
-        self.out = None
+    # --- output of batches ---------------------------------------------------------------------
 
     def emit_set(self, s: _JoinSet) -> None:
         first = s.values[s.first]
         assert first is not None
         name = self.stream_name or first.name()
-        if self.spec.wants == "batch":
-            self._emit_batch(s, first, name)
-            return
-        first_fields = first.fields()
-        fields: dict[str, Any] = {}
-        for i, v in enumerate(s.values):
-            pre = self.prefixes[i] + self.delimiter
-            if v is None:
-                if self.fill == "none":
-                    return
-                for k in first_fields:
-                    fields[pre + k] = None if self.fill == "null" else self.fill_value
-            else:
-                for k, val in v.fields().items():
-                    fields[pre + k] = val
-        g = first.group
-        tags = dict(g.tags)
-        group = group_of(name, tags, g.dims, g.by_measurement) if name != first.name() else g
-        row: Row = (name, tags, fields, s.time)
-        if self.out is None:
-            # a set completed outside a chunk (barrier, finish)
-            self.out = ChunkBuilder()
-        self.out.add(row, group)
-
-    def _emit_batch(self, s: _JoinSet, first: _Msg, name: str) -> None:
-        self._flush_out()
-        assert first.batch is not None
-        tol = self.tolerance
-        tags = dict(first.batch.group.tags)
-        lists: list[list[Row] | None] = [
-            batch_rows(v.batch.points) if v is not None and v.batch is not None else None for v in s.values
-        ]
-        idx = [0] * self.n
-        empty = [False] * self.n
-        n_empty = 0
-        field_names: list[str] | None = None
-        out: list[Row] = []
-        while n_empty < self.n:
-            cur: list[Row | None] = [None] * self.n
-            set_time: int | None = None
-            count = 0
-            for i, pts in enumerate(lists):
-                if empty[i]:
-                    continue
-                if pts is None or idx[i] == len(pts):
-                    empty[i] = True
-                    n_empty += 1
-                    continue
-                bp = pts[idx[i]]
-                t = round_to(bp[3], tol)
-                if set_time is None:
-                    set_time = t
-                if t < set_time:
-                    set_time = t
-                    for j in range(self.n):
-                        if cur[j] is not None:
-                            idx[j] -= 1
-                        cur[j] = None
-                    cur[i] = bp
-                    idx[i] += 1
-                    count = 1
-                elif t == set_time:
-                    if field_names is None:
-                        field_names = list(bp[2])
-                    cur[i] = bp
-                    idx[i] += 1
-                    count += 1
-            if count == 0:
-                continue
-            fields: dict[str, Any] = {}
-            ok = True
-            for i, got in enumerate(cur):
-                pre = self.prefixes[i] + self.delimiter
-                if got is None:
-                    if self.fill == "none":
-                        ok = False
-                        break
-                    for k in field_names or []:
-                        fields[pre + k] = None if self.fill == "null" else self.fill_value
-                else:
-                    for k, val in got[2].items():
-                        fields[pre + k] = val
-            if ok:
-                assert set_time is not None
-                out.append((name, dict(tags), fields, set_time))
-        g = first.batch.group
-        self.emit(BatchMessage(name, g, s.time, to_batch(out), first.batch.by_name))
+        b = first.batch
+        points = join_batches(
+            self.prefixes,
+            [v.batch.points if v is not None else None for v in s.values],
+            name,
+            list(b.group.tags),
+            self.delimiter,
+            self.tolerance,
+            self.fill,
+        )
+        self.emit(BatchMessage(name, b.group, s.time, points, b.by_name))
 
 
 class UnionNode(Node):
@@ -389,14 +357,14 @@ class UnionNode(Node):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.rename:
-            rows = [(self.rename, r[1], r[2], r[3]) for r in batch_rows(chunk.batch)]
-            chunk = StreamChunk(to_batch(rows), chunk.codes, chunk.groups, chunk.db, chunk.rp)
+            renamed = batch_renamed(chunk.batch, self.rename)
+            chunk = StreamChunk(renamed, chunk.codes, chunk.groups, chunk.db, chunk.rp)
         self.emit(chunk)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         if self.rename:
-            rows = [(self.rename, r[1], r[2], r[3]) for r in batch_rows(batch.points)]
-            batch = BatchMessage(self.rename, batch.group, batch.tmax, to_batch(rows), batch.by_name)
+            points = batch_renamed(batch.points, self.rename)
+            batch = BatchMessage(self.rename, batch.group, batch.tmax, points, batch.by_name)
         self.emit(batch)
 
 
@@ -405,7 +373,10 @@ __all__ = ["EvalError", "JoinNode", "UnionNode", "round_to"]
 
 class CombineNode(Node):
     """``combine(lambdas...)``: every combination of points of one group and time that match the
-    expressions in order becomes one point with prefixed fields (Kapacitor's n-choose-k order)."""
+    expressions in order becomes one point with prefixed fields (Kapacitor's n-choose-k order).
+
+    The sets of points are collected in Rust; each set's expressions are evaluated over the set
+    at once and its combinations built in Rust (``rust/src/stateops/combine.rs``)."""
 
     kinds = ("combine",)
 
@@ -424,18 +395,15 @@ class CombineNode(Node):
         self.max = int(spec.prop("max", 1_000_000))
         #: groups whose lambda state lives in ``self.exprs`` (working cardinality)
         self.states: set[str] = set()
-        # stream: group id -> (time, name, group, rows); batch: group id -> (tmax, {time: [...]})
-        self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
-        self.batch_buffers: dict[str, tuple[int, dict[int, tuple[str, Group, list[Row]]]]] = {}
-        self.out = ChunkBuilder()
+        # a late point (earlier time) joins the open set; points carry their rounded times
+        self.sets = StateTimeSets(self.tolerance, any_change=False, round_times=True)
+        self.ints = GroupInts()
 
-    def _combine(self, name: str, group: Group, rows: list[Row]) -> None:
-        if not rows:
-            return
+    def _combine(self, name: str, group: Group, points: PointBatch) -> PointBatch | None:
         k = len(self.exprs)
-        n = len(rows)
+        n = len(points)
         if n < k:
-            return
+            return None
         count = 1
         for i in range(k):
             count = count * (n - i) // (i + 1)
@@ -445,94 +413,61 @@ class CombineNode(Node):
                 f"refusing to perform combination as total combinations {count} exceeds max "
                 f"combinations {self.max}",
             )
-            return
+            return None
         self.states.add(group.id)
-        batch = to_batch(rows)
         codes = np.zeros(n, dtype=np.intp)
         now = self.ctx.now_ns()
-        matches: list[list[bool]] = []
+        matches = []
         for e in self.exprs:
-            _, vals, errors, first = e.eval_rows(batch, [group.id], codes, now)
-            self.error(errors, first)
-            matches.append([v is True for v in vals])
-        dims = set(group.dims)
-        indices = list(range(k))
-        while True:
-            self._try(indices, matches, rows, name, group, dims)
-            i = k - 1
-            while i >= 0 and indices[i] == i + n - k:
-                i -= 1
-            if i < 0:
-                break
-            indices[i] += 1
-            for j in range(i + 1, k):
-                indices[j] = indices[j - 1] + 1
-
-    def _try(
-        self,
-        indices: list[int],
-        matches: list[list[bool]],
-        rows: list[Row],
-        name: str,
-        group: Group,
-        dims: set[str],
-    ) -> None:
-        remaining = list(indices)
-        chosen: list[Row] = []
-        for s in range(len(self.exprs)):
-            for i, idx in enumerate(remaining):
-                if matches[s][idx]:
-                    chosen.append(rows[idx])
-                    del remaining[i]
-                    break
+            res = e.eval(points, [group.id], codes, now)
+            self.error(int(res.error_count), res.first_error)
+            valid = np.asarray(res.valid).astype(bool, copy=False)
+            if res.kind == "bool":
+                valid = valid & np.asarray(res.values).astype(bool, copy=False)
             else:
-                return
-        fields: dict[str, Any] = {}
-        tags: dict[str, str] = {}
-        for i, r in enumerate(chosen):
-            pre = self.names[i] + self.delimiter
-            for f, v in r[2].items():
-                fields[pre + f] = v
-            for t, v in r[1].items():
-                if t in dims:
-                    tags[t] = v
-                else:
-                    tags[pre + t] = v
-        self.out.add((name, tags, fields, round_to(chosen[0][3], self.tolerance)), group)
+                valid = np.zeros(n, dtype=bool)
+            matches.append(valid.view(np.uint8))
+        out = combine_points(
+            points, matches, self.names, name, list(group.dims), self.delimiter, self.tolerance
+        )
+        return out if len(out) else None
 
-    def _flush(self) -> None:
-        if len(self.out):
-            self.emit(self.out.chunk())
-            self.out = ChunkBuilder()
+    def _emit_sets(self, sets: list[tuple[str, Group, PointBatch]]) -> None:
+        parts: list[PointBatch] = []
+        codes: list[npt.NDArray[np.uint32]] = []
+        groups: list[Group] = []
+        index: dict[str, int] = {}
+        for name, group, points in sets:
+            out = self._combine(name, group, points)
+            if out is None:
+                continue
+            code = index.get(group.id)
+            if code is None:
+                code = index[group.id] = len(groups)
+                groups.append(group)
+            parts.append(out)
+            codes.append(np.full(len(out), code, dtype=np.uint32))
+        if parts:
+            batch = parts[0] if len(parts) == 1 else PointBatch.concat(parts)
+            self.emit(StreamChunk(batch, np.concatenate(codes), groups))
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        for row, group in chunk_rows(chunk):
-            t = round_to(row[3], self.tolerance)
-            row = (row[0], row[1], row[2], t)
-            buf = self.buffers.get(group.id)
-            if buf is None or t > buf[0]:
-                # a later time closes the buffer; an earlier (late) point joins the current one
-                if buf is not None:
-                    self._combine(buf[1], buf[2], buf[3])
-                self.buffers[group.id] = (t, row[0], group, [row])
-            else:
-                buf[3].append(row)
-        self._flush()
+        closed = self.sets.feed(chunk.batch, self.ints.codes(chunk.groups, chunk.codes))
+        groups = self.ints.groups
+        self._emit_sets([(name, groups[g], points) for g, _, name, points, _ in closed])
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        cur: tuple[int, list[Row]] | None = None
-        for r in batch_rows(batch.points):
-            t = round_to(r[3], self.tolerance)
-            r = (r[0], r[1], r[2], t)
-            if cur is None or t > cur[0]:
-                if cur is not None:
-                    self._combine(batch.name, batch.group, cur[1])
-                cur = (t, [r])
-            else:
-                cur[1].append(r)
-        if cur is not None:
-            self._combine(batch.name, batch.group, cur[1])
-        self._flush()
+        sets = time_sets(batch.points, self.tolerance, any_change=False, round_times=True)
+        self._emit_sets([(batch.name, batch.group, points) for _, _, points in sets])
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        g = self.ints.forget(msg.group.id)
+        if g is not None:
+            self.sets.reset(g)
+        for e in self.exprs:
+            e.forget(msg.group.id)
+        self.states.discard(msg.group.id)
+        self.emit(msg)
 
     def working_cardinality(self) -> int:
         return len(self.states)
@@ -540,7 +475,7 @@ class CombineNode(Node):
 
 class FlattenNode(Node):
     """``flatten().on(tags...)``: the points of one group and time become one point whose field
-    names are prefixed with the ``on`` tags' values."""
+    names are prefixed with the ``on`` tags' values (sets collected and flattened in Rust)."""
 
     kinds = ("flatten",)
 
@@ -552,59 +487,48 @@ class FlattenNode(Node):
         self.tolerance = dur_ns(p.get("tolerance"))
         d = p.get("dropOriginalFieldName")
         self.drop = d is True or d == [] or (isinstance(d, list) and bool(d and d[0]))
-        self.buffers: dict[str, tuple[int, str, Group, list[Row]]] = {}
-        self.batch_buffers: dict[str, tuple[int, str, Group, bool, dict[int, list[Row]]]] = {}
+        self.sets = StateTimeSets(self.tolerance, any_change=True, round_times=False)
+        self.ints = GroupInts()
 
-    def _flatten(self, rows: list[Row]) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        for r in rows:
-            parts = []
-            for tag in self.on:
-                if tag not in r[1]:
-                    self.error(1, f"point missing tag {tag!r} for flatten operation")
-                    break
-                parts.append(r[1][tag])
-            else:
-                prefix = self.delimiter.join(parts)
-                for f, v in r[2].items():
-                    key = prefix if self.drop else prefix + self.delimiter + f if parts else f
-                    fields[key] = v
-        return fields
+    def _flatten(self, sets: list[tuple[PointBatch, str, Group, int]]) -> PointBatch:
+        out, missing = flatten_points(
+            [(points, name, list(group.tags), t) for points, name, group, t in sets],
+            self.on,
+            self.delimiter,
+            self.drop,
+        )
+        self.error(missing, f"point missing one of the tags {self.on} for flatten operation")
+        return out
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        out = ChunkBuilder(chunk.db, chunk.rp)
-        for row, group in chunk_rows(chunk):
-            t = round_to(row[3], self.tolerance)
-            buf = self.buffers.get(group.id)
-            if buf is None:
-                self.buffers[group.id] = (t, row[0], group, [row])
-            elif buf[0] == t:
-                buf[3].append(row)
-            else:
-                fields = self._flatten(buf[3])
-                out.add((buf[1], dict(buf[2].tags), fields, buf[0]), buf[2])
-                self.buffers[group.id] = (t, row[0], group, [row])
-        if len(out):
-            self.emit(out.chunk())
+        closed = self.sets.feed(chunk.batch, self.ints.codes(chunk.groups, chunk.codes))
+        if not closed:
+            return
+        groups = self.ints.groups
+        sets = [(points, name, groups[g], t) for g, t, name, points, _ in closed]
+        index: dict[str, int] = {}
+        out_groups: list[Group] = []
+        codes = np.empty(len(sets), dtype=np.uint32)
+        for k, (_, _, group, _) in enumerate(sets):
+            code = index.get(group.id)
+            if code is None:
+                code = index[group.id] = len(out_groups)
+                out_groups.append(group)
+            codes[k] = code
+        self.emit(StreamChunk(self._flatten(sets), codes, out_groups, chunk.db, chunk.rp))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         # each batch on its own: runs of points with the same rounded time become one point
-        tags = dict(batch.group.tags)
-        out: list[Row] = []
-        cur: tuple[int, list[Row]] | None = None
-        for r in batch_rows(batch.points):
-            t = round_to(r[3], self.tolerance)
-            if cur is not None and t != cur[0]:
-                out.append((batch.name, tags, self._flatten(cur[1]), cur[0]))
-                cur = None
-            if cur is None:
-                cur = (t, [])
-            cur[1].append(r)
-        tmax = batch.tmax
-        if cur is not None:
-            out.append((batch.name, tags, self._flatten(cur[1]), cur[0]))
-            tmax = cur[0]
-        self.emit(BatchMessage(batch.name, batch.group, tmax, to_batch(out), batch.by_name))
+        sets = time_sets(batch.points, self.tolerance, any_change=True)
+        out = self._flatten([(points, batch.name, batch.group, t) for t, _, points in sets])
+        tmax = sets[-1][0] if sets else batch.tmax
+        self.emit(BatchMessage(batch.name, batch.group, tmax, out, batch.by_name))
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        g = self.ints.forget(msg.group.id)
+        if g is not None:
+            self.sets.reset(g)
+        self.emit(msg)
 
     def working_cardinality(self) -> int:
-        return len(self.buffers) + len(self.batch_buffers)
+        return len(self.sets)

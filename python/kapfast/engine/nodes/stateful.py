@@ -1,5 +1,6 @@
 """Per-group stateful nodes: derivative, changeDetect, stateDuration, stateCount, barrier,
-trickle, stats. State lives in small per-group records; rows are walked in arrival order.
+trickle, stats. derivative, changeDetect and stateDuration/Count keep every group's state in a
+Rust kernel (``rust/src/stateops``) fed whole chunks; the rest keep small per-group records.
 """
 
 from __future__ import annotations
@@ -7,220 +8,177 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from kapfast._native import PointBatch
+from kapfast._native import PointBatch, StateBarrierPeriods, StateChangeDetect, StateDerivative, StateRun
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import Node
+from kapfast.engine.node import GroupInts, Node, rows_chunk
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
-from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, chunk_rows, to_batch
-from kapfast.errors import EvalError, TaskError
+from kapfast.engine.rows import ChunkBuilder
+from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return float(v)
-
-
-class _PerGroupRows(Node):
-    """Walks rows per group; ``step(state, row) -> row | None``; batches start with fresh state."""
+class _KernelNode(Node):
+    """A node whose per-group state lives in a Rust kernel (``kapfast._native.State*``), fed
+    whole chunks: the kernel walks the rows of each group in order and builds the output batch
+    from the input columns. ``batch_resets``: each batch starts and ends with fresh state."""
 
     batch_resets = True
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        self.state: dict[str, Any] = {}
+        self.ints = GroupInts()
 
-    def new_state(self) -> Any:
-        return None
+    def reset(self, group: int) -> None:
+        self.kernel.reset(group)
 
-    def step(self, gid: str, row: Row) -> Row | None:
+    def feed(
+        self, batch: PointBatch, gints: Any, group_ids: list[str], codes: Any
+    ) -> tuple[PointBatch, bytes]:
+        """Output points and their input rows; errors counted here."""
+        raise NotImplementedError
+
+    @property
+    def kernel(self) -> Any:
         raise NotImplementedError
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        out = ChunkBuilder(chunk.db, chunk.rp)
-        errors = 0
-        first = None
-        for row, group in chunk_rows(chunk):
-            try:
-                r = self.step(group.id, row)
-            except EvalError as exc:
-                errors += 1
-                first = first or str(exc)
-                continue
-            if r is not None:
-                out.add(r, group)
-        self.error(errors, first)
+        gints = self.ints.codes(chunk.groups, chunk.codes)
+        out, rows = self.feed(chunk.batch, gints, [g.id for g in chunk.groups], chunk.codes)
         if len(out):
-            self.emit(out.chunk())
+            self.emit(rows_chunk(chunk, out, rows))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
-        gid = batch.group.id
+        g = self.ints.int_of(batch.group)
         if self.batch_resets:
-            self.state.pop(gid, None)
-        out: list[Row] = []
-        errors = 0
-        first = None
-        for row in batch_rows(batch.points):
-            try:
-                r = self.step(gid, row)
-            except EvalError as exc:
-                errors += 1
-                first = first or str(exc)
-                continue
-            if r is not None:
-                out.append(r)
+            self.reset(g)
+        n = len(batch.points)
+        out, _ = self.feed(
+            batch.points, np.full(n, g, dtype=np.uint32), [batch.group.id], np.zeros(n, dtype=np.intp)
+        )
         if self.batch_resets:
-            self.state.pop(gid, None)
-        self.error(errors, first)
-        self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(out), batch.by_name))
+            self.reset(g)
+        self.emit(BatchMessage(batch.name, batch.group, batch.tmax, out, batch.by_name))
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
-        self.state.pop(msg.group.id, None)
+        g = self.ints.forget(msg.group.id)
+        if g is not None:
+            self.reset(g)
         self.emit(msg)
 
     def working_cardinality(self) -> int:
-        return len(self.state)
+        return len(self.kernel)
 
 
-class DerivativeNode(_PerGroupRows):
+class DerivativeNode(_KernelNode):
+    """``derivative(field)``: the rate of change from each group's previous point
+    (``rust/src/stateops/derivative.rs`` has Kapacitor's rules)."""
+
     kinds = ("derivative",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.field = str(spec.args[0])
-        self.unit = dur_ns(spec.prop("unit")) or 1_000_000_000
-        self.non_negative = bool(spec.properties.get("nonNegative"))
         # Kapacitor's derivative writes over its field unless .as() says otherwise.
-        self.as_ = str(spec.properties.get("as", self.field))
+        as_ = str(spec.properties.get("as", self.field))
+        unit = dur_ns(spec.prop("unit")) or 1_000_000_000
+        if unit < 0:
+            raise TaskError(f"{self.name}: unit must be positive")
+        self._kernel = StateDerivative(self.field, as_, unit, bool(spec.properties.get("nonNegative")))
 
-    def step(self, gid: str, row: Row) -> Row | None:
-        prev: Row | None = self.state.get(gid)
-        f1 = _num(row[2].get(self.field))
-        if f1 is None:
-            self.error(1, f"invalid field type or missing field {self.field!r}")
-            return None
-        f0 = _num(prev[2].get(self.field)) if prev is not None else None
-        if prev is None or f0 is None:
-            self.state[gid] = row
-            return None
-        elapsed = row[3] - prev[3]
-        if elapsed == 0:
-            self.log.debug("%s: skipping a point with the same time as the previous one", self.name)
-            return None
-        diff = f1 - f0
-        self.state[gid] = row
-        if self.non_negative and diff < 0:
-            return None
-        fields = dict(row[2])
-        fields[self.as_] = diff / (elapsed / self.unit)
-        return (row[0], row[1], fields, row[3])
+    @property
+    def kernel(self) -> StateDerivative:
+        return self._kernel
+
+    def feed(
+        self, batch: PointBatch, gints: Any, group_ids: list[str], codes: Any
+    ) -> tuple[PointBatch, bytes]:
+        out, rows, missing = self._kernel.feed(batch, gints)
+        self.error(missing, f"invalid field type or missing field {self.field!r}")
+        return out, rows
 
 
-class ChangeDetectNode(_PerGroupRows):
+class ChangeDetectNode(_KernelNode):
+    """``changeDetect(fields...)``: a point goes on when its fields differ from its group's
+    previous point (Kapacitor compares with Go's ``!=``: another type is a change)."""
+
     kinds = ("changeDetect",)
     batch_resets = False
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
-        self.fields = [str(a) for a in spec.args]
+        self._kernel = StateChangeDetect([str(a) for a in spec.args])
 
-    def step(self, gid: str, row: Row) -> Row | None:
-        if any(f not in row[2] for f in self.fields):
-            missing = next(f for f in self.fields if f not in row[2])
-            raise EvalError(f"field {missing!r} missing from point")
-        vals = tuple(row[2][f] for f in self.fields)
-        prev = self.state.get(gid)
-        self.state[gid] = vals
-        if prev is not None and prev == vals:
-            return None
-        return row
+    @property
+    def kernel(self) -> StateChangeDetect:
+        return self._kernel
+
+    def feed(
+        self, batch: PointBatch, gints: Any, group_ids: list[str], codes: Any
+    ) -> tuple[PointBatch, bytes]:
+        out, rows, missing, first = self._kernel.feed(batch, gints)
+        self.error(missing, f"field {first!r} missing from point" if first else None)
+        return out, rows
 
 
-class _StateNode(_PerGroupRows):
+class _StateNode(_KernelNode):
     """stateDuration/stateCount: the lambda is evaluated over the whole chunk (or batch) first,
-    its per-group state in Rust; then rows are walked in order with ``advance``."""
+    its per-group state in Rust; then the kernel runs each group's state over the results."""
 
-    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+    def __init__(self, spec: NodeSpec, ctx: TaskContext, kind: str, unit: int) -> None:
         super().__init__(spec, ctx)
         arg = spec.args[0] if spec.args else None
         if not isinstance(arg, Lambda):
             raise TaskError(f"{self.name}: needs a lambda")
         self.predicate = BatchPredicate(arg.ast)
         self.as_ = str(spec.prop("as"))
+        if unit < 0:
+            raise TaskError(f"{self.name}: unit must be positive")
+        self._kernel = StateRun(kind, self.as_, unit)
 
-    def advance(self, gid: str, row: Row, ok: bool) -> Row:
-        raise NotImplementedError
+    @property
+    def kernel(self) -> StateRun:
+        return self._kernel
 
-    def _tests(self, batch: PointBatch, gids: list[str], codes: Any) -> tuple[list[Any], int, str | None]:
-        """Per row: True/False, or None where the lambda failed (or was not a boolean)."""
-        kind, vals, errors, first = self.predicate.eval_rows(batch, gids, codes, self.ctx.now_ns())
-        if kind != "bool":
-            bad = sum(v is not None for v in vals)
-            return [None] * len(vals), errors + bad, first or "expression did not evaluate to a boolean"
-        return vals, errors, first
-
-    def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        tests, errors, first = self._tests(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
-        out = ChunkBuilder(chunk.db, chunk.rp)
-        for (row, group), ok in zip(chunk_rows(chunk), tests, strict=True):
-            if ok is not None:
-                out.add(self.advance(group.id, row, ok), group)
+    def feed(
+        self, batch: PointBatch, gints: Any, group_ids: list[str], codes: Any
+    ) -> tuple[PointBatch, bytes]:
+        res = self.predicate.eval(batch, group_ids, codes, self.ctx.now_ns())
+        errors, first = int(res.error_count), res.first_error
+        valid = np.asarray(res.valid).astype(np.uint8, copy=False)
+        if res.kind == "bool":
+            tests = np.asarray(res.values).astype(np.uint8, copy=False)
+        else:
+            # not a boolean: every row fails (those that evaluated count as errors too)
+            errors += int(np.count_nonzero(valid))
+            first = first or "expression did not evaluate to a boolean"
+            tests = valid = np.zeros(len(batch), dtype=np.uint8)
+        out, rows = self._kernel.feed(batch, gints, tests, valid)
         self.error(errors, first)
-        if len(out):
-            self.emit(out.chunk())
+        return out, rows
 
-    def on_batch(self, batch: BatchMessage, port: int) -> None:
-        gid = batch.group.id
-        self.state.pop(gid, None)
-        n = len(batch.points)
-        tests, errors, first = self._tests(batch.points, [gid], np.zeros(n, dtype=np.intp))
-        out = [
-            self.advance(gid, row, ok)
-            for row, ok in zip(batch_rows(batch.points), tests, strict=True)
-            if ok is not None
-        ]
-        self.state.pop(gid, None)
-        self.error(errors, first)
-        self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(out), batch.by_name))
-
-    def out(self, row: Row, value: Any) -> Row:
-        fields = dict(row[2])
-        fields[self.as_] = value
-        return (row[0], row[1], fields, row[3])
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        # the lambda's stateful functions (sigma, count, ...) forget the group too
+        self.predicate.forget(msg.group.id)
+        super().on_delete_group(msg, port)
 
 
 class StateDurationNode(_StateNode):
     kinds = ("stateDuration",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
-        super().__init__(spec, ctx)
-        self.unit = dur_ns(spec.prop("unit")) or 1_000_000_000
-
-    def advance(self, gid: str, row: Row, ok: bool) -> Row:
-        if ok:
-            start = self.state.get(gid)
-            if start is None:
-                start = self.state[gid] = row[3]
-            return self.out(row, (row[3] - start) / self.unit)
-        self.state.pop(gid, None)
-        return self.out(row, -1.0)
+        super().__init__(spec, ctx, "duration", dur_ns(spec.prop("unit")) or 1_000_000_000)
 
 
 class StateCountNode(_StateNode):
     kinds = ("stateCount",)
 
-    def advance(self, gid: str, row: Row, ok: bool) -> Row:
-        if ok:
-            n = self.state.get(gid, 0) + 1
-            self.state[gid] = n
-            return self.out(row, n)
-        self.state.pop(gid, None)
-        return self.out(row, -1)
+    def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
+        super().__init__(spec, ctx, "count", 1_000_000_000)
 
 
 class TrickleNode(Node):
@@ -233,7 +191,9 @@ class TrickleNode(Node):
 
 class BarrierNode(Node):
     """``barrier``: a Barrier per group when the group was idle (``idle``) or every ``period``
-    of data time; with ``.delete(TRUE)`` the group's state is dropped downstream after it."""
+    of data time; with ``.delete(TRUE)`` the group's state is dropped downstream after it.
+    Where period barriers fall in a chunk is found in Rust (``StateBarrierPeriods``); the chunk
+    goes on in pieces around them."""
 
     kinds = ("barrier",)
 
@@ -242,16 +202,18 @@ class BarrierNode(Node):
         p = spec.properties
         self.idle = dur_ns(p.get("idle"))
         self.period = dur_ns(p.get("period"))
+        if self.period < 0 or self.idle < 0:
+            raise TaskError(f"{self.name}: barrier idle and period must not be negative")
         d = p.get("delete")
         self.delete = d is True or d == [] or (isinstance(d, list) and bool(d and d[0]))
         self.last: dict[str, tuple[Group, int]] = {}  # group id -> (group, last point time)
-        self.next_period: dict[str, int] = {}
+        self.periods = StateBarrierPeriods(self.period) if self.period else None
+        self.ints = GroupInts()
 
     def _fire(self, group: Group, t: int) -> None:
         self.emit(Barrier(group, t))
         if self.delete:
             self.last.pop(group.id, None)
-            self.next_period.pop(group.id, None)
             self.emit(DeleteGroup(group))
 
     def _check(self, now: int) -> None:
@@ -260,6 +222,11 @@ class BarrierNode(Node):
             for _gid, (g, last) in list(self.last.items()):
                 if now - last >= self.idle:
                     self._fire(g, now)
+                    if self.delete and self.periods is not None:
+                        # the group starts over: its next point sets a new period boundary
+                        i = self.ints.forget(g.id)
+                        if i is not None:
+                            self.periods.reset(i)
 
     def tick(self, now_ns: int, end: bool = False) -> None:
         # Kapacitor's idle timers are wall-clock timers that a replay outruns: after the data of
@@ -267,24 +234,40 @@ class BarrierNode(Node):
         if not end:
             self._check(now_ns)
 
+    def _touch(self, chunk: StreamChunk, codes: npt.NDArray[np.intp], now: int) -> None:
+        """The groups of rows ``codes`` arrived now (in the order they first appear)."""
+        groups = chunk.groups
+        if len(groups) == 1:
+            self.last[groups[0].id] = (groups[0], now)
+            return
+        used, first = np.unique(codes, return_index=True)
+        for c in used[np.argsort(first, kind="stable")].tolist():
+            g = groups[c]
+            self.last[g.id] = (g, now)
+
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        out = ChunkBuilder(chunk.db, chunk.rp)
-        for row, group in chunk_rows(chunk):
-            t = row[3]
-            if self.period:
-                nxt = self.next_period.get(group.id)
-                if nxt is None:
-                    self.next_period[group.id] = t - t % self.period + self.period
-                elif t >= nxt:
-                    if len(out):
-                        self.emit(out.chunk())
-                        out = ChunkBuilder(chunk.db, chunk.rp)
-                    self._fire(group, nxt)
-                    self.next_period[group.id] = t - t % self.period + self.period
-            out.add(row, group)
-            self.last[group.id] = (group, self.ctx.now_ns())
-        if len(out):
-            self.emit(out.chunk())
+        now = self.ctx.now_ns()
+        codes = np.asarray(chunk.codes, dtype=np.intp)
+        cuts = []
+        if self.periods is not None:
+            cuts = self.periods.feed(chunk.batch, self.ints.codes(chunk.groups, codes))
+        start = 0
+        for row, _, t in cuts:
+            if row > start:
+                self._touch(chunk, codes[start:row], now)
+                self._emit_rows(chunk, start, row)
+            self._fire(chunk.groups[int(codes[row])], t)
+            start = row
+        if start < len(codes):
+            self._touch(chunk, codes[start:], now)
+            self._emit_rows(chunk, start, len(codes))
+
+    def _emit_rows(self, chunk: StreamChunk, a: int, z: int) -> None:
+        if a == 0 and z == len(chunk):
+            self.emit(chunk)
+            return
+        rows = np.arange(a, z, dtype="<u4")
+        self.emit(rows_chunk(chunk, chunk.batch.take(rows.astype(np.int64)), rows.tobytes()))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         self.emit(batch)

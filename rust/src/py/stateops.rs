@@ -1,0 +1,88 @@
+//! Python bindings of the stateful nodes' kernels (`crate::stateops`): one object per node
+//! holding every group's state, fed a whole chunk at a time with the GIL released.
+//!
+//! Groups are ints the engine keeps stable per node (a `uint32` buffer, one per row); row lists
+//! come back as little-endian `u32` bytes (`numpy.frombuffer(b, "<u4")`).
+
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyType};
+
+use crate::batch::PointBatch;
+use crate::stateops::output::u32_rows;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // a panic mid-update loses at most that chunk's state change; take the lock over
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn rows_bytes<'py>(py: Python<'py>, rows: &[usize]) -> Bound<'py, PyBytes> {
+    let mut out = Vec::with_capacity(rows.len() * 4);
+    for r in u32_rows(rows) {
+        out.extend_from_slice(&r.to_le_bytes());
+    }
+    PyBytes::new(py, &out)
+}
+
+/// One group int per row of `b`, from a uint32 buffer or a sequence of ints.
+fn group_ints(py: Python<'_>, obj: &Bound<'_, PyAny>, b: &PointBatch) -> PyResult<Vec<u32>> {
+    let v = match PyBuffer::<u32>::get(obj) {
+        Ok(buf) => buf.to_vec(py)?,
+        Err(_) => obj.extract::<Vec<u32>>().map_err(|_| {
+            PyTypeError::new_err("groups must be a uint32 buffer or a sequence of ints in 0..2**32")
+        })?,
+    };
+    if v.len() != b.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} group codes for a batch of {} rows",
+            v.len(),
+            b.len()
+        )));
+    }
+    Ok(v)
+}
+
+/// One bool per row, from a uint8 buffer (`numpy_bools.view(numpy.uint8)`) or a sequence.
+fn bools(py: Python<'_>, obj: &Bound<'_, PyAny>, n: usize, what: &str) -> PyResult<Vec<bool>> {
+    let v: Vec<bool> = match PyBuffer::<u8>::get(obj) {
+        Ok(buf) => buf.to_vec(py)?.into_iter().map(|x| x != 0).collect(),
+        Err(_) => obj.extract::<Vec<bool>>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{what} must be a uint8 buffer or a sequence of bools"
+            ))
+        })?,
+    };
+    if v.len() != n {
+        return Err(PyValueError::new_err(format!(
+            "{} {what} values for a batch of {n} rows",
+            v.len()
+        )));
+    }
+    Ok(v)
+}
+
+fn task_error(py: Python<'_>, msg: String) -> PyErr {
+    let cls = py
+        .import("kapfast.errors")
+        .and_then(|m| m.getattr("TaskError"))
+        .and_then(|c| c.downcast_into::<PyType>().map_err(PyErr::from));
+    match cls {
+        Ok(cls) => PyErr::from_type(cls, msg),
+        Err(_) => PyRuntimeError::new_err(msg),
+    }
+}
+
+mod join;
+mod rows;
+mod sets;
+mod windows;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    rows::register(m)?;
+    windows::register(m)?;
+    join::register(m)?;
+    sets::register(m)
+}

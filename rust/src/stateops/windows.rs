@@ -1,0 +1,456 @@
+//! `window`: stream points of every group → one batch per group per window, as Kapacitor's
+//! windowByTime and windowByCount, for all groups of a chunk in one pass.
+//!
+//! A group's buffer is a queue of pieces (row ranges of that group's compact part of a chunk), in
+//! arrival order; a window is cut from it with one take/concat. Rules (Kapacitor's):
+//! * time, `every > 0`: the first point fixes the first emit time (`now + every`, or with
+//!   `fillPeriod` `now + period`; `align` truncates to `every`); a point at or past it emits the
+//!   buffer purged of points older than `emit - period` (leading points, arrival order), stamped
+//!   with the emit time, then starts the new buffer; the next emit is that point's time + every;
+//! * time, `every == 0`: every point not older than the last emitting one emits the buffer (itself
+//!   included) purged of points at or before `t - period`, stamped with its time;
+//! * count: the last `period` points, every `every` points (the first after `period` with
+//!   `fillPeriod`), stamped with the last point's time.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::batch::{concat, PointBatch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSpec {
+    Time {
+        period: i64,
+        every: i64,
+        align: bool,
+        fill: bool,
+    },
+    Count {
+        period: usize,
+        every: usize,
+        fill: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Piece {
+    part: Arc<PointBatch>,
+    lo: usize,
+    hi: usize,
+}
+
+#[derive(Debug)]
+struct GroupWindow {
+    name: String,
+    pieces: VecDeque<Piece>,
+    /// time windows: the next emit time; count windows: the point count that emits next
+    next_emit: i64,
+    /// count windows: points seen and points buffered
+    count: i64,
+    buffered: usize,
+}
+
+/// One window that closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    pub group: u32,
+    pub name: String,
+    pub tmax: i64,
+    pub points: PointBatch,
+    /// the chunk row whose point closed it
+    pub row: usize,
+}
+
+/// Go's `Time.Truncate` for positive `d` (floor towards the past); `d <= 0` leaves `t`.
+fn trunc(t: i64, d: i64) -> i64 {
+    if d > 0 {
+        t - t.rem_euclid(d)
+    } else {
+        t
+    }
+}
+
+/// Every group's window state.
+#[derive(Debug)]
+pub struct Windows {
+    pub spec: WindowSpec,
+    groups: HashMap<u32, GroupWindow>,
+}
+
+impl Windows {
+    pub fn new(spec: WindowSpec) -> Self {
+        Windows {
+            spec,
+            groups: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Forget a group (DeleteGroup), or every group.
+    pub fn reset(&mut self, group: Option<u32>) {
+        match group {
+            Some(g) => {
+                self.groups.remove(&g);
+            }
+            None => self.groups.clear(),
+        }
+    }
+
+    fn first_emit(&self, now: i64) -> i64 {
+        match self.spec {
+            WindowSpec::Time {
+                period,
+                every,
+                align,
+                fill: true,
+            } => {
+                let first = now + period;
+                if !align {
+                    return first;
+                }
+                let t = trunc(first, every);
+                if t > first {
+                    t
+                } else {
+                    t + every
+                }
+            }
+            WindowSpec::Time {
+                every,
+                align,
+                fill: false,
+                ..
+            } => {
+                if align {
+                    trunc(now + every, every)
+                } else {
+                    now + every
+                }
+            }
+            WindowSpec::Count {
+                period,
+                every,
+                fill,
+            } => (if fill { period } else { every }) as i64,
+        }
+    }
+
+    /// The windows the chunk closes, in the order of the points that closed them.
+    pub fn feed(&mut self, b: &PointBatch, groups: &[u32]) -> Vec<Emitted> {
+        let mut order: Vec<u32> = Vec::new();
+        let mut rows: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (i, &g) in groups.iter().enumerate() {
+            rows.entry(g)
+                .or_insert_with(|| {
+                    order.push(g);
+                    Vec::new()
+                })
+                .push(i);
+        }
+        let mut out = Vec::new();
+        for g in order {
+            let idx = &rows[&g];
+            let part = Arc::new(if idx.len() == b.len() {
+                b.clone()
+            } else {
+                b.take_compact(idx)
+            });
+            if !self.groups.contains_key(&g) {
+                let w = GroupWindow {
+                    name: part.measurement(0).to_owned(),
+                    pieces: VecDeque::new(),
+                    next_emit: self.first_emit(part.time[0]),
+                    count: 0,
+                    buffered: 0,
+                };
+                self.groups.insert(g, w);
+            }
+            let spec = self.spec;
+            let w = self.groups.get_mut(&g).expect("inserted above");
+            let mut closed = Vec::new();
+            match spec {
+                WindowSpec::Time { period, every, .. } if every > 0 => {
+                    w.insert_every(&part, period, spec, &mut closed)
+                }
+                WindowSpec::Time { period, .. } => w.insert_each(&part, period, &mut closed),
+                WindowSpec::Count { period, every, .. } => {
+                    w.insert_count(&part, period, every, &mut closed)
+                }
+            }
+            for (j, tmax, points) in closed {
+                out.push(Emitted {
+                    group: g,
+                    name: w.name.clone(),
+                    tmax,
+                    points,
+                    row: idx[j],
+                });
+            }
+        }
+        // one point closes at most one window of its group: the row orders them all
+        out.sort_by_key(|e| e.row);
+        out
+    }
+}
+
+impl GroupWindow {
+    fn push(&mut self, part: &Arc<PointBatch>, lo: usize, hi: usize) {
+        if hi > lo {
+            // extend the last piece when it is the same part and adjacent
+            if let Some(last) = self.pieces.back_mut() {
+                if Arc::ptr_eq(&last.part, part) && last.hi == lo {
+                    last.hi = hi;
+                    return;
+                }
+            }
+            self.pieces.push_back(Piece {
+                part: part.clone(),
+                lo,
+                hi,
+            });
+        }
+    }
+
+    /// Drops leading points until the first one that `keep`s.
+    fn purge(&mut self, keep: impl Fn(i64) -> bool) {
+        while let Some(p) = self.pieces.front_mut() {
+            match (p.lo..p.hi).find(|&i| keep(p.part.time[i])) {
+                Some(k) => {
+                    p.lo = k;
+                    return;
+                }
+                None => {
+                    self.pieces.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Drops the first point (count windows).
+    fn drop_first(&mut self) {
+        if let Some(p) = self.pieces.front_mut() {
+            p.lo += 1;
+            if p.lo >= p.hi {
+                self.pieces.pop_front();
+            }
+        }
+    }
+
+    fn points(&self) -> PointBatch {
+        let parts: Vec<PointBatch> = self
+            .pieces
+            .iter()
+            .map(|p| {
+                if p.lo == 0 && p.hi == p.part.len() {
+                    (*p.part).clone()
+                } else {
+                    p.part.take(&(p.lo..p.hi).collect::<Vec<_>>())
+                }
+            })
+            .collect();
+        match parts.len() {
+            0 => PointBatch::default(),
+            1 => parts.into_iter().next().expect("one part"),
+            _ => concat(&parts.iter().collect::<Vec<_>>()),
+        }
+    }
+
+    fn insert_every(
+        &mut self,
+        part: &Arc<PointBatch>,
+        period: i64,
+        spec: WindowSpec,
+        out: &mut Vec<(usize, i64, PointBatch)>,
+    ) {
+        let WindowSpec::Time { every, align, .. } = spec else {
+            return;
+        };
+        let ts = &part.time;
+        let mut pos = 0;
+        while pos < ts.len() {
+            let Some(j) = (pos..ts.len()).find(|&j| ts[j] >= self.next_emit) else {
+                self.push(part, pos, ts.len());
+                break;
+            };
+            self.push(part, pos, j);
+            let oldest = self.next_emit - period;
+            self.purge(|t| t >= oldest);
+            out.push((j, self.next_emit, self.points()));
+            let next = ts[j] + every;
+            self.next_emit = if align { trunc(next, every) } else { next };
+            // the closing point starts the new buffer
+            self.push(part, j, j + 1);
+            pos = j + 1;
+        }
+    }
+
+    fn insert_each(
+        &mut self,
+        part: &Arc<PointBatch>,
+        period: i64,
+        out: &mut Vec<(usize, i64, PointBatch)>,
+    ) {
+        for (j, &t) in part.time.iter().enumerate() {
+            self.push(part, j, j + 1);
+            if t >= self.next_emit {
+                let oldest = t - period;
+                self.purge(|x| x > oldest);
+                out.push((j, t, self.points()));
+                self.next_emit = t;
+            }
+        }
+    }
+
+    fn insert_count(
+        &mut self,
+        part: &Arc<PointBatch>,
+        period: usize,
+        every: usize,
+        out: &mut Vec<(usize, i64, PointBatch)>,
+    ) {
+        for (j, &t) in part.time.iter().enumerate() {
+            self.push(part, j, j + 1);
+            self.buffered += 1;
+            if self.buffered > period {
+                self.drop_first();
+                self.buffered -= 1;
+            }
+            self.count += 1;
+            if self.count == self.next_emit {
+                self.next_emit += every as i64;
+                out.push((j, t, self.points()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stateops::testutil::lp;
+
+    fn pts(times: &[i64]) -> PointBatch {
+        let text: String = times.iter().map(|t| format!("m v=1 {t}\n")).collect();
+        lp(&text)
+    }
+
+    fn time_spec(period: i64, every: i64) -> WindowSpec {
+        WindowSpec::Time {
+            period,
+            every,
+            align: false,
+            fill: false,
+        }
+    }
+
+    fn summary(out: &[Emitted]) -> Vec<(u32, i64, Vec<i64>, usize)> {
+        out.iter()
+            .map(|e| (e.group, e.tmax, e.points.time.clone(), e.row))
+            .collect()
+    }
+
+    #[test]
+    fn empty_chunk() {
+        let mut w = Windows::new(time_spec(10, 10));
+        assert!(w.feed(&PointBatch::default(), &[]).is_empty());
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn time_every_per_group_resumes_across_chunks() {
+        let mut w = Windows::new(time_spec(10, 10));
+        assert!(w.feed(&pts(&[0, 3, 1]), &[0, 0, 1]).is_empty());
+        let out = w.feed(&pts(&[10, 12, 11, 25]), &[0, 1, 1, 0]);
+        assert_eq!(
+            summary(&out),
+            vec![
+                (0, 10, vec![0, 3], 0),
+                (1, 11, vec![1], 1),
+                (0, 20, vec![10], 3)
+            ]
+        );
+        assert_eq!(out[0].name, "m");
+        w.reset(Some(0));
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn time_fill_and_align() {
+        let mut w = Windows::new(WindowSpec::Time {
+            period: 10,
+            every: 5,
+            align: true,
+            fill: true,
+        });
+        // first emit: 3 + 10 = 13, aligned to 5 → 15 (> 13)
+        let out = w.feed(&pts(&[3, 7, 14, 15, 19, 21]), &[0; 6]);
+        assert_eq!(
+            summary(&out),
+            vec![(0, 15, vec![7, 14], 3), (0, 20, vec![14, 15, 19], 5)]
+        );
+    }
+
+    #[test]
+    fn every_zero_emits_on_each_point_in_order() {
+        let mut w = Windows::new(time_spec(10, 0));
+        let out = w.feed(&pts(&[0, 5, 3, 12]), &[0; 4]);
+        // 3 is older than the last emit (5): buffered, no window
+        assert_eq!(
+            summary(&out),
+            vec![
+                (0, 0, vec![0], 0),
+                (0, 5, vec![0, 5], 1),
+                (0, 12, vec![5, 3, 12], 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn count_windows() {
+        let mut w = Windows::new(WindowSpec::Count {
+            period: 3,
+            every: 2,
+            fill: false,
+        });
+        let out = w.feed(&pts(&[1, 2, 3]), &[0; 3]);
+        assert_eq!(summary(&out), vec![(0, 2, vec![1, 2], 1)]);
+        let out = w.feed(&pts(&[4, 5, 6]), &[0; 3]);
+        assert_eq!(
+            summary(&out),
+            vec![(0, 4, vec![2, 3, 4], 0), (0, 6, vec![4, 5, 6], 2)]
+        );
+        let mut f = Windows::new(WindowSpec::Count {
+            period: 3,
+            every: 1,
+            fill: true,
+        });
+        let out = f.feed(&pts(&[1, 2, 3, 4]), &[0, 0, 0, 0]);
+        assert_eq!(
+            summary(&out),
+            vec![(0, 3, vec![1, 2, 3], 2), (0, 4, vec![2, 3, 4], 3)]
+        );
+    }
+
+    #[test]
+    fn many_groups_interleaved() {
+        let mut w = Windows::new(WindowSpec::Count {
+            period: 1,
+            every: 1,
+            fill: false,
+        });
+        let times: Vec<i64> = (0..1000).collect();
+        let groups: Vec<u32> = (0..1000).map(|i| (i % 97) as u32).collect();
+        let out = w.feed(&pts(&times), &groups);
+        assert_eq!(out.len(), 1000);
+        assert!(out.iter().enumerate().all(|(i, e)| e.row == i
+            && e.group == (i % 97) as u32
+            && e.points.time == vec![i as i64]));
+    }
+}
