@@ -15,7 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::batch::{concat, PointBatch};
+use crate::batch::{gather, PointBatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowSpec {
@@ -244,22 +244,19 @@ impl GroupWindow {
     }
 
     fn points(&self) -> PointBatch {
-        let parts: Vec<PointBatch> = self
+        if let [p] = self.pieces.as_slices().0 {
+            if self.pieces.len() == 1 && p.lo == 0 && p.hi == p.part.len() {
+                return (*p.part).clone();
+            }
+        }
+        let idx: Vec<Vec<usize>> = self.pieces.iter().map(|p| (p.lo..p.hi).collect()).collect();
+        let parts: Vec<(&PointBatch, &[usize])> = self
             .pieces
             .iter()
-            .map(|p| {
-                if p.lo == 0 && p.hi == p.part.len() {
-                    (*p.part).clone()
-                } else {
-                    p.part.take(&(p.lo..p.hi).collect::<Vec<_>>())
-                }
-            })
+            .zip(&idx)
+            .map(|(p, i)| (&*p.part, i.as_slice()))
             .collect();
-        match parts.len() {
-            0 => PointBatch::default(),
-            1 => parts.into_iter().next().expect("one part"),
-            _ => concat(&parts.iter().collect::<Vec<_>>()),
-        }
+        gather(&parts)
     }
 
     fn insert_every(
