@@ -7,21 +7,46 @@ use std::collections::HashMap;
 
 use super::{concat, Column, ColumnData, DictColumn, PointBatch, StrColumn, NO_TAG};
 
-/// Interns the entries rows use into one output dictionary, in first-seen order.
+/// Up to this many entries a dictionary is searched by comparing strings: a window's dictionaries
+/// hold a handful of values, cheaper to scan than to hash.
+const SCAN: usize = 16;
+
+/// Interns the entries rows use into one output dictionary, in first-seen order. Entries are
+/// borrowed from the sources until [`DictOut::finish`].
 struct DictOut<'a> {
-    dict: Vec<String>,
-    index: HashMap<&'a str, u32>,
+    dict: Vec<&'a str>,
+    /// built once the dictionary outgrows [`SCAN`]
+    index: Option<HashMap<&'a str, u32>>,
 }
 
 impl<'a> DictOut<'a> {
     fn new() -> Self {
         DictOut {
             dict: Vec::new(),
-            index: HashMap::new(),
+            index: None,
         }
     }
 
-    /// Codes of `idx` rows of `src` appended to `codes`; `map` is scratch, one slot per entry.
+    fn intern(&mut self, s: &'a str) -> u32 {
+        let next = self.dict.len() as u32;
+        if let Some(index) = &mut self.index {
+            return *index.entry(s).or_insert_with(|| {
+                self.dict.push(s);
+                next
+            });
+        }
+        if let Some(c) = self.dict.iter().position(|&d| d == s) {
+            return c as u32;
+        }
+        self.dict.push(s);
+        if self.dict.len() > SCAN {
+            let index = self.dict.iter().enumerate().map(|(i, &d)| (d, i as u32));
+            self.index = Some(index.collect());
+        }
+        next
+    }
+
+    /// Codes of `idx` rows of `src` appended to `codes`.
     fn extend(&mut self, codes: &mut Vec<u32>, src: &'a DictColumn, idx: &[usize]) {
         let mut map = vec![NO_TAG; src.dict.len()];
         for &i in idx {
@@ -32,17 +57,17 @@ impl<'a> DictOut<'a> {
         }
     }
 
+    /// The output code of entry `c` of `src`; `map` caches them, one slot per entry.
     fn code(&mut self, map: &mut [u32], src: &'a [String], c: u32) -> u32 {
         let m = &mut map[c as usize];
         if *m == NO_TAG {
-            let s = src[c as usize].as_str();
-            let next = self.dict.len() as u32;
-            *m = *self.index.entry(s).or_insert_with(|| {
-                self.dict.push(s.to_owned());
-                next
-            });
+            *m = self.intern(src[c as usize].as_str());
         }
         *m
+    }
+
+    fn finish(self) -> Vec<String> {
+        self.dict.into_iter().map(str::to_owned).collect()
     }
 }
 
@@ -115,7 +140,7 @@ fn gather_fast(parts: &[(&PointBatch, &[usize])], names: &[&str]) -> PointBatch 
             tag_keys.push(key.to_owned());
             tags.push(DictColumn {
                 codes,
-                dict: d.dict,
+                dict: d.finish(),
             });
         }
     }
@@ -135,13 +160,13 @@ fn gather_fast(parts: &[(&PointBatch, &[usize])], names: &[&str]) -> PointBatch 
         time,
         measurement: DictColumn {
             codes: mcodes,
-            dict: mdict.dict,
+            dict: mdict.finish(),
         },
         tag_keys,
         tags,
         fields,
         series,
-        series_keys: sdict.dict,
+        series_keys: sdict.finish(),
     }
 }
 
@@ -235,6 +260,18 @@ mod tests {
         let c = lp("m f=1i 1\nm f=2 2\n");
         let only_float = gather(&[(&a, &[0]), (&c, &[1])]);
         assert!(only_float.same_points(&concat(&[&a.take(&[0]), &c.take(&[1])])));
+    }
+
+    #[test]
+    fn many_values_past_the_scan_limit() {
+        let text: String = (0..100)
+            .map(|i| format!("m,h=h{} f={i} {i}\n", i % 40))
+            .collect();
+        let a = lp(&text);
+        let b = lp("m,h=h39 f=1 1\nm,h=new f=2 2\n");
+        let all: Vec<usize> = (0..100).rev().collect();
+        same_as_concat(&[(&a, &all), (&b, &[1, 0])]);
+        assert_eq!(gather(&[(&a, &all), (&b, &[1, 0])]).tags[0].dict.len(), 41);
     }
 
     #[test]
