@@ -194,7 +194,12 @@ class GroupInts:
 
     def codes(self, groups: list[Group], codes: Any) -> npt.NDArray[np.uint32]:
         """Per row of a chunk: its group's int."""
-        table = np.fromiter((self.int_of(g) for g in groups), dtype=np.uint32, count=len(groups))
+        get = self.ints.get
+        known = [get(g.id) for g in groups]
+        # new groups are rare after the first chunks: one C-level scan, then ints for them
+        if None in known:
+            known = [self.int_of(g) for g in groups]
+        table = np.array(known, dtype=np.uint32)
         if len(groups) == 1:
             return np.full(len(codes), table[0], dtype=np.uint32)
         return table[np.asarray(codes, dtype=np.intp)]
