@@ -46,13 +46,21 @@ impl<'a> DictOut<'a> {
         next
     }
 
-    /// Codes of `idx` rows of `src` appended to `codes`.
-    fn extend(&mut self, codes: &mut Vec<u32>, src: &'a DictColumn, idx: &[usize]) {
-        let mut map = vec![NO_TAG; src.dict.len()];
+    /// Codes of `idx` rows of `src` appended to `codes`; `map` is scratch (reused, no allocation
+    /// per column and part).
+    fn extend(
+        &mut self,
+        codes: &mut Vec<u32>,
+        src: &'a DictColumn,
+        idx: &[usize],
+        map: &mut Vec<u32>,
+    ) {
+        map.clear();
+        map.resize(src.dict.len(), NO_TAG);
         for &i in idx {
             codes.push(match src.codes[i] {
                 NO_TAG => NO_TAG,
-                c => self.code(&mut map, &src.dict, c),
+                c => self.code(map, &src.dict, c),
             });
         }
     }
@@ -114,10 +122,11 @@ fn gather_fast(parts: &[(&PointBatch, &[usize])], names: &[&str]) -> PointBatch 
     for (b, idx) in parts {
         time.extend(idx.iter().map(|&i| b.time[i]));
     }
+    let mut map = Vec::new();
     let mut mcodes = Vec::with_capacity(rows);
     let mut mdict = DictOut::new();
     for (b, idx) in parts {
-        mdict.extend(&mut mcodes, &b.measurement, idx);
+        mdict.extend(&mut mcodes, &b.measurement, idx, &mut map);
     }
     let mut keys: Vec<&str> = Vec::new();
     for (b, _) in parts {
@@ -132,7 +141,7 @@ fn gather_fast(parts: &[(&PointBatch, &[usize])], names: &[&str]) -> PointBatch 
         let mut d = DictOut::new();
         for (b, idx) in parts {
             match b.tag(key) {
-                Some(col) => d.extend(&mut codes, col, idx),
+                Some(col) => d.extend(&mut codes, col, idx, &mut map),
                 None => codes.resize(codes.len() + idx.len(), NO_TAG),
             }
         }
@@ -151,7 +160,8 @@ fn gather_fast(parts: &[(&PointBatch, &[usize])], names: &[&str]) -> PointBatch 
     let mut series = Vec::with_capacity(rows);
     let mut sdict = DictOut::new();
     for (b, idx) in parts {
-        let mut map = vec![NO_TAG; b.series_keys.len()];
+        map.clear();
+        map.resize(b.series_keys.len(), NO_TAG);
         for &i in *idx {
             series.push(sdict.code(&mut map, &b.series_keys, b.series[i]));
         }

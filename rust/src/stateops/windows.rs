@@ -160,7 +160,7 @@ impl Windows {
             let part = Arc::new(if idx.len() == b.len() {
                 b.clone()
             } else {
-                b.take_compact(idx)
+                gather(&[(b, idx.as_slice())])
             });
             if !self.groups.contains_key(&g) {
                 let w = GroupWindow {
