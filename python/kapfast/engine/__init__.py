@@ -3,7 +3,7 @@
 import os
 
 # The engine uses numpy for elementwise work only, never BLAS; OpenBLAS would otherwise start a
-# worker thread per core whose idle spinning costs CPU beside every task (a fifth of a chunk's
-# CPU time in benches/bench_engine.py on 2 cores). Set before numpy is first imported; an
+# worker thread per core whose idle spinning costs CPU beside every task (about 7% of the CPU
+# time of benches/bench_engine.py's main line on 2 cores). Set before numpy is first imported; an
 # explicit setting in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
