@@ -11,7 +11,7 @@ import numpy as np
 from kapfast._native import PointBatch, batch_override
 from kapfast.engine.context import BatchPointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
-from kapfast.engine.node import Node
+from kapfast.engine.node import Node, last_rows
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import NO_FIELDS, NULLS, Row, batch_rows
 from kapfast.errors import KapfastError
@@ -124,8 +124,7 @@ class HttpOutNode(Node):
             else:
                 # only the last row of each group in the chunk matters, in row order
                 codes = np.asarray(chunk.codes, dtype=np.intp)
-                _, rev_first = np.unique(codes[::-1], return_index=True)
-                last = np.sort(n - 1 - rev_first)
+                last = last_rows(codes, len(groups))
                 ids = [groups[i].id for i in codes[last].tolist()]
             taken = chunk.batch.take(last)
             # a group updated moves to the end (Kapacitor's order of last update): drop every
