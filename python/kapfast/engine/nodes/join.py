@@ -28,7 +28,7 @@ from kapfast._native import (
 )
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import GroupInts, Node
+from kapfast.engine.node import GroupInts, Node, first_seen
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import group_of
@@ -242,9 +242,9 @@ class JoinNode(Node):
     def _emit_joined(self, points: PointBatch, group_ints: bytes) -> None:
         if not len(points):
             return
-        ints = np.frombuffer(group_ints, dtype="<u4")
-        used, first = np.unique(ints, return_index=True)
-        order = used[np.argsort(first, kind="stable")]
+        ints = np.frombuffer(group_ints, dtype="<u4").astype(np.intp)
+        # group ints are dense (one per group id seen): a table over them is small
+        order = first_seen(ints, int(ints.max()) + 1)
         groups = []
         for i in order.tolist():
             g = self.int_groups[i]
