@@ -19,10 +19,12 @@ mod builder;
 mod compact;
 mod edit;
 mod fields;
+mod gather;
 
 pub use builder::{concat, BatchBuilder, BuildError};
 pub use edit::{sample_every, CodeMap, EditError, NO_FIELDS, NULLS};
 pub use fields::FieldColumns;
+pub use gather::gather;
 
 /// Code used in a tag column for "this row has no such tag".
 pub const NO_TAG: u32 = u32::MAX;

@@ -435,7 +435,10 @@ def test_http_out_keeps_the_last_point_per_group_however_chunked(rows: list[Row]
     for chunking in ([0], [1], sizes):
         _, _, task = _run(script, "httpOut", rows, chunking)
         bodies.append(task.http_out("out"))
-    assert bodies[0] == bodies[1] == bodies[2]
+    # the shown points copied out of their chunks after every chunk: the same body
+    _, _, task = _run(script, "httpOut", rows, sizes, patch=lambda n: setattr(n, "compact_slack", -(10**9)))
+    bodies.append(task.http_out("out"))
+    assert bodies[0] == bodies[1] == bodies[2] == bodies[3]
     last: dict[str, Row] = {}
     for r in rows:
         gid = r[1].get("host", "")
@@ -524,3 +527,17 @@ def test_group_codes_fetch_tags_only_for_new_groups() -> None:
         assert [(g.id, list(g.tags)) for g in groups] == expected
         again = group_codes(b, dims, star, ["zz"], by_name, cache)[1]
         assert all(x is y for x, y in zip(groups, again, strict=True))  # the cached objects
+
+
+@_SETTINGS
+@given(codes=st.lists(st.integers(0, 9), max_size=60))
+def test_first_seen_and_last_rows_match_the_sorting_way(codes: list[int]) -> None:
+    import numpy as np
+
+    from kapfast.engine.node import first_seen, last_rows
+
+    arr = np.asarray(codes, dtype=np.intp)
+    used, first = np.unique(arr, return_index=True)
+    assert first_seen(arr, 10).tolist() == used[np.argsort(first, kind="stable")].tolist()
+    _, rev_first = np.unique(arr[::-1], return_index=True)
+    assert last_rows(arr, 10).tolist() == np.sort(len(arr) - 1 - rev_first).tolist()

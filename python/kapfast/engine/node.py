@@ -194,7 +194,12 @@ class GroupInts:
 
     def codes(self, groups: list[Group], codes: Any) -> npt.NDArray[np.uint32]:
         """Per row of a chunk: its group's int."""
-        table = np.fromiter((self.int_of(g) for g in groups), dtype=np.uint32, count=len(groups))
+        get = self.ints.get
+        known = [get(g.id) for g in groups]
+        # new groups are rare after the first chunks: one C-level scan, then ints for them
+        if None in known:
+            known = [self.int_of(g) for g in groups]
+        table = np.array(known, dtype=np.uint32)
         if len(groups) == 1:
             return np.full(len(codes), table[0], dtype=np.uint32)
         return table[np.asarray(codes, dtype=np.intp)]
@@ -206,6 +211,23 @@ class GroupInts:
         return i
 
 
+def first_seen(codes: npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]:
+    """The distinct codes (each below ``n_codes``) in order of first appearance: one pass over
+    the rows and a sort of the distinct codes only (``np.unique`` sorts every row)."""
+    n = len(codes)
+    first = np.full(n_codes, n, dtype=np.intp)
+    np.minimum.at(first, codes, np.arange(n, dtype=np.intp))
+    used = np.flatnonzero(first < n)
+    return used[np.argsort(first[used], kind="stable")]
+
+
+def last_rows(codes: npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]:
+    """The last row of each code (each below ``n_codes``), in row order."""
+    last = np.full(n_codes, -1, dtype=np.intp)
+    np.maximum.at(last, codes, np.arange(len(codes), dtype=np.intp))
+    return np.sort(last[last >= 0])
+
+
 def rows_chunk(chunk: StreamChunk, batch: PointBatch, rows: bytes) -> StreamChunk:
     """The chunk of a node's output ``batch`` whose row ``k`` came from input row ``rows[k]``
     (little-endian u32): groups as in the input, listed in the order they first appear."""
@@ -214,8 +236,7 @@ def rows_chunk(chunk: StreamChunk, batch: PointBatch, rows: bytes) -> StreamChun
     if len(groups) == 1:
         return StreamChunk(batch, np.zeros(len(idx), dtype=np.uint32), groups, chunk.db, chunk.rp)
     codes = np.asarray(chunk.codes, dtype=np.intp)[idx]
-    used, first = np.unique(codes, return_index=True)
-    order = used[np.argsort(first, kind="stable")]
+    order = first_seen(codes, len(groups))
     remap = np.zeros(len(groups), dtype=np.uint32)
     remap[order] = np.arange(len(order), dtype=np.uint32)
     return StreamChunk(batch, remap[codes], [groups[int(c)] for c in order], chunk.db, chunk.rp)

@@ -1,22 +1,41 @@
 //! Rows of a batch with compact dictionaries: a group's part of a chunk stays small however many
 //! groups (tag values, series) the chunk has. A plain `take` keeps the whole dictionaries.
 
-use std::collections::HashMap;
-
 use super::{DictColumn, PointBatch, NO_TAG};
+
+/// Old code → new code for the entries rows use, first-seen order. A dense table rather than a
+/// hash map: dictionaries are small next to the cost of hashing every row (the hot path of
+/// `window`, `join` and `barrier`, a group's part of every chunk).
+struct Remap {
+    map: Vec<u32>,
+}
+
+impl Remap {
+    fn new(n: usize) -> Self {
+        Remap {
+            map: vec![NO_TAG; n],
+        }
+    }
+
+    fn code(&mut self, c: u32, src: &[String], dict: &mut Vec<String>) -> u32 {
+        let m = &mut self.map[c as usize];
+        if *m == NO_TAG {
+            *m = dict.len() as u32;
+            dict.push(src[c as usize].clone());
+        }
+        *m
+    }
+}
 
 /// A dictionary column of rows `idx` whose dictionary holds only the values those rows use.
 fn take_dict(col: &DictColumn, idx: &[usize]) -> DictColumn {
-    let mut remap: HashMap<u32, u32> = HashMap::new();
+    let mut remap = Remap::new(col.dict.len());
     let mut dict = Vec::new();
     let codes = idx
         .iter()
         .map(|&i| match col.codes[i] {
             NO_TAG => NO_TAG,
-            c => *remap.entry(c).or_insert_with(|| {
-                dict.push(col.dict[c as usize].clone());
-                (dict.len() - 1) as u32
-            }),
+            c => remap.code(c, &col.dict, &mut dict),
         })
         .collect();
     DictColumn { codes, dict }
@@ -40,17 +59,11 @@ impl PointBatch {
             .filter(|(_, c)| c.codes.iter().any(|&x| x != NO_TAG))
             .unzip();
         // Series codes are never NO_TAG: every used series key is copied once.
-        let mut remap: HashMap<u32, u32> = HashMap::new();
+        let mut remap = Remap::new(self.series_keys.len());
         let mut series_keys = Vec::new();
         let series = idx
             .iter()
-            .map(|&i| {
-                let c = self.series[i];
-                *remap.entry(c).or_insert_with(|| {
-                    series_keys.push(self.series_keys[c as usize].clone());
-                    (series_keys.len() - 1) as u32
-                })
-            })
+            .map(|&i| remap.code(self.series[i], &self.series_keys, &mut series_keys))
             .collect();
         PointBatch {
             time: idx.iter().map(|&i| self.time[i]).collect(),

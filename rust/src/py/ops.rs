@@ -72,6 +72,20 @@ pub fn group_ids(
     by_name: bool,
 ) -> (Vec<u32>, Vec<String>, Vec<usize>) {
     let cols = group_columns(b, dims, star, exclude);
+    match dense_radix(b, &cols, by_name) {
+        Some(radix) => group_ids_dense(b, dims, &cols, star, by_name, &radix),
+        None => group_ids_hashed(b, dims, &cols, star, by_name),
+    }
+}
+
+/// [`group_ids`] with the row's key (its dictionary codes) hashed.
+fn group_ids_hashed(
+    b: &PointBatch,
+    dims: &[String],
+    cols: &[Option<usize>],
+    star: bool,
+    by_name: bool,
+) -> (Vec<u32>, Vec<String>, Vec<usize>) {
     // Rows are matched on their dictionary codes; the id string is built once per group.
     let mut index: CodeMap<Vec<u32>, u32> = CodeMap::default();
     // A dictionary could hold one value twice: groups are still told apart by their ids.
@@ -92,7 +106,7 @@ pub fn group_ids(
         let code = match index.get(&key) {
             Some(&c) => c,
             None => {
-                let tags = group_tags(b, row, dims, &cols, star);
+                let tags = group_tags(b, row, dims, cols, star);
                 let id = group_id(b.measurement(row), &tags, by_name);
                 let c = *by_id.entry(id).or_insert_with_key(|id| {
                     ids.push(id.clone());
@@ -104,6 +118,84 @@ pub fn group_ids(
             }
         };
         codes.push(code);
+    }
+    (codes, ids, first)
+}
+
+/// Code combinations up to this many are looked up in a table rather than hashed.
+const DENSE_MAX: usize = 1 << 16;
+
+/// The dictionary sizes + 1 (room for [`NO_TAG`]) of the key columns, measurement first when
+/// `by_name`, when the table of all their code combinations is small: at most [`DENSE_MAX`] and
+/// no more than a few entries per row (else filling it would cost more than hashing).
+fn dense_radix(b: &PointBatch, cols: &[Option<usize>], by_name: bool) -> Option<Vec<usize>> {
+    let mut radix = Vec::with_capacity(cols.len() + 1);
+    if by_name {
+        radix.push(b.measurement.dict.len() + 1);
+    }
+    radix.extend(
+        cols.iter()
+            .map(|c| c.map_or(1, |c| b.tags[c].dict.len() + 1)),
+    );
+    let mut size = 1usize;
+    for &r in &radix {
+        size = size.checked_mul(r)?;
+        if size > DENSE_MAX || size > 4 * b.len() + 64 {
+            return None;
+        }
+    }
+    Some(radix)
+}
+
+/// [`group_ids`] with the row's key a mixed-radix index into a table of group codes.
+fn group_ids_dense(
+    b: &PointBatch,
+    dims: &[String],
+    cols: &[Option<usize>],
+    star: bool,
+    by_name: bool,
+    radix: &[usize],
+) -> (Vec<u32>, Vec<String>, Vec<usize>) {
+    let size: usize = radix.iter().product();
+    let mut table: Vec<u32> = vec![NO_TAG; size];
+    let mut key: Vec<usize> = vec![0; b.len()];
+    // the index of a code in a column of radix r: NO_TAG is the last slot
+    let digit = |c: u32, r: usize| if c == NO_TAG { r - 1 } else { c as usize };
+    let mut k = 0;
+    if by_name {
+        let r = radix[0];
+        for (x, &c) in key.iter_mut().zip(&b.measurement.codes) {
+            *x = digit(c, r);
+        }
+        k = 1;
+    }
+    for c in cols {
+        let r = radix[k];
+        k += 1;
+        // a column no row has: radix 1, the digit is always 0
+        if let Some(c) = c {
+            for (x, &code) in key.iter_mut().zip(&b.tags[*c].codes) {
+                *x = *x * r + digit(code, r);
+            }
+        }
+    }
+    // A dictionary could hold one value twice: groups are still told apart by their ids.
+    let mut by_id: HashMap<String, u32> = HashMap::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut first: Vec<usize> = Vec::new();
+    let mut codes = Vec::with_capacity(b.len());
+    for (row, &x) in key.iter().enumerate() {
+        let slot = &mut table[x];
+        if *slot == NO_TAG {
+            let tags = group_tags(b, row, dims, cols, star);
+            let id = group_id(b.measurement(row), &tags, by_name);
+            *slot = *by_id.entry(id).or_insert_with_key(|id| {
+                ids.push(id.clone());
+                first.push(row);
+                (ids.len() - 1) as u32
+            });
+        }
+        codes.push(*slot);
     }
     (codes, ids, first)
 }
@@ -473,6 +565,47 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 mod tests {
     use super::*;
     use crate::lineproto::{parse, Precision};
+
+    #[test]
+    fn dense_group_table_matches_hashing() {
+        let mut text = String::new();
+        for i in 0..300 {
+            let m = ["cpu", "mem"][i % 2];
+            let host = if i % 7 == 0 {
+                String::new()
+            } else {
+                format!(",host=h{}", i % 13)
+            };
+            let dc = if i % 5 == 0 {
+                String::new()
+            } else {
+                format!(",dc=d{}", i % 3)
+            };
+            text.push_str(&format!("{m}{dc}{host} v=1 {i}\n"));
+        }
+        let b = parse(text.as_bytes(), Precision::Nanosecond, 0).batch;
+        let cases: [(&[&str], bool, &[&str], bool); 5] = [
+            (&["dc", "host"], false, &[], false),
+            (&["host", "nope"], false, &[], true),
+            (&[], true, &["dc"], true),
+            (&[], true, &[], false),
+            (&[], false, &[], false),
+        ];
+        for (dims, star, exclude, by_name) in cases {
+            let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+            let exclude: Vec<String> = exclude.iter().map(|d| d.to_string()).collect();
+            let cols = group_columns(&b, &dims, star, &exclude);
+            let radix = dense_radix(&b, &cols, by_name).expect("small dictionaries");
+            assert_eq!(
+                group_ids_dense(&b, &dims, &cols, star, by_name, &radix),
+                group_ids_hashed(&b, &dims, &cols, star, by_name),
+                "{dims:?} {star} {by_name}"
+            );
+        }
+        // more combinations than a few per row: hashed
+        let cols = group_columns(&b, &["dc".into(), "host".into()], false, &[]);
+        assert!(dense_radix(&b.take(&[0, 1]), &cols, true).is_none());
+    }
 
     #[test]
     fn groups_follow_kapacitor_ids() {

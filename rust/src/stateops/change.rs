@@ -5,9 +5,7 @@
 //! Values compare as Kapacitor's Go `!=` on field values: a value of another type is a change
 //! (int 1 → float 1.0 is a change); a null (join `.fill('null')`) equals only a null.
 
-use std::collections::HashMap;
-
-use crate::batch::{PointBatch, Value};
+use crate::batch::{CodeMap, PointBatch, Value};
 use crate::stateops::output::{is_null, take_with, NULLS};
 
 #[derive(Debug, Clone)]
@@ -16,7 +14,7 @@ pub struct ChangeDetect {
 }
 
 /// Per group: the previous point's values of the fields (`None`: null).
-pub type ChangeState = HashMap<u32, Vec<Option<Value>>>;
+pub type ChangeState = CodeMap<u32, Vec<Option<Value>>>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Changed {
@@ -97,7 +95,7 @@ mod tests {
 
     #[test]
     fn empty_input() {
-        let mut st = ChangeState::new();
+        let mut st = ChangeState::default();
         let out = node(&["v"]).feed(&PointBatch::default(), &[], &mut st);
         assert!(out.rows.is_empty() && out.missing == 0);
     }
@@ -105,7 +103,7 @@ mod tests {
     #[test]
     fn first_point_and_changes_per_group() {
         let b = lp("m v=1 1\nm v=1 2\nm v=1 3\nm v=2 4\nm v=2 5\n");
-        let mut st = ChangeState::new();
+        let mut st = ChangeState::default();
         let out = node(&["v"]).feed(&b, &[0, 0, 1, 0, 1], &mut st);
         assert_eq!(out.rows, vec![0, 2, 3, 4]);
         assert_eq!(out.batch.time, vec![1, 3, 4, 5]);
@@ -114,7 +112,7 @@ mod tests {
     #[test]
     fn resumes_and_types_matter() {
         let d = node(&["v", "s"]);
-        let mut st = ChangeState::new();
+        let mut st = ChangeState::default();
         assert_eq!(
             d.feed(&lp("m v=1i,s=\"a\" 1\n"), &[3], &mut st).rows,
             vec![0]
@@ -137,7 +135,7 @@ mod tests {
     #[test]
     fn missing_field_is_an_error_and_keeps_state() {
         let d = node(&["v"]);
-        let mut st = ChangeState::new();
+        let mut st = ChangeState::default();
         let out = d.feed(&lp("m v=1 1\nm x=1 2\nm v=1 3\n"), &[0, 0, 0], &mut st);
         assert_eq!(out.rows, vec![0]);
         assert_eq!((out.missing, out.first_missing.as_deref()), (1, Some("v")));
@@ -160,7 +158,7 @@ mod tests {
                 valid: vec![true, true, false],
             },
         );
-        let mut st = ChangeState::new();
+        let mut st = ChangeState::default();
         let out = node(&["v"]).feed(&b, &[0, 0, 0], &mut st);
         assert_eq!((out.rows, out.missing), (vec![0, 2], 0));
     }

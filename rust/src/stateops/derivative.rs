@@ -6,9 +6,7 @@
 //! time as the previous one is skipped and does not replace it; with `nonNegative` a negative rate
 //! is not emitted but the point still becomes the previous one.
 
-use std::collections::HashMap;
-
-use crate::batch::{Column, ColumnData, PointBatch, Value};
+use crate::batch::{CodeMap, Column, ColumnData, PointBatch, Value};
 use crate::stateops::output::{take_with, true_div};
 
 #[derive(Debug, Clone)]
@@ -21,7 +19,7 @@ pub struct Derivative {
 }
 
 /// Per group: the previous point's value and time.
-pub type DerivativeState = HashMap<u32, (f64, i64)>;
+pub type DerivativeState = CodeMap<u32, (f64, i64)>;
 
 /// What one chunk gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,7 +113,7 @@ mod tests {
 
     #[test]
     fn empty_input_gives_nothing() {
-        let mut st = DerivativeState::new();
+        let mut st = DerivativeState::default();
         let out = node(false).feed(&PointBatch::default(), &[], &mut st);
         assert!(out.rows.is_empty() && out.batch.is_empty() && st.is_empty());
     }
@@ -123,7 +121,7 @@ mod tests {
     #[test]
     fn rates_per_group_int_and_float() {
         let b = lp("m v=1i 0\nm v=10 0\nm v=3i 2000000000\nm v=4 1000000000\n");
-        let mut st = DerivativeState::new();
+        let mut st = DerivativeState::default();
         let out = node(false).feed(&b, &[0, 1, 0, 1], &mut st);
         assert_eq!(out.rows, vec![2, 3]);
         assert_eq!(floats(&out.batch, "d"), vec![1.0, -6.0]);
@@ -134,7 +132,7 @@ mod tests {
     #[test]
     fn state_resumes_across_chunks() {
         let d = node(false);
-        let mut st = DerivativeState::new();
+        let mut st = DerivativeState::default();
         assert!(d.feed(&lp("m v=1 0\n"), &[7], &mut st).rows.is_empty());
         let out = d.feed(&lp("m v=3 500000000\n"), &[7], &mut st);
         assert_eq!(floats(&out.batch, "d"), vec![4.0]);
@@ -143,7 +141,7 @@ mod tests {
     #[test]
     fn missing_same_time_and_negative() {
         let d = node(true);
-        let mut st = DerivativeState::new();
+        let mut st = DerivativeState::default();
         let b = lp("m v=5 0\nm x=1 1\nm v=\"s\" 2\nm v=9 0\nm v=1 1000000000\nm v=2 2000000000\n");
         let out = d.feed(&b, &[0; 6], &mut st);
         assert_eq!(out.missing, 2);
@@ -158,7 +156,7 @@ mod tests {
             as_: "v".into(),
             ..node(false)
         };
-        let mut st = DerivativeState::new();
+        let mut st = DerivativeState::default();
         let out = d.feed(&lp("m v=1i 0\nm v=2i 1000000000\n"), &[0, 0], &mut st);
         assert_eq!(floats(&out.batch, "v"), vec![1.0]);
     }

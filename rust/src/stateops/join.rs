@@ -9,10 +9,10 @@
 //! Buffered points keep their chunk's batch alive until their set went out.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use crate::batch::{BatchBuilder, PointBatch, Value};
+use crate::batch::{BatchBuilder, CodeMap, PointBatch, Value};
 use crate::batch::{NO_FIELDS, NULLS};
 
 /// Go's `Time.Round(d)`: half away from zero; `d <= 0` leaves `t`.
@@ -105,13 +105,14 @@ pub struct Joined {
 pub struct Join {
     spec: JoinSpec,
     n: usize,
-    groups: HashMap<u32, JoinGroup>,
-    low_marks: HashMap<(usize, u32), i64>,
-    match_buf: HashMap<u32, VecDeque<Msg>>,
-    specific_buf: HashMap<u32, VecDeque<Msg>>,
+    // keyed by group ints: the fast code hasher, not SipHash (a lookup per point)
+    groups: CodeMap<u32, JoinGroup>,
+    low_marks: CodeMap<(usize, u32), i64>,
+    match_buf: CodeMap<u32, VecDeque<Msg>>,
+    specific_buf: CodeMap<u32, VecDeque<Msg>>,
     reported: HashSet<usize>,
     all_reported: bool,
-    tags: HashMap<u32, Vec<(String, String)>>,
+    tags: CodeMap<u32, Vec<(String, String)>>,
     out: Vec<JoinSet>,
     out_groups: Vec<u32>,
     seq: u64,
@@ -124,13 +125,13 @@ impl Join {
         Join {
             n: spec.prefixes.len(),
             spec,
-            groups: HashMap::new(),
-            low_marks: HashMap::new(),
-            match_buf: HashMap::new(),
-            specific_buf: HashMap::new(),
+            groups: CodeMap::default(),
+            low_marks: CodeMap::default(),
+            match_buf: CodeMap::default(),
+            specific_buf: CodeMap::default(),
             reported: HashSet::new(),
             all_reported: false,
-            tags: HashMap::new(),
+            tags: CodeMap::default(),
             out: Vec::new(),
             out_groups: Vec::new(),
             seq: 0,
@@ -167,7 +168,8 @@ impl Join {
         groups: &[ChunkGroup],
     ) -> Joined {
         for g in groups {
-            self.tags.insert(g.group, g.tags.clone());
+            // a group int's tags never change (one int per group id, the id names the tags)
+            self.tags.entry(g.group).or_insert_with(|| g.tags.clone());
         }
         for (row, &c) in codes.iter().enumerate() {
             let cg = &groups[c as usize];

@@ -3,9 +3,7 @@
 //! evaluated over the whole chunk first (its own per-group state in the evaluator); rows where it
 //! failed are dropped and counted there.
 
-use std::collections::HashMap;
-
-use crate::batch::{Column, ColumnData, PointBatch};
+use crate::batch::{CodeMap, Column, ColumnData, PointBatch};
 use crate::stateops::output::{take_with, true_div};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +21,7 @@ pub struct StateRun {
 }
 
 /// Per group in a run: its first point's time (duration) or its length (count).
-pub type RunState = HashMap<u32, i64>;
+pub type RunState = CodeMap<u32, i64>;
 
 impl StateRun {
     /// `tests[i]`: the lambda's value on row `i`, meaningful where `valid[i]`.
@@ -94,7 +92,13 @@ mod tests {
             kind: RunKind::Count,
             as_: "n".into(),
         };
-        let (rows, out) = r.feed(&PointBatch::default(), &[], &[], &[], &mut RunState::new());
+        let (rows, out) = r.feed(
+            &PointBatch::default(),
+            &[],
+            &[],
+            &[],
+            &mut RunState::default(),
+        );
         assert!(rows.is_empty() && out.is_empty());
     }
 
@@ -104,7 +108,7 @@ mod tests {
             kind: RunKind::Duration { unit: 1000 },
             as_: "d".into(),
         };
-        let mut st = RunState::new();
+        let mut st = RunState::default();
         let b = batch(5);
         let (rows, out) = r.feed(
             &b,
@@ -132,7 +136,7 @@ mod tests {
             kind: RunKind::Count,
             as_: "n".into(),
         };
-        let mut st = RunState::new();
+        let mut st = RunState::default();
         let (_, out) = r.feed(
             &batch(4),
             &[0; 4],
@@ -153,7 +157,7 @@ mod tests {
             kind: RunKind::Count,
             as_: "n".into(),
         };
-        let mut st = RunState::new();
+        let mut st = RunState::default();
         let groups: Vec<u32> = (0..300).map(|i| i % 100).collect();
         let (rows, out) = r.feed(&batch(300), &groups, &[true; 300], &[true; 300], &mut st);
         assert_eq!(rows.len(), 300);

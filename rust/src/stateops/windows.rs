@@ -15,7 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::batch::{concat, PointBatch};
+use crate::batch::{gather, CodeMap, PointBatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowSpec {
@@ -144,23 +144,38 @@ impl Windows {
 
     /// The windows the chunk closes, in the order of the points that closed them.
     pub fn feed(&mut self, b: &PointBatch, groups: &[u32]) -> Vec<Emitted> {
+        // rows of each group, groups in first-seen order (a group's slot: a table indexed by its
+        // int, ints being dense; a hash map when they are not)
         let mut order: Vec<u32> = Vec::new();
-        let mut rows: HashMap<u32, Vec<usize>> = HashMap::new();
+        let mut rows: Vec<Vec<usize>> = Vec::new();
+        let dense = groups
+            .iter()
+            .max()
+            .is_some_and(|&m| (m as usize) < 4 * groups.len() + 64);
+        let mut slot_of: Vec<u32> = Vec::new();
+        let mut slot_map: CodeMap<u32, u32> = CodeMap::default();
+        if dense {
+            slot_of.resize(groups.iter().max().map_or(0, |&m| m as usize + 1), u32::MAX);
+        }
         for (i, &g) in groups.iter().enumerate() {
-            rows.entry(g)
-                .or_insert_with(|| {
-                    order.push(g);
-                    Vec::new()
-                })
-                .push(i);
+            let slot = if dense {
+                &mut slot_of[g as usize]
+            } else {
+                slot_map.entry(g).or_insert(u32::MAX)
+            };
+            if *slot == u32::MAX {
+                *slot = rows.len() as u32;
+                order.push(g);
+                rows.push(Vec::new());
+            }
+            rows[*slot as usize].push(i);
         }
         let mut out = Vec::new();
-        for g in order {
-            let idx = &rows[&g];
+        for (g, idx) in order.into_iter().zip(&rows) {
             let part = Arc::new(if idx.len() == b.len() {
                 b.clone()
             } else {
-                b.take_compact(idx)
+                gather(&[(b, idx.as_slice())])
             });
             if !self.groups.contains_key(&g) {
                 let w = GroupWindow {
@@ -244,22 +259,19 @@ impl GroupWindow {
     }
 
     fn points(&self) -> PointBatch {
-        let parts: Vec<PointBatch> = self
+        if let [p] = self.pieces.as_slices().0 {
+            if self.pieces.len() == 1 && p.lo == 0 && p.hi == p.part.len() {
+                return (*p.part).clone();
+            }
+        }
+        let idx: Vec<Vec<usize>> = self.pieces.iter().map(|p| (p.lo..p.hi).collect()).collect();
+        let parts: Vec<(&PointBatch, &[usize])> = self
             .pieces
             .iter()
-            .map(|p| {
-                if p.lo == 0 && p.hi == p.part.len() {
-                    (*p.part).clone()
-                } else {
-                    p.part.take(&(p.lo..p.hi).collect::<Vec<_>>())
-                }
-            })
+            .zip(&idx)
+            .map(|(p, i)| (&*p.part, i.as_slice()))
             .collect();
-        match parts.len() {
-            0 => PointBatch::default(),
-            1 => parts.into_iter().next().expect("one part"),
-            _ => concat(&parts.iter().collect::<Vec<_>>()),
-        }
+        gather(&parts)
     }
 
     fn insert_every(
@@ -435,6 +447,18 @@ mod tests {
         assert_eq!(
             summary(&out),
             vec![(0, 3, vec![1, 2, 3], 2), (0, 4, vec![2, 3, 4], 3)]
+        );
+    }
+
+    #[test]
+    fn sparse_group_ints() {
+        let mut w = Windows::new(time_spec(10, 10));
+        let big = u32::MAX - 1;
+        assert!(w.feed(&pts(&[0, 1, 2]), &[big, 7, big]).is_empty());
+        let out = w.feed(&pts(&[11, 12]), &[7, big]);
+        assert_eq!(
+            summary(&out),
+            vec![(7, 11, vec![1], 0), (big, 10, vec![0, 2], 1)]
         );
     }
 

@@ -28,7 +28,7 @@ from kapfast._native import (
 )
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import GroupInts, Node
+from kapfast.engine.node import GroupInts, Node, first_seen
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import group_of
@@ -142,6 +142,11 @@ class _JoinGroup:
             self._emit(False)
 
 
+#: a chunk group as the join kernel takes it: (int, .on() group int, more specific than .on(),
+#: tags)
+_Described = tuple[int, int, bool, list[tuple[str, str]]]
+
+
 class JoinNode(Node):
     kinds = ("join",)
 
@@ -178,6 +183,12 @@ class JoinNode(Node):
         )
         self.ints: dict[str, int] = {}
         self.int_groups: dict[int, Group] = {}
+        #: per parent: group id -> (the group object last seen with it, what the kernel takes
+        #: of it)
+        self.described: list[dict[str, tuple[Group, _Described]]] = []
+        #: two parents sent unequal groups of one id: then every chunk's groups are recorded as
+        #: the latest of their int
+        self.unequal_groups = False
         # batch parents
         self.groups: dict[str, _JoinGroup] = {}
         self.low_marks: dict[tuple[int, str], int] = {}
@@ -199,21 +210,41 @@ class JoinNode(Node):
         return group_of(name, dict(g.tags), self.on, g.by_measurement).id
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        described = []
-        for g in chunk.groups:
-            gi = self._int(g.id)
-            self.int_groups[gi] = g
-            on = self._int(self._on_id(g)) if self.on else gi
-            described.append((gi, on, len(g.dims) > len(self.on), list(g.tags)))
+        while len(self.described) <= port:
+            self.described.append({})
+        cache = self.described[port]
+        get = cache.get
+        # a group object this parent sent before (groupBy reuses them) is described already
+        described = [
+            e[1] if (e := get(g.id)) is not None and e[0] is g else self._describe(g, cache)
+            for g in chunk.groups
+        ]
+        if self.unequal_groups:
+            # the latest object of an id is the one output points get
+            for g in chunk.groups:
+                self.int_groups[self.ints[g.id]] = g
         codes = np.asarray(chunk.codes, dtype=np.uint32)
         self._emit_joined(*self.kernel.feed(port, chunk.batch, codes, described))
+
+    def _describe(self, g: Group, cache: dict[str, tuple[Group, _Described]]) -> _Described:
+        """What the kernel needs of a chunk group, made once per group object of a parent (ints
+        never change)."""
+        gi = self._int(g.id)
+        old = self.int_groups.get(gi)
+        if old is not None and old is not g and old != g:
+            self.unequal_groups = True
+        self.int_groups[gi] = g
+        on = self._int(self._on_id(g)) if self.on else gi
+        d = (gi, on, len(g.dims) > len(self.on), list(g.tags))
+        cache[g.id] = (g, d)
+        return d
 
     def _emit_joined(self, points: PointBatch, group_ints: bytes) -> None:
         if not len(points):
             return
-        ints = np.frombuffer(group_ints, dtype="<u4")
-        used, first = np.unique(ints, return_index=True)
-        order = used[np.argsort(first, kind="stable")]
+        ints = np.frombuffer(group_ints, dtype="<u4").astype(np.intp)
+        # group ints are dense (one per group id seen): a table over them is small
+        order = first_seen(ints, int(ints.max()) + 1)
         groups = []
         for i in order.tolist():
             g = self.int_groups[i]
@@ -221,8 +252,9 @@ class JoinNode(Node):
                 # renamed points: a group by measurement takes the new name
                 g = group_of(self.stream_name, dict(g.tags), g.dims, g.by_measurement)
             groups.append(g)
-        remap = {gi: k for k, gi in enumerate(order.tolist())}
-        codes = np.fromiter((remap[i] for i in ints.tolist()), dtype=np.uint32, count=len(ints))
+        remap = np.zeros(int(order.max()) + 1, dtype=np.uint32)
+        remap[order] = np.arange(len(order), dtype=np.uint32)
+        codes = remap[ints]
         self.emit(StreamChunk(points, codes, groups))
 
     # --- input ---------------------------------------------------------------------------------

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
+from itertools import repeat
+from typing import Any, cast
 
 import numpy as np
 
-from kapfast._native import PointBatch, batch_override, batch_split
+from kapfast._native import PointBatch, batch_override
 from kapfast.engine.context import BatchPointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
-from kapfast.engine.node import Node
+from kapfast.engine.node import Node, last_rows
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import NO_FIELDS, NULLS, Row, batch_rows
-from kapfast.engine.vec import codes_bytes
 from kapfast.errors import KapfastError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.timefmt import format_rfc3339_ns
@@ -90,34 +91,73 @@ def batch_row_columns(name: str, tags: dict[str, str], points: PointBatch) -> di
     return out
 
 
+#: httpOut's last stream point of a group: row ``row`` of ``batch``
+_StreamLast = tuple[PointBatch, int]
+#: httpOut's last batch of a group: (name, group tags, points)
+_BatchLast = tuple[str, dict[str, str], PointBatch]
+
+
 class HttpOutNode(Node):
     kinds = ("httpOut",)
+    #: stream rows held beyond 4 per group before the shown points are copied out (tests lower it)
+    compact_slack = 65536
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.endpoint = str(spec.args[0]) if spec.args else ""
-        # raw last message per group, rendered only when read: a one-row batch (stream) or
-        # (name, tags, batch)
-        self.results: dict[str, PointBatch | tuple[str, dict[str, str], PointBatch]] = {}
+        # raw last message per group, rendered only when read: (batch, row) for a stream point
+        # (the batch holds the last point of every group of one chunk, shared by those groups),
+        # or (name, tags, batch) for a batch
+        self.results: dict[str, _StreamLast | _BatchLast] = {}
+        # rows of the shared stream batches stored since the last compaction: past a bound the
+        # points still shown are copied out, so old batches do not stay alive for one group each
+        self._held = 0
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
-        codes = np.asarray(chunk.codes, dtype=np.intp)
-        n = len(codes)
+        n = len(chunk.batch)
         if n:
-            # only the last row of each group in the chunk matters, in row order
-            _, rev_first = np.unique(codes[::-1], return_index=True)
-            last = np.sort(n - 1 - rev_first)
-            taken = chunk.batch.take(last)
-            if len(last) == 1:
-                parts = [taken]
+            results = self.results
+            if len(groups) == 1:
+                last = np.array([n - 1], dtype=np.intp)
+                ids = [groups[0].id]
             else:
-                parts = batch_split(taken, codes_bytes(np.arange(len(last))), len(last))
-            for i, part in zip(codes[last].tolist(), parts, strict=True):
-                gid = groups[i].id
-                self.results.pop(gid, None)
-                self.results[gid] = part
+                # only the last row of each group in the chunk matters, in row order
+                codes = np.asarray(chunk.codes, dtype=np.intp)
+                last = last_rows(codes, len(groups))
+                ids = [groups[i].id for i in codes[last].tolist()]
+            taken = chunk.batch.take(last)
+            # a group updated moves to the end (Kapacitor's order of last update): drop every
+            # updated group first, then add them in row order (ids are distinct); C-level loops
+            deque(map(results.pop, ids, repeat(None)), maxlen=0)
+            results.update(zip(ids, zip(repeat(taken), range(len(ids))), strict=True))
+            self._held += len(ids)
+            if self._held > 4 * len(results) + self.compact_slack:
+                self._compact()
         self.emit(chunk)
+
+    def _compact(self) -> None:
+        """Copies the stream points still shown into one batch (one row per group)."""
+        keys = [k for k, r in self.results.items() if len(r) == 2]
+        if keys:
+            entries = cast(list[_StreamLast], [self.results[k] for k in keys])
+            parts = []
+            by_batch: dict[int, tuple[PointBatch, list[int]]] = {}
+            for b, row in entries:
+                by_batch.setdefault(id(b), (b, []))[1].append(row)
+            offsets: dict[int, int] = {}
+            total = 0
+            for key, (b, rows) in by_batch.items():
+                parts.append(b.take(np.array(rows, dtype=np.intp)))
+                offsets[key] = total
+                total += len(rows)
+            merged = parts[0] if len(parts) == 1 else PointBatch.concat(parts)
+            seen: dict[int, int] = {}
+            for k, (b, _) in zip(keys, entries, strict=True):
+                j = seen.get(id(b), 0)
+                seen[id(b)] = j + 1
+                self.results[k] = (merged, offsets[id(b)] + j)
+        self._held = len(keys)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         gid = batch.group.id
@@ -132,8 +172,9 @@ class HttpOutNode(Node):
     def body(self) -> dict[str, Any]:
         series = []
         for r in self.results.values():
-            if isinstance(r, PointBatch):
-                series.append(point_row(batch_rows(r)[0]))
+            if len(r) == 2:
+                b, row = r
+                series.append(point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0]))
             else:
                 name, tags, points = r
                 series.append(batch_row_columns(name, tags, points))

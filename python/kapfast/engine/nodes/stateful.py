@@ -13,7 +13,7 @@ import numpy.typing as npt
 from kapfast._native import PointBatch, StateBarrierPeriods, StateChangeDetect, StateDerivative, StateRun
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import GroupInts, Node, rows_chunk
+from kapfast.engine.node import GroupInts, Node, first_seen, rows_chunk
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import ChunkBuilder
@@ -240,8 +240,7 @@ class BarrierNode(Node):
         if len(groups) == 1:
             self.last[groups[0].id] = (groups[0], now)
             return
-        used, first = np.unique(codes, return_index=True)
-        for c in used[np.argsort(first, kind="stable")].tolist():
+        for c in first_seen(codes, len(groups)).tolist():
             g = groups[c]
             self.last[g.id] = (g, now)
 

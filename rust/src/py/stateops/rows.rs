@@ -36,7 +36,7 @@ impl PyDerivative {
                 unit,
                 non_negative,
             },
-            state: Mutex::new(DerivativeState::new()),
+            state: Mutex::new(DerivativeState::default()),
         })
     }
 
@@ -87,7 +87,7 @@ impl PyChangeDetect {
     fn new(fields: Vec<String>) -> Self {
         PyChangeDetect {
             node: ChangeDetect { fields },
-            state: Mutex::new(ChangeState::new()),
+            state: Mutex::new(ChangeState::default()),
         }
     }
 
@@ -153,7 +153,7 @@ impl PyStateRun {
         };
         Ok(PyStateRun {
             node: StateRun { kind, as_ },
-            state: Mutex::new(RunState::new()),
+            state: Mutex::new(RunState::default()),
         })
     }
 
