@@ -88,6 +88,14 @@ class DeadmanConfig:
 
 
 @dataclass
+class GroupsConfig:
+    # [groups] (kapfast only): drop the state of a group of any task (windows, derivative and
+    # alert states, join buffers, httpOut results) once it sent nothing for `expire-idle`;
+    # "0s" keeps every group for the life of the task, as Kapacitor does (docs/operations.md)
+    expire_idle: str = "0s"
+
+
+@dataclass
 class InfluxDBConfig:
     enabled: bool = True
     name: str = "default"
@@ -190,6 +198,7 @@ class Config:
     stats: StatsConfig = field(default_factory=StatsConfig)
     load: LoadConfig = field(default_factory=LoadConfig)
     deadman: DeadmanConfig = field(default_factory=DeadmanConfig)
+    groups: GroupsConfig = field(default_factory=GroupsConfig)
     # -- config API (serverops) --
     skip_config_overrides: bool = False
     config_override: ConfigOverrideConfig = field(default_factory=lambda: ConfigOverrideConfig())
@@ -228,6 +237,7 @@ _SECTIONS: dict[str, type] = {
     "stats": StatsConfig,
     "load": LoadConfig,
     "deadman": DeadmanConfig,
+    "groups": GroupsConfig,
     # alert handler services
     "alert": AlertConfig,
     "smtp": SMTPConfig,
@@ -340,6 +350,7 @@ def _validate(cfg: Config) -> None:
     _check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
     _check_duration("[stats] stats-interval", cfg.stats.stats_interval)
     _check_duration("[deadman] interval", cfg.deadman.interval)
+    _check_duration("[groups] expire-idle", cfg.groups.expire_idle)
 
     _validate_alert_services(cfg)
 

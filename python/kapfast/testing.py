@@ -66,6 +66,7 @@ class TaskHarness:
         vars: Mapping[str, Any] | None = None,
         task_id: str = "test",
         start: TimeLike = 0,
+        group_expiry: str | int = 0,
     ) -> None:
         self.pipeline = compile_script(script, vars=dict(vars) if vars else None)
         if isinstance(dbrp, str):
@@ -76,7 +77,8 @@ class TaskHarness:
         self.zero = _time_ns(start, 0)
         self.clock = VirtualClock(self.zero)
         self.registry = TopicRegistry()
-        ctx = TaskContext(task_id=task_id, clock=self.clock, task_master="test")
+        expiry = parse_go_duration(group_expiry) if isinstance(group_expiry, str) else group_expiry
+        ctx = TaskContext(task_id=task_id, clock=self.clock, task_master="test", group_expiry_ns=expiry)
         ctx.services["alert_topics"] = self.registry
         ctx.services["alert_tap"] = True
         self.task = Task(task_id, self.pipeline, ctx)

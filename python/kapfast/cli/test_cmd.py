@@ -78,6 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="timestamps of .srpl files (auto: gzipped ns, plain s)",
     )
     parser.add_argument("--vars", metavar="FILE", help="vars as JSON ({name: {type, value}})")
+    parser.add_argument(
+        "--group-expiry",
+        type=_duration_ns,
+        default=0,
+        metavar="DUR",
+        help="drop a group's state once it sent nothing for DUR of data time (as [groups] expire-idle)",
+    )
 
 
 def _endpoints(task: Task) -> list[str]:
@@ -102,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"the script is a {pipeline.task_type} task, not {args.type}")
     zero = parse_rfc3339_ns(args.clock_zero) if args.clock_zero else None
     clock = VirtualClock(zero or 0)
-    ctx = TaskContext(task_id=args.task_id, clock=clock, task_master="testStreamer")
+    ctx = TaskContext(
+        task_id=args.task_id, clock=clock, task_master="testStreamer", group_expiry_ns=args.group_expiry
+    )
     registry = _topic_registry()
     if registry is not None:
         ctx.services["alert_topics"] = registry

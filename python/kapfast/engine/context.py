@@ -43,6 +43,9 @@ class TaskContext:
     hostname: str = "localhost"
     cluster_id: str = ""
     server_id: str = ""
+    #: drop the state of a group idle this long (ns of the task's clock); 0 keeps every group
+    #: for the life of the task, as Kapacitor does (kapfast.engine.expiry)
+    group_expiry_ns: int = 0
     #: callbacks run after the input ends and the task drained (flush writers, close files)
     on_close: list[Callable[[], None]] = field(default_factory=list)
     #: free-form services (alert state store, http session, ...) keyed by name

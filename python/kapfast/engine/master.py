@@ -37,8 +37,11 @@ class TaskMaster:
         server_id: str = "",
         services: dict[str, Any] | None = None,
         storage: Storage | None = None,
+        group_expiry_ns: int = 0,
     ) -> None:
         self.clock: Clock = clock or WallClock()
+        #: every task's idle-group expiry ([groups] expire-idle; 0: never, as Kapacitor)
+        self.group_expiry_ns = group_expiry_ns
         self.writer = writer
         self.name = name
         self.hostname = hostname
@@ -63,6 +66,7 @@ class TaskMaster:
             hostname=self.hostname,
             cluster_id=self.cluster_id,
             server_id=self.server_id,
+            group_expiry_ns=self.group_expiry_ns,
             services=dict(self.services),
         )
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from kapfast._native import PointBatch
 from kapfast.engine.context import TaskContext
+from kapfast.engine.expiry import GroupExpiry
 from kapfast.engine.messages import (
     Barrier,
     BatchMessage,
@@ -48,6 +49,8 @@ class Node:
         self._finished_ports: set[int] = set()
         #: emitted counts per group (id -> [group, count]), kept only when a stats node watches
         self.group_emitted: dict[str, list[Any]] | None = None
+        #: when the task expires idle groups and this node forms groups (kapfast.engine.expiry)
+        self.expiry: GroupExpiry | None = None
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -119,6 +122,8 @@ class Node:
         self.stats.emitted += n
         if self.group_emitted is not None:
             self._count_groups(msg)
+        if self.expiry is not None:
+            self._touch_groups(msg)
         for child, port in self.children:
             self.edge_emitted[child.name] += n
             child.push(msg, port)
@@ -138,6 +143,29 @@ class Node:
                 ge.setdefault(b.group.id, [b.group, 0])[1] += 1
         elif isinstance(msg, DeleteGroup):
             ge.pop(msg.group.id, None)
+
+    def _touch_groups(self, msg: Message) -> None:
+        ex = self.expiry
+        assert ex is not None
+        if isinstance(msg, StreamChunk):
+            ex.touch(msg.groups, self.ctx.now_ns())
+        elif isinstance(msg, BatchMessage):
+            ex.touch_one(msg.group, self.ctx.now_ns())
+        elif isinstance(msg, BatchSet):
+            ex.touch((b.group for b in msg.batches), self.ctx.now_ns())
+        elif isinstance(msg, DeleteGroup):
+            ex.forget(msg.group.id)  # deleted upstream: nothing left here to expire
+
+    def expire_groups(self, now_ns: int) -> None:
+        """Delete downstream every group of this node idle for the task's group expiry."""
+        if self.expiry is None:
+            return
+        for g in self.expiry.due(now_ns):
+            self.on_group_expired(g)
+            self.emit(DeleteGroup(g))
+
+    def on_group_expired(self, group: Group) -> None:
+        """This node's own memory of an expired group (its children drop theirs on DeleteGroup)."""
 
     def finish_children(self) -> None:
         for child, port in self.children:
@@ -167,6 +195,8 @@ class Node:
             "working_cardinality": self.working_cardinality(),
         }
         out.update(self.stats.extra)
+        if self.expiry is not None:
+            out["groups_expired"] = self.expiry.expired
         return out
 
 

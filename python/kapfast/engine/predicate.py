@@ -24,17 +24,24 @@ class BatchPredicate:
         self.ast = ast
         self.program = Program(ast)
         self.state = EvalState()
-        #: group id -> the int the Rust state knows the group by (stable across chunks)
+        #: group id -> the int the Rust state knows the group by (stable across chunks; never
+        #: reused, so a forgotten group's int cannot reach a live group's state)
         self.group_ints: dict[str, int] = {}
+        self._next_int = 0
 
     def stable_codes(self, group_ids: Sequence[str], codes: Any) -> Any:
         """Chunk-local group codes → codes that name the same group in every chunk."""
         ints = self.group_ints
-        table = np.array([ints.setdefault(g, len(ints)) for g in group_ids], dtype=np.uint32)
+        if any(g not in ints for g in group_ids):
+            for g in group_ids:
+                if g not in ints:
+                    ints[g] = self._next_int
+                    self._next_int += 1
+        table = np.array([ints[g] for g in group_ids], dtype=np.uint32)
         return table[np.asarray(codes, dtype=np.intp)]
 
     def forget(self, group_id: str) -> None:
-        i = self.group_ints.get(group_id)
+        i = self.group_ints.pop(group_id, None)
         if i is not None:
             self.state.reset(i)
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from kapfast._native import PointBatch
 from kapfast.engine.context import TaskContext
+from kapfast.engine.expiry import GROUP_FORMING, GroupExpiry
 from kapfast.engine.factory import build_node
 from kapfast.engine.messages import UNGROUPED, BatchMessage, StreamChunk
 from kapfast.engine.node import Node
@@ -46,6 +47,14 @@ class Task:
                 observed.group_emitted = {}
                 self.nodes[spec.id].observed = observed  # type: ignore[attr-defined]
         self.tickers: list[Any] = [n for n in self.nodes.values() if hasattr(n, "tick")]
+        #: nodes that expire their idle groups (none unless the context sets a group expiry)
+        self.expiring: list[Node] = []
+        if ctx.group_expiry_ns > 0:
+            for spec in pipeline.nodes:
+                if spec.kind in GROUP_FORMING:
+                    node = self.nodes[spec.id]
+                    node.expiry = GroupExpiry(ctx.group_expiry_ns)
+                    self.expiring.append(node)
         self.measurements = self._measurements()
         #: the (db, rp) pairs whose points feed this task (empty: any)
         self.dbrps: set[tuple[str, str]] = set(pipeline.dbrps)
@@ -94,6 +103,10 @@ class Task:
     def tick(self, now_ns: int, *, end: bool = False) -> None:
         """Time moved: nodes driven by the clock (stats, barrier idle) look at it. ``end`` marks
         the clock running on after a replay's data ended."""
+        if not end:
+            # like a barrier's idle timer, expiry does not outrun a replay whose data ended
+            for node in self.expiring:
+                node.expire_groups(now_ns)
         for n in self.tickers:
             n.tick(now_ns, end)
 

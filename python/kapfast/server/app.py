@@ -85,6 +85,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             server_id=ids.server_id,
             # Alert nodes restore their last levels from here (and save them) across restarts.
             services={"storage": storage, "alert_states": storage.alert_states},
+            group_expiry_ns=parse_go_duration(cfg.groups.expire_idle),
         )
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
     dc = cfg.deadman

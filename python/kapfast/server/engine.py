@@ -20,6 +20,7 @@ def load_task_master(
     cluster_id: str,
     server_id: str,
     services: dict[str, Any],
+    group_expiry_ns: int = 0,
 ) -> TaskMaster:
     """The server's task master. ``services`` reach every task's nodes (``storage``,
     ``alert_states`` for alert levels that survive restarts, handler endpoints)."""
@@ -31,6 +32,7 @@ def load_task_master(
         cluster_id=cluster_id,
         server_id=server_id,
         services=services,
+        group_expiry_ns=group_expiry_ns,
     )
 
 

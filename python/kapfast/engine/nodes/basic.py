@@ -100,6 +100,9 @@ class FromNode(RowNode):
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         raise TaskError(f"{self.name}: from takes stream data only")
 
+    def on_group_expired(self, group: Group) -> None:
+        self.cache.by_id.pop(group.id, None)
+
 
 class WhereNode(RowNode):
     kinds = ("where",)
@@ -223,6 +226,11 @@ class EvalNode(RowNode):
         if failed is not None:
             b = b.filter(~failed)
         self.emit(BatchMessage(batch.name, batch.group, batch.tmax, b, batch.by_name))
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        for prog in self.programs:
+            prog.forget(msg.group.id)
+        self.emit(msg)
 
     def _eval_tags(self, b: PointBatch, gids: list[str], codes: Any) -> tuple[PointBatch, Any]:
         """The ``.tags()`` path over whole batches: (output batch, input row index of each output
@@ -617,6 +625,10 @@ class SampleNode(RowNode):
         if self._keep(batch.group.id, batch.tmax):
             self.emit(batch)
 
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        self.counters.pop(msg.group.id, None)
+        self.emit(msg)
+
     def working_cardinality(self) -> int:
         return len(self.counters)
 
@@ -675,6 +687,15 @@ class GroupByNode(RowNode):
             points = batch_sort_by_time(points)
             self.seen.add(gid)
             self.emit(BatchMessage(name, g, tmax, points, self.dims.by_name))
+
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        # deleted upstream: when grouped by the same tags, the group is gone here too
+        self.seen.discard(msg.group.id)
+        self.emit(msg)
+
+    def on_group_expired(self, group: Group) -> None:
+        self.seen.discard(group.id)
+        self.cache.by_id.pop(group.id, None)
 
     def working_cardinality(self) -> int:
         return len(self.seen)

@@ -228,6 +228,15 @@ class BarrierNode(Node):
                         if i is not None:
                             self.periods.reset(i)
 
+    def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
+        # deleted upstream (an earlier barrier, or group expiry): no idle barrier for it here
+        self.last.pop(msg.group.id, None)
+        if self.periods is not None:
+            i = self.ints.forget(msg.group.id)
+            if i is not None:
+                self.periods.reset(i)
+        self.emit(msg)
+
     def tick(self, now_ns: int, end: bool = False) -> None:
         # Kapacitor's idle timers are wall-clock timers that a replay outruns: after the data of
         # a replay has ended, no idle barrier fires (the conformance cases read results then).
