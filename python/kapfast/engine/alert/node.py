@@ -1,8 +1,11 @@
 """The alert node: levels per point (or per batch), per-group state, events to handlers and topics,
 and the data that made an event forwarded to the children, augmented.
 
-Order: rows are handled in arrival order, events are built and delivered in that order (handlers
-run synchronously, each bounded by a timeout), and the forwarded points keep that order too.
+Order: rows are handled in arrival order, events are built and delivered in that order, and the
+forwarded points keep that order too. Handlers run on the task's thread, each bounded by a timeout,
+unless the topic registry delivers asynchronously (the server): then on the node's own
+:class:`~kapfast.engine.alert.lane.DeliveryLane`, still in order, so a dead web hook never holds
+up the task.
 A handler that fails is logged and counted in ``events_dropped``; it never stops the task.
 
 ``ctx.services`` keys read: ``alert_services`` (``kapfast.engine.alert.services.AlertServices``:
@@ -16,6 +19,7 @@ topics API reads it), ``httppost_endpoints`` (``{name: {"url": str, "headers": {
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -23,6 +27,7 @@ from kapfast._native import PointBatch
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
 from kapfast.engine.alert.handlers import AlertHandler, HandlerError, build_handler
+from kapfast.engine.alert.lane import DeliveryLane
 from kapfast.engine.alert.levels import LambdaError, LevelEvaluator, LevelTable
 from kapfast.engine.alert.persistence import LevelPersistence
 from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules
@@ -125,6 +130,10 @@ class AlertNode(Node):
             build_handler(h, self.name, ctx.services, self.log) for h in spec.handlers
         ]
         services = ctx.services.get(SERVICE_ALERT)
+        #: the inline handlers' own thread in the server (made on the first event)
+        self.lane: DeliveryLane | None = None
+        self._lane_capacity = services.topic_buffer_length if services is not None else 5000
+        self._dropped_lock = threading.Lock()
         if services is not None:
             # `global = true` services alert for every alert node (Kapacitor's newAlertNode)
             self.handlers += services.global_handlers({h.kind for h in spec.handlers})
@@ -436,18 +445,36 @@ class AlertNode(Node):
                 self.persistence.save(topic, event)
         if prev is not None:
             event.previous_level = prev
-        for h in self.handlers:
-            self._deliver(h, event)
+        if self.handlers:
+            if self.registry.asynchronous:
+                # in the server: a slow or dead handler must not hold up the task (kapfast.engine.alert.lane)
+                if self.lane is None:
+                    self.lane = DeliveryLane(
+                        f"{self.ctx.task_id}/{self.name}", self._lane_capacity, self._deliver_all, self.log
+                    )
+                if not self.lane.put(event):
+                    self._count_dropped(1)
+            else:
+                self._deliver_all(event)
         for topic in self.topics:
             # handlers defined over the API, on the named topic or even on the anonymous one;
             # they log their own failures
-            self.stats.extra["events_dropped"] += self.registry.deliver(topic, event, self.ctx.task_id)
+            self._count_dropped(self.registry.deliver(topic, event, self.ctx.task_id))
+
+    def _count_dropped(self, n: int) -> None:
+        if n:
+            with self._dropped_lock:  # lanes count from their own thread
+                self.stats.extra["events_dropped"] += n
+
+    def _deliver_all(self, event: AlertEvent) -> None:
+        for h in self.handlers:
+            self._deliver(h, event)
 
     def _deliver(self, h: AlertHandler, event: AlertEvent) -> None:
         try:
             h.handle(event)
         except HandlerError as e:
-            self.stats.extra["events_dropped"] += 1
+            self._count_dropped(1)
             if not e.quiet:
                 self.log.error("%s: %s handler: %s", self.name, h.describe(), e)
 
@@ -456,6 +483,8 @@ class AlertNode(Node):
     def finish(self, port: int = 0) -> None:
         if self.persistence is not None:
             self.persistence.flush()
+        if self.lane is not None:
+            self.lane.close()  # what is queued is delivered before the handlers close
         for h in self.handlers:
             h.close()
         self.finish_children()

@@ -231,6 +231,11 @@ class TopicRegistry:
             t = self._topics.get(topic)
             return [] if t is None else list(t.entries.values())
 
+    @property
+    def asynchronous(self) -> bool:
+        """Whether events are delivered off the publishing thread (the server started it)."""
+        return self._worker is not None
+
     def start(self) -> None:
         """Deliver from a thread of its own from now on (the server does this)."""
         with self._lock:

@@ -1,0 +1,137 @@
+"""In the server, an alert node's inline handlers run on the node's own lane: a web hook that hangs
+does not hold up the task, events still arrive in order, a full lane drops (and counts) instead of
+blocking, and a stopping task delivers what is queued first."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from kapfast import lineproto
+from kapfast.clock import VirtualClock
+from kapfast.engine.alert.services import AlertServices
+from kapfast.engine.alert.topics import TopicRegistry
+from kapfast.engine.context import TaskContext
+from kapfast.engine.task import Task
+from kapfast.tick import compile_script
+
+S = 10**9
+
+
+class GatedReceiver:
+    """Takes POSTs only once ``gate`` is set; keeps the bodies in arrival order."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.bodies: list[dict[str, Any]] = []
+        self.arrived = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.arrived.set()
+                outer.gate.wait(30)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.bodies.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}/hook"
+
+    def close(self) -> None:
+        self.gate.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[GatedReceiver]:
+    r = GatedReceiver()
+    yield r
+    r.close()
+
+
+def _task(url: str, registry: TopicRegistry, capacity: int = 5000) -> Task:
+    script = f"""stream
+    |from().measurement('cpu').groupBy('host')
+    |alert().crit(lambda: "v" > 90).id('{{{{ index .Tags "host" }}}}').post('{url}').timeout(30s)
+    |httpOut('after')
+"""
+    ctx = TaskContext(task_id="t", clock=VirtualClock(0))
+    ctx.services["alert_topics"] = registry
+    ctx.services["alert_services"] = AlertServices(topic_buffer_length=capacity)
+    return Task("t", compile_script(script), ctx)
+
+
+def _write(task: Task, lines: str) -> None:
+    task.write_points(lineproto.parse(lines.encode(), now_ns=0).batch, "db", "rp")
+
+
+def test_a_hanging_hook_does_not_hold_up_the_task(receiver: GatedReceiver) -> None:
+    registry = TopicRegistry()
+    registry.start()
+    try:
+        task = _task(receiver.url, registry)
+        done = threading.Event()
+
+        def feed() -> None:
+            for i in range(3):
+                _write(task, f"cpu,host=h{i} v=95 {i * S}")
+            done.set()
+
+        threading.Thread(target=feed, daemon=True).start()
+        # the hook holds the first event; the task went on through all three points anyway
+        assert receiver.arrived.wait(10)
+        assert done.wait(10), "the task waited for the web hook"
+        after = task.http_out("after")
+        assert after is not None and len(after["series"]) == 3
+        assert receiver.bodies == []
+        receiver.gate.set()
+        task.finish()  # delivers what is queued before the handlers close
+        assert [b["id"] for b in receiver.bodies] == ["h0", "h1", "h2"]
+    finally:
+        registry.close()
+
+
+def test_a_full_lane_drops_and_counts(receiver: GatedReceiver) -> None:
+    registry = TopicRegistry()
+    registry.start()
+    try:
+        task = _task(receiver.url, registry, capacity=2)
+        _write(task, f"cpu,host=a v=95 {0}")
+        assert receiver.arrived.wait(10)  # the lane is now busy with event 1
+        for i in range(1, 6):
+            _write(task, f"cpu,host=a v=95 {i * S}")
+        # two wait in the lane, three had no room
+        stats = task.node_stats()["alert2"]
+        assert stats["events_dropped"] == 3
+        receiver.gate.set()
+        task.finish()
+        assert len(receiver.bodies) == 3
+    finally:
+        registry.close()
+
+
+def test_without_a_delivery_thread_handlers_run_in_line(receiver: GatedReceiver) -> None:
+    # kapfast test and TaskHarness: delivered before the write returns (deterministic)
+    receiver.gate.set()
+    task = _task(receiver.url, TopicRegistry())
+    _write(task, "cpu,host=a v=95 0")
+    assert [b["id"] for b in receiver.bodies] == ["a"]
+    assert task.nodes[2].lane is None  # type: ignore[attr-defined]
+    task.finish()
