@@ -1,7 +1,9 @@
 """``kapfast check SCRIPT``: compile a TICKscript offline, as a CI step would.
 
 Valid: exit 0, print the task type and the pipeline as DOT. Invalid: exit 1 and print
-``SCRIPT:LINE:COL: message`` and the offending line with a caret on stderr.
+``SCRIPT:LINE:COL: message`` and the offending line with a caret on stderr. Scripts that compile
+but cannot work as written (kapfast.tick.lint) get ``SCRIPT:LINE:COL: warning: ...`` lines on
+stderr; ``--strict`` makes them exit 1 too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from kapfast.errors import TickScriptError
 from kapfast.gofmt import duration_string
 from kapfast.tick import compile_script, compile_template
+from kapfast.tick.lint import lint
 
 NAME = "check"
 HELP = "check a TICKscript offline: print its task type and DOT, or its errors with line:column"
@@ -35,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-template",
         action="store_true",
         help="check a template: typed vars may lack values; prints the vars it declares",
+    )
+    parser.add_argument(
+        "--strict",
+        "-strict",
+        action="store_true",
+        help="exit 1 when there are warnings (a string where a field was meant, a field an "
+        "aggregate no longer carries, an alert whose events go nowhere, ...)",
     )
 
 
@@ -77,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
             f"note: the script is a {pipeline.task_type} task; --type {args.type} does not apply",
             file=sys.stderr,
         )
+    warnings = lint(pipeline)
+    for w in warnings:
+        print(w.format(name), file=sys.stderr)
     task = Path(name).stem if args.script != "-" else "task"
     print(f"Type: {pipeline.task_type}")
     if pipeline.dbrps:
@@ -88,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{var:<30}{info['type']:<10}{_show(info['type'], info['value'])}".rstrip())
     print("DOT:")
     print(pipeline.to_dot(task))
-    return 0
+    return 1 if warnings and args.strict else 0
 
 
 def _show(typ: str, value: object) -> str:

@@ -18,6 +18,7 @@ from kapfast.errors import InputError, NotFoundError, RequestError
 from kapfast.storage import DBRP, Storage, TaskRecord
 from kapfast.tasks.ids import new_or_valid_id, valid_id
 from kapfast.tick import Pipeline, compile_script, format_script
+from kapfast.tick.lint import lint
 from kapfast.tick.registry import DeadmanDefaults
 from kapfast.timefmt import api_time
 
@@ -74,6 +75,13 @@ def compile_task(rec: TaskRecord, deadman: DeadmanDefaults | None = None) -> Pip
     if not pipeline.dbrps and not rec.dbrps:
         raise RequestError("must provide at least one database and retention policy.")
     return pipeline
+
+
+def _warn_lint(rec: TaskRecord, pipeline: Pipeline) -> None:
+    """Log what ``kapfast check`` would warn about (kapfast.tick.lint): a definition that cannot do
+    what it says is accepted, as Kapacitor accepts it, but no longer silently."""
+    for w in lint(pipeline):
+        log.warning("task script: %s", w.format(), extra={"tags": {"task": rec.id, "node": w.node}})
 
 
 def _take_script_dbrps(rec: TaskRecord, pipeline: Pipeline, *, explicit: bool) -> None:
@@ -147,6 +155,7 @@ class TaskService:
             last_enabled=now if status == "enabled" else 0,
         )
         pipeline = self.compile(rec)
+        _warn_lint(rec, pipeline)
         _take_script_dbrps(rec, pipeline, explicit=bool(rec.dbrps))
         # The type always follows the script, as Kapacitor re-derives it.
         rec.type = pipeline.task_type
@@ -190,6 +199,8 @@ class TaskService:
                 pipeline = self.compile(rec)
         else:
             pipeline = self.compile(rec)
+        if opts.get("script") or template_id or opts.get("vars") is not None:
+            _warn_lint(rec, pipeline)
         _take_script_dbrps(rec, pipeline, explicit=explicit)
         rec.type = pipeline.task_type
         now = self.clock.now_ns()
