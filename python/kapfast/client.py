@@ -39,6 +39,7 @@ from kapfast.timefmt import GO_ZERO_TIME
 DEFAULT_URL = "http://localhost:9092"
 BASE_PATH = "/kapacitor/v1"
 PREVIEW_PATH = "/kapacitor/v1preview"
+TAP_PATH = "/kapfast/v1/tap"
 #: Page size of the list endpoints, as ``kapacitor`` pages through them.
 PAGE_SIZE = 100
 
@@ -724,6 +725,21 @@ class Client:
                 return  # the server stopped mid-stream
             except OSError as exc:
                 raise ConnectError(f"GET {self._url}{PREVIEW_PATH}/logs: {_reason(exc)}") from None
+
+    def tap(self, task: str, node: str, *, limit: int = 0) -> Iterator[str]:
+        """The points ``node`` of executing task ``task`` emits, as line protocol lines (and
+        ``#`` comment lines for batches and drops), as they flow; ``limit`` ends after that many
+        points. kapfast's own API (``/kapfast/v1/tap``)."""
+        path = f"{TAP_PATH}/{urllib.parse.quote(task, safe='')}/{urllib.parse.quote(node, safe='')}"
+        query = [("limit", str(limit))] if limit else []
+        with self._stream(path, query=query) as resp:
+            try:
+                while line := resp.readline():
+                    yield line.decode("utf-8", "replace").rstrip("\n")
+            except http.client.IncompleteRead:
+                return  # the task or the server stopped mid-stream
+            except OSError as exc:
+                raise ConnectError(f"GET {self._url}{path}: {_reason(exc)}") from None
 
     def config(self, section: str = "", element: str | None = None) -> dict[str, Any]:
         """``GET /config``, ``/config/<section>`` or ``/config/<section>/<element>`` as JSON."""

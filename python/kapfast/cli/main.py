@@ -44,6 +44,7 @@ VERBS: tuple[str, ...] = (
     "backup",
     "watch",
     "logs",
+    "tap",
     "service-tests",
     "version",
     "check",

@@ -17,6 +17,7 @@ from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.context import PointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
+from kapfast.engine.tap import Tap
 from kapfast.engine.task import Task
 from kapfast.errors import TaskError
 from kapfast.storage import Storage, TaskRecord
@@ -132,6 +133,15 @@ class TaskMaster:
         t = self.tasks.get(task_id)
         if t is not None and query_index < len(t.queries):
             t.queries[query_index].stats.errors += 1
+
+    def add_tap(self, task_id: str, node: str, tap: Tap) -> None:
+        """Start a live tap on ``node`` of an executing task (TaskError: no such task or node)."""
+        self._task(task_id).add_tap(node, tap)
+
+    def remove_tap(self, task_id: str, tap: Tap) -> None:
+        t = self.tasks.get(task_id)
+        if t is not None:
+            t.remove_tap(tap)
 
     def tick(self) -> None:
         """Let clock-driven nodes (stats, barrier idle) of every task look at the clock; the

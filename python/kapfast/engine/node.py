@@ -27,6 +27,8 @@ from kapfast.engine.messages import (
     NodeStats,
     StreamChunk,
 )
+from kapfast.engine.tap import Tap
+from kapfast.engine.tap import render as render_tap
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
@@ -51,6 +53,8 @@ class Node:
         self.group_emitted: dict[str, list[Any]] | None = None
         #: when the task expires idle groups and this node forms groups (kapfast.engine.expiry)
         self.expiry: GroupExpiry | None = None
+        #: live readers of what this node emits (kapfast.engine.tap); replaced, never mutated
+        self.taps: tuple[Tap, ...] = ()
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -124,6 +128,10 @@ class Node:
             self._count_groups(msg)
         if self.expiry is not None:
             self._touch_groups(msg)
+        if self.taps:
+            text, points = render_tap(msg)
+            for tap in self.taps:
+                tap.offer(text, points)
         for child, port in self.children:
             self.edge_emitted[child.name] += n
             child.push(msg, port)

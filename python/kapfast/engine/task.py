@@ -15,6 +15,7 @@ from kapfast.engine.factory import build_node
 from kapfast.engine.messages import UNGROUPED, BatchMessage, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.engine.nodes.outputs import HttpOutNode
+from kapfast.engine.tap import Tap
 from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Pipeline
 
@@ -110,10 +111,31 @@ class Task:
         for n in self.tickers:
             n.tick(now_ns, end)
 
+    def node_named(self, name: str) -> Node:
+        for n in self.nodes.values():
+            if n.name == name:
+                return n
+        names = ", ".join(n.name for n in self.nodes.values())
+        raise TaskError(f"task {self.id} has no node {name} (its nodes: {names})")
+
+    def add_tap(self, node: str, tap: Tap) -> None:
+        """Let ``tap`` read what ``node`` emits from now on (kapfast.engine.tap)."""
+        n = self.node_named(node)
+        n.taps = (*n.taps, tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        for n in self.nodes.values():
+            if tap in n.taps:
+                n.taps = tuple(t for t in n.taps if t is not tap)
+
     def finish(self) -> None:
         if self.finished:
             return
         self.finished = True
+        for n in self.nodes.values():
+            taps, n.taps = n.taps, ()
+            for t in taps:
+                t.end()
         for spec in self.pipeline.nodes:
             if not spec.parents:
                 self.nodes[spec.id].finish(0)

@@ -23,7 +23,7 @@ from kapfast.config import Config, parse_go_duration
 from kapfast.errors import RequestError
 from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
-from kapfast.server import backup_api, config_api, logs_api, recordings_api, tasks_api, topics_api
+from kapfast.server import backup_api, config_api, logs_api, recordings_api, tap_api, tasks_api, topics_api
 from kapfast.server.batch_runner import BatchRunner
 from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
@@ -342,6 +342,7 @@ def build_app(state: ServerState) -> web.Application:
     if state.config_service is not None:
         app[config_api.SERVICE_KEY] = state.config_service
     logs_api.add_routes(app, state.logs)
+    tap_api.add_routes(app)
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
     app.router.add_get("/ping", ping)
