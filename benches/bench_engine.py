@@ -4,7 +4,8 @@ rate of the same data in the same run.
 The main line is ``from|where|window|mean|<sink>``; the sink is ``alert`` when the alert node is
 installed, else ``httpOut``. Data: the Telegraf ``cpu`` lines of bench_lineproto (200 hosts x 8
 cpus, a point every 10 ms), grouped by host (200 groups, about 30 points per group and minute),
-fed in chunks of ``--chunk`` points. Further lines time the stateful nodes (derivative,
+fed in chunks of ``--chunk`` points. Further lines time window+groupBy+mean alone (no where, an
+httpOut sink), the stateful nodes (derivative,
 stateDuration, changeDetect, join of two parents) and many small windows (10 s windows of 200
 groups, a handful of points each: the per-window overhead).
 
@@ -52,6 +53,15 @@ stream
 
 #: (label, script) of the stateful pipelines timed beside the main one
 STATEFUL = [
+    (
+        "window mean",
+        """stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(1m).every(1m)
+    |mean('usage_user')
+    |httpOut('out')
+""",
+    ),
     (
         "derivative",
         """stream

@@ -67,7 +67,7 @@ class Node:
             self.stats.collected += 1
             self.on_batch(msg, port)
         elif isinstance(msg, BatchSet):
-            self.stats.collected += len(msg.batches)
+            self.stats.collected += len(msg)
             self.on_batch_set(msg, port)
         elif isinstance(msg, Barrier):
             self.on_barrier(msg, port)
