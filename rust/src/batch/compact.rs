@@ -38,7 +38,10 @@ fn take_dict(col: &DictColumn, idx: &[usize]) -> DictColumn {
             c => remap.code(c, &col.dict, &mut dict),
         })
         .collect();
-    DictColumn { codes, dict }
+    DictColumn {
+        codes,
+        dict: dict.into(),
+    }
 }
 
 impl PointBatch {
@@ -59,7 +62,7 @@ impl PointBatch {
             tags: Vec::new(),
             fields,
             series: vec![0; idx.len()],
-            series_keys: vec![String::new()],
+            series_keys: vec![String::new()].into(),
         }
     }
 
@@ -93,7 +96,7 @@ impl PointBatch {
             tags,
             fields,
             series,
-            series_keys,
+            series_keys: series_keys.into(),
         }
     }
 }

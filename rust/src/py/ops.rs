@@ -669,7 +669,7 @@ fn batch_measurement_codes<'py>(
     let b = &batch.get().batch;
     (
         codes_bytes(py, &b.measurement.codes),
-        b.measurement.dict.clone(),
+        (*b.measurement.dict).clone(),
     )
 }
 
@@ -987,7 +987,7 @@ mod tests {
         assert_eq!(parts[0].row_tags(0), vec![("host", "b")]);
         assert_eq!(parts[1].measurement(1), "mem");
         assert_eq!(parts[1].series_keys.len(), 2);
-        assert_eq!(parts[1].tags[0].dict, vec!["x".to_string()]);
+        assert_eq!(*parts[1].tags[0].dict, vec!["x".to_string()]);
         let none = select_fields(&b, &["nope".into()]);
         assert!(none.fields.is_empty());
         assert_eq!(select_fields(&b, &["v".into()]).fields.len(), 1);
@@ -1003,7 +1003,7 @@ mod tests {
         let mut b = out.batch;
         // host "a" twice in the dictionary: rows 0 and 1 use different codes for it.
         let host = b.tag_keys.iter().position(|k| k == "host").unwrap();
-        b.tags[host].dict.push("a".into());
+        std::sync::Arc::make_mut(&mut b.tags[host].dict).push("a".into());
         b.tags[host].codes[1] = 1;
         let (codes, groups) = group_codes(&b, &["host".into()], false, &[], false);
         assert_eq!(codes, vec![0, 0, 1]);
