@@ -158,7 +158,8 @@ impl Windows {
         // rows of each group, groups in first-seen order (a group's slot: a table indexed by its
         // int, ints being dense; a hash map when they are not)
         let mut order: Vec<u32> = Vec::new();
-        let mut rows: Vec<Vec<usize>> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        let mut slot_of_row: Vec<u32> = Vec::with_capacity(groups.len());
         let dense = groups
             .iter()
             .max()
@@ -168,25 +169,42 @@ impl Windows {
         if dense {
             slot_of.resize(groups.iter().max().map_or(0, |&m| m as usize + 1), u32::MAX);
         }
-        for (i, &g) in groups.iter().enumerate() {
+        for &g in groups {
             let slot = if dense {
                 &mut slot_of[g as usize]
             } else {
                 slot_map.entry(g).or_insert(u32::MAX)
             };
             if *slot == u32::MAX {
-                *slot = rows.len() as u32;
+                *slot = order.len() as u32;
                 order.push(g);
-                rows.push(Vec::new());
+                counts.push(0);
             }
-            rows[*slot as usize].push(i);
+            counts[*slot as usize] += 1;
+            slot_of_row.push(*slot);
         }
+        // every group's rows, in order, in one buffer (a counting sort, no vector per group)
+        let mut start: Vec<usize> = Vec::with_capacity(counts.len() + 1);
+        let mut total = 0;
+        for &c in &counts {
+            start.push(total);
+            total += c;
+        }
+        start.push(total);
+        let mut flat = vec![0usize; total];
+        let mut next = start.clone();
+        for (i, &slot) in slot_of_row.iter().enumerate() {
+            let k = &mut next[slot as usize];
+            flat[*k] = i;
+            *k += 1;
+        }
+        let rows = start.windows(2).map(|w| &flat[w[0]..w[1]]);
         let mut out = Vec::new();
-        for (g, idx) in order.into_iter().zip(&rows) {
+        for (g, idx) in order.into_iter().zip(rows) {
             let part = Arc::new(match &self.keep {
                 Some(keep) => b.take_narrow(idx, keep),
                 None if idx.len() == b.len() => b.clone(),
-                None => gather(&[(b, idx.as_slice())]),
+                None => gather(&[(b, idx)]),
             });
             if !self.groups.contains_key(&g) {
                 let w = GroupWindow {
