@@ -57,7 +57,9 @@ impl PointBatch {
             .collect();
         PointBatch {
             time: idx.iter().map(|&i| self.time[i]).collect(),
-            measurement: take_dict(&self.measurement, idx),
+            // the chunk's measurement dictionary shared: windows cut from parts of one chunk or
+            // of chunks with equal dictionaries then keep the codes as they are
+            measurement: self.measurement.take(idx),
             tag_keys: Vec::new(),
             tags: Vec::new(),
             fields,

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::batch::{gather, CodeMap, PointBatch};
+use crate::batch::{gather, CodeMap, Column, ColumnData, DictColumn, FieldKind, PointBatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowSpec {
@@ -48,6 +48,8 @@ struct GroupWindow {
     /// count windows: points seen and points buffered
     count: i64,
     buffered: usize,
+    /// its parts are narrow ([`Windows::narrow`])
+    narrow: bool,
 }
 
 /// One window that closed.
@@ -213,6 +215,7 @@ impl Windows {
                     next_emit: self.first_emit(part.time[0]),
                     count: 0,
                     buffered: 0,
+                    narrow: self.keep.is_some(),
                 };
                 self.groups.insert(g, w);
             }
@@ -293,6 +296,11 @@ impl GroupWindow {
                 return (*p.part).clone();
             }
         }
+        if self.narrow {
+            if let Some(b) = self.narrow_points() {
+                return b;
+            }
+        }
         let idx: Vec<Vec<usize>> = self.pieces.iter().map(|p| (p.lo..p.hi).collect()).collect();
         let parts: Vec<(&PointBatch, &[usize])> = self
             .pieces
@@ -301,6 +309,103 @@ impl GroupWindow {
             .map(|(p, i)| (&*p.part, i.as_slice()))
             .collect();
         gather(&parts)
+    }
+
+    /// The window cut from narrow parts (no tags, at most one field: [`Windows::narrow`]) by
+    /// copying row ranges: when the parts have equal measurement dictionaries and the field one
+    /// numeric type among the window's rows. None otherwise ([`gather`] does it).
+    fn narrow_points(&self) -> Option<PointBatch> {
+        let first = &self.pieces.front()?.part;
+        let mdict = &first.measurement.dict;
+        let mut field: Option<(&str, FieldKind)> = None;
+        let mut n = 0;
+        for p in &self.pieces {
+            let part = &p.part;
+            if !part.tags.is_empty() || part.fields.len() > 1 {
+                return None;
+            }
+            if !Arc::ptr_eq(&part.measurement.dict, mdict) && part.measurement.dict != *mdict {
+                return None;
+            }
+            n += p.hi - p.lo;
+            let Some(c) = part.fields.first() else {
+                continue;
+            };
+            if !c.valid[p.lo..p.hi].iter().any(|&v| v) {
+                continue;
+            }
+            let kind = c.data.kind();
+            let numeric = matches!(
+                kind,
+                FieldKind::Float | FieldKind::Int | FieldKind::UInt | FieldKind::Bool
+            );
+            if !numeric || field.is_some_and(|(name, k)| name != c.name || k != kind) {
+                return None;
+            }
+            field = Some((&c.name, kind));
+        }
+        let mut time = Vec::with_capacity(n);
+        let mut codes = Vec::with_capacity(n);
+        for p in &self.pieces {
+            time.extend_from_slice(&p.part.time[p.lo..p.hi]);
+            codes.extend_from_slice(&p.part.measurement.codes[p.lo..p.hi]);
+        }
+        let mut fields = Vec::new();
+        if let Some((name, kind)) = field {
+            let mut valid = Vec::with_capacity(n);
+            let mut data = ColumnData::empty(kind);
+            for p in &self.pieces {
+                let (lo, hi) = (p.lo, p.hi);
+                let col = p.part.fields.first();
+                match col.filter(|c| c.valid[lo..hi].iter().any(|&v| v)) {
+                    Some(c) => {
+                        valid.extend_from_slice(&c.valid[lo..hi]);
+                        match (&mut data, &c.data) {
+                            (ColumnData::Float(d), ColumnData::Float(s)) => {
+                                d.extend_from_slice(&s[lo..hi])
+                            }
+                            (ColumnData::Int(d), ColumnData::Int(s)) => {
+                                d.extend_from_slice(&s[lo..hi])
+                            }
+                            (ColumnData::UInt(d), ColumnData::UInt(s)) => {
+                                d.extend_from_slice(&s[lo..hi])
+                            }
+                            (ColumnData::Bool(d), ColumnData::Bool(s)) => {
+                                d.extend_from_slice(&s[lo..hi])
+                            }
+                            _ => unreachable!("one numeric type checked above"),
+                        }
+                    }
+                    None => {
+                        valid.resize(valid.len() + (hi - lo), false);
+                        match &mut data {
+                            ColumnData::Float(d) => d.resize(d.len() + (hi - lo), 0.0),
+                            ColumnData::Int(d) => d.resize(d.len() + (hi - lo), 0),
+                            ColumnData::UInt(d) => d.resize(d.len() + (hi - lo), 0),
+                            ColumnData::Bool(d) => d.resize(d.len() + (hi - lo), false),
+                            _ => unreachable!("a numeric type"),
+                        }
+                    }
+                }
+            }
+            fields.push(Column {
+                name: name.to_owned(),
+                data,
+                valid,
+            });
+        }
+        Some(PointBatch {
+            time,
+            measurement: DictColumn {
+                codes,
+                dict: mdict.clone(),
+            },
+            tag_keys: Vec::new(),
+            tags: Vec::new(),
+            fields,
+            series: vec![0; n],
+            series_keys: first.series_keys.clone(),
+        })
     }
 
     fn insert_every(
@@ -493,6 +598,38 @@ mod tests {
         assert_eq!(p.measurement(1), "m");
         assert!(p.tag_keys.is_empty() && p.field("w").is_none());
         assert_eq!(p.field("v"), want[0].points.field("v"));
+    }
+
+    #[test]
+    fn narrow_windows_across_chunks_match_whole_ones() {
+        // ints, a gap without the field, then floats: one window of each kind mix
+        let chunks = [
+            "m,h=a v=1i 0\nm,h=a w=1 1\nm,h=a v=2i 2\n",
+            "m,h=a w=2 3\nm,h=a v=3i 4\nm,h=a v=4i 11\n",
+            "m,h=a v=5i 12\nm,h=a v=6 13\nm,h=a w=3 25\n",
+            "m,h=a w=4 26\nm,h=a w=5 40\n",
+        ];
+        let mut full = Windows::new(time_spec(10, 10));
+        let mut narrow = Windows::new(time_spec(10, 10));
+        narrow.narrow(Some(vec!["v".to_owned()]));
+        let mut windows = 0;
+        for text in chunks {
+            let b = lp(text);
+            let g = vec![0; b.len()];
+            let want = full.feed(&b, &g);
+            let got = narrow.feed(&b, &g);
+            assert_eq!(summary(&got), summary(&want));
+            for (x, y) in got.iter().zip(&want) {
+                assert_eq!(x.points.field("v"), y.points.field("v"));
+                assert!(x.points.field("w").is_none());
+                let names: Vec<&str> = (0..x.points.len())
+                    .map(|i| x.points.measurement(i))
+                    .collect();
+                assert!(names.iter().all(|&m| m == "m"));
+                windows += 1;
+            }
+        }
+        assert_eq!(windows, 3);
     }
 
     #[test]
