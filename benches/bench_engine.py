@@ -4,9 +4,11 @@ rate of the same data in the same run.
 The main line is ``from|where|window|mean|<sink>``; the sink is ``alert`` when the alert node is
 installed, else ``httpOut``. Data: the Telegraf ``cpu`` lines of bench_lineproto (200 hosts x 8
 cpus, a point every 10 ms), grouped by host (200 groups, about 30 points per group and minute),
-fed in chunks of ``--chunk`` points. Further lines time the stateful nodes (derivative,
-stateDuration, changeDetect, join of two parents) and many small windows (10 s windows of 200
-groups, a handful of points each: the per-window overhead).
+fed in chunks of ``--chunk`` points. Further lines time ``window mean`` (from|groupBy('host')
+|window(1m)|mean|httpOut: window + groupBy + mean alone, no where; httpOut only keeps the last
+point of each of the 200 groups per chunk), the stateful nodes (derivative per host and cpu, 1,600
+series; stateDuration, changeDetect, join of two parents) and many small windows (10 s windows of
+200 groups, a handful of points each: the per-window overhead).
 
     python benches/bench_engine.py [--lines N] [--runs R] [--chunk C]
     pytest benches -s          # same, with KAPFAST_BENCH_ENGINE_LINES (default 200,000)
@@ -52,6 +54,15 @@ stream
 
 #: (label, script) of the stateful pipelines timed beside the main one
 STATEFUL = [
+    (
+        "window mean",
+        """stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(1m).every(1m)
+    |mean('usage_user')
+    |httpOut('out')
+""",
+    ),
     (
         "derivative",
         """stream

@@ -5,13 +5,16 @@ Keep ``__all__`` in step with what ``rust/src/py/*.rs`` registers.
 """
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeAlias, final
 
 __all__ = [
+    "ClosedWindows",
     "ColumnView",
     "EvalResult",
     "EvalState",
+    "GroupIndex",
+    "GroupObjects",
     "InfluxQLTransform",
     "PointBatch",
     "Program",
@@ -48,6 +51,7 @@ __all__ = [
     "join_batches",
     "parse_line_protocol",
     "reduce_windows",
+    "rows_groups",
     "sample_mask",
     "time_sets",
 ]
@@ -117,6 +121,28 @@ def batch_group_codes(
     exclude: list[str] = ...,
     by_name: bool = False,
 ) -> tuple[bytes, list[tuple[str, list[tuple[str, str]]]]]: ...
+
+@final
+class GroupIndex:
+    def __new__(
+        cls,
+        dims: Sequence[str],
+        star: bool,
+        exclude: Sequence[str],
+        by_name: bool,
+        make: Callable[[str, list[tuple[str, str]]], Any],
+    ) -> GroupIndex: ...
+    def codes(self, batch: PointBatch) -> tuple[bytes, list[Any]]: ...
+    def __len__(self) -> int: ...
+
+@final
+class GroupObjects:
+    def __new__(cls) -> GroupObjects: ...
+    def codes(self, groups: list[Any], codes: _Groups) -> bytes | None: ...
+    def learn(self, groups: list[Any], ints: Sequence[int]) -> None: ...
+    def forget(self, i: int) -> None: ...
+
+def rows_groups(codes: _Groups, rows: bytes, groups: list[Any]) -> tuple[bytes, list[Any]]: ...
 def batch_group_ids(
     batch: PointBatch,
     dims: list[str],
@@ -301,8 +327,24 @@ class StateWindows:
         every_count: int = 0,
     ) -> StateWindows: ...
     def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, str, int, PointBatch, int]]: ...
+    def feed_closed(self, batch: PointBatch, groups: _Groups) -> ClosedWindows: ...
+    def set_tags(self, group: int, tags: Sequence[tuple[str, str]]) -> None: ...
+    def narrow(self, keep: Sequence[str] | None = None) -> None: ...
     def reset(self, group: int | None = None) -> None: ...
     def __len__(self) -> int: ...
+
+@final
+class ClosedWindows:
+    def __len__(self) -> int: ...
+    def to_list(self) -> list[tuple[int, str, int, PointBatch, int]]: ...
+    def reduce(
+        self,
+        func: str,
+        field: str,
+        as_: str,
+        args: tuple[_InfluxQLArg, ...] | None = None,
+        point_times: bool = False,
+    ) -> tuple[PointBatch, bytes, list[int], list[tuple[int, str]]]: ...
 
 def reduce_windows(
     func: str,

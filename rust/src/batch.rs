@@ -226,7 +226,7 @@ impl Column {
 pub struct DictColumn {
     /// Per row: index into `dict`, or [`NO_TAG`].
     pub codes: Vec<u32>,
-    pub dict: Vec<String>,
+    pub dict: std::sync::Arc<Vec<String>>,
 }
 
 impl DictColumn {
@@ -279,7 +279,7 @@ pub struct PointBatch {
     /// Series of each row: index into `series_keys` (`measurement,k=v,...`, tags sorted, escaped as
     /// line protocol escapes them).
     pub series: Vec<u32>,
-    pub series_keys: Vec<String>,
+    pub series_keys: std::sync::Arc<Vec<String>>,
 }
 
 impl PointBatch {
@@ -415,12 +415,12 @@ mod tests {
             time: vec![1, 2],
             measurement: DictColumn {
                 codes: vec![0, 0],
-                dict: vec!["cpu".into()],
+                dict: vec!["cpu".into()].into(),
             },
             tag_keys: vec!["host".into()],
             tags: vec![DictColumn {
                 codes: vec![0, NO_TAG],
-                dict: vec!["a".into()],
+                dict: vec!["a".into()].into(),
             }],
             fields: vec![Column {
                 name: "f".into(),
@@ -428,7 +428,7 @@ mod tests {
                 valid: vec![true, false],
             }],
             series: vec![0, 1],
-            series_keys: vec!["cpu,host=a".into(), "cpu".into()],
+            series_keys: vec!["cpu,host=a".into(), "cpu".into()].into(),
         }
     }
 

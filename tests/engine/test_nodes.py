@@ -276,3 +276,52 @@ data|httpOut('raw')
         ({"host": "a"}, [["1970-01-01T00:00:20Z", 2]]),
         ({"host": "b"}, [["1970-01-01T00:00:20Z", 1]]),
     ]
+
+
+def _reduced(func: str, rows: list[Any], *, alone: bool) -> tuple[list[dict[str, Any]], int]:
+    """A window's reducer fed the closed windows as Rust holds them (alone: the window's only
+    child) or as batches (a second child reads them)."""
+    script = f"""
+var w = stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(10s).every(10s)
+w
+    |{func}
+    |httpOut('out')
+"""
+    if not alone:
+        script += "w\n    |httpOut('windows')\n"
+    task, clock = make_task(script)
+    feed(task, clock, rows, chunk=7)
+    reducer = next(n for n in task.nodes.values() if n.spec.kind == func.split("(")[0])
+    window = next(n for n in task.nodes.values() if n.spec.kind == "window")
+    assert window.fast is alone  # type: ignore[attr-defined]
+    return series(task), reducer.stats.errors
+
+
+def test_reducer_of_closed_windows_matches_batches() -> None:
+    rows: list[Any] = []
+    for t in range(0, 60):
+        for h in ("a", "b", "c"):
+            v: Any = float((t * 7 + len(h)) % 11) if t % 9 else t  # some ints among floats
+            if h == "c" and 20 <= t < 35:
+                rows.append(("cpu", {"host": h, "k": str(t % 3)}, {"other": 1.0}, t * S))
+                continue
+            if h == "b" and t == 41:
+                v = "text"
+            rows.append(("cpu", {"host": h, "k": str(t % 3)}, {"value": v, "x": t}, t * S))
+    for func in (
+        "mean('value')",
+        "count('value')",
+        "sum('value')",
+        "spread('value')",
+        "max('value')",
+        "first('value')",
+        "percentile('value', 50.0)",
+        "min('value').usePointTimes()",
+    ):
+        got, errors = _reduced(func, rows, alone=True)
+        want, want_errors = _reduced(func, rows, alone=False)
+        assert got == want, func
+        assert errors == want_errors, func
+        assert got, func

@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 
 from kapfast._native import (
+    GroupIndex,
+    GroupObjects,
     PointBatch,
     batch_group_codes,
+    batch_group_ids,
     batch_measurement_codes,
     batch_select_fields,
     batch_split,
+    rows_groups,
 )
 
 ROWS = [
@@ -65,3 +69,65 @@ def test_select_fields() -> None:
     assert b.field_names() == ["w"]
     assert b.rows()[0] == ("cpu", {"dc": "x", "host": "a"}, {"w": 1}, 1)
     assert len(b) == 4
+
+
+def _index_case(rows: list, dims: list[str], star: bool, exclude: list[str], by_name: bool) -> None:
+    made: list[str] = []
+
+    def make(gid: str, tags: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+        made.append(gid)
+        return (gid, tags)
+
+    index = GroupIndex(dims, star, exclude, by_name, make)
+    seen: dict[str, object] = {}
+    for part in (rows, rows[::-1], rows[1:], rows):
+        b = PointBatch.from_rows(part)
+        raw, groups = index.codes(b)
+        want_raw, want_ids, _ = batch_group_ids(b, dims, star, exclude, by_name)
+        assert codes(raw) == codes(want_raw)
+        assert [g[0] for g in groups] == want_ids
+        want_tags = batch_group_codes(b, dims, star, exclude, by_name)[1]
+        assert [(g[0], g[1]) for g in groups] == want_tags
+        for g in groups:
+            assert seen.setdefault(g[0], g) is g  # one object per group across chunks
+    assert sorted(made) == sorted(set(made)) and len(index) == len(made)
+
+
+def test_group_index_names_groups_as_batch_group_ids() -> None:
+    rows = [
+        *ROWS,
+        ("cpu", {"host": "", "dc": "y"}, {"v": 1.0}, 5),
+        ("cpu", {"dc": "y"}, {"v": 1.0}, 6),  # no host: the same group as host=""
+        ("disk", {}, {"v": 1.0}, 7),
+    ]
+    for dims, star, exclude, by_name in (
+        (["dc", "host"], False, [], False),
+        (["host", "nope"], False, [], True),
+        ([], True, ["dc"], True),
+        ([], True, [], False),
+        ([], False, [], False),
+    ):
+        _index_case(rows, dims, star, exclude, by_name)
+
+
+def test_group_objects_match_by_object_and_forget() -> None:
+    objs = GroupObjects()
+    a, b = object(), object()
+    assert objs.codes([a, b], np.array([0, 1, 1], dtype=np.uint32)) is None
+    objs.learn([a, b], [7, 9])
+    assert codes(objs.codes([b, a], np.array([0, 1, 1], dtype=np.uint32))) == [9, 7, 7]
+    assert codes(objs.codes([a], [0, 0])) == [7, 7]
+    objs.forget(7)
+    assert objs.codes([a, b], [0]) is None
+    with pytest.raises(IndexError):
+        objs.codes([b], [1])
+
+
+def test_rows_groups_first_seen_order() -> None:
+    g = ["x", "y", "z"]
+    rows = np.array([3, 0, 1, 3], dtype="<u4").tobytes()
+    raw, groups = rows_groups(np.array([2, 0, 2, 1], dtype=np.uint32), rows, g)
+    assert codes(raw) == [0, 1, 2, 0]
+    assert groups == ["y", "z", "x"]
+    with pytest.raises(IndexError):
+        rows_groups([0], rows, g)

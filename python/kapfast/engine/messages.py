@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import PointBatch
+from kapfast._native import ClosedWindows, PointBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +74,50 @@ class BatchMessage:
         return len(self.points)
 
 
-@dataclass(slots=True)
 class BatchSet:
     """Several group batches sent at once, in order (the windows one chunk closed).
 
     A node that can do the same work for many batches in one call (an InfluxQL aggregate)
     overrides ``Node.on_batch_set``; every other node sees the batches one by one.
+
+    A window node sends its closed windows as they are in Rust (``closed``, a
+    ``ClosedWindows``, with ``groups`` its group ints' ``Group``s): ``batches`` are made from
+    them only when a node reads them, so an aggregate reducing ``closed`` in one call never
+    pays for a Python object per window.
     """
 
-    batches: list[BatchMessage]
+    __slots__ = ("_batches", "closed", "groups")
+
+    def __init__(
+        self,
+        batches: list[BatchMessage] | None = None,
+        *,
+        closed: ClosedWindows | None = None,
+        groups: dict[int, Group] | None = None,
+    ) -> None:
+        self._batches = batches
+        self.closed = closed
+        self.groups = groups
+
+    @property
+    def batches(self) -> list[BatchMessage]:
+        if self._batches is None:
+            assert self.closed is not None and self.groups is not None
+            groups = self.groups
+            msgs = []
+            for g, name, tmax, points, _ in self.closed.to_list():
+                group = groups[g]
+                msgs.append(BatchMessage(name, group, tmax, points, group.by_measurement))
+            self._batches = msgs
+        return self._batches
 
     def __len__(self) -> int:
+        if self._batches is None and self.closed is not None:
+            return len(self.closed)
         return len(self.batches)
+
+    def __repr__(self) -> str:
+        return f"BatchSet({self.batches!r})"
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import PointBatch
+from kapfast._native import GroupObjects, PointBatch, rows_groups
 from kapfast.engine.context import TaskContext
 from kapfast.engine.expiry import GroupExpiry
 from kapfast.engine.messages import (
@@ -74,7 +74,7 @@ class Node:
             self.stats.collected += 1
             self.on_batch(msg, port)
         elif isinstance(msg, BatchSet):
-            self.stats.collected += len(msg.batches)
+            self.stats.collected += len(msg)
             self.on_batch_set(msg, port)
         elif isinstance(msg, Barrier):
             self.on_barrier(msg, port)
@@ -212,15 +212,18 @@ class GroupInts:
     """Stable ints for the groups a node keeps Rust state for (the kernels key state by int).
 
     An int is never reused: a group forgotten (DeleteGroup) and seen again gets a new one.
+    Group objects already seen are matched in Rust (``GroupObjects``), by object: a chunk of
+    groups seen before costs no Python work per group.
     """
 
-    __slots__ = ("groups", "ints", "next")
+    __slots__ = ("groups", "ints", "next", "objects")
 
     def __init__(self) -> None:
         self.ints: dict[str, int] = {}
         #: int -> the Group object first seen with it
         self.groups: dict[int, Group] = {}
         self.next = 0
+        self.objects = GroupObjects()
 
     def int_of(self, group: Group) -> int:
         i = self.ints.get(group.id)
@@ -232,20 +235,25 @@ class GroupInts:
 
     def codes(self, groups: list[Group], codes: Any) -> npt.NDArray[np.uint32]:
         """Per row of a chunk: its group's int."""
-        get = self.ints.get
-        known = [get(g.id) for g in groups]
-        # new groups are rare after the first chunks: one C-level scan, then ints for them
-        if None in known:
-            known = [self.int_of(g) for g in groups]
-        table = np.array(known, dtype=np.uint32)
         if len(groups) == 1:
-            return np.full(len(codes), table[0], dtype=np.uint32)
-        return table[np.asarray(codes, dtype=np.intp)]
+            return np.full(len(codes), self.int_of(groups[0]), dtype=np.uint32)
+        if type(groups) is not list:
+            groups = list(groups)
+        if not isinstance(codes, np.ndarray) or codes.dtype != np.uint32:
+            codes = np.asarray(codes).astype(np.uint32)
+        raw = self.objects.codes(groups, codes)
+        if raw is None:
+            # new group objects (rare after the first chunks): learnt, then matched
+            self.objects.learn(groups, [self.int_of(g) for g in groups])
+            raw = self.objects.codes(groups, codes)
+            assert raw is not None
+        return np.frombuffer(raw, dtype="<u4")
 
     def forget(self, group_id: str) -> int | None:
         i = self.ints.pop(group_id, None)
         if i is not None:
             self.groups.pop(i, None)
+            self.objects.forget(i)
         return i
 
 
@@ -269,12 +277,11 @@ def last_rows(codes: npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]
 def rows_chunk(chunk: StreamChunk, batch: PointBatch, rows: bytes) -> StreamChunk:
     """The chunk of a node's output ``batch`` whose row ``k`` came from input row ``rows[k]``
     (little-endian u32): groups as in the input, listed in the order they first appear."""
-    idx = np.frombuffer(rows, dtype="<u4")
     groups = chunk.groups
     if len(groups) == 1:
-        return StreamChunk(batch, np.zeros(len(idx), dtype=np.uint32), groups, chunk.db, chunk.rp)
-    codes = np.asarray(chunk.codes, dtype=np.intp)[idx]
-    order = first_seen(codes, len(groups))
-    remap = np.zeros(len(groups), dtype=np.uint32)
-    remap[order] = np.arange(len(order), dtype=np.uint32)
-    return StreamChunk(batch, remap[codes], [groups[int(c)] for c in order], chunk.db, chunk.rp)
+        return StreamChunk(batch, np.zeros(len(batch), dtype=np.uint32), groups, chunk.db, chunk.rp)
+    codes = chunk.codes
+    if not isinstance(codes, np.ndarray) or codes.dtype != np.uint32:
+        codes = np.asarray(codes).astype(np.uint32)
+    raw, out_groups = rows_groups(codes, rows, groups if type(groups) is list else list(groups))
+    return StreamChunk(batch, np.frombuffer(raw, dtype="<u4"), out_groups, chunk.db, chunk.rp)

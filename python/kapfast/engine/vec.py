@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import PointBatch, batch_group_ids, batch_group_tags, batch_measurement_codes
+from kapfast._native import GroupIndex, PointBatch, batch_measurement_codes
 from kapfast.engine.messages import Group
 
 Codes = npt.NDArray[np.uint32]
@@ -34,36 +34,32 @@ def measurement_names(batch: PointBatch) -> tuple[Codes, list[str]]:
 
 
 class GroupCache:
-    """Group objects by id, so a group seen in many chunks is one object."""
+    """Group objects by id across chunks, so a group seen in many chunks is one object: a Rust
+    ``GroupIndex`` per way of grouping (dims, star, exclude, by measurement)."""
 
     def __init__(self) -> None:
-        self.by_id: dict[str, Group] = {}
+        self.indexes: dict[tuple[tuple[str, ...], bool, tuple[str, ...], bool], GroupIndex] = {}
 
-    def group(self, gid: str, tags: list[tuple[str, str]], by_name: bool) -> Group:
-        g = self.by_id.get(gid)
-        if g is None:
-            if len(self.by_id) > 100_000:
-                self.by_id.clear()  # bounded: ids of vanished groups do not pile up
-            g = self.by_id[gid] = Group(gid, tuple(k for k, _ in tags), by_name, tuple(tags))
-        return g
+    def index(self, dims: list[str], star: bool, exclude: list[str], by_name: bool) -> GroupIndex:
+        key = (tuple(dims), star, tuple(exclude), by_name)
+        idx = self.indexes.get(key)
+        if idx is None:
+
+            def make(gid: str, tags: list[tuple[str, str]]) -> Group:
+                return Group(gid, tuple(k for k, _ in tags), by_name, tuple(tags))
+
+            idx = self.indexes[key] = GroupIndex(dims, star, exclude, by_name, make)
+        return idx
 
 
 def group_codes(
     batch: PointBatch, dims: list[str], star: bool, exclude: list[str], by_name: bool, cache: GroupCache
 ) -> tuple[Codes, list[Group]]:
     """Every row's group code and the chunk's groups. Rust matches rows on their tag codes and
-    names each group once; the tags of a group are fetched only the first time the cache sees it,
-    so a chunk costs one id string per group, not a Python object per row (or per tag)."""
-    raw, ids, first = batch_group_ids(batch, dims, star, exclude, by_name)
-    codes = np.frombuffer(raw, dtype="<u4")
-    known = cache.by_id
-    groups: list[Group | None] = [known.get(gid) for gid in ids]
-    need = [i for i, g in enumerate(groups) if g is None]
-    if need:
-        tags = batch_group_tags(batch, [first[i] for i in need], dims, star, exclude)
-        for i, t in zip(need, tags, strict=True):
-            groups[i] = cache.group(ids[i], t, by_name)
-    return codes, groups  # type: ignore[return-value]
+    finds each distinct key's group among those seen before (``GroupIndex``): a chunk costs no
+    Python object per row, and none per group it has seen before."""
+    raw, groups = cache.index(dims, star, exclude, by_name).codes(batch)
+    return np.frombuffer(raw, dtype="<u4"), groups
 
 
 def codes_bytes(codes: Any) -> bytes:

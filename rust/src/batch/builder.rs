@@ -3,6 +3,7 @@
 //! line-protocol parser has its own faster key handling but shares [`FieldColumns`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::fields::FieldColumns;
 use super::{Column, DictColumn, Interner, PointBatch, Value, NO_TAG};
@@ -39,7 +40,9 @@ struct DictBuilder {
 
 impl DictBuilder {
     fn set(&mut self, row: usize, value: &str) {
-        let code = self.interner.intern(&mut self.col.dict, value);
+        let code = self
+            .interner
+            .intern(Arc::make_mut(&mut self.col.dict), value);
         self.set_code(row, code);
     }
 
@@ -143,7 +146,7 @@ impl BatchBuilder {
             tags,
             fields: self.fields.finish(rows),
             series: self.series,
-            series_keys: self.series_keys,
+            series_keys: self.series_keys.into(),
         }
     }
 }
@@ -196,7 +199,7 @@ impl<'a> DictMerge<'a> {
         if *m == NO_TAG {
             *m = dst
                 .interner
-                .intern(&mut dst.col.dict, &self.src[c as usize]);
+                .intern(Arc::make_mut(&mut dst.col.dict), &self.src[c as usize]);
         }
         *m
     }
@@ -350,7 +353,7 @@ mod tests {
         b.push_row("cpu", &[], &[("v", Value::Int(2))], 6).unwrap();
         let p = b.finish();
         assert_eq!(p.tag_keys, vec!["a", "z"]);
-        assert_eq!(p.series_keys, vec!["cpu,a=x\\ y,z=1", "cpu"]);
+        assert_eq!(*p.series_keys, vec!["cpu,a=x\\ y,z=1", "cpu"]);
         assert_eq!(p.row_tags(1), vec![]);
     }
 
@@ -378,7 +381,7 @@ mod tests {
         let (a, b) = (a.finish(), b.finish());
         let c = concat(&[&a, &b]);
         assert_eq!(c.len(), 3);
-        assert_eq!(c.measurement.dict, vec!["cpu", "mem"]);
+        assert_eq!(*c.measurement.dict, vec!["cpu", "mem"]);
         assert_eq!(c.distinct_series(), vec!["cpu,host=h1", "mem,host=h2"]);
         assert_eq!(c.field("f").unwrap().get(2), Some(Value::Int(3)));
         assert_eq!(c.field("f").unwrap().get(0), Some(Value::Float(1.0)));

@@ -38,10 +38,36 @@ fn take_dict(col: &DictColumn, idx: &[usize]) -> DictColumn {
             c => remap.code(c, &col.dict, &mut dict),
         })
         .collect();
-    DictColumn { codes, dict }
+    DictColumn {
+        codes,
+        dict: dict.into(),
+    }
 }
 
 impl PointBatch {
+    /// Rows `idx` with only their time, measurement and the fields `keep` (those rows have):
+    /// what an aggregate over a window reads. No tags; one empty series key for every row.
+    pub fn take_narrow(&self, idx: &[usize], keep: &[String]) -> PointBatch {
+        let fields = self
+            .fields
+            .iter()
+            .filter(|c| keep.contains(&c.name))
+            .map(|c| c.take(idx))
+            .filter(|c| c.valid.iter().any(|&v| v))
+            .collect();
+        PointBatch {
+            time: idx.iter().map(|&i| self.time[i]).collect(),
+            // the chunk's measurement dictionary shared: windows cut from parts of one chunk or
+            // of chunks with equal dictionaries then keep the codes as they are
+            measurement: self.measurement.take(idx),
+            tag_keys: Vec::new(),
+            tags: Vec::new(),
+            fields,
+            series: vec![0; idx.len()],
+            series_keys: vec![String::new()].into(),
+        }
+    }
+
     /// Rows `idx`, with only the measurements, tag values and series keys they use; fields all
     /// null and tags absent in those rows are left out.
     pub fn take_compact(&self, idx: &[usize]) -> PointBatch {
@@ -72,7 +98,7 @@ impl PointBatch {
             tags,
             fields,
             series,
-            series_keys,
+            series_keys: series_keys.into(),
         }
     }
 }

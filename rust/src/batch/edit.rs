@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use super::{Column, ColumnData, DictColumn, FieldKind, PointBatch, StrColumn, Value, NO_TAG};
 use crate::lineproto::escape::series_key;
@@ -176,7 +177,7 @@ impl PointBatch {
             series.push(id);
         }
         self.series = series;
-        self.series_keys = keys;
+        self.series_keys = keys.into();
     }
 
     /// The index of tag column `key`, created (empty) in sorted position when missing.
@@ -189,7 +190,7 @@ impl PointBatch {
                     i,
                     DictColumn {
                         codes: vec![NO_TAG; self.len()],
-                        dict: Vec::new(),
+                        dict: Default::default(),
                     },
                 );
                 i
@@ -233,8 +234,9 @@ impl PointBatch {
             let code = match col.dict.iter().position(|d| d == v) {
                 Some(c) => c as u32,
                 None => {
-                    col.dict.push(v.clone());
-                    (col.dict.len() - 1) as u32
+                    let dict = Arc::make_mut(&mut col.dict);
+                    dict.push(v.clone());
+                    (dict.len() - 1) as u32
                 }
             };
             for c in col.codes.iter_mut().filter(|c| **c == NO_TAG) {
@@ -280,7 +282,7 @@ impl PointBatch {
         let i = self.tag_column_mut(key);
         self.tags[i] = DictColumn {
             codes: vec![0; n],
-            dict: vec![value.to_owned()],
+            dict: vec![value.to_owned()].into(),
         };
         self.drop_empty_tags();
     }
@@ -292,7 +294,7 @@ impl PointBatch {
         if !measurement.is_empty() {
             b.measurement = DictColumn {
                 codes: vec![0; b.len()],
-                dict: vec![measurement.to_owned()],
+                dict: vec![measurement.to_owned()].into(),
             };
         }
         for (k, v) in tags {
@@ -511,7 +513,7 @@ impl PointBatch {
         if let Some(c) = self.field(field) {
             let col = &mut b.tags[i];
             // Values are interned into the tag column's own dictionary, read in place.
-            let mut dict = std::mem::take(&mut col.dict);
+            let mut dict = std::mem::take(Arc::make_mut(&mut col.dict));
             let mut index: HashMap<String, u32> = dict
                 .iter()
                 .enumerate()
@@ -545,7 +547,7 @@ impl PointBatch {
                     }
                 }
             }
-            b.tags[i].dict = dict;
+            b.tags[i].dict = dict.into();
         }
         b.drop_empty_tags();
         b.rebuild_series();
@@ -907,7 +909,7 @@ mod tests {
             ),
         ]);
         let d = b.field_to_tag("r", "t").unwrap();
-        assert_eq!(d.tag("t").unwrap().dict, vec!["x".to_string()]);
+        assert_eq!(*d.tag("t").unwrap().dict, vec!["x".to_string()]);
         assert_eq!(d.distinct_series(), vec!["m,t=x"]);
     }
 }

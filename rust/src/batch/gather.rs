@@ -149,7 +149,7 @@ fn gather_fast(parts: &[(&PointBatch, &[usize])], names: &[&str]) -> PointBatch 
             tag_keys.push(key.to_owned());
             tags.push(DictColumn {
                 codes,
-                dict: d.finish(),
+                dict: d.finish().into(),
             });
         }
     }
@@ -170,13 +170,13 @@ fn gather_fast(parts: &[(&PointBatch, &[usize])], names: &[&str]) -> PointBatch 
         time,
         measurement: DictColumn {
             codes: mcodes,
-            dict: mdict.finish(),
+            dict: mdict.finish().into(),
         },
         tag_keys,
         tags,
         fields,
         series,
-        series_keys: sdict.finish(),
+        series_keys: sdict.finish().into(),
     }
 }
 

@@ -1090,12 +1090,12 @@ fn throughput() {
         time: (0..n as i64).collect(),
         measurement: DictColumn {
             codes: vec![0; n],
-            dict: vec!["cpu".into()],
+            dict: vec!["cpu".into()].into(),
         },
         tag_keys: vec!["host".into()],
         tags: vec![DictColumn {
             codes: (0..n).map(|k| (k % 200) as u32).collect(),
-            dict: hosts,
+            dict: hosts.into(),
         }],
         fields: vec![
             col("usage_idle", idle),
@@ -1103,7 +1103,7 @@ fn throughput() {
             col("usage_user", user),
         ],
         series: vec![0; n],
-        series_keys: vec!["cpu".into()],
+        series_keys: vec!["cpu".into()].into(),
     };
     let cases = [
         (

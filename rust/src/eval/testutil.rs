@@ -98,7 +98,10 @@ pub fn batch(rows: &[Row<'_>]) -> PointBatch {
             })
             .collect();
         tag_keys.push(k.to_owned());
-        tags.push(DictColumn { codes, dict });
+        tags.push(DictColumn {
+            codes,
+            dict: dict.into(),
+        });
     }
     let mut series_keys: Vec<String> = Vec::new();
     let series = rows
@@ -123,13 +126,13 @@ pub fn batch(rows: &[Row<'_>]) -> PointBatch {
         time: rows.iter().map(|r| r.0).collect(),
         measurement: DictColumn {
             codes: vec![0; n],
-            dict: vec!["m".to_owned()],
+            dict: vec!["m".to_owned()].into(),
         },
         tag_keys,
         tags,
         fields,
         series,
-        series_keys,
+        series_keys: series_keys.into(),
     }
 }
 

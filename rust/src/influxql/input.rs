@@ -144,6 +144,26 @@ fn gather_from<'a>(
     time: &[i64],
     rows: impl Iterator<Item = usize>,
 ) -> Result<Option<Input<'a>>, Error> {
+    // a float column (the common case): every present value is of the one type
+    if let (ColumnData::Float(v), true) = (&col.data, func.accepts(FieldKind::Float)) {
+        let mut input = Input {
+            rows: Vec::new(),
+            times: Vec::new(),
+            data: Data::Float(Vec::new()),
+            skipped: 0,
+        };
+        let mut data = Vec::new();
+        for i in rows.filter(|&i| col.valid[i]) {
+            data.push(v[i]);
+            input.rows.push(i);
+            input.times.push(time[i]);
+        }
+        if data.is_empty() {
+            return Ok(None);
+        }
+        input.data = Data::Float(data);
+        return Ok(Some(input));
+    }
     let mut first_kind = None;
     let mut chosen = None;
     let mut skipped = 0;

@@ -89,7 +89,7 @@ pub fn batch(rows: &[Row<'_>]) -> PointBatch {
             let mut interner = Interner::default();
             for r in rows {
                 let code = match r.1.iter().find(|t| t.0 == key) {
-                    Some(t) => interner.intern(&mut col.dict, t.1),
+                    Some(t) => interner.intern(std::sync::Arc::make_mut(&mut col.dict), t.1),
                     None => NO_TAG,
                 };
                 col.codes.push(code);
@@ -102,13 +102,13 @@ pub fn batch(rows: &[Row<'_>]) -> PointBatch {
         time: rows.iter().map(|r| r.0).collect(),
         measurement: DictColumn {
             codes: vec![0; rows.len()],
-            dict: vec!["m".to_owned()],
+            dict: vec!["m".to_owned()].into(),
         },
         tag_keys: tag_keys.iter().map(|k| k.to_string()).collect(),
         tags,
         fields,
         series: vec![0; rows.len()],
-        series_keys: vec!["m".to_owned()],
+        series_keys: vec!["m".to_owned()].into(),
     }
 }
 

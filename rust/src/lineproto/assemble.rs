@@ -5,6 +5,7 @@
 //! dictionaries are built once per series, and the per-row codes are gathered column by column.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::key::{SeriesInfo, SeriesTable};
 use crate::batch::{DictColumn, FieldColumns, Interner, PointBatch, NO_TAG};
@@ -46,7 +47,11 @@ pub fn assemble(
         tags,
         fields: fields.finish(rows),
         series,
-        series_keys: used.iter().map(|i| i.key.clone()).collect(),
+        series_keys: used
+            .iter()
+            .map(|i| i.key.clone())
+            .collect::<Vec<_>>()
+            .into(),
     }
 }
 
@@ -96,11 +101,12 @@ impl SeriesCodes {
         let mut measurement_of = Vec::with_capacity(used.len());
         let mut tag_of = vec![NO_TAG; used.len() * ntags];
         for (s, info) in used.iter().enumerate() {
-            measurement_of.push(m_int.intern(&mut measurements.dict, &info.measurement));
+            measurement_of
+                .push(m_int.intern(Arc::make_mut(&mut measurements.dict), &info.measurement));
             for (k, v) in &info.tags {
                 let kp = key_pos[k.as_str()];
                 let (d, int) = &mut tag_dicts[kp];
-                tag_of[s * ntags + kp] = int.intern(&mut d.dict, v);
+                tag_of[s * ntags + kp] = int.intern(Arc::make_mut(&mut d.dict), v);
             }
         }
         SeriesCodes {

@@ -48,13 +48,13 @@ fn minimal_point() {
     assert_eq!(b.measurement(0), "cpu");
     assert_eq!(field(&b, "value"), Value::Float(1.0));
     assert_eq!(b.time, vec![10]);
-    assert_eq!(b.series_keys, vec!["cpu"]);
+    assert_eq!(*b.series_keys, vec!["cpu"]);
 }
 
 #[test]
 fn tags_are_sorted_in_series_key_and_columns() {
     let b = one("cpu,zone=z,host=a,dc=x v=1 1");
-    assert_eq!(b.series_keys, vec!["cpu,dc=x,host=a,zone=z"]);
+    assert_eq!(*b.series_keys, vec!["cpu,dc=x,host=a,zone=z"]);
     assert_eq!(b.tag_keys, vec!["dc", "host", "zone"]);
     assert_eq!(tags(&b), vec![t("dc", "x"), t("host", "a"), t("zone", "z")]);
 }
@@ -71,7 +71,7 @@ fn same_series_with_tags_in_other_order_is_one_series() {
     let out = parse_ns("cpu,b=2,a=1 v=1 1\ncpu,a=1,b=2 v=2 2\n");
     assert!(out.errors.is_empty());
     assert_eq!(out.batch.series, vec![0, 0]);
-    assert_eq!(out.batch.series_keys, vec!["cpu,a=1,b=2"]);
+    assert_eq!(*out.batch.series_keys, vec!["cpu,a=1,b=2"]);
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn escapes_in_names() {
     assert_eq!(b.measurement(0), "my cpu,x");
     assert_eq!(tags(&b), vec![t("ho st", "a,b=c d")]);
     assert_eq!(b.fields[0].name, "my f=,");
-    assert_eq!(b.series_keys, vec![r"my\ cpu\,x,ho\ st=a\,b\=c\ d"]);
+    assert_eq!(*b.series_keys, vec![r"my\ cpu\,x,ho\ st=a\,b\=c\ d"]);
 }
 
 #[test]
@@ -430,7 +430,7 @@ fn bad_lines_keep_the_good_ones_and_report_line_and_column() {
     // The failed line wrote v="ü" before failing; nothing of it may remain.
     assert_eq!(out.batch.fields.len(), 1);
     assert_eq!(out.batch.field("v").unwrap().data.kind(), FieldKind::Float);
-    assert_eq!(out.batch.series_keys, vec!["cpu"]);
+    assert_eq!(*out.batch.series_keys, vec!["cpu"]);
     assert!(out.batch.tag_keys.is_empty());
 }
 

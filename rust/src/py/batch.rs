@@ -296,7 +296,7 @@ impl PyPointBatch {
             .ok_or_else(|| PyKeyError::new_err(format!("no tag {key:?} in this batch")))?;
         Ok((
             self.view(ViewSource::TagCodes(i), key.to_owned()),
-            self.batch.tags[i].dict.clone(),
+            (*self.batch.tags[i].dict).clone(),
         ))
     }
 

@@ -5,9 +5,10 @@
 //! object is made per row; groups come back once per distinct group.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList};
 
 use crate::batch::{sample_every, CodeMap, EditError, PointBatch, Value, NO_TAG};
 use crate::py::batch::{value_from_py, PyPointBatch};
@@ -200,6 +201,359 @@ fn group_ids_dense(
     (codes, ids, first)
 }
 
+/// Per row its key code (rows with the same dictionary codes in the key columns share one, codes
+/// in first-seen order) and each key's first row: [`group_ids`] without naming the groups.
+fn local_keys(b: &PointBatch, cols: &[Option<usize>], by_name: bool) -> (Vec<u32>, Vec<usize>) {
+    let mut first: Vec<usize> = Vec::new();
+    let mut codes = Vec::with_capacity(b.len());
+    if let Some(radix) = dense_radix(b, cols, by_name) {
+        let size: usize = radix.iter().product();
+        let mut table: Vec<u32> = vec![NO_TAG; size];
+        let digit = |c: u32, r: usize| if c == NO_TAG { r - 1 } else { c as usize };
+        let mut key: Vec<usize> = vec![0; b.len()];
+        let mut k = 0;
+        if by_name {
+            for (x, &c) in key.iter_mut().zip(&b.measurement.codes) {
+                *x = digit(c, radix[0]);
+            }
+            k = 1;
+        }
+        for c in cols {
+            let r = radix[k];
+            k += 1;
+            if let Some(c) = c {
+                for (x, &code) in key.iter_mut().zip(&b.tags[*c].codes) {
+                    *x = *x * r + digit(code, r);
+                }
+            }
+        }
+        for (row, &x) in key.iter().enumerate() {
+            let slot = &mut table[x];
+            if *slot == NO_TAG {
+                *slot = first.len() as u32;
+                first.push(row);
+            }
+            codes.push(*slot);
+        }
+        return (codes, first);
+    }
+    let mut index: CodeMap<Vec<u32>, u32> = CodeMap::default();
+    let mut key: Vec<u32> = Vec::with_capacity(cols.len() + 1);
+    for row in 0..b.len() {
+        key.clear();
+        if by_name {
+            key.push(b.measurement.codes[row]);
+        }
+        key.extend(
+            cols.iter()
+                .map(|c| c.map_or(NO_TAG, |c| b.tags[c].codes[row])),
+        );
+        let code = match index.get(&key) {
+            Some(&c) => c,
+            None => {
+                let c = first.len() as u32;
+                first.push(row);
+                index.insert(key.clone(), c);
+                c
+            }
+        };
+        codes.push(code);
+    }
+    (codes, first)
+}
+
+/// Groups an index keeps before it starts over (ids of vanished groups do not pile up).
+const INDEX_MAX_GROUPS: usize = 100_000;
+
+#[derive(Default)]
+struct IndexState {
+    /// per key column (the measurement first when by measurement): value -> its number
+    values: Vec<HashMap<String, u32>>,
+    /// the value numbers of a group's key columns -> the group's slot (fixed dimensions only)
+    by_key: CodeMap<Vec<u32>, u32>,
+    /// group id -> slot: two keys can name one group (a missing tag and an empty value)
+    by_id: HashMap<String, u32>,
+    groups: Vec<Py<PyAny>>,
+}
+
+/// The groups of one `from` (or `groupBy`) across chunks: each row's group found from its
+/// dictionary codes, a group's `Group` made once (by `make(id, tags)`) and handed out again for
+/// every chunk it is in. Per chunk only each distinct key is looked up, by numbers given to the
+/// key columns' values, so a group seen before costs neither an id string nor a Python call.
+#[pyclass(name = "GroupIndex", module = "kapfast._native", frozen)]
+pub struct PyGroupIndex {
+    dims: Vec<String>,
+    star: bool,
+    exclude: Vec<String>,
+    by_name: bool,
+    make: Py<PyAny>,
+    state: Mutex<IndexState>,
+}
+
+fn lock_index(m: &Mutex<IndexState>) -> MutexGuard<'_, IndexState> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The number of row `row`'s value in `col` (NO_TAG when the row has none); `memo` caches it per
+/// dictionary code for the chunk.
+fn value_number(
+    values: &mut HashMap<String, u32>,
+    memo: &mut [u32],
+    col: &crate::batch::DictColumn,
+    row: usize,
+) -> u32 {
+    let c = col.codes[row];
+    if c == NO_TAG {
+        return NO_TAG;
+    }
+    let m = &mut memo[c as usize];
+    if *m == NO_TAG {
+        let s = &col.dict[c as usize];
+        *m = match values.get(s.as_str()) {
+            Some(&n) => n,
+            None => {
+                let n = values.len() as u32;
+                values.insert(s.clone(), n);
+                n
+            }
+        };
+    }
+    *m
+}
+
+impl PyGroupIndex {
+    /// The slot of row `row`'s group, found by its id; made (`make`) when new.
+    fn named(
+        &self,
+        py: Python<'_>,
+        st: &mut IndexState,
+        b: &PointBatch,
+        row: usize,
+        cols: &[Option<usize>],
+    ) -> PyResult<u32> {
+        let tags = group_tags(b, row, &self.dims, cols, self.star);
+        let id = group_id(b.measurement(row), &tags, self.by_name);
+        if let Some(&slot) = st.by_id.get(&id) {
+            return Ok(slot);
+        }
+        let group = self.make.call1(py, (id.clone(), tags))?;
+        let slot = st.groups.len() as u32;
+        st.groups.push(group);
+        st.by_id.insert(id, slot);
+        Ok(slot)
+    }
+}
+
+#[pymethods]
+impl PyGroupIndex {
+    #[new]
+    #[pyo3(signature = (dims, star, exclude, by_name, make))]
+    fn new(
+        dims: Vec<String>,
+        star: bool,
+        exclude: Vec<String>,
+        by_name: bool,
+        make: Py<PyAny>,
+    ) -> Self {
+        PyGroupIndex {
+            dims,
+            star,
+            exclude,
+            by_name,
+            make,
+            state: Mutex::new(IndexState::default()),
+        }
+    }
+
+    /// `(codes, groups)`: each row's code (little-endian u32) into `groups`, the `Group`s of the
+    /// batch in first-seen order; as `batch_group_ids` names them.
+    fn codes<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &Bound<'py, PyPointBatch>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
+        let b = &batch.get().batch;
+        let cols = group_columns(b, &self.dims, self.star, &self.exclude);
+        let (keys, first) = local_keys(b, &cols, self.by_name);
+        let mut guard = lock_index(&self.state);
+        let st = &mut *guard;
+        if st.groups.len() > INDEX_MAX_GROUPS {
+            *st = IndexState::default();
+        }
+        let mut slots: Vec<u32> = Vec::with_capacity(first.len());
+        if self.star {
+            // the key columns differ from chunk to chunk: found by id
+            for &row in &first {
+                slots.push(self.named(py, st, b, row, &cols)?);
+            }
+        } else {
+            let mut key_cols: Vec<&crate::batch::DictColumn> = Vec::new();
+            if self.by_name {
+                key_cols.push(&b.measurement);
+            }
+            let absent = crate::batch::DictColumn::default();
+            key_cols.extend(cols.iter().map(|c| c.map_or(&absent, |c| &b.tags[c])));
+            if st.values.len() != key_cols.len() {
+                st.values = vec![HashMap::new(); key_cols.len()];
+            }
+            let mut memo: Vec<Vec<u32>> = key_cols
+                .iter()
+                .map(|c| vec![NO_TAG; c.dict.len()])
+                .collect();
+            let mut key: Vec<u32> = Vec::with_capacity(key_cols.len());
+            for &row in &first {
+                key.clear();
+                for (j, col) in key_cols.iter().enumerate() {
+                    let n = if col.codes.is_empty() {
+                        NO_TAG
+                    } else {
+                        value_number(&mut st.values[j], &mut memo[j], col, row)
+                    };
+                    key.push(n);
+                }
+                let slot = match st.by_key.get(&key) {
+                    Some(&s) => s,
+                    None => {
+                        let s = self.named(py, st, b, row, &cols)?;
+                        st.by_key.insert(key.clone(), s);
+                        s
+                    }
+                };
+                slots.push(slot);
+            }
+        }
+        // keys naming one group share its code
+        let mut code_of: CodeMap<u32, u32> = CodeMap::default();
+        let mut groups: Vec<Py<PyAny>> = Vec::new();
+        let code_of_key: Vec<u32> = slots
+            .iter()
+            .map(|&s| {
+                *code_of.entry(s).or_insert_with(|| {
+                    groups.push(st.groups[s as usize].clone_ref(py));
+                    (groups.len() - 1) as u32
+                })
+            })
+            .collect();
+        drop(guard);
+        let codes: Vec<u32> = keys.iter().map(|&k| code_of_key[k as usize]).collect();
+        Ok((codes_bytes(py, &codes), PyList::new(py, groups)?))
+    }
+
+    fn __len__(&self) -> usize {
+        lock_index(&self.state).groups.len()
+    }
+}
+
+/// Entries a [`PyGroupObjects`] keeps before it starts over.
+const OBJECTS_MAX: usize = 200_000;
+
+/// A node's group ints by `Group` object (`GroupInts`): a chunk's groups are mostly objects the
+/// node has seen before (the `from` hands out one object per group), so the per-row ints of a
+/// chunk are found without a Python operation per group. Each object is kept alive while it is
+/// known, so its address cannot name another object.
+#[pyclass(name = "GroupObjects", module = "kapfast._native", frozen)]
+pub struct PyGroupObjects {
+    known: Mutex<CodeMap<usize, (u32, Py<PyAny>)>>,
+}
+
+/// One u32 per row, from a uint32 buffer or a sequence of ints.
+fn row_codes(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    match pyo3::buffer::PyBuffer::<u32>::get(obj) {
+        Ok(buf) => buf.to_vec(py),
+        Err(_) => obj.extract::<Vec<u32>>(),
+    }
+}
+
+#[pymethods]
+impl PyGroupObjects {
+    #[new]
+    fn new() -> Self {
+        PyGroupObjects {
+            known: Mutex::new(CodeMap::default()),
+        }
+    }
+
+    /// The int of each row (little-endian u32 bytes): row `i` is of `groups[codes[i]]`. None when
+    /// a group object is not known yet (`learn` it first).
+    fn codes<'py>(
+        &self,
+        py: Python<'py>,
+        groups: &Bound<'py, PyList>,
+        codes: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let table: Option<Vec<u32>> = {
+            let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            groups
+                .iter()
+                .map(|g| known.get(&(g.as_ptr() as usize)).map(|e| e.0))
+                .collect()
+        };
+        let Some(table) = table else {
+            return Ok(None);
+        };
+        let codes = row_codes(py, codes)?;
+        let mut out = Vec::with_capacity(codes.len() * 4);
+        for c in codes {
+            let Some(&i) = table.get(c as usize) else {
+                return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                    "group code {c} out of range for {} groups",
+                    table.len()
+                )));
+            };
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Ok(Some(PyBytes::new(py, &out)))
+    }
+
+    /// `groups[k]` has int `ints[k]`.
+    fn learn(&self, groups: &Bound<'_, PyList>, ints: Vec<u32>) {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() > OBJECTS_MAX {
+            known.clear();
+        }
+        for (g, i) in groups.iter().zip(ints) {
+            known.insert(g.as_ptr() as usize, (i, g.unbind()));
+        }
+    }
+
+    /// Forget the objects of int `i` (its group was deleted: seen again, it gets a new int).
+    fn forget(&self, i: u32) {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.retain(|_, e| e.0 != i);
+    }
+}
+
+/// `(codes, groups)` of a node's output rows: output row `k` came from input row `rows[k]`
+/// (little-endian u32 bytes), whose group is `groups[codes[rows[k]]]`; the output's groups are
+/// listed in the order they first appear.
+#[pyfunction]
+fn rows_groups<'py>(
+    py: Python<'py>,
+    codes: &Bound<'py, PyAny>,
+    rows: &[u8],
+    groups: &Bound<'py, PyList>,
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
+    let codes = row_codes(py, codes)?;
+    let n = groups.len();
+    let mut remap = vec![NO_TAG; n];
+    let mut order: Vec<Bound<'py, PyAny>> = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows.chunks_exact(4) {
+        let row = u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize;
+        let bad = || pyo3::exceptions::PyIndexError::new_err(format!("row {row} out of range"));
+        let c = *codes.get(row).ok_or_else(bad)? as usize;
+        let m = remap
+            .get_mut(c)
+            .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(format!("group code {c}")))?;
+        if *m == NO_TAG {
+            *m = order.len() as u32;
+            order.push(groups.get_item(c)?);
+        }
+        out.extend_from_slice(&m.to_le_bytes());
+    }
+    Ok((PyBytes::new(py, &out), PyList::new(py, order)?))
+}
+
 /// The dimension tags of row `row`'s group.
 fn group_tags(
     b: &PointBatch,
@@ -315,7 +669,7 @@ fn batch_measurement_codes<'py>(
     let b = &batch.get().batch;
     (
         codes_bytes(py, &b.measurement.codes),
-        b.measurement.dict.clone(),
+        (*b.measurement.dict).clone(),
     )
 }
 
@@ -542,6 +896,9 @@ fn batch_group_tags(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGroupIndex>()?;
+    m.add_class::<PyGroupObjects>()?;
+    m.add_function(wrap_pyfunction!(rows_groups, m)?)?;
     m.add_function(wrap_pyfunction!(batch_group_ids, m)?)?;
     m.add_function(wrap_pyfunction!(batch_group_tags, m)?)?;
     // whole-chunk edits (default, delete, shift, sample, eval.tags, outputs)
@@ -630,7 +987,7 @@ mod tests {
         assert_eq!(parts[0].row_tags(0), vec![("host", "b")]);
         assert_eq!(parts[1].measurement(1), "mem");
         assert_eq!(parts[1].series_keys.len(), 2);
-        assert_eq!(parts[1].tags[0].dict, vec!["x".to_string()]);
+        assert_eq!(*parts[1].tags[0].dict, vec!["x".to_string()]);
         let none = select_fields(&b, &["nope".into()]);
         assert!(none.fields.is_empty());
         assert_eq!(select_fields(&b, &["v".into()]).fields.len(), 1);
@@ -646,7 +1003,7 @@ mod tests {
         let mut b = out.batch;
         // host "a" twice in the dictionary: rows 0 and 1 use different codes for it.
         let host = b.tag_keys.iter().position(|k| k == "host").unwrap();
-        b.tags[host].dict.push("a".into());
+        std::sync::Arc::make_mut(&mut b.tags[host].dict).push("a".into());
         b.tags[host].codes[1] = 1;
         let (codes, groups) = group_codes(&b, &["host".into()], false, &[], false);
         assert_eq!(codes, vec![0, 0, 1]);

@@ -56,20 +56,38 @@ impl Derivative {
         let mut rows = Vec::new();
         let mut values = Vec::new();
         let mut missing = 0;
+        // a float column (the common case) read directly, without a type match per row
+        let floats = match col {
+            Some(Column {
+                data: ColumnData::Float(v),
+                valid,
+                ..
+            }) => Some((v, valid)),
+            _ => None,
+        };
         for (i, (&g, &t)) in groups.iter().zip(&b.time).enumerate() {
-            let Some(v1) = col.and_then(|c| number_at(c, i)) else {
+            let value = match floats {
+                Some((v, valid)) => valid[i].then(|| v[i]),
+                None => col.and_then(|c| number_at(c, i)),
+            };
+            let Some(v1) = value else {
                 missing += 1;
                 continue;
             };
-            let Some(&(v0, t0)) = state.get(&g) else {
-                state.insert(g, (v1, t));
-                continue;
+            // one lookup per point: the previous point updated in place
+            let prev = match state.get_mut(&g) {
+                Some(prev) => prev,
+                None => {
+                    state.insert(g, (v1, t));
+                    continue;
+                }
             };
+            let (v0, t0) = *prev;
             let elapsed = t - t0;
             if elapsed == 0 {
                 continue;
             }
-            state.insert(g, (v1, t));
+            *prev = (v1, t);
             let diff = v1 - v0;
             if self.non_negative && diff < 0.0 {
                 continue;

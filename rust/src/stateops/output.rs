@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(true_div(3, 2), 1.5);
         let r = renamed(&b, "n").unwrap();
         assert_eq!((r.measurement(1), r.len()), ("n", 2));
-        assert_eq!(r.series_keys, vec!["n".to_string()]);
+        assert_eq!(*r.series_keys, vec!["n".to_string()]);
         assert_eq!(r.row_fields(1), b.row_fields(1));
         assert!(renamed(&b, "").is_err());
     }

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::batch::{gather, CodeMap, PointBatch};
+use crate::batch::{gather, CodeMap, Column, ColumnData, DictColumn, FieldKind, PointBatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowSpec {
@@ -48,6 +48,8 @@ struct GroupWindow {
     /// count windows: points seen and points buffered
     count: i64,
     buffered: usize,
+    /// its parts are narrow ([`Windows::narrow`])
+    narrow: bool,
 }
 
 /// One window that closed.
@@ -75,6 +77,9 @@ fn trunc(t: i64, d: i64) -> i64 {
 pub struct Windows {
     pub spec: WindowSpec,
     groups: HashMap<u32, GroupWindow>,
+    /// When set, only these fields (with time and measurement) are buffered: the window feeds an
+    /// aggregate alone, which reads nothing else (see [`Windows::narrow`]).
+    keep: Option<Vec<String>>,
 }
 
 impl Windows {
@@ -82,7 +87,15 @@ impl Windows {
         Windows {
             spec,
             groups: HashMap::new(),
+            keep: None,
         }
+    }
+
+    /// Buffer only time, measurement and the fields `keep` from now on (None: whole points).
+    /// Windows then hold only those: for an aggregate, whose result does not depend on the
+    /// rest, and which is cheaper to cut than whole points (no tags, no series keys).
+    pub fn narrow(&mut self, keep: Option<Vec<String>>) {
+        self.keep = keep;
     }
 
     pub fn len(&self) -> usize {
@@ -147,7 +160,8 @@ impl Windows {
         // rows of each group, groups in first-seen order (a group's slot: a table indexed by its
         // int, ints being dense; a hash map when they are not)
         let mut order: Vec<u32> = Vec::new();
-        let mut rows: Vec<Vec<usize>> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        let mut slot_of_row: Vec<u32> = Vec::with_capacity(groups.len());
         let dense = groups
             .iter()
             .max()
@@ -157,25 +171,42 @@ impl Windows {
         if dense {
             slot_of.resize(groups.iter().max().map_or(0, |&m| m as usize + 1), u32::MAX);
         }
-        for (i, &g) in groups.iter().enumerate() {
+        for &g in groups {
             let slot = if dense {
                 &mut slot_of[g as usize]
             } else {
                 slot_map.entry(g).or_insert(u32::MAX)
             };
             if *slot == u32::MAX {
-                *slot = rows.len() as u32;
+                *slot = order.len() as u32;
                 order.push(g);
-                rows.push(Vec::new());
+                counts.push(0);
             }
-            rows[*slot as usize].push(i);
+            counts[*slot as usize] += 1;
+            slot_of_row.push(*slot);
         }
+        // every group's rows, in order, in one buffer (a counting sort, no vector per group)
+        let mut start: Vec<usize> = Vec::with_capacity(counts.len() + 1);
+        let mut total = 0;
+        for &c in &counts {
+            start.push(total);
+            total += c;
+        }
+        start.push(total);
+        let mut flat = vec![0usize; total];
+        let mut next = start.clone();
+        for (i, &slot) in slot_of_row.iter().enumerate() {
+            let k = &mut next[slot as usize];
+            flat[*k] = i;
+            *k += 1;
+        }
+        let rows = start.windows(2).map(|w| &flat[w[0]..w[1]]);
         let mut out = Vec::new();
-        for (g, idx) in order.into_iter().zip(&rows) {
-            let part = Arc::new(if idx.len() == b.len() {
-                b.clone()
-            } else {
-                gather(&[(b, idx.as_slice())])
+        for (g, idx) in order.into_iter().zip(rows) {
+            let part = Arc::new(match &self.keep {
+                Some(keep) => b.take_narrow(idx, keep),
+                None if idx.len() == b.len() => b.clone(),
+                None => gather(&[(b, idx)]),
             });
             if !self.groups.contains_key(&g) {
                 let w = GroupWindow {
@@ -184,6 +215,7 @@ impl Windows {
                     next_emit: self.first_emit(part.time[0]),
                     count: 0,
                     buffered: 0,
+                    narrow: self.keep.is_some(),
                 };
                 self.groups.insert(g, w);
             }
@@ -264,6 +296,11 @@ impl GroupWindow {
                 return (*p.part).clone();
             }
         }
+        if self.narrow {
+            if let Some(b) = self.narrow_points() {
+                return b;
+            }
+        }
         let idx: Vec<Vec<usize>> = self.pieces.iter().map(|p| (p.lo..p.hi).collect()).collect();
         let parts: Vec<(&PointBatch, &[usize])> = self
             .pieces
@@ -272,6 +309,103 @@ impl GroupWindow {
             .map(|(p, i)| (&*p.part, i.as_slice()))
             .collect();
         gather(&parts)
+    }
+
+    /// The window cut from narrow parts (no tags, at most one field: [`Windows::narrow`]) by
+    /// copying row ranges: when the parts have equal measurement dictionaries and the field one
+    /// numeric type among the window's rows. None otherwise ([`gather`] does it).
+    fn narrow_points(&self) -> Option<PointBatch> {
+        let first = &self.pieces.front()?.part;
+        let mdict = &first.measurement.dict;
+        let mut field: Option<(&str, FieldKind)> = None;
+        let mut n = 0;
+        for p in &self.pieces {
+            let part = &p.part;
+            if !part.tags.is_empty() || part.fields.len() > 1 {
+                return None;
+            }
+            if !Arc::ptr_eq(&part.measurement.dict, mdict) && part.measurement.dict != *mdict {
+                return None;
+            }
+            n += p.hi - p.lo;
+            let Some(c) = part.fields.first() else {
+                continue;
+            };
+            if !c.valid[p.lo..p.hi].iter().any(|&v| v) {
+                continue;
+            }
+            let kind = c.data.kind();
+            let numeric = matches!(
+                kind,
+                FieldKind::Float | FieldKind::Int | FieldKind::UInt | FieldKind::Bool
+            );
+            if !numeric || field.is_some_and(|(name, k)| name != c.name || k != kind) {
+                return None;
+            }
+            field = Some((&c.name, kind));
+        }
+        let mut time = Vec::with_capacity(n);
+        let mut codes = Vec::with_capacity(n);
+        for p in &self.pieces {
+            time.extend_from_slice(&p.part.time[p.lo..p.hi]);
+            codes.extend_from_slice(&p.part.measurement.codes[p.lo..p.hi]);
+        }
+        let mut fields = Vec::new();
+        if let Some((name, kind)) = field {
+            let mut valid = Vec::with_capacity(n);
+            let mut data = ColumnData::empty(kind);
+            for p in &self.pieces {
+                let (lo, hi) = (p.lo, p.hi);
+                let col = p.part.fields.first();
+                match col.filter(|c| c.valid[lo..hi].iter().any(|&v| v)) {
+                    Some(c) => {
+                        valid.extend_from_slice(&c.valid[lo..hi]);
+                        match (&mut data, &c.data) {
+                            (ColumnData::Float(d), ColumnData::Float(s)) => {
+                                d.extend_from_slice(&s[lo..hi])
+                            }
+                            (ColumnData::Int(d), ColumnData::Int(s)) => {
+                                d.extend_from_slice(&s[lo..hi])
+                            }
+                            (ColumnData::UInt(d), ColumnData::UInt(s)) => {
+                                d.extend_from_slice(&s[lo..hi])
+                            }
+                            (ColumnData::Bool(d), ColumnData::Bool(s)) => {
+                                d.extend_from_slice(&s[lo..hi])
+                            }
+                            _ => unreachable!("one numeric type checked above"),
+                        }
+                    }
+                    None => {
+                        valid.resize(valid.len() + (hi - lo), false);
+                        match &mut data {
+                            ColumnData::Float(d) => d.resize(d.len() + (hi - lo), 0.0),
+                            ColumnData::Int(d) => d.resize(d.len() + (hi - lo), 0),
+                            ColumnData::UInt(d) => d.resize(d.len() + (hi - lo), 0),
+                            ColumnData::Bool(d) => d.resize(d.len() + (hi - lo), false),
+                            _ => unreachable!("a numeric type"),
+                        }
+                    }
+                }
+            }
+            fields.push(Column {
+                name: name.to_owned(),
+                data,
+                valid,
+            });
+        }
+        Some(PointBatch {
+            time,
+            measurement: DictColumn {
+                codes,
+                dict: mdict.clone(),
+            },
+            tag_keys: Vec::new(),
+            tags: Vec::new(),
+            fields,
+            series: vec![0; n],
+            series_keys: first.series_keys.clone(),
+        })
     }
 
     fn insert_every(
@@ -448,6 +582,54 @@ mod tests {
             summary(&out),
             vec![(0, 3, vec![1, 2, 3], 2), (0, 4, vec![2, 3, 4], 3)]
         );
+    }
+
+    #[test]
+    fn narrow_windows_keep_time_measurement_and_the_field() {
+        let text = "m,h=a v=1,w=2i 0\nm,h=b w=3i 1\nm,h=a v=4,w=5i 2\nm,h=a v=6 11\n";
+        let b = lp(text);
+        let mut full = Windows::new(time_spec(10, 10));
+        let mut narrow = Windows::new(time_spec(10, 10));
+        narrow.narrow(Some(vec!["v".to_owned()]));
+        let want = full.feed(&b, &[0, 0, 0, 0]);
+        let got = narrow.feed(&b, &[0, 0, 0, 0]);
+        assert_eq!(summary(&got), summary(&want));
+        let p = &got[0].points;
+        assert_eq!(p.measurement(1), "m");
+        assert!(p.tag_keys.is_empty() && p.field("w").is_none());
+        assert_eq!(p.field("v"), want[0].points.field("v"));
+    }
+
+    #[test]
+    fn narrow_windows_across_chunks_match_whole_ones() {
+        // ints, a gap without the field, then floats: one window of each kind mix
+        let chunks = [
+            "m,h=a v=1i 0\nm,h=a w=1 1\nm,h=a v=2i 2\n",
+            "m,h=a w=2 3\nm,h=a v=3i 4\nm,h=a v=4i 11\n",
+            "m,h=a v=5i 12\nm,h=a v=6 13\nm,h=a w=3 25\n",
+            "m,h=a w=4 26\nm,h=a w=5 40\n",
+        ];
+        let mut full = Windows::new(time_spec(10, 10));
+        let mut narrow = Windows::new(time_spec(10, 10));
+        narrow.narrow(Some(vec!["v".to_owned()]));
+        let mut windows = 0;
+        for text in chunks {
+            let b = lp(text);
+            let g = vec![0; b.len()];
+            let want = full.feed(&b, &g);
+            let got = narrow.feed(&b, &g);
+            assert_eq!(summary(&got), summary(&want));
+            for (x, y) in got.iter().zip(&want) {
+                assert_eq!(x.points.field("v"), y.points.field("v"));
+                assert!(x.points.field("w").is_none());
+                let names: Vec<&str> = (0..x.points.len())
+                    .map(|i| x.points.measurement(i))
+                    .collect();
+                assert!(names.iter().all(|&m| m == "m"));
+                windows += 1;
+            }
+        }
+        assert_eq!(windows, 3);
     }
 
     #[test]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from itertools import repeat
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from kapfast._native import PointBatch, batch_override
 from kapfast.engine.context import BatchPointsWriter, TaskContext
@@ -91,8 +93,6 @@ def batch_row_columns(name: str, tags: dict[str, str], points: PointBatch) -> di
     return out
 
 
-#: httpOut's last stream point of a group: row ``row`` of ``batch``
-_StreamLast = tuple[PointBatch, int]
 #: httpOut's last batch of a group: (name, group tags, points)
 _BatchLast = tuple[str, dict[str, str], PointBatch]
 
@@ -105,19 +105,25 @@ class HttpOutNode(Node):
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.endpoint = str(spec.args[0]) if spec.args else ""
-        # raw last message per group, rendered only when read: (batch, row) for a stream point
-        # (the batch holds the last point of every group of one chunk, shared by those groups),
-        # or (name, tags, batch) for a batch
-        self.results: dict[str, _StreamLast | _BatchLast] = {}
-        # rows of the shared stream batches stored since the last compaction: past a bound the
-        # points still shown are copied out, so old batches do not stay alive for one group each
+        # The raw last message per group, rendered only when read. ``seq`` numbers every update
+        # (group id -> number of its last one): the groups are shown in the order of those
+        # numbers (Kapacitor's order of last update), so an update is one dict store, no
+        # reordering. A stream point numbered n is in the last part (start, batch, numbers) of
+        # ``parts`` with start <= n: row n - start (a part holds the last point of every group of
+        # one chunk, shared by those groups), or, in the part compaction made, the row of n in
+        # ``numbers``. A batch is in ``batches``.
+        self.seq: dict[str, int] = {}
+        self.next_seq = 0
+        self.parts: list[tuple[int, PointBatch, npt.NDArray[np.int64] | None]] = []
+        self.batches: dict[str, _BatchLast] = {}
+        # rows of the parts stored since the last compaction: past a bound the points still
+        # shown are copied out, so old parts do not stay alive for one group each
         self._held = 0
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
         n = len(chunk.batch)
         if n:
-            results = self.results
             if len(groups) == 1:
                 last = np.array([n - 1], dtype=np.intp)
                 ids = [groups[0].id]
@@ -126,62 +132,68 @@ class HttpOutNode(Node):
                 codes = np.asarray(chunk.codes, dtype=np.intp)
                 last = last_rows(codes, len(groups))
                 ids = [groups[i].id for i in codes[last].tolist()]
-            taken = chunk.batch.take(last)
-            # a group updated moves to the end (Kapacitor's order of last update): drop every
-            # updated group first, then add them in row order (ids are distinct); C-level loops
-            deque(map(results.pop, ids, repeat(None)), maxlen=0)
-            results.update(zip(ids, zip(repeat(taken), range(len(ids))), strict=True))
+            base = self.next_seq
+            self.parts.append((base, chunk.batch.take(last), None))
+            self.next_seq = base + len(ids)
+            if self.batches:
+                deque(map(self.batches.pop, ids, repeat(None)), maxlen=0)
+            self.seq.update(zip(ids, range(base, base + len(ids)), strict=True))
             self._held += len(ids)
-            if self._held > 4 * len(results) + self.compact_slack:
+            if self._held > 4 * len(self.seq) + self.compact_slack:
                 self._compact()
         self.emit(chunk)
 
+    def _stream_row(self, n: int) -> tuple[PointBatch, int]:
+        """The part holding stream point ``n`` and its row there."""
+        k = bisect_right(self.parts, n, key=lambda p: p[0]) - 1
+        start, batch, numbers = self.parts[k]
+        if numbers is None:
+            return batch, n - start
+        return batch, int(np.searchsorted(numbers, n))
+
     def _compact(self) -> None:
-        """Copies the stream points still shown into one batch (one row per group)."""
-        keys = [k for k, r in self.results.items() if len(r) == 2]
-        if keys:
-            entries = cast(list[_StreamLast], [self.results[k] for k in keys])
-            parts = []
-            by_batch: dict[int, tuple[PointBatch, list[int]]] = {}
-            for b, row in entries:
-                by_batch.setdefault(id(b), (b, []))[1].append(row)
-            offsets: dict[int, int] = {}
-            total = 0
-            for key, (b, rows) in by_batch.items():
-                parts.append(b.take(np.array(rows, dtype=np.intp)))
-                offsets[key] = total
-                total += len(rows)
-            merged = parts[0] if len(parts) == 1 else PointBatch.concat(parts)
-            seen: dict[int, int] = {}
-            for k, (b, _) in zip(keys, entries, strict=True):
-                j = seen.get(id(b), 0)
-                seen[id(b)] = j + 1
-                self.results[k] = (merged, offsets[id(b)] + j)
-        self._held = len(keys)
+        """Copies the stream points still shown into one part (one row per group); they keep
+        their numbers (the part lists them)."""
+        shown = sorted(n for gid, n in self.seq.items() if gid not in self.batches)
+        by_part: dict[int, tuple[PointBatch, list[int]]] = {}
+        for n in shown:
+            b, row = self._stream_row(n)
+            by_part.setdefault(id(b), (b, []))[1].append(row)
+        # parts are in number order, and so are the rows taken from each
+        taken = [b.take(np.array(rows, dtype=np.intp)) for b, rows in by_part.values()]
+        if taken:
+            merged = taken[0] if len(taken) == 1 else PointBatch.concat(taken)
+            self.parts = [(shown[0], merged, np.array(shown, dtype=np.int64))]
+        else:
+            self.parts = []
+        self._held = len(shown)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         gid = batch.group.id
-        self.results.pop(gid, None)
-        self.results[gid] = (batch.name, dict(batch.group.tags), batch.points)
+        self.batches[gid] = (batch.name, dict(batch.group.tags), batch.points)
+        self.seq[gid] = self.next_seq
+        self.next_seq += 1
         self.emit(batch)
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
-        self.results.pop(msg.group.id, None)
+        self.seq.pop(msg.group.id, None)
+        self.batches.pop(msg.group.id, None)
         self.emit(msg)
 
     def body(self) -> dict[str, Any]:
         series = []
-        for r in self.results.values():
-            if len(r) == 2:
-                b, row = r
+        for gid, n in sorted(self.seq.items(), key=lambda kv: kv[1]):
+            last = self.batches.get(gid)
+            if last is None:
+                b, row = self._stream_row(n)
                 series.append(point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0]))
             else:
-                name, tags, points = r
+                name, tags, points = last
                 series.append(batch_row_columns(name, tags, points))
         return {"series": series or None}
 
     def working_cardinality(self) -> int:
-        return len(self.results)
+        return len(self.seq)
 
 
 class InfluxDBOutNode(Node):

@@ -37,9 +37,10 @@ class _KernelNode(Node):
         self.kernel.reset(group)
 
     def feed(
-        self, batch: PointBatch, gints: Any, group_ids: list[str], codes: Any
+        self, batch: PointBatch, gints: Any, groups: list[Group], codes: Any
     ) -> tuple[PointBatch, bytes]:
-        """Output points and their input rows; errors counted here."""
+        """Output points and their input rows (row ``i`` of ``batch`` is of group
+        ``groups[codes[i]]``, int ``gints[i]``); errors counted here."""
         raise NotImplementedError
 
     @property
@@ -48,7 +49,7 @@ class _KernelNode(Node):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         gints = self.ints.codes(chunk.groups, chunk.codes)
-        out, rows = self.feed(chunk.batch, gints, [g.id for g in chunk.groups], chunk.codes)
+        out, rows = self.feed(chunk.batch, gints, chunk.groups, chunk.codes)
         if len(out):
             self.emit(rows_chunk(chunk, out, rows))
 
@@ -58,7 +59,7 @@ class _KernelNode(Node):
             self.reset(g)
         n = len(batch.points)
         out, _ = self.feed(
-            batch.points, np.full(n, g, dtype=np.uint32), [batch.group.id], np.zeros(n, dtype=np.intp)
+            batch.points, np.full(n, g, dtype=np.uint32), [batch.group], np.zeros(n, dtype=np.intp)
         )
         if self.batch_resets:
             self.reset(g)
@@ -95,7 +96,7 @@ class DerivativeNode(_KernelNode):
         return self._kernel
 
     def feed(
-        self, batch: PointBatch, gints: Any, group_ids: list[str], codes: Any
+        self, batch: PointBatch, gints: Any, groups: list[Group], codes: Any
     ) -> tuple[PointBatch, bytes]:
         out, rows, missing = self._kernel.feed(batch, gints)
         self.error(missing, f"invalid field type or missing field {self.field!r}")
@@ -118,7 +119,7 @@ class ChangeDetectNode(_KernelNode):
         return self._kernel
 
     def feed(
-        self, batch: PointBatch, gints: Any, group_ids: list[str], codes: Any
+        self, batch: PointBatch, gints: Any, groups: list[Group], codes: Any
     ) -> tuple[PointBatch, bytes]:
         out, rows, missing, first = self._kernel.feed(batch, gints)
         self.error(missing, f"field {first!r} missing from point" if first else None)
@@ -145,9 +146,9 @@ class _StateNode(_KernelNode):
         return self._kernel
 
     def feed(
-        self, batch: PointBatch, gints: Any, group_ids: list[str], codes: Any
+        self, batch: PointBatch, gints: Any, groups: list[Group], codes: Any
     ) -> tuple[PointBatch, bytes]:
-        res = self.predicate.eval(batch, group_ids, codes, self.ctx.now_ns())
+        res = self.predicate.eval(batch, [g.id for g in groups], codes, self.ctx.now_ns())
         errors, first = int(res.error_count), res.first_error
         valid = np.asarray(res.valid).astype(np.uint8, copy=False)
         if res.kind == "bool":

@@ -2,6 +2,11 @@
 windowByCount. Every group's buffer lives in one Rust object (``rust/src/stateops/windows.rs``
 has the rules) fed whole chunks; the windows a chunk closes go out together as a ``BatchSet``,
 in the order of the points that closed them.
+
+When the window's only child is an aggregate or selector on a stream edge, the set carries the
+closed windows as they are in Rust (the child reduces them in one call, no Python object per
+window); for an aggregate, which reads one field, the window buffers only time, measurement and
+that field.
 """
 
 from __future__ import annotations
@@ -36,9 +41,42 @@ class WindowNode(Node):
             every_count=every_count,
         )
         self.ints = GroupInts()
+        #: whether windows go out in Rust to a reducing child (decided on the first chunk,
+        #: once the children are linked)
+        self.fast: bool | None = None
+        #: group ints below this have their tags in ``windows`` (``set_tags``)
+        self._tagged = 0
+
+    def _reducing_child(self) -> bool:
+        from kapfast.engine.nodes.influxql import InfluxQLNode
+
+        if len(self.children) != 1:
+            return False
+        child = self.children[0][0]
+        if not isinstance(child, InfluxQLNode) or child.spec.provides == "batch":
+            return False
+        if child.shape == "aggregate" and self.group_emitted is None:
+            # nobody else reads the windows' points
+            self.windows.narrow([child.field])
+            return True
+        return child.shape == "selector"
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        closed = self.windows.feed(chunk.batch, self.ints.codes(chunk.groups, chunk.codes))
+        gints = self.ints.codes(chunk.groups, chunk.codes)
+        if self.fast is None:
+            self.fast = self._reducing_child()
+        if self.fast:
+            ints = self.ints
+            while self._tagged < ints.next:
+                new = ints.groups.get(self._tagged)
+                if new is not None:
+                    self.windows.set_tags(self._tagged, new.tags)
+                self._tagged += 1
+            closed_set = self.windows.feed_closed(chunk.batch, gints)
+            if len(closed_set):
+                self.emit(BatchSet(closed=closed_set, groups=ints.groups))
+            return
+        closed = self.windows.feed(chunk.batch, gints)
         if not closed:
             return
         groups = self.ints.groups

@@ -1,22 +1,28 @@
 //! Windows of every group, and an aggregate or selector over many windows at once.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
 use super::{group_ints, lock, rows_bytes, task_error};
+use crate::batch::PointBatch;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
 use crate::stateops::reduce_many::{reduce_windows, Window};
 use crate::stateops::windows::{WindowSpec, Windows};
+
+type Tags = Arc<Vec<(String, String)>>;
 
 /// Every group's window (`window` node): by time with `period`/`every` ns, or by count with
 /// `period_count`/`every_count` points when `period_count > 0`.
 #[pyclass(name = "StateWindows", module = "kapfast._native", frozen)]
 pub struct PyWindows {
     inner: Mutex<Windows>,
+    /// the tags of each group (`set_tags`), carried by its closed windows (`feed_closed`)
+    tags: Mutex<HashMap<u32, Tags>>,
 }
 
 type EmittedTuple = (u32, String, i64, PyPointBatch, usize);
@@ -58,6 +64,7 @@ impl PyWindows {
         };
         Ok(PyWindows {
             inner: Mutex::new(Windows::new(spec)),
+            tags: Mutex::new(HashMap::new()),
         })
     }
 
@@ -78,13 +85,157 @@ impl PyWindows {
             .collect())
     }
 
+    /// The windows the chunk closed as one [`PyClosedWindows`], each with its group's tags
+    /// (`set_tags`): no Python object per window.
+    fn feed_closed(
+        &self,
+        py: Python<'_>,
+        batch: &PyPointBatch,
+        groups: &Bound<'_, PyAny>,
+    ) -> PyResult<PyClosedWindows> {
+        let b = batch.batch.clone();
+        let g = group_ints(py, groups, &b)?;
+        let out = py.allow_threads(|| lock(&self.inner).feed(&b, &g));
+        let tags = lock(&self.tags);
+        let none: Tags = Arc::default();
+        Ok(PyClosedWindows {
+            windows: out
+                .into_iter()
+                .map(|e| Closed {
+                    tags: tags.get(&e.group).unwrap_or(&none).clone(),
+                    group: e.group,
+                    name: e.name,
+                    tmax: e.tmax,
+                    points: Arc::new(e.points),
+                    row: e.row,
+                })
+                .collect(),
+        })
+    }
+
+    /// The tags (`(key, value)` pairs) a group's windows carry for `ClosedWindows.reduce`.
+    fn set_tags(&self, group: u32, tags: Vec<(String, String)>) {
+        lock(&self.tags).insert(group, Arc::new(tags));
+    }
+
+    /// Buffer only time, measurement and the fields `keep` (None: whole points): for a window
+    /// whose only reader is an aggregate of those fields.
+    #[pyo3(signature = (keep = None))]
+    fn narrow(&self, keep: Option<Vec<String>>) {
+        lock(&self.inner).narrow(keep);
+    }
+
     #[pyo3(signature = (group = None))]
     fn reset(&self, group: Option<u32>) {
         lock(&self.inner).reset(group);
+        let mut tags = lock(&self.tags);
+        match group {
+            Some(g) => {
+                tags.remove(&g);
+            }
+            None => tags.clear(),
+        }
     }
 
     fn __len__(&self) -> usize {
         lock(&self.inner).len()
+    }
+}
+
+/// The windows one chunk closed (`StateWindows.feed_closed`), in the order of the points that
+/// closed them; read as tuples only when a node needs the batches themselves.
+#[pyclass(name = "ClosedWindows", module = "kapfast._native", frozen)]
+pub struct PyClosedWindows {
+    windows: Vec<Closed>,
+}
+
+struct Closed {
+    group: u32,
+    name: String,
+    tmax: i64,
+    points: Arc<PointBatch>,
+    row: usize,
+    tags: Tags,
+}
+
+/// `(points, group code of each point, group ints in first-seen order, [(window, error)])`
+type ClosedReduced<'py> = (
+    PyPointBatch,
+    Bound<'py, PyBytes>,
+    Vec<u32>,
+    Vec<(usize, String)>,
+);
+
+#[pymethods]
+impl PyClosedWindows {
+    fn __len__(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// `(group, measurement, tmax, points, closing row)` of each window.
+    fn to_list(&self) -> Vec<EmittedTuple> {
+        self.windows
+            .iter()
+            .map(|e| {
+                (
+                    e.group,
+                    e.name.clone(),
+                    e.tmax,
+                    PyPointBatch {
+                        batch: e.points.clone(),
+                    },
+                    e.row,
+                )
+            })
+            .collect()
+    }
+
+    /// The aggregate or selector `func` of `field` over every window, as `reduce_windows`; the
+    /// output points' groups are given as codes into the list of group ints (first-seen order).
+    #[pyo3(signature = (func, field, as_, args = None, point_times = false))]
+    fn reduce<'py>(
+        &self,
+        py: Python<'py>,
+        func: &str,
+        field: &str,
+        as_: &str,
+        args: Option<&Bound<'py, PyTuple>>,
+        point_times: bool,
+    ) -> PyResult<ClosedReduced<'py>> {
+        let call = reducer(py, func, args)?;
+        let (out, codes, order) = py.allow_threads(|| {
+            let ws: Vec<Window<'_>> = self
+                .windows
+                .iter()
+                .map(|e| Window {
+                    name: &e.name,
+                    tags: &e.tags,
+                    tmax: e.tmax,
+                    points: &e.points,
+                })
+                .collect();
+            let out = reduce_windows(&call, field, as_, point_times, &ws);
+            let mut order: Vec<u32> = Vec::new();
+            let mut code_of: HashMap<u32, u32> = HashMap::new();
+            let codes: Vec<usize> = out
+                .windows
+                .iter()
+                .map(|&k| {
+                    let g = self.windows[k].group;
+                    *code_of.entry(g).or_insert_with(|| {
+                        order.push(g);
+                        (order.len() - 1) as u32
+                    }) as usize
+                })
+                .collect();
+            (out, codes, order)
+        });
+        Ok((
+            PyPointBatch::new(out.batch),
+            rows_bytes(py, &codes),
+            order,
+            out.errors,
+        ))
     }
 }
 
@@ -109,6 +260,22 @@ fn parse_args(py: Python<'_>, func: &str, args: &Bound<'_, PyTuple>) -> PyResult
         .collect()
 }
 
+/// The call of an aggregate or selector `func` with `args`.
+fn reducer(py: Python<'_>, func: &str, args: Option<&Bound<'_, PyTuple>>) -> PyResult<Call> {
+    let args = match args {
+        Some(a) => parse_args(py, func, a)?,
+        None => Vec::new(),
+    };
+    let call = Call::parse(func, &args).map_err(|e| task_error(py, e.to_string()))?;
+    if !matches!(call.func.shape(), Shape::Aggregate | Shape::Selector) {
+        return Err(task_error(
+            py,
+            format!("{func}: reduce_windows takes aggregates and selectors only"),
+        ));
+    }
+    Ok(call)
+}
+
 /// `(points, window of each point, [(window, error)])`
 type ReducedOut<'py> = (PyPointBatch, Bound<'py, PyBytes>, Vec<(usize, String)>);
 
@@ -128,17 +295,7 @@ fn reduce_windows_py<'py>(
     args: Option<&Bound<'py, PyTuple>>,
     point_times: bool,
 ) -> PyResult<ReducedOut<'py>> {
-    let args = match args {
-        Some(a) => parse_args(py, func, a)?,
-        None => Vec::new(),
-    };
-    let call = Call::parse(func, &args).map_err(|e| task_error(py, e.to_string()))?;
-    if !matches!(call.func.shape(), Shape::Aggregate | Shape::Selector) {
-        return Err(task_error(
-            py,
-            format!("{func}: reduce_windows takes aggregates and selectors only"),
-        ));
-    }
+    let call = reducer(py, func, args)?;
     let windows: Vec<_> = windows
         .into_iter()
         .map(|(name, tags, tmax, p)| (name, tags, tmax, p.get().batch.clone()))
@@ -164,5 +321,6 @@ fn reduce_windows_py<'py>(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyWindows>()?;
+    m.add_class::<PyClosedWindows>()?;
     m.add_function(wrap_pyfunction!(reduce_windows_py, m)?)
 }
