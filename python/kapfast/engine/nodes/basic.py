@@ -100,9 +100,6 @@ class FromNode(RowNode):
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         raise TaskError(f"{self.name}: from takes stream data only")
 
-    def on_group_expired(self, group: Group) -> None:
-        self.cache.by_id.pop(group.id, None)
-
 
 class WhereNode(RowNode):
     kinds = ("where",)
@@ -695,7 +692,6 @@ class GroupByNode(RowNode):
 
     def on_group_expired(self, group: Group) -> None:
         self.seen.discard(group.id)
-        self.cache.by_id.pop(group.id, None)
 
     def working_cardinality(self) -> int:
         return len(self.seen)
