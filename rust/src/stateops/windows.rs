@@ -32,6 +32,11 @@ pub enum WindowSpec {
     },
 }
 
+/// A piece this short is merged with the one before it ([`GroupWindow::compact_tail`]) ...
+const SMALL_PIECE: usize = 64;
+/// ... into pieces of at most this many points (so no point is copied more than a few times).
+const MERGED_PIECE: usize = 1024;
+
 #[derive(Debug)]
 struct Piece {
     part: Arc<PointBatch>,
@@ -231,6 +236,9 @@ impl Windows {
                     w.insert_count(&part, period, every, &mut closed)
                 }
             }
+            if w.narrow {
+                w.compact_tail();
+            }
             for (j, tmax, points) in closed {
                 out.push(Emitted {
                     group: g,
@@ -261,6 +269,42 @@ impl GroupWindow {
                 part: part.clone(),
                 lo,
                 hi,
+            });
+        }
+    }
+
+    /// Merges the newest pieces while the last is small and at least half the size of the one
+    /// before.
+    ///
+    /// A chunk adds a piece of a few points to each of its groups; with thousands of groups
+    /// each piece's own vectors cost more than its points (about 370 bytes per buffered point
+    /// over 4,000 series). Merged like a binary counter up to [`MERGED_PIECE`] points, a window
+    /// keeps few pieces and a point is copied at most about log2(MERGED_PIECE) times, which is
+    /// cheap for narrow parts (a time, a measurement code and one value per point).
+    fn compact_tail(&mut self) {
+        while self.pieces.len() >= 2 {
+            let n = self.pieces.len();
+            let last = self.pieces[n - 1].hi - self.pieces[n - 1].lo;
+            let prev = self.pieces[n - 2].hi - self.pieces[n - 2].lo;
+            // pieces of a few dozen points already carry their own overhead well
+            if last * 2 < prev || last >= SMALL_PIECE || last + prev > MERGED_PIECE {
+                return;
+            }
+            let tail = self.pieces.split_off(n - 2);
+            let pair = GroupWindow {
+                name: String::new(),
+                pieces: tail,
+                next_emit: 0,
+                count: 0,
+                buffered: 0,
+                narrow: true,
+            };
+            let merged = pair.points();
+            let len = merged.len();
+            self.pieces.push_back(Piece {
+                part: Arc::new(merged),
+                lo: 0,
+                hi: len,
             });
         }
     }
@@ -598,6 +642,40 @@ mod tests {
         assert_eq!(p.measurement(1), "m");
         assert!(p.tag_keys.is_empty() && p.field("w").is_none());
         assert_eq!(p.field("v"), want[0].points.field("v"));
+    }
+
+    #[test]
+    fn narrow_windows_of_many_small_chunks_match_whole_ones() {
+        // a point or two per chunk and group: the pieces are merged (compact_tail) many times
+        for (period, every) in [(100, 100), (100, 30), (50, 0)] {
+            let mut full = Windows::new(time_spec(period, every));
+            let mut narrow = Windows::new(time_spec(period, every));
+            narrow.narrow(Some(vec!["v".to_owned()]));
+            let mut windows = 0;
+            for t in 0..400i64 {
+                let v = if t % 7 == 0 {
+                    format!("{}i", t)
+                } else {
+                    format!("{}.5", t)
+                };
+                let text = if t % 5 == 0 {
+                    format!("m,h=a w=1 {t}\nm,h=b v={v} {t}\n")
+                } else {
+                    format!("m,h=a v={v} {t}\nm,h=b v={v} {t}\n")
+                };
+                let b = lp(&text);
+                let g = vec![0, 1];
+                let want = full.feed(&b, &g);
+                let got = narrow.feed(&b, &g);
+                assert_eq!(summary(&got), summary(&want));
+                for (x, y) in got.iter().zip(&want) {
+                    assert_eq!(x.points.time, y.points.time);
+                    assert_eq!(x.points.field("v"), y.points.field("v"));
+                    windows += 1;
+                }
+            }
+            assert!(windows > 4, "{period} {every}: {windows}");
+        }
     }
 
     #[test]
