@@ -55,6 +55,15 @@ impl SeriesCodes {
         1 + self.tag_keys.len()
     }
 
+    /// Series `s`'s code in dictionary column `col` (see [`SeriesCodes::gather`]).
+    pub fn code(&self, s: u32, col: usize) -> u32 {
+        if col == 0 {
+            self.measurement_of[s as usize]
+        } else {
+            self.tag_of[s as usize * self.tag_keys.len() + col - 1]
+        }
+    }
+
     /// The per-row codes of dictionary column `col` (0: measurement, `k + 1`: tag key `k`).
     pub fn gather(&self, series: &[u32], col: usize) -> Vec<u32> {
         if col == 0 {

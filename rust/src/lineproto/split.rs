@@ -1,7 +1,8 @@
-//! Parsing a large body on several threads: the body is cut at newlines, each piece is parsed
-//! on its own thread by the ordinary parser, and the pieces are merged into the one batch (and
-//! error list) that [`parse`] gives for the whole body: same rows in the same order, same
-//! first-seen order of series and dictionary entries, same field types, same line numbers.
+//! Parsing a large body on several threads: the body is cut at newlines into a few pieces per
+//! thread, the threads take pieces in turn and parse each with the ordinary parser, and the
+//! pieces are merged into the one batch (and error list) that [`parse`] gives for the whole
+//! body: same rows in the same order, same first-seen order of series and dictionary entries,
+//! same field types, same line numbers.
 //!
 //! A cut is only good where the whole-body parse starts a new line. The only scans that cross
 //! a newline are quoted strings (a string field value, or a bad line's quoted text skipped on
@@ -27,6 +28,9 @@ pub const MIN_PARALLEL_BYTES: usize = 256 * 1024;
 /// Each piece gets at least this many bytes, whatever thread count is asked for.
 const MIN_PIECE_BYTES: usize = 64 * 1024;
 
+/// Pieces per thread, when the body is large enough.
+const PIECES_PER_THREAD: usize = 4;
+
 /// Parses `buf` like [`parse`], on up to `threads` threads (the calling one included).
 /// `threads == 0` picks: up to 2 threads (fewer when the machine has one core) for bodies of at
 /// least [`MIN_PARALLEL_BYTES`], one otherwise. The result does not depend on the thread count.
@@ -40,8 +44,11 @@ pub fn parse_threads(buf: &[u8], precision: Precision, now_ns: i64, threads: usi
     if threads <= 1 || buf.len() > u32::MAX as usize {
         return parse(buf, precision, now_ns);
     }
-    let cuts: Vec<usize> = (1..threads).map(|i| buf.len() / threads * i).collect();
-    parse_cut(buf, precision, now_ns, &cuts)
+    // More pieces than threads: a thread that gets less CPU (another process is busy on the
+    // machine) parses fewer pieces instead of holding up the others.
+    let pieces = (threads * PIECES_PER_THREAD).min(buf.len() / MIN_PIECE_BYTES);
+    let cuts: Vec<usize> = (1..pieces).map(|i| buf.len() / pieces * i).collect();
+    parse_cut(buf, precision, now_ns, &cuts, threads)
 }
 
 /// The thread count `threads == 0` picks for a body of `len` bytes.
@@ -52,31 +59,27 @@ pub fn auto_threads(len: usize) -> usize {
     thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
-/// Parses `buf` in pieces, one thread each, cutting after the first newline at or after each
-/// of `cuts`. Any cuts give the result of [`parse`] (tests cut everywhere).
-pub fn parse_cut(buf: &[u8], precision: Precision, now_ns: i64, cuts: &[usize]) -> ParseOutput {
+/// Parses `buf` in pieces on up to `threads` threads, cutting after the first newline at or
+/// after each of `cuts`. Any cuts give the result of [`parse`] (tests cut everywhere).
+pub fn parse_cut(
+    buf: &[u8],
+    precision: Precision,
+    now_ns: i64,
+    cuts: &[usize],
+    threads: usize,
+) -> ParseOutput {
     let bounds = piece_bounds(buf, cuts);
-    if bounds.len() <= 2 {
+    if bounds.len() <= 2 || threads <= 1 {
         return parse(buf, precision, now_ns);
     }
-    let parts: Vec<Part> = thread::scope(|s| {
-        let others: Vec<_> = bounds[1..]
-            .windows(2)
-            .map(|w| {
-                let piece = &buf[w[0]..w[1]];
-                s.spawn(move || parse_part(piece, precision, now_ns))
-            })
-            .collect();
-        let mut parts = vec![parse_part(&buf[..bounds[1]], precision, now_ns)];
-        for h in others {
-            parts.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        parts
+    let pieces: Vec<&[u8]> = bounds.windows(2).map(|w| &buf[w[0]..w[1]]).collect();
+    let parts = par_map(pieces, threads, |piece| {
+        parse_part(piece, precision, now_ns)
     });
     if parts[..parts.len() - 1].iter().any(|p| p.ran_off) {
         return parse(buf, precision, now_ns);
     }
-    merge(buf, &bounds, parts)
+    merge(buf, &bounds, parts, threads)
 }
 
 /// `0`, the position after the first newline at or after each cut (ascending, inside the body,
@@ -103,43 +106,41 @@ fn piece_bounds(buf: &[u8], cuts: &[usize]) -> Vec<usize> {
 
 /// The pieces as one batch: series and dictionaries renumbered in whole-body first-seen order,
 /// rows and fields concatenated, error lines counted from the start of the body. The per-row
-/// work (field columns, time, dictionary codes) is spread over as many threads as there are
-/// pieces, one column at a time.
-fn merge(buf: &[u8], bounds: &[usize], parts: Vec<Part>) -> ParseOutput {
-    let threads = parts.len();
+/// work (field columns, time, dictionary codes) is spread over `threads` threads, a column at
+/// a time.
+fn merge(buf: &[u8], bounds: &[usize], parts: Vec<Part>, threads: usize) -> ParseOutput {
     let mut keys = Vec::with_capacity(parts.len());
     let mut field_parts = Vec::with_capacity(parts.len());
+    let mut times = Vec::with_capacity(parts.len());
+    let mut locals = Vec::with_capacity(parts.len());
     let mut rest = Vec::with_capacity(parts.len());
     for p in parts {
         keys.push(p.keys);
         field_parts.push((p.fields, p.time.len()));
-        rest.push((p.time, p.series, p.order, p.errors));
+        times.push(p.time);
+        locals.push(p.series);
+        rest.push((p.order, p.errors));
     }
+    let rows: usize = locals.iter().map(Vec::len).sum();
     // A piece's series in its first-seen order, appended when new, give the body's order.
     let mut global: HashMap<&str, u32> = HashMap::new();
     let mut used: Vec<&SeriesInfo> = Vec::new();
-    let mut series: Vec<u32> = Vec::new();
-    let mut times: Vec<Vec<i64>> = Vec::with_capacity(rest.len());
+    let mut remaps: Vec<Vec<u32>> = Vec::with_capacity(rest.len());
     let mut errors = Vec::new();
     let (mut lines, mut counted) = (0usize, 0usize);
-    for ((k, (time, local, order, errs)), &start) in keys.iter().zip(rest).zip(bounds) {
-        let remap: Vec<u32> = order
-            .iter()
-            .map(|&old| {
-                let info = &k.info[old as usize];
-                *global.entry(info.key.as_str()).or_insert_with(|| {
-                    used.push(info);
-                    used.len() as u32 - 1
+    for ((k, (order, errs)), &start) in keys.iter().zip(rest).zip(bounds) {
+        remaps.push(
+            order
+                .iter()
+                .map(|&old| {
+                    let info = &k.info[old as usize];
+                    *global.entry(info.key.as_str()).or_insert_with(|| {
+                        used.push(info);
+                        used.len() as u32 - 1
+                    })
                 })
-            })
-            .collect();
-        if series.is_empty() {
-            series = local;
-            series.iter_mut().for_each(|s| *s = remap[*s as usize]);
-        } else {
-            series.extend(local.iter().map(|&s| remap[s as usize]));
-        }
-        times.push(time);
+                .collect(),
+        );
         if !errs.is_empty() {
             lines += buf[counted..start].iter().filter(|&&b| b == b'\n').count();
             counted = start;
@@ -155,12 +156,22 @@ fn merge(buf: &[u8], bounds: &[usize], parts: Vec<Part>) -> ParseOutput {
         .map(Job::Field)
         .collect();
     jobs.push(Job::Time(times));
+    jobs.push(Job::Series);
     jobs.extend((0..codes.columns()).map(Job::Codes));
     // Largest first, so that the last job to start is a small one.
     let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].weight(series.len())));
+    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].weight(rows)));
     let mut slots: Vec<Option<Job>> = jobs.into_iter().map(Some).collect();
     let sorted: Vec<Job> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    // Each piece's rows map through its own table (local series id -> value) to the body's.
+    let through = |table: &dyn Fn(u32) -> u32| -> Vec<u32> {
+        let mut out = Vec::with_capacity(rows);
+        for (local, remap) in locals.iter().zip(&remaps) {
+            let t: Vec<u32> = remap.iter().map(|&g| table(g)).collect();
+            out.extend(local.iter().map(|&s| t[s as usize]));
+        }
+        out
+    };
     let done = par_map(sorted, threads, |job| match job {
         Job::Field(pieces) => Done::Field(pieces.merge()),
         Job::Time(mut times) => {
@@ -171,22 +182,24 @@ fn merge(buf: &[u8], bounds: &[usize], parts: Vec<Part>) -> ParseOutput {
             }
             Done::Time(time)
         }
-        Job::Codes(col) => Done::Codes(col, codes.gather(&series, col)),
+        Job::Series => Done::Series(through(&|g| g)),
+        Job::Codes(col) => Done::Codes(col, through(&|g| codes.code(g, col))),
     });
-    let mut fields = Vec::new();
     let mut time = Vec::new();
+    let mut series = Vec::new();
     let mut gathered: Vec<Vec<u32>> = vec![Vec::new(); codes.columns()];
     // Jobs ran in weight order; fields go back into name order.
-    let mut field_slots: Vec<(usize, crate::batch::Column)> = Vec::new();
+    let mut fields: Vec<(usize, crate::batch::Column)> = Vec::new();
     for (d, &i) in done.into_iter().zip(&order) {
         match d {
-            Done::Field(c) => field_slots.push((i, c)),
+            Done::Field(c) => fields.push((i, c)),
             Done::Time(t) => time = t,
+            Done::Series(s) => series = s,
             Done::Codes(col, c) => gathered[col] = c,
         }
     }
-    field_slots.sort_by_key(|(i, _)| *i);
-    fields.extend(field_slots.into_iter().map(|(_, c)| c));
+    fields.sort_by_key(|(i, _)| *i);
+    let fields = fields.into_iter().map(|(_, c)| c).collect();
     let batch = codes.into_batch(time, series, &used, fields, gathered);
     ParseOutput { batch, errors }
 }
@@ -195,6 +208,7 @@ fn merge(buf: &[u8], bounds: &[usize], parts: Vec<Part>) -> ParseOutput {
 enum Job {
     Field(ColumnPieces),
     Time(Vec<Vec<i64>>),
+    Series,
     Codes(usize),
 }
 
@@ -203,7 +217,7 @@ impl Job {
         match self {
             Job::Field(p) => p.weight(),
             Job::Time(_) => rows * 8,
-            Job::Codes(_) => rows * 4,
+            Job::Series | Job::Codes(_) => rows * 4,
         }
     }
 }
@@ -211,6 +225,7 @@ impl Job {
 enum Done {
     Field(crate::batch::Column),
     Time(Vec<i64>),
+    Series(Vec<u32>),
     Codes(usize, Vec<u32>),
 }
 
@@ -264,7 +279,7 @@ mod tests {
     }
 
     fn cut(buf: &[u8], cuts: &[usize]) -> ParseOutput {
-        parse_cut(buf, Precision::Nanosecond, NOW, cuts)
+        parse_cut(buf, Precision::Nanosecond, NOW, cuts, 2)
     }
 
     #[track_caller]
