@@ -21,8 +21,9 @@ use super::parser::{parse, parse_part, ParseOutput, Part};
 use super::Precision;
 use crate::batch::{group_parts, ColumnPieces};
 
-/// Below this many bytes a body is parsed on one thread: starting a thread and merging cost
-/// about as much as parsing this much (measured: benches/bench_lineproto.py `--sizes`).
+/// Below this many bytes a body is parsed on one thread: a thread start, the merge and the
+/// second core's cold caches cost about as much as parsing some tens of KB, so two threads only
+/// pay well above that. `benches/bench_lineproto.py --sizes` prints both by body size.
 pub const MIN_PARALLEL_BYTES: usize = 256 * 1024;
 
 /// Each piece gets at least this many bytes, whatever thread count is asked for.
