@@ -206,7 +206,8 @@ impl FieldColumns {
             .collect()
     }
 
-    /// [`FieldColumns::finish`], each column with what [`ColumnPieces::merge`] needs to know about it.
+    /// [`FieldColumns::finish`], each column with what [`ColumnPieces::merge`] needs to know
+    /// about it.
     pub fn finish_part(self, rows: usize) -> Vec<PartColumn> {
         let mut out: Vec<PartColumn> = Vec::with_capacity(self.cols.len());
         for (mut c, retyped) in self.cols.into_iter().zip(self.retyped_at) {

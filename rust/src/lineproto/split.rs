@@ -1,7 +1,7 @@
 //! Parsing a large body on several threads: the body is cut at newlines into one piece per
 //! thread, each piece is parsed by the ordinary parser, and the pieces are merged into the one
-//! batch (and error list) that [`parse`] gives for the whole body: same rows in the same order, same first-seen order of series and dictionary entries,
-//! same field types, same line numbers.
+//! batch (and error list) that [`parse`] gives for the whole body: same rows in the same order,
+//! same first-seen order of series and dictionary entries, same field types, same line numbers.
 //!
 //! A cut is only good where the whole-body parse starts a new line. The only scans that cross
 //! a newline are quoted strings (a string field value, or a bad line's quoted text skipped on
