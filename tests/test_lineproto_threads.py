@@ -58,7 +58,6 @@ def random_body(rng: random.Random, lines: int) -> bytes:
 def test_large_body_parses_the_same_on_one_and_two_threads() -> None:
     rng = random.Random(7)
     body = random_body(rng, 40_000)
-    assert len(body) > lineproto.PARALLEL_MIN_BYTES
     one = lineproto.parse(body, now_ns=NOW, threads=1)
     assert one.errors and len(one.batch) > 30_000
     want = observed(one)
@@ -71,7 +70,7 @@ def test_large_body_parses_the_same_on_one_and_two_threads() -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_error_lines_are_counted_from_the_start_of_the_body(seed: int) -> None:
     rng = random.Random(seed)
-    good = b"cpu,host=a v=1 1\n" * (lineproto.PARALLEL_MIN_BYTES // 17 + 1000)
+    good = b"cpu,host=a v=1 1\n" * 20_000
     at = sorted(rng.randrange(good.count(b"\n")) for _ in range(5))
     lines = good.split(b"\n")
     for i in at:
@@ -87,12 +86,24 @@ def test_error_lines_are_counted_from_the_start_of_the_body(seed: int) -> None:
 
 
 def test_mixed_field_types_across_the_halves_stay_mixed() -> None:
-    half = lineproto.PARALLEL_MIN_BYTES
+    half = 256 * 1024
     body = b"m v=1 1\n" * (half // 8) + b"m v=2i 2\n" * (half // 9)
     one = lineproto.parse(body, now_ns=NOW, threads=1)
     two = lineproto.parse(body, now_ns=NOW, threads=2)
     assert one.batch.field_kind("v") == "mixed"
     assert observed(two) == observed(one)
+
+
+def test_default_uses_threads_on_a_large_body_with_the_same_result() -> None:
+    n = lineproto.PARALLEL_MIN_BYTES // 12
+    body = b"cpu,host=a v=1 1\n" * (n // 2) + b"mem,host=b v=2i 2\nbad\n" * (n // 4)
+    one = lineproto.parse(body, now_ns=NOW, threads=1)
+    auto = lineproto.parse(body, now_ns=NOW)
+    assert len(body) >= lineproto.PARALLEL_MIN_BYTES
+    assert auto.batch == one.batch
+    assert auto.batch.series() == one.batch.series() == ["cpu,host=a", "mem,host=b"]
+    assert auto.batch.field_values("v") == one.batch.field_values("v")
+    assert [(e.line, e.column) for e in auto.errors] == [(e.line, e.column) for e in one.errors]
 
 
 def test_thread_count_must_be_positive() -> None:

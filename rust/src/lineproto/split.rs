@@ -20,10 +20,10 @@ use super::parser::{parse, parse_part, ParseOutput, Part};
 use super::Precision;
 use crate::batch::{group_parts, ColumnPieces};
 
-/// Below this many bytes a body is parsed on one thread: a thread start, the merge and the
-/// second core's cold caches cost about as much as parsing some tens of KB, so two threads only
-/// pay well above that. `benches/bench_lineproto.py --sizes` prints both by body size.
-pub const MIN_PARALLEL_BYTES: usize = 256 * 1024;
+/// Below this many bytes a body is parsed on one thread. Measured (bench_lineproto.py
+/// `--sizes`, 2 vCPUs): 2 threads lose up to 1 MB (0.7-0.9x: a thread start, its fresh malloc
+/// arena's page faults and the merge's copies) and win from about 4 MB (1.1x, 1.4x at 140 MB).
+pub const MIN_PARALLEL_BYTES: usize = 4 * 1024 * 1024;
 
 /// Each piece gets at least this many bytes, whatever thread count is asked for.
 const MIN_PIECE_BYTES: usize = 64 * 1024;
@@ -391,7 +391,7 @@ mod tests {
             }
         }
         let buf = body.as_bytes();
-        assert!(buf.len() > MIN_PARALLEL_BYTES);
+        assert!(buf.len() > 2 * MIN_PIECE_BYTES);
         let want = serial(buf);
         assert_eq!(want.errors.len(), 40);
         for threads in [0, 1, 2, 3, 8] {
