@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal, TypeAlias, final
 
 __all__ = [
     "ClosedWindows",
+    "LINEPROTO_PARALLEL_MIN_BYTES",
     "ColumnView",
     "EvalResult",
     "EvalState",
@@ -179,8 +180,10 @@ def sample_mask(codes: bytes, counts: Sequence[int], every: int) -> tuple[bytes,
 
 # --- lineproto ---------------------------------------------------------------------------------
 
+LINEPROTO_PARALLEL_MIN_BYTES: int
+
 def parse_line_protocol(
-    data: bytes, precision: str, now_ns: int
+    data: bytes, precision: str, now_ns: int, threads: int = 0
 ) -> tuple[PointBatch, list[tuple[int, int, str]]]: ...
 
 # --- eval --------------------------------------------------------------------------------------

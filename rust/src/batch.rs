@@ -23,7 +23,7 @@ mod gather;
 
 pub use builder::{concat, BatchBuilder, BuildError};
 pub use edit::{sample_every, CodeMap, EditError, NO_FIELDS, NULLS};
-pub use fields::FieldColumns;
+pub use fields::{group_parts, ColumnPieces, FieldColumns, PartColumn};
 pub use gather::gather;
 
 /// Code used in a tag column for "this row has no such tag".

@@ -7,6 +7,8 @@
 //! * [`parse`]: a whole write body → the good points as one batch + every bad line's
 //!   line, column and [`ErrorKind`] (InfluxDB's partial-write behaviour: the caller decides
 //!   whether to answer 400 or keep the good points).
+//! * [`parse_threads`]: the same result, a large body cut at newlines and parsed on several
+//!   threads (`split.rs`); [`MIN_PARALLEL_BYTES`] is where two threads start to pay.
 //! * [`serialize`]: a batch → line protocol that parses back to the same points.
 //!
 //! Grammar and error texts follow InfluxDB 1.x (`models/points.go` behaviour), see the
@@ -21,6 +23,7 @@ mod key;
 pub mod number;
 pub mod parser;
 pub mod serialize;
+mod split;
 
 #[cfg(test)]
 mod tests;
@@ -29,6 +32,7 @@ pub use error::{ErrorKind, LineError};
 pub use number::Precision;
 pub use parser::{parse, ParseOutput};
 pub use serialize::{serialize, SerializeError};
+pub use split::{auto_threads, parse_cut, parse_threads, MIN_PARALLEL_BYTES};
 
 /// A rejected line inside the parser: what, where (byte offset), and where to resume looking
 /// for the next line.

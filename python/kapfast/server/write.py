@@ -91,6 +91,7 @@ def make_write_handler(
             return _text_error(400, str(exc))
         if not body.strip():
             return web.Response(status=200)
+        # A body of PARALLEL_MIN_BYTES or more is parsed on 2 threads, GIL released.
         result = parse(body, precision=precision, now_ns=clock.now_ns())
         if len(result.batch):
             stats.count(db, rp, result.batch)

@@ -20,6 +20,10 @@ pub struct FieldColumns {
     /// Per column: the row at which it turned mixed and its kind before, so that rolling that
     /// row back restores the single-type column.
     mixed_at: Vec<Option<(usize, FieldKind)>>,
+    /// Per column: the row whose duplicate of another type changed the column's type (the first
+    /// row with a value, see `push_slow`), so that a merge of parts parsed apart knows the part
+    /// did not hold one type throughout.
+    retyped_at: Vec<Option<usize>>,
 }
 
 impl FieldColumns {
@@ -50,6 +54,7 @@ impl FieldColumns {
             valid: Vec::with_capacity(self.reserve),
         });
         self.mixed_at.push(None);
+        self.retyped_at.push(None);
         self.index.insert(name.to_owned(), i);
         i
     }
@@ -157,6 +162,7 @@ impl FieldColumns {
                 // The only value is this row's own earlier duplicate: last one wins, type too.
                 c.data = ColumnData::empty(kind);
                 c.valid.clear();
+                self.retyped_at[col] = Some(row);
             } else {
                 self.mixed_at[col] = Some((row, c.data.kind()));
                 c.data = to_mixed(&c.data, &c.valid);
@@ -187,19 +193,35 @@ impl FieldColumns {
                 unmix(&mut c.data, &c.valid, kind);
             }
         }
+        if self.retyped_at[col] == Some(row) {
+            self.retyped_at[col] = None;
+        }
     }
 
     /// The finished columns for `rows` rows: padded, unused ones dropped, sorted by name.
-    pub fn finish(mut self, rows: usize) -> Vec<Column> {
-        let mut out: Vec<Column> = Vec::with_capacity(self.cols.len());
-        for mut c in self.cols.drain(..) {
+    pub fn finish(self, rows: usize) -> Vec<Column> {
+        self.finish_part(rows)
+            .into_iter()
+            .map(|p| p.column)
+            .collect()
+    }
+
+    /// [`FieldColumns::finish`], each column with what [`ColumnPieces::merge`] needs to know
+    /// about it.
+    pub fn finish_part(self, rows: usize) -> Vec<PartColumn> {
+        let mut out: Vec<PartColumn> = Vec::with_capacity(self.cols.len());
+        for (mut c, retyped) in self.cols.into_iter().zip(self.retyped_at) {
             if !c.valid.iter().any(|&v| v) {
                 continue;
             }
             pad(&mut c.data, &mut c.valid, rows);
-            out.push(c);
+            let one_kind = retyped.is_none() && c.data.kind() != FieldKind::Mixed;
+            out.push(PartColumn {
+                column: c,
+                one_kind,
+            });
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_by(|a, b| a.column.name.cmp(&b.column.name));
         out
     }
 
@@ -219,6 +241,136 @@ impl FieldColumns {
             }
         }
     }
+}
+
+/// A finished column of one part of a body that was filled apart from the other parts.
+#[derive(Debug)]
+pub struct PartColumn {
+    pub column: Column,
+    /// Every value the part pushed (kept duplicates included) had the column's kind.
+    pub one_kind: bool,
+}
+
+/// One field's columns from the parts that have it, to be merged into one column.
+#[derive(Debug)]
+pub struct ColumnPieces {
+    /// (part index, column), parts in order.
+    pieces: Vec<(usize, PartColumn)>,
+    offsets: std::sync::Arc<[usize]>,
+    total: usize,
+}
+
+impl ColumnPieces {
+    /// The column one [`FieldColumns`] would have finished with had it been fed all the parts
+    /// in order, without refeeding a value. The pieces of different fields merge independently,
+    /// on any thread.
+    ///
+    /// The column stays typed only when every part pushed values of one and the same kind: a
+    /// value of another kind after rows holding values turns the column mixed for good (see
+    /// `push_slow`), and a part's first row may change the type only when no earlier part had
+    /// values.
+    pub fn merge(self) -> Column {
+        merge_column(self.pieces, &self.offsets, self.total)
+    }
+
+    /// Bytes the merge writes, roughly: to hand out the larger merges first.
+    pub fn weight(&self) -> usize {
+        match self.pieces.first().map(|(_, p)| p.column.data.kind()) {
+            Some(FieldKind::Float | FieldKind::Int | FieldKind::UInt) => self.total * 9,
+            Some(FieldKind::Bool) => self.total * 2,
+            _ => self.total * 16,
+        }
+    }
+}
+
+/// The finished columns of parts of one body (each part: its columns and its row count),
+/// grouped by field name, names sorted (the order [`FieldColumns::finish`] gives).
+pub fn group_parts(parts: Vec<(Vec<PartColumn>, usize)>) -> Vec<ColumnPieces> {
+    let total: usize = parts.iter().map(|(_, rows)| rows).sum();
+    let mut by_name: std::collections::BTreeMap<String, Vec<(usize, PartColumn)>> =
+        std::collections::BTreeMap::new();
+    let mut offsets = Vec::with_capacity(parts.len());
+    let mut offset = 0;
+    for (j, (cols, rows)) in parts.into_iter().enumerate() {
+        offsets.push(offset);
+        offset += rows;
+        for c in cols {
+            by_name
+                .entry(c.column.name.clone())
+                .or_default()
+                .push((j, c));
+        }
+    }
+    let offsets: std::sync::Arc<[usize]> = offsets.into();
+    by_name
+        .into_values()
+        .map(|pieces| ColumnPieces {
+            pieces,
+            offsets: offsets.clone(),
+            total,
+        })
+        .collect()
+}
+
+fn merge_column(pieces: Vec<(usize, PartColumn)>, offsets: &[usize], total: usize) -> Column {
+    let mut kind: Option<FieldKind> = None;
+    for (_, p) in &pieces {
+        let k = p.column.data.kind();
+        kind = Some(match kind {
+            None => k,
+            Some(g) if g == k && p.one_kind => g,
+            Some(_) => FieldKind::Mixed,
+        });
+    }
+    let kind = kind.unwrap_or(FieldKind::Mixed);
+    let mut pieces = pieces.into_iter();
+    let Some((j, first)) = pieces.next() else {
+        unreachable!("merge_column without pieces");
+    };
+    let mut out = if kind == FieldKind::Mixed {
+        let mut c = Column {
+            name: first.column.name.clone(),
+            data: ColumnData::Mixed(Vec::new()),
+            valid: Vec::new(),
+        };
+        append_mixed(&mut c, &first.column, offsets[j]);
+        c
+    } else if j == 0 {
+        // Reuse the first part's storage: the other parts are appended to it.
+        first.column
+    } else {
+        let mut c = first.column;
+        let mut data = ColumnData::empty(kind);
+        let mut valid = Vec::with_capacity(total);
+        pad(&mut data, &mut valid, offsets[j]);
+        append_same(&mut data, &c.data);
+        valid.extend_from_slice(&c.valid);
+        c.data = data;
+        c.valid = valid;
+        c
+    };
+    for (j, p) in pieces {
+        if kind == FieldKind::Mixed {
+            append_mixed(&mut out, &p.column, offsets[j]);
+        } else {
+            reserve(&mut out.data, total - out.valid.len());
+            out.valid.reserve(total - out.valid.len());
+            pad(&mut out.data, &mut out.valid, offsets[j]);
+            append_same(&mut out.data, &p.column.data);
+            out.valid.extend_from_slice(&p.column.valid);
+        }
+    }
+    pad(&mut out.data, &mut out.valid, total);
+    out
+}
+
+/// Appends `src` as rows `offset..` of the mixed column `dst`.
+fn append_mixed(dst: &mut Column, src: &Column, offset: usize) {
+    pad(&mut dst.data, &mut dst.valid, offset);
+    if let ColumnData::Mixed(d) = &mut dst.data {
+        d.extend((0..src.valid.len()).map(|i| src.get(i)));
+    }
+    dst.valid.extend_from_slice(&src.valid);
 }
 
 fn pad_str(d: &mut StrColumn, valid: &mut Vec<bool>, row: usize) {

@@ -7,56 +7,26 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::key::{SeriesInfo, SeriesTable};
-use crate::batch::{DictColumn, FieldColumns, Interner, PointBatch, NO_TAG};
+use super::key::SeriesInfo;
+use crate::batch::{Column, DictColumn, Interner, PointBatch, NO_TAG};
 
+/// The batch of rows whose series ids (`series`) index `used`, which must be in first-seen
+/// order (see [`renumber`]): dictionaries are built in that order.
 pub fn assemble(
     time: Vec<i64>,
-    mut series: Vec<u32>,
-    keys: &SeriesTable,
-    fields: FieldColumns,
+    series: Vec<u32>,
+    used: &[&SeriesInfo],
+    fields: Vec<Column>,
 ) -> PointBatch {
-    let rows = time.len();
-    let used: Vec<&SeriesInfo> = renumber(&mut series, keys.info.len())
-        .into_iter()
-        .map(|s| &keys.info[s as usize])
+    let codes = SeriesCodes::new(used);
+    let gathered = (0..codes.columns())
+        .map(|c| codes.gather(&series, c))
         .collect();
-    let codes = SeriesCodes::new(&used);
-    let mut measurement = codes.measurements;
-    measurement.codes = series
-        .iter()
-        .map(|&s| codes.measurement_of[s as usize])
-        .collect();
-    let ntags = codes.tag_keys.len();
-    let tags = codes
-        .tag_dicts
-        .into_iter()
-        .enumerate()
-        .map(|(k, mut d)| {
-            d.codes = series
-                .iter()
-                .map(|&s| codes.tag_of[s as usize * ntags + k])
-                .collect();
-            d
-        })
-        .collect();
-    PointBatch {
-        time,
-        measurement,
-        tag_keys: codes.tag_keys,
-        tags,
-        fields: fields.finish(rows),
-        series,
-        series_keys: used
-            .iter()
-            .map(|i| i.key.clone())
-            .collect::<Vec<_>>()
-            .into(),
-    }
+    codes.into_batch(time, series, used, fields, gathered)
 }
 
 /// Renumbers `series` in first-seen order; returns the old id of each new id.
-fn renumber(series: &mut [u32], known: usize) -> Vec<u32> {
+pub fn renumber(series: &mut [u32], known: usize) -> Vec<u32> {
     let mut remap = vec![u32::MAX; known];
     let mut order: Vec<u32> = Vec::new();
     for s in series.iter_mut() {
@@ -71,7 +41,7 @@ fn renumber(series: &mut [u32], known: usize) -> Vec<u32> {
 }
 
 /// Dictionaries of the used series, and each series' code in them.
-struct SeriesCodes {
+pub struct SeriesCodes {
     measurements: DictColumn,
     measurement_of: Vec<u32>,
     tag_keys: Vec<String>,
@@ -81,7 +51,72 @@ struct SeriesCodes {
 }
 
 impl SeriesCodes {
-    fn new(used: &[&SeriesInfo]) -> Self {
+    /// Dictionary columns: the measurement, then one per tag key.
+    pub fn columns(&self) -> usize {
+        1 + self.tag_keys.len()
+    }
+
+    /// Series `s`'s code in dictionary column `col` (see [`SeriesCodes::gather`]).
+    pub fn code(&self, s: u32, col: usize) -> u32 {
+        if col == 0 {
+            self.measurement_of[s as usize]
+        } else {
+            self.tag_of[s as usize * self.tag_keys.len() + col - 1]
+        }
+    }
+
+    /// The per-row codes of dictionary column `col` (0: measurement, `k + 1`: tag key `k`).
+    pub fn gather(&self, series: &[u32], col: usize) -> Vec<u32> {
+        if col == 0 {
+            return series
+                .iter()
+                .map(|&s| self.measurement_of[s as usize])
+                .collect();
+        }
+        let ntags = self.tag_keys.len();
+        series
+            .iter()
+            .map(|&s| self.tag_of[s as usize * ntags + col - 1])
+            .collect()
+    }
+
+    /// The batch, given the [`SeriesCodes::gather`] of every column in order.
+    pub fn into_batch(
+        self,
+        time: Vec<i64>,
+        series: Vec<u32>,
+        used: &[&SeriesInfo],
+        fields: Vec<Column>,
+        gathered: Vec<Vec<u32>>,
+    ) -> PointBatch {
+        let mut gathered = gathered.into_iter();
+        let mut measurement = self.measurements;
+        measurement.codes = gathered.next().unwrap_or_default();
+        let tags = self
+            .tag_dicts
+            .into_iter()
+            .zip(gathered)
+            .map(|(mut d, codes)| {
+                d.codes = codes;
+                d
+            })
+            .collect();
+        PointBatch {
+            time,
+            measurement,
+            tag_keys: self.tag_keys,
+            tags,
+            fields,
+            series,
+            series_keys: used
+                .iter()
+                .map(|i| i.key.clone())
+                .collect::<Vec<_>>()
+                .into(),
+        }
+    }
+
+    pub fn new(used: &[&SeriesInfo]) -> Self {
         let mut tag_keys: Vec<String> = used
             .iter()
             .flat_map(|i| i.tags.iter().map(|(k, _)| k.clone()))

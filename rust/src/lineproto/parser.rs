@@ -5,14 +5,14 @@
 //! that sat at the same position in the previous line, values are appended straight into typed
 //! columns ([`FieldColumns`]). A bad line is rolled back and reported; the lines around it stay.
 
-use super::assemble::assemble;
+use super::assemble::{assemble, renumber};
 use super::error::{locate, ErrorKind, LineError};
 use super::escape::{unescape_into, FIELD_KEY_SPECIALS, STRING_SPECIALS};
 use super::hash::{bytes_eq, RawMap};
-use super::key::{key_end, SeriesTable};
+use super::key::{key_end, SeriesInfo, SeriesTable};
 use super::number::{parse_bool, parse_number, parse_timestamp, Number, Precision};
 use super::Fail;
-use crate::batch::{FieldColumns, PointBatch};
+use crate::batch::{FieldColumns, PartColumn, PointBatch};
 
 /// What [`parse`] returns: the good points and, in body order, the rejected lines.
 #[derive(Debug)]
@@ -23,6 +23,37 @@ pub struct ParseOutput {
 
 /// Parses a write body. Points without a timestamp get `now_ns` truncated to `precision`.
 pub fn parse(buf: &[u8], precision: Precision, now_ns: i64) -> ParseOutput {
+    let part = parse_part(buf, precision, now_ns);
+    let used: Vec<&SeriesInfo> = part
+        .order
+        .iter()
+        .map(|&s| &part.keys.info[s as usize])
+        .collect();
+    let fields = part.fields.into_iter().map(|c| c.column).collect();
+    let batch = assemble(part.time, part.series, &used, fields);
+    ParseOutput {
+        batch,
+        errors: part.errors,
+    }
+}
+
+/// A body (or a piece of one) parsed but not yet made into a batch.
+pub(super) struct Part {
+    pub time: Vec<i64>,
+    /// Per row: index into `order`, in first-seen order.
+    pub series: Vec<u32>,
+    /// The series ids of `keys` that rows use, in first-seen order.
+    pub order: Vec<u32>,
+    pub keys: SeriesTable,
+    pub fields: Vec<PartColumn>,
+    /// Lines and columns counted from the start of `buf`.
+    pub errors: Vec<LineError>,
+    /// A quoted string ran into the end of `buf` unclosed: had `buf` gone on, the scan would
+    /// have gone on into the next line, so `buf` cannot be parsed apart from what follows.
+    pub ran_off: bool,
+}
+
+pub(super) fn parse_part(buf: &[u8], precision: Precision, now_ns: i64) -> Part {
     let mut p = Parser::new(buf, precision, now_ns);
     p.run();
     p.finish()
@@ -45,6 +76,7 @@ struct Parser<'a> {
     scratch: Vec<u8>,
     str_bytes: usize,
     faults: Vec<(usize, ErrorKind)>,
+    ran_off: bool,
 }
 
 #[inline]
@@ -110,6 +142,7 @@ impl<'a> Parser<'a> {
             scratch: Vec::new(),
             str_bytes: 0,
             faults: Vec::new(),
+            ran_off: false,
         }
     }
 
@@ -278,6 +311,7 @@ impl<'a> Parser<'a> {
         let close = loop {
             match buf.get(i) {
                 None => {
+                    self.ran_off = true;
                     // Resume at the next line: better than InfluxDB, which loses the whole rest.
                     return Err(Fail {
                         kind: ErrorKind::UnbalancedQuotes,
@@ -348,7 +382,7 @@ impl<'a> Parser<'a> {
 
     /// After a bad line: the start of the next line. Skips quoted strings (which may hold
     /// newlines) when their closing quote exists.
-    fn resync(&self, from: usize) -> usize {
+    fn resync(&mut self, from: usize) -> usize {
         let buf = self.buf;
         let mut i = from;
         while i < buf.len() {
@@ -358,7 +392,10 @@ impl<'a> Parser<'a> {
                 b'"' if i > 0 && buf[i - 1] == b'=' => {
                     i = match closing_quote(buf, i + 1) {
                         Some(c) => c + 1,
-                        None => i + 1,
+                        None => {
+                            self.ran_off = true;
+                            i + 1
+                        }
                     }
                 }
                 _ => i += 1,
@@ -367,10 +404,19 @@ impl<'a> Parser<'a> {
         buf.len()
     }
 
-    fn finish(self) -> ParseOutput {
+    fn finish(mut self) -> Part {
         let errors = locate(self.buf, &self.faults);
-        let batch = assemble(self.time, self.series, &self.keys, self.fields);
-        ParseOutput { batch, errors }
+        let order = renumber(&mut self.series, self.keys.info.len());
+        let rows = self.time.len();
+        Part {
+            time: self.time,
+            series: self.series,
+            order,
+            keys: self.keys,
+            fields: self.fields.finish_part(rows),
+            errors,
+            ran_off: self.ran_off,
+        }
     }
 }
 
