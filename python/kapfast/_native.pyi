@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeAlias, final
 
 __all__ = [
-    "ClosedWindows",
     "LINEPROTO_PARALLEL_MIN_BYTES",
+    "ClosedWindows",
     "ColumnView",
     "EvalResult",
     "EvalState",
