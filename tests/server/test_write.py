@@ -138,3 +138,15 @@ def test_query_accepts_only_telegrafs_create_database(kapfastd: Kapfastd) -> Non
     assert other.status == 400 and "only accepts CREATE DATABASE" in other.json()["error"]
     sneaky = kapfastd.request("GET", "/query?q=CREATE+DATABASE+a%3B+DROP+DATABASE+b")
     assert sneaky.status == 400
+
+
+def test_a_large_body_is_parsed_off_the_event_loop_with_the_same_answer(kapfastd: Kapfastd) -> None:
+    # over OFF_LOOP_BYTES (1 MB) and over the 2-thread threshold (4 MB): same partial-write answer
+    good = "".join(f"cpu,host=h{i % 50} usage_idle={i % 100}.5 {i}\n" for i in range(120_000))
+    body = good + "cpu,host=x usage_idle= 5\n" + good
+    assert len(body) > 5_000_000
+    ans = kapfastd.write(body)
+    assert ans.status == 400
+    assert "unable to parse 'cpu,host=x usage_idle= 5'" in ans.text and "(line 120001, column " in ans.text
+    assert "240000 points accepted" in ans.text
+    assert ingress(kapfastd) == {("telegraf", "autogen", "cpu"): 240_000}

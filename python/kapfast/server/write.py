@@ -8,6 +8,8 @@ Errors are plain text, as Kapacitor answers on this endpoint.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -20,6 +22,9 @@ from kapfast.errors import LineProtocolError
 from kapfast.lineproto import PRECISIONS, parse
 from kapfast.server.http import Handler
 from kapfast.server.stats import IngressStats
+
+#: bodies this large are parsed on an executor thread (a few ms of parsing and up)
+OFF_LOOP_BYTES = 1 << 20
 
 MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
 
@@ -91,8 +96,15 @@ def make_write_handler(
             return _text_error(400, str(exc))
         if not body.strip():
             return web.Response(status=200)
-        # A body of PARALLEL_MIN_BYTES or more is parsed on 2 threads, GIL released.
-        result = parse(body, precision=precision, now_ns=clock.now_ns())
+        # A body of PARALLEL_MIN_BYTES or more is parsed on 2 threads, GIL released. A large body
+        # is parsed off the event loop, so other requests (pings, small writes) go on meanwhile.
+        now = clock.now_ns()
+        if len(body) >= OFF_LOOP_BYTES:
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(parse, body, precision=precision, now_ns=now)
+            )
+        else:
+            result = parse(body, precision=precision, now_ns=now)
         if len(result.batch):
             stats.count(db, rp, result.batch)
             sink.write_points(db, rp, result.batch)
