@@ -14,8 +14,8 @@ import logging
 from aiohttp import web
 
 from kapfast.engine.tap import Tap
-from kapfast.errors import NotFoundError, RequestError, TaskError
-from kapfast.server.http import kapacitor_headers
+from kapfast.errors import NotFoundError, TaskError
+from kapfast.server.http import int_param, kapacitor_headers
 from kapfast.server.state import STATE_KEY
 
 TAP_PATH = "/kapfast/v1/tap"
@@ -34,21 +34,10 @@ TAPS_KEY = web.AppKey("taps", OpenTaps)
 log = logging.getLogger("kapfast.tap")
 
 
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "0")
-    try:
-        n = int(raw)
-    except ValueError:
-        raise RequestError(f"invalid limit parameter {raw!r}: must be an integer") from None
-    if n < 0:
-        raise RequestError(f"invalid limit parameter {raw!r}: must not be negative")
-    return n
-
-
 async def stream_tap(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     task_id, node = request.match_info["task"], request.match_info["node"]
-    limit = _limit(request)
+    limit = int_param(request, "limit", 0)
     st.tasks.get(task_id)  # 404 for an unknown task
     add = getattr(st.master, "add_tap", None)
     if add is None:

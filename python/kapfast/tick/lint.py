@@ -209,34 +209,27 @@ def _lambdas(node: Node) -> Iterator[tuple[str, Lambda]]:
             yield f".{key}()", v
 
 
-def _refs(ast: Any) -> Iterator[str]:
+def _nodes(ast: Any) -> Iterator[tuple[Any, ...]]:
+    """Every node of a lambda AST, depth first (call arguments are a list of nodes)."""
     if not isinstance(ast, tuple | list) or not ast:
         return
-    if ast[0] == "ref":
-        yield str(ast[1])
-        return
-    for part in ast[1:]:
-        if isinstance(part, tuple | list):
-            if part and isinstance(part[0], str):
-                yield from _refs(part)
-            else:
-                for p in part:
-                    yield from _refs(p)
+    if isinstance(ast[0], str):
+        yield tuple(ast)
+        for part in ast[1:]:
+            if isinstance(part, tuple | list):
+                yield from _nodes(part)
+    else:
+        for p in ast:
+            yield from _nodes(p)
+
+
+def _refs(ast: Any) -> Iterator[str]:
+    return (str(n[1]) for n in _nodes(ast) if n[0] == "ref")
 
 
 def _literals(ast: Any) -> Iterator[tuple[str, Any, Any, Any]]:
     """(op, left, right, whole) of every binary node of ``ast``."""
-    if not isinstance(ast, tuple | list) or not ast:
-        return
-    if ast[0] == "binary":
-        yield str(ast[1]), ast[2], ast[3], ast
-    for part in ast[1:]:
-        if isinstance(part, tuple | list):
-            if part and isinstance(part[0], str):
-                yield from _literals(part)
-            else:
-                for p in part:
-                    yield from _literals(p)
+    return ((str(n[1]), n[2], n[3], n) for n in _nodes(ast) if n[0] == "binary")
 
 
 def _numeric_refs(ast: Any) -> Iterator[str]:
