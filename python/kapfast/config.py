@@ -183,6 +183,51 @@ class HTTPPostConfig:
     basic_auth: dict[str, str] = field(default_factory=dict)  # {username, password}
     alert_template: str = ""
     alert_template_file: str = ""
+    # the body httpPost nodes send through this endpoint (Go text/template over the row)
+    row_template: str = ""
+    row_template_file: str = ""
+
+
+# --- orchestrators the autoscale nodes scale: [[kubernetes]] [[swarm]] [[ec2]] ------------------
+
+
+@dataclass
+class KubernetesConfig:
+    enabled: bool = False
+    id: str = ""
+    in_cluster: bool = False
+    api_servers: list[str] = field(default_factory=list)
+    token: str = ""
+    ca_path: str = ""
+    namespace: str = ""
+    resource: str = ""
+
+
+@dataclass
+class SwarmConfig:
+    enabled: bool = False
+    id: str = ""
+    servers: list[str] = field(default_factory=list)
+    ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    insecure_skip_verify: bool = False
+
+
+@dataclass
+class EC2Config:
+    enabled: bool = False
+    id: str = ""
+    region: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    profile: str = ""
+    refresh_interval: str = "1m0s"
+    port: int = 80
+
+
+#: list sections read as they are (no sub-tables): TOML name -> element class
+_PLAIN_LISTS: dict[str, type] = {"kubernetes": KubernetesConfig, "swarm": SwarmConfig, "ec2": EC2Config}
 
 
 @dataclass
@@ -208,6 +253,10 @@ class Config:
     smtp: SMTPConfig = field(default_factory=SMTPConfig)
     slack: list[SlackConfig] = field(default_factory=list)
     httppost: list[HTTPPostConfig] = field(default_factory=list)
+    # autoscale nodes' clusters
+    kubernetes: list[KubernetesConfig] = field(default_factory=list)
+    swarm: list[SwarmConfig] = field(default_factory=list)
+    ec2: list[EC2Config] = field(default_factory=list)
 
     @property
     def data_path(self) -> Path:
@@ -320,6 +369,13 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
                 cfg.influxdb.append(ic)
         elif key in ("slack", "httppost"):
             _fill_handler_list(cfg, key, value)
+        elif key in _PLAIN_LISTS:
+            for i, table in enumerate(value if isinstance(value, list) else [value]):
+                if not isinstance(table, dict):
+                    raise ConfigError(f"[[{key}]] #{i} must be a table")
+                element = _PLAIN_LISTS[key]()
+                _fill(element, table, key)
+                getattr(cfg, key).append(element)
         else:
             warnings.append(f"section or key {key!r} of kapacitord's config is not used by kapfast; ignored")
     _validate(cfg)
@@ -353,6 +409,37 @@ def _validate(cfg: Config) -> None:
     _check_duration("[groups] expire-idle", cfg.groups.expire_idle)
 
     _validate_alert_services(cfg)
+    _validate_autoscale_clusters(cfg)
+
+
+def _validate_autoscale_clusters(cfg: Config) -> None:
+    """kapacitord's checks of [[kubernetes]], [[swarm]] and [[ec2]] (``services/*/config.go``)."""
+    for kc in cfg.kubernetes:
+        if not kc.enabled:
+            continue
+        if kc.in_cluster:
+            for attr in ("api_servers", "token", "ca_path", "namespace"):
+                if getattr(kc, attr):
+                    raise ConfigError(
+                        f"[[kubernetes]] in-cluster specified, cannot also specify {_toml_key(attr)}"
+                    )
+        elif not kc.api_servers:
+            raise ConfigError("[[kubernetes]] no api-servers specified, must provide at least one server URL")
+        if kc.resource and kc.resource not in ("node", "pod", "service", "endpoint"):
+            raise ConfigError("[[kubernetes]] Resource must be one of node, pod, service, or endpoints")
+    for sc in cfg.swarm:
+        if sc.enabled and not sc.servers:
+            raise ConfigError("[[swarm]] must specify at least one server URL")
+    for ec in cfg.ec2:
+        if ec.enabled and not ec.region:
+            raise ConfigError(f"[[ec2]] {ec.id}: requires a region")
+    for name in _PLAIN_LISTS:
+        elements = getattr(cfg, name)
+        ids = [e.id for e in elements]
+        if len(elements) > 1 and not all(ids):
+            raise ConfigError(f"[[{name}]] id must not be empty")
+        if len(ids) != len(set(ids)):
+            raise ConfigError(f"[[{name}]] ids must be unique")
 
 
 def _fill_handler_list(cfg: Config, key: str, value: Any) -> None:
@@ -425,6 +512,8 @@ def _validate_alert_services(cfg: Config) -> None:
             raise ConfigError(
                 f"[[httppost]] {h.endpoint}: set alert-template or alert-template-file, not both"
             )
+        if h.row_template and h.row_template_file:
+            raise ConfigError(f"[[httppost]] {h.endpoint}: set row-template or row-template-file, not both")
 
 
 _UNITS_NS = {
@@ -626,12 +715,20 @@ _TOP_LEVEL.add("skip-config-overrides")
 
 _NOT_OVERRIDABLE = frozenset({"http", "storage", "replay", "logging", "config-override"})
 #: The option naming each element of a list section (`[[influxdb]] name = ...`).
-ELEMENT_KEYS: dict[str, str] = {"influxdb": "name", "slack": "workspace", "httppost": "endpoint"}
+ELEMENT_KEYS: dict[str, str] = {
+    "influxdb": "name",
+    "slack": "workspace",
+    "httppost": "endpoint",
+    "kubernetes": "id",
+    "swarm": "id",
+    "ec2": "id",
+}
 #: Secret options: the config API shows whether they are set (true/false), never their value.
 _REDACTED_EVERYWHERE = frozenset({"password", "token", "secret", "shared-secret", "api-key", "auth-token"})
 _REDACTED_IN: dict[str, frozenset[str]] = {
     "slack": frozenset({"url"}),
     "httppost": frozenset({"basic-auth"}),
+    "ec2": frozenset({"secret-key"}),
 }
 
 

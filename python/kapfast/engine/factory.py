@@ -17,6 +17,9 @@ _MODULES = (
     "kapfast.engine.nodes.stateful",
     "kapfast.engine.nodes.join",
     "kapfast.engine.alert.node",
+    "kapfast.engine.nodes.httppost",
+    "kapfast.engine.nodes.loopback",
+    "kapfast.engine.nodes.sideload",
 )
 
 _REGISTRY: dict[str, type[Node]] = {}

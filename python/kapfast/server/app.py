@@ -20,6 +20,10 @@ from kapfast import __version__
 from kapfast._native import PointBatch
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config, parse_go_duration
+from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
+from kapfast.engine.nodes.loopback import Loopback
+from kapfast.engine.nodes.sideload import SERVICE_KEY as SIDELOAD
+from kapfast.engine.nodes.sideload import SideloadError, SideloadService
 from kapfast.errors import RequestError
 from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
@@ -101,6 +105,13 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
+    router = Router(master, recordings)  # type: ignore[arg-type]
+    engine_services = getattr(master, "services", None)
+    if isinstance(engine_services, dict):
+        # kapacitorLoopback writes enter the stream as written points do (recordings see them)
+        engine_services[LOOPBACK] = Loopback(router.write_points)
+        # sideload folders, shared by the tasks that read them, reloaded by POST .../sideload/reload
+        engine_services.setdefault(SIDELOAD, SideloadService())
     return ServerState(
         config=cfg,
         ids=ids,
@@ -113,7 +124,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         replays=replays,
         influx=influx,
         writer=writer,
-        router=Router(master, recordings),  # type: ignore[arg-type]
+        router=router,
         config_service=config_service,
     )
 
@@ -243,6 +254,18 @@ async def loglevel(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+async def sideload_reload(request: web.Request) -> web.StreamResponse:
+    """``POST /kapacitor/v1/sideload/reload``: read every sideload source's files again."""
+    services = getattr(request.app[STATE_KEY].master, "services", None)
+    service = services.get(SIDELOAD) if isinstance(services, dict) else None
+    if isinstance(service, SideloadService):
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, service.reload)
+        except SideloadError as e:
+            return json_error(500, str(e))
+    return web.Response(status=204)
+
+
 async def routes(request: web.Request) -> web.StreamResponse:
     """``GET /kapacitor/v1/:routes``: every API path and its methods."""
     out: dict[str, set[str]] = {}
@@ -333,6 +356,7 @@ def build_app(state: ServerState) -> web.Application:
         app.router.add_get(f"{prefix}/debug/vars", debug_vars)
         app.router.add_post(f"{prefix}/subscriptions", subscriptions)
         app.router.add_post(f"{prefix}/loglevel", loglevel)
+        app.router.add_post(f"{prefix}/sideload/reload", sideload_reload)
         tasks_api.add_routes(app, prefix)
         recordings_api.add_routes(app, prefix)
         topics_api.add_routes(app, prefix)

@@ -34,6 +34,13 @@ def _check_fill(kind: str, fill: object, options: tuple[str, ...], at: _At) -> N
         _fail(f"{kind}: unexpected fill option '{fill}': use {choices} or a number", at)
 
 
+def repeated_pairs(value: object) -> list[list[object]]:
+    """A repeatable two-argument property (``+header(k, v)``): its calls' argument lists."""
+    if not isinstance(value, list) or not value:
+        return []
+    return value if isinstance(value[0], list) else [value]
+
+
 def check_nodes(nodes: list[Node]) -> None:
     """Raise NodeProblem for the first node whose properties do not fit together."""
     for node in nodes:
@@ -102,6 +109,19 @@ def check_nodes(nodes: list[Node]) -> None:
                 _fail("httpPost: give one URL (or none and an .endpoint())", at)
             if not node.args and not p.get("endpoint"):
                 _fail("httpPost: give a URL, httpPost('http://...'), or an .endpoint('name')", at)
+            # Kapacitor's HTTPPostNode.validate
+            if len(p.get("endpoint") or []) > 1:
+                _fail(f"httpPost expects 0 or 1 endpoints, got {len(p['endpoint'])}", at)
+            if node.args and p.get("endpoint"):
+                _fail("httpPost: only one endpoint and url may be specified", at)
+            for pair in repeated_pairs(p.get("header")):
+                if str(pair[0]).upper() == "AUTHENTICATE":
+                    _fail("httpPost: cannot set 'authenticate' header", at)
+        elif node.kind == "kapacitorLoopback":
+            if not p.get("database"):
+                _fail("kapacitorLoopback: must specify a database", at)
+            if not p.get("retentionPolicy"):
+                _fail("kapacitorLoopback: must specify a retention policy", at)
         elif node.kind == "barrier" and "idle" in p and "period" in p:
             _fail("barrier: use either .idle() or .period(), not both", at)
 

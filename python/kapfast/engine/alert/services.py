@@ -232,6 +232,8 @@ class Endpoint:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     alert_template: Template | None = None
+    #: the body of httpPost nodes' requests (None: the row as JSON)
+    row_template: Template | None = None
 
     def body(self) -> Callable[[AlertEvent], bytes] | None:
         tmpl = self.alert_template
@@ -274,25 +276,30 @@ def _alert_data(event: AlertEvent) -> GoStruct:
     )
 
 
+def _endpoint_template(endpoint: str, kind: str, text: str, path: str) -> Template | None:
+    """An endpoint's ``alert-template`` or ``row-template`` (inline, or read from its file)."""
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise KapfastError(f"[[httppost]] {endpoint}: cannot read {kind}-file: {e}") from None
+    if not text:
+        return None
+    try:
+        return Template.parse(text, name=kind)
+    except TemplateError as e:
+        raise KapfastError(f"[[httppost]] {endpoint}: {kind}: {e}") from None
+
+
 def _endpoint_from_config(h: Any) -> Endpoint:
     headers = dict(h.headers)
     auth = h.basic_auth
     if auth.get("username") or auth.get("password"):
         token = base64.b64encode(f"{auth.get('username', '')}:{auth.get('password', '')}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
-    text = h.alert_template
-    if h.alert_template_file:
-        try:
-            text = Path(h.alert_template_file).read_text(encoding="utf-8")
-        except OSError as e:
-            raise KapfastError(f"[[httppost]] {h.endpoint}: cannot read alert-template-file: {e}") from None
-    tmpl = None
-    if text:
-        try:
-            tmpl = Template.parse(text, name="alert-template")
-        except TemplateError as e:
-            raise KapfastError(f"[[httppost]] {h.endpoint}: alert-template: {e}") from None
-    return Endpoint(h.endpoint, h.url, headers, tmpl)
+    alert = _endpoint_template(h.endpoint, "alert-template", h.alert_template, h.alert_template_file)
+    row = _endpoint_template(h.endpoint, "row-template", h.row_template, h.row_template_file)
+    return Endpoint(h.endpoint, h.url, headers, alert, row)
 
 
 class AlertServices:
@@ -365,7 +372,7 @@ class AlertServices:
     def httppost_endpoints(self) -> dict[str, dict[str, Any]]:
         """The endpoints in the ``ctx.services["httppost_endpoints"]`` shape the node reads."""
         return {
-            name: {"url": e.url, "headers": dict(e.headers), "body": e.body()}
+            name: {"url": e.url, "headers": dict(e.headers), "body": e.body(), "row_template": e.row_template}
             for name, e in self.endpoints.items()
         }
 
