@@ -20,6 +20,7 @@ _MODULES = (
     "kapfast.engine.nodes.httppost",
     "kapfast.engine.nodes.loopback",
     "kapfast.engine.nodes.sideload",
+    "kapfast.engine.nodes.autoscale",
 )
 
 _REGISTRY: dict[str, type[Node]] = {}

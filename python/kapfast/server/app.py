@@ -18,6 +18,8 @@ from aiohttp import web
 
 from kapfast import __version__
 from kapfast._native import PointBatch
+from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
+from kapfast.autoscale.clusters import Clusters
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config, parse_go_duration
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
@@ -112,6 +114,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         engine_services[LOOPBACK] = Loopback(router.write_points)
         # sideload folders, shared by the tasks that read them, reloaded by POST .../sideload/reload
         engine_services.setdefault(SIDELOAD, SideloadService())
+        # the [[kubernetes]]/[[swarm]]/[[ec2]] clusters the autoscale nodes scale
+        engine_services.setdefault(AUTOSCALE, Clusters.from_config(cfg))
     return ServerState(
         config=cfg,
         ids=ids,

@@ -34,6 +34,14 @@ def _check_fill(kind: str, fill: object, options: tuple[str, ...], at: _At) -> N
         _fail(f"{kind}: unexpected fill option '{fill}': use {choices} or a number", at)
 
 
+#: autoscale node kind -> the name of its resource property (and of its ...Tag variant)
+_AUTOSCALE_NAMES = {
+    "k8sAutoscale": "ResourceName",
+    "swarmAutoscale": "ServiceName",
+    "ec2Autoscale": "GroupName",
+}
+
+
 def repeated_pairs(value: object) -> list[list[object]]:
     """A repeatable two-argument property (``+header(k, v)``): its calls' argument lists."""
     if not isinstance(value, list) or not value:
@@ -117,6 +125,27 @@ def check_nodes(nodes: list[Node]) -> None:
             for pair in repeated_pairs(p.get("header")):
                 if str(pair[0]).upper() == "AUTHENTICATE":
                     _fail("httpPost: cannot set 'authenticate' header", at)
+        elif node.kind in _AUTOSCALE_NAMES:
+            # Kapacitor's K8sAutoscaleNode/SwarmAutoscaleNode/Ec2AutoscaleNode.validate
+            what = _AUTOSCALE_NAMES[node.kind]
+            key = what[0].lower() + what[1:]
+            if bool(p.get(key)) == bool(p.get(key + "Tag")):
+                _fail(f"{node.kind}: must specify exactly one of {what} or {what}Tag", at)
+            kind = p.get("kind", "deployments")
+            if node.kind == "k8sAutoscale" and kind not in (
+                "deployments",
+                "replicasets",
+                "replicationcontrollers",
+            ):
+                _fail(
+                    f"{node.kind}: invalid Kind, must be 'deployments', 'replicasets' or "
+                    f"'replicationcontrollers', got {kind}",
+                    at,
+                )
+            if "min" in p and int(p["min"]) < 1:
+                _fail(f"{node.kind}: min must be >= 1, got {p['min']}", at)
+            if "replicas" not in p:
+                _fail(f"{node.kind}: must provide a replicas lambda expression", at)
         elif node.kind == "kapacitorLoopback":
             if not p.get("database"):
                 _fail("kapacitorLoopback: must specify a database", at)
