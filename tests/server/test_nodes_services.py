@@ -1,15 +1,21 @@
 """kapfastd running httpPost (through an [[httppost]] endpoint's row-template), sideload (with
-POST /kapacitor/v1/sideload/reload), kapacitorLoopback and k8sAutoscale (through [[kubernetes]])
-end to end: config file, task API, /write, loopback peers on 127.0.0.1."""
+POST /kapacitor/v1/sideload/reload), kapacitorLoopback, k8sAutoscale (through [[kubernetes]]) and
+queryFlux (through a 2.x [[influxdb]]) end to end: config file, task API, /write, loopback peers
+on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kapfastd_proc import Kapfastd, wait_for
-from tests.engine.recorder import Recorder
+from tests.engine.recorder import Recorder, Request
 from tests.engine.test_node_autoscale import FakeK8s
+
+from kapfast.timefmt import parse_rfc3339_ns
 
 
 def define(k: Kapfastd, task_id: str, db: str, script: str) -> None:
@@ -94,3 +100,64 @@ def test_k8s_autoscale_through_kapfastd(kapfastd_factory: Callable[..., Kapfastd
             "resource": "api",
         }
         assert series["columns"] == ["time", "new", "old"] and series["values"][0][1:] == [5, 2]
+
+
+def test_query_flux_through_kapfastd(kapfastd_factory: Callable[..., Kapfastd]) -> None:
+    """A batch task's queryFlux against a loopback server speaking InfluxDB 2's query API and its
+    annotated CSV (no InfluxDB 2.x can be installed here)."""
+    answer = (Path(__file__).resolve().parents[1] / "test_flux_query.py").read_text()
+    csv_text = answer.split('ANSWER = """\\\n', 1)[1].split('"""', 1)[0]
+
+    def influx2(req: Request) -> tuple[int, str, bytes]:
+        if req.path.startswith("/api/v2/query"):
+            return 200, "text/csv; charset=utf-8", csv_text.encode()
+        if req.path.startswith("/ping"):
+            return 204, "text/plain", b""
+        return 404, "application/json", b'{"code":"not found","message":"path not found"}'
+
+    with Recorder(influx2) as influx:
+        config = (
+            f'[[influxdb]]\n  enabled = true\n  name = "v2"\n  urls = ["{influx.url}"]\n'
+            '  token = "tok123"\n  org = "acme"\n  disable-subscriptions = true\n'
+        )
+        k = kapfastd_factory(config)
+        define(
+            k,
+            "flux",
+            "telegraf",
+            """batch|queryFlux('from(bucket: "b") |> range(start: -1m)').every(1s).offset(2s).orgID('0a1b')
+  |httpOut('out')
+""",
+        )
+
+        def queried() -> list[Request]:
+            return [r for r in influx.requests if r.path.startswith("/api/v2/query")]
+
+        wait_for(queried, what="a flux query")
+        req = queried()[0]
+        assert req.method == "POST" and req.path == "/api/v2/query?orgID=0a1b"
+        assert req.headers["Authorization"] == "Token tok123"
+        body = json.loads(req.body)
+        assert body["type"] == "flux" and body["query"] == 'from(bucket: "b") |> range(start: -1m)'
+        assert body["dialect"]["header"] is True and body["dialect"]["delimiter"] == ","
+        assert {"datatype", "group"} <= set(body["dialect"]["annotations"])
+        # now is the tick minus the offset: about 2 s before the request
+        now = parse_rfc3339_ns(body["now"])
+        assert 1 * 10**9 < time.time_ns() - now < 10 * 10**9
+
+        def out() -> Any:
+            ans = k.api("GET", "/tasks/flux/out")
+            return ans.status == 200 and ans.json()["series"] and ans.json()
+
+        body = wait_for(out, what="the batches")
+        assert [(s["name"], s["tags"]) for s in body["series"]] == [
+            ("cpu", {"_field": "usage", "host": "a"}),
+            ("cpu", {"_field": "usage", "host": "b"}),
+            ("mem", {"region": "eu"}),
+        ]
+        assert body["series"][0]["values"] == [
+            ["2024-01-01T00:00:10Z", 1.5],
+            ["2024-01-01T00:00:20.5Z", 2.5],
+        ]
+        stats = k.api("GET", "/tasks/flux").json()["stats"]["node-stats"]
+        assert stats["query_flux1"]["batches_queried"] >= 3

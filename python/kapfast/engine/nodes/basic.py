@@ -34,9 +34,9 @@ from kapfast.tick.pipeline import Node as NodeSpec
 
 
 class SourceNode(Node):
-    """``stream`` / ``batch`` / ``query``: the task feeds its input here."""
+    """``stream`` / ``batch`` / ``query`` / ``queryFlux``: the task feeds its input here."""
 
-    kinds = ("stream", "batch", "query", "noop")
+    kinds = ("stream", "batch", "query", "queryFlux", "noop")
 
 
 class Dimensions:
