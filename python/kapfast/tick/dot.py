@@ -35,6 +35,8 @@ KIND_STATS: dict[str, dict[str, Any]] = {
     },
     "influxDBOut": {"points_written": 0, "write_errors": 0},
     "query": {"batches_queried": 0, "points_queried": 0},
+    "queryFlux": {"batches_queried": 0, "points_queried": 0},
+    "kapacitorLoopback": {"points_written": 0},
     "default": {"fields_defaulted": 0, "tags_defaulted": 0},
     "delete": {"fields_deleted": 0, "tags_deleted": 0},
     "k8sAutoscale": {"cooldown_drops": 0, "decrease_events": 0, "increase_events": 0},
