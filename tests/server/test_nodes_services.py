@@ -161,3 +161,22 @@ def test_query_flux_through_kapfastd(kapfastd_factory: Callable[..., Kapfastd]) 
         ]
         stats = k.api("GET", "/tasks/flux").json()["stats"]["node-stats"]
         assert stats["query_flux1"]["batches_queried"] >= 3
+
+
+def test_kubernetes_section_changed_through_the_config_api_applies_live(
+    kapfastd_factory: Callable[..., Kapfastd],
+) -> None:
+    fake = FakeK8s({"api": 1})
+    with Recorder(fake) as k8s:
+        dead = "http://127.0.0.1:9"  # discard port: nothing answers
+        k = kapfastd_factory(f'[[kubernetes]]\n  enabled = true\n  id = "k1"\n  api-servers = ["{dead}"]\n')
+        define(
+            k,
+            "scale",
+            "telegraf",
+            "stream|from().measurement('load')|k8sAutoscale().cluster('k1').resourceName('api').replicas(lambda: 3)",
+        )
+        ans = k.api("POST", "/config/kubernetes/k1", {"set": {"api-servers": [k8s.url]}})
+        assert ans.status == 204, ans
+        assert k.write("load v=1 1000000000").status == 204
+        wait_for(lambda: fake.replicas["api"] == 3, what="the scale through the new api-servers")

@@ -76,7 +76,9 @@ class HttpPeer:
         except urllib.error.HTTPError as e:
             return int(e.code), _decode(e.read())
         except (urllib.error.URLError, OSError, ValueError) as e:
-            raise AutoscaleError(f"{self.what} client request failed: {getattr(e, 'reason', e)}") from None
+            raise AutoscaleError(
+                f"{self.what} client request to {url} failed: {getattr(e, 'reason', e)}"
+            ) from None
 
 
 def _decode(raw: bytes) -> Any:

@@ -43,6 +43,22 @@ class Clusters:
     @classmethod
     def from_config(cls, cfg: Any) -> Clusters:
         out = cls()
+        out.update(cfg)
+        return out
+
+    def update(self, cfg: Any) -> None:
+        """Replace every scaler by the config's (the config API changed a section): nodes look
+        their scaler up on each call, so running tasks use the new ones at once."""
+        fresh = Clusters()
+        fresh._fill(cfg)
+        self.scalers = fresh.scalers
+
+    async def reconfigure(self, cfg: Any) -> None:
+        """The config service's live-update hook of ``[kubernetes]``, ``[swarm]``, ``[ec2]``."""
+        self.update(cfg)
+
+    def _fill(self, cfg: Any) -> None:
+        out = self
         for kc in cfg.kubernetes:
             if kc.enabled:
                 out.add(
@@ -62,4 +78,3 @@ class Clusters:
         for ec in cfg.ec2:
             if ec.enabled:
                 out.add("ec2", ec.id, EC2Scaler(ec.region, ec.access_key, ec.secret_key, ec.profile))
-        return out

@@ -115,7 +115,10 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         # sideload folders, shared by the tasks that read them, reloaded by POST .../sideload/reload
         engine_services.setdefault(SIDELOAD, SideloadService())
         # the [[kubernetes]]/[[swarm]]/[[ec2]] clusters the autoscale nodes scale
-        engine_services.setdefault(AUTOSCALE, Clusters.from_config(cfg))
+        clusters = engine_services.setdefault(AUTOSCALE, Clusters.from_config(cfg))
+        if isinstance(clusters, Clusters):
+            for section in ("kubernetes", "swarm", "ec2"):
+                config_service.live[section] = clusters.reconfigure
     return ServerState(
         config=cfg,
         ids=ids,

@@ -87,16 +87,22 @@ class AutoscaleNode(Node):
         self.decrease_cooldown = dur_ns(spec.prop("decreaseCooldown"))
         self.states: dict[str, ResourceState] = {}
         self.stats.extra = {"increase_events": 0, "decrease_events": 0, "cooldown_drops": 0}
-        cluster = str(spec.prop("cluster") or "default")
+        self.cluster = str(spec.prop("cluster") or "default")
         clusters = ctx.services.get(SERVICE_KEY)
         try:
             if not isinstance(clusters, Clusters):
                 raise AutoscaleError(f"no {self.section} cluster is configured")
-            self.scaler: Scaler = clusters.get(self.section, cluster)
+            clusters.get(self.section, self.cluster)
         except AutoscaleError as e:
             raise TaskError(
                 f"{self.name}: cannot use the {spec.kind} node, {self.client_error}: {e}"
             ) from None
+        self.clusters = clusters
+
+    @property
+    def scaler(self) -> Scaler:
+        """Looked up on every use: a config API change of the section applies at once."""
+        return self.clusters.get(self.section, self.cluster)
 
     # --- the resource of a point (per kind) ----------------------------------------------------
 
