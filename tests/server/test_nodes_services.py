@@ -174,7 +174,8 @@ def test_kubernetes_section_changed_through_the_config_api_applies_live(
             k,
             "scale",
             "telegraf",
-            "stream|from().measurement('load')|k8sAutoscale().cluster('k1').resourceName('api').replicas(lambda: 3)",
+            "stream|from().measurement('load')"
+            "|k8sAutoscale().cluster('k1').resourceName('api').replicas(lambda: 3)",
         )
         ans = k.api("POST", "/config/kubernetes/k1", {"set": {"api-servers": [k8s.url]}})
         assert ans.status == 204, ans
