@@ -15,10 +15,12 @@ from tests.engine.helpers import S, feed, series
 from tests.engine.recorder import Recorder, Request
 
 from kapfast.clock import VirtualClock
+from kapfast.config import from_mapping
+from kapfast.engine.alert.services import SERVICE_KEY as ALERT_SERVICES
+from kapfast.engine.alert.services import AlertServices
 from kapfast.engine.context import TaskContext
 from kapfast.engine.task import Task
 from kapfast.errors import TaskError
-from kapfast.gotemplate import Template
 from kapfast.tick import compile_script
 
 
@@ -106,23 +108,27 @@ stream|from().measurement('cpu').groupBy('host')
 
 def test_endpoint_row_template_url_template_and_headers() -> None:
     with Recorder() as srv:
-        endpoints = {
-            "ex": {
-                "url": srv.url + '/{{.Name}}/{{index .Tags "host"}}',
-                "headers": {"Authorization": "Basic dTpw", "X-Team": "endpoint"},
-                "body": None,
-                "row_template": Template.parse(
-                    '{{.Name}}{{range .Values}} {{index . "value"}}@{{index . "time"}}{{end}}',
-                    name="row-template",
-                ),
+        cfg, _ = from_mapping(
+            {
+                "httppost": [
+                    {
+                        "endpoint": "ex",
+                        "url": srv.url + '/{{.Name}}/{{index .Tags "host"}}',
+                        "headers": {"X-Team": "endpoint"},
+                        "basic-auth": {"username": "u", "password": "p"},
+                        "row-template": (
+                            '{{.Name}}{{range .Values}} {{index . "value"}}@{{index . "time"}}{{end}}'
+                        ),
+                    }
+                ]
             }
-        }
+        )
         task, clock = _task(
             """
 stream|from().measurement('cpu')
   |httpPost().endpoint('ex').header('X-Team', 'node')
 """,
-            {"httppost_endpoints": endpoints},
+            {ALERT_SERVICES: AlertServices.from_config(cfg)},
         )
         feed(task, clock, [("cpu", {"host": "srv1"}, {"value": 2.5}, 0)])
         (req,) = srv.requests

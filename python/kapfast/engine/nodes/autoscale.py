@@ -243,7 +243,6 @@ class AutoscaleNode(Node):
 
 
 class K8sAutoscaleNode(AutoscaleNode):
-    kinds = ("k8sAutoscale",)
     section = "kubernetes"
     client_error = "could not create kubernetes client"
 
@@ -287,14 +286,12 @@ class _NamedAutoscaleNode(AutoscaleNode):
 
 
 class SwarmAutoscaleNode(_NamedAutoscaleNode):
-    kinds = ("swarmAutoscale",)
     section = "swarm"
     client_error = "could not create swarm client"
     prop = "serviceName"
 
 
 class Ec2AutoscaleNode(_NamedAutoscaleNode):
-    kinds = ("ec2Autoscale",)
     section = "ec2"
     client_error = "could not create ec2 client"
     prop = "groupName"

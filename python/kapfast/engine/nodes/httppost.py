@@ -26,7 +26,9 @@ import numpy as np
 
 from kapfast._native import PointBatch, batch_with_fields_of
 from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S
-from kapfast.engine.alert.handlers.post import _is_loopback
+from kapfast.engine.alert.handlers.post import Endpoint, _is_loopback
+from kapfast.engine.alert.services import SERVICE_KEY as ALERT_SERVICES
+from kapfast.engine.alert.services import AlertServices
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, StreamChunk
 from kapfast.engine.node import Node
@@ -87,8 +89,6 @@ def mapped_row(row: dict[str, Any]) -> GoStruct:
 
 
 class HttpPostNode(Node):
-    kinds = ("httpPost",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties
@@ -101,13 +101,14 @@ class HttpPostNode(Node):
             url = str(spec.args[0])
         else:
             name = str(endpoints[0])
-            known = ctx.services.get("httppost_endpoints") or {}
-            e = known.get(name)
-            if e is None:
+            services = ctx.services.get(ALERT_SERVICES)
+            known = services.service("post") if isinstance(services, AlertServices) else None
+            e = (known or {}).get(name)
+            if not isinstance(e, Endpoint):
                 raise TaskError(f"{self.name}: endpoint '{name}' does not exist")
-            url = str(e.get("url") or "")
-            self.headers_endpoint = dict(e.get("headers") or {})
-            self.row_template = e.get("row_template")
+            url = e.url
+            self.headers_endpoint = dict(e.headers)
+            self.row_template = e.row_template
         try:
             self.url = Template.parse(url, name="url")
         except TemplateError as exc:

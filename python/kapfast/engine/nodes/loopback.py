@@ -52,8 +52,6 @@ class Loopback:
 
 
 class KapacitorLoopbackNode(Node):
-    kinds = ("kapacitorLoopback",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties

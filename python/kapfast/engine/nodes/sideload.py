@@ -214,8 +214,6 @@ _KIND = {bool: "boolean", int: "integer", float: "float", str: "string"}
 
 
 class SideloadNode(Node):
-    kinds = ("sideload",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties
