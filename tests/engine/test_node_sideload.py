@@ -13,7 +13,7 @@ from kapfast.clock import VirtualClock
 from kapfast.engine.context import TaskContext
 from kapfast.engine.nodes.sideload import SERVICE_KEY, SideloadError, SideloadService, convert
 from kapfast.engine.task import Task
-from kapfast.errors import TaskError
+from kapfast.errors import InputError, TaskError
 from kapfast.tick import compile_script
 
 
@@ -132,9 +132,17 @@ stream|from().groupBy('host')|window().period(10s).every(10s)
     assert s["columns"] == ["time", "t", "v"] and s["values"] == [["1970-01-01T00:00:01Z", 5, 1]]
 
 
-def test_bad_sources_are_refused_when_the_task_starts(tmp_path: Path) -> None:
-    with pytest.raises(TaskError, match="unsupported source scheme 'ftp'"):
-        _task("stream|from()|sideload().source('ftp://x/y').field('a', 1)")
+def test_bad_sources_are_refused(tmp_path: Path) -> None:
+    # at define time: what Kapacitor refuses when the task starts, and the http(s) sources
+    for source, message in (
+        ("ftp://x/y", "unsupported source scheme 'ftp', must be 'file'"),
+        ("https://cmdb/values", "unsupported source scheme 'https', must be 'file'"),
+        ("/no/scheme", "unsupported source scheme '', must be 'file'"),
+        ("file:relative/dir", "sideload source path must be absolute"),
+    ):
+        with pytest.raises(InputError, match=message):
+            compile_script(f"stream|from()|sideload().source('{source}').field('a', 1)")
+    # when the task starts: a folder that is not there
     with pytest.raises(TaskError, match="not a folder"):
         _task(f"stream|from()|sideload().source('file://{tmp_path}/missing').field('a', 1)")
 
