@@ -17,6 +17,7 @@ _MODULES = (
     "kapfast.engine.nodes.stateful",
     "kapfast.engine.nodes.join",
     "kapfast.engine.alert.node",
+    "kapfast.engine.nodes.udf",
 )
 
 _REGISTRY: dict[str, type[Node]] = {}

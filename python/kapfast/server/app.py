@@ -50,6 +50,7 @@ from kapfast.tasks.replays import ReplayService
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 from kapfast.tick.registry import DeadmanDefaults
+from kapfast.udf import UDFService
 
 log = logging.getLogger("kapfast.server")
 TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
@@ -75,6 +76,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     # writer only coalesces what many nodes hand over at about the same time, so it holds points
     # a fraction of a second rather than adding another 10 s of latency.
     writer = InfluxDBWriter(influx.client, v2=influx.v2_writer, flush_interval_s=0.25)
+    # [udf.functions.*]: every agent's Info now (a failure stops the start, as in kapacitord)
+    udfs = UDFService(cfg.udf)
+    udfs.load()
     if master is None:
         master = load_task_master(
             storage=storage,
@@ -84,8 +88,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             cluster_id=ids.cluster_id,
             server_id=ids.server_id,
             # Alert nodes restore their last levels from here (and save them) across restarts.
-            services={"storage": storage, "alert_states": storage.alert_states},
+            services={"storage": storage, "alert_states": storage.alert_states, "udf": udfs},
             group_expiry_ns=parse_go_duration(cfg.groups.expire_idle),
+            snapshot_interval_ns=parse_go_duration(cfg.task.snapshot_interval),
         )
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
     dc = cfg.deadman
@@ -101,6 +106,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
+    tasks.udfs = replays.udfs = udfs.infos
     return ServerState(
         config=cfg,
         ids=ids,

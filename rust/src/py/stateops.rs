@@ -28,7 +28,11 @@ fn rows_bytes<'py>(py: Python<'py>, rows: &[usize]) -> Bound<'py, PyBytes> {
 }
 
 /// One group int per row of `b`, from a uint32 buffer or a sequence of ints.
-fn group_ints(py: Python<'_>, obj: &Bound<'_, PyAny>, b: &PointBatch) -> PyResult<Vec<u32>> {
+pub(crate) fn group_ints(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    b: &PointBatch,
+) -> PyResult<Vec<u32>> {
     let v = match PyBuffer::<u32>::get(obj) {
         Ok(buf) => buf.to_vec(py)?,
         Err(_) => obj.extract::<Vec<u32>>().map_err(|_| {

@@ -1,0 +1,337 @@
+"""One connection to a UDF agent: a process of its own (stdin/stdout) or a unix socket.
+
+Framing and messages are built and parsed in Rust (``kapfast._native.udf_*``, ``UdfDecoder``);
+this module moves the bytes. A reader thread reads the agent's output as it comes (agents need
+not flush per message) and queues the decoded events; a second thread logs the process's stderr
+tagged with the UDF's name. Every wait is bounded by the function's ``timeout``: an agent that
+hangs, exits, writes a malformed frame or answers ``Error`` raises :class:`UDFError`, never a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import queue
+import select
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kapfast._native import (
+    UdfDecoder,
+    udf_encode_info,
+    udf_encode_init,
+    udf_encode_keepalive,
+    udf_encode_restore,
+    udf_encode_snapshot,
+)
+from kapfast.config import UDFFunctionConfig
+from kapfast.errors import UDFError
+from kapfast.logs import tagged
+
+log = logging.getLogger("kapfast.udf")
+
+#: the events that carry data the node passes on (``UdfDecoder.feed``)
+DATA_EVENTS = frozenset({"points", "batch", "skipped"})
+_READ_SIZE = 1 << 20
+
+
+def _rfc3339(ns: int) -> str:
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+class Agent:
+    """A started agent. ``name`` is the UDF's config name (messages and log tags name it)."""
+
+    def __init__(self, name: str, fc: UDFFunctionConfig, *, label: str = "") -> None:
+        self.name = name
+        self.timeout = fc.timeout_ns / 1e9
+        self.log = tagged(log, udf=name, **({"node": label} if label else {}))
+        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._decoder = UdfDecoder()
+        self._keepalive_seq = itertools.count(1)
+        self.last_response = time.monotonic()
+        self._last_keepalive_ns = 0
+        self._keepalive_sent = 0.0
+        self._barrier_ns = 0
+        self.failure: str | None = None
+        self.closed = False
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.sock: socket.socket | None = None
+        if fc.socket:
+            self._connect(fc.socket)
+        else:
+            self._spawn(fc)
+        threading.Thread(target=self._read_loop, name=f"udf-{name}-out", daemon=True).start()
+
+    # --- transport -----------------------------------------------------------------------------
+
+    def _spawn(self, fc: UDFFunctionConfig) -> None:
+        env = dict(os.environ)
+        env.update(fc.env)
+        try:
+            self.proc = subprocess.Popen(
+                [fc.prog, *fc.args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise UDFError(f"UDF {self.name}: cannot start {fc.prog!r}: {exc.strerror or exc}") from None
+        assert self.proc.stdin is not None and self.proc.stderr is not None
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        threading.Thread(target=self._stderr_loop, name=f"udf-{self.name}-err", daemon=True).start()
+
+    def _connect(self, path: str) -> None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(path)
+        except OSError as exc:
+            s.close()
+            raise UDFError(
+                f"UDF {self.name}: cannot connect to socket {path!r}: {exc.strerror or exc}"
+            ) from None
+        self.sock = s
+
+    def _read_chunk(self) -> bytes:
+        if self.sock is not None:
+            while True:
+                try:
+                    return self.sock.recv(_READ_SIZE)
+                except TimeoutError:
+                    if self.closed:
+                        return b""
+                    continue  # an idle agent; the keepalive decides whether it hangs
+        assert self.proc is not None and self.proc.stdout is not None
+        return os.read(self.proc.stdout.fileno(), _READ_SIZE)
+
+    def _read_loop(self) -> None:
+        put = self._events.put
+        try:
+            while True:
+                data = self._read_chunk()
+                if not data:
+                    put(("eof",))
+                    return
+                try:
+                    events = self._decoder.feed(data)
+                except ValueError as exc:
+                    put(("garbage", str(exc)))
+                    return
+                for ev in events:
+                    put(ev)
+        except OSError as exc:
+            put(("eof", str(exc)))
+        finally:
+            if self.proc is not None and self.proc.stdout is not None:
+                self.proc.stdout.close()
+
+    def _stderr_loop(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        with self.proc.stderr:
+            for raw in self.proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line:
+                    self.log.info("%s", line)
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` whole, within the timeout (an agent that stops reading fails)."""
+        if self.failure is not None:
+            raise UDFError(self.failure)
+        deadline = time.monotonic() + self.timeout
+        try:
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
+                self.sock.sendall(data)
+                return
+            assert self.proc is not None and self.proc.stdin is not None
+            fd = self.proc.stdin.fileno()
+            view = memoryview(data)
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._fail(f"write timed out after {self.timeout:g}s: the agent does not read its input")
+                _, ready, _ = select.select([], [fd], [], left)
+                if not ready:
+                    continue
+                try:
+                    n = os.write(fd, view)
+                except BlockingIOError:
+                    continue
+                view = view[n:]
+        except TimeoutError:
+            self._fail(f"write timed out after {self.timeout:g}s: the agent does not read its input")
+        except OSError as exc:
+            self._fail(self._exit_reason() or f"write error: {exc.strerror or exc}")
+
+    # --- responses -----------------------------------------------------------------------------
+
+    def _exit_reason(self) -> str | None:
+        if self.proc is None:
+            return None
+        try:
+            code = self.proc.wait(timeout=min(self.timeout, 1.0))
+        except subprocess.TimeoutExpired:
+            return None
+        if code < 0:
+            return f"process exited unexpectedly: signal: {-code}"
+        return f"process exited unexpectedly: exit status {code}"
+
+    def _fail(self, reason: str) -> Any:
+        if self.failure is None:
+            self.failure = f"UDF {self.name}: {reason}"
+        self.abort()
+        raise UDFError(self.failure)
+
+    def _check(self, ev: tuple[Any, ...]) -> None:
+        """Raise for the events that end the agent."""
+        kind = ev[0]
+        if kind == "error":
+            self._fail(f"agent error: {ev[1]}")
+        if kind == "garbage":
+            self._fail(f"failed to read response: {ev[1]}")
+        if kind == "eof":
+            if self.sock is not None:
+                self._fail("socket closed by the agent" + (f": {ev[1]}" if len(ev) > 1 else ""))
+            self._fail(self._exit_reason() or "process closed its output")
+
+    def _next(self, asked: float) -> tuple[Any, ...]:
+        """The next event, waiting at most ``timeout`` after the last response or after we asked
+        (``asked``, monotonic), whichever is later."""
+        while True:
+            left = max(self.last_response, asked) + self.timeout - time.monotonic()
+            try:
+                ev = self._events.get(timeout=max(left, 0.0))
+            except queue.Empty:
+                self._fail(
+                    "keepalive timedout, last keepalive received was: "
+                    + _rfc3339(self._last_keepalive_ns or time.time_ns())
+                )
+            self.last_response = time.monotonic()
+            if ev[0] == "keepalive":
+                self._last_keepalive_ns = time.time_ns()
+            self._check(ev)
+            return ev
+
+    def _wait(
+        self,
+        kind: str,
+        out: list[tuple[Any, ...]],
+        match: Callable[[tuple[Any, ...]], bool] | None = None,
+    ) -> tuple[Any, ...]:
+        """Events up to the first ``kind`` one (data events before it go to ``out``)."""
+        if self.failure is not None:
+            raise UDFError(self.failure)
+        asked = time.monotonic()
+        while True:
+            ev = self._next(asked)
+            if ev[0] == kind and (match is None or match(ev)):
+                return ev
+            if ev[0] in DATA_EVENTS:
+                out.append(ev)
+
+    def info(self) -> tuple[Any, ...]:
+        """``("info", wants, provides, {option: [value types]})``."""
+        self.send(udf_encode_info())
+        return self._wait("info", [])
+
+    def init(self, options: list[tuple[str, list[tuple[int, Any]]]], task_id: str, node_id: str) -> None:
+        self.send(udf_encode_init(options, task_id, node_id))
+        ev = self._wait("init", [])
+        if not ev[1]:
+            self._fail(f"failed to initialize processes {ev[2]}")
+
+    def snapshot(self, out: list[tuple[Any, ...]]) -> bytes:
+        self.send(udf_encode_snapshot())
+        ev = self._wait("snapshot", out)
+        return bytes(ev[1])
+
+    def restore(self, data: bytes) -> None:
+        self.send(udf_encode_restore(data))
+        ev = self._wait("restore", [])
+        if not ev[1]:
+            self._fail(f"error restoring snapshot: {ev[2]}")
+
+    def barrier(self, out: list[tuple[Any, ...]]) -> None:
+        """Wait until the agent handled everything sent so far: a keepalive of our own answered
+        (agents answer requests in order). Data it sent meanwhile goes to ``out``."""
+        t = self._barrier_ns = max(time.time_ns(), self._barrier_ns + 1)
+        self.send(udf_encode_keepalive(t))
+        self._wait("keepalive", out, lambda ev: bool(ev[1] == t))
+
+    def poll(self, out: list[tuple[Any, ...]]) -> None:
+        """Take what the agent sent on its own (no waiting), and keep it alive: a keepalive every
+        timeout/2; no response for a whole timeout while one is due fails it."""
+        if self.failure is not None:
+            raise UDFError(self.failure)
+        while True:
+            try:
+                ev = self._events.get_nowait()
+            except queue.Empty:
+                break
+            self.last_response = time.monotonic()
+            if ev[0] == "keepalive":
+                self._last_keepalive_ns = time.time_ns()
+            self._check(ev)
+            if ev[0] in DATA_EVENTS:
+                out.append(ev)
+        now = time.monotonic()
+        if self._keepalive_sent > self.last_response and now - self._keepalive_sent > self.timeout:
+            self._fail(
+                "keepalive timedout, last keepalive received was: "
+                + _rfc3339(self._last_keepalive_ns or time.time_ns())
+            )
+        if now - max(self._keepalive_sent, self.last_response) >= self.timeout / 2:
+            self._keepalive_sent = now
+            self.send(udf_encode_keepalive(time.time_ns()))
+
+    # --- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """A clean stop: close the agent's input (a process exits on EOF), wait up to the timeout,
+        then kill it."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            return
+        assert self.proc is not None
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=self.timeout)
+
+    def abort(self) -> None:
+        """A failed agent: kill it now."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+                self.sock.close()
+            return
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=self.timeout)
