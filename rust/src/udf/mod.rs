@@ -7,13 +7,15 @@
 //! are appended to a [`BatchBuilder`], so no per-point object reaches the engine.
 
 pub mod proto;
+pub mod wire;
 
 use std::collections::HashMap;
 
 use prost::Message;
 
-use crate::batch::{BatchBuilder, ColumnData, PointBatch, Value};
+use crate::batch::{BatchBuilder, PointBatch, Value};
 use proto::{request, response, Request, Response};
+use wire::{read_point, write_point, PointHead, PointRef};
 
 /// Frames larger than this are taken for garbage rather than allocated.
 pub const MAX_FRAME: usize = 256 << 20;
@@ -37,62 +39,6 @@ pub fn encode_request(out: &mut Vec<u8>, msg: request::Message) {
     push(out, msg);
 }
 
-/// Row `i`'s tags and fields into `p` (its maps cleared first, their capacity kept).
-fn fill_point(p: &mut proto::Point, b: &PointBatch, i: usize) {
-    p.tags.clear();
-    p.fields_double.clear();
-    p.fields_int.clear();
-    p.fields_string.clear();
-    p.fields_bool.clear();
-    for (k, col) in b.tag_keys.iter().zip(&b.tags) {
-        if let Some(v) = col.get(i) {
-            p.tags.insert(k.clone(), v.to_owned());
-        }
-    }
-    for col in &b.fields {
-        if !col.valid[i] {
-            continue;
-        }
-        let name = col.name.clone();
-        match &col.data {
-            ColumnData::Float(v) => {
-                p.fields_double.insert(name, v[i]);
-            }
-            ColumnData::Int(v) => {
-                p.fields_int.insert(name, v[i]);
-            }
-            // the protocol has no unsigned type: Kapacitor's agents see an int
-            ColumnData::UInt(v) => {
-                p.fields_int.insert(name, v[i] as i64);
-            }
-            ColumnData::Bool(v) => {
-                p.fields_bool.insert(name, v[i]);
-            }
-            ColumnData::Str(v) => {
-                p.fields_string.insert(name, v.get(i).to_owned());
-            }
-            ColumnData::Mixed(v) => match &v[i] {
-                Some(Value::Float(x)) => {
-                    p.fields_double.insert(name, *x);
-                }
-                Some(Value::Int(x)) => {
-                    p.fields_int.insert(name, *x);
-                }
-                Some(Value::UInt(x)) => {
-                    p.fields_int.insert(name, *x as i64);
-                }
-                Some(Value::Bool(x)) => {
-                    p.fields_bool.insert(name, *x);
-                }
-                Some(Value::Str(x)) => {
-                    p.fields_string.insert(name, x.clone());
-                }
-                None => {}
-            },
-        }
-    }
-}
-
 /// One `Point` request per row of a stream chunk; `codes[i]` indexes `groups`.
 pub fn encode_stream(
     out: &mut Vec<u8>,
@@ -102,33 +48,26 @@ pub fn encode_stream(
     db: &str,
     rp: &str,
 ) {
-    let mut req = Request {
-        message: Some(request::Message::Point(proto::Point {
-            database: db.to_owned(),
-            retention_policy: rp.to_owned(),
-            ..Default::default()
-        })),
+    let none = GroupKey {
+        id: String::new(),
+        dims: Vec::new(),
+        by_name: false,
     };
-    let mut last_group = usize::MAX;
+    let mut scratch = Vec::with_capacity(256);
     for i in 0..b.len() {
-        let Some(request::Message::Point(p)) = req.message.as_mut() else {
-            unreachable!("built as a point above")
+        let g = codes
+            .get(i)
+            .and_then(|&c| groups.get(c as usize))
+            .unwrap_or(&none);
+        let head = PointHead {
+            name: b.measurement.get(i).unwrap_or(""),
+            database: db,
+            retention_policy: rp,
+            group: &g.id,
+            dimensions: &g.dims,
+            by_name: g.by_name,
         };
-        let g = codes.get(i).map_or(0, |&c| c as usize);
-        if g != last_group {
-            if let Some(gk) = groups.get(g) {
-                p.group.clone_from(&gk.id);
-                p.dimensions.clone_from(&gk.dims);
-                p.by_name = gk.by_name;
-            }
-            last_group = g;
-        }
-        p.time = b.time[i];
-        p.name.clear();
-        p.name.push_str(b.measurement.get(i).unwrap_or(""));
-        fill_point(p, b, i);
-        req.encode_length_delimited(out)
-            .expect("a Vec grows as needed");
+        write_point(out, &mut scratch, &head, b, i);
     }
 }
 
@@ -153,20 +92,17 @@ pub fn encode_batch(
             by_name,
         }),
     );
-    let mut req = Request {
-        message: Some(request::Message::Point(proto::Point {
-            group: group.to_owned(),
-            ..Default::default()
-        })),
+    let head = PointHead {
+        name: "",
+        database: "",
+        retention_policy: "",
+        group,
+        dimensions: &[],
+        by_name: false,
     };
+    let mut scratch = Vec::with_capacity(256);
     for i in 0..b.len() {
-        let Some(request::Message::Point(p)) = req.message.as_mut() else {
-            unreachable!("built as a point above")
-        };
-        p.time = b.time[i];
-        fill_point(p, b, i);
-        req.encode_length_delimited(out)
-            .expect("a Vec grows as needed");
+        write_point(out, &mut scratch, &head, b, i);
     }
     push(
         out,
@@ -341,11 +277,13 @@ impl Decoder {
 
     /// Every complete response in `data` (after what earlier calls kept), as events in order.
     pub fn feed(&mut self, data: &[u8]) -> Result<Vec<Event>, DecodeError> {
-        self.buf.extend_from_slice(data);
+        // the bytes are taken out of `self` while frames borrow them
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.extend_from_slice(data);
         let mut events = Vec::new();
         let mut pos = 0;
         let result = loop {
-            let Some((len, used)) = (match varint(&self.buf[pos..]) {
+            let Some((len, used)) = (match varint(&buf[pos..]) {
                 Ok(x) => x,
                 Err(e) => break Err(e),
             }) else {
@@ -357,20 +295,28 @@ impl Decoder {
                     "invalid message length {len}: larger than {MAX_FRAME} bytes"
                 )));
             }
-            if self.buf.len() - pos - used < len {
+            if buf.len() - pos - used < len {
                 break Ok(());
             }
-            let frame = &self.buf[pos + used..pos + used + len];
-            let resp = match Response::decode(frame) {
-                Ok(r) => r,
-                Err(e) => break Err(DecodeError(format!("failed to decode response: {e}"))),
+            let frame = &buf[pos + used..pos + used + len];
+            let done = match read_point(frame) {
+                Ok(Some(p)) => {
+                    self.point(p, &mut events);
+                    Ok(())
+                }
+                Ok(None) => match Response::decode(frame) {
+                    Ok(resp) => self.handle(resp, &mut events),
+                    Err(e) => Err(DecodeError(format!("failed to decode response: {e}"))),
+                },
+                Err(e) => Err(e),
             };
             pos += used + len;
-            if let Err(e) = self.handle(resp, &mut events) {
+            if let Err(e) = done {
                 break Err(e);
             }
         };
-        self.buf.drain(..pos);
+        buf.drain(..pos);
+        self.buf = buf;
         self.flush_run(&mut events);
         result?;
         Ok(events)
@@ -413,7 +359,24 @@ impl Decoder {
             self.flush_run(events);
         }
         match msg {
-            response::Message::Point(p) => self.point(p, events),
+            response::Message::Point(p) => {
+                let fields = fields_of(&p);
+                let point = PointRef {
+                    time: p.time,
+                    name: &p.name,
+                    database: &p.database,
+                    retention_policy: &p.retention_policy,
+                    dimensions: p.dimensions.iter().map(String::as_str).collect(),
+                    tags: p
+                        .tags
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
+                    fields,
+                    by_name: p.by_name,
+                };
+                self.point(point, events);
+            }
             response::Message::Begin(b) => {
                 self.open = Some(OpenBatch {
                     name: b.name,
@@ -449,21 +412,15 @@ impl Decoder {
         Ok(())
     }
 
-    fn point(&mut self, p: proto::Point, events: &mut Vec<Event>) {
-        let fields = fields_of(&p);
-        let tags: Vec<(&str, &str)> = p
-            .tags
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+    fn point(&mut self, p: PointRef<'_>, events: &mut Vec<Event>) {
         if let Some(open) = self.open.as_mut() {
             // a batch's points carry no name: they are the batch's measurement
             let name = if p.name.is_empty() {
                 open.name.as_str()
             } else {
-                p.name.as_str()
+                p.name
             };
-            if let Err(e) = open.builder.push_row(name, &tags, &fields, p.time) {
+            if let Err(e) = open.builder.push_row(name, &p.tags, &p.fields, p.time) {
                 let reason = format!("point of batch {name:?} dropped: {e}");
                 self.skip(reason);
             }
@@ -477,27 +434,44 @@ impl Decoder {
             self.flush_run(events);
         }
         let run = self.run.get_or_insert_with(|| StreamRun {
-            db: p.database.clone(),
-            rp: p.retention_policy.clone(),
+            db: p.database.to_owned(),
+            rp: p.retention_policy.to_owned(),
             ..Default::default()
         });
-        if let Err(e) = run.builder.push_row(&p.name, &tags, &fields, p.time) {
+        if let Err(e) = run.builder.push_row(p.name, &p.tags, &p.fields, p.time) {
             let reason = format!("point {:?} dropped: {e}", p.name);
             self.skip(reason);
             return;
         }
         let run = self.run.as_mut().expect("made above");
-        let mut dims = p.dimensions.clone();
-        dims.sort();
+        let mut dims = p.dimensions;
+        dims.sort_unstable();
         dims.dedup();
+        let tag = |d: &str| p.tags.iter().find(|(k, _)| *k == d).map_or("", |(_, v)| *v);
+        // most points repeat the previous point's group: compare before building a key
+        if let Some(&last) = run.codes.last() {
+            let (name, dim_tags, by_name) = &run.groups[last as usize];
+            let same = *by_name == p.by_name
+                && (!p.by_name || name == p.name)
+                && dim_tags.len() == dims.len()
+                && dim_tags
+                    .iter()
+                    .zip(&dims)
+                    .all(|((k, v), d)| k == d && v == tag(d));
+            if same {
+                run.codes.push(last);
+                return;
+            }
+        }
         let dim_tags: Vec<(String, String)> = dims
-            .into_iter()
-            .map(|d| {
-                let v = p.tags.get(&d).cloned().unwrap_or_default();
-                (d, v)
-            })
+            .iter()
+            .map(|d| ((*d).to_owned(), tag(d).to_owned()))
             .collect();
-        let name = if p.by_name { p.name } else { String::new() };
+        let name = if p.by_name {
+            p.name.to_owned()
+        } else {
+            String::new()
+        };
         let key = (name, dim_tags, p.by_name);
         let next = run.groups.len() as u32;
         let code = *run.index.entry(key).or_insert_with_key(|k| {
