@@ -336,3 +336,30 @@ def test_snapshot_every_interval(service: UDFService, tmp_path: Path) -> None:
     assert storage.snapshots.get("s") == {"mirror2": b"3"}
     master.tasks["s"].abort()  # as a crash: no snapshot on the way out
     storage.close()
+
+
+def test_answers_taken_as_they_arrive_when_the_master_runs_on_a_loop(service: UDFService) -> None:
+    """kapfastd's mode: a chunk is one write; the agent's reader thread wakes the loop, which
+    emits the answers; an agent that dies while idle fails its task without waiting for data."""
+    import asyncio
+
+    async def scenario() -> tuple[int, str]:
+        master = master_with(service)
+        master.bind_loop(asyncio.get_running_loop())
+        start(master, "m", MIRROR, service)
+        start(master, "c", "stream|from().measurement('cpu')@crash()|httpOut('out')", service)
+        for i in range(3):
+            master.write_points("db", "rp", rows(1, i))
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            body = master.http_out("m", "out")
+            if body and body["series"] and not master.is_executing("c"):
+                break
+        count = seen(master, "m")
+        failed = master.failed.get("c", "")
+        master.close()
+        return count, failed
+
+    count, failed = asyncio.run(scenario())
+    assert count == 3
+    assert failed == "crash2: UDF crash: process exited unexpectedly: exit status 3"

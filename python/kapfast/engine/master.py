@@ -6,6 +6,7 @@ loop or an executor); a task's nodes run inside ``write_points`` of the points t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -71,10 +72,38 @@ class TaskMaster:
         self.failed: dict[str, str] = {}
         #: called with (task id, error) when a running task fails
         self.on_task_failed: Callable[[str, str], None] | None = None
+        #: runs a callable on the thread that drives the tasks (kapfastd's event loop); None: UDF
+        #: nodes wait for their agents' answers to each chunk instead (offline runs)
+        self.post: Callable[[Callable[[], None]], Any] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run on ``loop`` (kapfastd): UDF agents' answers are taken as they come, on the loop."""
+        self.post = loop.call_soon_threadsafe
+
+    def _wake(self, task_id: str, node: object, fn: Callable[[], None]) -> None:
+        """From an agent's reader thread: run ``fn`` (the node taking its agent's output) on
+        the tasks' thread, if ``node`` still belongs to the running task ``task_id``."""
+        post = self.post
+        if post is None:
+            return
+
+        def run() -> None:
+            t = self.tasks.get(task_id)
+            if t is None or all(n is not node for n in t.nodes.values()):
+                return
+            try:
+                fn()
+            except UDFError as exc:
+                self.fail(task_id, exc)
+
+        post(run)
+
     def _context(self, task_id: str, clock: Clock, task_master: str) -> TaskContext:
+        services = dict(self.services)
+        if self.post is not None and task_master == self.name:
+            services["udf_wake"] = lambda node, fn: self._wake(task_id, node, fn)
         return TaskContext(
             task_id=task_id,
             clock=clock,
@@ -84,7 +113,7 @@ class TaskMaster:
             cluster_id=self.cluster_id,
             server_id=self.server_id,
             group_expiry_ns=self.group_expiry_ns,
-            services=dict(self.services),
+            services=services,
         )
 
     def start(self, task: TaskRecord, pipeline: Pipeline) -> None:

@@ -263,6 +263,9 @@ async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
     logs_api.attach(st.logs)
     st.writer.bind(asyncio.get_running_loop())
+    bind = getattr(st.master, "bind_loop", None)
+    if bind is not None:
+        bind(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
     st.recordings.open()
     st.replays.open()
     failed = st.tasks.start_enabled()

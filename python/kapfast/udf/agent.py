@@ -61,6 +61,8 @@ class Agent:
         self._keepalive_sent = 0.0
         self._barrier_ns = 0
         self.failure: str | None = None
+        #: called by the reader thread after it queued what it read (the node drains then)
+        self.notify: Callable[[], None] | None = None
         self.closed = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
@@ -129,9 +131,13 @@ class Agent:
                     return
                 for ev in events:
                     put(ev)
+                if events and self.notify is not None:
+                    self.notify()
         except OSError as exc:
             put(("eof", str(exc)))
         finally:
+            if self.notify is not None and not self.closed:
+                self.notify()  # the end (or garbage) fails the task now, not at the next tick
             if self.proc is not None and self.proc.stdout is not None:
                 self.proc.stdout.close()
 
@@ -269,8 +275,22 @@ class Agent:
         self._wait("keepalive", out, lambda ev: bool(ev[1] == t))
 
     def poll(self, out: list[tuple[Any, ...]]) -> None:
-        """Take what the agent sent on its own (no waiting), and keep it alive: a keepalive every
+        """Take what the agent sent (no waiting), and keep it alive: a keepalive every
         timeout/2; no response for a whole timeout while one is due fails it."""
+        self.take(out)
+        now = time.monotonic()
+        if self._keepalive_sent > self.last_response and now - self._keepalive_sent > self.timeout:
+            self._fail(
+                "keepalive timedout, last keepalive received was: "
+                + _rfc3339(self._last_keepalive_ns or time.time_ns())
+            )
+        if now - max(self._keepalive_sent, self.last_response) >= self.timeout / 2:
+            self._keepalive_sent = now
+            self.send(udf_encode_keepalive(time.time_ns()))
+
+    def take(self, out: list[tuple[Any, ...]]) -> None:
+        """What the agent sent so far, without waiting (failures raise, after the data before
+        them went to ``out``)."""
         if self.failure is not None:
             raise UDFError(self.failure)
         while True:
@@ -284,15 +304,6 @@ class Agent:
             self._check(ev)
             if ev[0] in DATA_EVENTS:
                 out.append(ev)
-        now = time.monotonic()
-        if self._keepalive_sent > self.last_response and now - self._keepalive_sent > self.timeout:
-            self._fail(
-                "keepalive timedout, last keepalive received was: "
-                + _rfc3339(self._last_keepalive_ns or time.time_ns())
-            )
-        if now - max(self._keepalive_sent, self.last_response) >= self.timeout / 2:
-            self._keepalive_sent = now
-            self.send(udf_encode_keepalive(time.time_ns()))
 
     # --- closing -------------------------------------------------------------------------------
 

@@ -1,16 +1,18 @@
 """``@name()``: a User Defined Function node, its own agent per task node (kapfast.udf).
 
 A chunk of stream points (or a batch) goes to the agent as one write of framed ``Point``
-messages built in Rust from the columns; then a keepalive of our own, which the agent answers
-after everything before it, marks the end of what it sent back for them. What it sent is parsed
-in Rust into batches and emitted in order. Outputs an agent sends on its own later (a window
-closing on time) are taken at the next chunk or clock tick. Any agent failure raises
+messages built in Rust from the columns. What it sends back is parsed in Rust into batches and
+emitted in order: in kapfastd as it arrives (the agent's reader thread wakes the event loop, so
+a slow agent does not hold up writes); offline (``kapfast test``, replays) a keepalive of our own
+after each chunk, which the agent answers after everything before it, marks the end of what it
+sent back for that chunk, so results are deterministic. Any agent failure raises
 :class:`~kapfast.errors.UDFError`: the task master stops the task with that error.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +23,8 @@ from kapfast.engine.node import Node
 from kapfast.errors import UDFError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.udf.agent import Agent
+
+T = TypeVar("T")
 
 
 class UDFNode(Node):
@@ -42,6 +46,19 @@ class UDFNode(Node):
             raise UDFError(f"{spec.name}: {exc}") from None
         #: output groups by id, so a group seen again is the same object
         self._groups: dict[tuple[str, bool], Group] = {}
+        #: in kapfastd the agent's answers are taken as they arrive (the reader thread wakes the
+        #: event loop), so a chunk costs one write; offline, each chunk waits for its answers
+        wake = ctx.services.get("udf_wake")
+        self.waits = wake is None
+        if wake is not None:
+            self._wake_pending = False
+
+            def notify() -> None:
+                if not self._wake_pending:
+                    self._wake_pending = True
+                    wake(self, self.drain)
+
+            self.agent.notify = notify
 
     # --- data ----------------------------------------------------------------------------------
 
@@ -56,14 +73,26 @@ class UDFNode(Node):
         self._exchange(data)
 
     def _exchange(self, data: bytes) -> None:
+        def send(out: list[tuple[Any, ...]]) -> None:
+            self.agent.send(data)
+            if self.waits:
+                self.agent.barrier(out)
+            else:
+                self.agent.take(out)
+
+        self._talk(send)
+
+    def _talk(self, fn: Callable[[list[tuple[Any, ...]]], T]) -> T:
+        """``fn(out)`` with the agent; what it sent meanwhile is emitted, also when it failed
+        (then the error names this node)."""
         out: list[tuple[Any, ...]] = []
         try:
-            self.agent.send(data)
-            self.agent.barrier(out)
+            result = fn(out)
         except UDFError as exc:
             self._emit_events(out)
             raise UDFError(f"{self.name}: {exc}") from None
         self._emit_events(out)
+        return result
 
     def _group(self, gid: str, tags: list[tuple[str, str]], by_name: bool) -> Group:
         g = self._groups.get((gid, by_name))
@@ -85,17 +114,17 @@ class UDFNode(Node):
             elif kind == "skipped":
                 self.error(ev[1], f"from UDF {self.udf}: {ev[2]}")
 
+    def drain(self) -> None:
+        """Emit what the agent sent so far (woken by its reader thread, on the tasks' thread)."""
+        self._wake_pending = False
+        if not self.agent.closed:
+            self._talk(self.agent.take)
+
     # --- time and end --------------------------------------------------------------------------
 
     def tick(self, now_ns: int, end: bool = False) -> None:
         """Take what the agent sent on its own, and keep it alive (keepalive timeout)."""
-        out: list[tuple[Any, ...]] = []
-        try:
-            self.agent.poll(out)
-        except UDFError as exc:
-            self._emit_events(out)
-            raise UDFError(f"{self.name}: {exc}") from None
-        self._emit_events(out)
+        self._talk(self.agent.poll)
 
     def on_finish(self) -> None:
         """The input ended: take the agent's last outputs, then stop it (stdin closed)."""
@@ -112,14 +141,7 @@ class UDFNode(Node):
 
     def snapshot(self) -> bytes:
         """The agent's state (``SnapshotRequest``); what it emitted before answering goes on."""
-        out: list[tuple[Any, ...]] = []
-        try:
-            data: bytes = self.agent.snapshot(out)
-        except UDFError as exc:
-            self._emit_events(out)
-            raise UDFError(f"{self.name}: {exc}") from None
-        self._emit_events(out)
-        return data
+        return self._talk(self.agent.snapshot)
 
     def restore(self, data: bytes) -> None:
         try:
