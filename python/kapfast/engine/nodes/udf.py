@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 
 class UDFNode(Node):
-    kinds = ("udf",)
+    """The running ``@name()``; the node table has no row for it (``factory.UDF_IMPL``)."""
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
