@@ -311,6 +311,23 @@ class BatchStats(Mirror):
         self.agent.write(r)
 
 
+class BatchMirror(Mirror):
+    """Batch in, batch out: every batch back as it came, each point with ``seen`` added (the
+    mirror's ``point``)."""
+
+    wants, provides = BATCH, BATCH
+
+    def begin(self, b: Any) -> None:
+        r = Response()
+        r.begin.CopyFrom(b)
+        self.agent.write(r)
+
+    def end(self, e: Any) -> None:
+        r = Response()
+        r.end.CopyFrom(e)
+        self.agent.write(r)
+
+
 class Crasher(Mirror):
     """Exits after its third point."""
 
@@ -363,6 +380,7 @@ class BadInit(Mirror):
 AGENTS = {
     "mirror": Mirror,
     "batch": BatchStats,
+    "bmirror": BatchMirror,
     "crash": Crasher,
     "hang": Hanger,
     "garbage": Garbage,

@@ -41,6 +41,7 @@ def service() -> UDFService:
         {
             "mirror": proc("mirror"),
             "bstats": proc("batch"),
+            "bmirror": proc("bmirror"),
             "crash": proc("crash"),
             "hang": proc("hang", "1s"),
             "garbage": proc("garbage"),
@@ -187,6 +188,25 @@ def test_batch_udf_wants_batch_provides_stream(service: UDFService) -> None:
         assert s["name"] == "cpu"
         assert dict(zip(s["columns"], s["values"][0], strict=True))["count"] == 10
         assert dict(zip(s["columns"], s["values"][0], strict=True))["mean"] == 14.5
+    finally:
+        task.finish()
+
+
+def test_batch_in_batch_out(service: UDFService) -> None:
+    task, _ = run_task(
+        service,
+        "stream|from().measurement('cpu').groupBy('host')|window().period(10s).every(10s)"
+        "@bmirror()|httpOut('out')",
+    )
+    try:
+        task.write_points(rows(12, host="a"), "db", "rp")
+        body = task.http_out("out")
+        assert body is not None
+        (s,) = body["series"]
+        assert (s["name"], s["tags"]) == ("cpu", {"host": "a"})
+        assert s["columns"] == ["time", "seen", "value"]
+        assert [v[1:] for v in s["values"]] == [[i + 1, float(i)] for i in range(10)]
+        assert task.node_stats()["bmirror3"]["emitted"] == 1
     finally:
         task.finish()
 
