@@ -383,3 +383,28 @@ def test_answers_taken_as_they_arrive_when_the_master_runs_on_a_loop(service: UD
     count, failed = asyncio.run(scenario())
     assert count == 3
     assert failed == "crash2: UDF crash: process exited unexpectedly: exit status 3"
+
+
+def test_hanging_agent_found_by_keepalives_when_answers_are_not_awaited(service: UDFService) -> None:
+    """kapfastd's mode: nothing waits for a hung agent's answers; the keepalives sent on the
+    clock tick (every timeout/2) go unanswered and the task fails after its 1s timeout."""
+    import asyncio
+
+    async def scenario() -> tuple[float, str]:
+        master = master_with(service)
+        master.bind_loop(asyncio.get_running_loop())
+        start(master, "h", "stream|from().measurement('cpu')@hang()|httpOut('out')", service)
+        began = time.monotonic()
+        for i in range(3):
+            master.write_points("db", "rp", rows(1, i))
+        while master.is_executing("h") and time.monotonic() - began < 10:
+            await asyncio.sleep(0.1)
+            master.tick()
+        took = time.monotonic() - began
+        failed = master.failed.get("h", "")
+        master.close()
+        return took, failed
+
+    took, failed = asyncio.run(scenario())
+    assert failed.startswith("hang2: UDF hang: keepalive timedout, last keepalive received was: "), failed
+    assert took < 5

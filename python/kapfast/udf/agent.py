@@ -32,6 +32,7 @@ from kapfast._native import (
 )
 from kapfast.config import UDFFunctionConfig
 from kapfast.errors import UDFError
+from kapfast.gofmt import time_string
 from kapfast.logs import tagged
 
 log = logging.getLogger("kapfast.udf")
@@ -39,11 +40,6 @@ log = logging.getLogger("kapfast.udf")
 #: the events that carry data the node passes on (``UdfDecoder.feed``)
 DATA_EVENTS = frozenset({"points", "batch", "skipped"})
 _READ_SIZE = 1 << 20
-
-
-def _rfc3339(ns: int) -> str:
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
 
 
 class Agent:
@@ -59,6 +55,8 @@ class Agent:
         self.last_response = time.monotonic()
         self._last_keepalive_ns = 0
         self._keepalive_sent = 0.0
+        #: when the oldest keepalive not answered by any response was sent (monotonic)
+        self._unanswered_since: float | None = None
         self._barrier_ns = 0
         self.failure: str | None = None
         #: called by the reader thread after it queued what it read (the node drains then)
@@ -198,6 +196,12 @@ class Agent:
         self.abort()
         raise UDFError(self.failure)
 
+    def _timed_out(self) -> Any:
+        # Kapacitor's message, with Go's time format (the epoch when none was ever received)
+        return self._fail(
+            "keepalive timedout, last keepalive received was: " + time_string(self._last_keepalive_ns)
+        )
+
     def _check(self, ev: tuple[Any, ...]) -> None:
         """Raise for the events that end the agent."""
         kind = ev[0]
@@ -218,10 +222,7 @@ class Agent:
             try:
                 ev = self._events.get(timeout=max(left, 0.0))
             except queue.Empty:
-                self._fail(
-                    "keepalive timedout, last keepalive received was: "
-                    + _rfc3339(self._last_keepalive_ns or time.time_ns())
-                )
+                self._timed_out()
             self.last_response = time.monotonic()
             if ev[0] == "keepalive":
                 self._last_keepalive_ns = time.time_ns()
@@ -279,13 +280,14 @@ class Agent:
         timeout/2; no response for a whole timeout while one is due fails it."""
         self.take(out)
         now = time.monotonic()
-        if self._keepalive_sent > self.last_response and now - self._keepalive_sent > self.timeout:
-            self._fail(
-                "keepalive timedout, last keepalive received was: "
-                + _rfc3339(self._last_keepalive_ns or time.time_ns())
-            )
+        if self._unanswered_since is not None and self._unanswered_since <= self.last_response:
+            self._unanswered_since = None  # it answered (any response counts, as in Kapacitor)
+        if self._unanswered_since is not None and now - self._unanswered_since > self.timeout:
+            self._timed_out()
         if now - max(self._keepalive_sent, self.last_response) >= self.timeout / 2:
             self._keepalive_sent = now
+            if self._unanswered_since is None:
+                self._unanswered_since = now
             self.send(udf_encode_keepalive(time.time_ns()))
 
     def take(self, out: list[tuple[Any, ...]]) -> None:
