@@ -1,10 +1,12 @@
 """One connection to a UDF agent: a process of its own (stdin/stdout) or a unix socket.
 
 Framing and messages are built and parsed in Rust (``kapfast._native.udf_*``, ``UdfDecoder``);
-this module moves the bytes. A reader thread reads the agent's output as it comes (agents need
-not flush per message) and queues the decoded events; a second thread logs the process's stderr
-tagged with the UDF's name. Every wait is bounded by the function's ``timeout``: an agent that
-hangs, exits, writes a malformed frame or answers ``Error`` raises :class:`UDFError`, never a hang.
+this module moves the bytes. A writer thread writes what the node queued (so a chunk never waits
+for a slow agent unless 64 MB are already queued for it); a reader thread reads the agent's
+output as it comes (agents need not flush per message) and queues the decoded events; a third
+logs the process's stderr tagged with the UDF's name. Every wait is bounded by the function's
+``timeout``: an agent that hangs, exits, writes a malformed frame or answers ``Error`` raises
+:class:`UDFError`, never a hang.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import itertools
 import logging
 import os
 import queue
-import select
 import socket
 import subprocess
 import threading
@@ -39,6 +40,8 @@ log = logging.getLogger("kapfast.udf")
 
 #: the events that carry data the node passes on (``UdfDecoder.feed``)
 DATA_EVENTS = frozenset({"points", "batch", "skipped"})
+#: bytes queued for an agent beyond which a sender waits for it to read (at most its timeout)
+MAX_PENDING = 64 << 20
 _READ_SIZE = 1 << 20
 
 
@@ -64,11 +67,18 @@ class Agent:
         self.closed = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
+        #: what the writer thread has still to write (bytes, or None: close the input)
+        self._out: queue.Queue[bytes | None] = queue.Queue()
+        self._pending = 0
+        self._pending_cond = threading.Condition()
+        self._write_error: str | None = None
         if fc.socket:
             self._connect(fc.socket)
         else:
             self._spawn(fc)
         threading.Thread(target=self._read_loop, name=f"udf-{name}-out", daemon=True).start()
+        self._writer = threading.Thread(target=self._write_loop, name=f"udf-{name}-in", daemon=True)
+        self._writer.start()
 
     # --- transport -----------------------------------------------------------------------------
 
@@ -87,7 +97,6 @@ class Agent:
         except OSError as exc:
             raise UDFError(f"UDF {self.name}: cannot start {fc.prog!r}: {exc.strerror or exc}") from None
         assert self.proc.stdin is not None and self.proc.stderr is not None
-        os.set_blocking(self.proc.stdin.fileno(), False)
         threading.Thread(target=self._stderr_loop, name=f"udf-{self.name}-err", daemon=True).start()
 
     def _connect(self, path: str) -> None:
@@ -148,34 +157,62 @@ class Agent:
                     self.log.info("%s", line)
 
     def send(self, data: bytes) -> None:
-        """Write ``data`` whole, within the timeout (an agent that stops reading fails)."""
+        """Queue ``data`` for the writer thread (order kept). More than ``MAX_PENDING`` bytes
+        queued waits, at most the timeout: an agent that stops reading its input fails."""
         if self.failure is not None:
             raise UDFError(self.failure)
-        deadline = time.monotonic() + self.timeout
-        try:
-            if self.sock is not None:
-                self.sock.settimeout(self.timeout)
-                self.sock.sendall(data)
-                return
-            assert self.proc is not None and self.proc.stdin is not None
-            fd = self.proc.stdin.fileno()
-            view = memoryview(data)
-            while view:
+        with self._pending_cond:
+            deadline = time.monotonic() + self.timeout
+            while self._pending > MAX_PENDING and self._write_error is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self._fail(f"write timed out after {self.timeout:g}s: the agent does not read its input")
-                _, ready, _ = select.select([], [fd], [], left)
-                if not ready:
-                    continue
+                self._pending_cond.wait(left)
+            if self._write_error is not None:
+                self._fail(self._exit_reason() or f"write error: {self._write_error}")
+            self._pending += len(data)
+        self._out.put(data)
+
+    def _write_all(self, data: bytes) -> None:
+        if self.sock is not None:
+            view = memoryview(data)
+            while view:
                 try:
-                    n = os.write(fd, view)
-                except BlockingIOError:
-                    continue
-                view = view[n:]
-        except TimeoutError:
-            self._fail(f"write timed out after {self.timeout:g}s: the agent does not read its input")
-        except OSError as exc:
-            self._fail(self._exit_reason() or f"write error: {exc.strerror or exc}")
+                    view = view[self.sock.send(view) :]
+                except TimeoutError:
+                    if self.closed:
+                        raise
+            return
+        assert self.proc is not None and self.proc.stdin is not None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    def _write_loop(self) -> None:
+        """Writes what :meth:`send` queued; ``None`` ends the agent's input (a clean close). The
+        process's stdin is this thread's: only it closes it (no write can hit a reused fd)."""
+        try:
+            while True:
+                data = self._out.get()
+                if data is None:
+                    return
+                try:
+                    self._write_all(data)
+                except (OSError, ValueError) as exc:
+                    with self._pending_cond:
+                        self._write_error = getattr(exc, "strerror", None) or str(exc)
+                        self._pending_cond.notify_all()
+                    return
+                with self._pending_cond:
+                    self._pending -= len(data)
+                    self._pending_cond.notify_all()
+        finally:
+            with contextlib.suppress(OSError):
+                if self.sock is not None:
+                    self.sock.shutdown(socket.SHUT_WR)
+                elif self.proc is not None and self.proc.stdin is not None:
+                    self.proc.stdin.close()
 
     # --- responses -----------------------------------------------------------------------------
 
@@ -315,14 +352,13 @@ class Agent:
         if self.closed:
             return
         self.closed = True
+        self._out.put(None)  # after what is queued: the agent sees the end of its input
+        self._writer.join(self.timeout)
         if self.sock is not None:
             with contextlib.suppress(OSError):
                 self.sock.close()
             return
         assert self.proc is not None
-        with contextlib.suppress(OSError):
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
         try:
             self.proc.wait(timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -335,6 +371,7 @@ class Agent:
         if self.closed:
             return
         self.closed = True
+        self._out.put(None)
         if self.sock is not None:
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
@@ -342,9 +379,6 @@ class Agent:
             return
         assert self.proc is not None
         if self.proc.poll() is None:
-            self.proc.kill()
-        with contextlib.suppress(OSError):
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
+            self.proc.kill()  # a write in progress fails now; the writer closes stdin
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=self.timeout)
