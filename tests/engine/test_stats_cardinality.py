@@ -57,13 +57,23 @@ CASES: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     "Derivative": (FROM_GROUPED + "    |derivative('usage_user')\n", {"derivative2": _node(90, 0, 9)}),
     "Where": (FROM_GROUPED + "    |where(lambda: \"host\" == 'localhost')\n", {"where2": _node(90, 0, 9)}),
     "Sample": (FROM_GROUPED + "    |sample(2)\n", {"sample2": _node(90, 0, 9)}),
-    "Window": (FROM_GROUPED + "    |window()\n      .period(1s)\n      .every(1s)\n", {"window2": _node(90, 0, 9)}),
-    "InfluxQLStream": (FROM_GROUPED + "    |max('usage_user')\n      .as('max')\n", {"max2": _node(90, 0, 9)}),
+    "Window": (
+        FROM_GROUPED + "    |window()\n      .period(1s)\n      .every(1s)\n",
+        {"window2": _node(90, 0, 9)},
+    ),
+    "InfluxQLStream": (
+        FROM_GROUPED + "    |max('usage_user')\n      .as('max')\n",
+        {"max2": _node(90, 0, 9)},
+    ),
     "InfluxQLBatch": (
-        FROM_GROUPED + "    |window()\n      .period(1s)\n      .every(1s)\n    |max('usage_user')\n      .as('max')\n",
+        FROM_GROUPED
+        + "    |window()\n      .period(1s)\n      .every(1s)\n    |max('usage_user')\n      .as('max')\n",
         {"window2": _node(90, 81, 9), "max3": _node(81, 0, 9)},
     ),
-    "Eval": (FROM_GROUPED + "    |eval(lambda: sigma(\"usage_user\"))\n      .as('sigma')\n", {"eval2": _node(90, 0, 9)}),
+    "Eval": (
+        FROM_GROUPED + "    |eval(lambda: sigma(\"usage_user\"))\n      .as('sigma')\n",
+        {"eval2": _node(90, 0, 9)},
+    ),
     "Flatten": (FROM_GROUPED + "    |flatten()\n     .on('host','cpu')\n", {"flatten2": _node(90, 0, 9)}),
     "GroupBy": (
         "stream\n    |from()\n        .measurement('cpu')\n    |window()\n     .period(1s)\n     .every(1s)\n"

@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stats",
         action="store_true",
-        help="add the task's statistics (task-stats, node-stats as Kapacitor reports them, kapfast-node-stats)",
+        help="add the task's statistics (task-stats, node-stats as Kapacitor has them, kapfast-node-stats)",
     )
     parser.add_argument(
         "--precision",

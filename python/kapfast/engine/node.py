@@ -41,7 +41,6 @@ from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.tick.registry import NODES
 
 
-
 class Node:
     """A node of a running task. ``spec`` is the compiler's description (docs/pipeline.md)."""
 

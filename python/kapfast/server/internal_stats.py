@@ -67,7 +67,12 @@ def collect(
         tags = {"database": db, "retention_policy": rp, "measurement": m, "task_master": task_master}
         out.append(Stat("ingress", {**tags, **ids}, {"points_received": n}))
         written += n
-    tags = {"task": f"task_master:{task_master}", "parent": "write_points", "child": "stream", "type": "stream"}
+    tags = {
+        "task": f"task_master:{task_master}",
+        "parent": "write_points",
+        "child": "stream",
+        "type": "stream",
+    }
     out.append(Stat("edges", {**tags, **ids}, {"collected": written, "emitted": written}))
     for task_id, task in sorted(getattr(master, "tasks", {}).items()):
         kind = task.pipeline.task_type

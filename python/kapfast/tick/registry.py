@@ -661,10 +661,12 @@ _node(
 # is the number of groups received and not deleted. join counts its groups the same way. Every other
 # kind reports 0 (stream, from, log, default, delete, shift, union, influxDBOut, ...), but groupBy,
 # which counts the groups of the batches it holds (GroupByNode.working_cardinality).
-_GROUPED = (
-    "where eval sample window httpOut httpPost derivative join combine flatten alert barrier "
-    "stateDuration stateCount changeDetect k8sAutoscale swarmAutoscale ec2Autoscale"
-).split() + list(INFLUXQL_FUNCTIONS)
+_GROUPED = [
+    *("where", "eval", "sample", "window", "httpOut", "httpPost", "derivative", "join", "combine"),
+    *("flatten", "alert", "barrier", "stateDuration", "stateCount", "changeDetect"),
+    *("k8sAutoscale", "swarmAutoscale", "ec2Autoscale"),
+    *INFLUXQL_FUNCTIONS,
+]
 _AUTOSCALE_COUNTERS = ("increase_events", "decrease_events", "cooldown_drops")
 _COUNTERS: dict[str, tuple[str, ...]] = {
     "alert": (
