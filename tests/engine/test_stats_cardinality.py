@@ -23,10 +23,10 @@ def _lines(second: int) -> str:
     return "\n".join(f"cpu,cpu={c},host=localhost usage_user=20.1 {second}s" for c in CPUS)
 
 
-def _node(collected: int, emitted: int, cardinality: int, **counters: int) -> dict[str, Any]:
+def _node(collected: int, emitted: int, cardinality: int, errors: int = 0, **counters: int) -> dict[str, Any]:
     return {
         "avg_exec_time_ns": 0,
-        "errors": 0,
+        "errors": errors,
         "working_cardinality": cardinality,
         "collected": collected,
         "emitted": emitted,
@@ -114,6 +114,52 @@ CASES: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
 }
 
 
+# Further kinds on the same data, the expected values from Kapacitor's definitions (node.go: emitted
+# is what the child edges carried; the kinds on a grouped consumer hold the 9 groups, the others 0)
+TWO_SOURCES = (
+    "var a = stream\n    |from()\n        .measurement('cpu')\n        .groupBy('host','cpu')\n"
+    "var b = stream\n    |from()\n        .measurement('cpu')\n        .groupBy('host','cpu')\n"
+)
+KINDS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "Shift": (
+        FROM_GROUPED + "    |shift(1s)\n    |log()\n",
+        {"shift2": _node(90, 90, 0), "log3": _node(90, 0, 0)},
+    ),
+    "Default": (
+        FROM_GROUPED + "    |default()\n        .field('extra', 1)\n        .field('usage_user', 0.0)\n"
+        "        .tag('dc', 'x')\n",
+        {"default2": _node(90, 0, 0, fields_defaulted=90, tags_defaulted=90)},
+    ),
+    "Delete": (
+        FROM_GROUPED + "    |delete()\n        .field('usage_user')\n        .tag('nope')\n",
+        {"delete2": _node(90, 0, 0, fields_deleted=90, tags_deleted=0)},
+    ),
+    "SampleChild": (
+        FROM_GROUPED + "    |sample(2)\n    |log()\n",
+        {"sample2": _node(90, 45, 9), "log3": _node(45, 0, 0)},
+    ),
+    "EvalErrors": (
+        FROM_GROUPED + "    |eval(lambda: \"nope\" * 2.0)\n        .as('x')\n        .quiet()\n    |log()\n",
+        {"eval2": _node(90, 0, 9, errors=90), "log3": _node(0, 0, 0)},
+    ),
+    "StateDuration": (
+        FROM_GROUPED + '    |stateDuration(lambda: "usage_user" > 10.0)\n',
+        {"state_duration2": _node(90, 0, 9)},
+    ),
+    "StateCount": (
+        FROM_GROUPED + '    |stateCount(lambda: "usage_user" > 10.0)\n',
+        {"state_count2": _node(90, 0, 9)},
+    ),
+    "ChangeDetect": (FROM_GROUPED + "    |changeDetect('usage_user')\n", {"changeDetect2": _node(90, 0, 9)}),
+    "Barrier": (FROM_GROUPED + "    |barrier()\n        .idle(1m)\n", {"barrier2": _node(90, 0, 9)}),
+    "Difference": (FROM_GROUPED + "    |difference('usage_user')\n", {"difference2": _node(90, 0, 9)}),
+    "Union": (
+        TWO_SOURCES + "a\n    |union(b)\n",
+        {"stream0": _node(90, 180, 0), "from2": _node(90, 90, 0), "union4": _node(180, 0, 0)},
+    ),
+}
+
+
 def _run(script: str, *, one_write: bool) -> dict[str, dict[str, Any]]:
     with TaskHarness(script, dbrp="dbname.rpname", task_id="TestStream_Cardinality") as t:
         if one_write:
@@ -136,4 +182,14 @@ def test_cardinality_as_kapacitor(case: str, one_write: bool) -> None:
     for stats in got.values():
         assert isinstance(stats["avg_exec_time_ns"], int) and stats["avg_exec_time_ns"] >= 0
         stats["avg_exec_time_ns"] = 0  # Kapacitor's test times nothing
+    assert got == want
+
+
+@pytest.mark.parametrize("case", sorted(KINDS))
+def test_node_kind_stats_as_kapacitor(case: str) -> None:
+    script, expected = KINDS[case]
+    want = {**SOURCES, **expected}
+    got = _run(script, one_write=False)
+    for stats in got.values():
+        stats["avg_exec_time_ns"] = 0
     assert got == want
