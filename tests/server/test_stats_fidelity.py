@@ -23,6 +23,7 @@ data
 data
     |alert()
         .crit(lambda: "v" > 1)
+        .topic('ops')
 """
 COMMON = {"avg_exec_time_ns", "errors", "working_cardinality"}
 ALERT = {"alerts_triggered", "oks_triggered", "infos_triggered", "warns_triggered", "crits_triggered"}
@@ -92,6 +93,10 @@ def test_task_stats_and_debug_vars_as_kapacitor(kapfastd_factory: Callable[..., 
         assert fields == want, name
     edges = {(t["task"], t["parent"], t["child"]): (t, f) for m, t, f in series if m == "kapacitor_edges"}
     assert edges[("task_master:main", "write_points", "stream")][1] == {"collected": 3, "emitted": 3}
+    assert edges[("task_master:main", "stats", "stream")][1] == {"collected": 0, "emitted": 0}
+    # the alert's topic collected its two events
+    topics = {t["id"]: f for m, t, f in series if m == "kapacitor_topics"}
+    assert topics == {"ops": {"collected": 2}}
     mine = {key[1:]: v for key, v in edges.items() if key[0] == "cpu"}
     assert set(mine) == {
         ("stream", "stream0"),

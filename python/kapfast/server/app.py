@@ -136,7 +136,7 @@ def internal_stats(st: ServerState) -> list[Stat]:
 
 def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> None:
     """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too)."""
-    st.ingress.count(db, rp, batch)
+    st.ingress.count(db, rp, batch, own=True)
     st.router.write_points(db, rp, batch)
 
 

@@ -12,8 +12,10 @@ stats into InfluxDB with ``influxDBOut``. The measurements:
 * ``nodes`` (``task node type kind``): ``avg_exec_time_ns`` (ns), ``errors``,
   ``working_cardinality`` and the node's own counters (``alerts_triggered``, ...);
 * ``edges`` (``task parent child type``): ``collected``, ``emitted``: every edge of every task,
-  the task master's own (``task_master:main``: ``write_points`` -> ``stream``, all points written)
-  and each stream task's (``stream`` -> ``stream0``, the points the task took);
+  the task master's own (``task_master:main``: ``write_points`` -> ``stream``, the points written
+  to kapfastd; ``stats`` -> ``stream``, its own statistics points) and each stream task's
+  (``stream`` -> ``stream0``, the points the task took);
+* ``topics`` (``id``): ``collected``, the events each alert topic collected;
 * ``kapfast_nodes`` (the tags of ``nodes``): kapfast's own node counters that Kapacitor has not
   (``events_dropped``, ``groups_expired``), apart so that ``nodes`` has exactly Kapacitor's fields.
 
@@ -67,13 +69,16 @@ def collect(
         tags = {"database": db, "retention_policy": rp, "measurement": m, "task_master": task_master}
         out.append(Stat("ingress", {**tags, **ids}, {"points_received": n}))
         written += n
-    tags = {
-        "task": f"task_master:{task_master}",
-        "parent": "write_points",
-        "child": "stream",
-        "type": "stream",
-    }
-    out.append(Stat("edges", {**tags, **ids}, {"collected": written, "emitted": written}))
+    # the task master's edges into its stream: points written to it, and the [stats] service's own
+    own = int(getattr(ingress, "own", 0))
+    for parent, n in (("write_points", written - own), ("stats", own)):
+        tags = {"task": f"task_master:{task_master}", "parent": parent, "child": "stream", "type": "stream"}
+        out.append(Stat("edges", {**tags, **ids}, {"collected": n, "emitted": n}))
+    registry = getattr(master, "services", {}).get("alert_topics")
+    for name in registry.topics() if registry is not None else ():
+        topic = registry.get(name)
+        if topic is not None:  # alert topics: the events each collected
+            out.append(Stat("topics", {"id": name, **ids}, {"collected": topic.collected}))
     for task_id, task in sorted(getattr(master, "tasks", {}).items()):
         kind = task.pipeline.task_type
         if kind == "stream":
@@ -111,6 +116,8 @@ def expvars(stats: list[Stat]) -> dict[str, Any]:
             out[f"{s.name}:{t['task']}:{t['node']}"] = {"name": s.name, "tags": dict(t), "values": values}
         elif s.name == "edges":
             out[f"edges:{t['task']}:{t['parent']}:{t['child']}"] = vars(s)
+        elif s.name == "topics":
+            out[f"topics:{t['id']}"] = vars(s)
     return out
 
 
