@@ -74,11 +74,12 @@ def collect(
     for parent, n in (("write_points", written - own), ("stats", own)):
         tags = {"task": f"task_master:{task_master}", "parent": parent, "child": "stream", "type": "stream"}
         out.append(Stat("edges", {**tags, **ids}, {"collected": n, "emitted": n}))
-    registry = getattr(master, "services", {}).get("alert_topics")
-    for name in registry.topics() if registry is not None else ():
-        topic = registry.get(name)
-        if topic is not None:  # alert topics: the events each collected
-            out.append(Stat("topics", {"id": name, **ids}, {"collected": topic.collected}))
+    registry = (getattr(master, "services", None) or {}).get("alert_topics")
+    if registry is not None:
+        for name in registry.topics():
+            topic = registry.get(name)
+            if topic is not None:  # alert topics: the events each collected
+                out.append(Stat("topics", {"id": name, **ids}, {"collected": topic.collected}))
     for task_id, task in sorted(getattr(master, "tasks", {}).items()):
         kind = task.pipeline.task_type
         if kind == "stream":
