@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,9 +43,6 @@ from kapfast.tick.registry import NODES
 
 class Node:
     """A node of a running task. ``spec`` is the compiler's description (docs/pipeline.md)."""
-
-    #: registry kinds this class implements (``from``, ``window``, ...)
-    kinds: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         self.spec = spec
