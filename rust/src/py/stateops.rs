@@ -14,12 +14,12 @@ use pyo3::types::{PyBytes, PyType};
 use crate::batch::PointBatch;
 use crate::stateops::output::u32_rows;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // a panic mid-update loses at most that chunk's state change; take the lock over
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn rows_bytes<'py>(py: Python<'py>, rows: &[usize]) -> Bound<'py, PyBytes> {
+pub(crate) fn rows_bytes<'py>(py: Python<'py>, rows: &[usize]) -> Bound<'py, PyBytes> {
     let mut out = Vec::with_capacity(rows.len() * 4);
     for r in u32_rows(rows) {
         out.extend_from_slice(&r.to_le_bytes());
