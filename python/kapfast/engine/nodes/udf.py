@@ -152,6 +152,3 @@ class UDFNode(Node):
     def abort(self) -> None:
         """The task failed: stop the agent now."""
         self.agent.abort()
-
-    def working_cardinality(self) -> int:
-        return len(self._groups)
