@@ -238,9 +238,6 @@ class AutoscaleNode(Node):
             self.stats.extra["decrease_events"] += 1
         return old, new
 
-    def working_cardinality(self) -> int:
-        return len(self.states)
-
 
 class K8sAutoscaleNode(AutoscaleNode):
     section = "kubernetes"
