@@ -337,6 +337,8 @@ _ROWS: tuple[HandlerRow, ...] = (
         "sensu()",
         ("source(string)", "handlers(string...)", "+metadata(string, any)"),
         section="sensu",
+        config={"enabled": False, "addr": "", "source": "Kapacitor", "handlers": []},
+        impl=_H + "sensu",
     ),
     HandlerRow(
         "alerta",
