@@ -23,16 +23,20 @@ $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "maturin>=1.7,<2" "lark>=1.2,<2" "msgspec>=0.18" "uvloop>=0.19" \
-	    "aiohttp>=3.9,<4" "influxdb-client>=1.40" "rich>=13" \
+	    "aiohttp>=3.9,<4" "influxdb-client>=1.40" "rich>=13" "paho-mqtt>=2.1,<3" "pysnmp>=7.1,<8" \
 	    "pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10" "numpy>=1.26"
 	touch $@
 
 deps: $(VENV)/.deps ## Python dependencies in .venv
 
-system-deps: ## the Debian influxdb package (InfluxDB 1.x) for integration tests
+system-deps: ## Debian packages the integration tests start: influxdb (InfluxDB 1.x), mosquitto, snmptrapd
 	@command -v influxd >/dev/null 2>&1 || { \
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb >/dev/null; }
 	@command -v influxd >/dev/null 2>&1 && echo "influxd: $$(command -v influxd)"
+	@PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null 2>&1 || { \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
+	@PATH="$$PATH:/usr/sbin" command -v snmptrapd >/dev/null 2>&1 || { \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq snmptrapd >/dev/null; }
 
 dev: deps ## build the extension (release) into .venv, editable
 	$(VENV)/bin/maturin develop --release -q
