@@ -425,6 +425,9 @@ _ROWS: tuple[HandlerRow, ...] = (
         args=("trap-oid",),
         renames={"data": "data-list"},
         section="snmptrap",
+        config={"enabled": False, "addr": "localhost:162", "community": "kapacitor", "retries": 1},
+        secrets=_secret("community"),
+        impl=_H + "snmptrap",
     ),
     HandlerRow(
         "kafka",
