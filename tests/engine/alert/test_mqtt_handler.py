@@ -69,7 +69,7 @@ class Subscriber:
     def __init__(self, url: str, topic: str = "#") -> None:
         self.messages: list[Message] = []
         self.cond = threading.Condition()
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="test-subscriber")
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"test-subscriber-{id(self)}")
         ready = threading.Event()
         self.client.on_subscribe = lambda *a: ready.set()
         self.client.on_message = self._on_message
@@ -100,19 +100,26 @@ def test_mqtt_inline_topic_template_qos_and_retained(broker: str) -> None:
     try:
         r = build(
             "stream|from().measurement('cpu')|alert().crit(lambda: \"value\" > 5)"
-            ".mqtt('alerts/{{ .TaskName }}/{{ .Name }}').qos(1)",
+            ".mqtt('alerts/{{ .TaskName }}/{{ .Name }}').qos(1).retained(TRUE)",
             "mytask",
             services={"alert_services": svc},
         )
         r.node.push(values_chunk([10, 1]))
         msgs = sub.wait(2)
+        later = Subscriber(broker, "alerts/#")  # gets the retained message, flagged so
+        try:
+            kept = later.wait(1)
+        finally:
+            later.close()
     finally:
         sub.close()
         svc.close()
+    # live deliveries to an existing subscription carry retain=0 (MQTT 3.1.1 §3.3.1.3)
     assert msgs == [
         ("alerts/mytask/cpu", b"cpu:nil is CRITICAL", 1, False),
         ("alerts/mytask/cpu", b"cpu:nil is OK", 1, False),
     ]
+    assert kept == [("alerts/mytask/cpu", b"cpu:nil is OK", 1, True)]
 
 
 def test_mqtt_topic_handler_retained_reaches_a_later_subscriber(broker: str) -> None:

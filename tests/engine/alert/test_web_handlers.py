@@ -18,7 +18,7 @@ from tests.engine.alert.util import values_chunk
 from kapfast.alert_event import AlertEvent
 from kapfast.config import Config, from_mapping
 from kapfast.engine.alert.handlers.base import HandlerError, Options, ServiceDisabled
-from kapfast.engine.alert.services import AlertServices, HandlerSpec
+from kapfast.engine.alert.services import AlertServices, HandlerSpec, HandlerSpecError
 from kapfast.errors import ConfigError
 from kapfast.handler_table import HANDLERS
 
@@ -197,8 +197,8 @@ def test_telegram_config_service_test_and_errors() -> None:
     with pytest.raises(HandlerError) as err:
         svc.build("telegram", {}).handle(event("CRITICAL"))
     assert "SECRET" not in str(err.value)
-    with pytest.raises(HandlerError, match="parseMode x is not valid"):
-        svc.build("telegram", {"parse-mode": "x"}).handle(event("CRITICAL"))
+    with pytest.raises(HandlerSpecError, match="parseMode x is not valid"):
+        svc.build("telegram", {"parse-mode": "x"})
 
 
 # --- hipchat --------------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ class TelegramService:
 
 def _build(ctx: BuildContext, o: Options) -> ServiceHandler:
     chat_id, parse_mode = o.text("chat-id"), o.text("parse-mode")
+    if parse_mode and parse_mode.lower() not in ("markdown", "html"):
+        # Kapacitor fails every send with it; refused here, when the handler is defined
+        raise ValueError(f"parseMode {parse_mode} is not valid, please use 'Markdown' or 'HTML'")
     no_preview, no_notify = o.flag("disable-web-page-preview"), o.flag("disable-notification")
 
     def send(service: TelegramService, event: AlertEvent) -> None:
