@@ -202,14 +202,14 @@ def test_unknown_type_and_bad_regex_fail_at_define(kapfastd: Kapfastd) -> None:
     typ = kapfastd.api("POST", "/tasks", {"id": "t", "type": "streem", "dbrps": DBRPS, "script": CPU})
     assert typ.status == 400 and "unknown type 'streem'" in typ.json()["error"]
     assert kapfastd.api("GET", "/tasks/t").status == 404
-    script = "stream\n    |from()\n        .where(lambda: \"host\" =~ /web(1/)\n"
+    script = 'stream\n    |from()\n        .where(lambda: "host" =~ /web(1/)\n'
     bad = kapfastd.api("POST", "/tasks", {"id": "r", "dbrps": DBRPS, "script": script, "status": "enabled"})
     assert bad.status == 400
     err = bad.json()["error"]
     assert err.startswith("invalid TICKscript: 3:34: invalid regex /web(1/: unclosed group"), err
     assert kapfastd.api("GET", "/tasks/r").status == 404
     # a regex var is checked when given, too
-    tpl = "var r regex\nstream\n    |from()\n        .where(lambda: \"host\" =~ r)\n"
+    tpl = 'var r regex\nstream\n    |from()\n        .where(lambda: "host" =~ r)\n'
     assert kapfastd.api("POST", "/templates", {"id": "tr", "type": "stream", "script": tpl}).status == 200
     bad_var = kapfastd.api(
         "POST",
