@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from kapfast._native import PointBatch, StateBarrierPeriods, StateChangeDetect, StateDerivative, StateRun
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.messages import UNGROUPED, Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import GroupInts, Node, first_seen, rows_chunk
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
@@ -319,9 +319,11 @@ class StatsNode(Node):
             t = self.next
             self.next += self.interval
             counts = self.observed.group_emitted or {}
-            if not counts:
-                continue
             out = ChunkBuilder()
             for group, count in counts.values():
                 out.add(("stats", dict(group.tags), {"emitted": count}, t), group)
+            if not counts:
+                # A node that never emitted: Kapacitor reports the nil group with emitted=0, so a
+                # deadman fires for a source that was already silent when the task started.
+                out.add(("stats", {}, {"emitted": 0}, t), UNGROUPED)
             self.emit(out.chunk())
