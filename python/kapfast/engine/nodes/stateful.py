@@ -220,8 +220,11 @@ class BarrierNode(Node):
     def _check(self, now: int) -> None:
         # idle is measured on the task's clock (Kapacitor uses timers), from the last arrival
         if self.idle:
-            for _gid, (g, last) in list(self.last.items()):
+            for gid, (g, last) in list(self.last.items()):
                 if now - last >= self.idle:
+                    # Kapacitor's idle timer restarts when it fires: an idle group gets a
+                    # barrier every `idle`, not only once
+                    self.last[gid] = (g, now)
                     self._fire(g, now)
                     if self.delete and self.periods is not None:
                         # the group starts over: its next point sets a new period boundary
