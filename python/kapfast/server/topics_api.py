@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kapfast.config import Config
 from kapfast.engine.alert.services import SERVICE_KEY, AlertServices, HandlerSpec, HandlerSpecError
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.errors import NotFoundError, RequestError
@@ -348,6 +349,20 @@ def install(app: web.Application) -> AlertWiring:
     engine_services["httppost_endpoints"] = services.httppost_endpoints()
     wiring = AlertWiring(services, registry)
     app[WIRING_KEY] = wiring
+    if st.config_service is not None:
+        # a change of these sections through the config API applies at once
+        async def reconfigure(cfg: Config) -> None:
+            services.reconfigure(cfg)
+            engine_services["httppost_endpoints"] = services.httppost_endpoints()
+            registry.buffer_length = services.topic_buffer_length
+            if services.persist_topics:
+                registry.states = engine_services["alert_states"] = st.storage.alert_states
+            else:
+                registry.states = None
+                engine_services.pop("alert_states", None)
+
+        for section in ("alert", "smtp", "slack", "httppost"):
+            st.config_service.live[section] = reconfigure
     for h in st.storage.topic_handlers.all():
         spec = HandlerSpec(h.id, h.topic, h.kind, dict(h.options), h.match)
         try:

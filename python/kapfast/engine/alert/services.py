@@ -360,6 +360,26 @@ class AlertServices:
             topic_buffer_length=cfg.alert.topic_buffer_length,
         )
 
+    def reconfigure(self, cfg: Config) -> None:
+        """Take a changed ``[smtp]``, ``[[slack]]``, ``[[httppost]]`` or ``[alert]`` at once (the
+        config API): handlers already built send with the new settings (they hold this object's
+        mailer and Slack service, which change in place)."""
+        new = AlertServices.from_config(cfg)
+        self.mailer.close()  # a connection to the old server goes; the next mail uses the new one
+        self.mailer.settings = new.mailer.settings
+        self.slack.workspaces = new.slack.workspaces
+        self.slack._openers = {}
+        for attr in (
+            "smtp_global",
+            "smtp_state_changes_only",
+            "slack_global",
+            "slack_state_changes_only",
+            "endpoints",
+            "persist_topics",
+            "topic_buffer_length",
+        ):
+            setattr(self, attr, getattr(new, attr))
+
     # --- what alert nodes use ------------------------------------------------------------------
 
     def httppost_endpoints(self) -> dict[str, dict[str, Any]]:
