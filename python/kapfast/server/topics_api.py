@@ -26,6 +26,7 @@ from kapfast.engine.alert.services import SERVICE_KEY, AlertServices, HandlerSpe
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.errors import NotFoundError, RequestError
 from kapfast.gofmt import duration_string
+from kapfast.handler_table import HANDLERS
 from kapfast.server import service_tests_api
 from kapfast.server.http import API, json_response, read_json
 from kapfast.server.jsonpatch import apply_patch
@@ -346,14 +347,12 @@ def install(app: web.Application) -> AlertWiring:
     else:
         engine_services.pop("alert_states", None)  # [alert] persist-topics = false
     engine_services[SERVICE_KEY] = services
-    engine_services["httppost_endpoints"] = services.httppost_endpoints()
     wiring = AlertWiring(services, registry)
     app[WIRING_KEY] = wiring
     if st.config_service is not None:
         # a change of these sections through the config API applies at once
         async def reconfigure(cfg: Config) -> None:
-            services.reconfigure(cfg)
-            engine_services["httppost_endpoints"] = services.httppost_endpoints()
+            services.configure(cfg)
             registry.buffer_length = services.topic_buffer_length
             if services.persist_topics:
                 registry.states = engine_services["alert_states"] = st.storage.alert_states
@@ -361,7 +360,8 @@ def install(app: web.Application) -> AlertWiring:
                 registry.states = None
                 engine_services.pop("alert_states", None)
 
-        for section in ("alert", "smtp", "slack", "httppost"):
+        sections = {"alert"} | {row.section for row in HANDLERS.values() if row.section}
+        for section in sections:
             st.config_service.live[section] = reconfigure
     for h in st.storage.topic_handlers.all():
         spec = HandlerSpec(h.id, h.topic, h.kind, dict(h.options), h.match)
