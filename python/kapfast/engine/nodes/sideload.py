@@ -62,7 +62,7 @@ def read_values(path: Path) -> Values:
         if ext == ".json":
             doc = json.loads(data) if data.strip() else {}
         else:
-            import yaml  # type: ignore[import-untyped]
+            import yaml  # PyYAML: only where a YAML file is read
 
             doc = yaml.safe_load(data) or {}
     except ValueError as e:
