@@ -278,6 +278,11 @@ class AlertEvent:
 
     ``data`` is the InfluxQL result's series: dicts with ``name``, ``tags``, ``columns`` and
     ``values`` (time column values as int nanoseconds); ``None`` encodes as ``"series":null``.
+
+    ``task_name``, ``name`` (the measurement), ``group`` (the group ID, ``""`` for the nil group),
+    ``tags`` and ``fields`` are the rest of Kapacitor's ``alert.EventData``: some handlers send
+    them (PagerDuty2's ``class``, BigPanda's ``task``, Alerta's templates...). They are not part
+    of the event's JSON, and an event read back from JSON has them empty.
     """
 
     id: str
@@ -289,12 +294,16 @@ class AlertEvent:
     data: list[dict[str, Any]] | None = field(default_factory=list)
     previous_level: str = "OK"
     recoverable: bool = True
+    task_name: str = field(default="", compare=False)
+    name: str = field(default="", compare=False)
+    group: str = field(default="", compare=False)
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> str:
         """The JSON object (without the encoder's newline)."""
         if self.level not in LEVELS or self.previous_level not in LEVELS:
             raise AlertEventError(f"unknown alert level {self.level!r}/{self.previous_level!r}")
-        series = "null" if self.data is None else "[" + ",".join(series_to_json(s) for s in self.data) + "]"
         return (
             '{"id":'
             + json_string(self.id)
@@ -308,14 +317,21 @@ class AlertEvent:
             + str(int(self.duration_ns))
             + ',"level":"'
             + self.level
-            + '","data":{"series":'
-            + series
-            + '},"previousLevel":"'
+            + '","data":'
+            + self.result_json()
+            + ',"previousLevel":"'
             + self.previous_level
             + '","recoverable":'
             + ("true" if self.recoverable else "false")
             + "}"
         )
+
+    def result_json(self) -> str:
+        """The event's data as Kapacitor's ``models.Result`` encodes: ``{"series":[...]}``
+        (``{"series":null}`` without data). Several handlers send it (OpsGenie's description,
+        VictorOps' data, PagerDuty2's custom details, Alerta's rawData)."""
+        series = "null" if self.data is None else "[" + ",".join(series_to_json(s) for s in self.data) + "]"
+        return '{"series":' + series + "}"
 
     def to_json_bytes(self) -> bytes:
         """Exactly what Go's ``json.Encoder.Encode`` writes: the object and a newline."""
