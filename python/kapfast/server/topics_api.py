@@ -21,10 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
+from kapfast.config import Config
 from kapfast.engine.alert.services import SERVICE_KEY, AlertServices, HandlerSpec, HandlerSpecError
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.errors import NotFoundError, RequestError
 from kapfast.gofmt import duration_string
+from kapfast.handler_table import SECTIONS
 from kapfast.server import service_tests_api
 from kapfast.server.http import API, json_response, read_json
 from kapfast.server.jsonpatch import apply_patch
@@ -340,6 +342,14 @@ def install(app: web.Application) -> AlertWiring:
     else:
         engine_services.pop("alert_states", None)  # [alert] persist-topics = false
     engine_services[SERVICE_KEY] = services
+    if st.config_service is not None:
+        # the config API changes a handler section live: its service is rebuilt, and handlers
+        # (inline or topic) use the new one from their next event on
+        async def reconfigure(cfg: Config) -> None:
+            services.configure(cfg)
+
+        for name in SECTIONS:
+            st.config_service.live.setdefault(name, reconfigure)
     wiring = AlertWiring(services, registry)
     app[WIRING_KEY] = wiring
     for h in st.storage.topic_handlers.all():

@@ -5,6 +5,7 @@ tests."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from tests.engine.alert.servers import AiohttpReceiver
@@ -178,3 +179,27 @@ def test_pagerduty_service_test() -> None:
         "test pagerduty message",
         "k",
     )
+
+
+def test_global_pagerduty2_and_global_state_changes_only_bigpanda() -> None:
+    with AiohttpReceiver(status=202) as hook:
+        svc = services(pagerduty2={"enabled": True, "url": hook.url(), "global": True})
+        run_inline(svc, '.crit(lambda: "value" > 5)', [10, 11, 1])  # no .pagerDuty2(): global
+        docs = bodies(hook, 3)
+    assert [d["event_action"] for d in docs] == ["trigger", "trigger", "resolve"]
+    with AiohttpReceiver(status=201) as hook:
+        svc = services(
+            bigpanda={
+                "enabled": True,
+                "url": hook.url(),
+                "app-key": "a",
+                "token": "t",
+                "global": True,
+                "state-changes-only": True,
+            }
+        )
+        run_inline(svc, '.crit(lambda: "value" > 5)', [10, 11, 12, 1])
+        docs = bodies(hook, 2)
+        time.sleep(0.1)
+        assert len(hook.requests) == 2  # the repeated CRITICALs were not sent
+    assert [d["status"] for d in docs] == ["critical", "ok"]
