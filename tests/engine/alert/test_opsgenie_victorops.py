@@ -216,3 +216,12 @@ def test_victorops_inline_json_data_service_test_and_404() -> None:
         svc = services(victorops={"enabled": True, "url": hook.url()})
         with pytest.raises(HandlerError, match="URL or API key not found: 404"):
             svc.build("victorops", {}).handle(event())
+
+
+def test_victorops_failure_does_not_log_the_api_key() -> None:
+    with AiohttpReceiver() as hook:
+        port = hook.port
+    svc = services(victorops={"enabled": True, "api-key": "S3CRET", "url": f"http://127.0.0.1:{port}/alert"})
+    with pytest.raises(HandlerError) as e:
+        svc.build("victorops", {}).handle(event())
+    assert "S3CRET" not in str(e.value) and "/alert/<redacted>:" in str(e.value)

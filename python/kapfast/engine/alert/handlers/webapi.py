@@ -84,7 +84,22 @@ class WebService:
                 urllib.request.HTTPSHandler(context=ctx),
                 *([urllib.request.ProxyHandler({})] if httpclient.is_loopback(url) else []),
             )
-        return httpclient.post(opener, url, body, headers, self.timeout_s)
+        try:
+            return httpclient.post(opener, url, body, headers, self.timeout_s)
+        except HandlerError as e:
+            raise HandlerError(self.hide_secrets(str(e))) from None
+
+    def hide_secrets(self, text: str) -> str:
+        """``text`` with the section's secret values (an API key in VictorOps' URL path, Talk's
+        whole webhook URL) replaced: failures are logged, secrets never are."""
+        from kapfast.handler_table import HANDLERS  # local: the table names this module's users
+
+        row = HANDLERS.get(self.kind)
+        for key in sorted(row.secrets if row else (), key=len, reverse=True):
+            value = getattr(self.c, key.replace("-", "_"), "")
+            if isinstance(value, str) and value:
+                text = text.replace(value, "<redacted>").replace(urllib.parse.quote(value), "<redacted>")
+        return text
 
     def check(self, reply: httpclient.Reply, ok: tuple[int, ...], key: str = "message") -> None:
         """Kapacitor's reading of an answer it did not expect: the ``key`` field of a JSON body,
