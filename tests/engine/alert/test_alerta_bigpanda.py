@@ -94,7 +94,8 @@ def test_alerta_inline_defaults_token_prefix_and_service_test() -> None:
         run_inline(
             svc,
             '.warn(lambda: "value" > 5)'
-            ".alerta().token('mine').environment('{{ .TaskName }}').origin('o').correlated('c1', 'c2')",
+            ".alerta().token('mine').environment('{{ .TaskName }}').origin('o')"
+            ".correlated('c1', 'c2').services('s1').timeout(1h)",
             [10, 1],
             task="task7",
         )
@@ -111,7 +112,7 @@ def test_alerta_inline_defaults_token_prefix_and_service_test() -> None:
         "o",
     )
     assert (d["severity"], d["service"], d["correlate"], d["timeout"], d["tags"]) == (
-        "warning", ["cpu"], ["c1", "c2"], 86400, [])  # fmt: skip
+        "warning", ["s1"], ["c1", "c2"], 3600, [])  # fmt: skip
     assert "attributes" not in d and docs[1]["severity"] == "ok"
     t = docs[2]
     assert (t["resource"], t["event"], t["group"], t["value"], t["severity"], t["timeout"]) == (

@@ -11,7 +11,7 @@ import pytest
 from tests.engine.alert.servers import AiohttpReceiver
 from tests.engine.alert.webfixtures import bodies, event, run_inline, services
 
-from kapfast.config import from_mapping
+from kapfast.config import apply_env, from_mapping
 from kapfast.engine.alert.handlers.base import HandlerError, Options, ServiceDisabled
 from kapfast.engine.alert.services import HandlerSpecError
 from kapfast.errors import ConfigError
@@ -35,6 +35,8 @@ def test_sections_defaults_and_secrets() -> None:
     assert HANDLERS["pagerduty"].secrets == {"service-key"}
     cfg, _ = from_mapping({"pagerduty2": {"enabled": True, "url": "http://x/", "routing-key": "rk"}})
     assert cfg.handlers["pagerduty2"].routing_key == "rk"
+    cfg = apply_env(cfg, {"KAPACITOR_PAGERDUTY2_ROUTING_KEY": "env", "KAPACITOR_PAGERDUTY_GLOBAL": "true"})
+    assert (cfg.handlers["pagerduty2"].routing_key, cfg.handlers["pagerduty"].global_) == ("env", True)
     with pytest.raises(ConfigError, match="url cannot be empty"):
         from_mapping({"pagerduty": {"url": ""}})
 
@@ -203,3 +205,18 @@ def test_global_pagerduty2_and_global_state_changes_only_bigpanda() -> None:
         time.sleep(0.1)
         assert len(hook.requests) == 2  # the repeated CRITICALs were not sent
     assert [d["status"] for d in docs] == ["critical", "ok"]
+
+
+def test_a_hanging_service_is_cut_by_the_timeout() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)  # accepts (in the backlog) and never answers
+        port = sock.getsockname()[1]
+        svc = services(pagerduty2={"enabled": True, "url": f"http://127.0.0.1:{port}/"})
+        svc.service("pagerduty2").timeout_s = 0.3
+        t0 = time.monotonic()
+        with pytest.raises(HandlerError, match="timed out"):
+            svc.build("pagerduty2", {}).handle(event())
+        assert time.monotonic() - t0 < 5
