@@ -59,7 +59,8 @@ class WebService:
         self.timeout_s = timeout_s
         #: the server's API URL (set by AlertServices from [http]); PagerDuty sends it
         self.kapacitor_url = ""
-        self._openers: dict[bool, urllib.request.OpenerDirector] = {}
+        #: by (skip TLS verification, loopback: no proxy)
+        self._openers: dict[tuple[bool, bool], urllib.request.OpenerDirector] = {}
 
     def require_enabled(self) -> None:
         if not self.c.enabled:
@@ -77,12 +78,13 @@ class WebService:
         Kapacitor's clients honour the proxy environment except for loopback (as httpclient)."""
         if not url:
             raise HandlerError(f"{self.kind}: no URL configured ([{self.kind}] url)")
-        opener = self._openers.get(insecure)
+        key = (insecure, httpclient.is_loopback(url))
+        opener = self._openers.get(key)
         if opener is None:
             ctx = httpclient.insecure_context() if insecure else None
-            opener = self._openers[insecure] = urllib.request.build_opener(
+            opener = self._openers[key] = urllib.request.build_opener(
                 urllib.request.HTTPSHandler(context=ctx),
-                *([urllib.request.ProxyHandler({})] if httpclient.is_loopback(url) else []),
+                *([urllib.request.ProxyHandler({})] if key[1] else []),
             )
         try:
             return httpclient.post(opener, url, body, headers, self.timeout_s)
