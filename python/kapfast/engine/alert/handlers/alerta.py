@@ -21,12 +21,14 @@ from typing import Any
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerError, HandlerImpl, Options
 from kapfast.engine.alert.handlers.webapi import (
-    ServiceHandler,
     WebService,
     event_struct,
     join_path,
     template_data,
     test_event,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
 )
 from kapfast.errors import ConfigError
 from kapfast.gofmt import GoRawJSON, GoStruct, json_encode

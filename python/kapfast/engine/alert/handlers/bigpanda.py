@@ -19,12 +19,16 @@ from typing import Any
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerImpl, Options
 from kapfast.engine.alert.handlers.webapi import (
-    ServiceHandler,
     WebService,
     test_event,
     test_event_data,
     test_event_data_options,
-    test_level,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    service_test_level as test_level,
 )
 from kapfast.errors import ConfigError
 from kapfast.gofmt import json_encode

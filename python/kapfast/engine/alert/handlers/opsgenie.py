@@ -15,7 +15,14 @@ from typing import Any
 
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerImpl, Options
-from kapfast.engine.alert.handlers.webapi import ServiceHandler, WebService, require_url, test_event
+from kapfast.engine.alert.handlers.webapi import (
+    WebService,
+    require_url,
+    test_event,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
+)
 from kapfast.errors import ConfigError
 from kapfast.gofmt import json_encode
 

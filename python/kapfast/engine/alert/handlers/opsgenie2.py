@@ -22,12 +22,14 @@ from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerError, HandlerImpl, Options
 from kapfast.engine.alert.handlers.opsgenie import test_options
 from kapfast.engine.alert.handlers.webapi import (
-    ServiceHandler,
     WebService,
     error_message,
     join_path,
     require_url,
     test_event,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
 )
 from kapfast.errors import ConfigError
 from kapfast.gofmt import json_encode

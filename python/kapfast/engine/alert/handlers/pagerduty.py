@@ -16,11 +16,15 @@ from typing import Any
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerError, HandlerImpl, Options
 from kapfast.engine.alert.handlers.webapi import (
-    ServiceHandler,
     WebService,
     require_url,
     test_event,
-    test_level,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    service_test_level as test_level,
 )
 from kapfast.gofmt import json_encode
 

@@ -20,7 +20,6 @@ from typing import Any
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerError, HandlerImpl, Options
 from kapfast.engine.alert.handlers.webapi import (
-    ServiceHandler,
     WebService,
     error_message,
     require_url,
@@ -28,7 +27,12 @@ from kapfast.engine.alert.handlers.webapi import (
     test_event,
     test_event_data,
     test_event_data_options,
-    test_level,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    service_test_level as test_level,
 )
 from kapfast.gofmt import GoRawJSON, GoStruct, json_encode, json_string
 from kapfast.gotemplate import Template, TemplateError

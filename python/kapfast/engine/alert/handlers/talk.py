@@ -7,7 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerImpl, Options
-from kapfast.engine.alert.handlers.webapi import ServiceHandler, WebService
+from kapfast.engine.alert.handlers.webapi import (
+    WebService,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
+)
 from kapfast.errors import ConfigError
 from kapfast.gofmt import json_encode
 

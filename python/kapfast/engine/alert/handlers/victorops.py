@@ -16,11 +16,13 @@ from kapfast.alert_event import AlertEvent
 from kapfast.clock import WallClock
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerError, HandlerImpl, Options
 from kapfast.engine.alert.handlers.webapi import (
-    ServiceHandler,
     WebService,
     join_path,
     require_url,
     test_event,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
 )
 from kapfast.gofmt import GoRawJSON, json_encode
 
@@ -60,7 +62,6 @@ def _build(ctx: BuildContext, o: Options) -> ServiceHandler:
         "victorops",
         ctx.service,
         lambda s, e: s.alert(routing_key, "RECOVERY" if e.level == "OK" else e.level, e),
-        routing_key,
     )
 
 

@@ -11,22 +11,15 @@ values: the config API replaces the service object, and handlers look it up per 
 from __future__ import annotations
 
 import base64
-import json
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kapfast.alert_event import LEVELS, AlertEvent, AlertEventError, parse_rfc3339
+from kapfast.alert_event import AlertEvent, AlertEventError, parse_rfc3339
 from kapfast.engine.alert.handlers import httpclient
-from kapfast.engine.alert.handlers.base import (
-    DEFAULT_TIMEOUT_S,
-    AlertHandler,
-    HandlerError,
-    OptionError,
-    Options,
-    ServiceDisabled,
-)
+from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, HandlerError, OptionError, Options
+from kapfast.engine.alert.handlers.webservice import error_field, not_enabled
 from kapfast.errors import ConfigError
 from kapfast.gofmt import GoDuration, GoMap, GoStringMap, GoStruct, GoTime
 
@@ -64,7 +57,7 @@ class WebService:
 
     def require_enabled(self) -> None:
         if not self.c.enabled:
-            raise ServiceDisabled(f"{self.kind}: service is not enabled ([{self.kind}] enabled = false)")
+            raise not_enabled(self.kind, self.kind)
 
     def post(
         self,
@@ -112,15 +105,12 @@ class WebService:
 
 
 def error_message(reply: httpclient.Reply, title: str, key: str = "message") -> str:
+    """Kapacitor's message for an answer it did not expect: the answer's ``key`` field, else
+    ``failed to understand <Title> response. code: N content: BODY``."""
     text = reply.body.decode("utf-8", "replace")
-    default = f"failed to understand {title} response. code: {reply.status} content: {text}"
-    try:
-        doc = json.loads(reply.body)
-    except ValueError:
-        return default
-    if isinstance(doc, Mapping) and isinstance(doc.get(key), str):
-        return str(doc[key])
-    return default
+    return error_field(
+        reply.body, f"failed to understand {title} response. code: {reply.status} content: {text}", key
+    )
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:
@@ -147,38 +137,6 @@ def join_path(url: str, *parts: str) -> str:
         out.append(seg)
     path = ("/" if joined.startswith("/") else "") + "/".join(out)
     return urllib.parse.urlunsplit((u.scheme, u.netloc, path, u.query, u.fragment))
-
-
-class ServiceHandler(AlertHandler):
-    """Sends each event through ``send(service, event)`` with the section's current service; a
-    disabled service is explained in the log once, then only counted."""
-
-    def __init__(
-        self, kind: str, service: Callable[[], Any], send: Callable[[Any, AlertEvent], None], what: str = ""
-    ) -> None:
-        self.kind = kind
-        self._service = service
-        self._send = send
-        self._what = what
-        self._said_disabled = False
-
-    def handle(self, event: AlertEvent) -> None:
-        try:
-            self._send(self._service(), event)
-        except ServiceDisabled as e:
-            e.quiet, self._said_disabled = self._said_disabled, True
-            raise
-
-    def describe(self) -> str:
-        return f"{self.kind} {self._what}".rstrip()
-
-
-def test_level(o: Options, key: str = "level", default: str = "CRITICAL") -> str:
-    """A service test's alert level (Kapacitor's ``alert.Level`` names, any case)."""
-    level = o.text(key).upper() or default
-    if level not in LEVELS:
-        raise o.bad(key, "OK, INFO, WARNING or CRITICAL", level)
-    return level
 
 
 def test_event(

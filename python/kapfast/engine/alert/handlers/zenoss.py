@@ -22,13 +22,17 @@ from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import BuildContext, HandlerError, HandlerImpl, Options
 from kapfast.engine.alert.handlers.servicenow import cutoff
 from kapfast.engine.alert.handlers.webapi import (
-    ServiceHandler,
     WebService,
     basic_auth,
     case_insensitive,
     event_struct,
     test_event,
-    test_level,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    ServiceHandler,
+)
+from kapfast.engine.alert.handlers.webservice import (
+    service_test_level as test_level,
 )
 from kapfast.errors import ConfigError
 from kapfast.gofmt import GoStruct, json_encode
