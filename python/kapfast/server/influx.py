@@ -23,6 +23,7 @@ import logging
 
 from kapfast.config import Config, InfluxDBConfig, parse_go_duration
 from kapfast.errors import ConfigError, RequestError
+from kapfast.gofmt import go_quote
 from kapfast.influxdb import (
     DEFAULT_EXCLUDED,
     DbRp,
@@ -118,7 +119,7 @@ class InfluxDBClusters:
         try:
             return self._clients[name]
         except KeyError:
-            raise RequestError(f"unknown InfluxDB cluster {cluster!r}") from None
+            raise RequestError(f"unknown InfluxDB cluster {go_quote(cluster)}") from None
 
     def v2_writer(self, cluster: str) -> InfluxDB2Writer | None:
         """The InfluxDB 2.x writer of a cluster (``""`` = the default); None for a 1.x cluster."""

@@ -25,6 +25,7 @@ from kapfast.engine.alert.handlers.log import DEFAULT_MODE, LogHandler
 from kapfast.engine.alert.handlers.tcp import TcpHandler
 from kapfast.engine.alert.services import AlertServices
 from kapfast.errors import KapfastError, NotFoundError, RequestError
+from kapfast.gofmt import go_quote
 from kapfast.server.http import API, json_response, read_json
 from kapfast.server.state import STATE_KEY, ServerState
 
@@ -47,7 +48,7 @@ def _sample_event(message: str = "test alert from kapfast", level: str = "CRITIC
 def _text(o: Options, key: str) -> str:
     v = o.get(key, "")
     if not isinstance(v, str):
-        raise RequestError(f"option {key!r} must be a string, got {v!r}")
+        raise RequestError(f"option {go_quote(key)} must be a string, got {v!r}")
     return v
 
 
@@ -56,7 +57,7 @@ def _strings(o: Options, key: str) -> list[str]:
     if isinstance(v, str):
         return [v]
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise RequestError(f"option {key!r} must be a list of strings, got {v!r}")
+        raise RequestError(f"option {go_quote(key)} must be a list of strings, got {v!r}")
     return list(v)
 
 
@@ -202,7 +203,7 @@ def _service_json(request: web.Request, name: str) -> dict[str, Any]:
 def _name(request: web.Request) -> str:
     name = request.match_info["name"]
     if name not in SERVICES:
-        raise NotFoundError(f"service {name!r} not found (services: {', '.join(SERVICES)})")
+        raise NotFoundError(f"service {go_quote(name)} not found (services: {', '.join(SERVICES)})")
     return name
 
 
