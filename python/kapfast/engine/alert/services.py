@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kapfast.alert_event import AlertEvent
+from kapfast.alert_event import DETAILS_FUNCS, AlertEvent
 from kapfast.config import Config, parse_go_duration
 from kapfast.engine.alert.handlers.aggregate import DEFAULT_MESSAGE, AggregateHandler
 from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler
@@ -289,7 +289,7 @@ def _endpoint_from_config(h: Any) -> Endpoint:
     tmpl = None
     if text:
         try:
-            tmpl = Template.parse(text, name="alert-template")
+            tmpl = Template.parse(text, name="alert-template", funcs=DETAILS_FUNCS)
         except TemplateError as e:
             raise KapfastError(f"[[httppost]] {h.endpoint}: alert-template: {e}") from None
     return Endpoint(h.endpoint, h.url, headers, tmpl)
