@@ -32,6 +32,7 @@ __all__ = [
     "GoTime",
     "duration_string",
     "format_float",
+    "go_map",
     "go_quote",
     "go_syntax",
     "go_type_name",
@@ -837,6 +838,14 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
         out.append(json_float(float(v)))
     else:
         raise ValueError(f"json: unsupported type: {go_type_name(v)}")
+
+
+def go_map(v: Any, depth: int = -1) -> Any:
+    """A dict ordered as Go encodes a map (sorted keys), nested dicts too down to ``depth``
+    levels (-1: all); for :func:`json_marshal`, which keeps dicts in their (struct) order."""
+    if not isinstance(v, dict) or depth == 0:
+        return v
+    return {k: go_map(v[k], depth - 1) for k in sorted(v, key=lambda k: str(k).encode("utf-8"))}
 
 
 def json_marshal(v: Any, indent: str = "", escape_html: bool = True) -> str:

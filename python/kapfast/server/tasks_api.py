@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from kapfast.errors import NotFoundError, RequestError
-from kapfast.gofmt import go_quote
+from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import Page, json_response, read_json
 from kapfast.server.state import STATE_KEY
 
@@ -28,7 +28,8 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
     page = Page(request)
     opts = _describe_opts(request)
     recs = st.tasks.find(page.pattern, page.offset, page.limit)
-    return json_response({"tasks": [page.select(st.tasks.to_json(r, **opts)) for r in recs]})
+    # Kapacitor lists each task as a Go map: its keys come sorted
+    return json_response({"tasks": [go_map(page.select(st.tasks.to_json(r, **opts)), 1) for r in recs]})
 
 
 async def create_task(request: web.Request) -> web.StreamResponse:
@@ -72,7 +73,7 @@ async def list_templates(request: web.Request) -> web.StreamResponse:
     fmt = request.query.get("script-format", "formatted")
     recs = st.templates.find(page.pattern, page.offset, page.limit)
     return json_response(
-        {"templates": [page.select(st.templates.to_json(r, script_format=fmt)) for r in recs]}
+        {"templates": [go_map(page.select(st.templates.to_json(r, script_format=fmt)), 1) for r in recs]}
     )
 
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from kapfast.engine.alert.services import SERVICE_KEY, AlertServices, HandlerSpec, HandlerSpecError
 from kapfast.engine.alert.topics import TopicRegistry, anonymous_topic
 from kapfast.errors import NotFoundError, RequestError
-from kapfast.gofmt import duration_string, go_quote
+from kapfast.gofmt import duration_string, go_map, go_quote
 from kapfast.server import service_tests_api
 from kapfast.server.http import API, json_response, read_json, self_link
 from kapfast.server.jsonpatch import apply_patch
@@ -203,7 +203,7 @@ def _handler_json(h: HandlerRecord) -> dict[str, Any]:
         "link": {"rel": "self", "href": f"{API}/alerts/topics/{h.topic}/handlers/{h.id}"},
         "id": h.id,
         "kind": h.kind,
-        "options": h.options,
+        "options": go_map(h.options),  # a Go map[string]interface{}
         "match": h.match,
     }
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, RequestError
-from kapfast.gofmt import go_quote
+from kapfast.gofmt import go_map, go_quote
 from kapfast.storage import RecordingRecord, ReplayRecord, Storage, TaskRecord
 from kapfast.tasks.ids import new_or_valid_id
 from kapfast.tasks.recordings import EXTENSIONS, FillJob, RecordingService
@@ -249,5 +249,6 @@ class ReplayService:
             "error": rep.error,
             "status": rep.status,
             "progress": rep.progress,
-            "stats": rep.stats,
+            # ExecutionStats: a struct of two Go maps (their keys sorted, as Go writes them)
+            "stats": {k: go_map(v) for k, v in rep.stats.items()},
         }

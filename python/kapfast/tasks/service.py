@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from kapfast.clock import Clock
 from kapfast.errors import InputError, NotFoundError, RequestError
-from kapfast.gofmt import go_quote
+from kapfast.gofmt import go_map, go_quote
 from kapfast.storage import DBRP, Storage, TaskRecord
 from kapfast.tasks.ids import new_or_valid_id, valid_id
 from kapfast.tick import Pipeline, compile_script, format_script
@@ -329,10 +329,11 @@ class TaskService:
             # An unformattable stored script is still shown, as written.
             with contextlib.suppress(InputError):
                 script = format_script(rec.script)
-        stats: dict[str, Any] = {}
+        # Kapacitor's ExecutionStats: its maps are null when the task is not executing
+        stats: dict[str, Any] = {"task-stats": None, "node-stats": None}
         if executing:
             dot = self.runner.dot(rec.id, dot_view == "labels")
-            stats = self.runner.stats(rec.id)
+            stats = {k: go_map(v) for k, v in self.runner.stats(rec.id).items()}
         else:
             try:
                 dot = compile_script(rec.script, vars=rec.vars or None).to_dot(rec.id)
@@ -345,7 +346,7 @@ class TaskService:
             "type": rec.type,
             "dbrps": [{"db": d.db, "rp": d.rp} for d in rec.dbrps],
             "script": script,
-            "vars": rec.vars,
+            "vars": go_map(rec.vars, 1),  # a Go map of var structs
             "dot": dot,
             "status": rec.status,
             "executing": executing,

@@ -14,7 +14,7 @@ from typing import Any
 
 from kapfast.clock import Clock
 from kapfast.errors import InputError, RequestError
-from kapfast.gofmt import go_quote
+from kapfast.gofmt import go_map, go_quote
 from kapfast.storage import Storage, TemplateRecord
 from kapfast.tasks.ids import new_or_valid_id, valid_id
 from kapfast.tasks.service import API_BASE, TaskService
@@ -123,7 +123,7 @@ class TemplateService:
             "id": rec.id,
             "type": rec.type,
             "script": script,
-            "vars": variables,
+            "vars": go_map(variables, 1),  # a Go map of var structs
             "dot": dot,
             "error": rec.error,
             "created": api_time(rec.created),
