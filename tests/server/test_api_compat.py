@@ -270,3 +270,10 @@ def test_template_update_that_breaks_a_task_changes_nothing(kapfastd: Kapfastd) 
         before["script"],
         before["modified"],
     )
+
+
+def test_config_options_are_a_go_map_with_nil_lists(kapfastd: Kapfastd) -> None:
+    smtp = kapfastd.api("GET", "/config/smtp").json()["elements"][0]
+    assert list(smtp["options"]) == sorted(smtp["options"])
+    assert smtp["options"]["to"] is None  # nothing configured: a nil slice, as Kapacitor shows it
+    assert (smtp["options"]["password"], smtp["redacted"]) == (False, ["password"])

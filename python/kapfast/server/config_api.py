@@ -36,7 +36,7 @@ from kapfast.config import (
     section_elements,
 )
 from kapfast.errors import ConfigError, NotFoundError, RequestError
-from kapfast.gofmt import go_quote
+from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import API, json_error, json_response, read_json
 from kapfast.storage.db import ConfigOverrideStore, OverrideRow
 
@@ -178,7 +178,10 @@ def _link(path: str) -> dict[str, str]:
 
 def _element_json(section: str, element: str, obj: Any) -> dict[str, Any]:
     options, redacted = element_options(section, obj)
-    return {"link": _link(f"/{section}/{element}"), "options": options, "redacted": redacted or None}
+    # Kapacitor's options are a Go map (sorted keys) of its config struct's fields, where a list
+    # nothing was given for is a nil slice: null, not []
+    shown = go_map({k: None if v == [] else v for k, v in options.items()}, 1)
+    return {"link": _link(f"/{section}/{element}"), "options": shown, "redacted": redacted or None}
 
 
 def _section_json(cfg: Config, info: SectionInfo) -> dict[str, Any]:
