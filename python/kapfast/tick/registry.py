@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from kapfast.handler_table import INLINE
 from kapfast.tick.pipeline import Duration, value_to_json
 
 # Edge types
@@ -114,12 +115,16 @@ class NodeSpec:
     only_chains: tuple[str, ...] = ()  # for sources: the only chain methods allowed
     handlers: Mapping[str, HandlerSpec] = field(default_factory=lambda: MappingProxyType({}))
     internal: bool = False  # not creatable from a script (noop)
+    # the class that runs it, "module:Class"; None: kapfast cannot run this kind, and the compiler
+    # refuses it (naming it) instead of a task failing at start
+    impl: str | None = None
 
 
 _QUIET = "quiet()"
 _INFLUXQL_PROPS = _props(_QUIET, "as(string)", "usePointTimes()")
 
 _NODES: dict[str, NodeSpec] = {}
+_E = "kapfast.engine.nodes."  # where most implementations live
 
 
 def _node(
@@ -147,16 +152,17 @@ def _node(
 
 
 # -- sources ---------------------------------------------------------------------------------------
-_node("stream", "stream()", NONE, STREAM, only_chains=("from",))
-_node("batch", "batch()", NONE, BATCH, only_chains=("query", "queryFlux"))
+_node("stream", "stream()", NONE, STREAM, only_chains=("from",), impl=_E + "basic:SourceNode")
+_node("batch", "batch()", NONE, BATCH, only_chains=("query", "queryFlux"), impl=_E + "basic:SourceNode")
 _node(
     "stats",
     "stats(duration)",
     NONE,
     STREAM,
     ("align()",),
+    impl=_E + "stateful:StatsNode",
 )
-_node("noop", "noop()", SAME, SAME, go_type="NoOpNode", internal=True)
+_node("noop", "noop()", SAME, SAME, go_type="NoOpNode", internal=True, impl=_E + "basic:SourceNode")
 
 # -- stream and batch entry nodes ------------------------------------------------------------------
 _node(
@@ -174,6 +180,7 @@ _node(
         "truncate(duration)",
         "round(duration)",
     ),
+    impl=_E + "basic:FromNode",
 )
 _QUERY_COMMON = (
     "period(duration)",
@@ -195,6 +202,7 @@ _node(
         "groupByMeasurement()",
         "fill(string|int|float)",
     ),
+    impl=_E + "basic:SourceNode",
 )
 _node(
     "queryFlux",
@@ -207,8 +215,15 @@ _node(
 )
 
 # -- transformations -------------------------------------------------------------------------------
-_node("where", "where(lambda)", SAME, SAME)
-_node("eval", "eval(lambda...)", SAME, SAME, ("as(string...)", "tags(string...)", "keep(string...)"))
+_node("where", "where(lambda)", SAME, SAME, impl=_E + "basic:WhereNode")
+_node(
+    "eval",
+    "eval(lambda...)",
+    SAME,
+    SAME,
+    ("as(string...)", "tags(string...)", "keep(string...)"),
+    impl=_E + "basic:EvalNode",
+)
 _node(
     "groupBy",
     "groupBy(string|star|lambda...)",
@@ -216,6 +231,7 @@ _node(
     SAME,
     ("exclude(string...)", "byMeasurement()"),
     desc="groupby",
+    impl=_E + "basic:GroupByNode",
 )
 _node(
     "window",
@@ -230,8 +246,17 @@ _node(
         "periodCount(int)",
         "everyCount(int)",
     ),
+    impl=_E + "window:WindowNode",
 )
-_node("log", "log()", SAME, SAME, ("level(string)", "prefix(string)"), {"level": "INFO", "prefix": ""})
+_node(
+    "log",
+    "log()",
+    SAME,
+    SAME,
+    ("level(string)", "prefix(string)"),
+    {"level": "INFO", "prefix": ""},
+    impl=_E + "basic:LogNode",
+)
 _node(
     "influxDBOut",
     "influxDBOut()",
@@ -253,8 +278,18 @@ _node(
     desc="influxdb_out",
     go_type="InfluxDBOutNode",
     chains=False,
+    impl=_E + "outputs:InfluxDBOutNode",
 )
-_node("httpOut", "httpOut(string)", SAME, SAME, ("endpoint(string)",), desc="http_out", go_type="HTTPOutNode")
+_node(
+    "httpOut",
+    "httpOut(string)",
+    SAME,
+    SAME,
+    ("endpoint(string)",),
+    desc="http_out",
+    go_type="HTTPOutNode",
+    impl=_E + "outputs:HttpOutNode",
+)
 _node(
     "httpPost",
     "httpPost(string...)",
@@ -278,6 +313,7 @@ _node(
     ("unit(duration)", "nonNegative()", "as(string)"),
     # `as` defaults to the derivative's own field (Kapacitor writes over it), so it has no fixed default.
     {"unit": Duration(1_000_000_000, "1s")},
+    impl=_E + "stateful:DerivativeNode",
 )
 _node(
     "join",
@@ -294,10 +330,11 @@ _node(
         "deleteAll(bool?)",
     ),
     {"delimiter": "."},
+    impl=_E + "join:JoinNode",
 )
-_node("union", "union(node...)", SAME, SAME, ("rename(string)",))
-_node("shift", "shift(duration)", SAME, SAME)
-_node("sample", "sample(int|duration)", SAME, SAME)
+_node("union", "union(node...)", SAME, SAME, ("rename(string)",), impl=_E + "join:UnionNode")
+_node("shift", "shift(duration)", SAME, SAME, impl=_E + "basic:ShiftNode")
+_node("sample", "sample(int|duration)", SAME, SAME, impl=_E + "basic:SampleNode")
 _node(
     "stateDuration",
     "stateDuration(lambda)",
@@ -306,14 +343,36 @@ _node(
     ("as(string)", "unit(duration)"),
     {"as": "state_duration", "unit": Duration(1_000_000_000, "1s")},
     desc="state_duration",
+    impl=_E + "stateful:StateDurationNode",
 )
 _node(
-    "stateCount", "stateCount(lambda)", SAME, SAME, ("as(string)",), {"as": "state_count"}, desc="state_count"
+    "stateCount",
+    "stateCount(lambda)",
+    SAME,
+    SAME,
+    ("as(string)",),
+    {"as": "state_count"},
+    desc="state_count",
+    impl=_E + "stateful:StateCountNode",
 )
-_node("changeDetect", "changeDetect(string...)", SAME, SAME)
-_node("default", "default()", SAME, SAME, ("+field(string, any)", "+tag(string, string)"))
-_node("delete", "delete()", SAME, SAME, ("+field(string)", "+tag(string)"))
-_node("barrier", "barrier()", SAME, SAME, ("idle(duration)", "period(duration)", "delete(bool?)"))
+_node("changeDetect", "changeDetect(string...)", SAME, SAME, impl=_E + "stateful:ChangeDetectNode")
+_node(
+    "default",
+    "default()",
+    SAME,
+    SAME,
+    ("+field(string, any)", "+tag(string, string)"),
+    impl=_E + "basic:DefaultNode",
+)
+_node("delete", "delete()", SAME, SAME, ("+field(string)", "+tag(string)"), impl=_E + "basic:DeleteNode")
+_node(
+    "barrier",
+    "barrier()",
+    SAME,
+    SAME,
+    ("idle(duration)", "period(duration)", "delete(bool?)"),
+    impl=_E + "stateful:BarrierNode",
+)
 _node(
     "kapacitorLoopback",
     "kapacitorLoopback()",
@@ -330,6 +389,7 @@ _node(
     STREAM,
     ("as(string...)", "delimiter(string)", "tolerance(duration)", "max(int)"),
     {"delimiter": ".", "max": 1_000_000},
+    impl=_E + "join:CombineNode",
 )
 _node(
     "flatten",
@@ -338,6 +398,7 @@ _node(
     SAME,
     ("on(string...)", "delimiter(string)", "tolerance(duration)", "dropOriginalFieldName(bool?)"),
     {"delimiter": "."},
+    impl=_E + "join:FlattenNode",
 )
 _node(
     "sideload",
@@ -353,7 +414,7 @@ _node(
         "+tag(string, string)",
     ),
 )
-_node("trickle", "trickle()", BATCH, STREAM)
+_node("trickle", "trickle()", BATCH, STREAM, impl=_E + "stateful:TrickleNode")
 _AUTOSCALE_COMMON = (
     "cluster(string)",
     "currentField(string)",
@@ -443,166 +504,18 @@ for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
         create=_sig(_create),
         properties=_INFLUXQL_PROPS,
         defaults=MappingProxyType({"as": _name}),
+        impl=_E + "influxql:InfluxQLNode",
     )
 
 # -- alert and its handlers ------------------------------------------------------------------------
-_HANDLERS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
-    # kind: (create signature, handler properties, defaults)
-    "log": ("log(string)", ("mode(int)",), {"mode": 0o600}),
-    "post": (
-        "post(string...)",
-        (
-            "endpoint(string)",
-            "+header(string, string)",
-            "captureResponse()",
-            "timeout(duration)",
-            "skipSSLVerification()",
-        ),
-        {},
-    ),
-    "tcp": ("tcp(string)", (), {}),
-    "exec": ("exec(string, string...)", (), {}),
-    "email": ("email(string...)", ("+to(string...)", "+toTemplates(string...)"), {}),
-    "slack": (
-        "slack()",
-        ("workspace(string)", "channel(string)", "username(string)", "iconEmoji(string)"),
-        {},
-    ),
-    "pagerDuty2": (
-        "pagerDuty2()",
-        ("routingKey(string)", "serviceKey(string)", "+link(string, string...)"),
-        {},
-    ),
-    "pagerDuty": ("pagerDuty()", ("serviceKey(string)",), {}),
-    "opsGenie": ("opsGenie()", ("teams(string...)", "recipients(string...)"), {}),
-    "opsGenie2": (
-        "opsGenie2()",
-        ("teams(string...)", "recipients(string...)", "recoveryAction(string)"),
-        {},
-    ),
-    "victorOps": ("victorOps()", ("routingKey(string)",), {}),
-    "telegram": (
-        "telegram()",
-        ("chatId(string)", "parseMode(string)", "disableWebPagePreview()", "disableNotification()"),
-        {},
-    ),
-    "teams": ("teams()", ("channelURL(string)",), {}),
-    "discord": (
-        "discord()",
-        ("workspace(string)", "username(string)", "avatarUrl(string)", "embedTitle(string)"),
-        {},
-    ),
-    "pushover": (
-        "pushover()",
-        (
-            "userKey(string)",
-            "device(string)",
-            "title(string)",
-            "uRL(string)",
-            "uRLTitle(string)",
-            "sound(string)",
-        ),
-        {},
-    ),
-    "sensu": ("sensu()", ("source(string)", "handlers(string...)", "+metadata(string, any)"), {}),
-    "alerta": (
-        "alerta()",
-        (
-            "token(string)",
-            "resource(string)",
-            "event(string)",
-            "environment(string)",
-            "group(string)",
-            "value(string)",
-            "origin(string)",
-            "services(string...)",
-            "correlated(string...)",
-            "+attribute(string, any)",
-            "timeout(duration)",
-        ),
-        {},
-    ),
-    "bigPanda": (
-        "bigPanda()",
-        (
-            "appKey(string)",
-            "host(string)",
-            "primaryProperty(string)",
-            "secondaryProperty(string)",
-            "+attribute(string, any)",
-        ),
-        {},
-    ),
-    "hipChat": ("hipChat()", ("room(string)", "token(string)"), {}),
-    "mqtt": ("mqtt(string)", ("brokerName(string)", "qos(int)", "retained(bool?)"), {}),
-    # removed from later Kapacitor releases; scripts written for 1.2–1.4 still use it
-    "alertManager": (
-        "alertManager()",
-        (
-            "room(string)",
-            "alertManagerTagName(string...)",
-            "alertManagerTagValue(string...)",
-            "alertManagerAnnotationName(string...)",
-            "alertManagerAnnotationValue(string...)",
-        ),
-        {},
-    ),
-    "snmpTrap": ("snmpTrap(string)", ("+data(string, string, string)",), {}),
-    "kafka": (
-        "kafka()",
-        (
-            "cluster(string)",
-            "kafkaTopic(string)",
-            "template(string)",
-            "disablePartitionById()",
-            "partitionHashAlgorithm(string)",
-        ),
-        {"partitionHashAlgorithm": "crc32"},
-    ),
-    "serviceNow": (
-        "serviceNow()",
-        (
-            "url(string)",
-            "username(string)",
-            "password(string)",
-            "source(string)",
-            "node(string)",
-            "type(string)",
-            "resource(string)",
-            "metricName(string)",
-            "messageKey(string)",
-            "+additionalInfo(string, any)",
-        ),
-        {},
-    ),
-    "zenoss": (
-        "zenoss()",
-        (
-            "url(string)",
-            "username(string)",
-            "password(string)",
-            "action(string)",
-            "method(string)",
-            "type(string)",
-            "tid(int)",
-            "collector(string)",
-            "summary(string)",
-            "device(string)",
-            "component(string)",
-            "eventClassKey(string)",
-            "eventClass(string)",
-            "message(string)",
-            "+customField(string, any)",
-        ),
-        {},
-    ),
-    "talk": ("talk()", (), {}),
-}
-
+# The inline handlers (``.pagerDuty2()``...) are the rows of kapfast.handler_table that have an
+# inline method; a row without an implementation is refused by the compiler.
 ALERT_HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
     {
-        kind: HandlerSpec(kind, _sig(create), _props(*props), MappingProxyType(defaults))
-        for kind, (create, props, defaults) in _HANDLERS.items()
+        name: HandlerSpec(
+            name, _sig(row.inline or ""), _props(*row.properties), MappingProxyType(dict(row.defaults))
+        )
+        for name, row in INLINE.items()
     }
 )
 
@@ -648,6 +561,7 @@ _node(
         "history": 21,
     },
     handlers=ALERT_HANDLERS,
+    impl="kapfast.engine.alert.node:AlertNode",
 )
 
 NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)
