@@ -118,6 +118,7 @@ class NodeSpec:
     # the class that runs it, "module:Class"; None: kapfast cannot run this kind, and the compiler
     # refuses it (naming it) instead of a task failing at start
     impl: str | None = None
+    doc: str = ""  # one line for docs/nodes.md
 
 
 _QUIET = "quiet()"
@@ -152,8 +153,24 @@ def _node(
 
 
 # -- sources ---------------------------------------------------------------------------------------
-_node("stream", "stream()", NONE, STREAM, only_chains=("from",), impl=_E + "basic:SourceNode")
-_node("batch", "batch()", NONE, BATCH, only_chains=("query", "queryFlux"), impl=_E + "basic:SourceNode")
+_node(
+    "stream",
+    "stream()",
+    NONE,
+    STREAM,
+    only_chains=("from",),
+    impl=_E + "basic:SourceNode",
+    doc="the source of a stream task: every point written to kapfast",
+)
+_node(
+    "batch",
+    "batch()",
+    NONE,
+    BATCH,
+    only_chains=("query", "queryFlux"),
+    impl=_E + "basic:SourceNode",
+    doc="the source of a batch task: the results of scheduled queries",
+)
 _node(
     "stats",
     "stats(duration)",
@@ -161,8 +178,18 @@ _node(
     STREAM,
     ("align()",),
     impl=_E + "stateful:StatsNode",
+    doc="emits a node's statistics every interval (what deadman watches)",
 )
-_node("noop", "noop()", SAME, SAME, go_type="NoOpNode", internal=True, impl=_E + "basic:SourceNode")
+_node(
+    "noop",
+    "noop()",
+    SAME,
+    SAME,
+    go_type="NoOpNode",
+    internal=True,
+    impl=_E + "basic:SourceNode",
+    doc="internal: passes everything through",
+)
 
 # -- stream and batch entry nodes ------------------------------------------------------------------
 _node(
@@ -181,6 +208,7 @@ _node(
         "round(duration)",
     ),
     impl=_E + "basic:FromNode",
+    doc="selects the points of a stream (database, retention policy, measurement, where, groupBy)",
 )
 _QUERY_COMMON = (
     "period(duration)",
@@ -203,6 +231,7 @@ _node(
         "fill(string|int|float)",
     ),
     impl=_E + "basic:SourceNode",
+    doc="an InfluxQL query run against InfluxDB on a schedule (period, every/cron, offset, align)",
 )
 _node(
     "queryFlux",
@@ -212,10 +241,18 @@ _node(
     (*_QUERY_COMMON, "org(string)", "orgID(string)"),
     desc="query_flux",
     go_type="QueryFluxNode",
+    doc="a Flux query run against InfluxDB 2.x on a schedule",
 )
 
 # -- transformations -------------------------------------------------------------------------------
-_node("where", "where(lambda)", SAME, SAME, impl=_E + "basic:WhereNode")
+_node(
+    "where",
+    "where(lambda)",
+    SAME,
+    SAME,
+    impl=_E + "basic:WhereNode",
+    doc="keeps the points for which a lambda is true",
+)
 _node(
     "eval",
     "eval(lambda...)",
@@ -223,6 +260,7 @@ _node(
     SAME,
     ("as(string...)", "tags(string...)", "keep(string...)"),
     impl=_E + "basic:EvalNode",
+    doc="computes fields (or tags) from lambdas",
 )
 _node(
     "groupBy",
@@ -232,6 +270,7 @@ _node(
     ("exclude(string...)", "byMeasurement()"),
     desc="groupby",
     impl=_E + "basic:GroupByNode",
+    doc="regroups points by tags (or * / the measurement)",
 )
 _node(
     "window",
@@ -247,6 +286,7 @@ _node(
         "everyCount(int)",
     ),
     impl=_E + "window:WindowNode",
+    doc="buffers a stream into time windows emitted as batches (period, every, align, fillPeriod)",
 )
 _node(
     "log",
@@ -256,6 +296,7 @@ _node(
     ("level(string)", "prefix(string)"),
     {"level": "INFO", "prefix": ""},
     impl=_E + "basic:LogNode",
+    doc="logs every point or batch that passes, in Kapacitor's logfmt",
 )
 _node(
     "influxDBOut",
@@ -279,6 +320,7 @@ _node(
     go_type="InfluxDBOutNode",
     chains=False,
     impl=_E + "outputs:InfluxDBOutNode",
+    doc="writes points to InfluxDB (buffered, with retries)",
 )
 _node(
     "httpOut",
@@ -289,6 +331,7 @@ _node(
     desc="http_out",
     go_type="HTTPOutNode",
     impl=_E + "outputs:HttpOutNode",
+    doc="keeps the latest result per group, served at /kapacitor/v1/tasks/ID/NAME",
 )
 _node(
     "httpPost",
@@ -304,6 +347,7 @@ _node(
     ),
     desc="http_post",
     go_type="HTTPPostNode",
+    doc="POSTs every point or batch to a URL or an [[httppost]] endpoint",
 )
 _node(
     "derivative",
@@ -314,6 +358,7 @@ _node(
     # `as` defaults to the derivative's own field (Kapacitor writes over it), so it has no fixed default.
     {"unit": Duration(1_000_000_000, "1s")},
     impl=_E + "stateful:DerivativeNode",
+    doc="the rate of change of a field between consecutive points",
 )
 _node(
     "join",
@@ -331,10 +376,33 @@ _node(
     ),
     {"delimiter": "."},
     impl=_E + "join:JoinNode",
+    doc="joins streams or batches on time (tolerance) and groups, fields prefixed",
 )
-_node("union", "union(node...)", SAME, SAME, ("rename(string)",), impl=_E + "join:UnionNode")
-_node("shift", "shift(duration)", SAME, SAME, impl=_E + "basic:ShiftNode")
-_node("sample", "sample(int|duration)", SAME, SAME, impl=_E + "basic:SampleNode")
+_node(
+    "union",
+    "union(node...)",
+    SAME,
+    SAME,
+    ("rename(string)",),
+    impl=_E + "join:UnionNode",
+    doc="merges several parents into one edge",
+)
+_node(
+    "shift",
+    "shift(duration)",
+    SAME,
+    SAME,
+    impl=_E + "basic:ShiftNode",
+    doc="shifts point times by a duration",
+)
+_node(
+    "sample",
+    "sample(int|duration)",
+    SAME,
+    SAME,
+    impl=_E + "basic:SampleNode",
+    doc="keeps every Nth point, or one point per duration",
+)
 _node(
     "stateDuration",
     "stateDuration(lambda)",
@@ -344,6 +412,7 @@ _node(
     {"as": "state_duration", "unit": Duration(1_000_000_000, "1s")},
     desc="state_duration",
     impl=_E + "stateful:StateDurationNode",
+    doc="how long a lambda has been true, in a field",
 )
 _node(
     "stateCount",
@@ -354,8 +423,16 @@ _node(
     {"as": "state_count"},
     desc="state_count",
     impl=_E + "stateful:StateCountNode",
+    doc="how many consecutive points a lambda has been true, in a field",
 )
-_node("changeDetect", "changeDetect(string...)", SAME, SAME, impl=_E + "stateful:ChangeDetectNode")
+_node(
+    "changeDetect",
+    "changeDetect(string...)",
+    SAME,
+    SAME,
+    impl=_E + "stateful:ChangeDetectNode",
+    doc="emits a point only when one of the fields changed",
+)
 _node(
     "default",
     "default()",
@@ -363,8 +440,17 @@ _node(
     SAME,
     ("+field(string, any)", "+tag(string, string)"),
     impl=_E + "basic:DefaultNode",
+    doc="sets fields and tags that are missing",
 )
-_node("delete", "delete()", SAME, SAME, ("+field(string)", "+tag(string)"), impl=_E + "basic:DeleteNode")
+_node(
+    "delete",
+    "delete()",
+    SAME,
+    SAME,
+    ("+field(string)", "+tag(string)"),
+    impl=_E + "basic:DeleteNode",
+    doc="removes fields and tags",
+)
 _node(
     "barrier",
     "barrier()",
@@ -372,6 +458,7 @@ _node(
     SAME,
     ("idle(duration)", "period(duration)", "delete(bool?)"),
     impl=_E + "stateful:BarrierNode",
+    doc="emits barriers on idle time or a period (and can delete idle groups)",
 )
 _node(
     "kapacitorLoopback",
@@ -381,6 +468,7 @@ _node(
     ("database(string)", "retentionPolicy(string)", "measurement(string)", "+tag(string, string)"),
     desc="kapacitor_loopback",
     chains=False,
+    doc="writes points back into kapfast's own stream (another database/RP)",
 )
 _node(
     "combine",
@@ -390,6 +478,7 @@ _node(
     ("as(string...)", "delimiter(string)", "tolerance(duration)", "max(int)"),
     {"delimiter": ".", "max": 1_000_000},
     impl=_E + "join:CombineNode",
+    doc="combines points of one stream pairwise by lambdas",
 )
 _node(
     "flatten",
@@ -399,6 +488,7 @@ _node(
     ("on(string...)", "delimiter(string)", "tolerance(duration)", "dropOriginalFieldName(bool?)"),
     {"delimiter": "."},
     impl=_E + "join:FlattenNode",
+    doc="flattens points at the same time into one point, fields prefixed by tags",
 )
 _node(
     "sideload",
@@ -413,8 +503,16 @@ _node(
         "+field(string, any)",
         "+tag(string, string)",
     ),
+    doc="adds fields and tags read from files (YAML/JSON), by hierarchy of tag values",
 )
-_node("trickle", "trickle()", BATCH, STREAM, impl=_E + "stateful:TrickleNode")
+_node(
+    "trickle",
+    "trickle()",
+    BATCH,
+    STREAM,
+    impl=_E + "stateful:TrickleNode",
+    doc="turns batches back into a stream of points",
+)
 _AUTOSCALE_COMMON = (
     "cluster(string)",
     "currentField(string)",
@@ -448,6 +546,7 @@ _node(
     },
     desc="k8s_autoscale",
     go_type="K8sAutoscaleNode",
+    doc="scales a Kubernetes resource to a computed number of replicas",
 )
 _node(
     "swarmAutoscale",
@@ -457,6 +556,7 @@ _node(
     (*_AUTOSCALE_COMMON, "serviceName(string)", "serviceNameTag(string)", "outputServiceNameTag(string)"),
     {"min": 1},
     desc="swarm_autoscale",
+    doc="scales a Docker Swarm service to a computed number of replicas",
 )
 _node(
     "ec2Autoscale",
@@ -467,6 +567,7 @@ _node(
     {"min": 1},
     desc="ec2_autoscale",
     go_type="Ec2AutoscaleNode",
+    doc="scales an AWS autoscaling group to a computed capacity",
 )
 
 # -- InfluxQL functions (one InfluxQLNode each) ----------------------------------------------------
@@ -494,6 +595,7 @@ INFLUXQL_FUNCTIONS: dict[str, tuple[str, str]] = {
     "holtWinters": ("holtWinters(string, int, int, duration)", BATCH),
     "holtWintersWithFit": ("holtWintersWithFit(string, int, int, duration)", BATCH),
 }
+_EMITS = {BATCH: "emits a batch", STREAM: "one point per batch", SAME: "same edge as its parent"}
 for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
     _NODES[_name] = NodeSpec(
         kind=_name,
@@ -505,6 +607,7 @@ for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
         properties=_INFLUXQL_PROPS,
         defaults=MappingProxyType({"as": _name}),
         impl=_E + "influxql:InfluxQLNode",
+        doc=f"InfluxQL function {_name}() over each batch ({_EMITS[_provides]})",
     )
 
 # -- alert and its handlers ------------------------------------------------------------------------
@@ -562,6 +665,7 @@ _node(
     },
     handlers=ALERT_HANDLERS,
     impl="kapfast.engine.alert.node:AlertNode",
+    doc="evaluates levels per group and sends events to handlers and topics",
 )
 
 NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)
