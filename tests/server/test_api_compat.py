@@ -277,3 +277,112 @@ def test_config_options_are_a_go_map_with_nil_lists(kapfastd: Kapfastd) -> None:
     assert list(smtp["options"]) == sorted(smtp["options"])
     assert smtp["options"]["to"] is None  # nothing configured: a nil slice, as Kapacitor shows it
     assert (smtp["options"]["password"], smtp["redacted"]) == (False, ["password"])
+
+
+# TestServer_StreamTemplateTask_AllTypes: a var of every type, set by a task of the template.
+ALL_TYPES = """
+var bool bool
+var count_threshold int
+var value_threshold float
+var window duration
+var field string
+var tagMatch regex
+var match lambda
+var eval lambda
+var groups list
+var secondGroup list
+stream
+    |from()
+        .measurement('test')
+        .where(lambda: match AND "tag" =~ tagMatch AND bool AND "value" >= value_threshold)
+        .groupBy(groups)
+        |log().prefix('FROM')
+    |window()
+        .period(window)
+        .every(window)
+        |log().prefix('WINDOW')
+    |count(field)
+        |log().prefix('COUNT')
+    |groupBy(secondGroup)
+    |sum('count')
+        .as('count')
+        |log().prefix('SUM')
+    |where(lambda: "count" >= count_threshold)
+        |log().prefix('WHERE')
+    |eval(eval)
+        .as('count')
+    |httpOut('count')
+"""
+ALL_TYPES_VARS = {  # as the Go client marshals client.Vars
+    "bool": {"type": "bool", "value": True},
+    "count_threshold": {"type": "int", "value": 1},
+    "value_threshold": {"type": "float", "value": 1.0},
+    "window": {"type": "duration", "value": 10_000_000_000},
+    "field": {"type": "string", "value": "value"},
+    "tagMatch": {"type": "regex", "value": "^a.*"},
+    "match": {"type": "lambda", "value": '"value" == 1.0'},
+    "eval": {"type": "lambda", "value": '"count" * 2'},
+    "groups": {"type": "list", "value": [{"type": "star", "value": None}]},
+    "secondGroup": {"type": "list", "value": [{"type": "string", "value": "tag"}]},
+}
+ALL_TYPES_POINTS = """test,tag=abc,other=a value=1 0000000000
+test,tag=abc,other=b value=1 0000000000
+test,tag=abc,other=a value=1 0000000001
+test,tag=bbc,other=b value=1 0000000001
+test,tag=abc,other=a value=1 0000000002
+test,tag=abc,other=a value=0 0000000002
+test,tag=abc,other=b value=1 0000000003
+test,tag=abc,other=a value=1 0000000003
+test,tag=abc,other=a value=1 0000000004
+test,tag=abc,other=b value=1 0000000005
+test,tag=abc,other=a value=1 0000000005
+test,tag=bbc,other=a value=1 0000000005
+test,tag=abc,other=b value=1 0000000006
+test,tag=abc,other=a value=1 0000000007
+test,tag=abc,other=b value=0 0000000008
+test,tag=abc,other=a value=1 0000000009
+test,tag=abc,other=a value=1 0000000010
+test,tag=abc,other=a value=1 0000000011
+test,tag=abc,other=b value=1 0000000011
+test,tag=bbc,other=a value=1 0000000011
+test,tag=bbc,other=b value=1 0000000011
+test,tag=abc,other=a value=1 0000000021
+"""
+
+
+def test_stream_template_task_all_var_types(kapfastd: Kapfastd) -> None:
+    tpl = {"id": "testStreamTemplate", "type": "stream", "script": ALL_TYPES}
+    assert kapfastd.api("POST", "/templates", tpl).status == 200
+    task = {
+        "id": "testStreamTask",
+        "template-id": "testStreamTemplate",
+        "dbrps": DBRPS,
+        "status": "enabled",
+        "vars": ALL_TYPES_VARS,
+    }
+    made = kapfastd.api("POST", "/tasks", task)
+    assert made.status == 200, made
+    endpoint = "/tasks/testStreamTask/count"
+    assert kapfastd.api("GET", endpoint).body == b'{"series":null}'
+    assert kapfastd.write(ALL_TYPES_POINTS, "db=mydb&rp=myrp&precision=s").status == 204
+    exp = (
+        b'{"series":[{"name":"test","tags":{"tag":"abc"},"columns":["time","count"],'
+        b'"values":[["1970-01-01T00:00:10Z",24]]}]}'
+    )
+    wait_for(lambda: kapfastd.api("GET", endpoint).body == exp, what="the template task's count")
+
+
+def test_stream_template_task_missing_var(kapfastd: Kapfastd) -> None:
+    """TestServer_StreamTemplateTask_MissingVar: the Go client's error text, exactly."""
+    tpl = {"id": "testStreamTemplate", "type": "stream", "script": ALL_TYPES}
+    assert kapfastd.api("POST", "/templates", tpl).status == 200
+    vars_ = {k: v for k, v in ALL_TYPES_VARS.items() if k != "field"}
+    task = {
+        "id": "t",
+        "template-id": "testStreamTemplate",
+        "dbrps": DBRPS,
+        "status": "enabled",
+        "vars": vars_,
+    }
+    ans = kapfastd.api("POST", "/tasks", task)
+    assert (ans.status, ans.json()["error"]) == (400, 'invalid TICKscript: missing value for var "field".')
