@@ -11,6 +11,8 @@ import json
 
 from kapfastd_proc import Kapfastd, wait_for
 
+from kapfast.gofmt import json_marshal
+
 JSON = "application/json; charset=utf-8"
 DBRPS = [{"db": "mydb", "rp": "myrp"}]
 
@@ -386,3 +388,60 @@ def test_stream_template_task_missing_var(kapfastd: Kapfastd) -> None:
     }
     ans = kapfastd.api("POST", "/tasks", task)
     assert (ans.status, ans.json()["error"]) == (400, 'invalid TICKscript: missing value for var "field".')
+
+
+ANON_ALERT = """
+stream
+	|from()
+		.measurement('alert')
+	|alert()
+		.id('id')
+		.message('message')
+		.details('details')
+		.warn(lambda: "value" <= 1.0)
+		.crit(lambda: "value" > 1.0)
+		.log('LOG')
+"""
+
+
+def _topic_events(topic: str, level: str = "WARNING") -> bytes:
+    """client.TopicEvents of the one event of TestServer_AlertAnonTopic, as Kapacitor writes it."""
+    base = f"/kapacitor/v1/alerts/topics/{topic}/events"
+    state = {"message": "message", "details": "details", "time": "1970-01-01T00:00:00Z", "duration": "0s"}
+    event = {"link": {"rel": "self", "href": f"{base}/id"}, "id": "id", "state": {**state, "level": level}}
+    return json_marshal(
+        {"link": {"rel": "self", "href": base}, "topic": topic, "events": [event]}, "    "
+    ).encode()
+
+
+def test_alert_anon_topic(kapfastd: Kapfastd) -> None:
+    """TestServer_AlertAnonTopic: the anonymous topic survives restarts, disappears while its task
+    is disabled, comes back with it, and is unknown once the task is deleted."""
+    script = ANON_ALERT.replace("LOG", str(kapfastd.data_dir / "alerts.log"))
+    task = {
+        "id": "testAlertHandlers",
+        "type": "stream",
+        "dbrps": DBRPS,
+        "script": script,
+        "status": "enabled",
+    }
+    assert kapfastd.api("POST", "/tasks", task).status == 200
+    assert kapfastd.write("alert value=1 0000000000", "db=mydb&rp=myrp&precision=s").status == 204
+    topic = "main:testAlertHandlers:alert2"
+    events = f"/alerts/topics/{topic}/events"
+    wait_for(lambda: kapfastd.api("GET", events).status == 200, what="the anonymous topic's event")
+    kapfastd.stop()
+    kapfastd.start()
+    assert kapfastd.api("GET", events).body == _topic_events(topic)
+    one = json.loads(_topic_events(topic))["events"][0]
+    assert kapfastd.api("GET", f"{events}/id").body == json_marshal(one, "    ").encode()
+    unknown = {"error": f'failed to get topic events: unknown topic "{topic}"'}
+    assert kapfastd.api("PATCH", "/tasks/testAlertHandlers", {"status": "disabled"}).status == 200
+    assert kapfastd.api("GET", events).json() == unknown
+    assert kapfastd.api("PATCH", "/tasks/testAlertHandlers", {"status": "enabled"}).status == 200
+    assert kapfastd.api("GET", events).body == _topic_events(topic)
+    kapfastd.stop()
+    kapfastd.start()
+    assert kapfastd.api("GET", events).body == _topic_events(topic)
+    assert kapfastd.api("DELETE", "/tasks/testAlertHandlers").status == 204
+    assert kapfastd.api("GET", events).json() == unknown
