@@ -124,9 +124,9 @@ def test_go_client_task_template_recording_replay_handler(kapfastd: Kapfastd) ->
     shown = c.task("t")
     assert shown.body == pretty(expected_task(shown, **{**fields, "status": "enabled"})), shown.text
     stats = shown.json()["stats"]
-    assert list(stats) == ["task-stats", "node-stats"] and list(stats["node-stats"]) == sorted(
-        stats["node-stats"]
-    )
+    # ExecutionStats' two fields first, in their order (kapfast may add its own after them)
+    assert list(stats)[:2] == ["task-stats", "node-stats"]
+    assert list(stats["node-stats"]) == sorted(stats["node-stats"])
 
     # RecordStream(RecordStreamOptions{ID, Task, Stop}) -> 201, Recording(link) until 200
     stop = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
@@ -172,7 +172,7 @@ def test_go_client_task_template_recording_replay_handler(kapfastd: Kapfastd) ->
             "stats": got["stats"],
         }
     ), done.text
-    assert list(got["stats"]) == ["task-stats", "node-stats"]
+    assert list(got["stats"])[:2] == ["task-stats", "node-stats"]
 
     # CreateTopicHandler(link, TopicHandlerOptions{ID, Kind, Options, Match}), TopicHandler(link)
     log_path = str(kapfastd.data_dir / "alerts.log")

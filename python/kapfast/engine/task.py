@@ -28,8 +28,12 @@ class Task:
         self.pipeline = pipeline
         self.ctx = ctx
         self.nodes: dict[int, Node] = {}
-        for spec in pipeline.nodes:
-            self.nodes[spec.id] = build_node(spec, ctx)
+        try:
+            for spec in pipeline.nodes:
+                self.nodes[spec.id] = build_node(spec, ctx)
+        except BaseException:
+            self.abort()  # stop what the nodes built so far started (UDF agents)
+            raise
         for spec in pipeline.nodes:
             parent = self.nodes[spec.id]
             for child_id in spec.children:
@@ -62,6 +66,11 @@ class Task:
         self.interleave = any(s.kind == "union" for s in pipeline.nodes)
         self.started_ns = time.monotonic_ns()
         self.points_in = 0
+        #: Kapacitor's throughput: the rate of the last whole second sampled (wall time, sampled
+        #: by tick(), which the server calls about once a second); None until the first sample
+        self._rate: float | None = None
+        self._sampled_ns = self.started_ns
+        self._sampled_points = 0
         self.finished = False
 
     def _measurements(self) -> set[str] | None:
@@ -110,6 +119,13 @@ class Task:
                 node.expire_groups(now_ns)
         for n in self.tickers:
             n.tick(now_ns, end)
+        self._sample_throughput()
+
+    def _sample_throughput(self) -> None:
+        wall = time.monotonic_ns()
+        if wall - self._sampled_ns >= 1_000_000_000:
+            self._rate = (self.points_in - self._sampled_points) * 1e9 / (wall - self._sampled_ns)
+            self._sampled_ns, self._sampled_points = wall, self.points_in
 
     def node_named(self, name: str) -> Node:
         for n in self.nodes.values():
@@ -142,6 +158,29 @@ class Task:
         for cb in self.ctx.on_close:
             cb()
 
+    def snapshot(self) -> dict[str, bytes]:
+        """Every stateful node's checkpoint (UDF agents' ``Snapshot``), by node name."""
+        out: dict[str, bytes] = {}
+        for n in self.nodes.values():
+            take = getattr(n, "snapshot", None)
+            if take is not None:
+                out[n.name] = take()
+        return out
+
+    def restore(self, saved: dict[str, bytes]) -> None:
+        """Hand each stateful node its checkpoint back, before any data."""
+        for n in self.nodes.values():
+            give = getattr(n, "restore", None)
+            if give is not None and n.name in saved:
+                give(saved[n.name])
+
+    def abort(self) -> None:
+        """The task failed: stop what runs outside of it (UDF agents) at once."""
+        for n in self.nodes.values():
+            stop = getattr(n, "abort", None)
+            if stop is not None:
+                stop()
+
     def http_out(self, endpoint: str) -> dict[str, Any] | None:
         for n in self.nodes.values():
             if isinstance(n, HttpOutNode) and n.endpoint == endpoint:
@@ -149,6 +188,12 @@ class Task:
         return None
 
     def throughput(self) -> float:
+        """Points (batches for a batch task) per second through the task's sources, as Kapacitor
+        samples it every second: the rate of the last second sampled, so an idle task shows 0.
+        Before the first sample (and for a replay, which does not last one), the average since
+        the start."""
+        if self._rate is not None:
+            return self._rate
         secs = (time.monotonic_ns() - self.started_ns) / 1e9
         return self.points_in / secs if secs > 0 else 0.0
 
@@ -163,12 +208,24 @@ class Task:
         return {"throughput": self.throughput(), "nodes": nodes, "edges": edges}
 
     def node_stats(self) -> dict[str, dict[str, Any]]:
-        """Kapacitor's ``node-stats``: every stat of every node incl. collected/emitted."""
+        """Kapacitor's ``node-stats`` (``ExecutionStats``): per node exactly Kapacitor's set,
+        its statMap plus ``collected`` (what its parent edges carried) and ``emitted`` (the sum
+        of its child edges)."""
         out: dict[str, dict[str, Any]] = {}
         for n in self.nodes.values():
-            d: dict[str, Any] = {"collected": n.stats.collected, "emitted": n.stats.emitted}
-            d.update(n.stat_values())
+            d: dict[str, Any] = n.stat_values()
+            d["collected"] = n.stats.collected
+            d["emitted"] = n.stats.emitted
             out[n.name] = d
+        return out
+
+    def extra_stats(self) -> dict[str, dict[str, int]]:
+        """kapfast's own node counters (Node.extra_values), of the nodes that have any."""
+        out: dict[str, dict[str, int]] = {}
+        for n in self.nodes.values():
+            extra = n.extra_values()
+            if extra:
+                out[n.name] = extra
         return out
 
     def dot(self, labels: bool = True) -> str:

@@ -12,7 +12,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -48,7 +47,7 @@ from kapfast.server.http import (
 )
 from kapfast.server.ids import load_ids
 from kapfast.server.influx import InfluxDBClusters
-from kapfast.server.internal_stats import Stat, StatsService, collect
+from kapfast.server.internal_stats import Stat, StatsService, collect, expvars
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.server.write import make_write_handler
@@ -60,6 +59,7 @@ from kapfast.tasks.replays import ReplayService
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 from kapfast.tick.registry import DeadmanDefaults
+from kapfast.udf import UDFService
 
 log = logging.getLogger("kapfast.server")
 TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
@@ -85,6 +85,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     # writer only coalesces what many nodes hand over at about the same time, so it holds points
     # a fraction of a second rather than adding another 10 s of latency.
     writer = InfluxDBWriter(influx.client, v2=influx.v2_writer, flush_interval_s=0.25)
+    # [udf.functions.*]: every agent's Info now (a failure stops the start, as in kapacitord)
+    udfs = UDFService(cfg.udf)
+    udfs.load()
     if master is None:
         master = load_task_master(
             storage=storage,
@@ -94,8 +97,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             cluster_id=ids.cluster_id,
             server_id=ids.server_id,
             # Alert nodes restore their last levels from here (and save them) across restarts.
-            services={"storage": storage, "alert_states": storage.alert_states},
+            services={"storage": storage, "alert_states": storage.alert_states, "udf": udfs},
             group_expiry_ns=parse_go_duration(cfg.groups.expire_idle),
+            snapshot_interval_ns=parse_go_duration(cfg.task.snapshot_interval),
         )
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
     dc = cfg.deadman
@@ -111,6 +115,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
+    tasks.udfs = replays.udfs = udfs.infos
     return ServerState(
         config=cfg,
         ids=ids,
@@ -147,19 +152,8 @@ def internal_stats(st: ServerState) -> list[Stat]:
 
 def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> None:
     """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too)."""
-    st.ingress.count(db, rp, batch)
+    st.ingress.count(db, rp, batch, own=True)
     st.router.write_points(db, rp, batch)
-
-
-def _stat_vars(stats: list[Stat]) -> dict[str, Any]:
-    """The node and edge statistics as /debug/vars keys them (ingress has its own keys)."""
-    out: dict[str, Any] = {}
-    for s in stats:
-        if s.name == "nodes":
-            out[f"nodes:{s.tags['task']}:{s.tags['node']}"] = vars(s)
-        elif s.name == "edges":
-            out[f"edges:{s.tags['task']}:{s.tags['parent']}:{s.tags['child']}"] = vars(s)
-    return out
 
 
 async def debug_vars(request: web.Request) -> web.StreamResponse:
@@ -179,7 +173,7 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
         "cmdline": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
         "kapacitor": {
             **st.ingress.expvars(),
-            **_stat_vars(internal_stats(st)),
+            **expvars(internal_stats(st)),
             "influxdb_out": {
                 "name": "influxdb_out",
                 "tags": {},
@@ -279,6 +273,9 @@ async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
     logs_api.attach(st.logs)
     st.writer.bind(asyncio.get_running_loop())
+    bind = getattr(st.master, "bind_loop", None)
+    if bind is not None:
+        bind(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
     st.recordings.open()
     st.replays.open()
     failed = st.tasks.start_enabled()

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from kapfast.errors import NotFoundError
 from kapfast.gofmt import go_quote
 from kapfast.storage.db import Database
+from kapfast.storage.snapshots import SnapshotStore
 from kapfast.storage.topic_handlers import TopicHandlerStore
 
 
@@ -140,11 +141,18 @@ class TaskStore(_Table):
         row["vars"] = json.dumps(row["vars"])
         self._upsert(row)
 
+    def delete(self, ident: str) -> bool:
+        """Delete a task and its snapshot (as Kapacitor deletes them together)."""
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM task_snapshots WHERE task = ?", (ident,))
+            return c.execute("DELETE FROM tasks WHERE id = ?", (ident,)).rowcount > 0
+
     def rename(self, old: str, new: str) -> None:
         with self.db.transaction() as c:
             c.execute("UPDATE tasks SET id = ? WHERE id = ?", (new, old))
             c.execute("UPDATE replays SET task = ? WHERE task = ?", (new, old))
             c.execute("UPDATE alert_states SET task = ? WHERE task = ?", (new, old))
+            c.execute("UPDATE task_snapshots SET task = ? WHERE task = ?", (new, old))
 
     @staticmethod
     def _from_row(r: sqlite3.Row) -> TaskRecord:
@@ -302,6 +310,7 @@ class Storage:
         self.alert_states = AlertStateStore(self.db)
         self.load_items = LoadItemStore(self.db)
         self.topic_handlers = TopicHandlerStore(self.db)
+        self.snapshots = SnapshotStore(self.db)
 
     #: Kapacitor's store names (``GET /storage/stores``) and the tables that hold them here.
     STORE_TABLES: ClassVar[dict[str, str]] = {

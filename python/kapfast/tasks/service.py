@@ -21,6 +21,7 @@ from kapfast.tasks.ids import new_or_valid_id, valid_id
 from kapfast.tick import Pipeline, compile_script, format_script
 from kapfast.tick.lint import lint
 from kapfast.tick.registry import DeadmanDefaults
+from kapfast.tick.udfs import UDFInfo
 from kapfast.timefmt import api_time
 
 API_BASE = "/kapacitor/v1"
@@ -63,11 +64,13 @@ def parse_vars(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
-def compile_task(rec: TaskRecord, deadman: DeadmanDefaults | None = None) -> Pipeline:
-    """Compile a task's script with its vars (and ``[deadman]`` settings); 400-class errors name
-    line and column."""
+def compile_task(
+    rec: TaskRecord, deadman: DeadmanDefaults | None = None, udfs: Mapping[str, UDFInfo] | None = None
+) -> Pipeline:
+    """Compile a task's script with its vars (and ``[deadman]`` settings, and the configured UDFs'
+    Info); 400-class errors name line and column."""
     try:
-        pipeline = compile_script(rec.script, vars=rec.vars or None, source="", deadman=deadman)
+        pipeline = compile_script(rec.script, vars=rec.vars or None, source="", deadman=deadman, udfs=udfs)
     except InputError as exc:
         # the position also goes apart, as fields a client can use (Kapacitor's ignore them)
         where = {"line": exc.line, "column": exc.column} if exc.line else {}
@@ -116,6 +119,8 @@ class TaskService:
         self.runner = runner
         self.clock = clock
         self.deadman = deadman  # [deadman]: every .deadman()'s id/message, and a global one
+        #: [udf.functions.*]: what `@name()` is checked against (kapfast.udf.UDFService.infos)
+        self.udfs: Mapping[str, UDFInfo] = {}
         #: Called with (task id, "started" | "stopped" | "deleted"): the alert topics API closes
         #: and deletes a task's anonymous topics with it, as Kapacitor does.
         self.listeners: list[Callable[[str, str], None]] = []
@@ -128,7 +133,7 @@ class TaskService:
                 log.exception("task listener failed on %s %s", what, ident)
 
     def compile(self, rec: TaskRecord) -> Pipeline:
-        return compile_task(rec, self.deadman)
+        return compile_task(rec, self.deadman, self.udfs)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
