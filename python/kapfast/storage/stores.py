@@ -243,9 +243,11 @@ class ReplayStore(_Table):
 
 
 class AlertStateStore:
-    """Last non-OK state per alert event, so a restart neither re-fires nor forgets an alert.
+    """Last state per alert event, so a restart neither re-fires nor forgets an alert.
 
-    A state is removed when its event returns to OK, as Kapacitor's topic store does.
+    A recovered event keeps its OK state, as Kapacitor's topic store persists every state of a
+    topic (``EventStates(alert.OK)``): ``GET /alerts/topics/{topic}/events`` lists it after a
+    recovery and after a restart.
     """
 
     def __init__(self, db: Database) -> None:
@@ -253,9 +255,6 @@ class AlertStateStore:
 
     def save(self, s: AlertState) -> None:
         with self.db.transaction() as c:
-            if s.level == "OK":
-                c.execute("DELETE FROM alert_states WHERE topic = ? AND event_id = ?", (s.topic, s.event_id))
-                return
             row = asdict(s)
             cols, marks = ", ".join(row), ", ".join("?" * len(row))
             c.execute(f"INSERT OR REPLACE INTO alert_states ({cols}) VALUES ({marks})", tuple(row.values()))

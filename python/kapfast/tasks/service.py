@@ -105,6 +105,12 @@ def effective_dbrps(rec: TaskRecord, pipeline: Pipeline) -> list[DBRP]:
     return rec.dbrps or [DBRP(db, rp) for db, rp in pipeline.dbrps]
 
 
+def _check_type(raw: Any) -> None:
+    """Kapacitor's API knows two task types; the type a task runs as still follows its script."""
+    if raw not in (None, "", "stream", "batch"):
+        raise RequestError(f"unknown type {raw!r}: expected stream or batch")
+
+
 def _status(raw: Any) -> str:
     if raw not in {"enabled", "disabled"}:
         raise RequestError(f"invalid status {go_quote(raw)}: expected enabled or disabled")
@@ -146,6 +152,7 @@ class TaskService:
 
     def create(self, opts: Mapping[str, Any]) -> TaskRecord:
         ident = new_or_valid_id(opts.get("id"), "task")
+        _check_type(opts.get("type"))
         if self.storage.tasks.exists(ident):
             raise RequestError(f"task {ident} already exists")
         template_id = opts.get("template-id") or ""
@@ -184,6 +191,7 @@ class TaskService:
 
     def update(self, ident: str, opts: Mapping[str, Any]) -> TaskRecord:
         rec = self.get(ident)
+        _check_type(opts.get("type"))
         was = rec.status
         new_id = opts.get("id")
         if new_id and new_id != ident:
