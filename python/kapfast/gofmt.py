@@ -27,6 +27,7 @@ __all__ = [
     "GoDuration",
     "GoInt",
     "GoMap",
+    "GoRawJSON",
     "GoStringMap",
     "GoStruct",
     "GoTime",
@@ -125,6 +126,11 @@ class GoStringMap(GoMap):
 
     zero: Any = ""
     go_type = "map[string]string"
+
+
+class GoRawJSON(str):
+    """Already encoded JSON (Go's ``json.RawMessage``, or a value whose encoding we hold, such as an
+    alert event's ``models.Result``): :func:`json_encode` writes it as it is."""
 
 
 class GoStruct(dict[str, Any]):
@@ -809,6 +815,8 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
         out.append("null")
     elif t is bool:
         out.append("true" if v else "false")
+    elif t is GoRawJSON:
+        out.append(str.__str__(v))
     elif t is GoStruct:
         _object_into(list(v.items()), out, esc, "", "", _json_into)
     elif isinstance(v, GoTime):
