@@ -81,7 +81,7 @@ def compile_alert_templates(
     """
     return (
         Template.parse(DEFAULT_ID if id is None else id, name="id"),
-        Template.parse(DEFAULT_MESSAGE if message is None else message, name="message"),
+        Template.parse(DEFAULT_MESSAGE if message is None else message, name="message", funcs=DETAILS_FUNCS),
         Template.parse(
             DEFAULT_DETAILS if details is None else details, name="details", html=True, funcs=DETAILS_FUNCS
         ),

@@ -29,7 +29,17 @@ from kapfast.engine.nodes.sideload import SideloadError, SideloadService
 from kapfast.errors import RequestError
 from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
-from kapfast.server import backup_api, config_api, logs_api, recordings_api, tap_api, tasks_api, topics_api
+from kapfast.server import (
+    backup_api,
+    config_api,
+    expvar,
+    logs_api,
+    recordings_api,
+    storage_api,
+    tap_api,
+    tasks_api,
+    topics_api,
+)
 from kapfast.server.batch_runner import BatchRunner
 from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
@@ -208,7 +218,19 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
             },
         },
     }
-    return json_response(body)
+    # Go's expvar layout (one variable a line, maps compact), with Go's runtime memstats
+    return web.Response(text=expvar.render(body), content_type="application/json", charset="utf-8")
+
+
+async def pprof(request: web.Request) -> web.StreamResponse:
+    """``/debug/pprof/*``: Go profiles do not exist in a Python process; say so, and how to
+    profile kapfastd instead (docs/operations.md)."""
+    del request
+    return json_error(
+        501,
+        "kapfastd is a Python process and cannot produce Go pprof profiles: "
+        "profile it with py-spy (py-spy record --pid PID, or py-spy top --pid PID)",
+    )
 
 
 async def subscriptions(request: web.Request) -> web.StreamResponse:
@@ -412,6 +434,7 @@ def build_app(state: ServerState) -> web.Application:
         app.router.add_get(f"{prefix}/ping", ping)  # with HEAD
         app.router.add_post(f"{prefix}/write", write)
         app.router.add_get(f"{prefix}/debug/vars", debug_vars)
+        app.router.add_get(f"{prefix}/debug/pprof/{{profile:.*}}", pprof)
         app.router.add_post(f"{prefix}/subscriptions", subscriptions)
         app.router.add_post(f"{prefix}/loglevel", loglevel)
         app.router.add_post(f"{prefix}/sideload/reload", sideload_reload)
@@ -419,6 +442,7 @@ def build_app(state: ServerState) -> web.Application:
         recordings_api.add_routes(app, prefix)
         topics_api.add_routes(app, prefix)
         backup_api.add_routes(app, prefix)
+        storage_api.add_routes(app, prefix)
         config_api.add_routes(app, prefix)
         app.router.add_get(f"{prefix}/:routes", routes)
     if state.config_service is not None:

@@ -23,6 +23,7 @@ import logging
 
 from kapfast.config import Config, InfluxDBConfig, parse_go_duration
 from kapfast.errors import ConfigError, RequestError
+from kapfast.gofmt import go_quote
 from kapfast.influxdb import (
     DEFAULT_EXCLUDED,
     DbRp,
@@ -120,7 +121,7 @@ class InfluxDBClusters:
         try:
             return self._clients[name]
         except KeyError:
-            raise RequestError(f"unknown InfluxDB cluster {cluster!r}") from None
+            raise RequestError(f"unknown InfluxDB cluster {go_quote(cluster)}") from None
 
     def flux_client(self, cluster: str) -> FluxClient:
         """The Flux query client of a cluster (InfluxDB 2.x; 1.8+ with Flux takes ``user:password``

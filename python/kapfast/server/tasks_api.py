@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kapfast.errors import NotFoundError
+from kapfast.errors import NotFoundError, RequestError
+from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import Page, json_response, read_json
 from kapfast.server.state import STATE_KEY
 
 
 def _describe_opts(request: web.Request) -> dict[str, str]:
-    return {
-        "dot_view": request.query.get("dot-view", "attributes"),
-        "script_format": request.query.get("script-format", "formatted"),
+    """``dot-view`` and ``script-format``, checked before anything is read (as Kapacitor)."""
+    opts = {
+        "dot_view": request.query.get("dot-view", "") or "attributes",
+        "script_format": request.query.get("script-format", "") or "formatted",
     }
+    if opts["dot_view"] not in {"attributes", "labels"}:
+        raise RequestError(f"invalid dot-view parameter {go_quote(opts['dot_view'])}")
+    if opts["script_format"] not in {"formatted", "raw"}:
+        raise RequestError(f"invalid script-format parameter {go_quote(opts['script_format'])}")
+    return opts
 
 
 async def list_tasks(request: web.Request) -> web.StreamResponse:
@@ -21,7 +28,8 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
     page = Page(request)
     opts = _describe_opts(request)
     recs = st.tasks.find(page.pattern, page.offset, page.limit)
-    return json_response({"tasks": [page.select(st.tasks.to_json(r, **opts)) for r in recs]})
+    # Kapacitor lists each task as a Go map: its keys come sorted
+    return json_response({"tasks": [go_map(page.select(st.tasks.to_json(r, **opts)), 1) for r in recs]})
 
 
 async def create_task(request: web.Request) -> web.StreamResponse:
@@ -53,8 +61,10 @@ async def http_out(request: web.Request) -> web.StreamResponse:
     st.tasks.get(task_id)  # 404 for an unknown task
     body = st.master.http_out(task_id, endpoint)
     if body is None:
-        raise NotFoundError(f"task {task_id} has no httpOut endpoint {endpoint!r} (or it is not running)")
-    return json_response(body)
+        raise NotFoundError(
+            f"task {task_id} has no httpOut endpoint {go_quote(endpoint)} (or it is not running)"
+        )
+    return json_response(body, pretty=False)  # Kapacitor's httpOut writes compact JSON
 
 
 async def list_templates(request: web.Request) -> web.StreamResponse:
@@ -63,7 +73,7 @@ async def list_templates(request: web.Request) -> web.StreamResponse:
     fmt = request.query.get("script-format", "formatted")
     recs = st.templates.find(page.pattern, page.offset, page.limit)
     return json_response(
-        {"templates": [page.select(st.templates.to_json(r, script_format=fmt)) for r in recs]}
+        {"templates": [go_map(page.select(st.templates.to_json(r, script_format=fmt)), 1) for r in recs]}
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kapfast.alert_event import AlertEvent
+from kapfast.alert_event import DETAILS_FUNCS, AlertEvent
 from kapfast.engine.alert.handlers.base import (
     DEFAULT_TIMEOUT_S,
     AlertHandler,
@@ -161,7 +161,7 @@ def _template(name: str, text: str, path: str, what: str) -> Template | None:
     if not text:
         return None
     try:
-        return Template.parse(text, name=what)
+        return Template.parse(text, name=what, funcs=DETAILS_FUNCS)  # json, jsonCompact
     except TemplateError as e:
         raise KapfastError(f"[[httppost]] {name}: {what}: {e}") from None
 
