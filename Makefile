@@ -23,7 +23,7 @@ $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "maturin>=1.7,<2" "lark>=1.2,<2" "msgspec>=0.18" "uvloop>=0.19" \
-	    "aiohttp>=3.9,<4" "influxdb-client>=1.40" "rich>=13" \
+	    "aiohttp>=3.9,<4" "influxdb-client>=1.40" "rich>=13" "bcrypt>=4.0" "PyJWT>=2.8" "cryptography>=42" \
 	    "pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10" "numpy>=1.26"
 	touch $@
 

@@ -23,7 +23,17 @@ from kapfast.config import Config, parse_go_duration
 from kapfast.errors import RequestError
 from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
-from kapfast.server import backup_api, config_api, logs_api, recordings_api, tap_api, tasks_api, topics_api
+from kapfast.server import (
+    backup_api,
+    config_api,
+    logs_api,
+    recordings_api,
+    tap_api,
+    tasks_api,
+    topics_api,
+    users_api,
+)
+from kapfast.server.auth import GATE_KEY, AuthGate, make_middleware
 from kapfast.server.batch_runner import BatchRunner
 from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
@@ -41,6 +51,7 @@ from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.internal_stats import Stat, StatsService, collect
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.server.users import AuthService, LocalAuth, NoAuth, UserStore
 from kapfast.server.write import make_write_handler
 from kapfast.storage import Storage
 from kapfast.storage.db import ConfigOverrideStore
@@ -69,7 +80,17 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     cfg, warnings = config_service.boot()
     for w in warnings:
         log.warning("%s", w)
-    influx = InfluxDBClusters(cfg, ids)
+    users = UserStore(storage.db)
+    service: AuthService = LocalAuth(users, cfg.auth.bcrypt_cost) if cfg.auth.enabled else NoAuth()
+    gate = AuthGate(
+        service,
+        required=cfg.http.auth_enabled,
+        shared_secret=cfg.http.shared_secret,
+        pprof_enabled=cfg.http.pprof_enabled,
+    )
+    # With auth on, InfluxDB's pushes carry a subscription token in the destination URL.
+    tokens = users.subscription_token if cfg.http.auth_enabled else None
+    influx = InfluxDBClusters(cfg, ids, tokens=tokens)
     config_service.live["influxdb"] = influx.reconfigure
     # influxDBOut nodes already buffer (.buffer, .flushInterval) before handing points over; the
     # writer only coalesces what many nodes hand over at about the same time, so it holds points
@@ -115,6 +136,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         writer=writer,
         router=Router(master, recordings),  # type: ignore[arg-type]
         config_service=config_service,
+        auth=gate,
+        users=users,
     )
 
 
@@ -318,8 +341,14 @@ async def on_cleanup(app: web.Application) -> None:
 
 
 def build_app(state: ServerState) -> web.Application:
-    app = web.Application(middlewares=[headers_and_errors, answer_options], client_max_size=16 << 20)
+    app = web.Application(
+        middlewares=[headers_and_errors, answer_options, make_middleware(state.auth)],
+        client_max_size=16 << 20,
+    )
     app[STATE_KEY] = state
+    app[GATE_KEY] = state.auth
+    if isinstance(state.auth.service, LocalAuth):
+        app[users_api.AUTH_KEY] = state.auth.service
     write = make_write_handler(
         state.router,
         state.ingress,
@@ -338,6 +367,7 @@ def build_app(state: ServerState) -> web.Application:
         topics_api.add_routes(app, prefix)
         backup_api.add_routes(app, prefix)
         config_api.add_routes(app, prefix)
+        users_api.add_routes(app, prefix)
         app.router.add_get(f"{prefix}/:routes", routes)
     if state.config_service is not None:
         app[config_api.SERVICE_KEY] = state.config_service

@@ -77,6 +77,18 @@ def compile_task(rec: TaskRecord, deadman: DeadmanDefaults | None = None) -> Pip
     return pipeline
 
 
+def refuse_disabled_handlers(pipeline: Pipeline, disabled: frozenset[str]) -> None:
+    """A task using an alert handler the server runs without (``-disable-handlers``) is refused
+    when defined, rather than running with its alerts silently going nowhere."""
+    for node in pipeline.nodes:
+        for h in node.handlers:
+            if h.kind in disabled:
+                raise RequestError(
+                    f"invalid TICKscript: line {h.line}: the {h.kind} alert handler is disabled on "
+                    "this server (kapfastd -disable-handlers)"
+                )
+
+
 def _warn_lint(rec: TaskRecord, pipeline: Pipeline) -> None:
     """Log what ``kapfast check`` would warn about (kapfast.tick.lint): a definition that cannot do
     what it says is accepted, as Kapacitor accepts it, but no longer silently."""
@@ -113,9 +125,13 @@ class TaskService:
         self.runner = runner
         self.clock = clock
         self.deadman = deadman  # [deadman]: every .deadman()'s id/message, and a global one
+        #: `kapfastd -disable-handlers exec,log`: alert handler kinds no task may use
+        self.disabled_handlers: frozenset[str] = frozenset()
 
     def compile(self, rec: TaskRecord) -> Pipeline:
-        return compile_task(rec, self.deadman)
+        pipeline = compile_task(rec, self.deadman)
+        refuse_disabled_handlers(pipeline, self.disabled_handlers)
+        return pipeline
 
     # --- lifecycle -----------------------------------------------------------------------------
 
