@@ -32,7 +32,7 @@ from aiohttp import BasicAuth, web
 from aiohttp.typedefs import Middleware
 from jwt.warnings import InsecureKeyLengthWarning
 
-from kapfast.server.http import API, Handler, json_error
+from kapfast.server.http import API, USER, Handler, json_error
 from kapfast.server.users import (
     ADMIN,
     SUBSCRIPTION_USER,
@@ -44,9 +44,6 @@ from kapfast.server.users import (
 )
 
 log = logging.getLogger("kapfast.auth")
-
-#: The request's user, for handlers and the access log.
-USER = "kapfast.user"
 
 _METHOD_PRIVILEGE = {
     "HEAD": Privilege.NONE,

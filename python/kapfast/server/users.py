@@ -294,7 +294,7 @@ class LocalAuth(AuthService):
     async def authenticate(self, name: str, password: str) -> User:
         stored = self.store.get(name)
         if stored is None:
-            raise AuthError(f"retrieving user {name!r} from store: user not found")
+            raise AuthError(f"retrieving user {json.dumps(name)} from store: user not found")
         cached = self._checked.get(name)
         if cached is not None:
             salt, digest, expires = cached
@@ -313,7 +313,7 @@ class LocalAuth(AuthService):
     def user(self, name: str) -> User:
         stored = self.store.get(name)
         if stored is None:
-            raise AuthError(f"retrieving user {name!r} from store: user not found")
+            raise AuthError(f"retrieving user {json.dumps(name)} from store: user not found")
         return stored.user()
 
     def subscription_user(self, token: str) -> User:

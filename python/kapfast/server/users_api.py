@@ -11,6 +11,7 @@ With ``[auth]`` disabled there are no users and the routes answer 404, as in Kap
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -87,8 +88,10 @@ async def create_user(request: web.Request) -> web.StreamResponse:
         )
     if not password:
         raise RequestError("password is required")
-    kind = _type(body)
-    u = service.create(name, password, kind == "admin", _permissions(body) or [])
+    kind, permissions = _type(body), _permissions(body) or []
+    # bcrypt takes tens of milliseconds by design: off the event loop
+    loop = asyncio.get_running_loop()
+    u = await loop.run_in_executor(None, service.create, name, password, kind == "admin", permissions)
     return json_response(user_json(u))
 
 
@@ -106,7 +109,9 @@ async def update_user(request: web.Request) -> web.StreamResponse:
     password = body.get("password") or ""
     if not isinstance(password, str):
         raise RequestError("invalid JSON")
-    u = service.update(name, password, _type(body), _permissions(body))
+    kind, permissions = _type(body), _permissions(body)
+    loop = asyncio.get_running_loop()
+    u = await loop.run_in_executor(None, service.update, name, password, kind, permissions)
     return json_response(user_json(u))
 
 
