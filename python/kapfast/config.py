@@ -174,6 +174,18 @@ class InfluxDBConfig:
 
 
 @dataclass
+class UDPConfig:
+    """``[[udp]]``: a UDP listener taking line protocol into one database and retention policy."""
+
+    enabled: bool = False
+    bind_address: str = ""
+    database: str = ""
+    retention_policy: str = ""
+    buffer: int = 1000  # packets kapacitord queues; kapfast parses each packet as it arrives
+    read_buffer: int = 0  # the socket's receive buffer (SO_RCVBUF) in bytes; 0 = the OS default
+
+
+@dataclass
 class ConfigOverrideConfig:
     """``[config-override]``: whether the config API (``/kapacitor/v1/config``) is available."""
 
@@ -249,6 +261,7 @@ class Config:
     load: LoadConfig = field(default_factory=LoadConfig)
     deadman: DeadmanConfig = field(default_factory=DeadmanConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
+    udp: list[UDPConfig] = field(default_factory=list)
     # -- config API (serverops) --
     skip_config_overrides: bool = False
     config_override: ConfigOverrideConfig = field(default_factory=lambda: ConfigOverrideConfig())
@@ -397,6 +410,13 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
                 ic = InfluxDBConfig()
                 _fill(ic, table, "influxdb", ignored)
                 cfg.influxdb.append(ic)
+        elif key == "udp":
+            for i, table in enumerate(value if isinstance(value, list) else [value]):
+                if not isinstance(table, dict):
+                    raise ConfigError(f"[[udp]] #{i} must be a table")
+                uc = UDPConfig()
+                _fill(uc, table, "udp", ignored)
+                cfg.udp.append(uc)
         elif key in ("slack", "httppost"):
             _fill_handler_list(cfg, key, value, ignored)
         else:
@@ -458,12 +478,24 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(
                 f"[[influxdb]] {ic.name}: kapacitor-subscriptions must be replace, reuse or keep"
             )
+        if ic.subscription_protocol == "udp":
+            raise ConfigError(
+                f"[[influxdb]] {ic.name}: subscription-protocol udp is not supported by kapfast yet; "
+                "use http or https (InfluxDB then pushes over HTTP, nothing is lost)"
+            )
         if ic.subscription_protocol not in {"http", "https"}:
             raise ConfigError(f"[[influxdb]] {ic.name}: subscription-protocol must be http or https")
         if ic.enabled and not ic.urls:
             raise ConfigError(f"[[influxdb]] {ic.name}: urls must not be empty")
         for key in ("timeout", "startup_timeout", "subscriptions_sync_interval"):
             _check_duration(f"[[influxdb]] {ic.name}: {_toml_key(key)}", getattr(ic, key))
+    for uc in cfg.udp:
+        if uc.enabled:
+            _h, sep, port = uc.bind_address.rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ConfigError(f"[[udp]] bind-address {uc.bind_address!r}: expected HOST:PORT or :PORT")
+            if not uc.database:
+                raise ConfigError(f"[[udp]] {uc.bind_address}: database must be set")
     _check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
     _check_duration("[stats] stats-interval", cfg.stats.stats_interval)
     _check_duration("[deadman] interval", cfg.deadman.interval)
@@ -646,14 +678,14 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
                 items.append("")
             items[j] = raw
             return
-    elif section in ("slack", "httppost"):
-        # alert handler services: KAPACITOR_SLACK_0_URL (index optional: 0)
+    elif section in ("slack", "httppost", "udp"):
+        # list sections: KAPACITOR_SLACK_0_URL, KAPACITOR_UDP_0_BIND_ADDRESS (index optional: 0)
         idx, _, key = key.partition("_")
         if not idx.isdigit():
             idx, key = "0", f"{idx}_{key}" if key else idx
         entries: list[Any] = getattr(cfg, section)
         while len(entries) <= int(idx):
-            entries.append(SlackConfig() if section == "slack" else HTTPPostConfig())
+            entries.append({"slack": SlackConfig, "httppost": HTTPPostConfig, "udp": UDPConfig}[section]())
         obj = entries[int(idx)]
         if isinstance(getattr(obj, key, None), dict):
             raise ConfigError(f"{name}: {key.replace('_', '-')} cannot be set from the environment")
@@ -761,6 +793,9 @@ def _section_lines(cfg: Config, name: str) -> list[str]:
             for sub, attr in (("headers", "headers"), ("basic-auth", "basic_auth")):
                 out += ["", f"  [httppost.{sub}]"]
                 out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in getattr(hc, attr).items()]
+    elif name == "udp":
+        for uc in cfg.udp:
+            out += ["", "[[udp]]", *_table_lines(uc)]
     elif name in cfg.unsupported:
         value = cfg.unsupported[name]
         if isinstance(value, dict):
@@ -784,7 +819,7 @@ def render(cfg: Config) -> str:
         ):
             out.append(f"{_toml_name(key)} = {_toml_value(value)}")
     names = [*_KAPACITORD_ORDER]
-    names += [n for n in (*_SECTIONS, *cfg.unsupported) if n not in names]
+    names += [n for n in (*_SECTIONS, "udp", *cfg.unsupported) if n not in names]
     for name in names:
         out += _section_lines(cfg, name)
     return "\n".join(out) + "\n"
@@ -956,6 +991,7 @@ __all__ = [
     "SMTPConfig",
     "SectionInfo",
     "SlackConfig",
+    "UDPConfig",
     "apply_env",
     "apply_overrides",
     "element_options",

@@ -51,6 +51,7 @@ from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.internal_stats import Stat, StatsService, collect
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.server.udp import UDPInput, start_listeners
 from kapfast.server.users import AuthService, LocalAuth, NoAuth, UserStore
 from kapfast.server.write import make_write_handler
 from kapfast.storage import Storage
@@ -66,6 +67,7 @@ log = logging.getLogger("kapfast.server")
 TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
 STATS_KEY = web.AppKey("stats", StatsService)
 LOAD_KEY = web.AppKey("load", LoadService)
+UDP_KEY = web.AppKey("udp", list[UDPInput])
 
 
 def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
@@ -286,6 +288,13 @@ async def on_startup(app: web.Application) -> None:
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     st.influx.start()
+    app[UDP_KEY] = await start_listeners(
+        st.config.udp,
+        lambda db, rp, batch: st.router.write_points(db, rp, batch),
+        st.ingress,
+        st.clock,
+        st.config.default_retention_policy,
+    )
     if st.config.load.enabled:
         handlers = topics_api.LoadedHandlers(app)
         loader = LoadService(Path(st.config.load.dir), st.storage, st.tasks, st.templates, handlers)
@@ -321,6 +330,8 @@ async def _tick(st: ServerState) -> None:
 
 async def on_cleanup(app: web.Application) -> None:
     st = app[STATE_KEY]
+    for listener in app.get(UDP_KEY, []):
+        listener.close()
     ticker = app.get(TICKER_KEY)
     if ticker is not None:
         ticker.cancel()
