@@ -372,6 +372,13 @@ def _is_duration(text: str) -> bool:
 _KAPFAST_ONLY = frozenset({"groups"})
 
 
+def _near_misses(key: str, keys: list[str]) -> list[str]:
+    """Known keys ``key`` is a typo of: nearly the same (``bind-adress``) or the same letters
+    swapped (``hots`` for ``host``)."""
+    swapped = [k for k in keys if len(k) == len(key) and sorted(k) == sorted(key)]
+    return swapped or difflib.get_close_matches(key, keys, n=1, cutoff=0.85)
+
+
 def _fill(obj: Any, table: Mapping[str, Any], where: str, ignored: list[str] | None = None) -> None:
     """Set ``obj``'s fields from a TOML table. A key kapfast does not know is added to
     ``ignored`` (kapacitord may know it: accepted, named in the start warning), unless it is a
@@ -381,7 +388,7 @@ def _fill(obj: Any, table: Mapping[str, Any], where: str, ignored: list[str] | N
         attr = _attr(key)
         if attr not in names:
             keys = sorted(_toml_key(n) for n in names)
-            close = difflib.get_close_matches(key, keys, n=1, cutoff=0.85)
+            close = _near_misses(key, keys)
             if ignored is None or close or where in _KAPFAST_ONLY:
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 raise ConfigError(f"unknown key {key!r} in [{where}] ({hint}valid keys: {', '.join(keys)})")

@@ -32,6 +32,7 @@ from kapfast.errors import ConfigError, KapfastError
 from kapfast.logs import LogfmtFormatter, parse_level
 from kapfast.server.app import build_app, build_state
 from kapfast.server.http import AccessLogger
+from kapfast.tick.registry import ALERT_HANDLERS
 
 log = logging.getLogger("kapfastd")
 
@@ -91,6 +92,22 @@ def server_ssl_context(cfg: configmod.Config) -> ssl.SSLContext | None:
             f"[http] https-certificate {where}: cannot load the certificate and key: {exc}"
         ) from None
     return ctx
+
+
+def _disabled_handlers(text: str) -> frozenset[str]:
+    """``-disable-handlers exec,log``: known handler kinds only (a typo must not leave ``exec``
+    enabled while the operator believes it is off)."""
+    kinds = frozenset(k.strip().lower() for k in text.split(",") if k.strip())
+    known = {k.lower() for k in ALERT_HANDLERS} | {"aggregate", "publish", "smtp"}
+    unknown = sorted(kinds - known)
+    if unknown:
+        raise ConfigError(
+            f"-disable-handlers: unknown alert handler kind(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    if kinds & {"smtp", "email"}:  # the topic handler kind and the TICKscript method of one handler
+        kinds |= {"smtp", "email"}
+    return kinds
 
 
 def _is_loopback(host: str) -> bool:
@@ -212,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "config":
             sys.stdout.write(configmod.render(cfg))
             return 0
-        disabled = frozenset(k.strip() for k in args.disable_handlers.split(",") if k.strip())
+        disabled = _disabled_handlers(args.disable_handlers)
         _setup_logging(cfg)
         for w in warnings:
             log.warning(w)

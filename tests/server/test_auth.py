@@ -140,8 +140,10 @@ def test_privileges_follow_permissions(secured: Kapfastd) -> None:
     assert as_("root", "POST", "/write?db=telegraf", raw=line).status == 204
     ans = as_("bob", "GET", "/kapacitor/v1/storage/backup")
     assert ans.status == 403 and "admins only" in error(ans)
-    ans = as_("bob", "POST", "/kapacitor/v1/users", {"name": "evil", "password": "x", "type": "admin"})
-    assert ans.status == 403 and "admins only" in error(ans)
+    for prefix in ("/kapacitor/v1", "/kapacitor/v1preview"):
+        ans = as_("bob", "POST", f"{prefix}/users", {"name": "evil", "password": "x", "type": "admin"})
+        assert ans.status == 403 and "admins only" in error(ans)
+    assert as_("bob", "GET", "/kapacitor/v1preview/storage/backup").status == 403
 
 
 def test_bearer_tokens(secured: Kapfastd) -> None:

@@ -144,6 +144,12 @@ def test_disable_handlers(tmp_path: Path, kapfastd_factory: Callable[..., Kapfas
     assert k.api("POST", "/tasks", {**body, "script": ok}).status == 200
 
 
+def test_disable_handlers_names_known_kinds_only() -> None:
+    assert daemon._disabled_handlers("exec, Log,pagerduty2") == {"exec", "log", "pagerduty2"}
+    with pytest.raises(ConfigError, match="unknown alert handler kind"):
+        daemon._disabled_handlers("exex")
+
+
 def test_warns_loudly_when_exposed_without_auth(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,7 +32,7 @@ from aiohttp import BasicAuth, web
 from aiohttp.typedefs import Middleware
 from jwt.warnings import InsecureKeyLengthWarning
 
-from kapfast.server.http import API, USER, Handler, json_error
+from kapfast.server.http import API, PREVIEW, USER, Handler, json_error
 from kapfast.server.users import (
     ADMIN,
     SUBSCRIPTION_USER,
@@ -41,6 +41,7 @@ from kapfast.server.users import (
     Privilege,
     User,
     api_resource,
+    clean,
 )
 
 log = logging.getLogger("kapfast.auth")
@@ -177,7 +178,14 @@ def _forbidden(request: web.Request, user: User) -> web.Response | None:
         return json_error(403, f"unknown method {_go_quote(request.method.upper())}")
     path = request.path
     rel = path[len(API) :] if path.startswith(API) else path
-    if not user.admin and needed != Privilege.NONE and rel.startswith(_ADMIN_ONLY) and path.startswith(API):
+    # the same endpoint under /kapacitor/v1preview is the same resource for the admin-only rule
+    under_api = clean(path[len(PREVIEW) :] if path.startswith(PREVIEW) else rel)
+    if (
+        not user.admin
+        and needed != Privilege.NONE
+        and path.startswith(API)
+        and under_api.startswith(_ADMIN_ONLY)
+    ):
         return json_error(
             403, f"user {user.name} is not an admin: API endpoint {_go_quote(path)} is for admins only"
         )

@@ -193,7 +193,7 @@ def _record(spec: HandlerSpec) -> HandlerRecord:
 def _attach(app: web.Application, spec: HandlerSpec, replaces: str = "") -> None:
     """Build the handler (400 with the reason when it cannot be) and attach it to its topic."""
     wiring = app[WIRING_KEY]
-    if spec.kind in app[STATE_KEY].tasks.disabled_handlers:
+    if spec.kind.lower() in app[STATE_KEY].tasks.disabled_handlers:
         raise RequestError(
             f"handler kind {spec.kind!r} is disabled on this server (kapfastd -disable-handlers)"
         )
@@ -349,7 +349,7 @@ def install(app: web.Application) -> AlertWiring:
     app[WIRING_KEY] = wiring
     for h in st.storage.topic_handlers.all():
         spec = HandlerSpec(h.id, h.topic, h.kind, dict(h.options), h.match)
-        if h.kind in st.tasks.disabled_handlers:
+        if h.kind.lower() in st.tasks.disabled_handlers:
             log.warning(
                 "stored handler %s of topic %s not started: kind %s is disabled", h.id, h.topic, h.kind
             )

@@ -82,7 +82,7 @@ def refuse_disabled_handlers(pipeline: Pipeline, disabled: frozenset[str]) -> No
     when defined, rather than running with its alerts silently going nowhere."""
     for node in pipeline.nodes:
         for h in node.handlers:
-            if h.kind in disabled:
+            if h.kind.lower() in disabled:
                 raise RequestError(
                     f"invalid TICKscript: line {h.line}: the {h.kind} alert handler is disabled on "
                     "this server (kapfastd -disable-handlers)"
