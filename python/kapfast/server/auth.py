@@ -24,8 +24,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jwt
 from aiohttp import BasicAuth, web
@@ -69,9 +68,6 @@ class AuthGate:
     required: bool = False
     shared_secret: str = ""
     pprof_enabled: bool = False
-    failures: int = 0
-    #: called with each authenticated user (tests, stats)
-    observers: list[Callable[[User], None]] = field(default_factory=list)
 
 
 GATE_KEY = web.AppKey("auth_gate", AuthGate)
@@ -81,8 +77,7 @@ def _go_quote(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-def _unauthorized(gate: AuthGate, message: str) -> web.Response:
-    gate.failures += 1
+def _unauthorized(message: str) -> web.Response:
     return json_error(401, message)
 
 
@@ -121,27 +116,27 @@ async def _who(gate: AuthGate, request: web.Request) -> User | web.Response:
                 try:
                     return gate.service.subscription_user(basic.password)
                 except AuthError as exc:
-                    return _unauthorized(gate, str(exc))
+                    return _unauthorized(str(exc))
             return await _password(gate, basic.login, basic.password)
     u, p = request.query.get("u", ""), request.query.get("p", "")
     if u and p:
         return await _password(gate, u, p)
-    return _unauthorized(gate, "unable to parse authentication credentials")
+    return _unauthorized("unable to parse authentication credentials")
 
 
 async def _password(gate: AuthGate, name: str, password: str) -> User | web.Response:
     if not name:
-        return _unauthorized(gate, "username required")
+        return _unauthorized("username required")
     try:
         return await gate.service.authenticate(name, password)
     except AuthError as exc:
         log.info("authentication of %s failed: %s", name, exc, extra={"tags": {"username": name}})
-        return _unauthorized(gate, "authorization failed")
+        return _unauthorized("authorization failed")
 
 
 def _bearer(gate: AuthGate, token: str) -> User | web.Response:
     if not gate.shared_secret:
-        return _unauthorized(gate, "invalid token: bearer tokens need [http] shared-secret to be set")
+        return _unauthorized("invalid token: bearer tokens need [http] shared-secret to be set")
     try:
         with warnings.catch_warnings():
             # a short shared-secret works in Kapacitor: PyJWT's advice is not the client's error
@@ -154,21 +149,21 @@ def _bearer(gate: AuthGate, token: str) -> User | web.Response:
                 options={"verify_aud": False, "verify_iss": False, "verify_exp": False},
             )
     except jwt.PyJWTError as exc:
-        return _unauthorized(gate, f"invalid token: {_jwt_error(exc, token)}")
+        return _unauthorized(f"invalid token: {_jwt_error(exc, token)}")
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int | float) or exp <= 0:
-        return _unauthorized(gate, "token expiration required")
+        return _unauthorized("token expiration required")
     if exp <= time.time():
-        return _unauthorized(gate, "invalid token: Token is expired")
+        return _unauthorized("invalid token: Token is expired")
     name = claims.get("username")
     if not isinstance(name, str):
-        return _unauthorized(gate, "username in token must be a string")
+        return _unauthorized("username in token must be a string")
     if not name:
-        return _unauthorized(gate, "token must contain a username")
+        return _unauthorized("token must contain a username")
     try:
         return gate.service.user(name)
     except AuthError as exc:
-        return _unauthorized(gate, str(exc))
+        return _unauthorized(str(exc))
 
 
 def _forbidden(request: web.Request, user: User) -> web.Response | None:
@@ -223,8 +218,6 @@ def make_middleware(gate: AuthGate) -> Middleware:
         denied = _forbidden(request, who)
         if denied is not None:
             return denied
-        for observe in gate.observers:
-            observe(who)
         return await handler(request)
 
     return authenticate
