@@ -22,9 +22,7 @@ help: ## list targets
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.7,<2" "lark>=1.2,<2" "msgspec>=0.18" "uvloop>=0.19" \
-	    "aiohttp>=3.9,<4" "influxdb-client>=1.40" "rich>=13" "bcrypt>=4.0" "PyJWT>=2.8" "cryptography>=42" \
-	    "pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10" "numpy>=1.26"
+	$(PYTHON) scripts/deps.py dev | $(PY) -m pip install -q -r /dev/stdin
 	touch $@
 
 deps: $(VENV)/.deps ## Python dependencies in .venv
@@ -61,7 +59,7 @@ conformance: dev ## Kapacitor conformance cases (../shared/conformance)
 	$(PY) ../shared/conformance/run.py --kapfast "$(VENV)/bin/kapfast"
 
 bench: dev ## benchmarks with ratios against peers measured in the same run
-	$(PY) -m pip install -q "line-protocol-parser>=1.0" "polars>=1.0"
+	$(PYTHON) scripts/deps.py bench | $(PY) -m pip install -q -r /dev/stdin
 	$(PY) -m pytest benches -q -s -p no:cacheprovider
 
 FUZZ_SECONDS ?= 120

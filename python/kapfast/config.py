@@ -33,6 +33,7 @@ from typing import Any
 
 from kapfast.errors import ConfigError
 from kapfast.gofmt import duration_string
+from kapfast.handler_table import SECTIONS
 from kapfast.tick.registry import DEADMAN_ID, DEADMAN_MESSAGE
 
 DEFAULT_DATA_DIR = "~/.kapfast"
@@ -192,7 +193,7 @@ class ConfigOverrideConfig:
     enabled: bool = True
 
 
-# --- alert handler services: [alert] [smtp] [[slack]] [[httppost]] ---------------------------------
+# --- alert handler services: [alert], and the sections of kapfast.handler_table -----------------
 # (Python keywords ``global`` and ``from`` are spelled ``global_``/``from_`` here; the TOML keys
 # are kapacitord's.)
 
@@ -203,46 +204,27 @@ class AlertConfig:
     topic_buffer_length: int = 5000
 
 
-@dataclass
-class SMTPConfig:
-    enabled: bool = False
-    host: str = "localhost"
-    port: int = 25
-    username: str = ""
-    password: str = ""
-    no_verify: bool = False
-    global_: bool = False
-    state_changes_only: bool = False
-    from_: str = ""
-    to: list[str] = field(default_factory=list)
-    idle_timeout: str = "30s"
+def _default_field(default: Any) -> Any:
+    return field(default_factory=lambda: copy.deepcopy(default))
 
 
-@dataclass
-class SlackConfig:
-    enabled: bool = False
-    default: bool = False
-    workspace: str = ""
-    url: str = ""
-    channel: str = ""
-    username: str = "kapacitor"
-    icon_emoji: str = ""
-    global_: bool = False
-    state_changes_only: bool = False
-    ssl_ca: str = ""
-    ssl_cert: str = ""
-    ssl_key: str = ""
-    insecure_skip_verify: bool = False
+@functools.cache
+def handler_section_class(section: str) -> type:
+    """The config class of a handler section, made from its row's keys and defaults."""
+    row = SECTIONS[section]
+    assert row.config is not None, section
+    fields = [(_attr(key), type(default), _default_field(default)) for key, default in row.config.items()]
+    name = "".join(part.title() for part in section.split("-")) + "Config"
+    return dataclasses.make_dataclass(name, fields)
 
 
-@dataclass
-class HTTPPostConfig:
-    endpoint: str = ""
-    url: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    basic_auth: dict[str, str] = field(default_factory=dict)  # {username, password}
-    alert_template: str = ""
-    alert_template_file: str = ""
+def _default_handler_sections() -> dict[str, Any]:
+    """Every handler section kapfast implements, at its defaults (an array section: no element)."""
+    return {
+        name: [] if row.array else handler_section_class(name)()
+        for name, row in SECTIONS.items()
+        if row.config is not None
+    }
 
 
 @dataclass
@@ -266,11 +248,10 @@ class Config:
     skip_config_overrides: bool = False
     config_override: ConfigOverrideConfig = field(default_factory=lambda: ConfigOverrideConfig())
 
-    # alert handler services
+    # alert handler services: [alert], and each section of kapfast.handler_table by its name
+    # (an object, or a list of them for a [[section]])
     alert: AlertConfig = field(default_factory=AlertConfig)
-    smtp: SMTPConfig = field(default_factory=SMTPConfig)
-    slack: list[SlackConfig] = field(default_factory=list)
-    httppost: list[HTTPPostConfig] = field(default_factory=list)
+    handlers: dict[str, Any] = field(default_factory=_default_handler_sections)
     #: sections of kapacitord's config kapfast does not implement, as the file has them: named in
     #: the start warning and printed back by `kapfastd config`
     unsupported: dict[str, Any] = field(default_factory=dict)
@@ -308,7 +289,6 @@ _SECTIONS: dict[str, type] = {
     "groups": GroupsConfig,
     # alert handler services
     "alert": AlertConfig,
-    "smtp": SMTPConfig,
 }
 _TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy"}
 
@@ -424,8 +404,8 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
                 uc = UDPConfig()
                 _fill(uc, table, "udp", ignored)
                 cfg.udp.append(uc)
-        elif key in ("slack", "httppost"):
-            _fill_handler_list(cfg, key, value, ignored)
+        elif key in SECTIONS and SECTIONS[key].config is not None:
+            _fill_handler_section(cfg, key, value, ignored)
         else:
             cfg.unsupported[key] = value
             ignored.append(
@@ -495,7 +475,7 @@ def _validate(cfg: Config) -> None:
         if ic.enabled and not ic.urls:
             raise ConfigError(f"[[influxdb]] {ic.name}: urls must not be empty")
         for key in ("timeout", "startup_timeout", "subscriptions_sync_interval"):
-            _check_duration(f"[[influxdb]] {ic.name}: {_toml_key(key)}", getattr(ic, key))
+            check_duration(f"[[influxdb]] {ic.name}: {_toml_key(key)}", getattr(ic, key))
     for uc in cfg.udp:
         if uc.enabled:
             _h, sep, port = uc.bind_address.rpartition(":")
@@ -503,85 +483,54 @@ def _validate(cfg: Config) -> None:
                 raise ConfigError(f"[[udp]] bind-address {uc.bind_address!r}: expected HOST:PORT or :PORT")
             if not uc.database:
                 raise ConfigError(f"[[udp]] {uc.bind_address}: database must be set")
-    _check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
-    _check_duration("[stats] stats-interval", cfg.stats.stats_interval)
-    _check_duration("[deadman] interval", cfg.deadman.interval)
-    _check_duration("[groups] expire-idle", cfg.groups.expire_idle)
+    check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
+    check_duration("[stats] stats-interval", cfg.stats.stats_interval)
+    check_duration("[deadman] interval", cfg.deadman.interval)
+    check_duration("[groups] expire-idle", cfg.groups.expire_idle)
 
     _validate_alert_services(cfg)
     _refuse_unsafe(cfg)
 
 
-def _fill_handler_list(cfg: Config, key: str, value: Any, ignored: list[str] | None = None) -> None:
-    """``[[slack]]``/``[[httppost]]`` (a single ``[slack]`` table is accepted too, as kapacitord)."""
+def _fill_handler_section(cfg: Config, key: str, value: Any, ignored: list[str] | None = None) -> None:
+    """A handler section (``[[slack]]`` also as a single ``[slack]`` table, as kapacitord takes it)."""
+    row = SECTIONS[key]
+    cls = handler_section_class(key)
     tables = value if isinstance(value, list) else [value]
+    if not row.array and len(tables) != 1:
+        raise ConfigError(f"[{key}] must be a single table")
     for i, table in enumerate(tables):
         if not isinstance(table, dict):
-            raise ConfigError(f"[[{key}]] #{i} must be a table")
-        if key == "slack":
-            sc = SlackConfig()
-            _fill(sc, table, "slack", ignored)
-            cfg.slack.append(sc)
-            continue
-        hc = HTTPPostConfig()
-        plain = {k: v for k, v in table.items() if k not in ("headers", "basic-auth")}
-        _fill(hc, plain, "httppost", ignored)
-        for sub, attr in (("headers", "headers"), ("basic-auth", "basic_auth")):
-            raw = table.get(sub, {})
+            raise ConfigError(f"[[{key}]] #{i} must be a table" if row.array else f"[{key}] must be a table")
+        obj = cls()
+        where = f"[{key}]" if not row.array else f"[[{key}]] {table.get(row.element_key, i)}"
+        plain = {k: v for k, v in table.items() if not isinstance(getattr(obj, _attr(k), None), dict)}
+        _fill(obj, plain, key, ignored)
+        for sub, raw in table.items():
+            if sub in plain:
+                continue
             if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-                raise ConfigError(f"[[httppost]] {hc.endpoint or i}: {sub} must be a table of strings")
-            setattr(hc, attr, {str(k): v for k, v in raw.items()})
-        if set(hc.basic_auth) - {"username", "password"}:
-            raise ConfigError(f"[[httppost]] {hc.endpoint or i}: basic-auth takes username and password")
-        cfg.httppost.append(hc)
+                raise ConfigError(f"{where}: {sub} must be a table of strings")
+            setattr(obj, _attr(sub), {str(k): v for k, v in raw.items()})
+        if row.array:
+            cfg.handlers[key].append(obj)
+        else:
+            cfg.handlers[key] = obj
 
 
 def _validate_alert_services(cfg: Config) -> None:
-    """kapacitord's own checks of these sections (``services/*/config.go`` ``Validate``)."""
+    """kapacitord's own checks of these sections (each handler module's ``validate``)."""
     if cfg.alert.topic_buffer_length <= 0:
         raise ConfigError("[alert] topic-buffer-length must be positive")
-    smtp = cfg.smtp
-    if not smtp.host:
-        raise ConfigError("[smtp] host cannot be empty")
-    if smtp.port <= 0 or smtp.port > 65535:
-        raise ConfigError(f"[smtp] invalid port {smtp.port}")
-    _check_duration("[smtp] idle-timeout", smtp.idle_timeout)
-    if smtp.enabled and not smtp.from_:
-        raise ConfigError("[smtp] must provide a 'from' address")
-    if smtp.from_ and "@" not in smtp.from_:
-        raise ConfigError(f"[smtp] invalid from email address: {smtp.from_!r}")
-    for to in smtp.to:
-        if "@" not in to:
-            raise ConfigError(f"[smtp] invalid to email address: {to!r}")
-    slacks = cfg.slack
-    if len(slacks) == 1:
-        slacks[0].default = True  # a single [[slack]] is the default one
-    for sc in slacks:
-        where = f"[[slack]] {sc.workspace}".rstrip()
-        if sc.enabled and not sc.url:
-            raise ConfigError(f"{where}: must specify url")
-        if len(slacks) > 1 and not sc.workspace:
-            raise ConfigError("[[slack]]: workspace must not be empty when several are configured")
-        if sc.global_ and not sc.default:
-            raise ConfigError(f"{where}: only the default config may be assigned as global")
-        if sc.state_changes_only and not (sc.default and sc.global_):
-            raise ConfigError(
-                f"{where}: state-changes-only may only be set when the config is both default and global"
-            )
-    if slacks and not any(sc.default for sc in slacks):
-        raise ConfigError("[[slack]]: at least one Slack config must be set as default")
-    if len({sc.workspace for sc in slacks}) != len(slacks):
-        raise ConfigError("[[slack]]: workspaces must be unique")
-    names = [h.endpoint for h in cfg.httppost]
-    if len(names) != len(set(names)):
-        raise ConfigError("[[httppost]]: endpoint names must be unique")
-    for h in cfg.httppost:
-        if not h.endpoint:
-            raise ConfigError("[[httppost]]: endpoint must be set")
-        if h.alert_template and h.alert_template_file:
-            raise ConfigError(
-                f"[[httppost]] {h.endpoint}: set alert-template or alert-template-file, not both"
-            )
+    for name, section in cfg.handlers.items():
+        row = SECTIONS[name]
+        validate = row.implementation().validate if row.supported else None
+        if validate is not None:
+            validate(section)
+        if row.array:
+            names = [getattr(e, _attr(row.element_key)) for e in section]
+            if len(names) != len(set(names)):
+                raise ConfigError(f"[[{name}]]: {row.element_key} names must be unique")
 
 
 _UNITS_NS = {
@@ -617,7 +566,7 @@ def parse_go_duration(text: str) -> int:
     return sign * round(total)
 
 
-def _check_duration(where: str, text: str) -> None:
+def check_duration(where: str, text: str) -> None:
     try:
         ns = parse_go_duration(text)
     except ValueError as exc:
@@ -685,14 +634,24 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
                 items.append("")
             items[j] = raw
             return
-    elif section in ("slack", "httppost", "udp"):
-        # list sections: KAPACITOR_SLACK_0_URL, KAPACITOR_UDP_0_BIND_ADDRESS (index optional: 0)
+    elif section == "udp":
+        # KAPACITOR_UDP_0_BIND_ADDRESS (index optional: 0)
         idx, _, key = key.partition("_")
         if not idx.isdigit():
             idx, key = "0", f"{idx}_{key}" if key else idx
-        entries: list[Any] = getattr(cfg, section)
+        while len(cfg.udp) <= int(idx):
+            cfg.udp.append(UDPConfig())
+        obj = cfg.udp[int(idx)]
+    elif section in cfg.handlers and not SECTIONS[section].array:
+        obj = cfg.handlers[section]
+    elif section in cfg.handlers:
+        # alert handler services: KAPACITOR_SLACK_0_URL (index optional: 0)
+        idx, _, key = key.partition("_")
+        if not idx.isdigit():
+            idx, key = "0", f"{idx}_{key}" if key else idx
+        entries: list[Any] = cfg.handlers[section]
         while len(entries) <= int(idx):
-            entries.append({"slack": SlackConfig, "httppost": HTTPPostConfig, "udp": UDPConfig}[section]())
+            entries.append(handler_section_class(section)())
         obj = entries[int(idx)]
         if isinstance(getattr(obj, key, None), dict):
             raise ConfigError(f"{name}: {key.replace('_', '-')} cannot be set from the environment")
@@ -791,15 +750,16 @@ def _section_lines(cfg: Config, name: str) -> list[str]:
                 out += ["", f"  [influxdb.{_toml_key(sub)}]"]
                 out += [f"    {_toml_value(db)} = {_toml_value(rps)}" for db, rps in getattr(ic, sub).items()]
     # alert handler services
-    elif name == "slack":
-        for sc in cfg.slack:
-            out += ["", "[[slack]]", *_table_lines(sc)]
-    elif name == "httppost":
-        for hc in cfg.httppost:
-            out += ["", "[[httppost]]", *_table_lines(hc)]
-            for sub, attr in (("headers", "headers"), ("basic-auth", "basic_auth")):
-                out += ["", f"  [httppost.{sub}]"]
-                out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in getattr(hc, attr).items()]
+    elif name in cfg.handlers:
+        array = SECTIONS[name].array
+        section = cfg.handlers[name]
+        for obj in section if array else [section]:
+            out += ["", f"[[{name}]]" if array else f"[{name}]", *_table_lines(obj)]
+            for f in dataclasses.fields(obj):
+                value = getattr(obj, f.name)
+                if isinstance(value, dict):
+                    out += ["", f"  [{name}.{_toml_key(f.name)}]"]
+                    out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()]
     elif name == "udp":
         for uc in cfg.udp:
             out += ["", "[[udp]]", *_table_lines(uc)]
@@ -826,7 +786,7 @@ def render(cfg: Config) -> str:
         ):
             out.append(f"{_toml_name(key)} = {_toml_value(value)}")
     names = [*_KAPACITORD_ORDER]
-    names += [n for n in (*_SECTIONS, "udp", *cfg.unsupported) if n not in names]
+    names += [n for n in (*_SECTIONS, "udp", *cfg.handlers, *cfg.unsupported) if n not in names]
     for name in names:
         out += _section_lines(cfg, name)
     return "\n".join(out) + "\n"
@@ -844,13 +804,12 @@ _TOP_LEVEL.add("skip-config-overrides")
 
 _NOT_OVERRIDABLE = frozenset({"http", "auth", "tls", "storage", "replay", "logging", "config-override"})
 #: The option naming each element of a list section (`[[influxdb]] name = ...`).
-ELEMENT_KEYS: dict[str, str] = {"influxdb": "name", "slack": "workspace", "httppost": "endpoint"}
+ELEMENT_KEYS: dict[str, str] = {"influxdb": "name"} | {
+    name: row.element_key for name, row in SECTIONS.items() if row.array
+}
 #: Secret options: the config API shows whether they are set (true/false), never their value.
 _REDACTED_EVERYWHERE = frozenset({"password", "token", "secret", "shared-secret", "api-key", "auth-token"})
-_REDACTED_IN: dict[str, frozenset[str]] = {
-    "slack": frozenset({"url"}),
-    "httppost": frozenset({"basic-auth"}),
-}
+_REDACTED_IN: dict[str, frozenset[str]] = {name: row.secrets for name, row in SECTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -897,7 +856,18 @@ def overridable_sections() -> dict[str, SectionInfo]:
                 if key not in names:
                     continue  # a list section without a naming option cannot be addressed
                 out[name] = SectionInfo(name, f.name, item, key)
+    for name, row in SECTIONS.items():
+        if row.config is not None:
+            cls = handler_section_class(name)
+            out[name] = SectionInfo(name, "handlers", cls, row.element_key if row.array else None)
     return dict(sorted(out.items()))
+
+
+def section_value(cfg: Config, info: SectionInfo) -> Any:
+    """A section's config object (or list of them)."""
+    if info.attr == "handlers":
+        return cfg.handlers[info.name]
+    return getattr(cfg, info.attr)
 
 
 def redacted_options(section: str, obj: Any) -> list[str]:
@@ -908,7 +878,7 @@ def redacted_options(section: str, obj: Any) -> list[str]:
 
 def section_elements(cfg: Config, info: SectionInfo) -> list[tuple[str, Any]]:
     """(element name, element object) of a section; a single-element section's name is ""."""
-    value = getattr(cfg, info.attr)
+    value = section_value(cfg, info)
     if info.element_key is None:
         return [("", value)]
     return [(str(getattr(e, _attr(info.element_key))), e) for e in value]
@@ -963,9 +933,9 @@ def apply_overrides(base: Config, overrides: list[Override]) -> tuple[Config, li
             warnings.append(f"config override of unknown section [{ov.section}] ignored")
             continue
         if info.element_key is None:
-            set_options(ov.section, getattr(cfg, info.attr), ov.options)
+            set_options(ov.section, section_value(cfg, info), ov.options)
             continue
-        items: list[Any] = getattr(cfg, info.attr)
+        items: list[Any] = section_value(cfg, info)
         key_attr = _attr(info.element_key)
         found = [e for e in items if str(getattr(e, key_attr)) == ov.element]
         if ov.delete:
@@ -991,13 +961,10 @@ __all__ = [
     "Config",
     "ConfigOverrideConfig",
     "HTTPConfig",
-    "HTTPPostConfig",
     "InfluxDBConfig",
     "LoggingConfig",
     "Override",
-    "SMTPConfig",
     "SectionInfo",
-    "SlackConfig",
     "UDPConfig",
     "apply_env",
     "apply_overrides",
@@ -1007,5 +974,6 @@ __all__ = [
     "overridable_sections",
     "render",
     "section_elements",
+    "section_value",
     "set_options",
 ]

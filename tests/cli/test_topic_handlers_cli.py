@@ -103,9 +103,9 @@ def test_define_list_show_delete_topic_handlers(k: Callable[..., Result], tmp_pa
 
 
 def test_define_topic_handler_errors(k: Callable[..., Result], tmp_path: Path) -> None:
-    bad = _spec(tmp_path, "bad.json", {"topic": "cpu", "id": "pd", "kind": "pagerduty2"})
+    bad = _spec(tmp_path, "bad.json", {"topic": "cpu", "id": "pd", "kind": "alertmanager"})
     r = k("define-topic-handler", bad)
-    assert r.code == 3 and "'pagerduty2' is not supported by kapfast yet" in r.err
+    assert r.code == 3 and "'alertmanager' is not supported by kapfast" in r.err
     missing = _spec(tmp_path, "noid.json", {"topic": "cpu", "kind": "log"})
     r = k("define-topic-handler", missing)
     assert r.code == 3 and "missing 'id'" in r.err

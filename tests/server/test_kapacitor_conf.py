@@ -59,7 +59,7 @@ def test_the_packaged_file_parses_with_one_warning(tmp_path: Path) -> None:
         "[task]",
         "[reporting]",
         "[[scraper]]",
-        "[slack] token",
+        "[pagerduty2]",  # a handler kapfast does not have: the same one warning
     ):
         assert name in warning
     for implemented in ("[http]", "[auth]", "[[influxdb]]", "[smtp]", "[stats]"):

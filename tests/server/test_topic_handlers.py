@@ -82,8 +82,8 @@ def test_handler_crud_shapes_and_errors(kapfastd_factory: Callable[..., Kapfastd
         assert ans.status == 400, ans
         return str(ans.json()["error"])
 
-    assert "'pagerduty2' is not supported by kapfast yet" in err(
-        "POST", H, {"id": "pd", "kind": "pagerduty2"}
+    assert "'alertmanager' is not supported by kapfast" in err(
+        "POST", H, {"id": "pd", "kind": "alertmanager"}
     )
     assert "unknown handler kind 'nope'" in err("POST", H, {"id": "x", "kind": "nope"})
     assert "handler ID must contain only" in err("POST", H, {"id": "a b", "kind": "log"})
@@ -254,8 +254,8 @@ def test_python_client_handlers_and_service_tests(kapfastd_factory: Callable[...
         h = c.patch_topic_handler("ops", "p", [{"op": "replace", "path": "/options/topics/0", "value": "y"}])
         assert h.options == {"topics": ["y"]}
         assert [x.id for x in c.list_topic_handlers("ops")] == ["p"]
-        with pytest.raises(RequestError, match="not supported by kapfast yet"):
-            c.create_topic_handler("ops", {"id": "t", "kind": "telegram"})
+        with pytest.raises(RequestError, match="not supported by kapfast"):
+            c.create_topic_handler("ops", {"id": "t", "kind": "alertmanager"})
         c.delete_topic_handler("ops", "p")
         with pytest.raises(NotFoundError):
             c.topic_handler("ops", "p")

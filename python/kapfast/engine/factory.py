@@ -1,41 +1,35 @@
-"""Kind → node class: builds the running node of each pipeline node."""
+"""Kind → running node: the class named by the kind's row of the node table
+(:data:`kapfast.tick.registry.NODES`, column ``impl``)."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 from kapfast.engine.context import TaskContext
 from kapfast.engine.node import Node
 from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
-
-_MODULES = (
-    "kapfast.engine.nodes.basic",
-    "kapfast.engine.nodes.window",
-    "kapfast.engine.nodes.influxql",
-    "kapfast.engine.nodes.outputs",
-    "kapfast.engine.nodes.stateful",
-    "kapfast.engine.nodes.join",
-    "kapfast.engine.alert.node",
-)
-
-_REGISTRY: dict[str, type[Node]] = {}
+from kapfast.tick.registry import NODES
 
 
-def _load() -> dict[str, type[Node]]:
-    if not _REGISTRY:
-        for mod_name in _MODULES:
-            mod = importlib.import_module(mod_name)
-            for obj in vars(mod).values():
-                if isinstance(obj, type) and issubclass(obj, Node) and obj.__module__ == mod_name:
-                    for kind in obj.kinds:
-                        _REGISTRY[kind] = obj
-    return _REGISTRY
+@functools.cache
+def node_class(kind: str) -> type[Node] | None:
+    """The class that runs ``kind``, or None when kapfast cannot run it."""
+    row = NODES.get(kind)
+    if row is None or row.impl is None:
+        return None
+    module, _, name = row.impl.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, Node)):
+        raise TypeError(f"node table: {kind}: {row.impl} is not a Node class")
+    return cls
 
 
 def build_node(spec: NodeSpec, ctx: TaskContext) -> Node:
-    """The running node for ``spec``; a kind kapfast cannot run is a TaskError naming it."""
-    cls = _load().get(spec.kind)
+    """The running node for ``spec``; a kind kapfast cannot run is a TaskError naming it (the
+    compiler refuses such kinds first, so this is only reached by a hand-made pipeline)."""
+    cls = node_class(spec.kind)
     if cls is None:
         raise TaskError(f"{spec.name}: node kind {spec.kind!r} is not supported by kapfast")
     return cls(spec, ctx)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,9 +34,6 @@ from kapfast.tick.pipeline import Node as NodeSpec
 
 class Node:
     """A node of a running task. ``spec`` is the compiler's description (docs/pipeline.md)."""
-
-    #: registry kinds this class implements (``from``, ``window``, ...)
-    kinds: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         self.spec = spec

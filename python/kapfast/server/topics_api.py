@@ -344,7 +344,6 @@ def install(app: web.Application) -> AlertWiring:
     else:
         engine_services.pop("alert_states", None)  # [alert] persist-topics = false
     engine_services[SERVICE_KEY] = services
-    engine_services["httppost_endpoints"] = services.httppost_endpoints()
     wiring = AlertWiring(services, registry)
     app[WIRING_KEY] = wiring
     for h in st.storage.topic_handlers.all():

@@ -1,1 +1,2 @@
-"""Tasks: their definitions (service) and, later, their execution (the task master)."""
+"""Task definitions (service), templates, recordings and replays, and their storage. The task master
+that runs tasks is `kapfast.engine.master`."""

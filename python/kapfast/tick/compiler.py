@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from kapfast.errors import TickScriptError
 from kapfast.gofmt import duration_string
+from kapfast.handler_table import INLINE, unsupported_message
 from kapfast.tick import ast, lambda_ast
 from kapfast.tick.checks import NodeProblem, check_nodes, kapacitor_order
 from kapfast.tick.errors import error_at, guard_depth, suggest
@@ -427,6 +428,9 @@ class Compiler:
             )
         method = chain_method(name)
         assert method is not None
+        row = NODES.get(name)
+        if row is not None and row.impl is None:
+            self.fail(f"|{name}() is not supported by kapfast: a task using it could not run", call)
         args = self._args(method, call, f"|{name}()")
         if name == "deadman":
             return self._deadman(parent, args, call)
@@ -469,6 +473,9 @@ class Compiler:
                 return left
         if name in spec.handlers:
             hspec = spec.handlers[name]
+            row = INLINE.get(name)
+            if row is not None and not row.supported:
+                self.fail(unsupported_message(row), call)
             args = self._args(hspec.create, call, f".{name}()")
             handler = Handler(name, [self._plain(a, call) for a in args], line=call.line, column=call.col)
             node.handlers.append(handler)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from kapfast.handler_table import INLINE
 from kapfast.tick.pipeline import Duration, value_to_json
 
 # Edge types
@@ -114,12 +115,17 @@ class NodeSpec:
     only_chains: tuple[str, ...] = ()  # for sources: the only chain methods allowed
     handlers: Mapping[str, HandlerSpec] = field(default_factory=lambda: MappingProxyType({}))
     internal: bool = False  # not creatable from a script (noop)
+    # the class that runs it, "module:Class"; None: kapfast cannot run this kind, and the compiler
+    # refuses it (naming it) instead of a task failing at start
+    impl: str | None = None
+    doc: str = ""  # one line for docs/nodes.md
 
 
 _QUIET = "quiet()"
 _INFLUXQL_PROPS = _props(_QUIET, "as(string)", "usePointTimes()")
 
 _NODES: dict[str, NodeSpec] = {}
+_E = "kapfast.engine.nodes."  # where most implementations live
 
 
 def _node(
@@ -147,16 +153,43 @@ def _node(
 
 
 # -- sources ---------------------------------------------------------------------------------------
-_node("stream", "stream()", NONE, STREAM, only_chains=("from",))
-_node("batch", "batch()", NONE, BATCH, only_chains=("query", "queryFlux"))
+_node(
+    "stream",
+    "stream()",
+    NONE,
+    STREAM,
+    only_chains=("from",),
+    impl=_E + "basic:SourceNode",
+    doc="the source of a stream task: every point written to kapfast",
+)
+_node(
+    "batch",
+    "batch()",
+    NONE,
+    BATCH,
+    only_chains=("query", "queryFlux"),
+    impl=_E + "basic:SourceNode",
+    doc="the source of a batch task: the results of scheduled queries",
+)
 _node(
     "stats",
     "stats(duration)",
     NONE,
     STREAM,
     ("align()",),
+    impl=_E + "stateful:StatsNode",
+    doc="emits a node's statistics every interval (what deadman watches)",
 )
-_node("noop", "noop()", SAME, SAME, go_type="NoOpNode", internal=True)
+_node(
+    "noop",
+    "noop()",
+    SAME,
+    SAME,
+    go_type="NoOpNode",
+    internal=True,
+    impl=_E + "basic:SourceNode",
+    doc="internal: passes everything through",
+)
 
 # -- stream and batch entry nodes ------------------------------------------------------------------
 _node(
@@ -174,6 +207,8 @@ _node(
         "truncate(duration)",
         "round(duration)",
     ),
+    impl=_E + "basic:FromNode",
+    doc="selects the points of a stream (database, retention policy, measurement, where, groupBy)",
 )
 _QUERY_COMMON = (
     "period(duration)",
@@ -195,6 +230,8 @@ _node(
         "groupByMeasurement()",
         "fill(string|int|float)",
     ),
+    impl=_E + "basic:SourceNode",
+    doc="an InfluxQL query run against InfluxDB on a schedule (period, every/cron, offset, align)",
 )
 _node(
     "queryFlux",
@@ -204,11 +241,27 @@ _node(
     (*_QUERY_COMMON, "org(string)", "orgID(string)"),
     desc="query_flux",
     go_type="QueryFluxNode",
+    doc="a Flux query run against InfluxDB 2.x on a schedule",
 )
 
 # -- transformations -------------------------------------------------------------------------------
-_node("where", "where(lambda)", SAME, SAME)
-_node("eval", "eval(lambda...)", SAME, SAME, ("as(string...)", "tags(string...)", "keep(string...)"))
+_node(
+    "where",
+    "where(lambda)",
+    SAME,
+    SAME,
+    impl=_E + "basic:WhereNode",
+    doc="keeps the points for which a lambda is true",
+)
+_node(
+    "eval",
+    "eval(lambda...)",
+    SAME,
+    SAME,
+    ("as(string...)", "tags(string...)", "keep(string...)"),
+    impl=_E + "basic:EvalNode",
+    doc="computes fields (or tags) from lambdas",
+)
 _node(
     "groupBy",
     "groupBy(string|star|lambda...)",
@@ -216,6 +269,8 @@ _node(
     SAME,
     ("exclude(string...)", "byMeasurement()"),
     desc="groupby",
+    impl=_E + "basic:GroupByNode",
+    doc="regroups points by tags (or * / the measurement)",
 )
 _node(
     "window",
@@ -230,8 +285,19 @@ _node(
         "periodCount(int)",
         "everyCount(int)",
     ),
+    impl=_E + "window:WindowNode",
+    doc="buffers a stream into time windows emitted as batches (period, every, align, fillPeriod)",
 )
-_node("log", "log()", SAME, SAME, ("level(string)", "prefix(string)"), {"level": "INFO", "prefix": ""})
+_node(
+    "log",
+    "log()",
+    SAME,
+    SAME,
+    ("level(string)", "prefix(string)"),
+    {"level": "INFO", "prefix": ""},
+    impl=_E + "basic:LogNode",
+    doc="logs every point or batch that passes, in Kapacitor's logfmt",
+)
 _node(
     "influxDBOut",
     "influxDBOut()",
@@ -253,8 +319,20 @@ _node(
     desc="influxdb_out",
     go_type="InfluxDBOutNode",
     chains=False,
+    impl=_E + "outputs:InfluxDBOutNode",
+    doc="writes points to InfluxDB (buffered, with retries)",
 )
-_node("httpOut", "httpOut(string)", SAME, SAME, ("endpoint(string)",), desc="http_out", go_type="HTTPOutNode")
+_node(
+    "httpOut",
+    "httpOut(string)",
+    SAME,
+    SAME,
+    ("endpoint(string)",),
+    desc="http_out",
+    go_type="HTTPOutNode",
+    impl=_E + "outputs:HttpOutNode",
+    doc="keeps the latest result per group, served at /kapacitor/v1/tasks/ID/NAME",
+)
 _node(
     "httpPost",
     "httpPost(string...)",
@@ -269,6 +347,7 @@ _node(
     ),
     desc="http_post",
     go_type="HTTPPostNode",
+    doc="POSTs every point or batch to a URL or an [[httppost]] endpoint",
 )
 _node(
     "derivative",
@@ -278,6 +357,8 @@ _node(
     ("unit(duration)", "nonNegative()", "as(string)"),
     # `as` defaults to the derivative's own field (Kapacitor writes over it), so it has no fixed default.
     {"unit": Duration(1_000_000_000, "1s")},
+    impl=_E + "stateful:DerivativeNode",
+    doc="the rate of change of a field between consecutive points",
 )
 _node(
     "join",
@@ -294,10 +375,34 @@ _node(
         "deleteAll(bool?)",
     ),
     {"delimiter": "."},
+    impl=_E + "join:JoinNode",
+    doc="joins streams or batches on time (tolerance) and groups, fields prefixed",
 )
-_node("union", "union(node...)", SAME, SAME, ("rename(string)",))
-_node("shift", "shift(duration)", SAME, SAME)
-_node("sample", "sample(int|duration)", SAME, SAME)
+_node(
+    "union",
+    "union(node...)",
+    SAME,
+    SAME,
+    ("rename(string)",),
+    impl=_E + "join:UnionNode",
+    doc="merges several parents into one edge",
+)
+_node(
+    "shift",
+    "shift(duration)",
+    SAME,
+    SAME,
+    impl=_E + "basic:ShiftNode",
+    doc="shifts point times by a duration",
+)
+_node(
+    "sample",
+    "sample(int|duration)",
+    SAME,
+    SAME,
+    impl=_E + "basic:SampleNode",
+    doc="keeps every Nth point, or one point per duration",
+)
 _node(
     "stateDuration",
     "stateDuration(lambda)",
@@ -306,14 +411,55 @@ _node(
     ("as(string)", "unit(duration)"),
     {"as": "state_duration", "unit": Duration(1_000_000_000, "1s")},
     desc="state_duration",
+    impl=_E + "stateful:StateDurationNode",
+    doc="how long a lambda has been true, in a field",
 )
 _node(
-    "stateCount", "stateCount(lambda)", SAME, SAME, ("as(string)",), {"as": "state_count"}, desc="state_count"
+    "stateCount",
+    "stateCount(lambda)",
+    SAME,
+    SAME,
+    ("as(string)",),
+    {"as": "state_count"},
+    desc="state_count",
+    impl=_E + "stateful:StateCountNode",
+    doc="how many consecutive points a lambda has been true, in a field",
 )
-_node("changeDetect", "changeDetect(string...)", SAME, SAME)
-_node("default", "default()", SAME, SAME, ("+field(string, any)", "+tag(string, string)"))
-_node("delete", "delete()", SAME, SAME, ("+field(string)", "+tag(string)"))
-_node("barrier", "barrier()", SAME, SAME, ("idle(duration)", "period(duration)", "delete(bool?)"))
+_node(
+    "changeDetect",
+    "changeDetect(string...)",
+    SAME,
+    SAME,
+    impl=_E + "stateful:ChangeDetectNode",
+    doc="emits a point only when one of the fields changed",
+)
+_node(
+    "default",
+    "default()",
+    SAME,
+    SAME,
+    ("+field(string, any)", "+tag(string, string)"),
+    impl=_E + "basic:DefaultNode",
+    doc="sets fields and tags that are missing",
+)
+_node(
+    "delete",
+    "delete()",
+    SAME,
+    SAME,
+    ("+field(string)", "+tag(string)"),
+    impl=_E + "basic:DeleteNode",
+    doc="removes fields and tags",
+)
+_node(
+    "barrier",
+    "barrier()",
+    SAME,
+    SAME,
+    ("idle(duration)", "period(duration)", "delete(bool?)"),
+    impl=_E + "stateful:BarrierNode",
+    doc="emits barriers on idle time or a period (and can delete idle groups)",
+)
 _node(
     "kapacitorLoopback",
     "kapacitorLoopback()",
@@ -322,6 +468,7 @@ _node(
     ("database(string)", "retentionPolicy(string)", "measurement(string)", "+tag(string, string)"),
     desc="kapacitor_loopback",
     chains=False,
+    doc="writes points back into kapfast's own stream (another database/RP)",
 )
 _node(
     "combine",
@@ -330,6 +477,8 @@ _node(
     STREAM,
     ("as(string...)", "delimiter(string)", "tolerance(duration)", "max(int)"),
     {"delimiter": ".", "max": 1_000_000},
+    impl=_E + "join:CombineNode",
+    doc="combines points of one stream pairwise by lambdas",
 )
 _node(
     "flatten",
@@ -338,6 +487,8 @@ _node(
     SAME,
     ("on(string...)", "delimiter(string)", "tolerance(duration)", "dropOriginalFieldName(bool?)"),
     {"delimiter": "."},
+    impl=_E + "join:FlattenNode",
+    doc="flattens points at the same time into one point, fields prefixed by tags",
 )
 _node(
     "sideload",
@@ -352,8 +503,16 @@ _node(
         "+field(string, any)",
         "+tag(string, string)",
     ),
+    doc="adds fields and tags read from files (YAML/JSON), by hierarchy of tag values",
 )
-_node("trickle", "trickle()", BATCH, STREAM)
+_node(
+    "trickle",
+    "trickle()",
+    BATCH,
+    STREAM,
+    impl=_E + "stateful:TrickleNode",
+    doc="turns batches back into a stream of points",
+)
 _AUTOSCALE_COMMON = (
     "cluster(string)",
     "currentField(string)",
@@ -387,6 +546,7 @@ _node(
     },
     desc="k8s_autoscale",
     go_type="K8sAutoscaleNode",
+    doc="scales a Kubernetes resource to a computed number of replicas",
 )
 _node(
     "swarmAutoscale",
@@ -396,6 +556,7 @@ _node(
     (*_AUTOSCALE_COMMON, "serviceName(string)", "serviceNameTag(string)", "outputServiceNameTag(string)"),
     {"min": 1},
     desc="swarm_autoscale",
+    doc="scales a Docker Swarm service to a computed number of replicas",
 )
 _node(
     "ec2Autoscale",
@@ -406,6 +567,7 @@ _node(
     {"min": 1},
     desc="ec2_autoscale",
     go_type="Ec2AutoscaleNode",
+    doc="scales an AWS autoscaling group to a computed capacity",
 )
 
 # -- InfluxQL functions (one InfluxQLNode each) ----------------------------------------------------
@@ -433,6 +595,7 @@ INFLUXQL_FUNCTIONS: dict[str, tuple[str, str]] = {
     "holtWinters": ("holtWinters(string, int, int, duration)", BATCH),
     "holtWintersWithFit": ("holtWintersWithFit(string, int, int, duration)", BATCH),
 }
+_EMITS = {BATCH: "emits a batch", STREAM: "one point per batch", SAME: "same edge as its parent"}
 for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
     _NODES[_name] = NodeSpec(
         kind=_name,
@@ -443,166 +606,19 @@ for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
         create=_sig(_create),
         properties=_INFLUXQL_PROPS,
         defaults=MappingProxyType({"as": _name}),
+        impl=_E + "influxql:InfluxQLNode",
+        doc=f"InfluxQL function {_name}() over each batch ({_EMITS[_provides]})",
     )
 
 # -- alert and its handlers ------------------------------------------------------------------------
-_HANDLERS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
-    # kind: (create signature, handler properties, defaults)
-    "log": ("log(string)", ("mode(int)",), {"mode": 0o600}),
-    "post": (
-        "post(string...)",
-        (
-            "endpoint(string)",
-            "+header(string, string)",
-            "captureResponse()",
-            "timeout(duration)",
-            "skipSSLVerification()",
-        ),
-        {},
-    ),
-    "tcp": ("tcp(string)", (), {}),
-    "exec": ("exec(string, string...)", (), {}),
-    "email": ("email(string...)", ("+to(string...)", "+toTemplates(string...)"), {}),
-    "slack": (
-        "slack()",
-        ("workspace(string)", "channel(string)", "username(string)", "iconEmoji(string)"),
-        {},
-    ),
-    "pagerDuty2": (
-        "pagerDuty2()",
-        ("routingKey(string)", "serviceKey(string)", "+link(string, string...)"),
-        {},
-    ),
-    "pagerDuty": ("pagerDuty()", ("serviceKey(string)",), {}),
-    "opsGenie": ("opsGenie()", ("teams(string...)", "recipients(string...)"), {}),
-    "opsGenie2": (
-        "opsGenie2()",
-        ("teams(string...)", "recipients(string...)", "recoveryAction(string)"),
-        {},
-    ),
-    "victorOps": ("victorOps()", ("routingKey(string)",), {}),
-    "telegram": (
-        "telegram()",
-        ("chatId(string)", "parseMode(string)", "disableWebPagePreview()", "disableNotification()"),
-        {},
-    ),
-    "teams": ("teams()", ("channelURL(string)",), {}),
-    "discord": (
-        "discord()",
-        ("workspace(string)", "username(string)", "avatarUrl(string)", "embedTitle(string)"),
-        {},
-    ),
-    "pushover": (
-        "pushover()",
-        (
-            "userKey(string)",
-            "device(string)",
-            "title(string)",
-            "uRL(string)",
-            "uRLTitle(string)",
-            "sound(string)",
-        ),
-        {},
-    ),
-    "sensu": ("sensu()", ("source(string)", "handlers(string...)", "+metadata(string, any)"), {}),
-    "alerta": (
-        "alerta()",
-        (
-            "token(string)",
-            "resource(string)",
-            "event(string)",
-            "environment(string)",
-            "group(string)",
-            "value(string)",
-            "origin(string)",
-            "services(string...)",
-            "correlated(string...)",
-            "+attribute(string, any)",
-            "timeout(duration)",
-        ),
-        {},
-    ),
-    "bigPanda": (
-        "bigPanda()",
-        (
-            "appKey(string)",
-            "host(string)",
-            "primaryProperty(string)",
-            "secondaryProperty(string)",
-            "+attribute(string, any)",
-        ),
-        {},
-    ),
-    "hipChat": ("hipChat()", ("room(string)", "token(string)"), {}),
-    "mqtt": ("mqtt(string)", ("brokerName(string)", "qos(int)", "retained(bool?)"), {}),
-    # removed from later Kapacitor releases; scripts written for 1.2–1.4 still use it
-    "alertManager": (
-        "alertManager()",
-        (
-            "room(string)",
-            "alertManagerTagName(string...)",
-            "alertManagerTagValue(string...)",
-            "alertManagerAnnotationName(string...)",
-            "alertManagerAnnotationValue(string...)",
-        ),
-        {},
-    ),
-    "snmpTrap": ("snmpTrap(string)", ("+data(string, string, string)",), {}),
-    "kafka": (
-        "kafka()",
-        (
-            "cluster(string)",
-            "kafkaTopic(string)",
-            "template(string)",
-            "disablePartitionById()",
-            "partitionHashAlgorithm(string)",
-        ),
-        {"partitionHashAlgorithm": "crc32"},
-    ),
-    "serviceNow": (
-        "serviceNow()",
-        (
-            "url(string)",
-            "username(string)",
-            "password(string)",
-            "source(string)",
-            "node(string)",
-            "type(string)",
-            "resource(string)",
-            "metricName(string)",
-            "messageKey(string)",
-            "+additionalInfo(string, any)",
-        ),
-        {},
-    ),
-    "zenoss": (
-        "zenoss()",
-        (
-            "url(string)",
-            "username(string)",
-            "password(string)",
-            "action(string)",
-            "method(string)",
-            "type(string)",
-            "tid(int)",
-            "collector(string)",
-            "summary(string)",
-            "device(string)",
-            "component(string)",
-            "eventClassKey(string)",
-            "eventClass(string)",
-            "message(string)",
-            "+customField(string, any)",
-        ),
-        {},
-    ),
-    "talk": ("talk()", (), {}),
-}
-
+# The inline handlers (``.pagerDuty2()``...) are the rows of kapfast.handler_table that have an
+# inline method; a row without an implementation is refused by the compiler.
 ALERT_HANDLERS: Mapping[str, HandlerSpec] = MappingProxyType(
     {
-        kind: HandlerSpec(kind, _sig(create), _props(*props), MappingProxyType(defaults))
-        for kind, (create, props, defaults) in _HANDLERS.items()
+        name: HandlerSpec(
+            name, _sig(row.inline or ""), _props(*row.properties), MappingProxyType(dict(row.defaults))
+        )
+        for name, row in INLINE.items()
     }
 )
 
@@ -648,6 +664,8 @@ _node(
         "history": 21,
     },
     handlers=ALERT_HANDLERS,
+    impl="kapfast.engine.alert.node:AlertNode",
+    doc="evaluates levels per group and sends events to handlers and topics",
 )
 
 NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)

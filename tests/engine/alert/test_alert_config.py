@@ -62,7 +62,7 @@ def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> config
 def test_sections_are_read(tmp_path: Path) -> None:
     cfg = load(tmp_path, FULL)
     assert (cfg.alert.persist_topics, cfg.alert.topic_buffer_length) == (False, 100)
-    s = cfg.smtp
+    s = cfg.handlers["smtp"]
     assert (s.host, s.port, s.username, s.no_verify, s.global_, s.state_changes_only) == (
         "mail.example.com",
         587,
@@ -76,11 +76,11 @@ def test_sections_are_read(tmp_path: Path) -> None:
         ["oncall@example.com", "ops@example.com"],
         "1m",
     )
-    assert [(w.workspace, w.default, w.global_, w.username) for w in cfg.slack] == [
+    assert [(w.workspace, w.default, w.global_, w.username) for w in cfg.handlers["slack"]] == [
         ("main", True, True, "kapacitor"),
         ("other", False, False, "kapacitor"),
     ]
-    (h,) = cfg.httppost
+    (h,) = cfg.handlers["httppost"]
     assert (h.endpoint, h.headers, h.basic_auth, h.alert_template) == (
         "example",
         {"Authorization": "Bearer x"},
@@ -94,7 +94,7 @@ def test_sections_are_read(tmp_path: Path) -> None:
 
 def test_environment_overrides_keyword_keys(tmp_path: Path) -> None:
     cfg = load(tmp_path, FULL, {"KAPACITOR_SMTP_GLOBAL": "false", "KAPACITOR_SMTP_FROM": "x@y.z"})
-    assert (cfg.smtp.global_, cfg.smtp.from_) == (False, "x@y.z")
+    assert (cfg.handlers["smtp"].global_, cfg.handlers["smtp"].from_) == (False, "x@y.z")
 
 
 @pytest.mark.parametrize(
@@ -135,13 +135,13 @@ def test_bad_sections_name_the_problem(tmp_path: Path, text: str, message: str) 
 
 def test_services_from_config(tmp_path: Path) -> None:
     svc = AlertServices.from_config(load(tmp_path, FULL))
-    assert svc.mailer.settings.idle_timeout_s == 60.0
+    assert svc.service("smtp").settings.idle_timeout_s == 60.0
     assert svc.state_changes_only() is True
     assert [type(h).__name__ for h in svc.global_handlers(set())] == ["EmailHandler", "SlackHandler"]
     assert [type(h).__name__ for h in svc.global_handlers({"email"})] == ["SlackHandler"]
-    assert svc.slack.default() is not None and svc.slack.default().workspace == "main"  # type: ignore[union-attr]
-    ep = svc.httppost_endpoints()["example"]
-    assert ep["headers"] == {"Authorization": "Basic dTpw"}  # basic-auth wins over a header of the same name
+    assert svc.service("slack").default().workspace == "main"
+    ep = svc.service("post")["example"]
+    assert ep.headers == {"Authorization": "Basic dTpw"}  # basic-auth wins over a header of the same name
 
 
 def test_httppost_endpoint_with_alert_template(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_httppost_endpoint_with_alert_template(tmp_path: Path) -> None:
         r = build(
             "stream|from().measurement('cpu')|alert().crit(lambda: \"value\" > 5).post().endpoint('ep')",
             "t",
-            services={"alert_services": svc, "httppost_endpoints": svc.httppost_endpoints()},
+            services={"alert_services": svc},
         )
         r.node.push(values_chunk([10]))
     assert rx.bodies == [b"CRITICAL: cpu:nil is CRITICAL (cpu:nil)"]
@@ -177,8 +177,8 @@ def test_environment_sets_list_sections(tmp_path: Path) -> None:
             "KAPFAST_SLACK_ICON_EMOJI": ":x:",
         },
     )
-    assert [w.channel for w in cfg.slack] == ["#alerts", "#other"]
-    assert cfg.slack[0].icon_emoji == ":x:"
-    assert cfg.httppost[0].url == "http://127.0.0.1:1/x"
+    assert [w.channel for w in cfg.handlers["slack"]] == ["#alerts", "#other"]
+    assert cfg.handlers["slack"][0].icon_emoji == ":x:"
+    assert cfg.handlers["httppost"][0].url == "http://127.0.0.1:1/x"
     with pytest.raises(ConfigError, match="cannot be set from the environment"):
         load(tmp_path, FULL, {"KAPACITOR_HTTPPOST_0_HEADERS": "x"})

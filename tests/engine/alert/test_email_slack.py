@@ -14,6 +14,7 @@ from tests.engine.alert.servers import AiohttpReceiver, SmtpServer
 from tests.engine.alert.util import values_chunk
 
 from kapfast.alert_event import AlertEvent
+from kapfast.config import from_mapping
 from kapfast.engine.alert.handlers.base import HandlerError, ServiceDisabled
 from kapfast.engine.alert.handlers.slack import SlackService, SlackWorkspace, slack_payload
 from kapfast.engine.alert.handlers.smtp import EmailHandler, Mailer, SMTPSettings
@@ -28,6 +29,12 @@ EVENT = AlertEvent(
     level="CRITICAL",
     data=[],
 )
+
+
+def _services(**sections: object) -> AlertServices:
+    """The alert services of a config with these kapacitord sections."""
+    cfg, _ = from_mapping(sections)
+    return AlertServices(cfg)
 
 
 def _settings(server: SmtpServer, **kw: object) -> SMTPSettings:
@@ -133,7 +140,9 @@ def test_email_unreachable_server_is_a_handler_error() -> None:
 
 def test_inline_email_through_services() -> None:
     with SmtpServer() as server:
-        services = AlertServices(smtp=_settings(server))
+        services = _services(
+            smtp={"enabled": True, "host": "127.0.0.1", "port": server.port, "from": "kapfast@example.com"}
+        )
         try:
             r = build(
                 "stream|from().measurement('cpu')|alert().crit(lambda: \"value\" > 5)"
@@ -212,10 +221,16 @@ def test_slack_unknown_workspace_or_disabled() -> None:
 
 def test_inline_slack_and_global_state_changes_only(caplog: pytest.LogCaptureFixture) -> None:
     with AiohttpReceiver() as hook:
-        services = AlertServices(
-            slack=[SlackWorkspace("", True, True, hook.url(), "#alerts")],
-            slack_global=True,
-            slack_state_changes_only=True,
+        services = _services(
+            slack=[
+                {
+                    "enabled": True,
+                    "url": hook.url(),
+                    "channel": "#alerts",
+                    "global": True,
+                    "state-changes-only": True,
+                }
+            ]
         )
         # no .slack() in the script: the global handler alerts, and only on changes
         r = build(
@@ -240,7 +255,7 @@ def test_inline_slack_and_global_state_changes_only(caplog: pytest.LogCaptureFix
 
 
 def test_slack_handler_failures_are_counted_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
-    services = AlertServices(slack=[SlackWorkspace("", True, True, "http://127.0.0.1:9/")])
+    services = _services(slack=[{"enabled": True, "url": "http://127.0.0.1:9/"}])
     with caplog.at_level(logging.ERROR):
         r = build(
             "stream|from().measurement('cpu')|alert().crit(lambda: TRUE).slack()",

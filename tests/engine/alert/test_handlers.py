@@ -17,8 +17,11 @@ from tests.engine.alert.servers import HttpReceiver, TcpReceiver
 from tests.engine.alert.util import values_chunk
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.handlers import ExecHandler, HandlerError, LogHandler, PostHandler, TcpHandler
-from kapfast.engine.alert.handlers.tcp import split_address
+from kapfast.engine.alert.handlers.base import HandlerError
+from kapfast.engine.alert.handlers.exec import ExecHandler
+from kapfast.engine.alert.handlers.log import LogHandler
+from kapfast.engine.alert.handlers.post import PostHandler
+from kapfast.engine.alert.handlers.tcp import TcpHandler, split_address
 
 EVENT = AlertEvent(
     id="cpu:nil",
@@ -194,12 +197,20 @@ def test_failing_handler_counted_others_still_run(tmp_path: Path) -> None:
     assert len(log.read_text().splitlines()) == 2
 
 
+def _services_with_endpoint(name: str, url: str, headers: dict[str, str]) -> object:
+    from kapfast.config import from_mapping
+    from kapfast.engine.alert.services import AlertServices
+
+    cfg, _ = from_mapping({"httppost": [{"endpoint": name, "url": url, "headers": headers}]})
+    return AlertServices(cfg)
+
+
 def test_post_endpoint_from_services(tmp_path: Path) -> None:
     with HttpReceiver() as srv:
         r = build(
             "stream|from().measurement('cpu')|alert().crit(lambda: TRUE).post().endpoint('ops')",
             "t",
-            {"httppost_endpoints": {"ops": {"url": srv.url, "headers": {"K": "v"}}}},
+            {"alert_services": _services_with_endpoint("ops", srv.url, {"K": "v"})},
         )
         r.node.push(values_chunk([1]))
     assert len(srv.bodies) == 1 and srv.headers[0]["K"] == "v"

@@ -14,6 +14,7 @@ import pytest
 
 from kapfast import lineproto
 from kapfast.clock import VirtualClock
+from kapfast.config import from_mapping
 from kapfast.engine.alert.services import AlertServices
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.context import TaskContext
@@ -74,7 +75,8 @@ def _task(url: str, registry: TopicRegistry, capacity: int = 5000) -> Task:
 """
     ctx = TaskContext(task_id="t", clock=VirtualClock(0))
     ctx.services["alert_topics"] = registry
-    ctx.services["alert_services"] = AlertServices(topic_buffer_length=capacity)
+    cfg, _ = from_mapping({"alert": {"topic-buffer-length": capacity}})
+    ctx.services["alert_services"] = AlertServices(cfg)
     return Task("t", compile_script(script), ctx)
 
 

@@ -367,14 +367,15 @@ def test_inhibit_by_category(tmp_path: Path) -> None:
     assert [e["id"] for e in _events(tmp_path)] == ["cpu:host=b", "cpu:host=a"]
 
 
-def test_unsupported_handler_logged_once_and_counted(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        r = build(f"{HEAD}.crit(lambda: TRUE).pagerDuty2().routingKey('k')", "t")
-        r.node.push(values_chunk([1, 2, 3]))
-    assert caplog.text.count("pagerDuty2 is not supported by kapfast yet") == 1
-    assert r.node.stats.extra["events_dropped"] == 3
-    assert r.node.stats.extra["alerts_triggered"] == 3
-    assert len(r.out.rows()) == 3
+def test_a_handler_kapfast_cannot_deliver_is_refused_at_compile() -> None:
+    from kapfast.errors import TickScriptError
+    from kapfast.handler_table import INLINE
+
+    unsupported = next(r for r in INLINE.values() if not r.supported)
+    with pytest.raises(
+        TickScriptError, match=rf"\.{unsupported.inline_name}\(\) is not supported by kapfast"
+    ):
+        build(f"{HEAD}.crit(lambda: TRUE).{unsupported.inline_name}()", "t")
 
 
 def test_stats_listed_for_dot(tmp_path: Path) -> None:

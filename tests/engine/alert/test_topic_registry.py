@@ -160,7 +160,7 @@ def test_aggregate_spec_with_timer_publishes() -> None:
         (HandlerSpec("a b", "t", "log"), "handler ID must contain only"),
         (HandlerSpec("a", "t/x", "log"), "topic must contain only"),
         (HandlerSpec("a", "t", ""), "kind must not be empty"),
-        (HandlerSpec("a", "t", "pagerduty2"), "'pagerduty2' is not supported by kapfast yet"),
+        (HandlerSpec("a", "t", "alertmanager"), "'alertmanager' is not supported by kapfast"),
         (HandlerSpec("a", "t", "carrier-pigeon"), "unknown handler kind 'carrier-pigeon'"),
         (HandlerSpec("a", "t", "log", {"path": "rel.log"}), "must be absolute"),
         (HandlerSpec("a", "t", "log", {"path": "/tmp/a.log", "pth": 1}), r"unknown option\(s\) pth"),

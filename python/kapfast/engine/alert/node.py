@@ -9,12 +9,11 @@ up the task.
 A handler that fails is logged and counted in ``events_dropped``; it never stops the task.
 
 ``ctx.services`` keys read: ``alert_services`` (``kapfast.engine.alert.services.AlertServices``:
-the email/slack services and the ``global`` handlers), ``alert_topics`` (a
+builds the inline handlers, and adds the ``global`` ones), ``alert_topics`` (a
 :class:`TopicRegistry`; put there by the first alert node when absent, so tasks sharing one
 services dict share topics and inhibitors),
 ``alert_states`` (a ``kapfast.storage.AlertStateStore``: levels survive restarts, and the server's
-topics API reads it), ``httppost_endpoints`` (``{name: {"url": str, "headers": {k: v}}}``, the
-``[[httppost]]`` endpoints ``.post().endpoint(name)`` names).
+topics API reads it).
 """
 
 from __future__ import annotations
@@ -26,10 +25,11 @@ from dataclasses import dataclass, replace
 from kapfast._native import PointBatch
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
-from kapfast.engine.alert.handlers import AlertHandler, HandlerError, build_handler
+from kapfast.engine.alert.handlers import AlertHandler, HandlerError
 from kapfast.engine.alert.lane import DeliveryLane
 from kapfast.engine.alert.levels import LambdaError, LevelEvaluator, LevelTable
 from kapfast.engine.alert.persistence import LevelPersistence
+from kapfast.engine.alert.services import NO_SERVICES, HandlerSpecError
 from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules
 from kapfast.engine.alert.topics import TopicRegistry, anonymous_topic
 from kapfast.engine.context import TaskContext
@@ -109,8 +109,6 @@ def _code_list(raw: Iterable[int]) -> list[int]:
 
 
 class AlertNode(Node):
-    kinds = ("alert",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.levels = LevelEvaluator(spec)
@@ -126,10 +124,13 @@ class AlertNode(Node):
             self.log.warning("%s: .snoozeDuration() is not supported by kapfast yet; ignored", self.name)
         self.stats.extra.update(dict.fromkeys(STAT_KEYS, 0))
 
-        self.handlers: list[AlertHandler] = [
-            build_handler(h, self.name, ctx.services, self.log) for h in spec.handlers
-        ]
         services = ctx.services.get(SERVICE_ALERT)
+        self.handlers: list[AlertHandler] = []
+        for h in spec.handlers:
+            try:
+                self.handlers.append((services or NO_SERVICES).build_inline(h))
+            except HandlerSpecError as e:
+                raise TaskError(f"{self.name}: line {h.line}: .{h.kind}(): {e}") from None
         #: the inline handlers' own thread in the server (made on the first event)
         self.lane: DeliveryLane | None = None
         self._lane_capacity = services.topic_buffer_length if services is not None else 5000
@@ -476,7 +477,7 @@ class AlertNode(Node):
         except HandlerError as e:
             self._count_dropped(1)
             if not e.quiet:
-                self.log.error("%s: %s handler: %s", self.name, h.describe(), e)
+                self.log.error("%s: %s handler, alert %r: %s", self.name, h.describe(), event.id, e)
 
     # --- end ---------------------------------------------------------------------------------
 

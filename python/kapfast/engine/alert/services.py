@@ -1,82 +1,52 @@
-"""The alert services of a server: ``[smtp]``, ``[[slack]]``, ``[[httppost]]`` and ``[alert]``, and
-building handlers from topic handler specs ``{id, topic, kind, options, match}``.
+"""The alert services of a server, and building handlers, inline or from topic handler specs
+``{id, topic, kind, options, match}``, through :mod:`kapfast.handler_table`.
 
-The server puts one :class:`AlertServices` in ``ctx.services["alert_services"]``; alert nodes take
-their email/slack/post services and the global handlers from it, and the topics API builds the
-handlers it attaches to topics with :meth:`AlertServices.build_entry`. Without it (``kapfast
-test``) :data:`NO_SERVICES` stands in: every service is disabled.
+The server puts one :class:`AlertServices` in ``ctx.services["alert_services"]``; alert nodes build
+their inline handlers and get the global handlers from it, and the topics API builds the handlers
+it attaches to topics with :meth:`AlertServices.build_entry`. Each supported handler kind with a
+config section has one service object here, made from the section by its module's
+``IMPL.service`` and remade by :meth:`AlertServices.configure` when the config changes (handlers
+look their service up at send time, so they follow). Without a server (``kapfast test``)
+:data:`NO_SERVICES` stands in: every service at its defaults, i.e. disabled.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from kapfast.alert_event import AlertEvent
-from kapfast.config import Config, parse_go_duration
-from kapfast.engine.alert.handlers.aggregate import DEFAULT_MESSAGE, AggregateHandler
-from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler
-from kapfast.engine.alert.handlers.exec import ExecHandler
-from kapfast.engine.alert.handlers.log import DEFAULT_MODE, LogHandler
-from kapfast.engine.alert.handlers.post import PostHandler
-from kapfast.engine.alert.handlers.publish import Collector, PublishHandler
-from kapfast.engine.alert.handlers.slack import SlackHandler, SlackService, SlackWorkspace
-from kapfast.engine.alert.handlers.smtp import EmailHandler, Mailer, SMTPSettings
-from kapfast.engine.alert.handlers.tcp import TcpHandler
+from kapfast.config import Config, handler_section_class
+from kapfast.engine.alert.handlers.base import AlertHandler, BuildContext, OptionError, Options
 from kapfast.engine.alert.match import MatchError, compile_match
+from kapfast.engine.alert.names import valid_handler_id, valid_topic
 from kapfast.engine.alert.topics import HandlerEntry
 from kapfast.errors import KapfastError
-from kapfast.gofmt import GoDuration, GoStruct, GoTime
-from kapfast.gotemplate import Template, TemplateError
+from kapfast.handler_table import HANDLERS, INLINE, HandlerRow, unsupported_message
+from kapfast.tick.pipeline import Handler
 
 #: ``ctx.services`` key of the :class:`AlertServices`
 SERVICE_KEY = "alert_services"
 
 #: topic handler kinds kapfast delivers
-SUPPORTED_KINDS = ("aggregate", "exec", "log", "post", "publish", "slack", "smtp", "tcp")
-#: Kapacitor's other handler kinds: known, refused with a clear message
-UNSUPPORTED_KINDS = (
-    "alerta",
-    "bigpanda",
-    "discord",
-    "hipchat",
-    "kafka",
-    "mqtt",
-    "opsgenie",
-    "opsgenie2",
-    "pagerduty",
-    "pagerduty2",
-    "pushover",
-    "sensu",
-    "servicenow",
-    "snmptrap",
-    "talk",
-    "teams",
-    "telegram",
-    "victorops",
-    "zenoss",
-)
+SUPPORTED_KINDS = tuple(sorted(k for k, r in HANDLERS.items() if r.supported))
+
+__all__ = [
+    "NO_SERVICES",
+    "SERVICE_KEY",
+    "SUPPORTED_KINDS",
+    "AlertServices",
+    "HandlerSpec",
+    "HandlerSpecError",
+    "inline_options",
+    "valid_handler_id",
+    "valid_topic",
+]
 
 
 class HandlerSpecError(KapfastError):
     """A handler spec that cannot be used (bad id, topic, kind, options or match)."""
-
-
-def _valid_name(text: str, extra: str) -> bool:
-    # Kapacitor: ^[-\._\p{L}0-9]+$ (ids) and ^[-:\._\p{L}0-9]+$ (topics)
-    return bool(text) and all(ch.isalpha() or ch in "0123456789" or ch in extra for ch in text)
-
-
-def valid_handler_id(text: str) -> bool:
-    return _valid_name(text, "-._")
-
-
-def valid_topic(text: str) -> bool:
-    return _valid_name(text, "-:._")
 
 
 @dataclass
@@ -132,360 +102,160 @@ class HandlerSpec:
             )
         if not self.kind:
             raise HandlerSpecError("invalid handler spec: handler kind must not be empty")
-        if self.kind in UNSUPPORTED_KINDS:
-            raise HandlerSpecError(
-                f"handler kind {self.kind!r} is not supported by kapfast yet "
-                f"(supported: {', '.join(SUPPORTED_KINDS)})"
-            )
-        if self.kind not in SUPPORTED_KINDS:
+        row = HANDLERS.get(self.kind)
+        if row is None:
             raise HandlerSpecError(
                 f"unknown handler kind {self.kind!r} (supported: {', '.join(SUPPORTED_KINDS)})"
             )
-
-
-class _Options:
-    """Typed access to a spec's options; every key must be used (typos are errors)."""
-
-    def __init__(self, kind: str, options: Mapping[str, Any]) -> None:
-        self.kind = kind
-        self.raw = dict(options)
-        self.used: set[str] = set()
-
-    def _get(self, key: str) -> Any:
-        self.used.add(key)
-        return self.raw.get(key)
-
-    def _bad(self, key: str, want: str, v: Any) -> HandlerSpecError:
-        return HandlerSpecError(f"{self.kind} handler: option {key!r} must be {want}, got {v!r}")
-
-    def text(self, key: str, default: str = "") -> str:
-        v = self._get(key)
-        if v is None:
-            return default
-        if not isinstance(v, str):
-            raise self._bad(key, "a string", v)
-        return v
-
-    def flag(self, key: str) -> bool:
-        v = self._get(key)
-        if v is None:
-            return False
-        if not isinstance(v, bool):
-            raise self._bad(key, "true or false", v)
-        return v
-
-    def integer(self, key: str, default: int) -> int:
-        v = self._get(key)
-        if v is None:
-            return default
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self._bad(key, "an integer", v)
-        return v
-
-    def strings(self, key: str) -> list[str]:
-        v = self._get(key)
-        if v is None:
-            return []
-        if isinstance(v, str):
-            return [v]
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise self._bad(key, "a list of strings", v)
-        return list(v)
-
-    def str_map(self, key: str) -> dict[str, str]:
-        v = self._get(key)
-        if v is None:
-            return {}
-        if not isinstance(v, Mapping) or not all(isinstance(x, str) for x in v.values()):
-            raise self._bad(key, "an object of strings", v)
-        return {str(k): x for k, x in v.items()}
-
-    def duration_ns(self, key: str, default: int = 0) -> int:
-        v = self._get(key)
-        if v is None:
-            return default
-        if isinstance(v, bool):
-            raise self._bad(key, "a duration", v)
-        if isinstance(v, int):
-            return v
-        if isinstance(v, str):
-            try:
-                return parse_go_duration(v)
-            except ValueError:
-                raise self._bad(key, "a duration such as 10s or 1m", v) from None
-        raise self._bad(key, "a duration", v)
-
-    def done(self) -> None:
-        unknown = set(self.raw) - self.used
-        if unknown:
-            valid = ", ".join(sorted(self.used))
+        if not row.supported:
             raise HandlerSpecError(
-                f"{self.kind} handler: unknown option(s) {', '.join(sorted(unknown))} (valid: {valid})"
+                f"{unsupported_message(row, inline=False)} (supported: {', '.join(SUPPORTED_KINDS)})"
             )
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One ``[[httppost]]`` endpoint."""
-
-    name: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    alert_template: Template | None = None
-
-    def body(self) -> Callable[[AlertEvent], bytes] | None:
-        tmpl = self.alert_template
-        if tmpl is None:
-            return None
-
-        def render(event: AlertEvent) -> bytes:
-            return tmpl.render(_alert_data(event)).encode()
-
-        return render
+def _fixed_args(row: HandlerRow) -> int:
+    """How many arguments of the inline method are fixed (the rest are variadic)."""
+    inner = (row.inline or "()").split("(", 1)[1].rstrip(")").strip()
+    return sum(1 for part in inner.split(",") if part.strip() and not part.strip().endswith("..."))
 
 
-def _alert_data(event: AlertEvent) -> GoStruct:
-    """``alert.Data`` as an ``[[httppost]]`` alert-template sees it."""
-    rows = [
-        GoStruct(
-            "models.Row",
-            {
-                "Name": s.get("name") or "",
-                "Tags": dict(s.get("tags") or {}),
-                "Columns": list(s.get("columns") or []),
-                "Values": [list(v) for v in s.get("values") or []],
-            },
-        )
-        for s in event.data or []
-    ]
-    return GoStruct(
-        "alert.Data",
-        {
-            "ID": event.id,
-            "Message": event.message,
-            "Details": event.details,
-            "Time": GoTime(event.time_ns),
-            "Duration": GoDuration(event.duration_ns),
-            "Level": event.level,
-            "Data": GoStruct("models.Result", {"Series": rows, "Messages": None, "Err": None}),
-            "PreviousLevel": event.previous_level,
-            "Recoverable": event.recoverable,
-        },
-    )
+def inline_options(row: HandlerRow, h: Handler) -> dict[str, Any]:
+    """The topic-handler options an inline handler amounts to: its method's arguments under the
+    row's ``args`` names (variadic ones as a list), its property methods under their option
+    names; an option set by both (``.email('a').to('b')``) gets both."""
+    opts: dict[str, Any] = {}
+    fixed = _fixed_args(row)
+    for i, name in enumerate(row.args):
+        if i < fixed:
+            if i < len(h.args):
+                opts[name] = h.args[i]
+        elif len(h.args) > fixed:
+            opts[name] = list(h.args[fixed:])
+    for prop, value in h.properties.items():
+        key = row.option_name(prop)
+        if isinstance(opts.get(key), list):
+            opts[key] = [*opts[key], *(value if isinstance(value, list) else [value])]
+        else:
+            opts[key] = value
+    return opts
 
 
-def _endpoint_from_config(h: Any) -> Endpoint:
-    headers = dict(h.headers)
-    auth = h.basic_auth
-    if auth.get("username") or auth.get("password"):
-        token = base64.b64encode(f"{auth.get('username', '')}:{auth.get('password', '')}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    text = h.alert_template
-    if h.alert_template_file:
-        try:
-            text = Path(h.alert_template_file).read_text(encoding="utf-8")
-        except OSError as e:
-            raise KapfastError(f"[[httppost]] {h.endpoint}: cannot read alert-template-file: {e}") from None
-    tmpl = None
-    if text:
-        try:
-            tmpl = Template.parse(text, name="alert-template")
-        except TemplateError as e:
-            raise KapfastError(f"[[httppost]] {h.endpoint}: alert-template: {e}") from None
-    return Endpoint(h.endpoint, h.url, headers, tmpl)
+def _default_element(row: HandlerRow, section: Any) -> Any:
+    """The element of a section whose ``global``/``state-changes-only`` count."""
+    if not row.array:
+        return section
+    return next((e for e in section if getattr(e, "default", False) or len(section) == 1), None)
 
 
+@dataclass
 class AlertServices:
-    def __init__(
-        self,
-        smtp: SMTPSettings | None = None,
-        smtp_global: bool = False,
-        smtp_state_changes_only: bool = False,
-        slack: Sequence[SlackWorkspace] = (),
-        slack_global: bool = False,
-        slack_state_changes_only: bool = False,
-        endpoints: Sequence[Endpoint] = (),
-        persist_topics: bool = True,
-        topic_buffer_length: int = 5000,
-    ) -> None:
-        self.mailer = Mailer(smtp or SMTPSettings())
-        self.smtp_global = smtp_global
-        self.smtp_state_changes_only = smtp_state_changes_only
-        self.slack = SlackService(slack)
-        self.slack_global = slack_global
-        self.slack_state_changes_only = slack_state_changes_only
-        self.endpoints = {e.name: e for e in endpoints}
-        self.persist_topics = persist_topics
-        self.topic_buffer_length = topic_buffer_length
+    config: Config = field(default_factory=Config)
+
+    def __post_init__(self) -> None:
         self.log = logging.getLogger("kapfast.alert")
+        self.persist_topics = True
+        self.topic_buffer_length = 5000
+        self._sections: dict[str, Any] = {}
+        self._services: dict[str, Any] = {}
+        self.configure(self.config)
 
     @classmethod
     def from_config(cls, cfg: Config) -> AlertServices:
-        s = cfg.smtp
-        default_slack = next((w for w in cfg.slack if w.default), None)
-        return cls(
-            smtp=SMTPSettings(
-                enabled=s.enabled,
-                host=s.host,
-                port=s.port,
-                username=s.username,
-                password=s.password,
-                no_verify=s.no_verify,
-                from_=s.from_,
-                to=tuple(s.to),
-                idle_timeout_s=parse_go_duration(s.idle_timeout) / 1e9,
-            ),
-            smtp_global=s.global_,
-            smtp_state_changes_only=s.state_changes_only,
-            slack=[
-                SlackWorkspace(
-                    workspace=w.workspace,
-                    enabled=w.enabled,
-                    default=w.default,
-                    url=w.url,
-                    channel=w.channel,
-                    username=w.username,
-                    icon_emoji=w.icon_emoji,
-                    insecure_skip_verify=w.insecure_skip_verify,
-                    ssl_ca=w.ssl_ca,
-                    ssl_cert=w.ssl_cert,
-                    ssl_key=w.ssl_key,
-                )
-                for w in cfg.slack
-            ],
-            slack_global=bool(default_slack and default_slack.global_),
-            slack_state_changes_only=bool(default_slack and default_slack.state_changes_only),
-            endpoints=[_endpoint_from_config(h) for h in cfg.httppost],
-            persist_topics=cfg.alert.persist_topics,
-            topic_buffer_length=cfg.alert.topic_buffer_length,
-        )
+        return cls(cfg)
 
-    # --- what alert nodes use ------------------------------------------------------------------
+    def configure(self, cfg: Config) -> None:
+        """(Re)make every service from ``cfg``: handlers built earlier send with the new settings."""
+        self.config = cfg
+        self.persist_topics = cfg.alert.persist_topics
+        self.topic_buffer_length = cfg.alert.topic_buffer_length
+        for row in HANDLERS.values():
+            if not row.supported or row.section is None:
+                continue
+            impl = row.implementation()
+            section = cfg.handlers.get(row.section)
+            if section is None:
+                section = [] if row.array else handler_section_class(row.section)()
+            old = self._services.get(row.kind)
+            self._sections[row.kind] = section
+            self._services[row.kind] = impl.service(section) if impl.service is not None else None
+            close = getattr(old, "close", None)
+            if callable(close):
+                close()
 
-    def httppost_endpoints(self) -> dict[str, dict[str, Any]]:
-        """The endpoints in the ``ctx.services["httppost_endpoints"]`` shape the node reads."""
-        return {
-            name: {"url": e.url, "headers": dict(e.headers), "body": e.body()}
-            for name, e in self.endpoints.items()
-        }
+    def service(self, kind: str) -> Any:
+        """The current service object of a handler kind (``None`` for kinds without one)."""
+        return self._services.get(kind)
 
-    def email(self, to: Sequence[str]) -> EmailHandler:
-        return EmailHandler(self.mailer, to)
+    # --- building handlers ---------------------------------------------------------------------
 
-    def slack_handler(
-        self, workspace: str = "", channel: str = "", username: str = "", icon_emoji: str = ""
-    ) -> SlackHandler:
-        return SlackHandler(self.slack, workspace, channel, username, icon_emoji)
+    def build(
+        self, kind: str, options: Mapping[str, Any], collector: Any = None, handler_id: str = ""
+    ) -> AlertHandler:
+        """A running handler of ``kind`` from its options; raises :class:`HandlerSpecError`."""
+        row = HANDLERS.get(kind)
+        if row is None:
+            raise HandlerSpecError(f"unknown handler kind {kind!r} (supported: {', '.join(SUPPORTED_KINDS)})")
+        if not row.supported:
+            raise HandlerSpecError(unsupported_message(row, inline=False))
+        o = Options(kind, options)
+        ctx = BuildContext(lambda: self._services.get(kind), self, collector, handler_id)
+        try:
+            h = row.implementation().build(ctx, o)
+        except OptionError as e:
+            raise HandlerSpecError(str(e)) from None
+        except ValueError as e:
+            raise HandlerSpecError(f"{kind} handler: {e}") from None
+        try:
+            o.done()
+        except OptionError as e:
+            h.close()
+            raise HandlerSpecError(str(e)) from None
+        return h
+
+    def build_inline(self, h: Handler) -> AlertHandler:
+        """The running handler of an inline handler (``|alert().pagerDuty2()...``)."""
+        row = INLINE.get(h.kind)
+        if row is None:
+            raise HandlerSpecError(f"unknown alert handler .{h.kind}()")
+        return self.build(row.kind, inline_options(row, h))
+
+    def _global_rows(self) -> Iterator[tuple[HandlerRow, Any]]:
+        for kind, section in self._sections.items():
+            row = HANDLERS[kind]
+            if row.config is None or "global" not in row.config:
+                continue
+            element = _default_element(row, section)
+            if element is not None and element.global_:
+                yield row, element
 
     def global_handlers(self, inline_kinds: set[str]) -> list[AlertHandler]:
-        """``global = true`` services add their handler to every alert that lacks one."""
-        out: list[AlertHandler] = []
-        if self.smtp_global and "email" not in inline_kinds:
-            out.append(self.email([]))
-        if self.slack_global and "slack" not in inline_kinds:
-            out.append(self.slack_handler())
-        return out
+        """``global = true`` services add their handler to every alert that lacks one of their
+        kind. ``inline_kinds``: the TICKscript method names of the alert's inline handlers."""
+        have = {INLINE[k].kind for k in inline_kinds if k in INLINE}
+        return [self.build(row.kind, {}) for row, _ in self._global_rows() if row.kind not in have]
 
     def state_changes_only(self) -> bool:
         """A global service with ``state-changes-only`` makes every alert ``.stateChangesOnly()``."""
-        return (self.smtp_global and self.smtp_state_changes_only) or (
-            self.slack_global and self.slack_state_changes_only
-        )
+        return any(getattr(element, "state_changes_only", False) for _, element in self._global_rows())
 
     # --- topic handler specs -------------------------------------------------------------------
 
-    def build_handler(self, spec: HandlerSpec, collector: Collector) -> AlertHandler:
-        """The running handler of a (validated) spec; raises :class:`HandlerSpecError`."""
-        o = _Options(spec.kind, spec.options)
-        try:
-            h = self._build(spec, o, collector)
-        except ValueError as e:
-            raise HandlerSpecError(f"{spec.kind} handler: {e}") from None
-        try:
-            o.done()
-        except HandlerSpecError:
-            h.close()
-            raise
-        return h
-
-    def _build(self, spec: HandlerSpec, o: _Options, collector: Collector) -> AlertHandler:
-        kind = spec.kind
-        if kind == "log":
-            return LogHandler(o.text("path"), o.integer("mode", DEFAULT_MODE))
-        if kind == "tcp":
-            return TcpHandler(o.text("address"))
-        if kind == "exec":
-            prog = o.text("prog")
-            return ExecHandler([prog, *o.strings("args")])
-        if kind == "post":
-            return self.post_handler(
-                url=o.text("url"),
-                endpoint=o.text("endpoint"),
-                headers=o.str_map("headers"),
-                timeout_s=o.duration_ns("timeout") / 1e9 or DEFAULT_TIMEOUT_S,
-                capture_response=o.flag("capture-response"),
-                skip_ssl_verification=o.flag("skip-ssl-verification"),
-            )
-        if kind == "smtp":
-            return self.email(o.strings("to"))
-        if kind == "slack":
-            workspace = o.text("workspace")
-            if self.slack.workspaces and workspace not in self.slack.workspaces:
-                raise ValueError(f"no [[slack]] workspace {workspace!r} is configured")
-            return self.slack_handler(workspace, o.text("channel"), o.text("username"), o.text("icon-emoji"))
-        if kind == "publish":
-            topics = o.strings("topics")
-            bad = [t for t in topics if not valid_topic(t)]
-            if bad:
-                raise ValueError(f"invalid topic name(s) {', '.join(bad)}")
-            return PublishHandler(collector, topics)
-        if kind == "aggregate":
-            topic = o.text("topic")
-            if topic and not valid_topic(topic):
-                raise ValueError(f"invalid topic name {topic!r}")
-            return AggregateHandler(
-                collector,
-                o.duration_ns("interval"),
-                topic,
-                event_id=o.text("id", spec.id),
-                message=o.text("message", DEFAULT_MESSAGE),
-            )
-        raise HandlerSpecError(f"unknown handler kind {kind!r}")
-
-    def post_handler(
-        self,
-        url: str = "",
-        endpoint: str = "",
-        headers: Mapping[str, str] | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        capture_response: bool = False,
-        skip_ssl_verification: bool = False,
-    ) -> PostHandler:
-        all_headers: dict[str, str] = {}
-        body = None
-        if endpoint:
-            ep = self.endpoints.get(endpoint)
-            if ep is None:
-                raise ValueError(f"unknown [[httppost]] endpoint {endpoint!r}")
-            url = ep.url  # the endpoint wins over a URL, as in Kapacitor
-            all_headers.update(ep.headers)
-            body = ep.body()
-        all_headers.update(headers or {})
-        return PostHandler(url, all_headers, timeout_s, capture_response, skip_ssl_verification, body=body)
-
-    def build_entry(self, spec: HandlerSpec, collector: Collector) -> HandlerEntry:
+    def build_entry(self, spec: HandlerSpec, collector: Any) -> HandlerEntry:
         """Validate a spec and build what a topic runs for it; raises :class:`HandlerSpecError`."""
         spec.validate()
         try:
             match = compile_match(spec.match)
         except MatchError as e:
             raise HandlerSpecError(str(e)) from None
-        handler = self.build_handler(spec, collector)
+        handler = self.build(spec.kind, spec.options, collector, spec.id)
         return HandlerEntry(spec.id, spec.kind, handler, match)
 
     def close(self) -> None:
-        self.mailer.close()
+        for svc in self._services.values():
+            close = getattr(svc, "close", None)
+            if callable(close):
+                close()
 
 
-#: the services of a run without a server (``kapfast test``): everything disabled
+#: the services of a run without a server (``kapfast test``): everything at its defaults (disabled)
 NO_SERVICES = AlertServices()

@@ -36,8 +36,6 @@ from kapfast.tick.pipeline import Node as NodeSpec
 class SourceNode(Node):
     """``stream`` / ``batch`` / ``query``: the task feeds its input here."""
 
-    kinds = ("stream", "batch", "query", "noop")
-
 
 class Dimensions:
     """A groupBy list: named tags, ``*`` (every tag), minus excluded ones, maybe by measurement."""
@@ -58,8 +56,6 @@ class Dimensions:
 
 
 class FromNode(RowNode):
-    kinds = ("from",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties
@@ -102,8 +98,6 @@ class FromNode(RowNode):
 
 
 class WhereNode(RowNode):
-    kinds = ("where",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         arg = spec.args[0] if spec.args else None
@@ -157,8 +151,6 @@ def _kind_error(out: str, kind: str, is_tag: bool) -> str:
 
 
 class EvalNode(RowNode):
-    kinds = ("eval",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         if not all(isinstance(a, Lambda) for a in spec.args):
@@ -433,8 +425,6 @@ class DefaultNode(RowNode):
     """``default()``: whole chunks in Rust (``batch_default``); :meth:`row` is the reference
     row semantics the columnar path is tested against."""
 
-    kinds = ("default",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.fields = _pairs(spec.properties.get("field"))
@@ -498,8 +488,6 @@ def _flat(v: Any) -> list[str]:
 class DeleteNode(RowNode):
     """``delete()``: whole chunks in Rust (``batch_delete``); :meth:`row` is the reference."""
 
-    kinds = ("delete",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.fields = _flat(spec.properties.get("field"))
@@ -545,8 +533,6 @@ class DeleteNode(RowNode):
 class ShiftNode(RowNode):
     """``shift()``: the time column moved in Rust (``batch_retime``); tmax moves too."""
 
-    kinds = ("shift",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.shift = dur_ns(spec.args[0]) if spec.args else 0
@@ -577,8 +563,6 @@ class ShiftNode(RowNode):
 class SampleNode(RowNode):
     """``sample(n)`` keeps every n-th point of each group, ``sample(d)`` the points whose time is a
     multiple of ``d``; whole chunks as a mask (the per-group counts advance in Rust)."""
-
-    kinds = ("sample",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
@@ -631,8 +615,6 @@ class SampleNode(RowNode):
 
 
 class GroupByNode(RowNode):
-    kinds = ("groupBy",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties
@@ -698,8 +680,6 @@ class GroupByNode(RowNode):
 
 
 class LogNode(Node):
-    kinds = ("log",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         level = str(spec.prop("level", "INFO")).upper()

@@ -26,20 +26,12 @@ from kapfast.errors import KapfastError
 from kapfast.tick.pipeline import Duration
 from kapfast.tick.pipeline import Node as NodeSpec
 
-FUNCTIONS = (
-    "count", "sum", "mean", "median", "mode", "spread", "stddev", "min", "max", "first", "last",
-    "percentile", "distinct", "top", "bottom", "holtWinters", "holtWintersWithFit", "elapsed",
-    "difference", "movingAverage", "cumulativeSum",
-)  # fmt: skip
-
 
 def _arg(v: Any) -> Any:
     return v.ns if isinstance(v, Duration) else v
 
 
 class InfluxQLNode(Node):
-    kinds = FUNCTIONS
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.fn = spec.kind
@@ -262,4 +254,4 @@ class InfluxQLNode(Node):
         return len(self.transforms) + len(self.pending)
 
 
-__all__ = ["FUNCTIONS", "InfluxQLNode", "dur_ns"]
+__all__ = ["InfluxQLNode", "dur_ns"]

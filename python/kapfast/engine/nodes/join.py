@@ -148,8 +148,6 @@ _Described = tuple[int, int, bool, list[tuple[str, str]]]
 
 
 class JoinNode(Node):
-    kinds = ("join",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties
@@ -381,8 +379,6 @@ class JoinNode(Node):
 
 
 class UnionNode(Node):
-    kinds = ("union",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.rename = str(spec.properties.get("rename", "") or "")
@@ -409,8 +405,6 @@ class CombineNode(Node):
 
     The sets of points are collected in Rust; each set's expressions are evaluated over the set
     at once and its combinations built in Rust (``rust/src/stateops/combine.rs``)."""
-
-    kinds = ("combine",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
@@ -508,8 +502,6 @@ class CombineNode(Node):
 class FlattenNode(Node):
     """``flatten().on(tags...)``: the points of one group and time become one point whose field
     names are prefixed with the ``on`` tags' values (sets collected and flattened in Rust)."""
-
-    kinds = ("flatten",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)

@@ -98,7 +98,6 @@ _BatchLast = tuple[str, dict[str, str], PointBatch]
 
 
 class HttpOutNode(Node):
-    kinds = ("httpOut",)
     #: stream rows held beyond 4 per group before the shown points are copied out (tests lower it)
     compact_slack = 65536
 
@@ -197,8 +196,6 @@ class HttpOutNode(Node):
 
 
 class InfluxDBOutNode(Node):
-    kinds = ("influxDBOut",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties

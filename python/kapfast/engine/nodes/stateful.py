@@ -79,8 +79,6 @@ class DerivativeNode(_KernelNode):
     """``derivative(field)``: the rate of change from each group's previous point
     (``rust/src/stateops/derivative.rs`` has Kapacitor's rules)."""
 
-    kinds = ("derivative",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         self.field = str(spec.args[0])
@@ -107,7 +105,6 @@ class ChangeDetectNode(_KernelNode):
     """``changeDetect(fields...)``: a point goes on when its fields differ from its group's
     previous point (Kapacitor compares with Go's ``!=``: another type is a change)."""
 
-    kinds = ("changeDetect",)
     batch_resets = False
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
@@ -169,22 +166,16 @@ class _StateNode(_KernelNode):
 
 
 class StateDurationNode(_StateNode):
-    kinds = ("stateDuration",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx, "duration", dur_ns(spec.prop("unit")) or 1_000_000_000)
 
 
 class StateCountNode(_StateNode):
-    kinds = ("stateCount",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx, "count", 1_000_000_000)
 
 
 class TrickleNode(Node):
-    kinds = ("trickle",)
-
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         if len(batch.points):
             self.emit(StreamChunk(batch.points, [0] * len(batch.points), [batch.group]))
@@ -195,8 +186,6 @@ class BarrierNode(Node):
     of data time; with ``.delete(TRUE)`` the group's state is dropped downstream after it.
     Where period barriers fall in a chunk is found in Rust (``StateBarrierPeriods``); the chunk
     goes on in pieces around them."""
-
-    kinds = ("barrier",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
@@ -289,8 +278,6 @@ class BarrierNode(Node):
 class StatsNode(Node):
     """``stats(interval)``: a source emitting, every interval of clock time, how many points the
     observed node emitted (Kapacitor's internal stats point)."""
-
-    kinds = ("stats",)
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)

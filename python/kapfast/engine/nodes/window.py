@@ -21,8 +21,6 @@ from kapfast.tick.pipeline import Node as NodeSpec
 
 
 class WindowNode(Node):
-    kinds = ("window",)
-
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.handlers.base import AlertHandler
+from kapfast.engine.alert.handlers.base import AlertHandler, BuildContext, HandlerImpl, Options
 from kapfast.engine.alert.handlers.publish import Collector
+from kapfast.engine.alert.names import valid_topic
 from kapfast.gofmt import GoDuration, GoStruct
 from kapfast.gotemplate import Template, TemplateError
 
@@ -107,3 +108,21 @@ class AggregateHandler(AlertHandler):
 
     def describe(self) -> str:
         return f"aggregate into {self.topic}"
+
+
+def _build(ctx: BuildContext, o: Options) -> AggregateHandler:
+    if ctx.collector is None:
+        raise ValueError("aggregate is a topic handler only")
+    topic = o.text("topic")
+    if topic and not valid_topic(topic):
+        raise ValueError(f"invalid topic name {topic!r}")
+    return AggregateHandler(
+        ctx.collector,
+        o.duration_ns("interval"),
+        topic,
+        event_id=o.text("id", ctx.handler_id),
+        message=o.text("message", DEFAULT_MESSAGE),
+    )
+
+
+IMPL = HandlerImpl(build=_build)

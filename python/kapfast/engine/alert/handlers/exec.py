@@ -6,7 +6,14 @@ import subprocess
 from collections.abc import Sequence
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.handlers.base import AlertHandler, HandlerError
+from kapfast.engine.alert.handlers.base import (
+    AlertHandler,
+    BuildContext,
+    HandlerError,
+    HandlerImpl,
+    Options,
+    build_and_send,
+)
 
 #: a hung alert program must not hold the task forever
 DEFAULT_EXEC_TIMEOUT_S = 30.0
@@ -41,3 +48,12 @@ class ExecHandler(AlertHandler):
 
     def describe(self) -> str:
         return f"exec {self.argv[0]}"
+
+
+def _build(ctx: BuildContext, o: Options) -> ExecHandler:
+    return ExecHandler([o.text("prog"), *o.strings("args")])
+
+
+IMPL = HandlerImpl(
+    build=_build, test_options=lambda service: {"prog": "", "args": []}, test=build_and_send(_build)
+)

@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.handlers.base import AlertHandler, HandlerError
+from kapfast.engine.alert.handlers.base import (
+    AlertHandler,
+    BuildContext,
+    HandlerError,
+    HandlerImpl,
+    Options,
+    build_and_send,
+)
 
 DEFAULT_MODE = 0o600
 
@@ -41,3 +48,14 @@ class LogHandler(AlertHandler):
 
     def describe(self) -> str:
         return f"log {self.path}"
+
+
+def _build(ctx: BuildContext, o: Options) -> LogHandler:
+    return LogHandler(o.text("path"), o.integer("mode", DEFAULT_MODE))
+
+
+IMPL = HandlerImpl(
+    build=_build,
+    test_options=lambda service: {"path": "", "mode": DEFAULT_MODE},
+    test=build_and_send(_build),
+)

@@ -1,23 +1,36 @@
 """``.post(url)``: POST the event JSON (``.header(k, v)``, ``.timeout(d)``, ``.endpoint(name)``,
 ``.captureResponse()``, ``.skipSSLVerification()``).
 
-``.endpoint(name)`` names an ``[[httppost]]`` endpoint of the configuration; the engine passes
-those as ``ctx.services["httppost_endpoints"]``: ``{name: {"url": str, "headers": {k: v},
-"body": None or a callable rendering the endpoint's alert-template}}``.
+``.endpoint(name)`` names an ``[[httppost]]`` endpoint of the configuration (this module's
+service: the endpoints by name, with their headers and alert-template).
 Like Kapacitor only the first of several URLs is used.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler, HandlerError
+from kapfast.engine.alert.handlers.base import (
+    DEFAULT_TIMEOUT_S,
+    AlertHandler,
+    BuildContext,
+    HandlerError,
+    HandlerImpl,
+    Options,
+)
+from kapfast.errors import ConfigError, KapfastError
+from kapfast.gofmt import GoDuration, GoStruct, GoTime
+from kapfast.gotemplate import Template, TemplateError
 
 
 def _is_loopback(url: str) -> bool:
@@ -82,3 +95,159 @@ class PostHandler(AlertHandler):
 
     def describe(self) -> str:
         return f"post {self.url}"
+
+
+# --- the [[httppost]] section and the post handler kind (kapfast.handler_table) --------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One ``[[httppost]]`` endpoint."""
+
+    name: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    alert_template: Template | None = None
+
+    def body(self) -> Callable[[AlertEvent], bytes] | None:
+        tmpl = self.alert_template
+        if tmpl is None:
+            return None
+
+        def render(event: AlertEvent) -> bytes:
+            return tmpl.render(_alert_data(event)).encode()
+
+        return render
+
+
+def _alert_data(event: AlertEvent) -> GoStruct:
+    """``alert.Data`` as an ``[[httppost]]`` alert-template sees it."""
+    rows = [
+        GoStruct(
+            "models.Row",
+            {
+                "Name": s.get("name") or "",
+                "Tags": dict(s.get("tags") or {}),
+                "Columns": list(s.get("columns") or []),
+                "Values": [list(v) for v in s.get("values") or []],
+            },
+        )
+        for s in event.data or []
+    ]
+    return GoStruct(
+        "alert.Data",
+        {
+            "ID": event.id,
+            "Message": event.message,
+            "Details": event.details,
+            "Time": GoTime(event.time_ns),
+            "Duration": GoDuration(event.duration_ns),
+            "Level": event.level,
+            "Data": GoStruct("models.Result", {"Series": rows, "Messages": None, "Err": None}),
+            "PreviousLevel": event.previous_level,
+            "Recoverable": event.recoverable,
+        },
+    )
+
+
+def _template(name: str, text: str, path: str, what: str) -> Template | None:
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise KapfastError(f"[[httppost]] {name}: cannot read {what}-file: {e}") from None
+    if not text:
+        return None
+    try:
+        return Template.parse(text, name=what)
+    except TemplateError as e:
+        raise KapfastError(f"[[httppost]] {name}: {what}: {e}") from None
+
+
+def endpoint_from_config(h: Any) -> Endpoint:
+    headers = dict(h.headers)
+    auth = h.basic_auth
+    if auth.get("username") or auth.get("password"):
+        token = base64.b64encode(f"{auth.get('username', '')}:{auth.get('password', '')}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    tmpl = _template(h.endpoint, h.alert_template, h.alert_template_file, "alert-template")
+    return Endpoint(h.endpoint, h.url, headers, tmpl)
+
+
+def _validate(posts: list[Any]) -> None:
+    names = [h.endpoint for h in posts]
+    if len(names) != len(set(names)):
+        raise ConfigError("[[httppost]]: endpoint names must be unique")
+    for h in posts:
+        if not h.endpoint:
+            raise ConfigError("[[httppost]]: endpoint must be set")
+        if h.alert_template and h.alert_template_file:
+            raise ConfigError(
+                f"[[httppost]] {h.endpoint}: set alert-template or alert-template-file, not both"
+            )
+        if h.row_template and h.row_template_file:
+            raise ConfigError(f"[[httppost]] {h.endpoint}: set row-template or row-template-file, not both")
+        if set(h.basic_auth) - {"username", "password"}:
+            raise ConfigError(f"[[httppost]] {h.endpoint}: basic-auth takes username and password")
+
+
+def post_handler(
+    endpoints: Mapping[str, Endpoint],
+    url: str = "",
+    endpoint: str = "",
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    capture_response: bool = False,
+    skip_ssl_verification: bool = False,
+) -> PostHandler:
+    all_headers: dict[str, str] = {}
+    body = None
+    if endpoint:
+        ep = endpoints.get(endpoint)
+        if ep is None:
+            raise ValueError(f"unknown [[httppost]] endpoint {endpoint!r}")
+        url = ep.url  # the endpoint wins over a URL, as in Kapacitor
+        all_headers.update(ep.headers)
+        body = ep.body()
+    all_headers.update(headers or {})
+    return PostHandler(url, all_headers, timeout_s, capture_response, skip_ssl_verification, body=body)
+
+
+def _build(ctx: BuildContext, o: Options) -> PostHandler:
+    urls = o.strings("url")  # inline: .post(url...) takes several; like Kapacitor the first is used
+    return post_handler(
+        ctx.service() or {},
+        url=urls[0] if urls else "",
+        endpoint=o.text("endpoint"),
+        headers=o.str_map("headers"),
+        timeout_s=o.duration_ns("timeout") / 1e9 or DEFAULT_TIMEOUT_S,
+        capture_response=o.flag("capture-response"),
+        skip_ssl_verification=o.flag("skip-ssl-verification"),
+    )
+
+
+def _test(endpoints: Mapping[str, Endpoint], o: Options) -> None:
+    from kapfast.engine.alert.handlers.base import sample_event
+
+    url, endpoint = o.text("url"), o.text("endpoint")
+    timeout = o.number("timeout")  # nanoseconds, as Kapacitor's test options give it
+    try:
+        h = post_handler(
+            endpoints,
+            url=url,
+            endpoint="" if url else endpoint,  # an explicit URL tests that URL
+            headers=o.str_map("headers"),
+            timeout_s=timeout / 1e9 or DEFAULT_TIMEOUT_S,
+        )
+    except ValueError as e:
+        raise HandlerError(str(e)) from None
+    h.handle(sample_event())
+
+
+IMPL = HandlerImpl(
+    build=_build,
+    service=lambda posts: {h.endpoint: endpoint_from_config(h) for h in posts},
+    validate=_validate,
+    test_options=lambda eps: {"endpoint": next(iter(eps), ""), "url": "", "headers": {}, "timeout": 0},
+    test=_test,
+)

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.handlers.base import AlertHandler, HandlerError
+from kapfast.engine.alert.handlers.base import AlertHandler, BuildContext, HandlerError, HandlerImpl, Options
+from kapfast.engine.alert.names import valid_topic
 
 
 class Collector(Protocol):
@@ -32,3 +33,16 @@ class PublishHandler(AlertHandler):
 
     def describe(self) -> str:
         return f"publish {', '.join(self.topics)}"
+
+
+def _build(ctx: BuildContext, o: Options) -> PublishHandler:
+    if ctx.collector is None:
+        raise ValueError("publish is a topic handler only")
+    topics = o.strings("topics")
+    bad = [t for t in topics if not valid_topic(t)]
+    if bad:
+        raise ValueError(f"invalid topic name(s) {', '.join(bad)}")
+    return PublishHandler(ctx.collector, topics)
+
+
+IMPL = HandlerImpl(build=_build)

@@ -12,12 +12,22 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers import httpclient
-from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler, HandlerError, ServiceDisabled
+from kapfast.engine.alert.handlers.base import (
+    DEFAULT_TIMEOUT_S,
+    AlertHandler,
+    BuildContext,
+    HandlerError,
+    HandlerImpl,
+    Options,
+    ServiceDisabled,
+)
+from kapfast.errors import ConfigError
 from kapfast.gofmt import GoStruct, json_encode
 
 _COLORS = {"WARNING": "warning", "CRITICAL": "danger"}
@@ -36,6 +46,7 @@ class SlackWorkspace:
     ssl_ca: str = ""
     ssl_cert: str = ""
     ssl_key: str = ""
+    token: str = ""  # an OAuth token (chat.postMessage) instead of a webhook URL's secret
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The TLS settings of ``ssl-ca``/``ssl-cert``/``ssl-key``/``insecure-skip-verify``."""
@@ -108,7 +119,10 @@ class SlackService:
         opener = self._openers.get(w.workspace)
         if opener is None:
             opener = self._openers[w.workspace] = httpclient.opener_for(w.url, w.ssl_context())
-        reply = httpclient.post(opener, w.url, body, {"Content-Type": "application/json"}, self.timeout_s)
+        headers = {"Content-Type": "application/json"}
+        if w.token:
+            headers["Authorization"] = f"Bearer {w.token}"
+        reply = httpclient.post(opener, w.url, body, headers, self.timeout_s)
         if reply.status != 200:
             text = reply.body.decode("utf-8", "replace")
             error = f"failed to understand Slack response. code: {reply.status} content: {text}"
@@ -126,18 +140,23 @@ class SlackHandler(AlertHandler):
 
     def __init__(
         self,
-        service: SlackService,
+        service: SlackService | Callable[[], SlackService],
         workspace: str = "",
         channel: str = "",
         username: str = "",
         icon_emoji: str = "",
     ) -> None:
-        self.service = service
+        # a callable: the server's current [[slack]] service (it changes with the config)
+        self._service = service
         self.workspace = workspace
         self.channel = channel
         self.username = username
         self.icon_emoji = icon_emoji
         self._said_disabled = False
+
+    @property
+    def service(self) -> SlackService:
+        return self._service if isinstance(self._service, SlackService) else self._service()
 
     def handle(self, event: AlertEvent) -> None:
         try:
@@ -150,3 +169,88 @@ class SlackHandler(AlertHandler):
 
     def describe(self) -> str:
         return f"slack {self.workspace or '(default)'} {self.channel}".rstrip()
+
+
+# --- the [[slack]] section and the slack handler kind (kapfast.handler_table) ----------------------
+
+
+def _workspace(c: Any) -> SlackWorkspace:
+    return SlackWorkspace(
+        workspace=c.workspace,
+        enabled=c.enabled,
+        default=c.default,
+        url=c.url,
+        channel=c.channel,
+        username=c.username,
+        icon_emoji=c.icon_emoji,
+        insecure_skip_verify=c.insecure_skip_verify,
+        ssl_ca=c.ssl_ca,
+        ssl_cert=c.ssl_cert,
+        ssl_key=c.ssl_key,
+        token=c.token,
+    )
+
+
+def _validate(slacks: list[Any]) -> None:
+    """kapacitord's checks of ``[[slack]]`` (services/slack/config.go and its service)."""
+    if len(slacks) == 1:
+        slacks[0].default = True  # a single [[slack]] is the default one
+    for sc in slacks:
+        where = f"[[slack]] {sc.workspace}".rstrip()
+        if sc.enabled and not sc.url:
+            raise ConfigError(f"{where}: must specify url")
+        if len(slacks) > 1 and not sc.workspace:
+            raise ConfigError("[[slack]]: workspace must not be empty when several are configured")
+        if sc.global_ and not sc.default:
+            raise ConfigError(f"{where}: only the default config may be assigned as global")
+        if sc.state_changes_only and not (sc.default and sc.global_):
+            raise ConfigError(
+                f"{where}: state-changes-only may only be set when the config is both default and global"
+            )
+    if slacks and not any(sc.default for sc in slacks):
+        raise ConfigError("[[slack]]: at least one Slack config must be set as default")
+    if len({sc.workspace for sc in slacks}) != len(slacks):
+        raise ConfigError("[[slack]]: workspaces must be unique")
+
+
+def _build(ctx: BuildContext, o: Options) -> SlackHandler:
+    workspace = o.text("workspace")
+    service: SlackService = ctx.service()
+    if service.workspaces and workspace not in service.workspaces:
+        raise ValueError(f"no [[slack]] workspace {workspace!r} is configured")
+    return SlackHandler(ctx.service, workspace, o.text("channel"), o.text("username"), o.text("icon-emoji"))
+
+
+def _test_options(service: SlackService) -> dict[str, Any]:
+    w = service.default()
+    return {
+        "workspace": w.workspace if w else "",
+        "channel": w.channel if w else "",
+        "message": "test slack message",
+        "level": "CRITICAL",
+        "username": "",
+        "icon-emoji": "",
+    }
+
+
+def _test(service: SlackService, o: Options) -> None:
+    level = o.text("level").upper() or "CRITICAL"
+    if level not in ("OK", "INFO", "WARNING", "CRITICAL"):
+        raise o.bad("level", "OK, INFO, WARNING or CRITICAL", level)
+    service.alert(
+        o.text("workspace"),
+        o.text("channel"),
+        o.text("message"),
+        o.text("username"),
+        o.text("icon-emoji"),
+        level,
+    )
+
+
+IMPL = HandlerImpl(
+    build=_build,
+    service=lambda cs: SlackService([_workspace(c) for c in cs]),
+    validate=_validate,
+    test_options=_test_options,
+    test=_test,
+)

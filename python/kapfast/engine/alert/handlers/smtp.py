@@ -14,13 +14,24 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler, HandlerError, ServiceDisabled
+from kapfast.engine.alert.handlers.base import (
+    DEFAULT_TIMEOUT_S,
+    AlertHandler,
+    BuildContext,
+    HandlerError,
+    HandlerImpl,
+    OptionError,
+    Options,
+    ServiceDisabled,
+)
+from kapfast.errors import ConfigError
 
 IMPLICIT_TLS_PORT = 465
 
@@ -154,13 +165,18 @@ class Mailer:
 class EmailHandler(AlertHandler):
     kind = "smtp"
 
-    def __init__(self, mailer: Mailer, to: Sequence[str] = ()) -> None:
+    def __init__(self, mailer: Mailer | Callable[[], Mailer], to: Sequence[str] = ()) -> None:
         for addr in to:
             if "@" not in addr:
                 raise ValueError(f"invalid email address {addr!r}")
-        self.mailer = mailer
+        # a callable: the server's current [smtp] service (it changes with the config)
+        self._mailer = mailer
         self.to = list(to)
         self._said_disabled = False
+
+    @property
+    def mailer(self) -> Mailer:
+        return self._mailer if isinstance(self._mailer, Mailer) else self._mailer()
 
     def handle(self, event: AlertEvent) -> None:
         try:
@@ -171,3 +187,61 @@ class EmailHandler(AlertHandler):
 
     def describe(self) -> str:
         return f"email {', '.join(self.to) or '(default recipients)'}"
+
+
+# --- the [smtp] section and the smtp handler kind (kapfast.handler_table) --------------------------
+
+
+def settings_from_config(c: Any) -> SMTPSettings:
+    from kapfast.config import parse_go_duration  # local: config reads the handler table
+
+    return SMTPSettings(
+        enabled=c.enabled,
+        host=c.host,
+        port=c.port,
+        username=c.username,
+        password=c.password,
+        no_verify=c.no_verify,
+        from_=c.from_,
+        to=tuple(c.to),
+        idle_timeout_s=parse_go_duration(c.idle_timeout) / 1e9,
+    )
+
+
+def _validate(c: Any) -> None:
+    """kapacitord's checks of ``[smtp]`` (services/smtp/config.go)."""
+    from kapfast.config import check_duration  # local: config reads the handler table
+
+    if not c.host:
+        raise ConfigError("[smtp] host cannot be empty")
+    if c.port <= 0 or c.port > 65535:
+        raise ConfigError(f"[smtp] invalid port {c.port}")
+    check_duration("[smtp] idle-timeout", c.idle_timeout)
+    if c.enabled and not c.from_:
+        raise ConfigError("[smtp] must provide a 'from' address")
+    if c.from_ and "@" not in c.from_:
+        raise ConfigError(f"[smtp] invalid from email address: {c.from_!r}")
+    for to in c.to:
+        if "@" not in to:
+            raise ConfigError(f"[smtp] invalid to email address: {to!r}")
+
+
+def _build(ctx: BuildContext, o: Options) -> EmailHandler:
+    if o.strings("to-templates"):
+        raise OptionError(
+            "email handler: .toTemplates() is not supported by kapfast; list the addresses with .to()"
+        )
+    return EmailHandler(ctx.service, o.strings("to"))
+
+
+def _test(mailer: Mailer, o: Options) -> None:
+    mailer.send(o.strings("to"), o.text("subject"), o.text("body"))
+
+
+IMPL = HandlerImpl(
+    build=_build,
+    service=lambda c: Mailer(settings_from_config(c)),
+    validate=_validate,
+    test_options=lambda m: {"to": list(m.settings.to), "subject": "test subject", "body": "test body"},
+    test=_test,
+)

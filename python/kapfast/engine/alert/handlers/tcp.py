@@ -5,7 +5,15 @@ from __future__ import annotations
 import socket
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, AlertHandler, HandlerError
+from kapfast.engine.alert.handlers.base import (
+    DEFAULT_TIMEOUT_S,
+    AlertHandler,
+    BuildContext,
+    HandlerError,
+    HandlerImpl,
+    Options,
+    build_and_send,
+)
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -35,3 +43,10 @@ class TcpHandler(AlertHandler):
 
     def describe(self) -> str:
         return f"tcp {self.address}"
+
+
+def _build(ctx: BuildContext, o: Options) -> TcpHandler:
+    return TcpHandler(o.text("address"))
+
+
+IMPL = HandlerImpl(build=_build, test_options=lambda service: {"address": ""}, test=build_and_send(_build))
