@@ -6,9 +6,10 @@ installed, else ``httpOut``. Data: the Telegraf ``cpu`` lines of bench_lineproto
 cpus, a point every 10 ms), grouped by host (200 groups, about 30 points per group and minute),
 fed in chunks of ``--chunk`` points. Further lines time ``window mean`` (from|groupBy('host')
 |window(1m)|mean|httpOut: window + groupBy + mean alone, no where; httpOut only keeps the last
-point of each of the 200 groups per chunk), the stateful nodes (derivative per host and cpu, 1,600
-series; stateDuration, changeDetect, join of two parents) and many small windows (10 s windows of
-200 groups, a handful of points each: the per-window overhead).
+point of each of the 200 groups per chunk), the stateful nodes (derivative, difference and
+movingAverage per host and cpu, 1,600 series; stateDuration, changeDetect, join of two parents)
+and many small windows (10 s windows of 200 groups, a handful of points each: the per-window
+overhead).
 
     python benches/bench_engine.py [--lines N] [--runs R] [--chunk C]
     pytest benches -s          # same, with KAPFAST_BENCH_ENGINE_LINES (default 200,000)
@@ -68,6 +69,22 @@ STATEFUL = [
         """stream
     |from().measurement('cpu').groupBy('host', 'cpu')
     |derivative('usage_user').unit(1s).nonNegative().as('d')
+    |httpOut('out')
+""",
+    ),
+    (
+        "difference",
+        """stream
+    |from().measurement('cpu').groupBy('host', 'cpu')
+    |difference('usage_user')
+    |httpOut('out')
+""",
+    ),
+    (
+        "movingAverage(10)",
+        """stream
+    |from().measurement('cpu').groupBy('host', 'cpu')
+    |movingAverage('usage_user', 10)
     |httpOut('out')
 """,
     ),

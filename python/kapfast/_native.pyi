@@ -25,6 +25,7 @@ __all__ = [
     "StateJoin",
     "StateRun",
     "StateTimeSets",
+    "StateTransforms",
     "StateWindows",
     "__version__",
     "batch_default",
@@ -281,10 +282,22 @@ class InfluxQLTransform:
     def feed(
         self, batch: PointBatch, field: str, rows: Sequence[int] | _RowBuffer | None = None
     ) -> list[tuple[int, _InfluxQLValue]]: ...
+    def feed_batch(
+        self, batch: PointBatch, field: str, as_name: str, rows: Sequence[int] | _RowBuffer | None = None
+    ) -> tuple[PointBatch, bytes]: ...
     @property
     def func(self) -> str: ...
     @property
     def errors(self) -> int: ...
+
+@final
+class StateTransforms:
+    def __new__(
+        cls, func: str, field: str, as_name: str, args: tuple[_InfluxQLArg, ...] | None = None
+    ) -> StateTransforms: ...
+    def feed(self, batch: PointBatch, groups: _Groups) -> tuple[PointBatch, bytes, int, int, str | None]: ...
+    def reset(self, group: int | None = None) -> None: ...
+    def __len__(self) -> int: ...
 
 # --- stateops (rust/src/py/stateops.rs) ---------------------------------------------------------
 # Per-group state of the stateful nodes, fed whole chunks. ``groups``: one stable group int per

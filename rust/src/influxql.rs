@@ -42,7 +42,9 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
-use crate::batch::{PointBatch, Value};
+use std::collections::HashMap;
+
+use crate::batch::{FieldColumns, PointBatch, Value};
 
 pub use call::{Arg, Call, Error, Func, Shape};
 pub use input::ValueRef;
@@ -230,6 +232,126 @@ pub struct Transformed {
     pub points: Vec<(usize, Value)>,
     /// Points skipped as errors (a value of another type, a derivative over zero time).
     pub skipped: usize,
+}
+
+impl Transformed {
+    /// The emitted points as a batch: row `i` is `src`'s row `rows[i]` (measurement, tags, time)
+    /// with one field, `as_name`, holding the value. The rows are returned too, so that a caller
+    /// merging several groups' outputs can restore arrival order.
+    pub fn into_batch(self, src: &PointBatch, as_name: &str) -> (PointBatch, Vec<usize>) {
+        let rows: Vec<usize> = self.points.iter().map(|(r, _)| *r).collect();
+        let mut out = src.take(&rows);
+        let mut fields = FieldColumns::new();
+        fields.reserve_rows(rows.len());
+        if !rows.is_empty() {
+            let col = fields.column(as_name, self.points[0].1.kind());
+            for (i, (_, v)) in self.points.into_iter().enumerate() {
+                fields.push_value(col, i, v);
+            }
+        }
+        out.fields = fields.finish(rows.len());
+        out.normalize_hidden();
+        (out, rows)
+    }
+}
+
+/// Every group's running transformation on a stream edge, fed whole chunks (the
+/// `difference`, `movingAverage`... node's kernel): each group's rows go through its own
+/// [`TransformState`] in order, and what they emit comes back as one batch in row order.
+#[derive(Debug)]
+pub struct GroupTransforms {
+    call: Call,
+    field: String,
+    as_name: String,
+    states: HashMap<u32, TransformState>,
+}
+
+/// What a chunk fed to [`GroupTransforms`] gave.
+#[derive(Debug)]
+pub struct GroupsTransformed {
+    pub batch: PointBatch,
+    /// The input row of each output row.
+    pub rows: Vec<usize>,
+    /// Points skipped as errors (another type, a derivative over zero time).
+    pub skipped: u64,
+    /// Points of groups whose values were all of a type the function does not take, and the
+    /// last such error.
+    pub failed: usize,
+    pub error: Option<Error>,
+}
+
+impl GroupTransforms {
+    pub fn new(call: Call, field: String, as_name: String) -> Result<Self, Error> {
+        TransformState::new(&call)?; // the function and its arguments are checked once, here
+        Ok(GroupTransforms {
+            call,
+            field,
+            as_name,
+            states: HashMap::new(),
+        })
+    }
+
+    pub fn feed(&mut self, batch: &PointBatch, groups: &[u32]) -> GroupsTransformed {
+        // each group's rows, in order; groups in order of first appearance
+        let mut order: Vec<u32> = Vec::new();
+        let mut rows_of: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (row, &g) in groups.iter().enumerate() {
+            rows_of
+                .entry(g)
+                .or_insert_with(|| {
+                    order.push(g);
+                    Vec::new()
+                })
+                .push(row);
+        }
+        let mut points: Vec<(usize, Value)> = Vec::new();
+        let (mut skipped, mut failed, mut error) = (0, 0, None);
+        for g in order {
+            let rows = &rows_of[&g];
+            let state = match self.states.entry(g) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(TransformState::new(&self.call).expect("checked in new"))
+                }
+            };
+            let before = state.errors();
+            match state.feed(batch, &self.field, Some(rows)) {
+                Ok(t) => points.extend(t.points),
+                Err(e) => {
+                    failed += rows.len();
+                    error = Some(e);
+                }
+            }
+            skipped += state.errors() - before;
+        }
+        points.sort_unstable_by_key(|(r, _)| *r);
+        let (batch, rows) = Transformed { points, skipped: 0 }.into_batch(batch, &self.as_name);
+        GroupsTransformed {
+            batch,
+            rows,
+            skipped,
+            failed,
+            error,
+        }
+    }
+
+    /// Forgets a group's state (all groups with `None`).
+    pub fn reset(&mut self, group: Option<u32>) {
+        match group {
+            Some(g) => {
+                self.states.remove(&g);
+            }
+            None => self.states.clear(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
 }
 
 impl TransformState {

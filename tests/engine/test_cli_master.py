@@ -66,6 +66,27 @@ def test_kapfast_test_clock_zero_and_summary(tmp_path: Path, capsys: pytest.Capt
     assert code == 0 and json.loads(out)["http_out"]["out"]["series"] is None  # 12 ms of data
 
 
+def test_kapfast_test_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "s.tick").write_text(SCRIPT)
+    # 12 points at 0..11 s of two hosts: one 10 s window each closed by the points at 10 and 11 s
+    (tmp_path / "d.srpl").write_bytes(srpl([("ab"[i % 2], i) for i in range(12)]))
+    code, out, _ = run_cli([str(tmp_path / "s.tick"), "--data", str(tmp_path / "d.srpl"), "--stats"], capsys)
+    assert code == 0
+    stats = json.loads(out)["stats"]
+    assert stats["task-stats"]["points"] == 12
+    ns = stats["node-stats"]
+    got = {n: (s["collected"], s["emitted"], s["working_cardinality"]) for n, s in ns.items()}
+    assert got == {
+        "stream0": (12, 12, 0),
+        "from1": (12, 12, 0),
+        "window2": (12, 2, 2),  # points in, one batch per host out
+        "count3": (2, 2, 2),
+        "http_out4": (2, 0, 2),
+    }
+    assert all(isinstance(s["avg_exec_time_ns"], int) for s in ns.values())
+    assert stats["kapfast-node-stats"] == {}
+
+
 def test_kapfast_test_bad_script_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "bad.tick").write_text("stream|from().nope()")
     code, _, err = run_cli([str(tmp_path / "bad.tick")], capsys)

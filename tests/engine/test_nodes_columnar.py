@@ -357,11 +357,14 @@ def test_batch_group_by_merges_batches_of_one_time_in_time_order() -> None:
     b = [cpu(2, 4.0, host="b"), cpu(3, 5.0, host="b")]
     task.write_batch(0, _msg(a, 10 * S))
     task.write_batch(0, _msg(b, 10 * S))
+    name = _node(task, "groupBy").name
+    # Kapacitor's working_cardinality of a groupBy: the groups of the batches it holds
+    assert task.node_stats()[name]["working_cardinality"] == 2
     task.write_batch(0, _msg([], 20 * S))  # time moves on: the merged groups go out
     got = [eval(o, {"Group": Group}) for o in out]
     assert [m[1].id for m in got] == ["host=a", "host=b"]
     assert [(r[3] // S, r[2]["value"]) for r in got[1][3]] == [(2, 4.0), (3, 3.0), (3, 5.0), (5, 1.0)]
-    assert task.node_stats()[_node(task, "groupBy").name]["working_cardinality"] == 2
+    assert task.node_stats()[name]["working_cardinality"] == 0
 
 
 def test_batch_group_by_star_by_measurement() -> None:

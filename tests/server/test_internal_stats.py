@@ -66,6 +66,9 @@ def test_stats_are_points_in_the_stream(kapfastd_factory: Callable[..., Kapfastd
     assert kv["nodes:cpu:window2"]["values"]["working_cardinality"] == 2
     assert kv["edges:cpu:from1:window2"]["values"]["collected"] == 2
     assert any(v["name"] == "ingress" and v["tags"]["database"] == "_kapacitor" for v in kv.values())
+    # the task master's edges tell the points written (2) from kapfastd's own statistics points
+    assert kv["edges:task_master:main:write_points:stream"]["values"]["collected"] == 2
+    assert kv["edges:task_master:main:stats:stream"]["values"]["collected"] > 0
 
 
 def test_stats_can_be_turned_off(kapfastd_factory: Callable[..., Kapfastd]) -> None:

@@ -72,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alerts", action="store_true", help="print the alert events the task raised")
     parser.add_argument("--summary", action="store_true", help="print a readable summary instead of JSON")
     parser.add_argument(
+        "--stats",
+        action="store_true",
+        help="add the task's statistics (task-stats, node-stats as Kapacitor has them, kapfast-node-stats)",
+    )
+    parser.add_argument(
         "--precision",
         default="auto",
         choices=("auto", "ns", "us", "ms", "s", "m", "h"),
@@ -139,6 +144,12 @@ def run(args: argparse.Namespace) -> int:
         out["http_out"][name] = body
     if args.alerts or not names:
         out["alerts"] = _alerts(registry)
+    if args.stats:
+        out["stats"] = {
+            "task-stats": {"throughput": task.throughput(), "points": st.points, "batches": st.batches},
+            "node-stats": task.node_stats(),
+            "kapfast-node-stats": task.extra_stats(),
+        }
     if args.summary:
         _print_summary(task, st, out)
     else:
@@ -173,8 +184,11 @@ def _print_summary(task: Task, st: ReplayStats, out: dict[str, Any]) -> None:
     print(
         f"task {task.id} ({task.pipeline.task_type}): replayed {st.points} point(s), {st.batches} batch(es)"
     )
+    extra = task.extra_stats()
     for name, stats in task.node_stats().items():
-        parts = " ".join(f"{k}={v}" for k, v in stats.items())
+        first = {"collected": stats.pop("collected"), "emitted": stats.pop("emitted")}
+        rest = sorted({**stats, **extra.get(name, {})}.items())
+        parts = " ".join(f"{k}={v}" for k, v in [*first.items(), *rest])
         print(f"  {name}: {parts}")
     for name, body in out["http_out"].items():
         series = body.get("series") or []

@@ -31,7 +31,8 @@ class TaskMasterAPI(Protocol):
         ...
 
     def stats(self, task_id: str) -> dict[str, Any]:
-        """``{"task-stats": {"throughput": float}, "node-stats": {node: {stat: value}}}``."""
+        """``{"task-stats": {"throughput": float}, "node-stats": {node: {stat: value}},
+        "kapfast-node-stats": {node: {counter: value}}}`` (the last: kapfast's own counters)."""
         ...
 
     def write_points(self, db: str, rp: str, batch: PointBatch) -> None:

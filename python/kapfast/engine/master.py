@@ -157,7 +157,12 @@ class TaskMaster:
 
     def stats(self, task_id: str) -> dict[str, Any]:
         t = self._task(task_id)
-        return {"task-stats": {"throughput": t.throughput()}, "node-stats": t.node_stats()}
+        return {
+            "task-stats": {"throughput": t.throughput()},
+            "node-stats": t.node_stats(),
+            # kapfast's own counters, apart from Kapacitor's exact node-stats (docs/operations.md)
+            "kapfast-node-stats": t.extra_stats(),
+        }
 
     def http_out(self, task_id: str, endpoint: str) -> dict[str, Any] | None:
         t = self.tasks.get(task_id)
@@ -207,7 +212,11 @@ class TaskMaster:
             "first": st.first_ns,
             "last": st.last_ns,
         }
-        return {"task-stats": task_stats, "node-stats": run.node_stats()}
+        return {
+            "task-stats": task_stats,
+            "node-stats": run.node_stats(),
+            "kapfast-node-stats": run.extra_stats(),
+        }
 
 
 class _PacedClock(VirtualClock):

@@ -3,10 +3,18 @@
 Nodes are wired synchronously: ``parent.emit(msg)`` calls ``child.push(msg, port)`` for each child,
 where ``port`` is the parent's position among the child's parents (join and union need it).
 Subclasses override the ``on_*`` handlers they need; the defaults pass messages through.
+
+Statistics are kept here, in one place, as Kapacitor's ``node.go``/``edge.go`` define them: every
+edge counts the messages it carried (points on a stream edge, batches on a batch edge; barriers
+and group deletions are not counted); a node's ``collected`` is what its parent edges carried to
+it and its ``emitted`` the sum over its child edges (0 for a node without children, twice the
+points for a node with two children). ``working_cardinality`` of the kinds Kapacitor runs on a
+grouped consumer (the node table's ``grouped``) is the groups received and not deleted.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from typing import Any
@@ -30,6 +38,7 @@ from kapfast.engine.messages import (
 from kapfast.engine.tap import Tap
 from kapfast.engine.tap import render as render_tap
 from kapfast.tick.pipeline import Node as NodeSpec
+from kapfast.tick.registry import NODES
 
 
 class Node:
@@ -52,6 +61,11 @@ class Node:
         self.expiry: GroupExpiry | None = None
         #: live readers of what this node emits (kapfast.engine.tap); replaced, never mutated
         self.taps: tuple[Tap, ...] = ()
+        table = NODES.get(spec.kind)
+        #: Kapacitor's own counters of this kind (``alerts_triggered`` ...), each from 0
+        self.stat_counters: tuple[str, ...] = table.counters if table is not None else ()
+        #: the groups received and not deleted, for kinds Kapacitor runs on a grouped consumer
+        self.held: HeldGroups | None = HeldGroups() if table is not None and table.grouped else None
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -64,21 +78,34 @@ class Node:
     def push(self, msg: Message, port: int = 0) -> None:
         """Handle one message from the parent at ``port``, timing it for ``avg_exec_time_ns``."""
         start = time.perf_counter_ns()
+        held = self.held
+        n = 1  # messages timed: each point or batch, as Kapacitor's timer times each message
         if isinstance(msg, StreamChunk):
-            self.stats.collected += len(msg)
+            n = len(msg)
+            self.stats.collected += n
+            if held is not None:
+                held.see(msg.groups, msg.codes)
             self.on_chunk(msg, port)
         elif isinstance(msg, BatchMessage):
             self.stats.collected += 1
+            if held is not None:
+                held.see_one(msg.group)
             self.on_batch(msg, port)
         elif isinstance(msg, BatchSet):
-            self.stats.collected += len(msg)
+            n = len(msg)
+            self.stats.collected += n
+            if held is not None:
+                for b in msg.batches:
+                    held.see_one(b.group)
             self.on_batch_set(msg, port)
         elif isinstance(msg, Barrier):
             self.on_barrier(msg, port)
         elif isinstance(msg, DeleteGroup):
+            if held is not None:
+                held.forget(msg.group.id)
             self.on_delete_group(msg, port)
         self.stats.exec_ns += time.perf_counter_ns() - start
-        self.stats.exec_count += 1
+        self.stats.exec_count += max(n, 1)
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         self.emit(chunk)
@@ -120,7 +147,8 @@ class Node:
                 return  # an empty chunk (or set) carries nothing; children never see it
         else:
             n = 1 if isinstance(msg, BatchMessage) else 0
-        self.stats.emitted += n
+        # Kapacitor's emitted: what the child edges collected (nothing for a node without children)
+        self.stats.emitted += n * len(self.children)
         if self.group_emitted is not None:
             self._count_groups(msg)
         if self.expiry is not None:
@@ -190,16 +218,32 @@ class Node:
         """Live groups this node keeps state for (0 for stateless nodes)."""
         return 0
 
-    def stat_values(self) -> dict[str, int | str]:
-        """The node's stats as ``kapacitor show`` lists them (without collected/emitted)."""
-        from kapfast.gofmt import duration_string
+    def cardinality(self) -> int:
+        """Kapacitor's ``working_cardinality``: for kinds Kapacitor runs on a grouped consumer the
+        groups received and not deleted, else what the node class counts (groupBy) or 0."""
+        if self.held is not None:
+            return len(self.held)
+        return self.working_cardinality()
 
-        out: dict[str, int | str] = {
-            "avg_exec_time_ns": duration_string(self.stats.avg_exec_ns()),
+    def stat_values(self) -> dict[str, int]:
+        """The node's statistics exactly as Kapacitor's node ``statMap`` has them (the node-stats
+        of the task JSON without collected/emitted): ``avg_exec_time_ns`` (ns, an int),
+        ``errors``, ``working_cardinality`` and the kind's own counters."""
+        out: dict[str, int] = {
+            "avg_exec_time_ns": self.stats.avg_exec_ns(),
             "errors": self.stats.errors,
-            "working_cardinality": self.working_cardinality(),
+            "working_cardinality": self.cardinality(),
         }
-        out.update(self.stats.extra)
+        extra = self.stats.extra
+        for k in self.stat_counters:
+            out[k] = extra.get(k, 0)
+        return out
+
+    def extra_values(self) -> dict[str, int]:
+        """kapfast's own counters, which Kapacitor has not (``events_dropped`` of an alert node,
+        ``groups_expired``): kept apart so that clients comparing Kapacitor's exact set of node
+        statistics do not trip over them (docs/operations.md)."""
+        out = {k: v for k, v in self.stats.extra.items() if k not in self.stat_counters}
         if self.expiry is not None:
             out["groups_expired"] = self.expiry.expired
         return out
@@ -252,6 +296,75 @@ class GroupInts:
             self.groups.pop(i, None)
             self.objects.forget(i)
         return i
+
+
+class HeldGroups:
+    """The groups a node received and has not seen deleted (Kapacitor's grouped consumer keeps
+    one receiver per group; its count is the node's ``working_cardinality``).
+
+    A chunk's group objects are matched in Rust (``GroupObjects``), so a chunk of known groups
+    costs no Python operation per group; a deletion is O(1) (the group's int is marked dead, and
+    an object of it seen again gets a new int).
+    """
+
+    __slots__ = ("deleted", "ints", "live", "next", "objects", "positions")
+
+    def __init__(self) -> None:
+        #: group id -> int, live groups only
+        self.ints: dict[str, int] = {}
+        self.live = np.zeros(64, dtype=np.bool_)
+        self.next = 0
+        self.deleted = 0
+        self.objects = GroupObjects()
+        self.positions = np.arange(64, dtype=np.uint32)
+
+    def __len__(self) -> int:
+        return len(self.ints)
+
+    def see_one(self, group: Group) -> int:
+        i = self.ints.get(group.id)
+        if i is None:
+            i = self.ints[group.id] = self.next
+            self.next += 1
+            if i >= len(self.live):
+                self.live = np.concatenate([self.live, np.zeros(len(self.live), dtype=np.bool_)])
+            self.live[i] = True
+        return i
+
+    def see(self, groups: list[Group], codes: Any) -> None:
+        """The groups of a chunk's rows (each object's int is found in Rust). A chunk may list
+        groups none of its rows has (a ``where`` keeps its input's list): those are not held."""
+        if len(groups) == 1:
+            self.see_one(groups[0])
+            return
+        present = np.bincount(np.asarray(codes, dtype=np.intp), minlength=len(groups)).astype(np.bool_)
+        if present.all():
+            if type(groups) is not list:
+                groups = list(groups)
+        else:
+            groups = list(itertools.compress(groups, present.tolist()))
+            if len(groups) <= 1:
+                if groups:
+                    self.see_one(groups[0])
+                return
+        if len(groups) > len(self.positions):
+            self.positions = np.arange(2 * len(groups), dtype=np.uint32)
+        raw = self.objects.codes(groups, self.positions[: len(groups)])
+        if raw is None:
+            self.objects.learn(groups, [self.see_one(g) for g in groups])
+            return
+        if self.deleted:
+            ints = np.frombuffer(raw, dtype="<u4")
+            dead = np.flatnonzero(~self.live[ints])
+            if len(dead):  # a deleted group back: it is held again, under a new int
+                back = [groups[k] for k in dead.tolist()]
+                self.objects.learn(back, [self.see_one(g) for g in back])
+
+    def forget(self, group_id: str) -> None:
+        i = self.ints.pop(group_id, None)
+        if i is not None:
+            self.live[i] = False
+            self.deleted += 1
 
 
 def first_seen(codes: npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]:

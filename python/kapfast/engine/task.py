@@ -62,6 +62,11 @@ class Task:
         self.interleave = any(s.kind == "union" for s in pipeline.nodes)
         self.started_ns = time.monotonic_ns()
         self.points_in = 0
+        #: Kapacitor's throughput: the rate of the last whole second sampled (wall time, sampled
+        #: by tick(), which the server calls about once a second); None until the first sample
+        self._rate: float | None = None
+        self._sampled_ns = self.started_ns
+        self._sampled_points = 0
         self.finished = False
 
     def _measurements(self) -> set[str] | None:
@@ -110,6 +115,13 @@ class Task:
                 node.expire_groups(now_ns)
         for n in self.tickers:
             n.tick(now_ns, end)
+        self._sample_throughput()
+
+    def _sample_throughput(self) -> None:
+        wall = time.monotonic_ns()
+        if wall - self._sampled_ns >= 1_000_000_000:
+            self._rate = (self.points_in - self._sampled_points) * 1e9 / (wall - self._sampled_ns)
+            self._sampled_ns, self._sampled_points = wall, self.points_in
 
     def node_named(self, name: str) -> Node:
         for n in self.nodes.values():
@@ -149,6 +161,12 @@ class Task:
         return None
 
     def throughput(self) -> float:
+        """Points (batches for a batch task) per second through the task's sources, as Kapacitor
+        samples it every second: the rate of the last second sampled, so an idle task shows 0.
+        Before the first sample (and for a replay, which does not last one), the average since
+        the start."""
+        if self._rate is not None:
+            return self._rate
         secs = (time.monotonic_ns() - self.started_ns) / 1e9
         return self.points_in / secs if secs > 0 else 0.0
 
@@ -163,12 +181,24 @@ class Task:
         return {"throughput": self.throughput(), "nodes": nodes, "edges": edges}
 
     def node_stats(self) -> dict[str, dict[str, Any]]:
-        """Kapacitor's ``node-stats``: every stat of every node incl. collected/emitted."""
+        """Kapacitor's ``node-stats`` (``ExecutionStats``): per node exactly Kapacitor's set,
+        its statMap plus ``collected`` (what its parent edges carried) and ``emitted`` (the sum
+        of its child edges)."""
         out: dict[str, dict[str, Any]] = {}
         for n in self.nodes.values():
-            d: dict[str, Any] = {"collected": n.stats.collected, "emitted": n.stats.emitted}
-            d.update(n.stat_values())
+            d: dict[str, Any] = n.stat_values()
+            d["collected"] = n.stats.collected
+            d["emitted"] = n.stats.emitted
             out[n.name] = d
+        return out
+
+    def extra_stats(self) -> dict[str, dict[str, int]]:
+        """kapfast's own node counters (Node.extra_values), of the nodes that have any."""
+        out: dict[str, dict[str, int]] = {}
+        for n in self.nodes.values():
+            extra = n.extra_values()
+            if extra:
+                out[n.name] = extra
         return out
 
     def dot(self, labels: bool = True) -> str:

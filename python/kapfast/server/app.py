@@ -12,7 +12,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -48,7 +47,7 @@ from kapfast.server.http import (
 )
 from kapfast.server.ids import load_ids
 from kapfast.server.influx import InfluxDBClusters
-from kapfast.server.internal_stats import Stat, StatsService, collect
+from kapfast.server.internal_stats import Stat, StatsService, collect, expvars
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.server.udp import UDPInput, start_listeners
@@ -162,19 +161,8 @@ def internal_stats(st: ServerState) -> list[Stat]:
 
 def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> None:
     """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too)."""
-    st.ingress.count(db, rp, batch)
+    st.ingress.count(db, rp, batch, own=True)
     st.router.write_points(db, rp, batch)
-
-
-def _stat_vars(stats: list[Stat]) -> dict[str, Any]:
-    """The node and edge statistics as /debug/vars keys them (ingress has its own keys)."""
-    out: dict[str, Any] = {}
-    for s in stats:
-        if s.name == "nodes":
-            out[f"nodes:{s.tags['task']}:{s.tags['node']}"] = vars(s)
-        elif s.name == "edges":
-            out[f"edges:{s.tags['task']}:{s.tags['parent']}:{s.tags['child']}"] = vars(s)
-    return out
 
 
 async def debug_vars(request: web.Request) -> web.StreamResponse:
@@ -194,7 +182,7 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
         "cmdline": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
         "kapacitor": {
             **st.ingress.expvars(),
-            **_stat_vars(internal_stats(st)),
+            **expvars(internal_stats(st)),
             "influxdb_out": {
                 "name": "influxdb_out",
                 "tags": {},

@@ -11,9 +11,18 @@ stats into InfluxDB with ``influxDBOut``. The measurements:
 * ``ingress`` (``database retention_policy measurement task_master``): ``points_received``;
 * ``nodes`` (``task node type kind``): ``avg_exec_time_ns`` (ns), ``errors``,
   ``working_cardinality`` and the node's own counters (``alerts_triggered``, ...);
-* ``edges`` (``task parent child type``): ``collected``, ``emitted``.
+* ``edges`` (``task parent child type``): ``collected``, ``emitted``: every edge of every task,
+  the task master's own (``task_master:main``: ``write_points`` -> ``stream``, the points written
+  to kapfastd; ``stats`` -> ``stream``, its own statistics points) and each stream task's
+  (``stream`` -> ``stream0``, the points the task took);
+* ``topics`` (``id``): ``collected``, the events each alert topic collected;
+* ``kapfast_nodes`` (the tags of ``nodes``): kapfast's own node counters that Kapacitor has not
+  (``events_dropped``, ``groups_expired``), apart so that ``nodes`` has exactly Kapacitor's fields.
 
 Every statistic but ``kapacitor`` also carries ``cluster_id``, ``server_id`` and ``host``.
+In /debug/vars (:func:`expvars`) a node's ``avg_exec_time_ns`` is a Go duration string ("1.5µs"),
+as Kapacitor's expvar JSON has it and Telegraf's ``inputs.kapacitor`` parses it; in the points it
+is an int of ns, as Kapacitor writes it.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from typing import Any, Protocol
 
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
-from kapfast.config import parse_go_duration
+from kapfast.gofmt import duration_string
 from kapfast.tick.registry import NODES
 
 log = logging.getLogger("kapfast.stats")
@@ -44,15 +53,6 @@ class _Ingress(Protocol):
     def rows(self) -> Any: ...
 
 
-def _ns(text_or_int: Any) -> int:
-    if isinstance(text_or_int, int):
-        return text_or_int
-    try:
-        return parse_go_duration(str(text_or_int))
-    except Exception:
-        return 0
-
-
 def collect(
     *,
     master: Any,
@@ -64,23 +64,61 @@ def collect(
     """Every statistic of the running server. ``ids`` = ``{cluster_id, server_id, host}``;
     ``counts`` = ``{num_tasks, num_enabled_tasks, num_subscriptions}``."""
     out = [Stat("kapacitor", {}, dict(counts))]
+    written = 0
     for db, rp, m, n in ingress.rows():
         tags = {"database": db, "retention_policy": rp, "measurement": m, "task_master": task_master}
         out.append(Stat("ingress", {**tags, **ids}, {"points_received": n}))
+        written += n
+    # the task master's edges into its stream: points written to it, and the [stats] service's own
+    own = int(getattr(ingress, "own", 0))
+    for parent, n in (("write_points", written - own), ("stats", own)):
+        tags = {"task": f"task_master:{task_master}", "parent": parent, "child": "stream", "type": "stream"}
+        out.append(Stat("edges", {**tags, **ids}, {"collected": n, "emitted": n}))
+    registry = (getattr(master, "services", None) or {}).get("alert_topics")
+    if registry is not None:
+        for name in registry.topics():
+            topic = registry.get(name)
+            if topic is not None:  # alert topics: the events each collected
+                out.append(Stat("topics", {"id": name, **ids}, {"collected": topic.collected}))
     for task_id, task in sorted(getattr(master, "tasks", {}).items()):
         kind = task.pipeline.task_type
+        if kind == "stream":
+            for src in task.sources:
+                n = src.stats.collected
+                tags = {"task": task_id, "parent": "stream", "child": src.name, "type": kind}
+                out.append(Stat("edges", {**tags, **ids}, {"collected": n, "emitted": n}))
         for node in task.nodes.values():
-            values: dict[str, int | float] = {}
-            for k, v in node.stat_values().items():
-                values[k] = _ns(v) if k == "avg_exec_time_ns" else v if isinstance(v, int | float) else 0
             spec = NODES.get(node.spec.kind)
             desc = spec.desc if spec is not None else node.spec.kind
             tags = {"task": task_id, "node": node.name, "type": kind, "kind": desc}
-            out.append(Stat("nodes", {**tags, **ids}, values))
+            out.append(Stat("nodes", {**tags, **ids}, dict(node.stat_values())))
+            extra = node.extra_values()
+            if extra:
+                out.append(Stat("kapfast_nodes", {**tags, **ids}, dict(extra)))
             for child, _ in node.children:
                 n = node.edge_emitted.get(child.name, 0)
-                tags = {"task": task_id, "parent": node.name, "child": child.name, "type": kind}
+                # Kapacitor tags an edge with what it carries (``batch`` out of a window)
+                tags = {"task": task_id, "parent": node.name, "child": child.name, "type": node.spec.provides}
                 out.append(Stat("edges", {**tags, **ids}, {"collected": n, "emitted": n}))
+    return out
+
+
+def expvars(stats: list[Stat]) -> dict[str, Any]:
+    """The node and edge statistics as /debug/vars lists them (ingress has its own keys), each
+    ``{name, tags, values}``; a node's ``avg_exec_time_ns`` a Go duration string, as Kapacitor's
+    expvar JSON has it (Telegraf's ``inputs.kapacitor`` parses it with ``time.ParseDuration``)."""
+    out: dict[str, Any] = {}
+    for s in stats:
+        t = s.tags
+        if s.name in ("nodes", "kapfast_nodes"):
+            values: dict[str, Any] = dict(s.values)
+            if "avg_exec_time_ns" in values:
+                values["avg_exec_time_ns"] = duration_string(int(values["avg_exec_time_ns"]))
+            out[f"{s.name}:{t['task']}:{t['node']}"] = {"name": s.name, "tags": dict(t), "values": values}
+        elif s.name == "edges":
+            out[f"edges:{t['task']}:{t['parent']}:{t['child']}"] = vars(s)
+        elif s.name == "topics":
+            out[f"topics:{t['id']}"] = vars(s)
     return out
 
 
@@ -138,4 +176,4 @@ class StatsService:
             self._job = None
 
 
-__all__ = ["Stat", "StatsService", "collect", "to_batch"]
+__all__ = ["Stat", "StatsService", "collect", "expvars", "to_batch"]

@@ -13,10 +13,15 @@ class IngressStats:
 
     def __init__(self) -> None:
         self._points: Counter[tuple[str, str, str]] = Counter()
+        #: points the server wrote itself (the [stats] service), part of the counts above; the
+        #: task master's edges tell them apart (``stats`` -> ``stream``, not ``write_points``)
+        self.own = 0
 
-    def count(self, db: str, rp: str, batch: PointBatch) -> None:
+    def count(self, db: str, rp: str, batch: PointBatch, *, own: bool = False) -> None:
         for measurement, n in batch.measurement_counts():
             self._points[(db, rp, measurement)] += n
+        if own:
+            self.own += len(batch)
 
     def rows(self) -> list[tuple[str, str, str, int]]:
         return [(db, rp, m, n) for (db, rp, m), n in sorted(self._points.items())]

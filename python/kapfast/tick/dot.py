@@ -8,7 +8,7 @@ sorted by name and one line per child edge with the ``processed`` count.
 ``stats`` mapping::
 
     {"throughput": 12.5,                                  # points/s (batches/s for batch tasks)
-     "nodes": {"from1": {"errors": 0, "avg_exec_time_ns": "3.277µs", ...}, ...},
+     "nodes": {"from1": {"errors": 0, "avg_exec_time_ns": 3277, ...}, ...},  # ns (or "3.277µs")
      "edges": {"stream0->from1": 42, ...}}                 # processed counts
 
 Anything missing renders as Kapacitor's zero values.
@@ -19,28 +19,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kapfast.gofmt import duration_string
+
 if TYPE_CHECKING:
     from kapfast.tick.pipeline import Node, Pipeline
 
-# Stats every node shows, and those particular kinds add (zero values when none were given).
-BASE_STATS: dict[str, Any] = {"avg_exec_time_ns": "0s", "errors": 0, "working_cardinality": 0}
-KIND_STATS: dict[str, dict[str, Any]] = {
-    "alert": {
-        "alerts_inhibited": 0,
-        "alerts_triggered": 0,
-        "crits_triggered": 0,
-        "infos_triggered": 0,
-        "oks_triggered": 0,
-        "warns_triggered": 0,
-    },
-    "influxDBOut": {"points_written": 0, "write_errors": 0},
-    "query": {"batches_queried": 0, "points_queried": 0},
-    "default": {"fields_defaulted": 0, "tags_defaulted": 0},
-    "delete": {"fields_deleted": 0, "tags_deleted": 0},
-    "k8sAutoscale": {"cooldown_drops": 0, "decrease_events": 0, "increase_events": 0},
-    "swarmAutoscale": {"cooldown_drops": 0, "decrease_events": 0, "increase_events": 0},
-    "ec2Autoscale": {"cooldown_drops": 0, "decrease_events": 0, "increase_events": 0},
-}
+# Stats every node shows; a kind adds its own counters (the node table's ``counters``). Zero values
+# stand in for any not given.
+BASE_STATS: dict[str, Any] = {"avg_exec_time_ns": 0, "errors": 0, "working_cardinality": 0}
+
+
+def kind_stats(kind: str) -> dict[str, Any]:
+    """The zero statistics of a node of ``kind``: Kapacitor's common three and its counters."""
+    from kapfast.tick.registry import NODES  # local: the registry imports the pipeline module
+
+    spec = NODES.get(kind)
+    return {**BASE_STATS, **dict.fromkeys(spec.counters if spec is not None else (), 0)}
 
 
 def _shown(p: Pipeline, node: Node) -> bool:
@@ -69,20 +63,23 @@ def to_dot(p: Pipeline, name: str, stats: Mapping[str, Any] | None = None) -> st
     for node in p.nodes:
         if not _shown(p, node):
             continue
-        values: dict[str, Any] = {**BASE_STATS, **KIND_STATS.get(node.kind, {})}
+        values = kind_stats(node.kind)
         values.update(node_stats.get(node.name, {}))
-        attrs = "".join(f'{k}="{_fmt(v)}" ' for k, v in sorted(values.items()))
+        attrs = "".join(f'{k}="{_fmt(k, v)}" ' for k, v in sorted(values.items()))
         out.append(f"\n{node.name} [{attrs}];\n")
         # an executing task creates its edges as it instantiates children in topological order
         for cid in sorted(node.children, key=lambda c: position[c]):
             child = by_id[cid]
             processed = edges.get(f"{node.name}->{child.name}", 0)
-            out.append(f'{node.name} -> {child.name} [processed="{_fmt(processed)}"];\n')
+            out.append(f'{node.name} -> {child.name} [processed="{_fmt("processed", processed)}"];\n')
     out.append("}")
     return "".join(out)
 
 
-def _fmt(v: Any) -> str:
+def _fmt(key: str, v: Any) -> str:
+    if key == "avg_exec_time_ns" and isinstance(v, int):
+        # an int of ns elsewhere; the DOT shows it as Kapacitor's MaxDuration prints it ("3.277µs")
+        return duration_string(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float) and v.is_integer():

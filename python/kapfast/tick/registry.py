@@ -22,7 +22,7 @@ accepts either. ``any`` is any literal (string, number, bool, duration).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -119,6 +119,12 @@ class NodeSpec:
     # refuses it (naming it) instead of a task failing at start
     impl: str | None = None
     doc: str = ""  # one line for docs/nodes.md
+    #: the node's own counters besides Kapacitor's common stats (``alerts_triggered`` ...), each
+    #: from 0 (see ``_COUNTERS`` below)
+    counters: tuple[str, ...] = ()
+    #: Kapacitor runs it on a grouped consumer: its ``working_cardinality`` is the groups it
+    #: received and has not seen deleted
+    grouped: bool = False
 
 
 _QUIET = "quiet()"
@@ -667,6 +673,39 @@ _node(
     impl="kapfast.engine.alert.node:AlertNode",
     doc="evaluates levels per group and sends events to handlers and topics",
 )
+
+# -- statistics (Kapacitor's node.go, edge/grouped.go and each node's statMap) ----------------------
+# Kinds Kapacitor runs on a grouped consumer (``edge.NewGroupedConsumer``): their working_cardinality
+# is the number of groups received and not deleted. join counts its groups the same way. Every other
+# kind reports 0 (stream, from, log, default, delete, shift, union, influxDBOut, ...), but groupBy,
+# which counts the groups of the batches it holds (GroupByNode.working_cardinality).
+_GROUPED = [
+    *("where", "eval", "sample", "window", "httpOut", "httpPost", "derivative", "join", "combine"),
+    *("flatten", "alert", "barrier", "stateDuration", "stateCount", "changeDetect"),
+    *("k8sAutoscale", "swarmAutoscale", "ec2Autoscale"),
+    *INFLUXQL_FUNCTIONS,
+]
+_AUTOSCALE_COUNTERS = ("increase_events", "decrease_events", "cooldown_drops")
+_COUNTERS: dict[str, tuple[str, ...]] = {
+    "alert": (
+        "alerts_triggered",
+        "oks_triggered",
+        "infos_triggered",
+        "warns_triggered",
+        "crits_triggered",
+        "alerts_inhibited",
+    ),
+    "influxDBOut": ("points_written", "write_errors"),
+    "kapacitorLoopback": ("points_written",),
+    "query": ("batches_queried", "points_queried"),
+    "default": ("fields_defaulted", "tags_defaulted"),
+    "delete": ("fields_deleted", "tags_deleted"),
+    "k8sAutoscale": _AUTOSCALE_COUNTERS,
+    "swarmAutoscale": _AUTOSCALE_COUNTERS,
+    "ec2Autoscale": _AUTOSCALE_COUNTERS,
+}
+for _kind in {*_GROUPED, *_COUNTERS}:
+    _NODES[_kind] = replace(_NODES[_kind], grouped=_kind in _GROUPED, counters=_COUNTERS.get(_kind, ()))
 
 NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)
 

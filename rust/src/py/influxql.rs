@@ -5,12 +5,15 @@
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 use pyo3::IntoPyObjectExt;
 
 use crate::batch::Value;
 use crate::influxql::{self, Arg, Call, Error, Func, Shape, TransformState};
+use std::sync::Mutex;
+
 use crate::py::batch::PyPointBatch;
+use crate::py::stateops::{group_ints, lock, rows_bytes};
 
 /// A `kapfast.errors.TaskError` (the function or its arguments cannot run).
 fn task_error(py: Python<'_>, msg: String) -> PyErr {
@@ -207,6 +210,32 @@ impl PyInfluxQLTransform {
         transformed_to_py(py, out)
     }
 
+    /// Like `feed`, but what to emit comes back as a batch (`batch`'s rows with the one field
+    /// `as_name`) and the rows of `batch` it came from (little-endian u64s): no Python object
+    /// per point.
+    #[pyo3(signature = (batch, field, as_name, rows = None))]
+    fn feed_batch(
+        &mut self,
+        py: Python<'_>,
+        batch: &PyPointBatch,
+        field: &str,
+        as_name: &str,
+        rows: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(PyPointBatch, Py<PyBytes>)> {
+        let rows = opt_rows(py, rows)?;
+        let b = batch.batch.clone();
+        let state = &mut self.state;
+        let (out, idx) = py
+            .allow_threads(|| {
+                state
+                    .feed(&b, field, rows.as_deref())
+                    .map(|t| t.into_batch(&b, as_name))
+            })
+            .map_err(|e| to_pyerr(py, e))?;
+        let bytes: Vec<u8> = idx.iter().flat_map(|&r| (r as u64).to_le_bytes()).collect();
+        Ok((PyPointBatch::new(out), PyBytes::new(py, &bytes).unbind()))
+    }
+
     #[getter]
     fn func(&self) -> &'static str {
         self.state.call().func.name()
@@ -226,7 +255,72 @@ impl PyInfluxQLTransform {
     }
 }
 
+/// Every group's transformation on a stream edge (`difference`, `movingAverage`...), fed whole
+/// chunks with one group int per row, like the `State*` kernels.
+#[pyclass(name = "StateTransforms", module = "kapfast._native", frozen)]
+struct PyStateTransforms {
+    state: Mutex<influxql::GroupTransforms>,
+}
+
+#[pymethods]
+impl PyStateTransforms {
+    #[new]
+    #[pyo3(signature = (func, field, as_name, args = None))]
+    fn new(
+        py: Python<'_>,
+        func: &str,
+        field: String,
+        as_name: String,
+        args: Option<&Bound<'_, PyTuple>>,
+    ) -> PyResult<Self> {
+        let call = parse_call(py, func, args)?;
+        let state =
+            influxql::GroupTransforms::new(call, field, as_name).map_err(|e| to_pyerr(py, e))?;
+        Ok(PyStateTransforms {
+            state: Mutex::new(state),
+        })
+    }
+
+    /// `(points, rows, skipped, failed, error)`: the output points and the input row of each
+    /// (u32 bytes), the points skipped as errors, and the points of groups that failed with
+    /// the last such error.
+    #[allow(clippy::type_complexity)]
+    fn feed<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &PyPointBatch,
+        groups: &Bound<'py, PyAny>,
+    ) -> PyResult<(
+        PyPointBatch,
+        Bound<'py, PyBytes>,
+        u64,
+        usize,
+        Option<String>,
+    )> {
+        let b = batch.batch.clone();
+        let g = group_ints(py, groups, &b)?;
+        let out = py.allow_threads(|| lock(&self.state).feed(&b, &g));
+        Ok((
+            PyPointBatch::new(out.batch),
+            rows_bytes(py, &out.rows),
+            out.skipped,
+            out.failed,
+            out.error.map(|e| e.to_string()),
+        ))
+    }
+
+    #[pyo3(signature = (group = None))]
+    fn reset(&self, group: Option<u32>) {
+        lock(&self.state).reset(group);
+    }
+
+    fn __len__(&self) -> usize {
+        lock(&self.state).len()
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyStateTransforms>()?;
     m.add_function(wrap_pyfunction!(influxql_reduce, m)?)?;
     m.add_function(wrap_pyfunction!(influxql_transform, m)?)?;
     m.add_function(wrap_pyfunction!(influxql_shape, m)?)?;

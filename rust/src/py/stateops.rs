@@ -14,12 +14,12 @@ use pyo3::types::{PyBytes, PyType};
 use crate::batch::PointBatch;
 use crate::stateops::output::u32_rows;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // a panic mid-update loses at most that chunk's state change; take the lock over
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn rows_bytes<'py>(py: Python<'py>, rows: &[usize]) -> Bound<'py, PyBytes> {
+pub(crate) fn rows_bytes<'py>(py: Python<'py>, rows: &[usize]) -> Bound<'py, PyBytes> {
     let mut out = Vec::with_capacity(rows.len() * 4);
     for r in u32_rows(rows) {
         out.extend_from_slice(&r.to_le_bytes());
@@ -28,7 +28,11 @@ fn rows_bytes<'py>(py: Python<'py>, rows: &[usize]) -> Bound<'py, PyBytes> {
 }
 
 /// One group int per row of `b`, from a uint32 buffer or a sequence of ints.
-fn group_ints(py: Python<'_>, obj: &Bound<'_, PyAny>, b: &PointBatch) -> PyResult<Vec<u32>> {
+pub(crate) fn group_ints(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    b: &PointBatch,
+) -> PyResult<Vec<u32>> {
     let v = match PyBuffer::<u32>::get(obj) {
         Ok(buf) => buf.to_vec(py)?,
         Err(_) => obj.extract::<Vec<u32>>().map_err(|_| {

@@ -676,7 +676,9 @@ class GroupByNode(RowNode):
         self.seen.discard(group.id)
 
     def working_cardinality(self) -> int:
-        return len(self.seen)
+        # Kapacitor's GroupByNode counts the groups of the batches it holds until the time moves
+        # on (0 on a stream edge, where it holds nothing)
+        return len(self.pending)
 
 
 class LogNode(Node):

@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 
 from kapfast import influxql
-from kapfast._native import ClosedWindows, PointBatch, reduce_windows
+from kapfast._native import ClosedWindows, PointBatch, StateTransforms, reduce_windows
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import Node
+from kapfast.engine.node import GroupInts, Node, rows_chunk
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, to_batch
-from kapfast.engine.vec import split_by_code
 from kapfast.errors import KapfastError
 from kapfast.tick.pipeline import Duration
 from kapfast.tick.pipeline import Node as NodeSpec
@@ -47,7 +46,11 @@ class InfluxQLNode(Node):
         self.shape = influxql.shape(self.fn)
         self.as_ = str(spec.prop("as", self.fn))
         self.point_times = bool(spec.properties.get("usePointTimes"))
-        self.transforms: dict[str, Any] = {}
+        # a transformation on a stream edge: every group's running state in one Rust kernel
+        self.ints = GroupInts()
+        self.transforms = (
+            StateTransforms(self.fn, self.field, self.as_, self.args) if self.shape == "transform" else None
+        )
         # stream input to a reducer: group id -> (group, name, time, pieces of that time)
         self.pending: dict[str, tuple[Group, str, int, list[PointBatch]]] = {}
 
@@ -100,24 +103,17 @@ class InfluxQLNode(Node):
 
     # --- transforms ----------------------------------------------------------------------------
 
-    def _transformed(self, points: PointBatch, pairs: list[tuple[int, Any]]) -> list[Row]:
-        if not pairs:
-            return []
-        idx = np.array([r for r, _ in pairs], dtype=np.int64)
-        src = batch_rows(points.take(idx))
-        return [(row[0], dict(row[1]), {self.as_: v}, row[3]) for row, (_, v) in zip(src, pairs, strict=True)]
-
     # --- input ---------------------------------------------------------------------------------
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         if self.shape == "transform":
+            state = influxql.new_transform(self.fn, *self.args)  # a batch edge: fresh per batch
             try:
-                pairs = influxql.transform(batch.points, self.fn, self.field, *self.args)
+                out, _ = state.feed_batch(batch.points, self.field, self.as_)
             except KapfastError as exc:
                 self.error(1, str(exc))
-                pairs = []
-            out = self._transformed(batch.points, pairs)
-            self.emit(BatchMessage(batch.name, batch.group, batch.tmax, to_batch(out), batch.by_name))
+                out = to_batch([])
+            self.emit(BatchMessage(batch.name, batch.group, batch.tmax, out, batch.by_name))
             return
         self._emit_reduced(batch, self._reduce(batch.name, batch.group, batch.tmax, batch.points))
 
@@ -186,36 +182,17 @@ class InfluxQLNode(Node):
             self._reduce_chunk(chunk)
 
     def _transform_chunk(self, chunk: StreamChunk) -> None:
-        b = chunk.batch
-        groups = chunk.groups
-        parts = split_by_code(chunk.codes, len(groups))
-        emitted: list[tuple[int, Row, Group]] = []
-        for code, idx in enumerate(parts):
-            if not len(idx):
-                continue
-            group = groups[code]
-            state = self.transforms.get(group.id)
-            if state is None:
-                state = self.transforms[group.id] = influxql.new_transform(self.fn, *self.args)
-            before = state.errors
-            try:
-                pairs = state.feed(b, self.field, rows=idx)
-            except KapfastError as exc:
-                self.error(len(idx), str(exc))
-                continue
-            if state.errors > before:
-                self.error(state.errors - before, f"{self.fn}: points skipped")
-            if not pairs:
-                continue
-            rows = self._transformed(b, pairs)
-            for (r, _), row in zip(pairs, rows, strict=True):
-                emitted.append((int(r), row, group))
-        if emitted:
-            emitted.sort(key=lambda e: e[0])
-            out = ChunkBuilder(chunk.db, chunk.rp)
-            for _, row, group in emitted:
-                out.add(row, group)
-            self.emit(out.chunk())
+        """The whole chunk through the kernel (each group's rows through its own state, in
+        order): one call per chunk, no Python object per point."""
+        assert self.transforms is not None
+        gints = self.ints.codes(chunk.groups, chunk.codes)
+        out, rows, skipped, failed, error = self.transforms.feed(chunk.batch, gints)
+        if failed:
+            self.error(failed, error or f"{self.fn}: invalid values")
+        if skipped:
+            self.error(skipped, f"{self.fn}: points skipped")
+        if len(out):
+            self.emit(rows_chunk(chunk, out, rows))
 
     def _reduce_chunk(self, chunk: StreamChunk) -> None:
         out = ChunkBuilder(chunk.db, chunk.rp)
@@ -246,12 +223,14 @@ class InfluxQLNode(Node):
             self.emit(out.chunk())
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
-        self.transforms.pop(msg.group.id, None)
+        g = self.ints.forget(msg.group.id)
+        if g is not None and self.transforms is not None:
+            self.transforms.reset(g)
         self.pending.pop(msg.group.id, None)
         self.emit(msg)
 
     def working_cardinality(self) -> int:
-        return len(self.transforms) + len(self.pending)
+        return (len(self.transforms) if self.transforms is not None else 0) + len(self.pending)
 
 
 __all__ = ["InfluxQLNode", "dur_ns"]
