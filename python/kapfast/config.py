@@ -566,6 +566,10 @@ def _validate_udf(uc: UDFConfig) -> None:
             raise ConfigError(f"UDF {name}: must set either prog or socket")
 
 
+#: handler sub-tables whose values may be numbers too ([zenoss] severity-map = { Critical = 5 })
+_NUMERIC_TABLES = frozenset({"severity-map"})
+
+
 def _fill_handler_section(cfg: Config, key: str, value: Any, ignored: list[str] | None = None) -> None:
     """A handler section (``[[slack]]`` also as a single ``[slack]`` table, as kapacitord takes it)."""
     row = SECTIONS[key]
@@ -583,8 +587,12 @@ def _fill_handler_section(cfg: Config, key: str, value: Any, ignored: list[str] 
         for sub, raw in table.items():
             if sub in plain:
                 continue
-            if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-                raise ConfigError(f"{where}: {sub} must be a table of strings")
+            scalar = (str, int, float) if sub in _NUMERIC_TABLES else (str,)
+            if not isinstance(raw, dict) or not all(
+                isinstance(v, scalar) and not isinstance(v, bool) for v in raw.values()
+            ):
+                kinds = "numbers or strings" if sub in _NUMERIC_TABLES else "strings"
+                raise ConfigError(f"{where}: {sub} must be a table of {kinds}")
             setattr(obj, _attr(sub), {str(k): v for k, v in raw.items()})
         if row.array:
             cfg.handlers[key].append(obj)

@@ -27,6 +27,7 @@ __all__ = [
     "GoDuration",
     "GoInt",
     "GoMap",
+    "GoRawJSON",
     "GoStringMap",
     "GoStruct",
     "GoTime",
@@ -123,6 +124,11 @@ class GoStringMap(GoMap):
 
     zero: Any = ""
     go_type = "map[string]string"
+
+
+class GoRawJSON(str):
+    """Already encoded JSON (Go's ``json.RawMessage``, or a value whose encoding we hold, such as an
+    alert event's ``models.Result``): :func:`json_encode` writes it as it is."""
 
 
 class GoStruct(dict[str, Any]):
@@ -805,6 +811,8 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
         out.append("null")
     elif t is bool:
         out.append("true" if v else "false")
+    elif t is GoRawJSON:
+        out.append(str.__str__(v))
     elif t is GoStruct:
         out.append("{")
         first = True
