@@ -20,6 +20,7 @@ itself is unusable.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as _dt
 import http.client
@@ -225,6 +226,16 @@ class Client:
             port = parsed.port
         except ValueError as exc:
             raise InvalidURLError(f"invalid URL {url!r}: {exc}") from None
+        # Credentials in the URL (http://user:pass@host:9092) go as HTTP basic auth, as `kapacitor`
+        # sends them; the URL shown in messages leaves the password out.
+        self._headers = {"User-Agent": "kapfast"}
+        if parsed.username is not None or parsed.password is not None:
+            user = urllib.parse.unquote(parsed.username or "")
+            password = urllib.parse.unquote(parsed.password or "")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
+            netloc = parsed.netloc.rpartition("@")[2]
+            url = urllib.parse.urlunsplit(parsed._replace(netloc=f"{parsed.username}@{netloc}"))
         self._url = url
         self._scheme = parsed.scheme
         self._host = parsed.hostname
@@ -280,7 +291,7 @@ class Client:
         target = self._prefix + path
         if query:
             target += "?" + urllib.parse.urlencode(list(query))
-        headers = {"User-Agent": "kapfast", "Accept": "application/json"}
+        headers = {**self._headers, "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         # A kept-alive connection the server closed while idle fails on its next use before the
@@ -337,7 +348,7 @@ class Client:
         """Ping the server; returns its version (the ``X-Kapacitor-Version`` header)."""
         conn = self._connection()
         try:
-            conn.request("GET", self._prefix + BASE_PATH + "/ping", headers={"User-Agent": "kapfast"})
+            conn.request("GET", self._prefix + BASE_PATH + "/ping", headers=self._headers)
             resp = conn.getresponse()
             data = resp.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -680,7 +691,7 @@ class Client:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
         try:
             try:
-                conn.request("GET", target, headers={"User-Agent": "kapfast", **(headers or {})})
+                conn.request("GET", target, headers={**self._headers, **(headers or {})})
                 resp = conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 raise ConnectError(f"GET {self._url}{path}: {_reason(exc)}") from None

@@ -1,10 +1,12 @@
 """kapfastd configuration: TOML with kapacitord's section and key names.
 
-A kapacitord config file mostly works as it is: the sections and keys kapfast implements are
-read (``hostname``, ``data_dir``, ``[http]``, ``[storage]``, ``[replay]``, ``[logging]``,
-``[[influxdb]]``, ...); sections kapfast does not implement are ignored with a warning, keys it
-does not know in a section it implements are an error naming the key (kapacitord silently ignores
-typos, which hides mistakes).
+kapacitord's own config file (its packaged ``kapacitor.conf`` included) starts kapfastd unchanged:
+the sections and keys kapfast implements are read (``hostname``, ``data_dir``, ``[http]``,
+``[auth]``, ``[storage]``, ``[replay]``, ``[logging]``, ``[[influxdb]]``, ...); sections and keys of
+features kapfast does not have are accepted and named in ONE warning at start (kapacitord would
+use them; they are never silently dropped). Two things are still refused: a key that is a near
+miss of a key of its section (``bind-adress``: kapacitord silently ignores typos, which hides
+mistakes) and settings that would be unsafe to ignore (see :func:`_refuse_unsafe`).
 
 Without a file every path defaults under a data dir (``~/.kapfast``) and nothing outside the
 process is needed: SQLite for state, HTTP on 127.0.0.1:9092, no InfluxDB.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import functools
 import keyword
 import os
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from kapfast.errors import ConfigError
+from kapfast.gofmt import duration_string
 from kapfast.handler_table import SECTIONS
 from kapfast.tick.registry import DEADMAN_ID, DEADMAN_MESSAGE
 
@@ -39,10 +43,47 @@ DEFAULT_BIND = "127.0.0.1:9092"
 @dataclass
 class HTTPConfig:
     bind_address: str = DEFAULT_BIND
+    # every request needs credentials (kapfast.server.auth); users per [auth]
+    auth_enabled: bool = False
     log_enabled: bool = True
     write_tracing: bool = False
+    pprof_enabled: bool = False  # kapfast has no pprof: only its effect on auth (debug/vars open)
+    https_enabled: bool = False
+    https_certificate: str = "/etc/ssl/kapacitor.pem"  # certificate (and key, when no private key)
+    https_private_key: str = ""
+    shared_secret: str = ""  # HMAC key of bearer JWTs; "" = bearer tokens refused
     max_body_size: int = 25_000_000  # bytes of a /write body after decompression; 0 = no limit
     shutdown_timeout: str = "10s"
+
+
+@dataclass
+class AuthConfig:
+    """``[auth]``: where users come from when ``[http] auth-enabled``. Disabled (kapacitord's
+    default), any credentials are accepted as an admin; enabled, users live in kapfast's store."""
+
+    enabled: bool = False
+    cache_expiration: str = "10m"
+    bcrypt_cost: int = 10
+    # InfluxDB Enterprise meta users: not in kapfast (refused when [auth] is enabled with them)
+    meta_addr: str = ""
+    meta_username: str = ""
+    meta_password: str = ""
+    meta_internal_shared_secret: str = ""
+    meta_use_tls: bool = False
+    meta_ca: str = ""
+    meta_cert: str = ""
+    meta_key: str = ""
+    meta_insecure_skip_verify: bool = False
+
+
+@dataclass
+class TLSConfig:
+    """``[tls]``: the HTTPS server's protocol versions (``"tls1.2"``); Go cipher suite names
+    have no OpenSSL equivalent, so ``ciphers`` is accepted and named in the start warning."""
+
+    ciphers: list[str] = field(default_factory=list)
+    min_version: str = ""
+    max_version: str = ""
 
 
 @dataclass
@@ -148,11 +189,30 @@ class InfluxDBConfig:
     http_port: int = 0
     startup_timeout: str = "5m"
     subscriptions_sync_interval: str = "1m"
+    udp_bind: str = ""
+    udp_buffer: int = 1000
+    udp_read_buffer: int = 0
+    # kapfast only: what to do with Kapacitor's own subscription ("kapacitor-<id>") found sending
+    # to this server's address: "replace" it (drop it, keep ours), "reuse" it (make none of ours
+    # where it exists) or "keep" it (both stay: every point then arrives twice)
+    kapacitor_subscriptions: str = "replace"
     # InfluxDB 2.x (and 1.8+ with auth tokens): `token` is sent as `Authorization: Token ...`;
     # influxDBOut writes through the v2 API to `bucket` (default "db/rp", the DBRP convention) in `org`.
     token: str = ""
     org: str = ""
     bucket: str = ""
+
+
+@dataclass
+class UDPConfig:
+    """``[[udp]]``: a UDP listener taking line protocol into one database and retention policy."""
+
+    enabled: bool = False
+    bind_address: str = ""
+    database: str = ""
+    retention_policy: str = ""
+    buffer: int = 1000  # packets kapacitord queues; kapfast parses each packet as it arrives
+    read_buffer: int = 0  # the socket's receive buffer (SO_RCVBUF) in bytes; 0 = the OS default
 
 
 @dataclass
@@ -244,6 +304,8 @@ class Config:
     data_dir: str = DEFAULT_DATA_DIR
     default_retention_policy: str = ""
     http: HTTPConfig = field(default_factory=HTTPConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -252,6 +314,7 @@ class Config:
     load: LoadConfig = field(default_factory=LoadConfig)
     deadman: DeadmanConfig = field(default_factory=DeadmanConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
+    udp: list[UDPConfig] = field(default_factory=list)
     task: TaskConfig = field(default_factory=TaskConfig)
     udf: UDFConfig = field(default_factory=UDFConfig)
     # -- config API (serverops) --
@@ -266,6 +329,9 @@ class Config:
     kubernetes: list[KubernetesConfig] = field(default_factory=list)
     swarm: list[SwarmConfig] = field(default_factory=list)
     ec2: list[EC2Config] = field(default_factory=list)
+    #: sections of kapacitord's config kapfast does not implement, as the file has them: named in
+    #: the start warning and printed back by `kapfastd config`
+    unsupported: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_path(self) -> Path:
@@ -289,6 +355,8 @@ class Config:
 # Sections of kapacitord's config that kapfast reads, and their classes.
 _SECTIONS: dict[str, type] = {
     "http": HTTPConfig,
+    "auth": AuthConfig,
+    "tls": TLSConfig,
     "storage": StorageConfig,
     "replay": ReplayConfig,
     "logging": LoggingConfig,
@@ -328,6 +396,9 @@ def _coerce(where: str, current: Any, value: Any) -> Any:
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
     if isinstance(current, str):
+        if isinstance(value, int) and not isinstance(value, bool) and _is_duration(current):
+            # kapacitord's durations also take an integer of nanoseconds (`timeout = 0`)
+            return duration_string(value)
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
@@ -347,56 +418,119 @@ def _coerce(where: str, current: Any, value: Any) -> Any:
     raise ConfigError(f"{where}: unsupported value {value!r}")
 
 
-def _fill(obj: Any, table: Mapping[str, Any], where: str) -> None:
+def _is_duration(text: str) -> bool:
+    try:
+        parse_go_duration(text)
+    except ValueError:
+        return False
+    return bool(text)
+
+
+#: Sections only kapfast has: kapacitord files never hold them, so any unknown key is a mistake.
+_KAPFAST_ONLY = frozenset({"groups"})
+
+
+def _near_misses(key: str, keys: list[str]) -> list[str]:
+    """Known keys ``key`` is a typo of: nearly the same (``bind-adress``) or the same letters
+    swapped (``hots`` for ``host``)."""
+    swapped = [k for k in keys if len(k) == len(key) and sorted(k) == sorted(key)]
+    return swapped or difflib.get_close_matches(key, keys, n=1, cutoff=0.85)
+
+
+def _fill(obj: Any, table: Mapping[str, Any], where: str, ignored: list[str] | None = None) -> None:
+    """Set ``obj``'s fields from a TOML table. A key kapfast does not know is added to
+    ``ignored`` (kapacitord may know it: accepted, named in the start warning), unless it is a
+    near miss of a known key or the section is kapfast's own: then it is an error."""
     names = {f.name for f in dataclasses.fields(obj)}
     for key, value in table.items():
         attr = _attr(key)
         if attr not in names:
-            valid = ", ".join(sorted(_toml_key(n) for n in names))
-            raise ConfigError(f"unknown key {key!r} in [{where}] (valid keys: {valid})")
+            keys = sorted(_toml_key(n) for n in names)
+            close = _near_misses(key, keys)
+            if ignored is None or close or where in _KAPFAST_ONLY:
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(f"unknown key {key!r} in [{where}] ({hint}valid keys: {', '.join(keys)})")
+            ignored.append(f"[{where}] {key}")
+            continue
         setattr(obj, attr, _coerce(f"[{where}] {key}", getattr(obj, attr), value))
 
 
 def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
-    """Build a config from a parsed TOML document. Returns it and warnings for ignored sections."""
+    """Build a config from a parsed TOML document. Returns it and the warnings for the start: at
+    most one naming every section and key of kapacitord's config that kapfast does not use."""
     cfg = Config()
-    warnings: list[str] = []
+    ignored: list[str] = []
     for key, value in doc.items():
         if key in _TOP_LEVEL:
             setattr(cfg, _attr(key), _coerce(key, getattr(cfg, _attr(key)), value))
         elif key in _SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}] must be a table")
-            _fill(getattr(cfg, _attr(key)), value, key)
+            _fill(getattr(cfg, _attr(key)), value, key, ignored)
         elif key == "influxdb":
             tables = value if isinstance(value, list) else [value]
             for i, table in enumerate(tables):
                 if not isinstance(table, dict):
                     raise ConfigError(f"[[influxdb]] #{i} must be a table")
                 ic = InfluxDBConfig()
-                _fill(ic, table, "influxdb")
+                _fill(ic, table, "influxdb", ignored)
                 cfg.influxdb.append(ic)
         elif key in _PLAIN_LISTS:
             for i, table in enumerate(value if isinstance(value, list) else [value]):
                 if not isinstance(table, dict):
                     raise ConfigError(f"[[{key}]] #{i} must be a table")
                 element = _PLAIN_LISTS[key]()
-                _fill(element, table, key)
+                _fill(element, table, key, ignored)
                 getattr(cfg, key).append(element)
-        elif key in SECTIONS:
-            if SECTIONS[key].config is None:
-                warnings.append(
-                    f"section [{key}] configures alert handler {key!r}, which kapfast does not support; "
-                    "ignored (tasks that use it are refused)"
-                )
-            else:
-                _fill_handler_section(cfg, key, value)
+        elif key == "udp":
+            for i, table in enumerate(value if isinstance(value, list) else [value]):
+                if not isinstance(table, dict):
+                    raise ConfigError(f"[[udp]] #{i} must be a table")
+                uc = UDPConfig()
+                _fill(uc, table, "udp", ignored)
+                cfg.udp.append(uc)
         elif key == "udf":
             _fill_udf(cfg.udf, value)
+        elif key in SECTIONS and SECTIONS[key].config is not None:
+            _fill_handler_section(cfg, key, value, ignored)
         else:
-            warnings.append(f"section or key {key!r} of kapacitord's config is not used by kapfast; ignored")
+            cfg.unsupported[key] = value
+            ignored.append(
+                f"[[{key}]]" if isinstance(value, list) else f"[{key}]" if isinstance(value, dict) else key
+            )
     _validate(cfg)
+    ignored += _unimplemented_settings(cfg)
+    warnings = []
+    if ignored:
+        warnings.append(
+            "kapacitord settings kapfast does not implement, accepted and ignored: " + ", ".join(ignored)
+        )
     return cfg, warnings
+
+
+def _refuse_unsafe(cfg: Config) -> None:
+    """Settings kapfast cannot honour and must not ignore: ignoring them would leave the server
+    open, or its users locked out, without the operator knowing."""
+    if cfg.http.auth_enabled and cfg.auth.enabled and cfg.auth.meta_addr:
+        raise ConfigError(
+            f"[auth] meta-addr {cfg.auth.meta_addr!r}: users from InfluxDB Enterprise's meta service "
+            "are not supported by kapfast; remove meta-addr to keep users in kapfast's own store "
+            "(/kapacitor/v1/users)"
+        )
+
+
+def _unimplemented_settings(cfg: Config) -> list[str]:
+    """Keys kapfast parses but whose feature it lacks, named when set to anything but the default."""
+    out = []
+    if cfg.http.pprof_enabled:
+        out.append("[http] pprof-enabled")
+    if cfg.tls.ciphers:
+        out.append("[tls] ciphers")
+    for ic in cfg.influxdb:
+        for key in ("udp_bind", "udp_read_buffer"):
+            if getattr(ic, key) != getattr(InfluxDBConfig, key):
+                out.append(f"[[influxdb]] {ic.name}: {_toml_key(key)}")
+    return out
 
 
 def _validate(cfg: Config) -> None:
@@ -414,12 +548,28 @@ def _validate(cfg: Config) -> None:
     for ic in cfg.influxdb:
         if ic.subscription_mode not in {"cluster", "server"}:
             raise ConfigError(f"[[influxdb]] {ic.name}: subscription-mode must be cluster or server")
+        if ic.kapacitor_subscriptions not in {"replace", "reuse", "keep"}:
+            raise ConfigError(
+                f"[[influxdb]] {ic.name}: kapacitor-subscriptions must be replace, reuse or keep"
+            )
+        if ic.subscription_protocol == "udp":
+            raise ConfigError(
+                f"[[influxdb]] {ic.name}: subscription-protocol udp is not supported by kapfast yet; "
+                "use http or https (InfluxDB then pushes over HTTP, nothing is lost)"
+            )
         if ic.subscription_protocol not in {"http", "https"}:
             raise ConfigError(f"[[influxdb]] {ic.name}: subscription-protocol must be http or https")
         if ic.enabled and not ic.urls:
             raise ConfigError(f"[[influxdb]] {ic.name}: urls must not be empty")
         for key in ("timeout", "startup_timeout", "subscriptions_sync_interval"):
             check_duration(f"[[influxdb]] {ic.name}: {_toml_key(key)}", getattr(ic, key))
+    for uc in cfg.udp:
+        if uc.enabled:
+            _h, sep, port = uc.bind_address.rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ConfigError(f"[[udp]] bind-address {uc.bind_address!r}: expected HOST:PORT or :PORT")
+            if not uc.database:
+                raise ConfigError(f"[[udp]] {uc.bind_address}: database must be set")
     check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
     check_duration("[stats] stats-interval", cfg.stats.stats_interval)
     check_duration("[deadman] interval", cfg.deadman.interval)
@@ -429,6 +579,7 @@ def _validate(cfg: Config) -> None:
     _validate_alert_services(cfg)
     _validate_autoscale_clusters(cfg)
     _validate_udf(cfg.udf)
+    _refuse_unsafe(cfg)
 
 
 def _validate_autoscale_clusters(cfg: Config) -> None:
@@ -503,7 +654,7 @@ def _validate_udf(uc: UDFConfig) -> None:
 _NUMERIC_TABLES = frozenset({"severity-map"})
 
 
-def _fill_handler_section(cfg: Config, key: str, value: Any) -> None:
+def _fill_handler_section(cfg: Config, key: str, value: Any, ignored: list[str] | None = None) -> None:
     """A handler section (``[[slack]]`` also as a single ``[slack]`` table, as kapacitord takes it)."""
     row = SECTIONS[key]
     cls = handler_section_class(key)
@@ -516,7 +667,7 @@ def _fill_handler_section(cfg: Config, key: str, value: Any) -> None:
         obj = cls()
         where = f"[{key}]" if not row.array else f"[[{key}]] {table.get(row.element_key, i)}"
         plain = {k: v for k, v in table.items() if not isinstance(getattr(obj, _attr(k), None), dict)}
-        _fill(obj, plain, key)
+        _fill(obj, plain, key, ignored)
         for sub, raw in table.items():
             if sub in plain:
                 continue
@@ -649,6 +800,14 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
                 items.append("")
             items[j] = raw
             return
+    elif section == "udp":
+        # KAPACITOR_UDP_0_BIND_ADDRESS (index optional: 0)
+        idx, _, key = key.partition("_")
+        if not idx.isdigit():
+            idx, key = "0", f"{idx}_{key}" if key else idx
+        while len(cfg.udp) <= int(idx):
+            cfg.udp.append(UDPConfig())
+        obj = cfg.udp[int(idx)]
     elif section in cfg.handlers and not SECTIONS[section].array:
         obj = cfg.handlers[section]
     elif section in cfg.handlers:
@@ -700,7 +859,13 @@ def _toml_value(v: Any) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_name(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
     raise TypeError(v)
+
+
+def _toml_name(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
 
 
 def _table_lines(obj: Any) -> list[str]:
@@ -713,22 +878,47 @@ def _table_lines(obj: Any) -> list[str]:
     return lines
 
 
-def render(cfg: Config) -> str:
-    """The config as a TOML document that :func:`load` reads back to the same values."""
-    out = [f"hostname = {_toml_value(cfg.hostname)}", f"data_dir = {_toml_value(cfg.data_dir)}"]
-    out.append(f"default-retention-policy = {_toml_value(cfg.default_retention_policy)}")
-    out.append(f"skip-config-overrides = {_toml_value(cfg.skip_config_overrides)}")
-    for name in _SECTIONS:
+def _raw_table(path: str, table: Mapping[str, Any], array: bool = False) -> list[str]:
+    """A table of a section kapfast does not implement, written back as the file had it."""
+    head = f"[[{path}]]" if array else f"[{path}]"
+    out = ["", head]
+    subs: list[tuple[str, Any]] = []
+    for k, v in table.items():
+        if isinstance(v, dict) or (isinstance(v, list) and v and all(isinstance(x, dict) for x in v)):
+            subs.append((k, v))
+        else:
+            out.append(f"  {_toml_name(k)} = {_toml_value(v)}")
+    for k, v in subs:
+        for t in v if isinstance(v, list) else [v]:
+            out += _raw_table(f"{path}.{_toml_name(k)}", t, isinstance(v, list))
+    return out
+
+
+#: The order of kapacitord's sections in its packaged kapacitor.conf (and `kapacitord config`).
+_KAPACITORD_ORDER = (
+    "auth", "http", "tls", "config-override", "logging", "load", "replay", "task", "storage",
+    "deadman", "fluxtask", "influxdb", "kubernetes", "smtp", "snmptrap", "opsgenie", "opsgenie2",
+    "victorops", "pagerduty", "pagerduty2", "pushover", "zenoss", "httppost", "slack", "telegram",
+    "hipchat", "kafka", "alerta", "bigpanda", "servicenow", "sensu", "reporting", "stats", "udf",
+    "talk", "mqtt", "swarm", "collectd", "opentsdb", "scraper", "azure", "consul", "dns", "ec2",
+    "file-discovery", "gce", "marathon", "nerve", "serverset", "static-discovery", "triton",
+)  # fmt: skip
+
+
+def _section_lines(cfg: Config, name: str) -> list[str]:
+    out: list[str] = []
+    if name in _SECTIONS:
         out += ["", f"[{name}]", *_table_lines(getattr(cfg, _attr(name)))]
-    influx = cfg.influxdb or [InfluxDBConfig(enabled=False)]
-    for ic in influx:
-        out += ["", "[[influxdb]]", *_table_lines(ic)]
-        for sub in ("subscriptions", "excluded_subscriptions"):
-            out += ["", f"  [influxdb.{_toml_key(sub)}]"]
-            out += [f"    {_toml_value(db)} = {_toml_value(rps)}" for db, rps in getattr(ic, sub).items()]
+    elif name == "influxdb":
+        for ic in cfg.influxdb or [InfluxDBConfig(enabled=False)]:
+            out += ["", "[[influxdb]]", *_table_lines(ic)]
+            for sub in ("subscriptions", "excluded_subscriptions"):
+                out += ["", f"  [influxdb.{_toml_key(sub)}]"]
+                out += [f"    {_toml_value(db)} = {_toml_value(rps)}" for db, rps in getattr(ic, sub).items()]
     # alert handler services
-    for name, section in cfg.handlers.items():
+    elif name in cfg.handlers:
         array = SECTIONS[name].array
+        section = cfg.handlers[name]
         for obj in section if array else [section]:
             out += ["", f"[[{name}]]" if array else f"[{name}]", *_table_lines(obj)]
             for f in dataclasses.fields(obj):
@@ -736,10 +926,40 @@ def render(cfg: Config) -> str:
                 if isinstance(value, dict):
                     out += ["", f"  [{name}.{_toml_key(f.name)}]"]
                     out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()]
-    for name, fc in cfg.udf.functions.items():
-        out += ["", f"[udf.functions.{_toml_value(name)}]", *_table_lines(fc)]
-        out += ["", f"  [udf.functions.{_toml_value(name)}.env]"]
-        out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in fc.env.items()]
+    elif name == "udf":
+        for fname, fc in cfg.udf.functions.items():
+            out += ["", f"[udf.functions.{_toml_value(fname)}]", *_table_lines(fc)]
+            out += ["", f"  [udf.functions.{_toml_value(fname)}.env]"]
+            out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in fc.env.items()]
+    elif name == "udp":
+        for uc in cfg.udp:
+            out += ["", "[[udp]]", *_table_lines(uc)]
+    elif name in cfg.unsupported:
+        value = cfg.unsupported[name]
+        if isinstance(value, dict):
+            out += _raw_table(_toml_name(name), value)
+        elif isinstance(value, list) and all(isinstance(t, dict) for t in value):
+            for t in value:
+                out += _raw_table(_toml_name(name), t, array=True)
+    return out
+
+
+def render(cfg: Config) -> str:
+    """The merged config (file, environment, defaults) as a TOML document in kapacitord's layout,
+    which :func:`load` reads back to the same values. Sections kapfast does not implement are
+    written back as the file had them."""
+    out = [f"hostname = {_toml_value(cfg.hostname)}", f"data_dir = {_toml_value(cfg.data_dir)}"]
+    out.append(f"skip-config-overrides = {_toml_value(cfg.skip_config_overrides)}")
+    out.append(f"default-retention-policy = {_toml_value(cfg.default_retention_policy)}")
+    for key, value in cfg.unsupported.items():  # top-level keys come before the first table
+        if not isinstance(value, dict | list) or (
+            isinstance(value, list) and not all(isinstance(t, dict) for t in value)
+        ):
+            out.append(f"{_toml_name(key)} = {_toml_value(value)}")
+    names = [*_KAPACITORD_ORDER]
+    names += [n for n in (*_SECTIONS, "udp", *cfg.handlers, *cfg.unsupported) if n not in names]
+    for name in names:
+        out += _section_lines(cfg, name)
     return "\n".join(out) + "\n"
 
 
@@ -754,7 +974,9 @@ _SECTIONS["config-override"] = ConfigOverrideConfig
 _TOP_LEVEL.add("skip-config-overrides")
 
 # [udf] is read once at start (agents are asked for their Info then), as in kapacitord
-_NOT_OVERRIDABLE = frozenset({"http", "storage", "replay", "logging", "config-override", "udf", "task"})
+_NOT_OVERRIDABLE = frozenset(
+    {"http", "auth", "tls", "storage", "replay", "logging", "config-override", "udf", "task"}
+)
 #: The option naming each element of a list section (`[[influxdb]] name = ...`).
 ELEMENT_KEYS: dict[str, str] = (
     {"influxdb": "name"}
@@ -924,6 +1146,7 @@ __all__ = [
     "TaskConfig",
     "UDFConfig",
     "UDFFunctionConfig",
+    "UDPConfig",
     "apply_env",
     "apply_overrides",
     "element_options",

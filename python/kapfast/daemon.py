@@ -1,6 +1,7 @@
 """``kapfastd``: the server, with kapacitord's commands and flags.
 
     kapfastd [run] [-config FILE] [-pidfile FILE] [-hostname NAME] [-log-file FILE] [-log-level LVL]
+             [-disable-handlers KIND,...]
     kapfastd config [-config FILE]     print the effective configuration (the defaults without -config)
     kapfastd version
     kapfastd help
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +32,7 @@ from kapfast.errors import ConfigError, KapfastError
 from kapfast.logs import LogfmtFormatter, parse_level
 from kapfast.server.app import build_app, build_state
 from kapfast.server.http import AccessLogger
+from kapfast.tick.registry import ALERT_HANDLERS
 
 log = logging.getLogger("kapfastd")
 
@@ -46,7 +50,90 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-hostname", "--hostname", dest="hostname", help="override the hostname in the config")
     p.add_argument("-log-file", "--log-file", dest="log_file", help="log to this file instead of stderr")
     p.add_argument("-log-level", "--log-level", dest="log_level", help="DEBUG, INFO, WARN, ERROR or OFF")
+    p.add_argument(
+        "-disable-handlers",
+        "--disable-handlers",
+        dest="disable_handlers",
+        default="",
+        help="comma-separated alert handler kinds this server refuses (e.g. exec,log): "
+        "tasks and topic handlers using them are refused",
+    )
     return p
+
+
+#: [tls] min-version / max-version names, as kapacitord spells them
+_TLS_VERSIONS = {
+    "tls1.0": ssl.TLSVersion.TLSv1,
+    "tls1.1": ssl.TLSVersion.TLSv1_1,
+    "tls1.2": ssl.TLSVersion.TLSv1_2,
+    "tls1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def server_ssl_context(cfg: configmod.Config) -> ssl.SSLContext | None:
+    """``[http] https-enabled``: the certificate (and key: in the same PEM file unless
+    ``https-private-key`` is set) and ``[tls]`` protocol versions; None for plain HTTP."""
+    if not cfg.http.https_enabled:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    for key, attr in (("min-version", "minimum_version"), ("max-version", "maximum_version")):
+        name = getattr(cfg.tls, key.replace("-", "_")).lower()
+        if not name:
+            continue
+        if name not in _TLS_VERSIONS:
+            raise ConfigError(f"[tls] {key} {name!r}: expected one of {', '.join(_TLS_VERSIONS)}")
+        setattr(ctx, attr, _TLS_VERSIONS[name])
+    cert, key = cfg.http.https_certificate, cfg.http.https_private_key
+    try:
+        ctx.load_cert_chain(cert, key or None)
+    except (OSError, ssl.SSLError) as exc:
+        where = f"{cert}" + (f" / https-private-key {key}" if key else "")
+        raise ConfigError(
+            f"[http] https-certificate {where}: cannot load the certificate and key: {exc}"
+        ) from None
+    return ctx
+
+
+def _disabled_handlers(text: str) -> frozenset[str]:
+    """``-disable-handlers exec,log``: known handler kinds only (a typo must not leave ``exec``
+    enabled while the operator believes it is off)."""
+    kinds = frozenset(k.strip().lower() for k in text.split(",") if k.strip())
+    known = {k.lower() for k in ALERT_HANDLERS} | {"aggregate", "publish", "smtp"}
+    unknown = sorted(kinds - known)
+    if unknown:
+        raise ConfigError(
+            f"-disable-handlers: unknown alert handler kind(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    if kinds & {"smtp", "email"}:  # the topic handler kind and the TICKscript method of one handler
+        kinds |= {"smtp", "email"}
+    return kinds
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def _warn_if_exposed(cfg: configmod.Config) -> None:
+    """A server reachable from other hosts without auth lets anyone run programs (.exec()),
+    append to files (.log()) and download its secrets (the backup): say so loudly."""
+    host = cfg.http.bind_address.rpartition(":")[0]
+    if cfg.http.auth_enabled or _is_loopback(host):
+        return
+    where = host or "every interface"
+    message = (
+        f"SECURITY WARNING: listening on {where} ({cfg.http.bind_address}) with [http] auth-enabled = false: "
+        "anyone who reaches this port can define tasks that run programs and write files as this "
+        "server's user, and download the store with its secrets. Enable auth "
+        "([http] auth-enabled = true, [auth] enabled = true) or bind 127.0.0.1."
+    )
+    log.warning(message)
+    print(f"kapfastd: {message}", file=sys.stderr, flush=True)
 
 
 def _config_path(arg: str | None) -> str | None:
@@ -68,8 +155,10 @@ def _setup_logging(cfg: configmod.Config) -> None:
     root.setLevel(parse_level(cfg.logging.level))
 
 
-async def _serve(cfg: configmod.Config) -> None:
+async def _serve(cfg: configmod.Config, disabled_handlers: frozenset[str] = frozenset()) -> None:
+    tls = server_ssl_context(cfg)
     state = build_state(cfg)
+    state.tasks.disabled_handlers = disabled_handlers
     app = build_app(state)
     runner = web.AppRunner(
         app,
@@ -82,7 +171,7 @@ async def _serve(cfg: configmod.Config) -> None:
     await runner.setup()
     host, _, port = cfg.http.bind_address.rpartition(":")
     try:
-        site = web.TCPSite(runner, host or None, int(port))
+        site = web.TCPSite(runner, host or None, int(port), ssl_context=tls)
         await site.start()
     except OSError:
         await runner.cleanup()
@@ -93,8 +182,11 @@ async def _serve(cfg: configmod.Config) -> None:
         cfg.data_path,
         extra={"tags": {"version": __version__, "hostname": cfg.hostname}},
     )
+    scheme = "https" if tls is not None else "http"
     print(
-        f"kapfastd {__version__} listening on http://{host or '0.0.0.0'}:{port}", file=sys.stderr, flush=True
+        f"kapfastd {__version__} listening on {scheme}://{host or '0.0.0.0'}:{port}",
+        file=sys.stderr,
+        flush=True,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,13 +199,13 @@ async def _serve(cfg: configmod.Config) -> None:
         await runner.cleanup()
 
 
-def _run_loop(cfg: configmod.Config) -> None:
+def _run_loop(cfg: configmod.Config, disabled_handlers: frozenset[str] = frozenset()) -> None:
     try:
         import uvloop
 
-        uvloop.run(_serve(cfg))
+        uvloop.run(_serve(cfg, disabled_handlers))
     except ImportError:  # uvloop is a dependency, but kapfastd still runs without it
-        asyncio.run(_serve(cfg))
+        asyncio.run(_serve(cfg, disabled_handlers))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,13 +232,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "config":
             sys.stdout.write(configmod.render(cfg))
             return 0
+        disabled = _disabled_handlers(args.disable_handlers)
         _setup_logging(cfg)
         for w in warnings:
             log.warning(w)
+        _warn_if_exposed(cfg)
+        if disabled:
+            log.info("alert handlers disabled: %s", ", ".join(sorted(disabled)))
         if args.pidfile:
             Path(args.pidfile).write_text(f"{os.getpid()}\n")
             wrote_pidfile = True
-        _run_loop(cfg)
+        _run_loop(cfg, disabled)
     except KapfastError as exc:
         print(f"kapfastd: {exc}", file=sys.stderr)
         return 1

@@ -156,13 +156,21 @@ def test_stale_subscriptions_are_dropped_and_others_left_alone(influxdb: Any) ->
             await c.create_subscription(
                 "kapfast-other-server", db1, "autogen", "ANY", ["http://10.0.0.1:9092"]
             )
+            # Kapacitor's own, sending to our address (kapfastd took over its port): replaced;
+            # Kapacitor's sending elsewhere: left alone.
             await c.create_subscription("kapacitor-x", db1, "autogen", "ANY", [dest])
+            await c.create_subscription("kapacitor-y", db1, "autogen", "ANY", ["http://10.0.0.2:9092"])
 
             watched = {(db1, "autogen")}
             mgr = SubscriptionManager(c, name=name, destination=dest, watched=lambda: watched)
             res = await mgr.sync_once()
             assert sorted(res.dropped) == sorted(
-                [(name, db1, "autogen"), (name, db2, "autogen"), ("kapfast-old-uuid", db1, "autogen")]
+                [
+                    (name, db1, "autogen"),
+                    (name, db2, "autogen"),
+                    ("kapfast-old-uuid", db1, "autogen"),
+                    ("kapacitor-x", db1, "autogen"),
+                ]
             )
             assert res.created == [(db1, "autogen")]
             left = {
@@ -171,7 +179,7 @@ def test_stale_subscriptions_are_dropped_and_others_left_alone(influxdb: Any) ->
             assert left == {
                 (name, db1, (dest,)),
                 ("kapfast-other-server", db1, ("http://10.0.0.1:9092",)),
-                ("kapacitor-x", db1, (dest,)),
+                ("kapacitor-y", db1, ("http://10.0.0.2:9092",)),
             }
             # The watched set is read at every sync: watching db2 again subscribes it.
             watched.add((db2, "autogen"))
@@ -254,5 +262,38 @@ def test_influxdb_down_at_boot_then_up(influxdb_factory: Callable[..., Any]) -> 
             finally:
                 stop.set()
                 await asyncio.wait_for(task, 5)
+
+    run(go)
+
+
+def test_kapacitors_subscription_to_our_address_by_policy(influxdb: Any) -> None:
+    """`kapacitor-subscriptions`: replace drops Kapacitor's, reuse makes none of ours where it is,
+    keep leaves both (credentials in a destination do not hide that it is our address)."""
+
+    async def go() -> None:
+        async with InfluxDBClient(influxdb.url) as c:
+            for policy in ("replace", "reuse", "keep"):
+                db = unique(f"takeover_{policy}")
+                name = unique("kapfast-takeover")
+                await c.create_database(db)
+                await c.create_subscription(
+                    "kapacitor-old", db, "autogen", "ANY", ["http://~subscriber:tok@127.0.0.1:19997"]
+                )
+                mgr = SubscriptionManager(
+                    c,
+                    name=name,
+                    destination="http://127.0.0.1:19997",
+                    watched={(db, "autogen")},
+                    takeover=policy,
+                )
+                await mgr.sync_once()
+                left = sorted(s.name for s in await c.show_subscriptions() if s.db == db)
+                expected = {
+                    "replace": [name],
+                    "reuse": ["kapacitor-old"],
+                    "keep": sorted(["kapacitor-old", name]),
+                }
+                assert left == expected[policy], policy
+                await c.drop_database(db)
 
     run(go)

@@ -3,11 +3,13 @@ of this folder through the fixtures of conftest.py)."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -53,10 +55,16 @@ class Kapfastd:
         self.extra_config = extra_config
         self.http_options = http_options
         self.proc: subprocess.Popen[bytes] | None = None
+        #: "https" when the config enables it (requests then skip certificate checks)
+        self.scheme = "http"
+        #: (user, password) sent as basic auth with every request unless headers say otherwise
+        self.auth: tuple[str, str] | None = None
+        #: more command-line arguments (`-disable-handlers exec`)
+        self.args: list[str] = []
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def write_config(self) -> None:
         self.config_path.write_text(
@@ -77,7 +85,7 @@ class Kapfastd:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPFAST_", "KAPACITOR_"))}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kapfast.daemon", "-config", str(self.config_path)],
+                [sys.executable, "-m", "kapfast.daemon", "-config", str(self.config_path), *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -88,7 +96,11 @@ class Kapfastd:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kapfastd exited ({self.proc.returncode}):\n{self.log_tail()}")
             try:
-                if self.request("GET", "/kapacitor/v1/ping").status == 204:
+                # 401: up, with [http] auth-enabled (even ping needs credentials then)
+                if self.request("GET", "/kapacitor/v1/ping", headers={"Authorization": ""}).status in (
+                    204,
+                    401,
+                ):
                     return
             except OSError:
                 pass
@@ -126,9 +138,19 @@ class Kapfastd:
         headers: dict[str, str] | None = None,
     ) -> Answer:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        headers = dict(headers or {})
+        if self.auth is not None and "Authorization" not in headers:
+            token = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        headers = {k: v for k, v in headers.items() if v}
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        context = None
+        if self.scheme == "https":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         try:
-            with urllib.request.urlopen(req, timeout=15) as resp:
+            with urllib.request.urlopen(req, timeout=15, context=context) as resp:
                 return Answer(resp.status, resp.read(), dict(resp.headers))
         except urllib.error.HTTPError as err:
             return Answer(err.code, err.read(), dict(err.headers))

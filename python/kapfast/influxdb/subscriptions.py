@@ -10,7 +10,12 @@ SUBSCRIPTIONS``, then:
 * drops ours on db/rps no longer watched or now excluded;
 * drops stale subscriptions of earlier identities of this server: a name with our prefix (e.g.
   ``kapfast-``) whose only destination is ours (Kapacitor leaves these behind when its
-  ``cluster.id`` is lost, and each one delivers every write again).
+  ``cluster.id`` is lost, and each one delivers every write again);
+* takes over from Kapacitor: a subscription named ``kapacitor-...`` sending to the address this
+  server now serves (kapfastd replacing kapacitord on the same host and port) would deliver every
+  point a second time. ``takeover`` says what to do with it: ``"replace"`` (drop it; ours is made),
+  ``"reuse"`` (keep it and make none of ours on that db.rp) or ``"keep"`` (leave both, warned).
+  Credentials in destinations (``~subscriber:<token>@``) are ignored when comparing addresses.
 
 "Already exists" and "not found" races are fine. Nothing is dropped on shutdown (as Kapacitor).
 InfluxDB being down is logged and retried with backoff by :meth:`SubscriptionManager.run`.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -49,6 +55,17 @@ def _matches(dbrp: DbRp, patterns: AbstractSet[DbRp]) -> bool:
     return dbrp in patterns or (dbrp[0], "*") in patterns
 
 
+def address(destination: str) -> str:
+    """A destination without its credentials: ``http://~subscriber:tok@h:9092`` → ``http://h:9092``."""
+    parts = urllib.parse.urlsplit(destination)
+    host = parts.netloc.rpartition("@")[2].lower()
+    return urllib.parse.urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), "", ""))
+
+
+KAPACITOR_PREFIX = "kapacitor-"
+TAKEOVER_POLICIES = ("replace", "reuse", "keep")
+
+
 class SubscriptionManager:
     """Reconciles this server's InfluxDB subscriptions; see the module docstring."""
 
@@ -62,6 +79,7 @@ class SubscriptionManager:
         excluded: Iterable[DbRp] = DEFAULT_EXCLUDED,
         mode: str = "ANY",
         stale_prefix: str | None = "kapfast-",
+        takeover: str = "replace",
     ) -> None:
         if not name:
             raise ValueError("a subscription name is required")
@@ -74,6 +92,10 @@ class SubscriptionManager:
         self.excluded = frozenset(excluded)
         self.mode = mode.upper()
         self.stale_prefix = stale_prefix
+        if takeover not in TAKEOVER_POLICIES:
+            raise ValueError(f"takeover must be one of {', '.join(TAKEOVER_POLICIES)}, not {takeover!r}")
+        self.takeover = takeover
+        self._warned_kept: set[tuple[str, str, str]] = set()
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         #: Set once a sync succeeded; cleared never (a later failure is in ``last_error``).
@@ -104,6 +126,15 @@ class SubscriptionManager:
             and sub.destinations == (self.destination,)
         )
 
+    def _is_kapacitors(self, sub: Subscription) -> bool:
+        """Kapacitor's own subscription sending to the address this server serves."""
+        ours = address(self.destination)
+        return (
+            sub.name != self.name
+            and sub.name.startswith(KAPACITOR_PREFIX)
+            and any(address(d) == ours for d in sub.destinations)
+        )
+
     async def sync_once(self) -> SyncResult:
         """One reconcile pass; raises :class:`InfluxDBError` when InfluxDB cannot be read."""
         async with self._lock:
@@ -122,17 +153,42 @@ class SubscriptionManager:
         subs = await client.show_subscriptions()
         result = SyncResult()
         have: set[DbRp] = set()
+        kapacitors = [sub for sub in subs if self._is_kapacitors(sub)]
+        reused = {(sub.db, sub.rp) for sub in kapacitors} if self.takeover == "reuse" else set()
         for sub in subs:
             dbrp = (sub.db, sub.rp)
             if self._is_ours(sub):
                 current = sub.mode.upper() == self.mode and sub.destinations == (self.destination,)
-                if dbrp in wanted and current:
+                if dbrp in wanted and current and dbrp not in reused:
                     have.add(dbrp)
                     result.kept.append(dbrp)
                     continue
-                why = "changed destination or mode" if dbrp in wanted else "no longer watched"
+                why = (
+                    "Kapacitor's subscription to this address is reused"
+                    if dbrp in reused
+                    else "changed destination or mode"
+                    if dbrp in wanted
+                    else "no longer watched"
+                )
             elif self._is_stale_identity(sub):
                 why = "stale subscription of an earlier identity of this server"
+            elif sub in kapacitors and self.takeover == "replace":
+                why = f"Kapacitor's subscription to {address(self.destination)}, replaced by {self.name}"
+            elif sub in kapacitors:
+                if self.takeover == "reuse":
+                    have.add(dbrp)
+                    result.kept.append(dbrp)
+                elif (sub.name, sub.db, sub.rp) not in self._warned_kept:
+                    self._warned_kept.add((sub.name, sub.db, sub.rp))
+                    log.warning(
+                        "InfluxDB subscription %s on %s.%s also sends to this server: every point "
+                        'arrives twice (kapacitor-subscriptions = "keep")',
+                        sub.name,
+                        sub.db,
+                        sub.rp,
+                        extra={"tags": {"subscription": sub.name, "db": sub.db, "rp": sub.rp}},
+                    )
+                continue
             else:
                 continue
             if await client.drop_subscription(sub.name, sub.db, sub.rp):
@@ -223,4 +279,13 @@ async def _wait_any(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
             w.cancel()
 
 
-__all__ = ["DEFAULT_EXCLUDED", "DbRp", "SubscriptionManager", "SyncResult", "Watched"]
+__all__ = [
+    "DEFAULT_EXCLUDED",
+    "KAPACITOR_PREFIX",
+    "TAKEOVER_POLICIES",
+    "DbRp",
+    "SubscriptionManager",
+    "SyncResult",
+    "Watched",
+    "address",
+]

@@ -39,7 +39,9 @@ from kapfast.server import (
     tap_api,
     tasks_api,
     topics_api,
+    users_api,
 )
+from kapfast.server.auth import GATE_KEY, AuthGate, make_middleware
 from kapfast.server.batch_runner import BatchRunner
 from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
@@ -57,6 +59,8 @@ from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.internal_stats import Stat, StatsService, collect, expvars
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.server.udp import UDPInput, start_listeners
+from kapfast.server.users import AuthService, LocalAuth, NoAuth, UserStore
 from kapfast.server.write import make_write_handler
 from kapfast.storage import Storage
 from kapfast.storage.db import ConfigOverrideStore
@@ -82,6 +86,7 @@ class _Services:
 
 
 SERVICES_KEY = web.AppKey("services", _Services)
+UDP_KEY = web.AppKey("udp", list[UDPInput])
 
 
 def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
@@ -96,7 +101,17 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     cfg, warnings = config_service.boot()
     for w in warnings:
         log.warning("%s", w)
-    influx = InfluxDBClusters(cfg, ids)
+    users = UserStore(storage.db)
+    service: AuthService = LocalAuth(users, cfg.auth.bcrypt_cost) if cfg.auth.enabled else NoAuth()
+    gate = AuthGate(
+        service,
+        required=cfg.http.auth_enabled,
+        shared_secret=cfg.http.shared_secret,
+        pprof_enabled=cfg.http.pprof_enabled,
+    )
+    # With auth on, InfluxDB's pushes carry a subscription token in the destination URL.
+    tokens = users.subscription_token if cfg.http.auth_enabled else None
+    influx = InfluxDBClusters(cfg, ids, tokens=tokens)
     config_service.live["influxdb"] = influx.reconfigure
     # influxDBOut nodes already buffer (.buffer, .flushInterval) before handing points over; the
     # writer only coalesces what many nodes hand over at about the same time, so it holds points
@@ -152,6 +167,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         writer=writer,
         router=router,
         config_service=config_service,
+        auth=gate,
+        users=users,
     )
 
 
@@ -327,6 +344,13 @@ async def on_startup(app: web.Application) -> None:
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     st.influx.start()
+    app[UDP_KEY] = await start_listeners(
+        st.config.udp,
+        lambda db, rp, batch: st.router.write_points(db, rp, batch),
+        st.ingress,
+        st.clock,
+        st.config.default_retention_policy,
+    )
     await _configure_load(app, st.config)
     await _configure_stats(app, st.config)
     if st.config_service is not None:
@@ -400,6 +424,8 @@ async def _tick(st: ServerState) -> None:
 
 async def on_cleanup(app: web.Application) -> None:
     st = app[STATE_KEY]
+    for listener in app.get(UDP_KEY, []):
+        listener.close()
     ticker = app.get(TICKER_KEY)
     if ticker is not None:
         ticker.cancel()
@@ -420,9 +446,15 @@ async def on_cleanup(app: web.Application) -> None:
 
 
 def build_app(state: ServerState) -> web.Application:
-    app = web.Application(middlewares=[headers_and_errors, answer_options], client_max_size=16 << 20)
+    app = web.Application(
+        middlewares=[headers_and_errors, answer_options, make_middleware(state.auth)],
+        client_max_size=16 << 20,
+    )
     app[STATE_KEY] = state
     app[SERVICES_KEY] = _Services()
+    app[GATE_KEY] = state.auth
+    if isinstance(state.auth.service, LocalAuth):
+        app[users_api.AUTH_KEY] = state.auth.service
     write = make_write_handler(
         state.router,
         state.ingress,
@@ -444,6 +476,7 @@ def build_app(state: ServerState) -> web.Application:
         backup_api.add_routes(app, prefix)
         storage_api.add_routes(app, prefix)
         config_api.add_routes(app, prefix)
+        users_api.add_routes(app, prefix)
         app.router.add_get(f"{prefix}/:routes", routes)
     if state.config_service is not None:
         app[config_api.SERVICE_KEY] = state.config_service

@@ -122,11 +122,19 @@ class Page:
 
 
 STARTED = "kapfast.started_ns"
+#: the request's authenticated user (kapfast.server.auth)
+USER = "kapfast.user"
 
 
 def _took_ns(request: web.BaseRequest, loop_s: float) -> int:
     started = request.get(STARTED)
     return perf_counter_ns() - started if isinstance(started, int) else int(loop_s * 1e9)
+
+
+def _username(request: web.BaseRequest) -> str:
+    """The authenticated user's name ([http] auth-enabled), as Kapacitor's access log shows it."""
+    name = getattr(request.get(USER), "name", "")
+    return name if isinstance(name, str) and name and name != "ADMIN_USER" else "-"
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -137,7 +145,7 @@ class AccessLogger(AbstractAccessLogger):
             return
         tags = {
             "host": request.remote or "-",
-            "username": "-",
+            "username": _username(request),
             "method": request.method,
             "uri": request.path_qs,
             "protocol": f"HTTP/{request.version.major}.{request.version.minor}",

@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import urllib.parse
+from collections.abc import Callable
 
 from kapfast.config import Config, InfluxDBConfig, parse_go_duration
 from kapfast.errors import ConfigError, RequestError
@@ -34,6 +36,7 @@ from kapfast.influxdb import (
     make_ssl_context,
 )
 from kapfast.influxdb.flux import FluxClient
+from kapfast.influxdb.subscriptions import address
 from kapfast.server.ids import ServerIDs
 
 log = logging.getLogger("kapfast.influxdb")
@@ -62,9 +65,18 @@ def destination(ic: InfluxDBConfig, cfg: Config) -> str:
     return f"{ic.subscription_protocol}://{host}:{port}{ic.subscription_path}"
 
 
+def with_token(dest: str, token: str) -> str:
+    """``http://h:9092`` → ``http://~subscriber:<token>@h:9092``: how InfluxDB authenticates its
+    pushes to a server with ``[http] auth-enabled`` (Kapacitor's scheme)."""
+    parts = urllib.parse.urlsplit(dest)
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"~subscriber:{token}@{parts.netloc}"))
+
+
 class InfluxDBClusters:
-    def __init__(self, cfg: Config, ids: ServerIDs) -> None:
+    def __init__(self, cfg: Config, ids: ServerIDs, tokens: Callable[[str], str] | None = None) -> None:
         self.ids = ids
+        #: the subscription token of a cluster (auth on), or None (auth off: no credentials)
+        self._tokens = tokens
         self._build(cfg)
 
     def _build(self, cfg: Config) -> None:
@@ -161,21 +173,26 @@ class InfluxDBClusters:
                 self._tasks.append(asyncio.get_running_loop().create_task(self._probe(ic)))
                 continue
             watched: Watched = _dbrps(ic.subscriptions) if ic.subscriptions else "all"
+            dest = destination(ic, self.cfg)
+            if self._tokens is not None:
+                dest = with_token(dest, self._tokens(ic.name))
             mgr = SubscriptionManager(
                 self._clients[ic.name],
                 name=subscription_name(ic, self.ids),
-                destination=destination(ic, self.cfg),
+                destination=dest,
                 watched=watched,
                 excluded=_dbrps(ic.excluded_subscriptions) | set(DEFAULT_EXCLUDED),
+                takeover=ic.kapacitor_subscriptions,
             )
             self.managers[ic.name] = mgr
             interval = _seconds(ic.subscriptions_sync_interval, "subscriptions-sync-interval") or 60.0
             self._tasks.append(asyncio.get_running_loop().create_task(mgr.run(interval, self._stop)))
             log.info(
-                "InfluxDB %s: subscription %s -> %s",
+                "InfluxDB %s: subscription %s -> %s (Kapacitor's own subscriptions to it: %s)",
                 ic.name,
                 mgr.name,
-                mgr.destination,
+                address(mgr.destination),
+                ic.kapacitor_subscriptions,
                 extra={"tags": {"cluster": ic.name}},
             )
 

@@ -12,11 +12,13 @@ from kapfast.clock import Clock
 from kapfast.config import Config
 from kapfast.logs import LogBroker
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
+from kapfast.server.auth import AuthGate
 from kapfast.server.config_api import ConfigService
 from kapfast.server.ids import ServerIDs
 from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.router import Router
 from kapfast.server.stats import IngressStats
+from kapfast.server.users import NoAuth, UserStore
 from kapfast.storage import Storage
 from kapfast.tasks.recordings import RecordingService
 from kapfast.tasks.replays import ReplayService
@@ -44,6 +46,10 @@ class ServerState:
     config_service: ConfigService | None = None
     #: live log streams (GET /kapacitor/v1preview/logs)
     logs: LogBroker = field(default_factory=LogBroker)
+    #: [http] auth-enabled and where users come from ([auth]); checks nothing by default
+    auth: AuthGate = field(default_factory=lambda: AuthGate(NoAuth()))
+    #: users and InfluxDB subscription tokens (None in states built without a store of them)
+    users: UserStore | None = None
 
 
 STATE_KEY = web.AppKey("state", ServerState)

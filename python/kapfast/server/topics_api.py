@@ -222,6 +222,10 @@ def _record(spec: HandlerSpec) -> HandlerRecord:
 def _attach(app: web.Application, spec: HandlerSpec, replaces: str = "") -> None:
     """Build the handler (400 with the reason when it cannot be) and attach it to its topic."""
     wiring = app[WIRING_KEY]
+    if spec.kind.lower() in app[STATE_KEY].tasks.disabled_handlers:
+        raise RequestError(
+            f"handler kind {spec.kind!r} is disabled on this server (kapfastd -disable-handlers)"
+        )
     try:
         entry = wiring.services.build_entry(spec, wiring.registry)
     except HandlerSpecError as e:
@@ -390,6 +394,11 @@ def install(app: web.Application) -> AlertWiring:
             st.config_service.live[section] = reconfigure
     for h in st.storage.topic_handlers.all():
         spec = HandlerSpec(h.id, h.topic, h.kind, dict(h.options), h.match)
+        if h.kind.lower() in st.tasks.disabled_handlers:
+            log.warning(
+                "stored handler %s of topic %s not started: kind %s is disabled", h.id, h.topic, h.kind
+            )
+            continue
         try:
             registry.set_entry(h.topic, services.build_entry(spec, registry))
         except HandlerSpecError as e:

@@ -83,6 +83,18 @@ def compile_task(
     return pipeline
 
 
+def refuse_disabled_handlers(pipeline: Pipeline, disabled: frozenset[str]) -> None:
+    """A task using an alert handler the server runs without (``-disable-handlers``) is refused
+    when defined, rather than running with its alerts silently going nowhere."""
+    for node in pipeline.nodes:
+        for h in node.handlers:
+            if h.kind.lower() in disabled:
+                raise RequestError(
+                    f"invalid TICKscript: line {h.line}: the {h.kind} alert handler is disabled on "
+                    "this server (kapfastd -disable-handlers)"
+                )
+
+
 def _warn_lint(rec: TaskRecord, pipeline: Pipeline) -> None:
     """Log what ``kapfast check`` would warn about (kapfast.tick.lint): a definition that cannot do
     what it says is accepted, as Kapacitor accepts it, but no longer silently."""
@@ -131,6 +143,9 @@ class TaskService:
         #: and deletes a task's anonymous topics with it, as Kapacitor does.
         self.listeners: list[Callable[[str, str], None]] = []
 
+        #: `kapfastd -disable-handlers exec,log`: alert handler kinds no task may use
+        self.disabled_handlers: frozenset[str] = frozenset()
+
     def _notify(self, ident: str, what: str) -> None:
         for listener in self.listeners:
             try:
@@ -139,7 +154,9 @@ class TaskService:
                 log.exception("task listener failed on %s %s", what, ident)
 
     def compile(self, rec: TaskRecord) -> Pipeline:
-        return compile_task(rec, self.deadman, self.udfs)
+        pipeline = compile_task(rec, self.deadman, self.udfs)
+        refuse_disabled_handlers(pipeline, self.disabled_handlers)
+        return pipeline
 
     # --- lifecycle -----------------------------------------------------------------------------
 

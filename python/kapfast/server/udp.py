@@ -1,0 +1,115 @@
+"""``[[udp]]`` listeners: line protocol over UDP into one database and retention policy, as
+kapacitord's UDP service (InfluxDB's UDP input format: one or more lines per datagram).
+
+Each datagram is parsed as it arrives (in Rust) and handed to the router like a ``/write`` body;
+UDP cannot answer, so bad lines are counted and logged (at most once a minute per listener) and
+the good lines of the datagram go through. ``read-buffer`` sets the socket's receive buffer
+(SO_RCVBUF): the kernel queues datagrams there while the event loop is busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+
+from kapfast._native import PointBatch
+from kapfast.clock import Clock
+from kapfast.config import UDPConfig
+from kapfast.lineproto import parse
+from kapfast.server.stats import IngressStats
+
+log = logging.getLogger("kapfast.udp")
+
+Sink = Callable[[str, str, PointBatch], None]
+
+
+class UDPInput(asyncio.DatagramProtocol):
+    def __init__(
+        self, cfg: UDPConfig, sink: Sink, stats: IngressStats, clock: Clock, default_rp: str = ""
+    ) -> None:
+        self.cfg = cfg
+        self.rp = cfg.retention_policy or default_rp
+        self.sink = sink
+        self.stats = stats
+        self.clock = clock
+        self.packets = 0
+        self.bad_lines = 0
+        self._last_warning = 0.0
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # uvloop's UDP transport is not an asyncio.DatagramTransport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self.packets += 1
+        result = parse(data, precision="n", now_ns=self.clock.now_ns())
+        db, rp = self.cfg.database, self.rp
+        if len(result.batch):
+            self.stats.count(db, rp, result.batch)
+            self.sink(db, rp, result.batch)
+        if result.errors:
+            self.bad_lines += len(result.errors)
+            now = time.monotonic()
+            if now - self._last_warning > 60:
+                self._last_warning = now
+                log.warning(
+                    "UDP %s: %d bad line(s) from %s dropped (%d so far): %s",
+                    self.cfg.bind_address,
+                    len(result.errors),
+                    addr[0],
+                    self.bad_lines,
+                    result.errors[0],
+                    extra={"tags": {"service": "udp", "bind": self.cfg.bind_address}},
+                )
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _socket(cfg: UDPConfig) -> socket.socket:
+    host, _, port = cfg.bind_address.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if cfg.read_buffer > 0:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cfg.read_buffer)
+        sock.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), int(port)))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def start_listeners(
+    configs: list[UDPConfig], sink: Sink, stats: IngressStats, clock: Clock, default_rp: str = ""
+) -> list[UDPInput]:
+    """One listener per enabled ``[[udp]]``; an address that cannot be bound is an error."""
+    loop = asyncio.get_running_loop()
+    out: list[UDPInput] = []
+    try:
+        for cfg in configs:
+            if not cfg.enabled:
+                continue
+            proto = UDPInput(cfg, sink, stats, clock, default_rp)
+            await loop.create_datagram_endpoint(lambda p=proto: p, sock=_socket(cfg))  # type: ignore[misc]
+            out.append(proto)
+            log.info(
+                "listening for line protocol on UDP %s into %s.%s",
+                cfg.bind_address,
+                cfg.database,
+                proto.rp or "(default rp)",
+                extra={"tags": {"service": "udp"}},
+            )
+    except OSError:
+        for p in out:
+            p.close()
+        raise
+    return out
+
+
+__all__ = ["UDPInput", "start_listeners"]
