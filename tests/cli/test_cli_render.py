@@ -192,6 +192,25 @@ def test_show_task_layout() -> None:
     )
 
 
+def test_show_task_lists_kapfast_counters_after_the_dot() -> None:
+    task = Task(
+        id="t",
+        dot=DOT,
+        stats={
+            "node-stats": {"alert2": {"errors": 0}},
+            "kapfast-node-stats": {
+                "alert2": {"events_dropped": 3, "handler_errors_pagerduty2": 3},
+                "from1": {},
+            },
+        },
+    )
+    text = render.show_task(task)
+    assert text.endswith(
+        f"DOT:\n{DOT}\nkapfast node stats:\n"
+        "  alert2.events_dropped: 3\n  alert2.handler_errors_pagerduty2: 3\n"
+    )
+
+
 def test_show_task_vars_table() -> None:
     task = Task(
         id="t",

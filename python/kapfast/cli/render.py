@@ -265,6 +265,13 @@ def show_task(t: Task) -> str:
             var = t.vars[name]
             out.append(f"{pad(name, 30)}{pad(var.type, 10)}{pad(var_value(var), 40)}\n")
     out.append(f"DOT:\n{t.dot}\n")
+    extra = (t.stats or {}).get("kapfast-node-stats") or {}
+    counters = [(n, k, v) for n, c in sorted(extra.items()) for k, v in sorted(c.items()) if v]
+    if counters:
+        # kapfast's own node counters (events dropped, failures per alert handler kind, groups
+        # expired), after Kapacitor's layout so tools reading it are not disturbed
+        out.append("kapfast node stats:\n")
+        out += [f"  {n}.{k}: {v}\n" for n, k, v in counters]
     return "".join(out)
 
 

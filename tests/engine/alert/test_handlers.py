@@ -194,6 +194,10 @@ def test_failing_handler_counted_others_still_run(tmp_path: Path) -> None:
     )
     r.node.push(values_chunk([1, 2]))
     assert r.node.stats.extra["events_dropped"] == 2
+    # counted per handler kind too (kapfast's own node counters), the one that works is not
+    assert r.node.stats.extra["handler_errors_tcp"] == 2
+    assert "handler_errors_log" not in r.node.stats.extra
+    assert r.node.extra_values()["handler_errors_tcp"] == 2
     assert len(log.read_text().splitlines()) == 2
 
 

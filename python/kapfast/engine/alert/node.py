@@ -6,7 +6,8 @@ forwarded points keep that order too. Handlers run on the task's thread, each bo
 unless the topic registry delivers asynchronously (the server): then on the node's own
 :class:`~kapfast.engine.alert.lane.DeliveryLane`, still in order, so a dead web hook never holds
 up the task.
-A handler that fails is logged and counted in ``events_dropped``; it never stops the task.
+A handler that fails is logged (handler, alert ID, reason) and counted in ``events_dropped`` and
+``handler_errors_<kind>`` (kapfast's own node counters); it never stops the task.
 
 ``ctx.services`` keys read: ``alert_services`` (``kapfast.engine.alert.services.AlertServices``:
 builds the inline handlers, and adds the ``global`` ones), ``alert_topics`` (a
@@ -481,6 +482,9 @@ class AlertNode(Node):
             h.handle(event)
         except HandlerError as e:
             self._count_dropped(1)
+            with self._dropped_lock:  # per handler kind: which service is failing (kapfast's own)
+                key = f"handler_errors_{h.kind or 'unknown'}"
+                self.stats.extra[key] = self.stats.extra.get(key, 0) + 1
             if not e.quiet:
                 self.log.error("%s: %s handler, alert %r: %s", self.name, h.describe(), event.id, e)
 
