@@ -934,6 +934,9 @@ def _section_lines(cfg: Config, name: str) -> list[str]:
     elif name == "udp":
         for uc in cfg.udp:
             out += ["", "[[udp]]", *_table_lines(uc)]
+    elif name in _PLAIN_LISTS:
+        for element in getattr(cfg, name):
+            out += ["", f"[[{name}]]", *_table_lines(element)]
     elif name in cfg.unsupported:
         value = cfg.unsupported[name]
         if isinstance(value, dict):
@@ -957,7 +960,9 @@ def render(cfg: Config) -> str:
         ):
             out.append(f"{_toml_name(key)} = {_toml_value(value)}")
     names = [*_KAPACITORD_ORDER]
-    names += [n for n in (*_SECTIONS, "udp", *cfg.handlers, *cfg.unsupported) if n not in names]
+    names += [
+        n for n in (*_SECTIONS, "udp", *_PLAIN_LISTS, *cfg.handlers, *cfg.unsupported) if n not in names
+    ]
     for name in names:
         out += _section_lines(cfg, name)
     return "\n".join(out) + "\n"

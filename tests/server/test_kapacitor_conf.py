@@ -53,7 +53,6 @@ def test_the_packaged_file_parses_with_one_warning(tmp_path: Path) -> None:
     cfg, warnings = config.load(rewritten(tmp_path, 9092), environ={})
     (warning,) = warnings
     for name in (
-        "[kubernetes]",
         "[reporting]",
         "[[scraper]]",
         "[[consul]]",
@@ -68,6 +67,9 @@ def test_the_packaged_file_parses_with_one_warning(tmp_path: Path) -> None:
         "[task]",
         "[udf]",
         "[zenoss]",
+        "[kubernetes]",
+        "[[swarm]]",
+        "[[ec2]]",
     ):
         assert implemented not in warning
     assert cfg.http.auth_enabled is False and cfg.auth.bcrypt_cost == 10
@@ -118,7 +120,11 @@ def test_config_command_prints_the_merged_file_in_kapacitords_layout(tmp_path: P
     doc = tomllib.loads(out.stdout)
     assert doc["http"]["auth-enabled"] is True  # the environment, as kapacitord
     assert doc["influxdb"][0]["timeout"] == "5s"
-    assert doc["kubernetes"] == {"enabled": False}  # unimplemented sections printed back
+    assert doc["kubernetes"][0]["enabled"] is False  # the autoscale nodes' clusters, as [[kubernetes]]
+    assert doc["reporting"] == {
+        "enabled": True,
+        "url": "https://usage.influxdata.com",
+    }  # unimplemented: as given
     assert doc["zenoss"]["severity-map"]["OK"] == "Clear"
     assert doc["static"]["labels"]["region"] == "us-east-1"
     heads = [line for line in out.stdout.splitlines() if line.startswith("[")]
@@ -181,8 +187,6 @@ def test_env_overrides_reach_the_new_sections() -> None:
 
 
 def test_the_starting_server_factory_still_works(kapfastd_factory: Callable[..., Kapfastd]) -> None:
-    k = kapfastd_factory("[kubernetes]\n  enabled = false\n")
+    k = kapfastd_factory("[reporting]\n  enabled = false\n")
     assert k.request("GET", "/kapacitor/v1/ping").status == 204
-    assert (
-        "kapacitord settings kapfast does not implement, accepted and ignored: [kubernetes]" in k.log_tail()
-    )
+    assert "kapacitord settings kapfast does not implement, accepted and ignored: [reporting]" in k.log_tail()

@@ -31,7 +31,7 @@ from aiohttp import BasicAuth, web
 from aiohttp.typedefs import Middleware
 from jwt.warnings import InsecureKeyLengthWarning
 
-from kapfast.server.http import API, PREVIEW, USER, Handler, json_error
+from kapfast.server.http import API, PREVIEW, USER, Handler, json_response
 from kapfast.server.users import (
     ADMIN,
     SUBSCRIPTION_USER,
@@ -77,8 +77,14 @@ def _go_quote(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
+def _auth_error(status: int, message: str) -> web.Response:
+    """Kapacitor's answer when authentication or authorization fails: the message under both
+    ``error`` and ``message`` (../shared/spec/auth.md), unlike the API's other errors."""
+    return json_response({"error": message, "message": message}, status)
+
+
 def _unauthorized(message: str) -> web.Response:
-    return json_error(401, message)
+    return _auth_error(401, message)
 
 
 def _jwt_error(exc: jwt.PyJWTError, token: str) -> str:
@@ -170,7 +176,7 @@ def _forbidden(request: web.Request, user: User) -> web.Response | None:
     """The 403 answer when ``user`` may not do this request; None when it may."""
     needed = _METHOD_PRIVILEGE.get(request.method.upper())
     if needed is None:
-        return json_error(403, f"unknown method {_go_quote(request.method.upper())}")
+        return _auth_error(403, f"unknown method {_go_quote(request.method.upper())}")
     path = request.path
     rel = path[len(API) :] if path.startswith(API) else path
     # the same endpoint under /kapacitor/v1preview is the same resource for the admin-only rule
@@ -181,12 +187,12 @@ def _forbidden(request: web.Request, user: User) -> web.Response | None:
         and path.startswith(API)
         and under_api.startswith(_ADMIN_ONLY)
     ):
-        return json_error(
+        return _auth_error(
             403, f"user {user.name} is not an admin: API endpoint {_go_quote(path)} is for admins only"
         )
     if not user.authorized(api_resource(rel), needed):
         privilege = _go_quote(needed.label())
-        return json_error(
+        return _auth_error(
             403, f"user {user.name} does not have {privilege} privilege for API endpoint {_go_quote(path)}"
         )
     if request.method == "POST" and path in _WRITE_PATHS:
