@@ -8,10 +8,13 @@ master). It knows nothing of HTTP; the API maps :class:`~kapfast.errors.RequestE
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import Any, Protocol
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from kapfast.clock import Clock
 from kapfast.errors import InputError, NotFoundError, RequestError
@@ -24,6 +27,8 @@ from kapfast.timefmt import api_time
 
 API_BASE = "/kapacitor/v1"
 log = logging.getLogger("kapfast.tasks")
+T = TypeVar("T")
+ON_LOOP_TIMEOUT_S = 60.0
 
 
 class TaskRunner(Protocol):
@@ -38,6 +43,51 @@ class TaskRunner(Protocol):
     def dot(self, task_id: str, labels: bool) -> str: ...
 
     def stats(self, task_id: str) -> dict[str, Any]: ...
+
+
+class _OnLoop:
+    """The task runner as the service sees it: the task master belongs to the event loop's thread,
+    and definitions are compiled on executor threads (so that a big script does not hold up every
+    other request), so a call made from another thread is run on the loop and waited for."""
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.thread = loop, threading.get_ident()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = self.loop
+        if loop is None or threading.get_ident() == self.thread:
+            return fn(*args)
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(fn(*args))
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        # bounded: a loop stopped meanwhile (shutdown) must not leave this thread waiting for ever
+        return done.result(timeout=ON_LOOP_TIMEOUT_S)
+
+    def start(self, task: TaskRecord, pipeline: Pipeline) -> None:
+        self.call(self.runner.start, task, pipeline)
+
+    def stop(self, task_id: str) -> None:
+        self.call(self.runner.stop, task_id)
+
+    def is_executing(self, task_id: str) -> bool:
+        return self.call(self.runner.is_executing, task_id)
+
+    def dot(self, task_id: str, labels: bool) -> str:
+        return self.call(self.runner.dot, task_id, labels)
+
+    def stats(self, task_id: str) -> dict[str, Any]:
+        return self.call(self.runner.stats, task_id)
 
 
 def parse_dbrps(raw: Any) -> list[DBRP]:
@@ -111,8 +161,16 @@ class TaskService:
     ) -> None:
         self.storage = storage
         self.runner = runner
+        # every runner call goes through here: safe from the executor threads that compile
+        self._on_loop = _OnLoop(runner)
+        # definitions (tasks and templates) happen one at a time, each on an executor thread
+        self.define_lock = asyncio.Lock()
         self.clock = clock
         self.deadman = deadman  # [deadman]: every .deadman()'s id/message, and a global one
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """From now on the service may be called from executor threads (kapfast.server.offload)."""
+        self._on_loop.bind(loop)
 
     def compile(self, rec: TaskRecord) -> Pipeline:
         return compile_task(rec, self.deadman)
@@ -207,7 +265,7 @@ class TaskService:
         rec.modified = now
         if rec.status == "enabled" and was != "enabled":
             rec.last_enabled = now
-        if self.runner.is_executing(ident):
+        if self._on_loop.is_executing(ident):
             self._stop(ident)  # a changed definition restarts; a disable stops
         if new_id and new_id != ident:
             self.storage.tasks.rename(ident, new_id)
@@ -221,19 +279,19 @@ class TaskService:
 
     def delete(self, ident: str) -> None:
         """Stop and forget a task; deleting an unknown task is not an error (as Kapacitor)."""
-        if self.runner.is_executing(ident):
+        if self._on_loop.is_executing(ident):
             self._stop(ident)
         self.storage.tasks.delete(ident)
 
     def _stop(self, ident: str) -> None:
-        self.runner.stop(ident)
+        self._on_loop.stop(ident)
         log.info("stopped task", extra={"tags": {"task": ident, "task_master": "main"}})
 
     def _start(self, rec: TaskRecord, pipeline: Pipeline) -> None:
         """Start an enabled task. A task that cannot start stays defined and enabled, with the
         reason in ``error`` (as Kapacitor keeps it), and the request fails with that reason."""
         try:
-            self.runner.start(rec, pipeline)
+            self._on_loop.start(rec, pipeline)
         except Exception as exc:
             rec.error = str(exc)
             self.storage.tasks.put(rec)
@@ -269,7 +327,7 @@ class TaskService:
             rec.modified = self.clock.now_ns()
             pipeline = self.compile(rec)
             rec.type = pipeline.task_type
-            if self.runner.is_executing(rec.id):
+            if self._on_loop.is_executing(rec.id):
                 self._stop(rec.id)
             self.storage.tasks.put(rec)
             if rec.status == "enabled":
@@ -294,7 +352,7 @@ class TaskService:
             raise RequestError(f"invalid dot-view {dot_view!r}: expected attributes or labels")
         if script_format not in {"formatted", "raw"}:
             raise RequestError(f"invalid script-format {script_format!r}: expected formatted or raw")
-        executing = self.runner.is_executing(rec.id)
+        executing = self._on_loop.is_executing(rec.id)
         script = rec.script
         if script_format == "formatted":
             # An unformattable stored script is still shown, as written.
@@ -302,8 +360,8 @@ class TaskService:
                 script = format_script(rec.script)
         stats: dict[str, Any] = {}
         if executing:
-            dot = self.runner.dot(rec.id, dot_view == "labels")
-            stats = self.runner.stats(rec.id)
+            dot = self._on_loop.dot(rec.id, dot_view == "labels")
+            stats = self._on_loop.stats(rec.id)
         else:
             try:
                 dot = compile_script(rec.script, vars=rec.vars or None).to_dot(rec.id)
