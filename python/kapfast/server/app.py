@@ -24,6 +24,7 @@ from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server import backup_api, config_api, logs_api, recordings_api, tap_api, tasks_api, topics_api
 from kapfast.server.batch_runner import BatchRunner
+from kapfast.server.bodies import READ_TIMEOUT_KEY
 from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
 from kapfast.server.http import (
@@ -40,7 +41,7 @@ from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.internal_stats import Stat, StatsService, collect, expvars
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
-from kapfast.server.write import make_write_handler
+from kapfast.server.write import WriteGate, make_write_handler
 from kapfast.storage import Storage
 from kapfast.storage.db import ConfigOverrideStore
 from kapfast.tasks.load import LoadService
@@ -308,12 +309,18 @@ async def on_cleanup(app: web.Application) -> None:
 def build_app(state: ServerState) -> web.Application:
     app = web.Application(middlewares=[headers_and_errors, answer_options], client_max_size=16 << 20)
     app[STATE_KEY] = state
+    app[READ_TIMEOUT_KEY] = parse_go_duration(state.config.http.read_timeout) / 1e9
     write = make_write_handler(
         state.router,
         state.ingress,
         state.clock,
         default_rp=state.config.default_retention_policy,
         max_body_size=state.config.http.max_body_size,
+        gate=WriteGate(
+            state.config.http.max_concurrent_write_limit,
+            state.config.http.max_enqueued_write_limit,
+            parse_go_duration(state.config.http.enqueued_write_timeout) / 1e9,
+        ),
     )
     for prefix in (API, PREVIEW):
         app.router.add_get(f"{prefix}/ping", ping)  # with HEAD
