@@ -27,10 +27,14 @@ $(VENV)/.deps: pyproject.toml
 
 deps: $(VENV)/.deps ## Python dependencies in .venv
 
-system-deps: ## the Debian influxdb package (InfluxDB 1.x) for integration tests
+system-deps: ## Debian packages the integration tests start: influxdb (InfluxDB 1.x), mosquitto, snmptrapd
 	@command -v influxd >/dev/null 2>&1 || { \
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb >/dev/null; }
 	@command -v influxd >/dev/null 2>&1 && echo "influxd: $$(command -v influxd)"
+	@PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null 2>&1 || { \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
+	@PATH="$$PATH:/usr/sbin" command -v snmptrapd >/dev/null 2>&1 || { \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq snmptrapd >/dev/null; }
 
 dev: deps ## build the extension (release) into .venv, editable
 	$(VENV)/bin/maturin develop --release -q

@@ -11,6 +11,7 @@ from kapfast.errors import InputError
 from kapfast.tasks.batch_query import BatchQuery, live_batches, recorded_batches, series_to_batch
 from kapfast.tasks.cron import CronSchedule
 from kapfast.tick import compile_script
+from kapfast.timefmt import format_rfc3339_ns
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S  # 2023-11-14T22:13:20Z
@@ -150,8 +151,12 @@ def test_answers_become_batches_as_kapacitor_reads_them() -> None:
     by_time = query("SELECT mean(n) FROM db.rp.cpu", ".period(10s).every(10s).groupBy(time(5s))")
     stop = T0 + 10 * S
     answer = [{"statement_id": 0, "series": [series]}]
-    # the live node keeps the latest point's time unless it groups by time; the recorder the opposite
-    assert [b.time_ns for b in live_batches(answer, raw, stop)] == [T0 + 2 * S]
-    assert [b.time_ns for b in live_batches(answer, by_time, stop)] == [stop]
+    # Kapacitor's QueryNode.doQuery and replay service alike: the query's stop unless the query
+    # groups by time (then the batch keeps its latest point's time)
+    assert [b.time_ns for b in live_batches(answer, raw, stop)] == [stop]
+    assert [b.time_ns for b in live_batches(answer, by_time, stop)] == [T0 + 2 * S]
     assert [b.time_ns for b in recorded_batches(answer, raw, stop)] == [stop]
     assert [b.time_ns for b in recorded_batches(answer, by_time, stop)] == [T0 + 2 * S]
+    # an answer without epoch=ns carries RFC 3339 times: read the same
+    rfc = dict(series, values=[[format_rfc3339_ns(v[0]), *v[1:]] for v in series["values"]])
+    assert series_to_batch(rfc, by_name=True) == rb

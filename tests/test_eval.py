@@ -149,4 +149,5 @@ def test_facade_reexports_the_native_api() -> None:
         "Program",
         "batch_with_field",
         "compile_lambda",
+        "regex_error",
     }

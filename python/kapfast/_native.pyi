@@ -27,6 +27,7 @@ __all__ = [
     "StateTimeSets",
     "StateTransforms",
     "StateWindows",
+    "UdfDecoder",
     "__version__",
     "batch_default",
     "batch_delete",
@@ -56,6 +57,13 @@ __all__ = [
     "rows_groups",
     "sample_mask",
     "time_sets",
+    "udf_encode_batch",
+    "udf_encode_info",
+    "udf_encode_init",
+    "udf_encode_keepalive",
+    "udf_encode_restore",
+    "udf_encode_snapshot",
+    "udf_encode_stream",
 ]
 
 __version__: str
@@ -344,6 +352,7 @@ class StateWindows:
     ) -> StateWindows: ...
     def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, str, int, PointBatch, int]]: ...
     def feed_closed(self, batch: PointBatch, groups: _Groups) -> ClosedWindows: ...
+    def barrier(self, group: int, time: int) -> tuple[int, str, int, PointBatch, int] | None: ...
     def set_tags(self, group: int, tags: Sequence[tuple[str, str]]) -> None: ...
     def narrow(self, keep: Sequence[str] | None = None) -> None: ...
     def reset(self, group: int | None = None) -> None: ...
@@ -442,3 +451,37 @@ class StateBarrierPeriods:
     def feed(self, batch: PointBatch, groups: _Groups) -> list[tuple[int, int, int]]: ...
     def reset(self, group: int | None = None) -> None: ...
     def __len__(self) -> int: ...
+
+# --- the UDF wire protocol (rust/src/py/udf.rs) ---------------------------------------------------
+
+def udf_encode_stream(
+    batch: PointBatch,
+    codes: _Groups,
+    groups: Sequence[tuple[str, Sequence[str], bool]],
+    db: str,
+    rp: str,
+) -> bytes: ...
+def udf_encode_batch(
+    name: str, group: str, tags: Mapping[str, str], by_name: bool, tmax: int, points: PointBatch
+) -> bytes: ...
+def udf_encode_info() -> bytes: ...
+def udf_encode_init(
+    options: Sequence[tuple[str, Sequence[tuple[int, object]]]], task_id: str, node_id: str
+) -> bytes: ...
+def udf_encode_keepalive(time: int) -> bytes: ...
+def udf_encode_snapshot() -> bytes: ...
+def udf_encode_restore(snapshot: bytes) -> bytes: ...
+
+#: ``("points", batch, codes <u4 bytes, [(group id, [(dim, value)], by name)], db, rp)``,
+#: ``("batch", name, group id, tmax, [(tag, value)], by name, points)``, ``("info", wants,
+#: provides, {option: [value types]})``, ``("init", ok, error)``, ``("keepalive", time)``,
+#: ``("snapshot", bytes)``, ``("restore", ok, error)``, ``("error", message)``,
+#: ``("skipped", count, reason)``
+_UdfEvent: TypeAlias = tuple[Any, ...]
+
+@final
+class UdfDecoder:
+    def __new__(cls) -> UdfDecoder: ...
+    def feed(self, data: bytes) -> list[_UdfEvent]: ...
+    @property
+    def pending(self) -> int: ...

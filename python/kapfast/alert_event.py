@@ -278,6 +278,11 @@ class AlertEvent:
 
     ``data`` is the InfluxQL result's series: dicts with ``name``, ``tags``, ``columns`` and
     ``values`` (time column values as int nanoseconds); ``None`` encodes as ``"series":null``.
+
+    ``task_name``, ``name`` (the measurement), ``group`` (the group ID, ``""`` for the nil group),
+    ``tags`` and ``fields`` are the rest of Kapacitor's ``alert.EventData``: some handlers send
+    them (PagerDuty2's ``class``, BigPanda's ``task``, Alerta's templates...). They are not part
+    of the event's JSON, and an event read back from JSON has them empty.
     """
 
     id: str
@@ -289,6 +294,11 @@ class AlertEvent:
     data: list[dict[str, Any]] | None = field(default_factory=list)
     previous_level: str = "OK"
     recoverable: bool = True
+    task_name: str = field(default="", compare=False)
+    name: str = field(default="", compare=False)
+    group: str = field(default="", compare=False)
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> str:
         """The JSON object (without the encoder's newline)."""

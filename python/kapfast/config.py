@@ -98,11 +98,40 @@ class DeadmanConfig:
 
 
 @dataclass
+class TaskConfig:
+    # [task]: `dir` is kapacitord's old task.db location (read, unused); how often running tasks'
+    # stateful nodes (UDF agents) are snapshotted, "0s" for never
+    dir: str = ""
+    snapshot_interval: str = "60s"
+
+
+@dataclass
 class GroupsConfig:
     # [groups] (kapfast only): drop the state of a group of any task (windows, derivative and
     # alert states, join buffers, httpOut results) once it sent nothing for `expire-idle`;
     # "0s" keeps every group for the life of the task, as Kapacitor does (docs/operations.md)
     expire_idle: str = "0s"
+
+
+@dataclass
+class UDFFunctionConfig:
+    # [udf.functions.NAME]: a process agent (prog, args, env) or a socket agent (socket), and the
+    # keepalive timeout of both (kapacitord's udf.FunctionConfig; no default: it must be > 1ms)
+    prog: str = ""
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    socket: str = ""
+    timeout: str = "0s"
+
+    @property
+    def timeout_ns(self) -> int:
+        return parse_go_duration(self.timeout)
+
+
+@dataclass
+class UDFConfig:
+    # [udf] holds only [udf.functions.NAME] tables
+    functions: dict[str, UDFFunctionConfig] = field(default_factory=dict)
 
 
 @dataclass
@@ -190,6 +219,8 @@ class Config:
     load: LoadConfig = field(default_factory=LoadConfig)
     deadman: DeadmanConfig = field(default_factory=DeadmanConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    udf: UDFConfig = field(default_factory=UDFConfig)
     # -- config API (serverops) --
     skip_config_overrides: bool = False
     config_override: ConfigOverrideConfig = field(default_factory=lambda: ConfigOverrideConfig())
@@ -228,6 +259,7 @@ _SECTIONS: dict[str, type] = {
     "load": LoadConfig,
     "deadman": DeadmanConfig,
     "groups": GroupsConfig,
+    "task": TaskConfig,
     # alert handler services
     "alert": AlertConfig,
 }
@@ -315,6 +347,8 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
                 )
             else:
                 _fill_handler_section(cfg, key, value)
+        elif key == "udf":
+            _fill_udf(cfg.udf, value)
         else:
             warnings.append(f"section or key {key!r} of kapacitord's config is not used by kapfast; ignored")
     _validate(cfg)
@@ -351,8 +385,48 @@ def _validate(cfg: Config) -> None:
     check_duration("[stats] stats-interval", cfg.stats.stats_interval)
     check_duration("[deadman] interval", cfg.deadman.interval)
     check_duration("[groups] expire-idle", cfg.groups.expire_idle)
+    check_duration("[task] snapshot-interval", cfg.task.snapshot_interval)
 
     _validate_alert_services(cfg)
+    _validate_udf(cfg.udf)
+
+
+def _fill_udf(uc: UDFConfig, value: Any) -> None:
+    """``[udf.functions.NAME]`` tables (``prog args env timeout`` or ``socket timeout``)."""
+    if not isinstance(value, dict):
+        raise ConfigError("[udf] must be a table")
+    for key, functions in value.items():
+        if key != "functions":
+            raise ConfigError(f"unknown key {key!r} in [udf] (valid keys: functions)")
+        if not isinstance(functions, dict):
+            raise ConfigError("[udf.functions] must be a table of [udf.functions.NAME] tables")
+        for name, table in functions.items():
+            where = f"udf.functions.{name}"
+            if not isinstance(table, dict):
+                raise ConfigError(f"[{where}] must be a table")
+            fc = UDFFunctionConfig()
+            env = table.get("env", {})
+            if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+                raise ConfigError(f'[{where}] env: expected a table of NAME = "value", got {env!r}')
+            _fill(fc, {k: v for k, v in table.items() if k != "env"}, where)
+            fc.env = dict(env)
+            uc.functions[name] = fc
+
+
+def _validate_udf(uc: UDFConfig) -> None:
+    """kapacitord's ``udf.Config.Validate``, with its messages."""
+    for name, fc in uc.functions.items():
+        try:
+            ns = parse_go_duration(fc.timeout)
+        except ValueError as exc:
+            raise ConfigError(f"UDF {name}: timeout {fc.timeout!r}: not a duration ({exc})") from None
+        if ns <= 1_000_000:
+            raise ConfigError(f"UDF {name}: timeout is too small: {fc.timeout}")
+        if fc.socket:
+            if fc.prog or fc.args or fc.env:
+                raise ConfigError(f"UDF {name}: both socket and process config provided")
+        elif not fc.prog:
+            raise ConfigError(f"UDF {name}: must set either prog or socket")
 
 
 def _fill_handler_section(cfg: Config, key: str, value: Any) -> None:
@@ -584,6 +658,10 @@ def render(cfg: Config) -> str:
                 if isinstance(value, dict):
                     out += ["", f"  [{name}.{_toml_key(f.name)}]"]
                     out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()]
+    for name, fc in cfg.udf.functions.items():
+        out += ["", f"[udf.functions.{_toml_value(name)}]", *_table_lines(fc)]
+        out += ["", f"  [udf.functions.{_toml_value(name)}.env]"]
+        out += [f"    {_toml_value(k)} = {_toml_value(v)}" for k, v in fc.env.items()]
     return "\n".join(out) + "\n"
 
 
@@ -597,7 +675,8 @@ def render(cfg: Config) -> str:
 _SECTIONS["config-override"] = ConfigOverrideConfig
 _TOP_LEVEL.add("skip-config-overrides")
 
-_NOT_OVERRIDABLE = frozenset({"http", "storage", "replay", "logging", "config-override"})
+# [udf] is read once at start (agents are asked for their Info then), as in kapacitord
+_NOT_OVERRIDABLE = frozenset({"http", "storage", "replay", "logging", "config-override", "udf", "task"})
 #: The option naming each element of a list section (`[[influxdb]] name = ...`).
 ELEMENT_KEYS: dict[str, str] = {"influxdb": "name"} | {
     name: row.element_key for name, row in SECTIONS.items() if row.array
@@ -760,6 +839,9 @@ __all__ = [
     "LoggingConfig",
     "Override",
     "SectionInfo",
+    "TaskConfig",
+    "UDFConfig",
+    "UDFFunctionConfig",
     "apply_env",
     "apply_overrides",
     "element_options",

@@ -75,6 +75,9 @@ async def _serve(cfg: configmod.Config) -> None:
         app,
         access_log=logging.getLogger("kapfast.http") if cfg.http.log_enabled else None,
         access_log_class=AccessLogger,
+        # /write inflates gzip bodies itself (server/write.py): it must see a truncated stream
+        # to refuse it; no other endpoint takes compressed bodies, as in Kapacitor
+        auto_decompress=False,
     )
     await runner.setup()
     host, _, port = cfg.http.bind_address.rpartition(":")

@@ -57,6 +57,11 @@ class TaskError(KapfastError):
     """A task that cannot be defined, started or run."""
 
 
+class UDFError(TaskError):
+    """A UDF agent that failed: it exited, hung, wrote garbage or answered an error. The task
+    running it fails with this message (its node name in front)."""
+
+
 class StorageError(KapfastError):
     """The data directory or its database cannot be read or written."""
 
@@ -84,4 +89,5 @@ __all__ = [
     "StorageError",
     "TaskError",
     "TickScriptError",
+    "UDFError",
 ]

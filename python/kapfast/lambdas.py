@@ -52,6 +52,7 @@ __all__ = [
     "Program",
     "batch_with_field",
     "compile_lambda",
+    "regex_error",
 ]
 
 
@@ -62,3 +63,14 @@ def compile_lambda(ast: Sequence[object]) -> Program:
     number of arguments or types that can never work (``1 + 2.0``, ``abs('x')``).
     """
     return Program(ast)
+
+
+def regex_error(pattern: str) -> str | None:
+    """Why ``pattern`` is not a regex lambdas can run (the engine's own syntax, RE2 as Go's), or
+    None: scripts and vars are checked with it when defined, not when their task starts."""
+    try:
+        Program(("binary", "=~", ("string", ""), ("regex", pattern)))
+    except Exception as exc:
+        # the regex crate's message draws the pattern with a caret; its last line says why
+        return str(exc).strip().splitlines()[-1].removeprefix("error: ")
+    return None

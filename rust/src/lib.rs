@@ -8,6 +8,7 @@ pub mod influxql;
 pub mod lineproto;
 mod py;
 pub mod stateops;
+pub mod udf;
 
 use pyo3::prelude::*;
 
@@ -20,5 +21,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::influxql::register(m)?;
     py::ops::register(m)?;
     py::stateops::register(m)?;
+    py::udf::register(m)?;
     Ok(())
 }

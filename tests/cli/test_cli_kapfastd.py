@@ -155,6 +155,19 @@ def test_templates(k: Callable[..., Result], tmp_path: Path) -> None:
     show = k("show", "cpu_mean").out
     assert "Template: mean_alert\n" in show
     assert f"{'measurement':<30}{'string':<10}{'cpu':<40}\n" in show
+
+    # `define -file`: a YAML task file as Kapacitor's TaskVars (id, template-id, dbrps, vars)
+    task_file = tmp_path / "cpu_mem.yaml"
+    task_file.write_text(
+        "id: cpu_mem\ntemplate-id: mean_alert\ndbrps: [telegraf.autogen]\nvars:\n"
+        "  measurement: {type: string, value: mem}\n"
+        "  crit: {type: lambda, value: '\"mean\" > 80'}\n"
+    )
+    r = k("define", "cpu_mem", "-file", str(task_file))
+    assert (r.code, r.err) == (0, "")
+    show = k("show", "cpu_mem").out
+    assert f"{'measurement':<30}{'string':<10}{'mem':<40}\n" in show
+    assert "telegraf.autogen" in show.replace('"', "")
     assert k("delete", "templates", "mean_*").code == 0
     assert k("list", "templates").out.splitlines()[1:] == []
 

@@ -251,3 +251,54 @@ def test_python_client_config_methods(kapfastd_factory: Callable[..., Kapfastd])
             c.update_config("influxdb", "default", set={"nope": 1})
         with pytest.raises(NotFoundError):
             c.config("influxdb", "x")
+
+
+def test_every_section_applies_live(kapfastd_factory: Callable[..., Kapfastd]) -> None:
+    """A change through the config API takes effect at once, not at the next restart: [smtp]
+    (an alert's .email() goes to the new server), [stats] (statistics start flowing into the
+    stream), [deadman] (a task defined after the change gets the new message)."""
+    from tests.engine.alert.servers import SmtpServer
+
+    k = kapfastd_factory()
+    with SmtpServer() as smtp:
+        mail = post(
+            k,
+            "smtp",
+            {"set": {"enabled": True, "host": "127.0.0.1", "port": smtp.port, "from": "kap@example.com"}},
+        )
+        assert mail.status == 204, mail
+        alert = (
+            "stream\n    |from()\n        .measurement('cpu')\n    |alert()\n"
+            "        .crit(lambda: \"v\" > 90)\n        .email('ops@example.com')\n"
+        )
+        task = {"id": "mail", "dbrps": [{"db": "telegraf", "rp": "autogen"}], "script": alert}
+        assert k.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
+        assert k.write("cpu v=95").status == 204
+        ((_, rcpt, _),) = smtp.wait(1)
+        assert rcpt == ["ops@example.com"]
+
+    watch = (
+        "stream\n    |from()\n        .database('_kapacitor')\n        .measurement('kapacitor')\n"
+        "    |httpOut('out')\n"
+    )
+    task = {"id": "stats", "dbrps": [{"db": "_kapacitor", "rp": "autogen"}], "script": watch}
+    assert k.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
+    changed = post(k, "stats", {"set": {"enabled": True, "stats-interval": "1s"}})
+    assert changed.status == 204, changed
+    wait_for(lambda: k.api("GET", "/tasks/stats/out").status == 200, what="the internal statistics")
+
+    dead = post(k, "deadman", {"set": {"message": "LIVE {{ .ID }}"}})
+    assert dead.status == 204, dead
+    script = (
+        "stream\n    |from()\n        .measurement('cpu')\n    |deadman(1.0, 1s)\n        .topic('dead')\n"
+    )
+    task = {"id": "dm", "dbrps": [{"db": "telegraf", "rp": "autogen"}], "script": script}
+    assert k.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
+
+    def dead_message() -> str:
+        got = k.api("GET", "/alerts/topics/dead/events")
+        events = got.json()["events"] if got.status == 200 else []
+        return str(events[0]["state"]["message"]) if events else ""
+
+    # no point ever comes: the deadman fires (nil group, emitted=0) with the new message
+    assert wait_for(dead_message, what="the deadman alert") == "LIVE nil:from1"

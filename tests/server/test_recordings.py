@@ -136,3 +136,22 @@ def test_replay_bookkeeping(kapfastd: Kapfastd) -> None:
     assert [r["id"] for r in kapfastd.api("GET", "/replays").json()["replays"]] == ["rp"]
     assert kapfastd.api("DELETE", "/replays/rp").status == 204
     assert kapfastd.api("GET", "/replays/rp").status == 404
+
+
+def test_stream_recording_stop_is_data_time(kapfastd: Kapfastd) -> None:
+    """Kapacitor's stream recording ends at the first point newer than ``stop``: with points
+    stamped 1970 and ``stop: 1970-01-01T00:00:10Z`` it captures them (not by wall clock)."""
+    define(kapfastd)
+    started = kapfastd.api(
+        "POST", "/recordings/stream", {"id": "old", "task": "cpu_alert", "stop": "1970-01-01T00:00:10Z"}
+    )
+    assert started.status == 201, started
+    time.sleep(0.3)
+    assert kapfastd.api("GET", "/recordings/old").status == 202  # still running: no newer point yet
+    s = 1_000_000_000
+    kapfastd.write(f"cpu,host=a usage_idle=5 {1 * s}\ncpu,host=a usage_idle=6 {5 * s}\n")
+    kapfastd.write(f"cpu,host=a usage_idle=7 {10 * s}\ncpu,host=a usage_idle=8 {11 * s}\n")
+    done = kapfastd.wait_status("recordings", "old", timeout_s=10)
+    assert done["status"] == "finished" and done["error"] == ""
+    records = list(read_stream_recording(kapfastd.data_dir / "replay" / "old.srpl"))
+    assert [r.line.split(b" ")[1] for r in records] == [b"usage_idle=5", b"usage_idle=6", b"usage_idle=7"]

@@ -194,3 +194,29 @@ def test_definitions_survive_a_crash(kapfastd_factory: Callable[..., Kapfastd]) 
     assert vars_["num_tasks"] == 5 and vars_["num_enabled_tasks"] == 1
     assert k.api("GET", "/tasks/t1").json()["executing"] is True
     k.stop()
+
+
+def test_unknown_type_and_bad_regex_fail_at_define(kapfastd: Kapfastd) -> None:
+    """Kapacitor refuses a task type other than stream/batch and compiles regexes while parsing
+    (tick/ast): both are 400s when the task is defined, nothing stored; the regex names its place."""
+    typ = kapfastd.api("POST", "/tasks", {"id": "t", "type": "streem", "dbrps": DBRPS, "script": CPU})
+    assert typ.status == 400 and "unknown type 'streem'" in typ.json()["error"]
+    assert kapfastd.api("GET", "/tasks/t").status == 404
+    script = 'stream\n    |from()\n        .where(lambda: "host" =~ /web(1/)\n'
+    bad = kapfastd.api("POST", "/tasks", {"id": "r", "dbrps": DBRPS, "script": script, "status": "enabled"})
+    assert bad.status == 400
+    err = bad.json()["error"]
+    assert err.startswith("invalid TICKscript: 3:34: invalid regex /web(1/: unclosed group"), err
+    assert kapfastd.api("GET", "/tasks/r").status == 404
+    # a regex var is checked when given, too
+    tpl = 'var r regex\nstream\n    |from()\n        .where(lambda: "host" =~ r)\n'
+    assert kapfastd.api("POST", "/templates", {"id": "tr", "type": "stream", "script": tpl}).status == 200
+    bad_var = kapfastd.api(
+        "POST",
+        "/tasks",
+        {"id": "v", "template-id": "tr", "dbrps": DBRPS, "vars": {"r": {"type": "regex", "value": "a("}}},
+    )
+    assert bad_var.status == 400 and 'var "r" of type regex' in bad_var.json()["error"]
+    ok = kapfastd.api("POST", "/tasks", {"id": "ok", "type": "stream", "dbrps": DBRPS, "script": CPU})
+    assert ok.status == 200
+    assert kapfastd.api("PATCH", "/tasks/ok", {"type": "bogus"}).status == 400

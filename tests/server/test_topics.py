@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kapfastd_proc import Kapfastd
+from kapfastd_proc import Kapfastd, wait_for
 
 from kapfast.storage import AlertState, Storage
 
@@ -23,9 +23,11 @@ def test_topics_and_events_from_saved_alert_states(kapfastd_factory: Callable[..
     store.close()
     k.start()
     topics = k.api("GET", "/alerts/topics").json()["topics"]
+    # `collected` is Kapacitor's counter of the events a topic collected since the server
+    # started: restored states are not collected again
     assert [(t["id"], t["level"], t["collected"]) for t in topics] == [
-        ("main:cpu:alert2", "CRITICAL", 2),
-        ("ops", "INFO", 1),
+        ("main:cpu:alert2", "CRITICAL", 0),
+        ("ops", "INFO", 0),
     ]
     assert topics[0]["events-link"] == {
         "rel": "events",
@@ -55,3 +57,31 @@ def test_topics_and_events_from_saved_alert_states(kapfastd_factory: Callable[..
     assert k.api("GET", "/alerts/topics/nope").status == 404
     assert k.api("DELETE", "/alerts/topics/ops").status == 204
     assert k.api("GET", "/alerts/topics/ops").status == 404
+
+
+def test_a_recovery_keeps_the_topic_count_and_its_event(kapfastd_factory: Callable[..., Kapfastd]) -> None:
+    """Kapacitor's topic counts every event it collects and keeps each event's last state, OK
+    included (persisted with the topic): a recovery neither resets ``collected`` nor drops the
+    event, and a restart keeps the event as OK."""
+    k = kapfastd_factory()
+    script = (
+        "stream\n    |from()\n        .measurement('cpu')\n"
+        "    |alert()\n        .crit(lambda: \"v\" > 10)\n        .topic('cpu')\n"
+    )
+    task = {"id": "t", "dbrps": [{"db": "telegraf", "rp": "autogen"}], "script": script, "status": "enabled"}
+    assert k.api("POST", "/tasks", task).status == 200
+    assert k.write("cpu v=50 1\ncpu v=60 2\ncpu v=1 3\n").status == 204
+
+    def topic() -> dict[str, object]:
+        return dict(k.api("GET", "/alerts/topics/cpu").json())
+
+    # two crits (no .stateChangesOnly(): each is an event) and the recovery
+    wait_for(lambda: topic().get("collected") == 3, what="the crits and the recovery")
+    assert topic()["level"] == "OK"
+    events = k.api("GET", "/alerts/topics/cpu/events").json()["events"]
+    assert [(e["id"], e["state"]["level"]) for e in events] == [("cpu:nil", "OK")]
+    assert [t["id"] for t in k.api("GET", "/alerts/topics").json()["topics"]] == ["cpu"]
+    k.stop()
+    k.start()
+    events = k.api("GET", "/alerts/topics/cpu/events").json()["events"]
+    assert [(e["id"], e["state"]["level"]) for e in events] == [("cpu:nil", "OK")]

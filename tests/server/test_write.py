@@ -57,6 +57,40 @@ def test_gzip_and_bad_gzip(kapfastd: Kapfastd) -> None:
     assert ingress(kapfastd) == {("telegraf", "autogen", "cpu"): 2}
 
 
+def test_corrupt_gzip_rejects_the_whole_body(kapfastd: Kapfastd) -> None:
+    """InfluxDB reads the whole gzip body before it writes a point: a body that is truncated,
+    corrupt halfway, or fails its CRC is a 400 and none of its lines are applied."""
+    import gzip
+    import zlib
+
+    body = "".join(f"cpu,host=h{i % 7} v={i} {i}\n" for i in range(20_000)).encode()
+    good = gzip.compress(body)
+    mid = len(good) // 2
+    flipped = bytearray(good)
+    flipped[mid] ^= 0xFF
+    bad_crc = bytearray(good)
+    bad_crc[-8] ^= 0xFF  # the CRC32 of the trailer
+    raw_deflate = zlib.compress(body)  # zlib, not gzip, framing
+    for name, data in [
+        ("truncated", good[:mid]),
+        ("no trailer", good[:-8]),
+        ("flipped byte", bytes(flipped)),
+        ("bad crc", bytes(bad_crc)),
+        ("zlib framing", raw_deflate),
+    ]:
+        ans = kapfastd.request(
+            "POST", "/write?db=telegraf&rp=autogen", raw=data, headers={"Content-Encoding": "gzip"}
+        )
+        assert ans.status == 400, (name, ans)
+        assert "unable to decode gzip body" in ans.text, (name, ans.text)
+    assert ingress(kapfastd) == {}
+    ok = kapfastd.request(
+        "POST", "/write?db=telegraf&rp=autogen", raw=good, headers={"Content-Encoding": "gzip"}
+    )
+    assert ok.status == 204
+    assert ingress(kapfastd) == {("telegraf", "autogen", "cpu"): 20_000}
+
+
 def test_body_size_limit_counts_decompressed_bytes(kapfastd_factory: Callable[..., Kapfastd]) -> None:
     k = kapfastd_factory(http_options="  max-body-size = 1000")
     small = "cpu v=1 1\n" * 10

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kapfast.cli.session import EXIT_USAGE, connect, flag, usage_error
 from kapfast.client import DBRP, Var
 from kapfast.errors import NotFoundError, RequestError
@@ -130,13 +132,6 @@ def _read_task_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise RequestError(f"failed to open file {path}: {exc.strerror or exc}") from None
     if p.suffix in (".yaml", ".yml"):
-        try:
-            import yaml  # type: ignore[import-untyped]
-        except ImportError:
-            raise RequestError(
-                f"reading the YAML task file {path} needs PyYAML (pip install pyyaml); "
-                "or write the task file as JSON"
-            ) from None
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as exc:

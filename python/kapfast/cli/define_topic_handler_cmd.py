@@ -1,5 +1,5 @@
 """``kapfast define-topic-handler <handler spec file>``: create or replace an alert handler from a
-JSON (or, with PyYAML installed, YAML) file ``{topic, id, kind, options, match}``
+JSON or YAML file ``{topic, id, kind, options, match}``
 (``kapacitor define-topic-handler``)."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ import argparse
 import json
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from kapfast.cli.session import connect, usage_error
 from kapfast.errors import NotFoundError, RequestError
@@ -31,12 +33,6 @@ def read_spec(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise RequestError(f"failed to open handler spec file {path!r}: {exc.strerror or exc}") from None
     if p.suffix in (".yaml", ".yml"):
-        try:
-            import yaml  # type: ignore[import-untyped]
-        except ImportError:
-            raise RequestError(
-                f"reading the YAML handler file {path} needs PyYAML (pip install pyyaml); or write it as JSON"
-            ) from None
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from kapfast.clock import VirtualClock
+from kapfast.config import load as load_config
 from kapfast.engine.context import TaskContext
 from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
 from kapfast.engine.task import Task
 from kapfast.errors import InputError, KapfastError
 from kapfast.tick import compile_script
 from kapfast.timefmt import parse_rfc3339_ns
+from kapfast.udf import UDFService
 
 NAME = "test"
 HELP = "run a TICKscript offline against .srpl/.brpl recordings and print its httpOut results and alerts"
@@ -84,6 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--vars", metavar="FILE", help="vars as JSON ({name: {type, value}})")
     parser.add_argument(
+        "--config",
+        "-config",
+        metavar="FILE",
+        help="kapfastd's config file: its [udf.functions.*] agents run the script's @udf() nodes",
+    )
+    parser.add_argument(
         "--group-expiry",
         type=_duration_ns,
         default=0,
@@ -109,7 +117,10 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"{args.vars}: cannot read vars: {exc}", file=sys.stderr)
             return 2
-    pipeline = compile_script(text, vars=variables, task_type=args.type, source=args.script)
+    udfs = _udf_service(args.config)
+    pipeline = compile_script(
+        text, vars=variables, task_type=args.type, source=args.script, udfs=udfs.infos if udfs else None
+    )
     if args.type and pipeline.task_type != args.type:
         raise InputError(f"the script is a {pipeline.task_type} task, not {args.type}")
     zero = parse_rfc3339_ns(args.clock_zero) if args.clock_zero else None
@@ -120,20 +131,26 @@ def run(args: argparse.Namespace) -> int:
     registry = _topic_registry()
     if registry is not None:
         ctx.services["alert_topics"] = registry
-    task = Task(args.task_id, pipeline, ctx)
-    st = ReplayStats()
+    if udfs is not None:
+        ctx.services["udf"] = udfs
     for path in args.data:
         if not Path(path).exists():
             raise InputError(f"{path}: no such recording")
-    if pipeline.task_type == "stream":
-        for path in args.data:
-            replay_stream(task, path, clock, clock_zero_ns=zero, precision=args.precision, stats=st)
-    else:
-        replay_batches(task, args.data, clock, clock_zero_ns=zero, stats=st)
-    start = zero if zero is not None else (st.first_ns or 0)
-    if args.duration is not None:
-        clock.set(start + args.duration)
-        task.tick(clock.now_ns(), end=True)
+    task = Task(args.task_id, pipeline, ctx)
+    st = ReplayStats()
+    try:
+        if pipeline.task_type == "stream":
+            for path in args.data:
+                replay_stream(task, path, clock, clock_zero_ns=zero, precision=args.precision, stats=st)
+        else:
+            replay_batches(task, args.data, clock, clock_zero_ns=zero, stats=st)
+        start = zero if zero is not None else (st.first_ns or 0)
+        if args.duration is not None:
+            clock.set(start + args.duration)
+            task.tick(clock.now_ns(), end=True)
+    except BaseException:
+        task.abort()  # UDF agents stop with the run
+        raise
     task.finish()
     names = args.http_out or _endpoints(task)
     out: dict[str, Any] = {"http_out": {}}
@@ -155,6 +172,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(out))
     return 0
+
+
+def _udf_service(path: str | None) -> UDFService | None:
+    """The config file's UDFs, each asked for its Info (None without ``-config``)."""
+    if not path:
+        return None
+    cfg, _ = load_config(path)
+    service = UDFService(cfg.udf)
+    service.load()
+    return service
 
 
 def _topic_registry() -> Any:

@@ -12,17 +12,21 @@ from kapfast.errors import TaskError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.tick.registry import NODES
 
+#: ``@name()`` (kind ``udf``) is no row of the table: its options are the agent's (kapfast.udf)
+UDF_IMPL = "kapfast.engine.nodes.udf:UDFNode"
+
 
 @functools.cache
 def node_class(kind: str) -> type[Node] | None:
     """The class that runs ``kind``, or None when kapfast cannot run it."""
     row = NODES.get(kind)
-    if row is None or row.impl is None:
+    impl = UDF_IMPL if kind == "udf" else row.impl if row is not None else None
+    if impl is None:
         return None
-    module, _, name = row.impl.partition(":")
+    module, _, name = impl.partition(":")
     cls = getattr(importlib.import_module(module), name)
     if not (isinstance(cls, type) and issubclass(cls, Node)):
-        raise TypeError(f"node table: {kind}: {row.impl} is not a Node class")
+        raise TypeError(f"node table: {kind}: {impl} is not a Node class")
     return cls
 
 

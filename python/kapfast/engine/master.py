@@ -6,8 +6,13 @@ loop or an executor); a task's nodes run inside ``write_points`` of the points t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
+import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +24,11 @@ from kapfast.engine.messages import BatchMessage
 from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
 from kapfast.engine.tap import Tap
 from kapfast.engine.task import Task
-from kapfast.errors import TaskError
+from kapfast.errors import TaskError, UDFError
 from kapfast.storage import Storage, TaskRecord
 from kapfast.tick import Pipeline
+
+log = logging.getLogger("kapfast.tasks")
 
 
 class TaskMaster:
@@ -39,8 +46,13 @@ class TaskMaster:
         services: dict[str, Any] | None = None,
         storage: Storage | None = None,
         group_expiry_ns: int = 0,
+        snapshot_interval_ns: int = 0,
     ) -> None:
         self.clock: Clock = clock or WallClock()
+        #: [task] snapshot-interval: checkpoints of running tasks' stateful nodes (0: never)
+        self.snapshot_interval_ns = snapshot_interval_ns
+        #: when each task's next checkpoint is due (clock ns)
+        self._snapshot_due: dict[str, int] = {}
         #: every task's idle-group expiry ([groups] expire-idle; 0: never, as Kapacitor)
         self.group_expiry_ns = group_expiry_ns
         self.writer = writer
@@ -55,10 +67,43 @@ class TaskMaster:
         # one registry for all tasks: named topics are shared, as in Kapacitor
         self.services.setdefault("alert_topics", TopicRegistry())
         self.tasks: dict[str, Task] = {}
+        self.storage = storage
+        #: why tasks stopped on their own (a UDF agent failed), by task id
+        self.failed: dict[str, str] = {}
+        #: called with (task id, error) when a running task fails
+        self.on_task_failed: Callable[[str, str], None] | None = None
+        #: runs a callable on the thread that drives the tasks (kapfastd's event loop); None: UDF
+        #: nodes wait for their agents' answers to each chunk instead (offline runs)
+        self.post: Callable[[Callable[[], None]], Any] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run on ``loop`` (kapfastd): UDF agents' answers are taken as they come, on the loop."""
+        self.post = loop.call_soon_threadsafe
+
+    def _wake(self, task_id: str, node: object, fn: Callable[[], None]) -> None:
+        """From an agent's reader thread: run ``fn`` (the node taking its agent's output) on
+        the tasks' thread, if ``node`` still belongs to the running task ``task_id``."""
+        post = self.post
+        if post is None:
+            return
+
+        def run() -> None:
+            t = self.tasks.get(task_id)
+            if t is None or all(n is not node for n in t.nodes.values()):
+                return
+            try:
+                fn()
+            except UDFError as exc:
+                self.fail(task_id, exc)
+
+        post(run)
+
     def _context(self, task_id: str, clock: Clock, task_master: str) -> TaskContext:
+        services = dict(self.services)
+        if self.post is not None and task_master == self.name:
+            services["udf_wake"] = lambda node, fn: self._wake(task_id, node, fn)
         return TaskContext(
             task_id=task_id,
             clock=clock,
@@ -68,20 +113,84 @@ class TaskMaster:
             cluster_id=self.cluster_id,
             server_id=self.server_id,
             group_expiry_ns=self.group_expiry_ns,
-            services=dict(self.services),
+            services=services,
         )
 
     def start(self, task: TaskRecord, pipeline: Pipeline) -> None:
         """Start (or restart) a task; a pipeline kapfast cannot run raises TaskError."""
         self.stop(task.id)
+        self.failed.pop(task.id, None)
         t = Task(task.id, pipeline, self._context(task.id, self.clock, self.name))
         t.dbrps = {(d.db, d.rp) for d in task.dbrps} or set(pipeline.dbrps)
+        try:
+            self._restore(t)
+        except BaseException:
+            t.abort()
+            raise
         self.tasks[task.id] = t
+        if self.snapshot_interval_ns > 0 and self.storage is not None:
+            # as Kapacitor: a random splay in [0, interval) first, then every interval
+            splay = random.randrange(self.snapshot_interval_ns)
+            self._snapshot_due[task.id] = self.clock.now_ns() + splay
+
+    def _restore(self, t: Task) -> None:
+        """Give a starting task its stored checkpoint (after its UDFs' Init, before data); used
+        only when every node it names is still in the task, as in Kapacitor."""
+        if self.storage is None:
+            return
+        saved = self.storage.snapshots.get(t.id)
+        if not saved:
+            return
+        names = {n.name for n in t.nodes.values()}
+        if not set(saved) <= names:
+            log.info("task snapshot not used: its nodes changed", extra={"tags": {"task": t.id}})
+            return
+        t.restore(saved)
+
+    def _checkpoint(self, t: Task) -> None:
+        """Store the task's checkpoint, when some node has state (Kapacitor's rule)."""
+        if self.storage is None:
+            return
+        data = t.snapshot()
+        if any(data.values()):
+            self.storage.snapshots.put(t.id, data)
 
     def stop(self, task_id: str) -> None:
+        """Stop a task cleanly: its checkpoint is stored first, so a clean stop loses nothing."""
         t = self.tasks.pop(task_id, None)
-        if t is not None:
-            t.finish()
+        self._snapshot_due.pop(task_id, None)
+        if t is None:
+            return
+        try:
+            self._checkpoint(t)
+        except UDFError as exc:
+            log.error("task snapshot failed", extra={"tags": {"task": task_id, "err": str(exc)}})
+            t.abort()
+        t.finish()
+
+    def fail(self, task_id: str, exc: Exception) -> None:
+        """A running task failed (a UDF agent exited, hung, wrote garbage or answered an error):
+        stop it, keep the error as the task's (``kapfast show``), leave the other tasks alone."""
+        t = self.tasks.pop(task_id, None)
+        self._snapshot_due.pop(task_id, None)
+        if t is None:
+            return
+        t.abort()
+        with contextlib.suppress(Exception):
+            t.finish()  # what the other nodes still hold goes out (outputs flush)
+        msg = str(exc)
+        self.failed[task_id] = msg
+        log.error("task failed", extra={"tags": {"task": task_id, "err": msg}})
+        if self.storage is not None:
+            try:
+                rec = self.storage.tasks.get(task_id)
+            except Exception:  # deleted meanwhile
+                rec = None
+            if rec is not None:
+                rec.error = msg
+                self.storage.tasks.put(rec)
+        if self.on_task_failed is not None:
+            self.on_task_failed(task_id, msg)
 
     def is_executing(self, task_id: str) -> bool:
         return task_id in self.tasks
@@ -113,12 +222,19 @@ class TaskMaster:
                     measurements = set(batch.measurements())
                 if not (t.measurements & measurements):
                     continue
-            t.write_points(batch, db, rp)
+            try:
+                t.write_points(batch, db, rp)
+            except UDFError as exc:
+                self.fail(t.id, exc)
 
     def write_batch(self, task_id: str, query_index: int, msg: BatchMessage) -> None:
         """Deliver one queried batch to query node ``query_index`` of an executing batch task
         (the server's batch scheduler calls this with InfluxDB's answers)."""
-        self._task(task_id).write_batch(query_index, msg)
+        t = self._task(task_id)
+        try:
+            t.write_batch(query_index, msg)
+        except UDFError as exc:
+            self.fail(task_id, exc)
 
     def count_queried(self, task_id: str, query_index: int, points: int) -> None:
         """Count a batch a query node got from InfluxDB (``batches_queried``/``points_queried``)."""
@@ -148,7 +264,14 @@ class TaskMaster:
         server calls this about once a second."""
         now = self.clock.now_ns()
         for t in list(self.tasks.values()):
-            t.tick(now)
+            try:
+                t.tick(now)
+                due = self._snapshot_due.get(t.id)
+                if due is not None and now >= due:
+                    self._snapshot_due[t.id] = now + self.snapshot_interval_ns
+                    self._checkpoint(t)
+            except UDFError as exc:
+                self.fail(t.id, exc)
 
     # --- introspection -------------------------------------------------------------------------
 
@@ -200,10 +323,14 @@ class TaskMaster:
         run = Task(task.id, pipeline, self._context(task.id, vclock, replay_id))
         st = ReplayStats()
         paced = _PacedClock(vclock) if clock == "real" else vclock
-        if pipeline.task_type == "stream":
-            replay_stream(run, path, paced, clock_zero_ns=zero, stats=st)
-        else:
-            replay_batches(run, [path], paced, clock_zero_ns=zero, stats=st)
+        try:
+            if pipeline.task_type == "stream":
+                replay_stream(run, path, paced, clock_zero_ns=zero, stats=st)
+            else:
+                replay_batches(run, [path], paced, clock_zero_ns=zero, stats=st)
+        except BaseException:
+            run.abort()
+            raise
         run.finish()
         task_stats = {
             "throughput": run.throughput(),

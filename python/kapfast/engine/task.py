@@ -28,8 +28,12 @@ class Task:
         self.pipeline = pipeline
         self.ctx = ctx
         self.nodes: dict[int, Node] = {}
-        for spec in pipeline.nodes:
-            self.nodes[spec.id] = build_node(spec, ctx)
+        try:
+            for spec in pipeline.nodes:
+                self.nodes[spec.id] = build_node(spec, ctx)
+        except BaseException:
+            self.abort()  # stop what the nodes built so far started (UDF agents)
+            raise
         for spec in pipeline.nodes:
             parent = self.nodes[spec.id]
             for child_id in spec.children:
@@ -153,6 +157,29 @@ class Task:
                 self.nodes[spec.id].finish(0)
         for cb in self.ctx.on_close:
             cb()
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every stateful node's checkpoint (UDF agents' ``Snapshot``), by node name."""
+        out: dict[str, bytes] = {}
+        for n in self.nodes.values():
+            take = getattr(n, "snapshot", None)
+            if take is not None:
+                out[n.name] = take()
+        return out
+
+    def restore(self, saved: dict[str, bytes]) -> None:
+        """Hand each stateful node its checkpoint back, before any data."""
+        for n in self.nodes.values():
+            give = getattr(n, "restore", None)
+            if give is not None and n.name in saved:
+                give(saved[n.name])
+
+    def abort(self) -> None:
+        """The task failed: stop what runs outside of it (UDF agents) at once."""
+        for n in self.nodes.values():
+            stop = getattr(n, "abort", None)
+            if stop is not None:
+                stop()
 
     def http_out(self, endpoint: str) -> dict[str, Any] | None:
         for n in self.nodes.values():

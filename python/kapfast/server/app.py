@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import platform
@@ -50,11 +51,22 @@ from kapfast.tasks.replays import ReplayService
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 from kapfast.tick.registry import DeadmanDefaults
+from kapfast.udf import UDFService
 
 log = logging.getLogger("kapfast.server")
 TICKER_KEY = web.AppKey("ticker", asyncio.Task[None])
-STATS_KEY = web.AppKey("stats", StatsService)
-LOAD_KEY = web.AppKey("load", LoadService)
+
+
+class _Services:
+    """The services a config change restarts (set on an application that is already running,
+    so they live in this holder rather than in the application's own keys)."""
+
+    def __init__(self) -> None:
+        self.stats: StatsService | None = None
+        self.load: LoadService | None = None
+
+
+SERVICES_KEY = web.AppKey("services", _Services)
 
 
 def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
@@ -75,6 +87,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     # writer only coalesces what many nodes hand over at about the same time, so it holds points
     # a fraction of a second rather than adding another 10 s of latency.
     writer = InfluxDBWriter(influx.client, v2=influx.v2_writer, flush_interval_s=0.25)
+    # [udf.functions.*]: every agent's Info now (a failure stops the start, as in kapacitord)
+    udfs = UDFService(cfg.udf)
+    udfs.load()
     if master is None:
         master = load_task_master(
             storage=storage,
@@ -84,23 +99,18 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             cluster_id=ids.cluster_id,
             server_id=ids.server_id,
             # Alert nodes restore their last levels from here (and save them) across restarts.
-            services={"storage": storage, "alert_states": storage.alert_states},
+            services={"storage": storage, "alert_states": storage.alert_states, "udf": udfs},
             group_expiry_ns=parse_go_duration(cfg.groups.expire_idle),
+            snapshot_interval_ns=parse_go_duration(cfg.task.snapshot_interval),
         )
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
-    dc = cfg.deadman
-    deadman = DeadmanDefaults(
-        global_=dc.global_,
-        threshold=dc.threshold,
-        interval_ns=parse_go_duration(dc.interval),
-        id=dc.id,
-        message=dc.message,
-    )
+    deadman = deadman_defaults(cfg)
     runner = BatchRunner(master, influx, clock)
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
+    tasks.udfs = replays.udfs = udfs.infos
     return ServerState(
         config=cfg,
         ids=ids,
@@ -115,6 +125,17 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         writer=writer,
         router=Router(master, recordings),  # type: ignore[arg-type]
         config_service=config_service,
+    )
+
+
+def deadman_defaults(cfg: Config) -> DeadmanDefaults:
+    dc = cfg.deadman
+    return DeadmanDefaults(
+        global_=dc.global_,
+        threshold=dc.threshold,
+        interval_ns=parse_go_duration(dc.interval),
+        id=dc.id,
+        message=dc.message,
     )
 
 
@@ -246,33 +267,74 @@ async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
     logs_api.attach(st.logs)
     st.writer.bind(asyncio.get_running_loop())
+    bind = getattr(st.master, "bind_loop", None)
+    if bind is not None:
+        bind(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
     st.recordings.open()
     st.replays.open()
     failed = st.tasks.start_enabled()
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     st.influx.start()
-    if st.config.load.enabled:
-        handlers = topics_api.LoadedHandlers(app)
-        loader = LoadService(Path(st.config.load.dir), st.storage, st.tasks, st.templates, handlers)
-        app[LOAD_KEY] = loader
-        loader.load()
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            # kapacitord reloads the load directory on SIGHUP (only possible in the main thread)
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, loader.load)
-    sc = st.config.stats
-    if sc.enabled:
-        app[STATS_KEY] = StatsService(
-            clock=st.clock,
-            interval_s=parse_go_duration(sc.stats_interval) / 1e9,
-            database=sc.database,
-            retention_policy=sc.retention_policy,
-            source=lambda: internal_stats(st),
-            sink=lambda db, rp, batch: _write_own(st, db, rp, batch),
-        )
-        app[STATS_KEY].start()
+    await _configure_load(app, st.config)
+    await _configure_stats(app, st.config)
+    if st.config_service is not None:
+        # a section changed through the config API applies at once (ConfigService.live)
+        live = st.config_service.live
+        live["load"] = functools.partial(_configure_load, app)
+        live["stats"] = functools.partial(_configure_stats, app)
+        live["deadman"] = functools.partial(_configure_deadman, st)
+        live["groups"] = functools.partial(_configure_groups, st)
     if callable(getattr(st.master, "tick", None)):
         app[TICKER_KEY] = asyncio.get_running_loop().create_task(_tick(st))
+
+
+async def _configure_load(app: web.Application, cfg: Config) -> None:
+    """``[load]``: the directory's tasks, templates and handlers loaded (again, from the new
+    directory, after a change)."""
+    st = app[STATE_KEY]
+    app[SERVICES_KEY].load = None
+    if not cfg.load.enabled:
+        return
+    handlers = topics_api.LoadedHandlers(app)
+    loader = LoadService(Path(cfg.load.dir), st.storage, st.tasks, st.templates, handlers)
+    app[SERVICES_KEY].load = loader
+    loader.load()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        # kapacitord reloads the load directory on SIGHUP (only possible in the main thread)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, loader.load)
+
+
+async def _configure_stats(app: web.Application, cfg: Config) -> None:
+    """``[stats]``: the internal statistics written every interval (restarted after a change)."""
+    st = app[STATE_KEY]
+    running = app[SERVICES_KEY]
+    if running.stats is not None:
+        await running.stats.close()
+        running.stats = None
+    sc = cfg.stats
+    if not sc.enabled:
+        return
+    running.stats = StatsService(
+        clock=st.clock,
+        interval_s=parse_go_duration(sc.stats_interval) / 1e9,
+        database=sc.database,
+        retention_policy=sc.retention_policy,
+        source=lambda: internal_stats(st),
+        sink=lambda db, rp, batch: _write_own(st, db, rp, batch),
+    )
+    running.stats.start()
+
+
+async def _configure_deadman(st: ServerState, cfg: Config) -> None:
+    """``[deadman]``: the tasks defined, started or replayed from now on use the new defaults."""
+    st.tasks.deadman = st.replays.deadman = deadman_defaults(cfg)
+
+
+async def _configure_groups(st: ServerState, cfg: Config) -> None:
+    """``[groups] expire-idle``: for the tasks started from now on."""
+    if hasattr(st.master, "group_expiry_ns"):
+        st.master.group_expiry_ns = parse_go_duration(cfg.groups.expire_idle)
 
 
 async def _tick(st: ServerState) -> None:
@@ -292,7 +354,7 @@ async def on_cleanup(app: web.Application) -> None:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
-    stats = app.get(STATS_KEY)
+    stats = app[SERVICES_KEY].stats
     if stats is not None:
         await stats.close()
     await st.recordings.close()
@@ -310,6 +372,7 @@ def build_app(state: ServerState) -> web.Application:
     app = web.Application(middlewares=[headers_and_errors, answer_options], client_max_size=16 << 20)
     app[STATE_KEY] = state
     app[READ_TIMEOUT_KEY] = parse_go_duration(state.config.http.read_timeout) / 1e9
+    app[SERVICES_KEY] = _Services()
     write = make_write_handler(
         state.router,
         state.ingress,

@@ -12,10 +12,11 @@ validated as a whole before it is stored; it persists in the store and is applie
 every boot (unless ``skip-config-overrides = true``). ``[config-override] enabled = false``
 answers 403 on every path.
 
-What takes effect when: ``[[influxdb]]`` changes apply at once (the clusters' clients and
-subscriptions restart on the new settings; a cluster that stops subscribing has ours dropped);
-every other section applies at the next restart of kapfastd, and the API already shows the new
-values.
+Every section applies at once: ``[[influxdb]]`` (the clusters' clients and subscriptions restart
+on the new settings; a cluster that stops subscribing has ours dropped), ``[smtp]``,
+``[[slack]]``, ``[[httppost]]`` and ``[alert]`` (the alert services change in place: handlers
+already running send with the new settings), ``[stats]`` (restarted), ``[load]`` (the directory
+loaded again), ``[deadman]`` and ``[groups]`` (for the tasks defined or started from then on).
 """
 
 from __future__ import annotations

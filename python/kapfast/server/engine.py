@@ -21,6 +21,7 @@ def load_task_master(
     server_id: str,
     services: dict[str, Any],
     group_expiry_ns: int = 0,
+    snapshot_interval_ns: int = 0,
 ) -> TaskMaster:
     """The server's task master. ``services`` reach every task's nodes (``storage``,
     ``alert_states`` for alert levels that survive restarts, handler endpoints)."""
@@ -33,6 +34,7 @@ def load_task_master(
         server_id=server_id,
         services=services,
         group_expiry_ns=group_expiry_ns,
+        snapshot_interval_ns=snapshot_interval_ns,
     )
 
 

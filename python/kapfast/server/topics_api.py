@@ -21,10 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
+from kapfast.config import Config
 from kapfast.engine.alert.services import SERVICE_KEY, AlertServices, HandlerSpec, HandlerSpecError
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.errors import NotFoundError, RequestError
 from kapfast.gofmt import duration_string
+from kapfast.handler_table import HANDLERS
 from kapfast.server import service_tests_api
 from kapfast.server.http import API, json_response, read_json
 from kapfast.server.jsonpatch import apply_patch
@@ -59,14 +61,14 @@ def _min_level(request: web.Request) -> int:
     return LEVELS.index(raw)
 
 
-def _topic_json(topic: str, states: list[AlertState]) -> dict[str, Any]:
+def _topic_json(topic: str, states: list[AlertState], collected: int) -> dict[str, Any]:
     level = max((s.level for s in states), key=_rank, default="OK")
     base = f"{API}/alerts/topics/{topic}"
     return {
         "link": {"rel": "self", "href": base},
         "id": topic,
         "level": level,
-        "collected": len(states),
+        "collected": collected,
         "events-link": {"rel": "events", "href": f"{base}/events"},
         "handlers-link": {"rel": "handlers", "href": f"{base}/handlers"},
     }
@@ -87,15 +89,20 @@ def _event_json(topic: str, s: AlertState) -> dict[str, Any]:
 
 
 def _live_states(request: web.Request, topic: str) -> dict[str, AlertState]:
-    """The non-OK event states the engine holds for ``topic`` right now."""
+    """The event states the engine holds for ``topic`` right now (a recovered one as OK)."""
     t = request.app[WIRING_KEY].registry.get(topic)
     if t is None:
         return {}
     return {
         event_id: AlertState(topic, event_id, s.level, s.time_ns, s.duration_ns, s.message, s.details)
         for event_id, s in list(t.events.items())
-        if s.level != "OK"
     }
+
+
+def _collected(request: web.Request, topic: str) -> int:
+    """Kapacitor's topic counter: the events collected since the server started."""
+    t = request.app[WIRING_KEY].registry.get(topic)
+    return 0 if t is None else t.collected
 
 
 def _topic_states(request: web.Request, topic: str) -> list[AlertState]:
@@ -121,7 +128,7 @@ def _all_topics(request: web.Request) -> list[str]:
     registry = request.app[WIRING_KEY].registry
     for name in registry.topics():
         t = registry.get(name)
-        if t is not None and any(s.level != "OK" for s in list(t.events.values())):
+        if t is not None and t.events:
             names.add(name)
     return sorted(names)
 
@@ -133,7 +140,7 @@ async def list_topics(request: web.Request) -> web.StreamResponse:
     for topic in _all_topics(request):
         if pattern and not fnmatch.fnmatchcase(topic, pattern):
             continue
-        body = _topic_json(topic, _topic_states(request, topic))
+        body = _topic_json(topic, _topic_states(request, topic), _collected(request, topic))
         if _rank(body["level"]) >= min_level:
             topics.append(body)
     return json_response({"link": {"rel": "self", "href": str(request.rel_url)}, "topics": topics})
@@ -141,7 +148,7 @@ async def list_topics(request: web.Request) -> web.StreamResponse:
 
 async def get_topic(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
-    return json_response(_topic_json(topic, _states(request, topic)))
+    return json_response(_topic_json(topic, _states(request, topic), _collected(request, topic)))
 
 
 async def delete_topic(request: web.Request) -> web.StreamResponse:
@@ -342,6 +349,20 @@ def install(app: web.Application) -> AlertWiring:
     engine_services[SERVICE_KEY] = services
     wiring = AlertWiring(services, registry)
     app[WIRING_KEY] = wiring
+    if st.config_service is not None:
+        # a change of these sections through the config API applies at once
+        async def reconfigure(cfg: Config) -> None:
+            services.configure(cfg)
+            registry.buffer_length = services.topic_buffer_length
+            if services.persist_topics:
+                registry.states = engine_services["alert_states"] = st.storage.alert_states
+            else:
+                registry.states = None
+                engine_services.pop("alert_states", None)
+
+        sections = {"alert"} | {row.section for row in HANDLERS.values() if row.section}
+        for section in sections:
+            st.config_service.live[section] = reconfigure
     for h in st.storage.topic_handlers.all():
         spec = HandlerSpec(h.id, h.topic, h.kind, dict(h.options), h.match)
         try:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from aiohttp import web
@@ -94,24 +95,58 @@ def _busy(stats: IngressStats, why: str) -> web.Response:
 async def _read_body(request: web.Request, max_size: int) -> bytes:
     """The request body, at most ``max_size`` bytes (0: no limit) after decompression.
 
-    aiohttp inflates ``Content-Encoding: gzip`` bodies as they stream in, so counting what is
-    read bounds the inflated size: a huge body or a small gzip bomb is refused once it passes the
-    limit, without being held in memory whole.
+    A ``Content-Encoding: gzip`` body is inflated here as it streams in (the server does not
+    inflate bodies: ``auto_decompress=False``), so the inflated size is bounded (a huge body or a
+    small gzip bomb is refused once it passes the limit, without being held whole) and the stream
+    is checked to its end, as InfluxDB's gzip reader does: a truncated body, a corrupt one or a
+    bad CRC is an error and no line of it is applied. Concatenated gzip members are one body.
     """
     gz = request.headers.get("Content-Encoding", "").lower() == "gzip"
     if request.content_length is not None and max_size and not gz and request.content_length > max_size:
         raise _TooLarge
     chunks: list[bytes] = []
     size = 0
+    inflate = _Gunzip() if gz else None
     try:
         async for data in body_chunks(request):
-            size += len(data)
-            if max_size and size > max_size:
-                raise _TooLarge
-            chunks.append(data)
+            for out in inflate.feed(data) if inflate is not None else (data,):
+                size += len(out)
+                if max_size and size > max_size:
+                    raise _TooLarge
+                chunks.append(out)
+        if inflate is not None:
+            inflate.finish()
+    except zlib.error as exc:
+        raise ValueError(f"unable to decode gzip body: {exc}") from None
     except (ContentEncodingError, web.RequestPayloadError, web.HTTPBadRequest) as exc:
         raise ValueError(f"unable to decode gzip body: {exc}") from None
     return b"".join(chunks)
+
+
+class _Gunzip:
+    """Inflates a gzip stream fed in pieces, member after member (Go's multistream reader), in
+    bounded outputs; ``finish`` raises unless the last member ended."""
+
+    PIECE = 1 << 16
+
+    def __init__(self) -> None:
+        self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            if self.d.eof:  # what follows a member is the next member (or junk: an error)
+                data = self.d.unused_data + data
+                self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out = self.d.decompress(data, self.PIECE)
+            data = self.d.unconsumed_tail
+            if self.d.eof and self.d.unused_data and not data:
+                data, self.d = self.d.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+            if out:
+                yield out
+
+    def finish(self) -> None:
+        if not self.d.eof:
+            raise zlib.error("unexpected EOF")
 
 
 def _precision(raw: str) -> str | None:

@@ -95,6 +95,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (kind, id)
     );
     """,
+    # 4: task snapshots ([task] snapshot-interval): each stateful node's bytes (UDF agents)
+    """
+    CREATE TABLE IF NOT EXISTS task_snapshots (
+        task TEXT NOT NULL,
+        node TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (task, node)
+    );
+    """,
 )
 
 

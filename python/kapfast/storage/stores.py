@@ -14,6 +14,7 @@ from typing import Any
 
 from kapfast.errors import NotFoundError
 from kapfast.storage.db import Database
+from kapfast.storage.snapshots import SnapshotStore
 from kapfast.storage.topic_handlers import TopicHandlerStore
 
 
@@ -139,11 +140,18 @@ class TaskStore(_Table):
         row["vars"] = json.dumps(row["vars"])
         self._upsert(row)
 
+    def delete(self, ident: str) -> bool:
+        """Delete a task and its snapshot (as Kapacitor deletes them together)."""
+        with self.db.transaction() as c:
+            c.execute("DELETE FROM task_snapshots WHERE task = ?", (ident,))
+            return c.execute("DELETE FROM tasks WHERE id = ?", (ident,)).rowcount > 0
+
     def rename(self, old: str, new: str) -> None:
         with self.db.transaction() as c:
             c.execute("UPDATE tasks SET id = ? WHERE id = ?", (new, old))
             c.execute("UPDATE replays SET task = ? WHERE task = ?", (new, old))
             c.execute("UPDATE alert_states SET task = ? WHERE task = ?", (new, old))
+            c.execute("UPDATE task_snapshots SET task = ? WHERE task = ?", (new, old))
 
     @staticmethod
     def _from_row(r: sqlite3.Row) -> TaskRecord:
@@ -234,9 +242,11 @@ class ReplayStore(_Table):
 
 
 class AlertStateStore:
-    """Last non-OK state per alert event, so a restart neither re-fires nor forgets an alert.
+    """Last state per alert event, so a restart neither re-fires nor forgets an alert.
 
-    A state is removed when its event returns to OK, as Kapacitor's topic store does.
+    A recovered event keeps its OK state, as Kapacitor's topic store persists every state of a
+    topic (``EventStates(alert.OK)``): ``GET /alerts/topics/{topic}/events`` lists it after a
+    recovery and after a restart.
     """
 
     def __init__(self, db: Database) -> None:
@@ -244,9 +254,6 @@ class AlertStateStore:
 
     def save(self, s: AlertState) -> None:
         with self.db.transaction() as c:
-            if s.level == "OK":
-                c.execute("DELETE FROM alert_states WHERE topic = ? AND event_id = ?", (s.topic, s.event_id))
-                return
             row = asdict(s)
             cols, marks = ", ".join(row), ", ".join("?" * len(row))
             c.execute(f"INSERT OR REPLACE INTO alert_states ({cols}) VALUES ({marks})", tuple(row.values()))
@@ -301,6 +308,7 @@ class Storage:
         self.alert_states = AlertStateStore(self.db)
         self.load_items = LoadItemStore(self.db)
         self.topic_handlers = TopicHandlerStore(self.db)
+        self.snapshots = SnapshotStore(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -26,7 +26,7 @@ from kapfast.influxdb.errors import InfluxDBError
 from kapfast.recordings import RecordedBatch, RecordedPoint
 from kapfast.tasks.cron import CronSchedule
 from kapfast.tick.pipeline import Duration, Node, Star, TimeDimension
-from kapfast.timefmt import format_rfc3339_ns
+from kapfast.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 
 # Clause keywords that may follow WHERE in a SELECT, in the order InfluxQL allows them.
 _TAIL = ("GROUP BY", "FILL", "ORDER BY", "LIMIT", "OFFSET", "SLIMIT", "SOFFSET", "TZ")
@@ -226,13 +226,23 @@ def series_to_batch(s: Mapping[str, Any], by_name: bool) -> RecordedBatch:
         fields: dict[str, Any] = {}
         for c, v in zip(cols, row, strict=False):
             if c == "time":
-                t = int(v)
+                t = answer_time(v)
             elif v is not None:
                 fields[c] = float(v) if isinstance(v, int) and not isinstance(v, bool) else v
         if fields:
             tmax = max(tmax, t)
             points.append(RecordedPoint(t, fields, dict(tags)))
     return RecordedBatch(str(s.get("name", "")), tags, points, tmax_ns=tmax, time_ns=tmax, by_name=by_name)
+
+
+def answer_time(v: Any) -> int:
+    """A ``time`` of an InfluxQL answer: ns with ``epoch=ns``, RFC 3339 text without it."""
+    if isinstance(v, str):
+        try:
+            return parse_rfc3339_ns(v)
+        except ValueError as exc:
+            raise InfluxDBError(f"invalid time {v!r} in the answer: {exc}") from None
+    return int(v)
 
 
 def _series(results: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
@@ -243,21 +253,10 @@ def _series(results: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]
 
 
 def live_batches(results: Sequence[Mapping[str, Any]], q: BatchQuery, stop: int) -> Iterator[RecordedBatch]:
-    """The batches a live query node emits for one answer: the batch time is the query's stop
-    when the batch has no time or the query groups by time (Kapacitor's ``QueryNode.doQuery``)."""
-    for s in _series(results):
-        rb = series_to_batch(s, q.by_name)
-        if not rb.time_ns or q.grouped_by_time:
-            rb.tmax_ns = rb.time_ns = stop
-        yield rb
-
-
-def recorded_batches(
-    results: Sequence[Mapping[str, Any]], q: BatchQuery, stop: int
-) -> Iterator[RecordedBatch]:
-    """The batches a batch recording stores for one answer. Kapacitor's recorder uses the opposite
-    test to the live node's (stop time unless grouped by time); we keep both as they are so that a
-    replay sees what Kapacitor's replay would."""
+    """The batches a live query node emits for one answer: stamped with the query's stop unless
+    the query groups by time and the batch has a time (Kapacitor's ``QueryNode.doQuery``: a
+    ``mean`` over the last 30m checked at 03:21:09 is stamped 03:21:09, not with the start of
+    its interval that InfluxDB answers)."""
     for s in _series(results):
         rb = series_to_batch(s, q.by_name)
         if not rb.time_ns or not q.grouped_by_time:
@@ -265,4 +264,12 @@ def recorded_batches(
         yield rb
 
 
-__all__ = ["BatchQuery", "live_batches", "recorded_batches", "series_to_batch"]
+def recorded_batches(
+    results: Sequence[Mapping[str, Any]], q: BatchQuery, stop: int
+) -> Iterator[RecordedBatch]:
+    """The batches a batch recording stores for one answer: stamped as the live node stamps
+    them (Kapacitor's replay service uses the same test)."""
+    return live_batches(results, q, stop)
+
+
+__all__ = ["BatchQuery", "answer_time", "live_batches", "recorded_batches", "series_to_batch"]

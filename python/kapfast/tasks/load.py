@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
+
 from kapfast.errors import KapfastError, NotFoundError, RequestError
 from kapfast.storage import Storage
 
@@ -50,7 +52,7 @@ class LoadResult:
 
 
 def read_spec(path: Path) -> dict[str, Any]:
-    """A JSON or YAML object file (YAML needs PyYAML)."""
+    """A JSON or YAML object file."""
     text = path.read_text(encoding="utf-8-sig")
     if path.suffix == ".json":
         try:
@@ -58,12 +60,6 @@ def read_spec(path: Path) -> dict[str, Any]:
         except ValueError as exc:
             raise RequestError(f"failed to unmarshal json file: {exc}") from None
     else:
-        try:
-            import yaml  # type: ignore[import-untyped]
-        except ImportError:
-            raise RequestError(
-                "reading YAML needs PyYAML (pip install pyyaml); or write it as JSON"
-            ) from None
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -1,8 +1,9 @@
 """Recordings: capture a task's live stream, or an InfluxDB query, into a file for replays.
 
 A stream recording captures, from the write path, the points of the task's dbrps and of its
-``from()`` measurements until ``stop``. Kapacitor ends one only when a point newer than ``stop``
-arrives (an idle stream never finishes); kapfast also ends it when the clock passes ``stop``.
+``from()`` measurements until ``stop``, in data time: Kapacitor ends one only when a point newer
+than ``stop`` arrives (an idle stream never finishes); kapfast also ends it when the clock passes a
+``stop`` that was ahead of it when the recording started.
 Files are gzip ``<replay dir>/<id>.srpl`` (stream) and ``<id>.brpl`` (batch), as Kapacitor's.
 A recording still running when the server stops is marked failed at the next start.
 """
@@ -29,7 +30,7 @@ from kapfast.recordings import (
     StreamRecordingWriter,
 )
 from kapfast.storage import DBRP, RecordingRecord, Storage
-from kapfast.tasks.batch_query import BatchQuery, recorded_batches, series_to_batch
+from kapfast.tasks.batch_query import BatchQuery, answer_time, recorded_batches, series_to_batch
 from kapfast.tasks.ids import new_or_valid_id
 from kapfast.tasks.service import API_BASE, compile_task, effective_dbrps
 from kapfast.timefmt import api_time, parse_rfc3339_ns
@@ -121,9 +122,15 @@ class RecordingService:
             StreamRecordingWriter(rec.path),
         )
         self._streams[ident] = cap
-        delay_s = max(0.0, (stop_ns - self.clock.now_ns()) / 1e9)
-        with contextlib.suppress(RuntimeError):  # no loop (tests of the service alone)
-            cap.timer = asyncio.get_running_loop().call_later(delay_s, self._finish_stream, ident, "")
+        now = self.clock.now_ns()
+        if stop_ns > now:
+            # `stop` is data time: points up to it are kept, the first newer one ends the
+            # recording (write_points). A stop still ahead of the clock also ends it when the
+            # clock gets there, so an idle stream finishes; a stop already past (a recording of
+            # old data, replayed or backfilled) waits for the data.
+            with contextlib.suppress(RuntimeError):  # no loop (tests of the service alone)
+                loop = asyncio.get_running_loop()
+                cap.timer = loop.call_later((stop_ns - now) / 1e9, self._finish_stream, ident, "")
         return rec
 
     def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
@@ -395,8 +402,8 @@ def _series_to_lines(s: Mapping[str, Any]) -> bytes:
         fields = ",".join(
             f"{_lp_escape(k, ',= ')}={_lp_field(v)}" for k, v in values.items() if v is not None
         )
-        if fields and isinstance(t, int):
-            out.append(f"{name}{tags} {fields} {t}")
+        if fields and t is not None:
+            out.append(f"{name}{tags} {fields} {answer_time(t)}")
     return ("\n".join(out) + "\n").encode() if out else b""
 
 

@@ -23,6 +23,7 @@ from kapfast.tasks.recordings import EXTENSIONS, FillJob, RecordingService
 from kapfast.tasks.service import API_BASE, compile_task
 from kapfast.tick import Pipeline
 from kapfast.tick.registry import DeadmanDefaults
+from kapfast.tick.udfs import UDFInfo
 from kapfast.timefmt import api_time
 
 log = logging.getLogger("kapfast.replays")
@@ -84,6 +85,7 @@ class ReplayService:
         self.clock = clock
         self.recordings = recordings
         self.deadman: DeadmanDefaults | None = None  # [deadman]: replays build tasks as live ones
+        self.udfs: Mapping[str, UDFInfo] = {}  # [udf.functions.*], as for live tasks
         self._jobs: dict[str, asyncio.Task[None]] = {}
 
     def open(self) -> None:
@@ -117,7 +119,7 @@ class ReplayService:
         recording = self.storage.recordings.get(rec_id)
         if recording.status != "finished":
             raise RequestError(f"recording {rec_id} is {recording.status}, it cannot be replayed")
-        pipeline = compile_task(task, self.deadman)
+        pipeline = compile_task(task, self.deadman, self.udfs)
         if pipeline.task_type != recording.type:
             raise RequestError(
                 f"cannot replay a {recording.type} recording into {pipeline.task_type} task {task_id}"
@@ -137,7 +139,7 @@ class ReplayService:
     def create_from_query(self, opts: Mapping[str, Any]) -> ReplayRecord:
         """``POST /replays/query``: run a query and replay its result into the task."""
         ident, task, clock, recording_time = self._common(opts)
-        kind = compile_task(task, self.deadman).task_type
+        kind = compile_task(task, self.deadman, self.udfs).task_type
         fill = self._recordings().query_job(opts, kind)
         return self._replay_fetched(ident, task, clock, recording_time, kind, fill)
 
@@ -163,7 +165,7 @@ class ReplayService:
                 except (KapfastError, OSError, ValueError) as exc:
                     self._finish(rep, f"querying InfluxDB failed: {exc}", {})
                     return
-                await self._run(rep, task, compile_task(task, self.deadman), recording)
+                await self._run(rep, task, compile_task(task, self.deadman, self.udfs), recording)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)

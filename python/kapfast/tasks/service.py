@@ -23,6 +23,7 @@ from kapfast.tasks.ids import new_or_valid_id, valid_id
 from kapfast.tick import Pipeline, compile_script, format_script
 from kapfast.tick.lint import lint
 from kapfast.tick.registry import DeadmanDefaults
+from kapfast.tick.udfs import UDFInfo
 from kapfast.timefmt import api_time
 
 API_BASE = "/kapacitor/v1"
@@ -112,11 +113,13 @@ def parse_vars(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
-def compile_task(rec: TaskRecord, deadman: DeadmanDefaults | None = None) -> Pipeline:
-    """Compile a task's script with its vars (and ``[deadman]`` settings); 400-class errors name
-    line and column."""
+def compile_task(
+    rec: TaskRecord, deadman: DeadmanDefaults | None = None, udfs: Mapping[str, UDFInfo] | None = None
+) -> Pipeline:
+    """Compile a task's script with its vars (and ``[deadman]`` settings, and the configured UDFs'
+    Info); 400-class errors name line and column."""
     try:
-        pipeline = compile_script(rec.script, vars=rec.vars or None, source="", deadman=deadman)
+        pipeline = compile_script(rec.script, vars=rec.vars or None, source="", deadman=deadman, udfs=udfs)
     except InputError as exc:
         raise RequestError(f"invalid TICKscript: {exc}") from None
     # A stored task keeps its script's dbrps (as Kapacitor stores them), so equal sets are fine.
@@ -149,6 +152,12 @@ def effective_dbrps(rec: TaskRecord, pipeline: Pipeline) -> list[DBRP]:
     return rec.dbrps or [DBRP(db, rp) for db, rp in pipeline.dbrps]
 
 
+def _check_type(raw: Any) -> None:
+    """Kapacitor's API knows two task types; the type a task runs as still follows its script."""
+    if raw not in (None, "", "stream", "batch"):
+        raise RequestError(f"unknown type {raw!r}: expected stream or batch")
+
+
 def _status(raw: Any) -> str:
     if raw not in {"enabled", "disabled"}:
         raise RequestError(f"invalid status {raw!r}: expected enabled or disabled")
@@ -167,13 +176,15 @@ class TaskService:
         self.define_lock = asyncio.Lock()
         self.clock = clock
         self.deadman = deadman  # [deadman]: every .deadman()'s id/message, and a global one
+        #: [udf.functions.*]: what `@name()` is checked against (kapfast.udf.UDFService.infos)
+        self.udfs: Mapping[str, UDFInfo] = {}
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """From now on the service may be called from executor threads (kapfast.server.offload)."""
         self._on_loop.bind(loop)
 
     def compile(self, rec: TaskRecord) -> Pipeline:
-        return compile_task(rec, self.deadman)
+        return compile_task(rec, self.deadman, self.udfs)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -186,6 +197,7 @@ class TaskService:
 
     def create(self, opts: Mapping[str, Any]) -> TaskRecord:
         ident = new_or_valid_id(opts.get("id"), "task")
+        _check_type(opts.get("type"))
         if self.storage.tasks.exists(ident):
             raise RequestError(f"task {ident} already exists")
         template_id = opts.get("template-id") or ""
@@ -224,6 +236,7 @@ class TaskService:
 
     def update(self, ident: str, opts: Mapping[str, Any]) -> TaskRecord:
         rec = self.get(ident)
+        _check_type(opts.get("type"))
         was = rec.status
         new_id = opts.get("id")
         if new_id and new_id != ident:

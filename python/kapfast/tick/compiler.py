@@ -46,6 +46,7 @@ from kapfast.tick.registry import (
     chain_method,
     chain_methods,
 )
+from kapfast.tick.udfs import UDFInfo, check_option
 from kapfast.tick.values import LambdaVal, NodeVal, RefVal, describe, expected, hint, type_ok
 from kapfast.tick.vars import VAR_TYPES, SuppliedVar, parse_vars, type_of
 
@@ -59,9 +60,12 @@ class Compiler:
         task_type: str | None,
         template: bool = False,
         deadman: DeadmanDefaults | None = None,
+        udfs: Mapping[str, UDFInfo] | None = None,
     ) -> None:
         self.text = text
         self.deadman = deadman or DeadmanDefaults()
+        #: the configured UDFs' Info (None: not known here, their options are not checked)
+        self.udfs = udfs
         self.source = source
         # a template may leave typed vars without a value: a placeholder stands in for them
         self.template = template
@@ -471,8 +475,17 @@ class Compiler:
         node = left.node
         spec = self._spec(node)
         name = call.name
-        if spec is None:  # UDF: options are declared by the UDF process, not known offline
+        if spec is None:  # UDF: its options are those its agent declared in its Info
             values = [self._plain(self.eval(a), a) for a in call.args]
+            info = self.udfs.get(node.udf) if self.udfs is not None else None
+            if info is not None:
+                if name not in info.options:
+                    self.fail(
+                        f'no option "{name}" on UDF {node.udf}' + suggest(name, list(info.options)), call
+                    )
+                problem = check_option(info, name, values)
+                if problem:
+                    self.fail(problem, call)
             node.properties.setdefault(name, []).append(values)
             return NodeVal(node)
         if left.handler is not None:
@@ -537,9 +550,25 @@ class Compiler:
             self.fail(f"{parent.name} ends the pipeline: nothing can be chained after it", call)
         if call.args:
             self.fail(f"@{call.name}() takes no arguments; set its options with '.option(...)'", call)
+        info = None
+        if self.udfs is not None:
+            info = self.udfs.get(call.name)
+            if info is None:
+                self.fail(
+                    f"no UDF named {call.name!r}: UDFs are configured as [udf.functions.{call.name}]"
+                    + suggest(call.name, list(self.udfs)),
+                    call,
+                )
+            if parent.provides != info.wants:
+                self.fail(
+                    f"@{call.name}() wants {info.wants} edges but {parent.name} provides {parent.provides}",
+                    call,
+                )
         node = self._new_node("udf", [parent], call.line, call.col, desc=call.name)
         node.udf = call.name
         node.wants = node.provides = parent.provides
+        if info is not None:
+            node.wants, node.provides = info.wants, info.provides
         return NodeVal(node)
 
     # -- arguments --------------------------------------------------------------------------------
@@ -724,13 +753,15 @@ def compile_script(
     task_type: str | None = None,
     source: str = "",
     deadman: DeadmanDefaults | None = None,
+    udfs: Mapping[str, UDFInfo] | None = None,
 ) -> Pipeline:
     """Compile a TICKscript into a pipeline description; raises TickScriptError when invalid.
-    ``deadman`` carries kapacitord's ``[deadman]`` settings (defaults: Kapacitor's)."""
+    ``deadman`` carries kapacitord's ``[deadman]`` settings (defaults: Kapacitor's); ``udfs`` the
+    configured UDFs' Info, against which ``@name().option(...)`` is checked (None: unchecked)."""
     if task_type not in (None, STREAM, BATCH):
         raise TickScriptError(f"invalid task type {task_type!r}: use stream or batch", source=source)
     supplied = parse_vars(vars or {}, source)
-    return Compiler(text, source, supplied, task_type, deadman=deadman).compile()
+    return Compiler(text, source, supplied, task_type, deadman=deadman, udfs=udfs).compile()
 
 
 __all__ = ["Compiler", "compile_script", "compile_template"]

@@ -18,6 +18,7 @@ from lark import Token as LarkToken
 from lark import Transformer
 from lark.exceptions import UnexpectedToken
 
+from kapfast.lambdas import regex_error
 from kapfast.tick import ast
 from kapfast.tick.durations import parse_duration
 from kapfast.tick.errors import error_at
@@ -209,7 +210,13 @@ class _Build(Transformer[LarkToken, Any]):
 
     def regex(self, items: list[Any]) -> ast.Regex:
         literal = str(items[0])[1:-1]
-        return _at(ast.Regex, items[0], literal, _unescape(literal, "/"))  # type: ignore[no-any-return]
+        pattern = _unescape(literal, "/")
+        # Kapacitor compiles a regex literal while parsing: a bad one fails the definition, with
+        # its position, not the task's start.
+        why = regex_error(pattern)
+        if why is not None:
+            raise ParseError(f"invalid regex /{literal}/: {why}", _idx(items[0]))
+        return _at(ast.Regex, items[0], literal, pattern)  # type: ignore[no-any-return]
 
     def star(self, items: list[Any]) -> ast.Star:
         return _at(ast.Star, items[0])  # type: ignore[no-any-return]

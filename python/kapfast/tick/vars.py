@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kapfast.errors import TickScriptError
+from kapfast.lambdas import regex_error
 from kapfast.tick.durations import parse_duration
 from kapfast.tick.pipeline import Duration, Regex, Star
 from kapfast.tick.values import LambdaVal
@@ -64,6 +65,9 @@ def _value(name: str, typ: Any, v: Any, source: str) -> Any:
     if typ == "regex":
         if not isinstance(v, str):
             raise bad("a regex pattern string")
+        why = regex_error(v)
+        if why is not None:
+            raise bad(f"a valid regex ({why})")
         return Regex(v)
     if typ == "duration":
         if isinstance(v, int) and not isinstance(v, bool):

@@ -1,6 +1,7 @@
 //! Escaping rules of InfluxDB 1.x line protocol, both ways.
 //!
-//! * measurement: `\,` and `\ ` are escapes;
+//! * measurement: `\,` and `\ ` are written; `\,` `\ ` `\=` `\"` are read (InfluxDB's
+//!   `Name()` unescapes all four: `cpu\=load` is `cpu=load`);
 //! * tag keys and values: `\,` `\ ` `\=`;
 //! * field keys: `\,` `\ ` `\=` `\"`;
 //! * string field values: `\"` and `\\`.
@@ -8,10 +9,21 @@
 //! Any other backslash is a literal backslash (`C:\temp` stays as written), exactly as InfluxDB
 //! 1.x reads it. A consequence InfluxDB shares: a name that *ends* in a backslash cannot be
 //! written (the backslash would escape the separator after it), and neither can a field key
-//! with a backslash right before an escapable character. [`check_name`] reports those instead
-//! of writing text that would read back differently.
+//! with an odd run of backslashes right before an escapable character. [`check_name`] reports
+//! those instead of writing text that would read back differently; the parser never produces
+//! them.
+//!
+//! Bytes that are not UTF-8 are kept, as InfluxDB 1.x keeps them: the parser maps each byte of
+//! an invalid sequence to a private-use character (`U+10FF00 + byte`, [`decode_lossless`]) and
+//! the writer maps those back to the byte ([`write_raw`]), so a Latin-1 tag value is its own
+//! group and goes out as it came in. (Text that really holds one of those 128 plane-16 private
+//! use characters would go out as the raw byte; no agent writes them.)
+
+use std::borrow::Cow;
 
 pub const MEASUREMENT_SPECIALS: &[u8] = b", ";
+/// What a measurement's backslash escapes when read (InfluxDB's `escape.Unescape`).
+pub const MEASUREMENT_UNESCAPES: &[u8] = b", =\"";
 pub const TAG_SPECIALS: &[u8] = b", =";
 pub const FIELD_KEY_SPECIALS: &[u8] = b", =\"";
 pub const STRING_SPECIALS: &[u8] = b"\"\\";
@@ -51,13 +63,26 @@ pub fn unescape_into(raw: &[u8], specials: &[u8], out: &mut Vec<u8>) {
 
 /// Appends `s` escaped for its place in a line.
 pub fn escape_into(s: &str, kind: NameKind, out: &mut Vec<u8>) {
-    escape_bytes(s.as_bytes(), kind.specials(), out);
+    let start = out.len();
+    escape_text(s, kind, out);
+    raw_bytes_from(out, start);
+}
+
+/// As [`escape_into`], raw-byte characters left as they are (text: a series key).
+fn escape_text(s: &str, kind: NameKind, out: &mut Vec<u8>) {
+    if kind == NameKind::Measurement {
+        escape_measurement(s.as_bytes(), out);
+    } else {
+        escape_bytes(s.as_bytes(), kind.specials(), out);
+    }
 }
 
 /// Appends a string field value, quotes included.
 pub fn quote_string_into(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
+    let start = out.len();
     escape_bytes(s.as_bytes(), STRING_SPECIALS, out);
+    raw_bytes_from(out, start);
     out.push(b'"');
 }
 
@@ -72,6 +97,82 @@ fn escape_bytes(s: &[u8], specials: &[u8], out: &mut Vec<u8>) {
         }
         out.push(b);
     }
+}
+
+/// `,` and space are escaped; `=` and `"` only after a backslash, which would otherwise read as
+/// their escape (`a\=b` is written `a\\=b`: the first backslash stays literal).
+fn escape_measurement(s: &[u8], out: &mut Vec<u8>) {
+    let mut prev = 0u8;
+    for &b in s {
+        if MEASUREMENT_SPECIALS.contains(&b) || (prev == b'\\' && (b == b'=' || b == b'"')) {
+            out.push(b'\\');
+        }
+        out.push(b);
+        prev = b;
+    }
+}
+
+/// `s` as UTF-8 text, every byte of an invalid sequence kept as `U+10FF00 + byte`.
+pub fn decode_lossless(s: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(s) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(decode_slow(s)),
+    }
+}
+
+#[cold]
+fn decode_slow(mut s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    loop {
+        match std::str::from_utf8(s) {
+            Ok(text) => {
+                out.push_str(text);
+                return out;
+            }
+            Err(e) => {
+                let (good, rest) = s.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                let bad = e.error_len().unwrap_or(rest.len());
+                for &b in &rest[..bad] {
+                    out.push(char::from_u32(RAW_BASE + u32::from(b)).unwrap_or('\u{FFFD}'));
+                }
+                s = &rest[bad..];
+            }
+        }
+    }
+}
+
+const RAW_BASE: u32 = 0x10FF00;
+
+/// Appends `s` as line protocol bytes: the characters [`decode_lossless`] made of raw bytes
+/// become those bytes again.
+pub fn write_raw(s: &str, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(s.as_bytes());
+    raw_bytes_from(out, start);
+}
+
+/// Rewrites `out[start..]` in place, each raw-byte character back to its byte. Such a character
+/// is 4 UTF-8 bytes starting 0xF4 0x8F, so text without a 0xF4 byte is left as it is.
+fn raw_bytes_from(out: &mut Vec<u8>, start: usize) {
+    if !out[start..].contains(&0xF4) {
+        return;
+    }
+    let (mut r, mut w) = (start, start);
+    while r < out.len() {
+        let b = out[r];
+        if b == 0xF4 && r + 3 < out.len() && out[r + 1] == 0x8F && out[r + 2] >= 0xBE {
+            let c = ((u32::from(out[r + 2]) & 0x3F) << 6) | (u32::from(out[r + 3]) & 0x3F);
+            // U+10FF80..U+10FFFF: bytes 0x80..0xFF (the only ones that can be invalid UTF-8)
+            out[w] = (c & 0xFF) as u8;
+            r += 4;
+        } else {
+            out[w] = b;
+            r += 1;
+        }
+        w += 1;
+    }
+    out.truncate(w);
 }
 
 /// Why a name cannot be written as line protocol.
@@ -109,20 +210,34 @@ pub fn check_name(s: &str, kind: NameKind) -> Result<(), NameProblem> {
     if b.contains(&b'\n') {
         return Err(NameProblem::Newline);
     }
-    if b[b.len() - 1] == b'\\' {
-        return Err(NameProblem::TrailingBackslash);
-    }
     if kind == NameKind::Measurement && b[0] == b'#' {
         return Err(NameProblem::LeadingHash);
     }
-    if kind != NameKind::Tag && b[0] == b'\t' {
+    if kind == NameKind::Measurement && b[0] == b'\t' {
+        // (a field key starting with a tab is written after one that does not: serialize.rs)
         return Err(NameProblem::LeadingTab);
     }
-    if kind == NameKind::FieldKey
-        && b.windows(2)
-            .any(|w| w[0] == b'\\' && FIELD_KEY_SPECIALS.contains(&w[1]))
-    {
-        return Err(NameProblem::BackslashBeforeSpecial);
+    if kind == NameKind::FieldKey {
+        // A field key is scanned in backslash pairs (InfluxDB's scanFields): an even run of
+        // backslashes before an escaped character or the `=` reads back; an odd one does not.
+        let mut run = 0;
+        for &c in b {
+            if c == b'\\' {
+                run += 1;
+                continue;
+            }
+            if run % 2 == 1 && FIELD_KEY_SPECIALS.contains(&c) {
+                return Err(NameProblem::BackslashBeforeSpecial);
+            }
+            run = 0;
+        }
+        if run % 2 == 1 {
+            return Err(NameProblem::TrailingBackslash);
+        }
+        return Ok(());
+    }
+    if b[b.len() - 1] == b'\\' {
+        return Err(NameProblem::TrailingBackslash);
     }
     Ok(())
 }
@@ -130,13 +245,14 @@ pub fn check_name(s: &str, kind: NameKind) -> Result<(), NameProblem> {
 /// The series key of a point: `measurement,k1=v1,k2=v2` with tags sorted by key, escaped.
 pub fn series_key(measurement: &str, sorted_tags: &[(&str, &str)]) -> String {
     let mut out = Vec::with_capacity(measurement.len() + 16 * sorted_tags.len());
-    escape_into(measurement, NameKind::Measurement, &mut out);
+    escape_text(measurement, NameKind::Measurement, &mut out);
     for (k, v) in sorted_tags {
         out.push(b',');
-        escape_into(k, NameKind::Tag, &mut out);
+        escape_text(k, NameKind::Tag, &mut out);
         out.push(b'=');
-        escape_into(v, NameKind::Tag, &mut out);
+        escape_text(v, NameKind::Tag, &mut out);
     }
-    // Only valid UTF-8 went in and only ASCII bytes were added.
+    // Only valid UTF-8 went in and only ASCII bytes were added: the raw-byte characters stay
+    // characters here (a series key is text); the writer turns them back into bytes.
     String::from_utf8(out).unwrap_or_default()
 }

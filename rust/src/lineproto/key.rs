@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use super::error::ErrorKind;
-use super::escape::{series_key, unescape_into, MEASUREMENT_SPECIALS, TAG_SPECIALS};
+use super::escape::{
+    decode_lossless, series_key, unescape_into, MEASUREMENT_UNESCAPES, TAG_SPECIALS,
+};
 use super::hash::RawMap;
 use super::Fail;
 
@@ -118,7 +120,7 @@ fn parse_key(buf: &[u8], start: usize, end: usize) -> Result<(String, Tags), Fai
         return Err(Fail::at(ErrorKind::KeyTooLong, start));
     }
     let m_end = measurement_end(buf, start, end)?;
-    let measurement = unescaped(buf, start, m_end, MEASUREMENT_SPECIALS)?;
+    let measurement = unescaped(buf, start, m_end, MEASUREMENT_UNESCAPES)?;
     let mut tags: Vec<(String, String, usize)> = Vec::new();
     let mut i = m_end;
     while i < end {
@@ -187,5 +189,9 @@ fn tag_pair(buf: &[u8], start: usize, end: usize) -> Result<(usize, usize), Fail
 fn unescaped(buf: &[u8], start: usize, end: usize, specials: &[u8]) -> Result<String, Fail> {
     let mut out = Vec::with_capacity(end - start);
     unescape_into(&buf[start..end], specials, &mut out);
-    String::from_utf8(out).map_err(|_| Fail::at(ErrorKind::InvalidUtf8, start))
+    Ok(match String::from_utf8(out) {
+        Ok(s) => s,
+        // not UTF-8: the bytes are kept, as InfluxDB 1.x keeps them (escape.rs)
+        Err(e) => decode_lossless(e.as_bytes()).into_owned(),
+    })
 }

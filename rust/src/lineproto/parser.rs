@@ -7,7 +7,7 @@
 
 use super::assemble::{assemble, renumber};
 use super::error::{locate, ErrorKind, LineError};
-use super::escape::{unescape_into, FIELD_KEY_SPECIALS, STRING_SPECIALS};
+use super::escape::{decode_lossless, unescape_into, FIELD_KEY_SPECIALS, STRING_SPECIALS};
 use super::hash::{bytes_eq, RawMap};
 use super::key::{key_end, SeriesInfo, SeriesTable};
 use super::number::{parse_bool, parse_number, parse_timestamp, Number, Precision};
@@ -246,18 +246,18 @@ impl<'a> Parser<'a> {
         if i == start {
             return Err(Fail::at(ErrorKind::MissingFieldKey, i));
         }
-        Ok((self.field_column(&buf[start..i], start)?, i))
+        Ok((self.field_column(&buf[start..i])?, i))
     }
 
-    fn field_column(&mut self, raw: &[u8], start: usize) -> Result<usize, Fail> {
+    fn field_column(&mut self, raw: &[u8]) -> Result<usize, Fail> {
         if let Some(c) = self.field_index.get(raw) {
             return Ok(c as usize);
         }
         self.scratch.clear();
         unescape_into(raw, FIELD_KEY_SPECIALS, &mut self.scratch);
-        let name = std::str::from_utf8(&self.scratch)
-            .map_err(|_| Fail::at(ErrorKind::InvalidUtf8, start))?;
-        let col = self.fields.column(name, crate::batch::FieldKind::Float);
+        // not UTF-8: the bytes are kept, as InfluxDB 1.x keeps them (escape.rs)
+        let name = decode_lossless(&self.scratch);
+        let col = self.fields.column(&name, crate::batch::FieldKind::Float);
         if col == self.field_raw.len() {
             self.field_raw.push(raw.into());
         }
@@ -340,12 +340,12 @@ impl<'a> Parser<'a> {
             at: q + 1,
             resume: close + 1,
         };
-        let s = std::str::from_utf8(text).map_err(|_| fail(ErrorKind::InvalidUtf8))?;
+        let s = decode_lossless(text);
         self.str_bytes += s.len();
         if self.str_bytes > u32::MAX as usize {
             return Err(fail(ErrorKind::BatchTooLarge));
         }
-        self.fields.push_str(col, row, s);
+        self.fields.push_str(col, row, &s);
         let end = close + 1;
         if !(matches!(buf.get(end), Some(b',' | b' ')) || at_eol(buf, end)) {
             return Err(Fail::at(ErrorKind::InvalidFieldFormat, end));

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use super::escape::{check_name, escape_into, quote_string_into, NameKind, NameProblem};
+use super::escape::{check_name, escape_into, quote_string_into, write_raw, NameKind, NameProblem};
 use super::number::Precision;
 use crate::batch::{Column, ColumnData, PointBatch};
 
@@ -59,12 +59,42 @@ pub fn serialize(batch: &PointBatch, precision: Precision) -> Result<Vec<u8>, Se
     check_names(batch)?;
     let mut out = Vec::with_capacity(batch.len() * 64);
     let div = precision.nanos();
-    // Series keys are already escaped `measurement,tags` text: write them as they are.
+    // A field key starting with a tab cannot come first (the blanks before the fields are
+    // skipped when read): such a row starts with a field that does not.
+    let tabbed: Vec<bool> = batch
+        .fields
+        .iter()
+        .map(|c| c.name.starts_with('\t'))
+        .collect();
+    let any_tabbed = tabbed.contains(&true);
+    // Series keys are already escaped `measurement,tags` text: written as they are (raw bytes
+    // back to bytes).
     for row in 0..batch.len() {
-        out.extend_from_slice(batch.series_keys[batch.series[row] as usize].as_bytes());
+        write_raw(&batch.series_keys[batch.series[row] as usize], &mut out);
         out.push(b' ');
+        let lead = if any_tabbed {
+            let lead = (0..batch.fields.len()).find(|&c| batch.fields[c].valid[row] && !tabbed[c]);
+            if lead.is_none() {
+                if let Some(c) = batch.fields.iter().position(|c| c.valid[row]) {
+                    let name = batch.fields[c].name.clone();
+                    return Err(SerializeError::Name {
+                        row,
+                        what: "field key",
+                        name,
+                        problem: NameProblem::LeadingTab,
+                    });
+                }
+            }
+            lead
+        } else {
+            None
+        };
         let mut first = true;
-        for col in &batch.fields {
+        let order = lead
+            .into_iter()
+            .chain((0..batch.fields.len()).filter(|&c| Some(c) != lead));
+        for c in order {
+            let col = &batch.fields[c];
             if !col.valid[row] {
                 continue;
             }

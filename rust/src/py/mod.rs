@@ -7,3 +7,4 @@ pub mod influxql;
 pub mod lineproto;
 pub mod ops;
 pub mod stateops;
+pub mod udf;

@@ -579,7 +579,7 @@ fn group_tags(
 }
 
 /// Kapacitor's group id: `k=v` pairs joined by commas, after `measurement\n` when `by_name`.
-fn group_id(measurement: &str, tags: &[(String, String)], by_name: bool) -> String {
+pub(crate) fn group_id(measurement: &str, tags: &[(String, String)], by_name: bool) -> String {
     let mut id = String::new();
     if by_name {
         id.push_str(measurement);

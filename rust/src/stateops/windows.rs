@@ -253,6 +253,46 @@ impl Windows {
         out.sort_by_key(|e| e.row);
         out
     }
+
+    /// A barrier of `group` at time `t` (Kapacitor's `windowByTime.Barrier`): the group's window
+    /// closes as a point of that time would close it, without the point; `None` when the window
+    /// is not due yet, when the group has no window, and for count windows (Kapacitor passes
+    /// barriers through them). `row` of the result is 0.
+    pub fn barrier(&mut self, group: u32, t: i64) -> Option<Emitted> {
+        let WindowSpec::Time {
+            period,
+            every,
+            align,
+            ..
+        } = self.spec
+        else {
+            return None;
+        };
+        let w = self.groups.get_mut(&group)?;
+        if t < w.next_emit {
+            return None;
+        }
+        let tmax = if every > 0 {
+            let oldest = w.next_emit - period;
+            w.purge(|x| x >= oldest);
+            let tmax = w.next_emit;
+            let next = t + every;
+            w.next_emit = if align { trunc(next, every) } else { next };
+            tmax
+        } else {
+            let oldest = t - period;
+            w.purge(|x| x > oldest);
+            w.next_emit = t;
+            t
+        };
+        Some(Emitted {
+            group,
+            name: w.name.clone(),
+            tmax,
+            points: w.points(),
+            row: 0,
+        })
+    }
 }
 
 impl GroupWindow {
@@ -599,6 +639,33 @@ mod tests {
                 (0, 5, vec![0, 5], 1),
                 (0, 12, vec![5, 3, 12], 3)
             ]
+        );
+    }
+
+    #[test]
+    fn barrier_closes_a_due_time_window_only() {
+        let mut w = Windows::new(time_spec(10, 10));
+        let out = w.feed(&pts(&[0, 3, 5]), &[1, 1, 1]);
+        assert!(out.is_empty());
+        assert!(w.barrier(1, 9).is_none(), "not due before next emit (10)");
+        assert!(
+            w.barrier(2, 100).is_none(),
+            "no window for an unknown group"
+        );
+        let e = w.barrier(1, 12).expect("due");
+        assert_eq!((e.tmax, e.points.time.clone()), (10, vec![0, 3, 5]));
+        // next emit follows the barrier's time; the buffer still holds what is in the period
+        let e = w.barrier(1, 22).expect("due again");
+        assert_eq!((e.tmax, e.points.time.clone()), (22, vec![]));
+        let mut c = Windows::new(WindowSpec::Count {
+            period: 2,
+            every: 2,
+            fill: false,
+        });
+        c.feed(&pts(&[1]), &[0]);
+        assert!(
+            c.barrier(0, 100).is_none(),
+            "count windows pass barriers on"
         );
     }
 

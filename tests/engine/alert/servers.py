@@ -57,9 +57,12 @@ class HttpReceiver:
 
 
 class TcpReceiver:
-    """Accepts connections and keeps what each one sent until it closed."""
+    """Accepts connections and keeps what each one sent until it closed its side; then answers
+    ``reply`` (a Sensu client answers ``ok``) and closes."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply: bytes = b"") -> None:
+        self.reply = reply
+        self.received = threading.Condition()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -89,7 +92,16 @@ class TcpReceiver:
                     if not b:
                         break
                     chunks.append(b)
+                if self.reply:
+                    conn.sendall(self.reply)
+            with self.received:
                 self.payloads.append(b"".join(chunks))
+                self.received.notify_all()
+
+    def wait(self, n: int, timeout: float = 10.0) -> list[bytes]:
+        with self.received:
+            self.received.wait_for(lambda: len(self.payloads) >= n, timeout)
+        return list(self.payloads)
 
     def __enter__(self) -> TcpReceiver:
         self.thread.start()

@@ -31,8 +31,10 @@ def test_restart_neither_refires_nor_forgets(tmp_path: Path) -> None:
         first.node.push(values_chunk([0], start=S, host="b"))
         assert [e["level"] for e in _events(log)] == ["CRITICAL", "CRITICAL", "OK"]
         saved = storage.alert_states.for_task("cpu")
+        # every state is kept, a recovery as OK (Kapacitor persists EventStates(alert.OK))
         assert [(s.event_id, s.level, s.topic) for s in saved] == [
-            ("cpu:host=a", "CRITICAL", "main:cpu:alert2")
+            ("cpu:host=a", "CRITICAL", "main:cpu:alert2"),
+            ("cpu:host=b", "OK", "main:cpu:alert2"),
         ]
 
         # a new run of the task: fresh registry (new process), same store
@@ -47,7 +49,7 @@ def test_restart_neither_refires_nor_forgets(tmp_path: Path) -> None:
         ev = _events(log)[-1]
         assert ev["level"] == "OK" and ev["previousLevel"] == "CRITICAL"
         assert ev["duration"] == 12 * S  # measured from the alert's start before the restart
-        assert storage.alert_states.for_task("cpu") == []
+        assert {s.level for s in storage.alert_states.for_task("cpu")} == {"OK"}
     finally:
         storage.close()
 
@@ -75,6 +77,7 @@ def test_store_holds_latest_event_for_the_api(tmp_path: Path) -> None:
         (s,) = storage.alert_states.for_topic("main:cpu:alert2").values()
         assert (s.message, s.time) == ("CRITICAL 8", 3 * S)
         r.node.push(values_chunk([0], start=4 * S))
-        assert storage.alert_states.for_topic("main:cpu:alert2") == {}
+        (s,) = storage.alert_states.for_topic("main:cpu:alert2").values()
+        assert (s.level, s.time) == ("OK", 4 * S)  # the recovery is the event's state now
     finally:
         storage.close()

@@ -429,6 +429,11 @@ class AlertNode(Node):
                 level=level_name,
                 data=data,
                 recoverable=self.recoverable,
+                task_name=self.ctx.task_id,
+                name=name,
+                group=group.id,
+                tags=dict(tags),
+                fields=dict(fields),
             )
             self._publish(event)
         if not aug.any:

@@ -2,8 +2,8 @@
 
 When the engine puts the store in ``ctx.services["alert_states"]``, an alert node loads the saved
 states of its topics into the topic registry when it starts, and keeps the store up to date with
-the latest event of every event id (the store deletes it when the level returns to OK, as
-Kapacitor's topic store does); the server's ``/alerts/topics`` API reads the same records.
+the latest event of every event id (a recovery is kept as the OK state, as Kapacitor's topic
+store keeps it); the server's ``/alerts/topics`` API reads the same records.
 Writes are coalesced: the node records events as they fire and :meth:`flush` writes the last
 state of each id once per input message, so a hot alert costs one write per chunk, not per point.
 """
@@ -26,7 +26,6 @@ class LevelPersistence:
         self.task = task
         self.node = node
         self.log = log
-        self._saved: dict[tuple[str, str], str] = {}
         self._pending: dict[tuple[str, str], AlertEvent] = {}
         self.failures = 0
 
@@ -40,7 +39,6 @@ class LevelPersistence:
             return
         for event_id, s in states.items():
             registry.restore(topic, event_id, EventState(s.level, s.time, s.duration, s.message, s.details))
-            self._saved[(topic, event_id)] = s.level
 
     def save(self, topic: str, event: AlertEvent) -> None:
         """Remember ``event`` as the state to write at the next :meth:`flush`."""
@@ -51,8 +49,7 @@ class LevelPersistence:
             return
         pending, self._pending = self._pending, {}
         for (topic, event_id), event in pending.items():
-            if event.level == "OK" and self._saved.get((topic, event_id), "OK") == "OK":
-                continue  # nothing stored for it: nothing to delete
+            # an OK is stored too (a recovery: Kapacitor's topic keeps the event as OK)
             try:
                 self.store.save(
                     AlertState(
@@ -70,5 +67,3 @@ class LevelPersistence:
             except (KapfastError, OSError, sqlite3.Error) as e:
                 self.failures += 1
                 self.log.error("cannot save alert state %s of topic %s: %s", event_id, topic, e)
-                continue
-            self._saved[(topic, event_id)] = event.level

@@ -29,8 +29,10 @@ from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import NULLS, Row, batch_rows, group_of, to_batch
 from kapfast.engine.vec import GroupCache, codes_bytes, group_codes, measurement_mask
 from kapfast.errors import EvalError, TaskError
+from kapfast.gofmt import format_float
 from kapfast.tick.pipeline import Lambda, Star
 from kapfast.tick.pipeline import Node as NodeSpec
+from kapfast.timefmt import format_rfc3339_ns
 
 
 class SourceNode(Node):
@@ -695,18 +697,47 @@ class LogNode(Node):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.log.isEnabledFor(self.level):
-            for row in batch_rows(chunk.batch):
-                self.log.log(self.level, "%s point %s", self.prefix, row)
+            # Kapacitor's LogPointData: one "point" line per point, logfmt keys in this order.
+            codes, groups = chunk.codes, chunk.groups
+            for i, (name, tags, fields, t) in enumerate(batch_rows(chunk.batch)):
+                group = groups[codes[i]]
+                line = {"prefix": self.prefix, "name": name, "db": chunk.db, "rp": chunk.rp}
+                line["group"] = group.id
+                line.update(_indexed("dimension", group.dims))
+                line.update(_log_pairs(tags, fields, t))
+                self.log.log(self.level, "point", extra={"tags": line})
         self.emit(chunk)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         if self.log.isEnabledFor(self.level):
-            self.log.log(
-                self.level,
-                "%s batch %s %s %d points",
-                self.prefix,
-                batch.name,
-                batch.group.id,
-                len(batch.points),
-            )
+            # Kapacitor's LogBatchData: "begin batch", a "batch point" per point, "end batch".
+            head = {"prefix": self.prefix, "name": batch.name, "group": batch.group.id}
+            edge = {**head, **_log_pairs(batch.group.tag_dict, {}, batch.tmax)}
+            self.log.log(self.level, "begin batch", extra={"tags": edge})
+            for _name, tags, fields, t in batch_rows(batch.points):
+                point = {**head, **_log_pairs(tags, fields, t)}
+                self.log.log(self.level, "batch point", extra={"tags": point})
+            self.log.log(self.level, "end batch", extra={"tags": edge})
         self.emit(batch)
+
+
+def _indexed(key: str, values: tuple[str, ...]) -> dict[str, str]:
+    """klog's Strings field: ``dimension_0=host dimension_1=cpu``."""
+    return {f"{key}_{i}": v for i, v in enumerate(values)}
+
+
+def _log_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return format_float(v, "f")  # strconv.FormatFloat(v, 'f', -1, 64)
+    return "" if v is None else str(v)
+
+
+def _log_pairs(tags: dict[str, str], fields: dict[str, Any], t: int) -> dict[str, str]:
+    """klog's grouped ``tag_K=`` and ``field_K=`` keys (sorted: Go's map order is random) and
+    ``time=`` in RFC3339Nano."""
+    out = {f"tag_{k}": tags[k] for k in sorted(tags)}
+    out.update({f"field_{k}": _log_value(fields[k]) for k in sorted(fields)})
+    out["time"] = format_rfc3339_ns(t)
+    return out

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from kapfast._native import PointBatch, StateBarrierPeriods, StateChangeDetect, StateDerivative, StateRun
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.messages import UNGROUPED, Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import GroupInts, Node, first_seen, rows_chunk
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
@@ -209,8 +209,11 @@ class BarrierNode(Node):
     def _check(self, now: int) -> None:
         # idle is measured on the task's clock (Kapacitor uses timers), from the last arrival
         if self.idle:
-            for _gid, (g, last) in list(self.last.items()):
+            for gid, (g, last) in list(self.last.items()):
                 if now - last >= self.idle:
+                    # Kapacitor's idle timer restarts when it fires: an idle group gets a
+                    # barrier every `idle`, not only once
+                    self.last[gid] = (g, now)
                     self._fire(g, now)
                     if self.delete and self.periods is not None:
                         # the group starts over: its next point sets a new period boundary
@@ -306,9 +309,11 @@ class StatsNode(Node):
             t = self.next
             self.next += self.interval
             counts = self.observed.group_emitted or {}
-            if not counts:
-                continue
             out = ChunkBuilder()
             for group, count in counts.values():
                 out.add(("stats", dict(group.tags), {"emitted": count}, t), group)
+            if not counts:
+                # A node that never emitted: Kapacitor reports the nil group with emitted=0, so a
+                # deadman fires for a source that was already silent when the task started.
+                out.add(("stats", {}, {"emitted": 0}, t), UNGROUPED)
             self.emit(out.chunk())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from kapfast._native import StateWindows
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, StreamChunk
+from kapfast.engine.messages import Barrier, BatchMessage, BatchSet, DeleteGroup, StreamChunk
 from kapfast.engine.node import GroupInts, Node
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.errors import TaskError
@@ -38,6 +38,7 @@ class WindowNode(Node):
             period_count=period_count,
             every_count=every_count,
         )
+        self.time_based = not period_count
         self.ints = GroupInts()
         #: whether windows go out in Rust to a reducing child (decided on the first chunk,
         #: once the children are linked)
@@ -83,6 +84,20 @@ class WindowNode(Node):
             group = groups[g]
             msgs.append(BatchMessage(name, group, tmax, points, group.by_measurement))
         self.emit(msgs[0] if len(msgs) == 1 else BatchSet(msgs))
+
+    def on_barrier(self, barrier: Barrier, port: int) -> None:
+        """Kapacitor's windowByTime.Barrier: the group's window closes when the barrier's time
+        reached its next emit (the last window of an idle group goes out); a time window
+        consumes the barrier, a count window passes it on."""
+        if not self.time_based:
+            self.emit(barrier)
+            return
+        g = self.ints.ints.get(barrier.group.id)
+        closed = None if g is None else self.windows.barrier(g, barrier.time)
+        if closed is not None:
+            _, name, tmax, points, _ = closed
+            group = self.ints.groups[g]  # type: ignore[index]
+            self.emit(BatchMessage(name, group, tmax, points, group.by_measurement))
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         g = self.ints.forget(msg.group.id)

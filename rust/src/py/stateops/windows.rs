@@ -113,6 +113,14 @@ impl PyWindows {
         })
     }
 
+    /// The window a barrier of `group` at `time` closes (`(group, measurement, tmax, points, 0)`),
+    /// or None (not due, unknown group, count windows).
+    fn barrier(&self, group: u32, time: i64) -> Option<EmittedTuple> {
+        lock(&self.inner)
+            .barrier(group, time)
+            .map(|e| (e.group, e.name, e.tmax, PyPointBatch::new(e.points), e.row))
+    }
+
     /// The tags (`(key, value)` pairs) a group's windows carry for `ClosedWindows.reduce`.
     fn set_tags(&self, group: u32, tags: Vec<(String, String)>) {
         lock(&self.tags).insert(group, Arc::new(tags));

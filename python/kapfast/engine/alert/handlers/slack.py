@@ -27,7 +27,7 @@ from kapfast.engine.alert.handlers.base import (
     Options,
     ServiceDisabled,
 )
-from kapfast.errors import ConfigError
+from kapfast.engine.alert.handlers.webservice import WorkspaceRules, check_workspaces, index_workspaces
 from kapfast.gofmt import GoStruct, json_encode
 
 _COLORS = {"WARNING": "warning", "CRITICAL": "danger"}
@@ -88,11 +88,7 @@ class SlackService:
     """The ``[[slack]]`` workspaces; the default one is also reachable as workspace ``""``."""
 
     def __init__(self, workspaces: Sequence[SlackWorkspace], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self.workspaces: dict[str, SlackWorkspace] = {}
-        for w in workspaces:
-            self.workspaces[w.workspace] = w
-            if (w.default or len(workspaces) == 1) and "" not in self.workspaces:
-                self.workspaces[""] = w
+        self.workspaces = index_workspaces(workspaces, lambda w: w.workspace, lambda w: w.default)
         self.timeout_s = timeout_s
         self._openers: dict[str, urllib.request.OpenerDirector] = {}
 
@@ -191,26 +187,14 @@ def _workspace(c: Any) -> SlackWorkspace:
     )
 
 
-def _validate(slacks: list[Any]) -> None:
-    """kapacitord's checks of ``[[slack]]`` (services/slack/config.go and its service)."""
-    if len(slacks) == 1:
-        slacks[0].default = True  # a single [[slack]] is the default one
-    for sc in slacks:
-        where = f"[[slack]] {sc.workspace}".rstrip()
-        if sc.enabled and not sc.url:
-            raise ConfigError(f"{where}: must specify url")
-        if len(slacks) > 1 and not sc.workspace:
-            raise ConfigError("[[slack]]: workspace must not be empty when several are configured")
-        if sc.global_ and not sc.default:
-            raise ConfigError(f"{where}: only the default config may be assigned as global")
-        if sc.state_changes_only and not (sc.default and sc.global_):
-            raise ConfigError(
-                f"{where}: state-changes-only may only be set when the config is both default and global"
-            )
-    if slacks and not any(sc.default for sc in slacks):
-        raise ConfigError("[[slack]]: at least one Slack config must be set as default")
-    if len({sc.workspace for sc in slacks}) != len(slacks):
-        raise ConfigError("[[slack]]: workspaces must be unique")
+#: kapacitord's checks of ``[[slack]]`` (services/slack/config.go and its service)
+_RULES = WorkspaceRules(
+    section="slack",
+    missing_url="must specify url",
+    empty_name="workspace must not be empty when several are configured",
+    state_changes_only="state-changes-only may only be set when the config is both default and global",
+    no_default="at least one Slack config must be set as default",
+)
 
 
 def _build(ctx: BuildContext, o: Options) -> SlackHandler:
@@ -250,7 +234,7 @@ def _test(service: SlackService, o: Options) -> None:
 IMPL = HandlerImpl(
     build=_build,
     service=lambda cs: SlackService([_workspace(c) for c in cs]),
-    validate=_validate,
+    validate=lambda cs: check_workspaces(_RULES, cs),
     test_options=_test_options,
     test=_test,
 )
