@@ -1,8 +1,9 @@
 """Reading request bodies under ``[http] read-timeout``: a body that stops arriving is cut.
 
 Without it a client that sends headers and half a body holds its request (and, on ``/write``, a
-place in the write queue) for ever. The timeout is on silence, not on the whole body: a large
-upload that keeps moving is never cut, one that sends nothing for ``read-timeout`` is.
+place in the write queue) for ever. On ``/write`` the timeout is on silence, not on the whole
+body: a large upload that keeps moving is never cut, one that sends nothing for ``read-timeout``
+is. An API request's body (a small JSON document) must arrive whole within ``read-timeout``.
 """
 
 from __future__ import annotations
@@ -37,5 +38,12 @@ async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The whole body (API requests: small JSON documents), under the read timeout."""
-    return b"".join([chunk async for chunk in body_chunks(request)])
+    """The whole body of an API request (a small JSON document) within the read timeout.
+
+    ``request.read()`` keeps its limit (``client_max_size``) and its cache: a handler that looked
+    at the body already gets the same bytes again."""
+    timeout = request.app.get(READ_TIMEOUT_KEY) or None
+    try:
+        return await asyncio.wait_for(request.read(), timeout)
+    except TimeoutError:
+        raise BodyStalled(timeout or 0.0) from None
