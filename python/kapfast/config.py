@@ -47,7 +47,7 @@ class HTTPConfig:
     # parsed and routed at once, writes that may wait for a turn beyond those (more: 503 at once),
     # and how long one may wait (longer: 503); 0 = no limit
     max_concurrent_write_limit: int = 2
-    max_enqueued_write_limit: int = 32
+    max_enqueued_write_limit: int = 256
     enqueued_write_timeout: str = "10s"
     # kapfast only (kapacitord has no such key): a request body that sends nothing for this long
     # is cut (408 on /write); "0s" waits for ever

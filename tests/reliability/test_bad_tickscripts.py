@@ -85,6 +85,10 @@ AT_THE_LIMITS = {
     "nested abs(": WHERE.format("abs(" * (MAX_NESTING - 2) + '"x"' + ")" * (MAX_NESTING - 2) + " > 0"),
     "nested -": WHERE.format("-" * (MAX_NESTING - 2) + '"x" > 0'),
     "a long chain": DBRP + "stream|from()" + "|log()" * (MAX_TREE_DEPTH - 10) + "\n",
+    "a long var expression": DBRP
+    + "var x = 1"
+    + " + 1" * (MAX_TREE_DEPTH - 10)
+    + '\nstream|from().where(lambda: "x" > x)\n',
     "a long OR": WHERE.format(" OR ".join(f"\"h\" == '{i}'" for i in range(LAMBDA_DEPTH // 2 - 1))),
     "a long sum": WHERE.format('"x"' + " + 1" * (LAMBDA_DEPTH - 2) + " > 0"),
 }

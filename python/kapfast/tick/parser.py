@@ -33,9 +33,10 @@ _OPERATORS |= {"REQ", "RNEQ"}
 #: how deep brackets and prefix operators may nest (``((((x``, ``abs(abs(``, ``--!-x``): real scripts
 #: nest a handful of levels; a script nesting deeper is refused before it costs any parsing
 MAX_NESTING = 256
-#: how deep the syntax tree may be: a pipeline of 500 nodes and properties, or an expression
-#: of 500 ``OR`` terms, compiles; the compiler's walks are recursive, so this bounds them
-MAX_TREE_DEPTH = 500
+#: how deep the syntax tree may be: a pipeline of 5000 nodes and properties, or an expression of
+#: 5000 terms, compiles; the compiler's walks are recursive (under errors.guard_depth), so this
+#: bounds them (a lambda has its own, lower, limit: lambda_ast.MAX_DEPTH)
+MAX_TREE_DEPTH = 5000
 
 
 class ParseError(Exception):
