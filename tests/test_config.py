@@ -64,7 +64,7 @@ data_dir = "/tmp/kapdata"
     assert ic.urls == ["http://127.0.0.1:8086"] and ic.subscription_mode == "server"
     assert ic.subscriptions == {"telegraf": ["autogen"]}
     assert ic.excluded_subscriptions == {"_kapacitor": ["autogen"]}
-    assert len(warnings) == 1 and "pagerduty2" in warnings[0]
+    assert warnings == [] and cfg.handlers["pagerduty2"].enabled is False
 
 
 @pytest.mark.parametrize(

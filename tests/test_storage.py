@@ -50,7 +50,7 @@ def test_task_round_trip_and_listing(tmp_path: Path) -> None:
 
 def test_unknown_ids_are_not_found_and_deletes_are_idempotent(tmp_path: Path) -> None:
     st = Storage(tmp_path / "k.db")
-    with pytest.raises(NotFoundError, match="no task exists with id 'nope'"):
+    with pytest.raises(NotFoundError, match='no task exists with id "nope"'):
         st.tasks.get("nope")
     with pytest.raises(NotFoundError, match="recording"):
         st.recordings.get("nope")

@@ -81,7 +81,7 @@ def compile_alert_templates(
     """
     return (
         Template.parse(DEFAULT_ID if id is None else id, name="id"),
-        Template.parse(DEFAULT_MESSAGE if message is None else message, name="message"),
+        Template.parse(DEFAULT_MESSAGE if message is None else message, name="message", funcs=DETAILS_FUNCS),
         Template.parse(
             DEFAULT_DETAILS if details is None else details, name="details", html=True, funcs=DETAILS_FUNCS
         ),
@@ -304,7 +304,6 @@ class AlertEvent:
         """The JSON object (without the encoder's newline)."""
         if self.level not in LEVELS or self.previous_level not in LEVELS:
             raise AlertEventError(f"unknown alert level {self.level!r}/{self.previous_level!r}")
-        series = "null" if self.data is None else "[" + ",".join(series_to_json(s) for s in self.data) + "]"
         return (
             '{"id":'
             + json_string(self.id)
@@ -318,14 +317,21 @@ class AlertEvent:
             + str(int(self.duration_ns))
             + ',"level":"'
             + self.level
-            + '","data":{"series":'
-            + series
-            + '},"previousLevel":"'
+            + '","data":'
+            + self.result_json()
+            + ',"previousLevel":"'
             + self.previous_level
             + '","recoverable":'
             + ("true" if self.recoverable else "false")
             + "}"
         )
+
+    def result_json(self) -> str:
+        """The event's data as Kapacitor's ``models.Result`` encodes: ``{"series":[...]}``
+        (``{"series":null}`` without data). Several handlers send it (OpsGenie's description,
+        VictorOps' data, PagerDuty2's custom details, Alerta's rawData)."""
+        series = "null" if self.data is None else "[" + ",".join(series_to_json(s) for s in self.data) + "]"
+        return '{"series":' + series + "}"
 
     def to_json_bytes(self) -> bytes:
         """Exactly what Go's ``json.Encoder.Encode`` writes: the object and a newline."""

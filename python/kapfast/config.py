@@ -205,6 +205,48 @@ def _default_handler_sections() -> dict[str, Any]:
     }
 
 
+# --- orchestrators the autoscale nodes scale: [[kubernetes]] [[swarm]] [[ec2]] ------------------
+
+
+@dataclass
+class KubernetesConfig:
+    enabled: bool = False
+    id: str = ""
+    in_cluster: bool = False
+    api_servers: list[str] = field(default_factory=list)
+    token: str = ""
+    ca_path: str = ""
+    namespace: str = ""
+    resource: str = ""
+
+
+@dataclass
+class SwarmConfig:
+    enabled: bool = False
+    id: str = ""
+    servers: list[str] = field(default_factory=list)
+    ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    insecure_skip_verify: bool = False
+
+
+@dataclass
+class EC2Config:
+    enabled: bool = False
+    id: str = ""
+    region: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    profile: str = ""
+    refresh_interval: str = "1m0s"
+    port: int = 80
+
+
+#: list sections read as they are (no sub-tables): TOML name -> element class
+_PLAIN_LISTS: dict[str, type] = {"kubernetes": KubernetesConfig, "swarm": SwarmConfig, "ec2": EC2Config}
+
+
 @dataclass
 class Config:
     hostname: str = "localhost"
@@ -229,6 +271,10 @@ class Config:
     # (an object, or a list of them for a [[section]])
     alert: AlertConfig = field(default_factory=AlertConfig)
     handlers: dict[str, Any] = field(default_factory=_default_handler_sections)
+    # autoscale nodes' clusters
+    kubernetes: list[KubernetesConfig] = field(default_factory=list)
+    swarm: list[SwarmConfig] = field(default_factory=list)
+    ec2: list[EC2Config] = field(default_factory=list)
 
     @property
     def data_path(self) -> Path:
@@ -339,6 +385,13 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
                 ic = InfluxDBConfig()
                 _fill(ic, table, "influxdb")
                 cfg.influxdb.append(ic)
+        elif key in _PLAIN_LISTS:
+            for i, table in enumerate(value if isinstance(value, list) else [value]):
+                if not isinstance(table, dict):
+                    raise ConfigError(f"[[{key}]] #{i} must be a table")
+                element = _PLAIN_LISTS[key]()
+                _fill(element, table, key)
+                getattr(cfg, key).append(element)
         elif key in SECTIONS:
             if SECTIONS[key].config is None:
                 warnings.append(
@@ -388,7 +441,38 @@ def _validate(cfg: Config) -> None:
     check_duration("[task] snapshot-interval", cfg.task.snapshot_interval)
 
     _validate_alert_services(cfg)
+    _validate_autoscale_clusters(cfg)
     _validate_udf(cfg.udf)
+
+
+def _validate_autoscale_clusters(cfg: Config) -> None:
+    """kapacitord's checks of [[kubernetes]], [[swarm]] and [[ec2]] (``services/*/config.go``)."""
+    for kc in cfg.kubernetes:
+        if not kc.enabled:
+            continue
+        if kc.in_cluster:
+            for attr in ("api_servers", "token", "ca_path", "namespace"):
+                if getattr(kc, attr):
+                    raise ConfigError(
+                        f"[[kubernetes]] in-cluster specified, cannot also specify {_toml_key(attr)}"
+                    )
+        elif not kc.api_servers:
+            raise ConfigError("[[kubernetes]] no api-servers specified, must provide at least one server URL")
+        if kc.resource and kc.resource not in ("node", "pod", "service", "endpoint"):
+            raise ConfigError("[[kubernetes]] Resource must be one of node, pod, service, or endpoints")
+    for sc in cfg.swarm:
+        if sc.enabled and not sc.servers:
+            raise ConfigError("[[swarm]] must specify at least one server URL")
+    for ec in cfg.ec2:
+        if ec.enabled and not ec.region:
+            raise ConfigError(f"[[ec2]] {ec.id}: requires a region")
+    for name in _PLAIN_LISTS:
+        elements = getattr(cfg, name)
+        ids = [e.id for e in elements]
+        if len(elements) > 1 and not all(ids):
+            raise ConfigError(f"[[{name}]] id must not be empty")
+        if len(ids) != len(set(ids)):
+            raise ConfigError(f"[[{name}]] ids must be unique")
 
 
 def _fill_udf(uc: UDFConfig, value: Any) -> None:
@@ -429,6 +513,10 @@ def _validate_udf(uc: UDFConfig) -> None:
             raise ConfigError(f"UDF {name}: must set either prog or socket")
 
 
+#: handler sub-tables whose values may be numbers too ([zenoss] severity-map = { Critical = 5 })
+_NUMERIC_TABLES = frozenset({"severity-map"})
+
+
 def _fill_handler_section(cfg: Config, key: str, value: Any) -> None:
     """A handler section (``[[slack]]`` also as a single ``[slack]`` table, as kapacitord takes it)."""
     row = SECTIONS[key]
@@ -446,8 +534,12 @@ def _fill_handler_section(cfg: Config, key: str, value: Any) -> None:
         for sub, raw in table.items():
             if sub in plain:
                 continue
-            if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-                raise ConfigError(f"{where}: {sub} must be a table of strings")
+            scalar = (str, int, float) if sub in _NUMERIC_TABLES else (str,)
+            if not isinstance(raw, dict) or not all(
+                isinstance(v, scalar) and not isinstance(v, bool) for v in raw.values()
+            ):
+                kinds = "numbers or strings" if sub in _NUMERIC_TABLES else "strings"
+                raise ConfigError(f"{where}: {sub} must be a table of {kinds}")
             setattr(obj, _attr(sub), {str(k): v for k, v in raw.items()})
         if row.array:
             cfg.handlers[key].append(obj)
@@ -678,12 +770,16 @@ _TOP_LEVEL.add("skip-config-overrides")
 # [udf] is read once at start (agents are asked for their Info then), as in kapacitord
 _NOT_OVERRIDABLE = frozenset({"http", "storage", "replay", "logging", "config-override", "udf", "task"})
 #: The option naming each element of a list section (`[[influxdb]] name = ...`).
-ELEMENT_KEYS: dict[str, str] = {"influxdb": "name"} | {
-    name: row.element_key for name, row in SECTIONS.items() if row.array
-}
+ELEMENT_KEYS: dict[str, str] = (
+    {"influxdb": "name"}
+    | {name: row.element_key for name, row in SECTIONS.items() if row.array}
+    | dict.fromkeys(_PLAIN_LISTS, "id")
+)
 #: Secret options: the config API shows whether they are set (true/false), never their value.
 _REDACTED_EVERYWHERE = frozenset({"password", "token", "secret", "shared-secret", "api-key", "auth-token"})
-_REDACTED_IN: dict[str, frozenset[str]] = {name: row.secrets for name, row in SECTIONS.items()}
+_REDACTED_IN: dict[str, frozenset[str]] = {name: row.secrets for name, row in SECTIONS.items()} | {
+    "ec2": frozenset({"secret-key"})
+}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ there is no second hierarchy on the Rust side.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KapfastError(Exception):
     """Base class of every error kapfast raises on purpose."""
@@ -49,6 +51,15 @@ class TickScriptError(InputError):
         self.excerpt = excerpt
 
 
+class VarError(TickScriptError):
+    """A task var missing or of the wrong type for its template. Without a source file (a task
+    defined over the API) its text is Kapacitor's, which names no position (clients compare it);
+    the position stays in ``line`` and ``column``. With a file, it is located as any error."""
+
+    def __str__(self) -> str:
+        return super().__str__() if self.source else self.message
+
+
 class EvalError(KapfastError):
     """A lambda expression that cannot be compiled or evaluated."""
 
@@ -71,7 +82,12 @@ class NotFoundError(KapfastError):
 
 
 class RequestError(KapfastError):
-    """A request that cannot be carried out as asked (the HTTP API answers 400 with the message)."""
+    """A request that cannot be carried out as asked (the HTTP API answers 400 with the message;
+    ``fields``, such as a script error's ``line`` and ``column``, are added to the JSON answer)."""
+
+    def __init__(self, message: str = "", **fields: Any) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class ConfigError(KapfastError):
@@ -90,4 +106,5 @@ __all__ = [
     "TaskError",
     "TickScriptError",
     "UDFError",
+    "VarError",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 from kapfast.timefmt import format_rfc3339_ns as rfc3339nano
@@ -27,16 +27,19 @@ __all__ = [
     "GoDuration",
     "GoInt",
     "GoMap",
+    "GoRawJSON",
     "GoStringMap",
     "GoStruct",
     "GoTime",
     "duration_string",
     "format_float",
+    "go_map",
     "go_quote",
     "go_syntax",
     "go_type_name",
     "json_encode",
     "json_float",
+    "json_marshal",
     "json_string",
     "rfc3339nano",
     "sprint",
@@ -123,6 +126,11 @@ class GoStringMap(GoMap):
 
     zero: Any = ""
     go_type = "map[string]string"
+
+
+class GoRawJSON(str):
+    """Already encoded JSON (Go's ``json.RawMessage``, or a value whose encoding we hold, such as an
+    alert event's ``models.Result``): :func:`json_encode` writes it as it is."""
 
 
 class GoStruct(dict[str, Any]):
@@ -326,8 +334,10 @@ def _is_printable(ch: str) -> bool:
     return ch == " " or (ch.isprintable() and not ch.isspace())
 
 
-def go_quote(s: str, quote: str = '"', ascii_only: bool = False) -> str:
-    """``strconv.Quote`` (or ``QuoteToASCII``, or a rune literal with ``quote="'"``)."""
+def go_quote(value: object, quote: str = '"', ascii_only: bool = False) -> str:
+    """``strconv.Quote`` (or ``QuoteToASCII``, or a rune literal with ``quote="'"``); a value
+    that is not a string (a request's wrong-typed field) is quoted as it prints."""
+    s = value if isinstance(value, str) else str(value)
     out = [quote]
     for ch in s:
         if ch == quote:
@@ -805,17 +815,10 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
         out.append("null")
     elif t is bool:
         out.append("true" if v else "false")
+    elif t is GoRawJSON:
+        out.append(str.__str__(v))
     elif t is GoStruct:
-        out.append("{")
-        first = True
-        for k, x in v.items():
-            if not first:
-                out.append(",")
-            first = False
-            out.append(json_string(k, esc))
-            out.append(":")
-            _json_into(x, out, esc)
-        out.append("}")
+        _object_into(list(v.items()), out, esc, "", "", _json_into)
     elif isinstance(v, GoTime):
         out.append('"' + v.rfc3339nano() + '"')
     elif isinstance(v, GoDuration):
@@ -824,14 +827,8 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
         if getattr(v, "is_nil", False):
             out.append("null")
             return
-        out.append("{")
-        for i, k in enumerate(sorted(v, key=lambda k: str(k).encode("utf-8"))):
-            if i:
-                out.append(",")
-            out.append(json_string(str(k), esc))
-            out.append(":")
-            _json_into(v[k], out, esc)
-        out.append("}")
+        keys = sorted(v, key=lambda k: str(k).encode("utf-8"))
+        _object_into([(k, v[k]) for k in keys], out, esc, "", "", _json_into)
     elif isinstance(v, list | tuple):
         out.append("[")
         for i, x in enumerate(v):
@@ -849,6 +846,72 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
         out.append(json_float(float(v)))
     else:
         raise ValueError(f"json: unsupported type: {go_type_name(v)}")
+
+
+def go_map(v: Any, depth: int = -1) -> Any:
+    """A dict ordered as Go encodes a map (sorted keys), nested dicts too down to ``depth``
+    levels (-1: all); for :func:`json_marshal`, which keeps dicts in their (struct) order."""
+    if not isinstance(v, dict) or depth == 0:
+        return v
+    return {k: go_map(v[k], depth - 1) for k in sorted(v, key=lambda k: str(k).encode("utf-8"))}
+
+
+def json_marshal(v: Any, indent: str = "", escape_html: bool = True) -> str:
+    """``json.Marshal`` (or ``json.MarshalIndent(v, "", indent)``) of a value whose dicts are
+    Go structs: keys stay in the caller's (field) order. A Go map's keys are sorted by Go; a
+    caller that encodes a map sorts it first. No trailing newline, as Go's ``Marshal``.
+
+    Raises ``ValueError`` for NaN and infinities, as Go's encoder fails on them.
+    """
+    parts: list[str] = []
+    _marshal_into(v, parts, escape_html, indent, "\n" if indent else "")
+    return "".join(parts)
+
+
+def _object_into(
+    items: list[tuple[Any, Any]],
+    out: list[str],
+    esc: bool,
+    indent: str,
+    nl: str,
+    value_into: Callable[[Any, list[str], bool], None],
+) -> None:
+    """A JSON object of ``items`` in their order (``nl`` + ``indent`` per member when indented)."""
+    if not items:
+        out.append("{}")
+        return
+    inner = nl + indent
+    out.append("{")
+    for i, (k, x) in enumerate(items):
+        if i:
+            out.append(",")
+        out.append(inner)
+        out.append(json_string(str(k), esc))
+        out.append(": " if indent else ":")
+        value_into(x, out, esc)
+    out.append(nl + "}")
+
+
+def _marshal_into(v: Any, out: list[str], esc: bool, indent: str, nl: str) -> None:
+    t = type(v)
+    if t is dict or t is GoStruct or (isinstance(v, dict) and not getattr(v, "is_nil", False)):
+        _object_into(
+            list(v.items()), out, esc, indent, nl, lambda x, o, e: _marshal_into(x, o, e, indent, nl + indent)
+        )
+    elif t is list or t is tuple:
+        if not v:
+            out.append("[]")
+            return
+        inner = nl + indent
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            out.append(inner)
+            _marshal_into(x, out, esc, indent, inner)
+        out.append(nl + "]")
+    else:
+        _json_into(v, out, esc)
 
 
 # --------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_get_shows_sections_with_secrets_redacted(kapfastd_factory: Callable[...
     assert element(server) == elem
     assert server.api("GET", "/config/nope").status == 404
     missing = server.api("GET", "/config/influxdb/other")
-    assert missing.status == 404 and "no element 'other'" in missing.json()["error"]
+    assert missing.status == 404 and 'no element "other"' in missing.json()["error"]
     assert server.request("GET", "/kapacitor/v1preview/config").status == 200
 
 
@@ -110,12 +110,12 @@ def test_bad_changes_are_400_and_store_nothing(kapfastd_factory: Callable[..., K
             "subscription-mode must be cluster or server",
         ),
         ("influxdb/default", {"set": {"timeout": "soon"}}, "not a duration"),
-        ("influxdb/default", {"set": {"name": "renamed"}}, "cannot change the 'name'"),
+        ("influxdb/default", {"set": {"name": "renamed"}}, 'cannot change the "name"'),
         ("influxdb", {"set": {"username": "x"}}, "set and delete apply to an element"),
         ("influxdb/default", {"add": {"name": "x"}}, "add and remove apply to the section"),
-        ("influxdb", {"add": {"urls": ["http://x:1"]}}, "needs a 'name'"),
-        ("influxdb", {"add": {"name": "default"}}, "already has an element 'default'"),
-        ("influxdb/default", {"frobnicate": {}}, "unknown action 'frobnicate'"),
+        ("influxdb", {"add": {"urls": ["http://x:1"]}}, 'needs a "name"'),
+        ("influxdb", {"add": {"name": "default"}}, 'already has an element "default"'),
+        ("influxdb/default", {"frobnicate": {}}, 'unknown action "frobnicate"'),
         ("influxdb/default", {}, "nothing to change"),
     ]
     for path, body, message in cases:

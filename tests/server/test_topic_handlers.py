@@ -96,7 +96,7 @@ def test_handler_crud_shapes_and_errors(kapfastd_factory: Callable[..., Kapfastd
     assert "invalid patch json" in err("PATCH", f"{H}/log1", {"op": "replace"})
     assert "expected an object" in err("PUT", f"{H}/log1", ["not", "an", "object"])
     assert k.api("PUT", f"{H}/missing", {"id": "missing", "kind": "log"}).status == 404
-    assert k.api("GET", f"{H}/missing").json()["error"] == "unknown handler: 'missing'"
+    assert k.api("GET", f"{H}/missing").json()["error"] == 'unknown handler: "missing"'
     assert [h["id"] for h in k.api("GET", H).json()["handlers"]] == ["log1", "pub2"]
 
     assert k.api("DELETE", f"{H}/pub2").status == 204

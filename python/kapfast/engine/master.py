@@ -21,6 +21,8 @@ from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.context import PointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage
+from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
+from kapfast.engine.nodes.loopback import KapacitorLoopbackNode, Loopback
 from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
 from kapfast.engine.tap import Tap
 from kapfast.engine.task import Task
@@ -66,6 +68,8 @@ class TaskMaster:
             self.services.setdefault("alert_states", storage.alert_states)
         # one registry for all tasks: named topics are shared, as in Kapacitor
         self.services.setdefault("alert_topics", TopicRegistry())
+        # kapacitorLoopback's points come back in here (the server delivers through its router)
+        self.services.setdefault(LOOPBACK, Loopback(self.write_points))
         self.tasks: dict[str, Task] = {}
         self.storage = storage
         #: why tasks stopped on their own (a UDF agent failed), by task id
@@ -123,6 +127,9 @@ class TaskMaster:
         t = Task(task.id, pipeline, self._context(task.id, self.clock, self.name))
         t.dbrps = {(d.db, d.rp) for d in task.dbrps} or set(pipeline.dbrps)
         try:
+            for node in t.nodes.values():
+                if isinstance(node, KapacitorLoopbackNode):
+                    node.check_dbrps(t.dbrps)
             self._restore(t)
         except BaseException:
             t.abort()

@@ -45,7 +45,7 @@ class Task:
         ]
         # query nodes in the pipeline's (Kapacitor's topological) order: the i-th batch recording
         # feeds the i-th of them, as Kapacitor's replays do (the conformance cases rely on it)
-        self.queries = [self.nodes[s.id] for s in pipeline.nodes if s.kind == "query"]
+        self.queries = [self.nodes[s.id] for s in pipeline.nodes if s.kind in ("query", "queryFlux")]
         for spec in pipeline.nodes:
             if spec.kind == "stats" and spec.stats_of is not None:
                 observed = self.nodes[spec.stats_of]

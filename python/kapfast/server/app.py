@@ -18,12 +18,28 @@ from aiohttp import web
 
 from kapfast import __version__
 from kapfast._native import PointBatch
+from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
+from kapfast.autoscale.clusters import Clusters
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config, parse_go_duration
+from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
+from kapfast.engine.nodes.loopback import Loopback
+from kapfast.engine.nodes.sideload import SERVICE_KEY as SIDELOAD
+from kapfast.engine.nodes.sideload import SideloadError, SideloadService
 from kapfast.errors import RequestError
 from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
-from kapfast.server import backup_api, config_api, logs_api, recordings_api, tap_api, tasks_api, topics_api
+from kapfast.server import (
+    backup_api,
+    config_api,
+    expvar,
+    logs_api,
+    recordings_api,
+    storage_api,
+    tap_api,
+    tasks_api,
+    topics_api,
+)
 from kapfast.server.batch_runner import BatchRunner
 from kapfast.server.bodies import READ_TIMEOUT_KEY
 from kapfast.server.config_api import ConfigService
@@ -110,6 +126,18 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
+    router = Router(master, recordings)  # type: ignore[arg-type]
+    engine_services = getattr(master, "services", None)
+    if isinstance(engine_services, dict):
+        # kapacitorLoopback writes enter the stream as written points do (recordings see them)
+        engine_services[LOOPBACK] = Loopback(router.write_points)
+        # sideload folders, shared by the tasks that read them, reloaded by POST .../sideload/reload
+        engine_services.setdefault(SIDELOAD, SideloadService())
+        # the [[kubernetes]]/[[swarm]]/[[ec2]] clusters the autoscale nodes scale
+        clusters = engine_services.setdefault(AUTOSCALE, Clusters.from_config(cfg))
+        if isinstance(clusters, Clusters):
+            for section in ("kubernetes", "swarm", "ec2"):
+                config_service.live[section] = clusters.reconfigure
     tasks.udfs = replays.udfs = udfs.infos
     return ServerState(
         config=cfg,
@@ -123,7 +151,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         replays=replays,
         influx=influx,
         writer=writer,
-        router=Router(master, recordings),  # type: ignore[arg-type]
+        router=router,
         config_service=config_service,
     )
 
@@ -191,7 +219,19 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
             },
         },
     }
-    return json_response(body)
+    # Go's expvar layout (one variable a line, maps compact), with Go's runtime memstats
+    return web.Response(text=expvar.render(body), content_type="application/json", charset="utf-8")
+
+
+async def pprof(request: web.Request) -> web.StreamResponse:
+    """``/debug/pprof/*``: Go profiles do not exist in a Python process; say so, and how to
+    profile kapfastd instead (docs/operations.md)."""
+    del request
+    return json_error(
+        501,
+        "kapfastd is a Python process and cannot produce Go pprof profiles: "
+        "profile it with py-spy (py-spy record --pid PID, or py-spy top --pid PID)",
+    )
 
 
 async def subscriptions(request: web.Request) -> web.StreamResponse:
@@ -250,6 +290,18 @@ async def loglevel(request: web.Request) -> web.StreamResponse:
         raise RequestError(f"invalid log level {level!r}: expected DEBUG, INFO, WARN, ERROR or OFF") from None
     logging.getLogger().setLevel(number)
     log.info("log level set to %s", str(level).upper())
+    return web.Response(status=204)
+
+
+async def sideload_reload(request: web.Request) -> web.StreamResponse:
+    """``POST /kapacitor/v1/sideload/reload``: read every sideload source's files again."""
+    services = getattr(request.app[STATE_KEY].master, "services", None)
+    service = services.get(SIDELOAD) if isinstance(services, dict) else None
+    if isinstance(service, SideloadService):
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, service.reload)
+        except SideloadError as e:
+            return json_error(500, str(e))
     return web.Response(status=204)
 
 
@@ -389,12 +441,15 @@ def build_app(state: ServerState) -> web.Application:
         app.router.add_get(f"{prefix}/ping", ping)  # with HEAD
         app.router.add_post(f"{prefix}/write", write)
         app.router.add_get(f"{prefix}/debug/vars", debug_vars)
+        app.router.add_get(f"{prefix}/debug/pprof/{{profile:.*}}", pprof)
         app.router.add_post(f"{prefix}/subscriptions", subscriptions)
         app.router.add_post(f"{prefix}/loglevel", loglevel)
+        app.router.add_post(f"{prefix}/sideload/reload", sideload_reload)
         tasks_api.add_routes(app, prefix)
         recordings_api.add_routes(app, prefix)
         topics_api.add_routes(app, prefix)
         backup_api.add_routes(app, prefix)
+        storage_api.add_routes(app, prefix)
         config_api.add_routes(app, prefix)
         app.router.add_get(f"{prefix}/:routes", routes)
     if state.config_service is not None:

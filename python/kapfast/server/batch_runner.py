@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kapfast.clock import Clock
@@ -21,8 +22,11 @@ from kapfast.engine.replay import batch_message
 from kapfast.errors import KapfastError, TaskError
 from kapfast.influxdb.client import InfluxDBClient
 from kapfast.influxdb.errors import InfluxDBConnectionError, InfluxDBError
+from kapfast.influxdb.flux import FluxClient, parse_flux_csv
+from kapfast.recordings import RecordedBatch
 from kapfast.storage import TaskRecord
 from kapfast.tasks.batch_query import BatchQuery, live_batches
+from kapfast.tasks.flux_query import FluxQuery, flux_batches
 from kapfast.tick import Pipeline
 
 log = logging.getLogger("kapfast.batch")
@@ -38,6 +42,11 @@ class _Master(Protocol):
 
 class _Clients(Protocol):
     def client(self, cluster: str) -> InfluxDBClient: ...
+    def flux_client(self, cluster: str) -> FluxClient: ...
+
+
+#: the nodes that query InfluxDB in a batch task (InfluxQL, Flux)
+QUERY_KINDS = ("query", "queryFlux")
 
 
 class BatchRunner:
@@ -52,10 +61,15 @@ class BatchRunner:
     # --- the task runner interface of kapfast.tasks.service ----------------------------------
 
     def start(self, task: TaskRecord, pipeline: Pipeline) -> None:
-        queries: list[BatchQuery] = []
+        queries: list[BatchQuery | FluxQuery] = []
         if pipeline.task_type == "batch":
             try:
-                queries = [BatchQuery.from_node(n) for n in pipeline.nodes if n.kind == "query"]
+                # in the pipeline's order: the i-th of them feeds the task's i-th query node
+                queries = [
+                    BatchQuery.from_node(n) if n.kind == "query" else FluxQuery.from_node(n)
+                    for n in pipeline.nodes
+                    if n.kind in QUERY_KINDS
+                ]
             except KapfastError as exc:
                 raise TaskError(str(exc)) from None
             if queries and (self.influx is None or not getattr(self.influx, "configs", True)):
@@ -63,7 +77,7 @@ class BatchRunner:
         self._cancel(task.id)
         self.master.start(task, pipeline)
         for q in queries:
-            if q.dropped_group_by:
+            if isinstance(q, BatchQuery) and q.dropped_group_by:
                 log.warning(
                     "task %s: the query's own GROUP BY %s is replaced by the node's .groupBy() "
                     "(as Kapacitor does); move it into .groupBy()",
@@ -114,12 +128,15 @@ class BatchRunner:
         while (left := t_ns - self.clock.now_ns()) > 0:
             await asyncio.sleep(min(left / 1e9, 60.0))
 
-    async def _run(self, task_id: str, index: int, q: BatchQuery) -> None:
+    async def _run(self, task_id: str, index: int, q: BatchQuery | FluxQuery) -> None:
         assert self.influx is not None
         tick = q.next_tick(self.clock.now_ns())
         while tick is not None:
             await self._sleep_until(tick)
-            await self._query_once(task_id, index, q, tick)
+            if isinstance(q, FluxQuery):
+                await self._flux_once(task_id, index, q, tick)
+            else:
+                await self._query_once(task_id, index, q, tick)
             nxt = q.next_tick(tick)
             now = self.clock.now_ns()
             if nxt is not None and nxt <= now:
@@ -140,7 +157,27 @@ class BatchRunner:
             return
         if not self.master.is_executing(task_id):
             return  # stopped while the query ran
-        for rb in live_batches(results, q, stop):
+        self._deliver(task_id, index, live_batches(results, q, stop))
+
+    async def _flux_once(self, task_id: str, index: int, q: FluxQuery, tick: int) -> None:
+        assert self.influx is not None
+        now = q.now(tick)
+        log.debug("task %s: starting batch query %s", task_id, q.text)
+        try:
+            client = self.influx.flux_client(q.cluster)
+            text = await asyncio.get_running_loop().run_in_executor(
+                None, client.query_csv, q.text, q.org, q.org_id, now
+            )
+            series = parse_flux_csv(text)
+        except (InfluxDBError, KapfastError, OSError) as exc:
+            log.error("task %s: error executing query %s: %s", task_id, q.text, exc)
+            self.master.count_query_error(task_id, index)
+            return
+        if self.master.is_executing(task_id):
+            self._deliver(task_id, index, flux_batches(series, tick))
+
+    def _deliver(self, task_id: str, index: int, batches: Iterator[RecordedBatch]) -> None:
+        for rb in batches:
             self.master.count_queried(task_id, index, len(rb.points))
             try:
                 self.master.write_batch(task_id, index, batch_message(rb))

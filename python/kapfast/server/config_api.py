@@ -37,6 +37,7 @@ from kapfast.config import (
     section_elements,
 )
 from kapfast.errors import ConfigError, NotFoundError, RequestError
+from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import API, json_error, json_response, read_json
 from kapfast.storage.db import ConfigOverrideStore, OverrideRow
 
@@ -102,7 +103,7 @@ def _overrides(rows: list[OverrideRow]) -> list[Override]:
 def _str_list(body: dict[str, Any], key: str) -> list[str]:
     value = body.get(key) or []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RequestError(f"{key!r} must be a list of option names")
+        raise RequestError(f"{go_quote(key)} must be a list of option names")
     return list(value)
 
 
@@ -116,7 +117,9 @@ def _change(
     """The override rows a POST changes (None: deleted), checked against the request's shape."""
     unknown = set(body) - {"set", "delete", "add", "remove"}
     if unknown:
-        raise RequestError(f"unknown action {sorted(unknown)[0]!r}: expected set, delete, add or remove")
+        raise RequestError(
+            f"unknown action {go_quote(sorted(unknown)[0])}: expected set, delete, add or remove"
+        )
     set_ = body.get("set") or {}
     delete = _str_list(body, "delete")
     add = body.get("add") or {}
@@ -139,10 +142,10 @@ def _change(
             raise RequestError(f"set and delete apply to an element: POST {API}/config/{name}/<element>")
         elem = element or ""
         if listed and elem not in names:
-            raise NotFoundError(f"no element {elem!r} in section [{name}]")
+            raise NotFoundError(f"no element {go_quote(elem)} in section [{name}]")
         if section.element_key in set_ and str(set_[section.element_key]) != elem:
             raise RequestError(
-                f"cannot change the {section.element_key!r} of an element (remove it and add it)"
+                f"cannot change the {go_quote(section.element_key)} of an element (remove it and add it)"
             )
         row = rows.get((name, elem)) or OverrideRow(name, elem, {}, False, False)
         options = {k: v for k, v in row.options.items() if k not in delete}
@@ -152,16 +155,16 @@ def _change(
         key = section.element_key or ""
         new = add.get(key)
         if not isinstance(new, str) or not new:
-            raise RequestError(f"an element added to [{name}] needs a {key!r}")
+            raise RequestError(f"an element added to [{name}] needs a {go_quote(key)}")
         if new in names:
-            raise RequestError(f"[{name}] already has an element {new!r}")
+            raise RequestError(f"[{name}] already has an element {go_quote(new)}")
         old = rows.get((name, new))
         options = {k: v for k, v in add.items() if k != key}
         # Adding back an element of the file that the API removed: it comes back with these options.
         out[(name, new)] = OverrideRow(name, new, options, not (old and old.deleted), False)
     for gone in remove:
         if gone not in names:
-            raise NotFoundError(f"no element {gone!r} in section [{name}]")
+            raise NotFoundError(f"no element {go_quote(gone)} in section [{name}]")
         had = rows.get((name, gone))
         out[(name, gone)] = None if had and had.created else OverrideRow(name, gone, {}, False, True)
     return out
@@ -176,7 +179,10 @@ def _link(path: str) -> dict[str, str]:
 
 def _element_json(section: str, element: str, obj: Any) -> dict[str, Any]:
     options, redacted = element_options(section, obj)
-    return {"link": _link(f"/{section}/{element}"), "options": options, "redacted": redacted or None}
+    # Kapacitor's options are a Go map (sorted keys) of its config struct's fields, where a list
+    # nothing was given for is a nil slice: null, not []
+    shown = go_map({k: None if v == [] else v for k, v in options.items()}, 1)
+    return {"link": _link(f"/{section}/{element}"), "options": shown, "redacted": redacted or None}
 
 
 def _section_json(cfg: Config, info: SectionInfo) -> dict[str, Any]:
@@ -198,7 +204,7 @@ def _service(request: web.Request) -> ConfigService:
 def _section(name: str) -> SectionInfo:
     info = overridable_sections().get(name)
     if info is None:
-        raise NotFoundError(f"unknown section {name!r}")
+        raise NotFoundError(f"unknown section {go_quote(name)}")
     return info
 
 
@@ -233,7 +239,7 @@ async def get_element(request: web.Request) -> web.StreamResponse:
     for name, obj in section_elements(_service(request).effective, info):
         if name == element:
             return json_response(_element_json(info.name, name, obj))
-    raise NotFoundError(f"no element {element!r} in section [{info.name}]")
+    raise NotFoundError(f"no element {go_quote(element)} in section [{info.name}]")
 
 
 @_enabled

@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from kapfast import __version__
 from kapfast.errors import KapfastError, NotFoundError, RequestError, StorageError
-from kapfast.gofmt import duration_string
+from kapfast.gofmt import duration_string, go_quote, json_marshal
 from kapfast.server.bodies import BodyStalled, read_body
 
 API = "/kapacitor/v1"
@@ -22,22 +23,21 @@ PREVIEW = "/kapacitor/v1preview"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def json_response(body: Any, status: int = 200) -> web.Response:
-    # Kapacitor pretty-prints its JSON with a 4-space indent.
-    return web.Response(
-        status=status,
-        text=json.dumps(body, indent=4) + "\n",
-        content_type="application/json",
-        charset="utf-8",
-    )
+def json_response(body: Any, status: int = 200, *, pretty: bool = True) -> web.Response:
+    """A JSON answer encoded as Kapacitor's ``httpd.MarshalJSON``: Go's encoding (HTML-safe
+    strings, Go's float forms), a 4-space indent when ``pretty`` (most of the API) or compact
+    (httpOut), no trailing newline. Dicts keep their order: they stand for Go structs."""
+    try:
+        text = json_marshal(body, "    " if pretty else "")
+    except ValueError as exc:  # NaN/Inf: Go's encoder fails and Kapacitor answers the error
+        text = json_marshal({"error": str(exc)})
+    return web.Response(status=status, text=text, content_type="application/json", charset="utf-8")
 
 
-def json_error(status: int, message: str) -> web.Response:
-    return json_response({"error": message, "message": message}, status)
-
-
-def _is_api(path: str) -> bool:
-    return path.startswith(API)
+def json_error(status: int, message: str, **extra: Any) -> web.Response:
+    """Kapacitor's ``httpd.HttpError``: ``{"error": message}``, pretty-printed. ``extra`` fields
+    (a script error's ``line`` and ``column``) come after it: Kapacitor's clients ignore them."""
+    return json_response({"error": message, **extra}, status)
 
 
 @web.middleware
@@ -50,15 +50,19 @@ async def headers_and_errors(request: web.Request, handler: Handler) -> web.Stre
     except NotFoundError as exc:
         resp = json_error(404, str(exc))
     except RequestError as exc:
-        resp = json_error(400, str(exc))
+        resp = json_error(400, str(exc), **exc.fields)
     except StorageError as exc:
         resp = json_error(500, str(exc))
     except KapfastError as exc:
         resp = json_error(500, str(exc))
     except web.HTTPException as exc:
-        if _is_api(request.path) and exc.status >= 400 and exc.content_type != "application/json":
+        # Kapacitor answers every unknown path (API or not) with its JSON 404, and so every
+        # routing error here is JSON: {"error": "Not Found"}, {"error": "Method Not Allowed"}.
+        if exc.status >= 400 and exc.content_type != "application/json":
             reason = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
             resp = json_error(exc.status, (reason or "").strip())
+            if "Allow" in exc.headers:
+                resp.headers["Allow"] = exc.headers["Allow"]
         else:
             resp = exc
     if not resp.prepared:  # a stream (logs, backup) set its headers before sending them
@@ -96,9 +100,9 @@ def int_param(request: web.Request, name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise RequestError(f"invalid {name} parameter {raw!r}: must be an integer") from None
+        raise RequestError(f"invalid {name} parameter {go_quote(raw)}: must be an integer") from None
     if value < 0:
-        raise RequestError(f"invalid {name} parameter {raw!r}: must not be negative")
+        raise RequestError(f"invalid {name} parameter {go_quote(raw)}: must not be negative")
     return value
 
 
@@ -117,7 +121,7 @@ class Page:
             return item
         unknown = [f for f in self.fields if f not in item]
         if unknown:
-            raise RequestError(f"unsupported field {unknown[0]!r}")
+            raise RequestError(f"unsupported field {go_quote(unknown[0])}")
         return {k: item[k] for k in ("link", "id", *self.fields)}
 
 
@@ -148,6 +152,14 @@ class AccessLogger(AbstractAccessLogger):
             "duration": duration_string(_took_ns(request, time)),
         }
         self.logger.info("http request", extra={"tags": tags})
+
+
+def self_link(request: web.Request) -> dict[str, str]:
+    """A list's ``self`` link: the request's path and query, the query's keys sorted as Go's
+    ``url.Values.Encode`` writes them (Kapacitor's Go client sends them so)."""
+    path = request.raw_path.split("?", 1)[0]
+    items = sorted(request.query.items(), key=lambda kv: kv[0])  # stable: values keep order
+    return {"rel": "self", "href": f"{path}?{urlencode(items)}" if items else path}
 
 
 def link(path: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ import logging
 
 from kapfast.config import Config, InfluxDBConfig, parse_go_duration
 from kapfast.errors import ConfigError, RequestError
+from kapfast.gofmt import go_quote
 from kapfast.influxdb import (
     DEFAULT_EXCLUDED,
     DbRp,
@@ -32,6 +33,7 @@ from kapfast.influxdb import (
     Watched,
     make_ssl_context,
 )
+from kapfast.influxdb.flux import FluxClient
 from kapfast.server.ids import ServerIDs
 
 log = logging.getLogger("kapfast.influxdb")
@@ -70,6 +72,7 @@ class InfluxDBClusters:
         self.configs = [ic for ic in cfg.influxdb if ic.enabled]
         self._clients: dict[str, InfluxDBClient] = {}
         self._v2: dict[str, InfluxDB2Writer] = {}
+        self._flux: dict[str, FluxClient] = {}  # made on first use (queryFlux nodes)
         self.managers: dict[str, SubscriptionManager] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
@@ -118,7 +121,27 @@ class InfluxDBClusters:
         try:
             return self._clients[name]
         except KeyError:
-            raise RequestError(f"unknown InfluxDB cluster {cluster!r}") from None
+            raise RequestError(f"unknown InfluxDB cluster {go_quote(cluster)}") from None
+
+    def flux_client(self, cluster: str) -> FluxClient:
+        """The Flux query client of a cluster (InfluxDB 2.x; 1.8+ with Flux takes ``user:password``
+        as its token)."""
+        name = cluster or self.default_name
+        ic = next((c for c in self.configs if c.name == name), None)
+        if ic is None:
+            raise RequestError(f"unknown InfluxDB cluster {cluster!r}")
+        client = self._flux.get(name)
+        if client is None:
+            token = ic.token or (f"{ic.username}:{ic.password}" if ic.username else "")
+            client = self._flux[name] = FluxClient(
+                ic.urls[0],
+                token,
+                ic.org,
+                timeout_s=_seconds(ic.timeout, "timeout") or 30.0,
+                verify_ssl=not ic.insecure_skip_verify,
+                ssl_ca=ic.ssl_ca,
+            )
+        return client
 
     def v2_writer(self, cluster: str) -> InfluxDB2Writer | None:
         """The InfluxDB 2.x writer of a cluster (``""`` = the default); None for a 1.x cluster."""
@@ -201,6 +224,8 @@ class InfluxDBClusters:
             await c.close()
         for w in self._v2.values():
             await w.close()
+        for f in self._flux.values():
+            f.close()
 
     async def reconfigure(self, cfg: Config, unlink_timeout_s: float = 10.0) -> None:
         """Restart every cluster on ``cfg``: clients, 2.x writers and subscription managers.

@@ -22,6 +22,7 @@ from kapfast.engine.alert.handlers.base import HandlerError, OptionError
 from kapfast.engine.alert.handlers.base import Options as HandlerOptions
 from kapfast.engine.alert.services import AlertServices
 from kapfast.errors import KapfastError, NotFoundError, RequestError
+from kapfast.gofmt import go_quote
 from kapfast.handler_table import HANDLERS, HandlerRow
 from kapfast.server.http import API, json_response, read_json
 from kapfast.server.state import STATE_KEY, ServerState
@@ -33,7 +34,7 @@ Runner = Callable[[ServerState, AlertServices, Options], Awaitable[None]]
 def _text(o: Options, key: str) -> str:
     v = o.get(key, "")
     if not isinstance(v, str):
-        raise RequestError(f"option {key!r} must be a string, got {v!r}")
+        raise RequestError(f"option {go_quote(key)} must be a string, got {v!r}")
     return v
 
 
@@ -103,7 +104,7 @@ def _service_json(request: web.Request, name: str) -> dict[str, Any]:
 def _name(request: web.Request) -> str:
     name = request.match_info["name"]
     if name not in SERVICES:
-        raise NotFoundError(f"service {name!r} not found (services: {', '.join(SERVICES)})")
+        raise NotFoundError(f"service {go_quote(name)} not found (services: {', '.join(SERVICES)})")
     return name
 
 

@@ -9,17 +9,24 @@ from typing import Any
 
 from aiohttp import web
 
-from kapfast.errors import NotFoundError
+from kapfast.errors import NotFoundError, RequestError
+from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import Page, json_response, read_json
 from kapfast.server.offload import define, off_loop
 from kapfast.server.state import STATE_KEY
 
 
 def _describe_opts(request: web.Request) -> dict[str, str]:
-    return {
-        "dot_view": request.query.get("dot-view", "attributes"),
-        "script_format": request.query.get("script-format", "formatted"),
+    """``dot-view`` and ``script-format``, checked before anything is read (as Kapacitor)."""
+    opts = {
+        "dot_view": request.query.get("dot-view", "") or "attributes",
+        "script_format": request.query.get("script-format", "") or "formatted",
     }
+    if opts["dot_view"] not in {"attributes", "labels"}:
+        raise RequestError(f"invalid dot-view parameter {go_quote(opts['dot_view'])}")
+    if opts["script_format"] not in {"formatted", "raw"}:
+        raise RequestError(f"invalid script-format parameter {go_quote(opts['script_format'])}")
+    return opts
 
 
 async def list_tasks(request: web.Request) -> web.StreamResponse:
@@ -29,7 +36,8 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
 
     def describe() -> list[dict[str, Any]]:
         recs = st.tasks.find(page.pattern, page.offset, page.limit)
-        return [page.select(st.tasks.to_json(r, **opts)) for r in recs]
+        # Kapacitor lists each task as a Go map: its keys come sorted
+        return [go_map(page.select(st.tasks.to_json(r, **opts)), 1) for r in recs]
 
     return json_response({"tasks": await off_loop(request, describe)})
 
@@ -64,8 +72,10 @@ async def http_out(request: web.Request) -> web.StreamResponse:
     st.tasks.get(task_id)  # 404 for an unknown task
     body = st.master.http_out(task_id, endpoint)
     if body is None:
-        raise NotFoundError(f"task {task_id} has no httpOut endpoint {endpoint!r} (or it is not running)")
-    return json_response(body)
+        raise NotFoundError(
+            f"task {task_id} has no httpOut endpoint {go_quote(endpoint)} (or it is not running)"
+        )
+    return json_response(body, pretty=False)  # Kapacitor's httpOut writes compact JSON
 
 
 async def list_templates(request: web.Request) -> web.StreamResponse:
@@ -75,7 +85,7 @@ async def list_templates(request: web.Request) -> web.StreamResponse:
 
     def describe() -> list[dict[str, Any]]:
         recs = st.templates.find(page.pattern, page.offset, page.limit)
-        return [page.select(st.templates.to_json(r, script_format=fmt)) for r in recs]
+        return [go_map(page.select(st.templates.to_json(r, script_format=fmt)), 1) for r in recs]
 
     return json_response({"templates": await off_loop(request, describe)})
 

@@ -16,19 +16,19 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from kapfast.config import Config
 from kapfast.engine.alert.services import SERVICE_KEY, AlertServices, HandlerSpec, HandlerSpecError
-from kapfast.engine.alert.topics import TopicRegistry
+from kapfast.engine.alert.topics import TopicRegistry, anonymous_topic
 from kapfast.errors import NotFoundError, RequestError
-from kapfast.gofmt import duration_string
+from kapfast.gofmt import duration_string, go_map, go_quote
 from kapfast.handler_table import HANDLERS
 from kapfast.server import service_tests_api
-from kapfast.server.http import API, json_response, read_json
+from kapfast.server.http import API, json_response, read_json, self_link
 from kapfast.server.jsonpatch import apply_patch
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.storage import AlertState, HandlerRecord
@@ -39,10 +39,18 @@ log = logging.getLogger("kapfast.server.topics")
 
 @dataclass
 class AlertWiring:
-    """The alert services and the topic registry the API and the engine share."""
+    """The alert services and the topic registry the API and the engine share.
+
+    ``closed``: anonymous topics (``main:TASK:NODE``, an alert without ``.topic()``) of tasks
+    that stopped: hidden until their task starts again (their saved states stay), as Kapacitor
+    closes them. ``deleted``: topics deleted through the API that still have handlers: hidden
+    until an event or a handler comes (Kapacitor's topic is gone until then).
+    """
 
     services: AlertServices
     registry: TopicRegistry
+    closed: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
 
 
 WIRING_KEY = web.AppKey("alert_wiring", AlertWiring)
@@ -57,7 +65,7 @@ def _rank(level: str) -> int:
 def _min_level(request: web.Request) -> int:
     raw = request.query.get("min-level", "OK").upper()
     if raw not in LEVELS:
-        raise RequestError(f"invalid min-level {raw!r}: expected OK, INFO, WARNING or CRITICAL")
+        raise RequestError(f"invalid min-level {go_quote(raw)}: expected OK, INFO, WARNING or CRITICAL")
     return LEVELS.index(raw)
 
 
@@ -115,10 +123,21 @@ def _has_handlers(request: web.Request, topic: str) -> bool:
     return bool(request.app[STATE_KEY].storage.topic_handlers.for_topic(topic))
 
 
-def _states(request: web.Request, topic: str) -> list[AlertState]:
+def _visible(request: web.Request, topic: str, states: list[AlertState]) -> bool:
+    """Whether the topic exists for the API (see :class:`AlertWiring`)."""
+    wiring = request.app[WIRING_KEY]
+    if topic in wiring.closed:
+        return False
+    if states:
+        wiring.deleted.discard(topic)
+        return True
+    return topic not in wiring.deleted and _has_handlers(request, topic)
+
+
+def _states(request: web.Request, topic: str, unknown: str = "unknown topic: {}") -> list[AlertState]:
     states = _topic_states(request, topic)
-    if not states and not _has_handlers(request, topic):
-        raise NotFoundError(f"unknown topic: {topic!r}")
+    if not _visible(request, topic, states):
+        raise NotFoundError(unknown.format(go_quote(topic)))
     return states
 
 
@@ -130,7 +149,8 @@ def _all_topics(request: web.Request) -> list[str]:
         t = registry.get(name)
         if t is not None and t.events:
             names.add(name)
-    return sorted(names)
+    closed = request.app[WIRING_KEY].closed | request.app[WIRING_KEY].deleted
+    return sorted(names - closed)
 
 
 async def list_topics(request: web.Request) -> web.StreamResponse:
@@ -143,7 +163,7 @@ async def list_topics(request: web.Request) -> web.StreamResponse:
         body = _topic_json(topic, _topic_states(request, topic), _collected(request, topic))
         if _rank(body["level"]) >= min_level:
             topics.append(body)
-    return json_response({"link": {"rel": "self", "href": str(request.rel_url)}, "topics": topics})
+    return json_response({"link": self_link(request), "topics": topics})
 
 
 async def get_topic(request: web.Request) -> web.StreamResponse:
@@ -156,13 +176,15 @@ async def delete_topic(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
     request.app[STATE_KEY].storage.alert_states.delete_topic(topic)
     request.app[WIRING_KEY].registry.delete_topic(topic)
+    request.app[WIRING_KEY].deleted.add(topic)
     return web.Response(status=204)
 
 
 async def list_events(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
     min_level = _min_level(request)
-    events = [_event_json(topic, s) for s in _states(request, topic) if _rank(s.level) >= min_level]
+    states = _states(request, topic, "failed to get topic events: unknown topic {}")
+    events = [_event_json(topic, s) for s in states if _rank(s.level) >= min_level]
     return json_response(
         {
             "link": {"rel": "self", "href": f"{API}/alerts/topics/{topic}/events"},
@@ -177,7 +199,7 @@ async def get_event(request: web.Request) -> web.StreamResponse:
     for s in _states(request, topic):
         if s.event_id == event:
             return json_response(_event_json(topic, s))
-    raise NotFoundError(f"event {event!r} does not exist in topic {topic!r}")
+    raise NotFoundError(f"unknown event {go_quote(event)} in topic {go_quote(topic)}")
 
 
 # --- handlers ----------------------------------------------------------------------------------
@@ -188,7 +210,7 @@ def _handler_json(h: HandlerRecord) -> dict[str, Any]:
         "link": {"rel": "self", "href": f"{API}/alerts/topics/{h.topic}/handlers/{h.id}"},
         "id": h.id,
         "kind": h.kind,
-        "options": h.options,
+        "options": go_map(h.options),  # a Go map[string]interface{}
         "match": h.match,
     }
 
@@ -210,7 +232,7 @@ def _attach(app: web.Application, spec: HandlerSpec, replaces: str = "") -> None
 def _stored(request: web.Request, topic: str, handler_id: str) -> HandlerRecord:
     h = request.app[STATE_KEY].storage.topic_handlers.get(topic, handler_id)
     if h is None:
-        raise NotFoundError(f"unknown handler: {handler_id!r}")
+        raise NotFoundError(f"unknown handler: {go_quote(handler_id)}")
     return h
 
 
@@ -220,7 +242,7 @@ async def list_handlers(request: web.Request) -> web.StreamResponse:
     handlers = request.app[STATE_KEY].storage.topic_handlers.for_topic(topic, pattern)
     return json_response(
         {
-            "link": {"rel": "self", "href": str(request.rel_url)},
+            "link": self_link(request),
             "topic": topic,
             "handlers": [_handler_json(h) for h in handlers],
         }
@@ -236,9 +258,11 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
     store = request.app[STATE_KEY].storage.topic_handlers
     if spec.id and store.get(topic, spec.id) is not None:
         raise RequestError(
-            f"handler {spec.id!r} already exists in topic {topic!r} (use PUT or PATCH to change it)"
+            "failed to create handler: cannot register handler, "
+            f"handler with ID {go_quote(spec.id)} already exists"
         )
     _attach(request.app, spec)
+    request.app[WIRING_KEY].deleted.discard(topic)
     try:
         store.put(_record(spec))
     except Exception:
@@ -250,7 +274,7 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
 async def _update(request: web.Request, old: HandlerRecord, spec: HandlerSpec) -> web.StreamResponse:
     store = request.app[STATE_KEY].storage.topic_handlers
     if spec.id != old.id and store.get(spec.topic, spec.id) is not None:
-        raise RequestError(f"handler {spec.id!r} already exists in topic {spec.topic!r}")
+        raise RequestError(f"handler {go_quote(spec.id)} already exists in topic {go_quote(spec.topic)}")
     _attach(request.app, spec, replaces=old.id)
     store.replace(old.id, _record(spec))
     return json_response(_handler_json(_record(spec)))
@@ -349,6 +373,7 @@ def install(app: web.Application) -> AlertWiring:
     engine_services[SERVICE_KEY] = services
     wiring = AlertWiring(services, registry)
     app[WIRING_KEY] = wiring
+    st.tasks.listeners.append(lambda task_id, what: _task_changed(st, wiring, task_id, what))
     if st.config_service is not None:
         # a change of these sections through the config API applies at once
         async def reconfigure(cfg: Config) -> None:
@@ -372,6 +397,26 @@ def install(app: web.Application) -> AlertWiring:
             log.error("stored handler %s of topic %s cannot run: %s", h.id, h.topic, e)
     app.on_cleanup.append(_close)
     return wiring
+
+
+def _task_changed(st: ServerState, wiring: AlertWiring, task_id: str, what: str) -> None:
+    """A task's anonymous topics close when it stops, reopen when it starts and are deleted
+    with it (saved states included), as Kapacitor's alert service does."""
+    prefix = anonymous_topic("main", task_id, "")
+    names = {
+        n
+        for n in (*st.storage.alert_states.topics(), *wiring.registry.topics(), *wiring.closed)
+        if n.startswith(prefix)
+    }
+    for name in names:
+        if what == "started":
+            wiring.closed.discard(name)
+        elif what == "stopped":
+            wiring.closed.add(name)
+        elif what == "deleted":
+            wiring.closed.discard(name)
+            st.storage.alert_states.delete_topic(name)
+            wiring.registry.delete_topic(name)
 
 
 async def _close(app: web.Application) -> None:

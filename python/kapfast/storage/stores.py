@@ -10,9 +10,10 @@ import fnmatch
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from kapfast.errors import NotFoundError
+from kapfast.gofmt import go_quote
 from kapfast.storage.db import Database
 from kapfast.storage.snapshots import SnapshotStore
 from kapfast.storage.topic_handlers import TopicHandlerStore
@@ -112,7 +113,7 @@ class _Table:
     def _row(self, ident: str) -> sqlite3.Row:
         rows = self.db.query(f"SELECT * FROM {self.table} WHERE id = ?", (ident,))
         if not rows:
-            raise NotFoundError(f"no {self.noun} exists with id {ident!r}")
+            raise NotFoundError(f"no {self.noun} exists with id {go_quote(ident)}")
         return rows[0]
 
     def _rows(self, pattern: str, offset: int, limit: int) -> list[sqlite3.Row]:
@@ -309,6 +310,23 @@ class Storage:
         self.load_items = LoadItemStore(self.db)
         self.topic_handlers = TopicHandlerStore(self.db)
         self.snapshots = SnapshotStore(self.db)
+
+    #: Kapacitor's store names (``GET /storage/stores``) and the tables that hold them here.
+    STORE_TABLES: ClassVar[dict[str, str]] = {
+        "handlers": "topic_handlers",
+        "recordings": "recordings",
+        "replays": "replays",
+        "tasks": "tasks",
+        "templates": "templates",
+        "topics": "alert_states",
+    }
+
+    def rebuild(self, name: str) -> None:
+        """Kapacitor's store rebuild (its indexes are recomputed from the objects): SQLite's
+        ``REINDEX`` of the store's table, which rebuilds every index over it from the rows."""
+        table = self.STORE_TABLES[name]
+        with self.db.transaction() as c:
+            c.execute(f"REINDEX {table}")
 
     def close(self) -> None:
         self.db.close()

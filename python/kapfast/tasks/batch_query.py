@@ -89,6 +89,30 @@ def _split_statements(q: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def next_tick(every: int, align: bool, cron: CronSchedule | None, after_ns: int) -> int | None:
+    """A query node's first run strictly after ``after_ns``: by ``.cron()``, else every ``.every()``
+    (on multiples of it with ``.align()``); None if a cron never fires again."""
+    if cron is not None:
+        return cron.next_after(after_ns)
+    if align:
+        return (after_ns // every + 1) * every
+    return after_ns + every
+
+
+def schedule(node: Node) -> tuple[int, CronSchedule | None]:
+    """A query node's ``.every()`` and ``.cron()``, checked as Kapacitor's ``newQueryNode``."""
+    every = _ns(node.prop("every"))
+    cron_text = node.prop("cron")
+    cron = CronSchedule.parse(str(cron_text)) if cron_text else None
+    if every < 0:
+        raise InputError("'every' duration must must non-negative")
+    if every == 0 and cron is None:
+        raise InputError("must define one of 'every' or 'cron'")
+    if every and cron is not None:
+        raise InputError("must not set both 'every' and 'cron' properties")
+    return every, cron
+
+
 def _ns(v: Any) -> int:
     return v.ns if isinstance(v, Duration) else 0
 
@@ -145,15 +169,7 @@ class BatchQuery:
         fill_prop = node.prop("fill")
         if fill_prop not in (None, ""):
             fill = f" fill({fill_prop})"
-        every = _ns(node.prop("every"))
-        cron_text = node.prop("cron")
-        cron = CronSchedule.parse(str(cron_text)) if cron_text else None
-        if every < 0:
-            raise InputError("'every' duration must must non-negative")
-        if every == 0 and cron is None:
-            raise InputError("must define one of 'every' or 'cron'")
-        if every and cron is not None:
-            raise InputError("must not set both 'every' and 'cron' properties")
+        every, cron = schedule(node)
         dims: list[str | TimeDimension | Star] = []
         for d in node.prop("groupBy") or []:
             if isinstance(d, TimeDimension | Star):
@@ -201,11 +217,7 @@ class BatchQuery:
 
     def next_tick(self, after_ns: int) -> int | None:
         """The first run time strictly after ``after_ns``; None if a cron never fires again."""
-        if self.cron is not None:
-            return self.cron.next_after(after_ns)
-        if self.align:
-            return (after_ns // self.every + 1) * self.every
-        return after_ns + self.every
+        return next_tick(self.every, self.align, self.cron, after_ns)
 
     def bounds(self, tick_ns: int) -> tuple[int, int]:
         """The ``[start, stop)`` a run at ``tick_ns`` covers."""

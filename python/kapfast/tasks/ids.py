@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from kapfast.errors import RequestError
+from kapfast.gofmt import go_quote
 
 # Kapacitor's `^[-\._\p{L}0-9]+$`: letters of any script, ASCII digits, '-', '.', '_'.
 _VALID = re.compile(r"^(?:[-._0-9]|[^\W\d_])+$")
@@ -14,7 +15,9 @@ _VALID = re.compile(r"^(?:[-._0-9]|[^\W\d_])+$")
 
 def valid_id(ident: Any, what: str) -> str:
     if not isinstance(ident, str) or not _VALID.fullmatch(ident):
-        raise RequestError(f"{what} ID must contain only letters, numbers, '-', '.' and '_'. {ident!r}")
+        raise RequestError(
+            f"{what} ID must contain only letters, numbers, '-', '.' and '_'. {go_quote(ident)}"
+        )
     return ident
 
 

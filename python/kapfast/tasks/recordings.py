@@ -23,6 +23,7 @@ from typing import Any, Protocol, cast
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, NotFoundError, RequestError
+from kapfast.gofmt import go_quote
 from kapfast.influxdb import InfluxDBClient
 from kapfast.recordings import (
     BatchArchiveWriter,
@@ -63,7 +64,7 @@ def _time_arg(raw: Any, name: str) -> int:
     try:
         return parse_rfc3339_ns(raw)
     except (KapfastError, ValueError) as exc:
-        raise RequestError(f"invalid {name} time {raw!r}: {exc}") from None
+        raise RequestError(f"invalid {name} time {go_quote(raw)}: {exc}") from None
 
 
 @dataclass
@@ -236,7 +237,7 @@ class RecordingService:
         ident = self._new_id(opts.get("id"))
         kind = opts.get("type")
         if kind not in EXTENSIONS:
-            raise RequestError(f"invalid type {kind!r}: expected stream or batch")
+            raise RequestError(f"invalid type {go_quote(kind)}: expected stream or batch")
         fill = self.query_job(opts, str(kind))
         rec = self._begin(ident, str(kind))
         self._spawn(self._run(rec, fill))

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, RequestError
+from kapfast.gofmt import go_map, go_quote
 from kapfast.storage import RecordingRecord, ReplayRecord, Storage, TaskRecord
 from kapfast.tasks.ids import new_or_valid_id
 from kapfast.tasks.recordings import EXTENSIONS, FillJob, RecordingService
@@ -103,7 +104,7 @@ class ReplayService:
             raise RequestError("must provide task ID")
         clock = opts.get("clock") or "fast"
         if clock not in {"fast", "real"}:
-            raise RequestError(f"invalid clock {clock!r}: expected fast or real")
+            raise RequestError(f"invalid clock {go_quote(clock)}: expected fast or real")
         recording_time = opts.get("recording-time", False)
         if not isinstance(recording_time, bool):
             raise RequestError("recording-time must be true or false")
@@ -250,5 +251,6 @@ class ReplayService:
             "error": rep.error,
             "status": rep.status,
             "progress": rep.progress,
-            "stats": rep.stats,
+            # ExecutionStats: a struct of two Go maps (their keys sorted, as Go writes them)
+            "stats": {k: go_map(v) for k, v in rep.stats.items()},
         }

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from kapfast.clock import Clock
 from kapfast.errors import InputError, NotFoundError, RequestError
+from kapfast.gofmt import go_map, go_quote
 from kapfast.storage import DBRP, Storage, TaskRecord
 from kapfast.tasks.ids import new_or_valid_id, valid_id
 from kapfast.tick import Pipeline, compile_script, format_script
@@ -121,7 +122,9 @@ def compile_task(
     try:
         pipeline = compile_script(rec.script, vars=rec.vars or None, source="", deadman=deadman, udfs=udfs)
     except InputError as exc:
-        raise RequestError(f"invalid TICKscript: {exc}") from None
+        # the position also goes apart, as fields a client can use (Kapacitor's ignore them)
+        where = {"line": exc.line, "column": exc.column} if exc.line else {}
+        raise RequestError(f"invalid TICKscript: {exc}", **where) from None
     # A stored task keeps its script's dbrps (as Kapacitor stores them), so equal sets are fine.
     if pipeline.dbrps and rec.dbrps and {(d.db, d.rp) for d in rec.dbrps} != set(pipeline.dbrps):
         raise RequestError("invalid TICKscript: cannot specify dbrp in both implicitly and explicitly")
@@ -160,7 +163,7 @@ def _check_type(raw: Any) -> None:
 
 def _status(raw: Any) -> str:
     if raw not in {"enabled", "disabled"}:
-        raise RequestError(f"invalid status {raw!r}: expected enabled or disabled")
+        raise RequestError(f"invalid status {go_quote(raw)}: expected enabled or disabled")
     return str(raw)
 
 
@@ -178,6 +181,17 @@ class TaskService:
         self.deadman = deadman  # [deadman]: every .deadman()'s id/message, and a global one
         #: [udf.functions.*]: what `@name()` is checked against (kapfast.udf.UDFService.infos)
         self.udfs: Mapping[str, UDFInfo] = {}
+        #: Called with (task id, "started" | "stopped" | "deleted"): the alert topics API closes
+        #: and deletes a task's anonymous topics with it, as Kapacitor does.
+        self.listeners: list[Callable[[str, str], None]] = []
+
+    def _notify(self, ident: str, what: str) -> None:
+        for listener in self.listeners:
+            try:
+                # listeners (the alert topics) belong to the loop's thread, as the task master does
+                self._on_loop.call(listener, ident, what)
+            except Exception:  # a listener's bug must not fail the task operation
+                log.exception("task listener failed on %s %s", what, ident)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """From now on the service may be called from executor threads (kapfast.server.offload)."""
@@ -193,7 +207,7 @@ class TaskService:
         try:
             return self.storage.templates.get(template_id).script
         except NotFoundError:
-            raise RequestError(f"unknown template {template_id!r}") from None
+            raise RequestError(f"unknown template {go_quote(template_id)}") from None
 
     def create(self, opts: Mapping[str, Any]) -> TaskRecord:
         ident = new_or_valid_id(opts.get("id"), "task")
@@ -295,10 +309,12 @@ class TaskService:
         if self._on_loop.is_executing(ident):
             self._stop(ident)
         self.storage.tasks.delete(ident)
+        self._notify(ident, "deleted")
 
     def _stop(self, ident: str) -> None:
         self._on_loop.stop(ident)
         log.info("stopped task", extra={"tags": {"task": ident, "task_master": "main"}})
+        self._notify(ident, "stopped")
 
     def _start(self, rec: TaskRecord, pipeline: Pipeline) -> None:
         """Start an enabled task. A task that cannot start stays defined and enabled, with the
@@ -311,6 +327,7 @@ class TaskService:
             log.error("failed to start task", extra={"tags": {"task": rec.id, "err": str(exc)}})
             raise RequestError(f"failed to start task {rec.id}: {exc}") from None
         log.info("started task", extra={"tags": {"task": rec.id, "task_master": "main"}})
+        self._notify(rec.id, "started")
         if rec.error:
             rec.error = ""
             self.storage.tasks.put(rec)
@@ -331,23 +348,36 @@ class TaskService:
                 failed.append(rec.id)
         return failed
 
-    def restart_from_template(self, template_id: str, script: str) -> list[str]:
+    def with_template_script(self, rec: TaskRecord, script: str, implicit: set[tuple[str, str]]) -> Pipeline:
+        """``rec`` given its template's new ``script``: dbrps that came from the old script's
+        ``dbrp`` statements (``implicit``) are replaced by the new script's; a task left with no
+        dbrp at all is refused, as Kapacitor refuses it. Raises RequestError; ``rec`` changes."""
+        rec.script = script
+        if rec.dbrps and {(d.db, d.rp) for d in rec.dbrps} == implicit:
+            rec.dbrps = []
+        pipeline = self.compile(rec)
+        if pipeline.dbrps:
+            rec.dbrps = [DBRP(db, rp) for db, rp in pipeline.dbrps]
+        rec.type = pipeline.task_type
+        return pipeline
+
+    def restart_from_template(
+        self, template_id: str, script: str, implicit: set[tuple[str, str]] | None = None
+    ) -> list[tuple[str, str]]:
         """Give every task of a template the template's new script (and restart the running
-        ones). Returns the ids whose restart failed (their error is stored)."""
+        ones). Returns ``(id, reason)`` of each task whose restart failed (its error is stored)."""
         failed = []
         for rec in self.storage.tasks.using_template(template_id):
-            rec.script = script
+            pipeline = self.with_template_script(rec, script, implicit or set())
             rec.modified = self.clock.now_ns()
-            pipeline = self.compile(rec)
-            rec.type = pipeline.task_type
             if self._on_loop.is_executing(rec.id):
                 self._stop(rec.id)
             self.storage.tasks.put(rec)
             if rec.status == "enabled":
                 try:
                     self._start(rec, pipeline)
-                except RequestError:
-                    failed.append(rec.id)
+                except RequestError as exc:
+                    failed.append((rec.id, str(exc)))
         return failed
 
     # --- reading -------------------------------------------------------------------------------
@@ -362,19 +392,20 @@ class TaskService:
         self, rec: TaskRecord, *, dot_view: str = "attributes", script_format: str = "formatted"
     ) -> dict[str, Any]:
         if dot_view not in {"attributes", "labels"}:
-            raise RequestError(f"invalid dot-view {dot_view!r}: expected attributes or labels")
+            raise RequestError(f"invalid dot-view {go_quote(dot_view)}: expected attributes or labels")
         if script_format not in {"formatted", "raw"}:
-            raise RequestError(f"invalid script-format {script_format!r}: expected formatted or raw")
+            raise RequestError(f"invalid script-format {go_quote(script_format)}: expected formatted or raw")
         executing = self._on_loop.is_executing(rec.id)
         script = rec.script
         if script_format == "formatted":
             # An unformattable stored script is still shown, as written.
             with contextlib.suppress(InputError):
                 script = format_script(rec.script)
-        stats: dict[str, Any] = {}
+        # Kapacitor's ExecutionStats: its maps are null when the task is not executing
+        stats: dict[str, Any] = {"task-stats": None, "node-stats": None}
         if executing:
             dot = self._on_loop.dot(rec.id, dot_view == "labels")
-            stats = self._on_loop.stats(rec.id)
+            stats = {k: go_map(v) for k, v in self._on_loop.stats(rec.id).items()}
         else:
             try:
                 dot = compile_script(rec.script, vars=rec.vars or None).to_dot(rec.id)
@@ -387,7 +418,7 @@ class TaskService:
             "type": rec.type,
             "dbrps": [{"db": d.db, "rp": d.rp} for d in rec.dbrps],
             "script": script,
-            "vars": rec.vars,
+            "vars": go_map(rec.vars, 1),  # a Go map of var structs
             "dot": dot,
             "status": rec.status,
             "executing": executing,

@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kapfast.clock import Clock
 from kapfast.errors import InputError, RequestError
+from kapfast.gofmt import go_map, go_quote
 from kapfast.storage import Storage, TemplateRecord
 from kapfast.tasks.ids import new_or_valid_id, valid_id
-from kapfast.tasks.service import API_BASE, TaskService, compile_task
+from kapfast.tasks.service import API_BASE, TaskService
 from kapfast.tick import Pipeline, compile_template, format_script
 from kapfast.timefmt import api_time
+
+
+def _script_dbrps(script: str) -> set[tuple[str, str]]:
+    """The ``dbrp`` statements of a template's script (none when it no longer compiles)."""
+    try:
+        return set(compile_template(script, source="").dbrps)
+    except InputError:
+        return set()
 
 
 def _compile(script: Any, task_type: Any) -> Pipeline:
@@ -28,7 +38,7 @@ def _compile(script: Any, task_type: Any) -> Pipeline:
     except InputError as exc:
         raise RequestError(f"invalid TICKscript: {exc}") from None
     if task_type and task_type not in {"stream", "batch"}:
-        raise RequestError(f"invalid type {task_type!r}: expected stream or batch")
+        raise RequestError(f"invalid type {go_quote(task_type)}: expected stream or batch")
     return pipeline
 
 
@@ -50,22 +60,25 @@ class TemplateService:
 
     def update(self, ident: str, opts: Mapping[str, Any]) -> TemplateRecord:
         rec = self.storage.templates.get(ident)
+        old = replace(rec)
         new_id = opts.get("id")
         if new_id and new_id != ident:
             valid_id(new_id, "template")
             if self.storage.templates.exists(new_id):
                 raise RequestError(f"template {new_id} already exists")
+        implicit: set[tuple[str, str]] = set()
         if opts.get("script"):
             pipeline = _compile(opts["script"], opts.get("type"))
+            implicit = _script_dbrps(rec.script)
             rec.script = str(opts["script"])
             rec.type = pipeline.task_type
-            # Every task made from the template must still compile with its own vars.
+            # Every task made from the template must still compile with its own vars and dbrps.
             for task in self.storage.tasks.using_template(ident):
-                task.script = rec.script
                 try:
-                    compile_task(task)
+                    self.tasks.with_template_script(replace(task), rec.script, implicit)
                 except RequestError as exc:
-                    raise RequestError(f"error reloading associated task {task.id}: {exc}") from None
+                    msg = f"error reloading associated task {task.id}: {exc}"
+                    raise RequestError(msg, **exc.fields) from None
         rec.modified = self.clock.now_ns()
         if new_id and new_id != ident:
             self.storage.templates.delete(ident)
@@ -75,9 +88,13 @@ class TemplateService:
             rec.id = new_id
         self.storage.templates.put(rec)
         if opts.get("script"):
-            failed = self.tasks.restart_from_template(rec.id, rec.script)
+            failed = self.tasks.restart_from_template(rec.id, rec.script, implicit)
             if failed:
-                raise RequestError(f"template updated, but these tasks failed to start: {', '.join(failed)}")
+                # Kapacitor rolls the template back when a task of it cannot reload
+                self.storage.templates.put(replace(old, id=rec.id))
+                self.tasks.restart_from_template(rec.id, old.script, _script_dbrps(rec.script))
+                task_id, reason = failed[0]
+                raise RequestError(f"error reloading associated task {task_id}: {reason}")
         return rec
 
     def delete(self, ident: str) -> None:
@@ -91,7 +108,7 @@ class TemplateService:
 
     def to_json(self, rec: TemplateRecord, *, script_format: str = "formatted") -> dict[str, Any]:
         if script_format not in {"formatted", "raw"}:
-            raise RequestError(f"invalid script-format {script_format!r}: expected formatted or raw")
+            raise RequestError(f"invalid script-format {go_quote(script_format)}: expected formatted or raw")
         script = rec.script
         if script_format == "formatted":
             with contextlib.suppress(InputError):
@@ -106,7 +123,7 @@ class TemplateService:
             "id": rec.id,
             "type": rec.type,
             "script": script,
-            "vars": variables,
+            "vars": go_map(variables, 1),  # a Go map of var structs
             "dot": dot,
             "error": rec.error,
             "created": api_time(rec.created),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -32,6 +33,21 @@ def _check_fill(kind: str, fill: object, options: tuple[str, ...], at: _At) -> N
     if isinstance(fill, str) and fill not in options:
         choices = ", ".join(f"'{o}'" for o in options)
         _fail(f"{kind}: unexpected fill option '{fill}': use {choices} or a number", at)
+
+
+#: autoscale node kind -> the name of its resource property (and of its ...Tag variant)
+_AUTOSCALE_NAMES = {
+    "k8sAutoscale": "ResourceName",
+    "swarmAutoscale": "ServiceName",
+    "ec2Autoscale": "GroupName",
+}
+
+
+def repeated_pairs(value: object) -> list[list[object]]:
+    """A repeatable two-argument property (``+header(k, v)``): its calls' argument lists."""
+    if not isinstance(value, list) or not value:
+        return []
+    return value if isinstance(value[0], list) else [value]
 
 
 def check_nodes(nodes: list[Node]) -> None:
@@ -102,6 +118,48 @@ def check_nodes(nodes: list[Node]) -> None:
                 _fail("httpPost: give one URL (or none and an .endpoint())", at)
             if not node.args and not p.get("endpoint"):
                 _fail("httpPost: give a URL, httpPost('http://...'), or an .endpoint('name')", at)
+            # Kapacitor's HTTPPostNode.validate
+            if len(p.get("endpoint") or []) > 1:
+                _fail(f"httpPost expects 0 or 1 endpoints, got {len(p['endpoint'])}", at)
+            if node.args and p.get("endpoint"):
+                _fail("httpPost: only one endpoint and url may be specified", at)
+            for pair in repeated_pairs(p.get("header")):
+                if str(pair[0]).upper() == "AUTHENTICATE":
+                    _fail("httpPost: cannot set 'authenticate' header", at)
+        elif node.kind in _AUTOSCALE_NAMES:
+            # Kapacitor's K8sAutoscaleNode/SwarmAutoscaleNode/Ec2AutoscaleNode.validate
+            what = _AUTOSCALE_NAMES[node.kind]
+            key = what[0].lower() + what[1:]
+            if bool(p.get(key)) == bool(p.get(key + "Tag")):
+                _fail(f"{node.kind}: must specify exactly one of {what} or {what}Tag", at)
+            kind = p.get("kind", "deployments")
+            if node.kind == "k8sAutoscale" and kind not in (
+                "deployments",
+                "replicasets",
+                "replicationcontrollers",
+            ):
+                _fail(
+                    f"{node.kind}: invalid Kind, must be 'deployments', 'replicasets' or "
+                    f"'replicationcontrollers', got {kind}",
+                    at,
+                )
+            if "min" in p and int(p["min"]) < 1:
+                _fail(f"{node.kind}: min must be >= 1, got {p['min']}", at)
+            if "replicas" not in p:
+                _fail(f"{node.kind}: must provide a replicas lambda expression", at)
+        elif node.kind == "sideload":
+            # Kapacitor refuses these when the task starts; kapfast at define. Kapacitor's newer
+            # http(s):// sources are not implemented: refused here rather than failing later.
+            source = urllib.parse.urlsplit(str(p.get("source") or ""))
+            if source.scheme != "file":
+                _fail(f"sideload: unsupported source scheme {source.scheme!r}, must be 'file'", at)
+            if not source.path.startswith("/"):
+                _fail(f"sideload: sideload source path must be absolute {source.path!r}", at)
+        elif node.kind == "kapacitorLoopback":
+            if not p.get("database"):
+                _fail("kapacitorLoopback: must specify a database", at)
+            if not p.get("retentionPolicy"):
+                _fail("kapacitorLoopback: must specify a retention policy", at)
         elif node.kind == "barrier" and "idle" in p and "period" in p:
             _fail("barrier: use either .idle() or .period(), not both", at)
 

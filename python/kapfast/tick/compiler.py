@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from kapfast.errors import TickScriptError
+from kapfast.errors import TickScriptError, VarError
 from kapfast.gofmt import duration_string
 from kapfast.handler_table import INLINE, unsupported_message
 from kapfast.tick import ast, lambda_ast
@@ -97,6 +97,11 @@ class Compiler:
         if at is None:
             raise TickScriptError(message, source=self.source)
         raise error_at(message, self.text, at.line, at.col, self.source)
+
+    def fail_var(self, message: str, at: ast.Base) -> NoReturn:
+        """A var error: Kapacitor's text (no position in it), the position kept apart."""
+        e = error_at(message, self.text, at.line, at.col, self.source)
+        raise VarError(message, e.line, e.column, e.source, e.excerpt)
 
     # -- driver -----------------------------------------------------------------------------------
     def compile(self) -> Pipeline:
@@ -192,12 +197,12 @@ class Compiler:
         supplied = self.supplied.get(name)
         if supplied is None:
             if not self.template:
-                self.fail(f'missing value for var "{name}".', stmt.name)
+                self.fail_var(f'missing value for var "{name}".', stmt.name)
             self.scope[name] = _placeholder(typ)
             self._record_var(name, typ, None, stmt.comment)
             return
         if supplied.type != typ:
-            self.fail(f"invalid type supplied for {name}, got {supplied.type} exp {typ}", stmt.name)
+            self.fail_var(f"invalid type supplied for {name}, got {supplied.type} exp {typ}", stmt.name)
         self.scope[name] = supplied.value
         self._record_var(name, typ, supplied.value, stmt.comment)
 
@@ -211,7 +216,7 @@ class Compiler:
             if exp is None:
                 self.fail(f"var {name} holds {describe(value)} and cannot be set from vars", stmt.name)
             if supplied.type != exp:
-                self.fail(f"invalid type supplied for {name}, got {supplied.type} exp {exp}", stmt.name)
+                self.fail_var(f"invalid type supplied for {name}, got {supplied.type} exp {exp}", stmt.name)
             value = supplied.value
         self.scope[name] = value
         typ = type_of(value)

@@ -247,6 +247,7 @@ _node(
     (*_QUERY_COMMON, "org(string)", "orgID(string)"),
     desc="query_flux",
     go_type="QueryFluxNode",
+    impl=_E + "basic:SourceNode",
     doc="a Flux query run against InfluxDB 2.x on a schedule",
 )
 
@@ -353,6 +354,7 @@ _node(
     ),
     desc="http_post",
     go_type="HTTPPostNode",
+    impl=_E + "httppost:HttpPostNode",
     doc="POSTs every point or batch to a URL or an [[httppost]] endpoint",
 )
 _node(
@@ -474,6 +476,7 @@ _node(
     ("database(string)", "retentionPolicy(string)", "measurement(string)", "+tag(string, string)"),
     desc="kapacitor_loopback",
     chains=False,
+    impl=_E + "loopback:KapacitorLoopbackNode",
     doc="writes points back into kapfast's own stream (another database/RP)",
 )
 _node(
@@ -509,6 +512,7 @@ _node(
         "+field(string, any)",
         "+tag(string, string)",
     ),
+    impl=_E + "sideload:SideloadNode",
     doc="adds fields and tags read from files (YAML/JSON), by hierarchy of tag values",
 )
 _node(
@@ -552,6 +556,7 @@ _node(
     },
     desc="k8s_autoscale",
     go_type="K8sAutoscaleNode",
+    impl=_E + "autoscale:K8sAutoscaleNode",
     doc="scales a Kubernetes resource to a computed number of replicas",
 )
 _node(
@@ -562,6 +567,7 @@ _node(
     (*_AUTOSCALE_COMMON, "serviceName(string)", "serviceNameTag(string)", "outputServiceNameTag(string)"),
     {"min": 1},
     desc="swarm_autoscale",
+    impl=_E + "autoscale:SwarmAutoscaleNode",
     doc="scales a Docker Swarm service to a computed number of replicas",
 )
 _node(
@@ -573,6 +579,7 @@ _node(
     {"min": 1},
     desc="ec2_autoscale",
     go_type="Ec2AutoscaleNode",
+    impl=_E + "autoscale:Ec2AutoscaleNode",
     doc="scales an AWS autoscaling group to a computed capacity",
 )
 
@@ -698,6 +705,7 @@ _COUNTERS: dict[str, tuple[str, ...]] = {
     "influxDBOut": ("points_written", "write_errors"),
     "kapacitorLoopback": ("points_written",),
     "query": ("batches_queried", "points_queried"),
+    "queryFlux": ("batches_queried", "points_queried"),
     "default": ("fields_defaulted", "tags_defaulted"),
     "delete": ("fields_deleted", "tags_deleted"),
     "k8sAutoscale": _AUTOSCALE_COUNTERS,

@@ -263,6 +263,8 @@ class AiohttpReceiver:
         self.status = status
         self.reply = reply
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        #: the query string of each request, in the same order
+        self.queries: list[str] = []
         self._loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -273,6 +275,7 @@ class AiohttpReceiver:
         body = await request.read()
         with self.received:
             self.requests.append((request.path, dict(request.headers), body))
+            self.queries.append(request.query_string)
             self.received.notify_all()
         return web.Response(status=self.status, body=self.reply)
 

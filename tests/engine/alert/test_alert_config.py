@@ -167,6 +167,29 @@ def test_httppost_endpoint_with_alert_template(tmp_path: Path) -> None:
     assert rx.headers[0]["X-Team"] == "ops"
 
 
+def test_httppost_alert_template_has_the_json_functions(tmp_path: Path) -> None:
+    """``json``/``jsonCompact`` (Kapacitor's template functions) parse and render: a config using
+    them used to stop kapfastd from starting."""
+    with HttpReceiver() as rx:
+        cfg = load(
+            tmp_path,
+            f"""
+[[httppost]]
+  endpoint = "ep"
+  url = "{rx.url}"
+  alert-template = "{{{{ jsonCompact .Level }}}} {{{{ json .ID }}}}"
+""",
+        )
+        svc = AlertServices.from_config(cfg)
+        r = build(
+            "stream|from().measurement('cpu')|alert().crit(lambda: \"value\" > 5).post().endpoint('ep')",
+            "t",
+            services={"alert_services": svc},
+        )
+        r.node.push(values_chunk([10]))
+    assert rx.bodies == [b'"CRITICAL" "cpu:nil"\n']
+
+
 def test_environment_sets_list_sections(tmp_path: Path) -> None:
     cfg = load(
         tmp_path,

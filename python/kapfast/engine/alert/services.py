@@ -19,6 +19,7 @@ from typing import Any
 
 from kapfast.config import Config, handler_section_class
 from kapfast.engine.alert.handlers.base import AlertHandler, BuildContext, OptionError, Options
+from kapfast.engine.alert.handlers.webapi import WebService, kapacitor_url
 from kapfast.engine.alert.match import MatchError, compile_match
 from kapfast.engine.alert.names import valid_handler_id, valid_topic
 from kapfast.engine.alert.topics import HandlerEntry
@@ -177,7 +178,10 @@ class AlertServices:
                 section = [] if row.array else handler_section_class(row.section)()
             old = self._services.get(row.kind)
             self._sections[row.kind] = section
-            self._services[row.kind] = impl.service(section) if impl.service is not None else None
+            svc = impl.service(section) if impl.service is not None else None
+            if isinstance(svc, WebService):
+                svc.kapacitor_url = kapacitor_url(cfg)
+            self._services[row.kind] = svc
             close = getattr(old, "close", None)
             if callable(close):
                 close()

@@ -36,7 +36,7 @@ from kapfast.timefmt import format_rfc3339_ns
 
 
 class SourceNode(Node):
-    """``stream`` / ``batch`` / ``query``: the task feeds its input here."""
+    """``stream`` / ``batch`` / ``query`` / ``queryFlux``: the task feeds its input here."""
 
 
 class Dimensions:

@@ -4,7 +4,7 @@ Fields``."""
 
 from __future__ import annotations
 
-from kapfast.alert_event import AlertEvent, group_string
+from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import HandlerError
 from kapfast.gofmt import GoDuration, GoMap, GoStringMap, GoStruct, GoTime
 from kapfast.gotemplate import Template, TemplateError
@@ -23,7 +23,8 @@ def event_template_data(event: AlertEvent) -> GoStruct:
             "Duration": GoDuration(event.duration_ns),
             "Name": event.name,
             "TaskName": event.task_name,
-            "Group": group_string(event.group),
+            # Kapacitor's EventData.Group: "" for the nil group (only the .id() template says nil)
+            "Group": event.group,
             "Tags": GoStringMap(event.tags),
             "Fields": GoMap(event.fields),
         },

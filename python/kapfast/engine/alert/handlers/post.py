@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kapfast.alert_event import AlertEvent
+from kapfast.alert_event import DETAILS_FUNCS, AlertEvent
 from kapfast.engine.alert.handlers.base import (
     DEFAULT_TIMEOUT_S,
     AlertHandler,
@@ -108,6 +108,8 @@ class Endpoint:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     alert_template: Template | None = None
+    #: the body of httpPost nodes' requests through this endpoint (None: the row as JSON)
+    row_template: Template | None = None
 
     def body(self) -> Callable[[AlertEvent], bytes] | None:
         tmpl = self.alert_template
@@ -159,7 +161,7 @@ def _template(name: str, text: str, path: str, what: str) -> Template | None:
     if not text:
         return None
     try:
-        return Template.parse(text, name=what)
+        return Template.parse(text, name=what, funcs=DETAILS_FUNCS)  # json, jsonCompact
     except TemplateError as e:
         raise KapfastError(f"[[httppost]] {name}: {what}: {e}") from None
 
@@ -171,7 +173,8 @@ def endpoint_from_config(h: Any) -> Endpoint:
         token = base64.b64encode(f"{auth.get('username', '')}:{auth.get('password', '')}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
     tmpl = _template(h.endpoint, h.alert_template, h.alert_template_file, "alert-template")
-    return Endpoint(h.endpoint, h.url, headers, tmpl)
+    rows = _template(h.endpoint, h.row_template, h.row_template_file, "row-template")
+    return Endpoint(h.endpoint, h.url, headers, tmpl, rows)
 
 
 def _validate(posts: list[Any]) -> None:
