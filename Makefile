@@ -14,7 +14,7 @@ export LD_LIBRARY_PATH := $(PYLIBDIR):$(LD_LIBRARY_PATH)
 export PYO3_PYTHON := $(abspath $(PY))
 
 .PHONY: help deps system-deps dev build test test-rust lint lint-rust lint-python stubtest pytest \
-        conformance bench fuzz fmt clean
+        conformance soak bench fuzz fmt clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,6 +58,10 @@ pytest: dev ## the Python test-suite
 	$(PY) -m pytest -q
 
 test: deps system-deps dev test-rust lint-rust lint-python stubtest pytest ## everything CI runs
+
+SOAK_SECONDS ?= 20
+soak: dev ## long load/fault runs of tests/reliability (KAPFAST_SOAK_SECONDS each), figures printed
+	KAPFAST_SOAK_SECONDS=$(SOAK_SECONDS) $(PY) -m pytest tests/reliability -m soak -q -s -p no:cacheprovider
 
 conformance: dev ## Kapacitor conformance cases (../shared/conformance)
 	$(PY) ../shared/conformance/run.py --kapfast "$(VENV)/bin/kapfast"

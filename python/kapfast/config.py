@@ -54,6 +54,15 @@ class HTTPConfig:
     shared_secret: str = ""  # HMAC key of bearer JWTs; "" = bearer tokens refused
     max_body_size: int = 25_000_000  # bytes of a /write body after decompression; 0 = no limit
     shutdown_timeout: str = "10s"
+    # write backpressure (InfluxDB 1.x's [http] names; kapfast turns it on by default): writes
+    # parsed and routed at once, writes that may wait for a turn beyond those (more: 503 at once),
+    # and how long one may wait (longer: 503); 0 = no limit
+    max_concurrent_write_limit: int = 2
+    max_enqueued_write_limit: int = 256
+    enqueued_write_timeout: str = "10s"
+    # kapfast only (kapacitord has no such key): a request body that sends nothing for this long
+    # is cut (408 on /write); "0s" waits for ever
+    read_timeout: str = "30s"
 
 
 @dataclass
@@ -571,6 +580,11 @@ def _validate(cfg: Config) -> None:
             if not uc.database:
                 raise ConfigError(f"[[udp]] {uc.bind_address}: database must be set")
     check_duration("[http] shutdown-timeout", cfg.http.shutdown_timeout)
+    check_duration("[http] enqueued-write-timeout", cfg.http.enqueued_write_timeout)
+    check_duration("[http] read-timeout", cfg.http.read_timeout)
+    for key in ("max_concurrent_write_limit", "max_enqueued_write_limit"):
+        if getattr(cfg.http, key) < 0:
+            raise ConfigError(f"[http] {_toml_key(key)} must not be negative")
     check_duration("[stats] stats-interval", cfg.stats.stats_interval)
     check_duration("[deadman] interval", cfg.deadman.interval)
     check_duration("[groups] expire-idle", cfg.groups.expire_idle)

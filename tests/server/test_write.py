@@ -175,7 +175,7 @@ def test_query_accepts_only_telegrafs_create_database(kapfastd: Kapfastd) -> Non
 
 
 def test_a_large_body_is_parsed_off_the_event_loop_with_the_same_answer(kapfastd: Kapfastd) -> None:
-    # over OFF_LOOP_BYTES (1 MB) and over the 2-thread threshold (4 MB): same partial-write answer
+    # over OFF_LOOP_BYTES (16 KB) and over the 2-thread threshold (4 MB): same partial-write answer
     good = "".join(f"cpu,host=h{i % 50} usage_idle={i % 100}.5 {i}\n" for i in range(120_000))
     body = good + "cpu,host=x usage_idle= 5\n" + good
     assert len(body) > 5_000_000

@@ -48,19 +48,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    return Path(path).read_text(encoding="utf-8-sig")
+class _NotUTF8(Exception):
+    """A script file that is not UTF-8, located like a compile error."""
+
+
+def _read(path: str, name: str) -> str:
+    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8-sig", errors="replace")) + 1
+        raise _NotUTF8(
+            f"{name}:{line}:{column}: invalid UTF-8 (byte 0x{raw[exc.start]:02X}): a TICKscript is UTF-8 text"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
     name = "<stdin>" if args.script == "-" else args.script
     try:
-        text = _read(args.script)
+        text = _read(args.script, name)
     except OSError as exc:
         print(f"{name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except _NotUTF8 as exc:
+        print(exc, file=sys.stderr)
+        return 1
     variables = None
     if args.vars:
         try:

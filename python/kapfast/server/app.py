@@ -43,6 +43,7 @@ from kapfast.server import (
 )
 from kapfast.server.auth import GATE_KEY, AuthGate, make_middleware
 from kapfast.server.batch_runner import BatchRunner
+from kapfast.server.bodies import READ_TIMEOUT_KEY
 from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
 from kapfast.server.http import (
@@ -61,7 +62,7 @@ from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.server.udp import UDPInput, start_listeners
 from kapfast.server.users import AuthService, LocalAuth, NoAuth, UserStore
-from kapfast.server.write import make_write_handler
+from kapfast.server.write import WriteGate, make_write_handler
 from kapfast.storage import Storage
 from kapfast.storage.db import ConfigOverrideStore
 from kapfast.tasks.load import LoadService
@@ -451,6 +452,7 @@ def build_app(state: ServerState) -> web.Application:
         client_max_size=16 << 20,
     )
     app[STATE_KEY] = state
+    app[READ_TIMEOUT_KEY] = parse_go_duration(state.config.http.read_timeout) / 1e9
     app[SERVICES_KEY] = _Services()
     app[GATE_KEY] = state.auth
     if isinstance(state.auth.service, LocalAuth):
@@ -461,6 +463,11 @@ def build_app(state: ServerState) -> web.Application:
         state.clock,
         default_rp=state.config.default_retention_policy,
         max_body_size=state.config.http.max_body_size,
+        gate=WriteGate(
+            state.config.http.max_concurrent_write_limit,
+            state.config.http.max_enqueued_write_limit,
+            parse_go_duration(state.config.http.enqueued_write_timeout) / 1e9,
+        ),
     )
     for prefix in (API, PREVIEW):
         app.router.add_get(f"{prefix}/ping", ping)  # with HEAD

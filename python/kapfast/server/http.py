@@ -16,6 +16,7 @@ from aiohttp.abc import AbstractAccessLogger
 from kapfast import __version__
 from kapfast.errors import KapfastError, NotFoundError, RequestError, StorageError
 from kapfast.gofmt import duration_string, go_quote, json_marshal
+from kapfast.server.bodies import BodyStalled, read_body
 
 API = "/kapacitor/v1"
 PREVIEW = "/kapacitor/v1preview"
@@ -77,7 +78,10 @@ def kapacitor_headers(resp: web.StreamResponse) -> None:
 
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The JSON object of a request body; 400 with the decoder's reason otherwise."""
-    raw = await request.read()
+    try:
+        raw = await read_body(request)
+    except BodyStalled as exc:
+        raise web.HTTPRequestTimeout(text=str(exc)) from None
     if not raw.strip():
         return {}
     try:

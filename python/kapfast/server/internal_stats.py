@@ -16,6 +16,8 @@ stats into InfluxDB with ``influxDBOut``. The measurements:
   to kapfastd; ``stats`` -> ``stream``, its own statistics points) and each stream task's
   (``stream`` -> ``stream0``, the points the task took);
 * ``topics`` (``id``): ``collected``, the events each alert topic collected;
+* ``kapfast_http`` (kapfast only): ``writes_rejected``, the writes answered 503 by the write
+  backpressure (docs/operations.md);
 * ``kapfast_nodes`` (the tags of ``nodes``): kapfast's own node counters that Kapacitor has not
   (``events_dropped``, ``groups_expired``), apart so that ``nodes`` has exactly Kapacitor's fields.
 
@@ -74,6 +76,9 @@ def collect(
     for parent, n in (("write_points", written - own), ("stats", own)):
         tags = {"task": f"task_master:{task_master}", "parent": parent, "child": "stream", "type": "stream"}
         out.append(Stat("edges", {**tags, **ids}, {"collected": n, "emitted": n}))
+    rejected = getattr(ingress, "writes_rejected", None)
+    if rejected is not None:  # write backpressure: writes answered 503 (kapfast only)
+        out.append(Stat("kapfast_http", dict(ids), {"writes_rejected": int(rejected)}))
     registry = (getattr(master, "services", None) or {}).get("alert_topics")
     if registry is not None:
         for name in registry.topics():
@@ -119,6 +124,8 @@ def expvars(stats: list[Stat]) -> dict[str, Any]:
             out[f"edges:{t['task']}:{t['parent']}:{t['child']}"] = vars(s)
         elif s.name == "topics":
             out[f"topics:{t['id']}"] = vars(s)
+        elif s.name == "kapfast_http":
+            out["kapfast_http"] = vars(s)
     return out
 
 

@@ -16,6 +16,8 @@ class IngressStats:
         #: points the server wrote itself (the [stats] service), part of the counts above; the
         #: task master's edges tell them apart (``stats`` -> ``stream``, not ``write_points``)
         self.own = 0
+        #: writes answered 503 by the write backpressure (kapfast.server.write.WriteGate)
+        self.writes_rejected = 0
 
     def count(self, db: str, rp: str, batch: PointBatch, *, own: bool = False) -> None:
         for measurement, n in batch.measurement_counts():

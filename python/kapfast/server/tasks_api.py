@@ -1,12 +1,18 @@
-"""``/tasks``, ``/tasks/<id>/<httpOut endpoint>`` and ``/templates``."""
+"""``/tasks``, ``/tasks/<id>/<httpOut endpoint>`` and ``/templates``.
+
+Defining and describing compile TICKscripts: that runs on executor threads (kapfast.server.offload).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from kapfast.errors import NotFoundError, RequestError
 from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import Page, json_response, read_json
+from kapfast.server.offload import define, off_loop
 from kapfast.server.state import STATE_KEY
 
 
@@ -27,31 +33,36 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     page = Page(request)
     opts = _describe_opts(request)
-    recs = st.tasks.find(page.pattern, page.offset, page.limit)
-    # Kapacitor lists each task as a Go map: its keys come sorted
-    return json_response({"tasks": [go_map(page.select(st.tasks.to_json(r, **opts)), 1) for r in recs]})
+
+    def describe() -> list[dict[str, Any]]:
+        recs = st.tasks.find(page.pattern, page.offset, page.limit)
+        # Kapacitor lists each task as a Go map: its keys come sorted
+        return [go_map(page.select(st.tasks.to_json(r, **opts)), 1) for r in recs]
+
+    return json_response({"tasks": await off_loop(request, describe)})
 
 
 async def create_task(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
-    rec = st.tasks.create(await read_json(request))
-    return json_response(st.tasks.to_json(rec))
+    body = await read_json(request)
+    return json_response(await define(request, lambda: st.tasks.to_json(st.tasks.create(body))))
 
 
 async def get_task(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     rec = st.tasks.get(request.match_info["id"])
-    return json_response(st.tasks.to_json(rec, **_describe_opts(request)))
+    opts = _describe_opts(request)
+    return json_response(await off_loop(request, lambda: st.tasks.to_json(rec, **opts)))
 
 
 async def update_task(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
-    rec = st.tasks.update(request.match_info["id"], await read_json(request))
-    return json_response(st.tasks.to_json(rec))
+    ident, body = request.match_info["id"], await read_json(request)
+    return json_response(await define(request, lambda: st.tasks.to_json(st.tasks.update(ident, body))))
 
 
 async def delete_task(request: web.Request) -> web.StreamResponse:
-    request.app[STATE_KEY].tasks.delete(request.match_info["id"])
+    await define(request, request.app[STATE_KEY].tasks.delete, request.match_info["id"])
     return web.Response(status=204)
 
 
@@ -71,34 +82,37 @@ async def list_templates(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     page = Page(request)
     fmt = request.query.get("script-format", "formatted")
-    recs = st.templates.find(page.pattern, page.offset, page.limit)
-    return json_response(
-        {"templates": [go_map(page.select(st.templates.to_json(r, script_format=fmt)), 1) for r in recs]}
-    )
+
+    def describe() -> list[dict[str, Any]]:
+        recs = st.templates.find(page.pattern, page.offset, page.limit)
+        return [go_map(page.select(st.templates.to_json(r, script_format=fmt)), 1) for r in recs]
+
+    return json_response({"templates": await off_loop(request, describe)})
 
 
 async def create_template(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
-    rec = st.templates.create(await read_json(request))
-    return json_response(st.templates.to_json(rec))
+    body = await read_json(request)
+    return json_response(await define(request, lambda: st.templates.to_json(st.templates.create(body))))
 
 
 async def get_template(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     rec = st.templates.get(request.match_info["id"])
-    return json_response(
-        st.templates.to_json(rec, script_format=request.query.get("script-format", "formatted"))
-    )
+    fmt = request.query.get("script-format", "formatted")
+    return json_response(await off_loop(request, lambda: st.templates.to_json(rec, script_format=fmt)))
 
 
 async def update_template(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
-    rec = st.templates.update(request.match_info["id"], await read_json(request))
-    return json_response(st.templates.to_json(rec))
+    ident, body = request.match_info["id"], await read_json(request)
+    return json_response(
+        await define(request, lambda: st.templates.to_json(st.templates.update(ident, body)))
+    )
 
 
 async def delete_template(request: web.Request) -> web.StreamResponse:
-    request.app[STATE_KEY].templates.delete(request.match_info["id"])
+    await define(request, request.app[STATE_KEY].templates.delete, request.match_info["id"])
     return web.Response(status=204)
 
 

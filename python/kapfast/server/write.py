@@ -4,6 +4,12 @@ The body is parsed in Rust into one columnar batch. Bad lines do not lose the go
 lines go on to the router and the answer is a 400 naming every bad line the way InfluxDB does
 (``partial write: unable to parse '<line>': <reason>``, with the line number and column added).
 Errors are plain text, as Kapacitor answers on this endpoint.
+
+Under overload writes get backpressure rather than unbounded latency (:class:`WriteGate`): at most
+``[http] max-concurrent-write-limit`` writes are parsed and routed at once, at most
+``max-enqueued-write-limit`` more wait for a turn, none waits longer than ``enqueued-write-timeout``;
+a write beyond that is answered ``503`` with ``Retry-After`` before its body is read (Telegraf and
+the InfluxDB clients retry on 5xx) and counted in ``writes_rejected``.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import LineProtocolError
 from kapfast.lineproto import PRECISIONS, parse
+from kapfast.server.bodies import BodyStalled, body_chunks
 from kapfast.server.http import Handler
 from kapfast.server.stats import IngressStats
 
-#: bodies this large are parsed on an executor thread (a few ms of parsing and up)
-OFF_LOOP_BYTES = 1 << 20
+#: bodies this large are parsed on an executor thread (GIL released): the handler then yields, so
+#: the loop answers pings meanwhile and waiting writes queue at the gate, where they can be counted
+#: and refused; smaller bodies parse faster than the hop to a thread costs
+OFF_LOOP_BYTES = 16 << 10
 
 MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
 
@@ -44,6 +53,45 @@ class _TooLarge(Exception):
     pass
 
 
+RETRY_AFTER_S = 1
+
+
+class WriteGate:
+    """The bounded queue of write work: ``concurrent`` writes parse and route at once, ``enqueued``
+    more may be in flight (reading their bodies, waiting for a turn) for at most ``timeout_s``.
+    0 means no limit, as in InfluxDB's ``[http]`` section."""
+
+    def __init__(self, concurrent: int = 0, enqueued: int = 0, timeout_s: float = 0.0) -> None:
+        self._turns = asyncio.Semaphore(concurrent) if concurrent else None
+        self.capacity = concurrent + enqueued if concurrent and enqueued else 0
+        self.timeout_s = timeout_s or None
+        self.in_flight = 0
+
+    def full(self) -> bool:
+        return bool(self.capacity) and self.in_flight >= self.capacity
+
+    async def turn(self) -> bool:
+        """Wait for a turn; False when none came within the timeout."""
+        if self._turns is None:
+            return True
+        try:
+            await asyncio.wait_for(self._turns.acquire(), self.timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def done(self) -> None:
+        if self._turns is not None:
+            self._turns.release()
+
+
+def _busy(stats: IngressStats, why: str) -> web.Response:
+    stats.writes_rejected += 1
+    resp = _text_error(503, f"{why}: the server is overloaded, retry later")
+    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return resp
+
+
 async def _read_body(request: web.Request, max_size: int) -> bytes:
     """The request body, at most ``max_size`` bytes (0: no limit) after decompression.
 
@@ -60,7 +108,7 @@ async def _read_body(request: web.Request, max_size: int) -> bytes:
     size = 0
     inflate = _Gunzip() if gz else None
     try:
-        async for data in request.content.iter_chunked(1 << 16):
+        async for data in body_chunks(request):
             for out in inflate.feed(data) if inflate is not None else (data,):
                 size += len(out)
                 if max_size and size > max_size:
@@ -108,11 +156,27 @@ def _precision(raw: str) -> str | None:
 
 
 def make_write_handler(
-    sink: PointSink, stats: IngressStats, clock: Clock, *, default_rp: str, max_body_size: int
+    sink: PointSink,
+    stats: IngressStats,
+    clock: Clock,
+    *,
+    default_rp: str,
+    max_body_size: int,
+    gate: WriteGate | None = None,
 ) -> Handler:
     """The aiohttp handler for both write paths."""
+    gate = gate or WriteGate()
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if gate.full():
+            return _busy(stats, "too many writes in flight")
+        gate.in_flight += 1
+        try:
+            return await _write(request)
+        finally:
+            gate.in_flight -= 1
+
+    async def _write(request: web.Request) -> web.StreamResponse:
         db = request.query.get("db", "")
         if not db:
             return _text_error(400, "database is required")
@@ -129,8 +193,20 @@ def make_write_handler(
             return _text_error(413, f"request body too large: the limit is {max_body_size} bytes")
         except ValueError as exc:
             return _text_error(400, str(exc))
+        except BodyStalled as exc:
+            resp = _text_error(408, str(exc))
+            resp.force_close()  # no keep-alive: the connection ends with this answer
+            return resp
         if not body.strip():
             return web.Response(status=200)
+        if not await gate.turn():
+            return _busy(stats, "write waited too long for its turn")
+        try:
+            return await _parse_and_route(body, db, rp, precision)
+        finally:
+            gate.done()
+
+    async def _parse_and_route(body: bytes, db: str, rp: str, precision: str) -> web.StreamResponse:
         # A body of PARALLEL_MIN_BYTES or more is parsed on 2 threads, GIL released. A large body
         # is parsed off the event loop, so other requests (pings, small writes) go on meanwhile.
         now = clock.now_ns()

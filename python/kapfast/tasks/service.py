@@ -8,10 +8,13 @@ master). It knows nothing of HTTP; the API maps :class:`~kapfast.errors.RequestE
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from kapfast.clock import Clock
 from kapfast.errors import InputError, NotFoundError, RequestError
@@ -26,6 +29,8 @@ from kapfast.timefmt import api_time
 
 API_BASE = "/kapacitor/v1"
 log = logging.getLogger("kapfast.tasks")
+T = TypeVar("T")
+ON_LOOP_TIMEOUT_S = 60.0
 
 
 class TaskRunner(Protocol):
@@ -40,6 +45,51 @@ class TaskRunner(Protocol):
     def dot(self, task_id: str, labels: bool) -> str: ...
 
     def stats(self, task_id: str) -> dict[str, Any]: ...
+
+
+class _OnLoop:
+    """The task runner as the service sees it: the task master belongs to the event loop's thread,
+    and definitions are compiled on executor threads (so that a big script does not hold up every
+    other request), so a call made from another thread is run on the loop and waited for."""
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.thread = loop, threading.get_ident()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = self.loop
+        if loop is None or threading.get_ident() == self.thread:
+            return fn(*args)
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(fn(*args))
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        # bounded: a loop stopped meanwhile (shutdown) must not leave this thread waiting for ever
+        return done.result(timeout=ON_LOOP_TIMEOUT_S)
+
+    def start(self, task: TaskRecord, pipeline: Pipeline) -> None:
+        self.call(self.runner.start, task, pipeline)
+
+    def stop(self, task_id: str) -> None:
+        self.call(self.runner.stop, task_id)
+
+    def is_executing(self, task_id: str) -> bool:
+        return self.call(self.runner.is_executing, task_id)
+
+    def dot(self, task_id: str, labels: bool) -> str:
+        return self.call(self.runner.dot, task_id, labels)
+
+    def stats(self, task_id: str) -> dict[str, Any]:
+        return self.call(self.runner.stats, task_id)
 
 
 def parse_dbrps(raw: Any) -> list[DBRP]:
@@ -135,6 +185,10 @@ class TaskService:
     ) -> None:
         self.storage = storage
         self.runner = runner
+        # every runner call goes through here: safe from the executor threads that compile
+        self._on_loop = _OnLoop(runner)
+        # definitions (tasks and templates) happen one at a time, each on an executor thread
+        self.define_lock = asyncio.Lock()
         self.clock = clock
         self.deadman = deadman  # [deadman]: every .deadman()'s id/message, and a global one
         #: [udf.functions.*]: what `@name()` is checked against (kapfast.udf.UDFService.infos)
@@ -149,9 +203,14 @@ class TaskService:
     def _notify(self, ident: str, what: str) -> None:
         for listener in self.listeners:
             try:
-                listener(ident, what)
+                # listeners (the alert topics) belong to the loop's thread, as the task master does
+                self._on_loop.call(listener, ident, what)
             except Exception:  # a listener's bug must not fail the task operation
                 log.exception("task listener failed on %s %s", what, ident)
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """From now on the service may be called from executor threads (kapfast.server.offload)."""
+        self._on_loop.bind(loop)
 
     def compile(self, rec: TaskRecord) -> Pipeline:
         pipeline = compile_task(rec, self.deadman, self.udfs)
@@ -250,7 +309,7 @@ class TaskService:
         rec.modified = now
         if rec.status == "enabled" and was != "enabled":
             rec.last_enabled = now
-        if self.runner.is_executing(ident):
+        if self._on_loop.is_executing(ident):
             self._stop(ident)  # a changed definition restarts; a disable stops
         if new_id and new_id != ident:
             self.storage.tasks.rename(ident, new_id)
@@ -264,13 +323,13 @@ class TaskService:
 
     def delete(self, ident: str) -> None:
         """Stop and forget a task; deleting an unknown task is not an error (as Kapacitor)."""
-        if self.runner.is_executing(ident):
+        if self._on_loop.is_executing(ident):
             self._stop(ident)
         self.storage.tasks.delete(ident)
         self._notify(ident, "deleted")
 
     def _stop(self, ident: str) -> None:
-        self.runner.stop(ident)
+        self._on_loop.stop(ident)
         log.info("stopped task", extra={"tags": {"task": ident, "task_master": "main"}})
         self._notify(ident, "stopped")
 
@@ -278,7 +337,7 @@ class TaskService:
         """Start an enabled task. A task that cannot start stays defined and enabled, with the
         reason in ``error`` (as Kapacitor keeps it), and the request fails with that reason."""
         try:
-            self.runner.start(rec, pipeline)
+            self._on_loop.start(rec, pipeline)
         except Exception as exc:
             rec.error = str(exc)
             self.storage.tasks.put(rec)
@@ -328,7 +387,7 @@ class TaskService:
         for rec in self.storage.tasks.using_template(template_id):
             pipeline = self.with_template_script(rec, script, implicit or set())
             rec.modified = self.clock.now_ns()
-            if self.runner.is_executing(rec.id):
+            if self._on_loop.is_executing(rec.id):
                 self._stop(rec.id)
             self.storage.tasks.put(rec)
             if rec.status == "enabled":
@@ -353,7 +412,7 @@ class TaskService:
             raise RequestError(f"invalid dot-view {go_quote(dot_view)}: expected attributes or labels")
         if script_format not in {"formatted", "raw"}:
             raise RequestError(f"invalid script-format {go_quote(script_format)}: expected formatted or raw")
-        executing = self.runner.is_executing(rec.id)
+        executing = self._on_loop.is_executing(rec.id)
         script = rec.script
         if script_format == "formatted":
             # An unformattable stored script is still shown, as written.
@@ -362,8 +421,8 @@ class TaskService:
         # Kapacitor's ExecutionStats: its maps are null when the task is not executing
         stats: dict[str, Any] = {"task-stats": None, "node-stats": None}
         if executing:
-            dot = self.runner.dot(rec.id, dot_view == "labels")
-            stats = {k: go_map(v) for k, v in self.runner.stats(rec.id).items()}
+            dot = self._on_loop.dot(rec.id, dot_view == "labels")
+            stats = {k: go_map(v) for k, v in self._on_loop.stats(rec.id).items()}
         else:
             try:
                 dot = compile_script(rec.script, vars=rec.vars or None).to_dot(rec.id)

@@ -86,12 +86,11 @@ class Compiler:
 
         try:
             expr = parse_lambda(text, source)
-            tree = Compiler(text, source, {}, None).lambda_tree(expr)
+            return Compiler(text, source, {}, None).lambda_val(expr)
         except TickScriptError as exc:
             raise TickScriptError(
                 f'var "{name}": invalid lambda: {exc.message}', exc.line, exc.column, source, exc.excerpt
             ) from None
-        return LambdaVal(tree, format_expr(expr))
 
     # -- errors -----------------------------------------------------------------------------------
     def fail(self, message: str, at: ast.Base | None) -> NoReturn:
@@ -261,7 +260,7 @@ class Compiler:
                     self.fail(f"list items must be strings or *, got {describe(v)}", item)
             return items
         if isinstance(n, ast.Lambda):
-            return LambdaVal(self.lambda_tree(n.expr), format_expr(n.expr))
+            return self.lambda_val(n.expr, n)
         if isinstance(n, ast.Unary):
             return self._fold_unary(n)
         if isinstance(n, ast.Binary):
@@ -324,6 +323,18 @@ class Compiler:
             self.fail(str(exc), n)
 
     # -- lambdas ----------------------------------------------------------------------------------
+    def lambda_val(self, expr: ast.Expr, at: ast.Base | None = None) -> LambdaVal:
+        """A lambda's tree, refused here when the evaluator could not take it ("compiles" means
+        "runs"): inlined lambda vars can make it deeper than the text looks."""
+        tree = self.lambda_tree(expr)
+        if lambda_ast.depth(tree) > lambda_ast.MAX_DEPTH:
+            self.fail(
+                f"lambda expression nested more than {lambda_ast.MAX_DEPTH} levels deep "
+                f"(the lambda depth limit is {lambda_ast.MAX_DEPTH})",
+                at or expr,
+            )
+        return LambdaVal(tree, format_expr(expr))
+
     def lambda_tree(self, n: ast.Expr) -> lambda_ast.LambdaAST:
         if isinstance(n, ast.Number):
             return lambda_ast.int_(int(n.value)) if n.is_int else lambda_ast.float_(float(n.value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
@@ -14,13 +15,23 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+EXCERPT_WIDTH = 120  # characters of a long line shown around a fault
+
+
 def excerpt(text: str, line: int, column: int) -> str:
     """The offending line and a caret under ``column`` (1-based); tabs kept so the caret aligns."""
     lines = text.split("\n")
     if not 1 <= line <= len(lines):
         return ""
     src = lines[line - 1].rstrip("\r")
-    pad = "".join(ch if ch == "\t" else " " for ch in src[: max(column - 1, 0)])
+    col = max(column - 1, 0)
+    if len(src) > EXCERPT_WIDTH:
+        # a very long line (a generated script, 100 000 brackets) shows a window around the fault
+        start = max(col - EXCERPT_WIDTH // 2, 0)
+        end = start + EXCERPT_WIDTH
+        head, tail = ("..." if start else ""), ("..." if end < len(src) else "")
+        src, col = head + src[start:end] + tail, col - start + len(head)
+    pad = "".join(ch if ch == "\t" else " " for ch in src[:col])
     return f"{src}\n{pad}^"
 
 
@@ -42,16 +53,25 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
 
 
 _DEEP_LIMIT = 20_000  # Python frames; 3.11+ needs no C stack for Python-to-Python calls
+# Compiles run on executor threads, several at once: the limit (one per interpreter) is raised by
+# the first guarded call to start and given back by the last to finish, never under another's feet.
+_guard_lock = threading.Lock()
+_guard_users = 0
+_guard_restore = 0
 
 
 def guard_depth(fn: Callable[P, R]) -> Callable[P, R]:
-    """Let the recursive compiler take long chains (thousands of nodes) and turn a chain deeper
-    than even that into a TickScriptError instead of a RecursionError traceback."""
+    """Let the recursive compiler take long chains (the parser bounds them: MAX_TREE_DEPTH levels
+    take a few frames each) and turn anything deeper into a TickScriptError, not a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old, _DEEP_LIMIT))
+        global _guard_users, _guard_restore
+        with _guard_lock:
+            if _guard_users == 0:
+                _guard_restore = sys.getrecursionlimit()
+                sys.setrecursionlimit(max(_guard_restore, _DEEP_LIMIT))
+            _guard_users += 1
         try:
             return fn(*args, **kwargs)
         except RecursionError:
@@ -59,6 +79,9 @@ def guard_depth(fn: Callable[P, R]) -> Callable[P, R]:
                 "the script nests too deeply to compile (a chain or expression thousands of levels deep)"
             ) from None
         finally:
-            sys.setrecursionlimit(old)
+            with _guard_lock:
+                _guard_users -= 1
+                if _guard_users == 0:
+                    sys.setrecursionlimit(_guard_restore)
 
     return wrapper

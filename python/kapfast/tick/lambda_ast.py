@@ -22,6 +22,9 @@ LambdaAST = tuple[Any, ...]
 
 BINARY_OPS = frozenset(["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "=~", "!~", "AND", "OR"])
 UNARY_OPS = frozenset(["-", "!"])
+#: the deepest tree the evaluator takes (rust/src/py/eval.rs MAX_DEPTH counts from 0, so 256
+#: levels here are within it): the compiler refuses a deeper lambda at define time
+MAX_DEPTH = 256
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
@@ -63,6 +66,23 @@ def binary(op: str, left: LambdaAST, right: LambdaAST) -> LambdaAST:
 
 def call(name: str, args: list[LambdaAST]) -> LambdaAST:
     return ("call", name, list(args))
+
+
+def depth(node: LambdaAST) -> int:
+    """How many levels the tree has (a leaf is 1); iterative, so any tree can be measured."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        tag = item[0]
+        if tag == "unary":
+            stack.append((item[2], level + 1))
+        elif tag == "binary":
+            stack.extend(((item[2], level + 1), (item[3], level + 1)))
+        elif tag == "call":
+            stack.extend((arg, level + 1) for arg in item[2])
+    return deepest
 
 
 def validate(node: Any, path: str = "$") -> LambdaAST:

@@ -9,6 +9,7 @@ is multiplication, while at the start of a token ``/`` opens a regex and ``*`` i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -75,6 +76,15 @@ KEYWORDS: dict[str, T] = {
 }
 
 DURATION_UNITS = "uµsmhdw"
+# Numbers are ASCII digits, as in Kapacitor: str.isdigit() is also true of "⁷" or "٣", which
+# float()/int() then refuse (or read as another number).
+DIGITS = frozenset("0123456789")
+
+#: the largest script accepted (UTF-8 bytes): compiling costs ~40 µs a token, so this bounds a
+#: define to seconds, and no real script comes near it
+MAX_SCRIPT_BYTES = 1 << 20
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,23 @@ class Lexer:
         for i, ch in enumerate(text):
             if ch == "\n":
                 self._line_starts.append(i + 1)
+        self._check_text()
+
+    def _check_text(self) -> None:
+        """Refuse what cannot be stored or would take too long, before any token is made."""
+        bad = _SURROGATE.search(self.text)
+        if bad:
+            # a JSON body can carry "\ud800": no UTF-8 encoding exists for it, so nothing could store it
+            self._fail(
+                f"invalid character U+{ord(bad.group()):04X} (a lone surrogate, not valid UTF-8)", bad.start()
+            )
+        if len(self.text) > MAX_SCRIPT_BYTES // 4 and len(self.text.encode()) > MAX_SCRIPT_BYTES:
+            cut = len(self.text.encode()[:MAX_SCRIPT_BYTES].decode(errors="ignore"))
+            self._fail(
+                f"the script is larger than the limit of {MAX_SCRIPT_BYTES} bytes "
+                f"({len(self.text.encode())} bytes)",
+                cut,
+            )
 
     # -- positions --------------------------------------------------------------------------------
     def line_col(self, pos: int) -> tuple[int, int]:
@@ -148,7 +175,7 @@ class Lexer:
             self.pos += 1
             self._emit(T.MINUS if ch == "-" else T.NOT, start, self.pos)
             return False
-        if ch.isdigit() or ch == ".":
+        if ch in DIGITS or ch == ".":
             return self._lex_number_or_dot()
         if ch.isalpha():
             return self._lex_ident()
@@ -247,7 +274,7 @@ class Lexer:
     def _lex_number_or_dot(self) -> bool:
         start = self.pos
         text = self.text
-        if text[start] == "." and not (start + 1 < len(text) and text[start + 1].isdigit()):
+        if text[start] == "." and not (start + 1 < len(text) and text[start + 1] in DIGITS):
             self.pos += 1
             self._emit(T.DOT, start, self.pos)
             return False
@@ -259,7 +286,7 @@ class Lexer:
                     self._fail("multiple decimals in number", start)
                 found_decimal = True
                 self.pos += 1
-            elif ch.isdigit():
+            elif ch in DIGITS:
                 self.pos += 1
             elif not found_decimal and ch and ch in DURATION_UNITS:
                 self.pos += 1

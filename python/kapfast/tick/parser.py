@@ -30,6 +30,14 @@ _PRIMARY_START = {"NUMBER", "STRING", "DURATION", "REFERENCE", "IDENT", "TRUE", 
 _OPERATORS = {"PLUS", "MINUS", "MULT", "DIV", "MOD", "AND", "OR", "EQ", "NEQ", "LT", "GT", "LTE", "GTE"}
 _OPERATORS |= {"REQ", "RNEQ"}
 
+#: how deep brackets and prefix operators may nest (``((((x``, ``abs(abs(``, ``--!-x``): real scripts
+#: nest a handful of levels; a script nesting deeper is refused before it costs any parsing
+MAX_NESTING = 256
+#: how deep the syntax tree may be: a pipeline of 5000 nodes and properties, or an expression of
+#: 5000 terms, compiles; the compiler's walks are recursive (under errors.guard_depth), so this
+#: bounds them (a lambda has its own, lower, limit: lambda_ast.MAX_DEPTH)
+MAX_TREE_DEPTH = 5000
+
 
 class ParseError(Exception):
     """Raised inside parser callbacks; carries the token index at fault."""
@@ -246,6 +254,48 @@ class Parser:
                 self.comments[len(self.toks)] = block
                 block = []
             self.toks.append(tok)
+        self._check_nesting()
+
+    def _check_nesting(self) -> None:
+        """Refuse brackets or prefix operators nested deeper than :data:`MAX_NESTING`, at the token
+        that goes one level too deep (no stack is needed to find it)."""
+        brackets = prefix = 0
+        for tok in self.toks:
+            if tok.typ in (T.LPAREN, T.LSBRACKET):
+                brackets += 1
+            elif tok.typ in (T.RPAREN, T.RSBRACKET):
+                brackets = max(brackets - 1, 0)
+            if tok.typ in (T.MINUS, T.NOT):
+                prefix += 1
+            else:
+                prefix = 0
+            if brackets + prefix > MAX_NESTING:
+                self.fail(
+                    f"the script nests brackets and '-'/'!' more than {MAX_NESTING} levels deep "
+                    f"(the nesting limit is {MAX_NESTING})",
+                    tok,
+                )
+
+    def _check_depth(self, roots: list[Any]) -> None:
+        """Refuse a syntax tree deeper than :data:`MAX_TREE_DEPTH` (long ``|``/``.`` chains, long
+        operator chains), at the node that goes one level too deep; iterative, like the check."""
+        stack: list[tuple[Any, int]] = [(r, 1) for r in roots]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_TREE_DEPTH:
+                self.fail(
+                    f"the script is nested more than {MAX_TREE_DEPTH} levels deep (a chain of nodes "
+                    f"and properties or an expression that long; the depth limit is {MAX_TREE_DEPTH})",
+                    node,
+                )
+            for f in dataclasses.fields(node):
+                if f.name in ("comment", "anchors"):
+                    continue
+                value = getattr(node, f.name)
+                if isinstance(value, ast.Base):
+                    stack.append((value, depth + 1))
+                elif isinstance(value, list):
+                    stack.extend((v, depth + 1) for v in value if isinstance(v, ast.Base))
 
     def fail(self, message: str, at: Token | ast.Base) -> NoReturn:
         raise error_at(message, self.text, at.line, at.col, self.source)
@@ -266,6 +316,7 @@ class Parser:
 
     def program(self) -> ast.Program:
         statements: list[ast.Statement] = self._feed(self.toks)
+        self._check_depth(statements)
         trailing = self._attach_comments(statements)
         if trailing:
             eof = self.toks[-1]
