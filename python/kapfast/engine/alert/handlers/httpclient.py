@@ -32,6 +32,15 @@ def insecure_context() -> ssl.SSLContext:
     return ctx
 
 
+def tls_context(ca: str = "", cert: str = "", key: str = "", insecure: bool = False) -> ssl.SSLContext:
+    """A client context from a service section's ``ssl-ca``/``ssl-cert``/``ssl-key``/
+    ``insecure-skip-verify`` (Kapacitor's ``tlsconfig.Create``); raises OSError/ssl.SSLError."""
+    ctx = insecure_context() if insecure else ssl.create_default_context(cafile=ca or None)
+    if cert:
+        ctx.load_cert_chain(cert, key or None)
+    return ctx
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int

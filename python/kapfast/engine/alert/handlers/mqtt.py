@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kapfast.alert_event import AlertEvent
+from kapfast.engine.alert.handlers import httpclient
 from kapfast.engine.alert.handlers.base import (
     DEFAULT_TIMEOUT_S,
     BuildContext,
@@ -96,13 +97,9 @@ class _Connection:
             client.username_pw_set(b.username, b.password or None)
         tls = scheme in ("ssl", "tls", "mqtts", "wss")
         if tls:
-            ctx = ssl.create_default_context(cafile=b.ssl_ca or None)
-            if b.insecure_skip_verify:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            if b.ssl_cert:
-                ctx.load_cert_chain(b.ssl_cert, b.ssl_key or None)
-            client.tls_set_context(ctx)
+            client.tls_set_context(
+                httpclient.tls_context(b.ssl_ca, b.ssl_cert, b.ssl_key, b.insecure_skip_verify)
+            )
         port = u.port or (8883 if tls else 1883)
         connected = threading.Event()
         result: list[Any] = []

@@ -53,14 +53,9 @@ class SlackWorkspace:
         if not (self.insecure_skip_verify or self.ssl_ca or self.ssl_cert):
             return None
         try:
-            ctx = httpclient.insecure_context() if self.insecure_skip_verify else ssl.create_default_context()
-            if self.ssl_ca and not self.insecure_skip_verify:
-                ctx.load_verify_locations(cafile=self.ssl_ca)
-            if self.ssl_cert:
-                ctx.load_cert_chain(self.ssl_cert, self.ssl_key or None)
+            return httpclient.tls_context(self.ssl_ca, self.ssl_cert, self.ssl_key, self.insecure_skip_verify)
         except (OSError, ssl.SSLError) as e:
             raise ServiceDisabled(f"slack workspace {self.workspace!r}: TLS settings: {e}") from None
-        return ctx
 
 
 def slack_payload(channel: str, message: str, username: str, icon_emoji: str, level: str) -> bytes:
