@@ -61,6 +61,7 @@ from kapfast.server.internal_stats import Stat, StatsService, collect, expvars
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.server.udp import UDPInput, start_listeners
+from kapfast.server.ui import routes as ui_routes
 from kapfast.server.users import AuthService, LocalAuth, NoAuth, UserStore
 from kapfast.server.write import WriteGate, make_write_handler
 from kapfast.storage import Storage
@@ -489,6 +490,7 @@ def build_app(state: ServerState) -> web.Application:
         app[config_api.SERVICE_KEY] = state.config_service
     logs_api.add_routes(app, state.logs)
     tap_api.add_routes(app)
+    ui_routes.add_routes(app)  # the web page, /ui
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
     app.router.add_get("/ping", ping)
