@@ -173,3 +173,34 @@ def test_with_auth_the_api_challenges_only_the_page_script(secured: Kapfastd) ->
     assert plain.status == 401 and "WWW-Authenticate" not in plain.headers  # as Kapacitor
     ui = k.request("GET", "/kapacitor/v1/tasks", headers={"Authorization": "", "X-Kapfast-UI": "1"})
     assert ui.status == 401 and ui.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_graph_layers_a_join_and_draws_every_edge() -> None:
+    from kapfast.server.ui.graph import GraphNode, layers, render_svg
+
+    nodes = [
+        GraphNode("stream0", "stream", ()),
+        GraphNode("from1", "from", ("stream0",)),
+        GraphNode("from2", "from", ("stream0",)),
+        GraphNode("window3", "window", ("from2",)),
+        GraphNode("join4", "join", ("from1", "window3")),
+        GraphNode("alert5", "alert", ("join4",)),
+    ]
+    # a node sits one layer below its deepest parent: the join waits for the window's branch
+    assert layers(nodes) == [["stream0"], ["from1", "from2"], ["window3"], ["join4"], ["alert5"]]
+    svg = render_svg(nodes, {"join4": {"collected": 7, "emitted": 3, "errors": 1, "working_cardinality": 2}})
+    assert svg.count('<path class="edge"') == 6
+    assert 'data-node="join4"' in svg and "in 7 · out 3" in svg and "errors 1 · groups 2" in svg
+    assert render_svg([]).startswith("<svg")
+
+
+def test_batch_task_page_leaves_out_the_batch_source(kapfastd: Kapfastd) -> None:
+    script = (
+        'batch\n    |query(\'SELECT mean(usage_idle) FROM "telegraf"."autogen".cpu\')\n'
+        "        .period(1m)\n        .every(1m)\n    |log()\n"
+    )
+    body = {"id": "b", "type": "batch", "dbrps": [{"db": "telegraf", "rp": "autogen"}], "script": script}
+    assert kapfastd.api("POST", "/tasks", body).status == 200
+    page = kapfastd.request("GET", "/ui/tasks/b")
+    assert page.status == 200
+    assert re.findall(r'data-node="(\w+)"', page.text) == ["query1", "log2"]

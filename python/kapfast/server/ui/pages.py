@@ -24,7 +24,7 @@ def layout(title: str, body: str, *, active: str, script: str = "") -> str:
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · kapfast</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
         f'<link rel="stylesheet" href="{STATIC}/ui.css">{js}</head>'
         f'<body data-page="{escape(script)}"><header><span class="brand">kapfast</span>{nav}'
         f'<span class="version">{escape(__version__)}</span></header>'

@@ -4,13 +4,18 @@
 
 const HEADERS = { "X-Kapfast-UI": "1" }; // a 401 then challenges the browser (kapfast.server.auth)
 
+// Absolute URLs without user info: a page opened as http://user:pass@host/ui/ would otherwise
+// resolve relative URLs with the credentials in them, which fetch refuses; the browser sends the
+// credentials it cached for the page's realm instead.
+function here(path) { return new URL(path, location.origin).href; }
+
 async function api(method, url, body) {
   const init = { method, headers: { ...HEADERS }, credentials: "same-origin", cache: "no-store" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const resp = await fetch(url, init);
+  const resp = await fetch(here(url), init);
   const text = await resp.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
@@ -209,26 +214,27 @@ function taskButtons(apiUrl) {
 
 // --- pages that re-render on the server (topics, recordings) ------------------------------------
 async function refreshMain() {
-  const resp = await fetch(location.href, { headers: HEADERS, credentials: "same-origin", cache: "no-store" });
+  const resp = await fetch(here(location.pathname + location.search), { headers: HEADERS, credentials: "same-origin", cache: "no-store" });
   if (resp.status !== 200) return;
   const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
   const main = doc.querySelector("main");
   if (main) document.querySelector("main").replaceChildren(...main.childNodes);
 }
 
-function every(ms, fn) {
+// fn now, then ms after each run ends (a slow answer never piles requests up)
+function every(ms, fn, now = true) {
   const tick = () => fn().catch(() => {}).finally(() => setTimeout(tick, ms));
-  setTimeout(tick, ms);
+  if (now) tick();
+  else setTimeout(tick, ms);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
-  if (page === "tasks") every(2000, refreshTasks);
-  if (page === "refresh") every(3000, refreshMain);
+  if (page === "tasks") every(2000, refreshTasks, false);
+  if (page === "refresh") every(3000, refreshMain, false);
   if (page === "task") {
     const apiUrl = document.getElementById("task").dataset.api;
     taskButtons(apiUrl);
-    refreshExplain(apiUrl);
     every(1500, () => refreshTask(apiUrl));
     every(5000, () => refreshExplain(apiUrl));
   }
