@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kapfastd_proc import Kapfastd, wait_for
+from kapfastd_proc import Kapfastd, free_port, wait_for
 
 DBRPS = [{"db": "telegraf", "rp": "autogen"}]
 SCRIPT = "stream\n    |from()\n        .measurement('cpu')\n    |httpOut('out')\n"
@@ -116,12 +116,31 @@ def fill(path: Path) -> Path:
     return filler
 
 
+OUT = (
+    "stream\n    |from()\n        .measurement('cpu')\n"
+    "    |influxDBOut()\n        .database('gone')\n        .buffer(1)\n"
+)
+
+
 def test_data_dir_full(small_disk: Path, kapfastd_factory: Callable[..., Kapfastd]) -> None:
-    k = kapfastd_factory(start=False)
+    # an InfluxDB that is not there: influxDBOut's points go to its disk buffer, on the small disk
+    k = kapfastd_factory(
+        f'[[influxdb]]\n  enabled = true\n  urls = ["http://127.0.0.1:{free_port()}"]\n'
+        "  disable-subscriptions = true\n",
+        start=False,
+    )
     k.data_dir = small_disk / "data"
     k.start()
     assert define(k, "before").status == 200  # type: ignore[attr-defined]
+    out = {"id": "out", "dbrps": DBRPS, "script": OUT, "status": "enabled"}
+    assert k.api("POST", "/tasks", out).status == 200
     assert k.write("cpu,host=a v=1 1000000000\n").status == 204
+
+    def out_stats() -> dict[str, int]:
+        return dict(k.api("GET", "/tasks/out").json()["stats"]["kapfast-node-stats"]["influxdb_out2"])
+
+    spool = k.data_dir / "influxdb_out"
+    wait_for(lambda: list(spool.glob("dest-*/*.seg")), timeout_s=30, what="a point in the disk buffer")
     filler = fill(small_disk)
 
     ans = k.api("POST", "/tasks", {"id": "during", "dbrps": DBRPS, "script": SCRIPT})
@@ -133,12 +152,25 @@ def test_data_dir_full(small_disk: Path, kapfastd_factory: Callable[..., Kapfast
     out = wait_for(lambda: k.api("GET", "/tasks/before/out").json().get("series"), what="httpOut")
     assert out[0]["values"][-1][-1] == 2
     assert k.request("GET", "/kapacitor/v1/ping").status == 204
+    # influxDBOut's disk buffer cannot grow (by more than what its file's last page still
+    # holds): the points are dropped, counted and logged
+    assert k.write("\n".join(f"cpu,host=b v={i} {i + 10}000000000" for i in range(300))).status == 204
+    wait_for(lambda: out_stats()["points_dropped"] >= 300, what="300 dropped points")
+    st = out_stats()
+    # kept: what was stored before (and v=2, if it fitted in the page): dropped and kept add up
+    assert st["points_dropped"] + st["points_buffered"] == 302 and st["points_buffered"] >= 1
+    assert "cannot write to the disk buffer" in k.log_tail(300)
 
     filler.unlink()  # space comes back: so does everything
     assert define(k, "during").status == 200  # type: ignore[attr-defined]
+    assert k.write("cpu,host=a v=3 3000000000\n").status == 204
+    kept = st["points_buffered"] + 1
+    wait_for(lambda: out_stats()["points_buffered"] == kept, what="buffering on disk again")
     k.kill()
     k.start()
-    assert sorted(t["id"] for t in k.api("GET", "/tasks").json()["tasks"]) == ["before", "during"]
+    assert sorted(t["id"] for t in k.api("GET", "/tasks").json()["tasks"]) == ["before", "during", "out"]
+    vars_ = k.request("GET", "/kapacitor/v1/debug/vars").json()["kapacitor"]["influxdb_out"]["values"]
+    assert vars_["points_buffered"] == kept  # kept across the kill, waiting for InfluxDB
     k.stop()
     assert_store_sound(k.data_dir / "kapfast.db")
 
