@@ -20,8 +20,11 @@ from tests.conftest import conformance_dir
 from tests.engine.alert.harness import Run, build, load_case, run_stream_case, substitute
 from tests.engine.alert.servers import HttpReceiver
 
+from kapfast._native import PointBatch
+from kapfast.engine.alert.explain import MAX_CHUNKS
 from kapfast.engine.alert.topics import TopicRegistry
-from kapfast.engine.messages import StreamChunk
+from kapfast.engine.messages import Group, StreamChunk
+from kapfast.timefmt import format_rfc3339_ns
 
 _DIR = conformance_dir()
 _POST = (
@@ -193,3 +196,27 @@ def test_inhibited() -> None:
     inhibited = [g for g in steps if g["reason"] == "inhibited"]
     assert inhibited and not srv.bodies
     assert inhibited[0]["reason_text"] == "category 'cpu' is inhibited by another alert"
+
+
+def test_old_chunks_are_cut_to_a_row_per_group() -> None:
+    """Past MAX_CHUNKS whole chunks, a group's last point is kept as a single row and explained
+    the same."""
+    run = build("stream|from().measurement('cpu').groupBy('host')|alert().crit(lambda: \"v\" > 5)", "t")
+    hosts = [f"h{i}" for i in range(MAX_CHUNKS + 3)]
+    groups = {h: Group(f"host={h}", ("host",), False, (("host", h),)) for h in hosts}
+    for i, h in enumerate(hosts):
+        # one group a chunk: every chunk stays the last one of its group
+        rows = [("cpu", {"host": h}, {"v": float(i)}, i * 10), ("cpu", {"host": h}, {"v": 9.0}, i * 10 + 1)]
+        run.node.push(StreamChunk(PointBatch.from_rows(rows), [0, 0], [groups[h]]))
+    log = run.node.explain_log
+    assert len(log._whole) <= MAX_CHUNKS
+    cut = log.last["host=h0"]
+    assert cut.codes is None and len(cut.batch) == 1
+    by = {g["group"]: g for g in run.node.explain()["groups"]}
+    assert len(by) == len(hosts)
+    for i, h in enumerate(hosts):
+        g = by[f"host={h}"]
+        assert g["values"] == {"v": 9.0} and g["level"] == "CRITICAL"
+        assert g["time"] == format_rfc3339_ns(i * 10 + 1)
+        assert g["deciding"] == {"level": "CRITICAL", "expression": '"v" > 5'}
+        assert (g["sent"], g["reason"]) == (False, "no_handler")

@@ -16,8 +16,11 @@ and handler failures (from the delivery lane's thread) per group.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter, countOf
 from typing import TYPE_CHECKING, Any
 
 from kapfast._native import EvalState, PointBatch
@@ -29,6 +32,7 @@ from kapfast.timefmt import format_rfc3339_ns
 if TYPE_CHECKING:
     from kapfast.engine.alert.node import AlertNode
 
+_ID = attrgetter("id")
 #: whole chunks kept for explanations (the rest are cut down to a row per group)
 MAX_CHUNKS = 8
 
@@ -46,7 +50,7 @@ TEMPLATE_ERROR = "template_error"
 class _Seen:
     """One evaluated chunk (or batch), shared by the groups whose last point is in it."""
 
-    __slots__ = ("batch", "codes", "event_ns", "groups", "live", "row", "seq", "table")
+    __slots__ = ("batch", "codes", "event_ns", "groups", "row", "seq", "table")
 
     def __init__(
         self,
@@ -63,7 +67,6 @@ class _Seen:
         self.groups = groups
         self.table = table
         self.row = row
-        self.live = 0  # groups whose last point is here
         #: a batch's event time (its tmax or its highest point's time); None: the point's own
         self.event_ns: int | None = None
 
@@ -104,7 +107,8 @@ class ExplainLog:
     #: group id -> (event time, handler, error): delivery failures, from the lane's thread too
     failures: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     seq: int = 0
-    _live: dict[int, _Seen] = field(default_factory=dict)
+    #: the newest MAX_CHUNKS records, kept whole
+    _whole: deque[_Seen] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def saw_chunk(
@@ -120,29 +124,23 @@ class ExplainLog:
         self._point(rec)
 
     def _point(self, rec: _Seen) -> None:
-        last, live = self.last, self._live
-        for g in rec.groups:
-            old = last.get(g.id)
-            if old is not None:
-                old.live -= 1
-                if old.live == 0:
-                    live.pop(old.seq, None)
-            last[g.id] = rec
-        rec.live = len(rec.groups)
-        live[rec.seq] = rec
-        while len(live) > MAX_CHUNKS:
-            oldest = live.pop(next(iter(live)))
-            rows = oldest.last_rows()
-            for code, g in enumerate(oldest.groups):
-                if last.get(g.id) is oldest and code in rows:
-                    last[g.id] = oldest.single(rows[code], g)
+        # every step at C speed (map, zip, countOf): the hot path pays a few ns a group
+        last = self.last
+        last.update(zip(map(_ID, rec.groups), repeat(rec)))
+        whole = self._whole
+        whole.append(rec)
+        if len(whole) <= MAX_CHUNKS:
+            return
+        oldest = whole.popleft()
+        if not countOf(map(last.get, map(_ID, oldest.groups)), oldest):
+            return  # every group of it has a newer last point
+        rows = oldest.last_rows()
+        for code, g in enumerate(oldest.groups):
+            if last.get(g.id) is oldest and code in rows:
+                last[g.id] = oldest.single(rows[code], g)
 
     def forget(self, group_id: str) -> None:
-        rec = self.last.pop(group_id, None)
-        if rec is not None:
-            rec.live -= 1
-            if rec.live == 0:
-                self._live.pop(rec.seq, None)
+        self.last.pop(group_id, None)
         self.outcomes.pop(group_id, None)
         with self._lock:
             self.failures.pop(group_id, None)
