@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import conformance_dir
-from tests.engine.alert.harness import Run, build, load_case, run_stream_case, substitute
+from tests.engine.alert.harness import Run, build, load_case, run_batch_case, run_stream_case, substitute
 from tests.engine.alert.servers import HttpReceiver
 
 from kapfast._native import PointBatch
@@ -62,7 +62,7 @@ def _matches(event: dict[str, Any], g: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def stepping(run: Run, bodies: list[bytes] | None) -> Iterator[list[dict[str, Any]]]:
+def stepping(run: Run, srv: HttpReceiver | None) -> Iterator[list[dict[str, Any]]]:
     """Explain after every chunk pushed to the alert node: one record per group it touched,
     with the events the receiver got for that chunk."""
     steps: list[dict[str, Any]] = []
@@ -75,9 +75,9 @@ def stepping(run: Run, bodies: list[bytes] | None) -> Iterator[list[dict[str, An
             for i in range(len(msg)):
                 wrapped(StreamChunk(msg.batch.take([i]), [codes[i]], msg.groups), port)
             return
-        before = len(bodies) if bodies is not None else 0
+        before = len(srv.bodies) if srv is not None else 0
         push(msg, port)
-        new = [json.loads(b) for b in bodies[before:]] if bodies is not None else []
+        new = [json.loads(b) for b in srv.bodies[before:]] if srv is not None else []
         touched = {msg.groups[msg.codes[0]].id} if isinstance(msg, StreamChunk) else {msg.group.id}
         for g in run.node.explain()["groups"]:
             if (g["group"] if g["group"] != "nil" else "") in touched:
@@ -118,7 +118,7 @@ def test_explain_agrees_with_the_handler_on_every_case(path: Path) -> None:
     case = load_case(path)
     with HttpReceiver() as srv:
         run = build(substitute(case["script"], {"{{POST_URL}}": srv.url}), case["task_name"])
-        with stepping(run, srv.bodies) as steps:
+        with stepping(run, srv) as steps:
             run_stream_case(run, _data(case))
     reasons = _check(steps, run.node.level_texts())
     expected = {
@@ -135,7 +135,7 @@ def test_flapping_names_the_figures() -> None:
     case = _case("TestStream_AlertFlapping")
     with HttpReceiver() as srv:
         run = build(substitute(case["script"], {"{{POST_URL}}": srv.url}), case["task_name"])
-        with stepping(run, srv.bodies) as steps:
+        with stepping(run, srv) as steps:
             run_stream_case(run, _data(case))
     flap = next(g for g in steps if g["reason"] == "flapping")
     assert ".flapping(0.25, 0.5)" in flap["reason_text"] and flap["level"] != "OK"
@@ -191,7 +191,7 @@ def test_inhibited() -> None:
             inner(msg, port)
 
         run.node.push = push_both  # type: ignore[method-assign]
-        with stepping(run, srv.bodies) as steps:
+        with stepping(run, srv) as steps:
             run_stream_case(run, _data(case))
     inhibited = [g for g in steps if g["reason"] == "inhibited"]
     assert inhibited and not srv.bodies
@@ -220,3 +220,17 @@ def test_old_chunks_are_cut_to_a_row_per_group() -> None:
         assert g["time"] == format_rfc3339_ns(i * 10 + 1)
         assert g["deciding"] == {"level": "CRITICAL", "expression": '"v" > 5'}
         assert (g["sent"], g["reason"]) == (False, "no_handler")
+
+
+@pytest.mark.parametrize("name", ["TestBatch_AlertLevelField", "TestBatch_AlertAll_1"])
+def test_explain_batch_cases(name: str) -> None:
+    """Batch edges: each batch's deciding row, its event time, and a consistent explanation."""
+    assert _DIR is not None
+    case = load_case(_DIR / "cases" / f"{name}.json")
+    run = build(case["script"], name)
+    with stepping(run, None) as steps:
+        run_batch_case(run, _DIR / "data" / case["data"][0])
+    reasons = _check([{**g, "events": [{}] if g["sent"] else []} for g in steps], run.node.level_texts())
+    assert reasons <= {"ok_not_sent", "no_handler"}
+    assert any(g["level"] == "CRITICAL" for g in steps)
+    assert all(g["reason"] == "no_handler" for g in steps if g["level"] != "OK")  # no handler, no topic
