@@ -20,8 +20,8 @@ from kapfast._native import PointBatch
 from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.context import PointsWriter, TaskContext
-from kapfast.engine.explain import explain_nodes, explain_replay
 from kapfast.engine.expiry import EXPIRY_BUDGET_NS
+from kapfast.engine.explain import explain_nodes, explain_replay
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
 from kapfast.engine.nodes.loopback import KapacitorLoopbackNode, Loopback
