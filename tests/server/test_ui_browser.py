@@ -108,10 +108,15 @@ def test_task_list_graph_live_counts_and_buttons(
     wait_text(b, 'svg.pipeline text[data-edge="from1->alert2"]', "3")
     assert b.execute_script("return window.__stillTheSamePage === true;")
     assert "working_cardinality=3" in b.find_element(By.ID, "node-stats").text
-    # the explain panel shows when kapfastd answers .../explain, and hides when that answers 404
-    explain = k.api("GET", "/tasks/cpu_alert/explain").status
-    assert b.find_element(By.ID, "explain").is_displayed() == (explain == 200)
+    # the explain panel: the real endpoint's answer, per group of the alert node
+    assert k.api("GET", "/tasks/cpu_alert/explain").status == 200
+    wait_text(b, "#explain", "host=h1")
+    explain = b.find_element(By.ID, "explain").text
+    assert 'CRITICAL: "usage_idle" < 10' in explain and "usage_idle=7" in explain
+    assert "host=h2" in explain and "none (OK)" in explain
     shot(b, "task")
+    b.execute_script("document.getElementById('explain').scrollIntoView();")
+    shot(b, "task-explain")
 
     b.find_element(By.ID, "disable").click()
     wait_text(b, "#status", "disabled")
@@ -230,10 +235,12 @@ def test_explain_panel_renders_the_contract(browser: WebDriver, server: Kapfastd
             }
         ],
     }
+    # the page's own 5 s poll of the endpoint stops first, so that it does not redraw the panel
     b.execute_script(
-        "renderExplain(arguments[0]); document.getElementById('explain').hidden = false;", answer
+        "refreshExplain = async () => {};"
+        "renderExplain(arguments[0]); document.getElementById('explain').hidden = false;",
+        answer,
     )
-    # textContent: the page's own 5 s poll of the (absent here) endpoint may hide the panel again
     text = b.execute_script("return document.getElementById('explain').textContent;")
     assert "alert2" in text
     assert 'CRITICAL: "usage_idle" < 10' in text and "usage_idle=5" in text
