@@ -21,6 +21,8 @@ from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.checkpoint import SnapshotMismatch
 from kapfast.engine.context import PointsWriter, TaskContext
+from kapfast.engine.expiry import EXPIRY_BUDGET_NS
+from kapfast.engine.explain import explain_nodes, explain_replay
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
 from kapfast.engine.nodes.loopback import KapacitorLoopbackNode, Loopback
@@ -58,6 +60,8 @@ class TaskMaster:
         self._snapshot_due: dict[str, int] = {}
         #: every task's idle-group expiry ([groups] expire-idle; 0: never, as Kapacitor)
         self.group_expiry_ns = group_expiry_ns
+        #: a task's last tick left idle groups to delete (the server then ticks again soon)
+        self.expiry_backlog = False
         self.writer = writer
         self.name = name
         self.hostname = hostname
@@ -288,9 +292,11 @@ class TaskMaster:
         """Let clock-driven nodes (stats, barrier idle) of every task look at the clock; the
         server calls this about once a second."""
         now = self.clock.now_ns()
+        self.expiry_backlog = False
         for t in list(self.tasks.values()):
             try:
-                t.tick(now)
+                t.tick(now, expiry_budget_ns=EXPIRY_BUDGET_NS)
+                self.expiry_backlog = self.expiry_backlog or t.expiry_backlog
                 due = self._snapshot_due.get(t.id)
                 if due is not None and now >= due:
                     self._snapshot_due[t.id] = now + self.snapshot_interval_ns
@@ -315,6 +321,27 @@ class TaskMaster:
     def http_out(self, task_id: str, endpoint: str) -> dict[str, Any] | None:
         t = self.tasks.get(task_id)
         return None if t is None else t.http_out(endpoint)
+
+    # --- explain (kapfast explain) -----------------------------------------------------------
+
+    def explain(self, task_id: str, node: str = "") -> list[dict[str, Any]] | None:
+        """The running task's alert nodes explained (kapfast.engine.explain); None when the task
+        is not executing."""
+        t = self.tasks.get(task_id)
+        return None if t is None else explain_nodes(t, node)
+
+    def explain_at(
+        self,
+        task: TaskRecord,
+        pipeline: Pipeline,
+        recording_path: str | os.PathLike[str],
+        at_ns: int,
+        node: str = "",
+    ) -> list[dict[str, Any]]:
+        """The task's alert nodes as they were at ``at_ns``, from a recording replayed into an
+        offline copy (side effects off: kapfast.engine.explain). Synchronous; runs anywhere."""
+        base = self._context(task.id, VirtualClock(0), self.name)
+        return explain_replay(task.id, pipeline, [recording_path], at_ns, base, node)
 
     # --- replays -------------------------------------------------------------------------------
 
