@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import report
 from bench_lineproto import gen_data
 from kapfast import lineproto
 from kapfast._native import PointBatch
@@ -171,6 +172,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  parse only:                  {n / parse_s:14,.0f} points/s")
     rate = n / engine_s
     print(f"  from|where|window|mean|sink: {rate:14,.0f} points/s  ({engine_s / parse_s:.1f}x parse time)")
+    report.row(
+        "engine from|where|window|mean|sink, in process, 1 core",
+        rate,
+        n / parse_s,
+        "kapfast parse only",
+        "points/CPU-s",
+        "(info: the nodes' cost beside parsing)",
+    )
     for label, script in STATEFUL:
         if args.only and args.only not in label:
             continue

@@ -38,6 +38,9 @@ from typing import Any
 
 from kapfast import lineproto
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report
+
 T0 = 1_700_000_000_000_000_000
 STEP_NS = 10_000_000
 REGIONS = ["us-west", "us-east", "eu-central", "ap-south"]
@@ -184,6 +187,114 @@ def polars_csv_seconds(csv: bytes, n: int, runs: int, threads: int) -> Timing | 
         os.unlink(path)
 
 
+# ---- issue #20 rows: Telegraf's `cpu` input, full precision and short values, series count ----
+
+CPU_FIELDS = (
+    "usage_user",
+    "usage_system",
+    "usage_idle",
+    "usage_nice",
+    "usage_iowait",
+    "usage_irq",
+    "usage_softirq",
+    "usage_steal",
+    "usage_guest",
+    "usage_guest_nice",
+)
+
+
+def gen_telegraf(n: int, series: int, digits: int | None, seed: int = 7, t0: int = T0) -> tuple[bytes, bytes]:
+    """(line protocol, CSV) of n Telegraf ``cpu`` lines: 3 tags (cpu, host, region), the input's
+    10 float fields, over ``series`` distinct series (hosts x 8 cpus). ``digits=None`` writes
+    floats at full precision as Telegraf does (``97.28643216080402``), else rounded."""
+    rng = random.Random(seed)
+    lp: list[str] = []
+    csv: list[str] = ["measurement,cpu,host,region," + ",".join(CPU_FIELDS) + ",time"]
+    cpus = min(8, series)
+    for i in range(n):
+        s = i % series
+        c, h = f"cpu{s % cpus}", f"host{s // cpus:05d}"
+        reg = REGIONS[(s // cpus) % 4]
+        vals = [rng.uniform(0, 100) for _ in CPU_FIELDS]
+        txt = [repr(v) if digits is None else f"{v:.{digits}f}" for v in vals]
+        ts = t0 + i * STEP_NS
+        lp.append(
+            f"cpu,cpu={c},host={h},region={reg} "
+            + ",".join(f"{k}={v}" for k, v in zip(CPU_FIELDS, txt, strict=True))
+            + f" {ts}"
+        )
+        csv.append(f"cpu,{c},{h},{reg}," + ",".join(txt) + f",{ts}")
+    return ("\n".join(lp) + "\n").encode(), ("\n".join(csv) + "\n").encode()
+
+
+def telegraf_rows(n: int, runs: int) -> None:
+    """The parse rows of issue #20's table, each against polars' CSV reader of the same rows."""
+    for digits, what, target in (
+        (None, "full-precision floats", ">= 1.5x"),
+        (2, "2-decimal floats", ">= 2.5x"),
+    ):
+        lp, csv = gen_telegraf(n, 1600, digits)
+        k = median_seconds(lambda lp=lp: kapfast_parse(lp, n), runs)  # type: ignore[misc]
+        p = polars_csv_seconds(csv, n, runs, threads=1)
+        if p is None:
+            print(f"polars not installed: no ratio for {what}")
+            continue
+        report.row(
+            f"parse Telegraf cpu, {what} (10 fields, 3 tags), 1 thread",
+            n / k[0] / 1e6,
+            n / p[0] / 1e6,
+            "polars CSV",
+            "M lines/CPU-s",
+            target,
+        )
+        print(
+            f"telegraf cpu {what}: kapfast {n / k[0] / 1e6:.2f} M lines/s, "
+            f"polars {n / p[0] / 1e6:.2f}: {p[0] / k[0]:.2f}x"
+        )
+
+
+def series_bodies(series: int, bodies: int, lines: int = 5000) -> list[bytes]:
+    """``bodies`` bodies of ``lines`` lines: different times and values, the same ``series``."""
+    return [gen_telegraf(lines, series, 2, seed=b, t0=T0 + b * lines * STEP_NS)[0] for b in range(bodies)]
+
+
+def series_cost_ns(data: list[bytes]) -> float:
+    """CPU ns per line parsing the bodies one after another, as a server receives them."""
+    lines = len(lineproto.parse(data[0], now_ns=T0).batch)
+    parse = _body_parser()
+    parse(data[0])  # the first body of a new series set is not the steady state
+    gc.collect()
+    c = time.process_time()
+    for body in data:
+        parse(body)
+    return (time.process_time() - c) / (len(data) * lines) * 1e9
+
+
+def _body_parser() -> Callable[[bytes], Any]:
+    """A parse as the server's write path does it: one series index kept across bodies."""
+    index = getattr(lineproto, "SeriesIndex", None)
+    if index is None:  # a build before the index: the plain parse
+        return lambda body: lineproto.parse(body, precision="ns", now_ns=T0)
+    idx = index()
+    return lambda body: idx.parse(body, precision="ns", now_ns=T0)
+
+
+def series_rows(bodies: int, runs: int) -> None:
+    few_data, many_data = series_bodies(8, bodies), series_bodies(5000, bodies)
+    few = statistics.median(series_cost_ns(few_data) for _ in range(runs))
+    many = statistics.median(series_cost_ns(many_data) for _ in range(runs))
+    report.row(
+        "parse cost, 5,000-line bodies: 5,000 series vs 8",
+        many,
+        few,
+        "kapfast, 8 series",
+        "ns/line",
+        "<= 1.5x the 8-series cost (ratio >= 0.67)",
+        higher_is_better=False,
+    )
+    print(f"series cost: {few:.0f} ns/line at 8 series, {many:.0f} at 5,000 ({many / few:.2f}x)")
+
+
 # ---- the run ---------------------------------------------------------------------------------
 
 
@@ -261,6 +372,24 @@ def run(n: int, runs: int, sizes: bool = False) -> dict[str, Timing | None]:
         f"{k[1] / two[1]:>11.2f}x wall of 1 thread (CPU time {two[0] / k[0]:.2f}x)"
     )
     res["kapfast (2 threads)"] = two
+    report.row(
+        "parse on 2 threads vs 1 (wall time, 4 tags 5 fields)",
+        n / two[1] / 1e6,
+        n / k[1] / 1e6,
+        "kapfast, 1 thread",
+        "M lines/s wall",
+        ">= 1.7x",
+    )
+    pcsv = res["polars CSV (1 thread)"]
+    if pcsv is not None:
+        report.row(
+            "parse Telegraf-like cpu (4 tags, 5 fields, 1 decimal), 1 thread",
+            n / k[0] / 1e6,
+            n / pcsv[0] / 1e6,
+            "polars CSV",
+            "M lines/CPU-s",
+            ">= 0.8x (perf_anchors)",
+        )
     ser_cpu, ser_wall = median_seconds(lambda: lineproto.serialize(check), runs)
     print(
         f"{'kapfast serialize':<26}{n / ser_cpu / 1e6:>10.2f}{len(lp) / ser_cpu / 1e6:>7.0f}"
@@ -272,6 +401,8 @@ def run(n: int, runs: int, sizes: bool = False) -> dict[str, Timing | None]:
         f"kapfast: {n / k[0] / 1e6:.2f} M lines/s; 2 threads: >= 1.6x (goal 1.8x) the 1-thread "
         f"wall time, kapfast: {k[1] / two[1]:.2f}x"
     )
+    telegraf_rows(min(n, int(os.environ.get("KAPFAST_BENCH_TELEGRAF_LINES", "300000"))), runs)
+    series_rows(int(os.environ.get("KAPFAST_BENCH_SERIES_BODIES", "20")), max(3, runs))
     if sizes:
         cutover_table(runs)
     return res

@@ -20,6 +20,8 @@ import os
 import subprocess
 import sys
 
+import report
+
 KAPACITOR_BYTES_PER_POINT = 9_600  # influxdata/kapacitor#1586, the reporter's estimate (1.3.1)
 CHUNK = 10_000
 
@@ -122,6 +124,15 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  Kapacitor 1.3 (#1586, published)  {KAPACITOR_BYTES_PER_POINT:8.0f} B/point   "
         f"-> {KAPACITOR_BYTES_PER_POINT / k:.0f}x"
+    )
+    report.row(
+        "memory per buffered point, window -> mean",
+        k,
+        p,
+        "Python dict per point",
+        "B/point",
+        "<= 20 B/point",
+        higher_is_better=False,
     )
 
 

@@ -330,3 +330,15 @@ def test_invalid_utf8_is_kept_as_influxdb_keeps_it() -> None:
     hosts = [r[1]["host"] for r in res.batch.rows()]
     assert len(set(hosts)) == 2  # two distinct hosts, not merged into one replacement character
     assert lineproto.serialize(res.batch) == body
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=40))
+def test_full_precision_floats_parse_to_the_same_bits_as_python(values: list[float]) -> None:
+    """Telegraf writes floats at full precision (``97.28643216080402``): each parses to the float
+    Python's correctly rounded ``float()`` gives (Go's ParseFloat gives the same), to the last bit."""
+    body = "".join(f"m v={v!r} {i}\n" for i, v in enumerate(values)).encode()
+    res = lineproto.parse(body, now_ns=0)
+    assert not res.errors
+    got = res.batch.field_values("v")
+    assert [float.hex(g) for g in got] == [float.hex(v) for v in values]

@@ -1,10 +1,18 @@
 //! Any body: the parser must not panic, every row it keeps must be well formed, and whatever it
-//! accepted must serialize to text that parses back to the same points.
+//! accepted must serialize to text that parses back to the same points; a series index kept
+//! across inputs (warm with earlier inputs' series, small enough to be dropped now and then)
+//! must give exactly the plain parse's result.
 #![no_main]
 
+use std::cell::RefCell;
+
 use _native::batch::PointBatch;
-use _native::lineproto::{parse, serialize, Precision};
+use _native::lineproto::{parse, serialize, Precision, SeriesIndex};
 use libfuzzer_sys::fuzz_target;
+
+thread_local! {
+    static INDEX: RefCell<SeriesIndex> = RefCell::new(SeriesIndex::new(1 << 16));
+}
 
 fn check(b: &PointBatch) {
     let n = b.len();
@@ -21,6 +29,12 @@ fn check(b: &PointBatch) {
 fuzz_target!(|data: &[u8]| {
     let out = parse(data, Precision::Nanosecond, 0);
     check(&out.batch);
+    INDEX.with(|idx| {
+        let got = idx.borrow_mut().parse(data, Precision::Nanosecond, 0, 1);
+        assert_eq!(got.errors, out.errors);
+        assert!(got.batch.same_points(&out.batch));
+        assert_eq!(got.batch.series_keys, out.batch.series_keys);
+    });
     for e in &out.errors {
         assert!(e.line >= 1 && e.column >= 1);
     }

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeAlias, final
 
 __all__ = [
+    "LINEPROTO_INDEX_MAX_BYTES",
     "LINEPROTO_PARALLEL_MIN_BYTES",
     "ClosedWindows",
     "ColumnView",
@@ -19,6 +20,7 @@ __all__ = [
     "InfluxQLTransform",
     "PointBatch",
     "Program",
+    "SeriesIndex",
     "StateBarrierPeriods",
     "StateChangeDetect",
     "StateDerivative",
@@ -192,11 +194,25 @@ def sample_mask(codes: bytes, counts: Sequence[int], every: int) -> tuple[bytes,
 
 # --- lineproto ---------------------------------------------------------------------------------
 
+LINEPROTO_INDEX_MAX_BYTES: int
 LINEPROTO_PARALLEL_MIN_BYTES: int
 
 def parse_line_protocol(
-    data: bytes, precision: str, now_ns: int, threads: int = 0
+    data: bytes, precision: str, now_ns: int, threads: int = 0, index: SeriesIndex | None = None
 ) -> tuple[PointBatch, list[tuple[int, int, str]]]: ...
+
+@final
+class SeriesIndex:
+    """Series keys kept across bodies: parse_line_protocol(index=) costs one hash probe per known series."""
+
+    def __new__(cls, max_bytes: int = ...) -> SeriesIndex: ...
+    def __len__(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def max_bytes(self) -> int: ...
+    @property
+    def resets(self) -> int: ...
 
 # --- eval --------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@
 
 pub mod ast;
 pub mod compile;
+mod floattree;
 pub mod functions;
 pub mod gofmt;
 pub mod kernels;

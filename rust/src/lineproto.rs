@@ -9,6 +9,8 @@
 //!   whether to answer 400 or keep the good points).
 //! * [`parse_threads`]: the same result, a large body cut at newlines and parsed on several
 //!   threads (`split.rs`); [`MIN_PARALLEL_BYTES`] is where two threads start to pay.
+//! * [`SeriesIndex`]: [`parse`] with a series table kept across bodies (per db/rp in the
+//!   server), capped in bytes: a known series costs one hash probe.
 //! * [`serialize`]: a batch → line protocol that parses back to the same points.
 //!
 //! Grammar and error texts follow InfluxDB 1.x (`models/points.go` behaviour), see the
@@ -19,6 +21,7 @@ mod assemble;
 pub mod error;
 pub mod escape;
 mod hash;
+pub mod index;
 mod key;
 pub mod number;
 pub mod parser;
@@ -29,6 +32,7 @@ mod split;
 mod tests;
 
 pub use error::{ErrorKind, LineError};
+pub use index::{SeriesIndex, DEFAULT_INDEX_BYTES};
 pub use number::Precision;
 pub use parser::{parse, ParseOutput};
 pub use serialize::{serialize, SerializeError};

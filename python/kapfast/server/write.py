@@ -27,7 +27,7 @@ from aiohttp.http_exceptions import ContentEncodingError
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import LineProtocolError
-from kapfast.lineproto import PRECISIONS, parse
+from kapfast.lineproto import PRECISIONS, SeriesIndexes, parse
 from kapfast.server.bodies import BodyStalled, body_chunks
 from kapfast.server.http import Handler
 from kapfast.server.stats import IngressStats
@@ -167,6 +167,8 @@ def make_write_handler(
 ) -> Handler:
     """The aiohttp handler for both write paths."""
     gate = gate or WriteGate()
+    # Series seen by earlier writes, per db/rp: a known series then costs one hash probe.
+    indexes = SeriesIndexes()
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if gate.full():
@@ -215,12 +217,13 @@ def make_write_handler(
         # A body of PARALLEL_MIN_BYTES or more is parsed on 2 threads, GIL released. A large body
         # is parsed off the event loop, so other requests (pings, small writes) go on meanwhile.
         now = clock.now_ns()
+        index = indexes.get(db, rp)
         if len(body) >= OFF_LOOP_BYTES:
             result = await asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(parse, body, precision=precision, now_ns=now)
+                None, functools.partial(parse, body, precision=precision, now_ns=now, index=index)
             )
         else:
-            result = parse(body, precision=precision, now_ns=now)
+            result = parse(body, precision=precision, now_ns=now, index=index)
         if len(result.batch):
             stats.count(db, rp, result.batch)
             sink.write_points(db, rp, result.batch)

@@ -309,44 +309,46 @@ type FusedParts<'a> = (bool, SimpleCmp<'a>, SimpleCmp<'a>);
 /// the general path, so a rare gap costs at most one block of redone work.
 const FUSED_BLOCK: usize = 2048;
 
+/// Binds `$f` to the comparison `x op c` (branch-free, so the loops using it vectorize).
+macro_rules! with_cmp {
+    ($op:expr, $c:expr, $t:ty, |$f:ident| $body:expr) => {
+        match $op {
+            BinOp::Eq => {
+                let $f = |x: $t| x == $c;
+                $body
+            }
+            BinOp::Ne => {
+                let $f = |x: $t| x != $c;
+                $body
+            }
+            BinOp::Lt => {
+                let $f = |x: $t| x < $c;
+                $body
+            }
+            BinOp::Le => {
+                let $f = |x: $t| x <= $c;
+                $body
+            }
+            BinOp::Gt => {
+                let $f = |x: $t| x > $c;
+                $body
+            }
+            _ => {
+                let $f = |x: $t| x >= $c;
+                $body
+            }
+        }
+    };
+}
+
 /// Writes `f1(a[i]) & f2(b[i])` (or `|`) for each row, in one pass without temporaries, and
 /// returns the rows done (see [`Engine::fused_into`]). The comparisons are branch-free so the
 /// loop vectorizes; on x86-64 an AVX2 build of the loop is picked at run time (the crate is
 /// built for baseline SSE2).
 fn fused_kernel(parts: FusedParts<'_>, out: &mut [MaybeUninit<bool>]) -> usize {
     let (and, (a, va, op1, c1), (b, vb, op2, c2)) = parts;
-    macro_rules! with_cmp {
-        ($op:expr, $c:expr, |$f:ident| $body:expr) => {
-            match $op {
-                BinOp::Eq => {
-                    let $f = |x: f64| x == $c;
-                    $body
-                }
-                BinOp::Ne => {
-                    let $f = |x: f64| x != $c;
-                    $body
-                }
-                BinOp::Lt => {
-                    let $f = |x: f64| x < $c;
-                    $body
-                }
-                BinOp::Le => {
-                    let $f = |x: f64| x <= $c;
-                    $body
-                }
-                BinOp::Gt => {
-                    let $f = |x: f64| x > $c;
-                    $body
-                }
-                _ => {
-                    let $f = |x: f64| x >= $c;
-                    $body
-                }
-            }
-        };
-    }
     let io = FusedIo { a, b, va, vb, out };
-    with_cmp!(op1, c1, |f1| with_cmp!(op2, c2, |f2| if and {
+    with_cmp!(op1, c1, f64, |f1| with_cmp!(op2, c2, f64, |f2| if and {
         fused_run(io, |x, y| f1(x) & f2(y))
     } else {
         fused_run(io, |x, y| f1(x) | f2(y))
@@ -418,6 +420,159 @@ fn fused_plain(io: FusedIo<'_, '_>, f: impl Fn(f64, f64) -> bool) -> usize {
         done = end;
     }
     done
+}
+
+/// The failing rows of a directly written mask: how many, and the first (from the range start).
+pub struct MaskErrors {
+    pub bad: usize,
+    pub first_bad: Option<usize>,
+}
+
+impl MaskErrors {
+    fn of(bad: usize, first: impl FnOnce() -> Option<usize>) -> Self {
+        MaskErrors {
+            bad,
+            first_bad: if bad > 0 { first() } else { None },
+        }
+    }
+}
+
+/// A comparison's column, its validity flags and the mask being written.
+type CmpIo<'x, 'o, T> = (&'x [T], &'x [bool], &'o mut [MaybeUninit<bool>]);
+
+/// Writes `f(a[i]) & valid[i]` for each row and returns the rows not valid: one pass, no
+/// temporaries, a vectorized loop per block (an AVX2 build of it when the CPU has it).
+fn cmp_valid<T: Copy>(io: CmpIo<'_, '_, T>, f: impl Fn(T) -> bool) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { cmp_valid_avx2(io, f) };
+    }
+    cmp_valid_plain(io, f)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn cmp_valid_avx2<T: Copy>(io: CmpIo<'_, '_, T>, f: impl Fn(T) -> bool) -> usize {
+    cmp_valid_plain(io, f)
+}
+
+#[inline(always)]
+fn cmp_valid_plain<T: Copy>(io: CmpIo<'_, '_, T>, f: impl Fn(T) -> bool) -> usize {
+    let (a, va, out) = io;
+    let n = out.len().min(a.len()).min(va.len());
+    let (a, va, out) = (&a[..n], &va[..n], &mut out[..n]);
+    let mut bad = 0;
+    let mut lo = 0;
+    while lo < n {
+        let hi = (lo + BLOCK).min(n);
+        prefetch(a.as_ptr(), lo);
+        prefetch(va.as_ptr(), lo);
+        // a byte counter per block (BLOCK < 256) keeps the count inside the vector loop
+        let mut good = 0u8;
+        for ((o, &x), &v) in out[lo..hi].iter_mut().zip(&a[lo..hi]).zip(&va[lo..hi]) {
+            *o = MaybeUninit::new(f(x) & v);
+            good = good.wrapping_add(v as u8);
+        }
+        bad += (hi - lo) - good as usize;
+        lo = hi;
+    }
+    bad
+}
+
+/// [`cmp_valid`] for float columns: on x86-64 with AVX2, 16 rows per step compared four at a
+/// time, the results turned into bytes with a shuffle (what the compiler makes of the plain loop
+/// is twice as slow, packing lanes one by one).
+fn cmp_f64_valid(
+    op: BinOp,
+    a: &[f64],
+    c: f64,
+    va: &[bool],
+    out: &mut [MaybeUninit<bool>],
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        use std::arch::x86_64::*;
+        // SAFETY: the CPU supports AVX2 (checked just above). The predicates are the ordered
+        // ones (false on NaN) except `!=`, which is true on NaN, as Rust's (and Go's) operators.
+        return unsafe {
+            match op {
+                BinOp::Eq => cmp_f64_avx2::<_CMP_EQ_OQ>(op, a, c, va, out),
+                BinOp::Ne => cmp_f64_avx2::<_CMP_NEQ_UQ>(op, a, c, va, out),
+                BinOp::Lt => cmp_f64_avx2::<_CMP_LT_OQ>(op, a, c, va, out),
+                BinOp::Le => cmp_f64_avx2::<_CMP_LE_OQ>(op, a, c, va, out),
+                BinOp::Gt => cmp_f64_avx2::<_CMP_GT_OQ>(op, a, c, va, out),
+                _ => cmp_f64_avx2::<_CMP_GE_OQ>(op, a, c, va, out),
+            }
+        };
+    }
+    with_cmp!(op, c, f64, |f| cmp_valid((a, va, out), f))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+fn cmp_f64_avx2<const P: i32>(
+    op: BinOp,
+    a: &[f64],
+    c: f64,
+    va: &[bool],
+    out: &mut [MaybeUninit<bool>],
+) -> usize {
+    use std::arch::x86_64::*;
+    let n = out.len().min(a.len()).min(va.len());
+    let (a, va, out) = (&a[..n], &va[..n], &mut out[..n]);
+    let whole = n - n % 16;
+    let mut bad = 0usize;
+    // SAFETY: every load and store below reads or writes 16 rows at `i < whole <= n` (32 f64
+    // bytes at a time, 16 bool bytes), inside the slices; unaligned loads and stores throughout.
+    unsafe {
+        let cv = _mm256_set1_pd(c);
+        let spread = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        let bit = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+        let zero = _mm_setzero_si128();
+        let pa = a.as_ptr();
+        let pv = va.as_ptr() as *const __m128i;
+        let po = out.as_mut_ptr() as *mut __m128i;
+        let mut i = 0;
+        while i < whole {
+            let m0 = _mm256_movemask_pd(_mm256_cmp_pd::<P>(_mm256_loadu_pd(pa.add(i)), cv));
+            let m1 = _mm256_movemask_pd(_mm256_cmp_pd::<P>(_mm256_loadu_pd(pa.add(i + 4)), cv));
+            let m2 = _mm256_movemask_pd(_mm256_cmp_pd::<P>(_mm256_loadu_pd(pa.add(i + 8)), cv));
+            let m3 = _mm256_movemask_pd(_mm256_cmp_pd::<P>(_mm256_loadu_pd(pa.add(i + 12)), cv));
+            let bits = m0 | (m1 << 4) | (m2 << 8) | (m3 << 12);
+            // bit k of `bits` → byte k: 0xFF where set
+            let spread_bits = _mm_shuffle_epi8(_mm_set1_epi16(bits as i16), spread);
+            let set = _mm_cmpeq_epi8(_mm_and_si128(spread_bits, bit), bit);
+            let v = _mm_loadu_si128(pv.byte_add(i));
+            // the validity bytes are 0 or 1: ANDed with 0xFF/0x00 they are the result
+            _mm_storeu_si128(po.byte_add(i), _mm_and_si128(set, v));
+            bad += (_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) as u32).count_ones() as usize;
+            i += 16;
+        }
+    }
+    let rest = with_cmp!(op, c, f64, |f| cmp_valid_plain(
+        (&a[whole..], &va[whole..], &mut out[whole..]),
+        f
+    ));
+    bad + rest
+}
+
+/// Writes `lut[codes[i]]` for each row (false where the row has no tag) and returns the rows
+/// without the tag. `lut` has one entry per dictionary value.
+fn dict_lookup(codes: &[u32], lut: &[bool], out: &mut [MaybeUninit<bool>]) -> usize {
+    // One more entry, false, for the rows without the tag: the lookup needs no branch.
+    let mut table = Vec::with_capacity(lut.len() + 1);
+    table.extend_from_slice(lut);
+    table.push(false);
+    let last = lut.len();
+    let n = out.len().min(codes.len());
+    let mut bad = 0;
+    for (o, &c) in out[..n].iter_mut().zip(&codes[..n]) {
+        let i = (c as usize).min(last);
+        *o = MaybeUninit::new(table[i]);
+        bad += (c == NO_TAG) as usize;
+    }
+    bad
 }
 
 /// Evaluates expressions over row ranges of one batch.
@@ -529,6 +684,78 @@ impl<'a, 's> Engine<'a, 's> {
             Some(parts) => fused_kernel(parts, out),
             None => 0,
         }
+    }
+
+    /// The mask of `"field" op number` (a float or int field) or `"tag" op literal` (string
+    /// comparison or regex) over rows `lo..hi`, written straight into `out` in one pass with the
+    /// failing rows (field or tag missing) counted; None when `e` has another shape. The same
+    /// values as the general path: only the temporaries are gone.
+    pub fn direct_mask(
+        &mut self,
+        e: &Expr,
+        lo: usize,
+        hi: usize,
+        out: &mut [MaybeUninit<bool>],
+    ) -> Option<MaskErrors> {
+        let Expr::Binary(op, x, y) = e else {
+            return None;
+        };
+        let (i, op, c) = match (&**x, &**y) {
+            (Expr::Ref(i), Expr::Lit(c)) => (*i, *op, c),
+            (Expr::Lit(c), Expr::Ref(i)) if op.is_comparison() => (*i, flip(*op), c),
+            _ => return None,
+        };
+        let rc = &self.cx.refs[i];
+        match (rc.field, rc.tag) {
+            (Some(col), None) if op.is_comparison() => {
+                let va = &col.valid[lo..hi];
+                let bad = match (&col.data, c) {
+                    (ColumnData::Float(v), Scalar::Float(_) | Scalar::Int(_)) => {
+                        let c = match c {
+                            Scalar::Float(f) => *f,
+                            Scalar::Int(i) => *i as f64,
+                            _ => unreachable!("matched above"),
+                        };
+                        cmp_f64_valid(op, &v[lo..hi], c, va, out)
+                    }
+                    (ColumnData::Int(v), Scalar::Int(c)) => {
+                        let c = *c;
+                        with_cmp!(op, c, i64, |f| cmp_valid((&v[lo..hi], va, out), f))
+                    }
+                    _ => return None,
+                };
+                Some(MaskErrors::of(bad, || va.iter().position(|&k| !k)))
+            }
+            (None, Some(t)) => {
+                let lut = self.dict_lut(e, op, &t.dict, c)?;
+                let codes = &t.codes[lo..hi];
+                let bad = dict_lookup(codes, lut, out);
+                Some(MaskErrors::of(bad, || {
+                    codes.iter().position(|&k| k == NO_TAG)
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// A tag test against a literal (string comparison or regex) for every dictionary value,
+    /// computed once per batch and expression node.
+    fn dict_lut(&mut self, e: &Expr, op: BinOp, dict: &[String], c: &Scalar) -> Option<&Vec<bool>> {
+        let test: Box<dyn Fn(&str) -> bool + '_> = match (op, c) {
+            (BinOp::RegexMatch, Scalar::Regex(re)) => Box::new(move |s: &str| re.is_match(s)),
+            (BinOp::RegexNotMatch, Scalar::Regex(re)) => Box::new(move |s: &str| !re.is_match(s)),
+            (op, Scalar::Str(t)) if op.is_comparison() => {
+                Box::new(move |s: &str| ops::cmp_op(op, s, t.as_str()))
+            }
+            _ => return None,
+        };
+        // The whole dictionary once per batch (it is never larger than the batch).
+        let key = (e as *const Expr as usize, dict.as_ptr() as usize);
+        Some(
+            self.dict_cache
+                .entry(key)
+                .or_insert_with(|| dict.iter().map(|d| test(d)).collect()),
+        )
     }
 
     fn reference(&mut self, i: usize, lo: usize, hi: usize) -> Col<'a> {
@@ -652,21 +879,7 @@ impl<'a, 's> Engine<'a, 's> {
         dict: &[String],
         c: &Scalar,
     ) -> Option<Vec<bool>> {
-        let test: Box<dyn Fn(&str) -> bool + '_> = match (op, c) {
-            (BinOp::RegexMatch, Scalar::Regex(re)) => Box::new(move |s: &str| re.is_match(s)),
-            (BinOp::RegexNotMatch, Scalar::Regex(re)) => Box::new(move |s: &str| !re.is_match(s)),
-            (op, Scalar::Str(t)) if op.is_comparison() => {
-                Box::new(move |s: &str| ops::cmp_op(op, s, t.as_str()))
-            }
-            _ => return None,
-        };
-        // The whole dictionary once per batch (it is never larger than the batch), then a
-        // table lookup per row.
-        let key = (e as *const Expr as usize, dict.as_ptr() as usize);
-        let lut = self
-            .dict_cache
-            .entry(key)
-            .or_insert_with(|| dict.iter().map(|d| test(d)).collect());
+        let lut = self.dict_lut(e, op, dict, c)?;
         Some(map1(codes, |code| {
             lut.get(code as usize).copied().unwrap_or(false)
         }))
@@ -1090,5 +1303,80 @@ pub fn normalize<'a>(vals: Vec<Scalar>, ok: Vec<bool>) -> Col<'a> {
     Col {
         vals: typed,
         ok: ok_mask,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every vector build of the float comparison agrees with the plain loop: values with NaN
+    /// and both signs, rows lacking the field, lengths around the 16- and 64-row steps.
+    #[test]
+    fn float_compare_builds_agree() {
+        let ops: Vec<BinOp> = BinOp::ALL
+            .into_iter()
+            .filter(|o| o.is_comparison())
+            .collect();
+        for n in [0usize, 1, 15, 16, 17, 63, 64, 65, 130, 200] {
+            let a: Vec<f64> = (0..n)
+                .map(|i| match i % 7 {
+                    0 => f64::NAN,
+                    1 => 2.5,
+                    2 => -2.5,
+                    _ => (i as f64) * 0.37 - 20.0,
+                })
+                .collect();
+            let va: Vec<bool> = (0..n).map(|i| i % 5 != 3).collect();
+            for &op in &ops {
+                for c in [2.5, 0.0, f64::NAN] {
+                    let mut want = vec![MaybeUninit::new(false); n];
+                    let want_bad =
+                        with_cmp!(op, c, f64, |f| cmp_valid_plain((&a, &va, &mut want), f));
+                    let want: Vec<bool> = want.iter().map(|b| unsafe { b.assume_init() }).collect();
+                    let check = |got: &[MaybeUninit<bool>], bad: usize, build: &str| {
+                        let got: Vec<bool> =
+                            got.iter().map(|b| unsafe { b.assume_init() }).collect();
+                        assert_eq!(
+                            (got, bad),
+                            (want.clone(), want_bad),
+                            "{build} {op:?} {c} n={n}"
+                        );
+                    };
+                    let mut out = vec![MaybeUninit::new(false); n];
+                    let bad = cmp_f64_valid(op, &a, c, &va, &mut out);
+                    check(&out, bad, "dispatched");
+                    #[cfg(target_arch = "x86_64")]
+                    {
+                        use std::arch::x86_64::*;
+                        if std::arch::is_x86_feature_detected!("avx2") {
+                            let mut out = vec![MaybeUninit::new(false); n];
+                            // SAFETY: AVX2 checked just above.
+                            let bad = unsafe {
+                                match op {
+                                    BinOp::Eq => {
+                                        cmp_f64_avx2::<_CMP_EQ_OQ>(op, &a, c, &va, &mut out)
+                                    }
+                                    BinOp::Ne => {
+                                        cmp_f64_avx2::<_CMP_NEQ_UQ>(op, &a, c, &va, &mut out)
+                                    }
+                                    BinOp::Lt => {
+                                        cmp_f64_avx2::<_CMP_LT_OQ>(op, &a, c, &va, &mut out)
+                                    }
+                                    BinOp::Le => {
+                                        cmp_f64_avx2::<_CMP_LE_OQ>(op, &a, c, &va, &mut out)
+                                    }
+                                    BinOp::Gt => {
+                                        cmp_f64_avx2::<_CMP_GT_OQ>(op, &a, c, &va, &mut out)
+                                    }
+                                    _ => cmp_f64_avx2::<_CMP_GE_OQ>(op, &a, c, &va, &mut out),
+                                }
+                            };
+                            check(&out, bad, "avx2");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ use crate::batch::{Column, ColumnData, PointBatch, StrColumn};
 
 use super::ast::Node;
 use super::compile::{self, Compiled};
+use super::floattree;
 use super::kernels::{Col, Engine, Vals};
 use super::scalar::{self, BatchCtx};
 use super::state::EvalState;
@@ -134,6 +135,20 @@ impl Program {
                 // `cmp AND cmp` on complete float fields: one pass straight into the mask, in
                 // steps large enough that the per-step overhead does not show.
                 let big = (lo + chunk.max(FUSED_CHUNK)).min(n);
+                // `"field" op number` / `"tag" op literal`: one pass, failing rows counted.
+                if let Some(bad) =
+                    engine.direct_mask(expr, lo, big, &mut mask.spare_capacity_mut()[..big - lo])
+                {
+                    // SAFETY: the kernel initialized every row of `lo..big` after the current
+                    // length (`mask.len() == lo` here), within the capacity of `n` rows.
+                    unsafe { mask.set_len(big) };
+                    errors += bad.bad;
+                    if first_failed.is_none() && first_type_error.is_none() {
+                        first_failed = bad.first_bad.map(|p| lo + p);
+                    }
+                    lo = big;
+                    continue;
+                }
                 let done =
                     engine.fused_into(expr, lo, big, &mut mask.spare_capacity_mut()[..big - lo]);
                 if done > 0 {
@@ -217,6 +232,22 @@ impl Program {
         let n = batch.len();
         check_groups(groups, n)?;
         let cx = BatchCtx::new(batch, &self.compiled, groups, now_ns);
+        // Float arithmetic over float fields: blocks straight into the result.
+        if matches!(expect, None | Some(Type::Float)) {
+            if let Some(t) = floattree::eval(&self.compiled.expr, &cx) {
+                // (with no valid row the general path decides the type)
+                if t.bad < n {
+                    let first_error = t.first_bad.map(|r| self.word_error(&cx, r, None, state));
+                    return Ok(EvalOutput {
+                        ty: Some(Type::Float),
+                        values: OutValues::Float(t.values),
+                        valid: t.valid,
+                        error_count: t.bad,
+                        first_error,
+                    });
+                }
+            }
+        }
         // A stateful program's error text may depend on the state (`bool(count())`), so keep the
         // state as it was to replay up to the first failing row.
         let before = self.compiled.stateful.then(|| state.clone());

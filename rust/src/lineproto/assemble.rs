@@ -4,11 +4,11 @@
 //! and tags. Here series are renumbered in first-seen order (dropping those only bad lines used),
 //! dictionaries are built once per series, and the per-row codes are gathered column by column.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::hash::{bytes_eq, RawMap};
 use super::key::SeriesInfo;
-use crate::batch::{Column, DictColumn, Interner, PointBatch, NO_TAG};
+use crate::batch::{Column, DictColumn, PointBatch, NO_TAG};
 
 /// The batch of rows whose series ids (`series`) index `used`, which must be in first-seen
 /// order (see [`renumber`]): dictionaries are built in that order.
@@ -25,9 +25,13 @@ pub fn assemble(
     codes.into_batch(time, series, used, fields, gathered)
 }
 
-/// Renumbers `series` in first-seen order; returns the old id of each new id.
-pub fn renumber(series: &mut [u32], known: usize) -> Vec<u32> {
-    let mut remap = vec![u32::MAX; known];
+/// Renumbers `series` in first-seen order; returns the old id of each new id. `remap` is
+/// scratch indexed by old id, all `u32::MAX` on entry and on return (it only grows, so a series
+/// table kept across bodies does not cost an allocation of its size per body).
+pub fn renumber(series: &mut [u32], known: usize, remap: &mut Vec<u32>) -> Vec<u32> {
+    if remap.len() < known {
+        remap.resize(known, u32::MAX);
+    }
     let mut order: Vec<u32> = Vec::new();
     for s in series.iter_mut() {
         let m = &mut remap[*s as usize];
@@ -36,6 +40,9 @@ pub fn renumber(series: &mut [u32], known: usize) -> Vec<u32> {
             order.push(*s);
         }
         *s = *m;
+    }
+    for &old in &order {
+        remap[old as usize] = u32::MAX;
     }
     order
 }
@@ -117,39 +124,136 @@ impl SeriesCodes {
     }
 
     pub fn new(used: &[&SeriesInfo]) -> Self {
-        let mut tag_keys: Vec<String> = used
-            .iter()
-            .flat_map(|i| i.tags.iter().map(|(k, _)| k.clone()))
-            .collect();
-        tag_keys.sort();
-        tag_keys.dedup();
+        let keys = distinct_tag_keys(used);
+        let tag_keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
         let ntags = tag_keys.len();
-        let key_pos: HashMap<&str, usize> = tag_keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
-        let mut measurements = DictColumn::default();
-        let mut m_int = Interner::default();
-        let mut tag_dicts: Vec<(DictColumn, Interner)> =
-            (0..ntags).map(|_| Default::default()).collect();
+        let (mut m_dict, mut m_int) = (Vec::new(), RawMap::new());
+        let mut tag_dicts: Vec<(Vec<String>, RawMap)> =
+            (0..ntags).map(|_| (Vec::new(), RawMap::new())).collect();
         let mut measurement_of = Vec::with_capacity(used.len());
         let mut tag_of = vec![NO_TAG; used.len() * ntags];
         for (s, info) in used.iter().enumerate() {
-            measurement_of
-                .push(m_int.intern(Arc::make_mut(&mut measurements.dict), &info.measurement));
+            measurement_of.push(intern(&mut m_int, &mut m_dict, &info.measurement));
+            // A series' tags are sorted by key, as `keys` is: one merge walk, no lookups.
+            let mut kp = 0;
             for (k, v) in &info.tags {
-                let kp = key_pos[k.as_str()];
+                while !bytes_eq(keys[kp].as_bytes(), k.as_bytes()) {
+                    kp += 1;
+                }
                 let (d, int) = &mut tag_dicts[kp];
-                tag_of[s * ntags + kp] = int.intern(Arc::make_mut(&mut d.dict), v);
+                tag_of[s * ntags + kp] = intern(int, d, v);
             }
         }
+        let dict = |d: Vec<String>| DictColumn {
+            codes: Vec::new(),
+            dict: Arc::new(d),
+        };
         SeriesCodes {
-            measurements,
+            measurements: dict(m_dict),
             measurement_of,
             tag_keys,
-            tag_dicts: tag_dicts.into_iter().map(|(d, _)| d).collect(),
+            tag_dicts: tag_dicts.into_iter().map(|(d, _)| dict(d)).collect(),
             tag_of,
         }
+    }
+}
+
+/// The tag keys of `used`, sorted, each once. Tag keys are few and series of one measurement
+/// mostly have the same ones: a series whose keys are the previous series' is skipped, the
+/// others are merged by a linear search.
+fn distinct_tag_keys<'a>(used: &[&'a SeriesInfo]) -> Vec<&'a str> {
+    let mut keys: Vec<&'a str> = Vec::new();
+    let mut last: Option<&'a [(String, String)]> = None;
+    for info in used {
+        let tags = info.tags.as_slice();
+        let same = last
+            .is_some_and(|l| l.len() == tags.len() && l.iter().zip(tags).all(|(a, b)| a.0 == b.0));
+        if !same {
+            for (k, _) in tags {
+                if !keys.contains(&k.as_str()) {
+                    keys.push(k);
+                }
+            }
+            last = Some(tags);
+        }
+    }
+    keys.sort_unstable();
+    keys
+}
+
+/// `s`'s code in `dict`, appended when new; `map` indexes `dict` by the string's bytes.
+#[inline]
+fn intern(map: &mut RawMap, dict: &mut Vec<String>, s: &str) -> u32 {
+    if let Some(c) = map.get(s.as_bytes()) {
+        return c;
+    }
+    let c = dict.len() as u32;
+    dict.push(s.to_owned());
+    map.insert(s.as_bytes(), c);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(m: &str, tags: &[(&str, &str)]) -> SeriesInfo {
+        SeriesInfo {
+            measurement: m.into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            key: m.into(),
+        }
+    }
+
+    #[test]
+    fn renumber_is_first_seen_and_leaves_scratch_clean() {
+        let mut remap = Vec::new();
+        let mut series = vec![7, 3, 7, 0, 3];
+        assert_eq!(renumber(&mut series, 8, &mut remap), vec![7, 3, 0]);
+        assert_eq!(series, vec![0, 1, 0, 2, 1]);
+        assert!(remap.iter().all(|&m| m == u32::MAX));
+        let mut again = vec![0, 0, 1];
+        assert_eq!(renumber(&mut again, 2, &mut remap), vec![0, 1]);
+        assert_eq!(again, vec![0, 0, 1]);
+    }
+
+    #[test]
+    fn codes_walk_sorted_keys_and_share_values() {
+        let a = info("cpu", &[("host", "a"), ("zone", "z")]);
+        let b = info("mem", &[("cpu", "c0"), ("host", "a")]);
+        let c = info("cpu", &[("host", "b")]);
+        let codes = SeriesCodes::new(&[&a, &b, &c]);
+        assert_eq!(codes.tag_keys, vec!["cpu", "host", "zone"]);
+        assert_eq!(codes.gather(&[0, 1, 2], 0), vec![0, 1, 0]);
+        assert_eq!(codes.gather(&[0, 1, 2], 1), vec![NO_TAG, 0, NO_TAG]);
+        assert_eq!(codes.gather(&[0, 1, 2], 2), vec![0, 0, 1]);
+        assert_eq!(codes.gather(&[0, 1, 2], 3), vec![0, NO_TAG, NO_TAG]);
+        assert_eq!(*codes.tag_dicts[1].dict, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn distinct_tag_keys_are_sorted_and_unique() {
+        let a = info("cpu", &[("host", "a"), ("zone", "z")]);
+        let b = info("cpu", &[("host", "b"), ("zone", "y")]);
+        let c = info("mem", &[("cpu", "c0"), ("host", "a")]);
+        let d = info("net", &[]);
+        assert_eq!(
+            distinct_tag_keys(&[&a, &b, &c, &d, &a]),
+            vec!["cpu", "host", "zone"]
+        );
+        assert!(distinct_tag_keys(&[&d]).is_empty());
+        assert!(distinct_tag_keys(&[]).is_empty());
+    }
+
+    #[test]
+    fn intern_appends_once() {
+        let (mut map, mut dict) = (RawMap::new(), Vec::new());
+        assert_eq!(intern(&mut map, &mut dict, "x"), 0);
+        assert_eq!(intern(&mut map, &mut dict, "y"), 1);
+        assert_eq!(intern(&mut map, &mut dict, "x"), 0);
+        assert_eq!(dict, vec!["x", "y"]);
     }
 }

@@ -152,23 +152,29 @@ pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Raw key bytes → `u32`, open addressing with linear probing; keys live in one arena.
-/// Built for the parser's pattern: millions of lookups, a few thousand inserts.
+/// Built for the parser's pattern: millions of lookups, a few thousand inserts. A slot holds
+/// the hash tag, the value and where the key sits, so a probe touches one cache line.
 pub struct RawMap {
     seed: u64,
-    /// Per slot: (high half of the hash, value + 1); value + 1 == 0 marks an empty slot.
-    slots: Vec<(u32, u32)>,
-    /// Per slot: where its key sits in `arena`.
-    keys: Vec<(u32, u32)>,
+    slots: Vec<Slot>,
     arena: Vec<u8>,
     len: usize,
+}
+
+/// High half of the hash, value + 1 (0: empty slot), key start and length in the arena.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
+    value: u32,
+    start: u32,
+    len: u32,
 }
 
 impl RawMap {
     pub fn new() -> Self {
         RawMap {
             seed: FastBuild::random().0,
-            slots: vec![(0, 0); 64],
-            keys: vec![(0, 0); 64],
+            slots: vec![Slot::default(); 64],
             arena: Vec::new(),
             len: 0,
         }
@@ -181,15 +187,17 @@ impl RawMap {
         let tag = (h >> 32) as u32;
         let mut i = h as usize & mask;
         loop {
-            let (t, v) = self.slots[i];
-            if v == 0 {
+            let slot = self.slots[i];
+            if slot.value == 0 {
                 return None;
             }
-            if t == tag {
-                let (s, l) = self.keys[i];
-                if bytes_eq(&self.arena[s as usize..(s + l) as usize], key) {
-                    return Some(v - 1);
-                }
+            if slot.tag == tag
+                && bytes_eq(
+                    &self.arena[slot.start as usize..(slot.start + slot.len) as usize],
+                    key,
+                )
+            {
+                return Some(slot.value - 1);
             }
             i = (i + 1) & mask;
         }
@@ -211,20 +219,23 @@ impl RawMap {
         let h = hash_bytes(self.seed, key);
         let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
-        while self.slots[i].1 != 0 {
+        while self.slots[i].value != 0 {
             i = (i + 1) & mask;
         }
-        self.slots[i] = ((h >> 32) as u32, value + 1);
-        self.keys[i] = (start, len);
+        self.slots[i] = Slot {
+            tag: (h >> 32) as u32,
+            value: value + 1,
+            start,
+            len,
+        };
     }
 
     fn grow(&mut self) {
         let size = self.slots.len() * 2;
-        let old_slots = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
-        let old_keys = std::mem::replace(&mut self.keys, vec![(0, 0); size]);
-        for ((_, v), (s, l)) in old_slots.into_iter().zip(old_keys) {
-            if v != 0 {
-                self.place(s, l, v - 1);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
+        for s in old {
+            if s.value != 0 {
+                self.place(s.start, s.len, s.value - 1);
             }
         }
     }

@@ -29,6 +29,16 @@ pub struct SeriesTable {
     raw: RawMap,
     canonical: HashMap<String, u32>,
     pub info: Vec<SeriesInfo>,
+    /// Scratch for [`super::assemble::renumber`], all `u32::MAX` between uses.
+    pub remap: Vec<u32>,
+    /// Estimated heap bytes held (see [`entry_bytes`]): what a [`super::SeriesIndex`] caps.
+    bytes: usize,
+}
+
+impl Default for SeriesTable {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SeriesTable {
@@ -37,7 +47,14 @@ impl SeriesTable {
             raw: RawMap::new(),
             canonical: HashMap::new(),
             info: Vec::new(),
+            remap: Vec::new(),
+            bytes: 0,
         }
+    }
+
+    /// Estimated heap bytes of the table (keys, strings, hash slots).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The series id of the key `buf[start..end]`.
@@ -59,6 +76,7 @@ impl SeriesTable {
             None => {
                 let id = self.info.len() as u32;
                 self.canonical.insert(key.clone(), id);
+                self.bytes += entry_bytes(end - start, &key, &measurement, &tags);
                 self.info.push(SeriesInfo {
                     measurement,
                     tags,
@@ -70,6 +88,31 @@ impl SeriesTable {
         self.raw.insert(&buf[start..end], id);
         Ok(id)
     }
+}
+
+/// Heap bytes one series costs a [`SeriesTable`], estimated: its raw key (arena) and two hash
+/// slots, the canonical key twice (map and info), the measurement, each tag's key and value
+/// with their `String` headers, and the `SeriesInfo` and `Vec` headers.
+pub fn entry_bytes(
+    raw_len: usize,
+    key: &str,
+    measurement: &str,
+    tags: &[(String, String)],
+) -> usize {
+    const SLOT: usize = 16;
+    const STRING: usize = 24;
+    let tag_bytes: usize = tags
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 2 * STRING)
+        .sum();
+    raw_len
+        + 4 * SLOT
+        + 2 * (key.len() + STRING)
+        + 8
+        + measurement.len()
+        + tag_bytes
+        + 3 * STRING
+        + 24
 }
 
 /// The first unescaped space at or after `start`, or the end of the line (`\n` or end of body).

@@ -29,20 +29,10 @@ pub fn parse_number(buf: &[u8], start: usize) -> Result<(Number, usize), ErrorKi
     }
     // Mantissa digits, accumulated while they fit; `digits` counts them all.
     let mut mant: u64 = 0;
-    let mut digits = 0usize;
     let mut overflow = false;
-    while let Some(&b) = buf.get(i) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        match mant.checked_mul(10).and_then(|m| m.checked_add(d as u64)) {
-            Some(m) => mant = m,
-            None => overflow = true,
-        }
-        digits += 1;
-        i += 1;
-    }
+    let dstart = i;
+    i = scan_digits(buf, i, &mut mant, &mut overflow);
+    let digits = i - dstart;
     match buf.get(i) {
         Some(b'i') => return int_value(neg, mant, digits, overflow, i + 1),
         Some(b'u') => return uint_value(neg, mant, digits, overflow, i + 1),
@@ -51,18 +41,9 @@ pub fn parse_number(buf: &[u8], start: usize) -> Result<(Number, usize), ErrorKi
     let mut frac_digits = 0usize;
     if buf.get(i) == Some(&b'.') {
         i += 1;
-        while let Some(&b) = buf.get(i) {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            match mant.checked_mul(10).and_then(|m| m.checked_add(d as u64)) {
-                Some(m) => mant = m,
-                None => overflow = true,
-            }
-            frac_digits += 1;
-            i += 1;
-        }
+        let fstart = i;
+        i = scan_digits(buf, i, &mut mant, &mut overflow);
+        frac_digits = i - fstart;
     }
     if digits + frac_digits == 0 {
         return Err(ErrorKind::InvalidNumber);
@@ -113,10 +94,153 @@ pub fn parse_number(buf: &[u8], start: usize) -> Result<(Number, usize), ErrorKi
             m / POW10[(-e10) as usize]
         }
     } else {
-        slow_float(&buf[start..i])?
+        // Full-precision values (Telegraf's `97.28643216080402`) have 16-17 digits, past
+        // Clinger's 2^53: Eisel-Lemire on the digits already scanned, else the exact parse.
+        match eisel_lemire(mant, e10).filter(|_| !overflow) {
+            Some(v) => v,
+            None => slow_float(&buf[start..i])?,
+        }
     };
     let _ = has_exp;
     Ok((Number::Float(if neg { -v.abs() } else { v }), i))
+}
+
+/// Accumulates the ASCII digits at `i` into `mant` and returns the position after them; sets
+/// `overflow` (and leaves `mant`) when the value no longer fits a u64. Digit by digit:
+/// eight-at-a-time variants measured slower on Telegraf's values (bench_lineproto: the check
+/// costs short values more than it saves full-precision ones).
+#[inline(always)]
+fn scan_digits(buf: &[u8], mut i: usize, mant: &mut u64, overflow: &mut bool) -> usize {
+    while let Some(&b) = buf.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        match mant.checked_mul(10).and_then(|m| m.checked_add(d as u64)) {
+            Some(m) => *mant = m,
+            None => *overflow = true,
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The decimal exponents [`POW10_128`] covers: every float a metrics agent writes (Telegraf's
+/// `%g`-style output stays within 1e-55..1e55); others take the exact parse.
+const EL_MIN: i64 = -55;
+const EL_MAX: i64 = 55;
+
+/// 10^q for q in EL_MIN..=EL_MAX as (high, low) words of its 128-bit mantissa normalized to
+/// [2^127, 2^128), rounded down: the table Eisel-Lemire needs (Go's strconv holds the same
+/// values for -348..=347), computed at compile time.
+static POW10_128: [(u64, u64); (EL_MAX - EL_MIN + 1) as usize] = pow10_table();
+
+const fn pow10_table() -> [(u64, u64); (EL_MAX - EL_MIN + 1) as usize] {
+    let mut t = [(0u64, 0u64); (EL_MAX - EL_MIN + 1) as usize];
+    let mut k = 0;
+    while k < t.len() {
+        let q = EL_MIN + k as i64;
+        t[k] = if q >= 0 {
+            pow10_mantissa(q as u32)
+        } else {
+            inverse_pow5_mantissa((-q) as u32)
+        };
+        k += 1;
+    }
+    t
+}
+
+const fn pow5(q: u32) -> u128 {
+    let mut p: u128 = 1;
+    let mut k = 0;
+    while k < q {
+        p *= 5;
+        k += 1;
+    }
+    p
+}
+
+/// 10^q = 5^q * 2^q: 5^q (exact below 5^56) shifted to the top of 128 bits.
+const fn pow10_mantissa(q: u32) -> (u64, u64) {
+    let p = pow5(q);
+    let n = p << p.leading_zeros();
+    ((n >> 64) as u64, n as u64)
+}
+
+/// 10^-q = 2^-q / 5^q: the first 128 bits of 1 / 5^q by long division, rounded down.
+const fn inverse_pow5_mantissa(q: u32) -> (u64, u64) {
+    let d = pow5(q);
+    let (mut rem, mut out, mut bits) = (1u128, 0u128, 0);
+    while bits < 128 {
+        // rem < d < 2^128; 2 * rem may not fit, but then it is surely >= d.
+        let over = rem >> 127 == 1;
+        rem <<= 1;
+        let bit = over || rem >= d;
+        if bit {
+            rem = rem.wrapping_sub(d);
+        }
+        if bit || out != 0 {
+            out = (out << 1) | bit as u128;
+            bits += 1;
+        }
+    }
+    ((out >> 64) as u64, out as u64)
+}
+
+#[inline]
+fn mul64(a: u64, b: u64) -> (u64, u64) {
+    let p = a as u128 * b as u128;
+    ((p >> 64) as u64, p as u64)
+}
+
+/// `mant * 10^e10` correctly rounded (to nearest, ties to even) by Lemire's algorithm, the one
+/// Go's strconv.ParseFloat tries first; `None` when 128 bits of the product cannot decide the
+/// rounding (rare) or the result is subnormal, infinite or out of the table: the caller then
+/// parses the text exactly.
+#[inline(never)]
+pub(crate) fn eisel_lemire(mant: u64, e10: i64) -> Option<f64> {
+    if mant == 0 {
+        return Some(0.0);
+    }
+    if !(EL_MIN..=EL_MAX).contains(&e10) {
+        return None;
+    }
+    let (p_hi, p_lo) = POW10_128[(e10 - EL_MIN) as usize];
+    let clz = mant.leading_zeros();
+    let m = mant << clz;
+    // floor(e10 * log2(10)) + 64 + the exponent bias, less the normalization shift.
+    let mut exp2 = ((217_706 * e10) >> 16) + 64 + 1023 - clz as i64;
+    let (mut hi, mut lo) = mul64(m, p_hi);
+    if hi & 0x1FF == 0x1FF && lo.wrapping_add(m) < m {
+        // The low 9 bits are all ones: the truncated table word may hide a carry. Widen.
+        let (y_hi, y_lo) = mul64(m, p_lo);
+        let merged_lo = lo.wrapping_add(y_hi);
+        let merged_hi = hi + (merged_lo < lo) as u64;
+        if merged_hi & 0x1FF == 0x1FF && merged_lo.wrapping_add(1) == 0 && y_lo.wrapping_add(m) < m
+        {
+            return None;
+        }
+        (hi, lo) = (merged_hi, merged_lo);
+    }
+    let msb = hi >> 63;
+    let mut bits = hi >> (msb + 9);
+    exp2 -= (1 ^ msb) as i64;
+    if lo == 0 && hi & 0x1FF == 0 && bits & 3 == 1 {
+        // Exactly halfway between two floats as far as 128 bits tell.
+        return None;
+    }
+    bits += bits & 1;
+    bits >>= 1;
+    if bits >> 53 > 0 {
+        bits >>= 1;
+        exp2 += 1;
+    }
+    if exp2 <= 0 || exp2 >= 0x7FF {
+        return None;
+    }
+    Some(f64::from_bits(
+        ((exp2 as u64) << 52) | (bits & ((1 << 52) - 1)),
+    ))
 }
 
 #[cold]
@@ -312,6 +436,129 @@ fn eight_digits(w: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn float(text: &str) -> f64 {
+        match parse_number(text.as_bytes(), 0) {
+            Ok((Number::Float(v), end)) if end == text.len() => v,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pow10_table_matches_known_entries() {
+        // Values of Go's detailedPowersOfTen (strconv/eisel_lemire.go) and exact powers.
+        assert_eq!(POW10_128[(0 - EL_MIN) as usize], (0x8000_0000_0000_0000, 0));
+        assert_eq!(
+            POW10_128[(-1 - EL_MIN) as usize],
+            (0xCCCC_CCCC_CCCC_CCCC, 0xCCCC_CCCC_CCCC_CCCC)
+        );
+        assert_eq!(
+            POW10_128[(43 - EL_MIN) as usize],
+            (0xE596_B7B0_C643_C719, 0x6D9C_CD05_D000_0000)
+        );
+        for q in EL_MIN..=EL_MAX {
+            assert!(
+                POW10_128[(q - EL_MIN) as usize].0 >> 63 == 1,
+                "1e{q} not normalized"
+            );
+        }
+    }
+
+    #[test]
+    fn eisel_lemire_declines_what_it_cannot_decide() {
+        assert_eq!(eisel_lemire(0, 5), Some(0.0));
+        assert_eq!(eisel_lemire(1, EL_MAX + 1), None);
+        assert_eq!(eisel_lemire(1, EL_MIN - 1), None);
+        assert_eq!(
+            eisel_lemire(9_728_643_216_080_402, -14),
+            Some(97.28643216080402)
+        );
+        // 2^53 + 1 is halfway between two floats: rounds to even through the exact parse.
+        assert_eq!(float("9007199254740993"), 9007199254740992.0);
+        assert_eq!(float("9007199254740995"), 9007199254740996.0);
+    }
+
+    #[test]
+    fn full_precision_floats_match_std() {
+        for text in [
+            "97.28643216080402",
+            "0.30000000000000004",
+            "-1.2345678901234567e-05",
+            "2.2250738585072014e-308",
+            "1.7976931348623157e308",
+            "4.9e-324",
+            "123456789012345678901234567890",
+            "0.000000000000000000000000000000000000000000000000000000000001234567890123",
+        ] {
+            assert_eq!(
+                float(text).to_bits(),
+                text.parse::<f64>().unwrap().to_bits(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_digits_counts_and_flags_overflow() {
+        let (mut m, mut o) = (0u64, false);
+        assert_eq!(scan_digits(b"12345678901234567x", 0, &mut m, &mut o), 17);
+        assert_eq!((m, o), (12_345_678_901_234_567, false));
+        let (mut m, mut o) = (0u64, false);
+        assert_eq!(
+            scan_digits(b"000000000000000000000001", 0, &mut m, &mut o),
+            24
+        );
+        assert_eq!((m, o), (1, false));
+        let (mut m, mut o) = (0u64, false);
+        assert_eq!(scan_digits(b"18446744073709551616", 0, &mut m, &mut o), 20);
+        assert!(o);
+        for text in [
+            "7",
+            "97",
+            "1234567",
+            "123456789",
+            "97 1",
+            "0.5",
+            "12345678901234567890",
+        ] {
+            let (mut m, mut o) = (0u64, false);
+            let end = scan_digits(text.as_bytes(), 0, &mut m, &mut o);
+            let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+            assert_eq!(end, digits, "{text}");
+            assert_eq!(m, text[..digits].parse::<u64>().unwrap(), "{text}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Any f64 printed shortest (as Telegraf and Go print them) parses back to its bits.
+        #[test]
+        fn shortest_repr_round_trips(bits in any::<u64>()) {
+            let v = f64::from_bits(bits);
+            prop_assume!(v.is_finite());
+            let text = format!("{:?}", v.abs());
+            prop_assert_eq!(float(&text).to_bits(), v.abs().to_bits(), "{}", text);
+        }
+
+        /// Decimal mantissas of 1-19 digits at any exponent agree with std's correctly
+        /// rounded parse (which is what Go's ParseFloat computes).
+        #[test]
+        fn decimal_digits_match_std(mant in 1u64..=9_999_999_999_999_999_999, e in -70i32..70, frac in 0usize..19) {
+            let digits = mant.to_string();
+            let frac = frac.min(digits.len() - 1);
+            let text = if frac == 0 {
+                format!("{digits}e{e}")
+            } else {
+                let (int, dec) = digits.split_at(digits.len() - frac);
+                format!("{int}.{dec}e{e}")
+            };
+            let want: f64 = text.parse().unwrap();
+            prop_assume!(want.is_finite());
+            prop_assert_eq!(float(&text).to_bits(), want.to_bits(), "{}", text);
+        }
+    }
 
     #[test]
     fn timestamps_of_every_length() {

@@ -23,7 +23,22 @@ pub struct ParseOutput {
 
 /// Parses a write body. Points without a timestamp get `now_ns` truncated to `precision`.
 pub fn parse(buf: &[u8], precision: Precision, now_ns: i64) -> ParseOutput {
-    let part = parse_part(buf, precision, now_ns);
+    output(parse_part(buf, precision, now_ns)).0
+}
+
+/// Like [`parse`], looking series up in (and adding new ones to) `keys`, which is handed back
+/// with the result: a table kept across bodies makes a known series one hash probe.
+pub(super) fn parse_with(
+    buf: &[u8],
+    precision: Precision,
+    now_ns: i64,
+    keys: SeriesTable,
+) -> (ParseOutput, SeriesTable) {
+    output(build_part(buf, precision, now_ns, keys))
+}
+
+/// A parsed body made into its batch; the series table handed back.
+fn output(part: Part) -> (ParseOutput, SeriesTable) {
     let used: Vec<&SeriesInfo> = part
         .order
         .iter()
@@ -31,10 +46,11 @@ pub fn parse(buf: &[u8], precision: Precision, now_ns: i64) -> ParseOutput {
         .collect();
     let fields = part.fields.into_iter().map(|c| c.column).collect();
     let batch = assemble(part.time, part.series, &used, fields);
-    ParseOutput {
+    let out = ParseOutput {
         batch,
         errors: part.errors,
-    }
+    };
+    (out, part.keys)
 }
 
 /// A body (or a piece of one) parsed but not yet made into a batch.
@@ -54,7 +70,12 @@ pub(super) struct Part {
 }
 
 pub(super) fn parse_part(buf: &[u8], precision: Precision, now_ns: i64) -> Part {
-    let mut p = Parser::new(buf, precision, now_ns);
+    build_part(buf, precision, now_ns, SeriesTable::new())
+}
+
+/// The one place the parser runs (so that its loop is compiled once, inlined here).
+fn build_part(buf: &[u8], precision: Precision, now_ns: i64, keys: SeriesTable) -> Part {
+    let mut p = Parser::new(buf, precision, now_ns, keys);
     p.run();
     p.finish()
 }
@@ -123,7 +144,7 @@ fn next_line(buf: &[u8], i: usize) -> usize {
 }
 
 impl<'a> Parser<'a> {
-    fn new(buf: &'a [u8], precision: Precision, now_ns: i64) -> Self {
+    fn new(buf: &'a [u8], precision: Precision, now_ns: i64, keys: SeriesTable) -> Self {
         let guess = estimate_rows(buf);
         let mut fields = FieldColumns::new();
         fields.reserve_rows(guess);
@@ -133,7 +154,7 @@ impl<'a> Parser<'a> {
             default_time: precision.truncate(now_ns),
             time: Vec::with_capacity(guess),
             series: Vec::with_capacity(guess),
-            keys: SeriesTable::new(),
+            keys,
             fields,
             field_index: RawMap::new(),
             field_raw: Vec::new(),
@@ -406,7 +427,7 @@ impl<'a> Parser<'a> {
 
     fn finish(mut self) -> Part {
         let errors = locate(self.buf, &self.faults);
-        let order = renumber(&mut self.series, self.keys.info.len());
+        let order = renumber(&mut self.series, self.keys.info.len(), &mut self.keys.remap);
         let rows = self.time.len();
         Part {
             time: self.time,

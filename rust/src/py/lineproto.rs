@@ -1,29 +1,26 @@
 //! Python bindings of the line-protocol parser (the serializer is `PointBatch.to_line_protocol`).
 
+use std::sync::Mutex;
+
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::batch::{precision_arg, PyPointBatch};
-use crate::lineproto::{parse_threads, MIN_PARALLEL_BYTES};
+use crate::lineproto::{
+    parse_threads, ParseOutput, SeriesIndex, DEFAULT_INDEX_BYTES, MIN_PARALLEL_BYTES,
+};
 
 /// `(line, column, reason)` of a rejected line, 1-based.
 type ErrorTuple = (usize, usize, &'static str);
 
-/// Parses a write body into `(PointBatch, [(line, column, reason), ...])`, GIL released.
-/// Points without a timestamp get `now_ns` truncated to `precision`. `threads`: how many
-/// threads may parse (0 = up to 2 for a large body); the result is the same for any count.
-#[pyfunction]
-#[pyo3(signature = (data, precision, now_ns, threads = 0))]
-fn parse_line_protocol(
-    py: Python<'_>,
-    data: &Bound<'_, PyAny>,
-    precision: &str,
-    now_ns: i64,
-    threads: usize,
-) -> PyResult<(PyPointBatch, Vec<ErrorTuple>)> {
-    let p = precision_arg(py, precision)?;
-    let parse = |body: &[u8]| parse_threads(body, p, now_ns, threads);
+type ParseResult = (PyPointBatch, Vec<ErrorTuple>);
+
+/// Runs `parse` over the body of `data` with the GIL released.
+fn with_body<F>(py: Python<'_>, data: &Bound<'_, PyAny>, parse: F) -> PyResult<ParseResult>
+where
+    F: Fn(&[u8]) -> ParseOutput + Send + Sync,
+{
     let out = if let Ok(bytes) = data.downcast::<PyBytes>() {
         // bytes are immutable and `data` keeps them alive while the GIL is released.
         let body: &[u8] = bytes.as_bytes();
@@ -41,7 +38,75 @@ fn parse_line_protocol(
     Ok((PyPointBatch::new(out.batch), errors))
 }
 
+/// Parses a write body into `(PointBatch, [(line, column, reason), ...])`, GIL released.
+/// Points without a timestamp get `now_ns` truncated to `precision`. `threads`: how many
+/// threads may parse (0 = up to 2 for a large body); the result is the same for any count.
+/// `index`: a `SeriesIndex` to look series up in (same result, known series cheaper).
+#[pyfunction]
+#[pyo3(signature = (data, precision, now_ns, threads = 0, index = None))]
+fn parse_line_protocol(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    precision: &str,
+    now_ns: i64,
+    threads: usize,
+    index: Option<&Bound<'_, PySeriesIndex>>,
+) -> PyResult<ParseResult> {
+    let p = precision_arg(py, precision)?;
+    let Some(index) = index else {
+        return with_body(py, data, |body| parse_threads(body, p, now_ns, threads));
+    };
+    let index: &PySeriesIndex = index.get();
+    with_body(py, data, |body| match index.inner.try_lock() {
+        Ok(mut idx) => idx.parse(body, p, now_ns, threads),
+        // Busy with another body (or poisoned by a panic): parse without it.
+        Err(_) => parse_threads(body, p, now_ns, threads),
+    })
+}
+
+/// A series index kept across bodies (`kapfast.lineproto.SeriesIndex` wraps it), for
+/// `parse_line_protocol`. Parses from several threads at once are safe: one uses the index,
+/// the others parse without it.
+#[pyclass(name = "SeriesIndex", module = "kapfast._native", frozen)]
+pub struct PySeriesIndex {
+    inner: Mutex<SeriesIndex>,
+}
+
+#[pymethods]
+impl PySeriesIndex {
+    #[new]
+    #[pyo3(signature = (max_bytes = DEFAULT_INDEX_BYTES))]
+    fn new(max_bytes: usize) -> Self {
+        PySeriesIndex {
+            inner: Mutex::new(SeriesIndex::new(max_bytes)),
+        }
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.len())
+    }
+
+    /// Estimated heap bytes held.
+    #[getter]
+    fn bytes(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.bytes())
+    }
+
+    #[getter]
+    fn max_bytes(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.max_bytes())
+    }
+
+    /// How many times the index went over `max_bytes` and was dropped.
+    #[getter]
+    fn resets(&self) -> u64 {
+        self.inner.lock().map_or(0, |i| i.resets())
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_line_protocol, m)?)?;
+    m.add_class::<PySeriesIndex>()?;
+    m.add("LINEPROTO_INDEX_MAX_BYTES", DEFAULT_INDEX_BYTES)?;
     m.add("LINEPROTO_PARALLEL_MIN_BYTES", MIN_PARALLEL_BYTES)
 }

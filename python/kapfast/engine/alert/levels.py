@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from kapfast._native import EvalState, PointBatch, Program
 from kapfast.engine.alert.state import CRITICAL, INFO, OK, WARNING
 from kapfast.errors import TaskError
@@ -139,9 +141,11 @@ class LevelEvaluator:
                     raise TaskError(f"{self.names[lvl]}Reset lambda must be boolean, not {res.kind}")
                 values = res.values
                 assert isinstance(values, memoryview)
-                vals, valid = bytes(values), bytes(res.valid)
-                # hold where the reset is valid and false
-                hold[lvl] = bytes(1 if ok and not v else 0 for v, ok in zip(vals, valid, strict=True))
+                # hold where the reset is valid and false (bool bytes are 0 or 1): one vector
+                # operation, not a Python step per point
+                vals = np.frombuffer(values, dtype=np.uint8)
+                valid = np.frombuffer(res.valid, dtype=np.uint8)
+                hold[lvl] = (valid & (vals ^ 1)).tobytes()
                 if res.error_count:
                     errors.append(
                         LambdaError(self.names[lvl] + "Reset", res.error_count, res.first_error or "")
