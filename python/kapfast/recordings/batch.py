@@ -286,7 +286,7 @@ class BatchRecordingWriter(GzipWriter):
             text = json.dumps(batch_to_json(batch), separators=(",", ":"), allow_nan=False)
         except ValueError as exc:
             raise RecordingError(f"batch cannot be recorded: {exc}", source=self.path) from None
-        self._gz.write(text.encode() + b"\n")
+        self._write(text.encode() + b"\n")
         self.batches += 1
 
 

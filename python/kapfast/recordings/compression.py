@@ -10,7 +10,9 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import threading
 import zipfile
+from collections import deque
 from typing import Literal, Self
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -69,27 +71,81 @@ __all__ = [
 
 class GzipWriter:
     """A recording file being written gzipped, deterministically (mtime 0, no file name, so the
-    same content always gives the same bytes). Subclasses add the record format."""
+    same content always gives the same bytes). Subclasses add the record format.
 
-    def __init__(self, path: str | os.PathLike[str], *, compresslevel: int) -> None:
+    With ``background=True`` compression and file writes happen on a thread of the writer's own
+    (zlib releases the GIL while it deflates), so a live recording costs the write path one
+    queue put per batch; at most :attr:`QUEUE_BYTES` wait to be compressed (a writer that falls
+    behind holds the caller back rather than using unbounded memory). A failure on the thread is
+    raised by the next ``_write`` or by ``close``, which waits until everything is on disk.
+    """
+
+    QUEUE_BYTES = 64 << 20
+
+    def __init__(self, path: str | os.PathLike[str], *, compresslevel: int, background: bool = False) -> None:
         self.path = os.fspath(path)
         self._raw: io.BufferedWriter = open(self.path, "wb")  # noqa: SIM115 (closed by close())
         self._gz = gzip.GzipFile(
             filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0
         )
         self.closed = False
+        self._queue: deque[bytes | None] = deque()
+        self._cond = threading.Condition()
+        self._queued = 0
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._drain, name="recording-gzip", daemon=True)
+            self._thread.start()
 
     def _check_open(self) -> None:
         if self.closed:
             raise ValueError("write to a closed recording")
+        if self._error is not None:
+            raise OSError(f"writing the recording failed: {self._error}")
+
+    def _write(self, data: bytes) -> None:
+        if self._thread is None:
+            self._gz.write(data)
+            return
+        with self._cond:
+            while self._queued > self.QUEUE_BYTES and self._error is None:
+                self._cond.wait()
+            self._queue.append(data)
+            self._queued += len(data)
+            self._cond.notify_all()
+
+    def _drain(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                data = self._queue.popleft()
+            if data is None:
+                return
+            try:
+                if self._error is None:
+                    self._gz.write(data)
+            except BaseException as exc:  # reported to the writer; the thread keeps draining
+                self._error = exc
+            with self._cond:
+                self._queued -= len(data)
+                self._cond.notify_all()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             try:
+                if self._thread is not None:
+                    with self._cond:
+                        self._queue.append(None)
+                        self._cond.notify_all()
+                    self._thread.join()
                 self._gz.close()
             finally:
                 self._raw.close()
+            if self._error is not None:
+                raise OSError(f"writing the recording failed: {self._error}")
 
     def __enter__(self) -> Self:
         return self

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+import numpy as np
+
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, NotFoundError, RequestError
@@ -120,7 +122,7 @@ class RecordingService:
             frozenset(effective_dbrps(task, pipeline)),
             measurements,
             stop_ns,
-            StreamRecordingWriter(rec.path),
+            StreamRecordingWriter(rec.path, background=True),
         )
         self._streams[ident] = cap
         now = self.clock.now_ns()
@@ -144,13 +146,15 @@ class RecordingService:
             part = batch.with_measurements(cap.measurements) if cap.measurements else batch
             if not len(part):
                 continue
-            times = memoryview(cast(Any, part.time()))  # int64 ns, zero-copy
-            done = max(times) > cap.stop_ns
+            times = np.frombuffer(cast(Any, part.time()), dtype=np.int64)  # ns, zero-copy
+            done = bool(times.max() > cap.stop_ns)
             if done:  # keep the points up to stop, then end (Kapacitor's rule)
-                part = part.filter([t <= cap.stop_ns for t in times])
+                part = part.filter(times <= cap.stop_ns)
             try:
                 if len(part):
-                    cap.writer.write(db, rp, part.to_line_protocol())
+                    # serialized in Rust, made into records by one replace, compressed and
+                    # written on the writer's thread: the write path only queues the bytes
+                    cap.writer.write_serialized(db, rp, part.to_line_protocol(), len(part))
             except (OSError, KapfastError, ValueError) as exc:
                 self._finish_stream(ident, f"writing the recording failed: {exc}")
                 continue
