@@ -15,9 +15,11 @@ the InfluxDB clients retry on 5xx) and counted in ``writes_rejected``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import Protocol
 
 from aiohttp import web
@@ -163,8 +165,14 @@ def make_write_handler(
     default_rp: str,
     max_body_size: int,
     gate: WriteGate | None = None,
+    durable: Callable[[], Future[None] | None] | None = None,
 ) -> Handler:
-    """The aiohttp handler for both write paths."""
+    """The aiohttp handler for both write paths.
+
+    ``durable``: the commit the answer must wait for (the alert states the write's points made,
+    group-committed on the store's thread, kapfast.storage.AlertStateStore), None when nothing is
+    being written: the event loop serves other requests meanwhile, and an acknowledged write's
+    alert states survive a crash as when they were committed on the loop."""
     gate = gate or WriteGate()
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -219,6 +227,10 @@ def make_write_handler(
         if len(result.batch):
             stats.count(db, rp, result.batch)
             sink.write_points(db, rp, result.batch)
+            commit = durable() if durable is not None else None
+            if commit is not None:
+                with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
+                    await asyncio.wrap_future(commit)
         if result.errors:
             return _text_error(400, partial_write_text(body, result.errors, len(result.batch)))
         return web.Response(status=204)
