@@ -3,6 +3,10 @@
 The wrapping is detected from the first bytes, never from the file name: Kapacitor stores
 ``.srpl`` gzipped and ``.brpl`` as a zip archive under the same names its test fixtures use for
 plain text.
+
+gzip goes through ISA-L (``isal``: standard gzip streams, any reader reads them): its level 1
+deflates ~4.5x faster than zlib's level 1 with a smaller file, and it inflates ~3x faster, which
+is what a live recording and a replay of a recording spend most of their own time on.
 """
 
 from __future__ import annotations
@@ -13,9 +17,19 @@ import os
 import threading
 import zipfile
 from collections import deque
-from typing import Literal, Self
+from typing import Literal, Self, cast
+
+from isal import igzip, isal_zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
+
+#: what a corrupt or truncated gzip recording raises while it is read
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    gzip.BadGzipFile,
+    cast(type[BaseException], isal_zlib.error),  # typed as an instance in isal's stub
+)
 ZIP_MAGIC = b"PK\x03\x04"
 ZIP_EMPTY_MAGIC = b"PK\x05\x06"
 
@@ -39,7 +53,7 @@ def open_decompressed(path: str | os.PathLike[str]) -> io.BufferedIOBase:
     """
     kind = detect_wrapping(path)
     if kind == "gzip":
-        return gzip.open(path, "rb")
+        return cast(io.BufferedIOBase, igzip.open(path, "rb"))  # type: ignore[no-untyped-call]
     if kind == "zip":
         raise ValueError("a zip archive holds several sources; use open_zip_member")
     return open(path, "rb")
@@ -60,6 +74,7 @@ def open_zip_member(path: str | os.PathLike[str], member: str) -> io.BufferedIOB
 
 __all__ = [
     "GZIP_MAGIC",
+    "READ_ERRORS",
     "ZIP_MAGIC",
     "Wrapping",
     "detect_wrapping",
@@ -85,8 +100,13 @@ class GzipWriter:
     def __init__(self, path: str | os.PathLike[str], *, compresslevel: int, background: bool = False) -> None:
         self.path = os.fspath(path)
         self._raw: io.BufferedWriter = open(self.path, "wb")  # noqa: SIM115 (closed by close())
-        self._gz = gzip.GzipFile(
-            filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0
+        self._gz: gzip.GzipFile = igzip.IGzipFile(  # type: ignore[no-untyped-call]
+            filename="",
+            fileobj=self._raw,
+            mode="wb",
+            # zlib's scale; ISA-L's levels stop at 3 (its best, still faster than zlib's 1)
+            compresslevel=min(compresslevel, isal_zlib.ISAL_BEST_COMPRESSION),
+            mtime=0,
         )
         self.closed = False
         self._queue: deque[bytes | None] = deque()

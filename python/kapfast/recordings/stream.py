@@ -10,12 +10,11 @@ ends) go through the line-by-line state machine that also produces the precise e
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kapfast.recordings.compression import GzipWriter, open_decompressed
+from kapfast.recordings.compression import READ_ERRORS, GzipWriter, open_decompressed
 from kapfast.recordings.errors import RecordingError
 from kapfast.recordings.timestamps import split_timestamp
 
@@ -186,7 +185,7 @@ def iter_record_blocks(path: str | os.PathLike[str]) -> Iterator[RecordBlock]:
                     out = parser.feed(lines)
                     if out.lines:
                         yield out
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except READ_ERRORS as exc:
             raise RecordingError(
                 f"cannot read stream recording: {exc}", parser.lineno, 0, src, parser.number + 1
             ) from None
