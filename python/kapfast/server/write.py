@@ -20,15 +20,16 @@ import functools
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Any, Protocol, cast
 
+import numpy as np
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import LineProtocolError
-from kapfast.lineproto import PRECISIONS, parse
+from kapfast.lineproto import PRECISIONS, ParseResult, parse
 from kapfast.server.bodies import BodyStalled, body_chunks
 from kapfast.server.http import Handler
 from kapfast.server.stats import IngressStats
@@ -44,7 +45,26 @@ MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
 class PointSink(Protocol):
     """Where accepted points go (the router)."""
 
-    def write_points(self, db: str, rp: str, batch: PointBatch) -> None: ...
+    def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None: ...
+
+    def wants_raw(self) -> bool: ...
+
+
+def _as_records(body: bytes, precision: str, now_ns: int, result: ParseResult) -> bytes | None:
+    """``body`` itself when it is the batch exactly, as ns lines, one point per line (what a live
+    recording can store as it came, instead of serializing the batch again), else None.
+
+    Checked with whole-body operations: as many lines as points (so no blank, comment or bad
+    line, and no newline inside a string), no CR, and no point that took the server's time for
+    want of a timestamp. (A line may start with blanks: the line-protocol readers skip them.)"""
+    if precision != "ns" or result.errors or b"\r" in body:
+        return None
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    if body.count(b"\n") != len(result.batch):
+        return None
+    times = np.frombuffer(cast(Any, result.batch.time()), dtype=np.int64)
+    return None if (times == now_ns).any() else body
 
 
 def _text_error(status: int, message: str) -> web.Response:
@@ -226,7 +246,8 @@ def make_write_handler(
             result = parse(body, precision=precision, now_ns=now)
         if len(result.batch):
             stats.count(db, rp, result.batch)
-            sink.write_points(db, rp, result.batch)
+            raw = _as_records(body, precision, now, result) if sink.wants_raw() else None
+            sink.write_points(db, rp, result.batch, raw)
             commit = durable() if durable is not None else None
             if commit is not None:
                 with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken

@@ -136,7 +136,15 @@ class RecordingService:
                 cap.timer = loop.call_later((stop_ns - now) / 1e9, self._finish_stream, ident, "")
         return rec
 
-    def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
+    def wants_raw(self) -> bool:
+        return bool(self._streams)
+
+    def write_raw(self, db: str, rp: str, batch: PointBatch, raw: bytes) -> None:
+        """The router's call when it has the body ``batch`` came from, as one ns line per point:
+        a capture that keeps the whole batch stores those lines as they are."""
+        self.write_points(db, rp, batch, raw)
+
+    def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
         """Called by the router for every accepted batch."""
         if not self._streams:
             return
@@ -152,9 +160,11 @@ class RecordingService:
                 part = part.filter(times <= cap.stop_ns)
             try:
                 if len(part):
-                    # serialized in Rust, made into records by one replace, compressed and
-                    # written on the writer's thread: the write path only queues the bytes
-                    cap.writer.write_serialized(db, rp, part.to_line_protocol(), len(part))
+                    # the body as it came when it is all kept, else serialized in Rust; made into
+                    # records by one replace, compressed and written on the writer's thread
+                    whole = raw is not None and len(part) == len(batch)
+                    lines = raw if whole and raw is not None else part.to_line_protocol()
+                    cap.writer.write_serialized(db, rp, lines, len(part))
             except (OSError, KapfastError, ValueError) as exc:
                 self._finish_stream(ident, f"writing the recording failed: {exc}")
                 continue
