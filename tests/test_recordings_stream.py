@@ -9,6 +9,7 @@ import pytest
 
 from kapfast.errors import InputError
 from kapfast.recordings import (
+    RawStreamChunk,
     RecordingError,
     StreamRecordingWriter,
     detect_stream_precision,
@@ -384,3 +385,64 @@ def test_replay_shift_out_of_range_is_an_error(tmp_path: Path) -> None:
     p = write(tmp_path, b"db\nrp\ncpu v=0 0\ndb\nrp\ncpu v=0 9223372036854775000\n")
     with pytest.raises(RecordingError, match="out of range"):
         _replayed(p, 10**9, "ns")
+
+
+def _runs_of(chunks: list[RawStreamChunk]) -> list[tuple[str, str, bytes]]:
+    """Chunks merged into runs of one db/rp (how a file is cut into chunks aside)."""
+    out: list[tuple[str, str, bytes]] = []
+    for c in chunks:
+        if out and out[-1][:2] == (c.db, c.rp):
+            out[-1] = (c.db, c.rp, out[-1][2] + c.body)
+        else:
+            out.append((c.db, c.rp, c.body))
+    return out
+
+
+@pytest.mark.parametrize("block", [7, 100, 4096, 1 << 20])
+@pytest.mark.parametrize(
+    "records",
+    [
+        [("telegraf", "autogen", f"cpu,host=h{i % 7} v={i} {i}") for i in range(500)],
+        [("db", "rp" if i % 50 < 40 else "other", f"cpu v={i} {i}") for i in range(300)],
+        [("my db", "rp", f"m v={i} {i}") for i in range(100)],  # a db with a space: line by line
+        [("d", "r", f"m,t=d v={i} {i}" if i % 9 else "d") for i in range(90)],  # a point line "d"
+    ],
+)
+def test_raw_chunks_by_body_agree_with_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, records: list[tuple[str, str, str]]
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
+    p = write(tmp_path, b"".join(f"{d}\n{r}\n{ln}\n".encode() for d, r, ln in records), gz=True)
+    fast = list(raw_stream_chunks(p))
+    careful = list(raw_stream_chunks(p, max_lines=1 << 30))
+    assert _runs_of(fast) == _runs_of(careful)
+    assert sum(c.count for c in fast) == len(records)
+    assert all(c.count == c.body.count(b"\n") for c in fast)
+
+
+def test_replay_of_a_blank_point_line_is_an_error(tmp_path: Path) -> None:
+    p = write(tmp_path, b"db\nrp\ncpu v=0 1\ndb\nrp\n   \ndb\nrp\ncpu v=0 2\n")
+    with pytest.raises(RecordingError, match="empty line-protocol line"):
+        _replayed(p, T0, "s")
+
+
+@pytest.mark.parametrize("block", [7, 1 << 20])
+@pytest.mark.parametrize(
+    ("tail", "error"),
+    [(b"db\nrp\ncpu v=9 9", None), (b"db\nrp\n", "truncated record"), (b"db\n", "truncated record")],
+)
+def test_raw_chunks_by_body_at_the_end_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, tail: bytes, error: str | None
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
+    p = write(tmp_path, b"".join(b"db\nrp\ncpu v=%d %d\n" % (i, i) for i in range(20)) + tail)
+    if error:
+        with pytest.raises(RecordingError, match=error):
+            list(raw_stream_chunks(p))
+        return
+    body = b"".join(c.body for c in raw_stream_chunks(p))
+    assert body == b"".join(b"cpu v=%d %d\n" % (i, i) for i in range(20)) + b"cpu v=9 9\n"

@@ -73,7 +73,12 @@ def replay_stream(
         res = lineproto.parse(chunk.body, precision=precision, now_ns=_NO_TIME)
         times = np.frombuffer(cast(Any, res.batch.time()), dtype=np.int64)
         lo, hi = (int(times.min()), int(times.max())) if len(times) else (0, 0)
-        if res.errors or lo == _NO_TIME or not INT64_MIN <= lo + offset <= hi + offset <= INT64_MAX:
+        if (
+            res.errors
+            or len(res.batch) != chunk.count  # a blank point line: no point, no parse error
+            or lo == _NO_TIME
+            or not INT64_MIN <= lo + offset <= hi + offset <= INT64_MAX
+        ):
             _exact_error(path, precision, clock_zero_ns, res.errors)
         batch = _native.batch_retime(res.batch, offset) if offset else res.batch
         if st.first_ns is None:
@@ -90,7 +95,7 @@ def _exact_error(path: PathLike, precision: str, clock_zero_ns: int | None, erro
     """Raise the error of the first bad record (RecordingError, with its line) or point."""
     for _ in stream_chunks(path, precision=precision, clock_zero_ns=clock_zero_ns):
         pass
-    first = errors[0] if errors else "shifted timestamp is out of range"
+    first = errors[0] if errors else "a line holds no point, or its shifted time is out of range"
     raise InputError(f"{os.fspath(path)}: bad point in recording: {first}")
 
 
