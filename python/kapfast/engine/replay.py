@@ -57,8 +57,10 @@ def replay_stream(
     clock_zero_ns: int | None,
     precision: str = "auto",
     stats: ReplayStats | None = None,
+    until_ns: int | None = None,
 ) -> ReplayStats:
-    """Feed one ``.srpl`` file into ``task``; returns counts.
+    """Feed one ``.srpl`` file into ``task``; returns counts. With ``until_ns`` only the points
+    at or before it (``kapfast explain --at``; the file is read to its end, late points too).
 
     Each chunk of records is parsed as recorded (in the recording's precision) and shifted as a
     column in Rust: no line is rewritten in Python. A chunk with anything wrong in it (a point
@@ -73,21 +75,28 @@ def replay_stream(
         res = lineproto.parse(chunk.body, precision=precision, now_ns=_NO_TIME)
         times = np.frombuffer(cast(Any, res.batch.time()), dtype=np.int64)
         lo, hi = (int(times.min()), int(times.max())) if len(times) else (0, 0)
+        if until_ns is not None and len(times) and lo + offset > until_ns:
+            continue
         if (
             res.errors
             or len(res.batch) != chunk.count  # a blank point line: no point, no parse error
             or lo == _NO_TIME
             or not INT64_MIN <= lo + offset <= hi + offset <= INT64_MAX
         ):
+            st.errors += len(res.errors)
             _exact_error(path, precision, clock_zero_ns, res.errors)
         batch = _native.batch_retime(res.batch, offset) if offset else res.batch
+        count = chunk.count
+        if until_ns is not None and hi + offset > until_ns:
+            batch = batch.filter(times + offset <= until_ns)
+            count, hi = len(batch), until_ns - offset
         if st.first_ns is None:
             st.first_ns = int(times[0]) + offset
         st.last_ns = hi + offset if st.last_ns is None else max(st.last_ns, hi + offset)
         clock.set(hi + offset)
         task.tick(clock.now_ns())
         task.write_points(batch, chunk.db, chunk.rp)
-        st.points += chunk.count
+        st.points += count
     return st
 
 
@@ -126,8 +135,10 @@ def replay_batches(
     *,
     clock_zero_ns: int | None,
     stats: ReplayStats | None = None,
+    until_ns: int | None = None,
 ) -> ReplayStats:
-    """Feed ``.brpl`` files into the task's query nodes (file i → query i)."""
+    """Feed ``.brpl`` files into the task's query nodes (file i → query i); with ``until_ns``
+    only the batches of that time or earlier."""
     st = stats or ReplayStats()
     # a zip archive (what `kapfast record` writes for a task with several queries) holds one
     # source per query node, in script order
@@ -136,6 +147,8 @@ def replay_batches(
         raise InputError(f"{len(feeds)} batch source(s) for a task with {len(task.queries)} query node(s)")
     sources = [read_batch_recording(p, clock_zero_ns=clock_zero_ns, source=s) for p, s in feeds]
     for i, rb in _merged(sources):
+        if until_ns is not None and rb.time_ns > until_ns:
+            break  # merged in time order: the rest is later still
         if st.first_ns is None:
             st.first_ns = rb.time_ns
         st.last_ns = rb.time_ns if st.last_ns is None else max(st.last_ns, rb.time_ns)

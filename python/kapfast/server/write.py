@@ -20,6 +20,7 @@ import functools
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from time import perf_counter_ns
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -199,10 +200,13 @@ def make_write_handler(
         if gate.full():
             return _busy(stats, "too many writes in flight")
         gate.in_flight += 1
+        started = perf_counter_ns()  # a duration, as the access log measures it (not a time)
         try:
             return await _write(request)
         finally:
             gate.in_flight -= 1
+            if stats.on_write is not None:
+                stats.on_write((perf_counter_ns() - started) / 1e9)
 
     async def _write(request: web.Request) -> web.StreamResponse:
         db = request.query.get("db", "")
@@ -225,6 +229,7 @@ def make_write_handler(
             resp = _text_error(408, str(exc))
             resp.force_close()  # no keep-alive: the connection ends with this answer
             return resp
+        stats.bytes_received += len(body)
         if not body.strip():
             return web.Response(status=200)
         if not await gate.turn():
@@ -253,6 +258,7 @@ def make_write_handler(
                 with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
                     await asyncio.wrap_future(commit)
         if result.errors:
+            stats.bad_lines += len(result.errors)
             return _text_error(400, partial_write_text(body, result.errors, len(result.batch)))
         return web.Response(status=204)
 

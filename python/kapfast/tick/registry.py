@@ -22,7 +22,7 @@ accepts either. ``any`` is any literal (string, number, bool, duration).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -120,10 +120,12 @@ class NodeSpec:
     impl: str | None = None
     doc: str = ""  # one line for docs/nodes.md
     #: the node's own counters besides Kapacitor's common stats (``alerts_triggered`` ...), each
-    #: from 0 (see ``_COUNTERS`` below)
+    #: from 0
     counters: tuple[str, ...] = ()
-    #: Kapacitor runs it on a grouped consumer: its ``working_cardinality`` is the groups it
-    #: received and has not seen deleted
+    #: Kapacitor runs it on a grouped consumer (``edge.NewGroupedConsumer``; join counts its groups
+    #: the same way): its ``working_cardinality`` is the groups it received and has not seen
+    #: deleted. Every other kind reports 0, but groupBy, which counts the groups of the batches it
+    #: holds (GroupByNode.working_cardinality).
     grouped: bool = False
 
 
@@ -132,6 +134,7 @@ _INFLUXQL_PROPS = _props(_QUIET, "as(string)", "usePointTimes()")
 
 _NODES: dict[str, NodeSpec] = {}
 _E = "kapfast.engine.nodes."  # where most implementations live
+_AUTOSCALE_COUNTERS = ("increase_events", "decrease_events", "cooldown_drops")
 
 
 def _node(
@@ -236,6 +239,7 @@ _node(
         "groupByMeasurement()",
         "fill(string|int|float)",
     ),
+    counters=("batches_queried", "points_queried"),
     impl=_E + "basic:SourceNode",
     doc="an InfluxQL query run against InfluxDB on a schedule (period, every/cron, offset, align)",
 )
@@ -247,6 +251,7 @@ _node(
     (*_QUERY_COMMON, "org(string)", "orgID(string)"),
     desc="query_flux",
     go_type="QueryFluxNode",
+    counters=("batches_queried", "points_queried"),
     impl=_E + "basic:SourceNode",
     doc="a Flux query run against InfluxDB 2.x on a schedule",
 )
@@ -257,6 +262,7 @@ _node(
     "where(lambda)",
     SAME,
     SAME,
+    grouped=True,
     impl=_E + "basic:WhereNode",
     doc="keeps the points for which a lambda is true",
 )
@@ -266,6 +272,7 @@ _node(
     SAME,
     SAME,
     ("as(string...)", "tags(string...)", "keep(string...)"),
+    grouped=True,
     impl=_E + "basic:EvalNode",
     doc="computes fields (or tags) from lambdas",
 )
@@ -292,6 +299,7 @@ _node(
         "periodCount(int)",
         "everyCount(int)",
     ),
+    grouped=True,
     impl=_E + "window:WindowNode",
     doc="buffers a stream into time windows emitted as batches (period, every, align, fillPeriod)",
 )
@@ -326,6 +334,7 @@ _node(
     desc="influxdb_out",
     go_type="InfluxDBOutNode",
     chains=False,
+    counters=("points_written", "write_errors"),
     impl=_E + "outputs:InfluxDBOutNode",
     doc="writes points to InfluxDB (buffered, with retries)",
 )
@@ -337,6 +346,7 @@ _node(
     ("endpoint(string)",),
     desc="http_out",
     go_type="HTTPOutNode",
+    grouped=True,
     impl=_E + "outputs:HttpOutNode",
     doc="keeps the latest result per group, served at /kapacitor/v1/tasks/ID/NAME",
 )
@@ -354,6 +364,7 @@ _node(
     ),
     desc="http_post",
     go_type="HTTPPostNode",
+    grouped=True,
     impl=_E + "httppost:HttpPostNode",
     doc="POSTs every point or batch to a URL or an [[httppost]] endpoint",
 )
@@ -365,6 +376,7 @@ _node(
     ("unit(duration)", "nonNegative()", "as(string)"),
     # `as` defaults to the derivative's own field (Kapacitor writes over it), so it has no fixed default.
     {"unit": Duration(1_000_000_000, "1s")},
+    grouped=True,
     impl=_E + "stateful:DerivativeNode",
     doc="the rate of change of a field between consecutive points",
 )
@@ -383,6 +395,7 @@ _node(
         "deleteAll(bool?)",
     ),
     {"delimiter": "."},
+    grouped=True,
     impl=_E + "join:JoinNode",
     doc="joins streams or batches on time (tolerance) and groups, fields prefixed",
 )
@@ -408,6 +421,7 @@ _node(
     "sample(int|duration)",
     SAME,
     SAME,
+    grouped=True,
     impl=_E + "basic:SampleNode",
     doc="keeps every Nth point, or one point per duration",
 )
@@ -419,6 +433,7 @@ _node(
     ("as(string)", "unit(duration)"),
     {"as": "state_duration", "unit": Duration(1_000_000_000, "1s")},
     desc="state_duration",
+    grouped=True,
     impl=_E + "stateful:StateDurationNode",
     doc="how long a lambda has been true, in a field",
 )
@@ -430,6 +445,7 @@ _node(
     ("as(string)",),
     {"as": "state_count"},
     desc="state_count",
+    grouped=True,
     impl=_E + "stateful:StateCountNode",
     doc="how many consecutive points a lambda has been true, in a field",
 )
@@ -438,6 +454,7 @@ _node(
     "changeDetect(string...)",
     SAME,
     SAME,
+    grouped=True,
     impl=_E + "stateful:ChangeDetectNode",
     doc="emits a point only when one of the fields changed",
 )
@@ -447,6 +464,7 @@ _node(
     SAME,
     SAME,
     ("+field(string, any)", "+tag(string, string)"),
+    counters=("fields_defaulted", "tags_defaulted"),
     impl=_E + "basic:DefaultNode",
     doc="sets fields and tags that are missing",
 )
@@ -456,6 +474,7 @@ _node(
     SAME,
     SAME,
     ("+field(string)", "+tag(string)"),
+    counters=("fields_deleted", "tags_deleted"),
     impl=_E + "basic:DeleteNode",
     doc="removes fields and tags",
 )
@@ -465,6 +484,7 @@ _node(
     SAME,
     SAME,
     ("idle(duration)", "period(duration)", "delete(bool?)"),
+    grouped=True,
     impl=_E + "stateful:BarrierNode",
     doc="emits barriers on idle time or a period (and can delete idle groups)",
 )
@@ -476,6 +496,7 @@ _node(
     ("database(string)", "retentionPolicy(string)", "measurement(string)", "+tag(string, string)"),
     desc="kapacitor_loopback",
     chains=False,
+    counters=("points_written",),
     impl=_E + "loopback:KapacitorLoopbackNode",
     doc="writes points back into kapfast's own stream (another database/RP)",
 )
@@ -486,6 +507,7 @@ _node(
     STREAM,
     ("as(string...)", "delimiter(string)", "tolerance(duration)", "max(int)"),
     {"delimiter": ".", "max": 1_000_000},
+    grouped=True,
     impl=_E + "join:CombineNode",
     doc="combines points of one stream pairwise by lambdas",
 )
@@ -496,6 +518,7 @@ _node(
     SAME,
     ("on(string...)", "delimiter(string)", "tolerance(duration)", "dropOriginalFieldName(bool?)"),
     {"delimiter": "."},
+    grouped=True,
     impl=_E + "join:FlattenNode",
     doc="flattens points at the same time into one point, fields prefixed by tags",
 )
@@ -556,6 +579,8 @@ _node(
     },
     desc="k8s_autoscale",
     go_type="K8sAutoscaleNode",
+    grouped=True,
+    counters=_AUTOSCALE_COUNTERS,
     impl=_E + "autoscale:K8sAutoscaleNode",
     doc="scales a Kubernetes resource to a computed number of replicas",
 )
@@ -567,6 +592,8 @@ _node(
     (*_AUTOSCALE_COMMON, "serviceName(string)", "serviceNameTag(string)", "outputServiceNameTag(string)"),
     {"min": 1},
     desc="swarm_autoscale",
+    grouped=True,
+    counters=_AUTOSCALE_COUNTERS,
     impl=_E + "autoscale:SwarmAutoscaleNode",
     doc="scales a Docker Swarm service to a computed number of replicas",
 )
@@ -579,6 +606,8 @@ _node(
     {"min": 1},
     desc="ec2_autoscale",
     go_type="Ec2AutoscaleNode",
+    grouped=True,
+    counters=_AUTOSCALE_COUNTERS,
     impl=_E + "autoscale:Ec2AutoscaleNode",
     doc="scales an AWS autoscaling group to a computed capacity",
 )
@@ -620,6 +649,7 @@ for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
         properties=_INFLUXQL_PROPS,
         defaults=MappingProxyType({"as": _name}),
         impl=_E + "influxql:InfluxQLNode",
+        grouped=True,
         doc=f"InfluxQL function {_name}() over each batch ({_EMITS[_provides]})",
     )
 
@@ -677,24 +707,8 @@ _node(
         "history": 21,
     },
     handlers=ALERT_HANDLERS,
-    impl="kapfast.engine.alert.node:AlertNode",
-    doc="evaluates levels per group and sends events to handlers and topics",
-)
-
-# -- statistics (Kapacitor's node.go, edge/grouped.go and each node's statMap) ----------------------
-# Kinds Kapacitor runs on a grouped consumer (``edge.NewGroupedConsumer``): their working_cardinality
-# is the number of groups received and not deleted. join counts its groups the same way. Every other
-# kind reports 0 (stream, from, log, default, delete, shift, union, influxDBOut, ...), but groupBy,
-# which counts the groups of the batches it holds (GroupByNode.working_cardinality).
-_GROUPED = [
-    *("where", "eval", "sample", "window", "httpOut", "httpPost", "derivative", "join", "combine"),
-    *("flatten", "alert", "barrier", "stateDuration", "stateCount", "changeDetect"),
-    *("k8sAutoscale", "swarmAutoscale", "ec2Autoscale"),
-    *INFLUXQL_FUNCTIONS,
-]
-_AUTOSCALE_COUNTERS = ("increase_events", "decrease_events", "cooldown_drops")
-_COUNTERS: dict[str, tuple[str, ...]] = {
-    "alert": (
+    grouped=True,
+    counters=(
         "alerts_triggered",
         "oks_triggered",
         "infos_triggered",
@@ -702,18 +716,9 @@ _COUNTERS: dict[str, tuple[str, ...]] = {
         "crits_triggered",
         "alerts_inhibited",
     ),
-    "influxDBOut": ("points_written", "write_errors"),
-    "kapacitorLoopback": ("points_written",),
-    "query": ("batches_queried", "points_queried"),
-    "queryFlux": ("batches_queried", "points_queried"),
-    "default": ("fields_defaulted", "tags_defaulted"),
-    "delete": ("fields_deleted", "tags_deleted"),
-    "k8sAutoscale": _AUTOSCALE_COUNTERS,
-    "swarmAutoscale": _AUTOSCALE_COUNTERS,
-    "ec2Autoscale": _AUTOSCALE_COUNTERS,
-}
-for _kind in {*_GROUPED, *_COUNTERS}:
-    _NODES[_kind] = replace(_NODES[_kind], grouped=_kind in _GROUPED, counters=_COUNTERS.get(_kind, ()))
+    impl="kapfast.engine.alert.node:AlertNode",
+    doc="evaluates levels per group and sends events to handlers and topics",
+)
 
 NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)
 
