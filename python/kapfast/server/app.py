@@ -130,6 +130,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     # [udf.functions.*]: every agent's Info now (a failure stops the start, as in kapacitord)
     udfs = UDFService(cfg.udf)
     udfs.load()
+    # alert states are group-committed off the loop; a write's answer waits for them (write.py)
+    storage.alert_states.group_commit = True
     if master is None:
         master = load_task_master(
             storage=storage,
@@ -486,6 +488,7 @@ def build_app(state: ServerState) -> web.Application:
             state.config.http.max_enqueued_write_limit,
             parse_go_duration(state.config.http.enqueued_write_timeout) / 1e9,
         ),
+        durable=state.storage.alert_states.pending,
     )
     for prefix in (API, PREVIEW):
         app.router.add_get(f"{prefix}/ping", ping)  # with HEAD
