@@ -50,6 +50,7 @@ VERBS: tuple[str, ...] = (
     "check",
     "fmt",
     "test",
+    "cluster",
 )
 
 

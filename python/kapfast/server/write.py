@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Protocol
 
 from aiohttp import web
@@ -43,6 +43,11 @@ class PointSink(Protocol):
     """Where accepted points go (the router)."""
 
     def write_points(self, db: str, rp: str, batch: PointBatch) -> None: ...
+
+
+#: a cluster ingest node's sink instead of the router: returns once the points are stored
+#: (JetStream acknowledged them), raises otherwise (kapfast.cluster.ingest.PublishError)
+Publish = Callable[[str, str, PointBatch], Awaitable[None]]
 
 
 def _text_error(status: int, message: str) -> web.Response:
@@ -163,6 +168,7 @@ def make_write_handler(
     default_rp: str,
     max_body_size: int,
     gate: WriteGate | None = None,
+    publish: Publish | None = None,
 ) -> Handler:
     """The aiohttp handler for both write paths."""
     gate = gate or WriteGate()
@@ -218,7 +224,15 @@ def make_write_handler(
             result = parse(body, precision=precision, now_ns=now)
         if len(result.batch):
             stats.count(db, rp, result.batch)
-            sink.write_points(db, rp, result.batch)
+            if publish is not None:
+                try:
+                    await publish(db, rp, result.batch)
+                except Exception as exc:  # not stored: the writer must retry
+                    resp = _text_error(503, f"points not stored by the cluster: {exc}")
+                    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+                    return resp
+            else:
+                sink.write_points(db, rp, result.batch)
         if result.errors:
             return _text_error(400, partial_write_text(body, result.errors, len(result.batch)))
         return web.Response(status=204)

@@ -1,0 +1,231 @@
+"""Scale-out on NATS JetStream (docs/scaleout.md) with a real nats-server on 127.0.0.1 and real
+kapfastd processes: an ingest node and workers against a single kapfastd fed the same writes."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kapfastd_proc import Kapfastd, alerts, wait_for
+
+from kapfast.cluster.partition import fnv1a64, partition_of, split
+from kapfast.lineproto import parse
+
+from .conftest import NatsServer, cluster_config
+
+CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+
+pytestmark = pytest.mark.integration
+
+
+def test_partition_hash_is_fnv1a_64_and_split_keeps_every_point() -> None:
+    assert fnv1a64(b"") == 0xCBF29CE484222325
+    assert fnv1a64(b"a") == 0xAF63DC4C8601EC8C  # the published FNV-1a 64 test vector
+    assert partition_of(["serverA"], 16) == fnv1a64(b"serverA") % 16
+    body = "".join(f"cpu,host=h{i % 7},dc=d{i % 2} v={i} {i}\n" for i in range(100))
+    body += "mem v=1 200\n"  # no host tag: the partition of ""
+    batch = parse(body.encode(), now_ns=0).batch
+    parts = split(batch, ["host"], 4)
+    assert sum(len(b) for b in parts.values()) == len(batch)
+    for p, b in parts.items():
+        hosts = b.tag_values("host")
+        assert all(partition_of([h or ""], 4) == p for h in hosts)
+        times = [r[3] for r in b.rows()]
+        assert times == sorted(times)  # order kept within a partition
+
+
+def _status(node: Kapfastd) -> dict[str, Any]:
+    ans = node.api("GET", "/cluster")
+    assert ans.status == 200, ans
+    return dict(ans.json())
+
+
+def wait_caught_up(node: Kapfastd, alive: set[str], timeout_s: float = 20.0) -> dict[str, Any]:
+    """Until every partition (and placed task) is owned by an alive worker and has no lag."""
+
+    def done() -> dict[str, Any] | None:
+        st = _status(node)
+        feeds = [*st["partitions"], *st["placed_tasks"]]
+        if all(f["owner"] in alive and f["lag"] == 0 for f in feeds):
+            return st
+        return None
+
+    return dict(wait_for(done, timeout_s, "the cluster to catch up"))
+
+
+def _records(path: Path) -> list[tuple[str, str, str]]:
+    lines = path.read_text().split("\n")
+    return [(lines[i], lines[i + 1], lines[i + 2]) for i in range(0, len(lines) - 2, 3)]
+
+
+#: shared conformance cases: some run partitioned (groupBy host), some placed on one worker
+CASES = [
+    "TestStream_BatchGroupBy",
+    "TestStream_GroupByWhere",
+    "TestStream_StateCount",
+    "TestStream_Window_Every_0",
+    "TestStream_HoltWinters",
+    "TestStream_Window",
+    "TestStream_Derivative",
+    "TestStream_JoinOn",
+    "TestStream_SimpleMR",
+]
+
+
+def _case(name: str) -> dict[str, Any]:
+    return dict(json.loads((CONFORMANCE / "cases" / f"{name}.json").read_text()))
+
+
+def _define(node: Kapfastd, name: str, case: dict[str, Any]) -> None:
+    db = f"db_{name.lower()}"
+    script = re.sub(r"'dbname'", f"'{db}'", case["script"])
+    ans = node.api(
+        "POST",
+        "/tasks",
+        {
+            "id": name,
+            "type": "stream",
+            "dbrps": [{"db": db, "rp": "rpname"}],
+            "script": script,
+            "status": "enabled",
+        },
+    )
+    assert ans.status == 200, ans
+
+
+def _write_case(node: Kapfastd, name: str, case: dict[str, Any]) -> None:
+    db = f"db_{name.lower()}"
+    for _db, rp, line in _records(CONFORMANCE / "data" / case["data"][0]):
+        ans = node.write(line + "\n", f"db={db}&rp={rp}&precision=s")
+        assert ans.status == 204, ans
+
+
+def _series(nodes: list[Kapfastd], name: str, endpoint: str) -> list[Any]:
+    out = []
+    for n in nodes:
+        ans = n.request("GET", f"/kapacitor/v1/tasks/{name}/{endpoint}")
+        if ans.status == 200:
+            out += ans.json().get("series") or []
+    return sorted(out, key=lambda s: json.dumps(s, sort_keys=True))
+
+
+@pytest.mark.skipif(not (CONFORMANCE / "cases").exists(), reason="../shared/conformance is absent")
+def test_conformance_cases_through_the_cluster_match_one_node(
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
+) -> None:
+    single = node_factory("[stats]\n  enabled = false\n")
+    ingest = node_factory(cluster_config(nats_server, "ingest", "in1"))
+    workers = [node_factory(cluster_config(nats_server, "worker", f"w{i}")) for i in range(3)]
+    cases = {name: _case(name) for name in CASES}
+    for name, case in cases.items():
+        for node in (single, *workers):
+            _define(node, name, case)
+    wait_caught_up(workers[0], {"w0", "w1", "w2"})
+    for name, case in cases.items():
+        _write_case(single, name, case)
+        _write_case(ingest, name, case)
+    st = wait_caught_up(workers[0], {"w0", "w1", "w2"})
+    owners = {p["owner"] for p in st["partitions"]}
+    assert owners == {"w0", "w1", "w2"}  # partitions spread over every worker
+    placed = {t["task"] for t in st["placed_tasks"]}
+    assert "TestStream_Window" in placed and "TestStream_StateCount" not in placed
+    for name, case in cases.items():
+        want = _series([single], name, case["http_out"])
+        got = _series(workers, name, case["http_out"])
+        assert want, f"{name}: the single node has no result"
+        assert got == want, name
+
+
+def test_kill_9_of_a_worker_its_partitions_are_taken_over_and_no_point_is_lost(
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd], tmp_path: Path
+) -> None:
+    ingest = node_factory(cluster_config(nats_server, "ingest", "in1"))
+    workers = [node_factory(cluster_config(nats_server, "worker", f"w{i}")) for i in range(3)]
+    logs = [tmp_path / f"alerts{i}.log" for i in range(3)]
+    for i, w in enumerate(workers):
+        script = (
+            "stream|from().measurement('m').groupBy('host')"
+            f"|alert().id('{{{{ index .Tags \"host\" }}}}').crit(lambda: TRUE).log('{logs[i]}')"
+        )
+        ans = w.api(
+            "POST",
+            "/tasks",
+            {
+                "id": "every",
+                "type": "stream",
+                "dbrps": [{"db": "db", "rp": "autogen"}],
+                "script": script,
+                "status": "enabled",
+            },
+        )
+        assert ans.status == 200, ans
+    alive = {"w0", "w1", "w2"}
+    wait_caught_up(workers[0], alive)
+    hosts = 24
+    sent: set[tuple[str, int]] = set()
+
+    def write(round_: int) -> None:
+        body = "".join(f"m,host=h{h} v={round_} {round_ * 1_000_000_000 + h}\n" for h in range(hosts))
+        ans = ingest.write(body, "db=db&rp=autogen")
+        assert ans.status == 204, ans
+        sent.update((f"h{h}", round_ * 1_000_000_000 + h) for h in range(hosts))
+
+    for r in range(20):
+        write(r)
+    victim = workers[1]
+    before = {p["partition"] for p in _status(workers[0])["partitions"] if p["owner"] == "w1"}
+    assert before
+    victim.kill()
+    killed = time.monotonic()
+    alive = {"w0", "w2"}
+    for r in range(20, 40):
+        write(r)
+    st = wait_caught_up(workers[0], alive, timeout_s=15)
+    took = time.monotonic() - killed
+    assert took <= 10.0, f"takeover took {took:.1f}s"
+    assert {p["owner"] for p in st["partitions"]} == alive
+    seen: list[tuple[str, int]] = []
+    for path in logs:
+        for event in alerts(path):
+            series = event["data"]["series"][0]
+            t = series["values"][0][0]
+            seen.append((series["tags"]["host"], _ns(t)))
+    assert set(seen) >= sent, f"{len(sent - set(seen))} points lost"
+    # at-least-once: what the victim did after its last checkpoint is done again by the new owner
+    print(f"takeover {took:.1f}s, {len(sent)} points, {len(seen) - len(set(seen))} applied twice")
+
+
+def _ns(text: str) -> int:
+    from kapfast.timefmt import parse_rfc3339_ns
+
+    return parse_rfc3339_ns(text)
+
+
+def test_a_cluster_refuses_a_node_with_other_partitions(
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
+) -> None:
+    node_factory(cluster_config(nats_server, "both", "a", partitions=6))
+    other = node_factory(cluster_config(nats_server, "both", "b", partitions=8), start=False)
+    with pytest.raises(RuntimeError, match="fixed at creation"):
+        other.start()
+
+
+def test_cluster_status_command(nats_server: NatsServer, node_factory: Callable[..., Kapfastd]) -> None:
+    import subprocess
+    import sys
+
+    node = node_factory(cluster_config(nats_server, "both", "solo", partitions=3))
+    wait_caught_up(node, {"solo"})
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("kapfast")), "-url", node.url, "cluster", "status"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "solo" in out.stdout and "kapfast-p2" in out.stdout
