@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kapfastd_proc import Kapfastd, alerts, wait_for
+from kapfastd_proc import Kapfastd, wait_for
+from tests.engine.recorder import Recorder
 
 from kapfast.cluster.partition import fnv1a64, partition_of, split
 from kapfast.lineproto import parse
@@ -123,8 +124,11 @@ def test_conformance_cases_through_the_cluster_match_one_node(
     workers = [node_factory(cluster_config(nats_server, "worker", f"w{i}")) for i in range(3)]
     cases = {name: _case(name) for name in CASES}
     for name, case in cases.items():
-        for node in (single, *workers):
+        # defined once against the ingest node: the control plane defines it on every worker
+        for node in (single, ingest):
             _define(node, name, case)
+    for w in workers:
+        wait_for(lambda w=w: all(w.api("GET", f"/tasks/{n}").status == 200 for n in cases), what="tasks")
     wait_caught_up(workers[0], {"w0", "w1", "w2"})
     for name, case in cases.items():
         _write_case(single, name, case)
@@ -142,62 +146,74 @@ def test_conformance_cases_through_the_cluster_match_one_node(
 
 
 def test_kill_9_of_a_worker_its_partitions_are_taken_over_and_no_point_is_lost(
-    nats_server: NatsServer, node_factory: Callable[..., Kapfastd], tmp_path: Path
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
 ) -> None:
     ingest = node_factory(cluster_config(nats_server, "ingest", "in1"))
     workers = [node_factory(cluster_config(nats_server, "worker", f"w{i}")) for i in range(3)]
-    logs = [tmp_path / f"alerts{i}.log" for i in range(3)]
-    for i, w in enumerate(workers):
+    with Recorder() as hook:
         script = (
             "stream|from().measurement('m').groupBy('host')"
-            f"|alert().id('{{{{ index .Tags \"host\" }}}}').crit(lambda: TRUE).log('{logs[i]}')"
+            f"|alert().id('{{{{ index .Tags \"host\" }}}}').crit(lambda: TRUE).post('{hook.url}')"
         )
-        ans = w.api(
-            "POST",
-            "/tasks",
-            {
-                "id": "every",
-                "type": "stream",
-                "dbrps": [{"db": "db", "rp": "autogen"}],
-                "script": script,
-                "status": "enabled",
-            },
-        )
+        task = {"id": "every", "type": "stream", "dbrps": [{"db": "db", "rp": "autogen"}]}
+        ans = workers[2].api("POST", "/tasks", {**task, "script": script, "status": "enabled"})
         assert ans.status == 200, ans
-    alive = {"w0", "w1", "w2"}
-    wait_caught_up(workers[0], alive)
-    hosts = 24
-    sent: set[tuple[str, int]] = set()
+        for w in workers:
+            wait_for(lambda w=w: w.api("GET", "/tasks/every").status == 200, what="the task on every worker")
+        alive = {"w0", "w1", "w2"}
+        wait_caught_up(workers[0], alive)
+        hosts = 24
+        sent: set[tuple[str, int]] = set()
 
-    def write(round_: int) -> None:
-        body = "".join(f"m,host=h{h} v={round_} {round_ * 1_000_000_000 + h}\n" for h in range(hosts))
-        ans = ingest.write(body, "db=db&rp=autogen")
-        assert ans.status == 204, ans
-        sent.update((f"h{h}", round_ * 1_000_000_000 + h) for h in range(hosts))
+        def write(round_: int) -> None:
+            body = "".join(f"m,host=h{h} v={round_} {round_ * 1_000_000_000 + h}\n" for h in range(hosts))
+            ans = ingest.write(body, "db=db&rp=autogen")
+            assert ans.status == 204, ans
+            sent.update((f"h{h}", round_ * 1_000_000_000 + h) for h in range(hosts))
 
-    for r in range(20):
-        write(r)
-    victim = workers[1]
-    before = {p["partition"] for p in _status(workers[0])["partitions"] if p["owner"] == "w1"}
-    assert before
-    victim.kill()
-    killed = time.monotonic()
-    alive = {"w0", "w2"}
-    for r in range(20, 40):
-        write(r)
-    st = wait_caught_up(workers[0], alive, timeout_s=15)
-    took = time.monotonic() - killed
-    assert took <= 10.0, f"takeover took {took:.1f}s"
-    assert {p["owner"] for p in st["partitions"]} == alive
-    seen: list[tuple[str, int]] = []
-    for path in logs:
-        for event in alerts(path):
-            series = event["data"]["series"][0]
-            t = series["values"][0][0]
-            seen.append((series["tags"]["host"], _ns(t)))
+        for r in range(20):
+            write(r)
+        before = {p["partition"] for p in _status(workers[0])["partitions"] if p["owner"] == "w1"}
+        assert before
+        workers[1].kill()
+        killed = time.monotonic()
+        alive = {"w0", "w2"}
+        for r in range(20, 40):
+            write(r)
+        st = wait_caught_up(workers[0], alive, timeout_s=15)
+        took = time.monotonic() - killed
+        assert took <= 10.0, f"takeover took {took:.1f}s"
+        assert {p["owner"] for p in st["partitions"]} == alive
+        time.sleep(0.5)  # the last posts in flight
+        seen: list[tuple[str, int]] = []
+        for req in list(hook.requests):
+            series = json.loads(req.body)["data"]["series"][0]
+            seen.append((series["tags"]["host"], _ns(series["values"][0][0])))
     assert set(seen) >= sent, f"{len(sent - set(seen))} points lost"
     # at-least-once: what the victim did after its last checkpoint is done again by the new owner
     print(f"takeover {took:.1f}s, {len(sent)} points, {len(seen) - len(set(seen))} applied twice")
+
+
+def test_define_enable_delete_against_any_node_acts_on_the_cluster(
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
+) -> None:
+    a = node_factory(cluster_config(nats_server, "both", "a"))
+    b = node_factory(cluster_config(nats_server, "worker", "b"))
+    template = "var g = 'host'\nstream|from().measurement('cpu').groupBy(g)|httpOut('out')"
+    assert a.api("POST", "/templates", {"id": "tpl", "type": "stream", "script": template}).status == 200
+    ans = b.api("POST", "/tasks", {"id": "t1", "template-id": "tpl", "dbrps": [{"db": "d", "rp": "r"}]})
+    assert ans.status == 200, ans
+    got = wait_for(lambda: a.api("GET", "/tasks/t1").status == 200 and a.api("GET", "/tasks/t1").json())
+    assert got["template-id"] == "tpl" and got["status"] == "disabled"
+    assert b.api("PATCH", "/tasks/t1", {"status": "enabled"}).status == 200
+    wait_for(lambda: a.api("GET", "/tasks/t1").json()["executing"], what="t1 enabled on a")
+    # a node that joins later gets every definition
+    c = node_factory(cluster_config(nats_server, "worker", "c"))
+    wait_for(lambda: c.api("GET", "/tasks/t1").status == 200, what="t1 on the new node")
+    assert c.api("GET", "/templates/tpl").status == 200
+    assert a.api("DELETE", "/tasks/t1").status == 204
+    for n in (b, c):
+        wait_for(lambda n=n: n.api("GET", "/tasks/t1").status == 404, what="t1 deleted everywhere")
 
 
 def _ns(text: str) -> int:

@@ -12,9 +12,12 @@ from nats.aio.client import Client as NATS
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.cluster.connection import CHECKPOINTS, ClusterHandles, connect, open_cluster
+from kapfast.cluster.control import ControlPlane
 from kapfast.cluster.ingest import Publisher, PublishError, subscribe_telegraf
 from kapfast.cluster.worker import Apply, ClusterRunner, Worker, partition_durable, task_durable
 from kapfast.config import ClusterConfig
+from kapfast.tasks.service import TaskService
+from kapfast.tasks.templates import TemplateService
 
 log = logging.getLogger("kapfast.cluster")
 
@@ -33,6 +36,7 @@ class ClusterService:
         self.publisher: Publisher | None = None
         self.worker: Worker | None = None
         self._telegraf: Any = None
+        self.control: ControlPlane | None = None
 
     @property
     def ingests(self) -> bool:
@@ -59,12 +63,20 @@ class ClusterService:
             ",".join(self.cc.partition_key),
         )
 
+    async def start_control(self, tasks: TaskService, templates: TemplateService) -> None:
+        """Tasks and templates from then on shared through NATS KV (kapfast.cluster.control)."""
+        assert self.h is not None
+        self.control = ControlPlane(self.h, tasks, templates, self.cc.replicas)
+        await self.control.start()
+
     async def publish(self, db: str, rp: str, batch: PointBatch) -> None:
         if self.publisher is None:
             raise PublishError("not connected to the cluster yet")
         await self.publisher.publish(db, rp, batch)
 
     async def close(self) -> None:
+        if self.control is not None:
+            await self.control.close()
         if self.worker is not None:
             with contextlib.suppress(Exception):
                 await self.worker.close()

@@ -374,6 +374,9 @@ async def on_startup(app: web.Application) -> None:
     failed = st.tasks.start_enabled()
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
+    if st.cluster is not None:
+        st.tasks.bind_loop(asyncio.get_running_loop())  # the control plane defines off the loop
+        await st.cluster.start_control(st.tasks, st.templates)
     st.influx.start()
     app[UDP_KEY] = await start_listeners(
         st.config.udp,
