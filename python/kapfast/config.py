@@ -141,7 +141,7 @@ class DeadmanConfig:
 @dataclass
 class TaskConfig:
     # [task]: `dir` is kapacitord's old task.db location (read, unused); how often running tasks'
-    # stateful nodes (UDF agents) are snapshotted, "0s" for never
+    # stateful nodes are checkpointed (kapfast.engine.checkpoint), "0s" for never
     dir: str = ""
     snapshot_interval: str = "60s"
 

@@ -19,6 +19,7 @@ from typing import Any
 from kapfast._native import PointBatch
 from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.alert.topics import TopicRegistry
+from kapfast.engine.checkpoint import SnapshotMismatch
 from kapfast.engine.context import PointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
@@ -130,7 +131,7 @@ class TaskMaster:
             for node in t.nodes.values():
                 if isinstance(node, KapacitorLoopbackNode):
                     node.check_dbrps(t.dbrps)
-            self._restore(t)
+            t = self._restore(t, task, pipeline)
         except BaseException:
             t.abort()
             raise
@@ -140,27 +141,42 @@ class TaskMaster:
             splay = random.randrange(self.snapshot_interval_ns)
             self._snapshot_due[task.id] = self.clock.now_ns() + splay
 
-    def _restore(self, t: Task) -> None:
-        """Give a starting task its stored checkpoint (after its UDFs' Init, before data); used
-        only when every node it names is still in the task, as in Kapacitor."""
+    def _restore(self, t: Task, task: TaskRecord, pipeline: Pipeline) -> Task:
+        """Give a starting task its stored checkpoint (after its UDFs' Init, before data). A
+        checkpoint of another definition of the task (or another format, or damaged) is not
+        used: the task starts fresh, with a warning in the log (Kapacitor would silently lose
+        every window; kapfast keeps them when it can and says when it cannot)."""
         if self.storage is None:
-            return
+            return t
         saved = self.storage.snapshots.get(t.id)
         if not saved:
-            return
-        names = {n.name for n in t.nodes.values()}
-        if not set(saved) <= names:
-            log.info("task snapshot not used: its nodes changed", extra={"tags": {"task": t.id}})
-            return
-        t.restore(saved)
+            return t
+        try:
+            t.restore(saved)
+        except SnapshotMismatch as exc:
+            log.warning(
+                "task checkpoint not used, the task starts without its saved state",
+                extra={"tags": {"task": t.id, "reason": str(exc)}},
+            )
+            t.abort()
+            fresh = Task(task.id, pipeline, self._context(task.id, self.clock, self.name))
+            fresh.dbrps = t.dbrps
+            return fresh
+        return t
 
     def _checkpoint(self, t: Task) -> None:
-        """Store the task's checkpoint, when some node has state (Kapacitor's rule)."""
+        """Store the task's checkpoint (every interval and when it stops cleanly)."""
         if self.storage is None:
             return
-        data = t.snapshot()
-        if any(data.values()):
-            self.storage.snapshots.put(t.id, data)
+        self.storage.snapshots.put(t.id, t.snapshot())
+
+    def checkpoint_all(self) -> None:
+        """Store every running task's checkpoint now (kapfastd's graceful shutdown)."""
+        for t in list(self.tasks.values()):
+            try:
+                self._checkpoint(t)
+            except UDFError as exc:
+                log.error("task snapshot failed", extra={"tags": {"task": t.id, "err": str(exc)}})
 
     def stop(self, task_id: str) -> None:
         """Stop a task cleanly: its checkpoint is stored first, so a clean stop loses nothing."""
@@ -168,12 +184,14 @@ class TaskMaster:
         self._snapshot_due.pop(task_id, None)
         if t is None:
             return
+        stored = False
         try:
             self._checkpoint(t)
+            stored = self.storage is not None
         except UDFError as exc:
             log.error("task snapshot failed", extra={"tags": {"task": task_id, "err": str(exc)}})
             t.abort()
-        t.finish()
+        t.finish(checkpointed=stored)
 
     def fail(self, task_id: str, exc: Exception) -> None:
         """A running task failed (a UDF agent exited, hung, wrote garbage or answered an error):

@@ -125,6 +125,11 @@ class NodeSpec:
     #: Kapacitor runs it on a grouped consumer: its ``working_cardinality`` is the groups it
     #: received and has not seen deleted
     grouped: bool = False
+    #: it keeps state from message to message that a task checkpoint must carry (buffered
+    #: points, last values, counters, timers, lambdas' stateful functions): its class
+    #: implements ``snapshot_state``/``restore_state`` (kapfast.engine.checkpoint; a test
+    #: checks every such kind)
+    stateful: bool = False
 
 
 _QUIET = "quiet()"
@@ -714,6 +719,21 @@ _COUNTERS: dict[str, tuple[str, ...]] = {
 }
 for _kind in {*_GROUPED, *_COUNTERS}:
     _NODES[_kind] = replace(_NODES[_kind], grouped=_kind in _GROUPED, counters=_COUNTERS.get(_kind, ()))
+
+# -- state a task checkpoint carries (kapfast.engine.checkpoint) ------------------------------------
+# from/where/eval: their lambdas' stateful functions (sigma, count, spread) per group; every
+# InfluxQL function: a stream reducer's points of the open time, a transformation's running
+# state (difference, movingAverage...). Not here: outputs (httpOut's last result, influxDBOut's
+# buffer are flushed or rebuilt), groupBy (a batch's regrouping ends with the batch), stats
+# (its ticker restarts with the task), stream/batch/query sources.
+_STATEFUL = [
+    *("from", "where", "eval", "window", "derivative", "join", "combine", "flatten"),
+    *("sample", "stateDuration", "stateCount", "changeDetect", "barrier", "alert"),
+    *("k8sAutoscale", "swarmAutoscale", "ec2Autoscale"),
+    *INFLUXQL_FUNCTIONS,
+]
+for _kind in _STATEFUL:
+    _NODES[_kind] = replace(_NODES[_kind], stateful=True)
 
 NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)
 
