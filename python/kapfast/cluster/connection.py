@@ -4,7 +4,9 @@
 - KV ``kapfast_meta``: the cluster's fixed settings (``partitions``, ``partition-key``), written by
   the first node and checked by every other one;
 - KV ``kapfast_members`` and ``kapfast_leases``: entries expire after ``lease-ttl`` unless renewed;
-- KV ``kapfast_checkpoints``: per partition (and per placed task) the stream sequence covered.
+- KV ``kapfast_checkpoints``: per partition the stream sequence covered;
+- object store ``kapfast_state``: per placed task its state (``Task.snapshot()``) with the stream
+  sequence it covers, in one object (written whole or not at all).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, ObjectStoreConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
 
 from kapfast.config import ClusterConfig, parse_go_duration
 from kapfast.errors import ConfigError
@@ -29,6 +32,7 @@ META = "kapfast_meta"
 MEMBERS = "kapfast_members"
 LEASES = "kapfast_leases"
 CHECKPOINTS = "kapfast_checkpoints"
+STATE = "kapfast_state"
 
 
 def subject(partition: int) -> str:
@@ -77,6 +81,7 @@ class ClusterHandles:
     members: KeyValue
     leases: KeyValue
     checkpoints: KeyValue
+    state: ObjectStore
 
 
 async def _kv(js: JetStreamContext, bucket: str, ttl_s: float | None, replicas: int) -> KeyValue:
@@ -125,4 +130,12 @@ async def open_cluster(cc: ClusterConfig, nc: NATS) -> ClusterHandles:
         members=await _kv(js, MEMBERS, ttl_s, cc.replicas),
         leases=await _kv(js, LEASES, ttl_s, cc.replicas),
         checkpoints=await _kv(js, CHECKPOINTS, None, cc.replicas),
+        state=await _objects(js, STATE, cc.replicas),
     )
+
+
+async def _objects(js: JetStreamContext, bucket: str, replicas: int) -> ObjectStore:
+    try:
+        return await js.object_store(bucket)
+    except (NotFoundError, BucketNotFoundError):
+        return await js.create_object_store(bucket, config=ObjectStoreConfig(replicas=replicas))

@@ -36,17 +36,41 @@ def partition_of(values: Sequence[str], partitions: int) -> int:
     return fnv1a64("\x00".join(values).encode()) % partitions
 
 
-def split(batch: PointBatch, key: Sequence[str], partitions: int) -> dict[int, PointBatch]:
-    """``batch`` split by partition: {partition: its points, in their order}; empty ones left out."""
-    if not len(batch):
-        return {}
+def assign(batch: PointBatch, key: Sequence[str], partitions: int) -> np.ndarray:
+    """Each point's partition (little-endian u32, one per point)."""
     codes, groups = batch_group_codes(batch, list(key))
     lut = np.empty(len(groups), dtype="<u4")
     for i, (_gid, tags) in enumerate(groups):
         have = dict(tags)
         lut[i] = partition_of([have.get(k, "") for k in key], partitions)
-    if len(groups) == 1:
-        return {int(lut[0]): batch}
-    per_point = lut[np.frombuffer(codes, dtype="<u4")]
-    parts = batch_split(batch, per_point.tobytes(), partitions)
+    per_point: np.ndarray = lut[np.frombuffer(codes, dtype="<u4")]
+    return per_point
+
+
+def split(batch: PointBatch, key: Sequence[str], partitions: int) -> dict[int, PointBatch]:
+    """``batch`` split by partition: {partition: its points, in their order}; empty ones left out."""
+    if not len(batch):
+        return {}
+    return split_by(batch, assign(batch, key, partitions), partitions)
+
+
+def split_by(batch: PointBatch, per_point: np.ndarray, partitions: int) -> dict[int, PointBatch]:
+    first = int(per_point[0])
+    if bool((per_point == first).all()):
+        return {first: batch}
+    parts = batch_split(batch, per_point.astype("<u4").tobytes(), partitions)
     return {p: b for p, b in enumerate(parts) if len(b)}
+
+
+def merge_in_order(parts: Sequence[tuple[int, PointBatch]], order: np.ndarray) -> PointBatch:
+    """The inverse of :func:`split_by`: ``parts`` (partition, points), a partition's pieces in
+    their order, and ``order`` (each original point's partition) give the original batch."""
+    ranked = sorted(range(len(parts)), key=lambda i: parts[i][0])  # stable: pieces stay in order
+    merged = PointBatch.concat([parts[i][1] for i in ranked])
+    if len(merged) != len(order):
+        raise ValueError(f"{len(merged)} points for an order of {len(order)}")
+    # position j of `merged` holds original point perm[j]; original point i is at inv[i]
+    perm = np.argsort(order, kind="stable")
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    return merged.take(inv.astype("<i8"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -24,8 +25,17 @@ log = logging.getLogger("kapfast.cluster")
 
 class ClusterService:
     def __init__(
-        self, cc: ClusterConfig, node_id: str, runner: ClusterRunner, apply: Apply, clock: Clock
+        self,
+        cc: ClusterConfig,
+        node_id: str,
+        runner: ClusterRunner,
+        apply: Apply,
+        clock: Clock,
+        snapshot_of: Callable[[str], bytes | None],
+        seed: Callable[[str, bytes | None], None],
     ) -> None:
+        self.snapshot_of = snapshot_of
+        self.seed = seed
         self.cc = cc
         self.node_id = node_id
         self.runner = runner
@@ -46,10 +56,11 @@ class ClusterService:
         self.nc = await connect(self.cc, f"kapfastd {self.node_id}")
         self.h = await open_cluster(self.cc, self.nc)
         if self.ingests:
-            self.publisher = Publisher(self.cc, self.h)
+            self.publisher = Publisher(self.cc, self.h, self.node_id)
             if self.cc.telegraf_subject:
                 self._telegraf = await subscribe_telegraf(self.cc, self.h, self.publisher, self.clock)
         self.worker = Worker(self.cc, self.h, self.node_id, self.apply, info)
+        self.worker.snapshot_of, self.worker.seed = self.snapshot_of, self.seed
         if self.worker.is_worker:
             self.runner.worker = self.worker
             self.worker.runner = self.runner

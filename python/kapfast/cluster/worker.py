@@ -15,6 +15,13 @@ Every ``lease-ttl / 3`` a worker renews its member key, then reconciles:
 An owned partition is read by the durable pull consumer ``kapfast-p<N>``, created anew on every
 takeover from the stream sequence after the partition's checkpoint (``kapfast_checkpoints``,
 written every ``checkpoint-interval`` and on release), so nothing written after it is lost.
+
+A placed task's state moves with it: every ``checkpoint-interval`` and on release its owner
+stores ``Task.snapshot()`` with the stream sequence it covers (taken between two messages) as one
+object of ``kapfast_state``; the next owner starts the task from that state and reads the stream
+from the sequence after it, so no point is counted twice in the state. Outputs made by a worker
+that died after its last checkpoint are made again by the new owner (alert handlers may see an
+event twice; alert levels, restored with the state, decide as after a restart).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +41,8 @@ from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 
 from kapfast._native import PointBatch
 from kapfast.cluster.connection import SUBJECT_PREFIX, ClusterHandles, subject
-from kapfast.cluster.ingest import decode
-from kapfast.cluster.partition import fnv1a64
+from kapfast.cluster.ingest import Decoded, decode
+from kapfast.cluster.partition import fnv1a64, merge_in_order
 from kapfast.cluster.placement import PARTITIONED, placement
 from kapfast.config import ClusterConfig, parse_go_duration
 from kapfast.storage import TaskRecord
@@ -59,8 +67,23 @@ def _lease_key(kind: str, ident: str) -> str:
     return f"{kind}.{ident}" if kind == "p" else f"t.{fnv1a64(ident.encode()):016x}"
 
 
+#: a request whose messages do not all arrive (its ingest node died mid-publish; the writer got
+#: an error and retried) is applied as it is after this long
+STALE_REQUEST_S = 5.0
+
+
+@dataclass
+class _Pending:
+    first_seq: int
+    parts: int
+    since: float
+    got: list[Decoded] = field(default_factory=list)
+
+
 class Feed:
-    """One durable pull consumer applying what it reads, in stream order."""
+    """One durable pull consumer applying what it reads, in stream order. With ``reorder`` (a
+    placed task's feed, reading every partition) the messages of one write request are applied
+    together, its points in the order they were written."""
 
     def __init__(
         self,
@@ -69,15 +92,23 @@ class Feed:
         durable: str,
         filter_subject: str,
         apply: Callable[[str, str, PointBatch], None],
+        *,
+        reorder: bool = False,
     ) -> None:
         self.h = h
         self.stream = stream
         self.durable = durable
         self.filter_subject = filter_subject
         self.apply = apply
+        self.reorder = reorder
         self.last_seq = 0
         self.applied_points = 0
+        self._pending: dict[str, _Pending] = {}
         self._task: asyncio.Task[None] | None = None
+
+    def checkpoint_seq(self) -> int | None:
+        """The sequence a checkpoint may say it covers: None while a request is half applied."""
+        return None if self._pending else self.last_seq
 
     async def start(self, after_seq: int | None) -> None:
         """Read from the message after ``after_seq`` (None: from the first one stored)."""
@@ -102,24 +133,66 @@ class Feed:
             try:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
             except TimeoutError:
+                self._flush_stale()
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # disconnects: retry, the consumer is durable
                 log.warning("consumer %s: %s", self.durable, exc)
                 await asyncio.sleep(0.5)
                 continue
             for msg in msgs:
-                db, rp, batch = decode(msg)
-                try:
-                    self.apply(db, rp, batch)
-                except Exception:  # the router already logs engine failures; never stall the feed
-                    log.exception("consumer %s: applying points failed", self.durable)
-                self.last_seq = msg.metadata.sequence.stream
-                self.applied_points += len(batch)
+                seq = msg.metadata.sequence.stream
+                d = decode(msg)
+                if self.reorder and d.request and d.parts > 1:
+                    self._collect(d, seq)
+                else:
+                    self._apply(d.db, d.rp, d.batch)
+                self.last_seq = seq
+            self._flush_stale()
             if msgs:
                 with contextlib.suppress(Exception):
                     await msgs[-1].ack()
+
+    def _apply(self, db: str, rp: str, batch: PointBatch) -> None:
+        try:
+            self.apply(db, rp, batch)
+        except Exception:  # the router already logs engine failures; never stall the feed
+            log.exception("consumer %s: applying points failed", self.durable)
+        self.applied_points += len(batch)
+
+    def _collect(self, d: Decoded, seq: int) -> None:
+        p = self._pending.setdefault(d.request, _Pending(seq, d.parts, time.monotonic()))
+        p.got.append(d)
+        if len(p.got) == p.parts:
+            del self._pending[d.request]
+            self._apply_request(p)
+
+    def _apply_request(self, p: _Pending) -> None:
+        order = next((d.order for d in p.got if d.order is not None), None)
+        first = p.got[0]
+        parts = [(d.partition, d.batch) for d in p.got]
+        try:
+            if order is None or len(p.got) < p.parts:
+                raise ValueError("incomplete")
+            batch = merge_in_order(parts, order)
+        except ValueError:  # a request cut short: its points as they came
+            batch = PointBatch.concat([b for _p, b in parts])
+        self._apply(first.db, first.rp, batch)
+
+    def _flush_stale(self) -> None:
+        now = time.monotonic()
+        for req, p in list(self._pending.items()):
+            if now - p.since >= STALE_REQUEST_S:
+                log.warning(
+                    "consumer %s: request %s incomplete (%d/%d messages): applied as is",
+                    self.durable,
+                    req,
+                    len(p.got),
+                    p.parts,
+                )
+                del self._pending[req]
+                self._apply_request(p)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -134,6 +207,7 @@ class _Lease:
     key: str
     revision: int
     feed: Feed | None = None
+    task_id: str = ""  # a placed task's lease: its state is checkpointed too
 
 
 @dataclass
@@ -223,6 +297,10 @@ class Worker:
         self.apply = apply
         self.info = info or {}
         self.runner: ClusterRunner | None = None
+        #: a running task's state (None: not running here) and how a task is given the state
+        #: it starts from (None: none, start fresh): kapfastd's task master and store
+        self.snapshot_of: Callable[[str], bytes | None] = lambda task_id: None
+        self.seed: Callable[[str, bytes | None], None] = lambda task_id, data: None
         self.ttl_s = parse_go_duration(cc.lease_ttl) / 1e9
         self.checkpoint_s = parse_go_duration(cc.checkpoint_interval) / 1e9
         self.partitions: dict[int, _Lease] = {}
@@ -366,10 +444,11 @@ class Worker:
         rev = await self._take(key)
         if rev is None or self.runner is None:
             return
-        after = await self._checkpoint_of(key)
+        after, state = await self._task_state(key)
         if after is None:  # a task new to the cluster sees the points from now on, as on one node
             info = await self.h.js.stream_info(self.cc.stream)
             after = int(info.state.last_seq)
+        self.seed(task_id, state)
         self.runner.run_placed(task_id)
         feed = Feed(
             self.h,
@@ -377,9 +456,10 @@ class Worker:
             task_durable(task_id),
             f"{SUBJECT_PREFIX}.*",
             lambda db, rp, batch: self.apply(db, rp, batch, {task_id}),
+            reorder=True,
         )
         await feed.start(after)
-        self.tasks[task_id] = _Lease(key, rev, feed)
+        self.tasks[task_id] = _Lease(key, rev, feed, task_id)
         log.info("task %s placed here from sequence %d", task_id, after + 1)
 
     async def _lost_partition(self, p: int) -> None:
@@ -410,14 +490,35 @@ class Worker:
                 await self._write_checkpoint(lease)
         if not keep_checkpoint:
             with contextlib.suppress(Exception):
-                await self.h.checkpoints.delete(lease.key)
+                await self.h.state.delete(lease.key)
         if self.runner is not None:
             self.runner.stop_placed(task_id)
         with contextlib.suppress(Exception):
             await self.h.leases.delete(lease.key, last=lease.revision)
 
+    async def _task_state(self, key: str) -> tuple[int | None, bytes | None]:
+        """A placed task's checkpoint: (the stream sequence covered, its state), or (None, None)."""
+        try:
+            obj = await self.h.state.get(key)
+        except Exception:  # never checkpointed (or deleted with its task)
+            return None, None
+        data = obj.data or b""
+        if len(data) < 8:
+            return None, None
+        (seq,) = struct.unpack_from("<Q", data)
+        return int(seq), (data[8:] or None)
+
     async def _write_checkpoint(self, lease: _Lease) -> None:
         if lease.feed is None or not lease.feed.last_seq:
+            return
+        if lease.task_id:
+            # taken here, between two messages of the feed: the state covers exactly this
+            # sequence (none while a write request is half applied: the next round writes it)
+            seq = lease.feed.checkpoint_seq()
+            if seq is None:
+                return
+            state = self.snapshot_of(lease.task_id) or b""
+            await self.h.state.put(lease.key, struct.pack("<Q", seq) + state)
             return
         body = {"seq": lease.feed.last_seq, "node": self.node_id, "time": time.time()}
         await self.h.checkpoints.put(lease.key, json.dumps(body).encode())

@@ -146,7 +146,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
 
         runner = ClusterRunner(runner, list(cfg.cluster.partition_key), None)
         node_id = cfg.cluster.node_id or re.sub(r"[^A-Za-z0-9_-]", "_", cfg.hostname)
-        cluster = ClusterService(cfg.cluster, node_id, runner, _cluster_apply(master), clock)
+        cluster = ClusterService(
+            cfg.cluster, node_id, runner, _cluster_apply(master), clock, *_cluster_state(master, storage)
+        )
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
@@ -182,6 +184,23 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         users=users,
         cluster=cluster,
     )
+
+
+def _cluster_state(master: Any, storage: Storage) -> tuple[Any, Any]:
+    """How a placed task's state leaves this worker (its running task's snapshot) and arrives
+    (stored as the task's checkpoint, which the task master restores when it starts the task)."""
+
+    def snapshot_of(task_id: str) -> bytes | None:
+        t = getattr(master, "tasks", {}).get(task_id)
+        return t.snapshot() if t is not None else None
+
+    def seed(task_id: str, data: bytes | None) -> None:
+        if data:
+            storage.snapshots.put(task_id, data)
+        else:  # never this worker's own older state: it would be stale
+            storage.snapshots.delete(task_id)
+
+    return snapshot_of, seed
 
 
 def _cluster_apply(master: Any) -> Any:
