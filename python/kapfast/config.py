@@ -427,9 +427,13 @@ def _attr(key: str) -> str:
     return attr + "_" if keyword.iskeyword(attr) else attr  # `global`, `from`
 
 
+#: keys kapacitord spells with an underscore (its toml and override tags): every other key uses
+#: dashes. ``[opsgenie] recovery_url``, ``[opsgenie2] recovery_action``, ``[talk] author_name``.
+_UNDERSCORE_KEYS = frozenset({"data_dir", "recovery_url", "recovery_action", "author_name"})
+
+
 def _toml_key(attr: str) -> str:
-    # `data_dir` is spelled with an underscore in kapacitord's file; every other key uses dashes.
-    return attr if attr == "data_dir" else attr.rstrip("_").replace("_", "-")
+    return attr if attr in _UNDERSCORE_KEYS else attr.rstrip("_").replace("_", "-")
 
 
 def _coerce(where: str, current: Any, value: Any) -> Any:

@@ -19,7 +19,7 @@ from kapfast.tick.registry import NODES
 
 from .helpers import Row, S, feed
 
-# kinds whose round trip is tested with their services elsewhere (an orchestrator peer)
+# kinds whose round trip needs an orchestrator peer: test_node_autoscale.py tests it
 TESTED_ELSEWHERE = {"k8sAutoscale", "swarmAutoscale", "ec2Autoscale"}
 
 SRC = "stream|from().measurement('cpu').groupBy('host')"

@@ -22,7 +22,7 @@ accepts either. ``any`` is any literal (string, number, bool, duration).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -120,15 +120,20 @@ class NodeSpec:
     impl: str | None = None
     doc: str = ""  # one line for docs/nodes.md
     #: the node's own counters besides Kapacitor's common stats (``alerts_triggered`` ...), each
-    #: from 0 (see ``_COUNTERS`` below)
+    #: from 0
     counters: tuple[str, ...] = ()
-    #: Kapacitor runs it on a grouped consumer: its ``working_cardinality`` is the groups it
-    #: received and has not seen deleted
+    #: Kapacitor runs it on a grouped consumer (``edge.NewGroupedConsumer``; join counts its groups
+    #: the same way): its ``working_cardinality`` is the groups it received and has not seen
+    #: deleted. Every other kind reports 0, but groupBy, which counts the groups of the batches it
+    #: holds (GroupByNode.working_cardinality).
     grouped: bool = False
     #: it keeps state from message to message that a task checkpoint must carry (buffered
-    #: points, last values, counters, timers, lambdas' stateful functions): its class
-    #: implements ``snapshot_state``/``restore_state`` (kapfast.engine.checkpoint; a test
-    #: checks every such kind)
+    #: points, last values, counters, timers, the per-group state of its lambdas' stateful
+    #: functions): its class implements ``snapshot_state``/``restore_state``
+    #: (kapfast.engine.checkpoint; tests/engine/test_checkpoint.py checks every such kind).
+    #: Not stateful: outputs (httpOut's last result is empty after a restart as in Kapacitor,
+    #: influxDBOut flushes its buffer), groupBy (a batch's regrouping ends with the batch), stats
+    #: (its ticker restarts with the task), sources.
     stateful: bool = False
 
 
@@ -137,6 +142,7 @@ _INFLUXQL_PROPS = _props(_QUIET, "as(string)", "usePointTimes()")
 
 _NODES: dict[str, NodeSpec] = {}
 _E = "kapfast.engine.nodes."  # where most implementations live
+_AUTOSCALE_COUNTERS = ("increase_events", "decrease_events", "cooldown_drops")
 
 
 def _node(
@@ -218,6 +224,7 @@ _node(
         "truncate(duration)",
         "round(duration)",
     ),
+    stateful=True,
     impl=_E + "basic:FromNode",
     doc="selects the points of a stream (database, retention policy, measurement, where, groupBy)",
 )
@@ -241,6 +248,7 @@ _node(
         "groupByMeasurement()",
         "fill(string|int|float)",
     ),
+    counters=("batches_queried", "points_queried"),
     impl=_E + "basic:SourceNode",
     doc="an InfluxQL query run against InfluxDB on a schedule (period, every/cron, offset, align)",
 )
@@ -252,6 +260,7 @@ _node(
     (*_QUERY_COMMON, "org(string)", "orgID(string)"),
     desc="query_flux",
     go_type="QueryFluxNode",
+    counters=("batches_queried", "points_queried"),
     impl=_E + "basic:SourceNode",
     doc="a Flux query run against InfluxDB 2.x on a schedule",
 )
@@ -262,6 +271,8 @@ _node(
     "where(lambda)",
     SAME,
     SAME,
+    grouped=True,
+    stateful=True,
     impl=_E + "basic:WhereNode",
     doc="keeps the points for which a lambda is true",
 )
@@ -271,6 +282,8 @@ _node(
     SAME,
     SAME,
     ("as(string...)", "tags(string...)", "keep(string...)"),
+    grouped=True,
+    stateful=True,
     impl=_E + "basic:EvalNode",
     doc="computes fields (or tags) from lambdas",
 )
@@ -297,6 +310,8 @@ _node(
         "periodCount(int)",
         "everyCount(int)",
     ),
+    grouped=True,
+    stateful=True,
     impl=_E + "window:WindowNode",
     doc="buffers a stream into time windows emitted as batches (period, every, align, fillPeriod)",
 )
@@ -331,6 +346,7 @@ _node(
     desc="influxdb_out",
     go_type="InfluxDBOutNode",
     chains=False,
+    counters=("points_written", "write_errors"),
     impl=_E + "outputs:InfluxDBOutNode",
     doc="writes points to InfluxDB (buffered, with retries)",
 )
@@ -342,6 +358,7 @@ _node(
     ("endpoint(string)",),
     desc="http_out",
     go_type="HTTPOutNode",
+    grouped=True,
     impl=_E + "outputs:HttpOutNode",
     doc="keeps the latest result per group, served at /kapacitor/v1/tasks/ID/NAME",
 )
@@ -359,6 +376,7 @@ _node(
     ),
     desc="http_post",
     go_type="HTTPPostNode",
+    grouped=True,
     impl=_E + "httppost:HttpPostNode",
     doc="POSTs every point or batch to a URL or an [[httppost]] endpoint",
 )
@@ -370,6 +388,8 @@ _node(
     ("unit(duration)", "nonNegative()", "as(string)"),
     # `as` defaults to the derivative's own field (Kapacitor writes over it), so it has no fixed default.
     {"unit": Duration(1_000_000_000, "1s")},
+    grouped=True,
+    stateful=True,
     impl=_E + "stateful:DerivativeNode",
     doc="the rate of change of a field between consecutive points",
 )
@@ -388,6 +408,8 @@ _node(
         "deleteAll(bool?)",
     ),
     {"delimiter": "."},
+    grouped=True,
+    stateful=True,
     impl=_E + "join:JoinNode",
     doc="joins streams or batches on time (tolerance) and groups, fields prefixed",
 )
@@ -413,6 +435,8 @@ _node(
     "sample(int|duration)",
     SAME,
     SAME,
+    grouped=True,
+    stateful=True,
     impl=_E + "basic:SampleNode",
     doc="keeps every Nth point, or one point per duration",
 )
@@ -424,6 +448,8 @@ _node(
     ("as(string)", "unit(duration)"),
     {"as": "state_duration", "unit": Duration(1_000_000_000, "1s")},
     desc="state_duration",
+    grouped=True,
+    stateful=True,
     impl=_E + "stateful:StateDurationNode",
     doc="how long a lambda has been true, in a field",
 )
@@ -435,6 +461,8 @@ _node(
     ("as(string)",),
     {"as": "state_count"},
     desc="state_count",
+    grouped=True,
+    stateful=True,
     impl=_E + "stateful:StateCountNode",
     doc="how many consecutive points a lambda has been true, in a field",
 )
@@ -443,6 +471,8 @@ _node(
     "changeDetect(string...)",
     SAME,
     SAME,
+    grouped=True,
+    stateful=True,
     impl=_E + "stateful:ChangeDetectNode",
     doc="emits a point only when one of the fields changed",
 )
@@ -452,6 +482,7 @@ _node(
     SAME,
     SAME,
     ("+field(string, any)", "+tag(string, string)"),
+    counters=("fields_defaulted", "tags_defaulted"),
     impl=_E + "basic:DefaultNode",
     doc="sets fields and tags that are missing",
 )
@@ -461,6 +492,7 @@ _node(
     SAME,
     SAME,
     ("+field(string)", "+tag(string)"),
+    counters=("fields_deleted", "tags_deleted"),
     impl=_E + "basic:DeleteNode",
     doc="removes fields and tags",
 )
@@ -470,6 +502,8 @@ _node(
     SAME,
     SAME,
     ("idle(duration)", "period(duration)", "delete(bool?)"),
+    grouped=True,
+    stateful=True,
     impl=_E + "stateful:BarrierNode",
     doc="emits barriers on idle time or a period (and can delete idle groups)",
 )
@@ -481,6 +515,7 @@ _node(
     ("database(string)", "retentionPolicy(string)", "measurement(string)", "+tag(string, string)"),
     desc="kapacitor_loopback",
     chains=False,
+    counters=("points_written",),
     impl=_E + "loopback:KapacitorLoopbackNode",
     doc="writes points back into kapfast's own stream (another database/RP)",
 )
@@ -491,6 +526,8 @@ _node(
     STREAM,
     ("as(string...)", "delimiter(string)", "tolerance(duration)", "max(int)"),
     {"delimiter": ".", "max": 1_000_000},
+    grouped=True,
+    stateful=True,
     impl=_E + "join:CombineNode",
     doc="combines points of one stream pairwise by lambdas",
 )
@@ -501,6 +538,8 @@ _node(
     SAME,
     ("on(string...)", "delimiter(string)", "tolerance(duration)", "dropOriginalFieldName(bool?)"),
     {"delimiter": "."},
+    grouped=True,
+    stateful=True,
     impl=_E + "join:FlattenNode",
     doc="flattens points at the same time into one point, fields prefixed by tags",
 )
@@ -561,6 +600,9 @@ _node(
     },
     desc="k8s_autoscale",
     go_type="K8sAutoscaleNode",
+    grouped=True,
+    counters=_AUTOSCALE_COUNTERS,
+    stateful=True,
     impl=_E + "autoscale:K8sAutoscaleNode",
     doc="scales a Kubernetes resource to a computed number of replicas",
 )
@@ -572,6 +614,9 @@ _node(
     (*_AUTOSCALE_COMMON, "serviceName(string)", "serviceNameTag(string)", "outputServiceNameTag(string)"),
     {"min": 1},
     desc="swarm_autoscale",
+    grouped=True,
+    counters=_AUTOSCALE_COUNTERS,
+    stateful=True,
     impl=_E + "autoscale:SwarmAutoscaleNode",
     doc="scales a Docker Swarm service to a computed number of replicas",
 )
@@ -584,6 +629,9 @@ _node(
     {"min": 1},
     desc="ec2_autoscale",
     go_type="Ec2AutoscaleNode",
+    grouped=True,
+    counters=_AUTOSCALE_COUNTERS,
+    stateful=True,
     impl=_E + "autoscale:Ec2AutoscaleNode",
     doc="scales an AWS autoscaling group to a computed capacity",
 )
@@ -625,6 +673,9 @@ for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
         properties=_INFLUXQL_PROPS,
         defaults=MappingProxyType({"as": _name}),
         impl=_E + "influxql:InfluxQLNode",
+        grouped=True,
+        # a stream reducer's points of the open time; a transformation's running state
+        stateful=True,
         doc=f"InfluxQL function {_name}() over each batch ({_EMITS[_provides]})",
     )
 
@@ -682,24 +733,8 @@ _node(
         "history": 21,
     },
     handlers=ALERT_HANDLERS,
-    impl="kapfast.engine.alert.node:AlertNode",
-    doc="evaluates levels per group and sends events to handlers and topics",
-)
-
-# -- statistics (Kapacitor's node.go, edge/grouped.go and each node's statMap) ----------------------
-# Kinds Kapacitor runs on a grouped consumer (``edge.NewGroupedConsumer``): their working_cardinality
-# is the number of groups received and not deleted. join counts its groups the same way. Every other
-# kind reports 0 (stream, from, log, default, delete, shift, union, influxDBOut, ...), but groupBy,
-# which counts the groups of the batches it holds (GroupByNode.working_cardinality).
-_GROUPED = [
-    *("where", "eval", "sample", "window", "httpOut", "httpPost", "derivative", "join", "combine"),
-    *("flatten", "alert", "barrier", "stateDuration", "stateCount", "changeDetect"),
-    *("k8sAutoscale", "swarmAutoscale", "ec2Autoscale"),
-    *INFLUXQL_FUNCTIONS,
-]
-_AUTOSCALE_COUNTERS = ("increase_events", "decrease_events", "cooldown_drops")
-_COUNTERS: dict[str, tuple[str, ...]] = {
-    "alert": (
+    grouped=True,
+    counters=(
         "alerts_triggered",
         "oks_triggered",
         "infos_triggered",
@@ -707,33 +742,11 @@ _COUNTERS: dict[str, tuple[str, ...]] = {
         "crits_triggered",
         "alerts_inhibited",
     ),
-    "influxDBOut": ("points_written", "write_errors"),
-    "kapacitorLoopback": ("points_written",),
-    "query": ("batches_queried", "points_queried"),
-    "queryFlux": ("batches_queried", "points_queried"),
-    "default": ("fields_defaulted", "tags_defaulted"),
-    "delete": ("fields_deleted", "tags_deleted"),
-    "k8sAutoscale": _AUTOSCALE_COUNTERS,
-    "swarmAutoscale": _AUTOSCALE_COUNTERS,
-    "ec2Autoscale": _AUTOSCALE_COUNTERS,
-}
-for _kind in {*_GROUPED, *_COUNTERS}:
-    _NODES[_kind] = replace(_NODES[_kind], grouped=_kind in _GROUPED, counters=_COUNTERS.get(_kind, ()))
+    stateful=True,
+    impl="kapfast.engine.alert.node:AlertNode",
+    doc="evaluates levels per group and sends events to handlers and topics",
+)
 
-# -- state a task checkpoint carries (kapfast.engine.checkpoint) ------------------------------------
-# from/where/eval: their lambdas' stateful functions (sigma, count, spread) per group; every
-# InfluxQL function: a stream reducer's points of the open time, a transformation's running
-# state (difference, movingAverage...). Not here: outputs (httpOut's last result, influxDBOut's
-# buffer are flushed or rebuilt), groupBy (a batch's regrouping ends with the batch), stats
-# (its ticker restarts with the task), stream/batch/query sources.
-_STATEFUL = [
-    *("from", "where", "eval", "window", "derivative", "join", "combine", "flatten"),
-    *("sample", "stateDuration", "stateCount", "changeDetect", "barrier", "alert"),
-    *("k8sAutoscale", "swarmAutoscale", "ec2Autoscale"),
-    *INFLUXQL_FUNCTIONS,
-]
-for _kind in _STATEFUL:
-    _NODES[_kind] = replace(_NODES[_kind], stateful=True)
 
 NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)
 

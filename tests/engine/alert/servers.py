@@ -7,53 +7,31 @@ import asyncio
 import base64
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+from tests.engine.recorder import Recorder
 
 
-class HttpReceiver:
-    """Collects POST bodies (and headers) in arrival order; answers ``status``."""
+class HttpReceiver(Recorder):
+    """Collects request bodies (and headers) in arrival order; answers ``status``."""
 
     def __init__(self, status: int = 200) -> None:
-        self.bodies: list[bytes] = []
-        self.headers: list[dict[str, str]] = []
+        super().__init__(lambda _req: (self.status, "text/plain", b"ok"))
         self.status = status
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n)
-                outer.bodies.append(body)
-                outer.headers.append({k: v for k, v in self.headers.items()})
-                self.send_response(outer.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+    @property
+    def bodies(self) -> list[bytes]:
+        return [r.body for r in self.requests]
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        return [r.headers for r in self.requests]
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/alert"
-
-    def __enter__(self) -> HttpReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return super().url + "/alert"
 
 
 class TcpReceiver:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from tests.engine.recorder import Recorder, Request
 
 from kapfast import lineproto
 from kapfast.clock import VirtualClock
@@ -24,40 +24,29 @@ from kapfast.tick import compile_script
 S = 10**9
 
 
-class GatedReceiver:
-    """Takes POSTs only once ``gate`` is set; keeps the bodies in arrival order."""
+class GatedReceiver(Recorder):
+    """Answers POSTs only once ``gate`` is set; keeps the bodies in the order they were let in."""
 
     def __init__(self) -> None:
         self.gate = threading.Event()
-        self.bodies: list[dict[str, Any]] = []
         self.arrived = threading.Event()
-        outer = self
+        self.bodies: list[dict[str, Any]] = []
+        super().__init__(self._let_in)
+        self.thread.start()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.arrived.set()
-                outer.gate.wait(30)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                outer.bodies.append(json.loads(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _let_in(self, req: Request) -> tuple[int, str, bytes]:
+        self.arrived.set()
+        self.gate.wait(30)
+        self.bodies.append(json.loads(req.body))
+        return 200, "text/plain", b""
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/hook"
+        return super().url + "/hook"
 
     def close(self) -> None:
         self.gate.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.__exit__(None, None, None)
 
 
 @pytest.fixture
