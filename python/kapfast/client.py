@@ -372,6 +372,11 @@ class Client:
             raise ServerError("failed to decode JSON: debug vars are not an object")
         return out
 
+    def explain(self, task_id: str, *, node: str = "", at: str = "", recording: str = "") -> dict[str, Any]:
+        """``GET /tasks/<id>/explain`` (kapfast only): why each alert node is at its level."""
+        query = [(k, v) for k, v in (("node", node), ("at", at), ("recording", recording)) if v]
+        return self._get(_item("tasks", task_id) + "/explain", dict[str, Any], query)
+
     def log_level(self, level: str) -> None:
         """Set the server's log level (DEBUG, INFO, WARN, ERROR or OFF; any case)."""
         self.request("POST", BASE_PATH + "/loglevel", body=msgspec.json.encode({"level": level.upper()}))

@@ -40,6 +40,7 @@ VERBS: tuple[str, ...] = (
     "show-topic-handler",
     "level",
     "stats",
+    "explain",
     "vars",
     "backup",
     "watch",

@@ -43,6 +43,16 @@ class TaskMasterAPI(Protocol):
         """The body ``GET /kapacitor/v1/tasks/<task>/<endpoint>`` answers, or None if unknown."""
         ...
 
+    def explain(self, task_id: str, node: str = "") -> list[dict[str, Any]] | None:
+        """Each alert node's explanation (docs/operations.md "explain"), None when not executing."""
+        ...
+
+    def explain_at(
+        self, task: TaskRecord, pipeline: Pipeline, recording_path: str, at_ns: int, node: str = ""
+    ) -> list[dict[str, Any]]:
+        """The same as of ``at_ns``, from a recording replayed into an offline copy of the task."""
+        ...
+
     def close(self) -> None:
         """Stop every task and flush outputs."""
         ...

@@ -21,6 +21,7 @@ from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.checkpoint import SnapshotMismatch
 from kapfast.engine.context import PointsWriter, TaskContext
+from kapfast.engine.explain import explain_nodes, explain_replay
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
 from kapfast.engine.nodes.loopback import KapacitorLoopbackNode, Loopback
@@ -318,6 +319,27 @@ class TaskMaster:
     def http_out(self, task_id: str, endpoint: str) -> dict[str, Any] | None:
         t = self.tasks.get(task_id)
         return None if t is None else t.http_out(endpoint)
+
+    # --- explain (kapfast explain) -----------------------------------------------------------
+
+    def explain(self, task_id: str, node: str = "") -> list[dict[str, Any]] | None:
+        """The running task's alert nodes explained (kapfast.engine.explain); None when the task
+        is not executing."""
+        t = self.tasks.get(task_id)
+        return None if t is None else explain_nodes(t, node)
+
+    def explain_at(
+        self,
+        task: TaskRecord,
+        pipeline: Pipeline,
+        recording_path: str | os.PathLike[str],
+        at_ns: int,
+        node: str = "",
+    ) -> list[dict[str, Any]]:
+        """The task's alert nodes as they were at ``at_ns``, from a recording replayed into an
+        offline copy (side effects off: kapfast.engine.explain). Synchronous; runs anywhere."""
+        base = self._context(task.id, VirtualClock(0), self.name)
+        return explain_replay(task.id, pipeline, [recording_path], at_ns, base, node)
 
     # --- replays -------------------------------------------------------------------------------
 

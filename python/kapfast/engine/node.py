@@ -242,6 +242,11 @@ class Node:
             return len(self.held)
         return self.working_cardinality()
 
+    def buffered_points(self) -> int | None:
+        """Points the node holds and has not sent on (``kapfast_node_buffered_points``); None
+        for a node that keeps none or cannot tell cheaply."""
+        return None
+
     def stat_values(self) -> dict[str, int]:
         """The node's statistics exactly as Kapacitor's node ``statMap`` has them (the node-stats
         of the task JSON without collected/emitted): ``avg_exec_time_ns`` (ns, an int),

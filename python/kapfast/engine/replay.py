@@ -10,7 +10,9 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from kapfast import lineproto
 from kapfast.clock import VirtualClock
@@ -40,21 +42,29 @@ def replay_stream(
     clock_zero_ns: int | None,
     precision: str = "auto",
     stats: ReplayStats | None = None,
+    until_ns: int | None = None,
 ) -> ReplayStats:
-    """Feed one ``.srpl`` file into ``task``; returns counts."""
+    """Feed one ``.srpl`` file into ``task``; returns counts. With ``until_ns`` only the points
+    at or before it (``kapfast explain --at``; the file is read to its end, late points too)."""
     st = stats or ReplayStats()
     for chunk in stream_chunks(path, precision=precision, clock_zero_ns=clock_zero_ns):
+        if until_ns is not None and chunk.min_time_ns > until_ns:
+            continue
         res = lineproto.parse(chunk.body, precision="ns", now_ns=clock.now_ns())
         if res.errors:
             st.errors += len(res.errors)
             first = res.errors[0]
             raise InputError(f"{os.fspath(path)}: bad point in recording: {first}")
+        batch = res.batch
+        if until_ns is not None and chunk.max_time_ns > until_ns:
+            batch = batch.filter(np.asarray(batch.time()) <= until_ns)
+            chunk = replace(chunk, max_time_ns=until_ns, count=len(batch))
         if st.first_ns is None:
             st.first_ns = chunk.first_time_ns
         st.last_ns = chunk.max_time_ns if st.last_ns is None else max(st.last_ns, chunk.max_time_ns)
         clock.set(chunk.max_time_ns)
         task.tick(clock.now_ns())
-        task.write_points(res.batch, chunk.db, chunk.rp)
+        task.write_points(batch, chunk.db, chunk.rp)
         st.points += chunk.count
     return st
 
@@ -86,8 +96,10 @@ def replay_batches(
     *,
     clock_zero_ns: int | None,
     stats: ReplayStats | None = None,
+    until_ns: int | None = None,
 ) -> ReplayStats:
-    """Feed ``.brpl`` files into the task's query nodes (file i → query i)."""
+    """Feed ``.brpl`` files into the task's query nodes (file i → query i); with ``until_ns``
+    only the batches of that time or earlier."""
     st = stats or ReplayStats()
     # a zip archive (what `kapfast record` writes for a task with several queries) holds one
     # source per query node, in script order
@@ -96,6 +108,8 @@ def replay_batches(
         raise InputError(f"{len(feeds)} batch source(s) for a task with {len(task.queries)} query node(s)")
     sources = [read_batch_recording(p, clock_zero_ns=clock_zero_ns, source=s) for p, s in feeds]
     for i, rb in _merged(sources):
+        if until_ns is not None and rb.time_ns > until_ns:
+            break  # merged in time order: the rest is later still
         if st.first_ns is None:
             st.first_ns = rb.time_ns
         st.last_ns = rb.time_ns if st.last_ns is None else max(st.last_ns, rb.time_ns)

@@ -33,8 +33,10 @@ from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server import (
     backup_api,
     config_api,
+    explain_api,
     expvar,
     logs_api,
+    metrics,
     recordings_api,
     storage_api,
     tap_api,
@@ -534,6 +536,7 @@ def build_app(state: ServerState) -> web.Application:
         app.router.add_post(f"{prefix}/subscriptions", subscriptions)
         app.router.add_post(f"{prefix}/loglevel", loglevel)
         app.router.add_post(f"{prefix}/sideload/reload", sideload_reload)
+        explain_api.add_routes(app, prefix)  # before the tasks' httpOut catch-all
         tasks_api.add_routes(app, prefix)
         recordings_api.add_routes(app, prefix)
         topics_api.add_routes(app, prefix)
@@ -546,6 +549,7 @@ def build_app(state: ServerState) -> web.Application:
         app[config_api.SERVICE_KEY] = state.config_service
     logs_api.add_routes(app, state.logs)
     tap_api.add_routes(app)
+    metrics.add_routes(app)  # /metrics for Prometheus, same auth as the API
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
     app.router.add_get("/ping", ping)

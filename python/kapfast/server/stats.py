@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from kapfast._native import PointBatch
@@ -18,6 +19,11 @@ class IngressStats:
         self.own = 0
         #: writes answered 503 by the write backpressure (kapfast.server.write.WriteGate)
         self.writes_rejected = 0
+        #: write request bodies (after decompression) and their lines that did not parse
+        self.bytes_received = 0
+        self.bad_lines = 0
+        #: called with each write request's duration in seconds (kapfast.server.metrics)
+        self.on_write: Callable[[float], None] | None = None
 
     def count(self, db: str, rp: str, batch: PointBatch, *, own: bool = False) -> None:
         for measurement, n in batch.measurement_counts():

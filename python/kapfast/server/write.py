@@ -18,6 +18,7 @@ import asyncio
 import functools
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from time import perf_counter_ns
 from typing import Protocol
 
 from aiohttp import web
@@ -177,10 +178,13 @@ def make_write_handler(
         if gate.full():
             return _busy(stats, "too many writes in flight")
         gate.in_flight += 1
+        started = perf_counter_ns()  # a duration, as the access log measures it (not a time)
         try:
             return await _write(request)
         finally:
             gate.in_flight -= 1
+            if stats.on_write is not None:
+                stats.on_write((perf_counter_ns() - started) / 1e9)
 
     async def _write(request: web.Request) -> web.StreamResponse:
         db = request.query.get("db", "")
@@ -203,6 +207,7 @@ def make_write_handler(
             resp = _text_error(408, str(exc))
             resp.force_close()  # no keep-alive: the connection ends with this answer
             return resp
+        stats.bytes_received += len(body)
         if not body.strip():
             return web.Response(status=200)
         if not await gate.turn():
@@ -234,6 +239,7 @@ def make_write_handler(
             else:
                 sink.write_points(db, rp, result.batch)
         if result.errors:
+            stats.bad_lines += len(result.errors)
             return _text_error(400, partial_write_text(body, result.errors, len(result.batch)))
         return web.Response(status=204)
 

@@ -26,10 +26,11 @@ from dataclasses import dataclass, replace
 from kapfast._native import PointBatch
 from kapfast.alert_event import AlertEvent
 from kapfast.engine import checkpoint
+from kapfast.engine.alert import explain as why
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
 from kapfast.engine.alert.handlers import AlertHandler, HandlerError
 from kapfast.engine.alert.lane import DeliveryLane
-from kapfast.engine.alert.levels import LambdaError, LevelEvaluator, LevelTable
+from kapfast.engine.alert.levels import LEVEL_PROPS, LambdaError, LevelEvaluator, LevelTable
 from kapfast.engine.alert.persistence import LevelPersistence
 from kapfast.engine.alert.services import NO_SERVICES, HandlerSpecError
 from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules
@@ -39,7 +40,7 @@ from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChun
 from kapfast.engine.node import Node
 from kapfast.errors import TaskError
 from kapfast.gotemplate import TemplateError
-from kapfast.tick.pipeline import Duration
+from kapfast.tick.pipeline import Duration, Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
 
 STAT_KEYS = (
@@ -163,6 +164,28 @@ class AlertNode(Node):
 
         self._groups: dict[str, _Group] = {}
         self._next_code = 0
+        #: each group's last evaluation and what its events became (``kapfast explain``)
+        self.explain_log = why.ExplainLog()
+
+    # --- explain -----------------------------------------------------------------------------
+
+    def group_state(self, group_id: str) -> GroupState | None:
+        g = self._groups.get(group_id)
+        return g.state if g is not None else None
+
+    def level_texts(self) -> dict[str, str]:
+        """The level and reset lambdas' source text, by property (``crit``, ``warnReset`` ...)."""
+        out: dict[str, str] = {}
+        for _, prop, reset in LEVEL_PROPS:
+            for p in (prop, reset):
+                v = self.spec.properties.get(p)
+                if isinstance(v, Lambda):
+                    out[p] = v.text
+        return out
+
+    def explain(self) -> dict[str, object]:
+        """Why each group is at its level and whether its last point sent an event."""
+        return why.explain_node(self)
 
     # --- groups ------------------------------------------------------------------------------
 
@@ -219,6 +242,7 @@ class AlertNode(Node):
         g = self._groups.pop(msg.group.id, None)
         if g is not None:
             self.levels.forget_group(g.code)
+        self.explain_log.forget(msg.group.id)
         self.emit(msg)
 
     # --- stream ------------------------------------------------------------------------------
@@ -249,6 +273,7 @@ class AlertNode(Node):
             eval_codes = [remap[c] for c in codes]
         table, errors = self.levels.evaluate(batch, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
+        self.explain_log.saw_chunk(batch, codes, chunk.groups, table)
         if (
             self.rules.flapping is None
             and not table.any_match()
@@ -359,6 +384,7 @@ class AlertNode(Node):
         level = lowest if self.all else highest
         times = points.time().to_list()
         t = msg.tmax if self.all or level == OK else times[hi_row]
+        self.explain_log.saw_batch(points, hi_row, msg.group, table, t)
         st.update(t, level)
         if not st.should_trigger(level, batch=True):
             return
@@ -433,6 +459,7 @@ class AlertNode(Node):
         except TemplateError as e:
             self.stats.errors += 1
             self.log.error("%s: alert template failed, event not sent: %s", self.name, e)
+            self.explain_log.outcome(group.id, t, why.TEMPLATE_ERROR, f"the alert template failed: {e}")
             return None
         extra = self.stats.extra
         extra["alerts_triggered"] += 1
@@ -441,7 +468,11 @@ class AlertNode(Node):
             self.registry.set_inhibitors((self.name, event_id), self.inhibits, tags, level != OK)
         if self.category and self.registry.is_inhibited(self.category, tags):
             extra["alerts_inhibited"] += 1
+            self.explain_log.outcome(
+                group.id, t, why.INHIBITED, f"category {self.category!r} is inhibited by another alert"
+            )
         elif publish:
+            self.explain_log.outcome(group.id, t, *self._no_handler())
             data = (
                 [point_series(point)] if point is not None else [batch_series(name, batch_tags or {}, rows)]
             )
@@ -461,6 +492,8 @@ class AlertNode(Node):
                 fields=dict(fields),
             )
             self._publish(event)
+        else:
+            self.explain_log.outcome(group.id, t, *self._no_handler())
         if not aug.any:
             return rows
         return [aug.apply(r, level_name, event_id, message, duration) for r in rows]
@@ -490,7 +523,20 @@ class AlertNode(Node):
         for topic in self.topics:
             # handlers defined over the API, on the named topic or even on the anonymous one;
             # they log their own failures
-            self._count_dropped(self.registry.deliver(topic, event, self.ctx.task_id))
+            failed = self.registry.deliver(topic, event, self.ctx.task_id)
+            if failed:
+                self.explain_log.handler_failed(
+                    event.group, event.time_ns, f"topic {topic}", "delivery failed"
+                )
+            self._count_dropped(failed)
+
+    def _no_handler(self) -> tuple[str | None, str]:
+        """(None, "") when someone receives this node's events, else why nobody does."""
+        if self.handlers or any(self.registry.handlers(t) or self.registry.entries(t) for t in self.topics):
+            return None, ""
+        if self.topic:
+            return why.NO_HANDLER, f"no handler on the node and none on topic {self.topic!r}"
+        return why.NO_HANDLER, "the alert node has no handler (and no .topic())"
 
     def _count_dropped(self, n: int) -> None:
         if n:
@@ -509,6 +555,7 @@ class AlertNode(Node):
             with self._dropped_lock:  # per handler kind: which service is failing (kapfast's own)
                 key = f"handler_errors_{h.kind or 'unknown'}"
                 self.stats.extra[key] = self.stats.extra.get(key, 0) + 1
+            self.explain_log.handler_failed(event.group, event.time_ns, h.describe(), str(e))
             if not e.quiet:
                 self.log.error("%s: %s handler, alert %r: %s", self.name, h.describe(), event.id, e)
 

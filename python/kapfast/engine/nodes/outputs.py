@@ -219,6 +219,9 @@ class InfluxDBOutNode(Node):
         if p.get("create") and ctx.writer is not None and self.db:
             ctx.writer.create_database(self.cluster, self.db, self.rp)
 
+    def buffered_points(self) -> int | None:
+        return self.buf_points
+
     def _add(self, b: PointBatch) -> None:
         if len(b):
             if self.tags or self.measurement:
