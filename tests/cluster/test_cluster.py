@@ -282,7 +282,13 @@ def test_placed_task_state_moves_with_it_on_kill_9(
         assert node.api("POST", "/tasks", {**ordered, "status": "enabled"}).status == 200
     first = workers["w0"]
     st = wait_for(
-        lambda: (s := _status(first))["placed_tasks"] and all(t["owner"] for t in s["placed_tasks"]) and s,
+        # placed and reading (a placed task new to the cluster reads from where the stream is
+        # when its owner takes it: docs/scaleout.md)
+        lambda: (
+            (s := _status(first))["placed_tasks"]
+            and all(t["owner"] and t["lag"] is not None for t in s["placed_tasks"])
+            and s
+        ),
         what="the task placed",
     )
     owner = next(t["owner"] for t in st["placed_tasks"] if t["task"] == "all")

@@ -103,6 +103,10 @@ class Feed:
         self.reorder = reorder
         self.last_seq = 0
         self.applied_points = 0
+        #: until when (monotonic) the lease of what this feed reads surely holds: points are
+        #: applied only before it (a worker stalled past its lease stops applying at once, before
+        #: it learns that another worker took over)
+        self.valid_until = float("inf")
         self._pending: dict[str, _Pending] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -141,6 +145,8 @@ class Feed:
                 log.warning("consumer %s: %s", self.durable, exc)
                 await asyncio.sleep(0.5)
                 continue
+            while time.monotonic() >= self.valid_until:  # renewed, or this feed is stopped
+                await asyncio.sleep(0.05)
             for msg in msgs:
                 seq = msg.metadata.sequence.stream
                 d = decode(msg)
@@ -242,7 +248,9 @@ class ClusterRunner:
         self.slots[task.id] = slot
         if self.worker is None:
             return  # an ingest-only node runs no task
-        if kind == PARTITIONED:
+        if kind == PARTITIONED or task.id in self.worker.tasks:
+            # partitioned, or placed here already (a redefinition: the task master keeps its
+            # state across the restart, and the feed goes on where it was)
             self.inner.start(task, pipeline)
             slot.executing = True
         else:
@@ -399,19 +407,28 @@ class Worker:
             if not await self._renew_one(lease):
                 await self._lost_task(t)
 
+    def _valid_until(self, sent: float) -> float:
+        # NATS counts the TTL from when it stored the renewal, after `sent`: a margin for
+        # clock rate differences and the time the feed needs to notice
+        return sent + self.ttl_s * 0.75
+
     async def _renew_one(self, lease: _Lease) -> bool:
         """Renew a lease against the revision held: False when it expired or another worker
         holds it now (never stolen back: that worker has resumed from the checkpoint)."""
+        sent = time.monotonic()
         try:
             lease.revision = await self.h.leases.update(lease.key, self.node_id.encode(), last=lease.revision)
         except KeyWrongLastSequenceError:
             log.warning("lease %s lost (expired or taken over)", lease.key)
             return False
+        if lease.feed is not None:
+            lease.feed.valid_until = self._valid_until(sent)
         return True
 
-    async def _take(self, key: str) -> int | None:
+    async def _take(self, key: str) -> tuple[int, float] | None:
+        sent = time.monotonic()
         try:
-            return int(await self.h.leases.create(key, self.node_id.encode()))
+            return int(await self.h.leases.create(key, self.node_id.encode())), self._valid_until(sent)
         except Exception:
             return None
 
@@ -426,24 +443,27 @@ class Worker:
 
     async def _acquire_partition(self, p: int) -> None:
         key = _lease_key("p", str(p))
-        rev = await self._take(key)
-        if rev is None:
+        taken = await self._take(key)
+        if taken is None:
             return  # still held (its owner releases it on its next round, or it expires)
+        rev, valid_until = taken
         runner = self.runner
 
         def apply(db: str, rp: str, batch: PointBatch) -> None:
             self.apply(db, rp, batch, runner.partitioned() if runner is not None else set())
 
         feed = Feed(self.h, self.cc.stream, partition_durable(p), subject(p), apply)
+        feed.valid_until = valid_until
         await feed.start(await self._checkpoint_of(key))
         self.partitions[p] = _Lease(key, rev, feed)
         log.info("partition %d taken from sequence %d", p, feed.last_seq + 1)
 
     async def _acquire_task(self, task_id: str) -> None:
         key = _lease_key("t", task_id)
-        rev = await self._take(key)
-        if rev is None or self.runner is None:
+        taken = await self._take(key)
+        if taken is None or self.runner is None:
             return
+        rev, valid_until = taken
         after, state = await self._task_state(key)
         if after is None:  # a task new to the cluster sees the points from now on, as on one node
             info = await self.h.js.stream_info(self.cc.stream)
@@ -458,6 +478,7 @@ class Worker:
             lambda db, rp, batch: self.apply(db, rp, batch, {task_id}),
             reorder=True,
         )
+        feed.valid_until = valid_until
         await feed.start(after)
         self.tasks[task_id] = _Lease(key, rev, feed, task_id)
         log.info("task %s placed here from sequence %d", task_id, after + 1)
@@ -511,6 +532,8 @@ class Worker:
     async def _write_checkpoint(self, lease: _Lease) -> None:
         if lease.feed is None or not lease.feed.last_seq:
             return
+        if time.monotonic() >= lease.feed.valid_until:
+            return  # maybe not ours any more: the new owner's checkpoints decide
         if lease.task_id:
             # taken here, between two messages of the feed: the state covers exactly this
             # sequence (none while a write request is half applied: the next round writes it)
