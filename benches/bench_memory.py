@@ -92,14 +92,15 @@ def _child(side: str, series: int, points: int) -> None:
     print(json.dumps({"bytes": after - before, "points": series * points, "groups": held}))
 
 
-def measure(side: str, series: int, points: int) -> dict[str, int]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", side, "--series", str(series), "--points", str(points)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def child_json(script: str, *args: str) -> dict[str, int]:
+    """Run ``script`` with ``args`` in a fresh interpreter (a clean heap to measure): the one
+    JSON object it prints."""
+    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def measure(side: str, series: int, points: int) -> dict[str, int]:
+    return child_json(__file__, "--child", side, "--series", str(series), "--points", str(points))
 
 
 def main(argv: list[str] | None = None) -> None:

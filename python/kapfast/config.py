@@ -147,6 +147,17 @@ class TaskConfig:
 
 
 @dataclass
+class InfluxDBOutConfig:
+    # [influxdb-out] (kapfast only): influxDBOut's disk buffer for points InfluxDB has not taken
+    # yet (down, 5xx). `dir` "" = <data_dir>/influxdb_out; `max-buffer-bytes` bounds it over every
+    # destination (the oldest points are dropped first, counted); `shutdown-timeout` is how long a
+    # stop keeps sending before what is left stays on disk for the next start (docs/operations.md)
+    dir: str = ""
+    max_buffer_bytes: int = 512 << 20
+    shutdown_timeout: str = "5s"
+
+
+@dataclass
 class GroupsConfig:
     # [groups] (kapfast only): drop the state of a group of any task (windows, derivative and
     # alert states, join buffers, httpOut results) once it sent nothing for `expire-idle`;
@@ -363,6 +374,7 @@ class Config:
     load: LoadConfig = field(default_factory=LoadConfig)
     deadman: DeadmanConfig = field(default_factory=DeadmanConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
+    influxdb_out: InfluxDBOutConfig = field(default_factory=InfluxDBOutConfig)
     udp: list[UDPConfig] = field(default_factory=list)
     task: TaskConfig = field(default_factory=TaskConfig)
     udf: UDFConfig = field(default_factory=UDFConfig)
@@ -397,6 +409,12 @@ class Config:
         )
 
     @property
+    def influxdb_out_path(self) -> Path:
+        """influxDBOut's disk buffer."""
+        d = self.influxdb_out.dir
+        return Path(os.path.expanduser(d)) if d else self.data_path / "influxdb_out"
+
+    @property
     def replay_path(self) -> Path:
         """The folder of recording files."""
         return Path(os.path.expanduser(self.replay.dir)) if self.replay.dir else self.data_path / "replay"
@@ -414,6 +432,7 @@ _SECTIONS: dict[str, type] = {
     "load": LoadConfig,
     "deadman": DeadmanConfig,
     "groups": GroupsConfig,
+    "influxdb-out": InfluxDBOutConfig,
     "task": TaskConfig,
     "cluster": ClusterConfig,
     # alert handler services
@@ -482,7 +501,7 @@ def _is_duration(text: str) -> bool:
 
 
 #: Sections only kapfast has: kapacitord files never hold them, so any unknown key is a mistake.
-_KAPFAST_ONLY = frozenset({"groups", "cluster"})
+_KAPFAST_ONLY = frozenset({"groups", "influxdb-out", "cluster"})
 
 
 def _near_misses(key: str, keys: list[str]) -> list[str]:
@@ -581,10 +600,6 @@ def _unimplemented_settings(cfg: Config) -> list[str]:
         out.append("[http] pprof-enabled")
     if cfg.tls.ciphers:
         out.append("[tls] ciphers")
-    for ic in cfg.influxdb:
-        for key in ("udp_bind", "udp_read_buffer"):
-            if getattr(ic, key) != getattr(InfluxDBConfig, key):
-                out.append(f"[[influxdb]] {ic.name}: {_toml_key(key)}")
     return out
 
 
@@ -607,13 +622,13 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(
                 f"[[influxdb]] {ic.name}: kapacitor-subscriptions must be replace, reuse or keep"
             )
-        if ic.subscription_protocol == "udp":
+        if ic.subscription_protocol not in {"http", "https", "udp"}:
+            raise ConfigError(f"[[influxdb]] {ic.name}: subscription-protocol must be http, https or udp")
+        if ic.subscription_protocol == "udp" and re.fullmatch(r"[^:]*:\d+", ic.udp_bind):
             raise ConfigError(
-                f"[[influxdb]] {ic.name}: subscription-protocol udp is not supported by kapfast yet; "
-                "use http or https (InfluxDB then pushes over HTTP, nothing is lost)"
+                f"[[influxdb]] {ic.name}: udp-bind {ic.udp_bind!r} is a host without a port "
+                "(each subscription's port is chosen by the OS)"
             )
-        if ic.subscription_protocol not in {"http", "https"}:
-            raise ConfigError(f"[[influxdb]] {ic.name}: subscription-protocol must be http or https")
         if ic.enabled and not ic.urls:
             raise ConfigError(f"[[influxdb]] {ic.name}: urls must not be empty")
         for key in ("timeout", "startup_timeout", "subscriptions_sync_interval"):
@@ -634,6 +649,9 @@ def _validate(cfg: Config) -> None:
     check_duration("[stats] stats-interval", cfg.stats.stats_interval)
     check_duration("[deadman] interval", cfg.deadman.interval)
     check_duration("[groups] expire-idle", cfg.groups.expire_idle)
+    check_duration("[influxdb-out] shutdown-timeout", cfg.influxdb_out.shutdown_timeout)
+    if cfg.influxdb_out.max_buffer_bytes < 0:
+        raise ConfigError("[influxdb-out] max-buffer-bytes must not be negative (0: no disk buffer)")
     check_duration("[task] snapshot-interval", cfg.task.snapshot_interval)
 
     _validate_cluster(cfg.cluster)

@@ -74,7 +74,12 @@ class UDFError(TaskError):
 
 
 class StorageError(KapfastError):
-    """The data directory or its database cannot be read or written."""
+    """The data directory or its database cannot be read or written. ``reason`` is ``"locked"``
+    (another process holds the database: worth retrying), ``"full"`` (no space left) or ``""``."""
+
+    def __init__(self, message: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NotFoundError(KapfastError):

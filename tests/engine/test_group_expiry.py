@@ -229,3 +229,27 @@ def test_kapfast_test_group_expiry_flag(tmp_path: Path) -> None:
     assert hosts == ["a", "b"]  # Kapacitor's behaviour: b's last window is kept for ever
     hosts = [r["tags"]["host"] for r in run("--group-expiry", "1m")["http_out"]["out"]["series"]]
     assert hosts == ["a"]
+
+
+def test_many_idle_groups_expire_a_bounded_slice_per_live_tick() -> None:
+    """The server's tick has a time budget: 5 000 groups idle at once are deleted a slice at a
+    time over several ticks (each at least one slice), never in one stop-the-world pass."""
+    from kapfast.engine.expiry import EXPIRY_SLICE
+
+    with TaskHarness(WINDOW, group_expiry="1m") as t:
+        t.write("\n".join(f"cpu,host=h{i} v=1 0s" for i in range(5000)))
+        assert _card(t, "window2") == 5000
+        t.clock.set(2 * 60 * S)
+        t.task.tick(t.clock.now_ns(), expiry_budget_ns=0)  # the budget is spent at once: one slice
+        assert t.task.expiry_backlog is True
+        assert _card(t, "window2") == 5000 - EXPIRY_SLICE
+        ticks = 1
+        while t.task.expiry_backlog:
+            t.task.tick(t.clock.now_ns(), expiry_budget_ns=0)
+            ticks += 1
+        assert _card(t, "window2") == 0 and _stats(t)["from1"]["groups_expired"] == 5000
+        assert ticks >= 5000 // EXPIRY_SLICE
+        # without a budget (replays, tests) every due group goes at its time
+        t.write("\n".join(f"cpu,host=h{i} v=1 200s" for i in range(3000)))
+        t.advance("2m")
+        assert _card(t, "window2") == 0 and t.task.expiry_backlog is False

@@ -16,3 +16,6 @@ _server = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_server)
 kapfastd_factory = _server.kapfastd_factory
 kapfastd = _server.kapfastd
+# a real InfluxDB 1.x: the session's one, and throwaway ones a test stops and starts
+influxdb = _server.influxdb
+influxdb_factory = _server.influxdb_factory

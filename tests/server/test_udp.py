@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
-from kapfastd_proc import Kapfastd, wait_for
+from kapfastd_proc import Kapfastd, influxdb_config, wait_for
+from test_influxdb import influx_query, influx_write, subscriptions
 from test_takeover import received
 
 from kapfast import config
@@ -50,3 +52,38 @@ def test_udp_config_and_environment() -> None:
     cfg = config.apply_env(cfg, {"KAPACITOR_UDP_0_BIND_ADDRESS": "127.0.0.1:9999"})
     assert cfg.udp[0].bind_address == "127.0.0.1:9999"
     assert "[[udp]]" in config.render(cfg)
+
+
+def test_influxdb_subscription_over_udp(influxdb: Any, kapfastd_factory: Callable[..., Kapfastd]) -> None:
+    """``subscription-protocol = "udp"``: a listener per db/rp on ``udp-bind``, the subscription
+    pointing at its port; points written to InfluxDB arrive; a restart listens on the same port
+    again, so InfluxDB's subscription stays as it is."""
+    influx_query(influxdb, 'CREATE DATABASE "udpsub"')
+    k = kapfastd_factory(
+        influxdb_config(
+            influxdb, subscription_protocol='"udp"', udp_bind='"127.0.0.1"', udp_read_buffer="1048576"
+        )
+    )
+
+    def ours() -> list[str]:
+        return next(
+            (
+                d
+                for (db, rp, name), d in subscriptions(influxdb).items()
+                if db == "udpsub" and name.startswith("kapfast-")
+            ),
+            [],
+        )
+
+    (dest,) = wait_for(ours, what="the UDP subscription")
+    assert dest.startswith("udp://127.0.0.1:")
+    influx_write(influxdb, "udpsub", "cpu,host=a v=1\ncpu,host=b v=2\n")
+    wait_for(lambda: received(k, "udpsub") == 2, what="2 points over the UDP subscription")
+    k.stop()
+    k.start()
+    relisten = "listening for InfluxDB's subscription writes to udpsub.autogen"
+    wait_for(lambda: relisten in k.log_tail(400), what="the listener again")
+    assert ours() == [dest]  # same port: the subscription was kept, not made anew
+    influx_write(influxdb, "udpsub", "cpu,host=c v=3\n")
+    wait_for(lambda: received(k, "udpsub") == 1, what="a point after the restart")
+    assert "subscription-protocol udp" not in k.log_tail(400)  # no 'not implemented' warning

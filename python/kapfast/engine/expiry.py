@@ -20,6 +20,11 @@ from collections.abc import Iterable
 
 from kapfast.engine.messages import Group
 
+#: groups deleted between two looks at the time budget (Task.tick: ``EXPIRY_BUDGET_NS``)
+EXPIRY_SLICE = 512
+#: the longest a task's tick spends deleting idle groups; the rest wait for the next tick
+EXPIRY_BUDGET_NS = 20_000_000
+
 #: node kinds whose output groups are their own (not their parent's)
 GROUP_FORMING = frozenset({"from", "groupBy", "query", "join"})
 
@@ -54,13 +59,14 @@ class GroupExpiry:
     def forget(self, group_id: str) -> None:
         self.last.pop(group_id, None)
 
-    def due(self, now_ns: int) -> list[Group]:
-        """The groups idle for at least the expiry at ``now_ns``; they are forgotten here."""
+    def due(self, now_ns: int, most: int | None = None) -> list[Group]:
+        """The groups idle for at least the expiry at ``now_ns`` (the ``most`` oldest of them);
+        they are forgotten here."""
         out: list[Group] = []
         last = self.last
         limit = now_ns - self.after_ns
         for g, t in last.values():
-            if t > limit:
+            if t > limit or (most is not None and len(out) >= most):
                 break
             out.append(g)
         for g in out:

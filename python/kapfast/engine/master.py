@@ -21,6 +21,7 @@ from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.checkpoint import SnapshotMismatch
 from kapfast.engine.context import PointsWriter, TaskContext
+from kapfast.engine.expiry import EXPIRY_BUDGET_NS
 from kapfast.engine.explain import explain_nodes, explain_replay
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
@@ -59,6 +60,8 @@ class TaskMaster:
         self._snapshot_due: dict[str, int] = {}
         #: every task's idle-group expiry ([groups] expire-idle; 0: never, as Kapacitor)
         self.group_expiry_ns = group_expiry_ns
+        #: a task's last tick left idle groups to delete (the server then ticks again soon)
+        self.expiry_backlog = False
         self.writer = writer
         self.name = name
         self.hostname = hostname
@@ -292,9 +295,11 @@ class TaskMaster:
         """Let clock-driven nodes (stats, barrier idle) of every task look at the clock; the
         server calls this about once a second."""
         now = self.clock.now_ns()
+        self.expiry_backlog = False
         for t in list(self.tasks.values()):
             try:
-                t.tick(now)
+                t.tick(now, expiry_budget_ns=EXPIRY_BUDGET_NS)
+                self.expiry_backlog = self.expiry_backlog or t.expiry_backlog
                 due = self._snapshot_due.get(t.id)
                 if due is not None and now >= due:
                     self._snapshot_due[t.id] = now + self.snapshot_interval_ns

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from kapfast._native import GroupObjects, PointBatch, rows_groups
 from kapfast.engine.context import TaskContext
-from kapfast.engine.expiry import GroupExpiry
+from kapfast.engine.expiry import EXPIRY_SLICE, GroupExpiry
 from kapfast.engine.messages import (
     Barrier,
     BatchMessage,
@@ -192,13 +192,22 @@ class Node:
         elif isinstance(msg, DeleteGroup):
             ex.forget(msg.group.id)  # deleted upstream: nothing left here to expire
 
-    def expire_groups(self, now_ns: int) -> None:
-        """Delete downstream every group of this node idle for the task's group expiry."""
+    def expire_groups(self, now_ns: int, until_ns: int | None = None) -> bool:
+        """Delete downstream the groups of this node idle for the task's group expiry, a slice
+        at a time until the monotonic clock passes ``until_ns`` (at least one slice), so that a
+        million groups expiring at once never stall the server: the rest go at the next tick.
+        True when idle groups are left."""
         if self.expiry is None:
-            return
-        for g in self.expiry.due(now_ns):
-            self.on_group_expired(g)
-            self.emit(DeleteGroup(g))
+            return False
+        while True:
+            due = self.expiry.due(now_ns, None if until_ns is None else EXPIRY_SLICE)
+            for g in due:
+                self.on_group_expired(g)
+                self.emit(DeleteGroup(g))
+            if until_ns is None or len(due) < EXPIRY_SLICE:
+                return False
+            if time.monotonic_ns() >= until_ns:
+                return True
 
     def on_group_expired(self, group: Group) -> None:
         """This node's own memory of an expired group (its children drop theirs on DeleteGroup)."""

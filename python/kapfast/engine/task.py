@@ -55,6 +55,8 @@ class Task:
         self.tickers: list[Any] = [n for n in self.nodes.values() if hasattr(n, "tick")]
         #: nodes that expire their idle groups (none unless the context sets a group expiry)
         self.expiring: list[Node] = []
+        #: idle groups were left for the next tick (the time budget ran out)
+        self.expiry_backlog = False
         if ctx.group_expiry_ns > 0:
             for spec in pipeline.nodes:
                 if spec.kind in GROUP_FORMING:
@@ -113,13 +115,19 @@ class Task:
         self.points_in += 1
         self.queries[query_index].push(msg, 0)
 
-    def tick(self, now_ns: int, *, end: bool = False) -> None:
+    def tick(self, now_ns: int, *, end: bool = False, expiry_budget_ns: int | None = None) -> None:
         """Time moved: nodes driven by the clock (stats, barrier idle) look at it. ``end`` marks
-        the clock running on after a replay's data ended."""
+        the clock running on after a replay's data ended. ``expiry_budget_ns`` bounds the time
+        spent deleting idle groups (live: the server's tick must not stall; a replay expires
+        every due group at its time, for results that do not depend on the machine)."""
         if not end:
-            # like a barrier's idle timer, expiry does not outrun a replay whose data ended
+            # like a barrier's idle timer, expiry does not outrun a replay whose data ended;
+            # a bounded slice of work per tick (expiry_backlog: more is due, tick again soon)
+            until = None if expiry_budget_ns is None else time.monotonic_ns() + expiry_budget_ns
+            self.expiry_backlog = False
             for node in self.expiring:
-                node.expire_groups(now_ns)
+                if node.expire_groups(now_ns, until):
+                    self.expiry_backlog = True
         for n in self.tickers:
             n.tick(now_ns, end)
         self._sample_throughput()

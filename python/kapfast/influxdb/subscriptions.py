@@ -17,6 +17,13 @@ SUBSCRIPTIONS``, then:
   ``"reuse"`` (keep it and make none of ours on that db.rp) or ``"keep"`` (leave both, warned).
   Credentials in destinations (``~subscriber:<token>@``) are ignored when comparing addresses.
 
+With ``udp`` (``subscription-protocol = "udp"``), as Kapacitor: a UDP datagram does not say
+which db/rp it is for, so each subscribed db/rp gets a listener of its own, on ``udp-bind`` with a
+port the OS picks, and its subscription sends to ``udp://<host>:<that port>``. After a restart the
+listener is opened again on the port the existing subscription names (a port taken meanwhile:
+the subscription is dropped and made again on a new one); a db/rp no longer subscribed has its
+listener closed.
+
 "Already exists" and "not found" races are fine. Nothing is dropped on shutdown (as Kapacitor).
 InfluxDB being down is logged and retried with backoff by :meth:`SubscriptionManager.run`.
 """
@@ -29,7 +36,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from kapfast.influxdb.client import InfluxDBClient, Subscription
 from kapfast.influxdb.errors import InfluxDBError
@@ -49,6 +56,25 @@ class SyncResult:
     created: list[DbRp] = field(default_factory=list)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)  # (name, db, rp)
     kept: list[DbRp] = field(default_factory=list)
+
+
+class UDPEndpoints(Protocol):
+    """The UDP listeners of UDP subscriptions, one per db/rp (kapfast.server.udp)."""
+
+    #: the host InfluxDB sends to (``udp://HOST:port``)
+    host: str
+
+    def port_of(self, dbrp: DbRp) -> int | None:
+        """The port of the db/rp's listener, None when it has none."""
+        ...
+
+    async def open(self, dbrp: DbRp, port: int) -> int:
+        """Listen for the db/rp on ``port`` (0: any); the port bound. Raises OSError."""
+        ...
+
+    def close(self, dbrp: DbRp) -> None: ...
+
+    def dbrps(self) -> set[DbRp]: ...
 
 
 def _matches(dbrp: DbRp, patterns: AbstractSet[DbRp]) -> bool:
@@ -80,6 +106,7 @@ class SubscriptionManager:
         mode: str = "ANY",
         stale_prefix: str | None = "kapfast-",
         takeover: str = "replace",
+        udp: UDPEndpoints | None = None,
     ) -> None:
         if not name:
             raise ValueError("a subscription name is required")
@@ -95,6 +122,7 @@ class SubscriptionManager:
         if takeover not in TAKEOVER_POLICIES:
             raise ValueError(f"takeover must be one of {', '.join(TAKEOVER_POLICIES)}, not {takeover!r}")
         self.takeover = takeover
+        self.udp = udp
         self._warned_kept: set[tuple[str, str, str]] = set()
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -135,6 +163,52 @@ class SubscriptionManager:
             and any(address(d) == ours for d in sub.destinations)
         )
 
+    async def _current(self, sub: Subscription) -> bool:
+        """Whether our subscription ``sub`` sends where it should, in our mode."""
+        if sub.mode.upper() != self.mode:
+            return False
+        if self.udp is None:
+            return sub.destinations == (self.destination,)
+        if len(sub.destinations) != 1:
+            return False
+        parts = urllib.parse.urlsplit(sub.destinations[0])
+        try:
+            port = parts.port
+        except ValueError:
+            return False
+        if parts.scheme != "udp" or (parts.hostname or "") != self.udp.host.strip("[]").lower() or not port:
+            return False
+        dbrp = (sub.db, sub.rp)
+        have = self.udp.port_of(dbrp)
+        if have is None:
+            try:  # after a restart: InfluxDB still sends to the port of the last run
+                have = await self.udp.open(dbrp, port)
+            except OSError as exc:
+                log.warning(
+                    "cannot listen on UDP port %d again for %s.%s (%s): the subscription is made anew",
+                    port,
+                    sub.db,
+                    sub.rp,
+                    exc,
+                    extra={"tags": {"subscription": sub.name, "db": sub.db, "rp": sub.rp}},
+                )
+                return False
+        return have == port
+
+    async def _destination_for(self, dbrp: DbRp) -> str:
+        if self.udp is None:
+            return self.destination
+        port = self.udp.port_of(dbrp)
+        if port is None:
+            port = await self.udp.open(dbrp, 0)
+        host = self.udp.host
+        return f"udp://{host}:{port}"
+
+    def close_listeners(self) -> None:
+        if self.udp is not None:
+            for dbrp in self.udp.dbrps():
+                self.udp.close(dbrp)
+
     async def sync_once(self) -> SyncResult:
         """One reconcile pass; raises :class:`InfluxDBError` when InfluxDB cannot be read."""
         async with self._lock:
@@ -158,8 +232,8 @@ class SubscriptionManager:
         for sub in subs:
             dbrp = (sub.db, sub.rp)
             if self._is_ours(sub):
-                current = sub.mode.upper() == self.mode and sub.destinations == (self.destination,)
-                if dbrp in wanted and current and dbrp not in reused:
+                current = dbrp in wanted and dbrp not in reused and await self._current(sub)
+                if current:
                     have.add(dbrp)
                     result.kept.append(dbrp)
                     continue
@@ -202,17 +276,21 @@ class SubscriptionManager:
                 )
             result.dropped.append((sub.name, sub.db, sub.rp))
         for db, rp in sorted(wanted - have):
-            created = await client.create_subscription(self.name, db, rp, self.mode, [self.destination])
+            dest = await self._destination_for((db, rp))
+            created = await client.create_subscription(self.name, db, rp, self.mode, [dest])
             if created:
                 log.info(
                     "created InfluxDB subscription %s on %s.%s -> %s",
                     self.name,
                     db,
                     rp,
-                    self.destination,
+                    address(dest),
                     extra={"tags": {"subscription": self.name, "db": db, "rp": rp}},
                 )
             result.created.append((db, rp))
+        if self.udp is not None:  # listeners of db/rps no longer subscribed
+            for dbrp in self.udp.dbrps() - have - set(result.created):
+                self.udp.close(dbrp)
         return result
 
     async def unlink_all(self) -> list[DbRp]:
@@ -222,6 +300,7 @@ class SubscriptionManager:
             for sub in await self.client.show_subscriptions():
                 if self._is_ours(sub) and await self.client.drop_subscription(sub.name, sub.db, sub.rp):
                     dropped.append((sub.db, sub.rp))
+            self.close_listeners()
             return dropped
 
     def trigger(self) -> None:
@@ -286,6 +365,7 @@ __all__ = [
     "DbRp",
     "SubscriptionManager",
     "SyncResult",
+    "UDPEndpoints",
     "Watched",
     "address",
 ]

@@ -120,7 +120,14 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     # influxDBOut nodes already buffer (.buffer, .flushInterval) before handing points over; the
     # writer only coalesces what many nodes hand over at about the same time, so it holds points
     # a fraction of a second rather than adding another 10 s of latency.
-    writer = InfluxDBWriter(influx.client, v2=influx.v2_writer, flush_interval_s=0.25)
+    # Points InfluxDB does not take (down, 5xx) wait on disk, bounded, across restarts.
+    writer = InfluxDBWriter(
+        influx.client,
+        v2=influx.v2_writer,
+        flush_interval_s=0.25,
+        spool_dir=cfg.influxdb_out_path if cfg.influxdb_out.max_buffer_bytes else None,
+        max_spool_bytes=cfg.influxdb_out.max_buffer_bytes,
+    )
     # [udf.functions.*]: every agent's Info now (a failure stops the start, as in kapacitord)
     udfs = UDFService(cfg.udf)
     udfs.load()
@@ -281,6 +288,8 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
                     "points_written": st.writer.points_written,
                     "write_errors": st.writer.write_errors,
                     "points_dropped": st.writer.points_dropped,
+                    "points_buffered": st.writer.buffered_points(),
+                    "bytes_buffered": st.writer.buffered_bytes(),
                 },
             },
         },
@@ -385,6 +394,10 @@ async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
     logs_api.attach(st.logs)
     st.writer.bind(asyncio.get_running_loop())
+    try:
+        st.writer.open()  # what a previous run could not send to InfluxDB
+    except OSError as exc:
+        log.error("influxDBOut: cannot open the disk buffer %s: %s", st.writer.spool_dir, exc)
     bind = getattr(st.master, "bind_loop", None)
     if bind is not None:
         bind(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
@@ -398,6 +411,8 @@ async def on_startup(app: web.Application) -> None:
     if st.cluster is not None:
         st.tasks.bind_loop(asyncio.get_running_loop())  # the control plane defines off the loop
         await st.cluster.start_control(st.tasks, st.templates)
+    # UDP subscriptions' points enter like [[udp]] ones
+    st.influx.udp_input = (lambda db, rp, batch: st.router.write_points(db, rp, batch), st.ingress, st.clock)
     st.influx.start()
     app[UDP_KEY] = await start_listeners(
         st.config.udp,
@@ -470,7 +485,8 @@ async def _configure_groups(st: ServerState, cfg: Config) -> None:
 async def _tick(st: ServerState) -> None:
     """Clock-driven nodes (stats, deadman) look at the clock about once a second."""
     while True:
-        await asyncio.sleep(1.0)
+        # sooner while idle groups wait to be deleted: each tick does a bounded slice of them
+        await asyncio.sleep(0.05 if getattr(st.master, "expiry_backlog", False) else 1.0)
         try:
             st.master.tick()
         except Exception:  # an engine bug must not stop the ticks of every other task
@@ -497,7 +513,7 @@ async def on_cleanup(app: web.Application) -> None:
     if isinstance(runner, BatchRunner):
         await runner.close()
     st.master.close()
-    await st.writer.close()
+    await st.writer.close(parse_go_duration(st.config.influxdb_out.shutdown_timeout) / 1e9)
     await st.influx.close()
     st.storage.close()
     logs_api.detach(st.logs)

@@ -52,7 +52,10 @@ async def headers_and_errors(request: web.Request, handler: Handler) -> web.Stre
     except RequestError as exc:
         resp = json_error(400, str(exc), **exc.fields)
     except StorageError as exc:
-        resp = json_error(500, str(exc))
+        # locked by another process: worth retrying; a full disk: 507, as WebDAV names it
+        resp = json_error({"locked": 503, "full": 507}.get(exc.reason, 500), str(exc))
+        if exc.reason == "locked":
+            resp.headers["Retry-After"] = "1"
     except KapfastError as exc:
         resp = json_error(500, str(exc))
     except web.HTTPException as exc:

@@ -3,7 +3,8 @@
 For every enabled ``[[influxdb]]`` a :class:`~kapfast.influxdb.SubscriptionManager` keeps the
 subscription ``kapfast-<cluster id>`` (``subscription-mode = "cluster"``) or
 ``kapfast-<server id>`` (``"server"``) on every watched db.rp, pointing at this server's HTTP
-address. It syncs at start and every ``subscriptions-sync-interval``; InfluxDB being down is
+address (with ``subscription-protocol = "udp"``, a UDP listener per db.rp: kapfast.server.udp).
+It syncs at start and every ``subscriptions-sync-interval``; InfluxDB being down is
 logged and retried with backoff, never fatal.
 
 An ``[[influxdb]]`` with a ``token`` is an InfluxDB 2.x target: its client sends
@@ -23,6 +24,7 @@ import logging
 import urllib.parse
 from collections.abc import Callable
 
+from kapfast.clock import Clock
 from kapfast.config import Config, InfluxDBConfig, parse_go_duration
 from kapfast.errors import ConfigError, RequestError
 from kapfast.gofmt import go_quote
@@ -38,6 +40,8 @@ from kapfast.influxdb import (
 from kapfast.influxdb.flux import FluxClient
 from kapfast.influxdb.subscriptions import address
 from kapfast.server.ids import ServerIDs
+from kapfast.server.stats import IngressStats
+from kapfast.server.udp import Sink, SubscriptionListeners
 
 log = logging.getLogger("kapfast.influxdb")
 
@@ -75,6 +79,9 @@ def with_token(dest: str, token: str) -> str:
 class InfluxDBClusters:
     def __init__(self, cfg: Config, ids: ServerIDs, tokens: Callable[[str], str] | None = None) -> None:
         self.ids = ids
+        #: where UDP subscriptions' points go (set by the server before start(): the router,
+        #: its ingress counters and clock); None: subscription-protocol udp cannot start
+        self.udp_input: tuple[Sink, IngressStats, Clock] | None = None
         #: the subscription token of a cluster (auth on), or None (auth off: no credentials)
         self._tokens = tokens
         self._build(cfg)
@@ -174,7 +181,13 @@ class InfluxDBClusters:
                 continue
             watched: Watched = _dbrps(ic.subscriptions) if ic.subscriptions else "all"
             dest = destination(ic, self.cfg)
-            if self._tokens is not None:
+            udp = None
+            if ic.subscription_protocol == "udp":
+                if self.udp_input is None:
+                    raise RuntimeError("UDP subscriptions need InfluxDBClusters.udp_input")
+                host = urllib.parse.urlsplit(dest).netloc.rpartition(":")[0]
+                udp = SubscriptionListeners(host, ic.udp_bind, ic.udp_read_buffer, *self.udp_input)
+            elif self._tokens is not None:  # as Kapacitor: tokens for http(s) only
                 dest = with_token(dest, self._tokens(ic.name))
             mgr = SubscriptionManager(
                 self._clients[ic.name],
@@ -183,6 +196,7 @@ class InfluxDBClusters:
                 watched=watched,
                 excluded=_dbrps(ic.excluded_subscriptions) | set(DEFAULT_EXCLUDED),
                 takeover=ic.kapacitor_subscriptions,
+                udp=udp,
             )
             self.managers[ic.name] = mgr
             interval = _seconds(ic.subscriptions_sync_interval, "subscriptions-sync-interval") or 60.0
@@ -237,6 +251,8 @@ class InfluxDBClusters:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        for mgr in self.managers.values():
+            mgr.close_listeners()
         for c in self._clients.values():
             await c.close()
         for w in self._v2.values():

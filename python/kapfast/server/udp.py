@@ -112,4 +112,66 @@ async def start_listeners(
     return out
 
 
-__all__ = ["UDPInput", "start_listeners"]
+class SubscriptionListeners:
+    """The listeners of an ``[[influxdb]]`` with ``subscription-protocol = "udp"``: one per
+    subscribed db/rp on ``udp-bind`` (kapfast.influxdb.subscriptions.UDPEndpoints)."""
+
+    def __init__(
+        self,
+        host: str,
+        bind: str,
+        read_buffer: int,
+        sink: Sink,
+        stats: IngressStats,
+        clock: Clock,
+    ) -> None:
+        self.host = host
+        self.bind = bind
+        self.read_buffer = read_buffer
+        self.sink = sink
+        self.stats = stats
+        self.clock = clock
+        self._open: dict[tuple[str, str], tuple[UDPInput, int]] = {}
+
+    def port_of(self, dbrp: tuple[str, str]) -> int | None:
+        got = self._open.get(dbrp)
+        return got[1] if got else None
+
+    def dbrps(self) -> set[tuple[str, str]]:
+        return set(self._open)
+
+    async def open(self, dbrp: tuple[str, str], port: int) -> int:
+        self.close(dbrp)
+        cfg = UDPConfig(
+            enabled=True,
+            bind_address=f"{self.bind}:{port}",
+            database=dbrp[0],
+            retention_policy=dbrp[1],
+            read_buffer=self.read_buffer,
+        )
+        sock = _socket(cfg)
+        bound = int(sock.getsockname()[1])
+        proto = UDPInput(cfg, self.sink, self.stats, self.clock)
+        try:
+            await asyncio.get_running_loop().create_datagram_endpoint(lambda: proto, sock=sock)
+        except OSError:
+            sock.close()
+            raise
+        self._open[dbrp] = (proto, bound)
+        log.info(
+            "listening for InfluxDB's subscription writes to %s.%s on UDP %s:%d",
+            dbrp[0],
+            dbrp[1],
+            self.bind or "*",
+            bound,
+            extra={"tags": {"service": "udp", "db": dbrp[0], "rp": dbrp[1]}},
+        )
+        return bound
+
+    def close(self, dbrp: tuple[str, str]) -> None:
+        got = self._open.pop(dbrp, None)
+        if got is not None:
+            got[0].close()
+
+
+__all__ = ["SubscriptionListeners", "UDPInput", "start_listeners"]

@@ -6,6 +6,7 @@ API gives after a write ("task defined") survives a crash or power loss that fol
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -107,6 +108,32 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+#: how long a statement waits for a lock another process holds before failing (SQLite retries)
+BUSY_TIMEOUT_S = 5.0
+_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes' low byte)
+_FULL = 13  # SQLITE_FULL
+
+
+def storage_error(path: Path, exc: sqlite3.Error, doing: str = "") -> StorageError:
+    """A StorageError saying what happened in words an operator acts on."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    text = str(exc)
+    where = f"database {path}" + (f" ({doing})" if doing else "")
+    if code in _BUSY or "locked" in text:
+        return StorageError(
+            f"{where}: locked by another process for more than {BUSY_TIMEOUT_S:g}s "
+            f"(a backup tool or sqlite3 shell holding a write lock?): retry later",
+            reason="locked",
+        )
+    if code == _FULL or "disk is full" in text or "No space left" in text:
+        return StorageError(
+            f"{where}: no space left on the device of the data dir ({text}); nothing of this request "
+            "was stored, what was stored before is intact",
+            reason="full",
+        )
+    return StorageError(f"{where}: {text}")
+
+
 class Database:
     """One SQLite connection shared by the server's stores (calls are serialized by a lock)."""
 
@@ -115,7 +142,9 @@ class Database:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: transactions are explicit (see `transaction`).
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+            )
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -149,9 +178,11 @@ class Database:
                 self._conn.execute("COMMIT")
             except BaseException as exc:
                 if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                    # SQLite may have rolled back already (a full disk aborts the transaction)
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StorageError(f"database {self.path}: {exc}") from exc
+                    raise storage_error(self.path, exc) from exc
                 raise
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
@@ -159,7 +190,7 @@ class Database:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise StorageError(f"database {self.path}: {exc}") from exc
+                raise storage_error(self.path, exc) from exc
 
     def close(self) -> None:
         with self._lock:

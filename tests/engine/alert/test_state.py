@@ -34,7 +34,7 @@ def test_history_ring_and_changed() -> None:
 
 
 def test_percent_change_matches_weighted_formula() -> None:
-    s = GroupState(StateRules(history=5))
+    s = GroupState(StateRules(history=5, flapping=(0.25, 0.5)))  # the ring is kept for flapping
     seq = [CRITICAL, OK, CRITICAL, CRITICAL, OK, WARNING, OK]
     ring = [OK] * 5
     for lvl in seq:

@@ -47,7 +47,9 @@ class GroupState:
 
     def __init__(self, rules: StateRules) -> None:
         self.rules = rules
-        self.history = [OK] * max(2, rules.history)
+        # the ring of past levels only matters to flapping; otherwise the current and previous
+        # level are all that is read, and a ring of 2 saves ~150 B per group (#19)
+        self.history = [OK] * (max(2, rules.history) if rules.flapping is not None else 2)
         self.idx = 0
         self.flapping = False
         self.changed = False

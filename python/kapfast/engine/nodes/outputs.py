@@ -215,6 +215,10 @@ class InfluxDBOutNode(Node):
         self.buf_points = 0
         self.last_flush = ctx.now_ns()
         self.stats.extra = {"points_written": 0, "write_errors": 0}
+        #: the server's writer counts points written when InfluxDB took them, and errors per
+        #: failed request, in these counters (plus points_buffered, points_dropped: kapfast's own)
+        if getattr(ctx.writer, "reports_delivery", False):
+            self.stats.extra.update(points_buffered=0, points_dropped=0)
         ctx.on_close.append(self.flush)
         if p.get("create") and ctx.writer is not None and self.db:
             ctx.writer.create_database(self.cluster, self.db, self.rp)
@@ -258,12 +262,18 @@ class InfluxDBOutNode(Node):
         prec = {"s": "s", "ms": "ms", "u": "us", "us": "us", "ns": "ns", "n": "ns"}.get(self.precision, "ns")
         try:
             points = parts[0] if len(parts) == 1 else PointBatch.concat(parts)
-            if isinstance(writer, BatchPointsWriter):
+            if getattr(writer, "reports_delivery", False):
+                # counted by the writer as InfluxDB takes them (or refuses them)
+                writer.write_batch(  # type: ignore[attr-defined]
+                    self.cluster, self.db, self.rp, points, prec, stats=self.stats.extra
+                )
+            elif isinstance(writer, BatchPointsWriter):
                 # the writer serializes in Rust and knows the point count without reading lines
                 writer.write_batch(self.cluster, self.db, self.rp, points, prec)
+                self.stats.extra["points_written"] += count
             else:
                 writer.write(self.cluster, self.db, self.rp, points.to_line_protocol(prec), prec)
-            self.stats.extra["points_written"] += count
+                self.stats.extra["points_written"] += count
         except (KapfastError, OSError, ValueError) as exc:
             self.stats.extra["write_errors"] += 1
             self.error(count, f"write failed: {exc}")

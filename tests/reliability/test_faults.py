@@ -1,0 +1,222 @@
+"""Faults kapfastd must survive with clear errors and nothing acknowledged lost: its SQLite store
+locked by another process, its data dir's disk full (a real tmpfs of a few MB, mounted here
+when the tests run as root), and SIGKILL in the middle of a write burst."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kapfastd_proc import Kapfastd, free_port, wait_for
+
+DBRPS = [{"db": "telegraf", "rp": "autogen"}]
+SCRIPT = "stream\n    |from()\n        .measurement('cpu')\n    |httpOut('out')\n"
+
+
+def define(k: Kapfastd, task_id: str, status: str = "enabled") -> object:
+    return k.api("POST", "/tasks", {"id": task_id, "dbrps": DBRPS, "script": SCRIPT, "status": status})
+
+
+def assert_store_sound(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+def hold_write_lock(db: Path, seconds: float, locked: threading.Event) -> None:
+    """What a backup tool or an operator's `sqlite3` shell does: a write transaction held open."""
+    conn = sqlite3.connect(db, isolation_level=None, timeout=10)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def test_store_locked_by_another_process(kapfastd: Kapfastd) -> None:
+    db = kapfastd.data_dir / "kapfast.db"
+    # a short lock: SQLite's busy wait rides it out, the define succeeds
+    locked = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(db, 1.0, locked))
+    holder.start()
+    assert locked.wait(5)
+    started = time.monotonic()
+    ans = define(kapfastd, "short")
+    holder.join()
+    assert ans.status == 200, ans  # type: ignore[attr-defined]
+    assert time.monotonic() - started >= 0.5  # it did wait for the lock
+
+    # a long lock: a clear, retryable refusal; the server keeps answering meanwhile
+    locked = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(db, 7.0, locked))
+    holder.start()
+    assert locked.wait(5)
+    pings: list[float] = []
+    done = threading.Event()
+
+    def ping() -> None:
+        while not done.is_set():
+            t = time.monotonic()
+            kapfastd.request("GET", "/kapacitor/v1/ping")
+            pings.append(time.monotonic() - t)
+            time.sleep(0.05)
+
+    pinger = threading.Thread(target=ping)
+    pinger.start()
+    ans = kapfastd.api("POST", "/tasks", {"id": "long", "dbrps": DBRPS, "script": SCRIPT})
+    done.set()
+    pinger.join()
+    holder.join()
+    assert ans.status == 503, ans
+    assert ans.headers.get("Retry-After") == "1"
+    assert "locked by another process" in ans.json()["error"]
+    assert pings and max(pings) < 1.0  # /ping never waited for the lock
+    # the lock is gone: everything works again, nothing of the refused request was stored
+    assert kapfastd.api("GET", "/tasks/long").status == 404
+    assert define(kapfastd, "long").status == 200  # type: ignore[attr-defined]
+    assert [t["id"] for t in kapfastd.api("GET", "/tasks").json()["tasks"]] == ["long", "short"]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs of 8 MB (root only; skipped where mounting is not allowed)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    got = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True)
+    if got.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {got.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill(path: Path) -> Path:
+    """Take every free byte of ``path``'s file system."""
+    filler = path / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (64 << 10))
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+OUT = (
+    "stream\n    |from()\n        .measurement('cpu')\n"
+    "    |influxDBOut()\n        .database('gone')\n        .buffer(1)\n"
+)
+
+
+def test_data_dir_full(small_disk: Path, kapfastd_factory: Callable[..., Kapfastd]) -> None:
+    # an InfluxDB that is not there: influxDBOut's points go to its disk buffer, on the small disk
+    k = kapfastd_factory(
+        f'[[influxdb]]\n  enabled = true\n  urls = ["http://127.0.0.1:{free_port()}"]\n'
+        "  disable-subscriptions = true\n",
+        start=False,
+    )
+    k.data_dir = small_disk / "data"
+    k.start()
+    assert define(k, "before").status == 200  # type: ignore[attr-defined]
+    out = {"id": "out", "dbrps": DBRPS, "script": OUT, "status": "enabled"}
+    assert k.api("POST", "/tasks", out).status == 200
+    assert k.write("cpu,host=a v=1 1000000000\n").status == 204
+
+    def out_stats() -> dict[str, int]:
+        return dict(k.api("GET", "/tasks/out").json()["stats"]["kapfast-node-stats"]["influxdb_out2"])
+
+    spool = k.data_dir / "influxdb_out"
+    wait_for(lambda: list(spool.glob("dest-*/*.seg")), timeout_s=30, what="a point in the disk buffer")
+    filler = fill(small_disk)
+
+    ans = k.api("POST", "/tasks", {"id": "during", "dbrps": DBRPS, "script": SCRIPT})
+    assert ans.status == 507, ans
+    assert "no space left" in ans.json()["error"]
+    # what was acknowledged before is intact, reads and writes of points go on
+    assert k.api("GET", "/tasks/before").json()["executing"] is True
+    assert k.write("cpu,host=a v=2 2000000000\n").status == 204
+    out = wait_for(lambda: k.api("GET", "/tasks/before/out").json().get("series"), what="httpOut")
+    assert out[0]["values"][-1][-1] == 2
+    assert k.request("GET", "/kapacitor/v1/ping").status == 204
+    # influxDBOut's disk buffer cannot grow (by more than what its file's last page still
+    # holds): the points are dropped, counted and logged
+    assert k.write("\n".join(f"cpu,host=b v={i} {i + 10}000000000" for i in range(300))).status == 204
+    wait_for(lambda: out_stats()["points_dropped"] >= 300, what="300 dropped points")
+    st = out_stats()
+    # kept: what was stored before (and v=2, if it fitted in the page): dropped and kept add up
+    assert st["points_dropped"] + st["points_buffered"] == 302 and st["points_buffered"] >= 1
+    assert "cannot write to the disk buffer" in k.log_tail(300)
+
+    filler.unlink()  # space comes back: so does everything
+    assert define(k, "during").status == 200  # type: ignore[attr-defined]
+    assert k.write("cpu,host=a v=3 3000000000\n").status == 204
+    kept = st["points_buffered"] + 1
+    wait_for(lambda: out_stats()["points_buffered"] == kept, what="buffering on disk again")
+    k.kill()
+    k.start()
+    assert sorted(t["id"] for t in k.api("GET", "/tasks").json()["tasks"]) == ["before", "during", "out"]
+    vars_ = k.request("GET", "/kapacitor/v1/debug/vars").json()["kapacitor"]["influxdb_out"]["values"]
+    assert vars_["points_buffered"] == kept  # kept across the kill, waiting for InfluxDB
+    k.stop()
+    assert_store_sound(k.data_dir / "kapfast.db")
+
+
+def test_sigkill_during_a_write_burst(kapfastd_factory: Callable[..., Kapfastd], tmp_path: Path) -> None:
+    """Everything acknowledged before the kill is there after the restart (docs/operations.md,
+    "What survives a crash"): task definitions, topic handlers, alert levels; the store is sound."""
+    k = kapfastd_factory()
+    log = tmp_path / "alerts.log"
+    script = (
+        "stream\n    |from()\n        .measurement('cpu')\n        .groupBy('host')\n"
+        "    |alert()\n        .crit(lambda: \"v\" > 90)\n        .topic('cpu')\n"
+        f"        .log('{log}')\n"
+    )
+    ans = k.api("POST", "/tasks", {"id": "alerting", "dbrps": DBRPS, "script": script, "status": "enabled"})
+    assert ans.status == 200, ans
+    handler = {"id": "h", "kind": "log", "options": {"path": str(tmp_path / "topic.log")}}
+    assert k.api("POST", "/alerts/topics/cpu/handlers", handler).status == 200
+    stop = threading.Event()
+    acknowledged: list[int] = []
+
+    def burst() -> None:
+        i = 0
+        while not stop.is_set():
+            body = "\n".join(f"cpu,host=h{j} v={95 if j % 2 else 5} {10**9 * (i + 1)}" for j in range(40))
+            try:
+                if k.write(body).status == 204:
+                    acknowledged.append(i)
+            except OSError:
+                return  # the kill cut this one: never acknowledged
+            i += 1
+
+    writer = threading.Thread(target=burst)
+    writer.start()
+    wait_for(lambda: len(acknowledged) >= 3, what="a few acknowledged writes")
+    k.kill()
+    stop.set()
+    writer.join()
+    k.start()
+    assert k.api("GET", "/tasks/alerting").json()["executing"] is True
+    assert k.api("GET", "/alerts/topics/cpu/handlers/h").status == 200
+    topic = k.api("GET", "/alerts/topics/cpu").json()
+    assert topic["level"] == "CRITICAL"  # the odd hosts' level, from before the kill
+    events = k.api("GET", "/alerts/topics/cpu/events").json()["events"]
+    assert {e["id"] for e in events if e["state"]["level"] == "CRITICAL"} == {
+        f"cpu:host=h{j}" for j in range(1, 40, 2)
+    }
+    k.stop()
+    assert_store_sound(k.data_dir / "kapfast.db")
