@@ -12,7 +12,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -236,13 +236,16 @@ class TaskMaster:
 
     # --- data ----------------------------------------------------------------------------------
 
-    def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
-        """Deliver points written to (db, rp) to every executing stream task that reads them."""
+    def write_points(self, db: str, rp: str, batch: PointBatch, only: Collection[str] | None = None) -> None:
+        """Deliver points written to (db, rp) to every executing stream task that reads them
+        (only to the tasks named in ``only`` when given: a cluster worker's feeds)."""
         if not len(batch):
             return
         measurements: set[str] | None = None
         for t in list(self.tasks.values()):
             if t.pipeline.task_type != "stream":
+                continue
+            if only is not None and t.id not in only:
                 continue
             if t.dbrps and (db, rp) not in t.dbrps:
                 continue

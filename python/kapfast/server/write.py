@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import functools
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from time import perf_counter_ns
 from typing import Any, Protocol, cast
@@ -66,6 +66,11 @@ def _as_records(body: bytes, precision: str, now_ns: int, result: ParseResult) -
         return None
     times = np.frombuffer(cast(Any, result.batch.time()), dtype=np.int64)
     return None if (times == now_ns).any() else body
+
+
+#: a cluster ingest node's sink instead of the router: returns once the points are stored
+#: (JetStream acknowledged them), raises otherwise (kapfast.cluster.ingest.PublishError)
+Publish = Callable[[str, str, PointBatch], Awaitable[None]]
 
 
 def _text_error(status: int, message: str) -> web.Response:
@@ -187,6 +192,7 @@ def make_write_handler(
     max_body_size: int,
     gate: WriteGate | None = None,
     durable: Callable[[], Future[None] | None] | None = None,
+    publish: Publish | None = None,
 ) -> Handler:
     """The aiohttp handler for both write paths.
 
@@ -254,12 +260,20 @@ def make_write_handler(
             result = parse(body, precision=precision, now_ns=now, index=index)
         if len(result.batch):
             stats.count(db, rp, result.batch)
-            raw = _as_records(body, precision, now, result) if sink.wants_raw() else None
-            sink.write_points(db, rp, result.batch, raw)
-            commit = durable() if durable is not None else None
-            if commit is not None:
-                with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
-                    await asyncio.wrap_future(commit)
+            if publish is not None:
+                try:
+                    await publish(db, rp, result.batch)
+                except Exception as exc:  # not stored: the writer must retry
+                    resp = _text_error(503, f"points not stored by the cluster: {exc}")
+                    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+                    return resp
+            else:
+                raw = _as_records(body, precision, now, result) if sink.wants_raw() else None
+                sink.write_points(db, rp, result.batch, raw)
+                commit = durable() if durable is not None else None
+                if commit is not None:
+                    with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
+                        await asyncio.wrap_future(commit)
         if result.errors:
             stats.bad_lines += len(result.errors)
             return _text_error(400, partial_write_text(body, result.errors, len(result.batch)))
