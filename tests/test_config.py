@@ -126,3 +126,22 @@ def test_render_reads_back_to_the_same_config(tmp_path: Path) -> None:
     assert warnings == []
     assert again == cfg
     assert config.render(again) == text
+
+
+def test_config_api_names_options_as_kapacitord_does() -> None:
+    """#17: the config API's option names are kapacitord's override tags: dashes, except the
+    three it spells with an underscore (opsgenie recovery_url, opsgenie2 recovery_action, talk
+    author_name); the file takes either spelling."""
+    secs = config.overridable_sections()
+    names = {
+        name: set(config.element_options(name, secs[name].cls())[0])
+        for name in ("opsgenie", "opsgenie2", "talk", "smtp")
+    }
+    assert "recovery_url" in names["opsgenie"] and "recovery-url" not in names["opsgenie"]
+    assert "recovery_action" in names["opsgenie2"]
+    assert names["talk"] == {"enabled", "url", "author_name"}
+    assert "idle-timeout" in names["smtp"] and "state-changes-only" in names["smtp"]
+    cfg, _ = config.from_mapping({"talk": {"author_name": "kap"}, "opsgenie": {"recovery_url": "http://r"}})
+    assert cfg.handlers["talk"].author_name == "kap"
+    assert cfg.handlers["opsgenie"].recovery_url == "http://r"
+    assert "author_name = " in config.render(cfg)

@@ -9,6 +9,7 @@ import pytest
 
 from kapfast.errors import InputError
 from kapfast.recordings import (
+    RawStreamChunk,
     RecordingError,
     StreamRecordingWriter,
     detect_stream_precision,
@@ -282,3 +283,166 @@ def test_block_reader_agrees_with_the_definition(
     assert body == b"".join(expected)
     assert [(c.db, c.rp) for c in chunks][:3] == [("a", "x"), ("a", "x"), ("b", "y")]
     assert all(c.count <= 33 for c in chunks)
+
+
+# -- the live recording's path and the replay's fast path -------------------------------------
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_write_serialized_matches_write(tmp_path: Path, background: bool) -> None:
+    from kapfast import lineproto
+
+    body = b'cpu,host=a v=1 1700000000000000000\nmem,h=x\\ y s="q\\"z",i=3i 5\ncpu v=2.5 -7\n'
+    batch = lineproto.parse(body, now_ns=0).batch
+    lp = batch.to_line_protocol()
+    a, b = tmp_path / "a.srpl", tmp_path / "b.srpl"
+    with StreamRecordingWriter(a) as w:
+        w.write("telegraf", "autogen", lp)
+        w.write("other", "rp", lp)
+    with StreamRecordingWriter(b, background=background) as w:
+        assert w.write_serialized("telegraf", "autogen", lp, len(batch)) == 3
+        assert w.write_serialized("other", "rp", lp, len(batch)) == 3
+        assert w.write_serialized("other", "rp", b"", 0) == 0
+        with pytest.raises(ValueError, match="newline"):
+            w.write_serialized("a\nb", "rp", lp, len(batch))
+        assert w.records == 6
+    assert a.read_bytes() == b.read_bytes()  # the same records, byte for byte
+
+
+def test_background_writer_reports_a_failure(tmp_path: Path) -> None:
+    w = StreamRecordingWriter(tmp_path / "x.srpl", background=True)
+    w._gz.close()  # the file under the writer thread is gone: its next write fails
+    w.write_serialized("d", "r", b"m v=1 1\n", 1)
+    with pytest.raises(OSError, match="writing the recording failed"):
+        w.close()
+    assert w.closed
+
+
+def _replayed(path: Path, zero: int | None, precision: str = "auto") -> list[tuple[str, int, int]]:
+    from kapfast.clock import VirtualClock
+    from kapfast.engine.context import TaskContext
+    from kapfast.engine.replay import replay_stream
+    from kapfast.engine.task import Task
+    from kapfast.tick import compile_script
+
+    clock = VirtualClock(0)
+    task = Task(
+        "t",
+        compile_script("stream\n    |from().measurement('cpu')\n    |httpOut('out')\n"),
+        TaskContext(task_id="t", clock=clock),
+    )
+    seen: list[tuple[str, int, int]] = []
+    real = task.write_points
+
+    def spy(batch, db, rp):  # type: ignore[no-untyped-def]
+        times = list(memoryview(batch.time()))
+        seen.extend((db, t, clock.now_ns()) for t in times)
+        return real(batch, db, rp)
+
+    task.write_points = spy  # type: ignore[method-assign]
+    st = replay_stream(task, path, clock, clock_zero_ns=zero, precision=precision)
+    assert st.points == len(seen)
+    return seen
+
+
+@pytest.mark.parametrize("zero", [None, T0])
+def test_replay_shifts_times_like_the_line_by_line_path(tmp_path: Path, zero: int | None) -> None:
+    recs = [("a", 10), ("a", 12), ("b", 11), ("a", 13)]
+    p = write(tmp_path, b"".join(f"{d}\nrp\ncpu v=1 {t}\n".encode() for d, t in recs))
+    want = [
+        (c.db, t)
+        for c in stream_chunks(p, precision="s", clock_zero_ns=zero)
+        for t in lineproto_times(c.body)
+    ]
+    got = _replayed(p, zero)
+    assert [(db, t) for db, t, _ in got] == want
+    # the clock is at the newest point so far when a chunk is fed (it never goes back)
+    assert [now for _, _, now in got] == [want[1][1]] * 3 + [want[3][1]]
+
+
+def lineproto_times(body: bytes) -> list[int]:
+    from kapfast import lineproto
+
+    return list(memoryview(lineproto.parse(body, now_ns=0).batch.time()))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("line", "error", "message"),
+    [
+        (b"cpu v=1", RecordingError, "no timestamp"),
+        (b"cpu v=1 1_000", RecordingError, "bad timestamp"),
+        (b"cpu v=1 99999999999999999999", RecordingError, "out of range"),
+        (b"cpu v= 5", InputError, "bad point in recording"),
+    ],
+)
+def test_replay_errors_are_the_exact_ones(tmp_path: Path, line: bytes, error: type, message: str) -> None:
+    p = write(tmp_path, b"db\nrp\ncpu v=0 1\ndb\nrp\n" + line + b"\n")
+    with pytest.raises(error, match=message):
+        _replayed(p, T0, "s")
+
+
+def test_replay_shift_out_of_range_is_an_error(tmp_path: Path) -> None:
+    p = write(tmp_path, b"db\nrp\ncpu v=0 0\ndb\nrp\ncpu v=0 9223372036854775000\n")
+    with pytest.raises(RecordingError, match="out of range"):
+        _replayed(p, 10**9, "ns")
+
+
+def _runs_of(chunks: list[RawStreamChunk]) -> list[tuple[str, str, bytes]]:
+    """Chunks merged into runs of one db/rp (how a file is cut into chunks aside)."""
+    out: list[tuple[str, str, bytes]] = []
+    for c in chunks:
+        if out and out[-1][:2] == (c.db, c.rp):
+            out[-1] = (c.db, c.rp, out[-1][2] + c.body)
+        else:
+            out.append((c.db, c.rp, c.body))
+    return out
+
+
+@pytest.mark.parametrize("block", [7, 100, 4096, 1 << 20])
+@pytest.mark.parametrize(
+    "records",
+    [
+        [("telegraf", "autogen", f"cpu,host=h{i % 7} v={i} {i}") for i in range(500)],
+        [("db", "rp" if i % 50 < 40 else "other", f"cpu v={i} {i}") for i in range(300)],
+        [("my db", "rp", f"m v={i} {i}") for i in range(100)],  # a db with a space: line by line
+        [("d", "r", f"m,t=d v={i} {i}" if i % 9 else "d") for i in range(90)],  # a point line "d"
+    ],
+)
+def test_raw_chunks_by_body_agree_with_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, records: list[tuple[str, str, str]]
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
+    p = write(tmp_path, b"".join(f"{d}\n{r}\n{ln}\n".encode() for d, r, ln in records), gz=True)
+    fast = list(raw_stream_chunks(p))
+    careful = list(raw_stream_chunks(p, max_lines=1 << 30))
+    assert _runs_of(fast) == _runs_of(careful)
+    assert sum(c.count for c in fast) == len(records)
+    assert all(c.count == c.body.count(b"\n") for c in fast)
+
+
+def test_replay_of_a_blank_point_line_is_an_error(tmp_path: Path) -> None:
+    p = write(tmp_path, b"db\nrp\ncpu v=0 1\ndb\nrp\n   \ndb\nrp\ncpu v=0 2\n")
+    with pytest.raises(RecordingError, match="empty line-protocol line"):
+        _replayed(p, T0, "s")
+
+
+@pytest.mark.parametrize("block", [7, 1 << 20])
+@pytest.mark.parametrize(
+    ("tail", "error"),
+    [(b"db\nrp\ncpu v=9 9", None), (b"db\nrp\n", "truncated record"), (b"db\n", "truncated record")],
+)
+def test_raw_chunks_by_body_at_the_end_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, tail: bytes, error: str | None
+) -> None:
+    from kapfast.recordings import stream as stream_mod
+
+    monkeypatch.setattr(stream_mod, "_READ_BLOCK", block)
+    p = write(tmp_path, b"".join(b"db\nrp\ncpu v=%d %d\n" % (i, i) for i in range(20)) + tail)
+    if error:
+        with pytest.raises(RecordingError, match=error):
+            list(raw_stream_chunks(p))
+        return
+    body = b"".join(c.body for c in raw_stream_chunks(p))
+    assert body == b"".join(b"cpu v=%d %d\n" % (i, i) for i in range(20)) + b"cpu v=9 9\n"

@@ -139,3 +139,36 @@ def test_unwritable_location_is_a_storage_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StorageError, match="cannot open"):
         Storage(blocker / "sub" / "k.db")
+
+
+def test_group_commit_writes_every_state_once_committed(tmp_path: Path) -> None:
+    import threading
+
+    st = Storage(tmp_path / "k.db")
+    store = st.alert_states
+    assert store.pending() is None
+    futures = []
+
+    def save(i: int) -> None:
+        for j in range(20):
+            s = AlertState("main:t:alert2", f"e{i}-{j % 5}", "CRITICAL", j, task="t", node="alert2")
+            futures.append(store.save_later([s]))
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    last = store.pending()
+    if last is not None:
+        last.result(timeout=10)
+    assert all(f.done() and f.exception() is None for f in futures)
+    # what another connection reads (what a restart would find): the last state of each event
+    states = Storage(tmp_path / "k.db").alert_states.for_topic("main:t:alert2")
+    assert len(states) == 20 and {s.time for s in states.values()} == {15, 16, 17, 18, 19}
+    # reads wait for what is queued; close commits the rest, later saves are written at once
+    store.save_later([AlertState("main:t:alert2", "late", "WARNING", 1, task="t", node="alert2")])
+    assert "late" in store.for_topic("main:t:alert2")
+    store.save_later([AlertState("main:t:alert2", "last", "OK", 2, task="t", node="alert2")])
+    st.close()
+    assert "last" in Storage(tmp_path / "k.db").alert_states.for_topic("main:t:alert2")

@@ -141,7 +141,7 @@ class DeadmanConfig:
 @dataclass
 class TaskConfig:
     # [task]: `dir` is kapacitord's old task.db location (read, unused); how often running tasks'
-    # stateful nodes (UDF agents) are snapshotted, "0s" for never
+    # stateful nodes are checkpointed (kapfast.engine.checkpoint), "0s" for never
     dir: str = ""
     snapshot_interval: str = "60s"
 
@@ -163,6 +163,46 @@ class GroupsConfig:
     # alert states, join buffers, httpOut results) once it sent nothing for `expire-idle`;
     # "0s" keeps every group for the life of the task, as Kapacitor does (docs/operations.md)
     expire_idle: str = "0s"
+
+
+@dataclass
+class ClusterConfig:
+    """``[cluster]`` (kapfast only): scale-out on NATS JetStream (docs/scaleout.md). Disabled, the
+    server is one node as kapacitord is. ``partitions`` is fixed when the cluster is created (the
+    first node stores it in NATS KV; a node configured otherwise refuses to start)."""
+
+    enabled: bool = False
+    urls: list[str] = field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    # this node's name in the cluster (members, leases, consumers); "" = the hostname
+    node_id: str = ""
+    # ingest: publishes what it receives; worker: runs tasks on owned partitions; both
+    role: str = "both"
+    partitions: int = 16
+    # tag names whose values pick a point's partition (docs/scaleout.md: the hash)
+    partition_key: list[str] = field(default_factory=lambda: ["host"])
+    # JetStream stream holding the points (subjects kapfast.in.<partition>) and its limits
+    stream: str = "KAPFAST_IN"
+    max_age: str = "24h"
+    replicas: int = 1
+    # how long a dead worker keeps its partitions and task leases (renewed every third of it)
+    lease_ttl: str = "6s"
+    # how often an owned partition's task state is checkpointed with its stream sequence
+    checkpoint_interval: str = "5s"
+    # a NATS subject Telegraf's outputs.nats publishes line protocol to ("" = none), into
+    # this database and retention policy
+    telegraf_subject: str = ""
+    telegraf_database: str = "telegraf"
+    telegraf_retention_policy: str = "autogen"
+    # credentials: a .creds file (NATS decentralised auth), a token, or user/password
+    credentials: str = ""
+    token: str = ""
+    username: str = ""
+    password: str = ""
+    # TLS to NATS (tls:// URLs, or any URL when tls-ca is set)
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    insecure_skip_verify: bool = False
 
 
 @dataclass
@@ -338,6 +378,7 @@ class Config:
     udp: list[UDPConfig] = field(default_factory=list)
     task: TaskConfig = field(default_factory=TaskConfig)
     udf: UDFConfig = field(default_factory=UDFConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     # -- config API (serverops) --
     skip_config_overrides: bool = False
     config_override: ConfigOverrideConfig = field(default_factory=lambda: ConfigOverrideConfig())
@@ -393,6 +434,7 @@ _SECTIONS: dict[str, type] = {
     "groups": GroupsConfig,
     "influxdb-out": InfluxDBOutConfig,
     "task": TaskConfig,
+    "cluster": ClusterConfig,
     # alert handler services
     "alert": AlertConfig,
 }
@@ -404,9 +446,13 @@ def _attr(key: str) -> str:
     return attr + "_" if keyword.iskeyword(attr) else attr  # `global`, `from`
 
 
+#: keys kapacitord spells with an underscore (its toml and override tags): every other key uses
+#: dashes. ``[opsgenie] recovery_url``, ``[opsgenie2] recovery_action``, ``[talk] author_name``.
+_UNDERSCORE_KEYS = frozenset({"data_dir", "recovery_url", "recovery_action", "author_name"})
+
+
 def _toml_key(attr: str) -> str:
-    # `data_dir` is spelled with an underscore in kapacitord's file; every other key uses dashes.
-    return attr if attr == "data_dir" else attr.rstrip("_").replace("_", "-")
+    return attr if attr in _UNDERSCORE_KEYS else attr.rstrip("_").replace("_", "-")
 
 
 def _coerce(where: str, current: Any, value: Any) -> Any:
@@ -455,7 +501,7 @@ def _is_duration(text: str) -> bool:
 
 
 #: Sections only kapfast has: kapacitord files never hold them, so any unknown key is a mistake.
-_KAPFAST_ONLY = frozenset({"groups", "influxdb-out"})
+_KAPFAST_ONLY = frozenset({"groups", "influxdb-out", "cluster"})
 
 
 def _near_misses(key: str, keys: list[str]) -> list[str]:
@@ -608,10 +654,35 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("[influxdb-out] max-buffer-bytes must not be negative (0: no disk buffer)")
     check_duration("[task] snapshot-interval", cfg.task.snapshot_interval)
 
+    _validate_cluster(cfg.cluster)
     _validate_alert_services(cfg)
     _validate_autoscale_clusters(cfg)
     _validate_udf(cfg.udf)
     _refuse_unsafe(cfg)
+
+
+_CLUSTER_ROLES = ("ingest", "worker", "both")
+
+
+def _validate_cluster(cc: ClusterConfig) -> None:
+    if cc.role not in _CLUSTER_ROLES:
+        raise ConfigError(f"[cluster] role {cc.role!r}: expected one of {', '.join(_CLUSTER_ROLES)}")
+    if not 1 <= cc.partitions <= 4096:
+        raise ConfigError(f"[cluster] partitions {cc.partitions}: expected 1 to 4096")
+    if not 1 <= cc.replicas <= 5:
+        raise ConfigError(f"[cluster] replicas {cc.replicas}: expected 1 to 5")
+    if cc.enabled and not cc.urls:
+        raise ConfigError("[cluster] urls must not be empty")
+    if not cc.partition_key:
+        raise ConfigError("[cluster] partition-key must name at least one tag")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", cc.stream):
+        raise ConfigError(f"[cluster] stream {cc.stream!r}: letters, digits, - and _ only")
+    if cc.node_id and not re.fullmatch(r"[A-Za-z0-9_-]+", cc.node_id):
+        raise ConfigError(f"[cluster] node-id {cc.node_id!r}: letters, digits, - and _ only")
+    for key in ("max_age", "lease_ttl", "checkpoint_interval"):
+        check_duration(f"[cluster] {_toml_key(key)}", getattr(cc, key))
+    if parse_go_duration(cc.lease_ttl) < 1_000_000_000:
+        raise ConfigError(f"[cluster] lease-ttl {cc.lease_ttl!r}: at least 1s")
 
 
 def _validate_autoscale_clusters(cfg: Config) -> None:
@@ -1012,7 +1083,7 @@ _TOP_LEVEL.add("skip-config-overrides")
 
 # [udf] is read once at start (agents are asked for their Info then), as in kapacitord
 _NOT_OVERRIDABLE = frozenset(
-    {"http", "auth", "tls", "storage", "replay", "logging", "config-override", "udf", "task"}
+    {"http", "auth", "tls", "storage", "replay", "logging", "config-override", "udf", "task", "cluster"}
 )
 #: The option naming each element of a list section (`[[influxdb]] name = ...`).
 ELEMENT_KEYS: dict[str, str] = (

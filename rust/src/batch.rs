@@ -15,6 +15,8 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 mod builder;
 mod compact;
 mod edit;
@@ -30,7 +32,7 @@ pub use gather::gather;
 pub const NO_TAG: u32 = u32::MAX;
 
 /// A single field value, used only at the edges (tests, mixed-type columns, debugging).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     Float(f64),
     Int(i64),
@@ -52,7 +54,7 @@ impl Value {
 }
 
 /// The type of a field column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FieldKind {
     Float,
     Int,
@@ -76,7 +78,7 @@ impl FieldKind {
 }
 
 /// Strings stored back to back: row `i` is `data[offsets[i]..offsets[i + 1]]`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StrColumn {
     pub offsets: Vec<u32>,
     pub data: Vec<u8>,
@@ -112,7 +114,7 @@ impl StrColumn {
 
 /// The values of one field column; the validity mask lives beside it in [`Column`].
 /// Invalid rows hold a default value (0, false, "") so that kernels can run without branches.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ColumnData {
     Float(Vec<f64>),
     Int(Vec<i64>),
@@ -194,7 +196,7 @@ impl ColumnData {
 }
 
 /// One field name's column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     pub data: ColumnData,
@@ -222,7 +224,7 @@ impl Column {
 }
 
 /// A dictionary-encoded string column (measurements and tag values).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DictColumn {
     /// Per row: index into `dict`, or [`NO_TAG`].
     pub codes: Vec<u32>,
@@ -265,7 +267,7 @@ impl Interner {
 }
 
 /// A columnar batch of points. All per-row vectors have the same length.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PointBatch {
     /// Time of each row, nanoseconds since the Unix epoch.
     pub time: Vec<i64>,

@@ -291,6 +291,26 @@ impl GroupTransforms {
         })
     }
 
+    /// Every group's running state as checkpoint bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut states: Vec<(u32, transforms::TransformParts)> =
+            self.states.iter().map(|(g, s)| (*g, s.parts())).collect();
+        states.sort_by_key(|(g, _)| *g);
+        crate::stateops::snapshot::encode(&states)
+    }
+
+    /// Replaces every group's state with a checkpoint's.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let states: Vec<(u32, transforms::TransformParts)> =
+            crate::stateops::snapshot::decode(bytes, "transformation")?;
+        let mut out = HashMap::new();
+        for (g, parts) in states {
+            out.insert(g, TransformState::from_parts(&self.call, parts)?);
+        }
+        self.states = out;
+        Ok(())
+    }
+
     pub fn feed(&mut self, batch: &PointBatch, groups: &[u32]) -> GroupsTransformed {
         // each group's rows, in order; groups in order of first appearance
         let mut order: Vec<u32> = Vec::new();

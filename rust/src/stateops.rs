@@ -11,7 +11,8 @@
 //! * [`join`]: `join` of stream parents, and the output of a join of batches;
 //! * [`timesets`], [`flatten`], [`combine`]: the sets of points of one group and time, and the
 //!   points `flatten` and `combine` make of them;
-//! * [`reduce_many`]: an InfluxQL aggregate over many windows in one call.
+//! * [`reduce_many`]: an InfluxQL aggregate over many windows in one call;
+//! * [`snapshot`]: every kernel's state as checkpoint bytes and back.
 //!
 //! A row of a chunk belongs to group `groups[row]`; rows of one group are handled in their
 //! arrival order, so the outputs are those of a point-at-a-time walk.
@@ -24,6 +25,7 @@ pub mod flatten;
 pub mod join;
 pub mod output;
 pub mod reduce_many;
+pub mod snapshot;
 pub mod state_run;
 pub mod timesets;
 pub mod windows;

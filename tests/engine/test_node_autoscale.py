@@ -133,6 +133,30 @@ def test_k8s_bounds_cooldowns_and_emitted_points() -> None:
     assert (st["increase_events"], st["decrease_events"], st["cooldown_drops"]) == (2, 1, 1)
 
 
+def test_cooldown_and_replicas_survive_a_checkpoint() -> None:
+    """#15: a restored task keeps the replica count and the increase cooldown (a fresh one would
+    GET the count and scale again inside the cooldown)."""
+    fake = FakeK8s({"serviceA": 1})
+    d = {"deployment": "serviceA"}
+    with Recorder(fake) as srv:
+        task, clock, out, _ = _task(K8S_SCRIPT, _k8s(srv.url))
+        feed(task, clock, [("scale", d, {"value": 2.0}, 0)])
+        again, clock2, out2, _ = _task(K8S_SCRIPT, _k8s(srv.url))
+        again.restore(task.snapshot())
+        feed(
+            again,
+            clock2,
+            [("scale", d, {"value": 3.0}, 5 * S), ("scale", d, {"value": 3.0}, 11 * S)],
+            chunk=1,
+        )
+        methods = [r.method for r in srv.requests]
+    assert methods == ["GET", "PATCH", "PATCH"]  # no second GET: the count was restored
+    assert out.rows + out2.rows == [
+        ("scale", out.rows[0][1], {"old": 1, "new": 2}, 0),
+        ("scale", out.rows[0][1], {"old": 2, "new": 3}, 11 * S),  # 5s was inside the cooldown
+    ]
+
+
 def test_current_field_steps_from_the_current_count() -> None:
     fake = FakeK8s({"web": 3})
     script = """

@@ -155,3 +155,26 @@ def test_stream_recording_stop_is_data_time(kapfastd: Kapfastd) -> None:
     assert done["status"] == "finished" and done["error"] == ""
     records = list(read_stream_recording(kapfastd.data_dir / "replay" / "old.srpl"))
     assert [r.line.split(b" ")[1] for r in records] == [b"usage_idle=5", b"usage_idle=6", b"usage_idle=7"]
+
+
+def test_stream_recording_keeps_clean_bodies_as_sent(kapfastd: Kapfastd) -> None:
+    """A body that is one timestamped ns line per point is stored as it came; any other body
+    (a line without a time, a blank line, another precision) is stored as the parsed points."""
+    define(kapfastd, "all", "stream\n    |from()\n    |httpOut('x')\n")
+    stop = rfc3339(time.time() + 60)
+    assert kapfastd.api("POST", "/recordings/stream", {"id": "r", "task": "all", "stop": stop}).status == 201
+    now = time.time_ns()
+    assert kapfastd.write(f'cpu,host=a v=5.50 {now}\nmem f=1i,s="a b" {now + 1}').status == 204
+    assert kapfastd.write(f"cpu,host=b v=6.50 {now + 2}\n\ncpu,host=c v=7.50\n").status == 204
+    assert (
+        kapfastd.write(f"cpu,host=d v=8.50 {now // 10**9}\n", "db=telegraf&rp=autogen&precision=s").status
+        == 204
+    )
+    path = kapfastd.data_dir / "replay" / "r.srpl"
+    kapfastd.stop()  # closes the running recording's file
+    lines = [r.line for r in read_stream_recording(path)]
+    assert lines[:2] == [f"cpu,host=a v=5.50 {now}".encode(), f'mem f=1i,s="a b" {now + 1}'.encode()]
+    assert lines[2] == f"cpu,host=b v=6.5 {now + 2}".encode()  # serialized: the body had a blank line
+    assert lines[3].startswith(b"cpu,host=c v=7.5 ")  # the server's time
+    assert lines[4] == f"cpu,host=d v=8.5 {now // 10**9 * 10**9}".encode()
+    assert len(lines) == 5

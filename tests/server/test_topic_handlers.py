@@ -91,7 +91,13 @@ def test_handler_crud_shapes_and_errors(kapfastd_factory: Callable[..., Kapfastd
     assert 'unknown identifier "LOUD"' in err(
         "POST", H, {"id": "l", "kind": "log", "options": {"path": log_path}, "match": "level() > LOUD"}
     )
-    assert "already exists" in err("POST", H, {"id": "log1", "kind": "log", "options": {"path": log_path}})
+    # Kapacitor answers a duplicate id with its registrar's error as a 500
+    dup = k.api("POST", H, {"id": "log1", "kind": "log", "options": {"path": log_path}})
+    assert dup.status == 500, dup
+    assert dup.body == (
+        b'{\n    "error": "failed to create handler: cannot register handler, '
+        b'handler with ID \\"log1\\" already exists"\n}'
+    )
     assert "test failed" in err("PATCH", f"{H}/log1", [{"op": "test", "path": "/kind", "value": "tcp"}])
     assert "invalid patch json" in err("PATCH", f"{H}/log1", {"op": "replace"})
     assert "expected an object" in err("PUT", f"{H}/log1", ["not", "an", "object"])

@@ -19,6 +19,7 @@ import pytest
 from kapfast._native import PointBatch
 from kapfast.clock import VirtualClock
 from kapfast.config import UDFConfig, UDFFunctionConfig, from_mapping
+from kapfast.engine.checkpoint import definition_hash, unpack_task
 from kapfast.engine.context import TaskContext
 from kapfast.engine.master import TaskMaster
 from kapfast.engine.task import Task
@@ -310,6 +311,14 @@ def test_unconfigured_udf_is_refused_when_the_task_starts() -> None:
 MIRROR = "stream|from().measurement('cpu')@mirror()|httpOut('out')"
 
 
+def udf_saved(storage: Storage, service: UDFService) -> dict[str, bytes]:
+    """The nodes' parts of task "s"'s stored checkpoint ({} when none is stored)."""
+    blob = storage.snapshots.get("s")
+    if blob is None:
+        return {}
+    return unpack_task(blob, definition_hash(compile_script(MIRROR, udfs=service.infos)))
+
+
 def seen(master: TaskMaster, task_id: str) -> int:
     body = master.http_out(task_id, "out")
     assert body is not None
@@ -325,14 +334,14 @@ def test_snapshot_on_clean_stop_restored_after_init(service: UDFService, tmp_pat
     first.start(rec, compile_script(MIRROR, udfs=service.infos))
     first.write_points("db", "rp", rows(3))
     first.close()  # a clean stop takes a snapshot
-    assert storage.snapshots.get("s") == {"mirror2": b"3"}
+    assert udf_saved(storage, service) == {"mirror2": b"3"}
     again = TaskMaster(services={"udf": service}, storage=storage)
     again.start(rec, compile_script(MIRROR, udfs=service.infos))
     again.write_points("db", "rp", rows(1, 10))
     assert seen(again, "s") == 4  # the new agent got the old one's state back
     again.close()
     storage.tasks.delete("s")
-    assert storage.snapshots.get("s") == {}  # deleted with the task
+    assert udf_saved(storage, service) == {}  # deleted with the task
     storage.close()
 
 
@@ -346,14 +355,14 @@ def test_snapshot_every_interval(service: UDFService, tmp_path: Path) -> None:
     master.tick()
     clock.set(10 * S)  # past any splay in [0, 10s)
     master.tick()
-    assert storage.snapshots.get("s") == {"mirror2": b"2"}
+    assert udf_saved(storage, service) == {"mirror2": b"2"}
     master.write_points("db", "rp", rows(1, 5))
     clock.set(15 * S)
     master.tick()  # not due again before 20s
-    assert storage.snapshots.get("s") == {"mirror2": b"2"}
+    assert udf_saved(storage, service) == {"mirror2": b"2"}
     clock.set(21 * S)
     master.tick()
-    assert storage.snapshots.get("s") == {"mirror2": b"3"}
+    assert udf_saved(storage, service) == {"mirror2": b"3"}
     master.tasks["s"].abort()  # as a crash: no snapshot on the way out
     storage.close()
 

@@ -54,3 +54,23 @@ def test_kapfast_test_checks_options_against_the_agent(
         main(["test", str(script), "-config", str(config(tmp_path)), "--data", str(recording(tmp_path))]) != 0
     )
     assert "s.tick:1:43: unexpected arg to tag, got INT expected STRING" in capsys.readouterr().err
+
+
+def test_kapfast_check_checks_udf_options_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """#15: ``kapfast check -config`` asks the config's agents for their Info, so a wrong UDF
+    option fails in CI as it would at define time."""
+    conf = str(config(tmp_path))
+    good, bad = tmp_path / "good.tick", tmp_path / "bad.tick"
+    good.write_text("stream|from().measurement('cpu')@mirror().tag('t')|httpOut('out')\n")
+    bad.write_text("stream|from().measurement('cpu')@mirror().tag(1)|httpOut('out')\n")
+    assert main(["check", str(good), "-config", conf]) == 0
+    assert "mirror2" in capsys.readouterr().out  # the UDF node in the DOT
+    assert main(["check", str(bad), "-config", conf]) == 1
+    assert "bad.tick:1:43: unexpected arg to tag, got INT expected STRING" in capsys.readouterr().err
+    unknown = tmp_path / "unknown.tick"
+    unknown.write_text("stream|from().measurement('cpu')@mirror().nope('x')|httpOut('out')\n")
+    assert main(["check", str(unknown), "-config", conf]) == 1
+    assert "nope" in capsys.readouterr().err
+    missing = tmp_path / "missing.conf"
+    assert main(["check", str(good), "-config", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err

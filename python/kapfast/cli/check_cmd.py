@@ -3,7 +3,9 @@
 Valid: exit 0, print the task type and the pipeline as DOT. Invalid: exit 1 and print
 ``SCRIPT:LINE:COL: message`` and the offending line with a caret on stderr. Scripts that compile
 but cannot work as written (kapfast.tick.lint) get ``SCRIPT:LINE:COL: warning: ...`` lines on
-stderr; ``--strict`` makes them exit 1 too.
+stderr; ``--strict`` makes them exit 1 too. With ``-config FILE`` (kapfastd's config file) the
+``[udf.functions.*]`` agents are started for their Info, so ``@name().option(...)`` is checked
+against each UDF's options and edge types, as kapfastd checks it at define time.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from kapfast.errors import TickScriptError
+from kapfast.errors import ConfigError, TickScriptError
 from kapfast.gofmt import duration_string
 from kapfast.tick import compile_script, compile_template
 from kapfast.tick.lint import lint
+from kapfast.udf.service import from_config_file
 
 NAME = "check"
 HELP = "check a TICKscript offline: print its task type and DOT, or its errors with line:column"
@@ -38,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-template",
         action="store_true",
         help="check a template: typed vars may lack values; prints the vars it declares",
+    )
+    parser.add_argument(
+        "--config",
+        "-config",
+        metavar="FILE",
+        help="kapfastd's config file: @udf() nodes are checked against its [udf.functions.*] agents",
     )
     parser.add_argument(
         "--strict",
@@ -85,11 +94,18 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(variables, dict):
             print(f"{args.vars}: vars must be a JSON object", file=sys.stderr)
             return 2
+    udfs = None
+    if args.config:
+        try:
+            udfs = from_config_file(args.config).infos
+        except (ConfigError, OSError) as exc:
+            print(f"{args.config}: {exc}", file=sys.stderr)
+            return 2
     try:
         if args.template:
-            pipeline = compile_template(text, source=name)
+            pipeline = compile_template(text, source=name, udfs=udfs)
         else:
-            pipeline = compile_script(text, vars=variables, task_type=args.type, source=name)
+            pipeline = compile_script(text, vars=variables, task_type=args.type, source=name, udfs=udfs)
     except TickScriptError as exc:
         print(str(exc), file=sys.stderr)
         if exc.excerpt:

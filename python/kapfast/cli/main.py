@@ -51,6 +51,7 @@ VERBS: tuple[str, ...] = (
     "check",
     "fmt",
     "test",
+    "cluster",
 )
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from kapfast.clock import VirtualClock
-from kapfast.config import load as load_config
 from kapfast.engine.context import TaskContext
 from kapfast.engine.replay import ReplayStats, replay_batches, replay_stream
 from kapfast.engine.task import Task
@@ -23,6 +22,7 @@ from kapfast.errors import InputError, KapfastError
 from kapfast.tick import compile_script
 from kapfast.timefmt import parse_rfc3339_ns
 from kapfast.udf import UDFService
+from kapfast.udf.service import from_config_file
 
 NAME = "test"
 HELP = "run a TICKscript offline against .srpl/.brpl recordings and print its httpOut results and alerts"
@@ -176,12 +176,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _udf_service(path: str | None) -> UDFService | None:
     """The config file's UDFs, each asked for its Info (None without ``-config``)."""
-    if not path:
-        return None
-    cfg, _ = load_config(path)
-    service = UDFService(cfg.udf)
-    service.load()
-    return service
+    return from_config_file(path) if path else None
 
 
 def _topic_registry() -> Any:

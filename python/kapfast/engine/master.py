@@ -12,13 +12,14 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from kapfast._native import PointBatch
 from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.alert.topics import TopicRegistry
+from kapfast.engine.checkpoint import SnapshotMismatch
 from kapfast.engine.context import PointsWriter, TaskContext
 from kapfast.engine.expiry import EXPIRY_BUDGET_NS
 from kapfast.engine.explain import explain_nodes, explain_replay
@@ -134,7 +135,7 @@ class TaskMaster:
             for node in t.nodes.values():
                 if isinstance(node, KapacitorLoopbackNode):
                     node.check_dbrps(t.dbrps)
-            self._restore(t)
+            t = self._restore(t, task, pipeline)
         except BaseException:
             t.abort()
             raise
@@ -144,27 +145,42 @@ class TaskMaster:
             splay = random.randrange(self.snapshot_interval_ns)
             self._snapshot_due[task.id] = self.clock.now_ns() + splay
 
-    def _restore(self, t: Task) -> None:
-        """Give a starting task its stored checkpoint (after its UDFs' Init, before data); used
-        only when every node it names is still in the task, as in Kapacitor."""
+    def _restore(self, t: Task, task: TaskRecord, pipeline: Pipeline) -> Task:
+        """Give a starting task its stored checkpoint (after its UDFs' Init, before data). A
+        checkpoint of another definition of the task (or another format, or damaged) is not
+        used: the task starts fresh, with a warning in the log (Kapacitor would silently lose
+        every window; kapfast keeps them when it can and says when it cannot)."""
         if self.storage is None:
-            return
+            return t
         saved = self.storage.snapshots.get(t.id)
         if not saved:
-            return
-        names = {n.name for n in t.nodes.values()}
-        if not set(saved) <= names:
-            log.info("task snapshot not used: its nodes changed", extra={"tags": {"task": t.id}})
-            return
-        t.restore(saved)
+            return t
+        try:
+            t.restore(saved)
+        except SnapshotMismatch as exc:
+            log.warning(
+                "task checkpoint not used, the task starts without its saved state",
+                extra={"tags": {"task": t.id, "reason": str(exc)}},
+            )
+            t.abort()
+            fresh = Task(task.id, pipeline, self._context(task.id, self.clock, self.name))
+            fresh.dbrps = t.dbrps
+            return fresh
+        return t
 
     def _checkpoint(self, t: Task) -> None:
-        """Store the task's checkpoint, when some node has state (Kapacitor's rule)."""
+        """Store the task's checkpoint (every interval and when it stops cleanly)."""
         if self.storage is None:
             return
-        data = t.snapshot()
-        if any(data.values()):
-            self.storage.snapshots.put(t.id, data)
+        self.storage.snapshots.put(t.id, t.snapshot())
+
+    def checkpoint_all(self) -> None:
+        """Store every running task's checkpoint now (kapfastd's graceful shutdown)."""
+        for t in list(self.tasks.values()):
+            try:
+                self._checkpoint(t)
+            except UDFError as exc:
+                log.error("task snapshot failed", extra={"tags": {"task": t.id, "err": str(exc)}})
 
     def stop(self, task_id: str) -> None:
         """Stop a task cleanly: its checkpoint is stored first, so a clean stop loses nothing."""
@@ -172,12 +188,14 @@ class TaskMaster:
         self._snapshot_due.pop(task_id, None)
         if t is None:
             return
+        stored = False
         try:
             self._checkpoint(t)
+            stored = self.storage is not None
         except UDFError as exc:
             log.error("task snapshot failed", extra={"tags": {"task": task_id, "err": str(exc)}})
             t.abort()
-        t.finish()
+        t.finish(checkpointed=stored)
 
     def fail(self, task_id: str, exc: Exception) -> None:
         """A running task failed (a UDF agent exited, hung, wrote garbage or answered an error):
@@ -218,13 +236,16 @@ class TaskMaster:
 
     # --- data ----------------------------------------------------------------------------------
 
-    def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
-        """Deliver points written to (db, rp) to every executing stream task that reads them."""
+    def write_points(self, db: str, rp: str, batch: PointBatch, only: Collection[str] | None = None) -> None:
+        """Deliver points written to (db, rp) to every executing stream task that reads them
+        (only to the tasks named in ``only`` when given: a cluster worker's feeds)."""
         if not len(batch):
             return
         measurements: set[str] | None = None
         for t in list(self.tasks.values()):
             if t.pipeline.task_type != "stream":
+                continue
+            if only is not None and t.id not in only:
                 continue
             if t.dbrps and (db, rp) not in t.dbrps:
                 continue

@@ -66,6 +66,9 @@ class Node:
         self.stat_counters: tuple[str, ...] = table.counters if table is not None else ()
         #: the groups received and not deleted, for kinds Kapacitor runs on a grouped consumer
         self.held: HeldGroups | None = HeldGroups() if table is not None and table.grouped else None
+        #: the task stops after a checkpoint of its state was stored: what a node would flush at
+        #: the end (join's unmatched sets) stays in the checkpoint instead of going out twice
+        self.checkpointed = False
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -213,6 +216,20 @@ class Node:
         for child, port in self.children:
             child.finish(port)
 
+    # --- checkpoints (kapfast.engine.checkpoint) -----------------------------------------------
+
+    def snapshot_state(self) -> bytes | None:
+        """This node's state as checkpoint bytes; None for a node without state. Every kind the
+        node table marks ``stateful`` overrides it (and :meth:`restore_state`)."""
+        return None
+
+    def restore_state(self, data: bytes) -> None:
+        """Take back what :meth:`snapshot_state` gave (on a fresh node of the same definition,
+        before any data); SnapshotMismatch for bytes that are not such a checkpoint."""
+        from kapfast.engine.checkpoint import SnapshotMismatch
+
+        raise SnapshotMismatch(f"{self.name}: a {self.spec.kind} node has no state to restore")
+
     # --- errors and stats ----------------------------------------------------------------------
 
     def error(self, count: int, message: str | None) -> None:
@@ -310,6 +327,22 @@ class GroupInts:
             self.groups.pop(i, None)
             self.objects.forget(i)
         return i
+
+    def to_json(self) -> list[Any]:
+        """The ints and their groups, for a checkpoint (the Rust state is keyed by these ints)."""
+        from kapfast.engine.checkpoint import groups_json
+
+        return [self.next, groups_json(self.groups.items())]
+
+    def load_json(self, raw: Any) -> None:
+        """Ints and groups from :meth:`to_json` (new group objects are matched by id)."""
+        from kapfast.engine.checkpoint import group_of_json
+
+        nxt, groups = raw
+        self.groups = {int(i): group_of_json(g) for i, g in groups}
+        self.ints = {g.id: i for i, g in self.groups.items()}
+        self.next = int(nxt)
+        self.objects = GroupObjects()
 
 
 class HeldGroups:

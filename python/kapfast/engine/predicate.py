@@ -40,6 +40,16 @@ class BatchPredicate:
         table = np.array([ints[g] for g in group_ids], dtype=np.uint32)
         return table[np.asarray(codes, dtype=np.intp)]
 
+    def snapshot(self) -> tuple[list[Any], bytes]:
+        """(JSON-able group ints, the Rust state's bytes) for a checkpoint."""
+        return [self._next_int, self.group_ints], bytes(self.state.snapshot())
+
+    def restore(self, meta: Any, blob: bytes) -> None:
+        nxt, ints = meta
+        self.state.restore(blob)
+        self.group_ints = {str(k): int(v) for k, v in ints.items()}
+        self._next_int = int(nxt)
+
     def forget(self, group_id: str) -> None:
         i = self.group_ints.pop(group_id, None)
         if i is not None:

@@ -10,17 +10,27 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
-from kapfast import lineproto
+from kapfast import _native, lineproto
 from kapfast.clock import VirtualClock
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.rows import Row, group_of, to_batch
 from kapfast.engine.task import Task
 from kapfast.errors import InputError
-from kapfast.recordings import RecordedBatch, batch_recording_sources, read_batch_recording, stream_chunks
+from kapfast.recordings import (
+    RecordedBatch,
+    batch_recording_sources,
+    detect_stream_precision,
+    raw_stream_chunks,
+    read_batch_recording,
+    replay_offset_ns,
+    stream_chunks,
+)
+from kapfast.timefmt import INT64_MAX, INT64_MIN
 
 PathLike = str | os.PathLike[str]
 
@@ -34,6 +44,11 @@ class ReplayStats:
     last_ns: int | None = None
 
 
+#: the time a point without a timestamp would get: no recorded point can have it once parsed
+#: (a recording needs a timestamp per point; :func:`_exact_error` tells which one lacks it)
+_NO_TIME = -(1 << 63)
+
+
 def replay_stream(
     task: Task,
     path: PathLike,
@@ -45,28 +60,52 @@ def replay_stream(
     until_ns: int | None = None,
 ) -> ReplayStats:
     """Feed one ``.srpl`` file into ``task``; returns counts. With ``until_ns`` only the points
-    at or before it (``kapfast explain --at``; the file is read to its end, late points too)."""
+    at or before it (``kapfast explain --at``; the file is read to its end, late points too).
+
+    Each chunk of records is parsed as recorded (in the recording's precision) and shifted as a
+    column in Rust: no line is rewritten in Python. A chunk with anything wrong in it (a point
+    without a timestamp, a bad one, one the shift takes out of range) is looked at again line by
+    line (:func:`kapfast.recordings.stream_chunks`) for the exact error, before any of it is fed.
+    """
     st = stats or ReplayStats()
-    for chunk in stream_chunks(path, precision=precision, clock_zero_ns=clock_zero_ns):
-        if until_ns is not None and chunk.min_time_ns > until_ns:
+    if precision == "auto":
+        precision = detect_stream_precision(path)
+    offset = replay_offset_ns(path, precision=precision, clock_zero_ns=clock_zero_ns)
+    for chunk in raw_stream_chunks(path):
+        res = lineproto.parse(chunk.body, precision=precision, now_ns=_NO_TIME)
+        times = np.frombuffer(cast(Any, res.batch.time()), dtype=np.int64)
+        lo, hi = (int(times.min()), int(times.max())) if len(times) else (0, 0)
+        if until_ns is not None and len(times) and lo + offset > until_ns:
             continue
-        res = lineproto.parse(chunk.body, precision="ns", now_ns=clock.now_ns())
-        if res.errors:
+        if (
+            res.errors
+            or len(res.batch) != chunk.count  # a blank point line: no point, no parse error
+            or lo == _NO_TIME
+            or not INT64_MIN <= lo + offset <= hi + offset <= INT64_MAX
+        ):
             st.errors += len(res.errors)
-            first = res.errors[0]
-            raise InputError(f"{os.fspath(path)}: bad point in recording: {first}")
-        batch = res.batch
-        if until_ns is not None and chunk.max_time_ns > until_ns:
-            batch = batch.filter(np.asarray(batch.time()) <= until_ns)
-            chunk = replace(chunk, max_time_ns=until_ns, count=len(batch))
+            _exact_error(path, precision, clock_zero_ns, res.errors)
+        batch = _native.batch_retime(res.batch, offset) if offset else res.batch
+        count = chunk.count
+        if until_ns is not None and hi + offset > until_ns:
+            batch = batch.filter(times + offset <= until_ns)
+            count, hi = len(batch), until_ns - offset
         if st.first_ns is None:
-            st.first_ns = chunk.first_time_ns
-        st.last_ns = chunk.max_time_ns if st.last_ns is None else max(st.last_ns, chunk.max_time_ns)
-        clock.set(chunk.max_time_ns)
+            st.first_ns = int(times[0]) + offset
+        st.last_ns = hi + offset if st.last_ns is None else max(st.last_ns, hi + offset)
+        clock.set(hi + offset)
         task.tick(clock.now_ns())
         task.write_points(batch, chunk.db, chunk.rp)
-        st.points += chunk.count
+        st.points += count
     return st
+
+
+def _exact_error(path: PathLike, precision: str, clock_zero_ns: int | None, errors: list[Any]) -> None:
+    """Raise the error of the first bad record (RecordingError, with its line) or point."""
+    for _ in stream_chunks(path, precision=precision, clock_zero_ns=clock_zero_ns):
+        pass
+    first = errors[0] if errors else "a line holds no point, or its shifted time is out of range"
+    raise InputError(f"{os.fspath(path)}: bad point in recording: {first}")
 
 
 def batch_message(rb: RecordedBatch) -> BatchMessage:

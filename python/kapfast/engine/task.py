@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from kapfast._native import PointBatch
+from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.expiry import GROUP_FORMING, GroupExpiry
 from kapfast.engine.factory import build_node
@@ -74,6 +75,8 @@ class Task:
         self._sampled_ns = self.started_ns
         self._sampled_points = 0
         self.finished = False
+        #: what a checkpoint of this task belongs to (kapfast.engine.checkpoint)
+        self.definition = checkpoint.definition_hash(pipeline)
 
     def _measurements(self) -> set[str] | None:
         """The measurements the stream's ``from()`` nodes read (None: any)."""
@@ -152,10 +155,15 @@ class Task:
             if tap in n.taps:
                 n.taps = tuple(t for t in n.taps if t is not tap)
 
-    def finish(self) -> None:
+    def finish(self, checkpointed: bool = False) -> None:
+        """The task's input ended (replay end, task stop). ``checkpointed``: a checkpoint of it
+        was just stored, so state a node would flush at the end stays there (no output twice
+        when the task restarts from it)."""
         if self.finished:
             return
         self.finished = True
+        for n in self.nodes.values():
+            n.checkpointed = checkpointed
         for n in self.nodes.values():
             taps, n.taps = n.taps, ()
             for t in taps:
@@ -166,21 +174,40 @@ class Task:
         for cb in self.ctx.on_close:
             cb()
 
-    def snapshot(self) -> dict[str, bytes]:
-        """Every stateful node's checkpoint (UDF agents' ``Snapshot``), by node name."""
-        out: dict[str, bytes] = {}
-        for n in self.nodes.values():
-            take = getattr(n, "snapshot", None)
-            if take is not None:
-                out[n.name] = take()
-        return out
+    def snapshot(self) -> bytes:
+        """A checkpoint of the task: the state of every stateful node (windows' buffered points
+        and next boundaries, join/combine/flatten buffers, derivative/difference/stateDuration/
+        stateCount/changeDetect last values, moving averages, barrier timers, sample counts,
+        alert states, lambdas' stateful functions, UDF agents' ``Snapshot``), as one versioned
+        blob tied to the task's definition (kapfast.engine.checkpoint).
 
-    def restore(self, saved: dict[str, bytes]) -> None:
-        """Hand each stateful node its checkpoint back, before any data."""
+        Take it between messages (on the thread that feeds the task). Hand it to
+        :meth:`restore` of a new Task built from the same pipeline — in this process, after a
+        restart, or on another worker — and the new task carries on as this one would have."""
+        nodes: dict[str, bytes] = {}
         for n in self.nodes.values():
-            give = getattr(n, "restore", None)
-            if give is not None and n.name in saved:
-                give(saved[n.name])
+            data = n.snapshot_state()
+            if data is not None:
+                nodes[n.name] = data
+        return checkpoint.pack_task(self.definition, nodes)
+
+    def restore(self, data: bytes) -> None:
+        """Give a new task (before any data) the state :meth:`snapshot` took.
+
+        Raises :class:`~kapfast.engine.checkpoint.SnapshotMismatch` (a TaskError) for a
+        checkpoint of another definition of the task (its TICKscript or template vars changed),
+        of another format, or malformed; the task may then hold part of it: discard the task
+        and start a fresh one (``TaskMaster`` does, with a warning in the log). A UDF agent
+        refusing its state raises UDFError."""
+        nodes = checkpoint.unpack_task(data, self.definition)
+        by_name = {n.name: n for n in self.nodes.values()}
+        unknown = sorted(set(nodes) - set(by_name))
+        if unknown:
+            raise checkpoint.SnapshotMismatch(
+                f"the checkpoint has state of nodes this task lacks: {', '.join(unknown)}"
+            )
+        for name, part in nodes.items():
+            by_name[name].restore_state(part)
 
     def abort(self) -> None:
         """The task failed: stop what runs outside of it (UDF agents) at once."""

@@ -14,7 +14,6 @@ too), so integer-looking numbers come back as ``float`` here as well. ``null`` f
 from __future__ import annotations
 
 import codecs
-import gzip
 import io
 import json
 import os
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from kapfast.recordings.compression import (
+    READ_ERRORS,
     GzipWriter,
     detect_wrapping,
     open_decompressed,
@@ -106,7 +106,7 @@ def iter_json_values(f: io.BufferedIOBase, src: str) -> Iterator[tuple[Any, int]
         nonlocal buf, pos, buf_line, eof
         try:
             raw = f.read(size)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except READ_ERRORS as exc:
             raise RecordingError(f"cannot read batch recording: {exc}", buf_line, 0, src) from None
         try:
             chunk = text.decode(raw, final=not raw)
@@ -286,7 +286,7 @@ class BatchRecordingWriter(GzipWriter):
             text = json.dumps(batch_to_json(batch), separators=(",", ":"), allow_nan=False)
         except ValueError as exc:
             raise RecordingError(f"batch cannot be recorded: {exc}", source=self.path) from None
-        self._gz.write(text.encode() + b"\n")
+        self._write(text.encode() + b"\n")
         self.batches += 1
 
 

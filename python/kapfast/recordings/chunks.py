@@ -17,7 +17,13 @@ from typing import Literal
 
 from kapfast.recordings.compression import detect_wrapping
 from kapfast.recordings.errors import RecordingError
-from kapfast.recordings.stream import RecordBlock, decode_name, iter_record_blocks, read_stream_recording
+from kapfast.recordings.stream import (
+    RecordBlock,
+    decode_name,
+    iter_blocks,
+    iter_record_blocks,
+    read_stream_recording,
+)
 from kapfast.recordings.timestamps import (
     parse_timestamp_token,
     precision_multiplier,
@@ -219,16 +225,36 @@ def raw_stream_chunks(
 
     For an engine that parses each body with the recording's precision and adds
     :func:`replay_offset_ns` to the parsed time column itself (in Rust), instead of having every
-    timestamp rewritten here.
+    timestamp rewritten here. Without ``max_lines``, a read block (1 MiB) of records that share
+    one db/rp is cut into its body with whole-block operations, no object per line
+    (:class:`~kapfast.recordings.stream.BodyBlock`); such a chunk may be up to a block's size.
     """
     src = os.fspath(path)
+    names: dict[bytes, str] = {}
 
-    def pieces() -> Iterator[_Piece]:
-        for block in iter_record_blocks(path):
-            yield block, list(map(b"%b\n".__mod__, block.lines)), None
+    def name(raw: bytes, what: str) -> str:
+        got = names.get(raw)
+        if got is None:
+            got = names[raw] = decode_name(raw, what, src)
+        return got
 
-    for db, rp, lines, _ in _bounded(pieces(), src, max_bytes, max_lines):
-        yield RawStreamChunk(db, rp, b"".join(lines), len(lines))
+    pending: list[RecordBlock] = []
+
+    def careful() -> Iterator[RawStreamChunk]:
+        pieces = ((b, list(map(b"%b\n".__mod__, b.lines)), None) for b in pending)
+        for db, rp, lines, _ in _bounded(pieces, src, max_bytes, max_lines):
+            yield RawStreamChunk(db, rp, b"".join(lines), len(lines))
+        pending.clear()
+
+    for block in iter_blocks(path, bodies=max_lines is None):
+        if isinstance(block, RecordBlock):
+            pending.append(block)
+            continue
+        yield from careful()
+        yield RawStreamChunk(
+            name(block.db, "database name"), name(block.rp, "retention policy"), block.body, block.count
+        )
+    yield from careful()
 
 
 def replay_offset_ns(path: str | os.PathLike[str], *, precision: str = "s", clock_zero_ns: int | None) -> int:

@@ -10,12 +10,11 @@ ends) go through the line-by-line state machine that also produces the precise e
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kapfast.recordings.compression import GzipWriter, open_decompressed
+from kapfast.recordings.compression import READ_ERRORS, GzipWriter, open_decompressed
 from kapfast.recordings.errors import RecordingError
 from kapfast.recordings.timestamps import split_timestamp
 
@@ -143,8 +142,57 @@ def _after_lines(text: bytes, count: int) -> bytes:
     return text[pos:]
 
 
+@dataclass(frozen=True, slots=True)
+class BodyBlock:
+    """Consecutive records that all share one db and rp: their point lines as one body
+    (``\\n``-terminated), cut out of the file's text with whole-block operations."""
+
+    db: bytes
+    rp: bytes
+    body: bytes
+    count: int
+
+
+def _uniform_body(whole: bytes, count: int) -> BodyBlock | None:
+    """``whole`` (``count`` whole records, each line ``\\n``-terminated) as a :class:`BodyBlock`
+    when every record has the first one's db and rp and nothing needs the careful parser (no CR),
+    else None.
+
+    Taking every ``\\n<db>\\n<rp>\\n`` out leaves the point lines exactly when as many lines
+    are left as there are records: a record with another db or rp (or a blank one) leaves more.
+    The db has no space, so no point line (whose measurement ends at a space) can pass for it.
+    Each step is one pass over the block in C; there are four."""
+    nl1 = whole.find(b"\n")
+    nl2 = whole.find(b"\n", nl1 + 1)
+    if nl1 <= 0 or nl2 < 0 or b" " in whole[:nl1] or b"\r" in whole:
+        return None
+    prefix = whole[: nl2 + 1]
+    body = whole[nl2 + 1 :].replace(b"\n" + prefix, b"\n")
+    if body.count(b"\n") != count:
+        return None
+    return BodyBlock(whole[:nl1], whole[nl1 + 1 : nl2], body, count)
+
+
+def _whole_records(data: bytes) -> tuple[bytes, int, bytes]:
+    """(the whole records at the start of ``data``, how many, what follows them), ``data``
+    starting a record."""
+    lines = data.count(b"\n")
+    cut = data.rfind(b"\n")
+    for _ in range(lines % 3):
+        cut = data.rfind(b"\n", 0, cut)
+    return data[: cut + 1], lines // 3, data[cut + 1 :]
+
+
 def iter_record_blocks(path: str | os.PathLike[str]) -> Iterator[RecordBlock]:
     """Every record of a ``.srpl`` file in file order, in blocks (no Python object per record)."""
+    for block in iter_blocks(path):
+        assert isinstance(block, RecordBlock)
+        yield block
+
+
+def iter_blocks(path: str | os.PathLike[str], *, bodies: bool = False) -> Iterator[RecordBlock | BodyBlock]:
+    """Every record of a ``.srpl`` file in file order, in blocks; with ``bodies``, a read block
+    whose records share one db/rp comes as a :class:`BodyBlock` (no object per line at all)."""
     src = os.fspath(path)
     try:
         f = open_decompressed(path)
@@ -159,6 +207,15 @@ def iter_record_blocks(path: str | os.PathLike[str]) -> Iterator[RecordBlock]:
                 if not block:
                     break
                 data = rest + block if rest else block
+                if bodies and parser.state == 0 and not parser.blank_at:
+                    whole, count, left = _whole_records(data)
+                    fast = _uniform_body(whole, count) if count else None
+                    if fast is not None:
+                        parser.number += count
+                        parser.lineno += 3 * count
+                        yield fast
+                        rest = left  # the start of a record: read again with the next block
+                        continue
                 cut = data.rfind(b"\n")
                 if cut < 0:
                     rest = data
@@ -186,12 +243,16 @@ def iter_record_blocks(path: str | os.PathLike[str]) -> Iterator[RecordBlock]:
                     out = parser.feed(lines)
                     if out.lines:
                         yield out
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except READ_ERRORS as exc:
             raise RecordingError(
                 f"cannot read stream recording: {exc}", parser.lineno, 0, src, parser.number + 1
             ) from None
         if rest:
-            out = parser.feed([rest])
+            # one unfinished line, or (after a BodyBlock) the lines of an unfinished record
+            tail_lines = rest.split(b"\n")
+            if not tail_lines[-1]:
+                tail_lines.pop()
+            out = parser.feed(tail_lines)
             if out.lines:
                 yield out
         parser.finish()
@@ -228,8 +289,10 @@ class StreamRecordingWriter(GzipWriter):
     and kapfast's router deliver it); blank and ``#`` comment lines are skipped.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, compresslevel: int = 1) -> None:
-        super().__init__(path, compresslevel=compresslevel)
+    def __init__(
+        self, path: str | os.PathLike[str], *, compresslevel: int = 1, background: bool = False
+    ) -> None:
+        super().__init__(path, compresslevel=compresslevel, background=background)
         self.records = 0
 
     def write(self, db: str, rp: str, body: bytes, *, default_time_ns: int | None = None) -> int:
@@ -257,17 +320,34 @@ class StreamRecordingWriter(GzipWriter):
             out.append(line.lstrip(_WS))
             out.append(b"\n")
         if out:
-            self._gz.write(b"".join(out))
+            self._write(b"".join(out))
         n = len(out) // 3
         self.records += n
         return n
 
+    def write_serialized(self, db: str, rp: str, body: bytes, count: int) -> int:
+        """Append ``count`` points serialized by ``PointBatch.to_line_protocol()`` (ns, one
+        timestamped line each, ``\\n``-terminated, nothing to skip): the records are made by one
+        C-level replace instead of a look at every line (the live recording's path)."""
+        self._check_open()
+        if not count:
+            return 0
+        for name, what in ((db, "database"), (rp, "retention policy")):
+            if "\n" in name or "\r" in name:
+                raise ValueError(f"{what} name must not contain a newline: {name!r}")
+        prefix = f"{db}\n{rp}\n".encode()
+        self._write(prefix + body[:-1].replace(b"\n", b"\n" + prefix) + b"\n")
+        self.records += count
+        return count
+
 
 __all__ = [
+    "BodyBlock",
     "RecordBlock",
     "StreamRecord",
     "StreamRecordingWriter",
     "decode_name",
+    "iter_blocks",
     "iter_record_blocks",
     "read_stream_recording",
 ]

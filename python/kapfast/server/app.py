@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -131,6 +132,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     # [udf.functions.*]: every agent's Info now (a failure stops the start, as in kapacitord)
     udfs = UDFService(cfg.udf)
     udfs.load()
+    # alert states are group-committed off the loop; a write's answer waits for them (write.py)
+    storage.alert_states.group_commit = True
     if master is None:
         master = load_task_master(
             storage=storage,
@@ -146,7 +149,18 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         )
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
     deadman = deadman_defaults(cfg)
-    runner = BatchRunner(master, influx, clock)
+    runner: Any = BatchRunner(master, influx, clock)
+    cluster = None
+    if cfg.cluster.enabled:
+        # tasks start where the cluster places them (kapfast.cluster.placement)
+        from kapfast.cluster.service import ClusterService
+        from kapfast.cluster.worker import ClusterRunner
+
+        runner = ClusterRunner(runner, list(cfg.cluster.partition_key), None)
+        node_id = cfg.cluster.node_id or re.sub(r"[^A-Za-z0-9_-]", "_", cfg.hostname)
+        cluster = ClusterService(
+            cfg.cluster, node_id, runner, _cluster_apply(master), clock, *_cluster_state(master, storage)
+        )
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
@@ -180,7 +194,34 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         config_service=config_service,
         auth=gate,
         users=users,
+        cluster=cluster,
     )
+
+
+def _cluster_state(master: Any, storage: Storage) -> tuple[Any, Any]:
+    """How a placed task's state leaves this worker (its running task's snapshot) and arrives
+    (stored as the task's checkpoint, which the task master restores when it starts the task)."""
+
+    def snapshot_of(task_id: str) -> bytes | None:
+        t = getattr(master, "tasks", {}).get(task_id)
+        return t.snapshot() if t is not None else None
+
+    def seed(task_id: str, data: bytes | None) -> None:
+        if data:
+            storage.snapshots.put(task_id, data)
+        else:  # never this worker's own older state: it would be stale
+            storage.snapshots.delete(task_id)
+
+    return snapshot_of, seed
+
+
+def _cluster_apply(master: Any) -> Any:
+    """What a worker's consumers feed: the task master, limited to the tasks the feed is for."""
+
+    def apply(db: str, rp: str, batch: PointBatch, only: set[str] | None) -> None:
+        master.write_points(db, rp, batch, only=only)
+
+    return apply
 
 
 def deadman_defaults(cfg: Config) -> DeadmanDefaults:
@@ -215,6 +256,14 @@ def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> None:
     """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too)."""
     st.ingress.count(db, rp, batch, own=True)
     st.router.write_points(db, rp, batch)
+
+
+async def cluster_status(request: web.Request) -> web.StreamResponse:
+    """``GET /kapacitor/v1/cluster`` (kapfast only): members, partitions, owners, lag."""
+    st = request.app[STATE_KEY]
+    if st.cluster is None:
+        return json_error(404, "this server is not part of a cluster ([cluster] enabled = false)")
+    return json_response(await st.cluster.status())
 
 
 async def debug_vars(request: web.Request) -> web.StreamResponse:
@@ -357,9 +406,14 @@ async def on_startup(app: web.Application) -> None:
         bind(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
     st.recordings.open()
     st.replays.open()
+    if st.cluster is not None:  # before the tasks start: where they run depends on it
+        await st.cluster.start({"http": st.config.http.bind_address, "hostname": st.config.hostname})
     failed = st.tasks.start_enabled()
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
+    if st.cluster is not None:
+        st.tasks.bind_loop(asyncio.get_running_loop())  # the control plane defines off the loop
+        await st.cluster.start_control(st.tasks, st.templates)
     # UDP subscriptions' points enter like [[udp]] ones
     st.influx.udp_input = (lambda db, rp, batch: st.router.write_points(db, rp, batch), st.ingress, st.clock)
     st.influx.start()
@@ -454,10 +508,13 @@ async def on_cleanup(app: web.Application) -> None:
     stats = app[SERVICES_KEY].stats
     if stats is not None:
         await stats.close()
+    if st.cluster is not None:  # checkpoints written and leases released: others take over now
+        await st.cluster.close()
     await st.recordings.close()
     await st.replays.close()
-    if isinstance(st.tasks.runner, BatchRunner):
-        await st.tasks.runner.close()
+    runner = getattr(st.tasks.runner, "inner", st.tasks.runner)  # under a cluster's ClusterRunner
+    if isinstance(runner, BatchRunner):
+        await runner.close()
     st.master.close()
     await st.writer.close(parse_go_duration(st.config.influxdb_out.shutdown_timeout) / 1e9)
     await st.influx.close()
@@ -487,11 +544,14 @@ def build_app(state: ServerState) -> web.Application:
             state.config.http.max_enqueued_write_limit,
             parse_go_duration(state.config.http.enqueued_write_timeout) / 1e9,
         ),
+        durable=state.storage.alert_states.pending,
+        publish=state.cluster.publish if state.cluster is not None and state.cluster.ingests else None,
     )
     for prefix in (API, PREVIEW):
         app.router.add_get(f"{prefix}/ping", ping)  # with HEAD
         app.router.add_post(f"{prefix}/write", write)
         app.router.add_get(f"{prefix}/debug/vars", debug_vars)
+        app.router.add_get(f"{prefix}/cluster", cluster_status)
         app.router.add_get(f"{prefix}/debug/pprof/{{profile:.*}}", pprof)
         app.router.add_post(f"{prefix}/subscriptions", subscriptions)
         app.router.add_post(f"{prefix}/loglevel", loglevel)

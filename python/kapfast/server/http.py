@@ -59,13 +59,15 @@ async def headers_and_errors(request: web.Request, handler: Handler) -> web.Stre
     except KapfastError as exc:
         resp = json_error(500, str(exc))
     except web.HTTPException as exc:
-        # Kapacitor answers every unknown path (API or not) with its JSON 404, and so every
-        # routing error here is JSON: {"error": "Not Found"}, {"error": "Method Not Allowed"}.
-        if exc.status >= 400 and exc.content_type != "application/json":
+        # Kapacitor answers every unknown path (API or not) with its JSON 404. It routes by
+        # method first (one mux per method, each with a catch-all 404: services/httpd/
+        # handler.go), so a known path with a method it has no route for is that same
+        # {"error": "Not Found"} 404 too, not a 405, and carries no Allow header.
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            resp = json_error(404, "Not Found")
+        elif exc.status >= 400 and exc.content_type != "application/json":
             reason = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
             resp = json_error(exc.status, (reason or "").strip())
-            if "Allow" in exc.headers:
-                resp.headers["Allow"] = exc.headers["Allow"]
         else:
             resp = exc
     if not resp.prepared:  # a stream (logs, backup) set its headers before sending them

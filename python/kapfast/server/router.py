@@ -27,10 +27,21 @@ class Router:
         self.errors = [0] * len(self.consumers)
         self._logged = [float("-inf")] * len(self.consumers)
 
-    def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
+    def wants_raw(self) -> bool:
+        """Whether a consumer would use the body the batch was parsed from (a live recording)."""
+        return any(getattr(c, "wants_raw", bool)() for c in self.consumers)
+
+    def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
+        """``raw``: the body ``batch`` was parsed from when it is exactly the batch as ns lines,
+        one point per ``\\n``-terminated line (kapfast.server.write decides); a consumer with
+        ``write_raw`` then gets it, which spares it serializing the batch again."""
         for i, c in enumerate(self.consumers):
             try:
-                c.write_points(db, rp, batch)
+                write_raw = getattr(c, "write_raw", None) if raw is not None else None
+                if write_raw is not None:
+                    write_raw(db, rp, batch, raw)
+                else:
+                    c.write_points(db, rp, batch)
             except Exception:
                 self.errors[i] += 1
                 now = time.monotonic()

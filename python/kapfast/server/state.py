@@ -50,6 +50,8 @@ class ServerState:
     auth: AuthGate = field(default_factory=lambda: AuthGate(NoAuth()))
     #: users and InfluxDB subscription tokens (None in states built without a store of them)
     users: UserStore | None = None
+    #: [cluster] enabled: kapfast.cluster.service.ClusterService (None: one node)
+    cluster: Any = None
 
 
 STATE_KEY = web.AppKey("state", ServerState)

@@ -28,7 +28,7 @@ from kapfast.errors import NotFoundError, RequestError
 from kapfast.gofmt import duration_string, go_map, go_quote
 from kapfast.handler_table import HANDLERS
 from kapfast.server import service_tests_api
-from kapfast.server.http import API, json_response, read_json, self_link
+from kapfast.server.http import API, json_error, json_response, read_json, self_link
 from kapfast.server.jsonpatch import apply_patch
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.storage import AlertState, HandlerRecord
@@ -272,9 +272,12 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
         raise RequestError(str(e)) from None
     store = request.app[STATE_KEY].storage.topic_handlers
     if spec.id and store.get(topic, spec.id) is not None:
-        raise RequestError(
+        # Kapacitor's registrar refuses it and its API answers every registrar error with a 500
+        # (services/alert/api.go handleCreateHandler)
+        return json_error(
+            500,
             "failed to create handler: cannot register handler, "
-            f"handler with ID {go_quote(spec.id)} already exists"
+            f"handler with ID {go_quote(spec.id)} already exists",
         )
     _attach(request.app, spec)
     request.app[WIRING_KEY].deleted.discard(topic)

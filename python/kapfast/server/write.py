@@ -15,19 +15,22 @@ the InfluxDB clients retry on 5xx) and counted in ``writes_rejected``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import Future
 from time import perf_counter_ns
-from typing import Protocol
+from typing import Any, Protocol, cast
 
+import numpy as np
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import LineProtocolError
-from kapfast.lineproto import PRECISIONS, SeriesIndexes, parse
+from kapfast.lineproto import PRECISIONS, ParseResult, SeriesIndexes, parse
 from kapfast.server.bodies import BodyStalled, body_chunks
 from kapfast.server.http import Handler
 from kapfast.server.stats import IngressStats
@@ -43,7 +46,31 @@ MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
 class PointSink(Protocol):
     """Where accepted points go (the router)."""
 
-    def write_points(self, db: str, rp: str, batch: PointBatch) -> None: ...
+    def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None: ...
+
+    def wants_raw(self) -> bool: ...
+
+
+def _as_records(body: bytes, precision: str, now_ns: int, result: ParseResult) -> bytes | None:
+    """``body`` itself when it is the batch exactly, as ns lines, one point per line (what a live
+    recording can store as it came, instead of serializing the batch again), else None.
+
+    Checked with whole-body operations: as many lines as points (so no blank, comment or bad
+    line, and no newline inside a string), no CR, and no point that took the server's time for
+    want of a timestamp. (A line may start with blanks: the line-protocol readers skip them.)"""
+    if precision != "ns" or result.errors or b"\r" in body:
+        return None
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    if body.count(b"\n") != len(result.batch):
+        return None
+    times = np.frombuffer(cast(Any, result.batch.time()), dtype=np.int64)
+    return None if (times == now_ns).any() else body
+
+
+#: a cluster ingest node's sink instead of the router: returns once the points are stored
+#: (JetStream acknowledged them), raises otherwise (kapfast.cluster.ingest.PublishError)
+Publish = Callable[[str, str, PointBatch], Awaitable[None]]
 
 
 def _text_error(status: int, message: str) -> web.Response:
@@ -164,8 +191,15 @@ def make_write_handler(
     default_rp: str,
     max_body_size: int,
     gate: WriteGate | None = None,
+    durable: Callable[[], Future[None] | None] | None = None,
+    publish: Publish | None = None,
 ) -> Handler:
-    """The aiohttp handler for both write paths."""
+    """The aiohttp handler for both write paths.
+
+    ``durable``: the commit the answer must wait for (the alert states the write's points made,
+    group-committed on the store's thread, kapfast.storage.AlertStateStore), None when nothing is
+    being written: the event loop serves other requests meanwhile, and an acknowledged write's
+    alert states survive a crash as when they were committed on the loop."""
     gate = gate or WriteGate()
     # Series seen by earlier writes, per db/rp: a known series then costs one hash probe.
     indexes = SeriesIndexes()
@@ -226,7 +260,20 @@ def make_write_handler(
             result = parse(body, precision=precision, now_ns=now, index=index)
         if len(result.batch):
             stats.count(db, rp, result.batch)
-            sink.write_points(db, rp, result.batch)
+            if publish is not None:
+                try:
+                    await publish(db, rp, result.batch)
+                except Exception as exc:  # not stored: the writer must retry
+                    resp = _text_error(503, f"points not stored by the cluster: {exc}")
+                    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+                    return resp
+            else:
+                raw = _as_records(body, precision, now, result) if sink.wants_raw() else None
+                sink.write_points(db, rp, result.batch, raw)
+                commit = durable() if durable is not None else None
+                if commit is not None:
+                    with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
+                        await asyncio.wrap_future(commit)
         if result.errors:
             stats.bad_lines += len(result.errors)
             return _text_error(400, partial_write_text(body, result.errors, len(result.batch)))

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -17,6 +21,8 @@ from kapfast.gofmt import go_quote
 from kapfast.storage.db import Database
 from kapfast.storage.snapshots import SnapshotStore
 from kapfast.storage.topic_handlers import TopicHandlerStore
+
+log = logging.getLogger("kapfast.storage")
 
 
 @dataclass(frozen=True)
@@ -248,30 +254,122 @@ class AlertStateStore:
     A recovered event keeps its OK state, as Kapacitor's topic store persists every state of a
     topic (``EventStates(alert.OK)``): ``GET /alerts/topics/{topic}/events`` lists it after a
     recovery and after a restart.
+
+    Group commit (the server, :attr:`group_commit`): :meth:`save_later` hands states to a
+    committer thread that writes everything queued meanwhile in one transaction, one fsync for
+    many alerting writes, off the event loop (a ``synchronous=FULL`` commit costs milliseconds).
+    The answer to a write waits for :meth:`pending` (kapfast.server.write), so an acknowledged
+    write's alert states are on disk before the client hears back, as before. Reads wait for what
+    is queued first (read-your-writes).
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: alert nodes queue their states with save_later (set by the server)
+        self.group_commit = False
+        self._cond = threading.Condition()
+        self._queue: list[AlertState] = []
+        self._next: Future[None] | None = None  # of what is queued
+        self._inflight: Future[None] | None = None  # of what is being committed
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     def save(self, s: AlertState) -> None:
+        self.save_many([s])
+
+    def save_many(self, states: Sequence[AlertState]) -> None:
+        """One transaction for all of ``states`` (a later state of an event replaces an earlier)."""
+        if not states:
+            return
         with self.db.transaction() as c:
-            row = asdict(s)
-            cols, marks = ", ".join(row), ", ".join("?" * len(row))
-            c.execute(f"INSERT OR REPLACE INTO alert_states ({cols}) VALUES ({marks})", tuple(row.values()))
+            for s in states:
+                row = asdict(s)
+                cols, marks = ", ".join(row), ", ".join("?" * len(row))
+                sql = f"INSERT OR REPLACE INTO alert_states ({cols}) VALUES ({marks})"
+                c.execute(sql, tuple(row.values()))
+
+    def save_later(self, states: Sequence[AlertState]) -> Future[None]:
+        """Queue ``states`` for the committer thread; the future completes once they are committed
+        (with the error if the commit failed). After :meth:`close` they are written at once."""
+        with self._cond:
+            if not self._closed:
+                self._queue.extend(states)
+                if self._next is None:
+                    self._next = Future()
+                fut = self._next
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._commit_loop, name="alert-states", daemon=True
+                    )
+                    self._thread.start()
+                self._cond.notify()
+                return fut
+        done: Future[None] = Future()
+        try:
+            self.save_many(states)
+            done.set_result(None)
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    def pending(self) -> Future[None] | None:
+        """The commit of everything queued so far, None when nothing is queued or being written."""
+        with self._cond:
+            return self._next or self._inflight
+
+    def wait(self) -> None:
+        """Until everything queued so far is committed (or failed: the committer logged it)."""
+        fut = self.pending()
+        if fut is not None:
+            fut.exception()
+
+    def _commit_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+                fut, self._next = self._next, None
+                assert fut is not None
+                self._inflight = fut
+            try:
+                self.save_many(batch)
+            except Exception as exc:
+                log.error("cannot save %d alert state(s): %s", len(batch), exc)
+                fut.set_exception(exc)
+            else:
+                fut.set_result(None)
+            with self._cond:
+                self._inflight = None
+
+    def close(self) -> None:
+        """Commit what is queued and stop the committer."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
 
     def for_topic(self, topic: str) -> dict[str, AlertState]:
+        self.wait()
         rows = self.db.query("SELECT * FROM alert_states WHERE topic = ?", (topic,))
         return {r["event_id"]: self._from_row(r) for r in rows}
 
     def for_task(self, task: str) -> list[AlertState]:
+        self.wait()
         rows = self.db.query("SELECT * FROM alert_states WHERE task = ? ORDER BY topic, event_id", (task,))
         return [self._from_row(r) for r in rows]
 
     def delete_topic(self, topic: str) -> int:
+        self.wait()
         with self.db.transaction() as c:
             return c.execute("DELETE FROM alert_states WHERE topic = ?", (topic,)).rowcount
 
     def topics(self) -> list[str]:
+        self.wait()
         return [r[0] for r in self.db.query("SELECT DISTINCT topic FROM alert_states ORDER BY topic")]
 
     @staticmethod
@@ -329,4 +427,5 @@ class Storage:
             c.execute(f"REINDEX {table}")
 
     def close(self) -> None:
+        self.alert_states.close()
         self.db.close()

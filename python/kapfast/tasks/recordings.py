@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+import numpy as np
+
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, NotFoundError, RequestError
@@ -120,7 +122,7 @@ class RecordingService:
             frozenset(effective_dbrps(task, pipeline)),
             measurements,
             stop_ns,
-            StreamRecordingWriter(rec.path),
+            StreamRecordingWriter(rec.path, background=True),
         )
         self._streams[ident] = cap
         now = self.clock.now_ns()
@@ -134,7 +136,15 @@ class RecordingService:
                 cap.timer = loop.call_later((stop_ns - now) / 1e9, self._finish_stream, ident, "")
         return rec
 
-    def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
+    def wants_raw(self) -> bool:
+        return bool(self._streams)
+
+    def write_raw(self, db: str, rp: str, batch: PointBatch, raw: bytes) -> None:
+        """The router's call when it has the body ``batch`` came from, as one ns line per point:
+        a capture that keeps the whole batch stores those lines as they are."""
+        self.write_points(db, rp, batch, raw)
+
+    def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
         """Called by the router for every accepted batch."""
         if not self._streams:
             return
@@ -144,13 +154,17 @@ class RecordingService:
             part = batch.with_measurements(cap.measurements) if cap.measurements else batch
             if not len(part):
                 continue
-            times = memoryview(cast(Any, part.time()))  # int64 ns, zero-copy
-            done = max(times) > cap.stop_ns
+            times = np.frombuffer(cast(Any, part.time()), dtype=np.int64)  # ns, zero-copy
+            done = bool(times.max() > cap.stop_ns)
             if done:  # keep the points up to stop, then end (Kapacitor's rule)
-                part = part.filter([t <= cap.stop_ns for t in times])
+                part = part.filter(times <= cap.stop_ns)
             try:
                 if len(part):
-                    cap.writer.write(db, rp, part.to_line_protocol())
+                    # the body as it came when it is all kept, else serialized in Rust; made into
+                    # records by one replace, compressed and written on the writer's thread
+                    whole = raw is not None and len(part) == len(batch)
+                    lines = raw if whole and raw is not None else part.to_line_protocol()
+                    cap.writer.write_serialized(db, rp, lines, len(part))
             except (OSError, KapfastError, ValueError) as exc:
                 self._finish_stream(ident, f"writing the recording failed: {exc}")
                 continue

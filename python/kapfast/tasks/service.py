@@ -196,6 +196,9 @@ class TaskService:
         #: Called with (task id, "started" | "stopped" | "deleted"): the alert topics API closes
         #: and deletes a task's anonymous topics with it, as Kapacitor does.
         self.listeners: list[Callable[[str, str], None]] = []
+        #: called with (task id, its record or None when deleted) after each create, update and
+        #: delete made through this service (kapfast.cluster.control publishes them)
+        self.on_change: Callable[[str, TaskRecord | None], None] | None = None
 
         #: `kapfastd -disable-handlers exec,log`: alert handler kinds no task may use
         self.disabled_handlers: frozenset[str] = frozenset()
@@ -261,9 +264,16 @@ class TaskService:
         # The type always follows the script, as Kapacitor re-derives it.
         rec.type = pipeline.task_type
         self.storage.tasks.put(rec)
-        if rec.status == "enabled":
-            self._start(rec, pipeline)
+        try:
+            if rec.status == "enabled":
+                self._start(rec, pipeline)
+        finally:
+            self._changed(rec.id, rec)
         return rec
+
+    def _changed(self, ident: str, rec: TaskRecord | None) -> None:
+        if self.on_change is not None:
+            self.on_change(ident, rec)
 
     def update(self, ident: str, opts: Mapping[str, Any]) -> TaskRecord:
         rec = self.get(ident)
@@ -317,8 +327,13 @@ class TaskService:
         if rec.status != "enabled":
             rec.error = ""
         self.storage.tasks.put(rec)
-        if rec.status == "enabled":
-            self._start(rec, pipeline)
+        if rec.id != ident:
+            self._changed(ident, None)
+        try:
+            if rec.status == "enabled":
+                self._start(rec, pipeline)
+        finally:
+            self._changed(rec.id, rec)
         return rec
 
     def delete(self, ident: str) -> None:
@@ -327,6 +342,7 @@ class TaskService:
             self._stop(ident)
         self.storage.tasks.delete(ident)
         self._notify(ident, "deleted")
+        self._changed(ident, None)
 
     def _stop(self, ident: str) -> None:
         self._on_loop.stop(ident)

@@ -8,7 +8,7 @@ the task (Kapacitor's behaviour, with the task named).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +47,13 @@ class TemplateService:
         self.storage = storage
         self.tasks = tasks
         self.clock = clock
+        #: called with (template id, its record or None when deleted) after each create, update
+        #: and delete (kapfast.cluster.control publishes them)
+        self.on_change: Callable[[str, TemplateRecord | None], None] | None = None
+
+    def _changed(self, ident: str, rec: TemplateRecord | None) -> None:
+        if self.on_change is not None:
+            self.on_change(ident, rec)
 
     def create(self, opts: Mapping[str, Any]) -> TemplateRecord:
         ident = new_or_valid_id(opts.get("id"), "template")
@@ -56,6 +63,7 @@ class TemplateService:
         now = self.clock.now_ns()
         rec = TemplateRecord(ident, pipeline.task_type, str(opts["script"]), created=now, modified=now)
         self.storage.templates.put(rec)
+        self._changed(ident, rec)
         return rec
 
     def update(self, ident: str, opts: Mapping[str, Any]) -> TemplateRecord:
@@ -95,10 +103,14 @@ class TemplateService:
                 self.tasks.restart_from_template(rec.id, old.script, _script_dbrps(rec.script))
                 task_id, reason = failed[0]
                 raise RequestError(f"error reloading associated task {task_id}: {reason}")
+        if rec.id != ident:
+            self._changed(ident, None)
+        self._changed(rec.id, rec)
         return rec
 
     def delete(self, ident: str) -> None:
         self.storage.templates.delete(ident)
+        self._changed(ident, None)
 
     def get(self, ident: str) -> TemplateRecord:
         return self.storage.templates.get(ident)

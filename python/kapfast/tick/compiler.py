@@ -740,14 +740,14 @@ def _placeholder(typ: str) -> Any:
 
 
 @guard_depth
-def compile_template(text: str, *, source: str = "") -> Pipeline:
+def compile_template(text: str, *, source: str = "", udfs: Mapping[str, UDFInfo] | None = None) -> Pipeline:
     """Check a template (``define-template``): typed vars may lack values.
 
     The pipeline is built with placeholders for vars without a value; ``Pipeline.vars`` lists
     every declared var with its type, default value (``None`` when it has none) and description.
     Tasks made from the template are compiled with :func:`compile_script` and their vars.
     """
-    return Compiler(text, source, {}, None, template=True).compile()
+    return Compiler(text, source, {}, None, template=True, udfs=udfs).compile()
 
 
 @guard_depth

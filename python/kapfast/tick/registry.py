@@ -127,6 +127,14 @@ class NodeSpec:
     #: deleted. Every other kind reports 0, but groupBy, which counts the groups of the batches it
     #: holds (GroupByNode.working_cardinality).
     grouped: bool = False
+    #: it keeps state from message to message that a task checkpoint must carry (buffered
+    #: points, last values, counters, timers, the per-group state of its lambdas' stateful
+    #: functions): its class implements ``snapshot_state``/``restore_state``
+    #: (kapfast.engine.checkpoint; tests/engine/test_checkpoint.py checks every such kind).
+    #: Not stateful: outputs (httpOut's last result is empty after a restart as in Kapacitor,
+    #: influxDBOut flushes its buffer), groupBy (a batch's regrouping ends with the batch), stats
+    #: (its ticker restarts with the task), sources.
+    stateful: bool = False
 
 
 _QUIET = "quiet()"
@@ -216,6 +224,7 @@ _node(
         "truncate(duration)",
         "round(duration)",
     ),
+    stateful=True,
     impl=_E + "basic:FromNode",
     doc="selects the points of a stream (database, retention policy, measurement, where, groupBy)",
 )
@@ -263,6 +272,7 @@ _node(
     SAME,
     SAME,
     grouped=True,
+    stateful=True,
     impl=_E + "basic:WhereNode",
     doc="keeps the points for which a lambda is true",
 )
@@ -273,6 +283,7 @@ _node(
     SAME,
     ("as(string...)", "tags(string...)", "keep(string...)"),
     grouped=True,
+    stateful=True,
     impl=_E + "basic:EvalNode",
     doc="computes fields (or tags) from lambdas",
 )
@@ -300,6 +311,7 @@ _node(
         "everyCount(int)",
     ),
     grouped=True,
+    stateful=True,
     impl=_E + "window:WindowNode",
     doc="buffers a stream into time windows emitted as batches (period, every, align, fillPeriod)",
 )
@@ -377,6 +389,7 @@ _node(
     # `as` defaults to the derivative's own field (Kapacitor writes over it), so it has no fixed default.
     {"unit": Duration(1_000_000_000, "1s")},
     grouped=True,
+    stateful=True,
     impl=_E + "stateful:DerivativeNode",
     doc="the rate of change of a field between consecutive points",
 )
@@ -396,6 +409,7 @@ _node(
     ),
     {"delimiter": "."},
     grouped=True,
+    stateful=True,
     impl=_E + "join:JoinNode",
     doc="joins streams or batches on time (tolerance) and groups, fields prefixed",
 )
@@ -422,6 +436,7 @@ _node(
     SAME,
     SAME,
     grouped=True,
+    stateful=True,
     impl=_E + "basic:SampleNode",
     doc="keeps every Nth point, or one point per duration",
 )
@@ -434,6 +449,7 @@ _node(
     {"as": "state_duration", "unit": Duration(1_000_000_000, "1s")},
     desc="state_duration",
     grouped=True,
+    stateful=True,
     impl=_E + "stateful:StateDurationNode",
     doc="how long a lambda has been true, in a field",
 )
@@ -446,6 +462,7 @@ _node(
     {"as": "state_count"},
     desc="state_count",
     grouped=True,
+    stateful=True,
     impl=_E + "stateful:StateCountNode",
     doc="how many consecutive points a lambda has been true, in a field",
 )
@@ -455,6 +472,7 @@ _node(
     SAME,
     SAME,
     grouped=True,
+    stateful=True,
     impl=_E + "stateful:ChangeDetectNode",
     doc="emits a point only when one of the fields changed",
 )
@@ -485,6 +503,7 @@ _node(
     SAME,
     ("idle(duration)", "period(duration)", "delete(bool?)"),
     grouped=True,
+    stateful=True,
     impl=_E + "stateful:BarrierNode",
     doc="emits barriers on idle time or a period (and can delete idle groups)",
 )
@@ -508,6 +527,7 @@ _node(
     ("as(string...)", "delimiter(string)", "tolerance(duration)", "max(int)"),
     {"delimiter": ".", "max": 1_000_000},
     grouped=True,
+    stateful=True,
     impl=_E + "join:CombineNode",
     doc="combines points of one stream pairwise by lambdas",
 )
@@ -519,6 +539,7 @@ _node(
     ("on(string...)", "delimiter(string)", "tolerance(duration)", "dropOriginalFieldName(bool?)"),
     {"delimiter": "."},
     grouped=True,
+    stateful=True,
     impl=_E + "join:FlattenNode",
     doc="flattens points at the same time into one point, fields prefixed by tags",
 )
@@ -581,6 +602,7 @@ _node(
     go_type="K8sAutoscaleNode",
     grouped=True,
     counters=_AUTOSCALE_COUNTERS,
+    stateful=True,
     impl=_E + "autoscale:K8sAutoscaleNode",
     doc="scales a Kubernetes resource to a computed number of replicas",
 )
@@ -594,6 +616,7 @@ _node(
     desc="swarm_autoscale",
     grouped=True,
     counters=_AUTOSCALE_COUNTERS,
+    stateful=True,
     impl=_E + "autoscale:SwarmAutoscaleNode",
     doc="scales a Docker Swarm service to a computed number of replicas",
 )
@@ -608,6 +631,7 @@ _node(
     go_type="Ec2AutoscaleNode",
     grouped=True,
     counters=_AUTOSCALE_COUNTERS,
+    stateful=True,
     impl=_E + "autoscale:Ec2AutoscaleNode",
     doc="scales an AWS autoscaling group to a computed capacity",
 )
@@ -650,6 +674,8 @@ for _name, (_create, _provides) in INFLUXQL_FUNCTIONS.items():
         defaults=MappingProxyType({"as": _name}),
         impl=_E + "influxql:InfluxQLNode",
         grouped=True,
+        # a stream reducer's points of the open time; a transformation's running state
+        stateful=True,
         doc=f"InfluxQL function {_name}() over each batch ({_EMITS[_provides]})",
     )
 
@@ -716,9 +742,11 @@ _node(
         "crits_triggered",
         "alerts_inhibited",
     ),
+    stateful=True,
     impl="kapfast.engine.alert.node:AlertNode",
     doc="evaluates levels per group and sends events to handlers and topics",
 )
+
 
 NODES: Mapping[str, NodeSpec] = MappingProxyType(_NODES)
 

@@ -15,6 +15,17 @@ from kapfast.udf.agent import Agent
 log = logging.getLogger("kapfast.udf")
 
 
+def from_config_file(path: str) -> UDFService:
+    """The UDFs of kapfastd's config file at ``path``, each asked for its Info (the offline
+    ``kapfast check``/``kapfast test -config``); ConfigError when the file or an agent fails."""
+    from kapfast.config import load
+
+    cfg, _ = load(path)
+    service = UDFService(cfg.udf)
+    service.load()
+    return service
+
+
 class UDFService:
     """``infos`` is what the TICKscript compiler checks ``@name()`` against."""
 

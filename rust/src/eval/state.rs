@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::functions::Func;
 use super::types::Scalar;
 
 /// The state of one stateful call site in one group.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FuncState {
     Sigma { n: f64, mean: f64, m2: f64 },
     Count(i64),
@@ -95,7 +97,7 @@ fn next_rand(s: &mut u64) -> u64 {
 }
 
 /// All stateful-function state of one program instance, keyed by (call site, group).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EvalState {
     map: HashMap<(u32, u32), FuncState>,
 }

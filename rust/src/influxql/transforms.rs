@@ -6,18 +6,20 @@
 //! points in arrival order, one chunk after another, and it answers exactly as if it had seen
 //! them all at once.
 
+use serde::{Deserialize, Serialize};
+
 use crate::batch::{FieldKind, Value};
 
 use super::call::{Call, Error, Func, Shape};
 use super::input::ValueRef;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 enum Num {
     Float(f64),
     Int(i64),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Inner {
     /// Time of the previous point.
     Elapsed {
@@ -40,6 +42,14 @@ enum Inner {
         pos: usize,
         sum: Num,
     },
+}
+
+/// A [`TransformState`] without its call, as a checkpoint stores it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransformParts {
+    kind: Option<FieldKind>,
+    inner: Inner,
+    errors: u64,
 }
 
 /// The running state of one transformation for one group.
@@ -78,6 +88,29 @@ impl TransformState {
             kind: None,
             inner,
             errors: 0,
+        })
+    }
+
+    /// The running state without its call (a checkpoint: the call comes from the task).
+    pub fn parts(&self) -> TransformParts {
+        TransformParts {
+            kind: self.kind,
+            inner: self.inner.clone(),
+            errors: self.errors,
+        }
+    }
+
+    /// The state `parts` gave, for `call`; an error when they are of another function.
+    pub fn from_parts(call: &Call, parts: TransformParts) -> Result<TransformState, String> {
+        let fresh = TransformState::new(call).map_err(|e| e.to_string())?;
+        if std::mem::discriminant(&fresh.inner) != std::mem::discriminant(&parts.inner) {
+            return Err(format!("snapshot is not of a {:?} state", call.func));
+        }
+        Ok(TransformState {
+            call: call.clone(),
+            kind: parts.kind,
+            inner: parts.inner,
+            errors: parts.errors,
         })
     }
 

@@ -413,6 +413,30 @@ impl PyPointBatch {
         }))
     }
 
+    /// The batch as checkpoint bytes (columns with compact dictionaries; see
+    /// `crate::stateops::snapshot`): what a node's snapshot stores of the points it holds.
+    fn to_snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let b = self.batch.clone();
+        let out = py.allow_threads(move || {
+            crate::stateops::snapshot::encode(&crate::stateops::snapshot::compact(&b))
+        });
+        PyBytes::new(py, &out)
+    }
+
+    /// The batch `to_snapshot` wrote (ValueError for other bytes).
+    #[classmethod]
+    fn from_snapshot(_cls: &Bound<'_, PyType>, data: &[u8]) -> PyResult<Self> {
+        let b: PointBatch =
+            crate::stateops::snapshot::decode(data, "batch").map_err(PyValueError::new_err)?;
+        let consistent = crate::stateops::snapshot::is_consistent(&b);
+        if !consistent {
+            return Err(PyValueError::new_err(
+                "batch snapshot is malformed: columns of unequal length",
+            ));
+        }
+        Ok(PyPointBatch::new(b))
+    }
+
     /// The batch as line protocol; times divided by `precision` (ns, u, ms, s, m, h).
     #[pyo3(signature = (precision = "ns"))]
     fn to_line_protocol<'py>(

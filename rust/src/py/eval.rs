@@ -230,6 +230,18 @@ impl PyEvalState {
         lock(&self.inner).reset(group);
     }
 
+    /// Every group's function state as checkpoint bytes (`crate::stateops::snapshot`).
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &crate::stateops::snapshot::encode(&*lock(&self.inner)))
+    }
+
+    /// Replaces the state with a checkpoint's (ValueError: not a lambda state snapshot).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        *lock(&self.inner) = crate::stateops::snapshot::decode(data, "lambda state")
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        Ok(())
+    }
+
     fn __len__(&self) -> usize {
         lock(&self.inner).len()
     }

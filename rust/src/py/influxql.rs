@@ -314,6 +314,20 @@ impl PyStateTransforms {
         lock(&self.state).reset(group);
     }
 
+    /// Every group's running state as checkpoint bytes.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let b = lock(&self.state).snapshot();
+        PyBytes::new(py, &b)
+    }
+
+    /// Replaces every group's state with a checkpoint's (ValueError: not a snapshot of this
+    /// function's state).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        lock(&self.state)
+            .restore(data)
+            .map_err(pyo3::exceptions::PyValueError::new_err)
+    }
+
     fn __len__(&self) -> usize {
         lock(&self.state).len()
     }

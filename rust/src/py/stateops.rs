@@ -13,6 +13,7 @@ use pyo3::types::{PyBytes, PyType};
 
 use crate::batch::PointBatch;
 use crate::stateops::output::u32_rows;
+use crate::stateops::snapshot;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // a panic mid-update loses at most that chunk's state change; take the lock over
@@ -66,6 +67,16 @@ fn bools(py: Python<'_>, obj: &Bound<'_, PyAny>, n: usize, what: &str) -> PyResu
         )));
     }
     Ok(v)
+}
+
+/// A kernel state as checkpoint bytes (`crate::stateops::snapshot`).
+pub(crate) fn snap_bytes<'py, T: serde::Serialize>(py: Python<'py>, v: &T) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &snapshot::encode(v))
+}
+
+/// The state `snap_bytes` wrote, or a ValueError naming the kernel (`what`).
+pub(crate) fn snap_load<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> PyResult<T> {
+    snapshot::decode(bytes, what).map_err(PyValueError::new_err)
 }
 
 fn task_error(py: Python<'_>, msg: String) -> PyErr {

@@ -28,6 +28,25 @@ impl BarrierPeriods {
         self.next.is_empty()
     }
 
+    /// Every group's next boundary as checkpoint bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        crate::stateops::snapshot::encode(&(self.period, &self.next))
+    }
+
+    /// Replaces every group's next boundary with a checkpoint's.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let (period, next): (i64, HashMap<u32, i64>) =
+            crate::stateops::snapshot::decode(bytes, "barrier")?;
+        if period != self.period {
+            return Err(format!(
+                "barrier snapshot is of period {period}ns, this barrier's is {}ns",
+                self.period
+            ));
+        }
+        self.next = next;
+        Ok(())
+    }
+
     pub fn reset(&mut self, group: Option<u32>) {
         match group {
             Some(g) => {

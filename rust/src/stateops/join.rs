@@ -12,8 +12,11 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::batch::{BatchBuilder, CodeMap, PointBatch, Value};
 use crate::batch::{NO_FIELDS, NULLS};
+use crate::stateops::snapshot;
 
 /// Go's `Time.Round(d)`: half away from zero; `d <= 0` leaves `t`.
 pub fn round_to(t: i64, d: i64) -> i64 {
@@ -48,7 +51,8 @@ pub struct JoinSpec {
     pub delete_all: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(into = "MsgSnap", from = "MsgSnap")]
 struct Msg {
     src: usize,
     time: i64,
@@ -57,7 +61,64 @@ struct Msg {
     row: usize,
 }
 
-#[derive(Debug)]
+/// A buffered point in a checkpoint: its own compact one-row batch, not its whole chunk.
+#[derive(Serialize, Deserialize)]
+struct MsgSnap {
+    src: usize,
+    time: i64,
+    group: u32,
+    point: PointBatch,
+}
+
+impl From<Msg> for MsgSnap {
+    fn from(m: Msg) -> Self {
+        MsgSnap {
+            src: m.src,
+            time: m.time,
+            group: m.group,
+            point: m.batch.take_compact(&[m.row]),
+        }
+    }
+}
+
+impl From<MsgSnap> for Msg {
+    fn from(m: MsgSnap) -> Self {
+        // an inconsistent point is dropped whole (Join::restore refuses the snapshot)
+        let point = if m.point.len() == 1 && snapshot::is_consistent(&m.point) {
+            m.point
+        } else {
+            PointBatch::default()
+        };
+        Msg {
+            src: m.src,
+            time: m.time,
+            group: m.group,
+            batch: Arc::new(point),
+            row: 0,
+        }
+    }
+}
+
+/// What a checkpoint keeps of a [`Join`]: every buffer (not the spec, which the task gives).
+#[derive(Serialize, Deserialize)]
+struct JoinSnap {
+    groups: Vec<(u32, JoinGroup)>,
+    low_marks: Vec<((usize, u32), i64)>,
+    match_buf: Vec<(u32, VecDeque<Msg>)>,
+    specific_buf: Vec<(u32, VecDeque<Msg>)>,
+    reported: Vec<usize>,
+    all_reported: bool,
+    tags: Vec<(u32, Vec<(String, String)>)>,
+    seq: u64,
+}
+
+fn sorted<K: Ord + Copy, V: Clone>(m: &CodeMap<K, V>) -> Vec<(K, V)> {
+    let mut v: Vec<(K, V)> = m.iter().map(|(k, v)| (*k, v.clone())).collect();
+    v.sort_by_key(|(k, _)| *k);
+    v
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct JoinSet {
     values: Vec<Option<Msg>>,
     size: usize,
@@ -76,7 +137,7 @@ impl JoinSet {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct JoinGroup {
     /// creation order: at the end, groups flush in the order they appeared
     seq: u64,
@@ -148,6 +209,56 @@ impl Join {
             head: vec![None; n],
             oldest: None,
         })
+    }
+
+    /// Every buffered point, set and mark as checkpoint bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut reported: Vec<usize> = self.reported.iter().copied().collect();
+        reported.sort_unstable();
+        snapshot::encode(&JoinSnap {
+            groups: sorted(&self.groups),
+            low_marks: sorted(&self.low_marks),
+            match_buf: sorted(&self.match_buf),
+            specific_buf: sorted(&self.specific_buf),
+            reported,
+            all_reported: self.all_reported,
+            tags: sorted(&self.tags),
+            seq: self.seq,
+        })
+    }
+
+    /// Replaces every buffer with a checkpoint's (an error for another number of parents).
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let s: JoinSnap = snapshot::decode(bytes, "join")?;
+        let msgs_ok = |q: &VecDeque<Msg>| q.iter().all(|m| m.batch.len() == 1 && m.src < self.n);
+        let sets_ok = |g: &JoinGroup| {
+            g.sets.values().flatten().all(|set| {
+                set.values.len() == self.n
+                    && set.values.iter().flatten().all(|m| m.batch.len() == 1)
+            })
+        };
+        let bad = s
+            .groups
+            .iter()
+            .any(|(_, g)| g.head.len() != self.n || !sets_ok(g))
+            || s.reported.iter().any(|&r| r >= self.n)
+            || !s.match_buf.iter().all(|(_, q)| msgs_ok(q))
+            || !s.specific_buf.iter().all(|(_, q)| msgs_ok(q));
+        if bad {
+            return Err(format!(
+                "join snapshot is not of a join of {} parents",
+                self.n
+            ));
+        }
+        self.groups = s.groups.into_iter().collect();
+        self.low_marks = s.low_marks.into_iter().collect();
+        self.match_buf = s.match_buf.into_iter().collect();
+        self.specific_buf = s.specific_buf.into_iter().collect();
+        self.reported = s.reported.into_iter().collect();
+        self.all_reported = s.all_reported;
+        self.tags = s.tags.into_iter().collect();
+        self.seq = s.seq;
+        Ok(())
     }
 
     /// Groups with pending sets (working cardinality).

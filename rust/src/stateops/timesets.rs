@@ -6,8 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::batch::{concat, PointBatch};
 use crate::stateops::join::round_to;
+use crate::stateops::snapshot;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SetRule {
@@ -23,6 +26,15 @@ struct Open {
     time: i64,
     name: String,
     pieces: Vec<(Arc<PointBatch>, Vec<usize>)>,
+    times: Vec<i64>,
+}
+
+/// A group's open set in a checkpoint.
+#[derive(Serialize, Deserialize)]
+struct OpenSnap {
+    time: i64,
+    name: String,
+    points: PointBatch,
     times: Vec<i64>,
 }
 
@@ -57,6 +69,59 @@ impl TimeSets {
 
     pub fn is_empty(&self) -> bool {
         self.open.is_empty()
+    }
+
+    /// Every group's open set as checkpoint bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut groups: Vec<(u32, OpenSnap)> = self
+            .open
+            .iter()
+            .map(|(g, o)| {
+                let parts: Vec<PointBatch> = o
+                    .pieces
+                    .iter()
+                    .map(|(p, rows)| p.take_compact(rows))
+                    .collect();
+                let points = match parts.len() {
+                    1 => parts.into_iter().next().expect("one part"),
+                    _ => snapshot::compact(&concat(&parts.iter().collect::<Vec<_>>())),
+                };
+                let snap = OpenSnap {
+                    time: o.time,
+                    name: o.name.clone(),
+                    points,
+                    times: o.times.clone(),
+                };
+                (*g, snap)
+            })
+            .collect();
+        groups.sort_by_key(|(g, _)| *g);
+        snapshot::encode(&groups)
+    }
+
+    /// Replaces every group's open set with a checkpoint's.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let groups: Vec<(u32, OpenSnap)> = snapshot::decode(bytes, "set")?;
+        if !groups
+            .iter()
+            .all(|(_, s)| snapshot::is_consistent(&s.points) && s.times.len() == s.points.len())
+        {
+            return Err("set snapshot is malformed: inconsistent points".to_owned());
+        }
+        self.open = groups
+            .into_iter()
+            .map(|(g, s)| {
+                let rows: Vec<usize> = (0..s.points.len()).collect();
+                let open = Open {
+                    time: s.time,
+                    name: s.name,
+                    pieces: vec![(Arc::new(s.points), rows)],
+                    times: s.times,
+                };
+                (g, open)
+            })
+            .collect();
+        Ok(())
     }
 
     pub fn reset(&mut self, group: Option<u32>) {

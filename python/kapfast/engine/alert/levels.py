@@ -100,6 +100,20 @@ class LevelEvaluator:
             EvalState() if p is not None else None for p in self.resets
         ]
 
+    def snapshot(self) -> list[bytes]:
+        """The level and reset lambdas' per-group state (b"" where there is no lambda)."""
+        return [
+            bytes(st.snapshot()) if st is not None else b"" for st in (*self._states, *self._reset_states)
+        ]
+
+    def restore(self, blobs: list[bytes]) -> None:
+        states = (*self._states, *self._reset_states)
+        if len(blobs) != len(states):
+            raise ValueError("alert lambda states of another shape")
+        for st, b in zip(states, blobs, strict=True):
+            if st is not None:
+                st.restore(b)
+
     def forget_group(self, code: int) -> None:
         for s in (*self._states, *self._reset_states):
             if s is not None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 from kapfast._native import PointBatch
 from kapfast.alert_event import AlertEvent
+from kapfast.engine import checkpoint
 from kapfast.engine.alert import explain as why
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
 from kapfast.engine.alert.handlers import AlertHandler, HandlerError
@@ -213,6 +214,29 @@ class AlertNode(Node):
             if s is not None:
                 g.state.restore(LEVEL_BY_NAME.get(s.level, OK), s.time_ns, s.duration_ns)
                 return
+
+    # --- checkpoints ---------------------------------------------------------------------------
+
+    def snapshot_state(self) -> bytes:
+        """Every group's alert state (level history, flapping, trigger times) and the per-group
+        state of the level lambdas. The last level of each event is also in the alert state
+        store (it outlives the task); a checkpoint adds what the store does not keep."""
+        groups = {gid: [g.code, g.state.to_json()] for gid, g in self._groups.items()}
+        return checkpoint.pack({"groups": groups, "next": self._next_code}, *self.levels.snapshot())
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            self.levels.restore(blobs)
+            groups: dict[str, _Group] = {}
+            for gid, (code, raw) in meta["groups"].items():
+                st = GroupState(self.rules)
+                st.load_json(raw)
+                groups[str(gid)] = _Group(int(code), st)
+            nxt = int(meta["next"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        self._groups, self._next_code = groups, nxt
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         g = self._groups.pop(msg.group.id, None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from concurrent.futures import Future
 from typing import Any
 
 from kapfast.alert_event import AlertEvent
@@ -48,22 +49,32 @@ class LevelPersistence:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        for (topic, event_id), event in pending.items():
-            # an OK is stored too (a recovery: Kapacitor's topic keeps the event as OK)
+        # an OK is stored too (a recovery: Kapacitor's topic keeps the event as OK)
+        states = [
+            AlertState(
+                topic=topic,
+                event_id=event_id,
+                level=event.level,
+                time=event.time_ns,
+                duration=event.duration_ns,
+                message=event.message,
+                details=event.details,
+                task=self.task,
+                node=self.node,
+            )
+            for (topic, event_id), event in pending.items()
+        ]
+        if getattr(self.store, "group_commit", False):
+            # the server: committed on the store's thread, the write's answer waits for it
+            self.store.save_later(states).add_done_callback(self._committed)
+            return
+        for state in states:
             try:
-                self.store.save(
-                    AlertState(
-                        topic=topic,
-                        event_id=event_id,
-                        level=event.level,
-                        time=event.time_ns,
-                        duration=event.duration_ns,
-                        message=event.message,
-                        details=event.details,
-                        task=self.task,
-                        node=self.node,
-                    )
-                )
+                self.store.save(state)
             except (KapfastError, OSError, sqlite3.Error) as e:
                 self.failures += 1
-                self.log.error("cannot save alert state %s of topic %s: %s", event_id, topic, e)
+                self.log.error("cannot save alert state %s of topic %s: %s", state.event_id, state.topic, e)
+
+    def _committed(self, fut: Future[None]) -> None:
+        if fut.exception() is not None:  # the store logged it
+            self.failures += 1

@@ -9,6 +9,7 @@ weighted ``weightDiff`` (1.5) times the oldest and the newest weight being ``max
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 OK, INFO, WARNING, CRITICAL = 0, 1, 2, 3
 LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
@@ -122,6 +123,28 @@ class GroupState:
         if self.last_triggered is None or self.first_triggered is None:
             return 0
         return self.last_triggered - self.first_triggered
+
+    def to_json(self) -> list[Any]:
+        """The whole state for a checkpoint (history included: flapping survives a restart)."""
+        return [
+            self.history,
+            self.idx,
+            self.flapping,
+            self.changed,
+            self.expired,
+            self.first_triggered,
+            self.last_triggered,
+        ]
+
+    def load_json(self, raw: list[Any]) -> None:
+        history, idx, flapping, changed, expired, first, last = raw
+        if len(history) != len(self.history) or not 0 <= int(idx) < len(history):
+            raise ValueError("alert history of another length")
+        self.history = [int(h) for h in history]
+        self.idx = int(idx)
+        self.flapping, self.changed, self.expired = bool(flapping), bool(changed), bool(expired)
+        self.first_triggered = None if first is None else int(first)
+        self.last_triggered = None if last is None else int(last)
 
     def restore(self, level: int, time_ns: int, duration_ns: int) -> None:
         """Continue a non-OK alert saved before a restart (no event is sent for it)."""

@@ -33,6 +33,7 @@ import numpy as np
 from kapfast._native import PointBatch, batch_default
 from kapfast.autoscale.base import AutoscaleError, Scaler
 from kapfast.autoscale.clusters import SERVICE_KEY, Clusters
+from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
@@ -98,6 +99,24 @@ class AutoscaleNode(Node):
                 f"{self.name}: cannot use the {spec.kind} node, {self.client_error}: {e}"
             ) from None
         self.clusters = clusters
+
+    def snapshot_state(self) -> bytes:
+        """Every resource's replica count and cooldown times, and the replicas lambda's state."""
+        meta, blob = self.expr.snapshot()
+        states = {k: [s.current, s.last_increase, s.last_decrease] for k, s in self.states.items()}
+        return checkpoint.pack({"states": states, "lambda": meta}, blob)
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            self.expr.restore(meta["lambda"], blobs[0])
+            states = {
+                str(k): ResourceState(int(c), None if i is None else int(i), None if d is None else int(d))
+                for k, (c, i, d) in meta["states"].items()
+            }
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        self.states = states
 
     @property
     def scaler(self) -> Scaler:

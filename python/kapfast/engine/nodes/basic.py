@@ -21,6 +21,7 @@ from kapfast._native import (
     batch_with_tags_of,
     sample_mask,
 )
+from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import Node
@@ -33,6 +34,26 @@ from kapfast.gofmt import format_float
 from kapfast.tick.pipeline import Lambda, Star
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.timefmt import format_rfc3339_ns
+
+
+def lambdas_snapshot(name: str, preds: list[BatchPredicate]) -> bytes | None:
+    """The per-group state of a node's lambdas (stateful functions: sigma, count, spread...);
+    None without a lambda."""
+    if not preds:
+        return None
+    parts = [p.snapshot() for p in preds]
+    return checkpoint.pack([m for m, _ in parts], *(b for _, b in parts))
+
+
+def lambdas_restore(name: str, preds: list[BatchPredicate], data: bytes) -> None:
+    meta, blobs = checkpoint.unpack(data, name)
+    if not isinstance(meta, list) or len(meta) != len(preds) or len(blobs) != len(preds):
+        raise checkpoint.SnapshotMismatch(f"{name}: checkpoint of another number of lambdas")
+    try:
+        for p, m, b in zip(preds, meta, blobs, strict=True):
+            p.restore(m, b)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise checkpoint.SnapshotMismatch(f"{name}: {exc}") from None
 
 
 class SourceNode(Node):
@@ -71,6 +92,13 @@ class FromNode(RowNode):
         self.predicate = BatchPredicate(where.ast) if isinstance(where, Lambda) else None
         self.cache = GroupCache()
 
+    def snapshot_state(self) -> bytes | None:
+        """The per-group state of its lambda's stateful functions."""
+        return lambdas_snapshot(self.name, [self.predicate] if self.predicate is not None else [])
+
+    def restore_state(self, data: bytes) -> None:
+        lambdas_restore(self.name, [self.predicate] if self.predicate is not None else [], data)
+
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if (self.db and chunk.db and chunk.db != self.db) or (self.rp and chunk.rp and chunk.rp != self.rp):
             return
@@ -104,6 +132,13 @@ class WhereNode(RowNode):
         super().__init__(spec, ctx)
         arg = spec.args[0] if spec.args else None
         self.predicate = BatchPredicate(arg.ast) if isinstance(arg, Lambda) else None
+
+    def snapshot_state(self) -> bytes | None:
+        """The per-group state of its lambda's stateful functions."""
+        return lambdas_snapshot(self.name, [self.predicate] if self.predicate is not None else [])
+
+    def restore_state(self, data: bytes) -> None:
+        lambdas_restore(self.name, [self.predicate] if self.predicate is not None else [], data)
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.predicate is None:
@@ -190,6 +225,13 @@ class EvalNode(RowNode):
         else:
             b = batch_select_fields(b, self.names)
         return b, failed
+
+    def snapshot_state(self) -> bytes | None:
+        """The per-group state of its lambda's stateful functions."""
+        return lambdas_snapshot(self.name, self.programs)
+
+    def restore_state(self, data: bytes) -> None:
+        lambdas_restore(self.name, self.programs, data)
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if not self.rust:
@@ -614,6 +656,16 @@ class SampleNode(RowNode):
 
     def working_cardinality(self) -> int:
         return len(self.counters)
+
+    def snapshot_state(self) -> bytes:
+        """Every group's point count (``sample(n)``; ``sample(d)`` keeps none)."""
+        return checkpoint.pack(self.counters)
+
+    def restore_state(self, data: bytes) -> None:
+        meta, _ = checkpoint.unpack(data, self.name)
+        if not isinstance(meta, dict):
+            raise checkpoint.SnapshotMismatch(f"{self.name}: malformed checkpoint")
+        self.counters = {str(k): int(v) for k, v in meta.items()}
 
 
 class GroupByNode(RowNode):

@@ -16,6 +16,7 @@ import numpy as np
 
 from kapfast import influxql
 from kapfast._native import ClosedWindows, PointBatch, StateTransforms, reduce_windows
+from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import GroupInts, Node, rows_chunk
@@ -53,6 +54,39 @@ class InfluxQLNode(Node):
         )
         # stream input to a reducer: group id -> (group, name, time, pieces of that time)
         self.pending: dict[str, tuple[Group, str, int, list[PointBatch]]] = {}
+
+    # --- checkpoints ---------------------------------------------------------------------------
+
+    def snapshot_state(self) -> bytes:
+        """A transformation's running state per group (movingAverage's last values, ...), and the
+        points of a stream reducer's open time per group."""
+        meta: dict[str, Any] = {"ints": self.ints.to_json(), "pending": []}
+        blobs: list[bytes] = [self.transforms.snapshot() if self.transforms is not None else b""]
+        for group, name, t, pieces in self.pending.values():
+            meta["pending"].append([checkpoint.group_json(group), name, t, len(pieces)])
+            blobs += [p.to_snapshot() for p in pieces]
+        return checkpoint.pack(meta, *blobs)
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            if self.transforms is not None:
+                self.transforms.restore(blobs[0])
+            self.ints.load_json(meta["ints"])
+            pending: dict[str, tuple[Group, str, int, list[PointBatch]]] = {}
+            k = 1
+            for g, name, t, n in meta["pending"]:
+                group = checkpoint.group_of_json(g)
+                pending[group.id] = (
+                    group,
+                    str(name),
+                    int(t),
+                    [PointBatch.from_snapshot(b) for b in blobs[k : k + n]],
+                )
+                k += n
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        self.pending = pending
 
     # --- reductions ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ set of batches is joined point by point in Rust (``join_batches``).
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ from kapfast._native import (
     join_batches,
     time_sets,
 )
+from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import GroupInts, Node, first_seen
@@ -282,12 +284,109 @@ class JoinNode(Node):
         self.emit(msg)
 
     def on_finish(self) -> None:
+        if self.checkpointed:
+            return  # the buffered sets are in the task's checkpoint: the restarted task has them
         for g in list(self.groups.values()):
             g.emit_all()
         self._emit_joined(*self.kernel.finish())
 
     def working_cardinality(self) -> int:
         return len(self.groups) + len(self.kernel)
+
+    # --- checkpoints ---------------------------------------------------------------------------
+
+    def snapshot_state(self) -> bytes:
+        """Stream parents: the kernel's buffered points and marks (Rust) and the group ints;
+        batch parents: every buffered batch (points as compact columns), sets and marks."""
+        blobs: list[bytes] = [self.kernel.snapshot()]
+
+        def msg(m: _Msg) -> list[Any]:
+            b = m.batch
+            blobs.append(b.points.to_snapshot())
+            return [
+                m.src,
+                checkpoint.group_json(m.group),
+                b.name,
+                checkpoint.group_json(b.group),
+                b.tmax,
+                b.by_name,
+            ]
+
+        groups = {
+            gid: [
+                [
+                    [t, [[s.time, [msg(v) if v is not None else None for v in s.values]] for s in q]]
+                    for t, q in g.sets.items()
+                ],
+                g.head,
+                g.oldest,
+            ]
+            for gid, g in self.groups.items()
+        }
+        meta = {
+            "ints": self.ints,
+            "groups_of_ints": checkpoint.groups_json(self.int_groups.items()),
+            "unequal": self.unequal_groups,
+            "groups": groups,
+            "low_marks": [[src, gid, t] for (src, gid), t in self.low_marks.items()],
+            "match": {gid: [msg(m) for m in q] for gid, q in self.match_buf.items()},
+            "specific": {gid: [msg(m) for m in q] for gid, q in self.specific_buf.items()},
+            "reported": sorted(self.reported),
+            "all_reported": self.all_reported,
+        }
+        return checkpoint.pack(meta, *blobs)
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            self.kernel.restore(blobs[0])
+            pos = iter(range(1, len(blobs)))
+
+            def msg(raw: list[Any]) -> _Msg:
+                src, g, name, bg, tmax, by_name = raw
+                if not 0 <= int(src) < self.n:
+                    raise ValueError(f"no parent {src}")
+                bgroup = checkpoint.group_of_json(bg)
+                points = PointBatch.from_snapshot(blobs[next(pos)])
+                return _Msg(
+                    int(src),
+                    checkpoint.group_of_json(g),
+                    BatchMessage(str(name), bgroup, int(tmax), points, bool(by_name)),
+                )
+
+            groups: dict[str, _JoinGroup] = {}
+            for gid, (sets, head, oldest) in meta["groups"].items():
+                jg = _JoinGroup(self, self.n)
+                for t, q in sets:
+                    dq: deque[_JoinSet] = deque()
+                    for st, values in q:
+                        js = _JoinSet(self.n, int(st))
+                        if len(values) != self.n:
+                            raise ValueError("a join set of another number of parents")
+                        for i, v in enumerate(values):
+                            if v is not None:
+                                js.set(i, msg(v))
+                        dq.append(js)
+                    jg.sets[int(t)] = dq
+                if len(head) != self.n:
+                    raise ValueError("join heads of another number of parents")
+                jg.head = [None if h is None else int(h) for h in head]
+                jg.oldest = None if oldest is None else int(oldest)
+                groups[str(gid)] = jg
+            match = {str(gid): deque(msg(m) for m in q) for gid, q in meta["match"].items()}
+            specific = {str(gid): deque(msg(m) for m in q) for gid, q in meta["specific"].items()}
+            ints = {str(k): int(v) for k, v in meta["ints"].items()}
+            int_groups = {int(i): checkpoint.group_of_json(g) for i, g in meta["groups_of_ints"]}
+            low_marks = {(int(src), str(gid)): int(t) for src, gid, t in meta["low_marks"]}
+            reported = {int(r) for r in meta["reported"]}
+            all_reported = bool(meta["all_reported"])
+            unequal = bool(meta["unequal"])
+        except (ValueError, KeyError, IndexError, TypeError, StopIteration) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        self.groups, self.match_buf, self.specific_buf = groups, match, specific
+        self.ints, self.int_groups, self.low_marks = ints, int_groups, low_marks
+        self.reported, self.all_reported, self.unequal_groups = reported, all_reported, unequal
+        self.described = []
 
     # --- matching of batches -------------------------------------------------------------------
 
@@ -425,6 +524,25 @@ class CombineNode(Node):
         self.sets = StateTimeSets(self.tolerance, any_change=False, round_times=True)
         self.ints = GroupInts()
 
+    def snapshot_state(self) -> bytes:
+        """Every group's open set of points (Rust), and its lambdas' state per group."""
+        parts = [e.snapshot() for e in self.exprs]
+        meta = {"ints": self.ints.to_json(), "states": sorted(self.states), "lambdas": [m for m, _ in parts]}
+        return checkpoint.pack(meta, self.sets.snapshot(), *(b for _, b in parts))
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            if len(meta["lambdas"]) != len(self.exprs) or len(blobs) != 1 + len(self.exprs):
+                raise ValueError("a checkpoint of another number of lambdas")
+            self.sets.restore(blobs[0])
+            for e, m, b in zip(self.exprs, meta["lambdas"], blobs[1:], strict=True):
+                e.restore(m, b)
+            self.ints.load_json(meta["ints"])
+            self.states = {str(x) for x in meta["states"]}
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+
     def _combine(self, name: str, group: Group, points: PointBatch) -> PointBatch | None:
         k = len(self.exprs)
         n = len(points)
@@ -513,6 +631,18 @@ class FlattenNode(Node):
         self.drop = d is True or d == [] or (isinstance(d, list) and bool(d and d[0]))
         self.sets = StateTimeSets(self.tolerance, any_change=True, round_times=False)
         self.ints = GroupInts()
+
+    def snapshot_state(self) -> bytes:
+        """Every group's open set of points (Rust) and the groups' ints."""
+        return checkpoint.pack({"ints": self.ints.to_json()}, self.sets.snapshot())
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            self.sets.restore(blobs[0])
+            self.ints.load_json(meta["ints"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
 
     def _flatten(self, sets: list[tuple[PointBatch, str, Group, int]]) -> PointBatch:
         out, missing = flatten_points(

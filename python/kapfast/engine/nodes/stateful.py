@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kapfast._native import PointBatch, StateBarrierPeriods, StateChangeDetect, StateDerivative, StateRun
+from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import UNGROUPED, Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
 from kapfast.engine.node import GroupInts, Node, first_seen, rows_chunk
@@ -73,6 +74,18 @@ class _KernelNode(Node):
 
     def working_cardinality(self) -> int:
         return len(self.kernel)
+
+    def snapshot_state(self) -> bytes:
+        """Every group's kernel state (Rust) and the groups' ints."""
+        return checkpoint.pack({"ints": self.ints.to_json()}, self.kernel.snapshot())
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            self.kernel.restore(blobs[0])
+            self.ints.load_json(meta["ints"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
 
 
 class DerivativeNode(_KernelNode):
@@ -158,6 +171,20 @@ class _StateNode(_KernelNode):
         out, rows = self._kernel.feed(batch, gints, tests, valid)
         self.error(errors, first)
         return out, rows
+
+    def snapshot_state(self) -> bytes:
+        """The kernel's and the lambda's state per group, and the groups' ints."""
+        pmeta, pblob = self.predicate.snapshot()
+        return checkpoint.pack({"ints": self.ints.to_json(), "lambda": pmeta}, self.kernel.snapshot(), pblob)
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            self.kernel.restore(blobs[0])
+            self.predicate.restore(meta["lambda"], blobs[1])
+            self.ints.load_json(meta["ints"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         # the lambda's stateful functions (sigma, count, ...) forget the group too
@@ -276,6 +303,23 @@ class BarrierNode(Node):
 
     def working_cardinality(self) -> int:
         return len(self.last)
+
+    def snapshot_state(self) -> bytes:
+        """Every group's last arrival (idle timers) and next period boundary."""
+        last = [[checkpoint.group_json(g), t] for g, t in self.last.values()]
+        blobs = (self.periods.snapshot(),) if self.periods is not None else ()
+        return checkpoint.pack({"last": last, "ints": self.ints.to_json()}, *blobs)
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            if self.periods is not None:
+                self.periods.restore(blobs[0])
+            self.ints.load_json(meta["ints"])
+            last = [(checkpoint.group_of_json(g), int(t)) for g, t in meta["last"]]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        self.last = {g.id: (g, t) for g, t in last}
 
 
 class StatsNode(Node):

@@ -139,11 +139,11 @@ class UDFNode(Node):
 
     # --- snapshots -----------------------------------------------------------------------------
 
-    def snapshot(self) -> bytes:
+    def snapshot_state(self) -> bytes:
         """The agent's state (``SnapshotRequest``); what it emitted before answering goes on."""
         return self._talk(self.agent.snapshot)
 
-    def restore(self, data: bytes) -> None:
+    def restore_state(self, data: bytes) -> None:
         try:
             self.agent.restore(data)
         except UDFError as exc:

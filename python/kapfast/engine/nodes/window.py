@@ -12,6 +12,7 @@ that field.
 from __future__ import annotations
 
 from kapfast._native import StateWindows
+from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, BatchSet, DeleteGroup, StreamChunk
 from kapfast.engine.node import GroupInts, Node
@@ -107,3 +108,16 @@ class WindowNode(Node):
 
     def working_cardinality(self) -> int:
         return len(self.windows)
+
+    def snapshot_state(self) -> bytes:
+        """Every group's buffered points and next boundary (Rust), and the groups' ints."""
+        return checkpoint.pack({"ints": self.ints.to_json(), "tagged": self._tagged}, self.windows.snapshot())
+
+    def restore_state(self, data: bytes) -> None:
+        meta, blobs = checkpoint.unpack(data, self.name)
+        try:
+            self.windows.restore(blobs[0])
+            self.ints.load_json(meta["ints"])
+            self._tagged = int(meta["tagged"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None

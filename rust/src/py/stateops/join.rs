@@ -141,6 +141,19 @@ impl PyJoin {
         joined(py, out)
     }
 
+    /// Every buffered point, open set and low mark of the join as checkpoint bytes (the
+    /// parents' count is checked on restore).
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &lock(&self.inner).snapshot())
+    }
+
+    /// Replaces every group's state with a checkpoint's (ValueError: not such a snapshot).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        lock(&self.inner)
+            .restore(data)
+            .map_err(pyo3::exceptions::PyValueError::new_err)
+    }
+
     fn __len__(&self) -> usize {
         lock(&self.inner).len()
     }

@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::{bools, group_ints, lock, rows_bytes};
+use super::{bools, group_ints, lock, rows_bytes, snap_bytes, snap_load};
 use crate::py::batch::PyPointBatch;
 use crate::stateops::barrier::BarrierPeriods;
 use crate::stateops::change::{ChangeDetect, ChangeState};
@@ -69,6 +69,17 @@ impl PyDerivative {
         }
     }
 
+    /// Every group's state as checkpoint bytes.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        snap_bytes(py, &*lock(&self.state))
+    }
+
+    /// Replaces every group's state with a checkpoint's (ValueError: not a derivative snapshot).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        *lock(&self.state) = snap_load(data, "derivative")?;
+        Ok(())
+    }
+
     fn __len__(&self) -> usize {
         lock(&self.state).len()
     }
@@ -118,6 +129,17 @@ impl PyChangeDetect {
             }
             None => st.clear(),
         }
+    }
+
+    /// Every group's state as checkpoint bytes.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        snap_bytes(py, &*lock(&self.state))
+    }
+
+    /// Replaces every group's state with a checkpoint's (ValueError: not a changeDetect snapshot).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        *lock(&self.state) = snap_load(data, "changeDetect")?;
+        Ok(())
     }
 
     fn __len__(&self) -> usize {
@@ -186,6 +208,17 @@ impl PyStateRun {
         }
     }
 
+    /// Every group's state as checkpoint bytes.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        snap_bytes(py, &*lock(&self.state))
+    }
+
+    /// Replaces every group's state with a checkpoint's (ValueError: not a state snapshot).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        *lock(&self.state) = snap_load(data, "state")?;
+        Ok(())
+    }
+
     fn __len__(&self) -> usize {
         lock(&self.state).len()
     }
@@ -233,6 +266,20 @@ impl PyBarrierPeriods {
     #[pyo3(signature = (group = None))]
     fn reset(&self, group: Option<u32>) {
         lock(&self.inner).reset(group);
+    }
+
+    /// Every group's next period boundary (and the period, checked on restore) as checkpoint
+    /// bytes.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let boundaries = lock(&self.inner).snapshot();
+        PyBytes::new(py, &boundaries)
+    }
+
+    /// Replaces the state with a checkpoint's (ValueError: not a barrier snapshot).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        lock(&self.inner)
+            .restore(data)
+            .map_err(PyValueError::new_err)
     }
 
     fn __len__(&self) -> usize {

@@ -55,6 +55,19 @@ impl PyTimeSets {
         lock(&self.inner).reset(group);
     }
 
+    /// Every group's buffered state as checkpoint bytes.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        let b = lock(&self.inner).snapshot();
+        pyo3::types::PyBytes::new(py, &b)
+    }
+
+    /// Replaces every group's state with a checkpoint's (ValueError: not such a snapshot).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        lock(&self.inner)
+            .restore(data)
+            .map_err(pyo3::exceptions::PyValueError::new_err)
+    }
+
     fn __len__(&self) -> usize {
         lock(&self.inner).len()
     }

@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
-use super::{group_ints, lock, rows_bytes, task_error};
+use super::{group_ints, lock, rows_bytes, snap_bytes, snap_load, task_error};
 use crate::batch::PointBatch;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
@@ -15,6 +15,8 @@ use crate::stateops::reduce_many::{reduce_windows, Window};
 use crate::stateops::windows::{WindowSpec, Windows};
 
 type Tags = Arc<Vec<(String, String)>>;
+/// Every group's tags as a checkpoint stores them.
+type GroupTags = Vec<(u32, Vec<(String, String)>)>;
 
 /// Every group's window (`window` node): by time with `period`/`every` ns, or by count with
 /// `period_count`/`every_count` points when `period_count > 0`.
@@ -143,6 +145,26 @@ impl PyWindows {
             }
             None => tags.clear(),
         }
+    }
+
+    /// Every group's buffered points, next boundary and tags as checkpoint bytes.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let windows = lock(&self.inner).snapshot();
+        let tags = lock(&self.tags);
+        let mut tags: GroupTags = tags.iter().map(|(g, t)| (*g, t.to_vec())).collect();
+        tags.sort();
+        snap_bytes(py, &(windows, tags))
+    }
+
+    /// Replaces every group's window with a checkpoint's (ValueError: not a snapshot of a
+    /// window like this one; the state is then unchanged).
+    fn restore(&self, data: &[u8]) -> PyResult<()> {
+        let (windows, tags): (Vec<u8>, GroupTags) = snap_load(data, "window")?;
+        lock(&self.inner)
+            .restore(&windows)
+            .map_err(PyValueError::new_err)?;
+        *lock(&self.tags) = tags.into_iter().map(|(g, t)| (g, Arc::new(t))).collect();
+        Ok(())
     }
 
     fn __len__(&self) -> usize {

@@ -1,0 +1,555 @@
+"""Workers: membership, partition and task leases in NATS KV, and the JetStream consumers that
+feed the local task master.
+
+Every ``lease-ttl / 3`` a worker renews its member key, then reconciles:
+
+- partitions: the alive workers, sorted by node id, own partition ``p`` in turn
+  (``workers[p % len(workers)]``); a worker takes the lease of each partition it should own
+  (``create``: only when nobody holds it), renews the leases it holds (``update`` checked against
+  the revision it holds: a lease that expired and was taken by another worker is lost, never
+  stolen back) and releases those it should no longer own (scale-up). A dead worker's keys expire
+  after ``lease-ttl``; the others take its partitions on their next round, so within
+  ``lease-ttl + lease-ttl/3``.
+- placed tasks (placement.py): the same with one lease per task, owner by rendezvous hashing.
+
+An owned partition is read by the durable pull consumer ``kapfast-p<N>``, created anew on every
+takeover from the stream sequence after the partition's checkpoint (``kapfast_checkpoints``,
+written every ``checkpoint-interval`` and on release), so nothing written after it is lost.
+
+A placed task's state moves with it: every ``checkpoint-interval`` and on release its owner
+stores ``Task.snapshot()`` with the stream sequence it covers (taken between two messages) as one
+object of ``kapfast_state``; the next owner starts the task from that state and reads the stream
+from the sequence after it, so no point is counted twice in the state. Outputs made by a worker
+that died after its last checkpoint are made again by the new owner (alert handlers may see an
+event twice; alert levels, restored with the state, decide as after a restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+
+from kapfast._native import PointBatch
+from kapfast.cluster.connection import SUBJECT_PREFIX, ClusterHandles, subject
+from kapfast.cluster.ingest import Decoded, decode
+from kapfast.cluster.partition import fnv1a64, merge_in_order
+from kapfast.cluster.placement import PARTITIONED, placement
+from kapfast.config import ClusterConfig, parse_go_duration
+from kapfast.storage import TaskRecord
+from kapfast.tick import Pipeline
+
+log = logging.getLogger("kapfast.cluster")
+
+FETCH_BATCH = 256
+#: what a partition's points are applied to: (db, rp, batch, task ids or None for every task)
+Apply = Callable[[str, str, PointBatch, "set[str] | None"], None]
+
+
+def partition_durable(p: int) -> str:
+    return f"kapfast-p{p}"
+
+
+def task_durable(task_id: str) -> str:
+    return "kapfast-t-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in task_id)
+
+
+def _lease_key(kind: str, ident: str) -> str:
+    return f"{kind}.{ident}" if kind == "p" else f"t.{fnv1a64(ident.encode()):016x}"
+
+
+#: a request whose messages do not all arrive (its ingest node died mid-publish; the writer got
+#: an error and retried) is applied as it is after this long
+STALE_REQUEST_S = 5.0
+
+
+@dataclass
+class _Pending:
+    first_seq: int
+    parts: int
+    since: float
+    got: list[Decoded] = field(default_factory=list)
+
+
+class Feed:
+    """One durable pull consumer applying what it reads, in stream order. With ``reorder`` (a
+    placed task's feed, reading every partition) the messages of one write request are applied
+    together, its points in the order they were written."""
+
+    def __init__(
+        self,
+        h: ClusterHandles,
+        stream: str,
+        durable: str,
+        filter_subject: str,
+        apply: Callable[[str, str, PointBatch], None],
+        *,
+        reorder: bool = False,
+    ) -> None:
+        self.h = h
+        self.stream = stream
+        self.durable = durable
+        self.filter_subject = filter_subject
+        self.apply = apply
+        self.reorder = reorder
+        self.last_seq = 0
+        self.applied_points = 0
+        #: until when (monotonic) the lease of what this feed reads surely holds: points are
+        #: applied only before it (a worker stalled past its lease stops applying at once, before
+        #: it learns that another worker took over)
+        self.valid_until = float("inf")
+        self._pending: dict[str, _Pending] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def checkpoint_seq(self) -> int | None:
+        """The sequence a checkpoint may say it covers: None while a request is half applied."""
+        return None if self._pending else self.last_seq
+
+    async def start(self, after_seq: int | None) -> None:
+        """Read from the message after ``after_seq`` (None: from the first one stored)."""
+        with contextlib.suppress(NotFoundError):
+            await self.h.js.delete_consumer(self.stream, self.durable)
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.ALL,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if after_seq else DeliverPolicy.ALL,
+            opt_start_seq=after_seq + 1 if after_seq else None,
+            max_ack_pending=FETCH_BATCH * 4,
+            ack_wait=30,
+        )
+        await self.h.js.add_consumer(self.stream, config)
+        self.last_seq = after_seq or 0
+        sub = await self.h.js.pull_subscribe_bind(self.durable, self.stream)
+        self._task = asyncio.get_running_loop().create_task(self._run(sub))
+
+    async def _run(self, sub: Any) -> None:
+        while True:
+            try:
+                msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
+            except TimeoutError:
+                self._flush_stale()
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # disconnects: retry, the consumer is durable
+                log.warning("consumer %s: %s", self.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            while time.monotonic() >= self.valid_until:  # renewed, or this feed is stopped
+                await asyncio.sleep(0.05)
+            for msg in msgs:
+                seq = msg.metadata.sequence.stream
+                d = decode(msg)
+                if self.reorder and d.request and d.parts > 1:
+                    self._collect(d, seq)
+                else:
+                    self._apply(d.db, d.rp, d.batch)
+                self.last_seq = seq
+            self._flush_stale()
+            if msgs:
+                with contextlib.suppress(Exception):
+                    await msgs[-1].ack()
+
+    def _apply(self, db: str, rp: str, batch: PointBatch) -> None:
+        try:
+            self.apply(db, rp, batch)
+        except Exception:  # the router already logs engine failures; never stall the feed
+            log.exception("consumer %s: applying points failed", self.durable)
+        self.applied_points += len(batch)
+
+    def _collect(self, d: Decoded, seq: int) -> None:
+        p = self._pending.setdefault(d.request, _Pending(seq, d.parts, time.monotonic()))
+        p.got.append(d)
+        if len(p.got) == p.parts:
+            del self._pending[d.request]
+            self._apply_request(p)
+
+    def _apply_request(self, p: _Pending) -> None:
+        order = next((d.order for d in p.got if d.order is not None), None)
+        first = p.got[0]
+        parts = [(d.partition, d.batch) for d in p.got]
+        try:
+            if order is None or len(p.got) < p.parts:
+                raise ValueError("incomplete")
+            batch = merge_in_order(parts, order)
+        except ValueError:  # a request cut short: its points as they came
+            batch = PointBatch.concat([b for _p, b in parts])
+        self._apply(first.db, first.rp, batch)
+
+    def _flush_stale(self) -> None:
+        now = time.monotonic()
+        for req, p in list(self._pending.items()):
+            if now - p.since >= STALE_REQUEST_S:
+                log.warning(
+                    "consumer %s: request %s incomplete (%d/%d messages): applied as is",
+                    self.durable,
+                    req,
+                    len(p.got),
+                    p.parts,
+                )
+                del self._pending[req]
+                self._apply_request(p)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+@dataclass
+class _Lease:
+    key: str
+    revision: int
+    feed: Feed | None = None
+    task_id: str = ""  # a placed task's lease: its state is checkpointed too
+
+
+@dataclass
+class _TaskSlot:
+    record: TaskRecord
+    pipeline: Pipeline
+    kind: str
+    why: str
+    executing: bool = False
+
+
+@dataclass
+class WorkerStatus:
+    partitions: list[int] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+
+
+class ClusterRunner:
+    """Wraps the server's task runner: partitioned tasks start at once (they only ever see the
+    points of this worker's partitions); placed tasks start only on the holder of their lease."""
+
+    def __init__(self, inner: Any, key: list[str], worker: Worker | None) -> None:
+        self.inner = inner
+        self.key = key
+        self.worker = worker
+        self.slots: dict[str, _TaskSlot] = {}
+
+    def start(self, task: TaskRecord, pipeline: Pipeline) -> None:
+        kind, why = placement(pipeline, self.key)
+        slot = _TaskSlot(task, pipeline, kind, why)
+        self.stop(task.id)
+        self.slots[task.id] = slot
+        if self.worker is None:
+            return  # an ingest-only node runs no task
+        if kind == PARTITIONED or task.id in self.worker.tasks:
+            # partitioned, or placed here already (a redefinition: the task master keeps its
+            # state across the restart, and the feed goes on where it was)
+            self.inner.start(task, pipeline)
+            slot.executing = True
+        else:
+            self.worker.wake()
+
+    def run_placed(self, task_id: str) -> bool:
+        slot = self.slots.get(task_id)
+        if slot is None:
+            return False
+        if not slot.executing:
+            self.inner.start(slot.record, slot.pipeline)
+            slot.executing = True
+        return True
+
+    def stop_placed(self, task_id: str) -> None:
+        slot = self.slots.get(task_id)
+        if slot is not None and slot.executing:
+            self.inner.stop(task_id)
+            slot.executing = False
+
+    def stop(self, task_id: str) -> None:
+        slot = self.slots.pop(task_id, None)
+        if slot is not None and slot.executing:
+            self.inner.stop(task_id)
+
+    def is_executing(self, task_id: str) -> bool:
+        slot = self.slots.get(task_id)
+        return bool(slot and slot.executing and self.inner.is_executing(task_id))
+
+    def partitioned(self) -> set[str]:
+        return {i for i, s in self.slots.items() if s.kind == PARTITIONED and s.executing}
+
+    def placed(self) -> list[str]:
+        return sorted(i for i, s in self.slots.items() if s.kind != PARTITIONED)
+
+    def __getattr__(self, name: str) -> Any:  # dot, stats, close, ...: the inner runner's
+        return getattr(self.inner, name)
+
+
+class Worker:
+    def __init__(
+        self,
+        cc: ClusterConfig,
+        h: ClusterHandles,
+        node_id: str,
+        apply: Apply,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.cc = cc
+        self.h = h
+        self.node_id = node_id
+        self.apply = apply
+        self.info = info or {}
+        self.runner: ClusterRunner | None = None
+        #: a running task's state (None: not running here) and how a task is given the state
+        #: it starts from (None: none, start fresh): kapfastd's task master and store
+        self.snapshot_of: Callable[[str], bytes | None] = lambda task_id: None
+        self.seed: Callable[[str, bytes | None], None] = lambda task_id, data: None
+        self.ttl_s = parse_go_duration(cc.lease_ttl) / 1e9
+        self.checkpoint_s = parse_go_duration(cc.checkpoint_interval) / 1e9
+        self.partitions: dict[int, _Lease] = {}
+        self.tasks: dict[str, _Lease] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_checkpoint = 0.0
+        self.is_worker = cc.role in ("worker", "both")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self._heartbeat()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def close(self) -> None:
+        """A clean stop: checkpoints written, leases released (others take over at once)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for p in list(self.partitions):
+            await self._release_partition(p)
+        for t in list(self.tasks):
+            await self._release_task(t)
+        with contextlib.suppress(Exception):
+            await self.h.members.delete(self.node_id)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self._round()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # NATS away: keep trying; leases simply expire meanwhile
+                log.exception("cluster round failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.ttl_s / 3)
+
+    async def _heartbeat(self) -> None:
+        body = {"role": self.cc.role, "time": time.time(), **self.info}
+        await self.h.members.put(self.node_id, json.dumps(body).encode())
+
+    async def members(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        try:
+            keys = await self.h.members.keys()
+        except NotFoundError:  # nats-py: no keys at all
+            return out
+        except Exception as exc:
+            if "no keys" in str(exc).lower():
+                return out
+            raise
+        for k in keys:
+            with contextlib.suppress(Exception):
+                entry = await self.h.members.get(k)
+                out[k] = json.loads(entry.value or b"{}")
+        return out
+
+    async def _round(self) -> None:
+        await self._heartbeat()
+        if not self.is_worker:
+            return
+        members = await self.members()
+        workers = sorted(k for k, v in members.items() if v.get("role") in ("worker", "both"))
+        if self.node_id not in workers:
+            workers = sorted([*workers, self.node_id])
+        await self._renew()
+        for p in range(self.cc.partitions):
+            mine = workers[p % len(workers)] == self.node_id
+            if mine and p not in self.partitions:
+                await self._acquire_partition(p)
+            elif not mine and p in self.partitions:
+                await self._release_partition(p)
+        if self.runner is not None:
+            placed = self.runner.placed()
+            for t in placed:
+                mine = max(workers, key=lambda w: fnv1a64(f"{w}\x00{t}".encode())) == self.node_id
+                if mine and t not in self.tasks:
+                    await self._acquire_task(t)
+                elif not mine and t in self.tasks:
+                    await self._release_task(t)
+            for t in list(self.tasks):
+                if t not in placed:  # disabled or deleted
+                    await self._release_task(t, keep_checkpoint=False)
+        if time.monotonic() - self._last_checkpoint >= self.checkpoint_s:
+            await self.checkpoint()
+
+    async def _renew(self) -> None:
+        for p, lease in list(self.partitions.items()):
+            if not await self._renew_one(lease):
+                await self._lost_partition(p)
+        for t, lease in list(self.tasks.items()):
+            if not await self._renew_one(lease):
+                await self._lost_task(t)
+
+    def _valid_until(self, sent: float) -> float:
+        # NATS counts the TTL from when it stored the renewal, after `sent`: a margin for
+        # clock rate differences and the time the feed needs to notice
+        return sent + self.ttl_s * 0.75
+
+    async def _renew_one(self, lease: _Lease) -> bool:
+        """Renew a lease against the revision held: False when it expired or another worker
+        holds it now (never stolen back: that worker has resumed from the checkpoint)."""
+        sent = time.monotonic()
+        try:
+            lease.revision = await self.h.leases.update(lease.key, self.node_id.encode(), last=lease.revision)
+        except KeyWrongLastSequenceError:
+            log.warning("lease %s lost (expired or taken over)", lease.key)
+            return False
+        if lease.feed is not None:
+            lease.feed.valid_until = self._valid_until(sent)
+        return True
+
+    async def _take(self, key: str) -> tuple[int, float] | None:
+        sent = time.monotonic()
+        try:
+            return int(await self.h.leases.create(key, self.node_id.encode())), self._valid_until(sent)
+        except Exception:
+            return None
+
+    async def _checkpoint_of(self, key: str) -> int | None:
+        try:
+            entry = await self.h.checkpoints.get(key)
+        except Exception:
+            return None
+        if not entry.value:
+            return None
+        return int(json.loads(entry.value)["seq"])
+
+    async def _acquire_partition(self, p: int) -> None:
+        key = _lease_key("p", str(p))
+        taken = await self._take(key)
+        if taken is None:
+            return  # still held (its owner releases it on its next round, or it expires)
+        rev, valid_until = taken
+        runner = self.runner
+
+        def apply(db: str, rp: str, batch: PointBatch) -> None:
+            self.apply(db, rp, batch, runner.partitioned() if runner is not None else set())
+
+        feed = Feed(self.h, self.cc.stream, partition_durable(p), subject(p), apply)
+        feed.valid_until = valid_until
+        await feed.start(await self._checkpoint_of(key))
+        self.partitions[p] = _Lease(key, rev, feed)
+        log.info("partition %d taken from sequence %d", p, feed.last_seq + 1)
+
+    async def _acquire_task(self, task_id: str) -> None:
+        key = _lease_key("t", task_id)
+        taken = await self._take(key)
+        if taken is None or self.runner is None:
+            return
+        rev, valid_until = taken
+        after, state = await self._task_state(key)
+        if after is None:  # a task new to the cluster sees the points from now on, as on one node
+            info = await self.h.js.stream_info(self.cc.stream)
+            after = int(info.state.last_seq)
+        self.seed(task_id, state)
+        self.runner.run_placed(task_id)
+        feed = Feed(
+            self.h,
+            self.cc.stream,
+            task_durable(task_id),
+            f"{SUBJECT_PREFIX}.*",
+            lambda db, rp, batch: self.apply(db, rp, batch, {task_id}),
+            reorder=True,
+        )
+        feed.valid_until = valid_until
+        await feed.start(after)
+        self.tasks[task_id] = _Lease(key, rev, feed, task_id)
+        log.info("task %s placed here from sequence %d", task_id, after + 1)
+
+    async def _lost_partition(self, p: int) -> None:
+        lease = self.partitions.pop(p)
+        if lease.feed is not None:
+            await lease.feed.stop()
+
+    async def _lost_task(self, task_id: str) -> None:
+        lease = self.tasks.pop(task_id)
+        if lease.feed is not None:
+            await lease.feed.stop()
+        if self.runner is not None:
+            self.runner.stop_placed(task_id)
+
+    async def _release_partition(self, p: int) -> None:
+        lease = self.partitions.pop(p)
+        if lease.feed is not None:
+            await lease.feed.stop()
+            await self._write_checkpoint(lease)
+        with contextlib.suppress(Exception):
+            await self.h.leases.delete(lease.key, last=lease.revision)
+
+    async def _release_task(self, task_id: str, *, keep_checkpoint: bool = True) -> None:
+        lease = self.tasks.pop(task_id)
+        if lease.feed is not None:
+            await lease.feed.stop()
+            if keep_checkpoint:
+                await self._write_checkpoint(lease)
+        if not keep_checkpoint:
+            with contextlib.suppress(Exception):
+                await self.h.state.delete(lease.key)
+        if self.runner is not None:
+            self.runner.stop_placed(task_id)
+        with contextlib.suppress(Exception):
+            await self.h.leases.delete(lease.key, last=lease.revision)
+
+    async def _task_state(self, key: str) -> tuple[int | None, bytes | None]:
+        """A placed task's checkpoint: (the stream sequence covered, its state), or (None, None)."""
+        try:
+            obj = await self.h.state.get(key)
+        except Exception:  # never checkpointed (or deleted with its task)
+            return None, None
+        data = obj.data or b""
+        if len(data) < 8:
+            return None, None
+        (seq,) = struct.unpack_from("<Q", data)
+        return int(seq), (data[8:] or None)
+
+    async def _write_checkpoint(self, lease: _Lease) -> None:
+        if lease.feed is None or not lease.feed.last_seq:
+            return
+        if time.monotonic() >= lease.feed.valid_until:
+            return  # maybe not ours any more: the new owner's checkpoints decide
+        if lease.task_id:
+            # taken here, between two messages of the feed: the state covers exactly this
+            # sequence (none while a write request is half applied: the next round writes it)
+            seq = lease.feed.checkpoint_seq()
+            if seq is None:
+                return
+            state = self.snapshot_of(lease.task_id) or b""
+            await self.h.state.put(lease.key, struct.pack("<Q", seq) + state)
+            return
+        body = {"seq": lease.feed.last_seq, "node": self.node_id, "time": time.time()}
+        await self.h.checkpoints.put(lease.key, json.dumps(body).encode())
+
+    async def checkpoint(self) -> None:
+        self._last_checkpoint = time.monotonic()
+        for lease in [*self.partitions.values(), *self.tasks.values()]:
+            await self._write_checkpoint(lease)
+
+    def status(self) -> WorkerStatus:
+        return WorkerStatus(sorted(self.partitions), sorted(self.tasks))
