@@ -5,7 +5,7 @@
 //! object is made per row; groups come back once per distinct group.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -823,6 +823,50 @@ fn batch_sort_by_time(py: Python<'_>, batch: &Bound<'_, PyPointBatch>) -> PyPoin
     PyPointBatch::new(py.allow_threads(|| b.sorted_by_time()))
 }
 
+/// The order that merges runs of rows each in time order (`times[k]`: run `k`'s times) into one
+/// run in time order: equal times keep the runs' order, then the rows' order (a stable merge).
+/// Returns row numbers into the runs' concatenation.
+fn merge_order(times: &[&[i64]]) -> Vec<usize> {
+    let mut all: Vec<(i64, usize)> = Vec::with_capacity(times.iter().map(|t| t.len()).sum());
+    for t in times {
+        let base = all.len();
+        all.extend(t.iter().enumerate().map(|(i, &v)| (v, base + i)));
+    }
+    // a stable sort finds the runs already in order and merges them (O(n log k) for k sorted runs)
+    all.sort_by_key(|&(t, _)| t);
+    all.into_iter().map(|(_, i)| i).collect()
+}
+
+/// `union`'s merge of what one write brought it from its parents: the rows of `batches` as one
+/// batch in time order (equal times in the order of `batches`, then of their rows), and the
+/// order taken (little-endian `u32` row numbers into the batches' concatenation) so that the
+/// caller reorders the rows' group codes alike.
+#[pyfunction]
+fn batch_merge_by_time<'py>(
+    py: Python<'py>,
+    batches: Vec<Bound<'py, PyPointBatch>>,
+) -> PyResult<(PyPointBatch, Bound<'py, PyBytes>)> {
+    let all: Vec<Arc<PointBatch>> = batches.iter().map(|b| b.get().batch.clone()).collect();
+    let total: usize = all.iter().map(|b| b.len()).sum();
+    if u32::try_from(total).is_err() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "batch_merge_by_time: more than 2**32 rows",
+        ));
+    }
+    let (merged, order) = py.allow_threads(move || {
+        let times: Vec<&[i64]> = all.iter().map(|b| b.time.as_slice()).collect();
+        let order = merge_order(&times);
+        let refs: Vec<&PointBatch> = all.iter().map(|b| &**b).collect();
+        let merged = PointBatch::concat(&refs).take(&order);
+        let bytes: Vec<u8> = order
+            .iter()
+            .flat_map(|&i| (i as u32).to_le_bytes())
+            .collect();
+        (merged, bytes)
+    });
+    Ok((PyPointBatch::new(merged), PyBytes::new(py, &order)))
+}
+
 /// `sample(n)`: `(mask, counts)`. `codes` are the chunk's group codes (little-endian u32 bytes),
 /// `counts[g]` group `g`'s running count before the chunk; returns the keep mask (one byte per
 /// row) and the counts after it.
@@ -911,6 +955,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batch_keep_fields, m)?)?;
     m.add_function(wrap_pyfunction!(batch_override, m)?)?;
     m.add_function(wrap_pyfunction!(batch_sort_by_time, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_merge_by_time, m)?)?;
     m.add_function(wrap_pyfunction!(sample_mask, m)?)?;
     m.add_function(wrap_pyfunction!(batch_measurement_codes, m)?)?;
     m.add_function(wrap_pyfunction!(batch_split, m)?)?;
@@ -922,6 +967,40 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 mod tests {
     use super::*;
     use crate::lineproto::{parse, Precision};
+
+    #[test]
+    fn merge_order_is_stable_across_and_within_runs() {
+        let a: &[i64] = &[1, 2, 2, 5];
+        let b: &[i64] = &[0, 2, 5, 9];
+        let c: &[i64] = &[];
+        // equal times: run a's rows before run b's, each run's rows in their order
+        assert_eq!(merge_order(&[a, b, c]), vec![4, 0, 1, 2, 5, 3, 6, 7]);
+        assert_eq!(merge_order(&[c]), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn merge_order_matches_a_stable_sort_of_random_runs() {
+        let mut seed: u64 = 7;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as i64
+        };
+        for _ in 0..50 {
+            let mut runs: Vec<Vec<i64>> = Vec::new();
+            for _ in 0..(next() % 4 + 1) {
+                let mut r: Vec<i64> = (0..next() % 40).map(|_| next() % 20).collect();
+                r.sort();
+                runs.push(r);
+            }
+            let refs: Vec<&[i64]> = runs.iter().map(|r| r.as_slice()).collect();
+            let flat: Vec<i64> = runs.concat();
+            let mut want: Vec<usize> = (0..flat.len()).collect();
+            want.sort_by_key(|&i| flat[i]);
+            assert_eq!(merge_order(&refs), want);
+        }
+    }
 
     #[test]
     fn dense_group_table_matches_hashing() {
