@@ -1137,9 +1137,9 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
         setattr(cfg, rest, _parse_env_value(getattr(cfg, rest), raw, name))
         return
     section, _, key = rest.partition("_")
-    for name in _SECTIONS:  # sections named with a dash: KAPACITOR_CONFIG_OVERRIDE_ENABLED
-        if "-" in name and rest.startswith(_attr(name) + "_"):
-            section, key = name, rest[len(name) + 1 :]
+    for sec in _SECTIONS:  # sections named with a dash: KAPACITOR_CONFIG_OVERRIDE_ENABLED
+        if "-" in sec and rest.startswith(_attr(sec) + "_"):
+            section, key = sec, rest[len(sec) + 1 :]
     if section in _SECTIONS:
         obj = getattr(cfg, _attr(section))
     elif section == "influxdb":
@@ -1167,6 +1167,18 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
         while len(cfg.udp) <= int(idx):
             cfg.udp.append(UDPConfig())
         obj = cfg.udp[int(idx)]
+    elif _list_section(rest) is not None:
+        # KAPACITOR_SCRAPER_0_DB, KAPACITOR_FILE_DISCOVERY_0_FILES (index optional: 0)
+        section = _list_section(rest) or ""
+        idx, _, key = rest[len(_attr(section)) + 1 :].partition("_")
+        if not idx.isdigit():
+            idx, key = "0", f"{idx}_{key}" if key else idx
+        elements = _plain_list(cfg, section)
+        while len(elements) <= int(idx):
+            elements.append(_PLAIN_LISTS[section]())
+        obj = elements[int(idx)]
+        if isinstance(getattr(obj, key, None), dict):
+            raise ConfigError(f"{name}: {key.replace('_', '-')} cannot be set from the environment")
     elif section in cfg.handlers and not SECTIONS[section].array:
         obj = cfg.handlers[section]
     elif section in cfg.handlers:
@@ -1187,6 +1199,14 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
     if not hasattr(obj, key):
         raise ConfigError(f"{name}: no key {key.replace('_', '-')!r} in [{section}]")
     setattr(obj, key, _parse_env_value(getattr(obj, key), raw, name))
+
+
+def _list_section(rest: str) -> str | None:
+    """The list section an environment variable's name (after the prefix) starts with."""
+    for name in _PLAIN_LISTS:
+        if rest.startswith(_attr(name) + "_"):
+            return name
+    return None
 
 
 def load(

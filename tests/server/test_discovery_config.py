@@ -204,3 +204,22 @@ def test_config_api_shape_redaction_and_updates(kapfastd_factory: Callable[..., 
     assert options(server, "scraper/myscraper")["options"]["enabled"] is False
     assert server.api("GET", "/config/dns/d2").status == 200
     assert server.api("GET", "/config/static-discovery/mystatic").status == 404
+
+
+def test_environment_overrides() -> None:
+    cfg, _ = config.from_mapping(tomllib.loads(SCRAPER))
+    env = {
+        "KAPACITOR_SCRAPER_0_DB": "other",
+        "KAPACITOR_FILE_DISCOVERY_0_ID": "files",
+        "KAPACITOR_FILE_DISCOVERY_0_FILES": "/etc/a.json,/etc/b.yml",
+        "KAPFAST_DNS_PORT": "53",
+        "KAPFAST_DNS_ID": "d",
+    }
+    config.apply_env(cfg, env)
+    assert cfg.discovery["scraper"][0].db == "other"
+    assert cfg.discovery["file-discovery"][0].files == ["/etc/a.json", "/etc/b.yml"]
+    assert (cfg.discovery["dns"][0].id, cfg.discovery["dns"][0].port) == ("d", 53)
+    with pytest.raises(ConfigError, match="labels cannot be set from the environment"):
+        config.apply_env(cfg, {"KAPACITOR_STATIC_DISCOVERY_0_LABELS": "x"})
+    with pytest.raises(ConfigError, match='gce "": gce discovery must be given a ID'):
+        config.apply_env(cfg, {"KAPACITOR_GCE_0_PORT": "81"})
