@@ -26,13 +26,13 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kapfast.errors import ConfigError
-from kapfast.gofmt import duration_string
+from kapfast.gofmt import duration_string, go_quote
 from kapfast.handler_table import SECTIONS
 from kapfast.tick.registry import DEADMAN_ID, DEADMAN_MESSAGE
 
@@ -293,8 +293,20 @@ class AlertConfig:
     topic_buffer_length: int = 5000
 
 
+def _attr(key: str) -> str:
+    attr = key.replace("-", "_")
+    return attr + "_" if keyword.iskeyword(attr) else attr  # `global`, `from`
+
+
 def _default_field(default: Any) -> Any:
     return field(default_factory=lambda: copy.deepcopy(default))
+
+
+def _options_class(section: str, options: Mapping[str, Any]) -> type:
+    """A section's config class, made from its keys and defaults (the TOML names, in order)."""
+    fields = [(_attr(key), type(default), _default_field(default)) for key, default in options.items()]
+    name = "".join(part.title() for part in section.split("-")) + "Config"
+    return dataclasses.make_dataclass(name, fields)
 
 
 @functools.cache
@@ -302,9 +314,7 @@ def handler_section_class(section: str) -> type:
     """The config class of a handler section, made from its row's keys and defaults."""
     row = SECTIONS[section]
     assert row.config is not None, section
-    fields = [(_attr(key), type(default), _default_field(default)) for key, default in row.config.items()]
-    name = "".join(part.title() for part in section.split("-")) + "Config"
-    return dataclasses.make_dataclass(name, fields)
+    return _options_class(section, row.config)
 
 
 def _default_handler_sections() -> dict[str, Any]:
@@ -354,8 +364,228 @@ class EC2Config:
     port: int = 80
 
 
-#: list sections read as they are (no sub-tables): TOML name -> element class
-_PLAIN_LISTS: dict[str, type] = {"kubernetes": KubernetesConfig, "swarm": SwarmConfig, "ec2": EC2Config}
+# --- Kapacitor's Prometheus scraper and the discovery services feeding it -----------------------
+#
+# kapfast has no scraper: these sections are read, validated as kapacitord validates them, shown by
+# the config API and `kapfastd config`, and one that is enabled is named in a start warning (the
+# config API refuses to enable one). Defaults are kapacitord's (each service's ``Init``).
+
+
+class StringTable(dict[str, str]):
+    """A TOML table of strings (``[static-discovery] labels``); a plain dict option is a table of
+    string lists (``[scraper] params``, as Go's ``url.Values``)."""
+
+
+#: the TLS options of the scraper and of consul, marathon and triton (kapacitord's names)
+_TLS_OPTIONS = {
+    "ssl-ca": "",
+    "ssl-cert": "",
+    "ssl-key": "",
+    "ssl-server-name": "",
+    "insecure-skip-verify": False,
+}
+
+_FILE_DISCOVERY_NAME = re.compile(r"^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$")
+
+
+def _check_scraper(e: Any) -> str | None:
+    for attr, what in (("name", "a name"), ("db", "a db"), ("rp", "an rp")):
+        if not getattr(e, attr):
+            return f"scraper config must be given {what}"
+    return None
+
+
+def _check_paths(label: str) -> Callable[[Any], str | None]:
+    def check(e: Any) -> str | None:
+        bad = [p for p in e.paths if not p.startswith("/")]
+        return f"{label} paths must begin with '/': {bad[0]}" if bad else None
+
+    return check
+
+
+def _check_dns(e: Any) -> str | None:
+    kind = e.type.upper()
+    if kind in ("A", "AAAA") and e.port == 0:
+        return f"Port required for dns discovery type {e.type}"
+    return None if kind in ("SRV", "A", "AAAA") else f"invalid dns discovery records type {e.type}"
+
+
+def _check_files(e: Any) -> str | None:
+    bad = [f for f in e.files if not _FILE_DISCOVERY_NAME.match(f)]
+    return f"path name {go_quote(bad[0])} is not valid for file discovery" if bad else None
+
+
+@dataclass(frozen=True)
+class DiscoverySection:
+    """One row of the scraper/discovery table: kapacitord's options and defaults in the order of
+    its config struct (the order of the config API's ``redacted``), the element key, the name its
+    errors use, and its checks beyond a non-empty element key (a message, or None)."""
+
+    options: Mapping[str, Any]
+    element_key: str
+    label: str
+    missing_key: str
+    check: Callable[[Any], str | None] | None = None
+
+
+_ID = {"enabled": False, "id": ""}
+_PATHS = {**_ID, "servers": [], "paths": [], "timeout": "10s"}
+DISCOVERY_SECTIONS: dict[str, DiscoverySection] = {
+    "scraper": DiscoverySection(
+        {
+            "enabled": False,
+            "name": "",
+            "discoverer-id": "",
+            "discoverer-service": "",
+            "db": "",
+            "rp": "",
+            "scheme": "http",
+            "metrics-path": "/metrics",
+            "params": {},
+            "scrape-interval": "1m0s",
+            "scrape-timeout": "10s",
+            "username": "",
+            "password": "",
+            **_TLS_OPTIONS,
+            "bearer-token": "",
+            "proxy-url": "",  # Kapacitor's *url.URL: null until set
+        },
+        "name",
+        "scraper",
+        "",
+        _check_scraper,
+    ),
+    "azure": DiscoverySection(
+        {
+            **_ID,
+            "port": 80,
+            "subscription-id": "",
+            "tenant-id": "",
+            "client-id": "",
+            "client-secret": "",
+            "refresh-interval": "5m0s",
+        },
+        "id",
+        "azure",
+        "azure discovery must be given a ID",
+    ),
+    "consul": DiscoverySection(
+        {
+            **_ID,
+            "address": "127.0.0.1:8500",
+            "token": "",
+            "datacenter": "",
+            "tag-separator": ",",
+            "scheme": "http",
+            "username": "",
+            "password": "",
+            "services": [],
+            **_TLS_OPTIONS,
+        },
+        "id",
+        "consul",
+        "consul discovery must be given a ID",
+        lambda e: None if e.address.strip() else "consul discovery requires a server address",
+    ),
+    "dns": DiscoverySection(
+        # port: A and AAAA records only
+        {**_ID, "record-names": [], "refresh-interval": "30s", "type": "SRV", "port": 0},
+        "id",
+        "dns",
+        "dns discovery must be given a ID",
+        _check_dns,
+    ),
+    "file-discovery": DiscoverySection(
+        {**_ID, "files": [], "refresh-interval": "5m0s"},
+        "id",
+        "file discovery",
+        "file discovery must be given a ID",
+        _check_files,
+    ),
+    "gce": DiscoverySection(
+        {
+            **_ID,
+            "project": "",
+            "zone": "",
+            "filter": "",
+            "refresh-interval": "1m0s",
+            "port": 80,
+            "tag-separator": ",",
+        },
+        "id",
+        "gce",
+        "gce discovery must be given a ID",
+    ),
+    "marathon": DiscoverySection(
+        {
+            **_ID,
+            "servers": [],
+            "timeout": "30s",
+            "refresh-interval": "30s",
+            "bearer-token": "",
+            **_TLS_OPTIONS,
+        },
+        "id",
+        "marathon",
+        "marathon discovery must be given an ID",
+    ),
+    "nerve": DiscoverySection(
+        _PATHS, "id", "nerve", "nerve discovery must be given a ID", _check_paths("nerve discovery")
+    ),
+    "serverset": DiscoverySection(
+        _PATHS,
+        "id",
+        "serverset",
+        "server set discovery must be given a ID",
+        _check_paths("serverset discovery config"),
+    ),
+    "static-discovery": DiscoverySection(
+        {**_ID, "targets": [], "labels": StringTable()},
+        "id",
+        "static discovery",
+        "static discovery must be given a ID",
+    ),
+    "triton": DiscoverySection(
+        {
+            **_ID,
+            "account": "",
+            "dns-suffix": "",
+            "endpoint": "",
+            "port": 9163,
+            "refresh-interval": "1m0s",
+            "version": 1,
+            **_TLS_OPTIONS,
+        },
+        "id",
+        "triton",
+        "triton discovery must be given an ID",
+    ),
+}
+
+
+@functools.cache
+def discovery_section_class(section: str) -> type:
+    """The element class of a scraper/discovery section, made from its row."""
+    return _options_class(section, DISCOVERY_SECTIONS[section].options)
+
+
+#: options Kapacitor shows as null while unset (a nil pointer), by section
+NULL_WHEN_EMPTY: dict[str, frozenset[str]] = {"scraper": frozenset({"proxy-url"})}
+
+#: list sections read as they are (sub-tables only as dict options): TOML name -> element class
+_PLAIN_LISTS: dict[str, type] = {
+    "kubernetes": KubernetesConfig,
+    "swarm": SwarmConfig,
+    "ec2": EC2Config,
+} | {name: discovery_section_class(name) for name in DISCOVERY_SECTIONS}
+
+
+def _plain_list(cfg: Config, name: str) -> list[Any]:
+    """The elements of a list section read as it is."""
+    if name in DISCOVERY_SECTIONS:
+        return cfg.discovery[name]
+    elements: list[Any] = getattr(cfg, _attr(name))
+    return elements
 
 
 @dataclass
@@ -391,6 +621,8 @@ class Config:
     kubernetes: list[KubernetesConfig] = field(default_factory=list)
     swarm: list[SwarmConfig] = field(default_factory=list)
     ec2: list[EC2Config] = field(default_factory=list)
+    # the scraper and its discovery services, by section name: shown and validated, not run
+    discovery: dict[str, list[Any]] = field(default_factory=lambda: {n: [] for n in DISCOVERY_SECTIONS})
     #: sections of kapacitord's config kapfast does not implement, as the file has them: named in
     #: the start warning and printed back by `kapfastd config`
     unsupported: dict[str, Any] = field(default_factory=dict)
@@ -441,11 +673,6 @@ _SECTIONS: dict[str, type] = {
 _TOP_LEVEL = {"hostname", "data_dir", "default-retention-policy"}
 
 
-def _attr(key: str) -> str:
-    attr = key.replace("-", "_")
-    return attr + "_" if keyword.iskeyword(attr) else attr  # `global`, `from`
-
-
 #: keys kapacitord spells with an underscore (its toml and override tags): every other key uses
 #: dashes. ``[opsgenie] recovery_url``, ``[opsgenie2] recovery_action``, ``[talk] author_name``.
 _UNDERSCORE_KEYS = frozenset({"data_dir", "recovery_url", "recovery_action", "author_name"})
@@ -482,6 +709,10 @@ def _coerce(where: str, current: Any, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
         return list(value)
+    if isinstance(current, StringTable):
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where}: expected a table of strings, got {value!r}")
+        return StringTable({str(k): v for k, v in value.items()})
     if isinstance(current, dict):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table of db = [rp, ...], got {value!r}")
@@ -555,7 +786,7 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
                     raise ConfigError(f"[[{key}]] #{i} must be a table")
                 element = _PLAIN_LISTS[key]()
                 _fill(element, table, key, ignored)
-                getattr(cfg, key).append(element)
+                _plain_list(cfg, key).append(element)
         elif key == "udp":
             for i, table in enumerate(value if isinstance(value, list) else [value]):
                 if not isinstance(table, dict):
@@ -578,6 +809,12 @@ def from_mapping(doc: Mapping[str, Any]) -> tuple[Config, list[str]]:
     if ignored:
         warnings.append(
             "kapacitord settings kapfast does not implement, accepted and ignored: " + ", ".join(ignored)
+        )
+    enabled = enabled_unrunnable(cfg)
+    if enabled:
+        warnings.append(
+            "enabled but not run: kapfast has no Prometheus scraper or service discovery, so nothing "
+            "is scraped for " + ", ".join(enabled) + " (kapacitord would scrape their targets)"
         )
     return cfg, warnings
 
@@ -706,13 +943,32 @@ def _validate_autoscale_clusters(cfg: Config) -> None:
     for ec in cfg.ec2:
         if ec.enabled and not ec.region:
             raise ConfigError(f"[[ec2]] {ec.id}: requires a region")
+    for name, row in DISCOVERY_SECTIONS.items():
+        # kapacitord checks every element, enabled or not ("scraper \"x\": ...")
+        for e in cfg.discovery[name]:
+            key = getattr(e, row.element_key)
+            problem = (None if key else row.missing_key) or (row.check(e) if row.check else None)
+            if problem:
+                raise ConfigError(f"{row.label} {go_quote(key)}: {problem}")
     for name in _PLAIN_LISTS:
-        elements = getattr(cfg, name)
-        ids = [e.id for e in elements]
+        elements = _plain_list(cfg, name)
+        key = ELEMENT_KEYS[name]
+        ids = [getattr(e, key) for e in elements]
         if len(elements) > 1 and not all(ids):
-            raise ConfigError(f"[[{name}]] id must not be empty")
+            raise ConfigError(f"[[{name}]] {key} must not be empty")
         if len(ids) != len(set(ids)):
-            raise ConfigError(f"[[{name}]] ids must be unique")
+            raise ConfigError(f"[[{name}]] {key}s must be unique")
+
+
+def enabled_unrunnable(cfg: Config) -> list[str]:
+    """The enabled elements of sections kapfast reads but cannot run (the scraper and its
+    discovery services), as ``[[scraper]] "name"``."""
+    out = []
+    for name, row in DISCOVERY_SECTIONS.items():
+        for e in cfg.discovery[name]:
+            if e.enabled:
+                out.append(f"[[{name}]] {go_quote(getattr(e, row.element_key))}")
+    return out
 
 
 def _fill_udf(uc: UDFConfig, value: Any) -> None:
@@ -881,9 +1137,9 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
         setattr(cfg, rest, _parse_env_value(getattr(cfg, rest), raw, name))
         return
     section, _, key = rest.partition("_")
-    for name in _SECTIONS:  # sections named with a dash: KAPACITOR_CONFIG_OVERRIDE_ENABLED
-        if "-" in name and rest.startswith(_attr(name) + "_"):
-            section, key = name, rest[len(name) + 1 :]
+    for sec in _SECTIONS:  # sections named with a dash: KAPACITOR_CONFIG_OVERRIDE_ENABLED
+        if "-" in sec and rest.startswith(_attr(sec) + "_"):
+            section, key = sec, rest[len(sec) + 1 :]
     if section in _SECTIONS:
         obj = getattr(cfg, _attr(section))
     elif section == "influxdb":
@@ -911,6 +1167,18 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
         while len(cfg.udp) <= int(idx):
             cfg.udp.append(UDPConfig())
         obj = cfg.udp[int(idx)]
+    elif _list_section(rest) is not None:
+        # KAPACITOR_SCRAPER_0_DB, KAPACITOR_FILE_DISCOVERY_0_FILES (index optional: 0)
+        section = _list_section(rest) or ""
+        idx, _, key = rest[len(_attr(section)) + 1 :].partition("_")
+        if not idx.isdigit():
+            idx, key = "0", f"{idx}_{key}" if key else idx
+        elements = _plain_list(cfg, section)
+        while len(elements) <= int(idx):
+            elements.append(_PLAIN_LISTS[section]())
+        obj = elements[int(idx)]
+        if isinstance(getattr(obj, key, None), dict):
+            raise ConfigError(f"{name}: {key.replace('_', '-')} cannot be set from the environment")
     elif section in cfg.handlers and not SECTIONS[section].array:
         obj = cfg.handlers[section]
     elif section in cfg.handlers:
@@ -931,6 +1199,14 @@ def _apply_one(cfg: Config, rest: str, raw: str, name: str) -> None:
     if not hasattr(obj, key):
         raise ConfigError(f"{name}: no key {key.replace('_', '-')!r} in [{section}]")
     setattr(obj, key, _parse_env_value(getattr(obj, key), raw, name))
+
+
+def _list_section(rest: str) -> str | None:
+    """The list section an environment variable's name (after the prefix) starts with."""
+    for name in _PLAIN_LISTS:
+        if rest.startswith(_attr(name) + "_"):
+            return name
+    return None
 
 
 def load(
@@ -1038,8 +1314,13 @@ def _section_lines(cfg: Config, name: str) -> list[str]:
         for uc in cfg.udp:
             out += ["", "[[udp]]", *_table_lines(uc)]
     elif name in _PLAIN_LISTS:
-        for element in getattr(cfg, name):
+        for element in _plain_list(cfg, name):
             out += ["", f"[[{name}]]", *_table_lines(element)]
+            for f in dataclasses.fields(element):
+                value = getattr(element, f.name)
+                if isinstance(value, dict):  # [static-discovery] labels, [scraper] params
+                    out += ["", f"  [{name}.{_toml_key(f.name)}]"]
+                    out += [f"    {_toml_name(k)} = {_toml_value(v)}" for k, v in value.items()]
     elif name in cfg.unsupported:
         value = cfg.unsupported[name]
         if isinstance(value, dict):
@@ -1090,11 +1371,16 @@ ELEMENT_KEYS: dict[str, str] = (
     {"influxdb": "name"}
     | {name: row.element_key for name, row in SECTIONS.items() if row.array}
     | dict.fromkeys(_PLAIN_LISTS, "id")
+    | {name: row.element_key for name, row in DISCOVERY_SECTIONS.items()}
 )
 #: Secret options: the config API shows whether they are set (true/false), never their value.
 _REDACTED_EVERYWHERE = frozenset({"password", "token", "secret", "shared-secret", "api-key", "auth-token"})
+# Kapacitor's `redact` tags; kapfast also hides [[marathon]] bearer-token, which Kapacitor shows
 _REDACTED_IN: dict[str, frozenset[str]] = {name: row.secrets for name, row in SECTIONS.items()} | {
-    "ec2": frozenset({"secret-key"})
+    "ec2": frozenset({"secret-key"}),
+    "scraper": frozenset({"bearer-token"}),
+    "azure": frozenset({"client-secret"}),
+    "marathon": frozenset({"bearer-token"}),
 }
 
 
@@ -1146,6 +1432,8 @@ def overridable_sections() -> dict[str, SectionInfo]:
         if row.config is not None:
             cls = handler_section_class(name)
             out[name] = SectionInfo(name, "handlers", cls, row.element_key if row.array else None)
+    for name, drow in DISCOVERY_SECTIONS.items():
+        out[name] = SectionInfo(name, "discovery", discovery_section_class(name), drow.element_key)
     return dict(sorted(out.items()))
 
 
@@ -1153,6 +1441,8 @@ def section_value(cfg: Config, info: SectionInfo) -> Any:
     """A section's config object (or list of them)."""
     if info.attr == "handlers":
         return cfg.handlers[info.name]
+    if info.attr == "discovery":
+        return cfg.discovery[info.name]
     return getattr(cfg, info.attr)
 
 
@@ -1178,7 +1468,11 @@ def element_options(section: str, obj: Any) -> tuple[dict[str, Any], list[str]]:
     for f in dataclasses.fields(obj):
         key = _toml_key(f.name)
         value = getattr(obj, f.name)
-        opts[key] = bool(value) if key in redacted else copy.deepcopy(value)
+        if key in redacted:
+            value = bool(value)
+        elif value == "" and key in NULL_WHEN_EMPTY.get(section, ()):
+            value = None
+        opts[key] = copy.deepcopy(value)
     return opts, redacted
 
 

@@ -33,6 +33,7 @@ from kapfast.config import (
     SectionInfo,
     apply_overrides,
     element_options,
+    enabled_unrunnable,
     overridable_sections,
     section_elements,
 )
@@ -81,6 +82,13 @@ class ConfigService:
             new, _ = apply_overrides(self.base, _overrides(candidate))
         except ConfigError as exc:
             raise RequestError(f"invalid configuration: {exc}") from None
+        started = sorted(set(enabled_unrunnable(new)) - set(enabled_unrunnable(self.effective)))
+        if started:
+            # kapacitord would start scraping; kapfast cannot, so it says so rather than store it
+            raise RequestError(
+                f"cannot enable {', '.join(started)}: kapfast has no Prometheus scraper or service "
+                "discovery (the section's other options can be set)"
+            )
         for (sec, elem), row in changed.items():
             if row is None:
                 self.store.remove(sec, elem)
@@ -180,8 +188,8 @@ def _link(path: str) -> dict[str, str]:
 def _element_json(section: str, element: str, obj: Any) -> dict[str, Any]:
     options, redacted = element_options(section, obj)
     # Kapacitor's options are a Go map (sorted keys) of its config struct's fields, where a list
-    # nothing was given for is a nil slice: null, not []
-    shown = go_map({k: None if v == [] else v for k, v in options.items()}, 1)
+    # nothing was given for is a nil slice: null, not [] (and a nil map: null, not {})
+    shown = go_map({k: None if v == [] or v == {} else v for k, v in options.items()}, 1)
     return {"link": _link(f"/{section}/{element}"), "options": shown, "redacted": redacted or None}
 
 
