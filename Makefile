@@ -27,7 +27,7 @@ $(VENV)/.deps: pyproject.toml
 
 deps: $(VENV)/.deps ## Python dependencies in .venv
 
-system-deps: ## Debian packages the integration tests start: influxdb (InfluxDB 1.x), mosquitto, snmptrapd, nats-server
+system-deps: ## Debian packages the integration tests start: influxdb (InfluxDB 1.x), mosquitto, snmptrapd, nats-server, chromium (+ its driver)
 	@command -v influxd >/dev/null 2>&1 || { \
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb >/dev/null; }
 	@command -v influxd >/dev/null 2>&1 && echo "influxd: $$(command -v influxd)"
@@ -35,6 +35,8 @@ system-deps: ## Debian packages the integration tests start: influxdb (InfluxDB 
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
 	@PATH="$$PATH:/usr/sbin" command -v snmptrapd >/dev/null 2>&1 || { \
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq snmptrapd >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	@PATH="$$PATH:/usr/sbin" command -v nats-server >/dev/null 2>&1 || { \
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
 

@@ -64,6 +64,7 @@ from kapfast.server.internal_stats import Stat, StatsService, collect, expvars
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.server.udp import UDPInput, start_listeners
+from kapfast.server.ui import routes as ui_routes
 from kapfast.server.users import AuthService, LocalAuth, NoAuth, UserStore
 from kapfast.server.write import WriteGate, make_write_handler
 from kapfast.storage import Storage
@@ -569,6 +570,7 @@ def build_app(state: ServerState) -> web.Application:
     logs_api.add_routes(app, state.logs)
     tap_api.add_routes(app)
     metrics.add_routes(app)  # /metrics for Prometheus, same auth as the API
+    ui_routes.add_routes(app)  # the web page, /ui
     # InfluxDB's own paths, for clients (Telegraf) pointed at kapfastd as if it were InfluxDB.
     app.router.add_post("/write", write)
     app.router.add_get("/ping", ping)

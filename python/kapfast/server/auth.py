@@ -32,6 +32,7 @@ from aiohttp.typedefs import Middleware
 from jwt.warnings import InsecureKeyLengthWarning
 
 from kapfast.server.http import API, PREVIEW, USER, Handler, json_response
+from kapfast.server.ui import access
 from kapfast.server.users import (
     ADMIN,
     SUBSCRIPTION_USER,
@@ -178,6 +179,8 @@ def _forbidden(request: web.Request, user: User) -> web.Response | None:
     if needed is None:
         return _auth_error(403, f"unknown method {_go_quote(request.method.upper())}")
     path = request.path
+    if access.is_ui(path):
+        return _ui_forbidden(path, user)
     rel = path[len(API) :] if path.startswith(API) else path
     # the same endpoint under /kapacitor/v1preview is the same resource for the admin-only rule
     under_api = clean(path[len(PREVIEW) :] if path.startswith(PREVIEW) else rel)
@@ -203,6 +206,24 @@ def _forbidden(request: web.Request, user: User) -> web.Response | None:
     return None
 
 
+def _ui_forbidden(path: str, user: User) -> web.Response | None:
+    """The web page (GET only) needs read privilege on the API resources it shows."""
+    for rel in access.api_paths(path):
+        if not user.authorized(api_resource(rel), Privilege.READ):
+            return _auth_error(
+                403, f'user {user.name} does not have "read" privilege for API endpoint "{API}{rel}"'
+            )
+    return None
+
+
+def _challenge(request: web.Request, resp: web.Response) -> web.Response:
+    """kapfast: a 401 to the web page, or to the page script's API calls, asks the browser for a
+    user and password (Kapacitor's API answers 401 without a challenge, which other clients keep)."""
+    if resp.status == 401 and (access.is_ui(request.path) or request.headers.get(access.UI_HEADER)):
+        resp.headers["WWW-Authenticate"] = access.REALM
+    return resp
+
+
 def _open_route(gate: AuthGate, request: web.Request) -> bool:
     if request.method == "OPTIONS":
         return True  # CORS pre-flight: answered before authentication, as Kapacitor's cors filter
@@ -219,7 +240,7 @@ def make_middleware(gate: AuthGate) -> Middleware:
             return await handler(request)
         who = await _who(gate, request)
         if isinstance(who, web.Response):
-            return who
+            return _challenge(request, who)
         request[USER] = who
         denied = _forbidden(request, who)
         if denied is not None:

@@ -153,6 +153,17 @@ def _all_topics(request: web.Request) -> list[str]:
     return sorted(names - closed)
 
 
+def topics_json(request: web.Request) -> list[dict[str, Any]]:
+    """Every topic as ``GET /alerts/topics`` lists it (the web page's topics list)."""
+    return [_topic_json(t, _topic_states(request, t), _collected(request, t)) for t in _all_topics(request)]
+
+
+def topic_json(request: web.Request, topic: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A topic and its events as the API answers them (404 for an unknown topic)."""
+    states = _states(request, topic)
+    return _topic_json(topic, states, _collected(request, topic)), [_event_json(topic, s) for s in states]
+
+
 async def list_topics(request: web.Request) -> web.StreamResponse:
     pattern = request.query.get("pattern", "")
     min_level = _min_level(request)
