@@ -77,14 +77,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, extra: str = "") -> None:
+        """kapfastd on a free port; ``extra`` is appended to its config (e.g. a ``[cluster]``)."""
         self.port = free_port()
         self.dir = directory
         cfg = directory / "kapfastd.toml"
         cfg.write_text(
             f'hostname = "127.0.0.1"\ndata_dir = "{directory / "data"}"\n'
             f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
-            '[logging]\n  level = "WARN"\n[[influxdb]]\n  enabled = false\n  name = "default"\n'
+            '[logging]\n  level = "WARN"\n[[influxdb]]\n  enabled = false\n  name = "default"\n' + extra
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPFAST_", "KAPACITOR_"))}
         self.log = open(directory / "kapfastd.log", "wb")  # noqa: SIM115 (closed in stop)

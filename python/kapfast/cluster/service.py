@@ -139,9 +139,11 @@ class ClusterService:
         self, key: str, durable: str, head: dict[str, Any], leases: dict[str, str]
     ) -> dict[str, Any]:
         assert self.h is not None
-        out = {**head, "owner": leases.get(key, ""), "consumer": durable, "lag": None, "delivered_seq": None}
+        out = {**head, "owner": leases.get(key, ""), "consumer": durable}
+        out.update(lag=None, ack_pending=None, delivered_seq=None)
         with contextlib.suppress(Exception):
             ci = await self.h.js.consumer_info(self.cc.stream, durable)
             out["lag"] = ci.num_pending
+            out["ack_pending"] = ci.num_ack_pending  # fetched, not yet applied (acked once applied)
             out["delivered_seq"] = ci.delivered.stream_seq if ci.delivered else None
         return out
