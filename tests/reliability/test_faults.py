@@ -80,7 +80,9 @@ def test_store_locked_by_another_process(kapfastd: Kapfastd) -> None:
     assert ans.status == 503, ans
     assert ans.headers.get("Retry-After") == "1"
     assert "locked by another process" in ans.json()["error"]
-    assert pings and max(pings) < 1.0  # /ping never waited for the lock
+    # /ping did not wait for the lock: pings kept being answered while the define waited out
+    # SQLite's busy timeout (a loop blocked by it would answer one ping, after the define)
+    assert len(pings) >= 3, pings
     # the lock is gone: everything works again, nothing of the refused request was stored
     assert kapfastd.api("GET", "/tasks/long").status == 404
     assert define(kapfastd, "long").status == 200  # type: ignore[attr-defined]
