@@ -23,6 +23,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.kv import KeyValue
 
 from kapfast.cluster.connection import ClusterHandles
+from kapfast.jobs import cancel_and_wait
 from kapfast.storage import TaskRecord, TemplateRecord
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
@@ -109,10 +110,7 @@ class ControlPlane:
         ]
 
     async def close(self) -> None:
-        for job in self._jobs:
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
+        await cancel_and_wait(*self._jobs)
 
     # -- local changes out ------------------------------------------------------------------------
 

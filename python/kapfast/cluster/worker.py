@@ -45,6 +45,7 @@ from kapfast.cluster.ingest import Decoded, decode
 from kapfast.cluster.partition import fnv1a64, merge_in_order
 from kapfast.cluster.placement import PARTITIONED, placement
 from kapfast.config import ClusterConfig, parse_go_duration
+from kapfast.jobs import cancel_and_wait
 from kapfast.storage import TaskRecord
 from kapfast.tick import Pipeline
 
@@ -201,11 +202,8 @@ class Feed:
                 self._apply_request(p)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 @dataclass
@@ -327,10 +325,7 @@ class Worker:
 
     async def close(self) -> None:
         """A clean stop: checkpoints written, leases released (others take over at once)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         for p in list(self.partitions):
             await self._release_partition(p)
         for t in list(self.tasks):

@@ -28,6 +28,7 @@ from kapfast.engine.nodes.loopback import Loopback
 from kapfast.engine.nodes.sideload import SERVICE_KEY as SIDELOAD
 from kapfast.engine.nodes.sideload import SideloadError, SideloadService
 from kapfast.errors import RequestError
+from kapfast.jobs import cancel_and_wait
 from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server import (
@@ -501,10 +502,7 @@ async def on_cleanup(app: web.Application) -> None:
     for listener in app.get(UDP_KEY, []):
         listener.close()
     ticker = app.get(TICKER_KEY)
-    if ticker is not None:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+    await cancel_and_wait(ticker)
     stats = app[SERVICES_KEY].stats
     if stats is not None:
         await stats.close()

@@ -12,7 +12,6 @@ overran instead of piling them up (Go's ticker drops them too).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from kapfast.errors import KapfastError, TaskError
 from kapfast.influxdb.client import InfluxDBClient
 from kapfast.influxdb.errors import InfluxDBConnectionError, InfluxDBError
 from kapfast.influxdb.flux import FluxClient, parse_flux_csv
+from kapfast.jobs import cancel_and_wait
 from kapfast.recordings import RecordedBatch
 from kapfast.storage import TaskRecord
 from kapfast.tasks.batch_query import BatchQuery, live_batches
@@ -111,11 +111,7 @@ class BatchRunner:
     async def close(self) -> None:
         jobs = [j for js in self._jobs.values() for j in js]
         self._jobs.clear()
-        for j in jobs:
-            j.cancel()
-        for j in jobs:
-            with contextlib.suppress(asyncio.CancelledError):
-                await j
+        await cancel_and_wait(*jobs)
 
     # --- the schedule --------------------------------------------------------------------------
 

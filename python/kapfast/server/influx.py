@@ -19,7 +19,6 @@ Telegraf or the 2.x server's own tasks at kapfastd's ``/write`` instead).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import urllib.parse
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from kapfast.influxdb import (
 )
 from kapfast.influxdb.flux import FluxClient
 from kapfast.influxdb.subscriptions import address
+from kapfast.jobs import cancel_and_wait
 from kapfast.server.ids import ServerIDs
 from kapfast.server.stats import IngressStats
 from kapfast.server.udp import Sink, SubscriptionListeners
@@ -246,11 +246,7 @@ class InfluxDBClusters:
 
     async def close(self) -> None:
         self._stop.set()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(*self._tasks)
         for mgr in self.managers.values():
             mgr.close_listeners()
         for c in self._clients.values():

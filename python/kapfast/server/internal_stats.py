@@ -30,7 +30,6 @@ is an int of ns, as Kapacitor writes it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from typing import Any, Protocol
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.gofmt import duration_string
+from kapfast.jobs import cancel_and_wait
 from kapfast.tick.registry import NODES
 
 log = logging.getLogger("kapfast.stats")
@@ -176,11 +176,8 @@ class StatsService:
                 log.exception("writing the internal statistics failed")
 
     async def close(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._job
-            self._job = None
+        await cancel_and_wait(self._job)
+        self._job = None
 
 
 __all__ = ["Stat", "StatsService", "collect", "expvars", "to_batch"]

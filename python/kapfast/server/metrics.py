@@ -11,7 +11,6 @@ files) are prometheus_client's own process collector. docs/operations.md lists e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -28,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from kapfast.clock import Clock
 from kapfast.engine.alert.state import LEVEL_NAMES
+from kapfast.jobs import cancel_and_wait
 from kapfast.server.state import STATE_KEY, ServerState
 from kapfast.tick.registry import NODES
 
@@ -76,11 +76,8 @@ class LoopLag:
         return out
 
     async def close(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._job
-            self._job = None
+        await cancel_and_wait(self._job)
+        self._job = None
 
 
 def _counter(name: str, doc: str, labels: list[str]) -> CounterMetricFamily:

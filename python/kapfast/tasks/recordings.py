@@ -27,6 +27,7 @@ from kapfast.clock import Clock
 from kapfast.errors import KapfastError, NotFoundError, RequestError
 from kapfast.gofmt import go_quote
 from kapfast.influxdb import InfluxDBClient
+from kapfast.jobs import cancel_and_wait
 from kapfast.recordings import (
     BatchArchiveWriter,
     BatchRecordingWriter,
@@ -346,11 +347,7 @@ class RecordingService:
     async def close(self) -> None:
         for ident in list(self._streams):
             self._finish_stream(ident, "the server stopped before the recording's stop time")
-        for job in list(self._jobs):
-            job.cancel()
-        for job in list(self._jobs):
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
+        await cancel_and_wait(*self._jobs)
 
     @staticmethod
     def to_json(rec: RecordingRecord) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, RequestError
 from kapfast.gofmt import go_map, go_quote
+from kapfast.jobs import cancel_and_wait
 from kapfast.storage import RecordingRecord, ReplayRecord, Storage, TaskRecord
 from kapfast.tasks.ids import new_or_valid_id
 from kapfast.tasks.recordings import EXTENSIONS, FillJob, RecordingService
@@ -232,11 +233,7 @@ class ReplayService:
         self.storage.replays.delete(ident)
 
     async def close(self) -> None:
-        for job in list(self._jobs.values()):
-            job.cancel()
-        for job in list(self._jobs.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
+        await cancel_and_wait(*self._jobs.values())
 
     @staticmethod
     def to_json(rep: ReplayRecord) -> dict[str, Any]:
