@@ -60,12 +60,13 @@ def _status(node: Kapfastd) -> dict[str, Any]:
 
 
 def wait_caught_up(node: Kapfastd, alive: set[str], timeout_s: float = 20.0) -> dict[str, Any]:
-    """Until every partition (and placed task) is owned by an alive worker and has no lag."""
+    """Until every partition (and placed task) is owned by an alive worker, has no lag and nothing
+    fetched but not yet applied (a feed acks once its points went through the task)."""
 
     def done() -> dict[str, Any] | None:
         st = _status(node)
         feeds = [*st["partitions"], *st["placed_tasks"]]
-        if all(f["owner"] in alive and f["lag"] == 0 for f in feeds):
+        if all(f["owner"] in alive and f["lag"] == 0 and f["ack_pending"] == 0 for f in feeds):
             return st
         return None
 
