@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, countOf
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from kapfast._native import EvalState, PointBatch
 from kapfast.engine.alert.levels import LevelEvaluator, LevelTable
@@ -56,7 +58,7 @@ class _Seen:
         self,
         seq: int,
         batch: PointBatch,
-        codes: Sequence[int] | None,
+        codes: Sequence[int] | np.ndarray[Any, Any] | None,
         groups: Sequence[Group],
         table: LevelTable,
         row: int = -1,
@@ -112,7 +114,11 @@ class ExplainLog:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def saw_chunk(
-        self, batch: PointBatch, codes: Sequence[int], groups: Sequence[Group], table: LevelTable
+        self,
+        batch: PointBatch,
+        codes: Sequence[int] | np.ndarray[Any, Any],
+        groups: Sequence[Group],
+        table: LevelTable,
     ) -> None:
         self.seq += 1
         self._point(_Seen(self.seq, batch, codes, groups, table))
@@ -147,6 +153,11 @@ class ExplainLog:
 
     def outcome(self, group_id: str, time_ns: int, reason: str | None, text: str = "") -> None:
         self.outcomes[group_id] = Outcome(self.seq, time_ns, reason, text)
+
+    def outcomes_of(self, events: Iterable[tuple[str, int]], reason: str | None, text: str = "") -> None:
+        """:meth:`outcome` for many (group id, event time) pairs sharing one outcome."""
+        seq = self.seq
+        self.outcomes.update((gid, Outcome(seq, t, reason, text)) for gid, t in events)
 
     def handler_failed(self, group_id: str, time_ns: int, handler: str, error: str) -> None:
         with self._lock:
