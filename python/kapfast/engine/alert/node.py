@@ -333,12 +333,11 @@ class AlertNode(Node):
         for lvl, k in enumerate(np.bincount(levels, minlength=4).tolist()):
             extra[_LEVEL_STAT[lvl]] += k
         fired_codes = codes[rows]
+        # each group's last event (a dict built from pairs keeps the last), at C speed
         last = dict(zip(fired_codes.tolist(), rows.tolist(), strict=True))
-        times = np.asarray(chunk.batch.time())
-        groups = chunk.groups
-        self.explain_log.outcomes_of(
-            ((groups[c].id, int(times[r])) for c, r in last.items()), *self._no_handler()
-        )
+        times = np.asarray(chunk.batch.time())[list(last.values())].tolist()
+        ids = map(_ID, map(chunk.groups.__getitem__, last))
+        self.explain_log.outcomes_of(ids, times, *self._no_handler())
         self.emit(replace(chunk, batch=chunk.batch.take(rows), codes=fired_codes))
 
     def _create_chunk_groups(
