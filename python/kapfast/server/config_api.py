@@ -1,7 +1,9 @@
 """The config API: ``/kapacitor/v1/config[/{section}[/{element}]]``.
 
 ``GET`` shows the effective configuration of the overridable sections (the file, the environment,
-then the overrides), secrets shown as whether they are set. ``POST`` changes it::
+then the overrides), secrets shown as whether they are set, in Kapacitor's bodies: kapacitord's
+options only (:func:`kapfast.config.element_options`; ``?kapfast=true`` adds kapfast's own),
+elements sorted by id, ``json.NewEncoder``'s compact line. ``POST`` changes it::
 
     POST /kapacitor/v1/config/influxdb/default   {"set": {"urls": ["http://db2:8086"]}, "delete": ["timeout"]}
     POST /kapacitor/v1/config/influxdb           {"add": {"name": "other", "urls": [...]}, "remove": ["old"]}
