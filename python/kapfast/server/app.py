@@ -28,7 +28,7 @@ from kapfast.engine.nodes.loopback import Loopback
 from kapfast.engine.nodes.sideload import SERVICE_KEY as SIDELOAD
 from kapfast.engine.nodes.sideload import SideloadError, SideloadService
 from kapfast.errors import RequestError
-from kapfast.jobs import cancel_and_wait
+from kapfast.jobs import all_done, cancel_and_wait
 from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server import (
@@ -166,7 +166,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
-    router = Router(master, recordings)  # type: ignore[arg-type]
+    # live recordings first: a recording's block is compressed and written on its own thread
+    # while the tasks run the same points, so the write's wait for it (durable) costs little
+    router = Router(recordings, master)  # type: ignore[arg-type]
     engine_services = getattr(master, "services", None)
     if isinstance(engine_services, dict):
         # kapacitorLoopback writes enter the stream as written points do (recordings see them)
@@ -542,7 +544,10 @@ def build_app(state: ServerState) -> web.Application:
             state.config.http.max_enqueued_write_limit,
             parse_go_duration(state.config.http.enqueued_write_timeout) / 1e9,
         ),
-        durable=state.storage.alert_states.pending,
+        # alert states the write's points made, and their place in live recordings
+        durable=lambda: all_done(
+            [f for f in (state.storage.alert_states.pending(), state.recordings.pending()) if f is not None]
+        ),
         publish=state.cluster.publish if state.cluster is not None and state.cluster.ingests else None,
     )
     for prefix in (API, PREVIEW):
