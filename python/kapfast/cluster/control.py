@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nats.js.api import KeyValueConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from kapfast.cluster.connection import ClusterHandles
@@ -80,14 +81,20 @@ class ControlPlane:
         self._jobs: list[asyncio.Task[None]] = []
         self.applied = 0
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+    async def open(self) -> None:
+        """Find the bucket (the first node creates it)."""
         try:
             self.kv = await self.h.js.key_value(CONTROL)
-        except Exception:  # not found: the first node creates it
+        except (NotFoundError, BucketNotFoundError):
             self.kv = await self.h.js.create_key_value(
                 config=KeyValueConfig(bucket=CONTROL, history=1, replicas=self.replicas)
             )
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.kv is None:
+            await self.open()
+        assert self.kv is not None
         watcher = await self.kv.watchall()
         seen: set[str] = set()
         async for entry in watcher:  # the bucket as it is, then None
