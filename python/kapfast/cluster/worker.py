@@ -77,6 +77,11 @@ def _delivered_key(lease_key: str) -> str:
     return f"d.{lease_key}"
 
 
+def task_state_key(task_id: str) -> str:
+    """The key of a placed task's lease and of its checkpoint in ``kapfast_state``."""
+    return _lease_key("t", task_id)
+
+
 #: a request whose messages do not all arrive (its ingest node died mid-publish; the writer got
 #: an error and retried) is applied as it is after this long
 STALE_REQUEST_S = 5.0
