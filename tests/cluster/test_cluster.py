@@ -258,6 +258,45 @@ def _seen(hook: Recorder) -> list[tuple[str, int]]:
     return out
 
 
+def test_topic_handlers_defined_on_any_node_act_on_every_worker(
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
+) -> None:
+    """Topic handlers live in the control plane: one defined on a node delivers the events of a
+    partitioned task on every worker; a node that joins later gets it; a delete anywhere
+    deletes it everywhere."""
+    a = node_factory(cluster_config(nats_server, "both", "a"))
+    b = node_factory(cluster_config(nats_server, "worker", "b"))
+    with Recorder() as hook:
+        handler = {"id": "h1", "kind": "post", "options": {"url": hook.url}}
+        assert a.api("POST", "/alerts/topics/cpu/handlers", handler).status == 200
+        wait_for(
+            lambda: b.api("GET", "/alerts/topics/cpu/handlers/h1").status == 200, what="the handler on b"
+        )
+        script = "stream|from().measurement('m').groupBy('host')|alert().crit(lambda: TRUE).topic('cpu')"
+        task = {"id": "t", "type": "stream", "dbrps": [{"db": "db", "rp": "autogen"}], "script": script}
+        assert b.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
+        wait_for(lambda: a.api("GET", "/tasks/t").status == 200, what="the task on a")
+        wait_caught_up(a, {"a", "b"})
+        sent = [(f"h{h}", h) for h in range(12)]
+        body = "".join(f"m,host={host} v=1 {t}\n" for host, t in sent)
+        assert a.write(body, "db=db&rp=autogen").status == 204
+        st = wait_caught_up(a, {"a", "b"})
+        owners = {p["owner"] for p in st["partitions"]}
+        assert owners == {"a", "b"}  # events made on both workers
+        wait_for(lambda: len(_seen(hook)) >= len(sent), what="every point's event")
+        assert sorted(_seen(hook)) == sorted(sent)
+    c = node_factory(cluster_config(nats_server, "worker", "c"))
+    wait_for(lambda: c.api("GET", "/alerts/topics/cpu/handlers/h1").status == 200, what="the handler on c")
+    got = c.api("GET", "/alerts/topics/cpu/handlers/h1").json()
+    assert got["kind"] == "post" and got["options"] == {"url": hook.url}
+    assert b.api("DELETE", "/alerts/topics/cpu/handlers/h1").status == 204
+    for n in (a, c):
+        wait_for(
+            lambda n=n: n.api("GET", "/alerts/topics/cpu/handlers/h1").status == 404,
+            what="deleted everywhere",
+        )
+
+
 def test_define_enable_delete_against_any_node_acts_on_the_cluster(
     nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
 ) -> None:

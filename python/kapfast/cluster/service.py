@@ -17,13 +17,14 @@ from nats.js.errors import NoKeysError, NotFoundError
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
 from kapfast.cluster.connection import CHECKPOINTS, ClusterHandles, connect, open_cluster, retrying
-from kapfast.cluster.control import ControlPlane
+from kapfast.cluster.control import ControlPlane, HandlerSink
 from kapfast.cluster.ingest import Publisher, PublishError, subscribe_telegraf
 from kapfast.cluster.placement import PARTITIONED
 from kapfast.cluster.reads import fetch, gather_http_out
 from kapfast.cluster.worker import Apply, ClusterRunner, Worker, _lease_key, partition_durable, task_durable
 from kapfast.config import ClusterConfig
 from kapfast.errors import KapfastError
+from kapfast.storage.topic_handlers import TopicHandlerStore
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 
@@ -83,10 +84,16 @@ class ClusterService:
             ",".join(self.cc.partition_key),
         )
 
-    async def start_control(self, tasks: TaskService, templates: TemplateService) -> None:
-        """Tasks and templates from then on shared through NATS KV (kapfast.cluster.control)."""
+    async def start_control(
+        self,
+        tasks: TaskService,
+        templates: TemplateService,
+        handlers: tuple[TopicHandlerStore, HandlerSink] | None = None,
+    ) -> None:
+        """Tasks, templates and topic handlers from then on shared through NATS KV
+        (kapfast.cluster.control)."""
         assert self.h is not None
-        self.control = ControlPlane(self.h, tasks, templates, self.cc.replicas, self.cc.stream)
+        self.control = ControlPlane(self.h, tasks, templates, self.cc.replicas, self.cc.stream, handlers)
         await retrying("opening the control plane", self.control.open)
         await self.control.start()
 

@@ -19,9 +19,16 @@ written every ``checkpoint-interval`` and on release), so nothing written after 
 A placed task's state moves with it: every ``checkpoint-interval`` and on release its owner
 stores ``Task.snapshot()`` with the stream sequence it covers (taken between two messages) as one
 object of ``kapfast_state``; the next owner starts the task from that state and reads the stream
-from the sequence after it, so no point is counted twice in the state. Outputs made by a worker
-that died after its last checkpoint are made again by the new owner (alert handlers may see an
-event twice; alert levels, restored with the state, decide as after a restart).
+from the sequence after it, so no point is counted twice in the state.
+
+Alert events are delivered once across a takeover: after each fetch it applied, and before the
+ack, a feed stores the last sequence whose events went to the handlers (``d.<lease key>`` in
+``kapfast_checkpoints``); the next owner applies what it reads again up to there with the
+deliveries muted (kapfast.engine.alert.node.DeliveryGate), rebuilding the state only.
+
+A round NATS does not answer (a JetStream leader election) keeps the leases and is retried
+soon; a feed stops applying at its lease's ``valid_until`` until a renewal goes through, and
+only a renewal refused on its revision gives a lease up (docs/scaleout.md).
 """
 
 from __future__ import annotations

@@ -426,7 +426,8 @@ async def on_startup(app: web.Application) -> None:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     if st.cluster is not None:
         st.tasks.bind_loop(asyncio.get_running_loop())  # the control plane defines off the loop
-        await st.cluster.start_control(st.tasks, st.templates)
+        handlers = (st.storage.topic_handlers, topics_api.LoadedHandlers(app))
+        await st.cluster.start_control(st.tasks, st.templates, handlers)
     # UDP subscriptions' points enter like [[udp]] ones
     st.influx.udp_input = (lambda db, rp, batch: st.router.write_points(db, rp, batch), st.ingress, st.clock)
     st.influx.start()
