@@ -60,12 +60,19 @@ def _status(node: Kapfastd) -> dict[str, Any]:
     return dict(ans.json())
 
 
-def wait_caught_up(node: Kapfastd, alive: set[str], timeout_s: float = 20.0) -> dict[str, Any]:
+def wait_caught_up(
+    node: Kapfastd, alive: set[str], timeout_s: float = 20.0, *, balanced: bool = False
+) -> dict[str, Any]:
     """Until every partition (and placed task) is owned by an alive worker, has no lag and nothing
-    fetched but not yet applied (a feed acks once its points went through the task)."""
+    fetched but not yet applied (a feed acks once its points went through the task). With
+    ``balanced``: and every partition owned by the worker whose share it is (``sorted(alive)[p %
+    n]``), so that none moves later."""
+    order = sorted(alive)
 
     def done() -> dict[str, Any] | None:
         st = _status(node)
+        if balanced and any(p["owner"] != order[p["partition"] % len(order)] for p in st["partitions"]):
+            return None
         feeds = [*st["partitions"], *st["placed_tasks"]]
         if all(f["owner"] in alive and f["lag"] == 0 and f["ack_pending"] == 0 for f in feeds):
             return st
@@ -160,7 +167,7 @@ def test_conformance_cases_through_the_cluster_match_one_node(
             _define(node, name, case)
     for w in workers:
         wait_for(lambda w=w: all(w.api("GET", f"/tasks/{n}").status == 200 for n in cases), what="tasks")
-    wait_caught_up(workers[0], {"w0", "w1", "w2"})
+    wait_caught_up(workers[0], {"w0", "w1", "w2"}, balanced=True)
     for name, case in cases.items():
         _write_case(single, name, case)
         _write_case(ingest, name, case)
@@ -207,7 +214,7 @@ def test_kill_9_of_a_worker_its_partitions_are_taken_over_and_no_alert_is_lost_o
                 what="the tasks on every worker",
             )
         alive = set(workers)
-        st = wait_caught_up(workers["w0"], alive)
+        st = wait_caught_up(workers["w0"], alive, balanced=True)
         assert [t["task"] for t in st["placed_tasks"]] == ["all"]
         hosts = 24
         sent: list[tuple[str, int]] = []
@@ -233,7 +240,7 @@ def test_kill_9_of_a_worker_its_partitions_are_taken_over_and_no_alert_is_lost_o
         alive = set(workers) - {victim}
         for r in range(20, 40):
             write(r)
-        st = wait_caught_up(workers[sorted(alive)[0]], alive, timeout_s=30)
+        st = wait_caught_up(workers[sorted(alive)[0]], alive, timeout_s=30, balanced=True)
         took = time.monotonic() - killed
         assert {p["owner"] for p in st["partitions"]} == alive
         assert st["placed_tasks"][0]["owner"] in alive
@@ -276,7 +283,7 @@ def test_topic_handlers_defined_on_any_node_act_on_every_worker(
         task = {"id": "t", "type": "stream", "dbrps": [{"db": "db", "rp": "autogen"}], "script": script}
         assert b.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
         wait_for(lambda: a.api("GET", "/tasks/t").status == 200, what="the task on a")
-        wait_caught_up(a, {"a", "b"})
+        wait_caught_up(a, {"a", "b"}, balanced=True)
         sent = [(f"h{h}", h) for h in range(12)]
         body = "".join(f"m,host={host} v=1 {t}\n" for host, t in sent)
         assert a.write(body, "db=db&rp=autogen").status == 204
@@ -459,7 +466,7 @@ def test_a_worker_added_mid_stream_takes_partitions_without_a_lost_or_repeated_p
         assert ingest.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
         for w in workers:
             wait_for(lambda w=w: w.api("GET", "/tasks/every").status == 200, what="the task on every worker")
-        wait_caught_up(workers[0], {"w0", "w1"})
+        wait_caught_up(workers[0], {"w0", "w1"}, balanced=True)
         sent: list[tuple[str, int]] = []
 
         def write(round_: int) -> None:
@@ -473,7 +480,7 @@ def test_a_worker_added_mid_stream_takes_partitions_without_a_lost_or_repeated_p
         for r in range(15, 40):
             write(r)
             time.sleep(0.05)  # the stream goes on while partitions move
-        st = wait_caught_up(workers[0], {"w0", "w1", "w2"})
+        st = wait_caught_up(workers[0], {"w0", "w1", "w2"}, balanced=True)
         assert {p["owner"] for p in st["partitions"]} == {"w0", "w1", "w2"}
         wait_for(lambda: set(_seen(hook)) >= set(sent), what="every point's event")
         seen = _seen(hook)
