@@ -61,12 +61,13 @@ def _status(node: Kapfastd) -> dict[str, Any]:
 
 
 def wait_caught_up(
-    node: Kapfastd, alive: set[str], timeout_s: float = 20.0, *, balanced: bool = False
+    node: Kapfastd, alive: set[str], timeout_s: float = 60.0, *, balanced: bool = False
 ) -> dict[str, Any]:
     """Until every partition (and placed task) is owned by an alive worker, has no lag and nothing
     fetched but not yet applied (a feed acks once its points went through the task). With
     ``balanced``: and every partition owned by the worker whose share it is (``sorted(alive)[p %
-    n]``), so that none moves later."""
+    n]``), so that none moves later. Generous: on a loaded machine a worker held up past its
+    lease has partitions move back and forth a few times before they settle."""
     order = sorted(alive)
 
     def done() -> dict[str, Any] | None:
@@ -240,7 +241,7 @@ def test_kill_9_of_a_worker_its_partitions_are_taken_over_and_no_alert_is_lost_o
         alive = set(workers) - {victim}
         for r in range(20, 40):
             write(r)
-        st = wait_caught_up(workers[sorted(alive)[0]], alive, timeout_s=30, balanced=True)
+        st = wait_caught_up(workers[sorted(alive)[0]], alive, balanced=True)
         took = time.monotonic() - killed
         assert {p["owner"] for p in st["partitions"]} == alive
         assert st["placed_tasks"][0]["owner"] in alive
