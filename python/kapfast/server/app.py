@@ -23,6 +23,7 @@ from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
 from kapfast.autoscale.clusters import Clusters
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config, parse_go_duration
+from kapfast.engine.alert.node import SERVICE_GATE, DeliveryGate
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
 from kapfast.engine.nodes.loopback import Loopback
 from kapfast.engine.nodes.sideload import SERVICE_KEY as SIDELOAD
@@ -219,10 +220,18 @@ def _cluster_state(master: Any, storage: Storage) -> tuple[Any, Any]:
 
 
 def _cluster_apply(master: Any) -> Any:
-    """What a worker's consumers feed: the task master, limited to the tasks the feed is for."""
+    """What a worker's consumers feed: the task master, limited to the tasks the feed is for.
+    ``replay``: points a previous owner already applied, whose alert events it delivered: the
+    state is rebuilt, the deliveries muted (kapfast.engine.alert.node.DeliveryGate)."""
+    services = getattr(master, "services", None)
+    gate = services.setdefault(SERVICE_GATE, DeliveryGate()) if isinstance(services, dict) else DeliveryGate()
 
-    def apply(db: str, rp: str, batch: PointBatch, only: set[str] | None) -> None:
-        master.write_points(db, rp, batch, only=only)
+    def apply(db: str, rp: str, batch: PointBatch, only: set[str] | None, replay: bool) -> None:
+        gate.muted = replay
+        try:
+            master.write_points(db, rp, batch, only=only)
+        finally:
+            gate.muted = False
 
     return apply
 
@@ -410,13 +419,17 @@ async def on_startup(app: web.Application) -> None:
     st.recordings.open()
     st.replays.open()
     if st.cluster is not None:  # before the tasks start: where they run depends on it
-        await st.cluster.start({"http": st.config.http.bind_address, "hostname": st.config.hostname})
+        http = st.config.http
+        await st.cluster.start(
+            {"http": http.bind_address, "https": http.https_enabled, "hostname": st.config.hostname}
+        )
     failed = st.tasks.start_enabled()
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     if st.cluster is not None:
         st.tasks.bind_loop(asyncio.get_running_loop())  # the control plane defines off the loop
-        await st.cluster.start_control(st.tasks, st.templates)
+        handlers = (st.storage.topic_handlers, topics_api.LoadedHandlers(app))
+        await st.cluster.start_control(st.tasks, st.templates, handlers)
     # UDP subscriptions' points enter like [[udp]] ones
     st.influx.udp_input = (lambda db, rp, batch: st.router.write_points(db, rp, batch), st.ingress, st.clock)
     st.influx.start()
