@@ -1,4 +1,4 @@
-"""InfluxDB 1.x line protocol ⇄ :class:`~kapfast._native.PointBatch` (a thin facade over Rust).
+"""InfluxDB 1.x line protocol ⇄ :class:`~kapfast.batch.PointBatch` (a thin facade over Rust).
 
 ``parse`` turns a whole ``/write`` body into one columnar batch of the good points plus one
 :class:`~kapfast.errors.LineProtocolError` per bad line (line, column, InfluxDB's reason), like
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kapfast import _native
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.errors import LineProtocolError
 
 PRECISIONS: tuple[str, ...] = ("ns", "u", "ms", "s", "m", "h")

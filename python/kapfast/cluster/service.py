@@ -10,12 +10,12 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock
 from kapfast.cluster.connection import CHECKPOINTS, ClusterHandles, connect, open_cluster
 from kapfast.cluster.control import ControlPlane
 from kapfast.cluster.ingest import Publisher, PublishError, subscribe_telegraf
-from kapfast.cluster.worker import Apply, ClusterRunner, Worker, partition_durable, task_durable
+from kapfast.cluster.worker import Apply, ClusterRunner, Worker, _lease_key, partition_durable, task_durable
 from kapfast.config import ClusterConfig
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
@@ -110,8 +110,6 @@ class ClusterService:
             partitions.append(await self._consumer(f"p.{p}", partition_durable(p), {"partition": p}, leases))
         tasks = []
         for task_id in self.runner.placed():
-            from kapfast.cluster.worker import _lease_key
-
             tasks.append(
                 await self._consumer(
                     _lease_key("t", task_id), task_durable(task_id), {"task": task_id}, leases

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.storage import TaskRecord
 from kapfast.tick import Pipeline
 

@@ -18,9 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from kapfast import __version__
-from kapfast._native import PointBatch
 from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
 from kapfast.autoscale.clusters import Clusters
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config, parse_go_duration
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK

@@ -23,10 +23,11 @@ from itertools import repeat
 from operator import attrgetter, countOf
 from typing import TYPE_CHECKING, Any
 
-from kapfast._native import EvalState, PointBatch
+from kapfast.batch import PointBatch
 from kapfast.engine.alert.levels import LevelEvaluator, LevelTable
 from kapfast.engine.alert.state import CRITICAL, INFO, LEVEL_NAMES, OK, WARNING, GroupState
 from kapfast.engine.messages import Group
+from kapfast.lambdas import EvalState
 from kapfast.timefmt import format_rfc3339_ns
 
 if TYPE_CHECKING:
