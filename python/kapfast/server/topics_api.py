@@ -356,7 +356,7 @@ def install(app: web.Application) -> AlertWiring:
         return existing
     st: ServerState = app[STATE_KEY]
     services = AlertServices.from_config(st.config)
-    engine_services = getattr(st.master, "services", None)
+    engine_services = st.master.services
     if not isinstance(engine_services, dict):
         engine_services = {}  # an engine without services: topics live here only
     registry = engine_services.get("alert_topics")

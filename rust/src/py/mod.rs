@@ -1,7 +1,9 @@
 //! The Python boundary: `#[pyclass]`/`#[pyfunction]` wrappers that convert arguments, release the
-//! GIL around bulk work, and turn Rust errors into `kapfast.errors` exceptions. No algorithm here.
+//! GIL around bulk work (`errors::detached`, which also catches panics), and turn Rust errors into
+//! Python exceptions (`errors`, the one conversion point). No algorithm here.
 
 pub mod batch;
+pub mod errors;
 pub mod eval;
 pub mod influxql;
 pub mod lineproto;
