@@ -9,54 +9,26 @@ costs nothing more than calling the extension.
 
 from __future__ import annotations
 
-from kapfast._native import (
-    ColumnView,
-    GroupIndex,
-    GroupObjects,
-    PointBatch,
-    batch_default,
-    batch_delete,
-    batch_field_to_tag,
-    batch_group_codes,
-    batch_group_ids,
-    batch_group_tags,
-    batch_keep_fields,
-    batch_measurement_codes,
-    batch_merge_by_time,
-    batch_override,
-    batch_renamed,
-    batch_retime,
-    batch_select_fields,
-    batch_sort_by_time,
-    batch_split,
-    batch_with_fields_of,
-    batch_with_tags_of,
-    rows_groups,
-    sample_mask,
-)
-
-__all__ = [
-    "ColumnView",
-    "GroupIndex",
-    "GroupObjects",
-    "PointBatch",
-    "batch_default",
-    "batch_delete",
-    "batch_field_to_tag",
-    "batch_group_codes",
-    "batch_group_ids",
-    "batch_group_tags",
-    "batch_keep_fields",
-    "batch_measurement_codes",
-    "batch_merge_by_time",
-    "batch_override",
-    "batch_renamed",
-    "batch_retime",
-    "batch_select_fields",
-    "batch_sort_by_time",
-    "batch_split",
-    "batch_with_fields_of",
-    "batch_with_tags_of",
-    "rows_groups",
-    "sample_mask",
-]
+from kapfast._native import ColumnView as ColumnView
+from kapfast._native import GroupIndex as GroupIndex
+from kapfast._native import GroupObjects as GroupObjects
+from kapfast._native import PointBatch as PointBatch
+from kapfast._native import batch_default as batch_default
+from kapfast._native import batch_delete as batch_delete
+from kapfast._native import batch_field_to_tag as batch_field_to_tag
+from kapfast._native import batch_group_codes as batch_group_codes
+from kapfast._native import batch_group_ids as batch_group_ids
+from kapfast._native import batch_group_tags as batch_group_tags
+from kapfast._native import batch_keep_fields as batch_keep_fields
+from kapfast._native import batch_measurement_codes as batch_measurement_codes
+from kapfast._native import batch_merge_by_time as batch_merge_by_time
+from kapfast._native import batch_override as batch_override
+from kapfast._native import batch_renamed as batch_renamed
+from kapfast._native import batch_retime as batch_retime
+from kapfast._native import batch_select_fields as batch_select_fields
+from kapfast._native import batch_sort_by_time as batch_sort_by_time
+from kapfast._native import batch_split as batch_split
+from kapfast._native import batch_with_fields_of as batch_with_fields_of
+from kapfast._native import batch_with_tags_of as batch_with_tags_of
+from kapfast._native import rows_groups as rows_groups
+from kapfast._native import sample_mask as sample_mask

@@ -7,36 +7,17 @@ This module is their one Python face (the extension ``kapfast._native`` is priva
 
 from __future__ import annotations
 
-from kapfast._native import (
-    ClosedWindows,
-    StateBarrierPeriods,
-    StateChangeDetect,
-    StateDerivative,
-    StateJoin,
-    StateRun,
-    StateTimeSets,
-    StateTransforms,
-    StateWindows,
-    combine_points,
-    flatten_points,
-    join_batches,
-    reduce_windows,
-    time_sets,
-)
-
-__all__ = [
-    "ClosedWindows",
-    "StateBarrierPeriods",
-    "StateChangeDetect",
-    "StateDerivative",
-    "StateJoin",
-    "StateRun",
-    "StateTimeSets",
-    "StateTransforms",
-    "StateWindows",
-    "combine_points",
-    "flatten_points",
-    "join_batches",
-    "reduce_windows",
-    "time_sets",
-]
+from kapfast._native import ClosedWindows as ClosedWindows
+from kapfast._native import StateBarrierPeriods as StateBarrierPeriods
+from kapfast._native import StateChangeDetect as StateChangeDetect
+from kapfast._native import StateDerivative as StateDerivative
+from kapfast._native import StateJoin as StateJoin
+from kapfast._native import StateRun as StateRun
+from kapfast._native import StateTimeSets as StateTimeSets
+from kapfast._native import StateTransforms as StateTransforms
+from kapfast._native import StateWindows as StateWindows
+from kapfast._native import combine_points as combine_points
+from kapfast._native import flatten_points as flatten_points
+from kapfast._native import join_batches as join_batches
+from kapfast._native import reduce_windows as reduce_windows
+from kapfast._native import time_sets as time_sets

@@ -4,24 +4,11 @@ the extension's ``udf_*`` functions and :class:`UdfDecoder` (``kapfast._native``
 
 from __future__ import annotations
 
-from kapfast._native import (
-    UdfDecoder,
-    udf_encode_batch,
-    udf_encode_info,
-    udf_encode_init,
-    udf_encode_keepalive,
-    udf_encode_restore,
-    udf_encode_snapshot,
-    udf_encode_stream,
-)
-
-__all__ = [
-    "UdfDecoder",
-    "udf_encode_batch",
-    "udf_encode_info",
-    "udf_encode_init",
-    "udf_encode_keepalive",
-    "udf_encode_restore",
-    "udf_encode_snapshot",
-    "udf_encode_stream",
-]
+from kapfast._native import UdfDecoder as UdfDecoder
+from kapfast._native import udf_encode_batch as udf_encode_batch
+from kapfast._native import udf_encode_info as udf_encode_info
+from kapfast._native import udf_encode_init as udf_encode_init
+from kapfast._native import udf_encode_keepalive as udf_encode_keepalive
+from kapfast._native import udf_encode_restore as udf_encode_restore
+from kapfast._native import udf_encode_snapshot as udf_encode_snapshot
+from kapfast._native import udf_encode_stream as udf_encode_stream
