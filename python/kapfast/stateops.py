@@ -1,12 +1,13 @@
 """The per-group state kernels of the stateful nodes (Rust: ``rust/src/stateops``).
 
-Windows, joins, InfluxQL transforms over time, derivative, changeDetect, stateDuration/Count and
+Alert levels, windows, joins, InfluxQL transforms over time, derivative, changeDetect, stateDuration/Count and
 barrier periods keep their per-group state in these Rust objects; a node feeds them whole chunks.
 This module is their one Python face (the extension ``kapfast._native`` is private).
 """
 
 from __future__ import annotations
 
+from kapfast._native import AlertStates as AlertStates
 from kapfast._native import ClosedWindows as ClosedWindows
 from kapfast._native import StateBarrierPeriods as StateBarrierPeriods
 from kapfast._native import StateChangeDetect as StateChangeDetect

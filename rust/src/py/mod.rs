@@ -2,6 +2,7 @@
 //! GIL around bulk work (`errors::detached`, which also catches panics), and turn Rust errors into
 //! Python exceptions (`errors`, the one conversion point). No algorithm here.
 
+pub mod alertstate;
 pub mod batch;
 pub mod errors;
 pub mod eval;
