@@ -73,14 +73,6 @@ def test_native_api_shape() -> None:
     assert errors == [(2, 5, "missing field value")]
 
 
-def test_influxdb_error_text() -> None:
-    body = b"m v=1 1\r\n  bad line\r\nm v=\n"
-    res = parse(body)
-    assert lineproto.influxdb_error_text(body, res.errors) == (
-        "unable to parse 'bad line': invalid field format\nunable to parse 'm v=': missing field value"
-    )
-
-
 @pytest.mark.parametrize(
     ("precision", "multiplier"),
     [

@@ -16,8 +16,9 @@ from kapfast.engine.alert.services import AlertServices, HandlerSpec, HandlerSpe
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.factory import node_class
 from kapfast.engine.node import Node
-from kapfast.errors import TickScriptError
+from kapfast.errors import TaskError, TickScriptError
 from kapfast.handler_table import HANDLERS, INLINE, SECTIONS, kebab
+from kapfast.testing import TaskHarness
 from kapfast.tick import compile_script
 from kapfast.tick.registry import INFLUXQL_FUNCTIONS, NODES
 
@@ -80,6 +81,45 @@ def test_a_node_kind_runs_or_is_refused_at_compile(kind: str) -> None:
         return
     with pytest.raises(TickScriptError, match=re.escape(f"|{kind}() is not supported by kapfast")):
         compile_script(_chain_script(kind))
+
+
+# The kinds whose bare chain (``_chain_script``) is not a valid script: the least each needs.
+RUN_SCRIPTS = {
+    "from": "stream|from().measurement('y')",
+    "eval": "stream|from()|eval(lambda: \"x\" * 2.0).as('x2')",
+    "httpPost": "stream|from()|httpPost('http://127.0.0.1:1/')",  # refused connections: counted
+    "join": "var a = stream|from().measurement('y')\nvar b = stream|from().measurement('z')\n"
+    "a|join(b).as('a', 'b')",
+    "kapacitorLoopback": "stream|from()|kapacitorLoopback().database('d').retentionPolicy('r')",
+    "sideload": "stream|from()|sideload().source('file://{tmp}').order('a.yml').field('f', 1.0)",
+    "k8sAutoscale": "stream|from()|k8sAutoscale().resourceName('r').replicas(lambda: 2)",
+    "swarmAutoscale": "stream|from()|swarmAutoscale().serviceName('s').replicas(lambda: 2)",
+    "ec2Autoscale": "stream|from()|ec2Autoscale().groupName('g').replicas(lambda: 2)",
+    "query": "batch|query('SELECT x FROM db.rp.y').period(10s).every(10s)",
+    "queryFlux": "batch|queryFlux('from(bucket: \"b\")').period(10s).every(10s)",
+    "trickle": "batch|query('SELECT x FROM db.rp.y').period(10s).every(10s)|trickle()",
+}
+# Kapacitor's own refusal at start without the section that names the cluster to scale.
+NEEDS_CLUSTER = {"k8sAutoscale": "kubernetes", "swarmAutoscale": "swarm", "ec2Autoscale": "ec2"}
+
+
+@pytest.mark.parametrize("kind", [k for k in NODE_KINDS if NODES[k].impl is not None])
+def test_a_supported_node_kind_runs_under_kapfast_test(kind: str, tmp_path: Path) -> None:
+    """What ``kapfast check`` accepts runs: each kind in a task on the ``kapfast test`` engine
+    (TaskHarness), fed points and a minute of clock."""
+    script = RUN_SCRIPTS.get(kind, _chain_script(kind)).replace("{tmp}", str(tmp_path))
+    compile_script(script)  # what kapfast check does
+    if kind in NEEDS_CLUSTER:
+        with pytest.raises(TaskError, match=f"no {NEEDS_CLUSTER[kind]} cluster is configured"):
+            TaskHarness(script, dbrp="db.rp")
+        return
+    with TaskHarness(script, dbrp="db.rp") as t:
+        if t.pipeline.task_type == "batch":
+            t.write_batch("y", [(0, {"x": 1.0}), ("10s", {"x": 2.0})], tags={"host": "a"})
+        else:
+            t.write("y,host=a x=1 0\ny,host=a x=2 10s")
+        t.advance("1m")
+        assert t.stats(), kind
 
 
 def test_influxql_functions_share_one_implementation() -> None:

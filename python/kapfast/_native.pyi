@@ -32,6 +32,7 @@ __all__ = [
     "StateWindows",
     "UdfDecoder",
     "__version__",
+    "_boundary_selftest",
     "batch_default",
     "batch_delete",
     "batch_field_to_tag",
@@ -71,6 +72,9 @@ __all__ = [
 ]
 
 __version__: str
+
+# rust/src/py/errors.rs: panics when asked, inside the boundary's guard (tests only)
+def _boundary_selftest(panic: bool) -> int: ...
 
 # --- batch -------------------------------------------------------------------------------------
 

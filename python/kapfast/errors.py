@@ -99,10 +99,18 @@ class ConfigError(KapfastError):
     """A configuration file or option that is not valid."""
 
 
+class InternalError(KapfastError):
+    """A bug in kapfast's Rust core: a panic, caught where the extension's work runs
+    (``rust/src/py/errors.rs``) instead of escaping as pyo3's ``PanicException`` (a
+    ``BaseException`` the router's and the task master's ``except Exception`` would not stop).
+    The call that panicked fails; the process and every other task go on."""
+
+
 __all__ = [
     "ConfigError",
     "EvalError",
     "InputError",
+    "InternalError",
     "KapfastError",
     "LineProtocolError",
     "NotFoundError",

@@ -1,7 +1,7 @@
 """Kernels of Kapacitor's InfluxQL function nodes (``|mean()``, ``|top()``, ``|derivative()``, ...).
 
 The arithmetic is InfluxDB 1.x's, as Kapacitor uses it, computed in Rust over a
-:class:`~kapfast._native.PointBatch` without a Python object per point. The task engine calls:
+:class:`~kapfast.batch.PointBatch` without a Python object per point. The task engine calls:
 
 * :func:`reduce` on each window of one group (on a stream edge: on each run of points with the same
   time) for every function whose :func:`shape` is ``"aggregate"``, ``"selector"`` or ``"multi"``;
@@ -46,7 +46,8 @@ from collections.abc import Sequence
 from typing import Literal, TypeAlias
 
 from kapfast._native import InfluxQLTransform as Transform
-from kapfast._native import PointBatch, influxql_reduce, influxql_shape, influxql_transform
+from kapfast._native import influxql_reduce, influxql_shape, influxql_transform
+from kapfast.batch import PointBatch
 
 #: A literal argument of a call (durations are int nanoseconds).
 Arg: TypeAlias = int | float | str | bool

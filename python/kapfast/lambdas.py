@@ -4,7 +4,7 @@ Every ``where``, ``eval``, alert level and many properties of a TICKscript take 
 expression. The TICKscript compiler turns each one into the plain AST of ``docs/lambda_ast.md``
 (nested tuples or lists); :class:`Program` compiles that AST once — types checked where they are
 known, constants folded, regexes compiled — and then evaluates it over a whole
-:class:`~kapfast._native.PointBatch` at a time, with the GIL released.
+:class:`~kapfast.batch.PointBatch` at a time, with the GIL released.
 
 Semantics are Kapacitor's (``tick/stateful``): no implicit int/float mixing in arithmetic,
 comparisons may mix them, fields shadow nothing (a name that is both a field and a tag of a row is

@@ -1,4 +1,4 @@
-"""InfluxDB 1.x line protocol ⇄ :class:`~kapfast._native.PointBatch` (a thin facade over Rust).
+"""InfluxDB 1.x line protocol ⇄ :class:`~kapfast.batch.PointBatch` (a thin facade over Rust).
 
 ``parse`` turns a whole ``/write`` body into one columnar batch of the good points plus one
 :class:`~kapfast.errors.LineProtocolError` per bad line (line, column, InfluxDB's reason), like
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kapfast import _native
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.errors import LineProtocolError
 
 PRECISIONS: tuple[str, ...] = ("ns", "u", "ms", "s", "m", "h")
@@ -153,18 +152,6 @@ def serialize(batch: PointBatch, precision: str = "ns") -> bytes:
     return batch.to_line_protocol(precision)
 
 
-def influxdb_error_text(data: bytes, errors: Sequence[LineProtocolError]) -> str:
-    """InfluxDB's wording for a body's bad lines: ``unable to parse '<line>': <reason>``, one per
-    line, joined by newlines (what InfluxDB puts in a 400 answer's ``error``)."""
-    lines = data.split(b"\n")
-    out = []
-    for err in errors:
-        text = lines[err.line - 1] if 0 < err.line <= len(lines) else b""
-        line = text.rstrip(b"\r").strip(b" \t").decode("utf-8", errors="replace")
-        out.append(f"unable to parse '{line}': {err.message}")
-    return "\n".join(out)
-
-
 __all__ = [
     "INDEX_MAX_BYTES",
     "PARALLEL_MIN_BYTES",
@@ -173,7 +160,6 @@ __all__ = [
     "PointBatch",
     "SeriesIndex",
     "SeriesIndexes",
-    "influxdb_error_text",
     "parse",
     "serialize",
 ]

@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py::errors::register(m)?;
     py::alertstate::register(m)?;
     py::batch::register(m)?;
     py::lineproto::register(m)?;

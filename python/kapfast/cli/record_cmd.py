@@ -18,6 +18,7 @@ from kapfast.cli import render
 from kapfast.cli.session import EXIT_FAILED, connect, flag, usage_error, wait_until_done
 from kapfast.client import Recording
 from kapfast.errors import RequestError
+from kapfast.tick.durations import parse_duration
 
 NAME = "record"
 HELP = "record the result of a query or a snapshot of the current stream data"
@@ -62,8 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_duration_flag(text: str) -> int:
     # imported here: kapfast.tick loads the whole TICKscript compiler
-    from kapfast.tick.durations import parse_duration
-
     try:
         return parse_duration(text)
     except ValueError:

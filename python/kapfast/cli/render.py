@@ -17,6 +17,7 @@ from typing import Any
 
 from kapfast.client import DBRP, Recording, Replay, Task, Template, Topic, TopicEvent, TopicHandler, Var
 from kapfast.gofmt import duration_string, format_float, json_encode
+from kapfast.tick.durations import parse_duration
 
 _TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
@@ -152,8 +153,6 @@ def var_value(var: Var, *, required: str = "<nil>") -> str:
             return duration_string(value)
         if isinstance(value, str):
             # imported here: kapfast.tick loads the whole TICKscript compiler
-            from kapfast.tick.durations import parse_duration
-
             try:
                 return duration_string(parse_duration(value))
             except ValueError:

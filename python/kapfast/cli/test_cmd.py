@@ -29,8 +29,6 @@ HELP = "run a TICKscript offline against .srpl/.brpl recordings and print its ht
 
 
 def _duration_ns(text: str) -> int:
-    from kapfast.tick.pipeline import Duration  # noqa: F401  (units as TICKscript spells them)
-
     units = {
         "ns": 1,
         "u": 1_000,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from nats.aio.msg import Msg
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock
 from kapfast.cluster.connection import ClusterHandles, subject
 from kapfast.cluster.partition import assign, split_by

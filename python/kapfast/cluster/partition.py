@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kapfast._native import PointBatch, batch_group_codes, batch_split
+from kapfast.batch import PointBatch, batch_group_codes, batch_split
 
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3

@@ -14,7 +14,7 @@ import aiohttp
 from nats.aio.client import Client as NATS
 from nats.js.errors import NoKeysError, NotFoundError
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock
 from kapfast.cluster.connection import CHECKPOINTS, ClusterHandles, connect, open_cluster, retrying
 from kapfast.cluster.control import ControlPlane, HandlerSink

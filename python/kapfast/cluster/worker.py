@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.cluster.connection import SUBJECT_PREFIX, ClusterHandles, subject
 from kapfast.cluster.ingest import Decoded, decode
 from kapfast.cluster.partition import fnv1a64, merge_in_order

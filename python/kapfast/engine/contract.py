@@ -6,14 +6,37 @@ codes against this protocol only. Times are int ns; ``stats`` shapes are Kapacit
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Collection
 from typing import Any, Protocol
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
+from kapfast.engine.messages import BatchMessage
+from kapfast.engine.tap import Tap
+from kapfast.engine.task import Task
 from kapfast.storage import TaskRecord
 from kapfast.tick import Pipeline
 
 
 class TaskMasterAPI(Protocol):
+    #: what every task's nodes reach (``alert_topics``, ``alert_states``, handler endpoints ...)
+    services: dict[str, Any]
+    #: the executing tasks by id (the server's /debug/vars, /metrics and cluster checkpoints read them)
+    tasks: dict[str, Task]
+    #: every task's idle-group expiry ([groups] expire-idle; 0: never)
+    group_expiry_ns: int
+    #: the last :meth:`tick` left idle groups to delete (the server ticks again soon)
+    expiry_backlog: bool
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run on ``loop``: UDF agents' answers are taken as they come, on the loop."""
+        ...
+
+    def tick(self) -> None:
+        """Periodic work: idle-group expiry and due checkpoints."""
+        ...
+
     def start(self, task: TaskRecord, pipeline: Pipeline) -> None:
         """Start (or restart) a task; raises ``kapfast.errors.TaskError`` when it cannot run.
         Alert nodes restore their last levels from the alert state store so that a restart
@@ -35,8 +58,40 @@ class TaskMasterAPI(Protocol):
         "kapfast-node-stats": {node: {counter: value}}}`` (the last: kapfast's own counters)."""
         ...
 
-    def write_points(self, db: str, rp: str, batch: PointBatch) -> None:
-        """Deliver written points to every executing stream task whose dbrps hold (db, rp)."""
+    def write_points(self, db: str, rp: str, batch: PointBatch, only: Collection[str] | None = None) -> None:
+        """Deliver written points to every executing stream task whose dbrps hold (db, rp)
+        (only to the tasks named in ``only`` when given: a cluster worker's feeds)."""
+        ...
+
+    def write_batch(self, task_id: str, query_index: int, msg: BatchMessage) -> None:
+        """Deliver one query's result to the ``query_index``-th query node of a batch task."""
+        ...
+
+    def count_queried(self, task_id: str, query_index: int, points: int) -> None:
+        """Count a query run and the points it returned (the query node's stats)."""
+        ...
+
+    def count_query_error(self, task_id: str, query_index: int) -> None:
+        """Count a query that failed."""
+        ...
+
+    def add_tap(self, task_id: str, node: str, tap: Tap) -> None:
+        """Copy what ``node`` emits to ``tap`` (TaskError for an unknown task or node)."""
+        ...
+
+    def remove_tap(self, task_id: str, tap: Tap) -> None: ...
+
+    def replay(
+        self,
+        task: TaskRecord,
+        pipeline: Pipeline,
+        recording_path: str | os.PathLike[str],
+        *,
+        replay_id: str,
+        clock: str = "fast",
+        recording_time: bool = False,
+    ) -> dict[str, Any]:
+        """Replay a recording into a fresh instance of ``task``; blocks until done."""
         ...
 
     def http_out(self, task_id: str, endpoint: str) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock, VirtualClock, WallClock
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.checkpoint import SnapshotMismatch

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import ClosedWindows, PointBatch
+from kapfast.batch import PointBatch
+from kapfast.stateops import ClosedWindows
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import GroupObjects, PointBatch, rows_groups
+from kapfast.batch import GroupObjects, PointBatch, rows_groups
+from kapfast.engine.checkpoint import SnapshotMismatch, group_of_json, groups_json
 from kapfast.engine.context import TaskContext
 from kapfast.engine.expiry import EXPIRY_SLICE, GroupExpiry
 from kapfast.engine.messages import (
@@ -226,8 +227,6 @@ class Node:
     def restore_state(self, data: bytes) -> None:
         """Take back what :meth:`snapshot_state` gave (on a fresh node of the same definition,
         before any data); SnapshotMismatch for bytes that are not such a checkpoint."""
-        from kapfast.engine.checkpoint import SnapshotMismatch
-
         raise SnapshotMismatch(f"{self.name}: a {self.spec.kind} node has no state to restore")
 
     # --- errors and stats ----------------------------------------------------------------------
@@ -334,14 +333,10 @@ class GroupInts:
 
     def to_json(self) -> list[Any]:
         """The ints and their groups, for a checkpoint (the Rust state is keyed by these ints)."""
-        from kapfast.engine.checkpoint import groups_json
-
         return [self.next, groups_json(self.groups.items())]
 
     def load_json(self, raw: Any) -> None:
         """Ints and groups from :meth:`to_json` (new group objects are matched by id)."""
-        from kapfast.engine.checkpoint import group_of_json
-
         nxt, groups = raw
         self.groups = {int(i): group_of_json(g) for i, g in groups}
         self.ints = {g.id: i for i, g in self.groups.items()}

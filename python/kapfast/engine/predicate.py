@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.lambdas import EvalResult, EvalState, Program
 
 

@@ -15,7 +15,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from kapfast import _native, lineproto
+from kapfast import lineproto
+from kapfast.batch import batch_retime
 from kapfast.clock import VirtualClock
 from kapfast.engine.messages import BatchMessage
 from kapfast.engine.rows import Row, group_of, to_batch
@@ -85,7 +86,7 @@ def replay_stream(
         ):
             st.errors += len(res.errors)
             _exact_error(path, precision, clock_zero_ns, res.errors)
-        batch = _native.batch_retime(res.batch, offset) if offset else res.batch
+        batch = batch_retime(res.batch, offset) if offset else res.batch
         count = chunk.count
         if until_ns is not None and hi + offset > until_ns:
             batch = batch.filter(times + offset <= until_ns)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.engine.messages import Group, StreamChunk
 
 FieldValue = float | int | str | bool

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.expiry import GROUP_FORMING, GroupExpiry

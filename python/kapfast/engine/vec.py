@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import GroupIndex, PointBatch, batch_measurement_codes
+from kapfast.batch import GroupIndex, PointBatch, batch_measurement_codes
 from kapfast.engine.messages import Group
 
 Codes = npt.NDArray[np.uint32]

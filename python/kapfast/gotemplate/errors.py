@@ -1,4 +1,4 @@
-"""The error a Go template raises when it does not parse or does not execute."""
+"""The errors a Go template raises when it does not parse or does not execute."""
 
 from __future__ import annotations
 
@@ -33,3 +33,7 @@ class TemplateError(KapfastError):
         if self.package == "html/template":
             return f"html/template:{where}: {self.message}"
         return f"template: {where}: {self.message}"
+
+
+class ExecError(Exception):
+    """An execution error before the executor adds the template name and node position."""

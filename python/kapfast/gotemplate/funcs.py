@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kapfast.gofmt import go_type_name, sprint, sprintf, sprintln
-from kapfast.gotemplate.values import NO_VALUE, ExecError, call_value, eq, lt, map_zero, truth
+from kapfast.gotemplate.errors import ExecError
+from kapfast.gotemplate.values import NO_VALUE, call_value, eq, lt, map_zero, truth
 
 Func = Callable[..., Any]
 

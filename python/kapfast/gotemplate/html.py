@@ -24,6 +24,7 @@ from kapfast.gotemplate.htmlcontext import (
     JsCtx,
     S,
     UrlPart,
+    attr_type,
     context_after_text,
     is_comment,
     join,
@@ -223,8 +224,6 @@ def html_name_filter(*args: Any) -> str:
     if not s:
         return FILTER_FAILSAFE
     s = s.lower()
-    from kapfast.gotemplate.htmlcontext import attr_type
-
     if attr_type(s) != Attr.NONE:
         return FILTER_FAILSAFE
     if not all(c.isascii() and c.isalnum() for c in s):

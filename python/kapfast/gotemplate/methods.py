@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kapfast.gofmt import _MONTHS, _WEEKDAYS, GoDuration, GoTime, _split_ns, time_format, time_string
-from kapfast.gotemplate.values import ExecError
+from kapfast.gotemplate.errors import ExecError
 
 _NS = 1_000_000_000
 # Go's zero time.Time (January 1, year 1, 00:00:00 UTC) in Unix nanoseconds.

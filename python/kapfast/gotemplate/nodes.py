@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from kapfast.gofmt import go_quote
-from kapfast.gotemplate.errors import TemplateError
+from kapfast.gotemplate.errors import ExecError, TemplateError
 from kapfast.gotemplate.funcs import Func
 from kapfast.gotemplate.methods import call_method, find_method
-from kapfast.gotemplate.values import NO_VALUE, ExecError, arg_value, field, is_true, print_value, truth
+from kapfast.gotemplate.values import NO_VALUE, arg_value, field, is_true, print_value, truth
 
 MAX_DEPTH = 100  # nested {{template}} calls; Go allows 100000 but Python's stack does not
 

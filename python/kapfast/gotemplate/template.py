@@ -8,6 +8,7 @@ from typing import Any
 
 from kapfast.gotemplate.errors import TemplateError
 from kapfast.gotemplate.funcs import BUILTINS, Func
+from kapfast.gotemplate.html import ESCAPERS, escape_tree
 from kapfast.gotemplate.nodes import ListNode, State
 from kapfast.gotemplate.parser import parse, position_finder
 
@@ -69,8 +70,6 @@ class Template:
             k: (fn, lo, hi, k in ("and", "or")) for k, (fn, lo, hi) in BUILTINS.items()
         }
         if html:
-            from kapfast.gotemplate.html import ESCAPERS
-
             for k, fn in ESCAPERS.items():
                 table[k] = (fn, 0, -1, False)
         for k, fn in (funcs or {}).items():
@@ -80,8 +79,6 @@ class Template:
         templates = dict(defines)
         templates.setdefault(name, root)
         if html:
-            from kapfast.gotemplate.html import escape_tree
-
             root = escape_tree(root, templates, name, position_finder(text))
             templates[name] = root
         return cls(text, name, html, root, templates, table)

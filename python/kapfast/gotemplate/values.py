@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kapfast.gofmt import GoDuration, GoMap, GoStruct, GoTime, go_type_name, sprint
+from kapfast.gotemplate.errors import ExecError
+from kapfast.gotemplate.methods import call_method, find_method
 
 
 class _NoValue:
@@ -26,10 +28,6 @@ class _NoValue:
 
 
 NO_VALUE: Any = _NoValue()
-
-
-class ExecError(Exception):
-    """An execution error before the executor adds the template name and node position."""
 
 
 def is_true(v: Any) -> tuple[bool, bool]:
@@ -83,11 +81,8 @@ def field(receiver: Any, name: str) -> Any:
         raise ExecError(f"nil pointer evaluating interface {{}}.{name}")
     if receiver is NO_VALUE:
         return NO_VALUE
-    if isinstance(receiver, GoTime | GoDuration):
-        from kapfast.gotemplate.methods import call_method, find_method
-
-        if find_method(receiver, name) is not None:
-            return call_method(receiver, name, [])
+    if isinstance(receiver, GoTime | GoDuration) and find_method(receiver, name) is not None:
+        return call_method(receiver, name, [])
     raise ExecError(f"can't evaluate field {name} in type {go_type_name(receiver)}")
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.errors import KapfastError, TaskError
 from kapfast.influxdb import InfluxDB2Writer, InfluxDBClient, InfluxDBError, quote_ident
 from kapfast.outputs.spool import Record, Spool

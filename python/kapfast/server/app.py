@@ -12,18 +12,19 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from kapfast import __version__
-from kapfast._native import PointBatch
 from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
 from kapfast.autoscale.clusters import Clusters
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config, parse_go_duration
 from kapfast.engine.alert.node import SERVICE_GATE, DeliveryGate
+from kapfast.engine.contract import TaskMasterAPI
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
 from kapfast.engine.nodes.loopback import Loopback
 from kapfast.engine.nodes.sideload import SERVICE_KEY as SIDELOAD
@@ -74,7 +75,7 @@ from kapfast.storage.db import ConfigOverrideStore
 from kapfast.tasks.load import LoadService
 from kapfast.tasks.recordings import RecordingService
 from kapfast.tasks.replays import ReplayService
-from kapfast.tasks.service import TaskService
+from kapfast.tasks.service import TaskRunner, TaskService
 from kapfast.tasks.templates import TemplateService
 from kapfast.tick.registry import DeadmanDefaults
 from kapfast.udf import UDFService
@@ -96,7 +97,7 @@ SERVICES_KEY = web.AppKey("services", _Services)
 UDP_KEY = web.AppKey("udp", list[UDPInput])
 
 
-def build_state(cfg: Config, clock: Clock | None = None, master: object | None = None) -> ServerState:
+def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI | None = None) -> ServerState:
     """Open the data dir and build every service (nothing runs until :func:`on_startup`)."""
     clock = clock or WallClock()
     data = cfg.data_path
@@ -151,7 +152,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         )
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
     deadman = deadman_defaults(cfg)
-    runner: Any = BatchRunner(master, influx, clock)
+    runner: TaskRunner = BatchRunner(master, influx, clock)
     cluster = None
     if cfg.cluster.enabled:
         # tasks start where the cluster places them (kapfast.cluster.placement)
@@ -169,18 +170,17 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     replays.deadman = deadman
     # live recordings first: a recording's block is compressed and written on its own thread
     # while the tasks run the same points, so the write's wait for it (durable) costs little
-    router = Router(recordings, master)  # type: ignore[arg-type]
-    engine_services = getattr(master, "services", None)
-    if isinstance(engine_services, dict):
-        # kapacitorLoopback writes enter the stream as written points do (recordings see them)
-        engine_services[LOOPBACK] = Loopback(router.write_points)
-        # sideload folders, shared by the tasks that read them, reloaded by POST .../sideload/reload
-        engine_services.setdefault(SIDELOAD, SideloadService())
-        # the [[kubernetes]]/[[swarm]]/[[ec2]] clusters the autoscale nodes scale
-        clusters = engine_services.setdefault(AUTOSCALE, Clusters.from_config(cfg))
-        if isinstance(clusters, Clusters):
-            for section in ("kubernetes", "swarm", "ec2"):
-                config_service.live[section] = clusters.reconfigure
+    router = Router(recordings, master)
+    engine_services = master.services
+    # kapacitorLoopback writes enter the stream as written points do (recordings see them)
+    engine_services[LOOPBACK] = Loopback(router.write_points)
+    # sideload folders, shared by the tasks that read them, reloaded by POST .../sideload/reload
+    engine_services.setdefault(SIDELOAD, SideloadService())
+    # the [[kubernetes]]/[[swarm]]/[[ec2]] clusters the autoscale nodes scale
+    clusters = engine_services.setdefault(AUTOSCALE, Clusters.from_config(cfg))
+    if isinstance(clusters, Clusters):
+        for section in ("kubernetes", "swarm", "ec2"):
+            config_service.live[section] = clusters.reconfigure
     tasks.udfs = replays.udfs = udfs.infos
     return ServerState(
         config=cfg,
@@ -202,12 +202,14 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     )
 
 
-def _cluster_state(master: Any, storage: Storage) -> tuple[Any, Any]:
+def _cluster_state(
+    master: TaskMasterAPI, storage: Storage
+) -> tuple[Callable[[str], bytes | None], Callable[[str, bytes | None], None]]:
     """How a placed task's state leaves this worker (its running task's snapshot) and arrives
     (stored as the task's checkpoint, which the task master restores when it starts the task)."""
 
     def snapshot_of(task_id: str) -> bytes | None:
-        t = getattr(master, "tasks", {}).get(task_id)
+        t = master.tasks.get(task_id)
         return t.snapshot() if t is not None else None
 
     def seed(task_id: str, data: bytes | None) -> None:
@@ -219,12 +221,11 @@ def _cluster_state(master: Any, storage: Storage) -> tuple[Any, Any]:
     return snapshot_of, seed
 
 
-def _cluster_apply(master: Any) -> Any:
+def _cluster_apply(master: TaskMasterAPI) -> Callable[[str, str, PointBatch, set[str] | None, bool], None]:
     """What a worker's consumers feed: the task master, limited to the tasks the feed is for.
     ``replay``: points a previous owner already applied, whose alert events it delivered: the
     state is rebuilt, the deliveries muted (kapfast.engine.alert.node.DeliveryGate)."""
-    services = getattr(master, "services", None)
-    gate = services.setdefault(SERVICE_GATE, DeliveryGate()) if isinstance(services, dict) else DeliveryGate()
+    gate = master.services.setdefault(SERVICE_GATE, DeliveryGate())
 
     def apply(db: str, rp: str, batch: PointBatch, only: set[str] | None, replay: bool) -> None:
         gate.muted = replay
@@ -385,7 +386,7 @@ async def loglevel(request: web.Request) -> web.StreamResponse:
 
 async def sideload_reload(request: web.Request) -> web.StreamResponse:
     """``POST /kapacitor/v1/sideload/reload``: read every sideload source's files again."""
-    services = getattr(request.app[STATE_KEY].master, "services", None)
+    services = request.app[STATE_KEY].master.services
     service = services.get(SIDELOAD) if isinstance(services, dict) else None
     if isinstance(service, SideloadService):
         try:
@@ -413,9 +414,7 @@ async def on_startup(app: web.Application) -> None:
         st.writer.open()  # what a previous run could not send to InfluxDB
     except OSError as exc:
         log.error("influxDBOut: cannot open the disk buffer %s: %s", st.writer.spool_dir, exc)
-    bind = getattr(st.master, "bind_loop", None)
-    if bind is not None:
-        bind(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
+    st.master.bind_loop(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
     st.recordings.open()
     st.replays.open()
     if st.cluster is not None:  # before the tasks start: where they run depends on it
@@ -449,8 +448,7 @@ async def on_startup(app: web.Application) -> None:
         live["stats"] = functools.partial(_configure_stats, app)
         live["deadman"] = functools.partial(_configure_deadman, st)
         live["groups"] = functools.partial(_configure_groups, st)
-    if callable(getattr(st.master, "tick", None)):
-        app[TICKER_KEY] = asyncio.get_running_loop().create_task(_tick(st))
+    app[TICKER_KEY] = asyncio.get_running_loop().create_task(_tick(st))
 
 
 async def _configure_load(app: web.Application, cfg: Config) -> None:
@@ -497,15 +495,14 @@ async def _configure_deadman(st: ServerState, cfg: Config) -> None:
 
 async def _configure_groups(st: ServerState, cfg: Config) -> None:
     """``[groups] expire-idle``: for the tasks started from now on."""
-    if hasattr(st.master, "group_expiry_ns"):
-        st.master.group_expiry_ns = parse_go_duration(cfg.groups.expire_idle)
+    st.master.group_expiry_ns = parse_go_duration(cfg.groups.expire_idle)
 
 
 async def _tick(st: ServerState) -> None:
     """Clock-driven nodes (stats, deadman) look at the clock about once a second."""
     while True:
         # sooner while idle groups wait to be deleted: each tick does a bounded slice of them
-        await asyncio.sleep(0.05 if getattr(st.master, "expiry_backlog", False) else 1.0)
+        await asyncio.sleep(0.05 if st.master.expiry_backlog else 1.0)
         try:
             st.master.tick()
         except Exception:  # an engine bug must not stop the ticks of every other task

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kapfast.clock import Clock
+from kapfast.engine.contract import TaskMasterAPI
 from kapfast.engine.replay import batch_message
 from kapfast.errors import KapfastError, TaskError
 from kapfast.influxdb.client import InfluxDBClient
@@ -52,7 +53,7 @@ QUERY_KINDS = ("query", "queryFlux")
 class BatchRunner:
     """Starts and stops tasks on the task master, and runs batch tasks' queries."""
 
-    def __init__(self, master: Any, influx: _Clients | None, clock: Clock) -> None:
+    def __init__(self, master: TaskMasterAPI, influx: _Clients | None, clock: Clock) -> None:
         self.master = master
         self.influx = influx
         self.clock = clock

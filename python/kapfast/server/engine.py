@@ -7,6 +7,7 @@ from typing import Any
 
 from kapfast.clock import Clock
 from kapfast.engine.context import PointsWriter
+from kapfast.engine.contract import TaskMasterAPI
 from kapfast.engine.master import TaskMaster
 from kapfast.storage import Storage
 
@@ -22,8 +23,9 @@ def load_task_master(
     services: dict[str, Any],
     group_expiry_ns: int = 0,
     snapshot_interval_ns: int = 0,
-) -> TaskMaster:
-    """The server's task master. ``services`` reach every task's nodes (``storage``,
+) -> TaskMasterAPI:
+    """The server's task master, typed as the contract the server codes against (mypy checks
+    that :class:`TaskMaster` keeps it). ``services`` reach every task's nodes (``storage``,
     ``alert_states`` for alert levels that survive restarts, handler endpoints)."""
     return TaskMaster(
         storage=storage,

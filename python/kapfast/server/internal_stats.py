@@ -35,8 +35,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock
+from kapfast.engine.contract import TaskMasterAPI
 from kapfast.gofmt import duration_string
 from kapfast.jobs import cancel_and_wait
 from kapfast.tick.registry import NODES
@@ -57,7 +58,7 @@ class _Ingress(Protocol):
 
 def collect(
     *,
-    master: Any,
+    master: TaskMasterAPI,
     ingress: _Ingress,
     ids: dict[str, str],
     counts: dict[str, int],
@@ -79,13 +80,13 @@ def collect(
     rejected = getattr(ingress, "writes_rejected", None)
     if rejected is not None:  # write backpressure: writes answered 503 (kapfast only)
         out.append(Stat("kapfast_http", dict(ids), {"writes_rejected": int(rejected)}))
-    registry = (getattr(master, "services", None) or {}).get("alert_topics")
+    registry = master.services.get("alert_topics")
     if registry is not None:
         for name in registry.topics():
             topic = registry.get(name)
             if topic is not None:  # alert topics: the events each collected
                 out.append(Stat("topics", {"id": name, **ids}, {"collected": topic.collected}))
-    for task_id, task in sorted(getattr(master, "tasks", {}).items()):
+    for task_id, task in sorted(master.tasks.items()):
         kind = task.pipeline.task_type
         if kind == "stream":
             for src in task.sources:

@@ -107,7 +107,7 @@ class KapfastCollector(Collector):
         yield worst
 
     def _tasks(self) -> Iterator[Metric]:
-        master: Any = self.state.master
+        master = self.state.master
         tl = ["task"]
         nl = ["task", "node", "kind"]
         m: dict[str, Any] = {
@@ -134,7 +134,7 @@ class KapfastCollector(Collector):
                 "alert_handler_failures", "Failed deliveries per handler kind", ["task", "node", "kind"]
             ),
         }
-        running = getattr(master, "tasks", {})
+        running = master.tasks
         for rec in self.state.storage.tasks.find():  # disabled tasks too: executing 0
             m["task_executing"].add_metric([rec.id], 1.0 if rec.id in running else 0.0)
         for task_id, task in sorted(running.items()):
@@ -205,7 +205,7 @@ class KapfastCollector(Collector):
             c = _counter(name, doc, [])
             c.add_metric([], float(value))
             yield c
-        registry = (getattr(self.state.master, "services", None) or {}).get("alert_topics")
+        registry = self.state.master.services.get("alert_topics")
         topics = _counter("topic_events", "Alert events each topic collected", ["topic"])
         if registry is not None:
             for name in registry.topics():

@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Protocol
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 
 log = logging.getLogger("kapfast.router")
 LOG_EVERY_S = 10.0

@@ -24,6 +24,7 @@ from kapfast.engine.alert.services import AlertServices
 from kapfast.errors import KapfastError, NotFoundError, RequestError
 from kapfast.gofmt import go_quote
 from kapfast.handler_table import HANDLERS, HandlerRow
+from kapfast.server.alert_wiring import WIRING_KEY
 from kapfast.server.http import API, json_response, read_json
 from kapfast.server.state import STATE_KEY, ServerState
 
@@ -91,8 +92,6 @@ SERVICES: dict[str, tuple[Callable[[ServerState, AlertServices], Options], Runne
 
 
 def _services(request: web.Request) -> AlertServices:
-    from kapfast.server.topics_api import WIRING_KEY  # local: topics_api registers these routes
-
     return request.app[WIRING_KEY].services
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from kapfast.clock import Clock
 from kapfast.config import Config
+from kapfast.engine.contract import TaskMasterAPI
 from kapfast.logs import LogBroker
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server.auth import AuthGate
@@ -25,6 +26,9 @@ from kapfast.tasks.replays import ReplayService
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 
+if TYPE_CHECKING:  # the NATS client is loaded only when [cluster] is enabled
+    from kapfast.cluster.service import ClusterService
+
 
 @dataclass
 class ServerState:
@@ -32,7 +36,7 @@ class ServerState:
     ids: ServerIDs
     clock: Clock
     storage: Storage
-    master: Any  # kapfast.engine.contract.TaskMasterAPI
+    master: TaskMasterAPI
     tasks: TaskService
     templates: TemplateService
     recordings: RecordingService
@@ -51,7 +55,7 @@ class ServerState:
     #: users and InfluxDB subscription tokens (None in states built without a store of them)
     users: UserStore | None = None
     #: [cluster] enabled: kapfast.cluster.service.ClusterService (None: one node)
-    cluster: Any = None
+    cluster: ClusterService | None = None
 
 
 STATE_KEY = web.AppKey("state", ServerState)

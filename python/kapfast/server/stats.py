@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 
 
 class IngressStats:

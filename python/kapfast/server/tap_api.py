@@ -39,12 +39,9 @@ async def stream_tap(request: web.Request) -> web.StreamResponse:
     task_id, node = request.match_info["task"], request.match_info["node"]
     limit = int_param(request, "limit", 0)
     st.tasks.get(task_id)  # 404 for an unknown task
-    add = getattr(st.master, "add_tap", None)
-    if add is None:
-        raise NotFoundError("this server's task engine has no taps")
     tap = Tap(asyncio.get_running_loop())
     try:
-        add(task_id, node, tap)
+        st.master.add_tap(task_id, node, tap)
     except TaskError as exc:
         raise NotFoundError(str(exc)) from None
     taps = request.app[TAPS_KEY].taps

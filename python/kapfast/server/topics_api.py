@@ -16,7 +16,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +27,7 @@ from kapfast.errors import NotFoundError, RequestError
 from kapfast.gofmt import duration_string, go_map, go_quote
 from kapfast.handler_table import HANDLERS
 from kapfast.server import service_tests_api
+from kapfast.server.alert_wiring import WIRING_KEY, AlertWiring
 from kapfast.server.http import API, json_error, json_response, read_json, self_link
 from kapfast.server.jsonpatch import apply_patch
 from kapfast.server.state import STATE_KEY, ServerState
@@ -36,24 +36,6 @@ from kapfast.timefmt import format_rfc3339_ns
 
 log = logging.getLogger("kapfast.server.topics")
 
-
-@dataclass
-class AlertWiring:
-    """The alert services and the topic registry the API and the engine share.
-
-    ``closed``: anonymous topics (``main:TASK:NODE``, an alert without ``.topic()``) of tasks
-    that stopped: hidden until their task starts again (their saved states stay), as Kapacitor
-    closes them. ``deleted``: topics deleted through the API that still have handlers: hidden
-    until an event or a handler comes (Kapacitor's topic is gone until then).
-    """
-
-    services: AlertServices
-    registry: TopicRegistry
-    closed: set[str] = field(default_factory=set)
-    deleted: set[str] = field(default_factory=set)
-
-
-WIRING_KEY = web.AppKey("alert_wiring", AlertWiring)
 
 LEVELS = ("OK", "INFO", "WARNING", "CRITICAL")
 
@@ -374,7 +356,7 @@ def install(app: web.Application) -> AlertWiring:
         return existing
     st: ServerState = app[STATE_KEY]
     services = AlertServices.from_config(st.config)
-    engine_services = getattr(st.master, "services", None)
+    engine_services = st.master.services
     if not isinstance(engine_services, dict):
         engine_services = {}  # an engine without services: topics live here only
     registry = engine_services.get("alert_topics")

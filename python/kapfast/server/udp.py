@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock
 from kapfast.config import UDPConfig
 from kapfast.lineproto import parse

@@ -27,7 +27,7 @@ import numpy as np
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import LineProtocolError
 from kapfast.lineproto import PRECISIONS, ParseResult, SeriesIndexes, parse

@@ -26,7 +26,7 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.clock import Clock
 from kapfast.errors import KapfastError, NotFoundError, RequestError
 from kapfast.gofmt import go_quote

@@ -21,7 +21,7 @@ from kapfast.tick.errors import error_at, guard_depth, suggest
 from kapfast.tick.fold import FoldError, fold_binary, fold_unary
 from kapfast.tick.format import format_expr
 from kapfast.tick.functions import LAMBDA_FUNCTIONS
-from kapfast.tick.parser import parse
+from kapfast.tick.parser import parse, parse_lambda
 from kapfast.tick.pipeline import (
     Duration,
     Handler,
@@ -48,7 +48,7 @@ from kapfast.tick.registry import (
 )
 from kapfast.tick.udfs import UDFInfo, check_option
 from kapfast.tick.values import LambdaVal, NodeVal, RefVal, describe, expected, hint, type_ok
-from kapfast.tick.vars import VAR_TYPES, SuppliedVar, parse_vars, type_of
+from kapfast.tick.vars import VAR_TYPES, SuppliedVar, parse_vars, type_of, var_to_json
 
 
 class Compiler:
@@ -82,8 +82,6 @@ class Compiler:
     @staticmethod
     def lambda_from_text(text: str, name: str, source: str = "") -> LambdaVal:
         """A lambda var supplied as text (the expression after ``lambda:``)."""
-        from kapfast.tick.parser import parse_lambda
-
         try:
             expr = parse_lambda(text, source)
             return Compiler(text, source, {}, None).lambda_val(expr)
@@ -224,8 +222,6 @@ class Compiler:
             self._record_var(name, typ, value, stmt.comment)
 
     def _record_var(self, name: str, typ: str, value: Any, comment: list[str] | None) -> None:
-        from kapfast.tick.vars import var_to_json
-
         desc = "\n".join(line for line in (comment or []) if line != "\n")
         shown = None if value is None else var_to_json(value)
         self.declared[name] = {"type": typ, "value": shown, "description": desc}
@@ -765,7 +761,7 @@ def compile_script(
     configured UDFs' Info, against which ``@name().option(...)`` is checked (None: unchecked)."""
     if task_type not in (None, STREAM, BATCH):
         raise TickScriptError(f"invalid task type {task_type!r}: use stream or batch", source=source)
-    supplied = parse_vars(vars or {}, source)
+    supplied = parse_vars(vars or {}, Compiler.lambda_from_text, source)
     return Compiler(text, source, supplied, task_type, deadman=deadman, udfs=udfs).compile()
 
 

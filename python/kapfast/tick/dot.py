@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kapfast.gofmt import duration_string
+from kapfast.tick.registry import NODES
 
 if TYPE_CHECKING:
     from kapfast.tick.pipeline import Node, Pipeline
@@ -31,8 +32,6 @@ BASE_STATS: dict[str, Any] = {"avg_exec_time_ns": 0, "errors": 0, "working_cardi
 
 def kind_stats(kind: str) -> dict[str, Any]:
     """The zero statistics of a node of ``kind``: Kapacitor's common three and its counters."""
-    from kapfast.tick.registry import NODES  # local: the registry imports the pipeline module
-
     spec = NODES.get(kind)
     return {**BASE_STATS, **dict.fromkeys(spec.counters if spec is not None else (), 0)}
 

@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from kapfast.handler_table import INLINE
-from kapfast.tick.pipeline import Duration, value_to_json
+from kapfast.tick.literals import Duration, value_to_json
 
 # Edge types
 STREAM = "stream"

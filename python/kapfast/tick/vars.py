@@ -7,7 +7,7 @@ lambda list star``. A supplied var overrides the script's default and must have 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,19 +30,26 @@ def _err(message: str, source: str) -> TickScriptError:
     return TickScriptError(message, source=source)
 
 
-def parse_vars(raw: Mapping[str, Any], source: str = "") -> dict[str, SuppliedVar]:
+#: Compiles a lambda var's text (the expression after ``lambda:``): ``(text, var name, source)``.
+#: The compiler passes its own, so that this module (below the compiler) need not import it.
+LambdaCompiler = Callable[[str, str, str], LambdaVal]
+
+
+def parse_vars(
+    raw: Mapping[str, Any], compile_lambda: LambdaCompiler, source: str = ""
+) -> dict[str, SuppliedVar]:
     """Check and convert API-style vars; raises TickScriptError naming the bad var."""
     out: dict[str, SuppliedVar] = {}
     for name, spec in raw.items():
         if not isinstance(spec, Mapping) or "type" not in spec:
             raise _err(f'var "{name}": expected {{"type": ..., "value": ...}}', source)
-        out[name] = SuppliedVar(spec["type"], _value(name, spec["type"], spec.get("value"), source))
+        out[name] = SuppliedVar(
+            spec["type"], _value(name, spec["type"], spec.get("value"), source, compile_lambda)
+        )
     return out
 
 
-def _value(name: str, typ: Any, v: Any, source: str) -> Any:
-    from kapfast.tick.compiler import Compiler  # the lambda var needs the compiler
-
+def _value(name: str, typ: Any, v: Any, source: str, compile_lambda: LambdaCompiler) -> Any:
     def bad(expected: str) -> TickScriptError:
         return _err(f'var "{name}" of type {typ}: expected {expected}, got {v!r}', source)
 
@@ -88,7 +95,7 @@ def _value(name: str, typ: Any, v: Any, source: str) -> Any:
             if isinstance(item, str):
                 items.append(item)
             elif isinstance(item, Mapping) and item.get("type") == "string":
-                items.append(_value(name, "string", item.get("value"), source))
+                items.append(_value(name, "string", item.get("value"), source, compile_lambda))
             elif isinstance(item, Mapping) and item.get("type") == "star":
                 items.append(Star())
             else:
@@ -100,7 +107,7 @@ def _value(name: str, typ: Any, v: Any, source: str) -> Any:
         text = v.strip()
         if text.startswith("lambda:"):
             text = text[len("lambda:") :]
-        return Compiler.lambda_from_text(text, name, source)
+        return compile_lambda(text, name, source)
     raise _err(f'var "{name}": invalid type {typ!r}, use one of {", ".join(VAR_TYPES)}', source)
 
 

@@ -2,7 +2,7 @@
 
 ``kapfast.tick.udfs`` (what an agent declares, define-time checks), ``agent`` (one connection, bounded waits),
 ``service`` (the configured UDFs). The node is ``kapfast.engine.nodes.udf``; the wire codec is
-Rust (``kapfast._native.udf_*``)."""
+Rust, behind ``kapfast.udf.wire``."""
 
 from kapfast.tick.udfs import UDFInfo
 from kapfast.udf.service import UDFService

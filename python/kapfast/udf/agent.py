@@ -1,6 +1,6 @@
 """One connection to a UDF agent: a process of its own (stdin/stdout) or a unix socket.
 
-Framing and messages are built and parsed in Rust (``kapfast._native.udf_*``, ``UdfDecoder``);
+Framing and messages are built and parsed in Rust (``kapfast.udf.wire``);
 this module moves the bytes. A writer thread writes what the node queued (so a chunk never waits
 for a slow agent unless 64 MB are already queued for it); a reader thread reads the agent's
 output as it comes (agents need not flush per message) and queues the decoded events; a third
@@ -23,7 +23,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kapfast._native import (
+from kapfast.config import UDFFunctionConfig
+from kapfast.errors import UDFError
+from kapfast.gofmt import time_string
+from kapfast.logs import tagged
+from kapfast.udf.wire import (
     UdfDecoder,
     udf_encode_info,
     udf_encode_init,
@@ -31,10 +35,6 @@ from kapfast._native import (
     udf_encode_restore,
     udf_encode_snapshot,
 )
-from kapfast.config import UDFFunctionConfig
-from kapfast.errors import UDFError
-from kapfast.gofmt import time_string
-from kapfast.logs import tagged
 
 log = logging.getLogger("kapfast.udf")
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from kapfast.config import UDFConfig
+from kapfast.config import UDFConfig, load
 from kapfast.errors import ConfigError, UDFError
 from kapfast.tick.udfs import UDFInfo, option_values
 from kapfast.udf.agent import Agent
@@ -18,8 +18,6 @@ log = logging.getLogger("kapfast.udf")
 def from_config_file(path: str) -> UDFService:
     """The UDFs of kapfastd's config file at ``path``, each asked for its Info (the offline
     ``kapfast check``/``kapfast test -config``); ConfigError when the file or an agent fails."""
-    from kapfast.config import load
-
     cfg, _ = load(path)
     service = UDFService(cfg.udf)
     service.load()

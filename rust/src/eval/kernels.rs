@@ -364,21 +364,33 @@ struct FusedIo<'x, 'o> {
     out: &'o mut [MaybeUninit<bool>],
 }
 
-/// Runs the fused loop, dispatched to an AVX2 build when the CPU has it.
-#[inline(always)]
-fn fused_run(io: FusedIo<'_, '_>, f: impl Fn(f64, f64) -> bool) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { fused_avx2(io, f) };
-    }
-    fused_plain(io, f)
+/// Defines `fn $name`, which runs `$plain` (an `#[inline(always)]` loop) compiled a second time
+/// with AVX2 enabled when the CPU has it, else as built: one dispatch written once for every
+/// kernel whose plain loop the compiler vectorizes wider under AVX2.
+macro_rules! avx2_dispatch {
+    ($(#[$meta:meta])* fn $name:ident [$($gen:tt)*] ($($arg:ident: $ty:ty),*) -> $ret:ty = $plain:ident;) => {
+        $(#[$meta])*
+        #[inline(always)]
+        fn $name<$($gen)*>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2<$($gen)*>($($arg: $ty),*) -> $ret {
+                    $plain($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $plain($($arg),*)
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn fused_avx2(io: FusedIo<'_, '_>, f: impl Fn(f64, f64) -> bool) -> usize {
-    fused_plain(io, f)
+avx2_dispatch! {
+    /// Runs the fused loop, dispatched to an AVX2 build when the CPU has it.
+    fn fused_run[] (io: FusedIo<'_, '_>, f: impl Fn(f64, f64) -> bool) -> usize = fused_plain;
 }
 
 #[inline(always)]
@@ -440,21 +452,10 @@ impl MaskErrors {
 /// A comparison's column, its validity flags and the mask being written.
 type CmpIo<'x, 'o, T> = (&'x [T], &'x [bool], &'o mut [MaybeUninit<bool>]);
 
-/// Writes `f(a[i]) & valid[i]` for each row and returns the rows not valid: one pass, no
-/// temporaries, a vectorized loop per block (an AVX2 build of it when the CPU has it).
-fn cmp_valid<T: Copy>(io: CmpIo<'_, '_, T>, f: impl Fn(T) -> bool) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { cmp_valid_avx2(io, f) };
-    }
-    cmp_valid_plain(io, f)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn cmp_valid_avx2<T: Copy>(io: CmpIo<'_, '_, T>, f: impl Fn(T) -> bool) -> usize {
-    cmp_valid_plain(io, f)
+avx2_dispatch! {
+    /// Writes `f(a[i]) & valid[i]` for each row and returns the rows not valid: one pass, no
+    /// temporaries, a vectorized loop per block (an AVX2 build of it when the CPU has it).
+    fn cmp_valid[T: Copy] (io: CmpIo<'_, '_, T>, f: impl Fn(T) -> bool) -> usize = cmp_valid_plain;
 }
 
 #[inline(always)]
@@ -492,21 +493,32 @@ fn cmp_f64_valid(
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        use std::arch::x86_64::*;
-        // SAFETY: the CPU supports AVX2 (checked just above). The predicates are the ordered
-        // ones (false on NaN) except `!=`, which is true on NaN, as Rust's (and Go's) operators.
-        return unsafe {
-            match op {
-                BinOp::Eq => cmp_f64_avx2::<_CMP_EQ_OQ>(op, a, c, va, out),
-                BinOp::Ne => cmp_f64_avx2::<_CMP_NEQ_UQ>(op, a, c, va, out),
-                BinOp::Lt => cmp_f64_avx2::<_CMP_LT_OQ>(op, a, c, va, out),
-                BinOp::Le => cmp_f64_avx2::<_CMP_LE_OQ>(op, a, c, va, out),
-                BinOp::Gt => cmp_f64_avx2::<_CMP_GT_OQ>(op, a, c, va, out),
-                _ => cmp_f64_avx2::<_CMP_GE_OQ>(op, a, c, va, out),
-            }
-        };
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { cmp_f64_avx2_op(op, a, c, va, out) };
     }
     with_cmp!(op, c, f64, |f| cmp_valid((a, va, out), f))
+}
+
+/// [`cmp_f64_avx2`] with `op`'s predicate. The predicates are the ordered ones (false on NaN)
+/// except `!=`, which is true on NaN, as Rust's (and Go's) operators.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+fn cmp_f64_avx2_op(
+    op: BinOp,
+    a: &[f64],
+    c: f64,
+    va: &[bool],
+    out: &mut [MaybeUninit<bool>],
+) -> usize {
+    use std::arch::x86_64::*;
+    match op {
+        BinOp::Eq => cmp_f64_avx2::<_CMP_EQ_OQ>(op, a, c, va, out),
+        BinOp::Ne => cmp_f64_avx2::<_CMP_NEQ_UQ>(op, a, c, va, out),
+        BinOp::Lt => cmp_f64_avx2::<_CMP_LT_OQ>(op, a, c, va, out),
+        BinOp::Le => cmp_f64_avx2::<_CMP_LE_OQ>(op, a, c, va, out),
+        BinOp::Gt => cmp_f64_avx2::<_CMP_GT_OQ>(op, a, c, va, out),
+        _ => cmp_f64_avx2::<_CMP_GE_OQ>(op, a, c, va, out),
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1347,33 +1359,11 @@ mod tests {
                     let bad = cmp_f64_valid(op, &a, c, &va, &mut out);
                     check(&out, bad, "dispatched");
                     #[cfg(target_arch = "x86_64")]
-                    {
-                        use std::arch::x86_64::*;
-                        if std::arch::is_x86_feature_detected!("avx2") {
-                            let mut out = vec![MaybeUninit::new(false); n];
-                            // SAFETY: AVX2 checked just above.
-                            let bad = unsafe {
-                                match op {
-                                    BinOp::Eq => {
-                                        cmp_f64_avx2::<_CMP_EQ_OQ>(op, &a, c, &va, &mut out)
-                                    }
-                                    BinOp::Ne => {
-                                        cmp_f64_avx2::<_CMP_NEQ_UQ>(op, &a, c, &va, &mut out)
-                                    }
-                                    BinOp::Lt => {
-                                        cmp_f64_avx2::<_CMP_LT_OQ>(op, &a, c, &va, &mut out)
-                                    }
-                                    BinOp::Le => {
-                                        cmp_f64_avx2::<_CMP_LE_OQ>(op, &a, c, &va, &mut out)
-                                    }
-                                    BinOp::Gt => {
-                                        cmp_f64_avx2::<_CMP_GT_OQ>(op, &a, c, &va, &mut out)
-                                    }
-                                    _ => cmp_f64_avx2::<_CMP_GE_OQ>(op, &a, c, &va, &mut out),
-                                }
-                            };
-                            check(&out, bad, "avx2");
-                        }
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        let mut out = vec![MaybeUninit::new(false); n];
+                        // SAFETY: AVX2 checked just above.
+                        let bad = unsafe { cmp_f64_avx2_op(op, &a, c, &va, &mut out) };
+                        check(&out, bad, "avx2");
                     }
                 }
             }

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::PyBytes;
 
 use super::batch::PyPointBatch;
@@ -80,13 +82,13 @@ impl PyAlertStates {
     )> {
         let b = batch.batch.clone();
         let codes = group_ints(py, codes, &b)?;
-        let fired = py.allow_threads(|| {
+        let fired = detached(py, || {
             let masks = LevelMasks {
                 matches: [0, 1, 2, 3].map(|l| matches[l].as_deref()),
                 holds: [0, 1, 2, 3].map(|l| holds[l].as_deref()),
             };
             lock(&self.inner).decide(&masks, &codes, &remap, &b.time)
-        });
+        })?;
         let fired = fired.map_err(PyValueError::new_err)?;
         let mut rows = Vec::with_capacity(fired.len() * 4);
         let mut levels = Vec::with_capacity(fired.len());

@@ -9,10 +9,13 @@ use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple, PyType};
 
 use crate::batch::{BatchBuilder, Column, ColumnData, FieldKind, PointBatch, Value};
 use crate::lineproto::{serialize, Precision};
+use crate::py::errors::line_protocol_error;
 
 /// A columnar batch of points owned by Rust. Shared (never copied) between Python handles.
 #[pyclass(name = "PointBatch", module = "kapfast._native", frozen)]
@@ -46,21 +49,9 @@ pub fn precision_arg(py: Python<'_>, precision: &str) -> PyResult<Precision> {
     Precision::parse(precision).ok_or_else(|| {
         line_protocol_error(
             py,
-            &format!("unknown precision {precision:?}: use one of ns, u (or us), ms, s, m, h"),
+            format!("unknown precision {precision:?}: use one of ns, u (or us), ms, s, m, h"),
         )
     })
-}
-
-/// A `kapfast.errors.LineProtocolError` carrying `message` (no location).
-pub fn line_protocol_error(py: Python<'_>, message: &str) -> PyErr {
-    match py
-        .import("kapfast.errors")
-        .and_then(|m| m.getattr("LineProtocolError"))
-        .and_then(|cls| cls.call1((message,)))
-    {
-        Ok(exc) => PyErr::from_value(exc),
-        Err(e) => e,
-    }
 }
 
 pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -389,14 +380,14 @@ impl PyPointBatch {
             )));
         }
         let b = self.batch.clone();
-        Ok(PyPointBatch::new(py.allow_threads(move || b.filter(&mask))))
+        Ok(PyPointBatch::new(detached(py, move || b.filter(&mask))?))
     }
 
     /// Rows at `indices` (ints or an integer buffer; negative counts from the end), in order.
     fn take(&self, py: Python<'_>, indices: &Bound<'_, PyAny>) -> PyResult<PyPointBatch> {
         let idx = indices_arg(indices, self.batch.len())?;
         let b = self.batch.clone();
-        Ok(PyPointBatch::new(py.allow_threads(move || b.take(&idx))))
+        Ok(PyPointBatch::new(detached(py, move || b.take(&idx))?))
     }
 
     /// All rows of `batches` in order, as one batch.
@@ -405,22 +396,22 @@ impl PyPointBatch {
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         batches: Vec<Bound<'_, PyPointBatch>>,
-    ) -> PyPointBatch {
+    ) -> PyResult<PyPointBatch> {
         let all: Vec<Arc<PointBatch>> = batches.iter().map(|b| b.get().batch.clone()).collect();
-        PyPointBatch::new(py.allow_threads(move || {
+        Ok(PyPointBatch::new(detached(py, move || {
             let refs: Vec<&PointBatch> = all.iter().map(|b| &**b).collect();
             PointBatch::concat(&refs)
-        }))
+        })?))
     }
 
     /// The batch as checkpoint bytes (columns with compact dictionaries; see
     /// `crate::stateops::snapshot`): what a node's snapshot stores of the points it holds.
-    fn to_snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+    fn to_snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let b = self.batch.clone();
-        let out = py.allow_threads(move || {
+        let out = detached(py, move || {
             crate::stateops::snapshot::encode(&crate::stateops::snapshot::compact(&b))
-        });
-        PyBytes::new(py, &out)
+        })?;
+        Ok(PyBytes::new(py, &out))
     }
 
     /// The batch `to_snapshot` wrote (ValueError for other bytes).
@@ -446,10 +437,10 @@ impl PyPointBatch {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let p = precision_arg(py, precision)?;
         let b = self.batch.clone();
-        let out = py.allow_threads(move || serialize(&b, p));
+        let out = detached(py, move || serialize(&b, p))?;
         match out {
             Ok(bytes) => Ok(PyBytes::new(py, &bytes)),
-            Err(e) => Err(line_protocol_error(py, &e.to_string())),
+            Err(e) => Err(line_protocol_error(py, e.to_string())),
         }
     }
 
@@ -497,9 +488,11 @@ impl PyPointBatch {
     }
 
     /// The rows whose measurement is one of `names`.
-    fn with_measurements(&self, py: Python<'_>, names: Vec<String>) -> PyPointBatch {
+    fn with_measurements(&self, py: Python<'_>, names: Vec<String>) -> PyResult<PyPointBatch> {
         let b = self.batch.clone();
-        PyPointBatch::new(py.allow_threads(move || b.with_measurements(&names)))
+        Ok(PyPointBatch::new(detached(py, move || {
+            b.with_measurements(&names)
+        })?))
     }
 }
 

@@ -10,27 +10,18 @@ use std::sync::{Arc, Mutex};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 use pyo3::{ffi, IntoPyObjectExt};
 
 use crate::eval::{BinOp, EvalOutput, EvalState, Node, OutValues, Program, UnOp};
 
 use super::batch::PyPointBatch;
+use super::errors::eval_error;
 
 /// Deeper ASTs are rejected rather than risking the stack of the recursive compiler.
 const MAX_DEPTH: usize = 256;
-
-fn eval_error(py: Python<'_>, msg: impl Into<String>) -> PyErr {
-    let msg = msg.into();
-    match py
-        .import("kapfast.errors")
-        .and_then(|m| m.getattr("EvalError"))
-        .and_then(|cls| cls.call1((msg.clone(),)))
-    {
-        Ok(inst) => PyErr::from_value(inst),
-        Err(e) => e,
-    }
-}
 
 fn short_repr(obj: &Bound<'_, PyAny>) -> String {
     let r = obj
@@ -284,9 +275,9 @@ impl PyProgram {
         let res = match state {
             Some(s) => {
                 let s = s.get();
-                py.allow_threads(|| f(&program, &mut lock(&s.inner)))
+                detached(py, || f(&program, &mut lock(&s.inner)))?
             }
-            None => py.allow_threads(|| f(&program, &mut EvalState::new())),
+            None => detached(py, || f(&program, &mut EvalState::new()))?,
         };
         res.map_err(PyValueError::new_err)
     }

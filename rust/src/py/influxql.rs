@@ -3,9 +3,11 @@
 //! runs in `crate::influxql` with the GIL released.
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
+
+use crate::py::errors::detached;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::batch::Value;
@@ -13,19 +15,8 @@ use crate::influxql::{self, Arg, Call, Error, Func, Shape, TransformState};
 use std::sync::Mutex;
 
 use crate::py::batch::PyPointBatch;
+use crate::py::errors::task_error;
 use crate::py::stateops::{group_ints, lock, rows_bytes};
-
-/// A `kapfast.errors.TaskError` (the function or its arguments cannot run).
-fn task_error(py: Python<'_>, msg: String) -> PyErr {
-    let cls = py
-        .import("kapfast.errors")
-        .and_then(|m| m.getattr("TaskError"))
-        .and_then(|c| c.downcast_into::<PyType>().map_err(PyErr::from));
-    match cls {
-        Ok(cls) => PyErr::from_type(cls, msg),
-        Err(_) => PyRuntimeError::new_err(msg),
-    }
-}
 
 fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
     match e {
@@ -124,10 +115,10 @@ fn influxql_reduce(
     let call = parse_call(py, func, args)?;
     let rows = opt_rows(py, rows)?;
     let b = batch.batch.clone();
-    let result = py.allow_threads(|| match &rows {
+    let result = detached(py, || match &rows {
         Some(rows) => influxql::reduce_rows(&call, &b, field, rows),
         None => influxql::reduce(&call, &b, field),
-    });
+    })?;
     result
         .map_err(|e| to_pyerr(py, e))?
         .points
@@ -158,9 +149,8 @@ fn influxql_transform(
     let rows = opt_rows(py, rows)?;
     let mut state = TransformState::new(&call).map_err(|e| to_pyerr(py, e))?;
     let b = batch.batch.clone();
-    let out = py
-        .allow_threads(|| state.feed(&b, field, rows.as_deref()))
-        .map_err(|e| to_pyerr(py, e))?;
+    let out =
+        detached(py, || state.feed(&b, field, rows.as_deref()))?.map_err(|e| to_pyerr(py, e))?;
     transformed_to_py(py, out)
 }
 
@@ -204,8 +194,7 @@ impl PyInfluxQLTransform {
         let rows = opt_rows(py, rows)?;
         let b = batch.batch.clone();
         let state = &mut self.state;
-        let out = py
-            .allow_threads(|| state.feed(&b, field, rows.as_deref()))
+        let out = detached(py, || state.feed(&b, field, rows.as_deref()))?
             .map_err(|e| to_pyerr(py, e))?;
         transformed_to_py(py, out)
     }
@@ -225,13 +214,12 @@ impl PyInfluxQLTransform {
         let rows = opt_rows(py, rows)?;
         let b = batch.batch.clone();
         let state = &mut self.state;
-        let (out, idx) = py
-            .allow_threads(|| {
-                state
-                    .feed(&b, field, rows.as_deref())
-                    .map(|t| t.into_batch(&b, as_name))
-            })
-            .map_err(|e| to_pyerr(py, e))?;
+        let (out, idx) = detached(py, || {
+            state
+                .feed(&b, field, rows.as_deref())
+                .map(|t| t.into_batch(&b, as_name))
+        })?
+        .map_err(|e| to_pyerr(py, e))?;
         let bytes: Vec<u8> = idx.iter().flat_map(|&r| (r as u64).to_le_bytes()).collect();
         Ok((PyPointBatch::new(out), PyBytes::new(py, &bytes).unbind()))
     }
@@ -299,7 +287,7 @@ impl PyStateTransforms {
     )> {
         let b = batch.batch.clone();
         let g = group_ints(py, groups, &b)?;
-        let out = py.allow_threads(|| lock(&self.state).feed(&b, &g));
+        let out = detached(py, || lock(&self.state).feed(&b, &g))?;
         Ok((
             PyPointBatch::new(out.batch),
             rows_bytes(py, &out.rows),

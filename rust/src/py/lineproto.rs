@@ -4,6 +4,8 @@ use std::sync::Mutex;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::PyBytes;
 
 use super::batch::{precision_arg, PyPointBatch};
@@ -24,11 +26,11 @@ where
     let out = if let Ok(bytes) = data.downcast::<PyBytes>() {
         // bytes are immutable and `data` keeps them alive while the GIL is released.
         let body: &[u8] = bytes.as_bytes();
-        py.allow_threads(|| parse(body))
+        detached(py, || parse(body))?
     } else {
         // bytearray, memoryview, ...: copy first, they could change while we parse.
         let body: Vec<u8> = PyBuffer::<u8>::get(data)?.to_vec(py)?;
-        py.allow_threads(move || parse(&body))
+        detached(py, move || parse(&body))?
     };
     let errors = out
         .errors

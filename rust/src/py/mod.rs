@@ -1,8 +1,10 @@
 //! The Python boundary: `#[pyclass]`/`#[pyfunction]` wrappers that convert arguments, release the
-//! GIL around bulk work, and turn Rust errors into `kapfast.errors` exceptions. No algorithm here.
+//! GIL around bulk work (`errors::detached`, which also catches panics), and turn Rust errors into
+//! Python exceptions (`errors`, the one conversion point). No algorithm here.
 
 pub mod alertstate;
 pub mod batch;
+pub mod errors;
 pub mod eval;
 pub mod influxql;
 pub mod lineproto;

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::batch::{sample_every, CodeMap, EditError, PointBatch, Value, NO_TAG};
@@ -627,7 +629,7 @@ fn batch_split<'py>(
         .chunks_exact(4)
         .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    let parts = py.allow_threads(|| split_by_codes(&b, &codes, n_groups));
+    let parts = detached(py, || split_by_codes(&b, &codes, n_groups))?;
     Ok(parts.into_iter().map(PyPointBatch::new).collect())
 }
 
@@ -655,9 +657,11 @@ fn batch_select_fields(
     py: Python<'_>,
     batch: &Bound<'_, PyPointBatch>,
     keep: Vec<String>,
-) -> PyPointBatch {
+) -> PyResult<PyPointBatch> {
     let b = batch.get().batch.clone();
-    PyPointBatch::new(py.allow_threads(|| select_fields(&b, &keep)))
+    Ok(PyPointBatch::new(detached(py, || {
+        select_fields(&b, &keep)
+    })?))
 }
 
 /// `(codes, dictionary)`: the measurement of every row as a code into the dictionary.
@@ -683,10 +687,10 @@ fn batch_group_codes<'py>(
     star: bool,
     exclude: Vec<String>,
     by_name: bool,
-) -> (Bound<'py, PyBytes>, Groups) {
+) -> PyResult<(Bound<'py, PyBytes>, Groups)> {
     let b = batch.get().batch.clone();
-    let (codes, groups) = py.allow_threads(|| group_codes(&b, &dims, star, &exclude, by_name));
-    (codes_bytes(py, &codes), groups)
+    let (codes, groups) = detached(py, || group_codes(&b, &dims, star, &exclude, by_name))?;
+    Ok((codes_bytes(py, &codes), groups))
 }
 
 // --- whole-chunk edits of the stateless nodes (default, delete, shift, eval.tags, outputs) ----
@@ -711,7 +715,7 @@ fn batch_retime(
         ));
     }
     let b = batch.get().batch.clone();
-    let out = py.allow_threads(|| b.retime(shift, truncate, round));
+    let out = detached(py, || b.retime(shift, truncate, round))?;
     out.map(PyPointBatch::new).map_err(edit_error)
 }
 
@@ -728,11 +732,11 @@ fn batch_default(
         .map(|(k, v)| value_from_py(&v, None, &k).map(|v| (k, v)))
         .collect::<PyResult<_>>()?;
     let b = batch.get().batch.clone();
-    let (out, nf, nt) = py.allow_threads(|| {
+    let (out, nf, nt) = detached(py, || {
         let (b1, nf) = b.default_fields(&fields);
         let (b2, nt) = b1.default_tags(&tags);
         (b2, nf, nt)
-    });
+    })?;
     Ok((PyPointBatch::new(out), nf, nt))
 }
 
@@ -743,14 +747,14 @@ fn batch_delete(
     batch: &Bound<'_, PyPointBatch>,
     fields: Vec<String>,
     tags: Vec<String>,
-) -> (PyPointBatch, u64, u64) {
+) -> PyResult<(PyPointBatch, u64, u64)> {
     let b = batch.get().batch.clone();
-    let (out, nf, nt) = py.allow_threads(|| {
+    let (out, nf, nt) = detached(py, || {
         let (b1, nf) = b.drop_fields(&fields);
         let (b2, nt) = b1.drop_tags(&tags);
         (b2, nf, nt)
-    });
-    (PyPointBatch::new(out), nf, nt)
+    })?;
+    Ok((PyPointBatch::new(out), nf, nt))
 }
 
 /// eval's `.tags()`: string field `field` becomes tag `tag` (see `PointBatch::field_to_tag`).
@@ -762,7 +766,7 @@ fn batch_field_to_tag(
     tag: String,
 ) -> PyResult<PyPointBatch> {
     let b = batch.get().batch.clone();
-    let out = py.allow_threads(|| b.field_to_tag(&field, &tag));
+    let out = detached(py, || b.field_to_tag(&field, &tag))?;
     out.map(PyPointBatch::new).map_err(edit_error)
 }
 
@@ -774,7 +778,7 @@ fn batch_with_tags_of(
     src: &Bound<'_, PyPointBatch>,
 ) -> PyResult<PyPointBatch> {
     let (a, b) = (base.get().batch.clone(), src.get().batch.clone());
-    let out = py.allow_threads(|| a.with_tags_of(&b));
+    let out = detached(py, || a.with_tags_of(&b))?;
     out.map(PyPointBatch::new).map_err(edit_error)
 }
 
@@ -787,7 +791,7 @@ fn batch_with_fields_of(
     names: Vec<String>,
 ) -> PyResult<PyPointBatch> {
     let (a, b) = (base.get().batch.clone(), src.get().batch.clone());
-    let out = py.allow_threads(|| a.with_fields_of(&b, &names));
+    let out = detached(py, || a.with_fields_of(&b, &names))?;
     out.map(PyPointBatch::new).map_err(edit_error)
 }
 
@@ -797,9 +801,11 @@ fn batch_keep_fields(
     py: Python<'_>,
     batch: &Bound<'_, PyPointBatch>,
     keep: Vec<String>,
-) -> PyPointBatch {
+) -> PyResult<PyPointBatch> {
     let b = batch.get().batch.clone();
-    PyPointBatch::new(py.allow_threads(|| b.select_fields_marked(&keep)))
+    Ok(PyPointBatch::new(detached(py, || {
+        b.select_fields_marked(&keep)
+    })?))
 }
 
 /// influxDBOut: every row renamed to `measurement` (unless empty) and given `tags`.
@@ -810,17 +816,19 @@ fn batch_override(
     batch: &Bound<'_, PyPointBatch>,
     measurement: &str,
     tags: Vec<(String, String)>,
-) -> PyPointBatch {
+) -> PyResult<PyPointBatch> {
     let b = batch.get().batch.clone();
     let m = measurement.to_owned();
-    PyPointBatch::new(py.allow_threads(|| b.with_overrides(&m, &tags)))
+    Ok(PyPointBatch::new(detached(py, || {
+        b.with_overrides(&m, &tags)
+    })?))
 }
 
 /// The rows in time order, equal times in their order.
 #[pyfunction]
-fn batch_sort_by_time(py: Python<'_>, batch: &Bound<'_, PyPointBatch>) -> PyPointBatch {
+fn batch_sort_by_time(py: Python<'_>, batch: &Bound<'_, PyPointBatch>) -> PyResult<PyPointBatch> {
     let b = batch.get().batch.clone();
-    PyPointBatch::new(py.allow_threads(|| b.sorted_by_time()))
+    Ok(PyPointBatch::new(detached(py, || b.sorted_by_time())?))
 }
 
 /// The order that merges runs of rows each in time order (`times[k]`: run `k`'s times) into one
@@ -853,7 +861,7 @@ fn batch_merge_by_time<'py>(
             "batch_merge_by_time: more than 2**32 rows",
         ));
     }
-    let (merged, order) = py.allow_threads(move || {
+    let (merged, order) = detached(py, move || {
         let times: Vec<&[i64]> = all.iter().map(|b| b.time.as_slice()).collect();
         let order = merge_order(&times);
         let refs: Vec<&PointBatch> = all.iter().map(|b| &**b).collect();
@@ -863,7 +871,7 @@ fn batch_merge_by_time<'py>(
             .flat_map(|&i| (i as u32).to_le_bytes())
             .collect();
         (merged, bytes)
-    });
+    })?;
     Ok((PyPointBatch::new(merged), PyBytes::new(py, &order)))
 }
 
@@ -893,7 +901,7 @@ fn sample_mask<'py>(
         )));
     }
     let mut counts = counts;
-    let mask = py.allow_threads(|| sample_every(&codes, &mut counts, every));
+    let mask = detached(py, || sample_every(&codes, &mut counts, every))?;
     let bytes: Vec<u8> = mask.into_iter().map(u8::from).collect();
     Ok((PyBytes::new(py, &bytes), counts))
 }
@@ -909,10 +917,10 @@ fn batch_group_ids<'py>(
     star: bool,
     exclude: Vec<String>,
     by_name: bool,
-) -> (Bound<'py, PyBytes>, Vec<String>, Vec<usize>) {
+) -> PyResult<(Bound<'py, PyBytes>, Vec<String>, Vec<usize>)> {
     let b = batch.get().batch.clone();
-    let (codes, ids, first) = py.allow_threads(|| group_ids(&b, &dims, star, &exclude, by_name));
-    (codes_bytes(py, &codes), ids, first)
+    let (codes, ids, first) = detached(py, || group_ids(&b, &dims, star, &exclude, by_name))?;
+    Ok((codes_bytes(py, &codes), ids, first))
 }
 
 /// The dimension tags of the groups of `rows` (as `batch_group_ids` forms them).

@@ -7,9 +7,9 @@
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
+use pyo3::types::PyBytes;
 
 use crate::batch::PointBatch;
 use crate::stateops::output::u32_rows;
@@ -77,17 +77,6 @@ pub(crate) fn snap_bytes<'py, T: serde::Serialize>(py: Python<'py>, v: &T) -> Bo
 /// The state `snap_bytes` wrote, or a ValueError naming the kernel (`what`).
 pub(crate) fn snap_load<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> PyResult<T> {
     snapshot::decode(bytes, what).map_err(PyValueError::new_err)
-}
-
-fn task_error(py: Python<'_>, msg: String) -> PyErr {
-    let cls = py
-        .import("kapfast.errors")
-        .and_then(|m| m.getattr("TaskError"))
-        .and_then(|c| c.downcast_into::<PyType>().map_err(PyErr::from));
-    match cls {
-        Ok(cls) => PyErr::from_type(cls, msg),
-        Err(_) => PyRuntimeError::new_err(msg),
-    }
 }
 
 mod join;

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::py::batch::PyPointBatch;
@@ -38,11 +40,11 @@ fn udf_encode_stream<'py>(
         .into_iter()
         .map(|(id, dims, by_name)| GroupKey { id, dims, by_name })
         .collect();
-    let out = py.allow_threads(|| {
+    let out = detached(py, || {
         let mut out = Vec::with_capacity(b.len() * 64);
         encode_stream(&mut out, &b, &codes, &groups, db, rp);
         out
-    });
+    })?;
     Ok(PyBytes::new(py, &out))
 }
 
@@ -56,14 +58,14 @@ fn udf_encode_batch<'py>(
     by_name: bool,
     tmax: i64,
     points: &PyPointBatch,
-) -> Bound<'py, PyBytes> {
+) -> PyResult<Bound<'py, PyBytes>> {
     let b = points.batch.clone();
-    let out = py.allow_threads(|| {
+    let out = detached(py, || {
         let mut out = Vec::with_capacity(b.len() * 64 + 64);
         encode_batch(&mut out, name, group, &tags, by_name, tmax, &b);
         out
-    });
-    PyBytes::new(py, &out)
+    })?;
+    Ok(PyBytes::new(py, &out))
 }
 
 fn framed(py: Python<'_>, msg: request::Message) -> Bound<'_, PyBytes> {
@@ -220,10 +222,10 @@ impl PyUdfDecoder {
     /// The events of every complete response in `data` (and what earlier calls kept). A
     /// malformed frame raises ValueError: the agent's output cannot be read any further.
     fn feed<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
-        let events = py.allow_threads(|| {
+        let events = detached(py, || {
             let mut d = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             d.feed(data)
-        });
+        })?;
         let events = events.map_err(|e| PyValueError::new_err(e.0))?;
         let out = PyList::empty(py);
         for ev in events {

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from kapfast._native import EvalState, PointBatch
+from kapfast.batch import PointBatch
 from kapfast.engine.alert.levels import LevelEvaluator, LevelTable
 from kapfast.engine.alert.state import CRITICAL, INFO, LEVEL_NAMES, OK, WARNING, GroupState
 from kapfast.engine.messages import Group
+from kapfast.lambdas import EvalState
 from kapfast.timefmt import format_rfc3339_ns
 
 if TYPE_CHECKING:

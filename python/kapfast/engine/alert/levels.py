@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kapfast._native import EvalState, PointBatch, Program
+from kapfast.batch import PointBatch
 from kapfast.engine.alert.state import CRITICAL, INFO, OK, WARNING
 from kapfast.errors import TaskError
+from kapfast.lambdas import EvalState, Program
 from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
 

@@ -27,8 +27,8 @@ from operator import attrgetter
 
 import numpy as np
 
-from kapfast._native import PointBatch
 from kapfast.alert_event import AlertEvent
+from kapfast.batch import PointBatch
 from kapfast.engine import checkpoint
 from kapfast.engine.alert import explain as why
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kapfast._native import AlertStates
+from kapfast.stateops import AlertStates
 
 OK, INFO, WARNING, CRITICAL = 0, 1, 2, 3
 LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")

@@ -29,6 +29,7 @@ from typing import Any
 from kapfast.alert_event import AlertEvent
 from kapfast.engine.alert.handlers.base import AlertHandler, HandlerError
 from kapfast.engine.alert.match import Match, MatchError, MatchEvent
+from kapfast.storage import AlertState
 
 #: Kapacitor's default number of events a topic keeps (``[alert] topic-buffer-length``).
 DEFAULT_EVENT_BUFFER = 5000
@@ -370,8 +371,6 @@ class TopicRegistry:
     def _save(self, topic: str, event: AlertEvent, task: str) -> None:
         if self.states is None:
             return
-        from kapfast.storage import AlertState  # local: the storage layer is optional here
-
         try:
             self.states.save(
                 AlertState(

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import PointBatch, batch_default
 from kapfast.autoscale.base import AutoscaleError, Scaler
 from kapfast.autoscale.clusters import SERVICE_KEY, Clusters
+from kapfast.batch import PointBatch, batch_default
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk

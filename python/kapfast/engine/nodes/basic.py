@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import (
+from kapfast.batch import (
     PointBatch,
     batch_default,
     batch_delete,

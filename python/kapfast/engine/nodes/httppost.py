@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import PointBatch, batch_with_fields_of
+from kapfast.batch import PointBatch, batch_with_fields_of
 from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S
 from kapfast.engine.alert.handlers.post import Endpoint, _is_loopback
 from kapfast.engine.alert.services import SERVICE_KEY as ALERT_SERVICES

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from kapfast import influxql
-from kapfast._native import ClosedWindows, PointBatch, StateTransforms, reduce_windows
+from kapfast.batch import PointBatch
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, Group, StreamChunk
@@ -23,6 +23,7 @@ from kapfast.engine.node import GroupInts, Node, rows_chunk
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, to_batch
 from kapfast.errors import KapfastError
+from kapfast.stateops import ClosedWindows, StateTransforms, reduce_windows
 from kapfast.tick.pipeline import Duration
 from kapfast.tick.pipeline import Node as NodeSpec
 

@@ -17,17 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import (
-    PointBatch,
-    StateJoin,
-    StateTimeSets,
-    batch_merge_by_time,
-    batch_renamed,
-    combine_points,
-    flatten_points,
-    join_batches,
-    time_sets,
-)
+from kapfast.batch import PointBatch, batch_merge_by_time, batch_renamed
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
@@ -36,6 +26,7 @@ from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import group_of
 from kapfast.errors import EvalError, TaskError
+from kapfast.stateops import StateJoin, StateTimeSets, combine_points, flatten_points, join_batches, time_sets
 from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
 

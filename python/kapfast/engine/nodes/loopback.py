@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from kapfast._native import PointBatch, batch_override
+from kapfast.batch import PointBatch, batch_override
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, StreamChunk
 from kapfast.engine.node import Node

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import PointBatch, batch_override
+from kapfast.batch import PointBatch, batch_override
 from kapfast.engine.context import BatchPointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
 from kapfast.engine.node import Node, last_rows

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from kapfast._native import PointBatch, batch_with_fields_of, batch_with_tags_of
+from kapfast.batch import PointBatch, batch_with_fields_of, batch_with_tags_of
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, StreamChunk
 from kapfast.engine.node import Node

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast._native import PointBatch, StateBarrierPeriods, StateChangeDetect, StateDerivative, StateRun
+from kapfast.batch import PointBatch
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import UNGROUPED, Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
@@ -19,12 +19,13 @@ from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import ChunkBuilder
 from kapfast.errors import TaskError
+from kapfast.stateops import StateBarrierPeriods, StateChangeDetect, StateDerivative, StateRun
 from kapfast.tick.pipeline import Lambda
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
 class _KernelNode(Node):
-    """A node whose per-group state lives in a Rust kernel (``kapfast._native.State*``), fed
+    """A node whose per-group state lives in a Rust kernel (``kapfast.stateops.State*``), fed
     whole chunks: the kernel walks the rows of each group in order and builds the output batch
     from the input columns. ``batch_resets``: each batch starts and ends with fresh state."""
 

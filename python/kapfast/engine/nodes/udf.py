@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from kapfast._native import udf_encode_batch, udf_encode_stream
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
 from kapfast.errors import UDFError
 from kapfast.tick.pipeline import Node as NodeSpec
 from kapfast.udf.agent import Agent
+from kapfast.udf.wire import udf_encode_batch, udf_encode_stream
 
 T = TypeVar("T")
 

@@ -11,13 +11,14 @@ that field.
 
 from __future__ import annotations
 
-from kapfast._native import StateWindows
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import Barrier, BatchMessage, BatchSet, DeleteGroup, StreamChunk
 from kapfast.engine.node import GroupInts, Node
 from kapfast.engine.nodes.base import dur_ns
+from kapfast.engine.nodes.influxql import InfluxQLNode
 from kapfast.errors import TaskError
+from kapfast.stateops import StateWindows
 from kapfast.tick.pipeline import Node as NodeSpec
 
 
@@ -48,8 +49,6 @@ class WindowNode(Node):
         self._tagged = 0
 
     def _reducing_child(self) -> bool:
-        from kapfast.engine.nodes.influxql import InfluxQLNode
-
         if len(self.children) != 1:
             return False
         child = self.children[0][0]

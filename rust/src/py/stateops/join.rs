@@ -4,6 +4,8 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
 
 use super::{group_ints, lock, rows_bytes};
@@ -114,7 +116,7 @@ impl PyJoin {
                 tags,
             })
             .collect();
-        let out = py.allow_threads(|| lock(&self.inner).feed(src, &b, &codes, &groups));
+        let out = detached(py, || lock(&self.inner).feed(src, &b, &codes, &groups))?;
         Ok(joined(py, out))
     }
 
@@ -136,9 +138,9 @@ impl PyJoin {
         Ok(())
     }
 
-    fn finish<'py>(&self, py: Python<'py>) -> (PyPointBatch, Bound<'py, PyBytes>) {
-        let out = py.allow_threads(|| lock(&self.inner).finish());
-        joined(py, out)
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<(PyPointBatch, Bound<'py, PyBytes>)> {
+        let out = detached(py, || lock(&self.inner).finish())?;
+        Ok(joined(py, out))
     }
 
     /// Every buffered point, open set and low mark of the join as checkpoint bytes (the
@@ -210,10 +212,10 @@ fn join_batches_py(
         .iter()
         .map(|b| b.as_ref().map(|b| b.get().batch.clone()))
         .collect();
-    let out = py.allow_threads(|| {
+    let out = detached(py, || {
         let refs: Vec<Option<&PointBatch>> = arcs.iter().map(|b| b.as_deref()).collect();
         join_batches(&spec, &refs, &name, &tags)
-    });
+    })?;
     Ok(PyPointBatch::new(out))
 }
 

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::PyBytes;
 
 use super::{bools, group_ints, lock, rows_bytes, snap_bytes, snap_load};
@@ -50,7 +52,7 @@ impl PyDerivative {
     ) -> PyResult<(PyPointBatch, Bound<'py, PyBytes>, usize)> {
         let b = batch.batch.clone();
         let g = group_ints(py, groups, &b)?;
-        let out = py.allow_threads(|| self.node.feed(&b, &g, &mut lock(&self.state)));
+        let out = detached(py, || self.node.feed(&b, &g, &mut lock(&self.state)))?;
         Ok((
             PyPointBatch::new(out.batch),
             rows_bytes(py, &out.rows),
@@ -111,7 +113,7 @@ impl PyChangeDetect {
     ) -> PyResult<(PyPointBatch, Bound<'py, PyBytes>, usize, Option<String>)> {
         let b = batch.batch.clone();
         let g = group_ints(py, groups, &b)?;
-        let out = py.allow_threads(|| self.node.feed(&b, &g, &mut lock(&self.state)));
+        let out = detached(py, || self.node.feed(&b, &g, &mut lock(&self.state)))?;
         Ok((
             PyPointBatch::new(out.batch),
             rows_bytes(py, &out.rows),
@@ -192,8 +194,9 @@ impl PyStateRun {
         let g = group_ints(py, groups, &b)?;
         let t = bools(py, tests, b.len(), "tests")?;
         let v = bools(py, valid, b.len(), "valid")?;
-        let (rows, out) =
-            py.allow_threads(|| self.node.feed(&b, &g, &t, &v, &mut lock(&self.state)));
+        let (rows, out) = detached(py, || {
+            self.node.feed(&b, &g, &t, &v, &mut lock(&self.state))
+        })?;
         Ok((PyPointBatch::new(out), rows_bytes(py, &rows)))
     }
 
@@ -228,7 +231,7 @@ impl PyStateRun {
 #[pyfunction]
 fn batch_renamed(py: Python<'_>, batch: &PyPointBatch, name: String) -> PyResult<PyPointBatch> {
     let b = batch.batch.clone();
-    py.allow_threads(|| crate::stateops::output::renamed(&b, &name))
+    detached(py, || crate::stateops::output::renamed(&b, &name))?
         .map(PyPointBatch::new)
         .map_err(|e| PyValueError::new_err(format!("cannot rename to {name:?}: {e}")))
 }
@@ -260,7 +263,7 @@ impl PyBarrierPeriods {
     ) -> PyResult<Vec<(usize, u32, i64)>> {
         let b = batch.batch.clone();
         let g = group_ints(py, groups, &b)?;
-        Ok(py.allow_threads(|| lock(&self.inner).feed(&b.time, &g)))
+        detached(py, || lock(&self.inner).feed(&b.time, &g))
     }
 
     #[pyo3(signature = (group = None))]

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::py::errors::detached;
+
 use super::{bools, group_ints, lock};
 use crate::batch::BatchBuilder;
 use crate::py::batch::PyPointBatch;
@@ -43,7 +45,7 @@ impl PyTimeSets {
     ) -> PyResult<Vec<SetTuple>> {
         let b = batch.batch.clone();
         let g = group_ints(py, groups, &b)?;
-        let out = py.allow_threads(|| lock(&self.inner).feed(&b, &g));
+        let out = detached(py, || lock(&self.inner).feed(&b, &g))?;
         Ok(out
             .into_iter()
             .map(|s| (s.group, s.time, s.name, PyPointBatch::new(s.points), s.row))
@@ -87,17 +89,17 @@ fn time_sets(
     tolerance: i64,
     any_change: bool,
     round_times: bool,
-) -> Vec<(i64, String, PyPointBatch)> {
+) -> PyResult<Vec<(i64, String, PyPointBatch)>> {
     let b = batch.batch.clone();
     let rule = SetRule {
         tolerance,
         any_change,
         round_times,
     };
-    py.allow_threads(|| batch_sets(rule, &b))
+    Ok(detached(py, || batch_sets(rule, &b))?
         .into_iter()
         .map(|s| (s.time, s.name, PyPointBatch::new(s.points)))
-        .collect()
+        .collect())
 }
 
 type FlattenIn<'py> = (Bound<'py, PyPointBatch>, String, Vec<(String, String)>, i64);
@@ -112,7 +114,7 @@ fn flatten_points(
     on: Vec<String>,
     delimiter: String,
     drop: bool,
-) -> (PyPointBatch, usize) {
+) -> PyResult<(PyPointBatch, usize)> {
     let sets: Vec<_> = sets
         .into_iter()
         .map(|(p, name, tags, time)| (p.get().batch.clone(), name, tags, time))
@@ -122,15 +124,15 @@ fn flatten_points(
         delimiter,
         drop,
     };
-    let (out, errors) = py.allow_threads(|| {
+    let (out, errors) = detached(py, || {
         let mut out = BatchBuilder::new();
         let errors: usize = sets
             .iter()
             .map(|(p, name, tags, time)| f.point(p, name, tags, *time, &mut out))
             .sum();
         (out.finish(), errors)
-    });
-    (PyPointBatch::new(out), errors)
+    })?;
+    Ok((PyPointBatch::new(out), errors))
 }
 
 /// The combinations of one set: `matches[s]` (uint8 buffer per point) says which points match
@@ -165,11 +167,11 @@ fn combine_points(
         delimiter,
         tolerance,
     };
-    let out = py.allow_threads(|| {
+    let out = detached(py, || {
         let mut out = BatchBuilder::new();
         c.points(&b, &matches, &name, &dims, &mut out);
         out.finish()
-    });
+    })?;
     Ok(PyPointBatch::new(out))
 }
 

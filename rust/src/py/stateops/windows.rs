@@ -5,12 +5,15 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
-use super::{group_ints, lock, rows_bytes, snap_bytes, snap_load, task_error};
+use super::{group_ints, lock, rows_bytes, snap_bytes, snap_load};
 use crate::batch::PointBatch;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
+use crate::py::errors::task_error;
 use crate::stateops::reduce_many::{reduce_windows, Window};
 use crate::stateops::windows::{WindowSpec, Windows};
 
@@ -80,7 +83,7 @@ impl PyWindows {
     ) -> PyResult<Vec<EmittedTuple>> {
         let b = batch.batch.clone();
         let g = group_ints(py, groups, &b)?;
-        let out = py.allow_threads(|| lock(&self.inner).feed(&b, &g));
+        let out = detached(py, || lock(&self.inner).feed(&b, &g))?;
         Ok(out
             .into_iter()
             .map(|e| (e.group, e.name, e.tmax, PyPointBatch::new(e.points), e.row))
@@ -97,7 +100,7 @@ impl PyWindows {
     ) -> PyResult<PyClosedWindows> {
         let b = batch.batch.clone();
         let g = group_ints(py, groups, &b)?;
-        let out = py.allow_threads(|| lock(&self.inner).feed(&b, &g));
+        let out = detached(py, || lock(&self.inner).feed(&b, &g))?;
         let tags = lock(&self.tags);
         let none: Tags = Arc::default();
         Ok(PyClosedWindows {
@@ -238,7 +241,7 @@ impl PyClosedWindows {
         point_times: bool,
     ) -> PyResult<ClosedReduced<'py>> {
         let call = reducer(py, func, args)?;
-        let (out, codes, order) = py.allow_threads(|| {
+        let (out, codes, order) = detached(py, || {
             let ws: Vec<Window<'_>> = self
                 .windows
                 .iter()
@@ -264,7 +267,7 @@ impl PyClosedWindows {
                 })
                 .collect();
             (out, codes, order)
-        });
+        })?;
         Ok((
             PyPointBatch::new(out.batch),
             rows_bytes(py, &codes),
@@ -335,7 +338,7 @@ fn reduce_windows_py<'py>(
         .into_iter()
         .map(|(name, tags, tmax, p)| (name, tags, tmax, p.get().batch.clone()))
         .collect();
-    let out = py.allow_threads(|| {
+    let out = detached(py, || {
         let ws: Vec<Window<'_>> = windows
             .iter()
             .map(|(name, tags, tmax, p)| Window {
@@ -346,7 +349,7 @@ fn reduce_windows_py<'py>(
             })
             .collect();
         reduce_windows(&call, field, as_, point_times, &ws)
-    });
+    })?;
     Ok((
         PyPointBatch::new(out.batch),
         rows_bytes(py, &out.windows),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kapfast.alert_event import AlertEvent
+from kapfast.config import parse_go_duration
 from kapfast.errors import KapfastError
 
 #: bound on every network or process operation of a handler, unless the script sets a timeout
@@ -175,8 +176,6 @@ class Options:
         if isinstance(v, int):
             return v
         if isinstance(v, str):
-            from kapfast.config import parse_go_duration  # local: config reads the handler table
-
             try:
                 return parse_go_duration(v)
             except ValueError:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kapfast.alert_event import AlertEvent
+from kapfast.config import parse_go_duration
 from kapfast.engine.alert.handlers.base import (
     BuildContext,
     HandlerError,
@@ -125,8 +126,6 @@ class Cluster:
     sasl_access_token: str = ""
 
     def timeout_s(self) -> float:
-        from kapfast.config import parse_go_duration  # local: config reads the handler table
-
         ns = parse_go_duration(self.timeout or "0s")
         return ns / 1e9 if ns > 0 else DEFAULT_TIMEOUT_S
 

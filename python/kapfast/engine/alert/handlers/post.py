@@ -27,6 +27,7 @@ from kapfast.engine.alert.handlers.base import (
     HandlerError,
     HandlerImpl,
     Options,
+    sample_event,
 )
 from kapfast.errors import ConfigError, KapfastError
 from kapfast.gofmt import GoDuration, GoStruct, GoTime
@@ -237,8 +238,6 @@ def _build(ctx: BuildContext, o: Options) -> PostHandler:
 
 
 def _test(endpoints: Mapping[str, Endpoint], o: Options) -> None:
-    from kapfast.engine.alert.handlers.base import sample_event
-
     url, endpoint = o.text("url"), o.text("endpoint")
     timeout = o.number("timeout")  # nanoseconds, as Kapacitor's test options give it
     try:

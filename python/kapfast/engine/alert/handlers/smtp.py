@@ -21,6 +21,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from kapfast.alert_event import AlertEvent
+from kapfast.config import check_duration, parse_go_duration
 from kapfast.engine.alert.handlers.base import (
     DEFAULT_TIMEOUT_S,
     AlertHandler,
@@ -193,8 +194,6 @@ class EmailHandler(AlertHandler):
 
 
 def settings_from_config(c: Any) -> SMTPSettings:
-    from kapfast.config import parse_go_duration  # local: config reads the handler table
-
     return SMTPSettings(
         enabled=c.enabled,
         host=c.host,
@@ -210,8 +209,6 @@ def settings_from_config(c: Any) -> SMTPSettings:
 
 def _validate(c: Any) -> None:
     """kapacitord's checks of ``[smtp]`` (services/smtp/config.go)."""
-    from kapfast.config import check_duration  # local: config reads the handler table
-
     if not c.host:
         raise ConfigError("[smtp] host cannot be empty")
     if c.port <= 0 or c.port > 65535:

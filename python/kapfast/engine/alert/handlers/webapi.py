@@ -22,6 +22,7 @@ from kapfast.engine.alert.handlers.base import DEFAULT_TIMEOUT_S, HandlerError, 
 from kapfast.engine.alert.handlers.webservice import error_field, not_enabled
 from kapfast.errors import ConfigError
 from kapfast.gofmt import GoDuration, GoMap, GoStringMap, GoStruct, GoTime
+from kapfast.handler_table import HANDLERS
 
 #: Kapacitor's API base path, the end of ``client_url`` (PagerDuty)
 BASE_PATH = "/kapacitor/v1"
@@ -87,8 +88,6 @@ class WebService:
     def hide_secrets(self, text: str) -> str:
         """``text`` with the section's secret values (an API key in VictorOps' URL path, Talk's
         whole webhook URL) replaced: failures are logged, secrets never are."""
-        from kapfast.handler_table import HANDLERS  # local: the table names this module's users
-
         row = HANDLERS.get(self.kind)
         for key in sorted(row.secrets if row else (), key=len, reverse=True):
             value = getattr(self.c, key.replace("-", "_"), "")
