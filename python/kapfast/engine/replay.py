@@ -72,8 +72,12 @@ def replay_stream(
     if precision == "auto":
         precision = detect_stream_precision(path)
     offset = replay_offset_ns(path, precision=precision, clock_zero_ns=clock_zero_ns)
+    # One series index per db/rp across chunks, as live ingest keeps one across bodies: a
+    # recording repeats its series, so a known one costs a hash probe (same result).
+    indexes = lineproto.SeriesIndexes()
     for chunk in raw_stream_chunks(path):
-        res = lineproto.parse(chunk.body, precision=precision, now_ns=_NO_TIME)
+        index = indexes.get(chunk.db, chunk.rp)
+        res = index.parse(chunk.body, precision=precision, now_ns=_NO_TIME)
         times = np.frombuffer(cast(Any, res.batch.time()), dtype=np.int64)
         lo, hi = (int(times.min()), int(times.max())) if len(times) else (0, 0)
         if until_ns is not None and len(times) and lo + offset > until_ns:

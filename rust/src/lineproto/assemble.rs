@@ -10,19 +10,105 @@ use super::hash::{bytes_eq, RawMap};
 use super::key::SeriesInfo;
 use crate::batch::{Column, DictColumn, PointBatch, NO_TAG};
 
-/// The batch of rows whose series ids (`series`) index `used`, which must be in first-seen
-/// order (see [`renumber`]): dictionaries are built in that order.
+/// The batch of rows whose series ids (`series`) index `order`, the ids in `info` of the
+/// series used in first-seen order (see [`renumber`]): dictionaries are built in that order.
+///
+/// `cache` holds the dictionaries of recent bodies: a body whose rows use the same series in
+/// the same first-seen order as one of them (a client sending its series again every
+/// interval) reuses them, so its per-series cost is one compare of `order` instead of
+/// interning every measurement and tag value and copying every series key again.
 pub fn assemble(
     time: Vec<i64>,
     series: Vec<u32>,
-    used: &[&SeriesInfo],
+    order: &[u32],
+    info: &[SeriesInfo],
     fields: Vec<Column>,
+    cache: &mut CodesCache,
 ) -> PointBatch {
-    let codes = SeriesCodes::new(used);
-    let gathered = (0..codes.columns())
-        .map(|c| codes.gather(&series, c))
+    let entry = cache.get_or_build(order, info);
+    let gathered = (0..entry.codes.columns())
+        .map(|c| entry.codes.gather(&series, c))
         .collect();
-    codes.into_batch(time, series, used, fields, gathered)
+    entry
+        .codes
+        .batch(time, series, entry.series_keys.clone(), fields, gathered)
+}
+
+/// Dictionaries of recent bodies by their series order, bounded in entries; replaced oldest
+/// first. Its estimated heap bytes count towards a [`super::SeriesIndex`]'s cap.
+#[derive(Default)]
+pub struct CodesCache {
+    entries: Vec<CodesEntry>,
+    next: usize,
+    bytes: usize,
+}
+
+struct CodesEntry {
+    hash: u64,
+    order: Vec<u32>,
+    codes: SeriesCodes,
+    series_keys: Arc<Vec<String>>,
+    bytes: usize,
+}
+
+/// Bodies whose dictionaries are kept (e.g. as many clients sending in turn).
+const CACHED_BODIES: usize = 16;
+
+impl CodesCache {
+    /// Estimated heap bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn get_or_build(&mut self, order: &[u32], info: &[SeriesInfo]) -> &CodesEntry {
+        let hash = order_hash(order);
+        if let Some(i) = self
+            .entries
+            .iter()
+            .position(|e| e.hash == hash && e.order == order)
+        {
+            return &self.entries[i];
+        }
+        let used: Vec<&SeriesInfo> = order.iter().map(|&s| &info[s as usize]).collect();
+        let codes = SeriesCodes::new(&used);
+        let series_keys: Vec<String> = used.iter().map(|i| i.key.clone()).collect();
+        const STRING: usize = 24;
+        let bytes = order.len() * 4
+            + (codes.measurement_of.len() + codes.tag_of.len()) * 4
+            + series_keys.iter().map(|k| k.len() + STRING).sum::<usize>()
+            + std::iter::once(&codes.measurements)
+                .chain(&codes.tag_dicts)
+                .flat_map(|d| d.dict.iter())
+                .map(|v| v.len() + STRING)
+                .sum::<usize>();
+        let entry = CodesEntry {
+            hash,
+            order: order.to_vec(),
+            codes,
+            series_keys: Arc::new(series_keys),
+            bytes,
+        };
+        self.bytes += bytes;
+        let slot = if self.entries.len() < CACHED_BODIES {
+            self.entries.push(entry);
+            self.entries.len() - 1
+        } else {
+            let slot = self.next;
+            self.next = (slot + 1) % CACHED_BODIES;
+            self.bytes -= self.entries[slot].bytes;
+            self.entries[slot] = entry;
+            slot
+        };
+        &self.entries[slot]
+    }
+}
+
+fn order_hash(order: &[u32]) -> u64 {
+    let mut h = order.len() as u64;
+    for &s in order {
+        h = (h.rotate_left(5) ^ s as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    h
 }
 
 /// Renumbers `series` in first-seen order; returns the old id of each new id. `remap` is
@@ -96,30 +182,38 @@ impl SeriesCodes {
         fields: Vec<Column>,
         gathered: Vec<Vec<u32>>,
     ) -> PointBatch {
+        let keys = used.iter().map(|i| i.key.clone()).collect::<Vec<_>>();
+        self.batch(time, series, Arc::new(keys), fields, gathered)
+    }
+
+    /// [`SeriesCodes::into_batch`] sharing the dictionaries (and the given series keys).
+    pub fn batch(
+        &self,
+        time: Vec<i64>,
+        series: Vec<u32>,
+        series_keys: Arc<Vec<String>>,
+        fields: Vec<Column>,
+        gathered: Vec<Vec<u32>>,
+    ) -> PointBatch {
         let mut gathered = gathered.into_iter();
-        let mut measurement = self.measurements;
-        measurement.codes = gathered.next().unwrap_or_default();
+        let dict = |d: &DictColumn, codes: Option<Vec<u32>>| DictColumn {
+            codes: codes.unwrap_or_default(),
+            dict: d.dict.clone(),
+        };
+        let measurement = dict(&self.measurements, gathered.next());
         let tags = self
             .tag_dicts
-            .into_iter()
-            .zip(gathered)
-            .map(|(mut d, codes)| {
-                d.codes = codes;
-                d
-            })
+            .iter()
+            .map(|d| dict(d, gathered.next()))
             .collect();
         PointBatch {
             time,
             measurement,
-            tag_keys: self.tag_keys,
+            tag_keys: self.tag_keys.clone(),
             tags,
             fields,
             series,
-            series_keys: used
-                .iter()
-                .map(|i| i.key.clone())
-                .collect::<Vec<_>>()
-                .into(),
+            series_keys,
         }
     }
 

@@ -118,6 +118,39 @@ mod tests {
     }
 
     #[test]
+    fn bodies_repeating_their_series_reuse_dictionaries_and_equal_a_fresh_parse() {
+        let mut idx = SeriesIndex::default();
+        // Two clients in turn, then more distinct bodies than are cached, then the first again.
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for t in 0..4 {
+            bodies.push(body(0..40, t));
+            bodies.push(body(100..130, t));
+        }
+        bodies.extend((0..20).map(|k| body(k * 3..k * 3 + 5, 9)));
+        bodies.push(body(0..40, 10));
+        bodies.push(b"cpu,host=h1,cpu=c1 v=1 1\ncpu,host=h1,cpu=c1 v=x 2\n".to_vec());
+        let mut first = None;
+        for (i, b) in bodies.iter().enumerate() {
+            let got = idx.parse(b, NS, 0, 1);
+            let want = parse(b, NS, 0);
+            assert_eq!(got.batch, want.batch, "body {i}");
+            assert_eq!(got.errors, want.errors, "body {i}");
+            match &first {
+                None => first = Some(got.batch),
+                Some(f) if i % 2 == 0 && i < 8 => {
+                    // the same series in the same order: the very same dictionaries
+                    assert!(std::sync::Arc::ptr_eq(
+                        &f.series_keys,
+                        &got.batch.series_keys
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        assert!(idx.bytes() <= idx.max_bytes());
+    }
+
+    #[test]
     fn bad_lines_are_reported_the_same_with_a_warm_index() {
         let mut idx = SeriesIndex::default();
         let b = b"cpu,host=a v=1 1\ncpu,host=a,host=b v=1 1\ncpu,host=a v=x 2\n,bad v=1\n";

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use super::assemble::CodesCache;
 use super::error::ErrorKind;
 use super::escape::{
     decode_lossless, series_key, unescape_into, MEASUREMENT_UNESCAPES, TAG_SPECIALS,
@@ -31,6 +32,8 @@ pub struct SeriesTable {
     pub info: Vec<SeriesInfo>,
     /// Scratch for [`super::assemble::renumber`], all `u32::MAX` between uses.
     pub remap: Vec<u32>,
+    /// Dictionaries of recent bodies, see [`super::assemble::assemble`].
+    pub codes: CodesCache,
     /// Estimated heap bytes held (see [`entry_bytes`]): what a [`super::SeriesIndex`] caps.
     bytes: usize,
 }
@@ -48,13 +51,14 @@ impl SeriesTable {
             canonical: HashMap::new(),
             info: Vec::new(),
             remap: Vec::new(),
+            codes: CodesCache::default(),
             bytes: 0,
         }
     }
 
-    /// Estimated heap bytes of the table (keys, strings, hash slots).
+    /// Estimated heap bytes of the table (keys, strings, hash slots, cached dictionaries).
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.codes.bytes()
     }
 
     /// The series id of the key `buf[start..end]`.

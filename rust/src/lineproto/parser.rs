@@ -9,7 +9,7 @@ use super::assemble::{assemble, renumber};
 use super::error::{locate, ErrorKind, LineError};
 use super::escape::{decode_lossless, unescape_into, FIELD_KEY_SPECIALS, STRING_SPECIALS};
 use super::hash::{bytes_eq, RawMap};
-use super::key::{key_end, SeriesInfo, SeriesTable};
+use super::key::{key_end, SeriesTable};
 use super::number::{parse_bool, parse_number, parse_timestamp, Number, Precision};
 use super::Fail;
 use crate::batch::{FieldColumns, PartColumn, PointBatch};
@@ -38,14 +38,17 @@ pub(super) fn parse_with(
 }
 
 /// A parsed body made into its batch; the series table handed back.
-fn output(part: Part) -> (ParseOutput, SeriesTable) {
-    let used: Vec<&SeriesInfo> = part
-        .order
-        .iter()
-        .map(|&s| &part.keys.info[s as usize])
-        .collect();
+fn output(mut part: Part) -> (ParseOutput, SeriesTable) {
     let fields = part.fields.into_iter().map(|c| c.column).collect();
-    let batch = assemble(part.time, part.series, &used, fields);
+    let keys = &mut part.keys;
+    let batch = assemble(
+        part.time,
+        part.series,
+        &part.order,
+        &keys.info,
+        fields,
+        &mut keys.codes,
+    );
     let out = ParseOutput {
         batch,
         errors: part.errors,
