@@ -50,6 +50,7 @@ from kapfast.server.batch_runner import BatchRunner
 from kapfast.server.bodies import READ_TIMEOUT_KEY
 from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
+from kapfast.server.engine_thread import Engine, Serialized
 from kapfast.server.http import (
     API,
     PREVIEW,
@@ -148,6 +149,13 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             group_expiry_ns=parse_go_duration(cfg.groups.expire_idle),
             snapshot_interval_ns=parse_go_duration(cfg.task.snapshot_interval),
         )
+    # One thread runs the tasks on written points (kapfast.server.engine_thread); every other use
+    # of the task master, from any thread, is queued to it and waited for.
+    engine = Engine(
+        durable=storage.alert_states.pending,
+        inline=os.environ.get("KAPFAST_ENGINE_INLINE", "") not in ("", "0"),
+    )
+    master = Serialized(master, engine)
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
     deadman = deadman_defaults(cfg)
     runner: Any = BatchRunner(master, influx, clock)
@@ -164,9 +172,10 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         )
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
+    recordings.serialized = engine.run  # its captures are written on the engine thread
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
-    router = Router(master, recordings)  # type: ignore[arg-type]
+    router = Router(master, recordings)
     engine_services = getattr(master, "services", None)
     if isinstance(engine_services, dict):
         # kapacitorLoopback writes enter the stream as written points do (recordings see them)
@@ -179,6 +188,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
             for section in ("kubernetes", "swarm", "ec2"):
                 config_service.live[section] = clusters.reconfigure
     tasks.udfs = replays.udfs = udfs.infos
+    engine.router = router
     return ServerState(
         config=cfg,
         ids=ids,
@@ -192,6 +202,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
         influx=influx,
         writer=writer,
         router=router,
+        engine=engine,
         config_service=config_service,
         auth=gate,
         users=users,
@@ -250,13 +261,14 @@ def internal_stats(st: ServerState) -> list[Stat]:
         "num_subscriptions": st.influx.num_subscriptions(),
     }
     ids = {"cluster_id": st.ids.cluster_id, "server_id": st.ids.server_id, "host": st.config.hostname}
-    return collect(master=st.master, ingress=st.ingress, ids=ids, counts=counts)
+    # the running tasks' state is read on the engine thread, between batches
+    return st.engine.run(collect, master=st.master, ingress=st.ingress, ids=ids, counts=counts)
 
 
 def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> None:
     """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too)."""
     st.ingress.count(db, rp, batch, own=True)
-    st.router.write_points(db, rp, batch)
+    st.engine.write_points(db, rp, batch)
 
 
 async def cluster_status(request: web.Request) -> web.StreamResponse:
@@ -284,7 +296,13 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
         "cmdline": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
         "kapacitor": {
             **st.ingress.expvars(),
-            **expvars(internal_stats(st)),
+            # off the loop: it waits for the engine thread to read the running tasks
+            **expvars(await asyncio.get_running_loop().run_in_executor(None, internal_stats, st)),
+            "kapfast_engine": {
+                "name": "kapfast_engine",
+                "tags": {},
+                "values": {"queue_depth": st.engine.depth(), "batches": st.engine.batches},
+            },
             "influxdb_out": {
                 "name": "influxdb_out",
                 "tags": {},
@@ -398,13 +416,17 @@ async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
     logs_api.attach(st.logs)
     st.writer.bind(asyncio.get_running_loop())
+    st.engine.start()
     try:
         st.writer.open()  # what a previous run could not send to InfluxDB
     except OSError as exc:
         log.error("influxDBOut: cannot open the disk buffer %s: %s", st.writer.spool_dir, exc)
-    bind = getattr(st.master, "bind_loop", None)
-    if bind is not None:
-        bind(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
+    if st.engine.inline:
+        bind = getattr(st.master, "bind_loop", None)
+        if bind is not None:
+            bind(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
+    elif hasattr(st.master, "post"):
+        st.master.post = st.engine.post  # UDF agents' answers reach their tasks on the engine thread
     st.recordings.open()
     st.replays.open()
     if st.cluster is not None:  # before the tasks start: where they run depends on it
@@ -416,11 +438,11 @@ async def on_startup(app: web.Application) -> None:
         st.tasks.bind_loop(asyncio.get_running_loop())  # the control plane defines off the loop
         await st.cluster.start_control(st.tasks, st.templates)
     # UDP subscriptions' points enter like [[udp]] ones
-    st.influx.udp_input = (lambda db, rp, batch: st.router.write_points(db, rp, batch), st.ingress, st.clock)
+    st.influx.udp_input = (lambda db, rp, batch: st.engine.write_points(db, rp, batch), st.ingress, st.clock)
     st.influx.start()
     app[UDP_KEY] = await start_listeners(
         st.config.udp,
-        lambda db, rp, batch: st.router.write_points(db, rp, batch),
+        lambda db, rp, batch: st.engine.write_points(db, rp, batch),
         st.ingress,
         st.clock,
         st.config.default_retention_policy,
@@ -492,7 +514,7 @@ async def _tick(st: ServerState) -> None:
         # sooner while idle groups wait to be deleted: each tick does a bounded slice of them
         await asyncio.sleep(0.05 if getattr(st.master, "expiry_backlog", False) else 1.0)
         try:
-            st.master.tick()
+            await asyncio.wrap_future(st.engine.call(st.master.tick))  # after the queued batches
         except Exception:  # an engine bug must not stop the ticks of every other task
             log.exception("task master tick failed")
 
@@ -506,6 +528,8 @@ async def on_cleanup(app: web.Application) -> None:
     stats = app[SERVICES_KEY].stats
     if stats is not None:
         await stats.close()
+    # the batches already queued run through the tasks before anything they write to closes
+    await asyncio.get_running_loop().run_in_executor(None, st.engine.stop)
     if st.cluster is not None:  # checkpoints written and leases released: others take over now
         await st.cluster.close()
     await st.recordings.close()
@@ -532,7 +556,7 @@ def build_app(state: ServerState) -> web.Application:
     if isinstance(state.auth.service, LocalAuth):
         app[users_api.AUTH_KEY] = state.auth.service
     write = make_write_handler(
-        state.router,
+        state.engine,
         state.ingress,
         state.clock,
         default_rp=state.config.default_retention_policy,
@@ -542,7 +566,6 @@ def build_app(state: ServerState) -> web.Application:
             state.config.http.max_enqueued_write_limit,
             parse_go_duration(state.config.http.enqueued_write_timeout) / 1e9,
         ),
-        durable=state.storage.alert_states.pending,
         publish=state.cluster.publish if state.cluster is not None and state.cluster.ingests else None,
     )
     for prefix in (API, PREVIEW):

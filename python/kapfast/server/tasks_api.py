@@ -70,7 +70,8 @@ async def http_out(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     task_id, endpoint = request.match_info["id"], request.match_info["endpoint"]
     st.tasks.get(task_id)  # 404 for an unknown task
-    body = st.master.http_out(task_id, endpoint)
+    # off the loop: the read holds the engine lock (kapfast.server.engine_thread)
+    body = await off_loop(request, st.master.http_out, task_id, endpoint)
     if body is None:
         raise NotFoundError(
             f"task {task_id} has no httpOut endpoint {go_quote(endpoint)} (or it is not running)"
