@@ -214,9 +214,14 @@ def _cluster_state(master: Any, storage: Storage) -> tuple[Any, Any]:
     """How a placed task's state leaves this worker (its running task's snapshot) and arrives
     (stored as the task's checkpoint, which the task master restores when it starts the task)."""
 
-    def snapshot_of(task_id: str) -> bytes | None:
+    def take(task_id: str) -> bytes | None:
         t = getattr(master, "tasks", {}).get(task_id)
         return t.snapshot() if t is not None else None
+
+    def snapshot_of(task_id: str) -> bytes | None:
+        # taken between two batches, on the engine thread (kapfast.server.engine_thread)
+        engine = getattr(master, "engine", None)
+        return engine.run(take, task_id) if engine is not None else take(task_id)
 
     def seed(task_id: str, data: bytes | None) -> None:
         if data:
