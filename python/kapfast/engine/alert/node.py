@@ -20,8 +20,11 @@ topics API reads it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from operator import attrgetter
+
+import numpy as np
 
 from kapfast._native import PointBatch
 from kapfast.alert_event import AlertEvent
@@ -30,10 +33,10 @@ from kapfast.engine.alert import explain as why
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
 from kapfast.engine.alert.handlers import AlertHandler, HandlerError
 from kapfast.engine.alert.lane import DeliveryLane
-from kapfast.engine.alert.levels import LEVEL_PROPS, LambdaError, LevelEvaluator, LevelTable
+from kapfast.engine.alert.levels import LEVEL_PROPS, LambdaError, LevelEvaluator
 from kapfast.engine.alert.persistence import LevelPersistence
 from kapfast.engine.alert.services import NO_SERVICES, HandlerSpecError
-from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules
+from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules, new_store
 from kapfast.engine.alert.topics import TopicRegistry, anonymous_topic
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
@@ -66,12 +69,10 @@ class _Group:
     state: GroupState
 
 
-@dataclass(slots=True)
-class _Fired:
-    row: int
-    level: int
-    duration: int
-    group: Group
+#: a chunk-local group without rows (listed by the chunk, used by none of its rows)
+_NO_STATE = 0xFFFF_FFFF
+_ID = attrgetter("id")
+_CODE = attrgetter("code")
 
 
 def _rules(spec: NodeSpec) -> StateRules:
@@ -101,14 +102,11 @@ def _inhibits(spec: NodeSpec) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-def _code_list(raw: Iterable[int]) -> list[int]:
-    """Group codes as a list of ints, from a list, an ndarray or an unsigned buffer."""
-    if isinstance(raw, list):
+def _code_array(raw: Iterable[int]) -> np.ndarray:
+    """Group codes as a uint32 array, from a list, an ndarray or an unsigned buffer."""
+    if isinstance(raw, np.ndarray) and raw.dtype == np.uint32:
         return raw
-    tolist = getattr(raw, "tolist", None)
-    if tolist is not None:
-        return [int(c) for c in tolist()]
-    return [int(c) for c in raw]
+    return np.asarray(raw if isinstance(raw, (list, np.ndarray)) else list(raw), dtype=np.uint32)
 
 
 class AlertNode(Node):
@@ -162,8 +160,13 @@ class AlertNode(Node):
             for t in self.topics:
                 self.persistence.load(self.registry, t)
 
+        #: every group's alert state, by the group's code (rust/src/alertstate.rs)
+        self.states = new_store(self.rules)
         self._groups: dict[str, _Group] = {}
         self._next_code = 0
+        #: codes of deleted groups, given to new groups (the state store stays as large as the
+        #: most groups held at once, not every group ever seen)
+        self._free: list[int] = []
         #: each group's last evaluation and what its events became (``kapfast explain``)
         self.explain_log = why.ExplainLog()
 
@@ -193,8 +196,13 @@ class AlertNode(Node):
         return len(self._groups)
 
     def _new_group(self, group: Group, name: str, tags: Mapping[str, str]) -> _Group:
-        g = _Group(self._next_code, GroupState(self.rules))
-        self._next_code += 1
+        if self._free:
+            code = self._free.pop()
+        else:
+            code = self._next_code
+            self._next_code += 1
+        self.states.reset(code)
+        g = _Group(code, GroupState(self.rules, self.states, code))
         self._groups[group.id] = g
         self._restore(g, group, name, tags)
         return g
@@ -228,20 +236,28 @@ class AlertNode(Node):
         meta, blobs = checkpoint.unpack(data, self.name)
         try:
             self.levels.restore(blobs)
+            states = new_store(self.rules)
             groups: dict[str, _Group] = {}
-            for gid, (code, raw) in meta["groups"].items():
-                st = GroupState(self.rules)
-                st.load_json(raw)
-                groups[str(gid)] = _Group(int(code), st)
             nxt = int(meta["next"])
+            for gid, (code, raw) in meta["groups"].items():
+                code = int(code)
+                if not 0 <= code < nxt:
+                    raise ValueError(f"group code {code} out of range")
+                st = GroupState(self.rules, states, code)
+                st.load_json(raw)
+                groups[str(gid)] = _Group(code, st)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
-        self._groups, self._next_code = groups, nxt
+        used = {g.code for g in groups.values()}
+        self.states, self._groups, self._next_code = states, groups, nxt
+        self._free = [c for c in range(nxt - 1, -1, -1) if c not in used]
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         g = self._groups.pop(msg.group.id, None)
         if g is not None:
             self.levels.forget_group(g.code)
+            self.states.reset(g.code)
+            self._free.append(g.code)
         self.explain_log.forget(msg.group.id)
         self.emit(msg)
 
@@ -259,41 +275,44 @@ class AlertNode(Node):
         if n == 0:
             return
         batch = chunk.batch
-        # one Python list: the per-point decision indexes it many times (an ndarray is slower)
-        codes = _code_list(chunk.codes)
-        local: list[_Group | None] = [self._groups.get(g.id) for g in chunk.groups]
-        missing = [i for i, g in enumerate(local) if g is None]
-        if missing:
+        codes = _code_array(chunk.codes)
+        # C-speed passes over the chunk's groups (map, attrgetter): a few ns a group
+        local: list[_Group | None] = list(map(self._groups.get, map(_ID, chunk.groups)))
+        if None in local:
+            missing = [i for i, g in enumerate(local) if g is None]
             self._create_chunk_groups(chunk, codes, local, missing)
-        groups_local: list[_Group] = [g for g in local if g is not None]
-        assert len(groups_local) == len(local)
-        eval_codes: Sequence[int] | None = None
+        # each chunk-local group's state code (its lambda-state code too)
+        remap: list[int] = list(map(_CODE, local))
+        eval_codes: memoryview | None = None
         if self.levels.stateful:
-            remap = [g.code for g in groups_local]
-            eval_codes = [remap[c] for c in codes]
+            eval_codes = memoryview(np.asarray(remap, dtype=np.uint32)[codes])
         table, errors = self.levels.evaluate(batch, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
         self.explain_log.saw_chunk(batch, codes, chunk.groups, table)
-        if (
-            self.rules.flapping is None
-            and not table.any_match()
-            and all(g.state.history[g.state.idx] == OK for g in groups_local)
-        ):
+        if self.rules.flapping is None and not table.any_match() and self.states.all_ok(remap):
             # Steady state: OK points of OK groups change nothing that matters without flapping
             # (the history only feeds flapping and the previous level, which stays OK).
             return
-        times = batch.time().to_list()
-        fired = self._decide_stream(table, codes, groups_local, chunk.groups, times)
-        if not fired:
+        # the per-point state machine, in Rust: only the points that make an event come back
+        raw_rows, raw_levels, raw_durations = self.states.decide(batch, codes, remap, table.match, table.hold)
+        if not raw_levels:
             return
-        rows = batch.take([f.row for f in fired]).rows()
+        rows = np.frombuffer(raw_rows, dtype="<u4")
+        levels = np.frombuffer(raw_levels, dtype=np.uint8)
+        if not (self.topics or self.augment.any or self.inhibits or self.category):
+            self._fired_unheard(chunk, codes, rows, levels)
+            return
+        durations = np.frombuffer(raw_durations, dtype="<i8").tolist()
+        fired = rows.tolist()
+        points = batch.take(rows).rows()
         kept_rows: list[Row] = []
         kept_idx: list[int] = []
-        for f, row in zip(fired, rows, strict=True):
-            out = self._fire(f.level, f.duration, f.group, row, row, [row], batch_tags=None)
+        groups = chunk.groups
+        for i, lvl, dur, row in zip(fired, levels.tolist(), durations, points, strict=True):
+            out = self._fire(lvl, dur, groups[codes[i]], row, row, [row], batch_tags=None)
             if out is not None:
                 kept_rows.extend(out)
-                kept_idx.append(f.row)
+                kept_idx.append(i)
         if not kept_idx:
             return
         if self.augment.any:
@@ -301,58 +320,39 @@ class AlertNode(Node):
         else:
             out_batch = batch.take(kept_idx)
         # replace() keeps whatever else the chunk carries (its db/rp ...)
-        self.emit(replace(chunk, batch=out_batch, codes=[codes[i] for i in kept_idx]))
+        self.emit(replace(chunk, batch=out_batch, codes=codes[kept_idx]))
+
+    def _fired_unheard(
+        self, chunk: StreamChunk, codes: np.ndarray, rows: np.ndarray, levels: np.ndarray
+    ) -> None:
+        """Events nobody receives (no handler, topic, augmentation, inhibitor or category): what
+        :meth:`_fire` does for each, done for all at once: counted, each group's last outcome
+        recorded for explain, and the points forwarded."""
+        extra = self.stats.extra
+        extra["alerts_triggered"] += len(rows)
+        for lvl, k in enumerate(np.bincount(levels, minlength=4).tolist()):
+            extra[_LEVEL_STAT[lvl]] += k
+        fired_codes = codes[rows]
+        # each group's last event (a dict built from pairs keeps the last), at C speed
+        last = dict(zip(fired_codes.tolist(), rows.tolist(), strict=True))
+        times = np.asarray(chunk.batch.time())[list(last.values())].tolist()
+        ids = map(_ID, map(chunk.groups.__getitem__, last))
+        self.explain_log.outcomes_of(ids, times, *self._no_handler())
+        self.emit(replace(chunk, batch=chunk.batch.take(rows), codes=fired_codes))
 
     def _create_chunk_groups(
-        self, chunk: StreamChunk, codes: Sequence[int], local: list[_Group | None], missing: list[int]
+        self, chunk: StreamChunk, codes: np.ndarray, local: list[_Group | None], missing: list[int]
     ) -> None:
         # the first row of each new group gives the name and tags its alert id is rendered from
-        want = set(missing)
-        first: dict[int, int] = {}
-        for i, c in enumerate(codes):
-            if c in want and c not in first:
-                first[c] = i
-                if len(first) == len(want):
-                    break
-        order = sorted(first, key=first.__getitem__)
+        uniq, first_rows = np.unique(codes, return_index=True)
+        first = dict(zip(uniq.tolist(), first_rows.tolist(), strict=True))
+        order = sorted((c for c in missing if c in first), key=first.__getitem__)
         rows = chunk.batch.take([first[c] for c in order]).rows() if order else []
         for c, row in zip(order, rows, strict=True):
             local[c] = self._new_group(chunk.groups[c], row[0], row[1])
         for c in missing:  # listed without rows: a placeholder no row uses, not kept
             if local[c] is None:
-                local[c] = _Group(-1, GroupState(self.rules))
-
-    def _decide_stream(
-        self,
-        table: LevelTable,
-        codes: Sequence[int],
-        groups: list[_Group],
-        chunk_groups: list[Group],
-        times: list[int],
-    ) -> list[_Fired]:
-        """The per-point state machine; returns the points that make an event, in order."""
-        fired: list[_Fired] = []
-        no_recoveries = self.rules.no_recoveries
-        # Without flapping an OK point of an OK group changes nothing that matters (the history
-        # only feeds flapping and the previous level, which stays OK): skip it cheaply.
-        skip_quiet = self.rules.flapping is None
-        vector = table.vector(len(codes))
-        level_of = table.level
-        for i, c in enumerate(codes):
-            st = groups[c].state
-            cur = st.history[st.idx]
-            lvl = vector[i] if vector is not None else level_of(i, cur)
-            if skip_quiet and lvl == OK and cur == OK:
-                continue
-            t = times[i]
-            st.update(t, lvl)
-            if not st.should_trigger(lvl):
-                continue
-            st.triggered(t)
-            if no_recoveries and lvl == OK:
-                continue
-            fired.append(_Fired(i, lvl, st.duration(), chunk_groups[c]))
-        return fired
+                local[c] = _Group(_NO_STATE, GroupState(self.rules))
 
     # --- batch -------------------------------------------------------------------------------
 
