@@ -78,8 +78,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, directory: Path, extra: str = "") -> None:
-        """kapfastd on a free port; ``extra`` is appended to its config (e.g. a ``[cluster]``)."""
+    def __init__(self, directory: Path, extra: str = "", env: dict[str, str] | None = None) -> None:
+        """kapfastd on a free port; ``extra`` is appended to its config (e.g. a ``[cluster]``),
+        ``env`` added to its environment."""
         self.port = free_port()
         self.dir = directory
         cfg = directory / "kapfastd.toml"
@@ -88,14 +89,14 @@ class Server:
             f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
             '[logging]\n  level = "WARN"\n[[influxdb]]\n  enabled = false\n  name = "default"\n' + extra
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPFAST_", "KAPACITOR_"))}
+        own = {k: v for k, v in os.environ.items() if not k.startswith(("KAPFAST_", "KAPACITOR_"))}
         self.log = open(directory / "kapfastd.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kapfast.daemon", "-config", str(cfg)],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=env,
+            env=own | (env or {}),
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -64,21 +64,19 @@ async def gather_http_out(
     owners: Mapping[int, str],
     task_owner: str,
     members: Mapping[str, Mapping[str, Any]],
-    local: Callable[[], dict[str, Any] | None],
+    local: Callable[[], Awaitable[dict[str, Any] | None]],
     remote: Callable[[str, Mapping[str, Any]], Awaitable[dict[str, Any] | None]],
 ) -> dict[str, Any] | None:
     """The whole cluster's answer of a task's httpOut endpoint (None: nobody has it)."""
 
     def ask(member_id: str) -> Awaitable[dict[str, Any] | None]:
         if member_id == node_id:
-            fut: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
-            fut.set_result(local())
-            return fut
+            return local()
         return remote(member_id, members[member_id])
 
     if not partitioned:
         if not task_owner or task_owner == node_id or task_owner not in members:
-            return local()
+            return await local()
         return await ask(task_owner)
     missing = sorted({o for o in owners.values() if o not in members and o != node_id})
     if missing:

@@ -115,13 +115,17 @@ class ClusterService:
                 await asyncio.wait_for(self.nc.drain(), 5)
 
     async def http_out(
-        self, task_id: str, endpoint: str, local: Callable[[], dict[str, Any] | None], headers: dict[str, str]
+        self,
+        task_id: str,
+        endpoint: str,
+        local: Callable[[], Awaitable[dict[str, Any] | None]],
+        headers: dict[str, str],
     ) -> dict[str, Any] | None:
         """A task's httpOut answer for the whole cluster, gathered from the owners (reads.py)."""
         assert self.h is not None and self.worker is not None
         slot = self.runner.slots.get(task_id)
         if slot is None:
-            return local()
+            return await local()
         partitioned = slot.kind == PARTITIONED
         # direct reads of the keys needed (no KV listing: it makes a consumer, slow while NATS
         # fails over)

@@ -52,6 +52,7 @@ from kapfast.server.batch_runner import BatchRunner
 from kapfast.server.bodies import READ_TIMEOUT_KEY
 from kapfast.server.config_api import ConfigService
 from kapfast.server.engine import load_task_master
+from kapfast.server.engine_thread import Engine, Serialized
 from kapfast.server.http import (
     API,
     PREVIEW,
@@ -150,6 +151,12 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
             group_expiry_ns=parse_go_duration(cfg.groups.expire_idle),
             snapshot_interval_ns=parse_go_duration(cfg.task.snapshot_interval),
         )
+    # One thread runs the tasks on written points (kapfast.server.engine_thread); every other use
+    # of the task master, from any thread, is queued to it and waited for.
+    engine = Engine(
+        inline=os.environ.get("KAPFAST_ENGINE_INLINE", "") not in ("", "0"),
+    )
+    master = Serialized(master, engine)
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
     deadman = deadman_defaults(cfg)
     runner: TaskRunner = BatchRunner(master, influx, clock)
@@ -166,6 +173,12 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
         )
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
+    recordings.serialized = engine.run  # its captures are written on the engine thread
+    # what a write's answer waits for: the alert states its points made and the blocks of live
+    # recordings that hold them (both written on their own threads)
+    engine.durable = lambda: all_done(
+        [f for f in (storage.alert_states.pending(), recordings.pending()) if f is not None]
+    )
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
     # live recordings first: a recording's block is compressed and written on its own thread
@@ -182,6 +195,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
         for section in ("kubernetes", "swarm", "ec2"):
             config_service.live[section] = clusters.reconfigure
     tasks.udfs = replays.udfs = udfs.infos
+    engine.router = router
     return ServerState(
         config=cfg,
         ids=ids,
@@ -195,6 +209,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
         influx=influx,
         writer=writer,
         router=router,
+        engine=engine,
         config_service=config_service,
         auth=gate,
         users=users,
@@ -208,9 +223,14 @@ def _cluster_state(
     """How a placed task's state leaves this worker (its running task's snapshot) and arrives
     (stored as the task's checkpoint, which the task master restores when it starts the task)."""
 
-    def snapshot_of(task_id: str) -> bytes | None:
+    def take(task_id: str) -> bytes | None:
         t = master.tasks.get(task_id)
         return t.snapshot() if t is not None else None
+
+    def snapshot_of(task_id: str) -> bytes | None:
+        # taken between two batches, on the engine thread (kapfast.server.engine_thread)
+        engine = getattr(master, "engine", None)
+        return engine.run(take, task_id) if engine is not None else take(task_id)
 
     def seed(task_id: str, data: bytes | None) -> None:
         if data:
@@ -228,11 +248,20 @@ def _cluster_apply(master: TaskMasterAPI) -> Callable[[str, str, PointBatch, set
     gate = master.services.setdefault(SERVICE_GATE, DeliveryGate())
 
     def apply(db: str, rp: str, batch: PointBatch, only: set[str] | None, replay: bool) -> None:
-        gate.muted = replay
-        try:
-            master.write_points(db, rp, batch, only=only)
-        finally:
-            gate.muted = False
+        def run() -> None:
+            gate.muted = replay
+            try:
+                master.write_points(db, rp, batch, only=only)
+            finally:
+                gate.muted = False
+
+        # muted only while these points run: on the engine thread, between two other batches
+        # (kapfast.server.engine_thread), never while written points queued before them run
+        engine = getattr(master, "engine", None)
+        if engine is not None:
+            engine.run(run)
+        else:
+            run()
 
     return apply
 
@@ -262,13 +291,14 @@ def internal_stats(st: ServerState) -> list[Stat]:
         "num_subscriptions": st.influx.num_subscriptions(),
     }
     ids = {"cluster_id": st.ids.cluster_id, "server_id": st.ids.server_id, "host": st.config.hostname}
-    return collect(master=st.master, ingress=st.ingress, ids=ids, counts=counts)
+    # the running tasks' state is read on the engine thread, between batches
+    return st.engine.run(collect, master=st.master, ingress=st.ingress, ids=ids, counts=counts)
 
 
 def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> None:
     """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too)."""
     st.ingress.count(db, rp, batch, own=True)
-    st.router.write_points(db, rp, batch)
+    st.engine.write_points(db, rp, batch)
 
 
 async def cluster_status(request: web.Request) -> web.StreamResponse:
@@ -296,7 +326,13 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
         "cmdline": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
         "kapacitor": {
             **st.ingress.expvars(),
-            **expvars(internal_stats(st)),
+            # off the loop: it waits for the engine thread to read the running tasks
+            **expvars(await asyncio.get_running_loop().run_in_executor(None, internal_stats, st)),
+            "kapfast_engine": {
+                "name": "kapfast_engine",
+                "tags": {},
+                "values": {"queue_depth": st.engine.depth(), "batches": st.engine.batches},
+            },
             "influxdb_out": {
                 "name": "influxdb_out",
                 "tags": {},
@@ -410,11 +446,15 @@ async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
     logs_api.attach(st.logs)
     st.writer.bind(asyncio.get_running_loop())
+    st.engine.start()
     try:
         st.writer.open()  # what a previous run could not send to InfluxDB
     except OSError as exc:
         log.error("influxDBOut: cannot open the disk buffer %s: %s", st.writer.spool_dir, exc)
-    st.master.bind_loop(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
+    if st.engine.inline:
+        st.master.bind_loop(asyncio.get_running_loop())  # UDF agents' answers reach their tasks on the loop
+    elif hasattr(st.master, "post"):
+        st.master.post = st.engine.post  # UDF agents' answers reach their tasks on the engine thread
     st.recordings.open()
     st.replays.open()
     if st.cluster is not None:  # before the tasks start: where they run depends on it
@@ -430,11 +470,11 @@ async def on_startup(app: web.Application) -> None:
         handlers = (st.storage.topic_handlers, topics_api.LoadedHandlers(app))
         await st.cluster.start_control(st.tasks, st.templates, handlers)
     # UDP subscriptions' points enter like [[udp]] ones
-    st.influx.udp_input = (lambda db, rp, batch: st.router.write_points(db, rp, batch), st.ingress, st.clock)
+    st.influx.udp_input = (lambda db, rp, batch: st.engine.write_points(db, rp, batch), st.ingress, st.clock)
     st.influx.start()
     app[UDP_KEY] = await start_listeners(
         st.config.udp,
-        lambda db, rp, batch: st.router.write_points(db, rp, batch),
+        lambda db, rp, batch: st.engine.write_points(db, rp, batch),
         st.ingress,
         st.clock,
         st.config.default_retention_policy,
@@ -504,7 +544,7 @@ async def _tick(st: ServerState) -> None:
         # sooner while idle groups wait to be deleted: each tick does a bounded slice of them
         await asyncio.sleep(0.05 if st.master.expiry_backlog else 1.0)
         try:
-            st.master.tick()
+            await asyncio.wrap_future(st.engine.call(st.master.tick))  # after the queued batches
         except Exception:  # an engine bug must not stop the ticks of every other task
             log.exception("task master tick failed")
 
@@ -518,6 +558,8 @@ async def on_cleanup(app: web.Application) -> None:
     stats = app[SERVICES_KEY].stats
     if stats is not None:
         await stats.close()
+    # the batches already queued run through the tasks before anything they write to closes
+    await asyncio.get_running_loop().run_in_executor(None, st.engine.stop)
     if st.cluster is not None:  # checkpoints written and leases released: others take over now
         await st.cluster.close()
     await st.recordings.close()
@@ -544,7 +586,7 @@ def build_app(state: ServerState) -> web.Application:
     if isinstance(state.auth.service, LocalAuth):
         app[users_api.AUTH_KEY] = state.auth.service
     write = make_write_handler(
-        state.router,
+        state.engine,
         state.ingress,
         state.clock,
         default_rp=state.config.default_retention_policy,

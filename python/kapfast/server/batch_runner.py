@@ -25,6 +25,7 @@ from kapfast.influxdb.errors import InfluxDBConnectionError, InfluxDBError
 from kapfast.influxdb.flux import FluxClient, parse_flux_csv
 from kapfast.jobs import cancel_and_wait
 from kapfast.recordings import RecordedBatch
+from kapfast.server.engine_thread import Serialized
 from kapfast.storage import TaskRecord
 from kapfast.tasks.batch_query import BatchQuery, live_batches
 from kapfast.tasks.flux_query import FluxQuery, flux_batches
@@ -55,6 +56,10 @@ class BatchRunner:
 
     def __init__(self, master: TaskMasterAPI, influx: _Clients | None, clock: Clock) -> None:
         self.master = master
+        #: a master serialized with the engine thread (kapfast.server.engine_thread.Serialized)
+        #: may be read (is_executing, dot, stats) from any thread: the task service then reads it
+        #: off the loop
+        self.reads_anywhere = isinstance(master, Serialized)
         self.influx = influx
         self.clock = clock
         self._jobs: dict[str, list[asyncio.Task[None]]] = {}

@@ -190,6 +190,9 @@ class KapfastCollector(Collector):
             c = _counter(name, doc, [])
             c.add_metric([], float(value))
             yield c
+        depth = _gauge("engine_queue_depth", "Items waiting for the engine thread (write batches, ticks)")
+        depth.add_metric([], float(self.state.engine.depth()))
+        yield depth
 
     def _outputs(self) -> Iterator[Metric]:
         w = self.state.writer
@@ -240,7 +243,9 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    body = request.app[METRICS_KEY].render()
+    # on the engine thread, between batches: it reads the running tasks' state in place
+    engine = request.app[STATE_KEY].engine
+    body = await asyncio.wrap_future(engine.call(request.app[METRICS_KEY].render))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -15,6 +15,7 @@ from kapfast.logs import LogBroker
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server.auth import AuthGate
 from kapfast.server.config_api import ConfigService
+from kapfast.server.engine_thread import Engine
 from kapfast.server.ids import ServerIDs
 from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.router import Router
@@ -44,6 +45,8 @@ class ServerState:
     influx: InfluxDBClusters
     writer: InfluxDBWriter
     router: Router
+    #: the engine thread that runs the router on written points (kapfast.server.engine_thread)
+    engine: Engine
     ingress: IngressStats = field(default_factory=IngressStats)
     started: float = field(default_factory=time.monotonic)
     #: the config API (overrides over the file); None in states built without a store of them

@@ -75,10 +75,11 @@ async def http_out(request: web.Request) -> web.StreamResponse:
         # the whole cluster's answer, from whichever node is asked (kapfast.cluster.reads)
         headers = {h: request.headers[h] for h in FORWARDED if h in request.headers}
         body = await st.cluster.http_out(
-            task_id, endpoint, lambda: st.master.http_out(task_id, endpoint), headers
+            task_id, endpoint, lambda: off_loop(request, st.master.http_out, task_id, endpoint), headers
         )
     else:
-        body = st.master.http_out(task_id, endpoint)
+        # off the loop: the read waits for the engine's queued batches (kapfast.server.engine_thread)
+        body = await off_loop(request, st.master.http_out, task_id, endpoint)
     if body is None:
         raise NotFoundError(
             f"task {task_id} has no httpOut endpoint {go_quote(endpoint)} (or it is not running)"

@@ -5,8 +5,10 @@ lines go on to the router and the answer is a 400 naming every bad line the way 
 (``partial write: unable to parse '<line>': <reason>``, with the line number and column added).
 Errors are plain text, as Kapacitor answers on this endpoint.
 
-Under overload writes get backpressure rather than unbounded latency (:class:`WriteGate`): at most
-``[http] max-concurrent-write-limit`` writes are parsed and routed at once, at most
+The points run through the tasks on the engine thread (kapfast.server.engine_thread), so the event
+loop goes on answering other requests meanwhile. Under overload writes get backpressure rather than
+unbounded latency (:class:`WriteGate`): at most ``[http] max-concurrent-write-limit`` writes are
+parsed and routed at once (so at most that many batches wait for the engine), at most
 ``max-enqueued-write-limit`` more wait for a turn, none waits longer than ``enqueued-write-timeout``;
 a write beyond that is answered ``503`` with ``Retry-After`` before its body is read (Telegraf and
 the InfluxDB clients retry on 5xx) and counted in ``writes_rejected``.
@@ -44,7 +46,9 @@ MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
 
 
 class PointSink(Protocol):
-    """Where accepted points go (the router)."""
+    """Where accepted points go: the router, or the engine thread that runs it (a sink with
+    ``submit(db, rp, batch, raw)`` returning a future of the write's commit, see
+    kapfast.server.engine_thread.Engine, is awaited: the event loop answers others meanwhile)."""
 
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None: ...
 
@@ -270,8 +274,12 @@ def make_write_handler(
                     return resp
             else:
                 raw = _as_records(body, precision, now, result) if sink.wants_raw() else None
-                sink.write_points(db, rp, result.batch, raw)
-                commit = durable() if durable is not None else None
+                submit = getattr(sink, "submit", None)
+                if submit is not None:  # the engine thread (kapfast.server.engine_thread)
+                    commit = await asyncio.wrap_future(submit(db, rp, result.batch, raw))
+                else:
+                    sink.write_points(db, rp, result.batch, raw)
+                    commit = durable() if durable is not None else None
                 if commit is not None:
                     with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
                         await asyncio.wrap_future(commit)

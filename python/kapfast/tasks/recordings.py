@@ -95,6 +95,9 @@ class RecordingService:
         self.influx = influx
         self._streams: dict[str, _StreamCapture] = {}
         self._jobs: set[asyncio.Task[None]] = set()
+        #: runs a stream capture's end: in kapfastd on the engine thread (Engine.run), where
+        #: write_points runs, as a capture may also end on the loop (its stop time, a delete)
+        self.serialized: Callable[..., Any] = lambda fn, *args: fn(*args)
 
     def open(self) -> None:
         """Settle the recordings the last run left running (it crashed or was killed): a live
@@ -208,6 +211,9 @@ class RecordingService:
                 self._finish_stream(ident, "")
 
     def _finish_stream(self, ident: str, error: str) -> None:
+        self.serialized(self._finish_stream_now, ident, error)
+
+    def _finish_stream_now(self, ident: str, error: str) -> None:
         cap = self._streams.pop(ident, None)
         if cap is None:
             return

@@ -82,14 +82,19 @@ class _OnLoop:
     def stop(self, task_id: str) -> None:
         self.call(self.runner.stop, task_id)
 
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A read of the running tasks: on the caller's thread when the runner allows it (its
+        task master's calls are serialized with the engine thread), else on the loop."""
+        return fn(*args) if getattr(self.runner, "reads_anywhere", False) else self.call(fn, *args)
+
     def is_executing(self, task_id: str) -> bool:
-        return self.call(self.runner.is_executing, task_id)
+        return self.read(self.runner.is_executing, task_id)
 
     def dot(self, task_id: str, labels: bool) -> str:
-        return self.call(self.runner.dot, task_id, labels)
+        return self.read(self.runner.dot, task_id, labels)
 
     def stats(self, task_id: str) -> dict[str, Any]:
-        return self.call(self.runner.stats, task_id)
+        return self.read(self.runner.stats, task_id)
 
 
 def parse_dbrps(raw: Any) -> list[DBRP]:

@@ -1,0 +1,176 @@
+"""``/ping`` and API latency while writes saturate kapfastd (issue #19): the engine thread against
+the task pipelines run on the event loop, measured in the same run.
+
+kapfastd runs as a subprocess on loopback with its default write limits and the task
+``from|where|window|mean|alert`` grouped by host; WRITERS client processes POST 5,000-line
+Telegraf ``cpu`` bodies back to back over keep-alive connections (the load is relative: as fast
+as the server takes them, refusals included). Meanwhile this process sends ``GET /ping`` every
+10 ms and an API call (``GET /kapacitor/v1/tasks/<id>``: the task with its DOT and node stats,
+which reads the running pipeline) every 100 ms, each on a fresh connection, and records every
+latency. Each mode runs once:
+
+- engine thread: kapfastd as shipped (pipelines on the engine thread, kapfast.server.ingest);
+- on the loop: ``KAPFAST_ENGINE_INLINE=1``, the pipelines run on the event loop as before #19.
+
+    python benches/bench_responsive.py [--seconds S] [--writers N]
+    pytest benches -s          # same, with KAPFAST_BENCH_RESPONSIVE_SECONDS (default 15)
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import report
+from bench_lineproto import gen_data
+from bench_server import SCRIPT, Server, split_bodies
+
+BODY_LINES = 5_000
+
+
+def _writer(port: int, bodies: list[bytes], stop_at: float, out: Any) -> None:
+    """A client process: POST bodies back to back on one keep-alive connection until stop_at;
+    puts (points taken, writes refused) on ``out``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    taken = refused = 0
+    i = 0
+    while time.monotonic() < stop_at:
+        body = bodies[i % len(bodies)]
+        i += 1
+        conn.request("POST", "/write?db=telegraf&rp=autogen", body=body)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status == 204:
+            taken += BODY_LINES
+        elif resp.status == 503:
+            refused += 1
+            time.sleep(float(resp.headers.get("Retry-After", "1")) / 10)  # a polite client, faster
+        else:
+            raise RuntimeError(f"write answered {resp.status}")
+    conn.close()
+    out.put((taken, refused))
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _timed(port: int, path: str) -> float:
+    t = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status not in (200, 204):
+            raise RuntimeError(f"{path} answered {resp.status}")
+    finally:
+        conn.close()
+    return time.perf_counter() - t
+
+
+def run_mode(inline: bool, seconds: float, writers: int, bodies: list[bytes]) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp), env={"KAPFAST_ENGINE_INLINE": "1"} if inline else None)
+        try:
+            server.define("load", SCRIPT)
+            ctx = mp.get_context("spawn")
+            out = ctx.Queue()
+            start = time.monotonic() + 2.0  # the writers' start-up is not measured
+            stop_at = start + seconds
+            procs = [
+                ctx.Process(target=_writer, args=(server.port, bodies[w::writers], stop_at, out))
+                for w in range(writers)
+            ]
+            for p in procs:
+                p.start()
+            while time.monotonic() < start:
+                time.sleep(0.05)
+            pings: list[float] = []
+            api: list[float] = []
+
+            def api_calls() -> None:
+                while time.monotonic() < stop_at:
+                    api.append(_timed(server.port, "/kapacitor/v1/tasks/load"))
+                    time.sleep(0.1)
+
+            api_thread = threading.Thread(target=api_calls)
+            api_thread.start()
+            while time.monotonic() < stop_at:
+                pings.append(_timed(server.port, "/ping"))
+                time.sleep(0.01)
+            api_thread.join()
+            results = [out.get(timeout=300) for _ in procs]
+            for p in procs:
+                p.join()
+        finally:
+            server.stop()
+    return {
+        "ping_p50": _pct(pings, 0.5),
+        "ping_p99": _pct(pings, 0.99),
+        "ping_max": max(pings) * 1000,
+        "pings": len(pings),
+        "api_p99": _pct(api, 0.99),
+        "api_max": max(api) * 1000,
+        "points_per_s": sum(t for t, _ in results) / seconds,
+        "refused": sum(r for _, r in results),
+    }
+
+
+def measure(seconds: float, writers: int) -> tuple[dict[str, float], dict[str, float]]:
+    data, _ = gen_data(BODY_LINES * writers * 4)
+    bodies = split_bodies(data, BODY_LINES)
+    before = run_mode(True, seconds, writers, bodies)
+    after = run_mode(False, seconds, writers, bodies)
+    for name, m in (("on the loop (before)", before), ("engine thread", after)):
+        print(
+            f"{name:>22}: /ping n={m['pings']:.0f} p50 {m['ping_p50']:.1f} ms p99 {m['ping_p99']:.1f} ms "
+            f"max {m['ping_max']:.1f} ms; API p99 {m['api_p99']:.1f} ms max {m['api_max']:.1f} ms; "
+            f"{m['points_per_s']:,.0f} points/s taken, {m['refused']:.0f} writes refused (503)"
+        )
+    print(
+        f"/ping p99 ratio (before / after): {before['ping_p99'] / after['ping_p99']:.1f}x; "
+        f"write throughput ratio (after / before): {after['points_per_s'] / before['points_per_s']:.2f}x"
+    )
+    return before, after
+
+
+def test_ping_under_saturation() -> None:
+    seconds = float(os.environ.get("KAPFAST_BENCH_RESPONSIVE_SECONDS", "15"))
+    before, after = measure(seconds, writers=4)
+    report.row(
+        "/ping p99 while writes saturate kapfastd",
+        after["ping_p99"],
+        before["ping_p99"],
+        "pipelines on the event loop",
+        "ms",
+        "< 50 ms",
+        higher_is_better=False,
+    )
+    report.row(
+        "points/s taken while /ping is measured",
+        after["points_per_s"],
+        before["points_per_s"],
+        "pipelines on the event loop",
+        "points/s",
+        "no regression",
+    )
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--writers", type=int, default=4)
+    args = ap.parse_args()
+    measure(args.seconds, args.writers)
