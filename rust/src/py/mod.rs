@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod eval;
+pub mod groups;
 pub mod influxql;
 pub mod lineproto;
 pub mod ops;

@@ -20,10 +20,11 @@ topics API reads it).
 from __future__ import annotations
 
 import threading
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from kapfast._native import PointBatch
+from kapfast._native import GroupTable, PointBatch
 from kapfast.alert_event import AlertEvent
 from kapfast.engine import checkpoint
 from kapfast.engine.alert import explain as why
@@ -60,10 +61,8 @@ SERVICE_STATES = "alert_states"  # a kapfast.storage.AlertStateStore
 SERVICE_ALERT = "alert_services"  # a kapfast.engine.alert.services.AlertServices
 
 
-@dataclass(slots=True)
-class _Group:
-    code: int  # stable index for per-group lambda state
-    state: GroupState
+#: a chunk's group not in the table (listed without rows: a placeholder, never kept)
+_NO_SLOT = 0xFFFFFFFF
 
 
 @dataclass(slots=True)
@@ -162,16 +161,43 @@ class AlertNode(Node):
             for t in self.topics:
                 self.persistence.load(self.registry, t)
 
-        self._groups: dict[str, _Group] = {}
-        self._next_code = 0
+        #: the node's groups, each at a slot: its int for the level lambdas' per-group state and
+        #: the key of its alert state (#19: a table entry per idle group, not Python objects)
+        self._table = GroupTable()
+        # the node's table is the groups it received and has not seen deleted: it is the
+        # working_cardinality too, one table per node instead of a second one (Node.held)
+        self.held = None
+        #: the alert state of the groups whose state is not a fresh one's (GroupState.pristine):
+        #: a group that never left OK costs nothing here
+        self._states: dict[int, GroupState] = {}
         #: each group's last evaluation and what its events became (``kapfast explain``)
         self.explain_log = why.ExplainLog()
+        refs: set[str] = set()
+        for prog in (*self.levels.levels, *self.levels.resets):
+            if prog is not None:
+                refs.update(prog.references)
+        if refs:
+            self.explain_log.refs = frozenset(refs)
 
     # --- explain -----------------------------------------------------------------------------
 
     def group_state(self, group_id: str) -> GroupState | None:
-        g = self._groups.get(group_id)
-        return g.state if g is not None else None
+        slot = self._table.get_id(group_id)
+        if slot is None:
+            return None
+        return self._state(slot)
+
+    def _state(self, slot: int) -> GroupState:
+        """The alert state of the group at ``slot`` (a fresh one when it never left OK)."""
+        st = self._states.get(slot)
+        return st if st is not None else GroupState(self.rules)
+
+    def _keep(self, slot: int, st: GroupState) -> None:
+        """Keep ``st`` as the state of ``slot`` unless it is a fresh one's."""
+        if st.pristine():
+            self._states.pop(slot, None)
+        else:
+            self._states[slot] = st
 
     def level_texts(self) -> dict[str, str]:
         """The level and reset lambdas' source text, by property (``crit``, ``warnReset`` ...)."""
@@ -190,16 +216,16 @@ class AlertNode(Node):
     # --- groups ------------------------------------------------------------------------------
 
     def working_cardinality(self) -> int:
-        return len(self._groups)
+        return len(self._table)
 
-    def _new_group(self, group: Group, name: str, tags: Mapping[str, str]) -> _Group:
-        g = _Group(self._next_code, GroupState(self.rules))
-        self._next_code += 1
-        self._groups[group.id] = g
-        self._restore(g, group, name, tags)
-        return g
+    def _new_group(self, group: Group, name: str, tags: Mapping[str, str]) -> int:
+        slot = self._table.add(group)
+        st = GroupState(self.rules)
+        self._restore(st, group, name, tags)
+        self._keep(slot, st)
+        return slot
 
-    def _restore(self, g: _Group, group: Group, name: str, tags: Mapping[str, str]) -> None:
+    def _restore(self, st: GroupState, group: Group, name: str, tags: Mapping[str, str]) -> None:
         """A group seen for the first time continues the alert its id had before a restart.
 
         Like Kapacitor the anonymous topic's state wins over the named topic's."""
@@ -212,7 +238,7 @@ class AlertNode(Node):
         for t in self.topics:
             s = self.registry.event_state(t, event_id)
             if s is not None:
-                g.state.restore(LEVEL_BY_NAME.get(s.level, OK), s.time_ns, s.duration_ns)
+                st.restore(LEVEL_BY_NAME.get(s.level, OK), s.time_ns, s.duration_ns)
                 return
 
     # --- checkpoints ---------------------------------------------------------------------------
@@ -221,27 +247,32 @@ class AlertNode(Node):
         """Every group's alert state (level history, flapping, trigger times) and the per-group
         state of the level lambdas. The last level of each event is also in the alert state
         store (it outlives the task); a checkpoint adds what the store does not keep."""
-        groups = {gid: [g.code, g.state.to_json()] for gid, g in self._groups.items()}
-        return checkpoint.pack({"groups": groups, "next": self._next_code}, *self.levels.snapshot())
+        groups = {g.id: [slot, self._state(slot).to_json()] for slot, g in self._table.items()}
+        return checkpoint.pack({"groups": groups, "next": self._table.end()}, *self.levels.snapshot())
 
     def restore_state(self, data: bytes) -> None:
         meta, blobs = checkpoint.unpack(data, self.name)
         try:
             self.levels.restore(blobs)
-            groups: dict[str, _Group] = {}
+            table = GroupTable()
+            states: dict[int, GroupState] = {}
             for gid, (code, raw) in meta["groups"].items():
                 st = GroupState(self.rules)
                 st.load_json(raw)
-                groups[str(gid)] = _Group(int(code), st)
-            nxt = int(meta["next"])
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+                # found by id: the group's tags come with its next point
+                table.put(int(code), Group(str(gid)))
+                if not st.pristine():
+                    states[int(code)] = st
+            int(meta["next"])
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError) as exc:
             raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
-        self._groups, self._next_code = groups, nxt
+        self._table, self._states = table, states
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
-        g = self._groups.pop(msg.group.id, None)
-        if g is not None:
-            self.levels.forget_group(g.code)
+        slot = self._table.forget(msg.group.id)
+        if slot is not None:
+            self._states.pop(slot, None)
+            self.levels.forget_group(slot)
         self.explain_log.forget(msg.group.id)
         self.emit(msg)
 
@@ -261,29 +292,33 @@ class AlertNode(Node):
         batch = chunk.batch
         # one Python list: the per-point decision indexes it many times (an ndarray is slower)
         codes = _code_list(chunk.codes)
-        local: list[_Group | None] = [self._groups.get(g.id) for g in chunk.groups]
-        missing = [i for i, g in enumerate(local) if g is None]
+        groups = chunk.groups if type(chunk.groups) is list else list(chunk.groups)
+        # each group's slot, found in Rust by its id's hash
+        slots = array("I", self._table.slots(groups)).tolist()
+        missing = [i for i, s in enumerate(slots) if s == _NO_SLOT]
         if missing:
-            self._create_chunk_groups(chunk, codes, local, missing)
-        groups_local: list[_Group] = [g for g in local if g is not None]
-        assert len(groups_local) == len(local)
+            self._create_chunk_groups(chunk, codes, slots, missing)
         eval_codes: Sequence[int] | None = None
         if self.levels.stateful:
-            remap = [g.code for g in groups_local]
-            eval_codes = [remap[c] for c in codes]
+            eval_codes = [slots[c] for c in codes]
         table, errors = self.levels.evaluate(batch, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
         self.explain_log.saw_chunk(batch, codes, chunk.groups, table)
+        states = self._states
         if (
             self.rules.flapping is None
             and not table.any_match()
-            and all(g.state.history[g.state.idx] == OK for g in groups_local)
+            and (not states or all(states[s].level == OK for s in slots if s in states))
         ):
             # Steady state: OK points of OK groups change nothing that matters without flapping
             # (the history only feeds flapping and the previous level, which stays OK).
             return
         times = batch.time().to_list()
-        fired = self._decide_stream(table, codes, groups_local, chunk.groups, times)
+        local: list[GroupState | None] = [states.get(s) for s in slots]
+        fired = self._decide_stream(table, codes, local, chunk.groups, times)
+        for s, st in zip(slots, local, strict=True):
+            if st is not None and s != _NO_SLOT:
+                self._keep(s, st)
         if not fired:
             return
         rows = batch.take([f.row for f in fired]).rows()
@@ -304,8 +339,15 @@ class AlertNode(Node):
         self.emit(replace(chunk, batch=out_batch, codes=[codes[i] for i in kept_idx]))
 
     def _create_chunk_groups(
-        self, chunk: StreamChunk, codes: Sequence[int], local: list[_Group | None], missing: list[int]
+        self, chunk: StreamChunk, codes: Sequence[int], slots: list[int], missing: list[int]
     ) -> None:
+        if not self.topics:
+            # no topic to continue an alert from (_restore): the rows are not read
+            present = set(codes) if len(chunk.groups) > 1 else {0}
+            for c in missing:
+                if c in present:
+                    slots[c] = self._table.add(chunk.groups[c])
+            return
         # the first row of each new group gives the name and tags its alert id is rendered from
         want = set(missing)
         first: dict[int, int] = {}
@@ -317,20 +359,19 @@ class AlertNode(Node):
         order = sorted(first, key=first.__getitem__)
         rows = chunk.batch.take([first[c] for c in order]).rows() if order else []
         for c, row in zip(order, rows, strict=True):
-            local[c] = self._new_group(chunk.groups[c], row[0], row[1])
-        for c in missing:  # listed without rows: a placeholder no row uses, not kept
-            if local[c] is None:
-                local[c] = _Group(-1, GroupState(self.rules))
+            slots[c] = self._new_group(chunk.groups[c], row[0], row[1])
+        # listed without rows: a placeholder no row uses (slot _NO_SLOT), not kept
 
     def _decide_stream(
         self,
         table: LevelTable,
         codes: Sequence[int],
-        groups: list[_Group],
+        groups: list[GroupState | None],
         chunk_groups: list[Group],
         times: list[int],
     ) -> list[_Fired]:
-        """The per-point state machine; returns the points that make an event, in order."""
+        """The per-point state machine; returns the points that make an event, in order.
+        ``groups[c]`` is group ``c``'s state, None for a fresh one (made here when needed)."""
         fired: list[_Fired] = []
         no_recoveries = self.rules.no_recoveries
         # Without flapping an OK point of an OK group changes nothing that matters (the history
@@ -339,11 +380,13 @@ class AlertNode(Node):
         vector = table.vector(len(codes))
         level_of = table.level
         for i, c in enumerate(codes):
-            st = groups[c].state
-            cur = st.history[st.idx]
+            st = groups[c]
+            cur = OK if st is None else st.history[st.idx]
             lvl = vector[i] if vector is not None else level_of(i, cur)
             if skip_quiet and lvl == OK and cur == OK:
                 continue
+            if st is None:
+                st = groups[c] = GroupState(self.rules)
             t = times[i]
             st.update(t, lvl)
             if not st.should_trigger(lvl):
@@ -366,14 +409,16 @@ class AlertNode(Node):
     def _on_batch(self, msg: BatchMessage) -> None:
         points = msg.points
         n = len(points)
+        tags = msg.group.tag_dict
+        slot = self._table.get(msg.group)
+        if slot is None:  # received, even empty: held (working_cardinality), as Node.held does
+            slot = self._new_group(msg.group, msg.name, tags)
         if n == 0:
             return
-        tags = msg.group.tag_dict
-        g = self._groups.get(msg.group.id) or self._new_group(msg.group, msg.name, tags)
-        eval_codes = [g.code] * n if self.levels.stateful else None
+        eval_codes = [slot] * n if self.levels.stateful else None
         table, errors = self.levels.evaluate(points, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
-        st = g.state
+        st = self._state(slot)
         current = st.level
         lowest, highest, hi_row = 3, -1, 0
         for i in range(n):
@@ -386,9 +431,11 @@ class AlertNode(Node):
         t = msg.tmax if self.all or level == OK else times[hi_row]
         self.explain_log.saw_batch(points, hi_row, msg.group, table, t)
         st.update(t, level)
+        self._keep(slot, st)
         if not st.should_trigger(level, batch=True):
             return
         st.triggered(t)
+        self._keep(slot, st)
         if self.rules.no_recoveries and level == OK:
             return
         rows = points.rows()
@@ -410,7 +457,7 @@ class AlertNode(Node):
             for k in (aug.level_tag, aug.id_tag):
                 if k and k in added:
                     batch_tags[k] = added[k]
-            group = replace(group, tags=tuple(batch_tags.items()))
+            group = Group(group.id, group.dims, group.by_measurement, tuple(batch_tags.items()))
         self.emit(replace(msg, group=group, points=new_points))
 
     def _lambda_errors(self, errors: list[LambdaError]) -> None:

@@ -58,6 +58,16 @@ class GroupState:
         self.first_triggered: int | None = None
         self.last_triggered: int | None = None
 
+    def pristine(self) -> bool:
+        """Whether this is a fresh state's equal (OK throughout, never triggered): a group in
+        such a state needs none kept (an all-OK ring is the same from any position)."""
+        return (
+            not (self.flapping or self.changed or self.expired)
+            and self.last_triggered is None
+            and self.first_triggered is None
+            and not any(self.history)
+        )
+
     @property
     def level(self) -> int:
         return self.history[self.idx]
