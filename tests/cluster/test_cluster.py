@@ -266,6 +266,35 @@ def test_cluster_status_command(nats_server: NatsServer, node_factory: Callable[
     assert "solo" in out.stdout and "kapfast-p2" in out.stdout
 
 
+def test_a_placed_task_sees_the_points_written_right_after_its_define_answered(
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
+) -> None:
+    """As on one node: the define's answer is the line. Workers learn of the task from KV and take
+    its lease a moment later; the points written in between must still reach it."""
+    ingest = node_factory(cluster_config(nats_server, "ingest", "in1"))
+    workers = [node_factory(cluster_config(nats_server, "worker", f"w{i}")) for i in range(2)]
+    wait_caught_up(workers[0], {"w0", "w1"})
+    assert ingest.write("m,host=h0 v=1 1\n", "db=db&rp=autogen").status == 204  # before: not counted
+    script = "stream|from().measurement('m')|window().period(10s).every(10s)|count('v')|httpOut('n')"
+    task = {"id": "t", "type": "stream", "dbrps": [{"db": "db", "rp": "autogen"}], "script": script}
+    assert ingest.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
+    for second in range(11):  # written at once, no waiting for the task to be placed
+        body = "".join(f"m,host=h{h} v={h} {second * 1_000_000_000 + h}\n" for h in range(5))
+        assert ingest.write(body, "db=db&rp=autogen").status == 204
+    got = wait_for(
+        lambda: next(
+            (
+                a.json()
+                for w in workers
+                if (a := w.api("GET", "/tasks/t/n")).status == 200 and a.json().get("series")
+            ),
+            None,
+        ),
+        what="the window emitted",
+    )
+    assert got["series"][0]["values"] == [["1970-01-01T00:00:10Z", 50]]
+
+
 def test_placed_task_state_moves_with_it_on_kill_9(
     nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
 ) -> None:
@@ -286,8 +315,8 @@ def test_placed_task_state_moves_with_it_on_kill_9(
         assert node.api("POST", "/tasks", {**ordered, "status": "enabled"}).status == 200
     first = workers["w0"]
     st = wait_for(
-        # placed and reading (a placed task new to the cluster reads from where the stream is
-        # when its owner takes it: docs/scaleout.md)
+        # placed and reading (points written right after the define are seen even before: the
+        # define stored its starting sequence, docs/scaleout.md)
         lambda: (
             (s := _status(first))["placed_tasks"]
             and all(t["owner"] and t["lag"] is not None for t in s["placed_tasks"])

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.kv import KeyValue
 
 from kapfast.cluster.connection import ClusterHandles
+from kapfast.cluster.worker import task_state_key
 from kapfast.jobs import cancel_and_wait
 from kapfast.storage import TaskRecord, TemplateRecord
 from kapfast.tasks.service import TaskService
@@ -68,9 +70,10 @@ def _encode(doc: dict[str, Any]) -> bytes:
 
 class ControlPlane:
     def __init__(
-        self, h: ClusterHandles, tasks: TaskService, templates: TemplateService, replicas: int
+        self, h: ClusterHandles, tasks: TaskService, templates: TemplateService, replicas: int, stream: str
     ) -> None:
         self.h = h
+        self.stream = stream
         self.tasks = tasks
         self.templates = templates
         self.replicas = replicas
@@ -120,10 +123,45 @@ class ControlPlane:
             loop.call_soon_threadsafe(self._out.put_nowait, (key, value))
 
     def _task_changed(self, ident: str, rec: TaskRecord | None) -> None:
+        if rec is not None and rec.status == "enabled":
+            self._mark_start(ident)
         self._publish(_key("task", ident), None if rec is None else _encode(task_definition(rec)))
 
     def _template_changed(self, ident: str, rec: TemplateRecord | None) -> None:
         self._publish(_key("template", ident), None if rec is None else _encode(template_definition(rec)))
+
+    def _mark_start(self, ident: str) -> None:
+        """A task enabled here sees every point written after the API answered, as on one node.
+
+        Workers learn of the task from KV a moment later, and a placed task without a checkpoint
+        reads from where the stream is when its owner takes it: the points written in between
+        would be lost. So before the answer, the stream's sequence now is stored as the task's
+        first checkpoint (that sequence, no state), unless it has one. Overwriting a worker's
+        newer checkpoint in a race is harmless: (sequence at define, empty state) is always a
+        true checkpoint of the task, the next owner only reads more of the stream.
+        """
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:  # not from an API call (they run on executor threads): best effort
+            loop.create_task(self._store_start(ident))
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._store_start(ident), loop).result(timeout=10)
+        except Exception as exc:  # NATS away: the task still runs, from when its owner takes it
+            log.warning("control plane: no starting sequence stored for task %s: %s", ident, exc)
+
+    async def _store_start(self, ident: str) -> None:
+        key = task_state_key(ident)
+        with contextlib.suppress(Exception):  # not found: none yet
+            await self.h.state.get(key)
+            return
+        info = await self.h.js.stream_info(self.stream)
+        await self.h.state.put(key, struct.pack("<Q", int(info.state.last_seq)))
 
     async def _publisher(self) -> None:
         assert self.kv is not None

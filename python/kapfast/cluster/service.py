@@ -77,7 +77,7 @@ class ClusterService:
     async def start_control(self, tasks: TaskService, templates: TemplateService) -> None:
         """Tasks and templates from then on shared through NATS KV (kapfast.cluster.control)."""
         assert self.h is not None
-        self.control = ControlPlane(self.h, tasks, templates, self.cc.replicas)
+        self.control = ControlPlane(self.h, tasks, templates, self.cc.replicas, self.cc.stream)
         await self.control.start()
 
     async def publish(self, db: str, rp: str, batch: PointBatch) -> None:

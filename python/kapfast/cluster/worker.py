@@ -68,6 +68,11 @@ def _lease_key(kind: str, ident: str) -> str:
     return f"{kind}.{ident}" if kind == "p" else f"t.{fnv1a64(ident.encode()):016x}"
 
 
+def task_state_key(task_id: str) -> str:
+    """The key of a placed task's lease and of its checkpoint in ``kapfast_state``."""
+    return _lease_key("t", task_id)
+
+
 #: a request whose messages do not all arrive (its ingest node died mid-publish; the writer got
 #: an error and retried) is applied as it is after this long
 STALE_REQUEST_S = 5.0
