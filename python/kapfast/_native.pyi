@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal, TypeAlias, final
 __all__ = [
     "LINEPROTO_INDEX_MAX_BYTES",
     "LINEPROTO_PARALLEL_MIN_BYTES",
+    "AlertStates",
     "ClosedWindows",
     "ColumnView",
     "EvalResult",
@@ -375,6 +376,51 @@ class StateTransforms:
 
 _Groups: TypeAlias = Sequence[int] | object
 _Bools: TypeAlias = Sequence[bool] | object
+
+@final
+class AlertStates:
+    def __new__(
+        cls,
+        ring: int = 2,
+        flapping: tuple[float, float] | None = None,
+        state_changes_only: bool = False,
+        max_interval_ns: int = 0,
+        no_recoveries: bool = False,
+    ) -> AlertStates: ...
+    def __len__(self) -> int: ...
+    @property
+    def ring(self) -> int: ...
+    def decide(
+        self,
+        batch: PointBatch,
+        codes: _Groups,
+        remap: Sequence[int],
+        matches: Sequence[bytes | None],
+        holds: Sequence[bytes | None],
+    ) -> tuple[bytes, bytes, bytes]: ...
+    def all_ok(self, codes: Sequence[int]) -> bool: ...
+    def level(self, code: int) -> int: ...
+    def previous_level(self, code: int) -> int: ...
+    def add_event(self, code: int, level: int) -> None: ...
+    def percent_change(self, code: int) -> float: ...
+    def update(self, code: int, t_ns: int, level: int) -> None: ...
+    def should_trigger(self, code: int, level: int, batch: bool = False) -> bool: ...
+    def triggered(self, code: int, t_ns: int) -> None: ...
+    def duration(self, code: int) -> int: ...
+    def restore(self, code: int, level: int, time_ns: int, duration_ns: int) -> None: ...
+    def reset(self, code: int) -> None: ...
+    def get(self, code: int) -> tuple[list[int], int, bool, bool, bool, int | None, int | None]: ...
+    def set(
+        self,
+        code: int,
+        history: Sequence[int],
+        idx: int,
+        flapping: bool,
+        changed: bool,
+        expired: bool,
+        first_triggered: int | None,
+        last_triggered: int | None,
+    ) -> None: ...
 
 @final
 class StateDerivative:

@@ -32,11 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from kapfast.errors import ConfigError
-from kapfast.gofmt import duration_string, go_quote
+from kapfast.gofmt import duration_string, go_map, go_quote
 from kapfast.handler_table import SECTIONS
 from kapfast.tick.registry import DEADMAN_ID, DEADMAN_MESSAGE
 
 DEFAULT_DATA_DIR = "~/.kapfast"
+
+#: The metadata of an option kapacitord does not have, in a section it has: read from the file,
+#: the environment and the config API's ``set`` like any other, printed by ``kapfastd config``,
+#: but left out of ``GET /kapacitor/v1/config``, whose elements have kapacitord's options only.
+KAPFAST_ONLY: Mapping[str, bool] = {"kapfast_only": True}
 DEFAULT_BIND = "127.0.0.1:9092"
 
 
@@ -244,7 +249,8 @@ class InfluxDBConfig:
     subscription_mode: str = "cluster"
     subscription_path: str = ""
     subscriptions: dict[str, list[str]] = field(default_factory=dict)
-    excluded_subscriptions: dict[str, list[str]] = field(default_factory=dict)
+    # kapacitord's default; kapfast never subscribes its own statistics' database whatever this says
+    excluded_subscriptions: dict[str, list[str]] = field(default_factory=lambda: {"_kapacitor": ["autogen"]})
     kapacitor_hostname: str = ""
     http_port: int = 0
     startup_timeout: str = "5m"
@@ -252,15 +258,20 @@ class InfluxDBConfig:
     udp_bind: str = ""
     udp_buffer: int = 1000
     udp_read_buffer: int = 0
-    # kapfast only: what to do with Kapacitor's own subscription ("kapacitor-<id>") found sending
-    # to this server's address: "replace" it (drop it, keep ours), "reuse" it (make none of ours
-    # where it exists) or "keep" it (both stay: every point then arrives twice)
-    kapacitor_subscriptions: str = "replace"
+    # how writes to InfluxDB are sent: "gzip" (kapacitord's default) or "none"
+    compression: str = "gzip"
+    # kapacitord's subscriptions authenticated by a JWT made with [http] shared-secret: not in
+    # kapfast (refused when true; subscriptions carry the credentials of their destination URL)
+    http_shared_secret: bool = False
     # InfluxDB 2.x (and 1.8+ with auth tokens): `token` is sent as `Authorization: Token ...`;
     # influxDBOut writes through the v2 API to `bucket` (default "db/rp", the DBRP convention) in `org`.
     token: str = ""
-    org: str = ""
-    bucket: str = ""
+    org: str = field(default="", metadata=KAPFAST_ONLY)
+    bucket: str = field(default="", metadata=KAPFAST_ONLY)
+    # what to do with Kapacitor's own subscription ("kapacitor-<id>") found sending to this
+    # server's address: "replace" it (drop it, keep ours), "reuse" it (make none of ours where it
+    # exists) or "keep" it (both stay: every point then arrives twice)
+    kapacitor_subscriptions: str = field(default="replace", metadata=KAPFAST_ONLY)
 
 
 @dataclass
@@ -572,6 +583,17 @@ def discovery_section_class(section: str) -> type:
 #: options Kapacitor shows as null while unset (a nil pointer), by section
 NULL_WHEN_EMPTY: dict[str, frozenset[str]] = {"scraper": frozenset({"proxy-url"})}
 
+#: options that are Go structs in kapacitord (a table in the file): the config API encodes them
+#: with the struct's JSON names, in field order; (section, option) -> (JSON name, TOML key)...
+API_STRUCT_OPTIONS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("zenoss", "severity-map"): (
+        ("ok", "OK"),
+        ("info", "Info"),
+        ("warning", "Warning"),
+        ("critical", "Critical"),
+    ),
+}
+
 #: list sections read as they are (sub-tables only as dict options): TOML name -> element class
 _PLAIN_LISTS: dict[str, type] = {
     "kubernetes": KubernetesConfig,
@@ -855,6 +877,15 @@ def _validate(cfg: Config) -> None:
     for ic in cfg.influxdb:
         if ic.subscription_mode not in {"cluster", "server"}:
             raise ConfigError(f"[[influxdb]] {ic.name}: subscription-mode must be cluster or server")
+        if ic.compression not in {"gzip", "none"}:
+            raise ConfigError(
+                f"[[influxdb]] {ic.name}: compression {go_quote(ic.compression)}: expected gzip or none"
+            )
+        if ic.http_shared_secret:
+            raise ConfigError(
+                f"[[influxdb]] {ic.name}: http-shared-secret = true is not supported by kapfast "
+                "(subscriptions authenticate with the credentials of their destination URL)"
+            )
         if ic.kapacitor_subscriptions not in {"replace", "reuse", "keep"}:
             raise ConfigError(
                 f"[[influxdb]] {ic.name}: kapacitor-subscriptions must be replace, reuse or keep"
@@ -1013,6 +1044,18 @@ def _validate_udf(uc: UDFConfig) -> None:
 _NUMERIC_TABLES = frozenset({"severity-map"})
 
 
+def _handler_table(where: str, sub: str, raw: Any) -> dict[str, Any]:
+    """A table option of a handler section (``headers``, ``severity-map``): its values are
+    strings (or numbers, for :data:`_NUMERIC_TABLES`), from the file or the config API."""
+    scalar = (str, int, float) if sub in _NUMERIC_TABLES else (str,)
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, scalar) and not isinstance(v, bool) for v in raw.values()
+    ):
+        kinds = "numbers or strings" if sub in _NUMERIC_TABLES else "strings"
+        raise ConfigError(f"{where}: {sub} must be a table of {kinds}")
+    return {str(k): v for k, v in raw.items()}
+
+
 def _fill_handler_section(cfg: Config, key: str, value: Any, ignored: list[str] | None = None) -> None:
     """A handler section (``[[slack]]`` also as a single ``[slack]`` table, as kapacitord takes it)."""
     row = SECTIONS[key]
@@ -1028,15 +1071,8 @@ def _fill_handler_section(cfg: Config, key: str, value: Any, ignored: list[str] 
         plain = {k: v for k, v in table.items() if not isinstance(getattr(obj, _attr(k), None), dict)}
         _fill(obj, plain, key, ignored)
         for sub, raw in table.items():
-            if sub in plain:
-                continue
-            scalar = (str, int, float) if sub in _NUMERIC_TABLES else (str,)
-            if not isinstance(raw, dict) or not all(
-                isinstance(v, scalar) and not isinstance(v, bool) for v in raw.values()
-            ):
-                kinds = "numbers or strings" if sub in _NUMERIC_TABLES else "strings"
-                raise ConfigError(f"{where}: {sub} must be a table of {kinds}")
-            setattr(obj, _attr(sub), {str(k): v for k, v in raw.items()})
+            if sub not in plain:
+                setattr(obj, _attr(sub), _handler_table(where, sub, raw))
         if row.array:
             cfg.handlers[key].append(obj)
         else:
@@ -1373,6 +1409,10 @@ ELEMENT_KEYS: dict[str, str] = (
     | dict.fromkeys(_PLAIN_LISTS, "id")
     | {name: row.element_key for name, row in DISCOVERY_SECTIONS.items()}
 )
+#: Options an element added through the config API starts with where they differ from the file's
+#: defaults: kapacitord makes it with its section's ``Init``, which leaves an [[influxdb]] disabled
+#: (``{"add": {"name": ..., "enabled": true, ...}}`` enables it).
+ADDED_ELEMENT_DEFAULTS: dict[str, dict[str, Any]] = {"influxdb": {"enabled": False}}
 #: Secret options: the config API shows whether they are set (true/false), never their value.
 _REDACTED_EVERYWHERE = frozenset({"password", "token", "secret", "shared-secret", "api-key", "auth-token"})
 # Kapacitor's `redact` tags; kapfast also hides [[marathon]] bearer-token, which Kapacitor shows
@@ -1460,20 +1500,51 @@ def section_elements(cfg: Config, info: SectionInfo) -> list[tuple[str, Any]]:
     return [(str(getattr(e, _attr(info.element_key))), e) for e in value]
 
 
-def element_options(section: str, obj: Any) -> tuple[dict[str, Any], list[str]]:
-    """An element's options by TOML name, secrets replaced by whether they are set, and the list
-    of the redacted names."""
+def _field_default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _api_value(section: str, key: str, value: Any, default: Any) -> Any:
+    """An option's value as kapacitord's config API encodes its Go value: a duration (an option
+    whose default is one) as Go's ``Duration.String`` (``5m`` is ``5m0s``), a struct option with
+    its JSON field names in field order, a map with its keys sorted, an unset list or map null
+    (a nil slice or map), an unset pointer null."""
+    if isinstance(value, str) and isinstance(default, str) and _is_duration(default) and value:
+        try:
+            return duration_string(parse_go_duration(value))
+        except ValueError:
+            return value
+    struct = API_STRUCT_OPTIONS.get((section, key))
+    if struct is not None and isinstance(value, dict):
+        return {json_name: value.get(toml_name) for json_name, toml_name in struct}
+    if value == [] or value == {}:
+        return None
+    if value == "" and key in NULL_WHEN_EMPTY.get(section, ()):
+        return None
+    return go_map(copy.deepcopy(value))
+
+
+def element_options(section: str, obj: Any, kapfast_only: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """An element's options as kapacitord's config API shows them: its options by name (sorted,
+    as Go encodes a map), values as :func:`_api_value` encodes them, secrets replaced by whether
+    they are set; and the redacted names in field order. Options only kapfast has
+    (:data:`KAPFAST_ONLY`) are left out unless ``kapfast_only`` (``?kapfast=true``)."""
     redacted = redacted_options(section, obj)
     opts: dict[str, Any] = {}
     for f in dataclasses.fields(obj):
+        if f.metadata.get("kapfast_only") and not kapfast_only:
+            continue
         key = _toml_key(f.name)
         value = getattr(obj, f.name)
         if key in redacted:
-            value = bool(value)
-        elif value == "" and key in NULL_WHEN_EMPTY.get(section, ()):
-            value = None
-        opts[key] = copy.deepcopy(value)
-    return opts, redacted
+            opts[key] = bool(value)
+        else:
+            opts[key] = _api_value(section, key, value, _field_default(f))
+    return go_map(opts, 1), redacted
 
 
 @dataclass
@@ -1496,6 +1567,9 @@ def set_options(section: str, obj: Any, options: Mapping[str, Any]) -> None:
             valid = ", ".join(sorted(_toml_key(n) for n in names))
             raise ConfigError(f"unknown option {key!r} in [{section}] (valid options: {valid})")
         current = getattr(obj, attr)
+        if section in SECTIONS and isinstance(current, dict):
+            setattr(obj, attr, _handler_table(f"[{section}]", key, value))
+            continue
         if isinstance(current, float) and isinstance(value, int | float) and not isinstance(value, bool):
             value = float(value)
         setattr(obj, attr, _coerce(f"[{section}] {key}", current, value))
@@ -1525,7 +1599,8 @@ def apply_overrides(base: Config, overrides: list[Override]) -> tuple[Config, li
                 warnings.append(f"config override adds [{ov.section}] {ov.element!r}, which the file has too")
                 continue
             obj = info.cls()
-            set_options(ov.section, obj, {**ov.options, info.element_key: ov.element})
+            start = ADDED_ELEMENT_DEFAULTS.get(ov.section, {})
+            set_options(ov.section, obj, {**start, **ov.options, info.element_key: ov.element})
             items.append(obj)
         elif not found:
             warnings.append(f"config override of [{ov.section}] {ov.element!r} ignored: no such element")

@@ -16,6 +16,7 @@ Go struct (``{v1 v2}``) and whose missing keys are errors in templates.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -137,11 +138,15 @@ class GoStruct(dict[str, Any]):
     """A Go struct: fields in declaration order; prints as ``{v1 v2 ...}``.
 
     ``type_name`` is what Go names the type in error messages (``kapacitor.detailsInfo``).
+    ``json`` is its JSON encoding when it is not its fields by their Go names (a struct with
+    ``json`` tags, or a ``MarshalJSON`` method): templates see the fields, :func:`json_encode`
+    (the templates' ``json`` function) writes this.
     """
 
-    def __init__(self, type_name: str, fields: dict[str, Any]) -> None:
+    def __init__(self, type_name: str, fields: dict[str, Any], json: str | None = None) -> None:
         super().__init__(fields)
         self.type_name = type_name
+        self.json = json
 
 
 # --------------------------------------------------------------------------------------------
@@ -818,7 +823,10 @@ def _json_into(v: Any, out: list[str], esc: bool) -> None:
     elif t is GoRawJSON:
         out.append(str.__str__(v))
     elif t is GoStruct:
-        _object_into(list(v.items()), out, esc, "", "", _json_into)
+        if v.json is not None:
+            out.append(v.json)
+        else:
+            _object_into(list(v.items()), out, esc, "", "", _json_into)
     elif isinstance(v, GoTime):
         out.append('"' + v.rfc3339nano() + '"')
     elif isinstance(v, GoDuration):
@@ -894,7 +902,9 @@ def _object_into(
 
 def _marshal_into(v: Any, out: list[str], esc: bool, indent: str, nl: str) -> None:
     t = type(v)
-    if t is dict or t is GoStruct or (isinstance(v, dict) and not getattr(v, "is_nil", False)):
+    if t is GoStruct and v.json is not None:
+        _marshal_into(json.loads(v.json), out, esc, indent, nl)  # its encoding, indented as asked
+    elif t is dict or t is GoStruct or (isinstance(v, dict) and not getattr(v, "is_nil", False)):
         _object_into(
             list(v.items()), out, esc, indent, nl, lambda x, o, e: _marshal_into(x, o, e, indent, nl + indent)
         )

@@ -178,6 +178,8 @@ _ROWS: tuple[HandlerRow, ...] = (
             "state-changes-only": False,
             "from": "",
             "to": [],
+            # templates of addresses from the alert's data: refused when set (smtp.py)
+            "to-templates": [],
             "idle-timeout": "30s",
         },
         secrets=_secret("password"),

@@ -328,12 +328,18 @@ impl PointBatch {
     /// A new batch with rows `idx`, in that order (rows may repeat). Columns that no kept row
     /// uses are dropped so that a filtered batch does not advertise fields it no longer has.
     pub fn take(&self, idx: &[usize]) -> PointBatch {
-        let fields = self
+        let mut out = self.take_without_fields(idx);
+        out.fields = self
             .fields
             .iter()
             .map(|c| c.take(idx))
             .filter(|c| c.valid.iter().any(|&v| v))
             .collect();
+        out
+    }
+
+    /// Rows `idx` without any field (a node that sets its own fields: no copy of the input's).
+    pub fn take_without_fields(&self, idx: &[usize]) -> PointBatch {
         let (tag_keys, tags) = self
             .tag_keys
             .iter()
@@ -346,7 +352,7 @@ impl PointBatch {
             measurement: self.measurement.take(idx),
             tag_keys,
             tags,
-            fields,
+            fields: Vec::new(),
             series: idx.iter().map(|&i| self.series[i]).collect(),
             series_keys: self.series_keys.clone(),
         }

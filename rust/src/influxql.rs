@@ -38,13 +38,13 @@ pub mod transforms;
 #[cfg(test)]
 mod conformance_tests;
 #[cfg(test)]
+mod group_feed_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod testutil;
 
-use std::collections::HashMap;
-
-use crate::batch::{FieldColumns, PointBatch, Value};
+use crate::batch::{CodeMap, FieldColumns, PointBatch, Value};
 
 pub use call::{Arg, Call, Error, Func, Shape};
 pub use input::ValueRef;
@@ -263,7 +263,19 @@ pub struct GroupTransforms {
     call: Call,
     field: String,
     as_name: String,
-    states: HashMap<u32, TransformState>,
+    states: CodeMap<u32, Slot>,
+    /// the number of the chunk being fed (a slot's counters are of the chunk it names)
+    chunk: u64,
+}
+
+/// One group's running state and what the chunk being fed did to it.
+#[derive(Debug)]
+struct Slot {
+    state: TransformState,
+    chunk: u64,
+    rows: usize,
+    accepted: bool,
+    error: Option<Error>,
 }
 
 /// What a chunk fed to [`GroupTransforms`] gave.
@@ -287,14 +299,18 @@ impl GroupTransforms {
             call,
             field,
             as_name,
-            states: HashMap::new(),
+            states: CodeMap::default(),
+            chunk: 0,
         })
     }
 
     /// Every group's running state as checkpoint bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut states: Vec<(u32, transforms::TransformParts)> =
-            self.states.iter().map(|(g, s)| (*g, s.parts())).collect();
+        let mut states: Vec<(u32, transforms::TransformParts)> = self
+            .states
+            .iter()
+            .map(|(g, s)| (*g, s.state.parts()))
+            .collect();
         states.sort_by_key(|(g, _)| *g);
         crate::stateops::snapshot::encode(&states)
     }
@@ -303,18 +319,101 @@ impl GroupTransforms {
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
         let states: Vec<(u32, transforms::TransformParts)> =
             crate::stateops::snapshot::decode(bytes, "transformation")?;
-        let mut out = HashMap::new();
+        let mut out = CodeMap::default();
         for (g, parts) in states {
-            out.insert(g, TransformState::from_parts(&self.call, parts)?);
+            out.insert(g, Slot::new(TransformState::from_parts(&self.call, parts)?));
         }
         self.states = out;
         Ok(())
     }
 
+    /// Feeds a chunk, row `i` of group `groups[i]`: one pass over the rows in order, each
+    /// through its group's state (one map probe a row); the output in row order, built from the
+    /// input's measurement, tags and time without copying its fields. A group whose values in
+    /// this chunk were all of a type the function cannot take counts as failed (its rows), as
+    /// when it is fed alone.
     pub fn feed(&mut self, batch: &PointBatch, groups: &[u32]) -> GroupsTransformed {
+        let n = groups.len().min(batch.len());
+        self.chunk += 1;
+        let chunk = self.chunk;
+        let col = batch.field(&self.field);
+        let func = self.call.func;
+        let mut touched: Vec<u32> = Vec::new();
+        let mut rows: Vec<usize> = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        let mut skipped = 0u64;
+        for (r, &g) in groups.iter().enumerate().take(n) {
+            let slot = match self.states.entry(g) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(Slot::new(
+                    TransformState::new(&self.call).expect("checked in new"),
+                )),
+            };
+            if slot.chunk != chunk {
+                slot.chunk = chunk;
+                slot.rows = 0;
+                slot.accepted = false;
+                slot.error = None;
+                touched.push(g);
+            }
+            slot.rows += 1;
+            let v = col.and_then(|c| value_at(c, r));
+            let before = slot.state.errors();
+            match slot.state.push(batch.time[r], v) {
+                Ok(Some(value)) => {
+                    slot.accepted = true;
+                    rows.push(r);
+                    values.push(value);
+                }
+                Ok(None) => slot.accepted |= v.is_some_and(|v| func.accepts(v.kind())),
+                Err(e) => {
+                    slot.error.get_or_insert(e);
+                }
+            }
+            skipped += slot.state.errors() - before;
+        }
+        let (mut failed, mut error) = (0, None);
+        for g in touched {
+            let slot = self.states.get_mut(&g).expect("touched above");
+            if let Some(Error::UnsupportedType { func, kind, .. }) = slot.error.take() {
+                if !slot.accepted {
+                    failed += slot.rows;
+                    error = Some(Error::UnsupportedType {
+                        func,
+                        field: self.field.clone(),
+                        kind,
+                    });
+                }
+            }
+        }
+        let mut out = batch.take_without_fields(&rows);
+        let mut fields = FieldColumns::new();
+        fields.reserve_rows(rows.len());
+        if let Some(first) = values.first() {
+            let col = fields.column(&self.as_name, first.kind());
+            for (i, v) in values.into_iter().enumerate() {
+                fields.push_value(col, i, v);
+            }
+        }
+        out.fields = fields.finish(rows.len());
+        out.normalize_hidden();
+        GroupsTransformed {
+            batch: out,
+            rows,
+            skipped,
+            failed,
+            error,
+        }
+    }
+
+    /// The per-group feed this kernel replaced (each group's rows gathered, then fed): the
+    /// reference the tests compare [`GroupTransforms::feed`] with.
+    #[cfg(test)]
+    pub fn feed_reference(&mut self, batch: &PointBatch, groups: &[u32]) -> GroupsTransformed {
         // each group's rows, in order; groups in order of first appearance
         let mut order: Vec<u32> = Vec::new();
-        let mut rows_of: HashMap<u32, Vec<usize>> = HashMap::new();
+        let mut rows_of: std::collections::HashMap<u32, Vec<usize>> =
+            std::collections::HashMap::new();
         for (row, &g) in groups.iter().enumerate() {
             rows_of
                 .entry(g)
@@ -328,12 +427,13 @@ impl GroupTransforms {
         let (mut skipped, mut failed, mut error) = (0, 0, None);
         for g in order {
             let rows = &rows_of[&g];
-            let state = match self.states.entry(g) {
+            let state = &mut match self.states.entry(g) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(TransformState::new(&self.call).expect("checked in new"))
-                }
-            };
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(Slot::new(
+                    TransformState::new(&self.call).expect("checked in new"),
+                )),
+            }
+            .state;
             let before = state.errors();
             match state.feed(batch, &self.field, Some(rows)) {
                 Ok(t) => points.extend(t.points),
@@ -371,6 +471,18 @@ impl GroupTransforms {
 
     pub fn is_empty(&self) -> bool {
         self.states.is_empty()
+    }
+}
+
+impl Slot {
+    fn new(state: TransformState) -> Slot {
+        Slot {
+            state,
+            chunk: 0,
+            rows: 0,
+            accepted: false,
+            error: None,
+        }
     }
 }
 

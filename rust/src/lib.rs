@@ -2,6 +2,7 @@
 //! the Python extension module `kapfast._native`. Algorithms live in modules with no pyo3 inside
 //! (`batch`, `lineproto`, `eval`, `influxql`); the thin Python bindings live under `py/`.
 
+pub mod alertstate;
 pub mod batch;
 pub mod eval;
 pub mod groups;
@@ -16,6 +17,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py::alertstate::register(m)?;
     py::batch::register(m)?;
     py::lineproto::register(m)?;
     py::eval::register(m)?;

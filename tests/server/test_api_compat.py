@@ -8,8 +8,10 @@ except httpOut (compact); errors are ``httpd.HttpError``'s ``{"error": ...}``, p
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from kapfastd_proc import Kapfastd, wait_for
+from tests.engine.alert.servers import HttpReceiver
 
 from kapfast.gofmt import json_marshal
 
@@ -446,3 +448,37 @@ def test_alert_anon_topic(kapfastd: Kapfastd) -> None:
     assert kapfastd.api("GET", events).body == _topic_events(topic)
     assert kapfastd.api("DELETE", "/tasks/testAlertHandlers").status == 204
     assert kapfastd.api("GET", events).json() == unknown
+
+
+JSON_TEMPLATES = """
+[[httppost]]
+  endpoint = "ep"
+  url = "{url}"
+  alert-template = "{{{{ json .Message }}}} {{{{ jsonCompact .Data.Series }}}}"
+"""
+
+
+def test_json_template_functions_in_a_config_kapfastd_starts_with(
+    kapfastd_factory: Callable[..., Kapfastd],
+) -> None:
+    """Kapacitor's ``json``/``jsonCompact`` in an [[httppost]] alert-template (a config with them
+    used to stop kapfastd from starting) and in ``.message()``, end to end."""
+    with HttpReceiver() as rx:
+        k = kapfastd_factory(JSON_TEMPLATES.format(url=rx.url))
+        script = (
+            "stream|from().measurement('cpu')|alert().id('cpu')"
+            ".message('{{ json .Tags }} {{ jsonCompact .Level }}')"
+            ".crit(lambda: \"value\" > 90).post().endpoint('ep')"
+        )
+        task = {"id": "t", "type": "stream", "dbrps": DBRPS, "script": script, "status": "enabled"}
+        assert k.api("POST", "/tasks", task).status == 200
+        assert k.write("cpu,host=a value=99 1000000000", "db=mydb&rp=myrp").status == 204
+        wait_for(lambda: rx.bodies, what="the alert's POST")
+    # json: json.Encoder's line (newline included); jsonCompact: the same without the newline;
+    # a row with its JSON names and its times as RFC 3339, as Go encodes models.Row
+    message = '{"host":"a"}\n "CRITICAL"'
+    series = (
+        '[{"name":"cpu","tags":{"host":"a"},"columns":["time","value"],'
+        '"values":[["1970-01-01T00:00:01Z",99]]}]'
+    )
+    assert rx.bodies[0].decode() == json_marshal(message) + "\n " + series

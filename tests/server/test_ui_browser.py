@@ -235,10 +235,13 @@ def test_explain_panel_renders_the_contract(browser: WebDriver, server: Kapfastd
             }
         ],
     }
-    # the page's own 5 s poll of the endpoint stops first, so that it does not redraw the panel
+    # the page's own 5 s poll of the endpoint stops first, so that it does not redraw the panel;
+    # a poll already waiting for its answer would still redraw it when the answer comes: after
+    # drawing ours, the page's renderExplain is replaced too
     b.execute_script(
         "refreshExplain = async () => {};"
-        "renderExplain(arguments[0]); document.getElementById('explain').hidden = false;",
+        "renderExplain(arguments[0]); renderExplain = () => {};"
+        "document.getElementById('explain').hidden = false;",
         answer,
     )
     text = b.execute_script("return document.getElementById('explain').textContent;")

@@ -98,6 +98,7 @@ class InfluxDBClient:
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 5.0,
         user_agent: str = "kapfast",
+        compress_writes: bool = False,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -119,6 +120,7 @@ class InfluxDBClient:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.max_attempts = max_attempts
+        self.compress_writes = compress_writes  # [[influxdb]] compression = "gzip"
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -249,9 +251,10 @@ class InfluxDBClient:
         *,
         precision: str = "ns",
         consistency: str | None = None,
-        compress: bool = False,
+        compress: bool | None = None,
     ) -> None:
-        """POST line protocol to ``/write``. 4xx (e.g. ``partial write: field type conflict``) raises
+        """POST line protocol to ``/write`` (gzipped when ``compress``, by default as the client
+        was made). 4xx (e.g. ``partial write: field type conflict``) raises
         at once with InfluxDB's text; 5xx and connection errors are retried first."""
         params = {"db": db, "precision": precision}
         if rp:
@@ -260,7 +263,7 @@ class InfluxDBClient:
             params["consistency"] = consistency
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         data = body
-        if compress:
+        if self.compress_writes if compress is None else compress:
             data = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         status, answer, _ = await self._request("POST", "/write", params=params, data=data, headers=headers)

@@ -1,7 +1,9 @@
 """The config API: ``/kapacitor/v1/config[/{section}[/{element}]]``.
 
 ``GET`` shows the effective configuration of the overridable sections (the file, the environment,
-then the overrides), secrets shown as whether they are set. ``POST`` changes it::
+then the overrides), secrets shown as whether they are set, in Kapacitor's bodies: kapacitord's
+options only (:func:`kapfast.config.element_options`; ``?kapfast=true`` adds kapfast's own),
+elements sorted by id, ``json.NewEncoder``'s compact line. ``POST`` changes it::
 
     POST /kapacitor/v1/config/influxdb/default   {"set": {"urls": ["http://db2:8086"]}, "delete": ["timeout"]}
     POST /kapacitor/v1/config/influxdb           {"add": {"name": "other", "urls": [...]}, "remove": ["old"]}
@@ -38,8 +40,8 @@ from kapfast.config import (
     section_elements,
 )
 from kapfast.errors import ConfigError, NotFoundError, RequestError
-from kapfast.gofmt import go_map, go_quote
-from kapfast.server.http import API, json_error, json_response, read_json
+from kapfast.gofmt import go_quote, json_marshal
+from kapfast.server.http import API, json_error, read_json
 from kapfast.storage.db import ConfigOverrideStore, OverrideRow
 
 log = logging.getLogger("kapfast.config")
@@ -146,7 +148,7 @@ def _change(
         if element:
             raise RequestError(f"add and remove apply to the section: POST {API}/config/{name}")
     if set_ or delete:
-        if listed and not element:
+        if listed and element is None:
             raise RequestError(f"set and delete apply to an element: POST {API}/config/{name}/<element>")
         elem = element or ""
         if listed and elem not in names:
@@ -185,19 +187,35 @@ def _link(path: str) -> dict[str, str]:
     return {"rel": "self", "href": f"{API}/config{path}"}
 
 
-def _element_json(section: str, element: str, obj: Any) -> dict[str, Any]:
-    options, redacted = element_options(section, obj)
-    # Kapacitor's options are a Go map (sorted keys) of its config struct's fields, where a list
-    # nothing was given for is a nil slice: null, not [] (and a nil map: null, not {})
-    shown = go_map({k: None if v == [] or v == {} else v for k, v in options.items()}, 1)
-    return {"link": _link(f"/{section}/{element}"), "options": shown, "redacted": redacted or None}
+def _element_json(section: str, element: str, obj: Any, kapfast: bool = False) -> dict[str, Any]:
+    options, redacted = element_options(section, obj, kapfast)
+    # Kapacitor's element link: the section's path and the element's id, or a trailing "/" for
+    # the one element of a single-element section (or an element whose id is "")
+    return {"link": _link(f"/{section}/{element}"), "options": options, "redacted": redacted or None}
 
 
-def _section_json(cfg: Config, info: SectionInfo) -> dict[str, Any]:
+def _elements(cfg: Config, info: SectionInfo) -> list[tuple[str, Any]]:
+    """A section's elements in Kapacitor's order: sorted by element id (``override.Section``)."""
+    return sorted(section_elements(cfg, info), key=lambda e: e[0].encode("utf-8"))
+
+
+def _section_json(cfg: Config, info: SectionInfo, kapfast: bool = False) -> dict[str, Any]:
     return {
         "link": _link(f"/{info.name}"),
-        "elements": [_element_json(info.name, e, obj) for e, obj in section_elements(cfg, info)],
+        "elements": [_element_json(info.name, e, obj, kapfast) for e, obj in _elements(cfg, info)],
     }
+
+
+def _kapfast(request: web.Request) -> bool:
+    """``?kapfast=true``: the elements show the options only kapfast has too (a Kapacitor client
+    never asks for them, so its bodies have Kapacitor's options only)."""
+    return request.query.get("kapfast", "").lower() in ("true", "1")
+
+
+def _encoded(body: Any) -> web.Response:
+    """Kapacitor's config GETs write with ``json.NewEncoder(w).Encode``: compact JSON and a
+    newline, unlike the rest of its API (``MarshalJSON``: indented, no newline)."""
+    return web.Response(text=json_marshal(body) + "\n", content_type="application/json", charset="utf-8")
 
 
 # ---- handlers --------------------------------------------------------------------------------------
@@ -212,7 +230,7 @@ def _service(request: web.Request) -> ConfigService:
 def _section(name: str) -> SectionInfo:
     info = overridable_sections().get(name)
     if info is None:
-        raise NotFoundError(f"unknown section {go_quote(name)}")
+        raise NotFoundError(f"unknown section: {name}")
     return info
 
 
@@ -230,31 +248,40 @@ def _enabled(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) ->
 @_enabled
 async def get_config(request: web.Request) -> web.StreamResponse:
     cfg = _service(request).effective
-    sections = {name: _section_json(cfg, info) for name, info in overridable_sections().items()}
-    return json_response({"link": _link(""), "sections": sections})
+    kapfast = _kapfast(request)
+    sections = {name: _section_json(cfg, info, kapfast) for name, info in overridable_sections().items()}
+    return _encoded({"link": _link(""), "sections": sections})
+
+
+@_enabled
+async def get_no_section(request: web.Request) -> web.StreamResponse:
+    raise RequestError("section not specified, do you have an extra trailing '/'?")
 
 
 @_enabled
 async def get_section(request: web.Request) -> web.StreamResponse:
     info = _section(request.match_info["section"])
-    return json_response(_section_json(_service(request).effective, info))
+    return _encoded(_section_json(_service(request).effective, info, _kapfast(request)))
 
 
 @_enabled
 async def get_element(request: web.Request) -> web.StreamResponse:
     info = _section(request.match_info["section"])
     element = request.match_info.get("element", "")
-    for name, obj in section_elements(_service(request).effective, info):
+    for name, obj in _elements(_service(request).effective, info):
         if name == element:
-            return json_response(_element_json(info.name, name, obj))
-    raise NotFoundError(f"no element {go_quote(element)} in section [{info.name}]")
+            return _encoded(_element_json(info.name, name, obj, _kapfast(request)))
+    raise NotFoundError(f"unknown section/element: {info.name}/{element}")
 
 
 @_enabled
 async def post_config(request: web.Request) -> web.StreamResponse:
     info = _section(request.match_info["section"])
     body = await read_json(request)
-    element = request.match_info.get("element")
+    # Kapacitor's paths: /config/SECTION is the section (add, remove), /config/SECTION/ its
+    # element "" (a single-element section's, or a list element whose id is ""), and
+    # /config/SECTION/ID the element ID
+    element = request.match_info.get("element", "" if request.path.endswith("/") else None)
     await _service(request).update(info, element, body)
     return web.Response(status=204)
 
@@ -262,6 +289,7 @@ async def post_config(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application, prefix: str) -> None:
     base = f"{prefix}/config"
     app.router.add_get(base, get_config)
+    app.router.add_get(base + "/", get_no_section)
     app.router.add_get(base + "/{section}", get_section)
     app.router.add_get(base + "/{section}/", get_element)
     app.router.add_get(base + "/{section}/{element}", get_element)

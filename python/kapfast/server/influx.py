@@ -107,6 +107,7 @@ class InfluxDBClusters:
                 cert_file=ic.ssl_cert or None,
                 key_file=ic.ssl_key or None,
                 insecure_skip_verify=ic.insecure_skip_verify,
+                compress_writes=ic.compression == "gzip",
             )
             if ic.token:
                 tls = ic.ssl_ca or ic.ssl_cert or ic.insecure_skip_verify
@@ -116,6 +117,7 @@ class InfluxDBClusters:
                     org=ic.org,
                     bucket=ic.bucket,
                     timeout_s=timeout,
+                    gzip=ic.compression == "gzip",
                     ssl_context=make_ssl_context(
                         ca_file=ic.ssl_ca or None,
                         cert_file=ic.ssl_cert or None,

@@ -205,3 +205,22 @@ def test_environment_sets_list_sections(tmp_path: Path) -> None:
     assert cfg.handlers["httppost"][0].url == "http://127.0.0.1:1/x"
     with pytest.raises(ConfigError, match="cannot be set from the environment"):
         load(tmp_path, FULL, {"KAPACITOR_HTTPPOST_0_HEADERS": "x"})
+
+
+def test_alert_template_json_is_alert_data_json() -> None:
+    """``{{ json . }}`` in an alert-template writes alert.Data as Go encodes it (its JSON tags:
+    the post handler's own body), and a template sees a row's times as Go times."""
+    from kapfast.alert_event import DETAILS_FUNCS, AlertEvent
+    from kapfast.engine.alert.handlers.post import _alert_data
+    from kapfast.gotemplate import Template
+
+    series = {"name": "cpu", "tags": {"host": "a"}, "columns": ["time", "value"], "values": [[10**9, 99]]}
+    event = AlertEvent("cpu:nil", "hot", "", 10**9, 0, "CRITICAL", [series], "OK")
+    render = Template.parse("{{ json . }}", funcs=DETAILS_FUNCS).render
+    assert render(_alert_data(event)) == event.to_json() + "\n"
+    first = Template.parse("{{ index (index .Data.Series 0).Values 0 0 }} {{ .Level }}", funcs=DETAILS_FUNCS)
+    assert first.render(_alert_data(event)) == "1970-01-01 00:00:01 +0000 UTC CRITICAL"
+    empty = AlertEvent("x", "m", "", 0, 0, "OK", None)
+    assert Template.parse("{{ jsonCompact .Data }}", funcs=DETAILS_FUNCS).render(_alert_data(empty)) == (
+        '{"series":null}'
+    )

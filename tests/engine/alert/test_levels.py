@@ -45,23 +45,3 @@ def test_level_matches_reference(n: int, data: st.DataObject) -> None:
     for current in (OK, INFO, WARNING, CRITICAL):
         for i in range(n):
             assert table.level(i, current) == _reference(match, hold, i, current)
-
-
-@settings(max_examples=100, deadline=None)
-@given(n=st.integers(1, 300), data=st.data())
-def test_vector_equals_per_row(n: int, data: st.DataObject) -> None:
-    def col() -> bytes | None:
-        if data.draw(st.booleans()):
-            return None
-        return bytes(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
-
-    table = LevelTable([None, col(), col(), col()], [None, None, None, None])
-    vec = table.vector(n)
-    assert vec is not None
-    assert list(vec) == [table.level(i, OK) for i in range(n)]
-    assert table.any_match() == any(vec)
-
-
-def test_vector_none_with_resets() -> None:
-    table = LevelTable([None, None, None, b"\x01"], [None, None, None, b"\x00"])
-    assert table.vector(1) is None

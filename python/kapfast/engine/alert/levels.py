@@ -39,20 +39,6 @@ class LevelTable:
     match: list[bytes | None]
     hold: list[bytes | None]
 
-    def vector(self, n: int) -> bytes | None:
-        """Every row's level when no reset lambda makes it depend on the current level: the
-        highest matching level, computed for all rows at once on big integers (one byte a row)."""
-        if any(h is not None for h in self.hold):
-            return None
-        ones = int.from_bytes(b"\x01" * n, "little")
-        crit, warn, info = (
-            int.from_bytes(col, "little") if col is not None else 0
-            for col in (self.match[CRITICAL], self.match[WARNING], self.match[INFO])
-        )
-        warn &= crit ^ ones
-        info &= (crit | warn) ^ ones
-        return (crit * CRITICAL | warn * WARNING | info * INFO).to_bytes(n, "little")
-
     def any_match(self) -> bool:
         """Whether any level lambda is true for any row (a C-speed scan of the masks)."""
         return any(col is not None and 1 in col for col in self.match)
@@ -120,7 +106,7 @@ class LevelEvaluator:
                 s.reset(code)
 
     def evaluate(
-        self, batch: PointBatch, groups: Sequence[int] | None, now_ns: int
+        self, batch: PointBatch, groups: Sequence[int] | memoryview | None, now_ns: int
     ) -> tuple[LevelTable, list[LambdaError]]:
         """Run every level and reset lambda over ``batch``."""
         errors: list[LambdaError] = []

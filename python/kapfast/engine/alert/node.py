@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from operator import attrgetter
+
+import numpy as np
 
 from kapfast._native import GroupTable, PointBatch
 from kapfast.alert_event import AlertEvent
@@ -31,10 +34,10 @@ from kapfast.engine.alert import explain as why
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
 from kapfast.engine.alert.handlers import AlertHandler, HandlerError
 from kapfast.engine.alert.lane import DeliveryLane
-from kapfast.engine.alert.levels import LEVEL_PROPS, LambdaError, LevelEvaluator, LevelTable
+from kapfast.engine.alert.levels import LEVEL_PROPS, LambdaError, LevelEvaluator
 from kapfast.engine.alert.persistence import LevelPersistence
 from kapfast.engine.alert.services import NO_SERVICES, HandlerSpecError
-from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules
+from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules, new_store
 from kapfast.engine.alert.topics import TopicRegistry, anonymous_topic
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
@@ -61,16 +64,9 @@ SERVICE_STATES = "alert_states"  # a kapfast.storage.AlertStateStore
 SERVICE_ALERT = "alert_services"  # a kapfast.engine.alert.services.AlertServices
 
 
-#: a chunk's group not in the table (listed without rows: a placeholder, never kept)
-_NO_SLOT = 0xFFFFFFFF
-
-
-@dataclass(slots=True)
-class _Fired:
-    row: int
-    level: int
-    duration: int
-    group: Group
+#: a chunk-local group without rows (listed by the chunk, used by none of its rows)
+_NO_STATE = 0xFFFF_FFFF
+_ID = attrgetter("id")
 
 
 def _rules(spec: NodeSpec) -> StateRules:
@@ -100,14 +96,11 @@ def _inhibits(spec: NodeSpec) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-def _code_list(raw: Iterable[int]) -> list[int]:
-    """Group codes as a list of ints, from a list, an ndarray or an unsigned buffer."""
-    if isinstance(raw, list):
+def _code_array(raw: Iterable[int]) -> np.ndarray:
+    """Group codes as a uint32 array, from a list, an ndarray or an unsigned buffer."""
+    if isinstance(raw, np.ndarray) and raw.dtype == np.uint32:
         return raw
-    tolist = getattr(raw, "tolist", None)
-    if tolist is not None:
-        return [int(c) for c in tolist()]
-    return [int(c) for c in raw]
+    return np.asarray(raw if isinstance(raw, (list, np.ndarray)) else list(raw), dtype=np.uint32)
 
 
 class AlertNode(Node):
@@ -161,15 +154,16 @@ class AlertNode(Node):
             for t in self.topics:
                 self.persistence.load(self.registry, t)
 
-        #: the node's groups, each at a slot: its int for the level lambdas' per-group state and
-        #: the key of its alert state (#19: a table entry per idle group, not Python objects)
+        #: every group's alert state, by the group's code (rust/src/alertstate.rs)
+        self.states = new_store(self.rules)
+        #: the node's groups, each at a slot of a Rust table (#13, #19: a table entry per idle
+        #: group, no Python object): its code in the state store and for the level lambdas. A
+        #: deleted group's slot goes to the next new group, so the store stays as large as the
+        #: most groups held at once, not every group ever seen
         self._table = GroupTable()
-        # the node's table is the groups it received and has not seen deleted: it is the
+        # the table is the groups the node received and has not seen deleted: it is the
         # working_cardinality too, one table per node instead of a second one (Node.held)
         self.held = None
-        #: the alert state of the groups whose state is not a fresh one's (GroupState.pristine):
-        #: a group that never left OK costs nothing here
-        self._states: dict[int, GroupState] = {}
         #: each group's last evaluation and what its events became (``kapfast explain``)
         self.explain_log = why.ExplainLog()
         refs: set[str] = set()
@@ -183,21 +177,7 @@ class AlertNode(Node):
 
     def group_state(self, group_id: str) -> GroupState | None:
         slot = self._table.get_id(group_id)
-        if slot is None:
-            return None
-        return self._state(slot)
-
-    def _state(self, slot: int) -> GroupState:
-        """The alert state of the group at ``slot`` (a fresh one when it never left OK)."""
-        st = self._states.get(slot)
-        return st if st is not None else GroupState(self.rules)
-
-    def _keep(self, slot: int, st: GroupState) -> None:
-        """Keep ``st`` as the state of ``slot`` unless it is a fresh one's."""
-        if st.pristine():
-            self._states.pop(slot, None)
-        else:
-            self._states[slot] = st
+        return None if slot is None else GroupState(self.rules, self.states, slot)
 
     def level_texts(self) -> dict[str, str]:
         """The level and reset lambdas' source text, by property (``crit``, ``warnReset`` ...)."""
@@ -218,12 +198,14 @@ class AlertNode(Node):
     def working_cardinality(self) -> int:
         return len(self._table)
 
-    def _new_group(self, group: Group, name: str, tags: Mapping[str, str]) -> int:
-        slot = self._table.add(group)
-        st = GroupState(self.rules)
-        self._restore(st, group, name, tags)
-        self._keep(slot, st)
-        return slot
+    def _new_group(self, group: Group, name: str, tags: Mapping[str, str] | None) -> int:
+        """The slot of a group seen for the first time (``tags`` None: no topic to continue
+        its alert from, see :meth:`_restore`)."""
+        code = self._table.add(group)
+        self.states.reset(code)
+        if tags is not None:
+            self._restore(GroupState(self.rules, self.states, code), group, name, tags)
+        return code
 
     def _restore(self, st: GroupState, group: Group, name: str, tags: Mapping[str, str]) -> None:
         """A group seen for the first time continues the alert its id had before a restart.
@@ -247,32 +229,36 @@ class AlertNode(Node):
         """Every group's alert state (level history, flapping, trigger times) and the per-group
         state of the level lambdas. The last level of each event is also in the alert state
         store (it outlives the task); a checkpoint adds what the store does not keep."""
-        groups = {g.id: [slot, self._state(slot).to_json()] for slot, g in self._table.items()}
+        groups = {
+            g.id: [code, GroupState(self.rules, self.states, code).to_json()]
+            for code, g in self._table.items()
+        }
         return checkpoint.pack({"groups": groups, "next": self._table.end()}, *self.levels.snapshot())
 
     def restore_state(self, data: bytes) -> None:
         meta, blobs = checkpoint.unpack(data, self.name)
         try:
             self.levels.restore(blobs)
+            states = new_store(self.rules)
             table = GroupTable()
-            states: dict[int, GroupState] = {}
+            nxt = int(meta["next"])
             for gid, (code, raw) in meta["groups"].items():
-                st = GroupState(self.rules)
+                code = int(code)
+                if not 0 <= code < nxt:
+                    raise ValueError(f"group code {code} out of range")
+                st = GroupState(self.rules, states, code)
                 st.load_json(raw)
                 # found by id: the group's tags come with its next point
-                table.put(int(code), Group(str(gid)))
-                if not st.pristine():
-                    states[int(code)] = st
-            int(meta["next"])
-        except (ValueError, KeyError, IndexError, TypeError, OverflowError) as exc:
+                table.put(code, Group(str(gid)))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
-        self._table, self._states = table, states
+        self.states, self._table = states, table
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
-        slot = self._table.forget(msg.group.id)
-        if slot is not None:
-            self._states.pop(slot, None)
-            self.levels.forget_group(slot)
+        code = self._table.forget(msg.group.id)
+        if code is not None:
+            self.levels.forget_group(code)
+            self.states.reset(code)
         self.explain_log.forget(msg.group.id)
         self.emit(msg)
 
@@ -290,45 +276,44 @@ class AlertNode(Node):
         if n == 0:
             return
         batch = chunk.batch
-        # one Python list: the per-point decision indexes it many times (an ndarray is slower)
-        codes = _code_list(chunk.codes)
+        codes = _code_array(chunk.codes)
         groups = chunk.groups if type(chunk.groups) is list else list(chunk.groups)
-        # each group's slot, found in Rust by its id's hash
-        slots = array("I", self._table.slots(groups)).tolist()
-        missing = [i for i, s in enumerate(slots) if s == _NO_SLOT]
-        if missing:
-            self._create_chunk_groups(chunk, codes, slots, missing)
-        eval_codes: Sequence[int] | None = None
+        # each chunk-local group's state code (its lambda-state code too), found in Rust by
+        # the group's id hash
+        remap: list[int] = array("I", self._table.slots(groups)).tolist()
+        if _NO_STATE in remap:
+            missing = [i for i, c in enumerate(remap) if c == _NO_STATE]
+            self._create_chunk_groups(chunk, codes, remap, missing)
+        eval_codes: memoryview | None = None
         if self.levels.stateful:
-            eval_codes = [slots[c] for c in codes]
+            eval_codes = memoryview(np.asarray(remap, dtype=np.uint32)[codes])
         table, errors = self.levels.evaluate(batch, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
         self.explain_log.saw_chunk(batch, codes, chunk.groups, table)
-        states = self._states
-        if (
-            self.rules.flapping is None
-            and not table.any_match()
-            and (not states or all(states[s].level == OK for s in slots if s in states))
-        ):
+        if self.rules.flapping is None and not table.any_match() and self.states.all_ok(remap):
             # Steady state: OK points of OK groups change nothing that matters without flapping
             # (the history only feeds flapping and the previous level, which stays OK).
             return
-        times = batch.time().to_list()
-        local: list[GroupState | None] = [states.get(s) for s in slots]
-        fired = self._decide_stream(table, codes, local, chunk.groups, times)
-        for s, st in zip(slots, local, strict=True):
-            if st is not None and s != _NO_SLOT:
-                self._keep(s, st)
-        if not fired:
+        # the per-point state machine, in Rust: only the points that make an event come back
+        raw_rows, raw_levels, raw_durations = self.states.decide(batch, codes, remap, table.match, table.hold)
+        if not raw_levels:
             return
-        rows = batch.take([f.row for f in fired]).rows()
+        rows = np.frombuffer(raw_rows, dtype="<u4")
+        levels = np.frombuffer(raw_levels, dtype=np.uint8)
+        if not (self.topics or self.augment.any or self.inhibits or self.category):
+            self._fired_unheard(chunk, codes, rows, levels)
+            return
+        durations = np.frombuffer(raw_durations, dtype="<i8").tolist()
+        fired = rows.tolist()
+        points = batch.take(rows).rows()
         kept_rows: list[Row] = []
         kept_idx: list[int] = []
-        for f, row in zip(fired, rows, strict=True):
-            out = self._fire(f.level, f.duration, f.group, row, row, [row], batch_tags=None)
+        groups = chunk.groups
+        for i, lvl, dur, row in zip(fired, levels.tolist(), durations, points, strict=True):
+            out = self._fire(lvl, dur, groups[codes[i]], row, row, [row], batch_tags=None)
             if out is not None:
                 kept_rows.extend(out)
-                kept_idx.append(f.row)
+                kept_idx.append(i)
         if not kept_idx:
             return
         if self.augment.any:
@@ -336,66 +321,42 @@ class AlertNode(Node):
         else:
             out_batch = batch.take(kept_idx)
         # replace() keeps whatever else the chunk carries (its db/rp ...)
-        self.emit(replace(chunk, batch=out_batch, codes=[codes[i] for i in kept_idx]))
+        self.emit(replace(chunk, batch=out_batch, codes=codes[kept_idx]))
+
+    def _fired_unheard(
+        self, chunk: StreamChunk, codes: np.ndarray, rows: np.ndarray, levels: np.ndarray
+    ) -> None:
+        """Events nobody receives (no handler, topic, augmentation, inhibitor or category): what
+        :meth:`_fire` does for each, done for all at once: counted, each group's last outcome
+        recorded for explain, and the points forwarded."""
+        extra = self.stats.extra
+        extra["alerts_triggered"] += len(rows)
+        for lvl, k in enumerate(np.bincount(levels, minlength=4).tolist()):
+            extra[_LEVEL_STAT[lvl]] += k
+        fired_codes = codes[rows]
+        # each group's last event (a dict built from pairs keeps the last), at C speed
+        last = dict(zip(fired_codes.tolist(), rows.tolist(), strict=True))
+        times = np.asarray(chunk.batch.time())[list(last.values())].tolist()
+        ids = map(_ID, map(chunk.groups.__getitem__, last))
+        self.explain_log.outcomes_of(ids, times, *self._no_handler())
+        self.emit(replace(chunk, batch=chunk.batch.take(rows), codes=fired_codes))
 
     def _create_chunk_groups(
-        self, chunk: StreamChunk, codes: Sequence[int], slots: list[int], missing: list[int]
+        self, chunk: StreamChunk, codes: np.ndarray, remap: list[int], missing: list[int]
     ) -> None:
+        # the first row of each new group gives the name and tags its alert id is rendered from
+        uniq, first_rows = np.unique(codes, return_index=True)
+        first = dict(zip(uniq.tolist(), first_rows.tolist(), strict=True))
+        order = sorted((c for c in missing if c in first), key=first.__getitem__)
         if not self.topics:
             # no topic to continue an alert from (_restore): the rows are not read
-            present = set(codes) if len(chunk.groups) > 1 else {0}
-            for c in missing:
-                if c in present:
-                    slots[c] = self._table.add(chunk.groups[c])
+            for c in order:
+                remap[c] = self._new_group(chunk.groups[c], "", None)
             return
-        # the first row of each new group gives the name and tags its alert id is rendered from
-        want = set(missing)
-        first: dict[int, int] = {}
-        for i, c in enumerate(codes):
-            if c in want and c not in first:
-                first[c] = i
-                if len(first) == len(want):
-                    break
-        order = sorted(first, key=first.__getitem__)
         rows = chunk.batch.take([first[c] for c in order]).rows() if order else []
         for c, row in zip(order, rows, strict=True):
-            slots[c] = self._new_group(chunk.groups[c], row[0], row[1])
-        # listed without rows: a placeholder no row uses (slot _NO_SLOT), not kept
-
-    def _decide_stream(
-        self,
-        table: LevelTable,
-        codes: Sequence[int],
-        groups: list[GroupState | None],
-        chunk_groups: list[Group],
-        times: list[int],
-    ) -> list[_Fired]:
-        """The per-point state machine; returns the points that make an event, in order.
-        ``groups[c]`` is group ``c``'s state, None for a fresh one (made here when needed)."""
-        fired: list[_Fired] = []
-        no_recoveries = self.rules.no_recoveries
-        # Without flapping an OK point of an OK group changes nothing that matters (the history
-        # only feeds flapping and the previous level, which stays OK): skip it cheaply.
-        skip_quiet = self.rules.flapping is None
-        vector = table.vector(len(codes))
-        level_of = table.level
-        for i, c in enumerate(codes):
-            st = groups[c]
-            cur = OK if st is None else st.history[st.idx]
-            lvl = vector[i] if vector is not None else level_of(i, cur)
-            if skip_quiet and lvl == OK and cur == OK:
-                continue
-            if st is None:
-                st = groups[c] = GroupState(self.rules)
-            t = times[i]
-            st.update(t, lvl)
-            if not st.should_trigger(lvl):
-                continue
-            st.triggered(t)
-            if no_recoveries and lvl == OK:
-                continue
-            fired.append(_Fired(i, lvl, st.duration(), chunk_groups[c]))
-        return fired
+            remap[c] = self._new_group(chunk.groups[c], row[0], row[1])
+        # listed without rows: a placeholder no row uses (_NO_STATE), not kept
 
     # --- batch -------------------------------------------------------------------------------
 
@@ -410,15 +371,15 @@ class AlertNode(Node):
         points = msg.points
         n = len(points)
         tags = msg.group.tag_dict
-        slot = self._table.get(msg.group)
-        if slot is None:  # received, even empty: held (working_cardinality), as Node.held does
-            slot = self._new_group(msg.group, msg.name, tags)
+        code = self._table.get(msg.group)
+        if code is None:  # received, even empty: held (working_cardinality), as Node.held does
+            code = self._new_group(msg.group, msg.name, tags)
         if n == 0:
             return
-        eval_codes = [slot] * n if self.levels.stateful else None
+        eval_codes = [code] * n if self.levels.stateful else None
         table, errors = self.levels.evaluate(points, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
-        st = self._state(slot)
+        st = GroupState(self.rules, self.states, code)
         current = st.level
         lowest, highest, hi_row = 3, -1, 0
         for i in range(n):
@@ -431,11 +392,9 @@ class AlertNode(Node):
         t = msg.tmax if self.all or level == OK else times[hi_row]
         self.explain_log.saw_batch(points, hi_row, msg.group, table, t)
         st.update(t, level)
-        self._keep(slot, st)
         if not st.should_trigger(level, batch=True):
             return
         st.triggered(t)
-        self._keep(slot, st)
         if self.rules.no_recoveries and level == OK:
             return
         rows = points.rows()

@@ -4,6 +4,11 @@ This is Kapacitor's ``alertState`` behaviour (one per group of an alert node): t
 ring of the last ``history`` levels, initially all OK; ``changed`` compares a new level with the
 previous one; flapping is the weighted fraction of changes over the ring, the newest change
 weighted ``weightDiff`` (1.5) times the oldest and the newest weight being ``maxWeight`` (1.2).
+
+Every group's state of one node lives in one Rust store (``rust/src/alertstate.rs``, flat
+columns by group code) that also runs the per-point decision over whole chunks;
+:class:`GroupState` is a view of one group in it (the batch edge, explain, checkpoints).
+``tests/engine/alert/reference.py`` keeps the rules written out row by row in Python.
 """
 
 from __future__ import annotations
@@ -11,13 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kapfast._native import AlertStates
+
 OK, INFO, WARNING, CRITICAL = 0, 1, 2, 3
 LEVEL_NAMES = ("OK", "INFO", "WARNING", "CRITICAL")
 LEVEL_BY_NAME = {name: i for i, name in enumerate(LEVEL_NAMES)}
-
-# The newest state change weighs WEIGHT_DIFF times the oldest; the newest weighs MAX_WEIGHT.
-WEIGHT_DIFF = 1.5
-MAX_WEIGHT = 1.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,85 +34,76 @@ class StateRules:
     no_recoveries: bool = False
 
 
-class GroupState:
-    """The alert state of one group."""
-
-    __slots__ = (
-        "changed",
-        "expired",
-        "first_triggered",
-        "flapping",
-        "history",
-        "idx",
-        "last_triggered",
-        "rules",
+def new_store(rules: StateRules) -> AlertStates:
+    """An empty store for every group's state under ``rules``. The ring of past levels only
+    matters to flapping; otherwise the current and previous level are all that is read, and a
+    ring of 2 saves memory per group (#19)."""
+    return AlertStates(
+        ring=max(2, rules.history) if rules.flapping is not None else 2,
+        flapping=rules.flapping,
+        state_changes_only=rules.state_changes_only,
+        max_interval_ns=rules.max_interval_ns,
+        no_recoveries=rules.no_recoveries,
     )
 
-    def __init__(self, rules: StateRules) -> None:
-        self.rules = rules
-        # the ring of past levels only matters to flapping; otherwise the current and previous
-        # level are all that is read, and a ring of 2 saves ~150 B per group (#19)
-        self.history = [OK] * (max(2, rules.history) if rules.flapping is not None else 2)
-        self.idx = 0
-        self.flapping = False
-        self.changed = False
-        self.expired = False
-        # None is Go's zero time: "never triggered".
-        self.first_triggered: int | None = None
-        self.last_triggered: int | None = None
 
-    def pristine(self) -> bool:
-        """Whether this is a fresh state's equal (OK throughout, never triggered): a group in
-        such a state needs none kept (an all-OK ring is the same from any position)."""
-        return (
-            not (self.flapping or self.changed or self.expired)
-            and self.last_triggered is None
-            and self.first_triggered is None
-            and not any(self.history)
-        )
+class GroupState:
+    """The alert state of one group: slot ``code`` of ``store`` (a store of its own when none)."""
+
+    __slots__ = ("code", "rules", "store")
+
+    def __init__(self, rules: StateRules, store: AlertStates | None = None, code: int = 0) -> None:
+        self.rules = rules
+        self.store = store if store is not None else new_store(rules)
+        self.code = code
+
+    @property
+    def history(self) -> list[int]:
+        return list(self.store.get(self.code)[0])
+
+    @property
+    def idx(self) -> int:
+        return self.store.get(self.code)[1]
+
+    @property
+    def flapping(self) -> bool:
+        return self.store.get(self.code)[2]
+
+    @property
+    def changed(self) -> bool:
+        return self.store.get(self.code)[3]
+
+    @property
+    def expired(self) -> bool:
+        return self.store.get(self.code)[4]
+
+    @property
+    def first_triggered(self) -> int | None:
+        return self.store.get(self.code)[5]
+
+    @property
+    def last_triggered(self) -> int | None:
+        return self.store.get(self.code)[6]
 
     @property
     def level(self) -> int:
-        return self.history[self.idx]
+        return self.store.level(self.code)
 
     def previous_level(self) -> int:
         """The level recorded before the current one."""
-        return self.history[self.idx - 1]  # idx - 1 == -1 wraps to the ring's end, as intended
+        return self.store.previous_level(self.code)
 
     def add_event(self, level: int) -> None:
         """Record ``level`` in the history (Kapacitor's ``addEvent``)."""
-        self.changed = self.history[self.idx] != level
-        self.idx = (self.idx + 1) % len(self.history)
-        self.history[self.idx] = level
+        self.store.add_event(self.code, level)
 
     def percent_change(self) -> float:
         """The weighted fraction of level changes over the history ring."""
-        hist = self.history
-        n = len(hist)
-        weight = MAX_WEIGHT / WEIGHT_DIFF
-        step = (MAX_WEIGHT - weight) / (n - 1)
-        changes = 0.0
-        for i in range(n - 1):
-            c = (i + self.idx) % n
-            if hist[c] != hist[c - 1]:
-                changes += weight
-            weight += step
-        return changes / (n - 1)
+        return self.store.percent_change(self.code)
 
     def update(self, t_ns: int, level: int) -> None:
         """Kapacitor's ``updateState``: history, flapping, and whether an unchanged level expired."""
-        self.add_event(level)
-        flap = self.rules.flapping
-        if flap is not None:
-            p = self.percent_change()
-            if self.flapping and p < flap[0]:
-                self.flapping = False
-            elif not self.flapping and p > flap[1]:
-                self.flapping = True
-        mi = self.rules.max_interval_ns
-        self.expired = (
-            not self.changed and mi != 0 and (self.last_triggered is None or t_ns - self.last_triggered >= mi)
-        )
+        self.store.update(self.code, t_ns, level)
 
     def should_trigger(self, level: int, batch: bool = False) -> bool:
         """Whether the level just recorded makes an event (before ``noRecoveries``).
@@ -117,49 +111,36 @@ class GroupState:
         Kapacitor differs between its edges here: on a batch edge a recovery is sent even while
         the group is flapping, on a stream edge it is not.
         """
-        if level == OK:
-            return self.changed and (batch or not (self.rules.flapping is not None and self.flapping))
-        if self.rules.flapping is not None and self.flapping:
-            return False
-        return not (self.rules.state_changes_only and not self.changed and not self.expired)
+        return self.store.should_trigger(self.code, level, batch)
 
     def triggered(self, t_ns: int) -> None:
         """An event fired at ``t_ns``; the first one since OK starts the alert's duration."""
-        self.last_triggered = t_ns
-        if self.previous_level() == OK or self.first_triggered is None:
-            self.first_triggered = t_ns
+        self.store.triggered(self.code, t_ns)
 
     def duration(self) -> int:
-        if self.last_triggered is None or self.first_triggered is None:
-            return 0
-        return self.last_triggered - self.first_triggered
+        return self.store.duration(self.code)
 
     def to_json(self) -> list[Any]:
         """The whole state for a checkpoint (history included: flapping survives a restart)."""
-        return [
-            self.history,
-            self.idx,
-            self.flapping,
-            self.changed,
-            self.expired,
-            self.first_triggered,
-            self.last_triggered,
-        ]
+        history, idx, flapping, changed, expired, first, last = self.store.get(self.code)
+        return [list(history), idx, flapping, changed, expired, first, last]
 
     def load_json(self, raw: list[Any]) -> None:
         history, idx, flapping, changed, expired, first, last = raw
-        if len(history) != len(self.history) or not 0 <= int(idx) < len(history):
-            raise ValueError("alert history of another length")
-        self.history = [int(h) for h in history]
-        self.idx = int(idx)
-        self.flapping, self.changed, self.expired = bool(flapping), bool(changed), bool(expired)
-        self.first_triggered = None if first is None else int(first)
-        self.last_triggered = None if last is None else int(last)
+        levels = [int(h) for h in history]
+        if any(not OK <= h <= CRITICAL for h in levels) or not 0 <= int(idx) < len(levels):
+            raise ValueError("alert history out of range")
+        self.store.set(
+            self.code,
+            levels,
+            int(idx),
+            bool(flapping),
+            bool(changed),
+            bool(expired),
+            None if first is None else int(first),
+            None if last is None else int(last),
+        )
 
     def restore(self, level: int, time_ns: int, duration_ns: int) -> None:
         """Continue a non-OK alert saved before a restart (no event is sent for it)."""
-        if level == OK:
-            return
-        self.add_event(level)
-        self.first_triggered = time_ns - duration_ns
-        self.last_triggered = time_ns
+        self.store.restore(self.code, level, time_ns, duration_ns)

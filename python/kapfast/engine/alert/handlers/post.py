@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kapfast.alert_event import DETAILS_FUNCS, AlertEvent
+from kapfast.alert_event import DETAILS_FUNCS, AlertEvent, series_to_json
 from kapfast.engine.alert.handlers.base import (
     DEFAULT_TIMEOUT_S,
     AlertHandler,
@@ -122,20 +122,26 @@ class Endpoint:
         return render
 
 
-def _alert_data(event: AlertEvent) -> GoStruct:
-    """``alert.Data`` as an ``[[httppost]]`` alert-template sees it."""
-    rows = [
-        GoStruct(
-            "models.Row",
-            {
-                "Name": s.get("name") or "",
-                "Tags": dict(s.get("tags") or {}),
-                "Columns": list(s.get("columns") or []),
-                "Values": [list(v) for v in s.get("values") or []],
-            },
-        )
-        for s in event.data or []
+def _row(series: dict[str, Any]) -> GoStruct:
+    """A ``models.Row``: a template sees its fields (time values as Go times); ``json`` writes it
+    with its JSON tags (``name``, ``tags``, ``columns``, ``values``, each omitted when empty)."""
+    columns = list(series.get("columns") or [])
+    times = {i for i, c in enumerate(columns) if c == "time"}
+    values = [
+        [GoTime(v) if i in times and type(v) is int else v for i, v in enumerate(row)]
+        for row in series.get("values") or []
     ]
+    fields = {"Name": series.get("name") or "", "Tags": dict(series.get("tags") or {}), "Columns": columns}
+    return GoStruct("models.Row", {**fields, "Values": values}, json=series_to_json(series))
+
+
+def _alert_data(event: AlertEvent) -> GoStruct:
+    """``alert.Data`` as an ``[[httppost]]`` alert-template sees it; its JSON (``{{ json . }}``)
+    is the event's, as the post handler sends it without a template."""
+    rows = None if event.data is None else [_row(s) for s in event.data]
+    result = GoStruct(
+        "models.Result", {"Series": rows, "Messages": None, "Err": None}, json=event.result_json()
+    )
     return GoStruct(
         "alert.Data",
         {
@@ -145,10 +151,11 @@ def _alert_data(event: AlertEvent) -> GoStruct:
             "Time": GoTime(event.time_ns),
             "Duration": GoDuration(event.duration_ns),
             "Level": event.level,
-            "Data": GoStruct("models.Result", {"Series": rows, "Messages": None, "Err": None}),
+            "Data": result,
             "PreviousLevel": event.previous_level,
             "Recoverable": event.recoverable,
         },
+        json=event.to_json(),
     )
 
 

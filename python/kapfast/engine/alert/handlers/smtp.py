@@ -224,6 +224,11 @@ def _validate(c: Any) -> None:
     for to in c.to:
         if "@" not in to:
             raise ConfigError(f"[smtp] invalid to email address: {to!r}")
+    if c.to_templates:
+        raise ConfigError(
+            "[smtp] to-templates is not supported by kapfast: list the addresses in 'to' "
+            "(or with .to() in the TICKscript)"
+        )
 
 
 def _build(ctx: BuildContext, o: Options) -> EmailHandler:
