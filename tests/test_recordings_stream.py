@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import pytest
+from isal import igzip
 
 from kapfast.errors import InputError
 from kapfast.recordings import (
@@ -19,6 +21,7 @@ from kapfast.recordings import (
     split_timestamp,
     stream_chunks,
 )
+from kapfast.recordings.compression import LIVE_MARKER, Recovered, is_live_recording, recover_blocks
 
 S = 1_000_000_000
 T0 = 31_536_000 * S  # 1971-01-01T00:00:00Z, the conformance clock zero
@@ -306,16 +309,72 @@ def test_write_serialized_matches_write(tmp_path: Path, background: bool) -> Non
         with pytest.raises(ValueError, match="newline"):
             w.write_serialized("a\nb", "rp", lp, len(batch))
         assert w.records == 6
-    assert a.read_bytes() == b.read_bytes()  # the same records, byte for byte
+    if background:  # written in blocks (gzip members): the same records
+        assert gzip.decompress(a.read_bytes()) == gzip.decompress(b.read_bytes())
+        assert b.read_bytes().startswith(LIVE_MARKER)
+    else:
+        assert a.read_bytes() == b.read_bytes()  # the same records, byte for byte
 
 
 def test_background_writer_reports_a_failure(tmp_path: Path) -> None:
     w = StreamRecordingWriter(tmp_path / "x.srpl", background=True)
-    w._gz.close()  # the file under the writer thread is gone: its next write fails
+    os.close(w._fd)  # the disk under the writer thread is full: its next write fails
+    w._fd = os.open("/dev/full", os.O_WRONLY)
     w.write_serialized("d", "r", b"m v=1 1\n", 1)
+    done = w.pending()
+    assert done is not None
+    with pytest.raises(OSError, match="writing the recording failed"):
+        done.result(timeout=10)
     with pytest.raises(OSError, match="writing the recording failed"):
         w.close()
     assert w.closed
+
+
+def _live(tmp_path: Path, writes: int = 5) -> tuple[Path, list[bytes]]:
+    """A live recording's file (blocks) of ``writes`` batches of 3 points, each waited for."""
+    path = tmp_path / "live.srpl"
+    lines: list[bytes] = []
+    w = StreamRecordingWriter(path, background=True)
+    for i in range(writes):
+        body = b"".join(b"cpu,host=h%d v=%d %d\n" % (j, i, i * 10 + j) for j in range(3))
+        w.write_serialized("db", "rp", body, 3)
+        lines += body.splitlines()
+        done = w.pending()
+        assert done is not None
+        done.result(timeout=10)  # in the file now: what the write path waits for before its 204
+        assert w.pending() is None
+    # the process dies here: no close(), no gzip trailer of a single stream to miss
+    os.close(w._fd)
+    w._fd = os.open(os.devnull, os.O_WRONLY)
+    return path, lines
+
+
+def test_a_live_recording_is_readable_without_a_close(tmp_path: Path) -> None:
+    path, lines = _live(tmp_path)
+    assert [r.line for r in read_stream_recording(path)] == lines
+    size = path.stat().st_size
+    assert recover_blocks(path) == Recovered(size, 3 * len(lines), 0)  # nothing to cut
+    assert path.stat().st_size == size
+
+
+@pytest.mark.parametrize("tail", ["torn", "garbage", "bad_crc"])
+def test_recovery_cuts_a_torn_last_block(tmp_path: Path, tail: str) -> None:
+    path, lines = _live(tmp_path)
+    whole = path.read_bytes()
+    block = igzip.compress(b"db\nrp\ncpu v=99 99\n" * 50, compresslevel=1, mtime=0)
+    extra = {
+        "torn": block[: len(block) // 2],  # killed in the middle of a block's write
+        "garbage": b"\x00\x17 not gzip",
+        "bad_crc": block[:-8] + b"\xde\xad\xbe\xef" + block[-4:],
+    }[tail]
+    path.write_bytes(whole + extra)
+    with pytest.raises(RecordingError):
+        list(read_stream_recording(path))  # as it was left: unreadable at its end
+    got = recover_blocks(path)
+    assert got == Recovered(len(whole), 3 * len(lines), len(extra))
+    assert path.read_bytes() == whole
+    assert [r.line for r in read_stream_recording(path)] == lines
+    assert is_live_recording(path)
 
 
 def _replayed(path: Path, zero: int | None, precision: str = "auto") -> list[tuple[str, int, int]]:

@@ -22,9 +22,10 @@ NATS_SERVER = shutil.which("nats-server") or shutil.which("nats-server", path="/
 
 
 class NatsServer:
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, extra_args: list[str] | None = None) -> None:
         self.port = free_port()
         self.store = store
+        self.extra_args = extra_args or []  # e.g. a NATS cluster's name and routes
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -35,7 +36,17 @@ class NatsServer:
         assert NATS_SERVER is not None
         self.log = open(self.store.parent / "nats-server.log", "ab")  # noqa: SIM115 - closed in stop
         self.proc = subprocess.Popen(
-            [NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
+            [
+                NATS_SERVER,
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-sd",
+                str(self.store),
+                *self.extra_args,
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -72,17 +83,39 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     server.stop()
 
 
-def cluster_config(nats: NatsServer, role: str, node_id: str, partitions: int = 6, **extra: str) -> str:
+def nats_cluster(root: Path, size: int = 3) -> list[NatsServer]:
+    """``size`` nats-server processes routed to each other as one NATS cluster (JetStream clustered:
+    streams and KV buckets with ``replicas`` up to ``size``), not yet started."""
+    routes = [free_port() for _ in range(size)]
+    servers = []
+    for i, route in enumerate(routes):
+        (root / f"n{i}").mkdir()
+        args = ["-n", f"n{i}", "--cluster_name", "kapfast-test", "--cluster", f"nats://127.0.0.1:{route}"]
+        args += ["--routes", ",".join(f"nats://127.0.0.1:{r}" for r in routes if r != route)]
+        servers.append(NatsServer(root / f"n{i}" / "jetstream", args))
+    return servers
+
+
+def cluster_config(
+    nats: NatsServer | list[NatsServer],
+    role: str,
+    node_id: str,
+    partitions: int = 6,
+    lease_ttl: str = "3s",  # a loaded 2-core CI machine can hold a process up for a second
+    checkpoint_interval: str = "1s",
+    **extra: str,
+) -> str:
+    urls = ", ".join(f'"{n.url}"' for n in (nats if isinstance(nats, list) else [nats]))
     lines = [
         "[cluster]",
         "  enabled = true",
-        f'  urls = ["{nats.url}"]',
+        f"  urls = [{urls}]",
         f'  role = "{role}"',
         f'  node-id = "{node_id}"',
         f"  partitions = {partitions}",
         '  partition-key = ["host"]',
-        '  lease-ttl = "2s"',
-        '  checkpoint-interval = "1s"',
+        f'  lease-ttl = "{lease_ttl}"',
+        f'  checkpoint-interval = "{checkpoint_interval}"',
         *(f"  {k.replace('_', '-')} = {v}" for k, v in extra.items()),
     ]
     return "\n".join(lines) + "\n[stats]\n  enabled = false\n"

@@ -3,6 +3,7 @@ kapfastd processes: an ingest node and workers against a single kapfastd fed the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -59,12 +60,20 @@ def _status(node: Kapfastd) -> dict[str, Any]:
     return dict(ans.json())
 
 
-def wait_caught_up(node: Kapfastd, alive: set[str], timeout_s: float = 20.0) -> dict[str, Any]:
+def wait_caught_up(
+    node: Kapfastd, alive: set[str], timeout_s: float = 60.0, *, balanced: bool = False
+) -> dict[str, Any]:
     """Until every partition (and placed task) is owned by an alive worker, has no lag and nothing
-    fetched but not yet applied (a feed acks once its points went through the task)."""
+    fetched but not yet applied (a feed acks once its points went through the task). With
+    ``balanced``: and every partition owned by the worker whose share it is (``sorted(alive)[p %
+    n]``), so that none moves later. Generous: on a loaded machine a worker held up past its
+    lease has partitions move back and forth a few times before they settle."""
+    order = sorted(alive)
 
     def done() -> dict[str, Any] | None:
         st = _status(node)
+        if balanced and any(p["owner"] != order[p["partition"] % len(order)] for p in st["partitions"]):
+            return None
         feeds = [*st["partitions"], *st["placed_tasks"]]
         if all(f["owner"] in alive and f["lag"] == 0 and f["ack_pending"] == 0 for f in feeds):
             return st
@@ -120,6 +129,22 @@ def _write_case(node: Kapfastd, name: str, case: dict[str, Any]) -> None:
         assert ans.status == 204, ans
 
 
+def _gathered(node: Kapfastd, name: str, endpoint: str, want: list[Any], timeout_s: float = 15) -> list[Any]:
+    """``node``'s answer for the whole cluster: once it equals ``want`` or after ``timeout_s``
+    (the gathering answers 500 while a partition changes owner, e.g. a member key that expired
+    on a loaded machine)."""
+    got: list[Any] = []
+
+    def equal() -> bool:
+        nonlocal got
+        got = _series([node], name, endpoint)
+        return got == want
+
+    with contextlib.suppress(AssertionError):  # the caller's assert shows the difference
+        wait_for(equal, timeout_s, f"{name}'s gathered answer")
+    return got
+
+
 def _series(nodes: list[Kapfastd], name: str, endpoint: str) -> list[Any]:
     out = []
     for n in nodes:
@@ -143,7 +168,7 @@ def test_conformance_cases_through_the_cluster_match_one_node(
             _define(node, name, case)
     for w in workers:
         wait_for(lambda w=w: all(w.api("GET", f"/tasks/{n}").status == 200 for n in cases), what="tasks")
-    wait_caught_up(workers[0], {"w0", "w1", "w2"})
+    wait_caught_up(workers[0], {"w0", "w1", "w2"}, balanced=True)
     for name, case in cases.items():
         _write_case(single, name, case)
         _write_case(ingest, name, case)
@@ -154,61 +179,130 @@ def test_conformance_cases_through_the_cluster_match_one_node(
     assert "TestStream_Window" in placed and "TestStream_StateCount" not in placed
     for name, case in cases.items():
         want = _series([single], name, case["http_out"])
-        got = _series(workers, name, case["http_out"])
         assert want, f"{name}: the single node has no result"
-        assert got == want, name
+        # any node answers for the whole cluster (gathered from the owners), the ingest one too
+        for node in (ingest, *workers):
+            assert _gathered(node, name, case["http_out"], want) == want, name
 
 
-def test_kill_9_of_a_worker_its_partitions_are_taken_over_and_no_point_is_lost(
+def test_kill_9_of_a_worker_its_partitions_are_taken_over_and_no_alert_is_lost_or_repeated(
     nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
 ) -> None:
-    ingest = node_factory(cluster_config(nats_server, "ingest", "in1"))
-    workers = [node_factory(cluster_config(nats_server, "worker", f"w{i}")) for i in range(3)]
-    with Recorder() as hook:
-        script = (
-            "stream|from().measurement('m').groupBy('host')"
-            f"|alert().id('{{{{ index .Tags \"host\" }}}}').crit(lambda: TRUE).post('{hook.url}')"
-        )
-        task = {"id": "every", "type": "stream", "dbrps": [{"db": "db", "rp": "autogen"}]}
-        ans = workers[2].api("POST", "/tasks", {**task, "script": script, "status": "enabled"})
-        assert ans.status == 200, ans
-        for w in workers:
-            wait_for(lambda w=w: w.api("GET", "/tasks/every").status == 200, what="the task on every worker")
-        alive = {"w0", "w1", "w2"}
-        wait_caught_up(workers[0], alive)
+    """Two alert tasks, one partitioned (groupBy host) and one placed (no grouping), every point
+    an event; the placed task's owner is killed -9 between two halves of the stream. Its
+    partitions and the placed task are taken over, the new owners read the stream again from
+    the last checkpoint (here: never written for the partitions, so from the start; the placed
+    task's from its placement) with the deliveries muted up to where the dead owner delivered:
+    every point's event arrives exactly once."""
+    config = {"checkpoint_interval": "1h"}  # a takeover always replays: muting is what is tested
+    ingest = node_factory(cluster_config(nats_server, "ingest", "in1", **config))
+    workers = {
+        f"w{i}": node_factory(cluster_config(nats_server, "worker", f"w{i}", **config)) for i in range(3)
+    }
+    with Recorder() as hook, Recorder() as placed_hook:
+        alert = "|alert().id('{{ index .Tags \"host\" }}').crit(lambda: TRUE)"
+        scripts = {
+            "every": f"stream|from().measurement('m').groupBy('host'){alert}.post('{hook.url}')",
+            "all": f"stream|from().measurement('m'){alert}.post('{placed_hook.url}')",
+        }
+        for task_id, script in scripts.items():
+            task = {"id": task_id, "type": "stream", "dbrps": [{"db": "db", "rp": "autogen"}]}
+            ans = workers["w2"].api("POST", "/tasks", {**task, "script": script, "status": "enabled"})
+            assert ans.status == 200, ans
+        for w in workers.values():
+            wait_for(
+                lambda w=w: all(w.api("GET", f"/tasks/{t}").status == 200 for t in scripts),
+                what="the tasks on every worker",
+            )
+        alive = set(workers)
+        st = wait_caught_up(workers["w0"], alive, balanced=True)
+        assert [t["task"] for t in st["placed_tasks"]] == ["all"]
         hosts = 24
-        sent: set[tuple[str, int]] = set()
+        sent: list[tuple[str, int]] = []
 
         def write(round_: int) -> None:
             body = "".join(f"m,host=h{h} v={round_} {round_ * 1_000_000_000 + h}\n" for h in range(hosts))
             ans = ingest.write(body, "db=db&rp=autogen")
             assert ans.status == 204, ans
-            sent.update((f"h{h}", round_ * 1_000_000_000 + h) for h in range(hosts))
+            sent.extend((f"h{h}", round_ * 1_000_000_000 + h) for h in range(hosts))
 
         for r in range(20):
             write(r)
-        before = {p["partition"] for p in _status(workers[0])["partitions"] if p["owner"] == "w1"}
-        assert before
-        # events still queued for delivery in a worker killed -9 are lost, as on one node (the
-        # checkpoint does not wait for deliveries: docs/scaleout.md): kill once they were posted
+        # every point applied (and its delivery recorded: done before the ack) and its event
+        # posted; events still queued for delivery in a worker killed -9 are lost, as on one node
+        st = wait_caught_up(workers["w0"], alive)
         wait_for(lambda: len(hook.requests) >= len(sent), what="the first rounds' alerts posted")
-        workers[1].kill()
+        wait_for(lambda: len(placed_hook.requests) >= len(sent), what="the placed task's alerts posted")
+        victim = st["placed_tasks"][0]["owner"]
+        moved = {p["partition"] for p in st["partitions"] if p["owner"] == victim}
+        assert moved
+        workers[victim].kill()
         killed = time.monotonic()
-        alive = {"w0", "w2"}
+        alive = set(workers) - {victim}
         for r in range(20, 40):
             write(r)
-        st = wait_caught_up(workers[0], alive, timeout_s=15)
+        st = wait_caught_up(workers[sorted(alive)[0]], alive, balanced=True)
         took = time.monotonic() - killed
-        assert took <= 10.0, f"takeover took {took:.1f}s"
         assert {p["owner"] for p in st["partitions"]} == alive
-        time.sleep(0.5)  # the last posts in flight
-        seen: list[tuple[str, int]] = []
-        for req in list(hook.requests):
-            series = json.loads(req.body)["data"]["series"][0]
-            seen.append((series["tags"]["host"], _ns(series["values"][0][0])))
-    assert set(seen) >= sent, f"{len(sent - set(seen))} points lost"
-    # at-least-once: what the victim did after its last checkpoint is done again by the new owner
-    print(f"takeover {took:.1f}s, {len(sent)} points, {len(seen) - len(set(seen))} applied twice")
+        assert st["placed_tasks"][0]["owner"] in alive
+        # events are delivered in the order of the points of a feed, and what the new owner
+        # read again comes first: once every point's event is in, a repeated one would be too
+        for h in (hook, placed_hook):
+            wait_for(lambda h=h: set(_seen(h)) >= set(sent), what="every point's event")
+        every, placed = _seen(hook), _seen(placed_hook)
+    # the takeover is bounded by design (lease-ttl + lease-ttl/3: 4 s here); printed, not
+    # asserted (a loaded machine stretches any duration)
+    print(f"takeover {took:.1f}s, {len(sent)} points, partitions {sorted(moved)} moved")
+    assert sorted(every) == sorted(sent), f"{len(every) - len(set(every))} events repeated"
+    assert sorted(placed) == sorted(sent), f"{len(placed) - len(set(placed))} events repeated"
+
+
+def _seen(hook: Recorder) -> list[tuple[str, int]]:
+    """(host, time) of every alert posted to ``hook``."""
+    out = []
+    for req in list(hook.requests):
+        series = json.loads(req.body)["data"]["series"][0]
+        out.append((series["tags"]["host"], _ns(series["values"][0][0])))
+    return out
+
+
+def test_topic_handlers_defined_on_any_node_act_on_every_worker(
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
+) -> None:
+    """Topic handlers live in the control plane: one defined on a node delivers the events of a
+    partitioned task on every worker; a node that joins later gets it; a delete anywhere
+    deletes it everywhere."""
+    a = node_factory(cluster_config(nats_server, "both", "a"))
+    b = node_factory(cluster_config(nats_server, "worker", "b"))
+    with Recorder() as hook:
+        handler = {"id": "h1", "kind": "post", "options": {"url": hook.url}}
+        assert a.api("POST", "/alerts/topics/cpu/handlers", handler).status == 200
+        wait_for(
+            lambda: b.api("GET", "/alerts/topics/cpu/handlers/h1").status == 200, what="the handler on b"
+        )
+        script = "stream|from().measurement('m').groupBy('host')|alert().crit(lambda: TRUE).topic('cpu')"
+        task = {"id": "t", "type": "stream", "dbrps": [{"db": "db", "rp": "autogen"}], "script": script}
+        assert b.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
+        wait_for(lambda: a.api("GET", "/tasks/t").status == 200, what="the task on a")
+        wait_caught_up(a, {"a", "b"}, balanced=True)
+        sent = [(f"h{h}", h) for h in range(12)]
+        body = "".join(f"m,host={host} v=1 {t}\n" for host, t in sent)
+        assert a.write(body, "db=db&rp=autogen").status == 204
+        st = wait_caught_up(a, {"a", "b"})
+        owners = {p["owner"] for p in st["partitions"]}
+        assert owners == {"a", "b"}  # events made on both workers
+        wait_for(lambda: len(_seen(hook)) >= len(sent), what="every point's event")
+        assert sorted(_seen(hook)) == sorted(sent)
+    c = node_factory(cluster_config(nats_server, "worker", "c"))
+    wait_for(lambda: c.api("GET", "/alerts/topics/cpu/handlers/h1").status == 200, what="the handler on c")
+    got = c.api("GET", "/alerts/topics/cpu/handlers/h1").json()
+    assert got["kind"] == "post" and got["options"] == {"url": hook.url}
+    assert b.api("DELETE", "/alerts/topics/cpu/handlers/h1").status == 204
+    for n in (a, c):
+        wait_for(
+            lambda n=n: n.api("GET", "/alerts/topics/cpu/handlers/h1").status == 404,
+            what="deleted everywhere",
+        )
 
 
 def test_define_enable_delete_against_any_node_acts_on_the_cluster(
@@ -348,12 +442,9 @@ def test_placed_task_state_moves_with_it_on_kill_9(
     assert set(owners.values()) <= alive
     want = single.api("GET", "/tasks/all/n").json()
     assert want["series"][0]["values"][0][1] == 40 * 24
+    other = workers[sorted(alive - {new_owner})[0]]  # asked another node: gathered from the owner
     got = wait_for(
-        lambda: (
-            (a := workers[new_owner].api("GET", "/tasks/all/n")).status == 200
-            and a.json().get("series")
-            and a.json()
-        ),
+        lambda: (a := other.api("GET", "/tasks/all/n")).status == 200 and a.json().get("series") and a.json(),
         what="the window emitted",
     )
     assert got == want
@@ -376,7 +467,7 @@ def test_a_worker_added_mid_stream_takes_partitions_without_a_lost_or_repeated_p
         assert ingest.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
         for w in workers:
             wait_for(lambda w=w: w.api("GET", "/tasks/every").status == 200, what="the task on every worker")
-        wait_caught_up(workers[0], {"w0", "w1"})
+        wait_caught_up(workers[0], {"w0", "w1"}, balanced=True)
         sent: list[tuple[str, int]] = []
 
         def write(round_: int) -> None:
@@ -390,11 +481,8 @@ def test_a_worker_added_mid_stream_takes_partitions_without_a_lost_or_repeated_p
         for r in range(15, 40):
             write(r)
             time.sleep(0.05)  # the stream goes on while partitions move
-        st = wait_caught_up(workers[0], {"w0", "w1", "w2"})
+        st = wait_caught_up(workers[0], {"w0", "w1", "w2"}, balanced=True)
         assert {p["owner"] for p in st["partitions"]} == {"w0", "w1", "w2"}
-        time.sleep(0.5)  # the last posts in flight
-        seen = []
-        for req in list(hook.requests):
-            series = json.loads(req.body)["data"]["series"][0]
-            seen.append((series["tags"]["host"], _ns(series["values"][0][0])))
+        wait_for(lambda: set(_seen(hook)) >= set(sent), what="every point's event")
+        seen = _seen(hook)
     assert sorted(seen) == sorted(sent)  # every point once: a clean handover repeats nothing

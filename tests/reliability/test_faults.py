@@ -4,6 +4,7 @@ when the tests run as root), and SIGKILL in the middle of a write burst."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import subprocess
@@ -41,6 +42,21 @@ def hold_write_lock(db: Path, seconds: float, locked: threading.Event) -> None:
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def write_burst(
+    k: Kapfastd, stop: threading.Event, body: Callable[[int], str], acknowledged: list[int]
+) -> None:
+    """POST ``body(i)`` for i = 0, 1, ... until ``stop`` or the kill cuts a write; the ``i`` of
+    every write answered 204 goes into ``acknowledged``."""
+    i = 0
+    while not stop.is_set():
+        try:
+            if k.write(body(i)).status == 204:
+                acknowledged.append(i)
+        except OSError:
+            return  # the kill cut this one: never acknowledged
+        i += 1
 
 
 def test_store_locked_by_another_process(kapfastd: Kapfastd) -> None:
@@ -194,18 +210,10 @@ def test_sigkill_during_a_write_burst(kapfastd_factory: Callable[..., Kapfastd],
     stop = threading.Event()
     acknowledged: list[int] = []
 
-    def burst() -> None:
-        i = 0
-        while not stop.is_set():
-            body = "\n".join(f"cpu,host=h{j} v={95 if j % 2 else 5} {10**9 * (i + 1)}" for j in range(40))
-            try:
-                if k.write(body).status == 204:
-                    acknowledged.append(i)
-            except OSError:
-                return  # the kill cut this one: never acknowledged
-            i += 1
+    def body(i: int) -> str:
+        return "\n".join(f"cpu,host=h{j} v={95 if j % 2 else 5} {10**9 * (i + 1)}" for j in range(40))
 
-    writer = threading.Thread(target=burst)
+    writer = threading.Thread(target=write_burst, args=(k, stop, body, acknowledged))
     writer.start()
     wait_for(lambda: len(acknowledged) >= 3, what="a few acknowledged writes")
     k.kill()
@@ -222,3 +230,59 @@ def test_sigkill_during_a_write_burst(kapfastd_factory: Callable[..., Kapfastd],
     }
     k.stop()
     assert_store_sound(k.data_dir / "kapfast.db")
+
+
+def test_sigkill_during_a_write_burst_keeps_every_recorded_point(
+    kapfastd_factory: Callable[..., Kapfastd],
+) -> None:
+    """A stream recording running when kapfastd is killed (docs/operations.md, "What survives a
+    crash"): after the restart it is ``finished``, replayable, and holds every point acknowledged
+    with 204 while it ran; a torn last block is cut, and the file reads to its end."""
+    from kapfast.recordings import read_stream_recording
+
+    k = kapfastd_factory()
+    assert define(k, "rec_task").status == 200  # type: ignore[attr-defined]
+    ans = k.api(
+        "POST", "/recordings/stream", {"id": "burst", "task": "rec_task", "stop": "2100-01-01T00:00:00Z"}
+    )
+    assert ans.status == 201, ans
+    stop = threading.Event()
+
+    def first_time(worker: int, i: int) -> int:
+        return 10**9 * (worker * 10**6 + i + 1)
+
+    def body(worker: int, i: int) -> str:
+        t = first_time(worker, i)
+        return "\n".join(f"cpu,host=h{j},w={worker} v={i} {t + j}" for j in range(200))
+
+    acked: list[list[int]] = [[], []]
+    writers = [
+        threading.Thread(target=write_burst, args=(k, stop, functools.partial(body, w), acked[w]))
+        for w in range(2)
+    ]
+    for w in writers:
+        w.start()
+    wait_for(lambda: len(acked[0]) + len(acked[1]) >= 20, what="acknowledged writes while recording")
+    k.kill()
+    stop.set()
+    for w in writers:
+        w.join()
+    k.start()
+    rec = k.api("GET", "/recordings/burst").json()
+    assert rec["status"] == "finished", rec
+    assert "the server stopped while the recording was running" in rec["error"]
+    path = k.data_dir / "replay" / "burst.srpl"
+    assert rec["size"] == path.stat().st_size
+    times = {int(r.line.rsplit(b" ", 1)[1]) for r in read_stream_recording(path)}
+    acknowledged = [first_time(w, i) for w in range(2) for i in acked[w]]
+    missing = [t + j for t in acknowledged for j in range(200) if t + j not in times]
+    assert not missing, f"{len(missing)} acknowledged points are not in the recording"
+    assert f"({len(times)} points)" in rec["error"]
+    # a finished recording replays
+    assert define(k, "again").status == 200  # type: ignore[attr-defined]
+    rep = k.api("POST", "/replays", {"task": "again", "recording": "burst", "clock": "fast"})
+    assert rep.status == 201, rep
+    wait_for(
+        lambda: k.api("GET", f"/replays/{rep.json()['id']}").json()["status"] != "running", what="replay"
+    )
+    assert k.api("GET", f"/replays/{rep.json()['id']}").json()["status"] == "finished"

@@ -160,3 +160,29 @@ def test_metrics_and_explain_need_credentials(secured: Kapfastd) -> None:  # noq
     assert k.request("GET", "/kapacitor/v1/tasks/x/explain", headers=basic("bob", bob)).status == 404
     writer = next(u["password"] for u in USERS if u["name"] == "writer")
     assert k.request("GET", "/metrics", headers=basic("writer", writer)).status == 403
+
+
+def test_buffered_points_of_a_window(kapfastd: Kapfastd) -> None:
+    """A window's buffered points (#22): the ``kapfast_node_buffered_points`` gauge, kapfast's own
+    ``buffered_points`` (task JSON ``kapfast-node-stats``, /debug/vars ``kapfast_nodes``); never in
+    Kapacitor's node-stats, its /debug/vars ``nodes`` or the task's DOT."""
+    k = kapfastd
+    script = "stream\n    |from()\n        .measurement('cpu')\n        .groupBy('host')\n    |window()\n"
+    script += "        .period(1h)\n        .every(1h)\n    |count('usage')\n"
+    body = {"id": "win", "type": "stream", "dbrps": DBRPS, "script": script, "status": "enabled"}
+    assert k.api("POST", "/tasks", body).status == 200
+    lines = "".join(f"cpu,host=h{i % 3} usage={i} {i + 1}\n" for i in range(7))
+    assert k.write(lines, "db=telegraf&rp=autogen&precision=s").status == 204
+    task = k.api("GET", "/tasks/win").json()
+    assert task["stats"]["kapfast-node-stats"]["window2"]["buffered_points"] == 7
+    assert "buffered_points" not in task["stats"]["node-stats"]["window2"]
+    assert "buffered" not in task["dot"]
+    dv = k.api("GET", "/debug/vars").json()["kapacitor"]
+    assert dv["kapfast_nodes:win:window2"]["values"]["buffered_points"] == 7
+    assert "buffered_points" not in dv["nodes:win:window2"]["values"]
+    got = samples(k.request("GET", "/metrics").text)
+    labels = tuple(sorted({"task": "win", "node": "window2", "kind": "window"}.items()))
+    assert got[("kapfast_node_buffered_points", labels)] == 7
+    assert not any(
+        name == "kapfast_node_counter_total" and ("counter", "buffered_points") in lab for name, lab in got
+    )

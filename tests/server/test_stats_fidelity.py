@@ -78,7 +78,7 @@ def test_task_stats_and_debug_vars_as_kapacitor(kapfastd_factory: Callable[..., 
     alert = ns["alert3"]
     assert (alert["crits_triggered"], alert["alerts_triggered"], alert["oks_triggered"]) == (2, 2, 0)
     # kapfast's own counters, apart
-    assert st["kapfast-node-stats"] == {"alert3": {"events_dropped": 0}}
+    assert st["kapfast-node-stats"] == {"alert3": {"events_dropped": 0}, "window2": {"buffered_points": 3}}
 
     series = telegraf(k.api("GET", "/debug/vars").json())
     kap = next(f for m, _, f in series if m == "kapacitor")
@@ -112,8 +112,9 @@ def test_task_stats_and_debug_vars_as_kapacitor(kapfastd_factory: Callable[..., 
         assert node["collected"] == sum(f["collected"] for (_, c), (_, f) in mine.items() if c == name), name
         assert node["emitted"] == sum(f["collected"] for (p, _), (_, f) in mine.items() if p == name), name
     extras = [(t, f) for m, t, f in series if m == "kapacitor_kapfast_nodes"]
-    assert extras == [
-        ({"task": "cpu", "node": "alert3", "type": "stream", "kind": "alert"}, {"events_dropped": 0})
+    assert sorted(extras, key=lambda e: e[0]["node"]) == [
+        ({"task": "cpu", "node": "alert3", "type": "stream", "kind": "alert"}, {"events_dropped": 0}),
+        ({"task": "cpu", "node": "window2", "type": "stream", "kind": "window"}, {"buffered_points": 3}),
     ]
 
 

@@ -251,3 +251,58 @@ def test_explain_panel_renders_the_contract(browser: WebDriver, server: Kapfastd
     assert "WARNING → OK" in text and "none (OK)" in text and "host=<b>" in text  # text, not HTML
     b.execute_script("document.getElementById('explain').scrollIntoView();")
     shot(b, "explain-panel")
+
+
+def test_more_than_a_page_of_tasks_pages_through(
+    browser: WebDriver, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """105 tasks: the list shows the first 100 (the page size), Next shows the other 5, Previous
+    goes back; the live refresh of the second page updates its own rows (its offset)."""
+    k = Kapfastd(tmp_path_factory.mktemp("kapfastd_ui_paging"))
+    k.start()
+    try:
+        b = browser
+        script = "stream\n    |from()\n        .measurement('m')\n"
+        ids = [f"task{i:03d}" for i in range(105)]
+        for ident in ids:
+            body = {"id": ident, "type": "stream", "dbrps": [{"db": "telegraf", "rp": "autogen"}]}
+            assert k.api("POST", "/tasks", {**body, "script": script, "status": "disabled"}).status == 200
+
+        def shown() -> list[str]:
+            rows = b.find_elements(By.CSS_SELECTOR, "#tasks tbody tr[data-task]")
+            return [str(r.get_attribute("data-task")) for r in rows]
+
+        b.get(k.url + "/ui/")
+        assert shown() == ids[:100]
+        assert "Rows 1–100" in b.find_element(By.CSS_SELECTOR, "nav.pager").text
+        assert not b.find_elements(By.CSS_SELECTOR, "nav.pager a.prev")
+        b.find_element(By.CSS_SELECTOR, "nav.pager a.next").click()
+        WebDriverWait(b, 10).until(lambda d: shown() == ids[100:])
+        assert "Rows 101–105" in b.find_element(By.CSS_SELECTOR, "nav.pager").text
+        assert not b.find_elements(By.CSS_SELECTOR, "nav.pager a.next")
+        # the page's own refresh reads its rows (offset 100), not the first page's
+        assert k.api("PATCH", "/tasks/task103", {"status": "enabled"}).status == 200
+        wait_text(b, 'tr[data-task="task103"] [data-field="status"]', "enabled")
+        shot(b, "tasks-page-2")
+        b.find_element(By.CSS_SELECTOR, "nav.pager a.prev").click()
+        WebDriverWait(b, 10).until(lambda d: shown() == ids[:100])
+    finally:
+        k.kill()
+
+
+def test_a_windows_buffered_points_show_on_the_graph(browser: WebDriver, server: Kapfastd) -> None:
+    """The graph's node box shows kapfast's ``buffered_points`` of a window, live (no reload)."""
+    k, b = server, browser
+    script = "stream\n    |from()\n        .measurement('mem')\n        .groupBy('host')\n"
+    script += "    |window()\n        .period(1h)\n        .every(1h)\n    |count('used')\n"
+    body = {"id": "windowed", "type": "stream", "dbrps": [{"db": "telegraf", "rp": "autogen"}]}
+    assert k.api("POST", "/tasks", {**body, "script": script, "status": "enabled"}).status == 200
+    b.get(k.url + "/ui/tasks/windowed")
+    box = 'svg.pipeline g[data-node="window2"] text[data-stat="2"]'
+    wait_text(b, box, "buffered 0")
+    lines = "".join(f"mem,host=h{i % 2} used={i} {i + 1}\n" for i in range(5))
+    assert k.write(lines, "db=telegraf&rp=autogen&precision=s").status == 204
+    wait_text(b, box, "buffered 5")
+    assert "buffered" not in b.find_element(By.CSS_SELECTOR, 'svg.pipeline g[data-node="from1"]').text
+    assert "buffered_points=5" in b.find_element(By.ID, "node-stats").text
+    shot(b, "task-window-buffered")

@@ -204,3 +204,48 @@ def test_batch_task_page_leaves_out_the_batch_source(kapfastd: Kapfastd) -> None
     page = kapfastd.request("GET", "/ui/tasks/b")
     assert page.status == 200
     assert re.findall(r'data-node="(\w+)"', page.text) == ["query1", "log2"]
+
+
+def test_lists_page_with_offset_and_limit(kapfastd: Kapfastd, tmp_path: object) -> None:
+    """Every list pages (docs/ui.md): ``?offset=`` and ``?limit=``, links to the pages before and
+    after that keep the other parameters, and a clear 400 for values that are not such numbers."""
+    k = kapfastd
+    for i in range(5):
+        define(k, f"t{i}", "stream\n    |from()\n        .measurement('m')\n", "disabled")
+    first = k.request("GET", "/ui/?limit=2")
+    assert re.findall(r'<tr data-task="(t\d)"', first.text) == ["t0", "t1"]
+    assert "Rows 1–2" in first.text and 'rel="prev"' not in first.text
+    assert 'rel="next" class="next" href="/ui/?limit=2&amp;offset=2"' in first.text
+    second = k.request("GET", "/ui/?limit=2&offset=2")
+    assert re.findall(r'<tr data-task="(t\d)"', second.text) == ["t2", "t3"]
+    assert 'href="/ui/?limit=2"' in second.text and 'href="/ui/?limit=2&amp;offset=4"' in second.text
+    last = k.request("GET", "/ui/?limit=2&offset=4")
+    assert re.findall(r'<tr data-task="(t\d)"', last.text) == ["t4"] and 'rel="next"' not in last.text
+    assert "No tasks on this page." in k.request("GET", "/ui/?offset=50").text
+    assert 'class="pager"' not in k.request("GET", "/ui/").text  # one page: no links
+    for bad in ("offset=-1", "offset=x", "limit=0", "limit=100000"):
+        ans = k.request("GET", f"/ui/?{bad}")
+        assert ans.status == 400 and "Bad request" in ans.text, bad
+
+    log = f"{tmp_path}/alerts.log"
+    define(k, "cpu_alert", SCRIPT.replace("{log}", log))
+    k.write(
+        "".join(f"cpu,host=web{i} usage_idle=5 {i}\n" for i in range(3)), "db=telegraf&rp=autogen&precision=s"
+    )
+    wait_for(lambda: len(alerts(__import__("pathlib").Path(log))) >= 3, what="the alerts")
+    events = k.request("GET", "/ui/topics/cpu_topic?limit=2")
+    assert events.text.count("<tr><td>cpu:web") == 2 and "Rows 1–2 of 3" in events.text
+    rest = k.request("GET", "/ui/topics/cpu_topic?limit=2&offset=2")
+    assert rest.text.count("<tr><td>cpu:web") == 1 and "Rows 3–3 of 3" in rest.text
+    assert "Rows 1–1 of 1" not in k.request("GET", "/ui/topics?limit=1").text  # a single topic
+
+    for i in range(3):
+        ans = k.api(
+            "POST", "/recordings/stream", {"id": f"r{i}", "task": "cpu_alert", "stop": "2030-01-01T00:00:00Z"}
+        )
+        assert ans.status == 201, ans
+    recs = k.request("GET", "/ui/recordings?limit=2&replay_offset=0")
+    assert (
+        recs.text.count("<tr><td>r") == 2
+        and 'href="/ui/recordings?limit=2&amp;replay_offset=0&amp;offset=2"' in recs.text
+    )

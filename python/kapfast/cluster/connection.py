@@ -11,21 +11,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, ObjectStoreConfig, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import (
+    BadRequestError,
+    BucketNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from kapfast.config import ClusterConfig, parse_go_duration
 from kapfast.errors import ConfigError
+
+log = logging.getLogger("kapfast.cluster")
+T = TypeVar("T")
 
 SUBJECT_PREFIX = "kapfast.in"
 META = "kapfast_meta"
@@ -132,6 +144,30 @@ async def open_cluster(cc: ClusterConfig, nc: NATS) -> ClusterHandles:
         checkpoints=await _kv(js, CHECKPOINTS, None, cc.replicas),
         state=await _objects(js, STATE, cc.replicas),
     )
+
+
+#: what NATS answers (or fails to) while JetStream elects a leader: worth trying again
+TRANSIENT: tuple[type[BaseException], ...] = (
+    TimeoutError,  # nats.errors.TimeoutError is one too
+    nats.errors.NoRespondersError,
+    ServiceUnavailableError,
+    nats.errors.ConnectionClosedError,
+)
+
+
+async def retrying(what: str, make: Callable[[], Awaitable[T]], total_s: float = 60.0) -> T:
+    """``make()`` again while NATS answers with a transient error (a JetStream cluster electing
+    its leaders when kapfastd starts), for up to ``total_s``; any other error at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_s
+    while True:
+        try:
+            return await make()
+        except TRANSIENT as exc:
+            if loop.time() >= deadline:
+                raise
+            log.warning("cluster: %s: %r (retrying)", what, exc)
+            await asyncio.sleep(0.5)
 
 
 async def _objects(js: JetStreamContext, bucket: str, replicas: int) -> ObjectStore:

@@ -1,8 +1,10 @@
-"""One control plane: task and template definitions live in NATS KV (bucket ``kapfast_control``),
-so ``kapfast define/enable/disable/delete`` against any node acts on the whole cluster.
+"""One control plane: task and template definitions and alert topic handlers live in NATS KV
+(bucket ``kapfast_control``), so ``kapfast define/enable/disable/delete`` (and the topic handler
+API) against any node acts on the whole cluster.
 
-Each node publishes what its API changed (``task.<hex id>`` / ``template.<hex id>`` = the
-definition as the API takes it; a delete leaves KV's delete marker) and applies what it watches,
+Each node publishes what its API changed (``task.<hex id>`` / ``template.<hex id>`` /
+``handler.<hex topic NUL id>`` = the definition as the API takes it; a delete leaves KV's delete
+marker) and applies what it watches,
 skipping what it already has: a change made on node A is applied by every other node, whose
 re-publication of the same content is skipped, so nothing loops. A node that starts applies the
 bucket first (a task deleted while it was down is deleted there too), then publishes the
@@ -18,15 +20,17 @@ import json
 import logging
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from nats.js.api import KeyValueConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from kapfast.cluster.connection import ClusterHandles
 from kapfast.cluster.worker import task_state_key
 from kapfast.jobs import cancel_and_wait
 from kapfast.storage import TaskRecord, TemplateRecord
+from kapfast.storage.topic_handlers import HandlerRecord, TopicHandlerStore
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 
@@ -64,15 +68,35 @@ def template_definition(rec: TemplateRecord) -> dict[str, Any]:
     return {"id": rec.id, "type": rec.type, "script": rec.script}
 
 
+def handler_definition(rec: HandlerRecord) -> dict[str, Any]:
+    return {"topic": rec.topic, "id": rec.id, "kind": rec.kind, "options": rec.options, "match": rec.match}
+
+
+class HandlerSink(Protocol):
+    """How a node applies a topic handler (kapfast.server.topics_api.LoadedHandlers)."""
+
+    def put_handler(self, topic: str, spec_json: dict[str, Any]) -> None: ...
+
+    def delete_handler(self, topic: str, handler_id: str) -> None: ...
+
+
 def _encode(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 class ControlPlane:
     def __init__(
-        self, h: ClusterHandles, tasks: TaskService, templates: TemplateService, replicas: int, stream: str
+        self,
+        h: ClusterHandles,
+        tasks: TaskService,
+        templates: TemplateService,
+        replicas: int,
+        stream: str,
+        handlers: tuple[TopicHandlerStore, HandlerSink] | None = None,
     ) -> None:
         self.h = h
+        #: the node's topic handlers (its store, and how it applies one): None, not shared
+        self.handlers = handlers
         self.stream = stream
         self.tasks = tasks
         self.templates = templates
@@ -83,14 +107,20 @@ class ControlPlane:
         self._jobs: list[asyncio.Task[None]] = []
         self.applied = 0
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+    async def open(self) -> None:
+        """Find the bucket (the first node creates it)."""
         try:
             self.kv = await self.h.js.key_value(CONTROL)
-        except Exception:  # not found: the first node creates it
+        except (NotFoundError, BucketNotFoundError):
             self.kv = await self.h.js.create_key_value(
                 config=KeyValueConfig(bucket=CONTROL, history=1, replicas=self.replicas)
             )
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.kv is None:
+            await self.open()
+        assert self.kv is not None
         watcher = await self.kv.watchall()
         seen: set[str] = set()
         async for entry in watcher:  # the bucket as it is, then None
@@ -105,6 +135,11 @@ class ControlPlane:
         for task in self.tasks.find(limit=1_000_000):
             if _key("task", task.id) not in seen:
                 self._publish(_key("task", task.id), _encode(task_definition(task)))
+        if self.handlers is not None:
+            for handler in self.handlers[0].all():
+                if _key("handler", f"{handler.topic}\x00{handler.id}") not in seen:
+                    self._handler_changed(handler.topic, handler.id, handler)
+            self.handlers[0].on_change = self._handler_changed
         self.tasks.on_change = self._task_changed
         self.templates.on_change = self._template_changed
         self._jobs = [
@@ -126,6 +161,10 @@ class ControlPlane:
         if rec is not None and rec.status == "enabled":
             self._mark_start(ident)
         self._publish(_key("task", ident), None if rec is None else _encode(task_definition(rec)))
+
+    def _handler_changed(self, topic: str, ident: str, rec: HandlerRecord | None) -> None:
+        key = _key("handler", f"{topic}\x00{ident}")
+        self._publish(key, None if rec is None else _encode(handler_definition(rec)))
 
     def _template_changed(self, ident: str, rec: TemplateRecord | None) -> None:
         self._publish(_key("template", ident), None if rec is None else _encode(template_definition(rec)))
@@ -192,12 +231,34 @@ class ControlPlane:
         except ValueError:
             return
         doc = None if operation in _DELETES or not value else json.loads(value)
+        if kind == "handler":  # on the loop, as the topic handler API applies them
+            try:
+                self._apply_handler(ident, doc)
+            except Exception as exc:  # a handler this node cannot build: said, others go on
+                log.error("control plane: topic handler %r not applied here: %s", ident, exc)
+            return
         async with self.tasks.define_lock:
             loop = asyncio.get_running_loop()
             try:
                 await loop.run_in_executor(None, self._apply_sync, kind, ident, doc)
             except Exception as exc:  # a definition this node cannot run: said, others go on
                 log.error("control plane: %s %s not applied here: %s", kind, ident, exc)
+
+    def _apply_handler(self, ident: str, doc: dict[str, Any] | None) -> None:
+        if self.handlers is None:
+            return
+        store, sink = self.handlers
+        topic, _, handler_id = ident.partition("\x00")
+        have = store.get(topic, handler_id)
+        if doc is None:
+            if have is not None:
+                sink.delete_handler(topic, handler_id)
+                self.applied += 1
+            return
+        if have is not None and handler_definition(have) == doc:
+            return
+        self.applied += 1
+        sink.put_handler(topic, {k: doc.get(k) for k in ("id", "kind", "options", "match")})
 
     def _apply_sync(self, kind: str, ident: str, doc: dict[str, Any] | None) -> None:
         service: Any = self.tasks if kind == "task" else self.templates

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ H_RP = "Kapfast-Rp"
 H_REQ = "Kapfast-Req"
 H_PARTS = "Kapfast-Parts"
 H_ORDER = "Kapfast-Order"
+#: JetStream stores a message id once within its duplicate window (a publish sent again)
+MSG_ID = "Nats-Msg-Id"
 #: room for headers and protocol under the server's max_payload
 _HEADROOM = 4096
 
@@ -69,6 +72,24 @@ class Publisher:
         self.published_points = 0
         self.published_messages = 0
         self._requests = itertools.count(1)
+        #: message ids are this process's own: a restarted node must not reuse one within
+        #: JetStream's duplicate window
+        self._boot = secrets.token_hex(4)
+
+    async def _send(self, subj: str, data: bytes, head: dict[str, str], deadline: float) -> None:
+        """Publish until JetStream acknowledges (or ``deadline``): a publish whose ack did not
+        come (a stream leader election) is sent again with the same ``Nats-Msg-Id``, which
+        JetStream stores once (duplicate window)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            left = deadline - loop.time()
+            try:
+                await self.h.js.publish(subj, data, timeout=max(0.5, min(2.0, left)), headers=head)
+                return
+            except Exception:
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.2)
 
     async def publish(self, db: str, rp: str, batch: PointBatch) -> None:
         if not len(batch):
@@ -79,21 +100,24 @@ class Publisher:
         messages = {p: list(pieces(part.to_line_protocol("ns"), limit)) for p, part in sorted(parts.items())}
         total = sum(len(m) for m in messages.values())
         base = {H_DB: db, H_RP: rp}
+        request = f"{self.node_id}.{self._boot}.{next(self._requests)}"
         first: dict[str, str] = base
         order = b""
         if len(parts) > 1:
             # a placed task reads every partition: these let it put the request back in order
-            base = {**base, H_REQ: f"{self.node_id}.{next(self._requests)}", H_PARTS: str(total)}
+            base = {**base, H_REQ: request, H_PARTS: str(total)}
             dtype = "<u1" if self.cc.partitions <= 256 else "<u2"
             order = zlib.compress(per_point.astype(dtype).tobytes(), 1)
             first = {**base, H_ORDER: f"{len(order)}:{dtype}"}
+
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
 
         async def send(p: int, bodies: list[bytes]) -> None:
             # one partition's pieces one after the other: they are stored in their order
             for i, body in enumerate(bodies):
                 head = first if (order and i == 0 and p == min(messages)) else base
                 data = order + body if head is first and order else body
-                await self.h.js.publish(subject(p), data, timeout=self.timeout_s, headers=head)
+                await self._send(subject(p), data, {**head, MSG_ID: f"{request}.{p}.{i}"}, deadline)
 
         try:
             await asyncio.gather(*(send(p, bodies) for p, bodies in messages.items()))

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 from nats.aio.client import Client as NATS
+from nats.js.errors import NoKeysError, NotFoundError
 
 from kapfast._native import PointBatch
 from kapfast.clock import Clock
-from kapfast.cluster.connection import CHECKPOINTS, ClusterHandles, connect, open_cluster
-from kapfast.cluster.control import ControlPlane
+from kapfast.cluster.connection import CHECKPOINTS, ClusterHandles, connect, open_cluster, retrying
+from kapfast.cluster.control import ControlPlane, HandlerSink
 from kapfast.cluster.ingest import Publisher, PublishError, subscribe_telegraf
-from kapfast.cluster.worker import Apply, ClusterRunner, Worker, partition_durable, task_durable
+from kapfast.cluster.placement import PARTITIONED
+from kapfast.cluster.reads import fetch, gather_http_out
+from kapfast.cluster.worker import Apply, ClusterRunner, Worker, _lease_key, partition_durable, task_durable
 from kapfast.config import ClusterConfig
+from kapfast.errors import KapfastError
+from kapfast.storage.topic_handlers import TopicHandlerStore
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 
@@ -47,6 +55,7 @@ class ClusterService:
         self.worker: Worker | None = None
         self._telegraf: Any = None
         self.control: ControlPlane | None = None
+        self._http: aiohttp.ClientSession | None = None
 
     @property
     def ingests(self) -> bool:
@@ -54,7 +63,8 @@ class ClusterService:
 
     async def start(self, info: dict[str, Any]) -> None:
         self.nc = await connect(self.cc, f"kapfastd {self.node_id}")
-        self.h = await open_cluster(self.cc, self.nc)
+        nc = self.nc
+        self.h = await retrying("opening the stream and buckets", lambda: open_cluster(self.cc, nc))
         if self.ingests:
             self.publisher = Publisher(self.cc, self.h, self.node_id)
             if self.cc.telegraf_subject:
@@ -74,10 +84,17 @@ class ClusterService:
             ",".join(self.cc.partition_key),
         )
 
-    async def start_control(self, tasks: TaskService, templates: TemplateService) -> None:
-        """Tasks and templates from then on shared through NATS KV (kapfast.cluster.control)."""
+    async def start_control(
+        self,
+        tasks: TaskService,
+        templates: TemplateService,
+        handlers: tuple[TopicHandlerStore, HandlerSink] | None = None,
+    ) -> None:
+        """Tasks, templates and topic handlers from then on shared through NATS KV
+        (kapfast.cluster.control)."""
         assert self.h is not None
-        self.control = ControlPlane(self.h, tasks, templates, self.cc.replicas, self.cc.stream)
+        self.control = ControlPlane(self.h, tasks, templates, self.cc.replicas, self.cc.stream, handlers)
+        await retrying("opening the control plane", self.control.open)
         await self.control.start()
 
     async def publish(self, db: str, rp: str, batch: PointBatch) -> None:
@@ -86,6 +103,8 @@ class ClusterService:
         await self.publisher.publish(db, rp, batch)
 
     async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
         if self.control is not None:
             await self.control.close()
         if self.worker is not None:
@@ -95,23 +114,78 @@ class ClusterService:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.nc.drain(), 5)
 
+    async def http_out(
+        self, task_id: str, endpoint: str, local: Callable[[], dict[str, Any] | None], headers: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """A task's httpOut answer for the whole cluster, gathered from the owners (reads.py)."""
+        assert self.h is not None and self.worker is not None
+        slot = self.runner.slots.get(task_id)
+        if slot is None:
+            return local()
+        partitioned = slot.kind == PARTITIONED
+        # direct reads of the keys needed (no KV listing: it makes a consumer, slow while NATS
+        # fails over)
+        keys = [f"p.{p}" for p in range(self.cc.partitions)] if partitioned else [_lease_key("t", task_id)]
+        holders = dict(
+            zip(keys, await asyncio.gather(*(self._get(self.h.leases, k) for k in keys)), strict=True)
+        )
+        if partitioned and not all(holders.values()):
+            vacant = ", ".join(k[2:] for k, v in holders.items() if not v)
+            raise KapfastError(f"partitions {vacant} have no owner right now (a takeover): try again")
+        ids = sorted({v for v in holders.values() if v} - {self.node_id})
+        found = await asyncio.gather(*(self._get(self.h.members, i) for i in ids))
+        members = {i: json.loads(v) for i, v in zip(ids, found, strict=True) if v}
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        session = self._http
+        path = f"/kapacitor/v1/tasks/{quote(task_id, safe='')}/{quote(endpoint)}"
+
+        def remote(member_id: str, member: Mapping[str, Any]) -> Awaitable[dict[str, Any] | None]:
+            return fetch(session, member_id, member, path, headers)
+
+        owners = {p: holders.get(f"p.{p}", "") for p in range(self.cc.partitions)} if partitioned else {}
+        return await gather_http_out(
+            node_id=self.node_id,
+            partitioned=partitioned,
+            key=list(self.cc.partition_key),
+            partitions=self.cc.partitions,
+            owners=owners,
+            task_owner="" if partitioned else holders[keys[0]],
+            members=members,
+            local=local,
+            remote=remote,
+        )
+
+    @staticmethod
+    async def _get(kv: Any, key: str) -> str:
+        """A key's value ("" when absent)."""
+        try:
+            entry = await asyncio.wait_for(kv.get(key), 5)
+        except NotFoundError:
+            return ""
+        return (entry.value or b"").decode()
+
+    async def _leases(self) -> dict[str, str]:
+        """Every lease and its holder."""
+        assert self.h is not None
+        leases: dict[str, str] = {}
+        with contextlib.suppress(NoKeysError, NotFoundError):
+            for k in await self.h.leases.keys():
+                with contextlib.suppress(NotFoundError):
+                    leases[k] = ((await self.h.leases.get(k)).value or b"").decode()
+        return leases
+
     async def status(self) -> dict[str, Any]:
         """Members, who owns each partition and placed task, and each consumer's lag."""
         assert self.h is not None and self.worker is not None
         members = await self.worker.members()
-        leases: dict[str, str] = {}
-        with contextlib.suppress(Exception):
-            for k in await self.h.leases.keys():
-                with contextlib.suppress(Exception):
-                    leases[k] = (await self.h.leases.get(k)).value.decode()  # type: ignore[union-attr]
+        leases = await self._leases()
         info = await self.h.js.stream_info(self.cc.stream)
         partitions = []
         for p in range(self.cc.partitions):
             partitions.append(await self._consumer(f"p.{p}", partition_durable(p), {"partition": p}, leases))
         tasks = []
         for task_id in self.runner.placed():
-            from kapfast.cluster.worker import _lease_key
-
             tasks.append(
                 await self._consumer(
                     _lease_key("t", task_id), task_durable(task_id), {"task": task_id}, leases

@@ -19,9 +19,16 @@ written every ``checkpoint-interval`` and on release), so nothing written after 
 A placed task's state moves with it: every ``checkpoint-interval`` and on release its owner
 stores ``Task.snapshot()`` with the stream sequence it covers (taken between two messages) as one
 object of ``kapfast_state``; the next owner starts the task from that state and reads the stream
-from the sequence after it, so no point is counted twice in the state. Outputs made by a worker
-that died after its last checkpoint are made again by the new owner (alert handlers may see an
-event twice; alert levels, restored with the state, decide as after a restart).
+from the sequence after it, so no point is counted twice in the state.
+
+Alert events are delivered once across a takeover: after each fetch it applied, and before the
+ack, a feed stores the last sequence whose events went to the handlers (``d.<lease key>`` in
+``kapfast_checkpoints``); the next owner applies what it reads again up to there with the
+deliveries muted (kapfast.engine.alert.node.DeliveryGate), rebuilding the state only.
+
+A round NATS does not answer (a JetStream leader election) keeps the leases and is retried
+soon; a feed stops applying at its lease's ``valid_until`` until a renewal goes through, and
+only a renewal refused on its revision gives a lease up (docs/scaleout.md).
 """
 
 from __future__ import annotations
@@ -32,9 +39,9 @@ import json
 import logging
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
@@ -50,10 +57,14 @@ from kapfast.storage import TaskRecord
 from kapfast.tick import Pipeline
 
 log = logging.getLogger("kapfast.cluster")
+T = TypeVar("T")
 
 FETCH_BATCH = 256
-#: what a partition's points are applied to: (db, rp, batch, task ids or None for every task)
-Apply = Callable[[str, str, PointBatch, "set[str] | None"], None]
+#: what a partition's points are applied to: (db, rp, batch, task ids or None for every task,
+#: replay: the points were applied by a previous owner, which delivered their alert events)
+Apply = Callable[[str, str, PointBatch, "set[str] | None", bool], None]
+#: a feed's applying function: (db, rp, batch, replay)
+FeedApply = Callable[[str, str, PointBatch, bool], None]
 
 
 def partition_durable(p: int) -> str:
@@ -66,6 +77,11 @@ def task_durable(task_id: str) -> str:
 
 def _lease_key(kind: str, ident: str) -> str:
     return f"{kind}.{ident}" if kind == "p" else f"t.{fnv1a64(ident.encode()):016x}"
+
+
+def _delivered_key(lease_key: str) -> str:
+    """``kapfast_checkpoints`` key of the sequence up to which a feed's events were delivered."""
+    return f"d.{lease_key}"
 
 
 def task_state_key(task_id: str) -> str:
@@ -97,9 +113,10 @@ class Feed:
         stream: str,
         durable: str,
         filter_subject: str,
-        apply: Callable[[str, str, PointBatch], None],
+        apply: FeedApply,
         *,
         reorder: bool = False,
+        delivered_key: str = "",
     ) -> None:
         self.h = h
         self.stream = stream
@@ -109,6 +126,13 @@ class Feed:
         self.reorder = reorder
         self.last_seq = 0
         self.applied_points = 0
+        #: the messages up to this sequence were applied by this feed or an earlier owner's, and
+        #: the alert events they made handed to the handlers: read again after a takeover, they
+        #: rebuild the state with the deliveries muted (never an event twice)
+        self.delivered = 0
+        #: where ``delivered`` is stored (kapfast_checkpoints), after each fetch and before its ack
+        self.delivered_key = delivered_key
+        self._replay = False
         #: until when (monotonic) the lease of what this feed reads surely holds: points are
         #: applied only before it (a worker stalled past its lease stops applying at once, before
         #: it learns that another worker took over)
@@ -155,20 +179,43 @@ class Feed:
                 await asyncio.sleep(0.05)
             for msg in msgs:
                 seq = msg.metadata.sequence.stream
+                if seq <= self.last_seq:
+                    continue  # delivered again (its ack was lost while NATS failed over): applied
+                self._replay = seq <= self.delivered
                 d = decode(msg)
                 if self.reorder and d.request and d.parts > 1:
                     self._collect(d, seq)
                 else:
                     self._apply(d.db, d.rp, d.batch)
                 self.last_seq = seq
+            self._replay = False
             self._flush_stale()
             if msgs:
+                await self._store_delivered()
                 with contextlib.suppress(Exception):
                     await msgs[-1].ack()
 
+    async def _store_delivered(self) -> None:
+        """Record that the events of what was applied up to ``last_seq`` went to the handlers,
+        before acking it (retried until stored: while NATS fails over the feed waits here; a
+        stopped feed is cancelled)."""
+        if not self.delivered_key or self.last_seq <= self.delivered:
+            return
+        body = json.dumps({"seq": self.last_seq, "time": time.time()}).encode()
+        while True:
+            try:
+                await asyncio.wait_for(self.h.checkpoints.put(self.delivered_key, body), 5)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s: storing its delivered sequence: %r (retrying)", self.durable, exc)
+                await asyncio.sleep(0.25)
+        self.delivered = self.last_seq
+
     def _apply(self, db: str, rp: str, batch: PointBatch) -> None:
         try:
-            self.apply(db, rp, batch)
+            self.apply(db, rp, batch, self._replay)
         except Exception:  # the router already logs engine failures; never stall the feed
             log.exception("consumer %s: applying points failed", self.durable)
         self.applied_points += len(batch)
@@ -313,6 +360,7 @@ class Worker:
         self.snapshot_of: Callable[[str], bytes | None] = lambda task_id: None
         self.seed: Callable[[str, bytes | None], None] = lambda task_id, data: None
         self.ttl_s = parse_go_duration(cc.lease_ttl) / 1e9
+        self.op_timeout_s = max(1.0, self.ttl_s / 4)
         self.checkpoint_s = parse_go_duration(cc.checkpoint_interval) / 1e9
         self.partitions: dict[int, _Lease] = {}
         self.tasks: dict[str, _Lease] = {}
@@ -340,24 +388,33 @@ class Worker:
 
     async def _loop(self) -> None:
         while True:
+            retry_soon = False
             try:
-                await self._round()
+                retry_soon = not await self._round()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # NATS away: keep trying; leases simply expire meanwhile
-                log.exception("cluster round failed")
+            except Exception as exc:  # NATS away: keep trying; leases simply expire meanwhile
+                log.warning("cluster round failed: %r", exc)
+                retry_soon = True
             self._wake.clear()
+            # a round cut short by NATS (a JetStream leader election) is retried soon: the
+            # leases must be renewed before they expire
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.ttl_s / 3)
+                await asyncio.wait_for(self._wake.wait(), 0.25 if retry_soon else self.ttl_s / 3)
+
+    async def _op(self, aw: Awaitable[T]) -> T:
+        """One KV operation of a round, bounded well below the lease TTL (nats-py's own timeout
+        is 5 s: a round stuck that long while JetStream elects a leader lets leases expire)."""
+        return await asyncio.wait_for(aw, self.op_timeout_s)
 
     async def _heartbeat(self) -> None:
         body = {"role": self.cc.role, "time": time.time(), **self.info}
-        await self.h.members.put(self.node_id, json.dumps(body).encode())
+        await self._op(self.h.members.put(self.node_id, json.dumps(body).encode()))
 
     async def members(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         try:
-            keys = await self.h.members.keys()
+            keys = await self._op(self.h.members.keys())
         except NotFoundError:  # nats-py: no keys at all
             return out
         except Exception as exc:
@@ -365,15 +422,23 @@ class Worker:
                 return out
             raise
         for k in keys:
-            with contextlib.suppress(Exception):
-                entry = await self.h.members.get(k)
+            # a member NATS does not answer for raises (never taken for gone: its partitions
+            # would move); one that expired since keys() is gone
+            with contextlib.suppress(NotFoundError):
+                entry = await self._op(self.h.members.get(k))
                 out[k] = json.loads(entry.value or b"{}")
         return out
 
-    async def _round(self) -> None:
+    async def _round(self) -> bool:
+        """One round; False when NATS did not answer part of it (retried soon)."""
+        # the leases first: they are what expires. A renewal NATS does not answer (a leader
+        # election) keeps the lease, and its feed stops applying at its ``valid_until`` until a
+        # renewal goes through; only a lost revision gives the lease up.
+        if not await self._renew():
+            return False
         await self._heartbeat()
         if not self.is_worker:
-            return
+            return True
         members = await self.members()
         workers = sorted(k for k, v in members.items() if v.get("role") in ("worker", "both"))
         if self.node_id not in workers:
@@ -398,44 +463,83 @@ class Worker:
                     await self._release_task(t, keep_checkpoint=False)
         if time.monotonic() - self._last_checkpoint >= self.checkpoint_s:
             await self.checkpoint()
+        return True
 
-    async def _renew(self) -> None:
+    async def _renew(self) -> bool:
+        """Renew every lease held; False when NATS did not answer for one of them."""
+        answered = True
         for p, lease in list(self.partitions.items()):
-            if not await self._renew_one(lease):
+            held = await self._renew_one(lease)
+            if held is False:
                 await self._lost_partition(p)
+            answered = answered and held is not None
         for t, lease in list(self.tasks.items()):
-            if not await self._renew_one(lease):
+            held = await self._renew_one(lease)
+            if held is False:
                 await self._lost_task(t)
+            answered = answered and held is not None
+        return answered
 
     def _valid_until(self, sent: float) -> float:
         # NATS counts the TTL from when it stored the renewal, after `sent`: a margin for
         # clock rate differences and the time the feed needs to notice
         return sent + self.ttl_s * 0.75
 
-    async def _renew_one(self, lease: _Lease) -> bool:
+    async def _renew_one(self, lease: _Lease) -> bool | None:
         """Renew a lease against the revision held: False when it expired or another worker
-        holds it now (never stolen back: that worker has resumed from the checkpoint)."""
-        sent = time.monotonic()
+        holds it now (never stolen back: that worker has resumed from the checkpoint), None
+        when NATS did not answer (kept: retried soon)."""
+        for _attempt in range(2):
+            sent = time.monotonic()
+            try:
+                lease.revision = await self._op(
+                    self.h.leases.update(lease.key, self.node_id.encode(), last=lease.revision)
+                )
+            except KeyWrongLastSequenceError:
+                # an earlier renewal may have been stored without its answer reaching us (NATS
+                # failing over): the key still names this node at a later revision. Adopt it
+                # and renew once more, so the TTL counts from a renewal sent now.
+                current = await self._holder(lease.key)
+                if current is None:
+                    return None
+                if current[0] != self.node_id or current[1] == lease.revision:
+                    log.warning("lease %s lost (expired or taken over)", lease.key)
+                    return False
+                lease.revision = current[1]
+                continue
+            except Exception as exc:
+                log.warning("lease %s not renewed: %r (retrying)", lease.key, exc)
+                return None
+            if lease.feed is not None:
+                lease.feed.valid_until = self._valid_until(sent)
+            return True
+        return None
+
+    async def _holder(self, key: str) -> tuple[str, int] | None:
+        """(holder, revision) of a lease, ("", 0) when nobody holds it, None when NATS did not
+        answer."""
         try:
-            lease.revision = await self.h.leases.update(lease.key, self.node_id.encode(), last=lease.revision)
-        except KeyWrongLastSequenceError:
-            log.warning("lease %s lost (expired or taken over)", lease.key)
-            return False
-        if lease.feed is not None:
-            lease.feed.valid_until = self._valid_until(sent)
-        return True
+            entry = await self._op(self.h.leases.get(key))
+        except NotFoundError:
+            return "", 0
+        except Exception:
+            return None
+        return (entry.value or b"").decode(), int(entry.revision or 0)
 
     async def _take(self, key: str) -> tuple[int, float] | None:
         sent = time.monotonic()
         try:
-            return int(await self.h.leases.create(key, self.node_id.encode())), self._valid_until(sent)
+            rev = await self._op(self.h.leases.create(key, self.node_id.encode()))
+            return int(rev), self._valid_until(sent)
         except Exception:
             return None
 
     async def _checkpoint_of(self, key: str) -> int | None:
+        """The sequence a checkpoint entry names (None: never written). NATS not answering
+        raises: a feed must never start from the wrong place."""
         try:
-            entry = await self.h.checkpoints.get(key)
-        except Exception:
+            entry = await self._op(self.h.checkpoints.get(key))
+        except NotFoundError:
             return None
         if not entry.value:
             return None
@@ -449,14 +553,30 @@ class Worker:
         rev, valid_until = taken
         runner = self.runner
 
-        def apply(db: str, rp: str, batch: PointBatch) -> None:
-            self.apply(db, rp, batch, runner.partitioned() if runner is not None else set())
+        def apply(db: str, rp: str, batch: PointBatch, replay: bool) -> None:
+            self.apply(db, rp, batch, runner.partitioned() if runner is not None else set(), replay)
 
-        feed = Feed(self.h, self.cc.stream, partition_durable(p), subject(p), apply)
+        feed = Feed(
+            self.h, self.cc.stream, partition_durable(p), subject(p), apply, delivered_key=_delivered_key(key)
+        )
         feed.valid_until = valid_until
-        await feed.start(await self._checkpoint_of(key))
+        try:
+            after = await self._checkpoint_of(key)
+            feed.delivered = await self._checkpoint_of(_delivered_key(key)) or 0
+            await feed.start(after)
+        except Exception:
+            await self._give_back(key, rev)
+            raise
         self.partitions[p] = _Lease(key, rev, feed)
-        log.info("partition %d taken from sequence %d", p, feed.last_seq + 1)
+        log.info(
+            "partition %d taken from sequence %d (delivered to %d)", p, feed.last_seq + 1, feed.delivered
+        )
+
+    async def _give_back(self, key: str, revision: int) -> None:
+        """A lease taken whose feed could not start (NATS failing over): released, so that the
+        next round (here or elsewhere) takes it again at once."""
+        with contextlib.suppress(Exception):
+            await self._op(self.h.leases.delete(key, last=revision))
 
     async def _acquire_task(self, task_id: str) -> None:
         key = _lease_key("t", task_id)
@@ -464,24 +584,38 @@ class Worker:
         if taken is None or self.runner is None:
             return
         rev, valid_until = taken
-        after, state = await self._task_state(key)
-        if after is None:  # a task new to the cluster sees the points from now on, as on one node
-            info = await self.h.js.stream_info(self.cc.stream)
-            after = int(info.state.last_seq)
-        self.seed(task_id, state)
-        self.runner.run_placed(task_id)
         feed = Feed(
             self.h,
             self.cc.stream,
             task_durable(task_id),
             f"{SUBJECT_PREFIX}.*",
-            lambda db, rp, batch: self.apply(db, rp, batch, {task_id}),
+            lambda db, rp, batch, replay: self.apply(db, rp, batch, {task_id}, replay),
             reorder=True,
+            delivered_key=_delivered_key(key),
         )
         feed.valid_until = valid_until
-        await feed.start(after)
+        try:
+            after, state = await self._task_state(key)
+            if after is None:  # a task new to the cluster sees the points from now on, as on one node
+                info = await self._op(self.h.js.stream_info(self.cc.stream))
+                after = int(info.state.last_seq)
+                # and that place is its first checkpoint: an owner dying before its first
+                # periodic one must not make the next owner start later (points lost)
+                await self._op(self.h.state.put(key, struct.pack("<Q", after)))
+            feed.delivered = await self._checkpoint_of(_delivered_key(key)) or 0
+        except Exception:
+            await self._give_back(key, rev)
+            raise
+        self.seed(task_id, state)
+        self.runner.run_placed(task_id)
+        try:
+            await feed.start(after)
+        except Exception:
+            self.runner.stop_placed(task_id)
+            await self._give_back(key, rev)
+            raise
         self.tasks[task_id] = _Lease(key, rev, feed, task_id)
-        log.info("task %s placed here from sequence %d", task_id, after + 1)
+        log.info("task %s placed here from sequence %d (delivered to %d)", task_id, after + 1, feed.delivered)
 
     async def _lost_partition(self, p: int) -> None:
         lease = self.partitions.pop(p)
@@ -499,7 +633,10 @@ class Worker:
         lease = self.partitions.pop(p)
         if lease.feed is not None:
             await lease.feed.stop()
-            await self._write_checkpoint(lease)
+            try:
+                await self._write_checkpoint(lease)
+            except Exception as exc:  # the new owner reads from the last one written
+                log.warning("checkpoint of %s not written: %r", lease.key, exc)
         with contextlib.suppress(Exception):
             await self.h.leases.delete(lease.key, last=lease.revision)
 
@@ -508,20 +645,26 @@ class Worker:
         if lease.feed is not None:
             await lease.feed.stop()
             if keep_checkpoint:
-                await self._write_checkpoint(lease)
+                try:
+                    await self._write_checkpoint(lease)
+                except Exception as exc:  # the new owner reads from the last one written
+                    log.warning("checkpoint of %s not written: %r", lease.key, exc)
         if not keep_checkpoint:
             with contextlib.suppress(Exception):
                 await self.h.state.delete(lease.key)
+            with contextlib.suppress(Exception):
+                await self.h.checkpoints.delete(_delivered_key(lease.key))
         if self.runner is not None:
             self.runner.stop_placed(task_id)
         with contextlib.suppress(Exception):
             await self.h.leases.delete(lease.key, last=lease.revision)
 
     async def _task_state(self, key: str) -> tuple[int | None, bytes | None]:
-        """A placed task's checkpoint: (the stream sequence covered, its state), or (None, None)."""
+        """A placed task's checkpoint: (the stream sequence covered, its state), or (None, None).
+        NATS not answering raises (starting the task afresh would lose its state)."""
         try:
-            obj = await self.h.state.get(key)
-        except Exception:  # never checkpointed (or deleted with its task)
+            obj = await self._op(self.h.state.get(key))
+        except NotFoundError:  # never checkpointed (or deleted with its task)
             return None, None
         data = obj.data or b""
         if len(data) < 8:
@@ -549,7 +692,10 @@ class Worker:
     async def checkpoint(self) -> None:
         self._last_checkpoint = time.monotonic()
         for lease in [*self.partitions.values(), *self.tasks.values()]:
-            await self._write_checkpoint(lease)
+            try:
+                await self._op(self._write_checkpoint(lease))
+            except Exception as exc:  # the next one will do: it only bounds what is read again
+                log.warning("checkpoint of %s not written: %r", lease.key, exc)
 
     def status(self) -> WorkerStatus:
         return WorkerStatus(sorted(self.partitions), sorted(self.tasks))

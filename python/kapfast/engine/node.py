@@ -251,8 +251,9 @@ class Node:
         return self.working_cardinality()
 
     def buffered_points(self) -> int | None:
-        """Points the node holds and has not sent on (``kapfast_node_buffered_points``); None
-        for a node that keeps none or cannot tell cheaply."""
+        """Points the node holds and has not sent on (kapfast's ``buffered_points`` statistic,
+        ``kapfast_node_buffered_points``), counted without a look at each point; None for a
+        node that keeps none (the node table's ``buffers`` column says which kinds do)."""
         return None
 
     def stat_values(self) -> dict[str, int]:
@@ -276,6 +277,9 @@ class Node:
         out = {k: v for k, v in self.stats.extra.items() if k not in self.stat_counters}
         if self.expiry is not None:
             out["groups_expired"] = self.expiry.expired
+        buffered = self.buffered_points()
+        if buffered is not None:  # a gauge: the points held now
+            out["buffered_points"] = buffered
         return out
 
 

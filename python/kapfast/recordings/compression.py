@@ -17,6 +17,8 @@ import os
 import threading
 import zipfile
 from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Literal, Self, cast
 
 from isal import igzip, isal_zlib
@@ -74,49 +76,92 @@ def open_zip_member(path: str | os.PathLike[str], member: str) -> io.BufferedIOB
 
 __all__ = [
     "GZIP_MAGIC",
+    "LIVE_MARKER",
     "READ_ERRORS",
     "ZIP_MAGIC",
+    "GzipWriter",
+    "Recovered",
     "Wrapping",
     "detect_wrapping",
+    "is_live_recording",
     "open_decompressed",
     "open_zip_member",
+    "recover_blocks",
     "zip_members",
 ]
+
+
+#: the gzip member a live (block-written) recording starts with: empty, its FNAME field naming
+#: the format, so that recovery after a crash knows a file of whole blocks (any gzip reader reads
+#: it as nothing: it is a valid empty member)
+LIVE_MARKER = (
+    b"\x1f\x8b\x08\x08\x00\x00\x00\x00\x00\xff" + b"kapfast-live-recording\x00" + b"\x03\x00" + bytes(8)
+)
+#: how often a block-written recording's data is synced to the disk at most (and at close)
+FSYNC_INTERVAL_S = 1.0
+#: at most this much queued data goes into one block when the writer's thread falls behind
+BLOCK_BYTES = 8 << 20
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 class GzipWriter:
     """A recording file being written gzipped, deterministically (mtime 0, no file name, so the
     same content always gives the same bytes). Subclasses add the record format.
 
-    With ``background=True`` compression and file writes happen on a thread of the writer's own
-    (zlib releases the GIL while it deflates), so a live recording costs the write path one
-    queue put per batch; at most :attr:`QUEUE_BYTES` wait to be compressed (a writer that falls
-    behind holds the caller back rather than using unbounded memory). A failure on the thread is
-    raised by the next ``_write`` or by ``close``, which waits until everything is on disk.
+    With ``background=True`` (a live recording) the file is written in **blocks**: each batch of
+    records becomes a whole gzip member (any gzip reader reads concatenated members as one
+    stream), compressed and written with ``os.write`` on a thread of the writer's own (ISA-L
+    releases the GIL while it deflates), so the write path costs one queue put per batch. A
+    batch's :class:`~concurrent.futures.Future` (:meth:`pending`) is done once its block is in
+    the file: what a caller acknowledges after it survives ``kill -9``, and a crash leaves at
+    worst a torn last block, which :func:`recover_blocks` cuts. Data is synced to the disk at
+    most :data:`FSYNC_INTERVAL_S` after it was written, and at close. When the thread falls
+    behind, what queued meanwhile goes into one block (at most :data:`BLOCK_BYTES`); at most
+    :attr:`QUEUE_BYTES` wait (a writer that falls behind holds the caller back rather than using
+    unbounded memory). A failure on the thread is raised by the next ``_write`` or by ``close``,
+    which waits until everything is on disk.
     """
 
     QUEUE_BYTES = 64 << 20
 
     def __init__(self, path: str | os.PathLike[str], *, compresslevel: int, background: bool = False) -> None:
         self.path = os.fspath(path)
-        self._raw: io.BufferedWriter = open(self.path, "wb")  # noqa: SIM115 (closed by close())
-        self._gz: gzip.GzipFile = igzip.IGzipFile(  # type: ignore[no-untyped-call]
-            filename="",
-            fileobj=self._raw,
-            mode="wb",
-            # zlib's scale; ISA-L's levels stop at 3 (its best, still faster than zlib's 1)
-            compresslevel=min(compresslevel, isal_zlib.ISAL_BEST_COMPRESSION),
-            mtime=0,
-        )
+        # zlib's scale; ISA-L's levels stop at 3 (its best, still faster than zlib's 1)
+        self._level = min(compresslevel, isal_zlib.ISAL_BEST_COMPRESSION)
+        self._raw: io.BufferedWriter | None = None
+        self._gz: gzip.GzipFile | None = None
+        self._fd = -1
+        if background:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            _write_all(self._fd, LIVE_MARKER)
+        else:
+            self._raw = open(self.path, "wb")  # noqa: SIM115 (closed by close())
+            self._gz = igzip.IGzipFile(  # type: ignore[no-untyped-call]
+                filename="", fileobj=self._raw, mode="wb", compresslevel=self._level, mtime=0
+            )
         self.closed = False
-        self._queue: deque[bytes | None] = deque()
+        self._queue: deque[tuple[bytes, Future[None]] | None] = deque()
         self._cond = threading.Condition()
         self._queued = 0
+        self._last: Future[None] | None = None
+        #: set when a block was written since the last fsync; ``_stopping`` ends the sync thread
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._syncer: threading.Thread | None = None
         if background:
             self._thread = threading.Thread(target=self._drain, name="recording-gzip", daemon=True)
             self._thread.start()
+            # fsync on a thread of its own: a slow sync never holds up the blocks being written
+            self._syncer = threading.Thread(target=self._sync_loop, name="recording-fsync", daemon=True)
+            self._syncer.start()
 
     def _check_open(self) -> None:
         if self.closed:
@@ -126,31 +171,74 @@ class GzipWriter:
 
     def _write(self, data: bytes) -> None:
         if self._thread is None:
+            assert self._gz is not None
             self._gz.write(data)
             return
+        done: Future[None] = Future()
         with self._cond:
             while self._queued > self.QUEUE_BYTES and self._error is None:
                 self._cond.wait()
-            self._queue.append(data)
+            self._queue.append((data, done))
             self._queued += len(data)
+            self._last = done
             self._cond.notify_all()
+
+    def pending(self) -> Future[None] | None:
+        """Done when everything written so far is in the file (blocks); None when it is already."""
+        last = self._last
+        return None if last is None or last.done() else last
+
+    def _take(self) -> tuple[list[tuple[bytes, Future[None]]], bool]:
+        """What waits in the queue (up to BLOCK_BYTES), and whether the writer was closed."""
+        with self._cond:
+            while not self._queue:
+                self._cond.wait()
+            items: list[tuple[bytes, Future[None]]] = []
+            size = 0
+            while self._queue and (not items or size < BLOCK_BYTES):
+                item = self._queue[0]
+                if item is None:
+                    return items, True
+                self._queue.popleft()
+                items.append(item)
+                size += len(item[0])
+            return items, False
+
+    def _sync_loop(self) -> None:
+        """fsync the blocks written, at most FSYNC_INTERVAL_S after the first unsynced one
+        (close syncs what is left)."""
+        while True:
+            self._dirty.wait()
+            if self._stopping.wait(FSYNC_INTERVAL_S):
+                return
+            self._dirty.clear()  # blocks written from now on: the next round
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                self._error = self._error or exc
 
     def _drain(self) -> None:
         while True:
-            with self._cond:
-                while not self._queue:
-                    self._cond.wait()
-                data = self._queue.popleft()
-            if data is None:
+            items, closing = self._take()
+            if items:
+                data = b"".join(d for d, _ in items) if len(items) > 1 else items[0][0]
+                error = self._error
+                try:
+                    if error is None:
+                        _write_all(self._fd, igzip.compress(data, compresslevel=self._level, mtime=0))
+                        self._dirty.set()
+                except BaseException as exc:  # reported to the writer; the thread keeps draining
+                    self._error = error = exc
+                for _, fut in items:
+                    if error is None:
+                        fut.set_result(None)
+                    else:
+                        fut.set_exception(OSError(f"writing the recording failed: {error}"))
+                with self._cond:
+                    self._queued -= len(data)
+                    self._cond.notify_all()
+            if closing:
                 return
-            try:
-                if self._error is None:
-                    self._gz.write(data)
-            except BaseException as exc:  # reported to the writer; the thread keeps draining
-                self._error = exc
-            with self._cond:
-                self._queued -= len(data)
-                self._cond.notify_all()
 
     def close(self) -> None:
         if not self.closed:
@@ -161,9 +249,20 @@ class GzipWriter:
                         self._queue.append(None)
                         self._cond.notify_all()
                     self._thread.join()
-                self._gz.close()
+                if self._syncer is not None:
+                    self._stopping.set()
+                    self._dirty.set()
+                    self._syncer.join()
+                    if self._error is None:
+                        os.fsync(self._fd)
+                if self._gz is not None:
+                    self._gz.close()
             finally:
-                self._raw.close()
+                if self._raw is not None:
+                    self._raw.close()
+                if self._fd >= 0:
+                    os.close(self._fd)
+                    self._fd = -1
             if self._error is not None:
                 raise OSError(f"writing the recording failed: {self._error}")
 
@@ -172,3 +271,61 @@ class GzipWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What :func:`recover_blocks` found: the whole blocks kept (bytes, decompressed lines) and
+    the torn tail it cut (bytes)."""
+
+    kept_bytes: int
+    lines: int
+    cut_bytes: int
+
+
+def is_live_recording(path: str | os.PathLike[str]) -> bool:
+    """Whether the file was written in blocks by a live recording (it starts with LIVE_MARKER)."""
+    with open(path, "rb") as f:
+        return f.read(len(LIVE_MARKER)) == LIVE_MARKER
+
+
+def recover_blocks(path: str | os.PathLike[str], read_size: int = 1 << 20) -> Recovered:
+    """Cut a block-written recording after its last whole gzip member (a crash may have torn the
+    last one: cut short, or with a bad CRC), synced to the disk; the file is left as it is when
+    every member is whole. Reads the file once, decompressing as it goes (no more memory than a
+    read and a member's output at a time)."""
+    kept = lines = 0
+    fd = os.open(os.fspath(path), os.O_RDWR | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        d = isal_zlib.decompressobj(31)
+        member_lines = 0
+        data = b""
+        offset = 0  # file offset of data[0]
+        while True:
+            if not data:
+                data = os.pread(fd, read_size, offset)
+                if not data:
+                    break
+            try:
+                out = d.decompress(data)
+            except isal_zlib.error:  # type: ignore[misc]
+                break  # a torn or corrupt member: everything from ``pos`` goes
+            member_lines += out.count(b"\n")
+            if d.eof:
+                used = len(data) - len(d.unused_data)
+                kept = offset + used
+                lines += member_lines
+                member_lines = 0
+                offset, data = kept, d.unused_data
+                d = isal_zlib.decompressobj(31)
+            else:
+                offset += len(data)
+                data = b""
+        cut = size - kept
+        if cut:
+            os.ftruncate(fd, kept)
+            os.fsync(fd)
+        return Recovered(kept, lines, cut)
+    finally:
+        os.close(fd)

@@ -23,12 +23,13 @@ from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
 from kapfast.autoscale.clusters import Clusters
 from kapfast.clock import Clock, WallClock
 from kapfast.config import Config, parse_go_duration
+from kapfast.engine.alert.node import SERVICE_GATE, DeliveryGate
 from kapfast.engine.nodes.loopback import SERVICE_KEY as LOOPBACK
 from kapfast.engine.nodes.loopback import Loopback
 from kapfast.engine.nodes.sideload import SERVICE_KEY as SIDELOAD
 from kapfast.engine.nodes.sideload import SideloadError, SideloadService
 from kapfast.errors import RequestError
-from kapfast.jobs import cancel_and_wait
+from kapfast.jobs import all_done, cancel_and_wait
 from kapfast.logs import parse_level
 from kapfast.outputs.influxdb_writer import InfluxDBWriter
 from kapfast.server import (
@@ -166,7 +167,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: object | None =
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
-    router = Router(master, recordings)  # type: ignore[arg-type]
+    # live recordings first: a recording's block is compressed and written on its own thread
+    # while the tasks run the same points, so the write's wait for it (durable) costs little
+    router = Router(recordings, master)  # type: ignore[arg-type]
     engine_services = getattr(master, "services", None)
     if isinstance(engine_services, dict):
         # kapacitorLoopback writes enter the stream as written points do (recordings see them)
@@ -217,10 +220,18 @@ def _cluster_state(master: Any, storage: Storage) -> tuple[Any, Any]:
 
 
 def _cluster_apply(master: Any) -> Any:
-    """What a worker's consumers feed: the task master, limited to the tasks the feed is for."""
+    """What a worker's consumers feed: the task master, limited to the tasks the feed is for.
+    ``replay``: points a previous owner already applied, whose alert events it delivered: the
+    state is rebuilt, the deliveries muted (kapfast.engine.alert.node.DeliveryGate)."""
+    services = getattr(master, "services", None)
+    gate = services.setdefault(SERVICE_GATE, DeliveryGate()) if isinstance(services, dict) else DeliveryGate()
 
-    def apply(db: str, rp: str, batch: PointBatch, only: set[str] | None) -> None:
-        master.write_points(db, rp, batch, only=only)
+    def apply(db: str, rp: str, batch: PointBatch, only: set[str] | None, replay: bool) -> None:
+        gate.muted = replay
+        try:
+            master.write_points(db, rp, batch, only=only)
+        finally:
+            gate.muted = False
 
     return apply
 
@@ -408,13 +419,17 @@ async def on_startup(app: web.Application) -> None:
     st.recordings.open()
     st.replays.open()
     if st.cluster is not None:  # before the tasks start: where they run depends on it
-        await st.cluster.start({"http": st.config.http.bind_address, "hostname": st.config.hostname})
+        http = st.config.http
+        await st.cluster.start(
+            {"http": http.bind_address, "https": http.https_enabled, "hostname": st.config.hostname}
+        )
     failed = st.tasks.start_enabled()
     if failed:
         log.warning("%d enabled tasks did not start: %s", len(failed), ", ".join(failed))
     if st.cluster is not None:
         st.tasks.bind_loop(asyncio.get_running_loop())  # the control plane defines off the loop
-        await st.cluster.start_control(st.tasks, st.templates)
+        handlers = (st.storage.topic_handlers, topics_api.LoadedHandlers(app))
+        await st.cluster.start_control(st.tasks, st.templates, handlers)
     # UDP subscriptions' points enter like [[udp]] ones
     st.influx.udp_input = (lambda db, rp, batch: st.router.write_points(db, rp, batch), st.ingress, st.clock)
     st.influx.start()
@@ -542,7 +557,10 @@ def build_app(state: ServerState) -> web.Application:
             state.config.http.max_enqueued_write_limit,
             parse_go_duration(state.config.http.enqueued_write_timeout) / 1e9,
         ),
-        durable=state.storage.alert_states.pending,
+        # alert states the write's points made, and their place in live recordings
+        durable=lambda: all_done(
+            [f for f in (state.storage.alert_states.pending(), state.recordings.pending()) if f is not None]
+        ),
         publish=state.cluster.publish if state.cluster is not None and state.cluster.ingests else None,
     )
     for prefix in (API, PREVIEW):

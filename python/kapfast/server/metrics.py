@@ -158,7 +158,7 @@ class KapfastCollector(Collector):
         if buffered is not None:
             m["buffered"].add_metric(labels, float(buffered))
         counters = {**values, **node.extra_values()}
-        for k in ("avg_exec_time_ns", "errors", "working_cardinality"):
+        for k in ("avg_exec_time_ns", "errors", "working_cardinality", "buffered_points"):
             counters.pop(k, None)
         for k, v in sorted(counters.items()):
             if k in _LEVEL_COUNTERS:

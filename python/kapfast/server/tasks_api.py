@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kapfast.cluster.reads import FORWARDED, LOCAL_HEADER
 from kapfast.errors import NotFoundError, RequestError
 from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import Page, json_response, read_json
@@ -70,7 +71,14 @@ async def http_out(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     task_id, endpoint = request.match_info["id"], request.match_info["endpoint"]
     st.tasks.get(task_id)  # 404 for an unknown task
-    body = st.master.http_out(task_id, endpoint)
+    if st.cluster is not None and st.cluster.worker is not None and LOCAL_HEADER not in request.headers:
+        # the whole cluster's answer, from whichever node is asked (kapfast.cluster.reads)
+        headers = {h: request.headers[h] for h in FORWARDED if h in request.headers}
+        body = await st.cluster.http_out(
+            task_id, endpoint, lambda: st.master.http_out(task_id, endpoint), headers
+        )
+    else:
+        body = st.master.http_out(task_id, endpoint)
     if body is None:
         raise NotFoundError(
             f"task {task_id} has no httpOut endpoint {go_quote(endpoint)} (or it is not running)"

@@ -197,9 +197,10 @@ def make_write_handler(
     """The aiohttp handler for both write paths.
 
     ``durable``: the commit the answer must wait for (the alert states the write's points made,
-    group-committed on the store's thread, kapfast.storage.AlertStateStore), None when nothing is
-    being written: the event loop serves other requests meanwhile, and an acknowledged write's
-    alert states survive a crash as when they were committed on the loop."""
+    group-committed on the store's thread, kapfast.storage.AlertStateStore; the blocks of live
+    recordings that hold them, kapfast.tasks.recordings), None when nothing is being written:
+    the event loop serves other requests meanwhile, and an acknowledged write's alert states and
+    recorded points survive a crash as when they were written on the loop."""
     gate = gate or WriteGate()
     # Series seen by earlier writes, per db/rp: a known series then costs one hash probe.
     indexes = SeriesIndexes()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,13 @@ class HandlerRecord:
 class TopicHandlerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: told (topic, id, the handler or None once deleted) after every change: a cluster's
+        #: control plane shares them (kapfast.cluster.control)
+        self.on_change: Callable[[str, str, HandlerRecord | None], None] | None = None
+
+    def _changed(self, topic: str, ident: str, h: HandlerRecord | None) -> None:
+        if self.on_change is not None:
+            self.on_change(topic, ident, h)
 
     def put(self, h: HandlerRecord) -> None:
         with self.db.transaction() as c:
@@ -33,6 +41,7 @@ class TopicHandlerStore:
                 _INSERT,
                 (h.topic, h.id, h.kind, json.dumps(h.options, sort_keys=True), h.match),
             )
+        self._changed(h.topic, h.id, h)
 
     def replace(self, old_id: str, h: HandlerRecord) -> None:
         """Store ``h`` in place of ``old_id`` of the same topic (a PUT/PATCH may rename)."""
@@ -42,6 +51,9 @@ class TopicHandlerStore:
                 _INSERT,
                 (h.topic, h.id, h.kind, json.dumps(h.options, sort_keys=True), h.match),
             )
+        if old_id != h.id:
+            self._changed(h.topic, old_id, None)
+        self._changed(h.topic, h.id, h)
 
     def get(self, topic: str, ident: str) -> HandlerRecord | None:
         rows = self.db.query("SELECT * FROM topic_handlers WHERE topic = ? AND id = ?", (topic, ident))
@@ -61,11 +73,17 @@ class TopicHandlerStore:
     def delete(self, topic: str, ident: str) -> bool:
         with self.db.transaction() as c:
             n = c.execute("DELETE FROM topic_handlers WHERE topic = ? AND id = ?", (topic, ident)).rowcount
-            return bool(n > 0)
+        if n > 0:
+            self._changed(topic, ident, None)
+        return bool(n > 0)
 
     def delete_topic(self, topic: str) -> int:
+        gone = [h.id for h in self.for_topic(topic)]
         with self.db.transaction() as c:
-            return int(c.execute("DELETE FROM topic_handlers WHERE topic = ?", (topic,)).rowcount)
+            n = int(c.execute("DELETE FROM topic_handlers WHERE topic = ?", (topic,)).rowcount)
+        for ident in gone:
+            self._changed(topic, ident, None)
+        return n
 
     @staticmethod
     def _from_row(r: sqlite3.Row) -> HandlerRecord:

@@ -5,7 +5,10 @@ A stream recording captures, from the write path, the points of the task's dbrps
 than ``stop`` arrives (an idle stream never finishes); kapfast also ends it when the clock passes a
 ``stop`` that was ahead of it when the recording started.
 Files are gzip ``<replay dir>/<id>.srpl`` (stream) and ``<id>.brpl`` (batch), as Kapacitor's.
-A recording still running when the server stops is marked failed at the next start.
+A live stream recording is written in whole gzip blocks (kapfast.recordings.compression), each in
+the file before the write that brought its points is acknowledged: one still running when the
+server is killed keeps them all (a torn last block cut at the next start) and is ``finished``;
+other recordings still running then are marked failed at the next start.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -27,12 +31,13 @@ from kapfast.clock import Clock
 from kapfast.errors import KapfastError, NotFoundError, RequestError
 from kapfast.gofmt import go_quote
 from kapfast.influxdb import InfluxDBClient
-from kapfast.jobs import cancel_and_wait
+from kapfast.jobs import all_done, cancel_and_wait
 from kapfast.recordings import (
     BatchArchiveWriter,
     BatchRecordingWriter,
     StreamRecordingWriter,
 )
+from kapfast.recordings.compression import is_live_recording, recover_blocks
 from kapfast.storage import DBRP, RecordingRecord, Storage
 from kapfast.tasks.batch_query import BatchQuery, answer_time, recorded_batches, series_to_batch
 from kapfast.tasks.ids import new_or_valid_id
@@ -92,10 +97,40 @@ class RecordingService:
         self._jobs: set[asyncio.Task[None]] = set()
 
     def open(self) -> None:
+        """Settle the recordings the last run left running (it crashed or was killed): a live
+        stream recording keeps every whole block it wrote (every point acknowledged while it ran),
+        a torn last block cut, and is ``finished`` with an error that says so; any other is
+        ``failed``, as kapacitord marks them."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        for rec in self.storage.recordings.find():
+            if rec.status == "running" and rec.type == "stream":
+                self._recover_stream(rec)
         n = self.storage.recordings.fail_running("the server stopped while the recording was running")
         if n:
             log.warning("marked %d recordings left running by the last run as failed", n)
+
+    def _recover_stream(self, rec: RecordingRecord) -> None:
+        try:
+            if not is_live_recording(rec.path):
+                return  # a query's recording: failed below
+            got = recover_blocks(rec.path)
+        except OSError as exc:
+            log.warning("recording %s: cannot recover %s: %s", rec.id, rec.path, exc)
+            return
+        torn = f"; a torn last block of {got.cut_bytes} bytes was cut" if got.cut_bytes else ""
+        rec.error = (
+            "the server stopped while the recording was running: it ends with the last points "
+            f"written before ({got.lines // 3} points){torn}"
+        )
+        rec.status, rec.progress, rec.size = "finished", 1.0, got.kept_bytes
+        self.storage.recordings.put(rec)
+        log.warning("recording %s recovered after a crash: %s", rec.id, rec.error)
+
+    def pending(self) -> Future[None] | None:
+        """Done once every point handed to a live recording so far is in its file (the write
+        path acknowledges a write after it: kapfast.server.write); None when nothing waits."""
+        waits = [f for cap in self._streams.values() if (f := cap.writer.pending()) is not None]
+        return all_done(waits)
 
     # --- stream recordings ---------------------------------------------------------------------
 

@@ -135,6 +135,12 @@ class NodeSpec:
     #: influxDBOut flushes its buffer), groupBy (a batch's regrouping ends with the batch), stats
     #: (its ticker restarts with the task), sources.
     stateful: bool = False
+    #: it holds points until something closes them (a window, a join or combine set, an output
+    #: buffer) and can tell how many without a look at each point: its class implements
+    #: ``buffered_points``, shown as kapfast's own ``buffered_points`` node statistic and the
+    #: ``kapfast_node_buffered_points`` gauge, never in Kapacitor's node-stats (Kapacitor has no
+    #: such statistic). tests/engine/test_buffered_points.py checks both ways.
+    buffers: bool = False
 
 
 _QUIET = "quiet()"
@@ -312,6 +318,7 @@ _node(
     ),
     grouped=True,
     stateful=True,
+    buffers=True,
     impl=_E + "window:WindowNode",
     doc="buffers a stream into time windows emitted as batches (period, every, align, fillPeriod)",
 )
@@ -347,6 +354,7 @@ _node(
     go_type="InfluxDBOutNode",
     chains=False,
     counters=("points_written", "write_errors"),
+    buffers=True,
     impl=_E + "outputs:InfluxDBOutNode",
     doc="writes points to InfluxDB (buffered, with retries)",
 )
@@ -410,6 +418,7 @@ _node(
     {"delimiter": "."},
     grouped=True,
     stateful=True,
+    buffers=True,
     impl=_E + "join:JoinNode",
     doc="joins streams or batches on time (tolerance) and groups, fields prefixed",
 )
@@ -528,6 +537,7 @@ _node(
     {"delimiter": ".", "max": 1_000_000},
     grouped=True,
     stateful=True,
+    buffers=True,
     impl=_E + "join:CombineNode",
     doc="combines points of one stream pairwise by lambdas",
 )
@@ -540,6 +550,7 @@ _node(
     {"delimiter": "."},
     grouped=True,
     stateful=True,
+    buffers=True,
     impl=_E + "join:FlattenNode",
     doc="flattens points at the same time into one point, fields prefixed by tags",
 )

@@ -270,6 +270,23 @@ impl Join {
         self.groups.is_empty()
     }
 
+    /// Points waiting: in open join sets and in the `.on()` match buffers (one addition per
+    /// group and open set, nothing per point).
+    pub fn held_points(&self) -> usize {
+        let sets: usize = self
+            .groups
+            .values()
+            .flat_map(|g| g.sets.values().flat_map(|q| q.iter().map(|s| s.size)))
+            .sum();
+        let bufs: usize = self
+            .match_buf
+            .values()
+            .chain(self.specific_buf.values())
+            .map(VecDeque::len)
+            .sum();
+        sets + bufs
+    }
+
     /// The points of `b` from parent `src`; row `i` is of chunk group `groups[codes[i]]`.
     pub fn feed(
         &mut self,

@@ -71,6 +71,11 @@ impl TimeSets {
         self.open.is_empty()
     }
 
+    /// Points in the open sets (one addition per group).
+    pub fn held_points(&self) -> usize {
+        self.open.values().map(|o| o.times.len()).sum()
+    }
+
     /// Every group's open set as checkpoint bytes.
     pub fn snapshot(&self) -> Vec<u8> {
         let mut groups: Vec<(u32, OpenSnap)> = self

@@ -58,6 +58,9 @@ struct GroupWindow {
     buffered: usize,
     /// its parts are narrow ([`Windows::narrow`])
     narrow: bool,
+    /// points in `pieces` (kept as they come and go, so that the node's buffered points are
+    /// counted per group, not per piece)
+    held: usize,
 }
 
 /// One window that closed.
@@ -112,6 +115,11 @@ impl Windows {
 
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+
+    /// Points buffered in every group's window (one addition per group).
+    pub fn held_points(&self) -> usize {
+        self.groups.values().map(|w| w.held).sum()
     }
 
     /// Forget a group (DeleteGroup), or every group.
@@ -224,6 +232,7 @@ impl Windows {
                     count: 0,
                     buffered: 0,
                     narrow: self.keep.is_some(),
+                    held: 0,
                 };
                 self.groups.insert(g, w);
             }
@@ -373,6 +382,7 @@ impl Windows {
                     count: s.count,
                     buffered: s.buffered,
                     narrow: s.narrow,
+                    held: 0,
                 };
                 let n = s.points.len();
                 w.push(&Arc::new(s.points), 0, n);
@@ -386,6 +396,7 @@ impl Windows {
 impl GroupWindow {
     fn push(&mut self, part: &Arc<PointBatch>, lo: usize, hi: usize) {
         if hi > lo {
+            self.held += hi - lo;
             // extend the last piece when it is the same part and adjacent
             if let Some(last) = self.pieces.back_mut() {
                 if Arc::ptr_eq(&last.part, part) && last.hi == lo {
@@ -426,6 +437,7 @@ impl GroupWindow {
                 count: 0,
                 buffered: 0,
                 narrow: true,
+                held: 0,
             };
             let merged = pair.points();
             let len = merged.len();
@@ -442,10 +454,12 @@ impl GroupWindow {
         while let Some(p) = self.pieces.front_mut() {
             match (p.lo..p.hi).find(|&i| keep(p.part.time[i])) {
                 Some(k) => {
+                    self.held -= k - p.lo;
                     p.lo = k;
                     return;
                 }
                 None => {
+                    self.held -= p.hi - p.lo;
                     self.pieces.pop_front();
                 }
             }
@@ -455,6 +469,7 @@ impl GroupWindow {
     /// Drops the first point (count windows).
     fn drop_first(&mut self) {
         if let Some(p) = self.pieces.front_mut() {
+            self.held -= 1;
             p.lo += 1;
             if p.lo >= p.hi {
                 self.pieces.pop_front();
@@ -703,6 +718,56 @@ mod tests {
             .restore(&Windows::new(time_spec(10, 5)).snapshot())
             .unwrap_err();
         assert!(err.contains("another window"), "{err}");
+    }
+
+    /// Every group's held count against its pieces, and the points its window would hold.
+    fn check_held(w: &Windows) {
+        let pieces: usize = w
+            .groups
+            .values()
+            .flat_map(|g| g.pieces.iter().map(|p| p.hi - p.lo))
+            .sum();
+        let points: usize = w.groups.values().map(|g| g.points().len()).sum();
+        assert_eq!(w.held_points(), pieces);
+        assert_eq!(w.held_points(), points);
+    }
+
+    #[test]
+    fn held_points_follow_every_window_kind() {
+        for (spec, narrow) in [
+            (time_spec(10, 5), false),
+            (time_spec(10, 0), false),
+            (time_spec(100, 30), true),
+            (
+                WindowSpec::Count {
+                    period: 3,
+                    every: 2,
+                    fill: false,
+                },
+                false,
+            ),
+        ] {
+            let mut w = Windows::new(spec);
+            if narrow {
+                w.narrow(Some(vec!["v".to_owned()]));
+            }
+            for k in 0..40i64 {
+                let times: Vec<i64> = (0..5).map(|i| k * 5 + i).collect();
+                let groups: Vec<u32> = (0..5).map(|i| ((k + i) % 3) as u32).collect();
+                w.feed(&pts(&times), &groups);
+                check_held(&w);
+            }
+            assert!(w.held_points() > 0);
+            w.barrier(0, 10_000);
+            check_held(&w);
+            let mut back = Windows::new(spec);
+            back.restore(&w.snapshot()).unwrap();
+            assert_eq!(back.held_points(), w.held_points());
+            w.reset(Some(1));
+            check_held(&w);
+            w.reset(None);
+            assert_eq!(w.held_points(), 0);
+        }
     }
 
     #[test]

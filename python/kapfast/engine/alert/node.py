@@ -14,7 +14,8 @@ builds the inline handlers, and adds the ``global`` ones), ``alert_topics`` (a
 :class:`TopicRegistry`; put there by the first alert node when absent, so tasks sharing one
 services dict share topics and inhibitors),
 ``alert_states`` (a ``kapfast.storage.AlertStateStore``: levels survive restarts, and the server's
-topics API reads it).
+topics API reads it), ``alert_gate`` (a :class:`DeliveryGate`: a cluster worker replaying points whose
+events an earlier owner already delivered mutes the deliveries, not the state).
 """
 
 from __future__ import annotations
@@ -62,6 +63,21 @@ _LEVEL_STAT = ("oks_triggered", "infos_triggered", "warns_triggered", "crits_tri
 SERVICE_TOPICS = "alert_topics"  # a shared TopicRegistry (one per server)
 SERVICE_STATES = "alert_states"  # a kapfast.storage.AlertStateStore
 SERVICE_ALERT = "alert_services"  # a kapfast.engine.alert.services.AlertServices
+SERVICE_GATE = "alert_gate"  # a DeliveryGate
+
+
+class DeliveryGate:
+    """Shared by a server's alert nodes. While ``muted`` (set by a cluster worker around the
+    points it replays after a takeover, which the previous owner had already applied: see
+    kapfast.cluster.worker), events are built and recorded (levels, topics' states, the alert
+    state store) as usual but not handed to any handler: they were delivered once already."""
+
+    __slots__ = ("muted", "suppressed")
+
+    def __init__(self) -> None:
+        self.muted = False
+        #: events not delivered because they were muted (kapfast's own count)
+        self.suppressed = 0
 
 
 #: a chunk-local group without rows (listed by the chunk, used by none of its rows)
@@ -141,6 +157,8 @@ class AlertNode(Node):
         if not isinstance(registry, TopicRegistry):
             raise TaskError(f"{self.name}: services[{SERVICE_TOPICS!r}] is not a TopicRegistry")
         self.registry: TopicRegistry = registry
+        gate = ctx.services.get(SERVICE_GATE)
+        self.gate = gate if isinstance(gate, DeliveryGate) else None
         # Kapacitor makes the anonymous topic only for a node with handlers; a test harness
         # (services["alert_tap"]) wants every node's events, handlers or not.
         anon = bool(self.handlers) or bool(ctx.services.get("alert_tap"))
@@ -515,6 +533,9 @@ class AlertNode(Node):
                 self.persistence.save(topic, event)
         if prev is not None:
             event.previous_level = prev
+        if self.gate is not None and self.gate.muted:
+            self.gate.suppressed += 1
+            return
         if self.handlers:
             if self.registry.asynchronous:
                 # in the server: a slow or dead handler must not hold up the task (kapfast.engine.alert.lane)

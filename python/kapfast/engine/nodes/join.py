@@ -294,6 +294,19 @@ class JoinNode(Node):
     def working_cardinality(self) -> int:
         return len(self.groups) + len(self.kernel)
 
+    def buffered_points(self) -> int:
+        """The kernel's points (stream parents) and the points of the batches in open sets
+        (batch parents): one addition per set, none per point."""
+        held = sum(
+            len(m.batch.points)
+            for g in self.groups.values()
+            for q in g.sets.values()
+            for s in q
+            for m in s.values
+            if m is not None
+        )
+        return held + self.kernel.held_points()
+
     # --- checkpoints ---------------------------------------------------------------------------
 
     def snapshot_state(self) -> bytes:
@@ -655,6 +668,9 @@ class CombineNode(Node):
     def working_cardinality(self) -> int:
         return len(self.states)
 
+    def buffered_points(self) -> int:
+        return self.sets.held_points()
+
 
 class FlattenNode(Node):
     """``flatten().on(tags...)``: the points of one group and time become one point whose field
@@ -725,3 +741,6 @@ class FlattenNode(Node):
 
     def working_cardinality(self) -> int:
         return len(self.sets)
+
+    def buffered_points(self) -> int:
+        return self.sets.held_points()

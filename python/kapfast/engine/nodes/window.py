@@ -109,6 +109,9 @@ class WindowNode(Node):
     def working_cardinality(self) -> int:
         return len(self.windows)
 
+    def buffered_points(self) -> int:
+        return self.windows.held_points()
+
     def snapshot_state(self) -> bytes:
         """Every group's buffered points and next boundary (Rust), and the groups' ints."""
         return checkpoint.pack({"ints": self.ints.to_json(), "tagged": self._tagged}, self.windows.snapshot())

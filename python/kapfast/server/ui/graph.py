@@ -50,12 +50,14 @@ def layers(nodes: Sequence[GraphNode]) -> list[list[str]]:
 
 
 def stat_lines(stats: Mapping[str, Any] | None) -> tuple[str, str, str]:
-    """The three lines of figures a node box shows (the page's script writes the same)."""
+    """The three lines of figures a node box shows (the page's script writes the same), from a
+    node's Kapacitor statistics merged with kapfast's own."""
     s = stats or {}
     groups = s.get("working_cardinality", 0)
     avg = s.get("avg_exec_time_ns", 0)
     avg_text = duration_string(avg) if isinstance(avg, int) else str(avg)
-    buffered = next((v for k, v in s.items() if "buffered" in k), None)
+    # kapfast's own statistic (kapfast-node-stats), of the kinds that hold points
+    buffered = s.get("buffered_points")
     third = f"avg {avg_text}" + (f" · buffered {buffered}" if buffered is not None else "")
     return (
         f"in {s.get('collected', 0)} · out {s.get('emitted', 0)}",

@@ -3,15 +3,17 @@ disagree). Every value is escaped here; the page script reads ``data-*`` attribu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
-from typing import Any
-from urllib.parse import quote
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 from kapfast import __version__
 from kapfast.server.ui.graph import GraphNode, render_svg
 from kapfast.server.ui.highlight import highlight
 
+T = TypeVar("T")
 STATIC = "/ui/static"
 _NAV = (("/ui/", "Tasks"), ("/ui/topics", "Alert topics"), ("/ui/recordings", "Recordings & replays"))
 
@@ -32,6 +34,54 @@ def layout(title: str, body: str, *, active: str, script: str = "") -> str:
     )
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which rows of a list a page shows: from ``offset`` (the query parameter ``key``), at most
+    ``limit``; ``path`` and ``query`` make the links to the pages before and after."""
+
+    path: str
+    query: Mapping[str, str]
+    key: str
+    offset: int
+    limit: int
+
+    def first(self, fetched: Sequence[T]) -> tuple[Sequence[T], bool]:
+        """The rows to show of ``fetched`` (read from ``offset``, one more than ``limit``), and
+        whether a next page exists."""
+        return fetched[: self.limit], len(fetched) > self.limit
+
+    def cut(self, rows: Sequence[T]) -> tuple[Sequence[T], bool]:
+        """This page's rows of a whole list, and whether a next page exists."""
+        return rows[self.offset : self.offset + self.limit], len(rows) > self.offset + self.limit
+
+    def href(self, offset: int) -> str:
+        query = {**self.query, self.key: str(offset)}
+        if offset == 0:
+            del query[self.key]
+        return self.path + (f"?{urlencode(query)}" if query else "")
+
+    def nav(self, shown: int, more: bool, total: int | None = None, *, list_id: str) -> str:
+        """ "Rows a–b [of n]" and the links to the pages before and after (none when the whole
+        list fits one page)."""
+        if self.offset == 0 and not more:
+            return ""
+        span = f"{self.offset + 1}–{self.offset + shown}" if shown else "none"
+        of = f" of {total}" if total is not None else ""
+        links = []
+        if self.offset > 0:
+            prev = self.href(max(0, self.offset - self.limit))
+            links.append(f'<a rel="prev" class="prev" href="{escape(prev)}">‹ Previous</a>')
+        if more:
+            links.append(
+                f'<a rel="next" class="next" href="{escape(self.href(self.offset + shown))}">Next ›</a>'
+            )
+        return (
+            f'<nav class="pager" data-list="{escape(list_id)}"><span class="span">Rows {span}{of}</span>'
+            + "".join(links)
+            + "</nav>"
+        )
+
+
 def _task_href(task_id: str) -> str:
     return "/ui/tasks/" + quote(task_id, safe="")
 
@@ -46,7 +96,8 @@ def _throughput(task: Mapping[str, Any]) -> str:
     return f"{float(stats.get('throughput', 0.0)):.1f}" if task.get("executing") else "—"
 
 
-def tasks_page(tasks: Sequence[Mapping[str, Any]]) -> str:
+def tasks_page(fetched: Sequence[Mapping[str, Any]], page: Page) -> str:
+    tasks, more = page.first(fetched)
     rows = "".join(
         f'<tr data-task="{escape(t["id"])}"><td><a href="{_task_href(t["id"])}">{escape(t["id"])}</a></td>'
         f"<td>{escape(t['type'])}</td>"
@@ -58,12 +109,15 @@ def tasks_page(tasks: Sequence[Mapping[str, Any]]) -> str:
         for t in tasks
     )
     if not tasks:
-        rows = '<tr><td colspan="7" class="empty">No tasks defined.</td></tr>'
+        empty = "No tasks on this page." if page.offset else "No tasks defined."
+        rows = f'<tr><td colspan="7" class="empty">{empty}</td></tr>'
+    nav = page.nav(len(tasks), more, list_id="tasks")
     body = (
         "<h1>Tasks</h1>"
-        '<table class="list" id="tasks"><thead><tr><th>ID</th><th>Type</th><th>Status</th>'
+        f'<table class="list" id="tasks" data-offset="{page.offset}" data-limit="{page.limit}">'
+        "<thead><tr><th>ID</th><th>Type</th><th>Status</th>"
         "<th>Executing</th><th>Throughput (points/s)</th><th>Errors</th><th>Last error</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
+        f"<tbody>{rows}</tbody></table>{nav}"
     )
     return layout("Tasks", body, active="/ui/", script="tasks")
 
@@ -86,7 +140,8 @@ def task_page(task: Mapping[str, Any], raw_script: str, graph: Sequence[GraphNod
     node_stats = stats.get("node-stats") or {}
     extra = stats.get("kapfast-node-stats") or {}
     dbrps = ", ".join(f"{d['db']}.{d['rp']}" for d in task.get("dbrps", []))
-    svg = render_svg(graph, node_stats) if graph else '<p class="empty">The script does not compile.</p>'
+    merged = {name: {**values, **extra.get(name, {})} for name, values in node_stats.items()}
+    svg = render_svg(graph, merged) if graph else '<p class="empty">The script does not compile.</p>'
     body = (
         f'<section id="task" data-task="{escape(tid)}" data-api="/kapacitor/v1/tasks/{quote(tid, safe="")}">'
         f"<h1>{escape(tid)}</h1>"
@@ -117,7 +172,8 @@ def _level(level: str) -> str:
     return f'<span class="level {escape(level)}">{escape(level)}</span>'
 
 
-def topics_page(topics: Iterable[Mapping[str, Any]]) -> str:
+def topics_page(every: Sequence[Mapping[str, Any]], page: Page) -> str:
+    topics, more = page.cut(every)
     rows = "".join(
         f'<tr><td><a href="/ui/topics/{quote(t["id"], safe="")}">{escape(t["id"])}</a></td>'
         f'<td>{_level(t["level"])}</td><td class="num">{t["collected"]}</td></tr>'
@@ -127,12 +183,14 @@ def topics_page(topics: Iterable[Mapping[str, Any]]) -> str:
     body = (
         '<h1>Alert topics</h1><table class="list" id="topics"><thead><tr><th>Topic</th><th>Level</th>'
         f"<th>Events collected</th></tr></thead><tbody>{rows}</tbody></table>"
+        + page.nav(len(topics), more, len(every), list_id="topics")
     )
     return layout("Alert topics", body, active="/ui/topics", script="refresh")
 
 
-def topic_page(topic: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
-    recent = sorted(events, key=lambda e: e["state"]["time"], reverse=True)
+def topic_page(topic: Mapping[str, Any], events: Sequence[Mapping[str, Any]], page: Page) -> str:
+    every = sorted(events, key=lambda e: e["state"]["time"], reverse=True)
+    recent, more = page.cut(every)
     rows = "".join(
         f"<tr><td>{escape(e['id'])}</td><td>{_level(e['state']['level'])}</td>"
         f"<td>{escape(e['state']['time'])}</td><td>{escape(e['state']['duration'])}</td>"
@@ -145,6 +203,7 @@ def topic_page(topic: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) ->
         f"<p>Level {_level(topic['level'])} · {topic['collected']} events collected since the start</p>"
         '<table class="list" id="events"><thead><tr><th>Event</th><th>Level</th><th>Time</th>'
         f"<th>Duration</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>"
+        + page.nav(len(recent), more, len(every), list_id="events")
     )
     return layout(f"Topic {topic['id']}", body, active="/ui/topics", script="refresh")
 
@@ -154,7 +213,14 @@ def _progress(p: float, status: str) -> str:
     return f'<progress max="100" value="{pct:.0f}"></progress> {pct:.0f}%'
 
 
-def recordings_page(recordings: Sequence[Mapping[str, Any]], replays: Sequence[Mapping[str, Any]]) -> str:
+def recordings_page(
+    fetched_recordings: Sequence[Mapping[str, Any]],
+    fetched_replays: Sequence[Mapping[str, Any]],
+    rec_page: Page,
+    rep_page: Page,
+) -> str:
+    recordings, more_recordings = rec_page.first(fetched_recordings)
+    replays, more_replays = rep_page.first(fetched_replays)
     rec_rows = (
         "".join(
             f"<tr><td>{escape(r['id'])}</td><td>{escape(r['type'])}</td>"
@@ -181,12 +247,18 @@ def recordings_page(recordings: Sequence[Mapping[str, Any]], replays: Sequence[M
         '<h1>Recordings</h1><table class="list" id="recordings"><thead><tr><th>ID</th><th>Type</th>'
         "<th>Status</th><th>Progress</th><th>Size (bytes)</th><th>Date</th><th>Error</th></tr></thead>"
         f"<tbody>{rec_rows}</tbody></table>"
-        '<h1>Replays</h1><table class="list" id="replays"><thead><tr><th>ID</th><th>Task</th>'
+        + rec_page.nav(len(recordings), more_recordings, list_id="recordings")
+        + '<h1>Replays</h1><table class="list" id="replays"><thead><tr><th>ID</th><th>Task</th>'
         "<th>Recording</th><th>Clock</th><th>Status</th><th>Progress</th><th>Date</th><th>Error</th>"
         f"</tr></thead><tbody>{rep_rows}</tbody></table>"
+        + rep_page.nav(len(replays), more_replays, list_id="replays")
     )
     return layout("Recordings", body, active="/ui/recordings", script="refresh")
 
 
 def not_found(what: str) -> str:
     return layout("Not found", f'<h1>Not found</h1><p class="error">{escape(what)}</p>', active="")
+
+
+def bad_request(what: str) -> str:
+    return layout("Bad request", f'<h1>Bad request</h1><p class="error">{escape(what)}</p>', active="")

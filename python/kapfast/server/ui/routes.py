@@ -5,6 +5,7 @@ buttons (``PATCH``), with the browser's credentials (see kapfast.server.auth for
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -20,8 +21,27 @@ from kapfast.storage import TaskRecord
 from kapfast.tick import compile_script
 
 _TYPES = {".js": "text/javascript", ".css": "text/css"}
-#: the page lists this many tasks, recordings and replays (the API's own default page size)
+#: a page lists this many tasks, topics, events, recordings or replays unless ``?limit=`` says
+#: otherwise (the API's own default page size), and never more than MAX_LIMIT
 LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def page_of(request: web.Request, key: str = "offset") -> pages.Page:
+    """The page a list shows: ``?<key>=`` (its first row, from 0) and ``?limit=``; InputError
+    for values that are not such numbers."""
+    values = []
+    for name, default, low, high in ((key, 0, 0, None), ("limit", LIMIT, 1, MAX_LIMIT)):
+        raw = request.query.get(name, "")
+        try:
+            n = int(raw) if raw else default
+        except ValueError:
+            raise InputError(f"{name} must be a whole number, not {raw!r}") from None
+        if n < low or (high is not None and n > high):
+            bound = f"from {low}" + (f" to {high}" if high is not None else "")
+            raise InputError(f"{name} must be {bound}, not {n}")
+        values.append(n)
+    return pages.Page(request.path, dict(request.query), key, values[0], values[1])
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -37,11 +57,13 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 async def tasks(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
+    page = page_of(request)
 
     def describe() -> list[dict[str, Any]]:
-        return [st.tasks.to_json(r) for r in st.tasks.find("", 0, LIMIT)]
+        # one more than shown: whether a next page exists
+        return [st.tasks.to_json(r) for r in st.tasks.find("", page.offset, page.limit + 1)]
 
-    return _html(pages.tasks_page(await off_loop(request, describe)))
+    return _html(pages.tasks_page(await off_loop(request, describe), page))
 
 
 def graph_nodes(rec: TaskRecord) -> list[GraphNode]:
@@ -74,22 +96,25 @@ async def task(request: web.Request) -> web.StreamResponse:
 
 
 async def topics(request: web.Request) -> web.StreamResponse:
-    return _html(pages.topics_page(topics_api.topics_json(request)))
+    # the topics API has no offset/limit (Kapacitor's has none): the page pages the whole list
+    return _html(pages.topics_page(topics_api.topics_json(request), page_of(request)))
 
 
 async def topic(request: web.Request) -> web.StreamResponse:
+    page = page_of(request)
     try:
         body, events = topics_api.topic_json(request, request.match_info["topic"])
     except NotFoundError as exc:
         return _html(pages.not_found(str(exc)), 404)
-    return _html(pages.topic_page(body, events))
+    return _html(pages.topic_page(body, events, page))
 
 
 async def recordings(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
-    recs = [st.recordings.to_json(r) for r in st.recordings.find("", 0, LIMIT)]
-    reps = [st.replays.to_json(r) for r in st.replays.find("", 0, LIMIT)]
-    return _html(pages.recordings_page(recs, reps))
+    rec_page, rep_page = page_of(request), page_of(request, "replay_offset")
+    recs = [st.recordings.to_json(r) for r in st.recordings.find("", rec_page.offset, rec_page.limit + 1)]
+    reps = [st.replays.to_json(r) for r in st.replays.find("", rep_page.offset, rep_page.limit + 1)]
+    return _html(pages.recordings_page(recs, reps, rec_page, rep_page))
 
 
 @functools.cache
@@ -113,13 +138,28 @@ async def unknown(request: web.Request) -> web.StreamResponse:
     return _html(pages.not_found(f"no page at {request.path}"), 404)
 
 
+def _listing(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A list page: a bad ``?offset=``/``?limit=`` answers a 400 page saying what is wrong."""
+
+    @functools.wraps(handler)
+    async def page(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except InputError as exc:
+            return _html(pages.bad_request(str(exc)), 400)
+
+    return page
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/ui", index)
-    r.add_get("/ui/", tasks)
+    r.add_get("/ui/", _listing(tasks))
     r.add_get("/ui/tasks/{id}", task)
-    r.add_get("/ui/topics", topics)
-    r.add_get("/ui/topics/{topic}", topic)
-    r.add_get("/ui/recordings", recordings)
+    r.add_get("/ui/topics", _listing(topics))
+    r.add_get("/ui/topics/{topic}", _listing(topic))
+    r.add_get("/ui/recordings", _listing(recordings))
     r.add_get("/ui/static/{name}", static)
     r.add_get("/ui/{rest:.*}", unknown)

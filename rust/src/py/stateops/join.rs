@@ -154,6 +154,11 @@ impl PyJoin {
             .map_err(pyo3::exceptions::PyValueError::new_err)
     }
 
+    /// Points buffered now (kapfast's ``buffered_points`` node statistic).
+    fn held_points(&self) -> usize {
+        lock(&self.inner).held_points()
+    }
+
     fn __len__(&self) -> usize {
         lock(&self.inner).len()
     }

@@ -167,6 +167,11 @@ impl PyWindows {
         Ok(())
     }
 
+    /// Points buffered now (kapfast's ``buffered_points`` node statistic).
+    fn held_points(&self) -> usize {
+        lock(&self.inner).held_points()
+    }
+
     fn __len__(&self) -> usize {
         lock(&self.inner).len()
     }

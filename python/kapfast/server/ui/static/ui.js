@@ -37,11 +37,12 @@ function duration(ns) {
 
 function statLines(s) {
   s = s || {};
-  const buffered = Object.keys(s).find((k) => k.includes("buffered"));
+  // buffered_points: kapfast's own statistic (kapfast-node-stats), of the kinds that hold points
+  const buffered = s.buffered_points;
   return [
     `in ${s.collected ?? 0} · out ${s.emitted ?? 0}`,
     `errors ${s.errors ?? 0} · groups ${s.working_cardinality ?? 0}`,
-    `avg ${duration(s.avg_exec_time_ns ?? 0)}` + (buffered ? ` · buffered ${s[buffered]}` : ""),
+    `avg ${duration(s.avg_exec_time_ns ?? 0)}` + (buffered !== undefined ? ` · buffered ${buffered}` : ""),
   ];
 }
 
@@ -64,8 +65,11 @@ function setStatus(el, status) {
 
 // --- the tasks list -----------------------------------------------------------------------------
 async function refreshTasks() {
+  const table = document.getElementById("tasks");
   const q = ["status", "executing", "error", "stats"].map((f) => "fields=" + f).join("&");
-  const { status, json } = await api("GET", "/kapacitor/v1/tasks?limit=100&" + q);
+  // the rows of this page only (its offset and limit, as the server rendered it)
+  const page = `offset=${table.dataset.offset || 0}&limit=${table.dataset.limit || 100}`;
+  const { status, json } = await api("GET", `/kapacitor/v1/tasks?${page}&${q}`);
   if (status !== 200 || !json) return;
   for (const t of json.tasks) {
     const row = document.querySelector(`tr[data-task="${CSS.escape(t.id)}"]`);
@@ -114,8 +118,10 @@ function showTask(task) {
   setText(document.getElementById("error"), task.error || "");
   const stats = task.stats || {};
   const nodeStats = stats["node-stats"] || {};
+  const extra = stats["kapfast-node-stats"] || {};
   for (const g of document.querySelectorAll("svg.pipeline g.node")) {
-    const lines = statLines(nodeStats[g.dataset.node]);
+    const name = g.dataset.node;
+    const lines = statLines(nodeStats[name] && { ...nodeStats[name], ...(extra[name] || {}) });
     g.classList.toggle("has-errors", Boolean(nodeStats[g.dataset.node] && nodeStats[g.dataset.node].errors));
     g.querySelectorAll("text[data-stat]").forEach((t) => setText(t, lines[Number(t.dataset.stat)]));
   }
