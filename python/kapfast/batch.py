@@ -10,8 +10,10 @@ costs nothing more than calling the extension.
 from __future__ import annotations
 
 from kapfast._native import ColumnView as ColumnView
+from kapfast._native import Group as Group
 from kapfast._native import GroupIndex as GroupIndex
 from kapfast._native import GroupObjects as GroupObjects
+from kapfast._native import GroupTable as GroupTable
 from kapfast._native import PointBatch as PointBatch
 from kapfast._native import batch_default as batch_default
 from kapfast._native import batch_delete as batch_delete

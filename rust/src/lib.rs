@@ -5,6 +5,7 @@
 pub mod alertstate;
 pub mod batch;
 pub mod eval;
+pub mod groups;
 pub mod influxql;
 pub mod lineproto;
 mod py;
@@ -23,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::eval::register(m)?;
     py::influxql::register(m)?;
     py::ops::register(m)?;
+    py::groups::register(m)?;
     py::stateops::register(m)?;
     py::udf::register(m)?;
     Ok(())

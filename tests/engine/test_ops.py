@@ -72,25 +72,20 @@ def test_select_fields() -> None:
 
 
 def _index_case(rows: list, dims: list[str], star: bool, exclude: list[str], by_name: bool) -> None:
-    made: list[str] = []
-
-    def make(gid: str, tags: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
-        made.append(gid)
-        return (gid, tags)
-
-    index = GroupIndex(dims, star, exclude, by_name, make)
+    index = GroupIndex(dims, star, exclude, by_name)
     seen: dict[str, object] = {}
     for part in (rows, rows[::-1], rows[1:], rows):
         b = PointBatch.from_rows(part)
         raw, groups = index.codes(b)
         want_raw, want_ids, _ = batch_group_ids(b, dims, star, exclude, by_name)
         assert codes(raw) == codes(want_raw)
-        assert [g[0] for g in groups] == want_ids
+        assert [g.id for g in groups] == want_ids
         want_tags = batch_group_codes(b, dims, star, exclude, by_name)[1]
-        assert [(g[0], g[1]) for g in groups] == want_tags
+        assert [(g.id, list(g.tags)) for g in groups] == [(i, list(map(tuple, t))) for i, t in want_tags]
         for g in groups:
-            assert seen.setdefault(g[0], g) is g  # one object per group across chunks
-    assert sorted(made) == sorted(set(made)) and len(index) == len(made)
+            assert g.by_measurement == by_name
+            assert seen.setdefault(g.id, g) is g  # one object per group across chunks
+    assert len(index) == len(seen)
 
 
 def test_group_index_names_groups_as_batch_group_ids() -> None:

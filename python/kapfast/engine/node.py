@@ -14,7 +14,6 @@ grouped consumer (the node table's ``grouped``) is the groups received and not d
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast.batch import GroupObjects, PointBatch, rows_groups
+from kapfast.batch import GroupObjects, GroupTable, PointBatch, rows_groups
 from kapfast.engine.checkpoint import SnapshotMismatch, group_of_json, groups_json
 from kapfast.engine.context import TaskContext
 from kapfast.engine.expiry import EXPIRY_SLICE, GroupExpiry
@@ -348,69 +347,36 @@ class HeldGroups:
     """The groups a node received and has not seen deleted (Kapacitor's grouped consumer keeps
     one receiver per group; its count is the node's ``working_cardinality``).
 
-    A chunk's group objects are matched in Rust (``GroupObjects``), so a chunk of known groups
-    costs no Python operation per group; a deletion is O(1) (the group's int is marked dead, and
-    an object of it seen again gets a new int).
+    A Rust ``GroupTable``: a chunk's groups are found by their id's hash without a Python
+    operation per group, and a held group costs a table entry, not a dict entry and an int (#19).
     """
 
-    __slots__ = ("deleted", "ints", "live", "next", "objects", "positions")
+    __slots__ = ("table",)
 
     def __init__(self) -> None:
-        #: group id -> int, live groups only
-        self.ints: dict[str, int] = {}
-        self.live = np.zeros(64, dtype=np.bool_)
-        self.next = 0
-        self.deleted = 0
-        self.objects = GroupObjects()
-        self.positions = np.arange(64, dtype=np.uint32)
+        self.table = GroupTable()
 
     def __len__(self) -> int:
-        return len(self.ints)
+        return len(self.table)
 
-    def see_one(self, group: Group) -> int:
-        i = self.ints.get(group.id)
-        if i is None:
-            i = self.ints[group.id] = self.next
-            self.next += 1
-            if i >= len(self.live):
-                self.live = np.concatenate([self.live, np.zeros(len(self.live), dtype=np.bool_)])
-            self.live[i] = True
-        return i
+    def see_one(self, group: Group) -> None:
+        if self.table.get(group) is None:
+            self.table.add(group)
 
     def see(self, groups: list[Group], codes: Any) -> None:
-        """The groups of a chunk's rows (each object's int is found in Rust). A chunk may list
-        groups none of its rows has (a ``where`` keeps its input's list): those are not held."""
+        """The groups of a chunk's rows. A chunk may list groups none of its rows has (a
+        ``where`` keeps its input's list): those are not held."""
+        if type(groups) is not list:
+            groups = list(groups)
         if len(groups) == 1:
             self.see_one(groups[0])
             return
-        present = np.bincount(np.asarray(codes, dtype=np.intp), minlength=len(groups)).astype(np.bool_)
-        if present.all():
-            if type(groups) is not list:
-                groups = list(groups)
-        else:
-            groups = list(itertools.compress(groups, present.tolist()))
-            if len(groups) <= 1:
-                if groups:
-                    self.see_one(groups[0])
-                return
-        if len(groups) > len(self.positions):
-            self.positions = np.arange(2 * len(groups), dtype=np.uint32)
-        raw = self.objects.codes(groups, self.positions[: len(groups)])
-        if raw is None:
-            self.objects.learn(groups, [self.see_one(g) for g in groups])
-            return
-        if self.deleted:
-            ints = np.frombuffer(raw, dtype="<u4")
-            dead = np.flatnonzero(~self.live[ints])
-            if len(dead):  # a deleted group back: it is held again, under a new int
-                back = [groups[k] for k in dead.tolist()]
-                self.objects.learn(back, [self.see_one(g) for g in back])
+        if not isinstance(codes, np.ndarray) or codes.dtype != np.uint32:
+            codes = np.asarray(codes).astype(np.uint32)
+        self.table.see(groups, codes)
 
     def forget(self, group_id: str) -> None:
-        i = self.ints.pop(group_id, None)
-        if i is not None:
-            self.live[i] = False
-            self.deleted += 1
+        self.table.forget(group_id)
 
 
 def first_seen(codes: npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]:

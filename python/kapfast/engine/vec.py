@@ -40,20 +40,18 @@ class GroupCache:
     def __init__(self) -> None:
         self.indexes: dict[tuple[tuple[str, ...], bool, tuple[str, ...], bool], GroupIndex] = {}
 
+    def forget(self, group_id: str) -> None:
+        """The group expired: its object is let go (seen again, a new one is made)."""
+        for idx in self.indexes.values():
+            idx.forget(group_id)
+
     def index(self, dims: list[str], star: bool, exclude: list[str], by_name: bool) -> GroupIndex:
         key = (tuple(dims), star, tuple(exclude), by_name)
         idx = self.indexes.get(key)
         if idx is None:
-            # one dims tuple (and one string per tag key) shared by every group of a way of
-            # grouping, instead of a copy per group: idle series cost less memory (#19)
-            shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-            def make(gid: str, tags: list[tuple[str, str]]) -> Group:
-                dims = tuple(k for k, _ in tags)
-                dims = shared.setdefault(dims, dims)
-                return Group(gid, dims, by_name, tuple(zip(dims, [v for _, v in tags], strict=True)))
-
-            idx = self.indexes[key] = GroupIndex(dims, star, exclude, by_name, make)
+            # the index makes each Group once (a Rust object sharing one dims tuple per way
+            # of grouping) and finds it again by its id's hash (#13, #19)
+            idx = self.indexes[key] = GroupIndex(dims, star, exclude, by_name)
         return idx
 
 

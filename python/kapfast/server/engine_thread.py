@@ -38,7 +38,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from kapfast._native import PointBatch
+from kapfast.batch import PointBatch
 from kapfast.server.router import Router
 
 log = logging.getLogger("kapfast.engine")

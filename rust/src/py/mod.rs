@@ -6,6 +6,7 @@ pub mod alertstate;
 pub mod batch;
 pub mod errors;
 pub mod eval;
+pub mod groups;
 pub mod influxql;
 pub mod lineproto;
 pub mod ops;

@@ -10,10 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pyo3::prelude::*;
 
 use crate::py::errors::detached;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::batch::{sample_every, CodeMap, EditError, PointBatch, Value, NO_TAG};
+use crate::groups::{id_hash, IdSlots, Slots};
 use crate::py::batch::{value_from_py, PyPointBatch};
+use crate::py::groups::PyGroup;
 
 /// Distinct groups of a chunk: their ids and dimension tags, in first-seen order.
 type Groups = Vec<(String, Vec<(String, String)>)>;
@@ -264,31 +266,28 @@ fn local_keys(b: &PointBatch, cols: &[Option<usize>], by_name: bool) -> (Vec<u32
     (codes, first)
 }
 
-/// Groups an index keeps before it starts over (ids of vanished groups do not pile up).
+/// Groups an index keeps before it starts over (ids of vanished groups do not pile up when no
+/// group expiry forgets them).
 const INDEX_MAX_GROUPS: usize = 100_000;
 
 #[derive(Default)]
 struct IndexState {
-    /// per key column (the measurement first when by measurement): value -> its number
-    values: Vec<HashMap<String, u32>>,
-    /// the value numbers of a group's key columns -> the group's slot (fixed dimensions only)
-    by_key: CodeMap<Vec<u32>, u32>,
-    /// group id -> slot: two keys can name one group (a missing tag and an empty value)
-    by_id: HashMap<String, u32>,
-    groups: Vec<Py<PyAny>>,
+    /// group id -> slot (#13: the one way a group is found, by its id's hash)
+    ids: IdSlots,
+    groups: Slots<Py<PyGroup>>,
+    /// one dims tuple per way of grouping, shared by its groups
+    dims: HashMap<Vec<String>, Py<PyTuple>>,
 }
 
-/// The groups of one `from` (or `groupBy`) across chunks: each row's group found from its
-/// dictionary codes, a group's `Group` made once (by `make(id, tags)`) and handed out again for
-/// every chunk it is in. Per chunk only each distinct key is looked up, by numbers given to the
-/// key columns' values, so a group seen before costs neither an id string nor a Python call.
+/// The groups of one `from` (or `groupBy`) across chunks: each distinct key of a chunk is
+/// found by its group id, and a group's `Group` is made once and handed out again for every
+/// chunk it is in (so the nodes downstream see one object per group).
 #[pyclass(name = "GroupIndex", module = "kapfast._native", frozen)]
 pub struct PyGroupIndex {
     dims: Vec<String>,
     star: bool,
     exclude: Vec<String>,
     by_name: bool,
-    make: Py<PyAny>,
     state: Mutex<IndexState>,
 }
 
@@ -296,35 +295,8 @@ fn lock_index(m: &Mutex<IndexState>) -> MutexGuard<'_, IndexState> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The number of row `row`'s value in `col` (NO_TAG when the row has none); `memo` caches it per
-/// dictionary code for the chunk.
-fn value_number(
-    values: &mut HashMap<String, u32>,
-    memo: &mut [u32],
-    col: &crate::batch::DictColumn,
-    row: usize,
-) -> u32 {
-    let c = col.codes[row];
-    if c == NO_TAG {
-        return NO_TAG;
-    }
-    let m = &mut memo[c as usize];
-    if *m == NO_TAG {
-        let s = &col.dict[c as usize];
-        *m = match values.get(s.as_str()) {
-            Some(&n) => n,
-            None => {
-                let n = values.len() as u32;
-                values.insert(s.clone(), n);
-                n
-            }
-        };
-    }
-    *m
-}
-
 impl PyGroupIndex {
-    /// The slot of row `row`'s group, found by its id; made (`make`) when new.
+    /// The slot of row `row`'s group, found by its id; made when new.
     fn named(
         &self,
         py: Python<'_>,
@@ -335,13 +307,25 @@ impl PyGroupIndex {
     ) -> PyResult<u32> {
         let tags = group_tags(b, row, &self.dims, cols, self.star);
         let id = group_id(b.measurement(row), &tags, self.by_name);
-        if let Some(&slot) = st.by_id.get(&id) {
+        let h = id_hash(&id);
+        let groups = &st.groups;
+        if let Some(slot) = st.ids.get(&id, h, |s| {
+            groups.get(s).is_some_and(|g| g.get().has_id(py, &id))
+        }) {
             return Ok(slot);
         }
-        let group = self.make.call1(py, (id.clone(), tags))?;
-        let slot = st.groups.len() as u32;
-        st.groups.push(group);
-        st.by_id.insert(id, slot);
+        let names: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+        let dims = match st.dims.get(&names) {
+            Some(t) => t.clone_ref(py),
+            None => {
+                let t = PyTuple::new(py, &names)?.unbind();
+                st.dims.insert(names, t.clone_ref(py));
+                t
+            }
+        };
+        let group = Py::new(py, PyGroup::make(py, &id, dims, &tags, self.by_name)?)?;
+        let slot = st.groups.add(group);
+        st.ids.insert(&id, h, slot);
         Ok(slot)
     }
 }
@@ -349,20 +333,13 @@ impl PyGroupIndex {
 #[pymethods]
 impl PyGroupIndex {
     #[new]
-    #[pyo3(signature = (dims, star, exclude, by_name, make))]
-    fn new(
-        dims: Vec<String>,
-        star: bool,
-        exclude: Vec<String>,
-        by_name: bool,
-        make: Py<PyAny>,
-    ) -> Self {
+    #[pyo3(signature = (dims, star, exclude, by_name))]
+    fn new(dims: Vec<String>, star: bool, exclude: Vec<String>, by_name: bool) -> Self {
         PyGroupIndex {
             dims,
             star,
             exclude,
             by_name,
-            make,
             state: Mutex::new(IndexState::default()),
         }
     }
@@ -380,58 +357,23 @@ impl PyGroupIndex {
         let mut guard = lock_index(&self.state);
         let st = &mut *guard;
         if st.groups.len() > INDEX_MAX_GROUPS {
-            *st = IndexState::default();
+            st.ids.clear();
+            st.groups.clear();
         }
         let mut slots: Vec<u32> = Vec::with_capacity(first.len());
-        if self.star {
-            // the key columns differ from chunk to chunk: found by id
-            for &row in &first {
-                slots.push(self.named(py, st, b, row, &cols)?);
-            }
-        } else {
-            let mut key_cols: Vec<&crate::batch::DictColumn> = Vec::new();
-            if self.by_name {
-                key_cols.push(&b.measurement);
-            }
-            let absent = crate::batch::DictColumn::default();
-            key_cols.extend(cols.iter().map(|c| c.map_or(&absent, |c| &b.tags[c])));
-            if st.values.len() != key_cols.len() {
-                st.values = vec![HashMap::new(); key_cols.len()];
-            }
-            let mut memo: Vec<Vec<u32>> = key_cols
-                .iter()
-                .map(|c| vec![NO_TAG; c.dict.len()])
-                .collect();
-            let mut key: Vec<u32> = Vec::with_capacity(key_cols.len());
-            for &row in &first {
-                key.clear();
-                for (j, col) in key_cols.iter().enumerate() {
-                    let n = if col.codes.is_empty() {
-                        NO_TAG
-                    } else {
-                        value_number(&mut st.values[j], &mut memo[j], col, row)
-                    };
-                    key.push(n);
-                }
-                let slot = match st.by_key.get(&key) {
-                    Some(&s) => s,
-                    None => {
-                        let s = self.named(py, st, b, row, &cols)?;
-                        st.by_key.insert(key.clone(), s);
-                        s
-                    }
-                };
-                slots.push(slot);
-            }
+        for &row in &first {
+            slots.push(self.named(py, st, b, row, &cols)?);
         }
-        // keys naming one group share its code
+        // keys naming one group (a missing tag and an empty value) share its code
         let mut code_of: CodeMap<u32, u32> = CodeMap::default();
-        let mut groups: Vec<Py<PyAny>> = Vec::new();
+        let mut groups: Vec<Py<PyGroup>> = Vec::new();
         let code_of_key: Vec<u32> = slots
             .iter()
             .map(|&s| {
                 *code_of.entry(s).or_insert_with(|| {
-                    groups.push(st.groups[s as usize].clone_ref(py));
+                    if let Some(g) = st.groups.get(s) {
+                        groups.push(g.clone_ref(py));
+                    }
                     (groups.len() - 1) as u32
                 })
             })
@@ -439,6 +381,22 @@ impl PyGroupIndex {
         drop(guard);
         let codes: Vec<u32> = keys.iter().map(|&k| code_of_key[k as usize]).collect();
         Ok((codes_bytes(py, &codes), PyList::new(py, groups)?))
+    }
+
+    /// Forget the group of id `group_id` (it expired): seen again, it is made anew.
+    fn forget(&self, py: Python<'_>, group_id: &str) -> bool {
+        let mut guard = lock_index(&self.state);
+        let st = &mut *guard;
+        let h = id_hash(group_id);
+        let groups = &st.groups;
+        let Some(slot) = st.ids.get(group_id, h, |s| {
+            groups.get(s).is_some_and(|g| g.get().has_id(py, group_id))
+        }) else {
+            return false;
+        };
+        st.groups.take(slot);
+        st.ids.remove(group_id, h, slot);
+        true
     }
 
     fn __len__(&self) -> usize {
@@ -459,7 +417,7 @@ pub struct PyGroupObjects {
 }
 
 /// One u32 per row, from a uint32 buffer or a sequence of ints.
-fn row_codes(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+pub(crate) fn row_codes(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
     match pyo3::buffer::PyBuffer::<u32>::get(obj) {
         Ok(buf) => buf.to_vec(py),
         Err(_) => obj.extract::<Vec<u32>>(),

@@ -173,9 +173,11 @@ def test_node_checkpoint_keeps_states_and_reuses_deleted_codes() -> None:
     # a deleted group's code goes to the next new group, with a fresh state
     first = chunk(rows[:1], dims=["host"])
     gid = first.groups[0].id
-    code = other.node._groups[gid].code
+    code = other.node._table.get_id(gid)
+    assert code is not None
     other.node.on_delete_group(DeleteGroup(first.groups[0]), 0)
     fresh = chunk([("cpu", {"host": "new"}, {"x": 0.1}, 10**12)], dims=["host"])
     other.node.push(fresh)
-    g = other.node._groups[fresh.groups[0].id]
-    assert g.code == code and g.state.to_json()[0] == [0, 0]
+    assert other.node._table.get_id(fresh.groups[0].id) == code
+    st = other.node.group_state(fresh.groups[0].id)
+    assert st is not None and st.to_json()[0] == [0, 0]

@@ -21,7 +21,7 @@ from tests.engine.alert.harness import Run, build, load_case, run_batch_case, ru
 from tests.engine.alert.servers import HttpReceiver
 
 from kapfast._native import PointBatch
-from kapfast.engine.alert.explain import MAX_CHUNKS
+from kapfast.engine.alert.explain import MAX_CHUNKS, MAX_COMPACTS
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.messages import Group, StreamChunk
 from kapfast.timefmt import format_rfc3339_ns
@@ -199,10 +199,10 @@ def test_inhibited() -> None:
 
 
 def test_old_chunks_are_cut_to_a_row_per_group() -> None:
-    """Past MAX_CHUNKS whole chunks, a group's last point is kept as a single row and explained
-    the same."""
+    """Past MAX_CHUNKS whole chunks, a group's last point is kept as one row of a compacted
+    record (merged with the others past MAX_COMPACTS) and explained the same."""
     run = build("stream|from().measurement('cpu').groupBy('host')|alert().crit(lambda: \"v\" > 5)", "t")
-    hosts = [f"h{i}" for i in range(MAX_CHUNKS + 3)]
+    hosts = [f"h{i}" for i in range(MAX_CHUNKS + MAX_COMPACTS + 3)]
     groups = {h: Group(f"host={h}", ("host",), False, (("host", h),)) for h in hosts}
     for i, h in enumerate(hosts):
         # one group a chunk: every chunk stays the last one of its group
@@ -210,8 +210,11 @@ def test_old_chunks_are_cut_to_a_row_per_group() -> None:
         run.node.push(StreamChunk(PointBatch.from_rows(rows), [0, 0], [groups[h]]))
     log = run.node.explain_log
     assert len(log._whole) <= MAX_CHUNKS
+    assert 1 <= len(log._compacts) <= MAX_COMPACTS
     cut = log.last["host=h0"]
-    assert cut.codes is None and len(cut.batch) == 1
+    # one row per group let go, the first groups' rows merged into one record
+    assert cut.seqs is not None and len(cut.batch) == len(cut.groups) > 1
+    assert sum(len(r.batch) for r in log._compacts) == len(hosts) - MAX_CHUNKS
     by = {g["group"]: g for g in run.node.explain()["groups"]}
     assert len(by) == len(hosts)
     for i, h in enumerate(hosts):

@@ -7,7 +7,9 @@ else (which row is the group's last, the values its lambdas saw, each expression
 which one decided) is worked out when someone asks (:func:`explain_node`), for one row a group.
 
 Memory stays bounded: at most :data:`MAX_CHUNKS` whole chunks are kept for the groups whose last
-point they hold; past that the oldest is cut down to one row per group still pointing at it.
+point they hold; past that the rows of the groups still pointing at the oldest go into one small
+compacted record (a row per group, all groups in one batch), and the compacted records are merged
+into one when there are more than :data:`MAX_COMPACTS`: an idle group costs a row, not a record.
 
 Events are recorded per event (not per point): sent, inhibited, no handler, template failure,
 and handler failures (from the delivery lane's thread) per group.
@@ -16,6 +18,7 @@ and handler failures (from the delivery lane's thread) per group.
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from kapfast.batch import PointBatch
+from kapfast.batch import PointBatch, batch_delete
 from kapfast.engine.alert.levels import LevelEvaluator, LevelTable
 from kapfast.engine.alert.state import CRITICAL, INFO, LEVEL_NAMES, OK, WARNING, GroupState
 from kapfast.engine.messages import Group
@@ -37,7 +40,9 @@ if TYPE_CHECKING:
 
 _ID = attrgetter("id")
 #: whole chunks kept for explanations (the rest are cut down to a row per group)
-MAX_CHUNKS = 8
+MAX_CHUNKS = 1
+#: compacted records kept before they are merged into one
+MAX_COMPACTS = 8
 
 # reasons nothing was sent (docs/operations.md, the explain contract)
 STATE_CHANGES_ONLY = "stateChangesOnly"
@@ -53,7 +58,7 @@ TEMPLATE_ERROR = "template_error"
 class _Seen:
     """One evaluated chunk (or batch), shared by the groups whose last point is in it."""
 
-    __slots__ = ("batch", "codes", "event_ns", "groups", "row", "seq", "table")
+    __slots__ = ("batch", "codes", "event_ns", "events", "groups", "row", "seq", "seqs", "table")
 
     def __init__(
         self,
@@ -72,23 +77,85 @@ class _Seen:
         self.row = row
         #: a batch's event time (its tmax or its highest point's time); None: the point's own
         self.event_ns: int | None = None
+        #: a compacted record's per-group evaluation and event time (None: ``seq``/``event_ns``)
+        self.seqs: Sequence[int] | None = None
+        self.events: list[int | None] | None = None
 
     def last_rows(self) -> dict[int, int]:
         """Each group code's last row (C-speed: a dict built from pairs keeps the last)."""
         if self.codes is None:
             return {0: self.row}
-        return dict(zip(self.codes, range(len(self.codes)), strict=False))
+        codes = self.codes
+        if isinstance(codes, np.ndarray):
+            codes = codes.tolist()  # ints, not numpy scalars, as the dict's keys
+        return dict(zip(codes, range(len(codes)), strict=False))
 
-    def single(self, row: int, group: Group) -> _Seen:
-        """A one-row copy of ``row`` (what is kept once the chunk is let go)."""
-        t = self.table
+    def seq_of(self, code: int) -> int:
+        """The evaluation the point of group ``code`` came from (a compacted record mixes them)."""
+        return self.seq if self.seqs is None else self.seqs[code]
 
-        def cut(cols: list[bytes | None]) -> list[bytes | None]:
-            return [c[row : row + 1] if c is not None else None for c in cols]
+    def event_of(self, code: int) -> int | None:
+        """The event time of group ``code``'s batch (None: the point's own time)."""
+        return self.event_ns if self.events is None else self.events[code]
 
-        one = _Seen(self.seq, self.batch.take([row]), None, [group], LevelTable(cut(t.match), cut(t.hold)), 0)
-        one.event_ns = self.event_ns
-        return one
+
+def _narrow(batch: PointBatch, refs: frozenset[str] | None) -> PointBatch:
+    """Only what an explanation of the row reads: the fields and tags its lambdas reference
+    (every field when they reference none); the group's own tags are in its ``Group``."""
+    if refs is None:
+        return batch
+    tags = [t for t in batch.tag_keys() if t not in refs]
+    fields = [f for f in batch.field_names() if f not in refs]
+    if not tags and not fields:
+        return batch
+    return batch_delete(batch, fields, tags)[0]
+
+
+def _compact(parts: Sequence[tuple[_Seen, int, int, Group]], refs: frozenset[str] | None) -> _Seen:
+    """One record holding, for each ``(record, code, row, group)``, that row: the groups whose last
+    point is in a record let go share one small batch (a row each) instead of a record each."""
+    batches: list[PointBatch] = []
+    match: list[list[bytes]] = [[] for _ in LEVEL_NAMES]
+    hold: list[list[bytes]] = [[] for _ in LEVEL_NAMES]
+    seen_match = [False] * len(LEVEL_NAMES)
+    seen_hold = [False] * len(LEVEL_NAMES)
+    start = 0
+    while start < len(parts):
+        rec = parts[start][0]
+        end = start
+        while end < len(parts) and parts[end][0] is rec:
+            end += 1
+        rows = [r for _, _, r, _ in parts[start:end]]
+        batches.append(_narrow(rec.batch.take(rows), refs))
+        for lvl in range(len(LEVEL_NAMES)):
+            for col, out, seen in ((rec.table.match, match, seen_match), (rec.table.hold, hold, seen_hold)):
+                c = col[lvl] if lvl < len(col) else None
+                if c is not None:
+                    seen[lvl] = True
+                    out[lvl].append(bytes(c[r] for r in rows))
+                else:
+                    out[lvl].append(bytes(len(rows)))
+        start = end
+    table = LevelTable(
+        [b"".join(m) if s else None for m, s in zip(match, seen_match, strict=True)],
+        [b"".join(h) if s else None for h, s in zip(hold, seen_hold, strict=True)],
+    )
+    batch = batches[0] if len(batches) == 1 else PointBatch.concat(batches)
+    rec_out = _Seen(parts[-1][0].seq, batch, range(len(parts)), [g for *_, g in parts], table)
+    rec_out.seqs = array("q", [rec.seq_of(code) for rec, code, _, _ in parts])
+    events = [rec.event_of(code) for rec, code, _, _ in parts]
+    rec_out.events = None if events.count(None) == len(events) else events
+    return rec_out
+
+
+def _live_parts(rec: _Seen, last: Mapping[str, _Seen]) -> list[tuple[_Seen, int, int, Group]]:
+    """``(rec, code, row, group)`` of each group whose last point is still in ``rec``."""
+    rows = rec.last_rows()
+    return [
+        (rec, code, rows[code], g)
+        for code, g in enumerate(rec.groups)
+        if code in rows and last.get(g.id) is rec
+    ]
 
 
 class Outcome(NamedTuple):
@@ -111,6 +178,11 @@ class ExplainLog:
     seq: int = 0
     #: the newest MAX_CHUNKS records, kept whole
     _whole: deque[_Seen] = field(default_factory=deque)
+    #: the fields and tags the level lambdas reference (None: keep every one): a compacted
+    #: row keeps only these
+    refs: frozenset[str] | None = None
+    #: records made of the last rows of the records let go (a row per group)
+    _compacts: list[_Seen] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def saw_chunk(
@@ -140,10 +212,21 @@ class ExplainLog:
         oldest = whole.popleft()
         if not countOf(map(last.get, map(_ID, oldest.groups)), oldest):
             return  # every group of it has a newer last point
-        rows = oldest.last_rows()
-        for code, g in enumerate(oldest.groups):
-            if last.get(g.id) is oldest and code in rows:
-                last[g.id] = oldest.single(rows[code], g)
+        self._keep(_live_parts(oldest, last))
+        compacts = self._compacts
+        if len(compacts) > MAX_COMPACTS:
+            # many small records, most rows of them stale: the live rows merged into one, so
+            # the memory stays about a row per group (the merge is paid once every few chunks)
+            old = list(compacts)
+            compacts.clear()
+            self._keep([p for rec in old for p in _live_parts(rec, last)])
+
+    def _keep(self, parts: list[tuple[_Seen, int, int, Group]]) -> None:
+        if not parts:
+            return
+        rec = _compact(parts, self.refs)
+        self._compacts.append(rec)
+        self.last.update(zip(map(_ID, rec.groups), repeat(rec)))
 
     def forget(self, group_id: str) -> None:
         self.last.pop(group_id, None)
@@ -270,8 +353,9 @@ def _explain_group(
     group = rec.groups[code]
     one = rec.batch.take([row])
     name, tags, fields, t = one.rows()[0]
-    if rec.event_ns is not None:
-        t = rec.event_ns
+    event_ns = rec.event_of(code)
+    if event_ns is not None:
+        t = event_ns
     level = st.level
     prev = st.previous_level()
     # An OK point of a group that was OK is skipped by the node (no state update): its level is
@@ -295,7 +379,7 @@ def _explain_group(
             reset = next((e for e in exprs if e["level"] == lname and e["kind"] == "reset"), None)
             if reset is not None:
                 deciding = {"level": lname, "expression": reset["expression"], "held_by_reset": True}
-    sent, reason, text = _reason(node, st, gid, level, prev, t, rec.seq)
+    sent, reason, text = _reason(node, st, gid, level, prev, t, rec.seq_of(code))
     return {
         "group": gid if gid else "nil",
         "tags": dict(group.tags) if group.tags else {k: v for k, v in tags.items() if k in group.dims},

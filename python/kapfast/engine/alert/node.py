@@ -21,14 +21,15 @@ events an earlier owner already delivered mutes the deliveries, not the state).
 from __future__ import annotations
 
 import threading
+from array import array
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from operator import attrgetter
 
 import numpy as np
 
 from kapfast.alert_event import AlertEvent
-from kapfast.batch import PointBatch
+from kapfast.batch import GroupTable, PointBatch
 from kapfast.engine import checkpoint
 from kapfast.engine.alert import explain as why
 from kapfast.engine.alert.events import Augment, EventRenderer, Row, batch_series, point_series
@@ -79,16 +80,9 @@ class DeliveryGate:
         self.suppressed = 0
 
 
-@dataclass(slots=True)
-class _Group:
-    code: int  # stable index for per-group lambda state
-    state: GroupState
-
-
 #: a chunk-local group without rows (listed by the chunk, used by none of its rows)
 _NO_STATE = 0xFFFF_FFFF
 _ID = attrgetter("id")
-_CODE = attrgetter("code")
 
 
 def _rules(spec: NodeSpec) -> StateRules:
@@ -180,19 +174,28 @@ class AlertNode(Node):
 
         #: every group's alert state, by the group's code (rust/src/alertstate.rs)
         self.states = new_store(self.rules)
-        self._groups: dict[str, _Group] = {}
-        self._next_code = 0
-        #: codes of deleted groups, given to new groups (the state store stays as large as the
-        #: most groups held at once, not every group ever seen)
-        self._free: list[int] = []
+        #: the node's groups, each at a slot of a Rust table (#13, #19: a table entry per idle
+        #: group, no Python object): its code in the state store and for the level lambdas. A
+        #: deleted group's slot goes to the next new group, so the store stays as large as the
+        #: most groups held at once, not every group ever seen
+        self._table = GroupTable()
+        # the table is the groups the node received and has not seen deleted: it is the
+        # working_cardinality too, one table per node instead of a second one (Node.held)
+        self.held = None
         #: each group's last evaluation and what its events became (``kapfast explain``)
         self.explain_log = why.ExplainLog()
+        refs: set[str] = set()
+        for prog in (*self.levels.levels, *self.levels.resets):
+            if prog is not None:
+                refs.update(prog.references)
+        if refs:
+            self.explain_log.refs = frozenset(refs)
 
     # --- explain -----------------------------------------------------------------------------
 
     def group_state(self, group_id: str) -> GroupState | None:
-        g = self._groups.get(group_id)
-        return g.state if g is not None else None
+        slot = self._table.get_id(group_id)
+        return None if slot is None else GroupState(self.rules, self.states, slot)
 
     def level_texts(self) -> dict[str, str]:
         """The level and reset lambdas' source text, by property (``crit``, ``warnReset`` ...)."""
@@ -211,21 +214,18 @@ class AlertNode(Node):
     # --- groups ------------------------------------------------------------------------------
 
     def working_cardinality(self) -> int:
-        return len(self._groups)
+        return len(self._table)
 
-    def _new_group(self, group: Group, name: str, tags: Mapping[str, str]) -> _Group:
-        if self._free:
-            code = self._free.pop()
-        else:
-            code = self._next_code
-            self._next_code += 1
+    def _new_group(self, group: Group, name: str, tags: Mapping[str, str] | None) -> int:
+        """The slot of a group seen for the first time (``tags`` None: no topic to continue
+        its alert from, see :meth:`_restore`)."""
+        code = self._table.add(group)
         self.states.reset(code)
-        g = _Group(code, GroupState(self.rules, self.states, code))
-        self._groups[group.id] = g
-        self._restore(g, group, name, tags)
-        return g
+        if tags is not None:
+            self._restore(GroupState(self.rules, self.states, code), group, name, tags)
+        return code
 
-    def _restore(self, g: _Group, group: Group, name: str, tags: Mapping[str, str]) -> None:
+    def _restore(self, st: GroupState, group: Group, name: str, tags: Mapping[str, str]) -> None:
         """A group seen for the first time continues the alert its id had before a restart.
 
         Like Kapacitor the anonymous topic's state wins over the named topic's."""
@@ -238,7 +238,7 @@ class AlertNode(Node):
         for t in self.topics:
             s = self.registry.event_state(t, event_id)
             if s is not None:
-                g.state.restore(LEVEL_BY_NAME.get(s.level, OK), s.time_ns, s.duration_ns)
+                st.restore(LEVEL_BY_NAME.get(s.level, OK), s.time_ns, s.duration_ns)
                 return
 
     # --- checkpoints ---------------------------------------------------------------------------
@@ -247,15 +247,18 @@ class AlertNode(Node):
         """Every group's alert state (level history, flapping, trigger times) and the per-group
         state of the level lambdas. The last level of each event is also in the alert state
         store (it outlives the task); a checkpoint adds what the store does not keep."""
-        groups = {gid: [g.code, g.state.to_json()] for gid, g in self._groups.items()}
-        return checkpoint.pack({"groups": groups, "next": self._next_code}, *self.levels.snapshot())
+        groups = {
+            g.id: [code, GroupState(self.rules, self.states, code).to_json()]
+            for code, g in self._table.items()
+        }
+        return checkpoint.pack({"groups": groups, "next": self._table.end()}, *self.levels.snapshot())
 
     def restore_state(self, data: bytes) -> None:
         meta, blobs = checkpoint.unpack(data, self.name)
         try:
             self.levels.restore(blobs)
             states = new_store(self.rules)
-            groups: dict[str, _Group] = {}
+            table = GroupTable()
             nxt = int(meta["next"])
             for gid, (code, raw) in meta["groups"].items():
                 code = int(code)
@@ -263,19 +266,17 @@ class AlertNode(Node):
                     raise ValueError(f"group code {code} out of range")
                 st = GroupState(self.rules, states, code)
                 st.load_json(raw)
-                groups[str(gid)] = _Group(code, st)
+                # found by id: the group's tags come with its next point
+                table.put(code, Group(str(gid)))
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
-        used = {g.code for g in groups.values()}
-        self.states, self._groups, self._next_code = states, groups, nxt
-        self._free = [c for c in range(nxt - 1, -1, -1) if c not in used]
+        self.states, self._table = states, table
 
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
-        g = self._groups.pop(msg.group.id, None)
-        if g is not None:
-            self.levels.forget_group(g.code)
-            self.states.reset(g.code)
-            self._free.append(g.code)
+        code = self._table.forget(msg.group.id)
+        if code is not None:
+            self.levels.forget_group(code)
+            self.states.reset(code)
         self.explain_log.forget(msg.group.id)
         self.emit(msg)
 
@@ -294,13 +295,13 @@ class AlertNode(Node):
             return
         batch = chunk.batch
         codes = _code_array(chunk.codes)
-        # C-speed passes over the chunk's groups (map, attrgetter): a few ns a group
-        local: list[_Group | None] = list(map(self._groups.get, map(_ID, chunk.groups)))
-        if None in local:
-            missing = [i for i, g in enumerate(local) if g is None]
-            self._create_chunk_groups(chunk, codes, local, missing)
-        # each chunk-local group's state code (its lambda-state code too)
-        remap: list[int] = list(map(_CODE, local))
+        groups = chunk.groups if type(chunk.groups) is list else list(chunk.groups)
+        # each chunk-local group's state code (its lambda-state code too), found in Rust by
+        # the group's id hash
+        remap: list[int] = array("I", self._table.slots(groups)).tolist()
+        if _NO_STATE in remap:
+            missing = [i for i, c in enumerate(remap) if c == _NO_STATE]
+            self._create_chunk_groups(chunk, codes, remap, missing)
         eval_codes: memoryview | None = None
         if self.levels.stateful:
             eval_codes = memoryview(np.asarray(remap, dtype=np.uint32)[codes])
@@ -359,18 +360,21 @@ class AlertNode(Node):
         self.emit(replace(chunk, batch=chunk.batch.take(rows), codes=fired_codes))
 
     def _create_chunk_groups(
-        self, chunk: StreamChunk, codes: np.ndarray, local: list[_Group | None], missing: list[int]
+        self, chunk: StreamChunk, codes: np.ndarray, remap: list[int], missing: list[int]
     ) -> None:
         # the first row of each new group gives the name and tags its alert id is rendered from
         uniq, first_rows = np.unique(codes, return_index=True)
         first = dict(zip(uniq.tolist(), first_rows.tolist(), strict=True))
         order = sorted((c for c in missing if c in first), key=first.__getitem__)
+        if not self.topics:
+            # no topic to continue an alert from (_restore): the rows are not read
+            for c in order:
+                remap[c] = self._new_group(chunk.groups[c], "", None)
+            return
         rows = chunk.batch.take([first[c] for c in order]).rows() if order else []
         for c, row in zip(order, rows, strict=True):
-            local[c] = self._new_group(chunk.groups[c], row[0], row[1])
-        for c in missing:  # listed without rows: a placeholder no row uses, not kept
-            if local[c] is None:
-                local[c] = _Group(_NO_STATE, GroupState(self.rules))
+            remap[c] = self._new_group(chunk.groups[c], row[0], row[1])
+        # listed without rows: a placeholder no row uses (_NO_STATE), not kept
 
     # --- batch -------------------------------------------------------------------------------
 
@@ -384,14 +388,16 @@ class AlertNode(Node):
     def _on_batch(self, msg: BatchMessage) -> None:
         points = msg.points
         n = len(points)
+        tags = msg.group.tag_dict
+        code = self._table.get(msg.group)
+        if code is None:  # received, even empty: held (working_cardinality), as Node.held does
+            code = self._new_group(msg.group, msg.name, tags)
         if n == 0:
             return
-        tags = msg.group.tag_dict
-        g = self._groups.get(msg.group.id) or self._new_group(msg.group, msg.name, tags)
-        eval_codes = [g.code] * n if self.levels.stateful else None
+        eval_codes = [code] * n if self.levels.stateful else None
         table, errors = self.levels.evaluate(points, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
-        st = g.state
+        st = GroupState(self.rules, self.states, code)
         current = st.level
         lowest, highest, hi_row = 3, -1, 0
         for i in range(n):
@@ -428,7 +434,7 @@ class AlertNode(Node):
             for k in (aug.level_tag, aug.id_tag):
                 if k and k in added:
                     batch_tags[k] = added[k]
-            group = replace(group, tags=tuple(batch_tags.items()))
+            group = Group(group.id, group.dims, group.by_measurement, tuple(batch_tags.items()))
         self.emit(replace(msg, group=group, points=new_points))
 
     def _lambda_errors(self, errors: list[LambdaError]) -> None:

@@ -126,6 +126,9 @@ class FromNode(RowNode):
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         raise TaskError(f"{self.name}: from takes stream data only")
 
+    def on_group_expired(self, group: Group) -> None:
+        self.cache.forget(group.id)  # the Group object goes too: flat memory under churn
+
 
 class WhereNode(RowNode):
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
@@ -728,6 +731,7 @@ class GroupByNode(RowNode):
 
     def on_group_expired(self, group: Group) -> None:
         self.seen.discard(group.id)
+        self.cache.forget(group.id)
 
     def working_cardinality(self) -> int:
         # Kapacitor's GroupByNode counts the groups of the batches it holds until the time moves

@@ -1,0 +1,399 @@
+//! `Group` and `GroupTable`: a group as one small object, and a node's groups as dense slots
+//! (rust/src/groups.rs). An idle group costs its `Group` (about 64 bytes and its id string,
+//! its tag values read out of the id) and an entry per table, instead of a Python dataclass
+//! with tuples of tuples and a dict entry and objects per node (#19).
+
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use crate::groups::{id_hash, IdSlots, Slots};
+
+/// Where a group's tag values are: spans of its id (the common case: the id is made of the
+/// tags, as Kapacitor's `ToGroupID` makes it), else the tags as given.
+enum Tags {
+    /// up to two `(start, len)` spans (u16 each) of the id, one per dimension in order
+    Spans(u64, u8),
+    Tuple(Py<PyTuple>),
+}
+
+/// A group as Kapacitor forms it (`models.ToGroupID`): `id` is `tag1=v1,tag2=v2` over the
+/// dimension tags sorted by name, after the measurement and a newline when grouped by
+/// measurement; the ungrouped group has id `""`. `tags` are the dimension tags' values.
+#[pyclass(name = "Group", module = "kapfast._native", frozen)]
+pub struct PyGroup {
+    id: Py<PyString>,
+    dims: Py<PyTuple>,
+    tags: Tags,
+    hash: u64,
+    by_measurement: bool,
+}
+
+/// The spans of `tags`' values in `id` when `tags`' keys are `dims` and the id is made of
+/// them (at most two, each within the first 64 KiB).
+fn spans_of(id: &str, dims: &[String], tags: &[(String, String)]) -> Option<(u64, u8)> {
+    if tags.len() > 2 || tags.len() != dims.len() {
+        return None;
+    }
+    let mut packed = 0u64;
+    let mut pos = 0usize;
+    for (i, ((k, v), d)) in tags.iter().zip(dims).enumerate() {
+        if k != d {
+            return None;
+        }
+        let rest = id.get(pos..)?;
+        let at = rest.find(&format!("{k}="))? + pos + k.len() + 1;
+        if id.get(at..at + v.len())? != v || at + v.len() > u16::MAX as usize {
+            return None;
+        }
+        packed |= ((at as u64) << 16 | v.len() as u64) << (32 * i);
+        pos = at + v.len();
+    }
+    Some((packed, tags.len() as u8))
+}
+
+impl PyGroup {
+    /// A group of `id`, dimensions `dims` (a tuple shared by the groups of one way of grouping).
+    pub fn make(
+        py: Python<'_>,
+        id: &str,
+        dims: Py<PyTuple>,
+        tags: &[(String, String)],
+        by_measurement: bool,
+    ) -> PyResult<PyGroup> {
+        let names: Vec<String> = dims.bind(py).extract()?;
+        let tags = match spans_of(id, &names, tags) {
+            Some((packed, n)) => Tags::Spans(packed, n),
+            None => Tags::Tuple(PyTuple::new(py, tags.iter().map(|(k, v)| (k, v)))?.unbind()),
+        };
+        Ok(PyGroup {
+            id: PyString::new(py, id).unbind(),
+            dims,
+            tags,
+            hash: id_hash(id),
+            by_measurement,
+        })
+    }
+
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// Whether this group's id is `id` (the same string object, or equal text).
+    pub fn has_id(&self, py: Python<'_>, id: &str) -> bool {
+        self.id.bind(py).to_str().is_ok_and(|s| s == id)
+    }
+
+    fn same_id(&self, py: Python<'_>, other: &PyGroup) -> bool {
+        self.id.is(&other.id) || self.id.bind(py).to_str().ok() == other.id.bind(py).to_str().ok()
+    }
+
+    pub fn id_string(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.id.bind(py).to_str()?.to_owned())
+    }
+
+    fn tag_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        match &self.tags {
+            Tags::Tuple(t) => Ok(t.bind(py).clone()),
+            Tags::Spans(packed, n) => {
+                let id = self.id.bind(py).to_str()?;
+                let dims = self.dims.bind(py);
+                let mut pairs: Vec<Bound<'py, PyTuple>> = Vec::with_capacity(*n as usize);
+                for i in 0..*n as usize {
+                    let span = packed >> (32 * i);
+                    let (at, len) = (((span >> 16) & 0xffff) as usize, (span & 0xffff) as usize);
+                    let v = PyString::new(py, &id[at..at + len]);
+                    pairs.push(PyTuple::new(py, [dims.get_item(i)?, v.into_any()])?);
+                }
+                PyTuple::new(py, pairs)
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl PyGroup {
+    #[new]
+    #[pyo3(signature = (id = String::new(), dims = None, by_measurement = false, tags = None))]
+    fn new(
+        py: Python<'_>,
+        id: String,
+        dims: Option<&Bound<'_, PyAny>>,
+        by_measurement: bool,
+        tags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyGroup> {
+        let dims: Py<PyTuple> = match dims {
+            Some(d) => match d.downcast::<PyTuple>() {
+                Ok(t) => t.clone().unbind(),
+                Err(_) => PyTuple::new(py, d.extract::<Vec<String>>()?)?.unbind(),
+            },
+            None => PyTuple::empty(py).unbind(),
+        };
+        let tags: Vec<(String, String)> = match tags {
+            Some(t) => t.extract()?,
+            None => Vec::new(),
+        };
+        PyGroup::make(py, &id, dims, &tags, by_measurement)
+    }
+
+    #[getter]
+    fn id(&self, py: Python<'_>) -> Py<PyString> {
+        self.id.clone_ref(py)
+    }
+
+    #[getter]
+    fn dims(&self, py: Python<'_>) -> Py<PyTuple> {
+        self.dims.clone_ref(py)
+    }
+
+    #[getter]
+    fn by_measurement(&self) -> bool {
+        self.by_measurement
+    }
+
+    /// The dimension tags as `((key, value), ...)`.
+    #[getter]
+    fn tags<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.tag_tuple(py)
+    }
+
+    #[getter]
+    fn tag_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for pair in self.tag_tuple(py)?.iter() {
+            let (k, v): (Bound<'py, PyAny>, Bound<'py, PyAny>) = pair.extract()?;
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(o) = other.downcast::<PyGroup>() else {
+            return Ok(false);
+        };
+        let o = o.get();
+        Ok(self.hash == o.hash
+            && self.by_measurement == o.by_measurement
+            && self.same_id(py, o)
+            && self.dims.bind(py).eq(o.dims.bind(py))?
+            && self.tag_tuple(py)?.eq(o.tag_tuple(py)?)?)
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.hash
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Group(id={}, dims={}, by_measurement={}, tags={})",
+            self.id.bind(py).repr()?,
+            self.dims.bind(py).repr()?,
+            if self.by_measurement { "True" } else { "False" },
+            self.tag_tuple(py)?.repr()?
+        ))
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let g = slf.get();
+        let args = (
+            g.id.clone_ref(py),
+            g.dims.clone_ref(py),
+            g.by_measurement,
+            g.tag_tuple(py)?,
+        );
+        PyTuple::new(
+            py,
+            [
+                slf.get_type().into_any(),
+                args.into_pyobject(py)?.into_any(),
+            ],
+        )
+    }
+}
+
+/// Slot meaning "not in the table".
+const NONE: u32 = u32::MAX;
+
+#[derive(Default)]
+struct TableState {
+    ids: IdSlots,
+    groups: Slots<Py<PyGroup>>,
+}
+
+impl TableState {
+    fn find(&self, py: Python<'_>, g: &PyGroup) -> Option<u32> {
+        let groups = &self.groups;
+        let id = g.id.bind(py);
+        let text = id.to_str().ok()?;
+        self.ids.get(text, g.hash, |s| {
+            groups
+                .get(s)
+                .is_some_and(|x| x.get().id.is(&g.id) || x.get().has_id(py, text))
+        })
+    }
+
+    fn find_id(&self, py: Python<'_>, id: &str) -> Option<u32> {
+        let groups = &self.groups;
+        self.ids.get(id, id_hash(id), |s| {
+            groups.get(s).is_some_and(|x| x.get().has_id(py, id))
+        })
+    }
+
+    fn add(&mut self, py: Python<'_>, g: &Bound<'_, PyGroup>) -> PyResult<u32> {
+        let text = g.get().id_string(py)?;
+        let slot = self.groups.add(g.clone().unbind());
+        self.ids.insert(&text, g.get().hash, slot);
+        Ok(slot)
+    }
+}
+
+/// The groups one node keeps state for, each at a dense slot (its int in the node's columns
+/// and kernels). A forgotten group's slot goes to the next new group, so per-slot state stays
+/// as long as the most groups held at once. Groups are found by id (hashed once, in `Group`).
+#[pyclass(name = "GroupTable", module = "kapfast._native", frozen)]
+pub struct PyGroupTable {
+    st: Mutex<TableState>,
+}
+
+impl PyGroupTable {
+    fn lock(&self) -> MutexGuard<'_, TableState> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn as_group<'a, 'py>(g: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyGroup>> {
+    Ok(g.downcast::<PyGroup>()?)
+}
+
+#[pymethods]
+impl PyGroupTable {
+    #[new]
+    fn new() -> Self {
+        PyGroupTable {
+            st: Mutex::new(TableState::default()),
+        }
+    }
+
+    /// Each group's slot (little-endian u32; 0xFFFFFFFF: not in the table).
+    fn slots<'py>(
+        &self,
+        py: Python<'py>,
+        groups: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let st = self.lock();
+        let mut out = Vec::with_capacity(groups.len() * 4);
+        for g in groups.iter() {
+            let s = st.find(py, as_group(&g)?.get()).unwrap_or(NONE);
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// The slot of `group`, None when not in the table.
+    fn get(&self, py: Python<'_>, group: &Bound<'_, PyGroup>) -> Option<u32> {
+        self.lock().find(py, group.get())
+    }
+
+    /// The slot of the group of id `group_id`, None when not in the table.
+    fn get_id(&self, py: Python<'_>, group_id: &str) -> Option<u32> {
+        self.lock().find_id(py, group_id)
+    }
+
+    /// Add `group` (not in the table): its new slot.
+    fn add(&self, py: Python<'_>, group: &Bound<'_, PyGroup>) -> PyResult<u32> {
+        let mut st = self.lock();
+        if let Some(s) = st.find(py, group.get()) {
+            return Ok(s);
+        }
+        st.add(py, group)
+    }
+
+    /// Add the groups of a chunk that rows use (row `i` is of `groups[codes[i]]`; codes: a
+    /// uint32 buffer or ints, None: every group) and are not in the table yet; how many.
+    #[pyo3(signature = (groups, codes = None))]
+    fn see(
+        &self,
+        py: Python<'_>,
+        groups: &Bound<'_, PyList>,
+        codes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let n = groups.len();
+        let mut used = vec![codes.is_none() || n == 1; n];
+        if let (Some(c), false) = (codes, n == 1) {
+            for code in crate::py::ops::row_codes(py, c)? {
+                if let Some(u) = used.get_mut(code as usize) {
+                    *u = true;
+                }
+            }
+        }
+        let mut st = self.lock();
+        let mut added = 0;
+        for (g, u) in groups.iter().zip(used) {
+            let g = as_group(&g)?;
+            if u && st.find(py, g.get()).is_none() {
+                st.add(py, g)?;
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    /// Put `group` at `slot` (restoring a checkpoint).
+    fn put(&self, py: Python<'_>, slot: u32, group: &Bound<'_, PyGroup>) -> PyResult<()> {
+        let mut st = self.lock();
+        if let Some(old) = st.groups.take(slot) {
+            let text = old.get().id_string(py)?;
+            st.ids.remove(&text, old.get().hash, slot);
+        }
+        let text = group.get().id_string(py)?;
+        st.groups.put(slot, group.clone().unbind());
+        st.ids.insert(&text, group.get().hash, slot);
+        Ok(())
+    }
+
+    /// Forget the group of id `group_id`: its slot (now free), None when not in the table.
+    fn forget(&self, py: Python<'_>, group_id: &str) -> Option<u32> {
+        let mut st = self.lock();
+        let slot = st.find_id(py, group_id)?;
+        st.groups.take(slot);
+        st.ids.remove(group_id, id_hash(group_id), slot);
+        Some(slot)
+    }
+
+    /// The group at `slot` (None: a free slot).
+    fn group(&self, py: Python<'_>, slot: u32) -> Option<Py<PyGroup>> {
+        self.lock().groups.get(slot).map(|g| g.clone_ref(py))
+    }
+
+    /// `(slot, group)` of every group, by slot.
+    fn items(&self, py: Python<'_>) -> Vec<(u32, Py<PyGroup>)> {
+        self.lock()
+            .groups
+            .iter()
+            .map(|(s, g)| (s, g.clone_ref(py)))
+            .collect()
+    }
+
+    /// One past the highest slot in use so far (the length per-slot columns need).
+    fn end(&self) -> usize {
+        self.lock().groups.end()
+    }
+
+    fn clear(&self) {
+        let mut st = self.lock();
+        st.groups.clear();
+        st.ids.clear();
+    }
+
+    fn __len__(&self) -> usize {
+        self.lock().groups.len()
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGroup>()?;
+    m.add_class::<PyGroupTable>()?;
+    Ok(())
+}
