@@ -152,14 +152,47 @@ def serialize(batch: PointBatch, precision: str = "ns") -> bytes:
     return batch.to_line_protocol(precision)
 
 
+def records(db: str, rp: str, body: bytes, count: int) -> bytes | None:
+    """``body``'s lines framed as stream-recording records (``db``, ``rp``, the line, each
+    ``\\n``-terminated), in one pass in Rust; None unless ``body`` is exactly ``count`` lines (the
+    last may lack its newline) and has no CR. With ``count`` the points ``body`` parsed into, that
+    means every line is one point, as it came (no blank, comment or bad line)."""
+    return _native.srpl_records(db, rp, body, count)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRun:
+    """Consecutive records of one database and retention policy: their point lines as one body
+    (each ``\\n``-terminated), ``count`` of them."""
+
+    db: bytes
+    rp: bytes
+    body: bytes
+    count: int
+
+
+def split_records(block: bytes) -> tuple[list[RecordRun], int] | None:
+    """The whole records at the start of ``block`` (which starts a record) as runs of one db/rp,
+    and how many bytes they take, in one pass in Rust; None when any of them has a CR or a blank
+    database or point line (for the careful reader, which gives the exact errors)."""
+    got = _native.srpl_split(block)
+    if got is None:
+        return None
+    runs, consumed = got
+    return [RecordRun(*run) for run in runs], consumed
+
+
 __all__ = [
     "INDEX_MAX_BYTES",
     "PARALLEL_MIN_BYTES",
     "PRECISIONS",
     "ParseResult",
     "PointBatch",
+    "RecordRun",
     "SeriesIndex",
     "SeriesIndexes",
     "parse",
+    "records",
     "serialize",
+    "split_records",
 ]

@@ -179,8 +179,9 @@ class RecordingService:
         return bool(self._streams)
 
     def write_raw(self, db: str, rp: str, batch: PointBatch, raw: bytes) -> None:
-        """The router's call when it has the body ``batch`` came from, as one ns line per point:
-        a capture that keeps the whole batch stores those lines as they are."""
+        """The router's call when it has the body ``batch`` came from (ns, every point with its
+        timestamp): a capture that keeps the whole batch stores its lines as they are when they
+        are one point each (checked by the writer in Rust)."""
         self.write_points(db, rp, batch, raw)
 
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
@@ -199,11 +200,12 @@ class RecordingService:
                 part = part.filter(times <= cap.stop_ns)
             try:
                 if len(part):
-                    # the body as it came when it is all kept, else serialized in Rust; made into
-                    # records by one replace, compressed and written on the writer's thread
+                    # the body as it came when it is all kept and one point a line, else the
+                    # batch serialized in Rust; made into records in one pass in Rust, compressed
+                    # and written on the writer's thread
                     whole = raw is not None and len(part) == len(batch)
-                    lines = raw if whole and raw is not None else part.to_line_protocol()
-                    cap.writer.write_serialized(db, rp, lines, len(part))
+                    if not (whole and raw is not None and cap.writer.write_exact(db, rp, raw, len(part))):
+                        cap.writer.write_serialized(db, rp, part.to_line_protocol(), len(part))
             except (OSError, KapfastError, ValueError) as exc:
                 self._finish_stream(ident, f"writing the recording failed: {exc}")
                 continue
