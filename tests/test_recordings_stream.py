@@ -544,3 +544,21 @@ def test_split_records_into_runs() -> None:
     ]
     assert lineproto.split_records(b"a\nr\nm v=1 1\r\n") is None  # for the careful reader
     assert lineproto.split_records(b"a\nr\n  \n") is None
+
+
+def test_live_blocks_are_stored_and_compact_to_the_plain_writers_bytes(tmp_path: Path) -> None:
+    """A live recording writes stored (uncompressed) gzip members; compacted, the file is the
+    one a plain writer makes of the same records, byte for byte."""
+    from kapfast.recordings.compression import COMPACTING_SUFFIX, stored_member, write_compacted
+
+    for data in (b"", b"x", bytes(range(256)) * 1000):  # 0, 1 and several stored blocks
+        assert gzip.decompress(stored_member(data)) == data
+    path, lines = _live(tmp_path)
+    assert path.stat().st_size > sum(len(ln) for ln in lines)  # stored, not compressed
+    tmp = write_compacted(path)
+    assert tmp == str(path) + COMPACTING_SUFFIX
+    plain = tmp_path / "plain.srpl"
+    with StreamRecordingWriter(plain) as w:
+        w.write_serialized("db", "rp", b"".join(ln + b"\n" for ln in lines), len(lines))
+    assert Path(tmp).read_bytes() == plain.read_bytes()
+    assert not is_live_recording(tmp)
