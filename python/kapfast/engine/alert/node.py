@@ -327,8 +327,9 @@ class AlertNode(Node):
         kept_rows: list[Row] = []
         kept_idx: list[int] = []
         groups = chunk.groups
+        unheard = self._no_handler()  # once per chunk, not per event
         for i, lvl, dur, row in zip(fired, levels.tolist(), durations, points, strict=True):
-            out = self._fire(lvl, dur, groups[codes[i]], row, row, [row], batch_tags=None)
+            out = self._fire(lvl, dur, groups[codes[i]], row, row, [row], None, unheard)
             if out is not None:
                 kept_rows.extend(out)
                 kept_idx.append(i)
@@ -417,7 +418,7 @@ class AlertNode(Node):
             return
         rows = points.rows()
         event_row = (msg.name, tags, rows[hi_row][2], t)
-        out = self._fire(level, st.duration(), msg.group, event_row, None, rows, batch_tags=tags)
+        out = self._fire(level, st.duration(), msg.group, event_row, None, rows, tags, self._no_handler())
         if out is None:
             return
         if not self.augment.any:
@@ -461,9 +462,10 @@ class AlertNode(Node):
         point: Row | None,
         rows: list[Row],
         batch_tags: Mapping[str, str] | None,
+        unheard: tuple[str | None, str],
     ) -> list[Row] | None:
         """Build and deliver one event; returns the rows to forward (augmented), or None when
-        the event could not be built."""
+        the event could not be built. ``unheard``: :meth:`_no_handler`, for the explain log."""
         name, tags, fields, t = event_row
         level_name = LEVEL_NAMES[level]
         aug = self.augment
@@ -496,7 +498,7 @@ class AlertNode(Node):
                 group.id, t, why.INHIBITED, f"category {self.category!r} is inhibited by another alert"
             )
         elif publish:
-            self.explain_log.outcome(group.id, t, *self._no_handler())
+            self.explain_log.outcome(group.id, t, *unheard)
             data = (
                 [point_series(point)] if point is not None else [batch_series(name, batch_tags or {}, rows)]
             )
@@ -517,7 +519,7 @@ class AlertNode(Node):
             )
             self._publish(event)
         else:
-            self.explain_log.outcome(group.id, t, *self._no_handler())
+            self.explain_log.outcome(group.id, t, *unheard)
         if not aug.any:
             return rows
         return [aug.apply(r, level_name, event_id, message, duration) for r in rows]
