@@ -398,7 +398,32 @@ impl Windows {
     }
 }
 
+impl Piece {
+    fn whole(b: PointBatch) -> Piece {
+        let hi = b.len();
+        Piece {
+            part: Arc::new(b),
+            lo: 0,
+            hi,
+        }
+    }
+}
+
 impl GroupWindow {
+    /// A window of narrow `pieces` alone, to cut points from.
+    fn narrow_of(pieces: VecDeque<Piece>) -> GroupWindow {
+        GroupWindow {
+            name: String::new(),
+            pieces,
+            next_emit: 0,
+            count: 0,
+            buffered: 0,
+            narrow: true,
+            held: 0,
+            tail: WindowTail::default(),
+        }
+    }
+
     fn push(&mut self, part: &Arc<PointBatch>, lo: usize, hi: usize) {
         if hi > lo {
             self.held += hi - lo;
@@ -410,14 +435,8 @@ impl GroupWindow {
                 // rows the tail cannot hold (another field type or measurement dictionary):
                 // the tail becomes a piece, and they follow it as one
                 if !self.tail.is_empty() {
-                    let b = self.tail.batch();
+                    self.pieces.push_back(Piece::whole(self.tail.batch()));
                     self.tail.clear();
-                    let n = b.len();
-                    self.pieces.push_back(Piece {
-                        part: Arc::new(b),
-                        lo: 0,
-                        hi: n,
-                    });
                 }
             }
             // extend the last piece when it is the same part and adjacent
@@ -452,24 +471,8 @@ impl GroupWindow {
             if last * 2 < prev || last >= SMALL_PIECE || last + prev > MERGED_PIECE {
                 return;
             }
-            let tail = self.pieces.split_off(n - 2);
-            let pair = GroupWindow {
-                name: String::new(),
-                pieces: tail,
-                next_emit: 0,
-                count: 0,
-                buffered: 0,
-                narrow: true,
-                held: 0,
-                tail: WindowTail::default(),
-            };
-            let merged = pair.points();
-            let len = merged.len();
-            self.pieces.push_back(Piece {
-                part: Arc::new(merged),
-                lo: 0,
-                hi: len,
-            });
+            let merged = GroupWindow::narrow_of(self.pieces.split_off(n - 2)).points();
+            self.pieces.push_back(Piece::whole(merged));
         }
     }
 
@@ -512,24 +515,8 @@ impl GroupWindow {
             }
             // pieces, then the tail as one more
             let mut pieces = self.pieces.clone();
-            let b = self.tail.batch();
-            let n = b.len();
-            pieces.push_back(Piece {
-                part: Arc::new(b),
-                lo: 0,
-                hi: n,
-            });
-            let all = GroupWindow {
-                name: String::new(),
-                pieces,
-                next_emit: 0,
-                count: 0,
-                buffered: 0,
-                narrow: true,
-                held: 0,
-                tail: WindowTail::default(),
-            };
-            return all.points();
+            pieces.push_back(Piece::whole(self.tail.batch()));
+            return GroupWindow::narrow_of(pieces).points();
         }
         if let [p] = self.pieces.as_slices().0 {
             if self.pieces.len() == 1 && p.lo == 0 && p.hi == p.part.len() {
