@@ -164,12 +164,27 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
     if cfg.cluster.enabled:
         # tasks start where the cluster places them (kapfast.cluster.placement)
         from kapfast.cluster.service import ClusterService
+        from kapfast.cluster.shards import PartitionStates
         from kapfast.cluster.worker import ClusterRunner
 
         runner = ClusterRunner(runner, list(cfg.cluster.partition_key), None)
         node_id = cfg.cluster.node_id or re.sub(r"[^A-Za-z0-9_-]", "_", cfg.hostname)
+
+        def owned(p: int) -> bool:
+            worker = cluster.worker if cluster is not None else None
+            return worker is not None and p in worker.partitions
+
+        # partitioned tasks run one instance per partition, whose state moves with it
+        shards = PartitionStates(master, list(cfg.cluster.partition_key), cfg.cluster.partitions, owned)
+        master.task_factory = shards.task_factory
         cluster = ClusterService(
-            cfg.cluster, node_id, runner, _cluster_apply(master), clock, *_cluster_state(master, storage)
+            cfg.cluster,
+            node_id,
+            runner,
+            _cluster_apply(master),
+            clock,
+            *_cluster_state(master, storage),
+            shards=shards,
         )
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
@@ -225,7 +240,7 @@ def _cluster_state(
 
     def take(task_id: str) -> bytes | None:
         t = master.tasks.get(task_id)
-        return t.snapshot() if t is not None else None
+        return t.snapshot(outputs=True) if t is not None else None
 
     def snapshot_of(task_id: str) -> bytes | None:
         # taken between two batches, on the engine thread (kapfast.server.engine_thread)

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kapfast.batch import PointBatch, batch_override
+from kapfast.engine import checkpoint
 from kapfast.engine.context import BatchPointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
 from kapfast.engine.node import Node, last_rows
@@ -118,6 +119,9 @@ class HttpOutNode(Node):
         # rows of the parts stored since the last compaction: past a bound the points still
         # shown are copied out, so old parts do not stay alive for one group each
         self._held = 0
+        #: groups' last results as a cluster handover brought them, rendered (group id ->
+        #: series), shown until the group's next result here (restore_state)
+        self.restored: dict[str, Any] = {}
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
@@ -136,6 +140,8 @@ class HttpOutNode(Node):
             self.next_seq = base + len(ids)
             if self.batches:
                 deque(map(self.batches.pop, ids, repeat(None)), maxlen=0)
+            if self.restored:
+                deque(map(self.restored.pop, ids, repeat(None)), maxlen=0)
             self.seq.update(zip(ids, range(base, base + len(ids)), strict=True))
             self._held += len(ids)
             if self._held > 4 * len(self.seq) + self.compact_slack:
@@ -153,7 +159,9 @@ class HttpOutNode(Node):
     def _compact(self) -> None:
         """Copies the stream points still shown into one part (one row per group); they keep
         their numbers (the part lists them)."""
-        shown = sorted(n for gid, n in self.seq.items() if gid not in self.batches)
+        shown = sorted(
+            n for gid, n in self.seq.items() if gid not in self.batches and gid not in self.restored
+        )
         by_part: dict[int, tuple[PointBatch, list[int]]] = {}
         for n in shown:
             b, row = self._stream_row(n)
@@ -170,6 +178,7 @@ class HttpOutNode(Node):
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         gid = batch.group.id
         self.batches[gid] = (batch.name, dict(batch.group.tags), batch.points)
+        self.restored.pop(gid, None)
         self.seq[gid] = self.next_seq
         self.next_seq += 1
         self.emit(batch)
@@ -177,13 +186,17 @@ class HttpOutNode(Node):
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         self.seq.pop(msg.group.id, None)
         self.batches.pop(msg.group.id, None)
+        self.restored.pop(msg.group.id, None)
         self.emit(msg)
 
     def body(self) -> dict[str, Any]:
         series = []
         for gid, n in sorted(self.seq.items(), key=lambda kv: kv[1]):
             last = self.batches.get(gid)
-            if last is None:
+            restored = self.restored.get(gid) if self.restored else None
+            if restored is not None:
+                series.append(restored)
+            elif last is None:
                 b, row = self._stream_row(n)
                 series.append(point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0]))
             else:
@@ -193,6 +206,27 @@ class HttpOutNode(Node):
 
     def working_cardinality(self) -> int:
         return len(self.seq)
+
+    # --- a cluster handover (Task.snapshot(outputs=True)): the last results move too ----------
+
+    def snapshot_output(self) -> bytes:
+        """Every group's last result, rendered, in the order shown. Not in a restart's
+        checkpoint (as Kapacitor, httpOut starts empty after a restart); a task or partition
+        moving to another cluster worker takes it along, so that reads answer the same."""
+        gids = [gid for gid, _ in sorted(self.seq.items(), key=lambda kv: kv[1])]
+        series = self.body()["series"] or []
+        return checkpoint.pack({"groups": [[g, s] for g, s in zip(gids, series, strict=True)]})
+
+    def restore_state(self, data: bytes) -> None:
+        meta, _ = checkpoint.unpack(data, self.name)
+        try:
+            groups = [(str(g), dict(s)) for g, s in meta["groups"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        self.restored = dict(groups)
+        self.seq = {g: i for i, (g, _) in enumerate(groups)}
+        self.next_seq = len(groups)
+        self.parts, self.batches, self._held = [], {}, 0
 
 
 class InfluxDBOutNode(Node):
