@@ -150,3 +150,9 @@ def test_httpout_last_results_move_with_the_partition_not_with_a_restart() -> No
     again = Task("t", compile_script(SCRIPTS["window"]), _ctx())
     again.restore(one.snapshot())
     assert again.http_out("out") == {"series": None}
+
+
+def test_httpout_of_a_task_without_points_yet() -> None:
+    task = _sharded(SCRIPTS["window"])
+    assert task.http_out("out") == {"series": None}
+    assert task.http_out("other") is None
