@@ -129,7 +129,7 @@ def _timeless(dot: str) -> str:
     return re.sub(r'(avg_exec_time_ns|throughput)="?[^" \]]*"?', "", dot)
 
 
-def test_httpout_last_results_move_with_the_partition_not_with_a_restart() -> None:
+def test_httpout_last_results_move_with_the_partition() -> None:
     old, new = _sharded(SCRIPTS["window"]), _sharded(SCRIPTS["window"])
     for b in _batches(0, 25):
         old.write_points(b)
@@ -143,13 +143,6 @@ def test_httpout_last_results_move_with_the_partition_not_with_a_restart() -> No
         new.write_points(b)
     times = [s["values"][0][0] for s in _series(new.http_out("out"))]
     assert len(times) == 6 and all(t.startswith("1970-01-01T00:00:30") for t in times), times
-    # a restart's checkpoint (outputs not asked for) keeps no httpOut result
-    one = Task("t", compile_script(SCRIPTS["window"]), _ctx())
-    for b in _batches(0, 25):
-        one.write_points(b)
-    again = Task("t", compile_script(SCRIPTS["window"]), _ctx())
-    again.restore(one.snapshot())
-    assert again.http_out("out") == {"series": None}
 
 
 def test_httpout_of_a_task_without_points_yet() -> None:

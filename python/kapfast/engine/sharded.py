@@ -154,7 +154,7 @@ class ShardedTask(Task):
     def shard_snapshot(self, shard: int) -> bytes | None:
         """The checkpoint of one shard's instance (None: it has had no points)."""
         t = self.shards.get(shard)
-        return None if t is None else t.snapshot(outputs=True)
+        return None if t is None else t.snapshot()
 
     def put_shard(self, shard: int, data: bytes | None) -> None:
         """Replace a shard's instance by one holding ``data`` (a :meth:`shard_snapshot`; None:
@@ -213,10 +213,10 @@ class ShardedTask(Task):
             self.expiry_backlog = self.expiry_backlog or t.expiry_backlog
         self.refresh()
 
-    def snapshot(self, outputs: bool = False) -> bytes:
+    def snapshot(self) -> bytes:
         parts = [MAGIC, struct.pack("<I", len(self.shards))]
         for shard, t in sorted(self.shards.items()):
-            data = t.snapshot(outputs)
+            data = t.snapshot()
             parts += [struct.pack("<IQ", shard, len(data)), data]
         return b"".join(parts)
 

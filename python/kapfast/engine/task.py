@@ -195,7 +195,7 @@ class Task:
         for cb in self.ctx.on_close:
             cb()
 
-    def snapshot(self, outputs: bool = False) -> bytes:
+    def snapshot(self) -> bytes:
         """A checkpoint of the task: the state of every stateful node (windows' buffered points
         and next boundaries, join/combine/flatten buffers, derivative/difference/stateDuration/
         stateCount/changeDetect last values, moving averages, barrier timers, sample counts,
@@ -204,16 +204,10 @@ class Task:
 
         Take it between messages (on the thread that feeds the task). Hand it to
         :meth:`restore` of a new Task built from the same pipeline — in this process, after a
-        restart, or on another worker — and the new task carries on as this one would have.
-
-        ``outputs``: httpOut's last results too (a cluster worker handing the task or one of its
-        partitions over: reads answer the same from the next owner; a restart starts them
-        empty, as Kapacitor)."""
+        restart, or on another worker — and the new task carries on as this one would have."""
         nodes: dict[str, bytes] = {}
         for n in self.nodes.values():
             data = n.snapshot_state()
-            if data is None and outputs and isinstance(n, HttpOutNode):
-                data = n.snapshot_output()
             if data is not None:
                 nodes[n.name] = data
         return checkpoint.pack_task(self.definition, nodes)

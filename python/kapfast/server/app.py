@@ -240,7 +240,7 @@ def _cluster_state(
 
     def take(task_id: str) -> bytes | None:
         t = master.tasks.get(task_id)
-        return t.snapshot(outputs=True) if t is not None else None
+        return t.snapshot() if t is not None else None
 
     def snapshot_of(task_id: str) -> bytes | None:
         # taken between two batches, on the engine thread (kapfast.server.engine_thread)

@@ -116,12 +116,13 @@ class HttpOutNode(Node):
         self.next_seq = 0
         self.parts: list[tuple[int, PointBatch, npt.NDArray[np.int64] | None]] = []
         self.batches: dict[str, _BatchLast] = {}
+        # series given back by a checkpoint (already rendered), shown until their group updates
+        self.restored: dict[str, dict[str, Any]] = {}
         # rows of the parts stored since the last compaction: past a bound the points still
         # shown are copied out, so old parts do not stay alive for one group each
         self._held = 0
-        #: groups' last results as a cluster handover brought them, rendered (group id ->
-        #: series), shown until the group's next result here (restore_state)
-        self.restored: dict[str, Any] = {}
+        # the last snapshot and the (next_seq, groups) it was taken at: unchanged, not rendered again
+        self._snapshot: tuple[tuple[int, int], bytes] | None = None
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
@@ -159,9 +160,8 @@ class HttpOutNode(Node):
     def _compact(self) -> None:
         """Copies the stream points still shown into one part (one row per group); they keep
         their numbers (the part lists them)."""
-        shown = sorted(
-            n for gid, n in self.seq.items() if gid not in self.batches and gid not in self.restored
-        )
+        others = (self.batches, self.restored)
+        shown = sorted(n for gid, n in self.seq.items() if not any(gid in o for o in others))
         by_part: dict[int, tuple[PointBatch, list[int]]] = {}
         for n in shown:
             b, row = self._stream_row(n)
@@ -189,44 +189,49 @@ class HttpOutNode(Node):
         self.restored.pop(msg.group.id, None)
         self.emit(msg)
 
-    def body(self) -> dict[str, Any]:
-        series = []
-        for gid, n in sorted(self.seq.items(), key=lambda kv: kv[1]):
-            last = self.batches.get(gid)
-            restored = self.restored.get(gid) if self.restored else None
-            if restored is not None:
-                series.append(restored)
-            elif last is None:
-                b, row = self._stream_row(n)
-                series.append(point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0]))
-            else:
-                name, tags, points = last
-                series.append(batch_row_columns(name, tags, points))
-        return {"series": series or None}
-
-    def working_cardinality(self) -> int:
-        return len(self.seq)
-
-    # --- a cluster handover (Task.snapshot(outputs=True)): the last results move too ----------
-
-    def snapshot_output(self) -> bytes:
-        """Every group's last result, rendered, in the order shown. Not in a restart's
-        checkpoint (as Kapacitor, httpOut starts empty after a restart); a task or partition
-        moving to another cluster worker takes it along, so that reads answer the same."""
-        gids = [gid for gid, _ in sorted(self.seq.items(), key=lambda kv: kv[1])]
-        series = self.body()["series"] or []
-        return checkpoint.pack({"groups": [[g, s] for g, s in zip(gids, series, strict=True)]})
+    def snapshot_state(self) -> bytes:
+        """The last series of every group, rendered, in the order shown: the result a reader
+        gets must survive the task moving to another worker (or a restart), as the one node that
+        never moved still shows it. Kapacitor starts an httpOut empty after a restart."""
+        key = (self.next_seq, len(self.seq))
+        if self._snapshot is None or self._snapshot[0] != key:
+            shown = self._shown()
+            self._snapshot = (key, checkpoint.pack([[gid, s] for gid, s in shown]))
+        return self._snapshot[1]
 
     def restore_state(self, data: bytes) -> None:
         meta, _ = checkpoint.unpack(data, self.name)
         try:
-            groups = [(str(g), dict(s)) for g, s in meta["groups"]]
-        except (KeyError, TypeError, ValueError) as exc:
+            shown = [(str(gid), dict(s)) for gid, s in meta]
+        except (ValueError, TypeError) as exc:
             raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
-        self.restored = dict(groups)
-        self.seq = {g: i for i, (g, _) in enumerate(groups)}
-        self.next_seq = len(groups)
-        self.parts, self.batches, self._held = [], {}, 0
+        self.seq = {gid: n for n, (gid, _) in enumerate(shown)}
+        self.restored = dict(shown)
+        self.next_seq = len(shown)
+        self.parts, self.batches, self._held, self._snapshot = [], {}, 0, None
+
+    def _shown(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every group's last series, in the order of their last update."""
+        shown = []
+        for gid, n in sorted(self.seq.items(), key=lambda kv: kv[1]):
+            done = self.restored.get(gid)
+            if done is not None:
+                shown.append((gid, done))
+                continue
+            last = self.batches.get(gid)
+            if last is None:
+                b, row = self._stream_row(n)
+                shown.append((gid, point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0])))
+            else:
+                name, tags, points = last
+                shown.append((gid, batch_row_columns(name, tags, points)))
+        return shown
+
+    def body(self) -> dict[str, Any]:
+        return {"series": [s for _, s in self._shown()] or None}
+
+    def working_cardinality(self) -> int:
+        return len(self.seq)
 
 
 class InfluxDBOutNode(Node):
