@@ -506,7 +506,17 @@ def test_a_placed_tasks_http_out_result_moves_with_it(
     body = "".join(f"m,host=h{i % 5},dc=d{i % 3} v={i} {i * 1_000_000_000}\n" for i in range(25))
     for node in (single, ingest):
         assert node.write(body, "db=db&rp=autogen").status == 204
-    st = wait_caught_up(workers["w0"], set(workers))
+    # placed (w0 knows the task: on a loaded machine its control plane may not have applied it
+    # yet, and then nothing is placed to catch up with) and caught up
+    st = wait_for(
+        lambda: (
+            (s := wait_caught_up(workers["w0"], set(workers)))
+            and any(t["task"] == "bydc" and t["owner"] for t in s["placed_tasks"])
+            and s
+        ),
+        60,
+        "the task placed and caught up",
+    )
     owner = next(t["owner"] for t in st["placed_tasks"] if t["task"] == "bydc")
     want = single.api("GET", "/tasks/bydc/n").json()
     assert want["series"] and len(want["series"]) == 3

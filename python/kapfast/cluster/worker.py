@@ -734,7 +734,8 @@ class Worker:
         seq = lease.feed.last_seq
         states = self.shards.take(lease.partition) if self.shards is not None else {}
         await asyncio.wait_for(self.h.state.put(lease.key, pack_partition(seq, states)), self.state_timeout_s)
-        # and the sequence alone where `kapfast cluster status` shows it (read by nothing else)
+        # and the sequence alone, where `kapfast cluster status` shows it (a takeover reads it
+        # only when the object is absent: a checkpoint written by an older kapfast)
         body = {"seq": seq, "node": self.node_id, "time": time.time()}
         await self.h.checkpoints.put(lease.key, json.dumps(body).encode())
 
