@@ -22,6 +22,7 @@ from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
 from kapfast.autoscale.clusters import Clusters
 from kapfast.batch import PointBatch
 from kapfast.clock import Clock, WallClock
+from kapfast.cluster.shards import PartitionStates
 from kapfast.config import Config, parse_go_duration
 from kapfast.engine.alert.node import SERVICE_GATE, DeliveryGate
 from kapfast.engine.contract import TaskMasterAPI
@@ -164,7 +165,6 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
     if cfg.cluster.enabled:
         # tasks start where the cluster places them (kapfast.cluster.placement)
         from kapfast.cluster.service import ClusterService
-        from kapfast.cluster.shards import PartitionStates
         from kapfast.cluster.worker import ClusterRunner
 
         runner = ClusterRunner(runner, list(cfg.cluster.partition_key), None)
