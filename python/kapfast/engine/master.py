@@ -84,6 +84,10 @@ class TaskMaster:
         #: runs a callable on the thread that drives the tasks (kapfastd's event loop); None: UDF
         #: nodes wait for their agents' answers to each chunk instead (offline runs)
         self.post: Callable[[Callable[[], None]], Any] | None = None
+        #: builds a live task in place of :class:`Task` when it returns one (None: a Task): a
+        #: cluster worker runs its partitioned tasks one instance per partition
+        #: (kapfast.engine.sharded), so that a partition's state can move
+        self.task_factory: Callable[[str, Pipeline, Callable[[], TaskContext]], Task | None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -129,7 +133,7 @@ class TaskMaster:
         """Start (or restart) a task; a pipeline kapfast cannot run raises TaskError."""
         self.stop(task.id)
         self.failed.pop(task.id, None)
-        t = Task(task.id, pipeline, self._context(task.id, self.clock, self.name))
+        t = self._live_task(task.id, pipeline)
         t.dbrps = {(d.db, d.rp) for d in task.dbrps} or set(pipeline.dbrps)
         try:
             for node in t.nodes.values():
@@ -144,6 +148,13 @@ class TaskMaster:
             # as Kapacitor: a random splay in [0, interval) first, then every interval
             splay = random.randrange(self.snapshot_interval_ns)
             self._snapshot_due[task.id] = self.clock.now_ns() + splay
+
+    def _live_task(self, task_id: str, pipeline: Pipeline) -> Task:
+        def make_ctx() -> TaskContext:
+            return self._context(task_id, self.clock, self.name)
+
+        made = self.task_factory(task_id, pipeline, make_ctx) if self.task_factory is not None else None
+        return made if made is not None else Task(task_id, pipeline, make_ctx())
 
     def _restore(self, t: Task, task: TaskRecord, pipeline: Pipeline) -> Task:
         """Give a starting task its stored checkpoint (after its UDFs' Init, before data). A
@@ -163,7 +174,7 @@ class TaskMaster:
                 extra={"tags": {"task": t.id, "reason": str(exc)}},
             )
             t.abort()
-            fresh = Task(task.id, pipeline, self._context(task.id, self.clock, self.name))
+            fresh = self._live_task(task.id, pipeline)
             fresh.dbrps = t.dbrps
             return fresh
         return t

@@ -22,6 +22,7 @@ from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
 from kapfast.autoscale.clusters import Clusters
 from kapfast.batch import PointBatch
 from kapfast.clock import Clock, WallClock
+from kapfast.cluster.shards import PartitionStates
 from kapfast.config import Config, parse_go_duration
 from kapfast.engine.alert.node import SERVICE_GATE, DeliveryGate
 from kapfast.engine.contract import TaskMasterAPI
@@ -168,8 +169,22 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
 
         runner = ClusterRunner(runner, list(cfg.cluster.partition_key), None)
         node_id = cfg.cluster.node_id or re.sub(r"[^A-Za-z0-9_-]", "_", cfg.hostname)
+
+        def owned(p: int) -> bool:
+            worker = cluster.worker if cluster is not None else None
+            return worker is not None and p in worker.partitions
+
+        # partitioned tasks run one instance per partition, whose state moves with it
+        shards = PartitionStates(master, list(cfg.cluster.partition_key), cfg.cluster.partitions, owned)
+        master.task_factory = shards.task_factory
         cluster = ClusterService(
-            cfg.cluster, node_id, runner, _cluster_apply(master), clock, *_cluster_state(master, storage)
+            cfg.cluster,
+            node_id,
+            runner,
+            _cluster_apply(master),
+            clock,
+            *_cluster_state(master, storage),
+            shards=shards,
         )
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)

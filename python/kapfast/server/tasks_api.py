@@ -10,11 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from kapfast.cluster.reads import FORWARDED, LOCAL_HEADER
-from kapfast.errors import NotFoundError, RequestError
+from kapfast.errors import KapfastError, NotFoundError, RequestError
 from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import Page, json_response, read_json
 from kapfast.server.offload import define, off_loop
 from kapfast.server.state import STATE_KEY
+from kapfast.tick import Pipeline
 
 
 def _describe_opts(request: web.Request) -> dict[str, str]:
@@ -53,7 +54,19 @@ async def get_task(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     rec = st.tasks.get(request.match_info["id"])
     opts = _describe_opts(request)
-    return json_response(await off_loop(request, lambda: st.tasks.to_json(rec, **opts)))
+    body = await off_loop(request, lambda: st.tasks.to_json(rec, **opts))
+    if st.cluster is not None and st.cluster.worker is not None and LOCAL_HEADER not in request.headers:
+        # executing, stats and DOT from the workers that run it (kapfast.cluster.reads)
+        headers = {h: request.headers[h] for h in FORWARDED if h in request.headers}
+
+        def pipeline() -> Pipeline | None:
+            try:
+                return st.tasks.compile(rec)
+            except KapfastError:
+                return None
+
+        body = await st.cluster.task_json(rec.id, body, request.query_string, headers, pipeline)
+    return json_response(body)
 
 
 async def update_task(request: web.Request) -> web.StreamResponse:
