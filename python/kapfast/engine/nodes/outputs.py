@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
@@ -95,6 +97,32 @@ def batch_row_columns(name: str, tags: dict[str, str], points: PointBatch) -> di
 
 #: httpOut's last batch of a group: (name, group tags, points)
 _BatchLast = tuple[str, dict[str, str], PointBatch]
+#: httpOut's stream parts: (number of the first point, points, their numbers or None)
+_Part = tuple[int, PointBatch, "npt.NDArray[np.int64] | None"]
+
+
+def _stream_row(parts: list[_Part], n: int) -> tuple[PointBatch, int]:
+    """The part holding stream point ``n`` and its row there."""
+    k = bisect_right(parts, n, key=lambda p: p[0]) - 1
+    start, batch, numbers = parts[k]
+    if numbers is None:
+        return batch, n - start
+    return batch, int(np.searchsorted(numbers, n))
+
+
+def _render(seq: list[tuple[str, int]], parts: list[_Part], batches: dict[str, _BatchLast]) -> dict[str, Any]:
+    """httpOut's body (Kapacitor's ``{"series": [...]}``, groups in the order of their last
+    update) from a snapshot of the node's tables (:meth:`HttpOutNode.snapshot`)."""
+    series = []
+    for gid, n in sorted(seq, key=lambda kv: kv[1]):
+        last = batches.get(gid)
+        if last is None:
+            b, row = _stream_row(parts, n)
+            series.append(point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0]))
+        else:
+            name, tags, points = last
+            series.append(batch_row_columns(name, tags, points))
+    return {"series": series or None}
 
 
 class HttpOutNode(Node):
@@ -113,7 +141,7 @@ class HttpOutNode(Node):
         # ``numbers``. A batch is in ``batches``.
         self.seq: dict[str, int] = {}
         self.next_seq = 0
-        self.parts: list[tuple[int, PointBatch, npt.NDArray[np.int64] | None]] = []
+        self.parts: list[_Part] = []
         self.batches: dict[str, _BatchLast] = {}
         # rows of the parts stored since the last compaction: past a bound the points still
         # shown are copied out, so old parts do not stay alive for one group each
@@ -144,11 +172,7 @@ class HttpOutNode(Node):
 
     def _stream_row(self, n: int) -> tuple[PointBatch, int]:
         """The part holding stream point ``n`` and its row there."""
-        k = bisect_right(self.parts, n, key=lambda p: p[0]) - 1
-        start, batch, numbers = self.parts[k]
-        if numbers is None:
-            return batch, n - start
-        return batch, int(np.searchsorted(numbers, n))
+        return _stream_row(self.parts, n)
 
     def _compact(self) -> None:
         """Copies the stream points still shown into one part (one row per group); they keep
@@ -180,16 +204,14 @@ class HttpOutNode(Node):
         self.emit(msg)
 
     def body(self) -> dict[str, Any]:
-        series = []
-        for gid, n in sorted(self.seq.items(), key=lambda kv: kv[1]):
-            last = self.batches.get(gid)
-            if last is None:
-                b, row = self._stream_row(n)
-                series.append(point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0]))
-            else:
-                name, tags, points = last
-                series.append(batch_row_columns(name, tags, points))
-        return {"series": series or None}
+        return self.snapshot()()
+
+    def snapshot(self) -> Callable[[], dict[str, Any]]:
+        """What :meth:`body` shows, taken now (cheap: copies of the node's small tables, the
+        points themselves are immutable and shared), rendered when called, on any thread: the
+        engine thread takes the snapshot between two batches and goes on with the writes while
+        another thread builds the body (~50 ms at 1,600 groups, issue #19)."""
+        return functools.partial(_render, list(self.seq.items()), list(self.parts), dict(self.batches))
 
     def working_cardinality(self) -> int:
         return len(self.seq)
