@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kapfast.batch import PointBatch, batch_override
+from kapfast.engine import checkpoint
 from kapfast.engine.context import BatchPointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
 from kapfast.engine.node import Node, last_rows
@@ -110,19 +111,38 @@ def _stream_row(parts: list[_Part], n: int) -> tuple[PointBatch, int]:
     return batch, int(np.searchsorted(numbers, n))
 
 
-def _render(seq: list[tuple[str, int]], parts: list[_Part], batches: dict[str, _BatchLast]) -> dict[str, Any]:
-    """httpOut's body (Kapacitor's ``{"series": [...]}``, groups in the order of their last
-    update) from a snapshot of the node's tables (:meth:`HttpOutNode.snapshot`)."""
-    series = []
+def _shown(
+    seq: list[tuple[str, int]],
+    parts: list[_Part],
+    batches: dict[str, _BatchLast],
+    restored: dict[str, dict[str, Any]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every group's last series, in the order of their last update, from the node's tables (or
+    a snapshot of them, :meth:`HttpOutNode.snapshot`)."""
+    shown = []
     for gid, n in sorted(seq, key=lambda kv: kv[1]):
+        done = restored.get(gid)
+        if done is not None:
+            shown.append((gid, done))
+            continue
         last = batches.get(gid)
         if last is None:
             b, row = _stream_row(parts, n)
-            series.append(point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0]))
+            shown.append((gid, point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0])))
         else:
             name, tags, points = last
-            series.append(batch_row_columns(name, tags, points))
-    return {"series": series or None}
+            shown.append((gid, batch_row_columns(name, tags, points)))
+    return shown
+
+
+def _render(
+    seq: list[tuple[str, int]],
+    parts: list[_Part],
+    batches: dict[str, _BatchLast],
+    restored: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """httpOut's body (Kapacitor's ``{"series": [...]}``)."""
+    return {"series": [s for _, s in _shown(seq, parts, batches, restored)] or None}
 
 
 class HttpOutNode(Node):
@@ -143,9 +163,13 @@ class HttpOutNode(Node):
         self.next_seq = 0
         self.parts: list[_Part] = []
         self.batches: dict[str, _BatchLast] = {}
+        # series given back by a checkpoint (already rendered), shown until their group updates
+        self.restored: dict[str, dict[str, Any]] = {}
         # rows of the parts stored since the last compaction: past a bound the points still
         # shown are copied out, so old parts do not stay alive for one group each
         self._held = 0
+        # the last snapshot and the (next_seq, groups) it was taken at: unchanged, not rendered again
+        self._snapshot: tuple[tuple[int, int], bytes] | None = None
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
@@ -164,6 +188,8 @@ class HttpOutNode(Node):
             self.next_seq = base + len(ids)
             if self.batches:
                 deque(map(self.batches.pop, ids, repeat(None)), maxlen=0)
+            if self.restored:
+                deque(map(self.restored.pop, ids, repeat(None)), maxlen=0)
             self.seq.update(zip(ids, range(base, base + len(ids)), strict=True))
             self._held += len(ids)
             if self._held > 4 * len(self.seq) + self.compact_slack:
@@ -177,7 +203,8 @@ class HttpOutNode(Node):
     def _compact(self) -> None:
         """Copies the stream points still shown into one part (one row per group); they keep
         their numbers (the part lists them)."""
-        shown = sorted(n for gid, n in self.seq.items() if gid not in self.batches)
+        others = (self.batches, self.restored)
+        shown = sorted(n for gid, n in self.seq.items() if not any(gid in o for o in others))
         by_part: dict[int, tuple[PointBatch, list[int]]] = {}
         for n in shown:
             b, row = self._stream_row(n)
@@ -194,6 +221,7 @@ class HttpOutNode(Node):
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         gid = batch.group.id
         self.batches[gid] = (batch.name, dict(batch.group.tags), batch.points)
+        self.restored.pop(gid, None)
         self.seq[gid] = self.next_seq
         self.next_seq += 1
         self.emit(batch)
@@ -201,7 +229,29 @@ class HttpOutNode(Node):
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         self.seq.pop(msg.group.id, None)
         self.batches.pop(msg.group.id, None)
+        self.restored.pop(msg.group.id, None)
         self.emit(msg)
+
+    def snapshot_state(self) -> bytes:
+        """The last series of every group, rendered, in the order shown: the result a reader
+        gets must survive the task moving to another worker (or a restart), as the one node that
+        never moved still shows it. Kapacitor starts an httpOut empty after a restart."""
+        key = (self.next_seq, len(self.seq))
+        if self._snapshot is None or self._snapshot[0] != key:
+            shown = _shown(list(self.seq.items()), self.parts, self.batches, self.restored)
+            self._snapshot = (key, checkpoint.pack([[gid, s] for gid, s in shown]))
+        return self._snapshot[1]
+
+    def restore_state(self, data: bytes) -> None:
+        meta, _ = checkpoint.unpack(data, self.name)
+        try:
+            shown = [(str(gid), dict(s)) for gid, s in meta]
+        except (ValueError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        self.seq = {gid: n for n, (gid, _) in enumerate(shown)}
+        self.restored = dict(shown)
+        self.next_seq = len(shown)
+        self.parts, self.batches, self._held, self._snapshot = [], {}, 0, None
 
     def body(self) -> dict[str, Any]:
         return self.snapshot()()
@@ -210,8 +260,10 @@ class HttpOutNode(Node):
         """What :meth:`body` shows, taken now (cheap: copies of the node's small tables, the
         points themselves are immutable and shared), rendered when called, on any thread: the
         engine thread takes the snapshot between two batches and goes on with the writes while
-        another thread builds the body (~50 ms at 1,600 groups, issue #19)."""
-        return functools.partial(_render, list(self.seq.items()), list(self.parts), dict(self.batches))
+        another thread builds the body (~30 ms at 1,600 groups, issue #19)."""
+        return functools.partial(
+            _render, list(self.seq.items()), list(self.parts), dict(self.batches), dict(self.restored)
+        )
 
     def working_cardinality(self) -> int:
         return len(self.seq)
