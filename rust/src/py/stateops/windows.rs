@@ -40,7 +40,8 @@ impl Drop for PyWindows {
         let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
         let spec = inner.spec;
         let windows = std::mem::replace(inner, Windows::new(spec));
-        Python::with_gil(|py| py.allow_threads(move || drop(windows)));
+        // a panic while freeing is dropped with its InternalError: a drop cannot fail
+        Python::with_gil(|py| detached(py, move || drop(windows)).unwrap_or(()));
     }
 }
 
