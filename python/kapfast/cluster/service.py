@@ -22,7 +22,15 @@ from kapfast.cluster.ingest import Publisher, PublishError, subscribe_telegraf
 from kapfast.cluster.placement import PARTITIONED
 from kapfast.cluster.reads import fetch, gather_http_out, merge_task_json
 from kapfast.cluster.shards import PartitionStates
-from kapfast.cluster.worker import Apply, ClusterRunner, Worker, _lease_key, partition_durable, task_durable
+from kapfast.cluster.worker import (
+    Apply,
+    ClusterRunner,
+    SnapshotOf,
+    Worker,
+    _lease_key,
+    partition_durable,
+    task_durable,
+)
 from kapfast.config import ClusterConfig
 from kapfast.errors import KapfastError
 from kapfast.storage.topic_handlers import TopicHandlerStore
@@ -41,7 +49,7 @@ class ClusterService:
         runner: ClusterRunner,
         apply: Apply,
         clock: Clock,
-        snapshot_of: Callable[[str], bytes | None],
+        snapshot_of: SnapshotOf,
         seed: Callable[[str, bytes | None], None],
         shards: PartitionStates | None = None,
     ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from kapfast.batch import PointBatch
@@ -74,19 +75,28 @@ class PartitionStates:
     def _sharded(self) -> list[ShardedTask]:
         return [t for t in list(self.master.tasks.values()) if isinstance(t, ShardedTask)]
 
+    def _take(self, p: int) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for t in self._sharded():
+            data = t.shard_snapshot(p)
+            if data is not None:
+                out[t.id] = data
+        return out
+
     def take(self, p: int) -> dict[str, bytes]:
         """Every partitioned task's state of partition ``p`` (tasks without points there: none)."""
-
-        def take() -> dict[str, bytes]:
-            out: dict[str, bytes] = {}
-            for t in self._sharded():
-                data = t.shard_snapshot(p)
-                if data is not None:
-                    out[t.id] = data
-            return out
-
-        states: dict[str, bytes] = self._run(take)
+        states: dict[str, bytes] = self._run(lambda: self._take(p))
         return states
+
+    def take_later(self, p: int) -> Future[dict[str, bytes]] | dict[str, bytes]:
+        """:meth:`take`, queued on the engine thread behind the points handed to it so far (its
+        queue is in order): the state covers exactly them. A future, for the event loop to await
+        instead of blocking on the engine; the state itself without an engine thread."""
+        engine = getattr(self.master, "engine", None)
+        if engine is None:
+            return self._take(p)
+        fut: Future[dict[str, bytes]] = engine.call(self._take, p)
+        return fut
 
     def put(self, p: int, states: dict[str, bytes]) -> None:
         """Partition ``p``'s instances replaced by ``states`` (a task absent there starts empty)."""

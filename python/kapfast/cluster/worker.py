@@ -44,6 +44,7 @@ import logging
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -68,9 +69,14 @@ T = TypeVar("T")
 FETCH_BATCH = 256
 #: what a partition's points are applied to: (db, rp, batch, task ids or None for every task,
 #: replay: the points were applied by a previous owner, which delivered their alert events)
-Apply = Callable[[str, str, PointBatch, "set[str] | None", bool], None]
+#: what a feed's points are applied with: a future of their run on the engine thread (awaited
+#: before the feed acks them; the event loop is never blocked while the engine is busy), or None
+#: when they ran at once
+Apply = Callable[[str, str, PointBatch, "set[str] | None", bool], "Future[None] | None"]
 #: a feed's applying function: (db, rp, batch, replay)
-FeedApply = Callable[[str, str, PointBatch, bool], None]
+#: a running task's state: bytes, or a future of them (taken on the engine thread)
+SnapshotOf = Callable[[str], "Future[bytes | None] | bytes | None"]
+FeedApply = Callable[[str, str, PointBatch, bool], "Future[None] | None"]
 
 
 def partition_durable(p: int) -> str:
@@ -144,10 +150,14 @@ class Feed:
         #: it learns that another worker took over)
         self.valid_until = float("inf")
         self._pending: dict[str, _Pending] = {}
+        #: points handed to the engine thread, not yet known to have run (awaited before the ack)
+        self._running: list[tuple[Future[None], int]] = []
         self._task: asyncio.Task[None] | None = None
 
     def checkpoint_seq(self) -> int | None:
-        """The sequence a checkpoint may say it covers: None while a request is half applied."""
+        """The sequence a checkpoint may say it covers: None while a request is half applied.
+        (Points up to it may still be queued for the engine thread: a task's state taken after
+        them, queued behind them on the engine thread, covers them.)"""
         return None if self._pending else self.last_seq
 
     async def start(self, after_seq: int | None) -> None:
@@ -174,6 +184,7 @@ class Feed:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
             except TimeoutError:
                 self._flush_stale()
+                await self._settle()
                 continue
             except asyncio.CancelledError:
                 raise
@@ -196,6 +207,7 @@ class Feed:
                 self.last_seq = seq
             self._replay = False
             self._flush_stale()
+            await self._settle()
             if msgs:
                 await self._store_delivered()
                 with contextlib.suppress(Exception):
@@ -221,10 +233,24 @@ class Feed:
 
     def _apply(self, db: str, rp: str, batch: PointBatch) -> None:
         try:
-            self.apply(db, rp, batch, self._replay)
+            running = self.apply(db, rp, batch, self._replay)
         except Exception:  # the router already logs engine failures; never stall the feed
             log.exception("consumer %s: applying points failed", self.durable)
-        self.applied_points += len(batch)
+            running = None
+        if running is None:
+            self.applied_points += len(batch)
+        else:
+            self._running.append((running, len(batch)))
+
+    async def _settle(self) -> None:
+        """Wait (without blocking the event loop) for the points handed to the engine thread."""
+        running, self._running = self._running, []
+        for fut, n in running:
+            try:
+                await asyncio.wrap_future(fut)
+            except Exception:  # the router already logs engine failures; never stall the feed
+                log.exception("consumer %s: applying points failed", self.durable)
+            self.applied_points += n
 
     def _collect(self, d: Decoded, seq: int) -> None:
         p = self._pending.setdefault(d.request, _Pending(seq, d.parts, time.monotonic()))
@@ -364,7 +390,7 @@ class Worker:
         self.runner: ClusterRunner | None = None
         #: a running task's state (None: not running here) and how a task is given the state
         #: it starts from (None: none, start fresh): kapfastd's task master and store
-        self.snapshot_of: Callable[[str], bytes | None] = lambda task_id: None
+        self.snapshot_of: SnapshotOf = lambda task_id: None
         self.seed: Callable[[str, bytes | None], None] = lambda task_id, data: None
         #: a partition's state of the partitioned tasks: taken, put back, forgotten
         #: (kapfast.cluster.shards.PartitionStates; none: nothing to hand over)
@@ -726,13 +752,16 @@ class Worker:
             seq = lease.feed.checkpoint_seq()
             if seq is None:
                 return
-            state = self.snapshot_of(lease.task_id) or b""
+            got = self.snapshot_of(lease.task_id)  # queued behind the points handed over so far
+            state = (await asyncio.wrap_future(got) if isinstance(got, Future) else got) or b""
             await self.h.state.put(lease.key, struct.pack("<Q", seq) + state)
             return
-        # the sequence and the state of the partition's instances at it, with no await between
-        # (the feed applies messages on this loop, between awaits)
+        # the sequence and the state of the partition's instances at it: queued with no await
+        # between (the feed hands messages over on this loop, between awaits; the engine
+        # thread runs its queue in order, so the state covers exactly what was handed over)
         seq = lease.feed.last_seq
-        states = self.shards.take(lease.partition) if self.shards is not None else {}
+        taking = self.shards.take_later(lease.partition) if self.shards is not None else {}
+        states = await asyncio.wrap_future(taking) if isinstance(taking, Future) else taking
         await asyncio.wait_for(self.h.state.put(lease.key, pack_partition(seq, states)), self.state_timeout_s)
         # and the sequence alone, where `kapfast cluster status` shows it (a takeover reads it
         # only when the object is absent: a checkpoint written by an older kapfast)
