@@ -83,15 +83,11 @@ class PartitionStates:
                 out[t.id] = data
         return out
 
-    def take(self, p: int) -> dict[str, bytes]:
-        """Every partitioned task's state of partition ``p`` (tasks without points there: none)."""
-        states: dict[str, bytes] = self._run(lambda: self._take(p))
-        return states
-
     def take_later(self, p: int) -> Future[dict[str, bytes]] | dict[str, bytes]:
-        """:meth:`take`, queued on the engine thread behind the points handed to it so far (its
-        queue is in order): the state covers exactly them. A future, for the event loop to await
-        instead of blocking on the engine; the state itself without an engine thread."""
+        """Every partitioned task's state of partition ``p`` (tasks without points there: none),
+        taken on the engine thread behind the points handed to it so far (its queue is in
+        order): the state covers exactly them. A future, for the event loop to await instead of
+        blocking on the engine; the state itself without an engine thread."""
         engine = getattr(self.master, "engine", None)
         if engine is None:
             return self._take(p)
