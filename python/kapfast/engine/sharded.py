@@ -264,22 +264,26 @@ class ShardedTask(Task):
         for t in self.shards.values():
             t.remove_tap(tap)
 
-    def http_out(self, endpoint: str) -> dict[str, Any] | None:
-        """The instances' answers, their series one shard after the other."""
-        found: dict[str, Any] | None = None
-        series: list[Any] = []
+    def http_out_snapshot(self, endpoint: str) -> Callable[[], dict[str, Any]] | None:
+        """The instances' snapshots, taken now; rendered: their series one shard after the other
+        (no instance has points yet: an httpOut of this task answers empty)."""
+        renders = []
         for _shard, t in sorted(self.shards.items()):
-            body = t.http_out(endpoint)
-            if body is None:
-                continue
-            found = found or body
-            series += body.get("series") or []
-        if found is None:  # no instance has points: an httpOut of this task answers empty
+            taken = t.http_out_snapshot(endpoint)
+            if taken is not None:
+                renders.append(taken)
+        if not renders:
             has = any(
                 n.kind == "httpOut" and n.args and str(n.args[0]) == endpoint for n in self.pipeline.nodes
             )
-            return {"series": None} if has else None
-        return {**found, "series": series or None}
+            return (lambda: {"series": None}) if has else None
+
+        def render() -> dict[str, Any]:
+            bodies = [r() for r in renders]
+            series = [s for b in bodies for s in b.get("series") or []]
+            return {**bodies[0], "series": series or None}
+
+        return render
 
     def throughput(self) -> float:
         return sum(t.throughput() for t in self.shards.values())
