@@ -51,7 +51,9 @@ class SeriesIndex:
     Bounded: when a parse leaves the index holding more than ``max_bytes`` (estimated heap
     bytes), the whole index is dropped and starts again (``resets`` counts it): heavy series churn
     then costs what a parse without an index costs, never more memory. Safe to use from several
-    threads; a parse that finds the index busy parses without it."""
+    threads, which do not wait for one another: the index has one slot per core (up to 4), each
+    with its share of ``max_bytes``; a parse takes a free slot (and, should all be busy, parses
+    without one)."""
 
     __slots__ = ("_native",)
 
