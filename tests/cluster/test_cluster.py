@@ -61,7 +61,7 @@ def _status(node: Kapfastd) -> dict[str, Any]:
 
 
 def wait_caught_up(
-    node: Kapfastd, alive: set[str], timeout_s: float = 60.0, *, balanced: bool = False
+    node: Kapfastd, alive: set[str], timeout_s: float = 120.0, *, balanced: bool = False
 ) -> dict[str, Any]:
     """Until every partition (and placed task) is owned by an alive worker, has no lag and nothing
     fetched but not yet applied (a feed acks once its points went through the task). With
@@ -69,9 +69,11 @@ def wait_caught_up(
     n]``), so that none moves later. Generous: on a loaded machine a worker held up past its
     lease has partitions move back and forth a few times before they settle."""
     order = sorted(alive)
+    last: dict[str, Any] = {}
 
     def done() -> dict[str, Any] | None:
         st = _status(node)
+        last.update(st)
         if balanced and any(p["owner"] != order[p["partition"] % len(order)] for p in st["partitions"]):
             return None
         feeds = [*st["partitions"], *st["placed_tasks"]]
@@ -79,7 +81,12 @@ def wait_caught_up(
             return st
         return None
 
-    return dict(wait_for(done, timeout_s, "the cluster to catch up"))
+    try:
+        return dict(wait_for(done, timeout_s, "the cluster to catch up"))
+    except AssertionError:
+        feeds = [*last.get("partitions", []), *last.get("placed_tasks", [])]
+        seen = [{k: f.get(k) for k in ("partition", "task", "owner", "lag", "ack_pending")} for f in feeds]
+        raise AssertionError(f"the cluster did not catch up (alive {order}); last seen: {seen}") from None
 
 
 def _records(path: Path) -> list[tuple[str, str, str]]:
@@ -486,3 +493,35 @@ def test_a_worker_added_mid_stream_takes_partitions_without_a_lost_or_repeated_p
         wait_for(lambda: set(_seen(hook)) >= set(sent), what="every point's event")
         seen = _seen(hook)
     assert sorted(seen) == sorted(sent)  # every point once: a clean handover repeats nothing
+
+
+def test_a_placed_tasks_http_out_result_moves_with_it(
+    nats_server: NatsServer, node_factory: Callable[..., Kapfastd]
+) -> None:
+    """The owner of a placed task dies after its last result: the next owner answers that result
+    (httpOut's last series are part of the checkpoint), as the one node that never moved does. A
+    lease that expires on a loaded machine moves a task the same way."""
+    single = node_factory("[stats]\n  enabled = false\n")
+    ingest = node_factory(cluster_config(nats_server, "ingest", "in1"))
+    workers = {f"w{i}": node_factory(cluster_config(nats_server, "worker", f"w{i}")) for i in range(2)}
+    script = (
+        "stream|from().measurement('m').groupBy('dc')|window().period(10s).every(10s)|count('v')|httpOut('n')"
+    )
+    task = {"id": "bydc", "type": "stream", "dbrps": [{"db": "db", "rp": "autogen"}], "script": script}
+    for node in (single, ingest):
+        assert node.api("POST", "/tasks", {**task, "status": "enabled"}).status == 200
+    body = "".join(f"m,host=h{i % 5},dc=d{i % 3} v={i} {i * 1_000_000_000}\n" for i in range(25))
+    for node in (single, ingest):
+        assert node.write(body, "db=db&rp=autogen").status == 204
+    wait_for(lambda: any(t["owner"] for t in _status(workers["w0"])["placed_tasks"]), what="the task placed")
+    st = wait_caught_up(workers["w0"], set(workers))
+    owner = next(t["owner"] for t in st["placed_tasks"] if t["task"] == "bydc")
+    want = single.api("GET", "/tasks/bydc/n").json()
+    assert want["series"] and len(want["series"]) == 3
+    wait_for(lambda: workers[owner].api("GET", "/tasks/bydc/n").json() == want, what="the owner's result")
+    time.sleep(1.5)  # the owner checkpoints (checkpoint-interval 1s) after its last result
+    workers[owner].kill()
+    (other,) = set(workers) - {owner}
+    st = wait_caught_up(workers[other], {other})
+    assert {t["owner"] for t in st["placed_tasks"]} == {other}
+    assert workers[other].api("GET", "/tasks/bydc/n").json() == want

@@ -80,7 +80,7 @@ class Kapfastd:
         except OSError:
             return ""
 
-    def start(self, timeout_s: float = 20.0) -> None:
+    def start(self, timeout_s: float = 60.0) -> None:  # a loaded 2-core machine starts slowly
         self.write_config()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPFAST_", "KAPACITOR_"))}
         with open(self.log_path, "ab") as log:

@@ -312,11 +312,13 @@ MIRROR = "stream|from().measurement('cpu')@mirror()|httpOut('out')"
 
 
 def udf_saved(storage: Storage, service: UDFService) -> dict[str, bytes]:
-    """The nodes' parts of task "s"'s stored checkpoint ({} when none is stored)."""
+    """The UDF node's part of task "s"'s stored checkpoint ({} when none is stored; the httpOut
+    node's last series are in it too, left out here)."""
     blob = storage.snapshots.get("s")
     if blob is None:
         return {}
-    return unpack_task(blob, definition_hash(compile_script(MIRROR, udfs=service.infos)))
+    parts = unpack_task(blob, definition_hash(compile_script(MIRROR, udfs=service.infos)))
+    return {name: part for name, part in parts.items() if name.startswith("mirror")}
 
 
 def seen(master: TaskMaster, task_id: str) -> int:

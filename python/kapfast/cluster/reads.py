@@ -75,8 +75,10 @@ async def gather_http_out(
         return remote(member_id, members[member_id])
 
     if not partitioned:
-        if not task_owner or task_owner == node_id or task_owner not in members:
+        if not task_owner or task_owner == node_id:
             return await local()
+        if task_owner not in members:  # its lease outlived its member key: not this node's part
+            raise KapfastError(f"cluster worker {task_owner} owns the task but is not a member now")
         return await ask(task_owner)
     missing = sorted({o for o in owners.values() if o not in members and o != node_id})
     if missing:

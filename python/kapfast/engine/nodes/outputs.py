@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kapfast.batch import PointBatch, batch_override
+from kapfast.engine import checkpoint
 from kapfast.engine.context import BatchPointsWriter, TaskContext
 from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
 from kapfast.engine.node import Node, last_rows
@@ -115,9 +116,13 @@ class HttpOutNode(Node):
         self.next_seq = 0
         self.parts: list[tuple[int, PointBatch, npt.NDArray[np.int64] | None]] = []
         self.batches: dict[str, _BatchLast] = {}
+        # series given back by a checkpoint (already rendered), shown until their group updates
+        self.restored: dict[str, dict[str, Any]] = {}
         # rows of the parts stored since the last compaction: past a bound the points still
         # shown are copied out, so old parts do not stay alive for one group each
         self._held = 0
+        # the last snapshot and the (next_seq, groups) it was taken at: unchanged, not rendered again
+        self._snapshot: tuple[tuple[int, int], bytes] | None = None
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
@@ -136,6 +141,8 @@ class HttpOutNode(Node):
             self.next_seq = base + len(ids)
             if self.batches:
                 deque(map(self.batches.pop, ids, repeat(None)), maxlen=0)
+            if self.restored:
+                deque(map(self.restored.pop, ids, repeat(None)), maxlen=0)
             self.seq.update(zip(ids, range(base, base + len(ids)), strict=True))
             self._held += len(ids)
             if self._held > 4 * len(self.seq) + self.compact_slack:
@@ -153,7 +160,8 @@ class HttpOutNode(Node):
     def _compact(self) -> None:
         """Copies the stream points still shown into one part (one row per group); they keep
         their numbers (the part lists them)."""
-        shown = sorted(n for gid, n in self.seq.items() if gid not in self.batches)
+        others = (self.batches, self.restored)
+        shown = sorted(n for gid, n in self.seq.items() if not any(gid in o for o in others))
         by_part: dict[int, tuple[PointBatch, list[int]]] = {}
         for n in shown:
             b, row = self._stream_row(n)
@@ -170,6 +178,7 @@ class HttpOutNode(Node):
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         gid = batch.group.id
         self.batches[gid] = (batch.name, dict(batch.group.tags), batch.points)
+        self.restored.pop(gid, None)
         self.seq[gid] = self.next_seq
         self.next_seq += 1
         self.emit(batch)
@@ -177,19 +186,49 @@ class HttpOutNode(Node):
     def on_delete_group(self, msg: DeleteGroup, port: int) -> None:
         self.seq.pop(msg.group.id, None)
         self.batches.pop(msg.group.id, None)
+        self.restored.pop(msg.group.id, None)
         self.emit(msg)
 
-    def body(self) -> dict[str, Any]:
-        series = []
+    def snapshot_state(self) -> bytes:
+        """The last series of every group, rendered, in the order shown: the result a reader
+        gets must survive the task moving to another worker (or a restart), as the one node that
+        never moved still shows it. Kapacitor starts an httpOut empty after a restart."""
+        key = (self.next_seq, len(self.seq))
+        if self._snapshot is None or self._snapshot[0] != key:
+            shown = self._shown()
+            self._snapshot = (key, checkpoint.pack([[gid, s] for gid, s in shown]))
+        return self._snapshot[1]
+
+    def restore_state(self, data: bytes) -> None:
+        meta, _ = checkpoint.unpack(data, self.name)
+        try:
+            shown = [(str(gid), dict(s)) for gid, s in meta]
+        except (ValueError, TypeError) as exc:
+            raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        self.seq = {gid: n for n, (gid, _) in enumerate(shown)}
+        self.restored = dict(shown)
+        self.next_seq = len(shown)
+        self.parts, self.batches, self._held, self._snapshot = [], {}, 0, None
+
+    def _shown(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every group's last series, in the order of their last update."""
+        shown = []
         for gid, n in sorted(self.seq.items(), key=lambda kv: kv[1]):
+            done = self.restored.get(gid)
+            if done is not None:
+                shown.append((gid, done))
+                continue
             last = self.batches.get(gid)
             if last is None:
                 b, row = self._stream_row(n)
-                series.append(point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0]))
+                shown.append((gid, point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0])))
             else:
                 name, tags, points = last
-                series.append(batch_row_columns(name, tags, points))
-        return {"series": series or None}
+                shown.append((gid, batch_row_columns(name, tags, points)))
+        return shown
+
+    def body(self) -> dict[str, Any]:
+        return {"series": [s for _, s in self._shown()] or None}
 
     def working_cardinality(self) -> int:
         return len(self.seq)
