@@ -27,9 +27,6 @@ pub fn parse_number(buf: &[u8], start: usize) -> Result<(Number, usize), ErrorKi
     if neg {
         i += 1;
     }
-    if let Some((v, end)) = short_decimal(buf, i) {
-        return Ok((Number::Float(if neg { -v } else { v }), end));
-    }
     // Mantissa digits, accumulated while they fit; `digits` counts them all.
     let mut mant: u64 = 0;
     let mut overflow = false;
@@ -106,35 +103,6 @@ pub fn parse_number(buf: &[u8], start: usize) -> Result<(Number, usize), ErrorKi
     };
     let _ = has_exp;
     Ok((Number::Float(if neg { -v.abs() } else { v }), i))
-}
-
-/// The common short float `ddd.dd` (at most 7 bytes, then a byte that is none of `eEiu.`),
-/// read from one 8-byte word: one mask finds the integer and fraction digit runs, two
-/// [`digit_values`] convert them, no loop and no branch per digit. Exact: at most 6 digits
-/// and 10^n with n <= 5 are exact doubles, so the one division rounds once (Clinger's fast
-/// path). `None` for anything else, which the general scan then reads.
-#[inline(always)]
-fn short_decimal(buf: &[u8], i: usize) -> Option<(f64, usize)> {
-    let word = buf.get(i..i + 8)?;
-    let mut w = [0u8; 8];
-    w.copy_from_slice(word);
-    let x = u64::from_le_bytes(w) ^ 0x3030_3030_3030_3030;
-    // Digit bytes become 0..=9; any other byte has its high bit set here (see scan_long_digits).
-    let nondigit = (x.wrapping_add(0x7676_7676_7676_7676) | x) & 0x8080_8080_8080_8080;
-    let n1 = nondigit.trailing_zeros() / 8;
-    if n1 == 0 || n1 >= 7 || (x >> (8 * n1)) as u8 != b'.' ^ 0x30 {
-        return None;
-    }
-    let n2 = (nondigit >> (8 * (n1 + 1))).trailing_zeros() / 8;
-    let end = n1 + 1 + n2;
-    if n2 == 0 || end >= 8 || matches!(word[end as usize], b'e' | b'E' | b'i' | b'u' | b'.') {
-        return None;
-    }
-    let int = digit_values(x << (64 - 8 * n1));
-    let frac = digit_values((x >> (8 * (n1 + 1))) << (64 - 8 * n2));
-    let mant = int * POW10_U64[n2 as usize] + frac;
-    // (through i64: one instruction, where u64 -> f64 takes several; mant < 10^6)
-    Some((mant as i64 as f64 / POW10[n2 as usize], i + end as usize))
 }
 
 /// Exact powers of ten as integers, for adding a run of `n` digits to a mantissa at once.
@@ -685,31 +653,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn short_decimals_take_the_word_path_only_when_complete() {
-        assert_eq!(short_decimal(b"12.34,a=1", 0), Some((12.34, 5)));
-        assert_eq!(short_decimal(b"0.5 12345", 0), Some((0.5, 3)));
-        assert_eq!(short_decimal(b"999.999 1", 0), Some((999.999, 7)));
-        for text in [
-            "12.34",
-            "1234.5678 1",
-            "12.3e4 123",
-            "1.5i 1234",
-            "1.5u 1234",
-            "1.2.3 1234",
-            ".5 123456",
-            "5. 1234567",
-            "12345678",
-            "1234567.1 1",
-        ] {
-            assert_eq!(short_decimal(text.as_bytes(), 0), None, "{text}");
-        }
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
 
-        /// Short values (the 8-byte word path) equal std's parse, and end where the number ends,
+        /// Short values (Clinger's fast path) equal std's parse, and end where the number ends,
         /// whatever byte follows them.
         #[test]
         fn short_values_match_std(int in 0u32..1_000_000, frac in 0u32..1_000_000,
