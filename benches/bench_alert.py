@@ -8,7 +8,10 @@ points (OK -> CRITICAL -> OK ...). The steady path is the same alert on the same
 Rows: ``.stateChangesOnly()`` (an event every 3rd point) and the default (an event for every
 CRITICAL point and every recovery: half the points make events), each beside the steady path.
 The alert node has no handler (the events are counted, not delivered): what is timed is the
-level decision and the event bookkeeping, not a handler.
+level decision and the event bookkeeping, not a handler. A last row publishes the default's
+events on a ``.topic()`` (no handler either): each event is then built whole (id, message and
+details rendered with Kapacitor's default templates, its data, recorded on the topic), which is
+what a node with handlers pays before its handlers run (``--topic-points`` points: slower).
 
     python benches/bench_alert.py [--points N] [--groups G] [--runs R] [--chunk C]
     pytest benches -s          # same, with KAPFAST_BENCH_ALERT_POINTS (default 200,000)
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--groups", type=int, default=1_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--chunk", type=int, default=10_000)
+    ap.add_argument("--topic-points", type=int, default=20_000)
     args = ap.parse_args(argv)
     batch = lineproto.parse(gen(args.points, args.groups), precision="ns", now_ns=0).batch
     batches = [
@@ -93,6 +97,25 @@ def main(argv: list[str] | None = None) -> None:
             "points/CPU-s",
             "≥ 5 M/s (#13)",
         )
+    topic = "\n        .topic('bench')"
+    few = batches[: max(1, args.topic_points // args.chunk)]
+    m = sum(len(b) for b in few)
+    seen, events = run(few, 0.5, topic)
+    assert seen == m and events > m // 4, (seen, events)
+    changing_s = median_cpu(lambda: run(few, 0.5, topic), args.runs)
+    steady_s = median_cpu(lambda: run(few, 5.0, topic), args.runs)
+    print(
+        f"  alert {'.topic()':<20} level change every 3 points: {m / changing_s:12,.0f} points/s"
+        f"  ({events:,} events, {events / changing_s:,.0f}/s)   steady: {m / steady_s:12,.0f} points/s"
+    )
+    report.row(
+        "alert.topic(), events built whole, level change every 3 points, 1 core",
+        m / changing_s,
+        m / steady_s,
+        "same alert, level steady (OK)",
+        "points/CPU-s",
+        "(events/s: see bench)",
+    )
 
 
 def test_bench_alert() -> None:

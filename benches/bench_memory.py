@@ -7,6 +7,10 @@ of Telegraf-like cpu points (4 tags, 5 fields), ``--points`` per series, all ins
 window, so every point is buffered. Each side runs in a fresh child process; a point's cost is
 the growth of the process's resident memory while the points were fed, divided by the points.
 
+That figure carries each group's own cost (its window, its tags, its group id) spread over its
+points. Each side also runs with half the points per series: the difference between the two
+runs gives what one more buffered point costs (the slope), and what is left the cost per group.
+
     python benches/bench_memory.py [--series 4024] [--points 50]
     pytest benches -s          # same (KAPFAST_BENCH_MEMORY_POINTS, default 50)
 """
@@ -117,14 +121,34 @@ def main(argv: list[str] | None = None) -> None:
     n = a.series * a.points
     print(f"memory per buffered window point: {a.series} series x {a.points} points = {n:,} points")
     res = {side: measure(side, a.series, a.points) for side in ("kapfast", "python")}
+    half = max(1, a.points // 2)
+    small = {side: measure(side, a.series, half) for side in ("kapfast", "python")}
     k = res["kapfast"]["bytes"] / n
     p = res["python"]["bytes"] / n
+    added = a.series * (a.points - half)
+    slope = {s: (res[s]["bytes"] - small[s]["bytes"]) / added for s in res} if added else {}
     print(f"  kapfast (window of columns)       {k:8.0f} B/point   ({res['kapfast']['groups']} groups)")
     print(f"  Python dict per point (same run)  {p:8.0f} B/point   -> kapfast uses {p / k:.1f}x less")
     print(
         f"  Kapacitor 1.3 (#1586, published)  {KAPACITOR_BYTES_PER_POINT:8.0f} B/point   "
         f"-> {KAPACITOR_BYTES_PER_POINT / k:.0f}x"
     )
+    if slope:
+        per_group = {s: (res[s]["bytes"] - slope[s] * n) / a.series for s in res}
+        print(
+            f"  per added point (runs of {half} and {a.points} points): kapfast {slope['kapfast']:.0f} B, "
+            f"Python {slope['python']:.0f} B; per group: kapfast {per_group['kapfast']:.0f} B, "
+            f"Python {per_group['python']:.0f} B"
+        )
+        report.row(
+            "memory per added buffered point (slope), window -> mean",
+            slope["kapfast"],
+            slope["python"],
+            "Python dict per point",
+            "B/point",
+            "<= 20 B/point",
+            higher_is_better=False,
+        )
     report.row(
         "memory per buffered point, window -> mean",
         k,

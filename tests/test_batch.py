@@ -105,6 +105,17 @@ def test_from_rows_round_trips_rows() -> None:
     assert PointBatch.from_rows(b.rows()) != b  # free comes back as a signed integer
 
 
+def test_rows_of_few_rows_taken_from_a_large_dictionary() -> None:
+    # rows() shares one Python string per dictionary entry, except for a dictionary much
+    # larger than the rows read (a few rows taken from a large batch): both give the rows
+    lines = "".join(f'm{i % 3},host=h{i},dc=d{i % 2} v={i}i,s="x{i % 5}" {i}\n' for i in range(500))
+    b = lineproto.parse(lines.encode(), precision="ns", now_ns=0).batch
+    every = b.rows()
+    assert every[7] == ("m1", {"dc": "d1", "host": "h7"}, {"s": "x2", "v": 7}, 7)
+    assert b.take([499, 3]).rows() == [every[499], every[3]]
+    assert b.take(list(range(0, 500, 2))).rows() == every[::2]
+
+
 def test_from_rows_kinds_and_errors() -> None:
     b = PointBatch.from_rows(
         [("m", {"t": ""}, {"f": 1, "u": 2**64 - 1}, 5)], kinds={"f": "float", "u": "unsigned"}

@@ -40,6 +40,7 @@ __all__ = [
     "go_type_name",
     "json_encode",
     "json_float",
+    "json_float_strconv",
     "json_marshal",
     "json_string",
     "rfc3339nano",
@@ -287,6 +288,16 @@ def json_float(f: float) -> str:
     """A float64 as Go's ``encoding/json`` writes it: ``10``, ``0.5``, ``1e+21``, ``1e-7``."""
     if math.isnan(f) or math.isinf(f):
         raise ValueError(f"json: unsupported value: {format_float(f)}")
+    r = repr(f)
+    if "e" not in r:
+        # repr's fixed form (1e-4 <= |f| < 1e16) is Go's shortest 'f' form plus a ".0" on
+        # whole numbers: one C call instead of strconv's steps (alert details, #13)
+        return r[:-2] if r.endswith(".0") else r
+    return json_float_strconv(f)
+
+
+def json_float_strconv(f: float) -> str:
+    """:func:`json_float` of a finite float, step by step as ``encoding/json`` calls strconv."""
     a = abs(f)
     if a != 0 and (a < 1e-6 or a >= 1e21):
         out = format_float(f, "e")

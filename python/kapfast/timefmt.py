@@ -8,6 +8,7 @@ past the ninth are truncated, as Go does) and always write Go's form back.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 
 NS_PER_S = 1_000_000_000
@@ -47,14 +48,21 @@ def parse_rfc3339_ns(text: str) -> int:
     return ns
 
 
-def format_rfc3339_ns(ns: int) -> str:
-    """ns since the epoch -> Go's RFC3339Nano in UTC (``...T17:14:12.5Z``; no fraction if whole)."""
-    seconds, frac = divmod(ns, NS_PER_S)
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    """``2006-01-02T15:04:05`` of a second since the epoch: kept for the seconds seen last, as
+    the events and points written in one stretch share their seconds (alert details, #13)."""
     days, rem = divmod(seconds, 86400)
     date = _dt.date.fromordinal(days + _EPOCH_ORDINAL)
     hour, rem = divmod(rem, 3600)
     minute, second = divmod(rem, 60)
-    base = f"{date.year:04d}-{date.month:02d}-{date.day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+    return f"{date.year:04d}-{date.month:02d}-{date.day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+
+
+def format_rfc3339_ns(ns: int) -> str:
+    """ns since the epoch -> Go's RFC3339Nano in UTC (``...T17:14:12.5Z``; no fraction if whole)."""
+    seconds, frac = divmod(ns, NS_PER_S)
+    base = _second(seconds)
     if frac:
         return f"{base}.{f'{frac:09d}'.rstrip('0')}Z"
     return base + "Z"

@@ -6,6 +6,7 @@ pub mod alertstate;
 pub mod batch;
 pub mod eval;
 pub mod groups;
+mod hugepages;
 pub mod influxql;
 pub mod lineproto;
 mod py;
@@ -13,6 +14,9 @@ pub mod stateops;
 pub mod udf;
 
 use pyo3::prelude::*;
+
+#[global_allocator]
+static ALLOC: hugepages::HugePageAlloc = hugepages::HugePageAlloc;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

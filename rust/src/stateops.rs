@@ -28,6 +28,7 @@ pub mod reduce_many;
 pub mod snapshot;
 pub mod state_run;
 pub mod timesets;
+pub mod window_tail;
 pub mod windows;
 
 #[cfg(test)]

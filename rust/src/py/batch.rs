@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple, PyType};
 
-use crate::batch::{BatchBuilder, Column, ColumnData, FieldKind, PointBatch, Value};
+use crate::batch::{BatchBuilder, Column, ColumnData, FieldKind, PointBatch, Value, NO_TAG};
 use crate::lineproto::{serialize, Precision};
 use crate::py::errors::line_protocol_error;
 
@@ -52,6 +52,31 @@ pub fn precision_arg(py: Python<'_>, precision: &str) -> PyResult<Precision> {
             format!("unknown precision {precision:?}: use one of ns, u (or us), ms, s, m, h"),
         )
     })
+}
+
+/// The Python strings of one dictionary column's entries, made on first use. A dictionary much
+/// larger than the rows read (a few rows taken from a large batch keep its whole dictionary)
+/// is not mirrored: its strings are made per use.
+struct DictStrings<'a, 'py> {
+    dict: &'a [String],
+    made: Option<Vec<Option<Bound<'py, PyString>>>>,
+}
+
+impl<'a, 'py> DictStrings<'a, 'py> {
+    fn new(dict: &'a [String], rows: usize) -> Self {
+        let made = (dict.len() <= 2 * rows + 16).then(|| vec![None; dict.len()]);
+        DictStrings { dict, made }
+    }
+
+    fn get(&mut self, py: Python<'py>, code: u32) -> Bound<'py, PyString> {
+        let s = &self.dict[code as usize];
+        match &mut self.made {
+            Some(made) => made[code as usize]
+                .get_or_insert_with(|| PyString::new(py, s))
+                .clone(),
+            None => PyString::new(py, s),
+        }
+    }
 }
 
 pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -300,20 +325,45 @@ impl PyPointBatch {
         Ok((0..self.batch.len()).map(|i| col.get(i)).collect())
     }
 
-    /// Every row as `(measurement, tags, fields, time_ns)`: for tests and debugging.
+    /// Every row as `(measurement, tags, fields, time_ns)` (tests, debugging, and the rows an
+    /// alert event is built from). A tag key, field name, measurement or tag value becomes one
+    /// Python string per call, shared by the rows, not one per row (#13).
     fn rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let b = &*self.batch;
-        let mut out = Vec::with_capacity(b.len());
-        for i in 0..b.len() {
+        let n = b.len();
+        let mut names = DictStrings::new(&b.measurement.dict, n);
+        let keys: Vec<Bound<'py, PyString>> =
+            b.tag_keys.iter().map(|k| PyString::new(py, k)).collect();
+        let mut values: Vec<DictStrings<'_, 'py>> = b
+            .tags
+            .iter()
+            .map(|c| DictStrings::new(&c.dict, n))
+            .collect();
+        let field_names: Vec<Bound<'py, PyString>> = b
+            .fields
+            .iter()
+            .map(|c| PyString::new(py, &c.name))
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
             let tags = PyDict::new(py);
-            for (k, v) in b.row_tags(i) {
-                tags.set_item(k, v)?;
+            for ((k, col), strings) in keys.iter().zip(&b.tags).zip(values.iter_mut()) {
+                let c = col.codes[i];
+                if c != NO_TAG {
+                    tags.set_item(k, strings.get(py, c))?;
+                }
             }
             let fields = PyDict::new(py);
-            for (k, v) in b.row_fields(i) {
-                fields.set_item(k, value_to_py(py, &v)?)?;
+            for (name, col) in field_names.iter().zip(&b.fields) {
+                if let Some(v) = col.get(i) {
+                    fields.set_item(name, value_to_py(py, &v)?)?;
+                }
             }
-            out.push((b.measurement(i), tags, fields, b.time[i]).into_pyobject(py)?);
+            let m = match b.measurement.codes[i] {
+                NO_TAG => PyString::new(py, ""),
+                c => names.get(py, c),
+            };
+            out.push((m, tags, fields, b.time[i]).into_pyobject(py)?);
         }
         PyList::new(py, out)
     }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{gather, CodeMap, Column, ColumnData, DictColumn, FieldKind, PointBatch};
 use crate::stateops::snapshot;
+use crate::stateops::window_tail::WindowTail;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WindowSpec {
@@ -40,7 +41,7 @@ const SMALL_PIECE: usize = 64;
 /// ... into pieces of at most this many points (so no point is copied more than a few times).
 const MERGED_PIECE: usize = 1024;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Piece {
     part: Arc<PointBatch>,
     lo: usize,
@@ -58,9 +59,11 @@ struct GroupWindow {
     buffered: usize,
     /// its parts are narrow ([`Windows::narrow`])
     narrow: bool,
-    /// points in `pieces` (kept as they come and go, so that the node's buffered points are
-    /// counted per group, not per piece)
+    /// points in `pieces` and `tail` (kept as they come and go, so that the node's buffered
+    /// points are counted per group, not per piece)
     held: usize,
+    /// narrow windows: the newest points, by column, after those of `pieces`
+    tail: WindowTail,
 }
 
 /// One window that closed.
@@ -233,6 +236,7 @@ impl Windows {
                     buffered: 0,
                     narrow: self.keep.is_some(),
                     held: 0,
+                    tail: WindowTail::default(),
                 };
                 self.groups.insert(g, w);
             }
@@ -383,6 +387,7 @@ impl Windows {
                     buffered: s.buffered,
                     narrow: s.narrow,
                     held: 0,
+                    tail: WindowTail::default(),
                 };
                 let n = s.points.len();
                 w.push(&Arc::new(s.points), 0, n);
@@ -393,10 +398,47 @@ impl Windows {
     }
 }
 
+impl Piece {
+    fn whole(b: PointBatch) -> Piece {
+        let hi = b.len();
+        Piece {
+            part: Arc::new(b),
+            lo: 0,
+            hi,
+        }
+    }
+}
+
 impl GroupWindow {
+    /// A window of narrow `pieces` alone, to cut points from.
+    fn narrow_of(pieces: VecDeque<Piece>) -> GroupWindow {
+        GroupWindow {
+            name: String::new(),
+            pieces,
+            next_emit: 0,
+            count: 0,
+            buffered: 0,
+            narrow: true,
+            held: 0,
+            tail: WindowTail::default(),
+        }
+    }
+
     fn push(&mut self, part: &Arc<PointBatch>, lo: usize, hi: usize) {
         if hi > lo {
             self.held += hi - lo;
+            if self.narrow {
+                if self.tail.accepts(part, lo, hi) {
+                    self.tail.append(part, lo, hi);
+                    return;
+                }
+                // rows the tail cannot hold (another field type or measurement dictionary):
+                // the tail becomes a piece, and they follow it as one
+                if !self.tail.is_empty() {
+                    self.pieces.push_back(Piece::whole(self.tail.batch()));
+                    self.tail.clear();
+                }
+            }
             // extend the last piece when it is the same part and adjacent
             if let Some(last) = self.pieces.back_mut() {
                 if Arc::ptr_eq(&last.part, part) && last.hi == lo {
@@ -429,23 +471,8 @@ impl GroupWindow {
             if last * 2 < prev || last >= SMALL_PIECE || last + prev > MERGED_PIECE {
                 return;
             }
-            let tail = self.pieces.split_off(n - 2);
-            let pair = GroupWindow {
-                name: String::new(),
-                pieces: tail,
-                next_emit: 0,
-                count: 0,
-                buffered: 0,
-                narrow: true,
-                held: 0,
-            };
-            let merged = pair.points();
-            let len = merged.len();
-            self.pieces.push_back(Piece {
-                part: Arc::new(merged),
-                lo: 0,
-                hi: len,
-            });
+            let merged = GroupWindow::narrow_of(self.pieces.split_off(n - 2)).points();
+            self.pieces.push_back(Piece::whole(merged));
         }
     }
 
@@ -464,6 +491,7 @@ impl GroupWindow {
                 }
             }
         }
+        self.held -= self.tail.purge(keep);
     }
 
     /// Drops the first point (count windows).
@@ -474,10 +502,22 @@ impl GroupWindow {
             if p.lo >= p.hi {
                 self.pieces.pop_front();
             }
+        } else if !self.tail.is_empty() {
+            self.held -= 1;
+            self.tail.drop_front(1);
         }
     }
 
     fn points(&self) -> PointBatch {
+        if !self.tail.is_empty() {
+            if self.pieces.is_empty() {
+                return self.tail.batch();
+            }
+            // pieces, then the tail as one more
+            let mut pieces = self.pieces.clone();
+            pieces.push_back(Piece::whole(self.tail.batch()));
+            return GroupWindow::narrow_of(pieces).points();
+        }
         if let [p] = self.pieces.as_slices().0 {
             if self.pieces.len() == 1 && p.lo == 0 && p.hi == p.part.len() {
                 return (*p.part).clone();
@@ -726,7 +766,8 @@ mod tests {
             .groups
             .values()
             .flat_map(|g| g.pieces.iter().map(|p| p.hi - p.lo))
-            .sum();
+            .sum::<usize>()
+            + w.groups.values().map(|g| g.tail.len()).sum::<usize>();
         let points: usize = w.groups.values().map(|g| g.points().len()).sum();
         assert_eq!(w.held_points(), pieces);
         assert_eq!(w.held_points(), points);
@@ -926,6 +967,47 @@ mod tests {
                 }
             }
             assert!(windows > 4, "{period} {every}: {windows}");
+        }
+    }
+
+    #[test]
+    fn narrow_count_windows_and_two_measurements_match_whole_ones() {
+        // the tail's rows dropped one by one (count windows), and a group of two measurements
+        // (per-row measurement codes in the tail)
+        let specs = [
+            WindowSpec::Count {
+                period: 5,
+                every: 2,
+                fill: false,
+            },
+            time_spec(60, 20),
+        ];
+        for spec in specs {
+            let mut full = Windows::new(spec);
+            let mut narrow = Windows::new(spec);
+            narrow.narrow(Some(vec!["v".to_owned()]));
+            let mut windows = 0;
+            for t in 0..200i64 {
+                // every chunk has the dictionary [m, n]; group 0 gets both now and then
+                let m = if t % 3 == 0 { "n" } else { "m" };
+                let text = format!("m,h=b v={t}.25 {t}\n{m},h=a v={t}.5 {t}\nn,h=c v=1 {t}\n");
+                let b = lp(&text);
+                let want = full.feed(&b, &[1, 0, 2]);
+                let got = narrow.feed(&b, &[1, 0, 2]);
+                assert_eq!(summary(&got), summary(&want));
+                for (x, y) in got.iter().zip(&want) {
+                    let names = |p: &PointBatch| {
+                        (0..p.len())
+                            .map(|i| p.measurement(i).to_owned())
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(names(&x.points), names(&y.points));
+                    assert_eq!(x.points.field("v"), y.points.field("v"));
+                    windows += 1;
+                }
+                check_held(&narrow);
+            }
+            assert!(windows > 10, "{spec:?}: {windows}");
         }
     }
 

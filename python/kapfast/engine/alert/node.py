@@ -327,8 +327,9 @@ class AlertNode(Node):
         kept_rows: list[Row] = []
         kept_idx: list[int] = []
         groups = chunk.groups
+        unheard = self._no_handler()  # once per chunk, not per event
         for i, lvl, dur, row in zip(fired, levels.tolist(), durations, points, strict=True):
-            out = self._fire(lvl, dur, groups[codes[i]], row, row, [row], batch_tags=None)
+            out = self._fire(lvl, dur, groups[codes[i]], row, row, [row], None, unheard)
             if out is not None:
                 kept_rows.extend(out)
                 kept_idx.append(i)
@@ -352,10 +353,15 @@ class AlertNode(Node):
         for lvl, k in enumerate(np.bincount(levels, minlength=4).tolist()):
             extra[_LEVEL_STAT[lvl]] += k
         fired_codes = codes[rows]
-        # each group's last event (a dict built from pairs keeps the last), at C speed
-        last = dict(zip(fired_codes.tolist(), rows.tolist(), strict=True))
-        times = np.asarray(chunk.batch.time())[list(last.values())].tolist()
-        ids = map(_ID, map(chunk.groups.__getitem__, last))
+        # each group's last event, the groups in the order of their first event (as a dict of
+        # (code, row) pairs would give), by two sorts instead of a Python object per event
+        n = len(fired_codes)
+        fired_groups, first = np.unique(fired_codes, return_index=True)
+        _, from_end = np.unique(fired_codes[::-1], return_index=True)
+        order = np.argsort(first, kind="stable")
+        last_rows = rows[(n - 1 - from_end)[order]]
+        times = np.asarray(chunk.batch.time())[last_rows].tolist()
+        ids = map(_ID, map(chunk.groups.__getitem__, fired_groups[order].tolist()))
         self.explain_log.outcomes_of(ids, times, *self._no_handler())
         self.emit(replace(chunk, batch=chunk.batch.take(rows), codes=fired_codes))
 
@@ -417,7 +423,7 @@ class AlertNode(Node):
             return
         rows = points.rows()
         event_row = (msg.name, tags, rows[hi_row][2], t)
-        out = self._fire(level, st.duration(), msg.group, event_row, None, rows, batch_tags=tags)
+        out = self._fire(level, st.duration(), msg.group, event_row, None, rows, tags, self._no_handler())
         if out is None:
             return
         if not self.augment.any:
@@ -461,9 +467,10 @@ class AlertNode(Node):
         point: Row | None,
         rows: list[Row],
         batch_tags: Mapping[str, str] | None,
+        unheard: tuple[str | None, str],
     ) -> list[Row] | None:
         """Build and deliver one event; returns the rows to forward (augmented), or None when
-        the event could not be built."""
+        the event could not be built. ``unheard``: :meth:`_no_handler`, for the explain log."""
         name, tags, fields, t = event_row
         level_name = LEVEL_NAMES[level]
         aug = self.augment
@@ -496,7 +503,7 @@ class AlertNode(Node):
                 group.id, t, why.INHIBITED, f"category {self.category!r} is inhibited by another alert"
             )
         elif publish:
-            self.explain_log.outcome(group.id, t, *self._no_handler())
+            self.explain_log.outcome(group.id, t, *unheard)
             data = (
                 [point_series(point)] if point is not None else [batch_series(name, batch_tags or {}, rows)]
             )
@@ -517,7 +524,7 @@ class AlertNode(Node):
             )
             self._publish(event)
         else:
-            self.explain_log.outcome(group.id, t, *self._no_handler())
+            self.explain_log.outcome(group.id, t, *unheard)
         if not aug.any:
             return rows
         return [aug.apply(r, level_name, event_id, message, duration) for r in rows]

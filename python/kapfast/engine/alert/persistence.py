@@ -16,9 +16,8 @@ from concurrent.futures import Future
 from typing import Any
 
 from kapfast.alert_event import AlertEvent
-from kapfast.engine.alert.topics import EventState, TopicRegistry
+from kapfast.engine.alert.topics import EventState, TopicRegistry, saved_state
 from kapfast.errors import KapfastError
-from kapfast.storage import AlertState
 
 
 class LevelPersistence:
@@ -50,20 +49,7 @@ class LevelPersistence:
             return
         pending, self._pending = self._pending, {}
         # an OK is stored too (a recovery: Kapacitor's topic keeps the event as OK)
-        states = [
-            AlertState(
-                topic=topic,
-                event_id=event_id,
-                level=event.level,
-                time=event.time_ns,
-                duration=event.duration_ns,
-                message=event.message,
-                details=event.details,
-                task=self.task,
-                node=self.node,
-            )
-            for (topic, event_id), event in pending.items()
-        ]
+        states = [saved_state(topic, event, self.task, self.node) for (topic, _), event in pending.items()]
         if getattr(self.store, "group_commit", False):
             # the server: committed on the store's thread, the write's answer waits for it
             self.store.save_later(states).add_done_callback(self._committed)

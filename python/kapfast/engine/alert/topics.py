@@ -372,18 +372,7 @@ class TopicRegistry:
         if self.states is None:
             return
         try:
-            self.states.save(
-                AlertState(
-                    topic=topic,
-                    event_id=event.id,
-                    level=event.level,
-                    time=event.time_ns,
-                    duration=event.duration_ns,
-                    message=event.message,
-                    details=event.details,
-                    task=task,
-                )
-            )
+            self.states.save(saved_state(topic, event, task))
         except Exception as e:  # persistence is best effort: alerting goes on
             log.error("cannot save alert state %s of topic %s: %s", event.id, topic, e)
 
@@ -411,6 +400,23 @@ class TopicRegistry:
             return False
         with self._lock:
             return any(inh.inhibits(category, tags) for inh in self._inhibitors.values())
+
+
+def saved_state(topic: str, event: AlertEvent, task: str, node: str = "") -> AlertState:
+    """What the alert state store keeps of ``event`` published on ``topic`` by ``task`` (and
+    alert node ``node``): the latest state of its id, a recovery (OK) included, as Kapacitor's
+    topic store keeps it. Read back by the topics API and after a restart."""
+    return AlertState(
+        topic=topic,
+        event_id=event.id,
+        level=event.level,
+        time=event.time_ns,
+        duration=event.duration_ns,
+        message=event.message,
+        details=event.details,
+        task=task,
+        node=node,
+    )
 
 
 def _match_event(event: AlertEvent, task: str) -> MatchEvent:
