@@ -87,7 +87,7 @@ pub fn parse_number(buf: &[u8], start: usize) -> Result<(Number, usize), ErrorKi
     let e10 = exp - frac_digits as i64;
     let v = if !overflow && mant < (1u64 << 53) && (-22..=22).contains(&e10) {
         // Clinger's fast path: mantissa and 10^|e| are exact, one rounding.
-        let m = mant as i64 as f64; // mant < 2^53
+        let m = mant as f64;
         if e10 >= 0 {
             m * POW10[e10 as usize]
         } else {

@@ -273,7 +273,9 @@ impl<'a> Parser<'a> {
         Ok((self.field_column(buf, start, i)?, i))
     }
 
-    /// The column of the field key `buf[start..end]`.
+    /// The column of the field key `buf[start..end]`. Once per distinct key and body: kept
+    /// out of the per-field loop.
+    #[inline(never)]
     fn field_column(&mut self, buf: &[u8], start: usize, end: usize) -> Result<usize, Fail> {
         let raw = &buf[start..end];
         if let Some(c) = self.field_index.get(raw) {
