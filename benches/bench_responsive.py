@@ -12,7 +12,13 @@ latency. Each mode runs once:
 - engine thread: kapfastd as shipped (pipelines on the engine thread, kapfast.server.ingest);
 - on the loop: ``KAPFAST_ENGINE_INLINE=1``, the pipelines run on the event loop as before #19.
 
-    python benches/bench_responsive.py [--seconds S] [--writers N]
+The task checkpoints every ``--snapshot-interval`` (10 s), so that checkpoints of the window's
+millions of points fall inside the measurement (the sporadic stall of #19 was one of them). Each
+mode also prints the event-loop watchdog's count of stalls over 200 ms (kapfast.server.watchdog);
+with ``KAPFAST_BENCH_STALL_LOG=FILE`` the watchdog's warnings (the blocking stacks) are appended
+to FILE.
+
+    python benches/bench_responsive.py [--seconds S] [--writers N] [--snapshot-interval 10s]
     pytest benches -s          # same, with KAPFAST_BENCH_RESPONSIVE_SECONDS (default 15)
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import multiprocessing as mp
 import os
 import sys
@@ -80,9 +87,18 @@ def _timed(port: int, path: str) -> float:
     return time.perf_counter() - t
 
 
-def run_mode(inline: bool, seconds: float, writers: int, bodies: list[bytes]) -> dict[str, float]:
+def run_mode(
+    inline: bool, seconds: float, writers: int, bodies: list[bytes], snapshot_interval: str = "10s"
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp), env={"KAPFAST_ENGINE_INLINE": "1"} if inline else None)
+        server = Server(
+            Path(tmp),
+            # the task's checkpoints (every [task] snapshot-interval, Kapacitor's 60s by default,
+            # after a random splay) happen within the measurement: a checkpoint of the window's
+            # millions of points was the sporadic whole-server stall of issue #19
+            extra=f'[task]\n  snapshot-interval = "{snapshot_interval}"\n',
+            env={"KAPFAST_ENGINE_INLINE": "1"} if inline else None,
+        )
         try:
             server.define("load", SCRIPT)
             ctx = mp.get_context("spawn")
@@ -114,8 +130,14 @@ def run_mode(inline: bool, seconds: float, writers: int, bodies: list[bytes]) ->
             results = [out.get(timeout=300) for _ in procs]
             for p in procs:
                 p.join()
+            loop = _loop_vars(server)
         finally:
             server.stop()
+            stalls = _stall_log(server.dir / "kapfastd.log")
+    if stalls and os.environ.get("KAPFAST_BENCH_STALL_LOG"):
+        # the watchdog's warnings (what blocked the loop), for a look at the causes
+        with open(os.environ["KAPFAST_BENCH_STALL_LOG"], "a") as f:
+            f.write(f"==== {'inline' if inline else 'engine thread'}\n{stalls}\n")
     return {
         "ping_p50": _pct(pings, 0.5),
         "ping_p99": _pct(pings, 0.99),
@@ -125,19 +147,49 @@ def run_mode(inline: bool, seconds: float, writers: int, bodies: list[bytes]) ->
         "api_max": max(api) * 1000,
         "points_per_s": sum(t for t, _ in results) / seconds,
         "refused": sum(r for _, r in results),
+        "stalls": loop.get("stalls", 0),
+        "max_stall_ms": loop.get("max_stall_ms", 0.0),
+        "max_gc_ms": loop.get("max_gc_ms", 0.0),
     }
 
 
-def measure(seconds: float, writers: int) -> tuple[dict[str, float], dict[str, float]]:
+def _loop_vars(server: Server) -> dict[str, float]:
+    """The watchdog's counters (kapfast.server.watchdog): event-loop stalls over 200 ms."""
+    status, body = server.request("GET", "/kapacitor/v1/debug/vars")
+    if status != 200:
+        return {}
+    values: dict[str, float] = json.loads(body)["kapacitor"].get("kapfast_loop", {}).get("values", {})
+    return values
+
+
+def _stall_log(path: Path) -> str:
+    """The watchdog's lines and the stacks under them from kapfastd's log."""
+    out: list[str] = []
+    keep = False
+    for line in path.read_text(errors="replace").splitlines():
+        if "kapfast.watchdog" in line or "event loop" in line:
+            keep = True
+        elif not line.startswith((" ", "thread ", "the other threads", "(no Python")):
+            keep = False
+        if keep:
+            out.append(line)
+    return "\n".join(out)
+
+
+def measure(
+    seconds: float, writers: int, snapshot_interval: str = "10s"
+) -> tuple[dict[str, float], dict[str, float]]:
     data, _ = gen_data(BODY_LINES * writers * 4)
     bodies = split_bodies(data, BODY_LINES)
-    before = run_mode(True, seconds, writers, bodies)
-    after = run_mode(False, seconds, writers, bodies)
+    before = run_mode(True, seconds, writers, bodies, snapshot_interval)
+    after = run_mode(False, seconds, writers, bodies, snapshot_interval)
     for name, m in (("on the loop (before)", before), ("engine thread", after)):
         print(
             f"{name:>22}: /ping n={m['pings']:.0f} p50 {m['ping_p50']:.1f} ms p99 {m['ping_p99']:.1f} ms "
             f"max {m['ping_max']:.1f} ms; API p99 {m['api_p99']:.1f} ms max {m['api_max']:.1f} ms; "
-            f"{m['points_per_s']:,.0f} points/s taken, {m['refused']:.0f} writes refused (503)"
+            f"{m['points_per_s']:,.0f} points/s taken, {m['refused']:.0f} writes refused (503); "
+            f"loop stalls > 200 ms: {m['stalls']:.0f} (longest {m['max_stall_ms']:.0f} ms), "
+            f"longest GC {m['max_gc_ms']:.0f} ms"
         )
     print(
         f"/ping p99 ratio (before / after): {before['ping_p99'] / after['ping_p99']:.1f}x; "
@@ -172,5 +224,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--writers", type=int, default=4)
+    ap.add_argument("--snapshot-interval", default="10s", help="[task] snapshot-interval of kapfastd")
     args = ap.parse_args()
-    measure(args.seconds, args.writers)
+    measure(args.seconds, args.writers, args.snapshot_interval)

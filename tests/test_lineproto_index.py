@@ -59,7 +59,8 @@ def test_over_its_cap_the_index_starts_again() -> None:
         lineproto.SeriesIndex(max_bytes=-1)
 
 
-def test_threads_sharing_an_index_get_the_plain_result() -> None:
+@pytest.mark.parametrize("wait", [False, True])
+def test_threads_sharing_an_index_get_the_plain_result(wait: bool) -> None:
     idx = lineproto.SeriesIndex()
     bodies = [body(range(k * 50, k * 50 + 400), T + k) for k in range(8)]
     want = [lineproto.parse(b, now_ns=T) for b in bodies]
@@ -68,7 +69,7 @@ def test_threads_sharing_an_index_get_the_plain_result() -> None:
     def work(k: int) -> None:
         try:
             for _ in range(5):
-                same(idx.parse(bodies[k], now_ns=T), want[k])
+                same(idx.parse(bodies[k], now_ns=T, wait=wait), want[k])
         except BaseException as exc:
             failures.append(exc)
 

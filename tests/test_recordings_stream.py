@@ -505,3 +505,60 @@ def test_raw_chunks_by_body_at_the_end_of_the_file(
         return
     body = b"".join(c.body for c in raw_stream_chunks(p))
     assert body == b"".join(b"cpu v=%d %d\n" % (i, i) for i in range(20)) + b"cpu v=9 9\n"
+
+
+def test_records_are_made_only_of_one_point_a_line() -> None:
+    from kapfast import lineproto
+
+    body = b"cpu v=1 1\nmem v=2 2"
+    assert lineproto.records("db", "rp", body, 2) == b"db\nrp\ncpu v=1 1\ndb\nrp\nmem v=2 2\n"
+    assert lineproto.records("db", "rp", body + b"\n", 2) == lineproto.records("db", "rp", body, 2)
+    # a blank line, a CR, a newline inside a string: not one point a line
+    assert lineproto.records("db", "rp", b"cpu v=1 1\n\nmem v=2 2\n", 2) is None
+    assert lineproto.records("db", "rp", b"cpu v=1 1\r\nmem v=2 2\n", 2) is None
+    assert lineproto.records("db", "rp", b'cpu s="a\nb" 1\n', 1) is None
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_write_exact_falls_back_without_writing(tmp_path: Path, count: int) -> None:
+    with StreamRecordingWriter(tmp_path / "x.srpl") as w:
+        assert not w.write_exact("db", "rp", b"cpu v=1 1\n\ncpu v=2 2\n", 2)
+        assert w.write_exact("db", "rp", b"".join(b"cpu v=%d %d\n" % (i, i) for i in range(count)), count)
+        assert w.records == count
+    assert [r.line for r in read_stream_recording(tmp_path / "x.srpl")] == [
+        b"cpu v=%d %d" % (i, i) for i in range(count)
+    ]
+
+
+def test_split_records_into_runs() -> None:
+    from kapfast import lineproto
+
+    block = b"a\nr\nm v=1 1\na\nr\nm v=2 2\nb\nr\nm v=3 3\nb\nr"
+    got = lineproto.split_records(block)
+    assert got is not None
+    runs, consumed = got
+    assert block[consumed:] == b"b\nr"
+    assert [(r.db, r.rp, r.body, r.count) for r in runs] == [
+        (b"a", b"r", b"m v=1 1\nm v=2 2\n", 2),
+        (b"b", b"r", b"m v=3 3\n", 1),
+    ]
+    assert lineproto.split_records(b"a\nr\nm v=1 1\r\n") is None  # for the careful reader
+    assert lineproto.split_records(b"a\nr\n  \n") is None
+
+
+def test_live_blocks_are_stored_and_compact_to_the_plain_writers_bytes(tmp_path: Path) -> None:
+    """A live recording writes stored (uncompressed) gzip members; compacted, the file is the
+    one a plain writer makes of the same records, byte for byte."""
+    from kapfast.recordings.compression import COMPACTING_SUFFIX, stored_member, write_compacted
+
+    for data in (b"", b"x", bytes(range(256)) * 1000):  # 0, 1 and several stored blocks
+        assert gzip.decompress(stored_member(data)) == data
+    path, lines = _live(tmp_path)
+    assert path.stat().st_size > sum(len(ln) for ln in lines)  # stored, not compressed
+    tmp = write_compacted(path)
+    assert tmp == str(path) + COMPACTING_SUFFIX
+    plain = tmp_path / "plain.srpl"
+    with StreamRecordingWriter(plain) as w:
+        w.write_serialized("db", "rp", b"".join(ln + b"\n" for ln in lines), len(lines))
+    assert Path(tmp).read_bytes() == plain.read_bytes()
+    assert not is_live_recording(tmp)

@@ -63,6 +63,8 @@ __all__ = [
     "reduce_windows",
     "rows_groups",
     "sample_mask",
+    "srpl_records",
+    "srpl_split",
     "time_sets",
     "udf_encode_batch",
     "udf_encode_info",
@@ -244,6 +246,8 @@ LINEPROTO_PARALLEL_MIN_BYTES: int
 def parse_line_protocol(
     data: bytes, precision: str, now_ns: int, threads: int = 0, index: SeriesIndex | None = None
 ) -> tuple[PointBatch, list[tuple[int, int, str]]]: ...
+def srpl_records(db: str, rp: str, body: bytes, count: int) -> bytes | None: ...
+def srpl_split(block: bytes) -> tuple[list[tuple[bytes, bytes, bytes, int]], int] | None: ...
 
 @final
 class SeriesIndex:
@@ -255,6 +259,8 @@ class SeriesIndex:
     def bytes(self) -> int: ...
     @property
     def max_bytes(self) -> int: ...
+    @property
+    def slots(self) -> int: ...
     @property
     def resets(self) -> int: ...
 

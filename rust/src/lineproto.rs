@@ -12,6 +12,7 @@
 //! * [`SeriesIndex`]: [`parse`] with a series table kept across bodies (per db/rp in the
 //!   server), capped in bytes: a known series costs one hash probe.
 //! * [`serialize`]: a batch → line protocol that parses back to the same points.
+//! * [`records`]: line protocol framed as a stream recording's records, both ways.
 //!
 //! Grammar and error texts follow InfluxDB 1.x (`models/points.go` behaviour), see the
 //! submodules: [`key`] (measurement and tags), [`parser`] (fields, values, timestamps, lines),
@@ -25,6 +26,7 @@ pub mod index;
 mod key;
 pub mod number;
 pub mod parser;
+pub mod records;
 pub mod serialize;
 mod split;
 

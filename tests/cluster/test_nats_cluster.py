@@ -88,8 +88,7 @@ def test_a_nats_server_killed_mid_stream_changes_no_output(
                 assert ans.status == 200, ans
         for w in workers:
             wait_for(lambda w=w: w.api("GET", "/tasks/counts").status == 200, what="the tasks on the workers")
-        # both workers own their share (partitioned tasks' state is not handed over when a
-        # partition moves: docs/scaleout.md), so that what follows tests the failover alone
+        # both workers own their share, so that what follows tests the NATS failover alone
         wait_for(
             lambda: _caught_up(workers[0], alive, balanced=True), 60, "the workers to share the partitions"
         )

@@ -200,9 +200,10 @@ def test_kapfast_test_group_expiry_flag(tmp_path: Path) -> None:
     tick = tmp_path / "t.tick"
     tick.write_text(WINDOW)
     data = tmp_path / "d.srpl"
-    # a replay's clock moves a chunk (up to 1 MB of lines) at a time: enough data for several
+    # a replay's clock moves a chunk (a 4 MiB read block of records) at a time: enough data for
+    # several
     lines = ["cpu,host=b v=1 0", "cpu,host=b v=1 5000", "cpu,host=b v=1 12000"]
-    lines += [f"cpu,host=a v=1 {ms}" for ms in range(20_000, 620_000, 5)]
+    lines += [f"cpu,host=a v=1 {ms}" for ms in range(20_000, 620_000)]
     data.write_text("".join(f"db\nrp\n{ln}\n" for ln in lines))
 
     def run(*extra: str) -> dict[str, Any]:

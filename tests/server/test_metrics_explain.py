@@ -81,6 +81,8 @@ def test_metrics_match_debug_vars(kapfastd: Kapfastd, tmp_path: Path) -> None:
     assert one("kapfast_write_request_duration_seconds_count") == 2
     assert one("kapfast_process_resident_memory_bytes") > 0
     assert ("kapfast_event_loop_lag_seconds", ()) in got
+    # the watchdog's count of event-loop stalls, in both places (/debug/vars read later)
+    assert 0 <= one("kapfast_event_loop_stalls_total") <= dv["kapfast_loop"]["values"]["stalls"]
 
 
 def test_explain_live_task(kapfastd: Kapfastd, tmp_path: Path) -> None:

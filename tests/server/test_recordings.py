@@ -6,9 +6,10 @@ import os
 import time
 from collections.abc import Callable
 
-from kapfastd_proc import Kapfastd
+from kapfastd_proc import Kapfastd, wait_for
 
 from kapfast.recordings import read_stream_recording
+from kapfast.recordings.compression import is_live_recording
 
 SCRIPT = """stream
     |from()
@@ -48,7 +49,10 @@ def test_stream_recording_captures_the_tasks_points_until_stop(kapfastd: Kapfast
     done = kapfastd.wait_status("recordings", "rec1", timeout_s=10)
     assert done["status"] == "finished" and done["error"] == "" and done["progress"] == 1.0
     path = kapfastd.data_dir / "replay" / "rec1.srpl"
-    assert done["size"] == os.path.getsize(path) > 0
+    assert done["size"] > 0
+    # written in stored blocks while it ran, compressed once finished: the size follows the file
+    wait_for(lambda: not is_live_recording(path), what="the finished recording compressed")
+    assert kapfastd.api("GET", "/recordings/rec1").json()["size"] == os.path.getsize(path) > 0
     records = list(read_stream_recording(path))
     assert [(r.db, r.rp) for r in records] == [("telegraf", "autogen")] * 3
     assert [r.line.split(b" ")[0] for r in records] == [b"cpu,host=a", b"cpu,host=b", b"cpu,host=a"]

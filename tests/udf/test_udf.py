@@ -357,13 +357,16 @@ def test_snapshot_every_interval(service: UDFService, tmp_path: Path) -> None:
     master.tick()
     clock.set(10 * S)  # past any splay in [0, 10s)
     master.tick()
+    master.wait_checkpoints()  # written on the checkpoint thread
     assert udf_saved(storage, service) == {"mirror2": b"2"}
     master.write_points("db", "rp", rows(1, 5))
     clock.set(15 * S)
     master.tick()  # not due again before 20s
+    master.wait_checkpoints()
     assert udf_saved(storage, service) == {"mirror2": b"2"}
     clock.set(21 * S)
     master.tick()
+    master.wait_checkpoints()
     assert udf_saved(storage, service) == {"mirror2": b"3"}
     master.tasks["s"].abort()  # as a crash: no snapshot on the way out
     storage.close()

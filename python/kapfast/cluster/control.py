@@ -37,6 +37,9 @@ from kapfast.tasks.templates import TemplateService
 log = logging.getLogger("kapfast.cluster")
 
 CONTROL = "kapfast_control"
+#: how long a define connected to NATS waits for its task's starting sequence to be stored
+#: (three NATS round trips; more only while a JetStream cluster elects a leader)
+MARK_TIMEOUT_S = 5.0
 _DELETES = ("DEL", "PURGE")
 
 
@@ -175,9 +178,11 @@ class ControlPlane:
         Workers learn of the task from KV a moment later, and a placed task without a checkpoint
         reads from where the stream is when its owner takes it: the points written in between
         would be lost. So before the answer, the stream's sequence now is stored as the task's
-        first checkpoint (that sequence, no state), unless it has one. Overwriting a worker's
-        newer checkpoint in a race is harmless: (sequence at define, empty state) is always a
-        true checkpoint of the task, the next owner only reads more of the stream.
+        first checkpoint (that sequence, no state), unless it has one.
+
+        The answer never waits long for NATS: a node not connected to it answers at once, a
+        connected one waits at most MARK_TIMEOUT_S; then the guarantee is lost (logged) and the
+        task reads from where the stream is when its owner takes it.
         """
         loop = self._loop
         if loop is None:
@@ -189,16 +194,26 @@ class ControlPlane:
         if on_loop:  # not from an API call (they run on executor threads): best effort
             loop.create_task(self._store_start(ident))
             return
+        nc = self.h.nc
+        if not nc.is_connected:
+            # NATS away (reconnecting): the define answers at once rather than wait for it; the
+            # task reads from where the stream is when its owner takes it (docs/scaleout.md)
+            log.warning("control plane: NATS unreachable, no starting sequence stored for task %s", ident)
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._store_start(ident), loop)
         try:
-            asyncio.run_coroutine_threadsafe(self._store_start(ident), loop).result(timeout=10)
-        except Exception as exc:  # NATS away: the task still runs, from when its owner takes it
-            log.warning("control plane: no starting sequence stored for task %s: %s", ident, exc)
+            fut.result(timeout=MARK_TIMEOUT_S)
+        except Exception as exc:  # NATS stalled: the answer goes out; the guarantee is lost
+            fut.cancel()
+            log.warning("control plane: no starting sequence stored for task %s: %r", ident, exc)
 
     async def _store_start(self, ident: str) -> None:
         key = task_state_key(ident)
-        with contextlib.suppress(Exception):  # not found: none yet
+        try:
             await self.h.state.get(key)
-            return
+            return  # it has a checkpoint already
+        except NotFoundError:
+            pass
         info = await self.h.js.stream_info(self.stream)
         await self.h.state.put(key, struct.pack("<Q", int(info.state.last_seq)))
 

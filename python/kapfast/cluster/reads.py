@@ -1,4 +1,5 @@
-"""Reads that answer for the whole cluster from any node: a task's httpOut endpoint.
+"""Reads that answer for the whole cluster from any node: a task's httpOut endpoint, and the
+task itself (``kapfast show``: executing, statistics, DOT).
 
 A partitioned task's groups are spread over the workers (each has the groups of its partitions),
 a placed task's are on its owner. The node asked gathers: it asks the owners (over their HTTP
@@ -17,6 +18,8 @@ import aiohttp
 
 from kapfast.cluster.partition import partition_of
 from kapfast.errors import KapfastError
+from kapfast.gofmt import go_map
+from kapfast.tick import Pipeline
 
 #: a request carrying it is answered by the node asked alone (a gathering node's own requests)
 LOCAL_HEADER = "X-Kapfast-Cluster-Local"
@@ -96,3 +99,59 @@ async def gather_http_out(
             if partition_of([str(tags.get(k, "")) for k in key], partitions) in mine:
                 series.append(s)
     return {**found[0], "series": series or None}
+
+
+def merge_task_json(
+    local: dict[str, Any],
+    answers: list[dict[str, Any]],
+    pipeline: Pipeline | None,
+) -> dict[str, Any]:
+    """``GET /tasks/<id>`` for the whole cluster: ``local`` (the node asked: definition, status)
+    with ``executing``, ``stats`` and ``dot`` from the owners' own ``answers`` (a placed task:
+    its owner's; a partitioned task: every partition owner's, the statistics summed, as one node
+    running every partition would count them; ``avg_exec_time_ns`` their mean weighted by the
+    points each collected)."""
+    running = [a for a in answers if a.get("executing")]
+    if not running:
+        return local
+    if len(running) == 1 or pipeline is None:
+        owner = running[0]
+        return {**local, "executing": True, "stats": owner["stats"], "dot": owner["dot"]}
+    nodes: dict[str, dict[str, Any]] = {}
+    weights: dict[str, list[tuple[int, int]]] = {}
+    extra: dict[str, dict[str, int]] = {}
+    throughput = 0.0
+    for a in running:
+        stats = a.get("stats") or {}
+        throughput += float((stats.get("task-stats") or {}).get("throughput") or 0.0)
+        for name, values in (stats.get("node-stats") or {}).items():
+            into = nodes.setdefault(name, {})
+            for k, v in values.items():
+                if k != "avg_exec_time_ns":
+                    into[k] = into.get(k, 0) + v
+            weights.setdefault(name, []).append(
+                (int(values.get("avg_exec_time_ns", 0)), int(values.get("collected", 0)))
+            )
+        for name, values in (stats.get("kapfast-node-stats") or {}).items():
+            into = extra.setdefault(name, {})
+            for k, v in values.items():
+                into[k] = into.get(k, 0) + v
+    for name, ws in weights.items():
+        total = sum(c for _, c in ws)
+        mean = sum(t * c for t, c in ws) // total if total else max(t for t, _ in ws)
+        nodes[name]["avg_exec_time_ns"] = mean
+    edges: dict[str, int] = {}
+    for spec in pipeline.nodes:
+        children = [pipeline.node(c).name for c in spec.children]
+        for child in children:  # a node emits each message to every child: emitted / children
+            edges[f"{spec.name}->{child}"] = int(nodes.get(spec.name, {}).get("emitted", 0)) // len(children)
+    shown = {n: {k: v for k, v in vs.items() if k not in ("collected", "emitted")} for n, vs in nodes.items()}
+    dot = pipeline.to_dot(
+        str(local.get("id", "")), {"throughput": throughput, "nodes": shown, "edges": edges}
+    )
+    stats = {
+        "task-stats": {"throughput": throughput},
+        "node-stats": go_map(nodes),
+        "kapfast-node-stats": go_map(extra),
+    }
+    return {**local, "executing": True, "stats": stats, "dot": dot}

@@ -20,13 +20,23 @@ from kapfast.cluster.connection import CHECKPOINTS, ClusterHandles, connect, ope
 from kapfast.cluster.control import ControlPlane, HandlerSink
 from kapfast.cluster.ingest import Publisher, PublishError, subscribe_telegraf
 from kapfast.cluster.placement import PARTITIONED
-from kapfast.cluster.reads import fetch, gather_http_out
-from kapfast.cluster.worker import Apply, ClusterRunner, Worker, _lease_key, partition_durable, task_durable
+from kapfast.cluster.reads import fetch, gather_http_out, merge_task_json
+from kapfast.cluster.shards import PartitionStates
+from kapfast.cluster.worker import (
+    Apply,
+    ClusterRunner,
+    SnapshotOf,
+    Worker,
+    _lease_key,
+    partition_durable,
+    task_durable,
+)
 from kapfast.config import ClusterConfig
 from kapfast.errors import KapfastError
 from kapfast.storage.topic_handlers import TopicHandlerStore
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
+from kapfast.tick import Pipeline
 
 log = logging.getLogger("kapfast.cluster")
 
@@ -39,9 +49,12 @@ class ClusterService:
         runner: ClusterRunner,
         apply: Apply,
         clock: Clock,
-        snapshot_of: Callable[[str], bytes | None],
+        snapshot_of: SnapshotOf,
         seed: Callable[[str, bytes | None], None],
+        shards: PartitionStates | None = None,
     ) -> None:
+        #: how partitioned tasks run by partition and a partition's state moves (shards.py)
+        self.shards = shards
         self.snapshot_of = snapshot_of
         self.seed = seed
         self.cc = cc
@@ -71,6 +84,9 @@ class ClusterService:
                 self._telegraf = await subscribe_telegraf(self.cc, self.h, self.publisher, self.clock)
         self.worker = Worker(self.cc, self.h, self.node_id, self.apply, info)
         self.worker.snapshot_of, self.worker.seed = self.snapshot_of, self.seed
+        self.worker.shards = self.shards
+        # no partition before the control plane applied the cluster's tasks (start_control)
+        self.worker.ready = False
         if self.worker.is_worker:
             self.runner.worker = self.worker
             self.worker.runner = self.runner
@@ -96,6 +112,9 @@ class ClusterService:
         self.control = ControlPlane(self.h, tasks, templates, self.cc.replicas, self.cc.stream, handlers)
         await retrying("opening the control plane", self.control.open)
         await self.control.start()
+        if self.worker is not None:  # the tasks are known: partitions (and their state) now
+            self.worker.ready = True
+            self.worker.wake()
 
     async def publish(self, db: str, rp: str, batch: PointBatch) -> None:
         if self.publisher is None:
@@ -114,6 +133,30 @@ class ClusterService:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.nc.drain(), 5)
 
+    async def _owners(self, task_id: str) -> tuple[bool, dict[str, str], dict[str, dict[str, Any]]] | None:
+        """Who runs a task: (partitioned, lease key -> holder ("" none), the holders' member
+        entries but this node's); None for a task the cluster does not run."""
+        assert self.h is not None
+        slot = self.runner.slots.get(task_id)
+        if slot is None:
+            return None
+        partitioned = slot.kind == PARTITIONED
+        # direct reads of the keys needed (no KV listing: it makes a consumer, slow while NATS
+        # fails over)
+        keys = [f"p.{p}" for p in range(self.cc.partitions)] if partitioned else [_lease_key("t", task_id)]
+        holders = dict(
+            zip(keys, await asyncio.gather(*(self._get(self.h.leases, k) for k in keys)), strict=True)
+        )
+        ids = sorted({v for v in holders.values() if v} - {self.node_id})
+        found = await asyncio.gather(*(self._get(self.h.members, i) for i in ids))
+        members = {i: json.loads(v) for i, v in zip(ids, found, strict=True) if v}
+        return partitioned, holders, members
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return self._http
+
     async def http_out(
         self,
         task_id: str,
@@ -122,26 +165,14 @@ class ClusterService:
         headers: dict[str, str],
     ) -> dict[str, Any] | None:
         """A task's httpOut answer for the whole cluster, gathered from the owners (reads.py)."""
-        assert self.h is not None and self.worker is not None
-        slot = self.runner.slots.get(task_id)
-        if slot is None:
+        owned = await self._owners(task_id)
+        if owned is None:
             return await local()
-        partitioned = slot.kind == PARTITIONED
-        # direct reads of the keys needed (no KV listing: it makes a consumer, slow while NATS
-        # fails over)
-        keys = [f"p.{p}" for p in range(self.cc.partitions)] if partitioned else [_lease_key("t", task_id)]
-        holders = dict(
-            zip(keys, await asyncio.gather(*(self._get(self.h.leases, k) for k in keys)), strict=True)
-        )
+        partitioned, holders, members = owned
         if partitioned and not all(holders.values()):
             vacant = ", ".join(k[2:] for k, v in holders.items() if not v)
             raise KapfastError(f"partitions {vacant} have no owner right now (a takeover): try again")
-        ids = sorted({v for v in holders.values() if v} - {self.node_id})
-        found = await asyncio.gather(*(self._get(self.h.members, i) for i in ids))
-        members = {i: json.loads(v) for i, v in zip(ids, found, strict=True) if v}
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        session = self._http
+        session = self._session()
         path = f"/kapacitor/v1/tasks/{quote(task_id, safe='')}/{quote(endpoint)}"
 
         def remote(member_id: str, member: Mapping[str, Any]) -> Awaitable[dict[str, Any] | None]:
@@ -154,11 +185,40 @@ class ClusterService:
             key=list(self.cc.partition_key),
             partitions=self.cc.partitions,
             owners=owners,
-            task_owner="" if partitioned else holders[keys[0]],
+            task_owner="" if partitioned else next(iter(holders.values())),
             members=members,
             local=local,
             remote=remote,
         )
+
+    async def task_json(
+        self,
+        task_id: str,
+        local: dict[str, Any],
+        query: str,
+        headers: dict[str, str],
+        pipeline: Callable[[], Pipeline | None],
+    ) -> dict[str, Any]:
+        """``GET /tasks/<id>`` for the whole cluster: ``local`` (this node's answer) with the
+        owners' executing state, statistics and DOT (reads.merge_task_json)."""
+        owned = await self._owners(task_id)
+        if owned is None:
+            return local
+        _partitioned, holders, members = owned
+        owners = sorted({v for v in holders.values() if v})
+        path = f"/kapacitor/v1/tasks/{quote(task_id, safe='')}" + (f"?{query}" if query else "")
+        session = self._session()
+        answers = await asyncio.gather(
+            *(
+                fetch(session, o, members[o], path, headers)
+                for o in owners
+                if o != self.node_id and o in members
+            )
+        )
+        found = [a for a in answers if a is not None]
+        if self.node_id in owners:
+            found.append(local)
+        return merge_task_json(local, found, pipeline())
 
     @staticmethod
     async def _get(kv: Any, key: str) -> str:
@@ -187,7 +247,9 @@ class ClusterService:
         info = await self.h.js.stream_info(self.cc.stream)
         partitions = []
         for p in range(self.cc.partitions):
-            partitions.append(await self._consumer(f"p.{p}", partition_durable(p), {"partition": p}, leases))
+            part = await self._consumer(f"p.{p}", partition_durable(p), {"partition": p}, leases)
+            part["checkpoint_seq"], part["checkpoint_time"] = await self._checkpoint(f"p.{p}")
+            partitions.append(part)
         tasks = []
         for task_id in self.runner.placed():
             tasks.append(
@@ -212,6 +274,15 @@ class ClusterService:
             "placed_tasks": tasks,
             "checkpoints_bucket": CHECKPOINTS,
         }
+
+    async def _checkpoint(self, key: str) -> tuple[int | None, float | None]:
+        """The stream sequence a partition's last checkpoint covers and when (unix seconds) it
+        was written ((None, None): none yet)."""
+        assert self.h is not None
+        with contextlib.suppress(Exception):
+            doc = json.loads(await self._get(self.h.checkpoints, key) or "null")
+            return int(doc["seq"]), float(doc["time"])
+        return None, None
 
     async def _consumer(
         self, key: str, durable: str, head: dict[str, Any], leases: dict[str, str]

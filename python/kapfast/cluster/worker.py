@@ -13,8 +13,12 @@ Every ``lease-ttl / 3`` a worker renews its member key, then reconciles:
 - placed tasks (placement.py): the same with one lease per task, owner by rendezvous hashing.
 
 An owned partition is read by the durable pull consumer ``kapfast-p<N>``, created anew on every
-takeover from the stream sequence after the partition's checkpoint (``kapfast_checkpoints``,
-written every ``checkpoint-interval`` and on release), so nothing written after it is lost.
+takeover from the stream sequence after the partition's checkpoint, so nothing written after it
+is lost. The checkpoint (object ``p.<N>`` of ``kapfast_state``, written every
+``checkpoint-interval`` and on release) holds that sequence and the partition's state of every
+partitioned task (each runs one instance per partition: kapfast.cluster.shards), taken between two
+messages: the next owner puts the state back before reading the message after it, so a window
+open across the move counts every point once.
 
 A placed task's state moves with it: every ``checkpoint-interval`` and on release its owner
 stores ``Task.snapshot()`` with the stream sequence it covers (taken between two messages) as one
@@ -40,6 +44,7 @@ import logging
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -51,7 +56,9 @@ from kapfast.cluster.connection import SUBJECT_PREFIX, ClusterHandles, subject
 from kapfast.cluster.ingest import Decoded, decode
 from kapfast.cluster.partition import fnv1a64, merge_in_order
 from kapfast.cluster.placement import PARTITIONED, placement
+from kapfast.cluster.shards import PartitionStates, pack_partition, unpack_partition
 from kapfast.config import ClusterConfig, parse_go_duration
+from kapfast.engine.checkpoint import SnapshotMismatch
 from kapfast.jobs import cancel_and_wait
 from kapfast.storage import TaskRecord
 from kapfast.tick import Pipeline
@@ -62,9 +69,14 @@ T = TypeVar("T")
 FETCH_BATCH = 256
 #: what a partition's points are applied to: (db, rp, batch, task ids or None for every task,
 #: replay: the points were applied by a previous owner, which delivered their alert events)
-Apply = Callable[[str, str, PointBatch, "set[str] | None", bool], None]
+#: what a feed's points are applied with: a future of their run on the engine thread (awaited
+#: before the feed acks them; the event loop is never blocked while the engine is busy), or None
+#: when they ran at once
+Apply = Callable[[str, str, PointBatch, "set[str] | None", bool], "Future[None] | None"]
 #: a feed's applying function: (db, rp, batch, replay)
-FeedApply = Callable[[str, str, PointBatch, bool], None]
+#: a running task's state: bytes, or a future of them (taken on the engine thread)
+SnapshotOf = Callable[[str], "Future[bytes | None] | bytes | None"]
+FeedApply = Callable[[str, str, PointBatch, bool], "Future[None] | None"]
 
 
 def partition_durable(p: int) -> str:
@@ -138,10 +150,14 @@ class Feed:
         #: it learns that another worker took over)
         self.valid_until = float("inf")
         self._pending: dict[str, _Pending] = {}
+        #: points handed to the engine thread, not yet known to have run (awaited before the ack)
+        self._running: list[tuple[Future[None], int]] = []
         self._task: asyncio.Task[None] | None = None
 
     def checkpoint_seq(self) -> int | None:
-        """The sequence a checkpoint may say it covers: None while a request is half applied."""
+        """The sequence a checkpoint may say it covers: None while a request is half applied.
+        (Points up to it may still be queued for the engine thread: a task's state taken after
+        them, queued behind them on the engine thread, covers them.)"""
         return None if self._pending else self.last_seq
 
     async def start(self, after_seq: int | None) -> None:
@@ -168,6 +184,7 @@ class Feed:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
             except TimeoutError:
                 self._flush_stale()
+                await self._settle()
                 continue
             except asyncio.CancelledError:
                 raise
@@ -190,6 +207,7 @@ class Feed:
                 self.last_seq = seq
             self._replay = False
             self._flush_stale()
+            await self._settle()
             if msgs:
                 await self._store_delivered()
                 with contextlib.suppress(Exception):
@@ -215,10 +233,24 @@ class Feed:
 
     def _apply(self, db: str, rp: str, batch: PointBatch) -> None:
         try:
-            self.apply(db, rp, batch, self._replay)
+            running = self.apply(db, rp, batch, self._replay)
         except Exception:  # the router already logs engine failures; never stall the feed
             log.exception("consumer %s: applying points failed", self.durable)
-        self.applied_points += len(batch)
+            running = None
+        if running is None:
+            self.applied_points += len(batch)
+        else:
+            self._running.append((running, len(batch)))
+
+    async def _settle(self) -> None:
+        """Wait (without blocking the event loop) for the points handed to the engine thread."""
+        running, self._running = self._running, []
+        for fut, n in running:
+            try:
+                await asyncio.wrap_future(fut)
+            except Exception:  # the router already logs engine failures; never stall the feed
+                log.exception("consumer %s: applying points failed", self.durable)
+            self.applied_points += n
 
     def _collect(self, d: Decoded, seq: int) -> None:
         p = self._pending.setdefault(d.request, _Pending(seq, d.parts, time.monotonic()))
@@ -264,6 +296,7 @@ class _Lease:
     revision: int
     feed: Feed | None = None
     task_id: str = ""  # a placed task's lease: its state is checkpointed too
+    partition: int = -1  # a partition's lease: its partitioned tasks' state is checkpointed too
 
 
 @dataclass
@@ -357,10 +390,18 @@ class Worker:
         self.runner: ClusterRunner | None = None
         #: a running task's state (None: not running here) and how a task is given the state
         #: it starts from (None: none, start fresh): kapfastd's task master and store
-        self.snapshot_of: Callable[[str], bytes | None] = lambda task_id: None
+        self.snapshot_of: SnapshotOf = lambda task_id: None
         self.seed: Callable[[str, bytes | None], None] = lambda task_id, data: None
+        #: a partition's state of the partitioned tasks: taken, put back, forgotten
+        #: (kapfast.cluster.shards.PartitionStates; none: nothing to hand over)
+        self.shards: PartitionStates | None = None
+        #: partitions are taken only once the node knows the cluster's tasks (the control plane
+        #: applied its bucket): a partition's state put back into tasks not defined yet is lost
+        self.ready = True
         self.ttl_s = parse_go_duration(cc.lease_ttl) / 1e9
         self.op_timeout_s = max(1.0, self.ttl_s / 4)
+        #: reading or writing a checkpoint with state (an object of any size)
+        self.state_timeout_s = max(self.op_timeout_s, self.ttl_s / 2)
         self.checkpoint_s = parse_go_duration(cc.checkpoint_interval) / 1e9
         self.partitions: dict[int, _Lease] = {}
         self.tasks: dict[str, _Lease] = {}
@@ -408,7 +449,7 @@ class Worker:
         return await asyncio.wait_for(aw, self.op_timeout_s)
 
     async def _heartbeat(self) -> None:
-        body = {"role": self.cc.role, "time": time.time(), **self.info}
+        body = {"role": self.cc.role, "time": time.time(), "ready": self.ready, **self.info}
         await self._op(self.h.members.put(self.node_id, json.dumps(body).encode()))
 
     async def members(self) -> dict[str, dict[str, Any]]:
@@ -437,10 +478,12 @@ class Worker:
         if not await self._renew():
             return False
         await self._heartbeat()
-        if not self.is_worker:
+        if not self.is_worker or not self.ready:
             return True
         members = await self.members()
-        workers = sorted(k for k, v in members.items() if v.get("role") in ("worker", "both"))
+        workers = sorted(
+            k for k, v in members.items() if v.get("role") in ("worker", "both") and v.get("ready", True)
+        )
         if self.node_id not in workers:
             workers = sorted([*workers, self.node_id])
         await self._renew()
@@ -561,13 +604,17 @@ class Worker:
         )
         feed.valid_until = valid_until
         try:
-            after = await self._checkpoint_of(key)
+            after, states = await self._partition_state(key)
             feed.delivered = await self._checkpoint_of(_delivered_key(key)) or 0
+            if self.shards is not None:  # before the feed applies the message after `after`
+                self.shards.put(p, states)
             await feed.start(after)
         except Exception:
+            if self.shards is not None:
+                self.shards.drop(p)
             await self._give_back(key, rev)
             raise
-        self.partitions[p] = _Lease(key, rev, feed)
+        self.partitions[p] = _Lease(key, rev, feed, partition=p)
         log.info(
             "partition %d taken from sequence %d (delivered to %d)", p, feed.last_seq + 1, feed.delivered
         )
@@ -596,7 +643,11 @@ class Worker:
         feed.valid_until = valid_until
         try:
             after, state = await self._task_state(key)
-            if after is None:  # a task new to the cluster sees the points from now on, as on one node
+            if after is None:
+                # no checkpoint, not even the starting sequence its define stores before it
+                # answers (control.py; NATS was away then): the task reads from where the stream
+                # is now, so the points written between the define's answer and now are not
+                # seen (docs/scaleout.md, "Placement")
                 info = await self._op(self.h.js.stream_info(self.cc.stream))
                 after = int(info.state.last_seq)
                 # and that place is its first checkpoint: an owner dying before its first
@@ -621,6 +672,8 @@ class Worker:
         lease = self.partitions.pop(p)
         if lease.feed is not None:
             await lease.feed.stop()
+        if self.shards is not None:  # another worker took it from its checkpoint
+            self.shards.drop(p)
 
     async def _lost_task(self, task_id: str) -> None:
         lease = self.tasks.pop(task_id)
@@ -637,8 +690,24 @@ class Worker:
                 await self._write_checkpoint(lease)
             except Exception as exc:  # the new owner reads from the last one written
                 log.warning("checkpoint of %s not written: %r", lease.key, exc)
+        if self.shards is not None:  # its state is in the checkpoint (or in an older one, with
+            self.shards.drop(p)  # the older sequence it covers)
         with contextlib.suppress(Exception):
             await self.h.leases.delete(lease.key, last=lease.revision)
+
+    async def _partition_state(self, key: str) -> tuple[int | None, dict[str, bytes]]:
+        """A partition's checkpoint: (the stream sequence covered, each partitioned task's state
+        there), or (None, {}) when it was never written. A checkpoint of an older kapfast (the
+        sequence alone, in ``kapfast_checkpoints``) is read too. NATS not answering raises."""
+        try:
+            obj = await asyncio.wait_for(self.h.state.get(key), self.state_timeout_s)
+        except NotFoundError:
+            return await self._checkpoint_of(key), {}
+        try:
+            return unpack_partition(obj.data or b"")
+        except SnapshotMismatch as exc:  # never from the wrong place: the sequence or nothing
+            log.error("partition checkpoint %s unreadable (%s): read from the start", key, exc)
+            return None, {}
 
     async def _release_task(self, task_id: str, *, keep_checkpoint: bool = True) -> None:
         lease = self.tasks.pop(task_id)
@@ -683,17 +752,27 @@ class Worker:
             seq = lease.feed.checkpoint_seq()
             if seq is None:
                 return
-            state = self.snapshot_of(lease.task_id) or b""
+            got = self.snapshot_of(lease.task_id)  # queued behind the points handed over so far
+            state = (await asyncio.wrap_future(got) if isinstance(got, Future) else got) or b""
             await self.h.state.put(lease.key, struct.pack("<Q", seq) + state)
             return
-        body = {"seq": lease.feed.last_seq, "node": self.node_id, "time": time.time()}
+        # the sequence and the state of the partition's instances at it: queued with no await
+        # between (the feed hands messages over on this loop, between awaits; the engine
+        # thread runs its queue in order, so the state covers exactly what was handed over)
+        seq = lease.feed.last_seq
+        taking = self.shards.take_later(lease.partition) if self.shards is not None else {}
+        states = await asyncio.wrap_future(taking) if isinstance(taking, Future) else taking
+        await asyncio.wait_for(self.h.state.put(lease.key, pack_partition(seq, states)), self.state_timeout_s)
+        # and the sequence alone, where `kapfast cluster status` shows it (a takeover reads it
+        # only when the object is absent: a checkpoint written by an older kapfast)
+        body = {"seq": seq, "node": self.node_id, "time": time.time()}
         await self.h.checkpoints.put(lease.key, json.dumps(body).encode())
 
     async def checkpoint(self) -> None:
         self._last_checkpoint = time.monotonic()
         for lease in [*self.partitions.values(), *self.tasks.values()]:
             try:
-                await self._op(self._write_checkpoint(lease))
+                await asyncio.wait_for(self._write_checkpoint(lease), self.state_timeout_s)
             except Exception as exc:  # the next one will do: it only bounds what is read again
                 log.warning("checkpoint of %s not written: %r", lease.key, exc)
 

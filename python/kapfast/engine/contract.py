@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from kapfast.batch import PointBatch
@@ -96,6 +96,11 @@ class TaskMasterAPI(Protocol):
 
     def http_out(self, task_id: str, endpoint: str) -> dict[str, Any] | None:
         """The body ``GET /kapacitor/v1/tasks/<task>/<endpoint>`` answers, or None if unknown."""
+        ...
+
+    def http_out_snapshot(self, task_id: str, endpoint: str) -> Callable[[], dict[str, Any]] | None:
+        """:meth:`http_out` in two steps: a snapshot taken now (between two batches), rendered
+        to the body when called, on any thread; None if unknown."""
         ...
 
     def explain(self, task_id: str, node: str = "") -> list[dict[str, Any]] | None:

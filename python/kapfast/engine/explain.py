@@ -26,6 +26,7 @@ from kapfast.engine.alert.services import NO_SERVICES
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.context import TaskContext
 from kapfast.engine.replay import replay_batches, replay_stream
+from kapfast.engine.sharded import ShardedTask
 from kapfast.engine.task import Task
 from kapfast.errors import NotFoundError, TaskError
 from kapfast.tick import Pipeline
@@ -37,6 +38,17 @@ _KEPT_SERVICES = ("udf", "sideload", "storage")
 
 def explain_nodes(task: Task, node: str = "") -> list[dict[str, Any]]:
     """Every alert node's explanation (only ``node`` when given; 404 when it is no alert node)."""
+    if isinstance(task, ShardedTask):  # one instance per partition: their groups, in turn
+        specs = sorted((s for s in task.pipeline.nodes if s.kind == "alert"), key=lambda s: s.id)
+        if node:
+            specs = [s for s in specs if s.name == node]
+            if not specs:
+                raise NotFoundError(f"task {task.id} has no alert node {node!r}")
+        out = [{"node": s.name, "groups": []} for s in specs]
+        for _shard, t in sorted(task.shards.items()):
+            for mine, theirs in zip(out, explain_nodes(t, node), strict=True):
+                mine["groups"] += theirs["groups"]
+        return out
     alerts = [n for n in task.nodes.values() if isinstance(n, AlertNode)]
     if node:
         alerts = [n for n in alerts if n.name == node]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,16 @@ from kapfast.storage import Storage, TaskRecord
 from kapfast.tick import Pipeline
 
 log = logging.getLogger("kapfast.tasks")
+
+#: a finished future: "no checkpoint of this task is being written"
+_DONE: Future[None] = Future()
+_DONE.set_result(None)
+
+
+def _log_unsaved(task_id: str, fut: Future[None]) -> None:
+    exc = fut.exception()
+    if exc is not None:
+        log.error("task checkpoint not stored", extra={"tags": {"task": task_id, "err": str(exc)}})
 
 
 class TaskMaster:
@@ -58,6 +70,9 @@ class TaskMaster:
         self.snapshot_interval_ns = snapshot_interval_ns
         #: when each task's next checkpoint is due (clock ns)
         self._snapshot_due: dict[str, int] = {}
+        #: the thread that writes checkpoints, and each task's last one written in the background
+        self._saver: ThreadPoolExecutor | None = None
+        self._saving: dict[str, Future[None]] = {}
         #: every task's idle-group expiry ([groups] expire-idle; 0: never, as Kapacitor)
         self.group_expiry_ns = group_expiry_ns
         #: a task's last tick left idle groups to delete (the server then ticks again soon)
@@ -84,6 +99,10 @@ class TaskMaster:
         #: runs a callable on the thread that drives the tasks (kapfastd's event loop); None: UDF
         #: nodes wait for their agents' answers to each chunk instead (offline runs)
         self.post: Callable[[Callable[[], None]], Any] | None = None
+        #: builds a live task in place of :class:`Task` when it returns one (None: a Task): a
+        #: cluster worker runs its partitioned tasks one instance per partition
+        #: (kapfast.engine.sharded), so that a partition's state can move
+        self.task_factory: Callable[[str, Pipeline, Callable[[], TaskContext]], Task | None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -129,7 +148,7 @@ class TaskMaster:
         """Start (or restart) a task; a pipeline kapfast cannot run raises TaskError."""
         self.stop(task.id)
         self.failed.pop(task.id, None)
-        t = Task(task.id, pipeline, self._context(task.id, self.clock, self.name))
+        t = self._live_task(task.id, pipeline)
         t.dbrps = {(d.db, d.rp) for d in task.dbrps} or set(pipeline.dbrps)
         try:
             for node in t.nodes.values():
@@ -144,6 +163,13 @@ class TaskMaster:
             # as Kapacitor: a random splay in [0, interval) first, then every interval
             splay = random.randrange(self.snapshot_interval_ns)
             self._snapshot_due[task.id] = self.clock.now_ns() + splay
+
+    def _live_task(self, task_id: str, pipeline: Pipeline) -> Task:
+        def make_ctx() -> TaskContext:
+            return self._context(task_id, self.clock, self.name)
+
+        made = self.task_factory(task_id, pipeline, make_ctx) if self.task_factory is not None else None
+        return made if made is not None else Task(task_id, pipeline, make_ctx())
 
     def _restore(self, t: Task, task: TaskRecord, pipeline: Pipeline) -> Task:
         """Give a starting task its stored checkpoint (after its UDFs' Init, before data). A
@@ -163,16 +189,38 @@ class TaskMaster:
                 extra={"tags": {"task": t.id, "reason": str(exc)}},
             )
             t.abort()
-            fresh = Task(task.id, pipeline, self._context(task.id, self.clock, self.name))
+            fresh = self._live_task(task.id, pipeline)
             fresh.dbrps = t.dbrps
             return fresh
         return t
 
-    def _checkpoint(self, t: Task) -> None:
-        """Store the task's checkpoint (every interval and when it stops cleanly)."""
+    def _checkpoint(self, t: Task, *, background: bool = False) -> None:
+        """Store the task's checkpoint (every interval and when it stops cleanly).
+
+        The state is taken here, between two messages; it is stored by the one checkpoint thread
+        (a large one takes seconds to write, which the tasks need not wait for). ``background``
+        (the interval's checkpoints): not waited for, and skipped while the task's previous one
+        is still being written; otherwise waited for, after the task's earlier ones (one thread,
+        in order: an older checkpoint never overwrites a newer one)."""
         if self.storage is None:
             return
-        self.storage.snapshots.put(t.id, t.snapshot())
+        if background and not self._saving.get(t.id, _DONE).done():
+            return  # still writing the previous one: the next interval's will do
+        data = t.snapshot()
+        if self._saver is None:
+            self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kapfast-checkpoints")
+        fut = self._saver.submit(self.storage.snapshots.put, t.id, data)
+        if not background:
+            fut.result()
+            return
+        self._saving[t.id] = fut
+        fut.add_done_callback(functools.partial(_log_unsaved, t.id))
+
+    def wait_checkpoints(self) -> None:
+        """Wait until the checkpoints being written in the background are stored (or failed)."""
+        for fut in list(self._saving.values()):
+            with contextlib.suppress(Exception):
+                fut.result()
 
     def checkpoint_all(self) -> None:
         """Store every running task's checkpoint now (kapfastd's graceful shutdown)."""
@@ -191,6 +239,7 @@ class TaskMaster:
         stored = False
         try:
             self._checkpoint(t)
+            self._saving.pop(task_id, None)
             stored = self.storage is not None
         except UDFError as exc:
             log.error("task snapshot failed", extra={"tags": {"task": task_id, "err": str(exc)}})
@@ -227,6 +276,9 @@ class TaskMaster:
     def close(self) -> None:
         for task_id in list(self.tasks):
             self.stop(task_id)
+        if self._saver is not None:
+            self._saver.shutdown(wait=True)
+            self._saver = None
 
     def _task(self, task_id: str) -> Task:
         t = self.tasks.get(task_id)
@@ -303,7 +355,7 @@ class TaskMaster:
                 due = self._snapshot_due.get(t.id)
                 if due is not None and now >= due:
                     self._snapshot_due[t.id] = now + self.snapshot_interval_ns
-                    self._checkpoint(t)
+                    self._checkpoint(t, background=True)
             except UDFError as exc:
                 self.fail(t.id, exc)
 
@@ -324,6 +376,10 @@ class TaskMaster:
     def http_out(self, task_id: str, endpoint: str) -> dict[str, Any] | None:
         t = self.tasks.get(task_id)
         return None if t is None else t.http_out(endpoint)
+
+    def http_out_snapshot(self, task_id: str, endpoint: str) -> Callable[[], dict[str, Any]] | None:
+        t = self.tasks.get(task_id)
+        return None if t is None else t.http_out_snapshot(endpoint)
 
     # --- explain (kapfast explain) -----------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -238,9 +239,15 @@ class Task:
                 stop()
 
     def http_out(self, endpoint: str) -> dict[str, Any] | None:
+        render = self.http_out_snapshot(endpoint)
+        return None if render is None else render()
+
+    def http_out_snapshot(self, endpoint: str) -> Callable[[], dict[str, Any]] | None:
+        """The httpOut node's body as a snapshot taken now, rendered when called (on any
+        thread: :meth:`HttpOutNode.snapshot`); None when no node has this endpoint."""
         for n in self.nodes.values():
             if isinstance(n, HttpOutNode) and n.endpoint == endpoint:
-                return n.body()
+                return n.snapshot()
         return None
 
     def throughput(self) -> float:

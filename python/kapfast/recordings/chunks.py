@@ -225,8 +225,8 @@ def raw_stream_chunks(
 
     For an engine that parses each body with the recording's precision and adds
     :func:`replay_offset_ns` to the parsed time column itself (in Rust), instead of having every
-    timestamp rewritten here. Without ``max_lines``, a read block (1 MiB) of records that share
-    one db/rp is cut into its body with whole-block operations, no object per line
+    timestamp rewritten here. Without ``max_lines``, a read block (4 MiB) of records is cut into
+    one body per run of one db/rp in one pass in Rust, no object per line
     (:class:`~kapfast.recordings.stream.BodyBlock`); such a chunk may be up to a block's size.
     """
     src = os.fspath(path)

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from kapfast.autoscale.clusters import SERVICE_KEY as AUTOSCALE
 from kapfast.autoscale.clusters import Clusters
 from kapfast.batch import PointBatch
 from kapfast.clock import Clock, WallClock
+from kapfast.cluster.shards import PartitionStates
 from kapfast.config import Config, parse_go_duration
 from kapfast.engine.alert.node import SERVICE_GATE, DeliveryGate
 from kapfast.engine.contract import TaskMasterAPI
@@ -168,8 +170,22 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
 
         runner = ClusterRunner(runner, list(cfg.cluster.partition_key), None)
         node_id = cfg.cluster.node_id or re.sub(r"[^A-Za-z0-9_-]", "_", cfg.hostname)
+
+        def owned(p: int) -> bool:
+            worker = cluster.worker if cluster is not None else None
+            return worker is not None and p in worker.partitions
+
+        # partitioned tasks run one instance per partition, whose state moves with it
+        shards = PartitionStates(master, list(cfg.cluster.partition_key), cfg.cluster.partitions, owned)
+        master.task_factory = shards.task_factory
         cluster = ClusterService(
-            cfg.cluster, node_id, runner, _cluster_apply(master), clock, *_cluster_state(master, storage)
+            cfg.cluster,
+            node_id,
+            runner,
+            _cluster_apply(master),
+            clock,
+            *_cluster_state(master, storage),
+            shards=shards,
         )
     tasks = TaskService(storage, runner, clock, deadman)
     recordings = RecordingService(storage, cfg.replay_path, clock, influx)
@@ -219,7 +235,7 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
 
 def _cluster_state(
     master: TaskMasterAPI, storage: Storage
-) -> tuple[Callable[[str], bytes | None], Callable[[str, bytes | None], None]]:
+) -> tuple[Callable[[str], Future[bytes | None] | bytes | None], Callable[[str, bytes | None], None]]:
     """How a placed task's state leaves this worker (its running task's snapshot) and arrives
     (stored as the task's checkpoint, which the task master restores when it starts the task)."""
 
@@ -227,10 +243,11 @@ def _cluster_state(
         t = master.tasks.get(task_id)
         return t.snapshot() if t is not None else None
 
-    def snapshot_of(task_id: str) -> bytes | None:
-        # taken between two batches, on the engine thread (kapfast.server.engine_thread)
+    def snapshot_of(task_id: str) -> Future[bytes | None] | bytes | None:
+        # taken between two batches, on the engine thread (kapfast.server.engine_thread): queued
+        # now, behind the feed's points handed over so far, and awaited by the caller
         engine = getattr(master, "engine", None)
-        return engine.run(take, task_id) if engine is not None else take(task_id)
+        return engine.call(take, task_id) if engine is not None else take(task_id)
 
     def seed(task_id: str, data: bytes | None) -> None:
         if data:
@@ -241,13 +258,17 @@ def _cluster_state(
     return snapshot_of, seed
 
 
-def _cluster_apply(master: TaskMasterAPI) -> Callable[[str, str, PointBatch, set[str] | None, bool], None]:
+def _cluster_apply(
+    master: TaskMasterAPI,
+) -> Callable[[str, str, PointBatch, set[str] | None, bool], Future[None] | None]:
     """What a worker's consumers feed: the task master, limited to the tasks the feed is for.
     ``replay``: points a previous owner already applied, whose alert events it delivered: the
     state is rebuilt, the deliveries muted (kapfast.engine.alert.node.DeliveryGate)."""
     gate = master.services.setdefault(SERVICE_GATE, DeliveryGate())
 
-    def apply(db: str, rp: str, batch: PointBatch, only: set[str] | None, replay: bool) -> None:
+    def apply(
+        db: str, rp: str, batch: PointBatch, only: set[str] | None, replay: bool
+    ) -> Future[None] | None:
         def run() -> None:
             gate.muted = replay
             try:
@@ -256,12 +277,14 @@ def _cluster_apply(master: TaskMasterAPI) -> Callable[[str, str, PointBatch, set
                 gate.muted = False
 
         # muted only while these points run: on the engine thread, between two other batches
-        # (kapfast.server.engine_thread), never while written points queued before them run
+        # (kapfast.server.engine_thread), never while written points queued before them run;
+        # handed over, not waited for (the consumer awaits the future, the loop goes on)
         engine = getattr(master, "engine", None)
         if engine is not None:
-            engine.run(run)
-        else:
-            run()
+            fut: Future[None] = engine.call(run)
+            return fut
+        run()
+        return None
 
     return apply
 
@@ -295,10 +318,11 @@ def internal_stats(st: ServerState) -> list[Stat]:
     return st.engine.run(collect, master=st.master, ingress=st.ingress, ids=ids, counts=counts)
 
 
-def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> None:
-    """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too)."""
+def _write_own(st: ServerState, db: str, rp: str, batch: PointBatch) -> Future[None]:
+    """kapfastd's own points enter the stream like written ones (counted in ``ingress`` too),
+    handed to the engine thread (the future says when they ran)."""
     st.ingress.count(db, rp, batch, own=True)
-    st.engine.write_points(db, rp, batch)
+    return st.engine.hand_off(db, rp, batch)
 
 
 async def cluster_status(request: web.Request) -> web.StreamResponse:
@@ -333,6 +357,7 @@ async def debug_vars(request: web.Request) -> web.StreamResponse:
                 "tags": {},
                 "values": {"queue_depth": st.engine.depth(), "batches": st.engine.batches},
             },
+            "kapfast_loop": st.watchdog.expvars(),
             "influxdb_out": {
                 "name": "influxdb_out",
                 "tags": {},
@@ -444,6 +469,7 @@ async def routes(request: web.Request) -> web.StreamResponse:
 
 async def on_startup(app: web.Application) -> None:
     st = app[STATE_KEY]
+    st.watchdog.start()
     logs_api.attach(st.logs)
     st.writer.bind(asyncio.get_running_loop())
     st.engine.start()
@@ -469,12 +495,13 @@ async def on_startup(app: web.Application) -> None:
         st.tasks.bind_loop(asyncio.get_running_loop())  # the control plane defines off the loop
         handlers = (st.storage.topic_handlers, topics_api.LoadedHandlers(app))
         await st.cluster.start_control(st.tasks, st.templates, handlers)
-    # UDP subscriptions' points enter like [[udp]] ones
-    st.influx.udp_input = (lambda db, rp, batch: st.engine.write_points(db, rp, batch), st.ingress, st.clock)
+    # UDP subscriptions' points enter like [[udp]] ones: handed to the engine thread, not waited
+    # for (the event loop goes on answering meanwhile)
+    st.influx.udp_input = (st.engine.hand_off, st.ingress, st.clock)
     st.influx.start()
     app[UDP_KEY] = await start_listeners(
         st.config.udp,
-        lambda db, rp, batch: st.engine.write_points(db, rp, batch),
+        st.engine.hand_off,
         st.ingress,
         st.clock,
         st.config.default_retention_policy,
@@ -567,11 +594,13 @@ async def on_cleanup(app: web.Application) -> None:
     runner = getattr(st.tasks.runner, "inner", st.tasks.runner)  # under a cluster's ClusterRunner
     if isinstance(runner, BatchRunner):
         await runner.close()
-    st.master.close()
+    # off the loop: stopping the tasks writes their checkpoints (seconds for large states)
+    await asyncio.get_running_loop().run_in_executor(None, st.master.close)
     await st.writer.close(parse_go_duration(st.config.influxdb_out.shutdown_timeout) / 1e9)
     await st.influx.close()
     st.storage.close()
     logs_api.detach(st.logs)
+    st.watchdog.stop()
 
 
 def build_app(state: ServerState) -> web.Application:

@@ -152,9 +152,15 @@ class Engine:
         return self.call(self._route, db, rp, batch, raw)
 
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
-        """Route a batch serialized with the engine, waited for (small inputs: UDP listeners, the
-        ``[stats]`` points, kapacitorLoopback)."""
+        """Route a batch serialized with the engine, waited for (from a thread that may wait: the
+        engine thread itself, kapacitorLoopback; never the event loop)."""
         self.run(self._router().write_points, db, rp, batch, raw)
+
+    def hand_off(self, db: str, rp: str, batch: PointBatch) -> Future[None]:
+        """Route a batch on the engine thread after what is queued, not waited for: how the
+        event loop's own inputs (UDP listeners, the ``[stats]`` points) hand their points over
+        and go on answering; the future says when (and whether) they ran."""
+        return self.call(self._router().write_points, db, rp, batch)
 
     def wants_raw(self) -> bool:
         return self._router().wants_raw()

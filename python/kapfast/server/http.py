@@ -27,11 +27,17 @@ def json_response(body: Any, status: int = 200, *, pretty: bool = True) -> web.R
     """A JSON answer encoded as Kapacitor's ``httpd.MarshalJSON``: Go's encoding (HTML-safe
     strings, Go's float forms), a 4-space indent when ``pretty`` (most of the API) or compact
     (httpOut), no trailing newline. Dicts keep their order: they stand for Go structs."""
-    try:
-        text = json_marshal(body, "    " if pretty else "")
-    except ValueError as exc:  # NaN/Inf: Go's encoder fails and Kapacitor answers the error
-        text = json_marshal({"error": str(exc)})
+    text = json_text(body, pretty=pretty)
     return web.Response(status=status, text=text, content_type="application/json", charset="utf-8")
+
+
+def json_text(body: Any, *, pretty: bool = True) -> str:
+    """:func:`json_response`'s text (callable on any thread: a large body is encoded off the
+    event loop)."""
+    try:
+        return json_marshal(body, "    " if pretty else "")
+    except ValueError as exc:  # NaN/Inf: Go's encoder fails and Kapacitor answers the error
+        return json_marshal({"error": str(exc)})
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:

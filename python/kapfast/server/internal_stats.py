@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -147,7 +148,7 @@ class StatsService:
         database: str,
         retention_policy: str,
         source: Callable[[], list[Stat]],
-        sink: Callable[[str, str, PointBatch], None],
+        sink: Callable[[str, str, PointBatch], Future[None] | None],
     ) -> None:
         self.clock = clock
         self.interval_s = interval_s
@@ -158,10 +159,25 @@ class StatsService:
         self._job: asyncio.Task[None] | None = None
 
     def report(self) -> int:
-        """Write the statistics once; returns how many points were written."""
+        """Write the statistics once, waited for (not on the event loop: the source waits for
+        the engine thread); returns how many points were written."""
         batch = to_batch(self.source(), self.clock.now_ns())
         if len(batch):
-            self.sink(self.database, self.retention_policy, batch)
+            handed = self.sink(self.database, self.retention_policy, batch)
+            if handed is not None:
+                handed.result()
+        return len(batch)
+
+    async def report_async(self) -> int:
+        """:meth:`report` without blocking the event loop: the statistics are read on an
+        executor thread (reading the running tasks waits for the engine thread's queue), the
+        points handed to the engine and awaited."""
+        stats = await asyncio.get_running_loop().run_in_executor(None, self.source)
+        batch = to_batch(stats, self.clock.now_ns())
+        if len(batch):
+            handed = self.sink(self.database, self.retention_policy, batch)
+            if handed is not None:
+                await asyncio.wrap_future(handed)
         return len(batch)
 
     def start(self) -> None:
@@ -172,7 +188,7 @@ class StatsService:
         while True:
             await asyncio.sleep(self.interval_s)
             try:
-                self.report()
+                await self.report_async()
             except Exception:  # a statistic that cannot be written must not stop the next ones
                 log.exception("writing the internal statistics failed")
 

@@ -105,6 +105,9 @@ class KapfastCollector(Collector):
         worst.add_metric([], self.lag.take_max())
         yield lag
         yield worst
+        stalls = _counter("event_loop_stalls", "Times the event loop was blocked over 200 ms (watchdog)", [])
+        stalls.add_metric([], float(self.state.watchdog.stalls))
+        yield stalls
 
     def _tasks(self) -> Iterator[Metric]:
         master = self.state.master

@@ -32,9 +32,9 @@ class Router:
         return any(getattr(c, "wants_raw", bool)() for c in self.consumers)
 
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
-        """``raw``: the body ``batch`` was parsed from when it is exactly the batch as ns lines,
-        one point per ``\\n``-terminated line (kapfast.server.write decides); a consumer with
-        ``write_raw`` then gets it, which spares it serializing the batch again."""
+        """``raw``: the body ``batch`` was parsed from when its lines may be the batch as ns
+        lines (kapfast.server.write decides; a consumer checks they are one point each); a
+        consumer with ``write_raw`` then gets it, which spares it serializing the batch again."""
         for i, c in enumerate(self.consumers):
             try:
                 write_raw = getattr(c, "write_raw", None) if raw is not None else None

@@ -21,6 +21,7 @@ from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.router import Router
 from kapfast.server.stats import IngressStats
 from kapfast.server.users import NoAuth, UserStore
+from kapfast.server.watchdog import LoopWatchdog
 from kapfast.storage import Storage
 from kapfast.tasks.recordings import RecordingService
 from kapfast.tasks.replays import ReplayService
@@ -59,6 +60,8 @@ class ServerState:
     users: UserStore | None = None
     #: [cluster] enabled: kapfast.cluster.service.ClusterService (None: one node)
     cluster: ClusterService | None = None
+    #: says what blocks the event loop while it is blocked (kapfast.server.watchdog)
+    watchdog: LoopWatchdog = field(default_factory=LoopWatchdog)
 
 
 STATE_KEY = web.AppKey("state", ServerState)

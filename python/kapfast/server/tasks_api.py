@@ -10,11 +10,12 @@ from typing import Any
 from aiohttp import web
 
 from kapfast.cluster.reads import FORWARDED, LOCAL_HEADER
-from kapfast.errors import NotFoundError, RequestError
+from kapfast.errors import KapfastError, NotFoundError, RequestError
 from kapfast.gofmt import go_map, go_quote
-from kapfast.server.http import Page, json_response, read_json
+from kapfast.server.http import Page, json_response, json_text, read_json
 from kapfast.server.offload import define, off_loop
-from kapfast.server.state import STATE_KEY
+from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.tick import Pipeline
 
 
 def _describe_opts(request: web.Request) -> dict[str, str]:
@@ -53,7 +54,19 @@ async def get_task(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     rec = st.tasks.get(request.match_info["id"])
     opts = _describe_opts(request)
-    return json_response(await off_loop(request, lambda: st.tasks.to_json(rec, **opts)))
+    body = await off_loop(request, lambda: st.tasks.to_json(rec, **opts))
+    if st.cluster is not None and st.cluster.worker is not None and LOCAL_HEADER not in request.headers:
+        # executing, stats and DOT from the workers that run it (kapfast.cluster.reads)
+        headers = {h: request.headers[h] for h in FORWARDED if h in request.headers}
+
+        def pipeline() -> Pipeline | None:
+            try:
+                return st.tasks.compile(rec)
+            except KapfastError:
+                return None
+
+        body = await st.cluster.task_json(rec.id, body, request.query_string, headers, pipeline)
+    return json_response(body)
 
 
 async def update_task(request: web.Request) -> web.StreamResponse:
@@ -67,24 +80,41 @@ async def delete_task(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+def _http_out_body(st: ServerState, task_id: str, endpoint: str) -> dict[str, Any] | None:
+    """On an executor thread: the httpOut node's snapshot is taken on the engine thread, between
+    two batches (it waits for the batches queued before it, kapfast.server.engine_thread), and
+    rendered here, so the engine goes on with the writes meanwhile."""
+    render = st.master.http_out_snapshot(task_id, endpoint)
+    return None if render is None else render()
+
+
+def _http_out_text(st: ServerState, task_id: str, endpoint: str) -> str | None:
+    """:func:`_http_out_body` encoded (compact JSON, as Kapacitor's httpOut writes it), here
+    too: a body of thousands of groups is not encoded on the event loop."""
+    body = _http_out_body(st, task_id, endpoint)
+    return None if body is None else json_text(body, pretty=False)
+
+
 async def http_out(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     task_id, endpoint = request.match_info["id"], request.match_info["endpoint"]
     st.tasks.get(task_id)  # 404 for an unknown task
+    missing = NotFoundError(
+        f"task {task_id} has no httpOut endpoint {go_quote(endpoint)} (or it is not running)"
+    )
     if st.cluster is not None and st.cluster.worker is not None and LOCAL_HEADER not in request.headers:
         # the whole cluster's answer, from whichever node is asked (kapfast.cluster.reads)
         headers = {h: request.headers[h] for h in FORWARDED if h in request.headers}
         body = await st.cluster.http_out(
-            task_id, endpoint, lambda: off_loop(request, st.master.http_out, task_id, endpoint), headers
+            task_id, endpoint, lambda: off_loop(request, _http_out_body, st, task_id, endpoint), headers
         )
-    else:
-        # off the loop: the read waits for the engine's queued batches (kapfast.server.engine_thread)
-        body = await off_loop(request, st.master.http_out, task_id, endpoint)
-    if body is None:
-        raise NotFoundError(
-            f"task {task_id} has no httpOut endpoint {go_quote(endpoint)} (or it is not running)"
-        )
-    return json_response(body, pretty=False)  # Kapacitor's httpOut writes compact JSON
+        if body is None:
+            raise missing
+        return json_response(body, pretty=False)  # Kapacitor's httpOut writes compact JSON
+    text = await off_loop(request, _http_out_text, st, task_id, endpoint)
+    if text is None:
+        raise missing
+    return web.Response(text=text, content_type="application/json", charset="utf-8")
 
 
 async def list_templates(request: web.Request) -> web.StreamResponse:

@@ -5,6 +5,12 @@ Each datagram is parsed as it arrives (in Rust) and handed to the router like a 
 UDP cannot answer, so bad lines are counted and logged (at most once a minute per listener) and
 the good lines of the datagram go through. ``read-buffer`` sets the socket's receive buffer
 (SO_RCVBUF): the kernel queues datagrams there while the event loop is busy.
+
+The points are handed to the engine thread without waiting for it (the sink returns a future):
+the event loop goes on answering HTTP while the tasks run them. At most :data:`MAX_IN_FLIGHT`
+datagrams of a listener wait for the engine; beyond that a datagram is dropped and counted, as
+the kernel drops what overflows the socket's buffer when nothing reads it (a UDP sender cannot be
+slowed down).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from kapfast.batch import PointBatch
 from kapfast.clock import Clock
@@ -23,7 +30,12 @@ from kapfast.server.stats import IngressStats
 
 log = logging.getLogger("kapfast.udp")
 
-Sink = Callable[[str, str, PointBatch], None]
+#: where a datagram's points go: the engine's hand-off (a future of their routing), or a plain
+#: callable that routes them at once (None)
+Sink = Callable[[str, str, PointBatch], "Future[None] | None"]
+
+#: datagrams of one listener handed to the engine and not yet run, at most
+MAX_IN_FLIGHT = 1024
 
 
 class UDPInput(asyncio.DatagramProtocol):
@@ -37,7 +49,14 @@ class UDPInput(asyncio.DatagramProtocol):
         self.clock = clock
         self.packets = 0
         self.bad_lines = 0
-        self._last_warning = 0.0
+        #: datagrams dropped because MAX_IN_FLIGHT of them already waited for the engine
+        self.dropped = 0
+        #: datagrams handed to the engine (counted on the loop) and run (counted on the engine
+        #: thread): each written by one thread only, so no count is lost
+        self.handed = 0
+        self.ran = 0
+        #: when each kind of warning was last logged (at most one a minute of each)
+        self._warned: dict[str, float] = {}
         self.transport: asyncio.BaseTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -45,25 +64,56 @@ class UDPInput(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         self.packets += 1
+        if self.handed - self.ran >= MAX_IN_FLIGHT:
+            self._drop(addr)
+            return
         result = parse(data, precision="n", now_ns=self.clock.now_ns())
         db, rp = self.cfg.database, self.rp
         if len(result.batch):
             self.stats.count(db, rp, result.batch)
-            self.sink(db, rp, result.batch)
+            handed = self.sink(db, rp, result.batch)
+            if handed is not None:
+                self.handed += 1
+                handed.add_done_callback(self._ran)  # at once when it already ran
         if result.errors:
             self.bad_lines += len(result.errors)
-            now = time.monotonic()
-            if now - self._last_warning > 60:
-                self._last_warning = now
-                log.warning(
-                    "UDP %s: %d bad line(s) from %s dropped (%d so far): %s",
-                    self.cfg.bind_address,
-                    len(result.errors),
-                    addr[0],
-                    self.bad_lines,
-                    result.errors[0],
-                    extra={"tags": {"service": "udp", "bind": self.cfg.bind_address}},
-                )
+            self._warn(
+                "bad",
+                "%d bad line(s) from %s dropped (%d so far): %s",
+                len(result.errors),
+                addr[0],
+                self.bad_lines,
+                result.errors[0],
+            )
+
+    def _warn(self, kind: str, message: str, *args: object) -> None:
+        """``UDP <bind>: message``, at most once a minute for each ``kind``."""
+        now = time.monotonic()
+        if now - self._warned.get(kind, -60.0) > 60:
+            self._warned[kind] = now
+            log.warning(
+                "UDP %s: " + message,
+                self.cfg.bind_address,
+                *args,
+                extra={"tags": {"service": "udp", "bind": self.cfg.bind_address}},
+            )
+
+    def _ran(self, fut: Future[None]) -> None:
+        """On the engine thread (or the loop's, when it ran at once): the datagram's points ran."""
+        self.ran += 1
+        exc = fut.exception()
+        if exc is not None:
+            log.error("UDP %s: routing points failed: %r", self.cfg.bind_address, exc)
+
+    def _drop(self, addr: tuple[str | object, ...]) -> None:
+        self.dropped += 1
+        self._warn(
+            "behind",
+            "the tasks are behind (%d datagrams waiting): datagram from %s dropped (%d so far)",
+            self.handed - self.ran,
+            addr[0],
+            self.dropped,
+        )
 
     def close(self) -> None:
         if self.transport is not None:

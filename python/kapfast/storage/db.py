@@ -169,9 +169,15 @@ class Database:
             c.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed (durably) on success, rolled back on any error."""
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed (durably) on success, rolled back on any error.
+
+        ``durable=False``: committed without waiting for the disk (``synchronous=NORMAL``: no
+        fsync), for a step whose result only counts once a later durable transaction commits
+        (the WAL is one file, synced whole by that commit); a crash may lose it."""
         with self._lock:
+            if not durable:
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
@@ -184,6 +190,9 @@ class Database:
                 if isinstance(exc, sqlite3.Error):
                     raise storage_error(self.path, exc) from exc
                 raise
+            finally:
+                if not durable:
+                    self._conn.execute("PRAGMA synchronous=FULL")
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:

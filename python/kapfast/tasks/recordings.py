@@ -8,7 +8,9 @@ Files are gzip ``<replay dir>/<id>.srpl`` (stream) and ``<id>.brpl`` (batch), as
 A live stream recording is written in whole gzip blocks (kapfast.recordings.compression), each in
 the file before the write that brought its points is acknowledged: one still running when the
 server is killed keeps them all (a torn last block cut at the next start) and is ``finished``;
-other recordings still running then are marked failed at the next start.
+other recordings still running then are marked failed at the next start. The blocks are stored
+(uncompressed) gzip members, cheap for the write path; a finished file is compressed on a thread
+of its own and renamed over the stored one (:meth:`RecordingService._compact`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -37,7 +40,13 @@ from kapfast.recordings import (
     BatchRecordingWriter,
     StreamRecordingWriter,
 )
-from kapfast.recordings.compression import is_live_recording, recover_blocks
+from kapfast.recordings.compression import (
+    COMPACTING_SUFFIX,
+    READ_ERRORS,
+    is_live_recording,
+    recover_blocks,
+    write_compacted,
+)
 from kapfast.storage import DBRP, RecordingRecord, Storage
 from kapfast.tasks.batch_query import BatchQuery, answer_time, recorded_batches, series_to_batch
 from kapfast.tasks.ids import new_or_valid_id
@@ -98,19 +107,68 @@ class RecordingService:
         #: runs a stream capture's end: in kapfastd on the engine thread (Engine.run), where
         #: write_points runs, as a capture may also end on the loop (its stop time, a delete)
         self.serialized: Callable[..., Any] = lambda fn, *args: fn(*args)
+        #: held while a recording's file is replaced (compaction) or deleted
+        self._files = threading.Lock()
+        self._compactions: set[threading.Thread] = set()
 
     def open(self) -> None:
         """Settle the recordings the last run left running (it crashed or was killed): a live
         stream recording keeps every whole block it wrote (every point acknowledged while it ran),
         a torn last block cut, and is ``finished`` with an error that says so; any other is
-        ``failed``, as kapacitord marks them."""
+        ``failed``, as kapacitord marks them. Finished stream recordings still in stored blocks
+        (the last run stopped before it compressed them) are compressed again."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        for left in self.dir.glob(f"*{COMPACTING_SUFFIX}"):  # a compaction cut short
+            with contextlib.suppress(OSError):
+                left.unlink()
         for rec in self.storage.recordings.find():
             if rec.status == "running" and rec.type == "stream":
                 self._recover_stream(rec)
         n = self.storage.recordings.fail_running("the server stopped while the recording was running")
         if n:
             log.warning("marked %d recordings left running by the last run as failed", n)
+        for rec in self.storage.recordings.find():
+            if rec.status == "finished" and rec.type == "stream":
+                with contextlib.suppress(OSError):
+                    if is_live_recording(rec.path):
+                        self._compact_later(rec)
+
+    def _compact_later(self, rec: RecordingRecord) -> None:
+        """Compress a finished live recording's file (stored blocks) on a thread of its own."""
+        thread = threading.Thread(target=self._compact, args=(rec.id, rec.path), name="recording-compact")
+        self._compactions.add(thread)
+        thread.start()
+
+    def _compact(self, ident: str, path: str) -> None:
+        # below the write path and the tasks: the recording is complete and replayable meanwhile
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        try:
+            try:
+                tmp = write_compacted(path)
+            except READ_ERRORS as exc:  # deleted meanwhile, or the disk is full: stays stored
+                with contextlib.suppress(OSError):
+                    os.remove(path + COMPACTING_SUFFIX)
+                if self.storage.recordings.exists(ident):
+                    log.warning("recording %s: cannot compress %s: %s", ident, path, exc)
+                return
+            with self._files:
+                if not self.storage.recordings.exists(ident):  # deleted meanwhile
+                    os.remove(tmp)
+                    return
+                os.replace(tmp, path)
+                rec = self.storage.recordings.get(ident)
+                rec.size = os.path.getsize(path)
+                self.storage.recordings.put(rec)
+        except (OSError, KapfastError) as exc:
+            log.warning("recording %s: compressing %s failed: %s", ident, path, exc)
+        finally:
+            self._compactions.discard(threading.current_thread())
+
+    def wait_compacted(self) -> None:
+        """Wait until the recordings being compressed are (server stop, tests)."""
+        for thread in list(self._compactions):
+            thread.join()
 
     def _recover_stream(self, rec: RecordingRecord) -> None:
         try:
@@ -179,8 +237,9 @@ class RecordingService:
         return bool(self._streams)
 
     def write_raw(self, db: str, rp: str, batch: PointBatch, raw: bytes) -> None:
-        """The router's call when it has the body ``batch`` came from, as one ns line per point:
-        a capture that keeps the whole batch stores those lines as they are."""
+        """The router's call when it has the body ``batch`` came from (ns, every point with its
+        timestamp): a capture that keeps the whole batch stores its lines as they are when they
+        are one point each (checked by the writer in Rust)."""
         self.write_points(db, rp, batch, raw)
 
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
@@ -199,11 +258,12 @@ class RecordingService:
                 part = part.filter(times <= cap.stop_ns)
             try:
                 if len(part):
-                    # the body as it came when it is all kept, else serialized in Rust; made into
-                    # records by one replace, compressed and written on the writer's thread
+                    # the body as it came when it is all kept and one point a line, else the
+                    # batch serialized in Rust; made into records in one pass in Rust, compressed
+                    # and written on the writer's thread
                     whole = raw is not None and len(part) == len(batch)
-                    lines = raw if whole and raw is not None else part.to_line_protocol()
-                    cap.writer.write_serialized(db, rp, lines, len(part))
+                    if not (whole and raw is not None and cap.writer.write_exact(db, rp, raw, len(part))):
+                        cap.writer.write_serialized(db, rp, part.to_line_protocol(), len(part))
             except (OSError, KapfastError, ValueError) as exc:
                 self._finish_stream(ident, f"writing the recording failed: {exc}")
                 continue
@@ -224,6 +284,8 @@ class RecordingService:
         except OSError as exc:
             error = error or f"closing the recording failed: {exc}"
         self._end(cap.rec, error)
+        if cap.rec.status == "finished" and self.storage.recordings.exists(cap.rec.id):
+            self._compact_later(cap.rec)  # written in stored blocks: compressed now
 
     # --- batch recordings ----------------------------------------------------------------------
 
@@ -381,14 +443,16 @@ class RecordingService:
             rec = self.storage.recordings.get(ident)
         except NotFoundError:
             return
-        self.storage.recordings.delete(ident)
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(rec.path)
+        with self._files:  # not while a compaction puts the file back
+            self.storage.recordings.delete(ident)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(rec.path)
 
     async def close(self) -> None:
         for ident in list(self._streams):
             self._finish_stream(ident, "the server stopped before the recording's stop time")
         await cancel_and_wait(*self._jobs)
+        await asyncio.to_thread(self.wait_compacted)
 
     @staticmethod
     def to_json(rec: RecordingRecord) -> dict[str, Any]:

@@ -222,14 +222,18 @@ impl PyEvalState {
     }
 
     /// Every group's function state as checkpoint bytes (`crate::stateops::snapshot`).
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
-        pyo3::types::PyBytes::new(py, &crate::stateops::snapshot::encode(&*lock(&self.inner)))
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        crate::py::stateops::snap_detached(py, || {
+            crate::stateops::snapshot::encode(&*lock(&self.inner))
+        })
     }
 
     /// Replaces the state with a checkpoint's (ValueError: not a lambda state snapshot).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        *lock(&self.inner) = crate::stateops::snapshot::decode(data, "lambda state")
-            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        let state = crate::py::errors::detached(py, || {
+            crate::stateops::snapshot::decode(data, "lambda state")
+        })?;
+        *lock(&self.inner) = state.map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(())
     }
 

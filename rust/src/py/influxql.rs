@@ -303,17 +303,14 @@ impl PyStateTransforms {
     }
 
     /// Every group's running state as checkpoint bytes.
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let b = lock(&self.state).snapshot();
-        PyBytes::new(py, &b)
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        crate::py::stateops::snap_detached(py, || lock(&self.state).snapshot())
     }
 
     /// Replaces every group's state with a checkpoint's (ValueError: not a snapshot of this
     /// function's state).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        lock(&self.state)
-            .restore(data)
-            .map_err(pyo3::exceptions::PyValueError::new_err)
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        crate::py::stateops::restore_detached(py, || lock(&self.state).restore(data))
     }
 
     fn __len__(&self) -> usize {

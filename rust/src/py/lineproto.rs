@@ -9,6 +9,7 @@ use crate::py::errors::detached;
 use pyo3::types::PyBytes;
 
 use super::batch::{precision_arg, PyPointBatch};
+use crate::lineproto::records::{make_records, split_records};
 use crate::lineproto::{
     parse_threads, ParseOutput, SeriesIndex, DEFAULT_INDEX_BYTES, MIN_PARALLEL_BYTES,
 };
@@ -129,6 +130,12 @@ impl PySeriesIndex {
         self.max_bytes
     }
 
+    /// How many bodies can be parsed with the index at once.
+    #[getter]
+    fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// How many times a slot went over its share of `max_bytes` and was dropped.
     #[getter]
     fn resets(&self) -> u64 {
@@ -136,8 +143,63 @@ impl PySeriesIndex {
     }
 }
 
+/// `body` (one point per line, `count` points) as stream-recording records of `db` and `rp`, or
+/// None when it is not exactly `count` lines without a CR. GIL released.
+#[pyfunction]
+fn srpl_records<'py>(
+    py: Python<'py>,
+    db: &str,
+    rp: &str,
+    body: &Bound<'py, PyBytes>,
+    count: usize,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    // bytes are immutable and `body` keeps them alive while the GIL is released.
+    let data: &[u8] = body.as_bytes();
+    let out = detached(py, || {
+        make_records(db.as_bytes(), rp.as_bytes(), data, count)
+    })?;
+    Ok(out.map(|v| PyBytes::new(py, &v)))
+}
+
+/// One run of a stream recording's records: `(db, rp, body, count)`.
+type RunTuple<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    usize,
+);
+
+/// The whole records at the start of `block` as `([(db, rp, body, count), ...], consumed)`,
+/// runs of one db/rp in file order; None when the block needs the careful reader (a CR, a blank
+/// database or point line). GIL released.
+#[pyfunction]
+fn srpl_split<'py>(
+    py: Python<'py>,
+    block: &Bound<'py, PyBytes>,
+) -> PyResult<Option<(Vec<RunTuple<'py>>, usize)>> {
+    let data: &[u8] = block.as_bytes();
+    let Some(split) = detached(py, || split_records(data))? else {
+        return Ok(None);
+    };
+    let runs = split
+        .runs
+        .iter()
+        .map(|r| {
+            (
+                PyBytes::new(py, &data[r.db.clone()]),
+                PyBytes::new(py, &data[r.rp.clone()]),
+                PyBytes::new(py, &r.body),
+                r.count,
+            )
+        })
+        .collect();
+    Ok(Some((runs, split.consumed)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_line_protocol, m)?)?;
+    m.add_function(wrap_pyfunction!(srpl_records, m)?)?;
+    m.add_function(wrap_pyfunction!(srpl_split, m)?)?;
     m.add_class::<PySeriesIndex>()?;
     m.add("LINEPROTO_INDEX_MAX_BYTES", DEFAULT_INDEX_BYTES)?;
     m.add("LINEPROTO_PARALLEL_MIN_BYTES", MIN_PARALLEL_BYTES)

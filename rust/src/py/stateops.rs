@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::batch::PointBatch;
+use crate::py::errors::detached;
 use crate::stateops::output::u32_rows;
 use crate::stateops::snapshot;
 
@@ -69,12 +70,48 @@ fn bools(py: Python<'_>, obj: &Bound<'_, PyAny>, n: usize, what: &str) -> PyResu
     Ok(v)
 }
 
-/// A kernel state as checkpoint bytes (`crate::stateops::snapshot`).
-pub(crate) fn snap_bytes<'py, T: serde::Serialize>(py: Python<'py>, v: &T) -> Bound<'py, PyBytes> {
-    PyBytes::new(py, &snapshot::encode(v))
+/// The checkpoint bytes (`crate::stateops::snapshot`) `work` makes, made with the GIL released: a task's checkpoint of a
+/// large state (a window holding millions of points) takes a second, during which the event
+/// loop's thread must go on answering (issue #19: that second was a whole-server stall).
+pub(crate) fn snap_detached<'py>(
+    py: Python<'py>,
+    work: impl FnOnce() -> Vec<u8> + Send,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = detached(py, work)?;
+    bytes_detached(py, &bytes)
 }
 
-/// The state `snap_bytes` wrote, or a ValueError naming the kernel (`what`).
+/// `data` as a new Python `bytes`, copied in with the GIL released (a copy of hundreds of MB
+/// holding the GIL stalls every other thread, the event loop's too).
+pub(crate) fn bytes_detached<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let len = isize::try_from(data.len())
+        .map_err(|_| PyValueError::new_err("checkpoint too large for a bytes object"))?;
+    // SAFETY: PyBytes_FromStringAndSize(NULL, len) returns a new, uninitialized bytes object of
+    // `len` bytes (or NULL with an exception set, turned into an error here). No other code can
+    // reach it until it is returned, so filling its buffer without the GIL races with nothing.
+    unsafe {
+        let obj = Bound::from_owned_ptr_or_err(
+            py,
+            pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len),
+        )?;
+        let dst = pyo3::ffi::PyBytes_AsString(obj.as_ptr()) as usize;
+        detached(py, move || {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), dst as *mut u8, data.len())
+        })?;
+        Ok(obj.downcast_into_unchecked())
+    }
+}
+
+/// `work` restoring a kernel's state from checkpoint bytes, with the GIL released (as
+/// [`snap_detached`]); its error a ValueError.
+pub(crate) fn restore_detached(
+    py: Python<'_>,
+    work: impl FnOnce() -> Result<(), String> + Send,
+) -> PyResult<()> {
+    detached(py, work)?.map_err(PyValueError::new_err)
+}
+
+/// The state a kernel's snapshot wrote, or a ValueError naming the kernel (`what`).
 pub(crate) fn snap_load<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> PyResult<T> {
     snapshot::decode(bytes, what).map_err(PyValueError::new_err)
 }

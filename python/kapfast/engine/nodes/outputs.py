@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
@@ -96,6 +98,51 @@ def batch_row_columns(name: str, tags: dict[str, str], points: PointBatch) -> di
 
 #: httpOut's last batch of a group: (name, group tags, points)
 _BatchLast = tuple[str, dict[str, str], PointBatch]
+#: httpOut's stream parts: (number of the first point, points, their numbers or None)
+_Part = tuple[int, PointBatch, "npt.NDArray[np.int64] | None"]
+
+
+def _stream_row(parts: list[_Part], n: int) -> tuple[PointBatch, int]:
+    """The part holding stream point ``n`` and its row there."""
+    k = bisect_right(parts, n, key=lambda p: p[0]) - 1
+    start, batch, numbers = parts[k]
+    if numbers is None:
+        return batch, n - start
+    return batch, int(np.searchsorted(numbers, n))
+
+
+def _shown(
+    seq: list[tuple[str, int]],
+    parts: list[_Part],
+    batches: dict[str, _BatchLast],
+    restored: dict[str, dict[str, Any]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every group's last series, in the order of their last update, from the node's tables (or
+    a snapshot of them, :meth:`HttpOutNode.snapshot`)."""
+    shown = []
+    for gid, n in sorted(seq, key=lambda kv: kv[1]):
+        done = restored.get(gid)
+        if done is not None:
+            shown.append((gid, done))
+            continue
+        last = batches.get(gid)
+        if last is None:
+            b, row = _stream_row(parts, n)
+            shown.append((gid, point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0])))
+        else:
+            name, tags, points = last
+            shown.append((gid, batch_row_columns(name, tags, points)))
+    return shown
+
+
+def _render(
+    seq: list[tuple[str, int]],
+    parts: list[_Part],
+    batches: dict[str, _BatchLast],
+    restored: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """httpOut's body (Kapacitor's ``{"series": [...]}``)."""
+    return {"series": [s for _, s in _shown(seq, parts, batches, restored)] or None}
 
 
 class HttpOutNode(Node):
@@ -114,7 +161,7 @@ class HttpOutNode(Node):
         # ``numbers``. A batch is in ``batches``.
         self.seq: dict[str, int] = {}
         self.next_seq = 0
-        self.parts: list[tuple[int, PointBatch, npt.NDArray[np.int64] | None]] = []
+        self.parts: list[_Part] = []
         self.batches: dict[str, _BatchLast] = {}
         # series given back by a checkpoint (already rendered), shown until their group updates
         self.restored: dict[str, dict[str, Any]] = {}
@@ -151,11 +198,7 @@ class HttpOutNode(Node):
 
     def _stream_row(self, n: int) -> tuple[PointBatch, int]:
         """The part holding stream point ``n`` and its row there."""
-        k = bisect_right(self.parts, n, key=lambda p: p[0]) - 1
-        start, batch, numbers = self.parts[k]
-        if numbers is None:
-            return batch, n - start
-        return batch, int(np.searchsorted(numbers, n))
+        return _stream_row(self.parts, n)
 
     def _compact(self) -> None:
         """Copies the stream points still shown into one part (one row per group); they keep
@@ -195,7 +238,7 @@ class HttpOutNode(Node):
         never moved still shows it. Kapacitor starts an httpOut empty after a restart."""
         key = (self.next_seq, len(self.seq))
         if self._snapshot is None or self._snapshot[0] != key:
-            shown = self._shown()
+            shown = _shown(list(self.seq.items()), self.parts, self.batches, self.restored)
             self._snapshot = (key, checkpoint.pack([[gid, s] for gid, s in shown]))
         return self._snapshot[1]
 
@@ -210,25 +253,17 @@ class HttpOutNode(Node):
         self.next_seq = len(shown)
         self.parts, self.batches, self._held, self._snapshot = [], {}, 0, None
 
-    def _shown(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every group's last series, in the order of their last update."""
-        shown = []
-        for gid, n in sorted(self.seq.items(), key=lambda kv: kv[1]):
-            done = self.restored.get(gid)
-            if done is not None:
-                shown.append((gid, done))
-                continue
-            last = self.batches.get(gid)
-            if last is None:
-                b, row = self._stream_row(n)
-                shown.append((gid, point_row(batch_rows(b.take(np.array([row], dtype=np.intp)))[0])))
-            else:
-                name, tags, points = last
-                shown.append((gid, batch_row_columns(name, tags, points)))
-        return shown
-
     def body(self) -> dict[str, Any]:
-        return {"series": [s for _, s in self._shown()] or None}
+        return self.snapshot()()
+
+    def snapshot(self) -> Callable[[], dict[str, Any]]:
+        """What :meth:`body` shows, taken now (cheap: copies of the node's small tables, the
+        points themselves are immutable and shared), rendered when called, on any thread: the
+        engine thread takes the snapshot between two batches and goes on with the writes while
+        another thread builds the body (~30 ms at 1,600 groups, issue #19)."""
+        return functools.partial(
+            _render, list(self.seq.items()), list(self.parts), dict(self.batches), dict(self.restored)
+        )
 
     def working_cardinality(self) -> int:
         return len(self.seq)

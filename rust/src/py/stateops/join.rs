@@ -145,15 +145,13 @@ impl PyJoin {
 
     /// Every buffered point, open set and low mark of the join as checkpoint bytes (the
     /// parents' count is checked on restore).
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &lock(&self.inner).snapshot())
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        super::snap_detached(py, || lock(&self.inner).snapshot())
     }
 
     /// Replaces every group's state with a checkpoint's (ValueError: not such a snapshot).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        lock(&self.inner)
-            .restore(data)
-            .map_err(pyo3::exceptions::PyValueError::new_err)
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        super::restore_detached(py, || lock(&self.inner).restore(data))
     }
 
     /// Points buffered now (kapfast's ``buffered_points`` node statistic).

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use crate::py::errors::detached;
 use pyo3::types::PyBytes;
 
-use super::{bools, group_ints, lock, rows_bytes, snap_bytes, snap_load};
+use super::{bools, group_ints, lock, rows_bytes, snap_load};
 use crate::py::batch::PyPointBatch;
 use crate::stateops::barrier::BarrierPeriods;
 use crate::stateops::change::{ChangeDetect, ChangeState};
@@ -72,13 +72,15 @@ impl PyDerivative {
     }
 
     /// Every group's state as checkpoint bytes.
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        snap_bytes(py, &*lock(&self.state))
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        super::snap_detached(py, || {
+            crate::stateops::snapshot::encode(&*lock(&self.state))
+        })
     }
 
     /// Replaces every group's state with a checkpoint's (ValueError: not a derivative snapshot).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        *lock(&self.state) = snap_load(data, "derivative")?;
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        *lock(&self.state) = detached(py, || snap_load(data, "derivative"))??;
         Ok(())
     }
 
@@ -134,13 +136,15 @@ impl PyChangeDetect {
     }
 
     /// Every group's state as checkpoint bytes.
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        snap_bytes(py, &*lock(&self.state))
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        super::snap_detached(py, || {
+            crate::stateops::snapshot::encode(&*lock(&self.state))
+        })
     }
 
     /// Replaces every group's state with a checkpoint's (ValueError: not a changeDetect snapshot).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        *lock(&self.state) = snap_load(data, "changeDetect")?;
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        *lock(&self.state) = detached(py, || snap_load(data, "changeDetect"))??;
         Ok(())
     }
 
@@ -212,13 +216,15 @@ impl PyStateRun {
     }
 
     /// Every group's state as checkpoint bytes.
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        snap_bytes(py, &*lock(&self.state))
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        super::snap_detached(py, || {
+            crate::stateops::snapshot::encode(&*lock(&self.state))
+        })
     }
 
     /// Replaces every group's state with a checkpoint's (ValueError: not a state snapshot).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        *lock(&self.state) = snap_load(data, "state")?;
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        *lock(&self.state) = detached(py, || snap_load(data, "state"))??;
         Ok(())
     }
 
@@ -273,16 +279,13 @@ impl PyBarrierPeriods {
 
     /// Every group's next period boundary (and the period, checked on restore) as checkpoint
     /// bytes.
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let boundaries = lock(&self.inner).snapshot();
-        PyBytes::new(py, &boundaries)
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        super::snap_detached(py, || lock(&self.inner).snapshot())
     }
 
     /// Replaces the state with a checkpoint's (ValueError: not a barrier snapshot).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        lock(&self.inner)
-            .restore(data)
-            .map_err(PyValueError::new_err)
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        super::restore_detached(py, || lock(&self.inner).restore(data))
     }
 
     fn __len__(&self) -> usize {

@@ -58,16 +58,13 @@ impl PyTimeSets {
     }
 
     /// Every group's buffered state as checkpoint bytes.
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
-        let b = lock(&self.inner).snapshot();
-        pyo3::types::PyBytes::new(py, &b)
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        super::snap_detached(py, || lock(&self.inner).snapshot())
     }
 
     /// Replaces every group's state with a checkpoint's (ValueError: not such a snapshot).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        lock(&self.inner)
-            .restore(data)
-            .map_err(pyo3::exceptions::PyValueError::new_err)
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        super::restore_detached(py, || lock(&self.inner).restore(data))
     }
 
     /// Points buffered now (kapfast's ``buffered_points`` node statistic).

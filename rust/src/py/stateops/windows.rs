@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
-use super::{group_ints, lock, rows_bytes, snap_bytes, snap_load};
+use super::{group_ints, lock, rows_bytes, snap_load};
 use crate::batch::PointBatch;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
@@ -31,6 +31,19 @@ pub struct PyWindows {
 }
 
 type EmittedTuple = (u32, String, i64, PyPointBatch, usize);
+
+impl Drop for PyWindows {
+    /// Windows holding millions of points take a second to free: they are freed with the GIL
+    /// released, so that stopping or deleting such a task does not stall every other thread
+    /// (the event loop's) meanwhile (issue #19).
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+        let spec = inner.spec;
+        let windows = std::mem::replace(inner, Windows::new(spec));
+        // a panic while freeing is dropped with its InternalError: a drop cannot fail
+        Python::with_gil(|py| detached(py, move || drop(windows)).unwrap_or(()));
+    }
+}
 
 #[pymethods]
 impl PyWindows {
@@ -151,21 +164,21 @@ impl PyWindows {
     }
 
     /// Every group's buffered points, next boundary and tags as checkpoint bytes.
-    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let windows = lock(&self.inner).snapshot();
-        let tags = lock(&self.tags);
-        let mut tags: GroupTags = tags.iter().map(|(g, t)| (*g, t.to_vec())).collect();
-        tags.sort();
-        snap_bytes(py, &(windows, tags))
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        super::snap_detached(py, || {
+            let windows = lock(&self.inner).snapshot();
+            let tags = lock(&self.tags);
+            let mut tags: GroupTags = tags.iter().map(|(g, t)| (*g, t.to_vec())).collect();
+            tags.sort();
+            crate::stateops::snapshot::encode(&(windows, tags))
+        })
     }
 
     /// Replaces every group's window with a checkpoint's (ValueError: not a snapshot of a
     /// window like this one; the state is then unchanged).
-    fn restore(&self, data: &[u8]) -> PyResult<()> {
-        let (windows, tags): (Vec<u8>, GroupTags) = snap_load(data, "window")?;
-        lock(&self.inner)
-            .restore(&windows)
-            .map_err(PyValueError::new_err)?;
+    fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        let (windows, tags): (Vec<u8>, GroupTags) = detached(py, || snap_load(data, "window"))??;
+        detached(py, || lock(&self.inner).restore(&windows))?.map_err(PyValueError::new_err)?;
         *lock(&self.tags) = tags.into_iter().map(|(g, t)| (g, Arc::new(t))).collect();
         Ok(())
     }

@@ -1,0 +1,127 @@
+"""The event loop's own inputs hand their points to the engine thread and go on (issue #19): UDP
+listeners, the ``[stats]`` service and cluster consumers never wait for a busy engine on the loop.
+
+Each test holds the engine thread until the event loop itself releases it: an input that waited
+for the engine on the loop would never let the loop get there (the waits are bounded, so such a
+failure is an assertion, not a hang)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+
+import pytest
+
+from kapfast.batch import PointBatch
+from kapfast.clock import VirtualClock
+from kapfast.cluster.worker import Feed
+from kapfast.config import UDPConfig
+from kapfast.server import udp
+from kapfast.server.engine_thread import Engine
+from kapfast.server.internal_stats import Stat, StatsService
+from kapfast.server.stats import IngressStats
+
+WAIT_S = 30
+
+
+class _Router:
+    def __init__(self) -> None:
+        self.points = 0
+
+    def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
+        self.points += len(batch)
+
+    def wants_raw(self) -> bool:
+        return False
+
+
+def _busy_engine() -> tuple[Engine, _Router, threading.Event]:
+    """A running engine whose thread is held until the returned event is set."""
+    engine = Engine()
+    router = _Router()
+    engine.router = router  # type: ignore[assignment]
+    engine.start()
+    release = threading.Event()
+    engine.post(lambda: release.wait(WAIT_S))
+    return engine, router, release
+
+
+def test_udp_datagrams_are_handed_to_the_engine_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(udp, "MAX_IN_FLIGHT", 2)
+    engine, router, release = _busy_engine()
+    cfg = UDPConfig(enabled=True, bind_address="127.0.0.1:0", database="db", retention_policy="rp")
+    listener = udp.UDPInput(cfg, engine.hand_off, IngressStats(), VirtualClock(0))
+
+    async def main() -> int:
+        for v in range(3):  # the third finds 2 datagrams waiting for the engine: dropped, counted
+            listener.datagram_received(f"cpu v={v} 1\n".encode(), ("127.0.0.1", 1))
+        routed_meanwhile = router.points  # none: the engine is still held
+        release.set()  # only reached if no datagram blocked the loop on the busy engine
+        return routed_meanwhile
+
+    try:
+        assert asyncio.run(main()) == 0
+        engine.call(lambda: None).result(WAIT_S)  # what was queued before it has run
+        assert router.points == 2
+        assert (listener.packets, listener.dropped, listener.handed, listener.ran) == (3, 1, 2, 2)
+    finally:
+        release.set()
+        engine.stop()
+
+
+def test_stats_are_read_and_written_off_the_loop() -> None:
+    engine, router, release = _busy_engine()
+
+    def source() -> list[Stat]:
+        # reading the tasks' stats waits for the engine (here: for the loop to release it)
+        engine.call(lambda: None).result(WAIT_S)
+        return [Stat("kapacitor", {}, {"num_tasks": 1})]
+
+    service = StatsService(
+        clock=VirtualClock(0),
+        interval_s=0,
+        database="_kapacitor",
+        retention_policy="autogen",
+        source=source,
+        sink=engine.hand_off,
+    )
+
+    async def main() -> int:
+        report = asyncio.create_task(service.report_async())
+        await asyncio.sleep(0)  # the report starts; the loop goes on
+        release.set()
+        return await asyncio.wait_for(report, WAIT_S)
+
+    try:
+        assert asyncio.run(main()) == 1
+        assert router.points == 1
+    finally:
+        release.set()
+        engine.stop()
+
+
+def test_a_cluster_feed_hands_points_over_and_awaits_them_before_acking() -> None:
+    engine, router, release = _busy_engine()
+
+    def apply(db: str, rp: str, batch: PointBatch, replay: bool) -> Future[None]:
+        return engine.hand_off(db, rp, batch)
+
+    feed = Feed(None, "stream", "durable", "subject", apply)  # type: ignore[arg-type]
+    batch = PointBatch.from_rows([("cpu", {}, {"v": 1.0}, 1), ("cpu", {}, {"v": 2.0}, 2)])
+
+    async def main() -> tuple[int, int]:
+        feed._apply("db", "rp", batch)  # returns at once: the engine is busy
+        before = feed.applied_points
+        settle = asyncio.create_task(feed._settle())
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.wait_for(settle, WAIT_S)
+        return before, feed.applied_points
+
+    try:
+        assert asyncio.run(main()) == (0, 2)
+        assert router.points == 2
+    finally:
+        release.set()
+        engine.stop()
