@@ -324,6 +324,16 @@ def test_invalid_utf8_is_kept_as_influxdb_keeps_it() -> None:
     assert lineproto.serialize(res.batch) == body
 
 
+def test_a_field_key_that_is_not_utf8_is_a_line_error() -> None:
+    """InfluxDB 1.x cannot store such a field key (it fails the whole write with a 500); kapfast
+    rejects that line, with its position, and keeps the others."""
+    res = parse(b"cpu v=1 1\ncpu caf\xe9=2 2\ncpu w=3 3\n")
+    assert [(e.line, e.column, e.message) for e in res.errors] == [
+        (2, 5, "invalid field key: not valid UTF-8")
+    ]
+    assert [r[2] for r in res.batch.rows()] == [{"v": 1.0}, {"w": 3.0}]
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=40))
 def test_full_precision_floats_parse_to_the_same_bits_as_python(values: list[float]) -> None:

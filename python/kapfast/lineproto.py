@@ -51,7 +51,9 @@ class SeriesIndex:
     Bounded: when a parse leaves the index holding more than ``max_bytes`` (estimated heap
     bytes), the whole index is dropped and starts again (``resets`` counts it): heavy series churn
     then costs what a parse without an index costs, never more memory. Safe to use from several
-    threads; a parse that finds the index busy waits for it (``wait=True``) or parses without it."""
+    threads, which do not wait for one another: the index has one slot per core (up to 4), each
+    with its share of ``max_bytes``, and a parse takes a free slot. When every slot is busy, a
+    parse waits for one (``wait=True``) or parses without the index."""
 
     __slots__ = ("_lock", "_native")
 
@@ -59,7 +61,8 @@ class SeriesIndex:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
         self._native = _native.SeriesIndex(max_bytes)
-        self._lock = threading.Lock()
+        # One permit per slot: a parse that holds one finds a slot free in Rust.
+        self._lock = threading.BoundedSemaphore(self._native.slots)
 
     def parse(
         self,
@@ -72,7 +75,7 @@ class SeriesIndex:
     ) -> ParseResult:
         """:func:`parse` of ``data``, series looked up in (and added to) this index.
 
-        When another thread is parsing with the index, ``wait`` waits for it (a worker thread:
+        When every slot is busy with other threads' bodies, ``wait`` waits for one (a worker thread:
         a parse without the index costs ~2.5x the CPU per line of a known series); else the
         body is parsed without the index (the event loop, which must not block)."""
         if not self._lock.acquire(blocking=wait):

@@ -23,7 +23,9 @@ pub enum ErrorKind {
     TimeOutOfRange,
     InvalidPoint,
     InvalidEscape,
-    InvalidUtf8,
+    /// A field key that is not UTF-8: InfluxDB 1.x cannot store it (its whole write fails with a
+    /// 500, `field "tsdb.Field.Name" contains invalid UTF-8`); kapfast rejects the line.
+    InvalidFieldKeyUtf8,
     KeyTooLong,
     BatchTooLarge,
 }
@@ -52,7 +54,7 @@ impl ErrorKind {
             }
             ErrorKind::InvalidPoint => "point is invalid: unexpected text after the timestamp",
             ErrorKind::InvalidEscape => "invalid escape: backslash at end of line",
-            ErrorKind::InvalidUtf8 => "invalid UTF-8",
+            ErrorKind::InvalidFieldKeyUtf8 => "invalid field key: not valid UTF-8",
             ErrorKind::KeyTooLong => "max key length exceeded: > 65535",
             ErrorKind::BatchTooLarge => "body too large: string data over 4 GiB in one write",
         }

@@ -13,7 +13,8 @@
 //! those instead of writing text that would read back differently; the parser never produces
 //! them.
 //!
-//! Bytes that are not UTF-8 are kept, as InfluxDB 1.x keeps them: the parser maps each byte of
+//! Bytes that are not UTF-8 in a measurement, tag or string value are kept, as InfluxDB 1.x
+//! keeps them (a field key must be UTF-8: InfluxDB cannot store another): the parser maps each byte of
 //! an invalid sequence to a private-use character (`U+10FF00 + byte`, [`decode_lossless`]) and
 //! the writer maps those back to the byte ([`write_raw`]), so a Latin-1 tag value is its own
 //! group and goes out as it came in. (Text that really holds one of those 128 plane-16 private
@@ -61,11 +62,14 @@ pub fn unescape_into(raw: &[u8], specials: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Appends `s` escaped for its place in a line.
+/// Appends `s` escaped for its place in a line. A field key is always UTF-8 (the parser
+/// rejects any other), so its characters all go out as they are.
 pub fn escape_into(s: &str, kind: NameKind, out: &mut Vec<u8>) {
     let start = out.len();
     escape_text(s, kind, out);
-    raw_bytes_from(out, start);
+    if kind != NameKind::FieldKey {
+        raw_bytes_from(out, start);
+    }
 }
 
 /// As [`escape_into`], raw-byte characters left as they are (text: a series key).

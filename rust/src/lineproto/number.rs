@@ -653,6 +653,29 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Short values (Clinger's fast path) equal std's parse, and end where the number ends,
+        /// whatever byte follows them.
+        #[test]
+        fn short_values_match_std(int in 0u32..1_000_000, frac in 0u32..1_000_000,
+                                  fd in 1usize..6, neg: bool, next in any::<u8>()) {
+            let digits = format!("{frac:06}");
+            let text = format!("{}{int}.{}", if neg { "-" } else { "" }, &digits[..fd]);
+            let mut body = text.clone().into_bytes();
+            body.push(next);
+            body.extend_from_slice(b"0000000");
+            let got = parse_number(&body, 0);
+            if matches!(next, b'0'..=b'9' | b'e' | b'E' | b'i' | b'u' | b'.') {
+                return Ok(());
+            }
+            let want: f64 = text.parse().unwrap();
+            prop_assert_eq!(got.map(|(n, e)| (match n { Number::Float(v) => v.to_bits(), _ => 0 }, e)),
+                            Ok((want.to_bits(), text.len())), "{}", text);
+        }
+    }
+
     #[test]
     fn timestamps_of_every_length() {
         let mut v: i64 = 0;

@@ -270,18 +270,25 @@ impl<'a> Parser<'a> {
         if i == start {
             return Err(Fail::at(ErrorKind::MissingFieldKey, i));
         }
-        Ok((self.field_column(&buf[start..i])?, i))
+        Ok((self.field_column(buf, start, i)?, i))
     }
 
-    fn field_column(&mut self, raw: &[u8]) -> Result<usize, Fail> {
+    /// The column of the field key `buf[start..end]`. Once per distinct key and body: kept
+    /// out of the per-field loop.
+    #[inline(never)]
+    fn field_column(&mut self, buf: &[u8], start: usize, end: usize) -> Result<usize, Fail> {
+        let raw = &buf[start..end];
         if let Some(c) = self.field_index.get(raw) {
             return Ok(c as usize);
         }
         self.scratch.clear();
         unescape_into(raw, FIELD_KEY_SPECIALS, &mut self.scratch);
-        // not UTF-8: the bytes are kept, as InfluxDB 1.x keeps them (escape.rs)
-        let name = decode_lossless(&self.scratch);
-        let col = self.fields.column(&name, crate::batch::FieldKind::Float);
+        // Unlike names and values (kept byte for byte, escape.rs), a field key must be UTF-8:
+        // InfluxDB 1.x cannot store another one and fails the whole write; one line is enough.
+        let Ok(name) = std::str::from_utf8(&self.scratch) else {
+            return Err(Fail::at(ErrorKind::InvalidFieldKeyUtf8, start));
+        };
+        let col = self.fields.column(name, crate::batch::FieldKind::Float);
         if col == self.field_raw.len() {
             self.field_raw.push(raw.into());
         }

@@ -404,17 +404,46 @@ fn time_overflow_from_precision() {
 
 #[test]
 fn invalid_utf8_is_kept_as_influxdb_keeps_it() {
-    let body: &[u8] = b"m v=\"\xff\" 1\nm\xfe v=1 2\nm \xfd=1 3\nm,t=caf\xe9 v=2 4\n";
+    let body: &[u8] = b"m v=\"\xff\" 1\nm\xfe v=1 2\nm,t=caf\xe9 v=2 4\n";
     let out = parse(body, Precision::Nanosecond, 0);
     assert!(out.errors.is_empty(), "{:?}", out.errors);
-    assert_eq!(out.batch.time, vec![1, 2, 3, 4]);
+    assert_eq!(out.batch.time, vec![1, 2, 4]);
     assert_eq!(out.batch.distinct_series().len(), 3);
     // written back byte for byte (fields sorted by name, as the serializer writes them)
     let text = serialize(&out.batch, Precision::Nanosecond).unwrap();
     let back = parse(&text, Precision::Nanosecond, 0);
     assert!(back.errors.is_empty() && out.batch.same_points(&back.batch));
-    assert!(text.windows(3).any(|w| w == b"\xfd=1"));
+    assert!(text.windows(5).any(|w| w == b"v=\"\xff\""));
     assert!(text.windows(5).any(|w| w == b"caf\xe9 "));
+}
+
+#[test]
+fn a_field_key_that_is_not_utf8_rejects_its_line_only() {
+    // InfluxDB 1.x answers such a write with a 500 (`field "tsdb.Field.Name" contains invalid
+    // UTF-8`) and stores none of it; kapfast rejects the line and keeps the others.
+    let body: &[u8] = b"m v=1 1\nm \xfd=1 2\nm ok=1,a\\\xc3=2 3\nm caf\xc3\xa9=4 4\nm \xfd=1 5\n";
+    let out = parse(body, Precision::Nanosecond, 0);
+    let errs: Vec<_> = out
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column, e.kind))
+        .collect();
+    let kind = ErrorKind::InvalidFieldKeyUtf8;
+    assert_eq!(errs, vec![(2, 3, kind), (3, 8, kind), (5, 3, kind)]);
+    assert_eq!(kind.message(), "invalid field key: not valid UTF-8");
+    assert_eq!(out.batch.time, vec![1, 4]);
+    assert_eq!(
+        out.batch.field("café").unwrap().get(1),
+        Some(Value::Float(4.0))
+    );
+    assert!(out.batch.field("ok").is_none());
+    // The fuzzer's case: a key holding the private-use characters that stand for raw bytes in
+    // names (U+10FFC3 U+10FFA9 went out as the bytes C3 A9, which read back as `é`).
+    let body = "m \u{10FFC3}\u{10FFA9}=1 1\n".as_bytes();
+    let out = parse(body, Precision::Nanosecond, 0);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let text = serialize(&out.batch, Precision::Nanosecond).unwrap();
+    assert_eq!(text, body.to_vec());
 }
 
 #[test]

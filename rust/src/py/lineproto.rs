@@ -60,19 +60,40 @@ fn parse_line_protocol(
         return with_body(py, data, |body| parse_threads(body, p, now_ns, threads));
     };
     let index: &PySeriesIndex = index.get();
-    with_body(py, data, |body| match index.inner.try_lock() {
-        Ok(mut idx) => idx.parse(body, p, now_ns, threads),
-        // Busy with another body (or poisoned by a panic): parse without it.
-        Err(_) => parse_threads(body, p, now_ns, threads),
+    with_body(py, data, |body| {
+        // The first free slot; all busy (or poisoned by a panic): parse without one.
+        for slot in &index.slots {
+            if let Ok(mut idx) = slot.try_lock() {
+                return idx.parse(body, p, now_ns, threads);
+            }
+        }
+        parse_threads(body, p, now_ns, threads)
     })
 }
 
 /// A series index kept across bodies (`kapfast.lineproto.SeriesIndex` wraps it), for
-/// `parse_line_protocol`. Parses from several threads at once are safe: one uses the index,
-/// the others parse without it.
+/// `parse_line_protocol`. Bodies parsed at once on several threads (a server's request
+/// threads) each take a slot of their own, so that they neither wait for one another nor
+/// parse without an index: one slot per core (at most [`MAX_SLOTS`]), each capped at its share
+/// of `max_bytes`. Slots learn their series separately: a series costs its entry once per slot
+/// that sees it.
 #[pyclass(name = "SeriesIndex", module = "kapfast._native", frozen)]
 pub struct PySeriesIndex {
-    inner: Mutex<SeriesIndex>,
+    slots: Vec<Mutex<SeriesIndex>>,
+    max_bytes: usize,
+}
+
+/// Slots of a [`PySeriesIndex`]: more parses at once than cores gain nothing.
+const MAX_SLOTS: usize = 4;
+
+impl PySeriesIndex {
+    /// `f` over every slot that is not poisoned (each locked in turn).
+    fn sum<T: std::iter::Sum<T>>(&self, f: impl Fn(&SeriesIndex) -> T) -> T {
+        self.slots
+            .iter()
+            .filter_map(|s| s.lock().ok().map(|i| f(&i)))
+            .sum()
+    }
 }
 
 #[pymethods]
@@ -80,30 +101,45 @@ impl PySeriesIndex {
     #[new]
     #[pyo3(signature = (max_bytes = DEFAULT_INDEX_BYTES))]
     fn new(max_bytes: usize) -> Self {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_SLOTS));
         PySeriesIndex {
-            inner: Mutex::new(SeriesIndex::new(max_bytes)),
+            slots: (0..n)
+                .map(|_| Mutex::new(SeriesIndex::new(max_bytes / n)))
+                .collect(),
+            max_bytes,
         }
     }
 
+    /// Distinct series held (by the slot that knows most).
     fn __len__(&self) -> usize {
-        self.inner.lock().map_or(0, |i| i.len())
+        self.slots
+            .iter()
+            .filter_map(|s| s.lock().ok().map(|i| i.len()))
+            .max()
+            .unwrap_or(0)
     }
 
-    /// Estimated heap bytes held.
+    /// Estimated heap bytes held, all slots.
     #[getter]
     fn bytes(&self) -> usize {
-        self.inner.lock().map_or(0, |i| i.bytes())
+        self.sum(SeriesIndex::bytes)
     }
 
     #[getter]
     fn max_bytes(&self) -> usize {
-        self.inner.lock().map_or(0, |i| i.max_bytes())
+        self.max_bytes
     }
 
-    /// How many times the index went over `max_bytes` and was dropped.
+    /// How many bodies can be parsed with the index at once.
+    #[getter]
+    fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How many times a slot went over its share of `max_bytes` and was dropped.
     #[getter]
     fn resets(&self) -> u64 {
-        self.inner.lock().map_or(0, |i| i.resets())
+        self.sum(SeriesIndex::resets)
     }
 }
 
