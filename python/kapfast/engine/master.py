@@ -249,13 +249,10 @@ class TaskMaster:
     def fail(self, task_id: str, exc: Exception) -> None:
         """A running task failed (a UDF agent exited, hung, wrote garbage or answered an error):
         stop it, keep the error as the task's (``kapfast show``), leave the other tasks alone."""
-        t = self.tasks.pop(task_id, None)
-        self._snapshot_due.pop(task_id, None)
-        if t is None:
+        if task_id not in self.tasks:
             return
-        t.abort()
-        with contextlib.suppress(Exception):
-            t.finish()  # what the other nodes still hold goes out (outputs flush)
+        # the error is stored before the task stops executing: a client that polls until it
+        # is not executing then reads the error (as Kapacitor's clients do) finds it
         msg = str(exc)
         self.failed[task_id] = msg
         log.error("task failed", extra={"tags": {"task": task_id, "err": msg}})
@@ -267,6 +264,11 @@ class TaskMaster:
             if rec is not None:
                 rec.error = msg
                 self.storage.tasks.put(rec)
+        t = self.tasks.pop(task_id)
+        self._snapshot_due.pop(task_id, None)
+        t.abort()
+        with contextlib.suppress(Exception):
+            t.finish()  # what the other nodes still hold goes out (outputs flush)
         if self.on_task_failed is not None:
             self.on_task_failed(task_id, msg)
 
