@@ -21,7 +21,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kapfast.engine.messages import BatchMessage
+from kapfast.engine.rows import group_of
 from kapfast.errors import InputError
+from kapfast.influxdb.answer import AnswerSeries
 from kapfast.influxdb.errors import InfluxDBError
 from kapfast.recordings import RecordedBatch, RecordedPoint
 from kapfast.tasks.cron import CronSchedule
@@ -264,16 +267,16 @@ def _series(results: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]
         yield from r.get("series") or ()
 
 
-def live_batches(results: Sequence[Mapping[str, Any]], q: BatchQuery, stop: int) -> Iterator[RecordedBatch]:
-    """The batches a live query node emits for one answer: stamped with the query's stop unless
-    the query groups by time and the batch has a time (Kapacitor's ``QueryNode.doQuery``: a
-    ``mean`` over the last 30m checked at 03:21:09 is stamped 03:21:09, not with the start of
-    its interval that InfluxDB answers)."""
-    for s in _series(results):
-        rb = series_to_batch(s, q.by_name)
-        if not rb.time_ns or not q.grouped_by_time:
-            rb.tmax_ns = rb.time_ns = stop
-        yield rb
+def live_batches(series: Sequence[AnswerSeries], q: BatchQuery, stop: int) -> Iterator[BatchMessage]:
+    """The batch messages a live query node emits for one answer (its series, decoded in Rust by
+    :func:`kapfast.influxdb.answer.answer_series`): grouped by the series' tags, stamped with the
+    query's stop unless the query groups by time and the batch has a time (Kapacitor's
+    ``QueryNode.doQuery``: a ``mean`` over the last 30m checked at 03:21:09 is stamped 03:21:09,
+    not with the start of its interval that InfluxDB answers)."""
+    for s in series:
+        tmax = s.tmax_ns if s.tmax_ns and q.grouped_by_time else stop
+        group = group_of(s.name, s.tags, sorted(s.tags), q.by_name)
+        yield BatchMessage(s.name, group, tmax, s.batch, q.by_name)
 
 
 def recorded_batches(
@@ -281,7 +284,11 @@ def recorded_batches(
 ) -> Iterator[RecordedBatch]:
     """The batches a batch recording stores for one answer: stamped as the live node stamps
     them (Kapacitor's replay service uses the same test)."""
-    return live_batches(results, q, stop)
+    for s in _series(results):
+        rb = series_to_batch(s, q.by_name)
+        if not rb.time_ns or not q.grouped_by_time:
+            rb.tmax_ns = rb.time_ns = stop
+        yield rb
 
 
 __all__ = ["BatchQuery", "answer_time", "live_batches", "recorded_batches", "series_to_batch"]
