@@ -11,7 +11,7 @@ Measured in the same run, CPU time (``time.process_time``), median of ``--runs``
   PointBatch per series) and the batch messages :func:`kapfast.tasks.batch_query.live_batches`
   makes of them: everything between the HTTP body and the query node;
 * the Python reading kapfast used before (``msgspec.json.decode``, then per series
-  :func:`~kapfast.tasks.batch_query.series_to_batch` and
+  ``series_to_batch``, kept in ``tests/answer_reference.py``, and
   :func:`~kapfast.engine.replay.batch_message`): several Python objects per point;
 * ``json.loads`` alone (dicts and lists only, no batch), the floor of any Python reading.
 
@@ -34,11 +34,15 @@ import msgspec
 
 from kapfast.engine.replay import batch_message
 from kapfast.influxdb.answer import answer_series
-from kapfast.tasks.batch_query import BatchQuery, live_batches, series_to_batch
+from kapfast.tasks.batch_query import BatchQuery, live_batches
 from kapfast.tick import compile_script
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.answer_reference import series_to_batch  # the Python reading kapfast used before
+
 from bench_nodes import median_cpu
 
 T0 = 1_700_000_000_000_000_000

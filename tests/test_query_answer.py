@@ -1,7 +1,7 @@
 """InfluxDB /query answers decoded in Rust into batches (kapfast.influxdb.answer, issue #13).
 
 The decoder must give the batch message the row-by-row Python reading gives (the JSON decoded
-to dicts, :func:`kapfast.tasks.batch_query.series_to_batch`, then
+to dicts, ``series_to_batch`` of ``tests/answer_reference.py``, then
 :func:`kapfast.engine.replay.batch_message`): the same points, fields, types, tags, group and
 time, for any answer. Random answers check that; the cases below name the rules.
 """
@@ -14,11 +14,12 @@ import random
 from typing import Any
 
 import pytest
+from tests.answer_reference import series_to_batch
 
 from kapfast.engine.replay import batch_message
 from kapfast.influxdb.answer import AnswerSeries, answer_series
 from kapfast.influxdb.errors import InfluxDBError
-from kapfast.tasks.batch_query import BatchQuery, live_batches, series_to_batch
+from kapfast.tasks.batch_query import BatchQuery, live_batches
 from kapfast.tick import compile_script
 
 S = 1_000_000_000

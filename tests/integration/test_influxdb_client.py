@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
+from tests.answer_reference import series_to_batch
 
 from kapfast.engine.replay import batch_message
 from kapfast.influxdb import (
@@ -21,7 +22,6 @@ from kapfast.influxdb import (
     make_ssl_context,
     quote_ident,
 )
-from kapfast.tasks.batch_query import series_to_batch
 
 pytestmark = pytest.mark.integration
 
