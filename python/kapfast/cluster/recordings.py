@@ -41,7 +41,7 @@ from nats.js.object_store import ObjectStore
 
 from kapfast.batch import PointBatch
 from kapfast.cluster import kvdocs
-from kapfast.cluster.connection import SUBJECT_PREFIX, ClusterHandles
+from kapfast.cluster.connection import SUBJECT_PREFIX, TRANSIENT, ClusterHandles
 from kapfast.cluster.kvdocs import DELETES, encode, ident_of, key
 from kapfast.cluster.worker import Feed
 from kapfast.errors import KapfastError, RequestError
@@ -170,12 +170,20 @@ class SharedRecords:
                 loop.call_soon_threadsafe(lambda: self._spawn(self._stop_feed(ident)))
 
     async def _publisher(self) -> None:
+        """This node's changes in the order they were made; one NATS does not take now (it is
+        away, or electing a leader) is tried again until it does, the later ones waiting."""
         while True:
             kind, ident, rec = await self._out.get()
-            try:
-                await self._publish(kind, ident, rec)
-            except Exception as exc:  # NATS away: the change stays local; the next one retries
-                log.warning("cluster: %s %s not published: %r", kind, ident, exc)
+            while True:
+                try:
+                    await self._publish(kind, ident, rec)
+                    break
+                except TRANSIENT as exc:
+                    log.warning("cluster: %s %s not published yet: %r (retrying)", kind, ident, exc)
+                    await asyncio.sleep(1.0)
+                except Exception as exc:  # said; the next change of it is sent whole
+                    log.error("cluster: %s %s not published: %r", kind, ident, exc)
+                    break
 
     async def _publish(self, kind: str, ident: str, rec: Record | None) -> None:
         assert self.kv is not None and self.files is not None
