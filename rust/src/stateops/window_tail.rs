@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::batch::{Column, ColumnData, DictColumn, FieldKind, PointBatch};
 
 /// The values of the tail's field.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Vals {
     F(Vec<f64>),
     I(Vec<i64>),
@@ -110,6 +110,32 @@ pub struct WindowTail {
     mcode: u32,
     codes: Option<Vec<u32>>,
     series_keys: Option<Arc<Vec<String>>>,
+}
+
+/// A copy of the live rows only (a checkpoint's copy, [`super::windows::Windows`]'s `Clone`):
+/// the dropped rows before `head` and the buffers' spare room are not copied.
+impl Clone for WindowTail {
+    fn clone(&self) -> Self {
+        let h = self.head;
+        WindowTail {
+            head: 0,
+            time: self.time[h..].to_vec(),
+            field: self.field.as_ref().map(|(name, v)| {
+                let vals = match v {
+                    Vals::F(x) => Vals::F(x[h..].to_vec()),
+                    Vals::I(x) => Vals::I(x[h..].to_vec()),
+                    Vals::U(x) => Vals::U(x[h..].to_vec()),
+                    Vals::B(x) => Vals::B(x[h..].to_vec()),
+                };
+                (name.clone(), vals)
+            }),
+            valid: self.valid.as_ref().map(|v| v[h..].to_vec()),
+            mdict: self.mdict.clone(),
+            mcode: self.mcode,
+            codes: self.codes.as_ref().map(|c| c[h..].to_vec()),
+            series_keys: self.series_keys.clone(),
+        }
+    }
 }
 
 impl WindowTail {

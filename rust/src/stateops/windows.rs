@@ -48,7 +48,7 @@ struct Piece {
     hi: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct GroupWindow {
     name: String,
     pieces: VecDeque<Piece>,
@@ -87,7 +87,7 @@ fn trunc(t: i64, d: i64) -> i64 {
 }
 
 /// Every group's window state.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Windows {
     pub spec: WindowSpec,
     groups: HashMap<u32, GroupWindow>,

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
-use super::{group_ints, lock, rows_bytes, snap_load};
+use super::{group_ints, lock, rows_bytes, snap_load, PyFrozenState};
 use crate::batch::PointBatch;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
@@ -31,6 +31,14 @@ pub struct PyWindows {
 }
 
 type EmittedTuple = (u32, String, i64, PyPointBatch, usize);
+
+/// The checkpoint bytes of windows and their groups' tags (`StateWindows.snapshot`).
+fn encode_windows(windows: &Windows, tags: &HashMap<u32, Tags>) -> Vec<u8> {
+    let windows = windows.snapshot();
+    let mut tags: GroupTags = tags.iter().map(|(g, t)| (*g, t.to_vec())).collect();
+    tags.sort();
+    crate::stateops::snapshot::encode(&(windows, tags))
+}
 
 impl Drop for PyWindows {
     /// Windows holding millions of points take a second to free: they are freed with the GIL
@@ -165,13 +173,15 @@ impl PyWindows {
 
     /// Every group's buffered points, next boundary and tags as checkpoint bytes.
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        super::snap_detached(py, || {
-            let windows = lock(&self.inner).snapshot();
-            let tags = lock(&self.tags);
-            let mut tags: GroupTags = tags.iter().map(|(g, t)| (*g, t.to_vec())).collect();
-            tags.sort();
-            crate::stateops::snapshot::encode(&(windows, tags))
-        })
+        super::snap_detached(py, || encode_windows(&lock(&self.inner), &lock(&self.tags)))
+    }
+
+    /// The state `snapshot` encodes, taken now and encoded later (`FrozenState.encode`, on any
+    /// thread): the windows' pieces are shared, only their open columns copied (issue #19).
+    fn freeze(&self, py: Python<'_>) -> PyResult<PyFrozenState> {
+        let (windows, tags) =
+            detached(py, || (lock(&self.inner).clone(), lock(&self.tags).clone()))?;
+        Ok(PyFrozenState::new(move || encode_windows(&windows, &tags)))
     }
 
     /// Replaces every group's window with a checkpoint's (ValueError: not a snapshot of a
