@@ -14,6 +14,7 @@ from aiohttp import web
 
 from kapfast.server.http import Page, json_response, read_json
 from kapfast.server.state import STATE_KEY
+from kapfast.server.storage_io import storage_io
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -26,7 +27,7 @@ def _lister(name: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         svc = _service(request, name)
         page = Page(request)
-        items = svc.find(page.pattern, page.offset, page.limit)
+        items = await storage_io(svc.find, page.pattern, page.offset, page.limit)
         return json_response({name: [page.select(svc.to_json(x)) for x in items]})
 
     return handle
@@ -44,7 +45,7 @@ def _creator(name: str, method: str) -> Handler:
 def _getter(name: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         svc = _service(request, name)
-        item = svc.get(request.match_info["id"])
+        item = await storage_io(svc.get, request.match_info["id"])
         return json_response(svc.to_json(item), 202 if item.status == "running" else 200)
 
     return handle

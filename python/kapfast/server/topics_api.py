@@ -31,6 +31,7 @@ from kapfast.server.alert_wiring import WIRING_KEY, AlertWiring
 from kapfast.server.http import API, json_error, json_response, read_json, self_link
 from kapfast.server.jsonpatch import apply_patch
 from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.server.storage_io import storage_io
 from kapfast.storage import AlertState, HandlerRecord
 from kapfast.timefmt import format_rfc3339_ns
 
@@ -167,7 +168,7 @@ async def get_topic(request: web.Request) -> web.StreamResponse:
 async def delete_topic(request: web.Request) -> web.StreamResponse:
     """Forget the topic's events (stored and live); its handlers stay defined."""
     topic = request.match_info["topic"]
-    request.app[STATE_KEY].storage.alert_states.delete_topic(topic)
+    await storage_io(request.app[STATE_KEY].storage.alert_states.delete_topic, topic)
     request.app[WIRING_KEY].registry.delete_topic(topic)
     request.app[WIRING_KEY].deleted.add(topic)
     return web.Response(status=204)
@@ -226,8 +227,8 @@ def _attach(app: web.Application, spec: HandlerSpec, replaces: str = "") -> None
     wiring.registry.set_entry(spec.topic, entry, replaces=replaces)
 
 
-def _stored(request: web.Request, topic: str, handler_id: str) -> HandlerRecord:
-    h = request.app[STATE_KEY].storage.topic_handlers.get(topic, handler_id)
+async def _stored(request: web.Request, topic: str, handler_id: str) -> HandlerRecord:
+    h = await storage_io(request.app[STATE_KEY].storage.topic_handlers.get, topic, handler_id)
     if h is None:
         raise NotFoundError(f"unknown handler: {go_quote(handler_id)}")
     return h
@@ -236,7 +237,7 @@ def _stored(request: web.Request, topic: str, handler_id: str) -> HandlerRecord:
 async def list_handlers(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
     pattern = request.query.get("pattern", "")
-    handlers = request.app[STATE_KEY].storage.topic_handlers.for_topic(topic, pattern)
+    handlers = await storage_io(request.app[STATE_KEY].storage.topic_handlers.for_topic, topic, pattern)
     return json_response(
         {
             "link": self_link(request),
@@ -247,13 +248,18 @@ async def list_handlers(request: web.Request) -> web.StreamResponse:
 
 
 async def create_handler(request: web.Request) -> web.StreamResponse:
+    async with request.app[WIRING_KEY].handlers_lock:
+        return await _create_handler(request)
+
+
+async def _create_handler(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
     try:
         spec = HandlerSpec.from_json(topic, await read_json(request))
     except HandlerSpecError as e:
         raise RequestError(str(e)) from None
     store = request.app[STATE_KEY].storage.topic_handlers
-    if spec.id and store.get(topic, spec.id) is not None:
+    if spec.id and await storage_io(store.get, topic, spec.id) is not None:
         # Kapacitor's registrar refuses it and its API answers every registrar error with a 500
         # (services/alert/api.go handleCreateHandler)
         return json_error(
@@ -264,7 +270,7 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
     _attach(request.app, spec)
     request.app[WIRING_KEY].deleted.discard(topic)
     try:
-        store.put(_record(spec))
+        await storage_io(store.put, _record(spec))
     except Exception:
         request.app[WIRING_KEY].registry.remove_entry(topic, spec.id)  # not stored: not running
         raise
@@ -272,17 +278,22 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def _update(request: web.Request, old: HandlerRecord, spec: HandlerSpec) -> web.StreamResponse:
+    async with request.app[WIRING_KEY].handlers_lock:
+        return await _update_locked(request, old, spec)
+
+
+async def _update_locked(request: web.Request, old: HandlerRecord, spec: HandlerSpec) -> web.StreamResponse:
     store = request.app[STATE_KEY].storage.topic_handlers
-    if spec.id != old.id and store.get(spec.topic, spec.id) is not None:
+    if spec.id != old.id and await storage_io(store.get, spec.topic, spec.id) is not None:
         raise RequestError(f"handler {go_quote(spec.id)} already exists in topic {go_quote(spec.topic)}")
     _attach(request.app, spec, replaces=old.id)
-    store.replace(old.id, _record(spec))
+    await storage_io(store.replace, old.id, _record(spec))
     return json_response(_handler_json(_record(spec)))
 
 
 async def put_handler(request: web.Request) -> web.StreamResponse:
     topic, handler_id = request.match_info["topic"], request.match_info["handler"]
-    old = _stored(request, topic, handler_id)
+    old = await _stored(request, topic, handler_id)
     try:
         spec = HandlerSpec.from_json(topic, await read_json(request))
     except HandlerSpecError as e:
@@ -292,7 +303,7 @@ async def put_handler(request: web.Request) -> web.StreamResponse:
 
 async def patch_handler(request: web.Request) -> web.StreamResponse:
     topic, handler_id = request.match_info["topic"], request.match_info["handler"]
-    old = _stored(request, topic, handler_id)
+    old = await _stored(request, topic, handler_id)
     raw = await request.read()
     try:
         patch = json.loads(raw)
@@ -309,14 +320,14 @@ async def patch_handler(request: web.Request) -> web.StreamResponse:
 
 async def get_handler(request: web.Request) -> web.StreamResponse:
     return json_response(
-        _handler_json(_stored(request, request.match_info["topic"], request.match_info["handler"]))
+        _handler_json(await _stored(request, request.match_info["topic"], request.match_info["handler"]))
     )
 
 
 async def delete_handler(request: web.Request) -> web.StreamResponse:
     """204 even when there was no such handler (Kapacitor's delete is idempotent)."""
     topic, handler_id = request.match_info["topic"], request.match_info["handler"]
-    request.app[STATE_KEY].storage.topic_handlers.delete(topic, handler_id)
+    await storage_io(request.app[STATE_KEY].storage.topic_handlers.delete, topic, handler_id)
     request.app[WIRING_KEY].registry.remove_entry(topic, handler_id)
     return web.Response(status=204)
 
