@@ -87,18 +87,24 @@ def _timed(port: int, path: str) -> float:
     return time.perf_counter() - t
 
 
+def _checkpointing_server(tmp: str, interval: str, flag: str) -> Server:
+    """kapfastd checkpointing its tasks every ``interval``, with the environment flag ``flag``
+    set to 1 (none: "")."""
+    return Server(
+        Path(tmp),
+        extra=f'[task]\n  snapshot-interval = "{interval}"\n',
+        env={flag: "1"} if flag else None,
+    )
+
+
 def run_mode(
     inline: bool, seconds: float, writers: int, bodies: list[bytes], snapshot_interval: str = "10s"
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(
-            Path(tmp),
-            # the task's checkpoints (every [task] snapshot-interval, Kapacitor's 60s by default,
-            # after a random splay) happen within the measurement: a checkpoint of the window's
-            # millions of points was the sporadic whole-server stall of issue #19
-            extra=f'[task]\n  snapshot-interval = "{snapshot_interval}"\n',
-            env={"KAPFAST_ENGINE_INLINE": "1"} if inline else None,
-        )
+        # the task's checkpoints (every [task] snapshot-interval, Kapacitor's 60s by default,
+        # after a random splay) happen within the measurement: a checkpoint of the window's
+        # millions of points was the sporadic whole-server stall of issue #19
+        server = _checkpointing_server(tmp, snapshot_interval, "KAPFAST_ENGINE_INLINE" if inline else "")
         try:
             server.define("load", SCRIPT)
             ctx = mp.get_context("spawn")
@@ -219,11 +225,7 @@ def checkpoint_read_mode(on_engine: bool, points: int, seconds: float, interval:
     every ``interval``; ``on_engine``: the checkpoint encoded on the engine thread as before
     (``KAPFAST_CHECKPOINT_ON_ENGINE=1``)."""
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(
-            Path(tmp),
-            extra=f'[task]\n  snapshot-interval = "{interval}"\n',
-            env={"KAPFAST_CHECKPOINT_ON_ENGINE": "1"} if on_engine else None,
-        )
+        server = _checkpointing_server(tmp, interval, "KAPFAST_CHECKPOINT_ON_ENGINE" if on_engine else "")
         try:
             server.define("big", BIG_WINDOW_SCRIPT)
             chunk = 100_000

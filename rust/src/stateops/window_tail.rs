@@ -263,7 +263,7 @@ impl Part {
         k
     }
 
-    /// Frees the dropped rows before `head` (a part about to be sealed).
+    /// Frees the dropped rows before `head`.
     fn compact(&mut self) {
         if self.head > 0 {
             let h = std::mem::take(&mut self.head);
@@ -286,17 +286,7 @@ impl Part {
         if self.is_empty() {
             self.clear();
         } else if self.head * 2 >= self.time.len() && self.head >= 64 {
-            let h = std::mem::take(&mut self.head);
-            self.time.drain(..h);
-            if let Some((_, v)) = &mut self.field {
-                v.drain_front(h);
-            }
-            if let Some(v) = &mut self.valid {
-                v.drain(..h);
-            }
-            if let Some(c) = &mut self.codes {
-                c.drain(..h);
-            }
+            self.compact();
         }
     }
 }
