@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -96,17 +97,36 @@ def _collected(request: web.Request, topic: str) -> int:
     return 0 if t is None else t.collected
 
 
-def _topic_states(request: web.Request, topic: str) -> list[AlertState]:
-    merged = dict(request.app[STATE_KEY].storage.alert_states.for_topic(topic))
+@dataclass(frozen=True)
+class _Stored:
+    """What the topic endpoints read of the store (the saved event states per topic, the topics
+    with handlers), read in one call on the storage threads: reading alert states waits for
+    their pending commit, which waits for SQLite's lock (issue #19: never on the event loop)."""
+
+    states: dict[str, dict[str, AlertState]]
+    handler_topics: frozenset[str]
+
+
+def _read_stored(st: ServerState, topic: str | None) -> _Stored:
+    alerts, handlers = st.storage.alert_states, st.storage.topic_handlers
+    if topic is not None:
+        with_handlers = frozenset({topic}) if handlers.for_topic(topic) else frozenset()
+        return _Stored({topic: alerts.for_topic(topic)}, with_handlers)
+    return _Stored({t: alerts.for_topic(t) for t in alerts.topics()}, frozenset(handlers.topics()))
+
+
+async def _stored_topics(request: web.Request, topic: str | None = None) -> _Stored:
+    """The store's part of one topic (or of every topic: None)."""
+    return await storage_io(_read_stored, request.app[STATE_KEY], topic)
+
+
+def _topic_states(request: web.Request, stored: _Stored, topic: str) -> list[AlertState]:
+    merged = dict(stored.states.get(topic, {}))
     merged.update(_live_states(request, topic))
     return sorted(merged.values(), key=lambda s: s.event_id)
 
 
-def _has_handlers(request: web.Request, topic: str) -> bool:
-    return bool(request.app[STATE_KEY].storage.topic_handlers.for_topic(topic))
-
-
-def _visible(request: web.Request, topic: str, states: list[AlertState]) -> bool:
+def _visible(request: web.Request, stored: _Stored, topic: str, states: list[AlertState]) -> bool:
     """Whether the topic exists for the API (see :class:`AlertWiring`)."""
     wiring = request.app[WIRING_KEY]
     if topic in wiring.closed:
@@ -114,19 +134,19 @@ def _visible(request: web.Request, topic: str, states: list[AlertState]) -> bool
     if states:
         wiring.deleted.discard(topic)
         return True
-    return topic not in wiring.deleted and _has_handlers(request, topic)
+    return topic not in wiring.deleted and topic in stored.handler_topics
 
 
-def _states(request: web.Request, topic: str, unknown: str = "unknown topic: {}") -> list[AlertState]:
-    states = _topic_states(request, topic)
-    if not _visible(request, topic, states):
+async def _states(request: web.Request, topic: str, unknown: str = "unknown topic: {}") -> list[AlertState]:
+    stored = await _stored_topics(request, topic)
+    states = _topic_states(request, stored, topic)
+    if not _visible(request, stored, topic, states):
         raise NotFoundError(unknown.format(go_quote(topic)))
     return states
 
 
-def _all_topics(request: web.Request) -> list[str]:
-    st = request.app[STATE_KEY]
-    names = set(st.storage.alert_states.topics()) | set(st.storage.topic_handlers.topics())
+def _all_topics(request: web.Request, stored: _Stored) -> list[str]:
+    names = set(stored.states) | stored.handler_topics
     registry = request.app[WIRING_KEY].registry
     for name in registry.topics():
         t = registry.get(name)
@@ -136,14 +156,18 @@ def _all_topics(request: web.Request) -> list[str]:
     return sorted(names - closed)
 
 
-def topics_json(request: web.Request) -> list[dict[str, Any]]:
+async def topics_json(request: web.Request) -> list[dict[str, Any]]:
     """Every topic as ``GET /alerts/topics`` lists it (the web page's topics list)."""
-    return [_topic_json(t, _topic_states(request, t), _collected(request, t)) for t in _all_topics(request)]
+    stored = await _stored_topics(request)
+    return [
+        _topic_json(t, _topic_states(request, stored, t), _collected(request, t))
+        for t in _all_topics(request, stored)
+    ]
 
 
-def topic_json(request: web.Request, topic: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+async def topic_json(request: web.Request, topic: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A topic and its events as the API answers them (404 for an unknown topic)."""
-    states = _states(request, topic)
+    states = await _states(request, topic)
     return _topic_json(topic, states, _collected(request, topic)), [_event_json(topic, s) for s in states]
 
 
@@ -151,10 +175,11 @@ async def list_topics(request: web.Request) -> web.StreamResponse:
     pattern = request.query.get("pattern", "")
     min_level = _min_level(request)
     topics = []
-    for topic in _all_topics(request):
+    stored = await _stored_topics(request)
+    for topic in _all_topics(request, stored):
         if pattern and not fnmatch.fnmatchcase(topic, pattern):
             continue
-        body = _topic_json(topic, _topic_states(request, topic), _collected(request, topic))
+        body = _topic_json(topic, _topic_states(request, stored, topic), _collected(request, topic))
         if _rank(body["level"]) >= min_level:
             topics.append(body)
     return json_response({"link": self_link(request), "topics": topics})
@@ -162,7 +187,7 @@ async def list_topics(request: web.Request) -> web.StreamResponse:
 
 async def get_topic(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
-    return json_response(_topic_json(topic, _states(request, topic), _collected(request, topic)))
+    return json_response(_topic_json(topic, await _states(request, topic), _collected(request, topic)))
 
 
 async def delete_topic(request: web.Request) -> web.StreamResponse:
@@ -177,7 +202,7 @@ async def delete_topic(request: web.Request) -> web.StreamResponse:
 async def list_events(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
     min_level = _min_level(request)
-    states = _states(request, topic, "failed to get topic events: unknown topic {}")
+    states = await _states(request, topic, "failed to get topic events: unknown topic {}")
     events = [_event_json(topic, s) for s in states if _rank(s.level) >= min_level]
     return json_response(
         {
@@ -190,7 +215,7 @@ async def list_events(request: web.Request) -> web.StreamResponse:
 
 async def get_event(request: web.Request) -> web.StreamResponse:
     topic, event = request.match_info["topic"], request.match_info["event"]
-    for s in _states(request, topic):
+    for s in await _states(request, topic):
         if s.event_id == event:
             return json_response(_event_json(topic, s))
     raise NotFoundError(f"unknown event {go_quote(event)} in topic {go_quote(topic)}")
