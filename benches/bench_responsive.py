@@ -87,18 +87,24 @@ def _timed(port: int, path: str) -> float:
     return time.perf_counter() - t
 
 
+def _checkpointing_server(tmp: str, interval: str, flag: str) -> Server:
+    """kapfastd checkpointing its tasks every ``interval``, with the environment flag ``flag``
+    set to 1 (none: "")."""
+    return Server(
+        Path(tmp),
+        extra=f'[task]\n  snapshot-interval = "{interval}"\n',
+        env={flag: "1"} if flag else None,
+    )
+
+
 def run_mode(
     inline: bool, seconds: float, writers: int, bodies: list[bytes], snapshot_interval: str = "10s"
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(
-            Path(tmp),
-            # the task's checkpoints (every [task] snapshot-interval, Kapacitor's 60s by default,
-            # after a random splay) happen within the measurement: a checkpoint of the window's
-            # millions of points was the sporadic whole-server stall of issue #19
-            extra=f'[task]\n  snapshot-interval = "{snapshot_interval}"\n',
-            env={"KAPFAST_ENGINE_INLINE": "1"} if inline else None,
-        )
+        # the task's checkpoints (every [task] snapshot-interval, Kapacitor's 60s by default,
+        # after a random splay) happen within the measurement: a checkpoint of the window's
+        # millions of points was the sporadic whole-server stall of issue #19
+        server = _checkpointing_server(tmp, snapshot_interval, "KAPFAST_ENGINE_INLINE" if inline else "")
         try:
             server.define("load", SCRIPT)
             ctx = mp.get_context("spawn")
@@ -198,6 +204,103 @@ def measure(
     return before, after
 
 
+#: a window that holds every point written (no window closes): its checkpoint is of them all
+BIG_WINDOW_SCRIPT = """stream
+    |from().measurement('cpu').groupBy('host')
+    |window().period(10000h).every(10000h)
+    |mean('usage_user')
+    |httpOut('out')
+"""
+
+
+def _cpu_lines(start: int, n: int) -> bytes:
+    return "".join(
+        f"cpu,host=h{i % 8} usage_user={i % 1000 / 10} {1_600_000_000_000_000_000 + i * 1000}\n"
+        for i in range(start, start + n)
+    ).encode()
+
+
+def checkpoint_read_mode(on_engine: bool, points: int, seconds: float, interval: str) -> dict[str, float]:
+    """API reads of a task whose window holds ``points`` points, while the task is checkpointed
+    every ``interval``; ``on_engine``: the checkpoint encoded on the engine thread as before
+    (``KAPFAST_CHECKPOINT_ON_ENGINE=1``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = _checkpointing_server(tmp, interval, "KAPFAST_CHECKPOINT_ON_ENGINE" if on_engine else "")
+        try:
+            server.define("big", BIG_WINDOW_SCRIPT)
+            chunk = 100_000
+            for start in range(0, points, chunk):
+                status, text = server.request_raw("/write?db=telegraf&rp=autogen", _cpu_lines(start, chunk))
+                if status != 204:
+                    raise RuntimeError(f"write answered {status}: {text!r}")
+            show: list[float] = []
+            out: list[float] = []
+            stop_at = time.monotonic() + seconds
+            n = points
+
+            def trickle() -> None:  # points keep arriving while it is checkpointed
+                nonlocal n
+                while time.monotonic() < stop_at:
+                    server.request_raw("/write?db=telegraf&rp=autogen", _cpu_lines(n, 100))
+                    n += 100
+                    time.sleep(0.1)
+
+            writer = threading.Thread(target=trickle)
+            writer.start()
+            while time.monotonic() < stop_at:
+                show.append(_timed(server.port, "/kapacitor/v1/tasks/big"))
+                out.append(_timed(server.port, "/kapacitor/v1/tasks/big/out"))
+                time.sleep(0.05)
+            writer.join()
+            status, body = server.request("GET", "/kapacitor/v1/tasks/big")
+            held = sum(
+                int(v.get("buffered_points", 0))
+                for v in json.loads(body).get("stats", {}).get("kapfast-node-stats", {}).values()
+                if isinstance(v, dict)
+            )
+        finally:
+            server.stop()
+    reads = show + out
+    return {
+        "reads": len(reads),
+        "p50": _pct(reads, 0.5),
+        "p99": _pct(reads, 0.99),
+        "max": max(reads) * 1000,
+        "show_max": max(show) * 1000,
+        "out_max": max(out) * 1000,
+        "held": held,
+    }
+
+
+def measure_checkpoint_reads(
+    points: int = 3_000_000, seconds: float = 20, interval: str = "4s"
+) -> tuple[dict[str, float], dict[str, float]]:
+    before = checkpoint_read_mode(True, points, seconds, interval)
+    after = checkpoint_read_mode(False, points, seconds, interval)
+    for name, m in (("encoded on the engine (before)", before), ("taken, encoded off it (after)", after)):
+        print(
+            f"{name:>31}: {m['held']:,.0f} window points; API reads of the task n={m['reads']:.0f} "
+            f"p50 {m['p50']:.1f} ms p99 {m['p99']:.1f} ms max {m['max']:.1f} ms "
+            f"(show max {m['show_max']:.0f} ms, httpOut max {m['out_max']:.0f} ms)"
+        )
+    print(f"max API read ratio (before / after): {before['max'] / after['max']:.1f}x")
+    return before, after
+
+
+def test_reads_of_a_task_while_its_large_window_is_checkpointed() -> None:
+    points = int(os.environ.get("KAPFAST_BENCH_CHECKPOINT_POINTS", "3000000"))
+    before, after = measure_checkpoint_reads(points)
+    report.row(
+        f"max API read (show, httpOut), task of a {points / 1e6:g} M-point window checkpointed every 4 s",
+        after["max"],
+        before["max"],
+        "checkpoint encoded on the engine thread",
+        "ms",
+        "< 1 s",
+        higher_is_better=False,
+    )
+
+
 def test_ping_under_saturation() -> None:
     seconds = float(os.environ.get("KAPFAST_BENCH_RESPONSIVE_SECONDS", "15"))
     before, after = measure(seconds, writers=4)
@@ -225,5 +328,14 @@ if __name__ == "__main__":
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--snapshot-interval", default="10s", help="[task] snapshot-interval of kapfastd")
+    ap.add_argument(
+        "--checkpoint-points",
+        type=int,
+        default=0,
+        help="instead: API reads of a task with a window of this many points while it is checkpointed",
+    )
     args = ap.parse_args()
-    measure(args.seconds, args.writers, args.snapshot_interval)
+    if args.checkpoint_points:
+        measure_checkpoint_reads(args.checkpoint_points, args.seconds)
+    else:
+        measure(args.seconds, args.writers, args.snapshot_interval)

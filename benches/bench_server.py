@@ -119,6 +119,16 @@ class Server:
         finally:
             conn.close()
 
+    def request_raw(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST ``body`` as it is (line protocol)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            conn.request("POST", path, body=body)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
     def define(self, ident: str, script: str) -> None:
         status, text = self.request(
             "POST",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kapfast._native import AlertStates as AlertStates
 from kapfast._native import ClosedWindows as ClosedWindows
+from kapfast._native import FrozenState as FrozenState
 from kapfast._native import StateBarrierPeriods as StateBarrierPeriods
 from kapfast._native import StateChangeDetect as StateChangeDetect
 from kapfast._native import StateDerivative as StateDerivative

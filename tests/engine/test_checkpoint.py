@@ -187,3 +187,53 @@ def test_buffered_points_are_stored_as_compact_columns() -> None:
     again.restore(blob)
     assert again.nodes[2].working_cardinality() == 100  # type: ignore[union-attr]
     _ = S
+
+
+@pytest.mark.parametrize(
+    "name", ["window_every", "window_each", "window_count", "window_mean", "join_batches"]
+)
+def test_a_checkpoint_taken_while_points_keep_arriving_holds_exactly_the_points_before_it(name: str) -> None:
+    """``take_snapshot`` copies the state at once and encodes it later (on the checkpoint
+    thread, issue #19): points fed in between, windows they close and purge, are not in it. Its
+    bytes are those of a twin task that never saw them, and a task restored from it carries on
+    as the uninterrupted one."""
+    script = SCRIPTS[name]
+    data = rows(("a", "b") if "join" in name else ("cpu",))
+    cut = len(data) // 2 + 1
+    whole, whole_out = new_task(script, VirtualClock(0))
+    feed(whole, whole.ctx.clock, data, chunk=3)  # type: ignore[arg-type]
+    twin, _ = new_task(script, VirtualClock(0))
+    feed(twin, twin.ctx.clock, data[:cut], chunk=3)  # type: ignore[arg-type]
+
+    first, first_out = new_task(script, VirtualClock(0))
+    feed(first, first.ctx.clock, data[:cut], chunk=3)  # type: ignore[arg-type]
+    now = first.ctx.now_ns()
+    encode = first.take_snapshot()
+    feed(first, first.ctx.clock, data[cut:], chunk=3)  # type: ignore[arg-type]
+    blob = encode()
+    assert blob == twin.snapshot()
+
+    second, second_out = new_task(script, VirtualClock(now))
+    second.restore(blob)
+    feed(second, second.ctx.clock, data[cut:], chunk=3)  # type: ignore[arg-type]
+    assert second_out.got, "nothing after the cut: the test would prove nothing"
+    assert second_out.got == whole_out.got[len(whole_out.got) - len(second_out.got) :]
+    assert first_out.got == whole_out.got  # taking it changed nothing of the running task
+
+
+def test_a_large_narrow_window_taken_while_points_keep_arriving() -> None:
+    """A window of an aggregate (narrow: its points by column, [#20]) over many chunks: taken,
+    then fed points that purge its oldest ones and close windows, then encoded: the checkpoint
+    is the state at the time it was taken, byte for byte."""
+    script = SRC + "|window().period(20s).every(5s)|mean('value')|httpOut('out')"
+    many: list[Row] = [
+        ("cpu", {"host": f"h{i % 3}"}, {"value": float(i % 17)}, i * 10_000_000) for i in range(6_000)
+    ]
+    a, _ = new_task(script, VirtualClock(0))
+    twin, _ = new_task(script, VirtualClock(0))
+    feed(a, a.ctx.clock, many[:4_000], chunk=7)  # type: ignore[arg-type]
+    feed(twin, twin.ctx.clock, many[:4_000], chunk=7)  # type: ignore[arg-type]
+    encode = a.take_snapshot()
+    feed(a, a.ctx.clock, many[4_000:], chunk=7)  # type: ignore[arg-type]
+    assert a.nodes[2].buffered_points() != twin.nodes[2].buffered_points()  # type: ignore[union-attr]
+    assert encode() == twin.snapshot()

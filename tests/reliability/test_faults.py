@@ -105,6 +105,83 @@ def test_store_locked_by_another_process(kapfastd: Kapfastd) -> None:
     assert [t["id"] for t in kapfastd.api("GET", "/tasks").json()["tasks"]] == ["long", "short"]
 
 
+def test_a_locked_store_holds_up_only_the_requests_that_write_to_it(kapfastd: Kapfastd) -> None:
+    """Another process holds the store's write lock (``BEGIN EXCLUSIVE``) for a few seconds, less
+    than SQLite's busy timeout, while a task is defined and a topic handler created (both must
+    write the store and wait for the lock). Meanwhile ``/ping``, a write of points and reads of
+    the store (a task, the handlers) answer while the lock is still held, however long the
+    writers wait; once it is released the two API calls answer 200 and what they stored is there.
+
+    Before #19's last step the handler was stored on the event loop (the loop waited out the
+    lock: one ping in 4 s) and reads of the store waited for any writer holding the store's
+    connection (a define stuck on the lock held up ``GET /tasks/<id>``)."""
+    db = kapfastd.data_dir / "kapfast.db"
+    assert define(kapfastd, "first").status == 200  # type: ignore[attr-defined]
+    locked, released = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(db, isolation_level=None, timeout=10)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            time.sleep(4.0)  # under the server's 5 s busy timeout: the writers wait, then succeed
+            conn.execute("COMMIT")
+        finally:
+            released.set()
+            conn.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(10)
+    answers: dict[str, tuple[int, bool]] = {}
+
+    def call(name: str, method: str, path: str, body: object) -> None:
+        ans = kapfastd.api(method, path, body)
+        answers[name] = (ans.status, released.is_set())
+
+    writers = [
+        threading.Thread(
+            target=call, args=("define", "POST", "/tasks", {"id": "second", "dbrps": DBRPS, "script": SCRIPT})
+        ),
+        threading.Thread(
+            target=call,
+            args=(
+                "handler",
+                "POST",
+                "/alerts/topics/locked/handlers",
+                {"id": "h", "kind": "log", "options": {"path": "/dev/null"}},
+            ),
+        ),
+    ]
+    for w in writers:
+        w.start()
+    rounds = 0  # of ping, write and two reads, all answered while the lock was held
+    i = 0
+    while not released.is_set():
+        i += 1
+        ping = kapfastd.request("GET", "/kapacitor/v1/ping")
+        wrote = kapfastd.write(f"cpu,host=a value={i} {i}")
+        read = kapfastd.api("GET", "/tasks/first")
+        handlers = kapfastd.api("GET", "/alerts/topics/locked/handlers")
+        if released.is_set():
+            break  # answered, but perhaps only after the release: not counted
+        assert (ping.status, wrote.status, read.status, handlers.status) == (204, 204, 200, 200)
+        rounds += 1
+        time.sleep(0.05)
+    holder.join()
+    for w in writers:
+        w.join(60)
+    # answered again and again while the lock was held (a loop blocked by a writer answers at
+    # most the first round, before the writers reach the store)
+    assert rounds >= 3, rounds
+    # the writers waited for the lock and then succeeded
+    assert answers == {"define": (200, True), "handler": (200, True)}, answers
+    assert kapfastd.api("GET", "/tasks/second").status == 200
+    got = kapfastd.api("GET", "/alerts/topics/locked/handlers").json()["handlers"]
+    assert [h["id"] for h in got] == ["h"]
+    assert_store_sound(db)
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs of 8 MB (root only; skipped where mounting is not allowed)."""

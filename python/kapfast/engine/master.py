@@ -42,6 +42,15 @@ _DONE: Future[None] = Future()
 _DONE.set_result(None)
 
 
+#: KAPFAST_CHECKPOINT_ON_ENGINE=1: a checkpoint is encoded where it is taken, on the engine
+#: thread, as before issue #19's fix (benches/bench_responsive.py measures both in one run)
+CHECKPOINT_ON_ENGINE = os.environ.get("KAPFAST_CHECKPOINT_ON_ENGINE") == "1"
+
+
+def _store(storage: Storage, task_id: str, data: bytes | Callable[[], bytes]) -> None:
+    storage.snapshots.put(task_id, data() if callable(data) else data)
+
+
 def _log_unsaved(task_id: str, fut: Future[None]) -> None:
     exc = fut.exception()
     if exc is not None:
@@ -206,10 +215,12 @@ class TaskMaster:
             return
         if background and not self._saving.get(t.id, _DONE).done():
             return  # still writing the previous one: the next interval's will do
-        data = t.snapshot()
+        # taken here (a copy of what can still change), encoded and written on the checkpoint
+        # thread: the engine thread is not held for the encoding of a large state (issue #19)
+        data: bytes | Callable[[], bytes] = t.snapshot() if CHECKPOINT_ON_ENGINE else t.take_snapshot()
         if self._saver is None:
             self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kapfast-checkpoints")
-        fut = self._saver.submit(self.storage.snapshots.put, t.id, data)
+        fut = self._saver.submit(_store, self.storage, t.id, data)
         if not background:
             fut.result()
             return

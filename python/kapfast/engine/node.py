@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -222,6 +223,13 @@ class Node:
         """This node's state as checkpoint bytes; None for a node without state. Every kind the
         node table marks ``stateful`` overrides it (and :meth:`restore_state`)."""
         return None
+
+    def take_state(self) -> bytes | Callable[[], bytes] | None:
+        """This node's state for a checkpoint taken now, on the engine thread: its bytes, or a
+        function that encodes the state taken now into those bytes later, on another thread (a
+        node whose state can be millions of points: issue #19). By default the bytes of
+        :meth:`snapshot_state`."""
+        return self.snapshot_state()
 
     def restore_state(self, data: bytes) -> None:
         """Take back what :meth:`snapshot_state` gave (on a fresh node of the same definition,

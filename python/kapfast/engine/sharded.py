@@ -216,12 +216,17 @@ class ShardedTask(Task):
             self.expiry_backlog = self.expiry_backlog or t.expiry_backlog
         self.refresh()
 
-    def snapshot(self) -> bytes:
-        parts = [MAGIC, struct.pack("<I", len(self.shards))]
-        for shard, t in sorted(self.shards.items()):
-            data = t.snapshot()
-            parts += [struct.pack("<IQ", shard, len(data)), data]
-        return b"".join(parts)
+    def take_snapshot(self) -> Callable[[], bytes]:
+        taken = [(shard, t.take_snapshot()) for shard, t in sorted(self.shards.items())]
+
+        def encode() -> bytes:
+            parts = [MAGIC, struct.pack("<I", len(taken))]
+            for shard, take in taken:
+                data = take()
+                parts += [struct.pack("<IQ", shard, len(data)), data]
+            return b"".join(parts)
+
+        return encode
 
     def restore(self, data: bytes) -> None:
         if data[:4] != MAGIC:

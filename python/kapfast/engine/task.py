@@ -208,12 +208,25 @@ class Task:
         Take it between messages (on the thread that feeds the task). Hand it to
         :meth:`restore` of a new Task built from the same pipeline — in this process, after a
         restart, or on another worker — and the new task carries on as this one would have."""
-        nodes: dict[str, bytes] = {}
+        return self.take_snapshot()()
+
+    def take_snapshot(self) -> Callable[[], bytes]:
+        """The checkpoint of :meth:`snapshot` taken now (between messages, on the thread that
+        feeds the task), encoded when called, on any thread: a node with a large state (a window
+        of millions of points) is only copied here, and encoded by the caller later, so that the
+        engine thread is not held for the encoding (issue #19)."""
+        taken: dict[str, bytes | Callable[[], bytes]] = {}
         for n in self.nodes.values():
-            data = n.snapshot_state()
+            data = n.take_state()
             if data is not None:
-                nodes[n.name] = data
-        return checkpoint.pack_task(self.definition, nodes)
+                taken[n.name] = data
+        definition = self.definition
+
+        def encode() -> bytes:
+            nodes = {name: d() if callable(d) else d for name, d in taken.items()}
+            return checkpoint.pack_task(definition, nodes)
+
+        return encode
 
     def restore(self, data: bytes) -> None:
         """Give a new task (before any data) the state :meth:`snapshot` took.

@@ -6,6 +6,7 @@ read it without importing each other.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -28,6 +29,9 @@ class AlertWiring:
     registry: TopicRegistry
     closed: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
+    #: one change of the topic handlers at a time: a change checks the store, attaches the
+    #: handler and stores it, awaiting the store's thread in between (kapfast.server.offload)
+    handlers_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 WIRING_KEY = web.AppKey("alert_wiring", AlertWiring)

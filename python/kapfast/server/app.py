@@ -69,6 +69,7 @@ from kapfast.server.influx import InfluxDBClusters
 from kapfast.server.internal_stats import Stat, StatsService, collect, expvars
 from kapfast.server.router import Router
 from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.server.storage_io import storage_io
 from kapfast.server.udp import UDPInput, start_listeners
 from kapfast.server.ui import routes as ui_routes
 from kapfast.server.users import AuthService, LocalAuth, NoAuth, UserStore
@@ -339,7 +340,7 @@ async def cluster_status(request: web.Request) -> web.StreamResponse:
 
 async def debug_vars(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
-    tasks = st.storage.tasks.find()
+    tasks = await storage_io(st.storage.tasks.find)
     body = {
         "cluster_id": st.ids.cluster_id,
         "server_id": st.ids.server_id,

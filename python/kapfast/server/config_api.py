@@ -42,6 +42,7 @@ from kapfast.config import (
 from kapfast.errors import ConfigError, NotFoundError, RequestError
 from kapfast.gofmt import go_quote, json_marshal
 from kapfast.server.http import API, json_error, read_json
+from kapfast.server.storage_io import storage_io
 from kapfast.storage.db import ConfigOverrideStore, OverrideRow
 
 log = logging.getLogger("kapfast.config")
@@ -75,7 +76,7 @@ class ConfigService:
         return self.effective, warnings
 
     async def update(self, section: SectionInfo, element: str | None, body: dict[str, Any]) -> Config:
-        rows = {(r.section, r.element): r for r in self.store.all()}
+        rows = {(r.section, r.element): r for r in await storage_io(self.store.all)}
         changed = _change(self.effective, section, element, body, rows)
         candidate = [r for r in rows.values() if (r.section, r.element) not in changed] + [
             r for r in changed.values() if r is not None
@@ -91,11 +92,15 @@ class ConfigService:
                 f"cannot enable {', '.join(started)}: kapfast has no Prometheus scraper or service "
                 "discovery (the section's other options can be set)"
             )
-        for (sec, elem), row in changed.items():
-            if row is None:
-                self.store.remove(sec, elem)
-            else:
-                self.store.put(row)
+
+        def store() -> None:
+            for (sec, elem), row in changed.items():
+                if row is None:
+                    self.store.remove(sec, elem)
+                else:
+                    self.store.put(row)
+
+        await storage_io(store)
         self.effective = new
         hook = self.live.get(section.name)
         if hook is not None:

@@ -19,6 +19,7 @@ from kapfast.gofmt import go_quote
 from kapfast.server.http import json_response
 from kapfast.server.offload import off_loop
 from kapfast.server.state import STATE_KEY
+from kapfast.server.storage_io import storage_io
 from kapfast.tasks.service import compile_task
 from kapfast.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 
@@ -26,7 +27,7 @@ from kapfast.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 async def explain(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     task_id = request.match_info["id"]
-    rec = st.tasks.get(task_id)  # 404 for an unknown task
+    rec = await storage_io(st.tasks.get, task_id)  # 404 for an unknown task
     shadowed = st.master.http_out(task_id, "explain")
     if shadowed is not None:
         return json_response(shadowed, pretty=False)
@@ -42,7 +43,7 @@ async def explain(request: web.Request) -> web.StreamResponse:
         rec_id = request.query.get("recording", "")
         if not rec_id:
             raise RequestError("at needs a recording: explain replays one up to that time (recording=ID)")
-        recording = st.storage.recordings.get(rec_id)
+        recording = await storage_io(st.storage.recordings.get, rec_id)
         if recording.status != "finished":
             raise RequestError(f"recording {rec_id} is {recording.status}, it cannot be replayed")
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from kapfast.server.http import Page, json_response, read_json
 from kapfast.server.state import STATE_KEY
+from kapfast.server.storage_io import storage_io
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -31,11 +32,19 @@ async def _done(result: Any) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
+async def _read(fn: Callable[..., Any], *args: Any) -> Any:
+    """A read of the local store on the storage threads (issue #19: never on the event loop);
+    the cluster's service, which awaits NATS, on the loop."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    return await _done(await storage_io(fn, *args))
+
+
 def _lister(name: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         svc = _service(request, name)
         page = Page(request)
-        items = await _done(svc.find(page.pattern, page.offset, page.limit))
+        items = await _read(svc.find, page.pattern, page.offset, page.limit)
         return json_response({name: [page.select(svc.to_json(x)) for x in items]})
 
     return handle
@@ -53,7 +62,7 @@ def _creator(name: str, method: str) -> Handler:
 def _getter(name: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         svc = _service(request, name)
-        item = await _done(svc.get(request.match_info["id"]))
+        item = await _read(svc.get, request.match_info["id"])
         return json_response(svc.to_json(item), 202 if item.status == "running" else 200)
 
     return handle

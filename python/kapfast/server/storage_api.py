@@ -12,6 +12,7 @@ from kapfast.errors import StorageError
 from kapfast.gofmt import go_quote
 from kapfast.server.http import API, json_error, json_response
 from kapfast.server.state import STATE_KEY
+from kapfast.server.storage_io import storage_io
 from kapfast.storage import Storage
 
 STORES = f"{API}/storage/stores"
@@ -44,7 +45,7 @@ async def store_action(request: web.Request) -> web.StreamResponse:
     if action != "rebuild":
         return json_error(400, f"unkown storage action {go_quote(action)}")  # Kapacitor's spelling
     try:
-        request.app[STATE_KEY].storage.rebuild(name)
+        await storage_io(request.app[STATE_KEY].storage.rebuild, name)
     except StorageError as exc:  # the error goes to the client, as Kapacitor's 500
         return json_error(500, f"failed to rebuild {go_quote(name)}: {exc}")
     return web.Response(status=204)

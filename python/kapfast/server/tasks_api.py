@@ -15,6 +15,7 @@ from kapfast.gofmt import go_map, go_quote
 from kapfast.server.http import Page, json_response, json_text, read_json
 from kapfast.server.offload import define, off_loop
 from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.server.storage_io import storage_io
 from kapfast.tick import Pipeline
 
 
@@ -52,8 +53,8 @@ async def create_task(request: web.Request) -> web.StreamResponse:
 
 async def get_task(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
-    rec = st.tasks.get(request.match_info["id"])
     opts = _describe_opts(request)
+    rec = await storage_io(st.tasks.get, request.match_info["id"])
     body = await off_loop(request, lambda: st.tasks.to_json(rec, **opts))
     if st.cluster is not None and st.cluster.worker is not None and LOCAL_HEADER not in request.headers:
         # executing, stats and DOT from the workers that run it (kapfast.cluster.reads)
@@ -98,7 +99,7 @@ def _http_out_text(st: ServerState, task_id: str, endpoint: str) -> str | None:
 async def http_out(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
     task_id, endpoint = request.match_info["id"], request.match_info["endpoint"]
-    st.tasks.get(task_id)  # 404 for an unknown task
+    await storage_io(st.tasks.get, task_id)  # 404 for an unknown task
     missing = NotFoundError(
         f"task {task_id} has no httpOut endpoint {go_quote(endpoint)} (or it is not running)"
     )
@@ -137,7 +138,7 @@ async def create_template(request: web.Request) -> web.StreamResponse:
 
 async def get_template(request: web.Request) -> web.StreamResponse:
     st = request.app[STATE_KEY]
-    rec = st.templates.get(request.match_info["id"])
+    rec = await storage_io(st.templates.get, request.match_info["id"])
     fmt = request.query.get("script-format", "formatted")
     return json_response(await off_loop(request, lambda: st.templates.to_json(rec, script_format=fmt)))
 

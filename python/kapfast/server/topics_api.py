@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +32,7 @@ from kapfast.server.alert_wiring import WIRING_KEY, AlertWiring
 from kapfast.server.http import API, json_error, json_response, read_json, self_link
 from kapfast.server.jsonpatch import apply_patch
 from kapfast.server.state import STATE_KEY, ServerState
+from kapfast.server.storage_io import storage_io
 from kapfast.storage import AlertState, HandlerRecord
 from kapfast.timefmt import format_rfc3339_ns
 
@@ -95,17 +97,36 @@ def _collected(request: web.Request, topic: str) -> int:
     return 0 if t is None else t.collected
 
 
-def _topic_states(request: web.Request, topic: str) -> list[AlertState]:
-    merged = dict(request.app[STATE_KEY].storage.alert_states.for_topic(topic))
+@dataclass(frozen=True)
+class _Stored:
+    """What the topic endpoints read of the store (the saved event states per topic, the topics
+    with handlers), read in one call on the storage threads: reading alert states waits for
+    their pending commit, which waits for SQLite's lock (issue #19: never on the event loop)."""
+
+    states: dict[str, dict[str, AlertState]]
+    handler_topics: frozenset[str]
+
+
+def _read_stored(st: ServerState, topic: str | None) -> _Stored:
+    alerts, handlers = st.storage.alert_states, st.storage.topic_handlers
+    if topic is not None:
+        with_handlers = frozenset({topic}) if handlers.for_topic(topic) else frozenset()
+        return _Stored({topic: alerts.for_topic(topic)}, with_handlers)
+    return _Stored({t: alerts.for_topic(t) for t in alerts.topics()}, frozenset(handlers.topics()))
+
+
+async def _stored_topics(request: web.Request, topic: str | None = None) -> _Stored:
+    """The store's part of one topic (or of every topic: None)."""
+    return await storage_io(_read_stored, request.app[STATE_KEY], topic)
+
+
+def _topic_states(request: web.Request, stored: _Stored, topic: str) -> list[AlertState]:
+    merged = dict(stored.states.get(topic, {}))
     merged.update(_live_states(request, topic))
     return sorted(merged.values(), key=lambda s: s.event_id)
 
 
-def _has_handlers(request: web.Request, topic: str) -> bool:
-    return bool(request.app[STATE_KEY].storage.topic_handlers.for_topic(topic))
-
-
-def _visible(request: web.Request, topic: str, states: list[AlertState]) -> bool:
+def _visible(request: web.Request, stored: _Stored, topic: str, states: list[AlertState]) -> bool:
     """Whether the topic exists for the API (see :class:`AlertWiring`)."""
     wiring = request.app[WIRING_KEY]
     if topic in wiring.closed:
@@ -113,19 +134,19 @@ def _visible(request: web.Request, topic: str, states: list[AlertState]) -> bool
     if states:
         wiring.deleted.discard(topic)
         return True
-    return topic not in wiring.deleted and _has_handlers(request, topic)
+    return topic not in wiring.deleted and topic in stored.handler_topics
 
 
-def _states(request: web.Request, topic: str, unknown: str = "unknown topic: {}") -> list[AlertState]:
-    states = _topic_states(request, topic)
-    if not _visible(request, topic, states):
+async def _states(request: web.Request, topic: str, unknown: str = "unknown topic: {}") -> list[AlertState]:
+    stored = await _stored_topics(request, topic)
+    states = _topic_states(request, stored, topic)
+    if not _visible(request, stored, topic, states):
         raise NotFoundError(unknown.format(go_quote(topic)))
     return states
 
 
-def _all_topics(request: web.Request) -> list[str]:
-    st = request.app[STATE_KEY]
-    names = set(st.storage.alert_states.topics()) | set(st.storage.topic_handlers.topics())
+def _all_topics(request: web.Request, stored: _Stored) -> list[str]:
+    names = set(stored.states) | stored.handler_topics
     registry = request.app[WIRING_KEY].registry
     for name in registry.topics():
         t = registry.get(name)
@@ -135,14 +156,18 @@ def _all_topics(request: web.Request) -> list[str]:
     return sorted(names - closed)
 
 
-def topics_json(request: web.Request) -> list[dict[str, Any]]:
+async def topics_json(request: web.Request) -> list[dict[str, Any]]:
     """Every topic as ``GET /alerts/topics`` lists it (the web page's topics list)."""
-    return [_topic_json(t, _topic_states(request, t), _collected(request, t)) for t in _all_topics(request)]
+    stored = await _stored_topics(request)
+    return [
+        _topic_json(t, _topic_states(request, stored, t), _collected(request, t))
+        for t in _all_topics(request, stored)
+    ]
 
 
-def topic_json(request: web.Request, topic: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+async def topic_json(request: web.Request, topic: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A topic and its events as the API answers them (404 for an unknown topic)."""
-    states = _states(request, topic)
+    states = await _states(request, topic)
     return _topic_json(topic, states, _collected(request, topic)), [_event_json(topic, s) for s in states]
 
 
@@ -150,10 +175,11 @@ async def list_topics(request: web.Request) -> web.StreamResponse:
     pattern = request.query.get("pattern", "")
     min_level = _min_level(request)
     topics = []
-    for topic in _all_topics(request):
+    stored = await _stored_topics(request)
+    for topic in _all_topics(request, stored):
         if pattern and not fnmatch.fnmatchcase(topic, pattern):
             continue
-        body = _topic_json(topic, _topic_states(request, topic), _collected(request, topic))
+        body = _topic_json(topic, _topic_states(request, stored, topic), _collected(request, topic))
         if _rank(body["level"]) >= min_level:
             topics.append(body)
     return json_response({"link": self_link(request), "topics": topics})
@@ -161,13 +187,13 @@ async def list_topics(request: web.Request) -> web.StreamResponse:
 
 async def get_topic(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
-    return json_response(_topic_json(topic, _states(request, topic), _collected(request, topic)))
+    return json_response(_topic_json(topic, await _states(request, topic), _collected(request, topic)))
 
 
 async def delete_topic(request: web.Request) -> web.StreamResponse:
     """Forget the topic's events (stored and live); its handlers stay defined."""
     topic = request.match_info["topic"]
-    request.app[STATE_KEY].storage.alert_states.delete_topic(topic)
+    await storage_io(request.app[STATE_KEY].storage.alert_states.delete_topic, topic)
     request.app[WIRING_KEY].registry.delete_topic(topic)
     request.app[WIRING_KEY].deleted.add(topic)
     return web.Response(status=204)
@@ -176,7 +202,7 @@ async def delete_topic(request: web.Request) -> web.StreamResponse:
 async def list_events(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
     min_level = _min_level(request)
-    states = _states(request, topic, "failed to get topic events: unknown topic {}")
+    states = await _states(request, topic, "failed to get topic events: unknown topic {}")
     events = [_event_json(topic, s) for s in states if _rank(s.level) >= min_level]
     return json_response(
         {
@@ -189,7 +215,7 @@ async def list_events(request: web.Request) -> web.StreamResponse:
 
 async def get_event(request: web.Request) -> web.StreamResponse:
     topic, event = request.match_info["topic"], request.match_info["event"]
-    for s in _states(request, topic):
+    for s in await _states(request, topic):
         if s.event_id == event:
             return json_response(_event_json(topic, s))
     raise NotFoundError(f"unknown event {go_quote(event)} in topic {go_quote(topic)}")
@@ -226,8 +252,8 @@ def _attach(app: web.Application, spec: HandlerSpec, replaces: str = "") -> None
     wiring.registry.set_entry(spec.topic, entry, replaces=replaces)
 
 
-def _stored(request: web.Request, topic: str, handler_id: str) -> HandlerRecord:
-    h = request.app[STATE_KEY].storage.topic_handlers.get(topic, handler_id)
+async def _stored(request: web.Request, topic: str, handler_id: str) -> HandlerRecord:
+    h = await storage_io(request.app[STATE_KEY].storage.topic_handlers.get, topic, handler_id)
     if h is None:
         raise NotFoundError(f"unknown handler: {go_quote(handler_id)}")
     return h
@@ -236,7 +262,7 @@ def _stored(request: web.Request, topic: str, handler_id: str) -> HandlerRecord:
 async def list_handlers(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
     pattern = request.query.get("pattern", "")
-    handlers = request.app[STATE_KEY].storage.topic_handlers.for_topic(topic, pattern)
+    handlers = await storage_io(request.app[STATE_KEY].storage.topic_handlers.for_topic, topic, pattern)
     return json_response(
         {
             "link": self_link(request),
@@ -247,13 +273,18 @@ async def list_handlers(request: web.Request) -> web.StreamResponse:
 
 
 async def create_handler(request: web.Request) -> web.StreamResponse:
+    async with request.app[WIRING_KEY].handlers_lock:
+        return await _create_handler(request)
+
+
+async def _create_handler(request: web.Request) -> web.StreamResponse:
     topic = request.match_info["topic"]
     try:
         spec = HandlerSpec.from_json(topic, await read_json(request))
     except HandlerSpecError as e:
         raise RequestError(str(e)) from None
     store = request.app[STATE_KEY].storage.topic_handlers
-    if spec.id and store.get(topic, spec.id) is not None:
+    if spec.id and await storage_io(store.get, topic, spec.id) is not None:
         # Kapacitor's registrar refuses it and its API answers every registrar error with a 500
         # (services/alert/api.go handleCreateHandler)
         return json_error(
@@ -264,7 +295,7 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
     _attach(request.app, spec)
     request.app[WIRING_KEY].deleted.discard(topic)
     try:
-        store.put(_record(spec))
+        await storage_io(store.put, _record(spec))
     except Exception:
         request.app[WIRING_KEY].registry.remove_entry(topic, spec.id)  # not stored: not running
         raise
@@ -272,17 +303,22 @@ async def create_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def _update(request: web.Request, old: HandlerRecord, spec: HandlerSpec) -> web.StreamResponse:
+    async with request.app[WIRING_KEY].handlers_lock:
+        return await _update_locked(request, old, spec)
+
+
+async def _update_locked(request: web.Request, old: HandlerRecord, spec: HandlerSpec) -> web.StreamResponse:
     store = request.app[STATE_KEY].storage.topic_handlers
-    if spec.id != old.id and store.get(spec.topic, spec.id) is not None:
+    if spec.id != old.id and await storage_io(store.get, spec.topic, spec.id) is not None:
         raise RequestError(f"handler {go_quote(spec.id)} already exists in topic {go_quote(spec.topic)}")
     _attach(request.app, spec, replaces=old.id)
-    store.replace(old.id, _record(spec))
+    await storage_io(store.replace, old.id, _record(spec))
     return json_response(_handler_json(_record(spec)))
 
 
 async def put_handler(request: web.Request) -> web.StreamResponse:
     topic, handler_id = request.match_info["topic"], request.match_info["handler"]
-    old = _stored(request, topic, handler_id)
+    old = await _stored(request, topic, handler_id)
     try:
         spec = HandlerSpec.from_json(topic, await read_json(request))
     except HandlerSpecError as e:
@@ -292,7 +328,7 @@ async def put_handler(request: web.Request) -> web.StreamResponse:
 
 async def patch_handler(request: web.Request) -> web.StreamResponse:
     topic, handler_id = request.match_info["topic"], request.match_info["handler"]
-    old = _stored(request, topic, handler_id)
+    old = await _stored(request, topic, handler_id)
     raw = await request.read()
     try:
         patch = json.loads(raw)
@@ -309,14 +345,14 @@ async def patch_handler(request: web.Request) -> web.StreamResponse:
 
 async def get_handler(request: web.Request) -> web.StreamResponse:
     return json_response(
-        _handler_json(_stored(request, request.match_info["topic"], request.match_info["handler"]))
+        _handler_json(await _stored(request, request.match_info["topic"], request.match_info["handler"]))
     )
 
 
 async def delete_handler(request: web.Request) -> web.StreamResponse:
     """204 even when there was no such handler (Kapacitor's delete is idempotent)."""
     topic, handler_id = request.match_info["topic"], request.match_info["handler"]
-    request.app[STATE_KEY].storage.topic_handlers.delete(topic, handler_id)
+    await storage_io(request.app[STATE_KEY].storage.topic_handlers.delete, topic, handler_id)
     request.app[WIRING_KEY].registry.remove_entry(topic, handler_id)
     return web.Response(status=204)
 

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from kapfast.errors import NotFoundError, RequestError
 from kapfast.server.http import int_param, json_response, link
+from kapfast.server.storage_io import storage_io
 from kapfast.server.users import PERMISSIONS, VALID_NAME, LocalAuth, StoredUser, permissions_of
 
 AUTH_KEY = web.AppKey("auth_service", LocalAuth)
@@ -96,7 +97,7 @@ async def create_user(request: web.Request) -> web.StreamResponse:
 
 
 async def get_user(request: web.Request) -> web.StreamResponse:
-    u = _service(request).store.get(_name(request))
+    u = await storage_io(_service(request).store.get, _name(request))
     if u is None:
         raise NotFoundError("user not found")
     return json_response(user_json(u))
@@ -116,7 +117,7 @@ async def update_user(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_user(request: web.Request) -> web.StreamResponse:
-    _service(request).delete(_name(request))
+    await storage_io(_service(request).delete, _name(request))
     return web.Response(status=204)
 
 
@@ -128,7 +129,7 @@ async def list_users(request: web.Request) -> web.StreamResponse:
             raise RequestError(f"unsupported field {json.dumps(f)}")
     offset = int_param(request, "offset", 0)
     limit = int_param(request, "limit", 100)
-    users = service.store.find(request.query.get("pattern", ""), offset, limit)
+    users = await storage_io(service.store.find, request.query.get("pattern", ""), offset, limit)
     out = []
     for u in users:
         full = user_json(u)

@@ -135,7 +135,14 @@ def storage_error(path: Path, exc: sqlite3.Error, doing: str = "") -> StorageErr
 
 
 class Database:
-    """One SQLite connection shared by the server's stores (calls are serialized by a lock)."""
+    """The server's SQLite store: one connection for writes, shared by the stores (transactions
+    serialized by a lock), and one read connection per thread that reads.
+
+    Reads never wait for a write (issue #19): in WAL mode a reader sees the last commit while a
+    writer works, so :meth:`query` uses its thread's own connection and not the writers' lock. A
+    write stuck behind another process's lock (up to :data:`BUSY_TIMEOUT_S`) or a checkpoint being
+    stored part by part therefore never holds up a read, on the event loop or elsewhere; a read
+    inside a transaction of its own thread reads through that transaction."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -152,7 +159,33 @@ class Database:
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open the database {self.path}: {exc}") from None
         self._lock = threading.RLock()
+        #: the thread inside ``transaction`` (its reads go through the write connection)
+        self._writer = 0
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
         self._migrate()
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection (opened on its first read)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA query_only=ON")
+            except (sqlite3.Error, OSError) as exc:
+                raise StorageError(f"cannot open the database {self.path}: {exc}") from None
+            with self._readers_lock:
+                if self._closed:
+                    conn.close()
+                    raise StorageError(f"the database {self.path} is closed")
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
 
     def _migrate(self) -> None:
         with self.transaction() as c:
@@ -178,6 +211,7 @@ class Database:
         with self._lock:
             if not durable:
                 self._conn.execute("PRAGMA synchronous=NORMAL")
+            outer, self._writer = self._writer, threading.get_ident()
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
@@ -191,17 +225,29 @@ class Database:
                     raise storage_error(self.path, exc) from exc
                 raise
             finally:
+                self._writer = outer
                 if not durable:
                     self._conn.execute("PRAGMA synchronous=FULL")
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise storage_error(self.path, exc) from exc
+        """The rows of one read, as of the last commit; never waits for a writer (see the class)."""
+        if self._writer == threading.get_ident():  # inside this thread's transaction
+            with self._lock:
+                try:
+                    return self._conn.execute(sql, params).fetchall()
+                except sqlite3.Error as exc:
+                    raise storage_error(self.path, exc) from exc
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise storage_error(self.path, exc) from exc
 
     def close(self) -> None:
+        with self._readers_lock:
+            self._closed = True
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
         with self._lock:
             self._conn.close()
 

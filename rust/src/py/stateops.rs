@@ -102,6 +102,52 @@ pub(crate) fn bytes_detached<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Boun
     }
 }
 
+/// A kernel's state taken at one instant, to be encoded as checkpoint bytes later, on another
+/// thread (issue #19): taking it is a copy of what can still change (the windows' open columns)
+/// and shares what cannot (their sealed parts, by reference count), so the engine thread is held
+/// for the copy only, not for the encoding of millions of points.
+#[pyclass(name = "FrozenState", module = "kapfast._native", frozen)]
+pub struct PyFrozenState {
+    work: Mutex<Option<FrozenWork>>,
+}
+
+type FrozenWork = Box<dyn FnOnce() -> Vec<u8> + Send>;
+
+impl PyFrozenState {
+    pub(crate) fn new(work: impl FnOnce() -> Vec<u8> + Send + 'static) -> Self {
+        PyFrozenState {
+            work: Mutex::new(Some(Box::new(work))),
+        }
+    }
+}
+
+impl Drop for PyFrozenState {
+    /// A state never encoded (a checkpoint given up) may hold millions of points: freed with
+    /// the GIL released, as the windows themselves.
+    fn drop(&mut self) {
+        if let Some(work) = self
+            .work
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            Python::with_gil(|py| detached(py, move || drop(work)).unwrap_or(()));
+        }
+    }
+}
+
+#[pymethods]
+impl PyFrozenState {
+    /// The checkpoint bytes of the state taken, encoded with the GIL released; once only
+    /// (the state is freed as it is encoded: ValueError the second time).
+    fn encode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let work = lock(&self.work)
+            .take()
+            .ok_or_else(|| PyValueError::new_err("this frozen state was encoded already"))?;
+        snap_detached(py, work)
+    }
+}
+
 /// `work` restoring a kernel's state from checkpoint bytes, with the GIL released (as
 /// [`snap_detached`]); its error a ValueError.
 pub(crate) fn restore_detached(
@@ -122,6 +168,7 @@ mod sets;
 mod windows;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyFrozenState>()?;
     rows::register(m)?;
     windows::register(m)?;
     join::register(m)?;

@@ -48,7 +48,7 @@ struct Piece {
     hi: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct GroupWindow {
     /// the measurement, shared by the groups that have the same one (not a string per group)
     name: Arc<str>,
@@ -88,7 +88,7 @@ fn trunc(t: i64, d: i64) -> i64 {
 }
 
 /// Every group's window state.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Windows {
     pub spec: WindowSpec,
     /// Boxed: a hash table keeps up to twice as many slots as entries, and an unboxed window

@@ -97,13 +97,13 @@ async def task(request: web.Request) -> web.StreamResponse:
 
 async def topics(request: web.Request) -> web.StreamResponse:
     # the topics API has no offset/limit (Kapacitor's has none): the page pages the whole list
-    return _html(pages.topics_page(topics_api.topics_json(request), page_of(request)))
+    return _html(pages.topics_page(await topics_api.topics_json(request), page_of(request)))
 
 
 async def topic(request: web.Request) -> web.StreamResponse:
     page = page_of(request)
     try:
-        body, events = topics_api.topic_json(request, request.match_info["topic"])
+        body, events = await topics_api.topic_json(request, request.match_info["topic"])
     except NotFoundError as exc:
         return _html(pages.not_found(str(exc)), 404)
     return _html(pages.topic_page(body, events, page))

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
-use super::{group_ints, lock, rows_bytes, snap_load};
+use super::{group_ints, lock, rows_bytes, snap_load, PyFrozenState};
 use crate::batch::PointBatch;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
@@ -34,6 +34,23 @@ pub struct PyWindows {
 }
 
 type EmittedTuple = (u32, String, i64, PyPointBatch, usize);
+
+/// The checkpoint bytes of windows and their groups' tags (`StateWindows.snapshot`).
+fn encode_windows(windows: &Windows, tags: GroupTags) -> Vec<u8> {
+    crate::stateops::snapshot::encode(&(windows.snapshot(), tags))
+}
+
+impl PyWindows {
+    /// Every group's tags as a checkpoint stores them (read with the GIL: Group objects).
+    fn group_tags(&self, py: Python<'_>) -> PyResult<GroupTags> {
+        let mut tags: GroupTags = Vec::new();
+        for (g, obj) in lock(&self.groups).iter() {
+            tags.push((*g, obj.get().tag_pairs(py)?));
+        }
+        tags.sort();
+        Ok(tags)
+    }
+}
 
 impl Drop for PyWindows {
     /// Windows holding millions of points take a second to free: they are freed with the GIL
@@ -167,15 +184,16 @@ impl PyWindows {
 
     /// Every group's buffered points, next boundary and tags as checkpoint bytes.
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let mut tags: GroupTags = Vec::new();
-        for (g, obj) in lock(&self.groups).iter() {
-            tags.push((*g, obj.get().tag_pairs(py)?));
-        }
-        tags.sort();
-        super::snap_detached(py, || {
-            let windows = lock(&self.inner).snapshot();
-            crate::stateops::snapshot::encode(&(windows, tags))
-        })
+        let tags = self.group_tags(py)?;
+        super::snap_detached(py, || encode_windows(&lock(&self.inner), tags))
+    }
+
+    /// The state `snapshot` encodes, taken now and encoded later (`FrozenState.encode`, on any
+    /// thread): the windows' sealed parts are shared, only their open parts copied (issue #19).
+    fn freeze(&self, py: Python<'_>) -> PyResult<PyFrozenState> {
+        let tags = self.group_tags(py)?;
+        let windows = detached(py, || lock(&self.inner).clone())?;
+        Ok(PyFrozenState::new(move || encode_windows(&windows, tags)))
     }
 
     /// Replaces every group's window with a checkpoint's (ValueError: not a snapshot of a
