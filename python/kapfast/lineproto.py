@@ -181,6 +181,13 @@ def records(db: str, rp: str, body: bytes, count: int) -> bytes | None:
     return _native.srpl_records(db, rp, body, count)
 
 
+def records_member(db: str, rp: str, body: bytes, count: int) -> bytes | None:
+    """:func:`records` as one gzip member of stored (uncompressed) deflate blocks, made in the
+    same pass in Rust straight into the bytes returned (what a live recording appends: no record
+    buffer, no second copy to lay out the blocks, the CRC-32 taken as they are laid out)."""
+    return _native.srpl_records(db, rp, body, count, gzip_member=True)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordRun:
     """Consecutive records of one database and retention policy: their point lines as one body
@@ -214,6 +221,7 @@ __all__ = [
     "SeriesIndexes",
     "parse",
     "records",
+    "records_member",
     "serialize",
     "split_records",
 ]

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kapfast.lineproto import records, split_records
+from kapfast.lineproto import records, records_member, split_records
 from kapfast.recordings.compression import READ_ERRORS, GzipWriter, open_decompressed
 from kapfast.recordings.errors import RecordingError
 from kapfast.recordings.timestamps import split_timestamp
@@ -321,10 +321,16 @@ class StreamRecordingWriter(GzipWriter):
                 raise ValueError(f"{what} name must not contain a newline: {name!r}")
         if not count:
             return not body.strip(b"\n")
-        framed = records(db, rp, body, count)
-        if framed is None:
-            return False
-        self._write(framed)
+        if self._thread is not None:  # a live recording: the gzip member made in the same pass
+            member = records_member(db, rp, body, count)
+            if member is None:
+                return False
+            self._write_member(member)
+        else:
+            framed = records(db, rp, body, count)
+            if framed is None:
+                return False
+            self._write(framed)
         self.records += count
         return True
 

@@ -249,7 +249,10 @@ class RecordingService:
         for ident, cap in list(self._streams.items()):
             if DBRP(db, rp) not in cap.dbrps:
                 continue
-            part = batch.with_measurements(cap.measurements) if cap.measurements else batch
+            # a batch of only wanted measurements (the usual case) is kept whole, not copied
+            part = batch
+            if cap.measurements and not set(batch.measurements()).issubset(cap.measurements):
+                part = batch.with_measurements(cap.measurements)
             if not len(part):
                 continue
             times = np.frombuffer(cast(Any, part.time()), dtype=np.int64)  # ns, zero-copy
