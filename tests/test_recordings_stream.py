@@ -457,7 +457,7 @@ def _runs_of(chunks: list[RawStreamChunk]) -> list[tuple[str, str, bytes]]:
     return out
 
 
-@pytest.mark.parametrize("block", [7, 100, 4096, 1 << 20])
+@pytest.mark.parametrize("block", [7, 29, 100, 4096, 1 << 20])
 @pytest.mark.parametrize(
     "records",
     [
@@ -563,6 +563,11 @@ def test_split_records_into_runs() -> None:
     ]
     assert lineproto.split_records(b"a\nr\nm v=1 1\r\n") is None  # for the careful reader
     assert lineproto.split_records(b"a\nr\n  \n") is None
+    # from a record's start within the block: consumed counts from there
+    got = lineproto.split_records(block, 12)
+    assert got is not None
+    assert [(r.db, r.body, r.count) for r in got[0]] == [(b"a", b"m v=2 2\n", 1), (b"b", b"m v=3 3\n", 1)]
+    assert block[12 + got[1] :] == b"b\nr"
 
 
 def test_live_blocks_are_stored_and_compact_to_the_plain_writers_bytes(tmp_path: Path) -> None:

@@ -199,11 +199,12 @@ class RecordRun:
     count: int
 
 
-def split_records(block: bytes) -> tuple[list[RecordRun], int] | None:
-    """The whole records at the start of ``block`` (which starts a record) as runs of one db/rp,
-    and how many bytes they take, in one pass in Rust; None when any of them has a CR or a blank
-    database or point line (for the careful reader, which gives the exact errors)."""
-    got = _native.srpl_split(block)
+def split_records(block: bytes, start: int = 0) -> tuple[list[RecordRun], int] | None:
+    """The whole records of ``block`` from ``start`` (where a record starts) as runs of one
+    db/rp, and how many bytes they take (from ``start``), in one pass in Rust; None when any of
+    them has a CR or a blank database or point line (for the careful reader, which gives the exact
+    errors)."""
+    got = _native.srpl_split(block, start)
     if got is None:
         return None
     runs, consumed = got

@@ -198,13 +198,32 @@ pub fn records_member(db: &[u8], rp: &[u8], body: &[u8], count: usize, out: &mut
 }
 
 /// Consecutive records with one database and retention policy (byte ranges in the block), and
-/// their point lines, each `\n`-terminated.
+/// where their point lines are in the block (each range with the line's `\n`), `len` bytes in all.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Run {
     pub db: Range<usize>,
     pub rp: Range<usize>,
-    pub body: Vec<u8>,
+    pub lines: Vec<Range<usize>>,
+    pub len: usize,
     pub count: usize,
+}
+
+impl Run {
+    /// The point lines, one after the other, into `out` (of `len` bytes): one copy of each.
+    pub fn body_into(&self, block: &[u8], out: &mut [u8]) {
+        let mut at = 0;
+        for line in &self.lines {
+            out[at..at + line.len()].copy_from_slice(&block[line.clone()]);
+            at += line.len();
+        }
+    }
+
+    /// The point lines as one body.
+    pub fn body(&self, block: &[u8]) -> Vec<u8> {
+        let mut out = vec![0; self.len];
+        self.body_into(block, &mut out);
+        out
+    }
 }
 
 /// What [`split_records`] found: the runs, and how many bytes of the block they took (whole
@@ -239,25 +258,17 @@ pub fn split_records(block: &[u8]) -> Option<Split> {
                 if block[run.db.clone()] == block[db.clone()]
                     && block[run.rp.clone()] == block[rp.clone()] =>
             {
-                run.body.extend_from_slice(&block[point]);
+                run.len += point.len();
+                run.lines.push(point);
                 run.count += 1;
             }
-            _ => {
-                // The first run usually takes the whole block: size it once.
-                let cap = if runs.is_empty() {
-                    block.len() - pos
-                } else {
-                    0
-                };
-                let mut body = Vec::with_capacity(cap);
-                body.extend_from_slice(&block[point]);
-                runs.push(Run {
-                    db,
-                    rp,
-                    body,
-                    count: 1,
-                });
-            }
+            _ => runs.push(Run {
+                db,
+                rp,
+                len: point.len(),
+                lines: vec![point],
+                count: 1,
+            }),
         }
         pos = e3 + 1;
     }
@@ -374,11 +385,11 @@ mod tests {
         assert_eq!(got.consumed, block.len() - 3); // "b\nr" waits for its point line
         assert_eq!(got.runs.len(), 2);
         assert_eq!(&block[got.runs[0].db.clone()], b"a");
-        assert_eq!(got.runs[0].body, b"m v=1 1\nm v=2 2\n");
+        assert_eq!(got.runs[0].body(block), b"m v=1 1\nm v=2 2\n");
         assert_eq!(got.runs[0].count, 2);
         assert_eq!(&block[got.runs[1].db.clone()], b"b");
         assert_eq!(&block[got.runs[1].rp.clone()], b"r");
-        assert_eq!(got.runs[1].body, b"m v=3 3\n");
+        assert_eq!(got.runs[1].body(block), b"m v=3 3\n");
         // another retention policy starts a run too
         let got = split_records(b"a\nr\nm v=1 1\na\ns\nm v=2 2\n").unwrap();
         assert_eq!(got.runs.len(), 2);
@@ -395,7 +406,8 @@ mod tests {
         // a CR in the unfinished record is the next block's business
         assert!(split_records(b"a\nr\nm v=1 1\na\r\n").is_some());
         // an empty retention policy and a point line starting with a blank are fine
-        let got = split_records(b"a\n\n m v=1 1\n").unwrap();
-        assert_eq!(got.runs[0].body, b" m v=1 1\n");
+        let block = b"a\n\n m v=1 1\n";
+        let got = split_records(block).unwrap();
+        assert_eq!(got.runs[0].body(block), b" m v=1 1\n");
     }
 }

@@ -181,30 +181,32 @@ type RunTuple<'py> = (
     usize,
 );
 
-/// The whole records at the start of `block` as `([(db, rp, body, count), ...], consumed)`,
-/// runs of one db/rp in file order; None when the block needs the careful reader (a CR, a blank
-/// database or point line). GIL released.
+/// The whole records of `block` from `start` (where a record starts) as
+/// `([(db, rp, body, count), ...], consumed)`, runs of one db/rp in file order, `consumed` counted
+/// from `start`; None when the block needs the careful reader (a CR, a blank database or point
+/// line). Each body is copied once, straight into its bytes object. GIL released.
 #[pyfunction]
+#[pyo3(signature = (block, start = 0))]
 fn srpl_split<'py>(
     py: Python<'py>,
     block: &Bound<'py, PyBytes>,
+    start: usize,
 ) -> PyResult<Option<(Vec<RunTuple<'py>>, usize)>> {
-    let data: &[u8] = block.as_bytes();
+    let data: &[u8] = block.as_bytes().get(start..).unwrap_or_default();
     let Some(split) = detached(py, || split_records(data))? else {
         return Ok(None);
     };
-    let runs = split
-        .runs
-        .iter()
-        .map(|r| {
-            (
-                PyBytes::new(py, &data[r.db.clone()]),
-                PyBytes::new(py, &data[r.rp.clone()]),
-                PyBytes::new(py, &r.body),
-                r.count,
-            )
-        })
-        .collect();
+    let mut runs = Vec::with_capacity(split.runs.len());
+    for r in &split.runs {
+        // the new bytes object is nobody else's until it is returned: filled with the GIL released
+        let body = PyBytes::new_with(py, r.len, |buf| detached(py, || r.body_into(data, buf)))?;
+        runs.push((
+            PyBytes::new(py, &data[r.db.clone()]),
+            PyBytes::new(py, &data[r.rp.clone()]),
+            body,
+            r.count,
+        ));
+    }
     Ok(Some((runs, split.consumed)))
 }
 
