@@ -48,7 +48,7 @@ from kapfast.recordings.compression import (
     write_compacted,
 )
 from kapfast.storage import DBRP, RecordingRecord, Storage
-from kapfast.tasks.batch_query import BatchQuery, answer_time, recorded_batches, series_to_batch
+from kapfast.tasks.batch_query import BatchQuery, answer_time, recorded_batch, recorded_batches
 from kapfast.tasks.ids import new_or_valid_id
 from kapfast.tasks.service import API_BASE, compile_task, effective_dbrps
 from kapfast.timefmt import api_time, parse_rfc3339_ns
@@ -375,8 +375,8 @@ class RecordingService:
                 done = 0
                 for source, (plan, client, bounds) in enumerate(zip(plans, clients, runs, strict=True)):
                     for lo, hi in bounds:
-                        results = await client.query(plan.text(lo, hi), epoch="ns")
-                        for batch in recorded_batches(results, plan, hi):
+                        series = await client.query_series(plan.text(lo, hi))
+                        for batch in recorded_batches(series, plan, hi):
                             archive.write(source, batch)
                         done += 1
                         rec.progress = done / total
@@ -407,18 +407,18 @@ class RecordingService:
         dbrp = _from_dbrp(query) if kind == "stream" else None
 
         async def fill(rec: RecordingRecord) -> None:
-            results = await client.query(query, epoch="ns")
-            series = [s for r in results for s in r.get("series") or ()]
             if dbrp is not None:
+                results = await client.query(query, epoch="ns")
                 with StreamRecordingWriter(rec.path) as sw:
-                    for s in series:
+                    for s in (s for r in results for s in r.get("series") or ()):
                         body = _series_to_lines(s)
                         if body:
                             sw.write(dbrp[0], dbrp[1], body)
             else:
+                answer = await client.query_series(query)
                 with BatchRecordingWriter(rec.path) as bw:
-                    for s in series:
-                        bw.write(series_to_batch(s, False))
+                    for a in answer:
+                        bw.write(recorded_batch(a, False))
 
         return fill
 
