@@ -324,6 +324,16 @@ def test_invalid_utf8_is_kept_as_influxdb_keeps_it() -> None:
     assert lineproto.serialize(res.batch) == body
 
 
+def test_text_holding_the_raw_byte_characters_goes_out_unchanged() -> None:
+    """Valid UTF-8 holding U+10FF80..U+10FFFF (the characters that stand for raw bytes) in a
+    measurement, tag or string value is written back byte for byte (the fuzzer's round trip)."""
+    body = b'c\xf4\x8f\xbf\xb1,t=\xf4\x8f\xbe\x80\xe9 s="\xf4\x8f\xbf\xbf" 1\n'
+    res = parse(body)
+    assert res.errors == []
+    assert lineproto.serialize(res.batch) == body
+    assert parse(lineproto.serialize(res.batch)).batch == res.batch
+
+
 def test_a_field_key_that_is_not_utf8_is_a_line_error() -> None:
     """InfluxDB 1.x cannot store such a field key (it fails the whole write with a 500); kapfast
     rejects that line, with its position, and keeps the others."""

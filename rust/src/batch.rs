@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 mod builder;
 mod compact;
+pub use compact::one_empty_series_key;
 mod edit;
 mod fields;
 mod gather;

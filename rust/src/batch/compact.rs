@@ -1,7 +1,16 @@
 //! Rows of a batch with compact dictionaries: a group's part of a chunk stays small however many
 //! groups (tag values, series) the chunk has. A plain `take` keeps the whole dictionaries.
 
+use std::sync::{Arc, OnceLock};
+
 use super::{DictColumn, PointBatch, NO_TAG};
+
+/// The series keys of a narrow batch: one empty key, shared by every narrow batch (a window
+/// keeps its parts' keys, and a vector of its own per group cost about 80 bytes a group).
+pub fn one_empty_series_key() -> Arc<Vec<String>> {
+    static KEYS: OnceLock<Arc<Vec<String>>> = OnceLock::new();
+    KEYS.get_or_init(|| Arc::new(vec![String::new()])).clone()
+}
 
 /// Old code → new code for the entries rows use, first-seen order. A dense table rather than a
 /// hash map: dictionaries are small next to the cost of hashing every row (the hot path of
@@ -64,7 +73,7 @@ impl PointBatch {
             tags: Vec::new(),
             fields,
             series: vec![0; idx.len()],
-            series_keys: vec![String::new()].into(),
+            series_keys: one_empty_series_key(),
         }
     }
 

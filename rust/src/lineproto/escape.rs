@@ -17,8 +17,10 @@
 //! keeps them (a field key must be UTF-8: InfluxDB cannot store another): the parser maps each byte of
 //! an invalid sequence to a private-use character (`U+10FF00 + byte`, [`decode_lossless`]) and
 //! the writer maps those back to the byte ([`write_raw`]), so a Latin-1 tag value is its own
-//! group and goes out as it came in. (Text that really holds one of those 128 plane-16 private
-//! use characters would go out as the raw byte; no agent writes them.)
+//! group and goes out as it came in. Kapacitor and InfluxDB 1.x (whose `validate-keys` is off
+//! by default, and absent before 1.8) accept such lines, so kapfast does too. Text that really
+//! holds one of the 128 plane-16 private-use characters the writer reads as raw bytes is kept as
+//! its four bytes the same way, so it also goes out unchanged (the fuzzer's round-trip case).
 
 use std::borrow::Cow;
 
@@ -116,33 +118,73 @@ fn escape_measurement(s: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// `s` as UTF-8 text, every byte of an invalid sequence kept as `U+10FF00 + byte`.
+/// `s` as UTF-8 text, every byte of an invalid sequence kept as `U+10FF00 + byte`. A valid
+/// character that looks like one of those (U+10FF80..=U+10FFFF, which the writer would turn into
+/// one byte) is kept as its four bytes the same way, so that it too goes out as it came in.
 pub fn decode_lossless(s: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(s) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => Cow::Owned(decode_slow(s)),
+        Ok(text) if !has_raw_lookalike(s) => Cow::Borrowed(text),
+        _ => Cow::Owned(decode_slow(s)),
     }
+}
+
+/// [`decode_lossless`] of bytes already owned: no copy when they are plain UTF-8.
+pub fn decode_lossless_owned(s: Vec<u8>) -> String {
+    match String::from_utf8(s) {
+        Ok(text) if !has_raw_lookalike(text.as_bytes()) => text,
+        Ok(text) => decode_slow(text.as_bytes()),
+        Err(e) => decode_slow(e.as_bytes()),
+    }
+}
+
+/// True when `s` holds the UTF-8 form of U+10FF80..=U+10FFFF (`F4 8F BE|BF xx`), which
+/// [`raw_bytes_from`] reads as a raw byte. Plain text has no 0xF4 byte: one memchr.
+#[inline]
+fn has_raw_lookalike(s: &[u8]) -> bool {
+    let mut rest = s;
+    while let Some(i) = memchr::memchr(0xF4, rest) {
+        if rest.get(i + 1) == Some(&0x8F) && rest.get(i + 2).is_some_and(|&b| b >= 0xBE) {
+            return true;
+        }
+        rest = &rest[i + 1..];
+    }
+    false
 }
 
 #[cold]
 fn decode_slow(mut s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     loop {
-        match std::str::from_utf8(s) {
-            Ok(text) => {
-                out.push_str(text);
-                return out;
-            }
+        let (good, rest) = match std::str::from_utf8(s) {
+            Ok(text) => (text, &[][..]),
             Err(e) => {
                 let (good, rest) = s.split_at(e.valid_up_to());
-                out.push_str(std::str::from_utf8(good).unwrap_or_default());
-                let bad = e.error_len().unwrap_or(rest.len());
-                for &b in &rest[..bad] {
-                    out.push(char::from_u32(RAW_BASE + u32::from(b)).unwrap_or('\u{FFFD}'));
-                }
-                s = &rest[bad..];
+                (std::str::from_utf8(good).unwrap_or_default(), rest)
+            }
+        };
+        for c in good.chars() {
+            if ('\u{10FF80}'..='\u{10FFFF}').contains(&c) {
+                push_raw(&mut out, c.encode_utf8(&mut [0; 4]).as_bytes());
+            } else {
+                out.push(c);
             }
         }
+        if rest.is_empty() {
+            return out;
+        }
+        let bad = std::str::from_utf8(rest)
+            .err()
+            .and_then(|e| e.error_len())
+            .unwrap_or(rest.len());
+        push_raw(&mut out, &rest[..bad]);
+        s = &rest[bad..];
+    }
+}
+
+/// Each byte of `bytes` as its raw-byte character.
+fn push_raw(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(char::from_u32(RAW_BASE + u32::from(b)).unwrap_or('\u{FFFD}'));
     }
 }
 

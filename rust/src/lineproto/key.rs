@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::assemble::CodesCache;
 use super::error::ErrorKind;
 use super::escape::{
-    decode_lossless, series_key, unescape_into, MEASUREMENT_UNESCAPES, TAG_SPECIALS,
+    decode_lossless_owned, series_key, unescape_into, MEASUREMENT_UNESCAPES, TAG_SPECIALS,
 };
 use super::hash::RawMap;
 use super::Fail;
@@ -236,9 +236,6 @@ fn tag_pair(buf: &[u8], start: usize, end: usize) -> Result<(usize, usize), Fail
 fn unescaped(buf: &[u8], start: usize, end: usize, specials: &[u8]) -> Result<String, Fail> {
     let mut out = Vec::with_capacity(end - start);
     unescape_into(&buf[start..end], specials, &mut out);
-    Ok(match String::from_utf8(out) {
-        Ok(s) => s,
-        // not UTF-8: the bytes are kept, as InfluxDB 1.x keeps them (escape.rs)
-        Err(e) => decode_lossless(e.as_bytes()).into_owned(),
-    })
+    // not UTF-8: the bytes are kept, as InfluxDB 1.x keeps them (escape.rs)
+    Ok(decode_lossless_owned(out))
 }

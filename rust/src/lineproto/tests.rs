@@ -717,3 +717,41 @@ fn random_mutations_of_valid_lines_never_panic() {
         }
     }
 }
+
+#[test]
+fn private_use_text_that_looks_like_a_raw_byte_round_trips() {
+    // The fuzzer's case: valid UTF-8 holding U+10FF80..=U+10FFFF (the characters that stand for
+    // raw bytes) in a measurement, tag key, tag value or string value went out as one byte each
+    // and read back as other points. Each such character is kept as its four bytes instead.
+    let body: &[u8] = b"c\x98\xf4\x8f\xbf\xb1\x9eon=\x7f usagE=0. 1\n\
+        m,t\xf4\x8f\xbe\x80=v\xf4\x8f\xbf\xbf,u=\xe9\xf4\x8f\xbf\xb1 s=\"\xf4\x8f\xbe\x81x\xff\" 2\n\
+        \xf4\x8f\xbf\xb1 v=1 3\n";
+    let out = parse(body, Precision::Nanosecond, 0);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.batch.time, vec![1, 2, 3]);
+    let text = serialize(&out.batch, Precision::Nanosecond).unwrap();
+    let back = parse(&text, Precision::Nanosecond, 0);
+    assert!(back.errors.is_empty(), "{:?}", back.errors);
+    assert!(out.batch.same_points(&back.batch));
+    assert_eq!(out.batch.series_keys, back.batch.series_keys);
+    // the bytes go out as they came in
+    for raw in [
+        &b"c\x98\xf4\x8f\xbf\xb1\x9e"[..],
+        b"t\xf4\x8f\xbe\x80=v\xf4\x8f\xbf\xbf",
+        b"\xe9\xf4\x8f\xbf\xb1",
+        b"s=\"\xf4\x8f\xbe\x81x\xff\"",
+        b"\n\xf4\x8f\xbf\xb1 v=1",
+    ] {
+        assert!(
+            text.windows(raw.len()).any(|w| w == raw),
+            "{raw:?} in {text:?}"
+        );
+    }
+    // plain text, including other private-use characters, is untouched
+    let out = parse(
+        "m,t=\u{10FF7F}é v=\"\u{10FFFF}\u{E000}\" 1\n".as_bytes(),
+        Precision::Nanosecond,
+        0,
+    );
+    assert_eq!(out.batch.tag("t").unwrap().get(0), Some("\u{10FF7F}é"));
+}

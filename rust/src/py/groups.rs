@@ -93,6 +93,11 @@ impl PyGroup {
         Ok(self.id.bind(py).to_str()?.to_owned())
     }
 
+    /// The dimension tags as `(key, value)` strings (for Rust state that reads them).
+    pub fn tag_pairs(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
+        self.tag_tuple(py)?.extract()
+    }
+
     fn tag_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         match &self.tags {
             Tags::Tuple(t) => Ok(t.bind(py).clone()),

@@ -75,6 +75,25 @@ impl Vals {
     }
 }
 
+/// `name` as an `Arc<str>`, the same one as the previous call's when equal: the thousands of
+/// groups' tails of one window hold one copy of their field's name, not one each.
+fn shared_name(name: &str) -> Arc<str> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some(a) if **a == *name => a.clone(),
+            _ => {
+                let a: Arc<str> = Arc::from(name);
+                *last = Some(a.clone());
+                a
+            }
+        }
+    })
+}
+
 /// Room for `add` more items, growing by an eighth rather than doubling: buffers that live as
 /// long as a window are not left half empty (a point still moves only a few times on average).
 fn reserve<T>(v: &mut Vec<T>, add: usize) {
@@ -101,8 +120,9 @@ fn fill<T: Copy>(v: &mut Vec<T>, x: T, n: usize) {
 pub struct WindowTail {
     head: usize,
     time: Vec<i64>,
-    /// the field's name and values (None while no row had it)
-    field: Option<(String, Vals)>,
+    /// the field's name (shared by the groups' tails: [`shared_name`]) and values (None while
+    /// no row had it)
+    field: Option<(Arc<str>, Vals)>,
     /// per row, whether it has the field (None while every row has it)
     valid: Option<Vec<bool>>,
     /// the rows' measurement dictionary, the code every row has, and per-row codes once they differ
@@ -131,7 +151,7 @@ impl WindowTail {
         if let Some(c) = part.fields.first() {
             if c.valid[lo..hi].iter().any(|&v| v) {
                 match &self.field {
-                    Some((name, vals)) if *name != c.name || vals.kind() != c.data.kind() => {
+                    Some((name, vals)) if **name != *c.name || vals.kind() != c.data.kind() => {
                         return false
                     }
                     None if Vals::of(c.data.kind()).is_none() => return false,
@@ -180,7 +200,7 @@ impl WindowTail {
         if let (None, Some(c)) = (&self.field, col) {
             let mut vals = Vals::of(c.data.kind()).expect("accepts() checked the kind");
             vals.extend(None, 0, before);
-            self.field = Some((c.name.clone(), vals));
+            self.field = Some((shared_name(&c.name), vals));
             if before > 0 {
                 self.valid = Some(vec![false; before]);
             }
@@ -249,7 +269,7 @@ impl WindowTail {
         };
         let fields = match &self.field {
             Some((name, vals)) if valid.iter().any(|&k| k) => vec![Column {
-                name: name.clone(),
+                name: name.to_string(),
                 data: vals.data(h),
                 valid,
             }],
@@ -271,7 +291,7 @@ impl WindowTail {
             series_keys: self
                 .series_keys
                 .clone()
-                .unwrap_or_else(|| Arc::new(vec![String::new()])),
+                .unwrap_or_else(crate::batch::one_empty_series_key),
         }
     }
 }

@@ -50,7 +50,8 @@ struct Piece {
 
 #[derive(Debug)]
 struct GroupWindow {
-    name: String,
+    /// the measurement, shared by the groups that have the same one (not a string per group)
+    name: Arc<str>,
     pieces: VecDeque<Piece>,
     /// time windows: the next emit time; count windows: the point count that emits next
     next_emit: i64,
@@ -90,7 +91,11 @@ fn trunc(t: i64, d: i64) -> i64 {
 #[derive(Debug)]
 pub struct Windows {
     pub spec: WindowSpec,
-    groups: HashMap<u32, GroupWindow>,
+    /// Boxed: a hash table keeps up to twice as many slots as entries, and an unboxed window
+    /// (a few hundred bytes) in each slot cost more per group than its points.
+    groups: HashMap<u32, Box<GroupWindow>>,
+    /// the newest measurement name a group window took (shared with the next that has it)
+    last_name: Arc<str>,
     /// When set, only these fields (with time and measurement) are buffered: the window feeds an
     /// aggregate alone, which reads nothing else (see [`Windows::narrow`]).
     keep: Option<Vec<String>>,
@@ -101,6 +106,7 @@ impl Windows {
         Windows {
             spec,
             groups: HashMap::new(),
+            last_name: Arc::from(""),
             keep: None,
         }
     }
@@ -228,8 +234,12 @@ impl Windows {
                 None => gather(&[(b, idx)]),
             });
             if !self.groups.contains_key(&g) {
-                let w = GroupWindow {
-                    name: part.measurement(0).to_owned(),
+                let m = part.measurement(0);
+                if *self.last_name != *m {
+                    self.last_name = Arc::from(m);
+                }
+                let w = Box::new(GroupWindow {
+                    name: self.last_name.clone(),
                     pieces: VecDeque::new(),
                     next_emit: self.first_emit(part.time[0]),
                     count: 0,
@@ -237,7 +247,7 @@ impl Windows {
                     narrow: self.keep.is_some(),
                     held: 0,
                     tail: WindowTail::default(),
-                };
+                });
                 self.groups.insert(g, w);
             }
             let spec = self.spec;
@@ -258,7 +268,7 @@ impl Windows {
             for (j, tmax, points) in closed {
                 out.push(Emitted {
                     group: g,
-                    name: w.name.clone(),
+                    name: w.name.to_string(),
                     tmax,
                     points,
                     row: idx[j],
@@ -303,7 +313,7 @@ impl Windows {
         };
         Some(Emitted {
             group,
-            name: w.name.clone(),
+            name: w.name.to_string(),
             tmax,
             points: w.points(),
             row: 0,
@@ -341,7 +351,7 @@ impl Windows {
                 let w = &self.groups[g];
                 GroupWindowSnap {
                     group: *g,
-                    name: w.name.clone(),
+                    name: w.name.to_string(),
                     points: snapshot::compact(&w.points()),
                     next_emit: w.next_emit,
                     count: w.count,
@@ -379,8 +389,8 @@ impl Windows {
             .groups
             .into_iter()
             .map(|s| {
-                let mut w = GroupWindow {
-                    name: s.name,
+                let mut w = Box::new(GroupWindow {
+                    name: Arc::from(s.name),
                     pieces: VecDeque::new(),
                     next_emit: s.next_emit,
                     count: s.count,
@@ -388,7 +398,7 @@ impl Windows {
                     narrow: s.narrow,
                     held: 0,
                     tail: WindowTail::default(),
-                };
+                });
                 let n = s.points.len();
                 w.push(&Arc::new(s.points), 0, n);
                 (s.group, w)
@@ -413,7 +423,7 @@ impl GroupWindow {
     /// A window of narrow `pieces` alone, to cut points from.
     fn narrow_of(pieces: VecDeque<Piece>) -> GroupWindow {
         GroupWindow {
-            name: String::new(),
+            name: Arc::from(""),
             pieces,
             next_emit: 0,
             count: 0,

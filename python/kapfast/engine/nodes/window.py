@@ -45,7 +45,7 @@ class WindowNode(Node):
         #: whether windows go out in Rust to a reducing child (decided on the first chunk,
         #: once the children are linked)
         self.fast: bool | None = None
-        #: group ints below this have their tags in ``windows`` (``set_tags``)
+        #: group ints below this have their Group object in ``windows`` (``set_group``)
         self._tagged = 0
 
     def _reducing_child(self) -> bool:
@@ -69,7 +69,7 @@ class WindowNode(Node):
             while self._tagged < ints.next:
                 new = ints.groups.get(self._tagged)
                 if new is not None:
-                    self.windows.set_tags(self._tagged, new.tags)
+                    self.windows.set_group(self._tagged, new)
                 self._tagged += 1
             closed_set = self.windows.feed_closed(chunk.batch, gints)
             if len(closed_set):
@@ -123,3 +123,8 @@ class WindowNode(Node):
             self._tagged = int(meta["tagged"])
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise checkpoint.SnapshotMismatch(f"{self.name}: {exc}") from None
+        # the windows know a group by its Group object (the checkpoint's tags are the objects')
+        for g in range(self._tagged):
+            group = self.ints.groups.get(g)
+            if group is not None:
+                self.windows.set_group(g, group)

@@ -14,6 +14,7 @@ use crate::batch::PointBatch;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
 use crate::py::errors::task_error;
+use crate::py::groups::PyGroup;
 use crate::stateops::reduce_many::{reduce_windows, Window};
 use crate::stateops::windows::{WindowSpec, Windows};
 
@@ -26,8 +27,10 @@ type GroupTags = Vec<(u32, Vec<(String, String)>)>;
 #[pyclass(name = "StateWindows", module = "kapfast._native", frozen)]
 pub struct PyWindows {
     inner: Mutex<Windows>,
-    /// the tags of each group (`set_tags`), carried by its closed windows (`feed_closed`)
-    tags: Mutex<HashMap<u32, Tags>>,
+    /// each group's Group object (`set_group`), whose tags its closed windows carry
+    /// (`feed_closed`): the group's identity has one owner, the object; a copy of its tags
+    /// here cost about 300 bytes a group
+    groups: Mutex<HashMap<u32, Py<PyGroup>>>,
 }
 
 type EmittedTuple = (u32, String, i64, PyPointBatch, usize);
@@ -82,7 +85,7 @@ impl PyWindows {
         };
         Ok(PyWindows {
             inner: Mutex::new(Windows::new(spec)),
-            tags: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
         })
     }
 
@@ -104,7 +107,7 @@ impl PyWindows {
     }
 
     /// The windows the chunk closed as one [`PyClosedWindows`], each with its group's tags
-    /// (`set_tags`): no Python object per window.
+    /// (`set_group`): no Python object per window.
     fn feed_closed(
         &self,
         py: Python<'_>,
@@ -114,21 +117,19 @@ impl PyWindows {
         let b = batch.batch.clone();
         let g = group_ints(py, groups, &b)?;
         let out = detached(py, || lock(&self.inner).feed(&b, &g))?;
-        let tags = lock(&self.tags);
-        let none: Tags = Arc::default();
-        Ok(PyClosedWindows {
-            windows: out
-                .into_iter()
-                .map(|e| Closed {
-                    tags: tags.get(&e.group).unwrap_or(&none).clone(),
-                    group: e.group,
-                    name: e.name,
-                    tmax: e.tmax,
-                    points: Arc::new(e.points),
-                    row: e.row,
-                })
-                .collect(),
-        })
+        let mut tags = HashMap::new();
+        let mut windows = Vec::with_capacity(out.len());
+        for e in out {
+            windows.push(Closed {
+                tags: self.tags_of(py, e.group, &mut tags)?,
+                group: e.group,
+                name: e.name,
+                tmax: e.tmax,
+                points: Arc::new(e.points),
+                row: e.row,
+            });
+        }
+        Ok(PyClosedWindows { windows })
     }
 
     /// The window a barrier of `group` at `time` closes (`(group, measurement, tmax, points, 0)`),
@@ -139,9 +140,10 @@ impl PyWindows {
             .map(|e| (e.group, e.name, e.tmax, PyPointBatch::new(e.points), e.row))
     }
 
-    /// The tags (`(key, value)` pairs) a group's windows carry for `ClosedWindows.reduce`.
-    fn set_tags(&self, group: u32, tags: Vec<(String, String)>) {
-        lock(&self.tags).insert(group, Arc::new(tags));
+    /// The Group object of int `group`, whose tags its windows carry for
+    /// `ClosedWindows.reduce`.
+    fn set_group(&self, group: u32, obj: Py<PyGroup>) {
+        lock(&self.groups).insert(group, obj);
     }
 
     /// Buffer only time, measurement and the fields `keep` (None: whole points): for a window
@@ -154,32 +156,35 @@ impl PyWindows {
     #[pyo3(signature = (group = None))]
     fn reset(&self, group: Option<u32>) {
         lock(&self.inner).reset(group);
-        let mut tags = lock(&self.tags);
+        let mut groups = lock(&self.groups);
         match group {
             Some(g) => {
-                tags.remove(&g);
+                groups.remove(&g);
             }
-            None => tags.clear(),
+            None => groups.clear(),
         }
     }
 
     /// Every group's buffered points, next boundary and tags as checkpoint bytes.
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut tags: GroupTags = Vec::new();
+        for (g, obj) in lock(&self.groups).iter() {
+            tags.push((*g, obj.get().tag_pairs(py)?));
+        }
+        tags.sort();
         super::snap_detached(py, || {
             let windows = lock(&self.inner).snapshot();
-            let tags = lock(&self.tags);
-            let mut tags: GroupTags = tags.iter().map(|(g, t)| (*g, t.to_vec())).collect();
-            tags.sort();
             crate::stateops::snapshot::encode(&(windows, tags))
         })
     }
 
     /// Replaces every group's window with a checkpoint's (ValueError: not a snapshot of a
-    /// window like this one; the state is then unchanged).
+    /// window like this one; the state is then unchanged). The groups' objects are the
+    /// caller's to set again (`set_group`): the checkpoint's tags are theirs.
     fn restore(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        let (windows, tags): (Vec<u8>, GroupTags) = detached(py, || snap_load(data, "window"))??;
+        let (windows, _tags): (Vec<u8>, GroupTags) = detached(py, || snap_load(data, "window"))??;
         detached(py, || lock(&self.inner).restore(&windows))?.map_err(PyValueError::new_err)?;
-        *lock(&self.tags) = tags.into_iter().map(|(g, t)| (g, Arc::new(t))).collect();
+        lock(&self.groups).clear();
         Ok(())
     }
 
@@ -190,6 +195,23 @@ impl PyWindows {
 
     fn __len__(&self) -> usize {
         lock(&self.inner).len()
+    }
+}
+
+impl PyWindows {
+    /// The tags of `group`'s Group object, made once per call (`made`); none for a group
+    /// without one.
+    fn tags_of(&self, py: Python<'_>, group: u32, made: &mut HashMap<u32, Tags>) -> PyResult<Tags> {
+        if let Some(t) = made.get(&group) {
+            return Ok(t.clone());
+        }
+        let obj = lock(&self.groups).get(&group).map(|o| o.clone_ref(py));
+        let t: Tags = match obj {
+            Some(o) => Arc::new(o.get().tag_pairs(py)?),
+            None => Arc::default(),
+        };
+        made.insert(group, t.clone());
+        Ok(t)
     }
 }
 
