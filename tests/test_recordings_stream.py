@@ -457,7 +457,7 @@ def _runs_of(chunks: list[RawStreamChunk]) -> list[tuple[str, str, bytes]]:
     return out
 
 
-@pytest.mark.parametrize("block", [7, 100, 4096, 1 << 20])
+@pytest.mark.parametrize("block", [7, 29, 100, 4096, 1 << 20])
 @pytest.mark.parametrize(
     "records",
     [
@@ -519,9 +519,28 @@ def test_records_are_made_only_of_one_point_a_line() -> None:
     assert lineproto.records("db", "rp", b'cpu s="a\nb" 1\n', 1) is None
 
 
+def test_a_records_member_is_the_records_gzipped_as_stored_blocks() -> None:
+    from kapfast import lineproto
+
+    # several stored blocks (65,535 bytes at most each), with and without the final newline
+    big = b"".join(b"cpu,host=h%d usage_idle=%d.5 %d\n" % (i, i, i) for i in range(9_000))
+    for body, count in [(b"cpu v=1 1\nmem v=2 2", 2), (b"cpu v=1 1\n", 1), (big, 9_000), (big[:-1], 9_000)]:
+        member = lineproto.records_member("telegraf", "autogen", body, count)
+        assert member is not None
+        assert gzip.decompress(member) == lineproto.records("telegraf", "autogen", body, count)
+    # refused exactly where records are
+    for body, count in [
+        (b"cpu v=1 1\n\nmem v=2 2\n", 2),
+        (b"cpu v=1 1\r\nmem v=2 2\n", 2),
+        (b"a v=1 1\n", 2),
+    ]:
+        assert lineproto.records_member("db", "rp", body, count) is None
+
+
+@pytest.mark.parametrize("background", [False, True])
 @pytest.mark.parametrize("count", [0, 1, 3])
-def test_write_exact_falls_back_without_writing(tmp_path: Path, count: int) -> None:
-    with StreamRecordingWriter(tmp_path / "x.srpl") as w:
+def test_write_exact_falls_back_without_writing(tmp_path: Path, count: int, background: bool) -> None:
+    with StreamRecordingWriter(tmp_path / "x.srpl", background=background) as w:
         assert not w.write_exact("db", "rp", b"cpu v=1 1\n\ncpu v=2 2\n", 2)
         assert w.write_exact("db", "rp", b"".join(b"cpu v=%d %d\n" % (i, i) for i in range(count)), count)
         assert w.records == count
@@ -544,6 +563,11 @@ def test_split_records_into_runs() -> None:
     ]
     assert lineproto.split_records(b"a\nr\nm v=1 1\r\n") is None  # for the careful reader
     assert lineproto.split_records(b"a\nr\n  \n") is None
+    # from a record's start within the block: consumed counts from there
+    got = lineproto.split_records(block, 12)
+    assert got is not None
+    assert [(r.db, r.body, r.count) for r in got[0]] == [(b"a", b"m v=2 2\n", 1), (b"b", b"m v=3 3\n", 1)]
+    assert block[12 + got[1] :] == b"b\nr"
 
 
 def test_live_blocks_are_stored_and_compact_to_the_plain_writers_bytes(tmp_path: Path) -> None:
@@ -562,3 +586,18 @@ def test_live_blocks_are_stored_and_compact_to_the_plain_writers_bytes(tmp_path:
         w.write_serialized("db", "rp", b"".join(ln + b"\n" for ln in lines), len(lines))
     assert Path(tmp).read_bytes() == plain.read_bytes()
     assert not is_live_recording(tmp)
+
+
+def test_a_live_recording_keeps_the_order_of_members_and_plain_writes(tmp_path: Path) -> None:
+    """A live writer's queue mixes records made into gzip members by the caller (write_exact)
+    and plain records it lays out itself (write): the file holds them in the order written,
+    whole members a crash recovery keeps."""
+    path = tmp_path / "live.srpl"
+    with StreamRecordingWriter(path, background=True) as w:
+        for i in range(0, 12, 3):
+            assert w.write_exact("db", "rp", b"cpu v=%d %d\ncpu v=%d %d\n" % (i, i, i + 1, i + 1), 2)
+            w.write("db", "rp", b"cpu v=%d %d\n" % (i + 2, i + 2))
+    assert is_live_recording(path)
+    assert [r.line for r in read_stream_recording(path)] == [b"cpu v=%d %d" % (i, i) for i in range(12)]
+    got = recover_blocks(path)
+    assert (got.lines, got.cut_bytes) == (36, 0)

@@ -181,6 +181,13 @@ def records(db: str, rp: str, body: bytes, count: int) -> bytes | None:
     return _native.srpl_records(db, rp, body, count)
 
 
+def records_member(db: str, rp: str, body: bytes, count: int) -> bytes | None:
+    """:func:`records` as one gzip member of stored (uncompressed) deflate blocks, made in the
+    same pass in Rust straight into the bytes returned (what a live recording appends: no record
+    buffer, no second copy to lay out the blocks, the CRC-32 taken as they are laid out)."""
+    return _native.srpl_records(db, rp, body, count, gzip_member=True)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordRun:
     """Consecutive records of one database and retention policy: their point lines as one body
@@ -192,11 +199,12 @@ class RecordRun:
     count: int
 
 
-def split_records(block: bytes) -> tuple[list[RecordRun], int] | None:
-    """The whole records at the start of ``block`` (which starts a record) as runs of one db/rp,
-    and how many bytes they take, in one pass in Rust; None when any of them has a CR or a blank
-    database or point line (for the careful reader, which gives the exact errors)."""
-    got = _native.srpl_split(block)
+def split_records(block: bytes, start: int = 0) -> tuple[list[RecordRun], int] | None:
+    """The whole records of ``block`` from ``start`` (where a record starts) as runs of one
+    db/rp, and how many bytes they take (from ``start``), in one pass in Rust; None when any of
+    them has a CR or a blank database or point line (for the careful reader, which gives the exact
+    errors)."""
+    got = _native.srpl_split(block, start)
     if got is None:
         return None
     runs, consumed = got
@@ -214,6 +222,7 @@ __all__ = [
     "SeriesIndexes",
     "parse",
     "records",
+    "records_member",
     "serialize",
     "split_records",
 ]

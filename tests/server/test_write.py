@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +27,13 @@ def test_write_codes_and_headers(kapfastd: Kapfastd) -> None:
     ok = kapfastd.write("cpu,host=a usage_idle=50 1\n")
     assert ok.status == 204, ok
     assert ok.headers["X-Kapacitor-Version"]
-    assert ok.headers["Request-Id"]
-    assert kapfastd.write("").status == 200  # Kapacitor: an empty body is 200
+    # a time UUID (version 1) per answer, as Kapacitor's uuid.NewV1, each one new
+    first = uuid.UUID(ok.headers["Request-Id"])
+    empty = kapfastd.write("")
+    assert empty.status == 200  # Kapacitor: an empty body is 200
+    second = uuid.UUID(empty.headers["Request-Id"])
+    assert (first.version, second.version) == (1, 1)
+    assert first.variant == uuid.RFC_4122 and second.time > first.time
     assert kapfastd.request("POST", "/kapacitor/v1/write?db=telegraf", raw=b"cpu v=1 2").status == 204
     missing = kapfastd.request("POST", "/write", raw=b"cpu v=1")
     assert missing.status == 400

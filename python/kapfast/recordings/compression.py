@@ -162,6 +162,22 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+#: the most buffers one ``writev`` takes (Linux's IOV_MAX)
+_IOV_MAX = 1024
+
+
+def _writev_all(fd: int, parts: list[bytes]) -> None:
+    """``parts`` written one after the other with as few system calls as the kernel allows and
+    no copy to join them (a short write goes on where it stopped)."""
+    views = [memoryview(p) for p in parts if p]
+    while views:
+        n = os.writev(fd, views[:_IOV_MAX])
+        while n and n >= len(views[0]):
+            n -= len(views.pop(0))
+        if n:
+            views[0] = views[0][n:]
+
+
 class GzipWriter:
     """A recording file being written gzipped, deterministically (mtime 0, no file name, so the
     same content always gives the same bytes). Subclasses add the record format.
@@ -200,7 +216,8 @@ class GzipWriter:
                 filename="", fileobj=self._raw, mode="wb", compresslevel=self._level, mtime=0
             )
         self.closed = False
-        self._queue: deque[tuple[bytes, Future[None]] | None] = deque()
+        #: (data, whether it is a whole gzip member already, done when it is in the file)
+        self._queue: deque[tuple[bytes, bool, Future[None]] | None] = deque()
         self._cond = threading.Condition()
         self._queued = 0
         self._last: Future[None] | None = None
@@ -228,11 +245,20 @@ class GzipWriter:
             assert self._gz is not None
             self._gz.write(data)
             return
+        self._enqueue(data, False)
+
+    def _write_member(self, member: bytes) -> None:
+        """Append ``member``, one whole gzip member of stored blocks made by the caller
+        (:func:`kapfast.lineproto.records_member`), as it is (background writers only)."""
+        assert self._thread is not None
+        self._enqueue(member, True)
+
+    def _enqueue(self, data: bytes, member: bool) -> None:
         done: Future[None] = Future()
         with self._cond:
             while self._queued > self.QUEUE_BYTES and self._error is None:
                 self._cond.wait()
-            self._queue.append((data, done))
+            self._queue.append((data, member, done))
             self._queued += len(data)
             self._last = done
             self._cond.notify_all()
@@ -242,12 +268,12 @@ class GzipWriter:
         last = self._last
         return None if last is None or last.done() else last
 
-    def _take(self) -> tuple[list[tuple[bytes, Future[None]]], bool]:
+    def _take(self) -> tuple[list[tuple[bytes, bool, Future[None]]], bool]:
         """What waits in the queue (up to BLOCK_BYTES), and whether the writer was closed."""
         with self._cond:
             while not self._queue:
                 self._cond.wait()
-            items: list[tuple[bytes, Future[None]]] = []
+            items: list[tuple[bytes, bool, Future[None]]] = []
             size = 0
             while self._queue and (not items or size < BLOCK_BYTES):
                 item = self._queue[0]
@@ -275,21 +301,21 @@ class GzipWriter:
         while True:
             items, closing = self._take()
             if items:
-                data = b"".join(d for d, _ in items) if len(items) > 1 else items[0][0]
+                size = sum(len(d) for d, _, _ in items)
                 error = self._error
                 try:
                     if error is None:
-                        _write_all(self._fd, stored_member(data))
+                        _writev_all(self._fd, _members(items))
                         self._dirty.set()
                 except BaseException as exc:  # reported to the writer; the thread keeps draining
                     self._error = error = exc
-                for _, fut in items:
+                for _, _, fut in items:
                     if error is None:
                         fut.set_result(None)
                     else:
                         fut.set_exception(OSError(f"writing the recording failed: {error}"))
                 with self._cond:
-                    self._queued -= len(data)
+                    self._queued -= size
                     self._cond.notify_all()
             if closing:
                 return
@@ -325,6 +351,24 @@ class GzipWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _members(items: list[tuple[bytes, bool, Future[None]]]) -> list[bytes]:
+    """The queued items as gzip members, in order: members as they are, each run of plain data
+    joined into one stored member."""
+    out: list[bytes] = []
+    plain: list[bytes] = []
+    for data, member, _ in items:
+        if not member:
+            plain.append(data)
+            continue
+        if plain:
+            out.append(stored_member(b"".join(plain) if len(plain) > 1 else plain[0]))
+            plain.clear()
+        out.append(data)
+    if plain:
+        out.append(stored_member(b"".join(plain) if len(plain) > 1 else plain[0]))
+    return out
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kapfast.lineproto import records, split_records
+from kapfast.lineproto import RecordRun, records, records_member, split_records
 from kapfast.recordings.compression import READ_ERRORS, GzipWriter, open_decompressed
 from kapfast.recordings.errors import RecordingError
 from kapfast.recordings.timestamps import split_timestamp
@@ -182,17 +182,16 @@ def iter_blocks(path: str | os.PathLike[str], *, bodies: bool = False) -> Iterat
                 block = f.read(_READ_BLOCK)
                 if not block:
                     break
-                data = rest + block if rest else block
                 if bodies and parser.state == 0 and not parser.blank_at:
-                    fast = split_records(data)
+                    fast = _split_after(rest, block)
                     if fast is not None:
-                        runs, consumed = fast
+                        runs, rest = fast  # rest: a record's start, read again with the next block
                         for run in runs:
                             parser.number += run.count
                             parser.lineno += 3 * run.count
                             yield BodyBlock(run.db, run.rp, run.body, run.count)
-                        rest = data[consumed:]  # a record's start: read again with the next block
                         continue
+                data = rest + block if rest else block
                 cut = data.rfind(b"\n")
                 if cut < 0:
                     rest = data
@@ -233,6 +232,29 @@ def iter_blocks(path: str | os.PathLike[str], *, bodies: bool = False) -> Iterat
             if out.lines:
                 yield out
         parser.finish()
+
+
+def _split_after(rest: bytes, block: bytes) -> tuple[list[RecordRun], bytes] | None:
+    """:func:`split_records` of ``rest + block`` and what follows the whole records, without
+    copying ``block`` into one with ``rest`` (a read block is megabytes, ``rest`` the start of the
+    one record the last block cut): that record is finished with ``block``'s first lines on its
+    own. None when :func:`split_records` is None for any of it (the careful reader's cases)."""
+    start = -1
+    for _ in range(3 - rest.count(b"\n")):
+        start = block.find(b"\n", start + 1)
+        if start < 0:
+            break
+    start += 1
+    if not rest or start <= 0:  # nothing to finish, or not within this block: one piece
+        data = rest + block if rest else block
+        got = split_records(data)
+        return None if got is None else (got[0], data[got[1] :])
+    head = rest + block[:start]
+    first = split_records(head)
+    if first is None or first[1] != len(head):
+        return None
+    got = split_records(block, start)
+    return None if got is None else (first[0] + got[0], block[start + got[1] :])
 
 
 def decode_name(raw: bytes, what: str, src: str, lineno: int = 0, number: int = 0) -> str:
@@ -321,10 +343,16 @@ class StreamRecordingWriter(GzipWriter):
                 raise ValueError(f"{what} name must not contain a newline: {name!r}")
         if not count:
             return not body.strip(b"\n")
-        framed = records(db, rp, body, count)
-        if framed is None:
-            return False
-        self._write(framed)
+        if self._thread is not None:  # a live recording: the gzip member made in the same pass
+            member = records_member(db, rp, body, count)
+            if member is None:
+                return False
+            self._write_member(member)
+        else:
+            framed = records(db, rp, body, count)
+            if framed is None:
+                return False
+            self._write(framed)
         self.records += count
         return True
 

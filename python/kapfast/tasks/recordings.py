@@ -275,7 +275,10 @@ class RecordingService:
     ) -> None:
         if DBRP(db, rp) not in cap.dbrps:
             return
-        part = batch.with_measurements(cap.measurements) if cap.measurements else batch
+        # a batch of only wanted measurements (the usual case) is kept whole, not copied
+        part = batch
+        if cap.measurements and not set(batch.measurements()).issubset(cap.measurements):
+            part = batch.with_measurements(cap.measurements)
         if not len(part):
             return
         times = np.frombuffer(cast(Any, part.time()), dtype=np.int64)  # ns, zero-copy

@@ -9,7 +9,7 @@ use crate::py::errors::detached;
 use pyo3::types::PyBytes;
 
 use super::batch::{precision_arg, PyPointBatch};
-use crate::lineproto::records::{make_records, split_records};
+use crate::lineproto::records::{make_records, records_member, records_member_len, split_records};
 use crate::lineproto::{
     parse_threads, ParseOutput, SeriesIndex, DEFAULT_INDEX_BYTES, MIN_PARALLEL_BYTES,
 };
@@ -144,21 +144,33 @@ impl PySeriesIndex {
 }
 
 /// `body` (one point per line, `count` points) as stream-recording records of `db` and `rp`, or
-/// None when it is not exactly `count` lines without a CR. GIL released.
+/// None when it is not exactly `count` lines without a CR. With `gzip_member`, the records as
+/// one gzip member of stored deflate blocks (what a live recording appends to its file), made in
+/// the same pass straight into the bytes returned. GIL released.
 #[pyfunction]
+#[pyo3(signature = (db, rp, body, count, gzip_member = false))]
 fn srpl_records<'py>(
     py: Python<'py>,
     db: &str,
     rp: &str,
     body: &Bound<'py, PyBytes>,
     count: usize,
+    gzip_member: bool,
 ) -> PyResult<Option<Bound<'py, PyBytes>>> {
     // bytes are immutable and `body` keeps them alive while the GIL is released.
     let data: &[u8] = body.as_bytes();
-    let out = detached(py, || {
-        make_records(db.as_bytes(), rp.as_bytes(), data, count)
+    let (db, rp) = (db.as_bytes(), rp.as_bytes());
+    if !gzip_member {
+        let out = detached(py, || make_records(db, rp, data, count))?;
+        return Ok(out.map(|v| PyBytes::new(py, &v)));
+    }
+    let mut whole = false;
+    // the new bytes object is nobody else's until it is returned: filled with the GIL released
+    let out = PyBytes::new_with(py, records_member_len(db, rp, data, count), |buf| {
+        whole = detached(py, || records_member(db, rp, data, count, buf))?;
+        Ok(())
     })?;
-    Ok(out.map(|v| PyBytes::new(py, &v)))
+    Ok(whole.then_some(out))
 }
 
 /// One run of a stream recording's records: `(db, rp, body, count)`.
@@ -169,30 +181,32 @@ type RunTuple<'py> = (
     usize,
 );
 
-/// The whole records at the start of `block` as `([(db, rp, body, count), ...], consumed)`,
-/// runs of one db/rp in file order; None when the block needs the careful reader (a CR, a blank
-/// database or point line). GIL released.
+/// The whole records of `block` from `start` (where a record starts) as
+/// `([(db, rp, body, count), ...], consumed)`, runs of one db/rp in file order, `consumed` counted
+/// from `start`; None when the block needs the careful reader (a CR, a blank database or point
+/// line). Each body is copied once, straight into its bytes object. GIL released.
 #[pyfunction]
+#[pyo3(signature = (block, start = 0))]
 fn srpl_split<'py>(
     py: Python<'py>,
     block: &Bound<'py, PyBytes>,
+    start: usize,
 ) -> PyResult<Option<(Vec<RunTuple<'py>>, usize)>> {
-    let data: &[u8] = block.as_bytes();
+    let data: &[u8] = block.as_bytes().get(start..).unwrap_or_default();
     let Some(split) = detached(py, || split_records(data))? else {
         return Ok(None);
     };
-    let runs = split
-        .runs
-        .iter()
-        .map(|r| {
-            (
-                PyBytes::new(py, &data[r.db.clone()]),
-                PyBytes::new(py, &data[r.rp.clone()]),
-                PyBytes::new(py, &r.body),
-                r.count,
-            )
-        })
-        .collect();
+    let mut runs = Vec::with_capacity(split.runs.len());
+    for r in &split.runs {
+        // the new bytes object is nobody else's until it is returned: filled with the GIL released
+        let body = PyBytes::new_with(py, r.len, |buf| detached(py, || r.body_into(data, buf)))?;
+        runs.push((
+            PyBytes::new(py, &data[r.db.clone()]),
+            PyBytes::new(py, &data[r.rp.clone()]),
+            body,
+            r.count,
+        ));
+    }
     Ok(Some((runs, split.consumed)))
 }
 
