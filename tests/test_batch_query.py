@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
+from typing import Any
 
 import pytest
 
 from kapfast.errors import InputError
-from kapfast.tasks.batch_query import BatchQuery, live_batches, recorded_batches, series_to_batch
+from kapfast.influxdb.answer import AnswerSeries, answer_series
+from kapfast.tasks.batch_query import BatchQuery, live_batches, recorded_batch, recorded_batches
 from kapfast.tasks.cron import CronSchedule
 from kapfast.tick import compile_script
 from kapfast.timefmt import format_rfc3339_ns
@@ -143,20 +146,27 @@ def test_answers_become_batches_as_kapacitor_reads_them() -> None:
         "columns": ["time", "n", "s", "gone"],
         "values": [[T0, 3, "x", None], [T0 + S, None, None, None], [T0 + 2 * S, 4.5, None, None]],
     }
-    rb = series_to_batch(series, by_name=True)
+
+    def decoded(*series: dict[str, Any]) -> list[AnswerSeries]:
+        return answer_series(json.dumps({"results": [{"statement_id": 0, "series": list(series)}]}).encode())
+
+    answer = decoded(series)
+    rb = recorded_batch(answer[0], by_name=True)
     points = [(p.time_ns, p.fields) for p in rb.points]
     assert points == [(T0, {"n": 3.0, "s": "x"}), (T0 + 2 * S, {"n": 4.5})]
     assert isinstance(rb.points[0].fields["n"], float) and rb.by_name and rb.time_ns == T0 + 2 * S
     raw = query("SELECT n FROM db.rp.cpu")
     by_time = query("SELECT mean(n) FROM db.rp.cpu", ".period(10s).every(10s).groupBy(time(5s))")
     stop = T0 + 10 * S
-    answer = [{"statement_id": 0, "series": [series]}]
     # Kapacitor's QueryNode.doQuery and replay service alike: the query's stop unless the query
     # groups by time (then the batch keeps its latest point's time)
-    assert [b.time_ns for b in live_batches(answer, raw, stop)] == [stop]
-    assert [b.time_ns for b in live_batches(answer, by_time, stop)] == [T0 + 2 * S]
+    assert [b.tmax for b in live_batches(answer, raw, stop)] == [stop]
+    assert [b.tmax for b in live_batches(answer, by_time, stop)] == [T0 + 2 * S]
     assert [b.time_ns for b in recorded_batches(answer, raw, stop)] == [stop]
     assert [b.time_ns for b in recorded_batches(answer, by_time, stop)] == [T0 + 2 * S]
+    (msg,) = live_batches(answer, raw, stop)
+    assert msg.points.rows() == [("cpu", {"host": "a"}, f, t) for t, f in points]
+    assert msg.group.id == "host=a" and not msg.by_name
     # an answer without epoch=ns carries RFC 3339 times: read the same
     rfc = dict(series, values=[[format_rfc3339_ns(v[0]), *v[1:]] for v in series["values"]])
-    assert series_to_batch(rfc, by_name=True) == rb
+    assert recorded_batch(decoded(rfc)[0], by_name=True) == rb

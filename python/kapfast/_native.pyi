@@ -56,6 +56,7 @@ __all__ = [
     "batch_with_fields_of",
     "batch_with_tags_of",
     "combine_points",
+    "decode_query_answer",
     "flatten_points",
     "influxql_reduce",
     "influxql_shape",
@@ -282,6 +283,13 @@ def batch_override(
 def batch_sort_by_time(batch: PointBatch) -> PointBatch: ...
 def batch_merge_by_time(batches: Sequence[PointBatch]) -> tuple[PointBatch, bytes]: ...
 def sample_mask(codes: _Groups, counts: Sequence[int], every: int) -> tuple[bytes, list[int]]: ...
+
+# InfluxDB /query answers (rust/src/queryanswer.rs): (request_error, [(statement_id, error,
+# [(level, text)], [(name, tags, tmax_ns, batch)])])
+_AnswerSeries: TypeAlias = tuple[str, dict[str, str], int, PointBatch]
+_AnswerResult: TypeAlias = tuple[int | None, str | None, list[tuple[str, str]], list[_AnswerSeries]]
+
+def decode_query_answer(body: bytes) -> tuple[str | None, list[_AnswerResult]]: ...
 
 # --- lineproto ---------------------------------------------------------------------------------
 

@@ -34,4 +34,5 @@ from kapfast._native import batch_sort_by_time as batch_sort_by_time
 from kapfast._native import batch_split as batch_split
 from kapfast._native import batch_with_fields_of as batch_with_fields_of
 from kapfast._native import batch_with_tags_of as batch_with_tags_of
+from kapfast._native import decode_query_answer as decode_query_answer
 from kapfast._native import sample_mask as sample_mask

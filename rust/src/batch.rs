@@ -26,7 +26,7 @@ mod gather;
 pub use builder::{concat, BatchBuilder, BuildError};
 pub use edit::{sample_every, CodeMap, EditError, NO_FIELDS, NULLS};
 pub use fields::{group_parts, ColumnPieces, FieldColumns, PartColumn};
-pub use gather::gather;
+pub use gather::{concat_take, gather};
 
 /// Code used in a tag column for "this row has no such tag".
 pub const NO_TAG: u32 = u32::MAX;

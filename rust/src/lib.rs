@@ -10,6 +10,7 @@ mod hugepages;
 pub mod influxql;
 pub mod lineproto;
 mod py;
+pub mod queryanswer;
 pub mod stateops;
 pub mod udf;
 
@@ -29,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::eval::register(m)?;
     py::influxql::register(m)?;
     py::ops::register(m)?;
+    py::queryanswer::register(m)?;
     py::groups::register(m)?;
     py::stateops::register(m)?;
     py::udf::register(m)?;

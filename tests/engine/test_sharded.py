@@ -149,3 +149,26 @@ def test_httpout_of_a_task_without_points_yet() -> None:
     task = _sharded(SCRIPTS["window"])
     assert task.http_out("out") == {"series": None}
     assert task.http_out("other") is None
+
+
+def test_points_of_a_known_partition_are_not_hashed_again() -> None:
+    """A worker's partition feed knows the partition of its points: the instance is picked by
+    it (the split is never called) and the answer is the one task's."""
+    one = Task("t", compile_script(SCRIPTS["window"]), _ctx())
+    splits = 0
+
+    def counted(batch: PointBatch) -> dict[int, PointBatch]:
+        nonlocal splits
+        splits += 1
+        return split(batch, ["host"], PARTITIONS)
+
+    sharded = ShardedTask("t", compile_script(SCRIPTS["window"]), _ctx, counted, lambda p: True)
+    for b in _batches(0, 25):
+        one.write_points(b)
+        for p, part in split(b, ["host"], PARTITIONS).items():
+            sharded.write_points(part, shard=p)
+    assert splits == 0
+    assert sorted(sharded.shards) == sorted(
+        {p for b in _batches(0, 1) for p in split(b, ["host"], PARTITIONS)}
+    )
+    assert _series(sharded.http_out("out")) == _series(one.http_out("out"))

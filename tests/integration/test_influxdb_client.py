@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
+from tests.answer_reference import series_to_batch
 
+from kapfast.engine.replay import batch_message
 from kapfast.influxdb import (
     InfluxDBClient,
     InfluxDBConnectionError,
@@ -146,6 +148,43 @@ def test_errors_carry_influxdb_text(influxdb: Any) -> None:
             assert err.value.status == 400
             with pytest.raises(InfluxDBError, match="unable to parse") as err:
                 await c.write(db, None, b"bad line here")
+            assert err.value.status == 400
+            await c.drop_database(db)
+
+    run(go)
+
+
+def test_query_series_reads_answers_as_the_python_reading_does(influxdb: Any) -> None:
+    """query_series (the body decoded in Rust into batches) against query + the row-by-row
+    Python reading, on a real answer: tags (one point lacking one), ints, floats, strings,
+    bools and nulls; errors raise as query raises them."""
+    db = unique("qs")
+    lines = (
+        b'cpu,host=a,dc=x v=1.5,n=2i,s="t",b=true 1000000000\n'
+        b"cpu,host=a,dc=x v=2.5 2000000000\n"
+        b"cpu,host=b n=9223372036854775807i 3000000000\n"
+        b"mem used=4 4000000000\n"
+    )
+
+    async def go() -> None:
+        async with InfluxDBClient(influxdb.url) as c:
+            await c.create_database(db)
+            await c.write(db, None, lines)
+            for q in ("SELECT * FROM cpu GROUP BY *", "SELECT * FROM cpu, mem", "SELECT mean(v) FROM cpu"):
+                got = await c.query_series(q, db=db)
+                (res,) = await c.query(q, db=db)
+                want = [series_to_batch(s, False) for s in res.get("series") or ()]
+                assert [(s.name, s.tags, s.tmax_ns, s.batch) for s in got] == [
+                    (rb.name, rb.tags, rb.time_ns, batch_message(rb).points) for rb in want
+                ], q
+            by_host = await c.query_series("SELECT * FROM cpu GROUP BY host", db=db)
+            (cpu_b,) = [s for s in by_host if s.tags["host"] == "b"]
+            assert cpu_b.batch.rows() == [("cpu", {"host": "b"}, {"n": 9.223372036854776e18}, 3_000_000_000)]
+            with pytest.raises(InfluxDBError, match="database not found: nodb_q") as err:
+                await c.query_series("SELECT * FROM cpu", db="nodb_q")
+            assert err.value.status == 200 and err.value.statement_id == 0
+            with pytest.raises(InfluxDBError, match="error parsing query") as err:
+                await c.query_series("SELEC nonsense")
             assert err.value.status == 400
             await c.drop_database(db)
 

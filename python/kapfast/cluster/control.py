@@ -22,11 +22,15 @@ import struct
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from nats.js.api import KeyValueConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
+from kapfast.cluster import kvdocs
 from kapfast.cluster.connection import ClusterHandles
+from kapfast.cluster.kvdocs import DELETES as _DELETES
+from kapfast.cluster.kvdocs import encode as _encode
+from kapfast.cluster.kvdocs import ident_of as _ident
+from kapfast.cluster.kvdocs import key as _key
 from kapfast.cluster.worker import task_state_key
 from kapfast.jobs import cancel_and_wait
 from kapfast.storage import TaskRecord, TemplateRecord
@@ -40,16 +44,6 @@ CONTROL = "kapfast_control"
 #: how long a define connected to NATS waits for its task's starting sequence to be stored
 #: (three NATS round trips; more only while a JetStream cluster elects a leader)
 MARK_TIMEOUT_S = 5.0
-_DELETES = ("DEL", "PURGE")
-
-
-def _key(kind: str, ident: str) -> str:
-    return f"{kind}.{ident.encode().hex()}"
-
-
-def _ident(key: str) -> tuple[str, str]:
-    kind, _, hexid = key.partition(".")
-    return kind, bytes.fromhex(hexid).decode()
 
 
 def task_definition(rec: TaskRecord) -> dict[str, Any]:
@@ -83,10 +77,6 @@ class HandlerSink(Protocol):
     def delete_handler(self, topic: str, handler_id: str) -> None: ...
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-
-
 class ControlPlane:
     def __init__(
         self,
@@ -112,25 +102,14 @@ class ControlPlane:
 
     async def open(self) -> None:
         """Find the bucket (the first node creates it)."""
-        try:
-            self.kv = await self.h.js.key_value(CONTROL)
-        except (NotFoundError, BucketNotFoundError):
-            self.kv = await self.h.js.create_key_value(
-                config=KeyValueConfig(bucket=CONTROL, history=1, replicas=self.replicas)
-            )
+        self.kv = await kvdocs.bucket(self.h.js, CONTROL, self.replicas)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         if self.kv is None:
             await self.open()
         assert self.kv is not None
-        watcher = await self.kv.watchall()
-        seen: set[str] = set()
-        async for entry in watcher:  # the bucket as it is, then None
-            if entry is None:
-                break
-            seen.add(entry.key)
-            await self._apply(entry.key, entry.value, entry.operation)
+        watcher, seen = await kvdocs.read_all(self.kv, self._apply)
         # definitions made here while the cluster never saw them
         for rec in self.templates.find(limit=1_000_000):
             if _key("template", rec.id) not in seen:

@@ -21,6 +21,7 @@ from kapfast.cluster.control import ControlPlane, HandlerSink
 from kapfast.cluster.ingest import Publisher, PublishError, subscribe_telegraf
 from kapfast.cluster.placement import PARTITIONED
 from kapfast.cluster.reads import fetch, gather_http_out, merge_task_json
+from kapfast.cluster.recordings import Call, SharedRecords
 from kapfast.cluster.shards import PartitionStates
 from kapfast.cluster.worker import (
     Apply,
@@ -34,6 +35,8 @@ from kapfast.cluster.worker import (
 from kapfast.config import ClusterConfig
 from kapfast.errors import KapfastError
 from kapfast.storage.topic_handlers import TopicHandlerStore
+from kapfast.tasks.recordings import RecordingService
+from kapfast.tasks.replays import ReplayService
 from kapfast.tasks.service import TaskService
 from kapfast.tasks.templates import TemplateService
 from kapfast.tick import Pipeline
@@ -69,6 +72,14 @@ class ClusterService:
         self._telegraf: Any = None
         self.control: ControlPlane | None = None
         self._http: aiohttp.ClientSession | None = None
+        #: the node's recordings and replays, shared with the cluster (share_records)
+        self._local_records: tuple[RecordingService, ReplayService, Call | None] | None = None
+        self.records: SharedRecords | None = None
+
+    def share_records(self, recordings: RecordingService, replays: ReplayService, call: Call | None) -> None:
+        """The /recordings and /replays API of this node acts on the cluster's from start on
+        (kapfast.cluster.recordings); ``call`` runs a function on the engine thread."""
+        self._local_records = (recordings, replays, call)
 
     @property
     def ingests(self) -> bool:
@@ -91,6 +102,15 @@ class ClusterService:
             self.runner.worker = self.worker
             self.worker.runner = self.runner
         await self.worker.start()
+        if self._local_records is not None:
+            recordings, replays, call = self._local_records
+            h = self.h
+            shared = SharedRecords(
+                h, self.node_id, self.cc.stream, self.cc.replicas, recordings, replays, call
+            )
+            await retrying("opening the recordings' bucket", shared.open)
+            await shared.start()
+            self.records = shared
         log.info(
             "cluster: node %s (%s) on %s, %d partitions by %s",
             self.node_id,
@@ -124,6 +144,8 @@ class ClusterService:
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
+        if self.records is not None:
+            await self.records.close()
         if self.control is not None:
             await self.control.close()
         if self.worker is not None:

@@ -68,9 +68,15 @@ class PartitionStates:
 
         return ShardedTask(task_id, pipeline, make_ctx, by_partition, self.owned)
 
-    def _run(self, fn: Callable[[], Any]) -> Any:
+    def _later(self, fn: Callable[[], None]) -> Future[None] | None:
+        """``fn`` on the engine thread, behind what is queued: a future for the event loop to
+        await (never blocked on the engine); run at once (None) without an engine thread."""
         engine = getattr(self.master, "engine", None)
-        return engine.run(fn) if engine is not None else fn()
+        if engine is None:
+            fn()
+            return None
+        fut: Future[None] = engine.call(fn)
+        return fut
 
     def _sharded(self) -> list[ShardedTask]:
         return [t for t in list(self.master.tasks.values()) if isinstance(t, ShardedTask)]
@@ -94,20 +100,22 @@ class PartitionStates:
         fut: Future[dict[str, bytes]] = engine.call(self._take, p)
         return fut
 
-    def put(self, p: int, states: dict[str, bytes]) -> None:
-        """Partition ``p``'s instances replaced by ``states`` (a task absent there starts empty)."""
+    def put(self, p: int, states: dict[str, bytes]) -> Future[None] | None:
+        """Partition ``p``'s instances replaced by ``states`` (a task absent there starts empty),
+        on the engine thread: a future to await (None: done)."""
 
         def put() -> None:
             for t in self._sharded():
                 t.put_shard(p, states.get(t.id))
 
-        self._run(put)
+        return self._later(put)
 
-    def drop(self, p: int) -> None:
-        """Partition ``p``'s instances forgotten (it went to another worker with its state)."""
+    def drop(self, p: int) -> Future[None] | None:
+        """Partition ``p``'s instances forgotten (it went to another worker with its state), on
+        the engine thread: a future to await (None: done)."""
 
         def drop() -> None:
             for t in self._sharded():
                 t.drop_shard(p)
 
-        self._run(drop)
+        return self._later(drop)

@@ -67,16 +67,22 @@ log = logging.getLogger("kapfast.cluster")
 T = TypeVar("T")
 
 FETCH_BATCH = 256
-#: what a partition's points are applied to: (db, rp, batch, task ids or None for every task,
-#: replay: the points were applied by a previous owner, which delivered their alert events)
-#: what a feed's points are applied with: a future of their run on the engine thread (awaited
-#: before the feed acks them; the event loop is never blocked while the engine is busy), or None
-#: when they ran at once
-Apply = Callable[[str, str, PointBatch, "set[str] | None", bool], "Future[None] | None"]
+#: what a feed's points are applied to: (db, rp, batch, task ids or None for every task,
+#: replay: the points were applied by a previous owner, which delivered their alert events,
+#: shard: the partition every point is on, when the feed reads one, else None), returning a
+#: future of their run on the engine thread (awaited before the feed acks them; the event loop
+#: is never blocked while the engine is busy), or None when they ran at once
+Apply = Callable[[str, str, PointBatch, "set[str] | None", bool, "int | None"], "Future[None] | None"]
 #: a feed's applying function: (db, rp, batch, replay)
 #: a running task's state: bytes, or a future of them (taken on the engine thread)
 SnapshotOf = Callable[[str], "Future[bytes | None] | bytes | None"]
 FeedApply = Callable[[str, str, PointBatch, bool], "Future[None] | None"]
+
+
+async def _settled(done: Future[None] | None) -> None:
+    """Wait for work handed to the engine thread without blocking the event loop."""
+    if done is not None:
+        await asyncio.wrap_future(done)
 
 
 def partition_durable(p: int) -> str:
@@ -129,6 +135,7 @@ class Feed:
         *,
         reorder: bool = False,
         delivered_key: str = "",
+        inactive_threshold: float | None = None,
     ) -> None:
         self.h = h
         self.stream = stream
@@ -136,6 +143,8 @@ class Feed:
         self.filter_subject = filter_subject
         self.apply = apply
         self.reorder = reorder
+        #: NATS deletes the consumer after this long unread (its reader died): None, never
+        self.inactive_threshold = inactive_threshold
         self.last_seq = 0
         self.applied_points = 0
         #: the messages up to this sequence were applied by this feed or an earlier owner's, and
@@ -172,6 +181,7 @@ class Feed:
             opt_start_seq=after_seq + 1 if after_seq else None,
             max_ack_pending=FETCH_BATCH * 4,
             ack_wait=30,
+            inactive_threshold=self.inactive_threshold,
         )
         await self.h.js.add_consumer(self.stream, config)
         self.last_seq = after_seq or 0
@@ -596,8 +606,10 @@ class Worker:
         rev, valid_until = taken
         runner = self.runner
 
-        def apply(db: str, rp: str, batch: PointBatch, replay: bool) -> None:
-            self.apply(db, rp, batch, runner.partitioned() if runner is not None else set(), replay)
+        def apply(db: str, rp: str, batch: PointBatch, replay: bool) -> Future[None] | None:
+            # every point of the feed is on partition p: the partitioned tasks' instance is
+            # picked by it, no point hashed again
+            return self.apply(db, rp, batch, runner.partitioned() if runner is not None else set(), replay, p)
 
         feed = Feed(
             self.h, self.cc.stream, partition_durable(p), subject(p), apply, delivered_key=_delivered_key(key)
@@ -607,11 +619,11 @@ class Worker:
             after, states = await self._partition_state(key)
             feed.delivered = await self._checkpoint_of(_delivered_key(key)) or 0
             if self.shards is not None:  # before the feed applies the message after `after`
-                self.shards.put(p, states)
+                await _settled(self.shards.put(p, states))
             await feed.start(after)
         except Exception:
             if self.shards is not None:
-                self.shards.drop(p)
+                await _settled(self.shards.drop(p))
             await self._give_back(key, rev)
             raise
         self.partitions[p] = _Lease(key, rev, feed, partition=p)
@@ -636,7 +648,7 @@ class Worker:
             self.cc.stream,
             task_durable(task_id),
             f"{SUBJECT_PREFIX}.*",
-            lambda db, rp, batch, replay: self.apply(db, rp, batch, {task_id}, replay),
+            lambda db, rp, batch, replay: self.apply(db, rp, batch, {task_id}, replay, None),
             reorder=True,
             delivered_key=_delivered_key(key),
         )
@@ -673,7 +685,7 @@ class Worker:
         if lease.feed is not None:
             await lease.feed.stop()
         if self.shards is not None:  # another worker took it from its checkpoint
-            self.shards.drop(p)
+            await _settled(self.shards.drop(p))
 
     async def _lost_task(self, task_id: str) -> None:
         lease = self.tasks.pop(task_id)
@@ -691,7 +703,7 @@ class Worker:
             except Exception as exc:  # the new owner reads from the last one written
                 log.warning("checkpoint of %s not written: %r", lease.key, exc)
         if self.shards is not None:  # its state is in the checkpoint (or in an older one, with
-            self.shards.drop(p)  # the older sequence it covers)
+            await _settled(self.shards.drop(p))  # the older sequence it covers)
         with contextlib.suppress(Exception):
             await self.h.leases.delete(lease.key, last=lease.revision)
 

@@ -58,9 +58,17 @@ class TaskMasterAPI(Protocol):
         "kapfast-node-stats": {node: {counter: value}}}`` (the last: kapfast's own counters)."""
         ...
 
-    def write_points(self, db: str, rp: str, batch: PointBatch, only: Collection[str] | None = None) -> None:
+    def write_points(
+        self,
+        db: str,
+        rp: str,
+        batch: PointBatch,
+        only: Collection[str] | None = None,
+        shard: int | None = None,
+    ) -> None:
         """Deliver written points to every executing stream task whose dbrps hold (db, rp)
-        (only to the tasks named in ``only`` when given: a cluster worker's feeds)."""
+        (only to the tasks named in ``only`` when given: a cluster worker's feeds; ``shard``: the
+        cluster partition all of them are on, when the feed reads one partition)."""
         ...
 
     def write_batch(self, task_id: str, query_index: int, msg: BatchMessage) -> None:

@@ -290,9 +290,17 @@ class TaskMaster:
 
     # --- data ----------------------------------------------------------------------------------
 
-    def write_points(self, db: str, rp: str, batch: PointBatch, only: Collection[str] | None = None) -> None:
+    def write_points(
+        self,
+        db: str,
+        rp: str,
+        batch: PointBatch,
+        only: Collection[str] | None = None,
+        shard: int | None = None,
+    ) -> None:
         """Deliver points written to (db, rp) to every executing stream task that reads them
-        (only to the tasks named in ``only`` when given: a cluster worker's feeds)."""
+        (only to the tasks named in ``only`` when given: a cluster worker's feeds; ``shard``: the
+        cluster partition all of them are on, when the feed reads one partition)."""
         if not len(batch):
             return
         measurements: set[str] | None = None
@@ -309,7 +317,7 @@ class TaskMaster:
                 if not (t.measurements & measurements):
                     continue
             try:
-                t.write_points(batch, db, rp)
+                t.write_points(batch, db, rp, shard)
             except UDFError as exc:
                 self.fail(t.id, exc)
 

@@ -199,10 +199,13 @@ class ShardedTask(Task):
 
     # --- the Task interface ----------------------------------------------------------------------
 
-    def write_points(self, batch: PointBatch, db: str = "", rp: str = "") -> None:
+    def write_points(self, batch: PointBatch, db: str = "", rp: str = "", shard: int | None = None) -> None:
         if self.finished or not len(batch):
             return
         self.points_in += len(batch)
+        if shard is not None:  # a partition feed's points: all on that partition, no hashing
+            self._shard(shard).write_points(batch, db, rp)
+            return
         for shard, part in self.split(batch).items():
             self._shard(shard).write_points(part, db, rp)
 

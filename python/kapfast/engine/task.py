@@ -96,7 +96,9 @@ class Task:
                 out.add(str(m))
         return out
 
-    def write_points(self, batch: PointBatch, db: str = "", rp: str = "") -> None:
+    def write_points(self, batch: PointBatch, db: str = "", rp: str = "", shard: int | None = None) -> None:
+        """``shard``: the cluster partition every point of ``batch`` is on (a worker's partition
+        feed knows it), for a task run by partition (kapfast.engine.sharded); unused here."""
         if self.finished or not len(batch):
             return
         self.points_in += len(batch)

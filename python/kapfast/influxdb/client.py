@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import aiohttp
 import msgspec
 
+from kapfast.influxdb.answer import AnswerSeries, answer_series
 from kapfast.influxdb.errors import InfluxDBConnectionError, InfluxDBError
 from kapfast.influxdb.influxql import quote_ident, quote_string
 
@@ -198,23 +199,11 @@ class InfluxDBClient:
             raise InfluxDBError(f"ping: HTTP {status}: {_error_text(body)}", status=status)
         return headers.get("X-Influxdb-Version", "")
 
-    async def query(
-        self,
-        q: str,
-        *,
-        db: str | None = None,
-        rp: str | None = None,
-        epoch: Epoch | None = "ns",
-        params: Mapping[str, Any] | None = None,
-        raise_errors: bool = True,
-    ) -> list[dict[str, Any]]:
-        """Run InfluxQL (POST, so statements that change things are allowed) and return ``results``.
-
-        Each result is ``{"statement_id", "series": [{"name", "tags", "columns", "values"}]}``.
-        ``epoch`` gives integer times in that unit; None gives RFC 3339 strings. With
-        ``raise_errors`` a statement's error raises :class:`InfluxDBError`; without, it stays in its
-        result as ``"error"``.
-        """
+    async def _query_body(
+        self, q: str, db: str | None, rp: str | None, epoch: Epoch | None, params: Mapping[str, Any] | None
+    ) -> tuple[int, bytes]:
+        """POST ``/query`` (so statements that change things are allowed): (status, body) of a
+        200 answer; any other raises with InfluxDB's text."""
         form: dict[str, str] = {"q": q}
         if db:
             form["db"] = db
@@ -227,6 +216,26 @@ class InfluxDBClient:
         status, body, _ = await self._request("POST", "/query", data=form)
         if status != 200:
             raise InfluxDBError(f"query failed: {_error_text(body)}", status=status)
+        return status, body
+
+    async def query(
+        self,
+        q: str,
+        *,
+        db: str | None = None,
+        rp: str | None = None,
+        epoch: Epoch | None = "ns",
+        params: Mapping[str, Any] | None = None,
+        raise_errors: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Run InfluxQL and return ``results``.
+
+        Each result is ``{"statement_id", "series": [{"name", "tags", "columns", "values"}]}``.
+        ``epoch`` gives integer times in that unit; None gives RFC 3339 strings. With
+        ``raise_errors`` a statement's error raises :class:`InfluxDBError`; without, it stays in its
+        result as ``"error"``. For data, :meth:`query_series` reads the answer into batches.
+        """
+        status, body = await self._query_body(q, db, rp, epoch, params)
         try:
             decoded = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
@@ -242,6 +251,15 @@ class InfluxDBClient:
             if raise_errors and "error" in res:
                 raise InfluxDBError(str(res["error"]), status=status, statement_id=res.get("statement_id"))
         return results
+
+    async def query_series(
+        self, q: str, *, db: str | None = None, rp: str | None = None
+    ) -> list[AnswerSeries]:
+        """Run a SELECT (``epoch=ns``) and return every series of its answer as one batch, read
+        in Rust as Kapacitor's query node reads it (:mod:`kapfast.influxdb.answer`); errors as
+        :meth:`query` raises them."""
+        status, body = await self._query_body(q, db, rp, "ns", None)
+        return answer_series(body, status=status, query=q)
 
     async def write(
         self,

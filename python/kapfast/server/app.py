@@ -197,6 +197,8 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
     )
     replays = ReplayService(storage, master, clock, recordings)
     replays.deadman = deadman
+    if cluster is not None:  # recordings read the cluster's stream; any node lists the cluster's
+        cluster.share_records(recordings, replays, engine.call)
     # live recordings first: a recording's block is compressed and written on its own thread
     # while the tasks run the same points, so the write's wait for it (durable) costs little
     router = Router(recordings, master)
@@ -260,19 +262,21 @@ def _cluster_state(
 
 def _cluster_apply(
     master: TaskMasterAPI,
-) -> Callable[[str, str, PointBatch, set[str] | None, bool], Future[None] | None]:
+) -> Callable[[str, str, PointBatch, set[str] | None, bool, int | None], Future[None] | None]:
     """What a worker's consumers feed: the task master, limited to the tasks the feed is for.
     ``replay``: points a previous owner already applied, whose alert events it delivered: the
-    state is rebuilt, the deliveries muted (kapfast.engine.alert.node.DeliveryGate)."""
+    state is rebuilt, the deliveries muted (kapfast.engine.alert.node.DeliveryGate). ``shard``:
+    the partition every point is on (a partition's feed), so that a partitioned task picks its
+    instance without hashing the points again."""
     gate = master.services.setdefault(SERVICE_GATE, DeliveryGate())
 
     def apply(
-        db: str, rp: str, batch: PointBatch, only: set[str] | None, replay: bool
+        db: str, rp: str, batch: PointBatch, only: set[str] | None, replay: bool, shard: int | None
     ) -> Future[None] | None:
         def run() -> None:
             gate.muted = replay
             try:
-                master.write_points(db, rp, batch, only=only)
+                master.write_points(db, rp, batch, only=only, shard=shard)
             finally:
                 gate.muted = False
 

@@ -18,13 +18,13 @@ from typing import Any, Protocol
 
 from kapfast.clock import Clock
 from kapfast.engine.contract import TaskMasterAPI
+from kapfast.engine.messages import BatchMessage
 from kapfast.engine.replay import batch_message
 from kapfast.errors import KapfastError, TaskError
 from kapfast.influxdb.client import InfluxDBClient
 from kapfast.influxdb.errors import InfluxDBConnectionError, InfluxDBError
 from kapfast.influxdb.flux import FluxClient, parse_flux_csv
 from kapfast.jobs import cancel_and_wait
-from kapfast.recordings import RecordedBatch
 from kapfast.server.engine_thread import Serialized
 from kapfast.storage import TaskRecord
 from kapfast.tasks.batch_query import BatchQuery, live_batches
@@ -152,14 +152,14 @@ class BatchRunner:
         log.debug("task %s: starting batch query %s", task_id, text)
         try:
             client = self.influx.client(q.cluster)
-            results = await client.query(text, epoch="ns")
+            series = await client.query_series(text)
         except (InfluxDBError, InfluxDBConnectionError, KapfastError, OSError) as exc:
             log.error("task %s: error executing query %s: %s", task_id, text, exc)
             self.master.count_query_error(task_id, index)
             return
         if not self.master.is_executing(task_id):
             return  # stopped while the query ran
-        self._deliver(task_id, index, live_batches(results, q, stop))
+        self._deliver(task_id, index, live_batches(series, q, stop))
 
     async def _flux_once(self, task_id: str, index: int, q: FluxQuery, tick: int) -> None:
         assert self.influx is not None
@@ -176,13 +176,13 @@ class BatchRunner:
             self.master.count_query_error(task_id, index)
             return
         if self.master.is_executing(task_id):
-            self._deliver(task_id, index, flux_batches(series, tick))
+            self._deliver(task_id, index, (batch_message(rb) for rb in flux_batches(series, tick)))
 
-    def _deliver(self, task_id: str, index: int, batches: Iterator[RecordedBatch]) -> None:
-        for rb in batches:
-            self.master.count_queried(task_id, index, len(rb.points))
+    def _deliver(self, task_id: str, index: int, batches: Iterator[BatchMessage]) -> None:
+        for msg in batches:
+            self.master.count_queried(task_id, index, len(msg.points))
             try:
-                self.master.write_batch(task_id, index, batch_message(rb))
+                self.master.write_batch(task_id, index, msg)
             except TaskError as exc:
                 log.error("task %s: %s", task_id, exc)
                 return

@@ -2,11 +2,13 @@
 
 Both resources have the same five shapes of endpoint (list, create in a few ways, get, delete), so
 the handlers are made once per resource from the name of its service on the server state and the
-name of the service method behind each create path.
+name of the service method behind each create path. On a cluster node the service is the
+cluster's (kapfast.cluster.recordings), whose methods are awaited.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,14 +21,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _service(request: web.Request, name: str) -> Any:
-    return getattr(request.app[STATE_KEY], name)
+    st = request.app[STATE_KEY]
+    shared = st.cluster.records if st.cluster is not None else None
+    return shared.facades[name] if shared is not None else getattr(st, name)
+
+
+async def _done(result: Any) -> Any:
+    """A local service answers at once, the cluster's after awaiting NATS."""
+    return await result if inspect.isawaitable(result) else result
 
 
 def _lister(name: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         svc = _service(request, name)
         page = Page(request)
-        items = svc.find(page.pattern, page.offset, page.limit)
+        items = await _done(svc.find(page.pattern, page.offset, page.limit))
         return json_response({name: [page.select(svc.to_json(x)) for x in items]})
 
     return handle
@@ -35,7 +44,7 @@ def _lister(name: str) -> Handler:
 def _creator(name: str, method: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         svc = _service(request, name)
-        item = getattr(svc, method)(await read_json(request))
+        item = await _done(getattr(svc, method)(await read_json(request)))
         return json_response(svc.to_json(item), 201)
 
     return handle
@@ -44,7 +53,7 @@ def _creator(name: str, method: str) -> Handler:
 def _getter(name: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         svc = _service(request, name)
-        item = svc.get(request.match_info["id"])
+        item = await _done(svc.get(request.match_info["id"]))
         return json_response(svc.to_json(item), 202 if item.status == "running" else 200)
 
     return handle
@@ -52,7 +61,7 @@ def _getter(name: str) -> Handler:
 
 def _deleter(name: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
-        _service(request, name).delete(request.match_info["id"])
+        await _done(_service(request, name).delete(request.match_info["id"]))
         return web.Response(status=204)
 
     return handle

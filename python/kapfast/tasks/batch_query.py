@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kapfast.engine.messages import BatchMessage
+from kapfast.engine.rows import group_of
 from kapfast.errors import InputError
+from kapfast.influxdb.answer import AnswerSeries
 from kapfast.influxdb.errors import InfluxDBError
 from kapfast.recordings import RecordedBatch, RecordedPoint
 from kapfast.tasks.cron import CronSchedule
@@ -225,28 +228,6 @@ class BatchQuery:
         return stop - self.period, stop
 
 
-def series_to_batch(s: Mapping[str, Any], by_name: bool) -> RecordedBatch:
-    """One series of an InfluxQL answer (``epoch=ns``) as a batch, read as Kapacitor reads it:
-    numbers become floats (Go decodes JSON numbers as float64), null values are left out and rows
-    without any value are dropped; the batch's time is its latest point's (0 when empty)."""
-    cols = list(s.get("columns") or [])
-    tags = {str(k): str(v) for k, v in (s.get("tags") or {}).items()}
-    points: list[RecordedPoint] = []
-    tmax = 0
-    for row in s.get("values") or ():
-        t = 0
-        fields: dict[str, Any] = {}
-        for c, v in zip(cols, row, strict=False):
-            if c == "time":
-                t = answer_time(v)
-            elif v is not None:
-                fields[c] = float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-        if fields:
-            tmax = max(tmax, t)
-            points.append(RecordedPoint(t, fields, dict(tags)))
-    return RecordedBatch(str(s.get("name", "")), tags, points, tmax_ns=tmax, time_ns=tmax, by_name=by_name)
-
-
 def answer_time(v: Any) -> int:
     """A ``time`` of an InfluxQL answer: ns with ``epoch=ns``, RFC 3339 text without it."""
     if isinstance(v, str):
@@ -257,31 +238,33 @@ def answer_time(v: Any) -> int:
     return int(v)
 
 
-def _series(results: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    for r in results:
-        if r.get("error"):
-            raise InfluxDBError(str(r["error"]))
-        yield from r.get("series") or ()
+def live_batches(series: Sequence[AnswerSeries], q: BatchQuery, stop: int) -> Iterator[BatchMessage]:
+    """The batch messages a live query node emits for one answer (its series, decoded in Rust by
+    :func:`kapfast.influxdb.answer.answer_series`): grouped by the series' tags, stamped with the
+    query's stop unless the query groups by time and the batch has a time (Kapacitor's
+    ``QueryNode.doQuery``: a ``mean`` over the last 30m checked at 03:21:09 is stamped 03:21:09,
+    not with the start of its interval that InfluxDB answers)."""
+    for s in series:
+        tmax = s.tmax_ns if s.tmax_ns and q.grouped_by_time else stop
+        group = group_of(s.name, s.tags, sorted(s.tags), q.by_name)
+        yield BatchMessage(s.name, group, tmax, s.batch, q.by_name)
 
 
-def live_batches(results: Sequence[Mapping[str, Any]], q: BatchQuery, stop: int) -> Iterator[RecordedBatch]:
-    """The batches a live query node emits for one answer: stamped with the query's stop unless
-    the query groups by time and the batch has a time (Kapacitor's ``QueryNode.doQuery``: a
-    ``mean`` over the last 30m checked at 03:21:09 is stamped 03:21:09, not with the start of
-    its interval that InfluxDB answers)."""
-    for s in _series(results):
-        rb = series_to_batch(s, q.by_name)
+def recorded_batch(s: AnswerSeries, by_name: bool) -> RecordedBatch:
+    """One series of an answer as a recording stores it: its points with the series' tags (its
+    fields by name, as Kapacitor's JSON writes a Go map), its time the latest point's."""
+    points = [RecordedPoint(t, fields, dict(s.tags)) for _, _, fields, t in s.batch.rows()]
+    return RecordedBatch(s.name, dict(s.tags), points, tmax_ns=s.tmax_ns, time_ns=s.tmax_ns, by_name=by_name)
+
+
+def recorded_batches(series: Sequence[AnswerSeries], q: BatchQuery, stop: int) -> Iterator[RecordedBatch]:
+    """The batches a batch recording stores for one answer: stamped as the live node stamps
+    them (Kapacitor's replay service uses the same test)."""
+    for s in series:
+        rb = recorded_batch(s, q.by_name)
         if not rb.time_ns or not q.grouped_by_time:
             rb.tmax_ns = rb.time_ns = stop
         yield rb
 
 
-def recorded_batches(
-    results: Sequence[Mapping[str, Any]], q: BatchQuery, stop: int
-) -> Iterator[RecordedBatch]:
-    """The batches a batch recording stores for one answer: stamped as the live node stamps
-    them (Kapacitor's replay service uses the same test)."""
-    return live_batches(results, q, stop)
-
-
-__all__ = ["BatchQuery", "answer_time", "live_batches", "recorded_batches", "series_to_batch"]
+__all__ = ["BatchQuery", "answer_time", "live_batches", "recorded_batch", "recorded_batches"]

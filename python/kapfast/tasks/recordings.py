@@ -48,7 +48,7 @@ from kapfast.recordings.compression import (
     write_compacted,
 )
 from kapfast.storage import DBRP, RecordingRecord, Storage
-from kapfast.tasks.batch_query import BatchQuery, answer_time, recorded_batches, series_to_batch
+from kapfast.tasks.batch_query import BatchQuery, answer_time, recorded_batch, recorded_batches
 from kapfast.tasks.ids import new_or_valid_id
 from kapfast.tasks.service import API_BASE, compile_task, effective_dbrps
 from kapfast.timefmt import api_time, parse_rfc3339_ns
@@ -92,6 +92,9 @@ class _StreamCapture:
     stop_ns: int
     writer: StreamRecordingWriter
     timer: asyncio.TimerHandle | None = None
+    #: fed by the caller of :meth:`RecordingService.feed` (a cluster node: the points read from
+    #: the cluster's stream), not by the write path
+    external: bool = False
 
 
 class RecordingService:
@@ -110,6 +113,12 @@ class RecordingService:
         #: held while a recording's file is replaced (compaction) or deleted
         self._files = threading.Lock()
         self._compactions: set[threading.Thread] = set()
+        #: told of every change to a recording stored (None: deleted), from any thread: a
+        #: cluster node shares its recordings (kapfast.cluster.recordings)
+        self.changed: Callable[[str, RecordingRecord | None], None] = lambda ident, rec: None
+        #: what happens when a stream recording's stop time is reached on the clock: it ends
+        #: (a cluster node first reads what its stream holds up to then)
+        self.stop_reached: Callable[[str], None] = lambda ident: self._finish_stream(ident, "")
 
     def open(self) -> None:
         """Settle the recordings the last run left running (it crashed or was killed): a live
@@ -160,6 +169,7 @@ class RecordingService:
                 rec = self.storage.recordings.get(ident)
                 rec.size = os.path.getsize(path)
                 self.storage.recordings.put(rec)
+            self.changed(ident, rec)
         except (OSError, KapfastError) as exc:
             log.warning("recording %s: compressing %s failed: %s", ident, path, exc)
         finally:
@@ -185,6 +195,7 @@ class RecordingService:
         )
         rec.status, rec.progress, rec.size = "finished", 1.0, got.kept_bytes
         self.storage.recordings.put(rec)
+        self.changed(rec.id, rec)
         log.warning("recording %s recovered after a crash: %s", rec.id, rec.error)
 
     def pending(self) -> Future[None] | None:
@@ -195,7 +206,8 @@ class RecordingService:
 
     # --- stream recordings ---------------------------------------------------------------------
 
-    def record_stream(self, opts: Mapping[str, Any]) -> RecordingRecord:
+    def record_stream(self, opts: Mapping[str, Any], *, external: bool = False) -> RecordingRecord:
+        """``external``: the points come through :meth:`feed`, not the write path."""
         ident = self._new_id(opts.get("id"))
         task_id = opts.get("task")
         if not isinstance(task_id, str) or not task_id:
@@ -220,6 +232,7 @@ class RecordingService:
             measurements,
             stop_ns,
             StreamRecordingWriter(rec.path, background=True),
+            external=external,
         )
         self._streams[ident] = cap
         now = self.clock.now_ns()
@@ -230,7 +243,7 @@ class RecordingService:
             # old data, replayed or backfilled) waits for the data.
             with contextlib.suppress(RuntimeError):  # no loop (tests of the service alone)
                 loop = asyncio.get_running_loop()
-                cap.timer = loop.call_later((stop_ns - now) / 1e9, self._finish_stream, ident, "")
+                cap.timer = loop.call_later((stop_ns - now) / 1e9, self.stop_reached, ident)
         return rec
 
     def wants_raw(self) -> bool:
@@ -247,28 +260,48 @@ class RecordingService:
         if not self._streams:
             return
         for ident, cap in list(self._streams.items()):
-            if DBRP(db, rp) not in cap.dbrps:
-                continue
-            part = batch.with_measurements(cap.measurements) if cap.measurements else batch
-            if not len(part):
-                continue
-            times = np.frombuffer(cast(Any, part.time()), dtype=np.int64)  # ns, zero-copy
-            done = bool(times.max() > cap.stop_ns)
-            if done:  # keep the points up to stop, then end (Kapacitor's rule)
-                part = part.filter(times <= cap.stop_ns)
-            try:
-                if len(part):
-                    # the body as it came when it is all kept and one point a line, else the
-                    # batch serialized in Rust; made into records in one pass in Rust, compressed
-                    # and written on the writer's thread
-                    whole = raw is not None and len(part) == len(batch)
-                    if not (whole and raw is not None and cap.writer.write_exact(db, rp, raw, len(part))):
-                        cap.writer.write_serialized(db, rp, part.to_line_protocol(), len(part))
-            except (OSError, KapfastError, ValueError) as exc:
-                self._finish_stream(ident, f"writing the recording failed: {exc}")
-                continue
-            if done:
-                self._finish_stream(ident, "")
+            if not cap.external:
+                self._capture(ident, cap, db, rp, batch, raw)
+
+    def feed(self, ident: str, db: str, rp: str, batch: PointBatch) -> None:
+        """Points for the stream recording ``ident`` made with ``external``, kept as the write
+        path's are (its task's dbrps and measurements, up to its stop)."""
+        cap = self._streams.get(ident)
+        if cap is not None:
+            self._capture(ident, cap, db, rp, batch, None)
+
+    def _capture(
+        self, ident: str, cap: _StreamCapture, db: str, rp: str, batch: PointBatch, raw: bytes | None
+    ) -> None:
+        if DBRP(db, rp) not in cap.dbrps:
+            return
+        part = batch.with_measurements(cap.measurements) if cap.measurements else batch
+        if not len(part):
+            return
+        times = np.frombuffer(cast(Any, part.time()), dtype=np.int64)  # ns, zero-copy
+        done = bool(times.max() > cap.stop_ns)
+        if done:  # keep the points up to stop, then end (Kapacitor's rule)
+            part = part.filter(times <= cap.stop_ns)
+        try:
+            if len(part):
+                # the body as it came when it is all kept and one point a line, else the
+                # batch serialized in Rust; made into records in one pass in Rust, compressed
+                # and written on the writer's thread
+                whole = raw is not None and len(part) == len(batch)
+                if not (whole and raw is not None and cap.writer.write_exact(db, rp, raw, len(part))):
+                    cap.writer.write_serialized(db, rp, part.to_line_protocol(), len(part))
+        except (OSError, KapfastError, ValueError) as exc:
+            self._finish_stream(ident, f"writing the recording failed: {exc}")
+            return
+        if done:
+            self._finish_stream(ident, "")
+
+    def finish_stream(self, ident: str, error: str = "") -> None:
+        """End a running stream recording now (a no-op once it ended)."""
+        self._finish_stream(ident, error)
+
+    def is_recording(self, ident: str) -> bool:
+        return ident in self._streams
 
     def _finish_stream(self, ident: str, error: str) -> None:
         self.serialized(self._finish_stream_now, ident, error)
@@ -339,8 +372,8 @@ class RecordingService:
                 done = 0
                 for source, (plan, client, bounds) in enumerate(zip(plans, clients, runs, strict=True)):
                     for lo, hi in bounds:
-                        results = await client.query(plan.text(lo, hi), epoch="ns")
-                        for batch in recorded_batches(results, plan, hi):
+                        series = await client.query_series(plan.text(lo, hi))
+                        for batch in recorded_batches(series, plan, hi):
                             archive.write(source, batch)
                         done += 1
                         rec.progress = done / total
@@ -371,18 +404,18 @@ class RecordingService:
         dbrp = _from_dbrp(query) if kind == "stream" else None
 
         async def fill(rec: RecordingRecord) -> None:
-            results = await client.query(query, epoch="ns")
-            series = [s for r in results for s in r.get("series") or ()]
             if dbrp is not None:
+                results = await client.query(query, epoch="ns")
                 with StreamRecordingWriter(rec.path) as sw:
-                    for s in series:
+                    for s in (s for r in results for s in r.get("series") or ()):
                         body = _series_to_lines(s)
                         if body:
                             sw.write(dbrp[0], dbrp[1], body)
             else:
+                answer = await client.query_series(query)
                 with BatchRecordingWriter(rec.path) as bw:
-                    for s in series:
-                        bw.write(series_to_batch(s, False))
+                    for a in answer:
+                        bw.write(recorded_batch(a, False))
 
         return fill
 
@@ -412,6 +445,7 @@ class RecordingService:
         path = self.dir / f"{ident}{EXTENSIONS[kind]}"
         rec = RecordingRecord(ident, kind, str(path), status="running", date=self.clock.now_ns())
         self.storage.recordings.put(rec)
+        self.changed(ident, rec)
         return rec
 
     def _end(self, rec: RecordingRecord, error: str) -> None:
@@ -422,6 +456,7 @@ class RecordingService:
             rec.size = os.path.getsize(rec.path)
         if self.storage.recordings.exists(rec.id):  # deleted while running: stay deleted
             self.storage.recordings.put(rec)
+            self.changed(rec.id, rec)
         log.info("recording %s %s%s", rec.id, rec.status, f": {error}" if error else "")
 
     def _spawn(self, coro: Any) -> None:
@@ -447,6 +482,7 @@ class RecordingService:
             self.storage.recordings.delete(ident)
             with contextlib.suppress(FileNotFoundError):
                 os.remove(rec.path)
+        self.changed(ident, None)
 
     async def close(self) -> None:
         for ident in list(self._streams):

@@ -89,6 +89,9 @@ class ReplayService:
         self.deadman: DeadmanDefaults | None = None  # [deadman]: replays build tasks as live ones
         self.udfs: Mapping[str, UDFInfo] = {}  # [udf.functions.*], as for live tasks
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        #: told of every change to a replay stored (None: deleted), from any thread: a cluster
+        #: node shares its replays (kapfast.cluster.recordings)
+        self.changed: Callable[[str, ReplayRecord | None], None] = lambda ident, rep: None
 
     def open(self) -> None:
         n = self.storage.replays.fail_running("the server stopped while the replay was running")
@@ -119,17 +122,30 @@ class ReplayService:
         if not isinstance(rec_id, str) or not rec_id:
             raise RequestError("must provide recording ID")
         recording = self.storage.recordings.get(rec_id)
-        if recording.status != "finished":
-            raise RequestError(f"recording {rec_id} is {recording.status}, it cannot be replayed")
-        pipeline = compile_task(task, self.deadman, self.udfs)
-        if pipeline.task_type != recording.type:
-            raise RequestError(
-                f"cannot replay a {recording.type} recording into {pipeline.task_type} task {task_id}"
-            )
+        pipeline = self._replayable(task, recording)
         rep = ReplayRecord(
             ident, task_id, rec_id, clock=clock, recording_time=recording_time, date=self.clock.now_ns()
         )
         return self._launch(rep, self._run(rep, task, pipeline, recording))
+
+    def _replayable(self, task: TaskRecord, recording: RecordingRecord) -> Pipeline:
+        if recording.status != "finished":
+            raise RequestError(f"recording {recording.id} is {recording.status}, it cannot be replayed")
+        pipeline = compile_task(task, self.deadman, self.udfs)
+        if pipeline.task_type != recording.type:
+            raise RequestError(
+                f"cannot replay a {recording.type} recording into {pipeline.task_type} task {task.id}"
+            )
+        return pipeline
+
+    def create_from(
+        self, opts: Mapping[str, Any], recording: RecordingRecord, fetch: FillJob
+    ) -> ReplayRecord:
+        """Replay a recording kept elsewhere (a cluster's object store): ``fetch`` writes it to
+        ``recording.path`` first, a file of this replay's own, removed when it is done."""
+        ident, task, clock, recording_time = self._common(opts)
+        self._replayable(task, recording)
+        return self._replay_fetched(ident, task, clock, recording_time, recording.type, fetch, recording.id)
 
     def create_from_batch(self, opts: Mapping[str, Any]) -> ReplayRecord:
         """``POST /replays/batch``: query InfluxDB for a batch task's data and replay it, without
@@ -151,10 +167,17 @@ class ReplayService:
         return self.recordings
 
     def _replay_fetched(
-        self, ident: str, task: TaskRecord, clock: str, recording_time: bool, kind: str, fill: FillJob
+        self,
+        ident: str,
+        task: TaskRecord,
+        clock: str,
+        recording_time: bool,
+        kind: str,
+        fill: FillJob,
+        recording_id: str = "",
     ) -> ReplayRecord:
         rep = ReplayRecord(
-            ident, task.id, "", clock=clock, recording_time=recording_time, date=self.clock.now_ns()
+            ident, task.id, recording_id, clock=clock, recording_time=recording_time, date=self.clock.now_ns()
         )
         path = self._recordings().dir / f"replay-{ident}{EXTENSIONS[kind]}"
         recording = RecordingRecord(f"replay-{ident}", kind, str(path), status="running")
@@ -165,7 +188,8 @@ class ReplayService:
                     self._recordings().dir.mkdir(parents=True, exist_ok=True)
                     await fill(recording)
                 except (KapfastError, OSError, ValueError) as exc:
-                    self._finish(rep, f"querying InfluxDB failed: {exc}", {})
+                    what = "fetching the recording" if recording_id else "querying InfluxDB"
+                    self._finish(rep, f"{what} failed: {exc}", {})
                     return
                 await self._run(rep, task, compile_task(task, self.deadman, self.udfs), recording)
             finally:
@@ -176,6 +200,7 @@ class ReplayService:
 
     def _launch(self, rep: ReplayRecord, coro: Coroutine[Any, Any, None]) -> ReplayRecord:
         self.storage.replays.put(rep)
+        self.changed(rep.id, rep)
         ident = rep.id
         job = asyncio.get_running_loop().create_task(coro)
         self._jobs[ident] = job
@@ -219,6 +244,7 @@ class ReplayService:
         rep.stats = stats
         if self.storage.replays.exists(rep.id):  # deleted while running: stay deleted
             self.storage.replays.put(rep)
+            self.changed(rep.id, rep)
 
     def get(self, ident: str) -> ReplayRecord:
         return self.storage.replays.get(ident)
@@ -230,7 +256,8 @@ class ReplayService:
         job = self._jobs.pop(ident, None)
         if job is not None:
             job.cancel()
-        self.storage.replays.delete(ident)
+        if self.storage.replays.delete(ident):
+            self.changed(ident, None)
 
     async def close(self) -> None:
         await cancel_and_wait(*self._jobs.values())

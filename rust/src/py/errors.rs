@@ -23,6 +23,9 @@ pub enum Kind {
     Eval,
     /// A function, or its arguments, that a task cannot run (`TaskError`).
     Task,
+    /// Input kapfast cannot read, such as an InfluxDB answer that is not what InfluxDB
+    /// writes (`InputError`).
+    Input,
     /// A bug: a panic caught at the boundary (`InternalError`).
     Internal,
 }
@@ -33,6 +36,7 @@ impl Kind {
             Kind::LineProtocol => "LineProtocolError",
             Kind::Eval => "EvalError",
             Kind::Task => "TaskError",
+            Kind::Input => "InputError",
             Kind::Internal => "InternalError",
         }
     }
@@ -58,6 +62,10 @@ pub fn line_protocol_error(py: Python<'_>, message: impl Into<String>) -> PyErr 
 
 pub fn eval_error(py: Python<'_>, message: impl Into<String>) -> PyErr {
     kapfast_error(py, Kind::Eval, message)
+}
+
+pub fn input_error(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    kapfast_error(py, Kind::Input, message)
 }
 
 pub fn task_error(py: Python<'_>, message: impl Into<String>) -> PyErr {

@@ -12,5 +12,6 @@ pub mod groups;
 pub mod influxql;
 pub mod lineproto;
 pub mod ops;
+pub mod queryanswer;
 pub mod stateops;
 pub mod udf;

@@ -782,7 +782,8 @@ fn batch_merge_by_time<'py>(
         let times: Vec<&[i64]> = all.iter().map(|b| b.time.as_slice()).collect();
         let order = merge_order(&times);
         let refs: Vec<&PointBatch> = all.iter().map(|b| &**b).collect();
-        let merged = PointBatch::concat(&refs).take(&order);
+        // gathered straight from the parts: no concatenated copy first (#13)
+        let merged = crate::batch::concat_take(&refs, &order);
         let bytes: Vec<u8> = order
             .iter()
             .flat_map(|&i| (i as u32).to_le_bytes())
