@@ -271,7 +271,7 @@ class EvalNode(RowNode):
             # null fields (a join's fill('null')) keep the row path's exact dict semantics
             return self._eval_tags_rows(b, gids, codes)
         now = self.ctx.now_ns()
-        codes = np.asarray(codes)  # a chunk's codes: a zero-copy uint32 view
+        codes = np.asarray(codes, dtype=np.uint32)  # a chunk's codes: a zero-copy view
         alive: Any = np.arange(len(b), dtype=np.intp)
         scope = b
         #: the output tags once a field result hid a tag from ``scope`` (else scope's tags are them)
@@ -376,7 +376,7 @@ class EvalNode(RowNode):
         """The row path (``.tags()``): each expression over the rows still alive, as one batch,
         later expressions seeing earlier results; returns (input index, output row) pairs."""
         now = self.ctx.now_ns()
-        codes = np.asarray(codes)  # a chunk's codes: a zero-copy uint32 view
+        codes = np.asarray(codes, dtype=np.uint32)  # a chunk's codes: a zero-copy view
         scope_tags = [r[1] for r in rows]
         scope_fields = [dict(r[2]) for r in rows]
         new_fields: list[dict[str, Any]] = [{} for _ in rows]
