@@ -26,7 +26,7 @@ import numpy as np
 import report
 from bench_lineproto import gen_data
 from kapfast import lineproto
-from kapfast._native import PointBatch, UdfDecoder, udf_encode_stream
+from kapfast._native import Group, PointBatch, StreamChunk, UdfDecoder, udf_encode_stream
 from kapfast.clock import VirtualClock
 from kapfast.config import UDFConfig, UDFFunctionConfig
 from kapfast.engine.context import TaskContext
@@ -61,9 +61,9 @@ def boundary_cost(batches: list[PointBatch]) -> tuple[float, float]:
     enc = dec = 0.0
     n = 0
     for b in batches:
-        codes = np.zeros(len(b), dtype=np.uint32)
+        chunk = StreamChunk.of_group(b, Group(), "db", "rp")
         t0 = time.perf_counter()
-        data = udf_encode_stream(b, codes, [("", [], False)], "db", "rp")
+        data = udf_encode_stream(chunk)
         t1 = time.perf_counter()
         events = UdfDecoder().feed(data)
         t2 = time.perf_counter()

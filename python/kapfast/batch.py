@@ -9,12 +9,14 @@ costs nothing more than calling the extension.
 
 from __future__ import annotations
 
+from kapfast._native import Codes as Codes
 from kapfast._native import ColumnView as ColumnView
 from kapfast._native import Group as Group
 from kapfast._native import GroupIndex as GroupIndex
 from kapfast._native import GroupObjects as GroupObjects
 from kapfast._native import GroupTable as GroupTable
 from kapfast._native import PointBatch as PointBatch
+from kapfast._native import StreamChunk as StreamChunk
 from kapfast._native import batch_default as batch_default
 from kapfast._native import batch_delete as batch_delete
 from kapfast._native import batch_field_to_tag as batch_field_to_tag
@@ -33,5 +35,4 @@ from kapfast._native import batch_split as batch_split
 from kapfast._native import batch_with_fields_of as batch_with_fields_of
 from kapfast._native import batch_with_tags_of as batch_with_tags_of
 from kapfast._native import decode_query_answer as decode_query_answer
-from kapfast._native import rows_groups as rows_groups
 from kapfast._native import sample_mask as sample_mask

@@ -25,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::errors::register(m)?;
     py::alertstate::register(m)?;
     py::batch::register(m)?;
+    py::chunk::register(m)?;
     py::lineproto::register(m)?;
     py::eval::register(m)?;
     py::influxql::register(m)?;

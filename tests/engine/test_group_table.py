@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kapfast import lineproto
-from kapfast._native import GroupIndex, GroupTable
+from kapfast._native import GroupIndex, GroupTable, PointBatch, StreamChunk
 from kapfast.clock import VirtualClock
 from kapfast.engine.alert.node import AlertNode
 from kapfast.engine.context import TaskContext
@@ -81,24 +81,26 @@ def test_table_slots_are_dense_and_reused() -> None:
 def test_table_holds_only_groups_rows_use() -> None:
     t = GroupTable()
     gs = [Group(f"g{i}") for i in range(4)]
-    assert t.see(gs, np.array([0, 2, 2], dtype=np.uint32)) == 2
+    rows = PointBatch.from_rows([("m", {}, {"v": 1.0}, i) for i in range(3)])
+    assert t.see(StreamChunk(rows, np.array([0, 2, 2], dtype=np.uint32), gs)) == 2
     assert [t.get(g) is not None for g in gs] == [True, False, True, False]
 
 
 def test_index_hands_out_one_group_per_id_and_forgets() -> None:
     idx = GroupIndex(["host"], False, [], False)
     b1 = lineproto.parse(b"cpu,host=a v=1 1\ncpu,host=b v=1 2\ncpu v=1 3", now_ns=0).batch
-    raw, groups = idx.codes(b1)
-    assert np.frombuffer(raw, "<u4").tolist() == [0, 1, 2]
+    chunk = idx.chunk(b1)
+    groups = chunk.groups
+    assert np.asarray(chunk.codes).tolist() == [0, 1, 2]
     assert [g.id for g in groups] == ["host=a", "host=b", "host="]
     assert groups[0].tags == (("host", "a"),) and groups[2].tags == (("host", ""),)
     b2 = lineproto.parse(b"cpu,host=b v=1 4\ncpu,x=1 v=1 5", now_ns=0).batch
-    _, again = idx.codes(b2)
+    again = idx.chunk(b2).groups
     assert again[0] is groups[1], "a group seen before is the same object"
     assert again[1] is groups[2], "a group of a missing tag, again"
     assert idx.forget("host=a") and not idx.forget("host=a")
     assert len(idx) == 2
-    _, back = idx.codes(b1)
+    back = idx.chunk(b1).groups
     assert back[0] is not groups[0] and back[0] == groups[0]
 
 
@@ -178,8 +180,8 @@ def test_groups_keep_identity_across_tasks(n: int) -> None:
     a = GroupIndex(["host"], False, [], False)
     b = GroupIndex(["host"], False, [], False)
     batch = lineproto.parse(b"cpu,host=x v=1 1\ncpu,host=y v=1 2", now_ns=0).batch
-    ga = a.codes(batch)[1][:n]
-    gb = b.codes(batch)[1][:n]
+    ga = a.chunk(batch).groups[:n]
+    gb = b.chunk(batch).groups[:n]
     t = GroupTable()
     t.see(ga)
     assert [t.get(g) for g in gb] == list(range(n))

@@ -264,7 +264,7 @@ def test_retime_overflow_is_a_clear_error_and_negative_steps_are_refused() -> No
         batch_retime(b, 2**63 - 1)
     with pytest.raises(ValueError, match="must not be negative"):
         batch_retime(b, 0, -1)
-    with pytest.raises(ValueError, match="4 per row"):
+    with pytest.raises(ValueError, match="4 bytes per row"):
         sample_mask(b"\x00", [0], 1)
     with pytest.raises(ValueError, match="only 1 counts"):
         sample_mask(b"\x01\x00\x00\x00", [0], 1)
@@ -519,16 +519,18 @@ def test_influxdb_writer_write_batch_refuses_points_line_protocol_cannot_carry()
 
 def test_group_codes_fetch_tags_only_for_new_groups() -> None:
     from kapfast._native import batch_group_codes
-    from kapfast.engine.vec import GroupCache, group_codes
+    from kapfast.engine.vec import GroupCache, group_chunk
 
     b = _batch([cpu(0, 1.0, host="a", dc="x"), cpu(1, 1.0, host="b"), cpu(2, 1.0, host="a", dc="x")])
     cache = GroupCache()
     for star, dims, by_name in ((False, ["dc", "host"], False), (True, [], True), (False, [], False)):
-        codes, groups = group_codes(b, dims, star, ["zz"], by_name, cache)
+        chunk = group_chunk(b, dims, star, ["zz"], by_name, cache, "db", "rp")
+        groups = chunk.groups
         raw, expected = batch_group_codes(b, dims, star, ["zz"], by_name)
-        assert bytes(codes.tobytes()) == raw
+        assert bytes(memoryview(chunk.codes)) == raw  # type: ignore[arg-type]
+        assert chunk.batch is b and (chunk.db, chunk.rp) == ("db", "rp")
         assert [(g.id, list(g.tags)) for g in groups] == expected
-        again = group_codes(b, dims, star, ["zz"], by_name, cache)[1]
+        again = group_chunk(b, dims, star, ["zz"], by_name, cache).groups
         assert all(x is y for x, y in zip(groups, again, strict=True))  # the cached objects
 
 

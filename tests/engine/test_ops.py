@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 
 from kapfast._native import (
+    Group,
     GroupIndex,
     GroupObjects,
     PointBatch,
+    StreamChunk,
     batch_group_codes,
     batch_group_ids,
     batch_measurement_codes,
     batch_select_fields,
     batch_split,
-    rows_groups,
 )
 
 ROWS = [
@@ -60,8 +61,10 @@ def test_split_keeps_rows_and_order() -> None:
     assert [len(p) for p in parts] == [1, 3, 0]
     assert parts[1].rows() == [b.rows()[0], b.rows()[2], b.rows()[3]]
     assert parts[0].rows() == [b.rows()[1]]
-    with pytest.raises(ValueError, match="code bytes"):
+    with pytest.raises(ValueError, match="4 bytes per row"):
         batch_split(b, b"\x00", 1)
+    chunk = StreamChunk(b, [1, 0, 1, 1], [Group("a"), Group("b")])
+    assert [len(p) for p in batch_split(b, chunk.codes, 2)] == [1, 3], "a chunk's codes, as they are"
 
 
 def test_select_fields() -> None:
@@ -76,9 +79,10 @@ def _index_case(rows: list, dims: list[str], star: bool, exclude: list[str], by_
     seen: dict[str, object] = {}
     for part in (rows, rows[::-1], rows[1:], rows):
         b = PointBatch.from_rows(part)
-        raw, groups = index.codes(b)
+        chunk = index.chunk(b)
+        groups = chunk.groups
         want_raw, want_ids, _ = batch_group_ids(b, dims, star, exclude, by_name)
-        assert codes(raw) == codes(want_raw)
+        assert chunk.codes.tolist() == codes(want_raw)
         assert [g.id for g in groups] == want_ids
         want_tags = batch_group_codes(b, dims, star, exclude, by_name)[1]
         assert [(g.id, list(g.tags)) for g in groups] == [(i, list(map(tuple, t))) for i, t in want_tags]
@@ -107,22 +111,60 @@ def test_group_index_names_groups_as_batch_group_ids() -> None:
 
 def test_group_objects_match_by_object_and_forget() -> None:
     objs = GroupObjects()
-    a, b = object(), object()
-    assert objs.codes([a, b], np.array([0, 1, 1], dtype=np.uint32)) is None
+    a, b = Group("a"), Group("b")
+    pts = PointBatch.from_rows(ROWS[:3])
+    assert objs.codes(StreamChunk(pts, [0, 1, 1], [a, b])) is None
     objs.learn([a, b], [7, 9])
-    assert codes(objs.codes([b, a], np.array([0, 1, 1], dtype=np.uint32))) == [9, 7, 7]
-    assert codes(objs.codes([a], [0, 0])) == [7, 7]
+    ints = objs.codes(StreamChunk(pts, [0, 1, 1], [b, a]))
+    assert ints is not None and ints.tolist() == [9, 7, 7]
+    assert np.asarray(ints).dtype == np.uint32
+    one = objs.codes(StreamChunk.of_group(pts, a))
+    assert one is not None and one.tolist() == [7, 7, 7]
     objs.forget(7)
-    assert objs.codes([a, b], [0]) is None
-    with pytest.raises(IndexError):
-        objs.codes([b], [1])
+    assert objs.codes(StreamChunk(pts, [1, 1, 1], [a, b])) is None
 
 
-def test_rows_groups_first_seen_order() -> None:
-    g = ["x", "y", "z"]
+def test_chunk_checks_its_codes_and_shares_them() -> None:
+    b = PointBatch.from_rows(ROWS)
+    x, y, z = Group("x"), Group("y"), Group("z")
+    chunk = StreamChunk(b, np.array([2, 0, 2, 1], dtype=np.uint32), [x, y, z], "db", "rp")
+    assert len(chunk) == 4 and chunk.groups == (x, y, z) and (chunk.db, chunk.rp) == ("db", "rp")
+    view = np.asarray(chunk.codes)
+    assert view.dtype == np.uint32 and view.tolist() == [2, 0, 2, 1]
+    assert not view.flags.writeable, "a read-only view of the Rust buffer"
+    assert chunk.codes == [2, 0, 2, 1] and chunk.codes[-1] == 1
+    # the same codes from every form the constructor takes
+    for codes_in in ([2, 0, 2, 1], np.array([2, 0, 2, 1], dtype="<u4").tobytes(), chunk.codes):
+        assert StreamChunk(b, codes_in, [x, y, z]).codes == chunk.codes
+    with pytest.raises(ValueError, match="3 group codes for a batch of 4 rows"):
+        StreamChunk(b, [0, 0, 0], [x])
+    with pytest.raises(ValueError, match="group code 3 out of range of 3 groups"):
+        StreamChunk(b, [0, 1, 2, 3], [x, y, z])
+    with pytest.raises(TypeError, match="Group objects"):
+        StreamChunk(b, [0, 0, 0, 0], ["x"])
+    assert StreamChunk.of_group(b, y).codes == [0, 0, 0, 0]
+
+
+def test_chunk_edits_keep_each_row_s_group() -> None:
+    b = PointBatch.from_rows(ROWS)
+    x, y, z = Group("x"), Group("y"), Group("z")
+    chunk = StreamChunk(b, [2, 0, 2, 1], [x, y, z], "db", "rp")
+    kept = chunk.filter(np.array([True, False, False, True]))
+    assert (
+        kept.codes == [2, 1]
+        and kept.groups == chunk.groups
+        and kept.batch.rows() == [b.rows()[0], b.rows()[3]]
+    )
+    assert kept.db == "db"
+    taken = chunk.take(np.array([3, 0], dtype=np.uint32))
+    assert taken.codes == [1, 2] and taken.batch.rows() == [b.rows()[3], b.rows()[0]]
+    assert chunk.take([1], b.take([2])).batch.rows() == [b.rows()[2]]
+    assert chunk.with_batch(b.take([3, 2, 1, 0])).codes == chunk.codes
+    with pytest.raises(ValueError):
+        chunk.with_batch(b.take([0]))
+    # regroup: output row k came from input row rows[k]; groups in first-seen order
     rows = np.array([3, 0, 1, 3], dtype="<u4").tobytes()
-    raw, groups = rows_groups(np.array([2, 0, 2, 1], dtype=np.uint32), rows, g)
-    assert codes(raw) == [0, 1, 2, 0]
-    assert groups == ["y", "z", "x"]
+    out = chunk.regroup(b, rows)
+    assert out.codes == [0, 1, 2, 0] and out.groups == (y, z, x)
     with pytest.raises(IndexError):
-        rows_groups([0], rows, g)
+        chunk.regroup(b.take([0]), np.array([9], dtype="<u4").tobytes())

@@ -136,7 +136,7 @@ def test_merge_chunks_orders_by_time_and_shares_one_group_table() -> None:
     got = [(row[3], m.groups[int(c)]) for row, c in zip(batch_rows(m.batch), m.codes, strict=True)]
     assert got == [(0, gy), (1, gx), (3, gy), (3, gx), (3, gy), (4, UNGROUPED)]
     assert [row[2]["i"] for row in batch_rows(m.batch)] == [0, 10, 31, 30, 30, 41]
-    assert m.groups == [gx, gy, UNGROUPED]
+    assert m.groups == (gx, gy, UNGROUPED)
 
 
 def test_batch_merge_by_time_against_a_stable_sort() -> None:

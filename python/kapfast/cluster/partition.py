@@ -58,7 +58,7 @@ def split_by(batch: PointBatch, per_point: np.ndarray, partitions: int) -> dict[
     first = int(per_point[0])
     if bool((per_point == first).all()):
         return {first: batch}
-    parts = batch_split(batch, per_point.astype("<u4").tobytes(), partitions)
+    parts = batch_split(batch, per_point.astype(np.uint32, copy=False), partitions)
     return {p: b for p, b in enumerate(parts) if len(b)}
 
 

@@ -7,14 +7,16 @@ message is one small Python object however many points it carries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
+from kapfast.batch import Codes as Codes
 from kapfast.batch import Group as Group
 from kapfast.batch import PointBatch
+from kapfast.batch import StreamChunk as StreamChunk
 from kapfast.stateops import ClosedWindows
 
 # ``Group`` (imported above) is a group as Kapacitor forms it (``models.ToGroupID``):
@@ -28,23 +30,21 @@ from kapfast.stateops import ClosedWindows
 
 UNGROUPED = Group()
 
+# ``StreamChunk`` (imported above): stream points in arrival order, row ``i`` of ``batch`` in
+# group ``groups[codes[i]]``, with the ``db``/``rp`` they were written to. One Rust object
+# (rust/src/py/chunk.rs) that owns its codes (a u32 buffer, ``Codes``) and its groups (a tuple):
+# made by the Rust operations that group rows (``GroupIndex.chunk``) or edit a chunk
+# (``with_batch``, ``filter``, ``take``, ``regroup``), read in place by the Rust kernels; its
+# one constructor ``StreamChunk(batch, codes, groups, db, rp)`` checks one code per row, each
+# naming one of its groups, and ``StreamChunk.of_group`` puts every row in one group.
 
-@dataclass(slots=True)
-class StreamChunk:
-    """Stream points in arrival order; row ``i`` belongs to ``groups[codes[i]]``.
 
-    ``codes`` has one entry per row of ``batch`` (a sequence of ints or an unsigned buffer).
-    """
-
-    batch: PointBatch
-    codes: Sequence[int] | np.ndarray[Any, Any]
-    groups: list[Group]
-    #: the database and retention policy the points were written to (``from().database()``)
-    db: str = ""
-    rp: str = ""
-
-    def __len__(self) -> int:
-        return len(self.batch)
+def codes_array(codes: Codes | StreamChunk) -> npt.NDArray[np.uint32]:
+    """A chunk's codes (or a node's per-row ints) as a read-only uint32 array over the Rust
+    buffer: no copy, for the nodes that work on them with numpy."""
+    if isinstance(codes, StreamChunk):
+        codes = codes.codes
+    return np.frombuffer(cast(Any, codes), dtype=np.uint32)
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kapfast.batch import GroupObjects, GroupTable, PointBatch, rows_groups
+from kapfast.batch import Codes, GroupObjects, GroupTable
 from kapfast.engine.checkpoint import SnapshotMismatch, group_of_json, groups_json
 from kapfast.engine.context import TaskContext
 from kapfast.engine.expiry import EXPIRY_SLICE, GroupExpiry
@@ -35,6 +35,7 @@ from kapfast.engine.messages import (
     Message,
     NodeStats,
     StreamChunk,
+    codes_array,
 )
 from kapfast.engine.tap import Tap
 from kapfast.engine.tap import render as render_tap
@@ -88,7 +89,7 @@ class Node:
             n = len(msg)
             self.stats.collected += n
             if held is not None:
-                held.see(msg.groups, msg.codes)
+                held.see(msg)
             self.on_chunk(msg, port)
         elif isinstance(msg, BatchMessage):
             self.stats.collected += 1
@@ -169,7 +170,7 @@ class Node:
         ge = self.group_emitted
         assert ge is not None
         if isinstance(msg, StreamChunk):
-            counts = np.bincount(np.asarray(msg.codes, dtype=np.intp), minlength=len(msg.groups))
+            counts = np.bincount(codes_array(msg), minlength=len(msg.groups))
             for g, c in zip(msg.groups, counts.tolist(), strict=False):
                 if c:
                     ge.setdefault(g.id, [g, 0])[1] += c
@@ -315,21 +316,16 @@ class GroupInts:
             self.next += 1
         return i
 
-    def codes(self, groups: list[Group], codes: Any) -> npt.NDArray[np.uint32]:
-        """Per row of a chunk: its group's int."""
-        if len(groups) == 1:
-            return np.full(len(codes), self.int_of(groups[0]), dtype=np.uint32)
-        if type(groups) is not list:
-            groups = list(groups)
-        if not isinstance(codes, np.ndarray) or codes.dtype != np.uint32:
-            codes = np.asarray(codes).astype(np.uint32)
-        raw = self.objects.codes(groups, codes)
-        if raw is None:
+    def codes(self, chunk: StreamChunk) -> Codes:
+        """Per row of a chunk: its group's int (a Rust buffer the node's kernels read as is)."""
+        ints = self.objects.codes(chunk)
+        if ints is None:
             # new group objects (rare after the first chunks): learnt, then matched
+            groups = chunk.groups
             self.objects.learn(groups, [self.int_of(g) for g in groups])
-            raw = self.objects.codes(groups, codes)
-            assert raw is not None
-        return np.frombuffer(raw, dtype="<u4")
+            ints = self.objects.codes(chunk)
+            assert ints is not None
+        return ints
 
     def forget(self, group_id: str) -> int | None:
         i = self.ints.pop(group_id, None)
@@ -371,23 +367,20 @@ class HeldGroups:
         if self.table.get(group) is None:
             self.table.add(group)
 
-    def see(self, groups: list[Group], codes: Any) -> None:
+    def see(self, chunk: StreamChunk) -> None:
         """The groups of a chunk's rows. A chunk may list groups none of its rows has (a
         ``where`` keeps its input's list): those are not held."""
-        if type(groups) is not list:
-            groups = list(groups)
+        groups = chunk.groups
         if len(groups) == 1:
             self.see_one(groups[0])
             return
-        if not isinstance(codes, np.ndarray) or codes.dtype != np.uint32:
-            codes = np.asarray(codes).astype(np.uint32)
-        self.table.see(groups, codes)
+        self.table.see(chunk)
 
     def forget(self, group_id: str) -> None:
         self.table.forget(group_id)
 
 
-def first_seen(codes: npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]:
+def first_seen(codes: npt.NDArray[np.uint32] | npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]:
     """The distinct codes (each below ``n_codes``) in order of first appearance: one pass over
     the rows and a sort of the distinct codes only (``np.unique`` sorts every row)."""
     n = len(codes)
@@ -397,21 +390,8 @@ def first_seen(codes: npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp
     return used[np.argsort(first[used], kind="stable")]
 
 
-def last_rows(codes: npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]:
+def last_rows(codes: npt.NDArray[np.uint32] | npt.NDArray[np.intp], n_codes: int) -> npt.NDArray[np.intp]:
     """The last row of each code (each below ``n_codes``), in row order."""
     last = np.full(n_codes, -1, dtype=np.intp)
     np.maximum.at(last, codes, np.arange(len(codes), dtype=np.intp))
     return np.sort(last[last >= 0])
-
-
-def rows_chunk(chunk: StreamChunk, batch: PointBatch, rows: bytes) -> StreamChunk:
-    """The chunk of a node's output ``batch`` whose row ``k`` came from input row ``rows[k]``
-    (little-endian u32): groups as in the input, listed in the order they first appear."""
-    groups = chunk.groups
-    if len(groups) == 1:
-        return StreamChunk(batch, np.zeros(len(batch), dtype=np.uint32), groups, chunk.db, chunk.rp)
-    codes = chunk.codes
-    if not isinstance(codes, np.ndarray) or codes.dtype != np.uint32:
-        codes = np.asarray(codes).astype(np.uint32)
-    raw, out_groups = rows_groups(codes, rows, groups if type(groups) is list else list(groups))
-    return StreamChunk(batch, np.frombuffer(raw, dtype="<u4"), out_groups, chunk.db, chunk.rp)

@@ -38,7 +38,7 @@ class BatchPredicate:
                     ints[g] = self._next_int
                     self._next_int += 1
         table = np.array([ints[g] for g in group_ids], dtype=np.uint32)
-        return table[np.asarray(codes, dtype=np.intp)]
+        return table[np.asarray(codes, dtype=np.uint32)]  # a chunk's codes: a zero-copy view
 
     def snapshot(self) -> tuple[list[Any], bytes]:
         """(JSON-able group ints, the Rust state's bytes) for a checkpoint."""

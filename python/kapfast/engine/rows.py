@@ -106,13 +106,8 @@ class ChunkBuilder:
 def chunk_rows(chunk: StreamChunk) -> Iterable[tuple[Row, Group]]:
     """The rows of a chunk with their groups, in arrival order."""
     groups = chunk.groups
-    codes = chunk.codes
-    for i, row in enumerate(batch_rows(chunk.batch)):
-        yield row, groups[codes[i]]
-
-
-def single_group_chunk(batch: PointBatch, group: Group, db: str = "", rp: str = "") -> StreamChunk:
-    return StreamChunk(batch, [0] * len(batch), [group], db, rp)
+    for row, code in zip(batch_rows(chunk.batch), chunk.codes.tolist(), strict=True):
+        yield row, groups[code]
 
 
 def jsonable(v: Any) -> Any:

@@ -107,7 +107,7 @@ class Task:
             # emits it merged in time order (upstream unions first, as they feed the later ones)
             for u in self.merging_unions:
                 u.pending = []
-            msg = StreamChunk(batch, np.zeros(len(batch), dtype=np.uint32), [UNGROUPED], db, rp)
+            msg = StreamChunk.of_group(batch, UNGROUPED, db, rp)
             try:
                 for src in self.sources:
                     src.push(msg, 0)
@@ -121,11 +121,11 @@ class Task:
             # a union sees its parents' points interleaved in time, as Kapacitor's concurrent
             # nodes deliver them: feed runs of equal time one after the other
             for part in _time_runs(batch):
-                msg = StreamChunk(part, np.zeros(len(part), dtype=np.uint32), [UNGROUPED], db, rp)
+                msg = StreamChunk.of_group(part, UNGROUPED, db, rp)
                 for src in self.sources:
                     src.push(msg, 0)
             return
-        msg = StreamChunk(batch, np.zeros(len(batch), dtype=np.uint32), [UNGROUPED], db, rp)
+        msg = StreamChunk.of_group(batch, UNGROUPED, db, rp)
         for src in self.sources:
             src.push(msg, 0)
 

@@ -11,9 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from kapfast.batch import GroupIndex, PointBatch, batch_measurement_codes
-from kapfast.engine.messages import Group
+from kapfast.engine.messages import StreamChunk
 
-Codes = npt.NDArray[np.uint32]
+RowCodes = npt.NDArray[np.uint32]
 
 
 def measurement_mask(batch: PointBatch, measurement: str) -> npt.NDArray[np.bool_] | None:
@@ -28,7 +28,7 @@ def measurement_mask(batch: PointBatch, measurement: str) -> npt.NDArray[np.bool
     return codes == names.index(measurement)  # type: ignore[no-any-return]
 
 
-def measurement_names(batch: PointBatch) -> tuple[Codes, list[str]]:
+def measurement_names(batch: PointBatch) -> tuple[RowCodes, list[str]]:
     raw, names = batch_measurement_codes(batch)
     return np.frombuffer(raw, dtype="<u4"), names
 
@@ -55,30 +55,20 @@ class GroupCache:
         return idx
 
 
-def group_codes(
-    batch: PointBatch, dims: list[str], star: bool, exclude: list[str], by_name: bool, cache: GroupCache
-) -> tuple[Codes, list[Group]]:
-    """Every row's group code and the chunk's groups. Rust matches rows on their tag codes and
-    finds each distinct key's group among those seen before (``GroupIndex``): a chunk costs no
-    Python object per row, and none per group it has seen before."""
-    raw, groups = cache.index(dims, star, exclude, by_name).codes(batch)
-    return np.frombuffer(raw, dtype="<u4"), groups
-
-
-def codes_bytes(codes: Any) -> bytes:
-    """Per-row group codes (a sequence of ints or an unsigned array) as little-endian u32 bytes,
-    the form the Rust chunk operations take."""
-    return np.asarray(codes, dtype="<u4").tobytes()
-
-
-def split_by_code(codes: Any, n_groups: int) -> list[npt.NDArray[np.int64]]:
-    """Row indices of each group code, each in arrival order."""
-    codes = np.asarray(codes)
-    if n_groups == 1:
-        return [np.arange(len(codes), dtype=np.int64)]
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=n_groups)
-    return list(np.split(order.astype(np.int64), np.cumsum(counts)[:-1]))
+def group_chunk(
+    batch: PointBatch,
+    dims: list[str],
+    star: bool,
+    exclude: list[str],
+    by_name: bool,
+    cache: GroupCache,
+    db: str = "",
+    rp: str = "",
+) -> StreamChunk:
+    """The chunk of ``batch`` grouped by ``dims``: Rust matches rows on their tag codes and
+    finds each distinct key's group among those seen before (``GroupIndex``), and makes the
+    chunk with its codes in place: no Python object per row, none per group seen before."""
+    return cache.index(dims, star, exclude, by_name).chunk(batch, db, rp)
 
 
 def times(batch: PointBatch) -> npt.NDArray[np.int64]:

@@ -2,11 +2,11 @@
 //! `ColumnView`, a zero-copy buffer over one of its columns (numpy/memoryview read Rust memory).
 
 use std::ffi::CStr;
-use std::os::raw::{c_int, c_void};
+use std::os::raw::c_int;
 use std::sync::Arc;
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyBufferError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
@@ -15,6 +15,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple, P
 
 use crate::batch::{BatchBuilder, Column, ColumnData, FieldKind, PointBatch, Value, NO_TAG};
 use crate::lineproto::{serialize, Precision};
+use crate::py::buffer::{fill_read_only, ReadOnly};
 use crate::py::errors::line_protocol_error;
 
 /// A columnar batch of points owned by Rust. Shared (never copied) between Python handles.
@@ -164,12 +165,20 @@ fn kind_from_name(name: &str) -> PyResult<FieldKind> {
     })
 }
 
-/// A 1-D bool mask from a buffer of 1-byte items (numpy bool/uint8, bytes) or a sequence.
-fn mask_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
-    if let Some(bytes) = byte_buffer(obj) {
-        return Ok(bytes.into_iter().map(|b| b != 0).collect());
+/// One bool per row of `rows` rows of a `what`, from a buffer of 1-byte items (numpy bool/uint8,
+/// bytes) or a sequence of bools.
+pub(crate) fn mask_arg(obj: &Bound<'_, PyAny>, rows: usize, what: &str) -> PyResult<Vec<bool>> {
+    let mask = match byte_buffer(obj) {
+        Some(bytes) => bytes.into_iter().map(|b| b != 0).collect(),
+        None => obj.extract::<Vec<bool>>()?,
+    };
+    if mask.len() != rows {
+        return Err(PyValueError::new_err(format!(
+            "mask has {} items for a {what} of {rows} rows",
+            mask.len()
+        )));
     }
-    obj.extract::<Vec<bool>>()
+    Ok(mask)
 }
 
 fn byte_buffer(obj: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
@@ -421,14 +430,7 @@ impl PyPointBatch {
 
     /// The rows where `mask` (a sequence of bools or a 1-byte buffer) is true.
     fn filter(&self, py: Python<'_>, mask: &Bound<'_, PyAny>) -> PyResult<PyPointBatch> {
-        let mask = mask_arg(mask)?;
-        if mask.len() != self.batch.len() {
-            return Err(PyValueError::new_err(format!(
-                "mask has {} items for a batch of {} rows",
-                mask.len(),
-                self.batch.len()
-            )));
-        }
+        let mask = mask_arg(mask, self.batch.len(), "batch")?;
         let b = self.batch.clone();
         Ok(PyPointBatch::new(detached(py, move || b.filter(&mask))?))
     }
@@ -660,41 +662,10 @@ impl PyColumnView {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        if view.is_null() {
-            return Err(PyBufferError::new_err("view is null"));
-        }
-        if (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
-            return Err(PyBufferError::new_err("ColumnView is read-only"));
-        }
         let this = slf.get();
-        let (ptr, len, itemsize, format) = this.raw();
-        // SAFETY: `view` is non-null and CPython hands us memory to fill.
-        unsafe {
-            (*view).buf = ptr as *mut c_void;
-            (*view).len = (len * itemsize) as ffi::Py_ssize_t;
-            (*view).readonly = 1;
-            (*view).itemsize = itemsize as ffi::Py_ssize_t;
-            (*view).format = if (flags & ffi::PyBUF_FORMAT) == ffi::PyBUF_FORMAT {
-                format.as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).ndim = 1;
-            (*view).shape = if (flags & ffi::PyBUF_ND) == ffi::PyBUF_ND {
-                this.shape.as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).strides = if (flags & ffi::PyBUF_STRIDES) == ffi::PyBUF_STRIDES {
-                this.strides.as_ptr() as *mut _
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).suboffsets = std::ptr::null_mut();
-            (*view).internal = std::ptr::null_mut();
-            (*view).obj = slf.into_any().into_ptr();
-        }
-        Ok(())
+        let mem = ReadOnly::of(this.raw(), this.shape.as_ptr(), this.strides.as_ptr());
+        // SAFETY: the view references `slf`, which holds the (immutable) batch.
+        unsafe { fill_read_only(slf.clone().into_any(), view, flags, mem, "ColumnView") }
     }
 
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}

@@ -3,14 +3,15 @@
 //! releases the GIL while a batch is evaluated and hands results back as zero-copy buffers.
 
 use std::ffi::CStr;
-use std::os::raw::{c_int, c_void};
+use std::os::raw::c_int;
 use std::ptr;
 use std::sync::{Arc, Mutex};
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::py::buffer::{fill_read_only, ReadOnly};
 use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 use pyo3::{ffi, IntoPyObjectExt};
@@ -529,43 +530,18 @@ impl ColumnBuffer {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        if view.is_null() {
-            return Err(PyBufferError::new_err("View is null"));
-        }
-        if (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
-            return Err(PyBufferError::new_err(
-                "kapfast result buffers are read-only",
-            ));
-        }
         let this = slf.get();
-        let (data, items, itemsize, format) = this.raw();
-        // An empty Vec's pointer is dangling but non-null and never read (len 0).
+        let mem = ReadOnly::of(this.raw(), &this.shape, &this.stride);
+        // SAFETY: the view references `slf`, which holds the (immutable) result.
         unsafe {
-            (*view).buf = data as *mut c_void;
-            (*view).len = (items * itemsize) as isize;
-            (*view).readonly = 1;
-            (*view).itemsize = itemsize as isize;
-            (*view).format = if (flags & ffi::PyBUF_FORMAT) == ffi::PyBUF_FORMAT {
-                format.as_ptr() as *mut _
-            } else {
-                ptr::null_mut()
-            };
-            (*view).ndim = 1;
-            (*view).shape = if (flags & ffi::PyBUF_ND) == ffi::PyBUF_ND {
-                &this.shape as *const isize as *mut isize
-            } else {
-                ptr::null_mut()
-            };
-            (*view).strides = if (flags & ffi::PyBUF_STRIDES) == ffi::PyBUF_STRIDES {
-                &this.stride as *const isize as *mut isize
-            } else {
-                ptr::null_mut()
-            };
-            (*view).suboffsets = ptr::null_mut();
-            (*view).internal = ptr::null_mut();
-            (*view).obj = slf.into_any().into_ptr();
+            fill_read_only(
+                slf.clone().into_any(),
+                view,
+                flags,
+                mem,
+                "a kapfast result buffer",
+            )
         }
-        Ok(())
     }
 
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}

@@ -6,9 +6,10 @@
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::groups::{id_hash, IdSlots, Slots};
+use crate::py::chunk::PyStreamChunk;
 
 /// Where a group's tag values are: spans of its id (the common case: the id is made of the
 /// tags, as Kapacitor's `ToGroupID` makes it), else the tags as given.
@@ -78,6 +79,15 @@ impl PyGroup {
 
     pub fn hash(&self) -> u64 {
         self.hash
+    }
+
+    /// `(id, dimensions, by measurement)`: the group as the UDF protocol names it.
+    pub fn key(&self, py: Python<'_>) -> PyResult<(String, Vec<String>, bool)> {
+        Ok((
+            self.id_string(py)?,
+            self.dims.bind(py).extract()?,
+            self.by_measurement,
+        ))
     }
 
     /// Whether this group's id is `id` (the same string object, or equal text).
@@ -281,15 +291,17 @@ impl PyGroupTable {
         }
     }
 
-    /// Each group's slot (little-endian u32; 0xFFFFFFFF: not in the table).
+    /// Each group's slot (little-endian u32; 0xFFFFFFFF: not in the table); `groups` a
+    /// chunk's groups (a tuple) or any sequence of groups.
     fn slots<'py>(
         &self,
         py: Python<'py>,
-        groups: &Bound<'py, PyList>,
+        groups: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let st = self.lock();
-        let mut out = Vec::with_capacity(groups.len() * 4);
-        for g in groups.iter() {
+        let mut out = Vec::with_capacity(groups.len().unwrap_or(0) * 4);
+        for g in groups.try_iter()? {
+            let g = g?;
             let s = st.find(py, as_group(&g)?.get()).unwrap_or(NONE);
             out.extend_from_slice(&s.to_le_bytes());
         }
@@ -315,24 +327,29 @@ impl PyGroupTable {
         st.add(py, group)
     }
 
-    /// Add the groups of a chunk that rows use (row `i` is of `groups[codes[i]]`; codes: a
-    /// uint32 buffer or ints, None: every group) and are not in the table yet; how many.
-    #[pyo3(signature = (groups, codes = None))]
-    fn see(
-        &self,
-        py: Python<'_>,
-        groups: &Bound<'_, PyList>,
-        codes: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<usize> {
-        let n = groups.len();
-        let mut used = vec![codes.is_none() || n == 1; n];
-        if let (Some(c), false) = (codes, n == 1) {
-            for code in crate::py::ops::row_codes(py, c)? {
-                if let Some(u) = used.get_mut(code as usize) {
-                    *u = true;
+    /// Add the groups not in the table yet of a chunk's rows (a chunk may list groups none of
+    /// its rows has: those are left out), or of a sequence of groups (all of them); how many.
+    fn see(&self, py: Python<'_>, groups: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let (groups, used): (Bound<'_, PyTuple>, Vec<bool>) =
+            match groups.downcast::<PyStreamChunk>() {
+                Ok(chunk) => {
+                    let c = chunk.get();
+                    let groups = c.groups(py).clone();
+                    let n = groups.len();
+                    let mut used = vec![n == 1; n];
+                    if n > 1 {
+                        for &code in c.codes().iter() {
+                            used[code as usize] = true;
+                        }
+                    }
+                    (groups, used)
                 }
-            }
-        }
+                Err(_) => {
+                    let t = PyTuple::new(py, groups.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+                    let n = t.len();
+                    (t, vec![true; n])
+                }
+            };
         let mut st = self.lock();
         let mut added = 0;
         for (g, u) in groups.iter().zip(used) {

@@ -4,6 +4,8 @@
 
 pub mod alertstate;
 pub mod batch;
+pub mod buffer;
+pub mod chunk;
 pub mod errors;
 pub mod eval;
 pub mod groups;

@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pyo3::prelude::*;
 
 use crate::py::errors::detached;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use crate::batch::{sample_every, CodeMap, EditError, PointBatch, Value, NO_TAG};
 use crate::groups::{id_hash, IdSlots, Slots};
 use crate::py::batch::{value_from_py, PyPointBatch};
+use crate::py::chunk::{codes_arg, PyCodes, PyStreamChunk};
 use crate::py::groups::PyGroup;
+use crate::py::stateops::group_ints;
 
 /// Distinct groups of a chunk: their ids and dimension tags, in first-seen order.
 type Groups = Vec<(String, Vec<(String, String)>)>;
@@ -344,13 +346,17 @@ impl PyGroupIndex {
         }
     }
 
-    /// `(codes, groups)`: each row's code (little-endian u32) into `groups`, the `Group`s of the
-    /// batch in first-seen order; as `batch_group_ids` names them.
-    fn codes<'py>(
+    /// The chunk of `batch` grouped this way: each row's code into the chunk's groups, the
+    /// `Group`s of the batch in first-seen order (as `batch_group_ids` names them), each the
+    /// object this index handed out before for its id.
+    #[pyo3(signature = (batch, db = None, rp = None))]
+    fn chunk(
         &self,
-        py: Python<'py>,
-        batch: &Bound<'py, PyPointBatch>,
-    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
+        py: Python<'_>,
+        batch: &Bound<'_, PyPointBatch>,
+        db: Option<Bound<'_, PyString>>,
+        rp: Option<Bound<'_, PyString>>,
+    ) -> PyResult<PyStreamChunk> {
         let b = &batch.get().batch;
         let cols = group_columns(b, &self.dims, self.star, &self.exclude);
         let (keys, first) = local_keys(b, &cols, self.by_name);
@@ -380,7 +386,15 @@ impl PyGroupIndex {
             .collect();
         drop(guard);
         let codes: Vec<u32> = keys.iter().map(|&k| code_of_key[k as usize]).collect();
-        Ok((codes_bytes(py, &codes), PyList::new(py, groups)?))
+        let empty = || PyString::intern(py, "");
+        PyStreamChunk::make(
+            py,
+            batch.clone().unbind(),
+            Arc::new(codes),
+            PyTuple::new(py, groups)?.unbind(),
+            db.unwrap_or_else(empty).unbind(),
+            rp.unwrap_or_else(empty).unbind(),
+        )
     }
 
     /// Forget the group of id `group_id` (it expired): seen again, it is made anew.
@@ -416,14 +430,6 @@ pub struct PyGroupObjects {
     known: Mutex<CodeMap<usize, (u32, Py<PyAny>)>>,
 }
 
-/// One u32 per row, from a uint32 buffer or a sequence of ints.
-pub(crate) fn row_codes(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
-    match pyo3::buffer::PyBuffer::<u32>::get(obj) {
-        Ok(buf) => buf.to_vec(py),
-        Err(_) => obj.extract::<Vec<u32>>(),
-    }
-}
-
 #[pymethods]
 impl PyGroupObjects {
     #[new]
@@ -433,17 +439,14 @@ impl PyGroupObjects {
         }
     }
 
-    /// The int of each row (little-endian u32 bytes): row `i` is of `groups[codes[i]]`. None when
-    /// a group object is not known yet (`learn` it first).
-    fn codes<'py>(
-        &self,
-        py: Python<'py>,
-        groups: &Bound<'py, PyList>,
-        codes: &Bound<'py, PyAny>,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    /// The node's int of each row of `chunk` (row `i` is of `chunk.groups[codes[i]]`) as
+    /// `Codes`, ready for the node's kernels. None when a group object is not known yet
+    /// (`learn` it first).
+    fn codes(&self, py: Python<'_>, chunk: &Bound<'_, PyStreamChunk>) -> PyResult<Option<PyCodes>> {
+        let c = chunk.get();
         let table: Option<Vec<u32>> = {
             let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-            groups
+            c.groups(py)
                 .iter()
                 .map(|g| known.get(&(g.as_ptr() as usize)).map(|e| e.0))
                 .collect()
@@ -451,29 +454,25 @@ impl PyGroupObjects {
         let Some(table) = table else {
             return Ok(None);
         };
-        let codes = row_codes(py, codes)?;
-        let mut out = Vec::with_capacity(codes.len() * 4);
-        for c in codes {
-            let Some(&i) = table.get(c as usize) else {
-                return Err(pyo3::exceptions::PyIndexError::new_err(format!(
-                    "group code {c} out of range for {} groups",
-                    table.len()
-                )));
-            };
-            out.extend_from_slice(&i.to_le_bytes());
-        }
-        Ok(Some(PyBytes::new(py, &out)))
+        // every code is below the chunk's group count (checked when the chunk was made)
+        let codes = c.codes().clone();
+        let ints = detached(py, move || {
+            codes.iter().map(|&k| table[k as usize]).collect()
+        })?;
+        Ok(Some(PyCodes::new(Arc::new(ints))))
     }
 
-    /// `groups[k]` has int `ints[k]`.
-    fn learn(&self, groups: &Bound<'_, PyList>, ints: Vec<u32>) {
+    /// `groups[k]` has int `ints[k]` (`groups`: a chunk's groups, or any sequence).
+    fn learn(&self, groups: &Bound<'_, PyAny>, ints: Vec<u32>) -> PyResult<()> {
+        let groups: Vec<Bound<'_, PyAny>> = groups.try_iter()?.collect::<PyResult<_>>()?;
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         if known.len() > OBJECTS_MAX {
             known.clear();
         }
-        for (g, i) in groups.iter().zip(ints) {
+        for (g, i) in groups.into_iter().zip(ints) {
             known.insert(g.as_ptr() as usize, (i, g.unbind()));
         }
+        Ok(())
     }
 
     /// Forget the objects of int `i` (its group was deleted: seen again, it gets a new int).
@@ -481,37 +480,6 @@ impl PyGroupObjects {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         known.retain(|_, e| e.0 != i);
     }
-}
-
-/// `(codes, groups)` of a node's output rows: output row `k` came from input row `rows[k]`
-/// (little-endian u32 bytes), whose group is `groups[codes[rows[k]]]`; the output's groups are
-/// listed in the order they first appear.
-#[pyfunction]
-fn rows_groups<'py>(
-    py: Python<'py>,
-    codes: &Bound<'py, PyAny>,
-    rows: &[u8],
-    groups: &Bound<'py, PyList>,
-) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
-    let codes = row_codes(py, codes)?;
-    let n = groups.len();
-    let mut remap = vec![NO_TAG; n];
-    let mut order: Vec<Bound<'py, PyAny>> = Vec::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows.chunks_exact(4) {
-        let row = u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as usize;
-        let bad = || pyo3::exceptions::PyIndexError::new_err(format!("row {row} out of range"));
-        let c = *codes.get(row).ok_or_else(bad)? as usize;
-        let m = remap
-            .get_mut(c)
-            .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err(format!("group code {c}")))?;
-        if *m == NO_TAG {
-            *m = order.len() as u32;
-            order.push(groups.get_item(c)?);
-        }
-        out.extend_from_slice(&m.to_le_bytes());
-    }
-    Ok((PyBytes::new(py, &out), PyList::new(py, order)?))
 }
 
 /// The dimension tags of row `row`'s group.
@@ -567,26 +535,17 @@ pub fn split_by_codes(b: &PointBatch, codes: &[u32], n: usize) -> Vec<PointBatch
     idx.iter().map(|rows| b.take_compact(rows)).collect()
 }
 
-/// One batch per group code `0..n_groups` (codes: little-endian u32 bytes, one per row).
+/// One batch per group code `0..n_groups` (codes: a chunk's `Codes`, a uint32 buffer or
+/// little-endian u32 bytes, one per row).
 #[pyfunction]
 fn batch_split<'py>(
     py: Python<'py>,
     batch: &Bound<'py, PyPointBatch>,
-    codes: &[u8],
+    codes: &Bound<'py, PyAny>,
     n_groups: usize,
 ) -> PyResult<Vec<PyPointBatch>> {
     let b = batch.get().batch.clone();
-    if codes.len() != b.len() * 4 {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "{} code bytes for a batch of {} rows (4 bytes per row)",
-            codes.len(),
-            b.len()
-        )));
-    }
-    let codes: Vec<u32> = codes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let codes = group_ints(py, codes, &b)?;
     let parts = detached(py, || split_by_codes(&b, &codes, n_groups))?;
     Ok(parts.into_iter().map(PyPointBatch::new).collect())
 }
@@ -834,25 +793,17 @@ fn batch_merge_by_time<'py>(
     Ok((PyPointBatch::new(merged), PyBytes::new(py, &order)))
 }
 
-/// `sample(n)`: `(mask, counts)`. `codes` are the chunk's group codes (little-endian u32 bytes),
-/// `counts[g]` group `g`'s running count before the chunk; returns the keep mask (one byte per
-/// row) and the counts after it.
+/// `sample(n)`: `(mask, counts)`. `codes` are the chunk's group codes (its `Codes`, or
+/// little-endian u32 bytes), `counts[g]` group `g`'s running count before the chunk; returns the
+/// keep mask (one byte per row) and the counts after it.
 #[pyfunction]
 fn sample_mask<'py>(
     py: Python<'py>,
-    codes: &[u8],
+    codes: &Bound<'py, PyAny>,
     counts: Vec<u64>,
     every: u64,
 ) -> PyResult<(Bound<'py, PyBytes>, Vec<u64>)> {
-    if codes.len() % 4 != 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "codes must be little-endian u32 bytes (4 per row)",
-        ));
-    }
-    let codes: Vec<u32> = codes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let codes = codes_arg(codes)?;
     if let Some(&bad) = codes.iter().find(|&&c| c as usize >= counts.len()) {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "group code {bad} but only {} counts",
@@ -909,7 +860,6 @@ fn batch_group_tags(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGroupIndex>()?;
     m.add_class::<PyGroupObjects>()?;
-    m.add_function(wrap_pyfunction!(rows_groups, m)?)?;
     m.add_function(wrap_pyfunction!(batch_group_ids, m)?)?;
     m.add_function(wrap_pyfunction!(batch_group_tags, m)?)?;
     // whole-chunk edits (default, delete, shift, sample, eval.tags, outputs)

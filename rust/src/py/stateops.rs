@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::batch::PointBatch;
+use crate::py::chunk::{codes_arg, CodeVec};
 use crate::py::errors::detached;
 use crate::stateops::output::u32_rows;
 use crate::stateops::snapshot;
@@ -29,18 +30,14 @@ pub(crate) fn rows_bytes<'py>(py: Python<'py>, rows: &[usize]) -> Bound<'py, PyB
     PyBytes::new(py, &out)
 }
 
-/// One group int per row of `b`, from a uint32 buffer or a sequence of ints.
+/// One group int per row of `b`: a `Codes` (a chunk's, or a node's ints; shared, no copy), a
+/// uint32 buffer or a sequence of ints.
 pub(crate) fn group_ints(
-    py: Python<'_>,
+    _py: Python<'_>,
     obj: &Bound<'_, PyAny>,
     b: &PointBatch,
-) -> PyResult<Vec<u32>> {
-    let v = match PyBuffer::<u32>::get(obj) {
-        Ok(buf) => buf.to_vec(py)?,
-        Err(_) => obj.extract::<Vec<u32>>().map_err(|_| {
-            PyTypeError::new_err("groups must be a uint32 buffer or a sequence of ints in 0..2**32")
-        })?,
-    };
+) -> PyResult<CodeVec> {
+    let v = codes_arg(obj)?;
     if v.len() != b.len() {
         return Err(PyValueError::new_err(format!(
             "{} group codes for a batch of {} rows",

@@ -12,37 +12,33 @@ use crate::py::errors::detached;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::py::batch::PyPointBatch;
+use crate::py::chunk::PyStreamChunk;
+use crate::py::groups::PyGroup;
 use crate::py::ops::group_id;
-use crate::py::stateops::group_ints;
 use crate::udf::proto::{self, option_value, request, ValueType};
 use crate::udf::{encode_batch, encode_request, encode_stream, Decoder, Event, GroupKey};
 
-/// `Point` requests for every row of a stream chunk: `groups[codes[i]]` is row i's group as
-/// `(id, dimensions, by_measurement)`.
+/// `Point` requests for every row of a stream chunk (row `i` of group `groups[codes[i]]`).
 #[pyfunction]
 fn udf_encode_stream<'py>(
     py: Python<'py>,
-    batch: &PyPointBatch,
-    codes: &Bound<'py, PyAny>,
-    groups: Vec<(String, Vec<String>, bool)>,
-    db: &str,
-    rp: &str,
+    chunk: &Bound<'py, PyStreamChunk>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let b = batch.batch.clone();
-    let codes = group_ints(py, codes, &b)?;
-    if let Some(&bad) = codes.iter().find(|&&c| c as usize >= groups.len()) {
-        return Err(PyValueError::new_err(format!(
-            "group code {bad} out of range of {} groups",
-            groups.len()
-        )));
-    }
-    let groups: Vec<GroupKey> = groups
-        .into_iter()
-        .map(|(id, dims, by_name)| GroupKey { id, dims, by_name })
-        .collect();
+    let c = chunk.get();
+    let b = c.points().get().batch.clone();
+    let codes = c.codes().clone();
+    let (db, rp) = c.db_rp(py)?;
+    let groups: Vec<GroupKey> = c
+        .groups(py)
+        .iter()
+        .map(|g| {
+            let (id, dims, by_name) = g.downcast::<PyGroup>()?.get().key(py)?;
+            Ok(GroupKey { id, dims, by_name })
+        })
+        .collect::<PyResult<_>>()?;
     let out = detached(py, || {
         let mut out = Vec::with_capacity(b.len() * 64);
-        encode_stream(&mut out, &b, &codes, &groups, db, rp);
+        encode_stream(&mut out, &b, &codes, &groups, &db, &rp);
         out
     })?;
     Ok(PyBytes::new(py, &out))

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ from kapfast.engine.alert.services import NO_SERVICES, HandlerSpecError
 from kapfast.engine.alert.state import LEVEL_BY_NAME, LEVEL_NAMES, OK, GroupState, StateRules, new_store
 from kapfast.engine.alert.topics import TopicRegistry, anonymous_topic
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.messages import BatchMessage, DeleteGroup, Group, StreamChunk, codes_array
 from kapfast.engine.node import Node
 from kapfast.errors import TaskError
 from kapfast.gotemplate import TemplateError
@@ -110,13 +111,6 @@ def _inhibits(spec: NodeSpec) -> list[tuple[str, tuple[str, ...]]]:
         if isinstance(item, list) and item and isinstance(item[0], str):
             out.append((item[0], tuple(str(t) for t in item[1:])))
     return out
-
-
-def _code_array(raw: Iterable[int]) -> np.ndarray:
-    """Group codes as a uint32 array, from a list, an ndarray or an unsigned buffer."""
-    if isinstance(raw, np.ndarray) and raw.dtype == np.uint32:
-        return raw
-    return np.asarray(raw if isinstance(raw, (list, np.ndarray)) else list(raw), dtype=np.uint32)
 
 
 class AlertNode(Node):
@@ -294,8 +288,8 @@ class AlertNode(Node):
         if n == 0:
             return
         batch = chunk.batch
-        codes = _code_array(chunk.codes)
-        groups = chunk.groups if type(chunk.groups) is list else list(chunk.groups)
+        codes = codes_array(chunk)
+        groups = chunk.groups
         # each chunk-local group's state code (its lambda-state code too), found in Rust by
         # the group's id hash
         remap: list[int] = array("I", self._table.slots(groups)).tolist()
@@ -304,7 +298,8 @@ class AlertNode(Node):
             self._create_chunk_groups(chunk, codes, remap, missing)
         eval_codes: memoryview | None = None
         if self.levels.stateful:
-            eval_codes = memoryview(np.asarray(remap, dtype=np.uint32)[codes])
+            state_codes: Any = np.asarray(remap, dtype=np.uint32)[codes]
+            eval_codes = memoryview(state_codes)
         table, errors = self.levels.evaluate(batch, eval_codes, self.ctx.now_ns())
         self._lambda_errors(errors)
         self.explain_log.saw_chunk(batch, codes, chunk.groups, table)
@@ -313,7 +308,9 @@ class AlertNode(Node):
             # (the history only feeds flapping and the previous level, which stays OK).
             return
         # the per-point state machine, in Rust: only the points that make an event come back
-        raw_rows, raw_levels, raw_durations = self.states.decide(batch, codes, remap, table.match, table.hold)
+        raw_rows, raw_levels, raw_durations = self.states.decide(
+            batch, chunk.codes, remap, table.match, table.hold
+        )
         if not raw_levels:
             return
         rows = np.frombuffer(raw_rows, dtype="<u4")
@@ -339,8 +336,8 @@ class AlertNode(Node):
             out_batch = PointBatch.from_rows(kept_rows, kinds=batch.field_kinds())
         else:
             out_batch = batch.take(kept_idx)
-        # replace() keeps whatever else the chunk carries (its db/rp ...)
-        self.emit(replace(chunk, batch=out_batch, codes=codes[kept_idx]))
+        # the chunk's rows that made an event (its db/rp, groups kept)
+        self.emit(chunk.take(kept_idx, out_batch))
 
     def _fired_unheard(
         self, chunk: StreamChunk, codes: np.ndarray, rows: np.ndarray, levels: np.ndarray
@@ -363,7 +360,7 @@ class AlertNode(Node):
         times = np.asarray(chunk.batch.time())[last_rows].tolist()
         ids = map(_ID, map(chunk.groups.__getitem__, fired_groups[order].tolist()))
         self.explain_log.outcomes_of(ids, times, *self._no_handler())
-        self.emit(replace(chunk, batch=chunk.batch.take(rows), codes=fired_codes))
+        self.emit(chunk.take(rows))
 
     def _create_chunk_groups(
         self, chunk: StreamChunk, codes: np.ndarray, remap: list[int], missing: list[int]

@@ -143,8 +143,7 @@ class AutoscaleNode(Node):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         groups = chunk.groups
-        codes = np.asarray(chunk.codes, dtype=np.intp)
-        self._handle(chunk.batch, [groups[c] for c in codes.tolist()], None)
+        self._handle(chunk.batch, [groups[c] for c in chunk.codes.tolist()], None)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         self._handle(batch.points, [batch.group] * len(batch.points), batch.name)

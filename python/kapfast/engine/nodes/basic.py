@@ -28,7 +28,7 @@ from kapfast.engine.node import Node
 from kapfast.engine.nodes.base import RowNode, dur_ns
 from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import NULLS, Row, batch_rows, group_of, to_batch
-from kapfast.engine.vec import GroupCache, codes_bytes, group_codes, measurement_mask
+from kapfast.engine.vec import GroupCache, group_chunk, measurement_mask
 from kapfast.errors import EvalError, TaskError
 from kapfast.gofmt import format_float
 from kapfast.tick.pipeline import Lambda, Star
@@ -120,8 +120,11 @@ class FromNode(RowNode):
                 self.error(len(b), f"{self.name}: {exc}")
                 return
         d = self.dims
-        codes, groups = group_codes(b, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache)
-        self.emit(StreamChunk(b, codes, groups, chunk.db, chunk.rp))
+        self.emit(
+            group_chunk(
+                b, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache, chunk.db, chunk.rp
+            )
+        )
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         raise TaskError(f"{self.name}: from takes stream data only")
@@ -154,10 +157,7 @@ class WhereNode(RowNode):
         if mask is None:
             self.emit(chunk)
             return
-        kept = chunk.batch.filter(mask)
-        if len(kept):
-            codes = np.asarray(chunk.codes)[mask]
-            self.emit(StreamChunk(kept, codes, chunk.groups, chunk.db, chunk.rp))
+        self.emit(chunk.filter(mask))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         if self.predicate is None:
@@ -240,17 +240,11 @@ class EvalNode(RowNode):
         if not self.rust:
             b, alive = self._eval_tags(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
             if len(b):
-                kept = np.asarray(chunk.codes)[alive]
-                self.emit(StreamChunk(b, kept, chunk.groups, chunk.db, chunk.rp))
+                self.emit(chunk.take(alive, b))
             return
         b, failed = self._eval_batch(chunk.batch, [g.id for g in chunk.groups], chunk.codes)
-        codes: Any = chunk.codes
-        if failed is not None:
-            ok = ~failed
-            b = b.filter(ok)
-            codes = np.asarray(codes)[ok]
-        if len(b):
-            self.emit(StreamChunk(b, codes, chunk.groups, chunk.db, chunk.rp))
+        out = chunk.with_batch(b)
+        self.emit(out if failed is None else out.filter(~failed))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         n = len(batch.points)
@@ -277,7 +271,7 @@ class EvalNode(RowNode):
             # null fields (a join's fill('null')) keep the row path's exact dict semantics
             return self._eval_tags_rows(b, gids, codes)
         now = self.ctx.now_ns()
-        codes = np.asarray(codes, dtype=np.intp)
+        codes = np.asarray(codes, dtype=np.uint32)  # a chunk's codes: a zero-copy view
         alive: Any = np.arange(len(b), dtype=np.intp)
         scope = b
         #: the output tags once a field result hid a tag from ``scope`` (else scope's tags are them)
@@ -382,7 +376,7 @@ class EvalNode(RowNode):
         """The row path (``.tags()``): each expression over the rows still alive, as one batch,
         later expressions seeing earlier results; returns (input index, output row) pairs."""
         now = self.ctx.now_ns()
-        codes = np.asarray(codes, dtype=np.intp)
+        codes = np.asarray(codes, dtype=np.uint32)  # a chunk's codes: a zero-copy view
         scope_tags = [r[1] for r in rows]
         scope_fields = [dict(r[2]) for r in rows]
         new_fields: list[dict[str, Any]] = [{} for _ in rows]
@@ -490,7 +484,7 @@ class DefaultNode(RowNode):
         return out
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        self.emit(StreamChunk(self._apply(chunk.batch), chunk.codes, chunk.groups, chunk.db, chunk.rp))
+        self.emit(chunk.with_batch(self._apply(chunk.batch)))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         name, tags, fields, t = row
@@ -555,7 +549,7 @@ class DeleteNode(RowNode):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         # a stream point keeps its group: Kapacitor deletes from the point, not from its group
-        self.emit(StreamChunk(self._apply(chunk.batch), chunk.codes, chunk.groups, chunk.db, chunk.rp))
+        self.emit(chunk.with_batch(self._apply(chunk.batch)))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         name, tags, fields, t = row
@@ -596,7 +590,7 @@ class ShiftNode(RowNode):
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         b = self._shifted(chunk.batch)
         if b is not None:
-            self.emit(StreamChunk(b, chunk.codes, chunk.groups, chunk.db, chunk.rp))
+            self.emit(chunk.with_batch(b))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         return (row[0], row[1], row[2], row[3] + self.shift), group
@@ -632,7 +626,7 @@ class SampleNode(RowNode):
             return np.asarray(chunk.batch.time()) % self.every_ns == 0
         counters = self.counters
         before = [counters.get(g.id, 0) for g in chunk.groups]
-        raw, after = sample_mask(codes_bytes(chunk.codes), before, self.count)
+        raw, after = sample_mask(chunk.codes, before, self.count)
         for g, b, a in zip(chunk.groups, before, after, strict=True):
             if a != b:  # only groups with rows in this chunk start being counted
                 counters[g.id] = a
@@ -643,8 +637,7 @@ class SampleNode(RowNode):
         if mask.all():
             self.emit(chunk)
         elif mask.any():
-            codes = np.asarray(chunk.codes)[mask]
-            self.emit(StreamChunk(chunk.batch.filter(mask), codes, chunk.groups, chunk.db, chunk.rp))
+            self.emit(chunk.filter(mask))
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         return (row, group) if self._keep(group.id, row[3]) else None
@@ -685,11 +678,11 @@ class GroupByNode(RowNode):
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         # regroup the whole chunk at once (Rust computes every row's group)
         d = self.dims
-        codes, groups = group_codes(
-            chunk.batch, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache
+        out = group_chunk(
+            chunk.batch, list(d.names), d.star, sorted(d.exclude), d.by_name, self.cache, chunk.db, chunk.rp
         )
-        self.seen.update(g.id for g in groups)
-        self.emit(StreamChunk(chunk.batch, codes, groups, chunk.db, chunk.rp))
+        self.seen.update(g.id for g in out.groups)
+        self.emit(out)
 
     def row(self, row: Row, group: Group) -> tuple[Row, Group] | None:
         g = self.dims.group(row)
@@ -703,11 +696,10 @@ class GroupByNode(RowNode):
         # the batch's rows split by their new group in Rust, no Python object per row
         d = self.dims
         names = [n for n in d.names if n not in d.exclude]
-        codes, groups = group_codes(batch.points, names, d.star, sorted(d.exclude), d.by_name, self.cache)
-        if len(groups) == 1:
-            parts = [batch.points]
-        else:
-            parts = batch_split(batch.points, codes_bytes(codes), len(groups))
+        grouped = group_chunk(batch.points, names, d.star, sorted(d.exclude), d.by_name, self.cache)
+        groups = grouped.groups
+        one = len(groups) == 1
+        parts = [batch.points] if one else batch_split(batch.points, grouped.codes, len(groups))
         for g, part in zip(groups, parts, strict=True):
             cur = self.pending.get(g.id)
             if cur is None:
@@ -754,7 +746,7 @@ class LogNode(Node):
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.log.isEnabledFor(self.level):
             # Kapacitor's LogPointData: one "point" line per point, logfmt keys in this order.
-            codes, groups = chunk.codes, chunk.groups
+            codes, groups = chunk.codes.tolist(), chunk.groups
             for i, (name, tags, fields, t) in enumerate(batch_rows(chunk.batch)):
                 group = groups[codes[i]]
                 line = {"prefix": self.prefix, "name": name, "db": chunk.db, "rp": chunk.rp}

@@ -174,9 +174,7 @@ class HttpPostNode(Node):
         rows = batch_rows(chunk.batch)
         codes = [self.post(point_row(r)) for r in rows]
         if self.code_field:
-            chunk = StreamChunk(
-                self._with_codes(chunk.batch, codes), chunk.codes, chunk.groups, chunk.db, chunk.rp
-            )
+            chunk = chunk.with_batch(self._with_codes(chunk.batch, codes))
         self.emit(chunk)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:

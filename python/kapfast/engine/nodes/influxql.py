@@ -18,8 +18,8 @@ from kapfast import influxql
 from kapfast.batch import PointBatch
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import GroupInts, Node, rows_chunk
+from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, Group, StreamChunk, codes_array
+from kapfast.engine.node import GroupInts, Node
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import ChunkBuilder, Row, batch_rows, to_batch
 from kapfast.errors import KapfastError
@@ -208,7 +208,7 @@ class InfluxQLNode(Node):
         for _, message in errors:
             self.error(1, message)
         if len(out):
-            self.emit(StreamChunk(out, np.frombuffer(codes, dtype="<u4"), [gmap[g] for g in order]))
+            self.emit(StreamChunk(out, codes, [gmap[g] for g in order]))
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.shape == "transform":
@@ -220,20 +220,20 @@ class InfluxQLNode(Node):
         """The whole chunk through the kernel (each group's rows through its own state, in
         order): one call per chunk, no Python object per point."""
         assert self.transforms is not None
-        gints = self.ints.codes(chunk.groups, chunk.codes)
+        gints = self.ints.codes(chunk)
         out, rows, skipped, failed, error = self.transforms.feed(chunk.batch, gints)
         if failed:
             self.error(failed, error or f"{self.fn}: invalid values")
         if skipped:
             self.error(skipped, f"{self.fn}: points skipped")
         if len(out):
-            self.emit(rows_chunk(chunk, out, rows))
+            self.emit(chunk.regroup(out, rows))
 
     def _reduce_chunk(self, chunk: StreamChunk) -> None:
         out = ChunkBuilder(chunk.db, chunk.rp)
         b = chunk.batch
         times = np.asarray(b.time())
-        codes = np.asarray(chunk.codes)
+        codes = codes_array(chunk)
         names = b.measurements()
         single_name = names[0] if len(names) == 1 else None
         # runs of consecutive rows with the same group and time

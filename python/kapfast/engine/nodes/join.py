@@ -20,7 +20,7 @@ import numpy.typing as npt
 from kapfast.batch import PointBatch, batch_merge_by_time, batch_renamed
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
+from kapfast.engine.messages import Barrier, BatchMessage, DeleteGroup, Group, StreamChunk, codes_array
 from kapfast.engine.node import GroupInts, Node, first_seen
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
@@ -215,8 +215,7 @@ class JoinNode(Node):
             # the latest object of an id is the one output points get
             for g in chunk.groups:
                 self.int_groups[self.ints[g.id]] = g
-        codes = np.asarray(chunk.codes, dtype=np.uint32)
-        self._emit_joined(*self.kernel.feed(port, chunk.batch, codes, described))
+        self._emit_joined(*self.kernel.feed(port, chunk.batch, chunk.codes, described))
 
     def _describe(self, g: Group, cache: dict[str, tuple[Group, _Described]]) -> _Described:
         """What the kernel needs of a chunk group, made once per group object of a parent (ints
@@ -495,7 +494,7 @@ class UnionNode(Node):
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         if self.rename:
             renamed = batch_renamed(chunk.batch, self.rename)
-            chunk = StreamChunk(renamed, chunk.codes, chunk.groups, chunk.db, chunk.rp)
+            chunk = chunk.with_batch(renamed)
         if self.pending is not None:
             self.pending.append(chunk)
             return
@@ -531,7 +530,7 @@ def merge_chunks(chunks: list[StreamChunk]) -> StreamChunk:
         remap = np.fromiter(
             (table.setdefault(g, len(table)) for g in c.groups), dtype=np.uint32, count=len(c.groups)
         )
-        parts.append(remap[np.asarray(c.codes, dtype=np.intp)])
+        parts.append(remap[codes_array(c)])
     batch, order = batch_merge_by_time([c.batch for c in chunks])
     codes = np.concatenate(parts)[np.frombuffer(order, dtype="<u4")]
     first = chunks[0]
@@ -639,7 +638,7 @@ class CombineNode(Node):
             self.emit(StreamChunk(batch, np.concatenate(codes), groups))
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        closed = self.sets.feed(chunk.batch, self.ints.codes(chunk.groups, chunk.codes))
+        closed = self.sets.feed(chunk.batch, self.ints.codes(chunk))
         groups = self.ints.groups
         self._emit_sets([(name, groups[g], points) for g, _, name, points, _ in closed])
 
@@ -701,7 +700,7 @@ class FlattenNode(Node):
         return out
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        closed = self.sets.feed(chunk.batch, self.ints.codes(chunk.groups, chunk.codes))
+        closed = self.sets.feed(chunk.batch, self.ints.codes(chunk))
         if not closed:
             return
         groups = self.ints.groups

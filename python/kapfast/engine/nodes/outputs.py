@@ -15,7 +15,7 @@ import numpy.typing as npt
 from kapfast.batch import PointBatch, batch_override
 from kapfast.engine import checkpoint
 from kapfast.engine.context import BatchPointsWriter, TaskContext
-from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk
+from kapfast.engine.messages import BatchMessage, DeleteGroup, StreamChunk, codes_array
 from kapfast.engine.node import Node, last_rows
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.rows import NO_FIELDS, NULLS, Row, batch_rows
@@ -180,7 +180,7 @@ class HttpOutNode(Node):
                 ids = [groups[0].id]
             else:
                 # only the last row of each group in the chunk matters, in row order
-                codes = np.asarray(chunk.codes, dtype=np.intp)
+                codes = codes_array(chunk)
                 last = last_rows(codes, len(groups))
                 ids = [groups[i].id for i in codes[last].tolist()]
             base = self.next_seq

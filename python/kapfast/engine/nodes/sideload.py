@@ -334,7 +334,7 @@ class SideloadNode(Node):
     # --- messages ------------------------------------------------------------------------------
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        self.emit(StreamChunk(self.apply(chunk.batch), chunk.codes, chunk.groups, chunk.db, chunk.rp))
+        self.emit(chunk.with_batch(self.apply(chunk.batch)))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         self.emit(BatchMessage(batch.name, batch.group, batch.tmax, self.apply(batch.points), batch.by_name))

@@ -5,6 +5,7 @@ Rust kernel (``rust/src/stateops``) fed whole chunks; the rest keep small per-gr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,16 @@ import numpy.typing as npt
 from kapfast.batch import PointBatch
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
-from kapfast.engine.messages import UNGROUPED, Barrier, BatchMessage, DeleteGroup, Group, StreamChunk
-from kapfast.engine.node import GroupInts, Node, first_seen, rows_chunk
+from kapfast.engine.messages import (
+    UNGROUPED,
+    Barrier,
+    BatchMessage,
+    DeleteGroup,
+    Group,
+    StreamChunk,
+    codes_array,
+)
+from kapfast.engine.node import GroupInts, Node, first_seen
 from kapfast.engine.nodes.base import dur_ns
 from kapfast.engine.predicate import BatchPredicate
 from kapfast.engine.rows import ChunkBuilder
@@ -39,7 +48,7 @@ class _KernelNode(Node):
         self.kernel.reset(group)
 
     def feed(
-        self, batch: PointBatch, gints: Any, groups: list[Group], codes: Any
+        self, batch: PointBatch, gints: Any, groups: Sequence[Group], codes: Any
     ) -> tuple[PointBatch, bytes]:
         """Output points and their input rows (row ``i`` of ``batch`` is of group
         ``groups[codes[i]]``, int ``gints[i]``); errors counted here."""
@@ -50,10 +59,10 @@ class _KernelNode(Node):
         raise NotImplementedError
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        gints = self.ints.codes(chunk.groups, chunk.codes)
+        gints = self.ints.codes(chunk)
         out, rows = self.feed(chunk.batch, gints, chunk.groups, chunk.codes)
         if len(out):
-            self.emit(rows_chunk(chunk, out, rows))
+            self.emit(chunk.regroup(out, rows))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         g = self.ints.int_of(batch.group)
@@ -108,7 +117,7 @@ class DerivativeNode(_KernelNode):
         return self._kernel
 
     def feed(
-        self, batch: PointBatch, gints: Any, groups: list[Group], codes: Any
+        self, batch: PointBatch, gints: Any, groups: Sequence[Group], codes: Any
     ) -> tuple[PointBatch, bytes]:
         out, rows, missing = self._kernel.feed(batch, gints)
         self.error(missing, f"invalid field type or missing field {self.field!r}")
@@ -130,7 +139,7 @@ class ChangeDetectNode(_KernelNode):
         return self._kernel
 
     def feed(
-        self, batch: PointBatch, gints: Any, groups: list[Group], codes: Any
+        self, batch: PointBatch, gints: Any, groups: Sequence[Group], codes: Any
     ) -> tuple[PointBatch, bytes]:
         out, rows, missing, first = self._kernel.feed(batch, gints)
         self.error(missing, f"field {first!r} missing from point" if first else None)
@@ -157,7 +166,7 @@ class _StateNode(_KernelNode):
         return self._kernel
 
     def feed(
-        self, batch: PointBatch, gints: Any, groups: list[Group], codes: Any
+        self, batch: PointBatch, gints: Any, groups: Sequence[Group], codes: Any
     ) -> tuple[PointBatch, bytes]:
         res = self.predicate.eval(batch, [g.id for g in groups], codes, self.ctx.now_ns())
         errors, first = int(res.error_count), res.first_error
@@ -264,7 +273,7 @@ class BarrierNode(Node):
         if not end:
             self._check(now_ns)
 
-    def _touch(self, chunk: StreamChunk, codes: npt.NDArray[np.intp], now: int) -> None:
+    def _touch(self, chunk: StreamChunk, codes: npt.NDArray[np.uint32], now: int) -> None:
         """The groups of rows ``codes`` arrived now (in the order they first appear)."""
         groups = chunk.groups
         if len(groups) == 1:
@@ -276,10 +285,10 @@ class BarrierNode(Node):
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
         now = self.ctx.now_ns()
-        codes = np.asarray(chunk.codes, dtype=np.intp)
+        codes = codes_array(chunk)
         cuts = []
         if self.periods is not None:
-            cuts = self.periods.feed(chunk.batch, self.ints.codes(chunk.groups, codes))
+            cuts = self.periods.feed(chunk.batch, self.ints.codes(chunk))
         start = 0
         for row, _, t in cuts:
             if row > start:
@@ -296,7 +305,7 @@ class BarrierNode(Node):
             self.emit(chunk)
             return
         rows = np.arange(a, z, dtype="<u4")
-        self.emit(rows_chunk(chunk, chunk.batch.take(rows.astype(np.int64)), rows.tobytes()))
+        self.emit(chunk.regroup(chunk.batch.take(rows.astype(np.int64)), rows.tobytes()))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         self.emit(batch)

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import numpy as np
-
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, Group, StreamChunk
 from kapfast.engine.node import Node
@@ -63,9 +61,7 @@ class UDFNode(Node):
     # --- data ----------------------------------------------------------------------------------
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        groups = [(g.id, list(g.dims), g.by_measurement) for g in chunk.groups]
-        codes = np.ascontiguousarray(chunk.codes, dtype=np.uint32)
-        self._exchange(udf_encode_stream(chunk.batch, codes, groups, chunk.db, chunk.rp))
+        self._exchange(udf_encode_stream(chunk))
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         g = batch.group
@@ -107,7 +103,7 @@ class UDFNode(Node):
             if kind == "points":
                 _, batch, codes, groups, db, rp = ev
                 gs = [self._group(gid, tags, by_name) for gid, tags, by_name in groups]
-                self.emit(StreamChunk(batch, np.frombuffer(codes, dtype="<u4"), gs, db, rp))
+                self.emit(StreamChunk(batch, codes, gs, db, rp))  # codes: little-endian u32 bytes
             elif kind == "batch":
                 _, name, gid, tmax, tags, by_name, points = ev
                 self.emit(BatchMessage(name, self._group(gid, tags, by_name), tmax, points, by_name))

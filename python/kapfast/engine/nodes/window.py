@@ -63,7 +63,7 @@ class WindowNode(Node):
         return child.shape == "selector"
 
     def on_chunk(self, chunk: StreamChunk, port: int) -> None:
-        gints = self.ints.codes(chunk.groups, chunk.codes)
+        gints = self.ints.codes(chunk)
         if self.fast is None:
             self.fast = self._reducing_child()
         if self.fast:
