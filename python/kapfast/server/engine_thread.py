@@ -6,8 +6,11 @@ were queued before it (``/ping`` p99 of seconds at ~900 K points/s, issue #19). 
 
 * One thread, ``kapfast-engine``, runs the router (every task, live recordings) on the batches
   that ``/write`` parsed, one at a time in arrival order, and whatever else is posted to it (UDF
-  agents' answers, the clock tick). The event loop only does HTTP: reading bodies, handing the
-  parse to a worker (the Rust parser releases the GIL), enqueueing, answering.
+  agents' answers, the clock tick). The event loop only does HTTP: reading bodies, enqueueing,
+  answering. A written body is parsed here too, just before its points run (the Rust parser
+  releases the GIL, so the loop reads the next bodies meanwhile): one hop per write instead of
+  two (loop → parse worker → loop → engine → loop cost ~10 % more server CPU per point in
+  benches/bench_server.py).
 * The queue is bounded by the write gate (kapfast.server.write.WriteGate): a write holds its turn
   from its parse until the engine has run its points, so at most ``[http]
   max-concurrent-write-limit`` batches wait here; other writes wait for a turn at most
@@ -144,13 +147,6 @@ class Engine:
         if not self._queued(fn, None):
             self._run_one(fn, None)
 
-    def submit(
-        self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None
-    ) -> Future[Future[None] | None]:
-        """Route a written batch on the engine thread. The future's result is the commit the
-        write's answer waits for (alert states its points made), None when none is pending."""
-        return self.call(self._route, db, rp, batch, raw)
-
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
         """Route a batch serialized with the engine, waited for (from a thread that may wait: the
         engine thread itself, kapacitorLoopback; never the event loop)."""
@@ -170,7 +166,10 @@ class Engine:
             raise RuntimeError("the engine has no router")
         return self.router
 
-    def _route(self, db: str, rp: str, batch: PointBatch, raw: bytes | None) -> Future[None] | None:
+    def route(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> Future[None] | None:
+        """Run a written batch through the router, on the engine thread (``/write`` parses and
+        routes a body in one item, kapfast.server.write). Returns the commit the write's answer
+        waits for (alert states its points made), None when none is pending."""
         self._router().write_points(db, rp, batch, raw)
         self.batches += 1
         return self.durable() if self.durable is not None else None
