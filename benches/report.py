@@ -162,7 +162,8 @@ def render(rows: list[Row]) -> str:
     head = ("work", "kapfast", "peer", "peer is", "unit", "ratio", "target")
 
     def cells(r: Row) -> tuple[str, ...]:
-        return (r.work, _fmt(r.kapfast), _fmt(r.peer), r.peer_name, r.unit, f"{r.ratio:.2f}x", r.target)
+        ratio = f"{r.ratio:.2f}x" if r.ratio >= 0.1 else f"{r.ratio:.2g}x"  # 0.0035x, not 0.00x
+        return (r.work, _fmt(r.kapfast), _fmt(r.peer), r.peer_name, r.unit, ratio, r.target)
 
     body = [cells(r) for r in issue + others]
     widths = [max(len(str(c[i])) for c in [head, *body]) for i in range(len(head))]
