@@ -176,3 +176,46 @@ def test_a_write_is_parsed_and_routed_on_the_engine_thread_while_the_loop_answer
     finally:
         release.set()
         engine.stop()
+
+
+def test_a_write_is_answered_once_the_commit_its_points_made_is_done() -> None:
+    """The engine hands back the commit of the alert states a write's points made (``durable``);
+    the answer waits for it (docs/operations.md: an acknowledged write's alert states survive a
+    crash), and the loop answers others meanwhile."""
+    from aiohttp import ClientSession, web
+    from aiohttp.test_utils import TestServer
+
+    from kapfast.server.write import make_write_handler
+
+    engine, router, release = _busy_engine()
+    release.set()
+    commit: Future[None] = Future()
+    engine.durable = lambda: commit
+    app = web.Application()
+    app.router.add_post(
+        "/write",
+        make_write_handler(engine, IngressStats(), VirtualClock(0), default_rp="autogen", max_body_size=0),
+    )
+
+    async def main() -> tuple[bool, int]:
+        async with TestServer(app) as server, ClientSession() as session:
+
+            async def post() -> int:
+                async with session.post(server.make_url("/write?db=db"), data=b"cpu v=1 1\n") as resp:
+                    return resp.status
+
+            write = asyncio.create_task(post())
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WAIT_S
+            while router.points < 1 and loop.time() < deadline:  # the engine ran the points
+                await asyncio.sleep(0.01)
+            for _ in range(20):  # the write is still waiting for its commit, the loop is free
+                await asyncio.sleep(0)
+            waiting = not write.done()
+            commit.set_result(None)
+            return waiting, await asyncio.wait_for(write, WAIT_S)
+
+    try:
+        assert asyncio.run(main()) == (True, 204)
+    finally:
+        engine.stop()

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from time import perf_counter_ns
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 from aiohttp import web
@@ -46,8 +46,6 @@ OFF_LOOP_BYTES = 16 << 10
 
 MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
 
-T = TypeVar("T")
-
 
 class PointSink(Protocol):
     """Where accepted points go: the router, or the engine thread that runs it (see
@@ -59,12 +57,12 @@ class PointSink(Protocol):
 
 
 class EngineSink(PointSink, Protocol):
-    """The engine thread (kapfast.server.engine_thread.Engine): ``call(fn)`` runs ``fn`` there
-    (a future of its result), ``route`` runs a batch through the router there and returns the
-    commit the write's answer waits for. A body is parsed and routed in one ``call``: one hop
-    from the event loop and one back, which the loop awaits while it answers others."""
+    """The engine thread (kapfast.server.engine_thread.Engine): ``post(fn)`` runs ``fn`` there,
+    ``route`` runs a batch through the router there and returns the commit the write's answer
+    waits for. A body is parsed and routed in one item: one hop from the event loop and one back,
+    which the loop awaits while it answers others."""
 
-    def call(self, fn: Callable[[], T]) -> Future[T]: ...
+    def post(self, fn: Callable[[], object]) -> None: ...
 
     def route(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> Future[None] | None: ...
 
@@ -268,31 +266,39 @@ def make_write_handler(
 
     def _engine_work(
         engine: EngineSink, body: bytes, db: str, rp: str, precision: str, now: int
-    ) -> Callable[[], tuple[ParseResult, Future[None] | None]]:
-        """The body's parse and route as one item for the engine thread."""
+    ) -> tuple[Callable[[], None], Future[ParseResult]]:
+        """The body's parse and route as one item for the engine thread, and the future of its
+        parse result, done once the points ran and the commit they made (if any) is done: the
+        loop is woken once per write."""
         index = indexes.get(db, rp)
+        done: Future[ParseResult] = Future()
 
-        def work() -> tuple[ParseResult, Future[None] | None]:
-            # GIL released while Rust parses: the event loop reads the next bodies meanwhile
-            result = index.parse(body, precision=precision, now_ns=now, wait=True)
-            if not len(result.batch):
-                return result, None
-            raw = _as_records(body, precision, now, result) if engine.wants_raw() else None
-            return result, engine.route(db, rp, result.batch, raw)
+        def work() -> None:
+            try:
+                # GIL released while Rust parses: the event loop reads the next bodies meanwhile
+                result = index.parse(body, precision=precision, now_ns=now, wait=True)
+                commit = None
+                if len(result.batch):
+                    raw = _as_records(body, precision, now, result) if engine.wants_raw() else None
+                    commit = engine.route(db, rp, result.batch, raw)
+            except Exception as exc:  # answered 500 by the handler, as any failure of a request
+                done.set_exception(exc)
+                return
+            if commit is None:
+                done.set_result(result)
+            else:  # a failed commit is logged by its committer; the points were taken
+                commit.add_done_callback(lambda _: done.set_result(result))
 
-        return work
+        return work, done
 
     async def _parse_and_route(body: bytes, db: str, rp: str, precision: str) -> web.StreamResponse:
         now = clock.now_ns()
         if engine is not None:
-            result, commit = await asyncio.wrap_future(
-                engine.call(_engine_work(engine, body, db, rp, precision, now))
-            )
+            work, done = _engine_work(engine, body, db, rp, precision, now)
+            engine.post(work)
+            result = await asyncio.wrap_future(done)
             if len(result.batch):
                 stats.count(db, rp, result.batch)
-            if commit is not None:
-                with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
-                    await asyncio.wrap_future(commit)
             return _answer(body, result)
         # A body of PARALLEL_MIN_BYTES or more is parsed on 2 threads, GIL released. A large body
         # is parsed off the event loop, so other requests (pings, small writes) go on meanwhile.
