@@ -104,6 +104,11 @@ class WriteGate:
         """Wait for a turn; False when none came within the timeout."""
         if self._turns is None:
             return True
+        if not self._turns.locked():
+            # a free turn is taken without suspending: ``wait_for`` wraps the acquire in a task,
+            # so even a free turn cost the write a trip round the event loop, behind whatever
+            # else was ready (other requests' body chunks): write → alert latency
+            return await self._turns.acquire()
         try:
             await asyncio.wait_for(self._turns.acquire(), self.timeout_s)
         except TimeoutError:
