@@ -100,3 +100,36 @@ def test_an_error_in_a_small_batch_is_the_futures() -> None:
         assert engine.run(lambda: 1) == 1  # the lock was let go
     finally:
         engine.stop()
+
+
+def test_not_on_the_callers_thread_while_a_task_may_wait_on_the_outside() -> None:
+    engine, router = _engine()
+    waiting = [True]
+    engine.inline_ok = lambda: not waiting[0]
+    try:
+        engine.submit("db", "rp", _batch(1)).result(WAIT_S)
+        assert router.seen[-1] == (1, "kapfast-engine")
+        waiting[0] = False
+        engine.submit("db", "rp", _batch(1)).result(WAIT_S)
+        assert router.seen[-1] == (1, threading.current_thread().name)
+    finally:
+        engine.stop()
+
+
+def test_tasks_that_may_wait_on_the_outside_are_known() -> None:
+    from kapfast.clock import VirtualClock
+    from kapfast.engine.context import TaskContext
+    from kapfast.engine.task import Task
+    from kapfast.tick import compile_script
+
+    def task(script: str) -> Task:
+        return Task("t", compile_script(script), TaskContext(task_id="t", clock=VirtualClock(0)))
+
+    plain = task("stream|from().measurement('cpu')|alert().crit(lambda: \"v\" > 1).tcp('127.0.0.1:1')")
+    posting = task("stream|from().measurement('cpu')|httpPost('http://127.0.0.1:1/')")
+    try:
+        assert not plain.may_wait
+        assert posting.may_wait
+    finally:
+        plain.finish()
+        posting.finish()

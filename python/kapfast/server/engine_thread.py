@@ -78,6 +78,10 @@ class Engine:
         #: the thread running a small batch in place of the engine thread (:meth:`submit`): its
         #: nested calls run at once, as on the engine thread
         self._owner: int | None = None
+        #: whether a small batch may run on the caller's thread now (None: always): kapfastd
+        #: says no while a task may wait on something outside the process (Node.may_wait), which
+        #: would hold the event loop instead of the engine thread
+        self.inline_ok: Callable[[], bool] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -163,10 +167,12 @@ class Engine:
         to the engine thread (its wake-up, the GIL handed over and back) was a large part of
         write → alert latency, and a few points cost the loop less than that hop. Nothing queued
         is overtaken: an item the engine thread took but has not started yet belongs to a
-        request not answered yet."""
+        request not answered yet. Not while a running task may wait on something outside the
+        process (:attr:`inline_ok`): the loop would wait with it."""
         if (
             len(batch) <= INLINE_POINTS
             and self._thread is not None
+            and (self.inline_ok is None or self.inline_ok())
             and self._queue.empty()
             and self.lock.acquire(blocking=False)
         ):

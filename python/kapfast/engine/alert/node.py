@@ -372,8 +372,8 @@ class AlertNode(Node):
         if len(codes) <= _FEW_ROWS:
             # a few rows (a probe, a single write): numpy's sort costs more than the loop
             first = {}
-            for row, code in enumerate(codes.tolist()):
-                first.setdefault(code, row)
+            for i, code in enumerate(codes.tolist()):
+                first.setdefault(code, i)
         else:
             uniq, first_rows = np.unique(codes, return_index=True)
             first = dict(zip(uniq.tolist(), first_rows.tolist(), strict=True))
