@@ -281,7 +281,9 @@ def make_write_handler(
                 raw = _as_records(body, precision, now, result) if sink.wants_raw() else None
                 submit = getattr(sink, "submit", None)
                 if submit is not None:  # the engine thread (kapfast.server.engine_thread)
-                    commit = await asyncio.wrap_future(submit(db, rp, result.batch, raw))
+                    routed = submit(db, rp, result.batch, raw)
+                    # run already (a few points on an idle engine): no trip round the loop
+                    commit = routed.result() if routed.done() else await asyncio.wrap_future(routed)
                 else:
                     sink.write_points(db, rp, result.batch, raw)
                     commit = durable() if durable is not None else None
