@@ -197,17 +197,19 @@ def test_a_write_is_answered_once_the_commit_its_points_made_is_done() -> None:
         make_write_handler(engine, IngressStats(), VirtualClock(0), default_rp="autogen", max_body_size=0),
     )
 
+    body = b"".join(b"cpu v=%d %d\n" % (i, i) for i in range(2000))  # > 16 KB: parsed and routed in one item
+
     async def main() -> tuple[bool, int]:
         async with TestServer(app) as server, ClientSession() as session:
 
             async def post() -> int:
-                async with session.post(server.make_url("/write?db=db"), data=b"cpu v=1 1\n") as resp:
+                async with session.post(server.make_url("/write?db=db"), data=body) as resp:
                     return resp.status
 
             write = asyncio.create_task(post())
             loop = asyncio.get_running_loop()
             deadline = loop.time() + WAIT_S
-            while router.points < 1 and loop.time() < deadline:  # the engine ran the points
+            while router.points < 2000 and loop.time() < deadline:  # the engine ran the points
                 await asyncio.sleep(0.01)
             for _ in range(20):  # the write is still waiting for its commit, the loop is free
                 await asyncio.sleep(0)

@@ -5,7 +5,7 @@ lines go on to the router and the answer is a 400 naming every bad line the way 
 (``partial write: unable to parse '<line>': <reason>``, with the line number and column added).
 Errors are plain text, as Kapacitor answers on this endpoint.
 
-The body is parsed and its points run through the tasks on the engine thread, in one item
+A large body is parsed and its points run through the tasks on the engine thread, in one item
 (kapfast.server.engine_thread), so the event loop goes on answering other requests meanwhile.
 Under overload writes get backpressure rather than unbounded latency (:class:`WriteGate`): at most
 ``[http] max-concurrent-write-limit`` writes are parsed and routed at once (so at most that many
@@ -38,10 +38,11 @@ from kapfast.server.bodies import BodyStalled, body_chunks
 from kapfast.server.http import Handler
 from kapfast.server.stats import IngressStats
 
-#: where no engine thread parses (a cluster ingest node, which publishes the points), bodies this
-#: large are parsed on an executor thread (GIL released): the handler then yields, so the loop
-#: answers pings meanwhile and waiting writes queue at the gate, where they can be counted and
-#: refused; smaller bodies parse faster than the hop to a thread costs
+#: bodies this large are parsed off the loop (GIL released): on the engine thread just before
+#: their points run (one hop), or on an executor thread where no engine routes them (a cluster
+#: ingest node publishes them); the handler then yields, so the loop answers pings meanwhile and
+#: waiting writes queue at the gate, where they can be counted and refused; smaller bodies parse
+#: on the loop, faster than the hop to a thread costs
 OFF_LOOP_BYTES = 16 << 10
 
 MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
@@ -59,7 +60,7 @@ class PointSink(Protocol):
 class EngineSink(PointSink, Protocol):
     """The engine thread (kapfast.server.engine_thread.Engine): ``post(fn)`` runs ``fn`` there,
     ``route`` runs a batch through the router there and returns the commit the write's answer
-    waits for. A body is parsed and routed in one item: one hop from the event loop and one back,
+    waits for. A large body is parsed and routed in one item: one hop from the loop and one back,
     which the loop awaits while it answers others."""
 
     def post(self, fn: Callable[[], object]) -> None: ...
@@ -116,6 +117,11 @@ class WriteGate:
         """Wait for a turn; False when none came within the timeout."""
         if self._turns is None:
             return True
+        if not self._turns.locked():
+            # a free turn is taken without suspending: ``wait_for`` wraps the acquire in a task,
+            # so even a free turn cost the write a trip round the event loop, behind whatever
+            # else was ready (other requests' body chunks): write → alert latency
+            return await self._turns.acquire()
         try:
             await asyncio.wait_for(self._turns.acquire(), self.timeout_s)
         except TimeoutError:
@@ -216,7 +222,7 @@ def make_write_handler(
     the event loop serves other requests meanwhile, and an acknowledged write's alert states and
     recorded points survive a crash as when they were written on the loop."""
     gate = gate or WriteGate()
-    # the engine thread parses and routes each body (a cluster ingest node publishes instead)
+    # the engine thread parses and routes each large body (a cluster ingest node publishes instead)
     engine = cast(EngineSink, sink) if publish is None and callable(getattr(sink, "route", None)) else None
     # Series seen by earlier writes, per db/rp: a known series then costs one hash probe.
     indexes = SeriesIndexes()
@@ -293,7 +299,7 @@ def make_write_handler(
 
     async def _parse_and_route(body: bytes, db: str, rp: str, precision: str) -> web.StreamResponse:
         now = clock.now_ns()
-        if engine is not None:
+        if engine is not None and len(body) >= OFF_LOOP_BYTES:
             work, done = _engine_work(engine, body, db, rp, precision, now)
             engine.post(work)
             result = await asyncio.wrap_future(done)
@@ -322,8 +328,14 @@ def make_write_handler(
                     return resp
             else:
                 raw = _as_records(body, precision, now, result) if sink.wants_raw() else None
-                sink.write_points(db, rp, result.batch, raw)
-                commit = durable() if durable is not None else None
+                submit = getattr(sink, "submit", None)
+                if submit is not None:  # the engine thread (kapfast.server.engine_thread)
+                    routed = submit(db, rp, result.batch, raw)
+                    # run already (a few points on an idle engine): no trip round the loop
+                    commit = routed.result() if routed.done() else await asyncio.wrap_future(routed)
+                else:
+                    sink.write_points(db, rp, result.batch, raw)
+                    commit = durable() if durable is not None else None
                 if commit is not None:
                     with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
                         await asyncio.wrap_future(commit)
