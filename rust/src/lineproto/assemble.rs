@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::dicts::TableDicts;
 use super::hash::{bytes_eq, RawMap};
 use super::key::SeriesInfo;
 use crate::batch::{Column, DictColumn, PointBatch, NO_TAG};
@@ -24,8 +25,9 @@ pub fn assemble(
     info: &[SeriesInfo],
     fields: Vec<Column>,
     cache: &mut CodesCache,
+    dicts: &mut TableDicts,
 ) -> PointBatch {
-    let entry = cache.get_or_build(order, info);
+    let entry = cache.get_or_build(order, info, dicts);
     let gathered = (0..entry.codes.columns())
         .map(|c| entry.codes.gather(&series, c))
         .collect();
@@ -60,7 +62,12 @@ impl CodesCache {
         self.bytes
     }
 
-    fn get_or_build(&mut self, order: &[u32], info: &[SeriesInfo]) -> &CodesEntry {
+    fn get_or_build(
+        &mut self,
+        order: &[u32],
+        info: &[SeriesInfo],
+        dicts: &mut TableDicts,
+    ) -> &CodesEntry {
         let hash = order_hash(order);
         if let Some(i) = self
             .entries
@@ -70,7 +77,7 @@ impl CodesCache {
             return &self.entries[i];
         }
         let used: Vec<&SeriesInfo> = order.iter().map(|&s| &info[s as usize]).collect();
-        let codes = SeriesCodes::new(&used);
+        let codes = dicts.body_codes(&used);
         let series_keys: Vec<String> = used.iter().map(|i| i.key.clone()).collect();
         const STRING: usize = 24;
         let bytes = order.len() * 4
@@ -134,6 +141,7 @@ pub fn renumber(series: &mut [u32], known: usize, remap: &mut Vec<u32>) -> Vec<u
 }
 
 /// Dictionaries of the used series, and each series' code in them.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub struct SeriesCodes {
     measurements: DictColumn,
     measurement_of: Vec<u32>,
@@ -217,6 +225,27 @@ impl SeriesCodes {
         }
     }
 
+    /// The codes [`SeriesCodes::new`] would make, made elsewhere ([`TableDicts::body_codes`]).
+    pub fn from_parts(
+        measurements: Vec<String>,
+        measurement_of: Vec<u32>,
+        tag_keys: Vec<String>,
+        tag_dicts: Vec<Vec<String>>,
+        tag_of: Vec<u32>,
+    ) -> Self {
+        let dict = |d: Vec<String>| DictColumn {
+            codes: Vec::new(),
+            dict: Arc::new(d),
+        };
+        SeriesCodes {
+            measurements: dict(measurements),
+            measurement_of,
+            tag_keys,
+            tag_dicts: tag_dicts.into_iter().map(dict).collect(),
+            tag_of,
+        }
+    }
+
     pub fn new(used: &[&SeriesInfo]) -> Self {
         let keys = distinct_tag_keys(used);
         let tag_keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
@@ -277,7 +306,7 @@ fn distinct_tag_keys<'a>(used: &[&'a SeriesInfo]) -> Vec<&'a str> {
 
 /// `s`'s code in `dict`, appended when new; `map` indexes `dict` by the string's bytes.
 #[inline]
-fn intern(map: &mut RawMap, dict: &mut Vec<String>, s: &str) -> u32 {
+pub(super) fn intern(map: &mut RawMap, dict: &mut Vec<String>, s: &str) -> u32 {
     if let Some(c) = map.get(s.as_bytes()) {
         return c;
     }
@@ -299,6 +328,8 @@ mod tests {
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
             key: m.into(),
+            mcode: 0,
+            tcodes: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::assemble::CodesCache;
+use super::dicts::TableDicts;
 use super::error::ErrorKind;
 use super::escape::{
     decode_lossless_owned, series_key, unescape_into, MEASUREMENT_UNESCAPES, TAG_SPECIALS,
@@ -23,6 +24,10 @@ pub struct SeriesInfo {
     pub measurement: String,
     pub tags: Vec<(String, String)>,
     pub key: String,
+    /// The measurement's and the tags' codes in the table's dictionaries ([`TableDicts`]):
+    /// `(key, value)` in `tags` order.
+    pub mcode: u32,
+    pub tcodes: Vec<(u32, u32)>,
 }
 
 /// Raw key bytes → series id, and the series themselves.
@@ -34,6 +39,8 @@ pub struct SeriesTable {
     pub remap: Vec<u32>,
     /// Dictionaries of recent bodies, see [`super::assemble::assemble`].
     pub codes: CodesCache,
+    /// Every measurement, tag key and value of `info`, each once.
+    pub dicts: TableDicts,
     /// Estimated heap bytes held (see [`entry_bytes`]): what a [`super::SeriesIndex`] caps.
     bytes: usize,
 }
@@ -52,6 +59,7 @@ impl SeriesTable {
             info: Vec::new(),
             remap: Vec::new(),
             codes: CodesCache::default(),
+            dicts: TableDicts::default(),
             bytes: 0,
         }
     }
@@ -80,11 +88,14 @@ impl SeriesTable {
             None => {
                 let id = self.info.len() as u32;
                 self.canonical.insert(key.clone(), id);
-                self.bytes += entry_bytes(end - start, &key, &measurement, &tags);
+                let (mcode, tcodes, new_bytes) = self.dicts.series_codes(&measurement, &tags);
+                self.bytes += entry_bytes(end - start, &key, &measurement, &tags) + new_bytes;
                 self.info.push(SeriesInfo {
                     measurement,
                     tags,
                     key,
+                    mcode,
+                    tcodes,
                 });
                 id
             }
@@ -96,7 +107,7 @@ impl SeriesTable {
 
 /// Heap bytes one series costs a [`SeriesTable`], estimated: its raw key (arena) and two hash
 /// slots, the canonical key twice (map and info), the measurement, each tag's key and value
-/// with their `String` headers, and the `SeriesInfo` and `Vec` headers.
+/// with their `String` headers and codes, and the `SeriesInfo` and `Vec` headers.
 pub fn entry_bytes(
     raw_len: usize,
     key: &str,
@@ -107,7 +118,7 @@ pub fn entry_bytes(
     const STRING: usize = 24;
     let tag_bytes: usize = tags
         .iter()
-        .map(|(k, v)| k.len() + v.len() + 2 * STRING)
+        .map(|(k, v)| k.len() + v.len() + 2 * STRING + 8)
         .sum();
     raw_len
         + 4 * SLOT
@@ -117,6 +128,7 @@ pub fn entry_bytes(
         + tag_bytes
         + 3 * STRING
         + 24
+        + 28
 }
 
 /// The first unescaped space at or after `start`, or the end of the line (`\n` or end of body).
