@@ -77,7 +77,7 @@ impl CodesCache {
             return &self.entries[i];
         }
         let used: Vec<&SeriesInfo> = order.iter().map(|&s| &info[s as usize]).collect();
-        let codes = dicts.body_codes(&used);
+        let codes = dicts.body_codes(order);
         let series_keys: Vec<String> = used.iter().map(|i| i.key.clone()).collect();
         const STRING: usize = 24;
         let bytes = order.len() * 4
@@ -328,8 +328,6 @@ mod tests {
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
             key: m.into(),
-            mcode: 0,
-            tcodes: Vec::new(),
         }
     }
 

@@ -24,10 +24,6 @@ pub struct SeriesInfo {
     pub measurement: String,
     pub tags: Vec<(String, String)>,
     pub key: String,
-    /// The measurement's and the tags' codes in the table's dictionaries ([`TableDicts`]):
-    /// `(key, value)` in `tags` order.
-    pub mcode: u32,
-    pub tcodes: Vec<(u32, u32)>,
 }
 
 /// Raw key bytes → series id, and the series themselves.
@@ -88,14 +84,12 @@ impl SeriesTable {
             None => {
                 let id = self.info.len() as u32;
                 self.canonical.insert(key.clone(), id);
-                let (mcode, tcodes, new_bytes) = self.dicts.series_codes(&measurement, &tags);
-                self.bytes += entry_bytes(end - start, &key, &measurement, &tags) + new_bytes;
+                let codes_bytes = self.dicts.add_series(&measurement, &tags);
+                self.bytes += entry_bytes(end - start, &key, &measurement, &tags) + codes_bytes;
                 self.info.push(SeriesInfo {
                     measurement,
                     tags,
                     key,
-                    mcode,
-                    tcodes,
                 });
                 id
             }
@@ -107,7 +101,7 @@ impl SeriesTable {
 
 /// Heap bytes one series costs a [`SeriesTable`], estimated: its raw key (arena) and two hash
 /// slots, the canonical key twice (map and info), the measurement, each tag's key and value
-/// with their `String` headers and codes, and the `SeriesInfo` and `Vec` headers.
+/// with their `String` headers, and the `SeriesInfo` and `Vec` headers.
 pub fn entry_bytes(
     raw_len: usize,
     key: &str,
@@ -118,7 +112,7 @@ pub fn entry_bytes(
     const STRING: usize = 24;
     let tag_bytes: usize = tags
         .iter()
-        .map(|(k, v)| k.len() + v.len() + 2 * STRING + 8)
+        .map(|(k, v)| k.len() + v.len() + 2 * STRING)
         .sum();
     raw_len
         + 4 * SLOT
@@ -128,7 +122,6 @@ pub fn entry_bytes(
         + tag_bytes
         + 3 * STRING
         + 24
-        + 28
 }
 
 /// The first unescaped space at or after `start`, or the end of the line (`\n` or end of body).
