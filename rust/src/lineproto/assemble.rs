@@ -17,7 +17,7 @@ use crate::batch::{Column, DictColumn, PointBatch, NO_TAG};
 /// `cache` holds the dictionaries of recent bodies: a body whose rows use the same series in
 /// the same first-seen order as one of them (a client sending its series again every
 /// interval) reuses them, so its per-series cost is one compare of `order` instead of
-/// interning every measurement and tag value and copying every series key again.
+/// building every dictionary and copying every series key again.
 pub fn assemble(
     time: Vec<i64>,
     series: Vec<u32>,
@@ -27,22 +27,40 @@ pub fn assemble(
     cache: &mut CodesCache,
     dicts: &mut TableDicts,
 ) -> PointBatch {
-    let entry = cache.get_or_build(order, info, dicts);
-    let gathered = (0..entry.codes.columns())
-        .map(|c| entry.codes.gather(&series, c))
+    let hash = order_hash(order);
+    if let Some(e) = cache.find(hash, order) {
+        return e.batch(time, series, fields);
+    }
+    let series_keys = order
+        .iter()
+        .map(|&s| info[s as usize].key.clone())
         .collect();
-    entry
-        .codes
-        .batch(time, series, entry.series_keys.clone(), fields, gathered)
+    let entry = CodesEntry {
+        hash,
+        order: Vec::new(),
+        codes: dicts.body_codes(order),
+        series_keys: Arc::new(series_keys),
+        bytes: 0,
+    };
+    let batch = entry.batch(time, series, fields);
+    cache.offer(entry, order);
+    batch
 }
 
 /// Dictionaries of recent bodies by their series order, bounded in entries; replaced oldest
 /// first. Its estimated heap bytes count towards a [`super::SeriesIndex`]'s cap.
+///
+/// An order is kept the second time it is seen (the first time only its hash is noted): bodies
+/// whose series come in an order of their own every time (many clients' points mixed) would
+/// otherwise fill it with dictionaries never used again, each freed, cold, 16 bodies later.
 #[derive(Default)]
 pub struct CodesCache {
     entries: Vec<CodesEntry>,
     next: usize,
     bytes: usize,
+    /// Hashes of the orders of recent bodies not kept, oldest replaced first.
+    seen: Vec<u64>,
+    next_seen: usize,
 }
 
 struct CodesEntry {
@@ -51,6 +69,16 @@ struct CodesEntry {
     codes: SeriesCodes,
     series_keys: Arc<Vec<String>>,
     bytes: usize,
+}
+
+impl CodesEntry {
+    fn batch(&self, time: Vec<i64>, series: Vec<u32>, fields: Vec<Column>) -> PointBatch {
+        let gathered = (0..self.codes.columns())
+            .map(|c| self.codes.gather(&series, c))
+            .collect();
+        self.codes
+            .batch(time, series, self.series_keys.clone(), fields, gathered)
+    }
 }
 
 /// Bodies whose dictionaries are kept (e.g. as many clients sending in turn).
@@ -62,51 +90,47 @@ impl CodesCache {
         self.bytes
     }
 
-    fn get_or_build(
-        &mut self,
-        order: &[u32],
-        info: &[SeriesInfo],
-        dicts: &mut TableDicts,
-    ) -> &CodesEntry {
-        let hash = order_hash(order);
-        if let Some(i) = self
-            .entries
+    fn find(&self, hash: u64, order: &[u32]) -> Option<&CodesEntry> {
+        self.entries
             .iter()
-            .position(|e| e.hash == hash && e.order == order)
-        {
-            return &self.entries[i];
+            .find(|e| e.hash == hash && e.order == order)
+    }
+
+    /// Keeps `entry` (just built for `order`) when its order was seen lately, else notes it.
+    fn offer(&mut self, mut entry: CodesEntry, order: &[u32]) {
+        if !self.seen.contains(&entry.hash) {
+            if self.seen.len() < CACHED_BODIES {
+                self.seen.push(entry.hash);
+            } else {
+                self.seen[self.next_seen] = entry.hash;
+                self.next_seen = (self.next_seen + 1) % CACHED_BODIES;
+            }
+            return;
         }
-        let used: Vec<&SeriesInfo> = order.iter().map(|&s| &info[s as usize]).collect();
-        let codes = dicts.body_codes(order);
-        let series_keys: Vec<String> = used.iter().map(|i| i.key.clone()).collect();
+        let codes = &entry.codes;
         const STRING: usize = 24;
-        let bytes = order.len() * 4
+        entry.bytes = order.len() * 4
             + (codes.measurement_of.len() + codes.tag_of.len()) * 4
-            + series_keys.iter().map(|k| k.len() + STRING).sum::<usize>()
+            + entry
+                .series_keys
+                .iter()
+                .map(|k| k.len() + STRING)
+                .sum::<usize>()
             + std::iter::once(&codes.measurements)
                 .chain(&codes.tag_dicts)
                 .flat_map(|d| d.dict.iter())
                 .map(|v| v.len() + STRING)
                 .sum::<usize>();
-        let entry = CodesEntry {
-            hash,
-            order: order.to_vec(),
-            codes,
-            series_keys: Arc::new(series_keys),
-            bytes,
-        };
-        self.bytes += bytes;
-        let slot = if self.entries.len() < CACHED_BODIES {
+        entry.order = order.to_vec();
+        self.bytes += entry.bytes;
+        if self.entries.len() < CACHED_BODIES {
             self.entries.push(entry);
-            self.entries.len() - 1
         } else {
             let slot = self.next;
             self.next = (slot + 1) % CACHED_BODIES;
             self.bytes -= self.entries[slot].bytes;
             self.entries[slot] = entry;
-            slot
-        };
-        &self.entries[slot]
+        }
     }
 }
 
