@@ -142,9 +142,8 @@ struct Part {
     head: usize,
     /// (2 bytes a point for evenly spaced whole seconds: [`PackedTimes`])
     time: PackedTimes,
-    /// the field's name (shared by the groups' tails: [`shared_name`]) and values (None while
-    /// no row had it)
-    field: Option<(Arc<str>, Vals)>,
+    /// the field's values (None while no row had it; its name is the tail's)
+    field: Option<Vals>,
     /// per row, whether it has the field (None while every row has it)
     /// (boxed, as `codes`: rare, and a window keeps one open part per group)
     valid: Option<Box<Vec<bool>>>,
@@ -163,14 +162,11 @@ impl Clone for Part {
         Part {
             head: 0,
             time: self.time.clone_from_index(h),
-            field: self.field.as_ref().map(|(name, v)| {
-                let vals = match v {
-                    Vals::F(x) => Vals::F(x[h..].to_vec()),
-                    Vals::I(x) => Vals::I(x[h..].to_vec()),
-                    Vals::U(x) => Vals::U(x[h..].to_vec()),
-                    Vals::B(x) => Vals::B(x[h..].to_vec()),
-                };
-                (name.clone(), vals)
+            field: self.field.as_ref().map(|v| match v {
+                Vals::F(x) => Vals::F(x[h..].to_vec()),
+                Vals::I(x) => Vals::I(x[h..].to_vec()),
+                Vals::U(x) => Vals::U(x[h..].to_vec()),
+                Vals::B(x) => Vals::B(x[h..].to_vec()),
             }),
             valid: self.valid.as_ref().map(|v| Box::new(v[h..].to_vec())),
             mdict: self.mdict.clone(),
@@ -200,9 +196,8 @@ impl Part {
         if let Some(c) = part.fields.first() {
             if c.valid[lo..hi].iter().any(|&v| v) {
                 match &self.field {
-                    Some((name, vals)) if **name != *c.name || vals.kind() != c.data.kind() => {
-                        return false
-                    }
+                    // (the field's name: WindowTail::accepts)
+                    Some(vals) if vals.kind() != c.data.kind() => return false,
                     None if Vals::of(c.data.kind()).is_none() => return false,
                     _ => {}
                 }
@@ -249,12 +244,12 @@ impl Part {
         if let (None, Some(c)) = (&self.field, col) {
             let mut vals = Vals::of(c.data.kind()).expect("accepts() checked the kind");
             vals.extend(None, 0, before);
-            self.field = Some((shared_name(&c.name), vals));
+            self.field = Some(vals);
             if before > 0 {
                 self.valid = Some(Box::new(vec![false; before]));
             }
         }
-        let Some((_, vals)) = &mut self.field else {
+        let Some(vals) = &mut self.field else {
             return; // no row has had the field yet
         };
         vals.extend(col.map(|c| &c.data), lo, hi);
@@ -294,7 +289,7 @@ impl Part {
         if self.head > 0 {
             let h = std::mem::take(&mut self.head);
             self.time.drain_front(h);
-            if let Some((_, v)) = &mut self.field {
+            if let Some(v) = &mut self.field {
                 v.drain_front(h);
             }
             if let Some(v) = &mut self.valid {
@@ -309,7 +304,7 @@ impl Part {
     /// Frees the buffers' spare room (a part being sealed).
     fn shrink_to_fit(&mut self) {
         self.time.shrink_to_fit();
-        if let Some((_, v)) = &mut self.field {
+        if let Some(v) = &mut self.field {
             match v {
                 Vals::F(x) => x.shrink_to_fit(),
                 Vals::I(x) => x.shrink_to_fit(),
@@ -354,7 +349,8 @@ pub struct WindowTail {
     /// None while there is none (most windows: boxed, as a window keeps a tail per group)
     sealed: Option<Box<Sealed>>,
     open: Part,
-    /// the field's name and kind once a row had it, for every part (an open part starts blank)
+    /// the field's name (shared by the groups' tails: [`shared_name`]) and kind once a row had
+    /// it, for every part (an open part starts blank)
     field: Option<(Arc<str>, FieldKind)>,
 }
 
@@ -458,8 +454,9 @@ impl WindowTail {
             self.open.append(part, lo, lo + n);
             lo += n;
             if self.field.is_none() {
-                if let Some((name, vals)) = &self.open.field {
-                    self.field = Some((name.clone(), vals.kind()));
+                if let (Some(vals), Some(c)) = (&self.open.field, part.fields.first()) {
+                    // the column the open part took its field from
+                    self.field = Some((shared_name(&c.name), vals.kind()));
                 }
             }
             if self.open.len() >= SEAL_ROWS {
@@ -544,7 +541,7 @@ impl WindowTail {
             }
             if let Some(out) = &mut vals {
                 match &p.field {
-                    Some((_, v)) => out.extend_from(v, h),
+                    Some(v) => out.extend_from(v, h),
                     None => out.extend(None, 0, rows),
                 }
             }
