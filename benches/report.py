@@ -84,6 +84,7 @@ _BQ, _IDLE = "bench_batch_query::test_bench_batch_query", "bench_idle_series::te
 # The other benches' rows (earlier issues' claims), so that none of them is dropped either.
 OTHERS: tuple[Expected, ...] = (
     Expected(_LP, "parse Telegraf-like cpu (4 tags, 5 fields", "polars CSV"),
+    Expected(_EVAL, 'where "usage_idle" < 90, all columns', "numpy"),
     Expected(_MEM, "memory per added buffered point", "Python dict per point"),
     Expected(_ENGINE, "engine from|where|window|mean|sink", "kapfast parse only"),
     Expected(_ENGINE, "engine from|groupBy|", "steady path (from|groupBy|httpOut)"),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kapfast import lineproto
-from kapfast._native import PointBatch
+from kapfast._native import Group, PointBatch, StreamChunk
 from kapfast.errors import EvalError
 from kapfast.lambdas import EvalState, Program, batch_with_field
 
@@ -62,6 +62,36 @@ def test_filter_keeps_matching_rows() -> None:
     assert kept.tag_values("host") == ["web01", "web03", "web04"]
     none, errors, _ = Program(("bool", False)).filter(batch)
     assert len(none) == 0 and errors == 0
+
+
+def test_filter_chunk_keeps_rows_with_their_groups() -> None:
+    """where() on a stream chunk: the kept rows with their group codes, errors counted; the chunk
+    itself when every row is kept; the same rows as filtering by the mask."""
+    batch = parse(LP)
+    groups = [Group("a"), Group("b")]
+    chunk = StreamChunk(batch, [1, 0, 1, 0], groups)
+    prog = Program(binary("<", ref("usage_idle"), ("int", 10)))
+    kept, errors, first = prog.filter_chunk(chunk)
+    assert (len(kept), errors, first) == (2, 1, 'left reference value "usage_idle" is missing value')
+    assert list(kept.codes) == [1, 0] and kept.groups == chunk.groups
+    assert kept.batch.tag_values("host") == ["web01", "web04"]
+    mask, _, _ = prog.mask(batch)
+    assert kept.batch == chunk.filter(mask).batch == batch.filter(mask)
+    assert prog.filter(batch)[0] == kept.batch
+    everything = Program(binary(">", ref("n"), ("int", -1)))
+    same, errors, _ = everything.filter_chunk(chunk)
+    assert same is chunk and errors == 0
+    assert everything.filter(batch)[0] is batch
+
+
+def test_filter_chunk_keeps_stateful_state_per_group() -> None:
+    # count() per group: rows 0 and 2 are group 1's first and second, rows 1 and 3 group 0's
+    batch = parse(LP)
+    chunk = StreamChunk(batch, [1, 0, 1, 0], [Group("a"), Group("b")])
+    prog = Program(binary("==", call("count"), ("int", 2)))
+    groups = np.array([1, 0, 1, 0], dtype=np.uint32)
+    kept, errors, _ = prog.filter_chunk(chunk, state=EvalState(), groups=groups)
+    assert errors == 0 and kept.batch.tag_values("host") == ["web03", "web04"]
 
 
 def test_float_results_are_zero_copy_buffers() -> None:

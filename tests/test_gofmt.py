@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kapfast.gofmt import (
     GoDuration,
@@ -346,6 +348,32 @@ def test_json_string(s: str, want: str) -> None:
 
 def test_json_string_without_html_escaping() -> None:
     assert json_string("<&>", escape_html=False) == '"<&>"'
+
+
+def _go_json_string(s: str, escape_html: bool) -> str:
+    """encoding/json's string escaping written out one character at a time."""
+    out = []
+    for c in s:
+        o = ord(c)
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c in "\n\r\t\b\f":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}[c])
+        elif o < 0x20 or (escape_html and c in "<>&") or o in (0x2028, 0x2029):
+            out.append(f"\\u{o:04x}")
+        elif 0xD800 <= o <= 0xDFFF:
+            out.append("\\ufffd")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+@given(
+    st.text(alphabet=st.sampled_from(list('ab <>&"\\\n\r\t\b\f\x00\x1f\x0b\u2028\u2029\ud800é€'))),
+    st.booleans(),
+)
+def test_json_string_escapes_every_character_as_go_does(s: str, escape_html: bool) -> None:
+    assert json_string(s, escape_html=escape_html) == _go_json_string(s, escape_html)
 
 
 @pytest.mark.parametrize(

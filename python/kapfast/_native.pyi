@@ -382,6 +382,14 @@ class Program:
         groups: Sequence[int] | memoryview | None = None,
         now_ns: int = 0,
     ) -> tuple[PointBatch, int, str | None]: ...
+    def filter_chunk(
+        self,
+        chunk: StreamChunk,
+        *,
+        state: EvalState | None = None,
+        groups: Sequence[int] | memoryview | None = None,
+        now_ns: int = 0,
+    ) -> tuple[StreamChunk, int, str | None]: ...
 
 def batch_with_field(batch: PointBatch, name: str, result: EvalResult) -> PointBatch: ...
 

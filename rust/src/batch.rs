@@ -23,11 +23,13 @@ pub use compact::one_empty_series_key;
 mod edit;
 mod fields;
 mod gather;
+mod select;
 
 pub use builder::{concat, BatchBuilder, BuildError};
 pub use edit::{sample_every, CodeMap, EditError, NO_FIELDS, NULLS};
 pub use fields::{group_parts, ColumnPieces, FieldColumns, PartColumn};
 pub use gather::{concat_take, gather};
+pub use select::{Rows, Selection};
 
 /// Code used in a tag column for "this row has no such tag".
 pub const NO_TAG: u32 = u32::MAX;
@@ -179,19 +181,26 @@ impl ColumnData {
 
     /// A new column holding rows `idx` in that order.
     pub fn take(&self, idx: &[usize]) -> ColumnData {
+        self.pick(Rows::Idx(idx))
+    }
+
+    /// A new column holding `rows`.
+    pub fn pick(&self, rows: Rows<'_>) -> ColumnData {
         match self {
-            ColumnData::Float(v) => ColumnData::Float(idx.iter().map(|&i| v[i]).collect()),
-            ColumnData::Int(v) => ColumnData::Int(idx.iter().map(|&i| v[i]).collect()),
-            ColumnData::UInt(v) => ColumnData::UInt(idx.iter().map(|&i| v[i]).collect()),
-            ColumnData::Bool(v) => ColumnData::Bool(idx.iter().map(|&i| v[i]).collect()),
+            ColumnData::Float(v) => ColumnData::Float(rows.copy(v)),
+            ColumnData::Int(v) => ColumnData::Int(rows.copy(v)),
+            ColumnData::UInt(v) => ColumnData::UInt(rows.copy(v)),
+            ColumnData::Bool(v) => ColumnData::Bool(rows.copy(v)),
             ColumnData::Str(v) => {
                 let mut out = StrColumn::new();
-                for &i in idx {
+                for &i in rows.indices().iter() {
                     out.push(v.get(i));
                 }
                 ColumnData::Str(out)
             }
-            ColumnData::Mixed(v) => ColumnData::Mixed(idx.iter().map(|&i| v[i].clone()).collect()),
+            ColumnData::Mixed(v) => {
+                ColumnData::Mixed(rows.indices().iter().map(|&i| v[i].clone()).collect())
+            }
         }
     }
 }
@@ -216,10 +225,14 @@ impl Column {
     }
 
     pub fn take(&self, idx: &[usize]) -> Column {
+        self.pick(Rows::Idx(idx))
+    }
+
+    pub fn pick(&self, rows: Rows<'_>) -> Column {
         Column {
             name: self.name.clone(),
-            data: self.data.take(idx),
-            valid: idx.iter().map(|&i| self.valid[i]).collect(),
+            data: self.data.pick(rows),
+            valid: rows.copy(&self.valid),
         }
     }
 }
@@ -242,8 +255,12 @@ impl DictColumn {
 
     /// A column holding rows `idx`; the dictionary is kept whole (codes stay valid).
     pub fn take(&self, idx: &[usize]) -> DictColumn {
+        self.pick(Rows::Idx(idx))
+    }
+
+    pub fn pick(&self, rows: Rows<'_>) -> DictColumn {
         DictColumn {
-            codes: idx.iter().map(|&i| self.codes[i]).collect(),
+            codes: rows.copy(&self.codes),
             dict: self.dict.clone(),
         }
     }
@@ -329,11 +346,16 @@ impl PointBatch {
     /// A new batch with rows `idx`, in that order (rows may repeat). Columns that no kept row
     /// uses are dropped so that a filtered batch does not advertise fields it no longer has.
     pub fn take(&self, idx: &[usize]) -> PointBatch {
-        let mut out = self.take_without_fields(idx);
+        self.pick(Rows::Idx(idx))
+    }
+
+    /// A new batch with `rows` (see [`PointBatch::take`]).
+    pub fn pick(&self, rows: Rows<'_>) -> PointBatch {
+        let mut out = self.pick_without_fields(rows);
         out.fields = self
             .fields
             .iter()
-            .map(|c| c.take(idx))
+            .map(|c| c.pick(rows))
             .filter(|c| c.valid.iter().any(|&v| v))
             .collect();
         out
@@ -341,33 +363,31 @@ impl PointBatch {
 
     /// Rows `idx` without any field (a node that sets its own fields: no copy of the input's).
     pub fn take_without_fields(&self, idx: &[usize]) -> PointBatch {
+        self.pick_without_fields(Rows::Idx(idx))
+    }
+
+    fn pick_without_fields(&self, rows: Rows<'_>) -> PointBatch {
         let (tag_keys, tags) = self
             .tag_keys
             .iter()
             .zip(&self.tags)
-            .map(|(k, c)| (k.clone(), c.take(idx)))
+            .map(|(k, c)| (k.clone(), c.pick(rows)))
             .filter(|(_, c)| c.codes.iter().any(|&x| x != NO_TAG))
             .unzip();
         PointBatch {
-            time: idx.iter().map(|&i| self.time[i]).collect(),
-            measurement: self.measurement.take(idx),
+            time: rows.copy(&self.time),
+            measurement: self.measurement.pick(rows),
             tag_keys,
             tags,
             fields: Vec::new(),
-            series: idx.iter().map(|&i| self.series[i]).collect(),
+            series: rows.copy(&self.series),
             series_keys: self.series_keys.clone(),
         }
     }
 
     /// The rows where `mask` is true.
     pub fn filter(&self, mask: &[bool]) -> PointBatch {
-        let idx: Vec<usize> = mask
-            .iter()
-            .enumerate()
-            .filter(|(_, &m)| m)
-            .map(|(i, _)| i)
-            .collect();
-        self.take(&idx)
+        self.select(&Selection::from_bools(mask))
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! * [`ast`] — the AST of `docs/lambda_ast.md` as Rust values;
 //! * [`compile`] — typing, static checks, constant folding, regexes compiled once;
-//! * [`kernels`] — column-at-a-time evaluation with typed fast paths;
+//! * [`kernels`] — column-at-a-time evaluation with typed fast paths; `bits` — masks as bits;
 //! * [`scalar`] — the row interpreter (fallback, error wording, test reference);
 //! * [`ops`], [`functions`], [`state`], [`time`], [`gofmt`] — Kapacitor's semantics piece by piece;
 //! * [`program`] — the public entry: [`Program`], [`EvalOutput`], [`MaskOutput`].
@@ -20,6 +20,7 @@
 //! that row rather than a silent wrap.
 
 pub mod ast;
+mod bits;
 pub mod compile;
 mod floattree;
 pub mod functions;
@@ -40,6 +41,6 @@ mod tests;
 mod testutil;
 
 pub use ast::Node;
-pub use program::{EvalOutput, MaskOutput, OutValues, Program};
+pub use program::{EvalOutput, MaskOutput, OutValues, Program, Selected};
 pub use state::EvalState;
 pub use types::{BinOp, Scalar, Type, UnOp};

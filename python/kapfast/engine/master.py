@@ -299,6 +299,12 @@ class TaskMaster:
             raise TaskError(f"task {task_id} is not executing")
         return t
 
+    @property
+    def may_wait(self) -> bool:
+        """Whether a running task may wait on something outside the process when fed points
+        (a UDF, httpPost, autoscale node: Node.may_wait)."""
+        return any(t.may_wait for t in self.tasks.values())
+
     # --- data ----------------------------------------------------------------------------------
 
     def write_points(

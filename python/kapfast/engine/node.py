@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,11 @@ from kapfast.tick.registry import NODES
 
 class Node:
     """A node of a running task. ``spec`` is the compiler's description (docs/pipeline.md)."""
+
+    #: fed points, it may wait on something outside the process (a web server, a UDF agent, a
+    #: cloud API) for seconds: kapfastd then never runs the task's points on its event loop
+    #: (kapfast.server.engine_thread.Engine.submit)
+    may_wait: ClassVar[bool] = False
 
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         self.spec = spec

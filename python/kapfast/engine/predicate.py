@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from kapfast.batch import PointBatch
+from kapfast.batch import PointBatch, StreamChunk
 from kapfast.lambdas import EvalResult, EvalState, Program
 
 
@@ -59,19 +59,19 @@ class BatchPredicate:
         self, batch: PointBatch, group_ids: list[str] | None = None, codes: Any = None, now_ns: int = 0
     ) -> tuple[PointBatch, int, str | None]:
         kwargs: dict[str, Any] = {"state": self.state, "now_ns": now_ns}
-        if group_ids is not None and codes is not None:
+        if group_ids is not None and codes is not None and self.program.is_stateful:
             kwargs["groups"] = self.stable_codes(group_ids, codes)
         kept, errors, first = self.program.filter(batch, **kwargs)
         return kept, int(errors), first
 
-    def mask(
-        self, batch: PointBatch, group_ids: list[str], codes: Any, now_ns: int = 0
-    ) -> tuple[Any, int, str | None]:
-        """(bool mask or None when every row passes, error count, first error)."""
-        stable = self.stable_codes(group_ids, codes)
-        raw, errors, first = self.program.mask(batch, state=self.state, groups=stable, now_ns=now_ns)
-        m = np.asarray(raw).astype(bool, copy=False)
-        return (None if m.all() else m), int(errors), first
+    def filter_chunk(self, chunk: StreamChunk, now_ns: int = 0) -> tuple[StreamChunk, int, str | None]:
+        """``where()`` on a stream chunk: the rows where the lambda is true, with their group codes
+        (the chunk itself when every row is kept), selected in Rust without a mask round trip."""
+        kwargs: dict[str, Any] = {"state": self.state, "now_ns": now_ns}
+        if self.program.is_stateful:  # group ints only choose a stateful function's state
+            kwargs["groups"] = self.stable_codes([g.id for g in chunk.groups], chunk.codes)
+        kept, errors, first = self.program.filter_chunk(chunk, **kwargs)
+        return kept, int(errors), first
 
     def eval(self, batch: PointBatch, group_ids: Sequence[str], codes: Any, now_ns: int = 0) -> EvalResult:
         """The expression over every row of ``batch``; row ``i`` is of group ``group_ids[codes[i]]``."""

@@ -43,6 +43,8 @@ class Task:
                 child_spec = pipeline.node(child_id)
                 port = child_spec.parents.index(spec.id)
                 parent.link(self.nodes[child_id], port)
+        #: a node may wait on something outside the process when fed (Node.may_wait)
+        self.may_wait = any(n.may_wait for n in self.nodes.values())
         self.sources = [
             self.nodes[s.id] for s in pipeline.nodes if s.kind in ("stream", "batch") and not s.parents
         ]

@@ -159,6 +159,9 @@ def build_state(cfg: Config, clock: Clock | None = None, master: TaskMasterAPI |
     engine = Engine(
         inline=os.environ.get("KAPFAST_ENGINE_INLINE", "") not in ("", "0"),
     )
+    # small writes run on the loop when the engine is idle, unless a task may wait on the outside
+    inner = master
+    engine.inline_ok = lambda: not getattr(inner, "may_wait", True)
     master = Serialized(master, engine)
     # batch tasks' queries run on their schedules against InfluxDB; stream tasks go straight through
     deadman = deadman_defaults(cfg)

@@ -104,6 +104,11 @@ class WriteGate:
         """Wait for a turn; False when none came within the timeout."""
         if self._turns is None:
             return True
+        if not self._turns.locked():
+            # a free turn is taken without suspending: ``wait_for`` wraps the acquire in a task,
+            # so even a free turn cost the write a trip round the event loop, behind whatever
+            # else was ready (other requests' body chunks): write → alert latency
+            return await self._turns.acquire()
         try:
             await asyncio.wait_for(self._turns.acquire(), self.timeout_s)
         except TimeoutError:
@@ -276,7 +281,9 @@ def make_write_handler(
                 raw = _as_records(body, precision, now, result) if sink.wants_raw() else None
                 submit = getattr(sink, "submit", None)
                 if submit is not None:  # the engine thread (kapfast.server.engine_thread)
-                    commit = await asyncio.wrap_future(submit(db, rp, result.batch, raw))
+                    routed = submit(db, rp, result.batch, raw)
+                    # run already (a few points on an idle engine): no trip round the loop
+                    commit = routed.result() if routed.done() else await asyncio.wrap_future(routed)
                 else:
                     sink.write_points(db, rp, result.batch, raw)
                     commit = durable() if durable is not None else None

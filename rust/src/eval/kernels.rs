@@ -340,6 +340,7 @@ macro_rules! with_cmp {
         }
     };
 }
+pub(super) use with_cmp;
 
 /// Writes `f1(a[i]) & f2(b[i])` (or `|`) for each row, in one pass without temporaries, and
 /// returns the rows done (see [`Engine::fused_into`]). The comparisons are branch-free so the
@@ -449,6 +450,17 @@ impl MaskErrors {
     }
 }
 
+/// The operands of a comparison a mask kernel runs in one pass ([`Engine::direct`]).
+pub enum Direct<'x> {
+    /// `values op constant` on a float field (an int constant compared as a float), with the
+    /// field's validity flags.
+    F64(&'x [f64], &'x [bool], BinOp, f64),
+    /// The same on an int field and an int constant.
+    I64(&'x [i64], &'x [bool], BinOp, i64),
+    /// A tag's codes and the test's result per dictionary entry ([`NO_TAG`] rows fail).
+    Dict(&'x [u32], &'x [bool]),
+}
+
 /// A comparison's column, its validity flags and the mask being written.
 type CmpIo<'x, 'o, T> = (&'x [T], &'x [bool], &'o mut [MaybeUninit<bool>]);
 
@@ -504,14 +516,13 @@ fn cmp_f64_valid(
 /// less than reading the flags inside the comparison: that second stream through the loop
 /// slowed a comparison over a cold 1 M-row column by a quarter; a column without gaps (nearly
 /// every Telegraf field) then compares its values alone.
-fn all_true(flags: &[bool]) -> bool {
+pub(super) fn all_true(flags: &[bool]) -> bool {
     // SAFETY: a bool is one byte, 0 or 1; the bytes are read only, for the slice's lifetime.
     let bytes = unsafe { std::slice::from_raw_parts(flags.as_ptr() as *const u8, flags.len()) };
     memchr::memchr(0, bytes).is_none()
 }
 
-/// [`cmp_f64_avx2`] with `op`'s predicate. The predicates are the ordered ones (false on NaN)
-/// except `!=`, which is true on NaN, as Rust's (and Go's) operators.
+/// [`cmp_f64_avx2`] with `op`'s predicate ([`with_cmp_pd`]).
 ///
 /// `dense`: every flag of `va` is set (the loop then does not read them).
 #[cfg(target_arch = "x86_64")]
@@ -524,25 +535,49 @@ fn cmp_f64_avx2_op(
     dense: bool,
     out: &mut [MaybeUninit<bool>],
 ) -> usize {
-    use std::arch::x86_64::*;
-    macro_rules! run {
-        ($p:expr) => {
-            if dense {
-                cmp_f64_avx2::<{ $p }, true>(op, a, c, va, out)
-            } else {
-                cmp_f64_avx2::<{ $p }, false>(op, a, c, va, out)
-            }
-        };
-    }
-    match op {
-        BinOp::Eq => run!(_CMP_EQ_OQ),
-        BinOp::Ne => run!(_CMP_NEQ_UQ),
-        BinOp::Lt => run!(_CMP_LT_OQ),
-        BinOp::Le => run!(_CMP_LE_OQ),
-        BinOp::Gt => run!(_CMP_GT_OQ),
-        _ => run!(_CMP_GE_OQ),
-    }
+    with_cmp_pd!(op, |P| if dense {
+        cmp_f64_avx2::<P, true>(op, a, c, va, out)
+    } else {
+        cmp_f64_avx2::<P, false>(op, a, c, va, out)
+    })
 }
+
+/// Binds the const `$p` to `$op`'s predicate for `_mm256_cmp_pd`: the ordered ones (false on
+/// NaN) except `!=`, which is true on NaN, as Rust's (and Go's) operators.
+#[cfg(target_arch = "x86_64")]
+macro_rules! with_cmp_pd {
+    ($op:expr, |$p:ident| $body:expr) => {{
+        use std::arch::x86_64::*;
+        match $op {
+            BinOp::Eq => {
+                const $p: i32 = _CMP_EQ_OQ;
+                $body
+            }
+            BinOp::Ne => {
+                const $p: i32 = _CMP_NEQ_UQ;
+                $body
+            }
+            BinOp::Lt => {
+                const $p: i32 = _CMP_LT_OQ;
+                $body
+            }
+            BinOp::Le => {
+                const $p: i32 = _CMP_LE_OQ;
+                $body
+            }
+            BinOp::Gt => {
+                const $p: i32 = _CMP_GT_OQ;
+                $body
+            }
+            _ => {
+                const $p: i32 = _CMP_GE_OQ;
+                $body
+            }
+        }
+    }};
+}
+#[cfg(target_arch = "x86_64")]
+pub(super) use with_cmp_pd;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
@@ -726,17 +761,11 @@ impl<'a, 's> Engine<'a, 's> {
         }
     }
 
-    /// The mask of `"field" op number` (a float or int field) or `"tag" op literal` (string
-    /// comparison or regex) over rows `lo..hi`, written straight into `out` in one pass with the
-    /// failing rows (field or tag missing) counted; None when `e` has another shape. The same
-    /// values as the general path: only the temporaries are gone.
-    pub fn direct_mask(
-        &mut self,
-        e: &Expr,
-        lo: usize,
-        hi: usize,
-        out: &mut [MaybeUninit<bool>],
-    ) -> Option<MaskErrors> {
+    /// The operands of `"field" op number` (a float or int field) or `"tag" op literal` (string
+    /// comparison or regex, as a result per dictionary entry) over rows `lo..hi`; None when `e`
+    /// has another shape. Kernels that write a mask from these in one pass (bytes here, bits in
+    /// [`super::bits`]) give the same values as the general path: only the temporaries are gone.
+    pub fn direct(&mut self, e: &Expr, lo: usize, hi: usize) -> Option<Direct<'_>> {
         let Expr::Binary(op, x, y) = e else {
             return None;
         };
@@ -749,33 +778,51 @@ impl<'a, 's> Engine<'a, 's> {
         match (rc.field, rc.tag) {
             (Some(col), None) if op.is_comparison() => {
                 let va = &col.valid[lo..hi];
-                let bad = match (&col.data, c) {
-                    (ColumnData::Float(v), Scalar::Float(_) | Scalar::Int(_)) => {
-                        let c = match c {
-                            Scalar::Float(f) => *f,
-                            Scalar::Int(i) => *i as f64,
-                            _ => unreachable!("matched above"),
-                        };
-                        cmp_f64_valid(op, &v[lo..hi], c, va, out)
+                match (&col.data, c) {
+                    (ColumnData::Float(v), Scalar::Float(c)) => {
+                        Some(Direct::F64(&v[lo..hi], va, op, *c))
+                    }
+                    (ColumnData::Float(v), Scalar::Int(c)) => {
+                        Some(Direct::F64(&v[lo..hi], va, op, *c as f64))
                     }
                     (ColumnData::Int(v), Scalar::Int(c)) => {
-                        let c = *c;
-                        with_cmp!(op, c, i64, |f| cmp_valid((&v[lo..hi], va, out), f))
+                        Some(Direct::I64(&v[lo..hi], va, op, *c))
                     }
-                    _ => return None,
-                };
-                Some(MaskErrors::of(bad, || va.iter().position(|&k| !k)))
+                    _ => None,
+                }
             }
             (None, Some(t)) => {
-                let lut = self.dict_lut(e, op, &t.dict, c)?;
                 let codes = &t.codes[lo..hi];
-                let bad = dict_lookup(codes, lut, out);
-                Some(MaskErrors::of(bad, || {
-                    codes.iter().position(|&k| k == NO_TAG)
-                }))
+                let lut = self.dict_lut(e, op, &t.dict, c)?;
+                Some(Direct::Dict(codes, lut))
             }
             _ => None,
         }
+    }
+
+    /// The mask of a [`Engine::direct`] shape over rows `lo..hi`, written straight into `out`
+    /// in one pass with the failing rows (field or tag missing) counted; None for other shapes.
+    pub fn direct_mask(
+        &mut self,
+        e: &Expr,
+        lo: usize,
+        hi: usize,
+        out: &mut [MaybeUninit<bool>],
+    ) -> Option<MaskErrors> {
+        Some(match self.direct(e, lo, hi)? {
+            Direct::F64(v, va, op, c) => {
+                let bad = cmp_f64_valid(op, v, c, va, out);
+                MaskErrors::of(bad, || va.iter().position(|&k| !k))
+            }
+            Direct::I64(v, va, op, c) => {
+                let bad = with_cmp!(op, c, i64, |f| cmp_valid((v, va, out), f));
+                MaskErrors::of(bad, || va.iter().position(|&k| !k))
+            }
+            Direct::Dict(codes, lut) => {
+                let bad = dict_lookup(codes, lut, out);
+                MaskErrors::of(bad, || codes.iter().position(|&k| k == NO_TAG))
+            }
+        })
     }
 
     /// A tag test against a literal (string comparison or regex) for every dictionary value,

@@ -1,9 +1,10 @@
 //! A compiled lambda run over whole batches: results, masks and filtered batches, with the
 //! failing rows counted and the first failure worded.
 
-use crate::batch::{Column, ColumnData, PointBatch, StrColumn};
+use crate::batch::{Column, ColumnData, PointBatch, Selection, StrColumn};
 
 use super::ast::Node;
+use super::bits;
 use super::compile::{self, Compiled};
 use super::floattree;
 use super::kernels::{Col, Engine, Vals};
@@ -53,6 +54,25 @@ pub struct MaskOutput {
     pub mask: Vec<bool>,
     pub error_count: usize,
     pub first_error: Option<String>,
+}
+
+/// A boolean lambda's rows as a [`Selection`] ([`Program::select`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected {
+    /// The rows where the expression is true (not those where it is false or errored).
+    pub sel: Selection,
+    pub error_count: usize,
+    pub first_error: Option<String>,
+}
+
+impl From<MaskOutput> for Selected {
+    fn from(m: MaskOutput) -> Self {
+        Selected {
+            sel: Selection::from_bools(&m.mask),
+            error_count: m.error_count,
+            first_error: m.first_error,
+        }
+    }
 }
 
 impl Program {
@@ -201,6 +221,41 @@ impl Program {
         })
     }
 
+    /// The rows where the boolean program is true, as a [`Selection`] (what `where()`
+    /// compacts the batch by): a `"field" op number` or `"tag" op literal` writes its bits
+    /// straight from the column, other expressions go through [`Program::mask`].
+    pub fn select(
+        &self,
+        batch: &PointBatch,
+        state: &mut EvalState,
+        groups: Option<&[u32]>,
+        now_ns: i64,
+    ) -> Result<Selected, String> {
+        if self.compiled.ty.is_some_and(|t| t != Type::Bool) {
+            // the same refusal as `mask`
+            return self.mask(batch, state, groups, now_ns).map(Selected::from);
+        }
+        let n = batch.len();
+        check_groups(groups, n)?;
+        let cx = BatchCtx::new(batch, &self.compiled, groups, now_ns);
+        let mut words = Vec::with_capacity(n.div_ceil(64));
+        let direct = {
+            let mut engine = Engine::new(&cx, state);
+            engine
+                .direct(&self.compiled.expr, 0, n)
+                .map(|d| bits::direct_bits(d, &mut words))
+        };
+        match direct {
+            Some((bad, first_bad)) => Ok(Selected {
+                // (a direct shape calls no function: no state to replay for the wording)
+                first_error: first_bad.map(|r| self.word_error(&cx, r, None, state)),
+                sel: Selection::from_words(words, n),
+                error_count: bad,
+            }),
+            None => self.mask(batch, state, groups, now_ns).map(Selected::from),
+        }
+    }
+
     /// The rows where the boolean program is true.
     pub fn filter(
         &self,
@@ -208,9 +263,9 @@ impl Program {
         state: &mut EvalState,
         groups: Option<&[u32]>,
         now_ns: i64,
-    ) -> Result<(PointBatch, MaskOutput), String> {
-        let m = self.mask(batch, state, groups, now_ns)?;
-        Ok((batch.filter(&m.mask), m))
+    ) -> Result<(PointBatch, Selected), String> {
+        let s = self.select(batch, state, groups, now_ns)?;
+        Ok((batch.select(&s.sel), s))
     }
 
     /// The compiled form (tests compare it with the row interpreter).

@@ -18,6 +18,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
+use crate::batch::{PointBatch, Selection};
 use crate::py::batch::{mask_arg, PyPointBatch};
 use crate::py::buffer::{fill_read_only, ReadOnly};
 use crate::py::errors::detached;
@@ -208,6 +209,19 @@ impl PyStreamChunk {
     }
 
     /// A chunk of `batch` with these rows' codes and the same groups, db and rp.
+    /// The points (shared, not copied).
+    pub(crate) fn point_batch(&self) -> &Arc<PointBatch> {
+        &self.batch.get().batch
+    }
+
+    /// The rows `sel` keeps, with their codes; the groups list unchanged.
+    pub(crate) fn selected(&self, py: Python<'_>, sel: &Selection) -> PyResult<Self> {
+        let b = self.point_batch().clone();
+        let codes = self.codes.clone();
+        let (batch, kept) = detached(py, move || (b.select(sel), sel.compact(&codes)))?;
+        self.derive(py, PyPointBatch::new(batch), kept)
+    }
+
     fn derive(&self, py: Python<'_>, batch: PyPointBatch, codes: Vec<u32>) -> PyResult<Self> {
         Ok(PyStreamChunk {
             batch: Py::new(py, batch)?,
@@ -333,17 +347,7 @@ impl PyStreamChunk {
     /// The rows where `mask` (bools or a 1-byte buffer) is true; the groups list unchanged.
     fn filter(&self, py: Python<'_>, mask: &Bound<'_, PyAny>) -> PyResult<Self> {
         let mask = mask_arg(mask, self.codes.len(), "chunk")?;
-        let b = self.batch.get().batch.clone();
-        let codes = self.codes.clone();
-        let (batch, kept) = detached(py, move || {
-            let kept: Vec<u32> = codes
-                .iter()
-                .zip(&mask)
-                .filter_map(|(&c, &m)| m.then_some(c))
-                .collect();
-            (b.filter(&mask), kept)
-        })?;
-        self.derive(py, PyPointBatch::new(batch), kept)
+        self.selected(py, &Selection::from_bools(&mask))
     }
 
     /// The rows at `rows` (ints, an int64 or a uint32 buffer), in that order; the groups list unchanged.

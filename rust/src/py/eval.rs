@@ -16,9 +16,11 @@ use crate::py::errors::detached;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 use pyo3::{ffi, IntoPyObjectExt};
 
-use crate::eval::{BinOp, EvalOutput, EvalState, Node, OutValues, Program, UnOp};
+use crate::batch::PointBatch;
+use crate::eval::{BinOp, EvalOutput, EvalState, Node, OutValues, Program, Selected, UnOp};
 
 use super::batch::PyPointBatch;
+use super::chunk::PyStreamChunk;
 use super::errors::eval_error;
 
 /// Deeper ASTs are rejected rather than risking the stack of the recursive compiler.
@@ -270,6 +272,20 @@ impl PyProgram {
         }
     }
 
+    /// The rows of `batch` where the (boolean) program is true.
+    fn select(
+        &self,
+        py: Python<'_>,
+        batch: &PointBatch,
+        state: Option<&Bound<'_, PyEvalState>>,
+        groups: Option<&Bound<'_, PyAny>>,
+        now_ns: i64,
+    ) -> PyResult<Selected> {
+        self.require_bool(py)?;
+        let g = groups_vec(groups)?;
+        self.run(py, state, |p, st| p.select(batch, st, g.as_deref(), now_ns))
+    }
+
     fn run<T: Send>(
         &self,
         py: Python<'_>,
@@ -358,12 +374,37 @@ impl PyProgram {
         state: Option<&Bound<'_, PyEvalState>>,
         groups: Option<&Bound<'_, PyAny>>,
         now_ns: i64,
-    ) -> PyResult<(PyPointBatch, usize, Option<String>)> {
-        self.require_bool(py)?;
+    ) -> PyResult<(Py<PyPointBatch>, usize, Option<String>)> {
         let b = batch.get().batch.clone();
-        let g = groups_vec(groups)?;
-        let (kept, m) = self.run(py, state, |p, s| p.filter(&b, s, g.as_deref(), now_ns))?;
-        Ok((PyPointBatch::new(kept), m.error_count, m.first_error))
+        let s = self.select(py, &b, state, groups, now_ns)?;
+        let out = if s.sel.is_all() {
+            batch.clone().unbind() // every row kept: the same batch, not a copy of it
+        } else {
+            let kept = detached(py, || b.select(&s.sel))?;
+            Py::new(py, PyPointBatch::new(kept))?
+        };
+        Ok((out, s.error_count, s.first_error))
+    }
+
+    /// `where()` on a stream chunk: the rows where the program is true, with their group codes,
+    /// selected in one pass over each column (the chunk itself when every row is kept).
+    #[pyo3(signature = (chunk, *, state=None, groups=None, now_ns=0))]
+    fn filter_chunk(
+        &self,
+        py: Python<'_>,
+        chunk: &Bound<'_, PyStreamChunk>,
+        state: Option<&Bound<'_, PyEvalState>>,
+        groups: Option<&Bound<'_, PyAny>>,
+        now_ns: i64,
+    ) -> PyResult<(Py<PyStreamChunk>, usize, Option<String>)> {
+        let c = chunk.get();
+        let s = self.select(py, c.point_batch(), state, groups, now_ns)?;
+        let out = if s.sel.is_all() {
+            chunk.clone().unbind()
+        } else {
+            Py::new(py, c.selected(py, &s.sel)?)?
+        };
+        Ok((out, s.error_count, s.first_error))
     }
 
     fn __repr__(&self) -> String {

@@ -124,6 +124,18 @@ def test_tcp_refused_is_handler_error() -> None:
         TcpHandler(f"127.0.0.1:{port}").handle(EVENT)
 
 
+def test_tcp_dials_an_ip_address_as_it_is_and_resolves_a_name() -> None:
+    with TcpReceiver() as rcv:
+        port = rcv.address.rsplit(":", 1)[1]
+        by_ip, by_name = TcpHandler(f"127.0.0.1:{port}"), TcpHandler(f"localhost:{port}")
+        assert by_ip.family is not None and by_name.family is None
+        by_ip.handle(EVENT)
+        by_name.handle(EVENT)
+        _wait(lambda: len(rcv.payloads) == 2)
+    assert rcv.payloads == [EVENT.to_json_bytes() + b"\n"] * 2
+    assert TcpHandler("[::1]:9000").family is not None
+
+
 def test_tcp_address_parsing() -> None:
     assert split_address("[::1]:9000") == ("::1", 9000)
     with pytest.raises(ValueError):

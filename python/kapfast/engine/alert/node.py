@@ -83,6 +83,8 @@ class DeliveryGate:
 
 #: a chunk-local group without rows (listed by the chunk, used by none of its rows)
 _NO_STATE = 0xFFFF_FFFF
+#: chunks up to this many rows find their new groups' first rows in a Python loop (_create_chunk_groups)
+_FEW_ROWS = 16
 _ID = attrgetter("id")
 
 
@@ -366,8 +368,15 @@ class AlertNode(Node):
         self, chunk: StreamChunk, codes: np.ndarray, remap: list[int], missing: list[int]
     ) -> None:
         # the first row of each new group gives the name and tags its alert id is rendered from
-        uniq, first_rows = np.unique(codes, return_index=True)
-        first = dict(zip(uniq.tolist(), first_rows.tolist(), strict=True))
+        first: dict[int, int]
+        if len(codes) <= _FEW_ROWS:
+            # a few rows (a probe, a single write): numpy's sort costs more than the loop
+            first = {}
+            for i, code in enumerate(codes.tolist()):
+                first.setdefault(code, i)
+        else:
+            uniq, first_rows = np.unique(codes, return_index=True)
+            first = dict(zip(uniq.tolist(), first_rows.tolist(), strict=True))
         order = sorted((c for c in missing if c in first), key=first.__getitem__)
         if not self.topics:
             # no topic to continue an alert from (_restore): the rows are not read

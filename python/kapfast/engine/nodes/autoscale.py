@@ -68,6 +68,8 @@ class Resource:
 class AutoscaleNode(Node):
     """The decisions; the subclasses say how a point names its resource."""
 
+    may_wait = True  # for the orchestrator's API
+
     #: the ``[[section]]`` of the orchestrator and the words of Kapacitor's start-up error
     section = ""
     client_error = ""

@@ -150,14 +150,10 @@ class WhereNode(RowNode):
         if self.predicate is None:
             super().on_chunk(chunk, port)
             return
-        # Filter the whole chunk in Rust, then keep the surviving rows' group codes.
-        gids = [g.id for g in chunk.groups]
-        mask, errors, first = self.predicate.mask(chunk.batch, gids, chunk.codes, self.ctx.now_ns())
+        # The whole chunk in Rust: the predicate's rows as bits, each column compacted by them.
+        kept, errors, first = self.predicate.filter_chunk(chunk, self.ctx.now_ns())
         self.error(errors, first)
-        if mask is None:
-            self.emit(chunk)
-            return
-        self.emit(chunk.filter(mask))
+        self.emit(kept)
 
     def on_batch(self, batch: BatchMessage, port: int) -> None:
         if self.predicate is None:

@@ -89,6 +89,8 @@ def mapped_row(row: dict[str, Any]) -> GoStruct:
 
 
 class HttpPostNode(Node):
+    may_wait = True  # for the endpoint's answer, up to its timeout
+
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         p = spec.properties

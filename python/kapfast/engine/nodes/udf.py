@@ -28,6 +28,8 @@ T = TypeVar("T")
 class UDFNode(Node):
     """The running ``@name()``; the node table has no row for it (``factory.UDF_IMPL``)."""
 
+    may_wait = True  # for the agent to read its input
+
     def __init__(self, spec: NodeSpec, ctx: TaskContext) -> None:
         super().__init__(spec, ctx)
         service = ctx.services.get("udf")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 from kapfast.alert_event import AlertEvent
@@ -25,6 +26,15 @@ def split_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _family(host: str) -> socket.AddressFamily | None:
+    """The address family of an IP address (None: a name to resolve)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+
+
 class TcpHandler(AlertHandler):
     kind = "tcp"
 
@@ -32,14 +42,29 @@ class TcpHandler(AlertHandler):
         self.address = address
         self.host, self.port = split_address(address)
         self.timeout_s = timeout_s
+        #: an IP address is dialled as it is; a name is resolved at each event, as Go's
+        #: ``net.Dial`` does (a resolver call costs ~80 us: a tenth of write → alert latency)
+        self.family: socket.AddressFamily | None = _family(self.host)
 
     def handle(self, event: AlertEvent) -> None:
         payload = event.to_json_bytes() + b"\n"
         try:
-            with socket.create_connection((self.host, self.port), timeout=self.timeout_s) as s:
+            with self._connect() as s:
                 s.sendall(payload)
         except OSError as e:
             raise HandlerError(f"tcp {self.address}: {e}") from None
+
+    def _connect(self) -> socket.socket:
+        if self.family is None:
+            return socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        s = socket.socket(self.family, socket.SOCK_STREAM)
+        try:
+            s.settimeout(self.timeout_s)
+            s.connect((self.host, self.port))
+        except OSError:
+            s.close()
+            raise
+        return s
 
     def describe(self) -> str:
         return f"tcp {self.address}"
