@@ -2,14 +2,16 @@
 //! (no Python in the way) and for A/B timing of parser changes:
 //!
 //! ```sh
-//! cargo run --release --example lineproto_profile -- [full|2|N digits] [series] [reps]
+//! cargo run --release --example lineproto_profile -- [full|2|N digits] [series] [reps] [shuffled]
 //! perf record -g target/release/examples/lineproto_profile 2
 //! ```
 //!
 //! The data matches benches/bench_lineproto.py's Telegraf rows: 3 tags, 10 float fields,
 //! 5,000-line bodies over `series` series, parsed through one `SeriesIndex` as the server does.
+//! Series go round in order (every body uses them in the same order), or with `shuffled` each
+//! line's series is drawn at random (as bench_server's bodies: every body's order differs).
 
-use _native::lineproto::{Precision, SeriesIndex};
+use _native::lineproto::{parse, Precision, SeriesIndex};
 
 const FIELDS: [&str; 10] = [
     "usage_user",
@@ -37,10 +39,21 @@ impl Rng {
     }
 }
 
-fn body(rng: &mut Rng, lines: usize, series: usize, digits: Option<usize>, t0: i64) -> Vec<u8> {
+struct Shape {
+    series: usize,
+    digits: Option<usize>,
+    shuffled: bool,
+}
+
+fn body(rng: &mut Rng, lines: usize, shape: &Shape, t0: i64) -> Vec<u8> {
+    let (series, digits) = (shape.series, shape.digits);
     let mut out = String::new();
     for i in 0..lines {
-        let s = i % series;
+        let s = if shape.shuffled {
+            (rng.uniform(series as f64) as usize).min(series - 1)
+        } else {
+            i % series
+        };
         let (c, h) = (s % 8, s / 8);
         out.push_str(&format!(
             "cpu,cpu=cpu{c},host=host{h:05},region={} ",
@@ -78,14 +91,18 @@ fn main() {
     };
     let series: usize = args.get(2).map_or(1600, |s| s.parse().expect("series"));
     let reps: usize = args.get(3).map_or(200, |s| s.parse().expect("reps"));
+    let shape = Shape {
+        series,
+        digits,
+        shuffled: args.get(4).is_some_and(|a| a == "shuffled"),
+    };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let bodies: Vec<Vec<u8>> = (0..20)
         .map(|b| {
             body(
                 &mut rng,
                 5000,
-                series,
-                digits,
+                &shape,
                 1_700_000_000_000_000_000 + b * 50_000_000_000,
             )
         })
@@ -108,5 +125,19 @@ fn main() {
         "best {:.1} ns/line (CPU time), {:.2} M lines/s",
         best / lines * 1e9,
         lines / best / 1e6
+    );
+    // The peer of the per-body cost: the same lines as one body, parsed without an index.
+    let whole = bodies.concat();
+    let mut best_whole = f64::MAX;
+    for _ in 0..(reps / bodies.len()).clamp(1, 5) {
+        let t = cpu_seconds();
+        let out = parse(&whole, Precision::Nanosecond, 0);
+        assert!(out.errors.is_empty() && out.batch.len() == bodies.len() * 5000);
+        best_whole = best_whole.min(cpu_seconds() - t);
+    }
+    println!(
+        "one body of the same lines: {:.1} ns/line; 5,000-line bodies cost {:.2}x",
+        best_whole / lines * 1e9,
+        best / best_whole
     );
 }

@@ -19,6 +19,7 @@
 //! [`number`] (numbers, booleans, precision), [`escape`] (escaping both ways).
 
 mod assemble;
+mod dicts;
 pub mod error;
 pub mod escape;
 mod hash;

@@ -24,6 +24,7 @@ pub mod derivative;
 pub mod flatten;
 pub mod join;
 pub mod output;
+pub mod packed_times;
 pub mod reduce_many;
 pub mod snapshot;
 pub mod state_run;

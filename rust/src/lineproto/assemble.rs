@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::dicts::TableDicts;
 use super::hash::{bytes_eq, RawMap};
 use super::key::SeriesInfo;
 use crate::batch::{Column, DictColumn, PointBatch, NO_TAG};
@@ -16,7 +17,7 @@ use crate::batch::{Column, DictColumn, PointBatch, NO_TAG};
 /// `cache` holds the dictionaries of recent bodies: a body whose rows use the same series in
 /// the same first-seen order as one of them (a client sending its series again every
 /// interval) reuses them, so its per-series cost is one compare of `order` instead of
-/// interning every measurement and tag value and copying every series key again.
+/// building every dictionary and copying every series key again.
 pub fn assemble(
     time: Vec<i64>,
     series: Vec<u32>,
@@ -24,23 +25,42 @@ pub fn assemble(
     info: &[SeriesInfo],
     fields: Vec<Column>,
     cache: &mut CodesCache,
+    dicts: &mut TableDicts,
 ) -> PointBatch {
-    let entry = cache.get_or_build(order, info);
-    let gathered = (0..entry.codes.columns())
-        .map(|c| entry.codes.gather(&series, c))
+    let hash = order_hash(order);
+    if let Some(e) = cache.find(hash, order) {
+        return e.batch(time, series, fields);
+    }
+    let series_keys = order
+        .iter()
+        .map(|&s| info[s as usize].key.clone())
         .collect();
-    entry
-        .codes
-        .batch(time, series, entry.series_keys.clone(), fields, gathered)
+    let entry = CodesEntry {
+        hash,
+        order: Vec::new(),
+        codes: dicts.body_codes(order),
+        series_keys: Arc::new(series_keys),
+        bytes: 0,
+    };
+    let batch = entry.batch(time, series, fields);
+    cache.offer(entry, order);
+    batch
 }
 
 /// Dictionaries of recent bodies by their series order, bounded in entries; replaced oldest
 /// first. Its estimated heap bytes count towards a [`super::SeriesIndex`]'s cap.
+///
+/// An order is kept the second time it is seen (the first time only its hash is noted): bodies
+/// whose series come in an order of their own every time (many clients' points mixed) would
+/// otherwise fill it with dictionaries never used again, each freed, cold, 16 bodies later.
 #[derive(Default)]
 pub struct CodesCache {
     entries: Vec<CodesEntry>,
     next: usize,
     bytes: usize,
+    /// Hashes of the orders of recent bodies not kept, oldest replaced first.
+    seen: Vec<u64>,
+    next_seen: usize,
 }
 
 struct CodesEntry {
@@ -49,6 +69,16 @@ struct CodesEntry {
     codes: SeriesCodes,
     series_keys: Arc<Vec<String>>,
     bytes: usize,
+}
+
+impl CodesEntry {
+    fn batch(&self, time: Vec<i64>, series: Vec<u32>, fields: Vec<Column>) -> PointBatch {
+        let gathered = (0..self.codes.columns())
+            .map(|c| self.codes.gather(&series, c))
+            .collect();
+        self.codes
+            .batch(time, series, self.series_keys.clone(), fields, gathered)
+    }
 }
 
 /// Bodies whose dictionaries are kept (e.g. as many clients sending in turn).
@@ -60,46 +90,47 @@ impl CodesCache {
         self.bytes
     }
 
-    fn get_or_build(&mut self, order: &[u32], info: &[SeriesInfo]) -> &CodesEntry {
-        let hash = order_hash(order);
-        if let Some(i) = self
-            .entries
+    fn find(&self, hash: u64, order: &[u32]) -> Option<&CodesEntry> {
+        self.entries
             .iter()
-            .position(|e| e.hash == hash && e.order == order)
-        {
-            return &self.entries[i];
+            .find(|e| e.hash == hash && e.order == order)
+    }
+
+    /// Keeps `entry` (just built for `order`) when its order was seen lately, else notes it.
+    fn offer(&mut self, mut entry: CodesEntry, order: &[u32]) {
+        if !self.seen.contains(&entry.hash) {
+            if self.seen.len() < CACHED_BODIES {
+                self.seen.push(entry.hash);
+            } else {
+                self.seen[self.next_seen] = entry.hash;
+                self.next_seen = (self.next_seen + 1) % CACHED_BODIES;
+            }
+            return;
         }
-        let used: Vec<&SeriesInfo> = order.iter().map(|&s| &info[s as usize]).collect();
-        let codes = SeriesCodes::new(&used);
-        let series_keys: Vec<String> = used.iter().map(|i| i.key.clone()).collect();
+        let codes = &entry.codes;
         const STRING: usize = 24;
-        let bytes = order.len() * 4
+        entry.bytes = order.len() * 4
             + (codes.measurement_of.len() + codes.tag_of.len()) * 4
-            + series_keys.iter().map(|k| k.len() + STRING).sum::<usize>()
+            + entry
+                .series_keys
+                .iter()
+                .map(|k| k.len() + STRING)
+                .sum::<usize>()
             + std::iter::once(&codes.measurements)
                 .chain(&codes.tag_dicts)
                 .flat_map(|d| d.dict.iter())
                 .map(|v| v.len() + STRING)
                 .sum::<usize>();
-        let entry = CodesEntry {
-            hash,
-            order: order.to_vec(),
-            codes,
-            series_keys: Arc::new(series_keys),
-            bytes,
-        };
-        self.bytes += bytes;
-        let slot = if self.entries.len() < CACHED_BODIES {
+        entry.order = order.to_vec();
+        self.bytes += entry.bytes;
+        if self.entries.len() < CACHED_BODIES {
             self.entries.push(entry);
-            self.entries.len() - 1
         } else {
             let slot = self.next;
             self.next = (slot + 1) % CACHED_BODIES;
             self.bytes -= self.entries[slot].bytes;
             self.entries[slot] = entry;
-            slot
-        };
-        &self.entries[slot]
+        }
     }
 }
 
@@ -134,6 +165,7 @@ pub fn renumber(series: &mut [u32], known: usize, remap: &mut Vec<u32>) -> Vec<u
 }
 
 /// Dictionaries of the used series, and each series' code in them.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub struct SeriesCodes {
     measurements: DictColumn,
     measurement_of: Vec<u32>,
@@ -217,6 +249,27 @@ impl SeriesCodes {
         }
     }
 
+    /// The codes [`SeriesCodes::new`] would make, made elsewhere ([`TableDicts::body_codes`]).
+    pub fn from_parts(
+        measurements: Vec<String>,
+        measurement_of: Vec<u32>,
+        tag_keys: Vec<String>,
+        tag_dicts: Vec<Vec<String>>,
+        tag_of: Vec<u32>,
+    ) -> Self {
+        let dict = |d: Vec<String>| DictColumn {
+            codes: Vec::new(),
+            dict: Arc::new(d),
+        };
+        SeriesCodes {
+            measurements: dict(measurements),
+            measurement_of,
+            tag_keys,
+            tag_dicts: tag_dicts.into_iter().map(dict).collect(),
+            tag_of,
+        }
+    }
+
     pub fn new(used: &[&SeriesInfo]) -> Self {
         let keys = distinct_tag_keys(used);
         let tag_keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
@@ -277,7 +330,7 @@ fn distinct_tag_keys<'a>(used: &[&'a SeriesInfo]) -> Vec<&'a str> {
 
 /// `s`'s code in `dict`, appended when new; `map` indexes `dict` by the string's bytes.
 #[inline]
-fn intern(map: &mut RawMap, dict: &mut Vec<String>, s: &str) -> u32 {
+pub(super) fn intern(map: &mut RawMap, dict: &mut Vec<String>, s: &str) -> u32 {
     if let Some(c) = map.get(s.as_bytes()) {
         return c;
     }

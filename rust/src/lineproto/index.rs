@@ -136,7 +136,8 @@ mod tests {
             assert_eq!(got.batch, want.batch, "body {i}");
             assert_eq!(got.errors, want.errors, "body {i}");
             match &first {
-                None => first = Some(got.batch),
+                // an order is kept the second time it comes (body 2)
+                None if i == 2 => first = Some(got.batch),
                 Some(f) if i % 2 == 0 && i < 8 => {
                     // the same series in the same order: the very same dictionaries
                     assert!(std::sync::Arc::ptr_eq(
@@ -144,9 +145,10 @@ mod tests {
                         &got.batch.series_keys
                     ));
                 }
-                Some(_) => {}
+                _ => {}
             }
         }
+        assert!(first.is_some());
         assert!(idx.bytes() <= idx.max_bytes());
     }
 

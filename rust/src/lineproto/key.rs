@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::assemble::CodesCache;
+use super::dicts::TableDicts;
 use super::error::ErrorKind;
 use super::escape::{
     decode_lossless_owned, series_key, unescape_into, MEASUREMENT_UNESCAPES, TAG_SPECIALS,
@@ -34,6 +35,8 @@ pub struct SeriesTable {
     pub remap: Vec<u32>,
     /// Dictionaries of recent bodies, see [`super::assemble::assemble`].
     pub codes: CodesCache,
+    /// Every measurement, tag key and value of `info`, each once.
+    pub dicts: TableDicts,
     /// Estimated heap bytes held (see [`entry_bytes`]): what a [`super::SeriesIndex`] caps.
     bytes: usize,
 }
@@ -52,6 +55,7 @@ impl SeriesTable {
             info: Vec::new(),
             remap: Vec::new(),
             codes: CodesCache::default(),
+            dicts: TableDicts::default(),
             bytes: 0,
         }
     }
@@ -80,7 +84,8 @@ impl SeriesTable {
             None => {
                 let id = self.info.len() as u32;
                 self.canonical.insert(key.clone(), id);
-                self.bytes += entry_bytes(end - start, &key, &measurement, &tags);
+                let codes_bytes = self.dicts.add_series(&measurement, &tags);
+                self.bytes += entry_bytes(end - start, &key, &measurement, &tags) + codes_bytes;
                 self.info.push(SeriesInfo {
                     measurement,
                     tags,

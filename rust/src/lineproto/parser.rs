@@ -48,6 +48,7 @@ fn output(mut part: Part) -> (ParseOutput, SeriesTable) {
         &keys.info,
         fields,
         &mut keys.codes,
+        &mut keys.dicts,
     );
     let out = ParseOutput {
         batch,

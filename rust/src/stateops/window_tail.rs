@@ -5,8 +5,9 @@
 //! Kept as pieces of chunk parts, a group holding a few points of each of many chunks paid for a
 //! whole batch per piece (its vectors, its series keys, a measurement code and a series id per
 //! point): about 90 bytes per buffered point over 4,000 series. Here a point costs its time and
-//! its value (16 bytes for a float field), plus one validity byte only once a point lacks the
-//! field and one measurement code only once two measurements share the group.
+//! its value: 10 bytes for a float field whose times are whole seconds (its time packed in 2
+//! bytes: [`super::packed_times`]), plus one validity byte only once a point lacks the field and
+//! one measurement code only once two measurements share the group.
 //!
 //! The rows are kept in sealed parts of [`SEAL_ROWS`] rows, immutable and shared by reference
 //! count, and an open part that takes the new rows: a checkpoint copies a group's open part only,
@@ -16,6 +17,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::packed_times::PackedTimes;
 use crate::batch::{Column, ColumnData, DictColumn, FieldKind, PointBatch};
 
 /// The values of the tail's field.
@@ -113,10 +115,12 @@ fn shared_name(name: &str) -> Arc<str> {
 
 /// Room for `add` more items, growing by an eighth rather than doubling: buffers that live as
 /// long as a window are not left half empty (a point still moves only a few times on average).
-fn reserve<T>(v: &mut Vec<T>, add: usize) {
+/// Small buffers grow by 8 items at least: the dozens of tiny steps of thousands of groups
+/// growing together left freed blocks no one reuses (about 180 bytes a group at 50 points).
+pub(super) fn reserve<T>(v: &mut Vec<T>, add: usize) {
     let need = v.len() + add;
     if need > v.capacity() {
-        let cap = need.max(v.capacity() + v.capacity() / 8);
+        let cap = need.max(v.capacity() + (v.capacity() / 8).max(8));
         v.reserve_exact(cap - v.len());
     }
 }
@@ -133,19 +137,22 @@ fn fill<T: Copy>(v: &mut Vec<T>, x: T, n: usize) {
 
 /// A run of the tail's rows (the open one, or a sealed one). Rows before `head` were dropped
 /// from the window; they are reclaimed once they are half of the rows.
+// the rarely present vectors are boxed on purpose: 8 bytes instead of 24 in every group's part
+#[allow(clippy::box_collection)]
 #[derive(Debug, Default)]
 struct Part {
     head: usize,
-    time: Vec<i64>,
-    /// the field's name (shared by the groups' tails: [`shared_name`]) and values (None while
-    /// no row had it)
-    field: Option<(Arc<str>, Vals)>,
+    /// (2 bytes a point for evenly spaced whole seconds: [`PackedTimes`])
+    time: PackedTimes,
+    /// the field's values (None while no row had it; its name is the tail's)
+    field: Option<Vals>,
     /// per row, whether it has the field (None while every row has it)
-    valid: Option<Vec<bool>>,
+    /// (boxed, as `codes`: rare, and a window keeps one open part per group)
+    valid: Option<Box<Vec<bool>>>,
     /// the rows' measurement dictionary, the code every row has, and per-row codes once they differ
     mdict: Option<Arc<Vec<String>>>,
     mcode: u32,
-    codes: Option<Vec<u32>>,
+    codes: Option<Box<Vec<u32>>>,
     series_keys: Option<Arc<Vec<String>>>,
 }
 
@@ -156,20 +163,17 @@ impl Clone for Part {
         let h = self.head;
         Part {
             head: 0,
-            time: self.time[h..].to_vec(),
-            field: self.field.as_ref().map(|(name, v)| {
-                let vals = match v {
-                    Vals::F(x) => Vals::F(x[h..].to_vec()),
-                    Vals::I(x) => Vals::I(x[h..].to_vec()),
-                    Vals::U(x) => Vals::U(x[h..].to_vec()),
-                    Vals::B(x) => Vals::B(x[h..].to_vec()),
-                };
-                (name.clone(), vals)
+            time: self.time.clone_from_index(h),
+            field: self.field.as_ref().map(|v| match v {
+                Vals::F(x) => Vals::F(x[h..].to_vec()),
+                Vals::I(x) => Vals::I(x[h..].to_vec()),
+                Vals::U(x) => Vals::U(x[h..].to_vec()),
+                Vals::B(x) => Vals::B(x[h..].to_vec()),
             }),
-            valid: self.valid.as_ref().map(|v| v[h..].to_vec()),
+            valid: self.valid.as_ref().map(|v| Box::new(v[h..].to_vec())),
             mdict: self.mdict.clone(),
             mcode: self.mcode,
-            codes: self.codes.as_ref().map(|c| c[h..].to_vec()),
+            codes: self.codes.as_ref().map(|c| Box::new(c[h..].to_vec())),
             series_keys: self.series_keys.clone(),
         }
     }
@@ -194,9 +198,8 @@ impl Part {
         if let Some(c) = part.fields.first() {
             if c.valid[lo..hi].iter().any(|&v| v) {
                 match &self.field {
-                    Some((name, vals)) if **name != *c.name || vals.kind() != c.data.kind() => {
-                        return false
-                    }
+                    // (the field's name: WindowTail::accepts)
+                    Some(vals) if vals.kind() != c.data.kind() => return false,
                     None if Vals::of(c.data.kind()).is_none() => return false,
                     _ => {}
                 }
@@ -220,7 +223,7 @@ impl Part {
         }
         let before = self.time.len();
         let n = hi - lo;
-        extend(&mut self.time, &part.time[lo..hi]);
+        self.time.extend_from_slice(&part.time[lo..hi]);
         let codes = &part.measurement.codes[lo..hi];
         if self.mdict.is_none() {
             self.mdict = Some(part.measurement.dict.clone());
@@ -233,7 +236,7 @@ impl Part {
             None => {
                 let mut c = vec![self.mcode; before];
                 extend(&mut c, codes);
-                self.codes = Some(c);
+                self.codes = Some(Box::new(c));
             }
         }
         let col = part
@@ -243,12 +246,12 @@ impl Part {
         if let (None, Some(c)) = (&self.field, col) {
             let mut vals = Vals::of(c.data.kind()).expect("accepts() checked the kind");
             vals.extend(None, 0, before);
-            self.field = Some((shared_name(&c.name), vals));
+            self.field = Some(vals);
             if before > 0 {
-                self.valid = Some(vec![false; before]);
+                self.valid = Some(Box::new(vec![false; before]));
             }
         }
-        let Some((_, vals)) = &mut self.field else {
+        let Some(vals) = &mut self.field else {
             return; // no row has had the field yet
         };
         vals.extend(col.map(|c| &c.data), lo, hi);
@@ -263,7 +266,7 @@ impl Part {
                     Some(s) => extend(&mut v, s),
                     None => fill(&mut v, false, n),
                 }
-                self.valid = Some(v);
+                self.valid = Some(Box::new(v));
             }
         }
     }
@@ -275,10 +278,10 @@ impl Part {
 
     /// Drops leading rows until the first one whose time `keep`s; the number dropped.
     pub fn purge(&mut self, keep: impl Fn(i64) -> bool) -> usize {
-        let k = self.time[self.head..]
-            .iter()
-            .position(|&t| keep(t))
-            .unwrap_or(self.len());
+        let k = self
+            .time
+            .position_from(self.head, keep)
+            .map_or(self.len(), |i| i - self.head);
         self.drop_front(k);
         k
     }
@@ -287,8 +290,8 @@ impl Part {
     fn compact(&mut self) {
         if self.head > 0 {
             let h = std::mem::take(&mut self.head);
-            self.time.drain(..h);
-            if let Some((_, v)) = &mut self.field {
+            self.time.drain_front(h);
+            if let Some(v) = &mut self.field {
                 v.drain_front(h);
             }
             if let Some(v) = &mut self.valid {
@@ -297,6 +300,25 @@ impl Part {
             if let Some(c) = &mut self.codes {
                 c.drain(..h);
             }
+        }
+    }
+
+    /// Frees the buffers' spare room (a part being sealed).
+    fn shrink_to_fit(&mut self) {
+        self.time.shrink_to_fit();
+        if let Some(v) = &mut self.field {
+            match v {
+                Vals::F(x) => x.shrink_to_fit(),
+                Vals::I(x) => x.shrink_to_fit(),
+                Vals::U(x) => x.shrink_to_fit(),
+                Vals::B(x) => x.shrink_to_fit(),
+            }
+        }
+        if let Some(v) = &mut self.valid {
+            v.shrink_to_fit();
+        }
+        if let Some(c) = &mut self.codes {
+            c.shrink_to_fit();
         }
     }
 
@@ -326,20 +348,78 @@ const SEAL_ROWS: usize = 5;
 /// holds.
 #[derive(Debug, Default, Clone)]
 pub struct WindowTail {
-    sealed: VecDeque<Arc<Part>>,
-    /// live rows of the sealed parts, and rows of the first one dropped (its own `head` aside:
-    /// a sealed part is never changed)
-    sealed_rows: usize,
-    first_dropped: usize,
+    /// None while there is none (most windows: boxed, as a window keeps a tail per group)
+    sealed: Option<Box<Sealed>>,
     open: Part,
-    /// the field's name and kind once a row had it, for every part (an open part starts blank)
-    field: Option<(String, FieldKind)>,
+    /// the field's name (shared by the groups' tails: [`shared_name`]) and kind once a row had
+    /// it, for every part (an open part starts blank)
+    field: Option<(Arc<str>, FieldKind)>,
+}
+
+/// A tail's sealed parts.
+#[derive(Debug, Default, Clone)]
+struct Sealed {
+    parts: VecDeque<Arc<Part>>,
+    /// live rows of the parts, and rows of the first one dropped (its own `head` aside: a
+    /// sealed part is never changed)
+    rows: usize,
+    first_dropped: usize,
+}
+
+impl Sealed {
+    /// Drops leading rows until the first one whose time `keep`s: the number dropped, and
+    /// whether such a row was found.
+    fn purge(&mut self, keep: &impl Fn(i64) -> bool) -> (usize, bool) {
+        let mut dropped = 0;
+        while let Some(first) = self.parts.front() {
+            let from = first.head + self.first_dropped;
+            match first.time.position_from(from, keep) {
+                Some(i) => {
+                    let k = i - from;
+                    self.first_dropped += k;
+                    self.rows -= k;
+                    return (dropped + k, true);
+                }
+                None => {
+                    dropped += first.time.len() - from;
+                    self.pop();
+                }
+            }
+        }
+        (dropped, false)
+    }
+
+    /// Drops up to `k` leading rows; how many of `k` are left to drop.
+    fn drop_front(&mut self, mut k: usize) -> usize {
+        while let Some(first) = self.parts.front() {
+            let live = first.len() - self.first_dropped;
+            if k < live {
+                self.first_dropped += k;
+                self.rows -= k;
+                return 0;
+            }
+            k -= live;
+            self.pop();
+        }
+        k
+    }
+
+    fn pop(&mut self) {
+        if let Some(first) = self.parts.pop_front() {
+            self.rows -= first.len() - self.first_dropped;
+            self.first_dropped = 0;
+        }
+    }
 }
 
 impl WindowTail {
     /// Live rows.
     pub fn len(&self) -> usize {
-        self.sealed_rows + self.open.len()
+        self.sealed.as_ref().map_or(0, |s| s.rows) + self.open.len()
+    }
+
+    fn first_sealed(&self) -> Option<&Arc<Part>> {
+        self.sealed.as_ref().and_then(|s| s.parts.front())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -352,11 +432,11 @@ impl WindowTail {
             return false;
         }
         if let (Some((name, kind)), Some(c)) = (&self.field, part.fields.first()) {
-            if c.valid[lo..hi].iter().any(|&v| v) && (*name != c.name || *kind != c.data.kind()) {
+            if c.valid[lo..hi].iter().any(|&v| v) && (**name != *c.name || *kind != c.data.kind()) {
                 return false;
             }
         }
-        match self.sealed.front() {
+        match self.first_sealed() {
             Some(first) if self.open.is_empty() => match &first.mdict {
                 Some(d) => Arc::ptr_eq(d, &part.measurement.dict) || **d == *part.measurement.dict,
                 None => true,
@@ -376,15 +456,18 @@ impl WindowTail {
             self.open.append(part, lo, lo + n);
             lo += n;
             if self.field.is_none() {
-                if let Some((name, vals)) = &self.open.field {
-                    self.field = Some((name.to_string(), vals.kind()));
+                if let (Some(vals), Some(c)) = (&self.open.field, part.fields.first()) {
+                    // the column the open part took its field from
+                    self.field = Some((shared_name(&c.name), vals.kind()));
                 }
             }
             if self.open.len() >= SEAL_ROWS {
                 let mut full = std::mem::take(&mut self.open);
                 full.compact();
-                self.sealed_rows += full.len();
-                self.sealed.push_back(Arc::new(full));
+                full.shrink_to_fit();
+                let sealed = self.sealed.get_or_insert_with(Box::default);
+                sealed.rows += full.len();
+                sealed.parts.push_back(Arc::new(full));
             }
         }
     }
@@ -397,19 +480,13 @@ impl WindowTail {
     /// Drops leading rows until the first one whose time `keep`s; the number dropped.
     pub fn purge(&mut self, keep: impl Fn(i64) -> bool) -> usize {
         let mut dropped = 0;
-        while let Some(first) = self.sealed.front() {
-            let live = &first.time[first.head + self.first_dropped..];
-            match live.iter().position(|&t| keep(t)) {
-                Some(k) => {
-                    self.first_dropped += k;
-                    self.sealed_rows -= k;
-                    return dropped + k;
-                }
-                None => {
-                    dropped += live.len();
-                    self.pop_sealed();
-                }
+        if let Some(sealed) = &mut self.sealed {
+            let (k, found) = sealed.purge(&keep);
+            if found {
+                return k;
             }
+            dropped = k;
+            self.sealed = None;
         }
         dropped += self.open.purge(keep);
         if self.is_empty() {
@@ -421,29 +498,17 @@ impl WindowTail {
     /// Drops the first `k` live rows.
     pub fn drop_front(&mut self, k: usize) {
         let mut k = k.min(self.len());
-        while k > 0 {
-            let Some(first) = self.sealed.front() else {
-                self.open.drop_front(k);
-                break;
-            };
-            let live = first.len() - self.first_dropped;
-            if k < live {
-                self.first_dropped += k;
-                self.sealed_rows -= k;
-                return;
+        if let Some(sealed) = &mut self.sealed {
+            k = sealed.drop_front(k);
+            if sealed.parts.is_empty() {
+                self.sealed = None;
             }
-            k -= live;
-            self.pop_sealed();
+        }
+        if k > 0 {
+            self.open.drop_front(k);
         }
         if self.is_empty() {
             self.clear();
-        }
-    }
-
-    fn pop_sealed(&mut self) {
-        if let Some(first) = self.sealed.pop_front() {
-            self.sealed_rows -= first.len() - self.first_dropped;
-            self.first_dropped = 0;
         }
     }
 
@@ -451,9 +516,11 @@ impl WindowTail {
     pub fn batch(&self) -> PointBatch {
         let n = self.len();
         // every part's live rows, from its first live row
-        let mut runs: Vec<(&Part, usize)> = Vec::with_capacity(self.sealed.len() + 1);
-        for (i, p) in self.sealed.iter().enumerate() {
-            runs.push((p, p.head + if i == 0 { self.first_dropped } else { 0 }));
+        let mut runs: Vec<(&Part, usize)> = Vec::new();
+        if let Some(s) = &self.sealed {
+            for (i, p) in s.parts.iter().enumerate() {
+                runs.push((p, p.head + if i == 0 { s.first_dropped } else { 0 }));
+            }
         }
         if !self.open.is_empty() {
             runs.push((&self.open, self.open.head));
@@ -464,7 +531,7 @@ impl WindowTail {
         let mut vals = self.field.as_ref().and_then(|(_, k)| Vals::of(*k));
         for &(p, h) in &runs {
             let rows = p.time.len() - h;
-            time.extend_from_slice(&p.time[h..]);
+            p.time.extend_into(h, &mut time);
             match &p.codes {
                 Some(c) => codes.extend_from_slice(&c[h..]),
                 None => codes.resize(codes.len() + rows, p.mcode),
@@ -476,14 +543,14 @@ impl WindowTail {
             }
             if let Some(out) = &mut vals {
                 match &p.field {
-                    Some((_, v)) => out.extend_from(v, h),
+                    Some(v) => out.extend_from(v, h),
                     None => out.extend(None, 0, rows),
                 }
             }
         }
         let fields = match (&self.field, vals) {
             (Some((name, _)), Some(v)) if valid.iter().any(|&k| k) => vec![Column {
-                name: name.clone(),
+                name: name.to_string(),
                 data: v.data(0),
                 valid,
             }],
@@ -524,13 +591,15 @@ mod tests {
     #[test]
     fn a_copy_shares_the_sealed_parts_and_keeps_the_rows_of_its_time() {
         let (mut tail, b) = tail_of(0..23);
-        assert_eq!(tail.sealed.len(), 23 / SEAL_ROWS);
+        let parts = |t: &WindowTail| t.sealed.as_ref().map_or(0, |s| s.parts.len());
+        assert_eq!(parts(&tail), 23 / SEAL_ROWS);
         let copy = tail.clone();
-        assert!(tail
-            .sealed
+        let (mine, theirs) = (tail.sealed.as_ref().unwrap(), copy.sealed.as_ref().unwrap());
+        assert!(mine
+            .parts
             .iter()
-            .zip(&copy.sealed)
-            .all(|(a, b)| Arc::ptr_eq(a, b)));
+            .zip(&theirs.parts)
+            .all(|(x, y)| Arc::ptr_eq(x, y)));
         let before = tail.batch();
         // the original goes on: purged into its second part, more rows, dropped rows
         assert_eq!(tail.purge(|t| t >= 7), 7);
@@ -548,6 +617,6 @@ mod tests {
             Some(true)
         );
         tail.purge(|_| false);
-        assert!(tail.is_empty() && tail.sealed.is_empty());
+        assert!(tail.is_empty() && tail.sealed.is_none());
     }
 }

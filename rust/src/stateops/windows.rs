@@ -1022,6 +1022,40 @@ mod tests {
     }
 
     #[test]
+    fn narrow_windows_of_any_times_match_whole_ones() {
+        // the tail packs times as multiples of their common unit: seconds, then a point 1 ns
+        // off, late points, and spans past i32 seconds, all come out as they went in
+        let s = 1_000_000_000i64;
+        let t0 = 1_700_000_000 * s;
+        let mut times: Vec<i64> = (0..40).map(|k| t0 + k * 10 * s).collect();
+        times.extend([t0 + 395 * s + 1, t0 - 30 * s, t0 + 400 * s]);
+        times.extend((0..20).map(|k| t0 + (1 << 32) * s + k * 7));
+        times.push(t0);
+        for spec in [time_spec(1 << 61, 1 << 61), time_spec(1_000 * s, 0)] {
+            let mut full = Windows::new(spec);
+            let mut narrow = Windows::new(spec);
+            narrow.narrow(Some(vec!["v".to_owned()]));
+            for c in times.chunks(3) {
+                let text: String = c.iter().map(|t| format!("m,h=a v=1.5 {t}\n")).collect();
+                let b = lp(&text);
+                let g = vec![0; b.len()];
+                assert_eq!(summary(&narrow.feed(&b, &g)), summary(&full.feed(&b, &g)));
+            }
+            let mut back = Windows::new(spec);
+            back.restore(&narrow.snapshot()).unwrap();
+            let copy = |w: &Windows| {
+                w.groups
+                    .values()
+                    .map(|g| g.points().time)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(copy(&back), copy(&narrow));
+            assert_eq!(copy(&narrow), copy(&full));
+            assert!(copy(&full)[0].len() > 1);
+        }
+    }
+
+    #[test]
     fn narrow_windows_across_chunks_match_whole_ones() {
         // ints, a gap without the field, then floats: one window of each kind mix
         let chunks = [
