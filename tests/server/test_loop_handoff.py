@@ -125,3 +125,99 @@ def test_a_cluster_feed_hands_points_over_and_awaits_them_before_acking() -> Non
     finally:
         release.set()
         engine.stop()
+
+
+def test_a_write_is_parsed_and_routed_on_the_engine_thread_while_the_loop_answers() -> None:
+    """``/write`` hands its body to the engine thread, which parses and routes it in one item:
+    the handler awaits it without holding the loop (here the loop itself releases the engine),
+    and the answer comes once the points ran, on the engine thread."""
+    from aiohttp import ClientSession, web
+    from aiohttp.test_utils import TestServer
+
+    from kapfast.server.write import make_write_handler
+
+    engine, router, release = _busy_engine()
+    threads: list[str] = []
+    write_points = router.write_points
+
+    def record(db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
+        threads.append(threading.current_thread().name)
+        write_points(db, rp, batch, raw)
+
+    router.write_points = record  # type: ignore[method-assign]
+    app = web.Application()
+    handler = make_write_handler(
+        engine, IngressStats(), VirtualClock(0), default_rp="autogen", max_body_size=0
+    )
+    app.router.add_post("/write", handler)
+    body = b"".join(b"cpu,host=h%d v=%d %d\n" % (i % 7, i, i) for i in range(5000))  # > 16 KB
+
+    async def main() -> tuple[int, int, int, str]:
+        async with TestServer(app) as server, ClientSession() as session:
+
+            async def post(data: bytes) -> tuple[int, str]:
+                async with session.post(server.make_url("/write?db=db"), data=data) as resp:
+                    return resp.status, await resp.text()
+
+            write = asyncio.create_task(post(body))
+            bad = asyncio.create_task(post(b"cpu v=1 1\nnot line protocol\n"))
+            await asyncio.sleep(0.05)
+            routed_meanwhile = router.points  # none: the engine is held
+            release.set()  # only reached while the writes wait: the loop was free
+            (status, _), (bad_status, text) = await asyncio.wait_for(asyncio.gather(write, bad), WAIT_S)
+            assert "partial write" in text and "1 points accepted" in text, text
+            return routed_meanwhile, status, bad_status, text
+
+    try:
+        routed_meanwhile, status, bad_status, _ = asyncio.run(main())
+        assert (routed_meanwhile, status, bad_status) == (0, 204, 400)
+        assert router.points == 5001
+        assert threads == ["kapfast-engine", "kapfast-engine"]
+    finally:
+        release.set()
+        engine.stop()
+
+
+def test_a_write_is_answered_once_the_commit_its_points_made_is_done() -> None:
+    """The engine hands back the commit of the alert states a write's points made (``durable``);
+    the answer waits for it (docs/operations.md: an acknowledged write's alert states survive a
+    crash), and the loop answers others meanwhile."""
+    from aiohttp import ClientSession, web
+    from aiohttp.test_utils import TestServer
+
+    from kapfast.server.write import make_write_handler
+
+    engine, router, release = _busy_engine()
+    release.set()
+    commit: Future[None] = Future()
+    engine.durable = lambda: commit
+    app = web.Application()
+    app.router.add_post(
+        "/write",
+        make_write_handler(engine, IngressStats(), VirtualClock(0), default_rp="autogen", max_body_size=0),
+    )
+
+    body = b"".join(b"cpu v=%d %d\n" % (i, i) for i in range(2000))  # > 16 KB: parsed and routed in one item
+
+    async def main() -> tuple[bool, int]:
+        async with TestServer(app) as server, ClientSession() as session:
+
+            async def post() -> int:
+                async with session.post(server.make_url("/write?db=db"), data=body) as resp:
+                    return resp.status
+
+            write = asyncio.create_task(post())
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WAIT_S
+            while router.points < 2000 and loop.time() < deadline:  # the engine ran the points
+                await asyncio.sleep(0.01)
+            for _ in range(20):  # the write is still waiting for its commit, the loop is free
+                await asyncio.sleep(0)
+            waiting = not write.done()
+            commit.set_result(None)
+            return waiting, await asyncio.wait_for(write, WAIT_S)
+
+    try:
+        assert asyncio.run(main()) == (True, 204)
+    finally:
+        engine.stop()

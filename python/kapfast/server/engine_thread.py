@@ -6,8 +6,11 @@ were queued before it (``/ping`` p99 of seconds at ~900 K points/s, issue #19). 
 
 * One thread, ``kapfast-engine``, runs the router (every task, live recordings) on the batches
   that ``/write`` parsed, one at a time in arrival order, and whatever else is posted to it (UDF
-  agents' answers, the clock tick). The event loop only does HTTP: reading bodies, handing the
-  parse to a worker (the Rust parser releases the GIL), enqueueing, answering. (A write of a few
+  agents' answers, the clock tick). The event loop only does HTTP: reading bodies, enqueueing,
+  answering. A written body of 16 KB or more is parsed here too, just before its points run (the
+  Rust parser releases the GIL, so the loop reads the next bodies meanwhile): one hop per write
+  instead of two (loop → parse worker → loop → engine → loop cost ~20 % more server CPU per
+  point in benches/bench_server.py). (A smaller body is parsed on the loop, and a write of a few
   points that finds the engine idle is run by the loop itself, holding the engine's lock: see
   :meth:`Engine.submit`.)
 * The queue is bounded by the write gate (kapfast.server.write.WriteGate): a write holds its turn
@@ -179,14 +182,14 @@ class Engine:
             fut: Future[Future[None] | None] = Future()
             self._owner = threading.get_ident()
             try:
-                fut.set_result(self._route(db, rp, batch, raw))
+                fut.set_result(self.route(db, rp, batch, raw))
             except BaseException as exc:
                 fut.set_exception(exc)
             finally:
                 self._owner = None
                 self.lock.release()
             return fut
-        return self.call(self._route, db, rp, batch, raw)
+        return self.call(self.route, db, rp, batch, raw)
 
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
         """Route a batch serialized with the engine, waited for (from a thread that may wait: the
@@ -207,7 +210,10 @@ class Engine:
             raise RuntimeError("the engine has no router")
         return self.router
 
-    def _route(self, db: str, rp: str, batch: PointBatch, raw: bytes | None) -> Future[None] | None:
+    def route(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> Future[None] | None:
+        """Run a written batch through the router, on the engine thread (``/write`` parses and
+        routes a large body in one item, kapfast.server.write). Returns the commit the write's
+        answer waits for (alert states its points made), None when none is pending."""
         self._router().write_points(db, rp, batch, raw)
         self.batches += 1
         return self.durable() if self.durable is not None else None

@@ -5,13 +5,14 @@ lines go on to the router and the answer is a 400 naming every bad line the way 
 (``partial write: unable to parse '<line>': <reason>``, with the line number and column added).
 Errors are plain text, as Kapacitor answers on this endpoint.
 
-The points run through the tasks on the engine thread (kapfast.server.engine_thread), so the event
-loop goes on answering other requests meanwhile. Under overload writes get backpressure rather than
-unbounded latency (:class:`WriteGate`): at most ``[http] max-concurrent-write-limit`` writes are
-parsed and routed at once (so at most that many batches wait for the engine), at most
-``max-enqueued-write-limit`` more wait for a turn, none waits longer than ``enqueued-write-timeout``;
-a write beyond that is answered ``503`` with ``Retry-After`` before its body is read (Telegraf and
-the InfluxDB clients retry on 5xx) and counted in ``writes_rejected``.
+A large body is parsed and its points run through the tasks on the engine thread, in one item
+(kapfast.server.engine_thread), so the event loop goes on answering other requests meanwhile.
+Under overload writes get backpressure rather than unbounded latency (:class:`WriteGate`): at most
+``[http] max-concurrent-write-limit`` writes are parsed and routed at once (so at most that many
+batches wait for the engine), at most ``max-enqueued-write-limit`` more wait for a turn, none waits
+longer than ``enqueued-write-timeout``; a write beyond that is answered ``503`` with
+``Retry-After`` before its body is read (Telegraf and the InfluxDB clients retry on 5xx) and counted in
+``writes_rejected``.
 """
 
 from __future__ import annotations
@@ -37,22 +38,34 @@ from kapfast.server.bodies import BodyStalled, body_chunks
 from kapfast.server.http import Handler
 from kapfast.server.stats import IngressStats
 
-#: bodies this large are parsed on an executor thread (GIL released): the handler then yields, so
-#: the loop answers pings meanwhile and waiting writes queue at the gate, where they can be counted
-#: and refused; smaller bodies parse faster than the hop to a thread costs
+#: bodies this large are parsed off the loop (GIL released): on the engine thread just before
+#: their points run (one hop), or on an executor thread where no engine routes them (a cluster
+#: ingest node publishes them); the handler then yields, so the loop answers pings meanwhile and
+#: waiting writes queue at the gate, where they can be counted and refused; smaller bodies parse
+#: on the loop, faster than the hop to a thread costs
 OFF_LOOP_BYTES = 16 << 10
 
 MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
 
 
 class PointSink(Protocol):
-    """Where accepted points go: the router, or the engine thread that runs it (a sink with
-    ``submit(db, rp, batch, raw)`` returning a future of the write's commit, see
-    kapfast.server.engine_thread.Engine, is awaited: the event loop answers others meanwhile)."""
+    """Where accepted points go: the router, or the engine thread that runs it (see
+    :class:`EngineSink`)."""
 
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None: ...
 
     def wants_raw(self) -> bool: ...
+
+
+class EngineSink(PointSink, Protocol):
+    """The engine thread (kapfast.server.engine_thread.Engine): ``post(fn)`` runs ``fn`` there,
+    ``route`` runs a batch through the router there and returns the commit the write's answer
+    waits for. A large body is parsed and routed in one item: one hop from the loop and one back,
+    which the loop awaits while it answers others."""
+
+    def post(self, fn: Callable[[], object]) -> None: ...
+
+    def route(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> Future[None] | None: ...
 
 
 def _as_records(body: bytes, precision: str, now_ns: int, result: ParseResult) -> bytes | None:
@@ -209,6 +222,8 @@ def make_write_handler(
     the event loop serves other requests meanwhile, and an acknowledged write's alert states and
     recorded points survive a crash as when they were written on the loop."""
     gate = gate or WriteGate()
+    # the engine thread parses and routes each large body (a cluster ingest node publishes instead)
+    engine = cast(EngineSink, sink) if publish is None and callable(getattr(sink, "route", None)) else None
     # Series seen by earlier writes, per db/rp: a known series then costs one hash probe.
     indexes = SeriesIndexes()
 
@@ -246,7 +261,7 @@ def make_write_handler(
             resp.force_close()  # no keep-alive: the connection ends with this answer
             return resp
         stats.bytes_received += len(body)
-        if not body.strip():
+        if not body or body.isspace():  # (``strip()`` would copy the body to find out)
             return web.Response(status=200)
         if not await gate.turn():
             return _busy(stats, "write waited too long for its turn")
@@ -255,10 +270,44 @@ def make_write_handler(
         finally:
             gate.done()
 
+    def _engine_work(
+        engine: EngineSink, body: bytes, db: str, rp: str, precision: str, now: int
+    ) -> tuple[Callable[[], None], Future[ParseResult]]:
+        """The body's parse and route as one item for the engine thread, and the future of its
+        parse result, done once the points ran and the commit they made (if any) is done: the
+        loop is woken once per write."""
+        index = indexes.get(db, rp)
+        done: Future[ParseResult] = Future()
+
+        def work() -> None:
+            try:
+                # GIL released while Rust parses: the event loop reads the next bodies meanwhile
+                result = index.parse(body, precision=precision, now_ns=now, wait=True)
+                commit = None
+                if len(result.batch):
+                    raw = _as_records(body, precision, now, result) if engine.wants_raw() else None
+                    commit = engine.route(db, rp, result.batch, raw)
+            except Exception as exc:  # answered 500 by the handler, as any failure of a request
+                done.set_exception(exc)
+                return
+            if commit is None:
+                done.set_result(result)
+            else:  # a failed commit is logged by its committer; the points were taken
+                commit.add_done_callback(lambda _: done.set_result(result))
+
+        return work, done
+
     async def _parse_and_route(body: bytes, db: str, rp: str, precision: str) -> web.StreamResponse:
+        now = clock.now_ns()
+        if engine is not None and len(body) >= OFF_LOOP_BYTES:
+            work, done = _engine_work(engine, body, db, rp, precision, now)
+            engine.post(work)
+            result = await asyncio.wrap_future(done)
+            if len(result.batch):
+                stats.count(db, rp, result.batch)
+            return _answer(body, result)
         # A body of PARALLEL_MIN_BYTES or more is parsed on 2 threads, GIL released. A large body
         # is parsed off the event loop, so other requests (pings, small writes) go on meanwhile.
-        now = clock.now_ns()
         index = indexes.get(db, rp)
         if len(body) >= OFF_LOOP_BYTES:
             # on a worker thread, a parse waits for its db/rp's index rather than parse without
@@ -290,6 +339,9 @@ def make_write_handler(
                 if commit is not None:
                     with contextlib.suppress(Exception):  # a failed commit is logged; the points were taken
                         await asyncio.wrap_future(commit)
+        return _answer(body, result)
+
+    def _answer(body: bytes, result: ParseResult) -> web.Response:
         if result.errors:
             stats.bad_lines += len(result.errors)
             return _text_error(400, partial_write_text(body, result.errors, len(result.batch)))
