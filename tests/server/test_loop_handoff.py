@@ -127,10 +127,14 @@ def test_a_cluster_feed_hands_points_over_and_awaits_them_before_acking() -> Non
         engine.stop()
 
 
-def test_a_write_is_parsed_and_routed_on_the_engine_thread_while_the_loop_answers() -> None:
-    """``/write`` hands its body to the engine thread, which parses and routes it in one item:
-    the handler awaits it without holding the loop (here the loop itself releases the engine),
-    and the answer comes once the points ran, on the engine thread."""
+@pytest.mark.parametrize("parse_on_engine", [True, False], ids=["parse-on-engine", "parse-on-executor"])
+def test_a_write_is_parsed_and_routed_on_the_engine_thread_while_the_loop_answers(
+    parse_on_engine: bool,
+) -> None:
+    """``/write`` hands its body to the engine thread, which parses and routes it in one item (or,
+    with cores to spare, parses it on an executor thread first): the handler awaits it without
+    holding the loop (here the loop itself releases the engine), and the answer comes once the
+    points ran, on the engine thread."""
     from aiohttp import ClientSession, web
     from aiohttp.test_utils import TestServer
 
@@ -147,7 +151,12 @@ def test_a_write_is_parsed_and_routed_on_the_engine_thread_while_the_loop_answer
     router.write_points = record  # type: ignore[method-assign]
     app = web.Application()
     handler = make_write_handler(
-        engine, IngressStats(), VirtualClock(0), default_rp="autogen", max_body_size=0
+        engine,
+        IngressStats(),
+        VirtualClock(0),
+        default_rp="autogen",
+        max_body_size=0,
+        parse_on_engine=parse_on_engine,
     )
     app.router.add_post("/write", handler)
     body = b"".join(b"cpu,host=h%d v=%d %d\n" % (i % 7, i, i) for i in range(5000))  # > 16 KB
@@ -194,7 +203,14 @@ def test_a_write_is_answered_once_the_commit_its_points_made_is_done() -> None:
     app = web.Application()
     app.router.add_post(
         "/write",
-        make_write_handler(engine, IngressStats(), VirtualClock(0), default_rp="autogen", max_body_size=0),
+        make_write_handler(
+            engine,
+            IngressStats(),
+            VirtualClock(0),
+            default_rp="autogen",
+            max_body_size=0,
+            parse_on_engine=True,
+        ),
     )
 
     body = b"".join(b"cpu v=%d %d\n" % (i, i) for i in range(2000))  # > 16 KB: parsed and routed in one item

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
@@ -40,10 +41,13 @@ from kapfast.server.stats import IngressStats
 
 #: bodies this large are parsed off the loop (GIL released): on the engine thread just before
 #: their points run (one hop), or on an executor thread where no engine routes them (a cluster
-#: ingest node publishes them); the handler then yields, so the loop answers pings meanwhile and
-#: waiting writes queue at the gate, where they can be counted and refused; smaller bodies parse
-#: on the loop, faster than the hop to a thread costs
+#: ingest node publishes them) or where more cores can parse beside the engine; the handler then
+#: yields, so the loop answers pings meanwhile and waiting writes queue at the gate, where they can
+#: be counted and refused; smaller bodies parse on the loop, faster than the hop to a thread costs
 OFF_LOOP_BYTES = 16 << 10
+
+#: on a machine this small a large body is parsed on the engine thread (see make_write_handler)
+PARSE_ON_ENGINE_MAX_CPUS = 2
 
 MAX_ERRORS_SHOWN = 10  # an answer for a million bad lines stays readable
 
@@ -213,8 +217,15 @@ def make_write_handler(
     gate: WriteGate | None = None,
     durable: Callable[[], Future[None] | None] | None = None,
     publish: Publish | None = None,
+    parse_on_engine: bool | None = None,
 ) -> Handler:
     """The aiohttp handler for both write paths.
+
+    ``parse_on_engine``: parse a large body on the engine thread, in the item that routes its
+    points (one hop: the least CPU per point), rather than on an executor thread before the hop
+    (two hops, but bodies parse on other cores while the engine routes earlier ones). None: the
+    engine thread when the process may use at most :data:`PARSE_ON_ENGINE_MAX_CPUS` CPUs, where
+    the parse has no spare core to move to anyway.
 
     ``durable``: the commit the answer must wait for (the alert states the write's points made,
     group-committed on the store's thread, kapfast.storage.AlertStateStore; the blocks of live
@@ -223,7 +234,10 @@ def make_write_handler(
     recorded points survive a crash as when they were written on the loop."""
     gate = gate or WriteGate()
     # the engine thread parses and routes each large body (a cluster ingest node publishes instead)
-    engine = cast(EngineSink, sink) if publish is None and callable(getattr(sink, "route", None)) else None
+    if parse_on_engine is None:
+        parse_on_engine = len(os.sched_getaffinity(0)) <= PARSE_ON_ENGINE_MAX_CPUS
+    routes = publish is None and parse_on_engine and callable(getattr(sink, "route", None))
+    engine = cast(EngineSink, sink) if routes else None
     # Series seen by earlier writes, per db/rp: a known series then costs one hash probe.
     indexes = SeriesIndexes()
 
