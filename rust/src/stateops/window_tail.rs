@@ -94,18 +94,19 @@ impl Vals {
     }
 }
 
-/// `name` as an `Arc<str>`, the same one as the previous call's when equal: the thousands of
-/// groups' tails of one window hold one copy of their field's name, not one each.
-fn shared_name(name: &str) -> Arc<str> {
+/// `name` as an `Arc<String>`, the same one as the previous call's when equal: the thousands of
+/// groups' tails of one window hold one copy of their field's name, not one each (a thin
+/// pointer: 8 bytes a tail, where an `Arc<str>` takes 16).
+fn shared_name(name: &str) -> Arc<String> {
     thread_local! {
-        static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+        static LAST: std::cell::RefCell<Option<Arc<String>>> = const { std::cell::RefCell::new(None) };
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         match &*last {
             Some(a) if **a == *name => a.clone(),
             _ => {
-                let a: Arc<str> = Arc::from(name);
+                let a = Arc::new(name.to_owned());
                 *last = Some(a.clone());
                 a
             }
@@ -141,7 +142,8 @@ fn fill<T: Copy>(v: &mut Vec<T>, x: T, n: usize) {
 #[allow(clippy::box_collection)]
 #[derive(Debug, Default)]
 struct Part {
-    head: usize,
+    /// (a u32 beside `mcode`: a part holds at most [`SEAL_ROWS`] rows)
+    head: u32,
     /// (2 bytes a point for evenly spaced whole seconds: [`PackedTimes`])
     time: PackedTimes,
     /// the field's values (None while no row had it; its name is the tail's)
@@ -160,7 +162,7 @@ struct Part {
 /// `head` and the buffers' spare room are not copied.
 impl Clone for Part {
     fn clone(&self) -> Self {
-        let h = self.head;
+        let h = self.head();
         Part {
             head: 0,
             time: self.time.clone_from_index(h),
@@ -182,7 +184,12 @@ impl Clone for Part {
 impl Part {
     /// Live rows.
     pub fn len(&self) -> usize {
-        self.time.len() - self.head
+        self.time.len() - self.head()
+    }
+
+    /// The first live row.
+    fn head(&self) -> usize {
+        self.head as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -280,8 +287,8 @@ impl Part {
     pub fn purge(&mut self, keep: impl Fn(i64) -> bool) -> usize {
         let k = self
             .time
-            .position_from(self.head, keep)
-            .map_or(self.len(), |i| i - self.head);
+            .position_from(self.head(), keep)
+            .map_or(self.len(), |i| i - self.head());
         self.drop_front(k);
         k
     }
@@ -289,7 +296,7 @@ impl Part {
     /// Frees the dropped rows before `head`.
     fn compact(&mut self) {
         if self.head > 0 {
-            let h = std::mem::take(&mut self.head);
+            let h = std::mem::take(&mut self.head) as usize;
             self.time.drain_front(h);
             if let Some(v) = &mut self.field {
                 v.drain_front(h);
@@ -324,10 +331,11 @@ impl Part {
 
     /// Drops the first `k` live rows.
     pub fn drop_front(&mut self, k: usize) {
-        self.head += k.min(self.len());
+        // (within the part's rows, at most SEAL_ROWS: a u32)
+        self.head += k.min(self.len()) as u32;
         if self.is_empty() {
             self.clear();
-        } else if self.head * 2 >= self.time.len() && self.head >= 64 {
+        } else if self.head() * 2 >= self.time.len() && self.head >= 64 {
             self.compact();
         }
     }
@@ -353,7 +361,7 @@ pub struct WindowTail {
     open: Part,
     /// the field's name (shared by the groups' tails: [`shared_name`]) and kind once a row had
     /// it, for every part (an open part starts blank)
-    field: Option<(Arc<str>, FieldKind)>,
+    field: Option<(Arc<String>, FieldKind)>,
 }
 
 /// A tail's sealed parts.
@@ -372,7 +380,7 @@ impl Sealed {
     fn purge(&mut self, keep: &impl Fn(i64) -> bool) -> (usize, bool) {
         let mut dropped = 0;
         while let Some(first) = self.parts.front() {
-            let from = first.head + self.first_dropped;
+            let from = first.head() + self.first_dropped;
             match first.time.position_from(from, keep) {
                 Some(i) => {
                     let k = i - from;
@@ -519,11 +527,11 @@ impl WindowTail {
         let mut runs: Vec<(&Part, usize)> = Vec::new();
         if let Some(s) = &self.sealed {
             for (i, p) in s.parts.iter().enumerate() {
-                runs.push((p, p.head + if i == 0 { s.first_dropped } else { 0 }));
+                runs.push((p, p.head() + if i == 0 { s.first_dropped } else { 0 }));
             }
         }
         if !self.open.is_empty() {
-            runs.push((&self.open, self.open.head));
+            runs.push((&self.open, self.open.head()));
         }
         let mut time = Vec::with_capacity(n);
         let mut codes = Vec::with_capacity(n);
