@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-use crate::batch::CodeMap;
-use crate::groups::{id_hash, IdSlots, Slots};
+use crate::groups::{id_hash, IdSlots, IntMap, Slots};
 use crate::py::chunk::{PyCodes, PyStreamChunk};
 use crate::py::errors::detached;
 
@@ -434,7 +433,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 struct IntsState {
     next: u32,
     ids: IdSlots,
-    groups: CodeMap<u32, Py<PyGroup>>,
+    groups: IntMap<Py<PyGroup>>,
 }
 
 impl IntsState {
@@ -444,7 +443,7 @@ impl IntsState {
         let groups = &self.groups;
         Ok(self.ids.get(text, gg.hash, |s| {
             groups
-                .get(&s)
+                .get(s)
                 .is_some_and(|x| x.is(g) || x.get().has_id(py, text))
         }))
     }
@@ -515,7 +514,7 @@ impl PyGroupIntTable {
         let st = self.lock();
         let groups = &st.groups;
         st.ids.get(group_id, id_hash(group_id), |s| {
-            groups.get(&s).is_some_and(|x| x.get().has_id(py, group_id))
+            groups.get(s).is_some_and(|x| x.get().has_id(py, group_id))
         })
     }
 
@@ -524,7 +523,7 @@ impl PyGroupIntTable {
     fn forget(&self, py: Python<'_>, group_id: &str) -> Option<u32> {
         let i = self.get_id(py, group_id)?;
         let mut st = self.lock();
-        st.groups.remove(&i);
+        st.groups.remove(i);
         st.ids.remove(group_id, id_hash(group_id), i);
         Some(i)
     }
@@ -534,7 +533,7 @@ impl PyGroupIntTable {
     fn get(&self, py: Python<'_>, i: u32, default: Option<Py<PyGroup>>) -> Option<Py<PyGroup>> {
         self.lock()
             .groups
-            .get(&i)
+            .get(i)
             .map(|g| g.clone_ref(py))
             .or(default)
     }
@@ -542,13 +541,13 @@ impl PyGroupIntTable {
     fn __getitem__(&self, py: Python<'_>, i: u32) -> PyResult<Py<PyGroup>> {
         self.lock()
             .groups
-            .get(&i)
+            .get(i)
             .map(|g| g.clone_ref(py))
             .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(i))
     }
 
     fn __contains__(&self, i: u32) -> bool {
-        self.lock().groups.contains_key(&i)
+        self.lock().groups.contains_key(i)
     }
 
     fn __len__(&self) -> usize {
@@ -561,7 +560,7 @@ impl PyGroupIntTable {
         let mut out: Vec<(u32, Py<PyGroup>)> = st
             .groups
             .iter()
-            .map(|(i, g)| (*i, g.clone_ref(py)))
+            .map(|(i, g)| (i, g.clone_ref(py)))
             .collect();
         out.sort_by_key(|(i, _)| *i);
         out

@@ -94,19 +94,20 @@ impl Vals {
     }
 }
 
-/// `name` as an `Arc<String>`, the same one as the previous call's when equal: the thousands of
-/// groups' tails of one window hold one copy of their field's name, not one each (a thin
-/// pointer: 8 bytes a tail, where an `Arc<str>` takes 16).
-fn shared_name(name: &str) -> Arc<String> {
+/// `(name, kind)` as an `Arc`, the same one as the previous call's when equal: the thousands
+/// of groups' tails of one window hold one copy of their field's name, not one each, through
+/// a thin pointer (8 bytes a tail).
+fn shared_field(name: &str, kind: FieldKind) -> Arc<(String, FieldKind)> {
     thread_local! {
-        static LAST: std::cell::RefCell<Option<Arc<String>>> = const { std::cell::RefCell::new(None) };
+        static LAST: std::cell::RefCell<Option<Arc<(String, FieldKind)>>> =
+            const { std::cell::RefCell::new(None) };
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         match &*last {
-            Some(a) if **a == *name => a.clone(),
+            Some(a) if a.0 == *name && a.1 == kind => a.clone(),
             _ => {
-                let a = Arc::new(name.to_owned());
+                let a = Arc::new((name.to_owned(), kind));
                 *last = Some(a.clone());
                 a
             }
@@ -359,9 +360,9 @@ pub struct WindowTail {
     /// None while there is none (most windows: boxed, as a window keeps a tail per group)
     sealed: Option<Box<Sealed>>,
     open: Part,
-    /// the field's name (shared by the groups' tails: [`shared_name`]) and kind once a row had
+    /// the field's name (shared by the groups' tails: [`shared_field`]) and kind once a row had
     /// it, for every part (an open part starts blank)
-    field: Option<(Arc<String>, FieldKind)>,
+    field: Option<Arc<(String, FieldKind)>>,
 }
 
 /// A tail's sealed parts.
@@ -439,8 +440,9 @@ impl WindowTail {
         if !self.open.accepts(part, lo, hi) {
             return false;
         }
-        if let (Some((name, kind)), Some(c)) = (&self.field, part.fields.first()) {
-            if c.valid[lo..hi].iter().any(|&v| v) && (**name != *c.name || *kind != c.data.kind()) {
+        if let (Some(f), Some(c)) = (&self.field, part.fields.first()) {
+            let (name, kind) = &**f;
+            if c.valid[lo..hi].iter().any(|&v| v) && (*name != c.name || *kind != c.data.kind()) {
                 return false;
             }
         }
@@ -466,7 +468,7 @@ impl WindowTail {
             if self.field.is_none() {
                 if let (Some(vals), Some(c)) = (&self.open.field, part.fields.first()) {
                     // the column the open part took its field from
-                    self.field = Some((shared_name(&c.name), vals.kind()));
+                    self.field = Some(shared_field(&c.name, vals.kind()));
                 }
             }
             if self.open.len() >= SEAL_ROWS {
@@ -536,7 +538,7 @@ impl WindowTail {
         let mut time = Vec::with_capacity(n);
         let mut codes = Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
-        let mut vals = self.field.as_ref().and_then(|(_, k)| Vals::of(*k));
+        let mut vals = self.field.as_ref().and_then(|f| Vals::of(f.1));
         for &(p, h) in &runs {
             let rows = p.time.len() - h;
             p.time.extend_into(h, &mut time);
@@ -557,8 +559,8 @@ impl WindowTail {
             }
         }
         let fields = match (&self.field, vals) {
-            (Some((name, _)), Some(v)) if valid.iter().any(|&k| k) => vec![Column {
-                name: name.to_string(),
+            (Some(f), Some(v)) if valid.iter().any(|&k| k) => vec![Column {
+                name: f.0.clone(),
                 data: v.data(0),
                 valid,
             }],

@@ -12,13 +12,14 @@
 //! * count: the last `period` points, every `every` points (the first after `period` with
 //!   `fillPeriod`), stamped with the last point's time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{gather, CodeMap, Column, ColumnData, DictColumn, FieldKind, PointBatch};
+use crate::groups::IntMap;
 use crate::stateops::snapshot;
 use crate::stateops::window_tail::WindowTail;
 
@@ -128,9 +129,9 @@ fn trunc(t: i64, d: i64) -> i64 {
 #[derive(Debug, Clone)]
 pub struct Windows {
     pub spec: WindowSpec,
-    /// Boxed: a hash table keeps up to twice as many slots as entries, and an unboxed window
-    /// (a few hundred bytes) in each slot cost more per group than its points.
-    groups: HashMap<u32, Box<GroupWindow>>,
+    /// Boxed: a slot per int (free slots included), and an unboxed window (a few hundred
+    /// bytes) in each cost more per group than its points.
+    groups: IntMap<Box<GroupWindow>>,
     /// the newest measurement name a group window took (shared with the next that has it)
     last_name: Arc<String>,
     /// When set, only these fields (with time and measurement) are buffered: the window feeds an
@@ -142,7 +143,7 @@ impl Windows {
     pub fn new(spec: WindowSpec) -> Self {
         Windows {
             spec,
-            groups: HashMap::new(),
+            groups: IntMap::default(),
             last_name: Arc::default(),
             keep: None,
         }
@@ -172,7 +173,7 @@ impl Windows {
     pub fn reset(&mut self, group: Option<u32>) {
         match group {
             Some(g) => {
-                self.groups.remove(&g);
+                self.groups.remove(g);
             }
             None => self.groups.clear(),
         }
@@ -270,7 +271,7 @@ impl Windows {
                 None if idx.len() == b.len() => b.clone(),
                 None => gather(&[(b, idx)]),
             });
-            if !self.groups.contains_key(&g) {
+            if !self.groups.contains_key(g) {
                 let m = part.measurement(0);
                 if *self.last_name != m {
                     self.last_name = Arc::new(m.to_owned());
@@ -287,7 +288,7 @@ impl Windows {
                 self.groups.insert(g, w);
             }
             let spec = self.spec;
-            let w = self.groups.get_mut(&g).expect("inserted above");
+            let w = self.groups.get_mut(g).expect("inserted above");
             let mut closed = Vec::new();
             match spec {
                 WindowSpec::Time { period, every, .. } if every > 0 => {
@@ -330,7 +331,7 @@ impl Windows {
         else {
             return None;
         };
-        let w = self.groups.get_mut(&group)?;
+        let w = self.groups.get_mut(group)?;
         if t < w.next_emit {
             return None;
         }
@@ -379,21 +380,19 @@ struct WindowsSnap {
 impl Windows {
     /// Every group's buffered points and next boundary, as checkpoint bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut ids: Vec<&u32> = self.groups.keys().collect();
-        ids.sort();
+        let mut ids: Vec<(u32, &GroupWindow)> =
+            self.groups.iter().map(|(g, w)| (g, &**w)).collect();
+        ids.sort_by_key(|(g, _)| *g);
         let groups = ids
             .into_iter()
-            .map(|g| {
-                let w = &self.groups[g];
-                GroupWindowSnap {
-                    group: *g,
-                    name: w.name.to_string(),
-                    points: snapshot::compact(&w.points()),
-                    next_emit: w.next_emit,
-                    count: w.count,
-                    buffered: w.held,
-                    narrow: w.narrow,
-                }
+            .map(|(g, w)| GroupWindowSnap {
+                group: g,
+                name: w.name.to_string(),
+                points: snapshot::compact(&w.points()),
+                next_emit: w.next_emit,
+                count: w.count,
+                buffered: w.held,
+                narrow: w.narrow,
             })
             .collect();
         snapshot::encode(&WindowsSnap {
@@ -859,7 +858,7 @@ mod tests {
     #[test]
     fn a_group_window_stays_small() {
         // thousands of groups each keep one (issue #20's memory per buffered point)
-        assert!(std::mem::size_of::<GroupWindow>() <= 192);
+        assert!(std::mem::size_of::<GroupWindow>() <= 184);
     }
 
     #[test]
