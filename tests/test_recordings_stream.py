@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 from isal import igzip
@@ -601,3 +602,84 @@ def test_a_live_recording_keeps_the_order_of_members_and_plain_writes(tmp_path: 
     assert [r.line for r in read_stream_recording(path)] == [b"cpu v=%d %d" % (i, i) for i in range(12)]
     got = recover_blocks(path)
     assert (got.lines, got.cut_bytes) == (36, 0)
+
+
+def test_one_point_a_line_is_what_records_take() -> None:
+    from kapfast import lineproto
+
+    cases = [
+        (b"cpu v=1 1\nmem v=2 2", 2),
+        (b"cpu v=1 1\nmem v=2 2\n", 2),
+        (b"cpu v=1 1\n\nmem v=2 2\n", 2),
+        (b"cpu v=1 1\r\nmem v=2 2\n", 2),
+        (b"cpu v=1 1\n", 1),
+        (b"cpu v=1 1\n", 2),
+        (b"cpu v=1 1\nmem v=2 2\n", 1),
+        (b"cpu v=1 1\n\n", 1),
+        (b"\n", 1),
+        (b"", 1),
+        (b'cpu s="a\nb" 1\n', 1),
+    ]
+    for body, count in cases:
+        framed = lineproto.records("d", "r", body, count)
+        assert lineproto.one_point_a_line(body, count) == (framed is not None)
+
+
+def test_write_records_makes_the_members_records_member_makes(tmp_path: Path) -> None:
+    """The writer thread's parts: bytes as they are, bodies as their records_member, in order;
+    a body that is not one point a line writes nothing and raises."""
+    from kapfast import lineproto
+
+    big = b"".join(b"cpu,host=h%d usage_idle=%d.5 %d\n" % (i, i, i) for i in range(9_000))
+    bodies = [(b"cpu v=1 1\nmem v=2 2", 2), (big, 9_000), (big[:-1], 9_000), (b"m v=3 3\n", 1)]
+    path = tmp_path / "parts"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        parts: list[lineproto.RecordPart] = [b"head"]
+        for body, count in bodies:
+            parts += [("telegraf", "autogen", body, count), b"|"]
+        lineproto.write_records(fd, parts)
+        with pytest.raises(ValueError, match="not one point a line"):
+            lineproto.write_records(fd, [b"never", ("d", "r", b"cpu v=1 1\n\ncpu v=2 2\n", 2)])
+    finally:
+        os.close(fd)
+    want = b"head" + b"".join(
+        (lineproto.records_member("telegraf", "autogen", body, count) or b"") + b"|" for body, count in bodies
+    )
+    assert path.read_bytes() == want
+    ro = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError):
+            lineproto.write_records(ro, [("d", "r", b"cpu v=1 1\n", 1)])
+    finally:
+        os.close(ro)
+
+
+def test_a_live_recording_is_the_members_the_write_path_used_to_make(tmp_path: Path) -> None:
+    """Bodies taken as they came (write_exact) are made into their gzip members on the writer's
+    thread: the file is byte for byte the one made when the write path built each member
+    (records_member), it replays the same records as a plain writer's file, and compacts to its
+    bytes."""
+    from kapfast import lineproto
+    from kapfast.recordings.compression import write_compacted
+
+    bodies = [
+        (b"".join(b"cpu,host=h%d v=%d %d\n" % (i % 7, t, t) for t in range(j, j + 2_000)), 2_000)
+        for i, j in enumerate(range(0, 12_000, 2_000))
+    ] + [(b"cpu v=1 9000000\ncpu v=2 9000001", 2)]
+    live = tmp_path / "live.srpl"
+    with StreamRecordingWriter(live, background=True) as w:
+        for body, count in bodies:
+            # a bytearray is copied (the thread keeps the body until it is written)
+            given = cast(bytes, bytearray(body)) if count == 2 else body
+            assert w.write_exact("telegraf", "autogen", given, count)
+        assert w.records == sum(c for _, c in bodies)
+    members = [lineproto.records_member("telegraf", "autogen", b, c) for b, c in bodies]
+    want = LIVE_MARKER + b"".join(m or b"" for m in members)
+    assert live.read_bytes() == want
+    plain = tmp_path / "plain.srpl"
+    with StreamRecordingWriter(plain) as w:
+        for body, _ in bodies:
+            w.write("telegraf", "autogen", body)
+    assert list(read_stream_recording(live)) == list(read_stream_recording(plain))
+    assert Path(write_compacted(live)).read_bytes() == plain.read_bytes()

@@ -66,8 +66,10 @@ __all__ = [
     "parse_line_protocol",
     "reduce_windows",
     "sample_mask",
+    "srpl_exact",
     "srpl_records",
     "srpl_split",
+    "srpl_write",
     "time_sets",
     "udf_encode_batch",
     "udf_encode_info",
@@ -313,6 +315,8 @@ def parse_line_protocol(
 ) -> tuple[PointBatch, list[tuple[int, int, str]]]: ...
 def srpl_records(db: str, rp: str, body: bytes, count: int, gzip_member: bool = False) -> bytes | None: ...
 def srpl_split(block: bytes, start: int = 0) -> tuple[list[tuple[bytes, bytes, bytes, int]], int] | None: ...
+def srpl_exact(body: bytes, count: int) -> bool: ...
+def srpl_write(fd: int, parts: list[bytes | tuple[str, str, bytes, int]]) -> None: ...
 
 @final
 class SeriesIndex:

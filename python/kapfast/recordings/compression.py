@@ -23,6 +23,8 @@ from typing import Literal, Self, cast
 
 from isal import igzip, isal_zlib
 
+from kapfast.lineproto import RecordPart, write_records
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 #: what a corrupt or truncated gzip recording raises while it is read
@@ -162,40 +164,25 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-#: the most buffers one ``writev`` takes (Linux's IOV_MAX)
-_IOV_MAX = 1024
-
-
-def _writev_all(fd: int, parts: list[bytes]) -> None:
-    """``parts`` written one after the other with as few system calls as the kernel allows and
-    no copy to join them (a short write goes on where it stopped)."""
-    views = [memoryview(p) for p in parts if p]
-    while views:
-        n = os.writev(fd, views[:_IOV_MAX])
-        while n and n >= len(views[0]):
-            n -= len(views.pop(0))
-        if n:
-            views[0] = views[0][n:]
-
-
 class GzipWriter:
     """A recording file being written gzipped, deterministically (mtime 0, no file name, so the
     same content always gives the same bytes). Subclasses add the record format.
 
     With ``background=True`` (a live recording) the file is written in **blocks**: each batch of
-    records becomes a whole gzip member (any gzip reader reads concatenated members as one
-    stream) of *stored* deflate blocks (:func:`stored_member`: a CRC and a copy, ~1/7 of the CPU
-    of ISA-L's fastest deflate, so a recording costs the write path little), written with
-    ``os.write`` on a thread of the writer's own, so the write path costs one queue put per
-    batch. The file is compressed once the recording ends (:func:`write_compacted`, on a thread
-    of the recording service's). A batch's :class:`~concurrent.futures.Future` (:meth:`pending`)
-    is done once its block is in the file: what a caller acknowledges after it survives
-    ``kill -9``, and a crash leaves at worst a torn last block, which :func:`recover_blocks`
-    cuts. Data is synced to the disk at most :data:`FSYNC_INTERVAL_S` after it was written, and
-    at close. When the thread falls behind, what queued meanwhile goes into one block (at most
-    :data:`BLOCK_BYTES`); at most :attr:`QUEUE_BYTES` wait (a writer that falls behind holds the
-    caller back rather than using unbounded memory). A failure on the thread is raised by the
-    next ``_write`` or by ``close``, which waits until everything is on disk.
+    records becomes a whole gzip member (any gzip reader reads concatenated members as one stream)
+    of *stored* deflate blocks (:func:`stored_member`: a CRC and a copy, ~1/7 of the CPU of ISA-L's
+    fastest deflate, so a recording costs the write path little), made and written on a thread of
+    the writer's own (:func:`kapfast.lineproto.write_records`: a body taken as it came, one point a
+    line, becomes its member there, with the GIL released), so the write path costs one queue put
+    per batch. The file is compressed once the recording ends (:func:`write_compacted`, on a thread
+    of the recording service's). A batch's :class:`~concurrent.futures.Future` (:meth:`pending`) is
+    done once its block is in the file: what a caller acknowledges after it survives ``kill -9``,
+    and a crash leaves at worst a torn last block, which :func:`recover_blocks` cuts. Data is synced
+    to the disk at most :data:`FSYNC_INTERVAL_S` after it was written, and at close. When the thread
+    falls behind, what queued meanwhile goes into one block (at most :data:`BLOCK_BYTES`); at most
+    :attr:`QUEUE_BYTES` wait (a writer that falls behind holds the caller back rather than using
+    unbounded memory). A failure on the thread is raised by the next ``_write`` or by ``close``,
+    which waits until everything is on disk.
     """
 
     QUEUE_BYTES = 64 << 20
@@ -216,8 +203,9 @@ class GzipWriter:
                 filename="", fileobj=self._raw, mode="wb", compresslevel=self._level, mtime=0
             )
         self.closed = False
-        #: (data, whether it is a whole gzip member already, done when it is in the file)
-        self._queue: deque[tuple[bytes, bool, Future[None]] | None] = deque()
+        #: (what to write, its size, done when it is in the file): plain records (bytes), or a
+        #: body to make into its gzip member (:class:`_Part`)
+        self._queue: deque[tuple[bytes | _Part, int, Future[None]] | None] = deque()
         self._cond = threading.Condition()
         self._queued = 0
         self._last: Future[None] | None = None
@@ -245,21 +233,22 @@ class GzipWriter:
             assert self._gz is not None
             self._gz.write(data)
             return
-        self._enqueue(data, False)
+        self._enqueue(data, len(data))
 
-    def _write_member(self, member: bytes) -> None:
-        """Append ``member``, one whole gzip member of stored blocks made by the caller
-        (:func:`kapfast.lineproto.records_member`), as it is (background writers only)."""
+    def _write_records(self, db: str, rp: str, body: bytes, count: int) -> None:
+        """Append ``body`` (one point a line, checked by the caller:
+        :func:`kapfast.lineproto.one_point_a_line`) as its records of ``db``/``rp``, one gzip
+        member of stored blocks made by the writer's thread (background writers only)."""
         assert self._thread is not None
-        self._enqueue(member, True)
+        self._enqueue(_Part((db, rp, body, count)), len(body) + count * (len(db) + len(rp) + 2))
 
-    def _enqueue(self, data: bytes, member: bool) -> None:
+    def _enqueue(self, data: bytes | _Part, size: int) -> None:
         done: Future[None] = Future()
         with self._cond:
             while self._queued > self.QUEUE_BYTES and self._error is None:
                 self._cond.wait()
-            self._queue.append((data, member, done))
-            self._queued += len(data)
+            self._queue.append((data, size, done))
+            self._queued += size
             self._last = done
             self._cond.notify_all()
 
@@ -268,12 +257,12 @@ class GzipWriter:
         last = self._last
         return None if last is None or last.done() else last
 
-    def _take(self) -> tuple[list[tuple[bytes, bool, Future[None]]], bool]:
+    def _take(self) -> tuple[list[tuple[bytes | _Part, int, Future[None]]], bool]:
         """What waits in the queue (up to BLOCK_BYTES), and whether the writer was closed."""
         with self._cond:
             while not self._queue:
                 self._cond.wait()
-            items: list[tuple[bytes, bool, Future[None]]] = []
+            items: list[tuple[bytes | _Part, int, Future[None]]] = []
             size = 0
             while self._queue and (not items or size < BLOCK_BYTES):
                 item = self._queue[0]
@@ -281,7 +270,7 @@ class GzipWriter:
                     return items, True
                 self._queue.popleft()
                 items.append(item)
-                size += len(item[0])
+                size += item[1]
             return items, False
 
     def _sync_loop(self) -> None:
@@ -301,11 +290,11 @@ class GzipWriter:
         while True:
             items, closing = self._take()
             if items:
-                size = sum(len(d) for d, _, _ in items)
+                size = sum(n for _, n, _ in items)
                 error = self._error
                 try:
                     if error is None:
-                        _writev_all(self._fd, _members(items))
+                        write_records(self._fd, _members(items))
                         self._dirty.set()
                 except BaseException as exc:  # reported to the writer; the thread keeps draining
                     self._error = error = exc
@@ -353,13 +342,20 @@ class GzipWriter:
         self.close()
 
 
-def _members(items: list[tuple[bytes, bool, Future[None]]]) -> list[bytes]:
-    """The queued items as gzip members, in order: members as they are, each run of plain data
-    joined into one stored member."""
-    out: list[bytes] = []
+class _Part(tuple[str, str, bytes, int]):
+    """A queued body to be made into its gzip member by the writer's thread: ``(db, rp, body,
+    count)``, a part for :func:`write_records`."""
+
+    __slots__ = ()
+
+
+def _members(items: list[tuple[bytes | _Part, int, Future[None]]]) -> list[RecordPart]:
+    """The queued items as :func:`write_records` parts, in order: bodies to make into members
+    as they are, each run of plain data joined into one stored member."""
+    out: list[RecordPart] = []
     plain: list[bytes] = []
-    for data, member, _ in items:
-        if not member:
+    for data, _, _ in items:
+        if not isinstance(data, _Part):
             plain.append(data)
             continue
         if plain:

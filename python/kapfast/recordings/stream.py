@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kapfast.lineproto import RecordRun, records, records_member, split_records
+from kapfast.lineproto import RecordRun, one_point_a_line, records, split_records
 from kapfast.recordings.compression import READ_ERRORS, GzipWriter, open_decompressed
 from kapfast.recordings.errors import RecordingError
 from kapfast.recordings.timestamps import split_timestamp
@@ -336,18 +336,21 @@ class StreamRecordingWriter(GzipWriter):
         """Append ``body`` as it is when it is exactly ``count`` lines (the last may lack its
         newline) without a CR, ``count`` the points it parsed into, ns ones with a timestamp
         each: every line is then one point as it came. False (nothing written) when it is not:
-        the caller serializes its batch instead. One pass in Rust, GIL released."""
+        the caller serializes its batch instead. One pass in Rust, GIL released; a live
+        recording only checks here, and its writer's thread makes the records (a gzip member),
+        off the write path."""
         self._check_open()
         for name, what in ((db, "database"), (rp, "retention policy")):
             if "\n" in name or "\r" in name:
                 raise ValueError(f"{what} name must not contain a newline: {name!r}")
         if not count:
             return not body.strip(b"\n")
-        if self._thread is not None:  # a live recording: the gzip member made in the same pass
-            member = records_member(db, rp, body, count)
-            if member is None:
+        if self._thread is not None:
+            if type(body) is not bytes:  # kept until the thread writes it: an immutable copy
+                body = bytes(body)
+            if not one_point_a_line(body, count):
                 return False
-            self._write_member(member)
+            self._write_records(db, rp, body, count)
         else:
             framed = records(db, rp, body, count)
             if framed is None:

@@ -23,7 +23,7 @@ pub struct ParseOutput {
 
 /// Parses a write body. Points without a timestamp get `now_ns` truncated to `precision`.
 pub fn parse(buf: &[u8], precision: Precision, now_ns: i64) -> ParseOutput {
-    output(parse_part(buf, precision, now_ns)).0
+    output(parse_part(buf, precision, now_ns, estimate_rows(buf))).0
 }
 
 /// Like [`parse`], looking series up in (and adding new ones to) `keys`, which is handed back
@@ -34,7 +34,7 @@ pub(super) fn parse_with(
     now_ns: i64,
     keys: SeriesTable,
 ) -> (ParseOutput, SeriesTable) {
-    output(build_part(buf, precision, now_ns, keys))
+    output(build_part(buf, precision, now_ns, keys, estimate_rows(buf)))
 }
 
 /// A parsed body made into its batch; the series table handed back.
@@ -73,13 +73,22 @@ pub(super) struct Part {
     pub ran_off: bool,
 }
 
-pub(super) fn parse_part(buf: &[u8], precision: Precision, now_ns: i64) -> Part {
-    build_part(buf, precision, now_ns, SeriesTable::new())
+/// `buf` parsed apart, its columns and times given room for `rows` rows up front (the first
+/// piece of a split body reserves for the whole body, so that the merge appends the other
+/// pieces in place instead of moving it: see `split::parse_cut`).
+pub(super) fn parse_part(buf: &[u8], precision: Precision, now_ns: i64, rows: usize) -> Part {
+    build_part(buf, precision, now_ns, SeriesTable::new(), rows)
 }
 
 /// The one place the parser runs (so that its loop is compiled once, inlined here).
-fn build_part(buf: &[u8], precision: Precision, now_ns: i64, keys: SeriesTable) -> Part {
-    let mut p = Parser::new(buf, precision, now_ns, keys);
+fn build_part(
+    buf: &[u8],
+    precision: Precision,
+    now_ns: i64,
+    keys: SeriesTable,
+    rows: usize,
+) -> Part {
+    let mut p = Parser::new(buf, precision, now_ns, keys, rows);
     p.run();
     p.finish()
 }
@@ -133,7 +142,7 @@ fn skip_blank(buf: &[u8], mut i: usize) -> usize {
 
 /// Rows to reserve room for: the body's length over the length of its first lines, plus 10 %,
 /// capped so that an odd first line cannot make the parser reserve far more than the body.
-fn estimate_rows(buf: &[u8]) -> usize {
+pub(super) fn estimate_rows(buf: &[u8]) -> usize {
     let sample = &buf[..buf.len().min(4096)];
     let lines = sample.iter().filter(|&&b| b == b'\n').count().max(1);
     let per_line = (sample.len() / lines).max(16);
@@ -148,8 +157,13 @@ fn next_line(buf: &[u8], i: usize) -> usize {
 }
 
 impl<'a> Parser<'a> {
-    fn new(buf: &'a [u8], precision: Precision, now_ns: i64, keys: SeriesTable) -> Self {
-        let guess = estimate_rows(buf);
+    fn new(
+        buf: &'a [u8],
+        precision: Precision,
+        now_ns: i64,
+        keys: SeriesTable,
+        guess: usize,
+    ) -> Self {
         let mut fields = FieldColumns::new();
         fields.reserve_rows(guess);
         Parser {

@@ -11,12 +11,18 @@
 
 use std::ops::Range;
 
-use memchr::{memchr, memchr2_iter};
+use memchr::{memchr, memchr_iter};
 
 /// Where framed records go: a `Vec`, or a gzip member being laid out ([`StoredMember`]).
 trait Sink {
     /// Appends `part`; false when it does not fit (the caller then gives up).
     fn put(&mut self, part: &[u8]) -> bool;
+
+    /// Appends a record's two pieces (its prefix, then its line): one call a record, so that a
+    /// sink checks its room once for both.
+    fn put2(&mut self, a: &[u8], b: &[u8]) -> bool {
+        self.put(a) && self.put(b)
+    }
 }
 
 impl Sink for Vec<u8> {
@@ -34,17 +40,19 @@ fn frame(db: &[u8], rp: &[u8], body: &[u8], count: usize, out: &mut impl Sink) -
     if lines_of.is_empty() {
         return count == 0;
     }
+    // a CR anywhere refuses the body: one SIMD pass for it, so that the line loop looks for one
+    // byte, not two (a CR is rare: the loop would otherwise stop at every newline to tell them apart)
+    if memchr(b'\r', lines_of).is_some() {
+        return false;
+    }
     // two pieces a record (its prefix, then its line with the line's own newline): a few large
     // copies rather than many tiny ones
     let prefix = [db, b"\n", rp, b"\n"].concat();
     let mut start = 0;
     let mut lines = 0;
-    for at in memchr2_iter(b'\n', b'\r', lines_of) {
-        if lines_of[at] == b'\r' {
-            return false;
-        }
+    for at in memchr_iter(b'\n', lines_of) {
         lines += 1;
-        if lines >= count || !(out.put(&prefix) && out.put(&lines_of[start..=at])) {
+        if lines >= count || !out.put2(&prefix, &lines_of[start..=at]) {
             return false; // more lines than points (this one and the last still to come)
         }
         start = at + 1;
@@ -89,13 +97,13 @@ pub fn stored_member_len(n: usize) -> usize {
     MEMBER_HEADER.len() + 5 * n.div_ceil(STORED_MAX).max(1) + n + 8
 }
 
-/// Lays out `n` content bytes, put in pieces, as one gzip member of stored deflate blocks in a
-/// buffer of exactly [`stored_member_len`]`(n)` bytes: block headers between the pieces where a
-/// block ends, the CRC-32 taken over each whole block's content at once (a fast, SIMD CRC wants
-/// long runs, not the short pieces a record is made of).
+/// Lays out `n` content bytes, put in pieces, as one gzip member of stored deflate blocks
+/// appended to a `Vec` (append only: no byte is zeroed first, and a reused `Vec` costs no page
+/// faults): block headers between the pieces where a block ends, the CRC-32 taken over each whole
+/// block's content at once (a fast, SIMD CRC wants long runs, not the short pieces a record is
+/// made of).
 struct StoredMember<'a> {
-    out: &'a mut [u8],
-    pos: usize,
+    out: &'a mut Vec<u8>,
     /// content bytes not yet put, and room left in the current block
     left: usize,
     in_block: usize,
@@ -104,11 +112,11 @@ struct StoredMember<'a> {
 }
 
 impl<'a> StoredMember<'a> {
-    fn new(out: &'a mut [u8], n: usize) -> Self {
-        out[..MEMBER_HEADER.len()].copy_from_slice(&MEMBER_HEADER);
+    fn new(out: &'a mut Vec<u8>, n: usize) -> Self {
+        out.reserve(stored_member_len(n));
+        out.extend_from_slice(&MEMBER_HEADER);
         let mut me = StoredMember {
             out,
-            pos: MEMBER_HEADER.len(),
             left: n,
             in_block: 0,
             block_start: 0,
@@ -124,14 +132,13 @@ impl<'a> StoredMember<'a> {
         let size = self.left.min(STORED_MAX);
         let last = u8::from(self.left <= STORED_MAX);
         let [lo, hi] = (size as u16).to_le_bytes();
-        self.out[self.pos..self.pos + 5].copy_from_slice(&[last, lo, hi, !lo, !hi]);
-        self.pos += 5;
+        self.out.extend_from_slice(&[last, lo, hi, !lo, !hi]);
         self.in_block = size;
-        self.block_start = self.pos;
+        self.block_start = self.out.len();
     }
 
     fn close_block(&mut self) {
-        self.crc.update(&self.out[self.block_start..self.pos]);
+        self.crc.update(&self.out[self.block_start..]);
     }
 
     /// The trailer (CRC-32 and size); true when every one of the `n` bytes was put.
@@ -141,22 +148,33 @@ impl<'a> StoredMember<'a> {
         }
         // every block was closed as it filled (an empty member's one block holds nothing)
         let crc = self.crc.finalize();
-        let end = self.pos;
-        self.out[end..end + 4].copy_from_slice(&crc.to_le_bytes());
-        self.out[end + 4..end + 8].copy_from_slice(&(n as u32).to_le_bytes());
-        end + 8 == self.out.len()
+        self.out.extend_from_slice(&crc.to_le_bytes());
+        self.out.extend_from_slice(&(n as u32).to_le_bytes());
+        true
     }
 }
 
 impl Sink for StoredMember<'_> {
+    fn put2(&mut self, a: &[u8], b: &[u8]) -> bool {
+        let n = a.len() + b.len();
+        if n >= self.in_block || n > self.left {
+            return self.put(a) && self.put(b); // a block ends within: the careful way
+        }
+        // the usual case: both pieces within the open block, which they do not fill
+        self.out.extend_from_slice(a);
+        self.out.extend_from_slice(b);
+        self.in_block -= n;
+        self.left -= n;
+        true
+    }
+
     fn put(&mut self, mut part: &[u8]) -> bool {
         if part.len() > self.left {
             return false;
         }
         if part.len() < self.in_block {
             // the usual case: within the open block, which it does not fill
-            self.out[self.pos..self.pos + part.len()].copy_from_slice(part);
-            self.pos += part.len();
+            self.out.extend_from_slice(part);
             self.in_block -= part.len();
             self.left -= part.len();
             return true;
@@ -166,8 +184,7 @@ impl Sink for StoredMember<'_> {
                 self.open_block();
             }
             let k = part.len().min(self.in_block);
-            self.out[self.pos..self.pos + k].copy_from_slice(&part[..k]);
-            self.pos += k;
+            self.out.extend_from_slice(&part[..k]);
             self.in_block -= k;
             self.left -= k;
             part = &part[k..];
@@ -179,22 +196,34 @@ impl Sink for StoredMember<'_> {
     }
 }
 
-/// The size [`records_member`] needs for these arguments.
+/// The size [`records_member`] appends for these arguments.
 pub fn records_member_len(db: &[u8], rp: &[u8], body: &[u8], count: usize) -> usize {
     stored_member_len(framed_len(db, rp, body, count))
 }
 
-/// What [`make_records`] makes of `body`, written into `out` (of [`records_member_len`] bytes)
-/// as one gzip member of stored (uncompressed) deflate blocks, in the same single pass (a live
-/// recording's block: a copy and a CRC, no record buffer in between); false when
-/// [`make_records`] would give `None`.
-pub fn records_member(db: &[u8], rp: &[u8], body: &[u8], count: usize, out: &mut [u8]) -> bool {
+/// What [`make_records`] makes of `body`, appended to `out` as one gzip member of stored
+/// (uncompressed) deflate blocks, in the same single pass (a live recording's block: a copy and
+/// a CRC, no record buffer in between); false, and `out` as it was, when [`make_records`] would
+/// give `None`.
+pub fn records_member(db: &[u8], rp: &[u8], body: &[u8], count: usize, out: &mut Vec<u8>) -> bool {
     let n = framed_len(db, rp, body, count);
-    if out.len() != stored_member_len(n) {
-        return false;
-    }
+    let was = out.len();
     let mut member = StoredMember::new(out, n);
-    frame(db, rp, body, count, &mut member) && member.finish(n)
+    if frame(db, rp, body, count, &mut member) && member.finish(n) {
+        return true;
+    }
+    out.truncate(was);
+    false
+}
+
+/// Whether [`make_records`] takes `body` for `count` points (exactly `count` lines, the last
+/// may lack its newline, and no CR), without making anything: two SIMD passes.
+pub fn one_point_a_line(body: &[u8], count: usize) -> bool {
+    let lines_of = body.strip_suffix(b"\n").unwrap_or(body);
+    if lines_of.is_empty() {
+        return count == 0;
+    }
+    memchr(b'\r', lines_of).is_none() && memchr_iter(b'\n', lines_of).count() + 1 == count
 }
 
 /// Consecutive records with one database and retention policy (byte ranges in the block), and
@@ -310,8 +339,17 @@ mod tests {
     }
 
     fn member(db: &[u8], rp: &[u8], body: &[u8], count: usize) -> Option<Vec<u8>> {
-        let mut out = vec![0; records_member_len(db, rp, body, count)];
-        records_member(db, rp, body, count, &mut out).then_some(out)
+        // appended after what the buffer held, which stays as it was
+        let mut out = b"before".to_vec();
+        let ok = records_member(db, rp, body, count, &mut out);
+        assert_eq!(&out[..6], b"before");
+        assert_eq!(one_point_a_line(body, count), ok);
+        if !ok {
+            assert_eq!(out, b"before");
+            return None;
+        }
+        assert_eq!(out.len() - 6, records_member_len(db, rp, body, count));
+        Some(out.split_off(6))
     }
 
     /// Inflates a gzip member of stored blocks by hand (no inflater among the dependencies):

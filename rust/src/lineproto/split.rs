@@ -16,7 +16,7 @@ use std::thread;
 use super::assemble::SeriesCodes;
 use super::error::LineError;
 use super::key::SeriesInfo;
-use super::parser::{parse, parse_part, ParseOutput, Part};
+use super::parser::{estimate_rows, parse, parse_part, ParseOutput, Part};
 use super::Precision;
 use crate::batch::{group_parts, ColumnPieces};
 
@@ -69,9 +69,19 @@ pub fn parse_cut(
     if bounds.len() <= 2 || threads <= 1 {
         return parse(buf, precision, now_ns);
     }
-    let pieces: Vec<&[u8]> = bounds.windows(2).map(|w| &buf[w[0]..w[1]]).collect();
-    let parts = par_map(pieces, threads, |piece| {
-        parse_part(piece, precision, now_ns)
+    // The first piece's columns get room for the whole body: the merge then appends the other
+    // pieces behind its rows. Reserved room costs nothing until written (large blocks are
+    // mapped lazily), while a piece's columns grown at the merge are copied whole into fresh
+    // pages (measured: 2 threads took 1.15x the CPU of 1 thread, most of it that copy).
+    let whole = estimate_rows(buf);
+    let pieces: Vec<(usize, &[u8])> = bounds
+        .windows(2)
+        .enumerate()
+        .map(|(k, w)| (k, &buf[w[0]..w[1]]))
+        .collect();
+    let parts = par_map(pieces, threads, |(k, piece)| {
+        let rows = if k == 0 { whole } else { estimate_rows(piece) };
+        parse_part(piece, precision, now_ns, rows)
     });
     if parts[..parts.len() - 1].iter().any(|p| p.ran_off) {
         return parse(buf, precision, now_ns);
@@ -266,7 +276,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{FieldKind, Value};
+    use crate::batch::{ColumnData, FieldKind, Value};
     use proptest::prelude::*;
 
     const NOW: i64 = 1_700_000_000_123_456_789;
@@ -324,6 +334,34 @@ mod tests {
             assert_eq!(*got.batch.tag("host").unwrap().dict, vec!["b", "a", "c"]);
         }
         check_all_cuts(buf);
+    }
+
+    #[test]
+    fn the_first_piece_has_room_for_the_whole_body() {
+        // The merge appends the other pieces behind the first one's rows: with room reserved
+        // up front it neither moves nor copies the first piece's columns.
+        let body: String = (0..2000)
+            .map(|i| format!("cpu,host=h{} a={i}.5,b={i}i {i}\n", i % 7))
+            .collect();
+        let buf = body.as_bytes();
+        let bounds = piece_bounds(buf, &[buf.len() / 2]);
+        let first = parse_part(
+            &buf[..bounds[1]],
+            Precision::Nanosecond,
+            NOW,
+            estimate_rows(buf),
+        );
+        assert!(first.time.len() < 2000 && first.time.capacity() >= 2000);
+        assert_eq!(first.fields.len(), 2);
+        for f in &first.fields {
+            assert!(f.column.valid.capacity() >= 2000, "{}", f.column.name);
+            match &f.column.data {
+                ColumnData::Float(v) => assert!(v.capacity() >= 2000),
+                ColumnData::Int(v) => assert!(v.capacity() >= 2000),
+                other => panic!("unexpected column {other:?}"),
+            }
+        }
+        assert_same(buf, &serial(buf), &cut(buf, &[buf.len() / 2]));
     }
 
     #[test]

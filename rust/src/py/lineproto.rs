@@ -9,7 +9,9 @@ use crate::py::errors::detached;
 use pyo3::types::PyBytes;
 
 use super::batch::{precision_arg, PyPointBatch};
-use crate::lineproto::records::{make_records, records_member, records_member_len, split_records};
+use crate::lineproto::records::{
+    make_records, one_point_a_line, records_member, records_member_len, split_records,
+};
 use crate::lineproto::{
     parse_threads, ParseOutput, SeriesIndex, DEFAULT_INDEX_BYTES, MIN_PARALLEL_BYTES,
 };
@@ -164,13 +166,101 @@ fn srpl_records<'py>(
         let out = detached(py, || make_records(db, rp, data, count))?;
         return Ok(out.map(|v| PyBytes::new(py, &v)));
     }
-    let mut whole = false;
-    // the new bytes object is nobody else's until it is returned: filled with the GIL released
-    let out = PyBytes::new_with(py, records_member_len(db, rp, data, count), |buf| {
-        whole = detached(py, || records_member(db, rp, data, count, buf))?;
-        Ok(())
+    let member = detached(py, || {
+        let mut out = Vec::with_capacity(records_member_len(db, rp, data, count));
+        records_member(db, rp, data, count, &mut out).then_some(out)
     })?;
-    Ok(whole.then_some(out))
+    Ok(member.map(|m| PyBytes::new(py, &m)))
+}
+
+/// Whether `body` is exactly `count` lines (the last may lack its newline) without a CR: what
+/// `srpl_records` and `srpl_write` take as one point a line. GIL released.
+#[pyfunction]
+fn srpl_exact(py: Python<'_>, body: &Bound<'_, PyBytes>, count: usize) -> PyResult<bool> {
+    let data: &[u8] = body.as_bytes();
+    detached(py, || one_point_a_line(data, count))
+}
+
+/// A part handed to `srpl_write`, held while the GIL is released: the bytes object, and for a
+/// body to make into records its `(db, rp)` and point count.
+type HeldPart<'py> = (Bound<'py, PyAny>, Option<(String, String)>, usize);
+
+/// A part of what `srpl_write` writes: bytes as they are, or a body made into records.
+enum Part<'a> {
+    Raw(&'a [u8]),
+    Records(&'a [u8], &'a [u8], &'a [u8], usize),
+}
+
+thread_local! {
+    /// The buffer `srpl_write` lays its parts out in, kept by the thread (a live recording's
+    /// writer thread) from call to call: no fresh pages to fault in, nothing zeroed.
+    static WRITE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most `srpl_write`'s buffer keeps between calls.
+const WRITE_BUF_KEEP: usize = 16 << 20;
+
+/// Appends `parts` to the file open as `fd` (not closed), in order, with the GIL released:
+/// each `bytes` as it is, each `(db, rp, body, count)` as the gzip member of stored blocks that
+/// `srpl_records(db, rp, body, count, gzip_member=True)` returns (a live recording's writer
+/// thread: the member is made there, off the write path, straight into a buffer the thread
+/// keeps). ValueError (nothing written) when a body is not one point a line (`srpl_exact`);
+/// OSError when the write fails.
+#[pyfunction]
+fn srpl_write(py: Python<'_>, fd: i32, parts: &Bound<'_, pyo3::types::PyList>) -> PyResult<()> {
+    let mut held: Vec<HeldPart<'_>> = Vec::with_capacity(parts.len());
+    for item in parts.iter() {
+        if item.downcast::<PyBytes>().is_ok() {
+            held.push((item, None, 0));
+            continue;
+        }
+        let (db, rp, body, count): (String, String, Bound<'_, PyBytes>, usize) = item.extract()?;
+        held.push((body.into_any(), Some((db, rp)), count));
+    }
+    // bytes are immutable and `held` keeps them alive while the GIL is released.
+    let views: Vec<Part<'_>> = held
+        .iter()
+        .map(|(obj, names, count)| {
+            let data = obj
+                .downcast::<PyBytes>()
+                .map(|b| b.as_bytes())
+                .unwrap_or_default();
+            match names {
+                None => Part::Raw(data),
+                Some((db, rp)) => Part::Records(db.as_bytes(), rp.as_bytes(), data, *count),
+            }
+        })
+        .collect();
+    let done = detached(py, || {
+        WRITE_BUF.with_borrow_mut(|buf| {
+            buf.clear();
+            for part in &views {
+                match *part {
+                    Part::Raw(data) => buf.extend_from_slice(data),
+                    Part::Records(db, rp, body, count) => {
+                        if !records_member(db, rp, body, count, buf) {
+                            return Ok(false);
+                        }
+                    }
+                }
+            }
+            use std::io::Write;
+            use std::os::fd::FromRawFd;
+            // SAFETY: the caller's open descriptor, only borrowed: ManuallyDrop never closes it
+            let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+            let res = file.write_all(buf);
+            buf.clear();
+            buf.shrink_to(WRITE_BUF_KEEP);
+            res.map(|()| true)
+        })
+    })?;
+    match done {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(pyo3::exceptions::PyValueError::new_err(
+            "a body to record is not one point a line",
+        )),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// One run of a stream recording's records: `(db, rp, body, count)`.
@@ -214,6 +304,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(srpl_records, m)?)?;
     m.add_function(wrap_pyfunction!(srpl_split, m)?)?;
+    m.add_function(wrap_pyfunction!(srpl_exact, m)?)?;
+    m.add_function(wrap_pyfunction!(srpl_write, m)?)?;
     m.add_class::<PySeriesIndex>()?;
     m.add("LINEPROTO_INDEX_MAX_BYTES", DEFAULT_INDEX_BYTES)?;
     m.add("LINEPROTO_PARALLEL_MIN_BYTES", MIN_PARALLEL_BYTES)
