@@ -13,7 +13,7 @@ from kapfast._native import Codes as Codes
 from kapfast._native import ColumnView as ColumnView
 from kapfast._native import Group as Group
 from kapfast._native import GroupIndex as GroupIndex
-from kapfast._native import GroupObjects as GroupObjects
+from kapfast._native import GroupIntTable as GroupIntTable
 from kapfast._native import GroupTable as GroupTable
 from kapfast._native import PointBatch as PointBatch
 from kapfast._native import StreamChunk as StreamChunk

@@ -8,7 +8,7 @@ import pytest
 from kapfast._native import (
     Group,
     GroupIndex,
-    GroupObjects,
+    GroupIntTable,
     PointBatch,
     StreamChunk,
     batch_group_codes,
@@ -109,19 +109,23 @@ def test_group_index_names_groups_as_batch_group_ids() -> None:
         _index_case(rows, dims, star, exclude, by_name)
 
 
-def test_group_objects_match_by_object_and_forget() -> None:
-    objs = GroupObjects()
+def test_group_ints_match_by_object_or_id_and_are_never_reused() -> None:
+    table = GroupIntTable()
     a, b = Group("a"), Group("b")
     pts = PointBatch.from_rows(ROWS[:3])
-    assert objs.codes(StreamChunk(pts, [0, 1, 1], [a, b])) is None
-    objs.learn([a, b], [7, 9])
-    ints = objs.codes(StreamChunk(pts, [0, 1, 1], [b, a]))
-    assert ints is not None and ints.tolist() == [9, 7, 7]
-    assert np.asarray(ints).dtype == np.uint32
-    one = objs.codes(StreamChunk.of_group(pts, a))
-    assert one is not None and one.tolist() == [7, 7, 7]
-    objs.forget(7)
-    assert objs.codes(StreamChunk(pts, [1, 1, 1], [a, b])) is None
+    ints = table.codes(StreamChunk(pts, [0, 1, 1], [a, b]))
+    assert ints.tolist() == [0, 1, 1] and np.asarray(ints).dtype == np.uint32
+    assert table.codes(StreamChunk(pts, [0, 1, 1], [b, a])).tolist() == [1, 0, 0]
+    # another object of the same id is the same group
+    assert table.codes(StreamChunk.of_group(pts, Group("a"))).tolist() == [0, 0, 0]
+    assert table.get_id("b") == 1 and table[1] is b and table.get(7) is None and len(table) == 2
+    assert table.forget("a") == 0 and table.forget("a") is None and 0 not in table
+    # seen again after being forgotten: a new int, never an old one
+    assert table.codes(StreamChunk(pts, [1, 1, 0], [a, b])).tolist() == [1, 1, 2]
+    assert table.next == 3 and [(i, g.id) for i, g in table.items()] == [(1, "b"), (2, "a")]
+    copy = GroupIntTable()
+    copy.load(table.next, table.items())
+    assert copy.int_of(Group("a")) == 2 and copy.int_of(Group("c")) == 3
 
 
 def test_chunk_checks_its_codes_and_shares_them() -> None:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from kapfast.batch import Codes as Codes
 from kapfast.batch import Group as Group
-from kapfast.batch import PointBatch
+from kapfast.batch import GroupIntTable, PointBatch
 from kapfast.batch import StreamChunk as StreamChunk
 from kapfast.stateops import ClosedWindows
 
@@ -84,7 +84,7 @@ class BatchSet:
         batches: list[BatchMessage] | None = None,
         *,
         closed: ClosedWindows | None = None,
-        groups: dict[int, Group] | None = None,
+        groups: GroupIntTable | None = None,
     ) -> None:
         self._batches = batches
         self.closed = closed

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from kapfast.batch import Codes, GroupObjects, GroupTable
+from kapfast.batch import Codes, GroupIntTable, GroupTable
 from kapfast.engine.checkpoint import SnapshotMismatch, group_of_json, groups_json
 from kapfast.engine.context import TaskContext
 from kapfast.engine.expiry import EXPIRY_SLICE, GroupExpiry
@@ -300,56 +300,49 @@ class GroupInts:
     """Stable ints for the groups a node keeps Rust state for (the kernels key state by int).
 
     An int is never reused: a group forgotten (DeleteGroup) and seen again gets a new one.
-    Group objects already seen are matched in Rust (``GroupObjects``), by object: a chunk of
-    groups seen before costs no Python work per group.
+    The ints and their groups live in one Rust table (``GroupIntTable``): a chunk's groups are
+    found by their id hashes (the same object without reading its id), so a chunk of groups
+    seen before costs no Python work per group, and a group costs a table entry, not dict
+    entries and an int object (#20).
     """
 
-    __slots__ = ("groups", "ints", "next", "objects")
+    __slots__ = ("table",)
 
     def __init__(self) -> None:
-        self.ints: dict[str, int] = {}
-        #: int -> the Group object first seen with it
-        self.groups: dict[int, Group] = {}
-        self.next = 0
-        self.objects = GroupObjects()
+        self.table = GroupIntTable()
+
+    @property
+    def groups(self) -> GroupIntTable:
+        """int -> the Group object first seen with it (``[i]``, ``.get(i)``, ``.items()``)."""
+        return self.table
+
+    @property
+    def next(self) -> int:
+        """The int the next new group gets."""
+        return self.table.next
 
     def int_of(self, group: Group) -> int:
-        i = self.ints.get(group.id)
-        if i is None:
-            i = self.ints[group.id] = self.next
-            self.groups[i] = group
-            self.next += 1
-        return i
+        return self.table.int_of(group)
+
+    def int_of_id(self, group_id: str) -> int | None:
+        """The int of the group of this id, None when it has none."""
+        return self.table.get_id(group_id)
 
     def codes(self, chunk: StreamChunk) -> Codes:
         """Per row of a chunk: its group's int (a Rust buffer the node's kernels read as is)."""
-        ints = self.objects.codes(chunk)
-        if ints is None:
-            # new group objects (rare after the first chunks): learnt, then matched
-            groups = chunk.groups
-            self.objects.learn(groups, [self.int_of(g) for g in groups])
-            ints = self.objects.codes(chunk)
-            assert ints is not None
-        return ints
+        return self.table.codes(chunk)
 
     def forget(self, group_id: str) -> int | None:
-        i = self.ints.pop(group_id, None)
-        if i is not None:
-            self.groups.pop(i, None)
-            self.objects.forget(i)
-        return i
+        return self.table.forget(group_id)
 
     def to_json(self) -> list[Any]:
         """The ints and their groups, for a checkpoint (the Rust state is keyed by these ints)."""
-        return [self.next, groups_json(self.groups.items())]
+        return [self.table.next, groups_json(self.table.items())]
 
     def load_json(self, raw: Any) -> None:
         """Ints and groups from :meth:`to_json` (new group objects are matched by id)."""
         nxt, groups = raw
-        self.groups = {int(i): group_of_json(g) for i, g in groups}
-        self.ints = {g.id: i for i, g in self.groups.items()}
-        self.next = int(nxt)
-        self.objects = GroupObjects()
+        self.table.load(int(nxt), [(int(i), group_of_json(g)) for i, g in groups])
 
 
 class HeldGroups:

@@ -2,7 +2,7 @@
 //! table (#13). Row `i` of `batch` is of `groups[codes[i]]`; the codes are a Rust-owned `u32`
 //! buffer made by the Rust operation that grouped the rows (`GroupIndex.chunk`, `regroup`,
 //! `filter`, `take`) and read in place by the Rust operations that consume them (window and
-//! aggregate kernels, `GroupTable.see`, `GroupObjects.codes`, the UDF encoder): they never
+//! aggregate kernels, `GroupTable.see`, `GroupIntTable.codes`, the UDF encoder): they never
 //! round-trip through numpy. A node that needs numpy reads them through a zero-copy read-only
 //! buffer (`numpy.asarray(chunk.codes)`).
 //!

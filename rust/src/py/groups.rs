@@ -3,13 +3,14 @@
 //! its tag values read out of the id) and an entry per table, instead of a Python dataclass
 //! with tuples of tuples and a dict entry and objects per node (#19).
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-use crate::groups::{id_hash, IdSlots, Slots};
-use crate::py::chunk::PyStreamChunk;
+use crate::groups::{id_hash, IdSlots, IntMap, Slots};
+use crate::py::chunk::{PyCodes, PyStreamChunk};
+use crate::py::errors::detached;
 
 /// Where a group's tag values are: spans of its id (the common case: the id is made of the
 /// tags, as Kapacitor's `ToGroupID` makes it), else the tags as given.
@@ -417,5 +418,178 @@ impl PyGroupTable {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGroup>()?;
     m.add_class::<PyGroupTable>()?;
+    m.add_class::<PyGroupIntTable>()?;
     Ok(())
+}
+
+/// A node's groups by int (`GroupInts`): an int is never reused (a group forgotten and seen
+/// again gets a new one), and a chunk's per-row ints are found from its `Group` objects by
+/// their id hashes, the same object matched without reading its id.
+///
+/// One table, where a node kept a dict of ints by id, a dict of groups by int, the ints as
+/// Python objects and a map of known objects by address: about 140 bytes a group, now about
+/// 70 (issue #20, memory per buffered point).
+#[derive(Default)]
+struct IntsState {
+    next: u32,
+    ids: IdSlots,
+    groups: IntMap<Py<PyGroup>>,
+}
+
+impl IntsState {
+    fn find(&self, py: Python<'_>, g: &Bound<'_, PyGroup>) -> PyResult<Option<u32>> {
+        let gg = g.get();
+        let text = gg.id.bind(py).to_str()?;
+        let groups = &self.groups;
+        Ok(self.ids.get(text, gg.hash, |s| {
+            groups
+                .get(s)
+                .is_some_and(|x| x.is(g) || x.get().has_id(py, text))
+        }))
+    }
+
+    fn int_of(&mut self, py: Python<'_>, g: &Bound<'_, PyGroup>) -> PyResult<u32> {
+        if let Some(i) = self.find(py, g)? {
+            return Ok(i);
+        }
+        let i = self.next;
+        self.next = i
+            .checked_add(1)
+            .ok_or_else(|| pyo3::exceptions::PyOverflowError::new_err("group ints exhausted"))?;
+        let text = g.get().id_string(py)?;
+        self.ids.insert(&text, g.get().hash, i);
+        self.groups.insert(i, g.clone().unbind());
+        Ok(i)
+    }
+}
+
+/// `GroupInts`' table (see [`IntsState`]).
+#[pyclass(name = "GroupIntTable", module = "kapfast._native", frozen)]
+pub struct PyGroupIntTable {
+    st: Mutex<IntsState>,
+}
+
+impl PyGroupIntTable {
+    fn lock(&self) -> MutexGuard<'_, IntsState> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyGroupIntTable {
+    #[new]
+    fn new() -> Self {
+        PyGroupIntTable {
+            st: Mutex::new(IntsState::default()),
+        }
+    }
+
+    /// The int of `group` (a new one when not in the table).
+    fn int_of(&self, py: Python<'_>, group: &Bound<'_, PyGroup>) -> PyResult<u32> {
+        self.lock().int_of(py, group)
+    }
+
+    /// The int of each row of `chunk` (row `i` is of `chunk.groups[codes[i]]`) as `Codes`,
+    /// ready for the node's kernels; the chunk's new groups get theirs.
+    fn codes(&self, py: Python<'_>, chunk: &Bound<'_, PyStreamChunk>) -> PyResult<PyCodes> {
+        let c = chunk.get();
+        let table: Vec<u32> = {
+            let mut st = self.lock();
+            let mut table = Vec::new();
+            for g in c.groups(py).iter() {
+                table.push(st.int_of(py, as_group(&g)?)?);
+            }
+            table
+        };
+        // every code is below the chunk's group count (checked when the chunk was made)
+        let codes = c.codes().clone();
+        let ints = detached(py, move || {
+            codes.iter().map(|&k| table[k as usize]).collect()
+        })?;
+        Ok(PyCodes::new(Arc::new(ints)))
+    }
+
+    /// The int of the group of id `group_id`, None when not in the table.
+    fn get_id(&self, py: Python<'_>, group_id: &str) -> Option<u32> {
+        let st = self.lock();
+        let groups = &st.groups;
+        st.ids.get(group_id, id_hash(group_id), |s| {
+            groups.get(s).is_some_and(|x| x.get().has_id(py, group_id))
+        })
+    }
+
+    /// Forget the group of id `group_id`: its int (never given again), None when not in the
+    /// table.
+    fn forget(&self, py: Python<'_>, group_id: &str) -> Option<u32> {
+        let i = self.get_id(py, group_id)?;
+        let mut st = self.lock();
+        st.groups.remove(i);
+        st.ids.remove(group_id, id_hash(group_id), i);
+        Some(i)
+    }
+
+    /// The group of int `i`, None when not in the table.
+    #[pyo3(signature = (i, default = None))]
+    fn get(&self, py: Python<'_>, i: u32, default: Option<Py<PyGroup>>) -> Option<Py<PyGroup>> {
+        self.lock()
+            .groups
+            .get(i)
+            .map(|g| g.clone_ref(py))
+            .or(default)
+    }
+
+    fn __getitem__(&self, py: Python<'_>, i: u32) -> PyResult<Py<PyGroup>> {
+        self.lock()
+            .groups
+            .get(i)
+            .map(|g| g.clone_ref(py))
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(i))
+    }
+
+    fn __contains__(&self, i: u32) -> bool {
+        self.lock().groups.contains_key(i)
+    }
+
+    fn __len__(&self) -> usize {
+        self.lock().groups.len()
+    }
+
+    /// `(int, group)` of every group, by int.
+    fn items(&self, py: Python<'_>) -> Vec<(u32, Py<PyGroup>)> {
+        let st = self.lock();
+        let mut out: Vec<(u32, Py<PyGroup>)> = st
+            .groups
+            .iter()
+            .map(|(i, g)| (i, g.clone_ref(py)))
+            .collect();
+        out.sort_by_key(|(i, _)| *i);
+        out
+    }
+
+    /// The int the next new group gets.
+    #[getter]
+    fn next(&self) -> u32 {
+        self.lock().next
+    }
+
+    /// Replace the table with `groups` (`(int, group)`, a checkpoint's), the next new group
+    /// getting `next`.
+    fn load(
+        &self,
+        py: Python<'_>,
+        next: u32,
+        groups: Vec<(u32, Bound<'_, PyGroup>)>,
+    ) -> PyResult<()> {
+        let mut st = IntsState {
+            next,
+            ..IntsState::default()
+        };
+        for (i, g) in groups {
+            let text = g.get().id_string(py)?;
+            st.ids.insert(&text, g.get().hash, i);
+            st.groups.insert(i, g.unbind());
+        }
+        *self.lock() = st;
+        Ok(())
+    }
 }

@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyString, PyTuple};
 use crate::batch::{sample_every, CodeMap, EditError, PointBatch, Value, NO_TAG};
 use crate::groups::{id_hash, IdSlots, Slots};
 use crate::py::batch::{value_from_py, PyPointBatch};
-use crate::py::chunk::{codes_arg, PyCodes, PyStreamChunk};
+use crate::py::chunk::{codes_arg, PyStreamChunk};
 use crate::py::groups::PyGroup;
 use crate::py::stateops::group_ints;
 
@@ -418,70 +418,6 @@ impl PyGroupIndex {
     }
 }
 
-/// Entries a [`PyGroupObjects`] keeps before it starts over.
-const OBJECTS_MAX: usize = 200_000;
-
-/// A node's group ints by `Group` object (`GroupInts`): a chunk's groups are mostly objects the
-/// node has seen before (the `from` hands out one object per group), so the per-row ints of a
-/// chunk are found without a Python operation per group. Each object is kept alive while it is
-/// known, so its address cannot name another object.
-#[pyclass(name = "GroupObjects", module = "kapfast._native", frozen)]
-pub struct PyGroupObjects {
-    known: Mutex<CodeMap<usize, (u32, Py<PyAny>)>>,
-}
-
-#[pymethods]
-impl PyGroupObjects {
-    #[new]
-    fn new() -> Self {
-        PyGroupObjects {
-            known: Mutex::new(CodeMap::default()),
-        }
-    }
-
-    /// The node's int of each row of `chunk` (row `i` is of `chunk.groups[codes[i]]`) as
-    /// `Codes`, ready for the node's kernels. None when a group object is not known yet
-    /// (`learn` it first).
-    fn codes(&self, py: Python<'_>, chunk: &Bound<'_, PyStreamChunk>) -> PyResult<Option<PyCodes>> {
-        let c = chunk.get();
-        let table: Option<Vec<u32>> = {
-            let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-            c.groups(py)
-                .iter()
-                .map(|g| known.get(&(g.as_ptr() as usize)).map(|e| e.0))
-                .collect()
-        };
-        let Some(table) = table else {
-            return Ok(None);
-        };
-        // every code is below the chunk's group count (checked when the chunk was made)
-        let codes = c.codes().clone();
-        let ints = detached(py, move || {
-            codes.iter().map(|&k| table[k as usize]).collect()
-        })?;
-        Ok(Some(PyCodes::new(Arc::new(ints))))
-    }
-
-    /// `groups[k]` has int `ints[k]` (`groups`: a chunk's groups, or any sequence).
-    fn learn(&self, groups: &Bound<'_, PyAny>, ints: Vec<u32>) -> PyResult<()> {
-        let groups: Vec<Bound<'_, PyAny>> = groups.try_iter()?.collect::<PyResult<_>>()?;
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.len() > OBJECTS_MAX {
-            known.clear();
-        }
-        for (g, i) in groups.into_iter().zip(ints) {
-            known.insert(g.as_ptr() as usize, (i, g.unbind()));
-        }
-        Ok(())
-    }
-
-    /// Forget the objects of int `i` (its group was deleted: seen again, it gets a new int).
-    fn forget(&self, i: u32) {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        known.retain(|_, e| e.0 != i);
-    }
-}
-
 /// The dimension tags of row `row`'s group.
 fn group_tags(
     b: &PointBatch,
@@ -859,7 +795,6 @@ fn batch_group_tags(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGroupIndex>()?;
-    m.add_class::<PyGroupObjects>()?;
     m.add_function(wrap_pyfunction!(batch_group_ids, m)?)?;
     m.add_function(wrap_pyfunction!(batch_group_tags, m)?)?;
     // whole-chunk edits (default, delete, shift, sample, eval.tags, outputs)

@@ -94,18 +94,20 @@ impl Vals {
     }
 }
 
-/// `name` as an `Arc<str>`, the same one as the previous call's when equal: the thousands of
-/// groups' tails of one window hold one copy of their field's name, not one each.
-fn shared_name(name: &str) -> Arc<str> {
+/// `(name, kind)` as an `Arc`, the same one as the previous call's when equal: the thousands
+/// of groups' tails of one window hold one copy of their field's name, not one each, through
+/// a thin pointer (8 bytes a tail).
+fn shared_field(name: &str, kind: FieldKind) -> Arc<(String, FieldKind)> {
     thread_local! {
-        static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+        static LAST: std::cell::RefCell<Option<Arc<(String, FieldKind)>>> =
+            const { std::cell::RefCell::new(None) };
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         match &*last {
-            Some(a) if **a == *name => a.clone(),
+            Some(a) if a.0 == *name && a.1 == kind => a.clone(),
             _ => {
-                let a: Arc<str> = Arc::from(name);
+                let a = Arc::new((name.to_owned(), kind));
                 *last = Some(a.clone());
                 a
             }
@@ -141,7 +143,8 @@ fn fill<T: Copy>(v: &mut Vec<T>, x: T, n: usize) {
 #[allow(clippy::box_collection)]
 #[derive(Debug, Default)]
 struct Part {
-    head: usize,
+    /// (a u32 beside `mcode`: a part holds at most [`SEAL_ROWS`] rows)
+    head: u32,
     /// (2 bytes a point for evenly spaced whole seconds: [`PackedTimes`])
     time: PackedTimes,
     /// the field's values (None while no row had it; its name is the tail's)
@@ -160,7 +163,7 @@ struct Part {
 /// `head` and the buffers' spare room are not copied.
 impl Clone for Part {
     fn clone(&self) -> Self {
-        let h = self.head;
+        let h = self.head();
         Part {
             head: 0,
             time: self.time.clone_from_index(h),
@@ -182,7 +185,12 @@ impl Clone for Part {
 impl Part {
     /// Live rows.
     pub fn len(&self) -> usize {
-        self.time.len() - self.head
+        self.time.len() - self.head()
+    }
+
+    /// The first live row.
+    fn head(&self) -> usize {
+        self.head as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -280,8 +288,8 @@ impl Part {
     pub fn purge(&mut self, keep: impl Fn(i64) -> bool) -> usize {
         let k = self
             .time
-            .position_from(self.head, keep)
-            .map_or(self.len(), |i| i - self.head);
+            .position_from(self.head(), keep)
+            .map_or(self.len(), |i| i - self.head());
         self.drop_front(k);
         k
     }
@@ -289,7 +297,7 @@ impl Part {
     /// Frees the dropped rows before `head`.
     fn compact(&mut self) {
         if self.head > 0 {
-            let h = std::mem::take(&mut self.head);
+            let h = std::mem::take(&mut self.head) as usize;
             self.time.drain_front(h);
             if let Some(v) = &mut self.field {
                 v.drain_front(h);
@@ -324,10 +332,11 @@ impl Part {
 
     /// Drops the first `k` live rows.
     pub fn drop_front(&mut self, k: usize) {
-        self.head += k.min(self.len());
+        // (within the part's rows, at most SEAL_ROWS: a u32)
+        self.head += k.min(self.len()) as u32;
         if self.is_empty() {
             self.clear();
-        } else if self.head * 2 >= self.time.len() && self.head >= 64 {
+        } else if self.head() * 2 >= self.time.len() && self.head >= 64 {
             self.compact();
         }
     }
@@ -351,9 +360,9 @@ pub struct WindowTail {
     /// None while there is none (most windows: boxed, as a window keeps a tail per group)
     sealed: Option<Box<Sealed>>,
     open: Part,
-    /// the field's name (shared by the groups' tails: [`shared_name`]) and kind once a row had
+    /// the field's name (shared by the groups' tails: [`shared_field`]) and kind once a row had
     /// it, for every part (an open part starts blank)
-    field: Option<(Arc<str>, FieldKind)>,
+    field: Option<Arc<(String, FieldKind)>>,
 }
 
 /// A tail's sealed parts.
@@ -372,7 +381,7 @@ impl Sealed {
     fn purge(&mut self, keep: &impl Fn(i64) -> bool) -> (usize, bool) {
         let mut dropped = 0;
         while let Some(first) = self.parts.front() {
-            let from = first.head + self.first_dropped;
+            let from = first.head() + self.first_dropped;
             match first.time.position_from(from, keep) {
                 Some(i) => {
                     let k = i - from;
@@ -431,8 +440,9 @@ impl WindowTail {
         if !self.open.accepts(part, lo, hi) {
             return false;
         }
-        if let (Some((name, kind)), Some(c)) = (&self.field, part.fields.first()) {
-            if c.valid[lo..hi].iter().any(|&v| v) && (**name != *c.name || *kind != c.data.kind()) {
+        if let (Some(f), Some(c)) = (&self.field, part.fields.first()) {
+            let (name, kind) = &**f;
+            if c.valid[lo..hi].iter().any(|&v| v) && (*name != c.name || *kind != c.data.kind()) {
                 return false;
             }
         }
@@ -458,7 +468,7 @@ impl WindowTail {
             if self.field.is_none() {
                 if let (Some(vals), Some(c)) = (&self.open.field, part.fields.first()) {
                     // the column the open part took its field from
-                    self.field = Some((shared_name(&c.name), vals.kind()));
+                    self.field = Some(shared_field(&c.name, vals.kind()));
                 }
             }
             if self.open.len() >= SEAL_ROWS {
@@ -519,16 +529,16 @@ impl WindowTail {
         let mut runs: Vec<(&Part, usize)> = Vec::new();
         if let Some(s) = &self.sealed {
             for (i, p) in s.parts.iter().enumerate() {
-                runs.push((p, p.head + if i == 0 { s.first_dropped } else { 0 }));
+                runs.push((p, p.head() + if i == 0 { s.first_dropped } else { 0 }));
             }
         }
         if !self.open.is_empty() {
-            runs.push((&self.open, self.open.head));
+            runs.push((&self.open, self.open.head()));
         }
         let mut time = Vec::with_capacity(n);
         let mut codes = Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
-        let mut vals = self.field.as_ref().and_then(|(_, k)| Vals::of(*k));
+        let mut vals = self.field.as_ref().and_then(|f| Vals::of(f.1));
         for &(p, h) in &runs {
             let rows = p.time.len() - h;
             p.time.extend_into(h, &mut time);
@@ -549,8 +559,8 @@ impl WindowTail {
             }
         }
         let fields = match (&self.field, vals) {
-            (Some((name, _)), Some(v)) if valid.iter().any(|&k| k) => vec![Column {
-                name: name.to_string(),
+            (Some(f), Some(v)) if valid.iter().any(|&k| k) => vec![Column {
+                name: f.0.clone(),
                 data: v.data(0),
                 valid,
             }],

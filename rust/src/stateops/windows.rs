@@ -12,12 +12,14 @@
 //! * count: the last `period` points, every `every` points (the first after `period` with
 //!   `fillPeriod`), stamped with the last point's time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{gather, CodeMap, Column, ColumnData, DictColumn, FieldKind, PointBatch};
+use crate::groups::IntMap;
 use crate::stateops::snapshot;
 use crate::stateops::window_tail::WindowTail;
 
@@ -48,16 +50,52 @@ struct Piece {
     hi: usize,
 }
 
+/// A window's pieces: boxed, and none at all while empty (a narrow window keeps its points in
+/// its tail and has none): 8 bytes in every group's window instead of a `VecDeque`'s 32.
+#[allow(clippy::box_collection)] // boxed on purpose: see above
+#[derive(Debug, Clone, Default)]
+struct Pieces(Option<Box<VecDeque<Piece>>>);
+
+static NO_PIECES: VecDeque<Piece> = VecDeque::new();
+
+impl Pieces {
+    fn of(pieces: VecDeque<Piece>) -> Pieces {
+        Pieces(Some(Box::new(pieces)))
+    }
+
+    /// Frees the box once no piece is left.
+    fn tidy(&mut self) {
+        if self.0.as_ref().is_some_and(|p| p.is_empty()) {
+            self.0 = None;
+        }
+    }
+}
+
+impl Deref for Pieces {
+    type Target = VecDeque<Piece>;
+    fn deref(&self) -> &VecDeque<Piece> {
+        self.0.as_deref().unwrap_or(&NO_PIECES)
+    }
+}
+
+impl DerefMut for Pieces {
+    /// (makes the box: callers that may leave it empty [`tidy`](Pieces::tidy) it)
+    fn deref_mut(&mut self) -> &mut VecDeque<Piece> {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+// every group has one (thousands of them): its size is the window's cost per group
 #[derive(Debug, Clone)]
 struct GroupWindow {
-    /// the measurement, shared by the groups that have the same one (not a string per group)
-    name: Arc<str>,
-    pieces: VecDeque<Piece>,
+    /// the measurement, shared by the groups that have the same one (not a string per group;
+    /// a thin pointer)
+    name: Arc<String>,
+    pieces: Pieces,
     /// time windows: the next emit time; count windows: the point count that emits next
     next_emit: i64,
-    /// count windows: points seen and points buffered
+    /// count windows: points seen (those buffered are `held`)
     count: i64,
-    buffered: usize,
     /// its parts are narrow ([`Windows::narrow`])
     narrow: bool,
     /// points in `pieces` and `tail` (kept as they come and go, so that the node's buffered
@@ -91,11 +129,11 @@ fn trunc(t: i64, d: i64) -> i64 {
 #[derive(Debug, Clone)]
 pub struct Windows {
     pub spec: WindowSpec,
-    /// Boxed: a hash table keeps up to twice as many slots as entries, and an unboxed window
-    /// (a few hundred bytes) in each slot cost more per group than its points.
-    groups: HashMap<u32, Box<GroupWindow>>,
+    /// Boxed: a slot per int (free slots included), and an unboxed window (a few hundred
+    /// bytes) in each cost more per group than its points.
+    groups: IntMap<Box<GroupWindow>>,
     /// the newest measurement name a group window took (shared with the next that has it)
-    last_name: Arc<str>,
+    last_name: Arc<String>,
     /// When set, only these fields (with time and measurement) are buffered: the window feeds an
     /// aggregate alone, which reads nothing else (see [`Windows::narrow`]).
     keep: Option<Vec<String>>,
@@ -105,8 +143,8 @@ impl Windows {
     pub fn new(spec: WindowSpec) -> Self {
         Windows {
             spec,
-            groups: HashMap::new(),
-            last_name: Arc::from(""),
+            groups: IntMap::default(),
+            last_name: Arc::default(),
             keep: None,
         }
     }
@@ -135,7 +173,7 @@ impl Windows {
     pub fn reset(&mut self, group: Option<u32>) {
         match group {
             Some(g) => {
-                self.groups.remove(&g);
+                self.groups.remove(g);
             }
             None => self.groups.clear(),
         }
@@ -233,17 +271,16 @@ impl Windows {
                 None if idx.len() == b.len() => b.clone(),
                 None => gather(&[(b, idx)]),
             });
-            if !self.groups.contains_key(&g) {
+            if !self.groups.contains_key(g) {
                 let m = part.measurement(0);
-                if *self.last_name != *m {
-                    self.last_name = Arc::from(m);
+                if *self.last_name != m {
+                    self.last_name = Arc::new(m.to_owned());
                 }
                 let w = Box::new(GroupWindow {
                     name: self.last_name.clone(),
-                    pieces: VecDeque::new(),
+                    pieces: Pieces::default(),
                     next_emit: self.first_emit(part.time[0]),
                     count: 0,
-                    buffered: 0,
                     narrow: self.keep.is_some(),
                     held: 0,
                     tail: WindowTail::default(),
@@ -251,7 +288,7 @@ impl Windows {
                 self.groups.insert(g, w);
             }
             let spec = self.spec;
-            let w = self.groups.get_mut(&g).expect("inserted above");
+            let w = self.groups.get_mut(g).expect("inserted above");
             let mut closed = Vec::new();
             match spec {
                 WindowSpec::Time { period, every, .. } if every > 0 => {
@@ -294,7 +331,7 @@ impl Windows {
         else {
             return None;
         };
-        let w = self.groups.get_mut(&group)?;
+        let w = self.groups.get_mut(group)?;
         if t < w.next_emit {
             return None;
         }
@@ -343,21 +380,19 @@ struct WindowsSnap {
 impl Windows {
     /// Every group's buffered points and next boundary, as checkpoint bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut ids: Vec<&u32> = self.groups.keys().collect();
-        ids.sort();
+        let mut ids: Vec<(u32, &GroupWindow)> =
+            self.groups.iter().map(|(g, w)| (g, &**w)).collect();
+        ids.sort_by_key(|(g, _)| *g);
         let groups = ids
             .into_iter()
-            .map(|g| {
-                let w = &self.groups[g];
-                GroupWindowSnap {
-                    group: *g,
-                    name: w.name.to_string(),
-                    points: snapshot::compact(&w.points()),
-                    next_emit: w.next_emit,
-                    count: w.count,
-                    buffered: w.buffered,
-                    narrow: w.narrow,
-                }
+            .map(|(g, w)| GroupWindowSnap {
+                group: g,
+                name: w.name.to_string(),
+                points: snapshot::compact(&w.points()),
+                next_emit: w.next_emit,
+                count: w.count,
+                buffered: w.held,
+                narrow: w.narrow,
             })
             .collect();
         snapshot::encode(&WindowsSnap {
@@ -389,12 +424,12 @@ impl Windows {
             .groups
             .into_iter()
             .map(|s| {
+                // (a count window's buffered points are its points: `held`, from them)
                 let mut w = Box::new(GroupWindow {
-                    name: Arc::from(s.name),
-                    pieces: VecDeque::new(),
+                    name: Arc::new(s.name),
+                    pieces: Pieces::default(),
                     next_emit: s.next_emit,
                     count: s.count,
-                    buffered: s.buffered,
                     narrow: s.narrow,
                     held: 0,
                     tail: WindowTail::default(),
@@ -423,11 +458,10 @@ impl GroupWindow {
     /// A window of narrow `pieces` alone, to cut points from.
     fn narrow_of(pieces: VecDeque<Piece>) -> GroupWindow {
         GroupWindow {
-            name: Arc::from(""),
-            pieces,
+            name: Arc::default(),
+            pieces: Pieces::of(pieces),
             next_emit: 0,
             count: 0,
-            buffered: 0,
             narrow: true,
             held: 0,
             tail: WindowTail::default(),
@@ -488,7 +522,7 @@ impl GroupWindow {
 
     /// Drops leading points until the first one that `keep`s.
     fn purge(&mut self, keep: impl Fn(i64) -> bool) {
-        while let Some(p) = self.pieces.front_mut() {
+        while let Some(p) = self.pieces.0.as_deref_mut().and_then(VecDeque::front_mut) {
             match (p.lo..p.hi).find(|&i| keep(p.part.time[i])) {
                 Some(k) => {
                     self.held -= k - p.lo;
@@ -501,16 +535,18 @@ impl GroupWindow {
                 }
             }
         }
+        self.pieces.tidy();
         self.held -= self.tail.purge(keep);
     }
 
     /// Drops the first point (count windows).
     fn drop_first(&mut self) {
-        if let Some(p) = self.pieces.front_mut() {
+        if let Some(p) = self.pieces.0.as_deref_mut().and_then(VecDeque::front_mut) {
             self.held -= 1;
             p.lo += 1;
             if p.lo >= p.hi {
                 self.pieces.pop_front();
+                self.pieces.tidy();
             }
         } else if !self.tail.is_empty() {
             self.held -= 1;
@@ -524,7 +560,7 @@ impl GroupWindow {
                 return self.tail.batch();
             }
             // pieces, then the tail as one more
-            let mut pieces = self.pieces.clone();
+            let mut pieces: VecDeque<Piece> = (*self.pieces).clone();
             pieces.push_back(Piece::whole(self.tail.batch()));
             return GroupWindow::narrow_of(pieces).points();
         }
@@ -556,7 +592,7 @@ impl GroupWindow {
         let mdict = &first.measurement.dict;
         let mut field: Option<(&str, FieldKind)> = None;
         let mut n = 0;
-        for p in &self.pieces {
+        for p in self.pieces.iter() {
             let part = &p.part;
             if !part.tags.is_empty() || part.fields.len() > 1 {
                 return None;
@@ -583,7 +619,7 @@ impl GroupWindow {
         }
         let mut time = Vec::with_capacity(n);
         let mut codes = Vec::with_capacity(n);
-        for p in &self.pieces {
+        for p in self.pieces.iter() {
             time.extend_from_slice(&p.part.time[p.lo..p.hi]);
             codes.extend_from_slice(&p.part.measurement.codes[p.lo..p.hi]);
         }
@@ -591,7 +627,7 @@ impl GroupWindow {
         if let Some((name, kind)) = field {
             let mut valid = Vec::with_capacity(n);
             let mut data = ColumnData::empty(kind);
-            for p in &self.pieces {
+            for p in self.pieces.iter() {
                 let (lo, hi) = (p.lo, p.hi);
                 let col = p.part.fields.first();
                 match col.filter(|c| c.valid[lo..hi].iter().any(|&v| v)) {
@@ -700,10 +736,8 @@ impl GroupWindow {
     ) {
         for (j, &t) in part.time.iter().enumerate() {
             self.push(part, j, j + 1);
-            self.buffered += 1;
-            if self.buffered > period {
+            if self.held > period {
                 self.drop_first();
-                self.buffered -= 1;
             }
             self.count += 1;
             if self.count == self.next_emit {
@@ -819,6 +853,12 @@ mod tests {
             w.reset(None);
             assert_eq!(w.held_points(), 0);
         }
+    }
+
+    #[test]
+    fn a_group_window_stays_small() {
+        // thousands of groups each keep one (issue #20's memory per buffered point)
+        assert!(std::mem::size_of::<GroupWindow>() <= 184);
     }
 
     #[test]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from kapfast import influxql
-from kapfast.batch import PointBatch
+from kapfast.batch import GroupIntTable, PointBatch
 from kapfast.engine import checkpoint
 from kapfast.engine.context import TaskContext
 from kapfast.engine.messages import BatchMessage, BatchSet, DeleteGroup, Group, StreamChunk, codes_array
@@ -194,7 +194,7 @@ class InfluxQLNode(Node):
             per_window[k] = code
         self.emit(StreamChunk(out, per_window[win], groups))
 
-    def _reduce_closed(self, closed: ClosedWindows, gmap: dict[int, Group]) -> None:
+    def _reduce_closed(self, closed: ClosedWindows, gmap: GroupIntTable) -> None:
         """A window node's closed windows, still in Rust: reduced in one call; the output's
         groups come back as the window's group ints."""
         try:

@@ -94,7 +94,7 @@ class WindowNode(Node):
         if not self.time_based:
             self.emit(barrier)
             return
-        g = self.ints.ints.get(barrier.group.id)
+        g = self.ints.int_of_id(barrier.group.id)
         closed = None if g is None else self.windows.barrier(g, barrier.time)
         if closed is not None:
             _, name, tmax, points, _ = closed

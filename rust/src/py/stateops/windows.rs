@@ -11,6 +11,7 @@ use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
 use super::{group_ints, lock, rows_bytes, snap_load, PyFrozenState};
 use crate::batch::PointBatch;
+use crate::groups::IntMap;
 use crate::influxql::{Arg, Call, Shape};
 use crate::py::batch::PyPointBatch;
 use crate::py::errors::task_error;
@@ -30,7 +31,7 @@ pub struct PyWindows {
     /// each group's Group object (`set_group`), whose tags its closed windows carry
     /// (`feed_closed`): the group's identity has one owner, the object; a copy of its tags
     /// here cost about 300 bytes a group
-    groups: Mutex<HashMap<u32, Py<PyGroup>>>,
+    groups: Mutex<IntMap<Py<PyGroup>>>,
 }
 
 type EmittedTuple = (u32, String, i64, PyPointBatch, usize);
@@ -45,7 +46,7 @@ impl PyWindows {
     fn group_tags(&self, py: Python<'_>) -> PyResult<GroupTags> {
         let mut tags: GroupTags = Vec::new();
         for (g, obj) in lock(&self.groups).iter() {
-            tags.push((*g, obj.get().tag_pairs(py)?));
+            tags.push((g, obj.get().tag_pairs(py)?));
         }
         tags.sort();
         Ok(tags)
@@ -102,7 +103,7 @@ impl PyWindows {
         };
         Ok(PyWindows {
             inner: Mutex::new(Windows::new(spec)),
-            groups: Mutex::new(HashMap::new()),
+            groups: Mutex::new(IntMap::default()),
         })
     }
 
@@ -176,7 +177,7 @@ impl PyWindows {
         let mut groups = lock(&self.groups);
         match group {
             Some(g) => {
-                groups.remove(&g);
+                groups.remove(g);
             }
             None => groups.clear(),
         }
@@ -223,7 +224,7 @@ impl PyWindows {
         if let Some(t) = made.get(&group) {
             return Ok(t.clone());
         }
-        let obj = lock(&self.groups).get(&group).map(|o| o.clone_ref(py));
+        let obj = lock(&self.groups).get(group).map(|o| o.clone_ref(py));
         let t: Tags = match obj {
             Some(o) => Arc::new(o.get().tag_pairs(py)?),
             None => Arc::default(),
