@@ -64,12 +64,13 @@ impl Vals {
         }
     }
 
-    fn data(&self, lo: usize) -> ColumnData {
+    /// The values as a column's data (moved, not copied).
+    fn into_data(self) -> ColumnData {
         match self {
-            Vals::F(v) => ColumnData::Float(v[lo..].to_vec()),
-            Vals::I(v) => ColumnData::Int(v[lo..].to_vec()),
-            Vals::U(v) => ColumnData::UInt(v[lo..].to_vec()),
-            Vals::B(v) => ColumnData::Bool(v[lo..].to_vec()),
+            Vals::F(v) => ColumnData::Float(v),
+            Vals::I(v) => ColumnData::Int(v),
+            Vals::U(v) => ColumnData::UInt(v),
+            Vals::B(v) => ColumnData::Bool(v),
         }
     }
 
@@ -551,7 +552,7 @@ impl WindowTail {
         let fields = match (&self.field, vals) {
             (Some((name, _)), Some(v)) if valid.iter().any(|&k| k) => vec![Column {
                 name: name.to_string(),
-                data: v.data(0),
+                data: v.into_data(),
                 valid,
             }],
             _ => Vec::new(),
