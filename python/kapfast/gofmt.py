@@ -782,6 +782,8 @@ def sprintf(fmt: str, args: Sequence[Any]) -> str:
 # encoding/json
 # --------------------------------------------------------------------------------------------
 
+# \b and \f as short escapes: encoding/json does so since Go 1.22 (older Go wrote \u0008, \u000c),
+# and Kapacitor's current releases build with a newer Go (its go.mod says go 1.25).
 _JSON_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 _JSON_HTML_ESC = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 
