@@ -68,6 +68,42 @@ def test_a_small_batch_waits_behind_a_busy_engine_in_order() -> None:
         engine.stop()
 
 
+def test_a_small_batch_runs_while_the_engine_parses_a_large_body_but_overtakes_nothing_queued() -> None:
+    """While an item lets go of the engine's lock (a large body's parse, Engine.unlocked), a small
+    write finding nothing queued runs on the caller's thread instead of waiting for the parse and
+    the body's points; the item takes the lock back after it. With an item queued, the small write
+    still waits its turn behind it."""
+    engine, router = _engine()
+    parsing, parsed = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def large_body() -> None:  # as kapfast.server.write's item: parse unlocked, then route
+        with engine.unlocked():
+            parsing.set()
+            parsed.wait(WAIT_S)
+        order.append("large routed")
+
+    try:
+        engine.post(large_body)
+        assert parsing.wait(WAIT_S)
+        small = engine.submit("db", "rp", _batch(1))
+        assert small.done() and router.seen == [(1, threading.current_thread().name)]
+        order.append("small routed")
+        queued = threading.Event()
+        engine.post(queued.wait)  # now something is queued behind the large body
+        later = engine.submit("db", "rp", _batch(1))
+        assert not later.done()
+        parsed.set()
+        queued.set()
+        later.result(WAIT_S)
+        assert router.seen[-1] == (1, "kapfast-engine")
+        assert order == ["small routed", "large routed"]
+        assert engine.run(lambda: 1) == 1  # the lock was taken back and let go
+    finally:
+        parsed.set()
+        engine.stop()
+
+
 def test_a_task_calling_the_engine_from_a_small_batch_does_not_wait_for_itself() -> None:
     engine, router = _engine()
     nested: list[str] = []

@@ -35,11 +35,12 @@ debugging, not for production.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -190,6 +191,19 @@ class Engine:
                 self.lock.release()
             return fut
         return self.call(self.route, db, rp, batch, raw)
+
+    @contextlib.contextmanager
+    def unlocked(self) -> Iterator[None]:
+        """Inside an item (which holds the engine's lock once): the lock let go meanwhile, for work
+        that touches no task, such as a large body's parse (GIL released), so a small write finding
+        nothing queued may run on the loop meanwhile (:meth:`submit`) instead of waiting for the
+        parse and then for the large body's points. It overtakes only the request being parsed,
+        one not answered yet: no write a client saw answered, and nothing queued."""
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
 
     def write_points(self, db: str, rp: str, batch: PointBatch, raw: bytes | None = None) -> None:
         """Route a batch serialized with the engine, waited for (from a thread that may wait: the

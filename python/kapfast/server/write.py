@@ -292,11 +292,14 @@ def make_write_handler(
         loop is woken once per write."""
         index = indexes.get(db, rp)
         done: Future[ParseResult] = Future()
+        unlocked = getattr(engine, "unlocked", contextlib.nullcontext)
 
         def work() -> None:
             try:
-                # GIL released while Rust parses: the event loop reads the next bodies meanwhile
-                result = index.parse(body, precision=precision, now_ns=now, wait=True)
+                # GIL released while Rust parses: the event loop reads the next bodies meanwhile,
+                # and, the engine's lock let go, may run a small write (Engine.unlocked)
+                with unlocked():
+                    result = index.parse(body, precision=precision, now_ns=now, wait=True)
                 commit = None
                 if len(result.batch):
                     raw = _as_records(body, precision, now, result) if engine.wants_raw() else None

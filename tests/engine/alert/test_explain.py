@@ -21,6 +21,7 @@ from tests.engine.alert.harness import Run, build, load_case, run_batch_case, ru
 from tests.engine.alert.servers import HttpReceiver
 
 from kapfast._native import PointBatch
+from kapfast.engine.alert import explain
 from kapfast.engine.alert.explain import MAX_CHUNKS, MAX_COMPACTS
 from kapfast.engine.alert.topics import TopicRegistry
 from kapfast.engine.messages import Group, StreamChunk
@@ -223,6 +224,46 @@ def test_old_chunks_are_cut_to_a_row_per_group() -> None:
         assert g["time"] == format_rfc3339_ns(i * 10 + 1)
         assert g["deciding"] == {"level": "CRITICAL", "expression": '"v" > 5'}
         assert (g["sent"], g["reason"]) == (False, "no_handler")
+
+
+def test_a_new_groups_chunk_does_not_merge_every_groups_row_and_memory_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many single-group chunks, new groups and returning ones: the compacted records are merged
+    size-tiered (a new group's row is not merged with every other group's each few chunks), yet
+    they never hold more than two rows a group, stay few, and every group is explained from its
+    own last point."""
+    run = build("stream|from().measurement('cpu').groupBy('host')|alert().crit(lambda: \"v\" > 5)", "t")
+    n = 300
+    hosts = [f"h{i}" for i in range(n)]
+    groups = {h: Group(f"host={h}", ("host",), False, (("host", h),)) for h in hosts}
+    last: dict[str, tuple[float, int]] = {}
+    log = run.node.explain_log
+    sizes: list[int] = []  # rows each compaction took
+    compact = explain._compact
+
+    def counted(parts: Any, refs: Any) -> Any:
+        sizes.append(len(parts))
+        return compact(parts, refs)
+
+    monkeypatch.setattr(explain, "_compact", counted)
+    order = hosts + hosts[::3] + hosts[::7]  # new groups, then some come back
+    for i, h in enumerate(order):
+        rows = [("cpu", {"host": h}, {"v": float(i)}, i * 10)]
+        run.node.push(StreamChunk(PointBatch.from_rows(rows), [0], [groups[h]]))
+        last[h] = (float(i), i * 10)
+        held = sum(len(r.batch) for r in log._compacts)
+        assert held <= 2 * len(last) + MAX_COMPACTS
+        assert len(log._compacts) <= MAX_COMPACTS + n.bit_length() + 1
+    # a merge of (nearly) every group's row is rare: sizes double from one tier to the next
+    # (merging them all each MAX_COMPACTS chunks, as before, made 37 such merges here)
+    assert sum(1 for k in sizes if k > n // 2) <= 4
+    by = {g["group"]: g for g in run.node.explain()["groups"]}
+    assert len(by) == n
+    for h, (v, t) in last.items():
+        g = by[f"host={h}"]
+        assert g["values"] == {"v": v} and g["time"] == format_rfc3339_ns(t)
+        assert g["level"] == ("CRITICAL" if v > 5 else "OK")
 
 
 @pytest.mark.parametrize("name", ["TestBatch_AlertLevelField", "TestBatch_AlertAll_1"])

@@ -136,6 +136,87 @@ def test_tcp_dials_an_ip_address_as_it_is_and_resolves_a_name() -> None:
     assert TcpHandler("[::1]:9000").family is not None
 
 
+def _start(h: TcpHandler, event: AlertEvent) -> None:
+    """``start`` then, as the delivery lane would, the rest it left."""
+    rest = h.start(event)
+    if rest is not None:
+        rest()
+
+
+def test_tcp_start_delivers_what_handle_delivers_one_dial_per_event() -> None:
+    with TcpReceiver() as rcv:
+        h = TcpHandler(rcv.address)
+        assert h.starts_without_waiting
+        _start(h, EVENT)
+        _start(h, EVENT)
+        got = rcv.wait(2)
+    assert got == [EVENT.to_json_bytes() + b"\n"] * 2
+
+
+def test_tcp_start_refused_is_the_same_handler_error() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    h = TcpHandler(f"127.0.0.1:{port}")
+    with pytest.raises(HandlerError) as by_handle:
+        h.handle(EVENT)
+    with pytest.raises(HandlerError) as by_start:
+        _start(h, EVENT)
+    assert str(by_start.value) == str(by_handle.value)
+
+
+def test_tcp_start_leaves_a_connection_not_made_yet_to_its_rest() -> None:
+    """A listener whose backlog is full drops the SYN: the connection is still being made when
+    ``start`` returns, so the rest (run where waiting is allowed) finishes it once the listener
+    accepts."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _ in range(3):  # never waited for: whatever the backlog takes fills it
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(listener.getsockname())
+        fillers.append(f)
+    host, port = listener.getsockname()
+    h = TcpHandler(f"{host}:{port}")
+    rest = h.start(EVENT)
+    want = EVENT.to_json_bytes() + b"\n"
+    got: list[bytes] = []
+
+    def accept_until_delivered() -> None:
+        listener.settimeout(30)
+        while want not in got:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(30)
+                data = b""
+                while chunk := conn.recv(65536):
+                    data += chunk
+                got.append(data)
+
+    t = threading.Thread(target=accept_until_delivered, daemon=True)
+    t.start()
+    for f in fillers:
+        f.close()
+    if rest is not None:  # (where the SYN was taken after all, start delivered it)
+        rest()
+    t.join(60)
+    listener.close()
+    assert want in got
+
+
+def test_a_handler_that_cannot_start_without_waiting_leaves_it_all_to_its_rest() -> None:
+    by_name = TcpHandler("localhost:9")
+    assert not by_name.starts_without_waiting
+    assert not PostHandler("http://127.0.0.1:9/").starts_without_waiting
+
+
 def test_tcp_address_parsing() -> None:
     assert split_address("[::1]:9000") == ("::1", 9000)
     with pytest.raises(ValueError):

@@ -8,8 +8,9 @@ which one decided) is worked out when someone asks (:func:`explain_node`), for o
 
 Memory stays bounded: at most :data:`MAX_CHUNKS` whole chunks are kept for the groups whose last
 point they hold; past that the rows of the groups still pointing at the oldest go into one small
-compacted record (a row per group, all groups in one batch), and the compacted records are merged
-into one when there are more than :data:`MAX_COMPACTS`: an idle group costs a row, not a record.
+compacted record (a row per group, all groups in one batch), and when there are more than
+:data:`MAX_COMPACTS` the newest compacted records are merged (size-tiered, and all of them once they
+hold more than two rows a group): an idle group costs a row or two, not a record.
 
 Events are recorded per event (not per point): sent, inhibited, no handler, template failure,
 and handler failures (from the delivery lane's thread) per group.
@@ -215,11 +216,23 @@ class ExplainLog:
         self._keep(_live_parts(oldest, last))
         compacts = self._compacts
         if len(compacts) > MAX_COMPACTS:
-            # many small records, most rows of them stale: the live rows merged into one, so
-            # the memory stays about a row per group (the merge is paid once every few chunks)
-            old = list(compacts)
-            compacts.clear()
-            self._keep([p for rec in old for p in _live_parts(rec, last)])
+            # Many small records: the newest merged into one, their stale rows dropped. Only the
+            # newest run no larger than what is merged into it (sizes at least double towards
+            # the oldest, so a row is merged a few times over, and a single-row chunk of a new
+            # group does not pay a merge of every group's row: write → alert latency), unless
+            # the records hold more than twice as many rows as there are groups: then all of
+            # them, so the memory stays under two rows a group.
+            start = len(compacts) - 1
+            size = len(compacts[start].batch)
+            while start > 0 and len(compacts[start - 1].batch) <= size:
+                start -= 1
+                size += len(compacts[start].batch)
+            if sum(len(rec.batch) for rec in compacts) > 2 * len(last):
+                start = 0
+            if start < len(compacts) - 1:
+                old = compacts[start:]
+                del compacts[start:]
+                self._keep([p for rec in old for p in _live_parts(rec, last)])
 
     def _keep(self, parts: list[tuple[_Seen, int, int, Group]]) -> None:
         if not parts:

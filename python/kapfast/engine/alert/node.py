@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from operator import attrgetter
 from typing import Any
@@ -556,7 +556,8 @@ class AlertNode(Node):
                     self.lane = DeliveryLane(
                         f"{self.ctx.task_id}/{self.name}", self._lane_capacity, self._deliver_all, self.log
                     )
-                if not self.lane.put(event):
+                start = self._start_all if self.handlers[0].starts_without_waiting else None
+                if not self.lane.put(event, start):
                     self._count_dropped(1)
             else:
                 self._deliver_all(event)
@@ -587,17 +588,54 @@ class AlertNode(Node):
         for h in self.handlers:
             self._deliver(h, event)
 
+    def _start_all(self, event: AlertEvent) -> Callable[[], None] | None:
+        """Deliver ``event`` to the handlers as far as it goes without waiting (the lane is idle,
+        :meth:`DeliveryLane.put`): None when all have it, else the rest, in handler order."""
+        handlers = self.handlers
+        for i, h in enumerate(handlers):
+            if not h.starts_without_waiting:
+                rest = handlers[i:]
+                return lambda: self._deliver_some(rest, event)
+            try:
+                finish = h.start(event)
+            except HandlerError as e:
+                self._failed(h, event, e)
+                continue
+            if finish is not None:
+                after = handlers[i + 1 :]
+
+                def rest_of(
+                    h: AlertHandler = h,
+                    finish: Callable[[], None] = finish,
+                    after: list[AlertHandler] = after,
+                ) -> None:
+                    try:
+                        finish()
+                    except HandlerError as e:
+                        self._failed(h, event, e)
+                    self._deliver_some(after, event)
+
+                return rest_of
+        return None
+
+    def _deliver_some(self, handlers: list[AlertHandler], event: AlertEvent) -> None:
+        for h in handlers:
+            self._deliver(h, event)
+
     def _deliver(self, h: AlertHandler, event: AlertEvent) -> None:
         try:
             h.handle(event)
         except HandlerError as e:
-            self._count_dropped(1)
-            with self._dropped_lock:  # per handler kind: which service is failing (kapfast's own)
-                key = f"handler_errors_{h.kind or 'unknown'}"
-                self.stats.extra[key] = self.stats.extra.get(key, 0) + 1
-            self.explain_log.handler_failed(event.group, event.time_ns, h.describe(), str(e))
-            if not e.quiet:
-                self.log.error("%s: %s handler, alert %r: %s", self.name, h.describe(), event.id, e)
+            self._failed(h, event, e)
+
+    def _failed(self, h: AlertHandler, event: AlertEvent, e: HandlerError) -> None:
+        self._count_dropped(1)
+        with self._dropped_lock:  # per handler kind: which service is failing (kapfast's own)
+            key = f"handler_errors_{h.kind or 'unknown'}"
+            self.stats.extra[key] = self.stats.extra.get(key, 0) + 1
+        self.explain_log.handler_failed(event.group, event.time_ns, h.describe(), str(e))
+        if not e.quiet:
+            self.log.error("%s: %s handler, alert %r: %s", self.name, h.describe(), event.id, e)
 
     # --- end ---------------------------------------------------------------------------------
 

@@ -37,6 +37,16 @@ class AlertHandler:
     def handle(self, event: AlertEvent) -> None:
         raise NotImplementedError
 
+    #: whether :meth:`start` may deliver without waiting (it is overridden)
+    starts_without_waiting = False
+
+    def start(self, event: AlertEvent) -> Callable[[], None] | None:
+        """Deliver ``event`` as far as it goes without waiting (non-blocking system calls only):
+        None when it is delivered, else the rest of the delivery, to be run where waiting is
+        allowed (the alert node's delivery lane). Raises :class:`HandlerError` as ``handle`` does.
+        By default nothing is done here: the rest is the whole of ``handle``."""
+        return lambda: self.handle(event)
+
     def close(self) -> None:
         """Release what the handler holds (files, connections); it is not used afterwards."""
 
