@@ -22,7 +22,7 @@ mod assemble;
 mod dicts;
 pub mod error;
 pub mod escape;
-mod hash;
+pub(crate) mod hash;
 pub mod index;
 mod key;
 pub mod number;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::fields::FieldColumns;
 use super::{Column, DictColumn, Interner, PointBatch, Value, NO_TAG};
 use crate::lineproto::escape::series_key;
+use crate::lineproto::hash::FastBuild;
 
 /// Why a row cannot go into a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,11 +63,11 @@ impl DictBuilder {
 pub struct BatchBuilder {
     time: Vec<i64>,
     measurement: DictBuilder,
-    tag_index: HashMap<String, usize>,
+    tag_index: HashMap<String, usize, FastBuild>,
     tags: Vec<(String, DictBuilder)>,
     fields: FieldColumns,
     series: Vec<u32>,
-    series_index: HashMap<String, u32>,
+    series_index: HashMap<String, u32, FastBuild>,
     series_keys: Vec<String>,
 }
 

@@ -146,13 +146,16 @@ fn gather_from<'a>(
 ) -> Result<Option<Input<'a>>, Error> {
     // a float column (the common case): every present value is of the one type
     if let (ColumnData::Float(v), true) = (&col.data, func.accepts(FieldKind::Float)) {
+        // sized once: a window of a few dozen points grew each vector 4 or 5 times (a
+        // measurable part of reducing thousands of small windows at once)
+        let n = rows.size_hint().1.unwrap_or(0);
         let mut input = Input {
-            rows: Vec::new(),
-            times: Vec::new(),
+            rows: Vec::with_capacity(n),
+            times: Vec::with_capacity(n),
             data: Data::Float(Vec::new()),
             skipped: 0,
         };
-        let mut data = Vec::new();
+        let mut data = Vec::with_capacity(n);
         for i in rows.filter(|&i| col.valid[i]) {
             data.push(v[i]);
             input.rows.push(i);

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 
 const K: u64 = 0x9E37_79B9_7F4A_7C15;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct FastBuild(u64);
 
 impl FastBuild {

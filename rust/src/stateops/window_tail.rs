@@ -64,12 +64,13 @@ impl Vals {
         }
     }
 
-    fn data(&self, lo: usize) -> ColumnData {
+    /// The values as a column's data (moved, not copied).
+    fn into_data(self) -> ColumnData {
         match self {
-            Vals::F(v) => ColumnData::Float(v[lo..].to_vec()),
-            Vals::I(v) => ColumnData::Int(v[lo..].to_vec()),
-            Vals::U(v) => ColumnData::UInt(v[lo..].to_vec()),
-            Vals::B(v) => ColumnData::Bool(v[lo..].to_vec()),
+            Vals::F(v) => ColumnData::Float(v),
+            Vals::I(v) => ColumnData::Int(v),
+            Vals::U(v) => ColumnData::UInt(v),
+            Vals::B(v) => ColumnData::Bool(v),
         }
     }
 
@@ -561,7 +562,7 @@ impl WindowTail {
         let fields = match (&self.field, vals) {
             (Some(f), Some(v)) if valid.iter().any(|&k| k) => vec![Column {
                 name: f.0.clone(),
-                data: v.data(0),
+                data: v.into_data(),
                 valid,
             }],
             _ => Vec::new(),
