@@ -129,7 +129,12 @@ impl PackedTimes {
 
     /// Appends `ts`.
     pub fn extend_from_slice(&mut self, ts: &[i64]) {
-        let Some(&first) = ts.first() else {
+        self.extend(ts.iter().copied());
+    }
+
+    /// Appends `ts`.
+    pub fn extend(&mut self, ts: impl ExactSizeIterator<Item = i64> + Clone) {
+        let Some(first) = ts.clone().next() else {
             return;
         };
         if self.is_empty() {
@@ -144,7 +149,7 @@ impl PackedTimes {
             Deltas::D32(v) => reserve(v, ts.len()),
             Deltas::Raw(v) => reserve(v, ts.len()),
         }
-        for &t in ts {
+        for t in ts {
             self.push(t);
         }
     }

@@ -20,6 +20,82 @@ use std::sync::Arc;
 use super::packed_times::PackedTimes;
 use crate::batch::{Column, ColumnData, DictColumn, FieldKind, PointBatch};
 
+/// Rows of a narrow part read in place: rows `lo..hi` of it, or with `idx`, rows `idx[lo..hi]`
+/// of a chunk whose one kept field is `field` (a group's rows appended straight from the chunk,
+/// as from the part [`PointBatch::take_narrow`] would cut of them).
+#[derive(Clone, Copy)]
+pub struct Src<'a> {
+    pub time: &'a [i64],
+    pub measurement: &'a DictColumn,
+    pub field: Option<&'a Column>,
+    pub series_keys: &'a Arc<Vec<String>>,
+    pub idx: Option<&'a [usize]>,
+}
+
+impl<'a> Src<'a> {
+    /// The rows of a narrow part (None for one with tags or several fields).
+    pub fn of(part: &'a PointBatch) -> Option<Src<'a>> {
+        if !part.tags.is_empty() || part.fields.len() > 1 {
+            return None;
+        }
+        Some(Src {
+            time: &part.time,
+            measurement: &part.measurement,
+            field: part.fields.first(),
+            series_keys: &part.series_keys,
+            idx: None,
+        })
+    }
+
+    /// Appends the items of `s` at rows `lo..hi`.
+    fn extend_into<T: Copy>(&self, v: &mut Vec<T>, s: &[T], lo: usize, hi: usize) {
+        reserve(v, hi - lo);
+        match self.idx {
+            Some(idx) => v.extend(idx[lo..hi].iter().map(|&i| s[i])),
+            None => v.extend_from_slice(&s[lo..hi]),
+        }
+    }
+
+    /// Whether some of rows `lo..hi` have the field.
+    fn any_valid(&self, c: &Column, lo: usize, hi: usize) -> bool {
+        match self.idx {
+            Some(idx) => idx[lo..hi].iter().any(|&i| c.valid[i]),
+            None => c.valid[lo..hi].iter().any(|&v| v),
+        }
+    }
+
+    /// Whether every row of `lo..hi` has the field.
+    fn all_valid(&self, c: &Column, lo: usize, hi: usize) -> bool {
+        match self.idx {
+            Some(idx) => idx[lo..hi].iter().all(|&i| c.valid[i]),
+            None => c.valid[lo..hi].iter().all(|&v| v),
+        }
+    }
+
+    /// Whether every row of `lo..hi` has measurement code `code`.
+    fn all_code(&self, code: u32, lo: usize, hi: usize) -> bool {
+        let codes = &self.measurement.codes;
+        match self.idx {
+            Some(idx) => idx[lo..hi].iter().all(|&i| codes[i] == code),
+            None => codes[lo..hi].iter().all(|&c| c == code),
+        }
+    }
+
+    /// The original row of row `j`.
+    pub fn row(&self, j: usize) -> usize {
+        self.idx.map_or(j, |idx| idx[j])
+    }
+
+    /// The rows read.
+    pub fn len(&self) -> usize {
+        self.idx.map_or(self.time.len(), <[usize]>::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The values of the tail's field.
 #[derive(Debug, Clone)]
 enum Vals {
@@ -49,14 +125,15 @@ impl Vals {
         }
     }
 
-    /// Appends `d[lo..hi]` (a column of the same kind), or `hi - lo` defaults for `None`.
-    fn extend(&mut self, d: Option<&ColumnData>, lo: usize, hi: usize) {
+    /// Appends the rows `lo..hi` of `d` (a column of the same kind) as `src` reads them, or
+    /// `hi - lo` defaults for `None`.
+    fn extend(&mut self, d: Option<(&ColumnData, &Src)>, lo: usize, hi: usize) {
         let n = hi - lo;
         match (self, d) {
-            (Vals::F(v), Some(ColumnData::Float(s))) => extend(v, &s[lo..hi]),
-            (Vals::I(v), Some(ColumnData::Int(s))) => extend(v, &s[lo..hi]),
-            (Vals::U(v), Some(ColumnData::UInt(s))) => extend(v, &s[lo..hi]),
-            (Vals::B(v), Some(ColumnData::Bool(s))) => extend(v, &s[lo..hi]),
+            (Vals::F(v), Some((ColumnData::Float(s), r))) => r.extend_into(v, s, lo, hi),
+            (Vals::I(v), Some((ColumnData::Int(s), r))) => r.extend_into(v, s, lo, hi),
+            (Vals::U(v), Some((ColumnData::UInt(s), r))) => r.extend_into(v, s, lo, hi),
+            (Vals::B(v), Some((ColumnData::Bool(s), r))) => r.extend_into(v, s, lo, hi),
             (Vals::F(v), _) => fill(v, 0.0, n),
             (Vals::I(v), _) => fill(v, 0, n),
             (Vals::U(v), _) => fill(v, 0, n),
@@ -128,11 +205,6 @@ pub(super) fn reserve<T>(v: &mut Vec<T>, add: usize) {
     }
 }
 
-fn extend<T: Copy>(v: &mut Vec<T>, s: &[T]) {
-    reserve(v, s.len());
-    v.extend_from_slice(s);
-}
-
 fn fill<T: Copy>(v: &mut Vec<T>, x: T, n: usize) {
     reserve(v, n);
     v.resize(v.len() + n, x);
@@ -200,12 +272,9 @@ impl Part {
 
     /// Whether rows `lo..hi` of a narrow part can join: no tags, at most one field, numeric and
     /// the tail's own where those rows have it, and the tail's measurement dictionary.
-    pub fn accepts(&self, part: &PointBatch, lo: usize, hi: usize) -> bool {
-        if !part.tags.is_empty() || part.fields.len() > 1 {
-            return false;
-        }
-        if let Some(c) = part.fields.first() {
-            if c.valid[lo..hi].iter().any(|&v| v) {
+    pub fn accepts(&self, part: &Src, lo: usize, hi: usize) -> bool {
+        if let Some(c) = part.field {
+            if part.any_valid(c, lo, hi) {
                 match &self.field {
                     // (the field's name: WindowTail::accepts)
                     Some(vals) if vals.kind() != c.data.kind() => return false,
@@ -223,7 +292,7 @@ impl Part {
     }
 
     /// Appends rows `lo..hi` of a part it [`accepts`](Self::accepts).
-    pub fn append(&mut self, part: &PointBatch, lo: usize, hi: usize) {
+    pub fn append(&mut self, part: &Src, lo: usize, hi: usize) {
         if hi <= lo {
             return;
         }
@@ -232,26 +301,26 @@ impl Part {
         }
         let before = self.time.len();
         let n = hi - lo;
-        self.time.extend_from_slice(&part.time[lo..hi]);
-        let codes = &part.measurement.codes[lo..hi];
+        match part.idx {
+            Some(idx) => self.time.extend(idx[lo..hi].iter().map(|&i| part.time[i])),
+            None => self.time.extend(part.time[lo..hi].iter().copied()),
+        }
+        let codes = &part.measurement.codes;
         if self.mdict.is_none() {
             self.mdict = Some(part.measurement.dict.clone());
             self.series_keys = Some(part.series_keys.clone());
-            self.mcode = codes[0];
+            self.mcode = codes[part.row(lo)];
         }
         match &mut self.codes {
-            Some(c) => extend(c, codes),
-            None if codes.iter().all(|&c| c == self.mcode) => {}
+            Some(c) => part.extend_into(c, codes, lo, hi),
+            None if part.all_code(self.mcode, lo, hi) => {}
             None => {
                 let mut c = vec![self.mcode; before];
-                extend(&mut c, codes);
+                part.extend_into(&mut c, codes, lo, hi);
                 self.codes = Some(Box::new(c));
             }
         }
-        let col = part
-            .fields
-            .first()
-            .filter(|c| c.valid[lo..hi].iter().any(|&v| v));
+        let col = part.field.filter(|c| part.any_valid(c, lo, hi));
         if let (None, Some(c)) = (&self.field, col) {
             let mut vals = Vals::of(c.data.kind()).expect("accepts() checked the kind");
             vals.extend(None, 0, before);
@@ -263,16 +332,15 @@ impl Part {
         let Some(vals) = &mut self.field else {
             return; // no row has had the field yet
         };
-        vals.extend(col.map(|c| &c.data), lo, hi);
-        let rows_valid: Option<&[bool]> = col.map(|c| &c.valid[lo..hi]);
-        match (&mut self.valid, rows_valid) {
-            (Some(v), Some(s)) => extend(v, s),
+        vals.extend(col.map(|c| (&c.data, part)), lo, hi);
+        match (&mut self.valid, col) {
+            (Some(v), Some(c)) => part.extend_into(v, &c.valid, lo, hi),
             (Some(v), None) => fill(v, false, n),
-            (None, Some(s)) if s.iter().all(|&k| k) => {}
-            (None, s) => {
+            (None, Some(c)) if part.all_valid(c, lo, hi) => {}
+            (None, c) => {
                 let mut v = vec![true; before];
-                match s {
-                    Some(s) => extend(&mut v, s),
+                match c {
+                    Some(c) => part.extend_into(&mut v, &c.valid, lo, hi),
                     None => fill(&mut v, false, n),
                 }
                 self.valid = Some(Box::new(v));
@@ -437,13 +505,13 @@ impl WindowTail {
     }
 
     /// Whether rows `lo..hi` of a narrow part can join (as [`Part::accepts`], over every part).
-    pub fn accepts(&self, part: &PointBatch, lo: usize, hi: usize) -> bool {
+    pub fn accepts(&self, part: &Src, lo: usize, hi: usize) -> bool {
         if !self.open.accepts(part, lo, hi) {
             return false;
         }
-        if let (Some(f), Some(c)) = (&self.field, part.fields.first()) {
+        if let (Some(f), Some(c)) = (&self.field, part.field) {
             let (name, kind) = &**f;
-            if c.valid[lo..hi].iter().any(|&v| v) && (*name != c.name || *kind != c.data.kind()) {
+            if part.any_valid(c, lo, hi) && (*name != c.name || *kind != c.data.kind()) {
                 return false;
             }
         }
@@ -457,7 +525,7 @@ impl WindowTail {
     }
 
     /// Appends rows `lo..hi` of a part it [`accepts`](Self::accepts).
-    pub fn append(&mut self, part: &PointBatch, lo: usize, hi: usize) {
+    pub fn append(&mut self, part: &Src, lo: usize, hi: usize) {
         if self.is_empty() {
             self.clear();
         }
@@ -467,7 +535,7 @@ impl WindowTail {
             self.open.append(part, lo, lo + n);
             lo += n;
             if self.field.is_none() {
-                if let (Some(vals), Some(c)) = (&self.open.field, part.fields.first()) {
+                if let (Some(vals), Some(c)) = (&self.open.field, part.field) {
                     // the column the open part took its field from
                     self.field = Some(shared_field(&c.name, vals.kind()));
                 }
@@ -594,8 +662,9 @@ mod tests {
         let text: String = times.map(|t| format!("m v={t}.5 {t}\n")).collect();
         let b = lp(&text);
         let mut tail = WindowTail::default();
-        assert!(tail.accepts(&b, 0, b.len()));
-        tail.append(&b, 0, b.len());
+        let src = Src::of(&b).unwrap();
+        assert!(tail.accepts(&src, 0, b.len()));
+        tail.append(&src, 0, b.len());
         (tail, b)
     }
 
@@ -614,7 +683,7 @@ mod tests {
         let before = tail.batch();
         // the original goes on: purged into its second part, more rows, dropped rows
         assert_eq!(tail.purge(|t| t >= 7), 7);
-        tail.append(&b, 0, 9);
+        tail.append(&Src::of(&b).unwrap(), 0, 9);
         tail.drop_front(3);
         assert_eq!(tail.len(), 23 - 7 + 9 - 3);
         let after = tail.batch();

@@ -18,10 +18,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{gather, CodeMap, Column, ColumnData, DictColumn, FieldKind, PointBatch};
+use crate::batch::{
+    gather, one_empty_series_key, CodeMap, Column, ColumnData, DictColumn, FieldKind, PointBatch,
+};
 use crate::groups::IntMap;
 use crate::stateops::snapshot;
-use crate::stateops::window_tail::WindowTail;
+use crate::stateops::window_tail::{Src, WindowTail};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WindowSpec {
@@ -42,6 +44,29 @@ pub enum WindowSpec {
 const SMALL_PIECE: usize = 64;
 /// ... into pieces of at most this many points (so no point is copied more than a few times).
 const MERGED_PIECE: usize = 1024;
+
+/// A group's rows of a chunk: a part cut of them, or (a narrow window whose tail takes them
+/// all) the chunk's rows read in place, without a part.
+enum GroupRows<'a> {
+    Part(&'a Arc<PointBatch>),
+    Direct(Src<'a>),
+}
+
+impl GroupRows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            GroupRows::Part(p) => p.len(),
+            GroupRows::Direct(s) => s.len(),
+        }
+    }
+
+    fn time(&self, j: usize) -> i64 {
+        match self {
+            GroupRows::Part(p) => p.time[j],
+            GroupRows::Direct(s) => s.time[s.row(j)],
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Piece {
@@ -264,22 +289,25 @@ impl Windows {
             *k += 1;
         }
         let rows = start.windows(2).map(|w| &flat[w[0]..w[1]]);
+        // a narrow window keeping at most one of the chunk's fields: the field, whose rows a
+        // group's tail can take straight from the chunk (as from the part `take_narrow` cuts)
+        let series_keys = one_empty_series_key();
+        let kept: Option<Option<&Column>> = self.keep.as_ref().and_then(|keep| {
+            let mut cols = b.fields.iter().filter(|c| keep.contains(&c.name));
+            let first = cols.next();
+            cols.next().is_none().then_some(first)
+        });
         let mut out = Vec::new();
         for (g, idx) in order.into_iter().zip(rows) {
-            let part = Arc::new(match &self.keep {
-                Some(keep) => b.take_narrow(idx, keep),
-                None if idx.len() == b.len() => b.clone(),
-                None => gather(&[(b, idx)]),
-            });
             if !self.groups.contains_key(g) {
-                let m = part.measurement(0);
+                let m = b.measurement(idx[0]);
                 if *self.last_name != m {
                     self.last_name = Arc::new(m.to_owned());
                 }
                 let w = Box::new(GroupWindow {
                     name: self.last_name.clone(),
                     pieces: Pieces::default(),
-                    next_emit: self.first_emit(part.time[0]),
+                    next_emit: self.first_emit(b.time[idx[0]]),
                     count: 0,
                     narrow: self.keep.is_some(),
                     held: 0,
@@ -289,14 +317,36 @@ impl Windows {
             }
             let spec = self.spec;
             let w = self.groups.get_mut(g).expect("inserted above");
+            let direct = kept.map(|field| Src {
+                time: &b.time,
+                measurement: &b.measurement,
+                field,
+                series_keys: &series_keys,
+                idx: Some(idx),
+            });
+            let part;
+            let rows = match direct {
+                // (a tail that takes all the rows takes every run of them: GroupWindow::push)
+                Some(src) if w.narrow && w.tail.accepts(&src, 0, idx.len()) => {
+                    GroupRows::Direct(src)
+                }
+                _ => {
+                    part = Arc::new(match &self.keep {
+                        Some(keep) => b.take_narrow(idx, keep),
+                        None if idx.len() == b.len() => b.clone(),
+                        None => gather(&[(b, idx)]),
+                    });
+                    GroupRows::Part(&part)
+                }
+            };
             let mut closed = Vec::new();
             match spec {
                 WindowSpec::Time { period, every, .. } if every > 0 => {
-                    w.insert_every(&part, period, spec, &mut closed)
+                    w.insert_every(&rows, period, spec, &mut closed)
                 }
-                WindowSpec::Time { period, .. } => w.insert_each(&part, period, &mut closed),
+                WindowSpec::Time { period, .. } => w.insert_each(&rows, period, &mut closed),
                 WindowSpec::Count { period, every, .. } => {
-                    w.insert_count(&part, period, every, &mut closed)
+                    w.insert_count(&rows, period, every, &mut closed)
                 }
             }
             if w.narrow {
@@ -468,12 +518,25 @@ impl GroupWindow {
         }
     }
 
+    /// Rows `lo..hi` of a group's rows of a chunk.
+    fn push_rows(&mut self, rows: &GroupRows, lo: usize, hi: usize) {
+        match rows {
+            GroupRows::Part(p) => self.push(p, lo, hi),
+            GroupRows::Direct(src) => {
+                if hi > lo {
+                    self.held += hi - lo;
+                    self.tail.append(src, lo, hi);
+                }
+            }
+        }
+    }
+
     fn push(&mut self, part: &Arc<PointBatch>, lo: usize, hi: usize) {
         if hi > lo {
             self.held += hi - lo;
             if self.narrow {
-                if self.tail.accepts(part, lo, hi) {
-                    self.tail.append(part, lo, hi);
+                if let Some(src) = Src::of(part).filter(|s| self.tail.accepts(s, lo, hi)) {
+                    self.tail.append(&src, lo, hi);
                     return;
                 }
                 // rows the tail cannot hold (another field type or measurement dictionary):
@@ -683,7 +746,7 @@ impl GroupWindow {
 
     fn insert_every(
         &mut self,
-        part: &Arc<PointBatch>,
+        rows: &GroupRows,
         period: i64,
         spec: WindowSpec,
         out: &mut Vec<(usize, i64, PointBatch)>,
@@ -691,33 +754,34 @@ impl GroupWindow {
         let WindowSpec::Time { every, align, .. } = spec else {
             return;
         };
-        let ts = &part.time;
+        let n = rows.len();
         let mut pos = 0;
-        while pos < ts.len() {
-            let Some(j) = (pos..ts.len()).find(|&j| ts[j] >= self.next_emit) else {
-                self.push(part, pos, ts.len());
+        while pos < n {
+            let Some(j) = (pos..n).find(|&j| rows.time(j) >= self.next_emit) else {
+                self.push_rows(rows, pos, n);
                 break;
             };
-            self.push(part, pos, j);
+            self.push_rows(rows, pos, j);
             let oldest = self.next_emit - period;
             self.purge(|t| t >= oldest);
             out.push((j, self.next_emit, self.points()));
-            let next = ts[j] + every;
+            let next = rows.time(j) + every;
             self.next_emit = if align { trunc(next, every) } else { next };
             // the closing point starts the new buffer
-            self.push(part, j, j + 1);
+            self.push_rows(rows, j, j + 1);
             pos = j + 1;
         }
     }
 
     fn insert_each(
         &mut self,
-        part: &Arc<PointBatch>,
+        rows: &GroupRows,
         period: i64,
         out: &mut Vec<(usize, i64, PointBatch)>,
     ) {
-        for (j, &t) in part.time.iter().enumerate() {
-            self.push(part, j, j + 1);
+        for j in 0..rows.len() {
+            let t = rows.time(j);
+            self.push_rows(rows, j, j + 1);
             if t >= self.next_emit {
                 let oldest = t - period;
                 self.purge(|x| x > oldest);
@@ -729,13 +793,14 @@ impl GroupWindow {
 
     fn insert_count(
         &mut self,
-        part: &Arc<PointBatch>,
+        rows: &GroupRows,
         period: usize,
         every: usize,
         out: &mut Vec<(usize, i64, PointBatch)>,
     ) {
-        for (j, &t) in part.time.iter().enumerate() {
-            self.push(part, j, j + 1);
+        for j in 0..rows.len() {
+            let t = rows.time(j);
+            self.push_rows(rows, j, j + 1);
             if self.held > period {
                 self.drop_first();
             }
