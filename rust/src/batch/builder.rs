@@ -41,9 +41,13 @@ struct DictBuilder {
 
 impl DictBuilder {
     fn set(&mut self, row: usize, value: &str) {
-        let code = self
-            .interner
-            .intern(Arc::make_mut(&mut self.col.dict), value);
+        // Runs of one value (a measurement, a group's tag) skip the hash lookup.
+        let code = match self.col.codes.last() {
+            Some(&c) if c != NO_TAG && self.col.dict[c as usize] == value => c,
+            _ => self
+                .interner
+                .intern(Arc::make_mut(&mut self.col.dict), value),
+        };
         self.set_code(row, code);
     }
 
@@ -67,8 +71,9 @@ pub struct BatchBuilder {
     tags: Vec<(String, DictBuilder)>,
     fields: FieldColumns,
     series: Vec<u32>,
+    /// Series key -> id (ids are dense, in first-seen order); the keys move into
+    /// `PointBatch::series_keys` at [`BatchBuilder::finish`].
     series_index: HashMap<String, u32, FastBuild>,
-    series_keys: Vec<String>,
 }
 
 impl BatchBuilder {
@@ -93,30 +98,48 @@ impl BatchBuilder {
         fields: &[(&str, Value)],
         time: i64,
     ) -> Result<(), BuildError> {
-        let mut sorted: Vec<(&str, &str)> = tags
-            .iter()
-            .copied()
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
-        check_row(measurement, &mut sorted, fields)?;
+        // Rows usually come with their tags already sorted, distinct and non-empty (a group's
+        // tags): use them as they are instead of copying and sorting them per row.
+        let owned: Vec<(&str, &str)>;
+        let sorted: &[(&str, &str)] = if tags.windows(2).all(|w| w[0].0 < w[1].0)
+            && tags.iter().all(|(_, v)| !v.is_empty())
+        {
+            tags
+        } else {
+            let mut v: Vec<(&str, &str)> = tags
+                .iter()
+                .copied()
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(b.0));
+            owned = v;
+            &owned
+        };
+        check_row(measurement, sorted, fields)?;
         let row = self.time.len();
         self.time.push(time);
         self.measurement.set(row, measurement);
-        for (k, v) in &sorted {
-            self.tag_column(k).set(row, v);
+        for (j, (k, v)) in sorted.iter().enumerate() {
+            // Rows mostly share one tag key set: the j-th tag is usually the j-th column.
+            let col = match self.tags.get_mut(j) {
+                Some((key, col)) if key == k => col,
+                _ => self.tag_column(k),
+            };
+            col.set(row, v);
         }
         for (k, v) in fields {
             let col = self.fields.column(k, v.kind());
             self.fields.push_value(col, row, v.clone());
         }
-        let key = series_key(measurement, &sorted);
-        let next = self.series_keys.len() as u32;
-        let id = *self.series_index.entry(key).or_insert_with_key(|k| {
-            self.series_keys.push(k.clone());
-            next
-        });
+        let id = self.series_id(series_key(measurement, sorted));
         self.series.push(id);
         Ok(())
+    }
+
+    /// The id of series `key`, a new one when first seen.
+    fn series_id(&mut self, key: String) -> u32 {
+        let next = self.series_index.len() as u32;
+        *self.series_index.entry(key).or_insert(next)
     }
 
     fn tag_column(&mut self, key: &str) -> &mut DictBuilder {
@@ -140,6 +163,10 @@ impl BatchBuilder {
             .collect();
         tags.sort_by(|a, b| a.0.cmp(&b.0));
         let (tag_keys, tags) = tags.into_iter().unzip();
+        let mut series_keys = vec![String::new(); self.series_index.len()];
+        for (key, id) in self.series_index {
+            series_keys[id as usize] = key;
+        }
         PointBatch {
             time: self.time,
             measurement: self.measurement.finish(rows),
@@ -147,20 +174,19 @@ impl BatchBuilder {
             tags,
             fields: self.fields.finish(rows),
             series: self.series,
-            series_keys: self.series_keys.into(),
+            series_keys: series_keys.into(),
         }
     }
 }
 
 fn check_row(
     measurement: &str,
-    tags: &mut [(&str, &str)],
+    tags: &[(&str, &str)],
     fields: &[(&str, Value)],
 ) -> Result<(), BuildError> {
     if measurement.is_empty() {
         return Err(BuildError::EmptyMeasurement);
     }
-    tags.sort_by(|a, b| a.0.cmp(b.0));
     for w in tags.windows(2) {
         if w[0].0 == w[1].0 {
             return Err(BuildError::DuplicateTag(w[0].0.to_owned()));
@@ -235,12 +261,7 @@ pub fn concat(batches: &[&PointBatch]) -> PointBatch {
         for &s in &b.series {
             let m = &mut smap[s as usize];
             if *m == NO_TAG {
-                let key = &b.series_keys[s as usize];
-                let next = out.series_keys.len() as u32;
-                *m = *out.series_index.entry(key.clone()).or_insert_with(|| {
-                    out.series_keys.push(key.clone());
-                    next
-                });
+                *m = out.series_id(b.series_keys[s as usize].clone());
             }
             out.series.push(*m);
         }
