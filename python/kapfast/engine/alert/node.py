@@ -585,8 +585,7 @@ class AlertNode(Node):
                 self.stats.extra["events_dropped"] += n
 
     def _deliver_all(self, event: AlertEvent) -> None:
-        for h in self.handlers:
-            self._deliver(h, event)
+        self._deliver_some(self.handlers, event)
 
     def _start_all(self, event: AlertEvent) -> Callable[[], None] | None:
         """Deliver ``event`` to the handlers as far as it goes without waiting (the lane is idle,
